@@ -1,0 +1,21 @@
+/* The elementwise-program compiler (text -> dlh_ew_program) and the
+ * host-side kernel object that binds a program to a backend. */
+#ifndef DLHOST_CORE_EW_H
+#define DLHOST_CORE_EW_H
+
+#include <dlhost/backend.h>
+#include <dlhost/ew.h>
+#include <dlhost/host.h>
+
+/* Parses and compiles `source`.  On error: message "ew:LINE:COL: what"
+   (plus the offending line and a caret), DLH_EPARSE. */
+int dlh_ew_parse(const char *source, dlh_ew_program **out);
+void dlh_ew_program_free(dlh_ew_program *prog);
+
+/* host->ew_compile / ew_run / ew_program / ew_free. */
+int dlh_ew_compile(const dlh_backend *be, const char *source, dlh_ew_kernel **out);
+int dlh_ew_run(dlh_ew_kernel *k, size_t n, const dlh_ew_arg *args, const float *scalars);
+const dlh_ew_program *dlh_ew_kernel_program(const dlh_ew_kernel *k);
+void dlh_ew_free(dlh_ew_kernel *k);
+
+#endif

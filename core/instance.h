@@ -1,0 +1,94 @@
+/* Live component instances built from the registry: a backend, and layers,
+ * losses and optimisers with the memory the core allocates for them.  The
+ * training graph (next issue) composes these; tests and `dlhost check` use
+ * them directly. */
+#ifndef DLHOST_CORE_INSTANCE_H
+#define DLHOST_CORE_INSTANCE_H
+
+#include <stdint.h>
+
+#include <dlhost/dlhost.h>
+
+/* Allocates a contiguous f32 tensor of `shape` (batch first if any). */
+int dlh_tensor_alloc(const dlh_backend *be, int ndim, const int64_t *shape,
+                     dlh_tensor *out);
+void dlh_tensor_free(const dlh_backend *be, dlh_tensor *t);
+
+/* Fills t with initialiser `init`, drawing from (seed, stream). */
+int dlh_init_fill(const dlh_backend *be, const dlh_tensor *t, dlh_init init,
+                  uint64_t seed, uint64_t stream);
+/* "he_normal" -> DLH_INIT_HE_NORMAL; -1 when unknown. */
+int dlh_init_parse(const char *name);
+
+typedef struct dlh_named_tensor {
+    char *name;                     /* "weight" */
+    dlh_init init;
+    dlh_tensor value, grad;         /* grad unused (buf NULL) for buffers */
+} dlh_named_tensor;
+
+/* A created layer with its declared tensors allocated (scratch for
+   max_batch samples). */
+typedef struct dlh_layer_inst {
+    const dlh_layer_ops *ops;
+    void *state;
+    char *name;
+    dlh_shape output;
+    int n_params, n_buffers, n_scratch;
+    dlh_named_tensor *params;
+    dlh_named_tensor *buffers;
+    dlh_tensor *scratch;
+    int64_t *scratch_per_sample, *scratch_fixed;
+    /* Arrays handed to ops in dlh_layer_ctx. */
+    dlh_tensor *param_values, *param_grads, *buffer_values;
+    int64_t max_batch;
+    const dlh_backend *backend;
+} dlh_layer_inst;
+
+/* Creates layer component `type` named `name` over per-sample `inputs`,
+   checks unused params, allocates its tensors for up to max_batch samples and
+   initialises parameters (experiment `init` override given by init_override,
+   NULL for none).  Errors are prefixed with "layer 'name': ". */
+int dlh_layer_new(const dlh_backend *be, const char *type, const char *name,
+                  dlh_params *params, int n_inputs, const dlh_shape *inputs,
+                  int64_t max_batch, const dlh_init *init_override, uint64_t seed,
+                  dlh_layer_inst **out);
+void dlh_layer_free(dlh_layer_inst *l);
+/* A ctx for forward/backward of `batch` samples (scratch views resized). */
+void dlh_layer_ctx_fill(dlh_layer_inst *l, int64_t batch, int training, int64_t step,
+                        uint64_t seed, dlh_layer_ctx *ctx, dlh_tensor *scratch_views);
+/* Zeroes every parameter gradient. */
+int dlh_layer_zero_grad(dlh_layer_inst *l);
+
+typedef struct dlh_loss_inst {
+    const dlh_loss_ops *ops;
+    void *state;
+    int n_scratch;
+    dlh_tensor *scratch;
+    int64_t *scratch_per_sample, *scratch_fixed;
+    int64_t max_batch;
+    const dlh_backend *backend;
+} dlh_loss_inst;
+
+int dlh_loss_new(const dlh_backend *be, const char *type, dlh_params *params,
+                 const dlh_shape *prediction, int target_kind, int64_t n_classes,
+                 int64_t max_batch, dlh_loss_inst **out);
+void dlh_loss_free(dlh_loss_inst *l);
+void dlh_loss_ctx_fill(dlh_loss_inst *l, int64_t batch, dlh_loss_ctx *ctx,
+                       dlh_tensor *scratch_views);
+
+typedef struct dlh_optimizer_inst {
+    const dlh_optimizer_ops *ops;
+    void *state;
+    int n_states;
+    char **state_names;
+    const dlh_backend *backend;
+} dlh_optimizer_inst;
+
+int dlh_optimizer_new(const dlh_backend *be, const char *type, dlh_params *params,
+                      dlh_optimizer_inst **out);
+void dlh_optimizer_free(dlh_optimizer_inst *o);
+/* Allocates zeroed state tensors (n_states of them) for a parameter. */
+int dlh_optimizer_states_alloc(const dlh_optimizer_inst *o, const dlh_tensor *param,
+                               dlh_tensor *states);
+
+#endif

@@ -1,0 +1,62 @@
+/* The plugin loader and the component registry.
+ *
+ * Plugins are found in $DLHOST_PLUGIN_PATH (colon separated) and then in the
+ * installed plugin folder; only regular files ending in ".so", by absolute
+ * path.  Every handle is kept until exit.  The registry holds, per component,
+ * a copy of its ops struct at the host's full size (zero-filled past the
+ * plugin's struct_size), so callers may read every slot of this ABI. */
+#ifndef DLHOST_CORE_REGISTRY_H
+#define DLHOST_CORE_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dlhost/dlhost.h>
+
+typedef struct dlh_plugin_file {
+    char *path;                     /* absolute */
+    dlh_plugin_info info;           /* copy of the plugin's dlh_plugin */
+    void *handle;
+} dlh_plugin_file;
+
+typedef struct dlh_component {
+    dlh_kind kind;
+    char *name;
+    const void *ops;                /* host-sized copy */
+    uint32_t plugin_struct_size;    /* the size the plugin declared */
+    char *description;
+    const dlh_plugin_file *plugin;  /* NULL for built-ins registered by tests */
+} dlh_component;
+
+/* The host table handed to every plugin. */
+const dlh_host *dlh_host_table(void);
+
+/* Loads every plugin on the search path.  A plugin that fails to load is
+   reported (warning) and skipped; returns 0, or DLH_EPLUGIN when
+   `strict` and any plugin failed (the message names the first). */
+int dlh_registry_load_all(int strict);
+/* Loads one plugin file (absolute path); refusals give DLH_EPLUGIN with a
+   message naming the file and the reason. */
+int dlh_registry_load_file(const char *path);
+/* Registers a component directly (tests; built-ins). */
+int dlh_registry_add(dlh_kind kind, const char *name, const void *ops,
+                     const char *description, const dlh_plugin_file *plugin);
+/* The component, or NULL with an error "unknown <kind> 'x' (did you mean 'y'?)". */
+const dlh_component *dlh_registry_find(dlh_kind kind, const char *name);
+size_t dlh_registry_count(void);
+const dlh_component *dlh_registry_at(size_t i);
+/* Frees everything registered (handles stay open: plugin threads may run). */
+void dlh_registry_clear(void);
+
+const char *dlh_kind_name(dlh_kind kind);   /* "layer" */
+
+/* Opens backend `name` with params (NULL: defaults).  A backend whose probe
+   says it is unusable gives DLH_EDEVICE naming it; create failures give its
+   message prefixed "backend 'name': ". */
+int dlh_backend_open(const char *name, dlh_params *params, dlh_backend **out);
+void dlh_backend_close(dlh_backend *be);        /* NULL is a no-op */
+
+/* The folder list searched, for messages and `dlhost plugins`. */
+const char *dlh_plugin_dirs(void);
+
+#endif

@@ -1,0 +1,145 @@
+/* dlhost SDK — compute backends.
+ *
+ * A backend is a vtable of primitives that layers, losses and optimisers
+ * compose: memory, gemm, fused elementwise programs, reductions, softmax,
+ * im2col/col2im, pooling, gather/scatter and Philox random fills.  Every
+ * primitive works on float32 unless documented otherwise, takes element
+ * offsets through dlh_mem, returns 0 or a negative DLH_E* code (message set
+ * through host->error), and may run asynchronously until `sync` or `read`.
+ * A backend instance is used from one thread at a time. */
+#ifndef DLHOST_BACKEND_H
+#define DLHOST_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ew.h"
+#include "tensor.h"
+
+struct dlh_host;
+struct dlh_params;
+
+typedef enum dlh_reduce_op {
+    DLH_REDUCE_SUM = 0,
+    DLH_REDUCE_MAX = 1,     /* also writes the argmax (int32) when idx.buf != NULL */
+    DLH_REDUCE_SUMSQ = 2
+} dlh_reduce_op;
+
+typedef enum dlh_pool_op {
+    DLH_POOL_MAX = 0,       /* forward records int32 argmax within the input plane */
+    DLH_POOL_AVG = 1        /* averages over the window cells inside the input
+                               (padding excluded: PyTorch count_include_pad=False) */
+} dlh_pool_op;
+
+typedef enum dlh_rand_dist {
+    DLH_RAND_UNIFORM = 0,   /* a + (b-a) u, u in [0,1) */
+    DLH_RAND_NORMAL = 1,    /* mean a, standard deviation b */
+    DLH_RAND_BERNOULLI = 2  /* 1 with probability a, else 0 */
+} dlh_rand_dist;
+
+/* Geometry of a 2-D window (convolution or pooling) over C x H x W planes. */
+typedef struct dlh_window2d {
+    uint32_t struct_size;
+    int32_t c, h, w;          /* input channels and size */
+    int32_t kh, kw;           /* window */
+    int32_t sh, sw;           /* stride */
+    int32_t ph, pw;           /* zero padding on each side */
+    int32_t dh, dw;           /* dilation (1 = none) */
+    int32_t oh, ow;           /* output size; filled by the caller:
+                                 (h + 2ph - dh(kh-1) - 1)/sh + 1 */
+} dlh_window2d;
+
+typedef struct dlh_backend_ops {
+    uint32_t struct_size;
+
+    /* optional: 1 when usable on this machine, 0 when not (skipped, not an
+       error); NULL means always usable. */
+    int (*probe)(const struct dlh_host *host);
+    /* Reads its parameters and makes an instance; *ctx is passed back to
+       every call.  destroy is called even when create fails. */
+    int (*create)(const struct dlh_host *host, struct dlh_params *params, void **ctx);
+    void (*destroy)(void *ctx);
+    /* One line: library, version, device, threads ("OpenBLAS 0.3.21, Zen, 2 threads"). */
+    int (*describe)(void *ctx, char *buf, size_t size);
+
+    /* ---- memory; offsets and sizes in bytes ---- */
+    int (*alloc)(void *ctx, size_t bytes, dlh_buffer **out);
+    void (*free)(void *ctx, dlh_buffer *buf);                 /* NULL is a no-op */
+    int (*write)(void *ctx, dlh_buffer *dst, size_t dst_off, const void *src, size_t bytes);
+    int (*read)(void *ctx, dlh_buffer *src, size_t src_off, void *dst, size_t bytes); /* waits */
+    int (*copy)(void *ctx, dlh_buffer *dst, size_t dst_off, dlh_buffer *src,
+                size_t src_off, size_t bytes);
+    int (*fill)(void *ctx, dlh_mem dst, size_t n, float value);
+    int (*sync)(void *ctx);                                   /* waits for queued work */
+
+    /* ---- dense linear algebra, row-major ----
+       C = alpha op(A) op(B) + beta C; op(A) is m x k, op(B) k x n, C m x n;
+       lda/ldb/ldc are row strides of A, B, C as stored. */
+    int (*gemm)(void *ctx, int trans_a, int trans_b, int m, int n, int k,
+                float alpha, dlh_mem a, int lda, dlh_mem b, int ldb,
+                float beta, dlh_mem c, int ldc);
+    /* The same for `batch` problems whose matrices start stride_* elements
+       apart (a stride of 0 shares one matrix across the batch). */
+    int (*gemm_batched)(void *ctx, int trans_a, int trans_b, int m, int n, int k,
+                        float alpha, dlh_mem a, int lda, int64_t stride_a,
+                        dlh_mem b, int ldb, int64_t stride_b, float beta,
+                        dlh_mem c, int ldc, int64_t stride_c, int batch);
+
+    /* ---- fused elementwise programs ----
+       ew_prepare turns a host-compiled program into a backend kernel once
+       (the program outlives the kernel); ew_run runs it over n elements with
+       args[] in the program's array order and scalars[] in its scalar order. */
+    int (*ew_prepare)(void *ctx, const dlh_ew_program *prog, void **kernel);
+    void (*ew_release)(void *ctx, void *kernel);
+    int (*ew_run)(void *ctx, void *kernel, size_t n, const dlh_ew_arg *args,
+                  const float *scalars);
+
+    /* ---- reductions over a rows x cols matrix ----
+       axis 1: one result per row (out has rows elements);
+       axis 0: one result per column (out has cols elements).
+       For DLH_REDUCE_MAX, idx (int32) receives the first index of the maximum
+       along the reduced axis when idx.buf is not NULL. */
+    int (*reduce)(void *ctx, dlh_reduce_op op, int axis, int rows, int cols,
+                  dlh_mem x, dlh_mem out, dlh_mem idx);
+
+    /* y = softmax(x) (or log_softmax when log != 0) over each row of a
+       rows x cols matrix; y may alias x. */
+    int (*softmax)(void *ctx, int log, int rows, int cols, dlh_mem x, dlh_mem y);
+
+    /* ---- image helpers, NCHW, n images ----
+       im2col: col holds, for each image, a [c*kh*kw, oh*ow] matrix
+       (rows ordered channel, ky, kx as PyTorch's weight layout).
+       col2im adds such columns back into img (img is accumulated, not
+       overwritten). */
+    int (*im2col)(void *ctx, const dlh_window2d *g, int n, dlh_mem img, dlh_mem col);
+    int (*col2im)(void *ctx, const dlh_window2d *g, int n, dlh_mem col, dlh_mem img);
+
+    /* Pooling over n*c planes of h x w (g->c is the channel count).
+       Forward writes y (n, c, oh, ow) and for DLH_POOL_MAX idx (int32 index
+       within the h*w input plane).  Backward accumulates into dx
+       (not overwritten) from dy using idx (max) or the window (avg). */
+    int (*pool2d)(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
+                  dlh_mem x, dlh_mem y, dlh_mem idx);
+    int (*pool2d_backward)(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
+                           dlh_mem dy, dlh_mem idx, dlh_mem dx);
+
+    /* Rows of width `cols`: gather: dst[i,:] = src[idx[i],:] for i < n;
+       scatter_add: dst[idx[i],:] += src[i,:].  idx is int32. */
+    int (*gather)(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst);
+    int (*scatter_add)(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst);
+
+    /* n values from the Philox mapping of philox.h: element i uses counter
+       offset + i of (seed, stream).  Same numbers on every backend. */
+    int (*rand)(void *ctx, dlh_rand_dist dist, dlh_mem dst, size_t n, uint64_t seed,
+                uint64_t stream, uint64_t offset, float a, float b);
+    /* ABI 1.1 members go below this line. */
+} dlh_backend_ops;
+
+/* A live backend instance: the object plugins call into. */
+typedef struct dlh_backend {
+    const dlh_backend_ops *ops;
+    void *ctx;
+    const char *name;           /* component name ("cpu") */
+} dlh_backend;
+
+#endif

@@ -1,0 +1,42 @@
+/* dlhost SDK — dataset readers.
+ *
+ * A reader opens a data source named by its parameters, describes it, and
+ * reads samples by index into host floats.  read may be called from the
+ * loader thread; calls on one reader never overlap.  Untrusted files never
+ * size an allocation from a header alone. */
+#ifndef DLHOST_DATASET_H
+#define DLHOST_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "host.h"
+#include "tensor.h"
+
+typedef enum dlh_label_kind {
+    DLH_LABEL_NONE = 0,
+    DLH_LABEL_CLASS = 1,    /* one class index per sample */
+    DLH_LABEL_DENSE = 2     /* a float vector of shape `label` per sample */
+} dlh_label_kind;
+
+typedef struct dlh_dataset_info {
+    uint32_t struct_size;
+    int64_t n_samples;
+    dlh_shape sample;       /* per-sample shape */
+    int32_t label_kind;     /* dlh_label_kind */
+    int64_t n_classes;      /* class labels: 1 + the largest label seen, else 0 */
+    dlh_shape label;        /* dense labels: per-sample shape */
+} dlh_dataset_info;
+
+typedef struct dlh_dataset_ops {
+    uint32_t struct_size;
+    /* Opens the source described by params (file names via param_path). */
+    int (*open)(const dlh_host *host, dlh_params *params, void **state);
+    int (*info)(void *state, dlh_dataset_info *info);
+    /* Samples idx[0..n) into x (n * numel(sample) floats) and, when y is not
+       NULL, their labels (class index as float, or the dense vector). */
+    int (*read)(void *state, const int64_t *idx, size_t n, float *x, float *y);
+    void (*close)(void *state);     /* called even when open fails */
+} dlh_dataset_ops;
+
+#endif

@@ -1,0 +1,79 @@
+/* dlhost SDK — the plugin entry points.
+ *
+ * A plugin is a shared object exporting exactly two symbols, both written by
+ * DLH_PLUGIN(): the data symbol `dlh_plugin` (which ABI it was built for, its
+ * name, version, description and license) and the function `dlh_plugin_init`,
+ * which registers the plugin's components.  The loader reads dlh_plugin first
+ * and refuses a plugin whose ABI major differs from the host's or whose minor
+ * is newer.  Plugins link against nothing of dlhost; build them with
+ * -fvisibility=hidden (`pkg-config --cflags dlhost` says so). */
+#ifndef DLHOST_PLUGIN_H
+#define DLHOST_PLUGIN_H
+
+#include <stdint.h>
+
+#include "host.h"
+
+#define DLH_ABI_MAJOR 1
+#define DLH_ABI_MINOR 0
+
+typedef enum dlh_kind {
+    DLH_KIND_BACKEND = 0,
+    DLH_KIND_LAYER,
+    DLH_KIND_LOSS,
+    DLH_KIND_OPTIMIZER,
+    DLH_KIND_SCHEDULE,
+    DLH_KIND_AUGMENTER,
+    DLH_KIND_DATASET,
+    DLH_KIND_COUNT
+} dlh_kind;
+
+typedef struct dlh_plugin_info {
+    uint32_t struct_size;
+    uint16_t abi_major, abi_minor;
+    const char *name;
+    const char *version;
+    const char *description;
+    const char *license;
+} dlh_plugin_info;
+
+typedef struct dlh_registrar dlh_registrar;
+struct dlh_registrar {
+    uint32_t struct_size;
+    /* Registers component `name` of `kind`.  `ops` points to the kind's ops
+       struct (dlh_layer_ops, ...), which must begin with its struct_size and
+       live until exit; `description` is one line for `dlhost plugins`.
+       A NULL required slot or a name already taken is refused (DLH_EPLUGIN). */
+    int (*add)(dlh_registrar *reg, dlh_kind kind, const char *name, const void *ops,
+               const char *description);
+    void *ctx;                      /* the host's */
+};
+
+typedef int (*dlh_plugin_init_fn)(const dlh_host *host, dlh_registrar *reg);
+
+#if defined(__GNUC__)
+#define DLH_EXPORT __attribute__((visibility("default")))
+#else
+#define DLH_EXPORT
+#endif
+
+#ifdef __cplusplus
+#define DLH_EXTERN_C extern "C"
+#else
+#define DLH_EXTERN_C
+#endif
+
+/* Writes the two exported symbols.  init_fn: int (const dlh_host *, dlh_registrar *). */
+#define DLH_PLUGIN(name_, version_, description_, license_, init_fn_)              \
+    DLH_EXTERN_C DLH_EXPORT const dlh_plugin_info dlh_plugin = {                   \
+        sizeof(dlh_plugin_info), DLH_ABI_MAJOR, DLH_ABI_MINOR,                     \
+        name_, version_, description_, license_ };                                 \
+    DLH_EXTERN_C DLH_EXPORT int dlh_plugin_init(const dlh_host *host,             \
+                                                dlh_registrar *reg);               \
+    DLH_EXTERN_C DLH_EXPORT int dlh_plugin_init(const dlh_host *host,             \
+                                                dlh_registrar *reg)                \
+    {                                                                              \
+        return init_fn_(host, reg);                                                \
+    }
+
+#endif

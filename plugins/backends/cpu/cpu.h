@@ -1,0 +1,64 @@
+/* The cpu backend's internals: host memory buffers, OpenBLAS for gemm,
+ * OpenMP for everything else (OpenBLAS is told the same thread count). */
+#ifndef DLHOST_CPU_H
+#define DLHOST_CPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dlhost/dlhost.h>
+
+/* A cpu buffer is 64-byte aligned host memory. */
+struct dlh_buffer {
+    void *ptr;
+    size_t bytes;
+};
+
+typedef struct cpu_ctx {
+    const dlh_host *host;
+    int threads;
+} cpu_ctx;
+
+extern const dlh_host *cpu_host;   /* set by dlh_plugin_init */
+
+static inline float *cpu_f32(dlh_mem m)
+{
+    return (float *)m.buf->ptr + m.off;
+}
+
+static inline int32_t *cpu_i32(dlh_mem m)
+{
+    return (int32_t *)m.buf->ptr + m.off;
+}
+
+/* cpu_gemm.c */
+int cpu_gemm(void *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
+             dlh_mem a, int lda, dlh_mem b, int ldb, float beta, dlh_mem c, int ldc);
+int cpu_gemm_batched(void *ctx, int trans_a, int trans_b, int m, int n, int k,
+                     float alpha, dlh_mem a, int lda, int64_t stride_a, dlh_mem b,
+                     int ldb, int64_t stride_b, float beta, dlh_mem c, int ldc,
+                     int64_t stride_c, int batch);
+/* cpu_ew.c */
+int cpu_ew_prepare(void *ctx, const dlh_ew_program *prog, void **kernel);
+void cpu_ew_release(void *ctx, void *kernel);
+int cpu_ew_run(void *ctx, void *kernel, size_t n, const dlh_ew_arg *args,
+               const float *scalars);
+/* cpu_reduce.c */
+int cpu_reduce(void *ctx, dlh_reduce_op op, int axis, int rows, int cols, dlh_mem x,
+               dlh_mem out, dlh_mem idx);
+int cpu_softmax(void *ctx, int log, int rows, int cols, dlh_mem x, dlh_mem y);
+/* cpu_image.c */
+int cpu_im2col(void *ctx, const dlh_window2d *g, int n, dlh_mem img, dlh_mem col);
+int cpu_col2im(void *ctx, const dlh_window2d *g, int n, dlh_mem col, dlh_mem img);
+int cpu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem x,
+               dlh_mem y, dlh_mem idx);
+int cpu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
+                        dlh_mem dy, dlh_mem idx, dlh_mem dx);
+/* cpu_index.c */
+int cpu_gather(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst);
+int cpu_scatter_add(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst);
+/* cpu_rand.c */
+int cpu_rand(void *ctx, dlh_rand_dist dist, dlh_mem dst, size_t n, uint64_t seed,
+             uint64_t stream, uint64_t offset, float a, float b);
+
+#endif
