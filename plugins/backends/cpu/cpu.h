@@ -31,6 +31,17 @@ static inline int32_t *cpu_i32(dlh_mem m)
     return (int32_t *)m.buf->ptr + m.off;
 }
 
+/* cpu.c: 0 when `elems` elements of `elsize` bytes from m fit inside m's
+   buffer (always 0 for elems == 0); else DLH_EINVAL with a message naming
+   primitive `prim` and operand `arg`.  Call before any parallel region:
+   host->error is thread-local. */
+int cpu_check_mem(const char *prim, const char *arg, dlh_mem m, size_t elems,
+                  size_t elsize);
+
+/* Below this many elements of work a primitive runs on one thread: waking
+   the OpenMP team costs more than it saves. */
+#define CPU_PAR_MIN 32768
+
 /* cpu_gemm.c */
 int cpu_gemm(void *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
              dlh_mem a, int lda, dlh_mem b, int ldb, float beta, dlh_mem c, int ldc);

@@ -1,0 +1,239 @@
+/* The cpu backend: registration, instances and host memory. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "cpu.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.1.0"
+#endif
+
+const dlh_host *cpu_host;
+
+int cpu_check_mem(const char *prim, const char *arg, dlh_mem m, size_t elems,
+                  size_t elsize)
+{
+    if (elems == 0)
+        return 0;
+    if (m.buf == NULL) {
+        cpu_host->error("cpu %s: %s: no buffer (NULL) for %zu elements", prim, arg,
+                        elems);
+        return DLH_EINVAL;
+    }
+    size_t cap = m.buf->bytes / elsize;
+    if (m.off > cap || elems > cap - m.off) {
+        cpu_host->error("cpu %s: %s: elements [%zu, %zu + %zu) lie outside its buffer "
+                        "of %zu elements", prim, arg, m.off, m.off, elems, cap);
+        return DLH_EINVAL;
+    }
+    return 0;
+}
+
+/* ---- instances ---- */
+
+static int cpu_create(const dlh_host *host, dlh_params *params, void **out)
+{
+    cpu_ctx *c = calloc(1, sizeof *c);
+    *out = c;
+    if (c == NULL) {
+        host->error("cpu: out of memory");
+        return DLH_ENOMEM;
+    }
+    c->host = host;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int64_t def = online < 1 ? 1 : online > 1024 ? 1024 : online, threads = def;
+    if (params != NULL) {
+        int rc = host->param_int(params, "threads", &def, 1, 1024, &threads);
+        if (rc != 0)
+            return rc;
+    }
+    c->threads = (int)threads;
+    /* OpenBLAS's pool is process-wide; every instance sets it again so the
+       last one created wins, as it does for the OpenMP num_threads clauses. */
+    openblas_set_num_threads(c->threads);
+    return 0;
+}
+
+static void cpu_destroy(void *ctx)
+{
+    free(ctx);
+}
+
+static int cpu_describe(void *ctx, char *buf, size_t size)
+{
+    cpu_ctx *c = ctx;
+    if (buf == NULL || size == 0) {
+        cpu_host->error("cpu describe: no output buffer");
+        return DLH_EINVAL;
+    }
+    /* The config string is "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ...": keep
+       the name and version only. */
+    const char *cfg = openblas_get_config();
+    int len = 0, words = 0;
+    while (cfg != NULL && cfg[len] != '\0') {
+        if (cfg[len] == ' ' && ++words == 2)
+            break;
+        len++;
+    }
+    const char *core = openblas_get_corename();
+    snprintf(buf, size, "%.*s, %s, %d thread%s", len, cfg != NULL ? cfg : "",
+             core != NULL ? core : "unknown core", c->threads,
+             c->threads == 1 ? "" : "s");
+    return 0;
+}
+
+/* ---- memory ---- */
+
+static int cpu_alloc(void *ctx, size_t bytes, dlh_buffer **out)
+{
+    (void)ctx;
+    *out = NULL;
+    dlh_buffer *b = malloc(sizeof *b);
+    if (b == NULL) {
+        cpu_host->error("cpu alloc: out of memory");
+        return DLH_ENOMEM;
+    }
+    /* 64 bytes even for an empty buffer, so ptr is never NULL. */
+    size_t rounded = bytes <= SIZE_MAX - 63 ? (bytes + 63) & ~(size_t)63 : 0;
+    if (rounded == 0 && bytes != 0) {
+        free(b);
+        cpu_host->error("cpu alloc: %zu bytes is too large", bytes);
+        return DLH_ENOMEM;
+    }
+    if (posix_memalign(&b->ptr, 64, rounded ? rounded : 64) != 0) {
+        free(b);
+        cpu_host->error("cpu alloc: out of memory for %zu bytes", bytes);
+        return DLH_ENOMEM;
+    }
+    b->bytes = bytes;
+    *out = b;
+    return 0;
+}
+
+static void cpu_free(void *ctx, dlh_buffer *buf)
+{
+    (void)ctx;
+    if (buf == NULL)
+        return;
+    free(buf->ptr);
+    free(buf);
+}
+
+static int cpu_span(const char *prim, const char *arg, const dlh_buffer *b, size_t off,
+                    size_t bytes)
+{
+    if (b == NULL) {
+        cpu_host->error("cpu %s: %s buffer is NULL", prim, arg);
+        return DLH_EINVAL;
+    }
+    if (off > b->bytes || bytes > b->bytes - off) {
+        cpu_host->error("cpu %s: bytes [%zu, %zu + %zu) lie outside the %s buffer "
+                        "of %zu bytes", prim, off, off, bytes, arg, b->bytes);
+        return DLH_EINVAL;
+    }
+    return 0;
+}
+
+static int cpu_write(void *ctx, dlh_buffer *dst, size_t dst_off, const void *src,
+                     size_t bytes)
+{
+    (void)ctx;
+    int rc = cpu_span("write", "destination", dst, dst_off, bytes);
+    if (rc != 0)
+        return rc;
+    if (bytes != 0)
+        memcpy((char *)dst->ptr + dst_off, src, bytes);
+    return 0;
+}
+
+static int cpu_read(void *ctx, dlh_buffer *src, size_t src_off, void *dst, size_t bytes)
+{
+    (void)ctx;
+    int rc = cpu_span("read", "source", src, src_off, bytes);
+    if (rc != 0)
+        return rc;
+    if (bytes != 0)
+        memcpy(dst, (const char *)src->ptr + src_off, bytes);
+    return 0;
+}
+
+static int cpu_copy(void *ctx, dlh_buffer *dst, size_t dst_off, dlh_buffer *src,
+                    size_t src_off, size_t bytes)
+{
+    (void)ctx;
+    int rc = cpu_span("copy", "destination", dst, dst_off, bytes);
+    if (rc == 0)
+        rc = cpu_span("copy", "source", src, src_off, bytes);
+    if (rc != 0)
+        return rc;
+    /* memmove: a copy within one buffer may overlap. */
+    if (bytes != 0)
+        memmove((char *)dst->ptr + dst_off, (const char *)src->ptr + src_off, bytes);
+    return 0;
+}
+
+static int cpu_fill(void *ctx, dlh_mem dst, size_t n, float value)
+{
+    cpu_ctx *c = ctx;
+    int rc = cpu_check_mem("fill", "dst", dst, n, sizeof(float));
+    if (rc != 0 || n == 0)
+        return rc;
+    float *y = cpu_f32(dst);
+    #pragma omp parallel for num_threads(c->threads) if (n >= 16 * CPU_PAR_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        y[i] = value;
+    return 0;
+}
+
+static int cpu_sync(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static const dlh_backend_ops cpu_ops = {
+    .struct_size = sizeof(dlh_backend_ops),
+    .probe = NULL,
+    .create = cpu_create,
+    .destroy = cpu_destroy,
+    .describe = cpu_describe,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .write = cpu_write,
+    .read = cpu_read,
+    .copy = cpu_copy,
+    .fill = cpu_fill,
+    .sync = cpu_sync,
+    .gemm = cpu_gemm,
+    .gemm_batched = cpu_gemm_batched,
+    .ew_prepare = cpu_ew_prepare,
+    .ew_release = cpu_ew_release,
+    .ew_run = cpu_ew_run,
+    .reduce = cpu_reduce,
+    .softmax = cpu_softmax,
+    .im2col = cpu_im2col,
+    .col2im = cpu_col2im,
+    .pool2d = cpu_pool2d,
+    .pool2d_backward = cpu_pool2d_backward,
+    .gather = cpu_gather,
+    .scatter_add = cpu_scatter_add,
+    .rand = cpu_rand,
+};
+
+static int cpu_plugin_init(const dlh_host *host, dlh_registrar *reg)
+{
+    cpu_host = host;
+    return reg->add(reg, DLH_KIND_BACKEND, "cpu", &cpu_ops,
+                    "host memory; OpenBLAS gemm, OpenMP for the other primitives");
+}
+
+DLH_PLUGIN("cpu", PACKAGE_VERSION, "CPU backend (OpenBLAS + OpenMP)", "MIT",
+           cpu_plugin_init)

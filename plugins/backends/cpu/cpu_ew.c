@@ -1,0 +1,644 @@
+/* The cpu runner for elementwise programs.
+ *
+ * cpu_ew_prepare translates the host's instruction list once into calls of
+ * small specialised loops: each (opcode, operand kinds) pair has its own
+ * function, where a vector operand is a pointer to the current block (the
+ * array itself when it is contiguous and full length, a gathered block when
+ * it broadcasts, or a register buffer) and a scalar operand is a plain float
+ * argument.  Instructions whose operands are all scalars (1 - b1, lr / bc1)
+ * run once per call instead of once per element.  cpu_ew_run then walks the
+ * n elements in blocks small enough that a block's registers stay in L1,
+ * running every instruction over the block, blocks shared out over OpenMP
+ * threads.  The loops carry `GCC ivdep`: an instruction only ever reads
+ * element i of an operand before writing element i of its destination, so
+ * the destination may be one of its sources (p = p - lr*m) but nothing
+ * overlaps partially. */
+#include "cpu.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Floats per block: a few registers of this size stay in L1 while the
+   instruction list runs over them. */
+#define CPU_EW_BLOCK 512
+/* Below this many elements a second thread costs more than it saves. */
+#define CPU_EW_PARALLEL_MIN 32768
+
+typedef void (*cpu_ew_fn)(float *d, const float *a, const float *b, const float *c,
+                          float ka, float kb, float kc, size_t len);
+
+/* ---------------------------------------------------------------- loops */
+
+static inline float ew_sign(float x)
+{
+    if (x > 0.0f)
+        return 1.0f;
+    if (x < 0.0f)
+        return -1.0f;
+    return x == 0.0f ? x : 0.0f;   /* keeps -0, NaN gives 0 as OpenCL sign() does */
+}
+
+static inline float ew_sigmoid(float x)
+{
+    /* exp of a non-positive number never overflows */
+    float e = expf(-fabsf(x));
+    return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+/* fminf/fmaxf semantics (a NaN operand loses) in a form that vectorises. */
+static inline float ew_min(float x, float y)
+{
+    return y != y ? x : (x < y ? x : y);
+}
+
+static inline float ew_max(float x, float y)
+{
+    return y != y ? x : (x > y ? x : y);
+}
+
+#define EW_Xv a[i]
+#define EW_Xs ka
+#define EW_Xn 0.0f
+#define EW_Yv b[i]
+#define EW_Ys kb
+#define EW_Yn 0.0f
+#define EW_Zv c[i]
+#define EW_Zs kc
+#define EW_Zn 0.0f
+
+/* One loop, P<name>_<kind of a><kind of b><kind of c>: v = vector,
+   s = scalar, n = unused; x, y, z are the operands of element i.  Full
+   blocks take the loop with a constant count, which GCC vectorises even at
+   -O2 (its "very cheap" cost model wants the count known), whatever CFLAGS
+   the user gives after ours. */
+#define EW_LOOP(P, name, KA, KB, KC, expr)                                             \
+    static void P##name##_##KA##KB##KC(float *d, const float *a, const float *b,       \
+                                       const float *c, float ka, float kb, float kc,   \
+                                       size_t len)                                     \
+    {                                                                                  \
+        (void)a; (void)b; (void)c; (void)ka; (void)kb; (void)kc;                       \
+        if (len == CPU_EW_BLOCK) {                                                     \
+            _Pragma("GCC ivdep")                                                       \
+            for (size_t i = 0; i < CPU_EW_BLOCK; i++) {                                \
+                const float x = EW_X##KA, y = EW_Y##KB, z = EW_Z##KC;                  \
+                (void)y; (void)z;                                                      \
+                d[i] = (expr);                                                         \
+            }                                                                          \
+            return;                                                                    \
+        }                                                                              \
+        _Pragma("GCC ivdep")                                                           \
+        for (size_t i = 0; i < len; i++) {                                             \
+            const float x = EW_X##KA, y = EW_Y##KB, z = EW_Z##KC;                      \
+            (void)y; (void)z;                                                          \
+            d[i] = (expr);                                                             \
+        }                                                                              \
+    }
+
+#define EW_UNARY(P, name, expr) EW_LOOP(P, name, v, n, n, expr)
+#define EW_BINARY(P, name, expr) \
+    EW_LOOP(P, name, v, v, n, expr) EW_LOOP(P, name, v, s, n, expr) EW_LOOP(P, name, s, v, n, expr)
+#define EW_TERNARY(P, name, expr)                                              \
+    EW_LOOP(P, name, v, v, v, expr) EW_LOOP(P, name, v, v, s, expr)            \
+    EW_LOOP(P, name, v, s, v, expr) EW_LOOP(P, name, v, s, s, expr)            \
+    EW_LOOP(P, name, s, v, v, expr) EW_LOOP(P, name, s, v, s, expr)            \
+    EW_LOOP(P, name, s, s, v, expr)
+
+/* Loops by opcode, indexed by kinds: bit 0 set = a is scalar, bit 1 = b,
+   bit 2 = c.  Index 0 (all vectors) also evaluates scalar-only instructions
+   once per call, as vectors of one element, so both give the same bits. */
+#define EW_K1(P, name) { P##name##_vnn, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+#define EW_K2(P, name) \
+    { P##name##_vvn, P##name##_svn, P##name##_vsn, NULL, NULL, NULL, NULL, NULL }
+#define EW_K3(P, name)                                                            \
+    { P##name##_vvv, P##name##_svv, P##name##_vsv, P##name##_ssv,                  \
+      P##name##_vvs, P##name##_svs, P##name##_vss, NULL }
+
+/* The fused a*b + x*y that two instructions (MUL into a dead register,
+   then MULADD of it) become: "a*s + b*t" of momentum and moving averages.
+   Index: 0 = (v*s + v*s), 1 = (v*v + v*s), 2 = (v*s + v*v). */
+typedef struct ew_isa {
+    cpu_ew_fn loops[DLH_EW_OPCODE_COUNT][8];
+    cpu_ew_fn muladd2[3];
+} ew_isa;
+
+#define EW_DEFINE_ISA(P)                                                                  \
+    EW_LOOP(P, mov, v, n, n, x)                                                           \
+    EW_LOOP(P, mov, s, n, n, x)                                                           \
+    EW_BINARY(P, add, x + y)                                                              \
+    EW_BINARY(P, sub, x - y)                                                              \
+    EW_BINARY(P, mul, x * y)                                                              \
+    EW_BINARY(P, div, x / y)                                                              \
+    EW_UNARY(P, neg, -x)                                                                  \
+    EW_BINARY(P, lt, x < y ? 1.0f : 0.0f)                                                 \
+    EW_BINARY(P, le, x <= y ? 1.0f : 0.0f)                                                \
+    EW_BINARY(P, gt, x > y ? 1.0f : 0.0f)                                                 \
+    EW_BINARY(P, ge, x >= y ? 1.0f : 0.0f)                                                \
+    EW_BINARY(P, eq, x == y ? 1.0f : 0.0f)                                                \
+    EW_BINARY(P, ne, x != y ? 1.0f : 0.0f)                                                \
+    EW_UNARY(P, exp, expf(x))                                                             \
+    EW_UNARY(P, log, logf(x))                                                             \
+    EW_UNARY(P, sqrt, sqrtf(x))                                                           \
+    EW_UNARY(P, rsqrt, 1.0f / sqrtf(x))                                                   \
+    EW_UNARY(P, abs, fabsf(x))                                                            \
+    EW_UNARY(P, sign, ew_sign(x))                                                         \
+    EW_UNARY(P, tanh, tanhf(x))                                                           \
+    EW_UNARY(P, sigmoid, ew_sigmoid(x))                                                   \
+    EW_BINARY(P, min, ew_min(x, y))                                                       \
+    EW_BINARY(P, max, ew_max(x, y))                                                       \
+    EW_BINARY(P, pow, powf(x, y))                                                         \
+    EW_TERNARY(P, select, x != 0.0f ? y : z)                                              \
+    EW_TERNARY(P, muladd, x * y + z)                                                      \
+    EW_LOOP(P, mm_vsvs, v, v, n, x * ka + y * kb)                                         \
+    EW_LOOP(P, mm_vvvs, v, v, v, x * y + z * kc)                                          \
+    EW_LOOP(P, mm_vsvv, v, v, v, x * ka + y * z)                                          \
+    static const ew_isa P##isa = {                                                        \
+        .loops = {                                                                        \
+            [DLH_EW_MOV] = { P##mov_vnn, P##mov_snn, NULL, NULL, NULL, NULL, NULL, NULL }, \
+            [DLH_EW_ADD] = EW_K2(P, add), [DLH_EW_SUB] = EW_K2(P, sub),                   \
+            [DLH_EW_MUL] = EW_K2(P, mul), [DLH_EW_DIV] = EW_K2(P, div),                   \
+            [DLH_EW_NEG] = EW_K1(P, neg),                                                 \
+            [DLH_EW_LT] = EW_K2(P, lt), [DLH_EW_LE] = EW_K2(P, le),                       \
+            [DLH_EW_GT] = EW_K2(P, gt), [DLH_EW_GE] = EW_K2(P, ge),                       \
+            [DLH_EW_EQ] = EW_K2(P, eq), [DLH_EW_NE] = EW_K2(P, ne),                       \
+            [DLH_EW_EXP] = EW_K1(P, exp), [DLH_EW_LOG] = EW_K1(P, log),                   \
+            [DLH_EW_SQRT] = EW_K1(P, sqrt), [DLH_EW_RSQRT] = EW_K1(P, rsqrt),             \
+            [DLH_EW_ABS] = EW_K1(P, abs), [DLH_EW_SIGN] = EW_K1(P, sign),                 \
+            [DLH_EW_TANH] = EW_K1(P, tanh), [DLH_EW_SIGMOID] = EW_K1(P, sigmoid),         \
+            [DLH_EW_MIN] = EW_K2(P, min), [DLH_EW_MAX] = EW_K2(P, max),                   \
+            [DLH_EW_POW] = EW_K2(P, pow),                                                 \
+            [DLH_EW_SELECT] = EW_K3(P, select), [DLH_EW_MULADD] = EW_K3(P, muladd),       \
+        },                                                                                \
+        .muladd2 = { P##mm_vsvs_vvn, P##mm_vvvs_vvv, P##mm_vsvv_vvv },                    \
+    };
+
+EW_DEFINE_ISA(ew_base_)
+
+/* The same loops for AVX2, picked at run time: twice the lanes of the
+   x86-64 baseline.  No FMA, so every lane rounds exactly as the baseline
+   loops do and results do not depend on the machine. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define EW_HAVE_AVX2 1
+#pragma GCC push_options
+#pragma GCC target("avx2")
+EW_DEFINE_ISA(ew_avx2_)
+#pragma GCC pop_options
+#endif
+
+/* The loop set for this machine.  DLHOST_CPU_EW_ISA=baseline forces the
+   portable one (tests compare the two). */
+static const ew_isa *ew_pick_isa(void)
+{
+#ifdef EW_HAVE_AVX2
+    const char *force = getenv("DLHOST_CPU_EW_ISA");
+    if (force && strcmp(force, "baseline") == 0)
+        return &ew_base_isa;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2"))
+        return &ew_avx2_isa;
+#endif
+    return &ew_base_isa;
+}
+
+static const unsigned char ew_n_src[DLH_EW_OPCODE_COUNT] = {
+    [DLH_EW_MOV] = 1, [DLH_EW_ADD] = 2, [DLH_EW_SUB] = 2, [DLH_EW_MUL] = 2, [DLH_EW_DIV] = 2,
+    [DLH_EW_NEG] = 1, [DLH_EW_LT] = 2, [DLH_EW_LE] = 2, [DLH_EW_GT] = 2, [DLH_EW_GE] = 2,
+    [DLH_EW_EQ] = 2, [DLH_EW_NE] = 2, [DLH_EW_EXP] = 1, [DLH_EW_LOG] = 1, [DLH_EW_SQRT] = 1,
+    [DLH_EW_RSQRT] = 1, [DLH_EW_ABS] = 1, [DLH_EW_SIGN] = 1, [DLH_EW_TANH] = 1,
+    [DLH_EW_SIGMOID] = 1, [DLH_EW_MIN] = 2, [DLH_EW_MAX] = 2, [DLH_EW_POW] = 2,
+    [DLH_EW_SELECT] = 3, [DLH_EW_MULADD] = 3,
+};
+
+/* ---------------------------------------------------------------- kernel */
+
+/* A prepared instruction.  Vector operands are slots of the per-thread
+   pointer table (0: none, 1..n_arrays: arrays, then registers); scalar
+   operands are indices into the kernel's value table. */
+typedef struct ew_op {
+    cpu_ew_fn fn;
+    uint16_t dst;
+    uint16_t vec[3];
+    uint32_t val[3];
+    uint8_t op;             /* dlh_ew_opcode, EW_OP_MULADD2 once fused */
+    uint8_t kinds;          /* bit j set: source j is a scalar */
+} ew_op;
+
+#define EW_OP_MULADD2 DLH_EW_OPCODE_COUNT
+
+/* An instruction on values only, run once per call: vals[dst] = f(vals[val[]]). */
+typedef struct ew_uop {
+    cpu_ew_fn fn;
+    uint32_t dst;
+    uint32_t val[3];
+} ew_uop;
+
+typedef struct ew_kernel {
+    uint32_t n_arrays, n_scalars, n_regs;
+    ew_uop *uops;            /* scalar-only: run once per call, into vals */
+    size_t n_uops;
+    ew_op *ops;             /* run over every block */
+    size_t n_ops;
+    /* vals: [0] = 0 (unused operands), [1..n_scalars] the call's scalars,
+       then the program's constants, then results of uops.  Rewritten by
+       every call: a backend instance runs one call at a time. */
+    float *vals;
+    uint32_t n_vals;
+    unsigned char read[DLH_EW_MAX_OPERANDS];     /* array read by a block op */
+    unsigned char written[DLH_EW_MAX_OPERANDS];  /* array declared out/inout */
+    int n_gather;           /* arrays that may broadcast: read and not written */
+    int threads;            /* scratch is laid out for this many threads */
+    size_t scratch_per_thread;   /* floats */
+    float *scratch;
+} ew_kernel;
+
+static void ew_kernel_free(ew_kernel *k)
+{
+    if (!k)
+        return;
+    free(k->uops);
+    free(k->ops);
+    free(k->vals);
+    free(k->scratch);
+    free(k);
+}
+
+void cpu_ew_release(void *ctx, void *kernel)
+{
+    (void)ctx;
+    ew_kernel_free(kernel);
+}
+
+/* Whether the register in `slot` is read by ops[from..] before it is
+   written again. */
+static int ew_slot_live(const ew_kernel *k, uint16_t slot, size_t from)
+{
+    for (size_t j = from; j < k->n_ops; j++) {
+        const ew_op *o = &k->ops[j];
+        if (o->vec[0] == slot || o->vec[1] == slot || o->vec[2] == slot)
+            return 1;
+        if (o->dst == slot)
+            return 0;
+    }
+    return 0;
+}
+
+/* One factor of a product: a vector slot or a value index. */
+typedef struct ew_factor {
+    int scalar;
+    uint16_t vec;
+    uint32_t val;
+} ew_factor;
+
+/* The two factors of sources 0 and 1 of `o`, vector first; 0 when both
+   are scalars. */
+static int ew_product(const ew_op *o, ew_factor f[2])
+{
+    for (int j = 0; j < 2; j++) {
+        f[j].scalar = (o->kinds >> j) & 1;
+        f[j].vec = o->vec[j];
+        f[j].val = o->val[j];
+    }
+    if (f[0].scalar) {
+        ew_factor t = f[0];
+        f[0] = f[1];
+        f[1] = t;
+    }
+    return !f[0].scalar;
+}
+
+/* MUL r = x*y followed by MULADD d = a*b + r, r dead afterwards, becomes
+   one loop d = a*b + x*y: the same two products and one sum, so the same
+   rounding, one pass over the block fewer. */
+static void ew_fuse(ew_kernel *k, const ew_isa *isa, uint16_t reg_slot0)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < k->n_ops; i++) {
+        const ew_op *o = &k->ops[i], *m = i + 1 < k->n_ops ? &k->ops[i + 1] : NULL;
+        ew_factor p[2], q[2];
+        if (m && o->op == DLH_EW_MUL && o->dst >= reg_slot0 && m->op == DLH_EW_MULADD &&
+            !(m->kinds & 4) && m->vec[2] == o->dst && !((m->kinds & 1) == 0 && m->vec[0] == o->dst) &&
+            !((m->kinds & 2) == 0 && m->vec[1] == o->dst) &&
+            (m->dst == o->dst || !ew_slot_live(k, o->dst, i + 2)) && ew_product(m, p) &&
+            ew_product(o, q) && (p[1].scalar || q[1].scalar)) {
+            ew_op f;
+            memset(&f, 0, sizeof f);
+            f.op = EW_OP_MULADD2;
+            f.dst = m->dst;
+            f.vec[0] = p[0].vec;
+            if (p[1].scalar && q[1].scalar) {           /* x*ka + y*kb */
+                f.fn = isa->muladd2[0];
+                f.val[0] = p[1].val;
+                f.vec[1] = q[0].vec;
+                f.val[1] = q[1].val;
+            } else if (q[1].scalar) {                   /* x*y + z*kc */
+                f.fn = isa->muladd2[1];
+                f.vec[1] = p[1].vec;
+                f.vec[2] = q[0].vec;
+                f.val[2] = q[1].val;
+            } else {                                    /* x*ka + y*z */
+                f.fn = isa->muladd2[2];
+                f.val[0] = p[1].val;
+                f.vec[1] = q[0].vec;
+                f.vec[2] = q[1].vec;
+            }
+            k->ops[w++] = f;
+            i++;
+            continue;
+        }
+        k->ops[w++] = *o;
+    }
+    k->n_ops = w;
+}
+
+static int ew_bad_program(ew_kernel *k, size_t i, const char *what)
+{
+    cpu_host->error("cpu ew: instruction %zu of the program: %s", i, what);
+    ew_kernel_free(k);
+    return DLH_EINVAL;
+}
+
+int cpu_ew_prepare(void *vctx, const dlh_ew_program *prog, void **out)
+{
+    cpu_ctx *ctx = vctx;
+    *out = NULL;
+    if (!prog || prog->struct_size < sizeof(dlh_ew_program) || prog->n_instrs == 0 ||
+        prog->n_arrays > DLH_EW_MAX_OPERANDS || prog->n_scalars > DLH_EW_MAX_SCALARS ||
+        prog->n_regs > DLH_EW_MAX_REGS || prog->n_consts > 65535 || !prog->instrs ||
+        (prog->n_consts && !prog->consts) || (prog->n_arrays && !prog->access)) {
+        cpu_host->error("cpu ew: malformed program (counts out of range or missing tables)");
+        return DLH_EINVAL;
+    }
+    ew_kernel *k = calloc(1, sizeof *k);
+    if (!k) {
+        cpu_host->error("cpu ew: out of memory");
+        return DLH_ENOMEM;
+    }
+    k->n_arrays = prog->n_arrays;
+    k->n_scalars = prog->n_scalars;
+    k->n_regs = prog->n_regs;
+    /* Every instruction adds at most one value (a uop's result). */
+    size_t max_vals = 1 + (size_t)prog->n_scalars + prog->n_consts + prog->n_instrs;
+    k->vals = calloc(max_vals, sizeof *k->vals);
+    k->uops = calloc(prog->n_instrs, sizeof *k->uops);
+    k->ops = calloc(prog->n_instrs, sizeof *k->ops);
+    if (!k->vals || !k->uops || !k->ops) {
+        ew_kernel_free(k);
+        cpu_host->error("cpu ew: out of memory");
+        return DLH_ENOMEM;
+    }
+    uint32_t n_vals = 1 + prog->n_scalars;
+    for (uint32_t i = 0; i < prog->n_consts; i++)
+        k->vals[n_vals++] = prog->consts[i];
+    for (uint32_t i = 0; i < prog->n_arrays; i++)
+        k->written[i] = (prog->access[i] & DLH_EW_OUT) != 0;
+
+    /* A register holding a value that is the same for every element lives
+       in vals: reg_val[r] is its index there, 0 while it is per element. */
+    const ew_isa *isa = ew_pick_isa();
+    uint32_t reg_val[DLH_EW_MAX_REGS] = { 0 };
+    unsigned char reg_set[DLH_EW_MAX_REGS] = { 0 };
+    const uint16_t reg_slot0 = (uint16_t)(1 + prog->n_arrays);
+    for (size_t i = 0; i < prog->n_instrs; i++) {
+        const dlh_ew_instr *in = &prog->instrs[i];
+        if (in->op >= DLH_EW_OPCODE_COUNT)
+            return ew_bad_program(k, i, "unknown opcode");
+        int op = in->op, ns = ew_n_src[op];
+        const dlh_ew_ref src[3] = { in->a, in->b, in->c };
+        ew_op o;
+        memset(&o, 0, sizeof o);
+        int kinds = 0, all_scalar = 1;
+        for (int j = 0; j < ns; j++) {
+            const dlh_ew_ref r = src[j];
+            switch (r.src) {
+            case DLH_EW_ARRAY:
+                if (r.index >= prog->n_arrays)
+                    return ew_bad_program(k, i, "array operand out of range");
+                o.vec[j] = (uint16_t)(1 + r.index);
+                k->read[r.index] = 1;
+                all_scalar = 0;
+                break;
+            case DLH_EW_SCALAR:
+                if (r.index >= prog->n_scalars)
+                    return ew_bad_program(k, i, "scalar operand out of range");
+                o.val[j] = 1 + r.index;
+                kinds |= 1 << j;
+                break;
+            case DLH_EW_CONST:
+                if (r.index >= prog->n_consts)
+                    return ew_bad_program(k, i, "constant out of range");
+                o.val[j] = 1 + prog->n_scalars + r.index;
+                kinds |= 1 << j;
+                break;
+            case DLH_EW_REG:
+                if (r.index >= prog->n_regs || !reg_set[r.index])
+                    return ew_bad_program(k, i, "register read before it is written");
+                if (reg_val[r.index]) {
+                    o.val[j] = reg_val[r.index];
+                    kinds |= 1 << j;
+                } else {
+                    o.vec[j] = (uint16_t)(reg_slot0 + r.index);
+                    all_scalar = 0;
+                }
+                break;
+            default:
+                return ew_bad_program(k, i, "missing operand");
+            }
+        }
+        int dst_reg;
+        if (in->dst.src == DLH_EW_REG && in->dst.index < prog->n_regs)
+            dst_reg = in->dst.index;
+        else if (in->dst.src == DLH_EW_ARRAY && in->dst.index < prog->n_arrays &&
+                 k->written[in->dst.index])
+            dst_reg = -1;
+        else
+            return ew_bad_program(k, i, "destination is not a register or a written array");
+
+        if (all_scalar) {
+            uint32_t v;
+            if (in->op == DLH_EW_MOV) {
+                v = o.val[0];     /* t = lr: the register just names lr's value */
+            } else {
+                ew_uop *u = &k->uops[k->n_uops++];
+                u->fn = isa->loops[in->op][0];
+                u->dst = v = n_vals++;
+                memcpy(u->val, o.val, sizeof u->val);
+            }
+            if (dst_reg >= 0) {
+                reg_val[dst_reg] = v;
+                reg_set[dst_reg] = 1;
+                continue;
+            }
+            /* An array set to a per-call value: fill it. */
+            memset(&o, 0, sizeof o);
+            o.val[0] = v;
+            kinds = 1;
+            op = DLH_EW_MOV;
+        }
+        o.fn = isa->loops[op][kinds];
+        o.op = (uint8_t)op;
+        o.kinds = (uint8_t)kinds;
+        if (!o.fn)
+            return ew_bad_program(k, i, "operand kinds this runner has no loop for");
+        if (dst_reg >= 0) {
+            o.dst = (uint16_t)(reg_slot0 + dst_reg);
+            reg_val[dst_reg] = 0;
+            reg_set[dst_reg] = 1;
+        } else {
+            o.dst = (uint16_t)(1 + in->dst.index);
+        }
+        k->ops[k->n_ops++] = o;
+    }
+    k->n_vals = n_vals;
+    ew_fuse(k, isa, reg_slot0);
+    for (uint32_t i = 0; i < prog->n_arrays; i++)
+        k->n_gather += k->read[i] && !k->written[i];
+
+    k->threads = ctx && ctx->threads > 1 ? ctx->threads : 1;
+    k->scratch_per_thread = ((size_t)k->n_regs + (size_t)k->n_gather) * CPU_EW_BLOCK;
+    if (k->scratch_per_thread) {
+        void *p = NULL;
+        if (posix_memalign(&p, 64, k->scratch_per_thread * k->threads * sizeof(float))) {
+            ew_kernel_free(k);
+            cpu_host->error("cpu ew: out of memory");
+            return DLH_ENOMEM;
+        }
+        k->scratch = p;
+    }
+    *out = k;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- run */
+
+/* dst[t] = x[((i0 + t) / s) % L] for t < len. */
+static void ew_gather(float *dst, const float *x, size_t L, size_t s, size_t i0, size_t len)
+{
+    size_t q = i0 / s, r = i0 % s, j = q % L;
+    if (L == 1) {
+        const float v = x[0];
+        for (size_t t = 0; t < len; t++)
+            dst[t] = v;
+        return;
+    }
+    if (s == 1) {
+        while (len) {
+            size_t run = L - j < len ? L - j : len;
+            memcpy(dst, x + j, run * sizeof *dst);
+            dst += run;
+            len -= run;
+            j = 0;
+        }
+        return;
+    }
+    while (len) {
+        size_t run = s - r < len ? s - r : len;
+        const float v = x[j];
+        for (size_t t = 0; t < run; t++)
+            dst[t] = v;
+        dst += run;
+        len -= run;
+        r = 0;
+        if (++j == L)
+            j = 0;
+    }
+}
+
+typedef struct ew_call {
+    const ew_kernel *k;
+    size_t n;
+    const dlh_ew_arg *args;
+    float *base[DLH_EW_MAX_OPERANDS];
+    unsigned char full[DLH_EW_MAX_OPERANDS];
+} ew_call;
+
+static void ew_block(const ew_call *c, float **ptr, float *gather, size_t i0, size_t len)
+{
+    const ew_kernel *k = c->k;
+    for (uint32_t j = 0; j < k->n_arrays; j++) {
+        if (c->full[j]) {
+            ptr[1 + j] = c->base[j] + i0;
+        } else if (k->read[j]) {
+            ew_gather(gather, c->base[j], c->args[j].len, c->args[j].stride, i0, len);
+            ptr[1 + j] = gather;
+            gather += CPU_EW_BLOCK;
+        }
+    }
+    const float *vals = k->vals;
+    for (size_t i = 0; i < k->n_ops; i++) {
+        const ew_op *o = &k->ops[i];
+        o->fn(ptr[o->dst], ptr[o->vec[0]], ptr[o->vec[1]], ptr[o->vec[2]], vals[o->val[0]],
+              vals[o->val[1]], vals[o->val[2]], len);
+    }
+}
+
+/* Runs blocks [b0, b1) on the scratch of thread `tid`. */
+static void ew_blocks(const ew_call *c, int tid, size_t b0, size_t b1)
+{
+    const ew_kernel *k = c->k;
+    float *ptr[1 + DLH_EW_MAX_OPERANDS + DLH_EW_MAX_REGS] = { NULL };
+    float *mine = k->scratch ? k->scratch + (size_t)tid * k->scratch_per_thread : NULL;
+    for (uint32_t r = 0; r < k->n_regs; r++)
+        ptr[1 + k->n_arrays + r] = mine + (size_t)r * CPU_EW_BLOCK;
+    float *gather = mine ? mine + (size_t)k->n_regs * CPU_EW_BLOCK : NULL;
+    for (size_t b = b0; b < b1; b++) {
+        size_t i0 = b * CPU_EW_BLOCK;
+        size_t len = c->n - i0 < CPU_EW_BLOCK ? c->n - i0 : CPU_EW_BLOCK;
+        ew_block(c, ptr, gather, i0, len);
+    }
+}
+
+int cpu_ew_run(void *vctx, void *kernel, size_t n, const dlh_ew_arg *args,
+               const float *scalars)
+{
+    (void)vctx;
+    ew_kernel *k = kernel;
+    if (n == 0)
+        return 0;
+    ew_call c;
+    memset(&c, 0, sizeof c);
+    c.k = k;
+    c.n = n;
+    c.args = args;
+    for (uint32_t j = 0; j < k->n_arrays; j++) {
+        const dlh_ew_arg *a = &args[j];
+        if (a->len < 1 || a->stride < 1 || (k->written[j] && (a->len != n || a->stride != 1))) {
+            cpu_host->error("cpu ew: operand %u has length %zu and stride %zu for n=%zu", j,
+                            a->len, a->stride, n);
+            return DLH_EINVAL;
+        }
+        c.base[j] = cpu_f32(a->mem);
+        /* (i / 1) % L == i for every i < n <= L */
+        c.full[j] = a->stride == 1 && a->len >= n;
+    }
+    if (k->n_scalars)
+        memcpy(k->vals + 1, scalars, k->n_scalars * sizeof *scalars);
+    for (size_t i = 0; i < k->n_uops; i++) {
+        const ew_uop *u = &k->uops[i];
+        u->fn(k->vals + u->dst, k->vals + u->val[0], k->vals + u->val[1], k->vals + u->val[2],
+              0.0f, 0.0f, 0.0f, 1);
+    }
+
+    size_t n_blocks = (n + CPU_EW_BLOCK - 1) / CPU_EW_BLOCK;
+    int threads = n >= CPU_EW_PARALLEL_MIN ? k->threads : 1;
+    if ((size_t)threads > n_blocks)
+        threads = (int)n_blocks;
+#ifdef _OPENMP
+    if (threads > 1) {
+        #pragma omp parallel num_threads(threads)
+        {
+            /* Static contiguous shares: each thread streams its own range. */
+            int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+            size_t b0 = n_blocks * (size_t)tid / (size_t)nt;
+            size_t b1 = n_blocks * (size_t)(tid + 1) / (size_t)nt;
+            ew_blocks(&c, tid, b0, b1);
+        }
+        return 0;
+    }
+#endif
+    ew_blocks(&c, 0, 0, n_blocks);
+    return 0;
+}
