@@ -59,4 +59,8 @@ void dlh_backend_close(dlh_backend *be);        /* NULL is a no-op */
 /* The folder list searched, for messages and `dlhost plugins`. */
 const char *dlh_plugin_dirs(void);
 
+/* Internal to registry.c and loader.c: removes the components registered
+   after the first `n` (a plugin whose init failed leaves nothing behind). */
+void dlh_registry_truncate(size_t n);
+
 #endif

@@ -1,0 +1,284 @@
+/* The `dlhost` command: parses argv and calls libdlhost.
+ *
+ * Exit statuses (DESIGN.md section 6): 0 ok, 1 runtime failure, 2 usage or
+ * configuration error, 3 plugin error, 4 training diverged. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "error.h"
+#include "params.h"
+#include "registry.h"
+#include "run.h"
+
+enum {
+    EXIT_RUNTIME = 1,
+    EXIT_USAGE = 2,
+    EXIT_PLUGIN = 3,
+    EXIT_DIVERGED = 4
+};
+
+static const char help_text[] =
+    "usage: dlhost COMMAND [ARGUMENTS]\n"
+    "\n"
+    "Commands:\n"
+    "  run CFG [--backend NAME] [--set KEY=VALUE]...\n"
+    "                        train the experiment described by CFG\n"
+    "  check CFG [--backend NAME] [--set KEY=VALUE]...\n"
+    "                        validate CFG and print the model without training\n"
+    "  plugins [--verbose]   list the registered components (kind, name, plugin\n"
+    "                        file, version, ABI); --verbose adds descriptions\n"
+    "                        and full paths\n"
+    "\n"
+    "Options:\n"
+    "  --backend NAME        use backend NAME instead of the file's backend.type\n"
+    "  --set KEY=VALUE       override a scalar of the file (train.epochs=3)\n"
+    "  -h, --help            show this help\n"
+    "  --version             show the version and the plugin ABI\n"
+    "\n"
+    "Environment:\n"
+    "  DLHOST_PLUGIN_PATH       colon-separated absolute folders searched for\n"
+    "                           plugins before the installed folder\n"
+    "  DLHOST_PLUGIN_PATH_ONLY  1: search DLHOST_PLUGIN_PATH only\n"
+    "\n"
+    "Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error,\n"
+    "3 plugin error, 4 training diverged.\n";
+
+static int usage_error(const char *fmt, ...) DLH_PRINTF(1, 2);
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("dlhost: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'dlhost --help' for usage.\n", stderr);
+    return EXIT_USAGE;
+}
+
+static int exit_status(int rc)
+{
+    switch (rc) {
+    case 0:
+        return 0;
+    case DLH_ECONFIG:
+    case DLH_EPARSE:
+    case DLH_ESHAPE:
+    case DLH_ERANGE:
+    case DLH_EINVAL:
+        return EXIT_USAGE;
+    case DLH_EPLUGIN:
+        return EXIT_PLUGIN;
+    case DLH_ENUMERIC:
+        return EXIT_DIVERGED;
+    default:
+        return EXIT_RUNTIME;
+    }
+}
+
+/* Prints the pending error and gives `status`. */
+static int report(int rc, int status)
+{
+    const char *msg = dlh_error_get();
+    fprintf(stderr, "dlhost: error: %s\n", *msg ? msg : dlh_strerror(rc));
+    return status;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static int compare_components(const void *a, const void *b)
+{
+    const dlh_component *x = *(const dlh_component *const *)a;
+    const dlh_component *y = *(const dlh_component *const *)b;
+    if (x->kind != y->kind)
+        return (int)x->kind - (int)y->kind;
+    return strcmp(x->name, y->name);
+}
+
+static int width(int w, const char *s)
+{
+    int n = (int)strlen(s);
+    return n > w ? n : w;
+}
+
+static int cmd_plugins(int argc, char **argv)
+{
+    int verbose = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
+            verbose = 1;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(help_text, stdout);
+            return 0;
+        } else
+            return usage_error("plugins: unknown argument '%s'", argv[i]);
+    }
+
+    dlh_registry_load_all(0);       /* failures are warnings here */
+    size_t n = dlh_registry_count();
+    if (n == 0) {
+        fprintf(stderr, "dlhost: warning: no components registered (searched %s)\n",
+                dlh_plugin_dirs());
+        dlh_registry_clear();
+        return 0;
+    }
+    const dlh_component **list = malloc(n * sizeof *list);
+    if (!list) {
+        dlh_registry_clear();
+        dlh_error_set("out of memory");
+        return report(DLH_ENOMEM, EXIT_RUNTIME);
+    }
+    for (size_t i = 0; i < n; i++)
+        list[i] = dlh_registry_at(i);
+    qsort(list, n, sizeof *list, compare_components);
+
+    char abi[32];
+    int wk = 4, wn = 4, wp = 6, wv = 7;
+    for (size_t i = 0; i < n; i++) {
+        const dlh_component *c = list[i];
+        wk = width(wk, dlh_kind_name(c->kind));
+        wn = width(wn, c->name);
+        wp = width(wp, c->plugin ? base_name(c->plugin->path) : "(built-in)");
+        wv = width(wv, c->plugin ? c->plugin->info.version : PACKAGE_VERSION);
+    }
+    printf("%-*s  %-*s  %-*s  %-*s  %s\n", wk, "KIND", wn, "NAME", wp, "PLUGIN", wv,
+           "VERSION", "ABI");
+    for (size_t i = 0; i < n; i++) {
+        const dlh_component *c = list[i];
+        const dlh_plugin_file *p = c->plugin;
+        if (p)
+            snprintf(abi, sizeof abi, "%u.%u", (unsigned)p->info.abi_major,
+                     (unsigned)p->info.abi_minor);
+        else
+            snprintf(abi, sizeof abi, "%d.%d", DLH_ABI_MAJOR, DLH_ABI_MINOR);
+        printf("%-*s  %-*s  %-*s  %-*s  %s\n", wk, dlh_kind_name(c->kind), wn, c->name, wp,
+               p ? base_name(p->path) : "(built-in)", wv,
+               p ? p->info.version : PACKAGE_VERSION, abi);
+        if (verbose) {
+            int indent = wk + 2;
+            if (c->description[0])
+                printf("%*s%s\n", indent, "", c->description);
+            if (p)
+                printf("%*s%s (plugin '%s'%s%s)\n", indent, "", p->path, p->info.name,
+                       p->info.license[0] ? ", license " : "", p->info.license);
+        }
+    }
+    if (verbose)
+        printf("\nplugin folders: %s\n", dlh_plugin_dirs());
+    free(list);
+    dlh_registry_clear();
+    return 0;
+}
+
+/* `check` and `run`: the same arguments, a different action. */
+static int cmd_experiment(const char *cmd, int argc, char **argv)
+{
+    const char *cfg_path = NULL, *backend = NULL;
+    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    int n_sets = 0;
+    if (!sets) {
+        dlh_error_set("out of memory");
+        return report(DLH_ENOMEM, EXIT_RUNTIME);
+    }
+    int status = 0;
+    for (int i = 0; i < argc && !status; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(help_text, stdout);
+            free(sets);
+            return 0;
+        } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--set") == 0) {
+            if (i + 1 >= argc) {
+                status = usage_error("%s: option '%s' needs a value", cmd, a);
+                break;
+            }
+            if (strcmp(a, "--backend") == 0)
+                backend = argv[++i];
+            else
+                sets[n_sets++] = argv[++i];
+        } else if (strncmp(a, "--backend=", 10) == 0) {
+            backend = a + 10;
+        } else if (strncmp(a, "--set=", 6) == 0) {
+            sets[n_sets++] = a + 6;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            status = usage_error("%s: unknown option '%s'", cmd, a);
+        } else if (cfg_path) {
+            status = usage_error("%s: one experiment file at a time ('%s' and '%s')", cmd,
+                                 cfg_path, a);
+        } else {
+            cfg_path = a;
+        }
+    }
+    if (!status && !cfg_path)
+        status = usage_error("%s: missing the experiment file (dlhost %s CFG)", cmd, cmd);
+    if (!status && backend && !backend[0])
+        status = usage_error("%s: --backend needs a name", cmd);
+    if (status) {
+        free(sets);
+        return status;
+    }
+
+    dlh_config *cfg = NULL;
+    int rc = dlh_config_load(cfg_path, &cfg);
+    /* A file that cannot be read or parsed is the user's to fix: status 2
+       whatever the code (a missing file is DLH_EIO). */
+    if (rc < 0) {
+        free(sets);
+        return report(rc, EXIT_USAGE);
+    }
+    for (int i = 0; i < n_sets; i++) {
+        rc = dlh_config_set(cfg, sets[i]);
+        if (rc < 0) {
+            dlh_error_prefix("--set %s: ", sets[i]);
+            dlh_config_free(cfg);
+            free(sets);
+            return report(rc, EXIT_USAGE);
+        }
+    }
+    free(sets);
+
+    /* Plugins that fail to load are warnings: the experiment may not need them.
+       If it does, the missing component is the error. */
+    dlh_registry_load_all(0);
+    dlh_error_clear();
+    if (strcmp(cmd, "run") == 0)
+        rc = dlh_run(cfg, backend, stdout);
+    else
+        rc = dlh_check(cfg, backend, stdout);
+    fflush(stdout);
+    status = rc < 0 ? report(rc, exit_status(rc)) : 0;
+    dlh_config_free(cfg);
+    dlh_registry_clear();
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("missing command (run, check or plugins)");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(help_text, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("dlhost %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, DLH_ABI_MAJOR,
+               DLH_ABI_MINOR);
+        return 0;
+    }
+    if (strcmp(cmd, "plugins") == 0)
+        return cmd_plugins(argc - 2, argv + 2);
+    if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0)
+        return cmd_experiment(cmd, argc - 2, argv + 2);
+    if (cmd[0] == '-')
+        return usage_error("unknown option '%s'", cmd);
+    return usage_error("unknown command '%s' (run, check or plugins)", cmd);
+}

@@ -1,0 +1,398 @@
+/* The plugin loader: finds plugin files, checks their ABI stamp, runs their
+ * init with a registrar bound to the file, and keeps every handle open until
+ * exit (plugin threads may still run, and component strings point into the
+ * plugin).  Not thread-safe: plugins load at start-up. */
+#include "registry.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "error.h"
+
+#ifndef DLH_PLUGINDIR
+#define DLH_PLUGINDIR "/usr/local/lib/dlhost"   /* the build passes $(pkglibdir) */
+#endif
+
+#define END_OF(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+
+typedef struct plugin_entry {
+    dlh_plugin_file file;           /* what components point to */
+    struct plugin_entry *next;
+} plugin_entry;
+
+/* Plugins loaded since the last dlh_registry_clear; bookkeeping only, the
+   handles themselves are never closed. */
+static plugin_entry *loaded;
+static char *dirs_text;
+
+/* The plugin whose init is running: registrations are attributed to it.
+   The registrar is static so that a plugin that keeps `reg` and calls it
+   after init gets an error instead of touching a dead stack frame. */
+typedef struct load_state {
+    const dlh_plugin_file *file;
+    int refused;
+    char *refusal;                  /* the first refusal's message */
+} load_state;
+
+static load_state *current;
+
+static int registrar_add(dlh_registrar *reg, dlh_kind kind, const char *name,
+                         const void *ops, const char *description)
+{
+    (void)reg;
+    if (!current) {
+        dlh_error_set("%s '%s': components can only be registered during dlh_plugin_init",
+                      dlh_kind_name(kind), name ? name : "(null)");
+        return DLH_EPLUGIN;
+    }
+    int rc = dlh_registry_add(kind, name, ops, description, current->file);
+    if (rc < 0 && !current->refused) {
+        current->refused = 1;
+        current->refusal = strdup(dlh_error_get());
+    }
+    return rc;
+}
+
+static dlh_registrar registrar = { sizeof(dlh_registrar), registrar_add, NULL };
+
+static void entry_free(plugin_entry *e)
+{
+    if (!e)
+        return;
+    free(e->file.path);
+    free(e);
+}
+
+/* A refusal: "<path>: <what>", DLH_EPLUGIN. */
+static int refuse(const char *path, const char *what)
+{
+    dlh_error_set("%s: %s", path, what);
+    return DLH_EPLUGIN;
+}
+
+int dlh_registry_load_file(const char *path)
+{
+    if (!path || path[0] != '/') {
+        dlh_error_set("%s: plugin paths must be absolute (dlhost never loads a plugin "
+                      "by a bare or relative name)", path ? path : "(null)");
+        return DLH_EPLUGIN;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        dlh_error_set("%s: cannot load: %s", path, strerror(errno));
+        return DLH_EPLUGIN;
+    }
+    if (!S_ISREG(st.st_mode))
+        return refuse(path, "cannot load: not a regular file");
+
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        const char *why = dlerror();
+        dlh_error_set("%s: cannot load: %s (try: ldd %s)", path, why ? why : "unknown error",
+                      path);
+        return DLH_EPLUGIN;
+    }
+    /* The same file under another name (a symlink, a folder listed twice):
+       its components are registered already. */
+    for (const plugin_entry *e = loaded; e; e = e->next) {
+        if (e->file.handle == handle) {
+            dlh_log(DLH_LOG_DEBUG, "%s: already loaded as %s", path, e->file.path);
+            return 0;
+        }
+    }
+
+    dlerror();
+    const dlh_plugin_info *info = dlsym(handle, "dlh_plugin");
+    if (!info)
+        return refuse(path, "not a dlhost plugin (no dlh_plugin symbol)");
+
+    /* Only the header (size and ABI) is common to every ABI; read more only
+       once the size says it is there. */
+    uint32_t size = info->struct_size;
+    if (size < END_OF(dlh_plugin_info, abi_minor)) {
+        dlh_error_set("%s: dlh_plugin is malformed (struct_size %u, expected at least %zu)",
+                      path, size, sizeof(dlh_plugin_info));
+        return DLH_EPLUGIN;
+    }
+    const char *pname = size >= END_OF(dlh_plugin_info, name) && info->name ? info->name
+                                                                             : "?";
+    if (info->abi_major != DLH_ABI_MAJOR || info->abi_minor > DLH_ABI_MINOR) {
+        dlh_error_set("%s: plugin '%s' was built for ABI %u.%u, this dlhost has ABI %d.%d "
+                      "(rebuild it against this dlhost's headers)",
+                      path, pname, (unsigned)info->abi_major, (unsigned)info->abi_minor,
+                      DLH_ABI_MAJOR, DLH_ABI_MINOR);
+        return DLH_EPLUGIN;
+    }
+    if (size < END_OF(dlh_plugin_info, license)) {
+        dlh_error_set("%s: dlh_plugin is malformed (struct_size %u, ABI %u.%u needs %zu)",
+                      path, size, (unsigned)info->abi_major, (unsigned)info->abi_minor,
+                      END_OF(dlh_plugin_info, license));
+        return DLH_EPLUGIN;
+    }
+    if (!info->name || !info->name[0])
+        return refuse(path, "dlh_plugin has no name");
+
+    dlerror();
+    void *sym = dlsym(handle, "dlh_plugin_init");
+    if (!sym) {
+        dlh_error_set("%s: plugin '%s' has no dlh_plugin_init function "
+                      "(declare the plugin with DLH_PLUGIN())", path, info->name);
+        return DLH_EPLUGIN;
+    }
+    dlh_plugin_init_fn init;
+    memcpy(&init, &sym, sizeof init);      /* POSIX: object to function pointer */
+
+    plugin_entry *e = calloc(1, sizeof *e);
+    if (e)
+        e->file.path = strdup(path);
+    if (!e || !e->file.path) {
+        entry_free(e);
+        dlh_error_set("%s: out of memory", path);
+        return DLH_ENOMEM;
+    }
+    memcpy(&e->file.info, info, size < sizeof e->file.info ? size : sizeof e->file.info);
+    /* Optional strings read as "" from here on. */
+    if (!e->file.info.version)
+        e->file.info.version = "";
+    if (!e->file.info.description)
+        e->file.info.description = "";
+    if (!e->file.info.license)
+        e->file.info.license = "";
+    e->file.handle = handle;
+
+    size_t mark = dlh_registry_count();
+    load_state ls = { &e->file, 0, NULL };
+    current = &ls;
+    dlh_error_clear();
+    int rc = init(dlh_host_table(), &registrar);
+    current = NULL;
+
+    if (rc != 0) {
+        dlh_registry_truncate(mark);
+        if (ls.refused) {
+            /* The plugin passed a refusal on: that message says it best. */
+            dlh_error_set("%s", ls.refusal ? ls.refusal : "registration refused");
+        } else {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", *dlh_error_get() ? dlh_error_get()
+                     : rc < 0 ? dlh_strerror(rc) : "returned a positive status");
+            dlh_error_set("%s: plugin '%s' failed to initialise: %s", path, info->name, msg);
+        }
+        free(ls.refusal);
+        entry_free(e);
+        return DLH_EPLUGIN;
+    }
+    e->next = loaded;
+    loaded = e;
+    if (ls.refused) {
+        /* It went on without the refused component: keep the rest, but say so. */
+        dlh_error_set("%s", ls.refusal ? ls.refusal : "registration refused");
+        free(ls.refusal);
+        return DLH_EPLUGIN;
+    }
+    return 0;
+}
+
+static int path_only(void)
+{
+    const char *v = getenv("DLHOST_PLUGIN_PATH_ONLY");
+    return v && v[0] && strcmp(v, "0") != 0;
+}
+
+/* The folders to search, in order: absolute entries of $DLHOST_PLUGIN_PATH,
+   then the installed folder.  `warn`: report relative entries. */
+static char **dir_list(int warn, size_t *count)
+{
+    const char *env = getenv("DLHOST_PLUGIN_PATH");
+    size_t cap = 2;
+    for (const char *c = env ? env : ""; *c; c++)
+        cap += *c == ':';
+    char **dirs = calloc(cap, sizeof *dirs);
+    size_t n = 0;
+    if (!dirs)
+        return NULL;
+    const char *p = env ? env : "";
+    while (*p) {
+        const char *end = strchr(p, ':');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > 0 && p[0] != '/') {
+            if (warn)
+                dlh_log(DLH_LOG_WARN, "DLHOST_PLUGIN_PATH: ignoring relative folder '%.*s' "
+                        "(plugin folders must be absolute)", (int)len, p);
+        } else if (len > 0) {
+            dirs[n] = strndup(p, len);
+            if (!dirs[n])
+                break;
+            n++;
+        }
+        p += len;
+        if (*p == ':')
+            p++;
+    }
+    if (!path_only()) {
+        dirs[n] = strdup(DLH_PLUGINDIR);
+        if (dirs[n])
+            n++;
+    }
+    *count = n;
+    return dirs;
+}
+
+static void dir_list_free(char **dirs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(dirs[i]);
+    free(dirs);
+}
+
+const char *dlh_plugin_dirs(void)
+{
+    size_t n = 0, len = 1;
+    char **dirs = dir_list(0, &n);
+    free(dirs_text);
+    dirs_text = NULL;
+    for (size_t i = 0; dirs && i < n; i++)
+        len += strlen(dirs[i]) + 1;
+    if (dirs && n > 0)
+        dirs_text = malloc(len);
+    if (!dirs_text) {
+        dir_list_free(dirs, n);
+        return n == 0 && dirs ? "no folder (DLHOST_PLUGIN_PATH is empty)" : "?";
+    }
+    dirs_text[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strcat(dirs_text, ":");
+        strcat(dirs_text, dirs[i]);
+    }
+    dir_list_free(dirs, n);
+    return dirs_text;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The .so files of `dir`, sorted by name (strcmp: independent of locale). */
+static char **dir_plugins(const char *dir, size_t *count, int *err)
+{
+    *count = 0;
+    *err = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        *err = errno;
+        return NULL;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len <= 3 || strcmp(de->d_name + len - 3, ".so") != 0)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            char **grown = realloc(names, ncap * sizeof *grown);
+            if (!grown)
+                break;
+            names = grown;
+            cap = ncap;
+        }
+        if (!(names[n] = strdup(de->d_name)))
+            break;
+        n++;
+    }
+    closedir(d);
+    if (n > 0)
+        qsort(names, n, sizeof *names, compare_names);
+    *count = n;
+    return names;
+}
+
+int dlh_registry_load_all(int strict)
+{
+    size_t n_dirs = 0;
+    char **dirs = dir_list(1, &n_dirs);
+    if (!dirs) {
+        dlh_error_set("out of memory listing plugin folders");
+        return DLH_ENOMEM;
+    }
+    char **seen = calloc(n_dirs ? n_dirs : 1, sizeof *seen);
+    char *first = NULL;
+    int failed = 0;
+    for (size_t i = 0; i < n_dirs; i++) {
+        /* A folder listed twice is searched once. */
+        char *real = realpath(dirs[i], NULL);
+        int dup = 0;
+        for (size_t j = 0; real && seen && j < i; j++)
+            dup |= seen[j] && strcmp(seen[j], real) == 0;
+        if (seen)
+            seen[i] = real;
+        else
+            free(real);
+        if (dup)
+            continue;
+
+        size_t n = 0;
+        int err = 0;
+        char **names = dir_plugins(dirs[i], &n, &err);
+        if (err) {
+            /* The installed folder is absent in a build tree: not worth a word. */
+            int installed = !path_only() && strcmp(dirs[i], DLH_PLUGINDIR) == 0;
+            if (!installed || err != ENOENT)
+                dlh_log(installed ? DLH_LOG_DEBUG : DLH_LOG_WARN,
+                        "plugin folder '%s': %s", dirs[i], strerror(err));
+        }
+        size_t dlen = strlen(dirs[i]);
+        int slash = dlen > 0 && dirs[i][dlen - 1] == '/';
+        for (size_t k = 0; k < n; k++) {
+            char *path = malloc(dlen + strlen(names[k]) + 2);
+            int rc;
+            if (path) {
+                sprintf(path, "%s%s%s", dirs[i], slash ? "" : "/", names[k]);
+                rc = dlh_registry_load_file(path);
+            } else {
+                dlh_error_set("%s/%s: out of memory", dirs[i], names[k]);
+                rc = DLH_ENOMEM;
+            }
+            free(path);
+            if (rc < 0) {
+                if (strict && !failed)
+                    first = strdup(dlh_error_get());
+                else
+                    dlh_log(DLH_LOG_WARN, "%s", dlh_error_get());
+                failed++;
+            }
+        }
+        for (size_t k = 0; k < n; k++)
+            free(names[k]);
+        free(names);
+    }
+    if (seen)
+        dir_list_free(seen, n_dirs);
+    dir_list_free(dirs, n_dirs);
+    if (strict && failed) {
+        dlh_error_set("%s", first ? first : "a plugin failed to load");
+        free(first);
+        return DLH_EPLUGIN;
+    }
+    return 0;
+}
+
+void dlh_registry_clear(void)
+{
+    dlh_registry_truncate(0);
+    while (loaded) {
+        plugin_entry *next = loaded->next;
+        entry_free(loaded);
+        loaded = next;
+    }
+    free(dirs_text);
+    dirs_text = NULL;
+}

@@ -1,0 +1,175 @@
+#!/bin/sh
+# The `dlhost` command: help and version, usage errors (exit 2), the plugin
+# table, a plugin folder with a broken plugin, `check` on a good file and on
+# each bad file of tests/data (exit 2, file:line), and the exit statuses of
+# `run` (0, and 4 when training diverges).
+#
+# Environment (set by `make check`): DLHOST_BIN, DLHOST_SRCDIR,
+# DLHOST_PLUGIN_PATH, DLHOST_FIXTURES.
+
+. "${DLHOST_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
+
+if [ -z "${DLHOST_BIN:-}" ] || [ -z "${DLHOST_SRCDIR:-}" ]; then
+    skip_all "DLHOST_BIN/DLHOST_SRCDIR not set (run through make check)"
+fi
+dlhost=$DLHOST_BIN
+data=$DLHOST_SRCDIR/tests/data
+abi=$(sed -n 's/^#define DLH_ABI_MAJOR \([0-9]*\).*/\1/p' \
+          "$DLHOST_SRCDIR/include/dlhost/plugin.h").$(sed -n \
+      's/^#define DLH_ABI_MINOR \([0-9]*\).*/\1/p' "$DLHOST_SRCDIR/include/dlhost/plugin.h")
+
+# ---- help, version, usage errors
+run_cmd "$dlhost" --help
+is "$RC" 0 "--help exits 0"
+like "$OUT_FILE" "usage: dlhost COMMAND" "--help prints the usage"
+like "$OUT_FILE" "check CFG" "--help lists check"
+
+run_cmd "$dlhost" --version
+is "$RC" 0 "--version exits 0"
+like "$OUT_FILE" "(plugin ABI $abi)" "--version prints the ABI $abi"
+grep -q '^dlhost [0-9][0-9.]*' "$OUT_FILE"
+ok $? "--version prints the version"
+
+run_cmd "$dlhost"
+is "$RC" 2 "no command exits 2"
+like "$ERR_FILE" "missing command" "no command says so"
+
+run_cmd "$dlhost" frobnicate
+is "$RC" 2 "an unknown command exits 2"
+like "$ERR_FILE" "unknown command 'frobnicate'" "an unknown command is named"
+like "$ERR_FILE" "dlhost --help" "a usage error points to --help"
+
+run_cmd "$dlhost" --frobnicate
+is "$RC" 2 "an unknown option exits 2"
+
+run_cmd "$dlhost" check
+is "$RC" 2 "check without a file exits 2"
+like "$ERR_FILE" "missing the experiment file" "check without a file says so"
+
+run_cmd "$dlhost" check "$data/good.cfg" --bogus
+is "$RC" 2 "check with an unknown option exits 2"
+like "$ERR_FILE" "unknown option '--bogus'" "the unknown option is named"
+
+run_cmd "$dlhost" run "$data/good.cfg" --set
+is "$RC" 2 "--set without a value exits 2"
+
+run_cmd "$dlhost" plugins --bogus
+is "$RC" 2 "plugins with an unknown argument exits 2"
+
+# ---- the plugin table
+run_cmd "$dlhost" plugins
+is "$RC" 0 "plugins exits 0"
+head -n 1 "$OUT_FILE" | grep -q '^KIND  *NAME  *PLUGIN  *VERSION  *ABI$'
+ok $? "plugins prints the header KIND NAME PLUGIN VERSION ABI"
+cp "$OUT_FILE" "$TAP_TMP/plugins.txt"
+for want in "backend cpu cpu.so" "layer dense layers.so" "layer relu activations.so" \
+            "loss mse losses.so" "optimizer sgd optimizers.so" \
+            "schedule constant schedules.so" "dataset csv datasets.so"; do
+    set -- $want      # split on purpose: kind, name, file
+    row=$(awk -v k="$1" -v n="$2" '$1 == k && $2 == n { print $3, $5; v = $4 }
+                                   END { if (v !~ /^[0-9]/) print "bad version" }' \
+          "$TAP_TMP/plugins.txt")
+    is "$row" "$3 $abi" "plugins lists $1 $2 from $3 with a version and ABI $abi"
+done
+# Sorted by kind (in the ABI's order), then by name.
+awk 'NR > 1 && $1 != "" {
+         split("backend layer loss optimizer schedule augmenter dataset", order, " ")
+         for (i in order) rank[order[i]] = i
+         if (NR > 2 && (rank[$1] < prev_rank || (rank[$1] == prev_rank && $2 < prev)))
+             bad = 1
+         prev_rank = rank[$1]; prev = $2
+     }
+     END { exit bad }' "$TAP_TMP/plugins.txt"
+ok $? "the table is sorted by kind, then name"
+is "$(wc -c <"$ERR_FILE" | tr -d ' ')" 0 "plugins warns about nothing in the build tree"
+
+run_cmd "$dlhost" plugins --verbose
+is "$RC" 0 "plugins --verbose exits 0"
+like "$OUT_FILE" "/plugins/backends/cpu/.libs/cpu.so" "--verbose shows full paths"
+like "$OUT_FILE" "plugin folders: " "--verbose shows the folders searched"
+
+# ---- a broken plugin next to the good ones is a warning, not a failure
+if [ -n "${DLHOST_FIXTURES:-}" ] && [ -f "$DLHOST_FIXTURES/bad_abi.so" ]; then
+    mkdir "$TAP_TMP/broken"
+    cp "$DLHOST_FIXTURES/bad_abi.so" "$TAP_TMP/broken/"
+    DLHOST_PLUGIN_PATH="$TAP_TMP/broken:$DLHOST_PLUGIN_PATH" run_cmd "$dlhost" plugins
+    is "$RC" 0 "plugins with a bad-ABI plugin still exits 0"
+    like "$OUT_FILE" "cpu.so" "the good plugins are still listed"
+    like "$ERR_FILE" "warning: $TAP_TMP/broken/bad_abi.so: plugin 'bad_abi' was built for ABI 99.0, this dlhost has ABI $abi" \
+        "the bad plugin is named with both ABIs"
+    DLHOST_PLUGIN_PATH="$TAP_TMP/broken:$DLHOST_PLUGIN_PATH" \
+        run_cmd "$dlhost" check "$data/good.cfg"
+    is "$RC" 0 "check with a bad-ABI plugin in the path still passes"
+    like "$ERR_FILE" "bad_abi.so" "check warns about the bad plugin"
+else
+    for _ in 1 2 3 4 5; do skip "DLHOST_FIXTURES/bad_abi.so not built"; done
+fi
+
+DLHOST_PLUGIN_PATH="relative/plugins:$DLHOST_PLUGIN_PATH" run_cmd "$dlhost" plugins
+is "$RC" 0 "a relative plugin folder is not fatal"
+like "$ERR_FILE" "ignoring relative folder 'relative/plugins'" "a relative plugin folder is refused"
+
+# The loss plugin missing: the experiment needs it, so that is the error.
+no_losses=$(printf '%s' "$DLHOST_PLUGIN_PATH" | tr ':' '\n' | grep -v '/plugins/losses/' |
+            tr '\n' ':')
+DLHOST_PLUGIN_PATH=$no_losses run_cmd "$dlhost" check "$data/good.cfg"
+is "$RC" 2 "check without the loss plugin exits 2"
+like "$ERR_FILE" "good.cfg:15: unknown loss 'mse': no loss plugin is loaded" \
+    "the missing loss is named at its line"
+
+# ---- check: a good file, then each bad one
+run_cmd "$dlhost" check "$data/good.cfg"
+is "$RC" 0 "check good.cfg exits 0"
+like "$OUT_FILE" "dense" "check prints the model"
+
+check_bad() {           # check_bad FILE WANTED-TEXT DESCRIPTION
+    run_cmd "$dlhost" check "$data/$1"
+    is "$RC" 2 "check $1 exits 2 ($3)"
+    like "$ERR_FILE" "dlhost: error: $data/$1:" "check $1 names file:line"
+    like "$ERR_FILE" "$2" "check $1 explains: $2"
+    is "$(wc -l <"$ERR_FILE" | tr -d ' ')" 1 "check $1 prints one message"
+}
+check_bad bad_syntax.cfg "bad_syntax.cfg:11: syntax error" "syntax error"
+check_bad bad_unknown_key.cfg "bad_unknown_key.cfg:16: optimizer: unknown parameter 'momentun'" \
+    "unknown key"
+like "$ERR_FILE" "did you mean 'momentum'?" "the unknown key gets a suggestion"
+check_bad bad_layer_type.cfg "bad_layer_type.cfg:13: unknown layer 'dens' (did you mean 'dense'?)" \
+    "unknown layer type"
+check_bad bad_value_type.cfg "bad_value_type.cfg:11: layer 'fc1': parameter 'units'" \
+    "wrong value type"
+like "$ERR_FILE" "\"sixteen\"" "the wrong value is quoted"
+check_bad bad_range.cfg "bad_range.cfg:18: train: parameter 'batch_size'" "out of range"
+like "$ERR_FILE" "got 0" "the out-of-range value is quoted"
+check_bad bad_missing_file.cfg "bad_missing_file.cfg:7: " "missing data file"
+like "$ERR_FILE" "no_such_file.csv" "the missing data file is named"
+
+run_cmd "$dlhost" check "$TAP_TMP/absent.cfg"
+is "$RC" 2 "check on a missing experiment file exits 2"
+like "$ERR_FILE" "absent.cfg" "the missing experiment file is named"
+
+run_cmd "$dlhost" check "$data/good.cfg" --backend cpy
+is "$RC" 2 "an unknown --backend exits 2"
+like "$ERR_FILE" "unknown backend 'cpy' (did you mean 'cpu'?)" "the backend gets a suggestion"
+
+run_cmd "$dlhost" check "$data/good.cfg" --set train.epochs=3
+is "$RC" 0 "check with --set exits 0"
+like "$OUT_FILE" "3 epochs" "--set overrides train.epochs"
+
+run_cmd "$dlhost" check "$data/good.cfg" --set=train.epochs=0
+is "$RC" 2 "--set to an out-of-range value exits 2"
+like "$ERR_FILE" "epochs" "the overridden key is named"
+
+# ---- run: exit 0, and 4 when the loss diverges.  A run may write runs/
+# into the current folder, so run in the temporary one.
+cd "$TAP_TMP" || exit 1
+run_cmd "$dlhost" run "$data/good.cfg" --set train.epochs=3
+is "$RC" 0 "run exits 0"
+grep -q 'epoch 3/3' "$OUT_FILE"
+ok $? "run trains the requested epochs"
+
+run_cmd "$dlhost" run "$data/good.cfg" --set optimizer.lr=1e5 --set optimizer.momentum=0.0 \
+    --set train.epochs=5
+is "$RC" 4 "a diverging run exits 4"
+like "$ERR_FILE" "dlhost: error: " "a diverging run says why"
+
+done_testing
