@@ -1,0 +1,710 @@
+/* Component instances: create a registered layer, loss or optimiser, record
+ * what it declares, and allocate and initialise that memory on the backend
+ * once, so that forward, backward and step never allocate. */
+#include "instance.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "params.h"
+#include "registry.h"
+
+/* Random-stream purpose of parameter initialisation (host->rng_stream). */
+#define INST_RNG_INIT 1
+/* Random-stream purpose of a layer's per-step draws (dropout, noise). */
+#define INST_RNG_LAYER_STEP 2
+
+static char *inst_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* FNV-1a, 64 bit: a layer's name keys its random streams, so inserting a
+   layer elsewhere in the model leaves this one's weights unchanged. */
+static uint64_t inst_fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* Whether msg already begins with a location ("exp.cfg:14: ...").  Such
+   messages come from parameter accessors and already name the component. */
+static int inst_has_location(const char *msg)
+{
+    const char *colon = strchr(msg, ':');
+    if (!colon || colon == msg)
+        return 0;
+    /* "ew:LINE:COL:" locates a kernel's text, not the experiment. */
+    if (colon - msg == 2 && strncmp(msg, "ew", 2) == 0)
+        return 0;
+    for (const char *p = msg; p < colon; p++)
+        if (isspace((unsigned char)*p))
+            return 0;
+    const char *d = colon + 1;
+    if (!isdigit((unsigned char)*d))
+        return 0;
+    while (isdigit((unsigned char)*d))
+        d++;
+    return *d == ':';
+}
+
+static void inst_prefix(const char *what, const char *name)
+{
+    if (!inst_has_location(dlh_error_get()))
+        dlh_error_prefix("%s '%s': ", what, name);
+}
+
+/* ------------------------------------------------------------ tensors */
+
+static int shape_valid(int ndim, const int64_t *shape, int64_t *numel)
+{
+    if (ndim < 0 || ndim > DLH_MAX_DIMS)
+        return 0;
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 1 || n > INT64_MAX / shape[i])
+            return 0;
+        n *= shape[i];
+    }
+    *numel = n;
+    return 1;
+}
+
+int dlh_tensor_alloc(const dlh_backend *be, int ndim, const int64_t *shape,
+                     dlh_tensor *out)
+{
+    int64_t n;
+    memset(out, 0, sizeof *out);
+    if (!shape_valid(ndim, shape, &n)) {
+        dlh_error_set("invalid tensor shape (%d dimensions)", ndim);
+        return DLH_ESHAPE;
+    }
+    if ((uint64_t)n > SIZE_MAX / sizeof(float)) {
+        dlh_error_set("tensor of %lld elements is too large", (long long)n);
+        return DLH_ENOMEM;
+    }
+    dlh_buffer *buf = NULL;
+    int rc = be->ops->alloc(be->ctx, (size_t)n * sizeof(float), &buf);
+    if (rc < 0)
+        return rc;
+    out->mem.buf = buf;
+    out->mem.off = 0;
+    out->dtype = DLH_F32;
+    out->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        out->shape[i] = shape[i];
+    return 0;
+}
+
+void dlh_tensor_free(const dlh_backend *be, dlh_tensor *t)
+{
+    if (t && t->mem.buf)
+        be->ops->free(be->ctx, t->mem.buf);
+    if (t)
+        t->mem.buf = NULL;
+}
+
+static int tensor_zero(const dlh_backend *be, const dlh_tensor *t)
+{
+    return be->ops->fill(be->ctx, t->mem, (size_t)dlh_tensor_numel(t), 0.0f);
+}
+
+/* ------------------------------------------------------------ declarations */
+
+typedef struct inst_decl {
+    char *name;
+    dlh_shape shape;
+    dlh_init init;
+} inst_decl;
+
+typedef struct inst_scratch_decl {
+    int64_t per_sample, fixed;
+} inst_scratch_decl;
+
+/* What create declared, gathered by the setup callbacks. */
+typedef struct inst_decls {
+    inst_decl *params, *buffers;
+    int n_params, n_buffers;
+    inst_scratch_decl *scratch;
+    int n_scratch;
+} inst_decls;
+
+static void decls_free(inst_decls *d)
+{
+    for (int i = 0; i < d->n_params; i++)
+        free(d->params[i].name);
+    for (int i = 0; i < d->n_buffers; i++)
+        free(d->buffers[i].name);
+    free(d->params);
+    free(d->buffers);
+    free(d->scratch);
+    memset(d, 0, sizeof *d);
+}
+
+static int decl_add(inst_decls *d, int buffer, const char *name, const dlh_shape *shape,
+                    dlh_init def, int *index)
+{
+    const char *what = buffer ? "add_buffer" : "add_param";
+    int64_t n;
+    if (!name || !*name || !shape) {
+        dlh_error_set("%s: a tensor needs a name and a shape", what);
+        return DLH_EINVAL;
+    }
+    if (!shape_valid(shape->ndim, shape->dim, &n)) {
+        dlh_error_set("%s: tensor '%s' has an invalid shape (%d dimensions, each >= 1 "
+                      "expected)", what, name, (int)shape->ndim);
+        return DLH_ESHAPE;
+    }
+    if (def.kind < 0 || def.kind >= DLH_INIT_KIND_COUNT) {
+        dlh_error_set("%s: tensor '%s' has an unknown initialiser kind %d", what, name,
+                      (int)def.kind);
+        return DLH_EINVAL;
+    }
+    /* Params and buffers share one namespace: both become "<layer>.<name>". */
+    for (int i = 0; i < d->n_params; i++)
+        if (strcmp(d->params[i].name, name) == 0)
+            goto duplicate;
+    for (int i = 0; i < d->n_buffers; i++)
+        if (strcmp(d->buffers[i].name, name) == 0)
+            goto duplicate;
+
+    inst_decl **arr = buffer ? &d->buffers : &d->params;
+    int *count = buffer ? &d->n_buffers : &d->n_params;
+    inst_decl *grown = realloc(*arr, (size_t)(*count + 1) * sizeof *grown);
+    if (!grown) {
+        dlh_error_set("%s: out of memory", what);
+        return DLH_ENOMEM;
+    }
+    *arr = grown;
+    inst_decl *e = &grown[*count];
+    e->name = inst_strdup(name);
+    if (!e->name) {
+        dlh_error_set("%s: out of memory", what);
+        return DLH_ENOMEM;
+    }
+    e->shape = *shape;
+    e->init = def;
+    if (index)
+        *index = *count;
+    (*count)++;
+    return 0;
+
+duplicate:
+    dlh_error_set("%s: tensor '%s' is declared twice", what, name);
+    return DLH_EINVAL;
+}
+
+static int decl_scratch(inst_decls *d, int64_t per_sample, int64_t fixed, int *index)
+{
+    if (per_sample < 0 || fixed < 0) {
+        dlh_error_set("add_scratch: negative size (per sample %lld, fixed %lld)",
+                      (long long)per_sample, (long long)fixed);
+        return DLH_EINVAL;
+    }
+    inst_scratch_decl *grown = realloc(d->scratch, (size_t)(d->n_scratch + 1) *
+                                       sizeof *grown);
+    if (!grown) {
+        dlh_error_set("add_scratch: out of memory");
+        return DLH_ENOMEM;
+    }
+    d->scratch = grown;
+    grown[d->n_scratch].per_sample = per_sample;
+    grown[d->n_scratch].fixed = fixed;
+    if (index)
+        *index = d->n_scratch;
+    d->n_scratch++;
+    return 0;
+}
+
+static int layer_add_param(dlh_layer_setup *s, const char *name, const dlh_shape *shape,
+                           dlh_init def, int *index)
+{
+    return decl_add(s->host_ctx, 0, name, shape, def, index);
+}
+
+static int layer_add_buffer(dlh_layer_setup *s, const char *name, const dlh_shape *shape,
+                            dlh_init def, int *index)
+{
+    return decl_add(s->host_ctx, 1, name, shape, def, index);
+}
+
+static int layer_add_scratch(dlh_layer_setup *s, int64_t per_sample, int64_t fixed,
+                             int *index)
+{
+    return decl_scratch(s->host_ctx, per_sample, fixed, index);
+}
+
+static int loss_add_scratch(dlh_loss_setup *s, int64_t per_sample, int64_t fixed,
+                            int *index)
+{
+    return decl_scratch(s->host_ctx, per_sample, fixed, index);
+}
+
+/* Allocates the scratch tensors of `d` for max_batch samples. */
+static int scratch_alloc(const dlh_backend *be, const inst_decls *d, int64_t max_batch,
+                         dlh_tensor **tensors, int64_t **per_sample, int64_t **fixed)
+{
+    if (d->n_scratch == 0)
+        return 0;
+    *tensors = calloc((size_t)d->n_scratch, sizeof **tensors);
+    *per_sample = calloc((size_t)d->n_scratch, sizeof **per_sample);
+    *fixed = calloc((size_t)d->n_scratch, sizeof **fixed);
+    if (!*tensors || !*per_sample || !*fixed) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    for (int i = 0; i < d->n_scratch; i++) {
+        int64_t ps = d->scratch[i].per_sample, fx = d->scratch[i].fixed;
+        if ((ps > 0 && max_batch > (INT64_MAX - fx) / ps)) {
+            dlh_error_set("scratch of %lld floats per sample for %lld samples is too "
+                          "large", (long long)ps, (long long)max_batch);
+            return DLH_ENOMEM;
+        }
+        /* Allocate at least one float so every scratch has a real buffer. */
+        int64_t n = ps * max_batch + fx;
+        if (n < 1)
+            n = 1;
+        int rc = dlh_tensor_alloc(be, 1, &n, &(*tensors)[i]);
+        if (rc < 0)
+            return rc;
+        (*per_sample)[i] = ps;
+        (*fixed)[i] = fx;
+    }
+    return 0;
+}
+
+static void scratch_free(const dlh_backend *be, int n, dlh_tensor *tensors)
+{
+    if (tensors)
+        for (int i = 0; i < n; i++)
+            dlh_tensor_free(be, &tensors[i]);
+    free(tensors);
+}
+
+/* Views of each scratch sized for `batch` samples. */
+static void scratch_views(int n, const dlh_tensor *scratch, const int64_t *per_sample,
+                          const int64_t *fixed, int64_t batch, dlh_tensor *views)
+{
+    for (int i = 0; i < n; i++) {
+        views[i] = scratch[i];
+        views[i].ndim = 1;
+        views[i].shape[0] = per_sample[i] * batch + fixed[i];
+    }
+}
+
+/* ------------------------------------------------------------ layers */
+
+static int layer_alloc_tensors(dlh_layer_inst *l, const inst_decls *d,
+                               const dlh_init *init_override, uint64_t seed)
+{
+    const dlh_backend *be = l->backend;
+    const dlh_host *host = dlh_host_table();
+    uint64_t key = inst_fnv1a(l->name);
+    int rc;
+
+    l->params = calloc((size_t)d->n_params + 1, sizeof *l->params);
+    l->buffers = calloc((size_t)d->n_buffers + 1, sizeof *l->buffers);
+    l->param_values = calloc((size_t)d->n_params + 1, sizeof *l->param_values);
+    l->param_grads = calloc((size_t)d->n_params + 1, sizeof *l->param_grads);
+    l->buffer_values = calloc((size_t)d->n_buffers + 1, sizeof *l->buffer_values);
+    if (!l->params || !l->buffers || !l->param_values || !l->param_grads ||
+        !l->buffer_values) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+
+    for (int i = 0; i < d->n_params; i++) {
+        const inst_decl *e = &d->params[i];
+        dlh_named_tensor *p = &l->params[i];
+        p->name = inst_strdup(e->name);
+        if (!p->name) {
+            dlh_error_set("out of memory");
+            return DLH_ENOMEM;
+        }
+        l->n_params = i + 1;
+        p->init = e->init;
+        if (init_override && strcmp(e->name, "weight") == 0)
+            p->init = *init_override;
+        if ((rc = dlh_tensor_alloc(be, e->shape.ndim, e->shape.dim, &p->value)) < 0 ||
+            (rc = dlh_tensor_alloc(be, e->shape.ndim, e->shape.dim, &p->grad)) < 0 ||
+            (rc = tensor_zero(be, &p->grad)) < 0)
+            return rc;
+        rc = dlh_init_fill(be, &p->value, p->init, seed,
+                           host->rng_stream(INST_RNG_INIT, key, (uint64_t)i));
+        if (rc < 0) {
+            dlh_error_prefix("parameter '%s': ", e->name);
+            return rc;
+        }
+        l->param_values[i] = p->value;
+        l->param_grads[i] = p->grad;
+    }
+    for (int i = 0; i < d->n_buffers; i++) {
+        const inst_decl *e = &d->buffers[i];
+        dlh_named_tensor *b = &l->buffers[i];
+        b->name = inst_strdup(e->name);
+        if (!b->name) {
+            dlh_error_set("out of memory");
+            return DLH_ENOMEM;
+        }
+        l->n_buffers = i + 1;
+        b->init = e->init;
+        if ((rc = dlh_tensor_alloc(be, e->shape.ndim, e->shape.dim, &b->value)) < 0)
+            return rc;
+        /* Buffers draw after the parameters: streams n_params + i. */
+        rc = dlh_init_fill(be, &b->value, b->init, seed,
+                           host->rng_stream(INST_RNG_INIT, key,
+                                            (uint64_t)(d->n_params + i)));
+        if (rc < 0) {
+            dlh_error_prefix("buffer '%s': ", e->name);
+            return rc;
+        }
+        l->buffer_values[i] = b->value;
+    }
+    rc = scratch_alloc(be, d, l->max_batch, &l->scratch, &l->scratch_per_sample,
+                       &l->scratch_fixed);
+    l->n_scratch = d->n_scratch;
+    return rc;
+}
+
+int dlh_layer_new(const dlh_backend *be, const char *type, const char *name,
+                  dlh_params *params, int n_inputs, const dlh_shape *inputs,
+                  int64_t max_batch, const dlh_init *init_override, uint64_t seed,
+                  dlh_layer_inst **out)
+{
+    *out = NULL;
+    if (!name)
+        name = type ? type : "?";
+    if (!be || !type || !params || n_inputs < 0 || (n_inputs > 0 && !inputs) ||
+        max_batch < 1) {
+        dlh_error_set("layer '%s': invalid arguments to dlh_layer_new", name);
+        return DLH_EINVAL;
+    }
+    const dlh_component *comp = dlh_registry_find(DLH_KIND_LAYER, type);
+    if (!comp) {
+        inst_prefix("layer", name);
+        return DLH_ENOTFOUND;
+    }
+    dlh_layer_inst *l = calloc(1, sizeof *l);
+    if (!l || !(l->name = inst_strdup(name))) {
+        free(l);
+        dlh_error_set("layer '%s': out of memory", name);
+        return DLH_ENOMEM;
+    }
+    l->ops = comp->ops;
+    l->backend = be;
+    l->max_batch = max_batch;
+
+    inst_decls d = { 0 };
+    dlh_layer_setup setup;
+    memset(&setup, 0, sizeof setup);
+    setup.struct_size = sizeof setup;
+    setup.name = l->name;
+    setup.params = params;
+    setup.backend = be;
+    setup.n_inputs = n_inputs;
+    setup.inputs = inputs;
+    setup.add_param = layer_add_param;
+    setup.add_buffer = layer_add_buffer;
+    setup.add_scratch = layer_add_scratch;
+    setup.host_ctx = &d;
+
+    dlh_error_clear();
+    int rc = l->ops->create(dlh_host_table(), &setup, &l->state);
+    int64_t n_out;
+    if (rc == 0 && !shape_valid(setup.output.ndim, setup.output.dim, &n_out)) {
+        dlh_error_set("create returned an invalid output shape (%d dimensions)",
+                      (int)setup.output.ndim);
+        rc = DLH_EPLUGIN;
+    }
+    if (rc > 0) {
+        dlh_error_set("create returned %d (0 or a negative DLH_E* code expected)", rc);
+        rc = DLH_EPLUGIN;
+    }
+    if (rc == 0)
+        rc = dlh_params_check_unused(params);
+    if (rc < 0) {
+        if (!*dlh_error_get())
+            dlh_error_set("%s", dlh_strerror(rc));
+        inst_prefix("layer", name);
+        goto fail;
+    }
+    l->output = setup.output;
+    if ((rc = layer_alloc_tensors(l, &d, init_override, seed)) < 0) {
+        inst_prefix("layer", name);
+        goto fail;
+    }
+    decls_free(&d);
+    *out = l;
+    return 0;
+
+fail:
+    decls_free(&d);
+    dlh_layer_free(l);
+    return rc;
+}
+
+void dlh_layer_free(dlh_layer_inst *l)
+{
+    if (!l)
+        return;
+    /* destroy runs even after a failed create (the contract of layer.h). */
+    if (l->ops && l->ops->destroy)
+        l->ops->destroy(l->state);
+    const dlh_backend *be = l->backend;
+    if (l->params)
+        for (int i = 0; i < l->n_params; i++) {
+            dlh_tensor_free(be, &l->params[i].value);
+            dlh_tensor_free(be, &l->params[i].grad);
+            free(l->params[i].name);
+        }
+    if (l->buffers)
+        for (int i = 0; i < l->n_buffers; i++) {
+            dlh_tensor_free(be, &l->buffers[i].value);
+            free(l->buffers[i].name);
+        }
+    scratch_free(be, l->n_scratch, l->scratch);
+    free(l->params);
+    free(l->buffers);
+    free(l->param_values);
+    free(l->param_grads);
+    free(l->buffer_values);
+    free(l->scratch_per_sample);
+    free(l->scratch_fixed);
+    free(l->name);
+    free(l);
+}
+
+void dlh_layer_ctx_fill(dlh_layer_inst *l, int64_t batch, int training, int64_t step,
+                        uint64_t seed, dlh_layer_ctx *ctx, dlh_tensor *views)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->struct_size = sizeof *ctx;
+    ctx->backend = l->backend;
+    ctx->batch = batch;
+    ctx->training = training;
+    ctx->step = step;
+    ctx->seed = seed;
+    /* Keyed by name and step: a layer's draws do not depend on its position. */
+    ctx->stream = dlh_host_table()->rng_stream(INST_RNG_LAYER_STEP, inst_fnv1a(l->name),
+                                               (uint64_t)step);
+    ctx->params = l->param_values;
+    ctx->grads = l->param_grads;
+    ctx->buffers = l->buffer_values;
+    if (l->n_scratch > 0 && views)
+        scratch_views(l->n_scratch, l->scratch, l->scratch_per_sample,
+                      l->scratch_fixed, batch, views);
+    ctx->scratch = l->n_scratch > 0 ? views : NULL;
+}
+
+int dlh_layer_zero_grad(dlh_layer_inst *l)
+{
+    for (int i = 0; i < l->n_params; i++) {
+        int rc = tensor_zero(l->backend, &l->params[i].grad);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ losses */
+
+int dlh_loss_new(const dlh_backend *be, const char *type, dlh_params *params,
+                 const dlh_shape *prediction, int target_kind, int64_t n_classes,
+                 int64_t max_batch, dlh_loss_inst **out)
+{
+    *out = NULL;
+    const char *name = type ? type : "?";
+    int64_t n_pred;
+    if (!be || !type || !params || !prediction || max_batch < 1 ||
+        !shape_valid(prediction->ndim, prediction->dim, &n_pred)) {
+        dlh_error_set("loss '%s': invalid arguments to dlh_loss_new", name);
+        return DLH_EINVAL;
+    }
+    const dlh_component *comp = dlh_registry_find(DLH_KIND_LOSS, type);
+    if (!comp)
+        return DLH_ENOTFOUND;
+    dlh_loss_inst *l = calloc(1, sizeof *l);
+    if (!l) {
+        dlh_error_set("loss '%s': out of memory", name);
+        return DLH_ENOMEM;
+    }
+    l->ops = comp->ops;
+    l->backend = be;
+    l->max_batch = max_batch;
+
+    inst_decls d = { 0 };
+    dlh_loss_setup setup;
+    memset(&setup, 0, sizeof setup);
+    setup.struct_size = sizeof setup;
+    setup.params = params;
+    setup.backend = be;
+    setup.prediction = *prediction;
+    setup.target_kind = target_kind;
+    setup.n_classes = n_classes;
+    setup.add_scratch = loss_add_scratch;
+    setup.host_ctx = &d;
+
+    dlh_error_clear();
+    int rc = l->ops->create(dlh_host_table(), &setup, &l->state);
+    if (rc > 0) {
+        dlh_error_set("create returned %d (0 or a negative DLH_E* code expected)", rc);
+        rc = DLH_EPLUGIN;
+    }
+    if (rc == 0)
+        rc = dlh_params_check_unused(params);
+    if (rc == 0)
+        rc = scratch_alloc(be, &d, max_batch, &l->scratch, &l->scratch_per_sample,
+                           &l->scratch_fixed);
+    l->n_scratch = d.n_scratch;
+    decls_free(&d);
+    if (rc < 0) {
+        if (!*dlh_error_get())
+            dlh_error_set("%s", dlh_strerror(rc));
+        inst_prefix("loss", name);
+        dlh_loss_free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+void dlh_loss_free(dlh_loss_inst *l)
+{
+    if (!l)
+        return;
+    if (l->ops && l->ops->destroy)
+        l->ops->destroy(l->state);
+    scratch_free(l->backend, l->n_scratch, l->scratch);
+    free(l->scratch_per_sample);
+    free(l->scratch_fixed);
+    free(l);
+}
+
+void dlh_loss_ctx_fill(dlh_loss_inst *l, int64_t batch, dlh_loss_ctx *ctx,
+                       dlh_tensor *views)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->struct_size = sizeof *ctx;
+    ctx->backend = l->backend;
+    ctx->batch = batch;
+    if (l->n_scratch > 0 && views)
+        scratch_views(l->n_scratch, l->scratch, l->scratch_per_sample,
+                      l->scratch_fixed, batch, views);
+    ctx->scratch = l->n_scratch > 0 ? views : NULL;
+}
+
+/* ------------------------------------------------------------ optimisers */
+
+static int optimizer_add_state(dlh_optimizer_setup *s, const char *name, int *index)
+{
+    dlh_optimizer_inst *o = s->host_ctx;
+    if (!name || !*name) {
+        dlh_error_set("add_state: a state needs a name");
+        return DLH_EINVAL;
+    }
+    for (int i = 0; i < o->n_states; i++)
+        if (strcmp(o->state_names[i], name) == 0) {
+            dlh_error_set("add_state: state '%s' is declared twice", name);
+            return DLH_EINVAL;
+        }
+    char **grown = realloc(o->state_names, (size_t)(o->n_states + 1) * sizeof *grown);
+    if (!grown) {
+        dlh_error_set("add_state: out of memory");
+        return DLH_ENOMEM;
+    }
+    o->state_names = grown;
+    if (!(grown[o->n_states] = inst_strdup(name))) {
+        dlh_error_set("add_state: out of memory");
+        return DLH_ENOMEM;
+    }
+    if (index)
+        *index = o->n_states;
+    o->n_states++;
+    return 0;
+}
+
+int dlh_optimizer_new(const dlh_backend *be, const char *type, dlh_params *params,
+                      dlh_optimizer_inst **out)
+{
+    *out = NULL;
+    const char *name = type ? type : "?";
+    if (!be || !type || !params) {
+        dlh_error_set("optimizer '%s': invalid arguments to dlh_optimizer_new", name);
+        return DLH_EINVAL;
+    }
+    const dlh_component *comp = dlh_registry_find(DLH_KIND_OPTIMIZER, type);
+    if (!comp)
+        return DLH_ENOTFOUND;
+    dlh_optimizer_inst *o = calloc(1, sizeof *o);
+    if (!o) {
+        dlh_error_set("optimizer '%s': out of memory", name);
+        return DLH_ENOMEM;
+    }
+    o->ops = comp->ops;
+    o->backend = be;
+
+    dlh_optimizer_setup setup;
+    memset(&setup, 0, sizeof setup);
+    setup.struct_size = sizeof setup;
+    setup.params = params;
+    setup.backend = be;
+    setup.add_state = optimizer_add_state;
+    setup.host_ctx = o;
+
+    dlh_error_clear();
+    int rc = o->ops->create(dlh_host_table(), &setup, &o->state);
+    if (rc > 0) {
+        dlh_error_set("create returned %d (0 or a negative DLH_E* code expected)", rc);
+        rc = DLH_EPLUGIN;
+    }
+    if (rc == 0)
+        rc = dlh_params_check_unused(params);
+    if (rc < 0) {
+        if (!*dlh_error_get())
+            dlh_error_set("%s", dlh_strerror(rc));
+        inst_prefix("optimizer", name);
+        dlh_optimizer_free(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
+void dlh_optimizer_free(dlh_optimizer_inst *o)
+{
+    if (!o)
+        return;
+    if (o->ops && o->ops->destroy)
+        o->ops->destroy(o->state);
+    for (int i = 0; i < o->n_states; i++)
+        free(o->state_names[i]);
+    free(o->state_names);
+    free(o);
+}
+
+int dlh_optimizer_states_alloc(const dlh_optimizer_inst *o, const dlh_tensor *param,
+                               dlh_tensor *states)
+{
+    for (int i = 0; i < o->n_states; i++) {
+        int rc = dlh_tensor_alloc(o->backend, param->ndim, param->shape, &states[i]);
+        if (rc == 0)
+            rc = tensor_zero(o->backend, &states[i]);
+        if (rc < 0) {
+            for (int j = 0; j <= i; j++)
+                dlh_tensor_free(o->backend, &states[j]);
+            dlh_error_prefix("optimizer state '%s': ", o->state_names[i]);
+            return rc;
+        }
+    }
+    return 0;
+}

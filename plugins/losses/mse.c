@@ -1,0 +1,121 @@
+/* mse: nn.MSELoss over dense targets.  reduction "mean" divides the sum of
+ * squared differences by the number of elements (batch x features, as
+ * PyTorch), "sum" does not. */
+#include <limits.h>
+#include <stdlib.h>
+
+#include "losses.h"
+
+typedef struct mse_state {
+    int sum;                    /* reduction "sum" */
+    int64_t per_sample;
+    int diff_index;             /* scratch: p - t, per sample */
+    int rows_index;             /* scratch: per-sample sums, then the total */
+    dlh_ew_kernel *diff;        /* d = p - t */
+    dlh_ew_kernel *diff_grad;   /* d = p - t; g = k d */
+} mse_state;
+
+static int mse_create(const dlh_host *host, dlh_loss_setup *setup, void **state)
+{
+    static const char *const reductions[] = { "mean", "sum", NULL };
+    mse_state *st = calloc(1, sizeof *st);
+    *state = st;
+    if (!st) {
+        host->error("out of memory");
+        return DLH_ENOMEM;
+    }
+    int rc, reduction;
+    if ((rc = host->param_choice(setup->params, "reduction", reductions, 0,
+                                 &reduction)) < 0)
+        return rc;
+    st->sum = reduction == 1;
+    if (setup->target_kind != DLH_TARGET_DENSE)
+        return host->param_error(setup->params, NULL,
+                                 "mse needs dense targets of the prediction's shape, "
+                                 "but the data gives class indices; use cross_entropy "
+                                 "for classification");
+    st->per_sample = dlh_shape_numel(&setup->prediction);
+    /* reduce takes int rows and columns. */
+    if (st->per_sample < 1 || st->per_sample > INT_MAX)
+        return host->param_error(setup->params, NULL,
+                                 "mse: %lld values per sample is out of range (1..%d)",
+                                 (long long)st->per_sample, INT_MAX);
+    if ((rc = setup->add_scratch(setup, st->per_sample, 0, &st->diff_index)) < 0 ||
+        (rc = setup->add_scratch(setup, 1, 1, &st->rows_index)) < 0 ||
+        (rc = host->ew_compile(setup->backend, "in p, t; out d; d = p - t;",
+                               &st->diff)) < 0 ||
+        (rc = host->ew_compile(setup->backend,
+                               "in p, t; out d, g; scalar k; d = p - t; g = k*d;",
+                               &st->diff_grad)) < 0)
+        return rc;
+    return 0;
+}
+
+static int mse_forward(void *state, const dlh_loss_ctx *ctx, const dlh_tensor *prediction,
+                       const dlh_tensor *target, float *loss,
+                       const dlh_tensor *d_prediction)
+{
+    const mse_state *st = state;
+    const dlh_backend *be = ctx->backend;
+    int64_t n = ctx->batch * st->per_sample;
+    if (dlh_tensor_numel(prediction) != n || dlh_tensor_numel(target) != n ||
+        (d_prediction && dlh_tensor_numel(d_prediction) != n)) {
+        losses_host->error("mse: expected %lld prediction and target values "
+                           "(%lld samples of %lld), got %lld and %lld",
+                           (long long)n, (long long)ctx->batch,
+                           (long long)st->per_sample,
+                           (long long)dlh_tensor_numel(prediction),
+                           (long long)dlh_tensor_numel(target));
+        return DLH_ESHAPE;
+    }
+    dlh_mem diff = ctx->scratch[st->diff_index].mem;
+    dlh_mem rows = ctx->scratch[st->rows_index].mem;
+    dlh_mem total = dlh_mem_at(rows, (size_t)ctx->batch);
+    int rc;
+    if (d_prediction) {
+        float k = st->sum ? 2.0f : (float)(2.0 / (double)n);
+        dlh_ew_arg args[4] = {
+            dlh_ew_full(prediction->mem, (size_t)n), dlh_ew_full(target->mem, (size_t)n),
+            dlh_ew_full(diff, (size_t)n), dlh_ew_full(d_prediction->mem, (size_t)n),
+        };
+        rc = losses_host->ew_run(st->diff_grad, (size_t)n, args, &k);
+    } else {
+        dlh_ew_arg args[3] = {
+            dlh_ew_full(prediction->mem, (size_t)n), dlh_ew_full(target->mem, (size_t)n),
+            dlh_ew_full(diff, (size_t)n),
+        };
+        rc = losses_host->ew_run(st->diff, (size_t)n, args, NULL);
+    }
+    if (rc < 0)
+        return rc;
+    /* Per-sample sums first, then their sum: shorter float accumulations. */
+    dlh_mem no_idx = { NULL, 0 };
+    if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUMSQ, 1, (int)ctx->batch,
+                              (int)st->per_sample, diff, rows, no_idx)) < 0 ||
+        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 1, (int)ctx->batch, rows,
+                              total, no_idx)) < 0)
+        return rc;
+    float s;
+    if ((rc = be->ops->read(be->ctx, total.buf, total.off * sizeof(float), &s,
+                            sizeof s)) < 0)
+        return rc;
+    *loss = st->sum ? s : (float)((double)s / (double)n);
+    return 0;
+}
+
+static void mse_destroy(void *state)
+{
+    mse_state *st = state;
+    if (!st)
+        return;
+    losses_host->ew_free(st->diff);
+    losses_host->ew_free(st->diff_grad);
+    free(st);
+}
+
+const dlh_loss_ops mse_ops = {
+    .struct_size = sizeof(dlh_loss_ops),
+    .create = mse_create,
+    .forward = mse_forward,
+    .destroy = mse_destroy,
+};

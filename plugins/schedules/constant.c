@@ -1,0 +1,16 @@
+/* constant: the learning rate stays at its base value. */
+#include "schedules.h"
+
+static int constant_lr(void *state, const dlh_schedule_ctx *ctx, double *lr)
+{
+    (void)state;
+    *lr = ctx->base_lr;
+    return 0;
+}
+
+const dlh_schedule_ops constant_ops = {
+    .struct_size = sizeof(dlh_schedule_ops),
+    .create = NULL,     /* no parameters, no state */
+    .lr = constant_lr,
+    .destroy = NULL,
+};
