@@ -1,0 +1,66 @@
+/* `dlhost check`: build the experiment exactly as a run would (tensors for
+ * one sample are enough to prove every shape), print what was built. */
+#include "check.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "experiment.h"
+
+static void check_data(FILE *out, const char *key, const dlh_exp_data *d)
+{
+    char shape[96], label[96];
+    dlh_shape_format(&d->info.sample, shape, sizeof shape);
+    if (d->info.label_kind == DLH_LABEL_CLASS)
+        snprintf(label, sizeof label, "class labels, %" PRId64 " classes",
+                 d->info.n_classes);
+    else if (d->info.label_kind == DLH_LABEL_DENSE) {
+        char ls[80];
+        dlh_shape_format(&d->info.label, ls, sizeof ls);
+        snprintf(label, sizeof label, "dense labels %s", ls);
+    } else
+        snprintf(label, sizeof label, "no labels");
+    fprintf(out, "%-11s %s: %" PRId64 " samples, sample %s, %s\n", key, d->type,
+            d->info.n_samples, shape, label);
+}
+
+int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
+{
+    dlh_experiment *e;
+    int rc = dlh_experiment_new(cfg, backend_override, 1, &e);
+    if (rc)
+        return rc;
+    fprintf(out, "%-11s %s (%s)\n", "experiment", e->name, dlh_config_path(cfg));
+    fprintf(out, "%-11s %s: %s\n", "backend", e->backend->name, e->backend_line);
+    check_data(out, "data.train", &e->train);
+    if (e->test.ops)
+        check_data(out, "data.test", &e->test);
+    int wname = 5, wtype = 4;
+    for (int i = 0; i < e->n_layers; i++) {
+        int n = (int)strlen(e->layers[i]->name), t = (int)strlen(e->layer_types[i]);
+        wname = n > wname ? n : wname;
+        wtype = t > wtype ? t : wtype;
+    }
+    fprintf(out, "%-11s %-*s  %-*s  %-16s %s\n", "model", wname, "layer", wtype, "type",
+            "output", "parameters");
+    for (int i = 0; i < e->n_layers; i++) {
+        const dlh_layer_inst *l = e->layers[i];
+        char shape[96];
+        int64_t n = 0;
+        for (int j = 0; j < l->n_params; j++)
+            n += dlh_tensor_numel(&l->params[j].value);
+        dlh_shape_format(&l->output, shape, sizeof shape);
+        fprintf(out, "%-11s %-*s  %-*s  %-16s %" PRId64 "\n", "", wname, l->name, wtype,
+                e->layer_types[i], shape, n);
+    }
+    fprintf(out, "%-11s %" PRId64 "\n", "parameters", dlh_experiment_param_count(e));
+    fprintf(out, "%-11s %s\n", "loss", e->loss_type);
+    fprintf(out, "%-11s %s (lr %g)\n", "optimizer", e->optimizer_type, e->lr);
+    fprintf(out, "%-11s %s\n", "schedule", e->schedule_type);
+    fprintf(out, "%-11s %" PRId64 " epochs, batch size %" PRId64 ", %s\n", "train",
+            e->epochs, e->batch_size, e->shuffle ? "shuffled" : "not shuffled");
+    fprintf(out, "ok\n");
+    fflush(out);
+    dlh_experiment_free(e);
+    return 0;
+}

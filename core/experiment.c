@@ -1,0 +1,657 @@
+/* Experiment file -> live backend, datasets, model, loss, optimizer, schedule.
+ * Reads every key through the params accessors so that each one is either
+ * used or reported as unknown with a did-you-mean, and locates every message
+ * at the file:line it comes from. */
+#include "experiment.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "registry.h"
+
+/* Names dlh_init_parse knows, for "did you mean" and the list of choices. */
+static const char *const exp_init_names[] = {
+    "zeros", "constant", "uniform", "normal", "xavier_uniform", "xavier_normal",
+    "he_uniform", "he_normal", "identity", "kaiming_uniform", "kaiming_normal",
+};
+
+/* Keys of the experiment schema (DESIGN.md §5) that later issues implement:
+   saying so beats calling them unknown. */
+typedef struct exp_future {
+    const char *key, *issue;
+} exp_future;
+
+static const exp_future exp_future_root[] = {
+    { "metrics", "the metrics issue" }, { NULL, NULL } };
+static const exp_future exp_future_data[] = {
+    { "validation_split", "the data-pipeline issue" },
+    { "normalize", "the data-pipeline issue" },
+    { "augment", "the data-pipeline issue" }, { NULL, NULL } };
+static const exp_future exp_future_train[] = {
+    { "early_stopping", "the training-loop issue" },
+    { "checkpoint", "the training-loop issue" }, { NULL, NULL } };
+
+void dlh_shape_format(const dlh_shape *s, char *buf, size_t size)
+{
+    size_t n = 0;
+    if (size == 0)
+        return;
+    buf[0] = '\0';
+    n += (size_t)snprintf(buf + n, size - n, "[");
+    for (int i = 0; i < s->ndim && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%lld", i ? ", " : "",
+                              (long long)s->dim[i]);
+    if (n < size)
+        snprintf(buf + n, size - n, "]");
+}
+
+static int exp_shape_equal(const dlh_shape *a, const dlh_shape *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->dim[i] != b->dim[i])
+            return 0;
+    return 1;
+}
+
+/* 1 when msg already names a place: "file:line: " anywhere (components
+   put their own prefix in front of a params error) or a --set assignment. */
+static int exp_has_location(const char *msg)
+{
+    if (strstr(msg, "--set "))
+        return 1;
+    for (const char *c = strchr(msg, ':'); c; c = strchr(c + 1, ':')) {
+        if (c == msg || isspace((unsigned char)c[-1]) || !isdigit((unsigned char)c[1]))
+            continue;
+        const char *d = c + 1;
+        while (isdigit((unsigned char)*d))
+            d++;
+        if (*d == ':')
+            return 1;
+    }
+    return 0;
+}
+
+static void exp_where(dlh_params *p, const char *key, char *buf, size_t size)
+{
+    dlh_params_where(p, key, buf, size);
+    /* The root group has no line of its own: "exp.cfg", not "exp.cfg:0". */
+    size_t n = strlen(buf);
+    if (n > 2 && strcmp(buf + n - 2, ":0") == 0)
+        buf[n - 2] = '\0';
+}
+
+static int exp_locate(dlh_params *p, const char *key, int rc)
+{
+    if (!exp_has_location(dlh_error_get())) {
+        char where[512];
+        exp_where(p, key, where, sizeof where);
+        dlh_error_prefix("%s: ", where);
+    }
+    return rc;
+}
+
+/* Sets "<file:line of key>: <message>" and returns DLH_ECONFIG. */
+static int exp_error_at(dlh_params *p, const char *key, const char *fmt, ...)
+    DLH_PRINTF(3, 4);
+static int exp_error_at(dlh_params *p, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    dlh_error_setv(fmt, ap);
+    va_end(ap);
+    char where[512];
+    exp_where(p, key, where, sizeof where);
+    dlh_error_prefix("%s: ", where);
+    return DLH_ECONFIG;
+}
+
+/* A params view kept until the experiment is freed. */
+static dlh_params *exp_params(dlh_experiment *e, config_setting_t *group,
+                              const char *label, const char *const *reserved)
+{
+    if (e->n_params_ == e->cap_params_) {
+        size_t cap = e->cap_params_ ? 2 * e->cap_params_ : 16;
+        dlh_params **np = realloc(e->params_, cap * sizeof *np);
+        if (!np)
+            return NULL;
+        e->params_ = np;
+        e->cap_params_ = cap;
+    }
+    dlh_params *p = group ? dlh_params_new(e->cfg, group, label, reserved)
+                          : dlh_params_empty(e->cfg, label);
+    if (p)
+        e->params_[e->n_params_++] = p;
+    else
+        dlh_error_set("out of memory");
+    return p;
+}
+
+static int exp_refuse_future(dlh_params *p, const exp_future *f)
+{
+    for (; f->key; f++)
+        if (dlh_param_has(p, f->key))
+            return exp_error_at(p, f->key, "%s: '%s' is not supported yet (it arrives "
+                                "with %s)", dlh_params_label(p), f->key, f->issue);
+    return 0;
+}
+
+/* The group (or list, when list is set) under key of p, or NULL when absent;
+   another kind of setting is an error. */
+static int exp_member(dlh_params *p, config_setting_t *parent, const char *key,
+                      int list, int required, config_setting_t **out)
+{
+    *out = NULL;
+    if (!dlh_param_has(p, key)) {
+        if (required)
+            return exp_error_at(p, NULL, "%s: missing required %s '%s'",
+                                dlh_params_label(p), list ? "list" : "group", key);
+        return 0;
+    }
+    config_setting_t *s = config_setting_get_member(parent, key);
+    if (!s || (list ? !config_setting_is_list(s) : !config_setting_is_group(s)))
+        return exp_error_at(p, key, "%s: '%s' must be a %s", dlh_params_label(p), key,
+                            list ? "list of layer groups: ( { type = \"dense\"; ... }, ... )"
+                                 : "group: { type = \"...\"; ... }");
+    *out = s;
+    return 0;
+}
+
+/* The component `type` of kind, or DLH_ECONFIG located at the type key. */
+static int exp_find(dlh_params *p, dlh_kind kind, const char *type,
+                    const dlh_component **out)
+{
+    *out = dlh_registry_find(kind, type);
+    if (!*out)
+        return exp_locate(p, "type", DLH_ECONFIG);
+    return 0;
+}
+
+static int exp_open_data(dlh_experiment *e, config_setting_t *group, const char *label,
+                         dlh_exp_data *d, dlh_params **params)
+{
+    static const char *const reserved[] = { "type", NULL };
+    dlh_params *p = *params = exp_params(e, group, label, reserved);
+    if (!p)
+        return DLH_ENOMEM;
+    const char *type;
+    const dlh_component *c;
+    int rc;
+    if ((rc = dlh_param_string(p, "type", NULL, &type)) ||
+        (rc = exp_find(p, DLH_KIND_DATASET, type, &c)))
+        return rc;
+    d->type = type;
+    d->ops = c->ops;
+    rc = d->ops->open(dlh_host_table(), p, &d->state);
+    if (rc) {
+        /* The reader's own messages name its data file and line; the rest
+           (no such file) gets the experiment's location. */
+        if (!exp_has_location(dlh_error_get()))
+            dlh_error_prefix("%s: ", label);
+        return exp_locate(p, NULL, rc);
+    }
+    if ((rc = dlh_params_check_unused(p)))
+        return rc;
+    memset(&d->info, 0, sizeof d->info);
+    d->info.struct_size = sizeof d->info;
+    if ((rc = d->ops->info(d->state, &d->info)))
+        return exp_locate(p, NULL, rc);
+    int bad = d->info.n_samples < 1 || d->info.sample.ndim < 1 ||
+              d->info.sample.ndim > DLH_MAX_DIMS;
+    for (int i = 0; !bad && i < d->info.sample.ndim; i++)
+        bad = d->info.sample.dim[i] < 1;
+    if (!bad && d->info.label_kind == DLH_LABEL_DENSE) {
+        bad = d->info.label.ndim < 1 || d->info.label.ndim > DLH_MAX_DIMS;
+        for (int i = 0; !bad && i < d->info.label.ndim; i++)
+            bad = d->info.label.dim[i] < 1;
+    }
+    if (bad || (d->info.label_kind == DLH_LABEL_CLASS && d->info.n_classes < 1)) {
+        dlh_error_set("%s: dataset '%s' describes itself badly (%lld samples, "
+                      "%d-d samples, label kind %d)", label, type,
+                      (long long)d->info.n_samples, d->info.sample.ndim,
+                      d->info.label_kind);
+        return exp_locate(p, NULL, DLH_EPLUGIN);
+    }
+    return 0;
+}
+
+static const char *exp_label_kind(int kind)
+{
+    return kind == DLH_LABEL_CLASS ? "class" : kind == DLH_LABEL_DENSE ? "dense" : "none";
+}
+
+static int exp_data(dlh_experiment *e, config_setting_t *group)
+{
+    static const char *const keys[] = { "train", "test", NULL };
+    dlh_params *p = exp_params(e, group, "data", keys);
+    if (!p)
+        return DLH_ENOMEM;
+    config_setting_t *train, *test;
+    int rc;
+    /* Unknown keys first: 'tarin' explains a missing 'train'. */
+    if ((rc = exp_refuse_future(p, exp_future_data)) ||
+        (rc = dlh_params_check_unused(p)) ||
+        (rc = exp_member(p, group, "train", 0, 1, &train)) ||
+        (rc = exp_member(p, group, "test", 0, 0, &test)))
+        return rc;
+    dlh_params *tp;
+    if ((rc = exp_open_data(e, train, "data.train", &e->train, &tp)))
+        return rc;
+    if (!test)
+        return 0;
+    if ((rc = exp_open_data(e, test, "data.test", &e->test, &tp)))
+        return rc;
+    const dlh_dataset_info *a = &e->train.info, *b = &e->test.info;
+    char sa[96], sb[96];
+    if (!exp_shape_equal(&a->sample, &b->sample)) {
+        dlh_shape_format(&a->sample, sa, sizeof sa);
+        dlh_shape_format(&b->sample, sb, sizeof sb);
+        dlh_error_set("data.test: sample shape %s differs from data.train's %s", sb, sa);
+        return exp_locate(tp, NULL, DLH_ESHAPE);
+    }
+    if (a->label_kind != b->label_kind)
+        return exp_error_at(tp, NULL, "data.test: %s labels, but data.train has %s labels",
+                            exp_label_kind(b->label_kind), exp_label_kind(a->label_kind));
+    if (a->label_kind == DLH_LABEL_DENSE && !exp_shape_equal(&a->label, &b->label)) {
+        dlh_shape_format(&a->label, sa, sizeof sa);
+        dlh_shape_format(&b->label, sb, sizeof sb);
+        dlh_error_set("data.test: label shape %s differs from data.train's %s", sb, sa);
+        return exp_locate(tp, NULL, DLH_ESHAPE);
+    }
+    return 0;
+}
+
+static int exp_backend(dlh_experiment *e, config_setting_t *group, const char *override)
+{
+    static const char *const reserved[] = { "type", NULL };
+    dlh_params *p = exp_params(e, group, "backend", reserved);
+    if (!p)
+        return DLH_ENOMEM;
+    const char *type;
+    int rc = dlh_param_string(p, "type", "cpu", &type);
+    if (rc)
+        return rc;
+    if (override && strcmp(override, type) != 0) {
+        /* The file's backend keys belong to the backend it named. */
+        type = override;
+        if (!(p = exp_params(e, NULL, "backend", reserved)))
+            return DLH_ENOMEM;
+        if (!dlh_registry_find(DLH_KIND_BACKEND, type)) {
+            dlh_error_prefix("--backend: ");
+            return DLH_ECONFIG;
+        }
+    } else {
+        const dlh_component *c;
+        if ((rc = exp_find(p, DLH_KIND_BACKEND, type, &c)))
+            return rc;
+    }
+    if ((rc = dlh_backend_open(type, p, &e->backend)))
+        return exp_locate(p, NULL, rc);
+    if ((rc = dlh_params_check_unused(p)))
+        return rc;
+    e->backend_line[0] = '\0';
+    if (e->backend->ops->describe &&
+        (rc = e->backend->ops->describe(e->backend->ctx, e->backend_line,
+                                        sizeof e->backend_line)))
+        return exp_locate(p, NULL, rc);
+    e->backend_line[sizeof e->backend_line - 1] = '\0';
+    return 0;
+}
+
+static int exp_layer(dlh_experiment *e, config_setting_t *g, int index)
+{
+    static const char *const reserved[] = { "name", "type", "init", "inputs", NULL };
+    /* The label needs the name before the accessors can read it (they
+       check the same keys again below, with located messages). */
+    const char *cname = NULL, *ctype = NULL;
+    char label[160], def_name[96];
+    if (!config_setting_lookup_string(g, "type", &ctype))
+        ctype = NULL;
+    if (!config_setting_lookup_string(g, "name", &cname))
+        cname = NULL;
+    /* Default names count per type, from 1: dense1, relu1, dense2. */
+    int count = 1;
+    for (int i = 0; ctype && i < index; i++)
+        count += strcmp(e->layer_types[i], ctype) == 0;
+    snprintf(def_name, sizeof def_name, "%s%d", ctype ? ctype : "layer", count);
+    if (cname || ctype)
+        snprintf(label, sizeof label, "layer '%s'", cname ? cname : def_name);
+    else
+        snprintf(label, sizeof label, "layer %d", index + 1);
+    dlh_params *p = exp_params(e, g, label, reserved);
+    if (!p)
+        return DLH_ENOMEM;
+
+    const char *type, *name, *init_s;
+    int rc;
+    if ((rc = dlh_param_string(p, "type", NULL, &type)))
+        return rc;
+    if ((rc = dlh_param_string(p, "name", def_name, &name)))
+        return rc;
+    if (!*name)
+        return exp_error_at(p, "name", "%s: parameter 'name': expected a non-empty name",
+                            label);
+    if (dlh_param_has(p, "inputs"))
+        return exp_error_at(p, "inputs", "%s: 'inputs': DAG models arrive with the "
+                            "training-loop issue; this version trains a chain (each "
+                            "layer's input is the layer before it)", label);
+    for (int i = 0; i < index; i++)
+        if (strcmp(e->layers[i]->name, name) == 0)
+            return exp_error_at(p, cname ? "name" : NULL, "%s: layer name '%s' is already "
+                                "used by layer %d; names must be unique", label, name, i + 1);
+    dlh_init init = { 0, 0.0f, 0.0f };
+    const dlh_init *override = NULL;
+    if ((rc = dlh_param_string(p, "init", "", &init_s)))
+        return rc;
+    if (*init_s) {
+        int kind = dlh_init_parse(init_s);
+        if (kind < 0) {
+            size_t n = sizeof exp_init_names / sizeof *exp_init_names;
+            const char *near = dlh_closest(init_s, exp_init_names, n);
+            char hint[96] = "";
+            if (near)
+                snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
+            return exp_error_at(p, "init", "%s: unknown initialiser '%s'%s; known: zeros, "
+                                "constant, uniform, normal, xavier_uniform, xavier_normal, "
+                                "he_uniform, he_normal, identity", label, init_s, hint);
+        }
+        /* torch.nn.init's defaults for the initialisers that take arguments. */
+        init.kind = kind;
+        if (kind == DLH_INIT_UNIFORM || kind == DLH_INIT_NORMAL)
+            init.b = 1.0f;
+        override = &init;
+    }
+    const dlh_component *c;
+    if ((rc = exp_find(p, DLH_KIND_LAYER, type, &c)))
+        return rc;
+    e->layer_types[index] = type;
+    const dlh_shape *in = index == 0 ? &e->train.info.sample : &e->layers[index - 1]->output;
+    rc = dlh_layer_new(e->backend, type, name, p, 1, in, e->max_batch, override, e->seed,
+                       &e->layers[index]);
+    if (rc)
+        return exp_locate(p, NULL, rc);
+    e->n_layers = index + 1;
+    return 0;
+}
+
+static int exp_model(dlh_experiment *e, dlh_params *root, config_setting_t *list)
+{
+    int n = config_setting_length(list);
+    if (n < 1)
+        return exp_error_at(root, "model", "model: the list has no layers");
+    e->layers = calloc((size_t)n, sizeof *e->layers);
+    e->layer_types = calloc((size_t)n, sizeof *e->layer_types);
+    if (!e->layers || !e->layer_types) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        if (!config_setting_is_group(g)) {
+            const char *file = config_setting_source_file(g);
+            dlh_error_set("%s:%d: model: element %d must be a group: { type = \"...\"; }",
+                          file ? file : dlh_config_path(e->cfg),
+                          config_setting_source_line(g), i + 1);
+            return DLH_ECONFIG;
+        }
+        int rc = exp_layer(e, g, i);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int exp_loss(dlh_experiment *e, config_setting_t *group)
+{
+    static const char *const reserved[] = { "type", NULL };
+    dlh_params *p = exp_params(e, group, "loss", reserved);
+    if (!p)
+        return DLH_ENOMEM;
+    const char *type;
+    const dlh_component *c;
+    int rc;
+    if ((rc = dlh_param_string(p, "type", NULL, &type)) ||
+        (rc = exp_find(p, DLH_KIND_LOSS, type, &c)))
+        return rc;
+    e->loss_type = type;
+    const dlh_layer_inst *last = e->layers[e->n_layers - 1];
+    const dlh_dataset_info *tr = &e->train.info;
+    memset(&e->target, 0, sizeof e->target);
+    if (tr->label_kind == DLH_LABEL_CLASS) {
+        e->target_kind = DLH_TARGET_CLASS;
+        e->n_classes = tr->n_classes;
+        if (e->test.ops && e->test.info.n_classes > e->n_classes)
+            e->n_classes = e->test.info.n_classes;
+    } else if (tr->label_kind == DLH_LABEL_DENSE) {
+        e->target_kind = DLH_TARGET_DENSE;
+        e->target = tr->label;
+        if (!exp_shape_equal(&tr->label, &last->output)) {
+            char so[96], sl[96];
+            dlh_shape_format(&last->output, so, sizeof so);
+            dlh_shape_format(&tr->label, sl, sizeof sl);
+            dlh_error_set("loss: the model's output shape %s (layer '%s') differs from "
+                          "the dense label shape %s of data.train", so, last->name, sl);
+            return exp_locate(p, NULL, DLH_ESHAPE);
+        }
+    } else {
+        return exp_error_at(p, NULL, "loss: data.train has no labels (label kind none); "
+                            "training needs targets");
+    }
+    rc = dlh_loss_new(e->backend, type, p, &last->output, e->target_kind, e->n_classes,
+                      e->max_batch, &e->loss);
+    if (rc)
+        return exp_locate(p, NULL, rc);
+    return dlh_params_check_unused(p);
+}
+
+static int exp_optimizer(dlh_experiment *e, config_setting_t *group)
+{
+    static const char *const reserved[] = { "type", "lr", NULL };
+    dlh_params *p = exp_params(e, group, "optimizer", reserved);
+    if (!p)
+        return DLH_ENOMEM;
+    const char *type;
+    const dlh_component *c;
+    const double def_lr = 0.01;
+    int rc;
+    if ((rc = dlh_param_string(p, "type", NULL, &type)) ||
+        (rc = dlh_param_float(p, "lr", &def_lr, 0.0, 1e6, &e->lr)))
+        return rc;
+    if (!(e->lr > 0.0))
+        return exp_error_at(p, "lr", "optimizer: parameter 'lr': expected a number > 0, "
+                            "got %g", e->lr);
+    if ((rc = exp_find(p, DLH_KIND_OPTIMIZER, type, &c)))
+        return rc;
+    e->optimizer_type = type;
+    if ((rc = dlh_optimizer_new(e->backend, type, p, &e->optimizer)))
+        return exp_locate(p, NULL, rc);
+    if ((rc = dlh_params_check_unused(p)))
+        return rc;
+    int n = 0;
+    for (int i = 0; i < e->n_layers; i++)
+        n += e->layers[i]->n_params;
+    int ns = e->optimizer->n_states;
+    if (n == 0 || ns == 0)
+        return 0;
+    e->opt_states = calloc((size_t)n * (size_t)ns, sizeof *e->opt_states);
+    if (!e->opt_states) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    e->n_param_tensors = n;     /* unallocated entries are zero: free is a no-op */
+    for (int i = 0, k = 0; i < e->n_layers; i++)
+        for (int j = 0; j < e->layers[i]->n_params; j++, k++) {
+            rc = dlh_optimizer_states_alloc(e->optimizer, &e->layers[i]->params[j].value,
+                                            &e->opt_states[(size_t)k * (size_t)ns]);
+            if (rc)
+                return rc;
+        }
+    return 0;
+}
+
+static int exp_schedule(dlh_experiment *e, config_setting_t *group)
+{
+    static const char *const reserved[] = { "type", NULL };
+    dlh_params *p = exp_params(e, group, "schedule", reserved);
+    if (!p)
+        return DLH_ENOMEM;
+    const char *type;
+    const dlh_component *c;
+    int rc;
+    if ((rc = dlh_param_string(p, "type", "constant", &type)) ||
+        (rc = exp_find(p, DLH_KIND_SCHEDULE, type, &c)))
+        return rc;
+    e->schedule_type = type;
+    e->schedule = c->ops;
+    if (e->schedule->create &&
+        (rc = e->schedule->create(dlh_host_table(), p, &e->schedule_state)))
+        return exp_locate(p, NULL, rc);
+    return dlh_params_check_unused(p);
+}
+
+static int exp_train(dlh_experiment *e, config_setting_t *group)
+{
+    dlh_params *p = exp_params(e, group, "train", NULL);
+    if (!p)
+        return DLH_ENOMEM;
+    const int64_t def_epochs = 10, def_batch = 32;
+    const int def_shuffle = 1;
+    int rc;
+    if ((rc = dlh_param_int(p, "epochs", &def_epochs, 1, INT32_MAX, &e->epochs)) ||
+        (rc = dlh_param_int(p, "batch_size", &def_batch, 1, (int64_t)1 << 20,
+                            &e->batch_size)) ||
+        (rc = dlh_param_bool(p, "shuffle", &def_shuffle, &e->shuffle)) ||
+        (rc = exp_refuse_future(p, exp_future_train)))
+        return rc;
+    return dlh_params_check_unused(p);
+}
+
+/* The file's base name without its extension. */
+static int exp_default_name(dlh_experiment *e, const char **out)
+{
+    const char *path = dlh_config_path(e->cfg);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    e->name_buf_ = strdup(base);
+    if (!e->name_buf_) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    char *dot = strrchr(e->name_buf_, '.');
+    if (dot && dot != e->name_buf_)
+        *dot = '\0';
+    *out = e->name_buf_;
+    return 0;
+}
+
+static int exp_build(dlh_experiment *e, const char *backend_override, int64_t max_batch)
+{
+    /* Reserved so that a misspelt key gets a did-you-mean even when the key
+       it meant is absent (all of them are read below). */
+    static const char *const keys[] = { "name", "seed", "backend", "data", "model", "loss",
+                                        "optimizer", "schedule", "train", NULL };
+    config_setting_t *root = dlh_config_root(e->cfg);
+    dlh_params *p = exp_params(e, root, "experiment", keys);
+    if (!p)
+        return DLH_ENOMEM;
+    const char *def_name;
+    const int64_t def_seed = 0;
+    int64_t seed;
+    config_setting_t *backend, *data, *model, *loss, *optimizer, *schedule, *train;
+    int rc;
+    /* Unknown keys first: 'modle' explains a missing 'model'. */
+    if ((rc = exp_default_name(e, &def_name)) ||
+        (rc = dlh_param_string(p, "name", def_name, &e->name)) ||
+        (rc = dlh_param_int(p, "seed", &def_seed, 0, INT64_MAX, &seed)) ||
+        (rc = exp_refuse_future(p, exp_future_root)) ||
+        (rc = dlh_params_check_unused(p)) ||
+        (rc = exp_member(p, root, "backend", 0, 0, &backend)) ||
+        (rc = exp_member(p, root, "data", 0, 1, &data)) ||
+        (rc = exp_member(p, root, "model", 1, 1, &model)) ||
+        (rc = exp_member(p, root, "loss", 0, 1, &loss)) ||
+        (rc = exp_member(p, root, "optimizer", 0, 1, &optimizer)) ||
+        (rc = exp_member(p, root, "schedule", 0, 0, &schedule)) ||
+        (rc = exp_member(p, root, "train", 0, 0, &train)))
+        return rc;
+    e->seed = (uint64_t)seed;
+    /* Settings first: a typo there is cheaper to report than a dataset load. */
+    if ((rc = exp_train(e, train)))
+        return rc;
+    e->max_batch = max_batch > 0 ? max_batch : e->batch_size;
+    if ((rc = exp_backend(e, backend, backend_override)) ||
+        (rc = exp_data(e, data)) ||
+        (rc = exp_model(e, p, model)) ||
+        (rc = exp_loss(e, loss)) ||
+        (rc = exp_optimizer(e, optimizer)) ||
+        (rc = exp_schedule(e, schedule)))
+        return rc;
+    return 0;
+}
+
+int dlh_experiment_new(dlh_config *cfg, const char *backend_override, int64_t max_batch,
+                       dlh_experiment **out)
+{
+    *out = NULL;
+    dlh_experiment *e = calloc(1, sizeof *e);
+    if (!e) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    e->cfg = cfg;
+    int rc = exp_build(e, backend_override, max_batch);
+    if (rc) {
+        dlh_experiment_free(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+static void exp_close_data(dlh_exp_data *d)
+{
+    /* close is called even when open failed. */
+    if (d->ops)
+        d->ops->close(d->state);
+}
+
+void dlh_experiment_free(dlh_experiment *e)
+{
+    if (!e)
+        return;
+    if (e->opt_states && e->optimizer) {
+        size_t n = (size_t)e->n_param_tensors * (size_t)e->optimizer->n_states;
+        for (size_t i = 0; i < n; i++)
+            dlh_tensor_free(e->backend, &e->opt_states[i]);
+    }
+    free(e->opt_states);
+    dlh_optimizer_free(e->optimizer);
+    dlh_loss_free(e->loss);
+    for (int i = 0; i < e->n_layers; i++)
+        dlh_layer_free(e->layers[i]);
+    free(e->layers);
+    free(e->layer_types);
+    if (e->schedule && e->schedule->destroy && e->schedule_state)
+        e->schedule->destroy(e->schedule_state);
+    exp_close_data(&e->test);
+    exp_close_data(&e->train);
+    dlh_backend_close(e->backend);
+    for (size_t i = 0; i < e->n_params_; i++)
+        dlh_params_free(e->params_[i]);
+    free(e->params_);
+    free(e->name_buf_);
+    free(e);
+}
+
+int64_t dlh_experiment_param_count(const dlh_experiment *e)
+{
+    int64_t n = 0;
+    for (int i = 0; i < e->n_layers; i++)
+        for (int j = 0; j < e->layers[i]->n_params; j++)
+            n += dlh_tensor_numel(&e->layers[i]->params[j].value);
+    return n;
+}

@@ -1,0 +1,87 @@
+/* An experiment file turned into live objects: the one place that reads the
+ * top-level keys (name, seed, backend, data, model, loss, optimizer,
+ * schedule, train), resolves every component in the registry, and creates
+ * it over the shapes the data gives.  `dlhost check` and `dlhost run` both
+ * build through here, so a file that checks is a file that runs.
+ * Every problem is one message carrying the experiment's file:line. */
+#ifndef DLHOST_CORE_EXPERIMENT_H
+#define DLHOST_CORE_EXPERIMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dlhost/dlhost.h>
+
+#include "instance.h"
+#include "params.h"
+
+/* An opened dataset (data.train or data.test). */
+typedef struct dlh_exp_data {
+    const char *type;               /* component name; NULL when absent */
+    const dlh_dataset_ops *ops;
+    void *state;
+    dlh_dataset_info info;
+} dlh_exp_data;
+
+typedef struct dlh_experiment {
+    dlh_config *cfg;                /* borrowed */
+    const char *name;               /* `name`, default the file's base name */
+    uint64_t seed;
+    dlh_backend *backend;
+    char backend_line[256];         /* the backend's describe() line */
+    dlh_exp_data train, test;
+
+    /* The model: a chain, layer i's input is layer i-1's output (the first
+       takes the train dataset's per-sample shape). */
+    int n_layers;
+    dlh_layer_inst **layers;
+    const char **layer_types;
+
+    const char *loss_type;
+    dlh_loss_inst *loss;
+    int32_t target_kind;            /* dlh_target_kind */
+    int64_t n_classes;              /* class targets: max over train and test */
+    dlh_shape target;               /* per-sample target shape ([] for class) */
+
+    const char *optimizer_type;
+    dlh_optimizer_inst *optimizer;
+    double lr;                      /* optimizer.lr, the schedule's base */
+    /* Optimizer state tensors: for the k-th parameter tensor of the model
+       (layers in order, each layer's params in order), its n_states states
+       start at opt_states[k * optimizer->n_states]. */
+    int n_param_tensors;
+    dlh_tensor *opt_states;
+
+    const char *schedule_type;
+    const dlh_schedule_ops *schedule;
+    void *schedule_state;
+
+    int64_t epochs, batch_size;     /* train.epochs, train.batch_size */
+    int shuffle;                    /* train.shuffle */
+    int64_t max_batch;              /* tensors are allocated for this many samples */
+
+    /* private: every params view handed out, freed with the experiment
+       (the strings above point into them). */
+    dlh_params **params_;
+    size_t n_params_, cap_params_;
+    char *name_buf_;
+} dlh_experiment;
+
+/* Builds cfg.  backend_override (may be NULL) replaces backend.type; when it
+   names another backend than the file, the file's backend keys are ignored.
+   max_batch <= 0 allocates for train.batch_size samples.  Plugins must be
+   loaded (dlh_registry_load_all).  On failure returns a DLH_E* code with the
+   message set (DLH_ECONFIG for every problem of the file itself) and *out is
+   NULL; everything built so far is freed. */
+int dlh_experiment_new(dlh_config *cfg, const char *backend_override, int64_t max_batch,
+                       dlh_experiment **out);
+/* Destroys every component and frees all memory; NULL is a no-op. */
+void dlh_experiment_free(dlh_experiment *e);
+
+/* Total number of trainable parameters (elements). */
+int64_t dlh_experiment_param_count(const dlh_experiment *e);
+
+/* "[3, 28, 28]" into buf. */
+void dlh_shape_format(const dlh_shape *s, char *buf, size_t size);
+
+#endif

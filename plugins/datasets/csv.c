@@ -1,0 +1,455 @@
+/* The csv dataset: a numeric CSV file read whole into floats at open.
+ *
+ * Each row is one sample: its feature columns, and a class label (one
+ * column, `label_column`), a dense label (the last `label_columns` columns)
+ * or no label.  Parsing is strict, because a silently misread number trains
+ * a wrong model: every row has the same field count, every field is a whole
+ * finite number, class labels are integers in [0, 2^24) (exact as floats).
+ * Blank lines may only end the file; CRLF line ends and a UTF-8 byte order
+ * mark are accepted; quoting is not (numbers never need it). */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "datasets.h"
+
+/* Larger files are refused: they are almost certainly not meant for a
+   reader that holds everything in memory as floats. */
+#define CSV_MAX_BYTES ((int64_t)1 << 30)
+/* Floats represent every integer below 2^24 exactly. */
+#define CSV_MAX_CLASS 16777216.0f
+
+enum { CSV_LABEL_CLASS = 0, CSV_LABEL_DENSE, CSV_LABEL_NONE };
+
+typedef struct csv_state {
+    char *path;                 /* for messages */
+    float *x;                   /* rows x n_feat */
+    float *y;                   /* rows x n_label */
+    int64_t rows, n_feat, n_label;
+    int label_kind;             /* dlh_label_kind */
+    int64_t n_classes;
+    dlh_shape sample;
+} csv_state;
+
+/* A line of the file: [start, start + len), without its "\r\n". */
+typedef struct csv_line {
+    char *start;
+    size_t len;
+} csv_line;
+
+/* The next line after *pos; 0 at the end of the buffer. */
+static int csv_next_line(char *buf, size_t size, size_t *pos, csv_line *line)
+{
+    if (*pos >= size)
+        return 0;
+    char *s = buf + *pos;
+    char *nl = memchr(s, '\n', size - *pos);
+    size_t len = nl ? (size_t)(nl - s) : size - *pos;
+    *pos += len + (nl ? 1 : 0);
+    if (len > 0 && s[len - 1] == '\r')
+        len--;
+    line->start = s;
+    line->len = len;
+    return 1;
+}
+
+static int csv_is_space(char c, char delim)
+{
+    return (c == ' ' || c == '\t') && c != delim;
+}
+
+static int csv_is_blank(const csv_line *l)
+{
+    for (size_t i = 0; i < l->len; i++)
+        if (l->start[i] != ' ' && l->start[i] != '\t' && l->start[i] != '\r')
+            return 0;
+    return 1;
+}
+
+static int64_t csv_count_fields(const csv_line *l, char delim)
+{
+    int64_t n = 1;
+    for (size_t i = 0; i < l->len; i++)
+        n += l->start[i] == delim;
+    return n;
+}
+
+/* Reads the whole regular file at path into a NUL-terminated buffer. */
+static int csv_slurp(dlh_params *p, const char *path, char **out, size_t *size)
+{
+    const dlh_host *host = datasets_host;
+    FILE *f = fopen(path, "rb");
+    if (!f && (errno == ENOENT || errno == ENOTDIR))
+        /* A file that is not there is a mistake in the experiment file. */
+        return host->param_error(p, "path", "parameter 'path': no such file: '%s'", path);
+    if (!f) {
+        host->error("%s: cannot open: %s", path, strerror(errno));
+        return DLH_EIO;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        host->error("%s: not a regular file", path);
+        fclose(f);
+        return DLH_EIO;
+    }
+    if ((int64_t)st.st_size > CSV_MAX_BYTES) {
+        host->error("%s: %lld bytes is over the csv reader's limit of 1 GiB",
+                    path, (long long)st.st_size);
+        fclose(f);
+        return DLH_EDATA;
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        host->error("%s: out of memory reading %zu bytes", path, n);
+        fclose(f);
+        return DLH_ENOMEM;
+    }
+    size_t got = fread(buf, 1, n, f);
+    int err = ferror(f);
+    fclose(f);
+    if (err || got != n) {
+        host->error("%s: read error (%zu of %zu bytes)", path, got, n);
+        free(buf);
+        return DLH_EIO;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *size = n;
+    return 0;
+}
+
+/* Parses field text s (NUL-terminated, trimmed) as a finite float. */
+static int csv_number(const csv_state *st, int64_t line_no, int64_t field,
+                      const char *s, float *v)
+{
+    const dlh_host *host = datasets_host;
+    if (*s == '\0') {
+        host->error("%s:%lld: field %lld is empty, expected a number", st->path,
+                    (long long)line_no, (long long)field);
+        return DLH_EDATA;
+    }
+    char *end;
+    errno = 0;
+    *v = strtof(s, &end);
+    if (end == s || *end != '\0') {
+        host->error("%s:%lld: field %lld: '%.40s' is not a number", st->path,
+                    (long long)line_no, (long long)field, s);
+        return DLH_EDATA;
+    }
+    if (!isfinite(*v)) {
+        host->error("%s:%lld: field %lld: '%.40s' is not a finite number", st->path,
+                    (long long)line_no, (long long)field, s);
+        return DLH_EDATA;
+    }
+    return 0;
+}
+
+/* Pass 1: checks field counts and blank lines, counts the data rows. */
+static int csv_scan(csv_state *st, char *buf, size_t size, int header, char delim,
+                    int64_t *fields, int64_t *rows)
+{
+    const dlh_host *host = datasets_host;
+    size_t pos = 0;
+    csv_line l;
+    int64_t line_no = 0, expected = 0, n = 0, blank_at = 0;
+    while (csv_next_line(buf, size, &pos, &l)) {
+        line_no++;
+        if (header && line_no == 1) {
+            if (csv_is_blank(&l)) {
+                host->error("%s:1: the header line is empty (header = true)", st->path);
+                return DLH_EDATA;
+            }
+            expected = csv_count_fields(&l, delim);
+            continue;
+        }
+        if (csv_is_blank(&l)) {
+            if (!blank_at)
+                blank_at = line_no;
+            continue;
+        }
+        if (blank_at) {
+            host->error("%s:%lld: blank line inside the data (rows follow on line %lld)",
+                        st->path, (long long)blank_at, (long long)line_no);
+            return DLH_EDATA;
+        }
+        int64_t f = csv_count_fields(&l, delim);
+        if (!expected)
+            expected = f;
+        else if (f != expected) {
+            host->error("%s:%lld: expected %lld fields, got %lld", st->path,
+                        (long long)line_no, (long long)expected, (long long)f);
+            return DLH_EDATA;
+        }
+        n++;
+    }
+    if (n == 0) {
+        host->error("%s: no data rows%s", st->path, header ? " after the header" : "");
+        return DLH_EDATA;
+    }
+    *fields = expected;
+    *rows = n;
+    return 0;
+}
+
+/* Pass 2: parses every field into st->x and st->y. */
+static int csv_parse(csv_state *st, char *buf, size_t size, int header, char delim,
+                     int64_t fields, int64_t label_col)
+{
+    const dlh_host *host = datasets_host;
+    size_t pos = 0;
+    csv_line l;
+    int64_t line_no = 0, row = 0, max_label = -1;
+    while (csv_next_line(buf, size, &pos, &l)) {
+        line_no++;
+        if ((header && line_no == 1) || csv_is_blank(&l))
+            continue;
+        float *x = st->x + row * st->n_feat;
+        float *y = st->y ? st->y + row * st->n_label : NULL;
+        char *s = l.start, *line_end = l.start + l.len;
+        for (int64_t f = 0; f < fields; f++) {
+            char *e = memchr(s, delim, (size_t)(line_end - s));
+            if (!e)
+                e = line_end;
+            char *next = e + 1;
+            while (s < e && csv_is_space(*s, delim))
+                s++;
+            while (e > s && csv_is_space(e[-1], delim))
+                e--;
+            /* Safe: e points at the delimiter, the line end ('\r' or '\n',
+               both already consumed by csv_next_line), the trimmed tail or
+               the buffer's own terminating NUL. */
+            *e = '\0';
+            float v;
+            int rc = csv_number(st, line_no, f + 1, s, &v);
+            if (rc)
+                return rc;
+            if (st->label_kind == DLH_LABEL_CLASS && f == label_col) {
+                if (!(v >= 0.0f && v < CSV_MAX_CLASS && v == floorf(v))) {
+                    host->error("%s:%lld: field %lld: class label '%.40s' is not an "
+                                "integer in [0, 16777216)", st->path,
+                                (long long)line_no, (long long)f + 1, s);
+                    return DLH_EDATA;
+                }
+                *y = v + 0.0f;    /* turns -0 into 0 */
+                if ((int64_t)v > max_label)
+                    max_label = (int64_t)v;
+            } else if (st->label_kind == DLH_LABEL_DENSE && f >= st->n_feat) {
+                y[f - st->n_feat] = v;
+            } else {
+                *x++ = v;
+            }
+            s = next;
+        }
+        row++;
+    }
+    st->n_classes = st->label_kind == DLH_LABEL_CLASS ? max_label + 1 : 0;
+    return 0;
+}
+
+static int csv_open(const dlh_host *host, dlh_params *p, void **state)
+{
+    static const char *const label_names[] = { "class", "dense", "none", NULL };
+    csv_state *st = calloc(1, sizeof *st);
+    if (!st) {
+        host->error("out of memory");
+        return DLH_ENOMEM;
+    }
+    *state = st;
+
+    const char *path, *delim_s;
+    int header, label;
+    const int no = 0;
+    int64_t label_col = -1, label_cols = 1;
+    const int64_t def_col = -1, def_cols = 1;
+    int rc;
+    if ((rc = host->param_path(p, "path", NULL, &path)) ||
+        (rc = host->param_bool(p, "header", &no, &header)) ||
+        (rc = host->param_string(p, "delimiter", ",", &delim_s)) ||
+        (rc = host->param_choice(p, "label", label_names, CSV_LABEL_CLASS, &label)))
+        return rc;
+    if (strlen(delim_s) != 1 || strchr("0123456789.+-eE\"\r\n", delim_s[0]))
+        return host->param_error(p, "delimiter", "parameter 'delimiter': expected one "
+                                 "character that cannot be part of a number, got \"%s\"",
+                                 delim_s);
+    char delim = delim_s[0];
+    if (label == CSV_LABEL_CLASS) {
+        rc = host->param_int(p, "label_column", &def_col, -(1 << 30), (1 << 30) - 1,
+                             &label_col);
+    } else if (host->param_has(p, "label_column")) {
+        return host->param_error(p, "label_column", "parameter 'label_column' is only "
+                                 "for label = \"class\"");
+    }
+    if (rc)
+        return rc;
+    if (label == CSV_LABEL_DENSE) {
+        rc = host->param_int(p, "label_columns", &def_cols, 1, 1 << 30, &label_cols);
+    } else if (host->param_has(p, "label_columns")) {
+        return host->param_error(p, "label_columns", "parameter 'label_columns' is only "
+                                 "for label = \"dense\"");
+    }
+    if (rc)
+        return rc;
+    float shape_v[DLH_MAX_DIMS];
+    size_t shape_n = 0;
+    if ((rc = host->param_floats(p, "shape", shape_v, DLH_MAX_DIMS, &shape_n)))
+        return rc;
+    for (size_t i = 0; i < shape_n; i++)
+        if (!(shape_v[i] >= 1.0f && shape_v[i] <= (float)(1 << 30) &&
+              shape_v[i] == floorf(shape_v[i])))
+            return host->param_error(p, "shape", "parameter 'shape': expected positive "
+                                     "integers, got %g", shape_v[i]);
+
+    st->path = strdup(path);
+    if (!st->path) {
+        host->error("out of memory");
+        return DLH_ENOMEM;
+    }
+    st->label_kind = label == CSV_LABEL_CLASS ? DLH_LABEL_CLASS
+                   : label == CSV_LABEL_DENSE ? DLH_LABEL_DENSE : DLH_LABEL_NONE;
+
+    char *buf = NULL;
+    size_t size = 0;
+    if ((rc = csv_slurp(p, st->path, &buf, &size)))
+        return rc;
+    if (size == 0) {
+        host->error("%s: empty file", st->path);
+        free(buf);
+        return DLH_EDATA;
+    }
+    /* Spreadsheets like to start a CSV file with a byte order mark. */
+    char *text = buf;
+    if (size >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+        text += 3;
+        size -= 3;
+    }
+    int64_t fields, rows;
+    if ((rc = csv_scan(st, text, size, header, delim, &fields, &rows)))
+        goto out;
+
+    /* One field per row usually means the delimiter is wrong. */
+    char hint[80];
+    snprintf(hint, sizeof hint, " (a label needs a feature too: is the delimiter '%c' "
+             "right?)", delim);
+    if (label == CSV_LABEL_CLASS) {
+        int64_t col = label_col < 0 ? label_col + fields : label_col;
+        if (fields < 2 || col < 0 || col >= fields) {
+            rc = host->param_error(p, "label_column", "parameter 'label_column': %lld "
+                                   "is not a column of %s, which has %lld field%s%s",
+                                   (long long)label_col, st->path, (long long)fields,
+                                   fields == 1 ? "" : "s", fields < 2 ? hint : "");
+            goto out;
+        }
+        label_col = col;
+        st->n_label = 1;
+    } else if (label == CSV_LABEL_DENSE) {
+        if (label_cols >= fields) {
+            rc = host->param_error(p, "label_columns", "parameter 'label_columns': %lld "
+                                   "label columns leave no feature in %s, which has "
+                                   "%lld field%s%s", (long long)label_cols, st->path,
+                                   (long long)fields, fields == 1 ? "" : "s",
+                                   fields == 1 ? hint : "");
+            goto out;
+        }
+        st->n_label = label_cols;
+    }
+    st->n_feat = fields - st->n_label;
+    st->rows = rows;
+
+    if (shape_n == 0) {
+        st->sample.ndim = 1;
+        st->sample.dim[0] = st->n_feat;
+    } else {
+        st->sample.ndim = (int32_t)shape_n;
+        int64_t numel = 1;
+        char dims[128];     /* 5 dims of <= 10 digits fit */
+        size_t tl = 0;
+        for (size_t i = 0; i < shape_n; i++) {
+            st->sample.dim[i] = (int64_t)shape_v[i];
+            /* Dims are <= 2^30 and only grow the product: once it passes
+               the feature count it is a mismatch, so stop before overflow. */
+            if (numel <= st->n_feat)
+                numel *= st->sample.dim[i];
+            tl += (size_t)snprintf(dims + tl, sizeof dims - tl, "%s%lld", i ? ", " : "",
+                                   (long long)st->sample.dim[i]);
+        }
+        if (numel != st->n_feat) {
+            rc = host->param_error(p, "shape", "parameter 'shape': [%s] has %lld "
+                                   "elements, %s has %lld feature columns", dims,
+                                   (long long)numel, st->path, (long long)st->n_feat);
+            goto out;
+        }
+    }
+
+    /* rows * fields <= 2 * size here (every field but the last in a row takes
+       a delimiter byte), so these products cannot overflow. */
+    st->x = malloc((size_t)(rows * st->n_feat) * sizeof(float));
+    if (st->n_label)
+        st->y = malloc((size_t)(rows * st->n_label) * sizeof(float));
+    if (!st->x || (st->n_label && !st->y)) {
+        host->error("%s: out of memory for %lld rows", st->path, (long long)rows);
+        rc = DLH_ENOMEM;
+        goto out;
+    }
+    rc = csv_parse(st, text, size, header, delim, fields, label_col);
+out:
+    free(buf);
+    return rc;
+}
+
+static int csv_info(void *state, dlh_dataset_info *info)
+{
+    csv_state *st = state;
+    info->n_samples = st->rows;
+    info->sample = st->sample;
+    info->label_kind = st->label_kind;
+    info->n_classes = st->n_classes;
+    memset(&info->label, 0, sizeof info->label);
+    if (st->label_kind == DLH_LABEL_DENSE) {
+        info->label.ndim = 1;
+        info->label.dim[0] = st->n_label;
+    }
+    return 0;
+}
+
+static int csv_read(void *state, const int64_t *idx, size_t n, float *x, float *y)
+{
+    csv_state *st = state;
+    for (size_t i = 0; i < n; i++)
+        if (idx[i] < 0 || idx[i] >= st->rows) {
+            datasets_host->error("%s: sample index %lld is out of range [0, %lld)",
+                                 st->path, (long long)idx[i], (long long)st->rows);
+            return DLH_EINVAL;
+        }
+    size_t nf = (size_t)st->n_feat, nl = (size_t)st->n_label;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(x + i * nf, st->x + (size_t)idx[i] * nf, nf * sizeof(float));
+        if (y && nl)
+            memcpy(y + i * nl, st->y + (size_t)idx[i] * nl, nl * sizeof(float));
+    }
+    return 0;
+}
+
+static void csv_close(void *state)
+{
+    csv_state *st = state;
+    if (!st)
+        return;
+    free(st->x);
+    free(st->y);
+    free(st->path);
+    free(st);
+}
+
+const dlh_dataset_ops csv_ops = {
+    .struct_size = sizeof(dlh_dataset_ops),
+    .open = csv_open,
+    .info = csv_info,
+    .read = csv_read,
+    .close = csv_close,
+};
