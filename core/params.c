@@ -984,8 +984,21 @@ static int lookup(dlh_params *p, const char *key, config_setting_t **out)
     return 0;
 }
 
+/* A missing required key is often a misspelt one that is present: point at
+   the misspelling rather than only at the group. */
 static int missing(dlh_params *p, const char *key)
 {
+    if (p->group && config_setting_is_group(p->group)) {
+        int n = config_setting_length(p->group);
+        for (int i = 0; i < n; i++) {
+            config_setting_t *m = config_setting_get_elem(p->group, (unsigned)i);
+            const char *name = config_setting_name(m);
+            const char *const cand[1] = { key };
+            if (name && !known_has(p, name) && dlh_closest(name, cand, 1))
+                return fail_at(p, m, "missing required parameter '%s' "
+                               "(found '%s' — did you mean '%s'?)", key, name, key);
+        }
+    }
     return fail_at(p, NULL, "missing required parameter '%s'", key);
 }
 

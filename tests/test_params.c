@@ -234,6 +234,24 @@ static void test_errors(dlh_config *c)
     is_error(dlh_param_float(p, "rate2", NULL, 0, 1, &d), DLH_ECONFIG,
              "exp.cfg:2: layer 'fc1': missing required parameter 'rate2'",
              "float: missing required key");
+    {
+        /* A required key that is missing because it is misspelt points at the
+           misspelling; a close key that was already read is not one. */
+        dlh_config *c2 = NULL;
+        ok(dlh_config_load_string("fc1 = {\n  type = \"dense\";\n  unit = 16;\n};\n",
+                                  "typo.cfg", &c2) == 0, "loaded the misspelt group");
+        dlh_params *p2 = c2 ? dlh_params_new(c2, config_setting_get_member(
+                                  dlh_config_root(c2), "fc1"), "layer 'fc1'", NULL)
+                            : NULL;
+        int64_t units = 0;
+        if (p2)
+            is_error(dlh_param_int(p2, "units", NULL, 1, 100, &units), DLH_ECONFIG,
+                     "typo.cfg:3: layer 'fc1': missing required parameter 'units' "
+                     "(found 'unit' — did you mean 'units'?)",
+                     "missing required key: the misspelling is named");
+        dlh_params_free(p2);
+        dlh_config_free(c2);
+    }
     /* libconfig 1.5 cannot write NaN in a file; a program can store one. */
     config_setting_t *nan_s = config_setting_add(g, "nanval", CONFIG_TYPE_FLOAT);
     ok(nan_s && config_setting_set_float(nan_s, NAN) == CONFIG_TRUE, "stored a NaN");
