@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "experiment.h"
+#include "graph.h"
 
 static void check_data(FILE *out, const char *key, const dlh_exp_data *d)
 {
@@ -33,16 +34,24 @@ int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
     fprintf(out, "%-11s %s (%s)\n", "experiment", e->name, dlh_config_path(cfg));
     fprintf(out, "%-11s %s: %s\n", "backend", e->backend->name, e->backend_line);
     check_data(out, "data.train", &e->train);
+    if (e->validation.ops)
+        check_data(out, "data.validation", &e->validation);
+    else if (e->validation_split > 0.0)
+        fprintf(out, "%-11s %g of data.train\n", "validation", e->validation_split);
     if (e->test.ops)
         check_data(out, "data.test", &e->test);
+    static const char *const norms[] = { "none", "zscore", "minmax" };
+    if (e->normalize)
+        fprintf(out, "%-11s %s (statistics from the training split)\n", "normalize",
+                norms[e->normalize]);
     int wname = 5, wtype = 4;
     for (int i = 0; i < e->n_layers; i++) {
         int n = (int)strlen(e->layers[i]->name), t = (int)strlen(e->layer_types[i]);
         wname = n > wname ? n : wname;
         wtype = t > wtype ? t : wtype;
     }
-    fprintf(out, "%-11s %-*s  %-*s  %-16s %s\n", "model", wname, "layer", wtype, "type",
-            "output", "parameters");
+    fprintf(out, "%-11s %-*s  %-*s  %-16s %-11s %s\n", "model", wname, "layer", wtype,
+            "type", "output", "parameters", "inputs");
     for (int i = 0; i < e->n_layers; i++) {
         const dlh_layer_inst *l = e->layers[i];
         char shape[96];
@@ -50,15 +59,36 @@ int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
         for (int j = 0; j < l->n_params; j++)
             n += dlh_tensor_numel(&l->params[j].value);
         dlh_shape_format(&l->output, shape, sizeof shape);
-        fprintf(out, "%-11s %-*s  %-*s  %-16s %" PRId64 "\n", "", wname, l->name, wtype,
-                e->layer_types[i], shape, n);
+        /* The inputs: "data" for the model input, else the layers' names. */
+        char inputs[512] = "";
+        size_t k = 0;
+        for (int j = 0; j < dlh_graph_n_inputs(e->graph, i) && k < sizeof inputs; j++) {
+            int p = dlh_graph_input_of(e->graph, i, j);
+            k += (size_t)snprintf(inputs + k, sizeof inputs - k, "%s%s", j ? ", " : "",
+                                  p < 0 ? "data" : e->layers[p]->name);
+        }
+        fprintf(out, "%-11s %-*s  %-*s  %-16s %-11" PRId64 " %s\n", "", wname, l->name,
+                wtype, e->layer_types[i], shape, n, inputs);
     }
     fprintf(out, "%-11s %" PRId64 "\n", "parameters", dlh_experiment_param_count(e));
     fprintf(out, "%-11s %s\n", "loss", e->loss_type);
-    fprintf(out, "%-11s %s (lr %g)\n", "optimizer", e->optimizer_type, e->lr);
+    fprintf(out, "%-11s %s (lr %g", "optimizer", e->optimizer_type, e->lr);
+    if (e->grad_clip > 0.0)
+        fprintf(out, ", gradient norm clipped at %g", e->grad_clip);
+    fprintf(out, ")\n");
     fprintf(out, "%-11s %s\n", "schedule", e->schedule_type);
     fprintf(out, "%-11s %" PRId64 " epochs, batch size %" PRId64 ", %s\n", "train",
             e->epochs, e->batch_size, e->shuffle ? "shuffled" : "not shuffled");
+    if (e->early_stopping)
+        fprintf(out, "%-11s early stopping on %s, patience %" PRId64 "\n", "",
+                e->monitor == DLH_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss",
+                e->patience);
+    if (e->checkpoint_every > 0)
+        fprintf(out, "%-11s checkpoint every %" PRId64 " epoch%s%s\n", "",
+                e->checkpoint_every, e->checkpoint_every == 1 ? "" : "s",
+                e->keep_best ? ", keeping the best" : "");
+    else
+        fprintf(out, "%-11s no checkpoints\n", "");
     fprintf(out, "ok\n");
     fflush(out);
     dlh_experiment_free(e);

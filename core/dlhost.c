@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "error.h"
+#include "eval.h"
 #include "params.h"
 #include "registry.h"
 #include "run.h"
@@ -26,8 +27,12 @@ static const char help_text[] =
     "usage: dlhost COMMAND [ARGUMENTS]\n"
     "\n"
     "Commands:\n"
-    "  run CFG [--backend NAME] [--set KEY=VALUE]...\n"
-    "                        train the experiment described by CFG\n"
+    "  run CFG [--backend NAME] [--set KEY=VALUE]... [--runs DIR]\n"
+    "                        train the experiment described by CFG; the run\n"
+    "                        directory is DIR/<name> (default runs/<name>)\n"
+    "  eval CFG --weights FILE [--backend NAME] [--set KEY=VALUE]...\n"
+    "                        evaluate the weights of FILE on CFG's data.test:\n"
+    "                        loss, accuracy and the confusion matrix\n"
     "  check CFG [--backend NAME] [--set KEY=VALUE]...\n"
     "                        validate CFG and print the model without training\n"
     "  plugins [--verbose]   list the registered components (kind, name, plugin\n"
@@ -178,10 +183,12 @@ static int cmd_plugins(int argc, char **argv)
     return 0;
 }
 
-/* `check` and `run`: the same arguments, a different action. */
+/* `check`, `run` and `eval`: the same arguments (and a few of their own),
+   a different action. */
 static int cmd_experiment(const char *cmd, int argc, char **argv)
 {
-    const char *cfg_path = NULL, *backend = NULL;
+    const char *cfg_path = NULL, *backend = NULL, *weights = NULL, *runs = NULL;
+    int is_run = strcmp(cmd, "run") == 0, is_eval = strcmp(cmd, "eval") == 0;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     int n_sets = 0;
     if (!sets) {
@@ -195,15 +202,25 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
             fputs(help_text, stdout);
             free(sets);
             return 0;
-        } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--set") == 0) {
+        } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--set") == 0 ||
+                   (is_eval && strcmp(a, "--weights") == 0) ||
+                   (is_run && strcmp(a, "--runs") == 0)) {
             if (i + 1 >= argc) {
                 status = usage_error("%s: option '%s' needs a value", cmd, a);
                 break;
             }
             if (strcmp(a, "--backend") == 0)
                 backend = argv[++i];
+            else if (strcmp(a, "--weights") == 0)
+                weights = argv[++i];
+            else if (strcmp(a, "--runs") == 0)
+                runs = argv[++i];
             else
                 sets[n_sets++] = argv[++i];
+        } else if (is_eval && strncmp(a, "--weights=", 10) == 0) {
+            weights = a + 10;
+        } else if (is_run && strncmp(a, "--runs=", 7) == 0) {
+            runs = a + 7;
         } else if (strncmp(a, "--backend=", 10) == 0) {
             backend = a + 10;
         } else if (strncmp(a, "--set=", 6) == 0) {
@@ -221,6 +238,10 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
         status = usage_error("%s: missing the experiment file (dlhost %s CFG)", cmd, cmd);
     if (!status && backend && !backend[0])
         status = usage_error("%s: --backend needs a name", cmd);
+    if (!status && is_eval && (!weights || !weights[0]))
+        status = usage_error("eval: missing the weights (dlhost eval CFG --weights FILE)");
+    if (!status && runs && !runs[0])
+        status = usage_error("run: --runs needs a folder");
     if (status) {
         free(sets);
         return status;
@@ -249,8 +270,11 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
        If it does, the missing component is the error. */
     dlh_registry_load_all(0);
     dlh_error_clear();
-    if (strcmp(cmd, "run") == 0)
-        rc = dlh_run(cfg, backend, stdout);
+    if (is_run) {
+        dlh_run_options opt = { runs, -1 };
+        rc = dlh_run_ex(cfg, backend, &opt, stdout);
+    } else if (is_eval)
+        rc = dlh_eval(cfg, backend, weights, stdout);
     else
         rc = dlh_check(cfg, backend, stdout);
     fflush(stdout);
@@ -263,7 +287,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error("missing command (run, check or plugins)");
+        return usage_error("missing command (run, check, eval or plugins)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(help_text, stdout);
@@ -276,9 +300,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "plugins") == 0)
         return cmd_plugins(argc - 2, argv + 2);
-    if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0)
+    if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0 || strcmp(cmd, "eval") == 0)
         return cmd_experiment(cmd, argc - 2, argv + 2);
     if (cmd[0] == '-')
         return usage_error("unknown option '%s'", cmd);
-    return usage_error("unknown command '%s' (run, check or plugins)", cmd);
+    return usage_error("unknown command '%s' (run, check, eval or plugins)", cmd);
 }

@@ -5,12 +5,15 @@
 #include "experiment.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batcher.h"
 #include "error.h"
+#include "graph.h"
 #include "registry.h"
 
 /* Names dlh_init_parse knows, for "did you mean" and the list of choices. */
@@ -25,15 +28,14 @@ typedef struct exp_future {
     const char *key, *issue;
 } exp_future;
 
-static const exp_future exp_future_root[] = {
-    { "metrics", "the metrics issue" }, { NULL, NULL } };
 static const exp_future exp_future_data[] = {
-    { "validation_split", "the data-pipeline issue" },
-    { "normalize", "the data-pipeline issue" },
     { "augment", "the data-pipeline issue" }, { NULL, NULL } };
-static const exp_future exp_future_train[] = {
-    { "early_stopping", "the training-loop issue" },
-    { "checkpoint", "the training-loop issue" }, { NULL, NULL } };
+
+/* Metrics of DESIGN.md §5 that a later issue brings. */
+static const char *const exp_metrics_now[] = { "accuracy", "loss" };
+static const char *const exp_metrics_later[] = {
+    "precision", "recall", "f1", "confusion", "top5", "top_k", "auc", "mae", "rmse",
+    "r2", NULL };
 
 void dlh_shape_format(const dlh_shape *s, char *buf, size_t size)
 {
@@ -176,7 +178,7 @@ static int exp_open_data(dlh_experiment *e, config_setting_t *group, const char 
                          dlh_exp_data *d, dlh_params **params)
 {
     static const char *const reserved[] = { "type", NULL };
-    dlh_params *p = *params = exp_params(e, group, label, reserved);
+    dlh_params *p = *params = d->params_ = exp_params(e, group, label, reserved);
     if (!p)
         return DLH_ENOMEM;
     const char *type;
@@ -225,44 +227,75 @@ static const char *exp_label_kind(int kind)
     return kind == DLH_LABEL_CLASS ? "class" : kind == DLH_LABEL_DENSE ? "dense" : "none";
 }
 
-static int exp_data(dlh_experiment *e, config_setting_t *group)
+/* A second dataset (test, validation) must describe the same samples and
+   labels as data.train. */
+static int exp_same_data(dlh_experiment *e, const char *label, const dlh_exp_data *other)
 {
-    static const char *const keys[] = { "train", "test", NULL };
-    dlh_params *p = exp_params(e, group, "data", keys);
-    if (!p)
-        return DLH_ENOMEM;
-    config_setting_t *train, *test;
-    int rc;
-    /* Unknown keys first: 'tarin' explains a missing 'train'. */
-    if ((rc = exp_refuse_future(p, exp_future_data)) ||
-        (rc = dlh_params_check_unused(p)) ||
-        (rc = exp_member(p, group, "train", 0, 1, &train)) ||
-        (rc = exp_member(p, group, "test", 0, 0, &test)))
-        return rc;
-    dlh_params *tp;
-    if ((rc = exp_open_data(e, train, "data.train", &e->train, &tp)))
-        return rc;
-    if (!test)
-        return 0;
-    if ((rc = exp_open_data(e, test, "data.test", &e->test, &tp)))
-        return rc;
-    const dlh_dataset_info *a = &e->train.info, *b = &e->test.info;
+    const dlh_dataset_info *a = &e->train.info, *b = &other->info;
+    dlh_params *tp = other->params_;
     char sa[96], sb[96];
     if (!exp_shape_equal(&a->sample, &b->sample)) {
         dlh_shape_format(&a->sample, sa, sizeof sa);
         dlh_shape_format(&b->sample, sb, sizeof sb);
-        dlh_error_set("data.test: sample shape %s differs from data.train's %s", sb, sa);
+        dlh_error_set("%s: sample shape %s differs from data.train's %s", label, sb, sa);
         return exp_locate(tp, NULL, DLH_ESHAPE);
     }
     if (a->label_kind != b->label_kind)
-        return exp_error_at(tp, NULL, "data.test: %s labels, but data.train has %s labels",
+        return exp_error_at(tp, NULL, "%s: %s labels, but data.train has %s labels", label,
                             exp_label_kind(b->label_kind), exp_label_kind(a->label_kind));
     if (a->label_kind == DLH_LABEL_DENSE && !exp_shape_equal(&a->label, &b->label)) {
         dlh_shape_format(&a->label, sa, sizeof sa);
         dlh_shape_format(&b->label, sb, sizeof sb);
-        dlh_error_set("data.test: label shape %s differs from data.train's %s", sb, sa);
+        dlh_error_set("%s: label shape %s differs from data.train's %s", label, sb, sa);
         return exp_locate(tp, NULL, DLH_ESHAPE);
     }
+    return 0;
+}
+
+static int exp_data(dlh_experiment *e, config_setting_t *group)
+{
+    static const char *const keys[] = { "train", "test", "validation", NULL };
+    static const char *const norms[] = { "none", "zscore", "minmax", NULL };
+    dlh_params *p = exp_params(e, group, "data", keys);
+    if (!p)
+        return DLH_ENOMEM;
+    config_setting_t *train, *test, *val;
+    const double def_split = 0.0;
+    int rc;
+    /* Unknown keys first: 'tarin' explains a missing 'train'. */
+    if ((rc = exp_refuse_future(p, exp_future_data)) ||
+        (rc = dlh_param_float(p, "validation_split", &def_split, 0.0, 1.0,
+                              &e->validation_split)) ||
+        (rc = dlh_param_choice(p, "normalize", norms, 0, &e->normalize)) ||
+        (rc = dlh_params_check_unused(p)) ||
+        (rc = exp_member(p, group, "train", 0, 1, &train)) ||
+        (rc = exp_member(p, group, "validation", 0, 0, &val)) ||
+        (rc = exp_member(p, group, "test", 0, 0, &test)))
+        return rc;
+    if (!(e->validation_split < 1.0))
+        return exp_error_at(p, "validation_split", "data: parameter 'validation_split': "
+                            "expected a fraction in [0, 1), got %g", e->validation_split);
+    if (val && e->validation_split > 0.0)
+        return exp_error_at(p, "validation_split", "data: 'validation_split' and "
+                            "'validation' both give validation data; keep one");
+    dlh_params *tp;
+    if ((rc = exp_open_data(e, train, "data.train", &e->train, &tp)))
+        return rc;
+    if (e->validation_split > 0.0) {
+        double nv = floor(e->validation_split * (double)e->train.info.n_samples);
+        if (nv < 1.0 || nv >= (double)e->train.info.n_samples)
+            return exp_error_at(p, "validation_split", "data: 'validation_split' %g of "
+                                "%lld samples leaves %s", e->validation_split,
+                                (long long)e->train.info.n_samples,
+                                nv < 1.0 ? "no validation sample"
+                                         : "no training sample");
+    }
+    if (val && ((rc = exp_open_data(e, val, "data.validation", &e->validation, &tp)) ||
+                (rc = exp_same_data(e, "data.validation", &e->validation))))
+        return rc;
+    if (test && ((rc = exp_open_data(e, test, "data.test", &e->test, &tp)) ||
+                 (rc = exp_same_data(e, "data.test", &e->test))))
+        return rc;
     return 0;
 }
 
@@ -303,9 +336,108 @@ static int exp_backend(dlh_experiment *e, config_setting_t *group, const char *o
     return 0;
 }
 
-static int exp_layer(dlh_experiment *e, config_setting_t *g, int index)
+/* The name layer j of the model list has (explicit, or the default
+   "<type><count>"), into buf; "" when it has no type to count by. */
+static void exp_layer_name(config_setting_t *list, int j, char *buf, size_t size)
+{
+    config_setting_t *g = config_setting_get_elem(list, (unsigned)j);
+    const char *name = NULL, *type = NULL;
+    buf[0] = '\0';
+    if (!g || !config_setting_is_group(g))
+        return;
+    if (config_setting_lookup_string(g, "name", &name)) {
+        snprintf(buf, size, "%s", name);
+        return;
+    }
+    if (!config_setting_lookup_string(g, "type", &type))
+        return;
+    int count = 1;
+    for (int i = 0; i < j; i++) {
+        config_setting_t *h = config_setting_get_elem(list, (unsigned)i);
+        const char *t;
+        if (h && config_setting_is_group(h) && config_setting_lookup_string(h, "type", &t))
+            count += strcmp(t, type) == 0;
+    }
+    snprintf(buf, size, "%s%d", type, count);
+}
+
+/* Resolves `inputs` of layer `index` (named `name`) into node indices
+   (in[0..*n)); without the key, the previous layer (or the data).  The name
+   "data" stands for the model input. */
+static int exp_inputs(dlh_experiment *e, dlh_params *p, config_setting_t *list,
+                      config_setting_t *g, int index, const char *label,
+                      const char *name, int **in, int *n)
+{
+    *n = 0;
+    if (!dlh_param_has(p, "inputs")) {
+        if (!(*in = malloc(sizeof **in))) {
+            dlh_error_set("out of memory");
+            return DLH_ENOMEM;
+        }
+        (*in)[0] = index - 1;
+        *n = 1;
+        return 0;
+    }
+    config_setting_t *s = config_setting_get_member(g, "inputs");
+    int len = s && (config_setting_is_array(s) || config_setting_is_list(s))
+                  ? config_setting_length(s) : 0;
+    for (int k = 0; k < len; k++)
+        if (config_setting_type(config_setting_get_elem(s, (unsigned)k)) !=
+            CONFIG_TYPE_STRING)
+            len = 0;
+    if (len < 1)
+        return exp_error_at(p, "inputs", "%s: 'inputs' must be a non-empty list of layer "
+                            "names: [\"a\", \"b\"]", label);
+    if (!(*in = malloc((size_t)len * sizeof **in))) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    for (int k = 0; k < len; k++) {
+        const char *want = config_setting_get_string_elem(s, (unsigned)k);
+        int node = dlh_graph_find(e->graph, want);
+        /* "data" is the model input unless a layer took the name. */
+        if (node < 0 && strcmp(want, "data") == 0) {
+            (*in)[(*n)++] = -1;
+            continue;
+        }
+        if (node >= 0) {
+            (*in)[(*n)++] = node;
+            continue;
+        }
+        if (strcmp(want, name) == 0)
+            return exp_error_at(p, "inputs", "%s: input '%s' is the layer itself (a model "
+                                "has no cycles)", label, want);
+        int total = config_setting_length(list);
+        char other[160];
+        for (int j = index + 1; j < total; j++) {
+            exp_layer_name(list, j, other, sizeof other);
+            if (strcmp(other, want) == 0)
+                return exp_error_at(p, "inputs", "%s: input '%s' is a later layer (layer "
+                                    "%d); inputs must name earlier layers, so the model "
+                                    "has no cycles", label, want, j + 1);
+        }
+        const char **known = malloc((size_t)(index + 1) * sizeof *known);
+        if (!known) {
+            dlh_error_set("out of memory");
+            return DLH_ENOMEM;
+        }
+        for (int j = 0; j < index; j++)
+            known[j] = e->layers[j]->name;
+        const char *near = dlh_closest(want, known, (size_t)index);
+        char hint[200] = "";
+        if (near)
+            snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
+        int rc = exp_error_at(p, "inputs", "%s: unknown input '%s'%s", label, want, hint);
+        free(known);
+        return rc;
+    }
+    return 0;
+}
+
+static int exp_layer(dlh_experiment *e, config_setting_t *list, int index)
 {
     static const char *const reserved[] = { "name", "type", "init", "inputs", NULL };
+    config_setting_t *g = config_setting_get_elem(list, (unsigned)index);
     /* The label needs the name before the accessors can read it (they
        check the same keys again below, with located messages). */
     const char *cname = NULL, *ctype = NULL;
@@ -336,10 +468,6 @@ static int exp_layer(dlh_experiment *e, config_setting_t *g, int index)
     if (!*name)
         return exp_error_at(p, "name", "%s: parameter 'name': expected a non-empty name",
                             label);
-    if (dlh_param_has(p, "inputs"))
-        return exp_error_at(p, "inputs", "%s: 'inputs': DAG models arrive with the "
-                            "training-loop issue; this version trains a chain (each "
-                            "layer's input is the layer before it)", label);
     for (int i = 0; i < index; i++)
         if (strcmp(e->layers[i]->name, name) == 0)
             return exp_error_at(p, cname ? "name" : NULL, "%s: layer name '%s' is already "
@@ -370,13 +498,30 @@ static int exp_layer(dlh_experiment *e, config_setting_t *g, int index)
     if ((rc = exp_find(p, DLH_KIND_LAYER, type, &c)))
         return rc;
     e->layer_types[index] = type;
-    const dlh_shape *in = index == 0 ? &e->train.info.sample : &e->layers[index - 1]->output;
-    rc = dlh_layer_new(e->backend, type, name, p, 1, in, e->max_batch, override, e->seed,
-                       &e->layers[index]);
-    if (rc)
-        return exp_locate(p, NULL, rc);
+    int *in = NULL, n_in = 0;
+    dlh_shape *shapes = NULL;
+    if ((rc = exp_inputs(e, p, list, g, index, label, name, &in, &n_in)))
+        goto done;
+    if (!(shapes = malloc((size_t)n_in * sizeof *shapes))) {
+        dlh_error_set("out of memory");
+        rc = DLH_ENOMEM;
+        goto done;
+    }
+    for (int k = 0; k < n_in; k++)
+        shapes[k] = *dlh_graph_shape(e->graph, in[k]);
+    rc = dlh_layer_new(e->backend, type, name, p, n_in, shapes, e->max_batch, override,
+                       e->seed, &e->layers[index]);
+    if (rc) {
+        rc = exp_locate(p, NULL, rc);
+        goto done;
+    }
     e->n_layers = index + 1;
-    return 0;
+    rc = dlh_graph_add(e->graph, e->layers[index], n_in, in);
+    rc = rc < 0 ? rc : 0;
+done:
+    free(in);
+    free(shapes);
+    return rc;
 }
 
 static int exp_model(dlh_experiment *e, dlh_params *root, config_setting_t *list)
@@ -390,6 +535,9 @@ static int exp_model(dlh_experiment *e, dlh_params *root, config_setting_t *list
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
     }
+    int rc = dlh_graph_new(e->backend, &e->train.info.sample, e->max_batch, &e->graph);
+    if (rc)
+        return rc;
     for (int i = 0; i < n; i++) {
         config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
         if (!config_setting_is_group(g)) {
@@ -399,11 +547,21 @@ static int exp_model(dlh_experiment *e, dlh_params *root, config_setting_t *list
                           config_setting_source_line(g), i + 1);
             return DLH_ECONFIG;
         }
-        int rc = exp_layer(e, g, i);
-        if (rc)
+        if ((rc = exp_layer(e, list, i)))
             return rc;
     }
-    return 0;
+    int dangling = dlh_graph_dangling(e->graph);
+    if (dangling >= 0) {
+        config_setting_t *g = config_setting_get_elem(list, (unsigned)dangling);
+        const char *file = config_setting_source_file(g);
+        dlh_error_set("%s:%d: layer '%s': no layer reads its output (the model's output "
+                      "is the last layer, '%s'; name it in a later layer's 'inputs')",
+                      file ? file : dlh_config_path(e->cfg), config_setting_source_line(g),
+                      e->layers[dangling]->name, e->layers[n - 1]->name);
+        return DLH_ECONFIG;
+    }
+    e->n_outputs = dlh_shape_numel(&e->layers[n - 1]->output);
+    return dlh_graph_plan(e->graph);
 }
 
 static int exp_loss(dlh_experiment *e, config_setting_t *group)
@@ -424,9 +582,20 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
     memset(&e->target, 0, sizeof e->target);
     if (tr->label_kind == DLH_LABEL_CLASS) {
         e->target_kind = DLH_TARGET_CLASS;
-        e->n_classes = tr->n_classes;
-        if (e->test.ops && e->test.info.n_classes > e->n_classes)
-            e->n_classes = e->test.info.n_classes;
+        /* A single output is one logit of a binary model: labels 0 and 1. */
+        e->n_classes = e->n_outputs >= 2 ? e->n_outputs : 2;
+        const dlh_exp_data *sets[3] = { &e->train, &e->validation, &e->test };
+        const char *names[3] = { "data.train", "data.validation", "data.test" };
+        for (int i = 0; i < 3; i++) {
+            if (!sets[i]->ops || sets[i]->info.n_classes <= e->n_classes)
+                continue;
+            char so[96];
+            dlh_shape_format(&last->output, so, sizeof so);
+            return exp_error_at(sets[i]->params_, NULL, "%s: label %lld is out of range "
+                                "for the model's %lld classes (layer '%s' outputs %s)",
+                                names[i], (long long)(sets[i]->info.n_classes - 1),
+                                (long long)e->n_classes, last->name, so);
+        }
     } else if (tr->label_kind == DLH_LABEL_DENSE) {
         e->target_kind = DLH_TARGET_DENSE;
         e->target = tr->label;
@@ -451,16 +620,17 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
 
 static int exp_optimizer(dlh_experiment *e, config_setting_t *group)
 {
-    static const char *const reserved[] = { "type", "lr", NULL };
+    static const char *const reserved[] = { "type", "lr", "grad_clip", NULL };
     dlh_params *p = exp_params(e, group, "optimizer", reserved);
     if (!p)
         return DLH_ENOMEM;
     const char *type;
     const dlh_component *c;
-    const double def_lr = 0.01;
+    const double def_lr = 0.01, def_clip = 0.0;
     int rc;
     if ((rc = dlh_param_string(p, "type", NULL, &type)) ||
-        (rc = dlh_param_float(p, "lr", &def_lr, 0.0, 1e6, &e->lr)))
+        (rc = dlh_param_float(p, "lr", &def_lr, 0.0, 1e6, &e->lr)) ||
+        (rc = dlh_param_float(p, "grad_clip", &def_clip, 0.0, 1e30, &e->grad_clip)))
         return rc;
     if (!(e->lr > 0.0))
         return exp_error_at(p, "lr", "optimizer: parameter 'lr': expected a number > 0, "
@@ -516,19 +686,102 @@ static int exp_schedule(dlh_experiment *e, config_setting_t *group)
 
 static int exp_train(dlh_experiment *e, config_setting_t *group)
 {
-    dlh_params *p = exp_params(e, group, "train", NULL);
+    static const char *const reserved[] = { "early_stopping", "checkpoint", NULL };
+    static const char *const monitors[] = { "val_loss", "val_accuracy", NULL };
+    dlh_params *p = exp_params(e, group, "train", reserved);
     if (!p)
         return DLH_ENOMEM;
-    const int64_t def_epochs = 10, def_batch = 32;
-    const int def_shuffle = 1;
+    const int64_t def_epochs = 10, def_batch = 32, def_patience = 5, def_every = 1;
+    const int def_true = 1;
+    config_setting_t *es, *ck;
     int rc;
     if ((rc = dlh_param_int(p, "epochs", &def_epochs, 1, INT32_MAX, &e->epochs)) ||
         (rc = dlh_param_int(p, "batch_size", &def_batch, 1, (int64_t)1 << 20,
                             &e->batch_size)) ||
-        (rc = dlh_param_bool(p, "shuffle", &def_shuffle, &e->shuffle)) ||
-        (rc = exp_refuse_future(p, exp_future_train)))
+        (rc = dlh_param_bool(p, "shuffle", &def_true, &e->shuffle)) ||
+        (rc = dlh_params_check_unused(p)) ||
+        (rc = exp_member(p, group, "early_stopping", 0, 0, &es)) ||
+        (rc = exp_member(p, group, "checkpoint", 0, 0, &ck)))
         return rc;
-    return dlh_params_check_unused(p);
+    dlh_params *ep = exp_params(e, es, "train.early_stopping", NULL);
+    dlh_params *cp = exp_params(e, ck, "train.checkpoint", NULL);
+    if (!ep || !cp)
+        return DLH_ENOMEM;
+    e->early_stopping = es != NULL;
+    e->monitor = DLH_MONITOR_VAL_LOSS;
+    e->patience = def_patience;
+    if (es && ((rc = dlh_param_choice(ep, "monitor", monitors, 0, &e->monitor)) ||
+               (rc = dlh_param_int(ep, "patience", &def_patience, 0, INT32_MAX,
+                                   &e->patience)) ||
+               (rc = dlh_params_check_unused(ep))))
+        return rc;
+    if ((rc = dlh_param_int(cp, "every_epochs", &def_every, 0, INT32_MAX,
+                            &e->checkpoint_every)) ||
+        (rc = dlh_param_bool(cp, "keep_best", &def_true, &e->keep_best)))
+        return rc;
+    return dlh_params_check_unused(cp);
+}
+
+/* `metrics`: what a run reports besides the loss. */
+static int exp_metrics(dlh_experiment *e, dlh_params *root, config_setting_t *root_set)
+{
+    e->accuracy = e->target_kind == DLH_TARGET_CLASS;
+    if (!dlh_param_has(root, "metrics"))
+        return 0;
+    config_setting_t *m = config_setting_get_member(root_set, "metrics");
+    int n = m && (config_setting_is_array(m) || config_setting_is_list(m))
+                ? config_setting_length(m) : -1;
+    for (int i = 0; i < n; i++)
+        if (config_setting_type(config_setting_get_elem(m, (unsigned)i)) !=
+            CONFIG_TYPE_STRING)
+            n = -1;
+    if (n < 0)
+        return exp_error_at(root, "metrics", "metrics: expected a list of names: "
+                            "[\"accuracy\", \"loss\"]");
+    for (int i = 0; i < n; i++) {
+        const char *name = config_setting_get_string_elem(m, (unsigned)i);
+        if (strcmp(name, "loss") == 0)
+            continue;
+        if (strcmp(name, "accuracy") == 0) {
+            if (e->target_kind != DLH_TARGET_CLASS)
+                return exp_error_at(root, "metrics", "metrics: 'accuracy' needs class "
+                                    "labels; data.train has dense labels");
+            continue;
+        }
+        for (const char *const *l = exp_metrics_later; *l; l++)
+            if (strcmp(name, *l) == 0)
+                return exp_error_at(root, "metrics", "metrics: '%s' arrives with a later "
+                                    "issue; known now: accuracy, loss", name);
+        const char *near = dlh_closest(name, exp_metrics_now, 2);
+        char hint[96] = "";
+        if (near)
+            snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
+        return exp_error_at(root, "metrics", "metrics: unknown metric '%s'%s; known: "
+                            "accuracy, loss", name, hint);
+    }
+    return 0;
+}
+
+/* Settings that depend on the data: early stopping needs validation data. */
+static int exp_cross_check(dlh_experiment *e, config_setting_t *train)
+{
+    if (!e->early_stopping)
+        return 0;
+    config_setting_t *es = config_setting_get_member(train, "early_stopping");
+    const char *file = config_setting_source_file(es);
+    file = file ? file : dlh_config_path(e->cfg);
+    int line = config_setting_source_line(es);
+    if (!e->validation.ops && !(e->validation_split > 0.0)) {
+        dlh_error_set("%s:%d: train.early_stopping: needs validation data "
+                      "(data.validation_split or data.validation)", file, line);
+        return DLH_ECONFIG;
+    }
+    if (e->monitor == DLH_MONITOR_VAL_ACCURACY && e->target_kind != DLH_TARGET_CLASS) {
+        dlh_error_set("%s:%d: train.early_stopping: monitor 'val_accuracy' needs class "
+                      "labels", file, line);
+        return DLH_ECONFIG;
+    }
+    return 0;
 }
 
 /* The file's base name without its extension. */
@@ -554,7 +807,7 @@ static int exp_build(dlh_experiment *e, const char *backend_override, int64_t ma
     /* Reserved so that a misspelt key gets a did-you-mean even when the key
        it meant is absent (all of them are read below). */
     static const char *const keys[] = { "name", "seed", "backend", "data", "model", "loss",
-                                        "optimizer", "schedule", "train", NULL };
+                                        "optimizer", "schedule", "train", "metrics", NULL };
     config_setting_t *root = dlh_config_root(e->cfg);
     dlh_params *p = exp_params(e, root, "experiment", keys);
     if (!p)
@@ -568,7 +821,6 @@ static int exp_build(dlh_experiment *e, const char *backend_override, int64_t ma
     if ((rc = exp_default_name(e, &def_name)) ||
         (rc = dlh_param_string(p, "name", def_name, &e->name)) ||
         (rc = dlh_param_int(p, "seed", &def_seed, 0, INT64_MAX, &seed)) ||
-        (rc = exp_refuse_future(p, exp_future_root)) ||
         (rc = dlh_params_check_unused(p)) ||
         (rc = exp_member(p, root, "backend", 0, 0, &backend)) ||
         (rc = exp_member(p, root, "data", 0, 1, &data)) ||
@@ -588,7 +840,9 @@ static int exp_build(dlh_experiment *e, const char *backend_override, int64_t ma
         (rc = exp_model(e, p, model)) ||
         (rc = exp_loss(e, loss)) ||
         (rc = exp_optimizer(e, optimizer)) ||
-        (rc = exp_schedule(e, schedule)))
+        (rc = exp_schedule(e, schedule)) ||
+        (rc = exp_metrics(e, p, root)) ||
+        (rc = exp_cross_check(e, train)))
         return rc;
     return 0;
 }
@@ -631,6 +885,7 @@ void dlh_experiment_free(dlh_experiment *e)
     free(e->opt_states);
     dlh_optimizer_free(e->optimizer);
     dlh_loss_free(e->loss);
+    dlh_graph_free(e->graph);
     for (int i = 0; i < e->n_layers; i++)
         dlh_layer_free(e->layers[i]);
     free(e->layers);
@@ -638,6 +893,7 @@ void dlh_experiment_free(dlh_experiment *e)
     if (e->schedule && e->schedule->destroy && e->schedule_state)
         e->schedule->destroy(e->schedule_state);
     exp_close_data(&e->test);
+    exp_close_data(&e->validation);
     exp_close_data(&e->train);
     dlh_backend_close(e->backend);
     for (size_t i = 0; i < e->n_params_; i++)

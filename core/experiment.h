@@ -1,6 +1,6 @@
 /* An experiment file turned into live objects: the one place that reads the
  * top-level keys (name, seed, backend, data, model, loss, optimizer,
- * schedule, train), resolves every component in the registry, and creates
+ * schedule, train, metrics), resolves every component in the registry, and creates
  * it over the shapes the data gives.  `dlhost check` and `dlhost run` both
  * build through here, so a file that checks is a file that runs.
  * Every problem is one message carrying the experiment's file:line. */
@@ -15,13 +15,17 @@
 #include "instance.h"
 #include "params.h"
 
-/* An opened dataset (data.train or data.test). */
+/* An opened dataset (data.train, data.validation or data.test). */
 typedef struct dlh_exp_data {
     const char *type;               /* component name; NULL when absent */
     const dlh_dataset_ops *ops;
     void *state;
     dlh_dataset_info info;
+    dlh_params *params_;            /* private: for located messages */
 } dlh_exp_data;
+
+/* train.early_stopping monitors */
+enum { DLH_MONITOR_VAL_LOSS = 0, DLH_MONITOR_VAL_ACCURACY = 1 };
 
 typedef struct dlh_experiment {
     dlh_config *cfg;                /* borrowed */
@@ -30,22 +34,31 @@ typedef struct dlh_experiment {
     dlh_backend *backend;
     char backend_line[256];         /* the backend's describe() line */
     dlh_exp_data train, test;
+    dlh_exp_data validation;        /* data.validation; ops NULL when absent */
+    double validation_split;        /* data.validation_split, 0 = none */
+    int normalize;                  /* data.normalize: dlh_norm_kind */
 
-    /* The model: a chain, layer i's input is layer i-1's output (the first
-       takes the train dataset's per-sample shape). */
+    /* The model: layers in file order (a topological order: a layer's inputs
+       are earlier layers, the previous one unless it names `inputs`; the
+       first reads the data).  The graph borrows the layers and holds the
+       activation memory, planned for max_batch samples. */
     int n_layers;
     dlh_layer_inst **layers;
     const char **layer_types;
+    struct dlh_graph *graph;
+    int64_t n_outputs;              /* numel of the last layer's output */
 
     const char *loss_type;
     dlh_loss_inst *loss;
     int32_t target_kind;            /* dlh_target_kind */
-    int64_t n_classes;              /* class targets: max over train and test */
+    int64_t n_classes;              /* class targets: the model's output width
+                                       (2 for a single-logit binary model) */
     dlh_shape target;               /* per-sample target shape ([] for class) */
 
     const char *optimizer_type;
     dlh_optimizer_inst *optimizer;
     double lr;                      /* optimizer.lr, the schedule's base */
+    double grad_clip;               /* optimizer.grad_clip: max global norm, 0 = off */
     /* Optimizer state tensors: for the k-th parameter tensor of the model
        (layers in order, each layer's params in order), its n_states states
        start at opt_states[k * optimizer->n_states]. */
@@ -59,6 +72,12 @@ typedef struct dlh_experiment {
     int64_t epochs, batch_size;     /* train.epochs, train.batch_size */
     int shuffle;                    /* train.shuffle */
     int64_t max_batch;              /* tensors are allocated for this many samples */
+    int early_stopping;             /* train.early_stopping present */
+    int monitor;                    /* DLH_MONITOR_* */
+    int64_t patience;
+    int64_t checkpoint_every;       /* train.checkpoint.every_epochs, 0 = never */
+    int keep_best;                  /* train.checkpoint.keep_best */
+    int accuracy;                   /* report accuracy (class targets) */
 
     /* private: every params view handed out, freed with the experiment
        (the strings above point into them). */

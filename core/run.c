@@ -1,10 +1,14 @@
-/* `dlhost run`, first version: a plain, honest trainer of a chain of layers.
+/* `dlhost run`: the training loop.
  *
- * Every buffer is allocated before the first step (device tensors for a
- * batch of batch_size, host staging for one batch, the shuffle permutation),
- * so the step loop allocates nothing.  Each epoch draws its shuffle from
- * Philox keyed by (seed, rng_stream(RUN_RNG_SHUFFLE, epoch, 0)), so the
- * order is a pure function of seed and epoch (what resume will need). */
+ * Everything is allocated before the first step (the graph's activations,
+ * the evaluator's targets and argmax buffers, the loader's two host batches,
+ * index lists, the gradient-norm vector), so the step loop allocates nothing;
+ * per-epoch work (metrics, checkpoints) may.
+ *
+ * Random numbers are Philox keyed by the experiment's seed; the streams are
+ * host->rng_stream(purpose, a, b) with the purposes below (1 and 2 belong to
+ * instance.c: parameter initialisation and the layers' per-step draws), so
+ * the shuffle of an epoch is a pure function of (seed, epoch). */
 #include "run.h"
 
 #include <inttypes.h>
@@ -12,25 +16,42 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "batcher.h"
 #include "error.h"
+#include "eval.h"
 #include "experiment.h"
+#include "graph.h"
 #include "registry.h"
+#include "rundir.h"
+#include "safetensors.h"
 
-/* rng_stream purposes: 1 is parameter initialisation (instance.c). */
-#define RUN_RNG_SHUFFLE 2
+#define RUN_RNG_SHUFFLE 3       /* (3, epoch, 0): the epoch's order */
+#define RUN_RNG_SPLIT 4         /* (4, 0, 0): the validation split */
 
 typedef struct run_state {
     dlh_experiment *e;
+    const dlh_backend *be;
+    dlh_graph *g;
     const dlh_host *host;
-    dlh_tensor x, y;                /* model input and target, max_batch first */
-    dlh_tensor *act;                /* [n_layers] outputs */
-    dlh_tensor *dact;               /* [n_layers] gradients of the outputs */
-    dlh_tensor **scratch;           /* [n_layers] views handed to layer ctx */
-    dlh_tensor *loss_scratch;
-    float *hx, *hy, *hpred;         /* host staging for one batch */
-    int64_t *perm, *idx;
-    int64_t step;                   /* global optimiser steps taken */
+    FILE *out;
+    int tty;
+    dlh_evaluator ev;
+    dlh_norm norm;
+    dlh_batcher *bt_train, *bt_val, *bt_test;   /* bt_val: a separate reader */
+    int64_t *train_idx, *val_idx, *order, *test_idx;
+    int64_t n_train, n_val, n_test;
+    float *sumsq;                   /* [param tensors] */
+    dlh_ckpt_tensor *ckpt;          /* weights and buffers, then optimiser state */
+    size_t n_ckpt, n_weights;
+    dlh_tensor *best;               /* [n_weights] device copies (early stopping) */
+    dlh_rundir *rd;
+    char *path_last, *path_best;
+    char config_hash[40];
+    char *plugins;                  /* metadata: the plugins used */
+    int64_t step;                   /* optimiser steps taken */
+    double monitored;               /* last epoch's monitored metric, NaN if none */
 } run_state;
 
 static double run_now(void)
@@ -38,31 +59,6 @@ static double run_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* A batch-first tensor of max_batch samples of shape s. */
-static int run_alloc(const dlh_experiment *e, const dlh_shape *s, dlh_tensor *t)
-{
-    int64_t shape[DLH_MAX_DIMS];
-    if (s->ndim + 1 > DLH_MAX_DIMS) {
-        char buf[96];
-        dlh_shape_format(s, buf, sizeof buf);
-        dlh_error_set("per-sample shape %s has too many dimensions for a batch "
-                      "(at most %d)", buf, DLH_MAX_DIMS - 1);
-        return DLH_ESHAPE;
-    }
-    shape[0] = e->max_batch;
-    for (int i = 0; i < s->ndim; i++)
-        shape[i + 1] = s->dim[i];
-    return dlh_tensor_alloc(e->backend, s->ndim + 1, shape, t);
-}
-
-/* t with its batch dimension cut to b samples (same memory). */
-static dlh_tensor run_view(const dlh_tensor *t, int64_t b)
-{
-    dlh_tensor v = *t;
-    v.shape[0] = b;
-    return v;
 }
 
 static void *run_calloc(size_t n, size_t size)
@@ -73,144 +69,290 @@ static void *run_calloc(size_t n, size_t size)
     return p;
 }
 
-static void run_free(run_state *r)
+static char *run_join(const char *a, const char *b)
 {
-    dlh_experiment *e = r->e;
-    const dlh_backend *be = e->backend;
-    dlh_tensor_free(be, &r->x);
-    dlh_tensor_free(be, &r->y);
-    for (int i = 0; i < e->n_layers; i++) {
-        if (r->act)
-            dlh_tensor_free(be, &r->act[i]);
-        if (r->dact)
-            dlh_tensor_free(be, &r->dact[i]);
-        if (r->scratch)
-            free(r->scratch[i]);
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s/%s", a, b);
+    else
+        dlh_error_set("out of memory");
+    return s;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Fisher-Yates over v[0..n) with Philox (seed, stream). */
+static void run_permute(int64_t *v, int64_t n, uint64_t seed, uint64_t stream)
+{
+    for (int64_t i = n - 1; i > 0; i--) {
+        uint32_t w[4];
+        dlh_philox_words(seed, stream, (uint64_t)i, w);
+        /* A 64-bit draw: the modulo bias is below 2^-30 for any n here. */
+        uint64_t j = (((uint64_t)w[0] << 32) | w[1]) % (uint64_t)(i + 1);
+        int64_t t = v[i];
+        v[i] = v[j];
+        v[j] = t;
     }
-    free(r->act);
-    free(r->dact);
-    free(r->scratch);
-    free(r->loss_scratch);
-    free(r->hx);
-    free(r->hy);
-    free(r->hpred);
-    free(r->perm);
-    free(r->idx);
+}
+
+/* FNV-1a 64 of a file's bytes as 16 hex digits ("" when unreadable). */
+static void run_hash_file(const char *path, char *out, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    uint64_t h = 0xcbf29ce484222325ull;
+    int c;
+    out[0] = '\0';
+    if (!f)
+        return;
+    while ((c = getc(f)) != EOF) {
+        h ^= (unsigned char)c;
+        h *= 0x100000001b3ull;
+    }
+    fclose(f);
+    snprintf(out, size, "fnv1a64:%016" PRIx64, h);
+}
+
+/* Appends "file name version (ABI M.m)" of the plugin of (kind, name) to
+   buf unless it is there already. */
+static void run_plugin_note(char *buf, size_t size, dlh_kind kind, const char *name)
+{
+    const dlh_component *c = name ? dlh_registry_find(kind, name) : NULL;
+    dlh_error_clear();
+    if (!c || !c->plugin)
+        return;
+    const dlh_plugin_info *p = &c->plugin->info;
+    char item[256];
+    snprintf(item, sizeof item, "%s %s (ABI %u.%u)", p->name, p->version,
+             (unsigned)p->abi_major, (unsigned)p->abi_minor);
+    if (strstr(buf, item))
+        return;
+    size_t n = strlen(buf);
+    snprintf(buf + n, size - n, "%s%s", n ? "; " : "", item);
 }
 
 static int run_setup(run_state *r)
 {
     dlh_experiment *e = r->e;
-    int L = e->n_layers;
-    size_t mb = (size_t)e->max_batch;
-    int64_t n_max = e->train.info.n_samples;
-    if (e->test.ops && e->test.info.n_samples > n_max)
-        n_max = e->test.info.n_samples;
-    const dlh_shape *out = &e->layers[L - 1]->output;
-    dlh_shape cls = { 0, { 0 } };
-    const dlh_shape *tgt = e->target_kind == DLH_TARGET_CLASS ? &cls : &e->target;
     int rc;
-    if ((rc = run_alloc(e, &e->train.info.sample, &r->x)) ||
-        (rc = run_alloc(e, tgt, &r->y)))
-        return rc;
-    if (!(r->act = run_calloc((size_t)L, sizeof *r->act)) ||
-        !(r->dact = run_calloc((size_t)L, sizeof *r->dact)) ||
-        !(r->scratch = run_calloc((size_t)L, sizeof *r->scratch)) ||
-        !(r->loss_scratch = run_calloc((size_t)e->loss->n_scratch, sizeof(dlh_tensor))))
+    int64_t n = e->train.info.n_samples;
+
+    /* The validation split: a seeded choice of samples, both parts kept in
+       file order so that an unshuffled run reads the file in order. */
+    r->n_val = e->validation_split > 0.0
+                   ? (int64_t)floor(e->validation_split * (double)n) : 0;
+    r->n_train = n - r->n_val;
+    if (!(r->train_idx = run_calloc((size_t)n, sizeof *r->train_idx)) ||
+        !(r->order = run_calloc((size_t)r->n_train, sizeof *r->order)))
         return DLH_ENOMEM;
-    for (int i = 0; i < L; i++) {
-        if ((rc = run_alloc(e, &e->layers[i]->output, &r->act[i])) ||
-            (rc = run_alloc(e, &e->layers[i]->output, &r->dact[i])))
-            return rc;
-        if (!(r->scratch[i] = run_calloc((size_t)e->layers[i]->n_scratch,
-                                         sizeof(dlh_tensor))))
+    for (int64_t i = 0; i < n; i++)
+        r->train_idx[i] = i;
+    if (r->n_val > 0) {
+        run_permute(r->train_idx, n, e->seed, r->host->rng_stream(RUN_RNG_SPLIT, 0, 0));
+        r->val_idx = r->train_idx + r->n_train;
+        qsort(r->val_idx, (size_t)r->n_val, sizeof *r->val_idx, cmp_i64);
+        qsort(r->train_idx, (size_t)r->n_train, sizeof *r->train_idx, cmp_i64);
+    } else if (e->validation.ops) {
+        r->n_val = e->validation.info.n_samples;
+        if (!(r->val_idx = run_calloc((size_t)r->n_val, sizeof *r->val_idx)))
             return DLH_ENOMEM;
+        for (int64_t i = 0; i < r->n_val; i++)
+            r->val_idx[i] = i;
     }
-    size_t nx = (size_t)dlh_shape_numel(&e->train.info.sample);
-    size_t ny = (size_t)dlh_shape_numel(tgt);
-    size_t np = (size_t)dlh_shape_numel(out);
-    if (!(r->hx = run_calloc(mb * nx, sizeof(float))) ||
-        !(r->hy = run_calloc(mb * ny, sizeof(float))) ||
-        !(r->hpred = run_calloc(mb * np, sizeof(float))) ||
-        !(r->perm = run_calloc((size_t)n_max, sizeof(int64_t))) ||
-        !(r->idx = run_calloc(mb, sizeof(int64_t))))
+    if (e->test.ops) {
+        r->n_test = e->test.info.n_samples;
+        if (!(r->test_idx = run_calloc((size_t)r->n_test, sizeof *r->test_idx)))
+            return DLH_ENOMEM;
+        for (int64_t i = 0; i < r->n_test; i++)
+            r->test_idx[i] = i;
+    }
+
+    if (e->normalize != DLH_NORM_NONE &&
+        (rc = dlh_norm_compute(e->normalize, e->train.ops, e->train.state, &e->train.info,
+                               r->train_idx, r->n_train, &r->norm))) {
+        dlh_error_prefix("data.train: normalisation statistics: ");
+        return rc;
+    }
+    const dlh_norm *norm = e->normalize != DLH_NORM_NONE ? &r->norm : NULL;
+    if ((rc = dlh_batcher_new(e->train.ops, e->train.state, &e->train.info, norm,
+                              e->max_batch, &r->bt_train)) ||
+        (e->validation.ops &&
+         (rc = dlh_batcher_new(e->validation.ops, e->validation.state,
+                               &e->validation.info, norm, e->max_batch, &r->bt_val))) ||
+        (e->test.ops &&
+         (rc = dlh_batcher_new(e->test.ops, e->test.state, &e->test.info, norm,
+                               e->max_batch, &r->bt_test))))
+        return rc;
+    if ((rc = dlh_evaluator_init(&r->ev, e)))
+        return rc;
+    if (!(r->sumsq = run_calloc((size_t)dlh_graph_param_count(r->g) + 1, sizeof(float))))
         return DLH_ENOMEM;
-    return 0;
-}
 
-static int run_forward(run_state *r, int64_t b, int training)
-{
-    dlh_experiment *e = r->e;
-    for (int i = 0; i < e->n_layers; i++) {
-        dlh_layer_inst *l = e->layers[i];
-        dlh_layer_ctx ctx;
-        dlh_layer_ctx_fill(l, b, training, r->step, e->seed, &ctx, r->scratch[i]);
-        dlh_tensor in = run_view(i ? &r->act[i - 1] : &r->x, b);
-        dlh_tensor o = run_view(&r->act[i], b);
-        int rc = l->ops->forward(l->state, &ctx, &in, &o);
-        if (rc) {
-            dlh_error_prefix("layer '%s': forward: ", l->name);
-            return rc;
-        }
-    }
-    return 0;
-}
-
-static int run_backward(run_state *r, int64_t b)
-{
-    dlh_experiment *e = r->e;
-    for (int i = e->n_layers - 1; i >= 0; i--) {
-        dlh_layer_inst *l = e->layers[i];
-        dlh_layer_ctx ctx;
-        dlh_layer_ctx_fill(l, b, 1, r->step, e->seed, &ctx, r->scratch[i]);
-        dlh_tensor in = run_view(i ? &r->act[i - 1] : &r->x, b);
-        dlh_tensor o = run_view(&r->act[i], b);
-        dlh_tensor d_o = run_view(&r->dact[i], b);
-        /* Nobody needs the gradient of the data. */
-        dlh_tensor d_in;
-        if (i)
-            d_in = run_view(&r->dact[i - 1], b);
-        else
-            memset(&d_in, 0, sizeof d_in);
-        int rc = l->ops->backward(l->state, &ctx, &in, &o, &d_o, &d_in);
-        if (rc) {
-            dlh_error_prefix("layer '%s': backward: ", l->name);
-            return rc;
-        }
-    }
-    return 0;
-}
-
-/* Reads samples idx[0..b) of d and writes them to the input and target. */
-static int run_load(run_state *r, dlh_exp_data *d, const int64_t *idx, int64_t b,
-                    const char *what)
-{
-    dlh_experiment *e = r->e;
-    int rc = d->ops->read(d->state, idx, (size_t)b, r->hx, r->hy);
-    if (rc) {
-        dlh_error_prefix("%s: ", what);
+    size_t nw;
+    dlh_ckpt_tensor *w;
+    if ((rc = dlh_model_tensors(e, 0, &w, &nw)))
         return rc;
-    }
-    dlh_tensor xv = run_view(&r->x, b), yv = run_view(&r->y, b);
-    if ((rc = r->host->tensor_write(e->backend, &xv, r->hx)) ||
-        (rc = r->host->tensor_write(e->backend, &yv, r->hy)))
+    dlh_model_tensors_free(w, nw);
+    r->n_weights = nw;
+    if ((rc = dlh_model_tensors(e, 1, &r->ckpt, &r->n_ckpt)))
         return rc;
+    if (e->early_stopping) {
+        if (!(r->best = run_calloc(r->n_weights, sizeof *r->best)))
+            return DLH_ENOMEM;
+        for (size_t i = 0; i < r->n_weights; i++)
+            if ((rc = dlh_tensor_alloc(r->be, r->ckpt[i].t->ndim, r->ckpt[i].t->shape,
+                                       &r->best[i])))
+                return rc;
+    }
+
+    char plugins[2048] = "";
+    run_plugin_note(plugins, sizeof plugins, DLH_KIND_BACKEND, r->be->name);
+    run_plugin_note(plugins, sizeof plugins, DLH_KIND_DATASET, e->train.type);
+    run_plugin_note(plugins, sizeof plugins, DLH_KIND_DATASET, e->validation.type);
+    run_plugin_note(plugins, sizeof plugins, DLH_KIND_DATASET, e->test.type);
+    for (int i = 0; i < e->n_layers; i++)
+        run_plugin_note(plugins, sizeof plugins, DLH_KIND_LAYER, e->layer_types[i]);
+    run_plugin_note(plugins, sizeof plugins, DLH_KIND_LOSS, e->loss_type);
+    run_plugin_note(plugins, sizeof plugins, DLH_KIND_OPTIMIZER, e->optimizer_type);
+    run_plugin_note(plugins, sizeof plugins, DLH_KIND_SCHEDULE, e->schedule_type);
+    if (!(r->plugins = strdup(plugins))) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
     return 0;
 }
 
-static int run_loss(run_state *r, int64_t b, int with_grad, float *loss)
+static void run_free(run_state *r)
+{
+    dlh_batcher_free(r->bt_train);
+    dlh_batcher_free(r->bt_val);
+    dlh_batcher_free(r->bt_test);
+    dlh_evaluator_release(&r->ev);
+    dlh_norm_free(&r->norm);
+    free(r->train_idx);
+    if (r->e && r->e->validation.ops)
+        free(r->val_idx);
+    free(r->order);
+    free(r->test_idx);
+    free(r->sumsq);
+    for (size_t i = 0; r->best && i < r->n_weights; i++)
+        dlh_tensor_free(r->be, &r->best[i]);
+    free(r->best);
+    dlh_model_tensors_free(r->ckpt, r->n_ckpt);
+    dlh_rundir_close(r->rd);
+    free(r->path_last);
+    free(r->path_best);
+    free(r->plugins);
+}
+
+/* ------------------------------------------------------------ checkpoints */
+
+static int run_save(run_state *r, const char *path, int64_t epoch)
 {
     dlh_experiment *e = r->e;
-    int L = e->n_layers;
-    dlh_loss_ctx ctx;
-    dlh_loss_ctx_fill(e->loss, b, &ctx, r->loss_scratch);
-    dlh_tensor pred = run_view(&r->act[L - 1], b), tgt = run_view(&r->y, b);
-    dlh_tensor dpred = run_view(&r->dact[L - 1], b);
-    int rc = e->loss->ops->forward(e->loss->state, &ctx, &pred, &tgt, loss,
-                                   with_grad ? &dpred : NULL);
+    char s_epoch[32], s_step[32], s_seed[32], s_classes[32], rng[512];
+    char *norm_bufs[5];
+    dlh_st_meta meta[16];
+    size_t n = 0;
+    int rc = dlh_norm_to_meta(e->normalize != DLH_NORM_NONE ? &r->norm : NULL, meta + n,
+                              norm_bufs);
     if (rc)
-        dlh_error_prefix("loss '%s': ", e->loss_type);
+        return rc;
+    n += 5;
+    snprintf(s_epoch, sizeof s_epoch, "%" PRId64, epoch);
+    snprintf(s_step, sizeof s_step, "%" PRId64, r->step);
+    snprintf(s_seed, sizeof s_seed, "%" PRIu64, e->seed);
+    snprintf(s_classes, sizeof s_classes, "%" PRId64,
+             e->target_kind == DLH_TARGET_CLASS ? e->n_classes : (int64_t)0);
+    /* The whole RNG state: Philox 4x32-10 keyed by the seed; every stream is
+       rng_stream(purpose, a, b) of a purpose and counters listed here. */
+    snprintf(rng, sizeof rng, "philox4x32-10 key=%" PRIu64 "; streams rng_stream("
+             "purpose, a, b): init (1, fnv1a(layer), tensor), layer steps (2, "
+             "fnv1a(layer), step), shuffle (%d, epoch, 0), split (%d, 0, 0); next "
+             "epoch %" PRId64 ", next step %" PRId64, e->seed, RUN_RNG_SHUFFLE,
+             RUN_RNG_SPLIT, epoch, r->step);
+    meta[n++] = (dlh_st_meta){ "format", "dlhost checkpoint 1" };
+    meta[n++] = (dlh_st_meta){ "name", e->name };
+    meta[n++] = (dlh_st_meta){ "epoch", s_epoch };
+    meta[n++] = (dlh_st_meta){ "step", s_step };
+    meta[n++] = (dlh_st_meta){ "seed", s_seed };
+    meta[n++] = (dlh_st_meta){ "rng", rng };
+    meta[n++] = (dlh_st_meta){ "classes", s_classes };
+    meta[n++] = (dlh_st_meta){ "plugins", r->plugins };
+    meta[n++] = (dlh_st_meta){ "config_hash", r->config_hash };
+    meta[n++] = (dlh_st_meta){ "optimizer", e->optimizer_type };
+    rc = dlh_checkpoint_save(r->be, path, r->ckpt, r->n_ckpt, meta, n);
+    for (int i = 0; i < 5; i++)
+        free(norm_bufs[i]);
     return rc;
+}
+
+/* Copies the weights to or from the early-stopping copies. */
+static int run_copy_best(run_state *r, int restore)
+{
+    for (size_t i = 0; i < r->n_weights; i++) {
+        const dlh_tensor *w = r->ckpt[i].t, *b = &r->best[i];
+        size_t bytes = (size_t)dlh_tensor_numel(w) * sizeof(float);
+        const dlh_tensor *dst = restore ? w : b, *src = restore ? b : w;
+        int rc = r->be->ops->copy(r->be->ctx, dst->mem.buf, dst->mem.off * sizeof(float),
+                                  src->mem.buf, src->mem.off * sizeof(float), bytes);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ steps */
+
+static void run_progress(run_state *r, int64_t epoch, int64_t s, int64_t steps,
+                         double loss, int64_t seen, double t0, double *last_draw)
+{
+    double now = run_now();
+    if (s + 1 < steps && now - *last_draw < 0.1)
+        return;
+    *last_draw = now;
+    double dt = now - t0, rate = dt > 0.0 ? (double)seen / dt : 0.0;
+    double eta = rate > 0.0 ? (double)(r->n_train - seen) / rate : 0.0;
+    fprintf(r->out, "\repoch %" PRId64 "/%" PRId64 "  %" PRId64 "/%" PRId64 "  loss %.4f"
+            "  %.0f samples/s  ETA %.0fs \033[K", epoch + 1, r->e->epochs, s + 1, steps,
+            loss, rate, eta);
+    fflush(r->out);
+}
+
+/* Names what went non-finite at this step: the first layer whose output is
+   non-finite for a loss, the first parameter gradient otherwise. */
+static int run_diverged(run_state *r, int64_t epoch, int64_t s, int64_t steps, int64_t b,
+                        float loss, int grad_k)
+{
+    dlh_experiment *e = r->e;
+    char where[512] = "";
+    if (grad_k < 0) {
+        int node = -1;
+        if (dlh_graph_first_nonfinite_output(r->g, b, &node) == 0 && node >= 0)
+            snprintf(where, sizeof where, "; layer '%s' is the first whose output is "
+                     "non-finite", dlh_graph_layer(r->g, node)->name);
+        else
+            snprintf(where, sizeof where, "; every layer's output is finite, the loss "
+                     "'%s' itself is not", e->loss_type);
+        dlh_error_set("epoch %" PRId64 "/%" PRId64 ", step %" PRId64 " (batch %" PRId64
+                      " of %" PRId64 "): the training loss is %g%s; stopped before the "
+                      "update", epoch + 1, e->epochs, r->step + 1, s + 1, steps,
+                      (double)loss, where);
+    } else {
+        int node, param;
+        dlh_graph_param_at(r->g, grad_k, &node, &param);
+        const dlh_layer_inst *l = dlh_graph_layer(r->g, node);
+        dlh_error_set("epoch %" PRId64 "/%" PRId64 ", step %" PRId64 " (batch %" PRId64
+                      " of %" PRId64 "): the gradient of layer '%s' (parameter '%s') is "
+                      "non-finite (loss %g); stopped before the update", epoch + 1,
+                      e->epochs, r->step + 1, s + 1, steps, l->name, l->params[param].name,
+                      (double)loss);
+    }
+    return DLH_ENUMERIC;
 }
 
 static int run_update(run_state *r, double lr)
@@ -226,6 +368,8 @@ static int run_update(run_state *r, double lr)
             int rc = e->optimizer->ops->step(e->optimizer->state, &ctx,
                                              &l->params[j].value, &l->params[j].grad, st);
             if (rc) {
+                if (!*dlh_error_get())
+                    dlh_error_set("%s", dlh_strerror(rc));
                 dlh_error_prefix("optimizer '%s': %s.%s: ", e->optimizer_type, l->name,
                                  l->params[j].name);
                 return rc;
@@ -235,54 +379,83 @@ static int run_update(run_state *r, double lr)
     return 0;
 }
 
-/* Fills r->perm with this epoch's order of n samples. */
-static void run_shuffle(run_state *r, int64_t epoch, int64_t n)
+/* The first batch's loss against what an untrained classifier gives. */
+static void run_sanity(run_state *r, float loss)
 {
     dlh_experiment *e = r->e;
-    for (int64_t i = 0; i < n; i++)
-        r->perm[i] = i;
-    if (!e->shuffle)
+    if (strcmp(e->loss_type, "cross_entropy") != 0 || e->n_classes < 2)
         return;
-    uint64_t stream = r->host->rng_stream(RUN_RNG_SHUFFLE, (uint64_t)epoch, 0);
-    for (int64_t i = n - 1; i > 0; i--) {
-        uint32_t w[4];
-        dlh_philox_words(e->seed, stream, (uint64_t)i, w);
-        /* A 64-bit draw: the modulo bias is below 2^-30 for any n here. */
-        uint64_t j = (((uint64_t)w[0] << 32) | w[1]) % (uint64_t)(i + 1);
-        int64_t t = r->perm[i];
-        r->perm[i] = r->perm[j];
-        r->perm[j] = t;
-    }
+    double expect = log((double)e->n_classes);
+    if ((double)loss < expect / 4.0 || (double)loss > expect * 4.0)
+        dlh_log(DLH_LOG_WARN, "the first batch's loss %.4g is far from ln(%" PRId64
+                ") = %.4g, what an untrained classifier gives; check the "
+                "initialisation, the labels and the normalisation", (double)loss,
+                e->n_classes, expect);
 }
 
-static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *last_lr)
+/* One pass over the training samples. */
+static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *accuracy,
+                     double *last_lr)
 {
     dlh_experiment *e = r->e;
-    int64_t n = e->train.info.n_samples, bs = e->batch_size;
-    int64_t steps = (n + bs - 1) / bs;
-    double sum = 0.0;
+    int64_t n = r->n_train, bs = e->batch_size;
+    int64_t steps = (n + bs - 1) / bs, correct = 0, seen = 0;
+    int np = dlh_graph_param_count(r->g);
+    double sum = 0.0, t0 = run_now(), last_draw = 0.0;
     int rc;
-    run_shuffle(r, epoch, n);
-    for (int64_t s = 0; s < steps; s++) {
-        int64_t b = n - s * bs < bs ? n - s * bs : bs;
+
+    memcpy(r->order, r->train_idx, (size_t)n * sizeof *r->order);
+    if (e->shuffle)
+        run_permute(r->order, n, e->seed,
+                    r->host->rng_stream(RUN_RNG_SHUFFLE, (uint64_t)epoch, 0));
+    if ((rc = dlh_batcher_start(r->bt_train, r->order, n, bs, NULL, 0, e->seed,
+                                (uint64_t)epoch)))
+        return rc;
+    for (int64_t s = 0;; s++) {
+        const dlh_batch *bt;
         float loss;
-        if ((rc = run_load(r, &e->train, r->perm + s * bs, b, "data.train")) ||
-            (rc = run_forward(r, b, 1)) ||
-            (rc = run_loss(r, b, 1, &loss)))
+        if ((rc = dlh_batcher_next(r->bt_train, &bt))) {
+            dlh_error_prefix("data.train: ");
+            goto fail;
+        }
+        if (!bt)
+            break;
+        int64_t b = bt->n;
+        if ((rc = dlh_evaluator_load(&r->ev, bt)) ||
+            (rc = dlh_graph_forward(r->g, b, 1, r->step, e->seed)) ||
+            (rc = dlh_evaluator_loss(&r->ev, b, 1, &loss)))
             goto fail;
         if (!isfinite(loss)) {
-            dlh_error_set("epoch %" PRId64 "/%" PRId64 ", step %" PRId64 " (batch %"
-                          PRId64 " of %" PRId64 "): the training loss is %g; stopped "
-                          "before the update", epoch + 1, e->epochs, r->step + 1, s + 1,
-                          steps, (double)loss);
-            return DLH_ENUMERIC;
+            rc = run_diverged(r, epoch, s, steps, b, loss, -1);
+            dlh_batcher_stop(r->bt_train);
+            return rc;
         }
-        for (int i = 0; i < e->n_layers; i++)
-            if ((rc = dlh_layer_zero_grad(e->layers[i])))
-                goto fail;
-        if ((rc = run_backward(r, b)))
+        if (r->step == 0)
+            run_sanity(r, loss);
+        if (e->accuracy &&
+            (rc = dlh_evaluator_correct(&r->ev, b, bt->y, &correct, NULL)))
             goto fail;
-        dlh_schedule_ctx sc = { sizeof sc, e->lr, epoch, r->step, steps, e->epochs, NAN };
+        if ((rc = dlh_graph_backward(r->g, b, r->step, e->seed)) ||
+            (rc = dlh_graph_grad_sumsq(r->g, r->sumsq)))
+            goto fail;
+        double total = 0.0;
+        for (int k = 0; k < np; k++)
+            total += (double)r->sumsq[k];
+        if (!isfinite(total)) {
+            int k = 0;
+            while (k < np && isfinite(r->sumsq[k]))
+                k++;
+            rc = run_diverged(r, epoch, s, steps, b, loss, k < np ? k : 0);
+            dlh_batcher_stop(r->bt_train);
+            return rc;
+        }
+        /* torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6). */
+        double norm = sqrt(total);
+        if (e->grad_clip > 0.0 && norm > e->grad_clip &&
+            (rc = dlh_graph_scale_grads(r->g, (float)(e->grad_clip / (norm + 1e-6)))))
+            goto fail;
+        dlh_schedule_ctx sc = { sizeof sc, e->lr, epoch, r->step, steps, e->epochs,
+                                r->monitored };
         double lr;
         if ((rc = e->schedule->lr(e->schedule_state, &sc, &lr))) {
             dlh_error_prefix("schedule '%s': ", e->schedule_type);
@@ -291,62 +464,126 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *las
         if (!(isfinite(lr) && lr >= 0.0)) {
             dlh_error_set("schedule '%s': learning rate %g at step %" PRId64,
                           e->schedule_type, lr, r->step + 1);
+            dlh_batcher_stop(r->bt_train);
             return DLH_ENUMERIC;
         }
         if ((rc = run_update(r, lr)))
             goto fail;
         *last_lr = lr;
         sum += (double)loss * (double)b;
+        seen += b;
         r->step++;
+        if (r->tty)
+            run_progress(r, epoch, s, steps, sum / (double)seen, seen, t0, &last_draw);
+    }
+    if (r->tty) {
+        fprintf(r->out, "\r\033[K");
+        fflush(r->out);
     }
     *mean_loss = sum / (double)n;
+    *accuracy = e->accuracy ? (double)correct / (double)n : NAN;
     return 0;
 fail:
+    dlh_batcher_stop(r->bt_train);
+    if (!*dlh_error_get())
+        dlh_error_set("%s", dlh_strerror(rc));
     dlh_error_prefix("epoch %" PRId64 ", step %" PRId64 ": ", epoch + 1, r->step + 1);
     return rc;
 }
 
-/* Mean loss (and accuracy for class targets with several outputs, else NaN)
-   over the test set, in evaluation mode. */
-static int run_test(run_state *r, double *mean_loss, double *accuracy)
+static void run_seconds(double dt, char *buf, size_t size)
+{
+    if (dt >= 1.0)
+        snprintf(buf, size, "%.1fs", dt);
+    else
+        snprintf(buf, size, "%.1fms", dt * 1e3);
+}
+
+/* The training epochs, with validation, checkpoints and early stopping. */
+static int run_train(run_state *r)
 {
     dlh_experiment *e = r->e;
-    int64_t n = e->test.info.n_samples, bs = e->max_batch;
-    int64_t classes = dlh_shape_numel(&e->layers[e->n_layers - 1]->output);
-    int count_acc = e->target_kind == DLH_TARGET_CLASS && classes >= 2;
-    double sum = 0.0;
-    int64_t correct = 0;
-    for (int64_t s = 0; s < n; s += bs) {
-        int64_t b = n - s < bs ? n - s : bs;
-        float loss;
-        for (int64_t i = 0; i < b; i++)
-            r->idx[i] = s + i;
-        int rc;
-        if ((rc = run_load(r, &e->test, r->idx, b, "data.test")) ||
-            (rc = run_forward(r, b, 0)) ||
-            (rc = run_loss(r, b, 0, &loss)))
+    int has_val = r->n_val > 0;
+    int acc_monitor = has_val && e->monitor == DLH_MONITOR_VAL_ACCURACY;
+    const char *monitor = !has_val ? "train_loss" : acc_monitor ? "val_accuracy"
+                                                                 : "val_loss";
+    double best = NAN;
+    int64_t best_epoch = 0, wait = 0;
+    int rc;
+    for (int64_t epoch = 0; epoch < e->epochs; epoch++) {
+        double t0 = run_now(), loss = NAN, acc = NAN, lr = e->lr;
+        if ((rc = run_epoch(r, epoch, &loss, &acc, &lr)))
             return rc;
-        sum += (double)loss * (double)b;
-        if (count_acc) {
-            dlh_tensor pv = run_view(&r->act[e->n_layers - 1], b);
-            if ((rc = r->host->tensor_read(e->backend, &pv, r->hpred)))
+        if (e->backend->ops->sync && (rc = e->backend->ops->sync(e->backend->ctx)))
+            return rc;
+        double t_train = run_now() - t0, vloss = NAN, vacc = NAN;
+        if (has_val) {
+            dlh_batcher *bv = r->bt_val ? r->bt_val : r->bt_train;
+            if ((rc = dlh_evaluate(&r->ev, bv, r->val_idx, r->n_val, &vloss, &vacc,
+                                   NULL))) {
+                dlh_error_prefix("epoch %" PRId64 ": validation: ", epoch + 1);
                 return rc;
-            for (int64_t i = 0; i < b; i++) {
-                const float *p = r->hpred + i * classes;
-                int64_t best = 0;
-                for (int64_t c = 1; c < classes; c++)
-                    if (p[c] > p[best])
-                        best = c;
-                correct += best == (int64_t)r->hy[i];
             }
         }
+        double dt = run_now() - t0;
+        double speed = t_train > 0.0 ? (double)r->n_train / t_train : 0.0;
+        char took[32], line[512];
+        size_t k = 0;
+        run_seconds(dt, took, sizeof took);
+        k += (size_t)snprintf(line + k, sizeof line - k, "epoch %" PRId64 "/%" PRId64
+                              "  train_loss %.6f", epoch + 1, e->epochs, loss);
+        if (!isnan(acc))
+            k += (size_t)snprintf(line + k, sizeof line - k, "  train_accuracy %.4f", acc);
+        if (has_val)
+            k += (size_t)snprintf(line + k, sizeof line - k, "  val_loss %.6f", vloss);
+        if (!isnan(vacc))
+            k += (size_t)snprintf(line + k, sizeof line - k, "  val_accuracy %.4f", vacc);
+        snprintf(line + k, sizeof line - k, "  lr %.6g  %s  %.0f samples/s", lr, took,
+                 speed);
+        fprintf(r->out, "%s\n", line);
+        fflush(r->out);
+
+        dlh_epoch_row row = { epoch + 1, loss, acc, vloss, vacc, lr, dt, speed };
+        if ((rc = dlh_rundir_metrics(r->rd, &row)))
+            return rc;
+        double m = !has_val ? loss : acc_monitor ? vacc : vloss;
+        r->monitored = m;
+        int improved = epoch == 0 || (acc_monitor ? m > best : m < best);
+        if (improved) {
+            best = m;
+            best_epoch = epoch + 1;
+            wait = 0;
+            if (r->best && (rc = run_copy_best(r, 0)))
+                return rc;
+            if (e->keep_best && e->checkpoint_every > 0 &&
+                (rc = run_save(r, r->path_best, epoch + 1)))
+                return rc;
+        } else {
+            wait++;
+        }
+        int last = epoch + 1 == e->epochs;
+        int stop = e->early_stopping && !improved && wait >= e->patience;
+        if (e->checkpoint_every > 0 &&
+            ((epoch + 1) % e->checkpoint_every == 0 || last || stop) &&
+            (rc = run_save(r, r->path_last, epoch + 1)))
+            return rc;
+        if (stop) {
+            fprintf(r->out, "early stopping: %s has not improved for %" PRId64
+                    " epochs\n", monitor, wait);
+            break;
+        }
     }
-    *mean_loss = sum / (double)n;
-    *accuracy = count_acc ? (double)correct / (double)n : NAN;
+    if (e->early_stopping && r->best) {
+        if ((rc = run_copy_best(r, 1)))
+            return rc;
+        fprintf(r->out, "restored the weights of epoch %" PRId64 " (%s %.6f)\n", best_epoch,
+                monitor, best);
+    }
     return 0;
 }
 
-int dlh_run(dlh_config *cfg, const char *backend_override, FILE *out)
+int dlh_run_ex(dlh_config *cfg, const char *backend_override,
+               const dlh_run_options *opt, FILE *out)
 {
     dlh_experiment *e;
     int rc = dlh_experiment_new(cfg, backend_override, 0, &e);
@@ -355,45 +592,58 @@ int dlh_run(dlh_config *cfg, const char *backend_override, FILE *out)
     run_state r;
     memset(&r, 0, sizeof r);
     r.e = e;
+    r.be = e->backend;
+    r.g = e->graph;
     r.host = dlh_host_table();
-    if ((rc = run_setup(&r)))
+    r.out = out;
+    r.monitored = NAN;
+    int progress = opt ? opt->progress : -1;
+    r.tty = progress < 0 ? isatty(fileno(out)) : progress;
+    if ((rc = run_setup(&r)) ||
+        (rc = dlh_rundir_open(opt ? opt->runs_root : NULL, e->name, cfg, &r.rd)))
         goto done;
-    fprintf(out, "run %s: %s (%s), %" PRId64 " samples, %" PRId64 " parameters, "
-            "%" PRId64 " epochs of batch %" PRId64 "\n", e->name, e->backend->name,
-            e->backend_line, e->train.info.n_samples, dlh_experiment_param_count(e),
-            e->epochs, e->batch_size);
-    fflush(out);
-    for (int64_t epoch = 0; epoch < e->epochs; epoch++) {
-        double t0 = run_now(), loss = 0.0, lr = e->lr;
-        if ((rc = run_epoch(&r, epoch, &loss, &lr)))
-            goto done;
-        if (e->backend->ops->sync && (rc = e->backend->ops->sync(e->backend->ctx)))
-            goto done;
-        double dt = run_now() - t0;
-        char took[32];
-        if (dt >= 1.0)
-            snprintf(took, sizeof took, "%.1fs", dt);
-        else
-            snprintf(took, sizeof took, "%.1fms", dt * 1e3);
-        fprintf(out, "epoch %" PRId64 "/%" PRId64 "  train_loss %.6f  lr %.6g  %s  "
-                "%.0f samples/s\n", epoch + 1, e->epochs, loss, lr, took,
-                dt > 0.0 ? (double)e->train.info.n_samples / dt : 0.0);
-        fflush(out);
+    const char *dir = dlh_rundir_path(r.rd);
+    char *cfg_path = run_join(dir, "config.cfg");
+    if (!cfg_path || !(r.path_last = run_join(dir, "last.safetensors")) ||
+        !(r.path_best = run_join(dir, "best.safetensors"))) {
+        free(cfg_path);
+        rc = DLH_ENOMEM;
+        goto done;
     }
+    run_hash_file(cfg_path, r.config_hash, sizeof r.config_hash);
+    free(cfg_path);
+
+    fprintf(out, "run %s: %s (%s), %" PRId64 " samples", e->name, e->backend->name,
+            e->backend_line, r.n_train);
+    if (r.n_val > 0)
+        fprintf(out, " (+ %" PRId64 " validation)", r.n_val);
+    fprintf(out, ", %" PRId64 " parameters, %" PRId64 " epochs of batch %" PRId64 "\n",
+            dlh_experiment_param_count(e), e->epochs, e->batch_size);
+    fprintf(out, "run directory: %s\n", dir);
+    fflush(out);
+    if ((rc = run_train(&r)))
+        goto done;
     if (e->test.ops) {
         double loss, acc;
-        if ((rc = run_test(&r, &loss, &acc)))
+        if ((rc = dlh_evaluate(&r.ev, r.bt_test, r.test_idx, r.n_test, &loss, &acc,
+                               NULL))) {
+            dlh_error_prefix("data.test: ");
             goto done;
+        }
         if (isnan(acc))
-            fprintf(out, "test  loss %.6f  (%" PRId64 " samples)\n", loss,
-                    e->test.info.n_samples);
+            fprintf(out, "test  loss %.6f  (%" PRId64 " samples)\n", loss, r.n_test);
         else
             fprintf(out, "test  loss %.6f  accuracy %.4f  (%" PRId64 " samples)\n", loss,
-                    acc, e->test.info.n_samples);
+                    acc, r.n_test);
         fflush(out);
     }
 done:
     run_free(&r);
     dlh_experiment_free(e);
     return rc;
+}
+
+int dlh_run(dlh_config *cfg, const char *backend_override, FILE *out)
+{
+    return dlh_run_ex(cfg, backend_override, NULL, out);
 }

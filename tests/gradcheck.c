@@ -259,8 +259,12 @@ out:
     return rc;
 }
 
-int gradcheck_loss(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
-                   const gc_options *opt, gc_report *rep)
+/* gradcheck_loss and gradcheck_loss_targets: targets of per-sample shape
+   `tshape` from `targets`, or random ones of the prediction's shape when
+   targets is NULL. */
+static int gc_loss(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
+                   const dlh_shape *tshape, const float *targets, const gc_options *opt,
+                   gc_report *rep)
 {
     const dlh_host *host = dlh_host_table();
     const dlh_backend *be = l->backend;
@@ -280,7 +284,7 @@ int gradcheck_loss(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
     }
     dlh_loss_ctx_fill(l, batch, &ctx, views);
     if ((rc = gc_tensor(be, batch, pred, &p)) < 0 ||
-        (rc = gc_tensor(be, batch, pred, &t)) < 0 ||
+        (rc = gc_tensor(be, batch, targets ? tshape : pred, &t)) < 0 ||
         (rc = gc_tensor(be, batch, pred, &d)) < 0)
         goto out;
     int64_t n = dlh_tensor_numel(&p), worst;
@@ -288,8 +292,13 @@ int gradcheck_loss(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
     if (!(hp = gc_alloc(n)) || !(ha = gc_alloc(n)) ||
         !(num = calloc((size_t)n, sizeof *num)))
         goto out;
-    gc_fill(hp, n, seed, GC_STREAM_TARGET, lo, hi);
-    if ((rc = host->tensor_write(be, &t, hp)) < 0)
+    if (targets) {
+        rc = host->tensor_write(be, &t, targets);
+    } else {
+        gc_fill(hp, n, seed, GC_STREAM_TARGET, lo, hi);
+        rc = host->tensor_write(be, &t, hp);
+    }
+    if (rc < 0)
         goto out;
     gc_fill(hp, n, seed, GC_STREAM_INPUT, lo, hi);
     if ((rc = host->tensor_write(be, &p, hp)) < 0)
@@ -322,4 +331,21 @@ out:
     free(ha);
     free(num);
     return rc;
+}
+
+int gradcheck_loss(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
+                   const gc_options *opt, gc_report *rep)
+{
+    return gc_loss(l, batch, pred, NULL, NULL, opt, rep);
+}
+
+int gradcheck_loss_targets(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
+                           const dlh_shape *target, const float *targets,
+                           const gc_options *opt, gc_report *rep)
+{
+    if (!target || !targets) {
+        dlh_error_set("gradcheck: gradcheck_loss_targets needs a target shape and values");
+        return DLH_EINVAL;
+    }
+    return gc_loss(l, batch, pred, target, targets, opt, rep);
 }

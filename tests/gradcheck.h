@@ -49,4 +49,12 @@ int gradcheck_layer(dlh_layer_inst *l, int64_t batch, int n_inputs,
 int gradcheck_loss(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
                    const gc_options *opt, gc_report *rep);
 
+/* As gradcheck_loss, with given targets instead of random ones: `target` is
+   the per-sample target shape (ndim 0: one class index per sample) and
+   `targets` holds batch x its numel values (class indices as floats, or
+   dense values such as probabilities in [0, 1]). */
+int gradcheck_loss_targets(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
+                           const dlh_shape *target, const float *targets,
+                           const gc_options *opt, gc_report *rep);
+
 #endif

@@ -1,9 +1,11 @@
 /* core/experiment.c through dlh_check and dlh_run: what check prints for a
  * good file, one exact message (with file:line) for each kind of bad file,
- * and a short real run: the loss falls, the same seed gives the same
- * numbers, a diverging run stops with DLH_ENUMERIC naming the step. */
-#include <dirent.h>
+ * (the keys of the training-loop issue too), and a short real run: the loss
+ * falls, the same seed gives the same numbers, a diverging run stops with
+ * DLH_ENUMERIC naming the step. */
+#define _GNU_SOURCE 1     /* nftw */
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,7 @@
 #include "run.h"
 #include "tap.h"
 
-static char dir[4096];
+static char dir[4096], runs[4200];
 
 /* The base experiment; each bad case replaces one piece of it. */
 static const char *base_cfg =
@@ -104,7 +106,8 @@ static void go(result *r, int run, const char *name, const char *text,
     r->rc = dlh_config_load(path, &cfg);
     if (r->rc == 0) {
         FILE *out = open_memstream(&r->out, &r->out_len);
-        r->rc = run ? dlh_run(cfg, backend, out) : dlh_check(cfg, backend, out);
+        dlh_run_options opt = { runs, 0 };
+        r->rc = run ? dlh_run_ex(cfg, backend, &opt, out) : dlh_check(cfg, backend, out);
         fclose(out);
         dlh_config_free(cfg);
     }
@@ -143,10 +146,16 @@ static void test_check_good(void)
     ok(strstr(out, "data.test   csv: 12 samples, sample [2], dense labels [1]\n") != NULL,
        "prints data.test");
     /* Default names count per type: dense1, relu1, dense2. */
-    ok(strstr(out, "dense1  dense  [8]              24\n") != NULL,
-       "dense1: output [8], 2*8 + 8 = 24 parameters");
-    ok(strstr(out, "relu1   relu   [8]              0\n") != NULL, "relu1: no parameters");
-    ok(strstr(out, "dense2  dense  [1]              9\n") != NULL, "dense2: 8 + 1 = 9");
+    ok(strstr(out, "layer   type   output           parameters  inputs\n") != NULL,
+       "model header");
+    ok(strstr(out, "dense1  dense  [8]              24          data\n") != NULL,
+       "dense1: output [8], 2*8 + 8 = 24 parameters, reads the data");
+    ok(strstr(out, "relu1   relu   [8]              0           dense1\n") != NULL,
+       "relu1: no parameters, reads dense1");
+    ok(strstr(out, "dense2  dense  [1]              9           relu1\n") != NULL,
+       "dense2: 8 + 1 = 9");
+    ok(strstr(out, "checkpoint every 1 epoch, keeping the best\n") != NULL,
+       "checkpoints default to every epoch, keeping the best");
     ok(strstr(out, "parameters  33\n") != NULL, "total 33 parameters");
     ok(strstr(out, "optimizer   sgd (lr 0.05)\n") != NULL, "optimizer and lr");
     ok(strstr(out, "schedule    constant\n") != NULL, "schedule defaults to constant");
@@ -176,9 +185,39 @@ static void test_check_bad(void)
         "", DLH_ECONFIG, "4: data: missing required group 'train'");
     bad("no_loss", "loss = { type = \"mse\"; };\n", "", DLH_ECONFIG,
         " experiment: missing required group 'loss'");
-    bad("future_key", "seed = 5;", "seed = 5; metrics = [\"accuracy\"];", DLH_ECONFIG,
-        "2: experiment: 'metrics' is not supported yet (it arrives with the metrics "
-        "issue)");
+    bad("future_metric", "seed = 5;", "seed = 5; metrics = [\"loss\", \"f1\"];",
+        DLH_ECONFIG, "2: metrics: 'f1' arrives with a later issue; known now: accuracy, "
+        "loss");
+    bad("unknown_metric", "seed = 5;", "seed = 5; metrics = [\"acuracy\"];", DLH_ECONFIG,
+        "2: metrics: unknown metric 'acuracy' (did you mean 'accuracy'?); known: "
+        "accuracy, loss");
+    bad("accuracy_dense", "seed = 5;", "seed = 5; metrics = [\"accuracy\"];", DLH_ECONFIG,
+        "2: metrics: 'accuracy' needs class labels; data.train has dense labels");
+    bad("split_range", "data = {\n", "data = { validation_split = 1.0;\n", DLH_ECONFIG,
+        "4: data: parameter 'validation_split': expected a fraction in [0, 1), got 1");
+    bad("split_tiny", "data = {\n", "data = { validation_split = 0.01;\n", DLH_ECONFIG,
+        "4: data: 'validation_split' 0.01 of 40 samples leaves no validation sample");
+    bad("split_and_set", "data = {\n",
+        "data = { validation_split = 0.2; validation = { type = \"csv\"; "
+        "path = \"test.csv\"; label = \"dense\"; };\n", DLH_ECONFIG,
+        "4: data: 'validation_split' and 'validation' both give validation data; keep one");
+    bad("normalize", "data = {\n", "data = { normalize = \"zscor\";\n", DLH_ECONFIG,
+        "4: data: parameter 'normalize': expected one of \"none\", \"zscore\", "
+        "\"minmax\", got \"zscor\"");
+    bad("es_no_val", "batch_size = 10;",
+        "batch_size = 10;\n early_stopping = { patience = 2; };", DLH_ECONFIG,
+        "16: train.early_stopping: needs validation data (data.validation_split or "
+        "data.validation)");
+    bad("es_monitor", "batch_size = 10;",
+        "batch_size = 10; early_stopping = { monitor = \"val_acc\"; };", DLH_ECONFIG,
+        "15: train.early_stopping: parameter 'monitor': expected one of \"val_loss\", "
+        "\"val_accuracy\", got \"val_acc\"");
+    bad("ckpt_key", "batch_size = 10;",
+        "batch_size = 10; checkpoint = { every_epoch = 2; };", DLH_ECONFIG,
+        "15: train.checkpoint: unknown parameter 'every_epoch' \u2014 did you mean "
+        "'every_epochs'?");
+    bad("grad_clip", "lr = 0.05;", "lr = 0.05; grad_clip = -1.0;", DLH_ECONFIG,
+        "14: optimizer: parameter 'grad_clip': expected a number in [0, 1e+30], got -1");
     bad("loss_not_group", "loss = { type = \"mse\"; };", "loss = \"mse\";", DLH_ECONFIG,
         "13: experiment: 'loss' must be a group: { type = \"...\"; ... }");
     bad("layer_type", "{ type = \"relu\"; }", "{ type = \"rlu\"; }", DLH_ECONFIG,
@@ -187,10 +226,23 @@ static void test_check_bad(void)
         "5: unknown dataset 'cvs' (did you mean 'csv'?)");
     bad("loss_type", "type = \"mse\"", "type = \"mae\"", DLH_ECONFIG,
         "13: unknown loss 'mae' (did you mean 'mse'?)");
-    bad("inputs", "{ type = \"relu\"; }", "{ type = \"relu\"; inputs = [\"dense1\"]; }",
-        DLH_ECONFIG, "10: layer 'relu1': 'inputs': DAG models arrive with the "
-        "training-loop issue; this version trains a chain (each layer's input is the "
-        "layer before it)");
+    bad("inputs_unknown", "{ type = \"relu\"; }",
+        "{ type = \"relu\"; inputs = [\"dense9\"]; }", DLH_ECONFIG,
+        "10: layer 'relu1': unknown input 'dense9' (did you mean 'dense1'?)");
+    bad("inputs_later", "{ type = \"relu\"; }",
+        "{ type = \"relu\"; inputs = [\"dense2\"]; }", DLH_ECONFIG,
+        "10: layer 'relu1': input 'dense2' is a later layer (layer 3); inputs must name "
+        "earlier layers, so the model has no cycles");
+    bad("inputs_self", "{ type = \"relu\"; }",
+        "{ type = \"relu\"; inputs = [\"relu1\"]; }", DLH_ECONFIG,
+        "10: layer 'relu1': input 'relu1' is the layer itself (a model has no cycles)");
+    bad("inputs_type", "{ type = \"relu\"; }", "{ type = \"relu\"; inputs = 3; }",
+        DLH_ECONFIG, "10: layer 'relu1': 'inputs' must be a non-empty list of layer "
+        "names: [\"a\", \"b\"]");
+    bad("dangling", "{ type = \"dense\"; units = 1; }",
+        "{ type = \"dense\"; units = 1; inputs = [\"dense1\"]; }", DLH_ECONFIG,
+        "10: layer 'relu1': no layer reads its output (the model's output is the last "
+        "layer, 'dense2'; name it in a later layer's 'inputs')");
     bad("duplicate", "{ type = \"relu\"; }", "{ name = \"dense1\"; type = \"relu\"; }",
         DLH_ECONFIG, "10: layer 'dense1': layer name 'dense1' is already used by layer 1; "
         "names must be unique");
@@ -268,6 +320,9 @@ static void test_run(void)
     ok(na == 6 && la[5] < 0.5 * la[0], "train loss falls below half (%g -> %g)",
        na ? la[0] : 0.0, na == 6 ? la[5] : 0.0);
     ok(strstr(out, "\ntest  loss ") != NULL, "prints the test loss");
+    char path[4400];
+    snprintf(path, sizeof path, "%s/t/last.safetensors", runs);
+    ok(access(path, R_OK) == 0, "the run directory has last.safetensors");
     diag("%s", out);
 
     go(&b, 1, "run", base_cfg, NULL);
@@ -297,6 +352,13 @@ static void test_run(void)
     free(a.out);
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
 int main(void)
 {
     if (!getenv("DLHOST_PLUGIN_PATH"))
@@ -309,6 +371,7 @@ int main(void)
         printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
         return 1;
     }
+    snprintf(runs, sizeof runs, "%s/runs", dir);
     put_data("train.csv", 40, 0);
     put_data("test.csv", 12, 3);
     put("class.csv", "0.5,0.1,1\n0.25,0.2,0\n");
@@ -320,17 +383,7 @@ int main(void)
     test_run();
 
     /* Every file in the folder was made here. */
-    DIR *d = opendir(dir);
-    for (struct dirent *de; d && (de = readdir(d)); ) {
-        char path[4400];
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-            unlink(path);
-        }
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     dlh_registry_clear();
     return done_testing();
 }

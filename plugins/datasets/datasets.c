@@ -6,8 +6,12 @@ const dlh_host *datasets_host;
 static int datasets_init(const dlh_host *host, dlh_registrar *reg)
 {
     datasets_host = host;
-    return reg->add(reg, DLH_KIND_DATASET, "csv", &csv_ops,
-                    "numeric CSV file: features, then a class or dense label");
+    int rc = reg->add(reg, DLH_KIND_DATASET, "csv", &csv_ops,
+                      "numeric CSV file: features, then a class or dense label");
+    if (rc)
+        return rc;
+    return reg->add(reg, DLH_KIND_DATASET, "idx", &idx_ops,
+                    "IDX files (MNIST, Fashion-MNIST), raw or gzip: images and labels");
 }
 
-DLH_PLUGIN("datasets", "0.1.0", "dataset readers (csv)", "MIT", datasets_init)
+DLH_PLUGIN("datasets", "0.1.0", "dataset readers (csv, idx)", "MIT", datasets_init)

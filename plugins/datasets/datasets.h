@@ -11,5 +11,7 @@ extern const dlh_host *datasets_host;
 
 /* csv.c: numeric CSV files read whole at open. */
 extern const dlh_dataset_ops csv_ops;
+/* idx.c: MNIST-style IDX files, raw or gzip, kept in their own type. */
+extern const dlh_dataset_ops idx_ops;
 
 #endif

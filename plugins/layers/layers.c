@@ -1,14 +1,92 @@
 /* Entry point of the "layers" plugin: keeps the host table and registers
- * every layer of the family. */
+ * every layer of the family; also the parameter and message helpers the
+ * spatial layers share. */
+#include <math.h>
+#include <stdio.h>
+
 #include "layers.h"
 
 const dlh_host *layers_host;
 
+int layers_param_pair(dlh_params *p, const char *key, int64_t def, int64_t min,
+                      int64_t max, int32_t out[2])
+{
+    const dlh_host *host = layers_host;
+    float v[2];
+    size_t n = 0;
+    int rc = host->param_floats(p, key, v, 2, &n);
+    if (rc < 0)
+        return rc;
+    if (n == 0) {
+        if (host->param_has(p, key))
+            return host->param_error(p, key, "parameter '%s': expected an integer or "
+                                     "a list [h, w], got an empty list", key);
+        if (def < 0) {
+            /* The host's own message for a missing key, with its did-you-mean. */
+            int64_t unused;
+            rc = host->param_int(p, key, NULL, min, max, &unused);
+            return rc < 0 ? rc : DLH_ECONFIG;
+        }
+        out[0] = out[1] = (int32_t)def;
+        return 0;
+    }
+    if (n == 1)
+        v[1] = v[0];
+    for (int i = 0; i < 2; i++) {
+        if (v[i] != floorf(v[i]) || v[i] < (float)min || v[i] > (float)max)
+            return host->param_error(p, key, "parameter '%s': expected an integer in "
+                                     "[%lld, %lld] or a list [h, w] of them, got %g",
+                                     key, (long long)min, (long long)max, (double)v[i]);
+        out[i] = (int32_t)v[i];
+    }
+    return 0;
+}
+
+const char *layers_shape_str(const dlh_shape *s, char *buf, size_t size)
+{
+    size_t used = 0;
+    if (size == 0)
+        return buf;
+    buf[0] = '\0';
+    used += (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < s->ndim && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "",
+                                 (long long)s->dim[i]);
+    if (used < size)
+        snprintf(buf + used, size - used, "]");
+    return buf;
+}
+
+static const struct {
+    const char *name;
+    const dlh_layer_ops *ops;
+    const char *description;
+} layers_list[] = {
+    { "dense", &dense_ops, "fully connected layer y = x W^T + b (nn.Linear)" },
+    { "conv2d", &conv2d_ops,
+      "2-D convolution over [C, H, W] samples, im2col + gemm (nn.Conv2d)" },
+    { "maxpool2d", &maxpool2d_ops, "2-D max pooling, floor mode (nn.MaxPool2d)" },
+    { "avgpool2d", &avgpool2d_ops,
+      "2-D average pooling, floor mode, padding not counted "
+      "(nn.AvgPool2d, count_include_pad=False)" },
+    { "flatten", &flatten_ops, "each sample to one dimension (nn.Flatten)" },
+    { "reshape", &reshape_ops, "each sample to `shape`, one -1 inferred" },
+    { "add", &add_ops, "elementwise sum of two or more inputs of one shape" },
+    { "concat", &concat_ops, "concatenation of the inputs along a per-sample `axis`" },
+};
+
 static int layers_init(const dlh_host *host, dlh_registrar *reg)
 {
     layers_host = host;
-    return reg->add(reg, DLH_KIND_LAYER, "dense", &dense_ops,
-                    "fully connected layer y = x W^T + b (nn.Linear)");
+    for (size_t i = 0; i < sizeof layers_list / sizeof layers_list[0]; i++) {
+        int rc = reg->add(reg, DLH_KIND_LAYER, layers_list[i].name, layers_list[i].ops,
+                          layers_list[i].description);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
-DLH_PLUGIN("layers", "0.1.0", "core layers: dense", "MIT", layers_init)
+DLH_PLUGIN("layers", "0.1.0",
+           "core layers: dense, conv2d, maxpool2d, avgpool2d, flatten, reshape, add, "
+           "concat", "MIT", layers_init)

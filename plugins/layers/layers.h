@@ -1,8 +1,12 @@
-/* The "layers" plugin family: dense (and, later, conv2d, pooling, ...).
- * One file per component; each exports its ops struct for layers.c to
- * register. */
+/* The "layers" plugin family: dense, conv2d, maxpool2d, avgpool2d, flatten,
+ * reshape, add and concat.  One file per component; each exports its ops
+ * struct for layers.c to register.  layers.c also holds the small helpers the
+ * spatial layers share. */
 #ifndef DLHOST_PLUGIN_LAYERS_H
 #define DLHOST_PLUGIN_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include <dlhost/dlhost.h>
 
@@ -10,5 +14,29 @@
 extern const dlh_host *layers_host;
 
 extern const dlh_layer_ops dense_ops;
+extern const dlh_layer_ops conv2d_ops;
+extern const dlh_layer_ops maxpool2d_ops;
+extern const dlh_layer_ops avgpool2d_ops;
+extern const dlh_layer_ops flatten_ops;
+extern const dlh_layer_ops reshape_ops;
+extern const dlh_layer_ops add_ops;
+extern const dlh_layer_ops concat_ops;
+
+/* Reads `key` as one integer (used for both dimensions) or a list of two
+   ([h, w]), each in [min, max], into out[0], out[1].  An absent key gives
+   `def` for both, or is a "missing required parameter" error when def < 0.
+   Errors are located at the key; returns 0 or DLH_ECONFIG. */
+int layers_param_pair(dlh_params *p, const char *key, int64_t def, int64_t min,
+                      int64_t max, int32_t out[2]);
+
+/* Writes "[1, 28, 28]" into buf and returns buf. */
+const char *layers_shape_str(const dlh_shape *s, char *buf, size_t size);
+
+/* A dlh_mem that refers to nothing (the "no indices" argument). */
+static inline dlh_mem layers_no_mem(void)
+{
+    dlh_mem m = { NULL, 0 };
+    return m;
+}
 
 #endif

@@ -1,4 +1,4 @@
-/* The "optimizers" plugin family: sgd (and, later, adam, adamw, ...). */
+/* The "optimizers" plugin family: sgd, adam, rmsprop (and, later, adamw, ...). */
 #ifndef DLHOST_PLUGIN_OPTIMIZERS_H
 #define DLHOST_PLUGIN_OPTIMIZERS_H
 
@@ -8,5 +8,7 @@
 extern const dlh_host *optimizers_host;
 
 extern const dlh_optimizer_ops sgd_ops;
+extern const dlh_optimizer_ops adam_ops;
+extern const dlh_optimizer_ops rmsprop_ops;
 
 #endif

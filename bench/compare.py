@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""Side-by-side training speed: dlhost against PyTorch and the sgemm floor.
+
+Run through bench/compare.sh (which builds sgemm_floor), from a configured
+build tree.  For each round, alternately: dlhost on mlp.cfg, PyTorch on the
+same MLP, the MLP's GEMMs alone (sgemm_floor), dlhost on cnn.cfg, PyTorch on
+the same CNN.  Alternating inside one run is the point: on a shared machine
+the speed drifts by up to 1.8x between runs, so only ratios taken side by
+side mean anything.  Each figure is the median samples/s of a run's epochs
+after the first (the first pays for page faults and warm-up), taken from
+dlhost's own per-epoch lines (training time only, no validation).  Peak
+memory is each child's maximum resident set size (wait4).
+
+Nothing here is a test: it prints figures and ratios against the targets of
+issue 3 and always exits 0 unless it cannot run at all.
+"""
+import argparse
+import glob
+import gzip
+import os
+import re
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+TARGETS = {"mlp": 1.5, "cnn": 1.2}      # dlhost / PyTorch samples/s
+FLOOR_TARGET = 1.3                      # MLP epoch time / sgemm-only epoch time
+MEM_TARGET_MIB = 250                    # peak memory of the MLP run
+
+
+def run(cmd, env=None, cwd=None):
+    """Runs cmd; returns (exit status, output, max RSS in MiB, seconds)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         env=env, cwd=cwd, text=True)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.stdout.close()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return p.returncode, out, ru.ru_maxrss / 1024.0, time.perf_counter() - t0
+
+
+def median_tail(values):
+    if not values:
+        return None
+    return statistics.median(values[1:] if len(values) > 1 else values)
+
+
+def idx_header(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        head = f.read(4)
+        ndim = head[3]
+        return struct.unpack(">" + "I" * ndim, f.read(4 * ndim))
+
+
+def cfg_value(text, key, default=None):
+    m = re.search(r"\b" + key + r"\s*[=:]\s*(\"[^\"]*\"|[^;,\s)]+)", text)
+    if not m:
+        return default
+    return m.group(1).strip('"')
+
+
+def cfg_train_files(cfg_path):
+    """images and labels of data.train, resolved against the file's folder."""
+    text = open(cfg_path).read()
+    text = re.sub(r"(#|//).*", "", text)
+    m = re.search(r"\btrain\s*[=:]\s*\{", text)
+    part = text[m.end():] if m else text
+    folder = os.path.dirname(os.path.abspath(cfg_path))
+    files = []
+    for key in ("images", "labels"):
+        v = cfg_value(part, key)
+        if v is None:
+            return None
+        files.append(v if os.path.isabs(v) else os.path.join(folder, v))
+    return files
+
+
+def parse_check(out):
+    """Facts of `dlhost check`: train samples, validation fraction, normalize,
+    optimizer, lr, batch, parameters, dense widths."""
+    info = {"validation": 0.0, "normalize": "none", "dense": []}
+    for line in out.splitlines():
+        m = re.match(r"train\s+\S+: (\d+) samples", line)
+        if m:
+            info["samples"] = int(m.group(1))
+        m = re.match(r"validation\s+([0-9.eE+-]+) of data.train", line)
+        if m:
+            info["validation"] = float(m.group(1))
+        m = re.match(r"normalize\s+(\w+)", line)
+        if m:
+            info["normalize"] = m.group(1)
+        m = re.match(r"parameters\s+(\d+)", line)
+        if m:
+            info["params"] = int(m.group(1))
+        m = re.match(r"optimizer\s+(\w+) \(lr ([0-9.eE+-]+)", line)
+        if m:
+            info["optimizer"], info["lr"] = m.group(1), float(m.group(2))
+        m = re.search(r"batch size (\d+)", line)
+        if m:
+            info["batch"] = int(m.group(1))
+        m = re.match(r"\s+\S+\s+dense\s+[\[(](\d+)[\])]", line)
+        if m:
+            info["dense"].append(int(m.group(1)))
+    return info
+
+
+def parse_dlhost_run(out):
+    m = re.search(r"^run .*?, (\d+) samples", out, re.M)
+    speeds = [float(s) for s in re.findall(r"^epoch \d+/\d+ .*?([0-9.]+) samples/s$",
+                                           out, re.M)]
+    acc = re.search(r"^test\s+loss [0-9.]+\s+accuracy ([0-9.]+)", out, re.M)
+    return (int(m.group(1)) if m else None, speeds,
+            float(acc.group(1)) if acc else None)
+
+
+def find_torch_python(explicit):
+    cands = [explicit] if explicit else ["python3", "/usr/bin/python3"]
+    for c in cands:
+        exe = shutil.which(c) if c and not os.path.isabs(c) else c
+        if not exe or not os.path.exists(exe):
+            continue
+        r = subprocess.run([exe, "-c", "import torch, numpy; print(torch.__version__)"],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            return exe, r.stdout.strip()
+    return None, None
+
+
+def fmt(x, unit=""):
+    return "-" if x is None else f"{x:,.0f}{unit}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--builddir", default=".")
+    ap.add_argument("--srcdir", default=os.path.join(os.path.dirname(__file__), ".."))
+    ap.add_argument("--floor", help="the sgemm_floor program")
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 2)))
+    ap.add_argument("--epochs", type=int, default=int(os.environ.get("EPOCHS", 3)))
+    ap.add_argument("--python", default=os.environ.get("TORCH_PYTHON"),
+                    help="a python3 with torch (default: python3, then /usr/bin/python3)")
+    ap.add_argument("--models", default="mlp,cnn")
+    a = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)     # progress, even into a pipe
+
+    build = os.path.abspath(a.builddir)
+    src = os.path.abspath(a.srcdir)
+    env = dict(os.environ)
+    real = os.path.join(build, ".libs", "dlhost")
+    if os.path.exists(real):
+        dlhost = [real]
+        env["LD_LIBRARY_PATH"] = os.path.join(build, "core", ".libs") + (
+            ":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+    elif os.path.exists(os.path.join(build, "dlhost")):
+        dlhost = [os.path.join(build, "dlhost")]
+    else:
+        print(f"no dlhost under {build}: run `make` first", file=sys.stderr)
+        return 1
+    libs = sorted(glob.glob(os.path.join(build, "plugins", "**", ".libs"), recursive=True))
+    env["DLHOST_PLUGIN_PATH"] = ":".join(libs)
+    env["DLHOST_PLUGIN_PATH_ONLY"] = "1"
+    torch_env = dict(env, OMP_WAIT_POLICY="PASSIVE")
+
+    py, torch_version = find_torch_python(a.python)
+    ncpu = os.cpu_count()
+    print(f"dlhost bench: {ncpu} cpus, {a.rounds} rounds of {a.epochs} epochs, "
+          f"figures are median samples/s of epochs 2..{a.epochs}")
+    print(f"PyTorch: {torch_version + ' (' + py + ')' if py else 'SKIP: no python3 with torch and numpy (apt-get install python3-torch)'}")
+    if not a.floor or not os.access(a.floor, os.X_OK):
+        print("sgemm floor: SKIP: sgemm_floor was not built")
+        a.floor = None
+
+    work = tempfile.mkdtemp(prefix="dlhost-bench-")
+    models = {}
+    for name in a.models.split(","):
+        cfg = os.path.join(src, "examples", "fashion-mnist", name + ".cfg")
+        if not os.path.exists(cfg):
+            print(f"{name}: SKIP: {cfg} does not exist")
+            continue
+        files = cfg_train_files(cfg)
+        if not files or not all(os.path.exists(f) for f in files):
+            print(f"{name}: SKIP: training data {files} not found "
+                  "(apt-get install dataset-fashion-mnist)")
+            continue
+        rc, out, _, _ = run(dlhost + ["check", cfg], env=env, cwd=work)
+        if rc != 0:
+            print(f"{name}: SKIP: dlhost check failed:\n{out}")
+            continue
+        info = parse_check(out)
+        info.update(cfg=cfg, files=files)
+        models[name] = info
+        print(f"{name}: {cfg}: {info.get('params')} parameters, batch {info.get('batch')}, "
+              f"{info.get('optimizer')} lr {info.get('lr')}, normalize {info['normalize']}")
+    if not models:
+        shutil.rmtree(work, ignore_errors=True)
+        return 0
+
+    res = {k: {"dlhost": [], "torch": [], "floor": [], "mem": {}, "ratio": [],
+               "floor_ratio": [], "acc": [], "threads": []} for k in models}
+
+    def keep_mem(name, who, mib):
+        res[name]["mem"][who] = max(res[name]["mem"].get(who, 0.0), mib)
+
+    for r in range(1, a.rounds + 1):
+        print(f"\n--- round {r}/{a.rounds}")
+        for name, info in models.items():
+            R = res[name]
+            rc, out, mib, secs = run(dlhost + ["run", info["cfg"], "--set",
+                                               f"train.epochs={a.epochs}"],
+                                     env=env, cwd=work)
+            n_train, speeds, acc = parse_dlhost_run(out)
+            if rc != 0 or not speeds:
+                print(f"{name} dlhost: FAILED (exit {rc}):\n{out[-2000:]}")
+                continue
+            d = median_tail(speeds)
+            R["dlhost"].append(d)
+            R["acc"].append(acc)
+            keep_mem(name, "dlhost", mib)
+            print(f"{name} dlhost : {fmt(d)} samples/s  (epochs {', '.join(fmt(s) for s in speeds)}; "
+                  f"{n_train} samples; peak {mib:.0f} MiB; {secs:.0f}s wall)")
+            t = None
+            if py:
+                cmd = [py, os.path.join(src, "bench", "torch_fmnist.py"), "--model", name,
+                       "--images", info["files"][0], "--labels", info["files"][1],
+                       "--samples", str(n_train or 0), "--batch", str(info.get("batch", 128)),
+                       "--lr", str(info.get("lr", 1e-3)),
+                       "--optimizer", info.get("optimizer", "adam"),
+                       "--normalize", info["normalize"], "--epochs", str(a.epochs),
+                       "--threads", ",".join(str(i) for i in sorted({1, 2, ncpu}))]
+                rc, out, mib, secs = run(cmd, env=torch_env, cwd=work)
+                m = re.search(r"^torch threads=(\d+) samples_per_s=([0-9.]+)", out, re.M)
+                p = re.search(r"^params (\d+)", out, re.M)
+                if rc != 0 or not m:
+                    print(f"{name} torch : FAILED (exit {rc}):\n{out[-2000:]}")
+                else:
+                    if p and info.get("params") and int(p.group(1)) != info["params"]:
+                        print(f"{name}: WARNING: PyTorch's model has {p.group(1)} parameters, "
+                              f"dlhost's {info['params']}: the models differ")
+                    sp = [float(s) for s in re.findall(r"^epoch .* ([0-9.]+) samples/s$",
+                                                       out, re.M)]
+                    t = median_tail(sp)
+                    R["torch"].append(t)
+                    R["threads"].append(int(m.group(1)))
+                    keep_mem(name, "torch", mib)
+                    cal = "; ".join(re.findall(r"^calibrate (threads=\d+ samples_per_s=\d+)",
+                                               out, re.M))
+                    print(f"{name} torch  : {fmt(t)} samples/s  (threads {m.group(1)}; "
+                          f"calibration {cal}; peak {mib:.0f} MiB; {secs:.0f}s wall)")
+                    R["ratio"].append(d / t)
+                    print(f"{name} ratio  : dlhost/PyTorch {d / t:.2f}x  "
+                          f"(target >= {TARGETS[name]}x)")
+            if name == "mlp" and a.floor and info["dense"]:
+                width = 1
+                for v in idx_header(info["files"][0])[1:]:
+                    width *= v
+                cmd = [a.floor, "--samples", str(n_train), "--batch",
+                       str(info.get("batch", 128)), "--epochs", str(a.epochs),
+                       "--threads", str(ncpu), str(width)] + [str(u) for u in info["dense"]]
+                rc, out, mib, secs = run(cmd, env=env, cwd=work)
+                sp = [float(s) for s in re.findall(r"^epoch .*?([0-9.]+) samples/s", out, re.M)]
+                g = re.search(r"gflops=([0-9.]+)", out)
+                if rc != 0 or not sp:
+                    print(f"mlp floor  : FAILED (exit {rc}):\n{out[-2000:]}")
+                else:
+                    f = median_tail(sp)
+                    R["floor"].append(f)
+                    keep_mem(name, "floor", mib)
+                    print(f"mlp floor  : {fmt(f)} samples/s  ({n_train / f:.2f} s/epoch of GEMMs "
+                          f"{' x '.join(cmd[-len(info['dense']) - 1:])}, best "
+                          f"{g.group(1) if g else '?'} GFLOP/s; peak {mib:.0f} MiB)")
+                    R["floor_ratio"].append(f / d)
+                    print(f"mlp epoch  : dlhost {n_train / d:.2f} s, sgemm-only {n_train / f:.2f} s: "
+                          f"{f / d:.2f}x the floor (target <= {FLOOR_TARGET}x)")
+
+    print("\n=== summary (median over rounds; ratios from the same round)")
+    for name, R in res.items():
+        med = lambda v: statistics.median(v) if v else None
+        d, t, f = med(R["dlhost"]), med(R["torch"]), med(R["floor"])
+        print(f"{name}: dlhost {fmt(d)} samples/s, peak {fmt(R['mem'].get('dlhost'), ' MiB')}"
+              + (f"; test accuracy after {a.epochs} epochs {R['acc'][-1]:.4f}"
+                 if R["acc"] and R["acc"][-1] is not None else ""))
+        if t is None:
+            print(f"{name}: PyTorch SKIP" if not py else f"{name}: PyTorch FAILED")
+        else:
+            rr = R["ratio"]
+            print(f"{name}: PyTorch {fmt(t)} samples/s (threads {R['threads']}), peak "
+                  f"{fmt(R['mem'].get('torch'), ' MiB')}")
+            print(f"{name}: dlhost/PyTorch {med(rr):.2f}x (rounds: "
+                  f"{', '.join(f'{x:.2f}' for x in rr)}; target >= {TARGETS[name]}x: "
+                  f"{'met' if med(rr) >= TARGETS[name] else 'NOT met'})")
+        if f is not None:
+            fr = R["floor_ratio"]
+            print(f"{name}: sgemm floor {fmt(f)} samples/s; dlhost epoch time {med(fr):.2f}x "
+                  f"the floor (rounds: {', '.join(f'{x:.2f}' for x in fr)}; target <= "
+                  f"{FLOOR_TARGET}x: {'met' if med(fr) <= FLOOR_TARGET else 'NOT met'})")
+        if name == "mlp" and R["mem"].get("dlhost"):
+            m = R["mem"]["dlhost"]
+            print(f"mlp: peak memory {m:.0f} MiB (target <= {MEM_TARGET_MIB} MiB: "
+                  f"{'met' if m <= MEM_TARGET_MIB else 'NOT met'})")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Side-by-side training speed of dlhost, PyTorch and the sgemm-only floor on
+# the Fashion-MNIST examples (see bench/compare.py for what is measured).
+#
+#   bench/compare.sh [BUILDDIR] [compare.py options]   (BUILDDIR: default .)
+#   bench/compare.sh . --models mlp --rounds 3 --epochs 4
+#   ROUNDS=3 EPOCHS=4 bench/compare.sh  more rounds / epochs per run
+#   TORCH_PYTHON=/path/to/python3        a python3 that has torch
+#
+# `make bench` in a build tree runs it.  Builds bench/sgemm_floor.c against
+# OpenBLAS into a temporary folder first.  Not a test: it takes minutes and
+# prints figures; it exits non-zero only when it cannot run.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+build=.
+case ${1:-} in -*|'') ;; *) build=$1; shift ;; esac
+build=$(cd "$build" && pwd)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/dlhost-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+floor=
+blas=$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas)
+# shellcheck disable=SC2086
+if ${CC:-cc} -O2 -std=gnu11 -o "$tmp/sgemm_floor" "$here/sgemm_floor.c" $blas 2>"$tmp/cc.log"; then
+    floor=$tmp/sgemm_floor
+else
+    echo "sgemm_floor: cannot build (OpenBLAS headers?):" >&2
+    cat "$tmp/cc.log" >&2
+fi
+
+${PYTHON:-python3} "$here/compare.py" --builddir "$build" --srcdir "$here/.." \
+    ${floor:+--floor "$floor"} "$@"

@@ -1,0 +1,89 @@
+/* The data loader: prepares the next mini-batch on its own thread while the
+ * current one trains.
+ *
+ * A batcher reads samples by index from one dataset reader (only ever from
+ * its thread, so reader calls never overlap), applies the normalisation and,
+ * for training passes, the augmenters, and hands out host batches in order.
+ * Two host buffers of max_batch samples are allocated at creation; nothing is
+ * allocated per batch.  A pass is a list of sample indices cut into batches
+ * of batch_size, the last partial batch kept. */
+#ifndef DLHOST_CORE_BATCHER_H
+#define DLHOST_CORE_BATCHER_H
+
+#include <stdint.h>
+
+#include <dlhost/dlhost.h>
+
+typedef enum dlh_norm_kind {
+    DLH_NORM_NONE = 0,
+    DLH_NORM_ZSCORE = 1,            /* (x - mean) / std */
+    DLH_NORM_MINMAX = 2             /* (x - min) / (max - min) */
+} dlh_norm_kind;
+
+/* Normalisation statistics: one (shift, scale) pair per group of features;
+   x' = (x - shift[g]) * scale[g].  Groups are channels for per-sample shapes
+   of 3 dimensions (C, H, W), else single features.  A zero spread gives
+   scale 1.  Statistics come from the training split only and travel in the
+   checkpoint. */
+typedef struct dlh_norm {
+    int32_t kind;                   /* dlh_norm_kind */
+    int64_t groups;                 /* number of (shift, scale) pairs */
+    int64_t group_stride;           /* features per group run (H*W for channels, 1) */
+    float *shift, *scale;           /* [groups], owned */
+} dlh_norm;
+
+/* Computes statistics over samples idx[0..n) of the reader, accumulated in
+   double (zscore: mean and population std; minmax: min and max - min).  Reads
+   in chunks through a buffer of fixed size (about 1 MiB): no allocation
+   proportional to n.  A non-finite value or an index outside the dataset is
+   an error.  kind NONE gives an empty set (groups 0).  *out is owned by the
+   caller (dlh_norm_free) on success, zeroed on failure. */
+int dlh_norm_compute(dlh_norm_kind kind, const dlh_dataset_ops *ops, void *state,
+                     const dlh_dataset_info *info, const int64_t *idx, int64_t n,
+                     dlh_norm *out);
+void dlh_norm_free(dlh_norm *n);
+/* Applies in place to `count` samples of `sample_numel` features. */
+void dlh_norm_apply(const dlh_norm *n, float *x, int64_t count, int64_t sample_numel);
+
+typedef struct dlh_augment_inst {
+    const dlh_augmenter_ops *ops;
+    void *state;
+} dlh_augment_inst;
+
+typedef struct dlh_batch {
+    int64_t n;                      /* samples in this batch */
+    int64_t first;                  /* position of its first sample in the pass */
+    int64_t index;                  /* batch number within the pass, from 0 */
+    const float *x;                 /* n * sample numel, normalised */
+    const float *y;                 /* n labels (class index as float) or n * label numel */
+} dlh_batch;
+
+typedef struct dlh_batcher dlh_batcher;
+
+/* rng_stream purpose of augmentation: batch k of pass p draws from
+   (seed, rng_stream(DLH_BATCHER_RNG_AUGMENT, p, k)). */
+#define DLH_BATCHER_RNG_AUGMENT 5
+
+/* A batcher over reader (ops, state) described by info, for batches of up to
+   max_batch samples.  norm and augmenters are borrowed (may be NULL / 0). */
+int dlh_batcher_new(const dlh_dataset_ops *ops, void *state, const dlh_dataset_info *info,
+                    const dlh_norm *norm, int64_t max_batch, dlh_batcher **out);
+void dlh_batcher_free(dlh_batcher *b);          /* stops the thread; NULL is a no-op */
+
+/* Starts a pass over idx[0..n) (borrowed until the pass ends) in batches of
+   batch_size.  augment: apply the augmenters (training passes only) with
+   Philox streams keyed by (seed, pass_id).  The first batches are prepared at
+   once in the background. */
+int dlh_batcher_start(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t batch_size,
+                      const dlh_augment_inst *augment, int n_augment, uint64_t seed,
+                      uint64_t pass_id);
+/* The next batch of the pass (valid until the following call), or
+   *out = NULL at the end of the pass (and after it, or with no pass).  Reader
+   and augmenter errors come back here, in order after the batches before
+   them, with their message; the error repeats until the next start or stop. */
+int dlh_batcher_next(dlh_batcher *b, const dlh_batch **out);
+/* Abandons the current pass (e.g. on a diverged step) and waits for the
+   thread to be idle. */
+void dlh_batcher_stop(dlh_batcher *b);
+
+#endif

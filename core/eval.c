@@ -1,0 +1,511 @@
+/* Evaluation of a built model (shared with the training loop) and the
+ * `dlhost eval` command. */
+#include "eval.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "graph.h"
+#include "registry.h"
+#include "safetensors.h"
+
+static void *eval_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        dlh_error_set("out of memory");
+    return p;
+}
+
+int dlh_evaluator_init(dlh_evaluator *ev, dlh_experiment *e)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->e = e;
+    int64_t shape[DLH_MAX_DIMS];
+    int ndim = 1;
+    shape[0] = e->max_batch;
+    if (e->target_kind == DLH_TARGET_DENSE) {
+        if (e->target.ndim + 1 > DLH_MAX_DIMS) {
+            dlh_error_set("the label shape has too many dimensions for a batch");
+            return DLH_ESHAPE;
+        }
+        for (int i = 0; i < e->target.ndim; i++)
+            shape[ndim++] = e->target.dim[i];
+    }
+    int rc;
+    if ((rc = dlh_tensor_alloc(e->backend, ndim, shape, &ev->y)) ||
+        (rc = dlh_tensor_alloc(e->backend, 1, shape, &ev->amax)) ||
+        (rc = dlh_tensor_alloc(e->backend, 1, shape, &ev->aidx)))
+        return rc;
+    ev->aidx.dtype = DLH_I32;
+    if (!(ev->host_idx = eval_calloc((size_t)e->max_batch, sizeof *ev->host_idx)) ||
+        !(ev->host_out = eval_calloc((size_t)e->max_batch, sizeof *ev->host_out)) ||
+        !(ev->loss_scratch = eval_calloc((size_t)e->loss->n_scratch, sizeof(dlh_tensor))))
+        return DLH_ENOMEM;
+    return 0;
+}
+
+void dlh_evaluator_release(dlh_evaluator *ev)
+{
+    if (!ev->e)
+        return;
+    const dlh_backend *be = ev->e->backend;
+    dlh_tensor_free(be, &ev->y);
+    dlh_tensor_free(be, &ev->amax);
+    dlh_tensor_free(be, &ev->aidx);
+    free(ev->host_idx);
+    free(ev->host_out);
+    free(ev->loss_scratch);
+    memset(ev, 0, sizeof *ev);
+}
+
+int dlh_evaluator_load(dlh_evaluator *ev, const dlh_batch *b)
+{
+    const dlh_experiment *e = ev->e;
+    const dlh_backend *be = e->backend;
+    const dlh_tensor *x = dlh_graph_input(e->graph);
+    size_t nx = (size_t)b->n * (size_t)dlh_shape_numel(&e->train.info.sample);
+    size_t ny = (size_t)b->n * (size_t)(e->target_kind == DLH_TARGET_DENSE
+                                        ? dlh_shape_numel(&e->target) : 1);
+    int rc = be->ops->write(be->ctx, x->mem.buf, x->mem.off * sizeof(float), b->x,
+                            nx * sizeof(float));
+    if (rc == 0)
+        rc = be->ops->write(be->ctx, ev->y.mem.buf, ev->y.mem.off * sizeof(float), b->y,
+                            ny * sizeof(float));
+    return rc;
+}
+
+int dlh_evaluator_loss(dlh_evaluator *ev, int64_t b, int with_grad, float *loss)
+{
+    dlh_experiment *e = ev->e;
+    dlh_loss_ctx ctx;
+    dlh_loss_ctx_fill(e->loss, b, &ctx, ev->loss_scratch);
+    dlh_tensor pred = *dlh_graph_output(e->graph), tgt = ev->y;
+    dlh_tensor dpred = *dlh_graph_d_output(e->graph);
+    pred.shape[0] = tgt.shape[0] = dpred.shape[0] = b;
+    int rc = e->loss->ops->forward(e->loss->state, &ctx, &pred, &tgt, loss,
+                                   with_grad ? &dpred : NULL);
+    if (rc) {
+        if (!*dlh_error_get())
+            dlh_error_set("%s", dlh_strerror(rc));
+        dlh_error_prefix("loss '%s': ", e->loss_type);
+    }
+    return rc;
+}
+
+int dlh_evaluator_correct(dlh_evaluator *ev, int64_t b, const float *y,
+                          int64_t *correct, int64_t *confusion)
+{
+    dlh_experiment *e = ev->e;
+    const dlh_backend *be = e->backend;
+    const dlh_tensor *out = dlh_graph_output(e->graph);
+    int64_t classes = e->n_classes;
+    int rc;
+    if (e->n_outputs == 1) {
+        if ((rc = be->ops->read(be->ctx, out->mem.buf, out->mem.off * sizeof(float),
+                                ev->host_out, (size_t)b * sizeof(float))))
+            return rc;
+        for (int64_t i = 0; i < b; i++)
+            ev->host_idx[i] = ev->host_out[i] > 0.0f;
+    } else {
+        /* The argmax on the backend: b ints cross, not b * classes floats. */
+        if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_MAX, 1, (int)b, (int)e->n_outputs,
+                                  out->mem, ev->amax.mem, ev->aidx.mem)) ||
+            (rc = be->ops->read(be->ctx, ev->aidx.mem.buf, ev->aidx.mem.off * 4,
+                                ev->host_idx, (size_t)b * sizeof(int32_t))))
+            return rc;
+    }
+    int64_t c = 0;
+    for (int64_t i = 0; i < b; i++) {
+        int64_t truth = (int64_t)y[i], pred = ev->host_idx[i];
+        c += pred == truth;
+        if (confusion && truth >= 0 && truth < classes && pred >= 0 && pred < classes)
+            confusion[truth * classes + pred]++;
+    }
+    *correct += c;
+    return 0;
+}
+
+int dlh_evaluate(dlh_evaluator *ev, dlh_batcher *bt, const int64_t *idx, int64_t n,
+                 double *loss, double *accuracy, int64_t *confusion)
+{
+    dlh_experiment *e = ev->e;
+    int acc = e->target_kind == DLH_TARGET_CLASS;
+    double sum = 0.0;
+    int64_t correct = 0;
+    int rc = dlh_batcher_start(bt, idx, n, e->max_batch, NULL, 0, e->seed, 0);
+    if (rc)
+        return rc;
+    for (;;) {
+        const dlh_batch *b;
+        float l;
+        if ((rc = dlh_batcher_next(bt, &b)))
+            break;
+        if (!b)
+            break;
+        if ((rc = dlh_evaluator_load(ev, b)) ||
+            (rc = dlh_graph_forward(e->graph, b->n, 0, 0, e->seed)) ||
+            (rc = dlh_evaluator_loss(ev, b->n, 0, &l)))
+            break;
+        sum += (double)l * (double)b->n;
+        if (acc && (rc = dlh_evaluator_correct(ev, b->n, b->y, &correct, confusion)))
+            break;
+    }
+    if (rc) {
+        dlh_batcher_stop(bt);
+        return rc;
+    }
+    *loss = n > 0 ? sum / (double)n : NAN;
+    *accuracy = acc && n > 0 ? (double)correct / (double)n : NAN;
+    return 0;
+}
+
+/* ------------------------------------------------------------ tensors */
+
+static char *eval_name(const char *a, const char *b, const char *c)
+{
+    size_t n = strlen(a) + strlen(b) + (c ? strlen(c) + 1 : 0) + 8;
+    char *s = malloc(n);
+    if (!s)
+        return NULL;
+    if (c)
+        snprintf(s, n, "optim.%s.%s.%s", a, b, c);
+    else
+        snprintf(s, n, "%s.%s", a, b);
+    return s;
+}
+
+int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor **out,
+                      size_t *n)
+{
+    size_t count = 0;
+    int ns = with_optim && e->optimizer ? e->optimizer->n_states : 0;
+    for (int i = 0; i < e->n_layers; i++)
+        count += (size_t)e->layers[i]->n_params * (size_t)(1 + ns) +
+                 (size_t)e->layers[i]->n_buffers;
+    dlh_ckpt_tensor *t = eval_calloc(count, sizeof *t);
+    *out = t;
+    *n = 0;
+    if (!t)
+        return DLH_ENOMEM;
+    size_t k = 0;
+    for (int i = 0; i < e->n_layers; i++) {
+        const dlh_layer_inst *l = e->layers[i];
+        for (int j = 0; j < l->n_params; j++, k++) {
+            if (!(t[k].name = eval_name(l->name, l->params[j].name, NULL)))
+                goto nomem;
+            t[k].t = &l->params[j].value;
+            *n = k + 1;
+        }
+        for (int j = 0; j < l->n_buffers; j++, k++) {
+            if (!(t[k].name = eval_name(l->name, l->buffers[j].name, NULL)))
+                goto nomem;
+            t[k].t = &l->buffers[j].value;
+            *n = k + 1;
+        }
+    }
+    for (int i = 0, p = 0; ns && i < e->n_layers; i++) {
+        const dlh_layer_inst *l = e->layers[i];
+        for (int j = 0; j < l->n_params; j++, p++)
+            for (int s = 0; s < ns; s++, k++) {
+                if (!(t[k].name = eval_name(l->name, l->params[j].name,
+                                            e->optimizer->state_names[s])))
+                    goto nomem;
+                t[k].t = &e->opt_states[(size_t)p * (size_t)ns + (size_t)s];
+                *n = k + 1;
+            }
+    }
+    return 0;
+nomem:
+    dlh_error_set("out of memory");
+    return DLH_ENOMEM;
+}
+
+void dlh_model_tensors_free(dlh_ckpt_tensor *t, size_t n)
+{
+    for (size_t i = 0; t && i < n; i++)
+        free((char *)t[i].name);
+    free(t);
+}
+
+/* ------------------------------------------------------------ normalisation */
+
+static const char *const eval_norm_names[] = { "none", "zscore", "minmax" };
+
+static char *eval_floats(const float *v, int64_t n)
+{
+    size_t size = (size_t)n * 20 + 4, k = 0;
+    char *s = malloc(size);
+    if (!s)
+        return NULL;
+    k += (size_t)snprintf(s + k, size - k, "[");
+    for (int64_t i = 0; i < n; i++)
+        k += (size_t)snprintf(s + k, size - k, "%s%.9g", i ? ", " : "", (double)v[i]);
+    snprintf(s + k, size - k, "]");
+    return s;
+}
+
+int dlh_norm_to_meta(const dlh_norm *n, dlh_st_meta *meta, char **bufs)
+{
+    int kind = n ? n->kind : DLH_NORM_NONE;
+    int64_t groups = kind != DLH_NORM_NONE ? n->groups : 0;
+    memset(bufs, 0, 5 * sizeof *bufs);
+    bufs[0] = strdup(eval_norm_names[kind >= 0 && kind <= 2 ? kind : 0]);
+    bufs[1] = malloc(32);
+    bufs[2] = malloc(32);
+    bufs[3] = eval_floats(groups ? n->shift : NULL, groups);
+    bufs[4] = eval_floats(groups ? n->scale : NULL, groups);
+    for (int i = 0; i < 5; i++)
+        if (!bufs[i]) {
+            for (int j = 0; j < 5; j++)
+                free(bufs[j]);
+            dlh_error_set("out of memory");
+            return DLH_ENOMEM;
+        }
+    snprintf(bufs[1], 32, "%" PRId64, groups);
+    snprintf(bufs[2], 32, "%" PRId64, groups ? n->group_stride : (int64_t)0);
+    static const char *const keys[5] = { "normalize", "norm_groups", "norm_group_stride",
+                                         "norm_shift", "norm_scale" };
+    for (int i = 0; i < 5; i++) {
+        meta[i].key = keys[i];
+        meta[i].value = bufs[i];
+    }
+    return 0;
+}
+
+/* "[f, f, ...]" of exactly n floats into v. */
+static int eval_parse_floats(const char *s, float *v, int64_t n)
+{
+    const char *p = s;
+    while (*p == ' ')
+        p++;
+    if (*p++ != '[')
+        return -1;
+    for (int64_t i = 0; i < n; i++) {
+        char *end;
+        while (*p == ' ' || (i > 0 && *p == ','))
+            p++;
+        v[i] = strtof(p, &end);
+        if (end == p || !isfinite(v[i]))
+            return -1;
+        p = end;
+    }
+    while (*p == ' ')
+        p++;
+    return *p == ']' && p[1] == '\0' ? 0 : -1;
+}
+
+int dlh_norm_from_meta(const dlh_st_file *f, const char *path, dlh_norm *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *kind = dlh_st_meta_get(f, "normalize");
+    if (!kind)
+        return 0;           /* not a dlhost checkpoint: no statistics */
+    int k = -1;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(kind, eval_norm_names[i]) == 0)
+            k = i;
+    const char *sg = dlh_st_meta_get(f, "norm_groups");
+    const char *ss = dlh_st_meta_get(f, "norm_group_stride");
+    const char *sh = dlh_st_meta_get(f, "norm_shift");
+    const char *sc = dlh_st_meta_get(f, "norm_scale");
+    const char *bad = k < 0 ? "normalize" : !sg ? "norm_groups" : !ss ? "norm_group_stride"
+                    : !sh ? "norm_shift" : !sc ? "norm_scale" : NULL;
+    char *end;
+    int64_t groups = 0, stride = 0;
+    if (!bad) {
+        groups = strtoll(sg, &end, 10);
+        if (*end || groups < 0 || groups > (int64_t)1 << 24)
+            bad = "norm_groups";
+        stride = strtoll(ss, &end, 10);
+        if (!bad && (*end || stride < 0))
+            bad = "norm_group_stride";
+        if (!bad && k != DLH_NORM_NONE && (groups < 1 || stride < 1))
+            bad = "norm_groups";
+    }
+    if (bad) {
+        dlh_error_set("%s: metadata '%s' is missing or malformed", path, bad);
+        return DLH_EDATA;
+    }
+    out->kind = k;
+    if (k == DLH_NORM_NONE)
+        return 0;
+    out->groups = groups;
+    out->group_stride = stride;
+    out->shift = malloc((size_t)groups * sizeof(float));
+    out->scale = malloc((size_t)groups * sizeof(float));
+    if (!out->shift || !out->scale) {
+        dlh_norm_free(out);
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    if (eval_parse_floats(sh, out->shift, groups) ||
+        eval_parse_floats(sc, out->scale, groups)) {
+        dlh_norm_free(out);
+        dlh_error_set("%s: metadata 'norm_shift'/'norm_scale' is not a list of %" PRId64
+                      " numbers", path, groups);
+        return DLH_EDATA;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ dlhost eval */
+
+/* The checkpoint against the experiment: every weight present with its
+   shape, the same class count and normalisation. */
+static int eval_match(const dlh_experiment *e, const dlh_st_file *f, const char *path,
+                      const dlh_ckpt_tensor *t, size_t n, const dlh_norm *norm)
+{
+    const char *cfg = dlh_config_path(e->cfg);
+    for (size_t i = 0; i < n; i++) {
+        const dlh_st_entry *s = dlh_st_find(f, t[i].name);
+        if (!s) {
+            dlh_error_set("%s: tensor '%s' is missing; the model of %s has it (is this "
+                          "checkpoint from another experiment?)", path, t[i].name, cfg);
+            return DLH_ECONFIG;
+        }
+        int same = s->ndim == t[i].t->ndim && s->dtype == t[i].t->dtype;
+        for (int d = 0; same && d < s->ndim; d++)
+            same = s->shape[d] == t[i].t->shape[d];
+        if (!same) {
+            dlh_shape a = { s->ndim, { 0 } }, b = { t[i].t->ndim, { 0 } };
+            char sa[96], sb[96];
+            for (int d = 0; d < s->ndim && d < DLH_MAX_DIMS; d++)
+                a.dim[d] = s->shape[d];
+            for (int d = 0; d < b.ndim; d++)
+                b.dim[d] = t[i].t->shape[d];
+            dlh_shape_format(&a, sa, sizeof sa);
+            dlh_shape_format(&b, sb, sizeof sb);
+            dlh_error_set("%s: tensor '%s' has shape %s%s, the model of %s expects %s",
+                          path, t[i].name, sa, s->dtype == t[i].t->dtype ? "" : " (I32)",
+                          cfg, sb);
+            return DLH_ESHAPE;
+        }
+    }
+    const char *cls = dlh_st_meta_get(f, "classes");
+    if (cls && e->target_kind == DLH_TARGET_CLASS) {
+        char *end;
+        long long c = strtoll(cls, &end, 10);
+        if (*end || c < 1) {
+            dlh_error_set("%s: metadata 'classes' is malformed ('%s')", path, cls);
+            return DLH_EDATA;
+        }
+        if (c != e->n_classes) {
+            dlh_error_set("%s: the checkpoint has %lld classes, the experiment %s has "
+                          "%lld", path, c, cfg, (long long)e->n_classes);
+            return DLH_ECONFIG;
+        }
+    }
+    if (dlh_st_meta_get(f, "normalize") && norm->kind != e->normalize) {
+        dlh_error_set("%s: the checkpoint was trained with normalize = \"%s\", the "
+                      "experiment %s says \"%s\"", path, eval_norm_names[norm->kind], cfg,
+                      eval_norm_names[e->normalize]);
+        return DLH_ECONFIG;
+    }
+    if (!dlh_st_meta_get(f, "normalize") && e->normalize != DLH_NORM_NONE) {
+        dlh_error_set("%s: the checkpoint carries no normalisation statistics, but the "
+                      "experiment %s asks for normalize = \"%s\"", path, cfg,
+                      eval_norm_names[e->normalize]);
+        return DLH_ECONFIG;
+    }
+    return 0;
+}
+
+static void eval_print(FILE *out, const dlh_experiment *e, double loss, double acc,
+                       const int64_t *conf)
+{
+    fprintf(out, "test  %" PRId64 " samples  loss %.6f", e->test.info.n_samples, loss);
+    if (!isnan(acc))
+        fprintf(out, "  accuracy %.4f", acc);
+    fprintf(out, "\n");
+    if (!conf)
+        return;
+    int64_t C = e->n_classes, most = 1;
+    for (int64_t i = 0; i < C * C; i++)
+        most = conf[i] > most ? conf[i] : most;
+    int w = 1;
+    for (int64_t m = most; m >= 10; m /= 10)
+        w++;
+    if (w < 3)
+        w = 3;
+    fprintf(out, "confusion matrix (rows = true class, columns = predicted class)\n");
+    fprintf(out, "%*s", 6, "");
+    for (int64_t j = 0; j < C; j++)
+        fprintf(out, " %*" PRId64, w, j);
+    fprintf(out, "\n");
+    for (int64_t i = 0; i < C; i++) {
+        fprintf(out, "%5" PRId64 " ", i);
+        for (int64_t j = 0; j < C; j++)
+            fprintf(out, " %*" PRId64, w, conf[i * C + j]);
+        fprintf(out, "\n");
+    }
+}
+
+int dlh_eval(dlh_config *cfg, const char *backend_override, const char *weights,
+             FILE *out)
+{
+    dlh_experiment *e = NULL;
+    dlh_st_file *f = NULL;
+    dlh_ckpt_tensor *t = NULL;
+    size_t n = 0;
+    dlh_norm norm;
+    dlh_evaluator ev;
+    dlh_batcher *bt = NULL;
+    int64_t *idx = NULL, *conf = NULL;
+    memset(&norm, 0, sizeof norm);
+    memset(&ev, 0, sizeof ev);
+    int rc = dlh_experiment_new(cfg, backend_override, 0, &e);
+    if (rc)
+        return rc;
+    if (!e->test.ops) {
+        dlh_error_set("%s: eval needs data.test (the experiment has none)",
+                      dlh_config_path(cfg));
+        rc = DLH_ECONFIG;
+        goto done;
+    }
+    if ((rc = dlh_st_read(weights, &f)) ||
+        (rc = dlh_norm_from_meta(f, weights, &norm)) ||
+        (rc = dlh_model_tensors(e, 0, &t, &n)) ||
+        (rc = eval_match(e, f, weights, t, n, &norm)))
+        goto done;
+    dlh_st_free(f);
+    f = NULL;
+    if ((rc = dlh_checkpoint_load(e->backend, weights, t, n, 1, NULL)))
+        goto done;
+    int64_t nt = e->test.info.n_samples;
+    int classes = e->target_kind == DLH_TARGET_CLASS;
+    if (!(idx = eval_calloc((size_t)nt, sizeof *idx)) ||
+        (classes && !(conf = eval_calloc((size_t)(e->n_classes * e->n_classes),
+                                         sizeof *conf)))) {
+        rc = DLH_ENOMEM;
+        goto done;
+    }
+    for (int64_t i = 0; i < nt; i++)
+        idx[i] = i;
+    if ((rc = dlh_evaluator_init(&ev, e)) ||
+        (rc = dlh_batcher_new(e->test.ops, e->test.state, &e->test.info,
+                              norm.kind != DLH_NORM_NONE ? &norm : NULL, e->max_batch,
+                              &bt)))
+        goto done;
+    double loss, acc;
+    if ((rc = dlh_evaluate(&ev, bt, idx, nt, &loss, &acc, conf))) {
+        dlh_error_prefix("data.test: ");
+        goto done;
+    }
+    fprintf(out, "eval %s: %s (%s)\n", e->name, weights, e->backend_line);
+    eval_print(out, e, loss, acc, conf);
+    fflush(out);
+done:
+    dlh_batcher_free(bt);
+    dlh_evaluator_release(&ev);
+    free(idx);
+    free(conf);
+    dlh_norm_free(&norm);
+    dlh_model_tensors_free(t, n);
+    dlh_st_free(f);
+    dlh_experiment_free(e);
+    return rc;
+}

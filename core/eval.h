@@ -1,0 +1,71 @@
+/* Evaluating a built experiment's model, and `dlhost eval`.
+ *
+ * The evaluator holds what one batch needs besides the graph (the target
+ * tensor, the loss's scratch, the argmax buffers), allocated once for
+ * max_batch samples, so that training and evaluation steps allocate nothing;
+ * dlh_run uses it for its train steps too.  The model's tensors are named for
+ * checkpoints as PyTorch names them: "<layer>.<param>" for weights and
+ * buffers, "optim.<layer>.<param>.<state>" for optimiser state. */
+#ifndef DLHOST_CORE_EVAL_H
+#define DLHOST_CORE_EVAL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "batcher.h"
+#include "experiment.h"
+#include "params.h"
+#include "rundir.h"
+
+typedef struct dlh_evaluator {
+    dlh_experiment *e;              /* borrowed */
+    dlh_tensor y;                   /* targets, max_batch first */
+    dlh_tensor amax, aidx;          /* row maxima and their argmax (int32) */
+    int32_t *host_idx;              /* [max_batch] */
+    float *host_out;                /* [max_batch]: single-logit outputs */
+    dlh_tensor *loss_scratch;       /* views handed to the loss */
+} dlh_evaluator;
+
+/* Allocates the evaluator of e (e->max_batch samples). */
+int dlh_evaluator_init(dlh_evaluator *ev, dlh_experiment *e);
+void dlh_evaluator_release(dlh_evaluator *ev);  /* zeroed or initialised */
+/* Writes a batch's samples and targets to the model input and the target. */
+int dlh_evaluator_load(dlh_evaluator *ev, const dlh_batch *b);
+/* The loss of the last forward over b samples (and, with_grad, its
+   gradient into the graph's output gradient). */
+int dlh_evaluator_loss(dlh_evaluator *ev, int64_t b, int with_grad, float *loss);
+/* Correct predictions of the last forward against the class labels y[0..b)
+   (argmax, or logit > 0 for a single output); adds true x predicted counts
+   into confusion ([classes][classes], may be NULL). */
+int dlh_evaluator_correct(dlh_evaluator *ev, int64_t b, const float *y,
+                          int64_t *correct, int64_t *confusion);
+/* Mean loss and accuracy (NaN without class targets) over samples idx[0..n)
+   read through `bt`, in evaluation mode, in batches of e->max_batch. */
+int dlh_evaluate(dlh_evaluator *ev, dlh_batcher *bt, const int64_t *idx, int64_t n,
+                 double *loss, double *accuracy, int64_t *confusion);
+
+/* The model's tensors by checkpoint name: weights and buffers, then (when
+   with_optim) the optimiser states.  *names owns the strings (free with
+   dlh_model_tensors_free). */
+int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor **out,
+                      size_t *n);
+void dlh_model_tensors_free(dlh_ckpt_tensor *t, size_t n);
+
+/* Normalisation statistics as checkpoint metadata strings: "normalize"
+   (none, zscore, minmax), "norm_groups", "norm_group_stride", "norm_shift"
+   and "norm_scale" ("[f, f, ...]", exact float round trip).  The strings are
+   written into bufs[5] (malloc'd; free each). */
+int dlh_norm_to_meta(const dlh_norm *n, dlh_st_meta *meta, char **bufs);
+/* Parses them back from a checkpoint; DLH_EDATA naming `path` and the key. */
+int dlh_norm_from_meta(const dlh_st_file *f, const char *path, dlh_norm *out);
+
+/* `dlhost eval`: builds cfg, loads `weights` (and its normalisation
+   statistics and class count), evaluates data.test and prints loss,
+   accuracy and the confusion matrix (rows = true class) to out.
+   A checkpoint that does not fit the experiment (missing tensor, other
+   shape, other class count) is DLH_ECONFIG / DLH_ESHAPE; an unreadable or
+   corrupt file DLH_EIO / DLH_EDATA. */
+int dlh_eval(dlh_config *cfg, const char *backend_override, const char *weights,
+             FILE *out);
+
+#endif

@@ -1,0 +1,457 @@
+/* The model DAG: topological order is the order of dlh_graph_add (inputs must
+ * be earlier nodes), so forward is one pass in order and backward one pass in
+ * reverse.  All memory is allocated by dlh_graph_plan; the passes only make
+ * views of it. */
+#include "graph.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "ew.h"
+
+/* Where backward writes the gradient of one input slot. */
+enum { GRAPH_TO_NONE = -1, GRAPH_TO_DIRECT = 0 /* >0: scratch slot k-1 */ };
+
+typedef struct graph_node {
+    dlh_layer_inst *layer;
+    int n_in;
+    int *in;                        /* producer node, -1 = model input */
+    int *to;                        /* per input slot: GRAPH_TO_* or scratch slot + 1 */
+    int n_consumers;
+    dlh_tensor out, dout;           /* max_batch */
+    dlh_tensor *in_v, *din_v;       /* views handed to the layer, [n_in] */
+    dlh_tensor *scratch_v;          /* layer scratch views, [layer->n_scratch] */
+} graph_node;
+
+struct dlh_graph {
+    const dlh_backend *be;
+    dlh_shape input_shape;
+    int64_t max_batch;
+    graph_node *nodes;
+    int n, cap;
+    int planned;
+    dlh_tensor x;                   /* the model input */
+    int n_gscratch;
+    dlh_tensor *gscratch;           /* fan-out gradients, each max numel * max_batch */
+    dlh_ew_kernel *acc, *scale;
+    int n_params;
+    int *param_node, *param_idx;
+    dlh_tensor sq;                  /* [max(n_params, n)] sums of squares */
+    dlh_tensor rows;                /* [max_batch] per-row sums (output probe) */
+    float *host_sq;                 /* [n] */
+};
+
+int dlh_graph_new(const dlh_backend *be, const dlh_shape *input, int64_t max_batch,
+                  dlh_graph **out)
+{
+    *out = NULL;
+    if (!be || !input || max_batch < 1 || input->ndim < 0 || input->ndim > DLH_MAX_DIMS) {
+        dlh_error_set("graph: invalid arguments");
+        return DLH_EINVAL;
+    }
+    dlh_graph *g = calloc(1, sizeof *g);
+    if (!g) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    g->be = be;
+    g->input_shape = *input;
+    g->max_batch = max_batch;
+    *out = g;
+    return 0;
+}
+
+static void graph_node_free(const dlh_backend *be, graph_node *nd)
+{
+    dlh_tensor_free(be, &nd->out);
+    dlh_tensor_free(be, &nd->dout);
+    free(nd->in);
+    free(nd->to);
+    free(nd->in_v);
+    free(nd->din_v);
+    free(nd->scratch_v);
+}
+
+void dlh_graph_free(dlh_graph *g)
+{
+    if (!g)
+        return;
+    for (int i = 0; i < g->n; i++)
+        graph_node_free(g->be, &g->nodes[i]);
+    free(g->nodes);
+    dlh_tensor_free(g->be, &g->x);
+    for (int i = 0; g->gscratch && i < g->n_gscratch; i++)
+        dlh_tensor_free(g->be, &g->gscratch[i]);
+    free(g->gscratch);
+    dlh_ew_free(g->acc);
+    dlh_ew_free(g->scale);
+    free(g->param_node);
+    free(g->param_idx);
+    dlh_tensor_free(g->be, &g->sq);
+    dlh_tensor_free(g->be, &g->rows);
+    free(g->host_sq);
+    free(g);
+}
+
+int dlh_graph_add(dlh_graph *g, dlh_layer_inst *layer, int n_inputs, const int *inputs)
+{
+    if (g->planned || !layer || n_inputs < 1) {
+        dlh_error_set("graph: cannot add layer '%s'", layer ? layer->name : "?");
+        return DLH_EINVAL;
+    }
+    for (int k = 0; k < n_inputs; k++)
+        if (inputs[k] < -1 || inputs[k] >= g->n) {
+            dlh_error_set("layer '%s': input %d is not an earlier layer", layer->name, k + 1);
+            return DLH_EINVAL;
+        }
+    if (g->n == g->cap) {
+        int cap = g->cap ? 2 * g->cap : 8;
+        graph_node *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) {
+            dlh_error_set("out of memory");
+            return DLH_ENOMEM;
+        }
+        g->nodes = nn;
+        g->cap = cap;
+    }
+    graph_node *nd = &g->nodes[g->n];
+    memset(nd, 0, sizeof *nd);
+    nd->layer = layer;
+    nd->n_in = n_inputs;
+    nd->in = malloc((size_t)n_inputs * sizeof *nd->in);
+    nd->to = malloc((size_t)n_inputs * sizeof *nd->to);
+    nd->in_v = calloc((size_t)n_inputs, sizeof *nd->in_v);
+    nd->din_v = calloc((size_t)n_inputs, sizeof *nd->din_v);
+    nd->scratch_v = calloc((size_t)layer->n_scratch + 1, sizeof *nd->scratch_v);
+    if (!nd->in || !nd->to || !nd->in_v || !nd->din_v || !nd->scratch_v) {
+        graph_node_free(g->be, nd);
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    memcpy(nd->in, inputs, (size_t)n_inputs * sizeof *nd->in);
+    for (int k = 0; k < n_inputs; k++)
+        if (inputs[k] >= 0)
+            g->nodes[inputs[k]].n_consumers++;
+    return g->n++;
+}
+
+int dlh_graph_find(const dlh_graph *g, const char *name)
+{
+    for (int i = 0; i < g->n; i++)
+        if (strcmp(g->nodes[i].layer->name, name) == 0)
+            return i;
+    return -1;
+}
+
+const dlh_shape *dlh_graph_shape(const dlh_graph *g, int i)
+{
+    return i < 0 ? &g->input_shape : &g->nodes[i].layer->output;
+}
+
+int dlh_graph_count(const dlh_graph *g)
+{
+    return g->n;
+}
+
+dlh_layer_inst *dlh_graph_layer(const dlh_graph *g, int i)
+{
+    return g->nodes[i].layer;
+}
+
+int dlh_graph_n_inputs(const dlh_graph *g, int i)
+{
+    return g->nodes[i].n_in;
+}
+
+int dlh_graph_input_of(const dlh_graph *g, int i, int k)
+{
+    return g->nodes[i].in[k];
+}
+
+int dlh_graph_dangling(const dlh_graph *g)
+{
+    for (int i = 0; i + 1 < g->n; i++)
+        if (g->nodes[i].n_consumers == 0)
+            return i;
+    return -1;
+}
+
+/* A batch-first tensor of max_batch samples of per-sample shape s. */
+static int graph_alloc(const dlh_graph *g, const dlh_shape *s, dlh_tensor *t)
+{
+    int64_t shape[DLH_MAX_DIMS];
+    if (s->ndim + 1 > DLH_MAX_DIMS) {
+        dlh_error_set("per-sample shape with %d dimensions has no room for the batch "
+                      "(at most %d)", (int)s->ndim, DLH_MAX_DIMS - 1);
+        return DLH_ESHAPE;
+    }
+    shape[0] = g->max_batch;
+    for (int i = 0; i < s->ndim; i++)
+        shape[i + 1] = s->dim[i];
+    return dlh_tensor_alloc(g->be, s->ndim + 1, shape, t);
+}
+
+int dlh_graph_plan(dlh_graph *g)
+{
+    int rc;
+    if (g->planned || g->n < 1) {
+        dlh_error_set("graph: nothing to plan");
+        return DLH_EINVAL;
+    }
+    if ((rc = graph_alloc(g, &g->input_shape, &g->x)))
+        return rc;
+    int64_t max_numel = 1;
+    for (int i = 0; i < g->n; i++) {
+        graph_node *nd = &g->nodes[i];
+        if ((rc = graph_alloc(g, &nd->layer->output, &nd->out)) ||
+            (rc = graph_alloc(g, &nd->layer->output, &nd->dout))) {
+            dlh_error_prefix("layer '%s': ", nd->layer->name);
+            return rc;
+        }
+        int64_t n = dlh_shape_numel(&nd->layer->output);
+        max_numel = n > max_numel ? n : max_numel;
+    }
+    /* Backward order decides who writes a producer's gradient first. */
+    char *written = calloc((size_t)g->n, 1);
+    if (!written) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    g->n_gscratch = 0;
+    for (int i = g->n - 1; i >= 0; i--) {
+        graph_node *nd = &g->nodes[i];
+        int used = 0;
+        for (int k = 0; k < nd->n_in; k++) {
+            int p = nd->in[k];
+            if (p < 0)
+                nd->to[k] = GRAPH_TO_NONE;
+            else if (!written[p]) {
+                nd->to[k] = GRAPH_TO_DIRECT;
+                written[p] = 1;
+            } else
+                nd->to[k] = ++used;
+        }
+        g->n_gscratch = used > g->n_gscratch ? used : g->n_gscratch;
+    }
+    free(written);
+    if (g->n_gscratch > 0) {
+        g->gscratch = calloc((size_t)g->n_gscratch, sizeof *g->gscratch);
+        if (!g->gscratch) {
+            dlh_error_set("out of memory");
+            return DLH_ENOMEM;
+        }
+        dlh_shape flat = { 1, { max_numel } };
+        for (int s = 0; s < g->n_gscratch; s++)
+            if ((rc = graph_alloc(g, &flat, &g->gscratch[s])))
+                return rc;
+        if ((rc = dlh_ew_compile(g->be, "in s; inout g; g = g + s;", &g->acc)))
+            return rc;
+    }
+    if ((rc = dlh_ew_compile(g->be, "inout g; scalar s; g = g * s;", &g->scale)))
+        return rc;
+
+    g->n_params = 0;
+    for (int i = 0; i < g->n; i++)
+        g->n_params += g->nodes[i].layer->n_params;
+    int np = g->n_params > g->n ? g->n_params : g->n;
+    g->param_node = calloc((size_t)g->n_params + 1, sizeof *g->param_node);
+    g->param_idx = calloc((size_t)g->n_params + 1, sizeof *g->param_idx);
+    g->host_sq = calloc((size_t)np, sizeof *g->host_sq);
+    if (!g->param_node || !g->param_idx || !g->host_sq) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    for (int i = 0, k = 0; i < g->n; i++)
+        for (int j = 0; j < g->nodes[i].layer->n_params; j++, k++) {
+            g->param_node[k] = i;
+            g->param_idx[k] = j;
+        }
+    int64_t nsq = np, nrows = g->max_batch;
+    if ((rc = dlh_tensor_alloc(g->be, 1, &nsq, &g->sq)) ||
+        (rc = dlh_tensor_alloc(g->be, 1, &nrows, &g->rows)))
+        return rc;
+    g->planned = 1;
+    return 0;
+}
+
+const dlh_tensor *dlh_graph_input(const dlh_graph *g)
+{
+    return &g->x;
+}
+
+const dlh_tensor *dlh_graph_output(const dlh_graph *g)
+{
+    return &g->nodes[g->n - 1].out;
+}
+
+const dlh_tensor *dlh_graph_d_output(const dlh_graph *g)
+{
+    return &g->nodes[g->n - 1].dout;
+}
+
+const dlh_tensor *dlh_graph_node_output(const dlh_graph *g, int i)
+{
+    return &g->nodes[i].out;
+}
+
+static dlh_tensor graph_view(const dlh_tensor *t, int64_t b)
+{
+    dlh_tensor v = *t;
+    v.shape[0] = b;
+    return v;
+}
+
+/* The input views of node nd for b samples. */
+static void graph_inputs(dlh_graph *g, graph_node *nd, int64_t b)
+{
+    for (int k = 0; k < nd->n_in; k++) {
+        int p = nd->in[k];
+        nd->in_v[k] = graph_view(p < 0 ? &g->x : &g->nodes[p].out, b);
+    }
+}
+
+int dlh_graph_forward(dlh_graph *g, int64_t batch, int training, int64_t step,
+                      uint64_t seed)
+{
+    for (int i = 0; i < g->n; i++) {
+        graph_node *nd = &g->nodes[i];
+        dlh_layer_ctx ctx;
+        dlh_layer_ctx_fill(nd->layer, batch, training, step, seed, &ctx, nd->scratch_v);
+        graph_inputs(g, nd, batch);
+        dlh_tensor o = graph_view(&nd->out, batch);
+        int rc = nd->layer->ops->forward(nd->layer->state, &ctx, nd->in_v, &o);
+        if (rc) {
+            if (!*dlh_error_get())
+                dlh_error_set("%s", dlh_strerror(rc));
+            dlh_error_prefix("layer '%s': forward: ", nd->layer->name);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed)
+{
+    int rc;
+    for (int i = 0; i < g->n; i++)
+        if ((rc = dlh_layer_zero_grad(g->nodes[i].layer)))
+            return rc;
+    for (int i = g->n - 1; i >= 0; i--) {
+        graph_node *nd = &g->nodes[i];
+        dlh_layer_ctx ctx;
+        dlh_layer_ctx_fill(nd->layer, batch, 1, step, seed, &ctx, nd->scratch_v);
+        graph_inputs(g, nd, batch);
+        for (int k = 0; k < nd->n_in; k++) {
+            int p = nd->in[k];
+            if (nd->to[k] == GRAPH_TO_NONE) {
+                /* Nobody needs the gradient of the data: a NULL buffer. */
+                memset(&nd->din_v[k], 0, sizeof nd->din_v[k]);
+                nd->din_v[k].ndim = nd->in_v[k].ndim;
+                memcpy(nd->din_v[k].shape, nd->in_v[k].shape, sizeof nd->din_v[k].shape);
+            } else if (nd->to[k] == GRAPH_TO_DIRECT) {
+                nd->din_v[k] = graph_view(&g->nodes[p].dout, batch);
+            } else {
+                /* Same memory, the producer's shape. */
+                nd->din_v[k] = graph_view(&g->nodes[p].dout, batch);
+                nd->din_v[k].mem = g->gscratch[nd->to[k] - 1].mem;
+            }
+        }
+        dlh_tensor o = graph_view(&nd->out, batch);
+        dlh_tensor d_o = graph_view(&nd->dout, batch);
+        rc = nd->layer->ops->backward(nd->layer->state, &ctx, nd->in_v, &o, &d_o,
+                                      nd->din_v);
+        if (rc) {
+            if (!*dlh_error_get())
+                dlh_error_set("%s", dlh_strerror(rc));
+            dlh_error_prefix("layer '%s': backward: ", nd->layer->name);
+            return rc;
+        }
+        for (int k = 0; k < nd->n_in; k++) {
+            if (nd->to[k] <= GRAPH_TO_DIRECT)
+                continue;
+            int p = nd->in[k];
+            size_t n = (size_t)batch * (size_t)dlh_shape_numel(&g->nodes[p].layer->output);
+            dlh_ew_arg args[2] = {
+                dlh_ew_full(g->gscratch[nd->to[k] - 1].mem, n),
+                dlh_ew_full(g->nodes[p].dout.mem, n),
+            };
+            if ((rc = dlh_ew_run(g->acc, n, args, NULL))) {
+                dlh_error_prefix("layer '%s': gradient accumulation: ",
+                                 g->nodes[p].layer->name);
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+int dlh_graph_param_count(const dlh_graph *g)
+{
+    return g->n_params;
+}
+
+void dlh_graph_param_at(const dlh_graph *g, int k, int *node, int *param)
+{
+    *node = g->param_node[k];
+    *param = g->param_idx[k];
+}
+
+static const dlh_mem graph_no_idx = { NULL, 0 };
+
+int dlh_graph_grad_sumsq(dlh_graph *g, float *sumsq)
+{
+    const dlh_backend *be = g->be;
+    int rc;
+    if (g->n_params == 0)
+        return 0;
+    for (int k = 0; k < g->n_params; k++) {
+        const dlh_tensor *gr = &g->nodes[g->param_node[k]].layer->params[g->param_idx[k]].grad;
+        if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUMSQ, 1, 1,
+                                  (int)dlh_tensor_numel(gr), gr->mem,
+                                  dlh_mem_at(g->sq.mem, (size_t)k), graph_no_idx)))
+            return rc;
+    }
+    return be->ops->read(be->ctx, g->sq.mem.buf, g->sq.mem.off * sizeof(float), sumsq,
+                         (size_t)g->n_params * sizeof(float));
+}
+
+int dlh_graph_scale_grads(dlh_graph *g, float s)
+{
+    float scalars[1] = { s };
+    for (int k = 0; k < g->n_params; k++) {
+        const dlh_tensor *gr = &g->nodes[g->param_node[k]].layer->params[g->param_idx[k]].grad;
+        size_t n = (size_t)dlh_tensor_numel(gr);
+        dlh_ew_arg args[1] = { dlh_ew_full(gr->mem, n) };
+        int rc = dlh_ew_run(g->scale, n, args, scalars);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int dlh_graph_first_nonfinite_output(dlh_graph *g, int64_t batch, int *node)
+{
+    const dlh_backend *be = g->be;
+    int rc;
+    *node = -1;
+    /* Per-row sums first, so no reduction is wider than one sample. */
+    for (int i = 0; i < g->n; i++) {
+        int64_t per = dlh_shape_numel(&g->nodes[i].layer->output);
+        if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUMSQ, 1, (int)batch, (int)per,
+                                  g->nodes[i].out.mem, g->rows.mem, graph_no_idx)) ||
+            (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 1, (int)batch, g->rows.mem,
+                                  dlh_mem_at(g->sq.mem, (size_t)i), graph_no_idx)))
+            return rc;
+    }
+    if ((rc = be->ops->read(be->ctx, g->sq.mem.buf, g->sq.mem.off * sizeof(float),
+                            g->host_sq, (size_t)g->n * sizeof(float))))
+        return rc;
+    for (int i = 0; i < g->n; i++)
+        if (!isfinite(g->host_sq[i])) {
+            *node = i;
+            return 0;
+        }
+    return 0;
+}

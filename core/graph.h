@@ -1,0 +1,83 @@
+/* The model as a DAG of layer instances, with its activation memory.
+ *
+ * Nodes are added in topological order (the experiment file's order: a
+ * layer may only name earlier layers as inputs); input -1 is the model input
+ * (the data).  The last node is the output.  dlh_graph_plan allocates, once,
+ * every node's output and output-gradient tensors for max_batch samples, the
+ * input tensor, and the scratch gradients of fan-outs; forward, backward and
+ * the gradient checks then allocate nothing.
+ *
+ * Backward runs the nodes in reverse order.  When a node's output feeds
+ * several inputs, the first of them to run backward writes the node's output
+ * gradient directly; the others write a scratch gradient that an ew add then
+ * accumulates into it.  The graph borrows its layers (the experiment owns
+ * them) and is used from one thread at a time. */
+#ifndef DLHOST_CORE_GRAPH_H
+#define DLHOST_CORE_GRAPH_H
+
+#include <stdint.h>
+
+#include <dlhost/dlhost.h>
+
+#include "instance.h"
+
+typedef struct dlh_graph dlh_graph;
+
+/* An empty graph over per-sample `input` shapes on `be`, for batches of up to
+   max_batch samples. */
+int dlh_graph_new(const dlh_backend *be, const dlh_shape *input, int64_t max_batch,
+                  dlh_graph **out);
+/* Frees the graph's memory (not its layers); NULL is a no-op. */
+void dlh_graph_free(dlh_graph *g);
+
+/* Appends `layer` (borrowed) reading inputs[0..n_inputs): indices of earlier
+   nodes, or -1 for the model input.  Returns its node index (>= 0) or
+   DLH_EINVAL for an index that is not earlier. */
+int dlh_graph_add(dlh_graph *g, dlh_layer_inst *layer, int n_inputs, const int *inputs);
+/* The node named `name`, or -1. */
+int dlh_graph_find(const dlh_graph *g, const char *name);
+/* The per-sample shape of node i's output (i = -1: the model input). */
+const dlh_shape *dlh_graph_shape(const dlh_graph *g, int i);
+int dlh_graph_count(const dlh_graph *g);
+dlh_layer_inst *dlh_graph_layer(const dlh_graph *g, int i);
+int dlh_graph_n_inputs(const dlh_graph *g, int i);
+/* Node index of input k of node i (-1: the model input). */
+int dlh_graph_input_of(const dlh_graph *g, int i, int k);
+/* The first node (other than the last) whose output nobody reads, or -1. */
+int dlh_graph_dangling(const dlh_graph *g);
+
+/* Allocates activations, gradients and fan-out scratch (once; after the last
+   add).  DLH_ENOMEM / backend errors with the message set. */
+int dlh_graph_plan(dlh_graph *g);
+
+/* The model input, output and output-gradient tensors (batch max_batch;
+   cut shape[0] to the batch in use). */
+const dlh_tensor *dlh_graph_input(const dlh_graph *g);
+const dlh_tensor *dlh_graph_output(const dlh_graph *g);
+const dlh_tensor *dlh_graph_d_output(const dlh_graph *g);
+/* Node i's output tensor (max_batch). */
+const dlh_tensor *dlh_graph_node_output(const dlh_graph *g, int i);
+
+/* Runs every node on the first `batch` samples of the input.  training
+   switches dropout and the like; step and seed key the layers' streams.
+   Errors are prefixed "layer 'name': forward: ". */
+int dlh_graph_forward(dlh_graph *g, int64_t batch, int training, int64_t step,
+                      uint64_t seed);
+/* Zeroes every parameter gradient, then back-propagates the output gradient
+   (which the loss has written) through every node in reverse order. */
+int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed);
+
+/* Parameter tensors of the whole model, layers in order, each layer's params
+   in order: count, and the k-th one's layer and index within it. */
+int dlh_graph_param_count(const dlh_graph *g);
+void dlh_graph_param_at(const dlh_graph *g, int k, int *node, int *param);
+/* Squared L2 norm of every parameter gradient into sumsq[0..param_count)
+   (one backend read for all of them). */
+int dlh_graph_grad_sumsq(dlh_graph *g, float *sumsq);
+/* Multiplies every parameter gradient by s (global-norm clipping). */
+int dlh_graph_scale_grads(dlh_graph *g, float s);
+/* The first node (in order) whose output over `batch` samples holds a
+   non-finite value, or -1 when all are finite; *node receives it. */
+int dlh_graph_first_nonfinite_output(dlh_graph *g, int64_t batch, int *node);
+
+#endif

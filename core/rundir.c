@@ -1,0 +1,443 @@
+/* The run directory and checkpoints over the backend.
+ *
+ * Every file goes through dlh_file_write_atomic / dlh_st_write_fill, so a
+ * crash at any point leaves the previous version or the new one.  metrics.csv
+ * is small, so it is kept in memory and rewritten whole each epoch instead of
+ * appended to (an append can tear). */
+#define _GNU_SOURCE 1             /* open_memstream */
+#include "rundir.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+struct dlh_rundir {
+    char *path;                     /* root/name */
+    char *metrics_path;
+    dlh_epoch_row *rows;
+    size_t n_rows, cap_rows;
+};
+
+static const char metrics_header[] =
+    "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,samples_per_s\n";
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = malloc(la + lb + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
+
+/* mkdir that accepts an existing folder. */
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0755) == 0)
+        return 0;
+    int err = errno;
+    struct stat st;
+    if (err == EEXIST && stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return 0;
+        dlh_error_set("%s: exists and is not a folder", path);
+        return DLH_EIO;
+    }
+    dlh_error_set("%s: cannot create the folder: %s", path, strerror(err));
+    return DLH_EIO;
+}
+
+/* mkdir -p: the root may be a nested path ("out/runs"). */
+static int make_dirs(const char *path)
+{
+    char *p = strdup(path);
+    if (!p) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    int rc = 0;
+    for (char *s = p + 1; *s && rc == 0; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (s[-1] != '/')
+            rc = make_dir(p);
+        *s = '/';
+    }
+    if (rc == 0)
+        rc = make_dir(p);
+    free(p);
+    return rc;
+}
+
+static int write_config(const char *dir, dlh_config *cfg)
+{
+    char *path = path_join(dir, "config.cfg");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = path ? open_memstream(&text, &len) : NULL;
+    if (!mem) {
+        free(path);
+        dlh_error_set("out of memory writing config.cfg");
+        return DLH_ENOMEM;
+    }
+    config_write(dlh_config_root(cfg)->config, mem);
+    int bad = ferror(mem);
+    if (fclose(mem) != 0 || bad) {
+        free(text);
+        dlh_error_set("%s: out of memory formatting the configuration", path);
+        free(path);
+        return DLH_ENOMEM;
+    }
+    int rc = dlh_file_write_atomic(path, text, len);
+    free(text);
+    free(path);
+    return rc;
+}
+
+static void put_num(FILE *f, const char *fmt, double v)
+{
+    fputc(',', f);
+    if (!isnan(v))
+        fprintf(f, fmt, v);
+}
+
+/* Formats every row and replaces metrics.csv. */
+static int write_metrics(dlh_rundir *r)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) {
+        dlh_error_set("%s: out of memory", r->metrics_path);
+        return DLH_ENOMEM;
+    }
+    fputs(metrics_header, mem);
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const dlh_epoch_row *row = &r->rows[i];
+        /* %.9g keeps every bit of a float32 loss or accuracy; timings need
+           no more than %.6g. */
+        fprintf(mem, "%lld", (long long)row->epoch);
+        put_num(mem, "%.9g", row->train_loss);
+        put_num(mem, "%.9g", row->train_accuracy);
+        put_num(mem, "%.9g", row->val_loss);
+        put_num(mem, "%.9g", row->val_accuracy);
+        put_num(mem, "%.9g", row->lr);
+        put_num(mem, "%.6g", row->seconds);
+        put_num(mem, "%.6g", row->samples_per_s);
+        fputc('\n', mem);
+    }
+    int bad = ferror(mem);
+    if (fclose(mem) != 0 || bad) {
+        free(text);
+        dlh_error_set("%s: out of memory", r->metrics_path);
+        return DLH_ENOMEM;
+    }
+    int rc = dlh_file_write_atomic(r->metrics_path, text, len);
+    free(text);
+    return rc;
+}
+
+int dlh_rundir_open(const char *root, const char *name, dlh_config *cfg,
+                    dlh_rundir **out)
+{
+    *out = NULL;
+    if (!root)
+        root = "runs";
+    if (!name || !*name) {
+        dlh_error_set("the run name is empty");
+        return DLH_ECONFIG;
+    }
+    if (strchr(name, '/')) {
+        dlh_error_set("run name '%s' must not contain '/'", name);
+        return DLH_ECONFIG;
+    }
+    if (name[0] == '.') {
+        dlh_error_set("run name '%s' must not start with '.'", name);
+        return DLH_ECONFIG;
+    }
+    if (!*root) {
+        dlh_error_set("the run folder root is empty");
+        return DLH_EINVAL;
+    }
+    dlh_rundir *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = path_join(root, name)) ||
+        !(r->metrics_path = path_join(r->path, "metrics.csv"))) {
+        dlh_rundir_close(r);
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    int rc = make_dirs(root);
+    if (rc == 0)
+        rc = make_dir(r->path);
+    if (rc == 0 && cfg)
+        rc = write_config(r->path, cfg);
+    if (rc == 0)
+        rc = write_metrics(r);
+    if (rc < 0) {
+        dlh_rundir_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+void dlh_rundir_close(dlh_rundir *r)
+{
+    if (!r)
+        return;
+    free(r->path);
+    free(r->metrics_path);
+    free(r->rows);
+    free(r);
+}
+
+const char *dlh_rundir_path(const dlh_rundir *r)
+{
+    return r->path;
+}
+
+int dlh_rundir_metrics(dlh_rundir *r, const dlh_epoch_row *row)
+{
+    if (r->n_rows == r->cap_rows) {
+        size_t cap = r->cap_rows ? 2 * r->cap_rows : 64;
+        dlh_epoch_row *rows = realloc(r->rows, cap * sizeof *rows);
+        if (!rows) {
+            dlh_error_set("%s: out of memory", r->metrics_path);
+            return DLH_ENOMEM;
+        }
+        r->rows = rows;
+        r->cap_rows = cap;
+    }
+    r->rows[r->n_rows++] = *row;
+    int rc = write_metrics(r);
+    if (rc < 0)
+        r->n_rows--;                /* the file still holds the old rows */
+    return rc;
+}
+
+/* ------------------------------------------------------------ checkpoints */
+
+/* One staging buffer per thread, grown to the largest tensor met and kept,
+   so that the checkpoint of every epoch after the first allocates nothing
+   for tensor data.  Freed when the thread ends, and for the main thread when
+   the library is unloaded or the process exits. */
+typedef struct stage {
+    void *p;
+    size_t cap;
+} stage;
+
+static pthread_key_t stage_key;
+static pthread_once_t stage_once = PTHREAD_ONCE_INIT;
+static int stage_key_ok;
+
+static void stage_free(void *v)
+{
+    stage *s = v;
+    if (s) {
+        free(s->p);
+        free(s);
+    }
+}
+
+static void stage_key_make(void)
+{
+    stage_key_ok = pthread_key_create(&stage_key, stage_free) == 0;
+}
+
+__attribute__((destructor)) static void stage_release_main(void)
+{
+    if (stage_key_ok) {
+        stage_free(pthread_getspecific(stage_key));
+        pthread_setspecific(stage_key, NULL);
+    }
+}
+
+static void *stage_get(size_t bytes)
+{
+    pthread_once(&stage_once, stage_key_make);
+    if (!stage_key_ok)
+        return NULL;
+    stage *s = pthread_getspecific(stage_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s || pthread_setspecific(stage_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (bytes > s->cap) {
+        void *p = realloc(s->p, bytes);
+        if (!p)
+            return NULL;
+        s->p = p;
+        s->cap = bytes;
+    }
+    return s->p ? s->p : s;         /* any non-NULL pointer for 0 bytes */
+}
+
+static size_t tensor_bytes(const dlh_tensor *t)
+{
+    return (size_t)dlh_tensor_numel(t) * 4;
+}
+
+typedef struct save_ctx {
+    const dlh_backend *be;
+    const dlh_ckpt_tensor *tensors;
+    void *buf;
+    const char *path;
+} save_ctx;
+
+static int save_fill(void *user, size_t i, const void **data)
+{
+    save_ctx *c = user;
+    const dlh_tensor *t = c->tensors[i].t;
+    size_t bytes = tensor_bytes(t);
+    *data = c->buf;
+    if (bytes == 0)
+        return 0;
+    int rc = c->be->ops->read(c->be->ctx, t->mem.buf, t->mem.off * 4, c->buf, bytes);
+    if (rc < 0)
+        dlh_error_prefix("%s: reading tensor '%s' from the backend: ", c->path,
+                         c->tensors[i].name);
+    return rc;
+}
+
+static void shape_text(int ndim, const int64_t *shape, char *buf, size_t size)
+{
+    size_t k = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < ndim && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, "%s%lld", i ? ", " : "",
+                              (long long)shape[i]);
+    if (k < size)
+        snprintf(buf + k, size - k, "]");
+}
+
+int dlh_checkpoint_save(const dlh_backend *be, const char *path,
+                        const dlh_ckpt_tensor *tensors, size_t n,
+                        const dlh_st_meta *meta, size_t n_meta)
+{
+    dlh_st_entry *entries = calloc(n ? n : 1, sizeof *entries);
+    if (!entries) {
+        dlh_error_set("%s: out of memory", path);
+        return DLH_ENOMEM;
+    }
+    size_t most = 0;
+    for (size_t i = 0; i < n; i++) {
+        const dlh_tensor *t = tensors[i].t;
+        if (!t || t->ndim < 0 || t->ndim > DLH_MAX_DIMS ||
+            (t->dtype != DLH_F32 && t->dtype != DLH_I32)) {
+            dlh_error_set("%s: tensor '%s' cannot be saved (missing, or not F32/I32)",
+                          path, tensors[i].name ? tensors[i].name : "?");
+            free(entries);
+            return DLH_EINVAL;
+        }
+        entries[i].name = tensors[i].name;
+        entries[i].dtype = t->dtype;
+        entries[i].ndim = t->ndim;
+        memcpy(entries[i].shape, t->shape, sizeof t->shape);
+        if (tensor_bytes(t) > most)
+            most = tensor_bytes(t);
+    }
+    save_ctx c = { be, tensors, stage_get(most), path };
+    if (!c.buf) {
+        free(entries);
+        dlh_error_set("%s: out of memory for a %zu-byte staging buffer", path, most);
+        return DLH_ENOMEM;
+    }
+    int rc = dlh_st_write_fill(path, entries, n, meta, n_meta, save_fill, &c);
+    free(entries);
+    return rc;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int dlh_checkpoint_load(const dlh_backend *be, const char *path,
+                        const dlh_ckpt_tensor *tensors, size_t n, int allow_extra,
+                        dlh_st_file **file)
+{
+    if (file)
+        *file = NULL;
+    dlh_st_file *f = NULL;
+    int rc = dlh_st_read(path, &f);
+    if (rc < 0)
+        return rc;
+    /* Everything is checked before anything is written, so a refused file
+       leaves the tensors as they were. */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const dlh_tensor *t = tensors[i].t;
+        const dlh_st_entry *e = dlh_st_find(f, tensors[i].name);
+        char want[160], got[160];
+        if (!e) {
+            dlh_error_set("%s: tensor '%s' is missing from the file", path,
+                          tensors[i].name);
+            rc = DLH_EDATA;
+            break;
+        }
+        int same = e->ndim == t->ndim;
+        for (int d = 0; same && d < t->ndim; d++)
+            same = e->shape[d] == t->shape[d];
+        if (!same) {
+            shape_text(e->ndim, e->shape, got, sizeof got);
+            shape_text(t->ndim, t->shape, want, sizeof want);
+            dlh_error_set("%s: tensor '%s' has shape %s in the file, the model "
+                          "expects %s", path, tensors[i].name, got, want);
+            rc = DLH_EDATA;
+        } else if (e->dtype != t->dtype) {
+            dlh_error_set("%s: tensor '%s' is %s in the file, the model expects %s",
+                          path, tensors[i].name, e->dtype == DLH_I32 ? "I32" : "F32",
+                          t->dtype == DLH_I32 ? "I32" : "F32");
+            rc = DLH_EDATA;
+        }
+    }
+    if (rc == 0 && !allow_extra) {
+        const char **asked = malloc((n ? n : 1) * sizeof *asked);
+        if (!asked) {
+            dlh_error_set("%s: out of memory", path);
+            rc = DLH_ENOMEM;
+        } else {
+            for (size_t i = 0; i < n; i++)
+                asked[i] = tensors[i].name;
+            qsort(asked, n, sizeof *asked, cmp_name);
+            for (size_t i = 0; i < dlh_st_count(f); i++) {
+                const char *name = dlh_st_at(f, i)->name;
+                if (!bsearch(&name, asked, n, sizeof *asked, cmp_name)) {
+                    dlh_error_set("%s: tensor '%s' in the file is not part of the model",
+                                  path, name);
+                    rc = DLH_EDATA;
+                    break;
+                }
+            }
+            free(asked);
+        }
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const dlh_tensor *t = tensors[i].t;
+        size_t bytes = tensor_bytes(t);
+        if (bytes == 0)
+            continue;
+        const dlh_st_entry *e = dlh_st_find(f, tensors[i].name);
+        rc = be->ops->write(be->ctx, t->mem.buf, t->mem.off * 4, e->data, bytes);
+        if (rc < 0)
+            dlh_error_prefix("%s: writing tensor '%s' to the backend: ", path,
+                             tensors[i].name);
+    }
+    if (rc < 0 || !file)
+        dlh_st_free(f);
+    else
+        *file = f;
+    return rc;
+}

@@ -1,0 +1,175 @@
+/* maxpool2d and avgpool2d over [C, H, W] samples, on the backend's pool2d
+ * primitive: PyTorch's floor mode, padding at most half the (dilated)
+ * window as PyTorch requires, max with int32 argmax indices in scratch, and
+ * avg counting only the cells inside the input (nn.AvgPool2d with
+ * count_include_pad=False; PyTorch's default counts the padding). */
+#include <limits.h>
+#include <stdlib.h>
+
+#include "layers.h"
+
+typedef struct pool2d_state {
+    dlh_pool_op op;
+    dlh_window2d g;
+    int idx_index;              /* max: [N, C, oh, ow] int32 argmax */
+} pool2d_state;
+
+static int pool2d_create(const dlh_host *host, dlh_layer_setup *setup, void **state,
+                         dlh_pool_op op)
+{
+    const char *name = op == DLH_POOL_MAX ? "maxpool2d" : "avgpool2d";
+    pool2d_state *st = calloc(1, sizeof *st);
+    *state = st;
+    if (!st) {
+        host->error("out of memory");
+        return DLH_ENOMEM;
+    }
+    st->op = op;
+    dlh_params *p = setup->params;
+    int32_t ks[2], stride[2], pad[2], dil[2] = { 1, 1 };
+    int rc;
+    if ((rc = layers_param_pair(p, "kernel_size", -1, 1, 1 << 16, ks)) < 0)
+        return rc;
+    /* stride defaults to the kernel size, as in PyTorch. */
+    if ((rc = layers_param_pair(p, "stride", 0, 1, 1 << 16, stride)) < 0)
+        return rc;
+    if (!host->param_has(p, "stride")) {
+        stride[0] = ks[0];
+        stride[1] = ks[1];
+    }
+    if ((rc = layers_param_pair(p, "padding", 0, 0, 1 << 16, pad)) < 0 ||
+        (op == DLH_POOL_MAX &&
+         (rc = layers_param_pair(p, "dilation", 1, 1, 1 << 16, dil)) < 0))
+        return rc;
+
+    char sbuf[96];
+    if (setup->n_inputs != 1)
+        return host->param_error(p, NULL, "%s takes exactly one input, got %d", name,
+                                 setup->n_inputs);
+    const dlh_shape *in = &setup->inputs[0];
+    if (in->ndim != 3)
+        return host->param_error(p, NULL, "%s expects samples of shape [C, H, W], got "
+                                 "%s", name, layers_shape_str(in, sbuf, sizeof sbuf));
+    if (in->dim[0] > INT_MAX || in->dim[1] > INT_MAX || in->dim[2] > INT_MAX ||
+        in->dim[1] * in->dim[2] > INT_MAX)
+        return host->param_error(p, NULL, "%s input %s is too large", name,
+                                 layers_shape_str(in, sbuf, sizeof sbuf));
+    dlh_window2d *g = &st->g;
+    g->struct_size = sizeof *g;
+    g->c = (int32_t)in->dim[0];
+    g->h = (int32_t)in->dim[1];
+    g->w = (int32_t)in->dim[2];
+    g->kh = ks[0];
+    g->kw = ks[1];
+    g->sh = stride[0];
+    g->sw = stride[1];
+    g->ph = pad[0];
+    g->pw = pad[1];
+    g->dh = dil[0];
+    g->dw = dil[1];
+    int64_t eh = (int64_t)g->dh * (g->kh - 1) + 1, ew = (int64_t)g->dw * (g->kw - 1) + 1;
+    /* PyTorch's rule; it also keeps every window partly inside the input. */
+    if (2 * (int64_t)g->ph > eh || 2 * (int64_t)g->pw > ew)
+        return host->param_error(p, "padding", "%s padding %dx%d is more than half the "
+                                 "%lldx%lld window", name, g->ph, g->pw, (long long)eh,
+                                 (long long)ew);
+    int64_t ph = (int64_t)g->h + 2 * (int64_t)g->ph, pw = (int64_t)g->w + 2 * (int64_t)g->pw;
+    if (eh > ph || ew > pw)
+        return host->param_error(p, "kernel_size", "%s window %lldx%lld does not fit the "
+                                 "input %s padded to %lldx%lld", name, (long long)eh,
+                                 (long long)ew, layers_shape_str(in, sbuf, sizeof sbuf),
+                                 (long long)ph, (long long)pw);
+    g->oh = (int32_t)((ph - eh) / g->sh + 1);
+    g->ow = (int32_t)((pw - ew) / g->sw + 1);
+
+    setup->output.ndim = 3;
+    setup->output.dim[0] = g->c;
+    setup->output.dim[1] = g->oh;
+    setup->output.dim[2] = g->ow;
+    int64_t out = (int64_t)g->c * g->oh * g->ow;
+    /* int32 indices take the room of floats: scratch counts 4-byte elements. */
+    if (op == DLH_POOL_MAX &&
+        (rc = setup->add_scratch(setup, out, 0, &st->idx_index)) < 0)
+        return rc;
+    return 0;
+}
+
+static int maxpool2d_create(const dlh_host *host, dlh_layer_setup *setup, void **state)
+{
+    return pool2d_create(host, setup, state, DLH_POOL_MAX);
+}
+
+static int avgpool2d_create(const dlh_host *host, dlh_layer_setup *setup, void **state)
+{
+    return pool2d_create(host, setup, state, DLH_POOL_AVG);
+}
+
+static int pool2d_batch(const dlh_layer_ctx *ctx, int *batch)
+{
+    if (ctx->batch < 0 || ctx->batch > INT_MAX) {
+        layers_host->error("pool2d: batch of %lld samples is out of range",
+                           (long long)ctx->batch);
+        return DLH_EINVAL;
+    }
+    *batch = (int)ctx->batch;
+    return 0;
+}
+
+static int pool2d_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
+                          const dlh_tensor *output)
+{
+    const pool2d_state *st = state;
+    const dlh_backend *be = ctx->backend;
+    int batch, rc;
+    if ((rc = pool2d_batch(ctx, &batch)) < 0)
+        return rc;
+    /* Evaluation has no backward: the indices are not needed. */
+    dlh_mem idx = st->op == DLH_POOL_MAX && ctx->training
+                  ? ctx->scratch[st->idx_index].mem : layers_no_mem();
+    return be->ops->pool2d(be->ctx, st->op, &st->g, batch, inputs[0].mem, output->mem,
+                           idx);
+}
+
+static int pool2d_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
+                           const dlh_tensor *output, const dlh_tensor *d_output,
+                           const dlh_tensor *d_inputs)
+{
+    (void)inputs;
+    (void)output;
+    const pool2d_state *st = state;
+    const dlh_backend *be = ctx->backend;
+    int batch, rc;
+    if (!d_inputs[0].mem.buf)
+        return 0;
+    if ((rc = pool2d_batch(ctx, &batch)) < 0)
+        return rc;
+    dlh_mem idx = st->op == DLH_POOL_MAX ? ctx->scratch[st->idx_index].mem
+                                          : layers_no_mem();
+    size_t n = (size_t)batch * (size_t)st->g.c * (size_t)st->g.h * (size_t)st->g.w;
+    /* The primitive accumulates. */
+    if ((rc = be->ops->fill(be->ctx, d_inputs[0].mem, n, 0.0f)) < 0)
+        return rc;
+    return be->ops->pool2d_backward(be->ctx, st->op, &st->g, batch, d_output->mem, idx,
+                                    d_inputs[0].mem);
+}
+
+static void pool2d_destroy(void *state)
+{
+    free(state);
+}
+
+const dlh_layer_ops maxpool2d_ops = {
+    .struct_size = sizeof(dlh_layer_ops),
+    .create = maxpool2d_create,
+    .forward = pool2d_forward,
+    .backward = pool2d_backward,
+    .destroy = pool2d_destroy,
+};
+
+const dlh_layer_ops avgpool2d_ops = {
+    .struct_size = sizeof(dlh_layer_ops),
+    .create = avgpool2d_create,
+    .forward = pool2d_forward,
+    .backward = pool2d_backward,
+    .destroy = pool2d_destroy,
+};

@@ -1,0 +1,111 @@
+/* reshape: each sample to `shape` (a list without the batch dimension; at
+ * most one -1, inferred from the element count), like torch.reshape of
+ * every sample.  The data does not change: forward and backward are one
+ * backend copy each. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "layers.h"
+
+/* The batch takes one of the tensor's DLH_MAX_DIMS dimensions. */
+#define RESHAPE_MAX_DIMS (DLH_MAX_DIMS - 1)
+
+static int reshape_create(const dlh_host *host, dlh_layer_setup *setup, void **state)
+{
+    *state = NULL;
+    dlh_params *p = setup->params;
+    float v[RESHAPE_MAX_DIMS];
+    size_t n = 0;
+    int rc;
+    if (!host->param_has(p, "shape")) {
+        /* The host's own message for a missing key, with its did-you-mean. */
+        const char *unused;
+        rc = host->param_string(p, "shape", NULL, &unused);
+        return rc < 0 ? rc : DLH_ECONFIG;
+    }
+    if ((rc = host->param_floats(p, "shape", v, RESHAPE_MAX_DIMS, &n)) < 0)
+        return rc;
+    if (n == 0)
+        return host->param_error(p, "shape", "parameter 'shape': expected a list of 1 "
+                                 "to %d sizes, got an empty list", RESHAPE_MAX_DIMS);
+    if (setup->n_inputs != 1)
+        return host->param_error(p, NULL, "reshape takes exactly one input, got %d",
+                                 setup->n_inputs);
+    char in_s[96];
+    const dlh_shape *in = &setup->inputs[0];
+    int64_t numel = dlh_shape_numel(in), known = 1;
+    int infer = -1;
+    dlh_shape out = { (int32_t)n, { 0 } };
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == -1.0f && infer < 0) {
+            infer = (int)i;
+            out.dim[i] = 1;
+            continue;
+        }
+        if (v[i] != floorf(v[i]) || v[i] < 1.0f || v[i] > (float)((int64_t)1 << 24))
+            return host->param_error(p, "shape", "parameter 'shape': entry %zu is %g; "
+                                     "expected sizes >= 1 and at most one -1", i,
+                                     (double)v[i]);
+        out.dim[i] = (int64_t)v[i];
+        /* Saturates: anything that large is a mismatch anyway. */
+        if (__builtin_mul_overflow(known, out.dim[i], &known))
+            known = INT64_MAX;
+    }
+    if (infer >= 0) {
+        if (known > numel || numel % known != 0)
+            return host->param_error(p, "shape", "cannot reshape %s (%lld elements) to "
+                                     "a shape with -1 and %lld other elements",
+                                     layers_shape_str(in, in_s, sizeof in_s),
+                                     (long long)numel, (long long)known);
+        out.dim[infer] = numel / known;
+    } else if (known != numel) {
+        char out_s[96];
+        return host->param_error(p, "shape", "cannot reshape %s (%lld elements) to %s "
+                                 "(%lld elements)",
+                                 layers_shape_str(in, in_s, sizeof in_s),
+                                 (long long)numel, layers_shape_str(&out, out_s,
+                                                                    sizeof out_s),
+                                 (long long)known);
+    }
+    setup->output = out;
+    return 0;
+}
+
+/* Copies a whole batch tensor src to dst (same element count). */
+static int reshape_copy(const dlh_backend *be, const dlh_tensor *dst,
+                        const dlh_tensor *src)
+{
+    size_t bytes = (size_t)dlh_tensor_numel(src) * sizeof(float);
+    if (bytes == 0)
+        return 0;
+    return be->ops->copy(be->ctx, dst->mem.buf, dst->mem.off * sizeof(float),
+                         src->mem.buf, src->mem.off * sizeof(float), bytes);
+}
+
+static int reshape_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
+                           const dlh_tensor *output)
+{
+    (void)state;
+    return reshape_copy(ctx->backend, output, &inputs[0]);
+}
+
+static int reshape_backward(void *state, const dlh_layer_ctx *ctx,
+                            const dlh_tensor *inputs, const dlh_tensor *output,
+                            const dlh_tensor *d_output, const dlh_tensor *d_inputs)
+{
+    (void)state;
+    (void)inputs;
+    (void)output;
+    if (!d_inputs[0].mem.buf)
+        return 0;
+    return reshape_copy(ctx->backend, &d_inputs[0], d_output);
+}
+
+const dlh_layer_ops reshape_ops = {
+    .struct_size = sizeof(dlh_layer_ops),
+    .create = reshape_create,
+    .forward = reshape_forward,
+    .backward = reshape_backward,
+    .destroy = NULL,
+};

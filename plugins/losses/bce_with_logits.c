@@ -1,0 +1,186 @@
+/* bce_with_logits: nn.BCEWithLogitsLoss on logits x and dense targets t of
+ * the prediction's shape, in the form of torch's
+ * binary_cross_entropy_with_logits that never overflows:
+ *
+ *   loss = max(x, 0) - x t + log(1 + exp(-|x|))
+ *   with pos_weight p:  lw = (p - 1) t + 1,
+ *   loss = (1 - t) x + lw (max(-x, 0) + log(1 + exp(-|x|)))
+ *
+ * (the two agree for p = 1).  The gradient is sigmoid(x) - t, or
+ * (1 - t) - lw sigmoid(-x) with pos_weight.  pos_weight broadcasts like
+ * torch's over the last dimension: one value, one per value of the last
+ * dimension, or one per value of a sample.  Reduction "mean" divides by the
+ * number of elements (batch x values per sample), "sum" does not. */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "losses.h"
+
+typedef struct bce_state {
+    const dlh_backend *be;
+    int sum;                    /* reduction "sum" */
+    int64_t per_sample;
+    size_t pw_len;              /* pos_weight values; 0 = none */
+    dlh_buffer *pw;
+    int elem_index;             /* scratch: per-element losses */
+    int rows_index;             /* scratch: per-sample sums, then the total */
+    dlh_ew_kernel *fwd;         /* e */
+    dlh_ew_kernel *fwd_grad;    /* e and d in one pass */
+} bce_state;
+
+static int bce_pos_weight(const dlh_host *host, dlh_params *p, const dlh_shape *pred,
+                          bce_state *st)
+{
+    size_t max = (size_t)st->per_sample, n = 0;
+    float *w = malloc(max * sizeof *w);
+    if (!w) {
+        host->error("out of memory");
+        return DLH_ENOMEM;
+    }
+    int64_t last = pred->ndim > 0 ? pred->dim[pred->ndim - 1] : 1;
+    int rc = host->param_floats(p, "pos_weight", w, max, &n);
+    if (rc == 0 && n == 0 && host->param_has(p, "pos_weight"))
+        rc = host->param_error(p, "pos_weight", "expected 1 or %lld values, got an empty "
+                               "list", (long long)last);
+    if (rc == 0 && n > 0 && n != 1 && (int64_t)n != last && (int64_t)n != st->per_sample)
+        rc = host->param_error(p, "pos_weight", "expected 1 value, one per value of the "
+                               "last dimension (%lld) or one per value of a sample "
+                               "(%lld); got %zu", (long long)last,
+                               (long long)st->per_sample, n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!isfinite(w[i]) || w[i] < 0)
+            rc = host->param_error(p, "pos_weight", "value %zu is %g; pos_weight must be "
+                                   "finite and >= 0", i, (double)w[i]);
+    if (rc == 0 && n > 0) {
+        st->pw_len = n;
+        rc = st->be->ops->alloc(st->be->ctx, n * sizeof(float), &st->pw);
+        if (rc == 0)
+            rc = st->be->ops->write(st->be->ctx, st->pw, 0, w, n * sizeof(float));
+    }
+    free(w);
+    return rc;
+}
+
+static int bce_create(const dlh_host *host, dlh_loss_setup *setup, void **state)
+{
+    static const char *const reductions[] = { "mean", "sum", NULL };
+    bce_state *st = calloc(1, sizeof *st);
+    *state = st;
+    if (!st) {
+        host->error("out of memory");
+        return DLH_ENOMEM;
+    }
+    st->be = setup->backend;
+    dlh_params *p = setup->params;
+    int rc, reduction;
+    if ((rc = host->param_choice(p, "reduction", reductions, 0, &reduction)) < 0)
+        return rc;
+    st->sum = reduction == 1;
+    if (setup->target_kind != DLH_TARGET_DENSE)
+        return host->param_error(p, NULL, "needs dense targets of the prediction's "
+                                 "shape (0/1 or probabilities), but the data gives class "
+                                 "indices; use cross_entropy for those");
+    st->per_sample = dlh_shape_numel(&setup->prediction);
+    if (st->per_sample < 1 || st->per_sample > INT_MAX)
+        return host->param_error(p, NULL, "%lld values per sample is out of range "
+                                 "(1..%d)", (long long)st->per_sample, INT_MAX);
+    if ((rc = bce_pos_weight(host, p, &setup->prediction, st)) < 0)
+        return rc;
+    const char *fwd, *fwd_grad;
+    if (st->pw_len == 0) {
+        fwd = "in x, t; out e;\n"
+              "e = max(x, 0) - x*t + log(1 + exp(-abs(x)));\n";
+        fwd_grad = "in x, t; out e, d; scalar k;\n"
+                   "e = max(x, 0) - x*t + log(1 + exp(-abs(x)));\n"
+                   "d = k*(sigmoid(x) - t);\n";
+    } else {
+        fwd = "in x, t, pw; out e;\n"
+              "lw = (pw - 1)*t + 1;\n"
+              "e = (1 - t)*x + lw*(max(-x, 0) + log(1 + exp(-abs(x))));\n";
+        fwd_grad = "in x, t, pw; out e, d; scalar k;\n"
+                   "lw = (pw - 1)*t + 1;\n"
+                   "e = (1 - t)*x + lw*(max(-x, 0) + log(1 + exp(-abs(x))));\n"
+                   "d = k*((1 - t) - lw*sigmoid(-x));\n";
+    }
+    if ((rc = setup->add_scratch(setup, st->per_sample, 0, &st->elem_index)) < 0 ||
+        (rc = setup->add_scratch(setup, 1, 1, &st->rows_index)) < 0 ||
+        (rc = host->ew_compile(st->be, fwd, &st->fwd)) < 0 ||
+        (rc = host->ew_compile(st->be, fwd_grad, &st->fwd_grad)) < 0)
+        return rc;
+    return 0;
+}
+
+static int bce_forward(void *state, const dlh_loss_ctx *ctx, const dlh_tensor *prediction,
+                       const dlh_tensor *target, float *loss,
+                       const dlh_tensor *d_prediction)
+{
+    const bce_state *st = state;
+    const dlh_backend *be = ctx->backend;
+    int64_t n64 = ctx->batch * st->per_sample;
+    if (ctx->batch < 1 || ctx->batch > INT_MAX || dlh_tensor_numel(prediction) != n64 ||
+        dlh_tensor_numel(target) != n64 ||
+        (d_prediction && dlh_tensor_numel(d_prediction) != n64)) {
+        losses_host->error("bce_with_logits: expected %lld prediction and target values "
+                           "(%lld samples of %lld), got %lld and %lld",
+                           (long long)n64, (long long)ctx->batch,
+                           (long long)st->per_sample,
+                           (long long)dlh_tensor_numel(prediction),
+                           (long long)dlh_tensor_numel(target));
+        return DLH_ESHAPE;
+    }
+    size_t n = (size_t)n64;
+    dlh_mem elem = ctx->scratch[st->elem_index].mem;
+    dlh_mem rows = ctx->scratch[st->rows_index].mem;
+    dlh_mem total = dlh_mem_at(rows, (size_t)ctx->batch);
+    dlh_ew_arg args[5];
+    int na = 0;
+    args[na++] = dlh_ew_full(prediction->mem, n);
+    args[na++] = dlh_ew_full(target->mem, n);
+    if (st->pw_len) {
+        dlh_ew_arg pw = { { st->pw, 0 }, st->pw_len, 1 };
+        args[na++] = pw;
+    }
+    args[na++] = dlh_ew_full(elem, n);
+    int rc;
+    if (d_prediction) {
+        float k = st->sum ? 1.0f : (float)(1.0 / (double)n64);
+        args[na++] = dlh_ew_full(d_prediction->mem, n);
+        rc = losses_host->ew_run(st->fwd_grad, n, args, &k);
+    } else {
+        rc = losses_host->ew_run(st->fwd, n, args, NULL);
+    }
+    /* Per-sample sums first, then their sum: shorter float accumulations. */
+    dlh_mem no_idx = { NULL, 0 };
+    if (rc < 0 ||
+        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, (int)ctx->batch,
+                              (int)st->per_sample, elem, rows, no_idx)) < 0 ||
+        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 1, (int)ctx->batch, rows,
+                              total, no_idx)) < 0)
+        return rc;
+    float s;
+    if ((rc = be->ops->read(be->ctx, total.buf, total.off * sizeof(float), &s,
+                            sizeof s)) < 0)
+        return rc;
+    *loss = st->sum ? s : (float)((double)s / (double)n64);
+    return 0;
+}
+
+static void bce_destroy(void *state)
+{
+    bce_state *st = state;
+    if (!st)
+        return;
+    losses_host->ew_free(st->fwd);
+    losses_host->ew_free(st->fwd_grad);
+    if (st->pw)
+        st->be->ops->free(st->be->ctx, st->pw);
+    free(st);
+}
+
+const dlh_loss_ops bce_with_logits_ops = {
+    .struct_size = sizeof(dlh_loss_ops),
+    .create = bce_create,
+    .forward = bce_forward,
+    .destroy = bce_destroy,
+};

@@ -1,0 +1,45 @@
+#!/bin/sh
+# The step loop allocates nothing (DESIGN section 9): `dlhost run` makes the
+# same number of allocation calls whether an epoch has 25 steps or 100.
+# Counts come from tests/preload/malloc_count.so, preloaded into the real
+# binary (not the libtool wrapper script).
+#
+# Environment (set by `make check`): DLHOST_BUILDDIR, DLHOST_SRCDIR,
+# DLHOST_PLUGIN_PATH.
+
+. "${DLHOST_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
+
+if [ -z "${DLHOST_BUILDDIR:-}" ] || [ -z "${DLHOST_SRCDIR:-}" ]; then
+    skip_all "DLHOST_BUILDDIR/DLHOST_SRCDIR not set (run through make check)"
+fi
+bin=$DLHOST_BUILDDIR/.libs/dlhost
+[ -x "$bin" ] || bin=$DLHOST_BUILDDIR/.libs/lt-dlhost
+preload=$DLHOST_BUILDDIR/tests/preload/.libs/malloc_count.so
+[ -x "$bin" ] || skip_all "no uninstalled dlhost binary under $DLHOST_BUILDDIR/.libs"
+[ -f "$preload" ] || skip_all "$preload not built"
+LD_LIBRARY_PATH=$DLHOST_BUILDDIR/core/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export LD_LIBRARY_PATH
+
+cfg=$DLHOST_SRCDIR/examples/regression/regression.cfg
+cd "$TAP_TMP" || exit 1
+
+# One run with the given batch size; its allocation calls go to count.$1.
+run_counted() {
+    DLHOST_MALLOC_COUNT_FILE=$TAP_TMP/count.$1 LD_PRELOAD=$preload \
+        "$bin" run "$cfg" --set train.epochs=2 --set train.batch_size="$1" \
+        >"$TAP_TMP/out.$1" 2>&1
+    rc=$?
+    ok $rc "run with batch size $1 succeeds"
+    [ $rc -eq 0 ] || sed 's/^/#   /' "$TAP_TMP/out.$1"
+}
+
+run_counted 16
+run_counted 4
+few=$(cat "$TAP_TMP/count.16" 2>/dev/null || echo -1)
+many=$(cat "$TAP_TMP/count.4" 2>/dev/null || echo -1)
+diag "allocation calls: $few with 25 steps per epoch, $many with 100"
+[ "$few" -gt 0 ] 2>/dev/null
+ok $? "the counter saw the run's allocations"
+is "$many" "$few" "four times the steps, the same number of allocation calls"
+
+done_testing
