@@ -20,8 +20,7 @@ static int flatten_create(const dlh_host *host, dlh_layer_setup *setup, void **s
 }
 
 /* Copies a whole batch tensor src to dst (same element count). */
-static int flatten_copy(const dlh_backend *be, const dlh_tensor *dst,
-                        const dlh_tensor *src)
+static int view_copy(const dlh_backend *be, const dlh_tensor *dst, const dlh_tensor *src)
 {
     size_t bytes = (size_t)dlh_tensor_numel(src) * sizeof(float);
     if (bytes == 0)
@@ -30,29 +29,29 @@ static int flatten_copy(const dlh_backend *be, const dlh_tensor *dst,
                          src->mem.buf, src->mem.off * sizeof(float), bytes);
 }
 
-static int flatten_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
-                           const dlh_tensor *output)
+int layers_view_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
+                        const dlh_tensor *output)
 {
     (void)state;
-    return flatten_copy(ctx->backend, output, &inputs[0]);
+    return view_copy(ctx->backend, output, &inputs[0]);
 }
 
-static int flatten_backward(void *state, const dlh_layer_ctx *ctx,
-                            const dlh_tensor *inputs, const dlh_tensor *output,
-                            const dlh_tensor *d_output, const dlh_tensor *d_inputs)
+int layers_view_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
+                         const dlh_tensor *output, const dlh_tensor *d_output,
+                         const dlh_tensor *d_inputs)
 {
     (void)state;
     (void)inputs;
     (void)output;
     if (!d_inputs[0].mem.buf)
         return 0;
-    return flatten_copy(ctx->backend, &d_inputs[0], d_output);
+    return view_copy(ctx->backend, &d_inputs[0], d_output);
 }
 
 const dlh_layer_ops flatten_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = flatten_create,
-    .forward = flatten_forward,
-    .backward = flatten_backward,
+    .forward = layers_view_forward,
+    .backward = layers_view_backward,
     .destroy = NULL,
 };

@@ -13,6 +13,14 @@
 /* The host table given to dlh_plugin_init; valid until exit. */
 extern const dlh_host *layers_host;
 
+/* flatten.c: forward and backward of a layer whose output is its input
+   under another shape (flatten, reshape): one backend copy each way. */
+int layers_view_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
+                        const dlh_tensor *output);
+int layers_view_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
+                         const dlh_tensor *output, const dlh_tensor *d_output,
+                         const dlh_tensor *d_inputs);
+
 extern const dlh_layer_ops dense_ops;
 extern const dlh_layer_ops conv2d_ops;
 extern const dlh_layer_ops maxpool2d_ops;

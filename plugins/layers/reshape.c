@@ -72,40 +72,10 @@ static int reshape_create(const dlh_host *host, dlh_layer_setup *setup, void **s
     return 0;
 }
 
-/* Copies a whole batch tensor src to dst (same element count). */
-static int reshape_copy(const dlh_backend *be, const dlh_tensor *dst,
-                        const dlh_tensor *src)
-{
-    size_t bytes = (size_t)dlh_tensor_numel(src) * sizeof(float);
-    if (bytes == 0)
-        return 0;
-    return be->ops->copy(be->ctx, dst->mem.buf, dst->mem.off * sizeof(float),
-                         src->mem.buf, src->mem.off * sizeof(float), bytes);
-}
-
-static int reshape_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
-                           const dlh_tensor *output)
-{
-    (void)state;
-    return reshape_copy(ctx->backend, output, &inputs[0]);
-}
-
-static int reshape_backward(void *state, const dlh_layer_ctx *ctx,
-                            const dlh_tensor *inputs, const dlh_tensor *output,
-                            const dlh_tensor *d_output, const dlh_tensor *d_inputs)
-{
-    (void)state;
-    (void)inputs;
-    (void)output;
-    if (!d_inputs[0].mem.buf)
-        return 0;
-    return reshape_copy(ctx->backend, &d_inputs[0], d_output);
-}
-
 const dlh_layer_ops reshape_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = reshape_create,
-    .forward = reshape_forward,
-    .backward = reshape_backward,
+    .forward = layers_view_forward,
+    .backward = layers_view_backward,
     .destroy = NULL,
 };

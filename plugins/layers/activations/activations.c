@@ -1,8 +1,74 @@
 /* Entry point of the "activations" plugin: keeps the host table and
  * registers every activation of the family. */
+#include <stdlib.h>
+
 #include "activations.h"
 
 const dlh_host *activations_host;
+
+typedef struct pointwise_state {
+    dlh_ew_kernel *fwd, *bwd;
+    int bwd_from_output;
+} pointwise_state;
+
+int pointwise_create(const dlh_host *host, dlh_layer_setup *setup, void **state,
+                     const char *name, const char *fwd_src, const char *bwd_src,
+                     int bwd_from_output)
+{
+    pointwise_state *st = calloc(1, sizeof *st);
+    *state = st;
+    if (!st) {
+        host->error("out of memory");
+        return DLH_ENOMEM;
+    }
+    if (setup->n_inputs != 1)
+        return host->param_error(setup->params, NULL, "%s takes exactly one input, got %d",
+                                 name, setup->n_inputs);
+    setup->output = setup->inputs[0];
+    st->bwd_from_output = bwd_from_output;
+    int rc;
+    if ((rc = host->ew_compile(setup->backend, fwd_src, &st->fwd)) < 0 ||
+        (rc = host->ew_compile(setup->backend, bwd_src, &st->bwd)) < 0)
+        return rc;
+    return 0;
+}
+
+int pointwise_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
+                      const dlh_tensor *output)
+{
+    (void)ctx;
+    const pointwise_state *st = state;
+    size_t n = (size_t)dlh_tensor_numel(output);
+    dlh_ew_arg args[2] = { dlh_ew_full(inputs[0].mem, n), dlh_ew_full(output->mem, n) };
+    return activations_host->ew_run(st->fwd, n, args, NULL);
+}
+
+int pointwise_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
+                       const dlh_tensor *output, const dlh_tensor *d_output,
+                       const dlh_tensor *d_inputs)
+{
+    (void)ctx;
+    const pointwise_state *st = state;
+    if (!d_inputs[0].mem.buf)
+        return 0;
+    size_t n = (size_t)dlh_tensor_numel(d_output);
+    dlh_ew_arg args[3] = {
+        dlh_ew_full(st->bwd_from_output ? output->mem : inputs[0].mem, n),
+        dlh_ew_full(d_output->mem, n),
+        dlh_ew_full(d_inputs[0].mem, n),
+    };
+    return activations_host->ew_run(st->bwd, n, args, NULL);
+}
+
+void pointwise_destroy(void *state)
+{
+    pointwise_state *st = state;
+    if (!st)
+        return;
+    activations_host->ew_free(st->fwd);
+    activations_host->ew_free(st->bwd);
+    free(st);
+}
 
 static const struct {
     const char *name;

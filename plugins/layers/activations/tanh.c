@@ -1,77 +1,17 @@
 /* tanh: y = tanh(x) (nn.Tanh).  Backward uses the saved output,
  * dy (1 - y^2), so it needs neither x nor another tanh. */
-#include <stdlib.h>
-
 #include "activations.h"
-
-typedef struct tanh_state {
-    dlh_ew_kernel *fwd, *bwd;
-} tanh_state;
 
 static int tanh_create(const dlh_host *host, dlh_layer_setup *setup, void **state)
 {
-    tanh_state *st = calloc(1, sizeof *st);
-    *state = st;
-    if (!st) {
-        host->error("out of memory");
-        return DLH_ENOMEM;
-    }
-    if (setup->n_inputs != 1)
-        return host->param_error(setup->params, NULL,
-                                 "tanh takes exactly one input, got %d",
-                                 setup->n_inputs);
-    setup->output = setup->inputs[0];
-    int rc;
-    if ((rc = host->ew_compile(setup->backend, "in x; out y; y = tanh(x);",
-                               &st->fwd)) < 0 ||
-        (rc = host->ew_compile(setup->backend, "in y, dy; out dx; dx = dy*(1 - y*y);",
-                               &st->bwd)) < 0)
-        return rc;
-    return 0;
-}
-
-static int tanh_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
-                        const dlh_tensor *output)
-{
-    (void)ctx;
-    const tanh_state *st = state;
-    size_t n = (size_t)dlh_tensor_numel(output);
-    dlh_ew_arg args[2] = { dlh_ew_full(inputs[0].mem, n), dlh_ew_full(output->mem, n) };
-    return activations_host->ew_run(st->fwd, n, args, NULL);
-}
-
-static int tanh_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
-                         const dlh_tensor *output, const dlh_tensor *d_output,
-                         const dlh_tensor *d_inputs)
-{
-    (void)ctx;
-    (void)inputs;
-    const tanh_state *st = state;
-    if (!d_inputs[0].mem.buf)
-        return 0;
-    size_t n = (size_t)dlh_tensor_numel(d_output);
-    dlh_ew_arg args[3] = {
-        dlh_ew_full(output->mem, n),
-        dlh_ew_full(d_output->mem, n),
-        dlh_ew_full(d_inputs[0].mem, n),
-    };
-    return activations_host->ew_run(st->bwd, n, args, NULL);
-}
-
-static void tanh_destroy(void *state)
-{
-    tanh_state *st = state;
-    if (!st)
-        return;
-    activations_host->ew_free(st->fwd);
-    activations_host->ew_free(st->bwd);
-    free(st);
+    return pointwise_create(host, setup, state, "tanh", "in x; out y; y = tanh(x);",
+                            "in y, dy; out dx; dx = dy*(1 - y*y);", 1);
 }
 
 const dlh_layer_ops tanh_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = tanh_create,
-    .forward = tanh_forward,
-    .backward = tanh_backward,
-    .destroy = tanh_destroy,
+    .forward = pointwise_forward,
+    .backward = pointwise_backward,
+    .destroy = pointwise_destroy,
 };
