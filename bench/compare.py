@@ -101,6 +101,9 @@ def parse_check(out):
         m = re.match(r"optimizer\s+(\w+) \(lr ([0-9.eE+-]+)", line)
         if m:
             info["optimizer"], info["lr"] = m.group(1), float(m.group(2))
+        m = re.match(r"schedule\s+(\w+)", line)
+        if m:
+            info["schedule"] = m.group(1)
         m = re.search(r"batch size (\d+)", line)
         if m:
             info["batch"] = int(m.group(1))
@@ -204,6 +207,20 @@ def main():
     res = {k: {"dlhost": [], "torch": [], "floor": [], "mem": {}, "ratio": [],
                "floor_ratio": [], "acc": [], "threads": []} for k in models}
 
+    def same_blas(out):
+        # dlhost names OpenBLAS's kernel family when OpenBLAS's own CPU table
+        # does not know the machine (core/loader.c); PyTorch and the floor
+        # use the same libopenblas, so they get the same kernels, or the
+        # ratios would compare kernels rather than frameworks.
+        m = re.search(r"^run .*: cpu \(OpenBLAS [^,]*, ([A-Za-z0-9]+),", out, re.M)
+        if m and "OPENBLAS_CORETYPE" not in os.environ:
+            for e in (env, torch_env):
+                if e.get("OPENBLAS_CORETYPE") != m.group(1):
+                    e["OPENBLAS_CORETYPE"] = m.group(1)
+                    if e is env:
+                        print(f"OpenBLAS kernels: {m.group(1)} (as dlhost chose them) "
+                              "for PyTorch and the sgemm floor too")
+
     def keep_mem(name, who, mib):
         res[name]["mem"][who] = max(res[name]["mem"].get(who, 0.0), mib)
 
@@ -218,6 +235,7 @@ def main():
             if rc != 0 or not speeds:
                 print(f"{name} dlhost: FAILED (exit {rc}):\n{out[-2000:]}")
                 continue
+            same_blas(out)
             d = median_tail(speeds)
             R["dlhost"].append(d)
             R["acc"].append(acc)
@@ -232,6 +250,7 @@ def main():
                        "--lr", str(info.get("lr", 1e-3)),
                        "--optimizer", info.get("optimizer", "adam"),
                        "--normalize", info["normalize"], "--epochs", str(a.epochs),
+                       "--schedule", info.get("schedule", "constant"),
                        "--threads", ",".join(str(i) for i in sorted({1, 2, ncpu}))]
                 rc, out, mib, secs = run(cmd, env=torch_env, cwd=work)
                 m = re.search(r"^torch threads=(\d+) samples_per_s=([0-9.]+)", out, re.M)

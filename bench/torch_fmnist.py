@@ -69,8 +69,9 @@ def make_optimizer(name, params, lr):
     raise SystemExit(f"unknown optimizer {name}")
 
 
-def train_steps(model, opt, x, y, order, bs, limit=None):
-    """Trains over `order` in batches of bs; returns (loss sum, correct, n)."""
+def train_steps(model, opt, x, y, order, bs, limit=None, sched=None):
+    """Trains over `order` in batches of bs, stepping `sched` (if any) after
+    each batch as dlhost does; returns (loss sum, correct, n)."""
     total, correct, seen, steps = 0.0, 0, 0, 0
     for i in range(0, len(order), bs):
         if limit is not None and steps >= limit:
@@ -83,6 +84,8 @@ def train_steps(model, opt, x, y, order, bs, limit=None):
         loss = F.cross_entropy(out, yb)
         loss.backward()
         opt.step()
+        if sched is not None:
+            sched.step()
         total += loss.item() * len(ib)
         correct += (out.argmax(1) == yb).sum().item()
         seen += len(ib)
@@ -103,6 +106,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
+                    help="cosine: CosineAnnealingLR over every step of the run, as dlhost's")
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)
@@ -142,11 +147,15 @@ def main():
     torch.set_num_threads(best_t)
 
     opt = make_optimizer(a.optimizer, model.parameters(), a.lr)
+    sched = None
+    if a.schedule == "cosine":
+        steps = (n + a.batch - 1) // a.batch * a.epochs
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     speeds = []
     for e in range(a.epochs):
         order = torch.randperm(n, generator=g)
         t0 = time.perf_counter()
-        total, correct, seen = train_steps(model, opt, x, y, order, a.batch)
+        total, correct, seen = train_steps(model, opt, x, y, order, a.batch, sched=sched)
         dt = time.perf_counter() - t0
         speeds.append(seen / dt)
         print(f"epoch {e + 1}/{a.epochs}  train_loss {total / seen:.6f}  "

@@ -316,11 +316,24 @@ static void test_gemm(void)
     test_gemm_case(1, 0, 4, 3, 0, 1.0f, 0.5f, 1, 0);   /* k = 0: C = beta C */
     test_gemm_case(0, 0, 4, 3, 0, 1.0f, 0.0f, 1, 1);
     test_gemm_case(0, 0, 130, 257, 96, -1.0f, 0.25f, 5, 0);
+    /* Large enough to be split between threads: by rows (m >= n) and by
+       columns, every transpose, sizes that do not divide evenly. */
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            test_gemm_case(ta, tb, 301, 97, 131, 1.0f, 0.5f, 2, 0);
+            test_gemm_case(ta, tb, 67, 333, 129, -2.0f, 0.0f, 1, 0);
+        }
 
     test_gemm_batched_case(0, 0, 4, 5, 6, 3, 1, 0);
     test_gemm_batched_case(1, 0, 4, 5, 6, 3, 0, 1);
     test_gemm_batched_case(0, 1, 3, 2, 7, 4, 0, 0);
     test_gemm_batched_case(1, 1, 1, 1, 1, 2, 0, 0);
+    /* Many small problems side by side (a convolution's shapes, A shared),
+       and a few large ones each split between threads. */
+    test_gemm_batched_case(0, 0, 6, 100, 25, 16, 1, 0);
+    test_gemm_batched_case(1, 0, 150, 100, 16, 9, 1, 0);
+    test_gemm_batched_case(0, 1, 16, 150, 100, 7, 0, 0);
+    test_gemm_batched_case(0, 0, 130, 140, 120, 2, 0, 0);
 
     /* Bad arguments. */
     dlh_buffer *x = upload(NULL, 64);
@@ -778,6 +791,10 @@ static void test_pool(void)
         test_pool_case(op, &g, 2, 1, "3x3 s2 p1 with ties");
         g = window(3, 8, 8, 2, 2, 2, 2, 0, 0, 1, 1);
         test_pool_case(op, &g, 1, 1, "2x2 s2");
+        g = window(2, 7, 9, 2, 2, 2, 2, 0, 0, 1, 1);
+        test_pool_case(op, &g, 3, 1, "2x2 s2 on odd sizes");
+        g = window(16, 28, 28, 2, 2, 2, 2, 0, 0, 1, 1);
+        test_pool_case(op, &g, 4, 0, "2x2 s2 large (threaded)");
         g = window(1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1);
         test_pool_case(op, &g, 1, 0, "1x1");
         g = window(2, 9, 7, 3, 2, 1, 3, 1, 1, 2, 1);
@@ -797,6 +814,38 @@ static void test_pool(void)
     B->read(be->ctx, bi, 0, idx, sizeof idx);
     ok(rc == 0 && g.oh == 2 && isinf(y[0]) && y[0] < 0 && idx[0] == -1 && idx[1] == -1,
        "max over a window of padding alone is -inf with index -1");
+    /* The first NaN in window order wins a max, in the 2x2 stride-2 path as in
+       the general one (2x2 s2 and 2x2 s1 with dilation 1 both see it). */
+    float xn[8] = { 1, NAN, NAN, 7, 3, 2, 9, NAN }, yn[3];
+    int32_t in_[3];
+    dlh_buffer *bxn = upload(xn, 8), *byn = upload(NULL, 3), *bin = upload(NULL, 3);
+    dlh_window2d gn = window(1, 2, 4, 2, 2, 2, 2, 0, 0, 1, 1);
+    rc = B->pool2d(be->ctx, DLH_POOL_MAX, &gn, 1, at(bxn, 0), at(byn, 0), at(bin, 0));
+    download(byn, yn, 2);
+    B->read(be->ctx, bin, 0, in_, 2 * sizeof(int32_t));
+    ok(rc == 0 && isnan(yn[0]) && in_[0] == 1 && isnan(yn[1]) && in_[1] == 2,
+       "max 2x2 s2: the first NaN in a window wins");
+    dlh_mem no_idx = { NULL, 0 };
+    yn[0] = yn[1] = 0;
+    B->write(be->ctx, byn, 0, yn, 2 * sizeof(float));
+    rc = B->pool2d(be->ctx, DLH_POOL_MAX, &gn, 1, at(bxn, 0), at(byn, 0), no_idx);
+    download(byn, yn, 2);
+    ok(rc == 0 && isnan(yn[0]) && isnan(yn[1]), "max 2x2 s2 without indices: NaN wins");
+    float xs[8] = { 1, 4, -2, 7, 3, 2, 9, -8 };
+    B->write(be->ctx, bxn, 0, xs, sizeof xs);
+    rc = B->pool2d(be->ctx, DLH_POOL_MAX, &gn, 1, at(bxn, 0), at(byn, 0), no_idx);
+    download(byn, yn, 2);
+    ok(rc == 0 && yn[0] == 4 && yn[1] == 9, "max 2x2 s2 without indices");
+    B->write(be->ctx, bxn, 0, xn, sizeof xn);
+    gn = window(1, 2, 4, 2, 2, 1, 1, 0, 0, 1, 1);
+    rc = B->pool2d(be->ctx, DLH_POOL_MAX, &gn, 1, at(bxn, 0), at(byn, 0), at(bin, 0));
+    download(byn, yn, 3);
+    B->read(be->ctx, bin, 0, in_, 3 * sizeof(int32_t));
+    ok(rc == 0 && isnan(yn[0]) && in_[0] == 1 && isnan(yn[1]) && in_[1] == 1 &&
+       isnan(yn[2]) && in_[2] == 2, "max 2x2 s1: the first NaN in a window wins");
+    B->free(be->ctx, bxn);
+    B->free(be->ctx, byn);
+    B->free(be->ctx, bin);
     ok(B->pool2d(be->ctx, 7, &g, 1, at(bx, 0), at(by, 0), at(bi, 0)) == DLH_EINVAL,
        "pool2d: an unknown op is refused");
     ok(B->pool2d(be->ctx, DLH_POOL_MAX, &g, 2, at(bx, 0), at(by, 0), at(bi, 0)) == DLH_EINVAL,

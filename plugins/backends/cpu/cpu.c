@@ -56,9 +56,9 @@ static int cpu_create(const dlh_host *host, dlh_params *params, void **out)
             return rc;
     }
     c->threads = (int)threads;
-    /* OpenBLAS's pool is process-wide; every instance sets it again so the
-       last one created wins, as it does for the OpenMP num_threads clauses. */
-    openblas_set_num_threads(c->threads);
+    /* One thread pool: OpenMP's threads split the gemms (cpu_gemm.c), and
+       each block is a single-threaded OpenBLAS call. */
+    openblas_set_num_threads(1);
     return 0;
 }
 

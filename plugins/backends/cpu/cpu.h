@@ -1,5 +1,5 @@
-/* The cpu backend's internals: host memory buffers, OpenBLAS for gemm,
- * OpenMP for everything else (OpenBLAS is told the same thread count). */
+/* The cpu backend's internals: host memory buffers, OpenBLAS for gemm blocks,
+ * OpenMP for the threads (OpenBLAS itself runs single-threaded). */
 #ifndef DLHOST_CPU_H
 #define DLHOST_CPU_H
 

@@ -3,6 +3,15 @@
 
 #include "cpu.h"
 
+/* The cpu backend has one thread pool, OpenMP's.  OpenBLAS runs single-
+   threaded (cpu.c sets it once); a large gemm is split into one block of C per
+   OpenMP thread, each an sgemm of its own, and a batch of small problems runs
+   side by side.  OpenBLAS's own pthread pool stays asleep: its workers spin on
+   sched_yield for a while after every threaded call and took a core from the
+   OpenMP team between gemms (a quarter of a CNN run's samples).
+   Below GEMM_SPLIT_MNK (m*n*k) waking the team costs more than it saves. */
+#define GEMM_SPLIT_MNK 2097152.0
+
 /* Checks sizes and leading dimensions of one problem; *ea, *eb, *ec get the
    elements each matrix spans. */
 static int gemm_check(const char *prim, int trans_a, int trans_b, int m, int n, int k,
@@ -51,12 +60,12 @@ static void gemm_scale(int m, int n, float beta, float *c, int ldc)
     }
 }
 
-/* OpenBLAS's thread count is process-wide: give it this instance's before
-   each call, in case another instance changed it. */
-static void gemm_threads(const cpu_ctx *c)
+/* OpenBLAS's thread count is process-wide: keep it at one in case something
+   else in the process changed it. */
+static void gemm_single_threaded(void)
 {
-    if (openblas_get_num_threads() != c->threads)
-        openblas_set_num_threads(c->threads);
+    if (openblas_get_num_threads() != 1)
+        openblas_set_num_threads(1);
 }
 
 static void gemm_one(int trans_a, int trans_b, int m, int n, int k, float alpha,
@@ -72,6 +81,37 @@ static void gemm_one(int trans_a, int trans_b, int m, int n, int k, float alpha,
                 beta, c, ldc);
 }
 
+/* One problem, its rows (or columns, when C is wider than tall) split
+   between the threads when it is large enough. */
+static void gemm_split(const cpu_ctx *cx, int trans_a, int trans_b, int m, int n, int k,
+                       float alpha, const float *a, int lda, const float *b, int ldb,
+                       float beta, float *c, int ldc)
+{
+    int parts = cx->threads;
+    double mnk = (double)m * (double)n * (double)k;
+    if (parts < 2 || mnk < GEMM_SPLIT_MNK || k == 0) {
+        gemm_one(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    int by_rows = m >= n, len = by_rows ? m : n, align = by_rows ? 4 : 16;
+    int chunk = (len + parts - 1) / parts;
+    chunk = (chunk + align - 1) / align * align;
+#pragma omp parallel for schedule(static) num_threads(parts)
+    for (int t = 0; t < parts; t++) {
+        int lo = t * chunk, hi = lo + chunk < len ? lo + chunk : len;
+        if (lo >= hi)
+            continue;
+        if (by_rows)        /* rows lo..hi of op(A) and of C */
+            gemm_one(trans_a, trans_b, hi - lo, n, k, alpha,
+                     a + (trans_a ? (size_t)lo : (size_t)lo * (size_t)lda), lda, b, ldb,
+                     beta, c + (size_t)lo * (size_t)ldc, ldc);
+        else                /* columns lo..hi of op(B) and of C */
+            gemm_one(trans_a, trans_b, m, hi - lo, k, alpha, a, lda,
+                     b + (trans_b ? (size_t)lo * (size_t)ldb : (size_t)lo), ldb,
+                     beta, c + lo, ldc);
+    }
+}
+
 int cpu_gemm(void *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
              dlh_mem a, int lda, dlh_mem b, int ldb, float beta, dlh_mem c, int ldc)
 {
@@ -85,9 +125,9 @@ int cpu_gemm(void *ctx, int trans_a, int trans_b, int m, int n, int k, float alp
         rc = cpu_check_mem("gemm", "B", b, eb, sizeof(float));
     if (rc != 0 || m == 0 || n == 0)
         return rc;
-    gemm_threads(ctx);
-    gemm_one(trans_a, trans_b, m, n, k, alpha, k ? cpu_f32(a) : NULL, lda,
-             k ? cpu_f32(b) : NULL, ldb, beta, cpu_f32(c), ldc);
+    gemm_single_threaded();
+    gemm_split(ctx, trans_a, trans_b, m, n, k, alpha, k ? cpu_f32(a) : NULL, lda,
+               k ? cpu_f32(b) : NULL, ldb, beta, cpu_f32(c), ldc);
     return 0;
 }
 
@@ -137,15 +177,34 @@ int cpu_gemm_batched(void *ctx, int trans_a, int trans_b, int m, int n, int k,
         rc = cpu_check_mem("gemm_batched", "B", b, sb, sizeof(float));
     if (rc != 0 || m == 0 || n == 0 || batch == 0)
         return rc;
-    /* One sgemm after another, each threaded by OpenBLAS; a shared C
-       (stride_c == 0) thus sees the problems in batch order, deterministically. */
-    gemm_threads(ctx);
+    const cpu_ctx *cx = ctx;
+    gemm_single_threaded();
     const float *pa = k ? cpu_f32(a) : NULL, *pb = k ? cpu_f32(b) : NULL;
     float *pc = cpu_f32(c);
+    /* Problems whose outputs do not overlap run side by side, one per
+       thread, when there are enough of them (or each is too small to split);
+       otherwise one after another, each split between the threads.  A shared
+       C (stride_c == 0) thus sees the problems in batch order.  Each problem
+       is one sequential sgemm per block of C, so the result does not depend
+       on the schedule. */
+    double mnk = (double)m * (double)n * (double)k;
+    int disjoint = stride_c > 0 && (size_t)stride_c >= ec;
+    int side_by_side = cx->threads > 1 && batch > 1 && disjoint &&
+                       (batch >= 2 * cx->threads || mnk < GEMM_SPLIT_MNK) &&
+                       mnk * batch >= 4.0 * CPU_PAR_MIN;
+    if (side_by_side) {
+#pragma omp parallel for schedule(static) num_threads(cx->threads)
+        for (int i = 0; i < batch; i++)
+            gemm_one(trans_a, trans_b, m, n, k, alpha,
+                     pa ? pa + (size_t)i * (size_t)stride_a : NULL, lda,
+                     pb ? pb + (size_t)i * (size_t)stride_b : NULL, ldb, beta,
+                     pc + (size_t)i * (size_t)stride_c, ldc);
+        return 0;
+    }
     for (int i = 0; i < batch; i++)
-        gemm_one(trans_a, trans_b, m, n, k, alpha,
-                 pa ? pa + (size_t)i * (size_t)stride_a : NULL, lda,
-                 pb ? pb + (size_t)i * (size_t)stride_b : NULL, ldb, beta,
-                 pc + (size_t)i * (size_t)stride_c, ldc);
+        gemm_split(cx, trans_a, trans_b, m, n, k, alpha,
+                   pa ? pa + (size_t)i * (size_t)stride_a : NULL, lda,
+                   pb ? pb + (size_t)i * (size_t)stride_b : NULL, ldb, beta,
+                   pc + (size_t)i * (size_t)stride_c, ldc);
     return 0;
 }

@@ -99,6 +99,20 @@ static void valid_range(int64_t off, int stride, int size, int64_t count, int64_
     *hi = h;
 }
 
+/* Rows of a convolution are short (10 to 30 floats): inline loops beat
+   memcpy calls, and restrict lets them vectorise. */
+static inline void row_copy(float *restrict dst, const float *restrict src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = src[i];
+}
+
+static inline void row_add(float *restrict dst, const float *restrict src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] += src[i];
+}
+
 int cpu_im2col(void *ctx, const dlh_window2d *g, int n, dlh_mem img, dlh_mem col)
 {
     cpu_ctx *c = ctx;
@@ -133,8 +147,7 @@ int cpu_im2col(void *ctx, const dlh_window2d *g, int n, dlh_mem img, dlh_mem col
             for (int64_t ox = 0; ox < xlo; ox++)
                 d[ox] = 0.0f;
             if (g->sw == 1) {
-                if (xhi > xlo)
-                    memcpy(d + xlo, in + xlo + xoff, (size_t)(xhi - xlo) * sizeof(float));
+                row_copy(d + xlo, in + xlo + xoff, xhi - xlo);
             } else {
                 for (int64_t ox = xlo; ox < xhi; ox++)
                     d[ox] = in[ox * g->sw + xoff];
@@ -176,8 +189,11 @@ int cpu_col2im(void *ctx, const dlh_window2d *g, int n, dlh_mem col, dlh_mem img
                 if (iy < 0 || iy >= g->h)
                     continue;
                 float *out = plane + (size_t)iy * (size_t)g->w;
-                for (int64_t ox = xlo; ox < xhi; ox++)
-                    out[ox * g->sw + xoff] += d[ox];
+                if (g->sw == 1)
+                    row_add(out + xlo + xoff, d + xlo, xhi - xlo);
+                else
+                    for (int64_t ox = xlo; ox < xhi; ox++)
+                        out[ox * g->sw + xoff] += d[ox];
             }
         }
     }
@@ -191,6 +207,59 @@ static int pool_op_check(const char *prim, dlh_pool_op op)
         return DLH_EINVAL;
     }
     return 0;
+}
+
+/* The common 2x2, stride 2, unpadded max pool of one plane, with the
+   general loop's rules: the first maximum in window order wins, and so does
+   the first NaN.  Written as ifs on a cell "greater than the best so far, or
+   a NaN while the best is not", a form GCC vectorises (branch-free), with the
+   index as an offset from the window's corner. */
+#define MAX2X2_CELL(v, off)                                      \
+    if ((v) > best || ((v) != (v) && best == best)) {            \
+        best = (v);                                              \
+        at = (off);                                              \
+    }
+
+static void max2x2_row(const float *restrict r0, const float *restrict r1,
+                       float *restrict o, int32_t *restrict io, size_t ow,
+                       int32_t base, int32_t w)
+{
+    for (size_t ox = 0; ox < ow; ox++) {
+        float best = r0[2 * ox];
+        int32_t at = 0;
+        MAX2X2_CELL(r0[2 * ox + 1], 1)
+        MAX2X2_CELL(r1[2 * ox], w)
+        MAX2X2_CELL(r1[2 * ox + 1], w + 1)
+        o[ox] = best;
+        io[ox] = base + 2 * (int32_t)ox + at;
+    }
+}
+
+static void max2x2_row_noidx(const float *restrict r0, const float *restrict r1,
+                             float *restrict o, size_t ow)
+{
+    for (size_t ox = 0; ox < ow; ox++) {
+        float best = r0[2 * ox];
+        int32_t at = 0;
+        MAX2X2_CELL(r0[2 * ox + 1], 1)
+        MAX2X2_CELL(r1[2 * ox], 2)
+        MAX2X2_CELL(r1[2 * ox + 1], 3)
+        (void)at;
+        o[ox] = best;
+    }
+}
+
+static void max2x2_plane(const dlh_window2d *g, const float *in, float *out, int32_t *oi)
+{
+    const size_t ow = (size_t)g->ow;
+    for (int32_t oy = 0; oy < g->oh; oy++) {
+        const float *r0 = in + (size_t)(2 * oy) * (size_t)g->w;
+        if (oi != NULL)
+            max2x2_row(r0, r0 + g->w, out + (size_t)oy * ow, oi + (size_t)oy * ow, ow,
+                       2 * oy * g->w, g->w);
+        else
+            max2x2_row_noidx(r0, r0 + g->w, out + (size_t)oy * ow, ow);
+    }
 }
 
 int cpu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem x,
@@ -215,6 +284,14 @@ int cpu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem 
     float *py = cpu_f32(y);
     int32_t *pi = want_idx ? cpu_i32(idx) : NULL;
     const int64_t planes = (int64_t)n * g->c;
+    if (op == DLH_POOL_MAX && g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 &&
+        g->ph == 0 && g->pw == 0 && g->dh == 1 && g->dw == 1) {
+        #pragma omp parallel for num_threads(c->threads) if (s.img >= CPU_PAR_MIN) schedule(static)
+        for (int64_t p = 0; p < planes; p++)
+            max2x2_plane(g, px + (size_t)p * s.plane, py + (size_t)p * s.oplane,
+                         pi ? pi + (size_t)p * s.oplane : NULL);
+        return 0;
+    }
     #pragma omp parallel for num_threads(c->threads) if (s.img >= CPU_PAR_MIN) schedule(static)
     for (int64_t p = 0; p < planes; p++) {
         const float *in = px + (size_t)p * s.plane;
