@@ -18,6 +18,7 @@
 #include "cpu.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -612,6 +613,14 @@ int cpu_ew_run(void *vctx, void *kernel, size_t n, const dlh_ew_arg *args,
                             a->len, a->stride, n);
             return DLH_EINVAL;
         }
+        /* Element i reads (i / s) % L: the first min(L, ceil(n / s)) floats. */
+        size_t reach = (n - 1) / a->stride + 1;
+        char what[32];
+        snprintf(what, sizeof what, "operand %u", j);
+        int rc = cpu_check_mem("ew", what, a->mem, reach < a->len ? reach : a->len,
+                               sizeof(float));
+        if (rc != 0)
+            return rc;
         c.base[j] = cpu_f32(a->mem);
         /* (i / 1) % L == i for every i < n <= L */
         c.full[j] = a->stride == 1 && a->len >= n;
