@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,8 @@ static const char help_text[] =
     "  check CFG [--backend NAME] [--set KEY=VALUE]...\n"
     "                        validate CFG and print the model without training\n"
     "  plugins [--verbose]   list the registered components (kind, name, plugin\n"
-    "                        file, version, ABI); --verbose adds descriptions\n"
-    "                        and full paths\n"
+    "                        file, version, ABI); --verbose adds descriptions,\n"
+    "                        full paths and the devices each backend sees\n"
     "\n"
     "Options:\n"
     "  --backend NAME        use backend NAME instead of the file's backend.type\n"
@@ -114,6 +115,28 @@ static int width(int w, const char *s)
     return n > w ? n : w;
 }
 
+/* The devices a backend lists (ABI 1.1 slot), indented under its row. */
+static void print_devices(const dlh_component *c, int indent)
+{
+    const dlh_backend_ops *ops = c->ops;
+    if (c->plugin_struct_size < offsetof(dlh_backend_ops, devices) + sizeof ops->devices ||
+        !ops->devices)
+        return;
+    char buf[4096];
+    dlh_error_clear();
+    if (ops->devices(dlh_host_table(), buf, sizeof buf) != 0) {
+        printf("%*sdevices: none listed (%s)\n", indent, "", dlh_error_get());
+        return;
+    }
+    buf[sizeof buf - 1] = '\0';
+    for (char *line = buf, *end; *line; line = end) {
+        end = strchr(line, '\n');
+        int len = end ? (int)(end - line) : (int)strlen(line);
+        printf("%*s%.*s\n", indent, "", len, line);
+        end = end ? end + 1 : line + len;
+    }
+}
+
 static int cmd_plugins(int argc, char **argv)
 {
     int verbose = 0;
@@ -174,6 +197,8 @@ static int cmd_plugins(int argc, char **argv)
             if (p)
                 printf("%*s%s (plugin '%s'%s%s)\n", indent, "", p->path, p->info.name,
                        p->info.license[0] ? ", license " : "", p->info.license);
+            if (c->kind == DLH_KIND_BACKEND)
+                print_devices(c, indent);
         }
     }
     if (verbose)

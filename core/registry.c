@@ -310,7 +310,11 @@ int dlh_backend_open(const char *name, dlh_params *params, dlh_backend **out)
             return usable;
         }
         if (usable == 0) {
-            dlh_error_set("backend '%s' is not usable on this machine", c->name);
+            /* The probe may have said why ("no OpenCL platform found"). */
+            if (*dlh_error_get())
+                dlh_error_prefix("backend '%s' is not usable on this machine: ", c->name);
+            else
+                dlh_error_set("backend '%s' is not usable on this machine", c->name);
             return DLH_EDEVICE;
         }
     }
@@ -335,7 +339,11 @@ int dlh_backend_open(const char *name, dlh_params *params, dlh_backend **out)
     if (rc < 0) {
         if (!*dlh_error_get())
             dlh_error_set("%s", dlh_strerror(rc));
-        dlh_error_prefix("backend '%s': ", c->name);
+        /* A parameter error already reads "file:line: backend 'x': ...". */
+        char label[NAME_MAX_LEN + 16];
+        snprintf(label, sizeof label, "backend '%s': ", c->name);
+        if (!strstr(dlh_error_get(), label))
+            dlh_error_prefix("%s", label);
         ops->destroy(ctx);          /* the contract: always, even after a failed create */
         free(be);
         return rc;

@@ -101,6 +101,12 @@ static int fake_probe_no(const dlh_host *host)
     return 0;
 }
 
+static int fake_probe_why(const dlh_host *host)
+{
+    host->error("no card in slot 2");
+    return 0;
+}
+
 static int fake_create_fail(const dlh_host *host, dlh_params *params, void **ctx)
 {
     (void)params;
@@ -263,6 +269,23 @@ static void test_add_validation(void)
     rc = dlh_backend_open("fake_absent", NULL, &be);
     ok(rc == DLH_EDEVICE && !be, "a backend whose probe says 0 is not opened");
     like(dlh_error_get(), "backend 'fake_absent' is not usable on this machine", "probe message");
+    dlh_backend_ops why = fake_backend(fake_create_ok);
+    why.probe = fake_probe_why;
+    rc = dlh_registry_add(DLH_KIND_BACKEND, "fake_why", &why, "", NULL);
+    rc = rc ? rc : dlh_backend_open("fake_why", NULL, &be);
+    ok(rc == DLH_EDEVICE && !be && strcmp(dlh_error_get(), "backend 'fake_why' is not usable "
+       "on this machine: no card in slot 2") == 0, "a probe's reason is kept: %s",
+       dlh_error_get());
+    /* An ABI 1.0 backend ends at rand: it registers, and the 1.1 devices
+       slot reads NULL whatever lies past its struct_size. */
+    dlh_backend_ops old = fake_backend(fake_create_ok);
+    old.struct_size = (uint32_t)offsetof(dlh_backend_ops, devices);
+    old.devices = (__typeof__(old.devices))fake_never;
+    rc = dlh_registry_add(DLH_KIND_BACKEND, "fake_old", &old, "", NULL);
+    c = dlh_registry_find(DLH_KIND_BACKEND, "fake_old");
+    ok(rc == 0 && c && c->plugin_struct_size == offsetof(dlh_backend_ops, devices) &&
+       ((const dlh_backend_ops *)c->ops)->devices == NULL,
+       "an ABI 1.0-sized backend registers without the 1.1 devices slot");
     fake_destroyed = 0;
     rc = dlh_backend_open("fake_broken", NULL, &be);
     ok(rc == DLH_EDEVICE && !be && fake_destroyed == 1,

@@ -53,7 +53,7 @@ typedef struct dlh_backend_ops {
     uint32_t struct_size;
 
     /* optional: 1 when usable on this machine, 0 when not (skipped, not an
-       error); NULL means always usable. */
+       error; host->error may say why); NULL means always usable. */
     int (*probe)(const struct dlh_host *host);
     /* Reads its parameters and makes an instance; *ctx is passed back to
        every call.  destroy is called even when create fails. */
@@ -133,6 +133,14 @@ typedef struct dlh_backend_ops {
     int (*rand)(void *ctx, dlh_rand_dist dist, dlh_mem dst, size_t n, uint64_t seed,
                 uint64_t stream, uint64_t offset, float a, float b);
     /* ABI 1.1 members go below this line. */
+
+    /* optional (ABI 1.1): lists the devices the backend can see, one per
+       line under its platform ("platform 0: ...\n  device 0: ...\n"), into
+       buf (NUL-terminated, cut at size); needs no instance.  NULL: the
+       backend has nothing to list.  The host reads it only when the
+       plugin's struct_size covers it. */
+    int (*devices)(const struct dlh_host *host, char *buf, size_t size);
+    /* ABI 1.2 members go below this line. */
 } dlh_backend_ops;
 
 /* A live backend instance: the object plugins call into. */

@@ -1,0 +1,1528 @@
+/* Backend conformance, the idea of ggml's test-backend-ops: every primitive
+ * of dlh_backend_ops runs on a backend under test and on the cpu backend
+ * (the reference, default parameters) with the same inputs, and the outputs
+ * are compared element by element.  The backends under test are the cpu
+ * backend opened again with threads = 1 (its threaded paths, gemm's
+ * included, split the work differently from the default instance's), then
+ * every other backend that is registered.  "opencl" and "cuda" are
+ * SKIPped by name when no plugin registers them or their probe says
+ * unusable.  Each comparison is one TAP line naming backend, primitive and
+ * shape.  Each backend is opened once per process.
+ * DLHOST_CONFORMANCE_BACKENDS=opencl,cpu (optional) runs only the named
+ * ones ("cpu" is the threads = 1 instance).
+ *
+ * A case passes when, for every element of every buffer the primitive may
+ * write (the whole buffer, so cells outside the primitive's range must stay
+ * as they were), err = |got - ref| / scale <= tol; a NaN must meet a NaN and
+ * an infinity the same infinity.  Cells that must stay unchanged get scale 0:
+ * they compare exactly.  Tolerances, per primitive:
+ *
+ *   exact (tol 0): write/read/copy/fill, im2col, gather, pool max forward
+ *     (values and int32 indices), reduce max and argmax, rand uniform and
+ *     bernoulli (the same Philox numbers), ew comparisons and the ew program
+ *     on special values (NaN, +-inf, -0: min/max/sign/abs/select).
+ *   TOL_ACCUM 2e-5, for sums: gemm, gemm_batched, reduce sum and sumsq,
+ *     col2im, scatter_add, pool avg forward and pool backward.  scale = the
+ *     same primitive run on the reference with every input (and alpha, beta)
+ *     replaced by its absolute value: the sum of |terms| behind each output.
+ *     Two float32 sums of k <= 784 random terms each lie within about
+ *     sqrt(k) 2^-24 (~1.7e-6) of that scale from the exact value; one term
+ *     wrong or missing moves the result by about 1/k of it (>= 1.3e-3).
+ *   TOL_SOFTMAX 3e-5, scale = |ref| + 1e-6: relative error of exp (OpenCL
+ *     allows 3 ulp) and of the row sum.
+ *   TOL_LOGSOFTMAX 1e-5, scale = max(1, |x|, |ref|): x - max - log(sum)
+ *     may round at the size of the inputs.
+ *   TOL_EW 1e-5, scale = max(1, |ref|): the ew programs other than the exact
+ *     ones; OpenCL allows exp/log 3 ulp, tanh 5, pow 16 (16 ulp = 2e-6).
+ *   TOL_NORMAL 1e-5, scale = max(1, |ref|): rand normal goes through logf,
+ *     sqrtf and cosf, which may differ by a few ulp between libraries.
+ *
+ * The comparator checks itself first: the reference against itself passes,
+ * and one output element moved by 2 x tol (or by one ulp for exact
+ * compares) fails while 0.5 x tol passes, on a case of each kind. */
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <dlhost/dlhost.h>
+
+#include "error.h"
+#include "params.h"
+#include "registry.h"
+#include "../tap.h"
+
+#define TOL_ACCUM 2e-5
+#define TOL_SOFTMAX 3e-5
+#define TOL_LOGSOFTMAX 1e-5
+#define TOL_EW 1e-5
+#define TOL_NORMAL 1e-5
+
+static dlh_backend *ref;        /* cpu, default parameters */
+static dlh_backend *dut;        /* the backend under test */
+static const char *dut_label;
+static const dlh_host *H;
+
+/* ------------------------------------------------------------ host memory */
+
+/* Host arrays of the current case, freed together at its end. */
+#define MAX_SCRATCH 96
+static void *scratch[MAX_SCRATCH];
+static int n_scratch;
+
+static void bail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void bail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("Bail out! ");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    exit(1);
+}
+
+static void *hmem(size_t bytes)
+{
+    if (n_scratch == MAX_SCRATCH)
+        bail("too many host arrays in one case");
+    void *p = calloc(bytes ? bytes : 1, 1);
+    if (!p)
+        bail("out of memory for %zu bytes", bytes);
+    scratch[n_scratch++] = p;
+    return p;
+}
+
+static float *fvec(size_t n)
+{
+    return hmem(n * sizeof(float));
+}
+
+static int32_t *ivec(size_t n)
+{
+    return hmem(n * sizeof(int32_t));
+}
+
+static void scratch_free(void)
+{
+    while (n_scratch > 0)
+        free(scratch[--n_scratch]);
+}
+
+/* Test data from Philox (philox.h), so every run sees the same inputs. */
+static uint64_t rng_counter;
+
+static float frand(void)   /* [-1, 1) */
+{
+    uint32_t w[4];
+    dlh_philox_words(0x5eed, 77, rng_counter++, w);
+    return 2.0f * dlh_philox_unit(w[0]) - 1.0f;
+}
+
+static float urand(float lo, float hi)
+{
+    return lo + (hi - lo) * 0.5f * (frand() + 1.0f);
+}
+
+static int irand(int n)
+{
+    int i = (int)((frand() + 1.0f) * 0.5f * (float)n);
+    return i < n ? i : n - 1;
+}
+
+static float *rvec(size_t n, float lo, float hi)
+{
+    float *v = fvec(n);
+    for (size_t i = 0; i < n; i++)
+        v[i] = urand(lo, hi);
+    return v;
+}
+
+static float *absdup(const float *x, size_t n)
+{
+    float *v = fvec(n);
+    for (size_t i = 0; i < n; i++)
+        v[i] = fabsf(x[i]);
+    return v;
+}
+
+/* ------------------------------------------------------------ device memory */
+
+static dlh_mem at(dlh_buffer *b, size_t off)
+{
+    dlh_mem m = { b, off };
+    return m;
+}
+
+/* A buffer of `bytes` on be holding `data` (when not NULL). */
+static dlh_buffer *up(dlh_backend *be, const void *data, size_t bytes)
+{
+    dlh_buffer *b = NULL;
+    int rc = be->ops->alloc(be->ctx, bytes, &b);
+    if (rc == 0 && data)
+        rc = be->ops->write(be->ctx, b, 0, data, bytes);
+    if (rc != 0)
+        bail("%s: alloc/write of %zu bytes: %s", be == ref ? "cpu" : dut_label, bytes,
+             dlh_error_get());
+    return b;
+}
+
+static int down(dlh_backend *be, dlh_buffer *b, void *out, size_t bytes)
+{
+    return be->ops->read(be->ctx, b, 0, out, bytes);
+}
+
+static void release(dlh_backend *be, dlh_buffer *b)
+{
+    be->ops->free(be->ctx, b);
+}
+
+/* ------------------------------------------------------------ comparing */
+
+enum { PERTURB_NONE, PERTURB_OVER, PERTURB_UNDER };
+static int g_perturb;       /* self-check: move one element of `got` first */
+static int g_quiet;         /* self-check: record the verdict, print nothing */
+static int g_quiet_pass;
+
+static struct {
+    int pass;
+    double worst;           /* largest err / tol of the tolerance compares */
+    char why[512];          /* the first failure */
+} cs;
+
+static void case_begin(void)
+{
+    cs.pass = 1;
+    cs.worst = 0;
+    cs.why[0] = '\0';
+}
+
+static void case_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void case_fail(const char *fmt, ...)
+{
+    if (cs.pass) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(cs.why, sizeof cs.why, fmt, ap);
+        va_end(ap);
+    }
+    cs.pass = 0;
+}
+
+/* The reference must succeed (else the suite is wrong: bail out); the backend
+   under test failing is a failed case carrying its message. */
+static int check_rc(int rc_ref, int rc_dut, const char *prim)
+{
+    if (rc_ref != 0)
+        bail("the reference cpu backend failed %s: %s", prim, dlh_error_get());
+    if (rc_dut != 0) {
+        case_fail("%s returned %d (%s): %s", prim, rc_dut, dlh_strerror(rc_dut),
+                  dlh_error_get());
+        return 0;
+    }
+    return 1;
+}
+
+static void case_end(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void case_end(const char *fmt, ...)
+{
+    char what[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (g_quiet) {
+        g_quiet_pass &= cs.pass;
+    } else {
+        char worst[64] = "";
+        if (cs.worst > 0)
+            snprintf(worst, sizeof worst, " (worst %.2g of tol)", cs.worst);
+        if (!ok(cs.pass, "%s: %s%s", dut_label, what, worst))
+            diag("  %s", cs.why);
+    }
+    scratch_free();
+}
+
+static int same_float(float a, float b)
+{
+    return a == b || (isnan(a) && isnan(b));
+}
+
+/* scale_i: scale[i], or max(1, |want[i]|) when scale is NULL. */
+static double scale_at(const float *want, const float *scale, size_t i)
+{
+    if (scale)
+        return scale[i];
+    return fabs(want[i]) > 1.0 ? fabs(want[i]) : 1.0;
+}
+
+static void perturb_f(const float *want, float *got, const float *scale, size_t n, double tol)
+{
+    if (g_perturb == PERTURB_NONE || n == 0 || (tol == 0 && g_perturb == PERTURB_UNDER))
+        return;
+    size_t pick = n;
+    double best = -1;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (n / 2 + k) % n;
+        if (!isfinite(want[i]))
+            continue;
+        if (tol == 0) {
+            pick = i;
+            break;
+        }
+        double s = scale_at(want, scale, i);
+        if (s > best) {
+            best = s;
+            pick = i;
+        }
+    }
+    if (pick == n)
+        return;
+    if (tol == 0)
+        got[pick] = nextafterf(want[pick], INFINITY);
+    else
+        got[pick] = (float)(want[pick] + (g_perturb == PERTURB_OVER ? 2.0 : 0.5) * tol * best);
+}
+
+/* Compares n floats; tol 0 means exactly (NaN meets NaN).  `got` may be
+   changed by the self-check's perturbation. */
+static void cmp_f(const char *what, const float *want, float *got, const float *scale,
+                  size_t n, double tol)
+{
+    perturb_f(want, got, scale, n, tol);
+    for (size_t i = 0; i < n; i++) {
+        if (same_float(want[i], got[i]))
+            continue;
+        double s = scale_at(want, scale, i);
+        double e = tol > 0 && isfinite(want[i]) ? fabs((double)got[i] - want[i]) /
+                                                  (s > 0 ? s : FLT_MIN) / tol : INFINITY;
+        if (e <= 1.0) {
+            if (e > cs.worst)
+                cs.worst = e;
+            continue;
+        }
+        case_fail("%s[%zu]: got %.9g, want %.9g (scale %.3g, tol %g)", what, i,
+                  (double)got[i], (double)want[i], s, tol);
+        return;
+    }
+}
+
+static void cmp_i(const char *what, const int32_t *want, int32_t *got, size_t n)
+{
+    if (g_perturb == PERTURB_OVER && n > 0)
+        got[n / 2] = want[n / 2] + 1;
+    for (size_t i = 0; i < n; i++)
+        if (want[i] != got[i]) {
+            case_fail("%s[%zu]: got %d, want %d", what, i, (int)got[i], (int)want[i]);
+            return;
+        }
+}
+
+static void cmp_bytes(const char *what, const unsigned char *want, unsigned char *got,
+                      size_t n)
+{
+    if (g_perturb == PERTURB_OVER && n > 0)
+        got[n / 2] = (unsigned char)(want[n / 2] ^ 1);
+    for (size_t i = 0; i < n; i++)
+        if (want[i] != got[i]) {
+            case_fail("%s: byte %zu: got 0x%02x, want 0x%02x", what, i, got[i], want[i]);
+            return;
+        }
+}
+
+/* ------------------------------------------------------------ describe */
+
+static void test_describe(void)
+{
+    char buf[512] = "";
+    int rc = dut->ops->describe(dut->ctx, buf, sizeof buf);
+    ok(rc == 0 && buf[0] != '\0', "%s: describe: \"%s\"", dut_label, buf);
+    if (!dut->ops->devices)
+        return;     /* optional (ABI 1.1) */
+    buf[0] = '\0';
+    rc = dut->ops->devices(H, buf, sizeof buf);
+    ok(rc == 0 && memchr(buf, '\0', sizeof buf) != NULL && buf[0] != '\0',
+       "%s: devices lists what it sees (%d)", dut_label, rc);
+    for (char *line = buf, *end; rc == 0 && *line; line = end + (*end != '\0')) {
+        end = line + strcspn(line, "\n");
+        diag("  %.*s", (int)(end - line), line);
+    }
+}
+
+/* ------------------------------------------------------------ memory */
+
+/* Runs a fixed sequence of writes, copies and fills on be; the result is
+   the two buffers' bytes. */
+static int memory_on(dlh_backend *be, int step, const unsigned char *data, unsigned char *out1,
+                     unsigned char *out2, size_t bytes)
+{
+    const dlh_backend_ops *o = be->ops;
+    dlh_buffer *b1 = up(be, data, bytes), *b2 = up(be, data + bytes, bytes);
+    int rc = 0;
+    switch (step) {
+    case 0:     /* writes at odd byte offsets */
+        rc = o->write(be->ctx, b1, 6, data + 2 * bytes, 37);
+        if (rc == 0)
+            rc = o->write(be->ctx, b1, 1, data + 3 * bytes, 3);
+        if (rc == 0)
+            rc = o->write(be->ctx, b2, bytes - 5, data, 5);
+        break;
+    case 1:     /* reads at offsets: read back into b2 through the host */
+        {
+            unsigned char tmp[64];
+            rc = o->read(be->ctx, b1, 10, tmp, 21);
+            if (rc == 0)
+                rc = o->write(be->ctx, b2, 3, tmp, 21);
+            if (rc == 0)
+                rc = o->read(be->ctx, b1, bytes - 7, tmp, 7);
+            if (rc == 0)
+                rc = o->write(be->ctx, b2, 40, tmp, 7);
+        }
+        break;
+    case 2:     /* copies between buffers and inside one (not overlapping) */
+        rc = o->copy(be->ctx, b2, 12, b1, 100, 64);
+        if (rc == 0)
+            rc = o->copy(be->ctx, b1, 2, b1, bytes - 33, 31);
+        if (rc == 0)
+            rc = o->copy(be->ctx, b2, bytes - 4, b1, 0, 4);
+        break;
+    case 3:     /* zero-byte calls at the end */
+        rc = o->write(be->ctx, b1, bytes, data, 0);
+        if (rc == 0)
+            rc = o->read(be->ctx, b1, bytes, out1, 0);
+        if (rc == 0)
+            rc = o->copy(be->ctx, b2, bytes, b1, bytes, 0);
+        if (rc == 0)
+            rc = o->sync(be->ctx);
+        break;
+    default:    /* fills of n floats at element offsets */
+        {
+            static const size_t fills[][2] = { { 0, 1 }, { 3, 3 }, { 7, 17 }, { 30, 65 },
+                                               { 101, 127 } };
+            size_t k = (size_t)(step - 4);
+            rc = o->fill(be->ctx, at(b1, fills[k][0]), fills[k][1], -1.25f - (float)k);
+            if (rc == 0)
+                rc = o->fill(be->ctx, at(b2, fills[k][0] + 1), 0, 9.0f);
+        }
+        break;
+    }
+    if (rc == 0)
+        rc = down(be, b1, out1, bytes);
+    if (rc == 0)
+        rc = down(be, b2, out2, bytes);
+    release(be, b1);
+    release(be, b2);
+    return rc;
+}
+
+static void test_memory(void)
+{
+    static const char *const names[] = {
+        "write 37, 3 and 5 bytes at byte offsets 6, 1 and end-5",
+        "read 21 bytes at byte offset 10 and 7 at end-7",
+        "copy 64 bytes between buffers, 31 within one, 4 to the end",
+        "write, read and copy of 0 bytes at the end, sync",
+        "fill 1 float at offset 0", "fill 3 floats at offset 3",
+        "fill 17 floats at offset 7", "fill 65 floats at offset 30",
+        "fill 127 floats at offset 101",
+    };
+    const size_t bytes = 1024;
+    for (int step = 0; step < 9; step++) {
+        case_begin();
+        unsigned char *data = hmem(4 * bytes);
+        for (size_t i = 0; i < 4 * bytes; i++)
+            data[i] = (unsigned char)irand(256);
+        unsigned char *w1 = hmem(bytes), *w2 = hmem(bytes), *g1 = hmem(bytes),
+                      *g2 = hmem(bytes);
+        int rr = memory_on(ref, step, data, w1, w2, bytes);
+        int rd = memory_on(dut, step, data, g1, g2, bytes);
+        if (check_rc(rr, rd, "memory")) {
+            cmp_bytes("first buffer", w1, g1, bytes);
+            cmp_bytes("second buffer", w2, g2, bytes);
+        }
+        case_end("memory: %s", names[step]);
+    }
+
+    /* A large fill, past any one-work-group size. */
+    case_begin();
+    size_t n = 300007;
+    float *init = rvec(n + 5, -1, 1), *w = fvec(n + 5), *g = fvec(n + 5);
+    int rc[2] = { 0, 0 };
+    for (int s = 0; s < 2; s++) {
+        dlh_backend *be = s ? dut : ref;
+        dlh_buffer *b = up(be, init, (n + 5) * sizeof(float));
+        rc[s] = be->ops->fill(be->ctx, at(b, 2), n, 0.375f);
+        if (rc[s] == 0)
+            rc[s] = down(be, b, s ? g : w, (n + 5) * sizeof(float));
+        release(be, b);
+        if (rc[s] && !s)
+            break;
+    }
+    if (check_rc(rc[0], rc[1], "fill"))
+        cmp_f("y", w, g, NULL, n + 5, 0);
+    case_end("memory: fill %zu floats at offset 2", n);
+
+    case_begin();
+    dlh_buffer *z = NULL;
+    int r0 = dut->ops->alloc(dut->ctx, 0, &z);
+    if (r0 != 0 || z == NULL)
+        case_fail("alloc of 0 bytes: %d: %s", r0, dlh_error_get());
+    else
+        dut->ops->free(dut->ctx, z);
+    dut->ops->free(dut->ctx, NULL);
+    case_end("memory: alloc of 0 bytes gives a buffer; free of NULL is a no-op");
+}
+
+/* ------------------------------------------------------------ gemm */
+
+typedef struct gemm_shape {
+    int ta, tb, m, n, k, lda, ldb, ldc, batch;      /* batch 0: plain gemm */
+    int64_t sa, sb, sc;                             /* batch strides */
+    size_t oa, ob, oc, na, nb, nc;                  /* offsets, buffer floats */
+} gemm_shape;
+
+static int gemm_on(dlh_backend *be, const gemm_shape *g, float alpha, float beta,
+                   const float *a, const float *b, const float *c, float *out)
+{
+    dlh_buffer *ba = up(be, a, g->na * sizeof(float)), *bb = up(be, b, g->nb * sizeof(float));
+    dlh_buffer *bc = up(be, c, g->nc * sizeof(float));
+    int rc = g->batch
+        ? be->ops->gemm_batched(be->ctx, g->ta, g->tb, g->m, g->n, g->k, alpha,
+                                at(ba, g->oa), g->lda, g->sa, at(bb, g->ob), g->ldb, g->sb,
+                                beta, at(bc, g->oc), g->ldc, g->sc, g->batch)
+        : be->ops->gemm(be->ctx, g->ta, g->tb, g->m, g->n, g->k, alpha, at(ba, g->oa),
+                        g->lda, at(bb, g->ob), g->ldb, beta, at(bc, g->oc), g->ldc);
+    if (rc == 0)
+        rc = down(be, bc, out, g->nc * sizeof(float));
+    release(be, ba);
+    release(be, bb);
+    release(be, bc);
+    return rc;
+}
+
+/* Fills the cells of the `count` matrices (rows x cols, leading dim ld,
+   `stride` apart, from `off`) with random values, and marks them in mask. */
+static void fill_matrices(float *x, unsigned char *mask, size_t off, int count, int64_t stride,
+                          int rows, int cols, int ld)
+{
+    for (int p = 0; p < count; p++)
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                size_t o = off + (size_t)(p * stride) + (size_t)i * ld + j;
+                x[o] = frand();
+                if (mask)
+                    mask[o] = 1;
+            }
+}
+
+static void gemm_case(int ta, int tb, int m, int n, int k, float alpha, float beta, int pad,
+                      int nan_c, int batch, int share_a, int share_b)
+{
+    case_begin();
+    gemm_shape g = { 0 };
+    int ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    g.ta = ta;
+    g.tb = tb;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.lda = (ac > 1 ? ac : 1) + pad;
+    g.ldb = (bc > 1 ? bc : 1) + pad;
+    g.ldc = (n > 1 ? n : 1) + pad;
+    g.batch = batch;
+    int count = batch ? batch : 1;
+    g.sa = share_a ? 0 : (int64_t)ar * g.lda + 3;
+    g.sb = share_b ? 0 : (int64_t)br * g.ldb + 1;
+    g.sc = (int64_t)m * g.ldc + 2;
+    g.oa = 5;
+    g.ob = 7;
+    g.oc = 3;
+    g.na = g.oa + (size_t)(g.sa * (count - 1)) + (size_t)ar * g.lda + 2;
+    g.nb = g.ob + (size_t)(g.sb * (count - 1)) + (size_t)br * g.ldb + 2;
+    g.nc = g.oc + (size_t)(g.sc * count) + 1;
+
+    /* NaN around A's and B's cells: a read of them poisons the result.
+       C's other cells hold 777 and must stay. */
+    float *a = fvec(g.na), *b = fvec(g.nb), *c = fvec(g.nc);
+    unsigned char *cmask = hmem(g.nc);
+    for (size_t i = 0; i < g.na; i++)
+        a[i] = NAN;
+    for (size_t i = 0; i < g.nb; i++)
+        b[i] = NAN;
+    for (size_t i = 0; i < g.nc; i++)
+        c[i] = 777.0f;
+    fill_matrices(a, NULL, g.oa, count, g.sa, ar, ac, g.lda);
+    fill_matrices(b, NULL, g.ob, count, g.sb, br, bc, g.ldb);
+    fill_matrices(c, cmask, g.oc, count, g.sc, m, n, g.ldc);
+    if (nan_c)
+        for (size_t i = 0; i < g.nc; i++)
+            if (cmask[i])
+                c[i] = NAN;
+    /* The scale: |alpha| |A| |B| + |beta| |C| on the reference; C's other
+       cells 0, so they compare exactly. */
+    float *ma = absdup(a, g.na), *mb = absdup(b, g.nb), *mc = fvec(g.nc);
+    for (size_t i = 0; i < g.nc; i++)
+        mc[i] = cmask[i] && !nan_c ? fabsf(c[i]) : 0.0f;
+
+    float *want = fvec(g.nc), *got = fvec(g.nc), *mag = fvec(g.nc);
+    int rr = gemm_on(ref, &g, alpha, beta, a, b, c, want);
+    if (rr == 0)
+        rr = gemm_on(ref, &g, fabsf(alpha), fabsf(beta), ma, mb, mc, mag);
+    int rd = rr ? 0 : gemm_on(dut, &g, alpha, beta, a, b, c, got);
+    if (check_rc(rr, rd, batch ? "gemm_batched" : "gemm"))
+        cmp_f("C", want, got, mag, g.nc, TOL_ACCUM);
+    if (batch)
+        case_end("gemm_batched %c%c m=%d n=%d k=%d batch=%d stride_a %s stride_b %s",
+                 ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, batch, share_a ? "0" : "full",
+                 share_b ? "0" : "full");
+    else
+        case_end("gemm %c%c m=%d n=%d k=%d alpha=%g beta=%g lds +%d%s", ta ? 'T' : 'N',
+                 tb ? 'T' : 'N', m, n, k, alpha, beta, pad, nan_c ? ", C NaN (not read)" : "");
+}
+
+static void test_gemm(void)
+{
+    static const int shapes[][3] = { { 1, 1, 1 }, { 3, 5, 7 }, { 17, 13, 9 }, { 65, 33, 127 },
+                                     { 127, 65, 17 } };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                gemm_case(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], 1.5f, -0.5f, 3, 0,
+                          0, 0, 0);
+    gemm_case(0, 0, 7, 6, 5, 1.0f, 0.0f, 0, 0, 0, 0, 0);
+    gemm_case(1, 1, 7, 6, 5, 2.0f, 1.0f, 1, 0, 0, 0, 0);
+    gemm_case(0, 1, 5, 4, 3, 1.0f, 0.0f, 2, 1, 0, 0, 0);   /* beta 0: C is not read */
+    gemm_case(1, 0, 4, 3, 0, 1.0f, 0.5f, 1, 0, 0, 0, 0);   /* k = 0: C = beta C */
+    gemm_case(0, 0, 64, 10, 784, 1.0f, 0.0f, 0, 1, 0, 0, 0); /* the MLP's first layer */
+    gemm_case(0, 0, 130, 257, 96, -1.0f, 0.25f, 5, 0, 0, 0, 0);
+
+    gemm_case(0, 0, 4, 5, 6, 0.75f, 0.5f, 1, 0, 3, 1, 0);
+    gemm_case(1, 0, 4, 5, 6, 0.75f, 0.5f, 1, 0, 3, 0, 1);
+    gemm_case(0, 1, 3, 2, 7, 0.75f, 0.5f, 2, 0, 4, 0, 0);
+    gemm_case(1, 1, 1, 1, 1, 0.75f, 0.5f, 0, 0, 2, 0, 0);
+    gemm_case(0, 0, 17, 9, 33, 1.0f, 0.0f, 1, 1, 5, 0, 1);
+    gemm_case(1, 1, 13, 17, 5, -1.0f, 1.0f, 3, 0, 3, 1, 0);
+}
+
+/* ------------------------------------------------------------ ew */
+
+typedef struct ew_operand {
+    char kind;        /* data: r [-2,2)  p [0.25,2]  w [-8,8]  q [0.01,50]  g grid
+                         {-1,0,1,2}  v [0,1)  s special values */
+    size_t len;       /* 0: n (a full operand) */
+    size_t stride;    /* 0: 1 */
+} ew_operand;
+
+/* Operands not listed are 'r', full length. */
+typedef struct ew_spec {
+    const char *name;
+    const char *source;
+    ew_operand ops[DLH_EW_MAX_OPERANDS];
+    float scalars[DLH_EW_MAX_SCALARS];
+    int exact;
+} ew_spec;
+
+static const ew_spec ew_specs[] = {
+    { "arith", "in a, b; out y; scalar s;\ny = (a + b) * s - a / b + -a;\n",
+      { { 'r', 0, 0 }, { 'p', 0, 0 } }, { 1.75f }, 0 },
+    { "compare", "in a, b; out y;\n"
+      "y = (a < b) + 2*(a <= b) + 4*(a > b) + 8*(a >= b) + 16*(a == b) + 32*(a != b);\n",
+      { { 'g', 0, 0 }, { 'g', 0, 0 } }, { 0 }, 1 },
+    { "unary", "in a, b; out e, l, r, q, h, g, ab, sg;\n"
+      "e = exp(a); l = log(b); r = sqrt(b); q = rsqrt(b);\n"
+      "h = tanh(a); g = sigmoid(a); ab = abs(a); sg = sign(a);\n",
+      { { 'w', 0, 0 }, { 'q', 0, 0 } }, { 0 }, 0 },
+    { "binary", "in a, b, c, z; out lo, hi, pw, sel;\n"
+      "lo = min(a, c); hi = max(a, c); pw = pow(b, c); sel = select(z, b, c);\n",
+      { { 'r', 0, 0 }, { 'p', 0, 0 }, { 'r', 0, 0 }, { 'g', 0, 0 } }, { 0 }, 0 },
+    { "special values", "in a, b; out lo, hi, sg, ab, ng, sel, cmp;\n"
+      "lo = min(a, b); hi = max(a, b); sg = sign(a); ab = abs(a); ng = -a;\n"
+      "sel = select(a, b, 7);\n"
+      "cmp = (a < b) + 2*(a == b) + 4*(a != b) + 8*(a >= b);\n",
+      { { 's', 0, 0 }, { 's', 0, 0 } }, { 0 }, 1 },
+    { "fused", "in a, b, c; out y, z, w; scalar s, t;\ny = a*b + c; z = a*s + b*t; w = a;\n",
+      { { 0 } }, { 0.5f, -1.25f }, 0 },
+    { "adam (inout, a local)", "in g; inout p, m, v; scalar lr, b1, b2, eps, bc1, bc2;\n"
+      "m = b1*m + (1-b1)*g;\n"
+      "v = b2*v + (1-b2)*g*g;\n"
+      "t = (m/bc1) / (sqrt(v/bc2) + eps);\n"
+      "p = p - lr*t;\n",
+      { { 'r', 0, 0 }, { 'r', 0, 0 }, { 'r', 0, 0 }, { 'v', 0, 0 } },
+      { 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, 0.001f }, 0 },
+    { "broadcast", "in x, bias, scale, k, q, big; out y;\n"
+      "y = x * scale + bias - k * q + big;\n",
+      { { 'r', 0, 0 }, { 'r', 7, 1 }, { 'p', 3, 5 }, { 'r', 1, 1 }, { 'r', 2, 25000 },
+        { 'r', 100000, 1 } }, { 0 }, 0 },
+};
+#define N_EW_SPECS (sizeof ew_specs / sizeof ew_specs[0])
+
+static const size_t ew_sizes[] = { 1, 3, 17, 65, 127, 4099, 40000 };
+
+static float ew_value(char kind)
+{
+    static const float special[] = { NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1.0f, -1.0f,
+                                     2.5f, -3.0f };
+    switch (kind) {
+    case 'p': return urand(0.25f, 2.0f);
+    case 'w': return urand(-8.0f, 8.0f);
+    case 'q': return urand(0.01f, 50.0f);
+    case 'g': return (float)(irand(4) - 1);
+    case 'v': return urand(0.0f, 1.0f);
+    case 's': return special[irand(9)];
+    default: return urand(-2.0f, 2.0f);
+    }
+}
+
+/* Runs kernel k (compiled on be) over n elements.  data[j] is operand j's
+   whole buffer: j + 1 floats before its element 0, then lens[j] elements;
+   the written operands' whole buffers land in out[j]. */
+static int ew_on(dlh_backend *be, dlh_ew_kernel *k, const ew_spec *sp, size_t n,
+                 float *const *data, const size_t *lens, float *const *out)
+{
+    const dlh_ew_program *prog = H->ew_program(k);
+    int n_ops = (int)prog->n_arrays;
+    dlh_buffer *bufs[DLH_EW_MAX_OPERANDS] = { NULL };
+    dlh_ew_arg args[DLH_EW_MAX_OPERANDS];
+    for (int j = 0; j < n_ops; j++) {
+        size_t off = (size_t)j + 1;
+        bufs[j] = up(be, data[j], (off + lens[j]) * sizeof(float));
+        args[j].mem = at(bufs[j], off);
+        args[j].len = lens[j];
+        args[j].stride = sp->ops[j].stride ? sp->ops[j].stride : 1;
+    }
+    int rc = H->ew_run(k, n, args, sp->scalars);
+    for (int j = 0; j < n_ops; j++) {
+        if (rc == 0 && (prog->access[j] & DLH_EW_OUT))
+            rc = down(be, bufs[j], out[j], (j + 1 + lens[j]) * sizeof(float));
+        release(be, bufs[j]);
+    }
+    return rc;
+}
+
+static void ew_case(const ew_spec *sp, dlh_ew_kernel *kr, dlh_ew_kernel *kd, size_t n)
+{
+    case_begin();
+    const dlh_ew_program *prog = H->ew_program(kr);
+    int n_ops = (int)prog->n_arrays;
+    if (n_ops > DLH_EW_MAX_OPERANDS)
+        bail("ew program '%s' has %d arrays", sp->name, n_ops);
+    float *data[DLH_EW_MAX_OPERANDS], *want[DLH_EW_MAX_OPERANDS], *got[DLH_EW_MAX_OPERANDS];
+    size_t lens[DLH_EW_MAX_OPERANDS];
+    for (int j = 0; j < n_ops; j++) {
+        size_t off = (size_t)j + 1;
+        lens[j] = sp->ops[j].len ? sp->ops[j].len : n;
+        data[j] = fvec(off + lens[j]);
+        for (size_t i = 0; i < off + lens[j]; i++)
+            data[j][i] = ew_value(sp->ops[j].kind);
+        want[j] = fvec(off + lens[j]);
+        got[j] = fvec(off + lens[j]);
+    }
+    int rr = ew_on(ref, kr, sp, n, data, lens, want);
+    int rd = rr ? 0 : ew_on(dut, kd, sp, n, data, lens, got);
+    if (check_rc(rr, rd, "ew_run"))
+        for (int j = 0; j < n_ops; j++)
+            if (prog->access[j] & DLH_EW_OUT)
+                cmp_f(prog->array_names[j], want[j], got[j], NULL, j + 1 + lens[j],
+                      sp->exact ? 0 : TOL_EW);
+    case_end("ew %s: n=%zu", sp->name, n);
+}
+
+static void test_ew(void)
+{
+    for (size_t p = 0; p < N_EW_SPECS; p++) {
+        const ew_spec *sp = &ew_specs[p];
+        dlh_ew_kernel *kr = NULL, *kd = NULL;
+        if (H->ew_compile(ref, sp->source, &kr) != 0)
+            bail("ew program '%s' on the reference: %s", sp->name, dlh_error_get());
+        int rc = H->ew_compile(dut, sp->source, &kd);
+        if (rc != 0) {
+            if (!g_quiet)
+                ok(0, "%s: ew %s: compile (%d: %s)", dut_label, sp->name, rc, dlh_error_get());
+            H->ew_free(kr);
+            continue;
+        }
+        for (size_t s = 0; s < sizeof ew_sizes / sizeof ew_sizes[0]; s++)
+            ew_case(sp, kr, kd, ew_sizes[s]);
+        H->ew_free(kr);
+        H->ew_free(kd);
+    }
+}
+
+/* The programs above between them use every opcode (checked once, on the
+   reference: the host compiles the same instructions for every backend). */
+static void test_ew_coverage(void)
+{
+    int seen[DLH_EW_OPCODE_COUNT] = { 0 };
+    for (size_t p = 0; p < N_EW_SPECS; p++) {
+        dlh_ew_kernel *k = NULL;
+        if (H->ew_compile(ref, ew_specs[p].source, &k) != 0)
+            bail("ew program '%s': %s", ew_specs[p].name, dlh_error_get());
+        const dlh_ew_program *prog = H->ew_program(k);
+        for (uint32_t i = 0; i < prog->n_instrs; i++)
+            if (prog->instrs[i].op < DLH_EW_OPCODE_COUNT)
+                seen[prog->instrs[i].op] = 1;
+        H->ew_free(k);
+    }
+    int count = 0;
+    char missing[256] = "";
+    for (int op = 0; op < DLH_EW_OPCODE_COUNT; op++) {
+        count += seen[op];
+        if (!seen[op])
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " %d", op);
+    }
+    ok(count == DLH_EW_OPCODE_COUNT, "the ew programs of the suite use all %d opcodes%s%s",
+       DLH_EW_OPCODE_COUNT, missing[0] ? "; missing:" : "", missing);
+}
+
+/* ------------------------------------------------------------ reduce, softmax */
+
+static int reduce_on(dlh_backend *be, int op, int axis, int rows, int cols, const float *x,
+                     size_t nx, float *out, int32_t *idx, size_t nout, int with_idx)
+{
+    const size_t ox = 3, oo = 2, oi = 1;
+    dlh_buffer *bx = up(be, x, nx * sizeof(float));
+    float *init = fvec(oo + nout);
+    int32_t *iinit = ivec(oi + nout);
+    for (size_t i = 0; i < oo + nout; i++)
+        init[i] = 55.0f;
+    for (size_t i = 0; i < oi + nout; i++)
+        iinit[i] = -7;
+    dlh_buffer *bo = up(be, init, (oo + nout) * sizeof(float));
+    dlh_buffer *bi = up(be, iinit, (oi + nout) * sizeof(int32_t));
+    int rc = be->ops->reduce(be->ctx, (dlh_reduce_op)op, axis, rows, cols, at(bx, ox),
+                             at(bo, oo), with_idx ? at(bi, oi) : at(NULL, 0));
+    if (rc == 0)
+        rc = down(be, bo, out, (oo + nout) * sizeof(float));
+    if (rc == 0)
+        rc = down(be, bi, idx, (oi + nout) * sizeof(int32_t));
+    release(be, bx);
+    release(be, bo);
+    release(be, bi);
+    return rc;
+}
+
+static void reduce_case(int op, int axis, int rows, int cols, const float *given,
+                        int ties, int with_idx)
+{
+    static const char *const names[] = { "sum", "max", "sumsq" };
+    case_begin();
+    size_t n = (size_t)rows * cols, nx = 3 + n;
+    size_t nout = (size_t)(axis ? rows : cols), no = 2 + nout, ni = 1 + nout;
+    float *x = fvec(nx);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = given ? (i < 3 ? 0.0f : given[i - 3])
+                     : ties ? (float)(irand(4) - 2) : 4.0f * frand();
+    float *want = fvec(no), *got = fvec(no), *mag = fvec(no);
+    int32_t *iw = ivec(ni), *ig = ivec(ni);
+    int rr = reduce_on(ref, op, axis, rows, cols, x, nx, want, iw, nout, with_idx);
+    if (rr == 0 && op != DLH_REDUCE_MAX) {
+        int32_t *scratch_i = ivec(ni);
+        rr = reduce_on(ref, op, axis, rows, cols, absdup(x, nx), nx, mag, scratch_i, nout, 0);
+        mag[0] = mag[1] = 0.0f;     /* the cells before the offset must stay */
+    }
+    int rd = rr ? 0 : reduce_on(dut, op, axis, rows, cols, x, nx, got, ig, nout, with_idx);
+    if (check_rc(rr, rd, "reduce")) {
+        if (op == DLH_REDUCE_MAX) {
+            cmp_f("out", want, got, NULL, no, 0);
+            cmp_i("idx", iw, ig, ni);
+        } else {
+            cmp_f("out", want, got, mag, no, TOL_ACCUM);
+        }
+    }
+    case_end("reduce %s%s axis %d on %dx%d%s", names[op],
+             op == DLH_REDUCE_MAX ? (with_idx ? " + argmax" : " (no idx)") : "", axis, rows,
+             cols, given ? " (with NaN)" : ties ? " (ties: first index)" : "");
+}
+
+static void test_reduce(void)
+{
+    static const int shapes[][3] = { { 1, 1, 0 }, { 1, 7, 0 }, { 5, 1, 0 }, { 13, 300, 0 },
+                                     { 9, 11, 1 }, { 300, 600, 1 }, { 333, 517, 0 } };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int axis = 0; axis < 2; axis++)
+            for (int op = 0; op < 3; op++)
+                reduce_case(op, axis, shapes[s][0], shapes[s][1], NULL, shapes[s][2], 1);
+    reduce_case(DLH_REDUCE_MAX, 1, 17, 65, NULL, 1, 0);
+    static const float with_nan[] = { 1, NAN, 3, 4, 5, 6, NAN, 0, 2, 7, 7, -1 };
+    reduce_case(DLH_REDUCE_MAX, 1, 4, 3, with_nan, 0, 1);
+    reduce_case(DLH_REDUCE_MAX, 0, 4, 3, with_nan, 0, 1);
+}
+
+static int softmax_on(dlh_backend *be, int lg, int rows, int cols, const float *x, size_t nx,
+                      int inplace, float *out, size_t ny)
+{
+    const size_t ox = 2, oy = inplace ? 2 : 5;
+    dlh_buffer *bx = up(be, x, nx * sizeof(float));
+    dlh_buffer *by = inplace ? bx : up(be, x, ny * sizeof(float));
+    int rc = be->ops->softmax(be->ctx, lg, rows, cols, at(bx, ox), at(by, oy));
+    if (rc == 0)
+        rc = down(be, by, out, ny * sizeof(float));
+    if (!inplace)
+        release(be, by);
+    release(be, bx);
+    return rc;
+}
+
+static void softmax_case(int lg, int rows, int cols, float shift, float spread, int inplace)
+{
+    case_begin();
+    size_t n = (size_t)rows * cols, nx = 2 + n, oy = inplace ? 2 : 5, ny = oy + n;
+    float *x = fvec(ny > nx ? ny : nx);
+    for (size_t i = 0; i < (ny > nx ? ny : nx); i++)
+        x[i] = shift + spread * frand();
+    float *want = fvec(ny), *got = fvec(ny), *scale = fvec(ny);
+    int rr = softmax_on(ref, lg, rows, cols, x, nx, inplace, want, ny);
+    int rd = rr ? 0 : softmax_on(dut, lg, rows, cols, x, nx, inplace, got, ny);
+    for (size_t i = 0; i < ny; i++) {
+        if (i < oy) {
+            scale[i] = 0.0f;            /* before the output: unchanged */
+        } else if (lg) {
+            double xi = fabs(x[2 + i - oy]), r = fabs(want[i]);
+            scale[i] = (float)(xi > r ? (xi > 1 ? xi : 1) : (r > 1 ? r : 1));
+        } else {
+            scale[i] = fabsf(want[i]) + 1e-6f;
+        }
+    }
+    if (check_rc(rr, rd, "softmax"))
+        cmp_f("y", want, got, scale, ny, lg ? TOL_LOGSOFTMAX : TOL_SOFTMAX);
+    case_end("%s %dx%d values %g +- %g%s", lg ? "log_softmax" : "softmax", rows, cols, shift,
+             spread, inplace ? ", in place" : "");
+}
+
+static void test_softmax(void)
+{
+    for (int lg = 0; lg < 2; lg++) {
+        softmax_case(lg, 1, 1, 0, 1, 0);
+        softmax_case(lg, 1, 1, 0, 1, 1);
+        softmax_case(lg, 4, 10, 0, 3, 0);
+        softmax_case(lg, 3, 1000, 1000, 50, 0);     /* exp(1000) overflows float */
+        softmax_case(lg, 5, 7, -1000, 20, 1);
+        softmax_case(lg, 64, 10, 0, 8, 1);          /* a batch of class scores */
+        softmax_case(lg, 300, 200, 0, 5, 1);
+        softmax_case(lg, 257, 130, 88, 10, 0);
+    }
+}
+
+/* ------------------------------------------------------------ im2col, col2im */
+
+static dlh_window2d window(int c, int h, int w, int kh, int kw, int sh, int sw, int ph,
+                           int pw, int dh, int dw)
+{
+    dlh_window2d g = { sizeof(dlh_window2d), c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, 0, 0 };
+    g.oh = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1;
+    g.ow = (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
+    return g;
+}
+
+static size_t img_size(const dlh_window2d *g, int n)
+{
+    return (size_t)n * g->c * g->h * g->w;
+}
+
+static size_t col_size(const dlh_window2d *g, int n)
+{
+    return (size_t)n * g->c * g->kh * g->kw * g->oh * g->ow;
+}
+
+/* im2col (back = 0) from img into col, or col2im (back = 1) adding col into
+   img; returns the written buffer (col or img) in out.  Offsets: img 3,
+   col 1. */
+static int image_on(dlh_backend *be, int back, const dlh_window2d *g, int n, const float *img,
+                    size_t nimg, const float *col, size_t ncol, float *out)
+{
+    dlh_buffer *bi = up(be, img, nimg * sizeof(float));
+    dlh_buffer *bc = up(be, col, ncol * sizeof(float));
+    int rc = back ? be->ops->col2im(be->ctx, g, n, at(bc, 1), at(bi, 3))
+                  : be->ops->im2col(be->ctx, g, n, at(bi, 3), at(bc, 1));
+    if (rc == 0)
+        rc = back ? down(be, bi, out, nimg * sizeof(float))
+                  : down(be, bc, out, ncol * sizeof(float));
+    release(be, bi);
+    release(be, bc);
+    return rc;
+}
+
+static const char *geom(const dlh_window2d *g, int n)
+{
+    static char buf[160];
+    snprintf(buf, sizeof buf, "n=%d c=%d %dx%d k %dx%d s %dx%d p %dx%d d %dx%d -> %dx%d", n,
+             g->c, g->h, g->w, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, g->dh, g->dw, g->oh,
+             g->ow);
+    return buf;
+}
+
+static void image_case(const dlh_window2d *g, int n, const char *what)
+{
+    size_t ni = 3 + img_size(g, n), nc = 1 + col_size(g, n);
+    for (int back = 0; back < 2; back++) {
+        case_begin();
+        float *img = rvec(ni, -1, 1), *col = rvec(nc, -1, 1);
+        size_t no = back ? ni : nc;
+        float *want = fvec(no), *got = fvec(no), *mag = NULL;
+        int rr = image_on(ref, back, g, n, img, ni, col, nc, want);
+        if (rr == 0 && back) {
+            float *mi = absdup(img, ni);
+            mi[0] = mi[1] = mi[2] = 0.0f;
+            mag = fvec(no);
+            rr = image_on(ref, 1, g, n, mi, ni, absdup(col, nc), nc, mag);
+        }
+        int rd = rr ? 0 : image_on(dut, back, g, n, img, ni, col, nc, got);
+        if (check_rc(rr, rd, back ? "col2im" : "im2col"))
+            cmp_f(back ? "img" : "col", want, got, mag, no, back ? TOL_ACCUM : 0);
+        case_end("%s %s: %s", back ? "col2im" : "im2col", what, geom(g, n));
+    }
+}
+
+static void test_image(void)
+{
+    dlh_window2d g;
+    g = window(3, 7, 6, 3, 2, 2, 2, 1, 1, 2, 2);
+    image_case(&g, 2, "stride 2, padding 1, dilation 2");
+    g = window(2, 5, 5, 1, 1, 1, 1, 0, 0, 1, 1);
+    image_case(&g, 1, "1x1");
+    g = window(1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1);
+    image_case(&g, 1, "single pixel");
+    g = window(2, 6, 9, 2, 3, 1, 2, 0, 2, 1, 3);
+    image_case(&g, 3, "asymmetric");
+    g = window(4, 5, 4, 3, 3, 1, 1, 2, 2, 1, 1);
+    image_case(&g, 2, "padding 2");
+    g = window(8, 20, 21, 3, 3, 1, 1, 1, 1, 1, 1);
+    image_case(&g, 4, "large");
+}
+
+/* ------------------------------------------------------------ pooling */
+
+/* Forward: x (offset 2) into y (offset 3) and idx (offset 1). */
+static int pool_fwd_on(dlh_backend *be, int op, const dlh_window2d *g, int n, const float *x,
+                       size_t nx, float *y, size_t ny, int32_t *idx)
+{
+    float *y0 = fvec(ny);
+    int32_t *i0 = ivec(ny - 2);
+    for (size_t i = 0; i < ny; i++)
+        y0[i] = 31.0f;
+    for (size_t i = 0; i < ny - 2; i++)
+        i0[i] = -5;
+    dlh_buffer *bx = up(be, x, nx * sizeof(float)), *by = up(be, y0, ny * sizeof(float));
+    dlh_buffer *bi = up(be, i0, (ny - 2) * sizeof(int32_t));
+    int rc = be->ops->pool2d(be->ctx, (dlh_pool_op)op, g, n, at(bx, 2), at(by, 3), at(bi, 1));
+    if (rc == 0)
+        rc = down(be, by, y, ny * sizeof(float));
+    if (rc == 0)
+        rc = down(be, bi, idx, (ny - 2) * sizeof(int32_t));
+    release(be, bx);
+    release(be, by);
+    release(be, bi);
+    return rc;
+}
+
+/* Backward: dy (offset 0) and idx (offset 1, as the forward wrote it) added
+   into dx (offset 2). */
+static int pool_bwd_on(dlh_backend *be, int op, const dlh_window2d *g, int n, const float *dy,
+                       size_t ndy, const int32_t *idx, const float *dx0, size_t ndx,
+                       float *dx)
+{
+    dlh_buffer *bd = up(be, dy, ndy * sizeof(float));
+    dlh_buffer *bi = up(be, idx, (ndy + 1) * sizeof(int32_t));
+    dlh_buffer *bx = up(be, dx0, ndx * sizeof(float));
+    int rc = be->ops->pool2d_backward(be->ctx, (dlh_pool_op)op, g, n, at(bd, 0), at(bi, 1),
+                                      at(bx, 2));
+    if (rc == 0)
+        rc = down(be, bx, dx, ndx * sizeof(float));
+    release(be, bd);
+    release(be, bi);
+    release(be, bx);
+    return rc;
+}
+
+static void pool_case(int op, const dlh_window2d *g, int n, int ties, const char *what)
+{
+    const char *opn = op == DLH_POOL_MAX ? "max" : "avg";
+    size_t nxx = img_size(g, n), nyy = (size_t)n * g->c * g->oh * g->ow;
+    size_t nx = 2 + nxx, ny = 3 + nyy, ni = nyy + 1;
+    /* Each backend's forward indices, kept for its backward. */
+    int32_t *iw = calloc(ni, sizeof *iw), *ig = calloc(ni, sizeof *ig);
+    float *x = malloc(nx * sizeof *x);
+    if (!iw || !ig || !x)
+        bail("out of memory");
+
+    case_begin();
+    /* All negative: a padding zero that took part would win every border max. */
+    for (size_t i = 0; i < nx; i++)
+        x[i] = ties ? -0.5f - (float)irand(3) : frand() - 1.5f;
+    float *yw = fvec(ny), *yg = fvec(ny), *mag = NULL;
+    int32_t *igot = ivec(ni);
+    int rr = pool_fwd_on(ref, op, g, n, x, nx, yw, ny, iw);
+    if (rr == 0 && op == DLH_POOL_AVG) {
+        mag = fvec(ny);
+        rr = pool_fwd_on(ref, op, g, n, absdup(x, nx), nx, mag, ny, ivec(ni));
+        mag[0] = mag[1] = mag[2] = 0.0f;
+    }
+    int rd = rr ? 0 : pool_fwd_on(dut, op, g, n, x, nx, yg, ny, ig);
+    int fwd_ok = check_rc(rr, rd, "pool2d");
+    if (fwd_ok) {
+        cmp_f("y", yw, yg, mag, ny, op == DLH_POOL_MAX ? 0 : TOL_ACCUM);
+        if (op == DLH_POOL_MAX) {
+            memcpy(igot, ig, ni * sizeof *igot);
+            cmp_i("idx", iw, igot, ni);
+        }
+    }
+    fwd_ok = fwd_ok && cs.pass;
+    case_end("pool2d %s %s: %s", opn, what, geom(g, n));
+
+    /* Backward accumulates into a non-zero dx. */
+    case_begin();
+    float *dy = rvec(nyy, -1, 1), *dx0 = rvec(nx, -1, 1);
+    float *dxw = fvec(nx), *dxg = fvec(nx), *dmag = fvec(nx);
+    rr = pool_bwd_on(ref, op, g, n, dy, nyy, iw, dx0, nx, dxw);
+    if (rr == 0) {
+        float *m0 = absdup(dx0, nx);
+        m0[0] = m0[1] = 0.0f;
+        rr = pool_bwd_on(ref, op, g, n, absdup(dy, nyy), nyy, iw, m0, nx, dmag);
+    }
+    if (!fwd_ok && op == DLH_POOL_MAX) {
+        if (rr != 0)
+            bail("the reference cpu backend failed pool2d_backward: %s", dlh_error_get());
+        case_fail("not compared: the forward's indices differ already");
+    } else {
+        rd = rr ? 0 : pool_bwd_on(dut, op, g, n, dy, nyy, ig, dx0, nx, dxg);
+        if (check_rc(rr, rd, "pool2d_backward"))
+            cmp_f("dx", dxw, dxg, dmag, nx, TOL_ACCUM);
+    }
+    case_end("pool2d_backward %s %s (indices from its forward): %s", opn, what, geom(g, n));
+    free(iw);
+    free(ig);
+    free(x);
+}
+
+static void test_pool(void)
+{
+    for (int op = 0; op < 2; op++) {
+        dlh_window2d g = window(2, 5, 7, 3, 3, 2, 2, 1, 1, 1, 1);
+        pool_case(op, &g, 2, 0, "3x3 s2 p1");
+        pool_case(op, &g, 2, 1, "3x3 s2 p1 with ties");
+        g = window(3, 8, 8, 2, 2, 2, 2, 0, 0, 1, 1);
+        pool_case(op, &g, 1, 1, "2x2 s2");
+        g = window(1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1);
+        pool_case(op, &g, 1, 0, "1x1");
+        g = window(2, 9, 7, 3, 2, 1, 3, 1, 1, 2, 1);
+        pool_case(op, &g, 3, 1, "dilated, overlapping");
+        g = window(1, 1, 1, 2, 1, 1, 1, 2, 0, 3, 1);
+        pool_case(op, &g, 1, 0, "windows of padding alone");
+        g = window(16, 24, 24, 3, 3, 1, 1, 1, 1, 1, 1);
+        pool_case(op, &g, 4, 0, "large");
+    }
+}
+
+/* ------------------------------------------------------------ gather, scatter_add */
+
+/* gather (scatter = 0): rows of src (offset 2) by idx (offset 1) into dst
+   (offset 1); scatter_add: rows of dst added into src.  out receives the
+   written buffer. */
+static int index_on(dlh_backend *be, int scatter, int n, int cols, const float *src,
+                    size_t nsrc, const int32_t *idx, const float *dst, size_t ndst, float *out)
+{
+    dlh_buffer *bs = up(be, src, nsrc * sizeof(float));
+    dlh_buffer *bd = up(be, dst, ndst * sizeof(float));
+    dlh_buffer *bi = up(be, idx, (size_t)(n + 1) * sizeof(int32_t));
+    int rc = scatter ? be->ops->scatter_add(be->ctx, n, cols, at(bd, 1), at(bi, 1), at(bs, 2))
+                     : be->ops->gather(be->ctx, n, cols, at(bs, 2), at(bi, 1), at(bd, 1));
+    if (rc == 0)
+        rc = scatter ? down(be, bs, out, nsrc * sizeof(float))
+                     : down(be, bd, out, ndst * sizeof(float));
+    release(be, bs);
+    release(be, bd);
+    release(be, bi);
+    return rc;
+}
+
+static void index_case(int n, int cols, int rows, const int32_t *given)
+{
+    size_t nsrc = 2 + (size_t)rows * cols, ndst = 1 + (size_t)n * cols;
+    for (int scatter = 0; scatter < 2; scatter++) {
+        case_begin();
+        int32_t *idx = ivec((size_t)n + 1);
+        idx[0] = 12345;     /* before the offset: never read */
+        for (int i = 0; i < n; i++)
+            idx[i + 1] = given ? given[i] : irand(rows);
+        float *src = rvec(nsrc, -1, 1), *dst = rvec(ndst, -1, 1);
+        size_t no = scatter ? nsrc : ndst;
+        float *want = fvec(no), *got = fvec(no), *mag = NULL;
+        int rr = index_on(ref, scatter, n, cols, src, nsrc, idx, dst, ndst, want);
+        if (rr == 0 && scatter) {
+            float *ms = absdup(src, nsrc);
+            ms[0] = ms[1] = 0.0f;
+            mag = fvec(no);
+            rr = index_on(ref, 1, n, cols, ms, nsrc, idx, absdup(dst, ndst), ndst, mag);
+        }
+        int rd = rr ? 0 : index_on(dut, scatter, n, cols, src, nsrc, idx, dst, ndst, got);
+        if (check_rc(rr, rd, scatter ? "scatter_add" : "gather"))
+            cmp_f(scatter ? "dst" : "dst", want, got, mag, no, scatter ? TOL_ACCUM : 0);
+        case_end("%s n=%d cols=%d, %d rows%s", scatter ? "scatter_add" : "gather", n, cols,
+                 rows, given ? " (repeated indices)" : "");
+    }
+}
+
+static void test_index(void)
+{
+    static const int32_t rep[] = { 2, 0, 2, 3, 2, 1 };
+    static const int32_t same[] = { 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3 };
+    index_case(6, 5, 4, rep);
+    index_case(17, 3, 5, same);
+    index_case(1, 1, 1, NULL);
+    index_case(7, 1, 3, NULL);
+    index_case(500, 300, 20, NULL);      /* many repeats */
+    index_case(400, 100, 1000, NULL);
+}
+
+/* ------------------------------------------------------------ rand */
+
+static int rand_on(dlh_backend *be, int dist, size_t n, uint64_t seed, uint64_t stream,
+                   uint64_t offset, float a, float b, float *out)
+{
+    float *init = fvec(n + 2);
+    for (size_t i = 0; i < n + 2; i++)
+        init[i] = -99.0f;
+    dlh_buffer *bo = up(be, init, (n + 2) * sizeof(float));
+    int rc = be->ops->rand(be->ctx, (dlh_rand_dist)dist, at(bo, 1), n, seed, stream, offset,
+                           a, b);
+    if (rc == 0)
+        rc = down(be, bo, out, (n + 2) * sizeof(float));
+    release(be, bo);
+    return rc;
+}
+
+static void rand_case(int dist, size_t n, uint64_t seed, uint64_t stream, uint64_t offset)
+{
+    static const char *const names[] = { "uniform(-1, 2)", "normal(0.5, 2)",
+                                          "bernoulli(0.25)" };
+    case_begin();
+    float a = dist == 0 ? -1.0f : dist == 1 ? 0.5f : 0.25f, b = 2.0f;
+    float *want = fvec(n + 2), *got = fvec(n + 2);
+    int rr = rand_on(ref, dist, n, seed, stream, offset, a, b, want);
+    int rd = rr ? 0 : rand_on(dut, dist, n, seed, stream, offset, a, b, got);
+    if (check_rc(rr, rd, "rand"))
+        cmp_f("y", want, got, NULL, n + 2, dist == DLH_RAND_NORMAL ? TOL_NORMAL : 0);
+    case_end("rand %s n=%zu seed %#llx stream %#llx offset %#llx", names[dist], n,
+             (unsigned long long)seed, (unsigned long long)stream, (unsigned long long)offset);
+}
+
+static void test_rand(void)
+{
+    for (int d = 0; d < 3; d++) {
+        rand_case(d, 1, 0, 0, 0);
+        rand_case(d, 1000, 0x0123456789abcdefULL, 0xfedcba9876543210ULL, 0xfffffffdULL);
+        rand_case(d, 100003, 42, 7, 12345);
+    }
+}
+
+/* ------------------------------------------------------------ bad arguments */
+
+/* One refused call: DLH_EINVAL with a message, not a crash. */
+static void refused(int rc, const char *what)
+{
+    const char *msg = dlh_error_get();
+    ok(rc == DLH_EINVAL && msg[0] != '\0', "%s: refuses %s: %d (%s)", dut_label, what, rc,
+       rc ? msg : "accepted");
+    dlh_error_clear();
+}
+
+static void test_bad(void)
+{
+    const dlh_backend_ops *o = dut->ops;
+    void *c = dut->ctx;
+    /* 10 floats: the cpu backend rounds buffers up to 64 bytes, so reads a
+       little past the end stay inside its allocation. */
+    float data[64] = { 0 };
+    dlh_buffer *x = up(dut, data, 10 * sizeof(float));
+    dlh_buffer *big = up(dut, fvec(4096), 4096 * sizeof(float));   /* zeros */
+    dlh_error_clear();
+    refused(o->write(c, x, 36, data, 8), "a write past the buffer end");
+    refused(o->write(c, x, SIZE_MAX - 2, data, 4), "a write at a huge offset");
+    refused(o->read(c, x, 4, data, 40), "a read past the buffer end");
+    refused(o->copy(c, x, 8, big, 0, 36), "a copy past the destination end");
+    refused(o->copy(c, big, 0, x, 8, 36), "a copy past the source end");
+    refused(o->fill(c, at(x, 7), 4, 1.0f), "a fill past the buffer end");
+    refused(o->gemm(c, 0, 0, 3, 3, 3, 1.0f, at(big, 0), 3, at(big, 0), 3, 0.0f, at(x, 2), 3),
+            "a gemm whose C lies past the buffer end");
+    refused(o->gemm(c, 0, 1, 3, 3, 3, 1.0f, at(x, 0), 3, at(x, 2), 3, 0.0f, at(big, 0), 3),
+            "a gemm whose B lies past the buffer end");
+    refused(o->gemm_batched(c, 0, 0, 2, 2, 2, 1.0f, at(big, 0), 2, 4, at(big, 0), 2, 4, 0.0f,
+                            at(x, 0), 2, 4, 3),
+            "a gemm_batched whose last C lies past the end");
+    refused(o->reduce(c, DLH_REDUCE_SUM, 1, 3, 4, at(x, 0), at(big, 0), at(NULL, 0)),
+            "a reduce whose x lies past the buffer end");
+    refused(o->reduce(c, DLH_REDUCE_MAX, 0, 2, 4, at(big, 0), at(big, 0), at(x, 8)),
+            "a reduce whose idx lies past the buffer end");
+    refused(o->softmax(c, 0, 2, 4, at(big, 0), at(x, 3)),
+            "a softmax whose y lies past the buffer end");
+    dlh_window2d g = window(1, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1);
+    refused(o->im2col(c, &g, 1, at(big, 0), at(x, 0)),
+            "an im2col whose col lies past the end");
+    refused(o->col2im(c, &g, 1, at(big, 0), at(x, 0)), "a col2im whose img lies past the end");
+    refused(o->pool2d(c, DLH_POOL_MAX, &g, 1, at(x, 0), at(big, 0), at(big, 100)),
+            "a pool2d whose x lies past the buffer end");
+    refused(o->pool2d_backward(c, DLH_POOL_AVG, &g, 1, at(big, 0), at(NULL, 0), at(x, 0)),
+            "a pool2d_backward whose dx lies past the buffer end");
+    refused(o->gather(c, 4, 3, at(big, 0), at(big, 0), at(x, 0)),
+            "a gather whose dst lies past the buffer end");
+    refused(o->scatter_add(c, 12, 1, at(big, 0), at(x, 0), at(big, 0)),
+            "a scatter_add whose idx lies past the buffer end");
+    refused(o->rand(c, DLH_RAND_UNIFORM, at(x, 5), 6, 1, 2, 3, 0.0f, 1.0f),
+            "a rand whose dst lies past the buffer end");
+
+    /* ew: an input operand reaching past its buffer.  The host cannot check
+       (dlh_buffer is opaque), so each backend must. */
+    dlh_ew_kernel *k = NULL;
+    if (H->ew_compile(dut, "in a; out y; y = a + 1;", &k) == 0) {
+        dlh_ew_arg args[2] = { { at(x, 4), 8, 1 }, { at(big, 0), 8, 1 } };
+        int rc = H->ew_run(k, 8, args, NULL);
+        const char *msg = dlh_error_get();
+        ok(rc == DLH_EINVAL && msg[0] != '\0',
+           "%s: refuses an ew operand past its buffer end: %d (%s)", dut_label, rc,
+           rc ? msg : "accepted");
+        dlh_error_clear();
+        H->ew_free(k);
+    } else {
+        ok(0, "%s: ew compile of a one-line program: %s", dut_label, dlh_error_get());
+    }
+
+    dlh_buffer *huge = (dlh_buffer *)&huge;
+    int rc = o->alloc(c, (size_t)1 << 50, &huge);     /* 1 PiB */
+    ok(rc == DLH_ENOMEM && huge == NULL && dlh_error_get()[0] != '\0',
+       "%s: an impossible alloc gives DLH_ENOMEM and no buffer: %d (%s)", dut_label, rc,
+       dlh_error_get());
+    dlh_error_clear();
+
+    /* Still usable after the refusals. */
+    float back[10] = { 0 };
+    rc = o->fill(c, at(x, 0), 10, 4.5f);
+    if (rc == 0)
+        rc = o->read(c, x, 0, back, sizeof back);
+    ok(rc == 0 && back[0] == 4.5f && back[9] == 4.5f,
+       "%s: still works after the refused calls (%s)", dut_label, rc ? dlh_error_get() : "ok");
+    release(dut, x);
+    release(dut, big);
+    scratch_free();
+}
+
+/* ------------------------------------------------------------ self-check */
+
+static void sc_gemm(void)
+{
+    gemm_case(0, 1, 17, 13, 9, 1.5f, -0.5f, 3, 0, 0, 0, 0);
+}
+
+static void sc_reduce_sum(void)
+{
+    reduce_case(DLH_REDUCE_SUM, 0, 13, 300, NULL, 0, 1);
+}
+
+static void sc_reduce_max(void)
+{
+    reduce_case(DLH_REDUCE_MAX, 1, 9, 11, NULL, 1, 1);
+}
+
+static void sc_softmax(void)
+{
+    softmax_case(0, 4, 10, 0, 3, 0);
+}
+
+static void sc_log_softmax(void)
+{
+    softmax_case(1, 4, 10, 0, 3, 1);
+}
+
+static void sc_pool(void)
+{
+    dlh_window2d g = window(2, 5, 7, 3, 3, 2, 2, 1, 1, 1, 1);
+    pool_case(DLH_POOL_AVG, &g, 2, 0, "3x3 s2 p1");
+}
+
+static void sc_rand(void)
+{
+    rand_case(DLH_RAND_UNIFORM, 1000, 1, 2, 3);
+}
+
+static void sc_memory(void)
+{
+    test_memory();
+}
+
+static void sc_ew(void)
+{
+    dlh_ew_kernel *k = NULL;
+    if (H->ew_compile(ref, ew_specs[0].source, &k) != 0)
+        bail("ew: %s", dlh_error_get());
+    ew_case(&ew_specs[0], k, k, 65);
+    H->ew_free(k);
+}
+
+/* A case kind's comparison catches an error just over its tolerance and
+   lets one well under it pass; the reference against itself passes.  A
+   run of several cases (memory) fails when any of them does. */
+static void selfcheck(const char *what, void (*run)(void), int exact)
+{
+    int pass[3];
+    dut = ref;
+    dut_label = "self-check";
+    g_quiet = 1;
+    for (int mode = 0; mode < 3; mode++) {
+        g_perturb = mode;
+        g_quiet_pass = 1;
+        run();
+        pass[mode] = g_quiet_pass;
+    }
+    g_perturb = PERTURB_NONE;
+    g_quiet = 0;
+    if (exact)
+        ok(pass[PERTURB_NONE] && !pass[PERTURB_OVER],
+           "comparator self-check, %s: cpu against itself %s, one element off by one ulp "
+           "(one bit) %s", what, pass[0] ? "passes" : "FAILS", pass[1] ? "PASSES" : "fails");
+    else
+        ok(pass[PERTURB_NONE] && !pass[PERTURB_OVER] && pass[PERTURB_UNDER],
+           "comparator self-check, %s: cpu against itself %s, one element off by 2 x tol %s, "
+           "by 0.5 x tol %s", what, pass[0] ? "passes" : "FAILS",
+           pass[1] ? "PASSES" : "fails", pass[2] ? "passes" : "FAILS");
+}
+
+static void test_selfcheck(void)
+{
+    selfcheck("gemm (sum of |terms| scale)", sc_gemm, 0);
+    selfcheck("reduce sum", sc_reduce_sum, 0);
+    selfcheck("reduce max + argmax (exact)", sc_reduce_max, 1);
+    selfcheck("softmax (relative)", sc_softmax, 0);
+    selfcheck("log_softmax", sc_log_softmax, 0);
+    selfcheck("ew (max(1, |ref|) scale)", sc_ew, 0);
+    selfcheck("pool avg and backward", sc_pool, 0);
+    selfcheck("rand uniform (exact)", sc_rand, 1);
+    selfcheck("memory (bytes, exact)", sc_memory, 1);
+}
+
+/* ------------------------------------------------------------ targets */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void run_suite(dlh_backend *be, const char *label)
+{
+    dut = be;
+    dut_label = label;
+    int first = tap_n_, failed = tap_failed_;
+    double t0 = now();
+    test_describe();
+    test_memory();
+    test_gemm();
+    test_ew();
+    test_reduce();
+    test_softmax();
+    test_image();
+    test_pool();
+    test_index();
+    test_rand();
+    test_bad();
+    diag("%s: %d checks, %d failed, %.1f s", label, tap_n_ - first, tap_failed_ - failed,
+         now() - t0);
+}
+
+/* DLHOST_CONFORMANCE_BACKENDS, when set, names the backends to run. */
+static int selected(const char *name)
+{
+    const char *list = getenv("DLHOST_CONFORMANCE_BACKENDS");
+    if (!list || !*list)
+        return 1;
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t w = strcspn(p, ",");
+        if (w == len && strncmp(p, name, len) == 0)
+            return 1;
+        p += w;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+static void run_cpu_threads1(void)
+{
+    if (!selected("cpu")) {
+        skip("cpu(threads=1): not selected by DLHOST_CONFORMANCE_BACKENDS");
+        return;
+    }
+    dlh_config *cfg = NULL;
+    if (dlh_config_load_string("backend = { threads = 1; };\n", "conformance.cfg", &cfg) != 0)
+        bail("config: %s", dlh_error_get());
+    static const char *const reserved[] = { "type", NULL };
+    dlh_params *p = dlh_params_new(cfg, config_setting_lookup(dlh_config_root(cfg), "backend"),
+                                   "backend 'cpu'", reserved);
+    dlh_backend *be = NULL;
+    int rc = p ? dlh_backend_open("cpu", p, &be) : DLH_ENOMEM;
+    if (rc == 0)
+        rc = dlh_params_check_unused(p);
+    if (ok(rc == 0, "open cpu with threads = 1 (%s)", rc ? dlh_error_get() : "ok"))
+        run_suite(be, "cpu(threads=1)");
+    dlh_backend_close(be);
+    dlh_params_free(p);
+    dlh_config_free(cfg);
+}
+
+static int registered(const char *name)
+{
+    for (size_t i = 0; i < dlh_registry_count(); i++) {
+        const dlh_component *c = dlh_registry_at(i);
+        if (c->kind == DLH_KIND_BACKEND && strcmp(c->name, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void run_backend(const char *name)
+{
+    if (!selected(name)) {
+        printf("ok %d # SKIP %s: not selected by DLHOST_CONFORMANCE_BACKENDS\n", ++tap_n_,
+               name);
+        return;
+    }
+    dlh_backend *be = NULL;
+    double t0 = now();
+    int rc = dlh_backend_open(name, NULL, &be);
+    if (rc == DLH_EDEVICE) {
+        printf("ok %d # SKIP %s: not usable here (%s)\n", ++tap_n_, name, dlh_error_get());
+        return;
+    }
+    if (ok(rc == 0, "open %s (%s)", name, rc ? dlh_error_get() : "ok")) {
+        diag("%s: opened in %.1f s", name, now() - t0);
+        run_suite(be, name);
+    }
+    dlh_backend_close(be);
+}
+
+int main(void)
+{
+    H = dlh_host_table();
+    if (dlh_registry_load_all(0) != 0 || dlh_backend_open("cpu", NULL, &ref) != 0)
+        bail("cannot open the reference cpu backend: %s", dlh_error_get());
+    test_ew_coverage();
+    test_selfcheck();
+    run_cpu_threads1();
+    for (size_t i = 0; i < dlh_registry_count(); i++) {
+        const dlh_component *c = dlh_registry_at(i);
+        if (c->kind == DLH_KIND_BACKEND && strcmp(c->name, "cpu") != 0)
+            run_backend(c->name);
+    }
+    static const char *const expected[] = { "opencl", "cuda" };
+    for (size_t i = 0; i < 2; i++)
+        if (!registered(expected[i]))
+            printf("ok %d # SKIP %s: not present (no plugin on the plugin path registers "
+                   "it)\n", ++tap_n_, expected[i]);
+    dlh_backend_close(ref);
+    dlh_registry_clear();
+    return done_testing();
+}

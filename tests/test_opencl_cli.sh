@@ -1,0 +1,88 @@
+#!/bin/sh
+# The opencl backend from the command line: the devices `dlhost plugins
+# --verbose` lists, a short training run on it, and its bad input, each a
+# clear message and exit status while the cpu backend keeps working in the
+# same installation: no OpenCL platform (OCL_ICD_VENDORS=/nonexistent makes
+# the ICD loader find none), a device index out of range, a kernel build
+# failure (its build log is shown).
+#
+# Environment (set by `make check`): DLHOST_BIN, DLHOST_SRCDIR,
+# DLHOST_PLUGIN_PATH.
+
+. "${DLHOST_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
+
+if [ -z "${DLHOST_BIN:-}" ] || [ -z "${DLHOST_SRCDIR:-}" ]; then
+    skip_all "DLHOST_BIN/DLHOST_SRCDIR not set (run through make check)"
+fi
+dlhost=$DLHOST_BIN
+data=$DLHOST_SRCDIR/tests/data
+
+run_cmd "$dlhost" plugins
+if ! grep -q '^backend  *opencl ' "$OUT_FILE"; then
+    skip_all "the opencl plugin is not on the plugin path"
+fi
+
+# The small csv regression of tests/data, with backends of our choosing.
+cp "$data/good.cfg" "$data/good_train.csv" "$TAP_TMP/" || {
+    echo "Bail out! cannot copy tests/data/good.cfg"
+    exit 1
+}
+with_backend() {
+    sed "s|^backend = .*|backend = { $2 };|" "$TAP_TMP/good.cfg" >"$TAP_TMP/$1.cfg"
+}
+with_backend ocl 'type = "opencl";'
+with_backend far 'type = "opencl"; device = 99;'
+with_backend broken 'type = "opencl"; build_options = "-DOCL_ROW_WG=undefined_size_x";'
+runs=$TAP_TMP/runs
+
+# ---- no OpenCL platform at all
+OCL_ICD_VENDORS=/nonexistent run_cmd "$dlhost" plugins --verbose
+is "$RC" 0 "plugins --verbose without a platform exits 0"
+like "$OUT_FILE" "no OpenCL platform found (clGetPlatformIDs: CL_PLATFORM_NOT_FOUND_KHR" \
+    "it says there is no platform, and why"
+
+OCL_ICD_VENDORS=/nonexistent run_cmd "$dlhost" run "$TAP_TMP/ocl.cfg" --runs "$runs"
+is "$RC" 1 "run on opencl without a platform exits 1"
+like "$ERR_FILE" "backend 'opencl' is not usable on this machine: opencl: no OpenCL platform found" \
+    "it says the backend is not usable, and why"
+
+OCL_ICD_VENDORS=/nonexistent run_cmd "$dlhost" run "$TAP_TMP/ocl.cfg" --backend cpu \
+    --set train.epochs=1 --runs "$runs"
+is "$RC" 0 "the same file on --backend cpu still trains"
+
+# ---- with a device
+run_cmd "$dlhost" plugins --verbose
+if grep -q "no OpenCL platform found" "$OUT_FILE"; then
+    skip "no OpenCL platform on this machine: the device tests cannot run"
+    done_testing
+fi
+awk '/^backend  *opencl /{on = 1; next} /^[a-z]/{on = 0} on' "$OUT_FILE" >"$TAP_TMP/devices"
+like "$TAP_TMP/devices" "platform 0: " "plugins --verbose lists the OpenCL platforms under opencl"
+grep -q '^  *device 0: .*(.*compute unit.*) \[default\]' "$TAP_TMP/devices" || \
+    grep -q '^  *device [0-9]*: .*\[default\]' "$TAP_TMP/devices"
+ok $? "it lists the devices and marks the default"
+
+run_cmd "$dlhost" run "$TAP_TMP/far.cfg" --runs "$runs"
+is "$RC" 2 "a device index out of range exits 2"
+like "$ERR_FILE" "far.cfg:5: " "it names the file and line"
+like "$ERR_FILE" "device index 99 is out of range: platform 0 '" "it says what there is"
+
+run_cmd "$dlhost" run "$TAP_TMP/broken.cfg" --runs "$runs"
+is "$RC" 1 "a kernel build failure exits 1"
+like "$ERR_FILE" "clBuildProgram: CL_BUILD_PROGRAM_FAILURE building the backend kernels" \
+    "it names the call and the error"
+like "$ERR_FILE" "use of undeclared identifier 'undefined_size_x'" "it shows the build log"
+
+run_cmd "$dlhost" run "$TAP_TMP/ocl.cfg" --set train.epochs=3 --runs "$runs"
+is "$RC" 0 "a run on opencl exits 0"
+like "$OUT_FILE" "opencl (CLBlast" "it says it runs on opencl"
+metrics=$runs/regression/metrics.csv
+falls=$(awk -F, 'NR == 2 { first = $2 } NR == 4 { last = $2 }
+                END { print (last < first) ? "yes" : "no (" first " -> " last ")" }' \
+        "$metrics" 2>/dev/null)
+is "$falls" "yes" "its training loss falls over 3 epochs"
+
+run_cmd "$dlhost" run "$TAP_TMP/good.cfg" --set train.epochs=1 --runs "$runs"
+is "$RC" 0 "the cpu backend trains in the same installation"
+
+done_testing
