@@ -335,11 +335,12 @@ int dlh_graph_forward(dlh_graph *g, int64_t batch, int training, int64_t step,
 int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed)
 {
     int rc;
-    for (int i = 0; i < g->n; i++)
-        if ((rc = dlh_layer_zero_grad(g->nodes[i].layer)))
-            return rc;
     for (int i = g->n - 1; i >= 0; i--) {
         graph_node *nd = &g->nodes[i];
+        /* Zeroed just before the layer adds into them, while the zeros are
+           still in cache. */
+        if ((rc = dlh_layer_zero_grad(nd->layer)))
+            return rc;
         dlh_layer_ctx ctx;
         dlh_layer_ctx_fill(nd->layer, batch, 1, step, seed, &ctx, nd->scratch_v);
         graph_inputs(g, nd, batch);

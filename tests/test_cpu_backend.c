@@ -417,8 +417,40 @@ static void test_reduce_case(int rows, int cols, int ties)
     free(idxf);
 }
 
+/* A long row cut into pieces: the first NaN wins a max over later pieces'
+   larger values, and the first of equal maxima in row order. */
+static void test_reduce_long_nan(void)
+{
+    size_t n = 100000;
+    float *x = fvec(n), out[1];
+    int32_t idx[1];
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(i % 1000) * 0.001f;
+    x[20000] = NAN;
+    x[40000] = NAN;
+    x[90000] = 5.0f;
+    dlh_buffer *bx = upload(x, n), *bo = upload(NULL, 1), *bi = upload(NULL, 1);
+    int rc = B->reduce(be->ctx, DLH_REDUCE_MAX, 1, 1, (int)n, at(bx, 0), at(bo, 0), at(bi, 0));
+    download(bo, out, 1);
+    B->read(be->ctx, bi, 0, idx, sizeof idx);
+    ok(rc == 0 && isnan(out[0]) && idx[0] == 20000, "reduce max of a long row: first NaN");
+    x[20000] = x[40000] = 1.0f;
+    x[70000] = 5.0f;
+    B->write(be->ctx, bx, 0, x, n * sizeof(float));
+    rc = B->reduce(be->ctx, DLH_REDUCE_MAX, 1, 1, (int)n, at(bx, 0), at(bo, 0), at(bi, 0));
+    download(bo, out, 1);
+    B->read(be->ctx, bi, 0, idx, sizeof idx);
+    ok(rc == 0 && out[0] == 5.0f && idx[0] == 70000,
+       "reduce max of a long row: the first of equal maxima");
+    B->free(be->ctx, bx);
+    B->free(be->ctx, bo);
+    B->free(be->ctx, bi);
+    free(x);
+}
+
 static void test_reduce(void)
 {
+    test_reduce_long_nan();
     test_reduce_case(1, 1, 0);
     test_reduce_case(1, 7, 0);
     test_reduce_case(5, 1, 0);
@@ -426,6 +458,10 @@ static void test_reduce(void)
     test_reduce_case(9, 11, 1);
     test_reduce_case(300, 600, 1);
     test_reduce_case(333, 517, 0);
+    /* Few long rows: cut into pieces reduced side by side. */
+    test_reduce_case(1, 70001, 0);
+    test_reduce_case(3, 40000, 1);
+    test_reduce_case(1, 4300000, 0);    /* more than 256 pieces of 16384 */
 
     /* A NaN wins a max, as in PyTorch. */
     float x[6] = { 1, NAN, 3, 4, 5, 6 }, out[3];

@@ -9,6 +9,11 @@
 /* Columns per block of a column (axis 0) reduction: the block's accumulators
    live on the stack and the row slices it reads stay in cache. */
 #define REDUCE_COLS 256
+/* Elements per piece when a few long rows are split between threads, and the
+   most pieces a row is cut into. */
+#define REDUCE_CHUNK 16384
+#define REDUCE_MAX_CHUNKS 256
+#define REDUCE_FEW_ROWS 8
 
 static void reduce_rows(dlh_reduce_op op, size_t cols, const float *r, float *out,
                         int32_t *idx)
@@ -84,6 +89,64 @@ static void reduce_cols(dlh_reduce_op op, size_t rows, size_t cols, size_t j0, s
         out[j0 + j] = (float)acc[j];
 }
 
+/* One row of cols elements in `chunks` pieces of REDUCE_CHUNK, in parallel;
+   partial sums stay in double and are added in chunk order. */
+static void reduce_row_chunked(const cpu_ctx *c, dlh_reduce_op op, size_t cols,
+                               size_t chunks, const float *r, float *out, int32_t *idx)
+{
+    double part[REDUCE_MAX_CHUNKS];
+    float best[REDUCE_MAX_CHUNKS];
+    int32_t at[REDUCE_MAX_CHUNKS];
+    size_t per = REDUCE_CHUNK, nparts = chunks;
+    if (nparts > REDUCE_MAX_CHUNKS) {          /* very long rows: bigger pieces */
+        per = (cols + REDUCE_MAX_CHUNKS - 1) / REDUCE_MAX_CHUNKS;
+        nparts = (cols + per - 1) / per;
+    }
+    #pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (size_t k = 0; k < nparts; k++) {
+        size_t j0 = k * per, n = cols - j0 < per ? cols - j0 : per;
+        const float *p = r + j0;
+        if (op == DLH_REDUCE_MAX) {
+            float v = p[0];
+            size_t bi = 0;
+            for (size_t j = 1; j < n && v == v; j++)
+                if (!(p[j] <= v)) {
+                    v = p[j];
+                    bi = j;
+                }
+            best[k] = v;
+            at[k] = (int32_t)(j0 + bi);
+            continue;
+        }
+        double s = 0.0;
+        if (op == DLH_REDUCE_SUM) {
+            #pragma omp simd reduction(+:s)
+            for (size_t j = 0; j < n; j++)
+                s += p[j];
+        } else {
+            #pragma omp simd reduction(+:s)
+            for (size_t j = 0; j < n; j++)
+                s += (double)p[j] * p[j];
+        }
+        part[k] = s;
+    }
+    if (op == DLH_REDUCE_MAX) {
+        /* The first maximum, or the first NaN, in row order. */
+        size_t b = 0;
+        for (size_t k = 1; k < nparts && best[b] == best[b]; k++)
+            if (!(best[k] <= best[b]))
+                b = k;
+        *out = best[b];
+        if (idx != NULL)
+            *idx = at[b];
+        return;
+    }
+    double s = 0.0;
+    for (size_t k = 0; k < nparts; k++)
+        s += part[k];
+    *out = (float)s;
+}
+
 int cpu_reduce(void *ctx, dlh_reduce_op op, int axis, int rows, int cols, dlh_mem x,
                dlh_mem out, dlh_mem idx)
 {
@@ -125,7 +188,15 @@ int cpu_reduce(void *ctx, dlh_reduce_op op, int axis, int rows, int cols, dlh_me
     }
     const float *px = cpu_f32(x);
     int par = nr * nc >= CPU_PAR_MIN;
-    if (axis == 1) {
+    if (axis == 1 && nr < REDUCE_FEW_ROWS && nc >= 2 * REDUCE_CHUNK) {
+        /* Few long rows (a whole gradient's sum of squares): each row in
+           pieces of a fixed size, reduced side by side and combined in piece
+           order; the shape alone picks this path, so the result does not
+           depend on the thread count. */
+        size_t chunks = (nc + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
+        for (size_t i = 0; i < nr; i++)
+            reduce_row_chunked(c, op, nc, chunks, px + i * nc, y + i, yi ? yi + i : NULL);
+    } else if (axis == 1) {
         #pragma omp parallel for num_threads(c->threads) if (par) schedule(static)
         for (size_t i = 0; i < nr; i++)
             reduce_rows(op, nc, px + i * nc, y + i, yi ? yi + i : NULL);
