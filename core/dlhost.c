@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "curves.h"
 #include "error.h"
 #include "eval.h"
 #include "params.h"
@@ -36,6 +37,9 @@ static const char help_text[] =
     "                        loss, accuracy and the confusion matrix\n"
     "  check CFG [--backend NAME] [--set KEY=VALUE]...\n"
     "                        validate CFG and print the model without training\n"
+    "  plot RUNDIR [--out FILE]\n"
+    "                        draw RUNDIR/metrics.csv as learning curves into\n"
+    "                        RUNDIR/curves.svg (or FILE); a run keeps it current\n"
     "  plugins [--verbose]   list the registered components (kind, name, plugin\n"
     "                        file, version, ABI); --verbose adds descriptions,\n"
     "                        full paths and the devices each backend sees\n"
@@ -309,10 +313,73 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     return status;
 }
 
+/* dlhost plot RUNDIR [--out FILE] */
+static int cmd_plot(int argc, char **argv)
+{
+    const char *dir = NULL, *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(help_text, stdout);
+            return 0;
+        } else if (strcmp(a, "--out") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("plot: option '--out' needs a value");
+            out = argv[++i];
+        } else if (strncmp(a, "--out=", 6) == 0) {
+            out = a + 6;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("plot: unknown option '%s'", a);
+        } else if (dir) {
+            return usage_error("plot: one run directory at a time ('%s' and '%s')", dir, a);
+        } else {
+            dir = a;
+        }
+    }
+    if (!dir || !dir[0])
+        return usage_error("plot: missing the run directory (dlhost plot RUNDIR)");
+    if (out && !out[0])
+        return usage_error("plot: --out needs a file name");
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/')
+        dl--;
+    char *metrics = malloc(dl + sizeof "/metrics.csv"), *svg = malloc(dl + sizeof "/curves.svg");
+    if (!metrics || !svg) {
+        free(metrics);
+        free(svg);
+        dlh_error_set("out of memory");
+        return report(DLH_ENOMEM, EXIT_RUNTIME);
+    }
+    snprintf(metrics, dl + sizeof "/metrics.csv", "%.*s/metrics.csv", (int)dl, dir);
+    snprintf(svg, dl + sizeof "/curves.svg", "%.*s/curves.svg", (int)dl, dir);
+    /* The title is the run's name: the folder's last part. */
+    const char *name = dir + dl;
+    while (name > dir && name[-1] != '/')
+        name--;
+    char title[256];
+    snprintf(title, sizeof title, "%.*s", (int)(dir + dl - name), name);
+    dlh_epoch_row *rows = NULL;
+    size_t n = 0;
+    int status = 0;
+    int rc = dlh_metrics_read(metrics, &rows, &n);
+    if (rc < 0) {
+        status = report(rc, EXIT_USAGE);       /* the user's file to fix */
+    } else if ((rc = dlh_curves_write(out ? out : svg, rows, n, title)) < 0) {
+        status = report(rc, exit_status(rc));
+    } else {
+        printf("%s: %zu epoch%s drawn from %s\n", out ? out : svg, n, n == 1 ? "" : "s",
+               metrics);
+    }
+    free(rows);
+    free(metrics);
+    free(svg);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error("missing command (run, check, eval or plugins)");
+        return usage_error("missing command (run, check, eval, plot or plugins)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(help_text, stdout);
@@ -325,9 +392,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "plugins") == 0)
         return cmd_plugins(argc - 2, argv + 2);
+    if (strcmp(cmd, "plot") == 0)
+        return cmd_plot(argc - 2, argv + 2);
     if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0 || strcmp(cmd, "eval") == 0)
         return cmd_experiment(cmd, argc - 2, argv + 2);
     if (cmd[0] == '-')
         return usage_error("unknown option '%s'", cmd);
-    return usage_error("unknown command '%s' (run, check, eval or plugins)", cmd);
+    return usage_error("unknown command '%s' (run, check, eval, plot or plugins)", cmd);
 }

@@ -16,16 +16,19 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "curves.h"
 #include "error.h"
 
 struct dlh_rundir {
     char *path;                     /* root/name */
     char *metrics_path;
+    char *curves_path;
+    const char *name;               /* the last part of path */
     dlh_epoch_row *rows;
     size_t n_rows, cap_rows;
 };
 
-static const char metrics_header[] =
+const char dlh_metrics_header[] =
     "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,samples_per_s\n";
 
 static char *path_join(const char *a, const char *b)
@@ -122,7 +125,7 @@ static int write_metrics(dlh_rundir *r)
         dlh_error_set("%s: out of memory", r->metrics_path);
         return DLH_ENOMEM;
     }
-    fputs(metrics_header, mem);
+    fputs(dlh_metrics_header, mem);
     for (size_t i = 0; i < r->n_rows; i++) {
         const dlh_epoch_row *row = &r->rows[i];
         /* %.9g keeps every bit of a float32 loss or accuracy; timings need
@@ -145,6 +148,8 @@ static int write_metrics(dlh_rundir *r)
     }
     int rc = dlh_file_write_atomic(r->metrics_path, text, len);
     free(text);
+    if (rc == 0)
+        rc = dlh_curves_write(r->curves_path, r->rows, r->n_rows, r->name);
     return rc;
 }
 
@@ -172,11 +177,13 @@ int dlh_rundir_open(const char *root, const char *name, dlh_config *cfg,
     }
     dlh_rundir *r = calloc(1, sizeof *r);
     if (!r || !(r->path = path_join(root, name)) ||
-        !(r->metrics_path = path_join(r->path, "metrics.csv"))) {
+        !(r->metrics_path = path_join(r->path, "metrics.csv")) ||
+        !(r->curves_path = path_join(r->path, "curves.svg"))) {
         dlh_rundir_close(r);
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
     }
+    r->name = strrchr(r->path, '/') + 1;
     int rc = make_dirs(root);
     if (rc == 0)
         rc = make_dir(r->path);
@@ -198,6 +205,7 @@ void dlh_rundir_close(dlh_rundir *r)
         return;
     free(r->path);
     free(r->metrics_path);
+    free(r->curves_path);
     free(r->rows);
     free(r);
 }

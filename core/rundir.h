@@ -5,6 +5,8 @@
  *   metrics.csv       one row per epoch: epoch,train_loss,train_accuracy,
  *                     val_loss,val_accuracy,lr,seconds,samples_per_s
  *                     (empty field where a value does not apply)
+ *   curves.svg        loss and accuracy per epoch, train and validation
+ *                     (curves.h), rewritten with metrics.csv
  *   last.safetensors  weights, optimiser state, __metadata__
  *   best.safetensors  the same for the best epoch by the monitored metric
  *
@@ -24,7 +26,8 @@
 typedef struct dlh_rundir dlh_rundir;
 
 /* Creates (or reuses) `root`/`name` (root NULL = "runs"), writes config.cfg
-   from cfg and starts a fresh metrics.csv with its header. */
+   from cfg and starts a fresh metrics.csv with its header (and an empty
+   curves.svg). */
 int dlh_rundir_open(const char *root, const char *name, dlh_config *cfg,
                     dlh_rundir **out);
 void dlh_rundir_close(dlh_rundir *r);
@@ -37,7 +40,11 @@ typedef struct dlh_epoch_row {
     double lr, seconds, samples_per_s;
 } dlh_epoch_row;
 
-/* Appends one row to metrics.csv (rewritten atomically each time). */
+/* metrics.csv's first line, with its newline. */
+extern const char dlh_metrics_header[];
+
+/* Appends one row to metrics.csv and redraws curves.svg (each rewritten
+   atomically). */
 int dlh_rundir_metrics(dlh_rundir *r, const dlh_epoch_row *row);
 
 /* A tensor to save or load: name and a tensor on `be`. */

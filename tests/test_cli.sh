@@ -2,7 +2,7 @@
 # The `dlhost` command: help and version, usage errors (exit 2), the plugin
 # table, a plugin folder with a broken plugin, `check` on a good file and on
 # each bad file of tests/data (exit 2, file:line), and the exit statuses of
-# `run` (0, and 4 when training diverges).
+# `run` (0, and 4 when training diverges), and `plot` of a run's metrics.
 #
 # Environment (set by `make check`): DLHOST_BIN, DLHOST_SRCDIR,
 # DLHOST_PLUGIN_PATH, DLHOST_FIXTURES.
@@ -166,6 +166,39 @@ run_cmd "$dlhost" run "$data/good.cfg" --set train.epochs=3
 is "$RC" 0 "run exits 0"
 grep -q 'epoch 3/3' "$OUT_FILE"
 ok $? "run trains the requested epochs"
+
+# ---- plot: curves.svg kept by the run, drawn again from metrics.csv
+rundir=$(sed -n 's/^run directory: //p' "$OUT_FILE")
+[ -n "$rundir" ] && [ -f "$rundir/curves.svg" ] && grep -q '(3 epochs)' "$rundir/curves.svg"
+ok $? "the run keeps curves.svg with its 3 epochs ($rundir)"
+rm -f "$rundir/curves.svg"
+run_cmd "$dlhost" plot "$rundir/"
+is "$RC" 0 "plot exits 0"
+like "$OUT_FILE" "curves.svg: 3 epochs drawn from" "plot says what it drew"
+grep -q '</svg>' "$rundir/curves.svg"
+ok $? "plot writes RUNDIR/curves.svg"
+run_cmd "$dlhost" plot "$rundir" --out "$TAP_TMP/other.svg"
+is "$RC" 0 "plot --out exits 0"
+grep -q '</svg>' "$TAP_TMP/other.svg"
+ok $? "plot --out writes the named file"
+run_cmd "$dlhost" plot
+is "$RC" 2 "plot without a folder exits 2"
+like "$ERR_FILE" "missing the run directory" "plot without a folder says so"
+run_cmd "$dlhost" plot "$rundir" --bogus
+is "$RC" 2 "plot with an unknown option exits 2"
+run_cmd "$dlhost" plot "$TAP_TMP/no-such-run"
+is "$RC" 2 "plot of a missing folder exits 2"
+like "$ERR_FILE" "no-such-run/metrics.csv: cannot open" "plot names the file it could not open"
+mkdir -p "$TAP_TMP/badrun"
+printf 'epoch,loss\n1,0.5\n' >"$TAP_TMP/badrun/metrics.csv"
+run_cmd "$dlhost" plot "$TAP_TMP/badrun"
+is "$RC" 2 "plot of a foreign metrics.csv exits 2"
+like "$ERR_FILE" "badrun/metrics.csv:1: expected the header" "plot names the file and line"
+[ ! -e "$TAP_TMP/badrun/curves.svg" ]
+ok $? "a refused plot leaves no curves.svg"
+run_cmd "$dlhost" plot "$rundir" --out "$TAP_TMP/no-such-dir/c.svg"
+is "$RC" 1 "plot to a folder that does not exist exits 1"
+like "$ERR_FILE" "no-such-dir" "plot names the path it could not write"
 
 run_cmd "$dlhost" run "$data/good.cfg" --set optimizer.lr=1e5 --set optimizer.momentum=0.0 \
     --set train.epochs=5

@@ -180,13 +180,14 @@ static void test_run_dir(void)
         n++;
         known += strcmp(de->d_name, "config.cfg") == 0 ||
                  strcmp(de->d_name, "metrics.csv") == 0 ||
+                 strcmp(de->d_name, "curves.svg") == 0 ||
                  strcmp(de->d_name, "last.safetensors") == 0 ||
                  strcmp(de->d_name, "best.safetensors") == 0;
     }
     if (d)
         closedir(d);
-    ok(n == 4 && known == 4, "the run directory holds config.cfg, metrics.csv, "
-       "last.safetensors, best.safetensors and nothing else (%d files)", n);
+    ok(n == 5 && known == 5, "the run directory holds config.cfg, metrics.csv, "
+       "curves.svg, last.safetensors, best.safetensors and nothing else (%d files)", n);
 
     run_path(path, sizeof path, "blobs", "metrics.csv");
     char *csv = slurp(path);
