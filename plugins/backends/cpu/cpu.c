@@ -18,24 +18,12 @@
 
 const dlh_host *cpu_host;
 
-int cpu_check_mem(const char *prim, const char *arg, dlh_mem m, size_t elems,
-                  size_t elsize)
+static size_t cpu_buffer_bytes(const dlh_buffer *buf)
 {
-    if (elems == 0)
-        return 0;
-    if (m.buf == NULL) {
-        cpu_host->error("cpu %s: %s: no buffer (NULL) for %zu elements", prim, arg,
-                        elems);
-        return DLH_EINVAL;
-    }
-    size_t cap = m.buf->bytes / elsize;
-    if (m.off > cap || elems > cap - m.off) {
-        cpu_host->error("cpu %s: %s: elements [%zu, %zu + %zu) lie outside its buffer "
-                        "of %zu elements", prim, arg, m.off, m.off, elems, cap);
-        return DLH_EINVAL;
-    }
-    return 0;
+    return buf->bytes;
 }
+
+bchk_backend cpu_checks = { .name = "cpu", .buffer_bytes = cpu_buffer_bytes };
 
 /* ---- instances ---- */
 
@@ -127,26 +115,11 @@ static void cpu_free(void *ctx, dlh_buffer *buf)
     free(buf);
 }
 
-static int cpu_span(const char *prim, const char *arg, const dlh_buffer *b, size_t off,
-                    size_t bytes)
-{
-    if (b == NULL) {
-        cpu_host->error("cpu %s: %s buffer is NULL", prim, arg);
-        return DLH_EINVAL;
-    }
-    if (off > b->bytes || bytes > b->bytes - off) {
-        cpu_host->error("cpu %s: bytes [%zu, %zu + %zu) lie outside the %s buffer "
-                        "of %zu bytes", prim, off, off, bytes, arg, b->bytes);
-        return DLH_EINVAL;
-    }
-    return 0;
-}
-
 static int cpu_write(void *ctx, dlh_buffer *dst, size_t dst_off, const void *src,
                      size_t bytes)
 {
     (void)ctx;
-    int rc = cpu_span("write", "destination", dst, dst_off, bytes);
+    int rc = bchk_span(&cpu_checks, "write", "destination", dst, dst_off, bytes);
     if (rc != 0)
         return rc;
     if (bytes != 0)
@@ -157,7 +130,7 @@ static int cpu_write(void *ctx, dlh_buffer *dst, size_t dst_off, const void *src
 static int cpu_read(void *ctx, dlh_buffer *src, size_t src_off, void *dst, size_t bytes)
 {
     (void)ctx;
-    int rc = cpu_span("read", "source", src, src_off, bytes);
+    int rc = bchk_span(&cpu_checks, "read", "source", src, src_off, bytes);
     if (rc != 0)
         return rc;
     if (bytes != 0)
@@ -169,9 +142,9 @@ static int cpu_copy(void *ctx, dlh_buffer *dst, size_t dst_off, dlh_buffer *src,
                     size_t src_off, size_t bytes)
 {
     (void)ctx;
-    int rc = cpu_span("copy", "destination", dst, dst_off, bytes);
+    int rc = bchk_span(&cpu_checks, "copy", "destination", dst, dst_off, bytes);
     if (rc == 0)
-        rc = cpu_span("copy", "source", src, src_off, bytes);
+        rc = bchk_span(&cpu_checks, "copy", "source", src, src_off, bytes);
     if (rc != 0)
         return rc;
     /* memmove: a copy within one buffer may overlap. */
@@ -183,7 +156,7 @@ static int cpu_copy(void *ctx, dlh_buffer *dst, size_t dst_off, dlh_buffer *src,
 static int cpu_fill(void *ctx, dlh_mem dst, size_t n, float value)
 {
     cpu_ctx *c = ctx;
-    int rc = cpu_check_mem("fill", "dst", dst, n, sizeof(float));
+    int rc = bchk_mem(&cpu_checks, "fill", "dst", dst, n, sizeof(float));
     if (rc != 0 || n == 0)
         return rc;
     float *y = cpu_f32(dst);
@@ -231,6 +204,7 @@ static const dlh_backend_ops cpu_ops = {
 static int cpu_plugin_init(const dlh_host *host, dlh_registrar *reg)
 {
     cpu_host = host;
+    cpu_checks.host = host;
     return reg->add(reg, DLH_KIND_BACKEND, "cpu", &cpu_ops,
                     "host memory; OpenBLAS gemm, OpenMP for the other primitives");
 }

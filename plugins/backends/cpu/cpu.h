@@ -8,6 +8,8 @@
 
 #include <dlhost/dlhost.h>
 
+#include "../common/backend_checks.h"
+
 /* A cpu buffer is 64-byte aligned host memory. */
 struct dlh_buffer {
     void *ptr;
@@ -20,6 +22,8 @@ typedef struct cpu_ctx {
 } cpu_ctx;
 
 extern const dlh_host *cpu_host;   /* set by dlh_plugin_init */
+/* The argument checks' view of this backend (cpu.c); host set at init. */
+extern bchk_backend cpu_checks;
 
 static inline float *cpu_f32(dlh_mem m)
 {
@@ -30,13 +34,6 @@ static inline int32_t *cpu_i32(dlh_mem m)
 {
     return (int32_t *)m.buf->ptr + m.off;
 }
-
-/* cpu.c: 0 when `elems` elements of `elsize` bytes from m fit inside m's
-   buffer (always 0 for elems == 0); else DLH_EINVAL with a message naming
-   primitive `prim` and operand `arg`.  Call before any parallel region:
-   host->error is thread-local. */
-int cpu_check_mem(const char *prim, const char *arg, dlh_mem m, size_t elems,
-                  size_t elsize);
 
 /* Below this many elements of work a primitive runs on one thread: waking
    the OpenMP team costs more than it saves. */

@@ -18,7 +18,6 @@
 #include "cpu.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -207,15 +206,6 @@ static const ew_isa *ew_pick_isa(void)
     return &ew_base_isa;
 }
 
-static const unsigned char ew_n_src[DLH_EW_OPCODE_COUNT] = {
-    [DLH_EW_MOV] = 1, [DLH_EW_ADD] = 2, [DLH_EW_SUB] = 2, [DLH_EW_MUL] = 2, [DLH_EW_DIV] = 2,
-    [DLH_EW_NEG] = 1, [DLH_EW_LT] = 2, [DLH_EW_LE] = 2, [DLH_EW_GT] = 2, [DLH_EW_GE] = 2,
-    [DLH_EW_EQ] = 2, [DLH_EW_NE] = 2, [DLH_EW_EXP] = 1, [DLH_EW_LOG] = 1, [DLH_EW_SQRT] = 1,
-    [DLH_EW_RSQRT] = 1, [DLH_EW_ABS] = 1, [DLH_EW_SIGN] = 1, [DLH_EW_TANH] = 1,
-    [DLH_EW_SIGMOID] = 1, [DLH_EW_MIN] = 2, [DLH_EW_MAX] = 2, [DLH_EW_POW] = 2,
-    [DLH_EW_SELECT] = 3, [DLH_EW_MULADD] = 3,
-};
-
 /* ---------------------------------------------------------------- kernel */
 
 /* A prepared instruction.  Vector operands are slots of the per-thread
@@ -368,13 +358,9 @@ int cpu_ew_prepare(void *vctx, const dlh_ew_program *prog, void **out)
 {
     cpu_ctx *ctx = vctx;
     *out = NULL;
-    if (!prog || prog->struct_size < sizeof(dlh_ew_program) || prog->n_instrs == 0 ||
-        prog->n_arrays > DLH_EW_MAX_OPERANDS || prog->n_scalars > DLH_EW_MAX_SCALARS ||
-        prog->n_regs > DLH_EW_MAX_REGS || prog->n_consts > 65535 || !prog->instrs ||
-        (prog->n_consts && !prog->consts) || (prog->n_arrays && !prog->access)) {
-        cpu_host->error("cpu ew: malformed program (counts out of range or missing tables)");
-        return DLH_EINVAL;
-    }
+    int rc = bchk_ew_program(&cpu_checks, prog);
+    if (rc != 0)
+        return rc;
     ew_kernel *k = calloc(1, sizeof *k);
     if (!k) {
         cpu_host->error("cpu ew: out of memory");
@@ -403,13 +389,11 @@ int cpu_ew_prepare(void *vctx, const dlh_ew_program *prog, void **out)
        in vals: reg_val[r] is its index there, 0 while it is per element. */
     const ew_isa *isa = ew_pick_isa();
     uint32_t reg_val[DLH_EW_MAX_REGS] = { 0 };
-    unsigned char reg_set[DLH_EW_MAX_REGS] = { 0 };
     const uint16_t reg_slot0 = (uint16_t)(1 + prog->n_arrays);
+    /* bchk_ew_program has checked every opcode, operand and destination. */
     for (size_t i = 0; i < prog->n_instrs; i++) {
         const dlh_ew_instr *in = &prog->instrs[i];
-        if (in->op >= DLH_EW_OPCODE_COUNT)
-            return ew_bad_program(k, i, "unknown opcode");
-        int op = in->op, ns = ew_n_src[op];
+        int op = in->op, ns = bchk_ew_n_src[op];
         const dlh_ew_ref src[3] = { in->a, in->b, in->c };
         ew_op o;
         memset(&o, 0, sizeof o);
@@ -418,27 +402,19 @@ int cpu_ew_prepare(void *vctx, const dlh_ew_program *prog, void **out)
             const dlh_ew_ref r = src[j];
             switch (r.src) {
             case DLH_EW_ARRAY:
-                if (r.index >= prog->n_arrays)
-                    return ew_bad_program(k, i, "array operand out of range");
                 o.vec[j] = (uint16_t)(1 + r.index);
                 k->read[r.index] = 1;
                 all_scalar = 0;
                 break;
             case DLH_EW_SCALAR:
-                if (r.index >= prog->n_scalars)
-                    return ew_bad_program(k, i, "scalar operand out of range");
                 o.val[j] = 1 + r.index;
                 kinds |= 1 << j;
                 break;
             case DLH_EW_CONST:
-                if (r.index >= prog->n_consts)
-                    return ew_bad_program(k, i, "constant out of range");
                 o.val[j] = 1 + prog->n_scalars + r.index;
                 kinds |= 1 << j;
                 break;
-            case DLH_EW_REG:
-                if (r.index >= prog->n_regs || !reg_set[r.index])
-                    return ew_bad_program(k, i, "register read before it is written");
+            default:            /* DLH_EW_REG */
                 if (reg_val[r.index]) {
                     o.val[j] = reg_val[r.index];
                     kinds |= 1 << j;
@@ -447,18 +423,10 @@ int cpu_ew_prepare(void *vctx, const dlh_ew_program *prog, void **out)
                     all_scalar = 0;
                 }
                 break;
-            default:
-                return ew_bad_program(k, i, "missing operand");
             }
         }
-        int dst_reg;
-        if (in->dst.src == DLH_EW_REG && in->dst.index < prog->n_regs)
-            dst_reg = in->dst.index;
-        else if (in->dst.src == DLH_EW_ARRAY && in->dst.index < prog->n_arrays &&
-                 k->written[in->dst.index])
-            dst_reg = -1;
-        else
-            return ew_bad_program(k, i, "destination is not a register or a written array");
+        /* A register, or else a written array. */
+        int dst_reg = in->dst.src == DLH_EW_REG ? in->dst.index : -1;
 
         if (all_scalar) {
             uint32_t v;
@@ -472,7 +440,6 @@ int cpu_ew_prepare(void *vctx, const dlh_ew_program *prog, void **out)
             }
             if (dst_reg >= 0) {
                 reg_val[dst_reg] = v;
-                reg_set[dst_reg] = 1;
                 continue;
             }
             /* An array set to a per-call value: fill it. */
@@ -489,7 +456,6 @@ int cpu_ew_prepare(void *vctx, const dlh_ew_program *prog, void **out)
         if (dst_reg >= 0) {
             o.dst = (uint16_t)(reg_slot0 + dst_reg);
             reg_val[dst_reg] = 0;
-            reg_set[dst_reg] = 1;
         } else {
             o.dst = (uint16_t)(1 + in->dst.index);
         }
@@ -608,17 +574,7 @@ int cpu_ew_run(void *vctx, void *kernel, size_t n, const dlh_ew_arg *args,
     c.args = args;
     for (uint32_t j = 0; j < k->n_arrays; j++) {
         const dlh_ew_arg *a = &args[j];
-        if (a->len < 1 || a->stride < 1 || (k->written[j] && (a->len != n || a->stride != 1))) {
-            cpu_host->error("cpu ew: operand %u has length %zu and stride %zu for n=%zu", j,
-                            a->len, a->stride, n);
-            return DLH_EINVAL;
-        }
-        /* Element i reads (i / s) % L: the first min(L, ceil(n / s)) floats. */
-        size_t reach = (n - 1) / a->stride + 1;
-        char what[32];
-        snprintf(what, sizeof what, "operand %u", j);
-        int rc = cpu_check_mem("ew", what, a->mem, reach < a->len ? reach : a->len,
-                               sizeof(float));
+        int rc = bchk_ew_operand(&cpu_checks, j, n, a, k->written[j]);
         if (rc != 0)
             return rc;
         c.base[j] = cpu_f32(a->mem);

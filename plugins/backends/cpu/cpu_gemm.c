@@ -12,38 +12,6 @@
    Below GEMM_SPLIT_MNK (m*n*k) waking the team costs more than it saves. */
 #define GEMM_SPLIT_MNK 2097152.0
 
-/* Checks sizes and leading dimensions of one problem; *ea, *eb, *ec get the
-   elements each matrix spans. */
-static int gemm_check(const char *prim, int trans_a, int trans_b, int m, int n, int k,
-                      int lda, int ldb, int ldc, size_t *ea, size_t *eb, size_t *ec)
-{
-    if (m < 0 || n < 0 || k < 0) {
-        cpu_host->error("cpu %s: sizes must be >= 0 (m=%d, n=%d, k=%d)", prim, m, n, k);
-        return DLH_EINVAL;
-    }
-    /* As stored: A is m x k (k x m transposed), B is k x n (n x k). */
-    int ar = trans_a ? k : m, ac = trans_a ? m : k;
-    int br = trans_b ? n : k, bc = trans_b ? k : n;
-    if (lda < (ac > 1 ? ac : 1)) {
-        cpu_host->error("cpu %s: lda=%d is less than the %d columns of A as stored "
-                        "(%s)", prim, lda, ac, trans_a ? "transposed" : "not transposed");
-        return DLH_EINVAL;
-    }
-    if (ldb < (bc > 1 ? bc : 1)) {
-        cpu_host->error("cpu %s: ldb=%d is less than the %d columns of B as stored "
-                        "(%s)", prim, ldb, bc, trans_b ? "transposed" : "not transposed");
-        return DLH_EINVAL;
-    }
-    if (ldc < (n > 1 ? n : 1)) {
-        cpu_host->error("cpu %s: ldc=%d is less than the %d columns of C", prim, ldc, n);
-        return DLH_EINVAL;
-    }
-    *ea = ar && ac ? (size_t)(ar - 1) * (size_t)lda + (size_t)ac : 0;
-    *eb = br && bc ? (size_t)(br - 1) * (size_t)ldb + (size_t)bc : 0;
-    *ec = m && n ? (size_t)(m - 1) * (size_t)ldc + (size_t)n : 0;
-    return 0;
-}
-
 /* C = beta C, for k == 0 where sgemm's handling varies between BLAS builds.
    beta == 0 overwrites (NaN in C does not survive), as BLAS specifies. */
 static void gemm_scale(int m, int n, float beta, float *c, int ldc)
@@ -115,14 +83,7 @@ static void gemm_split(const cpu_ctx *cx, int trans_a, int trans_b, int m, int n
 int cpu_gemm(void *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
              dlh_mem a, int lda, dlh_mem b, int ldb, float beta, dlh_mem c, int ldc)
 {
-    size_t ea, eb, ec;
-    int rc = gemm_check("gemm", trans_a, trans_b, m, n, k, lda, ldb, ldc, &ea, &eb, &ec);
-    if (rc == 0)
-        rc = cpu_check_mem("gemm", "C", c, ec, sizeof(float));
-    if (rc == 0 && k > 0)
-        rc = cpu_check_mem("gemm", "A", a, ea, sizeof(float));
-    if (rc == 0 && k > 0)
-        rc = cpu_check_mem("gemm", "B", b, eb, sizeof(float));
+    int rc = bchk_gemm(&cpu_checks, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
     if (rc != 0 || m == 0 || n == 0)
         return rc;
     gemm_single_threaded();
@@ -131,50 +92,14 @@ int cpu_gemm(void *ctx, int trans_a, int trans_b, int m, int n, int k, float alp
     return 0;
 }
 
-/* Elements spanned by `batch` matrices of `each` elements, `stride` apart;
-   0 on overflow (with *ok cleared). */
-static size_t batch_span(size_t each, int64_t stride, int batch, int *ok)
-{
-    if (each == 0 || batch == 0)
-        return 0;
-    size_t s = (size_t)stride, last = (size_t)(batch - 1);
-    if (last != 0 && s > (SIZE_MAX - each) / last) {
-        *ok = 0;
-        return 0;
-    }
-    return last * s + each;
-}
-
 int cpu_gemm_batched(void *ctx, int trans_a, int trans_b, int m, int n, int k,
                      float alpha, dlh_mem a, int lda, int64_t stride_a, dlh_mem b,
                      int ldb, int64_t stride_b, float beta, dlh_mem c, int ldc,
                      int64_t stride_c, int batch)
 {
-    size_t ea, eb, ec;
-    int rc = gemm_check("gemm_batched", trans_a, trans_b, m, n, k, lda, ldb, ldc,
-                        &ea, &eb, &ec);
-    if (rc != 0)
-        return rc;
-    if (batch < 0 || stride_a < 0 || stride_b < 0 || stride_c < 0) {
-        cpu_host->error("cpu gemm_batched: batch and strides must be >= 0 (batch=%d, "
-                        "stride_a=%lld, stride_b=%lld, stride_c=%lld)", batch,
-                        (long long)stride_a, (long long)stride_b, (long long)stride_c);
-        return DLH_EINVAL;
-    }
-    int fits = 1;
-    size_t sa = batch_span(ea, stride_a, batch, &fits);
-    size_t sb = batch_span(eb, stride_b, batch, &fits);
-    size_t sc = batch_span(ec, stride_c, batch, &fits);
-    if (!fits) {
-        cpu_host->error("cpu gemm_batched: %d matrices at these strides overflow the "
-                        "address space", batch);
-        return DLH_EINVAL;
-    }
-    rc = cpu_check_mem("gemm_batched", "C", c, sc, sizeof(float));
-    if (rc == 0 && k > 0)
-        rc = cpu_check_mem("gemm_batched", "A", a, sa, sizeof(float));
-    if (rc == 0 && k > 0)
-        rc = cpu_check_mem("gemm_batched", "B", b, sb, sizeof(float));
+    size_t ec;
+    int rc = bchk_gemm_batched(&cpu_checks, trans_a, trans_b, m, n, k, a, lda, stride_a,
+                               b, ldb, stride_b, c, ldc, stride_c, batch, &ec);
     if (rc != 0 || m == 0 || n == 0 || batch == 0)
         return rc;
     const cpu_ctx *cx = ctx;

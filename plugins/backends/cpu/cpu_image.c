@@ -4,82 +4,6 @@
 
 #include "cpu.h"
 
-/* Element counts of one call, checked for overflow. */
-typedef struct image_sizes {
-    size_t plane;       /* h * w */
-    size_t oplane;      /* oh * ow */
-    size_t img;         /* n * c * h * w */
-    size_t out;         /* n * c * oh * ow */
-    size_t col;         /* n * c * kh * kw * oh * ow */
-} image_sizes;
-
-static int size_mul(size_t *acc, int64_t v)
-{
-    size_t r;
-    if (v < 0 || __builtin_mul_overflow(*acc, (size_t)v, &r))
-        return 0;
-    *acc = r;
-    return 1;
-}
-
-/* Validates the geometry (including the caller's oh, ow) and computes sizes. */
-static int window_check(const char *prim, const dlh_window2d *g, int n, image_sizes *s)
-{
-    if (g == NULL) {
-        cpu_host->error("cpu %s: no window geometry (NULL)", prim);
-        return DLH_EINVAL;
-    }
-    if (g->struct_size < sizeof(dlh_window2d)) {
-        cpu_host->error("cpu %s: dlh_window2d.struct_size is %u, expected at least %zu "
-                        "(set it to sizeof(dlh_window2d))", prim, g->struct_size,
-                        sizeof(dlh_window2d));
-        return DLH_EINVAL;
-    }
-    if (n < 0 || g->c < 1 || g->h < 1 || g->w < 1 || g->kh < 1 || g->kw < 1 ||
-        g->sh < 1 || g->sw < 1 || g->ph < 0 || g->pw < 0 || g->dh < 1 || g->dw < 1) {
-        cpu_host->error("cpu %s: bad window: n=%d c=%d h=%d w=%d kernel %dx%d stride "
-                        "%dx%d padding %dx%d dilation %dx%d (expected n >= 0, padding "
-                        ">= 0, the others >= 1)", prim, n, g->c, g->h, g->w, g->kh,
-                        g->kw, g->sh, g->sw, g->ph, g->pw, g->dh, g->dw);
-        return DLH_EINVAL;
-    }
-    int64_t eh = (int64_t)g->dh * (g->kh - 1) + 1, ew = (int64_t)g->dw * (g->kw - 1) + 1;
-    int64_t ph = (int64_t)g->h + 2 * (int64_t)g->ph, pw = (int64_t)g->w + 2 * (int64_t)g->pw;
-    if (eh > ph || ew > pw) {
-        cpu_host->error("cpu %s: the dilated %lldx%lld window is larger than the padded "
-                        "%lldx%lld input", prim, (long long)eh, (long long)ew,
-                        (long long)ph, (long long)pw);
-        return DLH_EINVAL;
-    }
-    int64_t oh = (ph - eh) / g->sh + 1, ow = (pw - ew) / g->sw + 1;
-    if (g->oh != oh || g->ow != ow) {
-        cpu_host->error("cpu %s: output size %dx%d does not match the window (expected "
-                        "%lldx%lld = (in + 2 pad - dilation (kernel-1) - 1)/stride + 1)",
-                        prim, g->oh, g->ow, (long long)oh, (long long)ow);
-        return DLH_EINVAL;
-    }
-    size_t plane = 1, oplane = 1, img = 1, out, col;
-    int fits = size_mul(&plane, g->h) && size_mul(&plane, g->w) &&
-               size_mul(&oplane, oh) && size_mul(&oplane, ow) &&
-               size_mul(&img, n) && size_mul(&img, g->c);
-    out = img;
-    fits = fits && size_mul(&out, (int64_t)oplane);
-    col = out;
-    fits = fits && size_mul(&col, g->kh) && size_mul(&col, g->kw) &&
-           size_mul(&img, (int64_t)plane);
-    if (!fits || plane > INT32_MAX) {
-        cpu_host->error("cpu %s: sizes overflow (n=%d c=%d h=%d w=%d)", prim, n, g->c,
-                        g->h, g->w);
-        return DLH_EINVAL;
-    }
-    s->plane = plane;
-    s->oplane = oplane;
-    s->img = img;
-    s->out = out;
-    s->col = col;
-    return 0;
-}
-
 static int64_t ceil_div(int64_t a, int64_t b)
 {
     return a <= 0 ? 0 : (a + b - 1) / b;
@@ -116,12 +40,8 @@ static inline void row_add(float *restrict dst, const float *restrict src, int64
 int cpu_im2col(void *ctx, const dlh_window2d *g, int n, dlh_mem img, dlh_mem col)
 {
     cpu_ctx *c = ctx;
-    image_sizes s;
-    int rc = window_check("im2col", g, n, &s);
-    if (rc == 0)
-        rc = cpu_check_mem("im2col", "img", img, s.img, sizeof(float));
-    if (rc == 0)
-        rc = cpu_check_mem("im2col", "col", col, s.col, sizeof(float));
+    bchk_image_sizes s;
+    int rc = bchk_im2col(&cpu_checks, g, n, img, col, &s);
     if (rc != 0 || n == 0)
         return rc;
     const float *src = cpu_f32(img);
@@ -162,12 +82,8 @@ int cpu_im2col(void *ctx, const dlh_window2d *g, int n, dlh_mem img, dlh_mem col
 int cpu_col2im(void *ctx, const dlh_window2d *g, int n, dlh_mem col, dlh_mem img)
 {
     cpu_ctx *c = ctx;
-    image_sizes s;
-    int rc = window_check("col2im", g, n, &s);
-    if (rc == 0)
-        rc = cpu_check_mem("col2im", "col", col, s.col, sizeof(float));
-    if (rc == 0)
-        rc = cpu_check_mem("col2im", "img", img, s.img, sizeof(float));
+    bchk_image_sizes s;
+    int rc = bchk_col2im(&cpu_checks, g, n, col, img, &s);
     if (rc != 0 || n == 0)
         return rc;
     const float *src = cpu_f32(col);
@@ -196,15 +112,6 @@ int cpu_col2im(void *ctx, const dlh_window2d *g, int n, dlh_mem col, dlh_mem img
                         out[ox * g->sw + xoff] += d[ox];
             }
         }
-    }
-    return 0;
-}
-
-static int pool_op_check(const char *prim, dlh_pool_op op)
-{
-    if (op != DLH_POOL_MAX && op != DLH_POOL_AVG) {
-        cpu_host->error("cpu %s: unknown op %d (expected max 0, avg 1)", prim, (int)op);
-        return DLH_EINVAL;
     }
     return 0;
 }
@@ -266,18 +173,9 @@ int cpu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem 
                dlh_mem y, dlh_mem idx)
 {
     cpu_ctx *c = ctx;
-    image_sizes s;
-    int rc = pool_op_check("pool2d", op);
-    if (rc == 0)
-        rc = window_check("pool2d", g, n, &s);
-    /* The indices are only needed by a later backward: NULL skips them. */
-    int want_idx = op == DLH_POOL_MAX && idx.buf != NULL;
-    if (rc == 0)
-        rc = cpu_check_mem("pool2d", "x", x, s.img, sizeof(float));
-    if (rc == 0)
-        rc = cpu_check_mem("pool2d", "y", y, s.out, sizeof(float));
-    if (rc == 0 && want_idx)
-        rc = cpu_check_mem("pool2d", "idx", idx, s.out, sizeof(int32_t));
+    bchk_image_sizes s;
+    int want_idx;
+    int rc = bchk_pool2d(&cpu_checks, op, g, n, x, y, idx, &s, &want_idx);
     if (rc != 0 || n == 0)
         return rc;
     const float *px = cpu_f32(x);
@@ -342,16 +240,8 @@ int cpu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
                         dlh_mem dy, dlh_mem idx, dlh_mem dx)
 {
     cpu_ctx *c = ctx;
-    image_sizes s;
-    int rc = pool_op_check("pool2d_backward", op);
-    if (rc == 0)
-        rc = window_check("pool2d_backward", g, n, &s);
-    if (rc == 0)
-        rc = cpu_check_mem("pool2d_backward", "dy", dy, s.out, sizeof(float));
-    if (rc == 0 && op == DLH_POOL_MAX)
-        rc = cpu_check_mem("pool2d_backward", "idx", idx, s.out, sizeof(int32_t));
-    if (rc == 0)
-        rc = cpu_check_mem("pool2d_backward", "dx", dx, s.img, sizeof(float));
+    bchk_image_sizes s;
+    int rc = bchk_pool2d_backward(&cpu_checks, op, g, n, dy, idx, dx, &s);
     if (rc != 0 || n == 0)
         return rc;
     const float *pdy = cpu_f32(dy);

@@ -7,51 +7,21 @@
 
 #include "cpu.h"
 
-/* Checks the shared arguments and finds the largest index. */
-static int index_check(const char *prim, const char *indexed, int n, int cols,
-                       dlh_mem src, dlh_mem idx, dlh_mem dst, int src_indexed,
-                       int32_t *max_idx)
+/* Both steps of the shared index checks: the indices are host memory. */
+static int index_check(const char *prim, int n, int cols, dlh_mem src, dlh_mem idx,
+                       dlh_mem dst, int src_indexed)
 {
-    if (n < 0 || cols < 0) {
-        cpu_host->error("cpu %s: sizes must be >= 0 (n=%d, cols=%d)", prim, n, cols);
-        return DLH_EINVAL;
-    }
-    size_t nn = (size_t)n, nc = (size_t)cols;
-    int rc = cpu_check_mem(prim, "idx", idx, nn, sizeof(int32_t));
-    if (rc == 0)
-        rc = cpu_check_mem(prim, src_indexed ? "dst" : "src", src_indexed ? dst : src,
-                           nn * nc, sizeof(float));
-    if (rc != 0 || nn == 0)
+    int rc = bchk_index_args(&cpu_checks, prim, n, cols, src, idx, dst, src_indexed);
+    if (rc != 0 || n == 0)
         return rc;
-    const int32_t *ix = cpu_i32(idx);
-    int32_t mx = 0;
-    for (size_t i = 0; i < nn; i++) {
-        if (ix[i] < 0) {
-            cpu_host->error("cpu %s: idx[%zu] = %d is negative", prim, i, (int)ix[i]);
-            return DLH_EINVAL;
-        }
-        if (ix[i] > mx)
-            mx = ix[i];
-    }
-    *max_idx = mx;
-    dlh_mem m = src_indexed ? src : dst;
-    if (nc == 0 || m.buf == NULL)
-        return cpu_check_mem(prim, indexed, m, nc, sizeof(float));
-    size_t cap = m.buf->bytes / sizeof(float);
-    if (m.off > cap || ((size_t)mx + 1) * nc > cap - m.off) {
-        cpu_host->error("cpu %s: index %d addresses a row of %s past the end of its "
-                        "buffer (%zu rows of %d fit)", prim, (int)mx, indexed,
-                        m.off > cap ? 0 : (cap - m.off) / nc, cols);
-        return DLH_EINVAL;
-    }
-    return 0;
+    return bchk_index_rows(&cpu_checks, prim, cpu_i32(idx), n, cols, src, dst,
+                           src_indexed);
 }
 
 int cpu_gather(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst)
 {
     cpu_ctx *c = ctx;
-    int32_t mx;
-    int rc = index_check("gather", "src", n, cols, src, idx, dst, 1, &mx);
+    int rc = index_check("gather", n, cols, src, idx, dst, 1);
     if (rc != 0 || n == 0 || cols == 0)
         return rc;
     const float *s = cpu_f32(src);
@@ -70,8 +40,7 @@ int cpu_gather(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst
 int cpu_scatter_add(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst)
 {
     cpu_ctx *c = ctx;
-    int32_t mx;
-    int rc = index_check("scatter_add", "dst", n, cols, src, idx, dst, 0, &mx);
+    int rc = index_check("scatter_add", n, cols, src, idx, dst, 0);
     if (rc != 0 || n == 0 || cols == 0)
         return rc;
     const float *s = cpu_f32(src);

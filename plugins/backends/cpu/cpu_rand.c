@@ -6,12 +6,7 @@ int cpu_rand(void *ctx, dlh_rand_dist dist, dlh_mem dst, size_t n, uint64_t seed
              uint64_t stream, uint64_t offset, float a, float b)
 {
     cpu_ctx *c = ctx;
-    if (dist != DLH_RAND_UNIFORM && dist != DLH_RAND_NORMAL && dist != DLH_RAND_BERNOULLI) {
-        cpu_host->error("cpu rand: unknown distribution %d (expected uniform 0, "
-                        "normal 1, bernoulli 2)", (int)dist);
-        return DLH_EINVAL;
-    }
-    int rc = cpu_check_mem("rand", "dst", dst, n, sizeof(float));
+    int rc = bchk_rand(&cpu_checks, dist, dst, n);
     if (rc != 0 || n == 0)
         return rc;
     float *y = cpu_f32(dst);

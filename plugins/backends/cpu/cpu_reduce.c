@@ -151,37 +151,16 @@ int cpu_reduce(void *ctx, dlh_reduce_op op, int axis, int rows, int cols, dlh_me
                dlh_mem out, dlh_mem idx)
 {
     cpu_ctx *c = ctx;
-    if (op != DLH_REDUCE_SUM && op != DLH_REDUCE_MAX && op != DLH_REDUCE_SUMSQ) {
-        cpu_host->error("cpu reduce: unknown op %d (expected sum 0, max 1, sumsq 2)",
-                        (int)op);
-        return DLH_EINVAL;
-    }
-    if (axis != 0 && axis != 1) {
-        cpu_host->error("cpu reduce: axis %d (expected 0: per column, 1: per row)", axis);
-        return DLH_EINVAL;
-    }
-    if (rows < 0 || cols < 0) {
-        cpu_host->error("cpu reduce: sizes must be >= 0 (rows=%d, cols=%d)", rows, cols);
-        return DLH_EINVAL;
-    }
-    size_t nr = (size_t)rows, nc = (size_t)cols;
-    size_t nout = axis == 1 ? nr : nc, len = axis == 1 ? nc : nr;
-    int want_idx = op == DLH_REDUCE_MAX && idx.buf != NULL;
-    int rc = cpu_check_mem("reduce", "x", x, nr * nc, sizeof(float));
-    if (rc == 0)
-        rc = cpu_check_mem("reduce", "out", out, nout, sizeof(float));
-    if (rc == 0 && want_idx)
-        rc = cpu_check_mem("reduce", "idx", idx, nout, sizeof(int32_t));
+    size_t nout, len;
+    int want_idx;
+    int rc = bchk_reduce(&cpu_checks, op, axis, rows, cols, x, out, idx, &nout, &len,
+                         &want_idx);
     if (rc != 0 || nout == 0)
         return rc;
+    size_t nr = (size_t)rows, nc = (size_t)cols;
     float *y = cpu_f32(out);
     int32_t *yi = want_idx ? cpu_i32(idx) : NULL;
-    if (len == 0) {
-        if (op == DLH_REDUCE_MAX) {
-            cpu_host->error("cpu reduce: max over an empty axis (rows=%d, cols=%d, "
-                            "axis %d)", rows, cols, axis);
-            return DLH_EINVAL;
-        }
+    if (len == 0) {             /* a sum over nothing (bchk_reduce refuses a max) */
         for (size_t i = 0; i < nout; i++)
             y[i] = 0.0f;
         return 0;
@@ -241,14 +220,8 @@ static void softmax_row(int use_log, size_t cols, const float *x, float *y)
 int cpu_softmax(void *ctx, int use_log, int rows, int cols, dlh_mem x, dlh_mem y)
 {
     cpu_ctx *c = ctx;
-    if (rows < 0 || cols < 0) {
-        cpu_host->error("cpu softmax: sizes must be >= 0 (rows=%d, cols=%d)", rows, cols);
-        return DLH_EINVAL;
-    }
+    int rc = bchk_softmax(&cpu_checks, rows, cols, x, y);
     size_t nr = (size_t)rows, nc = (size_t)cols;
-    int rc = cpu_check_mem("softmax", "x", x, nr * nc, sizeof(float));
-    if (rc == 0)
-        rc = cpu_check_mem("softmax", "y", y, nr * nc, sizeof(float));
     if (rc != 0 || nr == 0 || nc == 0)
         return rc;
     const float *px = cpu_f32(x);

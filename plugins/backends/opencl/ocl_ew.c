@@ -29,15 +29,6 @@ struct ocl_ew_entry {
     unsigned char written[DLH_EW_MAX_OPERANDS];
 };
 
-static const unsigned char ew_n_src[DLH_EW_OPCODE_COUNT] = {
-    [DLH_EW_MOV] = 1, [DLH_EW_ADD] = 2, [DLH_EW_SUB] = 2, [DLH_EW_MUL] = 2, [DLH_EW_DIV] = 2,
-    [DLH_EW_NEG] = 1, [DLH_EW_LT] = 2, [DLH_EW_LE] = 2, [DLH_EW_GT] = 2, [DLH_EW_GE] = 2,
-    [DLH_EW_EQ] = 2, [DLH_EW_NE] = 2, [DLH_EW_EXP] = 1, [DLH_EW_LOG] = 1, [DLH_EW_SQRT] = 1,
-    [DLH_EW_RSQRT] = 1, [DLH_EW_ABS] = 1, [DLH_EW_SIGN] = 1, [DLH_EW_TANH] = 1,
-    [DLH_EW_SIGMOID] = 1, [DLH_EW_MIN] = 2, [DLH_EW_MAX] = 2, [DLH_EW_POW] = 2,
-    [DLH_EW_SELECT] = 3, [DLH_EW_MULADD] = 3,
-};
-
 /* printf formats of each opcode over its operands' expressions. */
 static const char *const ew_format[DLH_EW_OPCODE_COUNT] = {
     [DLH_EW_MOV] = "%s",
@@ -134,55 +125,22 @@ static void operand(const dlh_ew_program *prog, dlh_ew_ref r, char *buf, size_t 
     }
 }
 
-static int bad_program(size_t i, const char *what)
-{
-    ocl_host->error("opencl ew: instruction %zu of the program: %s", i, what);
-    return DLH_EINVAL;
-}
-
-/* Validates the program as the cpu runner does and writes its kernel. */
+/* Writes the kernel of a program that bchk_ew_program has checked. */
 static int generate(const dlh_ew_program *prog, strbuf *s, unsigned char *written)
 {
+    /* Arrays read before the program assigns them are loaded; arrays it
+       assigns are stored at the end. */
     unsigned char read[DLH_EW_MAX_OPERANDS] = { 0 }, assigned[DLH_EW_MAX_OPERANDS] = { 0 };
-    unsigned char reg_set[DLH_EW_MAX_REGS] = { 0 };
     for (uint32_t j = 0; j < prog->n_arrays; j++)
         written[j] = (prog->access[j] & DLH_EW_OUT) != 0;
     for (size_t i = 0; i < prog->n_instrs; i++) {
         const dlh_ew_instr *in = &prog->instrs[i];
-        if (in->op >= DLH_EW_OPCODE_COUNT)
-            return bad_program(i, "unknown opcode");
         const dlh_ew_ref src[3] = { in->a, in->b, in->c };
-        for (int j = 0; j < ew_n_src[in->op]; j++) {
-            const dlh_ew_ref r = src[j];
-            switch (r.src) {
-            case DLH_EW_ARRAY:
-                if (r.index >= prog->n_arrays)
-                    return bad_program(i, "array operand out of range");
-                read[r.index] |= !assigned[r.index];
-                break;
-            case DLH_EW_SCALAR:
-                if (r.index >= prog->n_scalars)
-                    return bad_program(i, "scalar operand out of range");
-                break;
-            case DLH_EW_CONST:
-                if (r.index >= prog->n_consts)
-                    return bad_program(i, "constant out of range");
-                break;
-            case DLH_EW_REG:
-                if (r.index >= prog->n_regs || !reg_set[r.index])
-                    return bad_program(i, "register read before it is written");
-                break;
-            default:
-                return bad_program(i, "missing operand");
-            }
-        }
-        if (in->dst.src == DLH_EW_REG && in->dst.index < prog->n_regs)
-            reg_set[in->dst.index] = 1;
-        else if (in->dst.src == DLH_EW_ARRAY && in->dst.index < prog->n_arrays &&
-                 written[in->dst.index])
+        for (int j = 0; j < bchk_ew_n_src[in->op]; j++)
+            if (src[j].src == DLH_EW_ARRAY)
+                read[src[j].index] |= !assigned[src[j].index];
+        if (in->dst.src == DLH_EW_ARRAY)
             assigned[in->dst.index] = 1;
-        else
-            return bad_program(i, "destination is not a register or a written array");
     }
 
     sb_printf(s, "%s__kernel void dlh_ew(ulong n", ew_prelude);
@@ -216,7 +174,7 @@ static int generate(const dlh_ew_program *prog, strbuf *s, unsigned char *writte
         const dlh_ew_ref src[3] = { in->a, in->b, in->c };
         for (int j = 0; j < 3; j++) {
             e[j][0] = '\0';
-            if (j < ew_n_src[in->op])
+            if (j < bchk_ew_n_src[in->op])
                 operand(prog, src[j], e[j], sizeof e[j]);
         }
         operand(prog, in->dst, dst, sizeof dst);
@@ -289,17 +247,12 @@ int ocl_ew_prepare(void *ctx, const dlh_ew_program *prog, void **kernel)
 {
     ocl_ctx *c = ctx;
     *kernel = NULL;
-    if (!prog || prog->struct_size < sizeof(dlh_ew_program) || prog->n_instrs == 0 ||
-        prog->n_arrays > DLH_EW_MAX_OPERANDS || prog->n_scalars > DLH_EW_MAX_SCALARS ||
-        prog->n_regs > DLH_EW_MAX_REGS || prog->n_consts > 65535 || !prog->instrs ||
-        (prog->n_consts && !prog->consts) || (prog->n_arrays && !prog->access)) {
-        ocl_host->error("opencl ew: malformed program (counts out of range or missing "
-                        "tables)");
-        return DLH_EINVAL;
-    }
+    int rc = bchk_ew_program(&ocl_checks, prog);
+    if (rc != 0)
+        return rc;
     strbuf s = { 0 };
     unsigned char written[DLH_EW_MAX_OPERANDS] = { 0 };
-    int rc = generate(prog, &s, written);
+    rc = generate(prog, &s, written);
     if (rc != 0) {
         free(s.p);
         return rc;
@@ -349,20 +302,11 @@ int ocl_ew_run(void *ctx, void *kernel, size_t n, const dlh_ew_arg *args,
     cl_int err = clSetKernelArg(e->kernel, k++, sizeof nn, &nn);
     for (uint32_t j = 0; j < e->n_arrays && err == CL_SUCCESS; j++) {
         const dlh_ew_arg *a = &args[j];
-        if (a->len < 1 || a->stride < 1 || (e->written[j] && (a->len != n || a->stride != 1))) {
-            ocl_host->error("opencl ew: operand %u has length %zu and stride %zu for n=%zu",
-                            j, a->len, a->stride, n);
-            return DLH_EINVAL;
-        }
-        int full = a->stride == 1 && a->len >= n;
-        /* The elements it touches: (i / s) % L for i < n. */
-        size_t reach = full ? n : (n - 1) / a->stride + 1 < a->len ? (n - 1) / a->stride + 1
-                                                                    : a->len;
-        char what[32];
-        snprintf(what, sizeof what, "operand %u", j);
-        int rc = ocl_check_mem("ew", what, a->mem, reach, sizeof(float));
+        int rc = bchk_ew_operand(&ocl_checks, j, n, a, e->written[j]);
         if (rc != 0)
             return rc;
+        /* (i / 1) % L == i for every i < n <= L: the kernel skips the modulo. */
+        int full = a->stride == 1 && a->len >= n;
         meta[j][0] = a->mem.off;
         meta[j][1] = full ? 0 : a->len;
         meta[j][2] = a->stride;

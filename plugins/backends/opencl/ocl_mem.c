@@ -9,24 +9,14 @@
 
 #include "opencl.h"
 
-int ocl_check_mem(const char *prim, const char *arg, dlh_mem m, size_t elems,
-                  size_t elsize)
+static size_t ocl_buffer_bytes(const dlh_buffer *buf)
 {
-    if (elems == 0)
-        return 0;
-    if (m.buf == NULL) {
-        ocl_host->error("opencl %s: %s: no buffer (NULL) for %zu elements", prim, arg,
-                        elems);
-        return DLH_EINVAL;
-    }
-    size_t cap = m.buf->bytes / elsize;
-    if (m.off > cap || elems > cap - m.off) {
-        ocl_host->error("opencl %s: %s: elements [%zu, %zu + %zu) lie outside its buffer "
-                        "of %zu elements", prim, arg, m.off, m.off, elems, cap);
-        return DLH_EINVAL;
-    }
-    return 0;
+    return buf->bytes;
 }
+
+/* The kernels index a window's taps with int. */
+bchk_backend ocl_checks = { .name = "opencl", .buffer_bytes = ocl_buffer_bytes,
+                            .max_taps = INT32_MAX };
 
 static void format_size(cl_ulong b, char *buf, size_t size)
 {
@@ -86,25 +76,10 @@ void ocl_free(void *ctx, dlh_buffer *buf)
     free(buf);
 }
 
-static int span(const char *prim, const char *arg, const dlh_buffer *b, size_t off,
-                size_t bytes)
-{
-    if (b == NULL) {
-        ocl_host->error("opencl %s: %s buffer is NULL", prim, arg);
-        return DLH_EINVAL;
-    }
-    if (off > b->bytes || bytes > b->bytes - off) {
-        ocl_host->error("opencl %s: bytes [%zu, %zu + %zu) lie outside the %s buffer of "
-                        "%zu bytes", prim, off, off, bytes, arg, b->bytes);
-        return DLH_EINVAL;
-    }
-    return 0;
-}
-
 int ocl_write(void *ctx, dlh_buffer *dst, size_t dst_off, const void *src, size_t bytes)
 {
     ocl_ctx *c = ctx;
-    int rc = span("write", "destination", dst, dst_off, bytes);
+    int rc = bchk_span(&ocl_checks, "write", "destination", dst, dst_off, bytes);
     if (rc != 0 || bytes == 0)
         return rc;
     cl_int err = clEnqueueWriteBuffer(c->queue, dst->mem, CL_TRUE, dst_off, bytes, src, 0,
@@ -116,7 +91,7 @@ int ocl_write(void *ctx, dlh_buffer *dst, size_t dst_off, const void *src, size_
 int ocl_read(void *ctx, dlh_buffer *src, size_t src_off, void *dst, size_t bytes)
 {
     ocl_ctx *c = ctx;
-    int rc = span("read", "source", src, src_off, bytes);
+    int rc = bchk_span(&ocl_checks, "read", "source", src, src_off, bytes);
     if (rc != 0)
         return rc;
     cl_int err = bytes ? clEnqueueReadBuffer(c->queue, src->mem, CL_TRUE, src_off, bytes,
@@ -130,9 +105,9 @@ int ocl_copy(void *ctx, dlh_buffer *dst, size_t dst_off, dlh_buffer *src, size_t
              size_t bytes)
 {
     ocl_ctx *c = ctx;
-    int rc = span("copy", "destination", dst, dst_off, bytes);
+    int rc = bchk_span(&ocl_checks, "copy", "destination", dst, dst_off, bytes);
     if (rc == 0)
-        rc = span("copy", "source", src, src_off, bytes);
+        rc = bchk_span(&ocl_checks, "copy", "source", src, src_off, bytes);
     if (rc != 0 || bytes == 0)
         return rc;
     cl_int err;
@@ -161,7 +136,7 @@ int ocl_copy(void *ctx, dlh_buffer *dst, size_t dst_off, dlh_buffer *src, size_t
 int ocl_fill(void *ctx, dlh_mem dst, size_t n, float value)
 {
     ocl_ctx *c = ctx;
-    int rc = ocl_check_mem("fill", "dst", dst, n, sizeof(float));
+    int rc = bchk_mem(&ocl_checks, "fill", "dst", dst, n, sizeof(float));
     if (rc != 0 || n == 0)
         return rc;
     cl_int err = clEnqueueFillBuffer(c->queue, dst.buf->mem, &value, sizeof value,

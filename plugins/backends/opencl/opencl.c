@@ -201,6 +201,7 @@ static const dlh_backend_ops ocl_ops = {
 static int ocl_plugin_init(const dlh_host *host, dlh_registrar *reg)
 {
     ocl_host = host;
+    ocl_checks.host = host;
     return reg->add(reg, DLH_KIND_BACKEND, "opencl", &ocl_ops,
                     "OpenCL devices; CLBlast gemm, generated elementwise kernels");
 }

@@ -21,6 +21,8 @@
 
 #include <dlhost/dlhost.h>
 
+#include "../common/backend_checks.h"
+
 /* A device buffer; `bytes` is what the caller asked for (the cl_mem may be
    larger: an empty buffer still gets a few bytes). */
 struct dlh_buffer {
@@ -74,6 +76,8 @@ typedef struct ocl_ctx {
 } ocl_ctx;
 
 extern const dlh_host *ocl_host;        /* set by dlh_plugin_init */
+/* The argument checks' view of this backend (ocl_mem.c); host set at init. */
+extern bchk_backend ocl_checks;
 
 /* ocl_error.c: the name of an OpenCL error code ("CL_OUT_OF_RESOURCES"),
    NULL when unknown; the same for CLBlast's status codes. */
@@ -101,10 +105,6 @@ int ocl_build(ocl_ctx *c, const char *source, const char *what, cl_program *out)
 int ocl_kernels_create(ocl_ctx *c);
 
 /* ocl_mem.c */
-/* 0 when `elems` elements of `elsize` bytes from m fit inside m's buffer
-   (always 0 for elems == 0); else DLH_EINVAL naming primitive and operand. */
-int ocl_check_mem(const char *prim, const char *arg, dlh_mem m, size_t elems,
-                  size_t elsize);
 int ocl_alloc(void *ctx, size_t bytes, dlh_buffer **out);
 void ocl_free(void *ctx, dlh_buffer *buf);
 int ocl_write(void *ctx, dlh_buffer *dst, size_t dst_off, const void *src, size_t bytes);
