@@ -15,34 +15,47 @@
 #define REDUCE_MAX_CHUNKS 256
 #define REDUCE_FEW_ROWS 8
 
+/* The first maximum of r[0..n), or its first NaN; returns its index. */
+static size_t row_argmax(size_t n, const float *r, float *best)
+{
+    float v = r[0];
+    size_t bi = 0;
+    for (size_t j = 1; j < n && v == v; j++) {
+        if (!(r[j] <= v)) {               /* greater, or NaN */
+            v = r[j];
+            bi = j;
+        }
+    }
+    *best = v;
+    return bi;
+}
+
+/* The sum (or sum of squares) of r[0..n) in double. */
+static double row_sum(dlh_reduce_op op, size_t n, const float *r)
+{
+    double s = 0.0;
+    if (op == DLH_REDUCE_SUM) {
+        #pragma omp simd reduction(+:s)
+        for (size_t j = 0; j < n; j++)
+            s += r[j];
+    } else {
+        #pragma omp simd reduction(+:s)
+        for (size_t j = 0; j < n; j++)
+            s += (double)r[j] * r[j];
+    }
+    return s;
+}
+
 static void reduce_rows(dlh_reduce_op op, size_t cols, const float *r, float *out,
                         int32_t *idx)
 {
     if (op == DLH_REDUCE_MAX) {
-        float best = r[0];
-        size_t bi = 0;
-        for (size_t j = 1; j < cols && best == best; j++) {
-            if (!(r[j] <= best)) {        /* greater, or NaN */
-                best = r[j];
-                bi = j;
-            }
-        }
-        *out = best;
+        size_t bi = row_argmax(cols, r, out);
         if (idx != NULL)
             *idx = (int32_t)bi;
         return;
     }
-    double s = 0.0;
-    if (op == DLH_REDUCE_SUM) {
-        #pragma omp simd reduction(+:s)
-        for (size_t j = 0; j < cols; j++)
-            s += r[j];
-    } else {
-        #pragma omp simd reduction(+:s)
-        for (size_t j = 0; j < cols; j++)
-            s += (double)r[j] * r[j];
-    }
-    *out = (float)s;
+    *out = (float)row_sum(op, cols, r);
 }
 
 /* Columns [j0, j0 + nc) of a rows x cols matrix, rows >= 1. */
@@ -105,38 +118,14 @@ static void reduce_row_chunked(const cpu_ctx *c, dlh_reduce_op op, size_t cols,
     #pragma omp parallel for num_threads(c->threads) schedule(static)
     for (size_t k = 0; k < nparts; k++) {
         size_t j0 = k * per, n = cols - j0 < per ? cols - j0 : per;
-        const float *p = r + j0;
-        if (op == DLH_REDUCE_MAX) {
-            float v = p[0];
-            size_t bi = 0;
-            for (size_t j = 1; j < n && v == v; j++)
-                if (!(p[j] <= v)) {
-                    v = p[j];
-                    bi = j;
-                }
-            best[k] = v;
-            at[k] = (int32_t)(j0 + bi);
-            continue;
-        }
-        double s = 0.0;
-        if (op == DLH_REDUCE_SUM) {
-            #pragma omp simd reduction(+:s)
-            for (size_t j = 0; j < n; j++)
-                s += p[j];
-        } else {
-            #pragma omp simd reduction(+:s)
-            for (size_t j = 0; j < n; j++)
-                s += (double)p[j] * p[j];
-        }
-        part[k] = s;
+        if (op == DLH_REDUCE_MAX)
+            at[k] = (int32_t)(j0 + row_argmax(n, r + j0, &best[k]));
+        else
+            part[k] = row_sum(op, n, r + j0);
     }
     if (op == DLH_REDUCE_MAX) {
         /* The first maximum, or the first NaN, in row order. */
-        size_t b = 0;
-        for (size_t k = 1; k < nparts && best[b] == best[b]; k++)
-            if (!(best[k] <= best[b]))
-                b = k;
-        *out = best[b];
+        size_t b = row_argmax(nparts, best, out);
         if (idx != NULL)
             *idx = at[b];
         return;
