@@ -122,6 +122,12 @@ run_cmd "$dlhost" check "$data/good.cfg"
 is "$RC" 0 "check good.cfg exits 0"
 like "$OUT_FILE" "dense" "check prints the model"
 
+# OpenBLAS's kernel family: one the user names wins over dlhost's choice.
+OPENBLAS_CORETYPE=Haswell run_cmd "$dlhost" check "$data/good.cfg"
+is "$RC" 0 "check with OPENBLAS_CORETYPE set exits 0"
+grep -Eq '^backend +cpu: OpenBLAS [^,]*, Haswell,' "$OUT_FILE"
+ok $? "a user's OPENBLAS_CORETYPE is kept"
+
 check_bad() {           # check_bad FILE WANTED-TEXT DESCRIPTION
     run_cmd "$dlhost" check "$data/$1"
     is "$RC" 2 "check $1 exits 2 ($3)"
