@@ -117,13 +117,13 @@ int dlh_registry_load_file(const char *path)
     /* libgomp reads its wait policy when a plugin first pulls it in.  The
        cpu backend has one thread pool, OpenMP's (OpenBLAS runs single-
        threaded inside it), and a training step runs dozens of short parallel
-       regions: letting the workers spin a little between them, then sleep,
-       took the MLP from 24k to 35k and the CNN from 10k to 19k samples/s
-       against passive waiting, while a bounded spin (about a millisecond)
-       keeps an idle or contended run from burning a core.  A policy or spin
-       count the user set is kept. */
+       regions: a short spin between them, then sleep.  Measured on 2 cores
+       (MLP / CNN samples/s): passive waiting 31k / 16k; GOMP_SPINCOUNT 3000
+       40k / 21k; 30000 45k / 24k.  With another process busy on one core a
+       long spin collapses (30000: 8k, 3000: 21k, passive: 27k), so the spin
+       stays short.  A policy or spin count the user set is kept. */
     if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT"))
-        setenv("GOMP_SPINCOUNT", "30000", 0);
+        setenv("GOMP_SPINCOUNT", "3000", 0);
     blas_coretype_default();
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
