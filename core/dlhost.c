@@ -30,8 +30,11 @@ static const char help_text[] =
     "\n"
     "Commands:\n"
     "  run CFG [--backend NAME] [--set KEY=VALUE]... [--runs DIR]\n"
+    "          [--resume RUNDIR]\n"
     "                        train the experiment described by CFG; the run\n"
-    "                        directory is DIR/<name> (default runs/<name>)\n"
+    "                        directory is DIR/<name> (default runs/<name>);\n"
+    "                        --resume continues RUNDIR/last.safetensors from its\n"
+    "                        epoch (same model and optimizer) and writes into RUNDIR\n"
     "  eval CFG --weights FILE [--backend NAME] [--set KEY=VALUE]...\n"
     "                        evaluate the weights of FILE on CFG's data.test:\n"
     "                        loss, accuracy and the confusion matrix\n"
@@ -217,6 +220,7 @@ static int cmd_plugins(int argc, char **argv)
 static int cmd_experiment(const char *cmd, int argc, char **argv)
 {
     const char *cfg_path = NULL, *backend = NULL, *weights = NULL, *runs = NULL;
+    const char *resume = NULL;
     int is_run = strcmp(cmd, "run") == 0, is_eval = strcmp(cmd, "eval") == 0;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     int n_sets = 0;
@@ -233,7 +237,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--set") == 0 ||
                    (is_eval && strcmp(a, "--weights") == 0) ||
-                   (is_run && strcmp(a, "--runs") == 0)) {
+                   (is_run && (strcmp(a, "--runs") == 0 || strcmp(a, "--resume") == 0))) {
             if (i + 1 >= argc) {
                 status = usage_error("%s: option '%s' needs a value", cmd, a);
                 break;
@@ -244,12 +248,16 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
                 weights = argv[++i];
             else if (strcmp(a, "--runs") == 0)
                 runs = argv[++i];
+            else if (strcmp(a, "--resume") == 0)
+                resume = argv[++i];
             else
                 sets[n_sets++] = argv[++i];
         } else if (is_eval && strncmp(a, "--weights=", 10) == 0) {
             weights = a + 10;
         } else if (is_run && strncmp(a, "--runs=", 7) == 0) {
             runs = a + 7;
+        } else if (is_run && strncmp(a, "--resume=", 9) == 0) {
+            resume = a + 9;
         } else if (strncmp(a, "--backend=", 10) == 0) {
             backend = a + 10;
         } else if (strncmp(a, "--set=", 6) == 0) {
@@ -271,6 +279,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
         status = usage_error("eval: missing the weights (dlhost eval CFG --weights FILE)");
     if (!status && runs && !runs[0])
         status = usage_error("run: --runs needs a folder");
+    if (!status && resume && !resume[0])
+        status = usage_error("run: --resume needs a run folder");
     if (status) {
         free(sets);
         return status;
@@ -300,7 +310,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     dlh_registry_load_all(0);
     dlh_error_clear();
     if (is_run) {
-        dlh_run_options opt = { runs, -1 };
+        dlh_run_options opt = { runs, -1, resume };
         rc = dlh_run_ex(cfg, backend, &opt, stdout);
     } else if (is_eval)
         rc = dlh_eval(cfg, backend, weights, stdout);

@@ -352,7 +352,7 @@ int dlh_norm_from_meta(const dlh_st_file *f, const char *path, dlh_norm *out)
     return 0;
 }
 
-/* ------------------------------------------------------------ dlhost eval */
+/* ------------------------------------------------------------ loading */
 
 /* The checkpoint against the experiment: every weight present with its
    shape, the same class count and normalisation. */
@@ -414,6 +414,17 @@ static int eval_match(const dlh_experiment *e, const dlh_st_file *f, const char 
     return 0;
 }
 
+int dlh_checkpoint_check(const dlh_experiment *e, const dlh_st_file *f, const char *path,
+                         const dlh_ckpt_tensor *t, size_t n, dlh_norm *norm)
+{
+    int rc = dlh_norm_from_meta(f, path, norm);
+    if (rc == 0 && (rc = eval_match(e, f, path, t, n, norm)) < 0)
+        dlh_norm_free(norm);
+    return rc;
+}
+
+/* ------------------------------------------------------------ dlhost eval */
+
 static void eval_print(FILE *out, const dlh_experiment *e, double loss, double acc,
                        const int64_t *conf)
 {
@@ -467,9 +478,8 @@ int dlh_eval(dlh_config *cfg, const char *backend_override, const char *weights,
         goto done;
     }
     if ((rc = dlh_st_read(weights, &f)) ||
-        (rc = dlh_norm_from_meta(f, weights, &norm)) ||
         (rc = dlh_model_tensors(e, 0, &t, &n)) ||
-        (rc = eval_match(e, f, weights, t, n, &norm)))
+        (rc = dlh_checkpoint_check(e, f, weights, t, n, &norm)))
         goto done;
     dlh_st_free(f);
     f = NULL;

@@ -59,6 +59,16 @@ int dlh_norm_to_meta(const dlh_norm *n, dlh_st_meta *meta, char **bufs);
 /* Parses them back from a checkpoint; DLH_EDATA naming `path` and the key. */
 int dlh_norm_from_meta(const dlh_st_file *f, const char *path, dlh_norm *out);
 
+/* Checks the checkpoint f (read from `path`) against e, the loading that
+   `dlhost eval` and `dlhost run --resume` share: every tensor of t[0..n)
+   present with its shape and dtype, the class count, the normalisation kind.
+   *norm receives the file's normalisation statistics (dlh_norm_free).
+   Nothing is written to the tensors (dlh_checkpoint_load does that).  A
+   checkpoint that does not fit is DLH_ECONFIG / DLH_ESHAPE, malformed
+   metadata DLH_EDATA. */
+int dlh_checkpoint_check(const dlh_experiment *e, const dlh_st_file *f, const char *path,
+                         const dlh_ckpt_tensor *t, size_t n, dlh_norm *norm);
+
 /* `dlhost eval`: builds cfg, loads `weights` (and its normalisation
    statistics and class count), evaluates data.test and prints loss,
    accuracy and the confusion matrix (rows = true class) to out.

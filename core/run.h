@@ -14,12 +14,28 @@ typedef struct dlh_run_options {
     const char *runs_root;          /* folder of run directories; NULL: "runs" */
     int progress;                   /* progress bar: -1 when `out` is a terminal,
                                        0 never, 1 always */
+    const char *resume;             /* NULL, or a run folder to continue: its
+                                       last.safetensors is loaded and the run
+                                       writes back into it (runs_root unused) */
 } dlh_run_options;
 
 /* Runs cfg, printing progress to `out`.  Returns 0, or a DLH_E* code with
    the message set (DLH_ENUMERIC when the loss or a gradient goes non-finite,
    naming the epoch, step and layer; nothing is updated or saved then).
-   opt may be NULL (defaults). */
+   opt may be NULL (defaults).
+
+   With opt->resume, training continues from the checkpoint's epoch (they
+   are taken at epoch ends, so at the first batch of the next epoch) with its
+   weights, optimiser state, step counter, best value, early-stopping count
+   and a replay of the schedule, so that on the cpu backend the result equals
+   the uninterrupted run's bit for bit.  train.* keys, the schedule and the
+   seed may change (then the run is not the uninterrupted one); refused with
+   nothing written: a missing folder or checkpoint, a checkpoint from another
+   optimizer, plugin set (names, versions, ABI) or model/loss/optimizer
+   settings ("config_hash"), other normalisation statistics (changed data),
+   another monitored metric, an older format, and a run with nothing left
+   (epoch >= train.epochs, or stopped early): DLH_ECONFIG; an unreadable or
+   corrupt checkpoint or metrics.csv: DLH_EIO / DLH_EDATA. */
 int dlh_run_ex(dlh_config *cfg, const char *backend_override,
                const dlh_run_options *opt, FILE *out);
 /* dlh_run_ex with the default options. */

@@ -153,6 +153,43 @@ static int write_metrics(dlh_rundir *r)
     return rc;
 }
 
+/* The rundir of the folder `path` (taken over), holding rows[0..n). */
+static dlh_rundir *rundir_new(char *path, const dlh_epoch_row *rows, size_t n)
+{
+    dlh_rundir *r = calloc(1, sizeof *r);
+    if (!r) {
+        free(path);
+        return NULL;
+    }
+    r->path = path;
+    const char *slash = strrchr(path, '/');
+    r->name = slash ? slash + 1 : path;
+    if (!(r->metrics_path = path_join(path, "metrics.csv")) ||
+        !(r->curves_path = path_join(path, "curves.svg")) ||
+        (n && !(r->rows = malloc(n * sizeof *r->rows)))) {
+        dlh_rundir_close(r);
+        return NULL;
+    }
+    if (n)
+        memcpy(r->rows, rows, n * sizeof *rows);
+    r->n_rows = r->cap_rows = n;
+    return r;
+}
+
+/* Writes config.cfg (when cfg), metrics.csv and curves.svg; closes r on failure. */
+static int rundir_start(dlh_rundir *r, dlh_config *cfg, dlh_rundir **out)
+{
+    int rc = cfg ? write_config(r->path, cfg) : 0;
+    if (rc == 0)
+        rc = write_metrics(r);
+    if (rc < 0) {
+        dlh_rundir_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
 int dlh_rundir_open(const char *root, const char *name, dlh_config *cfg,
                     dlh_rundir **out)
 {
@@ -175,28 +212,41 @@ int dlh_rundir_open(const char *root, const char *name, dlh_config *cfg,
         dlh_error_set("the run folder root is empty");
         return DLH_EINVAL;
     }
-    dlh_rundir *r = calloc(1, sizeof *r);
-    if (!r || !(r->path = path_join(root, name)) ||
-        !(r->metrics_path = path_join(r->path, "metrics.csv")) ||
-        !(r->curves_path = path_join(r->path, "curves.svg"))) {
-        dlh_rundir_close(r);
+    char *path = path_join(root, name);
+    dlh_rundir *r = path ? rundir_new(path, NULL, 0) : NULL;
+    if (!r) {
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
     }
-    r->name = strrchr(r->path, '/') + 1;
     int rc = make_dirs(root);
     if (rc == 0)
         rc = make_dir(r->path);
-    if (rc == 0 && cfg)
-        rc = write_config(r->path, cfg);
-    if (rc == 0)
-        rc = write_metrics(r);
     if (rc < 0) {
         dlh_rundir_close(r);
         return rc;
     }
-    *out = r;
-    return 0;
+    return rundir_start(r, cfg, out);
+}
+
+int dlh_rundir_resume(const char *dir, dlh_config *cfg, const dlh_epoch_row *rows,
+                      size_t n, dlh_rundir **out)
+{
+    *out = NULL;
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    struct stat st;
+    if (len == 0 || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        dlh_error_set("%s: not a run folder", dir);
+        return DLH_ECONFIG;
+    }
+    char *path = strndup(dir, len);
+    dlh_rundir *r = path ? rundir_new(path, rows, n) : NULL;
+    if (!r) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    return rundir_start(r, cfg, out);
 }
 
 void dlh_rundir_close(dlh_rundir *r)

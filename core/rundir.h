@@ -40,6 +40,14 @@ typedef struct dlh_epoch_row {
     double lr, seconds, samples_per_s;
 } dlh_epoch_row;
 
+/* Reopens the existing run folder `dir` (trailing '/' ignored) for
+   `dlhost run --resume`: rewrites config.cfg from cfg and metrics.csv and
+   curves.svg with rows[0..n) (the epochs before the resumed one; copied);
+   later rows are appended by dlh_rundir_metrics.  DLH_ECONFIG when dir is
+   not a folder. */
+int dlh_rundir_resume(const char *dir, dlh_config *cfg, const dlh_epoch_row *rows,
+                      size_t n, dlh_rundir **out);
+
 /* metrics.csv's first line, with its newline. */
 extern const char dlh_metrics_header[];
 

@@ -1,0 +1,250 @@
+#!/bin/sh
+# `dlhost run CFG --resume RUNDIR` (DESIGN.md sections 6 and 7): a run cut
+# after a few epochs and resumed ends with the same bytes (last and best
+# checkpoints) and the same metrics as the uninterrupted run on the cpu
+# backend, with dropout, Adam's state, zscore statistics, a stateful schedule
+# (reduce_on_plateau), the best checkpoint and early stopping; and each
+# refusal gives its message and exit status and leaves the folder untouched.
+#
+# Environment (set by `make check`): DLHOST_BIN, DLHOST_SRCDIR,
+# DLHOST_PLUGIN_PATH.
+
+. "${DLHOST_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
+
+if [ -z "${DLHOST_BIN:-}" ] || [ -z "${DLHOST_SRCDIR:-}" ]; then
+    skip_all "DLHOST_BIN/DLHOST_SRCDIR not set (run through make check)"
+fi
+dlhost=$DLHOST_BIN
+cd "$TAP_TMP" || exit 1
+
+# Two classes from tests/data/good_train.csv (64 rows): y > 1.
+awk -F, 'NR == 1 { print "x1,x2,c"; next } { print $1 "," $2 "," ($3 > 1.0 ? 1 : 0) }' \
+    "$DLHOST_SRCDIR/tests/data/good_train.csv" >train.csv
+# The same data with one value changed: other normalisation statistics.
+awk -F, 'NR == 2 { $1 = $1 + 0.5 } { print }' OFS=, train.csv >train2.csv
+
+cat >exp.cfg <<'EOF'
+name = "resume";
+seed = 7;
+backend = { type = "cpu"; threads = 2; };
+data = {
+  train = { type = "csv"; path = "train.csv"; header = true; };
+  test  = { type = "csv"; path = "train.csv"; header = true; };
+  validation_split = 0.25;
+  normalize = "zscore";
+};
+model = (
+  { name = "fc1"; type = "dense"; units = 16; init = "he_normal"; },
+  { type = "relu"; },
+  { name = "drop"; type = "dropout"; rate = 0.2; },
+  { name = "out"; type = "dense"; units = 2; }
+);
+loss = { type = "cross_entropy"; };
+optimizer = { type = "adam"; lr = 0.02; };
+# threshold 0.5: the rate halves at most epochs, so its state matters.
+schedule = { type = "reduce_on_plateau"; patience = 0; factor = 0.5; threshold = 0.5; };
+train = { epochs = 6; batch_size = 8; shuffle = true;
+          early_stopping = { monitor = "val_loss"; patience = 100; }; };
+EOF
+
+# metrics.csv without the timing columns (seconds, samples_per_s).
+metrics() {
+    cut -d, -f1-6 "$1/metrics.csv"
+}
+
+# The folder's files, inodes and checksums: an atomic rewrite changes the inode.
+snapshot() {
+    (cd "$1" && ls -li && cksum ./*) 2>&1
+}
+
+# ---- the uninterrupted run, and the same run cut after 3 epochs and resumed.
+# exact NAME MONITOR: runs both into NAME.full and NAME.cut and compares.
+exact() {
+    name=$1 mon="train.early_stopping.monitor=$2"
+    run_cmd "$dlhost" run exp.cfg --runs "$name.full" --set "$mon"
+    is "$RC" 0 "$name: the uninterrupted 6-epoch run exits 0"
+    grep -e '^restored the weights' -e '^test ' "$OUT_FILE" >"$name.full.end"
+    run_cmd "$dlhost" run exp.cfg --runs "$name.cut" --set "$mon" --set train.epochs=3
+    is "$RC" 0 "$name: the 3-epoch run exits 0"
+    is "$(metrics "$name.cut/resume" | wc -l | tr -d ' ')" 4 "$name: it wrote 3 metrics rows"
+    cp -R "$name.cut/resume" "$name.at3"
+    run_cmd "$dlhost" run exp.cfg --resume "$name.cut/resume" --set "$mon" \
+        --set train.epochs=6
+    is "$RC" 0 "$name: --resume to 6 epochs exits 0"
+    like "$OUT_FILE" "resumed from $name.cut/resume/last.safetensors: epoch 3, step 18" \
+         "$name: it says where it resumed (epoch 3, step 18)"
+    unlike "$OUT_FILE" "epoch 3/6 " "$name: it trains no epoch before the 4th again"
+    like "$OUT_FILE" "epoch 4/6 " "$name: it trains epoch 4"
+    grep -e '^restored the weights' -e '^test ' "$OUT_FILE" >"$name.cut.end"
+    cmp -s "$name.full/resume/last.safetensors" "$name.cut/resume/last.safetensors"
+    ok $? "$name: last.safetensors equals the uninterrupted run's, byte for byte"
+    cmp -s "$name.full/resume/best.safetensors" "$name.cut/resume/best.safetensors"
+    ok $? "$name: best.safetensors equals the uninterrupted run's"
+    metrics "$name.full/resume" >"$name.full.csv"
+    metrics "$name.cut/resume" >"$name.cut.csv"
+    cmp -s "$name.full.csv" "$name.cut.csv"
+    ok $? "$name: metrics.csv rows 1-6 equal the uninterrupted run's (timings aside)"
+    [ "$(wc -l <"$name.cut.csv")" -eq 7 ]
+    ok $? "$name: metrics.csv holds one row per epoch, 1 to 6, once each"
+    cmp -s "$name.full.end" "$name.cut.end" && [ "$(wc -l <"$name.cut.end")" -eq 2 ]
+    ok $? "$name: the same best weights restored, the same test result: $(tr '\n' ' ' \
+        <"$name.cut.end")"
+}
+
+exact loss val_loss
+# val_accuracy ties do not improve: the best epoch comes before the resumed one
+# and its weights come back from best.safetensors.
+exact acc val_accuracy
+grep -q '^restored the weights of epoch [12] ' acc.cut.end
+ok $? "acc: the best epoch precedes the resumed epoch 3 ($(head -n 1 acc.cut.end))"
+lrs=$(sed 1d acc.full.csv | cut -d, -f6 | tr '\n' ' ')
+[ "$(sed 1d acc.full.csv | cut -d, -f6 | sort -u | wc -l)" -ge 4 ]
+ok $? "acc: the rate changes across the resume (reduce_on_plateau's state is replayed): $lrs"
+grep -q 'epochs = 6;' acc.cut/resume/config.cfg
+ok $? "config.cfg is rewritten with the resumed settings"
+[ "$(grep -c '<circle' acc.cut/resume/curves.svg)" -gt 0 ] &&
+    cmp -s acc.full/resume/curves.svg acc.cut/resume/curves.svg
+ok $? "curves.svg is redrawn with every epoch"
+
+# ---- metrics rows at or after the resumed epoch are dropped: resume the
+# 3-epoch checkpoint again after a later epoch's row was written.
+cp -R loss.at3 again
+printf '4,9,9,9,9,9,1,1\n' >>again/metrics.csv
+run_cmd "$dlhost" run exp.cfg --resume again/ --set train.epochs=6
+is "$RC" 0 "--resume with a stale row 4 in metrics.csv exits 0"
+metrics again >again.csv
+cmp -s loss.full.csv again.csv
+ok $? "the stale row is dropped and the rows equal the uninterrupted run's"
+
+# ---- --runs does not move a resumed run: it writes into RUNDIR
+cp -R loss.at3 moved
+run_cmd "$dlhost" run exp.cfg --runs elsewhere --resume moved --set train.epochs=4
+is "$RC" 0 "--resume with --runs exits 0"
+[ ! -e elsewhere ] && [ "$(metrics moved | wc -l | tr -d ' ')" -eq 5 ]
+ok $? "the resumed run wrote into RUNDIR, not into the --runs folder"
+
+# ---- early stopping across a resume: cut one epoch before the stop
+run_cmd "$dlhost" run exp.cfg --runs stopfull --set train.epochs=40 \
+    --set train.early_stopping.patience=1 --set train.early_stopping.monitor=val_accuracy
+is "$RC" 0 "a 40-epoch run with patience 1 exits 0"
+stop=$(($(wc -l <stopfull/resume/metrics.csv) - 1))
+like "$OUT_FILE" "early stopping: val_accuracy has not improved" \
+     "it stops early (after epoch $stop)"
+grep '^restored the weights' "$OUT_FILE" >stopfull.restored
+if [ "$stop" -ge 2 ] && [ "$stop" -lt 40 ]; then
+    run_cmd "$dlhost" run exp.cfg --runs stopcut --set train.epochs=$((stop - 1)) \
+        --set train.early_stopping.patience=1 --set train.early_stopping.monitor=val_accuracy
+    is "$RC" 0 "the same run cut after epoch $((stop - 1)) exits 0"
+    run_cmd "$dlhost" run exp.cfg --resume stopcut/resume --set train.epochs=40 \
+        --set train.early_stopping.patience=1 --set train.early_stopping.monitor=val_accuracy
+    is "$RC" 0 "its resume exits 0"
+    like "$OUT_FILE" "early stopping: val_accuracy has not improved" \
+         "the resumed run stops early too"
+    grep '^restored the weights' "$OUT_FILE" >stopcut.restored
+    cmp -s stopfull.restored stopcut.restored
+    ok $? "it restores the same epoch ($(cat stopcut.restored))"
+    cmp -s stopfull/resume/last.safetensors stopcut/resume/last.safetensors &&
+        cmp -s stopfull/resume/best.safetensors stopcut/resume/best.safetensors
+    ok $? "last and best checkpoints equal the uninterrupted run's"
+    metrics stopfull/resume >a.csv
+    metrics stopcut/resume >b.csv
+    cmp -s a.csv b.csv
+    ok $? "metrics rows equal the uninterrupted run's"
+    before=$(snapshot stopcut/resume)
+    run_cmd "$dlhost" run exp.cfg --resume stopcut/resume --set train.epochs=40 \
+        --set train.early_stopping.patience=1 --set train.early_stopping.monitor=val_accuracy
+    is "$RC" 2 "resuming a run that stopped early exits 2"
+    like "$ERR_FILE" "the run stopped early at epoch $stop" "and says so"
+    is "$(snapshot stopcut/resume)" "$before" "and writes nothing"
+else
+    ok 1 "the patience-1 run should stop between epochs 2 and 39 (stopped at $stop)"
+fi
+
+# ---- refusals: each exits with its status and message and writes nothing.
+# refuse STATUS TEXT DESCRIPTION RUNDIR [dlhost run ARGS...]
+refuse() {
+    want=$1 text=$2 what=$3 dir=$4
+    shift 4
+    before=$(snapshot "$dir")
+    run_cmd "$dlhost" run "$@" --resume "$dir"
+    is "$RC" "$want" "$what: exit $want"
+    like "$ERR_FILE" "$text" "$what: the message says '$text'"
+    is "$(snapshot "$dir")" "$before" "$what: nothing written"
+    [ ! -e runs ]
+    ok $? "$what: no runs/ folder made"
+}
+
+# A copy of the 6-epoch run for each refusal.
+fresh() {
+    rm -rf "$1"
+    cp -R loss.cut/resume "$1"
+}
+
+fresh r
+refuse 2 "nothing to resume" "a checkpoint at train.epochs" r exp.cfg
+refuse 2 "nothing to resume" "a checkpoint past train.epochs" r exp.cfg \
+    --set train.epochs=4
+
+run_cmd "$dlhost" run exp.cfg --resume no-such-run
+is "$RC" 2 "a missing RUNDIR: exit 2"
+like "$ERR_FILE" "no-such-run: no such run folder" "a missing RUNDIR is named"
+[ ! -e no-such-run ] && [ ! -e runs ]
+ok $? "a missing RUNDIR: nothing created"
+
+mkdir empty
+refuse 2 "no last.safetensors to resume from" "a RUNDIR without last.safetensors" \
+    empty exp.cfg --set train.epochs=8
+
+fresh r
+size=$(wc -c <r/last.safetensors)
+head -c $((size - 8)) r/last.safetensors >r/cut && mv r/cut r/last.safetensors
+refuse 1 "r/last.safetensors" "a truncated checkpoint" r exp.cfg --set train.epochs=8
+
+fresh r
+refuse 2 "resume refuses a changed model or optimizer" "another learning rate" r \
+    exp.cfg --set train.epochs=8 --set optimizer.lr=0.05
+
+sed 's/units = 16/units = 12/' exp.cfg >units.cfg
+refuse 2 "resume refuses a changed model or optimizer" "another layer width" r \
+    units.cfg --set train.epochs=8
+
+sed 's/"adam"/"sgd"/' exp.cfg >sgd.cfg
+refuse 2 "trained with optimizer 'adam', sgd.cfg asks for 'sgd'" "another optimizer" r \
+    sgd.cfg --set train.epochs=8
+
+grep -v '"dropout"' exp.cfg >nodrop.cfg
+refuse 2 "resume needs the same plugins" "another plugin set (no dropout)" r \
+    nodrop.cfg --set train.epochs=8
+
+sed 's/"train.csv"/"train2.csv"/' exp.cfg >data2.cfg
+refuse 2 "the data changed since it was written" "changed training data" r \
+    data2.cfg --set train.epochs=8
+
+refuse 2 "the checkpoint monitored val_loss, this run monitors val_accuracy" \
+    "another monitored metric" r exp.cfg --set train.epochs=8 \
+    --set train.early_stopping.monitor=val_accuracy
+
+# The same file with the format string of the previous version (same length).
+fresh r
+LC_ALL=C sed 's/dlhost checkpoint 2/dlhost checkpoint 1/' r/last.safetensors >r/old
+[ "$(wc -c <r/old)" -eq "$(wc -c <r/last.safetensors)" ] && mv r/old r/last.safetensors
+refuse 2 "written by an older dlhost" "a format-1 checkpoint" r exp.cfg \
+    --set train.epochs=8
+
+# Early stopping must restore the best epoch: its checkpoint is needed when
+# it is older than the resumed one (acc's best epoch precedes epoch 3).
+rm acc.at3/best.safetensors
+refuse 2 "early stopping needs the weights of epoch" "a missing best.safetensors" \
+    acc.at3 exp.cfg --set train.early_stopping.monitor=val_accuracy
+
+run_cmd "$dlhost" run exp.cfg --resume
+is "$RC" 2 "--resume without a folder exits 2"
+like "$ERR_FILE" "option '--resume' needs a value" "and says so"
+run_cmd "$dlhost" run exp.cfg --resume=
+is "$RC" 2 "--resume= with an empty folder exits 2"
+run_cmd "$dlhost" eval exp.cfg --weights x --resume r
+is "$RC" 2 "--resume is refused by eval"
+run_cmd "$dlhost" --help
+like "$OUT_FILE" "--resume RUNDIR" "--help documents --resume"
+
+done_testing
