@@ -1,0 +1,301 @@
+/* `dlhost run --resume RUNDIR`: RUNDIR/last.safetensors checked against the
+ * experiment and loaded into a run that has been set up but has not trained
+ * (run.c), with what the epochs before it left in memory replayed: the best
+ * value, early stopping's count and the schedule's state.  Checkpoints are
+ * taken at epoch ends, so a run resumes at the first batch of the next epoch;
+ * on the cpu backend its weights then equal the uninterrupted run's. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "curves.h"
+#include "error.h"
+#include "eval.h"
+#include "run_state.h"
+#include "safetensors.h"
+
+/* Metadata `key` of the checkpoint as an integer >= min. */
+static int run_meta_i64(const dlh_st_file *f, const char *path, const char *key,
+                        int64_t min, int64_t *out)
+{
+    const char *v = dlh_st_meta_get(f, key);
+    char *end = NULL;
+    errno = 0;
+    long long x = v ? strtoll(v, &end, 10) : 0;
+    if (!v || end == v || *end || errno || x < min) {
+        dlh_error_set("%s: metadata '%s' is missing or malformed", path, key);
+        return DLH_EDATA;
+    }
+    *out = (int64_t)x;
+    return 0;
+}
+
+/* Whether two "plugins" lists ("a 1.0 (ABI 1.1); b 1.0 (ABI 1.1)") hold the
+   same items, in any order. */
+static int run_same_plugins(const char *a, const char *b)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        const char *x = pass ? b : a, *y = pass ? a : b;
+        for (const char *p = x; *p;) {
+            const char *q = strstr(p, "; ");
+            size_t len = q ? (size_t)(q - p) : strlen(p);
+            int found = 0;
+            for (const char *u = y; *u && !found;) {
+                const char *v = strstr(u, "; ");
+                size_t ul = v ? (size_t)(v - u) : strlen(u);
+                found = ul == len && memcmp(u, p, len) == 0;
+                u = v ? v + 2 : u + ul;
+            }
+            if (!found)
+                return 0;
+            p = q ? q + 2 : p + len;
+        }
+    }
+    return 1;
+}
+
+static int run_same_norm(const dlh_norm *a, const dlh_norm *b)
+{
+    if (a->kind != b->kind)
+        return 0;
+    if (a->kind == DLH_NORM_NONE)
+        return 1;
+    size_t bytes = (size_t)a->groups * sizeof(float);
+    return a->groups == b->groups && a->group_stride == b->group_stride &&
+           memcmp(a->shift, b->shift, bytes) == 0 && memcmp(a->scale, b->scale, bytes) == 0;
+}
+
+/* "[v, v, ...]" of exactly n numbers (%.17g, nan allowed) into v. */
+static int run_parse_history(const char *s, double *v, int64_t n)
+{
+    const char *p = s;
+    if (!p || *p++ != '[')
+        return -1;
+    for (int64_t i = 0; i < n; i++) {
+        char *end;
+        if (i > 0) {
+            if (*p++ != ',')
+                return -1;
+            while (*p == ' ')
+                p++;
+        }
+        v[i] = strtod(p, &end);
+        if (end == p)
+            return -1;
+        p = end;
+    }
+    return *p == ']' && p[1] == '\0' ? 0 : -1;
+}
+
+/* The checkpoint's metadata against this run, before anything is loaded:
+   format, optimizer, plugins, config hash, epoch, monitored metric. */
+static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
+                           int64_t *epoch)
+{
+    dlh_experiment *e = r->e;
+    const char *cfg = dlh_config_path(e->cfg);
+    const char *v = dlh_st_meta_get(f, "format");
+    if (v && strcmp(v, RUN_FORMAT_1) == 0) {
+        dlh_error_set("%s: written by an older dlhost (format '%s'), which does not "
+                      "record what resuming needs; it cannot be resumed (dlhost eval "
+                      "still reads it)", path, v);
+        return DLH_ECONFIG;
+    }
+    if (!v || strcmp(v, RUN_FORMAT) != 0) {
+        dlh_error_set("%s: not a dlhost training checkpoint (metadata 'format' is '%s', "
+                      "expected '%s')", path, v ? v : "missing", RUN_FORMAT);
+        return DLH_EDATA;
+    }
+    if (!(v = dlh_st_meta_get(f, "optimizer")) || strcmp(v, e->optimizer_type) != 0) {
+        dlh_error_set("%s: the checkpoint was trained with optimizer '%s', %s asks for "
+                      "'%s'; resume keeps the optimizer", path, v ? v : "?", cfg,
+                      e->optimizer_type);
+        return DLH_ECONFIG;
+    }
+    if (!(v = dlh_st_meta_get(f, "plugins")) || !run_same_plugins(v, r->plugins)) {
+        dlh_error_set("%s: the checkpoint was trained with the plugins '%s', this run "
+                      "uses '%s'; resume needs the same plugins and versions", path,
+                      v ? v : "?", r->plugins);
+        return DLH_ECONFIG;
+    }
+    if (!(v = dlh_st_meta_get(f, "config_hash")) || strcmp(v, r->config_hash) != 0) {
+        dlh_error_set("%s: the model, loss or optimizer settings of %s differ from the "
+                      "checkpoint's (config_hash %s, now %s); resume refuses a changed "
+                      "model or optimizer", path, cfg, v ? v : "missing", r->config_hash);
+        return DLH_ECONFIG;
+    }
+    int64_t step;
+    int rc;
+    if ((rc = run_meta_i64(f, path, "epoch", 1, epoch)) ||
+        (rc = run_meta_i64(f, path, "step", 0, &step)))
+        return rc;
+    /* Checkpoints are taken at epoch ends: whole epochs of at most one step
+       per sample (this also bounds the schedule's replay). */
+    if (step % *epoch != 0 || step / *epoch < 1 || step / *epoch > r->n_train) {
+        dlh_error_set("%s: metadata 'step' %" PRId64 " is not a whole number of epochs "
+                      "(%" PRId64 ") of at most %" PRId64 " steps", path, step, *epoch,
+                      r->n_train);
+        return DLH_EDATA;
+    }
+    if (*epoch >= e->epochs) {
+        dlh_error_set("%s: the checkpoint is at epoch %" PRId64 " and train.epochs is "
+                      "%" PRId64 ": nothing to resume (raise it, e.g. --set "
+                      "train.epochs=%" PRId64 ")", path, *epoch, e->epochs, *epoch + 1);
+        return DLH_ECONFIG;
+    }
+    r->step = step;
+    if (!(v = dlh_st_meta_get(f, "monitor")) || strcmp(v, r->monitor) != 0) {
+        dlh_error_set("%s: the checkpoint monitored %s, this run monitors %s "
+                      "(train.early_stopping.monitor, validation data); resume keeps "
+                      "the monitored metric", path, v ? v : "?", r->monitor);
+        return DLH_ECONFIG;
+    }
+    if (run_parse_history(dlh_st_meta_get(f, "monitored"), r->history, *epoch)) {
+        dlh_error_set("%s: metadata 'monitored' is missing or not a list of %" PRId64
+                      " numbers", path, *epoch);
+        return DLH_EDATA;
+    }
+    return 0;
+}
+
+/* Replays what the epochs before `epoch` left in memory: the best value,
+   early stopping's count, and the schedule's calls (a schedule such as
+   reduce_on_plateau keeps state between them). */
+static int run_resume_replay(run_state *r, int64_t epoch, const char *path)
+{
+    dlh_experiment *e = r->e;
+    int acc_monitor = r->n_val > 0 && e->monitor == DLH_MONITOR_VAL_ACCURACY;
+    int improved = 0;
+    for (int64_t k = 0; k < epoch; k++)
+        improved = dlh_run_track_best(r, r->history[k], k + 1, acc_monitor);
+    if (dlh_run_stops(r, improved)) {
+        dlh_error_set("%s: the run stopped early at epoch %" PRId64 " (%s has not "
+                      "improved for %" PRId64 " epochs): nothing to resume (raise "
+                      "train.early_stopping.patience to go on)", path, epoch, r->monitor,
+                      r->wait);
+        return DLH_ECONFIG;
+    }
+    int64_t bs = e->batch_size, steps = (r->n_train + bs - 1) / bs;
+    int64_t done_steps = r->step / epoch;     /* per epoch, at the checkpoint's batch */
+    for (int64_t k = 0; k < epoch; k++)
+        for (int64_t s = 0; s < done_steps; s++) {
+            dlh_schedule_ctx sc = { sizeof sc, e->lr, k, k * done_steps + s, steps,
+                                    e->epochs, k > 0 ? r->history[k - 1] : NAN };
+            double lr;
+            int rc = e->schedule->lr(e->schedule_state, &sc, &lr);
+            if (rc) {
+                dlh_error_prefix("schedule '%s': replaying epoch %" PRId64 ": ",
+                                 e->schedule_type, k + 1);
+                return rc;
+            }
+        }
+    r->monitored = r->history[epoch - 1];
+    r->start_epoch = epoch;
+    return 0;
+}
+
+/* Loads the early-stopping copy of the best weights: the weights just
+   loaded when the best epoch is the checkpoint's, else best.safetensors. */
+static int run_resume_best(run_state *r, int64_t epoch)
+{
+    if (!r->best)
+        return 0;
+    if (r->best_epoch == epoch)
+        return dlh_run_copy_best(r, 0);
+    dlh_ckpt_tensor *t = dlh_run_calloc(r->n_weights, sizeof *t);
+    if (!t)
+        return DLH_ENOMEM;
+    for (size_t i = 0; i < r->n_weights; i++)
+        t[i] = (dlh_ckpt_tensor){ r->ckpt[i].name, &r->best[i] };
+    dlh_st_file *f = NULL;
+    struct stat st;
+    int64_t at = -1;
+    int rc = 0;
+    if (stat(r->path_best, &st) != 0) {
+        dlh_error_set("%s: missing; early stopping needs the weights of epoch %" PRId64
+                      " (the best so far) to restore them (train.checkpoint.keep_best = "
+                      "false does not keep them)", r->path_best, r->best_epoch);
+        rc = DLH_ECONFIG;
+    } else if ((rc = dlh_checkpoint_load(r->be, r->path_best, t, r->n_weights, 1, &f)) ==
+                   0 &&
+               (rc = run_meta_i64(f, r->path_best, "epoch", 1, &at)) == 0 &&
+               at != r->best_epoch) {
+        dlh_error_set("%s: holds epoch %" PRId64 ", but the best epoch so far is %"
+                      PRId64 "; early stopping could not restore it", r->path_best, at,
+                      r->best_epoch);
+        rc = DLH_EDATA;
+    }
+    dlh_st_free(f);
+    free(t);
+    return rc;
+}
+
+/* Everything of RUNDIR/last.safetensors into this run, checked first:
+   weights, optimiser state, step and epoch counters, normalisation
+   statistics, best value and early stopping, the schedule's state; then the
+   metrics rows before the resumed epoch.  Nothing is written to the run
+   folder here. */
+int dlh_run_resume(run_state *r, const char *dir, dlh_epoch_row **rows, size_t *n_rows)
+{
+    dlh_experiment *e = r->e;
+    const char *path = r->path_last;
+    struct stat st;
+    *rows = NULL;
+    *n_rows = 0;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        dlh_error_set("--resume %s: no such run folder", dir);
+        return DLH_ECONFIG;
+    }
+    if (stat(path, &st) != 0) {
+        dlh_error_set("--resume %s: no last.safetensors to resume from (a run writes it "
+                      "every train.checkpoint.every_epochs epochs)", dir);
+        return DLH_ECONFIG;
+    }
+    dlh_st_file *f = NULL;
+    dlh_norm norm;
+    int64_t epoch = 0;
+    memset(&norm, 0, sizeof norm);
+    int rc = dlh_st_read(path, &f);
+    if (rc == 0 && (rc = run_resume_meta(r, f, path, &epoch)) == 0 &&
+        (rc = dlh_checkpoint_check(e, f, path, r->ckpt, r->n_ckpt, &norm)) == 0 &&
+        !run_same_norm(&norm, &r->norm)) {
+        dlh_error_set("%s: the normalisation statistics of the training data differ "
+                      "from the checkpoint's: the data changed since it was written",
+                      path);
+        rc = DLH_ECONFIG;
+    }
+    dlh_norm_free(&norm);
+    dlh_st_free(f);
+    if (rc < 0)
+        return rc;
+    if ((rc = run_resume_replay(r, epoch, path)) ||
+        (rc = dlh_checkpoint_load(r->be, path, r->ckpt, r->n_ckpt, 0, NULL)) ||
+        (rc = run_resume_best(r, epoch)))
+        return rc;
+
+    char *metrics = dlh_run_join(dir, "metrics.csv");
+    if (!metrics)
+        return DLH_ENOMEM;
+    size_t n = 0;
+    rc = dlh_metrics_read(metrics, rows, &n);
+    if (rc == 0) {
+        while (n > 0 && (*rows)[n - 1].epoch > epoch)
+            n--;
+        if (n != (size_t)epoch) {
+            dlh_error_set("%s: %zu rows up to epoch %" PRId64 ", expected %" PRId64
+                          " (one per epoch)", metrics, n, epoch, epoch);
+            rc = DLH_EDATA;
+        }
+    }
+    free(metrics);
+    if (rc < 0) {
+        free(*rows);
+        *rows = NULL;
+        return rc;
+    }
+    *n_rows = n;
+    return 0;
+}

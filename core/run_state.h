@@ -1,0 +1,67 @@
+/* The state of `dlhost run` shared by the training loop (run.c) and
+ * --resume (resume.c); private to libdlhost. */
+#ifndef DLHOST_CORE_RUN_STATE_H
+#define DLHOST_CORE_RUN_STATE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "batcher.h"
+#include "eval.h"
+#include "experiment.h"
+#include "graph.h"
+#include "rundir.h"
+
+/* Format 2 added "monitor" and "monitored" (what --resume needs to carry
+   best and early stopping on) and hashes only the model, loss and optimizer
+   into "config_hash" (format 1 hashed the whole config.cfg). */
+#define RUN_FORMAT "dlhost checkpoint 2"
+#define RUN_FORMAT_1 "dlhost checkpoint 1"
+
+typedef struct run_state {
+    dlh_experiment *e;
+    const dlh_backend *be;
+    dlh_graph *g;
+    const dlh_host *host;
+    FILE *out;
+    int tty;
+    dlh_evaluator ev;
+    dlh_norm norm;
+    dlh_batcher *bt_train, *bt_val, *bt_test;   /* bt_val: a separate reader */
+    int64_t *train_idx, *val_idx, *order, *test_idx;
+    int64_t n_train, n_val, n_test;
+    float *sumsq;                   /* [param tensors] */
+    dlh_ckpt_tensor *ckpt;          /* weights and buffers, then optimiser state */
+    size_t n_ckpt, n_weights;
+    dlh_tensor *best;               /* [n_weights] device copies (early stopping) */
+    dlh_rundir *rd;
+    char *path_last, *path_best;
+    char config_hash[40];
+    char *plugins;                  /* metadata: the plugins used */
+    const char *monitor;            /* the monitored metric's name */
+    int64_t step;                   /* optimiser steps taken */
+    double monitored;               /* last epoch's monitored metric, NaN if none */
+    double *history;                /* [epochs]: the monitored metric of each epoch */
+    int64_t start_epoch;            /* from 0: the first epoch to train */
+    double best_value;              /* the best monitored value so far */
+    int64_t best_epoch, wait;       /* its epoch (0: none yet); epochs since */
+} run_state;
+
+/* calloc of at least one element; sets the error when it fails. */
+void *dlh_run_calloc(size_t n, size_t size);
+/* "a/b", malloc'ed; NULL (error set) when out of memory. */
+char *dlh_run_join(const char *a, const char *b);
+/* Copies the weights to (restore = 0) or from the early-stopping copies. */
+int dlh_run_copy_best(run_state *r, int restore);
+/* Counts an epoch's monitored value m against the best so far; 1 when it
+   is the new best (the first epoch always is). */
+int dlh_run_track_best(run_state *r, double m, int64_t epoch, int acc_monitor);
+/* Whether early stopping ends the run after an epoch. */
+int dlh_run_stops(const run_state *r, int improved);
+
+/* resume.c: everything of r->path_last (in RUNDIR `dir`) into the run,
+   checked first; *rows receives metrics.csv's rows before the resumed epoch
+   (malloc'ed).  Nothing is written to the run folder. */
+int dlh_run_resume(run_state *r, const char *dir, dlh_epoch_row **rows, size_t *n_rows);
+
+#endif
