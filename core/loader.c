@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "error.h"
 
@@ -92,6 +93,52 @@ static void blas_coretype_default(void)
 #endif
 }
 
+/* Jiffies of all CPUs since boot, and of those the idle part, from the
+   first line of /proc/stat; 0 when it cannot be read. */
+static int cpu_jiffies(unsigned long long *total, unsigned long long *idle)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    unsigned long long v[8] = { 0 };
+    int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+                       &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) : 0;
+    if (f)
+        fclose(f);
+    if (n < 5)
+        return 0;
+    *total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+    *idle = v[3] + v[4];                /* idle, iowait */
+    return 1;
+}
+
+/* libgomp reads its wait policy when a plugin first pulls it in.  The cpu
+   backend has one thread pool, OpenMP's (OpenBLAS runs single-threaded
+   inside it), and a training step runs dozens of short parallel regions, so
+   the workers should spin a little between them before they sleep.
+   Measured on 2 cores (MLP / CNN samples/s): passive waiting 31k / 16k,
+   GOMP_SPINCOUNT=3000 40k / 21k, 30000 45k / 24k.  But with another process
+   busy on one of the cores, spinning collapses (30000: 8k, 3000: 21k,
+   passive: 27k): a thread spins at a region's end while its partner waits
+   for a core.  So the CPUs are sampled for 50 ms first: when other processes
+   keep more than a quarter of them busy, waiting is passive, otherwise the
+   spin is 30000.  A policy or spin count the user set is kept; the cpu
+   backend's description says which applies. */
+static void omp_wait_default(void)
+{
+    static int done;
+    if (done++ || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
+        return;
+    unsigned long long t0, i0, t1, i1;
+    struct timespec nap = { 0, 50 * 1000 * 1000 };
+    int busy = 0;
+    if (cpu_jiffies(&t0, &i0) && nanosleep(&nap, NULL) == 0 && cpu_jiffies(&t1, &i1) &&
+        t1 > t0)
+        busy = 4 * ((t1 - t0) - (i1 - i0)) > (t1 - t0);
+    if (busy)
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+    else
+        setenv("GOMP_SPINCOUNT", "30000", 0);
+}
+
 /* A refusal: "<path>: <what>", DLH_EPLUGIN. */
 static int refuse(const char *path, const char *what)
 {
@@ -114,16 +161,7 @@ int dlh_registry_load_file(const char *path)
     if (!S_ISREG(st.st_mode))
         return refuse(path, "cannot load: not a regular file");
 
-    /* libgomp reads its wait policy when a plugin first pulls it in.  The
-       cpu backend has one thread pool, OpenMP's (OpenBLAS runs single-
-       threaded inside it), and a training step runs dozens of short parallel
-       regions: a short spin between them, then sleep.  Measured on 2 cores
-       (MLP / CNN samples/s): passive waiting 31k / 16k; GOMP_SPINCOUNT 3000
-       40k / 21k; 30000 45k / 24k.  With another process busy on one core a
-       long spin collapses (30000: 8k, 3000: 21k, passive: 27k), so the spin
-       stays short.  A policy or spin count the user set is kept. */
-    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT"))
-        setenv("GOMP_SPINCOUNT", "3000", 0);
+    omp_wait_default();
     blas_coretype_default();
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {

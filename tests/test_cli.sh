@@ -128,6 +128,27 @@ is "$RC" 0 "check with OPENBLAS_CORETYPE set exits 0"
 grep -Eq '^backend +cpu: OpenBLAS [^,]*, Haswell,' "$OUT_FILE"
 ok $? "a user's OPENBLAS_CORETYPE is kept"
 
+# How the OpenMP workers wait: a policy or spin count the user set is kept;
+# otherwise a machine kept busy by another process gets passive waiting.
+OMP_WAIT_POLICY=PASSIVE run_cmd "$dlhost" check "$data/good.cfg"
+grep -Eq '^backend +cpu: .*, passive wait$' "$OUT_FILE"
+ok $? "a user's OMP_WAIT_POLICY is kept and shown"
+GOMP_SPINCOUNT=1234 run_cmd "$dlhost" check "$data/good.cfg"
+grep -Eq '^backend +cpu: .*, spin 1234$' "$OUT_FILE"
+ok $? "a user's GOMP_SPINCOUNT is kept and shown"
+if [ "$(nproc 2>/dev/null || echo 1)" -le 4 ]; then
+    ( while :; do :; done ) &
+    hog=$!
+    sleep 0.3
+    run_cmd "$dlhost" check "$data/good.cfg"
+    kill "$hog"
+    wait "$hog" 2>/dev/null
+    grep -Eq '^backend +cpu: .*, passive wait$' "$OUT_FILE"
+    ok $? "with another process busy on a core, waiting is passive"
+else
+    skip "more than 4 cores: one busy loop is under a quarter of them"
+fi
+
 check_bad() {           # check_bad FILE WANTED-TEXT DESCRIPTION
     run_cmd "$dlhost" check "$data/$1"
     is "$RC" 2 "check $1 exits 2 ($3)"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -72,9 +73,18 @@ static int cpu_describe(void *ctx, char *buf, size_t size)
         len++;
     }
     const char *core = openblas_get_corename();
-    snprintf(buf, size, "%.*s, %s, %d thread%s", len, cfg != NULL ? cfg : "",
+    /* How the OpenMP workers wait between regions (core/loader.c picks it
+       unless the user did): it changes the speed by half or more. */
+    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    char wait[48] = "";
+    if (c->threads > 1 && policy && *policy)
+        snprintf(wait, sizeof wait, ", %s wait", strcasecmp(policy, "passive") == 0
+                                                     ? "passive" : "active");
+    else if (c->threads > 1 && spin && *spin)
+        snprintf(wait, sizeof wait, ", spin %.16s", spin);
+    snprintf(buf, size, "%.*s, %s, %d thread%s%s", len, cfg != NULL ? cfg : "",
              core != NULL ? core : "unknown core", c->threads,
-             c->threads == 1 ? "" : "s");
+             c->threads == 1 ? "" : "s", wait);
     return 0;
 }
 
