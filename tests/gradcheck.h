@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "instance.h"
+#include "params.h"
 
 #define GC_TOL 1e-2
 
@@ -56,5 +57,17 @@ int gradcheck_loss(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
 int gradcheck_loss_targets(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
                            const dlh_shape *target, const float *targets,
                            const gc_options *opt, gc_report *rep);
+
+/* Parameters from the body of a group ("rate = 0.2;"), named `label` in
+   their messages ("layer 'bn'"); p is NULL (and the reason printed) when the
+   text does not parse. */
+typedef struct tparams {
+    dlh_config *cfg;
+    dlh_params *p;
+} tparams;
+tparams tp_new(const char *body, const char *label);
+void tp_free(tparams *t);
+/* A per-sample shape of ndim dims. */
+dlh_shape shape_of(int ndim, const int64_t *dims);
 
 #endif

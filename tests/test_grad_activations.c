@@ -17,39 +17,6 @@ static dlh_backend *be;
 
 /* ------------------------------------------------------------ helpers */
 
-typedef struct tparams {
-    dlh_config *cfg;
-    dlh_params *p;
-} tparams;
-
-/* Params from the body of a group, e.g. "rate = 0.2;". */
-static tparams tp_new(const char *body)
-{
-    tparams t = { NULL, NULL };
-    char text[1024];
-    snprintf(text, sizeof text, "g = {\n%s\n};\n", body);
-    if (dlh_config_load_string(text, "test.cfg", &t.cfg) < 0) {
-        diag("config: %s", dlh_error_get());
-        return t;
-    }
-    t.p = dlh_params_new(t.cfg, config_setting_get_member(dlh_config_root(t.cfg), "g"),
-                         "layer", NULL);
-    return t;
-}
-
-static void tp_free(tparams *t)
-{
-    dlh_params_free(t->p);
-    dlh_config_free(t->cfg);
-}
-
-static dlh_shape shape_of(int ndim, const int64_t *dims)
-{
-    dlh_shape s = { ndim, { 0 } };
-    for (int i = 0; i < ndim; i++)
-        s.dim[i] = dims[i];
-    return s;
-}
 
 /* Layer `type` named "act" over n_inputs copies of one per-sample shape, for
    up to 64 samples.  NULL on failure, with the message left in
@@ -57,7 +24,7 @@ static dlh_shape shape_of(int ndim, const int64_t *dims)
 static dlh_layer_inst *layer_make(const char *type, const char *body, int n_inputs,
                                   int ndim, const int64_t *dims, int quiet)
 {
-    tparams t = tp_new(body);
+    tparams t = tp_new(body, "layer");
     dlh_shape in[2] = { shape_of(ndim, dims), shape_of(ndim, dims) };
     dlh_layer_inst *l = NULL;
     if (!t.p || dlh_layer_new(be, type, "act", t.p, n_inputs, in, 64, NULL, 42, &l) < 0) {

@@ -90,45 +90,12 @@ static const float bn2d_eval[] = {
 
 /* ------------------------------------------------------------ helpers */
 
-typedef struct tparams {
-    dlh_config *cfg;
-    dlh_params *p;
-} tparams;
-
-/* Params from the body of a group, e.g. "momentum = 0.3;". */
-static tparams tp_new(const char *body)
-{
-    tparams t = { NULL, NULL };
-    char text[1024];
-    snprintf(text, sizeof text, "g = {\n%s\n};\n", body);
-    if (dlh_config_load_string(text, "test.cfg", &t.cfg) < 0) {
-        diag("config: %s", dlh_error_get());
-        return t;
-    }
-    t.p = dlh_params_new(t.cfg, config_setting_get_member(dlh_config_root(t.cfg), "g"),
-                         "layer 'bn'", NULL);
-    return t;
-}
-
-static void tp_free(tparams *t)
-{
-    dlh_params_free(t->p);
-    dlh_config_free(t->cfg);
-}
-
-static dlh_shape shape_of(int ndim, const int64_t *dims)
-{
-    dlh_shape s = { ndim, { 0 } };
-    for (int i = 0; i < ndim; i++)
-        s.dim[i] = dims[i];
-    return s;
-}
 
 /* A batchnorm over n_in inputs of per-sample shape `in`, for up to 16
    samples; NULL on failure (the code in *rc when rc is not NULL). */
 static dlh_layer_inst *bn_new_rc(const char *body, int n_in, const dlh_shape *in, int *rc)
 {
-    tparams t = tp_new(body);
+    tparams t = tp_new(body, "layer 'bn'");
     dlh_layer_inst *l = NULL;
     int r = t.p ? dlh_layer_new(be, "batchnorm", "bn", t.p, n_in, in, 16, NULL, 42, &l)
                 : DLH_ECONFIG;
