@@ -62,32 +62,11 @@ static int conv2d_create(const dlh_host *host, dlh_layer_setup *setup, void **st
         return rc;
 
     char sbuf[96];
-    if (setup->n_inputs != 1)
-        return host->param_error(p, NULL, "conv2d takes exactly one input, got %d",
-                                 setup->n_inputs);
-    const dlh_shape *in = &setup->inputs[0];
-    if (in->ndim != 3)
-        return host->param_error(p, NULL, "conv2d expects samples of shape [C, H, W], "
-                                 "got %s (add a reshape layer before it)",
-                                 layers_shape_str(in, sbuf, sizeof sbuf));
-    if (in->dim[0] > INT_MAX || in->dim[1] > INT_MAX || in->dim[2] > INT_MAX)
-        return host->param_error(p, NULL, "conv2d input %s is too large",
-                                 layers_shape_str(in, sbuf, sizeof sbuf));
-
     dlh_window2d *g = &st->g;
-    g->struct_size = sizeof *g;
-    g->c = (int32_t)in->dim[0];
-    g->h = (int32_t)in->dim[1];
-    g->w = (int32_t)in->dim[2];
-    g->kh = ks[0];
-    g->kw = ks[1];
-    g->sh = stride[0];
-    g->sw = stride[1];
-    g->ph = pad[0];
-    g->pw = pad[1];
-    g->dh = dil[0];
-    g->dw = dil[1];
-    int64_t eh = (int64_t)g->dh * (g->kh - 1) + 1, ew = (int64_t)g->dw * (g->kw - 1) + 1;
+    int64_t eh, ew;
+    if ((rc = layers_window2d(setup, "conv2d", ks, stride, pad, dil, g, &eh, &ew)) < 0)
+        return rc;
+    const dlh_shape *in = &setup->inputs[0];
     int64_t ph = (int64_t)g->h + 2 * (int64_t)g->ph, pw = (int64_t)g->w + 2 * (int64_t)g->pw;
     if (eh > ph || ew > pw)
         return host->param_error(p, "kernel_size", "conv2d kernel %dx%d (dilation "

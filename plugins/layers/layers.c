@@ -1,6 +1,7 @@
 /* Entry point of the "layers" plugin: keeps the host table and registers
  * every layer of the family; also the parameter and message helpers the
  * spatial layers share. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -39,6 +40,35 @@ int layers_param_pair(dlh_params *p, const char *key, int64_t def, int64_t min,
                                      key, (long long)min, (long long)max, (double)v[i]);
         out[i] = (int32_t)v[i];
     }
+    return 0;
+}
+
+int layers_window2d(const dlh_layer_setup *setup, const char *name, const int32_t ks[2],
+                    const int32_t stride[2], const int32_t pad[2], const int32_t dil[2],
+                    dlh_window2d *g, int64_t *eh, int64_t *ew)
+{
+    dlh_params *p = setup->params;
+    char sbuf[96];
+    if (setup->n_inputs != 1)
+        return layers_host->param_error(p, NULL, "%s takes exactly one input, got %d",
+                                        name, setup->n_inputs);
+    const dlh_shape *in = &setup->inputs[0];
+    if (in->ndim != 3)
+        return layers_host->param_error(p, NULL, "%s expects samples of shape [C, H, W], "
+                                        "got %s (add a reshape layer before it)", name,
+                                        layers_shape_str(in, sbuf, sizeof sbuf));
+    if (in->dim[0] > INT_MAX || in->dim[1] > INT_MAX || in->dim[2] > INT_MAX ||
+        in->dim[1] * in->dim[2] > INT_MAX)
+        return layers_host->param_error(p, NULL, "%s input %s is too large", name,
+                                        layers_shape_str(in, sbuf, sizeof sbuf));
+    *g = (dlh_window2d){
+        .struct_size = sizeof *g,
+        .c = (int32_t)in->dim[0], .h = (int32_t)in->dim[1], .w = (int32_t)in->dim[2],
+        .kh = ks[0], .kw = ks[1], .sh = stride[0], .sw = stride[1],
+        .ph = pad[0], .pw = pad[1], .dh = dil[0], .dw = dil[1],
+    };
+    *eh = (int64_t)g->dh * (g->kh - 1) + 1;
+    *ew = (int64_t)g->dw * (g->kw - 1) + 1;
     return 0;
 }
 

@@ -37,6 +37,14 @@ extern const dlh_layer_ops concat_ops;
 int layers_param_pair(dlh_params *p, const char *key, int64_t def, int64_t min,
                       int64_t max, int32_t out[2]);
 
+/* The one [C, H, W] input of 2-D window layer `name` (conv2d, pools) and the
+   window of kernel ks, stride, padding pad and dilation dil over it, into g
+   (oh and ow left for the caller); *eh, *ew get the dilated window's extent.
+   Errors through param_error (DLH_ECONFIG). */
+int layers_window2d(const dlh_layer_setup *setup, const char *name, const int32_t ks[2],
+                    const int32_t stride[2], const int32_t pad[2], const int32_t dil[2],
+                    dlh_window2d *g, int64_t *eh, int64_t *ew);
+
 /* Writes "[1, 28, 28]" into buf and returns buf. */
 const char *layers_shape_str(const dlh_shape *s, char *buf, size_t size);
 

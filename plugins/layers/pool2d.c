@@ -43,31 +43,11 @@ static int pool2d_create(const dlh_host *host, dlh_layer_setup *setup, void **st
         return rc;
 
     char sbuf[96];
-    if (setup->n_inputs != 1)
-        return host->param_error(p, NULL, "%s takes exactly one input, got %d", name,
-                                 setup->n_inputs);
-    const dlh_shape *in = &setup->inputs[0];
-    if (in->ndim != 3)
-        return host->param_error(p, NULL, "%s expects samples of shape [C, H, W], got "
-                                 "%s", name, layers_shape_str(in, sbuf, sizeof sbuf));
-    if (in->dim[0] > INT_MAX || in->dim[1] > INT_MAX || in->dim[2] > INT_MAX ||
-        in->dim[1] * in->dim[2] > INT_MAX)
-        return host->param_error(p, NULL, "%s input %s is too large", name,
-                                 layers_shape_str(in, sbuf, sizeof sbuf));
     dlh_window2d *g = &st->g;
-    g->struct_size = sizeof *g;
-    g->c = (int32_t)in->dim[0];
-    g->h = (int32_t)in->dim[1];
-    g->w = (int32_t)in->dim[2];
-    g->kh = ks[0];
-    g->kw = ks[1];
-    g->sh = stride[0];
-    g->sw = stride[1];
-    g->ph = pad[0];
-    g->pw = pad[1];
-    g->dh = dil[0];
-    g->dw = dil[1];
-    int64_t eh = (int64_t)g->dh * (g->kh - 1) + 1, ew = (int64_t)g->dw * (g->kw - 1) + 1;
+    int64_t eh, ew;
+    if ((rc = layers_window2d(setup, name, ks, stride, pad, dil, g, &eh, &ew)) < 0)
+        return rc;
+    const dlh_shape *in = &setup->inputs[0];
     /* PyTorch's rule; it also keeps every window partly inside the input. */
     if (2 * (int64_t)g->ph > eh || 2 * (int64_t)g->pw > ew)
         return host->param_error(p, "padding", "%s padding %dx%d is more than half the "
