@@ -150,20 +150,10 @@ static int bce_forward(void *state, const dlh_loss_ctx *ctx, const dlh_tensor *p
     } else {
         rc = losses_host->ew_run(st->fwd, n, args, NULL);
     }
-    /* Per-sample sums first, then their sum: shorter float accumulations. */
-    dlh_mem no_idx = { NULL, 0 };
-    if (rc < 0 ||
-        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, (int)ctx->batch,
-                              (int)st->per_sample, elem, rows, no_idx)) < 0 ||
-        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 1, (int)ctx->batch, rows,
-                              total, no_idx)) < 0)
+    if (rc < 0)
         return rc;
-    float s;
-    if ((rc = be->ops->read(be->ctx, total.buf, total.off * sizeof(float), &s,
-                            sizeof s)) < 0)
-        return rc;
-    *loss = st->sum ? s : (float)((double)s / (double)n64);
-    return 0;
+    return losses_total(be, DLH_REDUCE_SUM, ctx->batch, st->per_sample, elem, rows, total,
+                        st->sum, loss);
 }
 
 static void bce_destroy(void *state)

@@ -88,19 +88,8 @@ static int mse_forward(void *state, const dlh_loss_ctx *ctx, const dlh_tensor *p
     }
     if (rc < 0)
         return rc;
-    /* Per-sample sums first, then their sum: shorter float accumulations. */
-    dlh_mem no_idx = { NULL, 0 };
-    if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUMSQ, 1, (int)ctx->batch,
-                              (int)st->per_sample, diff, rows, no_idx)) < 0 ||
-        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 1, (int)ctx->batch, rows,
-                              total, no_idx)) < 0)
-        return rc;
-    float s;
-    if ((rc = be->ops->read(be->ctx, total.buf, total.off * sizeof(float), &s,
-                            sizeof s)) < 0)
-        return rc;
-    *loss = st->sum ? s : (float)((double)s / (double)n);
-    return 0;
+    return losses_total(be, DLH_REDUCE_SUMSQ, ctx->batch, st->per_sample, diff, rows,
+                        total, st->sum, loss);
 }
 
 static void mse_destroy(void *state)
