@@ -20,7 +20,8 @@ typedef struct graph_node {
     int *in;                        /* producer node, -1 = model input */
     int *to;                        /* per input slot: GRAPH_TO_* or scratch slot + 1 */
     int n_consumers;
-    dlh_tensor out, dout;           /* max_batch */
+    int needs_grad;                 /* a layer with parameters is here or upstream */
+    dlh_tensor out, dout;           /* max_batch; dout only where needs_grad */
     dlh_tensor *in_v, *din_v;       /* views handed to the layer, [n_in] */
     dlh_tensor *scratch_v;          /* layer scratch views, [layer->n_scratch] */
 } graph_node;
@@ -202,11 +203,23 @@ int dlh_graph_plan(dlh_graph *g)
     }
     if ((rc = graph_alloc(g, &g->input_shape, &g->x)))
         return rc;
+    /* Backward reaches a node only when a layer with parameters is at or
+       before it: the gradient of anything else is never used (the first
+       dense layer after a flatten computes no gradient for its input). */
+    for (int i = 0; i < g->n; i++) {
+        graph_node *nd = &g->nodes[i];
+        nd->needs_grad = nd->layer->n_params > 0;
+        for (int k = 0; k < nd->n_in; k++)
+            if (nd->in[k] >= 0 && g->nodes[nd->in[k]].needs_grad)
+                nd->needs_grad = 1;
+    }
     int64_t max_numel = 1;
     for (int i = 0; i < g->n; i++) {
         graph_node *nd = &g->nodes[i];
+        /* The loss writes the last node's gradient in any case. */
+        int grad = nd->needs_grad || i == g->n - 1;
         if ((rc = graph_alloc(g, &nd->layer->output, &nd->out)) ||
-            (rc = graph_alloc(g, &nd->layer->output, &nd->dout))) {
+            (grad && (rc = graph_alloc(g, &nd->layer->output, &nd->dout)))) {
             dlh_error_prefix("layer '%s': ", nd->layer->name);
             return rc;
         }
@@ -225,7 +238,7 @@ int dlh_graph_plan(dlh_graph *g)
         int used = 0;
         for (int k = 0; k < nd->n_in; k++) {
             int p = nd->in[k];
-            if (p < 0)
+            if (p < 0 || !g->nodes[p].needs_grad)
                 nd->to[k] = GRAPH_TO_NONE;
             else if (!written[p]) {
                 nd->to[k] = GRAPH_TO_DIRECT;
@@ -296,6 +309,11 @@ const dlh_tensor *dlh_graph_node_output(const dlh_graph *g, int i)
     return &g->nodes[i].out;
 }
 
+int dlh_graph_node_has_grad(const dlh_graph *g, int i)
+{
+    return g->nodes[i].needs_grad;
+}
+
 static dlh_tensor graph_view(const dlh_tensor *t, int64_t b)
 {
     dlh_tensor v = *t;
@@ -337,6 +355,8 @@ int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed)
     int rc;
     for (int i = g->n - 1; i >= 0; i--) {
         graph_node *nd = &g->nodes[i];
+        if (!nd->needs_grad)
+            continue;
         /* Zeroed just before the layer adds into them, while the zeros are
            still in cache. */
         if ((rc = dlh_layer_zero_grad(nd->layer)))
@@ -347,7 +367,8 @@ int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed)
         for (int k = 0; k < nd->n_in; k++) {
             int p = nd->in[k];
             if (nd->to[k] == GRAPH_TO_NONE) {
-                /* Nobody needs the gradient of the data: a NULL buffer. */
+                /* Nobody needs the gradient of the data or of a node with
+                   no parameters upstream: a NULL buffer. */
                 memset(&nd->din_v[k], 0, sizeof nd->din_v[k]);
                 nd->din_v[k].ndim = nd->in_v[k].ndim;
                 memcpy(nd->din_v[k].shape, nd->in_v[k].shape, sizeof nd->din_v[k].shape);

@@ -57,6 +57,10 @@ const dlh_tensor *dlh_graph_output(const dlh_graph *g);
 const dlh_tensor *dlh_graph_d_output(const dlh_graph *g);
 /* Node i's output tensor (max_batch). */
 const dlh_tensor *dlh_graph_node_output(const dlh_graph *g, int i);
+/* Whether backward reaches node i (after plan): 1 when node i or a node
+   before it has parameters.  Other nodes get no gradient buffer, their
+   backward does not run, and their consumers get a NULL d_inputs buffer. */
+int dlh_graph_node_has_grad(const dlh_graph *g, int i);
 
 /* Runs every node on the first `batch` samples of the input.  training
    switches dropout and the like; step and seed key the layers' streams.

@@ -1,8 +1,8 @@
 /* core/graph.c through experiment files: a DAG with a skip connection builds
  * with the right shapes and inputs, the gradient at a fan-out (one output
  * read by three inputs, two of them of one layer) matches central
- * differences, a DAG trains, and each bad graph gets its exact message with
- * file:line. */
+ * differences, backward skips the layers no parameter depends on, a DAG
+ * trains, and each bad graph gets its exact message with file:line. */
 #define _GNU_SOURCE 1     /* nftw */
 #include <errno.h>
 #include <ftw.h>
@@ -61,6 +61,22 @@ static const char *fan_cfg =
     "  { name = \"fc1\"; type = \"dense\"; units = 3; },\n"
     "  { name = \"fc2\"; type = \"dense\"; units = 3; },\n"
     "  { name = \"sum\"; type = \"add\"; inputs = [\"fc1\", \"fc2\", \"fc1\"]; },\n"
+    "  { name = \"act\"; type = \"tanh\"; },\n"
+    "  { name = \"head\"; type = \"dense\"; units = 1; }\n"
+    ");\n"
+    "loss = { type = \"mse\"; };\n"
+    "optimizer = { type = \"sgd\"; lr = 0.1; };\n"
+    "train = { batch_size = 4; };\n";
+
+/* Backward reaches no layer before fc1: "pre" gets no gradient and the add
+   no gradient for its first input, yet fc1 and head get theirs. */
+static const char *pre_cfg =
+    "seed = 5;\n"
+    "data = { train = { type = \"csv\"; path = \"train.csv\"; label = \"dense\"; }; };\n"
+    "model = (\n"
+    "  { name = \"pre\"; type = \"tanh\"; },\n"
+    "  { name = \"fc1\"; type = \"dense\"; units = 2; },\n"
+    "  { name = \"sum\"; type = \"add\"; inputs = [\"pre\", \"fc1\"]; },\n"
     "  { name = \"act\"; type = \"tanh\"; },\n"
     "  { name = \"head\"; type = \"dense\"; units = 1; }\n"
     ");\n"
@@ -159,20 +175,22 @@ static double loss_of(dlh_experiment *e, dlh_evaluator *ev, int64_t b)
     return l;
 }
 
-/* Analytic gradients of fc1 (whose output fans out three ways) against
-   central differences of the loss. */
-static void test_fanout_gradient(void)
+/* Analytic gradients of the parameters of the layers named in `layers`
+   against central differences of the loss; `has_grad` lists, per node,
+   whether backward reaches it. */
+static void check_gradients(const char *name, const char *text, const char *has_grad,
+                            const int *layers, int n_layers, const char *what)
 {
     dlh_config *cfg;
     dlh_experiment *e = NULL;
     dlh_evaluator ev;
     memset(&ev, 0, sizeof ev);
-    int rc = load("fan", fan_cfg, &cfg);
+    int rc = load(name, text, &cfg);
     if (rc == 0)
         rc = dlh_experiment_new(cfg, NULL, 0, &e);
     if (rc == 0)
         rc = dlh_evaluator_init(&ev, e);
-    if (!ok(rc == 0, "the fan-out model builds (%s)", dlh_error_get())) {
+    if (!ok(rc == 0, "the %s model builds (%s)", name, dlh_error_get())) {
         dlh_experiment_free(e);
         dlh_config_free(cfg);
         return;
@@ -193,46 +211,64 @@ static void test_fanout_gradient(void)
         rc = dlh_evaluator_loss(&ev, b, 1, &l);
     if (rc == 0)
         rc = dlh_graph_backward(e->graph, b, 0, e->seed);
-    ok(rc == 0, "forward, loss and backward run (%s)", rc ? dlh_error_get() : "");
+    ok(rc == 0, "%s: forward, loss and backward run (%s)", name,
+       rc ? dlh_error_get() : "");
+    char got[16] = "";
+    for (int i = 0; i < dlh_graph_count(e->graph) && i < 15; i++)
+        got[i] = dlh_graph_node_has_grad(e->graph, i) ? '1' : '0';
+    ok(strcmp(got, has_grad) == 0, "%s: backward reaches nodes %s (expected %s)", name,
+       got, has_grad);
 
-    dlh_layer_inst *fc1 = dlh_graph_layer(e->graph, 0);
-    for (int p = 0; p < fc1->n_params; p++) {
-        dlh_named_tensor *t = &fc1->params[p];
-        int64_t n = dlh_tensor_numel(&t->value);
-        float w[16], gr[16];
-        host->tensor_read(be, &t->grad, gr);
-        host->tensor_read(be, &t->value, w);
-        double worst = 0.0;
-        const float h = 1e-2f;
-        for (int64_t i = 0; i < n; i++) {
-            float keep = w[i];
-            w[i] = keep + h;
-            host->tensor_write(be, &t->value, w);
-            double lp = loss_of(e, &ev, b);
-            w[i] = keep - h;
-            host->tensor_write(be, &t->value, w);
-            double lm = loss_of(e, &ev, b);
-            w[i] = keep;
-            host->tensor_write(be, &t->value, w);
-            double num = (lp - lm) / (2.0 * h);
-            double err = fabs(num - gr[i]) / fmax(1e-2, fabs(num));
-            if (err > worst)
-                worst = err;
+    for (int li = 0; li < n_layers; li++) {
+        dlh_layer_inst *l = dlh_graph_layer(e->graph, layers[li]);
+        for (int p = 0; p < l->n_params; p++) {
+            dlh_named_tensor *t = &l->params[p];
+            int64_t n = dlh_tensor_numel(&t->value);
+            float w[16], gr[16];
+            host->tensor_read(be, &t->grad, gr);
+            host->tensor_read(be, &t->value, w);
+            double worst = 0.0;
+            const float h = 1e-2f;
+            for (int64_t i = 0; i < n; i++) {
+                float keep = w[i];
+                w[i] = keep + h;
+                host->tensor_write(be, &t->value, w);
+                double lp = loss_of(e, &ev, b);
+                w[i] = keep - h;
+                host->tensor_write(be, &t->value, w);
+                double lm = loss_of(e, &ev, b);
+                w[i] = keep;
+                host->tensor_write(be, &t->value, w);
+                double num = (lp - lm) / (2.0 * h);
+                double err = fabs(num - gr[i]) / fmax(1e-2, fabs(num));
+                if (err > worst)
+                    worst = err;
+            }
+            ok(worst < 2e-2, "%s: %s.%s: %s matches central differences (worst relative "
+               "error %.2g)", name, l->name, t->name, what, worst);
         }
-        ok(worst < 2e-2, "fc1.%s: the gradient summed over three consumers matches "
-           "central differences (worst relative error %.2g)", t->name, worst);
     }
+    dlh_layer_inst *fc1 = dlh_graph_layer(e->graph, layers[0]);
     float g1[6], g2[6];
     host->tensor_read(be, &fc1->params[0].grad, g1);
     /* The activations of the unperturbed weights again, then backward. */
     loss_of(e, &ev, b);
     dlh_graph_backward(e->graph, b, 0, e->seed);
     host->tensor_read(be, &fc1->params[0].grad, g2);
-    ok(memcmp(g1, g2, sizeof g1) == 0, "backward zeroes the gradients first: a second "
-       "backward gives the same gradient");
+    ok(memcmp(g1, g2, sizeof g1) == 0, "%s: backward zeroes the gradients first: a "
+       "second backward gives the same gradient", name);
     dlh_evaluator_release(&ev);
     dlh_experiment_free(e);
     dlh_config_free(cfg);
+}
+
+static void test_gradients(void)
+{
+    /* fc1's output fans out three ways. */
+    check_gradients("fan", fan_cfg, "11111", (const int[]){ 0 }, 1,
+                    "the gradient summed over three consumers");
+    check_gradients("pre", pre_cfg, "01111", (const int[]){ 1, 4 }, 2,
+                    "the gradient past a layer backward does not reach");
 }
 
 static int losses(const char *out, double *v, int max)
@@ -335,7 +371,7 @@ int main(void)
     dlh_registry_load_all(0);
 
     test_shapes();
-    test_fanout_gradient();
+    test_gradients();
     test_training();
     test_bad();
 
