@@ -180,19 +180,25 @@ typedef struct ew_isa {
 
 EW_DEFINE_ISA(ew_base_)
 
-/* The same loops for AVX2, picked at run time: twice the lanes of the
-   x86-64 baseline.  No FMA, so every lane rounds exactly as the baseline
-   loops do and results do not depend on the machine. */
+/* The same loops for AVX2 and AVX-512, picked at run time: two and four
+   times the lanes of the x86-64 baseline.  Never fused multiply-adds (the
+   plugin is built with -ffp-contract=off, and AVX-512F would otherwise
+   contract a*b + c), so every lane rounds exactly as the baseline loops do
+   and results do not depend on the machine. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define EW_HAVE_AVX2 1
 #pragma GCC push_options
 #pragma GCC target("avx2")
 EW_DEFINE_ISA(ew_avx2_)
 #pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,prefer-vector-width=512")
+EW_DEFINE_ISA(ew_avx512_)
+#pragma GCC pop_options
 #endif
 
-/* The loop set for this machine.  DLHOST_CPU_EW_ISA=baseline forces the
-   portable one (tests compare the two). */
+/* The loop set for this machine.  DLHOST_CPU_EW_ISA=baseline or avx2 caps
+   the choice (tests compare them). */
 static const ew_isa *ew_pick_isa(void)
 {
 #ifdef EW_HAVE_AVX2
@@ -200,6 +206,10 @@ static const ew_isa *ew_pick_isa(void)
     if (force && strcmp(force, "baseline") == 0)
         return &ew_base_isa;
     __builtin_cpu_init();
+    int cap_avx2 = force && strcmp(force, "avx2") == 0;
+    if (!cap_avx2 && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return &ew_avx512_isa;
     if (__builtin_cpu_supports("avx2"))
         return &ew_avx2_isa;
 #endif
