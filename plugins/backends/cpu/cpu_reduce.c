@@ -30,20 +30,47 @@ static size_t row_argmax(size_t n, const float *r, float *best)
     return bi;
 }
 
-/* The sum (or sum of squares) of r[0..n) in double. */
+/* Built for AVX-512 and AVX2 too where GCC can pick at load time: the
+   reductions' double arithmetic gets four times the baseline's lanes.  The
+   code fixes the order of every addition, so each build gives the same
+   bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define REDUCE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef REDUCE_CLONES
+#define REDUCE_CLONES
+#endif
+
+/* Lanes of the row sum: element j goes to partial sum j % REDUCE_LANES. */
+#define REDUCE_LANES 32
+
+/* The sum (or sum of squares) of r[0..n) in double: REDUCE_LANES partial
+   sums, added pairwise at the end. */
+REDUCE_CLONES
 static double row_sum(dlh_reduce_op op, size_t n, const float *r)
 {
-    double s = 0.0;
+    double acc[REDUCE_LANES] = { 0 };
+    size_t full = n / REDUCE_LANES * REDUCE_LANES;
     if (op == DLH_REDUCE_SUM) {
-        #pragma omp simd reduction(+:s)
-        for (size_t j = 0; j < n; j++)
-            s += r[j];
+        for (size_t j = 0; j < full; j += REDUCE_LANES)
+            for (int l = 0; l < REDUCE_LANES; l++)
+                acc[l] += r[j + l];
+        for (size_t j = full; j < n; j++)
+            acc[j - full] += r[j];
     } else {
-        #pragma omp simd reduction(+:s)
-        for (size_t j = 0; j < n; j++)
-            s += (double)r[j] * r[j];
+        for (size_t j = 0; j < full; j += REDUCE_LANES)
+            for (int l = 0; l < REDUCE_LANES; l++)
+                acc[l] += (double)r[j + l] * r[j + l];
+        for (size_t j = full; j < n; j++)
+            acc[j - full] += (double)r[j] * r[j];
     }
-    return s;
+    for (int w = REDUCE_LANES / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; l++)
+            acc[l] += acc[l + w];
+    return acc[0];
 }
 
 static void reduce_rows(dlh_reduce_op op, size_t cols, const float *r, float *out,
@@ -59,6 +86,7 @@ static void reduce_rows(dlh_reduce_op op, size_t cols, const float *r, float *ou
 }
 
 /* Columns [j0, j0 + nc) of a rows x cols matrix, rows >= 1. */
+REDUCE_CLONES
 static void reduce_cols(dlh_reduce_op op, size_t rows, size_t cols, size_t j0, size_t nc,
                         const float *x, float *out, int32_t *idx)
 {
