@@ -357,12 +357,14 @@ int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed)
         graph_node *nd = &g->nodes[i];
         if (!nd->needs_grad)
             continue;
-        /* Zeroed just before the layer adds into them, while the zeros are
-           still in cache. */
-        if ((rc = dlh_layer_zero_grad(nd->layer)))
-            return rc;
         dlh_layer_ctx ctx;
         dlh_layer_ctx_fill(nd->layer, batch, 1, step, seed, &ctx, nd->scratch_v);
+        /* A layer that can write its gradients does; the others get them zeroed
+           just before they add into them, while the zeros are in cache. */
+        if (nd->layer->overwrites_grads)
+            ctx.overwrite_grads = 1;
+        else if ((rc = dlh_layer_zero_grad(nd->layer)))
+            return rc;
         graph_inputs(g, nd, batch);
         for (int k = 0; k < nd->n_in; k++) {
             int p = nd->in[k];

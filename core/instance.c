@@ -439,6 +439,7 @@ int dlh_layer_new(const dlh_backend *be, const char *type, const char *name,
         goto fail;
     }
     l->output = setup.output;
+    l->overwrites_grads = setup.overwrites_grads != 0;
     if ((rc = layer_alloc_tensors(l, &d, init_override, seed)) < 0) {
         inst_prefix("layer", name);
         goto fail;

@@ -42,6 +42,7 @@ typedef struct dlh_layer_inst {
     dlh_tensor *param_values, *param_grads, *buffer_values;
     int64_t max_batch;
     const dlh_backend *backend;
+    int overwrites_grads;           /* its backward can write ctx->grads */
 } dlh_layer_inst;
 
 /* Creates layer component `type` named `name` over per-sample `inputs`,

@@ -217,26 +217,49 @@ int gradcheck_layer(dlh_layer_inst *l, int64_t batch, int n_inputs,
             rep->err_input = e;
         gc_note(rep, e, what, worst, ha[worst], num[worst]);
     }
-    for (int k = 0; k < l->n_params; k++) {
-        const dlh_named_tensor *p = &l->params[k];
-        int64_t n = dlh_tensor_numel(&p->value), worst;
-        if ((rc = host->tensor_read(be, &p->grad, ha)) < 0 ||
-            (rc = host->tensor_read(be, &p->value, hv)) < 0)
-            goto out;
-        /* Undo the starting values: what backward added. */
-        gc_fill(start, n, seed, GC_STREAM_START + (uint64_t)k, 0.0, 1.0);
-        for (int64_t i = 0; i < n; i++)
-            ha[i] -= start[i];
-        for (int64_t i = 0; i < n; i++)
-            if ((rc = gc_numeric(&r, p->value.mem, i, hv[i], eps, &num[i])) < 0)
+    /* Parameter gradients added onto the starting values; then, for a layer
+       that can write them instead, written over NaN. */
+    for (int mode = 0; mode < (l->overwrites_grads ? 2 : 1); mode++) {
+        if (mode == 1) {
+            for (int k = 0; k < l->n_params; k++) {
+                const dlh_tensor *g = &l->params[k].grad;
+                for (int64_t i = 0; i < dlh_tensor_numel(g); i++)
+                    hv[i] = NAN;
+                if ((rc = host->tensor_write(be, g, hv)) < 0)
+                    goto out;
+            }
+            r.ctx.overwrite_grads = 1;
+            rc = gc_layer_loss(&r, &l0);
+            if (rc == 0)
+                rc = l->ops->backward(l->state, &r.ctx, r.x, &r.y, &r.dy, r.dx);
+            r.ctx.overwrite_grads = 0;
+            if (rc < 0)
                 goto out;
-        double e = gc_compare(ha, num, n, &worst);
-        char what[64];
-        snprintf(what, sizeof what, "param '%s'", p->name);
-        rep->n_checked += n;
-        if (e > rep->err_param)
-            rep->err_param = e;
-        gc_note(rep, e, what, worst, ha[worst], num[worst]);
+        }
+        for (int k = 0; k < l->n_params; k++) {
+            const dlh_named_tensor *p = &l->params[k];
+            int64_t n = dlh_tensor_numel(&p->value), worst;
+            if ((rc = host->tensor_read(be, &p->grad, ha)) < 0 ||
+                (rc = host->tensor_read(be, &p->value, hv)) < 0)
+                goto out;
+            if (mode == 0) {
+                /* Undo the starting values: what backward added. */
+                gc_fill(start, n, seed, GC_STREAM_START + (uint64_t)k, 0.0, 1.0);
+                for (int64_t i = 0; i < n; i++)
+                    ha[i] -= start[i];
+            }
+            for (int64_t i = 0; i < n; i++)
+                if ((rc = gc_numeric(&r, p->value.mem, i, hv[i], eps, &num[i])) < 0)
+                    goto out;
+            double e = gc_compare(ha, num, n, &worst);
+            char what[64];
+            snprintf(what, sizeof what, "param '%s'%s", p->name,
+                     mode ? " (overwritten)" : "");
+            rep->n_checked += n;
+            if (e > rep->err_param)
+                rep->err_param = e;
+            gc_note(rep, e, what, worst, ha[worst], num[worst]);
+        }
     }
     rc = 0;
 

@@ -39,7 +39,10 @@ typedef struct gc_report {
     char worst[160];            /* where err occurred ("param 'weight'[3]: ...") */
 } gc_report;
 
-/* Checks layer `l` on `batch` samples of the per-sample `inputs` shapes.
+/* Checks layer `l` on `batch` samples of the per-sample `inputs` shapes:
+   d_inputs and the parameter gradients it adds onto starting values, and,
+   when the layer can write its gradients (setup->overwrites_grads), the
+   gradients it writes over NaN with ctx->overwrite_grads set.
    Returns 0 (the errors are in rep) or a DLH_E* code from the layer or the
    backend (message in dlh_error_get()). */
 int gradcheck_layer(dlh_layer_inst *l, int64_t batch, int n_inputs,

@@ -57,6 +57,10 @@ struct dlh_layer_setup {
     int (*add_scratch)(dlh_layer_setup *s, int64_t per_sample, int64_t fixed,
                        int *index);
     void *host_ctx;                 /* the host's; do not touch */
+    /* ABI 1.2 members go below this line. */
+    /* Set by create to 1 when backward honours ctx->overwrite_grads: the
+       core then skips zeroing the gradients before each backward. */
+    int32_t overwrites_grads;
 };
 
 typedef struct dlh_layer_ctx {
@@ -67,9 +71,15 @@ typedef struct dlh_layer_ctx {
     int64_t step;                   /* global optimiser step, from 0 */
     uint64_t seed, stream;          /* this layer's Philox stream for this step */
     const dlh_tensor *params;       /* in add_param order */
-    const dlh_tensor *grads;        /* same shapes; backward adds into them */
+    const dlh_tensor *grads;        /* same shapes; backward adds into them
+                                       (or overwrites them, below) */
     const dlh_tensor *buffers;      /* in add_buffer order */
     const dlh_tensor *scratch;      /* in add_scratch order, sized for batch */
+    /* ABI 1.2 members go below this line. */
+    /* 1 only for a layer that set setup->overwrites_grads, when ctx->grads
+       hold nothing of this step (not even zeros): backward then writes every
+       element of them instead of adding. */
+    int32_t overwrite_grads;
 } dlh_layer_ctx;
 
 typedef struct dlh_layer_ops {
@@ -81,7 +91,8 @@ typedef struct dlh_layer_ops {
     int (*forward)(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
                    const dlh_tensor *output);
     /* Given d_output, overwrites each d_inputs[i] whose mem.buf is not NULL and
-       adds parameter gradients into ctx->grads.  inputs and output hold the
+       adds parameter gradients into ctx->grads (writes them when
+       ctx->overwrite_grads is 1).  inputs and output hold the
        values of the last forward. */
     int (*backward)(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
                     const dlh_tensor *output, const dlh_tensor *d_output,

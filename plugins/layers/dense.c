@@ -46,6 +46,7 @@ static int dense_create(const dlh_host *host, dlh_layer_setup *setup, void **sta
 
     setup->output.ndim = 1;
     setup->output.dim[0] = units;
+    setup->overwrites_grads = 1;
 
     /* nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)) on the weight and
        U(-1/sqrt(fan_in), 1/sqrt(fan_in)) on the bias, both this bound. */
@@ -93,14 +94,20 @@ static int dense_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tenso
     (void)output;
     const dense_state *st = state;
     const dlh_backend *be = ctx->backend;
-    int batch = (int)ctx->batch;
-    /* dW += dy^T x */
+    int batch = (int)ctx->batch, overwrite = ctx->overwrite_grads;
+    /* dW = dy^T x, or dW += dy^T x */
     int rc = be->ops->gemm(be->ctx, 1, 0, st->units, st->in, batch, 1.0f,
-                           d_output->mem, st->units, inputs[0].mem, st->in, 1.0f,
-                           ctx->grads[st->w_index].mem, st->in);
+                           d_output->mem, st->units, inputs[0].mem, st->in,
+                           overwrite ? 0.0f : 1.0f, ctx->grads[st->w_index].mem, st->in);
     if (rc < 0)
         return rc;
-    if (st->has_bias) {
+    if (st->has_bias && overwrite) {
+        /* db = column sums of dy */
+        if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 0, batch, st->units,
+                                  d_output->mem, ctx->grads[st->b_index].mem,
+                                  (dlh_mem){ NULL, 0 })) < 0)
+            return rc;
+    } else if (st->has_bias) {
         /* db += column sums of dy, through scratch so db accumulates. */
         dlh_mem colsum = ctx->scratch[st->colsum_index].mem;
         if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 0, batch, st->units,
