@@ -49,8 +49,12 @@ static void gemm_one(int trans_a, int trans_b, int m, int n, int k, float alpha,
                 beta, c, ldc);
 }
 
-/* One problem, its rows (or columns, when C is wider than tall) split
-   between the threads when it is large enough. */
+/* One problem split between the threads when it is large enough: by rows
+   of C when C or A is the largest operand, else by columns, so that the
+   largest one is cut into pieces rather than read whole by every thread.
+   On the MLP's shapes (OpenBLAS Cooperlake kernels, 2 threads) this picked
+   the faster split every time: rows for dW = dy^T x (258 against 215
+   GFLOP/s for 512x784x128), columns for y = x W^T and dx = dy W. */
 static void gemm_split(const cpu_ctx *cx, int trans_a, int trans_b, int m, int n, int k,
                        float alpha, const float *a, int lda, const float *b, int ldb,
                        float beta, float *c, int ldc)
@@ -61,7 +65,9 @@ static void gemm_split(const cpu_ctx *cx, int trans_a, int trans_b, int m, int n
         gemm_one(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    int by_rows = m >= n, len = by_rows ? m : n, align = by_rows ? 4 : 16;
+    double sa = (double)m * k, sb = (double)k * n, sc = (double)m * n;
+    int by_rows = (sc >= sa && sc >= sb) || sa > sb;
+    int len = by_rows ? m : n, align = by_rows ? 4 : 16;
     int chunk = (len + parts - 1) / parts;
     chunk = (chunk + align - 1) / align * align;
 #pragma omp parallel for schedule(static) num_threads(parts)
