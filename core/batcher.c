@@ -78,10 +78,19 @@ void dlh_norm_apply(const dlh_norm *n, float *x, int64_t count, int64_t sample_n
         groups = sample_numel / n->group_stride;
     for (int64_t s = 0; s < count; s++) {
         float *p = x + s * sample_numel;
+        if (n->group_stride == 1) {         /* per feature */
+            const float *sh = n->shift, *sc = n->scale;
+            #pragma omp simd
+            for (int64_t g = 0; g < groups; g++)
+                p[g] = (p[g] - sh[g]) * sc[g];
+            continue;
+        }
         for (int64_t g = 0; g < groups; g++) {
             const float sh = n->shift[g], sc = n->scale[g];
-            for (int64_t j = 0; j < n->group_stride; j++, p++)
-                *p = (*p - sh) * sc;
+            #pragma omp simd
+            for (int64_t j = 0; j < n->group_stride; j++)
+                p[j] = (p[j] - sh) * sc;
+            p += n->group_stride;
         }
     }
 }

@@ -600,6 +600,9 @@ static int idx_info(void *state, dlh_dataset_info *info)
     return 0;
 }
 
+/* How many samples ahead idx_read prefetches. */
+#define IDX_PREFETCH_AHEAD 4
+
 static int idx_read(void *state, const int64_t *idx, size_t n, float *x, float *y)
 {
     idx_state *st = state;
@@ -612,9 +615,18 @@ static int idx_read(void *state, const int64_t *idx, size_t n, float *x, float *
     size_t m = (size_t)st->numel, size = (size_t)st->type->size;
     for (size_t i = 0; i < n; i++) {
         const unsigned char *s = st->x + (size_t)idx[i] * m * size;
+        /* Samples come in shuffled order from memory far larger than the
+           caches: fetch a later one while this one converts. */
+        if (i + IDX_PREFETCH_AHEAD < n) {
+            const unsigned char *next =
+                st->x + (size_t)idx[i + IDX_PREFETCH_AHEAD] * m * size;
+            for (size_t o = 0; o < m * size; o += 64)
+                __builtin_prefetch(next + o);
+        }
         float *d = x + i * m;
         switch (st->type->code) {
         case IDX_U8:
+            #pragma omp simd
             for (size_t j = 0; j < m; j++)
                 d[j] = (float)s[j];
             break;
