@@ -279,8 +279,10 @@ def main():
             R["dlhost"].append(d)
             R["acc"].append(acc)
             keep_mem(name, "dlhost", mib)
+            be = re.search(r"^run [^:]*: (\S+ \([^)]*\))", out, re.M)
             print(f"{name} dlhost : {fmt(d)} samples/s  (epochs {', '.join(fmt(s) for s in speeds)}; "
-                  f"{n_train} samples; peak {mib:.0f} MiB; {secs:.0f}s wall)")
+                  f"{n_train} samples; peak {mib:.0f} MiB; {secs:.0f}s wall; "
+                  f"{be.group(1) if be else 'backend not named'})")
             t = None
             if py:
                 cmd = [py, os.path.join(src, "bench", "torch_fmnist.py"), "--model", name,
