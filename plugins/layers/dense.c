@@ -11,7 +11,7 @@ typedef struct dense_state {
     int has_bias;
     int w_index, b_index;
     int colsum_index;           /* scratch: column sums of dy, [units] */
-    dlh_ew_kernel *add_bias;    /* y += b broadcast over rows */
+    dlh_ew_kernel *put_bias;    /* y = b broadcast over rows */
     dlh_ew_kernel *acc;         /* g += s */
 } dense_state;
 
@@ -59,8 +59,8 @@ static int dense_create(const dlh_host *host, dlh_layer_setup *setup, void **sta
         dlh_shape bs = { 1, { units } };
         if ((rc = setup->add_param(setup, "bias", &bs, def, &st->b_index)) < 0 ||
             (rc = setup->add_scratch(setup, 0, units, &st->colsum_index)) < 0 ||
-            (rc = host->ew_compile(setup->backend, "in b; inout y; y = y + b;",
-                                   &st->add_bias)) < 0 ||
+            (rc = host->ew_compile(setup->backend, "in b; out y; y = b;",
+                                   &st->put_bias)) < 0 ||
             (rc = host->ew_compile(setup->backend, "in s; inout g; g = g + s;",
                                    &st->acc)) < 0)
             return rc;
@@ -74,17 +74,21 @@ static int dense_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor
     const dense_state *st = state;
     const dlh_backend *be = ctx->backend;
     int batch = (int)ctx->batch;
-    int rc = be->ops->gemm(be->ctx, 0, 1, batch, st->units, st->in, 1.0f,
-                           inputs[0].mem, st->in, ctx->params[st->w_index].mem, st->in,
-                           0.0f, output->mem, st->units);
-    if (rc < 0 || !st->has_bias)
-        return rc;
-    size_t n = (size_t)batch * (size_t)st->units;
-    dlh_ew_arg args[2] = {
-        { ctx->params[st->b_index].mem, (size_t)st->units, 1 },
-        dlh_ew_full(output->mem, n),
-    };
-    return layers_host->ew_run(st->add_bias, n, args, NULL);
+    /* y = b + x W^T as torch.addmm: the bias in y first, then a gemm with
+       beta 1 (beta 0 would clear y in a pass of its own). */
+    if (st->has_bias) {
+        size_t n = (size_t)batch * (size_t)st->units;
+        dlh_ew_arg args[2] = {
+            { ctx->params[st->b_index].mem, (size_t)st->units, 1 },
+            dlh_ew_full(output->mem, n),
+        };
+        int rc = layers_host->ew_run(st->put_bias, n, args, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    return be->ops->gemm(be->ctx, 0, 1, batch, st->units, st->in, 1.0f, inputs[0].mem,
+                         st->in, ctx->params[st->w_index].mem, st->in,
+                         st->has_bias ? 1.0f : 0.0f, output->mem, st->units);
 }
 
 static int dense_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
@@ -133,7 +137,7 @@ static void dense_destroy(void *state)
     dense_state *st = state;
     if (!st)
         return;
-    layers_host->ew_free(st->add_bias);
+    layers_host->ew_free(st->put_bias);
     layers_host->ew_free(st->acc);
     free(st);
 }
