@@ -69,7 +69,10 @@ typedef struct sym {
     int written;            /* arrays: assigned by an earlier statement */
     int line, col;          /* declaration or first assignment */
     int last_stmt;          /* locals: last statement that names it */
+    int n_assign;           /* locals: statements that assign it */
     int reg;                /* locals: register during code generation, -1 if none */
+    int aliased;            /* locals: stands for alias_ref instead of a register */
+    dlh_ew_ref alias_ref;
 } sym;
 
 typedef struct stmt {
@@ -784,10 +787,12 @@ static int parse_assign(parser *ps)
         s = (int)ps->n_syms - 1;
     }
     sym *y = &ps->syms[s];
-    if (y->kind == S_ARRAY)
+    if (y->kind == S_ARRAY) {
         y->written = 1;
-    else
+    } else {
         y->last_stmt = (int)ps->n_stmts;
+        y->n_assign++;
+    }
     if (ps->n_stmts == ps->cap_stmts) {
         size_t cap = ps->cap_stmts ? 2 * ps->cap_stmts : 16;
         stmt *v = realloc(ps->stmts, cap * sizeof *v);
@@ -972,7 +977,9 @@ static int leaf_ref(parser *ps, const node *n, dlh_ew_ref *out)
     if (n->kind == N_NUM)
         return const_ref(ps, n->num, out);
     const sym *y = &ps->syms[n->sym];
-    if (y->kind == S_ARRAY)
+    if (y->kind == S_LOCAL && y->aliased)
+        *out = y->alias_ref;
+    else if (y->kind == S_ARRAY)
         *out = ref_make(DLH_EW_ARRAY, y->index);
     else if (y->kind == S_SCALAR)
         *out = ref_make(DLH_EW_SCALAR, y->index);
@@ -1057,15 +1064,27 @@ static int codegen(parser *ps)
             if (gen(ps, st->rhs, &dst, 0, &got))
                 return ps->rc;
         } else {
-            /* A new local takes the register its value is computed into. */
-            if (st->rhs->kind == N_OP) {
-                if (gen(ps, st->rhs, NULL, 0, &got))
+            /* A local assigned once from something nothing writes (an 'in'
+               array, a scalar, a number) names it directly: no copy. */
+            const sym *src = st->rhs->kind == N_VAR ? &ps->syms[st->rhs->sym] : NULL;
+            if (y->n_assign == 1 && st->rhs->kind != N_OP &&
+                (!src || src->kind == S_SCALAR ||
+                 (src->kind == S_ARRAY && src->access == DLH_EW_IN) ||
+                 (src->kind == S_LOCAL && src->aliased))) {
+                if (leaf_ref(ps, st->rhs, &y->alias_ref))
                     return ps->rc;
-            } else if (gen(ps, st->rhs, NULL, 1, &got)) {
-                return ps->rc;
+                y->aliased = 1;
+            } else {
+                /* A new local takes the register its value is computed into. */
+                if (st->rhs->kind == N_OP) {
+                    if (gen(ps, st->rhs, NULL, 0, &got))
+                        return ps->rc;
+                } else if (gen(ps, st->rhs, NULL, 1, &got)) {
+                    return ps->rc;
+                }
+                y->reg = got.index;
+                ps->reg_local[got.index] = 1;
             }
-            y->reg = got.index;
-            ps->reg_local[got.index] = 1;
         }
         /* Locals named for the last time free their registers. */
         for (size_t i = 0; i < ps->n_syms; i++) {

@@ -605,6 +605,69 @@ static void test_adam(int pass)
     }
 }
 
+/* Instructions of `src` with opcode `op`, or -1 when it does not compile. */
+static int count_op(const char *src, int op)
+{
+    dlh_ew_kernel *k;
+    if (dlh_ew_compile(be, src, &k))
+        return -1;
+    const dlh_ew_program *p = dlh_ew_kernel_program(k);
+    int n = 0;
+    for (uint32_t i = 0; i < p->n_instrs; i++)
+        n += p->instrs[i].op == op;
+    dlh_ew_free(k);
+    return n;
+}
+
+/* A local assigned once from something no statement writes names it
+   without a copy; one whose source is written later, or that is assigned
+   again, keeps its own register. */
+static void test_copies(void)
+{
+    enum { N = 300 };
+    float x[N], p[N], p0[N], y[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = rnd(-2, 2);
+        p[i] = p0[i] = rnd(-2, 2);
+    }
+    static const char *chain = "in x; out y; d = x; e = d; y = e*e + d;";
+    ok(count_op(chain, DLH_EW_MOV) == 0, "d = x; e = d: no copies of an 'in' array");
+    float *d1[2] = { x, y };
+    int rc = ew_exec(chain, N, d1, NULL, NULL, NULL), bad = -1;
+    for (int i = 0; i < N && !rc && bad < 0; i++)
+        if (y[i] != x[i] * x[i] + x[i])
+            bad = i;
+    ok(rc == 0 && bad < 0, "d = x; e = d; y = e*e + d computes x*x + x");
+
+    static const char *later = "inout p; out y; d = p; p = p + 1; y = d;";
+    float *d2[2] = { p, y };
+    rc = ew_exec(later, N, d2, NULL, NULL, NULL);
+    bad = -1;
+    for (int i = 0; i < N && !rc && bad < 0; i++)
+        if (y[i] != p0[i] || p[i] != p0[i] + 1)
+            bad = i;
+    ok(rc == 0 && bad < 0, "d = p before p is written keeps p's old value");
+
+    static const char *again = "in x; out y; d = x; d = d + 1; y = d*x;";
+    float *d3[2] = { x, y };
+    rc = ew_exec(again, N, d3, NULL, NULL, NULL);
+    bad = -1;
+    for (int i = 0; i < N && !rc && bad < 0; i++)
+        if (y[i] != (x[i] + 1) * x[i])
+            bad = i;
+    ok(rc == 0 && bad < 0, "a local assigned twice: y = (x + 1)*x, x untouched");
+
+    static const char *consts = "in x; out y; scalar s; c = 2; t = s; y = x*c + t;";
+    const float sc[1] = { 0.5f };
+    rc = ew_exec(consts, N, d3, NULL, NULL, sc);
+    bad = -1;
+    for (int i = 0; i < N && !rc && bad < 0; i++)
+        if (y[i] != x[i] * 2 + 0.5f)
+            bad = i;
+    ok(rc == 0 && bad < 0 && count_op(consts, DLH_EW_MOV) == 0,
+       "c = 2; t = s name the number and the scalar: y = x*2 + s, no copies");
+}
+
 static void test_run_checks(void)
 {
     dlh_ew_kernel *k;
@@ -708,6 +771,7 @@ int main(void)
         test_broadcast();
         test_adam(pass);
     }
+    test_copies();
     test_run_checks();
     dlh_backend_close(be);
     dlh_registry_clear();
