@@ -668,6 +668,50 @@ static void test_copies(void)
        "c = 2; t = s name the number and the scalar: y = x*2 + s, no copies");
 }
 
+/* The chains the cpu runner runs as one loop (Adam's denominator and step)
+   give exactly the bits of the separate operations, and the same chains
+   with an intermediate used again (which it must not fuse) stay right. */
+static void test_chains(void)
+{
+    enum { N = 1000 };
+    float v[N], a[N], b[N], p[N], p0[N], d[N], e[N];
+    for (int i = 0; i < N; i++) {
+        v[i] = rnd(0, 3);
+        a[i] = rnd(-1, 1);
+        b[i] = rnd(0.5f, 2);
+        p[i] = p0[i] = rnd(-1, 1);
+    }
+    const float sc[2] = { 0.9995f, 1e-8f };
+    for (int reuse = 0; reuse < 2; reuse++) {
+        float *d1[3] = { v, d, e };
+        int rc = ew_exec(reuse ? "in v; out d, e; scalar s, t; r = sqrt(v); d = r/s + t; "
+                                 "e = r;"
+                               : "in v; out d, e; scalar s, t; d = sqrt(v)/s + t; e = v;",
+                         N, d1, NULL, NULL, sc), bad = -1;
+        for (int i = 0; i < N && !rc && bad < 0; i++) {
+            float r = sqrtf(v[i]), q = r / sc[0];
+            if (d[i] != q + sc[1] || e[i] != (reuse ? r : v[i]))
+                bad = i;
+        }
+        ok(rc == 0 && bad < 0, "sqrt(v)/s + t%s: the bits of the separate operations",
+           reuse ? " with sqrt(v) used again" : "");
+
+        memcpy(p, p0, sizeof p);
+        float *d2[4] = { a, b, p, e };
+        rc = ew_exec(reuse ? "in a, b; inout p; out e; scalar s; q = a/b; p = p - s*q; e = q;"
+                           : "in a, b; inout p; out e; scalar s; p = p - s*(a/b); e = a;",
+                     N, d2, NULL, NULL, sc);
+        bad = -1;
+        for (int i = 0; i < N && !rc && bad < 0; i++) {
+            float q = a[i] / b[i], m = sc[0] * q;
+            if (p[i] != p0[i] - m || e[i] != (reuse ? q : a[i]))
+                bad = i;
+        }
+        ok(rc == 0 && bad < 0, "p - s*(a/b)%s: the bits of the separate operations",
+           reuse ? " with a/b used again" : "");
+    }
+}
+
 static void test_run_checks(void)
 {
     dlh_ew_kernel *k;
@@ -772,6 +816,7 @@ int main(void)
         test_adam(pass);
     }
     test_copies();
+    test_chains();
     test_run_checks();
     dlh_backend_close(be);
     dlh_registry_clear();

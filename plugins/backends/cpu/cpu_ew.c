@@ -126,6 +126,8 @@ static inline float ew_max(float x, float y)
 typedef struct ew_isa {
     cpu_ew_fn loops[DLH_EW_OPCODE_COUNT][8];
     cpu_ew_fn muladd2[3];
+    cpu_ew_fn sqrt_div_add;     /* sqrt(x)/kb + kc */
+    cpu_ew_fn sub_mul_div;      /* x - ka*(y/z) */
 } ew_isa;
 
 #define EW_DEFINE_ISA(P)                                                                  \
@@ -158,6 +160,8 @@ typedef struct ew_isa {
     EW_LOOP(P, mm_vsvs, v, v, n, x * ka + y * kb)                                         \
     EW_LOOP(P, mm_vvvs, v, v, v, x * y + z * kc)                                          \
     EW_LOOP(P, mm_vsvv, v, v, v, x * ka + y * z)                                          \
+    EW_LOOP(P, sda, v, n, n, sqrtf(x) / kb + kc)                                          \
+    EW_LOOP(P, smd, v, v, v, x - ka * (y / z))                                            \
     static const ew_isa P##isa = {                                                        \
         .loops = {                                                                        \
             [DLH_EW_MOV] = { P##mov_vnn, P##mov_snn, NULL, NULL, NULL, NULL, NULL, NULL }, \
@@ -176,6 +180,7 @@ typedef struct ew_isa {
             [DLH_EW_SELECT] = EW_K3(P, select), [DLH_EW_MULADD] = EW_K3(P, muladd),       \
         },                                                                                \
         .muladd2 = { P##mm_vsvs_vvn, P##mm_vvvs_vvv, P##mm_vsvv_vvv },                    \
+        .sqrt_div_add = P##sda_vnn, .sub_mul_div = P##smd_vvv,                            \
     };
 
 EW_DEFINE_ISA(ew_base_)
@@ -231,6 +236,7 @@ typedef struct ew_op {
 } ew_op;
 
 #define EW_OP_MULADD2 DLH_EW_OPCODE_COUNT
+#define EW_OP_CHAIN (DLH_EW_OPCODE_COUNT + 1)
 
 /* An instruction on values only, run once per call: vals[dst] = f(vals[val[]]). */
 typedef struct ew_uop {
@@ -357,6 +363,69 @@ static void ew_fuse(ew_kernel *k, const ew_isa *isa, uint16_t reg_slot0)
     k->n_ops = w;
 }
 
+/* Whether op i's result (a register) is read by op i + 1 and by nothing
+   after it. */
+static int ew_feeds_only_next(const ew_kernel *k, size_t i, uint16_t reg_slot0)
+{
+    uint16_t r = k->ops[i].dst;
+    return r >= reg_slot0 && (k->ops[i + 1].dst == r || !ew_slot_live(k, r, i + 2));
+}
+
+/* Operand j of `o` as a vector slot (0 when it is a scalar). */
+static uint16_t ew_vec_of(const ew_op *o, int j)
+{
+    return (o->kinds >> j) & 1 ? 0 : o->vec[j];
+}
+
+/* Three instructions chained through registers that only the next one
+   reads become one loop, computing the same operations in the same order
+   (so the same rounding) in one pass over the block instead of three:
+     SQRT r = x; DIV r2 = r / s; ADD d = r2 + t   ->  d = sqrt(x)/s + t
+       (Adam's denominator),
+     DIV r = a / b; MUL r2 = s * r; SUB d = p - r2  ->  d = p - s*(a/b)
+       (the step of Adam and RMSprop). */
+static void ew_fuse_chains(ew_kernel *k, const ew_isa *isa, uint16_t reg_slot0)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < k->n_ops; i++) {
+        const ew_op *o = &k->ops[i];
+        if (i + 2 < k->n_ops && ew_feeds_only_next(k, i, reg_slot0) &&
+            ew_feeds_only_next(k, i + 1, reg_slot0)) {
+            const ew_op *m = &k->ops[i + 1], *q = &k->ops[i + 2];
+            ew_op f;
+            memset(&f, 0, sizeof f);
+            f.op = EW_OP_CHAIN;
+            f.dst = q->dst;
+            if (o->op == DLH_EW_SQRT && o->kinds == 0 && m->op == DLH_EW_DIV &&
+                m->kinds == 2 && m->vec[0] == o->dst && q->op == DLH_EW_ADD &&
+                (q->kinds == 1 || q->kinds == 2) &&
+                (ew_vec_of(q, 0) == m->dst || ew_vec_of(q, 1) == m->dst)) {
+                f.fn = isa->sqrt_div_add;
+                f.vec[0] = o->vec[0];
+                f.val[1] = m->val[1];
+                f.val[2] = q->kinds == 1 ? q->val[0] : q->val[1];
+            } else if (o->op == DLH_EW_DIV && o->kinds == 0 && m->op == DLH_EW_MUL &&
+                       (m->kinds == 1 || m->kinds == 2) &&
+                       (ew_vec_of(m, 0) == o->dst || ew_vec_of(m, 1) == o->dst) &&
+                       q->op == DLH_EW_SUB && q->kinds == 0 && q->vec[1] == m->dst &&
+                       q->vec[0] != m->dst && q->vec[0] != o->dst) {
+                f.fn = isa->sub_mul_div;
+                f.vec[0] = q->vec[0];
+                f.vec[1] = o->vec[0];
+                f.vec[2] = o->vec[1];
+                f.val[0] = m->kinds == 1 ? m->val[0] : m->val[1];
+            }
+            if (f.fn) {
+                k->ops[w++] = f;
+                i += 2;
+                continue;
+            }
+        }
+        k->ops[w++] = *o;
+    }
+    k->n_ops = w;
+}
+
 static int ew_bad_program(ew_kernel *k, size_t i, const char *what)
 {
     cpu_host->error("cpu ew: instruction %zu of the program: %s", i, what);
@@ -473,6 +542,7 @@ int cpu_ew_prepare(void *vctx, const dlh_ew_program *prog, void **out)
     }
     k->n_vals = n_vals;
     ew_fuse(k, isa, reg_slot0);
+    ew_fuse_chains(k, isa, reg_slot0);
     for (uint32_t i = 0; i < prog->n_arrays; i++)
         k->n_gather += k->read[i] && !k->written[i];
 
