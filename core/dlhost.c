@@ -30,11 +30,15 @@ static const char help_text[] =
     "\n"
     "Commands:\n"
     "  run CFG [--backend NAME] [--set KEY=VALUE]... [--runs DIR]\n"
-    "          [--resume RUNDIR]\n"
+    "          [--resume RUNDIR] [--profile]\n"
     "                        train the experiment described by CFG; the run\n"
     "                        directory is DIR/<name> (default runs/<name>);\n"
     "                        --resume continues RUNDIR/last.safetensors from its\n"
-    "                        epoch (same model and optimizer) and writes into RUNDIR\n"
+    "                        epoch (same model and optimizer) and writes into RUNDIR;\n"
+    "                        --profile times each layer's forward and backward, the\n"
+    "                        data, loss, guard and update of every epoch into\n"
+    "                        profile.csv in the run directory and prints the last\n"
+    "                        epoch's (the backend is synchronised at every mark)\n"
     "  eval CFG --weights FILE [--backend NAME] [--set KEY=VALUE]...\n"
     "                        evaluate the weights of FILE on CFG's data.test:\n"
     "                        loss, accuracy and the confusion matrix\n"
@@ -222,6 +226,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     const char *cfg_path = NULL, *backend = NULL, *weights = NULL, *runs = NULL;
     const char *resume = NULL;
     int is_run = strcmp(cmd, "run") == 0, is_eval = strcmp(cmd, "eval") == 0;
+    int profile = 0;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     int n_sets = 0;
     if (!sets) {
@@ -252,6 +257,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
                 resume = argv[++i];
             else
                 sets[n_sets++] = argv[++i];
+        } else if (is_run && strcmp(a, "--profile") == 0) {
+            profile = 1;
         } else if (is_eval && strncmp(a, "--weights=", 10) == 0) {
             weights = a + 10;
         } else if (is_run && strncmp(a, "--runs=", 7) == 0) {
@@ -310,7 +317,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     dlh_registry_load_all(0);
     dlh_error_clear();
     if (is_run) {
-        dlh_run_options opt = { runs, -1, resume };
+        dlh_run_options opt = { runs, -1, resume, profile };
         rc = dlh_run_ex(cfg, backend, &opt, stdout);
     } else if (is_eval)
         rc = dlh_eval(cfg, backend, weights, stdout);

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
 #include "ew.h"
@@ -42,6 +43,7 @@ struct dlh_graph {
     dlh_tensor sq;                  /* [max(n_params, n)] sums of squares */
     dlh_tensor rows;                /* [max_batch] per-row sums (output probe) */
     float *host_sq;                 /* [n] */
+    double *time_fwd, *time_bwd;    /* [n] seconds per node, or NULL */
 };
 
 int dlh_graph_new(const dlh_backend *be, const dlh_shape *input, int64_t max_batch,
@@ -330,6 +332,22 @@ static void graph_inputs(dlh_graph *g, graph_node *nd, int64_t b)
     }
 }
 
+void dlh_graph_time_nodes(dlh_graph *g, double *fwd, double *bwd)
+{
+    g->time_fwd = fwd;
+    g->time_bwd = bwd;
+}
+
+double dlh_graph_mark(const dlh_graph *g)
+{
+    /* A failed sync shows again at the next call that needs the device. */
+    if (g->be->ops->sync)
+        (void)g->be->ops->sync(g->be->ctx);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 int dlh_graph_forward(dlh_graph *g, int64_t batch, int training, int64_t step,
                       uint64_t seed)
 {
@@ -339,7 +357,10 @@ int dlh_graph_forward(dlh_graph *g, int64_t batch, int training, int64_t step,
         dlh_layer_ctx_fill(nd->layer, batch, training, step, seed, &ctx, nd->scratch_v);
         graph_inputs(g, nd, batch);
         dlh_tensor o = graph_view(&nd->out, batch);
+        double t0 = g->time_fwd ? dlh_graph_mark(g) : 0.0;
         int rc = nd->layer->ops->forward(nd->layer->state, &ctx, nd->in_v, &o);
+        if (g->time_fwd)
+            g->time_fwd[i] += dlh_graph_mark(g) - t0;
         if (rc) {
             if (!*dlh_error_get())
                 dlh_error_set("%s", dlh_strerror(rc));
@@ -357,6 +378,7 @@ int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed)
         graph_node *nd = &g->nodes[i];
         if (!nd->needs_grad)
             continue;
+        double t0 = g->time_bwd ? dlh_graph_mark(g) : 0.0;
         dlh_layer_ctx ctx;
         dlh_layer_ctx_fill(nd->layer, batch, 1, step, seed, &ctx, nd->scratch_v);
         /* A layer that can write its gradients does; the others get them zeroed
@@ -407,6 +429,8 @@ int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed)
                 return rc;
             }
         }
+        if (g->time_bwd)
+            g->time_bwd[i] += dlh_graph_mark(g) - t0;
     }
     return 0;
 }

@@ -57,6 +57,13 @@ const dlh_tensor *dlh_graph_output(const dlh_graph *g);
 const dlh_tensor *dlh_graph_d_output(const dlh_graph *g);
 /* Node i's output tensor (max_batch). */
 const dlh_tensor *dlh_graph_node_output(const dlh_graph *g, int i);
+/* With arrays of dlh_graph_count(g) seconds, forward and backward add
+   each node's time (the backend synchronised before and after it) into
+   fwd[i] and bwd[i]; NULL, NULL stops the timing. */
+void dlh_graph_time_nodes(dlh_graph *g, double *fwd, double *bwd);
+/* Waits for the backend to finish what the graph gave it, then returns the
+   monotonic time in seconds. */
+double dlh_graph_mark(const dlh_graph *g);
 /* Whether backward reaches node i (after plan): 1 when node i or a node
    before it has parameters.  Other nodes get no gradient buffer, their
    backward does not run, and their consumers get a NULL d_inputs buffer. */

@@ -265,6 +265,7 @@ static void run_free(run_state *r)
         dlh_tensor_free(r->be, &r->best[i]);
     free(r->best);
     dlh_model_tensors_free(r->ckpt, r->n_ckpt);
+    dlh_profile_free(r->prof);
     dlh_rundir_close(r->rd);
     free(r->path_last);
     free(r->path_best);
@@ -453,9 +454,11 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
     if ((rc = dlh_batcher_start(r->bt_train, r->order, n, bs, NULL, 0, e->seed,
                                 (uint64_t)epoch)))
         return rc;
+    dlh_profile *pf = r->prof;
     for (int64_t s = 0;; s++) {
         const dlh_batch *bt;
         float loss;
+        double tp = pf ? dlh_profile_mark(pf) : 0.0;
         if ((rc = dlh_batcher_next(r->bt_train, &bt))) {
             dlh_error_prefix("data.train: ");
             goto fail;
@@ -463,9 +466,15 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         if (!bt)
             break;
         int64_t b = bt->n;
-        if ((rc = dlh_evaluator_load(&r->ev, bt)) ||
-            (rc = dlh_graph_forward(r->g, b, 1, r->step, e->seed)) ||
-            (rc = dlh_evaluator_loss(&r->ev, b, 1, &loss)))
+        if ((rc = dlh_evaluator_load(&r->ev, bt)))
+            goto fail;
+        if (pf)
+            tp = dlh_profile_add(pf, DLH_PROF_DATA, tp);
+        if ((rc = dlh_graph_forward(r->g, b, 1, r->step, e->seed)))
+            goto fail;
+        if (pf)
+            tp = dlh_profile_mark(pf);  /* the layers timed themselves */
+        if ((rc = dlh_evaluator_loss(&r->ev, b, 1, &loss)))
             goto fail;
         if (!isfinite(loss)) {
             rc = run_diverged(r, epoch, s, steps, b, loss, -1);
@@ -477,8 +486,13 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         if (e->accuracy &&
             (rc = dlh_evaluator_correct(&r->ev, b, bt->y, &correct, NULL)))
             goto fail;
-        if ((rc = dlh_graph_backward(r->g, b, r->step, e->seed)) ||
-            (rc = dlh_graph_grad_sumsq(r->g, r->sumsq)))
+        if (pf)
+            tp = dlh_profile_add(pf, DLH_PROF_LOSS, tp);
+        if ((rc = dlh_graph_backward(r->g, b, r->step, e->seed)))
+            goto fail;
+        if (pf)
+            tp = dlh_profile_mark(pf);
+        if ((rc = dlh_graph_grad_sumsq(r->g, r->sumsq)))
             goto fail;
         double total = 0.0;
         for (int k = 0; k < np; k++)
@@ -496,6 +510,8 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         if (e->grad_clip > 0.0 && norm > e->grad_clip &&
             (rc = dlh_graph_scale_grads(r->g, (float)(e->grad_clip / (norm + 1e-6)))))
             goto fail;
+        if (pf)
+            tp = dlh_profile_add(pf, DLH_PROF_GUARD, tp);
         dlh_schedule_ctx sc = { sizeof sc, e->lr, epoch, r->step, steps, e->epochs,
                                 r->monitored };
         double lr;
@@ -511,6 +527,8 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         }
         if ((rc = run_update(r, lr)))
             goto fail;
+        if (pf)
+            dlh_profile_add(pf, DLH_PROF_UPDATE, tp);
         *last_lr = lr;
         sum += (double)loss * (double)b;
         seen += b;
@@ -575,6 +593,8 @@ static int run_train(run_state *r)
         if (e->backend->ops->sync && (rc = e->backend->ops->sync(e->backend->ctx)))
             return rc;
         double t_train = run_now() - t0, vloss = NAN, vacc = NAN;
+        if (r->prof && (rc = dlh_profile_epoch(r->prof, epoch + 1, t_train)))
+            return rc;
         if (has_val) {
             dlh_batcher *bv = r->bt_val ? r->bt_val : r->bt_train;
             if ((rc = dlh_evaluate(&r->ev, bv, r->val_idx, r->n_val, &vloss, &vacc,
@@ -683,6 +703,8 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
         }
     }
     const char *dir = dlh_rundir_path(r.rd);
+    if (opt && opt->profile && (rc = dlh_profile_new(r.g, dir, &r.prof)))
+        goto done;
 
     fprintf(out, "run %s: %s (%s), %" PRId64 " samples", e->name, e->backend->name,
             e->backend_line, r.n_train);
@@ -697,6 +719,8 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
     fflush(out);
     if ((rc = run_train(&r)))
         goto done;
+    if (r.prof)
+        dlh_profile_print(r.prof, out);
     if (e->test.ops) {
         double loss, acc;
         if ((rc = dlh_evaluate(&r.ev, r.bt_test, r.test_idx, r.n_test, &loss, &acc,

@@ -17,6 +17,8 @@ typedef struct dlh_run_options {
     const char *resume;             /* NULL, or a run folder to continue: its
                                        last.safetensors is loaded and the run
                                        writes back into it (runs_root unused) */
+    int profile;                    /* 1: time every part of each epoch into
+                                       profile.csv (profile.h) */
 } dlh_run_options;
 
 /* Runs cfg, printing progress to `out`.  Returns 0, or a DLH_E* code with

@@ -10,6 +10,7 @@
 #include "eval.h"
 #include "experiment.h"
 #include "graph.h"
+#include "profile.h"
 #include "rundir.h"
 
 /* Format 2 added "monitor" and "monitored" (what --resume needs to carry
@@ -35,6 +36,7 @@ typedef struct run_state {
     size_t n_ckpt, n_weights;
     dlh_tensor *best;               /* [n_weights] device copies (early stopping) */
     dlh_rundir *rd;
+    dlh_profile *prof;              /* --profile, else NULL */
     char *path_last, *path_best;
     char config_hash[40];
     char *plugins;                  /* metadata: the plugins used */
