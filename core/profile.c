@@ -8,8 +8,8 @@
 #include "error.h"
 #include "safetensors.h"
 
-static const char *const part_names[DLH_PROF_N_PARTS] = { "data", "loss", "guard",
-                                                           "update" };
+static const char *const part_names[DLH_PROF_N_PARTS] = { "data", "load", "loss",
+                                                           "guard", "update" };
 
 /* One row of an epoch: part, layer (NULL for none), seconds. */
 typedef struct prof_row {
@@ -88,13 +88,14 @@ double dlh_profile_add(dlh_profile *p, dlh_prof_part part, double since)
     return now;
 }
 
-/* The epoch's rows into p->last: data, forward per layer, loss, backward
+/* The epoch's rows into p->last: data, load, forward per layer, loss, backward
    per layer reached, guard, update, other. */
 static void profile_rows(dlh_profile *p, double seconds)
 {
     int k = 0;
     double sum = 0.0;
     p->last[k++] = (prof_row){ part_names[DLH_PROF_DATA], NULL, p->part[DLH_PROF_DATA] };
+    p->last[k++] = (prof_row){ part_names[DLH_PROF_LOAD], NULL, p->part[DLH_PROF_LOAD] };
     for (int i = 0; i < p->n; i++)
         p->last[k++] = (prof_row){ "forward", dlh_graph_layer(p->g, i)->name, p->fwd[i] };
     p->last[k++] = (prof_row){ part_names[DLH_PROF_LOSS], NULL, p->part[DLH_PROF_LOSS] };

@@ -1,6 +1,7 @@
 /* `dlhost run --profile`: where each training epoch's time goes.
  *
- * Per epoch: fetching and loading the batches, each layer's forward and
+ * Per epoch: waiting for the loader's batches and copying them to the
+ * backend, each layer's forward and
  * backward, the loss (with the accuracy count), the non-finite guard (with
  * gradient clipping), the optimiser update, and what is left ("other": the
  * loop, the progress bar).  The backend is synchronised at every mark, so
@@ -9,7 +10,8 @@
  *
  * profile.csv in the run directory, rewritten atomically after each epoch:
  *   epoch,part,layer,seconds
- *   1,data,,0.0213
+ *   1,data,,0.0013
+ *   1,load,,0.0102
  *   1,forward,fc1,0.2154
  *   ...
  *   1,other,,0.0042
@@ -27,7 +29,8 @@
 #include "graph.h"
 
 typedef enum dlh_prof_part {
-    DLH_PROF_DATA,          /* next batch and its copy to the backend */
+    DLH_PROF_DATA,          /* waiting for the loader thread's next batch */
+    DLH_PROF_LOAD,          /* the batch to the backend (model input, targets) */
     DLH_PROF_LOSS,          /* loss, its gradient, the accuracy count */
     DLH_PROF_GUARD,         /* non-finite check of the gradients, clipping */
     DLH_PROF_UPDATE,        /* schedule and optimiser */

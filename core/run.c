@@ -466,10 +466,12 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         if (!bt)
             break;
         int64_t b = bt->n;
+        if (pf)
+            tp = dlh_profile_add(pf, DLH_PROF_DATA, tp);
         if ((rc = dlh_evaluator_load(&r->ev, bt)))
             goto fail;
         if (pf)
-            tp = dlh_profile_add(pf, DLH_PROF_DATA, tp);
+            tp = dlh_profile_add(pf, DLH_PROF_LOAD, tp);
         if ((rc = dlh_graph_forward(r->g, b, 1, r->step, e->seed)))
             goto fail;
         if (pf)
