@@ -36,6 +36,7 @@ struct dlh_batcher {
     const dlh_norm *norm;
     int64_t max_batch, x_numel, y_numel;   /* y_numel 0: no labels */
     float *xbuf[2], *ybuf[2];
+    int x_borrowed;                 /* xbuf set by dlh_batcher_set_x_buffers */
     dlh_batch slot[2];
 
     pthread_t thread;
@@ -319,6 +320,7 @@ static int batcher_prepare(dlh_batcher *b, int64_t k, const int64_t *idx, int64_
     b->slot[s].index = k;
     b->slot[s].x = x;
     b->slot[s].y = y;
+    b->slot[s].buffer = s;
     return 0;
 }
 
@@ -487,11 +489,36 @@ void dlh_batcher_free(dlh_batcher *b)
     pthread_cond_destroy(&b->work);
     pthread_mutex_destroy(&b->mu);
     for (int s = 0; s < 2; s++) {
-        free(b->xbuf[s]);
+        if (!b->x_borrowed)
+            free(b->xbuf[s]);
         free(b->ybuf[s]);
     }
     free(b->aug);
     free(b);
+}
+
+int dlh_batcher_set_x_buffers(dlh_batcher *b, float *x0, float *x1)
+{
+    if (!x0 || !x1) {
+        dlh_error_set("batcher: two x buffers expected");
+        return DLH_EINVAL;
+    }
+    pthread_mutex_lock(&b->mu);
+    int idle = !b->active && !b->busy;
+    if (idle) {
+        for (int s = 0; s < 2; s++)
+            if (!b->x_borrowed)
+                free(b->xbuf[s]);
+        b->xbuf[0] = x0;
+        b->xbuf[1] = x1;
+        b->x_borrowed = 1;
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (!idle) {
+        dlh_error_set("batcher: x buffers cannot change while a pass runs");
+        return DLH_EINVAL;
+    }
+    return 0;
 }
 
 int dlh_batcher_start(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t batch_size,

@@ -56,6 +56,7 @@ typedef struct dlh_batch {
     int64_t index;                  /* batch number within the pass, from 0 */
     const float *x;                 /* n * sample numel, normalised */
     const float *y;                 /* n labels (class index as float) or n * label numel */
+    int buffer;                     /* 0 or 1: which of the two x buffers holds x */
 } dlh_batch;
 
 typedef struct dlh_batcher dlh_batcher;
@@ -69,6 +70,11 @@ typedef struct dlh_batcher dlh_batcher;
 int dlh_batcher_new(const dlh_dataset_ops *ops, void *state, const dlh_dataset_info *info,
                     const dlh_norm *norm, int64_t max_batch, dlh_batcher **out);
 void dlh_batcher_free(dlh_batcher *b);          /* stops the thread; NULL is a no-op */
+/* Makes x0 and x1 (borrowed, max_batch samples each) the two buffers batches
+   are written into, in place of the batcher's own: a backend whose memory
+   the host can address gets its batches without a copy.  Only while no pass
+   runs (else DLH_EINVAL). */
+int dlh_batcher_set_x_buffers(dlh_batcher *b, float *x0, float *x1);
 
 /* Starts a pass over idx[0..n) (borrowed until the pass ends) in batches of
    batch_size.  augment: apply the augmenters (training passes only) with

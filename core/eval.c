@@ -62,16 +62,43 @@ void dlh_evaluator_release(dlh_evaluator *ev)
     memset(ev, 0, sizeof *ev);
 }
 
+int dlh_evaluator_direct(dlh_evaluator *ev, dlh_batcher *bt)
+{
+    dlh_experiment *e = ev->e;
+    const dlh_backend *be = e->backend;
+    if (!be->ops->host_ptr)
+        return 0;
+    dlh_tensor xb[2];
+    float *p[2];
+    int rc = dlh_graph_input_buffers(e->graph, xb);
+    if (rc)
+        return rc;
+    for (int k = 0; k < 2; k++) {
+        char *base = be->ops->host_ptr(be->ctx, xb[k].mem.buf);
+        if (!base)
+            return 0;
+        p[k] = (float *)(void *)base + xb[k].mem.off;
+    }
+    if ((rc = dlh_batcher_set_x_buffers(bt, p[0], p[1])))
+        return rc;
+    ev->direct[0] = p[0];
+    ev->direct[1] = p[1];
+    return 0;
+}
+
 int dlh_evaluator_load(dlh_evaluator *ev, const dlh_batch *b)
 {
     const dlh_experiment *e = ev->e;
     const dlh_backend *be = e->backend;
-    const dlh_tensor *x = dlh_graph_input(e->graph);
     size_t nx = (size_t)b->n * (size_t)dlh_shape_numel(&e->train.info.sample);
     size_t ny = (size_t)b->n * (size_t)(e->target_kind == DLH_TARGET_DENSE
                                         ? dlh_shape_numel(&e->target) : 1);
-    int rc = be->ops->write(be->ctx, x->mem.buf, x->mem.off * sizeof(float), b->x,
-                            nx * sizeof(float));
+    int in_place = ev->direct[0] && (b->buffer == 0 || b->buffer == 1) &&
+                   b->x == ev->direct[b->buffer];
+    dlh_graph_select_input(e->graph, in_place ? b->buffer : 0);
+    const dlh_tensor *x = dlh_graph_input(e->graph);
+    int rc = in_place ? 0 : be->ops->write(be->ctx, x->mem.buf, x->mem.off * sizeof(float),
+                                           b->x, nx * sizeof(float));
     if (rc == 0)
         rc = be->ops->write(be->ctx, ev->y.mem.buf, ev->y.mem.off * sizeof(float), b->y,
                             ny * sizeof(float));

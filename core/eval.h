@@ -24,13 +24,21 @@ typedef struct dlh_evaluator {
     int32_t *host_idx;              /* [max_batch] */
     float *host_out;                /* [max_batch]: single-logit outputs */
     dlh_tensor *loss_scratch;       /* views handed to the loss */
+    const float *direct[2];         /* host addresses of the graph's two input
+                                       buffers when a batcher writes into them
+                                       (dlh_evaluator_direct), else NULL */
 } dlh_evaluator;
 
 /* Allocates the evaluator of e (e->max_batch samples). */
 int dlh_evaluator_init(dlh_evaluator *ev, dlh_experiment *e);
 void dlh_evaluator_release(dlh_evaluator *ev);  /* zeroed or initialised */
-/* Writes a batch's samples and targets to the model input and the target. */
+/* Writes a batch's samples and targets to the model input and the target;
+   a batch already in one of the graph's input buffers only selects it. */
 int dlh_evaluator_load(dlh_evaluator *ev, const dlh_batch *b);
+/* When the backend lets the host address its memory (its host_ptr slot),
+   makes batcher bt write its batches straight into the graph's two input
+   buffers; 0 without doing anything otherwise. */
+int dlh_evaluator_direct(dlh_evaluator *ev, dlh_batcher *bt);
 /* The loss of the last forward over b samples (and, with_grad, its
    gradient into the graph's output gradient). */
 int dlh_evaluator_loss(dlh_evaluator *ev, int64_t b, int with_grad, float *loss);

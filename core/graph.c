@@ -34,7 +34,8 @@ struct dlh_graph {
     graph_node *nodes;
     int n, cap;
     int planned;
-    dlh_tensor x;                   /* the model input */
+    dlh_tensor x;                   /* the model input: x_buf[0] or x_buf[1] */
+    dlh_tensor x_buf[2];            /* x_buf[1] only once asked for */
     int n_gscratch;
     dlh_tensor *gscratch;           /* fan-out gradients, each max numel * max_batch */
     dlh_ew_kernel *acc, *scale;
@@ -84,7 +85,8 @@ void dlh_graph_free(dlh_graph *g)
     for (int i = 0; i < g->n; i++)
         graph_node_free(g->be, &g->nodes[i]);
     free(g->nodes);
-    dlh_tensor_free(g->be, &g->x);
+    dlh_tensor_free(g->be, &g->x_buf[0]);
+    dlh_tensor_free(g->be, &g->x_buf[1]);
     for (int i = 0; g->gscratch && i < g->n_gscratch; i++)
         dlh_tensor_free(g->be, &g->gscratch[i]);
     free(g->gscratch);
@@ -203,8 +205,9 @@ int dlh_graph_plan(dlh_graph *g)
         dlh_error_set("graph: nothing to plan");
         return DLH_EINVAL;
     }
-    if ((rc = graph_alloc(g, &g->input_shape, &g->x)))
+    if ((rc = graph_alloc(g, &g->input_shape, &g->x_buf[0])))
         return rc;
+    g->x = g->x_buf[0];
     /* Backward reaches a node only when a layer with parameters is at or
        before it: the gradient of anything else is never used (the first
        dense layer after a flatten computes no gradient for its input). */
@@ -294,6 +297,22 @@ int dlh_graph_plan(dlh_graph *g)
 const dlh_tensor *dlh_graph_input(const dlh_graph *g)
 {
     return &g->x;
+}
+
+int dlh_graph_input_buffers(dlh_graph *g, dlh_tensor out[2])
+{
+    int rc;
+    if (!g->x_buf[1].mem.buf && (rc = graph_alloc(g, &g->input_shape, &g->x_buf[1])))
+        return rc;
+    out[0] = g->x_buf[0];
+    out[1] = g->x_buf[1];
+    return 0;
+}
+
+void dlh_graph_select_input(dlh_graph *g, int k)
+{
+    if ((k == 0 || k == 1) && g->x_buf[k].mem.buf)
+        g->x = g->x_buf[k];
 }
 
 const dlh_tensor *dlh_graph_output(const dlh_graph *g)

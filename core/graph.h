@@ -53,6 +53,12 @@ int dlh_graph_plan(dlh_graph *g);
 /* The model input, output and output-gradient tensors (batch max_batch;
    cut shape[0] to the batch in use). */
 const dlh_tensor *dlh_graph_input(const dlh_graph *g);
+/* The two buffers the model input can be (the second is allocated on the
+   first call): a loader may fill one while a step reads the other, and
+   dlh_graph_select_input(g, k) makes buffer k the input (without a copy).
+   Buffer 0 is the input until then. */
+int dlh_graph_input_buffers(dlh_graph *g, dlh_tensor out[2]);
+void dlh_graph_select_input(dlh_graph *g, int k);
 const dlh_tensor *dlh_graph_output(const dlh_graph *g);
 const dlh_tensor *dlh_graph_d_output(const dlh_graph *g);
 /* Node i's output tensor (max_batch). */

@@ -205,7 +205,10 @@ static int run_setup(run_state *r)
          (rc = dlh_batcher_new(e->test.ops, e->test.state, &e->test.info, norm,
                                e->max_batch, &r->bt_test))))
         return rc;
-    if ((rc = dlh_evaluator_init(&r->ev, e)))
+    /* Training batches straight into the model input where the backend
+       lets the host address its memory (cpu): no copy per step. */
+    if ((rc = dlh_evaluator_init(&r->ev, e)) ||
+        (rc = dlh_evaluator_direct(&r->ev, r->bt_train)))
         return rc;
     if (!(r->sumsq = dlh_run_calloc((size_t)dlh_graph_param_count(r->g) + 1, sizeof(float))))
         return DLH_ENOMEM;

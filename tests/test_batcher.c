@@ -703,6 +703,47 @@ static void test_augment(void)
     pthread_mutex_destroy(&f.mu);
 }
 
+/* Batches written into two buffers of the caller's (a backend's memory the
+   host may address): alternating, intact, and no change mid-pass. */
+static void test_x_buffers(void)
+{
+    const int64_t dims[1] = { 5 };
+    fake f;
+    fake_init(&f, 30, 1, dims);
+    int64_t idx[30];
+    for (int i = 0; i < 30; i++)
+        idx[i] = (i * 7) % 30;
+    float x0[8 * 5], x1[8 * 5];
+    dlh_batcher *b;
+    if (dlh_batcher_new(&fake_ops, &f, &f.info, NULL, 8, &b) < 0) {
+        ok(0, "batcher created: %s", dlh_error_get());
+        return;
+    }
+    int rc = dlh_batcher_set_x_buffers(b, x0, x1);
+    ok(rc == 0, "set_x_buffers while idle (%s)", rc ? dlh_error_get() : "");
+    dlh_batcher_start(b, idx, 30, 8, NULL, 0, 0, 0);
+    const dlh_batch *bt;
+    int k = 0, placed = 1, good = 1;
+    while (dlh_batcher_next(b, &bt) == 0 && bt) {
+        const float *want = k % 2 ? x1 : x0;
+        placed &= bt->x == want && bt->buffer == k % 2;
+        good &= batch_matches(&f, NULL, idx, bt);
+        if (k == 0) {
+            rc = dlh_batcher_set_x_buffers(b, x1, x0);
+            ok(rc == DLH_EINVAL && strstr(dlh_error_get(), "while a pass runs"),
+               "set_x_buffers during a pass: DLH_EINVAL (%s)", dlh_error_get());
+        }
+        k++;
+    }
+    ok(k == 4 && placed, "batches alternate between the two given buffers (%d batches)",
+       k);
+    ok(good, "and hold the samples as read");
+    ok(dlh_batcher_set_x_buffers(b, x0, NULL) == DLH_EINVAL,
+       "set_x_buffers with a NULL buffer: DLH_EINVAL");
+    dlh_batcher_free(b);
+    pthread_mutex_destroy(&f.mu);
+}
+
 int main(void)
 {
     main_thread = pthread_self();
@@ -713,5 +754,6 @@ int main(void)
     test_read_ahead();
     test_errors_and_stop();
     test_augment();
+    test_x_buffers();
     return done_testing();
 }

@@ -1066,6 +1066,48 @@ static void test_describe(void)
     dlh_config_free(cfg);
 }
 
+/* Copies large enough to be split between the threads, at odd sizes and
+   offsets, and the host address of a buffer (ABI 1.2 host_ptr). */
+static void test_large_copies(void)
+{
+    const size_t n = (1u << 20) + 3;     /* bytes: over the split size, odd */
+    unsigned char *src = malloc(n), *back = malloc(n);
+    dlh_buffer *a = NULL, *c = NULL;
+    if (!src || !back || B->alloc(be->ctx, n + 8, &a) != 0 ||
+        B->alloc(be->ctx, n + 8, &c) != 0) {
+        ok(0, "buffers for large copies");
+        free(src);
+        free(back);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        src[i] = (unsigned char)(i * 131 + (i >> 9));
+    int rc = B->write(be->ctx, a, 5, src, n);
+    rc |= B->read(be->ctx, a, 5, back, n);
+    ok(rc == 0 && memcmp(src, back, n) == 0,
+       "a write and read of 1 MiB + 3 bytes at offset 5 give the bytes back");
+    memset(back, 0, n);
+    rc = B->copy(be->ctx, c, 3, a, 5, n);
+    rc |= B->read(be->ctx, c, 3, back, n);
+    ok(rc == 0 && memcmp(src, back, n) == 0,
+       "a copy of 1 MiB + 3 bytes between two buffers at offsets 5 and 3");
+
+    ok(B->host_ptr != NULL, "the cpu backend offers host_ptr");
+    unsigned char *h = B->host_ptr ? B->host_ptr(be->ctx, a) : NULL;
+    ok(h && memcmp(h + 5, src, n) == 0, "host_ptr addresses what write wrote");
+    if (h) {
+        h[5] ^= 0xff;
+        rc = B->read(be->ctx, a, 5, back, 1);
+        ok(rc == 0 && back[0] == (unsigned char)(src[0] ^ 0xff),
+           "and read sees what the host wrote there");
+    }
+    ok(B->host_ptr && B->host_ptr(be->ctx, NULL) == NULL, "host_ptr of NULL is NULL");
+    B->free(be->ctx, a);
+    B->free(be->ctx, c);
+    free(src);
+    free(back);
+}
+
 int main(void)
 {
     if (dlh_registry_load_all(0) != 0 || dlh_backend_open("cpu", NULL, &be) != 0) {
@@ -1075,6 +1117,7 @@ int main(void)
     B = be->ops;
     test_describe();
     test_memory();
+    test_large_copies();
     test_gemm();
     test_reduce();
     test_softmax();

@@ -141,6 +141,14 @@ typedef struct dlh_backend_ops {
        plugin's struct_size covers it. */
     int (*devices)(const struct dlh_host *host, char *buf, size_t size);
     /* ABI 1.2 members go below this line. */
+
+    /* optional (ABI 1.2): the address of buf's memory when the host may
+       read and write it directly, else NULL; valid until buf is freed.  Only
+       a backend whose calls have finished when they return may offer it
+       (the host writes there while no call runs on that memory).  The core
+       then has the loader write batches straight into the model input. */
+    void *(*host_ptr)(void *ctx, dlh_buffer *buf);
+    /* ABI 1.3 members go below this line. */
 } dlh_backend_ops;
 
 /* A live backend instance: the object plugins call into. */

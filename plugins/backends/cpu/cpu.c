@@ -206,6 +206,13 @@ static int cpu_sync(void *ctx)
     return 0;
 }
 
+/* Host memory, and every call has finished when it returns. */
+static void *cpu_host_ptr(void *ctx, dlh_buffer *buf)
+{
+    (void)ctx;
+    return buf ? buf->ptr : NULL;
+}
+
 static const dlh_backend_ops cpu_ops = {
     .struct_size = sizeof(dlh_backend_ops),
     .probe = NULL,
@@ -233,6 +240,7 @@ static const dlh_backend_ops cpu_ops = {
     .gather = cpu_gather,
     .scatter_add = cpu_scatter_add,
     .rand = cpu_rand,
+    .host_ptr = cpu_host_ptr,
 };
 
 static int cpu_plugin_init(const dlh_host *host, dlh_registrar *reg)
