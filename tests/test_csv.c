@@ -1,6 +1,5 @@
 /* The csv dataset reader: good files in every supported form, and every
  * kind of bad input with its exact message (file:line, what was expected). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "params.h"
 #include "registry.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 static char dir[4096];
 static const dlh_dataset_ops *csv;
@@ -22,11 +22,7 @@ static const char *put(const char *text)
 {
     static char path[4200];
     snprintf(path, sizeof path, "%s/f%d.csv", dir, ++n_files);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(text, 1, strlen(text), f) != strlen(text) || fclose(f) != 0) {
-        printf("Bail out! cannot write %s: %s\n", path, strerror(errno));
-        exit(1);
-    }
+    tmpdir_write(path, text, strlen(text));
     return path;
 }
 
@@ -323,14 +319,7 @@ int main(void)
 {
     if (!getenv("DLHOST_PLUGIN_PATH"))
         skip_all("DLHOST_PLUGIN_PATH is not set (run through make check)");
-    const char *base = getenv("DLHOST_BUILDDIR");
-    if (!base)
-        base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(dir, sizeof dir, "%s/test_csv-XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
+    tmpdir_make(dir, sizeof dir, NULL, "test_csv");
     dlh_registry_load_all(0);
     const dlh_component *c = dlh_registry_find(DLH_KIND_DATASET, "csv");
     if (!c) {
@@ -346,12 +335,7 @@ int main(void)
     test_bad_params();
     test_size_limit();
 
-    char path[4200];
-    for (int i = 1; i <= n_files; i++) {
-        snprintf(path, sizeof path, "%s/f%d.csv", dir, i);
-        unlink(path);
-    }
-    rmdir(dir);
+    tmpdir_remove(dir);
     dlh_registry_clear();
     return done_testing();
 }

@@ -1,7 +1,6 @@
 /* Learning curves: metrics.csv read back (every refusal names file and
  * line), the SVG drawn from rows (series present or absent, gaps, an empty
  * run, an escaped title), and the run directory keeping curves.svg current. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "error.h"
 #include "rundir.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 static char dir[4096];
 
@@ -19,11 +19,7 @@ static const char *put(const char *name, const char *text, size_t len)
 {
     static char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
-        printf("Bail out! cannot write %s: %s\n", path, strerror(errno));
-        exit(1);
-    }
+    tmpdir_write(path, text, len);
     return path;
 }
 
@@ -174,17 +170,11 @@ static void test_rundir(void)
 int main(void)
 {
     const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(dir, sizeof dir, "%s/dlhost-curves-XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
+    tmpdir_make(dir, sizeof dir, base, "dlhost-curves");
     test_read();
     test_svg();
     test_rundir();
-    char cmd[4300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
+    if (tmpdir_remove(dir) != 0)
         diag("could not remove %s", dir);
     return done_testing();
 }

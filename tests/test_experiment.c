@@ -3,9 +3,7 @@
  * (the keys of the training-loop issue too), and a short real run: the loss
  * falls, the same seed gives the same numbers, a diverging run stops with
  * DLH_ENUMERIC naming the step. */
-#define _GNU_SOURCE 1     /* nftw */
-#include <errno.h>
-#include <ftw.h>
+#define _GNU_SOURCE 1     /* open_memstream */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +17,7 @@
 #include "registry.h"
 #include "run.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 static char dir[4096], runs[4200];
 
@@ -40,17 +39,6 @@ static const char *base_cfg =
     "optimizer = { type = \"sgd\"; lr = 0.05; momentum = 0.9; };\n"          /* 14 */
     "train = { epochs = 6; batch_size = 10; };\n";                           /* 15 */
 
-static void put(const char *name, const char *text)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-        printf("Bail out! cannot write %s: %s\n", path, strerror(errno));
-        exit(1);
-    }
-}
-
 /* y = x1 - 2 x2 + 0.5 on a grid: learnable by the little net. */
 static void put_data(const char *name, int rows, int offset)
 {
@@ -61,7 +49,7 @@ static void put_data(const char *name, int rows, int offset)
         n += (size_t)snprintf(text + n, sizeof text - n, "%.4f,%.4f,%.4f\n", x1, x2,
                               x1 - 2.0 * x2 + 0.5);
     }
-    put(name, text);
+    tmpdir_put(dir, name, text);
 }
 
 /* src with `from` replaced by `to` (from must occur); the result lives
@@ -99,14 +87,14 @@ static void go(result *r, int run, const char *name, const char *text,
     char file[256], path[4400];
     snprintf(file, sizeof file, "%s.cfg", name);
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    put(file, text);
+    tmpdir_put(dir, file, text);
     memset(r, 0, sizeof *r);
     dlh_config *cfg;
     dlh_error_clear();
     r->rc = dlh_config_load(path, &cfg);
     if (r->rc == 0) {
         FILE *out = open_memstream(&r->out, &r->out_len);
-        dlh_run_options opt = { runs, 0 };
+        dlh_run_options opt = { .runs_root = runs };
         r->rc = run ? dlh_run_ex(cfg, backend, &opt, out) : dlh_check(cfg, backend, out);
         fclose(out);
         dlh_config_free(cfg);
@@ -352,30 +340,16 @@ static void test_run(void)
     free(a.out);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 int main(void)
 {
     if (!getenv("DLHOST_PLUGIN_PATH"))
         skip_all("DLHOST_PLUGIN_PATH is not set (run through make check)");
-    const char *base = getenv("DLHOST_BUILDDIR");
-    if (!base)
-        base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(dir, sizeof dir, "%s/test_experiment-XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
+    tmpdir_make(dir, sizeof dir, NULL, "test_experiment");
     snprintf(runs, sizeof runs, "%s/runs", dir);
     put_data("train.csv", 40, 0);
     put_data("test.csv", 12, 3);
-    put("class.csv", "0.5,0.1,1\n0.25,0.2,0\n");
-    put("wide.csv", "1,2,3,4\n");
+    tmpdir_put(dir, "class.csv", "0.5,0.1,1\n0.25,0.2,0\n");
+    tmpdir_put(dir, "wide.csv", "1,2,3,4\n");
     dlh_registry_load_all(0);
 
     test_check_good();
@@ -383,7 +357,7 @@ int main(void)
     test_run();
 
     /* Every file in the folder was made here. */
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(dir);
     dlh_registry_clear();
     return done_testing();
 }

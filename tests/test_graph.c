@@ -3,9 +3,7 @@
  * read by three inputs, two of them of one layer) matches central
  * differences, backward skips the layers no parameter depends on, a DAG
  * trains, and each bad graph gets its exact message with file:line. */
-#define _GNU_SOURCE 1     /* nftw */
-#include <errno.h>
-#include <ftw.h>
+#define _GNU_SOURCE 1     /* open_memstream */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,19 +21,9 @@
 #include "registry.h"
 #include "run.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 static char dir[4096];
-
-static void put(const char *name, const char *text)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-        printf("Bail out! cannot write %s: %s\n", path, strerror(errno));
-        exit(1);
-    }
-}
 
 /* A skip connection: relu1's output feeds fc2 and the add. */
 static const char *skip_cfg =
@@ -102,7 +90,7 @@ static int load(const char *name, const char *text, dlh_config **cfg)
     char file[256], path[4400];
     snprintf(file, sizeof file, "%s.cfg", name);
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    put(file, text);
+    tmpdir_put(dir, file, text);
     dlh_error_clear();
     return dlh_config_load(path, cfg);
 }
@@ -220,9 +208,9 @@ static void check_gradients(const char *name, const char *text, const char *has_
        got, has_grad);
 
     for (int li = 0; li < n_layers; li++) {
-        dlh_layer_inst *l = dlh_graph_layer(e->graph, layers[li]);
-        for (int p = 0; p < l->n_params; p++) {
-            dlh_named_tensor *t = &l->params[p];
+        dlh_layer_inst *layer = dlh_graph_layer(e->graph, layers[li]);
+        for (int p = 0; p < layer->n_params; p++) {
+            dlh_named_tensor *t = &layer->params[p];
             int64_t n = dlh_tensor_numel(&t->value);
             float w[16], gr[16];
             host->tensor_read(be, &t->grad, gr);
@@ -245,11 +233,11 @@ static void check_gradients(const char *name, const char *text, const char *has_
                     worst = err;
             }
             ok(worst < 2e-2, "%s: %s.%s: %s matches central differences (worst relative "
-               "error %.2g)", name, l->name, t->name, what, worst);
+               "error %.2g)", name, layer->name, t->name, what, worst);
         }
     }
     dlh_layer_inst *fc1 = dlh_graph_layer(e->graph, layers[0]);
-    float g1[6], g2[6];
+    float g1[6] = { 0 }, g2[6] = { 0 };   /* pre's fc1.weight fills only 4 */
     host->tensor_read(be, &fc1->params[0].grad, g1);
     /* The activations of the unperturbed weights again, then backward. */
     loss_of(e, &ev, b);
@@ -287,7 +275,7 @@ static void test_training(void)
     snprintf(runs, sizeof runs, "%s/runs", dir);
     load("skip", skip_cfg, &cfg);
     FILE *f = open_memstream(&text, &len);
-    dlh_run_options opt = { runs, 0 };
+    dlh_run_options opt = { .runs_root = runs };
     int rc = dlh_run_ex(cfg, NULL, &opt, f);
     fclose(f);
     ok(rc == 0, "the skip-connection model trains (%s)", rc ? dlh_error_get() : "");
@@ -340,25 +328,11 @@ static void test_bad(void)
         "the last layer, 'head'; name it in a later layer's 'inputs')");
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 int main(void)
 {
     if (!getenv("DLHOST_PLUGIN_PATH"))
         skip_all("DLHOST_PLUGIN_PATH is not set (run through make check)");
-    const char *base = getenv("DLHOST_BUILDDIR");
-    if (!base)
-        base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(dir, sizeof dir, "%s/test_graph-XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
+    tmpdir_make(dir, sizeof dir, NULL, "test_graph");
     /* y = x1 * x2 + 0.5 x1 - x2 on a grid: needs the hidden layers. */
     char text[8192];
     size_t n = 0;
@@ -367,7 +341,7 @@ int main(void)
         n += (size_t)snprintf(text + n, sizeof text - n, "%.4f,%.4f,%.4f\n", x1, x2,
                               x1 * x2 + 0.5 * x1 - x2);
     }
-    put("train.csv", text);
+    tmpdir_put(dir, "train.csv", text);
     dlh_registry_load_all(0);
 
     test_shapes();
@@ -375,7 +349,7 @@ int main(void)
     test_training();
     test_bad();
 
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(dir);
     dlh_registry_clear();
     return done_testing();
 }

@@ -18,6 +18,7 @@
 #include "params.h"
 #include "registry.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
 
@@ -94,9 +95,7 @@ static const char *fresh(const char *ext)
 static const char *put_raw(const void *s, size_t n)
 {
     const char *path = fresh("idx");
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(s, 1, n, f) != n || fclose(f) != 0)
-        bail_io("write", path);
+    tmpdir_write(path, s, n);
     return path;
 }
 
@@ -721,14 +720,7 @@ int main(void)
 {
     if (!getenv("DLHOST_PLUGIN_PATH"))
         skip_all("DLHOST_PLUGIN_PATH is not set (run through make check)");
-    const char *base = getenv("DLHOST_BUILDDIR");
-    if (!base)
-        base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(dir, sizeof dir, "%s/test_idx-XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
+    tmpdir_make(dir, sizeof dir, NULL, "test_idx");
     dlh_registry_load_all(0);
     const dlh_component *c = dlh_registry_find(DLH_KIND_DATASET, "idx");
     if (!c) {
@@ -747,14 +739,7 @@ int main(void)
     test_missing();
     test_fashion_mnist();
 
-    char path[4200];
-    for (int i = 1; i <= n_files; i++) {
-        snprintf(path, sizeof path, "%s/f%d.idx", dir, i);
-        unlink(path);
-        snprintf(path, sizeof path, "%s/f%d.gz", dir, i);
-        unlink(path);
-    }
-    rmdir(dir);
+    tmpdir_remove(dir);
     dlh_registry_clear();
     return done_testing();
 }

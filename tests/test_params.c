@@ -1,8 +1,5 @@
 /* Experiment files and typed parameters: loading, --set, every accessor's
  * values, defaults and error messages, unknown keys, @include confinement. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +12,7 @@
 #include "error.h"
 #include "params.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 static char tmp[4096];
 
@@ -34,32 +32,10 @@ static void is_str(const char *got, const char *want, const char *what)
         diag("got '%s', want '%s'", got ? got : "(null)", want);
 }
 
-static void write_file(const char *name, const char *text, size_t len)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
-        printf("Bail out! cannot write %s: %s\n", path, strerror(errno));
-        exit(1);
-    }
-}
-
-static void put(const char *name, const char *text)
-{
-    write_file(name, text, strlen(text));
-}
-
 static char *in_tmp(const char *name, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/%s", tmp, name);
     return buf;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
 }
 
 static const char good[] =
@@ -479,8 +455,9 @@ static void test_files(void)
     int rc;
 
     /* A good file: relative paths resolve against its folder. */
-    put("exp.cfg", "name = \"x\";\n@include \"inc.cfg\"\ndata = { file = \"d/x.csv\"; };\n");
-    put("inc.cfg", "net = {\n  units = 0;\n};\n");
+    tmpdir_put(tmp, "exp.cfg",
+               "name = \"x\";\n@include \"inc.cfg\"\ndata = { file = \"d/x.csv\"; };\n");
+    tmpdir_put(tmp, "inc.cfg", "net = {\n  units = 0;\n};\n");
     rc = dlh_config_load(in_tmp("exp.cfg", path, sizeof path), &c);
     if (!ok(rc == 0, "load a file with an @include inside its folder"))
         diag("%s", dlh_error_get());
@@ -508,19 +485,19 @@ static void test_files(void)
         dlh_config_free(c);
     }
 
-    put("syntax.cfg", "a = 1;\nb = {\n  c = ;\n};\n");
+    tmpdir_put(tmp, "syntax.cfg", "a = 1;\nb = {\n  c = ;\n};\n");
     rc = dlh_config_load(in_tmp("syntax.cfg", path, sizeof path), &c);
     snprintf(want, sizeof want, "%s:3: syntax error", path);
     is_error(rc, DLH_ECONFIG, want, "syntax error with its line");
     ok(c == NULL, "no config after an error");
 
-    put("dup.cfg", "a = 1;\n\na = 2;\n");
+    tmpdir_put(tmp, "dup.cfg", "a = 1;\n\na = 2;\n");
     rc = dlh_config_load(in_tmp("dup.cfg", path, sizeof path), &c);
     snprintf(want, sizeof want, "%s:3: duplicate setting name", path);
     is_error(rc, DLH_ECONFIG, want, "duplicate key with its line");
 
-    put("inc_bad.cfg", "a = 1;\n@include \"bad_part.cfg\"\n");
-    put("bad_part.cfg", "b = 2;\nc = (;\n");
+    tmpdir_put(tmp, "inc_bad.cfg", "a = 1;\n@include \"bad_part.cfg\"\n");
+    tmpdir_put(tmp, "bad_part.cfg", "b = 2;\nc = (;\n");
     rc = dlh_config_load(in_tmp("inc_bad.cfg", path, sizeof path), &c);
     snprintf(want, sizeof want, "%s/bad_part.cfg:2: syntax error", tmp);
     is_error(rc, DLH_ECONFIG, want, "syntax error inside an included file names that file");
@@ -533,37 +510,37 @@ static void test_files(void)
     snprintf(want, sizeof want, "%s: Is a directory", tmp);
     is_error(rc, DLH_EIO, want, "a folder is not a file");
 
-    write_file("nul.cfg", "a = 1;\0b = 2;\n", 14);
+    tmpdir_write(in_tmp("nul.cfg", path, sizeof path), "a = 1;\0b = 2;\n", 14);
     rc = dlh_config_load(in_tmp("nul.cfg", path, sizeof path), &c);
     snprintf(want, sizeof want, "%s: not a text file (contains a NUL byte)", path);
     is_error(rc, DLH_EIO, want, "a NUL byte is refused");
 
     /* @include confinement */
-    put("up.cfg", "a = 1;\n@include \"../secret.cfg\"\n");
+    tmpdir_put(tmp, "up.cfg", "a = 1;\n@include \"../secret.cfg\"\n");
     rc = dlh_config_load(in_tmp("up.cfg", path, sizeof path), &c);
     snprintf(want, sizeof want, "%s:2: @include \"../secret.cfg\": included files must lie "
              "inside the experiment's folder (no absolute path, no '..')", path);
     is_error(rc, DLH_ECONFIG, want, "@include with '..' is refused");
 
-    put("abs.cfg", "# settings\n\n  @include \"/etc/hostname\"\n");
+    tmpdir_put(tmp, "abs.cfg", "# settings\n\n  @include \"/etc/hostname\"\n");
     rc = dlh_config_load(in_tmp("abs.cfg", path, sizeof path), &c);
     snprintf(want, sizeof want, "%s:3: @include \"/etc/hostname\": included files must lie "
              "inside the experiment's folder (no absolute path, no '..')", path);
     is_error(rc, DLH_ECONFIG, want, "indented @include of an absolute path is refused");
 
-    put("mid.cfg", "a = 1;\n@include \"sub/../../x.cfg\"\n");
+    tmpdir_put(tmp, "mid.cfg", "a = 1;\n@include \"sub/../../x.cfg\"\n");
     rc = dlh_config_load(in_tmp("mid.cfg", path, sizeof path), &c);
     ok(rc == DLH_ECONFIG && strstr(dlh_error_get(), "no absolute path, no '..'"),
        "'..' in the middle of an @include is refused");
 
-    put("nest.cfg", "@include \"nest2.cfg\"\n");
-    put("nest2.cfg", "a = 1;\n\n@include \"../y.cfg\"\n");
+    tmpdir_put(tmp, "nest.cfg", "@include \"nest2.cfg\"\n");
+    tmpdir_put(tmp, "nest2.cfg", "a = 1;\n\n@include \"../y.cfg\"\n");
     rc = dlh_config_load(in_tmp("nest.cfg", path, sizeof path), &c);
     snprintf(want, sizeof want, "%s/nest2.cfg:3: @include \"../y.cfg\": included files must lie "
              "inside the experiment's folder (no absolute path, no '..')", tmp);
     is_error(rc, DLH_ECONFIG, want, "an escaping @include inside an included file is refused");
 
-    put("loop.cfg", "@include \"loop.cfg\"\n");
+    tmpdir_put(tmp, "loop.cfg", "@include \"loop.cfg\"\n");
     rc = dlh_config_load(in_tmp("loop.cfg", path, sizeof path), &c);
     snprintf(want, sizeof want, "%s/loop.cfg:1: @include \"loop.cfg\": includes nested deeper "
              "than 10 levels", tmp);
@@ -577,7 +554,7 @@ static void test_files(void)
         fclose(f);
         in_tmp("link.cfg", link, sizeof link);
         if (symlink(outside, link) == 0) {
-            put("sym.cfg", "@include \"link.cfg\"\n");
+            tmpdir_put(tmp, "sym.cfg", "@include \"link.cfg\"\n");
             rc = dlh_config_load(in_tmp("sym.cfg", path, sizeof path), &c);
             snprintf(want, sizeof want, "%s:1: @include \"link.cfg\": resolves to a file "
                      "outside the experiment's folder", path);
@@ -590,7 +567,7 @@ static void test_files(void)
         skip("cannot write next to the temporary folder");
     }
 
-    put("noinc.cfg", "a = 1;\n@include \"nope.cfg\"\n");
+    tmpdir_put(tmp, "noinc.cfg", "a = 1;\n@include \"nope.cfg\"\n");
     rc = dlh_config_load(in_tmp("noinc.cfg", path, sizeof path), &c);
     snprintf(want, sizeof want, "%s:2: @include \"nope.cfg\": No such file or directory", path);
     is_error(rc, DLH_EIO, want, "a missing included file");
@@ -675,11 +652,7 @@ static void test_distance(void)
 int main(void)
 {
     const char *base = getenv("TMPDIR");
-    snprintf(tmp, sizeof tmp, "%s/dlh-params-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmp)) {
-        printf("Bail out! mkdtemp %s: %s\n", tmp, strerror(errno));
-        return 1;
-    }
+    tmpdir_make(tmp, sizeof tmp, base && *base ? base : "/tmp", "dlh-params");
 
     dlh_config *c = NULL;
     int rc = dlh_config_load_string(good, "exp.cfg", &c);
@@ -697,7 +670,7 @@ int main(void)
     test_files();
     test_distance();
 
-    nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(tmp);
     ok(access(tmp, F_OK) != 0, "temporary folder removed");
     return done_testing();
 }

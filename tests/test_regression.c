@@ -4,12 +4,10 @@
  * mse, sgd with momentum, constant schedule, a hand-written loop; the full
  * data loss must fall below half its starting value and every epoch's loss
  * must be finite. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <dlhost/dlhost.h>
 
@@ -18,6 +16,7 @@
 #include "params.h"
 #include "registry.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 #define ROWS 256
 #define BATCH 32
@@ -160,15 +159,8 @@ int main(void)
 {
     if (!getenv("DLHOST_PLUGIN_PATH"))
         skip_all("DLHOST_PLUGIN_PATH is not set (run through make check)");
-    const char *base = getenv("DLHOST_BUILDDIR");
-    if (!base)
-        base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     char dir[4096], path[4200], text[8400];
-    snprintf(dir, sizeof dir, "%s/test_regression-XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
+    tmpdir_make(dir, sizeof dir, NULL, "test_regression");
     snprintf(path, sizeof path, "%s/data.csv", dir);
     write_data(path);
 
@@ -329,7 +321,6 @@ int main(void)
     dlh_config_free(cfg);
     dlh_backend_close(n.be);
     dlh_registry_clear();
-    unlink(path);
-    rmdir(dir);
+    tmpdir_remove(dir);
     return done_testing();
 }

@@ -1,9 +1,7 @@
 /* The run directory: config.cfg that re-loads to the same values,
  * metrics.csv rows with empty fields, and checkpoints saved from and loaded
  * into cpu-backend tensors bit for bit, with the refusals of a load. */
-#define _GNU_SOURCE 1             /* nftw's FTW_DEPTH and FTW_PHYS */
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +17,7 @@
 #include "rundir.h"
 #include "safetensors.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 static char dir[4096];
 static dlh_backend *be;
@@ -448,26 +447,11 @@ static void test_checkpoint(const char *run)
     model_free(&src);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 int main(void)
 {
     if (!getenv("DLHOST_PLUGIN_PATH"))
         skip_all("DLHOST_PLUGIN_PATH is not set (run through make check)");
-    const char *base = getenv("DLHOST_BUILDDIR");
-    if (!base)
-        base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(dir, sizeof dir, "%s/test_rundir-XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
+    tmpdir_make(dir, sizeof dir, NULL, "test_rundir");
     if (dlh_registry_load_all(0) < 0 || dlh_backend_open("cpu", NULL, &be) < 0) {
         ok(0, "load plugins and open the cpu backend: %s", dlh_error_get());
         return done_testing();
@@ -485,7 +469,7 @@ int main(void)
 
     dlh_backend_close(be);
     dlh_registry_clear();
-    if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    if (tmpdir_remove(dir) != 0)
         diag("could not remove %s: %s", dir, strerror(errno));
     return done_testing();
 }

@@ -15,6 +15,7 @@
 #include "error.h"
 #include "safetensors.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 static char dir[4096];
 
@@ -25,15 +26,6 @@ static char *tmp_path(const char *name)
     char *p = buf[k++ % 8];
     snprintf(p, sizeof buf[0], "%s/%s", dir, name);
     return p;
-}
-
-static void write_bytes(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
-        printf("Bail out! cannot write %s: %s\n", path, strerror(errno));
-        exit(1);
-    }
 }
 
 static unsigned char *slurp(const char *path, size_t *len)
@@ -75,7 +67,7 @@ static void write_st(const char *path, const char *header, long long hlen,
     memset(buf + 8 + h, ' ', padded - h);
     if (data_len)
         memcpy(buf + 8 + padded, data, data_len);
-    write_bytes(path, buf, 8 + padded + data_len);
+    tmpdir_write(path, buf, 8 + padded + data_len);
     free(buf);
 }
 
@@ -305,7 +297,7 @@ static void bad(const char *what, const char *header, long long hlen, size_t dat
 static void test_malformed(void)
 {
     const char *path = tmp_path("short.safetensors");
-    write_bytes(path, "\x10\0\0\0", 4);
+    tmpdir_write(path, "\x10\0\0\0", 4);
     dlh_st_file *f = NULL;
     int rc = dlh_st_read(path, &f);
     ok(rc == DLH_EDATA && strstr(dlh_error_get(), "file too short for a safetensors header"),
@@ -323,7 +315,7 @@ static void test_malformed(void)
     bad("header size of 2^64-1", "{}", HLEN_MAX, 0, 1, "exceeds the limit");
     /* Padding must be spaces: the reference reader refuses NULs. */
     path = tmp_path("nul.safetensors");
-    write_bytes(path, "\x08\0\0\0\0\0\0\0{}\0\0\0\0\0\0", 16);
+    tmpdir_write(path, "\x08\0\0\0\0\0\0\0{}\0\0\0\0\0\0", 16);
     rc = dlh_st_read(path, &f);
     ok(rc == DLH_EDATA && strstr(dlh_error_get(), "at byte 2: unexpected text after"),
        "NUL padding refused: %s", dlh_error_get());
@@ -579,20 +571,13 @@ static void test_write_refusals(void)
 
 int main(void)
 {
-    const char *base = getenv("DLHOST_BUILDDIR");
-    if (!base)
-        base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(dir, sizeof dir, "%s/test_safetensors-XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
+    tmpdir_make(dir, sizeof dir, NULL, "test_safetensors");
     test_round_trip();
     test_reference_layout();
     test_malformed();
     test_atomic();
     test_write_refusals();
-    if (rmdir(dir) != 0)
+    if (tmpdir_remove(dir) != 0)
         diag("could not remove %s: %s", dir, strerror(errno));
     return done_testing();
 }

@@ -5,10 +5,8 @@
  * early stopping restoring the best epoch, the NaN guard naming the layer
  * (no checkpoint left), label and checkpoint mismatches; then a short real
  * Fashion-MNIST training reaching a stated accuracy. */
-#define _GNU_SOURCE 1     /* nftw, open_memstream */
+#define _GNU_SOURCE 1     /* open_memstream */
 #include <dirent.h>
-#include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,22 +22,12 @@
 #include "run.h"
 #include "safetensors.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 static char dir[4096], runs[4200];
 
 #define N_TRAIN 150
 #define N_TEST 60
-
-static void put(const char *name, const char *text)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-        printf("Bail out! cannot write %s: %s\n", path, strerror(errno));
-        exit(1);
-    }
-}
 
 static double train_x[N_TRAIN][2];
 
@@ -62,7 +50,7 @@ static void put_blobs(const char *name, int rows, int seed, double shift, int ke
             train_x[i][1] = (float)x2;
         }
     }
-    put(name, text);
+    tmpdir_put(dir, name, text);
     free(text);
 }
 
@@ -113,14 +101,14 @@ static void go(result *r, int mode, const char *name, const char *text,
     char file[256], path[4400];
     snprintf(file, sizeof file, "%s.cfg", name);
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    put(file, text);
+    tmpdir_put(dir, file, text);
     memset(r, 0, sizeof *r);
     dlh_config *cfg;
     dlh_error_clear();
     r->rc = dlh_config_load(path, &cfg);
     if (r->rc == 0) {
         FILE *out = open_memstream(&r->out, &r->len);
-        dlh_run_options opt = { runs, 0 };
+        dlh_run_options opt = { .runs_root = runs };
         r->rc = mode == 0 ? dlh_run_ex(cfg, NULL, &opt, out)
                           : dlh_eval(cfg, NULL, weights, out);
         fclose(out);
@@ -371,7 +359,7 @@ static void test_nan_guard(void)
     char *csv = slurp(path);
     snprintf(text, sizeof text, "%s3e38,3e38,0\n", csv ? csv : "");
     free(csv);
-    put("huge.csv", text);
+    tmpdir_put(dir, "huge.csv", text);
     const char *cfg = edit_of(base_cfg, "name = \"blobs\"", "name = \"nan\"");
     cfg = edit_of(cfg, "normalize = \"zscore\"", "normalize = \"none\"");
     cfg = edit_of(cfg, "units = 16;", "units = 16; init = \"uniform\";");
@@ -489,25 +477,11 @@ static void test_fashion_mnist(void)
     free(r.out);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 int main(void)
 {
     if (!getenv("DLHOST_PLUGIN_PATH"))
         skip_all("DLHOST_PLUGIN_PATH is not set (run through make check)");
-    const char *base = getenv("DLHOST_BUILDDIR");
-    if (!base)
-        base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(dir, sizeof dir, "%s/test_train-XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
+    tmpdir_make(dir, sizeof dir, NULL, "test_train");
     snprintf(runs, sizeof runs, "%s/runs", dir);
     put_blobs("train.csv", N_TRAIN, 1, 1.0, 1);
     put_blobs("test.csv", N_TEST, 2, 1.0, 0);
@@ -519,7 +493,7 @@ int main(void)
     test_bad();
     test_fashion_mnist();
 
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(dir);
     dlh_registry_clear();
     return done_testing();
 }
