@@ -121,6 +121,12 @@ static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
                       v ? v : "?", r->plugins);
         return DLH_ECONFIG;
     }
+    /* Checkpoints written before the fingerprint have no "data". */
+    if ((v = dlh_st_meta_get(f, "data")) && strcmp(v, r->data_hash) != 0) {
+        dlh_error_set("%s: data.train of %s differs from the checkpoint's (%s, now %s): "
+                      "the data changed since it was written", path, cfg, v, r->data_hash);
+        return DLH_ECONFIG;
+    }
     if (!(v = dlh_st_meta_get(f, "config_hash")) || strcmp(v, r->config_hash) != 0) {
         dlh_error_set("%s: the model, loss or optimizer settings of %s differ from the "
                       "checkpoint's (config_hash %s, now %s); resume refuses a changed "

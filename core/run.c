@@ -77,12 +77,19 @@ static void run_permute(int64_t *v, int64_t n, uint64_t seed, uint64_t stream)
     }
 }
 
-static void run_fnv(uint64_t *h, const char *s)
+/* FNV-1a 64 over n bytes, continuing from *h. */
+static void run_fnv_bytes(uint64_t *h, const void *p, size_t n)
 {
-    for (; *s; s++) {
-        *h ^= (unsigned char)*s;
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        *h ^= b[i];
         *h *= 0x100000001b3ull;
     }
+}
+
+static void run_fnv(uint64_t *h, const char *s)
+{
+    run_fnv_bytes(h, s, strlen(s));
 }
 
 /* Feeds a setting (its name, type and value, groups and lists member by
@@ -153,6 +160,44 @@ static void run_plugin_note(char *buf, size_t size, dlh_kind kind, const char *n
     snprintf(buf + n, size - n, "%s%s", n ? "; " : "", item);
 }
 
+/* Samples of data.train the fingerprint reads (evenly spaced, the first
+   and last included). */
+#define RUN_FP_SAMPLES 256
+
+/* r->data_hash: what --resume compares to tell changed training data even
+   without normalisation statistics: the sample count and an FNV-1a hash of
+   the values and labels of up to RUN_FP_SAMPLES samples, read through the
+   dataset reader (so a change in samples it does not read goes unseen). */
+static int run_data_fingerprint(run_state *r)
+{
+    dlh_experiment *e = r->e;
+    const dlh_dataset_info *info = &e->train.info;
+    int64_t n = info->n_samples, xn = dlh_shape_numel(&info->sample);
+    int64_t yn = info->label_kind == DLH_LABEL_CLASS   ? 1
+                 : info->label_kind == DLH_LABEL_DENSE ? dlh_shape_numel(&info->label)
+                                                       : 0;
+    int64_t k = n < RUN_FP_SAMPLES ? n : RUN_FP_SAMPLES;
+    float *x = dlh_run_calloc((size_t)xn, sizeof *x);
+    float *y = dlh_run_calloc((size_t)yn + 1, sizeof *y);
+    uint64_t h = 0xcbf29ce484222325ull;
+    int rc = x && y ? 0 : DLH_ENOMEM;
+    for (int64_t i = 0; i < k && rc == 0; i++) {
+        int64_t idx = k > 1 ? i * (n - 1) / (k - 1) : 0;
+        if ((rc = e->train.ops->read(e->train.state, &idx, 1, x, yn ? y : NULL)) < 0) {
+            dlh_error_prefix("data.train: fingerprint: ");
+            break;
+        }
+        run_fnv_bytes(&h, x, (size_t)xn * sizeof *x);
+        run_fnv_bytes(&h, y, (size_t)yn * sizeof *y);
+    }
+    free(x);
+    free(y);
+    if (rc == 0)
+        snprintf(r->data_hash, sizeof r->data_hash, "%" PRId64 " samples, fnv1a64 %016"
+                 PRIx64 " of %" PRId64, n, h, k);
+    return rc > 0 ? DLH_EPLUGIN : rc;
+}
+
 static int run_setup(run_state *r)
 {
     dlh_experiment *e = r->e;
@@ -189,6 +234,8 @@ static int run_setup(run_state *r)
             r->test_idx[i] = i;
     }
 
+    if ((rc = run_data_fingerprint(r)))
+        return rc;
     if (e->normalize != DLH_NORM_NONE &&
         (rc = dlh_norm_compute(e->normalize, e->train.ops, e->train.state, &e->train.info,
                                r->train_idx, r->n_train, &r->norm))) {
@@ -330,6 +377,7 @@ static int run_save(run_state *r, const char *path, int64_t epoch)
     meta[n++] = (dlh_st_meta){ "optimizer", e->optimizer_type };
     meta[n++] = (dlh_st_meta){ "monitor", r->monitor };
     meta[n++] = (dlh_st_meta){ "monitored", history };
+    meta[n++] = (dlh_st_meta){ "data", r->data_hash };
     rc = dlh_checkpoint_save(r->be, path, r->ckpt, r->n_ckpt, meta, n);
     for (int i = 0; i < 5; i++)
         free(norm_bufs[i]);

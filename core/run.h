@@ -34,7 +34,9 @@ typedef struct dlh_run_options {
    seed may change (then the run is not the uninterrupted one); refused with
    nothing written: a missing folder or checkpoint, a checkpoint from another
    optimizer, plugin set (names, versions, ABI) or model/loss/optimizer
-   settings ("config_hash"), other normalisation statistics (changed data),
+   settings ("config_hash"), changed training data (the "data" fingerprint:
+   sample count and 256 evenly spaced samples; or other normalisation
+   statistics),
    another monitored metric, an older format, and a run with nothing left
    (epoch >= train.epochs, or stopped early): DLH_ECONFIG; an unreadable or
    corrupt checkpoint or metrics.csv: DLH_EIO / DLH_EDATA. */

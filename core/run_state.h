@@ -15,7 +15,9 @@
 
 /* Format 2 added "monitor" and "monitored" (what --resume needs to carry
    best and early stopping on) and hashes only the model, loss and optimizer
-   into "config_hash" (format 1 hashed the whole config.cfg). */
+   into "config_hash" (format 1 hashed the whole config.cfg).  Checkpoints
+   of format 2 may also carry "data", the training data's fingerprint
+   (run.c); --resume compares it when present. */
 #define RUN_FORMAT "dlhost checkpoint 2"
 #define RUN_FORMAT_1 "dlhost checkpoint 1"
 
@@ -39,6 +41,7 @@ typedef struct run_state {
     dlh_profile *prof;              /* --profile, else NULL */
     char *path_last, *path_best;
     char config_hash[40];
+    char data_hash[96];             /* fingerprint of data.train (run.c) */
     char *plugins;                  /* metadata: the plugins used */
     const char *monitor;            /* the monitored metric's name */
     int64_t step;                   /* optimiser steps taken */

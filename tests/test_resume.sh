@@ -220,6 +220,18 @@ sed 's/"train.csv"/"train2.csv"/' exp.cfg >data2.cfg
 refuse 2 "the data changed since it was written" "changed training data" r \
     data2.cfg --set train.epochs=8
 
+# Without normalisation statistics the data fingerprint tells the change:
+# a run on train.csv, resumed on train2.csv.
+sed 's/normalize = "zscore";/normalize = "none";/' exp.cfg >raw.cfg
+sed 's/"train.csv"/"train2.csv"/' raw.cfg >raw2.cfg
+run_cmd "$dlhost" run raw.cfg --runs raw --set train.epochs=2
+ok "$RC" "a run without normalisation"
+refuse 2 "data.train of raw2.cfg differs from the checkpoint's" \
+    "changed training data without normalisation statistics" raw/resume raw2.cfg \
+    --set train.epochs=4
+run_cmd "$dlhost" run raw.cfg --set train.epochs=4 --resume raw/resume
+ok "$RC" "the same data resumes (the fingerprint matches)"
+
 refuse 2 "the checkpoint monitored val_loss, this run monitors val_accuracy" \
     "another monitored metric" r exp.cfg --set train.epochs=8 \
     --set train.early_stopping.monitor=val_accuracy
