@@ -10,6 +10,10 @@
 #   skip_all REASON            ends a test that cannot run here
 #   diag TEXT...               a comment line
 #   done_testing               prints the plan and exits 0 or 1
+#   need_dlhost                skips the test unless make check set DLHOST_BIN
+#                              and DLHOST_SRCDIR; sets dlhost to the binary
+#   two_class_csv FILE         tests/data/good_train.csv as two classes
+#                              (label y > 1) with a header, into FILE
 #
 # TAP_TMP is a fresh folder removed at exit.
 
@@ -93,4 +97,16 @@ done_testing() {
     echo "1..$tap_n"
     [ "$tap_failed" -eq 0 ] && exit 0
     exit 1
+}
+
+need_dlhost() {
+    if [ -z "${DLHOST_BIN:-}" ] || [ -z "${DLHOST_SRCDIR:-}" ]; then
+        skip_all "DLHOST_BIN/DLHOST_SRCDIR not set (run through make check)"
+    fi
+    dlhost=$DLHOST_BIN
+}
+
+two_class_csv() {
+    awk -F, 'NR == 1 { print "x1,x2,c"; next } { print $1 "," $2 "," ($3 > 1.0 ? 1 : 0) }' \
+        "$DLHOST_SRCDIR/tests/data/good_train.csv" >"$1"
 }

@@ -36,10 +36,7 @@
 
 . "${DLHOST_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-if [ -z "${DLHOST_BIN:-}" ] || [ -z "${DLHOST_SRCDIR:-}" ]; then
-    skip_all "DLHOST_BIN/DLHOST_SRCDIR not set (run through make check)"
-fi
-dlhost=$DLHOST_BIN
+need_dlhost
 EPOCHS=1
 TRAIN_LOSS_TOL=3e-3
 LOSS_TOL=3e-2

@@ -9,10 +9,7 @@
 
 . "${DLHOST_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-if [ -z "${DLHOST_BIN:-}" ] || [ -z "${DLHOST_SRCDIR:-}" ]; then
-    skip_all "DLHOST_BIN/DLHOST_SRCDIR not set (run through make check)"
-fi
-dlhost=$DLHOST_BIN
+need_dlhost
 data=$DLHOST_SRCDIR/tests/data
 abi=$(sed -n 's/^#define DLH_ABI_MAJOR \([0-9]*\).*/\1/p' \
           "$DLHOST_SRCDIR/include/dlhost/plugin.h").$(sed -n \

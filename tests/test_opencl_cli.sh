@@ -11,10 +11,7 @@
 
 . "${DLHOST_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-if [ -z "${DLHOST_BIN:-}" ] || [ -z "${DLHOST_SRCDIR:-}" ]; then
-    skip_all "DLHOST_BIN/DLHOST_SRCDIR not set (run through make check)"
-fi
-dlhost=$DLHOST_BIN
+need_dlhost
 data=$DLHOST_SRCDIR/tests/data
 
 run_cmd "$dlhost" plugins

@@ -11,15 +11,11 @@
 
 . "${DLHOST_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-if [ -z "${DLHOST_BIN:-}" ] || [ -z "${DLHOST_SRCDIR:-}" ]; then
-    skip_all "DLHOST_BIN/DLHOST_SRCDIR not set (run through make check)"
-fi
-dlhost=$DLHOST_BIN
+need_dlhost
 cd "$TAP_TMP" || exit 1
 
-# Two classes from tests/data/good_train.csv (64 rows): y > 1.
-awk -F, 'NR == 1 { print "x1,x2,c"; next } { print $1 "," $2 "," ($3 > 1.0 ? 1 : 0) }' \
-    "$DLHOST_SRCDIR/tests/data/good_train.csv" >train.csv
+# Two classes from tests/data/good_train.csv (64 rows).
+two_class_csv train.csv
 # The same data with one value changed: other normalisation statistics.
 awk -F, 'NR == 2 { $1 = $1 + 0.5 } { print }' OFS=, train.csv >train2.csv
 
