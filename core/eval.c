@@ -93,8 +93,9 @@ int dlh_evaluator_load(dlh_evaluator *ev, const dlh_batch *b)
     size_t nx = (size_t)b->n * (size_t)dlh_shape_numel(&e->train.info.sample);
     size_t ny = (size_t)b->n * (size_t)(e->target_kind == DLH_TARGET_DENSE
                                         ? dlh_shape_numel(&e->target) : 1);
-    int in_place = ev->direct[0] && (b->buffer == 0 || b->buffer == 1) &&
-                   b->x == ev->direct[b->buffer];
+    /* A batch the batcher wrote into an input buffer (direct is NULL
+       otherwise). */
+    int in_place = b->x == ev->direct[b->buffer];
     dlh_graph_select_input(e->graph, in_place ? b->buffer : 0);
     const dlh_tensor *x = dlh_graph_input(e->graph);
     int rc = in_place ? 0 : be->ops->write(be->ctx, x->mem.buf, x->mem.off * sizeof(float),

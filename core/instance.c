@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "hash.h"
 #include "params.h"
 #include "registry.h"
 
@@ -25,16 +26,11 @@ static char *inst_strdup(const char *s)
     return d;
 }
 
-/* FNV-1a, 64 bit: a layer's name keys its random streams, so inserting a
-   layer elsewhere in the model leaves this one's weights unchanged. */
+/* A layer's name keys its random streams, so inserting a layer elsewhere in
+   the model leaves this one's weights unchanged. */
 static uint64_t inst_fnv1a(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    return h;
+    return dlh_fnv1a64_str(DLH_FNV1A64_INIT, s);
 }
 
 /* Whether msg already begins with a location ("exp.cfg:14: ...").  Such

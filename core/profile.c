@@ -23,9 +23,10 @@ struct dlh_profile {
     double *fwd, *bwd;              /* [n] this epoch */
     double part[DLH_PROF_N_PARTS];
     char *path;                     /* dir/profile.csv */
-    char *csv;                      /* the file so far */
+    FILE *mem;                      /* the file so far, into csv[0..len) */
+    char *csv;
     size_t len;
-    prof_row *last, *sorted;        /* the last epoch's rows, [2n + parts + 1] */
+    prof_row *last;                 /* the last epoch's rows, [2n + parts + 1] */
     int n_last;
     int64_t last_epoch;
     double last_seconds;
@@ -37,25 +38,22 @@ int dlh_profile_new(dlh_graph *g, const char *dir, dlh_profile **out)
     dlh_profile *p = calloc(1, sizeof *p);
     int n = dlh_graph_count(g);
     size_t plen = strlen(dir) + sizeof "/profile.csv";
-    static const char header[] = "epoch,part,layer,seconds\n";
     if (p) {
         p->g = g;
         p->n = n;
         p->fwd = calloc((size_t)n + 1, sizeof *p->fwd);
         p->bwd = calloc((size_t)n + 1, sizeof *p->bwd);
         p->last = calloc(2 * (size_t)n + DLH_PROF_N_PARTS + 1, sizeof *p->last);
-        p->sorted = calloc(2 * (size_t)n + DLH_PROF_N_PARTS + 1, sizeof *p->sorted);
         p->path = malloc(plen);
-        p->csv = malloc(sizeof header);
+        p->mem = open_memstream(&p->csv, &p->len);
     }
-    if (!p || !p->fwd || !p->bwd || !p->last || !p->sorted || !p->path || !p->csv) {
+    if (!p || !p->fwd || !p->bwd || !p->last || !p->path || !p->mem ||
+        fputs("epoch,part,layer,seconds\n", p->mem) < 0) {
         dlh_profile_free(p);
         dlh_error_set("profile: out of memory");
         return DLH_ENOMEM;
     }
     snprintf(p->path, plen, "%s/profile.csv", dir);
-    memcpy(p->csv, header, sizeof header);
-    p->len = sizeof header - 1;
     dlh_graph_time_nodes(g, p->fwd, p->bwd);
     *out = p;
     return 0;
@@ -70,8 +68,9 @@ void dlh_profile_free(dlh_profile *p)
     free(p->fwd);
     free(p->bwd);
     free(p->last);
-    free(p->sorted);
     free(p->path);
+    if (p->mem)
+        fclose(p->mem);
     free(p->csv);
     free(p);
 }
@@ -124,35 +123,16 @@ int dlh_profile_epoch(dlh_profile *p, int64_t epoch, double seconds)
     memset(p->bwd, 0, (size_t)p->n * sizeof *p->bwd);
     memset(p->part, 0, sizeof p->part);
 
-    char *add = NULL;
-    size_t add_len = 0;
-    FILE *mem = open_memstream(&add, &add_len);
-    if (!mem) {
-        dlh_error_set("%s: out of memory", p->path);
-        return DLH_ENOMEM;
-    }
     for (int i = 0; i < p->n_last; i++)
-        fprintf(mem, "%lld,%s,%s,%.6g\n", (long long)epoch, p->last[i].part,
+        fprintf(p->mem, "%lld,%s,%s,%.6g\n", (long long)epoch, p->last[i].part,
                 p->last[i].layer ? p->last[i].layer : "", p->last[i].seconds);
-    int bad = ferror(mem);
-    if (fclose(mem) != 0 || bad) {
-        free(add);
+    if (fflush(p->mem) != 0 || ferror(p->mem)) {
         dlh_error_set("%s: out of memory", p->path);
         return DLH_ENOMEM;
     }
-    char *csv = realloc(p->csv, p->len + add_len + 1);
-    if (!csv) {
-        free(add);
-        dlh_error_set("%s: out of memory", p->path);
-        return DLH_ENOMEM;
-    }
-    memcpy(csv + p->len, add, add_len + 1);
-    free(add);
-    p->csv = csv;
-    int rc = dlh_file_write_atomic(p->path, csv, p->len + add_len);
-    if (rc == 0)
-        p->len += add_len;          /* else the file keeps the earlier epochs */
-    return rc;
+    /* A failed write leaves the file with the earlier epochs; the next one
+       writes them all. */
+    return dlh_file_write_atomic(p->path, p->csv, p->len);
 }
 
 static int row_cmp(const void *a, const void *b)
@@ -165,8 +145,8 @@ void dlh_profile_print(dlh_profile *p, FILE *out)
 {
     if (p->n_last == 0)
         return;
-    prof_row *rows = p->sorted;
-    memcpy(rows, p->last, (size_t)p->n_last * sizeof *rows);
+    /* The rows are rebuilt each epoch, so they may be sorted in place. */
+    prof_row *rows = p->last;
     qsort(rows, (size_t)p->n_last, sizeof *rows, row_cmp);
     fprintf(out, "profile of epoch %lld (%.3f s of training; every epoch in %s):\n",
             (long long)p->last_epoch, p->last_seconds, p->path);

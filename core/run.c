@@ -23,6 +23,7 @@
 #include "eval.h"
 #include "experiment.h"
 #include "graph.h"
+#include "hash.h"
 #include "registry.h"
 #include "run_state.h"
 #include "rundir.h"
@@ -77,19 +78,9 @@ static void run_permute(int64_t *v, int64_t n, uint64_t seed, uint64_t stream)
     }
 }
 
-/* FNV-1a 64 over n bytes, continuing from *h. */
-static void run_fnv_bytes(uint64_t *h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        *h ^= b[i];
-        *h *= 0x100000001b3ull;
-    }
-}
-
 static void run_fnv(uint64_t *h, const char *s)
 {
-    run_fnv_bytes(h, s, strlen(s));
+    *h = dlh_fnv1a64_str(*h, s);
 }
 
 /* Feeds a setting (its name, type and value, groups and lists member by
@@ -132,7 +123,7 @@ static void run_hash_setting(uint64_t *h, const config_setting_t *s)
 static void run_hash_config(dlh_config *cfg, char *out, size_t size)
 {
     static const char *const keys[] = { "model", "loss", "optimizer" };
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = DLH_FNV1A64_INIT;
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         config_setting_t *s = config_setting_get_member(dlh_config_root(cfg), keys[i]);
         run_fnv(&h, keys[i]);
@@ -178,8 +169,8 @@ static int run_data_fingerprint(run_state *r)
                                                        : 0;
     int64_t k = n < RUN_FP_SAMPLES ? n : RUN_FP_SAMPLES;
     float *x = dlh_run_calloc((size_t)xn, sizeof *x);
-    float *y = dlh_run_calloc((size_t)yn + 1, sizeof *y);
-    uint64_t h = 0xcbf29ce484222325ull;
+    float *y = dlh_run_calloc((size_t)yn, sizeof *y);
+    uint64_t h = DLH_FNV1A64_INIT;
     int rc = x && y ? 0 : DLH_ENOMEM;
     for (int64_t i = 0; i < k && rc == 0; i++) {
         int64_t idx = k > 1 ? i * (n - 1) / (k - 1) : 0;
@@ -187,8 +178,8 @@ static int run_data_fingerprint(run_state *r)
             dlh_error_prefix("data.train: fingerprint: ");
             break;
         }
-        run_fnv_bytes(&h, x, (size_t)xn * sizeof *x);
-        run_fnv_bytes(&h, y, (size_t)yn * sizeof *y);
+        h = dlh_fnv1a64(h, x, (size_t)xn * sizeof *x);
+        h = dlh_fnv1a64(h, y, (size_t)yn * sizeof *y);
     }
     free(x);
     free(y);
