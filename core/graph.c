@@ -23,6 +23,11 @@ typedef struct graph_node {
     int n_consumers;
     int needs_grad;                 /* a layer with parameters is here or upstream */
     dlh_tensor out, dout;           /* max_batch; dout only where needs_grad */
+    /* A view layer (flatten, reshape) whose output is its input's memory,
+       set again at every forward (the model input alternates between two
+       buffers): it runs no forward.  When its input's gradient is written
+       here first, dout is that gradient's memory and it runs no backward. */
+    int view_out, view_dout;
     dlh_tensor *in_v, *din_v;       /* views handed to the layer, [n_in] */
     dlh_tensor *scratch_v;          /* layer scratch views, [layer->n_scratch] */
 } graph_node;
@@ -69,8 +74,10 @@ int dlh_graph_new(const dlh_backend *be, const dlh_shape *input, int64_t max_bat
 
 static void graph_node_free(const dlh_backend *be, graph_node *nd)
 {
-    dlh_tensor_free(be, &nd->out);
-    dlh_tensor_free(be, &nd->dout);
+    if (!nd->view_out)
+        dlh_tensor_free(be, &nd->out);
+    if (!nd->view_dout)
+        dlh_tensor_free(be, &nd->dout);
     free(nd->in);
     free(nd->to);
     free(nd->in_v);
@@ -184,18 +191,28 @@ int dlh_graph_dangling(const dlh_graph *g)
 }
 
 /* A batch-first tensor of max_batch samples of per-sample shape s. */
-static int graph_alloc(const dlh_graph *g, const dlh_shape *s, dlh_tensor *t)
+/* t without memory: max_batch samples of shape s. */
+static int graph_shape(const dlh_graph *g, const dlh_shape *s, dlh_tensor *t)
 {
-    int64_t shape[DLH_MAX_DIMS];
     if (s->ndim + 1 > DLH_MAX_DIMS) {
         dlh_error_set("per-sample shape with %d dimensions has no room for the batch "
                       "(at most %d)", (int)s->ndim, DLH_MAX_DIMS - 1);
         return DLH_ESHAPE;
     }
-    shape[0] = g->max_batch;
+    memset(t, 0, sizeof *t);
+    t->dtype = DLH_F32;
+    t->ndim = s->ndim + 1;
+    t->shape[0] = g->max_batch;
     for (int i = 0; i < s->ndim; i++)
-        shape[i + 1] = s->dim[i];
-    return dlh_tensor_alloc(g->be, s->ndim + 1, shape, t);
+        t->shape[i + 1] = s->dim[i];
+    return 0;
+}
+
+static int graph_alloc(const dlh_graph *g, const dlh_shape *s, dlh_tensor *t)
+{
+    dlh_tensor shaped;
+    int rc = graph_shape(g, s, &shaped);
+    return rc ? rc : dlh_tensor_alloc(g->be, shaped.ndim, shaped.shape, t);
 }
 
 int dlh_graph_plan(dlh_graph *g)
@@ -218,21 +235,8 @@ int dlh_graph_plan(dlh_graph *g)
             if (nd->in[k] >= 0 && g->nodes[nd->in[k]].needs_grad)
                 nd->needs_grad = 1;
     }
-    int64_t max_numel = 1;
-    for (int i = 0; i < g->n; i++) {
-        graph_node *nd = &g->nodes[i];
-        /* The loss writes the last node's gradient in any case. */
-        int grad = nd->needs_grad || i == g->n - 1;
-        if ((rc = graph_alloc(g, &nd->layer->output, &nd->out)) ||
-            (grad && (rc = graph_alloc(g, &nd->layer->output, &nd->dout)))) {
-            dlh_error_prefix("layer '%s': ", nd->layer->name);
-            return rc;
-        }
-        int64_t n = dlh_shape_numel(&nd->layer->output);
-        max_numel = n > max_numel ? n : max_numel;
-    }
     /* Backward order decides who writes a producer's gradient first. */
-    char *written = calloc((size_t)g->n, 1);
+    char *written = calloc((unsigned)g->n, 1);
     if (!written) {
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
@@ -254,6 +258,28 @@ int dlh_graph_plan(dlh_graph *g)
         g->n_gscratch = used > g->n_gscratch ? used : g->n_gscratch;
     }
     free(written);
+    int64_t max_numel = 1;
+    for (int i = 0; i < g->n; i++) {
+        graph_node *nd = &g->nodes[i];
+        nd->view_out = nd->layer->output_is_view && nd->n_in == 1;
+        nd->view_dout = nd->view_out && nd->to[0] == GRAPH_TO_DIRECT;
+        /* The loss writes the last node's gradient in any case. */
+        int grad = nd->needs_grad || i == g->n - 1;
+        dlh_tensor *dout = grad && !nd->view_dout ? &nd->dout : NULL;
+        rc = nd->view_out ? graph_shape(g, &nd->layer->output, &nd->out)
+                          : graph_alloc(g, &nd->layer->output, &nd->out);
+        if (rc == 0 && nd->view_dout) {
+            /* Producers come first, so a chain of views shares one buffer. */
+            rc = graph_shape(g, &nd->layer->output, &nd->dout);
+            nd->dout.mem = g->nodes[nd->in[0]].dout.mem;
+        }
+        if (rc || (dout && (rc = graph_alloc(g, &nd->layer->output, dout)))) {
+            dlh_error_prefix("layer '%s': ", nd->layer->name);
+            return rc;
+        }
+        int64_t n = dlh_shape_numel(&nd->layer->output);
+        max_numel = n > max_numel ? n : max_numel;
+    }
     if (g->n_gscratch > 0) {
         g->gscratch = calloc((size_t)g->n_gscratch, sizeof *g->gscratch);
         if (!g->gscratch) {
@@ -372,6 +398,11 @@ int dlh_graph_forward(dlh_graph *g, int64_t batch, int training, int64_t step,
 {
     for (int i = 0; i < g->n; i++) {
         graph_node *nd = &g->nodes[i];
+        if (nd->view_out) {
+            int p = nd->in[0];
+            nd->out.mem = p < 0 ? g->x.mem : g->nodes[p].out.mem;
+            continue;
+        }
         dlh_layer_ctx ctx;
         dlh_layer_ctx_fill(nd->layer, batch, training, step, seed, &ctx, nd->scratch_v);
         graph_inputs(g, nd, batch);
@@ -395,7 +426,7 @@ int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed)
     int rc;
     for (int i = g->n - 1; i >= 0; i--) {
         graph_node *nd = &g->nodes[i];
-        if (!nd->needs_grad)
+        if (!nd->needs_grad || nd->view_dout)
             continue;
         double t0 = g->time_bwd ? dlh_graph_mark(g) : 0.0;
         dlh_layer_ctx ctx;

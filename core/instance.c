@@ -436,6 +436,8 @@ int dlh_layer_new(const dlh_backend *be, const char *type, const char *name,
     }
     l->output = setup.output;
     l->overwrites_grads = setup.overwrites_grads != 0;
+    l->output_is_view = setup.output_is_view != 0 && setup.n_inputs == 1 &&
+                        n_out == dlh_shape_numel(&setup.inputs[0]);
     if ((rc = layer_alloc_tensors(l, &d, init_override, seed)) < 0) {
         inst_prefix("layer", name);
         goto fail;

@@ -43,6 +43,7 @@ typedef struct dlh_layer_inst {
     int64_t max_batch;
     const dlh_backend *backend;
     int overwrites_grads;           /* its backward can write ctx->grads */
+    int output_is_view;             /* output = its one input, reshaped */
 } dlh_layer_inst;
 
 /* Creates layer component `type` named `name` over per-sample `inputs`,

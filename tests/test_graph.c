@@ -72,6 +72,54 @@ static const char *pre_cfg =
     "optimizer = { type = \"sgd\"; lr = 0.1; };\n"
     "train = { batch_size = 4; };\n";
 
+/* Views: r reshapes fc1 and is the first to write fc1's gradient (its
+   backward is fc1's gradient memory), f flattens r; t reads fc1 too and adds
+   into that gradient afterwards. */
+static const char *view_cfg =
+    "seed = 13;\n"
+    "data = { train = { type = \"csv\"; path = \"train.csv\"; label = \"dense\"; }; };\n"
+    "model = (\n"
+    "  { name = \"fc1\"; type = \"dense\"; units = 4; },\n"
+    "  { name = \"t\"; type = \"tanh\"; },\n"
+    "  { name = \"r\"; type = \"reshape\"; shape = [2, 2]; inputs = [\"fc1\"]; },\n"
+    "  { name = \"f\"; type = \"flatten\"; },\n"
+    "  { name = \"sum\"; type = \"add\"; inputs = [\"t\", \"f\"]; },\n"
+    "  { name = \"head\"; type = \"dense\"; units = 1; }\n"
+    ");\n"
+    "loss = { type = \"mse\"; };\n"
+    "optimizer = { type = \"sgd\"; lr = 0.1; };\n"
+    "train = { batch_size = 4; };\n";
+
+/* A view that is not the first to write its input's gradient: the add
+   writes fc1's, so r's backward copies and the graph adds. */
+static const char *view_copy_cfg =
+    "seed = 17;\n"
+    "data = { train = { type = \"csv\"; path = \"train.csv\"; label = \"dense\"; }; };\n"
+    "model = (\n"
+    "  { name = \"fc1\"; type = \"dense\"; units = 4; },\n"
+    "  { name = \"r\"; type = \"reshape\"; shape = [2, 2]; },\n"
+    "  { name = \"f\"; type = \"flatten\"; },\n"
+    "  { name = \"t\"; type = \"tanh\"; },\n"
+    "  { name = \"sum\"; type = \"add\"; inputs = [\"fc1\", \"t\"]; },\n"
+    "  { name = \"head\"; type = \"dense\"; units = 1; }\n"
+    ");\n"
+    "loss = { type = \"mse\"; };\n"
+    "optimizer = { type = \"sgd\"; lr = 0.1; };\n"
+    "train = { batch_size = 4; };\n";
+
+/* A flatten straight on the data: its output is whichever input buffer the
+   batch is in. */
+static const char *view_data_cfg =
+    "seed = 19;\n"
+    "data = { train = { type = \"csv\"; path = \"train.csv\"; label = \"dense\"; }; };\n"
+    "model = (\n"
+    "  { name = \"flat\"; type = \"flatten\"; },\n"
+    "  { name = \"head\"; type = \"dense\"; units = 1; }\n"
+    ");\n"
+    "loss = { type = \"mse\"; };\n"
+    "optimizer = { type = \"sgd\"; lr = 0.1; };\n"
+    "train = { batch_size = 4; };\n";
+
 /* src with `from` replaced by `to`. */
 static char *edit(const char *src, const char *from, const char *to)
 {
@@ -257,6 +305,67 @@ static void test_gradients(void)
                     "the gradient summed over three consumers");
     check_gradients("pre", pre_cfg, "01111", (const int[]){ 1, 4 }, 2,
                     "the gradient past a layer backward does not reach");
+    check_gradients("view", view_cfg, "111111", (const int[]){ 0, 5 }, 2,
+                    "the gradient through views that share its memory");
+    check_gradients("view_copy", view_copy_cfg, "111111", (const int[]){ 0, 5 }, 2,
+                    "the gradient through a view that copies it");
+}
+
+static int same_mem(const dlh_tensor *a, const dlh_tensor *b)
+{
+    return a->mem.buf == b->mem.buf && a->mem.off == b->mem.off;
+}
+
+/* flatten and reshape take their input's memory instead of copying. */
+static void test_views(void)
+{
+    dlh_config *cfg;
+    dlh_experiment *e = NULL;
+    int rc = load("view", view_cfg, &cfg);
+    if (rc == 0)
+        rc = dlh_experiment_new(cfg, NULL, 0, &e);
+    if (!ok(rc == 0, "the view model builds (%s)", dlh_error_get())) {
+        dlh_config_free(cfg);
+        return;
+    }
+    dlh_graph *g = e->graph;
+    const dlh_host *host = dlh_host_table();
+    const float x[8] = { 0.5f, -1.0f, 1.5f, 0.25f, -0.75f, 0.3f, 1.1f, -0.6f };
+    dlh_tensor xv = *dlh_graph_input(g);
+    xv.shape[0] = 4;
+    host->tensor_write(e->backend, &xv, x);
+    rc = dlh_graph_forward(g, 4, 1, 0, e->seed);
+    ok(rc == 0 && same_mem(dlh_graph_node_output(g, 2), dlh_graph_node_output(g, 0)) &&
+       same_mem(dlh_graph_node_output(g, 3), dlh_graph_node_output(g, 0)),
+       "reshape and flatten outputs are fc1's memory");
+    const dlh_tensor *o = dlh_graph_node_output(g, 3);
+    ok(o->ndim == 2 && o->shape[0] == 4 && o->shape[1] == 4, "with their own shape");
+    dlh_experiment_free(e);
+    dlh_config_free(cfg);
+
+    e = NULL;
+    rc = load("view_data", view_data_cfg, &cfg);
+    if (rc == 0)
+        rc = dlh_experiment_new(cfg, NULL, 0, &e);
+    if (!ok(rc == 0, "the flatten-first model builds (%s)", dlh_error_get())) {
+        dlh_config_free(cfg);
+        return;
+    }
+    g = e->graph;
+    dlh_tensor bufs[2];
+    rc = dlh_graph_input_buffers(g, bufs);
+    int follows = rc == 0;
+    for (int k = 0; follows && k < 2; k++) {
+        xv = bufs[k];
+        xv.shape[0] = 4;
+        host->tensor_write(e->backend, &xv, x);
+        dlh_graph_select_input(g, k);
+        follows = dlh_graph_forward(g, 4, 1, 0, e->seed) == 0 &&
+                  same_mem(dlh_graph_node_output(g, 0), &bufs[k]);
+    }
+    ok(follows, "flatten's output follows the input buffer the batch is in");
+    dlh_experiment_free(e);
+    dlh_config_free(cfg);
 }
 
 static int losses(const char *out, double *v, int max)
@@ -346,6 +455,7 @@ int main(void)
 
     test_shapes();
     test_gradients();
+    test_views();
     test_training();
     test_bad();
 

@@ -61,6 +61,14 @@ struct dlh_layer_setup {
     /* Set by create to 1 when backward honours ctx->overwrite_grads: the
        core then skips zeroing the gradients before each backward. */
     int32_t overwrites_grads;
+    /* ABI 1.3 members go below this line. */
+    /* Set by create to 1 when the output is the first and only input's
+       elements unchanged and in the same order (flatten, reshape).  The core
+       may then hand the output the input's memory and skip forward, and hand
+       the input's gradient the output gradient's memory and skip backward.
+       forward and backward must still copy: the core calls them wherever it
+       cannot share the memory. */
+    int32_t output_is_view;
 };
 
 typedef struct dlh_layer_ctx {

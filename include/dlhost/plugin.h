@@ -15,7 +15,7 @@
 #include "host.h"
 
 #define DLH_ABI_MAJOR 1
-#define DLH_ABI_MINOR 2
+#define DLH_ABI_MINOR 3
 
 typedef enum dlh_kind {
     DLH_KIND_BACKEND = 0,

@@ -1,8 +1,9 @@
 /* flatten: each sample to one dimension of all its elements (nn.Flatten with
  * its defaults start_dim=1, end_dim=-1).  The data does not change, only its
- * shape; forward and backward are one backend copy each, since the layer
- * contract gives every tensor its own memory.  A core that plans memory may
- * later alias output and input for this layer and skip the call. */
+ * shape: the layer declares its output a view (ABI 1.3), so the core gives
+ * the output the input's memory and skips forward, and backward where the
+ * input's gradient can share memory too.  Where it cannot, forward and
+ * backward are one backend copy each. */
 #include <stdlib.h>
 
 #include "layers.h"
@@ -16,6 +17,7 @@ static int flatten_create(const dlh_host *host, dlh_layer_setup *setup, void **s
                                  setup->n_inputs);
     setup->output.ndim = 1;
     setup->output.dim[0] = dlh_shape_numel(&setup->inputs[0]);
+    setup->output_is_view = 1;
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /* reshape: each sample to `shape` (a list without the batch dimension; at
  * most one -1, inferred from the element count), like torch.reshape of
- * every sample.  The data does not change: forward and backward are one
- * backend copy each. */
+ * every sample.  The data does not change: the output is declared a view
+ * (see flatten.c), and forward and backward are one backend copy each where
+ * the core calls them. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -69,6 +70,7 @@ static int reshape_create(const dlh_host *host, dlh_layer_setup *setup, void **s
                                  (long long)known);
     }
     setup->output = out;
+    setup->output_is_view = 1;
     return 0;
 }
 
