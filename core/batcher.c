@@ -525,6 +525,14 @@ int dlh_batcher_start(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t bat
                       const dlh_augment_inst *augment, int n_augment, uint64_t seed,
                       uint64_t pass_id)
 {
+    return dlh_batcher_start_at(b, idx, n, batch_size, augment, n_augment, seed, pass_id,
+                                0);
+}
+
+int dlh_batcher_start_at(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t batch_size,
+                         const dlh_augment_inst *augment, int n_augment, uint64_t seed,
+                         uint64_t pass_id, int64_t first_batch)
+{
     if (!b) {
         dlh_error_set("batcher: no batcher");
         return DLH_EINVAL;
@@ -537,6 +545,12 @@ int dlh_batcher_start(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t bat
     if (batch_size < 1 || batch_size > b->max_batch) {
         dlh_error_set("batcher: batch size %lld is outside 1..%lld",
                       (long long)batch_size, (long long)b->max_batch);
+        return DLH_EINVAL;
+    }
+    int64_t n_batches = (n + batch_size - 1) / batch_size;
+    if (first_batch < 0 || first_batch > n_batches) {
+        dlh_error_set("batcher: first batch %lld is outside the pass's 0..%lld",
+                      (long long)first_batch, (long long)n_batches);
         return DLH_EINVAL;
     }
     if (n_augment < 0 || (n_augment > 0 && !augment))
@@ -575,8 +589,10 @@ int dlh_batcher_start(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t bat
     b->idx = idx;
     b->n = n;
     b->batch_size = batch_size;
-    b->n_batches = (n + batch_size - 1) / batch_size;
-    b->produced = b->handed = b->released = 0;
+    b->n_batches = n_batches;
+    /* The counters are batch indices of the pass: the thread prepares batch
+       `produced` next. */
+    b->produced = b->handed = b->released = first_batch;
     b->seed = seed;
     b->pass_id = pass_id;
     b->active = 1;

@@ -83,6 +83,12 @@ int dlh_batcher_set_x_buffers(dlh_batcher *b, float *x0, float *x1);
 int dlh_batcher_start(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t batch_size,
                       const dlh_augment_inst *augment, int n_augment, uint64_t seed,
                       uint64_t pass_id);
+/* dlh_batcher_start beginning at batch first_batch (0..number of batches) of
+   the pass, as a resumed epoch does: the batches before it are skipped, and
+   the ones after it are exactly those of the whole pass. */
+int dlh_batcher_start_at(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t batch_size,
+                         const dlh_augment_inst *augment, int n_augment, uint64_t seed,
+                         uint64_t pass_id, int64_t first_batch);
 /* The next batch of the pass (valid until the following call), or
    *out = NULL at the end of the pass (and after it, or with no pass).  Reader
    and augmenter errors come back here, in order after the batches before

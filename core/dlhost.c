@@ -1,7 +1,9 @@
 /* The `dlhost` command: parses argv and calls libdlhost.
  *
  * Exit statuses (DESIGN.md section 6): 0 ok, 1 runtime failure, 2 usage or
- * configuration error, 3 plugin error, 4 training diverged. */
+ * configuration error, 3 plugin error, 4 training diverged; and as a shell
+ * reports a signal, 130 (SIGINT) or 143 (SIGTERM) for a run that a signal
+ * stopped after saving where it was. */
 #include "config.h"
 
 #include <stdarg.h>
@@ -63,7 +65,9 @@ static const char help_text[] =
     "  DLHOST_PLUGIN_PATH_ONLY  1: search DLHOST_PLUGIN_PATH only\n"
     "\n"
     "Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error,\n"
-    "3 plugin error, 4 training diverged.\n";
+    "3 plugin error, 4 training diverged, 130 or 143 run stopped by SIGINT or\n"
+    "SIGTERM (after the step under way; last.safetensors holds the position and\n"
+    "--resume goes on from it).\n";
 
 static int usage_error(const char *fmt, ...) DLH_PRINTF(1, 2);
 static int usage_error(const char *fmt, ...)
@@ -324,7 +328,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     else
         rc = dlh_check(cfg, backend, stdout);
     fflush(stdout);
-    status = rc < 0 ? report(rc, exit_status(rc)) : 0;
+    /* A run stopped by signal rc (run.h) exits as the shell would report it. */
+    status = rc < 0 ? report(rc, exit_status(rc)) : rc > 0 ? 128 + rc : 0;
     dlh_config_free(cfg);
     dlh_registry_clear();
     return status;

@@ -2,8 +2,10 @@
  * experiment and loaded into a run that has been set up but has not trained
  * (run.c), with what the epochs before it left in memory replayed: the best
  * value, early stopping's count and the schedule's state.  Checkpoints are
- * taken at epoch ends, so a run resumes at the first batch of the next epoch;
- * on the cpu backend its weights then equal the uninterrupted run's. */
+ * taken at epoch ends, where a run resumes at the first batch of the next
+ * epoch, and where a signal stopped a run inside an epoch, where it resumes
+ * at the next batch of that epoch, with the epoch's sums so far; on the cpu
+ * backend its weights then equal the uninterrupted run's. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -16,6 +18,22 @@
 #include "eval.h"
 #include "run_state.h"
 #include "safetensors.h"
+
+/* Metadata `key` of the checkpoint as a finite number >= 0. */
+static int run_meta_f64(const dlh_st_file *f, const char *path, const char *key,
+                        double *out)
+{
+    const char *v = dlh_st_meta_get(f, key);
+    char *end = NULL;
+    errno = 0;
+    double x = v ? strtod(v, &end) : 0.0;
+    if (!v || end == v || *end || errno || !isfinite(x) || x < 0.0) {
+        dlh_error_set("%s: metadata '%s' is missing or malformed", path, key);
+        return DLH_EDATA;
+    }
+    *out = x;
+    return 0;
+}
 
 /* Metadata `key` of the checkpoint as an integer >= min. */
 static int run_meta_i64(const dlh_st_file *f, const char *path, const char *key,
@@ -135,12 +153,38 @@ static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
     }
     int64_t step;
     int rc;
-    if ((rc = run_meta_i64(f, path, "epoch", 1, epoch)) ||
+    if ((rc = run_meta_i64(f, path, "epoch", 0, epoch)) ||
         (rc = run_meta_i64(f, path, "step", 0, &step)))
         return rc;
-    /* Checkpoints are taken at epoch ends: whole epochs of at most one step
-       per sample (this also bounds the schedule's replay). */
-    if (step % *epoch != 0 || step / *epoch < 1 || step / *epoch > r->n_train) {
+    struct run_partial *p = &r->start;
+    memset(p, 0, sizeof *p);
+    if (dlh_st_meta_get(f, "batch")) {
+        /* Stopped inside epoch *epoch + 1: the same batches are needed. */
+        int64_t bs, steps = (r->n_train + e->batch_size - 1) / e->batch_size;
+        if ((rc = run_meta_i64(f, path, "batch", 1, &p->batch)) ||
+            (rc = run_meta_i64(f, path, "batch_size", 1, &bs)) ||
+            (rc = run_meta_i64(f, path, "epoch_correct", 0, &p->correct)) ||
+            (rc = run_meta_f64(f, path, "epoch_loss_sum", &p->sum)) ||
+            (rc = run_meta_f64(f, path, "epoch_seconds", &p->seconds)))
+            return rc;
+        if (bs != e->batch_size) {
+            dlh_error_set("%s: stopped inside an epoch of batch size %" PRId64 ", and %s "
+                          "asks for %" PRId64 "; resuming inside an epoch needs the same "
+                          "train.batch_size", path, bs, cfg, e->batch_size);
+            return DLH_ECONFIG;
+        }
+        if (p->batch >= steps || step != *epoch * steps + p->batch ||
+            p->correct > p->batch * bs) {
+            dlh_error_set("%s: metadata 'step' %" PRId64 ", 'batch' %" PRId64 " and "
+                          "'epoch_correct' %" PRId64 " do not fit epoch %" PRId64 " of %"
+                          PRId64 " steps", path, step, p->batch, p->correct, *epoch + 1,
+                          steps);
+            return DLH_EDATA;
+        }
+    } else if (*epoch < 1 || step % *epoch != 0 || step / *epoch < 1 ||
+               step / *epoch > r->n_train) {
+        /* At an epoch end: whole epochs of at most one step per sample
+           (this also bounds the schedule's replay). */
         dlh_error_set("%s: metadata 'step' %" PRId64 " is not a whole number of epochs "
                       "(%" PRId64 ") of at most %" PRId64 " steps", path, step, *epoch,
                       r->n_train);
@@ -167,9 +211,10 @@ static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
     return 0;
 }
 
-/* Replays what the epochs before `epoch` left in memory: the best value,
-   early stopping's count, and the schedule's calls (a schedule such as
-   reduce_on_plateau keeps state between them). */
+/* Replays what the epochs before `epoch` (and the steps of it a signal
+   stopped) left in memory: the best value, early stopping's count, and the
+   schedule's calls (a schedule such as reduce_on_plateau keeps state
+   between them). */
 static int run_resume_replay(run_state *r, int64_t epoch, const char *path)
 {
     dlh_experiment *e = r->e;
@@ -177,7 +222,7 @@ static int run_resume_replay(run_state *r, int64_t epoch, const char *path)
     int improved = 0;
     for (int64_t k = 0; k < epoch; k++)
         improved = dlh_run_track_best(r, r->history[k], k + 1, acc_monitor);
-    if (dlh_run_stops(r, improved)) {
+    if (epoch > 0 && r->start.batch == 0 && dlh_run_stops(r, improved)) {
         dlh_error_set("%s: the run stopped early at epoch %" PRId64 " (%s has not "
                       "improved for %" PRId64 " epochs): nothing to resume (raise "
                       "train.early_stopping.patience to go on)", path, epoch, r->monitor,
@@ -185,9 +230,11 @@ static int run_resume_replay(run_state *r, int64_t epoch, const char *path)
         return DLH_ECONFIG;
     }
     int64_t bs = e->batch_size, steps = (r->n_train + bs - 1) / bs;
-    int64_t done_steps = r->step / epoch;     /* per epoch, at the checkpoint's batch */
-    for (int64_t k = 0; k < epoch; k++)
-        for (int64_t s = 0; s < done_steps; s++) {
+    /* Steps per epoch at the checkpoint's batch size (the same inside an
+       epoch, which run_resume_meta checked). */
+    int64_t done_steps = r->start.batch > 0 ? steps : r->step / epoch;
+    for (int64_t k = 0; k <= epoch; k++)
+        for (int64_t s = 0; s < (k < epoch ? done_steps : r->start.batch); s++) {
             dlh_schedule_ctx sc = { sizeof sc, e->lr, k, k * done_steps + s, steps,
                                     e->epochs, k > 0 ? r->history[k - 1] : NAN };
             double lr;
@@ -198,7 +245,7 @@ static int run_resume_replay(run_state *r, int64_t epoch, const char *path)
                 return rc;
             }
         }
-    r->monitored = r->history[epoch - 1];
+    r->monitored = epoch > 0 ? r->history[epoch - 1] : NAN;
     r->start_epoch = epoch;
     return 0;
 }
@@ -207,7 +254,7 @@ static int run_resume_replay(run_state *r, int64_t epoch, const char *path)
    loaded when the best epoch is the checkpoint's, else best.safetensors. */
 static int run_resume_best(run_state *r, int64_t epoch)
 {
-    if (!r->best)
+    if (!r->best || r->best_epoch == 0)
         return 0;
     if (r->best_epoch == epoch)
         return dlh_run_copy_best(r, 0);

@@ -13,6 +13,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +32,15 @@
 
 #define RUN_RNG_SHUFFLE 3       /* (3, epoch, 0): the epoch's order */
 #define RUN_RNG_SPLIT 4         /* (4, 0, 0): the validation split */
+
+/* SIGINT or SIGTERM during training: the number of the signal, which the
+   step loop sees after the step it interrupted. */
+static volatile sig_atomic_t run_signal;
+
+static void run_on_signal(int sig)
+{
+    run_signal = sig;
+}
 
 static double run_now(void)
 {
@@ -320,8 +330,9 @@ static int run_save(run_state *r, const char *path, int64_t epoch)
 {
     dlh_experiment *e = r->e;
     char s_epoch[32], s_step[32], s_seed[32], s_classes[32], rng[512];
+    char s_batch[32], s_bs[32], s_sum[40], s_correct[32], s_secs[40];
     char *norm_bufs[5];
-    dlh_st_meta meta[24];
+    dlh_st_meta meta[32];
     size_t n = 0;
     int rc = dlh_norm_to_meta(e->normalize != DLH_NORM_NONE ? &r->norm : NULL, meta + n,
                               norm_bufs);
@@ -369,6 +380,20 @@ static int run_save(run_state *r, const char *path, int64_t epoch)
     meta[n++] = (dlh_st_meta){ "monitor", r->monitor };
     meta[n++] = (dlh_st_meta){ "monitored", history };
     meta[n++] = (dlh_st_meta){ "data", r->data_hash };
+    /* Stopped inside an epoch: where, and the epoch's sums so far, exactly. */
+    const struct run_partial *p = &r->stopped;
+    if (p->batch > 0) {
+        snprintf(s_batch, sizeof s_batch, "%" PRId64, p->batch);
+        snprintf(s_bs, sizeof s_bs, "%" PRId64, e->batch_size);
+        snprintf(s_sum, sizeof s_sum, "%.17g", p->sum);
+        snprintf(s_correct, sizeof s_correct, "%" PRId64, p->correct);
+        snprintf(s_secs, sizeof s_secs, "%.17g", p->seconds);
+        meta[n++] = (dlh_st_meta){ "batch", s_batch };
+        meta[n++] = (dlh_st_meta){ "batch_size", s_bs };
+        meta[n++] = (dlh_st_meta){ "epoch_loss_sum", s_sum };
+        meta[n++] = (dlh_st_meta){ "epoch_correct", s_correct };
+        meta[n++] = (dlh_st_meta){ "epoch_seconds", s_secs };
+    }
     rc = dlh_checkpoint_save(r->be, path, r->ckpt, r->n_ckpt, meta, n);
     for (int i = 0; i < 5; i++)
         free(norm_bufs[i]);
@@ -488,16 +513,24 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
     int np = dlh_graph_param_count(r->g);
     double sum = 0.0, t0 = run_now(), last_draw = 0.0;
     int rc;
+    /* A resumed epoch goes on from where the signal stopped it. */
+    int64_t first = epoch == r->start_epoch ? r->start.batch : 0;
+    if (first > 0) {
+        sum = r->start.sum;
+        correct = r->start.correct;
+        seen = first * bs;
+        t0 -= r->start.seconds;
+    }
 
     memcpy(r->order, r->train_idx, (size_t)n * sizeof *r->order);
     if (e->shuffle)
         run_permute(r->order, n, e->seed,
                     r->host->rng_stream(RUN_RNG_SHUFFLE, (uint64_t)epoch, 0));
-    if ((rc = dlh_batcher_start(r->bt_train, r->order, n, bs, NULL, 0, e->seed,
-                                (uint64_t)epoch)))
+    if ((rc = dlh_batcher_start_at(r->bt_train, r->order, n, bs, NULL, 0, e->seed,
+                                   (uint64_t)epoch, first)))
         return rc;
     dlh_profile *pf = r->prof;
-    for (int64_t s = 0;; s++) {
+    for (int64_t s = first;; s++) {
         const dlh_batch *bt;
         float loss;
         double tp = pf ? dlh_profile_mark(pf) : 0.0;
@@ -579,6 +612,18 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         r->step++;
         if (r->tty)
             run_progress(r, epoch, s, steps, sum / (double)seen, seen, t0, &last_draw);
+        if (r->interrupt_step > 0 && r->step == r->interrupt_step)
+            raise(SIGINT);
+        /* After an epoch's last step the epoch ends first (run_train). */
+        if (run_signal && s + 1 < steps) {
+            dlh_batcher_stop(r->bt_train);
+            r->stopped = (struct run_partial){ s + 1, correct, sum, run_now() - t0 };
+            if (r->tty) {
+                fprintf(r->out, "\r\033[K");
+                fflush(r->out);
+            }
+            return 0;
+        }
     }
     if (r->tty) {
         fprintf(r->out, "\r\033[K");
@@ -623,6 +668,35 @@ int dlh_run_stops(const run_state *r, int improved)
     return r->e->early_stopping && !improved && r->wait >= r->e->patience;
 }
 
+/* The run stopped by a signal after `done` whole epochs (and, when
+   r->stopped.batch > 0, that many steps into the next one): the position
+   into last.safetensors when the run keeps checkpoints, and where to go on
+   from. */
+static int run_interrupted(run_state *r, int64_t done)
+{
+    dlh_experiment *e = r->e;
+    const char *sig = run_signal == SIGTERM ? "SIGTERM" : "SIGINT";
+    int64_t bs = e->batch_size, steps = (r->n_train + bs - 1) / bs;
+    int rc;
+    if (r->stopped.batch > 0) {
+        if (e->checkpoint_every > 0 && (rc = run_save(r, r->path_last, done)))
+            return rc;
+        fprintf(r->out, "interrupted (%s) in epoch %" PRId64 "/%" PRId64 " after batch %"
+                PRId64 " of %" PRId64, sig, done + 1, e->epochs, r->stopped.batch, steps);
+    } else {
+        fprintf(r->out, "interrupted (%s) after epoch %" PRId64 "/%" PRId64, sig, done,
+                e->epochs);
+    }
+    if (e->checkpoint_every > 0)
+        fprintf(r->out, ": saved in %s; continue with\n  dlhost run %s --resume %s\n",
+                r->path_last, dlh_config_path(e->cfg), dlh_rundir_path(r->rd));
+    else
+        fprintf(r->out, "; nothing saved (train.checkpoint.every_epochs is 0)\n");
+    fflush(r->out);
+    r->interrupted = run_signal;
+    return 0;
+}
+
 /* The training epochs, with validation, checkpoints and early stopping. */
 static int run_train(run_state *r)
 {
@@ -632,8 +706,12 @@ static int run_train(run_state *r)
     int rc;
     for (int64_t epoch = r->start_epoch; epoch < e->epochs; epoch++) {
         double t0 = run_now(), loss = NAN, acc = NAN, lr = e->lr;
+        if (epoch == r->start_epoch)
+            t0 -= r->start.seconds;
         if ((rc = run_epoch(r, epoch, &loss, &acc, &lr)))
             return rc;
+        if (r->stopped.batch > 0)
+            return run_interrupted(r, epoch);
         if (e->backend->ops->sync && (rc = e->backend->ops->sync(e->backend->ctx)))
             return rc;
         double t_train = run_now() - t0, vloss = NAN, vacc = NAN;
@@ -682,9 +760,11 @@ static int run_train(run_state *r)
         int last = epoch + 1 == e->epochs;
         int stop = dlh_run_stops(r, improved);
         if (e->checkpoint_every > 0 &&
-            ((epoch + 1) % e->checkpoint_every == 0 || last || stop) &&
+            ((epoch + 1) % e->checkpoint_every == 0 || last || stop || run_signal) &&
             (rc = run_save(r, r->path_last, epoch + 1)))
             return rc;
+        if (run_signal)
+            return run_interrupted(r, epoch + 1);
         if (stop) {
             fprintf(r->out, "early stopping: %s has not improved for %" PRId64
                     " epochs\n", r->monitor, r->wait);
@@ -757,12 +837,35 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
     fprintf(out, ", %" PRId64 " parameters, %" PRId64 " epochs of batch %" PRId64 "\n",
             dlh_experiment_param_count(e), e->epochs, e->batch_size);
     fprintf(out, "run directory: %s\n", dir);
-    if (resume)
+    if (resume && r.start.batch > 0)
+        fprintf(out, "resumed from %s: epoch %" PRId64 ", step %" PRId64 ", batch %" PRId64
+                " of epoch %" PRId64 "\n", r.path_last, r.start_epoch, r.step,
+                r.start.batch, r.start_epoch + 1);
+    else if (resume)
         fprintf(out, "resumed from %s: epoch %" PRId64 ", step %" PRId64 "\n", r.path_last,
                 r.start_epoch, r.step);
     fflush(out);
-    if ((rc = run_train(&r)))
+    /* SIGINT or SIGTERM ends the step under way, saves the position and
+       stops; a second one acts at once (SA_RESETHAND). */
+    const char *test_step = getenv("DLHOST_TEST_INTERRUPT_STEP");
+    r.interrupt_step = test_step ? strtoll(test_step, NULL, 10) : 0;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = run_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    run_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    rc = run_train(&r);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (rc)
         goto done;
+    if (r.interrupted) {
+        rc = r.interrupted;
+        goto done;
+    }
     if (r.prof)
         dlh_profile_print(r.prof, out);
     if (e->test.ops) {

@@ -26,8 +26,18 @@ typedef struct dlh_run_options {
    naming the epoch, step and layer; nothing is updated or saved then).
    opt may be NULL (defaults).
 
-   With opt->resume, training continues from the checkpoint's epoch (they
-   are taken at epoch ends, so at the first batch of the next epoch) with its
+   SIGINT or SIGTERM while it trains (a handler is installed for the
+   training and removed after it) ends the step under way; the run then
+   saves its position in last.safetensors (when train.checkpoint keeps
+   checkpoints: at the epoch end if the signal came at an epoch's last step
+   or during validation, else inside the epoch, with the epoch's sums so far),
+   says how to go on, skips the test evaluation and returns the signal's
+   number (> 0).  A second signal acts at once.  DLHOST_TEST_INTERRUPT_STEP=N
+   raises SIGINT after step N, for tests.
+
+   With opt->resume, training continues from the checkpoint's position (at
+   an epoch end: the first batch of the next epoch; inside an epoch: its
+   next batch, with the same shuffle order and batch size) with its
    weights, optimiser state, step counter, best value, early-stopping count
    and a replay of the schedule, so that on the cpu backend the result equals
    the uninterrupted run's bit for bit.  train.* keys, the schedule and the

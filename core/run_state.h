@@ -48,6 +48,16 @@ typedef struct run_state {
     double monitored;               /* last epoch's monitored metric, NaN if none */
     double *history;                /* [epochs]: the monitored metric of each epoch */
     int64_t start_epoch;            /* from 0: the first epoch to train */
+    /* A run stopped by a signal mid-epoch saves where it was; --resume
+       starts the first epoch there.  batch: steps done in that epoch (0: at
+       its start); sum and correct: the loss summed over its samples so far
+       and the samples classified right; seconds: its training time so far. */
+    struct run_partial {
+        int64_t batch, correct;
+        double sum, seconds;
+    } start, stopped;
+    int interrupted;                /* the signal that stopped the run, or 0 */
+    int64_t interrupt_step;         /* DLHOST_TEST_INTERRUPT_STEP, or 0 */
     double best_value;              /* the best monitored value so far */
     int64_t best_epoch, wait;       /* its epoch (0: none yet); epochs since */
 } run_state;

@@ -392,6 +392,30 @@ static void test_order_and_values(void)
             calls_ok = 0;
     ok(calls_ok, "one read per batch, in pass order (%d reads)", f.n_reads);
 
+    /* A pass begun at batch 7 (a resumed epoch): batches 7..10, as before. */
+    rc = dlh_batcher_start_at(b, idx, 103, 10, NULL, 0, 1, 0, 7);
+    {
+        const dlh_batch *bt;
+        int64_t k = 7, values = 1, order = 1;
+        while ((rc = dlh_batcher_next(b, &bt)) == 0 && bt) {
+            if (bt->index != k || bt->first != 10 * k || bt->n != (k < 10 ? 10 : 3))
+                order = 0;
+            if (!batch_matches(&f, &nm, idx, bt))
+                values = 0;
+            k++;
+        }
+        ok(rc == 0 && k == 11 && order && values,
+           "a pass from batch 7 gives batches 7 to 10 of the whole pass");
+    }
+    rc = dlh_batcher_start_at(b, idx, 103, 10, NULL, 0, 1, 0, 11);
+    const dlh_batch *end = (const dlh_batch *)1;
+    ok(rc == 0 && dlh_batcher_next(b, &end) == 0 && !end,
+       "a pass from its end gives no batch");
+    rc = dlh_batcher_start_at(b, idx, 103, 10, NULL, 0, 1, 0, 12);
+    ok(rc == DLH_EINVAL && strstr(dlh_error_get(), "first batch 12 is outside the pass's "
+                                  "0..11"), "a first batch past the end: %s",
+       dlh_error_get());
+
     /* Empty pass. */
     rc = dlh_batcher_start(b, idx, 0, 10, NULL, 0, 1, 9);
     const dlh_batch *bt = (const dlh_batch *)1;

@@ -156,6 +156,72 @@ else
     ok 1 "the patience-1 run should stop between epochs 2 and 39 (stopped at $stop)"
 fi
 
+# ---- a signal stops a run: after the step under way it saves where it is
+# and exits 130 (SIGINT) or 143 (SIGTERM); --resume goes on from there, inside
+# an epoch at its next batch, and ends as the uninterrupted run does.
+# DLHOST_TEST_INTERRUPT_STEP=N raises SIGINT after step N.  48 training
+# samples in batches of 8: 6 steps an epoch.
+# interrupt NAME STEP: the val_loss run stopped after STEP, into NAME/resume.
+interrupt() {
+    run_cmd env DLHOST_TEST_INTERRUPT_STEP="$2" "$dlhost" run exp.cfg --runs "$1"
+}
+
+# stop_resume NAME STEP WHERE: interrupted after STEP, resumed, compared with loss.full.
+stop_resume() {
+    name=$1 step=$2 where=$3
+    interrupt "$name" "$step"
+    is "$RC" 130 "$name: the run stopped by SIGINT after step $step exits 130"
+    like "$OUT_FILE" "interrupted (SIGINT) $where" "$name: it says where it stopped"
+    like "$OUT_FILE" "dlhost run exp.cfg --resume $name/resume" "$name: and how to go on"
+    unlike "$OUT_FILE" "test  loss" "$name: it skips the test evaluation"
+    run_cmd "$dlhost" run exp.cfg --resume "$name/resume"
+    is "$RC" 0 "$name: --resume exits 0"
+    cp "$OUT_FILE" "$name.resumed"
+    cmp -s loss.full/resume/last.safetensors "$name/resume/last.safetensors" &&
+        cmp -s loss.full/resume/best.safetensors "$name/resume/best.safetensors"
+    ok $? "$name: last and best checkpoints equal the uninterrupted run's, byte for byte"
+    metrics "$name/resume" >"$name.csv"
+    cmp -s loss.full.csv "$name.csv"
+    ok $? "$name: metrics.csv equals the uninterrupted run's (timings aside)"
+}
+
+stop_resume mid3 15 "in epoch 3/6 after batch 3 of 6"
+like mid3.resumed "resumed from mid3/resume/last.safetensors: epoch 2, step 15, batch 3 of epoch 3" \
+     "mid3: the resume names the batch it goes on after"
+unlike mid3.resumed "epoch 2/6 " "mid3: it trains no whole epoch again"
+stop_resume mid1 2 "in epoch 1/6 after batch 2 of 6"
+stop_resume end2 12 "after epoch 2/6"
+like end2.resumed "resumed from end2/resume/last.safetensors: epoch 2, step 12" \
+     "end2: at an epoch's last step the epoch ends first and resumes at the next"
+
+# Where checkpoints are off, nothing is saved, and the run says so.
+run_cmd env DLHOST_TEST_INTERRUPT_STEP=3 "$dlhost" run exp.cfg --runs nock \
+    --set train.checkpoint.every_epochs=0
+is "$RC" 130 "without checkpoints: exit 130"
+like "$OUT_FILE" "nothing saved (train.checkpoint.every_epochs is 0)" \
+     "without checkpoints: it says nothing was saved"
+[ ! -e nock/resume/last.safetensors ]
+ok $? "without checkpoints: no last.safetensors"
+
+# A real SIGTERM to a run in its second epoch or later, then its resume.
+"$dlhost" run exp.cfg --runs term --set train.epochs=100000 >term.out 2>term.err &
+pid=$!
+i=0
+while [ "$i" -lt 600 ] && [ "$(cat term/resume/metrics.csv 2>/dev/null | wc -l)" -lt 2 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kill -TERM "$pid"
+wait "$pid"
+is "$?" 143 "a run sent SIGTERM exits 143"
+like term.out "interrupted (SIGTERM) " "it says SIGTERM stopped it"
+at=$(sed -n 's/.*interrupted (SIGTERM) in epoch \([0-9]*\)\/.*/\1/p' term.out)
+[ -n "$at" ] || at=$(($(sed -n 's/.*interrupted (SIGTERM) after epoch \([0-9]*\)\/.*/\1/p' \
+                         term.out) + 1))
+run_cmd "$dlhost" run exp.cfg --resume term/resume --set train.epochs="$at"
+is "$RC" 0 "its resume to the end of epoch $at exits 0"
+is "$(metrics term/resume | wc -l | tr -d ' ')" "$((at + 1))" "with one metrics row per epoch"
+
 # ---- refusals: each exits with its status and message and writes nothing.
 # refuse STATUS TEXT DESCRIPTION RUNDIR [dlhost run ARGS...]
 refuse() {
@@ -175,6 +241,17 @@ fresh() {
     rm -rf "$1"
     cp -R loss.cut/resume "$1"
 }
+
+# Inside an epoch the batches must be the same ones.
+interrupt stopped 15
+is "$RC" 130 "a run stopped inside epoch 3 for the refusals"
+cp -R stopped/resume s
+refuse 2 "resuming inside an epoch needs the same train.batch_size" \
+    "another batch size inside an epoch" s exp.cfg --set train.batch_size=4
+# The position edited to one past the epoch (same length).
+LC_ALL=C sed 's/"batch":"3"/"batch":"9"/' s/last.safetensors >s/bad
+[ "$(wc -c <s/bad)" -eq "$(wc -c <s/last.safetensors)" ] && mv s/bad s/last.safetensors
+refuse 1 "do not fit epoch 3 of 6 steps" "a position outside the epoch" s exp.cfg
 
 fresh r
 refuse 2 "nothing to resume" "a checkpoint at train.epochs" r exp.cfg
