@@ -114,14 +114,18 @@ static void profile_rows(dlh_profile *p, double seconds)
     p->n_last = k;
 }
 
+void dlh_profile_begin(dlh_profile *p)
+{
+    memset(p->fwd, 0, (size_t)p->n * sizeof *p->fwd);
+    memset(p->bwd, 0, (size_t)p->n * sizeof *p->bwd);
+    memset(p->part, 0, sizeof p->part);
+}
+
 int dlh_profile_epoch(dlh_profile *p, int64_t epoch, double seconds)
 {
     profile_rows(p, seconds);
     p->last_epoch = epoch;
     p->last_seconds = seconds;
-    memset(p->fwd, 0, (size_t)p->n * sizeof *p->fwd);
-    memset(p->bwd, 0, (size_t)p->n * sizeof *p->bwd);
-    memset(p->part, 0, sizeof p->part);
 
     for (int i = 0; i < p->n_last; i++)
         fprintf(p->mem, "%lld,%s,%s,%.6g\n", (long long)epoch, p->last[i].part,

@@ -50,8 +50,11 @@ double dlh_profile_mark(dlh_profile *p);
 /* Adds the time since `since` to `part`; returns the new mark. */
 double dlh_profile_add(dlh_profile *p, dlh_prof_part part, double since);
 
+/* Starts an epoch's training pass: clears the counters, so that nothing run
+   since the last epoch (the graph's forward passes of validation) counts. */
+void dlh_profile_begin(dlh_profile *p);
 /* Ends an epoch whose training pass took `seconds`: appends its rows to
-   profile.csv (rewritten atomically) and clears the counters for the next. */
+   profile.csv (rewritten atomically). */
 int dlh_profile_epoch(dlh_profile *p, int64_t epoch, double seconds);
 
 /* Prints the last epoch's rows, largest first, with their share. */

@@ -522,6 +522,8 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         t0 -= r->start.seconds;
     }
 
+    if (r->prof)
+        dlh_profile_begin(r->prof);
     memcpy(r->order, r->train_idx, (size_t)n * sizeof *r->order);
     if (e->shuffle)
         run_permute(r->order, n, e->seed,

@@ -53,13 +53,27 @@ is "$(awk -F, 'NR > 1 && !($4 ~ /^[0-9.e+-]+$/ && $4 >= 0) { print NR }' "$csv")
     "every time is a number of seconds, not below zero"
 is "$(awk -F, '$2 == "forward" && !($4 > 0) { print $1 ":" $3 }' "$csv")" "" \
     "every layer's forward took some time in every epoch"
-# 48 training samples (64 less a quarter): the pass took 48/samples_per_s.
-is "$(awk -F, 'FNR == 1 { next }
-              NR == FNR { sum[$1] += $4; next }
-              { pass = 48 / $8; d = sum[$1] - pass; if (d < 0) d = -d;
-                if (d > 0.01 * pass + 1e-5) print $1 ": " sum[$1] " against " pass }' \
-        "$csv" runs/prof/metrics.csv)" "" \
+# add_up RUNDIR N: the parts of each epoch of the run in RUNDIR, whose
+# training pass took N / samples_per_s, against that pass.
+add_up() {
+    awk -F, -v n="$2" 'FNR == 1 { next }
+        NR == FNR { sum[$1] += $4; next }
+        { pass = n / $8; d = sum[$1] - pass; if (d < 0) d = -d;
+          if (d > 0.01 * pass + 1e-5) print $1 ": " sum[$1] " against " pass }' \
+        "$1/profile.csv" "$1/metrics.csv"
+}
+# 48 training samples (64 less a quarter).
+is "$(add_up runs/prof 48)" "" \
     "each epoch's parts add up to its training pass (metrics.csv's samples/s)"
+# The rows 20 times over, 95% to validate: 64 training samples and 1216
+# validation samples, whose forward passes count in no epoch.
+awk 'NR == 1 { print; next } { row[NR] = $0 }
+     END { for (k = 0; k < 20; k++) for (i = 2; i <= NR; i++) print row[i] }' \
+    train.csv >big.csv
+run_cmd "$dlhost" run exp.cfg --runs val --profile --set data.train.path=big.csv \
+    --set data.validation_split=0.95
+ok "$RC" "a run validating 19 times what it trains on"
+is "$(add_up val/prof 64)" "" "its parts add up to the training passes: validation is not in them"
 
 run_cmd "$dlhost" run exp.cfg --runs plain
 ok "$RC" "the same run without --profile exits 0"
