@@ -361,6 +361,12 @@ int dlh_graph_node_has_grad(const dlh_graph *g, int i)
     return g->nodes[i].needs_grad;
 }
 
+int dlh_graph_node_calls(const dlh_graph *g, int i, int backward)
+{
+    const graph_node *nd = &g->nodes[i];
+    return backward ? nd->needs_grad && !nd->view_dout : !nd->view_out;
+}
+
 static dlh_tensor graph_view(const dlh_tensor *t, int64_t b)
 {
     dlh_tensor v = *t;

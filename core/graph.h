@@ -74,6 +74,10 @@ double dlh_graph_mark(const dlh_graph *g);
    before it has parameters.  Other nodes get no gradient buffer, their
    backward does not run, and their consumers get a NULL d_inputs buffer. */
 int dlh_graph_node_has_grad(const dlh_graph *g, int i);
+/* Whether node i's layer is called in forward (backward = 0) or backward
+   (1): not where the node is a view sharing its input's memory, nor in
+   backward where it has no gradient. */
+int dlh_graph_node_calls(const dlh_graph *g, int i, int backward);
 
 /* Runs every node on the first `batch` samples of the input.  training
    switches dropout and the like; step and seed key the layers' streams.

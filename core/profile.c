@@ -88,7 +88,8 @@ double dlh_profile_add(dlh_profile *p, dlh_prof_part part, double since)
 }
 
 /* The epoch's rows into p->last: data, load, forward per layer, loss, backward
-   per layer reached, guard, update, other. */
+   per layer reached, guard, update, other; none for a call the graph skips
+   (a view's). */
 static void profile_rows(dlh_profile *p, double seconds)
 {
     int k = 0;
@@ -96,10 +97,12 @@ static void profile_rows(dlh_profile *p, double seconds)
     p->last[k++] = (prof_row){ part_names[DLH_PROF_DATA], NULL, p->part[DLH_PROF_DATA] };
     p->last[k++] = (prof_row){ part_names[DLH_PROF_LOAD], NULL, p->part[DLH_PROF_LOAD] };
     for (int i = 0; i < p->n; i++)
-        p->last[k++] = (prof_row){ "forward", dlh_graph_layer(p->g, i)->name, p->fwd[i] };
+        if (dlh_graph_node_calls(p->g, i, 0))
+            p->last[k++] = (prof_row){ "forward", dlh_graph_layer(p->g, i)->name,
+                                       p->fwd[i] };
     p->last[k++] = (prof_row){ part_names[DLH_PROF_LOSS], NULL, p->part[DLH_PROF_LOSS] };
     for (int i = 0; i < p->n; i++)
-        if (dlh_graph_node_has_grad(p->g, i))
+        if (dlh_graph_node_calls(p->g, i, 1))
             p->last[k++] = (prof_row){ "backward", dlh_graph_layer(p->g, i)->name,
                                        p->bwd[i] };
     p->last[k++] = (prof_row){ part_names[DLH_PROF_GUARD], NULL, p->part[DLH_PROF_GUARD] };

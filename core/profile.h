@@ -16,7 +16,8 @@
  *   ...
  *   1,other,,0.0042
  * Layers are in graph order, forward rows first; a layer that backward does
- * not reach has no backward row.  The seconds of an epoch's rows add up to
+ * not reach has no backward row, and a view (flatten, reshape: the graph
+ * skips its calls, graph.h) no row for a call it skips.  The seconds of an epoch's rows add up to
  * the training pass of metrics.csv's epoch (without validation).  A run
  * resumed with --profile writes the epochs it trains, replacing the file. */
 #ifndef DLHOST_CORE_PROFILE_H

@@ -16,7 +16,9 @@ cd "$TAP_TMP" || exit 1
 # Two classes from tests/data/good_train.csv (64 rows).
 two_class_csv train.csv
 
-# "pre" sits on the data with no parameters before it: backward skips it.
+# "pre" sits on the data with no parameters before it: backward skips it;
+# "flat" is a view of pre's output: the graph calls neither its forward nor
+# its backward.
 cat >exp.cfg <<'EOF'
 name = "prof";
 seed = 3;
@@ -27,6 +29,7 @@ data = {
 };
 model = (
   { name = "pre"; type = "tanh"; },
+  { name = "flat"; type = "flatten"; },
   { name = "fc1"; type = "dense"; units = 8; },
   { name = "act"; type = "relu"; },
   { name = "out"; type = "dense"; units = 2; }
@@ -46,7 +49,7 @@ ok $? "profile.csv is in the run directory"
 is "$(head -n 1 "$csv")" "epoch,part,layer,seconds" "profile.csv's header"
 is "$(awk -F, '$1 == 1 { printf "%s:%s ", $2, $3 }' "$csv")" \
     "data: load: forward:pre forward:fc1 forward:act forward:out loss: backward:fc1 backward:act backward:out guard: update: other: " \
-    "epoch 1's parts in order; no backward row for 'pre', which backward skips"
+    "epoch 1's parts in order; no backward row for 'pre', which backward skips, no row for the view 'flat'"
 is "$(awk -F, 'NR > 1 { n[$1]++ } END { for (e in n) print e ":" n[e] }' "$csv" | sort | tr '\n' ' ')" \
     "1:13 2:13 3:13 " "thirteen rows for each of the three epochs"
 is "$(awk -F, 'NR > 1 && !($4 ~ /^[0-9.e+-]+$/ && $4 >= 0) { print NR }' "$csv")" "" \
