@@ -143,17 +143,30 @@ static int load(const char *name, const char *text, dlh_config **cfg)
     return dlh_config_load(path, cfg);
 }
 
+/* Loads `text` as name.cfg and builds its experiment; the test "`what`
+   builds" passes when both work (0 is returned and nothing is left
+   otherwise). */
+static int build(const char *name, const char *text, const char *what, dlh_config **cfg,
+                 dlh_experiment **e)
+{
+    *e = NULL;
+    int rc = load(name, text, cfg);
+    if (rc == 0)
+        rc = dlh_experiment_new(*cfg, NULL, 0, e);
+    if (!ok(rc == 0, "%s builds (%s)", what, dlh_error_get())) {
+        dlh_config_free(*cfg);
+        return 0;
+    }
+    return 1;
+}
+
 static void test_shapes(void)
 {
     dlh_config *cfg;
-    dlh_experiment *e = NULL;
-    int rc = load("skip", skip_cfg, &cfg);
-    if (rc == 0)
-        rc = dlh_experiment_new(cfg, NULL, 0, &e);
-    if (!ok(rc == 0, "the skip-connection model builds (%s)", dlh_error_get())) {
-        dlh_config_free(cfg);
+    dlh_experiment *e;
+    if (!build("skip", skip_cfg, "the skip-connection model", &cfg, &e))
         return;
-    }
+    int rc;
     dlh_graph *g = e->graph;
     ok(dlh_graph_count(g) == 5, "five nodes");
     int sum = dlh_graph_find(g, "sum");
@@ -320,21 +333,16 @@ static int same_mem(const dlh_tensor *a, const dlh_tensor *b)
 static void test_views(void)
 {
     dlh_config *cfg;
-    dlh_experiment *e = NULL;
-    int rc = load("view", view_cfg, &cfg);
-    if (rc == 0)
-        rc = dlh_experiment_new(cfg, NULL, 0, &e);
-    if (!ok(rc == 0, "the view model builds (%s)", dlh_error_get())) {
-        dlh_config_free(cfg);
+    dlh_experiment *e;
+    if (!build("view", view_cfg, "the view model", &cfg, &e))
         return;
-    }
     dlh_graph *g = e->graph;
     const dlh_host *host = dlh_host_table();
     const float x[8] = { 0.5f, -1.0f, 1.5f, 0.25f, -0.75f, 0.3f, 1.1f, -0.6f };
     dlh_tensor xv = *dlh_graph_input(g);
     xv.shape[0] = 4;
     host->tensor_write(e->backend, &xv, x);
-    rc = dlh_graph_forward(g, 4, 1, 0, e->seed);
+    int rc = dlh_graph_forward(g, 4, 1, 0, e->seed);
     ok(rc == 0 && same_mem(dlh_graph_node_output(g, 2), dlh_graph_node_output(g, 0)) &&
        same_mem(dlh_graph_node_output(g, 3), dlh_graph_node_output(g, 0)),
        "reshape and flatten outputs are fc1's memory");
@@ -343,14 +351,8 @@ static void test_views(void)
     dlh_experiment_free(e);
     dlh_config_free(cfg);
 
-    e = NULL;
-    rc = load("view_data", view_data_cfg, &cfg);
-    if (rc == 0)
-        rc = dlh_experiment_new(cfg, NULL, 0, &e);
-    if (!ok(rc == 0, "the flatten-first model builds (%s)", dlh_error_get())) {
-        dlh_config_free(cfg);
+    if (!build("view_data", view_data_cfg, "the flatten-first model", &cfg, &e))
         return;
-    }
     g = e->graph;
     dlh_tensor bufs[2];
     rc = dlh_graph_input_buffers(g, bufs);
