@@ -52,19 +52,27 @@ static int run_meta_i64(const dlh_st_file *f, const char *path, const char *key,
 }
 
 /* Whether two "plugins" lists ("a 1.0 (ABI 1.1); b 1.0 (ABI 1.1)") hold the
-   same items, in any order. */
-static int run_same_plugins(const char *a, const char *b)
+   same items, in any order, leaving out the item a_skip of a and b_skip of b
+   (each NULL for none): the backends, which a resumed run may change. */
+static int run_same_plugins(const char *a, const char *a_skip, const char *b,
+                            const char *b_skip)
 {
     for (int pass = 0; pass < 2; pass++) {
         const char *x = pass ? b : a, *y = pass ? a : b;
+        const char *x_skip = pass ? b_skip : a_skip, *y_skip = pass ? a_skip : b_skip;
         for (const char *p = x; *p;) {
             const char *q = strstr(p, "; ");
             size_t len = q ? (size_t)(q - p) : strlen(p);
+            if (x_skip && strlen(x_skip) == len && memcmp(p, x_skip, len) == 0) {
+                p = q ? q + 2 : p + len;
+                continue;
+            }
             int found = 0;
             for (const char *u = y; *u && !found;) {
                 const char *v = strstr(u, "; ");
                 size_t ul = v ? (size_t)(v - u) : strlen(u);
-                found = ul == len && memcmp(u, p, len) == 0;
+                found = ul == len && memcmp(u, p, len) == 0 &&
+                        !(y_skip && strlen(y_skip) == ul && memcmp(u, y_skip, ul) == 0);
                 u = v ? v + 2 : u + ul;
             }
             if (!found)
@@ -133,11 +141,21 @@ static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
                       e->optimizer_type);
         return DLH_ECONFIG;
     }
-    if (!(v = dlh_st_meta_get(f, "plugins")) || !run_same_plugins(v, r->plugins)) {
+    /* The backend may change; checkpoints without "backend_plugin" name it
+       only in "plugins", which must then match whole. */
+    const char *ckpt_backend = dlh_st_meta_get(f, "backend_plugin");
+    if (!(v = dlh_st_meta_get(f, "plugins")) ||
+        !run_same_plugins(v, ckpt_backend, r->plugins,
+                          ckpt_backend ? r->backend_plugin : NULL)) {
         dlh_error_set("%s: the checkpoint was trained with the plugins '%s', this run "
-                      "uses '%s'; resume needs the same plugins and versions", path,
-                      v ? v : "?", r->plugins);
+                      "uses '%s'; resume needs the same plugins and versions (the "
+                      "backend aside)", path, v ? v : "?", r->plugins);
         return DLH_ECONFIG;
+    }
+    if (ckpt_backend && strcmp(ckpt_backend, r->backend_plugin) != 0 &&
+        !(r->resumed_backend = strdup(ckpt_backend))) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
     }
     /* Checkpoints written before the fingerprint have no "data". */
     if ((v = dlh_st_meta_get(f, "data")) && strcmp(v, r->data_hash) != 0) {

@@ -280,6 +280,10 @@ static int run_setup(run_state *r)
 
     char plugins[2048] = "";
     run_plugin_note(plugins, sizeof plugins, DLH_KIND_BACKEND, r->be->name);
+    if (!(r->backend_plugin = strdup(plugins))) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
     run_plugin_note(plugins, sizeof plugins, DLH_KIND_DATASET, e->train.type);
     run_plugin_note(plugins, sizeof plugins, DLH_KIND_DATASET, e->validation.type);
     run_plugin_note(plugins, sizeof plugins, DLH_KIND_DATASET, e->test.type);
@@ -321,6 +325,8 @@ static void run_free(run_state *r)
     free(r->path_last);
     free(r->path_best);
     free(r->plugins);
+    free(r->backend_plugin);
+    free(r->resumed_backend);
     free(r->history);
 }
 
@@ -375,6 +381,7 @@ static int run_save(run_state *r, const char *path, int64_t epoch)
     meta[n++] = (dlh_st_meta){ "rng", rng };
     meta[n++] = (dlh_st_meta){ "classes", s_classes };
     meta[n++] = (dlh_st_meta){ "plugins", r->plugins };
+    meta[n++] = (dlh_st_meta){ "backend_plugin", r->backend_plugin };
     meta[n++] = (dlh_st_meta){ "config_hash", r->config_hash };
     meta[n++] = (dlh_st_meta){ "optimizer", e->optimizer_type };
     meta[n++] = (dlh_st_meta){ "monitor", r->monitor };
@@ -846,6 +853,10 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
     else if (resume)
         fprintf(out, "resumed from %s: epoch %" PRId64 ", step %" PRId64 "\n", r.path_last,
                 r.start_epoch, r.step);
+    if (r.resumed_backend)
+        fprintf(out, "trained on %s so far, continued on %s: the result differs from an "
+                "uninterrupted run on either by rounding\n", r.resumed_backend,
+                r.backend_plugin);
     fflush(out);
     /* SIGINT or SIGTERM ends the step under way, saves the position and
        stops; a second one acts at once (SA_RESETHAND). */

@@ -43,7 +43,9 @@ typedef struct dlh_run_options {
    the uninterrupted run's bit for bit.  train.* keys, the schedule and the
    seed may change (then the run is not the uninterrupted one); refused with
    nothing written: a missing folder or checkpoint, a checkpoint from another
-   optimizer, plugin set (names, versions, ABI) or model/loss/optimizer
+   optimizer, plugin set (names, versions, ABI; the backend may change, the
+   run then says so and equals the uninterrupted one only up to the
+   backends' rounding) or model/loss/optimizer
    settings ("config_hash"), changed training data (the "data" fingerprint:
    sample count and 256 evenly spaced samples; or other normalisation
    statistics),

@@ -43,6 +43,8 @@ typedef struct run_state {
     char config_hash[40];
     char data_hash[96];             /* fingerprint of data.train (run.c) */
     char *plugins;                  /* metadata: the plugins used */
+    char *backend_plugin;           /* metadata: the backend's item of plugins */
+    char *resumed_backend;          /* --resume from another backend: its item */
     const char *monitor;            /* the monitored metric's name */
     int64_t step;                   /* optimiser steps taken */
     double monitored;               /* last epoch's monitored metric, NaN if none */

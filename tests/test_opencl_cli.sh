@@ -82,4 +82,28 @@ is "$falls" "yes" "its training loss falls over 3 epochs"
 run_cmd "$dlhost" run "$TAP_TMP/good.cfg" --set train.epochs=1 --runs "$runs"
 is "$RC" 0 "the cpu backend trains in the same installation"
 
+# ---- a run goes on on another backend: 2 epochs on cpu, to 4 on opencl, to
+# 5 on cpu again, against 5 epochs on cpu alone.
+mixed=$TAP_TMP/mixed/regression
+run_cmd "$dlhost" run "$TAP_TMP/good.cfg" --set train.epochs=2 --runs "$TAP_TMP/mixed"
+is "$RC" 0 "2 epochs on cpu"
+run_cmd "$dlhost" run "$TAP_TMP/good.cfg" --backend opencl --set train.epochs=4 \
+    --resume "$mixed"
+is "$RC" 0 "--resume --backend opencl goes on on opencl"
+like "$OUT_FILE" "trained on cpu " "it says where the run was trained"
+like "$OUT_FILE" "continued on opencl " "and where it goes on"
+run_cmd "$dlhost" run "$TAP_TMP/ocl.cfg" --backend cpu --set train.epochs=5 --resume "$mixed"
+is "$RC" 0 "and back on cpu"
+like "$OUT_FILE" "trained on opencl " "from opencl"
+run_cmd "$dlhost" run "$TAP_TMP/good.cfg" --set train.epochs=5 --runs "$TAP_TMP/whole"
+is "$RC" 0 "5 epochs on cpu alone"
+is "$(cut -d, -f1 "$mixed/metrics.csv" | tr '\n' ' ')" "epoch 1 2 3 4 5 " \
+    "the mixed run has one metrics row per epoch"
+far=$(awk -F, 'FNR == 1 { next } NR == FNR { a[$1] = $2; next }
+               { d = $2 - a[$1]; if (d < 0) d = -d;
+                 if (d > 1e-4 * (a[$1] < 0 ? -a[$1] : a[$1]) + 1e-7)
+                     print "epoch " $1 ": " a[$1] " against " $2 }' \
+      "$TAP_TMP/whole/regression/metrics.csv" "$mixed/metrics.csv")
+is "$far" "" "its training losses equal the cpu run's to 1e-4"
+
 done_testing
