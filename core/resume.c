@@ -19,15 +19,15 @@
 #include "run_state.h"
 #include "safetensors.h"
 
-/* Metadata `key` of the checkpoint as a finite number >= 0. */
+/* Metadata `key` of the checkpoint as a finite number >= min. */
 static int run_meta_f64(const dlh_st_file *f, const char *path, const char *key,
-                        double *out)
+                        double min, double *out)
 {
     const char *v = dlh_st_meta_get(f, key);
     char *end = NULL;
     errno = 0;
     double x = v ? strtod(v, &end) : 0.0;
-    if (!v || end == v || *end || errno || !isfinite(x) || x < 0.0) {
+    if (!v || end == v || *end || errno || !isfinite(x) || x < min) {
         dlh_error_set("%s: metadata '%s' is missing or malformed", path, key);
         return DLH_EDATA;
     }
@@ -182,8 +182,8 @@ static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
         if ((rc = run_meta_i64(f, path, "batch", 1, &p->batch)) ||
             (rc = run_meta_i64(f, path, "batch_size", 1, &bs)) ||
             (rc = run_meta_i64(f, path, "epoch_correct", 0, &p->correct)) ||
-            (rc = run_meta_f64(f, path, "epoch_loss_sum", &p->sum)) ||
-            (rc = run_meta_f64(f, path, "epoch_seconds", &p->seconds)))
+            (rc = run_meta_f64(f, path, "epoch_loss_sum", -HUGE_VAL, &p->sum)) ||
+            (rc = run_meta_f64(f, path, "epoch_seconds", 0.0, &p->seconds)))
             return rc;
         if (bs != e->batch_size) {
             dlh_error_set("%s: stopped inside an epoch of batch size %" PRId64 ", and %s "
@@ -191,8 +191,9 @@ static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
                           "train.batch_size", path, bs, cfg, e->batch_size);
             return DLH_ECONFIG;
         }
-        if (p->batch >= steps || step != *epoch * steps + p->batch ||
-            p->correct > p->batch * bs) {
+        /* (The epoch bound keeps *epoch * steps + batch from overflowing.) */
+        if (p->batch >= steps || *epoch > (INT64_MAX - steps) / steps ||
+            step != *epoch * steps + p->batch || p->correct > p->batch * bs) {
             dlh_error_set("%s: metadata 'step' %" PRId64 ", 'batch' %" PRId64 " and "
                           "'epoch_correct' %" PRId64 " do not fit epoch %" PRId64 " of %"
                           PRId64 " steps", path, step, p->batch, p->correct, *epoch + 1,
