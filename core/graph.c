@@ -190,8 +190,8 @@ int dlh_graph_dangling(const dlh_graph *g)
     return -1;
 }
 
-/* A batch-first tensor of max_batch samples of per-sample shape s. */
-/* t without memory: max_batch samples of shape s. */
+/* t without memory: a batch-first tensor of max_batch samples of per-sample
+   shape s. */
 static int graph_shape(const dlh_graph *g, const dlh_shape *s, dlh_tensor *t)
 {
     if (s->ndim + 1 > DLH_MAX_DIMS) {
@@ -208,6 +208,7 @@ static int graph_shape(const dlh_graph *g, const dlh_shape *s, dlh_tensor *t)
     return 0;
 }
 
+/* The same tensor with its memory. */
 static int graph_alloc(const dlh_graph *g, const dlh_shape *s, dlh_tensor *t)
 {
     dlh_tensor shaped;
