@@ -262,7 +262,7 @@ int dlh_graph_plan(dlh_graph *g)
     int64_t max_numel = 1;
     for (int i = 0; i < g->n; i++) {
         graph_node *nd = &g->nodes[i];
-        nd->view_out = nd->layer->output_is_view && nd->n_in == 1;
+        nd->view_out = nd->layer->output_is_view;     /* one input (instance.c) */
         nd->view_dout = nd->view_out && nd->to[0] == GRAPH_TO_DIRECT;
         /* The loss writes the last node's gradient in any case. */
         int grad = nd->needs_grad || i == g->n - 1;

@@ -178,7 +178,7 @@ static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
     memset(p, 0, sizeof *p);
     if (dlh_st_meta_get(f, "batch")) {
         /* Stopped inside epoch *epoch + 1: the same batches are needed. */
-        int64_t bs, steps = (r->n_train + e->batch_size - 1) / e->batch_size;
+        int64_t bs, steps = dlh_run_steps(r);
         if ((rc = run_meta_i64(f, path, "batch", 1, &p->batch)) ||
             (rc = run_meta_i64(f, path, "batch_size", 1, &bs)) ||
             (rc = run_meta_i64(f, path, "epoch_correct", 0, &p->correct)) ||
@@ -248,7 +248,7 @@ static int run_resume_replay(run_state *r, int64_t epoch, const char *path)
                       r->wait);
         return DLH_ECONFIG;
     }
-    int64_t bs = e->batch_size, steps = (r->n_train + bs - 1) / bs;
+    int64_t steps = dlh_run_steps(r);
     /* Steps per epoch at the checkpoint's batch size (the same inside an
        epoch, which run_resume_meta checked). */
     int64_t done_steps = r->start.batch > 0 ? steps : r->step / epoch;

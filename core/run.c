@@ -516,7 +516,7 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
 {
     dlh_experiment *e = r->e;
     int64_t n = r->n_train, bs = e->batch_size;
-    int64_t steps = (n + bs - 1) / bs, correct = 0, seen = 0;
+    int64_t steps = dlh_run_steps(r), correct = 0, seen = 0;
     int np = dlh_graph_param_count(r->g);
     double sum = 0.0, t0 = run_now(), last_draw = 0.0;
     int rc;
@@ -627,17 +627,15 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         if (run_signal && s + 1 < steps) {
             dlh_batcher_stop(r->bt_train);
             r->stopped = (struct run_partial){ s + 1, correct, sum, run_now() - t0 };
-            if (r->tty) {
-                fprintf(r->out, "\r\033[K");
-                fflush(r->out);
-            }
-            return 0;
+            break;
         }
     }
     if (r->tty) {
         fprintf(r->out, "\r\033[K");
         fflush(r->out);
     }
+    if (r->stopped.batch > 0)
+        return 0;
     *mean_loss = sum / (double)n;
     *accuracy = e->accuracy ? (double)correct / (double)n : NAN;
     return 0;
@@ -685,13 +683,13 @@ static int run_interrupted(run_state *r, int64_t done)
 {
     dlh_experiment *e = r->e;
     const char *sig = run_signal == SIGTERM ? "SIGTERM" : "SIGINT";
-    int64_t bs = e->batch_size, steps = (r->n_train + bs - 1) / bs;
     int rc;
     if (r->stopped.batch > 0) {
         if (e->checkpoint_every > 0 && (rc = run_save(r, r->path_last, done)))
             return rc;
         fprintf(r->out, "interrupted (%s) in epoch %" PRId64 "/%" PRId64 " after batch %"
-                PRId64 " of %" PRId64, sig, done + 1, e->epochs, r->stopped.batch, steps);
+                PRId64 " of %" PRId64, sig, done + 1, e->epochs, r->stopped.batch,
+                dlh_run_steps(r));
     } else {
         fprintf(r->out, "interrupted (%s) after epoch %" PRId64 "/%" PRId64, sig, done,
                 e->epochs);
@@ -846,13 +844,14 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
     fprintf(out, ", %" PRId64 " parameters, %" PRId64 " epochs of batch %" PRId64 "\n",
             dlh_experiment_param_count(e), e->epochs, e->batch_size);
     fprintf(out, "run directory: %s\n", dir);
-    if (resume && r.start.batch > 0)
-        fprintf(out, "resumed from %s: epoch %" PRId64 ", step %" PRId64 ", batch %" PRId64
-                " of epoch %" PRId64 "\n", r.path_last, r.start_epoch, r.step,
-                r.start.batch, r.start_epoch + 1);
-    else if (resume)
-        fprintf(out, "resumed from %s: epoch %" PRId64 ", step %" PRId64 "\n", r.path_last,
+    if (resume) {
+        fprintf(out, "resumed from %s: epoch %" PRId64 ", step %" PRId64, r.path_last,
                 r.start_epoch, r.step);
+        if (r.start.batch > 0)
+            fprintf(out, ", batch %" PRId64 " of epoch %" PRId64, r.start.batch,
+                    r.start_epoch + 1);
+        fputc('\n', out);
+    }
     if (r.resumed_backend)
         fprintf(out, "trained on %s so far, continued on %s: the result differs from an "
                 "uninterrupted run on either by rounding\n", r.resumed_backend,

@@ -64,6 +64,13 @@ typedef struct run_state {
     int64_t best_epoch, wait;       /* its epoch (0: none yet); epochs since */
 } run_state;
 
+/* Steps of a training epoch: batches of train.batch_size, the last one
+   partial. */
+static inline int64_t dlh_run_steps(const run_state *r)
+{
+    return (r->n_train + r->e->batch_size - 1) / r->e->batch_size;
+}
+
 /* calloc of at least one element; sets the error when it fails. */
 void *dlh_run_calloc(size_t n, size_t size);
 /* "a/b", malloc'ed; NULL (error set) when out of memory. */
