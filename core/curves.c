@@ -9,59 +9,13 @@
 #include <string.h>
 
 #include "error.h"
+#include "file.h"
 #include "safetensors.h"          /* dlh_file_write_atomic */
 
 /* metrics.csv holds one short line per epoch: this bounds a file read whole. */
-#define METRICS_MAX_BYTES (64u << 20)
+#define METRICS_MAX_BYTES ((size_t)64 << 20)
 
 /* ------------------------------------------------------------ reading */
-
-static int read_whole(const char *path, char **text, size_t *len)
-{
-    *text = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        dlh_error_set("%s: cannot open: %s", path, strerror(errno));
-        return DLH_EIO;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap || ferror(f))
-            break;
-        if (cap >= METRICS_MAX_BYTES) {
-            free(buf);
-            fclose(f);
-            dlh_error_set("%s: larger than %u MiB, not a metrics.csv", path,
-                          METRICS_MAX_BYTES >> 20);
-            return DLH_EDATA;
-        }
-        cap *= 2;
-        char *grown = realloc(buf, cap + 1);
-        if (!grown) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf = grown;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) {
-        dlh_error_set("%s: out of memory", path);
-        return DLH_ENOMEM;
-    }
-    if (bad) {
-        free(buf);
-        dlh_error_set("%s: read error", path);
-        return DLH_EIO;
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return 0;
-}
 
 /* One field: empty is NaN; otherwise a whole number in the C locale. */
 static int parse_field(const char *s, size_t len, double *v)
@@ -86,7 +40,7 @@ int dlh_metrics_read(const char *path, dlh_epoch_row **rows, size_t *n)
     *n = 0;
     char *text;
     size_t len;
-    int rc = read_whole(path, &text, &len);
+    int rc = dlh_file_read_all(path, METRICS_MAX_BYTES, &text, &len);
     if (rc < 0)
         return rc;
     if (memchr(text, '\0', len)) {

@@ -16,6 +16,7 @@
 #include <dlhost/status.h>
 
 #include "error.h"
+#include "file.h"
 
 /* libconfig's own limit; a cycle of @includes stops here too. */
 #define DLH_INCLUDE_DEPTH 10
@@ -115,52 +116,25 @@ static void shown_file(const dlh_config *c, const char *file, char *buf, size_t 
         snprintf(buf, size, "%s", file);
 }
 
-static int read_text(const char *path, char **out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -errno;
-    size_t len = 0, cap = 4096;
-    char *text = malloc(cap);
-    if (!text) {
-        fclose(f);
-        return -ENOMEM;
-    }
-    for (;;) {
-        if (len + 1 >= cap) {
-            char *t = cap > SIZE_MAX / 2 ? NULL : realloc(text, cap * 2);
-            if (!t) {
-                free(text);
-                fclose(f);
-                return -ENOMEM;
-            }
-            text = t;
-            cap *= 2;
-        }
-        size_t got = fread(text + len, 1, cap - 1 - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int err = ferror(f) ? (errno ? errno : EIO) : 0;
-    fclose(f);
-    if (err) {
-        free(text);
-        return -err;
-    }
-    text[len] = '\0';
-    if (strlen(text) != len) {
-        free(text);
-        return -EILSEQ;     /* a NUL byte: libconfig would stop there silently */
-    }
-    *out = text;
-    return 0;
-}
+/* An experiment file (and each file it includes) is text of at most this
+   size, which also bounds what all of them together may take. */
+#define DLH_CONFIG_MAX_BYTES ((size_t)16 << 20)
 
-/* Message for a read_text failure. */
-static const char *read_error(int err)
+/* Reads the experiment file or an @include: a regular file of at most
+   `max` bytes, without NUL bytes (libconfig would stop there silently).
+   The message names the path. */
+static int read_text(const char *path, size_t max, char **out, size_t *len)
 {
-    return err == -EILSEQ ? "not a text file (contains a NUL byte)" : strerror(-err);
+    int rc = dlh_file_read_all(path, max, out, len);
+    if (rc < 0)
+        return rc;
+    if (strlen(*out) != *len) {
+        free(*out);
+        *out = NULL;
+        dlh_error_set("%s: not a text file (contains a NUL byte)", path);
+        return DLH_EDATA;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------ @include checks */
@@ -171,6 +145,7 @@ struct scan {
     char **names;                   /* every file read, for the literal check */
     char **texts;
     size_t n, cap;
+    size_t bytes;                   /* read so far, of DLH_CONFIG_MAX_BYTES */
 };
 
 static void scan_free(struct scan *sc)
@@ -261,13 +236,21 @@ static int scan_one(struct scan *sc, const char *file, unsigned line, const char
         return DLH_ECONFIG;
     }
     char *sub = NULL;
-    int err = read_text(full, &sub);
-    if (err < 0) {
-        dlh_error_set("%s:%u: @include \"%s\": %s", file, line, name, read_error(err));
-        free(full);
-        return err == -ENOMEM ? DLH_ENOMEM : DLH_EIO;
+    size_t len = 0;
+    int rc = read_text(full, DLH_CONFIG_MAX_BYTES, &sub, &len);
+    if (rc == 0 && len > DLH_CONFIG_MAX_BYTES - sc->bytes) {
+        free(sub);
+        dlh_error_set("with it, the experiment file and its includes pass the limit of "
+                      "%zu MiB in all", DLH_CONFIG_MAX_BYTES >> 20);
+        rc = DLH_EDATA;
     }
-    int rc = scan_add(sc, full, sub);
+    if (rc < 0) {
+        dlh_error_prefix("%s:%u: @include \"%s\": ", file, line, name);
+        free(full);
+        return rc;
+    }
+    sc->bytes += len;
+    rc = scan_add(sc, full, sub);
     if (rc < 0)
         return rc;
     return scan_includes(sc, full, sub, depth + 1);
@@ -436,6 +419,7 @@ static int config_parse(char *own, const char *name, dlh_config **out)
         return oom();
     }
     sc.dir = c->dir;
+    sc.bytes = strlen(own);
     char *own_name = strdup(name);
     if (!own_name) {
         free(own);
@@ -478,11 +462,10 @@ int dlh_config_load(const char *path, dlh_config **out)
 {
     *out = NULL;
     char *text = NULL;
-    int err = read_text(path, &text);
-    if (err < 0) {
-        dlh_error_set("%s: %s", path, read_error(err));
-        return err == -ENOMEM ? DLH_ENOMEM : DLH_EIO;
-    }
+    size_t len = 0;
+    int rc = read_text(path, DLH_CONFIG_MAX_BYTES, &text, &len);
+    if (rc < 0)
+        return rc;
     return config_parse(text, path, out);
 }
 

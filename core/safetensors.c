@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "file.h"
 
 /* The reference reader's bound (safetensors' MAX_HEADER_SIZE). */
 #define ST_MAX_HEADER 100000000ull
@@ -1130,22 +1131,10 @@ static int read_error(const char *path, const char *what)
 int dlh_st_read(const char *path, dlh_st_file **out)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        dlh_error_set("%s: cannot open: %s", path, strerror(errno));
-        return DLH_EIO;
-    }
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        dlh_error_set("%s: cannot stat: %s", path, strerror(errno));
-        close(fd);
+    if (dlh_file_open_regular(path, &fd, &st) < 0)
         return DLH_EIO;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        dlh_error_set("%s: not a regular file", path);
-        close(fd);
-        return DLH_EIO;
-    }
     uint64_t size = (uint64_t)st.st_size;
     if (size < 8) {
         dlh_error_set("%s: file too short for a safetensors header (%llu bytes)", path,

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <dlhost/dlhost.h>
@@ -262,8 +263,25 @@ static void test_bad_params(void)
     close_csv(&o);
     /* A folder is there but cannot be read as a file: an I/O error. */
     open_csv(&o, dir, "");
-    snprintf(want, sizeof want, "%s: not a regular file", dir);
+    snprintf(want, sizeof want, "%s: not a regular file (a folder)", dir);
     ok(o.rc == DLH_EIO && strcmp(o.msg, want) == 0, "a folder: DLH_EIO, '%s'", o.msg);
+    close_csv(&o);
+    /* A FIFO would block the open forever; alarm() turns a hang into a failure. */
+    snprintf(path, sizeof path, "%s/fifo.csv", dir);
+    if (mkfifo(path, 0600) == 0) {
+        alarm(20);
+        open_csv(&o, path, "");
+        alarm(0);
+        snprintf(want, sizeof want, "%s: not a regular file (a FIFO)", path);
+        ok(o.rc == DLH_EIO && strcmp(o.msg, want) == 0, "a FIFO: refused at once, '%s'",
+           o.msg);
+        close_csv(&o);
+    } else {
+        skip("mkfifo failed: no FIFO to test with");
+    }
+    open_csv(&o, "/dev/zero", "");
+    ok(o.rc == DLH_EIO && strcmp(o.msg, "/dev/zero: not a regular file (a character "
+                                 "device)") == 0, "/dev/zero: refused, '%s'", o.msg);
     close_csv(&o);
 
     bad_part("two-character delimiter", "1,2\n", "delimiter = \"ab\";", DLH_ECONFIG,

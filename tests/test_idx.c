@@ -655,8 +655,21 @@ static void test_missing(void)
              "file: '%s'", dir, path);
     bad("missing labels", ip, path, "", DLH_ECONFIG, want);
 
-    snprintf(want, sizeof want, "%s: not a regular file", dir);
+    snprintf(want, sizeof want, "%s: not a regular file (a folder)", dir);
     bad("a folder", dir, NULL, "", DLH_EIO, want);
+    /* A FIFO would block the open forever; alarm() turns a hang into a failure. */
+    snprintf(path, sizeof path, "%s/fifo-idx", dir);
+    if (mkfifo(path, 0600) == 0) {
+        snprintf(want, sizeof want, "%s: not a regular file (a FIFO)", path);
+        alarm(20);
+        bad("a FIFO as labels", ip, path, "", DLH_EIO, want);
+        alarm(0);
+    } else {
+        skip("mkfifo failed: no FIFO to test with");
+        skip("mkfifo failed: no FIFO to test with");
+    }
+    bad("/dev/zero", "/dev/zero", NULL, "", DLH_EIO,
+        "/dev/zero: not a regular file (a character device)");
 
     opened o;
     char text[256], name[4200];

@@ -1,10 +1,12 @@
 /* Experiment files and typed parameters: loading, --set, every accessor's
  * values, defaults and error messages, unknown keys, @include confinement. */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <dlhost/status.h>
@@ -503,17 +505,61 @@ static void test_files(void)
     is_error(rc, DLH_ECONFIG, want, "syntax error inside an included file names that file");
 
     rc = dlh_config_load(in_tmp("missing.cfg", path, sizeof path), &c);
-    snprintf(want, sizeof want, "%s: No such file or directory", path);
+    snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
     is_error(rc, DLH_EIO, want, "missing file");
 
     rc = dlh_config_load(tmp, &c);
-    snprintf(want, sizeof want, "%s: Is a directory", tmp);
+    snprintf(want, sizeof want, "%s: not a regular file (a folder)", tmp);
     is_error(rc, DLH_EIO, want, "a folder is not a file");
+
+    /* Reads that would never end (issue 10): a FIFO blocks the open, a
+       device never reaches its end.  alarm() turns a hang into a failure. */
+    alarm(20);
+    if (mkfifo(in_tmp("fifo.cfg", path, sizeof path), 0600) == 0) {
+        rc = dlh_config_load(path, &c);
+        snprintf(want, sizeof want, "%s: not a regular file (a FIFO)", path);
+        is_error(rc, DLH_EIO, want, "a FIFO as the experiment file is refused at once");
+        tmpdir_put(tmp, "inc_fifo.cfg", "a = 1;\n@include \"fifo.cfg\"\n");
+        rc = dlh_config_load(in_tmp("inc_fifo.cfg", path, sizeof path), &c);
+        snprintf(want, sizeof want, "%s:2: @include \"fifo.cfg\": %s/fifo.cfg: not a "
+                 "regular file (a FIFO)", path, tmp);
+        is_error(rc, DLH_EIO, want, "a FIFO as an @include is refused at once");
+    } else {
+        skip("mkfifo failed: no FIFO to test with");
+        skip("mkfifo failed: no FIFO to test with");
+    }
+    rc = dlh_config_load("/dev/zero", &c);
+    is_error(rc, DLH_EIO, "/dev/zero: not a regular file (a character device)",
+             "a device as the experiment file is refused");
+    alarm(0);
+    /* 16 MiB of comments: over the limit, refused before libconfig sees it. */
+    size_t big = ((size_t)16 << 20) + 2;
+    char *text = malloc(big);
+    if (text) {
+        memset(text, '#', big);
+        text[big - 1] = '\n';
+        tmpdir_write(in_tmp("big.cfg", path, sizeof path), text, big);
+        rc = dlh_config_load(path, &c);
+        snprintf(want, sizeof want, "%s: %zu bytes, over the limit of 16777216 bytes for "
+                 "this file", path, big);
+        is_error(rc, DLH_EDATA, want, "an experiment file over 16 MiB is refused");
+        /* Two includes of 9 MiB each: together over the limit. */
+        memset(text, '#', (size_t)9 << 20);
+        text[((size_t)9 << 20) - 1] = '\n';
+        tmpdir_write(in_tmp("nine.cfg", path, sizeof path), text, (size_t)9 << 20);
+        free(text);
+        tmpdir_put(tmp, "two_nines.cfg", "@include \"nine.cfg\"\n@include \"nine.cfg\"\n");
+        rc = dlh_config_load(in_tmp("two_nines.cfg", path, sizeof path), &c);
+        snprintf(want, sizeof want, "%s:2: @include \"nine.cfg\": with it, the "
+                 "experiment file and its includes pass the limit of 16 MiB in all", path);
+        is_error(rc, DLH_EDATA, want,
+                 "includes that together pass 16 MiB are refused at the one that passes it");
+    }
 
     tmpdir_write(in_tmp("nul.cfg", path, sizeof path), "a = 1;\0b = 2;\n", 14);
     rc = dlh_config_load(in_tmp("nul.cfg", path, sizeof path), &c);
     snprintf(want, sizeof want, "%s: not a text file (contains a NUL byte)", path);
-    is_error(rc, DLH_EIO, want, "a NUL byte is refused");
+    is_error(rc, DLH_EDATA, want, "a NUL byte is refused");
 
     /* @include confinement */
     tmpdir_put(tmp, "up.cfg", "a = 1;\n@include \"../secret.cfg\"\n");

@@ -83,20 +83,11 @@ static int64_t csv_count_fields(const csv_line *l, char delim)
 static int csv_slurp(dlh_params *p, const char *path, char **out, size_t *size)
 {
     const dlh_host *host = datasets_host;
-    FILE *f = fopen(path, "rb");
-    if (!f && (errno == ENOENT || errno == ENOTDIR))
-        /* A file that is not there is a mistake in the experiment file. */
-        return host->param_error(p, "path", "parameter 'path': no such file: '%s'", path);
-    if (!f) {
-        host->error("%s: cannot open: %s", path, strerror(errno));
-        return DLH_EIO;
-    }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        host->error("%s: not a regular file", path);
-        fclose(f);
-        return DLH_EIO;
-    }
+    int rc;
+    FILE *f = datasets_fopen(p, "path", path, &st, &rc);
+    if (!f)
+        return rc;
     if ((int64_t)st.st_size > CSV_MAX_BYTES) {
         host->error("%s: %lld bytes is over the csv reader's limit of 1 GiB",
                     path, (long long)st.st_size);

@@ -4,10 +4,20 @@
 #ifndef DLHOST_PLUGIN_DATASETS_H
 #define DLHOST_PLUGIN_DATASETS_H
 
+#include <stdio.h>
+#include <sys/stat.h>
+
 #include <dlhost/dlhost.h>
 
 /* The host table given to dlh_plugin_init; valid until exit. */
 extern const dlh_host *datasets_host;
+
+/* Opens the data file `path` (named by parameter `key` of p) for reading
+   if it is a regular file, with *st its fstat; else NULL, *rc set and the
+   message given: a missing file at the key (param_error), a FIFO or a
+   device refused by name without blocking on it. */
+FILE *datasets_fopen(dlh_params *p, const char *key, const char *path, struct stat *st,
+                     int *rc);
 
 /* csv.c: numeric CSV files read whole at open. */
 extern const dlh_dataset_ops csv_ops;

@@ -92,18 +92,10 @@ static int idx_file_open(dlh_params *p, const char *key, const char *path, idx_f
     const dlh_host *host = datasets_host;
     memset(f, 0, sizeof *f);
     f->path = path;
-    f->f = fopen(path, "rb");
-    if (!f->f && (errno == ENOENT || errno == ENOTDIR))
-        return host->param_error(p, key, "parameter '%s': no such file: '%s'", key, path);
-    if (!f->f) {
-        host->error("%s: cannot open: %s", path, strerror(errno));
-        return DLH_EIO;
-    }
     struct stat st;
-    if (fstat(fileno(f->f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        host->error("%s: not a regular file", path);
-        return DLH_EIO;
-    }
+    int rc;
+    if (!(f->f = datasets_fopen(p, key, path, &st, &rc)))
+        return rc;
     f->file_size = (int64_t)st.st_size;
     unsigned char m[2];
     size_t got = fread(m, 1, 2, f->f);
