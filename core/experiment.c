@@ -15,6 +15,7 @@
 #include "error.h"
 #include "graph.h"
 #include "registry.h"
+#include "rundir.h"
 
 /* Names dlh_init_parse knows, for "did you mean" and the list of choices. */
 static const char *const exp_init_names[] = {
@@ -802,6 +803,19 @@ static int exp_default_name(dlh_experiment *e, const char **out)
     return 0;
 }
 
+/* The run name names the folder runs/<name> and goes into every
+   checkpoint: checked here, so that `dlhost check` refuses what the first
+   checkpoint would fail on. */
+static int exp_run_name(dlh_experiment *e, dlh_params *p, const char *def_name)
+{
+    int rc = dlh_run_name_check(e->name);
+    if (rc == 0)
+        return 0;
+    if (e->name == def_name)
+        dlh_error_prefix("the file name gives the run its name unless 'name' is set: ");
+    return exp_locate(p, "name", rc);
+}
+
 static int exp_build(dlh_experiment *e, const char *backend_override, int64_t max_batch)
 {
     /* Reserved so that a misspelt key gets a did-you-mean even when the key
@@ -820,6 +834,7 @@ static int exp_build(dlh_experiment *e, const char *backend_override, int64_t ma
     /* Unknown keys first: 'modle' explains a missing 'model'. */
     if ((rc = exp_default_name(e, &def_name)) ||
         (rc = dlh_param_string(p, "name", def_name, &e->name)) ||
+        (rc = exp_run_name(e, p, def_name)) ||
         (rc = dlh_param_int(p, "seed", &def_seed, 0, INT64_MAX, &seed)) ||
         (rc = dlh_params_check_unused(p)) ||
         (rc = exp_member(p, root, "backend", 0, 0, &backend)) ||

@@ -7,11 +7,13 @@
  * at the next batch of that epoch, with the epoch's sums so far; on the cpu
  * backend its weights then equal the uninterrupted run's. */
 #include <errno.h>
+#include <stdio.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "curves.h"
 #include "error.h"
@@ -124,10 +126,11 @@ static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
     dlh_experiment *e = r->e;
     const char *cfg = dlh_config_path(e->cfg);
     const char *v = dlh_st_meta_get(f, "format");
-    if (v && strcmp(v, RUN_FORMAT_1) == 0) {
-        dlh_error_set("%s: written by an older dlhost (format '%s'), which does not "
-                      "record what resuming needs; it cannot be resumed (dlhost eval "
-                      "still reads it)", path, v);
+    if (v && strcmp(v, RUN_FORMAT) != 0 &&
+        strncmp(v, RUN_FORMAT_OLD_PREFIX, strlen(RUN_FORMAT_OLD_PREFIX)) == 0) {
+        dlh_error_set("%s: written by another dlhost (format '%s', this one writes '%s'), "
+                      "which does not record what resuming needs; it cannot be resumed "
+                      "(dlhost eval still reads it)", path, v, RUN_FORMAT);
         return DLH_ECONFIG;
     }
     if (!v || strcmp(v, RUN_FORMAT) != 0) {
@@ -172,8 +175,17 @@ static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
     int64_t step;
     int rc;
     if ((rc = run_meta_i64(f, path, "epoch", 0, epoch)) ||
-        (rc = run_meta_i64(f, path, "step", 0, &step)))
+        (rc = run_meta_i64(f, path, "step", 0, &step)) ||
+        (rc = run_meta_i64(f, path, "best_epoch", 0, &r->best_epoch)) ||
+        (rc = run_meta_i64(f, path, "best_step", 0, &r->best_step)))
         return rc;
+    if (r->best_epoch > *epoch || r->best_step > step ||
+        (r->best_epoch == 0) != (r->best_step == 0)) {
+        dlh_error_set("%s: metadata 'best_epoch' %" PRId64 " and 'best_step' %" PRId64
+                      " do not fit epoch %" PRId64 ", step %" PRId64, path, r->best_epoch,
+                      r->best_step, *epoch, step);
+        return DLH_EDATA;
+    }
     struct run_partial *p = &r->start;
     memset(p, 0, sizeof *p);
     if (dlh_st_meta_get(f, "batch")) {
@@ -239,8 +251,16 @@ static int run_resume_replay(run_state *r, int64_t epoch, const char *path)
     dlh_experiment *e = r->e;
     int acc_monitor = r->n_val > 0 && e->monitor == DLH_MONITOR_VAL_ACCURACY;
     int improved = 0;
+    int64_t saved_best = r->best_epoch;
+    r->best_epoch = 0;
     for (int64_t k = 0; k < epoch; k++)
         improved = dlh_run_track_best(r, r->history[k], k + 1, acc_monitor);
+    if (r->best_epoch != saved_best) {
+        dlh_error_set("%s: metadata 'best_epoch' is %" PRId64 ", but the monitored "
+                      "values make epoch %" PRId64 " the best", path, saved_best,
+                      r->best_epoch);
+        return DLH_EDATA;
+    }
     if (epoch > 0 && r->start.batch == 0 && dlh_run_stops(r, improved)) {
         dlh_error_set("%s: the run stopped early at epoch %" PRId64 " (%s has not "
                       "improved for %" PRId64 " epochs): nothing to resume (raise "
@@ -269,47 +289,88 @@ static int run_resume_replay(run_state *r, int64_t epoch, const char *path)
     return 0;
 }
 
-/* Loads the early-stopping copy of the best weights: the weights just
-   loaded when the best epoch is the checkpoint's, else best.safetensors. */
-static int run_resume_best(run_state *r, int64_t epoch)
-{
-    if (!r->best || r->best_epoch == 0)
-        return 0;
-    if (r->best_epoch == epoch)
-        return dlh_run_copy_best(r, 0);
-    dlh_ckpt_tensor *t = dlh_run_calloc(r->n_weights, sizeof *t);
-    if (!t)
-        return DLH_ENOMEM;
-    for (size_t i = 0; i < r->n_weights; i++)
-        t[i] = (dlh_ckpt_tensor){ r->ckpt[i].name, &r->best[i] };
-    dlh_st_file *f = NULL;
-    struct stat st;
-    int64_t at = -1;
-    int rc = 0;
-    if (stat(r->path_best, &st) != 0) {
-        dlh_error_set("%s: missing; early stopping needs the weights of epoch %" PRId64
-                      " (the best so far) to restore them (train.checkpoint.keep_best = "
-                      "false does not keep them)", r->path_best, r->best_epoch);
-        rc = DLH_ECONFIG;
-    } else if ((rc = dlh_checkpoint_load(r->be, r->path_best, t, r->n_weights, 1, &f)) ==
-                   0 &&
-               (rc = run_meta_i64(f, r->path_best, "epoch", 1, &at)) == 0 &&
-               at != r->best_epoch) {
-        dlh_error_set("%s: holds epoch %" PRId64 ", but the best epoch so far is %"
-                      PRId64 "; early stopping could not restore it", r->path_best, at,
-                      r->best_epoch);
-        rc = DLH_EDATA;
-    }
-    dlh_st_free(f);
-    free(t);
-    return rc;
-}
-
 /* Everything of RUNDIR/last.safetensors into this run, checked first:
    weights, optimiser state, step and epoch counters, normalisation
    statistics, best value and early stopping, the schedule's state; then the
    metrics rows before the resumed epoch.  Nothing is written to the run
    folder here. */
+/* No last.safetensors in the run folder `dir`: a run that stopped before
+   its first checkpoint goes on from the beginning, which is where it was;
+   a folder that holds no run's metrics.csv is refused. */
+static int run_resume_nothing(run_state *r, const char *dir, const char *metrics)
+{
+    dlh_epoch_row *rows = NULL;
+    size_t n = 0;
+    struct stat st;
+    if (r->e->checkpoint_every == 0 || stat(metrics, &st) != 0) {
+        dlh_error_set("--resume %s: no last.safetensors to resume from (a run writes it "
+                      "every train.checkpoint.every_epochs epochs)", dir);
+        return DLH_ECONFIG;
+    }
+    int rc = dlh_metrics_read(metrics, &rows, &n);
+    free(rows);
+    if (rc < 0)
+        return rc;
+    fprintf(r->out, "--resume %s: no checkpoint was written before the run stopped; it "
+            "starts again from the beginning\n", dir);
+    r->best_epoch = r->best_step = 0;
+    return 0;
+}
+
+/* Whether last.safetensors (f) carries the copy of the best weights, with
+   exactly the tensors that go with it. */
+static int run_resume_has_copy(run_state *r, const dlh_st_file *f, const char *path,
+                               int *has)
+{
+    *has = 0;
+    if (r->n_weights == 0)
+        return 0;
+    size_t len = sizeof RUN_BEST_PREFIX + strlen(r->ckpt[0].name);
+    char *probe = malloc(len);
+    if (!probe) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    snprintf(probe, len, RUN_BEST_PREFIX "%s", r->ckpt[0].name);
+    *has = dlh_st_find(f, probe) != NULL;
+    free(probe);
+    size_t want = r->n_ckpt + (*has ? r->n_weights : 0);
+    if (*has && dlh_st_count(f) != want) {
+        dlh_error_set("%s: holds %zu tensors, expected %zu (the weights, the optimiser "
+                      "state and a copy of the best weights)", path, dlh_st_count(f), want);
+        return DLH_EDATA;
+    }
+    return 0;
+}
+
+/* The tensors of last.safetensors into the run: weights and optimiser
+   state, and where the run keeps the best weights (r->best) their copy:
+   the file's "best.<name>" tensors, or the weights just loaded when they
+   are the best epoch's. */
+static int run_resume_load(run_state *r, const char *path, int64_t epoch, int has_copy)
+{
+    int rc;
+    if (has_copy && r->best)
+        return dlh_checkpoint_load(r->be, path, r->save, r->n_ckpt + r->n_weights, 0, NULL);
+    /* A copy this run does not keep is left in the file. */
+    if ((rc = dlh_checkpoint_load(r->be, path, r->ckpt, r->n_ckpt, has_copy, NULL)))
+        return rc;
+    if (!r->best || r->best_epoch == 0)
+        return 0;
+    if (r->best_epoch == epoch && r->start.batch == 0)
+        return dlh_run_copy_best(r, 0);
+    dlh_error_set("%s: holds no copy of the weights of epoch %" PRId64 ", the best so far, "
+                  "which this run needs (for early stopping or best.safetensors): the run "
+                  "that wrote it kept none (train.early_stopping was off and "
+                  "train.checkpoint.keep_best false)", path, r->best_epoch);
+    return DLH_ECONFIG;
+}
+
+/* Everything of RUNDIR/last.safetensors into this run, checked first:
+   weights, optimiser state, the best weights, step and epoch counters,
+   normalisation statistics, best value and early stopping, the schedule's
+   state; then the metrics rows before the resumed epoch.  Nothing is
+   written to the run folder here. */
 int dlh_run_resume(run_state *r, const char *dir, dlh_epoch_row **rows, size_t *n_rows)
 {
     dlh_experiment *e = r->e;
@@ -317,18 +378,18 @@ int dlh_run_resume(run_state *r, const char *dir, dlh_epoch_row **rows, size_t *
     struct stat st;
     *rows = NULL;
     *n_rows = 0;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        dlh_error_set("--resume %s: no such run folder", dir);
-        return DLH_ECONFIG;
-    }
-    if (stat(path, &st) != 0) {
-        dlh_error_set("--resume %s: no last.safetensors to resume from (a run writes it "
-                      "every train.checkpoint.every_epochs epochs)", dir);
-        return DLH_ECONFIG;
+    char *metrics = dlh_run_join(dir, "metrics.csv");
+    if (!metrics)
+        return DLH_ENOMEM;
+    if (lstat(path, &st) != 0 && errno == ENOENT) {
+        int rc = run_resume_nothing(r, dir, metrics);
+        free(metrics);
+        return rc;
     }
     dlh_st_file *f = NULL;
     dlh_norm norm;
     int64_t epoch = 0;
+    int has_copy = 0;
     memset(&norm, 0, sizeof norm);
     int rc = dlh_st_read(path, &f);
     if (rc == 0 && (rc = run_resume_meta(r, f, path, &epoch)) == 0 &&
@@ -339,18 +400,16 @@ int dlh_run_resume(run_state *r, const char *dir, dlh_epoch_row **rows, size_t *
                       path);
         rc = DLH_ECONFIG;
     }
+    if (rc == 0)
+        rc = run_resume_has_copy(r, f, path, &has_copy);
     dlh_norm_free(&norm);
     dlh_st_free(f);
-    if (rc < 0)
+    if (rc < 0 || (rc = run_resume_replay(r, epoch, path)) ||
+        (rc = run_resume_load(r, path, epoch, has_copy))) {
+        free(metrics);
         return rc;
-    if ((rc = run_resume_replay(r, epoch, path)) ||
-        (rc = dlh_checkpoint_load(r->be, path, r->ckpt, r->n_ckpt, 0, NULL)) ||
-        (rc = run_resume_best(r, epoch)))
-        return rc;
+    }
 
-    char *metrics = dlh_run_join(dir, "metrics.csv");
-    if (!metrics)
-        return DLH_ENOMEM;
     size_t n = 0;
     rc = dlh_metrics_read(metrics, rows, &n);
     if (rc == 0) {
@@ -370,4 +429,50 @@ int dlh_run_resume(run_state *r, const char *dir, dlh_epoch_row **rows, size_t *
     }
     *n_rows = n;
     return 0;
+}
+
+/* best.safetensors as the resumed run's state says it is: the weights of
+   epoch r->best_epoch.  A crash between the writes of last and best (or a
+   resume from a last older than best, with train.checkpoint.every_epochs
+   > 1) leaves it behind or ahead of last; it is then rebuilt from the copy
+   last holds, the same bytes the uninterrupted run wrote. */
+int dlh_run_repair_best(run_state *r)
+{
+    dlh_experiment *e = r->e;
+    if (!r->best || !e->keep_best || e->checkpoint_every == 0)
+        return 0;
+    const char *path = r->path_best;
+    struct stat st;
+    if (r->best_epoch == 0) {
+        /* No epoch has ended yet: a best file is from a run that was lost. */
+        if (lstat(path, &st) != 0)
+            return 0;
+        if (unlink(path) != 0) {
+            dlh_error_set("%s: cannot remove it: %s", path, strerror(errno));
+            return DLH_EIO;
+        }
+        fprintf(r->out, "%s: removed; no epoch of the resumed run has ended yet\n", path);
+        return 0;
+    }
+    char why[256] = "";
+    dlh_st_file *f = NULL;
+    if (lstat(path, &st) != 0) {
+        snprintf(why, sizeof why, "is missing");
+    } else if (dlh_st_read(path, &f) < 0) {
+        snprintf(why, sizeof why, "cannot be read (%.200s)", dlh_error_get());
+    } else {
+        const char *ep = dlh_st_meta_get(f, "epoch"), *sp = dlh_st_meta_get(f, "step");
+        char want_ep[32], want_sp[32];
+        snprintf(want_ep, sizeof want_ep, "%" PRId64, r->best_epoch);
+        snprintf(want_sp, sizeof want_sp, "%" PRId64, r->best_step);
+        if (!ep || !sp || strcmp(ep, want_ep) != 0 || strcmp(sp, want_sp) != 0)
+            snprintf(why, sizeof why, "holds epoch %.20s", ep ? ep : "?");
+    }
+    dlh_st_free(f);
+    dlh_error_clear();
+    if (!why[0])
+        return 0;
+    fprintf(r->out, "%s %s, but the best epoch so far is %" PRId64 ": rebuilt from %s\n",
+            path, why, r->best_epoch, r->path_last);
+    return dlh_run_save_best(r);
 }

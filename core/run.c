@@ -199,6 +199,36 @@ static int run_data_fingerprint(run_state *r)
     return rc > 0 ? DLH_EPLUGIN : rc;
 }
 
+/* The device copies of the best weights, and the lists that save them:
+   r->save (the checkpoint's tensors, then "best.<name>" of each copy, for
+   last.safetensors) and r->best_ckpt (the copies under the weights' own
+   names, for best.safetensors). */
+static int run_setup_best(run_state *r)
+{
+    size_t nw = r->n_weights;
+    if (!(r->best = dlh_run_calloc(nw, sizeof *r->best)) ||
+        !(r->save = dlh_run_calloc(r->n_ckpt + nw, sizeof *r->save)) ||
+        !(r->best_ckpt = dlh_run_calloc(nw, sizeof *r->best_ckpt)))
+        return DLH_ENOMEM;
+    memcpy(r->save, r->ckpt, r->n_ckpt * sizeof *r->save);
+    for (size_t i = 0; i < nw; i++) {
+        int rc = dlh_tensor_alloc(r->be, r->ckpt[i].t->ndim, r->ckpt[i].t->shape,
+                                  &r->best[i]);
+        if (rc)
+            return rc;
+        size_t len = sizeof RUN_BEST_PREFIX + strlen(r->ckpt[i].name);
+        char *name = malloc(len);
+        if (!name) {
+            dlh_error_set("out of memory");
+            return DLH_ENOMEM;
+        }
+        snprintf(name, len, RUN_BEST_PREFIX "%s", r->ckpt[i].name);
+        r->save[r->n_ckpt + i] = (dlh_ckpt_tensor){ name, &r->best[i] };
+        r->best_ckpt[i] = (dlh_ckpt_tensor){ r->ckpt[i].name, &r->best[i] };
+    }
+    return 0;
+}
+
 static int run_setup(run_state *r)
 {
     dlh_experiment *e = r->e;
@@ -269,13 +299,9 @@ static int run_setup(run_state *r)
     r->n_weights = nw;
     if ((rc = dlh_model_tensors(e, 1, &r->ckpt, &r->n_ckpt)))
         return rc;
-    if (e->early_stopping) {
-        if (!(r->best = dlh_run_calloc(r->n_weights, sizeof *r->best)))
-            return DLH_ENOMEM;
-        for (size_t i = 0; i < r->n_weights; i++)
-            if ((rc = dlh_tensor_alloc(r->be, r->ckpt[i].t->ndim, r->ckpt[i].t->shape,
-                                       &r->best[i])))
-                return rc;
+    if (e->early_stopping || (e->keep_best && e->checkpoint_every > 0)) {
+        if ((rc = run_setup_best(r)))
+            return rc;
     }
 
     char plugins[2048] = "";
@@ -319,6 +345,10 @@ static void run_free(run_state *r)
     for (size_t i = 0; r->best && i < r->n_weights; i++)
         dlh_tensor_free(r->be, &r->best[i]);
     free(r->best);
+    for (size_t i = 0; r->save && i < r->n_weights; i++)
+        free((char *)r->save[r->n_ckpt + i].name);
+    free(r->save);
+    free(r->best_ckpt);
     dlh_model_tensors_free(r->ckpt, r->n_ckpt);
     dlh_profile_free(r->prof);
     dlh_rundir_close(r->rd);
@@ -332,10 +362,15 @@ static void run_free(run_state *r)
 
 /* ------------------------------------------------------------ checkpoints */
 
-static int run_save(run_state *r, const char *path, int64_t epoch)
+/* Writes the checkpoint `path` with tensors t[0..n) and the metadata of
+   the run after `epoch` whole epochs and `step` steps (and, when p, the
+   steps of the next epoch a signal stopped it after). */
+static int run_write(run_state *r, const char *path, const dlh_ckpt_tensor *t, size_t n_t,
+                     int64_t epoch, int64_t step, const struct run_partial *p)
 {
     dlh_experiment *e = r->e;
     char s_epoch[32], s_step[32], s_seed[32], s_classes[32], rng[512];
+    char s_best[32], s_best_step[32];
     char s_batch[32], s_bs[32], s_sum[40], s_correct[32], s_secs[40];
     char *norm_bufs[5];
     dlh_st_meta meta[32];
@@ -362,17 +397,19 @@ static int run_save(run_state *r, const char *path, int64_t epoch)
                               r->history[i]);
     snprintf(history + k, hsize - k, "]");
     snprintf(s_epoch, sizeof s_epoch, "%" PRId64, epoch);
-    snprintf(s_step, sizeof s_step, "%" PRId64, r->step);
+    snprintf(s_step, sizeof s_step, "%" PRId64, step);
     snprintf(s_seed, sizeof s_seed, "%" PRIu64, e->seed);
     snprintf(s_classes, sizeof s_classes, "%" PRId64,
              e->target_kind == DLH_TARGET_CLASS ? e->n_classes : (int64_t)0);
+    snprintf(s_best, sizeof s_best, "%" PRId64, r->best_epoch);
+    snprintf(s_best_step, sizeof s_best_step, "%" PRId64, r->best_step);
     /* The whole RNG state: Philox 4x32-10 keyed by the seed; every stream is
        rng_stream(purpose, a, b) of a purpose and counters listed here. */
     snprintf(rng, sizeof rng, "philox4x32-10 key=%" PRIu64 "; streams rng_stream("
              "purpose, a, b): init (1, fnv1a(layer), tensor), layer steps (2, "
              "fnv1a(layer), step), shuffle (%d, epoch, 0), split (%d, 0, 0); next "
              "epoch %" PRId64 ", next step %" PRId64, e->seed, RUN_RNG_SHUFFLE,
-             RUN_RNG_SPLIT, epoch, r->step);
+             RUN_RNG_SPLIT, epoch, step);
     meta[n++] = (dlh_st_meta){ "format", RUN_FORMAT };
     meta[n++] = (dlh_st_meta){ "name", e->name };
     meta[n++] = (dlh_st_meta){ "epoch", s_epoch };
@@ -387,9 +424,10 @@ static int run_save(run_state *r, const char *path, int64_t epoch)
     meta[n++] = (dlh_st_meta){ "monitor", r->monitor };
     meta[n++] = (dlh_st_meta){ "monitored", history };
     meta[n++] = (dlh_st_meta){ "data", r->data_hash };
+    meta[n++] = (dlh_st_meta){ "best_epoch", s_best };
+    meta[n++] = (dlh_st_meta){ "best_step", s_best_step };
     /* Stopped inside an epoch: where, and the epoch's sums so far, exactly. */
-    const struct run_partial *p = &r->stopped;
-    if (p->batch > 0) {
+    if (p) {
         snprintf(s_batch, sizeof s_batch, "%" PRId64, p->batch);
         snprintf(s_bs, sizeof s_bs, "%" PRId64, e->batch_size);
         snprintf(s_sum, sizeof s_sum, "%.17g", p->sum);
@@ -401,11 +439,32 @@ static int run_save(run_state *r, const char *path, int64_t epoch)
         meta[n++] = (dlh_st_meta){ "epoch_correct", s_correct };
         meta[n++] = (dlh_st_meta){ "epoch_seconds", s_secs };
     }
-    rc = dlh_checkpoint_save(r->be, path, r->ckpt, r->n_ckpt, meta, n);
+    rc = dlh_checkpoint_save(r->be, path, t, n_t, meta, n);
     for (int i = 0; i < 5; i++)
         free(norm_bufs[i]);
     free(history);
     return rc;
+}
+
+/* last.safetensors after `epoch` whole epochs (and r->stopped.batch steps
+   of the next when a signal stopped the run): weights, optimiser state and,
+   where the weights are not the best epoch's, the copy of the best ones, so
+   that --resume needs no other file. */
+static int run_save_last(run_state *r, int64_t epoch)
+{
+    const struct run_partial *p = r->stopped.batch > 0 ? &r->stopped : NULL;
+    int with_best = r->best && r->best_epoch > 0 && (p || r->best_epoch != epoch);
+    return run_write(r, r->path_last, with_best ? r->save : r->ckpt,
+                     r->n_ckpt + (with_best ? r->n_weights : 0), epoch, r->step, p);
+}
+
+/* best.safetensors: the best epoch's weights (no optimiser state) and the
+   metadata of the run as it was at that epoch's end, all from what
+   last.safetensors holds too, so it can be rebuilt the same byte for byte. */
+int dlh_run_save_best(run_state *r)
+{
+    return run_write(r, r->path_best, r->best_ckpt, r->n_weights, r->best_epoch,
+                     r->best_step, NULL);
 }
 
 /* Copies the weights to or from the early-stopping copies. */
@@ -685,7 +744,7 @@ static int run_interrupted(run_state *r, int64_t done)
     const char *sig = run_signal == SIGTERM ? "SIGTERM" : "SIGINT";
     int rc;
     if (r->stopped.batch > 0) {
-        if (e->checkpoint_every > 0 && (rc = run_save(r, r->path_last, done)))
+        if (e->checkpoint_every > 0 && (rc = run_save_last(r, done)))
             return rc;
         fprintf(r->out, "interrupted (%s) in epoch %" PRId64 "/%" PRId64 " after batch %"
                 PRId64 " of %" PRId64, sig, done + 1, e->epochs, r->stopped.batch,
@@ -758,17 +817,21 @@ static int run_train(run_state *r)
         r->history[epoch] = m;
         int improved = dlh_run_track_best(r, m, epoch + 1, acc_monitor);
         if (improved) {
+            r->best_step = r->step;
             if (r->best && (rc = dlh_run_copy_best(r, 0)))
-                return rc;
-            if (e->keep_best && e->checkpoint_every > 0 &&
-                (rc = run_save(r, r->path_best, epoch + 1)))
                 return rc;
         }
         int last = epoch + 1 == e->epochs;
         int stop = dlh_run_stops(r, improved);
+        /* last first, then best: a crash between the two leaves a last that
+           names the best epoch and holds its weights, and --resume rebuilds
+           best.safetensors from it (dlh_run_repair_best). */
         if (e->checkpoint_every > 0 &&
             ((epoch + 1) % e->checkpoint_every == 0 || last || stop || run_signal) &&
-            (rc = run_save(r, r->path_last, epoch + 1)))
+            (rc = run_save_last(r, epoch + 1)))
+            return rc;
+        if (improved && e->keep_best && e->checkpoint_every > 0 &&
+            (rc = dlh_run_save_best(r)))
             return rc;
         if (run_signal)
             return run_interrupted(r, epoch + 1);
@@ -811,16 +874,22 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
     if ((rc = run_setup(&r)))
         goto done;
     if (resume) {
-        /* The folder as given: checked and loaded before anything is written. */
-        if (!(r.path_last = dlh_run_join(resume, "last.safetensors")) ||
-            !(r.path_best = dlh_run_join(resume, "best.safetensors"))) {
+        /* Locked first, then checked and loaded before anything is written
+           but the lock. */
+        if ((rc = dlh_rundir_attach(resume, &r.rd)))
+            goto done;
+        const char *dir = dlh_rundir_path(r.rd);
+        if (!(r.path_last = dlh_run_join(dir, "last.safetensors")) ||
+            !(r.path_best = dlh_run_join(dir, "best.safetensors"))) {
             rc = DLH_ENOMEM;
             goto done;
         }
-        rc = dlh_run_resume(&r, resume, &rows, &n_rows);
+        rc = dlh_run_resume(&r, dir, &rows, &n_rows);
         if (rc == 0)
-            rc = dlh_rundir_resume(resume, cfg, rows, n_rows, &r.rd);
+            rc = dlh_rundir_restart(r.rd, cfg, rows, n_rows);
         free(rows);
+        if (rc == 0)
+            rc = dlh_run_repair_best(&r);
         if (rc)
             goto done;
     } else {

@@ -17,9 +17,16 @@
    best and early stopping on) and hashes only the model, loss and optimizer
    into "config_hash" (format 1 hashed the whole config.cfg).  Checkpoints
    of format 2 may also carry "data", the training data's fingerprint
-   (run.c); --resume compares it when present. */
-#define RUN_FORMAT "dlhost checkpoint 2"
-#define RUN_FORMAT_1 "dlhost checkpoint 1"
+   (run.c); --resume compares it when present.  Format 3 makes
+   last.safetensors all that --resume needs: "best_epoch" and "best_step"
+   name the best epoch so far, and where the weights it holds are not that
+   epoch's, it carries a copy of the best weights as "best.<name>" tensors;
+   best.safetensors holds the weights alone and is rebuilt from last when a
+   crash left it behind or ahead. */
+#define RUN_FORMAT "dlhost checkpoint 3"
+#define RUN_FORMAT_OLD_PREFIX "dlhost checkpoint "
+/* The prefix of the copies of the best weights in last.safetensors. */
+#define RUN_BEST_PREFIX "best."
 
 typedef struct run_state {
     dlh_experiment *e;
@@ -36,7 +43,11 @@ typedef struct run_state {
     float *sumsq;                   /* [param tensors] */
     dlh_ckpt_tensor *ckpt;          /* weights and buffers, then optimiser state */
     size_t n_ckpt, n_weights;
-    dlh_tensor *best;               /* [n_weights] device copies (early stopping) */
+    /* The best epoch's weights, kept on the device when early stopping or
+       best.safetensors needs them (else NULL): [n_weights] copies. */
+    dlh_tensor *best;
+    dlh_ckpt_tensor *save;          /* ckpt, then "best.<name>" of each best copy */
+    dlh_ckpt_tensor *best_ckpt;     /* [n_weights]: weight names, the best copies */
     dlh_rundir *rd;
     dlh_profile *prof;              /* --profile, else NULL */
     char *path_last, *path_best;
@@ -62,6 +73,7 @@ typedef struct run_state {
     int64_t interrupt_step;         /* DLHOST_TEST_INTERRUPT_STEP, or 0 */
     double best_value;              /* the best monitored value so far */
     int64_t best_epoch, wait;       /* its epoch (0: none yet); epochs since */
+    int64_t best_step;              /* steps taken at the end of the best epoch */
 } run_state;
 
 /* Steps of a training epoch: batches of train.batch_size, the last one
@@ -83,9 +95,17 @@ int dlh_run_track_best(run_state *r, double m, int64_t epoch, int acc_monitor);
 /* Whether early stopping ends the run after an epoch. */
 int dlh_run_stops(const run_state *r, int improved);
 
+/* Writes best.safetensors from the best copies (run.c). */
+int dlh_run_save_best(run_state *r);
+
 /* resume.c: everything of r->path_last (in RUNDIR `dir`) into the run,
    checked first; *rows receives metrics.csv's rows before the resumed epoch
-   (malloc'ed).  Nothing is written to the run folder. */
+   (malloc'ed).  Without last.safetensors, a run folder whose run stopped
+   before its first checkpoint starts from the beginning.  Nothing is
+   written to the run folder. */
 int dlh_run_resume(run_state *r, const char *dir, dlh_epoch_row **rows, size_t *n_rows);
+/* resume.c: after dlh_run_resume, with the folder locked: rebuilds (or
+   removes) a best.safetensors that does not hold the best epoch so far. */
+int dlh_run_repair_best(run_state *r);
 
 #endif

@@ -7,20 +7,27 @@
 #define _GNU_SOURCE 1             /* open_memstream */
 #include "rundir.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "curves.h"
 #include "error.h"
 
 struct dlh_rundir {
     char *path;                     /* root/name */
+    int lock_fd;                    /* LOCK_NAME, flock'ed until close; -1 */
     char *metrics_path;
     char *curves_path;
     const char *name;               /* the last part of path */
@@ -153,8 +160,221 @@ static int write_metrics(dlh_rundir *r)
     return rc;
 }
 
-/* The rundir of the folder `path` (taken over), holding rows[0..n). */
-static dlh_rundir *rundir_new(char *path, const dlh_epoch_row *rows, size_t n)
+/* ------------------------------------------------------------ names */
+
+/* Length of the UTF-8 sequence at s (at most n bytes), 0 when malformed:
+   overlong forms, surrogates and code points past U+10FFFF included. */
+static size_t utf8_len(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+                 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    uint32_t c = len == 1 ? s[0] : s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (s[i] & 0x3f);
+    }
+    static const uint32_t least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+    if (c < least[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+/* name with bytes that cannot be shown as \xNN, cut to fit buf. */
+static const char *name_shown(const char *name, char *buf, size_t size)
+{
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p && k + 5 < size; p++)
+        k += (size_t)snprintf(buf + k, size - k, *p < 0x20 || *p >= 0x7f || *p == '\\'
+                              ? "\\x%02x" : "%c", *p);
+    buf[k] = '\0';
+    return buf;
+}
+
+int dlh_run_name_check(const char *name)
+{
+    char shown[256];
+    if (!name || !*name) {
+        dlh_error_set("the run name is empty");
+        return DLH_ECONFIG;
+    }
+    size_t n = strlen(name);
+    const char *why = NULL;
+    if (strchr(name, '/'))
+        why = "must not contain '/'";
+    else if (name[0] == '.')
+        why = "must not start with '.'";
+    else if (n > NAME_MAX)
+        why = "is longer than a file name may be (255 bytes)";
+    for (size_t i = 0; !why && i < n;) {
+        uint32_t c = 0;
+        size_t len = utf8_len((const unsigned char *)name + i, n - i, &c);
+        if (len == 0)
+            why = "is not valid UTF-8";
+        else if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
+            why = "must not contain control characters";
+        i += len;
+    }
+    if (why) {
+        dlh_error_set("run name '%s' %s (it names the folder runs/<name>)",
+                      name_shown(name, shown, sizeof shown), why);
+        return DLH_ECONFIG;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ the lock */
+
+#define LOCK_NAME ".lock"
+
+/* Takes the run folder's lock (flock on LOCK_NAME, held while the
+   descriptor is open), and writes who holds it there for the message a
+   second run gets.  The file itself is never removed: removing a lock file
+   lets two processes hold locks on two different files. */
+static int rundir_lock(dlh_rundir *r)
+{
+    char *path = path_join(r->path, LOCK_NAME);
+    if (!path) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        dlh_error_set("%s: cannot open the run folder's lock: %s", path, strerror(errno));
+        free(path);
+        return DLH_EIO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        dlh_error_set("%s: the run folder's lock is not a regular file", path);
+        close(fd);
+        free(path);
+        return DLH_EIO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        char holder[256] = "";
+        ssize_t got = err == EWOULDBLOCK ? pread(fd, holder, sizeof holder - 1, 0) : -1;
+        close(fd);
+        free(path);
+        if (err != EWOULDBLOCK) {
+            dlh_error_set("%s: cannot lock the run folder: %s", r->path, strerror(err));
+            return DLH_EIO;
+        }
+        long long pid = 0;
+        char started[64] = "";
+        holder[got > 0 ? got : 0] = '\0';
+        if (sscanf(holder, "pid %lld\nstarted %63[^\n]", &pid, started) == 2)
+            dlh_error_set("%s is in use by process %lld (started %s): one run at a time "
+                          "writes a run folder", r->path, pid, started);
+        else
+            dlh_error_set("%s is in use by another process: one run at a time writes a "
+                          "run folder", r->path);
+        return DLH_ECONFIG;
+    }
+    char text[128], when[64] = "?";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm))
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    int k = snprintf(text, sizeof text, "pid %lld\nstarted %s\n", (long long)getpid(), when);
+    /* Best effort: the lock is the flock, the text only names its holder. */
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)k, 0) != k)
+        dlh_log(DLH_LOG_DEBUG, "%s: could not record the lock's holder", path);
+    free(path);
+    r->lock_fd = fd;
+    return 0;
+}
+
+/* Whether `name` is a temporary file of dlh_file_write_atomic: ".<base>.tmp-"
+   and mkostemp's six characters. */
+static int is_stale_temp(const char *name)
+{
+    size_t n = strlen(name);
+    const char *t = n > 12 ? name + n - 11 : NULL;
+    if (name[0] != '.' || !t || strncmp(t, ".tmp-", 5) != 0)
+        return 0;
+    for (int i = 5; i < 11; i++)
+        if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
+              (t[i] >= '0' && t[i] <= '9')))
+            return 0;
+    return 1;
+}
+
+/* Removes the temporary files that writes cut short by a crash left (the
+   lock is held, so no write of another run is under way). */
+static int rundir_sweep(dlh_rundir *r)
+{
+    DIR *d = opendir(r->path);
+    if (!d) {
+        dlh_error_set("%s: cannot list the run folder: %s", r->path, strerror(errno));
+        return DLH_EIO;
+    }
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        struct stat st;
+        if (!is_stale_temp(de->d_name) ||
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+            removed++;
+        else
+            dlh_log(DLH_LOG_WARN, "%s/%s: cannot remove this temporary file: %s", r->path,
+                    de->d_name, strerror(errno));
+    }
+    closedir(d);
+    if (removed)
+        dlh_log(DLH_LOG_INFO, "%s: removed %d temporary file%s that an interrupted write "
+                "left", r->path, removed, removed == 1 ? "" : "s");
+    return 0;
+}
+
+/* A fresh run in a folder that held another run: its checkpoints go first,
+   before any new file is written, so that no crash leaves the old
+   last.safetensors beside the new metrics.csv. */
+static int rundir_forget(dlh_rundir *r)
+{
+    static const char *const old[] = { "last.safetensors", "best.safetensors",
+                                       "profile.csv" };
+    int gone = 0;
+    for (size_t i = 0; i < sizeof old / sizeof *old; i++) {
+        char *p = path_join(r->path, old[i]);
+        if (!p) {
+            dlh_error_set("out of memory");
+            return DLH_ENOMEM;
+        }
+        if (unlink(p) == 0) {
+            gone++;
+        } else if (errno != ENOENT) {
+            dlh_error_set("%s: cannot remove the previous run's file: %s", p,
+                          strerror(errno));
+            free(p);
+            return DLH_EIO;
+        }
+        free(p);
+    }
+    if (!gone)
+        return 0;
+    int dfd = open(r->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        dlh_error_set("%s: cannot sync the run folder: %s", r->path, strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
+        return DLH_EIO;
+    }
+    close(dfd);
+    dlh_log(DLH_LOG_INFO, "%s: a new run replaces the checkpoints of the previous one",
+            r->path);
+    return 0;
+}
+
+/* The rundir of the folder `path` (taken over). */
+static dlh_rundir *rundir_new(char *path)
 {
     dlh_rundir *r = calloc(1, sizeof *r);
     if (!r) {
@@ -162,17 +382,14 @@ static dlh_rundir *rundir_new(char *path, const dlh_epoch_row *rows, size_t n)
         return NULL;
     }
     r->path = path;
+    r->lock_fd = -1;
     const char *slash = strrchr(path, '/');
     r->name = slash ? slash + 1 : path;
     if (!(r->metrics_path = path_join(path, "metrics.csv")) ||
-        !(r->curves_path = path_join(path, "curves.svg")) ||
-        (n && !(r->rows = malloc(n * sizeof *r->rows)))) {
+        !(r->curves_path = path_join(path, "curves.svg"))) {
         dlh_rundir_close(r);
         return NULL;
     }
-    if (n)
-        memcpy(r->rows, rows, n * sizeof *rows);
-    r->n_rows = r->cap_rows = n;
     return r;
 }
 
@@ -196,63 +413,84 @@ int dlh_rundir_open(const char *root, const char *name, dlh_config *cfg,
     *out = NULL;
     if (!root)
         root = "runs";
-    if (!name || !*name) {
-        dlh_error_set("the run name is empty");
-        return DLH_ECONFIG;
-    }
-    if (strchr(name, '/')) {
-        dlh_error_set("run name '%s' must not contain '/'", name);
-        return DLH_ECONFIG;
-    }
-    if (name[0] == '.') {
-        dlh_error_set("run name '%s' must not start with '.'", name);
-        return DLH_ECONFIG;
-    }
+    int rc = dlh_run_name_check(name);
+    if (rc)
+        return rc;
     if (!*root) {
         dlh_error_set("the run folder root is empty");
         return DLH_EINVAL;
     }
     char *path = path_join(root, name);
-    dlh_rundir *r = path ? rundir_new(path, NULL, 0) : NULL;
+    dlh_rundir *r = path ? rundir_new(path) : NULL;
     if (!r) {
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
     }
-    int rc = make_dirs(root);
-    if (rc == 0)
-        rc = make_dir(r->path);
-    if (rc < 0) {
+    if ((rc = make_dirs(root)) || (rc = make_dir(r->path)) || (rc = rundir_lock(r)) ||
+        (rc = rundir_sweep(r)) || (rc = rundir_forget(r))) {
         dlh_rundir_close(r);
         return rc;
     }
     return rundir_start(r, cfg, out);
 }
 
-int dlh_rundir_resume(const char *dir, dlh_config *cfg, const dlh_epoch_row *rows,
-                      size_t n, dlh_rundir **out)
+int dlh_rundir_attach(const char *dir, dlh_rundir **out)
 {
     *out = NULL;
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/')
         len--;
     struct stat st;
-    if (len == 0 || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        dlh_error_set("%s: not a run folder", dir);
+    if (len == 0 || stat(dir, &st) != 0) {
+        dlh_error_set("%s: no such run folder", dir);
+        return DLH_ECONFIG;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        dlh_error_set("%s: not a run folder (not a folder)", dir);
         return DLH_ECONFIG;
     }
     char *path = strndup(dir, len);
-    dlh_rundir *r = path ? rundir_new(path, rows, n) : NULL;
+    dlh_rundir *r = path ? rundir_new(path) : NULL;
     if (!r) {
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
     }
-    return rundir_start(r, cfg, out);
+    int rc = rundir_lock(r);
+    if (rc == 0)
+        rc = rundir_sweep(r);
+    if (rc) {
+        dlh_rundir_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int dlh_rundir_restart(dlh_rundir *r, dlh_config *cfg, const dlh_epoch_row *rows,
+                       size_t n)
+{
+    if (n > r->cap_rows) {
+        dlh_epoch_row *p = realloc(r->rows, n * sizeof *p);
+        if (!p) {
+            dlh_error_set("%s: out of memory", r->metrics_path);
+            return DLH_ENOMEM;
+        }
+        r->rows = p;
+        r->cap_rows = n;
+    }
+    if (n)
+        memcpy(r->rows, rows, n * sizeof *rows);
+    r->n_rows = n;
+    int rc = cfg ? write_config(r->path, cfg) : 0;
+    return rc ? rc : write_metrics(r);
 }
 
 void dlh_rundir_close(dlh_rundir *r)
 {
     if (!r)
         return;
+    if (r->lock_fd >= 0)
+        close(r->lock_fd);          /* releases the lock */
     free(r->path);
     free(r->metrics_path);
     free(r->curves_path);

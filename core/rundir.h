@@ -7,11 +7,15 @@
  *                     (empty field where a value does not apply)
  *   curves.svg        loss and accuracy per epoch, train and validation
  *                     (curves.h), rewritten with metrics.csv
- *   last.safetensors  weights, optimiser state, __metadata__
- *   best.safetensors  the same for the best epoch by the monitored metric
+ *   last.safetensors  weights, optimiser state, __metadata__ (and a copy
+ *                     of the best epoch's weights: all --resume needs)
+ *   best.safetensors  the best epoch's weights by the monitored metric
+ *   .lock             held (flock) by the run that writes the folder
  *
  * Every file is written atomically (temp file, fsync, rename, fsync of the
- * folder), so a crash leaves the old file or the new one, never a torn one. */
+ * folder), so a crash leaves the old file or the new one, never a torn one;
+ * the temporary files of writes a crash cut short are removed by the next
+ * run that takes the lock. */
 #ifndef DLHOST_CORE_RUNDIR_H
 #define DLHOST_CORE_RUNDIR_H
 
@@ -25,28 +29,48 @@
 
 typedef struct dlh_rundir dlh_rundir;
 
-/* Creates (or reuses) `root`/`name` (root NULL = "runs"), writes config.cfg
-   from cfg and starts a fresh metrics.csv with its header (and an empty
-   curves.svg). */
+/* Checks a run name: not empty, no '/', no leading '.', at most 255 bytes,
+   valid UTF-8 without control characters.  0, or DLH_ECONFIG with "run name
+   '<name, bad bytes as \xNN>' <why>" set. */
+int dlh_run_name_check(const char *name);
+
+/* A fresh run: creates (or reuses) `root`/`name` (root NULL = "runs"),
+   takes its lock (below), removes temporary files a crash left and the
+   checkpoints of a previous run there, then writes config.cfg from cfg (when
+   not NULL) and a fresh metrics.csv with its header (and an empty
+   curves.svg).  DLH_ECONFIG for a bad name or a folder another run holds. */
 int dlh_rundir_open(const char *root, const char *name, dlh_config *cfg,
                     dlh_rundir **out);
+
+/* `dlhost run --resume`: the existing run folder `dir` (trailing '/'
+   ignored), locked, with the temporary files a crash left removed; nothing
+   else is written (read the checkpoints, then dlh_rundir_restart).
+   DLH_ECONFIG when dir is not a folder or another run holds it. */
+int dlh_rundir_attach(const char *dir, dlh_rundir **out);
+
+typedef struct dlh_epoch_row dlh_epoch_row;
+
+/* For an attached folder: rewrites config.cfg from cfg (when not NULL),
+   and metrics.csv and curves.svg with rows[0..n) (the epochs before the
+   resumed one; copied); later rows are appended by dlh_rundir_metrics. */
+int dlh_rundir_restart(dlh_rundir *r, dlh_config *cfg, const dlh_epoch_row *rows,
+                       size_t n);
+
+/* Closes r and releases its lock. */
 void dlh_rundir_close(dlh_rundir *r);
 const char *dlh_rundir_path(const dlh_rundir *r);
 
-typedef struct dlh_epoch_row {
+/* The lock: an exclusive flock on `<folder>/.lock`, held from open or attach
+   to close, so that two runs never write one folder (a second gets
+   DLH_ECONFIG: "<folder> is in use by process N (started ...)").  Readers
+   (eval, plot) take no lock. */
+
+struct dlh_epoch_row {
     int64_t epoch;                  /* from 1 */
     double train_loss, train_accuracy;  /* NaN = not applicable */
     double val_loss, val_accuracy;      /* NaN = no validation */
     double lr, seconds, samples_per_s;
-} dlh_epoch_row;
-
-/* Reopens the existing run folder `dir` (trailing '/' ignored) for
-   `dlhost run --resume`: rewrites config.cfg from cfg and metrics.csv and
-   curves.svg with rows[0..n) (the epochs before the resumed one; copied);
-   later rows are appended by dlh_rundir_metrics.  DLH_ECONFIG when dir is
-   not a folder. */
-int dlh_rundir_resume(const char *dir, dlh_config *cfg, const dlh_epoch_row *rows,
-                      size_t n, dlh_rundir **out);
+};
 
 /* metrics.csv's first line, with its newline. */
 extern const char dlh_metrics_header[];

@@ -224,6 +224,54 @@ run_cmd "$dlhost" plot "$rundir" --out "$TAP_TMP/no-such-dir/c.svg"
 is "$RC" 1 "plot to a folder that does not exist exits 1"
 like "$ERR_FILE" "no-such-dir" "plot names the path it could not write"
 
+# ---- run names that are not valid UTF-8 or hold control characters are
+# refused by check (file:line, exit 2), before a folder is made.
+bad_name() {            # bad_name FILE-NAME NAME-LINE WANTED-TEXT DESCRIPTION
+    { printf '%s\n' "$2"; sed '/^name = /d' "$data/good.cfg"; } >"$TAP_TMP/$1"
+    cp "$data/good_train.csv" "$TAP_TMP/good_train.csv"
+    run_cmd "$dlhost" run "$TAP_TMP/$1"
+    is "$RC" 2 "a run named $4 exits 2"
+    like "$ERR_FILE" "$TAP_TMP/$1:1: run name $3" "and names the file, line and name"
+    is "$(wc -l <"$ERR_FILE" | tr -d ' ')" 1 "in one message"
+}
+bad_name ctl.cfg "$(printf 'name = "a\001b";')" \
+    "'a\\x01b' must not contain control characters" "with a control character"
+bad_name latin1.cfg "$(printf 'name = "caf\351";')" "'caf\\xe9' is not valid UTF-8" \
+    "in Latin-1"
+[ ! -e runs/a ] && [ ! -e "$(printf 'runs/caf\351')" ]
+ok $? "a refused name makes no folder"
+
+# ---- files that are not regular: refused at once, never waited on
+# (`timeout` turns a hang into exit 124).
+mkfifo fifo.cfg fifo.csv
+run_cmd timeout 20 "$dlhost" check fifo.cfg
+is "$RC" 2 "check of a FIFO exits 2"
+like "$ERR_FILE" "fifo.cfg: not a regular file (a FIFO)" "and says what it is"
+run_cmd timeout 20 "$dlhost" check /dev/zero
+is "$RC" 2 "check of /dev/zero exits 2"
+like "$ERR_FILE" "/dev/zero: not a regular file (a character device)" "and says what it is"
+printf '@include "fifo.cfg"\n' >inc_fifo.cfg
+run_cmd timeout 20 "$dlhost" check inc_fifo.cfg
+is "$RC" 2 "an @include of a FIFO exits 2"
+like "$ERR_FILE" "inc_fifo.cfg:1: @include \"fifo.cfg\": fifo.cfg: not a regular file (a FIFO)" \
+     "and names the include"
+sed 's/"good_train.csv"/"fifo.csv"/' "$data/good.cfg" >fifo_data.cfg
+run_cmd timeout 20 "$dlhost" check fifo_data.cfg
+is "$RC" 1 "a FIFO as the csv file exits 1"
+like "$ERR_FILE" "fifo.csv: not a regular file (a FIFO)" "and says what it is"
+sed 's/^data = {/data = { test = { type = "csv"; path = "good_train.csv"; label = "dense"; label_columns = 1; header = true; };/' \
+    "$data/good.cfg" >with_test.cfg
+run_cmd timeout 20 "$dlhost" eval with_test.cfg --weights fifo.csv
+is "$RC" 1 "eval --weights of a FIFO exits 1"
+like "$ERR_FILE" "fifo.csv: not a regular file (a FIFO)" "and says what it is"
+mkdir -p fiforun
+mkfifo fiforun/last.safetensors
+printf 'epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,samples_per_s\n' \
+    >fiforun/metrics.csv
+run_cmd timeout 20 "$dlhost" run "$data/good.cfg" --resume fiforun
+is "$RC" 1 "--resume from a FIFO last.safetensors exits 1"
+like "$ERR_FILE" "fiforun/last.safetensors: not a regular file (a FIFO)" "and says what it is"
+
 run_cmd "$dlhost" run "$data/good.cfg" --set optimizer.lr=1e5 --set optimizer.momentum=0.0 \
     --set train.epochs=5
 is "$RC" 4 "a diverging run exits 4"

@@ -194,6 +194,20 @@ stop_resume end2 12 "after epoch 2/6"
 like end2.resumed "resumed from end2/resume/last.safetensors: epoch 2, step 12" \
      "end2: at an epoch's last step the epoch ends first and resumes at the next"
 
+# Stopped inside the epoch after the best one (acc's best is epoch 1): early
+# stopping must restore epoch 1's weights, which last.safetensors carries as
+# a copy, not the weights of the step the signal stopped after.
+run_cmd env DLHOST_TEST_INTERRUPT_STEP=9 "$dlhost" run exp.cfg --runs accmid \
+    --set train.early_stopping.monitor=val_accuracy
+is "$RC" 130 "accmid: stopped inside epoch 2, the one after the best"
+run_cmd "$dlhost" run exp.cfg --resume accmid/resume --set train.early_stopping.monitor=val_accuracy
+is "$RC" 0 "accmid: --resume exits 0"
+grep -e '^restored the weights' -e '^test ' "$OUT_FILE" >accmid.end
+cmp -s acc.full.end accmid.end &&
+    cmp -s acc.full/resume/last.safetensors accmid/resume/last.safetensors &&
+    cmp -s acc.full/resume/best.safetensors accmid/resume/best.safetensors
+ok $? "accmid: the best epoch's weights are restored, checkpoints equal ($(tr '\n' ' ' <accmid.end))"
+
 # Where checkpoints are off, nothing is saved, and the run says so.
 run_cmd env DLHOST_TEST_INTERRUPT_STEP=3 "$dlhost" run exp.cfg --runs nock \
     --set train.checkpoint.every_epochs=0
@@ -309,18 +323,64 @@ refuse 2 "the checkpoint monitored val_loss, this run monitors val_accuracy" \
     "another monitored metric" r exp.cfg --set train.epochs=8 \
     --set train.early_stopping.monitor=val_accuracy
 
-# The same file with the format string of the previous version (same length).
-fresh r
-LC_ALL=C sed 's/dlhost checkpoint 2/dlhost checkpoint 1/' r/last.safetensors >r/old
-[ "$(wc -c <r/old)" -eq "$(wc -c <r/last.safetensors)" ] && mv r/old r/last.safetensors
-refuse 2 "written by an older dlhost" "a format-1 checkpoint" r exp.cfg \
-    --set train.epochs=8
+# The same file with the format string of an earlier version (same length).
+for old in 1 2; do
+    fresh r
+    LC_ALL=C sed "s/dlhost checkpoint 3/dlhost checkpoint $old/" r/last.safetensors >r/old
+    [ "$(wc -c <r/old)" -eq "$(wc -c <r/last.safetensors)" ] && mv r/old r/last.safetensors
+    refuse 2 "(format 'dlhost checkpoint $old', this one writes 'dlhost checkpoint 3')" \
+        "a format-$old checkpoint" r exp.cfg --set train.epochs=8
+done
 
-# Early stopping must restore the best epoch: its checkpoint is needed when
-# it is older than the resumed one (acc's best epoch precedes epoch 3).
-rm acc.at3/best.safetensors
-refuse 2 "early stopping needs the weights of epoch" "a missing best.safetensors" \
-    acc.at3 exp.cfg --set train.early_stopping.monitor=val_accuracy
+# ---- last.safetensors is all --resume needs (issue 10): best.safetensors is
+# rebuilt from it, byte for byte, when it is missing or holds another epoch.
+# acc's best epoch precedes the resumed epoch 3, so last carries its copy.
+# rebuilt NAME MONITOR FULL WHY: resumes NAME to 6 epochs, compared with FULL.
+rebuilt() {
+    run_cmd "$dlhost" run exp.cfg --resume "$1" --set "train.early_stopping.monitor=$2"
+    is "$RC" 0 "$1: --resume exits 0"
+    like "$OUT_FILE" "$1/best.safetensors $4, but the best epoch so far is" \
+         "$1: it says best.safetensors $4 and is rebuilt"
+    cmp -s "$3/resume/last.safetensors" "$1/last.safetensors" &&
+        cmp -s "$3/resume/best.safetensors" "$1/best.safetensors"
+    ok $? "$1: last and best checkpoints equal the uninterrupted run's, byte for byte"
+}
+cp -R acc.at3 nobest
+rm nobest/best.safetensors
+rebuilt nobest val_accuracy acc.full "is missing"
+# A crash between writing best and last used to leave a best file newer than
+# last ("holds epoch 5, but the best epoch so far is 3") that no resume got
+# past: the uninterrupted run's best file in the 3-epoch folder.
+cp -R loss.at3 ahead
+cp loss.full/resume/best.safetensors ahead/best.safetensors
+ahead_epoch=$(LC_ALL=C grep -ao '"epoch":"[0-9]*"' ahead/best.safetensors | tr -dc 0-9)
+rebuilt ahead val_loss loss.full "holds epoch $ahead_epoch"
+# Early stopping without best.safetensors (keep_best = false): the copy in
+# last is what restores the best epoch.
+run_cmd "$dlhost" run exp.cfg --runs nokeep.full --set train.early_stopping.monitor=val_accuracy \
+    --set train.checkpoint.keep_best=false
+is "$RC" 0 "keep_best = false: the uninterrupted run exits 0"
+grep '^restored the weights' "$OUT_FILE" >nokeep.full.end
+run_cmd "$dlhost" run exp.cfg --runs nokeep.cut --set train.early_stopping.monitor=val_accuracy \
+    --set train.checkpoint.keep_best=false --set train.epochs=3
+run_cmd "$dlhost" run exp.cfg --resume nokeep.cut/resume \
+    --set train.early_stopping.monitor=val_accuracy --set train.checkpoint.keep_best=false
+is "$RC" 0 "keep_best = false: --resume exits 0"
+grep '^restored the weights' "$OUT_FILE" >nokeep.cut.end
+[ ! -e nokeep.cut/resume/best.safetensors ] &&
+    cmp -s nokeep.full/resume/last.safetensors nokeep.cut/resume/last.safetensors &&
+    cmp -s nokeep.full.end nokeep.cut.end
+ok $? "keep_best = false: no best file, the same last checkpoint and restored epoch ($(cat nokeep.cut.end))"
+# A run stopped before its first checkpoint starts again from the beginning.
+cp -R loss.at3 nolast
+rm nolast/last.safetensors nolast/best.safetensors
+run_cmd "$dlhost" run exp.cfg --resume nolast
+is "$RC" 0 "no last.safetensors beside a metrics.csv: --resume exits 0"
+like "$OUT_FILE" "no checkpoint was written before the run stopped; it starts again" \
+     "and says it starts from the beginning"
+cmp -s loss.full/resume/last.safetensors nolast/last.safetensors &&
+    cmp -s loss.full/resume/best.safetensors nolast/best.safetensors
+ok $? "and ends with the uninterrupted run's checkpoints"
 
 run_cmd "$dlhost" run exp.cfg --resume
 is "$RC" 2 "--resume without a folder exits 2"

@@ -1,6 +1,7 @@
 /* The run directory: config.cfg that re-loads to the same values,
- * metrics.csv rows with empty fields, and checkpoints saved from and loaded
- * into cpu-backend tensors bit for bit, with the refusals of a load. */
+ * metrics.csv rows with empty fields, checkpoints saved from and loaded
+ * into cpu-backend tensors bit for bit, with the refusals of a load; run
+ * names, the folder's lock, and what a new run clears away. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -102,6 +103,123 @@ static const char experiment[] =
     "        empty = ( ); unicode = \"\xc3\xa9t\xc3\xa9\"; };\n"
     "train = { epochs = 10; batch_size = 128; shuffle = true; };\n";
 
+/* Names that are not valid UTF-8 or hold control characters used to pass
+   and fail only at the first checkpoint (issue 10, defect 6). */
+static void test_names(const char *root, dlh_config *cfg)
+{
+    static const struct { const char *name, *why, *shown; } bad[] = {
+        { "a\x01" "b", "must not contain control characters", "a\\x01b" },
+        { "tab\there", "must not contain control characters", "tab\\x09here" },
+        { "del\x7f", "must not contain control characters", "del\\x7f" },
+        { "nel\xc2\x85", "must not contain control characters", "nel\\xc2\\x85" },
+        { "latin1-\xe9t\xe9", "is not valid UTF-8", "latin1-\\xe9t\\xe9" },
+        { "overlong-\xc0\xaf", "is not valid UTF-8", NULL },
+        { "surrogate-\xed\xa0\x80", "is not valid UTF-8", NULL },
+        { "past-max-\xf4\x90\x80\x80", "is not valid UTF-8", NULL },
+        { "cut-\xe2\x82", "is not valid UTF-8", NULL },
+    };
+    char shown[128];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        dlh_rundir *r = (dlh_rundir *)1;
+        int rc = dlh_rundir_open(root, bad[i].name, cfg, &r);
+        int good = rc == DLH_ECONFIG && r == NULL && strstr(dlh_error_get(), bad[i].why);
+        if (bad[i].shown) {
+            snprintf(shown, sizeof shown, "run name '%s' ", bad[i].shown);
+            good = good && strstr(dlh_error_get(), shown);
+        }
+        ok(good, "run name %zu refused: %s", i, dlh_error_get());
+    }
+    char longest[257];
+    memset(longest, 'n', 256);
+    longest[256] = '\0';
+    ok(dlh_run_name_check(longest) == DLH_ECONFIG &&
+       strstr(dlh_error_get(), "longer than a file name"), "a 256-byte name is refused");
+    longest[255] = '\0';
+    ok(dlh_run_name_check(longest) == 0, "a 255-byte name is accepted");
+    static const char *const good[] = { "caf\xc3\xa9", "\xe6\xbc\xa2\xe5\xad\x97",
+                                        "emoji-\xf0\x9f\x99\x82", "a b-c_d.e" };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        ok(dlh_run_name_check(good[i]) == 0, "UTF-8 name %zu accepted", i);
+}
+
+/* The folder's lock: a second holder is refused with the first one's pid
+   (flock locks belong to open file descriptions, so one process can test
+   it), readers need none, and closing releases it. */
+static void test_lock(const char *root)
+{
+    dlh_rundir *a = NULL, *b = NULL;
+    int rc = dlh_rundir_open(root, "locked", NULL, &a);
+    ok(rc == 0, "the first run takes the folder");
+    if (rc)
+        return;
+    char want[4400];
+    snprintf(want, sizeof want, "%s/locked is in use by process %lld (started ", root,
+             (long long)getpid());
+    rc = dlh_rundir_open(root, "locked", NULL, &b);
+    ok(rc == DLH_ECONFIG && b == NULL && strstr(dlh_error_get(), want),
+       "a second run of the same name is refused: %s", dlh_error_get());
+    char path[4400];
+    snprintf(path, sizeof path, "%s/locked", root);
+    rc = dlh_rundir_attach(path, &b);
+    ok(rc == DLH_ECONFIG && b == NULL && strstr(dlh_error_get(), want),
+       "so is --resume of the folder while the run holds it");
+    dlh_rundir_close(a);
+    rc = dlh_rundir_attach(path, &b);
+    ok(rc == 0, "once closed, the folder can be taken again");
+    dlh_rundir_close(b);
+    snprintf(path, sizeof path, "%s/locked/.lock", root);
+    char *text = slurp(path);
+    char head[64];
+    snprintf(head, sizeof head, "pid %lld\nstarted ", (long long)getpid());
+    ok(text && strncmp(text, head, strlen(head)) == 0, "the lock file names its holder");
+    free(text);
+}
+
+/* A new run in a folder removes what a crash left (temporary files) and
+   the previous run's checkpoints, before it writes anything; --resume
+   (attach) removes the temporary files only. */
+static void test_clear(const char *root)
+{
+    static const char *const stale[] = { ".last.safetensors.tmp-Ab12Cd",
+                                         ".metrics.csv.tmp-zzzzzz" };
+    static const char *const kept[] = { "notes.txt", ".last.safetensors.tmp-short",
+                                        "x.tmp-ABCDEF", ".hidden" };
+    static const char *const previous[] = { "last.safetensors", "best.safetensors" };
+    char folder[4300], path[4400];
+    snprintf(folder, sizeof folder, "%s/cleared", root);
+    for (int pass = 0; pass < 2; pass++) {
+        mkdir(root, 0755);
+        mkdir(folder, 0755);
+        for (size_t i = 0; i < 2; i++)
+            tmpdir_put(folder, stale[i], "half a file");
+        for (size_t i = 0; i < 4; i++)
+            tmpdir_put(folder, kept[i], "mine");
+        for (size_t i = 0; i < 2; i++)
+            tmpdir_put(folder, previous[i], "an old run");
+        dlh_rundir *r = NULL;
+        int rc = pass == 0 ? dlh_rundir_open(root, "cleared", NULL, &r)
+                           : dlh_rundir_attach(folder, &r);
+        const char *how = pass == 0 ? "a new run" : "--resume";
+        ok(rc == 0, "%s in a folder with stale files", how);
+        int gone = 1, here = 1, old = 0;
+        for (size_t i = 0; i < 2; i++) {
+            snprintf(path, sizeof path, "%s/%s", folder, stale[i]);
+            gone &= access(path, F_OK) != 0;
+            snprintf(path, sizeof path, "%s/%s", folder, previous[i]);
+            old += access(path, F_OK) == 0;
+        }
+        for (size_t i = 0; i < 4; i++) {
+            snprintf(path, sizeof path, "%s/%s", folder, kept[i]);
+            here &= access(path, F_OK) == 0;
+        }
+        ok(gone, "%s removes the temporary files a crash left", how);
+        ok(here, "%s keeps files that only look alike", how);
+        ok(pass == 0 ? old == 0 : old == 2, "%s %s the previous checkpoints", how,
+           pass == 0 ? "removes" : "keeps");
+        dlh_rundir_close(r);
+    }
+}
+
 static void test_open_and_config(void)
 {
     dlh_config *cfg = NULL;
@@ -188,6 +306,7 @@ static void test_open_and_config(void)
         ok(rc == DLH_ECONFIG && r == NULL && strstr(dlh_error_get(), "run name"),
            "run name '%s' refused: %s", bad_names[i], dlh_error_get());
     }
+    test_names(root, cfg);
     snprintf(path, sizeof path, "%s/a", root);
     ok(!is_dir(path), "a refused name creates nothing");
 
@@ -457,6 +576,10 @@ int main(void)
         return done_testing();
     }
     test_open_and_config();
+    char runs[4200];
+    snprintf(runs, sizeof runs, "%s/lockruns", dir);
+    test_lock(runs);
+    test_clear(runs);
 
     dlh_rundir *r = NULL;
     char root[4200];
