@@ -221,12 +221,17 @@ static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
                       r->n_train);
         return DLH_EDATA;
     }
-    if (*epoch >= e->epochs) {
-        dlh_error_set("%s: the checkpoint is at epoch %" PRId64 " and train.epochs is "
+    /* At train.epochs the run had ended: it is resumed to what follows the
+       last epoch (restoring the best weights, the test), so that a run
+       killed after its last checkpoint ends as the uninterrupted one did. */
+    if (*epoch > e->epochs || (*epoch == e->epochs && p->batch > 0)) {
+        dlh_error_set("%s: the checkpoint is at epoch %" PRId64 "%s and train.epochs is "
                       "%" PRId64 ": nothing to resume (raise it, e.g. --set "
-                      "train.epochs=%" PRId64 ")", path, *epoch, e->epochs, *epoch + 1);
+                      "train.epochs=%" PRId64 ")", path, *epoch, p->batch ? " and more" : "",
+                      e->epochs, *epoch + 1);
         return DLH_ECONFIG;
     }
+    r->finished = *epoch == e->epochs ? RUN_ENDED : 0;
     r->step = step;
     if (!(v = dlh_st_meta_get(f, "monitor")) || strcmp(v, r->monitor) != 0) {
         dlh_error_set("%s: the checkpoint monitored %s, this run monitors %s "
@@ -261,13 +266,8 @@ static int run_resume_replay(run_state *r, int64_t epoch, const char *path)
                       r->best_epoch);
         return DLH_EDATA;
     }
-    if (epoch > 0 && r->start.batch == 0 && dlh_run_stops(r, improved)) {
-        dlh_error_set("%s: the run stopped early at epoch %" PRId64 " (%s has not "
-                      "improved for %" PRId64 " epochs): nothing to resume (raise "
-                      "train.early_stopping.patience to go on)", path, epoch, r->monitor,
-                      r->wait);
-        return DLH_ECONFIG;
-    }
+    if (epoch > 0 && r->start.batch == 0 && !r->finished && dlh_run_stops(r, improved))
+        r->finished = RUN_STOPPED_EARLY;
     int64_t steps = dlh_run_steps(r);
     /* Steps per epoch at the checkpoint's batch size (the same inside an
        epoch, which run_resume_meta checked). */
@@ -295,19 +295,28 @@ static int run_resume_replay(run_state *r, int64_t epoch, const char *path)
    metrics rows before the resumed epoch.  Nothing is written to the run
    folder here. */
 /* No last.safetensors in the run folder `dir`: a run that stopped before
-   its first checkpoint goes on from the beginning, which is where it was;
-   a folder that holds no run's metrics.csv is refused. */
+   its first checkpoint goes on from the beginning, which is where it was.
+   A run writes config.cfg first, so a folder without one (or without its
+   metrics.csv, which comes next) holds no run and is refused. */
 static int run_resume_nothing(run_state *r, const char *dir, const char *metrics)
 {
     dlh_epoch_row *rows = NULL;
     size_t n = 0;
     struct stat st;
-    if (r->e->checkpoint_every == 0 || stat(metrics, &st) != 0) {
+    char *config = dlh_run_join(dir, "config.cfg");
+    if (!config)
+        return DLH_ENOMEM;
+    int started = stat(config, &st) == 0;
+    free(config);
+    if (r->e->checkpoint_every == 0 || !started) {
         dlh_error_set("--resume %s: no last.safetensors to resume from (a run writes it "
-                      "every train.checkpoint.every_epochs epochs)", dir);
+                      "every train.checkpoint.every_epochs epochs)%s", dir,
+                      r->e->checkpoint_every == 0 ? ""
+                      : ", and no config.cfg: no run started there (start one with "
+                        "dlhost run)");
         return DLH_ECONFIG;
     }
-    int rc = dlh_metrics_read(metrics, &rows, &n);
+    int rc = stat(metrics, &st) == 0 ? dlh_metrics_read(metrics, &rows, &n) : 0;
     free(rows);
     if (rc < 0)
         return rc;

@@ -770,7 +770,7 @@ static int run_train(run_state *r)
     int has_val = r->n_val > 0;
     int acc_monitor = has_val && e->monitor == DLH_MONITOR_VAL_ACCURACY;
     int rc;
-    for (int64_t epoch = r->start_epoch; epoch < e->epochs; epoch++) {
+    for (int64_t epoch = r->start_epoch; !r->finished && epoch < e->epochs; epoch++) {
         double t0 = run_now(), loss = NAN, acc = NAN, lr = e->lr;
         if (epoch == r->start_epoch)
             t0 -= r->start.seconds;
@@ -921,6 +921,14 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
                     r.start_epoch + 1);
         fputc('\n', out);
     }
+    if (r.finished == RUN_ENDED)
+        fprintf(out, "the run had trained all %" PRId64 " epochs: nothing left to train "
+                "(raise train.epochs to go on)\n", e->epochs);
+    else if (r.finished == RUN_STOPPED_EARLY)
+        fprintf(out, "the run had stopped early at epoch %" PRId64 " (%s had not improved "
+                "for %" PRId64 " epochs): nothing left to train (raise "
+                "train.early_stopping.patience to go on)\n", r.start_epoch, r.monitor,
+                r.wait);
     if (r.resumed_backend)
         fprintf(out, "trained on %s so far, continued on %s: the result differs from an "
                 "uninterrupted run on either by rounding\n", r.resumed_backend,

@@ -69,6 +69,9 @@ typedef struct run_state {
         int64_t batch, correct;
         double sum, seconds;
     } start, stopped;
+    /* --resume of a run that had ended: RUN_ENDED (all train.epochs) or
+       RUN_STOPPED_EARLY; nothing is trained, what follows training is done. */
+    enum { RUN_ENDED = 1, RUN_STOPPED_EARLY } finished;
     int interrupted;                /* the signal that stopped the run, or 0 */
     int64_t interrupt_step;         /* DLHOST_TEST_INTERRUPT_STEP, or 0 */
     double best_value;              /* the best monitored value so far */

@@ -146,12 +146,16 @@ if [ "$stop" -ge 2 ] && [ "$stop" -lt 40 ]; then
     metrics stopcut/resume >b.csv
     cmp -s a.csv b.csv
     ok $? "metrics rows equal the uninterrupted run's"
-    before=$(snapshot stopcut/resume)
+    cksum stopcut/resume/*.safetensors >stopcut.before
     run_cmd "$dlhost" run exp.cfg --resume stopcut/resume --set train.epochs=40 \
         --set train.early_stopping.patience=1 --set train.early_stopping.monitor=val_accuracy
-    is "$RC" 2 "resuming a run that stopped early exits 2"
-    like "$ERR_FILE" "the run stopped early at epoch $stop" "and says so"
-    is "$(snapshot stopcut/resume)" "$before" "and writes nothing"
+    is "$RC" 0 "resuming a run that stopped early exits 0"
+    like "$OUT_FILE" "the run had stopped early at epoch $stop" "and says it trains nothing"
+    grep '^restored the weights' "$OUT_FILE" >stopcut.again
+    cmp -s stopfull.restored stopcut.again
+    ok $? "it restores the same epoch ($(cat stopcut.again))"
+    cksum stopcut/resume/*.safetensors | cmp -s stopcut.before -
+    ok $? "and leaves the checkpoints as they were"
 else
     ok 1 "the patience-1 run should stop between epochs 2 and 39 (stopped at $stop)"
 fi
@@ -268,9 +272,20 @@ LC_ALL=C sed 's/"batch":"3"/"batch":"9"/' s/last.safetensors >s/bad
 refuse 1 "do not fit epoch 3 of 6 steps" "a position outside the epoch" s exp.cfg
 
 fresh r
-refuse 2 "nothing to resume" "a checkpoint at train.epochs" r exp.cfg
 refuse 2 "nothing to resume" "a checkpoint past train.epochs" r exp.cfg \
     --set train.epochs=4
+# A run that had ended (or was killed after its last checkpoint) resumes to
+# what follows training, and trains nothing.
+cksum r/last.safetensors r/best.safetensors >r.before
+run_cmd "$dlhost" run exp.cfg --resume r
+is "$RC" 0 "a checkpoint at train.epochs: exit 0"
+like "$OUT_FILE" "the run had trained all 6 epochs: nothing left to train" "and says so"
+unlike "$OUT_FILE" "epoch 6/6 " "it trains no epoch"
+grep -e '^restored the weights' -e '^test ' "$OUT_FILE" >r.end
+cmp -s loss.full.end r.end
+ok $? "it restores the best epoch and tests as the run did ($(tr '\n' ' ' <r.end))"
+cksum r/last.safetensors r/best.safetensors | cmp -s r.before -
+ok $? "the checkpoints stay as they were"
 
 run_cmd "$dlhost" run exp.cfg --resume no-such-run
 is "$RC" 2 "a missing RUNDIR: exit 2"
