@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "error.h"
 #include "registry.h"
 #include "tap.h"
@@ -37,42 +38,6 @@ static char *load_refused(const char *name)
     int rc = dlh_registry_load_file(fixture(name));
     ok(rc == DLH_EPLUGIN, "%s: refused with DLH_EPLUGIN (got %d)", name, rc);
     return strdup(dlh_error_get());
-}
-
-/* ---- capturing what the loader writes to stderr ---- */
-static int saved_fd = -1;
-static FILE *capture_file;
-
-static void capture_begin(void)
-{
-    fflush(stderr);
-    capture_file = tmpfile();
-    saved_fd = dup(2);
-    if (capture_file && saved_fd >= 0)
-        dup2(fileno(capture_file), 2);
-}
-
-static char *capture_end(void)
-{
-    fflush(stderr);
-    if (saved_fd >= 0) {
-        dup2(saved_fd, 2);
-        close(saved_fd);
-        saved_fd = -1;
-    }
-    if (!capture_file)
-        return strdup("");
-    long n = ftell(capture_file);
-    char *text = malloc(n > 0 ? (size_t)n + 1 : 1);
-    size_t got = 0;
-    rewind(capture_file);
-    if (text && n > 0)
-        got = fread(text, 1, (size_t)n, capture_file);
-    if (text)
-        text[got] = '\0';
-    fclose(capture_file);
-    capture_file = NULL;
-    return text;
 }
 
 /* ---- a built-in schedule and fake backends ---- */
