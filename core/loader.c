@@ -1,7 +1,9 @@
-/* The plugin loader: finds plugin files, checks their ABI stamp, runs their
- * init with a registrar bound to the file, and keeps every handle open until
- * exit (plugin threads may still run, and component strings point into the
- * plugin).  Not thread-safe: plugins load at start-up. */
+/* The plugin loader: finds plugin files, reads their ABI stamp from the file
+ * (elf_peek.h) before dlopen runs any of their code, checks the stamp again
+ * once loaded, runs their init with a registrar bound to the file, and keeps
+ * every handle open until exit (plugin threads may still run, and component
+ * strings point into the plugin).  Not thread-safe: plugins load at
+ * start-up. */
 #include "registry.h"
 
 #include <dirent.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "elf_peek.h"
 #include "error.h"
 
 #ifndef DLH_PLUGINDIR
@@ -146,24 +149,82 @@ static int refuse(const char *path, const char *what)
     return DLH_EPLUGIN;
 }
 
-int dlh_registry_load_file(const char *path)
+/* "plugin 'name'", or "plugin" where the name is not known. */
+static const char *plugin_who(const char *name, char *buf, size_t size)
 {
-    if (!path || path[0] != '/') {
-        dlh_error_set("%s: plugin paths must be absolute (dlhost never loads a plugin "
-                      "by a bare or relative name)", path ? path : "(null)");
-        return DLH_EPLUGIN;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        dlh_error_set("%s: cannot load: %s", path, strerror(errno));
-        return DLH_EPLUGIN;
-    }
-    if (!S_ISREG(st.st_mode))
-        return refuse(path, "cannot load: not a regular file");
+    if (!name)
+        return "plugin";
+    snprintf(buf, size, "plugin '%s'", name);
+    return buf;
+}
 
+/* The stamp's header (struct_size, ABI) against this host's, the same
+   before dlopen (from the file, `name` NULL: it is a pointer that only
+   relocation fills in) and after it (through dlsym).  Only the header is
+   common to every ABI: more is read only once the size says it is there. */
+static int check_stamp(const char *path, const dlh_plugin_info *info, const char *name)
+{
+    char who[300];
+    uint32_t size = info->struct_size;
+    if (size < END_OF(dlh_plugin_info, abi_minor)) {
+        dlh_error_set("%s: dlh_plugin is malformed (struct_size %u, expected at least %zu)",
+                      path, size, sizeof(dlh_plugin_info));
+        return DLH_EPLUGIN;
+    }
+    if (info->abi_major != DLH_ABI_MAJOR || info->abi_minor > DLH_ABI_MINOR) {
+        dlh_error_set("%s: %s was built for ABI %u.%u, this dlhost has ABI %d.%d "
+                      "(rebuild it against this dlhost's headers)",
+                      path, plugin_who(name, who, sizeof who), (unsigned)info->abi_major,
+                      (unsigned)info->abi_minor, DLH_ABI_MAJOR, DLH_ABI_MINOR);
+        return DLH_EPLUGIN;
+    }
+    if (size < END_OF(dlh_plugin_info, license)) {
+        dlh_error_set("%s: dlh_plugin is malformed (struct_size %u, ABI %u.%u needs %zu)",
+                      path, size, (unsigned)info->abi_major, (unsigned)info->abi_minor,
+                      END_OF(dlh_plugin_info, license));
+        return DLH_EPLUGIN;
+    }
+    return 0;
+}
+
+static int refuse_no_init(const char *path, const char *name)
+{
+    char who[300];
+    dlh_error_set("%s: %s has no dlh_plugin_init function (declare the plugin with "
+                  "DLH_PLUGIN())", path, plugin_who(name, who, sizeof who));
+    return DLH_EPLUGIN;
+}
+
+/* Reads the stamp from the file (`real`, the name to open) before dlopen
+   runs any of its code, constructors included: a file that is not a shared
+   object for this machine, not a dlhost plugin, or a plugin for another ABI
+   is refused unopened. */
+static int precheck(const char *path, const char *real)
+{
+#if DLH_ELF_PEEK_HOST
+    dlh_elf_plugin elf;
+    char why[512];
+    if (dlh_elf_peek_plugin_file(real, &elf, why, sizeof why) < 0)
+        return refuse(path, why);
+    if (!elf.has_info)
+        return refuse(path, "not a dlhost plugin (no dlh_plugin symbol)");
+    dlh_plugin_info head = { elf.struct_size, elf.abi_major, elf.abi_minor,
+                             NULL, NULL, NULL, NULL };
+    int rc = check_stamp(path, &head, NULL);
+    return rc < 0 ? rc : elf.has_init ? 0 : refuse_no_init(path, NULL);
+#else
+    (void)path;
+    (void)real;
+    return 0;
+#endif
+}
+
+/* Loads `path`, opened as `real`, once prechecked. */
+static int load_checked(const char *path, const char *real)
+{
     omp_wait_default();
     blas_coretype_default();
-    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *handle = dlopen(real, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         const char *why = dlerror();
         dlh_error_set("%s: cannot load: %s (try: ldd %s)", path, why ? why : "unknown error",
@@ -179,44 +240,26 @@ int dlh_registry_load_file(const char *path)
         }
     }
 
+    /* Checked from the file already where the ELF reader runs; checked again
+       here because the strings need relocation (the reader cannot see them),
+       on hosts without the reader, and because what counts is what loaded. */
     dlerror();
     const dlh_plugin_info *info = dlsym(handle, "dlh_plugin");
     if (!info)
         return refuse(path, "not a dlhost plugin (no dlh_plugin symbol)");
-
-    /* Only the header (size and ABI) is common to every ABI; read more only
-       once the size says it is there. */
+    const char *pname = info->struct_size >= END_OF(dlh_plugin_info, name) && info->name
+                        ? info->name : "?";
+    int rc = check_stamp(path, info, pname);
+    if (rc < 0)
+        return rc;
     uint32_t size = info->struct_size;
-    if (size < END_OF(dlh_plugin_info, abi_minor)) {
-        dlh_error_set("%s: dlh_plugin is malformed (struct_size %u, expected at least %zu)",
-                      path, size, sizeof(dlh_plugin_info));
-        return DLH_EPLUGIN;
-    }
-    const char *pname = size >= END_OF(dlh_plugin_info, name) && info->name ? info->name
-                                                                             : "?";
-    if (info->abi_major != DLH_ABI_MAJOR || info->abi_minor > DLH_ABI_MINOR) {
-        dlh_error_set("%s: plugin '%s' was built for ABI %u.%u, this dlhost has ABI %d.%d "
-                      "(rebuild it against this dlhost's headers)",
-                      path, pname, (unsigned)info->abi_major, (unsigned)info->abi_minor,
-                      DLH_ABI_MAJOR, DLH_ABI_MINOR);
-        return DLH_EPLUGIN;
-    }
-    if (size < END_OF(dlh_plugin_info, license)) {
-        dlh_error_set("%s: dlh_plugin is malformed (struct_size %u, ABI %u.%u needs %zu)",
-                      path, size, (unsigned)info->abi_major, (unsigned)info->abi_minor,
-                      END_OF(dlh_plugin_info, license));
-        return DLH_EPLUGIN;
-    }
     if (!info->name || !info->name[0])
         return refuse(path, "dlh_plugin has no name");
 
     dlerror();
     void *sym = dlsym(handle, "dlh_plugin_init");
-    if (!sym) {
-        dlh_error_set("%s: plugin '%s' has no dlh_plugin_init function "
-                      "(declare the plugin with DLH_PLUGIN())", path, info->name);
-        return DLH_EPLUGIN;
-    }
+    if (!sym)
+        return refuse_no_init(path, info->name);
     dlh_plugin_init_fn init;
     memcpy(&init, &sym, sizeof init);      /* POSIX: object to function pointer */
 
@@ -242,7 +285,7 @@ int dlh_registry_load_file(const char *path)
     load_state ls = { &e->file, 0, NULL };
     current = &ls;
     dlh_error_clear();
-    int rc = init(dlh_host_table(), &registrar);
+    rc = init(dlh_host_table(), &registrar);
     current = NULL;
 
     if (rc != 0) {
@@ -269,6 +312,24 @@ int dlh_registry_load_file(const char *path)
         return DLH_EPLUGIN;
     }
     return 0;
+}
+
+int dlh_registry_load_file(const char *path)
+{
+    if (!path || path[0] != '/') {
+        dlh_error_set("%s: plugin paths must be absolute (dlhost never loads a plugin "
+                      "by a bare or relative name)", path ? path : "(null)");
+        return DLH_EPLUGIN;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        dlh_error_set("%s: cannot load: %s", path, strerror(errno));
+        return DLH_EPLUGIN;
+    }
+    if (!S_ISREG(st.st_mode))
+        return refuse(path, "cannot load: not a regular file");
+    int rc = precheck(path, path);
+    return rc < 0 ? rc : load_checked(path, path);
 }
 
 static int path_only(void)

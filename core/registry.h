@@ -36,7 +36,10 @@ const dlh_host *dlh_host_table(void);
    `strict` and any plugin failed (the message names the first). */
 int dlh_registry_load_all(int strict);
 /* Loads one plugin file (absolute path); refusals give DLH_EPLUGIN with a
-   message naming the file and the reason. */
+   message naming the file and the reason.  A file that is not a shared
+   object for this machine, and one whose file lacks dlh_plugin or
+   dlh_plugin_init or names another ABI are refused before dlopen, so none
+   of their code runs. */
 int dlh_registry_load_file(const char *path);
 /* Registers a component directly (tests; built-ins). */
 int dlh_registry_add(dlh_kind kind, const char *name, const void *ops,

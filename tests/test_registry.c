@@ -278,7 +278,7 @@ static void test_fixtures(void)
 
     msg = load_refused("bad_abi");
     like(msg, fixture("bad_abi"), "bad_abi");
-    like(msg, "plugin 'bad_abi' was built for ABI 99.0", "bad_abi");
+    like(msg, "bad_abi.so: plugin was built for ABI 99.0", "bad_abi");
     snprintf(want, sizeof want, "this dlhost has ABI %d.%d", DLH_ABI_MAJOR, DLH_ABI_MINOR);
     like(msg, want, "bad_abi");
     like(msg, "rebuild it", "bad_abi");
@@ -292,7 +292,7 @@ static void test_fixtures(void)
     free(msg);
 
     msg = load_refused("no_init");
-    like(msg, "no_init.so: plugin 'no_init' has no dlh_plugin_init", "no_init");
+    like(msg, "no_init.so: plugin has no dlh_plugin_init", "no_init");
     free(msg);
 
     msg = load_refused("no_info");
@@ -360,7 +360,7 @@ static void test_fixtures(void)
     ok(rc == DLH_EPLUGIN, "a folder is refused");
     like(dlh_error_get(), "not a regular file", "folder message");
 
-    /* A file that is not a shared object: dlerror plus the ldd hint. */
+    /* A file that is not a shared object: refused from its first bytes. */
     const char *tmp = getenv("TMPDIR");
     char junk[4200];
     snprintf(junk, sizeof junk, "%s/dlh_junk_XXXXXX.so", tmp && tmp[0] == '/' ? tmp : "/tmp");
@@ -370,12 +370,10 @@ static void test_fixtures(void)
         close(fd);
         rc = dlh_registry_load_file(junk);
         ok(w == 16 && rc == DLH_EPLUGIN, "a file that is not a shared object is refused");
-        like(dlh_error_get(), ": cannot load: ", "junk file message");
-        snprintf(want, sizeof want, "(try: ldd %.100s)", junk);
-        like(dlh_error_get(), want, "junk file message");
+        like(dlh_error_get(), ": not a shared object for this machine (not an ELF file)",
+             "junk file message");
         unlink(junk);
     } else {
-        skip("cannot create a temporary file");
         skip("cannot create a temporary file");
         skip("cannot create a temporary file");
     }
@@ -394,7 +392,7 @@ static void test_scan_fixtures(void)
     char *err = capture_end();
     ok(rc == 0, "a lenient scan of the fixtures succeeds");
     like(err, "warning: ", "scan warnings");
-    like(err, "bad_abi.so: plugin 'bad_abi' was built for ABI 99.0", "scan warnings");
+    like(err, "bad_abi.so: plugin was built for ABI 99.0", "scan warnings");
     like(err, "no_info.so: not a dlhost plugin", "scan warnings");
     like(err, "null_slot.so: layer 'null_slot_layer'", "scan warnings");
     /* Sorted by name, duplicate.so comes first and keeps fixture_const. */
