@@ -1,4 +1,5 @@
-/* The plugin loader: finds plugin files, reads their ABI stamp from the file
+/* The plugin loader: finds plugin files, checks that they lie in trusted
+ * places (plugin_trust.h) and reads their ABI stamp from the file
  * (elf_peek.h) before dlopen runs any of their code, checks the stamp again
  * once loaded, runs their init with a registrar bound to the file, and keeps
  * every handle open until exit (plugin threads may still run, and component
@@ -12,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "elf_peek.h"
 #include "error.h"
+#include "plugin_trust.h"
 
 #ifndef DLH_PLUGINDIR
 #define DLH_PLUGINDIR "/usr/local/lib/dlhost"   /* the build passes $(pkglibdir) */
@@ -195,7 +196,7 @@ static int refuse_no_init(const char *path, const char *name)
     return DLH_EPLUGIN;
 }
 
-/* Reads the stamp from the file (`real`, the name to open) before dlopen
+/* Reads the stamp from the file (`real`, links resolved) before dlopen
    runs any of its code, constructors included: a file that is not a shared
    object for this machine, not a dlhost plugin, or a plugin for another ABI
    is refused unopened. */
@@ -219,11 +220,12 @@ static int precheck(const char *path, const char *real)
 #endif
 }
 
-/* Loads `path`, opened as `real`, once prechecked. */
+/* Loads `path`, found trusted at `real` and prechecked. */
 static int load_checked(const char *path, const char *real)
 {
     omp_wait_default();
     blas_coretype_default();
+    /* The resolved path: no link is followed again after the checks. */
     void *handle = dlopen(real, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         const char *why = dlerror();
@@ -321,15 +323,14 @@ int dlh_registry_load_file(const char *path)
                       "by a bare or relative name)", path ? path : "(null)");
         return DLH_EPLUGIN;
     }
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        dlh_error_set("%s: cannot load: %s", path, strerror(errno));
-        return DLH_EPLUGIN;
-    }
-    if (!S_ISREG(st.st_mode))
-        return refuse(path, "cannot load: not a regular file");
-    int rc = precheck(path, path);
-    return rc < 0 ? rc : load_checked(path, path);
+    char *real = NULL;
+    int rc = dlh_plugin_trust_file(path, &real);
+    if (rc == 0)
+        rc = precheck(path, real);
+    if (rc == 0)
+        rc = load_checked(path, real);
+    free(real);
+    return rc;
 }
 
 static int path_only(void)
@@ -449,6 +450,17 @@ static char **dir_plugins(const char *dir, size_t *count, int *err)
     return names;
 }
 
+/* A refusal in a folder scan: kept as the answer when it is the first of a
+   strict scan, otherwise a warning. */
+static void scan_refused(int strict, int *failed, char **first)
+{
+    if (strict && !*failed)
+        *first = strdup(dlh_error_get());
+    else
+        dlh_log(DLH_LOG_WARN, "%s", dlh_error_get());
+    (*failed)++;
+}
+
 int dlh_registry_load_all(int strict)
 {
     size_t n_dirs = 0;
@@ -483,9 +495,13 @@ int dlh_registry_load_all(int strict)
                 dlh_log(installed ? DLH_LOG_DEBUG : DLH_LOG_WARN,
                         "plugin folder '%s': %s", dirs[i], strerror(err));
         }
+        /* An untrusted folder is one refusal, not one per file in it. */
+        int trusted = n == 0 || dlh_plugin_trust_dir(dirs[i]) == 0;
+        if (!trusted)
+            scan_refused(strict, &failed, &first);
         size_t dlen = strlen(dirs[i]);
         int slash = dlen > 0 && dirs[i][dlen - 1] == '/';
-        for (size_t k = 0; k < n; k++) {
+        for (size_t k = 0; trusted && k < n; k++) {
             char *path = malloc(dlen + strlen(names[k]) + 2);
             int rc;
             if (path) {
@@ -496,13 +512,8 @@ int dlh_registry_load_all(int strict)
                 rc = DLH_ENOMEM;
             }
             free(path);
-            if (rc < 0) {
-                if (strict && !failed)
-                    first = strdup(dlh_error_get());
-                else
-                    dlh_log(DLH_LOG_WARN, "%s", dlh_error_get());
-                failed++;
-            }
+            if (rc < 0)
+                scan_refused(strict, &failed, &first);
         }
         for (size_t k = 0; k < n; k++)
             free(names[k]);

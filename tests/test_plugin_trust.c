@@ -1,17 +1,23 @@
-/* What runs before a plugin is trusted: fixtures whose constructors must not
- * run because the loader refuses them from the file, and the ELF reader
- * (core/elf_peek.h) on the fixtures and on truncated and corrupted copies of
- * one. */
+/* Where plugins may be loaded from, and what runs before one is trusted:
+ * the trust rule on files and folders (core/plugin_trust.h) on copies of the
+ * good fixture with each unsafe mode, owner and link; fixtures whose
+ * constructors must not run because the loader refuses them from the file;
+ * and the ELF reader (core/elf_peek.h) on the fixtures and on truncated and
+ * corrupted copies of one. */
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "elf_peek.h"
 #include "error.h"
+#include "plugin_trust.h"
 #include "registry.h"
 #include "tap.h"
 #include "tmpdir.h"
@@ -65,6 +71,269 @@ static unsigned char *slurp(const char *path, size_t *size)
     }
     *size = (size_t)n;
     return data;
+}
+
+static void set_mode(const char *path, mode_t mode)
+{
+    if (chmod(path, mode) != 0) {
+        printf("Bail out! chmod %o %s: %s\n", (unsigned)mode, path, strerror(errno));
+        exit(1);
+    }
+}
+
+/* mkdir ignores bits the umask clears: chmod after it. */
+static void folder(const char *rel, mode_t mode)
+{
+    const char *p = at(rel);
+    if (mkdir(p, 0700) != 0) {
+        printf("Bail out! mkdir %s: %s\n", p, strerror(errno));
+        exit(1);
+    }
+    set_mode(p, mode);
+}
+
+/* A copy of fixture `name` at base/rel with `mode`. */
+static const char *copy_fixture(const char *name, const char *rel, mode_t mode)
+{
+    size_t size;
+    unsigned char *data = slurp(fixture(name), &size);
+    const char *p = at(rel);
+    tmpdir_write(p, data, size);
+    free(data);
+    set_mode(p, mode);
+    return p;
+}
+
+static void link_to(const char *target, const char *rel)
+{
+    if (symlink(target, at(rel)) != 0) {
+        printf("Bail out! symlink %s: %s\n", at(rel), strerror(errno));
+        exit(1);
+    }
+}
+
+/* ok() on a refusal of `path` whose message holds every needle (NULL-ended). */
+static void refused(const char *path, const char *what, ...)
+{
+    dlh_registry_clear();
+    int rc = dlh_registry_load_file(path);
+    const char *msg = dlh_error_get();
+    int all = rc == DLH_EPLUGIN && has(msg, path) && has(msg, ": refused: ");
+    va_list ap;
+    va_start(ap, what);
+    for (const char *n = va_arg(ap, const char *); n; n = va_arg(ap, const char *))
+        all &= has(msg, n);
+    va_end(ap);
+    if (!ok(all, "%s is refused", what))
+        diag("rc %d, got: %s", rc, msg);
+}
+
+static void accepted(const char *path, const char *what)
+{
+    dlh_registry_clear();
+    int rc = dlh_registry_load_file(path);
+    ok(rc == 0 && dlh_registry_find(DLH_KIND_SCHEDULE, "fixture_const"), "%s loads (%s)", what,
+       rc ? dlh_error_get() : "ok");
+}
+
+/* A group of ours that is not our private group (as root, any group). */
+static int foreign_group(gid_t *gid)
+{
+    uid_t me = geteuid();
+    gid_t groups[256];
+    if (me == 0) {
+        *gid = 65534;
+        return !dlh_plugin_trust_private_group(me, *gid);
+    }
+    int n = getgroups(255, groups);
+    if (n < 0)
+        n = 0;
+    groups[n++] = getegid();
+    for (int i = 0; i < n; i++) {
+        if (!dlh_plugin_trust_private_group(me, groups[i])) {
+            *gid = groups[i];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void set_group(const char *path, gid_t gid, mode_t mode)
+{
+    if (chown(path, (uid_t)-1, gid) != 0) {
+        printf("Bail out! chgrp %u %s: %s\n", (unsigned)gid, path, strerror(errno));
+        exit(1);
+    }
+    set_mode(path, mode);           /* chown may clear set-id bits */
+}
+
+static void test_trust_rule(void)
+{
+    folder("ok", 0755);
+    accepted(copy_fixture("good", "ok/good.so", 0644), "a 0644 file in a 0755 folder of ours");
+
+    folder("wfile", 0755);
+    refused(copy_fixture("good", "wfile/good.so", 0646), "a world-writable file",
+            "is writable by every user (mode 0646)", "chmod o-w ", NULL);
+    set_mode(at("wfile/good.so"), 0666);
+    refused(at("wfile/good.so"), "a file writable by all", "(mode 0666)", NULL);
+
+    folder("wdir", 0777);
+    copy_fixture("good", "wdir/good.so", 0644);
+    refused(at("wdir/good.so"), "a 0644 file in a world-writable folder",
+            "the folder ", "/wdir is writable by every user (mode 0777); chmod ", NULL);
+    folder("sdir", 01777);
+    refused(copy_fixture("good", "sdir/good.so", 0644),
+            "a file in a sticky world-writable folder (the plugin's own folder)",
+            "/sdir is writable by every user (mode 1777); move the plugin", NULL);
+
+    folder("open", 0777);
+    folder("open/x", 0755);
+    refused(copy_fixture("good", "open/x/good.so", 0644),
+            "a file under a world-writable folder without the sticky bit",
+            "/open is writable by every user (mode 0777)", NULL);
+    folder("sticky", 01777);
+    folder("sticky/x", 0755);
+    accepted(copy_fixture("good", "sticky/x/good.so", 0644),
+             "a file in a 0755 folder of ours under a sticky 1777 one (like /tmp/x)");
+
+    /* Links: the file's own folder and the folder of the name given both count. */
+    folder("links", 0755);
+    link_to(at("wdir/good.so"), "links/to_wdir.so");
+    refused(at("links/to_wdir.so"), "a link in a safe folder to a file in a world-writable one",
+            "/wdir is writable by every user", NULL);
+    link_to(at("ok/good.so"), "wdir/to_ok.so");
+    refused(at("wdir/to_ok.so"), "a link in a world-writable folder to a safe file",
+            "/wdir is writable by every user", NULL);
+
+    gid_t gid;
+    if (foreign_group(&gid)) {
+        folder("gfile", 0755);
+        copy_fixture("good", "gfile/good.so", 0644);
+        set_group(at("gfile/good.so"), gid, 0664);
+        refused(at("gfile/good.so"), "a file writable by a group that is not its owner's own",
+                "is writable by group ", "(mode 0664); chmod g-w ", NULL);
+        folder("gdir", 0755);
+        copy_fixture("good", "gdir/good.so", 0644);
+        set_group(at("gdir"), gid, 0775);
+        refused(at("gdir/good.so"), "a file in a folder writable by a group not its owner's own",
+                "/gdir is writable by group ", NULL);
+    } else {
+        skip("every group of yours is your private group: no group-writable file to refuse");
+        skip("every group of yours is your private group: no group-writable folder to refuse");
+    }
+    if (dlh_plugin_trust_private_group(geteuid(), getegid())) {
+        folder("upg", 0755);
+        copy_fixture("good", "upg/good.so", 0644);
+        set_group(at("upg"), getegid(), 0775);
+        set_group(at("upg/good.so"), getegid(), 0664);
+        accepted(at("upg/good.so"), "umask 002: a 0664 file in a 0775 folder of our private group");
+    } else {
+        skip("your primary group is not private (it has other members)");
+    }
+
+    /* Given to nobody (65534): the file, then the folder. */
+    static const struct {
+        const char *dir, *chown, *what, *why;
+    } others[] = {
+        { "other", "other/good.so", "a file owned by another user", "/other/good.so belongs to " },
+        { "otherdir", "otherdir", "a file in a folder owned by another user",
+          "the folder " },
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        if (geteuid() != 0) {
+            skip("not root: only root can give a file or folder to another user (uid 65534)");
+            continue;
+        }
+        char rel[64];
+        snprintf(rel, sizeof rel, "%s/good.so", others[i].dir);
+        folder(others[i].dir, 0755);
+        copy_fixture("good", rel, 0644);
+        if (chown(at(others[i].chown), 65534, 65534) != 0)
+            diag("chown 65534 %s failed: %s", others[i].chown, strerror(errno));
+        refused(at(rel), others[i].what, others[i].why, "uid 65534", NULL);
+    }
+
+    /* Refusals that were never about trust. */
+    tmpdir_put(at("ok"), "junk.so", "not an ELF file\n");
+    set_mode(at("ok/junk.so"), 0644);
+    dlh_registry_clear();
+    int rc = dlh_registry_load_file(at("ok/junk.so"));
+    ok(rc == DLH_EPLUGIN && has(dlh_error_get(), "/ok/junk.so: not a shared object for this "
+                                "machine (not an ELF file)"),
+       "a file that is not ELF is refused before dlopen: %s", dlh_error_get());
+    if (mkfifo(at("ok/fifo.so"), 0644) == 0) {
+        rc = dlh_registry_load_file(at("ok/fifo.so"));
+        ok(rc == DLH_EPLUGIN && has(dlh_error_get(), "fifo.so: cannot load: not a regular file"),
+           "a FIFO is refused without blocking: %s", dlh_error_get());
+    } else {
+        skip("mkfifo failed");
+    }
+    dlh_registry_clear();
+}
+
+/* What dlopen itself refuses still gets dlerror and the ldd hint: a copy of
+   good.so with an ELF ABI version glibc does not know, which the ELF reader
+   leaves to the dynamic loader. */
+static void test_dlopen_failure(void)
+{
+#ifdef __GLIBC__
+    size_t size;
+    unsigned char *data = slurp(fixture("good"), &size);
+    data[EI_ABIVERSION] = 0x7f;
+    tmpdir_write(at("ok/abi_version.so"), data, size);
+    set_mode(at("ok/abi_version.so"), 0644);
+    free(data);
+    dlh_registry_clear();
+    int rc = dlh_registry_load_file(at("ok/abi_version.so"));
+    const char *msg = dlh_error_get();
+    ok(rc == DLH_EPLUGIN && has(msg, "abi_version.so: cannot load: ") &&
+       has(msg, "(try: ldd "), "a file dlopen refuses: dlerror and the ldd hint: %s", msg);
+#else
+    skip("the C library is not glibc: which ELF headers its dlopen refuses is not known");
+#endif
+}
+
+/* A folder scan from nothing: its status; what it wrote to stderr in *err. */
+static int scan(int strict, char **err)
+{
+    dlh_registry_clear();
+    capture_begin();
+    int rc = dlh_registry_load_all(strict);
+    *err = capture_end();           /* leaves the error message as it was */
+    return rc;
+}
+
+static void test_folder_scan(void)
+{
+    folder("mixed", 0755);
+    copy_fixture("good", "mixed/a_unsafe.so", 0666);
+    copy_fixture("good", "mixed/b_fine.so", 0644);
+    char path[9000];
+    snprintf(path, sizeof path, "%s:%s", at("wdir"), at("mixed"));
+    setenv("DLHOST_PLUGIN_PATH", path, 1);
+    setenv("DLHOST_PLUGIN_PATH_ONLY", "1", 1);
+
+    char *err;
+    int rc = scan(0, &err);
+    const dlh_component *c = dlh_registry_find(DLH_KIND_SCHEDULE, "fixture_const");
+    ok(rc == 0 && c && c->plugin && has(c->plugin->path, "/mixed/b_fine.so"),
+       "a lenient scan loads the safe file and skips the others");
+    const char *first = strstr(err, "/wdir: refused: the folder ");
+    ok(first && !strstr(first + 1, "/wdir: refused") && !has(err, "/wdir/good.so"),
+       "an unsafe folder is reported once, not per file");
+    ok(has(err, "warning: ") && has(err, "/mixed/a_unsafe.so: refused: the file "),
+       "an unsafe file in a safe folder is reported and skipped");
+    if (!ok(!has(err, "b_fine"), "the safe file loads without a word"))
+        diag("%s", err);
+    free(err);
+
+    rc = scan(1, &err);
+    ok(rc == DLH_EPLUGIN && has(dlh_error_get(), "/wdir: refused: the folder ") &&
+       !has(err, "/wdir"), "a strict scan fails on the unsafe folder: %s", dlh_error_get());
+    free(err);
+    unsetenv("DLHOST_PLUGIN_PATH");
+    dlh_registry_clear();
 }
 
 /* The marker fixtures' constructors append their name to $DLHOST_TEST_MARKER. */
@@ -152,7 +421,7 @@ static void test_elf_fixtures(void)
     int rc = dlh_elf_peek_plugin_file(fixtures, &e, why, sizeof why);
     ok(rc == DLH_EPLUGIN && strcmp(why, "not a regular file") == 0,
        "ELF reader: a folder is not read (%s)", why);
-    rc = dlh_elf_peek_plugin_file(at("absent.so"), &e, why, sizeof why);
+    rc = dlh_elf_peek_plugin_file(at("ok/absent.so"), &e, why, sizeof why);
     ok(rc == DLH_EPLUGIN && has(why, "cannot read: No such file"),
        "ELF reader: a missing file (%s)", why);
     rc = dlh_elf_peek_plugin((const unsigned char *)"", 0, &e, NULL, 0);
@@ -370,6 +639,9 @@ int main(void)
     snprintf(fixtures, sizeof fixtures, "%s", f);
     tmpdir_make(base, sizeof base, NULL, "test-plugin-trust");
 
+    test_trust_rule();
+    test_dlopen_failure();
+    test_folder_scan();
     test_constructors();
     test_elf_reader();
 
