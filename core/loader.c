@@ -1,7 +1,10 @@
-/* The plugin loader: finds plugin files, checks their ABI stamp, runs their
- * init with a registrar bound to the file, and keeps every handle open until
- * exit (plugin threads may still run, and component strings point into the
- * plugin).  Not thread-safe: plugins load at start-up. */
+/* The plugin loader: finds plugin files, checks that they lie in trusted
+ * places (plugin_trust.h) and reads their ABI stamp from the file
+ * (elf_peek.h) before dlopen runs any of their code, checks the stamp again
+ * once loaded, runs their init with a registrar bound to the file, and keeps
+ * every handle open until exit (plugin threads may still run, and component
+ * strings point into the plugin).  Not thread-safe: plugins load at
+ * start-up. */
 #include "registry.h"
 
 #include <dirent.h>
@@ -10,10 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
+#include "elf_peek.h"
 #include "error.h"
+#include "plugin_trust.h"
 
 #ifndef DLH_PLUGINDIR
 #define DLH_PLUGINDIR "/usr/local/lib/dlhost"   /* the build passes $(pkglibdir) */
@@ -146,24 +150,83 @@ static int refuse(const char *path, const char *what)
     return DLH_EPLUGIN;
 }
 
-int dlh_registry_load_file(const char *path)
+/* "plugin 'name'", or "plugin" where the name is not known. */
+static const char *plugin_who(const char *name, char *buf, size_t size)
 {
-    if (!path || path[0] != '/') {
-        dlh_error_set("%s: plugin paths must be absolute (dlhost never loads a plugin "
-                      "by a bare or relative name)", path ? path : "(null)");
-        return DLH_EPLUGIN;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        dlh_error_set("%s: cannot load: %s", path, strerror(errno));
-        return DLH_EPLUGIN;
-    }
-    if (!S_ISREG(st.st_mode))
-        return refuse(path, "cannot load: not a regular file");
+    if (!name)
+        return "plugin";
+    snprintf(buf, size, "plugin '%s'", name);
+    return buf;
+}
 
+/* The stamp's header (struct_size, ABI) against this host's, the same
+   before dlopen (from the file, `name` NULL: it is a pointer that only
+   relocation fills in) and after it (through dlsym).  Only the header is
+   common to every ABI: more is read only once the size says it is there. */
+static int check_stamp(const char *path, const dlh_plugin_info *info, const char *name)
+{
+    char who[300];
+    uint32_t size = info->struct_size;
+    if (size < END_OF(dlh_plugin_info, abi_minor)) {
+        dlh_error_set("%s: dlh_plugin is malformed (struct_size %u, expected at least %zu)",
+                      path, size, sizeof(dlh_plugin_info));
+        return DLH_EPLUGIN;
+    }
+    if (info->abi_major != DLH_ABI_MAJOR || info->abi_minor > DLH_ABI_MINOR) {
+        dlh_error_set("%s: %s was built for ABI %u.%u, this dlhost has ABI %d.%d "
+                      "(rebuild it against this dlhost's headers)",
+                      path, plugin_who(name, who, sizeof who), (unsigned)info->abi_major,
+                      (unsigned)info->abi_minor, DLH_ABI_MAJOR, DLH_ABI_MINOR);
+        return DLH_EPLUGIN;
+    }
+    if (size < END_OF(dlh_plugin_info, license)) {
+        dlh_error_set("%s: dlh_plugin is malformed (struct_size %u, ABI %u.%u needs %zu)",
+                      path, size, (unsigned)info->abi_major, (unsigned)info->abi_minor,
+                      END_OF(dlh_plugin_info, license));
+        return DLH_EPLUGIN;
+    }
+    return 0;
+}
+
+static int refuse_no_init(const char *path, const char *name)
+{
+    char who[300];
+    dlh_error_set("%s: %s has no dlh_plugin_init function (declare the plugin with "
+                  "DLH_PLUGIN())", path, plugin_who(name, who, sizeof who));
+    return DLH_EPLUGIN;
+}
+
+/* Reads the stamp from the file (`real`, links resolved) before dlopen
+   runs any of its code, constructors included: a file that is not a shared
+   object for this machine, not a dlhost plugin, or a plugin for another ABI
+   is refused unopened. */
+static int precheck(const char *path, const char *real)
+{
+#if DLH_ELF_PEEK_HOST
+    dlh_elf_plugin elf;
+    char why[512];
+    if (dlh_elf_peek_plugin_file(real, &elf, why, sizeof why) < 0)
+        return refuse(path, why);
+    if (!elf.has_info)
+        return refuse(path, "not a dlhost plugin (no dlh_plugin symbol)");
+    dlh_plugin_info head = { elf.struct_size, elf.abi_major, elf.abi_minor,
+                             NULL, NULL, NULL, NULL };
+    int rc = check_stamp(path, &head, NULL);
+    return rc < 0 ? rc : elf.has_init ? 0 : refuse_no_init(path, NULL);
+#else
+    (void)path;
+    (void)real;
+    return 0;
+#endif
+}
+
+/* Loads `path`, found trusted at `real` and prechecked. */
+static int load_checked(const char *path, const char *real)
+{
     omp_wait_default();
     blas_coretype_default();
-    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /* The resolved path: no link is followed again after the checks. */
+    void *handle = dlopen(real, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         const char *why = dlerror();
         dlh_error_set("%s: cannot load: %s (try: ldd %s)", path, why ? why : "unknown error",
@@ -179,44 +242,26 @@ int dlh_registry_load_file(const char *path)
         }
     }
 
+    /* Checked from the file already where the ELF reader runs; checked again
+       here because the strings need relocation (the reader cannot see them),
+       on hosts without the reader, and because what counts is what loaded. */
     dlerror();
     const dlh_plugin_info *info = dlsym(handle, "dlh_plugin");
     if (!info)
         return refuse(path, "not a dlhost plugin (no dlh_plugin symbol)");
-
-    /* Only the header (size and ABI) is common to every ABI; read more only
-       once the size says it is there. */
+    const char *pname = info->struct_size >= END_OF(dlh_plugin_info, name) && info->name
+                        ? info->name : "?";
+    int rc = check_stamp(path, info, pname);
+    if (rc < 0)
+        return rc;
     uint32_t size = info->struct_size;
-    if (size < END_OF(dlh_plugin_info, abi_minor)) {
-        dlh_error_set("%s: dlh_plugin is malformed (struct_size %u, expected at least %zu)",
-                      path, size, sizeof(dlh_plugin_info));
-        return DLH_EPLUGIN;
-    }
-    const char *pname = size >= END_OF(dlh_plugin_info, name) && info->name ? info->name
-                                                                             : "?";
-    if (info->abi_major != DLH_ABI_MAJOR || info->abi_minor > DLH_ABI_MINOR) {
-        dlh_error_set("%s: plugin '%s' was built for ABI %u.%u, this dlhost has ABI %d.%d "
-                      "(rebuild it against this dlhost's headers)",
-                      path, pname, (unsigned)info->abi_major, (unsigned)info->abi_minor,
-                      DLH_ABI_MAJOR, DLH_ABI_MINOR);
-        return DLH_EPLUGIN;
-    }
-    if (size < END_OF(dlh_plugin_info, license)) {
-        dlh_error_set("%s: dlh_plugin is malformed (struct_size %u, ABI %u.%u needs %zu)",
-                      path, size, (unsigned)info->abi_major, (unsigned)info->abi_minor,
-                      END_OF(dlh_plugin_info, license));
-        return DLH_EPLUGIN;
-    }
     if (!info->name || !info->name[0])
         return refuse(path, "dlh_plugin has no name");
 
     dlerror();
     void *sym = dlsym(handle, "dlh_plugin_init");
-    if (!sym) {
-        dlh_error_set("%s: plugin '%s' has no dlh_plugin_init function "
-                      "(declare the plugin with DLH_PLUGIN())", path, info->name);
-        return DLH_EPLUGIN;
-    }
+    if (!sym)
+        return refuse_no_init(path, info->name);
     dlh_plugin_init_fn init;
     memcpy(&init, &sym, sizeof init);      /* POSIX: object to function pointer */
 
@@ -242,7 +287,7 @@ int dlh_registry_load_file(const char *path)
     load_state ls = { &e->file, 0, NULL };
     current = &ls;
     dlh_error_clear();
-    int rc = init(dlh_host_table(), &registrar);
+    rc = init(dlh_host_table(), &registrar);
     current = NULL;
 
     if (rc != 0) {
@@ -269,6 +314,23 @@ int dlh_registry_load_file(const char *path)
         return DLH_EPLUGIN;
     }
     return 0;
+}
+
+int dlh_registry_load_file(const char *path)
+{
+    if (!path || path[0] != '/') {
+        dlh_error_set("%s: plugin paths must be absolute (dlhost never loads a plugin "
+                      "by a bare or relative name)", path ? path : "(null)");
+        return DLH_EPLUGIN;
+    }
+    char *real = NULL;
+    int rc = dlh_plugin_trust_file(path, &real);
+    if (rc == 0)
+        rc = precheck(path, real);
+    if (rc == 0)
+        rc = load_checked(path, real);
+    free(real);
+    return rc;
 }
 
 static int path_only(void)
@@ -388,6 +450,17 @@ static char **dir_plugins(const char *dir, size_t *count, int *err)
     return names;
 }
 
+/* A refusal in a folder scan: kept as the answer when it is the first of a
+   strict scan, otherwise a warning. */
+static void scan_refused(int strict, int *failed, char **first)
+{
+    if (strict && !*failed)
+        *first = strdup(dlh_error_get());
+    else
+        dlh_log(DLH_LOG_WARN, "%s", dlh_error_get());
+    (*failed)++;
+}
+
 int dlh_registry_load_all(int strict)
 {
     size_t n_dirs = 0;
@@ -422,9 +495,13 @@ int dlh_registry_load_all(int strict)
                 dlh_log(installed ? DLH_LOG_DEBUG : DLH_LOG_WARN,
                         "plugin folder '%s': %s", dirs[i], strerror(err));
         }
+        /* An untrusted folder is one refusal, not one per file in it. */
+        int trusted = n == 0 || dlh_plugin_trust_dir(dirs[i]) == 0;
+        if (!trusted)
+            scan_refused(strict, &failed, &first);
         size_t dlen = strlen(dirs[i]);
         int slash = dlen > 0 && dirs[i][dlen - 1] == '/';
-        for (size_t k = 0; k < n; k++) {
+        for (size_t k = 0; trusted && k < n; k++) {
             char *path = malloc(dlen + strlen(names[k]) + 2);
             int rc;
             if (path) {
@@ -435,13 +512,8 @@ int dlh_registry_load_all(int strict)
                 rc = DLH_ENOMEM;
             }
             free(path);
-            if (rc < 0) {
-                if (strict && !failed)
-                    first = strdup(dlh_error_get());
-                else
-                    dlh_log(DLH_LOG_WARN, "%s", dlh_error_get());
-                failed++;
-            }
+            if (rc < 0)
+                scan_refused(strict, &failed, &first);
         }
         for (size_t k = 0; k < n; k++)
             free(names[k]);

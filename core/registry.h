@@ -2,9 +2,11 @@
  *
  * Plugins are found in $DLHOST_PLUGIN_PATH (colon separated) and then in the
  * installed plugin folder; only regular files ending in ".so", by absolute
- * path.  Every handle is kept until exit.  The registry holds, per component,
- * a copy of its ops struct at the host's full size (zero-filled past the
- * plugin's struct_size), so callers may read every slot of this ABI. */
+ * path, in places that pass the trust rule of plugin_trust.h, and whose
+ * stamp, read from the file (elf_peek.h), is this ABI's.  Every handle is
+ * kept until exit.  The registry holds, per component, a copy of its ops
+ * struct at the host's full size (zero-filled past the plugin's
+ * struct_size), so callers may read every slot of this ABI. */
 #ifndef DLHOST_CORE_REGISTRY_H
 #define DLHOST_CORE_REGISTRY_H
 
@@ -31,12 +33,16 @@ typedef struct dlh_component {
 /* The host table handed to every plugin. */
 const dlh_host *dlh_host_table(void);
 
-/* Loads every plugin on the search path.  A plugin that fails to load is
-   reported (warning) and skipped; returns 0, or DLH_EPLUGIN when
-   `strict` and any plugin failed (the message names the first). */
+/* Loads every plugin on the search path.  A plugin that fails to load, or a
+   folder that fails the trust rule (once, for all its files), is reported
+   (warning) and skipped; returns 0, or DLH_EPLUGIN when `strict` and any
+   failed (the message names the first). */
 int dlh_registry_load_all(int strict);
 /* Loads one plugin file (absolute path); refusals give DLH_EPLUGIN with a
-   message naming the file and the reason. */
+   message naming the file and the reason.  An untrusted file or folder, a
+   file that is not a shared object for this machine, and one whose file
+   lacks dlh_plugin or dlh_plugin_init or names another ABI are refused
+   before dlopen, so none of their code runs. */
 int dlh_registry_load_file(const char *path);
 /* Registers a component directly (tests; built-ins). */
 int dlh_registry_add(dlh_kind kind, const char *name, const void *ops,

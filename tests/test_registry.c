@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "capture.h"
 #include "error.h"
 #include "registry.h"
 #include "tap.h"
@@ -37,42 +37,6 @@ static char *load_refused(const char *name)
     int rc = dlh_registry_load_file(fixture(name));
     ok(rc == DLH_EPLUGIN, "%s: refused with DLH_EPLUGIN (got %d)", name, rc);
     return strdup(dlh_error_get());
-}
-
-/* ---- capturing what the loader writes to stderr ---- */
-static int saved_fd = -1;
-static FILE *capture_file;
-
-static void capture_begin(void)
-{
-    fflush(stderr);
-    capture_file = tmpfile();
-    saved_fd = dup(2);
-    if (capture_file && saved_fd >= 0)
-        dup2(fileno(capture_file), 2);
-}
-
-static char *capture_end(void)
-{
-    fflush(stderr);
-    if (saved_fd >= 0) {
-        dup2(saved_fd, 2);
-        close(saved_fd);
-        saved_fd = -1;
-    }
-    if (!capture_file)
-        return strdup("");
-    long n = ftell(capture_file);
-    char *text = malloc(n > 0 ? (size_t)n + 1 : 1);
-    size_t got = 0;
-    rewind(capture_file);
-    if (text && n > 0)
-        got = fread(text, 1, (size_t)n, capture_file);
-    if (text)
-        text[got] = '\0';
-    fclose(capture_file);
-    capture_file = NULL;
-    return text;
 }
 
 /* ---- a built-in schedule and fake backends ---- */
@@ -313,7 +277,7 @@ static void test_fixtures(void)
 
     msg = load_refused("bad_abi");
     like(msg, fixture("bad_abi"), "bad_abi");
-    like(msg, "plugin 'bad_abi' was built for ABI 99.0", "bad_abi");
+    like(msg, "bad_abi.so: plugin was built for ABI 99.0", "bad_abi");
     snprintf(want, sizeof want, "this dlhost has ABI %d.%d", DLH_ABI_MAJOR, DLH_ABI_MINOR);
     like(msg, want, "bad_abi");
     like(msg, "rebuild it", "bad_abi");
@@ -327,7 +291,7 @@ static void test_fixtures(void)
     free(msg);
 
     msg = load_refused("no_init");
-    like(msg, "no_init.so: plugin 'no_init' has no dlh_plugin_init", "no_init");
+    like(msg, "no_init.so: plugin has no dlh_plugin_init", "no_init");
     free(msg);
 
     msg = load_refused("no_info");
@@ -395,25 +359,6 @@ static void test_fixtures(void)
     ok(rc == DLH_EPLUGIN, "a folder is refused");
     like(dlh_error_get(), "not a regular file", "folder message");
 
-    /* A file that is not a shared object: dlerror plus the ldd hint. */
-    const char *tmp = getenv("TMPDIR");
-    char junk[4200];
-    snprintf(junk, sizeof junk, "%s/dlh_junk_XXXXXX.so", tmp && tmp[0] == '/' ? tmp : "/tmp");
-    int fd = mkstemps(junk, 3);
-    if (fd >= 0) {
-        ssize_t w = write(fd, "not an ELF file\n", 16);
-        close(fd);
-        rc = dlh_registry_load_file(junk);
-        ok(w == 16 && rc == DLH_EPLUGIN, "a file that is not a shared object is refused");
-        like(dlh_error_get(), ": cannot load: ", "junk file message");
-        snprintf(want, sizeof want, "(try: ldd %.100s)", junk);
-        like(dlh_error_get(), want, "junk file message");
-        unlink(junk);
-    } else {
-        skip("cannot create a temporary file");
-        skip("cannot create a temporary file");
-        skip("cannot create a temporary file");
-    }
     dlh_registry_clear();
 }
 
@@ -429,7 +374,7 @@ static void test_scan_fixtures(void)
     char *err = capture_end();
     ok(rc == 0, "a lenient scan of the fixtures succeeds");
     like(err, "warning: ", "scan warnings");
-    like(err, "bad_abi.so: plugin 'bad_abi' was built for ABI 99.0", "scan warnings");
+    like(err, "bad_abi.so: plugin was built for ABI 99.0", "scan warnings");
     like(err, "no_info.so: not a dlhost plugin", "scan warnings");
     like(err, "null_slot.so: layer 'null_slot_layer'", "scan warnings");
     /* Sorted by name, duplicate.so comes first and keeps fixture_const. */

@@ -3,9 +3,11 @@
  * A plugin is a shared object exporting exactly two symbols, both written by
  * DLH_PLUGIN(): the data symbol `dlh_plugin` (which ABI it was built for, its
  * name, version, description and license) and the function `dlh_plugin_init`,
- * which registers the plugin's components.  The loader reads dlh_plugin first
- * and refuses a plugin whose ABI major differs from the host's or whose minor
- * is newer.  Plugins link against nothing of dlhost; build them with
+ * which registers the plugin's components.  The loader reads dlh_plugin first,
+ * from the file before any code of it (constructors included) runs, and
+ * refuses a plugin whose ABI major differs from the host's or whose minor is
+ * newer; that is why dlh_plugin_info begins with plain integers, which need
+ * no relocation.  Plugins link against nothing of dlhost; build them with
  * -fvisibility=hidden (`pkg-config --cflags dlhost` says so). */
 #ifndef DLHOST_PLUGIN_H
 #define DLHOST_PLUGIN_H
