@@ -80,7 +80,7 @@ static int check_node(const char *path, const char *node, const struct stat *st,
     const char *what = where == PLACE_FILE ? "file" : "folder";
     unsigned mode = (unsigned)st->st_mode & 07777u;
     char who[320];
-    if (st->st_uid != 0 && st->st_uid != geteuid()) {
+    if (where != PLACE_ABOVE && st->st_uid != 0 && st->st_uid != geteuid()) {
         id_text(0, (unsigned)st->st_uid, who, sizeof who);
         return refuse(path, "the %s %s belongs to %s, not to root or to the user running "
                       "dlhost (uid %u); %s", what, node, who, (unsigned)geteuid(),

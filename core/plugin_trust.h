@@ -9,11 +9,14 @@
  *  - the folder holding it, and the folder holding the name it was given by
  *    (where a symbolic link led elsewhere), are owned by root or the effective
  *    user and are not writable by their group or by others, sticky or not;
- *  - every folder above those, up to /, is owned by root or the effective
- *    user and is not writable by others unless its sticky bit is set (so
- *    /tmp/x/plugins is trusted when x is the user's and 0755).  A folder
- *    above writable by its group is accepted: /usr/local is root:staff 2775 on
- *    older Debian systems, and staff are administrators by design.
+ *  - every folder above those, up to /, is not writable by others unless
+ *    its sticky bit is set (so /tmp/x/plugins is trusted when x is the
+ *    user's and 0755).  A folder above writable by its group is accepted:
+ *    /usr/local is root:staff 2775 on older Debian systems, and staff are
+ *    administrators by design.  Nor is the owner of a folder above checked,
+ *    unlike ssh's StrictModes: a container that runs as root in a workspace
+ *    the host's CI user owns (/__w, /builds) would have every plugin
+ *    refused; the owner of such a folder could rename the tree below it.
  * "Not writable by its group" allows one exception, the one Debian's OpenSSH
  * makes: the group is the owner's private group, whose only member is the
  * owner.  With umask 002, the default for users of Ubuntu and Fedora, every
