@@ -417,11 +417,11 @@ static void test_limit_and_members(void)
 
     /* gzip allows several members one after the other. */
     open_idx(&o, put_gz_members(img.b, img.n, 3), put_gz_members(lab.b, lab.n, 2), "");
-    float xa[12];
+    float xa[12], ya[3];
     int64_t all[] = { 0, 1, 2 };
-    const float wa[] = { 0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 255 };
-    ok(o.rc == 0 && idx->read(o.state, all, 3, xa, y) == 0 && floats_eq(xa, wa, 12),
-       "a gzip file of 3 members reads as one stream (%s)", o.msg);
+    const float wa[] = { 0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 255 }, wya[] = { 4, 0, 2 };
+    ok(o.rc == 0 && idx->read(o.state, all, 3, xa, ya) == 0 && floats_eq(xa, wa, 12) &&
+       floats_eq(ya, wya, 3), "a gzip file of 3 members reads as one stream (%s)", o.msg);
     close_idx(&o);
 
     bad_parts("unknown parameter", ipath, lpath, "limt = 2;", DLH_ECONFIG,

@@ -132,7 +132,9 @@ resolved=$(ldd "$root_bin/dlhost" 2>/dev/null | sed -n 's/.*libdlhost[^ ]* => \(
 case "$resolved" in
 "$root_lib"/*) ;;
 *) diag "dlhost resolves libdlhost to '$resolved'; preloading the staged one"
-   export LD_PRELOAD="$staged_so${LD_PRELOAD:+ $LD_PRELOAD}" ;;
+   # In a --enable-sanitizers build ASan's runtime must still load first.
+   asan=$(ldd "$root_bin/dlhost" 2>/dev/null | sed -n 's/.*libasan[^ ]* => \([^ ]*\).*/\1/p')
+   export LD_PRELOAD="${asan:+$asan }$staged_so${LD_PRELOAD:+ $LD_PRELOAD}" ;;
 esac
 export DLHOST_PLUGIN_PATH="$root_plugins:$work"
 export DLHOST_PLUGIN_PATH_ONLY=1
