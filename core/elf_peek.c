@@ -299,6 +299,11 @@ static int lookup(peek *p, const dynsyms *t, const char *name, Elf64_Sym *sym)
         !get(p, t->sysv_hash + 8, sysv_hash(name) % hdr[0], 4, &idx, 4))
         return fail(p, broken, "SysV");
     uint64_t chains = t->sysv_hash + 8 + (uint64_t)hdr[0] * 4;
+    /* The chain array must lie in the file, which bounds the walk by the
+       file's size rather than by a count of up to 2^32 the file claims. */
+    uint32_t last;
+    if (hdr[1] > 0 && !get(p, chains, hdr[1] - 1, 4, &last, 4))
+        return fail(p, broken, "SysV");
     for (uint64_t steps = 0; idx != STN_UNDEF; steps++) {
         if (idx >= hdr[1] || steps >= hdr[1])
             return fail(p, broken, "SysV");
