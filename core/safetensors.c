@@ -1039,8 +1039,10 @@ static int validate(const char *path, dlh_st_file *f, uint64_t data_len)
             return DLH_EDATA;
         }
 
-    /* The meta array is only ever looked up by key, so sort it in place. */
-    qsort(f->meta, f->n_meta, sizeof *f->meta, cmp_meta);
+    /* The meta array is only ever looked up by key, so sort it in place.
+       Without metadata it is NULL, which qsort must not be given. */
+    if (f->n_meta)
+        qsort(f->meta, f->n_meta, sizeof *f->meta, cmp_meta);
     for (size_t i = 1; i < f->n_meta; i++)
         if (strcmp(f->meta[i - 1].key, f->meta[i].key) == 0) {
             dlh_error_set("%s: metadata key '%s' appears twice in the header", path,
@@ -1053,7 +1055,8 @@ static int validate(const char *path, dlh_st_file *f, uint64_t data_len)
         dlh_error_set("%s: out of memory", path);
         return DLH_ENOMEM;
     }
-    memcpy(sorted, f->spans, f->n * sizeof *sorted);
+    if (f->n)               /* spans is NULL in a file without tensors */
+        memcpy(sorted, f->spans, f->n * sizeof *sorted);
     qsort(sorted, f->n, sizeof *sorted, cmp_span);
     int64_t covered = 0;
     for (size_t i = 0; i < f->n; i++) {
