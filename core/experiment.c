@@ -322,6 +322,13 @@ static int exp_backend(dlh_experiment *e, config_setting_t *group, const char *o
         const dlh_component *c;
         if ((rc = exp_find(p, DLH_KIND_BACKEND, type, &c)))
             return rc;
+        /* The backend reads its keys as "backend 'cpu'", so that its
+           messages read "file:line: backend 'cpu': ..." and
+           dlh_backend_open puts no second name in front of them. */
+        char label[160];
+        snprintf(label, sizeof label, "backend '%s'", type);
+        if (!(p = exp_params(e, group, label, reserved)))
+            return DLH_ENOMEM;
     }
     if ((rc = dlh_backend_open(type, p, &e->backend)))
         return exp_locate(p, NULL, rc);

@@ -243,6 +243,14 @@ static void test_check_bad(void)
         "label shape [1] of data.train");
     bad("lr", "lr = 0.05", "lr = 0.0", DLH_ECONFIG,
         "14: optimizer: parameter 'lr': expected a number > 0, got 0");
+    /* The backend's own parameters: located, and named once (found by the
+       experiment fuzz target: "backend 'cpu': file:3: backend: ..." before). */
+    bad("backend_threads", "type = \"cpu\"; };", "type = \"cpu\"; threads = 0; };",
+        DLH_ECONFIG, "3: backend 'cpu': parameter 'threads': expected an integer in "
+        "[1, 1024], got 0");
+    bad("backend_unknown_key", "type = \"cpu\"; };", "type = \"cpu\"; thread = 2; };",
+        DLH_ECONFIG, "3: backend 'cpu': unknown parameter 'thread' \u2014 did you mean "
+        "'threads'?");
     bad_text("no_labels", edit_of(edit("path = \"train.csv\"; label = \"dense\"",
                                        "path = \"train.csv\"; label = \"none\""),
                                   "path = \"test.csv\"; label = \"dense\"",
