@@ -20,6 +20,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char *exp_name;              /* "<srcdir>/tests/fuzz/data/fuzz.cfg" */
+static char *exp_dir;               /* "<srcdir>/tests/fuzz/data/" */
 static FILE *exp_out;               /* check's report goes nowhere */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -40,6 +41,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         exit(2);
     }
     snprintf(exp_name, len, "%s/tests/fuzz/data/fuzz.cfg", srcdir);
+    exp_dir = strndup(exp_name, strlen(exp_name) - strlen("fuzz.cfg"));
     /* Warnings about plugins would repeat on every input otherwise. */
     dlh_log_set_level(DLH_LOG_ERROR);
     if (dlh_registry_load_all(1)) {
@@ -69,6 +71,19 @@ static int exp_sets(dlh_config *cfg, const char *text)
     return 0;
 }
 
+/* Every problem of the file is "file:line: ..." naming the experiment, a
+   file it includes or a data file it names (all in the data folder), or
+   names the --set assignment. */
+static void exp_check_located(int rc)
+{
+    const char *msg = dlh_error_get();
+    if (rc == DLH_ENOMEM || strstr(msg, "--set "))
+        return;
+    if (strncmp(msg, exp_dir, strlen(exp_dir)) != 0)
+        fuzz_fail("a %s message that does not start with the file it is about",
+                  dlh_strerror(rc));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* libconfig reads a C string: text past a NUL byte is not there. */
@@ -82,8 +97,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = exp_sets(cfg, text);
     if (rc == 0)
         rc = dlh_check(cfg, NULL, exp_out);
-    if (rc)
+    if (rc) {
         fuzz_check_error(rc, NULL);
+        exp_check_located(rc);
+    }
     dlh_config_free(cfg);
     free(text);
     return 0;
