@@ -4,7 +4,13 @@
  * can run without further checks: each operand in range, every register
  * and every 'out' array written before it is read, results written only
  * to registers and to 'out'/'inout' arrays, the right operand count for
- * each opcode.  A failure must be DLH_EPARSE with an "ew:" message. */
+ * each opcode.  And it must compute what the text says: the instruction
+ * list, run here element by element, gives bit for bit what a direct
+ * reading of the text gives (ew_ref below), so a register handed out while
+ * a local still lives in it, a wrong fold or a lost statement shows.  A
+ * failure must be DLH_EPARSE with an "ew:" message. */
+#include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +113,317 @@ static void ew_check(const dlh_ew_program *p, const char *src)
             fuzz_fail("'out' array '%s' is never written", p->array_names[a]);
 }
 
+/* ------------------------------------------------------------ reference */
+
+/* The formulas of dlhost/ew.h, as the compiler folds literals with them
+   (fold_eval) and the cpu runner computes them. */
+static float ew_op(int op, float x, float y, float z)
+{
+    switch (op) {
+    case DLH_EW_MOV: return x;
+    case DLH_EW_ADD: return x + y;
+    case DLH_EW_SUB: return x - y;
+    case DLH_EW_MUL: return x * y;
+    case DLH_EW_DIV: return x / y;
+    case DLH_EW_NEG: return -x;
+    case DLH_EW_LT: return x < y ? 1.0f : 0.0f;
+    case DLH_EW_LE: return x <= y ? 1.0f : 0.0f;
+    case DLH_EW_GT: return x > y ? 1.0f : 0.0f;
+    case DLH_EW_GE: return x >= y ? 1.0f : 0.0f;
+    case DLH_EW_EQ: return x == y ? 1.0f : 0.0f;
+    case DLH_EW_NE: return x != y ? 1.0f : 0.0f;
+    case DLH_EW_EXP: return expf(x);
+    case DLH_EW_LOG: return logf(x);
+    case DLH_EW_SQRT: return sqrtf(x);
+    case DLH_EW_RSQRT: return 1.0f / sqrtf(x);
+    case DLH_EW_ABS: return fabsf(x);
+    case DLH_EW_SIGN: return copysignf(fabsf(x) > 0.0f ? 1.0f : 0.0f, x);
+    case DLH_EW_TANH: return tanhf(x);
+    case DLH_EW_SIGMOID: {
+        float e = expf(-fabsf(x));
+        return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    }
+    case DLH_EW_MIN: return y != y ? x : (x < y ? x : y);
+    case DLH_EW_MAX: return y != y ? x : (x > y ? x : y);
+    case DLH_EW_POW: return powf(x, y);
+    case DLH_EW_SELECT: return x != 0.0f ? y : z;
+    case DLH_EW_MULADD: return x * y + z;
+    default: fuzz_fail("opcode %d", op);
+    }
+}
+
+#define EW_MAX_NAMES 1024          /* a 4 kB input names fewer */
+
+/* A direct reading of program text for one element: a small recursive-
+   descent evaluator of the grammar of dlhost/ew.h, written apart from the
+   compiler.  Only programs the compiler accepted come here. */
+typedef struct ew_ref {
+    const char *p;
+    int n;                                  /* names known */
+    struct {
+        const char *s;
+        size_t len;
+        int kind;                           /* 0 array, 1 scalar, 2 local */
+        int index;                          /* array or scalar index */
+        float v;                            /* local value */
+    } names[EW_MAX_NAMES];
+    float *arrays;                          /* [n_arrays] this element */
+    const float *scalars;
+} ew_ref;
+
+static void ew_ref_ws(ew_ref *r)
+{
+    for (;;) {
+        while (*r->p && strchr(" \t\r\v\f\n", *r->p))
+            r->p++;
+        if (*r->p != '#')
+            return;
+        while (*r->p && *r->p != '\n')
+            r->p++;
+    }
+}
+
+static size_t ew_ref_name_len(const char *p)
+{
+    size_t n = 0;
+    if (isalpha((unsigned char)*p) || *p == '_')
+        while (isalnum((unsigned char)p[n]) || p[n] == '_')
+            n++;
+    return n;
+}
+
+/* Consumes `s` (after blanks) when it comes next. */
+static int ew_ref_eat(ew_ref *r, const char *s)
+{
+    ew_ref_ws(r);
+    size_t n = strlen(s);
+    if (strncmp(r->p, s, n) != 0)
+        return 0;
+    r->p += n;
+    return 1;
+}
+
+static int ew_ref_find(const ew_ref *r, const char *s, size_t len)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->names[i].len == len && memcmp(r->names[i].s, s, len) == 0)
+            return i;
+    return -1;
+}
+
+static float ew_ref_expr(ew_ref *r);
+
+static float ew_ref_primary(ew_ref *r)
+{
+    static const struct { const char *name; int op, n; } fns[] = {
+        { "exp", DLH_EW_EXP, 1 }, { "log", DLH_EW_LOG, 1 }, { "sqrt", DLH_EW_SQRT, 1 },
+        { "rsqrt", DLH_EW_RSQRT, 1 }, { "abs", DLH_EW_ABS, 1 }, { "sign", DLH_EW_SIGN, 1 },
+        { "tanh", DLH_EW_TANH, 1 }, { "sigmoid", DLH_EW_SIGMOID, 1 },
+        { "min", DLH_EW_MIN, 2 }, { "max", DLH_EW_MAX, 2 }, { "pow", DLH_EW_POW, 2 },
+        { "select", DLH_EW_SELECT, 3 },
+    };
+    ew_ref_ws(r);
+    if (ew_ref_eat(r, "(")) {
+        float v = ew_ref_expr(r);
+        if (!ew_ref_eat(r, ")"))
+            fuzz_fail("reference: ')' expected at '%.20s'", r->p);
+        return v;
+    }
+    size_t len = ew_ref_name_len(r->p);
+    if (len == 0) {
+        char *end;
+        float v = strtof(r->p, &end);
+        if (end == r->p)
+            fuzz_fail("reference: an expression expected at '%.20s'", r->p);
+        r->p = end;
+        return v;
+    }
+    const char *name = r->p;
+    r->p += len;
+    if (ew_ref_eat(r, "(")) {
+        for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
+            if (strlen(fns[f].name) != len || memcmp(fns[f].name, name, len) != 0)
+                continue;
+            float a[3] = { 0.0f, 0.0f, 0.0f };
+            for (int i = 0; i < fns[f].n; i++) {
+                if (i > 0 && !ew_ref_eat(r, ","))
+                    fuzz_fail("reference: ',' expected at '%.20s'", r->p);
+                a[i] = ew_ref_expr(r);
+            }
+            if (!ew_ref_eat(r, ")"))
+                fuzz_fail("reference: ')' expected at '%.20s'", r->p);
+            return ew_op(fns[f].op, a[0], a[1], a[2]);
+        }
+        fuzz_fail("reference: unknown function '%.*s'", (int)len, name);
+    }
+    int k = ew_ref_find(r, name, len);
+    if (k < 0)
+        fuzz_fail("reference: unknown name '%.*s'", (int)len, name);
+    return r->names[k].kind == 0 ? r->arrays[r->names[k].index]
+         : r->names[k].kind == 1 ? r->scalars[r->names[k].index] : r->names[k].v;
+}
+
+static float ew_ref_unary(ew_ref *r)
+{
+    if (ew_ref_eat(r, "-"))
+        return -ew_ref_unary(r);
+    return ew_ref_primary(r);
+}
+
+static float ew_ref_term(ew_ref *r)
+{
+    float v = ew_ref_unary(r);
+    for (;;) {
+        if (ew_ref_eat(r, "*"))
+            v = v * ew_ref_unary(r);
+        else if (ew_ref_eat(r, "/"))
+            v = v / ew_ref_unary(r);
+        else
+            return v;
+    }
+}
+
+static float ew_ref_sum(ew_ref *r)
+{
+    float v = ew_ref_term(r);
+    for (;;) {
+        if (ew_ref_eat(r, "+"))
+            v = v + ew_ref_term(r);
+        else if (ew_ref_eat(r, "-"))
+            v = v - ew_ref_term(r);
+        else
+            return v;
+    }
+}
+
+static float ew_ref_expr(ew_ref *r)
+{
+    /* Two-character operators first. */
+    static const struct { const char *s; int op; } cmps[] = {
+        { "<=", DLH_EW_LE }, { ">=", DLH_EW_GE }, { "==", DLH_EW_EQ }, { "!=", DLH_EW_NE },
+        { "<", DLH_EW_LT }, { ">", DLH_EW_GT },
+    };
+    float v = ew_ref_sum(r);
+    for (;;) {
+        int op = -1;
+        for (size_t i = 0; i < sizeof cmps / sizeof cmps[0] && op < 0; i++)
+            if (ew_ref_eat(r, cmps[i].s))
+                op = cmps[i].op;
+        if (op < 0)
+            return v;
+        v = ew_op(op, v, ew_ref_sum(r), 0.0f);
+    }
+}
+
+/* Runs program text src for one element: arrays[] in and out. */
+static void ew_ref_run(const char *src, float *arrays, const float *scalars)
+{
+    static ew_ref r;
+    memset(&r, 0, sizeof r);
+    r.p = src;
+    r.arrays = arrays;
+    r.scalars = scalars;
+    int n_arrays = 0, n_scalars = 0;
+    for (ew_ref_ws(&r); *r.p; ew_ref_ws(&r)) {
+        size_t len = ew_ref_name_len(r.p);
+        const char *name = r.p;
+        int kw = len == 2 && !memcmp(name, "in", 2) ? 0
+               : len == 3 && !memcmp(name, "out", 3) ? 0
+               : len == 5 && !memcmp(name, "inout", 5) ? 0
+               : len == 6 && !memcmp(name, "scalar", 6) ? 1 : -1;
+        if (len == 0)
+            fuzz_fail("reference: a statement expected at '%.20s'", r.p);
+        r.p += len;
+        if (kw >= 0) {
+            do {
+                ew_ref_ws(&r);
+                size_t n = ew_ref_name_len(r.p);
+                if (n == 0 || r.n == EW_MAX_NAMES)
+                    fuzz_fail("reference: a name expected at '%.20s'", r.p);
+                r.names[r.n].s = r.p;
+                r.names[r.n].len = n;
+                r.names[r.n].kind = kw;
+                r.names[r.n++].index = kw ? n_scalars++ : n_arrays++;
+                r.p += n;
+            } while (ew_ref_eat(&r, ","));
+        } else {
+            if (!ew_ref_eat(&r, "="))
+                fuzz_fail("reference: '=' expected at '%.20s'", r.p);
+            float v = ew_ref_expr(&r);
+            int k = ew_ref_find(&r, name, len);
+            if (k < 0) {
+                if (r.n == EW_MAX_NAMES)
+                    fuzz_fail("reference: too many names");
+                k = r.n++;
+                r.names[k].s = name;
+                r.names[k].len = len;
+                r.names[k].kind = 2;
+            }
+            if (r.names[k].kind == 0)
+                arrays[r.names[k].index] = v;
+            else
+                r.names[k].v = v;
+        }
+        if (!ew_ref_eat(&r, ";"))
+            fuzz_fail("reference: ';' expected at '%.20s'", r.p);
+    }
+}
+
+/* The value an instruction operand reads for one element. */
+static float ew_read(const dlh_ew_program *p, dlh_ew_ref ref, const float *arrays,
+                     const float *scalars, const float *regs)
+{
+    switch (ref.src) {
+    case DLH_EW_ARRAY: return arrays[ref.index];
+    case DLH_EW_SCALAR: return scalars[ref.index];
+    case DLH_EW_CONST: return p->consts[ref.index];
+    default: return regs[ref.index];
+    }
+}
+
+/* Runs the instruction list and the text on the same values, for a few
+   elements, and compares every array bit for bit (any NaN equals any). */
+static void ew_compare(const dlh_ew_program *p, const uint8_t *data, size_t size)
+{
+    static const float values[] = {
+        0.0f, 1.0f, -1.0f, 0.5f, 2.0f, -0.0f, 3.25f, -7.5f, 1e-3f, 100.0f, 1e30f,
+        -1e-30f, INFINITY, -INFINITY, NAN, 0.25f, -2.0f,
+    };
+    const size_t nv = sizeof values / sizeof values[0];
+    unsigned seed = 0;
+    for (size_t i = 0; i < size; i++)
+        seed = seed * 31u + data[i];
+    for (unsigned e = 0; e < 3; e++) {
+        float a_ref[DLH_EW_MAX_OPERANDS], a_run[DLH_EW_MAX_OPERANDS];
+        float sc[DLH_EW_MAX_SCALARS], regs[DLH_EW_MAX_REGS];
+        for (unsigned i = 0; i < DLH_EW_MAX_OPERANDS; i++)
+            a_ref[i] = a_run[i] = values[(seed + 7u * i + 3u * e) % nv];
+        for (unsigned i = 0; i < DLH_EW_MAX_SCALARS; i++)
+            sc[i] = values[(seed / 5u + 11u * i + e) % nv];
+        for (unsigned i = 0; i < DLH_EW_MAX_REGS; i++)
+            regs[i] = NAN;
+        ew_ref_run(p->source, a_ref, sc);
+        for (uint32_t i = 0; i < p->n_instrs; i++) {
+            const dlh_ew_instr *in = &p->instrs[i];
+            float v = ew_op(in->op, ew_read(p, in->a, a_run, sc, regs),
+                            in->b.src ? ew_read(p, in->b, a_run, sc, regs) : 0.0f,
+                            in->c.src ? ew_read(p, in->c, a_run, sc, regs) : 0.0f);
+            if (in->dst.src == DLH_EW_REG)
+                regs[in->dst.index] = v;
+            else
+                a_run[in->dst.index] = v;
+        }
+        for (uint32_t a = 0; a < p->n_arrays; a++) {
+            uint32_t x, y;
+            memcpy(&x, &a_ref[a], 4);
+            memcpy(&y, &a_run[a], 4);
+            if (x != y && !(isnan(a_ref[a]) && isnan(a_run[a])))
+                fuzz_fail("array '%s', element %u: the text gives %.9g, the program %.9g",
+                          p->array_names[a], e, a_ref[a], a_run[a]);
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *src = malloc(size + 1);
@@ -119,6 +436,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = dlh_ew_parse(src, &p);
     if (rc == 0) {
         ew_check(p, src);
+        ew_compare(p, data, size);
     } else {
         fuzz_check_error(rc, NULL);
         if (rc != DLH_EPARSE && rc != DLH_ENOMEM)
