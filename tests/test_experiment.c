@@ -276,6 +276,15 @@ static void test_check_bad(void)
        "class labels with mse: refused at the loss (%s)", r.err);
     free(r.out);
 
+    /* A name that looks like a place is still located (found by the fuzz
+       target: "unknown layer 'relu':9:'' ..." went out without file:line). */
+    go(&r, 0, "type_like_place", edit("{ type = \"relu\"; }", "{ type = \"relu':9:'\"; }"),
+       NULL);
+    snprintf(loc, sizeof loc, "%s/type_like_place.cfg:10: unknown layer 'relu':9:''", dir);
+    ok(r.rc == DLH_ECONFIG && strncmp(r.err, loc, strlen(loc)) == 0,
+       "an unknown type that looks like file:line: located (%s)", r.err);
+    free(r.out);
+
     go(&r, 0, "missing_csv", edit("path = \"test.csv\"", "path = \"nope.csv\""), NULL);
     char want[8400];
     snprintf(want, sizeof want, "%s/missing_csv.cfg:6: data.test: parameter 'path': no "
