@@ -115,43 +115,6 @@ static void ew_check(const dlh_ew_program *p, const char *src)
 
 /* ------------------------------------------------------------ reference */
 
-/* The formulas of dlhost/ew.h, as the compiler folds literals with them
-   (fold_eval) and the cpu runner computes them. */
-static float ew_op(int op, float x, float y, float z)
-{
-    switch (op) {
-    case DLH_EW_MOV: return x;
-    case DLH_EW_ADD: return x + y;
-    case DLH_EW_SUB: return x - y;
-    case DLH_EW_MUL: return x * y;
-    case DLH_EW_DIV: return x / y;
-    case DLH_EW_NEG: return -x;
-    case DLH_EW_LT: return x < y ? 1.0f : 0.0f;
-    case DLH_EW_LE: return x <= y ? 1.0f : 0.0f;
-    case DLH_EW_GT: return x > y ? 1.0f : 0.0f;
-    case DLH_EW_GE: return x >= y ? 1.0f : 0.0f;
-    case DLH_EW_EQ: return x == y ? 1.0f : 0.0f;
-    case DLH_EW_NE: return x != y ? 1.0f : 0.0f;
-    case DLH_EW_EXP: return expf(x);
-    case DLH_EW_LOG: return logf(x);
-    case DLH_EW_SQRT: return sqrtf(x);
-    case DLH_EW_RSQRT: return 1.0f / sqrtf(x);
-    case DLH_EW_ABS: return fabsf(x);
-    case DLH_EW_SIGN: return copysignf(fabsf(x) > 0.0f ? 1.0f : 0.0f, x);
-    case DLH_EW_TANH: return tanhf(x);
-    case DLH_EW_SIGMOID: {
-        float e = expf(-fabsf(x));
-        return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-    }
-    case DLH_EW_MIN: return y != y ? x : (x < y ? x : y);
-    case DLH_EW_MAX: return y != y ? x : (x > y ? x : y);
-    case DLH_EW_POW: return powf(x, y);
-    case DLH_EW_SELECT: return x != 0.0f ? y : z;
-    case DLH_EW_MULADD: return x * y + z;
-    default: fuzz_fail("opcode %d", op);
-    }
-}
-
 #define EW_MAX_NAMES 1024          /* a 4 kB input names fewer */
 
 /* A direct reading of program text for one element: a small recursive-
@@ -252,7 +215,7 @@ static float ew_ref_primary(ew_ref *r)
             }
             if (!ew_ref_eat(r, ")"))
                 fuzz_fail("reference: ')' expected at '%.20s'", r->p);
-            return ew_op(fns[f].op, a[0], a[1], a[2]);
+            return dlh_ew_op_eval(fns[f].op, a[0], a[1], a[2]);
         }
         fuzz_fail("reference: unknown function '%.*s'", (int)len, name);
     }
@@ -311,7 +274,7 @@ static float ew_ref_expr(ew_ref *r)
                 op = cmps[i].op;
         if (op < 0)
             return v;
-        v = ew_op(op, v, ew_ref_sum(r), 0.0f);
+        v = dlh_ew_op_eval(op, v, ew_ref_sum(r), 0.0f);
     }
 }
 
@@ -405,7 +368,7 @@ static void ew_compare(const dlh_ew_program *p, const uint8_t *data, size_t size
         ew_ref_run(p->source, a_ref, sc);
         for (uint32_t i = 0; i < p->n_instrs; i++) {
             const dlh_ew_instr *in = &p->instrs[i];
-            float v = ew_op(in->op, ew_read(p, in->a, a_run, sc, regs),
+            float v = dlh_ew_op_eval(in->op, ew_read(p, in->a, a_run, sc, regs),
                             in->b.src ? ew_read(p, in->b, a_run, sc, regs) : 0.0f,
                             in->c.src ? ew_read(p, in->c, a_run, sc, regs) : 0.0f);
             if (in->dst.src == DLH_EW_REG)
