@@ -11,6 +11,10 @@
    (plus the offending line and a caret), DLH_EPARSE. */
 int dlh_ew_parse(const char *source, dlh_ew_program **out);
 void dlh_ew_program_free(dlh_ew_program *prog);
+/* What opcode `op` gives for operands x, y and z (unused ones ignored), by
+   the formulas of dlhost/ew.h: the compiler folds literals with it, and the
+   ew fuzz target runs programs with it. */
+float dlh_ew_op_eval(int op, float x, float y, float z);
 
 /* host->ew_compile / ew_run / ew_program / ew_free. */
 int dlh_ew_compile(const dlh_backend *be, const char *source, dlh_ew_kernel **out);

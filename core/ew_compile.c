@@ -446,7 +446,7 @@ static float fold_max(float x, float y)
 
 /* The value an instruction gives for literal operands; the same formulas the
    cpu runner uses, so folding never changes a result. */
-static float fold_eval(int op, float x, float y, float z)
+float dlh_ew_op_eval(int op, float x, float y, float z)
 {
     switch (op) {
     case DLH_EW_MOV: return x;
@@ -488,7 +488,8 @@ static node *node_op(parser *ps, int op, int n_kids, node *a, node *b, node *c,
         literal &= kids[i]->kind == N_NUM;
     if (literal) {
         /* Reuse the first operand's node: the folded value replaces it. */
-        float v = fold_eval(op, a->num, n_kids > 1 ? b->num : 0.0f, n_kids > 2 ? c->num : 0.0f);
+        float v = dlh_ew_op_eval(op, a->num, n_kids > 1 ? b->num : 0.0f,
+                                 n_kids > 2 ? c->num : 0.0f);
         a->num = v;
         a->line = line;
         a->col = col;

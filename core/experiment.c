@@ -89,13 +89,18 @@ static void exp_where(dlh_params *p, const char *key, char *buf, size_t size)
         buf[n - 2] = '\0';
 }
 
+/* Puts "<file:line of key>: " in front of the current message. */
+static void exp_prefix_where(dlh_params *p, const char *key)
+{
+    char where[512];
+    exp_where(p, key, where, sizeof where);
+    dlh_error_prefix("%s: ", where);
+}
+
 static int exp_locate(dlh_params *p, const char *key, int rc)
 {
-    if (!exp_has_location(dlh_error_get())) {
-        char where[512];
-        exp_where(p, key, where, sizeof where);
-        dlh_error_prefix("%s: ", where);
-    }
+    if (!exp_has_location(dlh_error_get()))
+        exp_prefix_where(p, key);
     return rc;
 }
 
@@ -108,9 +113,7 @@ static int exp_error_at(dlh_params *p, const char *key, const char *fmt, ...)
     va_start(ap, fmt);
     dlh_error_setv(fmt, ap);
     va_end(ap);
-    char where[512];
-    exp_where(p, key, where, sizeof where);
-    dlh_error_prefix("%s: ", where);
+    exp_prefix_where(p, key);
     return DLH_ECONFIG;
 }
 
@@ -165,13 +168,17 @@ static int exp_member(dlh_params *p, config_setting_t *parent, const char *key,
     return 0;
 }
 
-/* The component `type` of kind, or DLH_ECONFIG located at the type key. */
+/* The component `type` of kind, or DLH_ECONFIG located at the type key:
+   always, since the registry's message names no place, though the name it
+   quotes may look like one ("unknown layer 'x:3:'"). */
 static int exp_find(dlh_params *p, dlh_kind kind, const char *type,
                     const dlh_component **out)
 {
     *out = dlh_registry_find(kind, type);
-    if (!*out)
-        return exp_locate(p, "type", DLH_ECONFIG);
+    if (!*out) {
+        exp_prefix_where(p, "type");
+        return DLH_ECONFIG;
+    }
     return 0;
 }
 
@@ -323,6 +330,13 @@ static int exp_backend(dlh_experiment *e, config_setting_t *group, const char *o
         const dlh_component *c;
         if ((rc = exp_find(p, DLH_KIND_BACKEND, type, &c)))
             return rc;
+        /* The backend reads its keys as "backend 'cpu'", so that its
+           messages read "file:line: backend 'cpu': ..." and
+           dlh_backend_open puts no second name in front of them. */
+        char label[160];
+        snprintf(label, sizeof label, "backend '%s'", type);
+        if (!(p = exp_params(e, group, label, reserved)))
+            return DLH_ENOMEM;
     }
     if ((rc = dlh_backend_open(type, p, &e->backend)))
         return exp_locate(p, NULL, rc);

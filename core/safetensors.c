@@ -1040,9 +1040,9 @@ static int validate(const char *path, dlh_st_file *f, uint64_t data_len)
             return DLH_EDATA;
         }
 
-    /* The meta array is only ever looked up by key, so sort it in place.  It
-       is NULL without metadata, and qsort's pointer must not be even for 0. */
-    if (f->n_meta > 0)
+    /* The meta array is only ever looked up by key, so sort it in place.
+       Without metadata it is NULL, which qsort must not be given. */
+    if (f->n_meta)
         qsort(f->meta, f->n_meta, sizeof *f->meta, cmp_meta);
     for (size_t i = 1; i < f->n_meta; i++)
         if (strcmp(f->meta[i - 1].key, f->meta[i].key) == 0) {
@@ -1056,7 +1056,7 @@ static int validate(const char *path, dlh_st_file *f, uint64_t data_len)
         dlh_error_set("%s: out of memory", path);
         return DLH_ENOMEM;
     }
-    if (f->n > 0)                   /* spans is NULL in a file of no tensors */
+    if (f->n)               /* spans is NULL in a file without tensors */
         memcpy(sorted, f->spans, f->n * sizeof *sorted);
     qsort(sorted, f->n, sizeof *sorted, cmp_span);
     int64_t covered = 0;

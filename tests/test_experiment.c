@@ -243,6 +243,14 @@ static void test_check_bad(void)
         "label shape [1] of data.train");
     bad("lr", "lr = 0.05", "lr = 0.0", DLH_ECONFIG,
         "14: optimizer: parameter 'lr': expected a number > 0, got 0");
+    /* The backend's own parameters: located, and named once (found by the
+       experiment fuzz target: "backend 'cpu': file:3: backend: ..." before). */
+    bad("backend_threads", "type = \"cpu\"; };", "type = \"cpu\"; threads = 0; };",
+        DLH_ECONFIG, "3: backend 'cpu': parameter 'threads': expected an integer in "
+        "[1, 1024], got 0");
+    bad("backend_unknown_key", "type = \"cpu\"; };", "type = \"cpu\"; thread = 2; };",
+        DLH_ECONFIG, "3: backend 'cpu': unknown parameter 'thread' \u2014 did you mean "
+        "'threads'?");
     bad_text("no_labels", edit_of(edit("path = \"train.csv\"; label = \"dense\"",
                                        "path = \"train.csv\"; label = \"none\""),
                                   "path = \"test.csv\"; label = \"dense\"",
@@ -266,6 +274,15 @@ static void test_check_bad(void)
     snprintf(loc, sizeof loc, "%s/class_mse.cfg:12: loss: mse needs dense targets", dir);
     ok(r.rc == DLH_ECONFIG && strncmp(r.err, loc, strlen(loc)) == 0,
        "class labels with mse: refused at the loss (%s)", r.err);
+    free(r.out);
+
+    /* A name that looks like a place is still located (found by the fuzz
+       target: "unknown layer 'relu':9:'' ..." went out without file:line). */
+    go(&r, 0, "type_like_place", edit("{ type = \"relu\"; }", "{ type = \"relu':9:'\"; }"),
+       NULL);
+    snprintf(loc, sizeof loc, "%s/type_like_place.cfg:10: unknown layer 'relu':9:''", dir);
+    ok(r.rc == DLH_ECONFIG && strncmp(r.err, loc, strlen(loc)) == 0,
+       "an unknown type that looks like file:line: located (%s)", r.err);
     free(r.out);
 
     go(&r, 0, "missing_csv", edit("path = \"test.csv\"", "path = \"nope.csv\""), NULL);
