@@ -353,6 +353,10 @@ int dlh_norm_from_meta(const dlh_st_file *f, const char *path, dlh_norm *out)
             bad = "norm_group_stride";
         if (!bad && k != DLH_NORM_NONE && (groups < 1 || stride < 1))
             bad = "norm_groups";
+        /* Each number takes a character at least: the lists bound the
+           allocation below, not the count the file claims. */
+        if (!bad && (groups > (int64_t)strlen(sh) || groups > (int64_t)strlen(sc)))
+            bad = "norm_groups";
     }
     if (bad) {
         dlh_error_set("%s: metadata '%s' is missing or malformed", path, bad);

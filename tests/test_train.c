@@ -257,6 +257,24 @@ static void test_run_dir(void)
         }
         dlh_norm_free(&norm);
         dlh_st_free(f);
+
+        /* A count the lists cannot hold is refused before anything is
+           allocated for it (2^24 groups: 128 MB for a file of bytes). */
+        char big[4300];
+        snprintf(big, sizeof big, "%s/big_groups.safetensors", dir);
+        static const dlh_st_meta bad_meta[] = {
+            { "normalize", "zscore" }, { "norm_groups", "16777216" },
+            { "norm_group_stride", "1" }, { "norm_shift", "[0]" }, { "norm_scale", "[1]" },
+        };
+        f = NULL;
+        if (dlh_st_write(big, NULL, 0, bad_meta, 5) == 0 && dlh_st_read(big, &f) == 0) {
+            rc = dlh_norm_from_meta(f, big, &norm);
+            ok(rc == DLH_EDATA && strstr(dlh_error_get(), "metadata 'norm_groups'"),
+               "2^24 groups with lists of one number: refused (%s)", dlh_error_get());
+        } else {
+            ok(0, "write a checkpoint with 2^24 normalisation groups: %s", dlh_error_get());
+        }
+        dlh_st_free(f);
     }
 
     /* The checkpoint into eval: the run's final weights, the same numbers. */
