@@ -827,7 +827,9 @@ static int exp_run_name(dlh_experiment *e, dlh_params *p, const char *def_name)
         return 0;
     if (e->name == def_name)
         dlh_error_prefix("the file name gives the run its name unless 'name' is set: ");
-    return exp_locate(p, "name", rc);
+    /* Always: the name quoted in the message may look like a place. */
+    exp_prefix_where(p, "name");
+    return rc;
 }
 
 static int exp_build(dlh_experiment *e, const char *backend_override, int64_t max_batch)
