@@ -51,8 +51,9 @@ static const slot optimizer_slots[] = {
 static const slot schedule_slots[] = {
     SLOT(dlh_schedule_ops, lr),
 };
+/* create or create_ex: checked on its own in dlh_registry_add. */
 static const slot augmenter_slots[] = {
-    SLOT(dlh_augmenter_ops, create), SLOT(dlh_augmenter_ops, apply),
+    SLOT(dlh_augmenter_ops, apply),
 };
 static const slot dataset_slots[] = {
     SLOT(dlh_dataset_ops, open), SLOT(dlh_dataset_ops, info),
@@ -183,6 +184,13 @@ int dlh_registry_add(dlh_kind kind, const char *name, const void *ops,
             free(copy);
             return DLH_EPLUGIN;
         }
+    }
+    if (kind == DLH_KIND_AUGMENTER && !((const dlh_augmenter_ops *)copy)->create &&
+        !((const dlh_augmenter_ops *)copy)->create_ex) {
+        dlh_error_set("%s: %s '%s': required slot 'create' (or 'create_ex') is NULL", where,
+                      ki->name, name);
+        free(copy);
+        return DLH_EPLUGIN;
     }
 
     dlh_component *c = calloc(1, sizeof *c);

@@ -1,30 +1,77 @@
 /* dlhost SDK — data augmenters.
  *
- * Run on the host in the loader thread, on a batch of float samples, with the
- * batch's Philox stream; never on validation or test data. */
+ * An augmenter changes training samples (and, if it wants, their labels) on
+ * the host, in the loader, after normalisation and before the batch reaches
+ * the backend; never validation or test data, never `dlhost eval`.  The
+ * experiment lists them under data.augment and they run in that order.
+ *
+ * Random numbers come from the host: each sample of a call has its own
+ * Philox stream, ctx->streams[i], keyed by (seed, augment purpose, epoch,
+ * the sample's position in the epoch's order, the augmenter's position in
+ * data.augment).  Draw from (ctx->seed, ctx->streams[i], c) with counters
+ * c = 0, 1, 2, ... (philox.h); each counter gives four 32-bit words.  So a
+ * sample's transform depends neither on the batch size, nor on how many
+ * loader threads run, nor on the backend, and a resumed run draws what the
+ * uninterrupted one drew.
+ *
+ * ABI 1.4 (create_ex present): apply may run on several threads at once,
+ * each call on its own run of samples of a batch; state must not change in
+ * apply.  An augmenter built against ABI 1.0-1.3 (create only) is called one
+ * sample at a time (batch 1, stream = that sample's stream, first_sample =
+ * its position), never on two threads at once, and sees neither the labels
+ * nor ctx members past first_sample. */
 #ifndef DLHOST_AUGMENTER_H
 #define DLHOST_AUGMENTER_H
 
 #include <stdint.h>
 
+#include "dataset.h"
 #include "host.h"
 #include "tensor.h"
 
+/* What create_ex learns of the data (ABI 1.4). */
+typedef struct dlh_augment_info {
+    uint32_t struct_size;
+    dlh_shape sample;           /* per-sample shape: (C, H, W) for images */
+    int32_t label_kind;         /* dlh_label_kind of the dataset */
+    int64_t n_classes;          /* class labels: the number of classes, else 0 */
+    dlh_shape label;            /* dense labels: per-sample shape */
+    /* Set by create_ex: 1 to receive class labels as probability rows of
+       n_classes floats (one-hot, 1 at the class) that apply may change, as
+       mixup and cutmix do; the loss then gets probability targets.  Left 0,
+       ctx->y holds what the dataset gives (a class index as float, or the
+       dense label). */
+    int32_t wants_probabilities;
+} dlh_augment_info;
+
 typedef struct dlh_augment_ctx {
     uint32_t struct_size;
-    uint64_t seed, stream;      /* this batch's stream; use sample offsets */
+    uint64_t seed, stream;      /* stream: samples[0]'s (ABI 1.0 plugins) */
     int64_t batch;              /* samples in x */
-    int64_t first_sample;       /* index of x's first sample in the epoch */
+    int64_t first_sample;       /* position of x's first sample in the epoch's order */
+    /* ABI 1.4 members go below this line. */
+    const uint64_t *streams;    /* [batch]: sample i draws from (seed, streams[i], c) */
+    float *y;                   /* [batch * label_numel] labels (changeable), or NULL */
+    int64_t label_numel;        /* floats per sample in y; 0 when y is NULL */
+    int64_t epoch;              /* from 1 */
 } dlh_augment_ctx;
 
 typedef struct dlh_augmenter_ops {
     uint32_t struct_size;
-    /* `sample` is the per-sample shape. */
+    /* ABI 1.0 create; `sample` is the per-sample shape.  Not called when
+       create_ex is set (it may then be NULL). */
     int (*create)(const dlh_host *host, dlh_params *params, const dlh_shape *sample,
                   void **state);
-    /* Changes x (batch * numel(sample) floats) in place. */
+    /* Changes x (batch * numel(sample) floats) in place, and ctx->y if it
+       wants. */
     int (*apply)(void *state, const dlh_augment_ctx *ctx, float *x);
     void (*destroy)(void *state);   /* optional */
+    /* ABI 1.4 members go below this line. */
+    /* Reads params, checks the data suits it (an image augmenter on 1-D
+       samples is a params error, located by host->param_error), may set
+       info->wants_probabilities. */
+    int (*create_ex)(const dlh_host *host, dlh_params *params, dlh_augment_info *info,
+                     void **state);
 } dlh_augmenter_ops;
 
 #endif
