@@ -36,6 +36,7 @@ struct dlh_batcher {
     const dlh_norm *norm;
     int64_t max_batch, x_numel, y_numel;   /* y_numel 0: no labels */
     float *xbuf[2], *ybuf[2];
+    dlh_augment_pool *pool;         /* NULL: no augmenters; used by the thread only */
     int x_borrowed;                 /* xbuf set by dlh_batcher_set_x_buffers */
     dlh_batch slot[2];
 
@@ -50,9 +51,8 @@ struct dlh_batcher {
     const int64_t *idx;
     int64_t n, batch_size, n_batches;
     int64_t produced, handed, released;
-    dlh_augment_inst *aug;          /* copy of the pass's augmenters */
-    int n_aug, aug_cap;
-    uint64_t seed, pass_id;
+    int augment;                    /* this pass applies the pool */
+    uint64_t seed, epoch;
     int err;                        /* sticky until the next start/stop */
     char errmsg[BATCHER_MSG_MAX];
 };
@@ -275,8 +275,7 @@ done:
 /* Fills slot k % 2 with batch k of the pass described by the arguments
    (copied out of the batcher under the mutex).  Runs unlocked. */
 static int batcher_prepare(dlh_batcher *b, int64_t k, const int64_t *idx, int64_t n,
-                           int64_t bs, const dlh_augment_inst *aug, int n_aug,
-                           uint64_t seed, uint64_t pass_id)
+                           int64_t bs, int augment, uint64_t seed, uint64_t epoch)
 {
     int64_t first = k * bs, cnt = n - first < bs ? n - first : bs;
     int s = (int)(k & 1);
@@ -295,26 +294,9 @@ static int batcher_prepare(dlh_batcher *b, int64_t k, const int64_t *idx, int64_
         return rc;
     }
     dlh_norm_apply(b->norm, x, cnt, b->x_numel);
-    if (n_aug > 0) {
-        dlh_augment_ctx ctx = {
-            .struct_size = sizeof ctx,
-            .seed = seed,
-            .stream = dlh_host_table()->rng_stream(DLH_BATCHER_RNG_AUGMENT, pass_id,
-                                                   (uint64_t)k),
-            .batch = cnt,
-            .first_sample = first,
-        };
-        for (int i = 0; i < n_aug; i++) {
-            dlh_error_clear();
-            rc = aug[i].ops->apply(aug[i].state, &ctx, x);
-            if (rc != 0) {
-                if (!*dlh_error_get())
-                    dlh_error_set("augmenter %d failed (%s)", i + 1,
-                                  dlh_strerror(rc < 0 ? rc : DLH_EPLUGIN));
-                return rc < 0 ? rc : DLH_EPLUGIN;
-            }
-        }
-    }
+    if (augment && b->pool &&
+        (rc = dlh_augment_pool_run(b->pool, x, y, cnt, first, seed, epoch)) < 0)
+        return rc;
     b->slot[s].n = cnt;
     b->slot[s].first = first;
     b->slot[s].index = k;
@@ -338,13 +320,12 @@ static void *batcher_main(void *arg)
         uint64_t gen = b->generation;
         const int64_t *idx = b->idx;
         int64_t n = b->n, bs = b->batch_size;
-        const dlh_augment_inst *aug = b->aug;
-        int n_aug = b->n_aug;
-        uint64_t seed = b->seed, pass_id = b->pass_id;
+        int augment = b->augment;
+        uint64_t seed = b->seed, epoch = b->epoch;
         b->busy = 1;
         pthread_mutex_unlock(&b->mu);
 
-        int rc = batcher_prepare(b, k, idx, n, bs, aug, n_aug, seed, pass_id);
+        int rc = batcher_prepare(b, k, idx, n, bs, augment, seed, epoch);
 
         pthread_mutex_lock(&b->mu);
         b->busy = 0;
@@ -493,7 +474,7 @@ void dlh_batcher_free(dlh_batcher *b)
             free(b->xbuf[s]);
         free(b->ybuf[s]);
     }
-    free(b->aug);
+    dlh_augment_pool_free(b->pool);
     free(b);
 }
 
@@ -521,17 +502,38 @@ int dlh_batcher_set_x_buffers(dlh_batcher *b, float *x0, float *x1)
     return 0;
 }
 
-int dlh_batcher_start(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t batch_size,
-                      const dlh_augment_inst *augment, int n_augment, uint64_t seed,
-                      uint64_t pass_id)
+int dlh_batcher_set_augment(dlh_batcher *b, const dlh_augment_inst *aug, int n_aug,
+                            int workers)
 {
-    return dlh_batcher_start_at(b, idx, n, batch_size, augment, n_augment, seed, pass_id,
-                                0);
+    dlh_augment_pool *pool = NULL;
+    int rc;
+    if (n_aug > 0 && (rc = dlh_augment_pool_new(aug, n_aug, workers, b->max_batch,
+                                                b->x_numel, b->y_numel, &pool)))
+        return rc;
+    pthread_mutex_lock(&b->mu);
+    int idle = !b->active && !b->busy;
+    if (idle) {
+        dlh_augment_pool *old = b->pool;
+        b->pool = pool;
+        pool = old;
+    }
+    pthread_mutex_unlock(&b->mu);
+    dlh_augment_pool_free(pool);
+    if (!idle) {
+        dlh_error_set("batcher: augmenters cannot change while a pass runs");
+        return DLH_EINVAL;
+    }
+    return 0;
+}
+
+int dlh_batcher_start(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t batch_size,
+                      int augment, uint64_t seed, uint64_t epoch)
+{
+    return dlh_batcher_start_at(b, idx, n, batch_size, augment, seed, epoch, 0);
 }
 
 int dlh_batcher_start_at(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t batch_size,
-                         const dlh_augment_inst *augment, int n_augment, uint64_t seed,
-                         uint64_t pass_id, int64_t first_batch)
+                         int augment, uint64_t seed, uint64_t epoch, int64_t first_batch)
 {
     if (!b) {
         dlh_error_set("batcher: no batcher");
@@ -553,14 +555,6 @@ int dlh_batcher_start_at(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t 
                       (long long)first_batch, (long long)n_batches);
         return DLH_EINVAL;
     }
-    if (n_augment < 0 || (n_augment > 0 && !augment))
-        n_augment = 0;
-    for (int i = 0; i < n_augment; i++) {
-        if (!augment[i].ops || !augment[i].ops->apply) {
-            dlh_error_set("batcher: augmenter %d has no apply", i + 1);
-            return DLH_EINVAL;
-        }
-    }
     for (int64_t i = 0; i < n; i++) {
         if (idx[i] < 0 || idx[i] >= b->info.n_samples) {
             dlh_error_set("batcher: sample index %lld (position %lld of the pass) is "
@@ -571,21 +565,7 @@ int dlh_batcher_start_at(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t 
     }
     pthread_mutex_lock(&b->mu);
     batcher_stop_locked(b);
-    /* The augmenter list is copied (a pass may outlive the caller's array);
-       it only grows, so passes after the first allocate nothing. */
-    if (n_augment > b->aug_cap) {
-        dlh_augment_inst *na = realloc(b->aug, (size_t)n_augment * sizeof *na);
-        if (!na) {
-            pthread_mutex_unlock(&b->mu);
-            dlh_error_set("batcher: out of memory");
-            return DLH_ENOMEM;
-        }
-        b->aug = na;
-        b->aug_cap = n_augment;
-    }
-    if (n_augment > 0)
-        memcpy(b->aug, augment, (size_t)n_augment * sizeof *augment);
-    b->n_aug = n_augment;
+    b->augment = augment != 0;
     b->idx = idx;
     b->n = n;
     b->batch_size = batch_size;
@@ -594,7 +574,7 @@ int dlh_batcher_start_at(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t 
        `produced` next. */
     b->produced = b->handed = b->released = first_batch;
     b->seed = seed;
-    b->pass_id = pass_id;
+    b->epoch = epoch;
     b->active = 1;
     pthread_cond_signal(&b->work);
     pthread_mutex_unlock(&b->mu);

@@ -14,6 +14,8 @@
 
 #include <dlhost/dlhost.h>
 
+#include "augment.h"
+
 typedef enum dlh_norm_kind {
     DLH_NORM_NONE = 0,
     DLH_NORM_ZSCORE = 1,            /* (x - mean) / std */
@@ -45,11 +47,6 @@ void dlh_norm_free(dlh_norm *n);
 /* Applies in place to `count` samples of `sample_numel` features. */
 void dlh_norm_apply(const dlh_norm *n, float *x, int64_t count, int64_t sample_numel);
 
-typedef struct dlh_augment_inst {
-    const dlh_augmenter_ops *ops;
-    void *state;
-} dlh_augment_inst;
-
 typedef struct dlh_batch {
     int64_t n;                      /* samples in this batch */
     int64_t first;                  /* position of its first sample in the pass */
@@ -61,10 +58,6 @@ typedef struct dlh_batch {
 
 typedef struct dlh_batcher dlh_batcher;
 
-/* rng_stream purpose of augmentation: batch k of pass p draws from
-   (seed, rng_stream(DLH_BATCHER_RNG_AUGMENT, p, k)). */
-#define DLH_BATCHER_RNG_AUGMENT 5
-
 /* A batcher over reader (ops, state) described by info, for batches of up to
    max_batch samples.  norm and augmenters are borrowed (may be NULL / 0). */
 int dlh_batcher_new(const dlh_dataset_ops *ops, void *state, const dlh_dataset_info *info,
@@ -75,20 +68,24 @@ void dlh_batcher_free(dlh_batcher *b);          /* stops the thread; NULL is a n
    the host can address gets its batches without a copy.  Only while no pass
    runs (else DLH_EINVAL). */
 int dlh_batcher_set_x_buffers(dlh_batcher *b, float *x0, float *x1);
+/* Makes aug[0..n_aug) (borrowed) the augmenters of passes started with
+   `augment` set, run by `workers` threads (the loader thread among them;
+   augment.h).  Only while no pass runs (else DLH_EINVAL); n_aug 0 removes
+   them. */
+int dlh_batcher_set_augment(dlh_batcher *b, const dlh_augment_inst *aug, int n_aug,
+                            int workers);
 
 /* Starts a pass over idx[0..n) (borrowed until the pass ends) in batches of
-   batch_size.  augment: apply the augmenters (training passes only) with
-   Philox streams keyed by (seed, pass_id).  The first batches are prepared at
-   once in the background. */
+   batch_size.  augment: apply the augmenters (training passes only), sample
+   at position p of the pass with the streams of (seed, epoch, p).  The first
+   batches are prepared at once in the background. */
 int dlh_batcher_start(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t batch_size,
-                      const dlh_augment_inst *augment, int n_augment, uint64_t seed,
-                      uint64_t pass_id);
+                      int augment, uint64_t seed, uint64_t epoch);
 /* dlh_batcher_start beginning at batch first_batch (0..number of batches) of
    the pass, as a resumed epoch does: the batches before it are skipped, and
    the ones after it are exactly those of the whole pass. */
 int dlh_batcher_start_at(dlh_batcher *b, const int64_t *idx, int64_t n, int64_t batch_size,
-                         const dlh_augment_inst *augment, int n_augment, uint64_t seed,
-                         uint64_t pass_id, int64_t first_batch);
+                         int augment, uint64_t seed, uint64_t epoch, int64_t first_batch);
 /* The next batch of the pass (valid until the following call), or
    *out = NULL at the end of the pass (and after it, or with no pass).  Reader
    and augmenter errors come back here, in order after the batches before

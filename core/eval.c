@@ -164,7 +164,7 @@ int dlh_evaluate(dlh_evaluator *ev, dlh_batcher *bt, const int64_t *idx, int64_t
     int acc = e->target_kind == DLH_TARGET_CLASS;
     double sum = 0.0;
     int64_t correct = 0;
-    int rc = dlh_batcher_start(bt, idx, n, e->max_batch, NULL, 0, e->seed, 0);
+    int rc = dlh_batcher_start(bt, idx, n, e->max_batch, 0, e->seed, 0);
     if (rc)
         return rc;
     for (;;) {

@@ -594,7 +594,7 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
     if (e->shuffle)
         run_permute(r->order, n, e->seed,
                     r->host->rng_stream(RUN_RNG_SHUFFLE, (uint64_t)epoch, 0));
-    if ((rc = dlh_batcher_start_at(r->bt_train, r->order, n, bs, NULL, 0, e->seed,
+    if ((rc = dlh_batcher_start_at(r->bt_train, r->order, n, bs, 1, e->seed,
                                    (uint64_t)epoch, first)))
         return rc;
     dlh_profile *pf = r->prof;

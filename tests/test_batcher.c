@@ -6,11 +6,15 @@
  * and frees never hang. */
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <dlhost/philox.h>
 
 #include "batcher.h"
 #include "error.h"
@@ -366,7 +370,7 @@ static void test_order_and_values(void)
     if (rc < 0)
         return;
     for (int pass = 0; pass < 2; pass++) {
-        rc = dlh_batcher_start(b, idx, 103, 10, NULL, 0, 1, (uint64_t)pass);
+        rc = dlh_batcher_start(b, idx, 103, 10, 0, 1, (uint64_t)pass);
         const dlh_batch *bt;
         int64_t k = 0, seen = 0, order = 1, values = 1;
         while ((rc = dlh_batcher_next(b, &bt)) == 0 && bt) {
@@ -393,7 +397,7 @@ static void test_order_and_values(void)
     ok(calls_ok, "one read per batch, in pass order (%d reads)", f.n_reads);
 
     /* A pass begun at batch 7 (a resumed epoch): batches 7..10, as before. */
-    rc = dlh_batcher_start_at(b, idx, 103, 10, NULL, 0, 1, 0, 7);
+    rc = dlh_batcher_start_at(b, idx, 103, 10, 0, 1, 0, 7);
     {
         const dlh_batch *bt;
         int64_t k = 7, values = 1, order = 1;
@@ -407,27 +411,27 @@ static void test_order_and_values(void)
         ok(rc == 0 && k == 11 && order && values,
            "a pass from batch 7 gives batches 7 to 10 of the whole pass");
     }
-    rc = dlh_batcher_start_at(b, idx, 103, 10, NULL, 0, 1, 0, 11);
+    rc = dlh_batcher_start_at(b, idx, 103, 10, 0, 1, 0, 11);
     const dlh_batch *end = (const dlh_batch *)1;
     ok(rc == 0 && dlh_batcher_next(b, &end) == 0 && !end,
        "a pass from its end gives no batch");
-    rc = dlh_batcher_start_at(b, idx, 103, 10, NULL, 0, 1, 0, 12);
+    rc = dlh_batcher_start_at(b, idx, 103, 10, 0, 1, 0, 12);
     ok(rc == DLH_EINVAL && strstr(dlh_error_get(), "first batch 12 is outside the pass's "
                                   "0..11"), "a first batch past the end: %s",
        dlh_error_get());
 
     /* Empty pass. */
-    rc = dlh_batcher_start(b, idx, 0, 10, NULL, 0, 1, 9);
+    rc = dlh_batcher_start(b, idx, 0, 10, 0, 1, 9);
     const dlh_batch *bt = (const dlh_batch *)1;
     int rc2 = dlh_batcher_next(b, &bt);
     ok(rc == 0 && rc2 == 0 && !bt, "an empty pass ends at once");
 
     /* Bad arguments. */
-    rc = dlh_batcher_start(b, idx, 103, 17, NULL, 0, 1, 0);
+    rc = dlh_batcher_start(b, idx, 103, 17, 0, 1, 0);
     ok(rc == DLH_EINVAL && strstr(dlh_error_get(), "batch size 17 is outside 1..16"),
        "batch size over max_batch: %s", dlh_error_get());
     idx[50] = 103;
-    rc = dlh_batcher_start(b, idx, 103, 10, NULL, 0, 1, 0);
+    rc = dlh_batcher_start(b, idx, 103, 10, 0, 1, 0);
     ok(rc == DLH_ERANGE && strstr(dlh_error_get(), "index 103 (position 50"),
        "sample index out of range: %s", dlh_error_get());
     idx[50] = (50 * 37) % 103;
@@ -457,7 +461,7 @@ static void test_labels(void)
     int rc = dlh_batcher_new(&fake_ops, &f, &f.info, NULL, 8, &b);
     const dlh_batch *bt = NULL;
     if (rc == 0) {
-        dlh_batcher_start(b, idx, 20, 8, NULL, 0, 0, 0);
+        dlh_batcher_start(b, idx, 20, 8, 0, 0, 0);
         rc = dlh_batcher_next(b, &bt);
         ok(rc == 0 && bt && !bt->y && batch_matches(&f, NULL, idx, bt),
            "no labels: y is NULL, x as read");
@@ -469,7 +473,7 @@ static void test_labels(void)
     f.info.label.dim[0] = 2;
     rc = dlh_batcher_new(&fake_ops, &f, &f.info, NULL, 8, &b);
     if (rc == 0) {
-        dlh_batcher_start(b, idx, 20, 8, NULL, 0, 0, 0);
+        dlh_batcher_start(b, idx, 20, 8, 0, 0, 0);
         int good = 1, k = 0;
         while (dlh_batcher_next(b, &bt) == 0 && bt) {
             for (int64_t s = 0; s < bt->n; s++)
@@ -497,7 +501,7 @@ static void test_read_ahead(void)
         ok(0, "batcher created: %s", dlh_error_get());
         return;
     }
-    dlh_batcher_start(b, idx, 100, 10, NULL, 0, 0, 0);
+    dlh_batcher_start(b, idx, 100, 10, 0, 0, 0);
     /* Before the caller asks, the thread prepares batches 0 and 1, no more. */
     ok(wait_reads(&f, 2), "the first two batches are read before any next()");
     usleep(100000);
@@ -540,7 +544,7 @@ static void test_errors_and_stop(void)
     }
     /* Sample 57 sits at position 19 (19 * 3 = 57): batch 1 of batches of 16. */
     f.fail_at = 57;
-    dlh_batcher_start(b, idx, 200, 16, NULL, 0, 0, 0);
+    dlh_batcher_start(b, idx, 200, 16, 0, 0, 0);
     const dlh_batch *bt;
     dlh_error_clear();
     int rc0 = dlh_batcher_next(b, &bt);
@@ -555,7 +559,7 @@ static void test_errors_and_stop(void)
     ok(rc == DLH_EIO && strstr(dlh_error_get(), "sample 57"), "the error repeats");
     /* A new pass after the error, without the bad sample, works. */
     f.fail_at = -1;
-    rc = dlh_batcher_start(b, idx, 200, 16, NULL, 0, 0, 1);
+    rc = dlh_batcher_start(b, idx, 200, 16, 0, 0, 1);
     int k = 0, good = 1;
     while ((rc = dlh_batcher_next(b, &bt)) == 0 && bt) {
         good &= batch_matches(&f, NULL, idx, bt) && bt->index == k;
@@ -564,7 +568,7 @@ static void test_errors_and_stop(void)
     ok(rc == 0 && k == 13 && good, "a new pass after an error runs to its end");
 
     /* Stop in the middle, then a pass with other indices and batch size. */
-    dlh_batcher_start(b, idx, 200, 16, NULL, 0, 0, 2);
+    dlh_batcher_start(b, idx, 200, 16, 0, 0, 2);
     for (int i = 0; i < 3; i++)
         dlh_batcher_next(b, &bt);
     dlh_batcher_stop(b);
@@ -573,7 +577,7 @@ static void test_errors_and_stop(void)
     int64_t idx2[50];
     for (int i = 0; i < 50; i++)
         idx2[i] = 199 - 2 * i;
-    dlh_batcher_start(b, idx2, 50, 32, NULL, 0, 0, 3);
+    dlh_batcher_start(b, idx2, 50, 32, 0, 0, 3);
     k = 0;
     good = 1;
     while ((rc = dlh_batcher_next(b, &bt)) == 0 && bt) {
@@ -586,9 +590,9 @@ static void test_errors_and_stop(void)
     /* A start while a pass is still running abandons it (slow reader: the
        thread is inside read when the new pass starts). */
     f.delay_us = 20000;
-    dlh_batcher_start(b, idx, 200, 16, NULL, 0, 0, 4);
+    dlh_batcher_start(b, idx, 200, 16, 0, 0, 4);
     dlh_batcher_next(b, &bt);
-    dlh_batcher_start(b, idx2, 50, 10, NULL, 0, 0, 5);
+    dlh_batcher_start(b, idx2, 50, 10, 0, 0, 5);
     k = 0;
     good = 1;
     while ((rc = dlh_batcher_next(b, &bt)) == 0 && bt) {
@@ -598,7 +602,7 @@ static void test_errors_and_stop(void)
     ok(rc == 0 && k == 5 && good, "a start during a read drops the old pass's batch");
     /* Stop while the thread is inside a slow read: waits for it, no hang. */
     int before = fake_reads(&f);
-    dlh_batcher_start(b, idx, 200, 16, NULL, 0, 0, 6);
+    dlh_batcher_start(b, idx, 200, 16, 0, 0, 6);
     wait_reads(&f, before + 1);     /* the read has begun (it logs, then copies) */
     ok(returns_within_10s(do_stop, b, "stop during a read"), "stop during a read returns");
     int after = fake_reads(&f);
@@ -613,14 +617,14 @@ static void test_errors_and_stop(void)
     /* Free while the thread waits with both buffers full. */
     rc = dlh_batcher_new(&fake_ops, &f, &f.info, NULL, 32, &b);
     before = fake_reads(&f);
-    dlh_batcher_start(b, idx, 200, 16, NULL, 0, 0, 0);
+    dlh_batcher_start(b, idx, 200, 16, 0, 0, 0);
     int full = wait_reads(&f, before + 2);
     ok(rc == 0 && full && returns_within_10s(do_free, b, "free on a full pipeline"),
        "free while the thread waits on a full pipeline returns");
     /* Free in the middle of a pass, the thread inside a slow read. */
     f.delay_us = 30000;
     rc = dlh_batcher_new(&fake_ops, &f, &f.info, NULL, 32, &b);
-    dlh_batcher_start(b, idx, 200, 16, NULL, 0, 0, 0);
+    dlh_batcher_start(b, idx, 200, 16, 0, 0, 0);
     dlh_batcher_next(b, &bt);
     ok(rc == 0 && returns_within_10s(do_free, b, "free during a read"),
        "free in the middle of a pass, during a read, returns");
@@ -635,36 +639,129 @@ static void test_errors_and_stop(void)
 
 /* ---------------------------------------------------------------- augmenters */
 
+/* An ABI 1.4 augmenter: x[0] of each sample becomes x[0] * mul + add + a
+   draw of the sample's own stream, its label gains `ladd`; it records the
+   calls and how many threads were in it at once. */
 typedef struct aug_rec {
-    int calls;
-    uint64_t seed[16], stream[16];
-    int64_t batch[16], first[16];
-    float add;
-    int fail_on_call;               /* 0: never */
+    float mul, add, ladd;
+    int fail_at_position;           /* -1: never */
+    pthread_mutex_t mu;
+    int calls, inside, max_inside;
+    int64_t samples;                /* over all calls */
+    int64_t max_batch_seen;
+    int bad_ctx;                    /* a ctx member was not what the host promises */
 } aug_rec;
+
+static void aug_rec_init(aug_rec *r, float mul, float add)
+{
+    memset(r, 0, sizeof *r);
+    r->mul = mul;
+    r->add = add;
+    r->fail_at_position = -1;
+    pthread_mutex_init(&r->mu, NULL);
+}
+
+static float aug_draw(uint64_t seed, uint64_t stream)
+{
+    return dlh_philox_uniform(seed, stream, 0, 0.0f, 1.0f);
+}
 
 static int aug_apply(void *state, const dlh_augment_ctx *ctx, float *x)
 {
     aug_rec *r = state;
-    int c = r->calls++;
-    if (c < 16) {
-        r->seed[c] = ctx->seed;
-        r->stream[c] = ctx->stream;
-        r->batch[c] = ctx->batch;
-        r->first[c] = ctx->first_sample;
+    pthread_mutex_lock(&r->mu);
+    r->calls++;
+    r->inside++;
+    if (r->inside > r->max_inside)
+        r->max_inside = r->inside;
+    r->samples += ctx->batch;
+    if (ctx->batch > r->max_batch_seen)
+        r->max_batch_seen = ctx->batch;
+    if (ctx->struct_size < sizeof *ctx || !ctx->streams || ctx->stream != ctx->streams[0] ||
+        ctx->label_numel != 1 || !ctx->y)
+        r->bad_ctx = 1;
+    pthread_mutex_unlock(&r->mu);
+    usleep(200);                    /* long enough for other workers to overlap */
+    int rc = 0;
+    for (int64_t i = 0; i < ctx->batch; i++) {
+        if (ctx->first_sample + i == r->fail_at_position) {
+            dlh_error_set("noise: stddev went negative");
+            rc = DLH_ERANGE;
+            break;
+        }
+        x[i * 4] = x[i * 4] * r->mul + r->add + aug_draw(ctx->seed, ctx->streams[i]);
+        if (ctx->y)
+            ctx->y[i] += r->ladd;
     }
-    if (r->fail_on_call && r->calls == r->fail_on_call) {
-        dlh_error_set("noise: stddev went negative");
-        return DLH_ERANGE;
-    }
-    x[0] += r->add;                 /* the first element of the batch */
+    pthread_mutex_lock(&r->mu);
+    r->inside--;
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+static int aug_create_ex(const dlh_host *host, dlh_params *params, dlh_augment_info *info,
+                         void **state)
+{
+    (void)host, (void)params, (void)info, (void)state;
     return 0;
 }
 
 static const dlh_augmenter_ops aug_ops = {
     .struct_size = sizeof(dlh_augmenter_ops),
     .apply = aug_apply,
+    .create_ex = aug_create_ex,
 };
+
+/* The same, built against ABI 1.0: no create_ex, and ctx ends at
+   first_sample as far as it knows. */
+static int legacy_apply(void *state, const dlh_augment_ctx *ctx, float *x)
+{
+    aug_rec *r = state;
+    pthread_mutex_lock(&r->mu);
+    r->calls++;
+    r->inside++;
+    if (r->inside > r->max_inside)
+        r->max_inside = r->inside;
+    r->samples += ctx->batch;
+    if (ctx->batch > r->max_batch_seen)
+        r->max_batch_seen = ctx->batch;
+    pthread_mutex_unlock(&r->mu);
+    usleep(50);
+    for (int64_t i = 0; i < ctx->batch; i++)
+        x[i * 4] = x[i * 4] * r->mul + r->add + aug_draw(ctx->seed, ctx->stream);
+    pthread_mutex_lock(&r->mu);
+    r->inside--;
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+static const dlh_augmenter_ops legacy_ops = {
+    .struct_size = offsetof(dlh_augmenter_ops, destroy) + sizeof(void (*)(void *)),
+    .apply = legacy_apply,
+};
+
+/* All batches of a pass over idx[0..n) in batches of bs with the given
+   augmenters and workers, copied into x (n * 4) and y (n). */
+static int aug_pass(fake *f, const dlh_norm *nm, const int64_t *idx, int64_t n, int64_t bs,
+                    const dlh_augment_inst *aug, int n_aug, int workers, uint64_t epoch,
+                    float *x, float *y, char *err, size_t err_size)
+{
+    dlh_batcher *b;
+    int rc = dlh_batcher_new(&fake_ops, f, &f->info, nm, bs, &b);
+    if (rc == 0)
+        rc = dlh_batcher_set_augment(b, aug, n_aug, workers);
+    if (rc == 0)
+        rc = dlh_batcher_start(b, idx, n, bs, 1, 77, epoch);
+    const dlh_batch *bt;
+    while (rc == 0 && (rc = dlh_batcher_next(b, &bt)) == 0 && bt) {
+        memcpy(x + bt->first * 4, bt->x, (size_t)bt->n * 4 * sizeof(float));
+        memcpy(y + bt->first, bt->y, (size_t)bt->n * sizeof(float));
+    }
+    if (rc && err)
+        snprintf(err, err_size, "%s", dlh_error_get());
+    dlh_batcher_free(b);
+    return rc;
+}
 
 static void test_augment(void)
 {
@@ -673,57 +770,106 @@ static void test_augment(void)
     fake_init(&f, 30, 3, dims);
     int64_t idx[30];
     for (int i = 0; i < 30; i++)
-        idx[i] = i;
+        idx[i] = (i * 7) % 30;
     dlh_norm nm;
     dlh_norm_compute(DLH_NORM_MINMAX, &fake_ops, &f, &f.info, idx, 30, &nm);
-    dlh_batcher *b;
-    if (dlh_batcher_new(&fake_ops, &f, &f.info, &nm, 8, &b) < 0) {
-        ok(0, "batcher created: %s", dlh_error_get());
-        return;
-    }
-    aug_rec r1 = { .add = 100.0f }, r2 = { .add = 1000.0f };
-    dlh_augment_inst aug[2] = { { &aug_ops, &r1 }, { &aug_ops, &r2 } };
-    dlh_batcher_start(b, idx, 30, 8, aug, 2, 77, 4);
-    const dlh_batch *bt;
-    int k = 0, values = 1;
-    while (dlh_batcher_next(b, &bt) == 0 && bt) {
-        /* Both augmenters ran, after normalisation, on the first element. */
-        float want = (fake_value(&f, idx[bt->first], 0) - nm.shift[0]) * nm.scale[0];
-        if (bt->x[0] != want + 100.0f + 1000.0f)
-            values = 0;
-        if (bt->x[1] != (fake_value(&f, idx[bt->first], 1) - nm.shift[0]) * nm.scale[0])
-            values = 0;
-        k++;
-    }
-    ok(k == 4 && r1.calls == 4 && r2.calls == 4, "each augmenter ran once per batch");
-    ok(values, "augmenters apply after normalisation, in the given order");
-    const dlh_host *h = dlh_host_table();
-    int ctx_ok = 1;
-    for (int c = 0; c < 4; c++) {
-        if (r1.seed[c] != 77 || r1.batch[c] != (c < 3 ? 8 : 6) || r1.first[c] != 8 * c ||
-            r1.stream[c] != h->rng_stream(DLH_BATCHER_RNG_AUGMENT, 4, (uint64_t)c) ||
-            r2.stream[c] != r1.stream[c])
-            ctx_ok = 0;
-    }
-    ok(ctx_ok, "ctx: seed, batch, first sample and stream (seed, pass 4, batch k)");
-    ok(r1.stream[0] != r1.stream[1], "batches draw from distinct streams");
+    aug_rec r1, r2, rl;
+    aug_rec_init(&r1, 2.0f, 0.0f);
+    aug_rec_init(&r2, 1.0f, 1000.0f);
+    aug_rec_init(&rl, 1.0f, -10.0f);
+    r1.ladd = 0.5f;
+    dlh_augment_inst aug[3] = { { &aug_ops, &r1, "double", 0 },
+                                { &aug_ops, &r2, "shift", 0 },
+                                { &legacy_ops, &rl, "legacy", 0 } };
+    float x1[30 * 4], y1[30], x2[30 * 4], y2[30], x3[30 * 4], y3[30];
+    char err[512] = "";
 
-    /* No augmenters given: none run (evaluation passes). */
-    dlh_batcher_start(b, idx, 30, 8, NULL, 0, 77, 5);
+    int rc = aug_pass(&f, &nm, idx, 30, 8, aug, 3, 1, 4, x1, y1, err, sizeof err);
+    ok(rc == 0, "a pass with three augmenters, one worker (%s)", err);
+    /* Each sample: normalised, then (v * 2 + u1) + 1000 + u2 - 10 + u3, the
+       u's from the sample's own streams (seed 77, epoch 4, position p, j). */
+    int values = 1, labels = 1, rest = 1;
+    for (int p = 0; p < 30; p++) {
+        float v = (fake_value(&f, idx[p], 0) - nm.shift[0]) * nm.scale[0];
+        v = v * 2.0f + aug_draw(77, dlh_augment_stream(4, p, 0));
+        v = v + 1000.0f + aug_draw(77, dlh_augment_stream(4, p, 1));
+        v = v - 10.0f + aug_draw(77, dlh_augment_stream(4, p, 2));
+        values &= x1[p * 4] == v;
+        labels &= y1[p] == fake_label(idx[p]) + 0.5f;
+        for (int j = 1; j < 4; j++)
+            rest &= x1[p * 4 + j] == (fake_value(&f, idx[p], j) - nm.shift[0]) * nm.scale[0];
+    }
+    ok(values, "every sample went through the augmenters in order, each drawing from "
+       "(seed, epoch, position, augmenter)");
+    ok(labels, "an augmenter may change the labels");
+    ok(rest, "elements the augmenters leave alone are the normalised data");
+    ok(!r1.bad_ctx && !r2.bad_ctx, "an ABI 1.4 augmenter gets streams, labels and "
+       "label_numel");
+    ok(r1.max_batch_seen == 8 && rl.max_batch_seen == 1 && rl.samples == 30,
+       "ABI 1.4 augmenters get runs of samples, ABI 1.0 ones one sample at a time");
+    ok(dlh_augment_stream(4, 0, 0) != dlh_augment_stream(4, 0, 1) &&
+       dlh_augment_stream(4, 0, 0) != dlh_augment_stream(4, 1, 0) &&
+       dlh_augment_stream(4, 0, 0) != dlh_augment_stream(5, 0, 0),
+       "augmenters, positions and epochs draw from distinct streams");
+
+    aug_rec_init(&r1, 2.0f, 0.0f);
+    r1.ladd = 0.5f;
+    aug_rec_init(&rl, 1.0f, -10.0f);
+    rc = aug_pass(&f, &nm, idx, 30, 5, aug, 3, 1, 4, x2, y2, err, sizeof err);
+    ok(rc == 0 && !memcmp(x1, x2, sizeof x1) && !memcmp(y1, y2, sizeof y1),
+       "batches of 5 give every sample what batches of 8 gave it, bit for bit");
+
+    aug_rec_init(&r1, 2.0f, 0.0f);
+    r1.ladd = 0.5f;
+    aug_rec_init(&rl, 1.0f, -10.0f);
+    rc = aug_pass(&f, &nm, idx, 30, 8, aug, 3, 3, 4, x3, y3, err, sizeof err);
+    ok(rc == 0 && !memcmp(x1, x3, sizeof x1) && !memcmp(y1, y3, sizeof y1),
+       "three workers give what one gave, bit for bit");
+    ok(r1.max_inside > 1, "three workers run an ABI 1.4 augmenter at once (%d)",
+       r1.max_inside);
+    ok(rl.max_inside == 1, "an ABI 1.0 augmenter is never run by two threads at once");
+
+    aug_rec_init(&r1, 2.0f, 0.0f);
+    rc = aug_pass(&f, &nm, idx, 30, 8, aug, 3, 1, 5, x2, y2, err, sizeof err);
+    ok(rc == 0 && memcmp(x1, x2, sizeof x1), "another epoch draws other numbers");
+
+    /* A pass started without `augment` (validation, test) runs none. */
+    dlh_batcher *b;
+    dlh_batcher_new(&fake_ops, &f, &f.info, &nm, 8, &b);
+    dlh_batcher_set_augment(b, aug, 3, 2);
+    aug_rec_init(&r1, 2.0f, 0.0f);
+    dlh_batcher_start(b, idx, 30, 8, 0, 77, 5);
+    const dlh_batch *bt;
     values = 1;
     while (dlh_batcher_next(b, &bt) == 0 && bt)
         values &= batch_matches(&f, &nm, idx, bt);
-    ok(r1.calls == 4 && values, "a pass without augmenters leaves data as normalised");
+    ok(r1.calls == 0 && values, "a pass without augment leaves the data as normalised");
 
-    /* An augmenter's error comes back with its message. */
-    r2.fail_on_call = r2.calls + 2;
-    dlh_batcher_start(b, idx, 30, 8, aug, 2, 77, 6);
+    /* Augmenters do not change under a running pass. */
+    dlh_batcher_start(b, idx, 30, 8, 1, 77, 5);
+    dlh_batcher_next(b, &bt);
+    rc = dlh_batcher_set_augment(b, aug, 2, 1);
+    ok(rc == DLH_EINVAL && strstr(dlh_error_get(), "while a pass runs"),
+       "set_augment during a pass: DLH_EINVAL (%s)", dlh_error_get());
+    dlh_batcher_stop(b);
+
+    /* An augmenter's error comes back after the batches before it, located:
+       the augmenter's number, name and the samples of the failing run. */
+    aug_rec_init(&r2, 1.0f, 1000.0f);
+    r2.fail_at_position = 11;
+    dlh_batcher_set_augment(b, aug, 3, 2);
+    dlh_batcher_start(b, idx, 30, 8, 1, 77, 6);
     int rc0 = dlh_batcher_next(b, &bt);
-    int rc = dlh_batcher_next(b, &bt);
-    ok(rc0 == 0 && rc == DLH_ERANGE && !strcmp(dlh_error_get(), "noise: stddev went negative"),
-       "an augmenter error propagates: %s", dlh_error_get());
+    rc = dlh_batcher_next(b, &bt);
+    ok(rc0 == 0 && rc == DLH_ERANGE &&
+       !strcmp(dlh_error_get(), "augmenter 2 'shift' on samples 8..11 of the epoch: "
+               "noise: stddev went negative"),
+       "an augmenter error propagates with its place: %s", dlh_error_get());
     dlh_batcher_free(b);
     dlh_norm_free(&nm);
+    pthread_mutex_destroy(&r1.mu);
+    pthread_mutex_destroy(&r2.mu);
+    pthread_mutex_destroy(&rl.mu);
     pthread_mutex_destroy(&f.mu);
 }
 
@@ -745,7 +891,7 @@ static void test_x_buffers(void)
     }
     int rc = dlh_batcher_set_x_buffers(b, x0, x1);
     ok(rc == 0, "set_x_buffers while idle (%s)", rc ? dlh_error_get() : "");
-    dlh_batcher_start(b, idx, 30, 8, NULL, 0, 0, 0);
+    dlh_batcher_start(b, idx, 30, 8, 0, 0, 0);
     const dlh_batch *bt;
     int k = 0, placed = 1, good = 1;
     while (dlh_batcher_next(b, &bt) == 0 && bt) {
