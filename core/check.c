@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "augment.h"
 #include "experiment.h"
 #include "graph.h"
 
@@ -44,6 +45,13 @@ int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
     if (e->normalize)
         fprintf(out, "%-11s %s (statistics from the training split)\n", "normalize",
                 norms[e->normalize]);
+    if (e->n_augment > 0) {
+        fprintf(out, "%-11s", "augment");
+        for (int i = 0; i < e->n_augment; i++)
+            fprintf(out, "%s%s", i ? ", " : " ", e->augment[i].type);
+        fprintf(out, " (training batches; %lld loader thread%s)\n", (long long)e->workers,
+                e->workers == 1 ? "" : "s");
+    }
     int wname = 5, wtype = 4;
     for (int i = 0; i < e->n_layers; i++) {
         int n = (int)strlen(e->layers[i]->name), t = (int)strlen(e->layer_types[i]);

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "augment.h"
 #include "batcher.h"
 #include "error.h"
 #include "graph.h"
@@ -29,8 +31,7 @@ typedef struct exp_future {
     const char *key, *issue;
 } exp_future;
 
-static const exp_future exp_future_data[] = {
-    { "augment", "the data-pipeline issue" }, { NULL, NULL } };
+static const exp_future exp_future_data[] = { { NULL, NULL } };
 
 /* Metrics of DESIGN.md §5 that a later issue brings. */
 static const char *const exp_metrics_now[] = { "accuracy", "loss" };
@@ -162,7 +163,7 @@ static int exp_member(dlh_params *p, config_setting_t *parent, const char *key,
     config_setting_t *s = config_setting_get_member(parent, key);
     if (!s || (list ? !config_setting_is_list(s) : !config_setting_is_group(s)))
         return exp_error_at(p, key, "%s: '%s' must be a %s", dlh_params_label(p), key,
-                            list ? "list of layer groups: ( { type = \"dense\"; ... }, ... )"
+                            list ? "list of groups: ( { type = \"...\"; ... }, ... )"
                                  : "group: { type = \"...\"; ... }");
     *out = s;
     return 0;
@@ -260,22 +261,81 @@ static int exp_same_data(dlh_experiment *e, const char *label, const dlh_exp_dat
     return 0;
 }
 
+/* data.augment: augmenters over data.train's samples, in order. */
+static int exp_augment(dlh_experiment *e, dlh_params *data, config_setting_t *list)
+{
+    static const char *const reserved[] = { "type", NULL };
+    int n = config_setting_length(list);
+    if (n > DLH_AUGMENT_MAX)
+        return exp_error_at(data, "augment", "data: 'augment' lists %d augmenters; at "
+                            "most %d are allowed", n, DLH_AUGMENT_MAX);
+    if (n == 0)
+        return 0;
+    if (!(e->augment = calloc((size_t)n, sizeof *e->augment))) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        if (!config_setting_is_group(g)) {
+            const char *file = config_setting_source_file(g);
+            dlh_error_set("%s:%d: data.augment: element %d must be a group: "
+                          "{ type = \"...\"; }", file ? file : dlh_config_path(e->cfg),
+                          config_setting_source_line(g), i + 1);
+            return DLH_ECONFIG;
+        }
+        const char *ctype = NULL;
+        char label[160];
+        if (config_setting_lookup_string(g, "type", &ctype))
+            snprintf(label, sizeof label, "augmenter '%s'", ctype);
+        else
+            snprintf(label, sizeof label, "data.augment element %d", i + 1);
+        dlh_params *p = exp_params(e, g, label, reserved);
+        if (!p)
+            return DLH_ENOMEM;
+        const char *type;
+        const dlh_component *c;
+        int rc;
+        if ((rc = dlh_param_string(p, "type", NULL, &type)) ||
+            (rc = exp_find(p, DLH_KIND_AUGMENTER, type, &c)))
+            return rc;
+        const dlh_dataset_info *tr = &e->train.info;
+        dlh_augment_info info;
+        memset(&info, 0, sizeof info);
+        info.sample = tr->sample;
+        info.label_kind = tr->label_kind;
+        info.n_classes = tr->label_kind == DLH_LABEL_CLASS ? tr->n_classes : 0;
+        info.label = tr->label;
+        if ((rc = dlh_augmenter_new(type, p, &info, &e->augment[i])))
+            return exp_locate(p, NULL, rc);
+        e->n_augment = i + 1;
+        if (info.wants_probabilities)
+            return exp_error_at(p, NULL, "%s: label-mixing augmenters are not wired to "
+                                "the loss yet", label);
+    }
+    return 0;
+}
+
 static int exp_data(dlh_experiment *e, config_setting_t *group)
 {
-    static const char *const keys[] = { "train", "test", "validation", NULL };
+    static const char *const keys[] = { "train", "test", "validation", "augment", NULL };
     static const char *const norms[] = { "none", "zscore", "minmax", NULL };
     dlh_params *p = exp_params(e, group, "data", keys);
     if (!p)
         return DLH_ENOMEM;
-    config_setting_t *train, *test, *val;
+    config_setting_t *train, *test, *val, *augment;
     const double def_split = 0.0;
+    const int64_t def_workers = 0;
     int rc;
     /* Unknown keys first: 'tarin' explains a missing 'train'. */
     if ((rc = exp_refuse_future(p, exp_future_data)) ||
         (rc = dlh_param_float(p, "validation_split", &def_split, 0.0, 1.0,
                               &e->validation_split)) ||
         (rc = dlh_param_choice(p, "normalize", norms, 0, &e->normalize)) ||
+        (rc = dlh_param_int(p, "workers", &def_workers, 0, DLH_AUGMENT_WORKERS_MAX,
+                            &e->workers)) ||
         (rc = dlh_params_check_unused(p)) ||
+        (rc = exp_member(p, group, "augment", 1, 0, &augment)) ||
         (rc = exp_member(p, group, "train", 0, 1, &train)) ||
         (rc = exp_member(p, group, "validation", 0, 0, &val)) ||
         (rc = exp_member(p, group, "test", 0, 0, &test)))
@@ -304,6 +364,14 @@ static int exp_data(dlh_experiment *e, config_setting_t *group)
     if (test && ((rc = exp_open_data(e, test, "data.test", &e->test, &tp)) ||
                  (rc = exp_same_data(e, "data.test", &e->test))))
         return rc;
+    if (augment && (rc = exp_augment(e, p, augment)))
+        return rc;
+    if (e->workers == 0) {
+        /* What keeps the step fed: a thread per core, up to 4, when there
+           is augmenting to share. */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        e->workers = e->n_augment == 0 || cores < 1 ? 1 : cores > 4 ? 4 : cores;
+    }
     return 0;
 }
 
@@ -916,6 +984,9 @@ void dlh_experiment_free(dlh_experiment *e)
     free(e->opt_states);
     dlh_optimizer_free(e->optimizer);
     dlh_loss_free(e->loss);
+    for (int i = 0; i < e->n_augment; i++)
+        dlh_augmenter_free(&e->augment[i]);
+    free(e->augment);
     dlh_graph_free(e->graph);
     for (int i = 0; i < e->n_layers; i++)
         dlh_layer_free(e->layers[i]);

@@ -37,6 +37,11 @@ typedef struct dlh_experiment {
     dlh_exp_data validation;        /* data.validation; ops NULL when absent */
     double validation_split;        /* data.validation_split, 0 = none */
     int normalize;                  /* data.normalize: dlh_norm_kind */
+    /* data.augment, in order, created over data.train's samples; applied
+       to training passes only, by `workers` loader threads. */
+    int n_augment;
+    struct dlh_augment_inst *augment;
+    int64_t workers;                /* data.workers (0 in the file: chosen) */
 
     /* The model: layers in file order (a topological order: a layer's inputs
        are earlier layers, the previous one unless it names `inputs`; the

@@ -99,7 +99,7 @@ ok_ $rc "examples/plugins builds with only pkg-config --cflags dlhost"
 [ $rc -eq 0 ] || { diag_file "$tmp/build.log"; bail "example plugins did not build"; }
 unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_ALLOW_SYSTEM_CFLAGS
 
-for p in signsgd swish; do
+for p in jitter signsgd swish; do
     so=$work/$p.so
     # Linker-made markers (_edata, _end, __bss_start; older binutils) are not
     # the plugin's own exports.
@@ -156,6 +156,7 @@ listed() {          # listed KIND NAME FILE: one line names all three
 }
 listed optimizer signsgd signsgd.so
 listed layer swish swish.so
+listed augmenter jitter jitter.so
 
 # The experiment names its csv relative to itself, so run the copy.
 cd "$tmp" || bail "cd $tmp"
@@ -190,6 +191,25 @@ ok_ $rc "training with swish + signsgd lowers the train loss at least fourfold"
 # derivative (a derivative without the beta*x*s*(1-s) term, or without beta,
 # or weight decay left out, each moves some epoch's loss by more than 1e-3)
 # and the update.
+# The jitter augmenter ran (amount 0 trains what no augmenter trains, 0.02
+# something else) and its result does not depend on the loader threads.
+for v in 0.0:a0 0.02:a2; do
+    sed -e "s/amount = 0.02/amount = ${v%%:*}/" "$work/demo.cfg" >"$work/${v##*:}.cfg"
+done
+sed -e '/augment = /d' "$work/demo.cfg" >"$work/noaug.cfg"
+sed -e 's/augment = (/workers = 3; &/' "$work/demo.cfg" >"$work/a2w3.cfg"
+rc=0
+for c in a0 a2 noaug a2w3; do
+    "$dlhost" run "$work/$c.cfg" --runs "$tmp/$c" >"$tmp/$c.out" 2>&1 ||
+        { rc=1; diag_file "$tmp/$c.out"; }
+done
+ok_ $rc "dlhost run with jitter at amount 0 and 0.02, with 1 and 3 workers, and without"
+cmp -s "$tmp/a0/oot-demo/last.safetensors" "$tmp/noaug/oot-demo/last.safetensors" &&
+    ! cmp -s "$tmp/a2/oot-demo/last.safetensors" "$tmp/noaug/oot-demo/last.safetensors"
+ok_ $? "the out-of-tree augmenter changes training (amount 0 changes nothing)"
+cmp -s "$tmp/a2/oot-demo/last.safetensors" "$tmp/a2w3/oot-demo/last.safetensors"
+ok_ $? "the out-of-tree augmenter gives the same weights with 1 and 3 loader threads"
+
 cat >"$work/exact.cfg" <<'EOF'
 name = "oot-exact";
 seed = 1;

@@ -97,6 +97,12 @@ static void fake_never(void)
 {
 }
 
+static int aug_apply_stub(void *state, const dlh_augment_ctx *ctx, float *x)
+{
+    (void)state, (void)ctx, (void)x;
+    return 0;
+}
+
 /* Every required slot set; the ones these tests never call point at a
    function of another type, which is fine as long as nobody calls it. */
 static dlh_backend_ops fake_backend(int (*create)(const dlh_host *, dlh_params *, void **))
@@ -184,6 +190,12 @@ static void test_add_validation(void)
     ok(rc == DLH_EPLUGIN, "a NULL required slot is refused");
     like(dlh_error_get(), "(built-in): schedule 'nolr': required slot 'lr' is NULL",
          "NULL slot message");
+    /* An augmenter needs create (ABI 1.0) or create_ex (ABI 1.4). */
+    dlh_augmenter_ops nocreate = { .struct_size = sizeof nocreate, .apply = aug_apply_stub };
+    rc = dlh_registry_add(DLH_KIND_AUGMENTER, "nocreate", &nocreate, "", NULL);
+    ok(rc == DLH_EPLUGIN, "an augmenter with neither create nor create_ex is refused");
+    like(dlh_error_get(), "augmenter 'nocreate': required slot 'create' (or 'create_ex') "
+         "is NULL", "no-create message");
     ok(dlh_registry_count() == 0, "nothing refused was registered");
 
     /* A plugin of a later minor declares a bigger struct: the host copies

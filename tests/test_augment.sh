@@ -1,0 +1,143 @@
+#!/bin/sh
+# data.augment end to end: augmenters run on training batches only, the
+# result depends neither on data.workers nor on a resume inside an epoch,
+# `dlhost eval` never augments, and every bad augment setting is one located
+# message with exit status 2.
+#
+# Environment (set by `make check`): DLHOST_BIN, DLHOST_SRCDIR,
+# DLHOST_PLUGIN_PATH.
+. "${DLHOST_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
+
+need_dlhost
+cd "$TAP_TMP" || exit 1
+
+# 64 images of 1 x 4 x 4 in two classes: class 1 has a bright left half, so
+# flips and crops change what the model sees.
+awk 'BEGIN {
+    srand(11)
+    printf "c"
+    for (j = 0; j < 16; j++) printf ",p%d", j
+    printf "\n"
+    for (i = 0; i < 64; i++) {
+        c = i % 2
+        printf "%d", c
+        for (j = 0; j < 16; j++) {
+            v = rand() * 0.5
+            if (c == 1 && j % 4 < 2) v += 1.0
+            printf ",%.4f", v
+        }
+        printf "\n"
+    }
+}' >img.csv
+
+cat >base.cfg <<'EOF'
+name = "aug";
+seed = 5;
+backend = { type = "cpu"; threads = 1; };
+data = {
+  train = { type = "csv"; path = "img.csv"; header = true; label_column = 0;
+            shape = [1, 4, 4]; };
+  test  = { type = "csv"; path = "img.csv"; header = true; label_column = 0;
+            shape = [1, 4, 4]; };
+  normalize = "zscore";
+  @include "augment.inc"
+};
+model = (
+  { name = "flat"; type = "flatten"; },
+  { name = "fc1"; type = "dense"; units = 8; },
+  { type = "relu"; },
+  { name = "out"; type = "dense"; units = 2; }
+);
+loss = { type = "cross_entropy"; };
+optimizer = { type = "sgd"; lr = 0.1; momentum = 0.9; };
+train = { epochs = 3; batch_size = 8; shuffle = true; };
+EOF
+
+cat >augment.inc <<'EOF'
+augment = (
+  { type = "random_crop"; padding = 1; padding_mode = "reflect"; },
+  { type = "random_hflip"; p = 0.5; },
+  { type = "gaussian_noise"; stddev = 0.1; }
+);
+workers = 1;
+EOF
+run_cmd "$dlhost" check base.cfg
+is "$RC" 0 "dlhost check accepts three augmenters"
+like "$OUT_FILE" "augment     random_crop, random_hflip, gaussian_noise (training batches; 1 loader thread)" \
+     "dlhost check lists them in order"
+
+run_cmd "$dlhost" run base.cfg --runs w1
+is "$RC" 0 "a run with augmenters and 1 worker"
+run_cmd "$dlhost" run base.cfg --runs w3 --set data.workers=3
+is "$RC" 0 "the same run with 3 workers"
+cmp -s w1/aug/last.safetensors w3/aug/last.safetensors
+ok $? "3 workers train to the weights 1 worker gives, byte for byte"
+
+# Without augmenters the weights differ: they did run.
+printf 'workers = 1;\n' >augment.inc
+run_cmd "$dlhost" run base.cfg --runs none
+is "$RC" 0 "the run without augmenters"
+cmp -s w1/aug/last.safetensors none/aug/last.safetensors
+isnt_same=$?
+[ "$isnt_same" -ne 0 ]
+ok $? "augmenters change what the model trains on"
+
+# eval never augments: the augmenting config and the plain one give the same
+# test figures for the same weights.
+run_cmd "$dlhost" eval base.cfg --weights w1/aug/last.safetensors
+cp "$OUT_FILE" eval.plain
+cat >augment.inc <<'EOF'
+augment = (
+  { type = "random_crop"; padding = 1; padding_mode = "reflect"; },
+  { type = "random_hflip"; p = 0.5; },
+  { type = "gaussian_noise"; stddev = 0.1; }
+);
+workers = 1;
+EOF
+run_cmd "$dlhost" eval base.cfg --weights w1/aug/last.safetensors
+is "$RC" 0 "dlhost eval of an augmenting experiment exits 0"
+cmp -s eval.plain "$OUT_FILE"
+ok $? "dlhost eval gives the same figures with and without augmenters"
+
+# A signal inside epoch 2 (8 steps an epoch), then --resume: the checkpoint
+# equals the uninterrupted run's, so the resumed epoch drew what it drew.
+run_cmd env DLHOST_TEST_INTERRUPT_STEP=11 "$dlhost" run base.cfg --runs mid
+is "$RC" 130 "a run stopped by SIGINT after step 11 exits 130"
+run_cmd "$dlhost" run base.cfg --resume mid/aug --set data.workers=2
+is "$RC" 0 "--resume (with 2 workers) exits 0"
+cmp -s w1/aug/last.safetensors mid/aug/last.safetensors
+ok $? "the resumed run's checkpoint equals the uninterrupted run's, byte for byte"
+
+# ---- bad settings: one message, located, exit 2, nothing run.
+bad() {             # bad DESCRIPTION PATTERN: augment.inc holds the bad setting
+    run_cmd "$dlhost" check base.cfg
+    is "$RC" 2 "$1: exit 2"
+    like "$ERR_FILE" "$2" "$1: says so"
+    like "$ERR_FILE" "augment.inc:[0-9][0-9]*: " "$1: names the file and line"
+}
+printf 'augment = ( { type = "random_flip"; } );\n' >augment.inc
+bad "an unknown augmenter" "unknown augmenter 'random_flip' (did you mean 'random_[hv]flip'?)"
+printf 'augment = ( { type = "gaussian_noise"; stddev = -0.1; } );\n' >augment.inc
+bad "a negative stddev" "stddev"
+printf 'augment = ( { type = "random_hflip"; p = 1.5; } );\n' >augment.inc
+bad "p outside [0, 1]" "'p'"
+printf 'augment = ( { type = "random_crop"; size = [9, 9]; } );\n' >augment.inc
+bad "a crop larger than the image" "size"
+printf 'augment = ( { type = "gaussian_noise"; stdev = 0.1; } );\n' >augment.inc
+bad "an unknown parameter" "unknown parameter 'stdev'.*stddev"
+printf 'augment = ( "random_hflip" );\n' >augment.inc
+bad "an element that is not a group" "element 1 must be a group"
+printf 'augment = { type = "random_hflip"; };\n' >augment.inc
+bad "augment as a group" "'augment' must be a list"
+printf 'workers = 1000;\n' >augment.inc
+bad "too many workers" "workers"
+
+# An image augmenter on samples that are not images.
+sed -e 's/shape = \[1, 4, 4\]; //' base.cfg >flat.cfg
+printf 'augment = ( { type = "random_hflip"; } );\n' >augment.inc
+run_cmd "$dlhost" check flat.cfg
+is "$RC" 2 "an image augmenter on 1-d samples: exit 2"
+like "$ERR_FILE" "augment.inc:1: .*random_hflip.*\[16\]" \
+     "an image augmenter on 1-d samples: located, with the data's shape"
+
+done_testing
