@@ -17,6 +17,7 @@
 #include "error.h"
 #include "eval.h"
 #include "params.h"
+#include "preview.h"
 #include "registry.h"
 #include "run.h"
 
@@ -48,6 +49,10 @@ static const char help_text[] =
     "                        loss, accuracy and the confusion matrix\n"
     "  check CFG [--backend NAME] [--set KEY=VALUE]...\n"
     "                        validate CFG and print the model without training\n"
+    "  augment CFG [--out FILE] [--samples N] [--backend NAME] [--set KEY=VALUE]...\n"
+    "                        draw the first N (default 32) training samples as read\n"
+    "                        and after data.augment, side by side, into FILE\n"
+    "                        (default augment.png)\n"
     "  plot RUNDIR [--out FILE]\n"
     "                        draw RUNDIR/metrics.csv as learning curves into\n"
     "                        RUNDIR/curves.svg (or FILE); a run keeps it current\n"
@@ -230,8 +235,9 @@ static int cmd_plugins(int argc, char **argv)
 static int cmd_experiment(const char *cmd, int argc, char **argv)
 {
     const char *cfg_path = NULL, *backend = NULL, *weights = NULL, *runs = NULL;
-    const char *resume = NULL;
+    const char *resume = NULL, *out = "augment.png", *samples = "32";
     int is_run = strcmp(cmd, "run") == 0, is_eval = strcmp(cmd, "eval") == 0;
+    int is_aug = strcmp(cmd, "augment") == 0;
     int profile = 0;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     int n_sets = 0;
@@ -248,6 +254,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--set") == 0 ||
                    (is_eval && strcmp(a, "--weights") == 0) ||
+                   (is_aug && (strcmp(a, "--out") == 0 || strcmp(a, "--samples") == 0)) ||
                    (is_run && (strcmp(a, "--runs") == 0 || strcmp(a, "--resume") == 0))) {
             if (i + 1 >= argc) {
                 status = usage_error("%s: option '%s' needs a value", cmd, a);
@@ -261,6 +268,10 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
                 runs = argv[++i];
             else if (strcmp(a, "--resume") == 0)
                 resume = argv[++i];
+            else if (strcmp(a, "--out") == 0)
+                out = argv[++i];
+            else if (strcmp(a, "--samples") == 0)
+                samples = argv[++i];
             else
                 sets[n_sets++] = argv[++i];
         } else if (is_run && strcmp(a, "--profile") == 0) {
@@ -294,6 +305,16 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
         status = usage_error("run: --runs needs a folder");
     if (!status && resume && !resume[0])
         status = usage_error("run: --resume needs a run folder");
+    long n_samples = 0;
+    if (!status && is_aug) {
+        char *end;
+        n_samples = strtol(samples, &end, 10);
+        if (!*samples || *end || n_samples < 1 || n_samples > 256)
+            status = usage_error("augment: --samples: expected a whole number from 1 to "
+                                 "256, got '%s'", samples);
+        else if (!out[0])
+            status = usage_error("augment: --out needs a file name");
+    }
     if (status) {
         free(sets);
         return status;
@@ -327,6 +348,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
         rc = dlh_run_ex(cfg, backend, &opt, stdout);
     } else if (is_eval)
         rc = dlh_eval(cfg, backend, weights, stdout);
+    else if (is_aug)
+        rc = dlh_preview(cfg, backend, out, n_samples, stdout);
     else
         rc = dlh_check(cfg, backend, stdout);
     fflush(stdout);
@@ -403,7 +426,7 @@ static int cmd_plot(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error("missing command (run, check, eval, plot or plugins)");
+        return usage_error("missing command (run, check, eval, augment, plot or plugins)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(help_text, stdout);
@@ -418,9 +441,10 @@ int main(int argc, char **argv)
         return cmd_plugins(argc - 2, argv + 2);
     if (strcmp(cmd, "plot") == 0)
         return cmd_plot(argc - 2, argv + 2);
-    if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0 || strcmp(cmd, "eval") == 0)
+    if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0 || strcmp(cmd, "eval") == 0 ||
+        strcmp(cmd, "augment") == 0)
         return cmd_experiment(cmd, argc - 2, argv + 2);
     if (cmd[0] == '-')
         return usage_error("unknown option '%s'", cmd);
-    return usage_error("unknown command '%s' (run, check, eval, plot or plugins)", cmd);
+    return usage_error("unknown command '%s' (run, check, eval, augment, plot or plugins)", cmd);
 }

@@ -108,6 +108,28 @@ is "$RC" 0 "--resume (with 2 workers) exits 0"
 cmp -s w1/aug/last.safetensors mid/aug/last.safetensors
 ok $? "the resumed run's checkpoint equals the uninterrupted run's, byte for byte"
 
+# ---- dlhost augment: the preview grid.
+run_cmd "$dlhost" augment base.cfg --out grid.png --samples 6
+if grep -q "built without libpng" "$ERR_FILE"; then
+    for i in 1 2 3 4; do skip "dlhost augment: built without libpng"; done
+else
+    is "$RC" 0 "dlhost augment writes a grid"
+    like "$OUT_FILE" "wrote grid.png: 6 training samples, each as read and after 3 augmenters" \
+         "dlhost augment says what it wrote"
+    [ "$(od -An -tx1 -N8 grid.png | tr -d ' ')" = "89504e470d0a1a0a" ]
+    ok $? "the grid is a PNG file"
+    run_cmd "$dlhost" augment base.cfg --out grid2.png --samples 6
+    cmp -s grid.png grid2.png && [ -z "$(ls -A | grep '\.tmp-')" ]
+    ok $? "the same command draws the same grid, and leaves no temporary file"
+fi
+run_cmd "$dlhost" augment base.cfg --samples 300
+is "$RC" 2 "dlhost augment --samples 300: exit 2"
+sed -e 's/shape = \[1, 4, 4\]; //' base.cfg >flat.cfg
+run_cmd "$dlhost" augment flat.cfg
+is "$RC" 2 "dlhost augment of 1-d samples: exit 2"
+like "$ERR_FILE" "draws images (C, H, W) with C = 1 or 3; data.train's samples are \[16\]" \
+     "dlhost augment of 1-d samples: says why"
+
 # ---- bad settings: one message, located, exit 2, nothing run.
 bad() {             # bad DESCRIPTION PATTERN: augment.inc holds the bad setting
     run_cmd "$dlhost" check base.cfg
@@ -132,8 +154,12 @@ bad "augment as a group" "'augment' must be a list"
 printf 'workers = 1000;\n' >augment.inc
 bad "too many workers" "workers"
 
+printf 'workers = 1;\n' >augment.inc
+run_cmd "$dlhost" augment base.cfg
+is "$RC" 2 "dlhost augment without data.augment: exit 2"
+like "$ERR_FILE" "data.augment lists no augmenter" "dlhost augment without data.augment: says so"
+
 # An image augmenter on samples that are not images.
-sed -e 's/shape = \[1, 4, 4\]; //' base.cfg >flat.cfg
 printf 'augment = ( { type = "random_hflip"; } );\n' >augment.inc
 run_cmd "$dlhost" check flat.cfg
 is "$RC" 2 "an image augmenter on 1-d samples: exit 2"
