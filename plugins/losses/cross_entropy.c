@@ -305,7 +305,7 @@ static int ce_forward_prob(const ce_state *st, const dlh_loss_ctx *ctx,
                     (float)(1.0 / (double)b) };
     dlh_ew_arg args[5] = {
         dlh_ew_full(lp, n), dlh_ew_full(target->mem, n), w_arg, dlh_ew_full(parts, n),
-        dlh_ew_full(dlh_mem_at(parts, n), n),
+        dlh_ew_full(dlh_mem_at(parts, (size_t)CE_WQ * n), n),
     };
     int rc;
     if ((rc = losses_host->ew_run(st->terms, n, args, sc)) < 0 ||
@@ -316,7 +316,7 @@ static int ce_forward_prob(const ce_state *st, const dlh_loss_ctx *ctx,
         return rc;
     if (d_prediction) {
         /* s_i: the row sums of w t', read with stride C. */
-        args[3] = (dlh_ew_arg){ dlh_mem_at(sums, b), b, c };
+        args[3] = (dlh_ew_arg){ dlh_mem_at(sums, (size_t)CE_WQ * b), b, c };
         args[4] = dlh_ew_full(d_prediction->mem, n);
         if ((rc = losses_host->ew_run(st->grad, n, args, sc)) < 0)
             return rc;
@@ -370,6 +370,7 @@ static int ce_forward(void *state, const dlh_loss_ctx *ctx, const dlh_tensor *pr
     int fused = !st->weighted && d_prediction;
 
     if (!st->weighted) {
+        /* terms reads the first six operands, terms_grad also writes d. */
         dlh_ew_arg args[7] = {
             dlh_ew_full(lp, n), t_arg, cls_arg, e_arg, wy_arg, oh_arg,
             fused ? dlh_ew_full(d_prediction->mem, n) : e_arg,
