@@ -357,6 +357,58 @@ static void test_run(void)
     free(a.out);
 }
 
+/* Rows of two features and three class probabilities, a soft version of
+   "which third of the line x1 + x2 lies in". */
+static void put_prob_data(const char *name, int rows)
+{
+    char text[8192];
+    size_t n = 0;
+    for (int i = 0; i < rows; i++) {
+        double x1 = (i % 7) / 3.0 - 1.0, x2 = (i % 5) / 2.0 - 1.0, s = x1 + x2;
+        int k = s < -0.6 ? 0 : s < 0.6 ? 1 : 2;
+        double p[3] = { 0.1, 0.1, 0.1 };
+        p[k] = 0.8;
+        n += (size_t)snprintf(text + n, sizeof text - n, "%.4f,%.4f,%.1f,%.1f,%.1f\n", x1,
+                              x2, p[0], p[1], p[2]);
+    }
+    tmpdir_put(dir, name, text);
+}
+
+/* cross_entropy on dense labels of the model's output shape: probability
+   targets; dense labels of another shape stay refused by the core. */
+static void test_prob_targets(void)
+{
+    const char *data = "path = \"train.csv\"; label = \"dense\"; };\n"
+                       "  test = { type = \"csv\"; path = \"test.csv\"; label = \"dense\"; };";
+    const char *prob = "path = \"prob.csv\"; label = \"dense\"; label_columns = 3; };\n"
+                       "  test = { type = \"csv\"; path = \"prob.csv\"; label = \"dense\"; "
+                       "label_columns = 3; };";
+    char *cfg = edit_of(edit_of(edit(data, prob), "units = 1;", "units = 3;"),
+                        "type = \"mse\";", "type = \"cross_entropy\";");
+    result r;
+    go(&r, 1, "prob", cfg, NULL);
+    ok(r.rc == 0, "cross_entropy with dense labels [3] and a model output [3] runs (%s)",
+       r.err);
+    double l[8];
+    int n = losses(r.out, l, 8);
+    ok(n == 6 && l[5] < l[0], "its train loss falls (%g -> %g)", n ? l[0] : 0.0,
+       n == 6 ? l[5] : 0.0);
+    /* The floor is the targets' entropy, 0.639 nats, not 0. */
+    ok(n == 6 && l[5] > 0.6, "and stays above the targets' entropy (%g)",
+       n == 6 ? l[5] : 0.0);
+    free(r.out);
+
+    bad_text("prob_ignore", edit_of(cfg, "type = \"cross_entropy\";",
+                                    "type = \"cross_entropy\"; ignore_index = 0;"),
+             DLH_ECONFIG, "13: loss: ignore_index is only for class-index "
+             "targets, but the data gives probability targets (dense labels of the "
+             "model's output shape); remove it");
+    bad_text("prob_shape", edit_of(edit("units = 1;", "units = 3;"), "type = \"mse\";",
+                                   "type = \"cross_entropy\";"),
+             DLH_ESHAPE, "13: loss: the model's output shape [3] (layer 'dense2') differs "
+             "from the dense label shape [1] of data.train");
+}
+
 int main(void)
 {
     if (!getenv("DLHOST_PLUGIN_PATH"))
@@ -367,11 +419,13 @@ int main(void)
     put_data("test.csv", 12, 3);
     tmpdir_put(dir, "class.csv", "0.5,0.1,1\n0.25,0.2,0\n");
     tmpdir_put(dir, "wide.csv", "1,2,3,4\n");
+    put_prob_data("prob.csv", 40);
     dlh_registry_load_all(0);
 
     test_check_good();
     test_check_bad();
     test_run();
+    test_prob_targets();
 
     /* Every file in the folder was made here. */
     tmpdir_remove(dir);

@@ -1,9 +1,11 @@
 /* cross_entropy and bce_with_logits against nn.CrossEntropyLoss and
  * nn.BCEWithLogitsLoss: values and gradients for small cases (with and without
- * class weights, with label smoothing, both; pos_weight) compared with numbers
- * PyTorch produced (tests/ref/loss_ref.py, pasted below) and with a double
- * transcription of torch's formula; logits of +-100; central-difference
- * gradient checks; bad parameters; targets out of range. */
+ * class weights, with label smoothing, both; class-index targets with samples
+ * at ignore_index, every sample ignored included, and probability targets;
+ * pos_weight) compared with numbers PyTorch produced (tests/ref/loss_ref.py,
+ * pasted below) and with a double transcription of torch's formula; logits of
+ * +-100; central-difference gradient checks; bad parameters; targets out of
+ * range. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,12 @@
 #include "params.h"
 #include "registry.h"
 #include "tap.h"
+
+/* The backend the losses run on: cpu, or the one this build of the test
+   names (tests/test_losses_opencl: opencl; SKIPped where it is absent). */
+#ifndef LOSSES_BACKEND
+#define LOSSES_BACKEND "cpu"
+#endif
 
 static dlh_backend *be;
 
@@ -69,6 +77,96 @@ static const double ce_big_both_grad[9] = {
     0.0372548997, 0.017647054, 0.41568625, 0.407843113,
     -0.823529363,
 };
+static const double ce_prob_loss = 1.34459794;
+static const double ce_prob_grad[12] = {
+    -0.117194027, 0.107132927, 0.0100610945, 0.00428695558,
+    0.011653156, -0.0159401149, 0.0405816659, -0.0624778122,
+    0.0218961239, 0.0597110949, 0.0597110949, -0.119422212,
+};
+static const double ce_prob_weights_loss = 2.34341216;
+static const double ce_prob_weights_grad[12] = {
+    0.00199582009, 0.0505650677, -0.0525609031, 0.0128608663,
+    0.034959469, -0.0478203446, 0.121506162, -0.0437211581,
+    -0.0777850449, 0.23359552, 0.133595526, -0.367191106,
+};
+static const double ce_prob_smooth_loss = 1.41022813;
+static const double ce_prob_smooth_grad[12] = {
+    -0.098860696, 0.100466251, -0.00160557404, -0.0123797115,
+    -0.00501351152, 0.0173932165, 0.0364149958, -0.0541444793,
+    0.0177294537, 0.0557303503, 0.0557303503, -0.11146073,
+};
+static const double ce_prob_both_sum_loss = 9.43372917;
+static const double ce_prob_both_sum_grad[12] = {
+    0.0577959865, 0.271130443, -0.328926474, 0.0326228254,
+    0.0582551546, -0.0908780992, 0.490937889, -0.136549503,
+    -0.354388505, 0.872089982, 0.498756677, -1.37084675,
+};
+static const double ce_prob_big_loss = 131.745865;
+static const double ce_prob_big_grad[9] = {
+    0.194444448, -0.161111116, -0.0333333351, -0.00822222233,
+    0.36022222, -0.351999998, 0.471111119, 0.462222219,
+    -0.933333337,
+};
+static const double ce_prob_onehot_loss = 1.78108144;
+static const double ce_prob_onehot_grad[12] = {
+    -0.19219403, 0.157132924, 0.0350610949, 0.00428695558,
+    0.011653156, -0.0159401149, 0.103081666, -0.187477812,
+    0.0843961239, 0.12314073, 0.12314073, -0.246281475,
+};
+static const double ce_prob_onehot_weights_loss = 3.62521601;
+static const double ce_prob_onehot_weights_grad[12] = {
+    -0.0384388082, 0.0314265862, 0.00701221917, 0.0128608663,
+    0.034959469, -0.0478203446, 0.103081666, -0.187477812,
+    0.0843961239, 0.369422197, 0.369422197, -0.738844395,
+};
+static const double ce_ign_loss = 2.35281372;
+static const double ce_ign_grad[12] = {
+    -0.256258726, 0.209510565, 0.0467481278, 0,
+    0, 0, 0.137442231, -0.249970421,
+    0.112528168, 0.16418764, 0.16418764, -0.32837531,
+};
+static const double ce_ign_weights_loss = 3.40552688;
+static const double ce_ign_weights_grad[12] = {
+    -0.0366083905, 0.0299300831, 0.00667830463, 0,
+    0, 0, 0.0981730223, -0.178550303,
+    0.0803772658, 0.351830661, 0.351830661, -0.703661382,
+};
+static const double ce_ign_smooth_loss = 2.07614708;
+static const double ce_ign_smooth_grad[12] = {
+    -0.189592049, 0.176177233, 0.0134147927, 0,
+    0, 0, 0.104108892, -0.183303759,
+    0.0791948363, 0.130854309, 0.130854309, -0.261708647,
+};
+static const double ce_ign_both_loss = 2.977808;
+static const double ce_ign_both_grad[12] = {
+    -0.00726538384, 0.0599947125, -0.0527293272, 0,
+    0, 0, 0.105191879, -0.123785853,
+    0.0185939539, 0.290775865, 0.271728247, -0.562504113,
+};
+static const double ce_ign_both_sum_loss = 12.506794;
+static const double ce_ign_both_sum_grad[12] = {
+    -0.0305146221, 0.251977742, -0.221463159, 0,
+    0, 0, 0.441805869, -0.51990062,
+    0.078094624, 1.22125852, 1.1412586, -2.36251712,
+};
+static const double ce_ign_class_loss = 1.93524885;
+static const double ce_ign_class_grad[12] = {
+    -0.0254288539, 0.209981441, -0.18455261, 0,
+    0, 0, 0.368171543, -0.433250487,
+    0.065078862, 0, 0, 0,
+};
+static const double ce_ign_all_loss = NAN;
+static const double ce_ign_all_grad[12] = {
+    0, 0, 0, 0,
+    0, 0, 0, 0,
+    0, 0, 0, 0,
+};
+static const double ce_ign_all_sum_loss = 0;
+static const double ce_ign_all_sum_grad[12] = {
+    0, 0, 0, 0,
+    0, 0, 0, 0,
+    0, 0, 0, 0,
+};
 static const double bce_plain_loss = 1.02634513;
 static const double bce_plain_grad[6] = {
     -0.0629234388, 0.0304042548, -0.0198671613, 0.0209262464,
@@ -103,6 +201,12 @@ static const float ce_x[12] = { 1.0f, 2.0f, 0.5f, -1.0f, 0.0f, 3.0f,
 static const float ce_y[4] = { 0, 2, 1, 2 };
 static const float ce_big_x[9] = { 100, -100, 0, -100, 100, 100, 0, 0, -100 };
 static const float ce_big_y[3] = { 0, 0, 2 };
+static const float ce_p[12] = { 0.7f, 0.2f, 0.1f, 0, 0, 1, 0.25f, 0.5f, 0.25f,
+                                0.5f, 0.5f, 0.5f };
+static const float ce_big_p[9] = { 0.5f, 0.5f, 0, 0.1f, 0.1f, 0.8f, 0, 0, 1 };
+static const float ce_onehot[12] = { 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1 };
+static const float ce_y_ign[4] = { 0, -100, 1, 2 };
+static const float ce_y_all_ign[4] = { -100, -100, -100, -100 };
 static const float bce_x[6] = { 0.5f, -1.5f, 2.0f, -0.3f, 0.0f, 4.0f };
 static const float bce_t[6] = { 1, 0, 1, 0.3f, 1, 0 };
 static const float bce_big_x[4] = { 100, -100, 100, -100 };
@@ -200,20 +304,26 @@ static int all_finite(const float *v, int n)
 
 /* torch's cross_entropy_loss_label_smoothing (LossNLL.cpp), in double:
  *     input = log_softmax(self, 1)
- *     nllloss = nll_loss_nd(input, target, weight, reduction)
+ *     nllloss = nll_loss_nd(input, target, weight, reduction, ignore_index)
  *     smooth_loss = -(input * weight).sum(1)          (-input.sum(1) unweighted)
- *     mean: ret = smooth_loss.sum() / weight.gather(0, target).sum()
- *           (/ batch unweighted);  sum: ret = smooth_loss.sum()
+ *     smooth_loss.masked_fill_(target == ignore_index, 0)
+ *     mean: ret = smooth_loss.sum() / weight.gather(0, kept targets).sum()
+ *           (/ the number kept unweighted);  sum: ret = smooth_loss.sum()
  *     return (1 - label_smoothing) * nllloss + ret * (label_smoothing / n_classes)
- * and its gradient, written out per element:
+ * and its gradient, written out per element (0 on ignored rows):
  *     d x[i,c] = (softmax[i,c] s_i - w[c] q[i,c]) / W,
  *     q = (1-ls)[c == y_i] + ls/C,  s_i = sum_c w[c] q[i,c]. */
 static void ref_ce(int b, int c, const float *x, const float *y, const double *w,
-                   double ls, int sum, double *loss, double *grad)
+                   double ls, int sum, int ignore, double *loss, double *grad)
 {
     double nll = 0, smooth = 0, wsum = 0;
     for (int i = 0; i < b; i++) {
         const float *r = x + i * c;
+        if (y[i] == (float)ignore) {
+            for (int j = 0; j < c; j++)
+                grad[i * c + j] = 0;
+            continue;
+        }
         int yi = (int)y[i];
         double mx = r[0], s = 0;
         for (int j = 1; j < c; j++)
@@ -236,9 +346,44 @@ static void ref_ce(int b, int c, const float *x, const float *y, const double *w
         }
     }
     double den = sum ? 1.0 : wsum;
+    /* Every row ignored: 0/0 for the mean, as torch gives. */
     *loss = (1 - ls) * nll / den + smooth / den * (ls / c);
-    for (int k = 0; k < b * c; k++)
-        grad[k] /= den;
+    for (int i = 0; i < b; i++)
+        if (y[i] != (float)ignore)
+            for (int j = 0; j < c; j++)
+                grad[i * c + j] /= den;
+}
+
+/* torch's cross_entropy_loss_prob_target, in double:
+ *     input = log_softmax(self, 1)
+ *     target = target_ * (1 - label_smoothing) + label_smoothing / n_classes
+ *     mean: -(input * target * weight).sum() / (input.numel() / n_classes)
+ *     sum:  -(input * target * weight).sum()
+ * and its gradient: d x[i,c] = (softmax[i,c] s_i - w[c] t'[i,c]) / N,
+ * s_i = sum_c w[c] t'[i,c]. */
+static void ref_ce_prob(int b, int c, const float *x, const float *t, const double *w,
+                        double ls, int sum, double *loss, double *grad)
+{
+    double tot = 0, den = sum ? 1.0 : b;
+    for (int i = 0; i < b; i++) {
+        const float *r = x + i * c;
+        double mx = r[0], s = 0, si = 0;
+        for (int j = 1; j < c; j++)
+            mx = fmax(mx, r[j]);
+        for (int j = 0; j < c; j++)
+            s += exp(r[j] - mx);
+        double lse = mx + log(s);
+        for (int j = 0; j < c; j++) {
+            double wq = (w ? w[j] : 1.0) * (t[i * c + j] * (1 - ls) + ls / c);
+            tot += -(r[j] - lse) * wq;
+            si += wq;
+        }
+        for (int j = 0; j < c; j++) {
+            double wq = (w ? w[j] : 1.0) * (t[i * c + j] * (1 - ls) + ls / c);
+            grad[i * c + j] = (exp(r[j] - lse) * si - wq) / den;
+        }
+    }
+    *loss = tot / den;
 }
 
 /* ------------------------------------------------------------ cross_entropy */
@@ -246,42 +391,58 @@ static void ref_ce(int b, int c, const float *x, const float *y, const double *w
 typedef struct ce_case {
     const char *name;
     const char *body;
-    const float *x, *y;
+    const float *x, *y;         /* y: class indices, or probability rows */
     int batch;
+    int prob;                   /* probability targets (DLH_TARGET_DENSE) */
+    int ignore;                 /* ignore_index, for the transcription */
     const double *w;            /* for the transcription */
     double ls;
     int sum;
-    double loss;
+    double loss;                /* NAN: torch's NaN */
     const double *grad;
 } ce_case;
 
 static const double ce_w[3] = { 0.2, 1.0, 3.0 };
 
+/* A NaN loss must be NaN; anything else as is_float. */
+static int loss_is(double got, double want, double tol)
+{
+    if (isnan(want))
+        return isnan(got);
+    return fabs(got - want) <= tol * fmax(1, fabs(want));
+}
+
 static void check_ce_case(const ce_case *k)
 {
     dlh_loss_inst *l = NULL;
     int64_t c = 3;
-    int n = k->batch * 3;
+    int n = k->batch * 3, nt = k->prob ? n : k->batch;
     float loss = NAN, loss2 = NAN, g[12];
     double rloss, rg[12];
-    int rc = loss_new("cross_entropy", k->body, DLH_TARGET_CLASS, 3, 1, &c, &l);
+    int rc = loss_new("cross_entropy", k->body, k->prob ? DLH_TARGET_DENSE
+                      : DLH_TARGET_CLASS, k->prob ? 0 : 3, 1, &c, &l);
     if (rc == 0)
-        rc = loss_eval(l, k->batch, k->x, n, k->y, k->batch, &loss, g);
+        rc = loss_eval(l, k->batch, k->x, n, k->y, nt, &loss, g);
     if (rc == 0)
-        rc = loss_eval(l, k->batch, k->x, n, k->y, k->batch, &loss2, NULL);
+        rc = loss_eval(l, k->batch, k->x, n, k->y, nt, &loss2, NULL);
     if (!ok(rc == 0, "cross_entropy %s: runs", k->name)) {
         diag("%s", dlh_error_get());
         dlh_loss_free(l);
         return;
     }
-    is_float(loss, k->loss, 1e-6, "cross_entropy %s: loss %.7g matches torch's",
-             k->name, (double)loss);
+    if (!ok(loss_is(loss, k->loss, 1e-6), "cross_entropy %s: loss %.7g matches torch's",
+            k->name, (double)loss))
+        diag("  got %.9g, want %.9g", (double)loss, k->loss);
     double e = grad_err(g, k->grad, n);
     ok(e <= 1 && all_finite(g, n),
        "cross_entropy %s: gradient matches torch's (err %.2g of tolerance)", k->name, e);
-    ok(loss2 == loss, "cross_entropy %s: the same loss without the gradient", k->name);
-    ref_ce(k->batch, 3, k->x, k->y, k->w, k->ls, k->sum, &rloss, rg);
-    ok(fabs(rloss - k->loss) <= 1e-6 * fmax(1, fabs(k->loss)),
+    ok(loss2 == loss || (isnan(loss) && isnan(loss2)),
+       "cross_entropy %s: the same loss without the gradient", k->name);
+    if (k->prob)
+        ref_ce_prob(k->batch, 3, k->x, k->y, k->w, k->ls, k->sum, &rloss, rg);
+    else
+        ref_ce(k->batch, 3, k->x, k->y, k->w, k->ls, k->sum, k->ignore, &rloss, rg);
+    ok(loss_is(rloss, k->loss, 1e-6),
        "cross_entropy %s: the transcription gives torch's loss (%.9g)", k->name, rloss);
     float rgf[12];
     for (int i = 0; i < n; i++)
@@ -292,27 +453,75 @@ static void check_ce_case(const ce_case *k)
     dlh_loss_free(l);
 }
 
-/* A larger random case against the transcription only. */
-static void check_ce_random(const char *body, const double *w, double ls, int sum)
+/* One-hot probability rows give what their class indices give (without
+   weights: with them the two means divide by different things). */
+static void check_ce_onehot(const char *body)
 {
-    enum { B = 6, C = 7 };
-    float x[B * C], y[B], g[B * C], loss = NAN;
-    double rloss, rg[B * C];
-    for (int i = 0; i < B * C; i++)
-        x[i] = dlh_philox_uniform(7, 1, (uint64_t)i, -4.0f, 4.0f);
-    for (int i = 0; i < B; i++)
-        y[i] = (float)((i * 5 + 3) % C);
-    dlh_loss_inst *l = NULL;
-    int64_t c = C;
-    int rc = loss_new("cross_entropy", body, DLH_TARGET_CLASS, C, 1, &c, &l);
+    dlh_loss_inst *lc = NULL, *lp = NULL;
+    int64_t c = 3;
+    float oh[12] = { 0 }, loss_c = NAN, loss_p = NAN, gc[12], gp[12];
+    for (int i = 0; i < 4; i++)
+        oh[i * 3 + (int)ce_y[i]] = 1;
+    int rc = loss_new("cross_entropy", body, DLH_TARGET_CLASS, 3, 1, &c, &lc);
     if (rc == 0)
-        rc = loss_eval(l, B, x, B * C, y, B, &loss, g);
-    dlh_loss_free(l);
-    if (!ok(rc == 0, "cross_entropy { %s } on 6 x 7 runs", body)) {
+        rc = loss_new("cross_entropy", body, DLH_TARGET_DENSE, 0, 1, &c, &lp);
+    if (rc == 0)
+        rc = loss_eval(lc, 4, ce_x, 12, ce_y, 4, &loss_c, gc);
+    if (rc == 0)
+        rc = loss_eval(lp, 4, ce_x, 12, oh, 12, &loss_p, gp);
+    dlh_loss_free(lc);
+    dlh_loss_free(lp);
+    if (!ok(rc == 0, "cross_entropy { %s }: class and one-hot targets run", body)) {
         diag("%s", dlh_error_get());
         return;
     }
-    ref_ce(B, C, x, y, w, ls, sum, &rloss, rg);
+    double gd[12];
+    for (int i = 0; i < 12; i++)
+        gd[i] = gc[i];
+    double e = grad_err(gp, gd, 12);
+    ok(fabs(loss_p - loss_c) <= 1e-6 * fmax(1, fabs(loss_c)) && e <= 1,
+       "cross_entropy { %s }: one-hot probability rows give the class targets' loss "
+       "(%.9g, %.9g) and gradient (err %.2g)", body, (double)loss_p, (double)loss_c, e);
+}
+
+/* A larger random case against the transcription only: class targets, one
+   in three ignored when `ignore` is set, or probability rows. */
+static void check_ce_random(const char *body, int prob, int ignore, const double *w,
+                            double ls, int sum)
+{
+    enum { B = 6, C = 7 };
+    float x[B * C], y[B * C], g[B * C], loss = NAN;
+    double rloss, rg[B * C];
+    for (int i = 0; i < B * C; i++)
+        x[i] = dlh_philox_uniform(7, 1, (uint64_t)i, -4.0f, 4.0f);
+    if (prob) {
+        for (int i = 0; i < B; i++) {
+            float s = 0;
+            for (int j = 0; j < C; j++)
+                s += y[i * C + j] = dlh_philox_uniform(7, 2, (uint64_t)(i * C + j), 0, 1);
+            for (int j = 0; j < C; j++)
+                y[i * C + j] /= s;
+        }
+    } else {
+        for (int i = 0; i < B; i++)
+            y[i] = ignore != -100 && i % 3 == 1 ? (float)ignore : (float)((i * 5 + 3) % C);
+    }
+    dlh_loss_inst *l = NULL;
+    int64_t c = C;
+    int rc = loss_new("cross_entropy", body, prob ? DLH_TARGET_DENSE : DLH_TARGET_CLASS,
+                      prob ? 0 : C, 1, &c, &l);
+    if (rc == 0)
+        rc = loss_eval(l, B, x, B * C, y, prob ? B * C : B, &loss, g);
+    dlh_loss_free(l);
+    if (!ok(rc == 0, "cross_entropy { %s } on 6 x 7 %s runs", body,
+            prob ? "probability rows" : "class targets")) {
+        diag("%s", dlh_error_get());
+        return;
+    }
+    if (prob)
+        ref_ce_prob(B, C, x, y, w, ls, sum, &rloss, rg);
+    else
+        ref_ce(B, C, x, y, w, ls, sum, ignore, &rloss, rg);
     is_float(loss, rloss, 1e-6, "cross_entropy { %s }: loss %.7g matches the "
              "transcription", body, (double)loss);
     double e = grad_err(g, rg, B * C);
@@ -320,26 +529,33 @@ static void check_ce_random(const char *body, const double *w, double ls, int su
        body, e);
 }
 
-static void check_ce_gradcheck(const char *body)
+/* Class targets (one ignored when the body sets ignore_index = 2), or
+   probability rows with prob. */
+static void check_ce_gradcheck(const char *body, int prob)
 {
     enum { B = 3, C = 5 };
     dlh_loss_inst *l = NULL;
     int64_t c = C;
     dlh_shape pred = { 1, { C } }, tshape = { 0, { 0 } };
     float y[B] = { 4, 0, 2 };
+    float t[B * C] = { 0.1f, 0.2f, 0.3f, 0.4f, 0.0f, 1, 0, 0, 0, 0,
+                       0.5f, 0.25f, 0.25f, 0.75f, 0.0f };  /* the last row sums to 1.75 */
     gc_options opt = { 1e-2, 0.0, 3.0, 11 };
     gc_report rep;
-    int rc = loss_new("cross_entropy", body, DLH_TARGET_CLASS, C, 1, &c, &l);
+    int rc = loss_new("cross_entropy", body, prob ? DLH_TARGET_DENSE : DLH_TARGET_CLASS,
+                      prob ? 0 : C, 1, &c, &l);
     if (rc == 0)
-        rc = gradcheck_loss_targets(l, B, &pred, &tshape, y, &opt, &rep);
+        rc = gradcheck_loss_targets(l, B, &pred, prob ? &pred : &tshape, prob ? t : y,
+                                    &opt, &rep);
     dlh_loss_free(l);
-    if (!ok(rc == 0, "cross_entropy { %s }: gradient check runs", body)) {
+    const char *what = prob ? "probability rows" : "class targets";
+    if (!ok(rc == 0, "cross_entropy { %s } on %s: gradient check runs", body, what)) {
         diag("%s", dlh_error_get());
         return;
     }
     ok(rep.err < GC_TOL && rep.n_checked == B * C,
-       "cross_entropy { %s }: gradient matches central differences (err %.2e; %s)",
-       body, rep.err, rep.worst);
+       "cross_entropy { %s } on %s: gradient matches central differences (err %.2e; %s)",
+       body, what, rep.err, rep.worst);
 }
 
 static void check_ce_refused(const char *body, int target_kind, int64_t n_classes,
@@ -364,6 +580,8 @@ static void check_ce_bad_params(void)
     check_ce_refused("weights = [];", DLH_TARGET_CLASS, 3, 1, &c3, "empty list");
     check_ce_refused("weights = [1.0, -2.0, 3.0];", DLH_TARGET_CLASS, 3, 1, &c3,
                      "must be finite and >= 0");
+    check_ce_refused("weights = [1.0, 2.0];", DLH_TARGET_DENSE, 0, 1, &c3,
+                     "expected one weight per class (3), got 2");
     check_ce_refused("label_smoothing = 1.5;", DLH_TARGET_CLASS, 3, 1, &c3,
                      "label_smoothing");
     check_ce_refused("label_smoothing = -0.1;", DLH_TARGET_CLASS, 3, 1, &c3,
@@ -371,10 +589,30 @@ static void check_ce_bad_params(void)
     check_ce_refused("reduction = \"none\";", DLH_TARGET_CLASS, 3, 1, &c3, "reduction");
     check_ce_refused("label_smothing = 0.1;", DLH_TARGET_CLASS, 3, 1, &c3,
                      "did you mean 'label_smoothing'");
-    check_ce_refused("", DLH_TARGET_DENSE, 0, 1, &c3, "needs class-index targets");
     check_ce_refused("", DLH_TARGET_CLASS, 3, 2, c23, "one logit per class");
+    /* Probability targets of a shape other than [classes]. */
+    check_ce_refused("", DLH_TARGET_DENSE, 0, 2, c23,
+                     "probability targets have the same shape");
     check_ce_refused("", DLH_TARGET_CLASS, 5, 1, &c3,
                      "the data has class labels up to 4, but the model gives 3 logits");
+    /* ignore_index: class targets only (torch: "ignore_index is not supported
+       for floating point target"), an integer, exact as a float. */
+    check_ce_refused("ignore_index = 1;", DLH_TARGET_DENSE, 0, 1, &c3,
+                     "ignore_index is only for class-index targets, but the data gives "
+                     "probability targets");
+    check_ce_refused("ignore_index = -100;", DLH_TARGET_DENSE, 0, 1, &c3,
+                     "ignore_index is only for class-index targets");
+    check_ce_refused("ignore_index = 1.5;", DLH_TARGET_CLASS, 3, 1, &c3,
+                     "parameter 'ignore_index': expected an integer");
+    check_ce_refused("ignore_index = \"255\";", DLH_TARGET_CLASS, 3, 1, &c3,
+                     "parameter 'ignore_index': expected an integer");
+    check_ce_refused("ignore_index = 16777217;", DLH_TARGET_CLASS, 3, 1, &c3,
+                     "16777217 is out of range: targets are floats, so ignore_index "
+                     "must lie in [-16777216, 16777216]");
+    check_ce_refused("ignore_index = -16777217;", DLH_TARGET_CLASS, 3, 1, &c3,
+                     "out of range");
+    check_ce_refused("ignore_indx = 2;", DLH_TARGET_CLASS, 3, 1, &c3,
+                     "did you mean 'ignore_index'");
 
     /* Smoothing at both ends of its range is accepted. */
     dlh_loss_inst *l = NULL;
@@ -384,25 +622,25 @@ static void check_ce_bad_params(void)
     if (rc == 0)
         rc = loss_eval(l, 4, ce_x, 12, ce_y, 4, &loss, NULL);
     double rloss, rg[12];
-    ref_ce(4, 3, ce_x, ce_y, NULL, 1.0, 0, &rloss, rg);
+    ref_ce(4, 3, ce_x, ce_y, NULL, 1.0, 0, -100, &rloss, rg);
     ok(rc == 0 && fabs(loss - rloss) < 1e-6 * fmax(1, rloss),
        "label_smoothing = 1 is accepted: the loss is the mean of -log_softmax / C (%g)",
        (double)loss);
     dlh_loss_free(l);
 }
 
-static void check_ce_bad_target(const float bad, const char *want)
+/* Target `bad` at sample 2 is refused, with or without an ignore_index. */
+static void check_ce_bad_target(const char *body, const float bad, const char *want)
 {
     dlh_loss_inst *l = NULL;
     int64_t c = 3;
     float y[4] = { 0, 2, bad, 1 }, loss = 1234.5f, g[12];
-    int rc = loss_new("cross_entropy", "weights = [1.0, 2.0, 3.0];", DLH_TARGET_CLASS, 3,
-                      1, &c, &l);
+    int rc = loss_new("cross_entropy", body, DLH_TARGET_CLASS, 3, 1, &c, &l);
     if (rc == 0)
         rc = loss_eval(l, 4, ce_x, 12, y, 4, &loss, g);
     const char *msg = dlh_error_get();
     ok(rc == DLH_EINVAL && strstr(msg, want) && strstr(msg, "sample 2") &&
-       strstr(msg, "[0, 3)"), "target %g is refused: %s", (double)bad, msg);
+       strstr(msg, "[0, 3)"), "{ %s }: target %g is refused: %s", body, (double)bad, msg);
     /* The instance still works afterwards. */
     float good = NAN;
     rc = l ? loss_eval(l, 4, ce_x, 12, ce_y, 4, &good, g) : DLH_EINVAL;
@@ -421,6 +659,15 @@ static void check_ce_shape(void)
         rc = loss_eval(l, 4, ce_x, 12, ce_y, 3, &loss, NULL);
     ok(rc == DLH_ESHAPE && strstr(dlh_error_get(), "12 logits"),
        "cross_entropy: 3 targets for 4 samples is a shape error (%s)", dlh_error_get());
+    dlh_loss_free(l);
+    /* Probability targets: one row of C per sample, not a class index. */
+    rc = loss_new("cross_entropy", "", DLH_TARGET_DENSE, 0, 1, &c, &l);
+    if (rc == 0)
+        rc = loss_eval(l, 4, ce_x, 12, ce_y, 4, &loss, NULL);
+    ok(rc == DLH_ESHAPE && strstr(dlh_error_get(), "and 12 target probabilities (the "
+                                  "logits' shape), got 12 and 4"),
+       "cross_entropy: 4 class indices as probability targets is a shape error (%s)",
+       dlh_error_get());
     dlh_loss_free(l);
 }
 
@@ -526,48 +773,131 @@ static void check_bce_bad(void)
 
 int main(void)
 {
-    if (dlh_registry_load_all(0) < 0 || dlh_backend_open("cpu", NULL, &be) < 0) {
-        ok(0, "load plugins and open the cpu backend: %s", dlh_error_get());
+    if (dlh_registry_load_all(0) < 0) {
+        ok(0, "load plugins: %s", dlh_error_get());
         return done_testing();
     }
+    if (strcmp(LOSSES_BACKEND, "cpu") != 0 &&
+        !dlh_registry_find(DLH_KIND_BACKEND, LOSSES_BACKEND)) {
+        dlh_registry_clear();
+        skip_all(LOSSES_BACKEND ": no plugin on the plugin path registers it");
+    }
+    int rc = dlh_backend_open(LOSSES_BACKEND, NULL, &be);
+    if (rc == DLH_EDEVICE && strstr(dlh_error_get(), "not usable on this machine")) {
+        printf("1..0 # SKIP " LOSSES_BACKEND ": %s\n", dlh_error_get());
+        dlh_registry_clear();
+        return 0;
+    }
+    if (rc < 0) {
+        ok(0, "open the " LOSSES_BACKEND " backend: %s", dlh_error_get());
+        return done_testing();
+    }
+    diag("on the %s backend", LOSSES_BACKEND);
     const ce_case ce_cases[] = {
-        { "plain", "", ce_x, ce_y, 4, NULL, 0, 0, ce_plain_loss, ce_plain_grad },
-        { "weights", "weights = [0.2, 1.0, 3.0];", ce_x, ce_y, 4, ce_w, 0, 0,
+        { "plain", "", ce_x, ce_y, 4, 0, -100, NULL, 0, 0, ce_plain_loss, ce_plain_grad },
+        { "weights", "weights = [0.2, 1.0, 3.0];", ce_x, ce_y, 4, 0, -100, ce_w, 0, 0,
           ce_weights_loss, ce_weights_grad },
-        { "label_smoothing 0.1", "label_smoothing = 0.1;", ce_x, ce_y, 4, NULL, 0.1, 0,
-          ce_smooth_loss, ce_smooth_grad },
+        { "label_smoothing 0.1", "label_smoothing = 0.1;", ce_x, ce_y, 4, 0, -100, NULL,
+          0.1, 0, ce_smooth_loss, ce_smooth_grad },
         { "weights and label_smoothing 0.25",
-          "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.25;", ce_x, ce_y, 4, ce_w,
-          0.25, 0, ce_both_loss, ce_both_grad },
+          "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.25;", ce_x, ce_y, 4, 0, -100,
+          ce_w, 0.25, 0, ce_both_loss, ce_both_grad },
         { "weights, label_smoothing 0.25, sum",
           "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.25; reduction = \"sum\";",
-          ce_x, ce_y, 4, ce_w, 0.25, 1, ce_both_sum_loss, ce_both_sum_grad },
-        { "sum", "reduction = \"sum\";", ce_x, ce_y, 4, NULL, 0, 1, ce_plain_sum_loss,
-          ce_plain_sum_grad },
-        { "logits +-100", "", ce_big_x, ce_big_y, 3, NULL, 0, 0, ce_big_loss,
+          ce_x, ce_y, 4, 0, -100, ce_w, 0.25, 1, ce_both_sum_loss, ce_both_sum_grad },
+        { "sum", "reduction = \"sum\";", ce_x, ce_y, 4, 0, -100, NULL, 0, 1,
+          ce_plain_sum_loss, ce_plain_sum_grad },
+        { "logits +-100", "", ce_big_x, ce_big_y, 3, 0, -100, NULL, 0, 0, ce_big_loss,
           ce_big_grad },
         { "logits +-100, weights, label_smoothing 0.1",
-          "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.1;", ce_big_x, ce_big_y, 3,
-          ce_w, 0.1, 0, ce_big_both_loss, ce_big_both_grad },
+          "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.1;", ce_big_x, ce_big_y, 3, 0,
+          -100, ce_w, 0.1, 0, ce_big_both_loss, ce_big_both_grad },
+
+        { "probability targets", "", ce_x, ce_p, 4, 1, -100, NULL, 0, 0, ce_prob_loss,
+          ce_prob_grad },
+        { "probability targets, weights", "weights = [0.2, 1.0, 3.0];", ce_x, ce_p, 4, 1,
+          -100, ce_w, 0, 0, ce_prob_weights_loss, ce_prob_weights_grad },
+        { "probability targets, label_smoothing 0.2", "label_smoothing = 0.2;", ce_x,
+          ce_p, 4, 1, -100, NULL, 0.2, 0, ce_prob_smooth_loss, ce_prob_smooth_grad },
+        { "probability targets, weights, label_smoothing 0.2, sum",
+          "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.2; reduction = \"sum\";", ce_x,
+          ce_p, 4, 1, -100, ce_w, 0.2, 1, ce_prob_both_sum_loss, ce_prob_both_sum_grad },
+        { "probability targets, logits +-100, weights, label_smoothing 0.1",
+          "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.1;", ce_big_x, ce_big_p, 3, 1,
+          -100, ce_w, 0.1, 0, ce_prob_big_loss, ce_prob_big_grad },
+        { "one-hot probability targets", "", ce_x, ce_onehot, 4, 1, -100, NULL, 0, 0,
+          ce_prob_onehot_loss, ce_prob_onehot_grad },
+        { "one-hot probability targets, weights (the mean is over the batch)",
+          "weights = [0.2, 1.0, 3.0];", ce_x, ce_onehot, 4, 1, -100, ce_w, 0, 0,
+          ce_prob_onehot_weights_loss, ce_prob_onehot_weights_grad },
+
+        { "a sample at ignore_index -100", "", ce_x, ce_y_ign, 4, 0, -100, NULL, 0, 0,
+          ce_ign_loss, ce_ign_grad },
+        { "ignored sample, weights", "weights = [0.2, 1.0, 3.0];", ce_x, ce_y_ign, 4, 0,
+          -100, ce_w, 0, 0, ce_ign_weights_loss, ce_ign_weights_grad },
+        { "ignored sample, label_smoothing 0.3", "label_smoothing = 0.3;", ce_x, ce_y_ign,
+          4, 0, -100, NULL, 0.3, 0, ce_ign_smooth_loss, ce_ign_smooth_grad },
+        { "ignored sample, weights, label_smoothing 0.3",
+          "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.3;", ce_x, ce_y_ign, 4, 0, -100,
+          ce_w, 0.3, 0, ce_ign_both_loss, ce_ign_both_grad },
+        { "ignored sample, weights, label_smoothing 0.3, sum",
+          "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.3; reduction = \"sum\";", ce_x,
+          ce_y_ign, 4, 0, -100, ce_w, 0.3, 1, ce_ign_both_sum_loss, ce_ign_both_sum_grad },
+        { "ignore_index = 2, a class, weights, label_smoothing 0.3",
+          "ignore_index = 2; weights = [0.2, 1.0, 3.0]; label_smoothing = 0.3;", ce_x,
+          ce_y, 4, 0, 2, ce_w, 0.3, 0, ce_ign_class_loss, ce_ign_class_grad },
+        { "every sample ignored: NaN, as torch, and a zero gradient",
+          "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.3;", ce_x, ce_y_all_ign, 4, 0,
+          -100, ce_w, 0.3, 0, ce_ign_all_loss, ce_ign_all_grad },
+        { "every sample ignored, sum: 0", "weights = [0.2, 1.0, 3.0]; "
+          "label_smoothing = 0.3; reduction = \"sum\";", ce_x, ce_y_all_ign, 4, 0, -100,
+          ce_w, 0.3, 1, ce_ign_all_sum_loss, ce_ign_all_sum_grad },
+        { "every sample ignored, unweighted", "", ce_x, ce_y_all_ign, 4, 0, -100, NULL, 0,
+          0, ce_ign_all_loss, ce_ign_all_grad },
     };
     for (size_t i = 0; i < sizeof ce_cases / sizeof ce_cases[0]; i++)
         check_ce_case(&ce_cases[i]);
+    check_ce_onehot("");
+    check_ce_onehot("label_smoothing = 0.2; reduction = \"sum\";");
 
     static const double w7[7] = { 0.5, 1.0, 2.0, 0.1, 1.5, 3.0, 0.7 };
-    check_ce_random("", NULL, 0, 0);
-    check_ce_random("weights = [0.5, 1.0, 2.0, 0.1, 1.5, 3.0, 0.7]; "
-                    "label_smoothing = 0.3;", w7, 0.3, 0);
-    check_ce_random("weights = [0.5, 1.0, 2.0, 0.1, 1.5, 3.0, 0.7]; "
-                    "label_smoothing = 0.3; reduction = \"sum\";", w7, 0.3, 1);
-    check_ce_gradcheck("");
-    check_ce_gradcheck("weights = [0.5, 1.0, 2.0, 0.1, 1.5];");
-    check_ce_gradcheck("label_smoothing = 0.2;");
-    check_ce_gradcheck("weights = [0.5, 1.0, 2.0, 0.1, 1.5]; label_smoothing = 0.2;");
+#define W7 "weights = [0.5, 1.0, 2.0, 0.1, 1.5, 3.0, 0.7]; "
+    check_ce_random("", 0, -100, NULL, 0, 0);
+    check_ce_random(W7 "label_smoothing = 0.3;", 0, -100, w7, 0.3, 0);
+    check_ce_random(W7 "label_smoothing = 0.3; reduction = \"sum\";", 0, -100, w7, 0.3, 1);
+    check_ce_random("ignore_index = 5;", 0, 5, NULL, 0, 0);
+    check_ce_random(W7 "label_smoothing = 0.3; ignore_index = -1;", 0, -1, w7, 0.3, 0);
+    check_ce_random("", 1, -100, NULL, 0, 0);
+    check_ce_random(W7 "label_smoothing = 0.3;", 1, -100, w7, 0.3, 0);
+    check_ce_random(W7 "label_smoothing = 0.3; reduction = \"sum\";", 1, -100, w7, 0.3, 1);
+#undef W7
+    check_ce_gradcheck("", 0);
+    check_ce_gradcheck("weights = [0.5, 1.0, 2.0, 0.1, 1.5];", 0);
+    check_ce_gradcheck("label_smoothing = 0.2;", 0);
+    check_ce_gradcheck("weights = [0.5, 1.0, 2.0, 0.1, 1.5]; label_smoothing = 0.2;", 0);
+    check_ce_gradcheck("ignore_index = 2;", 0);
+    check_ce_gradcheck("ignore_index = 2; weights = [0.5, 1.0, 2.0, 0.1, 1.5]; "
+                       "label_smoothing = 0.2;", 0);
+    check_ce_gradcheck("", 1);
+    check_ce_gradcheck("weights = [0.5, 1.0, 2.0, 0.1, 1.5]; label_smoothing = 0.2;", 1);
+    check_ce_gradcheck("weights = [0.5, 1.0, 2.0, 0.1, 1.5]; label_smoothing = 0.2; "
+                       "reduction = \"sum\";", 1);
     check_ce_bad_params();
-    check_ce_bad_target(3, "target 3 of sample 2");
-    check_ce_bad_target(-1, "target -1 of sample 2");
-    check_ce_bad_target(1.5f, "target 1.5 of sample 2");
-    check_ce_bad_target(NAN, "target nan of sample 2");
+    const char *wb = "weights = [1.0, 2.0, 3.0];";
+    check_ce_bad_target(wb, 3, "target 3 of sample 2");
+    check_ce_bad_target(wb, -1, "target -1 of sample 2");
+    check_ce_bad_target(wb, 1.5f, "target 1.5 of sample 2");
+    check_ce_bad_target(wb, NAN, "target nan of sample 2");
+    check_ce_bad_target(wb, -100.5f, "nor ignore_index (-100)");
+    /* With ignore_index a class, other targets outside [0, C) are still bad,
+       with weights or without. */
+    check_ce_bad_target("ignore_index = 1;", -100, "target -100 of sample 2 is not a "
+                        "class index in [0, 3) (the model has 3 classes) nor "
+                        "ignore_index (1)");
+    check_ce_bad_target("ignore_index = 1; weights = [1.0, 2.0, 3.0];", 3,
+                        "nor ignore_index (1)");
+    check_ce_bad_target("ignore_index = 7; label_smoothing = 0.1;", 6,
+                        "target 6 of sample 2");
     check_ce_shape();
 
     const bce_case bce_cases[] = {

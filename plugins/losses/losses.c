@@ -28,7 +28,8 @@ static int losses_init(const dlh_host *host, dlh_registrar *reg)
                        "mean squared error (nn.MSELoss), dense targets")) < 0 ||
         (rc = reg->add(reg, DLH_KIND_LOSS, "cross_entropy", &cross_entropy_ops,
                        "softmax cross-entropy on logits (nn.CrossEntropyLoss), class "
-                       "targets, label_smoothing, class weights")) < 0 ||
+                       "targets with ignore_index or probability targets, "
+                       "label_smoothing, class weights")) < 0 ||
         (rc = reg->add(reg, DLH_KIND_LOSS, "bce_with_logits", &bce_with_logits_ops,
                        "binary cross-entropy on logits (nn.BCEWithLogitsLoss), dense "
                        "targets, pos_weight")) < 0)
