@@ -8,6 +8,7 @@
 #include "augment.h"
 #include "experiment.h"
 #include "graph.h"
+#include "sampler.h"
 
 static void check_data(FILE *out, const char *key, const dlh_exp_data *d)
 {
@@ -85,8 +86,14 @@ int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
         fprintf(out, ", gradient norm clipped at %g", e->grad_clip);
     fprintf(out, ")\n");
     fprintf(out, "%-11s %s\n", "schedule", e->schedule_type);
-    fprintf(out, "%-11s %" PRId64 " epochs, batch size %" PRId64 ", %s\n", "train",
-            e->epochs, e->batch_size, e->shuffle ? "shuffled" : "not shuffled");
+    static const char *const order[] = { "shuffled", "not shuffled", "weighted sampling "
+                                         "with replacement", "classes oversampled to the "
+                                         "largest", "classes undersampled to the smallest" };
+    fprintf(out, "%-11s %" PRId64 " epochs, batch size %" PRId64 ", %s", "train",
+            e->epochs, e->batch_size, order[e->sampler]);
+    if (e->sampler == DLH_SAMPLER_WEIGHTED)
+        fprintf(out, " (%s class weights)", e->class_weights ? "given" : "balanced");
+    fprintf(out, "\n");
     if (e->early_stopping)
         fprintf(out, "%-11s early stopping on %s, patience %" PRId64 "\n", "",
                 e->monitor == DLH_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss",

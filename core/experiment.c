@@ -18,6 +18,7 @@
 #include "graph.h"
 #include "registry.h"
 #include "rundir.h"
+#include "sampler.h"
 
 /* Names dlh_init_parse knows, for "did you mean" and the list of choices. */
 static const char *const exp_init_names[] = {
@@ -767,6 +768,59 @@ static int exp_schedule(dlh_experiment *e, config_setting_t *group)
     return dlh_params_check_unused(p);
 }
 
+/* train.sampler, and the weighted sampler's class_weights and num_samples
+   (sampler.h); `shuffle = false` is the sequential sampler. */
+static int exp_sampler(dlh_experiment *e, dlh_params *p, config_setting_t *group)
+{
+    const int64_t def_samples = 0;
+    int given = dlh_param_has(p, "sampler");
+    e->sampler = e->shuffle ? DLH_SAMPLER_RANDOM : DLH_SAMPLER_SEQUENTIAL;
+    int rc;
+    if (given && (rc = dlh_param_choice(p, "sampler", dlh_sampler_names, 0, &e->sampler)))
+        return rc;
+    if (given && !e->shuffle && e->sampler != DLH_SAMPLER_SEQUENTIAL)
+        return exp_error_at(p, "sampler", "train: 'shuffle = false' asks for file order, "
+                            "sampler '%s' for another; keep one",
+                            dlh_sampler_names[e->sampler]);
+    int weighted = e->sampler == DLH_SAMPLER_WEIGHTED;
+    if (!weighted) {
+        for (const char *const *k = (const char *const[]){ "class_weights", "num_samples",
+                                                           NULL }; *k; k++)
+            if (dlh_param_has(p, *k))
+                return exp_error_at(p, *k, "train: '%s' belongs to sampler 'weighted'; "
+                                    "this run's sampler is '%s'", *k,
+                                    dlh_sampler_names[e->sampler]);
+        return 0;
+    }
+    if ((rc = dlh_param_int(p, "num_samples", &def_samples, 1, (int64_t)1 << 40,
+                            &e->sampler_samples)))
+        return rc;
+    config_setting_t *cw = group ? config_setting_get_member(group, "class_weights") : NULL;
+    if (!dlh_param_has(p, "class_weights") ||
+        (cw && config_setting_type(cw) == CONFIG_TYPE_STRING)) {
+        static const char *const balanced[] = { "balanced", NULL };
+        int one;
+        return dlh_param_choice(p, "class_weights", balanced, 0, &one);
+    }
+    int n = cw ? config_setting_length(cw) : 0;
+    if (n < 1)
+        return exp_error_at(p, "class_weights", "train: 'class_weights': expected "
+                            "\"balanced\" or a list of one weight per class");
+    if (!(e->class_weights = calloc((size_t)n, sizeof *e->class_weights))) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    size_t got;
+    if ((rc = dlh_param_floats(p, "class_weights", e->class_weights, (size_t)n, &got)))
+        return rc;
+    e->n_class_weights = (int64_t)got;
+    for (size_t i = 0; i < got; i++)
+        if (!(e->class_weights[i] >= 0.0f) || !isfinite(e->class_weights[i]))
+            return exp_error_at(p, "class_weights", "train: 'class_weights': weight %zu is "
+                                "%g; expected finite weights >= 0", i, e->class_weights[i]);
+    return 0;
+}
+
 static int exp_train(dlh_experiment *e, config_setting_t *group)
 {
     static const char *const reserved[] = { "early_stopping", "checkpoint", NULL };
@@ -782,6 +836,7 @@ static int exp_train(dlh_experiment *e, config_setting_t *group)
         (rc = dlh_param_int(p, "batch_size", &def_batch, 1, (int64_t)1 << 20,
                             &e->batch_size)) ||
         (rc = dlh_param_bool(p, "shuffle", &def_true, &e->shuffle)) ||
+        (rc = exp_sampler(e, p, group)) ||
         (rc = dlh_params_check_unused(p)) ||
         (rc = exp_member(p, group, "early_stopping", 0, 0, &es)) ||
         (rc = exp_member(p, group, "checkpoint", 0, 0, &ck)))
@@ -848,6 +903,25 @@ static int exp_metrics(dlh_experiment *e, dlh_params *root, config_setting_t *ro
 /* Settings that depend on the data: early stopping needs validation data. */
 static int exp_cross_check(dlh_experiment *e, config_setting_t *train)
 {
+    if (e->sampler != DLH_SAMPLER_RANDOM && e->sampler != DLH_SAMPLER_SEQUENTIAL) {
+        config_setting_t *s = config_setting_get_member(train, "sampler");
+        const char *file = config_setting_source_file(s);
+        int line = config_setting_source_line(s);
+        file = file ? file : dlh_config_path(e->cfg);
+        if (e->target_kind != DLH_TARGET_CLASS) {
+            dlh_error_set("%s:%d: train: sampler '%s' balances classes, which needs class "
+                          "labels; data.train has dense labels", file, line,
+                          dlh_sampler_names[e->sampler]);
+            return DLH_ECONFIG;
+        }
+        if (e->class_weights && e->n_class_weights != e->n_classes) {
+            config_setting_t *cw = config_setting_get_member(train, "class_weights");
+            dlh_error_set("%s:%d: train: 'class_weights' has %lld weights; the model has "
+                          "%lld classes", file, config_setting_source_line(cw),
+                          (long long)e->n_class_weights, (long long)e->n_classes);
+            return DLH_ECONFIG;
+        }
+    }
     if (!e->early_stopping)
         return 0;
     config_setting_t *es = config_setting_get_member(train, "early_stopping");
@@ -987,6 +1061,7 @@ void dlh_experiment_free(dlh_experiment *e)
     for (int i = 0; i < e->n_augment; i++)
         dlh_augmenter_free(&e->augment[i]);
     free(e->augment);
+    free(e->class_weights);
     dlh_graph_free(e->graph);
     for (int i = 0; i < e->n_layers; i++)
         dlh_layer_free(e->layers[i]);

@@ -76,6 +76,10 @@ typedef struct dlh_experiment {
 
     int64_t epochs, batch_size;     /* train.epochs, train.batch_size */
     int shuffle;                    /* train.shuffle */
+    int sampler;                    /* train.sampler: dlh_sampler_kind */
+    float *class_weights;           /* train.class_weights, NULL: "balanced" */
+    int64_t n_class_weights;
+    int64_t sampler_samples;        /* train.num_samples, 0: the training samples */
     int64_t max_batch;              /* tensors are allocated for this many samples */
     int early_stopping;             /* train.early_stopping present */
     int monitor;                    /* DLH_MONITOR_* */

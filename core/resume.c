@@ -213,12 +213,12 @@ static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
             return DLH_EDATA;
         }
     } else if (*epoch < 1 || step % *epoch != 0 || step / *epoch < 1 ||
-               step / *epoch > r->n_train) {
+               step / *epoch > r->n_epoch) {
         /* At an epoch end: whole epochs of at most one step per sample
            (this also bounds the schedule's replay). */
         dlh_error_set("%s: metadata 'step' %" PRId64 " is not a whole number of epochs "
                       "(%" PRId64 ") of at most %" PRId64 " steps", path, step, *epoch,
-                      r->n_train);
+                      r->n_epoch);
         return DLH_EDATA;
     }
     /* At train.epochs the run had ended: it is resumed to what follows the

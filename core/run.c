@@ -74,20 +74,6 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Fisher-Yates over v[0..n) with Philox (seed, stream). */
-static void run_permute(int64_t *v, int64_t n, uint64_t seed, uint64_t stream)
-{
-    for (int64_t i = n - 1; i > 0; i--) {
-        uint32_t w[4];
-        dlh_philox_words(seed, stream, (uint64_t)i, w);
-        /* A 64-bit draw: the modulo bias is below 2^-30 for any n here. */
-        uint64_t j = (((uint64_t)w[0] << 32) | w[1]) % (uint64_t)(i + 1);
-        int64_t t = v[i];
-        v[i] = v[j];
-        v[j] = t;
-    }
-}
-
 static void run_fnv(uint64_t *h, const char *s)
 {
     *h = dlh_fnv1a64_str(*h, s);
@@ -229,6 +215,56 @@ static int run_setup_best(run_state *r)
     return 0;
 }
 
+/* The sampler of train.sampler over the training split; the balancing ones
+   read the split's labels once (through a buffer of about 1 MiB). */
+static int run_sampler(run_state *r)
+{
+    dlh_experiment *e = r->e;
+    int32_t *labels = NULL;
+    float *x = NULL, *y = NULL;
+    int rc = 0;
+    if (e->sampler != DLH_SAMPLER_RANDOM && e->sampler != DLH_SAMPLER_SEQUENTIAL) {
+        int64_t numel = dlh_shape_numel(&e->train.info.sample);
+        int64_t chunk = ((int64_t)1 << 18) / numel;
+        chunk = chunk < 1 ? 1 : chunk > r->n_train ? r->n_train : chunk;
+        labels = dlh_run_calloc((size_t)r->n_train, sizeof *labels);
+        x = dlh_run_calloc((size_t)(chunk * numel), sizeof *x);
+        y = dlh_run_calloc((size_t)chunk, sizeof *y);
+        if (!labels || !x || !y) {
+            rc = DLH_ENOMEM;
+            goto done;
+        }
+        for (int64_t first = 0; first < r->n_train && rc == 0; first += chunk) {
+            int64_t m = r->n_train - first < chunk ? r->n_train - first : chunk;
+            dlh_error_clear();
+            rc = e->train.ops->read(e->train.state, r->train_idx + first, (size_t)m, x, y);
+            if (rc > 0)
+                rc = DLH_EPLUGIN;
+            if (rc < 0) {
+                if (!*dlh_error_get())
+                    dlh_error_set("reading labels failed (%s)", dlh_strerror(rc));
+                dlh_error_prefix("data.train: sampler: ");
+                goto done;
+            }
+            for (int64_t i = 0; i < m; i++)
+                labels[first + i] = (int32_t)y[i];
+        }
+    }
+    if ((rc = dlh_sampler_init(&r->sampler, e->sampler, r->train_idx, r->n_train, labels,
+                               e->n_classes, e->class_weights, e->sampler_samples))) {
+        dlh_error_prefix("train: ");
+        goto done;
+    }
+    r->n_epoch = r->sampler.n_epoch;
+    if (!(r->order = dlh_run_calloc((size_t)r->n_epoch, sizeof *r->order)))
+        rc = DLH_ENOMEM;
+done:
+    free(labels);
+    free(x);
+    free(y);
+    return rc;
+}
+
 static int run_setup(run_state *r)
 {
     dlh_experiment *e = r->e;
@@ -240,13 +276,12 @@ static int run_setup(run_state *r)
     r->n_val = e->validation_split > 0.0
                    ? (int64_t)floor(e->validation_split * (double)n) : 0;
     r->n_train = n - r->n_val;
-    if (!(r->train_idx = dlh_run_calloc((size_t)n, sizeof *r->train_idx)) ||
-        !(r->order = dlh_run_calloc((size_t)r->n_train, sizeof *r->order)))
+    if (!(r->train_idx = dlh_run_calloc((size_t)n, sizeof *r->train_idx)))
         return DLH_ENOMEM;
     for (int64_t i = 0; i < n; i++)
         r->train_idx[i] = i;
     if (r->n_val > 0) {
-        run_permute(r->train_idx, n, e->seed, r->host->rng_stream(RUN_RNG_SPLIT, 0, 0));
+        dlh_permute(r->train_idx, n, e->seed, r->host->rng_stream(RUN_RNG_SPLIT, 0, 0));
         r->val_idx = r->train_idx + r->n_train;
         qsort(r->val_idx, (size_t)r->n_val, sizeof *r->val_idx, cmp_i64);
         qsort(r->train_idx, (size_t)r->n_train, sizeof *r->train_idx, cmp_i64);
@@ -265,7 +300,7 @@ static int run_setup(run_state *r)
             r->test_idx[i] = i;
     }
 
-    if ((rc = run_data_fingerprint(r)))
+    if ((rc = run_data_fingerprint(r)) || (rc = run_sampler(r)))
         return rc;
     if (e->normalize != DLH_NORM_NONE &&
         (rc = dlh_norm_compute(e->normalize, e->train.ops, e->train.state, &e->train.info,
@@ -342,6 +377,7 @@ static void run_free(run_state *r)
     if (r->e && r->e->validation.ops)
         free(r->val_idx);
     free(r->order);
+    dlh_sampler_free(&r->sampler);
     free(r->test_idx);
     free(r->sumsq);
     for (size_t i = 0; r->best && i < r->n_weights; i++)
@@ -494,7 +530,7 @@ static void run_progress(run_state *r, int64_t epoch, int64_t s, int64_t steps,
         return;
     *last_draw = now;
     double dt = now - t0, rate = dt > 0.0 ? (double)seen / dt : 0.0;
-    double eta = rate > 0.0 ? (double)(r->n_train - seen) / rate : 0.0;
+    double eta = rate > 0.0 ? (double)(r->n_epoch - seen) / rate : 0.0;
     fprintf(r->out, "\repoch %" PRId64 "/%" PRId64 "  %" PRId64 "/%" PRId64 "  loss %.4f"
             "  %.0f samples/s  ETA %.0fs \033[K", epoch + 1, r->e->epochs, s + 1, steps,
             loss, rate, eta);
@@ -576,7 +612,7 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
                      double *last_lr)
 {
     dlh_experiment *e = r->e;
-    int64_t n = r->n_train, bs = e->batch_size;
+    int64_t n = r->n_epoch, bs = e->batch_size;
     int64_t steps = dlh_run_steps(r), correct = 0, seen = 0;
     int np = dlh_graph_param_count(r->g);
     double sum = 0.0, t0 = run_now(), last_draw = 0.0;
@@ -592,10 +628,7 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
 
     if (r->prof)
         dlh_profile_begin(r->prof);
-    memcpy(r->order, r->train_idx, (size_t)n * sizeof *r->order);
-    if (e->shuffle)
-        run_permute(r->order, n, e->seed,
-                    r->host->rng_stream(RUN_RNG_SHUFFLE, (uint64_t)epoch, 0));
+    dlh_sampler_order(&r->sampler, e->seed, (uint64_t)epoch, r->order);
     if ((rc = dlh_batcher_start_at(r->bt_train, r->order, n, bs, 1, e->seed,
                                    (uint64_t)epoch, first)))
         return rc;
@@ -794,7 +827,7 @@ static int run_train(run_state *r)
             }
         }
         double dt = run_now() - t0;
-        double speed = t_train > 0.0 ? (double)r->n_train / t_train : 0.0;
+        double speed = t_train > 0.0 ? (double)r->n_epoch / t_train : 0.0;
         char took[32], line[512];
         size_t k = 0;
         run_seconds(dt, took, sizeof took);

@@ -12,6 +12,7 @@
 #include "graph.h"
 #include "profile.h"
 #include "rundir.h"
+#include "sampler.h"
 
 /* Format 2 added "monitor" and "monitored" (what --resume needs to carry
    best and early stopping on) and hashes only the model, loss and optimizer
@@ -40,6 +41,8 @@ typedef struct run_state {
     dlh_batcher *bt_train, *bt_val, *bt_test;   /* bt_val: a separate reader */
     int64_t *train_idx, *val_idx, *order, *test_idx;
     int64_t n_train, n_val, n_test;
+    int64_t n_epoch;                /* samples a training epoch visits (sampler) */
+    dlh_sampler sampler;
     float *sumsq;                   /* [param tensors] */
     dlh_ckpt_tensor *ckpt;          /* weights and buffers, then optimiser state */
     size_t n_ckpt, n_weights;
@@ -79,11 +82,11 @@ typedef struct run_state {
     int64_t best_step;              /* steps taken at the end of the best epoch */
 } run_state;
 
-/* Steps of a training epoch: batches of train.batch_size, the last one
-   partial. */
+/* Steps of a training epoch: its samples (the sampler's) in batches of
+   train.batch_size, the last one partial. */
 static inline int64_t dlh_run_steps(const run_state *r)
 {
-    return (r->n_train + r->e->batch_size - 1) / r->e->batch_size;
+    return (r->n_epoch + r->e->batch_size - 1) / r->e->batch_size;
 }
 
 /* calloc of at least one element; sets the error when it fails. */
