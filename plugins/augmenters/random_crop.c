@@ -13,15 +13,8 @@
  * sake and never pads, since the crop never exceeds the image.  p (default
  * 1, torchvision has none): counter 0 decides whether the sample is cropped.
  * Padding is separable, so apply shifts rows then columns in place through a
- * line buffer (on the stack up to AUGMENT_LINE values; larger images
- * allocate one per call). */
-#include <stdlib.h>
-
+ * line buffer (augment_shift_plane). */
 #include "augmenters.h"
-
-#define AUGMENT_LINE 4096
-
-enum { CROP_CONSTANT, CROP_EDGE, CROP_REFLECT, CROP_SYMMETRIC };
 
 typedef struct random_crop_state {
     int64_t c, h, w;
@@ -86,9 +79,9 @@ static int random_crop_create_ex(const dlh_host *host, dlh_params *params,
                                  (long long)st.w, (long long)th, (long long)tw);
     /* torch's reflect needs each pad below its side; symmetric repeats at most
        the whole side. */
-    int64_t limit_h = st.mode == CROP_REFLECT ? st.h - 1 : st.h;
-    int64_t limit_w = st.mode == CROP_REFLECT ? st.w - 1 : st.w;
-    if (st.mode >= CROP_REFLECT &&
+    int64_t limit_h = st.mode == AUGMENT_PAD_REFLECT ? st.h - 1 : st.h;
+    int64_t limit_w = st.mode == AUGMENT_PAD_REFLECT ? st.w - 1 : st.w;
+    if (st.mode >= AUGMENT_PAD_REFLECT &&
         (st.pad[0] > limit_w || st.pad[2] > limit_w || st.pad[1] > limit_h ||
          st.pad[3] > limit_h))
         return host->param_error(params, "padding", "parameter 'padding': %s padding of "
@@ -96,37 +89,10 @@ static int random_crop_create_ex(const dlh_host *host, dlh_params *params,
                                  "side (%lld x %lld)", modes[st.mode],
                                  (long long)st.pad[0], (long long)st.pad[1],
                                  (long long)st.pad[2], (long long)st.pad[3],
-                                 st.mode == CROP_REFLECT ? "below" : "at most",
+                                 st.mode == AUGMENT_PAD_REFLECT ? "below" : "at most",
                                  (long long)st.h, (long long)st.w);
     (void)pad_if_needed;
     return augment_state_new(host, &st, sizeof st, state);
-}
-
-/* Where position i of a padded line of n values comes from: an index in
-   [0, n), or -1 for the fill. */
-static int64_t random_crop_source(int mode, int64_t i, int64_t n)
-{
-    if (i >= 0 && i < n)
-        return i;
-    switch (mode) {
-    case CROP_EDGE: return i < 0 ? 0 : n - 1;
-    case CROP_REFLECT: return i < 0 ? -i : 2 * (n - 1) - i;
-    case CROP_SYMMETRIC: return i < 0 ? -i - 1 : 2 * n - 1 - i;
-    default: return -1;
-    }
-}
-
-/* Line v[0], v[stride], ... of n values becomes the padded line's values
-   from position `from` on. */
-static void random_crop_line(float *v, int64_t stride, int64_t n, int64_t from, int mode,
-                             float fill, float *buf)
-{
-    for (int64_t k = 0; k < n; k++)
-        buf[k] = v[k * stride];
-    for (int64_t k = 0; k < n; k++) {
-        int64_t s = random_crop_source(mode, from + k, n);
-        v[k * stride] = s < 0 ? fill : buf[s];
-    }
 }
 
 static int random_crop_apply(void *state, const dlh_augment_ctx *ctx, float *x)
@@ -135,13 +101,11 @@ static int random_crop_apply(void *state, const dlh_augment_ctx *ctx, float *x)
     int rc = augment_check_ctx("random_crop", ctx, x);
     if (rc < 0)
         return rc;
-    float stack[AUGMENT_LINE], *buf = stack;
+    float stack[AUGMENT_STACK];
     int64_t longest = st->h > st->w ? st->h : st->w;
-    if (longest > AUGMENT_LINE && !(buf = malloc((size_t)longest * sizeof *buf))) {
-        augmenters_host->error("random_crop: out of memory for a line of %lld values",
-                               (long long)longest);
+    float *buf = augment_scratch("random_crop", stack, longest);
+    if (!buf)
         return DLH_ENOMEM;
-    }
     int64_t plane = st->h * st->w;
     for (int64_t i = 0; i < ctx->batch; i++) {
         uint64_t s = augment_stream(ctx, i);
@@ -154,16 +118,10 @@ static int random_crop_apply(void *state, const dlh_augment_ctx *ctx, float *x)
         for (int64_t c = 0; c < st->c; c++) {
             float *v = x + (i * st->c + c) * plane;
             float fill = st->fill[c < AUGMENT_MAX_CHANNELS ? c : 0];
-            if (x0 != 0)
-                for (int64_t r = 0; r < st->h; r++)
-                    random_crop_line(v + r * st->w, 1, st->w, x0, st->mode, fill, buf);
-            if (y0 != 0)
-                for (int64_t q = 0; q < st->w; q++)
-                    random_crop_line(v + q, st->w, st->h, y0, st->mode, fill, buf);
+            augment_shift_plane(v, st->h, st->w, y0, x0, st->mode, fill, buf);
         }
     }
-    if (buf != stack)
-        free(buf);
+    augment_scratch_free(buf, stack);
     return 0;
 }
 

@@ -5,8 +5,8 @@ Reimplements the draw convention of plugins/augmenters/augmenters.h (Philox
 4x32-10 as include/dlhost/philox.h; one scalar draw per counter, counter 0 the
 "apply" draw, element e at counter ELEMENT + e), computes from it the
 parameters each augmenter draws for a small fixed batch, and applies
-torchvision.transforms.functional (pad, crop, hflip, vflip, erase) to get the
-outputs; the noise augmenters, which torchvision lacks, are transcribed from
+torchvision.transforms.functional (pad, crop, hflip, vflip, erase, affine,
+rotate, resized_crop) to get the outputs; the noise augmenters, which torchvision lacks, are transcribed from
 their definitions in float32.  Prints C initialisers to paste into the test,
 which never needs torch.  Run again only to regenerate:
     /usr/bin/python3 tests/ref/augment_ref.py
@@ -18,6 +18,9 @@ import numpy as np
 import torch
 import torchvision
 import torchvision.transforms.functional as F
+from torchvision.transforms import InterpolationMode
+
+NEAREST, BILINEAR = InterpolationMode.NEAREST, InterpolationMode.BILINEAR
 
 M0, M1 = 0xD2511F53, 0xCD9E8D57
 W0, W1 = 0x9E3779B9, 0xBB67AE85
@@ -137,6 +140,67 @@ def erasing(s, p, scale, ratio, value):
     return img
 
 
+def shift(s, fill, translate=None, pixels=None):
+    img = image(s)
+    st = STREAMS[s]
+    if translate:
+        mx, my = f32(translate[0]) * W, f32(translate[1]) * H
+        tx = int(round(uniform(st, 1, -mx, mx)))
+        ty = int(round(uniform(st, 2, -my, my)))
+    else:
+        tx = randint(st, 1, -pixels[0], pixels[0])
+        ty = randint(st, 2, -pixels[1], pixels[1])
+    return F.affine(img, 0.0, [tx, ty], 1.0, [0.0, 0.0], NEAREST, fill=[fill] * C)
+
+
+def rotation(s, degrees, mode, fill):
+    img = image(s)
+    angle = uniform(STREAMS[s], 1, f32(degrees[0]), f32(degrees[1]))
+    return F.rotate(img, angle, mode, fill=fill)
+
+
+def affine(s, degrees, translate, scale, shear, mode, fill):
+    img = image(s)
+    st = STREAMS[s]
+    angle = uniform(st, 1, f32(degrees[0]), f32(degrees[1]))
+    mx, my = f32(translate[0]) * W, f32(translate[1]) * H
+    tx = int(round(uniform(st, 2, -mx, mx)))
+    ty = int(round(uniform(st, 3, -my, my)))
+    sc = uniform(st, 4, f32(scale[0]), f32(scale[1]))
+    shx = uniform(st, 5, f32(shear[0]), f32(shear[1]))
+    shy = uniform(st, 6, f32(shear[2]), f32(shear[3]))
+    return F.affine(img, angle, [tx, ty], sc, [shx, shy], mode, fill=[fill] * C)
+
+
+def resized_crop(s, scale, ratio):
+    img = image(s)
+    st = STREAMS[s]
+    s0, s1 = f32(scale[0]), f32(scale[1])
+    r0, r1 = f32(ratio[0]), f32(ratio[1])
+    l0, l1 = math.log(r0), math.log(r1)
+    area = H * W
+    for t in range(10):
+        k = 1 + 4 * t
+        target = area * uniform(st, k, s0, s1)
+        aspect = math.exp(uniform(st, k + 1, l0, l1))
+        w = int(round(math.sqrt(target * aspect)))
+        h = int(round(math.sqrt(target / aspect)))
+        if 0 < w <= W and 0 < h <= H:
+            i = randint(st, k + 2, 0, H - h)
+            j = randint(st, k + 3, 0, W - w)
+            break
+    else:
+        in_ratio = W / H
+        if in_ratio < r0:
+            w, h = W, int(round(W / r0))
+        elif in_ratio > r1:
+            h, w = H, int(round(H * r1))
+        else:
+            w, h = W, H
+        i, j = (H - h) // 2, (W - w) // 2
+    return F.resized_crop(img, i, j, h, w, [H, W], BILINEAR)
+
+
 def noise(s, kind, prm):
     x = np.array(sample_input(s), dtype=np.float32)
     st = STREAMS[s]
@@ -187,6 +251,29 @@ CASES = [
     ("erasing_random", "random_erasing",
      "p = 1.0; scale = [0.2, 0.5]; ratio = [0.5, 2.0]; value = \"random\";",
      lambda s: erasing(s, 1.0, (0.2, 0.5), (0.5, 2.0), "random")),
+    ("shift_translate", "random_shift", "translate = [0.3, 0.4]; fill = 0.5;",
+     lambda s: shift(s, 0.5, translate=(0.3, 0.4))),
+    ("shift_pixels", "random_shift", "pixels = [2, 1]; fill = -1.0;",
+     lambda s: shift(s, -1.0, pixels=(2, 1))),
+    ("rotation_nearest", "random_rotation", "degrees = 40; fill = [0.5, -0.5];",
+     lambda s: rotation(s, (-40, 40), NEAREST, [0.5, -0.5])),
+    ("rotation_bilinear", "random_rotation",
+     "degrees = [-90, 30]; interpolation = \"bilinear\"; fill = 0.25;",
+     lambda s: rotation(s, (-90, 30), BILINEAR, [0.25, 0.25])),
+    ("affine_bilinear", "random_affine",
+     "degrees = 20; translate = [0.2, 0.1]; scale = [0.8, 1.2]; "
+     "shear = [-10, 10, -5, 5]; interpolation = \"bilinear\";",
+     lambda s: affine(s, (-20, 20), (0.2, 0.1), (0.8, 1.2), (-10, 10, -5, 5), BILINEAR,
+                      0.0)),
+    ("affine_nearest", "random_affine", "degrees = 15; shear = 8; fill = -1.0;",
+     lambda s: affine(s, (-15, 15), (0, 0), (1, 1), (-8, 8, 0, 0), NEAREST, -1.0)),
+    ("resized_crop_default", "random_resized_crop", "",
+     lambda s: resized_crop(s, (0.08, 1.0), (3 / 4, 4 / 3))),
+    ("resized_crop_ratio", "random_resized_crop",
+     "scale = [0.3, 0.6]; ratio = [0.5, 2.0]; size = [5, 6];",
+     lambda s: resized_crop(s, (0.3, 0.6), (0.5, 2.0))),
+    ("resized_crop_fallback", "random_resized_crop", "scale = [0.99, 1.0]; ratio = [2.0, 3.0];",
+     lambda s: resized_crop(s, (0.99, 1.0), (2.0, 3.0))),
     ("gaussian_noise", "gaussian_noise", "stddev = 0.3; mean = 0.1; clip = [-1.0, 1.0];",
      lambda s: noise(s, "gaussian_noise", {"stddev": 0.3, "mean": 0.1,
                                            "clip": (-1.0, 1.0)})),
