@@ -125,6 +125,7 @@ fi
 run_cmd "$dlhost" augment base.cfg --samples 300
 is "$RC" 2 "dlhost augment --samples 300: exit 2"
 sed -e 's/shape = \[1, 4, 4\]; //' base.cfg >flat.cfg
+printf 'augment = ( { type = "gaussian_noise"; stddev = 0.1; } );\n' >augment.inc
 run_cmd "$dlhost" augment flat.cfg
 is "$RC" 2 "dlhost augment of 1-d samples: exit 2"
 like "$ERR_FILE" "draws images (C, H, W) with C = 1 or 3; data.train's samples are [16]" \
