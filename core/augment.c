@@ -9,6 +9,7 @@
  * depend on which thread finished first. */
 #include "augment.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ struct dlh_augment_pool {
     const dlh_augment_inst *aug;
     int n_aug, workers;
     int64_t max_batch, x_numel, y_numel;
+    int64_t prob_classes;           /* > 0: class labels become probability rows */
     uint64_t *streams;              /* [n_aug][max_batch] */
     pthread_mutex_t *legacy;        /* [n_aug]: one caller at a time for ABI 1.0 ones */
     pool_worker *slot;              /* [workers] */
@@ -88,6 +90,7 @@ int dlh_augmenter_new(const char *type, dlh_params *params, dlh_augment_info *in
         return rc;
     }
     out->whole_batch = info->whole_batch != 0;
+    out->wants_probabilities = info->wants_probabilities != 0;
     return 0;
 }
 
@@ -235,6 +238,23 @@ int dlh_augment_pool_run(dlh_augment_pool *p, float *x, float *y, int64_t n, int
         for (int64_t i = 0; i < n; i++)
             st[i] = dlh_augment_stream(epoch, first + i, j);
     }
+    if (p->prob_classes > 0 && y) {
+        /* Class indices to one-hot rows, from the last sample down: row i
+           starts at i * C >= i, so no index is overwritten before use. */
+        int64_t C = p->prob_classes;
+        for (int64_t i = n - 1; i >= 0; i--) {
+            float c = y[i];
+            if (!(c >= 0.0f && c < (float)C) || c != floorf(c)) {
+                dlh_error_set("augment: sample %lld of the epoch has label %g, not a class "
+                              "in 0..%lld", (long long)(first + i), (double)c,
+                              (long long)C - 1);
+                return DLH_EDATA;
+            }
+            float *row = y + i * C;
+            memset(row, 0, (size_t)C * sizeof *row);
+            row[(int64_t)c] = 1.0f;
+        }
+    }
     p->x = x;
     p->y = p->y_numel > 0 ? y : NULL;
     p->n = n;
@@ -291,11 +311,12 @@ void dlh_augment_pool_free(dlh_augment_pool *p)
 
 int dlh_augment_pool_new(const dlh_augment_inst *aug, int n_aug, int workers,
                          int64_t max_batch, int64_t x_numel, int64_t y_numel,
-                         dlh_augment_pool **out)
+                         int64_t prob_classes, dlh_augment_pool **out)
 {
     *out = NULL;
     if (n_aug < 0 || n_aug > DLH_AUGMENT_MAX || (n_aug > 0 && !aug) || workers < 1 ||
-        workers > DLH_AUGMENT_WORKERS_MAX || max_batch < 1 || x_numel < 1 || y_numel < 0) {
+        workers > DLH_AUGMENT_WORKERS_MAX || max_batch < 1 || x_numel < 1 || y_numel < 0 ||
+        prob_classes < 0 || (prob_classes > 0 && y_numel != prob_classes)) {
         dlh_error_set("augment: bad pool (%d augmenters, %d workers, batch %lld)", n_aug,
                       workers, (long long)max_batch);
         return DLH_EINVAL;
@@ -317,6 +338,7 @@ int dlh_augment_pool_new(const dlh_augment_inst *aug, int n_aug, int workers,
     p->max_batch = max_batch;
     p->x_numel = x_numel;
     p->y_numel = y_numel;
+    p->prob_classes = prob_classes;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
     pthread_cond_init(&p->done, NULL);

@@ -35,6 +35,7 @@ typedef struct dlh_augment_inst {
     void *state;
     const char *type;               /* the component's name, for messages */
     int whole_batch;                /* dlh_augment_info.whole_batch */
+    int wants_probabilities;        /* dlh_augment_info.wants_probabilities */
 } dlh_augment_inst;
 
 /* Creates augmenter component `type` over the data `info` describes (its
@@ -52,10 +53,14 @@ typedef struct dlh_augment_pool dlh_augment_pool;
 
 /* A pool for batches of up to max_batch samples of x_numel floats and
    y_numel label floats (0: no labels), with `workers` threads in all (the
-   caller counts as one; 1 starts none).  aug is borrowed. */
+   caller counts as one; 1 starts none).  prob_classes > 0: the labels come
+   in as class indices (one float a sample) and leave as probability rows of
+   prob_classes floats (one-hot, then whatever the augmenters make of them),
+   y_numel must then equal prob_classes and y hold max_batch rows.  aug is
+   borrowed. */
 int dlh_augment_pool_new(const dlh_augment_inst *aug, int n_aug, int workers,
                          int64_t max_batch, int64_t x_numel, int64_t y_numel,
-                         dlh_augment_pool **out);
+                         int64_t prob_classes, dlh_augment_pool **out);
 void dlh_augment_pool_free(dlh_augment_pool *p);   /* NULL is a no-op */
 /* Applies every augmenter, in order, to the n samples in x (and y, may be
    NULL) at positions first, first + 1, ... of epoch `epoch`.  Returns 0, or

@@ -37,6 +37,7 @@ struct dlh_batcher {
     int64_t max_batch, x_numel, y_numel;   /* y_numel 0: no labels */
     float *xbuf[2], *ybuf[2];
     dlh_augment_pool *pool;         /* NULL: no augmenters; used by the thread only */
+    int64_t prob_classes;           /* the pool's: augmenting passes give rows */
     int x_borrowed;                 /* xbuf set by dlh_batcher_set_x_buffers */
     dlh_batch slot[2];
 
@@ -294,6 +295,7 @@ static int batcher_prepare(dlh_batcher *b, int64_t k, const int64_t *idx, int64_
         return rc;
     }
     dlh_norm_apply(b->norm, x, cnt, b->x_numel);
+    int soft = augment && b->pool && b->prob_classes > 0;
     if (augment && b->pool &&
         (rc = dlh_augment_pool_run(b->pool, x, y, cnt, first, seed, epoch)) < 0)
         return rc;
@@ -303,6 +305,7 @@ static int batcher_prepare(dlh_batcher *b, int64_t k, const int64_t *idx, int64_
     b->slot[s].x = x;
     b->slot[s].y = y;
     b->slot[s].buffer = s;
+    b->slot[s].soft = soft;
     return 0;
 }
 
@@ -503,22 +506,54 @@ int dlh_batcher_set_x_buffers(dlh_batcher *b, float *x0, float *x1)
 }
 
 int dlh_batcher_set_augment(dlh_batcher *b, const dlh_augment_inst *aug, int n_aug,
-                            int workers)
+                            int workers, int64_t prob_classes)
 {
     dlh_augment_pool *pool = NULL;
+    float *rows[2] = { NULL, NULL };
     int rc;
+    if (n_aug == 0)
+        prob_classes = 0;
+    if (prob_classes > 0 && (b->info.label_kind != DLH_LABEL_CLASS ||
+                             (uint64_t)b->max_batch >
+                                 SIZE_MAX / sizeof(float) / (uint64_t)prob_classes)) {
+        dlh_error_set("batcher: probability rows of %lld classes need class labels and "
+                      "memory", (long long)prob_classes);
+        return DLH_EINVAL;
+    }
     if (n_aug > 0 && (rc = dlh_augment_pool_new(aug, n_aug, workers, b->max_batch,
-                                                b->x_numel, b->y_numel, &pool)))
+                                                b->x_numel,
+                                                prob_classes > 0 ? prob_classes : b->y_numel,
+                                                prob_classes, &pool)))
         return rc;
+    for (int s = 0; s < 2 && prob_classes > 0; s++) {
+        if (!(rows[s] = malloc((size_t)b->max_batch * (size_t)prob_classes *
+                               sizeof(float)))) {
+            free(rows[0]);
+            dlh_augment_pool_free(pool);
+            dlh_error_set("batcher: out of memory for label rows");
+            return DLH_ENOMEM;
+        }
+    }
     pthread_mutex_lock(&b->mu);
     int idle = !b->active && !b->busy;
     if (idle) {
         dlh_augment_pool *old = b->pool;
         b->pool = pool;
         pool = old;
+        b->prob_classes = prob_classes;
+        if (prob_classes > 0) {
+            /* Rows are wider than the class indices they start as. */
+            for (int s = 0; s < 2; s++) {
+                float *t = b->ybuf[s];
+                b->ybuf[s] = rows[s];
+                rows[s] = t;
+            }
+        }
     }
     pthread_mutex_unlock(&b->mu);
     dlh_augment_pool_free(pool);
+    free(rows[0]);
+    free(rows[1]);
     if (!idle) {
         dlh_error_set("batcher: augmenters cannot change while a pass runs");
         return DLH_EINVAL;

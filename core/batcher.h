@@ -54,6 +54,7 @@ typedef struct dlh_batch {
     const float *x;                 /* n * sample numel, normalised */
     const float *y;                 /* n labels (class index as float) or n * label numel */
     int buffer;                     /* 0 or 1: which of the two x buffers holds x */
+    int soft;                       /* y holds probability rows (augment.h) */
 } dlh_batch;
 
 typedef struct dlh_batcher dlh_batcher;
@@ -70,10 +71,12 @@ void dlh_batcher_free(dlh_batcher *b);          /* stops the thread; NULL is a n
 int dlh_batcher_set_x_buffers(dlh_batcher *b, float *x0, float *x1);
 /* Makes aug[0..n_aug) (borrowed) the augmenters of passes started with
    `augment` set, run by `workers` threads (the loader thread among them;
-   augment.h).  Only while no pass runs (else DLH_EINVAL); n_aug 0 removes
-   them. */
+   augment.h).  prob_classes > 0 (class labels only): those passes hand out
+   labels as probability rows of prob_classes floats (batch.soft), which
+   label-mixing augmenters need.  Only while no pass runs (else DLH_EINVAL);
+   n_aug 0 removes them. */
 int dlh_batcher_set_augment(dlh_batcher *b, const dlh_augment_inst *aug, int n_aug,
-                            int workers);
+                            int workers, int64_t prob_classes);
 
 /* Starts a pass over idx[0..n) (borrowed until the pass ends) in batches of
    batch_size.  augment: apply the augmenters (training passes only), sample

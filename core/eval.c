@@ -45,6 +45,14 @@ int dlh_evaluator_init(dlh_evaluator *ev, dlh_experiment *e)
         !(ev->host_out = eval_calloc((size_t)e->max_batch, sizeof *ev->host_out)) ||
         !(ev->loss_scratch = eval_calloc((size_t)e->loss->n_scratch, sizeof(dlh_tensor))))
         return DLH_ENOMEM;
+    if (e->train_loss) {
+        int64_t rows[2] = { e->max_batch, e->n_classes };
+        if ((rc = dlh_tensor_alloc(e->backend, 2, rows, &ev->y_soft)))
+            return rc;
+        if (!(ev->train_loss_scratch = eval_calloc((size_t)e->train_loss->n_scratch,
+                                                   sizeof(dlh_tensor))))
+            return DLH_ENOMEM;
+    }
     return 0;
 }
 
@@ -56,6 +64,8 @@ void dlh_evaluator_release(dlh_evaluator *ev)
     dlh_tensor_free(be, &ev->y);
     dlh_tensor_free(be, &ev->amax);
     dlh_tensor_free(be, &ev->aidx);
+    dlh_tensor_free(be, &ev->y_soft);
+    free(ev->train_loss_scratch);
     free(ev->host_idx);
     free(ev->host_out);
     free(ev->loss_scratch);
@@ -91,8 +101,11 @@ int dlh_evaluator_load(dlh_evaluator *ev, const dlh_batch *b)
     const dlh_experiment *e = ev->e;
     const dlh_backend *be = e->backend;
     size_t nx = (size_t)b->n * (size_t)dlh_shape_numel(&e->train.info.sample);
-    size_t ny = (size_t)b->n * (size_t)(e->target_kind == DLH_TARGET_DENSE
+    ev->soft = b->soft && e->train_loss;
+    size_t ny = (size_t)b->n * (size_t)(ev->soft ? e->n_classes
+                                        : e->target_kind == DLH_TARGET_DENSE
                                         ? dlh_shape_numel(&e->target) : 1);
+    const dlh_tensor *yt = ev->soft ? &ev->y_soft : &ev->y;
     /* A batch the batcher wrote into an input buffer (direct is NULL
        otherwise). */
     int in_place = b->x == ev->direct[b->buffer];
@@ -101,7 +114,7 @@ int dlh_evaluator_load(dlh_evaluator *ev, const dlh_batch *b)
     int rc = in_place ? 0 : be->ops->write(be->ctx, x->mem.buf, x->mem.off * sizeof(float),
                                            b->x, nx * sizeof(float));
     if (rc == 0)
-        rc = be->ops->write(be->ctx, ev->y.mem.buf, ev->y.mem.off * sizeof(float), b->y,
+        rc = be->ops->write(be->ctx, yt->mem.buf, yt->mem.off * sizeof(float), b->y,
                             ny * sizeof(float));
     return rc;
 }
@@ -109,13 +122,13 @@ int dlh_evaluator_load(dlh_evaluator *ev, const dlh_batch *b)
 int dlh_evaluator_loss(dlh_evaluator *ev, int64_t b, int with_grad, float *loss)
 {
     dlh_experiment *e = ev->e;
+    dlh_loss_inst *l = ev->soft ? e->train_loss : e->loss;
     dlh_loss_ctx ctx;
-    dlh_loss_ctx_fill(e->loss, b, &ctx, ev->loss_scratch);
-    dlh_tensor pred = *dlh_graph_output(e->graph), tgt = ev->y;
+    dlh_loss_ctx_fill(l, b, &ctx, ev->soft ? ev->train_loss_scratch : ev->loss_scratch);
+    dlh_tensor pred = *dlh_graph_output(e->graph), tgt = ev->soft ? ev->y_soft : ev->y;
     dlh_tensor dpred = *dlh_graph_d_output(e->graph);
     pred.shape[0] = tgt.shape[0] = dpred.shape[0] = b;
-    int rc = e->loss->ops->forward(e->loss->state, &ctx, &pred, &tgt, loss,
-                                   with_grad ? &dpred : NULL);
+    int rc = l->ops->forward(l->state, &ctx, &pred, &tgt, loss, with_grad ? &dpred : NULL);
     if (rc) {
         if (!*dlh_error_get())
             dlh_error_set("%s", dlh_strerror(rc));
@@ -149,6 +162,13 @@ int dlh_evaluator_correct(dlh_evaluator *ev, int64_t b, const float *y,
     int64_t c = 0;
     for (int64_t i = 0; i < b; i++) {
         int64_t truth = (int64_t)y[i], pred = ev->host_idx[i];
+        if (ev->soft) {
+            /* A probability row: its largest entry (the first of ties). */
+            const float *row = y + i * classes;
+            truth = 0;
+            for (int64_t k = 1; k < classes; k++)
+                truth = row[k] > row[truth] ? k : truth;
+        }
         c += pred == truth;
         if (confusion && truth >= 0 && truth < classes && pred >= 0 && pred < classes)
             confusion[truth * classes + pred]++;

@@ -24,6 +24,11 @@ typedef struct dlh_evaluator {
     int32_t *host_idx;              /* [max_batch] */
     float *host_out;                /* [max_batch]: single-logit outputs */
     dlh_tensor *loss_scratch;       /* views handed to the loss */
+    /* Training on probability rows (e->soft_labels): their tensor, the views
+       handed to e->train_loss, and whether the batch loaded last is soft. */
+    dlh_tensor y_soft;
+    dlh_tensor *train_loss_scratch;
+    int soft;
     const float *direct[2];         /* host addresses of the graph's two input
                                        buffers when a batcher writes into them
                                        (dlh_evaluator_direct), else NULL */

@@ -310,9 +310,7 @@ static int exp_augment(dlh_experiment *e, dlh_params *data, config_setting_t *li
         if ((rc = dlh_augmenter_new(type, p, &info, &e->augment[i])))
             return exp_locate(p, NULL, rc);
         e->n_augment = i + 1;
-        if (info.wants_probabilities)
-            return exp_error_at(p, NULL, "%s: label-mixing augmenters are not wired to "
-                                "the loss yet", label);
+        e->soft_labels |= info.wants_probabilities != 0;
     }
     return 0;
 }
@@ -699,7 +697,27 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
                       e->max_batch, &e->loss);
     if (rc)
         return exp_locate(p, NULL, rc);
-    return dlh_params_check_unused(p);
+    if ((rc = dlh_params_check_unused(p)) || !e->soft_labels)
+        return rc;
+    /* Label-mixing augmenters train on probability rows: a second instance
+       of the loss takes them (as timm trains with soft targets and
+       validates with class indices); validation and test keep e->loss. */
+    if (e->n_outputs != e->n_classes) {
+        char so[96];
+        dlh_shape_format(&last->output, so, sizeof so);
+        return exp_error_at(p, NULL, "loss: data.augment mixes labels into probabilities, "
+                            "which needs one output per class; layer '%s' outputs %s",
+                            last->name, so);
+    }
+    dlh_params *p2 = exp_params(e, group, "loss", reserved);
+    if (!p2)
+        return DLH_ENOMEM;
+    if ((rc = dlh_loss_new(e->backend, type, p2, &last->output, DLH_TARGET_DENSE, 0,
+                           e->max_batch, &e->train_loss))) {
+        dlh_error_prefix("with the probability targets of data.augment: ");
+        return exp_locate(p2, NULL, rc);
+    }
+    return dlh_params_check_unused(p2);
 }
 
 static int exp_optimizer(dlh_experiment *e, config_setting_t *group)
@@ -1058,6 +1076,7 @@ void dlh_experiment_free(dlh_experiment *e)
     free(e->opt_states);
     dlh_optimizer_free(e->optimizer);
     dlh_loss_free(e->loss);
+    dlh_loss_free(e->train_loss);
     for (int i = 0; i < e->n_augment; i++)
         dlh_augmenter_free(&e->augment[i]);
     free(e->augment);

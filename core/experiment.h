@@ -42,6 +42,8 @@ typedef struct dlh_experiment {
     int n_augment;
     struct dlh_augment_inst *augment;
     int64_t workers;                /* data.workers (0 in the file: chosen) */
+    int soft_labels;                /* an augmenter mixes labels: training batches
+                                       carry probability rows of n_classes */
 
     /* The model: layers in file order (a topological order: a layer's inputs
        are earlier layers, the previous one unless it names `inputs`; the
@@ -55,6 +57,7 @@ typedef struct dlh_experiment {
 
     const char *loss_type;
     dlh_loss_inst *loss;
+    dlh_loss_inst *train_loss;      /* soft_labels: the loss on probability rows */
     int32_t target_kind;            /* dlh_target_kind */
     int64_t n_classes;              /* class targets: the model's output width
                                        (2 for a single-logit binary model) */

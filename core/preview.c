@@ -168,9 +168,10 @@ int dlh_preview(dlh_config *cfg, const char *backend_override, const char *out_p
     int64_t y_numel = info->label_kind == DLH_LABEL_CLASS ? 1
                     : info->label_kind == DLH_LABEL_DENSE ? dlh_shape_numel(&info->label)
                                                           : 0;
+    int64_t prob = e->soft_labels ? e->n_classes : 0;
     orig = malloc((size_t)(n * numel) * sizeof *orig);
     aug = malloc((size_t)(n * numel) * sizeof *aug);
-    y = malloc((size_t)(n * (y_numel ? y_numel : 1)) * sizeof *y);
+    y = malloc((size_t)(n * (prob ? prob : y_numel ? y_numel : 1)) * sizeof *y);
     idx = malloc((size_t)info->n_samples * sizeof *idx);
     if (!orig || !aug || !y || !idx) {
         dlh_error_set("out of memory for %" PRId64 " samples", n);
@@ -196,7 +197,8 @@ int dlh_preview(dlh_config *cfg, const char *backend_override, const char *out_p
     }
     dlh_norm_apply(&nm, orig, n, numel);
     memcpy(aug, orig, (size_t)(n * numel) * sizeof *aug);
-    if ((rc = dlh_augment_pool_new(e->augment, e->n_augment, 1, n, numel, y_numel, &pool)) ||
+    if ((rc = dlh_augment_pool_new(e->augment, e->n_augment, 1, n, numel,
+                                   prob ? prob : y_numel, prob, &pool)) ||
         (rc = dlh_augment_pool_run(pool, aug, y_numel ? y : NULL, n, 0, e->seed, 1)))
         goto done;
     for (int64_t i = 0; i < n; i++) {

@@ -318,7 +318,8 @@ static int run_setup(run_state *r)
          (rc = dlh_batcher_new(e->test.ops, e->test.state, &e->test.info, norm,
                                e->max_batch, &r->bt_test))) ||
         (rc = dlh_batcher_set_augment(r->bt_train, e->augment, e->n_augment,
-                                      (int)e->workers)))
+                                      (int)e->workers,
+                                      e->soft_labels ? e->n_classes : 0)))
         return rc;
     /* Training batches straight into the model input where the backend
        lets the host address its memory (cpu): no copy per step. */

@@ -108,6 +108,43 @@ is "$RC" 0 "--resume (with 2 workers) exits 0"
 cmp -s w1/aug/last.safetensors mid/aug/last.safetensors
 ok $? "the resumed run's checkpoint equals the uninterrupted run's, byte for byte"
 
+# ---- mixup and cutmix: training on probability rows, validated on classes.
+cat >augment.inc <<'EOF'
+augment = (
+  { type = "random_hflip"; },
+  { type = "mixup"; alpha = 0.4; p = 0.5; },
+  { type = "cutmix"; alpha = 1.0; p = 0.5; },
+  { type = "gaussian_noise"; stddev = 0.05; }
+);
+validation_split = 0.25;
+workers = 1;
+EOF
+run_cmd "$dlhost" run base.cfg --runs mix1
+is "$RC" 0 "a run with mixup and cutmix exits 0"
+like "$OUT_FILE" "val_accuracy" "it reports validation accuracy on the class labels"
+run_cmd "$dlhost" run base.cfg --runs mix3 --set data.workers=3
+cmp -s mix1/aug/last.safetensors mix3/aug/last.safetensors
+ok $? "mixup and cutmix: 3 workers give the weights 1 worker gives, byte for byte"
+run_cmd env DLHOST_TEST_INTERRUPT_STEP=9 "$dlhost" run base.cfg --runs mixmid
+run_cmd "$dlhost" run base.cfg --resume mixmid/aug
+cmp -s mix1/aug/last.safetensors mixmid/aug/last.safetensors
+ok $? "mixup and cutmix: a run resumed inside epoch 2 ends with the same bytes"
+printf 'augment = ( { type = "mixup"; } );\n' >augment.inc
+sed -e 's/header = true; label_column = 0;/header = true; label = "dense"; label_columns = 1;/g' \
+    -e 's/units = 2; }/units = 1; }/' -e 's/cross_entropy/mse/' base.cfg >dense.cfg
+run_cmd "$dlhost" check dense.cfg
+is "$RC" 2 "mixup on dense labels: exit 2"
+like "$ERR_FILE" "mixup mixes class labels into probabilities; the data has dense labels" \
+     "mixup on dense labels: says why"
+cat >augment.inc <<'EOF'
+augment = (
+  { type = "random_crop"; padding = 1; padding_mode = "reflect"; },
+  { type = "random_hflip"; p = 0.5; },
+  { type = "gaussian_noise"; stddev = 0.1; }
+);
+workers = 1;
+EOF
+
 # ---- dlhost augment: the preview grid.
 run_cmd "$dlhost" augment base.cfg --out grid.png --samples 6
 if grep -q "built without libpng" "$ERR_FILE"; then

@@ -1099,7 +1099,19 @@ static dlh_shape shape_of(int ndim, int64_t d0, int64_t d1, int64_t d2)
 /* Creates augmenter `type` from the group body over samples of `sample`, as
    the host does: params with "type" reserved, create_ex, then the
    unknown-key check.  On failure *a holds nothing. */
+static int aug_new_info(const char *type, const char *body, dlh_augment_info *info,
+                        int allow_mixing, aug *a);
+
 static int aug_new(const char *type, const char *body, dlh_shape sample, aug *a)
+{
+    dlh_augment_info info = { sizeof info, sample, DLH_LABEL_CLASS, 10, { 0, { 0 } }, 0, 0 };
+    return aug_new_info(type, body, &info, 0, a);
+}
+
+/* aug_new over the data `info` describes; allow_mixing: an augmenter may ask
+   for probability rows and the whole batch. */
+static int aug_new_info(const char *type, const char *body, dlh_augment_info *info,
+                        int allow_mixing, aug *a)
 {
     static const char *const reserved[] = { "type", NULL };
     char text[2048], label[64];
@@ -1120,11 +1132,9 @@ static int aug_new(const char *type, const char *body, dlh_shape sample, aug *a)
     else if (!c)
         rc = DLH_ENOTFOUND;
     if (rc == 0) {
-        dlh_augment_info info = { sizeof info, sample, DLH_LABEL_CLASS, 10, { 0, { 0 } },
-                                  0 };
         a->ops = c->ops;
-        rc = a->ops->create_ex(dlh_host_table(), p, &info, &a->state);
-        if (rc == 0 && info.wants_probabilities) {
+        rc = a->ops->create_ex(dlh_host_table(), p, info, &a->state);
+        if (rc == 0 && !allow_mixing && (info->wants_probabilities || info->whole_batch)) {
             dlh_error_set("%s asks for probability labels", type);
             rc = DLH_EINVAL;
         }
@@ -1195,7 +1205,7 @@ static void test_registered(void)
     static const char *const names[] = {
         "gaussian_noise", "uniform_noise", "salt_pepper", "random_scale", "dropout_noise",
         "random_hflip", "random_vflip", "random_crop", "random_erasing", "random_shift",
-        "random_rotation", "random_affine", "random_resized_crop",
+        "random_rotation", "random_affine", "random_resized_crop", "mixup", "cutmix",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const dlh_component *c = dlh_registry_find(DLH_KIND_AUGMENTER, names[i]);
@@ -1890,6 +1900,193 @@ static void test_bad_params(void)
     }
 }
 
+
+/* ------------------------------------------------------------ mixup, cutmix */
+
+#define MIX_N 6
+#define MIX_C 4                     /* classes */
+
+/* A batch of MIX_N samples of 1 x 5 x 7, sample i of class i % MIX_C as a
+   one-hot row, values distinct per sample. */
+static void mix_batch(float *x, float *y)
+{
+    for (int i = 0; i < MIX_N; i++) {
+        for (int e = 0; e < 35; e++)
+            x[i * 35 + e] = (float)(i * 100 + e);
+        for (int k = 0; k < MIX_C; k++)
+            y[i * MIX_C + k] = k == i % MIX_C ? 1.0f : 0.0f;
+    }
+}
+
+static int mix_run(const aug *a, uint64_t seed, const uint64_t *streams, float *x, float *y)
+{
+    dlh_augment_ctx ctx = { sizeof ctx, seed, streams[0], MIX_N, 0, streams, y, MIX_C, 1 };
+    dlh_error_clear();
+    return a->ops->apply(a->state, &ctx, x);
+}
+
+static void test_mixing(void)
+{
+    dlh_augment_info info = { sizeof info, shape_of(3, 1, 5, 7), DLH_LABEL_CLASS, MIX_C,
+                              { 0, { 0 } }, 0, 0 };
+    aug mx, cm;
+    int rc = aug_new_info("mixup", "alpha = 1.0;", &info, 1, &mx);
+    ok(rc == 0 && info.wants_probabilities == 1 && info.whole_batch == 1,
+       "mixup asks for probability rows and the whole batch (%s)", dlh_error_get());
+    info.wants_probabilities = info.whole_batch = 0;
+    rc = aug_new_info("cutmix", "alpha = 1.0;", &info, 1, &cm);
+    ok(rc == 0 && info.wants_probabilities == 1 && info.whole_batch == 1,
+       "cutmix asks for probability rows and the whole batch (%s)", dlh_error_get());
+    if (rc < 0) {
+        aug_free(&mx);
+        return;
+    }
+    uint64_t streams[MIX_N];
+    float x0[MIX_N * 35], y0[MIX_N * MIX_C], x[MIX_N * 35], y[MIX_N * MIX_C];
+    mix_batch(x0, y0);
+
+    /* mixup: sample i's own class keeps weight lam, its predecessor's class
+       (another one: classes differ between neighbours) 1 - lam, and the
+       values follow the same weights, for one lam over the batch. */
+    int rows = 1, values = 1, one_lam = 1, sums = 1;
+    double lam_sum = 0.0, lam_sq = 0.0;
+    const int batches = 400;
+    for (int t = 0; t < batches; t++) {
+        many_streams(streams, MIX_N, 1000 + (uint64_t)t * 17);
+        memcpy(x, x0, sizeof x);
+        memcpy(y, y0, sizeof y);
+        if (mix_run(&mx, 3, streams, x, y) < 0) {
+            rows = 0;
+            break;
+        }
+        double lam = y[0 * MIX_C + 0];
+        lam_sum += lam;
+        lam_sq += lam * lam;
+        for (int i = 0; i < MIX_N; i++) {
+            int prev = (i + MIX_N - 1) % MIX_N, ci = i % MIX_C, cp = prev % MIX_C;
+            double s = 0.0;
+            for (int k = 0; k < MIX_C; k++)
+                s += y[i * MIX_C + k];
+            sums &= fabs(s - 1.0) < 1e-6;
+            one_lam &= fabsf(y[i * MIX_C + ci] - (float)lam) < 1e-6f;
+            rows &= fabsf(y[i * MIX_C + cp] - (float)(1.0 - lam)) < 1e-6f;
+            for (int e = 0; e < 35; e++) {
+                float want = (float)lam * x0[i * 35 + e] + (float)(1.0 - lam) * x0[prev * 35 + e];
+                values &= fabsf(x[i * 35 + e] - want) <= 1e-4f * fabsf(want) + 1e-4f;
+            }
+        }
+    }
+    ok(sums, "mixup: every label row sums to 1");
+    ok(one_lam && rows, "mixup: row i = lam onehot(i) + (1 - lam) onehot(i - 1), the first "
+       "with the last");
+    ok(values, "mixup: x_i = lam x_i + (1 - lam) x_{i-1} with the labels' lam");
+    double mean = lam_sum / batches, var = lam_sq / batches - mean * mean;
+    /* Beta(1, 1) is uniform: mean 1/2, variance 1/12. */
+    ok(fabs(mean - 0.5) < 4.0 * sqrt(1.0 / 12.0 / batches) && fabs(var - 1.0 / 12.0) < 0.02,
+       "mixup alpha 1: lam is uniform on [0, 1] (mean %.3f, variance %.4f over %d batches)",
+       mean, var, batches);
+
+    /* alpha 0.2 (the boosted Gamma draws): Beta(0.2, 0.2) has mean 1/2 and
+       variance 1 / (4 (2 alpha + 1)) = 0.1786. */
+    aug m2;
+    info.wants_probabilities = info.whole_batch = 0;
+    if (aug_new_info("mixup", "alpha = 0.2;", &info, 1, &m2) == 0) {
+        lam_sum = lam_sq = 0.0;
+        for (int t = 0; t < 2000; t++) {
+            many_streams(streams, MIX_N, 90000 + (uint64_t)t * 7);
+            memcpy(x, x0, sizeof x);
+            memcpy(y, y0, sizeof y);
+            mix_run(&m2, 3, streams, x, y);
+            lam_sum += y[0];
+            lam_sq += (double)y[0] * y[0];
+        }
+        mean = lam_sum / 2000;
+        var = lam_sq / 2000 - mean * mean;
+        ok(fabs(mean - 0.5) < 0.03 && fabs(var - 1.0 / 5.6) < 0.015,
+           "mixup alpha 0.2: lam has Beta(0.2, 0.2)'s mean and variance (%.3f, %.4f; "
+           "want 0.5, 0.1786)", mean, var);
+        aug_free(&m2);
+    } else {
+        ok(0, "mixup alpha 0.2 created: %s", dlh_error_get());
+    }
+
+    /* cutmix: each sample takes a box from its predecessor; the rest is its
+       own; its label weight is the box's complement. */
+    int boxes = 1, labels = 1, varied = 0;
+    for (int t = 0; t < batches; t++) {
+        many_streams(streams, MIX_N, 5000 + (uint64_t)t * 13);
+        memcpy(x, x0, sizeof x);
+        memcpy(y, y0, sizeof y);
+        if (mix_run(&cm, 3, streams, x, y) < 0) {
+            boxes = 0;
+            break;
+        }
+        for (int i = 0; i < MIX_N; i++) {
+            int prev = (i + MIX_N - 1) % MIX_N;
+            int y1 = 5, y2 = -1, x1 = 7, x2 = -1, taken = 0;
+            for (int r = 0; r < 5; r++)
+                for (int c = 0; c < 7; c++) {
+                    float v = x[i * 35 + r * 7 + c];
+                    if (v == x0[prev * 35 + r * 7 + c]) {
+                        taken++;
+                        y1 = r < y1 ? r : y1;
+                        y2 = r > y2 ? r : y2;
+                        x1 = c < x1 ? c : x1;
+                        x2 = c > x2 ? c : x2;
+                    } else if (v != x0[i * 35 + r * 7 + c]) {
+                        boxes = 0;
+                    }
+                }
+            if (taken > 0) {
+                boxes &= taken == (y2 - y1 + 1) * (x2 - x1 + 1);
+                varied |= taken < 35;
+            }
+            float lam = 1.0f - (float)taken / 35.0f;
+            labels &= fabsf(y[i * MIX_C + i % MIX_C] - lam) < 1e-6f &&
+                      fabsf(y[i * MIX_C + prev % MIX_C] - (1.0f - lam)) < 1e-6f;
+        }
+    }
+    ok(boxes && varied, "cutmix: each sample holds one rectangle of its predecessor's "
+       "values and its own elsewhere");
+    ok(labels, "cutmix: labels mix with the pasted area's share");
+
+    /* The same streams give the same batch; mixing needs labels. */
+    float xa[MIX_N * 35], ya[MIX_N * MIX_C];
+    many_streams(streams, MIX_N, 77);
+    memcpy(x, x0, sizeof x);
+    memcpy(y, y0, sizeof y);
+    memcpy(xa, x0, sizeof xa);
+    memcpy(ya, y0, sizeof ya);
+    mix_run(&cm, 9, streams, x, y);
+    mix_run(&cm, 9, streams, xa, ya);
+    ok(same_bits(x, xa, MIX_N * 35) && same_bits(y, ya, MIX_N * MIX_C),
+       "cutmix: the same streams give the same bits");
+    dlh_augment_ctx nolabels = { sizeof nolabels, 9, streams[0], MIX_N, 0, streams, NULL, 0, 1 };
+    rc = mx.ops->apply(mx.state, &nolabels, x);
+    ok(rc == DLH_EINVAL && strstr(dlh_error_get(), "needs probability rows"),
+       "mixup without label rows: DLH_EINVAL (%s)", dlh_error_get());
+    aug_free(&mx);
+    aug_free(&cm);
+
+    /* Bad settings. */
+    info.wants_probabilities = info.whole_batch = 0;
+    rc = aug_new_info("mixup", "alpha = 0.0;", &info, 1, &mx);
+    ok(rc == DLH_ECONFIG && strstr(dlh_error_get(), "test.cfg:3") &&
+       strstr(dlh_error_get(), "'alpha'"), "mixup alpha 0: located error (%s)",
+       dlh_error_get());
+    dlh_augment_info dense = info;
+    dense.label_kind = DLH_LABEL_DENSE;
+    rc = aug_new_info("mixup", "", &dense, 1, &mx);
+    ok(rc == DLH_ECONFIG && strstr(dlh_error_get(), "mixes class labels into probabilities; "
+                                   "the data has dense labels"),
+       "mixup on dense labels: refused (%s)", dlh_error_get());
+    dlh_augment_info flat = info;
+    flat.sample = shape_of(1, 35, 0, 0);
+    rc = aug_new_info("cutmix", "", &flat, 1, &cm);
+    ok(rc == DLH_ECONFIG && strstr(dlh_error_get(), "needs images"),
+       "cutmix on 1-d samples: refused (%s)", dlh_error_get());
+}
+
 int main(void)
 {
     if (dlh_registry_load_all(0) < 0) {
@@ -1907,6 +2104,7 @@ int main(void)
     test_warps_exact();
     test_ctx();
     test_bad_params();
+    test_mixing();
     dlh_registry_clear();
     return done_testing();
 }

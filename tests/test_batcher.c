@@ -749,7 +749,7 @@ static int aug_pass(fake *f, const dlh_norm *nm, const int64_t *idx, int64_t n, 
     dlh_batcher *b;
     int rc = dlh_batcher_new(&fake_ops, f, &f->info, nm, bs, &b);
     if (rc == 0)
-        rc = dlh_batcher_set_augment(b, aug, n_aug, workers);
+        rc = dlh_batcher_set_augment(b, aug, n_aug, workers, 0);
     if (rc == 0)
         rc = dlh_batcher_start(b, idx, n, bs, 1, 77, epoch);
     const dlh_batch *bt;
@@ -836,7 +836,7 @@ static void test_augment(void)
     /* A pass started without `augment` (validation, test) runs none. */
     dlh_batcher *b;
     dlh_batcher_new(&fake_ops, &f, &f.info, &nm, 8, &b);
-    dlh_batcher_set_augment(b, aug, 3, 2);
+    dlh_batcher_set_augment(b, aug, 3, 2, 0);
     aug_rec_init(&r1, 2.0f, 0.0f);
     dlh_batcher_start(b, idx, 30, 8, 0, 77, 5);
     const dlh_batch *bt;
@@ -848,7 +848,7 @@ static void test_augment(void)
     /* Augmenters do not change under a running pass. */
     dlh_batcher_start(b, idx, 30, 8, 1, 77, 5);
     dlh_batcher_next(b, &bt);
-    rc = dlh_batcher_set_augment(b, aug, 2, 1);
+    rc = dlh_batcher_set_augment(b, aug, 2, 1, 0);
     ok(rc == DLH_EINVAL && strstr(dlh_error_get(), "while a pass runs"),
        "set_augment during a pass: DLH_EINVAL (%s)", dlh_error_get());
     dlh_batcher_stop(b);
@@ -857,7 +857,7 @@ static void test_augment(void)
        the augmenter's number, name and the samples of the failing run. */
     aug_rec_init(&r2, 1.0f, 1000.0f);
     r2.fail_at_position = 11;
-    dlh_batcher_set_augment(b, aug, 3, 2);
+    dlh_batcher_set_augment(b, aug, 3, 2, 0);
     dlh_batcher_start(b, idx, 30, 8, 1, 77, 6);
     int rc0 = dlh_batcher_next(b, &bt);
     rc = dlh_batcher_next(b, &bt);

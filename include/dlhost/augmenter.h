@@ -44,8 +44,9 @@ typedef struct dlh_augment_info {
     int32_t wants_probabilities;
     /* Set by create_ex: 1 when apply needs the whole batch in one call
        (it mixes samples, as mixup does).  It is then called once per batch,
-       on one thread, after the augmenters before it have finished the batch;
-       its result then depends on how samples fall into batches. */
+       on one thread, never twice at once (its state may hold scratch it
+       writes), after the augmenters before it have finished the batch; its
+       result then depends on how samples fall into batches. */
     int32_t whole_batch;
 } dlh_augment_info;
 

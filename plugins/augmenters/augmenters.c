@@ -407,6 +407,12 @@ static int augmenters_init(const dlh_host *host, dlh_registrar *reg)
         { "random_resized_crop", &random_resized_crop_ops,
           "crop a random area and aspect, resized back to the image size "
           "(torchvision RandomResizedCrop)" },
+        { "mixup", &mixup_ops,
+          "mix each sample and its label with the previous one of the batch "
+          "(torchvision v2 MixUp)" },
+        { "cutmix", &cutmix_ops,
+          "paste a box of the previous sample of the batch, labels mixed by its area "
+          "(torchvision v2 CutMix)" },
     };
     augmenters_host = host;
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
@@ -421,5 +427,6 @@ static int augmenters_init(const dlh_host *host, dlh_registrar *reg)
 DLH_PLUGIN("augmenters", "0.1.0",
            "data augmenters: gaussian_noise, uniform_noise, salt_pepper, random_scale, "
            "dropout_noise, random_hflip, random_vflip, random_crop, random_erasing, "
-           "random_shift, random_rotation, random_affine, random_resized_crop",
+           "random_shift, random_rotation, random_affine, random_resized_crop, mixup, "
+           "cutmix",
            "MIT", augmenters_init)

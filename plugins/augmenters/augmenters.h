@@ -3,7 +3,7 @@
  * random_vflip, random_crop, random_erasing, random_shift, random_rotation,
  * random_affine, random_resized_crop (images (C, H, W), following the
  * torchvision.transforms of the same names; the output keeps the input's
- * size).
+ * size), and mixup, cutmix (whole batches, labels mixed: mix.h).
  *
  * Draw convention (what tests/ref/augment_ref.py reproduces).  Sample i of a
  * call draws from the Philox stream (ctx->seed, ctx->streams[i]); counter k
@@ -43,6 +43,8 @@ extern const dlh_augmenter_ops random_shift_ops;
 extern const dlh_augmenter_ops random_rotation_ops;
 extern const dlh_augmenter_ops random_affine_ops;
 extern const dlh_augmenter_ops random_resized_crop_ops;
+extern const dlh_augmenter_ops mixup_ops;
+extern const dlh_augmenter_ops cutmix_ops;
 
 /* ---- draws (augmenters.c) ---- */
 
