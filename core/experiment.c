@@ -19,6 +19,7 @@
 #include "registry.h"
 #include "rundir.h"
 #include "sampler.h"
+#include "subset.h"
 
 /* Names dlh_init_parse knows, for "did you mean" and the list of choices. */
 static const char *const exp_init_names[] = {
@@ -229,6 +230,15 @@ static int exp_open_data(dlh_experiment *e, config_setting_t *group, const char 
                       d->info.label_kind);
         return exp_locate(p, NULL, DLH_EPLUGIN);
     }
+    if (e->n_keep_classes > 0) {
+        void *view;
+        if ((rc = dlh_subset_open(d->ops, d->state, &d->info, e->keep_classes,
+                                  e->n_keep_classes, label, strcmp(label, "data.train") == 0,
+                                  &view, &d->info)))
+            return exp_locate(e->data_params_, "classes", rc);
+        d->ops = &dlh_subset_ops;
+        d->state = view;
+    }
     return 0;
 }
 
@@ -315,9 +325,37 @@ static int exp_augment(dlh_experiment *e, dlh_params *data, config_setting_t *li
     return 0;
 }
 
+/* data.classes: the classes kept, renumbered in list order (subset.h). */
+static int exp_classes(dlh_experiment *e, dlh_params *p, config_setting_t *group)
+{
+    e->data_params_ = p;
+    if (!dlh_param_has(p, "classes"))
+        return 0;
+    config_setting_t *c = config_setting_get_member(group, "classes");
+    int n = c && (config_setting_is_array(c) || config_setting_is_list(c))
+                ? config_setting_length(c) : 0;
+    for (int i = 0; i < n; i++) {
+        int t = config_setting_type(config_setting_get_elem(c, (unsigned)i));
+        if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+            n = 0;
+    }
+    if (n < 1)
+        return exp_error_at(p, "classes", "data: 'classes': expected a list of class "
+                            "numbers, [3, 5, 7]");
+    if (!(e->keep_classes = calloc((size_t)n, sizeof *e->keep_classes))) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    for (int i = 0; i < n; i++)
+        e->keep_classes[i] = config_setting_get_int64_elem(c, (unsigned)i);
+    e->n_keep_classes = n;
+    return 0;
+}
+
 static int exp_data(dlh_experiment *e, config_setting_t *group)
 {
-    static const char *const keys[] = { "train", "test", "validation", "augment", NULL };
+    static const char *const keys[] = { "train", "test", "validation", "augment", "classes",
+                                        NULL };
     static const char *const norms[] = { "none", "zscore", "minmax", NULL };
     dlh_params *p = exp_params(e, group, "data", keys);
     if (!p)
@@ -335,6 +373,7 @@ static int exp_data(dlh_experiment *e, config_setting_t *group)
                             &e->workers)) ||
         (rc = dlh_params_check_unused(p)) ||
         (rc = exp_member(p, group, "augment", 1, 0, &augment)) ||
+        (rc = exp_classes(e, p, group)) ||
         (rc = exp_member(p, group, "train", 0, 1, &train)) ||
         (rc = exp_member(p, group, "validation", 0, 0, &val)) ||
         (rc = exp_member(p, group, "test", 0, 0, &test)))
@@ -1081,6 +1120,7 @@ void dlh_experiment_free(dlh_experiment *e)
         dlh_augmenter_free(&e->augment[i]);
     free(e->augment);
     free(e->class_weights);
+    free(e->keep_classes);
     dlh_graph_free(e->graph);
     for (int i = 0; i < e->n_layers; i++)
         dlh_layer_free(e->layers[i]);

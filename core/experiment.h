@@ -37,6 +37,8 @@ typedef struct dlh_experiment {
     dlh_exp_data validation;        /* data.validation; ops NULL when absent */
     double validation_split;        /* data.validation_split, 0 = none */
     int normalize;                  /* data.normalize: dlh_norm_kind */
+    int64_t *keep_classes;          /* data.classes, NULL: all (subset.h) */
+    int n_keep_classes;
     /* data.augment, in order, created over data.train's samples; applied
        to training passes only, by `workers` loader threads. */
     int n_augment;
@@ -93,6 +95,7 @@ typedef struct dlh_experiment {
 
     /* private: every params view handed out, freed with the experiment
        (the strings above point into them). */
+    dlh_params *data_params_;
     dlh_params **params_;
     size_t n_params_, cap_params_;
     char *name_buf_;

@@ -1,0 +1,178 @@
+/* The class-subset view (subset.h). */
+#include "subset.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+/* Labels read per call while scanning (and the x buffer that goes with). */
+#define SUBSET_CHUNK_BYTES ((size_t)1 << 20)
+
+typedef struct subset {
+    const dlh_dataset_ops *ops;
+    void *state;
+    dlh_dataset_info info;          /* the view's */
+    int64_t *kept;                  /* [info.n_samples]: inner indices */
+    int32_t *map;                   /* [inner classes]: new class, or -1 */
+    int64_t n_map;
+    int64_t *idx;                   /* read's translated indices, grown once */
+    size_t idx_cap;
+} subset;
+
+static void subset_close(void *state)
+{
+    subset *s = state;
+    if (!s)
+        return;
+    if (s->ops && s->ops->close)
+        s->ops->close(s->state);
+    free(s->kept);
+    free(s->map);
+    free(s->idx);
+    free(s);
+}
+
+static int subset_info(void *state, dlh_dataset_info *info)
+{
+    subset *s = state;
+    *info = s->info;
+    return 0;
+}
+
+static int subset_read(void *state, const int64_t *idx, size_t n, float *x, float *y)
+{
+    subset *s = state;
+    if (n > s->idx_cap) {
+        /* Grows to the largest batch once: later reads allocate nothing. */
+        int64_t *g = realloc(s->idx, n * sizeof *g);
+        if (!g) {
+            dlh_error_set("data.classes: out of memory");
+            return DLH_ENOMEM;
+        }
+        s->idx = g;
+        s->idx_cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i] < 0 || idx[i] >= s->info.n_samples) {
+            dlh_error_set("data.classes: sample %lld is outside the %lld kept",
+                          (long long)idx[i], (long long)s->info.n_samples);
+            return DLH_ERANGE;
+        }
+        s->idx[i] = s->kept[idx[i]];
+    }
+    int rc = s->ops->read(s->state, s->idx, n, x, y);
+    if (rc != 0 || !y)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        int64_t c = (int64_t)y[i];
+        if (c < 0 || c >= s->n_map || s->map[c] < 0) {
+            dlh_error_set("data.classes: sample %lld now reads class %g, which its first "
+                          "reading did not have (the data changed)", (long long)s->idx[i],
+                          (double)y[i]);
+            return DLH_EDATA;
+        }
+        y[i] = (float)s->map[c];
+    }
+    return 0;
+}
+
+const dlh_dataset_ops dlh_subset_ops = {
+    .struct_size = sizeof(dlh_dataset_ops),
+    .info = subset_info,
+    .read = subset_read,
+    .close = subset_close,
+};
+
+int dlh_subset_open(const dlh_dataset_ops *ops, void *state, const dlh_dataset_info *info,
+                    const int64_t *classes, int n, const char *label, int need_all,
+                    void **out, dlh_dataset_info *view_info)
+{
+    *out = NULL;
+    if (info->label_kind != DLH_LABEL_CLASS) {
+        dlh_error_set("%s: data.classes keeps classes, which needs class labels", label);
+        return DLH_ECONFIG;
+    }
+    subset *s = calloc(1, sizeof *s);
+    int64_t numel = dlh_shape_numel(&info->sample);
+    int64_t chunk = (int64_t)(SUBSET_CHUNK_BYTES / sizeof(float)) / (numel > 0 ? numel : 1);
+    chunk = chunk < 1 ? 1 : chunk > info->n_samples ? info->n_samples : chunk;
+    float *x = malloc((size_t)(chunk * numel) * sizeof *x);
+    float *y = malloc((size_t)chunk * sizeof *y);
+    int64_t *ids = malloc((size_t)chunk * sizeof *ids);
+    int64_t *count = calloc((size_t)n, sizeof *count);
+    int rc = 0;
+    if (!s || !x || !y || !ids || !count ||
+        !(s->map = malloc((size_t)info->n_classes * sizeof *s->map)) ||
+        !(s->kept = malloc((size_t)info->n_samples * sizeof *s->kept))) {
+        dlh_error_set("%s: data.classes: out of memory", label);
+        rc = DLH_ENOMEM;
+        goto done;
+    }
+    s->n_map = info->n_classes;
+    for (int64_t c = 0; c < s->n_map; c++)
+        s->map[c] = -1;
+    for (int i = 0; i < n; i++) {
+        if (classes[i] < 0 || classes[i] >= info->n_classes) {
+            dlh_error_set("%s: data.classes: class %lld is not in the data's 0..%lld", label,
+                          (long long)classes[i], (long long)info->n_classes - 1);
+            rc = DLH_ECONFIG;
+            goto done;
+        }
+        if (s->map[classes[i]] >= 0) {
+            dlh_error_set("%s: data.classes: class %lld is listed twice", label,
+                          (long long)classes[i]);
+            rc = DLH_ECONFIG;
+            goto done;
+        }
+        s->map[classes[i]] = i;
+    }
+    int64_t kept = 0;
+    for (int64_t first = 0; first < info->n_samples; first += chunk) {
+        int64_t m = info->n_samples - first < chunk ? info->n_samples - first : chunk;
+        for (int64_t i = 0; i < m; i++)
+            ids[i] = first + i;
+        dlh_error_clear();
+        rc = ops->read(state, ids, (size_t)m, x, y);
+        if (rc > 0)
+            rc = DLH_EPLUGIN;
+        if (rc < 0) {
+            if (!*dlh_error_get())
+                dlh_error_set("reading labels failed (%s)", dlh_strerror(rc));
+            dlh_error_prefix("%s: data.classes: ", label);
+            goto done;
+        }
+        for (int64_t i = 0; i < m; i++) {
+            int64_t c = (int64_t)y[i];
+            if (c >= 0 && c < s->n_map && s->map[c] >= 0) {
+                s->kept[kept++] = first + i;
+                count[s->map[c]]++;
+            }
+        }
+    }
+    for (int i = 0; i < n && need_all; i++) {
+        if (count[i] == 0) {
+            dlh_error_set("%s: data.classes: class %lld has no sample", label,
+                          (long long)classes[i]);
+            rc = DLH_ECONFIG;
+            goto done;
+        }
+    }
+    s->ops = ops;
+    s->state = state;
+    s->info = *info;
+    s->info.n_samples = kept;
+    s->info.n_classes = n;
+    *view_info = s->info;
+    *out = s;
+done:
+    free(x);
+    free(y);
+    free(ids);
+    free(count);
+    if (rc < 0 && s) {
+        s->ops = NULL;              /* the inner reader stays the caller's */
+        subset_close(s);
+    }
+    return rc;
+}
