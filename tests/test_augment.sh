@@ -205,4 +205,12 @@ is "$RC" 2 "an image augmenter on 1-d samples: exit 2"
 grep -Eq 'augment\.inc:1: .*random_hflip.*\[16\]' "$ERR_FILE"
 ok $? "an image augmenter on 1-d samples: located, with the data's shape"
 
+# The example with augmentation builds (it needs Debian's Fashion-MNIST).
+if [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+    run_cmd "$dlhost" check "$DLHOST_SRCDIR/examples/fashion-mnist/cnn-augment.cfg"
+    is "$RC" 0 "dlhost check examples/fashion-mnist/cnn-augment.cfg"
+else
+    skip "examples/fashion-mnist/cnn-augment.cfg: no Fashion-MNIST (dataset-fashion-mnist)"
+fi
+
 done_testing
