@@ -47,4 +47,40 @@ diag "allocation calls: $few with 25 steps per epoch, $many with 100"
 ok $? "the counter saw the run's allocations"
 is "$many" "$few" "four times the steps, the same number of allocation calls"
 
+# The same with the data pipeline busy: augmenters on two loader threads
+# (label mixing included), a weighted sampler and a class subset.
+awk 'BEGIN { srand(5); printf "c"; for (j = 0; j < 16; j++) printf ",p%d", j; print ""
+    for (i = 0; i < 200; i++) { printf "%d", i % 3
+        for (j = 0; j < 16; j++) printf ",%.3f", rand() + (i % 3) * (j % 4 < 2); print "" } }' \
+    >"$TAP_TMP/img.csv"
+cat >"$TAP_TMP/aug.cfg" <<'EOF'
+name = "aug";
+seed = 1;
+backend = { type = "cpu"; threads = 1; };
+data = {
+  train = { type = "csv"; path = "img.csv"; header = true; label_column = 0; shape = [1, 4, 4]; };
+  normalize = "zscore";
+  classes = [2, 0];
+  workers = 2;
+  augment = (
+    { type = "random_crop"; padding = 1; padding_mode = "reflect"; },
+    { type = "random_hflip"; },
+    { type = "random_erasing"; },
+    { type = "gaussian_noise"; stddev = 0.1; },
+    { type = "mixup"; alpha = 0.4; }
+  );
+};
+model = ( { type = "flatten"; }, { name = "fc"; type = "dense"; units = 2; } );
+loss = { type = "cross_entropy"; };
+optimizer = { type = "sgd"; lr = 0.1; };
+train = { epochs = 2; batch_size = 16; sampler = "weighted"; };
+EOF
+cfg=$TAP_TMP/aug.cfg
+run_counted 16
+run_counted 4
+few=$(cat "$TAP_TMP/count.16" 2>/dev/null || echo -1)
+many=$(cat "$TAP_TMP/count.4" 2>/dev/null || echo -1)
+diag "with augmenters: $few allocation calls with 9 steps per epoch, $many with 34"
+is "$many" "$few" "with augmenters, samplers and a class subset: four times the steps, the same allocation calls"
+
 done_testing
