@@ -255,6 +255,9 @@ static int images_jpeg_load(images_jpeg *c, FILE *f, int channels, images_pixels
     const dlh_host *host = datasets_host;
     struct jpeg_decompress_struct cinfo;
     int rc;
+    /* Zeroed: an error inside jpeg_create_decompress (a library version
+       mismatch) comes before it zeroes the struct, and destroy reads mem. */
+    memset(&cinfo, 0, sizeof cinfo);
     cinfo.err = jpeg_std_error(&c->err);
     c->err.error_exit = images_jpeg_error_exit;
     c->err.emit_message = images_jpeg_emit;
