@@ -14,8 +14,9 @@ extern const dlh_host *datasets_host;
 
 /* Opens the data file `path` (named by parameter `key` of p) for reading
    if it is a regular file, with *st its fstat; else NULL, *rc set and the
-   message given: a missing file at the key (param_error), a FIFO or a
-   device refused by name without blocking on it. */
+   message given: a missing file at the key (param_error; p NULL: an
+   error naming the file, DLH_EIO, for a file opened after open), a FIFO or
+   a device refused by name without blocking on it. */
 FILE *datasets_fopen(dlh_params *p, const char *key, const char *path, struct stat *st,
                      int *rc);
 

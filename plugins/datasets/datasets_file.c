@@ -12,7 +12,7 @@ FILE *datasets_fopen(dlh_params *p, const char *key, const char *path, struct st
     const dlh_host *host = datasets_host;
     /* O_NONBLOCK: opening a FIFO without a writer would block forever. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+    if (fd < 0 && p && (errno == ENOENT || errno == ENOTDIR)) {
         /* A file that is not there is a mistake in the experiment file. */
         *rc = host->param_error(p, key, "parameter '%s': no such file: '%s'", key, path);
         return NULL;
