@@ -402,6 +402,9 @@ static void test_bad_headers(void)
     p = copy_cut("dt_le_f4.npy", 152 - 8);
     bad_x("cut after the version", p, "truncated: a .npy file starts with 10 bytes or "
           "more, this one has 8");
+    p = put("\x93NU", 3);
+    bad_x("3 bytes of the magic", p, "truncated: a .npy file starts with 10 bytes or "
+          "more, this one has 3");
     p = put("", 0);
     bad_x("empty file", p, "empty file");
     p = put("\x93NUMPZ\x01\x00\x10\x00{}              \n", 26);

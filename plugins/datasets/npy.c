@@ -38,7 +38,8 @@
  * No allocation is sized from a header alone: a file's or a stored member's
  * data length is checked against the bytes there before anything is
  * allocated, and a deflated member is inflated into a buffer that grows only
- * as bytes arrive, never past the size its directory entry claims. */
+ * as bytes arrive, never past the size its directory entry claims (so for
+ * a moment at open it is held twice: inflated, and as floats). */
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
@@ -438,15 +439,16 @@ static int npy_header(npy_array *a, int top_level)
     }
     if ((rc = npy_src_read(s, 0, pre, have)))
         return rc;
-    if (have < 10 || memcmp(pre, "\x93NUMPY", have < 6 ? have : 6) != 0) {
+    int magic = memcmp(pre, "\x93NUMPY", have < 6 ? have : 6) == 0;
+    if (magic && have < 10) {
+        host->error("%s: truncated: a .npy file starts with 10 bytes or more, this one "
+                    "has %zu", s->name, have);
+        return DLH_EDATA;
+    }
+    if (!magic) {
         if (have >= 4 && memcmp(pre, "PK\3\4", 4) == 0 && top_level) {
             host->error("%s: a zip archive (.npz), not a .npy file (name it as path, "
                         "with x and y naming its arrays)", s->name);
-            return DLH_EDATA;
-        }
-        if (have >= 6 && memcmp(pre, "\x93NUMPY", 6) == 0) {
-            host->error("%s: truncated: a .npy file starts with 10 bytes or more, this "
-                        "one has %zu", s->name, have);
             return DLH_EDATA;
         }
         char got[40] = "";
@@ -781,17 +783,18 @@ static int npz_entry_at(const npz_archive *z, int64_t *pos, npz_entry *e)
     for (int i = 0; i < 3; i++)
         need += *big[i] == 0xffffffffu;
     if (need) {
-        const unsigned char *f = p + 46 + n, *ex_end = f + x;
-        while (f + 4 <= ex_end && npy_le16(f) != 1)
-            f += 4 + npy_le16(f + 2);
-        if (f + 4 > ex_end)
+        const unsigned char *ex = p + 46 + n;
+        size_t f = 0;
+        while (f + 4 <= x && npy_le16(ex + f) != 1)
+            f += 4 + (size_t)npy_le16(ex + f + 2);
+        if (f + 4 > x)
             return npz_bad(z, "a ZIP64 size without its ZIP64 extra field");
-        if (npy_le16(f + 2) < 8 * need || f + 4 + 8 * need > ex_end)
+        if (npy_le16(ex + f + 2) < 8 * need || f + 4 + 8 * (size_t)need > x)
             return npz_bad(z, "a ZIP64 extra field too short for its sizes");
         int k = 0;
         for (int i = 0; i < 3; i++)
             if (*big[i] == 0xffffffffu)
-                *big[i] = npy_le64(f + 4 + 8 * k++);
+                *big[i] = npy_le64(ex + f + 4 + 8 * k++);
     }
     *pos += 46 + (int64_t)(n + x + c);
     return 0;
@@ -938,6 +941,7 @@ static int npz_member(const npz_archive *z, const char *key, const char *want,
     int n_found[2] = { 0, 0 };
     char listing[200] = "";
     size_t ll = 0;
+    int listed_all = 1;
     int64_t pos = 0;
     int rc;
     for (int64_t i = 0; i < z->entries; i++) {
@@ -960,8 +964,8 @@ static int npz_member(const npz_archive *z, const char *key, const char *want,
                 listing[ll++] = e.name[j] >= 0x20 && e.name[j] < 0x7f ? (char)e.name[j] : '?';
             listing[ll++] = '\'';
             listing[ll] = '\0';
-        } else if (ll + 6 < sizeof listing && strcmp(listing + ll - 3, "...") != 0) {
-            ll += (size_t)snprintf(listing + ll, sizeof listing - ll, ", ...");
+        } else {
+            listed_all = 0;
         }
     }
     if (pos != z->cd_size)
@@ -969,8 +973,9 @@ static int npz_member(const npz_archive *z, const char *key, const char *want,
     int k = n_found[0] ? 0 : 1;
     const char *name = k ? with_ext : want;
     if (!n_found[k]) {
-        host->error("%s: no array '%s' (parameter '%s') in the archive (it holds %s)",
-                    z->path, want, key, z->entries ? listing : "nothing");
+        host->error("%s: no array '%s' (parameter '%s') in the archive (it holds %s%s)",
+                    z->path, want, key, z->entries ? listing : "nothing",
+                    listed_all ? "" : ", ...");
         return DLH_EDATA;
     }
     if (!(src->name = npy_strdupf(z->path, name))) {
