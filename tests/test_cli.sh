@@ -61,7 +61,8 @@ ok $? "plugins prints the header KIND NAME PLUGIN VERSION ABI"
 cp "$OUT_FILE" "$TAP_TMP/plugins.txt"
 for want in "backend cpu cpu.so" "layer dense layers.so" "layer relu activations.so" \
             "loss mse losses.so" "optimizer sgd optimizers.so" \
-            "schedule constant schedules.so" "dataset csv datasets.so"; do
+            "schedule constant schedules.so" "dataset csv datasets.so" \
+            "dataset npy datasets.so"; do
     set -- $want      # split on purpose: kind, name, file
     row=$(awk -v k="$1" -v n="$2" '$1 == k && $2 == n { print $3, $5; v = $4 }
                                    END { if (v !~ /^[0-9]/) print "bad version" }' \
@@ -271,6 +272,16 @@ printf 'epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,samples
 run_cmd timeout 20 "$dlhost" run "$data/good.cfg" --resume fiforun
 is "$RC" 1 "--resume from a FIFO last.safetensors exits 1"
 like "$ERR_FILE" "fiforun/last.safetensors: not a regular file (a FIFO)" "and says what it is"
+
+# ---- the npy reader end to end: an .npz that numpy wrote trains and tests
+run_cmd "$dlhost" check "$data/npy/blobs.cfg"
+is "$RC" 0 "check of an experiment on an .npz exits 0"
+like "$OUT_FILE" "data.train  npy: 80 samples, sample [4], class labels, 3 classes" \
+     "the npy reader describes the training set (limit = 80)"
+run_cmd "$dlhost" run "$data/npy/blobs.cfg"
+is "$RC" 0 "a run on the .npz exits 0"
+grep -Eq '^test  loss [0-9.]+  accuracy 1\.0000  \(96 samples\)' "$OUT_FILE"
+ok $? "and separates its three blobs"
 
 run_cmd "$dlhost" run "$data/good.cfg" --set optimizer.lr=1e5 --set optimizer.momentum=0.0 \
     --set train.epochs=5

@@ -10,8 +10,12 @@ static int datasets_init(const dlh_host *host, dlh_registrar *reg)
                       "numeric CSV file: features, then a class or dense label");
     if (rc)
         return rc;
-    return reg->add(reg, DLH_KIND_DATASET, "idx", &idx_ops,
-                    "IDX files (MNIST, Fashion-MNIST), raw or gzip: images and labels");
+    rc = reg->add(reg, DLH_KIND_DATASET, "idx", &idx_ops,
+                  "IDX files (MNIST, Fashion-MNIST), raw or gzip: images and labels");
+    if (rc)
+        return rc;
+    return reg->add(reg, DLH_KIND_DATASET, "npy", &npy_ops,
+                    "NumPy .npy files or an .npz archive (stored or deflated): x and y");
 }
 
-DLH_PLUGIN("datasets", "0.1.0", "dataset readers (csv, idx)", "MIT", datasets_init)
+DLH_PLUGIN("datasets", "0.1.0", "dataset readers (csv, idx, npy)", "MIT", datasets_init)

@@ -24,5 +24,7 @@ FILE *datasets_fopen(dlh_params *p, const char *key, const char *path, struct st
 extern const dlh_dataset_ops csv_ops;
 /* idx.c: MNIST-style IDX files, raw or gzip, kept in their own type. */
 extern const dlh_dataset_ops idx_ops;
+/* npy.c: NumPy .npy files and .npz archives, converted to floats at open. */
+extern const dlh_dataset_ops npy_ops;
 
 #endif
