@@ -451,6 +451,19 @@ static int eval_match(const dlh_experiment *e, const dlh_st_file *f, const char 
             return DLH_ECONFIG;
         }
     }
+    /* Class names: the checkpoint's (class_name.K) and data.train's must
+       agree where both exist: the same index must mean the same class. */
+    for (int64_t k = 0; e->class_names && k < e->n_class_names; k++) {
+        char key[48];
+        snprintf(key, sizeof key, "class_name.%" PRId64, k);
+        const char *name = dlh_st_meta_get(f, key);
+        if (name && strcmp(name, e->class_names[k]) != 0) {
+            dlh_error_set("%s: class %" PRId64 " is '%s' in the checkpoint and '%s' in the "
+                          "data of %s; the classes must be the same, in the same order",
+                          path, k, name, e->class_names[k], cfg);
+            return DLH_ECONFIG;
+        }
+    }
     if (dlh_st_meta_get(f, "normalize") && norm->kind != e->normalize) {
         dlh_error_set("%s: the checkpoint was trained with normalize = \"%s\", the "
                       "experiment %s says \"%s\"", path, eval_norm_names[norm->kind], cfg,
@@ -477,8 +490,37 @@ int dlh_checkpoint_check(const dlh_experiment *e, const dlh_st_file *f, const ch
 
 /* ------------------------------------------------------------ dlhost eval */
 
+/* The checkpoint's class names (all n or none), strdup'ed into names. */
+static int eval_class_names(const dlh_st_file *f, int64_t n, char ***names)
+{
+    *names = NULL;
+    if (n < 1)
+        return 0;
+    char **v = calloc((size_t)n, sizeof *v);
+    if (!v) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        char key[48];
+        snprintf(key, sizeof key, "class_name.%" PRId64, k);
+        const char *name = dlh_st_meta_get(f, key);
+        if (!name || !(v[k] = strdup(name))) {
+            for (int64_t j = 0; j < k; j++)
+                free(v[j]);
+            free(v);
+            if (!name)
+                return 0;
+            dlh_error_set("out of memory");
+            return DLH_ENOMEM;
+        }
+    }
+    *names = v;
+    return 0;
+}
+
 static void eval_print(FILE *out, const dlh_experiment *e, double loss, double acc,
-                       const int64_t *conf)
+                       const int64_t *conf, char *const *names)
 {
     fprintf(out, "test  %" PRId64 " samples  loss %.6f", e->test.info.n_samples, loss);
     if (!isnan(acc))
@@ -505,6 +547,12 @@ static void eval_print(FILE *out, const dlh_experiment *e, double loss, double a
             fprintf(out, " %*" PRId64, w, conf[i * C + j]);
         fprintf(out, "\n");
     }
+    if (!names)
+        return;
+    fprintf(out, "classes:");
+    for (int64_t k = 0; k < C; k++)
+        fprintf(out, "%s %" PRId64 " %s", k ? "," : "", k, names[k]);
+    fprintf(out, "\n");
 }
 
 int dlh_eval(dlh_config *cfg, const char *backend_override, const char *weights,
@@ -518,6 +566,7 @@ int dlh_eval(dlh_config *cfg, const char *backend_override, const char *weights,
     dlh_evaluator ev;
     dlh_batcher *bt = NULL;
     int64_t *idx = NULL, *conf = NULL;
+    char **names = NULL;
     memset(&norm, 0, sizeof norm);
     memset(&ev, 0, sizeof ev);
     int rc = dlh_experiment_new(cfg, backend_override, 0, &e);
@@ -531,7 +580,9 @@ int dlh_eval(dlh_config *cfg, const char *backend_override, const char *weights,
     }
     if ((rc = dlh_st_read(weights, &f)) ||
         (rc = dlh_model_tensors(e, 0, &t, &n)) ||
-        (rc = dlh_checkpoint_check(e, f, weights, t, n, &norm)))
+        (rc = dlh_checkpoint_check(e, f, weights, t, n, &norm)) ||
+        (rc = eval_class_names(f, e->target_kind == DLH_TARGET_CLASS ? e->n_classes : 0,
+                               &names)))
         goto done;
     dlh_st_free(f);
     f = NULL;
@@ -558,9 +609,12 @@ int dlh_eval(dlh_config *cfg, const char *backend_override, const char *weights,
         goto done;
     }
     fprintf(out, "eval %s: %s (%s)\n", e->name, weights, e->backend_line);
-    eval_print(out, e, loss, acc, conf);
+    eval_print(out, e, loss, acc, conf, names);
     fflush(out);
 done:
+    for (int64_t k = 0; names && k < e->n_classes; k++)
+        free(names[k]);
+    free(names);
     dlh_batcher_free(bt);
     dlh_evaluator_release(&ev);
     free(idx);

@@ -352,6 +352,29 @@ static int exp_classes(dlh_experiment *e, dlh_params *p, config_setting_t *group
     return 0;
 }
 
+/* The names of data.train's classes, when its reader knows them (the
+   dataset ABI 1.4 class_name slot): all of them or none. */
+static int exp_class_names(dlh_experiment *e)
+{
+    const dlh_exp_data *d = &e->train;
+    if (d->info.label_kind != DLH_LABEL_CLASS || !d->ops->class_name ||
+        d->info.n_classes < 1)
+        return 0;
+    if (!(e->class_names = calloc((size_t)d->info.n_classes, sizeof *e->class_names))) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    for (int64_t k = 0; k < d->info.n_classes; k++) {
+        if (!(e->class_names[k] = d->ops->class_name(d->state, k))) {
+            free(e->class_names);
+            e->class_names = NULL;
+            return 0;
+        }
+    }
+    e->n_class_names = d->info.n_classes;
+    return 0;
+}
+
 static int exp_data(dlh_experiment *e, config_setting_t *group)
 {
     static const char *const keys[] = { "train", "test", "validation", "augment", "classes",
@@ -403,6 +426,8 @@ static int exp_data(dlh_experiment *e, config_setting_t *group)
                  (rc = exp_same_data(e, "data.test", &e->test))))
         return rc;
     if (augment && (rc = exp_augment(e, p, augment)))
+        return rc;
+    if ((rc = exp_class_names(e)))
         return rc;
     if (e->workers == 0) {
         /* What keeps the step fed: a thread per core, up to 4, when there
@@ -1121,6 +1146,7 @@ void dlh_experiment_free(dlh_experiment *e)
     free(e->augment);
     free(e->class_weights);
     free(e->keep_classes);
+    free(e->class_names);
     dlh_graph_free(e->graph);
     for (int i = 0; i < e->n_layers; i++)
         dlh_layer_free(e->layers[i]);

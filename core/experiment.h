@@ -39,6 +39,10 @@ typedef struct dlh_experiment {
     int normalize;                  /* data.normalize: dlh_norm_kind */
     int64_t *keep_classes;          /* data.classes, NULL: all (subset.h) */
     int n_keep_classes;
+    /* data.train's class names (its reader's class_name), NULL when it has
+       none; borrowed from the reader. */
+    const char **class_names;
+    int64_t n_class_names;
     /* data.augment, in order, created over data.train's samples; applied
        to training passes only, by `workers` loader threads. */
     int n_augment;

@@ -302,6 +302,18 @@ static int run_setup(run_state *r)
 
     if ((rc = run_data_fingerprint(r)) || (rc = run_sampler(r)))
         return rc;
+    if (e->n_class_names > 0) {
+        if (!(r->class_keys = dlh_run_calloc((size_t)e->n_class_names, sizeof(char *))))
+            return DLH_ENOMEM;
+        for (int64_t k = 0; k < e->n_class_names; k++) {
+            char key[48];
+            snprintf(key, sizeof key, "class_name.%" PRId64, k);
+            if (!(r->class_keys[k] = strdup(key))) {
+                dlh_error_set("out of memory");
+                return DLH_ENOMEM;
+            }
+        }
+    }
     if (e->normalize != DLH_NORM_NONE &&
         (rc = dlh_norm_compute(e->normalize, e->train.ops, e->train.state, &e->train.info,
                                r->train_idx, r->n_train, &r->norm))) {
@@ -394,6 +406,9 @@ static void run_free(run_state *r)
     free(r->path_last);
     free(r->path_best);
     free(r->plugins);
+    for (int64_t k = 0; r->class_keys && k < r->e->n_class_names; k++)
+        free(r->class_keys[k]);
+    free(r->class_keys);
     free(r->backend_plugin);
     free(r->resumed_backend);
     free(r->history);
@@ -412,12 +427,19 @@ static int run_write(run_state *r, const char *path, const dlh_ckpt_tensor *t, s
     char s_best[32], s_best_step[32];
     char s_batch[32], s_bs[32], s_sum[40], s_correct[32], s_secs[40];
     char *norm_bufs[5];
-    dlh_st_meta meta[32];
+    /* 32 of the run's own, then "class_name.K" of each named class. */
+    dlh_st_meta *meta = malloc((32 + (size_t)e->n_class_names) * sizeof *meta);
+    if (!meta) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
     size_t n = 0;
     int rc = dlh_norm_to_meta(e->normalize != DLH_NORM_NONE ? &r->norm : NULL, meta + n,
                               norm_bufs);
-    if (rc)
+    if (rc) {
+        free(meta);
         return rc;
+    }
     n += 5;
     /* The monitored metric of every epoch so far, exactly (%.17g): a resumed
        run replays it to recover the best value, early stopping's patience
@@ -427,6 +449,7 @@ static int run_write(run_state *r, const char *path, const dlh_ckpt_tensor *t, s
     if (!history) {
         for (int i = 0; i < 5; i++)
             free(norm_bufs[i]);
+        free(meta);
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
     }
@@ -478,10 +501,13 @@ static int run_write(run_state *r, const char *path, const dlh_ckpt_tensor *t, s
         meta[n++] = (dlh_st_meta){ "epoch_correct", s_correct };
         meta[n++] = (dlh_st_meta){ "epoch_seconds", s_secs };
     }
+    for (int64_t c = 0; c < e->n_class_names; c++)
+        meta[n++] = (dlh_st_meta){ r->class_keys[c], e->class_names[c] };
     rc = dlh_checkpoint_save(r->be, path, t, n_t, meta, n);
     for (int i = 0; i < 5; i++)
         free(norm_bufs[i]);
     free(history);
+    free(meta);
     return rc;
 }
 

@@ -57,6 +57,7 @@ typedef struct run_state {
     char config_hash[40];
     char data_hash[96];             /* fingerprint of data.train (run.c) */
     char *plugins;                  /* metadata: the plugins used */
+    char **class_keys;              /* metadata: "class_name.K" of each named class */
     char *backend_plugin;           /* metadata: the backend's item of plugins */
     char *resumed_backend;          /* --resume from another backend: its item */
     const char *monitor;            /* the monitored metric's name */

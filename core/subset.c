@@ -18,6 +18,7 @@ typedef struct subset {
     int64_t n_map;
     int64_t *idx;                   /* read's translated indices, grown once */
     size_t idx_cap;
+    int64_t *classes;               /* [info.n_classes]: the inner class of each */
 } subset;
 
 static void subset_close(void *state)
@@ -30,7 +31,17 @@ static void subset_close(void *state)
     free(s->kept);
     free(s->map);
     free(s->idx);
+    free(s->classes);
     free(s);
+}
+
+/* The inner reader's name of the class kept as k. */
+static const char *subset_class_name(void *state, int64_t k)
+{
+    subset *s = state;
+    if (k < 0 || k >= s->info.n_classes || !s->ops->class_name)
+        return NULL;
+    return s->ops->class_name(s->state, s->classes[k]);
 }
 
 static int subset_info(void *state, dlh_dataset_info *info)
@@ -82,6 +93,7 @@ const dlh_dataset_ops dlh_subset_ops = {
     .info = subset_info,
     .read = subset_read,
     .close = subset_close,
+    .class_name = subset_class_name,
 };
 
 int dlh_subset_open(const dlh_dataset_ops *ops, void *state, const dlh_dataset_info *info,
@@ -104,6 +116,7 @@ int dlh_subset_open(const dlh_dataset_ops *ops, void *state, const dlh_dataset_i
     int rc = 0;
     if (!s || !x || !y || !ids || !count ||
         !(s->map = malloc((size_t)info->n_classes * sizeof *s->map)) ||
+        !(s->classes = malloc((size_t)n * sizeof *s->classes)) ||
         !(s->kept = malloc((size_t)info->n_samples * sizeof *s->kept))) {
         dlh_error_set("%s: data.classes: out of memory", label);
         rc = DLH_ENOMEM;
@@ -126,6 +139,7 @@ int dlh_subset_open(const dlh_dataset_ops *ops, void *state, const dlh_dataset_i
             goto done;
         }
         s->map[classes[i]] = i;
+        s->classes[i] = classes[i];
     }
     int64_t kept = 0;
     for (int64_t first = 0; first < info->n_samples; first += chunk) {
