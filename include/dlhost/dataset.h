@@ -26,6 +26,10 @@ typedef struct dlh_dataset_info {
     int32_t label_kind;     /* dlh_label_kind */
     int64_t n_classes;      /* class labels: 1 + the largest label seen, else 0 */
     dlh_shape label;        /* dense labels: per-sample shape */
+    /* ABI 1.4 members go below this line: the host sets struct_size to its
+       own size and zeroes the rest before info; a reader fills a member
+       only when struct_size covers it. */
+    int32_t sample_weights; /* 1: read_weights gives a weight per sample */
 } dlh_dataset_info;
 
 typedef struct dlh_dataset_ops {
@@ -45,6 +49,10 @@ typedef struct dlh_dataset_ops {
        until close.  NULL slot: the classes have no names.  The host reads
        it only when the plugin's struct_size covers it. */
     const char *(*class_name)(void *state, int64_t k);
+    /* optional (ABI 1.4), used when info set sample_weights: the weights of
+       samples idx[0..n) into w (finite, >= 0), which the loss multiplies
+       each sample's loss by (loss.h). */
+    int (*read_weights)(void *state, const int64_t *idx, size_t n, float *w);
 } dlh_dataset_ops;
 
 #endif

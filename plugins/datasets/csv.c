@@ -2,7 +2,8 @@
  *
  * Each row is one sample: its feature columns, and a class label (one
  * column, `label_column`), a dense label (the last `label_columns` columns)
- * or no label.  Parsing is strict, because a silently misread number trains
+ * or no label, and optionally a per-sample weight (`weight_column`: a
+ * finite number >= 0, given to the loss as the sample's weight).  Parsing is strict, because a silently misread number trains
  * a wrong model: every row has the same field count, every field is a whole
  * finite number, class labels are integers in [0, 2^24) (exact as floats).
  * Blank lines may only end the file; CRLF line ends and a UTF-8 byte order
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@ typedef struct csv_state {
     char *path;                 /* for messages */
     float *x;                   /* rows x n_feat */
     float *y;                   /* rows x n_label */
+    float *w;                   /* rows: weight_column's values, or NULL */
     int64_t rows, n_feat, n_label;
     int label_kind;             /* dlh_label_kind */
     int64_t n_classes;
@@ -189,8 +192,24 @@ static int csv_scan(csv_state *st, char *buf, size_t size, int header, char deli
 }
 
 /* Pass 2: parses every field into st->x and st->y. */
+/* What field f of a row is, given the label column (class), the label
+   columns (dense: the last n_label fields) and the weight column (-1: none). */
+enum { CSV_FEATURE, CSV_CLASS, CSV_DENSE, CSV_WEIGHT };
+
+static int csv_role(const csv_state *st, int64_t fields, int64_t f, int64_t label_col,
+                    int64_t weight_col)
+{
+    if (f == weight_col)
+        return CSV_WEIGHT;
+    if (st->label_kind == DLH_LABEL_CLASS && f == label_col)
+        return CSV_CLASS;
+    if (st->label_kind == DLH_LABEL_DENSE && f >= fields - st->n_label)
+        return CSV_DENSE;
+    return CSV_FEATURE;
+}
+
 static int csv_parse(csv_state *st, char *buf, size_t size, int header, char delim,
-                     int64_t fields, int64_t label_col)
+                     int64_t fields, int64_t label_col, int64_t weight_col)
 {
     const dlh_host *host = datasets_host;
     size_t pos = 0;
@@ -202,6 +221,7 @@ static int csv_parse(csv_state *st, char *buf, size_t size, int header, char del
             continue;
         float *x = st->x + row * st->n_feat;
         float *y = st->y ? st->y + row * st->n_label : NULL;
+        float *yd = y;
         char *s = l.start, *line_end = l.start + l.len;
         for (int64_t f = 0; f < fields; f++) {
             char *e = memchr(s, delim, (size_t)(line_end - s));
@@ -220,7 +240,16 @@ static int csv_parse(csv_state *st, char *buf, size_t size, int header, char del
             int rc = csv_number(st, line_no, f + 1, s, &v);
             if (rc)
                 return rc;
-            if (st->label_kind == DLH_LABEL_CLASS && f == label_col) {
+            int role = csv_role(st, fields, f, label_col, weight_col);
+            if (role == CSV_WEIGHT) {
+                if (!(v >= 0.0f)) {
+                    host->error("%s:%lld: field %lld: weight '%.40s' is negative (sample "
+                                "weights are >= 0)", st->path, (long long)line_no,
+                                (long long)f + 1, s);
+                    return DLH_EDATA;
+                }
+                st->w[row] = v + 0.0f;
+            } else if (role == CSV_CLASS) {
                 if (!(v >= 0.0f && v < CSV_MAX_CLASS && v == floorf(v))) {
                     host->error("%s:%lld: field %lld: class label '%.40s' is not an "
                                 "integer in [0, 16777216)", st->path,
@@ -230,8 +259,8 @@ static int csv_parse(csv_state *st, char *buf, size_t size, int header, char del
                 *y = v + 0.0f;    /* turns -0 into 0 */
                 if ((int64_t)v > max_label)
                     max_label = (int64_t)v;
-            } else if (st->label_kind == DLH_LABEL_DENSE && f >= st->n_feat) {
-                y[f - st->n_feat] = v;
+            } else if (role == CSV_DENSE) {
+                *yd++ = v;
             } else {
                 *x++ = v;
             }
@@ -256,8 +285,9 @@ static int csv_open(const dlh_host *host, dlh_params *p, void **state)
     const char *path, *delim_s;
     int header, label;
     const int no = 0;
-    int64_t label_col = -1, label_cols = 1;
+    int64_t label_col = -1, label_cols = 1, weight_col = 0;
     const int64_t def_col = -1, def_cols = 1;
+    int has_weight = 0;
     int rc;
     if ((rc = host->param_path(p, "path", NULL, &path)) ||
         (rc = host->param_bool(p, "header", &no, &header)) ||
@@ -285,6 +315,10 @@ static int csv_open(const dlh_host *host, dlh_params *p, void **state)
                                  "for label = \"dense\"");
     }
     if (rc)
+        return rc;
+    if ((has_weight = host->param_has(p, "weight_column")) &&
+        (rc = host->param_int(p, "weight_column", NULL, -(1 << 30), (1 << 30) - 1,
+                              &weight_col)))
         return rc;
     float shape_v[DLH_MAX_DIMS];
     size_t shape_n = 0;
@@ -349,7 +383,26 @@ static int csv_open(const dlh_host *host, dlh_params *p, void **state)
         }
         st->n_label = label_cols;
     }
-    st->n_feat = fields - st->n_label;
+    if (has_weight) {
+        int64_t col = weight_col < 0 ? weight_col + fields : weight_col;
+        const char *clash = col == label_col && label == CSV_LABEL_CLASS ? "the label column"
+                          : label == CSV_LABEL_DENSE && col >= fields - st->n_label
+                              ? "a label column" : NULL;
+        if (col < 0 || col >= fields || clash ||
+            fields - st->n_label - 1 < 1) {
+            rc = host->param_error(p, "weight_column", "parameter 'weight_column': %lld "
+                                   "%s%s of %s, which has %lld field%s", (long long)weight_col,
+                                   clash ? "is " : col < 0 || col >= fields
+                                       ? "is not a column" : "leaves no feature",
+                                   clash ? clash : "", st->path, (long long)fields,
+                                   fields == 1 ? "" : "s");
+            goto out;
+        }
+        weight_col = col;
+    } else {
+        weight_col = -1;
+    }
+    st->n_feat = fields - st->n_label - (has_weight ? 1 : 0);
     st->rows = rows;
 
     if (shape_n == 0) {
@@ -382,12 +435,14 @@ static int csv_open(const dlh_host *host, dlh_params *p, void **state)
     st->x = malloc((size_t)(rows * st->n_feat) * sizeof(float));
     if (st->n_label)
         st->y = malloc((size_t)(rows * st->n_label) * sizeof(float));
-    if (!st->x || (st->n_label && !st->y)) {
+    if (has_weight)
+        st->w = malloc((size_t)rows * sizeof(float));
+    if (!st->x || (st->n_label && !st->y) || (has_weight && !st->w)) {
         host->error("%s: out of memory for %lld rows", st->path, (long long)rows);
         rc = DLH_ENOMEM;
         goto out;
     }
-    rc = csv_parse(st, text, size, header, delim, fields, label_col);
+    rc = csv_parse(st, text, size, header, delim, fields, label_col, weight_col);
 out:
     free(buf);
     return rc;
@@ -400,6 +455,9 @@ static int csv_info(void *state, dlh_dataset_info *info)
     info->sample = st->sample;
     info->label_kind = st->label_kind;
     info->n_classes = st->n_classes;
+    if (info->struct_size >= offsetof(dlh_dataset_info, sample_weights) +
+                             sizeof info->sample_weights)
+        info->sample_weights = st->w != NULL;
     memset(&info->label, 0, sizeof info->label);
     if (st->label_kind == DLH_LABEL_DENSE) {
         info->label.ndim = 1;
@@ -426,6 +484,20 @@ static int csv_read(void *state, const int64_t *idx, size_t n, float *x, float *
     return 0;
 }
 
+static int csv_read_weights(void *state, const int64_t *idx, size_t n, float *w)
+{
+    csv_state *st = state;
+    for (size_t i = 0; i < n; i++) {
+        if (!st->w || idx[i] < 0 || idx[i] >= st->rows) {
+            datasets_host->error("%s: no weight for sample %lld", st->path,
+                                 (long long)idx[i]);
+            return DLH_EINVAL;
+        }
+        w[i] = st->w[idx[i]];
+    }
+    return 0;
+}
+
 static void csv_close(void *state)
 {
     csv_state *st = state;
@@ -433,6 +505,7 @@ static void csv_close(void *state)
         return;
     free(st->x);
     free(st->y);
+    free(st->w);
     free(st->path);
     free(st);
 }
@@ -443,4 +516,5 @@ const dlh_dataset_ops csv_ops = {
     .info = csv_info,
     .read = csv_read,
     .close = csv_close,
+    .read_weights = csv_read_weights,
 };
