@@ -600,6 +600,9 @@ void dlh_loss_ctx_fill(dlh_loss_inst *l, int64_t batch, dlh_loss_ctx *ctx,
         scratch_views(l->n_scratch, l->scratch, l->scratch_per_sample,
                       l->scratch_fixed, batch, views);
     ctx->scratch = l->n_scratch > 0 ? views : NULL;
+    /* All 1 until the batcher carries weights; only a loss with
+       DLH_LOSS_SAMPLE_WEIGHTS may be given any. */
+    ctx->sample_weights = NULL;
 }
 
 /* ------------------------------------------------------------ optimisers */

@@ -282,19 +282,21 @@ out:
     return rc;
 }
 
-/* gradcheck_loss and gradcheck_loss_targets: targets of per-sample shape
-   `tshape` from `targets`, or random ones of the prediction's shape when
-   targets is NULL. */
+/* gradcheck_loss, gradcheck_loss_targets and gradcheck_loss_weighted:
+   targets of per-sample shape `tshape` from `targets`, or random ones of the
+   prediction's shape when targets is NULL; sample weights from `omega`
+   unless it is NULL. */
 static int gc_loss(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
-                   const dlh_shape *tshape, const float *targets, const gc_options *opt,
-                   gc_report *rep)
+                   const dlh_shape *tshape, const float *targets, const float *omega,
+                   const gc_options *opt, gc_report *rep)
 {
     const dlh_host *host = dlh_host_table();
     const dlh_backend *be = l->backend;
     double eps = opt && opt->eps > 0 ? opt->eps : 1e-2;
     double lo = opt ? opt->lo : 0, hi = opt && opt->hi > 0 ? opt->hi : 1.0;
     uint64_t seed = opt ? opt->seed : 0;
-    dlh_tensor p = { 0 }, t = { 0 }, d = { 0 };
+    dlh_tensor p = { 0 }, t = { 0 }, d = { 0 }, w = { 0 };
+    const dlh_shape one_per_sample = { 0, { 0 } };
     dlh_tensor *views = calloc((size_t)l->n_scratch + 1, sizeof *views);
     dlh_loss_ctx ctx;
     float *hp = NULL, *ha = NULL;
@@ -308,8 +310,12 @@ static int gc_loss(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
     dlh_loss_ctx_fill(l, batch, &ctx, views);
     if ((rc = gc_tensor(be, batch, pred, &p)) < 0 ||
         (rc = gc_tensor(be, batch, targets ? tshape : pred, &t)) < 0 ||
-        (rc = gc_tensor(be, batch, pred, &d)) < 0)
+        (rc = gc_tensor(be, batch, pred, &d)) < 0 ||
+        (omega && (rc = gc_tensor(be, batch, &one_per_sample, &w)) < 0) ||
+        (omega && (rc = host->tensor_write(be, &w, omega)) < 0))
         goto out;
+    if (omega)
+        ctx.sample_weights = &w;
     int64_t n = dlh_tensor_numel(&p), worst;
     rc = DLH_ENOMEM;
     if (!(hp = gc_alloc(n)) || !(ha = gc_alloc(n)) ||
@@ -349,6 +355,7 @@ out:
     dlh_tensor_free(be, &p);
     dlh_tensor_free(be, &t);
     dlh_tensor_free(be, &d);
+    dlh_tensor_free(be, &w);
     free(views);
     free(hp);
     free(ha);
@@ -359,7 +366,7 @@ out:
 int gradcheck_loss(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
                    const gc_options *opt, gc_report *rep)
 {
-    return gc_loss(l, batch, pred, NULL, NULL, opt, rep);
+    return gc_loss(l, batch, pred, NULL, NULL, NULL, opt, rep);
 }
 
 int gradcheck_loss_targets(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
@@ -370,7 +377,19 @@ int gradcheck_loss_targets(dlh_loss_inst *l, int64_t batch, const dlh_shape *pre
         dlh_error_set("gradcheck: gradcheck_loss_targets needs a target shape and values");
         return DLH_EINVAL;
     }
-    return gc_loss(l, batch, pred, target, targets, opt, rep);
+    return gc_loss(l, batch, pred, target, targets, NULL, opt, rep);
+}
+
+int gradcheck_loss_weighted(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
+                            const dlh_shape *target, const float *targets,
+                            const float *omega, const gc_options *opt, gc_report *rep)
+{
+    if (!target || !targets) {
+        dlh_error_set("gradcheck: gradcheck_loss_weighted needs a target shape and "
+                      "values");
+        return DLH_EINVAL;
+    }
+    return gc_loss(l, batch, pred, target, targets, omega, opt, rep);
 }
 
 tparams tp_new(const char *body, const char *label)

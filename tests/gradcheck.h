@@ -61,6 +61,12 @@ int gradcheck_loss_targets(dlh_loss_inst *l, int64_t batch, const dlh_shape *pre
                            const dlh_shape *target, const float *targets,
                            const gc_options *opt, gc_report *rep);
 
+/* As gradcheck_loss_targets, with per-sample weights: ctx->sample_weights
+   holds the batch values of `omega` (NULL: none). */
+int gradcheck_loss_weighted(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
+                            const dlh_shape *target, const float *targets,
+                            const float *omega, const gc_options *opt, gc_report *rep);
+
 /* Parameters from the body of a group ("rate = 0.2;"), named `label` in
    their messages ("layer 'bn'"); p is NULL (and the reason printed) when the
    text does not parse. */

@@ -5,7 +5,15 @@
  * pos_weight) compared with numbers PyTorch produced (tests/ref/loss_ref.py,
  * pasted below) and with a double transcription of torch's formula; logits of
  * +-100; central-difference gradient checks; bad parameters; targets out of
- * range. */
+ * range.
+ *
+ * Sample weights (ctx->sample_weights; mse, cross_entropy, bce_with_logits): torch's
+ * reduction='none' losses times the weights, summed, over the unweighted
+ * denominator, against PyTorch and the transcription; all-ones weights
+ * give the unweighted loss and gradient bit for bit; a zero weight drops a
+ * sample; gradient checks with weights; a weight tensor of the wrong
+ * length; a ctx from a host older than the member. */
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +204,91 @@ static const double bce_big_pw_grad[4] = {
     0, 0, 0.25, -0.125,
 };
 
+static const double ce_sw_loss = 1.79403794;
+static const double ce_sw_grad[12] = {
+    -0.0960970148, 0.0785664618, 0.0175305475, 0.00857391115,
+    0.023306312, -0.0318802297, 0, -0,
+    0, 0.184711099, 0.184711099, -0.369422197,
+};
+static const double ce_sw_weights_loss = 2.70532513;
+static const double ce_sw_weights_grad[12] = {
+    -0.0106774466, 0.0087296078, 0.0019478387, 0.0142898522,
+    0.0388438553, -0.0531337187, 0, -0,
+    0, 0.307851821, 0.307851821, -0.615703702,
+};
+static const double ce_sw_both_loss = 2.39577436;
+static const double ce_sw_both_grad[12] = {
+    -0.00354546728, 0.0160369817, -0.0124915149, 0.00775490794,
+    0.0105165234, -0.0182714295, 0, -0,
+    0, 0.263332665, 0.249443784, -0.512776494,
+};
+static const double ce_sw_both_sum_loss = 17.2495747;
+static const double ce_sw_both_sum_grad[12] = {
+    -0.0255273655, 0.115466252, -0.0899389088, 0.0558353364,
+    0.0757189617, -0.131554574, 0, -0,
+    0, 1.89599538, 1.79599547, -3.69199109,
+};
+static const double ce_sw_ign_loss = 1.98979473;
+static const double ce_sw_ign_grad[12] = {
+    -0.0947960243, 0.0880886167, 0.00670739636, 0,
+    0, 0, 0, -0,
+    0, 0.196281463, 0.196281463, -0.392562956,
+};
+static const double ce_sw_ign_both_loss = 3.74089694;
+static const double ce_sw_ign_both_grad[12] = {
+    -0.00363269192, 0.0299973562, -0.0263646636, 0,
+    0, 0, 0, -0,
+    0, 0.436163783, 0.407592356, -0.843756139,
+};
+static const double ce_sw_prob_loss = 1.25181293;
+static const double ce_sw_prob_grad[12] = {
+    -0.0585970134, 0.0535664633, 0.00503054727, 0.00857391115,
+    0.023306312, -0.0318802297, 0, 0,
+    0, 0.0895666406, 0.0895666406, -0.179133311,
+};
+static const double ce_sw_prob_both_loss = 2.7170682;
+static const double ce_sw_prob_both_grad[12] = {
+    0.00722449832, 0.0338913053, -0.0411158092, 0.0163114127,
+    0.0291275773, -0.0454390496, 0, 0,
+    0, 0.327033728, 0.187033728, -0.514067531,
+};
+static const double ce_sw_prob_both_sum_loss = 10.8682728;
+static const double ce_sw_prob_both_sum_grad[12] = {
+    0.0288979933, 0.135565221, -0.164463237, 0.0652456507,
+    0.116510309, -0.181756198, 0, 0,
+    0, 1.30813491, 0.748134911, -2.05627012,
+};
+static const double mse_plain_loss = 6.80999994;
+static const double mse_plain_grad[6] = {
+    -0.166666672, -0.5, 0.333333343, -0.200000018,
+    -0.333333343, 2,
+};
+static const double mse_sw_loss = 2.72333336;
+static const double mse_sw_grad[6] = {
+    -0.333333343, -1, 0.666666687, -0.0500000045,
+    -0.0833333358, 0.5,
+};
+static const double mse_sw_sum_loss = 16.3400002;
+static const double mse_sw_sum_grad[6] = {
+    -2, -6, 4, -0.300000012,
+    -0.5, 3,
+};
+static const double bce_sw_loss = 0.490624994;
+static const double bce_sw_grad[6] = {
+    -0.125846893, 0.0608085096, -0.0397343263, 0.00523156207,
+    -0.020833334, 0.0409172401,
+};
+static const double bce_sw_pw_loss = 0.498351425;
+static const double bce_sw_pw_grad[6] = {
+    -0.125846893, 0.0608085096, -0.0198671632, 0.00523156067,
+    -0.0416666679, 0.0409172401,
+};
+static const double bce_sw_pw_sum_loss = 2.99010849;
+static const double bce_sw_pw_sum_grad[6] = {
+    -0.755081296, 0.364851058, -0.119202971, 0.0313893631,
+    -0.25, 0.24550344,
+};
+
 static const float ce_x[12] = { 1.0f, 2.0f, 0.5f, -1.0f, 0.0f, 3.0f,
                                 0.3f, -0.2f, 0.1f, 2.5f, 2.5f, -1.0f };
 static const float ce_y[4] = { 0, 2, 1, 2 };
@@ -211,6 +304,11 @@ static const float bce_x[6] = { 0.5f, -1.5f, 2.0f, -0.3f, 0.0f, 4.0f };
 static const float bce_t[6] = { 1, 0, 1, 0.3f, 1, 0 };
 static const float bce_big_x[4] = { 100, -100, 100, -100 };
 static const float bce_big_t[4] = { 1, 0, 0, 1 };
+static const float mse_x[6] = { 0.5f, -1.5f, 2.0f, -0.3f, 0.0f, 4.0f };
+static const float mse_y[6] = { 1, 0, 1, 0.3f, 1, -2 };
+/* Sample weights, as loss_ref.py's SW4 and SW2. */
+static const float sw4[4] = { 0.5f, 2.0f, 0.0f, 1.5f };
+static const float sw2[2] = { 2.0f, 0.25f };
 
 /* ------------------------------------------------------------ helpers */
 
@@ -249,22 +347,37 @@ static int loss_new(const char *type, const char *body, int target_kind,
     return rc;
 }
 
+/* How loss_eval_w hands over its weights. */
+enum {
+    SW_CTX = 0,         /* in ctx->sample_weights, of the given length */
+    SW_OLD_HOST = 1     /* set, but ctx->struct_size ends before the member (ABI 1.3) */
+};
+
 /* Runs forward on `batch` samples of nx/batch prediction values and nt
-   target values; grad (when not NULL) receives d loss / d prediction. */
-static int loss_eval(dlh_loss_inst *l, int64_t batch, const float *x, int64_t nx,
-                     const float *t, int64_t nt, float *loss, float *grad)
+   target values, with the nw sample weights om (none when om is NULL) handed
+   over as `how` says; grad (when not NULL) receives d loss / d prediction. */
+static int loss_eval_w(dlh_loss_inst *l, int64_t batch, const float *x, int64_t nx,
+                       const float *t, int64_t nt, const float *om, int64_t nw, int how,
+                       float *loss, float *grad)
 {
     const dlh_host *host = dlh_host_table();
-    dlh_tensor views[8], p = { 0 }, tt = { 0 }, d = { 0 };
+    dlh_tensor views[8], p = { 0 }, tt = { 0 }, d = { 0 }, w = { 0 };
     dlh_loss_ctx ctx;
     if (l->n_scratch > 8) {
         dlh_error_set("too many scratch tensors for the test");
         return DLH_EINVAL;
     }
     dlh_loss_ctx_fill(l, batch, &ctx, views);
-    int64_t ps[2] = { batch, nx / batch }, ts[1] = { nt };
-    int rc;
-    if ((rc = dlh_tensor_alloc(be, 2, ps, &p)) == 0 &&
+    int64_t ps[2] = { batch, nx / batch }, ts[1] = { nt }, ws[1] = { nw };
+    int rc = 0;
+    if (om && (rc = dlh_tensor_alloc(be, 1, ws, &w)) == 0 &&
+        (rc = host->tensor_write(be, &w, om)) == 0) {
+        ctx.sample_weights = &w;
+        if (how == SW_OLD_HOST)
+            ctx.struct_size = offsetof(dlh_loss_ctx, sample_weights);
+    }
+    if (rc == 0 &&
+        (rc = dlh_tensor_alloc(be, 2, ps, &p)) == 0 &&
         (rc = dlh_tensor_alloc(be, 1, ts, &tt)) == 0 &&
         (rc = dlh_tensor_alloc(be, 2, ps, &d)) == 0 &&
         (rc = host->tensor_write(be, &p, x)) == 0 &&
@@ -278,7 +391,16 @@ static int loss_eval(dlh_loss_inst *l, int64_t batch, const float *x, int64_t nx
         dlh_tensor_free(be, &tt);
     if (d.mem.buf)
         dlh_tensor_free(be, &d);
+    if (w.mem.buf)
+        dlh_tensor_free(be, &w);
     return rc;
+}
+
+/* loss_eval_w without weights. */
+static int loss_eval(dlh_loss_inst *l, int64_t batch, const float *x, int64_t nx,
+                     const float *t, int64_t nt, float *loss, float *grad)
+{
+    return loss_eval_w(l, batch, x, nx, t, nt, NULL, 0, SW_CTX, loss, grad);
 }
 
 /* Largest |got - want| beyond 1e-6 + 1e-5 |want|, as a multiple of it: <= 1 passes. */
@@ -312,9 +434,12 @@ static int all_finite(const float *v, int n)
  *     return (1 - label_smoothing) * nllloss + ret * (label_smoothing / n_classes)
  * and its gradient, written out per element (0 on ignored rows):
  *     d x[i,c] = (softmax[i,c] s_i - w[c] q[i,c]) / W,
- *     q = (1-ls)[c == y_i] + ls/C,  s_i = sum_c w[c] q[i,c]. */
+ *     q = (1-ls)[c == y_i] + ls/C,  s_i = sum_c w[c] q[i,c].
+ * With sample weights om (NULL: all 1), row i's terms of both sums and its
+ * gradient are times om[i]; W is not. */
 static void ref_ce(int b, int c, const float *x, const float *y, const double *w,
-                   double ls, int sum, int ignore, double *loss, double *grad)
+                   double ls, int sum, int ignore, const float *om, double *loss,
+                   double *grad)
 {
     double nll = 0, smooth = 0, wsum = 0;
     for (int i = 0; i < b; i++) {
@@ -330,19 +455,19 @@ static void ref_ce(int b, int c, const float *x, const float *y, const double *w
             mx = fmax(mx, r[j]);
         for (int j = 0; j < c; j++)
             s += exp(r[j] - mx);
-        double lse = mx + log(s), si = 0;
+        double lse = mx + log(s), si = 0, oi = om ? om[i] : 1.0;
         for (int j = 0; j < c; j++) {
             double wj = w ? w[j] : 1.0, lp = r[j] - lse;
-            smooth += -lp * wj;
+            smooth += -lp * wj * oi;
             si += wj * ((j == yi ? 1 - ls : 0) + ls / c);
         }
         double wy = w ? w[yi] : 1.0;
-        nll += -(r[yi] - lse) * wy;
+        nll += -(r[yi] - lse) * wy * oi;
         wsum += wy;
         for (int j = 0; j < c; j++) {
             double wj = w ? w[j] : 1.0, p = exp(r[j] - lse);
             double q = (j == yi ? 1 - ls : 0) + ls / c;
-            grad[i * c + j] = p * si - wj * q;
+            grad[i * c + j] = oi * (p * si - wj * q);
         }
     }
     double den = sum ? 1.0 : wsum;
@@ -360,9 +485,10 @@ static void ref_ce(int b, int c, const float *x, const float *y, const double *w
  *     mean: -(input * target * weight).sum() / (input.numel() / n_classes)
  *     sum:  -(input * target * weight).sum()
  * and its gradient: d x[i,c] = (softmax[i,c] s_i - w[c] t'[i,c]) / N,
- * s_i = sum_c w[c] t'[i,c]. */
+ * s_i = sum_c w[c] t'[i,c].  Sample weights om (NULL: all 1) multiply row
+ * i's terms and gradient. */
 static void ref_ce_prob(int b, int c, const float *x, const float *t, const double *w,
-                        double ls, int sum, double *loss, double *grad)
+                        double ls, int sum, const float *om, double *loss, double *grad)
 {
     double tot = 0, den = sum ? 1.0 : b;
     for (int i = 0; i < b; i++) {
@@ -375,12 +501,12 @@ static void ref_ce_prob(int b, int c, const float *x, const float *t, const doub
         double lse = mx + log(s);
         for (int j = 0; j < c; j++) {
             double wq = (w ? w[j] : 1.0) * (t[i * c + j] * (1 - ls) + ls / c);
-            tot += -(r[j] - lse) * wq;
+            tot += -(r[j] - lse) * wq * (om ? om[i] : 1.0);
             si += wq;
         }
         for (int j = 0; j < c; j++) {
             double wq = (w ? w[j] : 1.0) * (t[i * c + j] * (1 - ls) + ls / c);
-            grad[i * c + j] = (exp(r[j] - lse) * si - wq) / den;
+            grad[i * c + j] = (om ? om[i] : 1.0) * (exp(r[j] - lse) * si - wq) / den;
         }
     }
     *loss = tot / den;
@@ -439,9 +565,10 @@ static void check_ce_case(const ce_case *k)
     ok(loss2 == loss || (isnan(loss) && isnan(loss2)),
        "cross_entropy %s: the same loss without the gradient", k->name);
     if (k->prob)
-        ref_ce_prob(k->batch, 3, k->x, k->y, k->w, k->ls, k->sum, &rloss, rg);
+        ref_ce_prob(k->batch, 3, k->x, k->y, k->w, k->ls, k->sum, NULL, &rloss, rg);
     else
-        ref_ce(k->batch, 3, k->x, k->y, k->w, k->ls, k->sum, k->ignore, &rloss, rg);
+        ref_ce(k->batch, 3, k->x, k->y, k->w, k->ls, k->sum, k->ignore, NULL, &rloss,
+               rg);
     ok(loss_is(rloss, k->loss, 1e-6),
        "cross_entropy %s: the transcription gives torch's loss (%.9g)", k->name, rloss);
     float rgf[12];
@@ -485,15 +612,18 @@ static void check_ce_onehot(const char *body)
 }
 
 /* A larger random case against the transcription only: class targets, one
-   in three ignored when `ignore` is set, or probability rows. */
+   in three ignored when `ignore` is set, or probability rows; with random
+   sample weights in [0, 3] (sample 4's 0) when `weighted`. */
 static void check_ce_random(const char *body, int prob, int ignore, const double *w,
-                            double ls, int sum)
+                            double ls, int sum, int weighted)
 {
     enum { B = 6, C = 7 };
-    float x[B * C], y[B * C], g[B * C], loss = NAN;
+    float x[B * C], y[B * C], g[B * C], om[B], loss = NAN;
     double rloss, rg[B * C];
     for (int i = 0; i < B * C; i++)
         x[i] = dlh_philox_uniform(7, 1, (uint64_t)i, -4.0f, 4.0f);
+    for (int i = 0; i < B; i++)
+        om[i] = i == 4 ? 0.0f : dlh_philox_uniform(7, 3, (uint64_t)i, 0.0f, 3.0f);
     if (prob) {
         for (int i = 0; i < B; i++) {
             float s = 0;
@@ -511,22 +641,24 @@ static void check_ce_random(const char *body, int prob, int ignore, const double
     int rc = loss_new("cross_entropy", body, prob ? DLH_TARGET_DENSE : DLH_TARGET_CLASS,
                       prob ? 0 : C, 1, &c, &l);
     if (rc == 0)
-        rc = loss_eval(l, B, x, B * C, y, prob ? B * C : B, &loss, g);
+        rc = loss_eval_w(l, B, x, B * C, y, prob ? B * C : B, weighted ? om : NULL, B,
+                         SW_CTX, &loss, g);
     dlh_loss_free(l);
-    if (!ok(rc == 0, "cross_entropy { %s } on 6 x 7 %s runs", body,
-            prob ? "probability rows" : "class targets")) {
+    const char *sw = weighted ? ", sample weights" : "";
+    if (!ok(rc == 0, "cross_entropy { %s } on 6 x 7 %s%s runs", body,
+            prob ? "probability rows" : "class targets", sw)) {
         diag("%s", dlh_error_get());
         return;
     }
     if (prob)
-        ref_ce_prob(B, C, x, y, w, ls, sum, &rloss, rg);
+        ref_ce_prob(B, C, x, y, w, ls, sum, weighted ? om : NULL, &rloss, rg);
     else
-        ref_ce(B, C, x, y, w, ls, sum, ignore, &rloss, rg);
-    is_float(loss, rloss, 1e-6, "cross_entropy { %s }: loss %.7g matches the "
-             "transcription", body, (double)loss);
+        ref_ce(B, C, x, y, w, ls, sum, ignore, weighted ? om : NULL, &rloss, rg);
+    is_float(loss, rloss, 1e-6, "cross_entropy { %s }%s: loss %.7g matches the "
+             "transcription", body, sw, (double)loss);
     double e = grad_err(g, rg, B * C);
-    ok(e <= 1, "cross_entropy { %s }: gradient matches the transcription (err %.2g)",
-       body, e);
+    ok(e <= 1, "cross_entropy { %s }%s: gradient matches the transcription (err %.2g)",
+       body, sw, e);
 }
 
 /* Class targets (one ignored when the body sets ignore_index = 2), or
@@ -622,7 +754,7 @@ static void check_ce_bad_params(void)
     if (rc == 0)
         rc = loss_eval(l, 4, ce_x, 12, ce_y, 4, &loss, NULL);
     double rloss, rg[12];
-    ref_ce(4, 3, ce_x, ce_y, NULL, 1.0, 0, -100, &rloss, rg);
+    ref_ce(4, 3, ce_x, ce_y, NULL, 1.0, 0, -100, NULL, &rloss, rg);
     ok(rc == 0 && fabs(loss - rloss) < 1e-6 * fmax(1, rloss),
        "label_smoothing = 1 is accepted: the loss is the mean of -log_softmax / C (%g)",
        (double)loss);
@@ -771,6 +903,359 @@ static void check_bce_bad(void)
     dlh_loss_free(l);
 }
 
+/* ------------------------------------------------------------ sample weights */
+
+/* Transcriptions of the weighted losses of mse and bce_with_logits, in
+   double (om NULL: all 1):
+     mse:  l_n = sum_d (x - y)^2,  d x = 2 om_n (x - y)
+     bce:  lw = (p - 1) t + 1,  l_n = sum_d (1 - t) x + lw (max(-x, 0) +
+           log(1 + exp(-|x|))),  d x = om_n ((1 - t) - lw sigmoid(-x))
+   loss = sum_n om_n l_n / (N D), the gradient / (N D); no / (N D) for sum.
+   pw: npw pos_weight values along the last dimension (npw 0: none). */
+static void ref_dense(int bce, int b, int per, const float *x, const float *t,
+                      const double *pw, int npw, int sum, const float *om, double *loss,
+                      double *grad)
+{
+    double tot = 0, den = sum ? 1.0 : (double)b * per;
+    for (int i = 0; i < b; i++) {
+        double oi = om ? om[i] : 1.0, li = 0;
+        for (int j = 0; j < per; j++) {
+            double xv = x[i * per + j], tv = t[i * per + j], g;
+            if (bce) {
+                double lw = npw ? (pw[j % npw] - 1) * tv + 1 : 1;
+                li += (1 - tv) * xv + lw * (fmax(-xv, 0) + log1p(exp(-fabs(xv))));
+                g = (1 - tv) - lw / (1 + exp(xv));
+            } else {
+                li += (xv - tv) * (xv - tv);
+                g = 2 * (xv - tv);
+            }
+            grad[i * per + j] = oi * g / den;
+        }
+        tot += oi * li;
+    }
+    *loss = tot / den;
+}
+
+typedef struct sw_case {
+    const char *type, *name, *body;
+    int prob;                   /* cross_entropy: probability targets */
+    int batch, per;             /* samples; per-sample values ([per]) */
+    const float *x, *t, *om;
+    double loss;                /* torch's */
+    const double *grad;
+    /* For the transcription. */
+    const double *w;            /* class weights or pos_weight */
+    int nw;
+    double ls;
+    int sum, ignore;
+} sw_case;
+
+static int sw_target_kind(const char *type, int prob)
+{
+    return strcmp(type, "cross_entropy") == 0 && !prob ? DLH_TARGET_CLASS
+                                                       : DLH_TARGET_DENSE;
+}
+
+static int sw_new(const char *type, const char *body, int prob, int per, dlh_loss_inst **l)
+{
+    int64_t d = per;
+    int kind = sw_target_kind(type, prob);
+    return loss_new(type, body, kind, kind == DLH_TARGET_CLASS ? per : 0, 1, &d, l);
+}
+
+static void check_sw_case(const sw_case *k)
+{
+    dlh_loss_inst *l = NULL;
+    int n = k->batch * k->per, nt = sw_target_kind(k->type, k->prob) == DLH_TARGET_CLASS
+                                    ? k->batch : n;
+    float loss = NAN, loss2 = NAN, g[16];
+    double rloss, rg[16];
+    int rc = sw_new(k->type, k->body, k->prob, k->per, &l);
+    if (rc == 0)
+        rc = loss_eval_w(l, k->batch, k->x, n, k->t, nt, k->om, k->batch, SW_CTX, &loss,
+                         g);
+    if (rc == 0)
+        rc = loss_eval_w(l, k->batch, k->x, n, k->t, nt, k->om, k->batch, SW_CTX, &loss2,
+                         NULL);
+    dlh_loss_free(l);
+    if (!ok(rc == 0, "%s %s: runs", k->type, k->name)) {
+        diag("%s", dlh_error_get());
+        return;
+    }
+    if (!ok(loss_is(loss, k->loss, 1e-6), "%s %s: loss %.7g matches torch's", k->type,
+            k->name, (double)loss))
+        diag("  got %.9g, want %.9g", (double)loss, k->loss);
+    double e = grad_err(g, k->grad, n);
+    ok(e <= 1 && all_finite(g, n), "%s %s: gradient matches torch's (err %.2g of "
+       "tolerance)", k->type, k->name, e);
+    ok(loss2 == loss, "%s %s: the same loss without the gradient", k->type, k->name);
+    if (strcmp(k->type, "cross_entropy") != 0)
+        ref_dense(strcmp(k->type, "bce_with_logits") == 0, k->batch, k->per, k->x, k->t,
+                  k->w, k->nw, k->sum, k->om, &rloss, rg);
+    else if (k->prob)
+        ref_ce_prob(k->batch, k->per, k->x, k->t, k->w, k->ls, k->sum, k->om, &rloss, rg);
+    else
+        ref_ce(k->batch, k->per, k->x, k->t, k->w, k->ls, k->sum, k->ignore, k->om, &rloss,
+               rg);
+    ok(loss_is(rloss, k->loss, 1e-6), "%s %s: the transcription gives torch's loss (%.9g)",
+       k->type, k->name, rloss);
+    float rgf[16];
+    for (int i = 0; i < n; i++)
+        rgf[i] = (float)rg[i];
+    e = grad_err(rgf, k->grad, n);
+    ok(e <= 1, "%s %s: the transcription gives torch's gradient (err %.2g)", k->type,
+       k->name, e);
+}
+
+/* A loss of `type` { body } on x, t (batch samples of per values): with
+   weights all 1 it gives what it gives without weights, bit for bit, with
+   and without the gradient; so it does when a host older than the member
+   leaves garbage (zero weights) there. */
+static void check_sw_ones(const char *type, const char *body, const char *what, int prob,
+                          int batch, int per, const float *x, const float *t)
+{
+    dlh_loss_inst *l = NULL;
+    int n = batch * per, nt = sw_target_kind(type, prob) == DLH_TARGET_CLASS ? batch : n;
+    float ones[MAX_BATCH], zeros[MAX_BATCH] = { 0 };
+    float lu = NAN, lo = NAN, lu2 = NAN, lo2 = NAN, lold = NAN, gu[16], go[16], gold[16];
+    for (int i = 0; i < MAX_BATCH; i++)
+        ones[i] = 1.0f;
+    int rc = sw_new(type, body, prob, per, &l);
+    if (rc == 0)
+        rc = loss_eval(l, batch, x, n, t, nt, &lu, gu);
+    if (rc == 0)
+        rc = loss_eval_w(l, batch, x, n, t, nt, ones, batch, SW_CTX, &lo, go);
+    if (rc == 0)
+        rc = loss_eval(l, batch, x, n, t, nt, &lu2, NULL);
+    if (rc == 0)
+        rc = loss_eval_w(l, batch, x, n, t, nt, ones, batch, SW_CTX, &lo2, NULL);
+    if (rc == 0)
+        rc = loss_eval_w(l, batch, x, n, t, nt, zeros, batch, SW_OLD_HOST, &lold, gold);
+    dlh_loss_free(l);
+    if (!ok(rc == 0, "%s { %s } on %s: runs with and without sample weights", type, body,
+            what)) {
+        diag("%s", dlh_error_get());
+        return;
+    }
+    ok(memcmp(&lu, &lo, sizeof lu) == 0 && memcmp(gu, go, (size_t)n * sizeof *gu) == 0 &&
+       memcmp(&lu2, &lo2, sizeof lu) == 0 && memcmp(&lu, &lu2, sizeof lu) == 0,
+       "%s { %s } on %s: weights all 1 give the unweighted loss (%.9g) and gradient bit "
+       "for bit", type, body, what, (double)lu);
+    ok(memcmp(&lu, &lold, sizeof lu) == 0 && memcmp(gu, gold, (size_t)n * sizeof *gu) == 0,
+       "%s { %s } on %s: a ctx whose struct_size ends before sample_weights has no "
+       "weights", type, body, what);
+}
+
+/* A weight of 0 at sample 2 of 4: that sample's prediction changes nothing
+   (bit for bit) and its gradient is 0; with reduction "sum", the loss is the
+   unweighted sum over the other three. */
+static void check_sw_zero(const char *type, const char *body, int prob, int per,
+                          const float *x, const float *t)
+{
+    enum { B = 4 };
+    dlh_loss_inst *l = NULL, *ls = NULL;
+    int n = B * per, kind = sw_target_kind(type, prob), tper = kind == DLH_TARGET_CLASS
+                                                               ? 1 : per;
+    const float om[B] = { 1.0f, 0.75f, 0.0f, 1.0f }, om3[3] = { 1.0f, 0.75f, 1.0f };
+    float x2[16], x3[16], t3[16], la = NAN, lb = NAN, l3 = NAN, lsum = NAN, ga[16], gb[16];
+    memcpy(x2, x, (size_t)n * sizeof *x);
+    for (int j = 0; j < per; j++)
+        x2[2 * per + j] += 7.5f * (float)(j + 1);
+    /* Samples 0, 1, 3. */
+    for (int i = 0, k = 0; i < B; i++) {
+        if (i == 2)
+            continue;
+        memcpy(x3 + k * per, x + i * per, (size_t)per * sizeof *x);
+        memcpy(t3 + k * tper, t + i * tper, (size_t)tper * sizeof *t);
+        k++;
+    }
+    char sbody[256];
+    snprintf(sbody, sizeof sbody, "%s reduction = \"sum\";", body);
+    int rc = sw_new(type, body, prob, per, &l);
+    if (rc == 0)
+        rc = sw_new(type, sbody, prob, per, &ls);
+    if (rc == 0)
+        rc = loss_eval_w(l, B, x, n, t, B * tper, om, B, SW_CTX, &la, ga);
+    if (rc == 0)
+        rc = loss_eval_w(l, B, x2, n, t, B * tper, om, B, SW_CTX, &lb, gb);
+    if (rc == 0)
+        rc = loss_eval_w(ls, B, x, n, t, B * tper, om, B, SW_CTX, &lsum, NULL);
+    if (rc == 0)
+        rc = loss_eval_w(ls, 3, x3, 3 * per, t3, 3 * tper, om3, 3, SW_CTX, &l3, NULL);
+    dlh_loss_free(l);
+    dlh_loss_free(ls);
+    if (!ok(rc == 0, "%s { %s }: runs with a zero sample weight", type, body)) {
+        diag("%s", dlh_error_get());
+        return;
+    }
+    /* == on the gradient: sample 2's is 0 times a value whose sign changed. */
+    int same = 1;
+    for (int i = 0; i < n; i++)
+        same &= ga[i] == gb[i] && (i / per != 2 || ga[i] == 0);
+    ok(memcmp(&la, &lb, sizeof la) == 0 && same && isfinite(la),
+       "%s { %s }: a sample of weight 0 changes neither the loss (%.9g) nor the "
+       "gradient, and its own gradient is 0", type, body, (double)la);
+    is_float(lsum, l3, 1e-6, "%s { %s }, sum: dropping the sample of weight 0 gives the "
+             "same sum (%.9g, %.9g)", type, body, (double)lsum, (double)l3);
+}
+
+static void check_sw_gradcheck(const char *type, const char *body, int prob)
+{
+    enum { B = 3, C = 5 };
+    dlh_loss_inst *l = NULL;
+    dlh_shape pred = { 1, { C } }, tshape = { 0, { 0 } };
+    float y[B] = { 4, 0, 2 };
+    float t[B * C] = { 0.1f, 0.2f, 0.3f, 0.4f, 0.0f, 1, 0, 0, 0, 0,
+                       0.5f, 0.25f, 0.25f, 0.75f, 0.0f };
+    const float om[B] = { 0.5f, 2.5f, 0.0f };
+    int cls = sw_target_kind(type, prob) == DLH_TARGET_CLASS;
+    gc_options opt = { 1e-2, 0.0, 3.0, 13 };
+    gc_report rep;
+    int rc = sw_new(type, body, prob, C, &l);
+    if (rc == 0)
+        rc = gradcheck_loss_weighted(l, B, &pred, cls ? &tshape : &pred, cls ? y : t, om,
+                                     &opt, &rep);
+    dlh_loss_free(l);
+    if (!ok(rc == 0, "%s { %s }%s, sample weights: gradient check runs", type, body,
+            prob ? " on probability rows" : "")) {
+        diag("%s", dlh_error_get());
+        return;
+    }
+    ok(rep.err < GC_TOL && rep.n_checked == B * C,
+       "%s { %s }%s, sample weights 0.5, 2.5, 0: gradient matches central differences "
+       "(err %.2e; %s)", type, body, prob ? " on probability rows" : "", rep.err,
+       rep.worst);
+}
+
+/* A weight tensor that does not hold one weight per sample is refused. */
+static void check_sw_shape(const char *type, int prob, int per, const float *x,
+                           const float *t)
+{
+    dlh_loss_inst *l = NULL;
+    int nt = sw_target_kind(type, prob) == DLH_TARGET_CLASS ? 4 : 4 * per;
+    float loss = NAN;
+    int rc = sw_new(type, "", prob, per, &l);
+    if (rc == 0)
+        rc = loss_eval_w(l, 4, x, 4 * per, t, nt, sw4, 3, SW_CTX, &loss, NULL);
+    dlh_loss_free(l);
+    ok(rc == DLH_ESHAPE &&
+       strstr(dlh_error_get(), "one sample weight per sample (4), got 3"),
+       "%s: 3 sample weights for 4 samples is a shape error (%s)", type, dlh_error_get());
+}
+
+static void check_sw_flags(void)
+{
+    static const char *const names[] = { "mse", "cross_entropy", "bce_with_logits" };
+    for (int i = 0; i < 3; i++) {
+        const dlh_component *c = dlh_registry_find(DLH_KIND_LOSS, names[i]);
+        const dlh_loss_ops *ops = c ? c->ops : NULL;
+        ok(ops && (ops->flags & DLH_LOSS_SAMPLE_WEIGHTS),
+           "%s declares DLH_LOSS_SAMPLE_WEIGHTS", names[i]);
+    }
+}
+
+static void check_sample_weights(void)
+{
+    static const double bce_pw3[3] = { 1.0, 2.0, 0.5 };
+    const sw_case cases[] = {
+        { "cross_entropy", "sample weights", "", 0, 4, 3, ce_x, ce_y, sw4, ce_sw_loss,
+          ce_sw_grad, NULL, 0, 0, 0, -100 },
+        { "cross_entropy", "weights, sample weights (over sum w[y])",
+          "weights = [0.2, 1.0, 3.0];", 0, 4, 3, ce_x, ce_y, sw4, ce_sw_weights_loss,
+          ce_sw_weights_grad, ce_w, 3, 0, 0, -100 },
+        { "cross_entropy", "weights, label_smoothing 0.25, sample weights",
+          "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.25;", 0, 4, 3, ce_x, ce_y, sw4,
+          ce_sw_both_loss, ce_sw_both_grad, ce_w, 3, 0.25, 0, -100 },
+        { "cross_entropy", "weights, label_smoothing 0.25, sum, sample weights",
+          "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.25; reduction = \"sum\";", 0, 4,
+          3, ce_x, ce_y, sw4, ce_sw_both_sum_loss, ce_sw_both_sum_grad, ce_w, 3, 0.25, 1,
+          -100 },
+        { "cross_entropy", "ignored sample, label_smoothing 0.3, sample weights",
+          "label_smoothing = 0.3;", 0, 4, 3, ce_x, ce_y_ign, sw4, ce_sw_ign_loss,
+          ce_sw_ign_grad, NULL, 0, 0.3, 0, -100 },
+        { "cross_entropy", "ignored sample, weights, label_smoothing 0.3, sample weights",
+          "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.3;", 0, 4, 3, ce_x, ce_y_ign,
+          sw4, ce_sw_ign_both_loss, ce_sw_ign_both_grad, ce_w, 3, 0.3, 0, -100 },
+        { "cross_entropy", "probability targets, sample weights", "", 1, 4, 3, ce_x, ce_p,
+          sw4, ce_sw_prob_loss, ce_sw_prob_grad, NULL, 0, 0, 0, -100 },
+        { "cross_entropy", "probability targets, weights, label_smoothing 0.2, sample "
+          "weights", "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.2;", 1, 4, 3, ce_x,
+          ce_p, sw4, ce_sw_prob_both_loss, ce_sw_prob_both_grad, ce_w, 3, 0.2, 0, -100 },
+        { "cross_entropy", "probability targets, weights, label_smoothing 0.2, sum, "
+          "sample weights", "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.2; "
+          "reduction = \"sum\";", 1, 4, 3, ce_x, ce_p, sw4, ce_sw_prob_both_sum_loss,
+          ce_sw_prob_both_sum_grad, ce_w, 3, 0.2, 1, -100 },
+        { "mse", "unweighted", "", 0, 2, 3, mse_x, mse_y, NULL, mse_plain_loss,
+          mse_plain_grad, NULL, 0, 0, 0, 0 },
+        { "mse", "sample weights", "", 0, 2, 3, mse_x, mse_y, sw2, mse_sw_loss,
+          mse_sw_grad, NULL, 0, 0, 0, 0 },
+        { "mse", "sum, sample weights", "reduction = \"sum\";", 0, 2, 3, mse_x, mse_y, sw2,
+          mse_sw_sum_loss, mse_sw_sum_grad, NULL, 0, 0, 1, 0 },
+        { "bce_with_logits", "sample weights", "", 0, 2, 3, bce_x, bce_t, sw2, bce_sw_loss,
+          bce_sw_grad, NULL, 0, 0, 0, 0 },
+        { "bce_with_logits", "pos_weight, sample weights", "pos_weight = [1.0, 2.0, 0.5];",
+          0, 2, 3, bce_x, bce_t, sw2, bce_sw_pw_loss, bce_sw_pw_grad, bce_pw3, 3, 0, 0,
+          0 },
+        { "bce_with_logits", "pos_weight, sum, sample weights",
+          "pos_weight = [1.0, 2.0, 0.5]; reduction = \"sum\";", 0, 2, 3, bce_x, bce_t, sw2,
+          bce_sw_pw_sum_loss, bce_sw_pw_sum_grad, bce_pw3, 3, 0, 1, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_sw_case(&cases[i]);
+
+    /* All ones: every path of each loss. */
+    static const char *const ce_bodies[] = {
+        "", "reduction = \"sum\";", "weights = [0.2, 1.0, 3.0];",
+        "label_smoothing = 0.2;", "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.2;",
+        "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.2; reduction = \"sum\";",
+    };
+    for (size_t i = 0; i < sizeof ce_bodies / sizeof ce_bodies[0]; i++) {
+        check_sw_ones("cross_entropy", ce_bodies[i], "class targets", 0, 4, 3, ce_x, ce_y);
+        check_sw_ones("cross_entropy", ce_bodies[i], "one ignored", 0, 4, 3, ce_x,
+                      ce_y_ign);
+        check_sw_ones("cross_entropy", ce_bodies[i], "probability rows", 1, 4, 3, ce_x,
+                      ce_p);
+    }
+    check_sw_ones("cross_entropy", "", "logits +-100", 0, 3, 3, ce_big_x, ce_big_y);
+    check_sw_ones("cross_entropy", "weights = [0.2, 1.0, 3.0];", "every sample ignored",
+                  0, 4, 3, ce_x, ce_y_all_ign);
+    check_sw_ones("mse", "", "2 x 3", 0, 2, 3, mse_x, mse_y);
+    check_sw_ones("mse", "reduction = \"sum\";", "2 x 3", 0, 2, 3, mse_x, mse_y);
+    check_sw_ones("bce_with_logits", "", "2 x 3", 0, 2, 3, bce_x, bce_t);
+    check_sw_ones("bce_with_logits", "pos_weight = [1.0, 2.0, 0.5];", "2 x 3", 0, 2, 3,
+                  bce_x, bce_t);
+    check_sw_ones("bce_with_logits", "pos_weight = 3.0; reduction = \"sum\";", "2 x 3", 0,
+                  2, 3, bce_x, bce_t);
+
+    /* Zero weights. */
+    static const float x4[12] = { 0.5f, -1.5f, 2.0f, -0.3f, 0.0f, 4.0f,
+                                  1.0f, -2.0f, 0.25f, 3.0f, -0.5f, 0.1f };
+    static const float t4[12] = { 1, 0, 1, 0.3f, 1, 0, 0, 1, 0.5f, 1, 0, 0.2f };
+    check_sw_zero("cross_entropy", "", 0, 3, ce_x, ce_y);
+    check_sw_zero("cross_entropy", "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.2;", 0,
+                  3, ce_x, ce_y);
+    check_sw_zero("cross_entropy", "weights = [0.2, 1.0, 3.0]; label_smoothing = 0.2;", 1,
+                  3, ce_x, ce_p);
+    check_sw_zero("mse", "", 0, 3, x4, t4);
+    check_sw_zero("bce_with_logits", "pos_weight = [1.0, 2.0, 0.5];", 0, 3, x4, t4);
+
+    check_sw_gradcheck("cross_entropy", "", 0);
+    check_sw_gradcheck("cross_entropy", "ignore_index = 2; weights = [0.5, 1.0, 2.0, 0.1, "
+                       "1.5]; label_smoothing = 0.2;", 0);
+    check_sw_gradcheck("cross_entropy", "weights = [0.5, 1.0, 2.0, 0.1, 1.5]; "
+                       "label_smoothing = 0.2; reduction = \"sum\";", 0);
+    check_sw_gradcheck("cross_entropy", "weights = [0.5, 1.0, 2.0, 0.1, 1.5]; "
+                       "label_smoothing = 0.2;", 1);
+    check_sw_gradcheck("mse", "", 0);
+    check_sw_gradcheck("bce_with_logits", "pos_weight = [0.5, 1.0, 2.0, 4.0, 1.5];", 0);
+
+    check_sw_shape("cross_entropy", 0, 3, ce_x, ce_y);
+    check_sw_shape("cross_entropy", 1, 3, ce_x, ce_p);
+    check_sw_shape("mse", 0, 3, x4, t4);
+    check_sw_shape("bce_with_logits", 0, 3, x4, t4);
+    check_sw_flags();
+}
+
 int main(void)
 {
     if (dlh_registry_load_all(0) < 0) {
@@ -862,14 +1347,26 @@ int main(void)
 
     static const double w7[7] = { 0.5, 1.0, 2.0, 0.1, 1.5, 3.0, 0.7 };
 #define W7 "weights = [0.5, 1.0, 2.0, 0.1, 1.5, 3.0, 0.7]; "
-    check_ce_random("", 0, -100, NULL, 0, 0);
-    check_ce_random(W7 "label_smoothing = 0.3;", 0, -100, w7, 0.3, 0);
-    check_ce_random(W7 "label_smoothing = 0.3; reduction = \"sum\";", 0, -100, w7, 0.3, 1);
-    check_ce_random("ignore_index = 5;", 0, 5, NULL, 0, 0);
-    check_ce_random(W7 "label_smoothing = 0.3; ignore_index = -1;", 0, -1, w7, 0.3, 0);
-    check_ce_random("", 1, -100, NULL, 0, 0);
-    check_ce_random(W7 "label_smoothing = 0.3;", 1, -100, w7, 0.3, 0);
-    check_ce_random(W7 "label_smoothing = 0.3; reduction = \"sum\";", 1, -100, w7, 0.3, 1);
+    check_ce_random("", 0, -100, NULL, 0, 0, 0);
+    check_ce_random(W7 "label_smoothing = 0.3;", 0, -100, w7, 0.3, 0, 0);
+    check_ce_random(W7 "label_smoothing = 0.3; reduction = \"sum\";", 0, -100, w7, 0.3, 1,
+                    0);
+    check_ce_random("ignore_index = 5;", 0, 5, NULL, 0, 0, 0);
+    check_ce_random(W7 "label_smoothing = 0.3; ignore_index = -1;", 0, -1, w7, 0.3, 0, 0);
+    check_ce_random("", 1, -100, NULL, 0, 0, 0);
+    check_ce_random(W7 "label_smoothing = 0.3;", 1, -100, w7, 0.3, 0, 0);
+    check_ce_random(W7 "label_smoothing = 0.3; reduction = \"sum\";", 1, -100, w7, 0.3, 1,
+                    0);
+    /* With random sample weights, one of them 0. */
+    check_ce_random("", 0, -100, NULL, 0, 0, 1);
+    check_ce_random(W7 "label_smoothing = 0.3;", 0, -100, w7, 0.3, 0, 1);
+    check_ce_random(W7 "label_smoothing = 0.3; reduction = \"sum\";", 0, -100, w7, 0.3, 1,
+                    1);
+    check_ce_random(W7 "label_smoothing = 0.3; ignore_index = -1;", 0, -1, w7, 0.3, 0, 1);
+    check_ce_random("ignore_index = 5;", 0, 5, NULL, 0, 0, 1);
+    check_ce_random("", 1, -100, NULL, 0, 0, 1);
+    check_ce_random(W7 "label_smoothing = 0.3; reduction = \"sum\";", 1, -100, w7, 0.3, 1,
+                    1);
 #undef W7
     check_ce_gradcheck("", 0);
     check_ce_gradcheck("weights = [0.5, 1.0, 2.0, 0.1, 1.5];", 0);
@@ -922,6 +1419,7 @@ int main(void)
     check_bce_gradcheck("");
     check_bce_gradcheck("pos_weight = [0.5, 1.0, 2.0, 4.0];");
     check_bce_bad();
+    check_sample_weights();
 
     dlh_backend_close(be);
     dlh_registry_clear();

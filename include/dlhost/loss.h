@@ -2,7 +2,24 @@
  *
  * A loss compares a batch of predictions with targets and returns the mean
  * over the batch; when asked, it also writes the gradient of that mean with
- * respect to the predictions. */
+ * respect to the predictions.
+ *
+ * Per-sample weights (ABI 1.4), as Keras's sample_weight: a loss whose ops
+ * set DLH_LOSS_SAMPLE_WEIGHTS reads ctx->sample_weights, omega_n for the
+ * batch's samples n, and returns
+ *
+ *   "sum":   sum_n omega_n l_n
+ *   "mean":  sum_n omega_n l_n / D
+ *
+ * where l_n is the sample's own (unreduced, PyTorch reduction='none') loss
+ * and D is the denominator the loss uses without weights (the batch, the
+ * number of elements, or for class-weighted cross_entropy the sum of the
+ * targets' class weights): weights never change D, so omega = 1 everywhere
+ * gives the unweighted result bit for bit, and omega_n = 0 drops sample n
+ * (when l_n is finite: 0 * inf is NaN, as in Keras and torch).  The
+ * gradient is that of the weighted value.  The host checks that every
+ * omega_n is finite and >= 0 before it passes them; a loss without the flag
+ * is never given weights. */
 #ifndef DLHOST_LOSS_H
 #define DLHOST_LOSS_H
 
@@ -36,17 +53,29 @@ typedef struct dlh_loss_ctx {
     const dlh_backend *backend;
     int64_t batch;
     const dlh_tensor *scratch;
+    /* ABI 1.4 members go below this line. */
+    /* [batch] f32 weights omega_n on ctx->backend, finite and >= 0, or NULL
+       for all 1.  Set only for a loss with DLH_LOSS_SAMPLE_WEIGHTS; a loss
+       reads it only when struct_size covers it (an older host's ctx does
+       not: no weights). */
+    const dlh_tensor *sample_weights;
 } dlh_loss_ctx;
+
+/* dlh_loss_ops.flags */
+#define DLH_LOSS_SAMPLE_WEIGHTS 1u  /* forward honours ctx->sample_weights */
 
 typedef struct dlh_loss_ops {
     uint32_t struct_size;
     int (*create)(const dlh_host *host, dlh_loss_setup *setup, void **state);
-    /* *loss = mean over the batch; when d_prediction is not NULL it is
-       overwritten with d(*loss)/d(prediction). */
+    /* *loss = the loss of the batch (its mean, or its sum, weighted by
+       ctx->sample_weights when the flags say so); when d_prediction is not
+       NULL it is overwritten with d(*loss)/d(prediction). */
     int (*forward)(void *state, const dlh_loss_ctx *ctx, const dlh_tensor *prediction,
                    const dlh_tensor *target, float *loss,
                    const dlh_tensor *d_prediction);
     void (*destroy)(void *state);   /* optional */
+    /* ABI 1.4 members go below this line. */
+    uint32_t flags;                 /* DLH_LOSS_*; 0 (older plugins) = none */
 } dlh_loss_ops;
 
 #endif

@@ -40,7 +40,24 @@
  * host reads back the totals only.  For class targets the one-hot row counts
  * double as the target check: an ignored row counts 1 (at class 0), any
  * other row whose count is not 1 has a target outside [0, C) or not a whole
- * number. */
+ * number.
+ *
+ * Sample weights omega_n (ctx->sample_weights, Keras's sample_weight)
+ * weight each sample's loss as torch's reduction='none' gives it,
+ *
+ *   l_n = sum_c -m_n w[c] q[n,c] lp[n,c]        (class targets; w[y_n] times
+ *                                                -lp[n,y_n] when eps = 0)
+ *   l_n = sum_c -w[c] t'[n,c] lp[n,c]           (probability targets)
+ *   mean = sum_n omega_n l_n / W   (class: W = sum_n m_n w[y_n] as above)
+ *   mean = sum_n omega_n l_n / N   (probability targets)
+ *   sum  = sum_n omega_n l_n
+ *   d x[n,c] = omega_n times the unweighted gradient above
+ *
+ * so the weights never enter W: with class weights the mean is
+ * sum_n omega_n w[y_n] (-lp[n,y_n]) / sum_n m_n w[y_n] (eps = 0), and with
+ * omega = 1 everywhere every result is the unweighted one bit for bit (the
+ * row sums of e and the gradient are multiplied by exactly 1).  A sample of
+ * weight 0 drops out of the numerator only. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -67,7 +84,8 @@ typedef struct ce_state {
     float ignore;               /* ignore_index, exact as a float */
     int64_t classes;
     double weight_sum;          /* sum of the class weights (C without weights) */
-    dlh_buffer *consts;         /* class indices 0..C-1, then the weights (1 without) */
+    dlh_buffer *consts;         /* class indices 0..C-1, then the weights (1 without),
+                                   then 1.0f: the sample weight without weights */
     int lp_index;               /* scratch: log-softmax, C per sample */
     int parts_index;            /* scratch: n_parts x [batch, C] terms */
     int sums_index;             /* scratch: n_parts x [batch] row sums, then totals */
@@ -77,6 +95,7 @@ typedef struct ce_state {
     dlh_ew_kernel *rescale;     /* class, unweighted: that gradient over W instead */
     dlh_ew_kernel *grad;        /* otherwise: the gradient, once the row sums are known */
     dlh_ew_kernel *bad;         /* 1 where a row's one-hot count is not 1 */
+    dlh_ew_kernel *weigh;       /* per-sample losses times omega */
 } ce_state;
 
 /* Class weights: exactly one per class, finite and >= 0. */
@@ -138,10 +157,12 @@ static int ce_read_ignore(const dlh_host *host, dlh_params *p, ce_state *st)
 static int ce_compile(const dlh_host *host, const dlh_backend *be, ce_state *st)
 {
     int rc;
+    if ((rc = host->ew_compile(be, LOSSES_WEIGH, &st->weigh)) < 0)
+        return rc;
     if (st->prob) {
         char src[256];
-        snprintf(src, sizeof src, "in lp, t, w, s; out d; scalar a, b%s;\n"
-                 "d = %s(exp(lp)*s - w*(a*t + b));\n", st->sum ? "" : ", k",
+        snprintf(src, sizeof src, "in lp, t, w, s, om; out d; scalar a, b%s;\n"
+                 "d = %som*(exp(lp)*s - w*(a*t + b));\n", st->sum ? "" : ", k",
                  st->sum ? "" : "k*");
         if ((rc = host->ew_compile(be, "in lp, t, w; out e, wq; scalar a, b;\n"
                                    "wq = w*(a*t + b);\n"
@@ -157,7 +178,7 @@ static int ce_compile(const dlh_host *host, const dlh_backend *be, ce_state *st)
                                    "oh = select(m, h, cls == 0);\n"
                                    "wy = m*h;\n"
                                    "e = -lp*m*(a*h + b);\n", &st->terms)) < 0 ||
-            (rc = host->ew_compile(be, "in lp, t, cls; out e, wy, oh, d; "
+            (rc = host->ew_compile(be, "in lp, t, cls, om; out e, wy, oh, d; "
                                    "scalar a, b, ign, k;\n"
                                    "m = t != ign;\n"
                                    "h = t == cls;\n"
@@ -165,16 +186,17 @@ static int ce_compile(const dlh_host *host, const dlh_backend *be, ce_state *st)
                                    "wy = m*h;\n"
                                    "q = a*h + b;\n"
                                    "e = -lp*m*q;\n"
-                                   "d = m*k*(exp(lp) - q);\n", &st->terms_grad)) < 0 ||
+                                   "d = m*k*om*(exp(lp) - q);\n", &st->terms_grad)) < 0 ||
             (rc = host->ew_compile(be, "inout d; scalar k; d = d*k;", &st->rescale)) < 0)
             return rc;
     } else {
         /* The mean divides by W, a total on the device: an operand of length 1.
            select keeps ignored rows at 0 when W is 0 too. */
         char src[384];
-        snprintf(src, sizeof src, "in lp, t, cls, w, wyr%s; out d; scalar a, b, sw, ign;\n"
+        snprintf(src, sizeof src, "in lp, t, cls, w, wyr, om%s; out d; "
+                 "scalar a, b, sw, ign;\n"
                  "q = a*(t == cls) + b;\n"
-                 "d = select(t != ign, (exp(lp)*(a*wyr + sw) - w*q)%s, 0);\n",
+                 "d = select(t != ign, om*((exp(lp)*(a*wyr + sw) - w*q)%s), 0);\n",
                  st->sum ? "" : ", den", st->sum ? "" : "/den");
         if ((rc = host->ew_compile(be, "in lp, t, cls, w; out e, wy, oh; scalar a, b, ign;\n"
                                    "m = t != ign;\n"
@@ -229,15 +251,16 @@ static int ce_create(const dlh_host *host, dlh_loss_setup *setup, void **state)
     if ((rc = ce_read_ignore(host, p, st)) < 0)
         return rc;
 
-    float *host_consts = malloc(2 * (size_t)st->classes * sizeof *host_consts);
+    float *host_consts = malloc((2 * (size_t)st->classes + 1) * sizeof *host_consts);
     if (!host_consts) {
         host->error("out of memory");
         return DLH_ENOMEM;
     }
     for (int64_t c = 0; c < st->classes; c++)
         host_consts[c] = (float)c;
+    host_consts[2 * st->classes] = 1.0f;
     rc = ce_read_weights(host, p, st, host_consts + st->classes);
-    size_t bytes = 2 * (size_t)st->classes * sizeof(float);
+    size_t bytes = (2 * (size_t)st->classes + 1) * sizeof(float);
     if (rc == 0)
         rc = st->be->ops->alloc(st->be->ctx, bytes, &st->consts);
     if (rc == 0)
@@ -287,10 +310,10 @@ static int ce_bad_target(const ce_state *st, const dlh_loss_ctx *ctx,
     return DLH_EINVAL;
 }
 
-/* Probability targets: the parts e and w t', their row sums (s_i) and totals,
-   then the gradient. */
+/* Probability targets: the parts e and w t', their row sums (s_i; those of
+   e times omega) and totals, then the gradient. */
 static int ce_forward_prob(const ce_state *st, const dlh_loss_ctx *ctx,
-                           const dlh_tensor *target, float *loss,
+                           const dlh_tensor *target, const dlh_tensor *omega, float *loss,
                            const dlh_tensor *d_prediction)
 {
     const dlh_backend *be = ctx->backend;
@@ -299,25 +322,29 @@ static int ce_forward_prob(const ce_state *st, const dlh_loss_ctx *ctx,
     dlh_mem parts = ctx->scratch[st->parts_index].mem;
     dlh_mem sums = ctx->scratch[st->sums_index].mem;
     dlh_mem totals = dlh_mem_at(sums, 2 * b);
-    dlh_mem w = { st->consts, c }, no_idx = { NULL, 0 };
+    dlh_mem w = { st->consts, c }, one = { st->consts, 2 * c }, no_idx = { NULL, 0 };
     dlh_ew_arg w_arg = { w, c, 1 };
     float sc[3] = { (float)(1.0 - st->smoothing), (float)(st->smoothing / (double)c),
                     (float)(1.0 / (double)b) };
-    dlh_ew_arg args[5] = {
+    dlh_ew_arg args[6] = {
         dlh_ew_full(lp, n), dlh_ew_full(target->mem, n), w_arg, dlh_ew_full(parts, n),
         dlh_ew_full(dlh_mem_at(parts, (size_t)CE_WQ * n), n),
     };
     int rc;
+    /* Only e's row sums take omega: those of w t' are the s_i. */
     if ((rc = losses_host->ew_run(st->terms, n, args, sc)) < 0 ||
         (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 2 * (int)b, (int)c, parts,
                               sums, no_idx)) < 0 ||
+        (omega && (rc = losses_weigh(st->weigh, (int64_t)b,
+                                     dlh_mem_at(sums, (size_t)CE_E * b), omega)) < 0) ||
         (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 2, (int)b, sums, totals,
                               no_idx)) < 0)
         return rc;
     if (d_prediction) {
         /* s_i: the row sums of w t', read with stride C. */
         args[3] = (dlh_ew_arg){ dlh_mem_at(sums, (size_t)CE_WQ * b), b, c };
-        args[4] = dlh_ew_full(d_prediction->mem, n);
+        args[4] = losses_omega_arg(omega, one, b, c);
+        args[5] = dlh_ew_full(d_prediction->mem, n);
         if ((rc = losses_host->ew_run(st->grad, n, args, sc)) < 0)
             return rc;
     }
@@ -348,36 +375,44 @@ static int ce_forward(void *state, const dlh_loss_ctx *ctx, const dlh_tensor *pr
                            (long long)dlh_tensor_numel(target));
         return DLH_ESHAPE;
     }
+    const dlh_tensor *omega;
+    int rc = losses_sample_weights("cross_entropy", ctx, &omega);
+    if (rc < 0)
+        return rc;
     size_t b = (size_t)ctx->batch, c = (size_t)c64, n = (size_t)n64;
     dlh_mem lp = ctx->scratch[st->lp_index].mem;
-    int rc;
     if ((rc = be->ops->softmax(be->ctx, 1, (int)b, (int)c, prediction->mem, lp)) < 0)
         return rc;
     if (st->prob)
-        return ce_forward_prob(st, ctx, target, loss, d_prediction);
+        return ce_forward_prob(st, ctx, target, omega, loss, d_prediction);
 
     int k = st->n_parts;
     dlh_mem parts = ctx->scratch[st->parts_index].mem;
     dlh_mem sums = ctx->scratch[st->sums_index].mem;
     dlh_mem totals = dlh_mem_at(sums, (size_t)k * b);
     dlh_mem cls = { st->consts, 0 }, w = { st->consts, c };
+    dlh_mem one = { st->consts, 2 * c };
     float a = (float)(1.0 - st->smoothing), bq = (float)(st->smoothing / (double)c64);
     dlh_ew_arg t_arg = { target->mem, b, c };        /* target of row i / C */
     dlh_ew_arg cls_arg = { cls, c, 1 }, w_arg = { w, c, 1 };
+    dlh_ew_arg om_arg = losses_omega_arg(omega, one, b, c);
     dlh_ew_arg e_arg = dlh_ew_full(parts, n);
     dlh_ew_arg wy_arg = dlh_ew_full(dlh_mem_at(parts, (size_t)CE_WY * n), n);
     dlh_ew_arg oh_arg = dlh_ew_full(dlh_mem_at(parts, (size_t)CE_OH * n), n);
     int fused = !st->weighted && d_prediction;
 
-    if (!st->weighted) {
-        /* terms reads the first six operands, terms_grad also writes d. */
-        dlh_ew_arg args[7] = {
-            dlh_ew_full(lp, n), t_arg, cls_arg, e_arg, wy_arg, oh_arg,
-            fused ? dlh_ew_full(d_prediction->mem, n) : e_arg,
+    if (fused) {
+        dlh_ew_arg args[8] = {
+            dlh_ew_full(lp, n), t_arg, cls_arg, om_arg, e_arg, wy_arg, oh_arg,
+            dlh_ew_full(d_prediction->mem, n),
         };
         /* The gradient over the batch; rescaled below when rows are ignored. */
         float sc[4] = { a, bq, st->ignore, st->sum ? 1.0f : (float)(1.0 / (double)b) };
-        rc = losses_host->ew_run(fused ? st->terms_grad : st->terms, n, args, sc);
+        rc = losses_host->ew_run(st->terms_grad, n, args, sc);
+    } else if (!st->weighted) {
+        dlh_ew_arg args[6] = { dlh_ew_full(lp, n), t_arg, cls_arg, e_arg, wy_arg, oh_arg };
+        float sc[3] = { a, bq, st->ignore };
+        rc = losses_host->ew_run(st->terms, n, args, sc);
     } else {
         dlh_ew_arg args[7] = {
             dlh_ew_full(lp, n), t_arg, cls_arg, w_arg, e_arg, wy_arg, oh_arg,
@@ -385,22 +420,25 @@ static int ce_forward(void *state, const dlh_loss_ctx *ctx, const dlh_tensor *pr
         float sc[3] = { a, bq, st->ignore };
         rc = losses_host->ew_run(st->terms, n, args, sc);
     }
-    /* Row sums of every part, then the total of each part. */
+    /* Row sums of every part, those of e times omega, then the total of each
+       part. */
     dlh_mem no_idx = { NULL, 0 };
     if (rc < 0 ||
         (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, k * (int)b, (int)c, parts,
                               sums, no_idx)) < 0 ||
+        (omega && (rc = losses_weigh(st->weigh, (int64_t)b,
+                                     dlh_mem_at(sums, (size_t)CE_E * b), omega)) < 0) ||
         (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, k, (int)b, sums, totals,
                               no_idx)) < 0)
         return rc;
     if (st->weighted && d_prediction) {
         /* wyr: m w[y_i], the weighted row sum, read with stride C. */
-        dlh_ew_arg args[7] = {
+        dlh_ew_arg args[8] = {
             dlh_ew_full(lp, n), t_arg, cls_arg, w_arg,
-            { dlh_mem_at(sums, (size_t)CE_WY * b), b, c },
+            { dlh_mem_at(sums, (size_t)CE_WY * b), b, c }, om_arg,
             { dlh_mem_at(totals, (size_t)CE_WY), 1, 1 },
         };
-        int out = st->sum ? 5 : 6;
+        int out = st->sum ? 6 : 7;
         args[out] = dlh_ew_full(d_prediction->mem, n);
         float sc[4] = { a, bq, (float)(st->smoothing / (double)c64 * st->weight_sum),
                         st->ignore };
@@ -435,6 +473,7 @@ static void ce_destroy(void *state)
     losses_host->ew_free(st->rescale);
     losses_host->ew_free(st->grad);
     losses_host->ew_free(st->bad);
+    losses_host->ew_free(st->weigh);
     if (st->consts)
         st->be->ops->free(st->be->ctx, st->consts);
     free(st);
@@ -445,4 +484,5 @@ const dlh_loss_ops cross_entropy_ops = {
     .create = ce_create,
     .forward = ce_forward,
     .destroy = ce_destroy,
+    .flags = DLH_LOSS_SAMPLE_WEIGHTS,
 };
