@@ -18,6 +18,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct dlh_batcher {
     const dlh_norm *norm;
     int64_t max_batch, x_numel, y_numel;   /* y_numel 0: no labels */
     float *xbuf[2], *ybuf[2];
+    float *wbuf[2];                 /* sample weights, when the reader gives them */
     dlh_augment_pool *pool;         /* NULL: no augmenters; used by the thread only */
     int64_t prob_classes;           /* the pool's: augmenting passes give rows */
     int x_borrowed;                 /* xbuf set by dlh_batcher_set_x_buffers */
@@ -294,6 +296,26 @@ static int batcher_prepare(dlh_batcher *b, int64_t k, const int64_t *idx, int64_
                           dlh_strerror(rc));
         return rc;
     }
+    float *w = b->wbuf[s];
+    if (w) {
+        dlh_error_clear();
+        if ((rc = b->ops->read_weights(b->state, idx + first, (size_t)cnt, w)) != 0) {
+            if (rc > 0)
+                rc = DLH_EPLUGIN;
+            if (!*dlh_error_get())
+                dlh_error_set("reading the weights of samples %lld..%lld of the pass "
+                              "failed (%s)", (long long)first, (long long)(first + cnt - 1),
+                              dlh_strerror(rc));
+            return rc;
+        }
+        for (int64_t i = 0; i < cnt; i++) {
+            if (!(w[i] >= 0.0f) || !isfinite(w[i])) {
+                dlh_error_set("sample %lld has weight %g; sample weights must be finite "
+                              "and >= 0", (long long)idx[first + i], (double)w[i]);
+                return DLH_EDATA;
+            }
+        }
+    }
     dlh_norm_apply(b->norm, x, cnt, b->x_numel);
     int soft = augment && b->pool && b->prob_classes > 0;
     if (augment && b->pool &&
@@ -306,6 +328,7 @@ static int batcher_prepare(dlh_batcher *b, int64_t k, const int64_t *idx, int64_
     b->slot[s].y = y;
     b->slot[s].buffer = s;
     b->slot[s].soft = soft;
+    b->slot[s].w = w;
     return 0;
 }
 
@@ -388,6 +411,10 @@ int dlh_batcher_new(const dlh_dataset_ops *ops, void *state, const dlh_dataset_i
                       (long long)norm->group_stride, (long long)x_numel);
         return DLH_ESHAPE;
     }
+    /* Weights: a reader that says it has them and can give them (ABI 1.4). */
+    int weights = info->struct_size >= offsetof(dlh_dataset_info, sample_weights) +
+                                       sizeof info->sample_weights &&
+                  info->sample_weights && ops->read_weights;
     int64_t per = x_numel > y_numel ? x_numel : y_numel;
     if ((uint64_t)max_batch > (SIZE_MAX / sizeof(float) / 2) / (uint64_t)per) {
         dlh_error_set("batcher: %lld samples of %lld elements do not fit in memory",
@@ -411,10 +438,13 @@ int dlh_batcher_new(const dlh_dataset_ops *ops, void *state, const dlh_dataset_i
         b->xbuf[s] = malloc((size_t)max_batch * (size_t)x_numel * sizeof(float));
         if (y_numel)
             b->ybuf[s] = malloc((size_t)max_batch * (size_t)y_numel * sizeof(float));
-        if (!b->xbuf[s] || (y_numel && !b->ybuf[s])) {
+        if (weights)
+            b->wbuf[s] = malloc((size_t)max_batch * sizeof(float));
+        if (!b->xbuf[s] || (y_numel && !b->ybuf[s]) || (weights && !b->wbuf[s])) {
             for (int t = 0; t <= s; t++) {
                 free(b->xbuf[t]);
                 free(b->ybuf[t]);
+                free(b->wbuf[t]);
             }
             free(b);
             dlh_error_set("batcher: out of memory for two batches of %lld samples",
@@ -438,6 +468,7 @@ int dlh_batcher_new(const dlh_dataset_ops *ops, void *state, const dlh_dataset_i
         for (int s = 0; s < 2; s++) {
             free(b->xbuf[s]);
             free(b->ybuf[s]);
+            free(b->wbuf[s]);
         }
         free(b);
         dlh_error_set("batcher: cannot start the loader thread (%s)", strerror(e));
@@ -476,6 +507,7 @@ void dlh_batcher_free(dlh_batcher *b)
         if (!b->x_borrowed)
             free(b->xbuf[s]);
         free(b->ybuf[s]);
+        free(b->wbuf[s]);
     }
     dlh_augment_pool_free(b->pool);
     free(b);

@@ -55,12 +55,14 @@ typedef struct dlh_batch {
     const float *y;                 /* n labels (class index as float) or n * label numel */
     int buffer;                     /* 0 or 1: which of the two x buffers holds x */
     int soft;                       /* y holds probability rows (augment.h) */
+    const float *w;                 /* n sample weights, or NULL (the reader has none) */
 } dlh_batch;
 
 typedef struct dlh_batcher dlh_batcher;
 
 /* A batcher over reader (ops, state) described by info, for batches of up to
-   max_batch samples.  norm and augmenters are borrowed (may be NULL / 0). */
+   max_batch samples; with the reader's sample weights in each batch when
+   info says it has them (checked finite and >= 0).  norm and augmenters are borrowed (may be NULL / 0). */
 int dlh_batcher_new(const dlh_dataset_ops *ops, void *state, const dlh_dataset_info *info,
                     const dlh_norm *norm, int64_t max_batch, dlh_batcher **out);
 void dlh_batcher_free(dlh_batcher *b);          /* stops the thread; NULL is a no-op */

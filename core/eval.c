@@ -45,6 +45,8 @@ int dlh_evaluator_init(dlh_evaluator *ev, dlh_experiment *e)
         !(ev->host_out = eval_calloc((size_t)e->max_batch, sizeof *ev->host_out)) ||
         !(ev->loss_scratch = eval_calloc((size_t)e->loss->n_scratch, sizeof(dlh_tensor))))
         return DLH_ENOMEM;
+    if (e->sample_weights && (rc = dlh_tensor_alloc(e->backend, 1, shape, &ev->w)))
+        return rc;
     if (e->train_loss) {
         int64_t rows[2] = { e->max_batch, e->n_classes };
         if ((rc = dlh_tensor_alloc(e->backend, 2, rows, &ev->y_soft)))
@@ -65,6 +67,7 @@ void dlh_evaluator_release(dlh_evaluator *ev)
     dlh_tensor_free(be, &ev->amax);
     dlh_tensor_free(be, &ev->aidx);
     dlh_tensor_free(be, &ev->y_soft);
+    dlh_tensor_free(be, &ev->w);
     free(ev->train_loss_scratch);
     free(ev->host_idx);
     free(ev->host_out);
@@ -116,6 +119,10 @@ int dlh_evaluator_load(dlh_evaluator *ev, const dlh_batch *b)
     if (rc == 0)
         rc = be->ops->write(be->ctx, yt->mem.buf, yt->mem.off * sizeof(float), b->y,
                             ny * sizeof(float));
+    ev->weighted = b->w && ev->w.mem.buf;
+    if (rc == 0 && ev->weighted)
+        rc = be->ops->write(be->ctx, ev->w.mem.buf, ev->w.mem.off * sizeof(float), b->w,
+                            (size_t)b->n * sizeof(float));
     return rc;
 }
 
@@ -126,8 +133,10 @@ int dlh_evaluator_loss(dlh_evaluator *ev, int64_t b, int with_grad, float *loss)
     dlh_loss_ctx ctx;
     dlh_loss_ctx_fill(l, b, &ctx, ev->soft ? ev->train_loss_scratch : ev->loss_scratch);
     dlh_tensor pred = *dlh_graph_output(e->graph), tgt = ev->soft ? ev->y_soft : ev->y;
-    dlh_tensor dpred = *dlh_graph_d_output(e->graph);
-    pred.shape[0] = tgt.shape[0] = dpred.shape[0] = b;
+    dlh_tensor dpred = *dlh_graph_d_output(e->graph), w = ev->w;
+    pred.shape[0] = tgt.shape[0] = dpred.shape[0] = w.shape[0] = b;
+    if (ev->weighted)
+        ctx.sample_weights = &w;
     int rc = l->ops->forward(l->state, &ctx, &pred, &tgt, loss, with_grad ? &dpred : NULL);
     if (rc) {
         if (!*dlh_error_get())

@@ -29,6 +29,10 @@ typedef struct dlh_evaluator {
     dlh_tensor y_soft;
     dlh_tensor *train_loss_scratch;
     int soft;
+    /* Per-sample weights (e->sample_weights): their tensor, and whether the
+       batch loaded last carries them. */
+    dlh_tensor w;
+    int weighted;
     const float *direct[2];         /* host addresses of the graph's two input
                                        buffers when a batcher writes into them
                                        (dlh_evaluator_direct), else NULL */

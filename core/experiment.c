@@ -761,8 +761,18 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
                       e->max_batch, &e->loss);
     if (rc)
         return exp_locate(p, NULL, rc);
-    if ((rc = dlh_params_check_unused(p)) || !e->soft_labels)
+    if ((rc = dlh_params_check_unused(p)))
         return rc;
+    /* Per-sample weights from the data go to a loss that takes them. */
+    const dlh_exp_data *sets[3] = { &e->train, &e->validation, &e->test };
+    for (int i = 0; i < 3; i++)
+        e->sample_weights |= sets[i]->ops && sets[i]->info.sample_weights &&
+                             sets[i]->ops->read_weights;
+    if (e->sample_weights && !(e->loss->ops->flags & DLH_LOSS_SAMPLE_WEIGHTS))
+        return exp_error_at(p, "type", "loss: '%s' does not take per-sample weights, and "
+                            "the data gives them (weight_column, weights)", type);
+    if (!e->soft_labels)
+        return 0;
     /* Label-mixing augmenters train on probability rows: a second instance
        of the loss takes them (as timm trains with soft targets and
        validates with class indices); validation and test keep e->loss. */

@@ -48,6 +48,7 @@ typedef struct dlh_experiment {
     int n_augment;
     struct dlh_augment_inst *augment;
     int64_t workers;                /* data.workers (0 in the file: chosen) */
+    int sample_weights;             /* a dataset gives per-sample weights */
     int soft_labels;                /* an augmenter mixes labels: training batches
                                        carry probability rows of n_classes */
 

@@ -35,6 +35,22 @@ static void subset_close(void *state)
     free(s);
 }
 
+static int subset_read_weights(void *state, const int64_t *idx, size_t n, float *w)
+{
+    subset *s = state;
+    if (!s->ops->read_weights || n > s->idx_cap) {
+        dlh_error_set("data.classes: no weights for these samples");
+        return DLH_EINVAL;
+    }
+    /* read, called first for the same batch, translated idx already. */
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i] < 0 || idx[i] >= s->info.n_samples)
+            return DLH_ERANGE;
+        s->idx[i] = s->kept[idx[i]];
+    }
+    return s->ops->read_weights(s->state, s->idx, n, w);
+}
+
 /* The inner reader's name of the class kept as k. */
 static const char *subset_class_name(void *state, int64_t k)
 {
@@ -94,6 +110,7 @@ const dlh_dataset_ops dlh_subset_ops = {
     .read = subset_read,
     .close = subset_close,
     .class_name = subset_class_name,
+    .read_weights = subset_read_weights,
 };
 
 int dlh_subset_open(const dlh_dataset_ops *ops, void *state, const dlh_dataset_info *info,

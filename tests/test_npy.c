@@ -560,10 +560,25 @@ static void test_bad_labels(void)
     bad("y with label none", params, DLH_ECONFIG, want);
     snprintf(params, sizeof params, "x = \"%s\"; y = \"%s\"; weights = \"%s\";",
              fx("dense_x.npy"), fx("dense_y.npy"), fx("scalar_x.npy"));
-    snprintf(want, sizeof want, "%s/exp.cfg:1: data.train: parameter 'weights': per-sample "
-             "weights are not supported yet (the dataset ABI has no slot to give them to "
-             "training)", dir);
-    bad("weights", params, DLH_ECONFIG, want);
+    snprintf(want, sizeof want, "%s: weight -3 of sample 0 is negative (sample weights "
+             "are >= 0)", fx("scalar_x.npy"));
+    bad("a negative weight", params, DLH_EDATA, want);
+    snprintf(params, sizeof params, "x = \"%s\"; y = \"%s\"; weights = \"%s\";",
+             fx("img_x.npy"), fx("img_y.npy"), fx("dense_y.npy"));
+    snprintf(want, sizeof want, "%s: sample weights are one number per sample, shape (3,); "
+             "this array is (4, 2)", fx("dense_y.npy"));
+    bad("weights of another shape", params, DLH_EDATA, want);
+    /* Weights, read back per sample (img_y's labels 2, 0, 1 as weights). */
+    snprintf(params, sizeof params, "x = \"%s\"; y = \"%s\"; weights = \"%s\";",
+             fx("img_x.npy"), fx("img_y.npy"), fx("img_y.npy"));
+    opened ow;
+    open_npy(&ow, params);
+    float wv[3] = { -1.0f, -1.0f, -1.0f };
+    const int64_t widx[3] = { 2, 0, 1 };
+    int wrc = ow.rc ? ow.rc : npy->read_weights(ow.state, widx, 3, wv);
+    ok(wrc == 0 && ow.info.sample_weights == 1 && wv[0] == 1.0f && wv[1] == 2.0f &&
+       wv[2] == 0.0f, "weights: info says so, read_weights gives each sample's (%s)", ow.msg);
+    close_npy(&ow);
     snprintf(params, sizeof params, "x = \"%s/missing.npy\"; label = \"none\";", dir);
     snprintf(want, sizeof want, "%s/exp.cfg:1: data.train: parameter 'x': no such file: "
              "'%s/missing.npy'", dir, dir);

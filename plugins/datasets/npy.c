@@ -29,7 +29,9 @@
  * shape y.shape[1:] ([1] for a 1-d y); "none" reads no y.  Default: class
  * when y is 1-d of a bool or integer dtype, else dense.  `limit = N` keeps
  * the first N samples; the files are still validated whole, and the class
- * count comes from every label.
+ * count comes from every label.  `weights` (a file, or an array of the
+ * .npz) holds one weight >= 0 per sample, shape (N,), handed to the loss
+ * (the dataset ABI 1.4 read_weights slot).
  *
  * Everything is converted to float32 at open and kept in memory, so `read`
  * is a copy per sample: 4 bytes an element, 4 times the file for a one-byte
@@ -44,6 +46,7 @@
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +96,7 @@ typedef struct npy_array {
 typedef struct npy_state {
     char *name;                 /* x's, for messages */
     float *x, *y;
+    float *w;                   /* n sample weights (`weights`), or NULL */
     int64_t n, numel, label_numel;
     int label_kind;             /* dlh_label_kind */
     int64_t n_classes;
@@ -1068,7 +1072,7 @@ static int npy_open(const dlh_host *host, dlh_params *p, void **state)
     }
     *state = st;
 
-    const char *path, *xs = NULL, *ys = NULL;
+    const char *path, *xs = NULL, *ys = NULL, *ws = NULL;
     const int64_t all = INT64_MAX;
     int64_t limit;
     int label = AUTO, rc;
@@ -1078,33 +1082,34 @@ static int npy_open(const dlh_host *host, dlh_params *p, void **state)
     if (host->param_has(p, "label") &&
         (rc = host->param_choice(p, "label", label_names, CLASS, &label)))
         return rc;
-    if (host->param_has(p, "weights"))
-        return host->param_error(p, "weights", "parameter 'weights': per-sample weights "
-                                 "are not supported yet (the dataset ABI has no slot to "
-                                 "give them to training)");
     if (label == NONE && host->param_has(p, "y"))
         return host->param_error(p, "y", "parameter 'y' is not read with label = "
                                  "\"none\"");
     if (*path) {
         if ((rc = host->param_string(p, "x", "x", &xs)) ||
-            (label != NONE && (rc = host->param_string(p, "y", "y", &ys))))
+            (label != NONE && (rc = host->param_string(p, "y", "y", &ys))) ||
+            (rc = host->param_string(p, "weights", "", &ws)))
             return rc;
     } else {
         if ((rc = host->param_path(p, "x", NULL, &xs)) ||
-            (label != NONE && (rc = host->param_path(p, "y", "", &ys))))
+            (label != NONE && (rc = host->param_path(p, "y", "", &ys))) ||
+            (rc = host->param_path(p, "weights", "", &ws)))
             return rc;
         if (label != NONE && !*ys)
             return host->param_error(p, NULL, "parameter 'y' is missing: it names the "
                                      "labels' .npy file (label = \"none\" reads none)");
     }
 
-    FILE *fz = NULL, *fx = NULL, *fy = NULL;
+    if (!*ws)
+        ws = NULL;
+    FILE *fz = NULL, *fx = NULL, *fy = NULL, *fw = NULL;
     npz_archive z;
-    npy_array ax, ay;
+    npy_array ax, ay, aw;
     float *yall = NULL;
     memset(&z, 0, sizeof z);
     memset(&ax, 0, sizeof ax);
     memset(&ay, 0, sizeof ay);
+    memset(&aw, 0, sizeof aw);
     if (*path) {
         struct stat sz;
         if (!(fz = datasets_fopen(p, "path", path, &sz, &rc)))
@@ -1117,10 +1122,15 @@ static int npy_open(const dlh_host *host, dlh_params *p, void **state)
             goto out;
         if (ys && ((rc = npz_member(&z, "y", ys, &ay.src)) || (rc = npy_header(&ay, 0))))
             goto out;
+        if (ws && ((rc = npz_member(&z, "weights", ws, &aw.src)) ||
+                   (rc = npy_header(&aw, 0))))
+            goto out;
     } else {
         if ((rc = npy_open_file(p, "x", xs, &fx, &ax)))
             goto out;
         if (ys && (rc = npy_open_file(p, "y", ys, &fy, &ay)))
+            goto out;
+        if (ws && (rc = npy_open_file(p, "weights", ws, &fw, &aw)))
             goto out;
     }
     if (!(st->name = npy_strdupf(ax.src.name, NULL))) {
@@ -1160,6 +1170,13 @@ static int npy_open(const dlh_host *host, dlh_params *p, void **state)
             for (int i = 1; i < ay.ndim; i++)
                 st->label.dim[i - 1] = ay.dim[i];
         }
+    }
+
+    if (ws && (aw.dim[0] != ax.dim[0] || aw.numel != 1)) {
+        host->error("%s: sample weights are one number per sample, shape (%" PRId64 ",); "
+                    "this array is %.*s", aw.src.name, ax.dim[0], aw.shape_len, aw.says);
+        rc = DLH_EDATA;
+        goto out;
     }
 
     st->n = limit < ax.dim[0] ? limit : ax.dim[0];
@@ -1210,10 +1227,28 @@ static int npy_open(const dlh_host *host, dlh_params *p, void **state)
         if ((rc = npy_convert(&ay, st->n, st->y)))
             goto out;
     }
+    if (ws) {
+        if (!(st->w = malloc((size_t)st->n * sizeof(float)))) {
+            host->error("%s: out of memory for %" PRId64 " weights", aw.src.name, st->n);
+            rc = DLH_ENOMEM;
+            goto out;
+        }
+        if ((rc = npy_convert(&aw, st->n, st->w)))
+            goto out;
+        for (int64_t i = 0; i < st->n; i++) {
+            if (!(st->w[i] >= 0.0f)) {
+                host->error("%s: weight %g of sample %" PRId64 " is negative (sample "
+                            "weights are >= 0)", aw.src.name, (double)st->w[i], i);
+                rc = DLH_EDATA;
+                goto out;
+            }
+        }
+    }
 out:
     free(yall);
     npy_array_free(&ax);
     npy_array_free(&ay);
+    npy_array_free(&aw);
     free(z.cd);
     if (fz)
         fclose(fz);
@@ -1221,6 +1256,8 @@ out:
         fclose(fx);
     if (fy)
         fclose(fy);
+    if (fw)
+        fclose(fw);
     return rc;
 }
 
@@ -1232,6 +1269,22 @@ static int npy_info(void *state, dlh_dataset_info *info)
     info->label_kind = st->label_kind;
     info->n_classes = st->n_classes;
     info->label = st->label;
+    if (info->struct_size >= offsetof(dlh_dataset_info, sample_weights) +
+                             sizeof info->sample_weights)
+        info->sample_weights = st->w != NULL;
+    return 0;
+}
+
+static int npy_read_weights(void *state, const int64_t *idx, size_t n, float *w)
+{
+    npy_state *st = state;
+    for (size_t i = 0; i < n; i++) {
+        if (!st->w || idx[i] < 0 || idx[i] >= st->n) {
+            datasets_host->error("%s: no weight for sample %" PRId64, st->name, idx[i]);
+            return DLH_EINVAL;
+        }
+        w[i] = st->w[idx[i]];
+    }
     return 0;
 }
 
@@ -1260,6 +1313,7 @@ static void npy_close(void *state)
         return;
     free(st->x);
     free(st->y);
+    free(st->w);
     free(st->name);
     free(st);
 }
@@ -1270,4 +1324,5 @@ const dlh_dataset_ops npy_ops = {
     .info = npy_info,
     .read = npy_read,
     .close = npy_close,
+    .read_weights = npy_read_weights,
 };
