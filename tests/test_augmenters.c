@@ -1722,7 +1722,7 @@ static void test_warps_exact(void)
     };
     uint64_t streams[MANY];
     many_streams(streams, MANY, 3);
-    static float x[MANY * 2 * Q * Q];
+    static float x[MANY * 2 * Q * (Q + 1)];   /* the resized crop is Q x (Q + 1) */
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         aug a;
         /* 5 x 6 for the resized crop, whose ratio 1.2 is the whole image. */
