@@ -229,6 +229,17 @@ void augment_state_free(void *state)
     free(state);
 }
 
+int augment_image_p_new(const dlh_host *host, dlh_params *params,
+                        const dlh_augment_info *info, double def_p, void **state)
+{
+    augment_image_p st = { 0 };
+    int rc;
+    if ((rc = augment_read_p(host, params, def_p, &st.p)) < 0 ||
+        (rc = augment_need_image(host, params, info, &st.c, &st.h, &st.w)) < 0)
+        return rc;
+    return augment_state_new(host, &st, sizeof st, state);
+}
+
 int augment_read_p(const dlh_host *host, dlh_params *p, double def, double *out)
 {
     return host->param_float(p, "p", &def, 0.0, 1.0, out);

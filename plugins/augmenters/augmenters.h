@@ -130,6 +130,15 @@ int augment_read_range(const dlh_host *host, dlh_params *p, const char *key, int
    that are not images (C, H, W); else sets c, h, w. */
 int augment_need_image(const dlh_host *host, dlh_params *p, const dlh_augment_info *info,
                        int64_t *c, int64_t *h, int64_t *w);
+/* The state of an image augmenter that needs only the image's size and p
+   (the flips): read p (default def_p), check the data are images, one block
+   freed by augment_state_free. */
+typedef struct augment_image_p {
+    int64_t c, h, w;
+    double p;
+} augment_image_p;
+int augment_image_p_new(const dlh_host *host, dlh_params *params,
+                        const dlh_augment_info *info, double def_p, void **state);
 /* Values per sample, or a message at the group when the shape is empty or
    its size overflows. */
 int augment_numel(const dlh_host *host, dlh_params *p, const dlh_augment_info *info,

@@ -3,26 +3,15 @@
  * u(0) < p) the rows of every channel swap, x[c][h][w] -> x[c][H - 1 - h][w]. */
 #include "augmenters.h"
 
-typedef struct random_vflip_state {
-    int64_t c, h, w;
-    double p;
-} random_vflip_state;
-
 static int random_vflip_create_ex(const dlh_host *host, dlh_params *params,
                                   dlh_augment_info *info, void **state)
 {
-    random_vflip_state st = { 0 };
-    int rc;
-    if ((rc = augment_read_p(host, params, 0.5, &st.p)) < 0 ||
-        (rc = augment_need_image(host, params, info, &st.c, &st.h,
-                                 &st.w)) < 0)
-        return rc;
-    return augment_state_new(host, &st, sizeof st, state);
+    return augment_image_p_new(host, params, info, 0.5, state);
 }
 
 static int random_vflip_apply(void *state, const dlh_augment_ctx *ctx, float *x)
 {
-    const random_vflip_state *st = state;
+    const augment_image_p *st = state;
     int rc = augment_check_ctx("random_vflip", ctx, x);
     if (rc < 0)
         return rc;
