@@ -332,12 +332,11 @@ static void test_labels(void)
     snprintf(params, sizeof params, "x = \"%s\"; y = \"%s\"; label = \"class\";",
              fx("dense_x.npy"), fx("float_class_y.npy"));
     open_npy(&o, params);
-    float yc[4];
+    float yc[4], x4[12];
     const float wyc[] = { 0, 3, 1, 2 };
     ok(o.rc == 0 && o.info.label_kind == DLH_LABEL_CLASS && o.info.n_classes == 4 &&
-       npy->read(o.state, all, 4, xd + 0, NULL) == DLH_OK, "label = \"class\" takes whole "
+       npy->read(o.state, all, 4, x4, NULL) == DLH_OK, "label = \"class\" takes whole "
        "float64 labels: 4 classes (%s)", o.msg);
-    float x4[12];
     ok(o.rc == 0 && npy->read(o.state, all, 4, x4, yc) == 0 && floats_eq(yc, wyc, 4),
        "float class labels read back");
     close_npy(&o);
