@@ -108,6 +108,25 @@ is "$RC" 0 "--resume (with 2 workers) exits 0"
 cmp -s w1/aug/last.safetensors mid/aug/last.safetensors
 ok $? "the resumed run's checkpoint equals the uninterrupted run's, byte for byte"
 
+# ---- an augmenter built against ABI 1.3 (tests/fixtures/legacy_augmenter.c)
+# keeps loading, and gives the same weights whatever the loader threads.
+if [ -n "${DLHOST_FIXTURES:-}" ] && [ -f "$DLHOST_FIXTURES/legacy_augmenter.so" ]; then
+    mkdir -m 700 legacy
+    cp "$DLHOST_FIXTURES/legacy_augmenter.so" legacy/
+    printf 'augment = ( { type = "legacy_shift"; amount = 0.3; } );\nworkers = 1;\n' >augment.inc
+    lpath=$DLHOST_PLUGIN_PATH:$PWD/legacy
+    run_cmd env DLHOST_PLUGIN_PATH="$lpath" "$dlhost" run base.cfg --runs l1
+    is "$RC" 0 "a run with an ABI 1.3 augmenter exits 0"
+    run_cmd env DLHOST_PLUGIN_PATH="$lpath" "$dlhost" run base.cfg --runs l3 \
+        --set data.workers=3
+    cmp -s l1/aug/last.safetensors l3/aug/last.safetensors &&
+        ! cmp -s l1/aug/last.safetensors none/aug/last.safetensors
+    ok $? "the ABI 1.3 augmenter changes training, alike with 1 and 3 loader threads"
+else
+    skip "no tests/fixtures/legacy_augmenter.so (run through make check)"
+    skip "no tests/fixtures/legacy_augmenter.so (run through make check)"
+fi
+
 # ---- mixup and cutmix: training on probability rows, validated on classes.
 cat >augment.inc <<'EOF'
 augment = (
