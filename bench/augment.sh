@@ -40,13 +40,18 @@ for r in $(seq "$rounds"); do
         epoch_times "$tmp/$kind-$r.log" >>"$tmp/$kind.times"
     done
 done
+echo "dlhost plain epochs (s): $(tr '\n' ' ' <"$tmp/plain.times")"
+echo "dlhost augment epochs (s): $(tr '\n' ' ' <"$tmp/aug.times")"
 p=$(median <"$tmp/plain.times") a=$(median <"$tmp/aug.times")
 echo "dlhost plain $p s/epoch"
 echo "dlhost augment $a s/epoch"
 awk -v p="$p" -v a="$a" 'BEGIN { printf "dlhost augmentation costs %+.1f%% of an epoch\n", 100 * (a - p) / p }'
 
-py=${TORCH_PYTHON:-python3}
-if "$py" -c 'import torch, torchvision' 2>/dev/null; then
+py=
+for c in ${TORCH_PYTHON:-} python3 /usr/bin/python3; do
+    if "$c" -c 'import torch, torchvision' 2>/dev/null; then py=$c; break; fi
+done
+if [ -n "$py" ]; then
     (cd "$here" && OMP_WAIT_POLICY=PASSIVE "$py" torch_augment.py \
         --images "$data/train-images-idx3-ubyte.gz" --labels "$data/train-labels-idx1-ubyte.gz" \
         --epochs "$epochs")
