@@ -37,6 +37,14 @@ typedef struct dlh_dataset_ops {
        NULL, their labels (class index as float, or the dense vector). */
     int (*read)(void *state, const int64_t *idx, size_t n, float *x, float *y);
     void (*close)(void *state);     /* called even when open fails */
+    /* ABI 1.4 members go below this line. */
+
+    /* optional (ABI 1.4): the name of class k (0 <= k < info.n_classes),
+       e.g. the sub-folder an image folder's class comes from; NULL when the
+       reader has no name for it or k is out of range.  The string lives
+       until close.  NULL slot: the classes have no names.  The host reads
+       it only when the plugin's struct_size covers it. */
+    const char *(*class_name)(void *state, int64_t k);
 } dlh_dataset_ops;
 
 #endif
