@@ -319,11 +319,45 @@ void audio_state_free(void *state)
 
 static int audio_init(const dlh_host *host, dlh_registrar *reg)
 {
+    static const struct {
+        const char *name;
+        const dlh_augmenter_ops *ops;
+        const char *description;
+    } list[] = {
+        { "time_shift", &time_shift_ops,
+          "shift 1-D signals in time, rolled round or zero filled" },
+        { "background_noise", &background_noise_ops,
+          "mix in a random stretch of a noise file at a random SNR" },
+        { "dynamic_range_compression", &dynamic_range_compression_ops,
+          "feed-forward compressor: envelope follower, threshold, ratio, makeup gain" },
+        { "time_mask", &time_mask_ops,
+          "mask a random run of frames of a spectrogram (torchaudio TimeMasking)" },
+        { "freq_mask", &freq_mask_ops,
+          "mask a random band of a spectrogram (torchaudio FrequencyMasking)" },
+#ifdef HAVE_RUBBERBAND
+        { "time_stretch", &time_stretch_ops,
+          "change speed without changing pitch (Rubber Band), kept at the input length" },
+        { "pitch_shift", &pitch_shift_ops,
+          "shift pitch by semitones without changing speed (Rubber Band)" },
+#endif
+    };
     audio_host = host;
     int rc = reg->add(reg, DLH_KIND_DATASET, "audiofolder", &audiofolder_ops,
                       "one sub-folder of WAV/FLAC/OGG files per class: waveforms or "
                       "log-mel spectrograms");
+    for (size_t i = 0; rc >= 0 && i < sizeof list / sizeof list[0]; i++)
+        rc = reg->add(reg, DLH_KIND_AUGMENTER, list[i].name, list[i].ops,
+                      list[i].description);
     return rc < 0 ? rc : 0;
 }
 
-DLH_PLUGIN("audio", "0.1.0", "audio data: the audiofolder reader", "MIT", audio_init)
+#ifdef HAVE_RUBBERBAND
+#define AUDIO_AUGMENTERS "time_shift, background_noise, dynamic_range_compression, " \
+    "time_mask, freq_mask, time_stretch, pitch_shift"
+#else
+#define AUDIO_AUGMENTERS "time_shift, background_noise, dynamic_range_compression, " \
+    "time_mask, freq_mask"
+#endif
+
+DLH_PLUGIN("audio", "0.1.0", "audio data: the audiofolder reader; augmenters "
+           AUDIO_AUGMENTERS, "MIT", audio_init)
