@@ -90,7 +90,8 @@ typedef struct audio_mel {
     int64_t samples, frames;
     int pow2;                   /* radix-2 FFT, else a direct DFT */
     double *window;             /* [n_fft] */
-    double *fb;                 /* [n_freqs * n_mels], torchaudio's layout */
+    double *fb;                 /* [n_mels * n_freqs]: torchaudio's fb transposed */
+    int *lo, *hi;               /* [n_mels]: filter m is zero outside [lo, hi) */
     double *cos_t, *sin_t;      /* [n_fft]: cos, sin(2 pi k / n_fft) */
     int *rev;                   /* [n_fft] bit reversal (pow2) */
 } audio_mel;

@@ -60,8 +60,11 @@ int audio_mel_init(audio_mel *m, int rate, int n_fft, int hop, int n_mels, doubl
     m->cos_t = malloc((size_t)n_fft * sizeof *m->cos_t);
     m->sin_t = malloc((size_t)n_fft * sizeof *m->sin_t);
     m->rev = m->pow2 ? malloc((size_t)n_fft * sizeof *m->rev) : NULL;
+    m->lo = malloc((size_t)n_mels * sizeof *m->lo);
+    m->hi = malloc((size_t)n_mels * sizeof *m->hi);
     double *f_pts = malloc(((size_t)n_mels + 2) * sizeof *f_pts);
-    if (!m->window || !m->fb || !m->cos_t || !m->sin_t || (m->pow2 && !m->rev) || !f_pts) {
+    if (!m->window || !m->fb || !m->cos_t || !m->sin_t || (m->pow2 && !m->rev) || !f_pts ||
+        !m->lo || !m->hi) {
         free(f_pts);
         audio_mel_free(m);
         host->error("log-mel: out of memory");
@@ -87,13 +90,21 @@ int audio_mel_init(audio_mel *m, int rate, int n_fft, int hop, int n_mels, doubl
     for (int i = 0; i < n_mels + 2; i++)
         f_pts[i] = audio_mel_to_hz(m_min + (m_max - m_min) * i / (n_mels + 1));
     double top = (double)(rate / 2);
-    for (size_t k = 0; k < nf; k++) {
-        double f = nf > 1 ? top * (double)k / (double)(nf - 1) : 0.0;
-        for (int j = 0; j < n_mels; j++) {
+    for (int j = 0; j < n_mels; j++) {
+        m->lo[j] = (int)nf;
+        m->hi[j] = 0;
+        for (size_t k = 0; k < nf; k++) {
+            double f = nf > 1 ? top * (double)k / (double)(nf - 1) : 0.0;
             double down = (f - f_pts[j]) / (f_pts[j + 1] - f_pts[j]);
             double up = (f_pts[j + 2] - f) / (f_pts[j + 2] - f_pts[j + 1]);
             double v = down < up ? down : up;
-            m->fb[k * (size_t)n_mels + (size_t)j] = v > 0.0 ? v : 0.0;
+            v = v > 0.0 ? v : 0.0;
+            m->fb[(size_t)j * nf + k] = v;
+            if (v > 0.0) {
+                if ((int)k < m->lo[j])
+                    m->lo[j] = (int)k;
+                m->hi[j] = (int)k + 1;
+            }
         }
     }
     free(f_pts);
@@ -107,6 +118,8 @@ void audio_mel_free(audio_mel *m)
     free(m->cos_t);
     free(m->sin_t);
     free(m->rev);
+    free(m->lo);
+    free(m->hi);
     memset(m, 0, sizeof *m);
 }
 
@@ -179,8 +192,10 @@ void audio_mel_compute(const audio_mel *m, const float *x, float *out, double *s
         }
         for (int j = 0; j < m->n_mels; j++) {
             double s = 0.0;
-            for (int k = 0; k < nf; k++)
-                s += pw[k] * m->fb[(size_t)k * (size_t)m->n_mels + (size_t)j];
+            const double *fb = m->fb + (size_t)j * (size_t)nf;
+            /* Each triangle covers a few bins: sum those only. */
+            for (int k = m->lo[j]; k < m->hi[j]; k++)
+                s += pw[k] * fb[k];
             out[(int64_t)j * m->frames + t] = (float)log(s + 1e-6);
         }
     }

@@ -151,6 +151,8 @@ def main():
     # Config B: T = 4320 (zero padded at the end), n_fft = 200 (direct DFT).
     xb = np.concatenate([x16, np.zeros(320)])
     c_array("ref_logmel_b", log_mel(xb, 16000, 200, 500, 6))
+    # Config C: n_fft = 2048 (the largest usual size), hop 1000, 32 mels.
+    c_array("ref_logmel_c", log_mel(x16, 16000, 2048, 1000, 32))
 
 
 if __name__ == "__main__":
