@@ -88,7 +88,8 @@ int audio_decode_memory(const char *path, const void *data, size_t size,
 typedef struct audio_mel {
     int n_fft, hop, n_mels, n_freqs;
     int64_t samples, frames;
-    int pow2;                   /* radix-2 FFT, else a direct DFT */
+    int pow2;                   /* radix-2 FFT, else mixed radix */
+    int factors[64];            /* mixed radix: p1, m1, p2, m2, ... (m = 1 last) */
     double *window;             /* [n_fft] */
     double *fb;                 /* [n_mels * n_freqs]: torchaudio's fb transposed */
     int *lo, *hi;               /* [n_mels]: filter m is zero outside [lo, hi) */

@@ -15,8 +15,10 @@
  *                         (f_pts[m+2] - all_freqs[k]) / (f_pts[m+2] - f_pts[m+1])));
  *   mel[m][t] = sum_k spec[k][t] fb[k][m];  out = log(mel + 1e-6) (natural log).
  * Computed in double.  A power-of-two n_fft uses an iterative radix-2 FFT,
- * any other a direct DFT over a cosine table (n_fft (n_fft / 2 + 1) per
- * frame): both are exact to double rounding. */
+ * any other a recursive mixed-radix one over n_fft's prime factors (kissfft's
+ * decimation in time with its generic butterfly: n_fft (p1 + p2 + ...)
+ * operations a frame, so 400 = 2^4 5^2 costs about as much as 512, and a
+ * prime n_fft is a direct DFT). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +77,19 @@ int audio_mel_init(audio_mel *m, int rate, int n_fft, int hop, int n_mels, doubl
         m->cos_t[n] = cos(2.0 * AUDIO_PI * n / n_fft);
         m->sin_t[n] = sin(2.0 * AUDIO_PI * n / n_fft);
     }
+    if (!m->pow2) {
+        /* Prime factors, smallest first: n = p1 m1, m1 = p2 m2, ... */
+        int rest = n_fft, at = 0;
+        for (int p = 2; rest > 1; p++) {
+            if (p * p > rest)
+                p = rest;
+            while (rest % p == 0) {
+                rest /= p;
+                m->factors[at++] = p;
+                m->factors[at++] = rest;
+            }
+        }
+    }
     if (m->pow2) {
         int bits = 0;
         while ((1 << bits) < n_fft)
@@ -125,8 +140,9 @@ void audio_mel_free(audio_mel *m)
 
 size_t audio_mel_scratch(const audio_mel *m)
 {
-    /* re, im of one frame, then the power spectrum */
-    return 2 * (size_t)m->n_fft + (size_t)m->n_freqs;
+    /* re, im of one frame; the mixed radix's output re, im and butterfly
+       scratch re, im; the power spectrum */
+    return 6 * (size_t)m->n_fft + (size_t)m->n_freqs;
 }
 
 /* In-place radix-2 FFT of (re, im), forward (e^{-i...}). */
@@ -155,11 +171,53 @@ static void audio_fft(const audio_mel *m, double *re, double *im)
     }
 }
 
+/* kissfft's kf_work over a real input: out[0..p m) is the DFT of the p m
+   values in[0], in[fstride], ... (fstride: the input stride so far), with
+   factors f = { p, m, ... }. */
+static void audio_fft_mixed(const audio_mel *m, double *ore, double *oim, const double *in,
+                            int fstride, const int *f, double *sre, double *sim)
+{
+    int p = f[0], mm = f[1], n = m->n_fft;
+    if (mm == 1) {
+        for (int k = 0; k < p; k++) {
+            ore[k] = in[(size_t)k * (size_t)fstride];
+            oim[k] = 0.0;
+        }
+    } else {
+        for (int k = 0; k < p; k++)
+            audio_fft_mixed(m, ore + k * mm, oim + k * mm, in + (size_t)k * (size_t)fstride,
+                            fstride * p, f + 2, sre, sim);
+    }
+    /* the generic butterfly: p outputs from p sub-transforms of length mm */
+    for (int u = 0; u < mm; u++) {
+        for (int q = 0, k = u; q < p; q++, k += mm) {
+            sre[q] = ore[k];
+            sim[q] = oim[k];
+        }
+        for (int q1 = 0, k = u; q1 < p; q1++, k += mm) {
+            double r = sre[0], i = sim[0];
+            int tw = 0;
+            for (int q = 1; q < p; q++) {
+                tw += fstride * k;
+                if (tw >= n)
+                    tw -= n;
+                double wr = m->cos_t[tw], wi = -m->sin_t[tw];
+                r += sre[q] * wr - sim[q] * wi;
+                i += sre[q] * wi + sim[q] * wr;
+            }
+            ore[k] = r;
+            oim[k] = i;
+        }
+    }
+}
+
 void audio_mel_compute(const audio_mel *m, const float *x, float *out, double *scratch)
 {
     int n_fft = m->n_fft, pad = n_fft / 2, nf = m->n_freqs;
     int64_t T = m->samples;
-    double *re = scratch, *im = scratch + n_fft, *pw = scratch + 2 * n_fft;
+    double *re = scratch, *im = scratch + n_fft, *ore = scratch + 2 * n_fft,
+           *oim = scratch + 3 * n_fft, *sre = scratch + 4 * n_fft, *sim = scratch + 5 * n_fft,
+           *pw = scratch + 6 * n_fft;
     for (int64_t t = 0; t < m->frames; t++) {
         int64_t start = t * m->hop - pad;
         for (int n = 0; n < n_fft; n++) {
@@ -177,18 +235,9 @@ void audio_mel_compute(const audio_mel *m, const float *x, float *out, double *s
             for (int k = 0; k < nf; k++)
                 pw[k] = re[k] * re[k] + im[k] * im[k];
         } else {
-            for (int k = 0; k < nf; k++) {
-                double sr = 0.0, si = 0.0;
-                int64_t idx = 0;
-                for (int n = 0; n < n_fft; n++) {
-                    sr += re[n] * m->cos_t[idx];
-                    si -= re[n] * m->sin_t[idx];
-                    idx += k;
-                    if (idx >= n_fft)
-                        idx -= n_fft;
-                }
-                pw[k] = sr * sr + si * si;
-            }
+            audio_fft_mixed(m, ore, oim, re, 1, m->factors, sre, sim);
+            for (int k = 0; k < nf; k++)
+                pw[k] = ore[k] * ore[k] + oim[k] * oim[k];
         }
         for (int j = 0; j < m->n_mels; j++) {
             double s = 0.0;

@@ -153,6 +153,9 @@ def main():
     c_array("ref_logmel_b", log_mel(xb, 16000, 200, 500, 6))
     # Config C: n_fft = 2048 (the largest usual size), hop 1000, 32 mels.
     c_array("ref_logmel_c", log_mel(x16, 16000, 2048, 1000, 32))
+    # Config D: n_fft = 257, an odd prime (one stage of the generic butterfly;
+    # frames = 1 + (T + 256 - 257) / hop).
+    c_array("ref_logmel_d", log_mel(x16, 16000, 257, 700, 5))
 
 
 if __name__ == "__main__":
