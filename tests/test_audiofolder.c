@@ -530,6 +530,21 @@ static void test_bad(void)
         bad(files[i].what, sub(folder), "", DLH_EDATA, want, 1);
     }
 
+    /* Several threads: the first bad file in order is the one reported. */
+    const char *ta = sub("threads/a");
+    for (int i = 0; i < 6; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%d.wav", i);
+        copy_fixture(ta, "mix440_16k_s16.wav", name);
+    }
+    const char *tb = sub("threads/b");
+    copy_fixture(tb, "mix440_16k_s16.wav", "0.wav");
+    put_file(tb, "1.wav", nodata, sizeof nodata);
+    copy_fixture(tb, "mix440_16k_s16.wav", "2.wav");
+    put_file(tb, "3.wav", garbage, sizeof garbage);
+    snprintf(want, sizeof want, "%s/1.wav: no audio frames (the file holds no samples)", tb);
+    bad("3 threads, two bad files", sub("threads"), "threads = 3;", DLH_EDATA, want, 0);
+
     /* A header that claims 2 GB of data over 100 samples: what is there is read. */
     size_t n = wav(b, 1, 1, 16000, v, 100, 0x7ffffff0u);
     put_file(sub("big/c"), "big.wav", b, n);

@@ -27,15 +27,24 @@
  * Everything is decoded at open into one float cache: n_files x numel x 4
  * bytes (1000 one-second clips at 16 kHz: 64 MB as waveforms, 25 MB as 64
  * log-mel bands with hop 160), refused before any decoding when it would
- * pass `cache_mb` (default 2048 MiB).  read is then a copy. */
+ * pass `cache_mb` (default 2048 MiB).  read is then a copy.  `threads`
+ * (default: the online CPUs, at most 8) decode files at once, each holding
+ * one clip, the file's decoded samples and the resampler's output while it
+ * works; a failure is reported for the first failing file in order, as a
+ * single thread would. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "audio.h"
+
+/* Most threads decoding at open. */
+#define AUDIOFOLDER_MAX_THREADS 64
 
 typedef struct audiofolder_state {
     char *root;                 /* for messages */
@@ -50,6 +59,113 @@ typedef struct audiofolder_state {
 /* The logmel-only keys, refused by name with waveforms. */
 static const char *const audiofolder_mel_keys[] = { "n_mels", "n_fft", "hop", "f_min",
                                                     "f_max", NULL };
+
+/* Decoding the files at open, on `threads` threads: each takes the next
+   file index; the state is written at disjoint places. */
+typedef struct audiofolder_job {
+    audiofolder_state *st;
+    char **paths;               /* [n] */
+    const audio_spec *spec;
+    const audio_mel *mel;       /* NULL: waveforms */
+    pthread_mutex_t lock;
+    int64_t next;               /* the next index to take */
+    int64_t failed_at;          /* the lowest index that failed, or n */
+    int failed_rc;
+} audiofolder_job;
+
+/* Decodes file i into its place in the cache; clip: T floats, scratch:
+   audio_mel_scratch doubles.  The message is the calling thread's. */
+static int audiofolder_one(audiofolder_job *job, int64_t i, float *clip, double *scratch)
+{
+    audiofolder_state *st = job->st;
+    int64_t T = job->spec->max_out, got;
+    float *v;
+    int rc;
+    int fd = audio_open_regular(job->paths[i], &rc);
+    if (fd < 0)
+        return rc;
+    if ((rc = audio_decode_fd(job->paths[i], fd, job->spec, &v, &got)))
+        return rc;
+    memcpy(clip, v, (size_t)got * sizeof *clip);
+    memset(clip + got, 0, (size_t)(T - got) * sizeof *clip);
+    free(v);
+    float *dst = st->x + i * st->numel;
+    if (job->mel)
+        audio_mel_compute(job->mel, clip, dst, scratch);
+    else
+        memcpy(dst, clip, (size_t)T * sizeof *clip);
+    return 0;
+}
+
+static void *audiofolder_worker(void *arg)
+{
+    audiofolder_job *job = arg;
+    int64_t T = job->spec->max_out;
+    float *clip = malloc((size_t)T * sizeof *clip);
+    double *scratch = job->mel ? malloc(audio_mel_scratch(job->mel) * sizeof *scratch) : NULL;
+    for (;;) {
+        pthread_mutex_lock(&job->lock);
+        int64_t i = job->next++;
+        int stop = i >= job->failed_at;
+        pthread_mutex_unlock(&job->lock);
+        if (stop)
+            break;
+        int rc = !clip || (job->mel && !scratch) ? DLH_ENOMEM
+                                                  : audiofolder_one(job, i, clip, scratch);
+        if (rc) {
+            pthread_mutex_lock(&job->lock);
+            if (i < job->failed_at) {
+                job->failed_at = i;
+                job->failed_rc = rc;
+            }
+            pthread_mutex_unlock(&job->lock);
+        }
+    }
+    free(clip);
+    free(scratch);
+    return NULL;
+}
+
+/* Runs the job on `threads` threads (the caller's among them).  A failure
+   is reported for the lowest failing index, its message made again on this
+   thread (messages are per thread). */
+static int audiofolder_decode_all(audiofolder_job *job, int64_t n, int threads)
+{
+    const dlh_host *host = audio_host;
+    pthread_t tid[AUDIOFOLDER_MAX_THREADS];
+    int started = 0;
+    job->next = 0;
+    job->failed_at = n;
+    job->failed_rc = 0;
+    if (pthread_mutex_init(&job->lock, NULL) != 0) {
+        host->error("%s: cannot make a mutex", job->st->root);
+        return DLH_ENOMEM;
+    }
+    if (threads > n)
+        threads = (int)n;
+    for (int t = 1; t < threads; t++)
+        if (pthread_create(&tid[started], NULL, audiofolder_worker, job) == 0)
+            started++;
+    audiofolder_worker(job);
+    for (int t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+    pthread_mutex_destroy(&job->lock);
+    if (job->failed_at >= n)
+        return 0;
+    int64_t T = job->spec->max_out;
+    float *clip = malloc((size_t)T * sizeof *clip);
+    double *scratch = job->mel ? malloc(audio_mel_scratch(job->mel) * sizeof *scratch) : NULL;
+    int oom = !clip || (job->mel && !scratch);
+    int rc = oom ? DLH_ENOMEM : audiofolder_one(job, job->failed_at, clip, scratch);
+    free(clip);
+    free(scratch);
+    if (oom)
+        host->error("%s: out of memory decoding", job->paths[job->failed_at]);
+    else if (rc == 0)       /* it failed on its thread but not again here */
+        host->error("%s: decoding failed on a loader thread (status %d)",
+                    job->paths[job->failed_at], job->failed_rc);
+    return rc ? rc : job->failed_rc;
+}
 
 static int audiofolder_open(const dlh_host *host, dlh_params *p, void **state)
 {
@@ -67,7 +183,9 @@ static int audiofolder_open(const dlh_host *host, dlh_params *p, void **state)
     const int64_t def_rate = 16000, def_mels = 64, def_fft = 512, def_hop = 160,
                   def_cache = 2048;
     const double def_seconds = 1.0, def_fmin = 0.0;
-    int64_t rate, n_mels = 0, n_fft = 0, hop = 0, cache_mb;
+    int64_t rate, n_mels = 0, n_fft = 0, hop = 0, cache_mb, threads;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    const int64_t def_threads = cpus < 1 ? 1 : cpus > 8 ? 8 : cpus;
     double seconds, f_min = 0.0, f_max = 0.0;
     int channels, features, resampler;
     int rc;
@@ -77,7 +195,9 @@ static int audiofolder_open(const dlh_host *host, dlh_params *p, void **state)
         (rc = host->param_choice(p, "channels", channels_choices, 0, &channels)) ||
         (rc = host->param_choice(p, "features", feature_choices, 0, &features)) ||
         (rc = host->param_choice(p, "resampler", resamplers, AUDIO_SRC_MEDIUM, &resampler)) ||
-        (rc = host->param_int(p, "cache_mb", &def_cache, 1, INT64_C(1) << 30, &cache_mb)))
+        (rc = host->param_int(p, "cache_mb", &def_cache, 1, INT64_C(1) << 30, &cache_mb)) ||
+        (rc = host->param_int(p, "threads", &def_threads, 1, AUDIOFOLDER_MAX_THREADS,
+                              &threads)))
         return rc;
     int64_t T = (int64_t)llround((double)rate * seconds);
     if (T < 1)
@@ -134,8 +254,8 @@ static int audiofolder_open(const dlh_host *host, dlh_params *p, void **state)
     char ***files = calloc(st->n_classes, sizeof *files);
     size_t *counts = calloc(st->n_classes, sizeof *counts);
     char **dirs = calloc(st->n_classes, sizeof *dirs);
-    float *clip = NULL;
-    double *scratch = NULL;
+    char **paths = NULL;
+    int64_t n = 0;
     audio_mel mel;
     memset(&mel, 0, sizeof mel);
     if (!files || !counts || !dirs) {
@@ -143,7 +263,6 @@ static int audiofolder_open(const dlh_host *host, dlh_params *p, void **state)
         rc = DLH_ENOMEM;
         goto out;
     }
-    int64_t n = 0;
     for (size_t c = 0; c < st->n_classes; c++) {
         if (!(dirs[c] = audio_join(root, st->classes[c]))) {
             rc = DLH_ENOMEM;
@@ -185,47 +304,38 @@ static int audiofolder_open(const dlh_host *host, dlh_params *p, void **state)
     }
     st->x = malloc((size_t)n * (size_t)st->numel * sizeof *st->x);
     st->y = malloc((size_t)n * sizeof *st->y);
-    clip = malloc((size_t)T * sizeof *clip);
-    if (features == 1)
-        scratch = malloc(audio_mel_scratch(&mel) * sizeof *scratch);
-    if (!st->x || !st->y || !clip || (features == 1 && !scratch)) {
+    if (!st->x || !st->y) {
         host->error("%s: out of memory for %lld decoded files (%.0f MiB)", root,
                     (long long)n, ceil(mib));
         rc = DLH_ENOMEM;
         goto out;
     }
-    audio_spec spec = { (int)rate, resampler, T };
+    paths = calloc((size_t)n, sizeof *paths);
+    if (!paths) {
+        host->error("out of memory");
+        rc = DLH_ENOMEM;
+        goto out;
+    }
     int64_t at = 0;
     for (size_t c = 0; c < st->n_classes; c++)
         for (size_t i = 0; i < counts[c]; i++, at++) {
-            char *path = audio_join(dirs[c], files[c][i]);
-            if (!path) {
+            if (!(paths[at] = audio_join(dirs[c], files[c][i]))) {
                 rc = DLH_ENOMEM;
                 goto out;
             }
-            float *v;
-            int64_t got;
-            int fd = audio_open_regular(path, &rc);
-            if (fd >= 0)
-                rc = audio_decode_fd(path, fd, &spec, &v, &got);
-            free(path);
-            if (rc)
-                goto out;
-            memcpy(clip, v, (size_t)got * sizeof *clip);
-            memset(clip + got, 0, (size_t)(T - got) * sizeof *clip);
-            free(v);
-            float *dst = st->x + at * st->numel;
-            if (features == 1)
-                audio_mel_compute(&mel, clip, dst, scratch);
-            else
-                memcpy(dst, clip, (size_t)T * sizeof *clip);
             st->y[at] = (float)c;
         }
+    audio_spec spec = { (int)rate, resampler, T };
+    audiofolder_job job = { .st = st, .paths = paths, .spec = &spec,
+                            .mel = features == 1 ? &mel : NULL };
+    if ((rc = audiofolder_decode_all(&job, n, (int)threads)))
+        goto out;
     st->n = n;
 out:
     audio_mel_free(&mel);
-    free(scratch);
-    free(clip);
+    for (int64_t i = 0; paths && i < n; i++)
+        free(paths[i]);
+    free(paths);
     for (size_t c = 0; files && c < st->n_classes; c++)
         audio_list_free(files[c], counts ? counts[c] : 0);
     for (size_t c = 0; dirs && c < st->n_classes; c++)
