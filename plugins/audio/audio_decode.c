@@ -19,8 +19,9 @@
 
 #include "audio.h"
 
-/* Frames read per libsndfile call (per channel). */
-#define AUDIO_CHUNK 4096
+/* Samples (frames x channels) read per libsndfile call: 256 kB of floats
+   whatever the channel count. */
+#define AUDIO_CHUNK 65536
 
 static const int audio_converters[] = {
     [AUDIO_SRC_BEST] = SRC_SINC_BEST_QUALITY,
@@ -45,7 +46,7 @@ static int audio_read_mono(SNDFILE *sf, const SF_INFO *info, const char *path, i
 {
     const dlh_host *host = audio_host;
     int ch = info->channels;
-    int64_t step = AUDIO_CHUNK;
+    int64_t step = AUDIO_CHUNK / ch;
     float *chunk = malloc((size_t)step * (size_t)ch * sizeof *chunk);
     float *buf = NULL;
     int64_t len = 0, cap = 0;
