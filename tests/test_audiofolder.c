@@ -599,8 +599,8 @@ static void test_bad(void)
 int main(void)
 {
 #ifndef AUDIO_BUILT
-    skip_all("the audio plugin is not built (configure found no libsndfile or "
-             "libsamplerate)");
+    skip_all("the audio plugin is not built (configure --disable-audio, or no "
+             "libsndfile or libsamplerate)");
 #endif
     if (!getenv("DLHOST_PLUGIN_PATH"))
         skip_all("DLHOST_PLUGIN_PATH is not set (run through make check)");
