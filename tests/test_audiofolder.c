@@ -501,6 +501,12 @@ static void test_bad(void)
 
     /* bad files, each alone in a class of its own */
     static const unsigned char garbage[] = "this is not audio at all, just some text....";
+    /* A valid Sun/NeXT header (16-bit, 8 kHz, mono): libsndfile reads it,
+       the reader refuses it by its first bytes. */
+    static const unsigned char sun_au[32] = { '.', 's', 'n', 'd', 0, 0, 0, 24, 0, 0, 0, 8,
+                                              0, 0, 0, 3, 0, 0, 0x1f, 0x40, 0, 0, 0, 1 };
+    static const unsigned char riff_avi[16] = { 'R', 'I', 'F', 'F', 8, 0, 0, 0, 'A', 'V', 'I',
+                                                ' ', 0, 0, 0, 0 };
     static unsigned char cut[20], nodata[44], nan_file[44 + 400], slow[44 + 200];
     wav(b, 1, 1, 16000, v, 100, 200);
     memcpy(cut, b, sizeof cut);
@@ -511,7 +517,13 @@ static void test_bad(void)
     wav(nan_file, 3, 1, 16000, vn, 100, 400);
     wav(slow, 1, 1, 1, v, 100, 200);
     const bad_file files[] = {
-        { "garbage.wav", "garbage", garbage, sizeof garbage, "libsndfile: " },
+        { "garbage.wav", "garbage", garbage, sizeof garbage, "not a WAV, FLAC or Ogg file "
+          "(it starts 74 68 69 73; expected RIFF....WAVE, fLaC or OggS)" },
+        { "sun.wav", "a Sun .au file named .wav", sun_au, sizeof sun_au, "not a WAV, FLAC or "
+          "Ogg file (it starts 2e 73 6e 64; expected RIFF....WAVE, fLaC or OggS)" },
+        { "empty.wav", "an empty file", garbage, 0, "empty file" },
+        { "notwave.wav", "RIFF but not WAVE", riff_avi, sizeof riff_avi, "not a WAV, FLAC or "
+          "Ogg file (it starts 52 49 46 46; expected RIFF....WAVE, fLaC or OggS)" },
         { "cut.wav", "a header cut at 20 bytes", cut, sizeof cut, "libsndfile: " },
         { "nodata.wav", "no data", nodata, sizeof nodata,
           "no audio frames (the file holds no samples)" },

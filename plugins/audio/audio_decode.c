@@ -8,7 +8,15 @@
  * the resampler filter's reach, in chunks into a buffer that grows as
  * frames arrive, so a header claiming any length costs no memory it does
  * not deliver.  Non-finite values (a float file's NaN, or values beyond
- * float's range) are refused. */
+ * float's range) are refused.
+ *
+ * libsndfile picks its parser from a file's first bytes, not its name, and
+ * parses some thirty formats; the readers promise WAV, FLAC and Ogg.  So
+ * the first 12 bytes must be those of one of them (RIFF, RIFX or RF64 with
+ * WAVE; fLaC; OggS) before libsndfile sees the file, and the format it
+ * found must be WAV, WAVEX, RF64, FLAC or OGG: the other parsers, which
+ * fuzzing an instrumented libsndfile 1.2.0 found integer overflows in
+ * (MAT4, libsndfile issue 789), never run on untrusted files. */
 #include <errno.h>
 #include <math.h>
 #include <samplerate.h>
@@ -186,6 +194,38 @@ static int audio_decode_sf(SNDFILE *sf, const SF_INFO *info, const char *path,
     return 0;
 }
 
+/* 0 when the 12 bytes at h (n of them there) begin a WAV, FLAC or Ogg
+   file; else a message naming path and DLH_EDATA. */
+static int audio_check_magic(const char *path, const unsigned char *h, size_t n)
+{
+    int wave = n >= 12 && memcmp(h + 8, "WAVE", 4) == 0;
+    if ((wave && (memcmp(h, "RIFF", 4) == 0 || memcmp(h, "RIFX", 4) == 0 ||
+                  memcmp(h, "RF64", 4) == 0)) ||
+        (n >= 4 && (memcmp(h, "fLaC", 4) == 0 || memcmp(h, "OggS", 4) == 0)))
+        return 0;
+    if (n == 0)
+        audio_host->error("%s: empty file", path);
+    else
+        audio_host->error("%s: not a WAV, FLAC or Ogg file (it starts %02x %02x %02x %02x; "
+                          "expected RIFF....WAVE, fLaC or OggS)", path, h[0],
+                          n > 1 ? h[1] : 0, n > 2 ? h[2] : 0, n > 3 ? h[3] : 0);
+    return DLH_EDATA;
+}
+
+/* After sf_open: the format libsndfile found is one the magic allowed. */
+static int audio_check_format(const char *path, const SF_INFO *info)
+{
+    switch (info->format & SF_FORMAT_TYPEMASK) {
+    case SF_FORMAT_WAV: case SF_FORMAT_WAVEX: case SF_FORMAT_RF64: case SF_FORMAT_FLAC:
+    case SF_FORMAT_OGG:
+        return 0;
+    default:
+        audio_host->error("%s: libsndfile read it as format 0x%x, not WAV, FLAC or Ogg",
+                          path, (unsigned)(info->format & SF_FORMAT_TYPEMASK));
+        return DLH_EDATA;
+    }
+}
+
 static int audio_check_spec(const char *path, const audio_spec *spec)
 {
     if (spec->max_out < 1 || spec->rate < AUDIO_MIN_RATE || spec->rate > AUDIO_MAX_RATE ||
@@ -207,6 +247,17 @@ int audio_decode_fd(const char *path, int fd, const audio_spec *spec, float **ou
         close(fd);
         return rc;
     }
+    unsigned char h[12];
+    ssize_t got = pread(fd, h, sizeof h, 0);
+    if (got < 0) {
+        audio_host->error("%s: read error: %s", path, strerror(errno));
+        close(fd);
+        return DLH_EIO;
+    }
+    if ((rc = audio_check_magic(path, h, (size_t)got))) {
+        close(fd);
+        return rc;
+    }
     SF_INFO info;
     memset(&info, 0, sizeof info);
     /* close_desc 0: the descriptor is ours to close, whatever happens. */
@@ -216,7 +267,9 @@ int audio_decode_fd(const char *path, int fd, const audio_spec *spec, float **ou
         close(fd);
         return DLH_EDATA;
     }
-    rc = audio_decode_sf(sf, &info, path, spec, out, n_out);
+    rc = audio_check_format(path, &info);
+    if (!rc)
+        rc = audio_decode_sf(sf, &info, path, spec, out, n_out);
     sf_close(sf);
     close(fd);
     return rc;
@@ -274,6 +327,8 @@ int audio_decode_memory(const char *path, const void *data, size_t size,
     int rc = audio_check_spec(path, spec);
     if (rc)
         return rc;
+    if ((rc = audio_check_magic(path, data, size < 12 ? size : 12)))
+        return rc;
     SF_VIRTUAL_IO vio = { audio_mem_len, audio_mem_seek, audio_mem_read, audio_mem_write,
                           audio_mem_tell };
     audio_membuf m = { data, (sf_count_t)size, 0 };
@@ -284,7 +339,9 @@ int audio_decode_memory(const char *path, const void *data, size_t size,
         audio_host->error("%s: libsndfile: %s", path, sf_strerror(NULL));
         return DLH_EDATA;
     }
-    rc = audio_decode_sf(sf, &info, path, spec, out, n_out);
+    rc = audio_check_format(path, &info);
+    if (!rc)
+        rc = audio_decode_sf(sf, &info, path, spec, out, n_out);
     sf_close(sf);
     return rc;
 }
