@@ -6,8 +6,9 @@
  *
  * Classes are the sub-folders of `path`, sorted by name (strcmp: bytes, as
  * Python's sorted on UTF-8 names); the class index is the position.  Their
- * files ending .wav, .flac or .ogg (any case; whatever libsndfile decodes)
- * are the samples, sorted by name, class by class.  Names starting with '.'
+ * files ending .wav, .flac or .ogg (any case) are the samples, sorted by
+ * name, class by class; each must be WAV, FLAC or Ogg (Vorbis, Opus, FLAC)
+ * by its content too (audio_decode.c).  Names starting with '.'
  * are skipped and class folders are not searched recursively (ImageFolder
  * does both).  A class folder without audio files, or no class folder, is
  * an error, as in ImageFolder.
