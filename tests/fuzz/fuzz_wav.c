@@ -8,11 +8,17 @@
  *            features of the decoded clip too;
  *   byte 1   the clip length: 1 + byte 1 * 64 samples (at most 16321).
  * The bytes reach libsndfile from memory through its virtual I/O
- * (sf_open_virtual), as a file would through sf_open_fd.  On success the
- * output must be 1 to max samples, all finite, and so must its features;
- * on failure the status must be a DLH_E* code and the message name the
- * input.  The decoder is compiled into the target, so it runs
- * instrumented; libsndfile and libsamplerate are the system's. */
+ * (sf_open_virtual), as a file would through sf_open_fd, once their first
+ * bytes say WAV, FLAC or Ogg (the seed corpus shows the fuzzer those).  On
+ * success the output must be 1 to max samples, all finite, and its log-mel
+ * values never NaN; on failure the status must be a DLH_E* code and the
+ * message start with the input's name.  The decoder is compiled into the
+ * target, so it runs instrumented; libsndfile and libsamplerate are the
+ * system's unless FUZZ_SNDFILE_LIBS names an instrumented libsndfile
+ * (fuzz.am, build_sndfile.sh).  regressions/wav/sndfile-* are libsndfile's
+ * own bugs found that way: a MAT4 header's overflow (issue 789), which the
+ * magic check now keeps out, and a misaligned store in WAV's fmt chunk
+ * (issue 1150), harmless on x86. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
