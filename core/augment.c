@@ -54,13 +54,11 @@ struct dlh_augment_pool {
 
 /* ---------------------------------------------------------------- instances */
 
-int dlh_augmenter_new(const char *type, dlh_params *params, dlh_augment_info *info,
+int dlh_augmenter_new(const dlh_component *c, dlh_params *params, dlh_augment_info *info,
                       dlh_augment_inst *out)
 {
     memset(out, 0, sizeof *out);
-    const dlh_component *c = dlh_registry_find(DLH_KIND_AUGMENTER, type);
-    if (!c)
-        return DLH_ENOTFOUND;
+    const char *type = c->name;
     out->ops = c->ops;
     out->type = c->name;
     info->struct_size = sizeof *info;

@@ -22,6 +22,8 @@
 
 #include <dlhost/dlhost.h>
 
+#include "registry.h"
+
 /* rng_stream purpose of augmentation. */
 #define DLH_AUGMENT_RNG 5
 /* At most this many augmenters in data.augment (j < 256 keeps streams apart). */
@@ -38,11 +40,10 @@ typedef struct dlh_augment_inst {
     int wants_probabilities;        /* dlh_augment_info.wants_probabilities */
 } dlh_augment_inst;
 
-/* Creates augmenter component `type` over the data `info` describes (its
-   output members set by the augmenter are copied into *out and *info).
-   Unused params are an error.  On failure the instance is destroyed and
-   *out zeroed. */
-int dlh_augmenter_new(const char *type, dlh_params *params, dlh_augment_info *info,
+/* Creates registered augmenter c over the data `info` describes (what the
+   augmenter sets in *info is kept in *out too).  Unused params are an
+   error.  On failure the instance is destroyed and *out zeroed. */
+int dlh_augmenter_new(const dlh_component *c, dlh_params *params, dlh_augment_info *info,
                       dlh_augment_inst *out);
 void dlh_augmenter_free(dlh_augment_inst *a);
 

@@ -273,6 +273,38 @@ done:
     return rc;
 }
 
+int dlh_read_labels(const dlh_dataset_ops *ops, void *state, const dlh_dataset_info *info,
+                    const int64_t *idx, int64_t n, const char *label, float *labels)
+{
+    int64_t numel = dlh_shape_numel(&info->sample);
+    int64_t chunk = (int64_t)(NORM_CHUNK_BYTES / sizeof(float)) / (numel > 0 ? numel : 1);
+    chunk = chunk < 1 ? 1 : chunk > n ? n : chunk;
+    float *x = malloc((size_t)(chunk * numel) * sizeof *x);
+    int64_t *ids = idx ? NULL : malloc((size_t)chunk * sizeof *ids);
+    int rc = 0;
+    if (!x || (!idx && !ids)) {
+        dlh_error_set("%s: out of memory", label);
+        rc = DLH_ENOMEM;
+    }
+    for (int64_t first = 0; rc == 0 && first < n; first += chunk) {
+        int64_t m = n - first < chunk ? n - first : chunk;
+        for (int64_t i = 0; ids && i < m; i++)
+            ids[i] = first + i;
+        dlh_error_clear();
+        rc = ops->read(state, idx ? idx + first : ids, (size_t)m, x, labels + first);
+        if (rc > 0)
+            rc = DLH_EPLUGIN;
+        if (rc < 0) {
+            if (!*dlh_error_get())
+                dlh_error_set("reading labels failed (%s)", dlh_strerror(rc));
+            dlh_error_prefix("%s: ", label);
+        }
+    }
+    free(x);
+    free(ids);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- thread */
 
 /* Fills slot k % 2 with batch k of the pass described by the arguments

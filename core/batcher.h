@@ -44,6 +44,12 @@ int dlh_norm_compute(dlh_norm_kind kind, const dlh_dataset_ops *ops, void *state
                      const dlh_dataset_info *info, const int64_t *idx, int64_t n,
                      dlh_norm *out);
 void dlh_norm_free(dlh_norm *n);
+/* The class labels of samples idx[0..n) (idx NULL: samples 0..n-1) into
+   labels, read through a buffer of about 1 MiB (no allocation proportional
+   to n beyond the caller's labels).  Messages are prefixed with `label`
+   ("data.train: sampler"). */
+int dlh_read_labels(const dlh_dataset_ops *ops, void *state, const dlh_dataset_info *info,
+                    const int64_t *idx, int64_t n, const char *label, float *labels);
 /* Applies in place to `count` samples of `sample_numel` features. */
 void dlh_norm_apply(const dlh_norm *n, float *x, int64_t count, int64_t sample_numel);
 

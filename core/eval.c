@@ -464,7 +464,7 @@ static int eval_match(const dlh_experiment *e, const dlh_st_file *f, const char 
        agree where both exist: the same index must mean the same class. */
     for (int64_t k = 0; e->class_names && k < e->n_class_names; k++) {
         char key[48];
-        snprintf(key, sizeof key, "class_name.%" PRId64, k);
+        snprintf(key, sizeof key, DLH_CLASS_NAME_KEY, k);
         const char *name = dlh_st_meta_get(f, key);
         if (name && strcmp(name, e->class_names[k]) != 0) {
             dlh_error_set("%s: class %" PRId64 " is '%s' in the checkpoint and '%s' in the "
@@ -512,7 +512,7 @@ static int eval_class_names(const dlh_st_file *f, int64_t n, char ***names)
     }
     for (int64_t k = 0; k < n; k++) {
         char key[48];
-        snprintf(key, sizeof key, "class_name.%" PRId64, k);
+        snprintf(key, sizeof key, DLH_CLASS_NAME_KEY, k);
         const char *name = dlh_st_meta_get(f, key);
         if (!name || !(v[k] = strdup(name))) {
             for (int64_t j = 0; j < k; j++)

@@ -9,6 +9,7 @@
 #ifndef DLHOST_CORE_EVAL_H
 #define DLHOST_CORE_EVAL_H
 
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -16,6 +17,9 @@
 #include "experiment.h"
 #include "params.h"
 #include "rundir.h"
+
+/* The checkpoint metadata key of class k's name: "class_name.K". */
+#define DLH_CLASS_NAME_KEY "class_name.%" PRId64
 
 typedef struct dlh_evaluator {
     dlh_experiment *e;              /* borrowed */

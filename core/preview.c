@@ -33,7 +33,7 @@
 #define PREVIEW_BACKGROUND 128         /* grey between the cells */
 
 /* Undoes normalisation of one sample in place. */
-static void preview_denorm(const dlh_norm *nm, float *x, int64_t numel)
+static void preview_denorm(const dlh_norm *nm, float *x)
 {
     if (!nm || nm->kind == DLH_NORM_NONE)
         return;
@@ -42,7 +42,6 @@ static void preview_denorm(const dlh_norm *nm, float *x, int64_t numel)
             float *p = &x[g * nm->group_stride + j];
             *p = *p / nm->scale[g] + nm->shift[g];
         }
-    (void)numel;
 }
 
 /* The grid of (original, augmented) pairs as 8-bit grey or RGB pixels. */
@@ -202,8 +201,8 @@ int dlh_preview(dlh_config *cfg, const char *backend_override, const char *out_p
         (rc = dlh_augment_pool_run(pool, aug, y_numel ? y : NULL, n, 0, e->seed, 1)))
         goto done;
     for (int64_t i = 0; i < n; i++) {
-        preview_denorm(&nm, orig + i * numel, numel);
-        preview_denorm(&nm, aug + i * numel, numel);
+        preview_denorm(&nm, orig + i * numel);
+        preview_denorm(&nm, aug + i * numel);
     }
     uint32_t w, h;
     if ((rc = preview_draw(orig, aug, n, s->dim[0], s->dim[1], s->dim[2], &px, &w, &h)) ||

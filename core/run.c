@@ -221,34 +221,20 @@ static int run_sampler(run_state *r)
 {
     dlh_experiment *e = r->e;
     int32_t *labels = NULL;
-    float *x = NULL, *y = NULL;
+    float *y = NULL;
     int rc = 0;
     if (e->sampler != DLH_SAMPLER_RANDOM && e->sampler != DLH_SAMPLER_SEQUENTIAL) {
-        int64_t numel = dlh_shape_numel(&e->train.info.sample);
-        int64_t chunk = ((int64_t)1 << 18) / numel;
-        chunk = chunk < 1 ? 1 : chunk > r->n_train ? r->n_train : chunk;
         labels = dlh_run_calloc((size_t)r->n_train, sizeof *labels);
-        x = dlh_run_calloc((size_t)(chunk * numel), sizeof *x);
-        y = dlh_run_calloc((size_t)chunk, sizeof *y);
-        if (!labels || !x || !y) {
+        y = dlh_run_calloc((size_t)r->n_train, sizeof *y);
+        if (!labels || !y) {
             rc = DLH_ENOMEM;
             goto done;
         }
-        for (int64_t first = 0; first < r->n_train && rc == 0; first += chunk) {
-            int64_t m = r->n_train - first < chunk ? r->n_train - first : chunk;
-            dlh_error_clear();
-            rc = e->train.ops->read(e->train.state, r->train_idx + first, (size_t)m, x, y);
-            if (rc > 0)
-                rc = DLH_EPLUGIN;
-            if (rc < 0) {
-                if (!*dlh_error_get())
-                    dlh_error_set("reading labels failed (%s)", dlh_strerror(rc));
-                dlh_error_prefix("data.train: sampler: ");
-                goto done;
-            }
-            for (int64_t i = 0; i < m; i++)
-                labels[first + i] = (int32_t)y[i];
-        }
+        if ((rc = dlh_read_labels(e->train.ops, e->train.state, &e->train.info,
+                                  r->train_idx, r->n_train, "data.train: sampler", y)))
+            goto done;
+        for (int64_t i = 0; i < r->n_train; i++)
+            labels[i] = (int32_t)y[i];
     }
     if ((rc = dlh_sampler_init(&r->sampler, e->sampler, r->train_idx, r->n_train, labels,
                                e->n_classes, e->class_weights, e->sampler_samples))) {
@@ -260,7 +246,6 @@ static int run_sampler(run_state *r)
         rc = DLH_ENOMEM;
 done:
     free(labels);
-    free(x);
     free(y);
     return rc;
 }
@@ -307,7 +292,7 @@ static int run_setup(run_state *r)
             return DLH_ENOMEM;
         for (int64_t k = 0; k < e->n_class_names; k++) {
             char key[48];
-            snprintf(key, sizeof key, "class_name.%" PRId64, k);
+            snprintf(key, sizeof key, DLH_CLASS_NAME_KEY, k);
             if (!(r->class_keys[k] = strdup(key))) {
                 dlh_error_set("out of memory");
                 return DLH_ENOMEM;

@@ -1,13 +1,12 @@
 /* The class-subset view (subset.h). */
 #include "subset.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batcher.h"
 #include "error.h"
-
-/* Labels read per call while scanning (and the x buffer that goes with). */
-#define SUBSET_CHUNK_BYTES ((size_t)1 << 20)
 
 typedef struct subset {
     const dlh_dataset_ops *ops;
@@ -123,15 +122,12 @@ int dlh_subset_open(const dlh_dataset_ops *ops, void *state, const dlh_dataset_i
         return DLH_ECONFIG;
     }
     subset *s = calloc(1, sizeof *s);
-    int64_t numel = dlh_shape_numel(&info->sample);
-    int64_t chunk = (int64_t)(SUBSET_CHUNK_BYTES / sizeof(float)) / (numel > 0 ? numel : 1);
-    chunk = chunk < 1 ? 1 : chunk > info->n_samples ? info->n_samples : chunk;
-    float *x = malloc((size_t)(chunk * numel) * sizeof *x);
-    float *y = malloc((size_t)chunk * sizeof *y);
-    int64_t *ids = malloc((size_t)chunk * sizeof *ids);
+    float *y = malloc((size_t)info->n_samples * sizeof *y);
     int64_t *count = calloc((size_t)n, sizeof *count);
+    char where[160];
     int rc = 0;
-    if (!s || !x || !y || !ids || !count ||
+    snprintf(where, sizeof where, "%s: data.classes", label);
+    if (!s || !y || !count ||
         !(s->map = malloc((size_t)info->n_classes * sizeof *s->map)) ||
         !(s->classes = malloc((size_t)n * sizeof *s->classes)) ||
         !(s->kept = malloc((size_t)info->n_samples * sizeof *s->kept))) {
@@ -158,27 +154,14 @@ int dlh_subset_open(const dlh_dataset_ops *ops, void *state, const dlh_dataset_i
         s->map[classes[i]] = i;
         s->classes[i] = classes[i];
     }
+    if ((rc = dlh_read_labels(ops, state, info, NULL, info->n_samples, where, y)))
+        goto done;
     int64_t kept = 0;
-    for (int64_t first = 0; first < info->n_samples; first += chunk) {
-        int64_t m = info->n_samples - first < chunk ? info->n_samples - first : chunk;
-        for (int64_t i = 0; i < m; i++)
-            ids[i] = first + i;
-        dlh_error_clear();
-        rc = ops->read(state, ids, (size_t)m, x, y);
-        if (rc > 0)
-            rc = DLH_EPLUGIN;
-        if (rc < 0) {
-            if (!*dlh_error_get())
-                dlh_error_set("reading labels failed (%s)", dlh_strerror(rc));
-            dlh_error_prefix("%s: data.classes: ", label);
-            goto done;
-        }
-        for (int64_t i = 0; i < m; i++) {
-            int64_t c = (int64_t)y[i];
-            if (c >= 0 && c < s->n_map && s->map[c] >= 0) {
-                s->kept[kept++] = first + i;
-                count[s->map[c]]++;
-            }
+    for (int64_t i = 0; i < info->n_samples; i++) {
+        int64_t c = (int64_t)y[i];
+        if (c >= 0 && c < s->n_map && s->map[c] >= 0) {
+            s->kept[kept++] = i;
+            count[s->map[c]]++;
         }
     }
     for (int i = 0; i < n && need_all; i++) {
@@ -197,9 +180,7 @@ int dlh_subset_open(const dlh_dataset_ops *ops, void *state, const dlh_dataset_i
     *view_info = s->info;
     *out = s;
 done:
-    free(x);
     free(y);
-    free(ids);
     free(count);
     if (rc < 0 && s) {
         s->ops = NULL;              /* the inner reader stays the caller's */
