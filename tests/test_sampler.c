@@ -84,6 +84,16 @@ static void test_weighted(void)
     int near = 1;
     for (int c = 0; c < 4; c += c == 1 ? 2 : 1)
         near &= fabs((double)count[c] - third) < 4.0 * sd;
+    /* "balanced" as scikit-learn's compute_class_weight('balanced') for
+       these labels (80, 15 and 5 samples of classes 0, 1 and 3), pasted from
+       sklearn 1.2: the cdf rises by the sample's class weight. */
+    static const double sk_balanced[4] = { 0.41666667, 2.22222222, 0.0, 6.66666667 };
+    int sk = 1;
+    for (int i = 0; i < N; i++) {
+        double step = s.cdf[i] - (i ? s.cdf[i - 1] : 0.0);
+        sk &= fabs(step - sk_balanced[labels[i]]) < 1e-7;
+    }
+    ok(sk, "weighted \"balanced\": scikit-learn's class weights 0.4167, 2.2222, 6.6667");
     ok(near && count[2] == 0, "weighted balanced: each class drawn a third of the time "
        "(%lld, %lld, %lld of %.0f; none of the absent class 2)", (long long)count[0],
        (long long)count[1], (long long)count[3], total);
