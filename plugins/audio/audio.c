@@ -163,53 +163,6 @@ int audio_list(const char *dir, int want_dirs, char ***names, size_t *n)
     return 0;
 }
 
-/* ------------------------------------------------------------ draws */
-
-double audio_unit(uint64_t seed, uint64_t stream, uint64_t k)
-{
-    uint32_t w[4];
-    dlh_philox_words(seed, stream, k, w);
-    return (double)dlh_philox_unit(w[0]);
-}
-
-double audio_uniform(uint64_t seed, uint64_t stream, uint64_t k, double a, double b)
-{
-    return a + (b - a) * audio_unit(seed, stream, k);
-}
-
-int64_t audio_int(uint64_t seed, uint64_t stream, uint64_t k, int64_t lo, int64_t hi)
-{
-    if (hi <= lo)
-        return lo;
-    double n = (double)(hi - lo) + 1.0;
-    int64_t v = (int64_t)floor(audio_unit(seed, stream, k) * n);
-    return lo + (v > hi - lo ? hi - lo : v);
-}
-
-int audio_check_ctx(const char *name, const dlh_augment_ctx *ctx, const float *x)
-{
-    if (!ctx || ctx->batch < 0 || (ctx->batch > 0 && !x)) {
-        audio_host->error("%s: called without samples", name);
-        return DLH_EINVAL;
-    }
-    int has_streams = ctx->struct_size >= offsetof(dlh_augment_ctx, streams) +
-                                          sizeof ctx->streams && ctx->streams;
-    if (ctx->batch > 1 && !has_streams) {
-        audio_host->error("%s: %lld samples in one call but no per-sample streams "
-                          "(ctx->streams, ABI 1.4)", name, (long long)ctx->batch);
-        return DLH_EINVAL;
-    }
-    return 0;
-}
-
-uint64_t audio_stream(const dlh_augment_ctx *ctx, int64_t i)
-{
-    if (ctx->struct_size >= offsetof(dlh_augment_ctx, streams) + sizeof ctx->streams &&
-        ctx->streams)
-        return ctx->streams[i];
-    return ctx->stream;
-}
-
 /* ------------------------------------------------------------ parameters */
 
 /* "[1, 16000]" */
@@ -342,6 +295,7 @@ static int audio_init(const dlh_host *host, dlh_registrar *reg)
 #endif
     };
     audio_host = host;
+    augment_draws_host = host;
     int rc = reg->add(reg, DLH_KIND_DATASET, "audiofolder", &audiofolder_ops,
                       "one sub-folder of WAV/FLAC/OGG files per class: waveforms or "
                       "log-mel spectrograms");

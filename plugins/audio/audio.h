@@ -17,6 +17,8 @@
 
 #include <dlhost/dlhost.h>
 
+#include "augment_draws.h"
+
 /* The host table given to dlh_plugin_init; valid until exit. */
 extern const dlh_host *audio_host;
 
@@ -106,19 +108,10 @@ size_t audio_mel_scratch(const audio_mel *m);
 /* x[samples] to out[n_mels * frames] (mel-major). */
 void audio_mel_compute(const audio_mel *m, const float *x, float *out, double *scratch);
 
-/* ---- augmenters' draws (the convention of plugins/augmenters/augmenters.h) ---- */
+/* ---- augmenters' draws: augment_draws.h (shared with the augmenters
+   family), the convention of plugins/augmenters/augmenters.h ---- */
 
-#define AUDIO_ELEMENT 64u
-
-/* u(k) in [0, 1). */
-double audio_unit(uint64_t seed, uint64_t stream, uint64_t k);
-/* a + (b - a) u(k). */
-double audio_uniform(uint64_t seed, uint64_t stream, uint64_t k, double a, double b);
-/* lo + min(floor(u(k) (hi - lo + 1)), hi - lo); lo > hi gives lo. */
-int64_t audio_int(uint64_t seed, uint64_t stream, uint64_t k, int64_t lo, int64_t hi);
-/* ctx checks and per-sample streams, as augment_check_ctx / augment_stream. */
-int audio_check_ctx(const char *name, const dlh_augment_ctx *ctx, const float *x);
-uint64_t audio_stream(const dlh_augment_ctx *ctx, int64_t i);
+#define AUDIO_ELEMENT AUGMENT_ELEMENT
 
 /* ---- augmenters' parameters ---- */
 

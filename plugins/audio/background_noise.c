@@ -133,19 +133,19 @@ static double background_noise_rms(const float *v, int64_t n, int64_t len, int64
 static int background_noise_apply(void *state, const dlh_augment_ctx *ctx, float *x)
 {
     const background_noise_state *st = state;
-    int rc = audio_check_ctx("background_noise", ctx, x);
+    int rc = augment_check_ctx("background_noise", ctx, x);
     if (rc < 0)
         return rc;
     int64_t t = st->t;
     for (int64_t i = 0; i < ctx->batch; i++) {
-        uint64_t s = audio_stream(ctx, i);
-        if (!(audio_unit(ctx->seed, s, 0) < st->p))
+        uint64_t s = augment_stream(ctx, i);
+        if (!(augment_unit(ctx->seed, s, 0) < st->p))
             continue;
-        int64_t f = audio_int(ctx->seed, s, 1, 0, (int64_t)st->n - 1);
+        int64_t f = augment_int(ctx->seed, s, 1, 0, (int64_t)st->n - 1);
         const float *noise = st->noise[f];
         int64_t len = st->len[f];
-        int64_t off = audio_int(ctx->seed, s, 2, 0, len >= t ? len - t : len - 1);
-        double snr = audio_uniform(ctx->seed, s, 3, st->snr[0], st->snr[1]);
+        int64_t off = augment_int(ctx->seed, s, 2, 0, len >= t ? len - t : len - 1);
+        double snr = augment_uniform(ctx->seed, s, 3, st->snr[0], st->snr[1]);
         float *v = x + i * t;
         double rx = background_noise_rms(v, t, t, 0);
         double rn = background_noise_rms(noise, t, len, off);

@@ -57,15 +57,15 @@ static int drc_create_ex(const dlh_host *host, dlh_params *params, dlh_augment_i
 static int drc_apply(void *state, const dlh_augment_ctx *ctx, float *x)
 {
     const drc_state *st = state;
-    int rc = audio_check_ctx("dynamic_range_compression", ctx, x);
+    int rc = augment_check_ctx("dynamic_range_compression", ctx, x);
     if (rc < 0)
         return rc;
     for (int64_t i = 0; i < ctx->batch; i++) {
-        uint64_t s = audio_stream(ctx, i);
-        if (!(audio_unit(ctx->seed, s, 0) < st->p))
+        uint64_t s = augment_stream(ctx, i);
+        if (!(augment_unit(ctx->seed, s, 0) < st->p))
             continue;
-        double thr = audio_uniform(ctx->seed, s, 1, st->thr[0], st->thr[1]);
-        double ratio = audio_uniform(ctx->seed, s, 2, st->ratio[0], st->ratio[1]);
+        double thr = augment_uniform(ctx->seed, s, 1, st->thr[0], st->thr[1]);
+        double ratio = augment_uniform(ctx->seed, s, 2, st->ratio[0], st->ratio[1]);
         double slope = 1.0 - 1.0 / ratio, e = 0.0;
         float *v = x + i * st->t;
         for (int64_t n = 0; n < st->t; n++) {

@@ -181,15 +181,15 @@ static size_t rb_out_size(const rb_state *st)
 static int rb_apply(void *state, const dlh_augment_ctx *ctx, float *x)
 {
     const rb_state *st = state;
-    int rc = audio_check_ctx(st->pitch ? "pitch_shift" : "time_stretch", ctx, x);
+    int rc = augment_check_ctx(st->pitch ? "pitch_shift" : "time_stretch", ctx, x);
     if (rc < 0)
         return rc;
     float *out = NULL, *scratch = NULL;
     for (int64_t i = 0; i < ctx->batch; i++) {
-        uint64_t s = audio_stream(ctx, i);
-        if (!(audio_unit(ctx->seed, s, 0) < st->p))
+        uint64_t s = augment_stream(ctx, i);
+        if (!(augment_unit(ctx->seed, s, 0) < st->p))
             continue;
-        double d = audio_uniform(ctx->seed, s, 1, st->range[0], st->range[1]);
+        double d = augment_uniform(ctx->seed, s, 1, st->range[0], st->range[1]);
         if (!out) {
             out = malloc(rb_out_size(st) * sizeof *out);
             scratch = malloc(RB_CHUNK * sizeof *scratch);

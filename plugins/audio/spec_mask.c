@@ -73,16 +73,16 @@ static int freq_mask_create_ex(const dlh_host *host, dlh_params *params,
 static int spec_mask_apply(void *state, const dlh_augment_ctx *ctx, float *x)
 {
     const spec_mask_state *st = state;
-    int rc = audio_check_ctx(st->time ? "time_mask" : "freq_mask", ctx, x);
+    int rc = augment_check_ctx(st->time ? "time_mask" : "freq_mask", ctx, x);
     if (rc < 0)
         return rc;
     int64_t size = st->time ? st->t : st->f, plane = st->f * st->t;
     for (int64_t i = 0; i < ctx->batch; i++) {
-        uint64_t s = audio_stream(ctx, i);
-        if (!(audio_unit(ctx->seed, s, 0) < st->p) || st->param < 1)
+        uint64_t s = augment_stream(ctx, i);
+        if (!(augment_unit(ctx->seed, s, 0) < st->p) || st->param < 1)
             continue;
-        double value = audio_unit(ctx->seed, s, 1) * (double)st->param;
-        double min_value = audio_unit(ctx->seed, s, 2) * ((double)size - value);
+        double value = augment_unit(ctx->seed, s, 1) * (double)st->param;
+        double min_value = augment_unit(ctx->seed, s, 2) * ((double)size - value);
         int64_t start = (int64_t)floor(min_value);
         int64_t end = start + (int64_t)floor(value);
         if (end > size)     /* u < 1 keeps it inside; rounding must not leave */

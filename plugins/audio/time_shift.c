@@ -56,15 +56,15 @@ static int time_shift_create_ex(const dlh_host *host, dlh_params *params,
 static int time_shift_apply(void *state, const dlh_augment_ctx *ctx, float *x)
 {
     const time_shift_state *st = state;
-    int rc = audio_check_ctx("time_shift", ctx, x);
+    int rc = augment_check_ctx("time_shift", ctx, x);
     if (rc < 0)
         return rc;
     int64_t t = st->t;
     for (int64_t i = 0; i < ctx->batch; i++) {
-        uint64_t s = audio_stream(ctx, i);
-        if (!(audio_unit(ctx->seed, s, 0) < st->p))
+        uint64_t s = augment_stream(ctx, i);
+        if (!(augment_unit(ctx->seed, s, 0) < st->p))
             continue;
-        int64_t k = audio_int(ctx->seed, s, 1, -st->max, st->max);
+        int64_t k = augment_int(ctx->seed, s, 1, -st->max, st->max);
         if (k == 0)
             continue;
         float *v = x + i * t;

@@ -27,6 +27,8 @@
 
 #include <dlhost/dlhost.h>
 
+#include "augment_draws.h"
+
 /* The host table given to dlh_plugin_init; valid until exit. */
 extern const dlh_host *augmenters_host;
 
@@ -45,32 +47,6 @@ extern const dlh_augmenter_ops random_affine_ops;
 extern const dlh_augmenter_ops random_resized_crop_ops;
 extern const dlh_augmenter_ops mixup_ops;
 extern const dlh_augmenter_ops cutmix_ops;
-
-/* ---- draws (augmenters.c) ---- */
-
-/* First counter of the per-element draws; counters below it are scalar draws. */
-#define AUGMENT_ELEMENT 64u
-
-/* u(k) of the convention above. */
-double augment_unit(uint64_t seed, uint64_t stream, uint64_t k);
-/* uniform(k, a, b) in [a, b) (a == b gives a). */
-double augment_uniform(uint64_t seed, uint64_t stream, uint64_t k, double a, double b);
-/* int(k, lo, hi): an integer in [lo, hi], each equally likely; lo > hi gives lo. */
-int64_t augment_int(uint64_t seed, uint64_t stream, uint64_t k, int64_t lo, int64_t hi);
-/* bernoulli(k, p): 1 with probability p. */
-int augment_bernoulli(uint64_t seed, uint64_t stream, uint64_t k, double p);
-/* normal(k): a standard normal float. */
-float augment_normal(uint64_t seed, uint64_t stream, uint64_t k);
-
-/* ---- apply ---- */
-
-/* Checks ctx before apply touches x: a non-negative batch and, for more than
-   one sample, per-sample streams (ABI 1.4); sets a message naming `name`
-   and returns DLH_EINVAL otherwise. */
-int augment_check_ctx(const char *name, const dlh_augment_ctx *ctx, const float *x);
-/* Sample i's stream: ctx->streams[i], or ctx->stream for the lone sample of a
-   ctx without per-sample streams. */
-uint64_t augment_stream(const dlh_augment_ctx *ctx, int64_t i);
 
 /* Scratch of n floats for one apply call: `stack` (AUGMENT_STACK floats)
    when n fits, else malloc'd; NULL with a message naming `name` when that
