@@ -3,9 +3,10 @@
 
 Runs torch.optim.Adam and torch.optim.RMSprop (single-tensor path, float32,
 CPU) for STEPS steps on the 4-value problem of test_optim.c and prints the
-parameters after each step as C initialisers, to paste into the test.  The
+parameters after each step as C initialisers, kept in tests/ref/optim_ref.h.  The
 test itself never needs torch; run this again only to regenerate the
-numbers:  /usr/bin/python3 tests/ref/optim_ref.py
+numbers:  /usr/bin/python3 tests/ref/optim_ref.py > tests/ref/optim_ref.h
+(tests/test_ref_live.sh does that in make check and compares).
 Generated with Debian's python3-torch 1.13.1.
 """
 import torch
