@@ -201,6 +201,7 @@ static int exp_open_data(dlh_experiment *e, config_setting_t *group, const char 
         return rc;
     d->type = type;
     d->ops = c->ops;
+    dlh_params_set_doc(p, c->params, c->n_params);
     rc = d->ops->open(dlh_host_table(), p, &d->state);
     if (rc) {
         /* The reader's own messages name its data file and line; the rest
@@ -880,6 +881,7 @@ static int exp_schedule(dlh_experiment *e, config_setting_t *group)
         return rc;
     e->schedule_type = type;
     e->schedule = c->ops;
+    dlh_params_set_doc(p, c->params, c->n_params);
     if (e->schedule->create &&
         (rc = e->schedule->create(dlh_host_table(), p, &e->schedule_state)))
         return exp_locate(p, NULL, rc);

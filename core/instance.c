@@ -414,6 +414,7 @@ int dlh_layer_new(const dlh_backend *be, const char *type, const char *name,
     setup.add_scratch = layer_add_scratch;
     setup.host_ctx = &d;
 
+    dlh_params_set_doc(params, comp->params, comp->n_params);
     dlh_error_clear();
     int rc = l->ops->create(dlh_host_table(), &setup, &l->state);
     int64_t n_out;
@@ -553,6 +554,7 @@ int dlh_loss_new(const dlh_backend *be, const char *type, dlh_params *params,
     setup.add_scratch = loss_add_scratch;
     setup.host_ctx = &d;
 
+    dlh_params_set_doc(params, comp->params, comp->n_params);
     dlh_error_clear();
     int rc = l->ops->create(dlh_host_table(), &setup, &l->state);
     if (rc > 0) {
@@ -663,6 +665,7 @@ int dlh_optimizer_new(const dlh_backend *be, const char *type, dlh_params *param
     setup.add_state = optimizer_add_state;
     setup.host_ctx = o;
 
+    dlh_params_set_doc(params, comp->params, comp->n_params);
     dlh_error_clear();
     int rc = o->ops->create(dlh_host_table(), &setup, &o->state);
     if (rc > 0) {
