@@ -238,6 +238,19 @@ static void check_runtime_errors(void)
                         "bce: all elements of input should be between 0 and 1");
     check_runtime_error("bce", "weight = 2.0;", DLH_TARGET_DENSE, 2, 2, nanp, t, 4, NULL,
                         DLH_EINVAL, "all elements of input should be between 0 and 1");
+    /* Class targets: 2 samples of 3 classes. */
+    static const float x6[6] = { -1.2f, -0.5f, -2.0f, -0.1f, -3.0f, -2.5f };
+    static const float good[2] = { 0, 2 }, out5[2] = { 0, 5 }, neg[2] = { -1, 1 };
+    static const float half[2] = { 1.5f, 0 }, ign[2] = { -100, 0 };
+    check_runtime_error("nll", "", DLH_TARGET_CLASS, 3, 2, x6, out5, 2, good, DLH_EINVAL,
+                        "nll: Target 5 is out of bounds. (sample 1; the model has 3 "
+                        "classes, 0..2)");
+    check_runtime_error("nll", "ignore_index = 0;", DLH_TARGET_CLASS, 3, 2, x6, ign, 2,
+                        good, DLH_EINVAL, "Target -100 is out of bounds. (sample 0");
+    check_runtime_error("multi_margin", "p = 2;", DLH_TARGET_CLASS, 3, 2, x6, neg, 2, good,
+                        DLH_EINVAL, "multi_margin: Target -1 is out of bounds.");
+    check_runtime_error("focal", "", DLH_TARGET_CLASS, 3, 2, x6, half, 2, good, DLH_EINVAL,
+                        "focal: Target 1.5 is out of bounds.");
     check_runtime_error("l1", "", DLH_TARGET_DENSE, 4, 1, p, t, 3, NULL, DLH_ESHAPE,
                         "l1: expected 4 prediction and target values (1 samples of 4), "
                         "got 4 and 3");

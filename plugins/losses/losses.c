@@ -161,10 +161,10 @@ int losses_ew_create(const dlh_host *host, dlh_loss_setup *setup, losses_ew *le,
     le->be = setup->backend;
     le->who = who;
     le->bad_msg = bad_msg;
-    if (setup->target_kind != DLH_TARGET_DENSE)
+    le->per_sample = dlh_shape_numel(&setup->prediction);
+    if (setup->target_kind != DLH_TARGET_DENSE && !(le->class_ok && le->per_sample == 1))
         return host->param_error(setup->params, NULL, "needs dense targets of the "
                                  "prediction's shape, but the data gives class indices");
-    le->per_sample = dlh_shape_numel(&setup->prediction);
     /* reduce takes int rows and columns. */
     if (le->per_sample < 1 || le->per_sample > INT_MAX / 2)
         return host->param_error(setup->params, NULL, "%lld values per sample is out of "
@@ -295,6 +295,95 @@ void losses_ew_destroy_ops(void *state)
     free(state);
 }
 
+int losses_cls_create(const dlh_host *host, dlh_loss_setup *setup, const char *weights_key,
+                      losses_cls *lc)
+{
+    dlh_params *p = setup->params;
+    if (setup->target_kind != DLH_TARGET_CLASS)
+        return host->param_error(p, NULL, "needs class-index targets, but the data gives "
+                                 "dense labels");
+    if (setup->prediction.ndim != 1)
+        return host->param_error(p, NULL, "needs one value per class (a per-sample shape "
+                                 "[classes]), but the model's output has %d dimensions",
+                                 (int)setup->prediction.ndim);
+    int64_t c = setup->prediction.dim[0];
+    /* reduce and softmax take int sizes; a few parts of [batch, C] share a
+       reduction. */
+    if (c < 1 || c > INT_MAX / 4)
+        return host->param_error(p, NULL, "%lld classes is out of range (1..%d)",
+                                 (long long)c, INT_MAX / 4);
+    if (setup->n_classes > c)
+        return host->param_error(p, NULL, "the data has class labels up to %lld, but the "
+                                 "model gives %lld values per sample (classes 0..%lld)",
+                                 (long long)setup->n_classes - 1, (long long)c,
+                                 (long long)c - 1);
+    lc->classes = c;
+    size_t bytes = (2 * (size_t)c + 1) * sizeof(float);
+    float *v = malloc(bytes);
+    if (!v) {
+        host->error("out of memory");
+        return DLH_ENOMEM;
+    }
+    for (int64_t k = 0; k < c; k++)
+        v[k] = (float)k;
+    v[2 * c] = 1.0f;
+    int rc = 0;
+    if (weights_key)
+        rc = losses_read_class_weights(host, p, weights_key, c, v + c, &lc->weighted);
+    else
+        for (int64_t k = 0; k < c; k++)
+            v[c + k] = 1.0f;
+    const dlh_backend *be = setup->backend;
+    if (rc == 0)
+        rc = be->ops->alloc(be->ctx, bytes, &lc->consts);
+    if (rc == 0)
+        rc = be->ops->write(be->ctx, lc->consts, 0, v, bytes);
+    free(v);
+    return rc;
+}
+
+void losses_cls_destroy(const dlh_backend *be, losses_cls *lc)
+{
+    if (lc->consts)
+        be->ops->free(be->ctx, lc->consts);
+}
+
+dlh_ew_arg losses_cls_index(const losses_cls *lc)
+{
+    return (dlh_ew_arg){ { lc->consts, 0 }, (size_t)lc->classes, 1 };
+}
+
+dlh_ew_arg losses_cls_weight(const losses_cls *lc)
+{
+    return (dlh_ew_arg){ { lc->consts, (size_t)lc->classes }, (size_t)lc->classes, 1 };
+}
+
+dlh_mem losses_cls_one(const losses_cls *lc)
+{
+    return (dlh_mem){ lc->consts, 2 * (size_t)lc->classes };
+}
+
+int losses_bad_class(const char *who, const dlh_backend *be, const dlh_tensor *target,
+                     int64_t batch, int64_t classes, float ignore)
+{
+    /* The error path only: one read per sample until the culprit. */
+    for (int64_t i = 0; i < batch; i++) {
+        float v;
+        int rc = be->ops->read(be->ctx, target->mem.buf,
+                               (target->mem.off + (size_t)i) * sizeof(float), &v, sizeof v);
+        if (rc < 0)
+            return rc;
+        if (v == ignore || (v >= 0 && v < (float)classes && v == floorf(v)))
+            continue;
+        losses_host->error("%s: Target %g is out of bounds. (sample %lld; the model has "
+                           "%lld classes, 0..%lld)", who, (double)v, (long long)i,
+                           (long long)classes, (long long)classes - 1);
+        return DLH_EINVAL;
+    }
+    losses_host->error("%s: a target is out of bounds", who);
+    return DLH_EINVAL;
+}
+
 static int losses_init(const dlh_host *host, dlh_registrar *reg)
 {
     losses_host = host;
@@ -325,7 +414,16 @@ static int losses_init(const dlh_host *host, dlh_registrar *reg)
             < 0 ||
         (rc = reg->add(reg, DLH_KIND_LOSS, "kl_div", &kl_div_ops,
                        "Kullback-Leibler divergence on log-probabilities (nn.KLDivLoss), "
-                       "log_target, batchmean")) < 0)
+                       "log_target, batchmean")) < 0 ||
+        (rc = reg->add(reg, DLH_KIND_LOSS, "nll", &nll_ops,
+                       "negative log-likelihood on log-probabilities (nn.NLLLoss), class "
+                       "weights, ignore_index")) < 0 ||
+        (rc = reg->add(reg, DLH_KIND_LOSS, "multi_margin", &multi_margin_ops,
+                       "multi-class hinge (nn.MultiMarginLoss), p, margin, class weights"))
+            < 0 ||
+        (rc = reg->add(reg, DLH_KIND_LOSS, "focal", &focal_ops,
+                       "focal loss: binary (torchvision's sigmoid_focal_loss) or softmax "
+                       "multi-class, gamma, alpha")) < 0)
         return rc;
     return 0;
 }

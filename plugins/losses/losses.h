@@ -89,6 +89,7 @@ typedef struct losses_ew {
     const char *who;            /* the loss's name, for messages */
     const char *bad_msg;        /* the error when some b is 1 (torch's wording) */
     int reduction;
+    int class_ok;               /* class targets too, for one value per sample */
     int64_t per_sample;
     int n_scalars;
     float scalars[9];           /* the loss's, then k */
@@ -108,6 +109,8 @@ typedef struct losses_ew {
    `reduction` ("batchmean" allowed when batchmean is set). */
 int losses_ew_new(const dlh_host *host, dlh_loss_setup *setup, int batchmean,
                   void **state, losses_ew **out);
+/* (le->class_ok: class-index targets are taken too, as the dense target of
+   a prediction of one value per sample.) */
 int losses_ew_create(const dlh_host *host, dlh_loss_setup *setup, losses_ew *le,
                      const char *who, const char *scalar_names, const float *scalars,
                      int n_scalars, const char *body, const char *grad,
@@ -122,6 +125,33 @@ int losses_ew_forward_ops(void *state, const dlh_loss_ctx *ctx,
                           float *loss, const dlh_tensor *d_prediction);
 void losses_ew_destroy_ops(void *state);
 
+/* Class-index targets (DLH_TARGET_CLASS) over per-sample [C] predictions:
+   the classes and, on the device, their indices 0..C-1, then C class
+   weights (all 1 without), then 1.0f (the sample weight without weights). */
+typedef struct losses_cls {
+    int64_t classes;
+    int weighted;               /* class weights given */
+    dlh_buffer *consts;
+} losses_cls;
+
+/* Checks that the setup has class targets and a prediction of shape [C]
+   (C = setup's classes), reads the class weights under `weights_key`
+   (NULL: none) and uploads the constants. */
+int losses_cls_create(const dlh_host *host, dlh_loss_setup *setup, const char *weights_key,
+                      losses_cls *lc);
+void losses_cls_destroy(const dlh_backend *be, losses_cls *lc);
+/* The ew operands of the class indices, the class weights (both of length C)
+   and the 1.0f. */
+dlh_ew_arg losses_cls_index(const losses_cls *lc);
+dlh_ew_arg losses_cls_weight(const losses_cls *lc);
+dlh_mem losses_cls_one(const losses_cls *lc);
+/* Called when a batch's one-hot rows do not add up: finds the first target
+   that is neither a class index in [0, C) nor `ignore` (NaN: no
+   ignore_index) and reports it in torch's words ("Target 5 is out of
+   bounds."), with the sample; DLH_EINVAL. */
+int losses_bad_class(const char *who, const dlh_backend *be, const dlh_tensor *target,
+                     int64_t batch, int64_t classes, float ignore);
+
 extern const dlh_loss_ops mse_ops;
 extern const dlh_loss_ops cross_entropy_ops;
 extern const dlh_loss_ops bce_with_logits_ops;
@@ -132,5 +162,8 @@ extern const dlh_loss_ops bce_ops;
 extern const dlh_loss_ops poisson_nll_ops;
 extern const dlh_loss_ops hinge_embedding_ops;
 extern const dlh_loss_ops kl_div_ops;
+extern const dlh_loss_ops nll_ops;
+extern const dlh_loss_ops multi_margin_ops;
+extern const dlh_loss_ops focal_ops;
 
 #endif

@@ -30,20 +30,22 @@ import math
 
 import torch
 import torch.nn.functional as F
+import torchvision.ops
 
 GC_EPS = 1e-2          # tests/gradcheck.c's default step
 CASES = []
 
 
 def case(loss, name, body, kind, pshape, batch, x, t, fn, red="mean", sw=None,
-         tshape=None, den=None):
+         tshape=None, den=None, reduced=None):
     """fn(x, t) -> torch's reduction='none' loss of shape [batch, ...] (or
     [batch]); den(x, t): what the unweighted mean divides by (default: the
-    element count of fn's output; "batch" for the batch)."""
+    element count of fn's output; "batch" for the batch); reduced(x, t, red):
+    torch's own reduction of it, where fn's mean is not it."""
     CASES.append(dict(loss=loss, name=name, body=body, kind=kind, pshape=pshape,
                       batch=batch, x=x, t=t, fn=fn, red=red, sw=sw,
                       tshape=pshape if tshape is None and kind == "dense" else tshape,
-                      den=den))
+                      den=den, reduced=reduced))
 
 
 def gen(seed, shape, lo, hi):
@@ -243,11 +245,106 @@ for log_target, red, sw in ((False, "mean", None), (False, "batchmean", None),
          red, sw)
 
 
+# nll: log-probabilities, class targets, class weights, ignore_index.
+C5 = 5
+LP = torch.log_softmax(gen(12, (4, C5), -2, 2), 1)
+Y4 = torch.tensor([1.0, 4.0, 0.0, 1.0])
+Y4_IGN = torch.tensor([1.0, -100.0, 0.0, 3.0])
+W5 = [0.5, 2.0, 1.0, 0.25, 3.0]
+SW4 = [0.5, 2.0, 0.0, 1.5]
+
+
+def nll_case(name, body, y, w=None, ign=-100, red="mean", sw=None):
+    wt = None if w is None else torch.tensor(w)
+
+    def per(x, t):
+        return F.nll_loss(x, t.long(), weight=None if wt is None else wt.to(x.dtype),
+                          ignore_index=ign, reduction="none")
+
+    def den(x, t):
+        kept = t.long()[t.long() != ign]
+        return float(len(kept)) if wt is None else wt[kept].sum().item()
+
+    def reduced(x, t, r):
+        return F.nll_loss(x, t.long(), weight=wt, ignore_index=ign, reduction=r)
+
+    case("nll", name, body, "class", (C5,), 4, LP, y, per, red, sw, den=den,
+         reduced=reduced)
+
+
+nll_case("mean", "", Y4)
+nll_case("weights", "weights = %s;" % fls(W5), Y4, W5)
+nll_case("weights, a sample at ignore_index -100", "weights = %s;" % fls(W5), Y4_IGN, W5)
+nll_case("ignore_index = 1, a class", "ignore_index = 1;", Y4, ign=1)
+nll_case("weights, sum", 'weights = %s; reduction = "sum";' % fls(W5), Y4_IGN, W5,
+         red="sum")
+nll_case("weights, sample weights", "weights = %s;" % fls(W5), Y4_IGN, W5, sw=SW4)
+nll_case("sum, sample weights", 'reduction = "sum";', Y4, red="sum", sw=SW4)
+nll_case("every sample ignored: NaN", "", torch.full((4,), -100.0))
+
+# multi_margin: scores, class targets; p 1 and 2, margin, class weights.
+SC = gen(13, (4, C5), -1.5, 1.5)
+for pp, margin, w, red, sw in ((1, 1.0, None, "mean", None), (2, 0.5, W5, "mean", None),
+                               (1, 2.0, W5, "sum", None), (2, 1.0, None, "mean", SW4),
+                               (1, 1.0, W5, "sum", SW4)):
+    body = ("" if pp == 1 else "p = 2; ") + ("" if margin == 1.0 else "margin = %s; " % fl(margin)) + \
+        ("" if w is None else "weights = %s; " % fls(w)) + ("" if red == "mean" else 'reduction = "sum";')
+    case("multi_margin", "p %d, margin %g%s, %s%s" % (pp, margin, ", weights" if w else "", red,
+                                                     ", sample weights" if sw else ""),
+         body.strip(), "class", (C5,), 4, SC, Y4,
+         lambda x, t, a=pp, m=margin, w=w: F.multi_margin_loss(
+             x, t.long(), p=a, margin=m, weight=None if w is None else torch.tensor(w, dtype=x.dtype),
+             reduction="none"), red, sw, den="batch")
+
+# focal, binary: torchvision's sigmoid_focal_loss; dense 0/1 and soft targets,
+# and one logit per sample with class labels.
+FX = gen(14, (N, 4), -3, 3)
+FT = (gen(15, (N, 4), 0, 1) > 0.5).float()
+FT[2, 1] = 0.3
+for gamma, alpha, red, sw in ((2.0, 0.25, "mean", None), (0.0, 0.25, "mean", None),
+                              (1.5, -1.0, "sum", None), (3.0, 0.7, "mean", SW3B),
+                              (2.0, 0.25, "sum", SW3)):
+    body = ("" if gamma == 2.0 else "gamma = %s; " % fl(gamma)) + \
+        ("" if alpha == 0.25 else "alpha = %s; " % fl(alpha)) + ("" if red == "mean" else 'reduction = "sum";')
+    case("focal", "binary, gamma %g, alpha %g, %s%s" % (gamma, alpha, red, ", sample weights" if sw else ""),
+         body.strip(), "dense", (4,), N, FX, FT,
+         lambda x, t, g=gamma, a=alpha: torchvision.ops.sigmoid_focal_loss(x, t, alpha=a, gamma=g),
+         red, sw)
+FX1 = gen(16, (4, 1), -3, 3)
+case("focal", "binary, one logit, class labels", "", "class", (1,), 4, FX1,
+     torch.tensor([1.0, 0.0, 0.0, 1.0]),
+     lambda x, t: torchvision.ops.sigmoid_focal_loss(x, t.reshape(-1, 1)), tshape=())
+
+
+# focal, multi-class: -a[y] (1 - p_y)^gamma log p_y over softmax, in torch ops.
+def focal_multi(x, t, gamma, alpha):
+    lpy = torch.log_softmax(x, 1).gather(1, t.long().reshape(-1, 1)).reshape(-1)
+    a = torch.ones(x.shape[1], dtype=x.dtype) if alpha is None else \
+        torch.tensor(alpha, dtype=x.dtype).expand(x.shape[1])
+    return -a[t.long()] * (1 - lpy.exp()) ** gamma * lpy
+
+
+FM = gen(17, (4, C5), -3, 3)
+for gamma, alpha, red, sw in ((2.0, None, "mean", None), (0.0, None, "mean", None),
+                              (0.5, W5, "sum", None), (2.0, [0.25], "mean", SW4),
+                              (3.0, W5, "mean", SW4)):
+    body = ("" if gamma == 2.0 else "gamma = %s; " % fl(gamma)) + \
+        ("" if alpha is None else "alpha = %s; " % fls(alpha)) + ("" if red == "mean" else 'reduction = "sum";')
+    case("focal", "multi-class, gamma %g, alpha %s, %s%s" % (gamma, alpha, red, ", sample weights" if sw else ""),
+         body.strip(), "class", (C5,), 4, FM, Y4,
+         lambda x, t, g=gamma, a=alpha: focal_multi(x, t, g, a), red, sw, den="batch")
+# gamma 0 without alpha is cross_entropy: checked against torch's here.
+assert abs(focal_multi(FM, Y4, 0.0, None).mean().item() -
+           F.cross_entropy(FM, Y4.long()).item()) < 1e-6
+
+
 # ------------------------------------------------------------------ output
 
 def torch_reduced(c):
     """torch's own reduction of the unweighted case, for the all-ones check."""
     x = c["x"].clone()
+    if c["reduced"] is not None:
+        return c["reduced"](x, c["t"], c["red"])
     per = c["fn"](x, c["t"])
     if c["red"] == "sum":
         return per.sum()
