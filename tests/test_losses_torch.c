@@ -206,13 +206,15 @@ static void check_case(const lt_case *k)
     dlh_loss_free(l);
 }
 
-/* A forward pass that must fail with DLH_EINVAL (or `want_rc`) and `want`
-   in the message; then the instance still works on good inputs. */
+/* A forward pass on `batch` samples of `per` values (dense targets of tper
+   values per sample, nt in all) that must fail with `want_rc` and `want`
+   in the message; then the instance still works on good targets. */
 static void check_runtime_error(const char *type, const char *body, int target_kind,
-                                int per, int batch, const float *x, const float *t, int nt,
-                                const float *good_t, int want_rc, const char *want)
+                                int per, int tper, int batch, const float *x,
+                                const float *t, int nt, const float *good_t, int want_rc,
+                                const char *want)
 {
-    int64_t d = per, td = target_kind == DLH_TARGET_DENSE ? per : 0;
+    int64_t d = per, td = target_kind == DLH_TARGET_DENSE ? tper : 0;
     dlh_loss_inst *l = NULL;
     float loss = 1234.5f, g[MAX_N];
     int rc = lt_new(type, body, target_kind, 1, &d, target_kind == DLH_TARGET_DENSE,
@@ -234,24 +236,33 @@ static void check_runtime_errors(void)
 {
     static const float p[4] = { 0.5f, 0.25f, 1.5f, 0.75f }, nanp[4] = { 0.5f, NAN, 0, 1 };
     static const float t[4] = { 1, 0, 1, 0 };
-    check_runtime_error("bce", "", DLH_TARGET_DENSE, 4, 1, p, t, 4, NULL, DLH_EINVAL,
+    check_runtime_error("bce", "", DLH_TARGET_DENSE, 4, 4, 1, p, t, 4, NULL, DLH_EINVAL,
                         "bce: all elements of input should be between 0 and 1");
-    check_runtime_error("bce", "weight = 2.0;", DLH_TARGET_DENSE, 2, 2, nanp, t, 4, NULL,
+    check_runtime_error("bce", "weight = 2.0;", DLH_TARGET_DENSE, 2, 2, 2, nanp, t, 4, NULL,
                         DLH_EINVAL, "all elements of input should be between 0 and 1");
     /* Class targets: 2 samples of 3 classes. */
     static const float x6[6] = { -1.2f, -0.5f, -2.0f, -0.1f, -3.0f, -2.5f };
     static const float good[2] = { 0, 2 }, out5[2] = { 0, 5 }, neg[2] = { -1, 1 };
     static const float half[2] = { 1.5f, 0 }, ign[2] = { -100, 0 };
-    check_runtime_error("nll", "", DLH_TARGET_CLASS, 3, 2, x6, out5, 2, good, DLH_EINVAL,
+    check_runtime_error("nll", "", DLH_TARGET_CLASS, 3, 3, 2, x6, out5, 2, good, DLH_EINVAL,
                         "nll: Target 5 is out of bounds. (sample 1; the model has 3 "
                         "classes, 0..2)");
-    check_runtime_error("nll", "ignore_index = 0;", DLH_TARGET_CLASS, 3, 2, x6, ign, 2,
+    check_runtime_error("nll", "ignore_index = 0;", DLH_TARGET_CLASS, 3, 3, 2, x6, ign, 2,
                         good, DLH_EINVAL, "Target -100 is out of bounds. (sample 0");
-    check_runtime_error("multi_margin", "p = 2;", DLH_TARGET_CLASS, 3, 2, x6, neg, 2, good,
+    check_runtime_error("multi_margin", "p = 2;", DLH_TARGET_CLASS, 3, 3, 2, x6, neg, 2, good,
                         DLH_EINVAL, "multi_margin: Target -1 is out of bounds.");
-    check_runtime_error("focal", "", DLH_TARGET_CLASS, 3, 2, x6, half, 2, good, DLH_EINVAL,
+    check_runtime_error("focal", "", DLH_TARGET_CLASS, 3, 3, 2, x6, half, 2, good, DLH_EINVAL,
                         "focal: Target 1.5 is out of bounds.");
-    check_runtime_error("l1", "", DLH_TARGET_DENSE, 4, 1, p, t, 3, NULL, DLH_ESHAPE,
+    /* gaussian_nll: [mu, mu, v, v] per sample, a negative variance. */
+    static const float gx[8] = { 0.5f, -0.5f, 1.0f, -0.25f, 0.1f, 0.2f, 1.0f, 2.0f };
+    static const float gt[4] = { 0, 1, 0.5f, -1 };
+    check_runtime_error("gaussian_nll", "", DLH_TARGET_DENSE, 4, 2, 2, gx, gt, 4, NULL,
+                        DLH_EINVAL, "gaussian_nll: var has negative entry/entries");
+    static const float mx[4] = { 0.5f, -0.5f, 1.0f, 2.0f }, mc[2] = { 1, 2 }, m01[2] = { 1, 0 };
+    check_runtime_error("margin_ranking", "", DLH_TARGET_CLASS, 2, 2, 2, mx, mc, 2, m01,
+                        DLH_EINVAL, "margin_ranking: class labels must be 1 (x1 ranks "
+                        "higher) or 0 (x2 does)");
+    check_runtime_error("l1", "", DLH_TARGET_DENSE, 4, 4, 1, p, t, 3, NULL, DLH_ESHAPE,
                         "l1: expected 4 prediction and target values (1 samples of 4), "
                         "got 4 and 3");
 }

@@ -384,6 +384,52 @@ int losses_bad_class(const char *who, const dlh_backend *be, const dlh_tensor *t
     return DLH_EINVAL;
 }
 
+int losses_parts_create(const dlh_host *host, dlh_loss_setup *setup, int parts,
+                        losses_parts *lp)
+{
+    int64_t n = dlh_shape_numel(&setup->prediction);
+    if (n < parts || n % parts != 0 || n / parts > INT_MAX / 2)
+        return host->param_error(setup->params, NULL, "needs a prediction of %d equal "
+                                 "parts per sample, but the model gives %lld values per "
+                                 "sample", parts, (long long)n);
+    lp->parts = parts;
+    lp->d = n / parts;
+    float eye[9] = { 0 };
+    for (int i = 0; i < parts; i++)
+        eye[i * parts + i] = 1.0f;
+    const dlh_backend *be = setup->backend;
+    size_t bytes = (size_t)(parts * parts) * sizeof(float);
+    int rc = be->ops->alloc(be->ctx, bytes, &lp->eye);
+    return rc < 0 ? rc : be->ops->write(be->ctx, lp->eye, 0, eye, bytes);
+}
+
+void losses_parts_destroy(const dlh_backend *be, losses_parts *lp)
+{
+    if (lp->eye)
+        be->ops->free(be->ctx, lp->eye);
+}
+
+int losses_parts_split(const dlh_backend *be, const losses_parts *lp, int64_t batch,
+                       dlh_mem src, dlh_mem dst)
+{
+    /* Sample n: dst rows p*N*d + n*d = I * the sample's [parts, d]. */
+    int p = lp->parts, d = (int)lp->d;
+    dlh_mem eye = { lp->eye, 0 };
+    return be->ops->gemm_batched(be->ctx, 0, 0, p, d, p, 1.0f, eye, p, 0, src, d,
+                                 (int64_t)p * d, 0.0f, dst, (int)(batch * d), d,
+                                 (int)batch);
+}
+
+int losses_parts_merge(const dlh_backend *be, const losses_parts *lp, int64_t batch,
+                       dlh_mem src, dlh_mem dst)
+{
+    int p = lp->parts, d = (int)lp->d;
+    dlh_mem eye = { lp->eye, 0 };
+    return be->ops->gemm_batched(be->ctx, 0, 0, p, d, p, 1.0f, eye, p, 0, src,
+                                 (int)(batch * d), d, 0.0f, dst, d, (int64_t)p * d,
+                                 (int)batch);
+}
+
 static int losses_init(const dlh_host *host, dlh_registrar *reg)
 {
     losses_host = host;
@@ -423,7 +469,13 @@ static int losses_init(const dlh_host *host, dlh_registrar *reg)
             < 0 ||
         (rc = reg->add(reg, DLH_KIND_LOSS, "focal", &focal_ops,
                        "focal loss: binary (torchvision's sigmoid_focal_loss) or softmax "
-                       "multi-class, gamma, alpha")) < 0)
+                       "multi-class, gamma, alpha")) < 0 ||
+        (rc = reg->add(reg, DLH_KIND_LOSS, "gaussian_nll", &gaussian_nll_ops,
+                       "Gaussian negative log-likelihood (nn.GaussianNLLLoss), the "
+                       "output's halves mean and variance, full, eps")) < 0 ||
+        (rc = reg->add(reg, DLH_KIND_LOSS, "margin_ranking", &margin_ranking_ops,
+                       "margin ranking (nn.MarginRankingLoss), the output's halves x1 and "
+                       "x2, margin, labels 1/-1 or 1/0")) < 0)
         return rc;
     return 0;
 }

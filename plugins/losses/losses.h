@@ -152,6 +152,25 @@ dlh_mem losses_cls_one(const losses_cls *lc);
 int losses_bad_class(const char *who, const dlh_backend *be, const dlh_tensor *target,
                      int64_t batch, int64_t classes, float ignore);
 
+/* A prediction whose per-sample values, flattened, are `parts` equal parts
+   of `d` values each (gaussian_nll: mean and variance; margin_ranking:
+   x1 and x2).  split copies a batch [N, parts*d] into parts-major
+   [parts][N][d] (each part contiguous, for ew programs); merge copies such
+   parts (gradients) back into [N, parts*d].  Both are one gemm_batched with
+   an identity of parts x parts. */
+typedef struct losses_parts {
+    int parts;
+    int64_t d;
+    dlh_buffer *eye;
+} losses_parts;
+int losses_parts_create(const dlh_host *host, dlh_loss_setup *setup, int parts,
+                        losses_parts *lp);
+void losses_parts_destroy(const dlh_backend *be, losses_parts *lp);
+int losses_parts_split(const dlh_backend *be, const losses_parts *lp, int64_t batch,
+                       dlh_mem src, dlh_mem dst);
+int losses_parts_merge(const dlh_backend *be, const losses_parts *lp, int64_t batch,
+                       dlh_mem src, dlh_mem dst);
+
 extern const dlh_loss_ops mse_ops;
 extern const dlh_loss_ops cross_entropy_ops;
 extern const dlh_loss_ops bce_with_logits_ops;
@@ -165,5 +184,7 @@ extern const dlh_loss_ops kl_div_ops;
 extern const dlh_loss_ops nll_ops;
 extern const dlh_loss_ops multi_margin_ops;
 extern const dlh_loss_ops focal_ops;
+extern const dlh_loss_ops gaussian_nll_ops;
+extern const dlh_loss_ops margin_ranking_ops;
 
 #endif
