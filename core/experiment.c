@@ -772,7 +772,9 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
     } else if (tr->label_kind == DLH_LABEL_DENSE) {
         e->target_kind = DLH_TARGET_DENSE;
         e->target = tr->label;
-        if (!exp_shape_equal(&tr->label, &last->output)) {
+        /* A loss with DLH_LOSS_TARGET_SHAPE checks the shape itself. */
+        if (!(((const dlh_loss_ops *)c->ops)->flags & DLH_LOSS_TARGET_SHAPE) &&
+            !exp_shape_equal(&tr->label, &last->output)) {
             char so[96], sl[96];
             dlh_shape_format(&last->output, so, sizeof so);
             dlh_shape_format(&tr->label, sl, sizeof sl);
@@ -784,8 +786,9 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
         return exp_error_at(p, NULL, "loss: data.train has no labels (label kind none); "
                             "training needs targets");
     }
-    rc = dlh_loss_new(e->backend, type, p, &last->output, e->target_kind, e->n_classes,
-                      e->max_batch, &e->loss);
+    rc = dlh_loss_new_target(e->backend, type, p, &last->output, e->target_kind,
+                             e->target_kind == DLH_TARGET_DENSE ? &e->target : NULL,
+                             e->n_classes, e->max_batch, &e->loss);
     if (rc)
         return exp_locate(p, NULL, rc);
     if ((rc = dlh_params_check_unused(p)))

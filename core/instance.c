@@ -522,6 +522,15 @@ int dlh_loss_new(const dlh_backend *be, const char *type, dlh_params *params,
                  const dlh_shape *prediction, int target_kind, int64_t n_classes,
                  int64_t max_batch, dlh_loss_inst **out)
 {
+    return dlh_loss_new_target(be, type, params, prediction, target_kind, NULL, n_classes,
+                               max_batch, out);
+}
+
+int dlh_loss_new_target(const dlh_backend *be, const char *type, dlh_params *params,
+                        const dlh_shape *prediction, int target_kind,
+                        const dlh_shape *target, int64_t n_classes, int64_t max_batch,
+                        dlh_loss_inst **out)
+{
     *out = NULL;
     const char *name = type ? type : "?";
     int64_t n_pred;
@@ -533,6 +542,17 @@ int dlh_loss_new(const dlh_backend *be, const char *type, dlh_params *params,
     const dlh_component *comp = dlh_registry_find(DLH_KIND_LOSS, type);
     if (!comp)
         return DLH_ENOTFOUND;
+    const dlh_loss_ops *ops = comp->ops;
+    int64_t n_target;
+    if (target_kind == DLH_TARGET_DENSE && target &&
+        (!shape_valid(target->ndim, target->dim, &n_target) ||
+         (!(ops->flags & DLH_LOSS_TARGET_SHAPE) &&
+          (target->ndim != prediction->ndim ||
+           memcmp(target->dim, prediction->dim,
+                  (size_t)target->ndim * sizeof target->dim[0]) != 0)))) {
+        dlh_error_set("loss '%s': dense targets must have the prediction's shape", name);
+        return DLH_ESHAPE;
+    }
     dlh_loss_inst *l = calloc(1, sizeof *l);
     if (!l) {
         dlh_error_set("loss '%s': out of memory", name);
@@ -550,6 +570,8 @@ int dlh_loss_new(const dlh_backend *be, const char *type, dlh_params *params,
     setup.backend = be;
     setup.prediction = *prediction;
     setup.target_kind = target_kind;
+    if (target_kind == DLH_TARGET_DENSE)
+        setup.target = target ? *target : *prediction;
     setup.n_classes = n_classes;
     setup.add_scratch = loss_add_scratch;
     setup.host_ctx = &d;
