@@ -124,6 +124,51 @@ static const dlh_component *lookup(dlh_kind kind, const char *name)
     return NULL;
 }
 
+/* Another component of c's kind and name registered after c. */
+static const dlh_component *lookup_after(const dlh_component *c)
+{
+    int seen = 0;
+    for (size_t i = 0; i < n_components; i++) {
+        if (components[i] == c)
+            seen = 1;
+        else if (seen && components[i]->kind == c->kind &&
+                 strcmp(components[i]->name, c->name) == 0)
+            return components[i];
+    }
+    return NULL;
+}
+
+/* "plugin:name": the component `name` of the plugin whose dlh_plugin name
+   is `plugin` ("builtin" for components registered without a plugin). */
+static const dlh_component *find_qualified(dlh_kind kind, const char *full,
+                                           const char *colon)
+{
+    size_t pl = (size_t)(colon - full);
+    const char *name = colon + 1, *kname = kinds[kind].name;
+    for (size_t i = 0; i < n_components; i++) {
+        const dlh_component *t = components[i];
+        const char *pn = t->plugin ? t->plugin->info.name : "builtin";
+        if (t->kind == kind && strcmp(t->name, name) == 0 && strlen(pn) == pl &&
+            strncmp(pn, full, pl) == 0)
+            return t;
+    }
+    char list[512];
+    size_t k = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < n_components && k < sizeof list; i++) {
+        const dlh_component *t = components[i];
+        if (t->kind == kind && strcmp(t->name, name) == 0)
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s'%s'", k ? ", " : "",
+                                  t->plugin ? t->plugin->info.name : "builtin");
+    }
+    if (k)
+        dlh_error_set("unknown %s '%s': no plugin '%.*s' has a %s '%s' (plugins that do: "
+                      "%s)", kname, full, (int)pl, full, kname, name, list);
+    else
+        dlh_error_set("unknown %s '%s': no plugin has a %s '%s'", kname, full, kname, name);
+    return NULL;
+}
+
 static void component_free(dlh_component *c)
 {
     if (!c)
@@ -161,11 +206,16 @@ int dlh_registry_add(dlh_kind kind, const char *name, const void *ops,
                       where, ki->name, name, size, ki->min_size, OPS_MAX_SIZE);
         return DLH_EPLUGIN;
     }
-    const dlh_component *taken = lookup(kind, name);
-    if (taken) {
-        dlh_error_set("%s: %s '%s' is already registered by %s", where, ki->name, name,
-                      plugin_where(taken->plugin));
-        return DLH_EPLUGIN;
+    /* Two plugins may both have a component of this name: the experiment
+       then names one as "plugin:name" (dlh_registry_find).  One plugin
+       registering a name twice is a bug of its own. */
+    for (size_t i = 0; i < n_components; i++) {
+        const dlh_component *t = components[i];
+        if (t->kind == kind && t->plugin == plugin && strcmp(t->name, name) == 0) {
+            dlh_error_set("%s: %s '%s' is already registered by this plugin", where,
+                          ki->name, name);
+            return DLH_EPLUGIN;
+        }
     }
 
     /* Slots past the plugin's struct_size read as NULL: "not provided". */
@@ -296,9 +346,31 @@ const dlh_component *dlh_registry_find(dlh_kind kind, const char *name)
         dlh_error_set("no %s name given", kname);
         return NULL;
     }
+    const char *colon = strchr(name, ':');
+    if (colon)
+        return find_qualified(kind, name, colon);
     const dlh_component *c = lookup(kind, name);
-    if (c)
+    if (c && !lookup_after(c))
         return c;
+    if (c) {
+        /* Registered by two plugins or more: the experiment must say which. */
+        char list[1024];
+        size_t k = 0;
+        list[0] = '\0';
+        const char *first = NULL;
+        for (size_t i = 0; i < n_components && k < sizeof list; i++) {
+            const dlh_component *t = components[i];
+            if (t->kind != kind || strcmp(t->name, name) != 0)
+                continue;
+            const char *pn = t->plugin ? t->plugin->info.name : "builtin";
+            first = first ? first : pn;
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s%s (plugin '%s')",
+                                  k ? ", " : "", plugin_where(t->plugin), pn);
+        }
+        dlh_error_set("%s '%s' is registered by more than one plugin: %s; name the one "
+                      "to use, e.g. type = \"%s:%s\"", kname, name, list, first, name);
+        return NULL;
+    }
 
     size_t n = 0;
     for (size_t i = 0; i < n_components; i++)
