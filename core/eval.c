@@ -241,8 +241,10 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
 {
     size_t count = 0;
     int ns = with_optim && e->optimizer ? e->optimizer->n_states : 0;
+    /* Every parameter's step count, then its scalar states. */
+    int nm = with_optim && e->optimizer && e->opt_mirror ? 1 + e->optimizer->n_scalars : 0;
     for (int i = 0; i < e->n_layers; i++)
-        count += (size_t)e->layers[i]->n_params * (size_t)(1 + ns) +
+        count += (size_t)e->layers[i]->n_params * (size_t)(1 + ns + nm) +
                  (size_t)e->layers[i]->n_buffers;
     int whitens = e->whiten_t[0].mem.buf != NULL;
     count += whitens ? 2 : 0;
@@ -275,9 +277,9 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
         t[k].t = &e->whiten_t[i];
         *n = k + 1;
     }
-    for (int i = 0, p = 0; ns && i < e->n_layers; i++) {
+    for (int i = 0, p = 0; (ns || nm) && i < e->n_layers; i++) {
         const dlh_layer_inst *l = e->layers[i];
-        for (int j = 0; j < l->n_params; j++, p++)
+        for (int j = 0; j < l->n_params; j++, p++) {
             for (int s = 0; s < ns; s++, k++) {
                 if (!(t[k].name = eval_name(l->name, l->params[j].name,
                                             e->optimizer->state_names[s])))
@@ -285,6 +287,14 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
                 t[k].t = &e->opt_states[(size_t)p * (size_t)ns + (size_t)s];
                 *n = k + 1;
             }
+            for (int s = 0; s < nm; s++, k++) {
+                if (!(t[k].name = eval_name(l->name, l->params[j].name,
+                                            s ? e->optimizer->scalar_names[s - 1] : "step")))
+                    goto nomem;
+                t[k].t = &e->opt_mirror[(size_t)p * (size_t)nm + (size_t)s];
+                *n = k + 1;
+            }
+        }
     }
     return 0;
 nomem:

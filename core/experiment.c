@@ -824,6 +824,97 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
     return dlh_params_check_unused(p2);
 }
 
+/* The optimiser's memory for every parameter tensor: state tensors at their
+   start values, steps, scalar states and their checkpoint mirror, names and
+   roles, and the scratch tensors sized for the largest parameter. */
+static int exp_optimizer_state(dlh_experiment *e)
+{
+    const dlh_optimizer_inst *o = e->optimizer;
+    int n = 0, ns = o->n_states, nsc = o->n_scalars, rc;
+    int64_t max_numel = 0;
+    for (int i = 0; i < e->n_layers; i++)
+        n += e->layers[i]->n_params;
+    e->n_param_tensors = n;     /* unallocated entries are zero: free is a no-op */
+    if (n == 0)
+        return 0;
+    size_t nm = (size_t)n * (size_t)(1 + nsc);
+    e->opt_states = ns ? calloc((size_t)n * (size_t)ns, sizeof *e->opt_states) : NULL;
+    e->opt_steps = calloc((size_t)n, sizeof *e->opt_steps);
+    e->opt_scalars = calloc((size_t)n * (size_t)nsc + 1, sizeof *e->opt_scalars);
+    e->param_names = calloc((size_t)n, sizeof *e->param_names);
+    e->param_roles = calloc((size_t)n, sizeof *e->param_roles);
+    e->opt_mirror = calloc(nm, sizeof *e->opt_mirror);
+    if ((ns && !e->opt_states) || !e->opt_steps || !e->opt_scalars || !e->param_names ||
+        !e->param_roles || !e->opt_mirror) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    int64_t mirror_n = (int64_t)nm;
+    if ((rc = dlh_tensor_alloc(e->backend, 1, &mirror_n, &e->opt_mirror_buf)))
+        return rc;
+    for (int i = 0, k = 0; i < e->n_layers; i++)
+        for (int j = 0; j < e->layers[i]->n_params; j++, k++) {
+            const dlh_named_tensor *t = &e->layers[i]->params[j];
+            size_t len = strlen(e->layers[i]->name) + strlen(t->name) + 2;
+            if (!(e->param_names[k] = malloc(len))) {
+                dlh_error_set("out of memory");
+                return DLH_ENOMEM;
+            }
+            snprintf(e->param_names[k], len, "%s.%s", e->layers[i]->name, t->name);
+            e->param_roles[k] = dlh_param_role_of(t->name, t->value.ndim);
+            int64_t numel = dlh_tensor_numel(&t->value);
+            max_numel = numel > max_numel ? numel : max_numel;
+            dlh_optimizer_scalars_init(o, &e->opt_scalars[(size_t)k * (size_t)nsc]);
+            for (int m = 0; m <= nsc; m++) {
+                dlh_tensor *v = &e->opt_mirror[(size_t)k * (size_t)(1 + nsc) + (size_t)m];
+                *v = e->opt_mirror_buf;
+                v->ndim = 0;
+                v->mem.off += (size_t)k * (size_t)(1 + nsc) + (size_t)m;
+            }
+            if (ns && (rc = dlh_optimizer_states_alloc(o, &t->value,
+                                                       &e->opt_states[(size_t)k * (size_t)ns])))
+                return rc;
+        }
+    return dlh_optimizer_scratch_alloc(e->optimizer, max_numel);
+}
+
+int dlh_experiment_optim_sync(dlh_experiment *e, int to_mirror)
+{
+    if (!e->optimizer || e->n_param_tensors == 0)
+        return 0;
+    const dlh_host *host = dlh_host_table();
+    int nsc = e->optimizer->n_scalars;
+    size_t per = (size_t)(1 + nsc), n = (size_t)e->n_param_tensors;
+    float *v = malloc(n * per * sizeof *v);
+    if (!v) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    int rc = 0;
+    if (to_mirror) {
+        for (size_t k = 0; k < n; k++) {
+            v[k * per] = (float)e->opt_steps[k];
+            memcpy(&v[k * per + 1], &e->opt_scalars[k * (size_t)nsc],
+                   (size_t)nsc * sizeof *v);
+        }
+        rc = host->tensor_write(e->backend, &e->opt_mirror_buf, v);
+    } else if ((rc = host->tensor_read(e->backend, &e->opt_mirror_buf, v)) == 0) {
+        for (size_t k = 0; k < n && rc == 0; k++) {
+            float s = v[k * per];
+            if (!(s >= 0.0f && s < 9.2e18f && s == floorf(s))) {
+                dlh_error_set("optim.%s.step is %g, not a step count", e->param_names[k],
+                              (double)s);
+                rc = DLH_EDATA;
+            }
+            e->opt_steps[k] = (int64_t)s;
+            memcpy(&e->opt_scalars[k * (size_t)nsc], &v[k * per + 1],
+                   (size_t)nsc * sizeof *v);
+        }
+    }
+    free(v);
+    return rc;
+}
+
 static int exp_optimizer(dlh_experiment *e, config_setting_t *group)
 {
     static const char *const reserved[] = { "type", "lr", "grad_clip", NULL };
@@ -832,42 +923,28 @@ static int exp_optimizer(dlh_experiment *e, config_setting_t *group)
         return DLH_ENOMEM;
     const char *type;
     const dlh_component *c;
-    const double def_lr = 0.01, def_clip = 0.0;
+    const double def_clip = 0.0;
     int rc;
     if ((rc = dlh_param_string(p, "type", NULL, &type)) ||
-        (rc = dlh_param_float(p, "lr", &def_lr, 0.0, 1e6, &e->lr)) ||
         (rc = dlh_param_float(p, "grad_clip", &def_clip, 0.0, 1e30, &e->grad_clip)))
         return rc;
-    if (!(e->lr > 0.0))
-        return exp_error_at(p, "lr", "optimizer: parameter 'lr': expected a number > 0, "
-                            "got %g", e->lr);
     if ((rc = exp_find(p, DLH_KIND_OPTIMIZER, type, &c)))
         return rc;
     e->optimizer_type = type;
     if ((rc = dlh_optimizer_new(e->backend, type, p, &e->optimizer)))
         return exp_locate(p, NULL, rc);
+    /* The optimiser's own default (PyTorch's), else 0.01. */
+    const double def_lr = e->optimizer->default_lr > 0.0 ? e->optimizer->default_lr : 0.01;
+    if ((rc = dlh_param_float(p, "lr", &def_lr, -HUGE_VAL, 1e6, &e->lr)))
+        return rc;
+    if (e->lr < 0.0)      /* torch.optim's wording */
+        return exp_error_at(p, "lr", "optimizer: Invalid learning rate: %g", e->lr);
+    if (!(e->lr > 0.0))
+        return exp_error_at(p, "lr", "optimizer: parameter 'lr': expected a number > 0, "
+                            "got %g", e->lr);
     if ((rc = dlh_params_check_unused(p)))
         return rc;
-    int n = 0;
-    for (int i = 0; i < e->n_layers; i++)
-        n += e->layers[i]->n_params;
-    int ns = e->optimizer->n_states;
-    if (n == 0 || ns == 0)
-        return 0;
-    e->opt_states = calloc((size_t)n * (size_t)ns, sizeof *e->opt_states);
-    if (!e->opt_states) {
-        dlh_error_set("out of memory");
-        return DLH_ENOMEM;
-    }
-    e->n_param_tensors = n;     /* unallocated entries are zero: free is a no-op */
-    for (int i = 0, k = 0; i < e->n_layers; i++)
-        for (int j = 0; j < e->layers[i]->n_params; j++, k++) {
-            rc = dlh_optimizer_states_alloc(e->optimizer, &e->layers[i]->params[j].value,
-                                            &e->opt_states[(size_t)k * (size_t)ns]);
-            if (rc)
-                return rc;
-        }
-    return 0;
+    return exp_optimizer_state(e);
 }
 
 static int exp_schedule(dlh_experiment *e, config_setting_t *group)
@@ -1182,6 +1259,15 @@ void dlh_experiment_free(dlh_experiment *e)
     for (int i = 0; i < 2; i++)
         if (e->whiten_t[i].mem.buf)
             dlh_tensor_free(e->backend, &e->whiten_t[i]);
+    free(e->opt_steps);
+    free(e->opt_scalars);
+    for (int i = 0; e->param_names && i < e->n_param_tensors; i++)
+        free(e->param_names[i]);
+    free(e->param_names);
+    free(e->param_roles);
+    free(e->opt_mirror);
+    if (e->opt_mirror_buf.mem.buf)
+        dlh_tensor_free(e->backend, &e->opt_mirror_buf);
     dlh_optimizer_free(e->optimizer);
     dlh_loss_free(e->loss);
     dlh_loss_free(e->train_loss);

@@ -83,6 +83,18 @@ typedef struct dlh_experiment {
        start at opt_states[k * optimizer->n_states]. */
     int n_param_tensors;
     dlh_tensor *opt_states;
+    /* Per parameter tensor k (same order): its update count (torch's
+       state['step']), its n_scalars scalar states at
+       opt_scalars[k * optimizer->n_scalars], "<layer>.<param>" and role. */
+    int64_t *opt_steps;
+    float *opt_scalars;
+    char **param_names;
+    int32_t *param_roles;
+    /* The steps and scalar states as float32 scalars on the backend, for
+       checkpoints: parameter k's step at opt_mirror[k * (1 + n_scalars)],
+       then its scalars; views into opt_mirror_buf. */
+    dlh_tensor *opt_mirror;
+    dlh_tensor opt_mirror_buf;
 
     const char *schedule_type;
     const dlh_schedule_ops *schedule;
@@ -120,6 +132,10 @@ int dlh_experiment_new(dlh_config *cfg, const char *backend_override, int64_t ma
                        dlh_experiment **out);
 /* Destroys every component and frees all memory; NULL is a no-op. */
 void dlh_experiment_free(dlh_experiment *e);
+/* Copies every parameter's step count and scalar states into their float32
+   checkpoint mirror (to_mirror = 1, before a save) or back (0, after a load:
+   a step that is not a whole number >= 0 is DLH_EDATA). */
+int dlh_experiment_optim_sync(dlh_experiment *e, int to_mirror);
 
 /* Total number of trainable parameters (elements). */
 int64_t dlh_experiment_param_count(const dlh_experiment *e);

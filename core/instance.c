@@ -4,6 +4,7 @@
 #include "instance.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -631,31 +632,96 @@ void dlh_loss_ctx_fill(dlh_loss_inst *l, int64_t batch, dlh_loss_ctx *ctx,
 
 /* ------------------------------------------------------------ optimisers */
 
-static int optimizer_add_state(dlh_optimizer_setup *s, const char *name, int *index)
+/* A name not yet declared as a state or a scalar; "step" is the core's. */
+static int optimizer_name_free(const dlh_optimizer_inst *o, const char *what,
+                               const char *name)
 {
-    dlh_optimizer_inst *o = s->host_ctx;
     if (!name || !*name) {
-        dlh_error_set("add_state: a state needs a name");
+        dlh_error_set("%s: a state needs a name", what);
         return DLH_EINVAL;
     }
-    for (int i = 0; i < o->n_states; i++)
-        if (strcmp(o->state_names[i], name) == 0) {
-            dlh_error_set("add_state: state '%s' is declared twice", name);
-            return DLH_EINVAL;
-        }
-    char **grown = realloc(o->state_names, (size_t)(o->n_states + 1) * sizeof *grown);
-    if (!grown) {
-        dlh_error_set("add_state: out of memory");
+    int taken = strcmp(name, "step") == 0;
+    for (int i = 0; !taken && i < o->n_states; i++)
+        taken = strcmp(o->state_names[i], name) == 0;
+    for (int i = 0; !taken && i < o->n_scalars; i++)
+        taken = strcmp(o->scalar_names[i], name) == 0;
+    if (taken) {
+        dlh_error_set("%s: state '%s' is %s", what, name,
+                      strcmp(name, "step") == 0 ? "the core's step count" : "declared twice");
+        return DLH_EINVAL;
+    }
+    return 0;
+}
+
+/* Appends name and value to a names/values pair of arrays of *n entries. */
+static int optimizer_append(const char *what, char ***names, float **values, int *n,
+                            const char *name, float value, int *index)
+{
+    char **grown = realloc(*names, (size_t)(*n + 1) * sizeof *grown);
+    if (grown)
+        *names = grown;
+    float *vals = grown ? realloc(*values, (size_t)(*n + 1) * sizeof *vals) : NULL;
+    if (vals)
+        *values = vals;
+    if (!grown || !vals || !(grown[*n] = inst_strdup(name))) {
+        dlh_error_set("%s: out of memory", what);
         return DLH_ENOMEM;
     }
-    o->state_names = grown;
-    if (!(grown[o->n_states] = inst_strdup(name))) {
-        dlh_error_set("add_state: out of memory");
-        return DLH_ENOMEM;
-    }
+    vals[*n] = value;
     if (index)
-        *index = o->n_states;
-    o->n_states++;
+        *index = *n;
+    (*n)++;
+    return 0;
+}
+
+static int optimizer_add_state_value(dlh_optimizer_setup *s, const char *name, float value,
+                                     int *index)
+{
+    dlh_optimizer_inst *o = s->host_ctx;
+    int rc = optimizer_name_free(o, "add_state", name);
+    if (rc == 0 && !isfinite(value)) {
+        dlh_error_set("add_state: state '%s' starts at %g, not a finite number", name,
+                      (double)value);
+        rc = DLH_EINVAL;
+    }
+    return rc < 0 ? rc : optimizer_append("add_state", &o->state_names, &o->state_values,
+                                          &o->n_states, name, value, index);
+}
+
+static int optimizer_add_state(dlh_optimizer_setup *s, const char *name, int *index)
+{
+    return optimizer_add_state_value(s, name, 0.0f, index);
+}
+
+static int optimizer_add_scalar(dlh_optimizer_setup *s, const char *name, float value,
+                                int *index)
+{
+    dlh_optimizer_inst *o = s->host_ctx;
+    int rc = optimizer_name_free(o, "add_scalar", name);
+    return rc < 0 ? rc : optimizer_append("add_scalar", &o->scalar_names,
+                                          &o->scalar_values, &o->n_scalars, name, value,
+                                          index);
+}
+
+static int optimizer_add_scratch(dlh_optimizer_setup *s, int64_t per_element, int64_t fixed,
+                                 int *index)
+{
+    dlh_optimizer_inst *o = s->host_ctx;
+    if (o->n_scratch >= DLH_OPT_MAX_SCRATCH) {
+        dlh_error_set("add_scratch: at most %d scratch tensors", DLH_OPT_MAX_SCRATCH);
+        return DLH_EINVAL;
+    }
+    if (per_element < 0 || fixed < 0 || per_element > 64 || fixed > ((int64_t)1 << 40) ||
+        (per_element == 0 && fixed == 0)) {
+        dlh_error_set("add_scratch: %lld per element + %lld floats is not a size",
+                      (long long)per_element, (long long)fixed);
+        return DLH_EINVAL;
+    }
+    o->scratch_per_element[o->n_scratch] = per_element;
+    o->scratch_fixed[o->n_scratch] = fixed;
+    if (index)
+        *index = o->n_scratch;
+    o->n_scratch++;
     return 0;
 }
 
@@ -686,6 +752,9 @@ int dlh_optimizer_new(const dlh_backend *be, const char *type, dlh_params *param
     setup.backend = be;
     setup.add_state = optimizer_add_state;
     setup.host_ctx = o;
+    setup.add_state_value = optimizer_add_state_value;
+    setup.add_scalar = optimizer_add_scalar;
+    setup.add_scratch = optimizer_add_scratch;
 
     dlh_params_set_doc(params, comp->params, comp->n_params);
     dlh_error_clear();
@@ -696,6 +765,12 @@ int dlh_optimizer_new(const dlh_backend *be, const char *type, dlh_params *param
     }
     if (rc == 0)
         rc = dlh_params_check_unused(params);
+    if (rc == 0 && !(setup.default_lr >= 0.0 && setup.default_lr <= 1e6)) {
+        dlh_error_set("create set default_lr %g (a learning rate in [0, 1e6] expected)",
+                      setup.default_lr);
+        rc = DLH_EPLUGIN;
+    }
+    o->default_lr = setup.default_lr;
     if (rc < 0) {
         if (!*dlh_error_get())
             dlh_error_set("%s", dlh_strerror(rc));
@@ -716,6 +791,14 @@ void dlh_optimizer_free(dlh_optimizer_inst *o)
     for (int i = 0; i < o->n_states; i++)
         free(o->state_names[i]);
     free(o->state_names);
+    free(o->state_values);
+    for (int i = 0; i < o->n_scalars; i++)
+        free(o->scalar_names[i]);
+    free(o->scalar_names);
+    free(o->scalar_values);
+    for (int i = 0; i < o->n_scratch; i++)
+        if (o->scratch[i].mem.buf)
+            dlh_tensor_free(o->backend, &o->scratch[i]);
     free(o);
 }
 
@@ -724,8 +807,12 @@ int dlh_optimizer_states_alloc(const dlh_optimizer_inst *o, const dlh_tensor *pa
 {
     for (int i = 0; i < o->n_states; i++) {
         int rc = dlh_tensor_alloc(o->backend, param->ndim, param->shape, &states[i]);
-        if (rc == 0)
+        if (rc == 0 && o->state_values[i] == 0.0f)
             rc = tensor_zero(o->backend, &states[i]);
+        else if (rc == 0)
+            rc = o->backend->ops->fill(o->backend->ctx, states[i].mem,
+                                       (size_t)dlh_tensor_numel(&states[i]),
+                                       o->state_values[i]);
         if (rc < 0) {
             for (int j = 0; j <= i; j++)
                 dlh_tensor_free(o->backend, &states[j]);
@@ -734,4 +821,54 @@ int dlh_optimizer_states_alloc(const dlh_optimizer_inst *o, const dlh_tensor *pa
         }
     }
     return 0;
+}
+
+void dlh_optimizer_scalars_init(const dlh_optimizer_inst *o, float *scalars)
+{
+    for (int i = 0; i < o->n_scalars; i++)
+        scalars[i] = o->scalar_values[i];
+}
+
+int dlh_optimizer_scratch_alloc(dlh_optimizer_inst *o, int64_t max_numel)
+{
+    for (int i = 0; i < o->n_scratch; i++) {
+        if (o->scratch[i].mem.buf)
+            dlh_tensor_free(o->backend, &o->scratch[i]);
+        int64_t pe = o->scratch_per_element[i];
+        if (max_numel > 0 && pe > (INT64_MAX - o->scratch_fixed[i]) / max_numel) {
+            dlh_error_set("optimizer scratch %d: too large", i);
+            return DLH_ENOMEM;
+        }
+        int64_t n = pe * max_numel + o->scratch_fixed[i];
+        int rc = dlh_tensor_alloc(o->backend, 1, &n, &o->scratch[i]);
+        if (rc == 0)            /* defined contents, for valgrind's sake */
+            rc = tensor_zero(o->backend, &o->scratch[i]);
+        if (rc < 0) {
+            dlh_error_prefix("optimizer scratch %d: ", i);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void dlh_optimizer_ctx_fill(const dlh_optimizer_inst *o, dlh_optimizer_ctx *ctx,
+                            int64_t numel, double lr, int64_t step, const char *name,
+                            int role, float *scalars, dlh_tensor *views)
+{
+    ctx->lr_d = lr;
+    ctx->step = step;
+    ctx->name = name;
+    ctx->role = role;
+    ctx->group = 0;
+    ctx->scalars = o->n_scalars > 0 ? scalars : NULL;
+    scratch_views(o->n_scratch, o->scratch, o->scratch_per_element, o->scratch_fixed, numel,
+                  views);
+    ctx->scratch = o->n_scratch > 0 ? views : NULL;
+}
+
+int dlh_param_role_of(const char *name, int ndim)
+{
+    if (strcmp(name, "bias") == 0)
+        return DLH_ROLE_BIAS;
+    return ndim <= 1 ? DLH_ROLE_NORM : DLH_ROLE_WEIGHT;
 }

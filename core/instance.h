@@ -76,7 +76,7 @@ int dlh_loss_new(const dlh_backend *be, const char *type, dlh_params *params,
                  int64_t max_batch, dlh_loss_inst **out);
 /* As dlh_loss_new, with the per-sample shape of dense targets (NULL: the
    prediction's); one that differs from the prediction's is refused unless
-   the loss sets DLH_LOSS_TARGET_SHAPE (ABI 1.5), whose create checks it. */
+   the loss sets DLH_LOSS_TARGET_SHAPE (ABI 1.6), whose create checks it. */
 int dlh_loss_new_target(const dlh_backend *be, const char *type, dlh_params *params,
                         const dlh_shape *prediction, int target_kind,
                         const dlh_shape *target, int64_t n_classes, int64_t max_batch,
@@ -85,19 +85,47 @@ void dlh_loss_free(dlh_loss_inst *l);
 void dlh_loss_ctx_fill(dlh_loss_inst *l, int64_t batch, dlh_loss_ctx *ctx,
                        dlh_tensor *scratch_views);
 
+/* At most this many scratch tensors per optimiser (ctx views live on the
+   caller's stack). */
+#define DLH_OPT_MAX_SCRATCH 8
+
 typedef struct dlh_optimizer_inst {
     const dlh_optimizer_ops *ops;
     void *state;
     int n_states;
     char **state_names;
+    float *state_values;            /* [n_states] each state's start value */
+    int n_scalars;
+    char **scalar_names;
+    float *scalar_values;           /* [n_scalars] start values */
+    int n_scratch;
+    int64_t scratch_per_element[DLH_OPT_MAX_SCRATCH], scratch_fixed[DLH_OPT_MAX_SCRATCH];
+    dlh_tensor scratch[DLH_OPT_MAX_SCRATCH];   /* after dlh_optimizer_scratch_alloc */
+    double default_lr;              /* the plugin's, or 0 */
     const dlh_backend *backend;
 } dlh_optimizer_inst;
 
 int dlh_optimizer_new(const dlh_backend *be, const char *type, dlh_params *params,
                       dlh_optimizer_inst **out);
 void dlh_optimizer_free(dlh_optimizer_inst *o);
-/* Allocates zeroed state tensors (n_states of them) for a parameter. */
+/* Allocates the state tensors (n_states of them) for a parameter, each
+   filled with its start value. */
 int dlh_optimizer_states_alloc(const dlh_optimizer_inst *o, const dlh_tensor *param,
                                dlh_tensor *states);
+/* Writes the start values of the n_scalars scalar states into scalars. */
+void dlh_optimizer_scalars_init(const dlh_optimizer_inst *o, float *scalars);
+/* Allocates the scratch tensors for parameters of up to max_numel elements
+   (freed by dlh_optimizer_free). */
+int dlh_optimizer_scratch_alloc(dlh_optimizer_inst *o, int64_t max_numel);
+/* Fills the ABI 1.6 part of ctx for a parameter of numel elements: lr_d,
+   step, name, role, scalars and the scratch views (views: n_scratch
+   entries, e.g. DLH_OPT_MAX_SCRATCH on the caller's stack). */
+void dlh_optimizer_ctx_fill(const dlh_optimizer_inst *o, dlh_optimizer_ctx *ctx,
+                            int64_t numel, double lr, int64_t step, const char *name,
+                            int role, float *scalars, dlh_tensor *views);
+/* The role the core gives a parameter tensor `name` ("weight") of `ndim`
+   dimensions: DLH_ROLE_BIAS for "bias", DLH_ROLE_NORM for any other of at
+   most one dimension, else DLH_ROLE_WEIGHT. */
+int dlh_param_role_of(const char *name, int ndim);
 
 #endif

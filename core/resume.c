@@ -434,7 +434,8 @@ int dlh_run_resume(run_state *r, const char *dir, dlh_epoch_row **rows, size_t *
     dlh_norm_free(&norm);
     dlh_st_free(f);
     if (rc < 0 || (rc = run_resume_replay(r, epoch, path)) ||
-        (rc = run_resume_load(r, path, epoch, has_copy))) {
+        (rc = run_resume_load(r, path, epoch, has_copy)) ||
+        (rc = dlh_experiment_optim_sync(e, 0))) {
         free(metrics);
         return rc;
     }

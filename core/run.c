@@ -524,6 +524,9 @@ static int run_save_last(run_state *r, int64_t epoch)
 {
     const struct run_partial *p = r->stopped.batch > 0 ? &r->stopped : NULL;
     int with_best = r->best && r->best_epoch > 0 && (p || r->best_epoch != epoch);
+    int rc = dlh_experiment_optim_sync(r->e, 1);
+    if (rc)
+        return rc;
     return run_write(r, r->path_last, with_best ? r->save : r->ckpt,
                      r->n_ckpt + (with_best ? r->n_weights : 0), epoch, r->step, p);
 }
@@ -604,13 +607,23 @@ static int run_diverged(run_state *r, int64_t epoch, int64_t s, int64_t steps, i
 static int run_update(run_state *r, double lr)
 {
     dlh_experiment *e = r->e;
-    dlh_optimizer_ctx ctx = { sizeof ctx, e->backend, r->step + 1, (float)lr };
-    int ns = e->optimizer->n_states;
+    dlh_optimizer_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.struct_size = sizeof ctx;
+    ctx.backend = e->backend;
+    ctx.t = r->step + 1;
+    ctx.lr = (float)lr;
+    dlh_tensor scratch[DLH_OPT_MAX_SCRATCH];
+    int ns = e->optimizer->n_states, nsc = e->optimizer->n_scalars;
     for (int i = 0, k = 0; i < e->n_layers; i++) {
         dlh_layer_inst *l = e->layers[i];
         for (int j = 0; j < l->n_params; j++, k++) {
             const dlh_tensor *st = e->opt_states ? &e->opt_states[(size_t)k * (size_t)ns]
                                                  : NULL;
+            dlh_optimizer_ctx_fill(e->optimizer, &ctx, dlh_tensor_numel(&l->params[j].value),
+                                   lr, ++e->opt_steps[k], e->param_names[k],
+                                   e->param_roles[k], &e->opt_scalars[(size_t)k * (size_t)nsc],
+                                   scratch);
             int rc = e->optimizer->ops->step(e->optimizer->state, &ctx,
                                              &l->params[j].value, &l->params[j].grad, st);
             if (rc) {

@@ -32,22 +32,6 @@ typedef struct adam_state {
     dlh_ew_kernel *kernel;
 } adam_state;
 
-/* The list accessor gives floats, but the bias corrections need the betas
-   the user wrote: 1 - 0.999f differs from 1 - 0.999 by 1.3e-5 relative,
-   which would show in every early step.  The shortest decimal that rounds
-   to the same float is the number as written for any value typed with up
-   to 6 or so significant digits. */
-static double adam_float_decimal(float f)
-{
-    char buf[48];
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
-        if (strtof(buf, NULL) == f)
-            return strtod(buf, NULL);
-    }
-    return (double)f;
-}
-
 static int adam_create(const dlh_host *host, dlh_optimizer_setup *setup, void **state)
 {
     adam_state *st = calloc(1, sizeof *st);
@@ -57,6 +41,7 @@ static int adam_create(const dlh_host *host, dlh_optimizer_setup *setup, void **
         return DLH_ENOMEM;
     }
     dlh_params *p = setup->params;
+    optimizers_default_lr(setup, 1e-3);     /* torch.optim.Adam's */
     const double zero = 0.0, def_eps = 1e-8;
     const int no = 0;
     float betas[2] = { 0.9f, 0.999f };
@@ -75,8 +60,8 @@ static int adam_create(const dlh_host *host, dlh_optimizer_setup *setup, void **
     if (nb == 1)
         return host->param_error(p, "betas", "expected two numbers [beta1, beta2], got "
                                  "one");
-    st->beta1 = nb ? adam_float_decimal(betas[0]) : 0.9;
-    st->beta2 = nb ? adam_float_decimal(betas[1]) : 0.999;
+    st->beta1 = nb ? optimizers_float_decimal(betas[0]) : 0.9;
+    st->beta2 = nb ? optimizers_float_decimal(betas[1]) : 0.999;
     for (int i = 0; i < 2; i++) {
         double b = i ? st->beta2 : st->beta1;
         if (!(b >= 0.0 && b < 1.0))

@@ -1,20 +1,141 @@
-/* Entry point of the "optimizers" plugin. */
+/* Entry point of the "optimizers" plugin, and the helpers its optimisers
+ * share. */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "optimizers.h"
 
 const dlh_host *optimizers_host;
 
-static int optimizers_init(const dlh_host *host, dlh_registrar *reg)
+double optimizers_float_decimal(float f)
 {
-    optimizers_host = host;
-    int rc;
-    if ((rc = reg->add(reg, DLH_KIND_OPTIMIZER, "sgd", &sgd_ops,
-                       "stochastic gradient descent with momentum (torch.optim.SGD)")) < 0 ||
-        (rc = reg->add(reg, DLH_KIND_OPTIMIZER, "adam", &adam_ops,
-                       "Adam with optional amsgrad (torch.optim.Adam)")) < 0 ||
-        (rc = reg->add(reg, DLH_KIND_OPTIMIZER, "rmsprop", &rmsprop_ops,
-                       "RMSprop with momentum and centering (torch.optim.RMSprop)")) < 0)
+    char buf[48];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f)
+            return strtod(buf, NULL);
+    }
+    return (double)f;
+}
+
+int optimizers_pair(const dlh_host *host, dlh_params *p, const char *key,
+                    const double def[2], double out[2])
+{
+    float v[2];
+    size_t n = 0;
+    int rc = host->param_floats(p, key, v, 2, &n);
+    if (rc < 0)
         return rc;
+    if (n == 0 && host->param_has(p, key))
+        return host->param_error(p, key, "expected two numbers, got an empty list");
+    if (n == 1)
+        return host->param_error(p, key, "expected two numbers, got one");
+    for (int i = 0; i < 2; i++) {
+        out[i] = n ? optimizers_float_decimal(v[i]) : def[i];
+        if (!isfinite(out[i]))
+            return host->param_error(p, key, "expected finite numbers");
+    }
     return 0;
 }
 
-DLH_PLUGIN("optimizers", "0.1.0", "optimisers: sgd, adam, rmsprop", "MIT", optimizers_init)
+int optimizers_betas(const dlh_host *host, dlh_params *p, double def1, double def2,
+                     double out[2])
+{
+    const double def[2] = { def1, def2 };
+    int rc = optimizers_pair(host, p, "betas", def, out);
+    for (int i = 0; rc == 0 && i < 2; i++)
+        if (!(out[i] >= 0.0 && out[i] < 1.0))
+            return host->param_error(p, "betas", "Invalid beta parameter at index %d: %g",
+                                     i, out[i]);
+    return rc;
+}
+
+int optimizers_number(const dlh_host *host, dlh_params *p, const char *key, double def,
+                      double lo, double hi, const char *what, double *out)
+{
+    int rc = host->param_float(p, key, &def, -HUGE_VAL, HUGE_VAL, out);
+    if (rc < 0)
+        return rc;
+    if (!(*out >= lo && *out <= hi))
+        return host->param_error(p, key, "Invalid %s: %g", what, *out);
+    return 0;
+}
+
+void optimizers_default_lr(dlh_optimizer_setup *setup, double lr)
+{
+    if (setup->struct_size >= offsetof(dlh_optimizer_setup, default_lr) + sizeof(double))
+        setup->default_lr = lr;
+}
+
+int optimizers_check_ctx(const char *name, const dlh_optimizer_ctx *ctx)
+{
+    if (ctx->struct_size < offsetof(dlh_optimizer_ctx, scratch) + sizeof ctx->scratch) {
+        optimizers_host->error("%s: the host's step context predates ABI 1.6", name);
+        return DLH_EPLUGIN;
+    }
+    if (ctx->step < 1) {
+        optimizers_host->error("%s: step number %lld; steps count from 1", name,
+                               (long long)ctx->step);
+        return DLH_EINVAL;
+    }
+    return 0;
+}
+
+int optimizers_compile(dlh_optimizer_setup *setup, const char *src, dlh_ew_kernel **kernel)
+{
+    return optimizers_host->ew_compile(setup->backend, src, kernel);
+}
+
+void *optimizers_new_state(const dlh_host *host, size_t size, void **state)
+{
+    *state = calloc(1, size);
+    if (!*state)
+        host->error("out of memory");
+    return *state;
+}
+
+void optimizers_destroy(void *state)
+{
+    optimizers_base *b = state;
+    if (!b)
+        return;
+    for (int i = 0; i < 2; i++)
+        optimizers_host->ew_free(b->kernel[i]);
+    free(b);
+}
+
+static int optimizers_init(const dlh_host *host, dlh_registrar *reg)
+{
+    static const struct {
+        const char *name;
+        const dlh_optimizer_ops *ops;
+        const char *description;
+    } all[] = {
+        { "sgd", &sgd_ops, "stochastic gradient descent with momentum (torch.optim.SGD)" },
+        { "adam", &adam_ops, "Adam with optional amsgrad (torch.optim.Adam)" },
+        { "rmsprop", &rmsprop_ops, "RMSprop with momentum and centering (torch.optim.RMSprop)" },
+        { "adamw", &adamw_ops, "Adam with decoupled weight decay (torch.optim.AdamW)" },
+        { "nadam", &nadam_ops, "Adam with Nesterov momentum (torch.optim.NAdam)" },
+        { "radam", &radam_ops, "rectified Adam (torch.optim.RAdam)" },
+        { "adamax", &adamax_ops, "Adam with the infinity norm (torch.optim.Adamax)" },
+        { "adagrad", &adagrad_ops, "Adagrad (torch.optim.Adagrad)" },
+        { "adadelta", &adadelta_ops, "Adadelta (torch.optim.Adadelta)" },
+        { "asgd", &asgd_ops, "averaged SGD (torch.optim.ASGD)" },
+        { "rprop", &rprop_ops, "resilient backpropagation (torch.optim.Rprop)" },
+        { "lion", &lion_ops, "Lion, sign of interpolated momentum (Chen et al. 2023)" },
+        { "lamb", &lamb_ops, "LAMB, Adam with a layer-wise trust ratio (You et al. 2019)" },
+    };
+    optimizers_host = host;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        int rc = reg->add(reg, DLH_KIND_OPTIMIZER, all[i].name, all[i].ops,
+                          all[i].description);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+DLH_PLUGIN("optimizers", "0.2.0", "optimisers: sgd, adam, rmsprop, adamw, nadam, radam, "
+           "adamax, adagrad, adadelta, asgd, rprop, lion, lamb", "MIT", optimizers_init)
