@@ -43,7 +43,7 @@ static const char *const ew_format[DLH_EW_OPCODE_COUNT] = {
     [DLH_EW_EQ] = "(%s == %s ? 1.0f : 0.0f)", [DLH_EW_NE] = "(%s != %s ? 1.0f : 0.0f)",
     [DLH_EW_EXP] = "exp(%s)", [DLH_EW_LOG] = "log(%s)", [DLH_EW_SQRT] = "sqrt(%s)",
     [DLH_EW_RSQRT] = "(1.0f / sqrt(%s))", [DLH_EW_ABS] = "fabs(%s)",
-    [DLH_EW_SIGN] = "ew_sign(%s)", [DLH_EW_TANH] = "tanh(%s)",
+    [DLH_EW_SIGN] = "ew_sign(%s)", [DLH_EW_TANH] = "ew_tanh(%s)",
     [DLH_EW_SIGMOID] = "ew_sigmoid(%s)",
     [DLH_EW_MIN] = "ew_min(%s, %s)", [DLH_EW_MAX] = "ew_max(%s, %s)",
     [DLH_EW_POW] = "pow(%s, %s)",
@@ -66,6 +66,11 @@ static const char ew_prelude[] =
     "    return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);\n"
     "}\n"
     "inline float ew_min(float x, float y) { return y != y ? x : (x < y ? x : y); }\n"
+    /* tanh rounds to +-1 in float from |x| = 9.01 on, as the cpu's tanhf
+       gives; PoCL's tanh stays an ulp short of it even at 100, which
+       1 + tanh(x) (gelu's tanh form) and 1 - tanh^2 (mish's gradient) would
+       turn into visible errors. */
+    "inline float ew_tanh(float x) { return fabs(x) >= 9.1f ? copysign(1.0f, x) : tanh(x); }\n"
     "inline float ew_max(float x, float y) { return y != y ? x : (x > y ? x : y); }\n";
 
 /* What programs that draw random numbers add after ocl_philox_source: the
