@@ -15,6 +15,10 @@ void dlh_ew_program_free(dlh_ew_program *prog);
    the formulas of dlhost/ew.h: the compiler folds literals with it, and the
    ew fuzz target runs programs with it. */
 float dlh_ew_op_eval(int op, float x, float y, float z);
+/* What a per-element opcode (DLH_EW_INDEX, DLH_EW_UNIFORM, DLH_EW_NORMAL)
+   gives for element i of a run; key: the DLH_EW_KEY_WORDS scalars of the
+   random key (NULL for INDEX).  NAN for any other opcode. */
+float dlh_ew_elem_eval(int op, uint64_t i, const float *key);
 
 /* host->ew_compile / ew_run / ew_program / ew_free. */
 int dlh_ew_compile(const dlh_backend *be, const char *source, dlh_ew_kernel **out);

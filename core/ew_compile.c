@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dlhost/philox.h>
 #include <dlhost/status.h>
 
 #include "error.h"
@@ -59,12 +60,12 @@ typedef struct node {
     int need;               /* registers to evaluate it; -1 until computed */
 } node;
 
-typedef enum sym_kind { S_ARRAY, S_SCALAR, S_LOCAL } sym_kind;
+typedef enum sym_kind { S_ARRAY, S_SCALAR, S_LOCAL, S_KEY } sym_kind;
 
 typedef struct sym {
     char *name;
     sym_kind kind;
-    int index;              /* array or scalar index; locals: unused */
+    int index;              /* array or scalar index (keys: the first word's) */
     int access;             /* dlh_ew_access for arrays */
     int written;            /* arrays: assigned by an earlier statement */
     int line, col;          /* declaration or first assignment */
@@ -119,6 +120,11 @@ static const struct ew_func {
     { "tanh", DLH_EW_TANH, 1 },   { "sigmoid", DLH_EW_SIGMOID, 1 },
     { "min", DLH_EW_MIN, 2 },     { "max", DLH_EW_MAX, 2 },
     { "pow", DLH_EW_POW, 2 },     { "select", DLH_EW_SELECT, 3 },
+    { "erf", DLH_EW_ERF, 1 },     { "floor", DLH_EW_FLOOR, 1 },
+    { "ceil", DLH_EW_CEIL, 1 },   { "round", DLH_EW_ROUND, 1 },
+    { "sin", DLH_EW_SIN, 1 },     { "cos", DLH_EW_COS, 1 },
+    { "fmod", DLH_EW_FMOD, 2 },   { "atan2", DLH_EW_ATAN2, 2 },
+    { "uniform", DLH_EW_UNIFORM, 1 }, { "normal", DLH_EW_NORMAL, 1 },
 };
 #define EW_N_FUNCS (sizeof ew_funcs / sizeof ew_funcs[0])
 
@@ -355,6 +361,8 @@ static int tok_keyword(const token *t)
         return DLH_EW_INOUT;
     if (tok_is(t, "scalar"))
         return 4;
+    if (tok_is(t, "key"))
+        return 5;
     return 0;
 }
 
@@ -474,8 +482,37 @@ float dlh_ew_op_eval(int op, float x, float y, float z)
     case DLH_EW_POW: return powf(x, y);
     case DLH_EW_SELECT: return x != 0.0f ? y : z;
     case DLH_EW_MULADD: return x * y + z;
-    default: return NAN;
+    case DLH_EW_ERF: return erff(x);
+    case DLH_EW_FLOOR: return floorf(x);
+    case DLH_EW_CEIL: return ceilf(x);
+    case DLH_EW_ROUND: return rintf(x);
+    case DLH_EW_SIN: return sinf(x);
+    case DLH_EW_COS: return cosf(x);
+    case DLH_EW_FMOD: return fmodf(x, y);
+    case DLH_EW_ATAN2: return atan2f(x, y);
+    default: return NAN;        /* and the per-element INDEX, UNIFORM, NORMAL */
     }
+}
+
+float dlh_ew_elem_eval(int op, uint64_t i, const float *key)
+{
+    if (op == DLH_EW_INDEX)
+        return (float)i;
+    if ((op != DLH_EW_UNIFORM && op != DLH_EW_NORMAL) || !key)
+        return NAN;
+    uint32_t w[DLH_EW_KEY_WORDS];
+    memcpy(w, key, sizeof w);
+    uint64_t seed = w[0] | (uint64_t)w[1] << 32, stream = w[2] | (uint64_t)w[3] << 32;
+    uint64_t c = (w[4] | (uint64_t)w[5] << 32) + i;
+    return op == DLH_EW_UNIFORM ? dlh_philox_uniform(seed, stream, c, 0.0f, 1.0f)
+                                : dlh_philox_normal_portable(seed, stream, c);
+}
+
+/* Opcodes whose value depends on the element, not only on their operands:
+   never folded, never run once per call. */
+static int op_per_element(int op)
+{
+    return op == DLH_EW_INDEX || op == DLH_EW_UNIFORM || op == DLH_EW_NORMAL;
 }
 
 /* An operation node, or a literal when every operand is one. */
@@ -483,10 +520,10 @@ static node *node_op(parser *ps, int op, int n_kids, node *a, node *b, node *c,
                      int line, int col)
 {
     node *kids[3] = { a, b, c };
-    int literal = 1;
+    int literal = !op_per_element(op);
     for (int i = 0; i < n_kids; i++)
         literal &= kids[i]->kind == N_NUM;
-    if (literal) {
+    if (literal && n_kids > 0) {
         /* Reuse the first operand's node: the folded value replaces it. */
         float v = dlh_ew_op_eval(op, a->num, n_kids > 1 ? b->num : 0.0f,
                                  n_kids > 2 ? c->num : 0.0f);
@@ -509,6 +546,35 @@ static node *node_op(parser *ps, int op, int n_kids, node *a, node *b, node *c,
 
 static node *parse_expr(parser *ps, int depth);
 
+/* uniform(k) or normal(k), ps->tok just past '(': the one argument is
+   the name of a key. */
+static node *parse_key_call(parser *ps, const token *name, const struct ew_func *f)
+{
+    token t = ps->tok;
+    int s = t.kind == T_NAME ? sym_find(ps, t.start, t.len) : -1;
+    if (s < 0 || ps->syms[s].kind != S_KEY) {
+        char d[64];
+        ew_error_at(ps, t.line, t.col, "'%s' takes a random key (declared 'key k;'), got %s",
+                    f->name, tok_desc(&t, d, sizeof d));
+        return NULL;
+    }
+    if (lex(ps))
+        return NULL;
+    if (ps->tok.kind != T_RPAREN) {
+        char d[64];
+        ew_error_at(ps, ps->tok.line, ps->tok.col, "expected ')' after the key of '%s', got %s",
+                    f->name, tok_desc(&ps->tok, d, sizeof d));
+        return NULL;
+    }
+    if (lex(ps))        /* past ')' */
+        return NULL;
+    node *k = node_new(ps, N_VAR, t.line, t.col);
+    if (!k)
+        return NULL;
+    k->sym = s;
+    return node_op(ps, f->op, 1, k, NULL, NULL, name->line, name->col);
+}
+
 static node *parse_call(parser *ps, const token *name, int depth)
 {
     const struct ew_func *f = NULL;
@@ -528,11 +594,14 @@ static node *parse_call(parser *ps, const token *name, int depth)
         else
             ew_error_at(ps, name->line, name->col,
                         "unknown function '%s' (functions: exp log sqrt rsqrt abs sign tanh "
-                        "sigmoid min max pow select)", word);
+                        "sigmoid min max pow select erf floor ceil round sin cos fmod atan2 "
+                        "uniform normal)", word);
         return NULL;
     }
     if (lex(ps))        /* past '(' */
         return NULL;
+    if (f->op == DLH_EW_UNIFORM || f->op == DLH_EW_NORMAL)
+        return parse_key_call(ps, name, f);
     node *args[3] = { NULL, NULL, NULL };
     int n = 0;
     if (ps->tok.kind != T_RPAREN) {
@@ -569,6 +638,8 @@ static node *parse_call(parser *ps, const token *name, int depth)
 static node *parse_name(parser *ps, const token *name)
 {
     int s = sym_find(ps, name->start, name->len);
+    if (s < 0 && tok_is(name, "idx"))
+        return node_op(ps, DLH_EW_INDEX, 0, NULL, NULL, NULL, name->line, name->col);
     if (s < 0) {
         char word[64];
         snprintf(word, sizeof word, "%.*s", (int)(name->len < 63 ? name->len : 63), name->start);
@@ -589,6 +660,12 @@ static node *parse_name(parser *ps, const token *name)
         return NULL;
     }
     sym *y = &ps->syms[s];
+    if (y->kind == S_KEY) {
+        ew_error_at(ps, name->line, name->col,
+                    "'%s' is a random key: use it as uniform(%s) or normal(%s)", y->name,
+                    y->name, y->name);
+        return NULL;
+    }
     if (y->kind == S_ARRAY && y->access == DLH_EW_OUT && !y->written) {
         ew_error_at(ps, name->line, name->col,
                     "'%s' is declared 'out' and is read before it is written", y->name);
@@ -734,13 +811,15 @@ static int parse_decl(parser *ps, int kw)
             return ew_error_at(ps, t.line, t.col, "'%s' is already %s at %d:%d", ps->syms[s].name,
                                ps->syms[s].kind == S_LOCAL ? "a local, assigned" : "declared",
                                ps->syms[s].line, ps->syms[s].col);
-        if (kw == 4) {
-            if (ps->n_scalars >= DLH_EW_MAX_SCALARS)
-                return ew_error_at(ps, t.line, t.col, "too many scalars (at most %d)",
-                                   DLH_EW_MAX_SCALARS);
-            if (sym_add(ps, &t, S_SCALAR, ps->n_scalars, 0))
+        if (kw == 4 || kw == 5) {
+            int words = kw == 5 ? DLH_EW_KEY_WORDS : 1;
+            if (ps->n_scalars + words > DLH_EW_MAX_SCALARS)
+                return ew_error_at(ps, t.line, t.col,
+                                   "too many scalars (at most %d; a key takes %d)",
+                                   DLH_EW_MAX_SCALARS, DLH_EW_KEY_WORDS);
+            if (sym_add(ps, &t, kw == 5 ? S_KEY : S_SCALAR, ps->n_scalars, 0))
                 return ps->rc;
-            ps->n_scalars++;
+            ps->n_scalars += words;
         } else {
             if (ps->n_arrays >= DLH_EW_MAX_OPERANDS)
                 return ew_error_at(ps, t.line, t.col, "too many array operands (at most %d)",
@@ -770,8 +849,9 @@ static int parse_assign(parser *ps)
         return ew_error_at(ps, ps->tok.line, ps->tok.col, "expected '=' after '%.*s', got %s",
                            (int)t.len, t.start, tok_desc(&ps->tok, d, sizeof d));
     int s = sym_find(ps, t.start, t.len);
-    if (s >= 0 && ps->syms[s].kind == S_SCALAR)
-        return ew_error_at(ps, t.line, t.col, "cannot assign to scalar '%s'", ps->syms[s].name);
+    if (s >= 0 && (ps->syms[s].kind == S_SCALAR || ps->syms[s].kind == S_KEY))
+        return ew_error_at(ps, t.line, t.col, "cannot assign to %s '%s'",
+                           ps->syms[s].kind == S_KEY ? "key" : "scalar", ps->syms[s].name);
     if (s >= 0 && ps->syms[s].kind == S_ARRAY && ps->syms[s].access == DLH_EW_IN)
         return ew_error_at(ps, t.line, t.col, "cannot assign to '%s': it is declared 'in'",
                            ps->syms[s].name);
@@ -982,7 +1062,7 @@ static int leaf_ref(parser *ps, const node *n, dlh_ew_ref *out)
         *out = y->alias_ref;
     else if (y->kind == S_ARRAY)
         *out = ref_make(DLH_EW_ARRAY, y->index);
-    else if (y->kind == S_SCALAR)
+    else if (y->kind == S_SCALAR || y->kind == S_KEY)
         *out = ref_make(DLH_EW_SCALAR, y->index);
     else
         *out = ref_make(DLH_EW_REG, y->reg);
@@ -1163,6 +1243,18 @@ static int build_program(parser *ps, dlh_ew_program **out)
         } else if (y->kind == S_SCALAR) {
             snames[y->index] = y->name;
             y->name = NULL;
+        } else if (y->kind == S_KEY) {
+            /* the key's words: k[0] .. k[5] */
+            size_t len = strlen(y->name) + 8;
+            for (int w = 0; w < DLH_EW_KEY_WORDS; w++) {
+                char *nm = malloc(len);
+                if (!nm) {
+                    dlh_ew_program_free(prog);
+                    return ew_nomem(ps);
+                }
+                snprintf(nm, len, "%s[%d]", y->name, w);
+                snames[y->index + w] = nm;
+            }
         }
     }
     *out = prog;

@@ -32,3 +32,58 @@ dlh_shape shape_of(int ndim, const int64_t *dims)
         s.dim[i] = dims[i];
     return s;
 }
+
+/* ------------------------------------------------------------ running layers */
+
+int gc_layer_make(const dlh_backend *be, const char *type, const char *body, int n_inputs,
+                  int ndim, const int64_t *dims, dlh_layer_inst **out)
+{
+    tparams t = tp_new(body, "layer");
+    dlh_shape in[2] = { shape_of(ndim, dims), shape_of(ndim, dims) };
+    *out = NULL;
+    int rc = t.p ? dlh_layer_new(be, type, "act", t.p, n_inputs, in, 64, NULL, 42, out)
+                 : DLH_ECONFIG;
+    if (rc < 0)
+        *out = NULL;
+    tp_free(&t);
+    return rc < 0 ? rc : 0;
+}
+
+int gc_layer_fwd_bwd(const dlh_backend *be, dlh_layer_inst *l, int64_t batch, int training,
+                 int64_t step, uint64_t seed, const float *x, float *y, const float *dy,
+                 float *dx, dlh_layer_ctx *ctx_out)
+{
+    const dlh_host *host = dlh_host_table();
+    int64_t shape[DLH_MAX_DIMS];
+    shape[0] = batch;
+    for (int i = 0; i < l->output.ndim; i++)
+        shape[i + 1] = l->output.dim[i];
+    dlh_tensor tx = { 0 }, ty = { 0 }, tdy = { 0 }, tdx = { 0 };
+    dlh_tensor *views = calloc((size_t)l->n_scratch + 1, sizeof *views);
+    int nd = l->output.ndim + 1;
+    int rc = views ? 0 : DLH_ENOMEM;
+    rc = rc < 0 ? rc : dlh_tensor_alloc(be, nd, shape, &tx);
+    rc = rc < 0 ? rc : dlh_tensor_alloc(be, nd, shape, &ty);
+    rc = rc < 0 ? rc : dlh_tensor_alloc(be, nd, shape, &tdy);
+    rc = rc < 0 ? rc : dlh_tensor_alloc(be, nd, shape, &tdx);
+    rc = rc < 0 ? rc : host->tensor_write(be, &tx, x);
+    dlh_layer_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    if (rc == 0)
+        dlh_layer_ctx_fill(l, batch, training, step, seed, &ctx, views);
+    rc = rc < 0 ? rc : l->ops->forward(l->state, &ctx, &tx, &ty);
+    rc = rc < 0 ? rc : host->tensor_read(be, &ty, y);
+    if (dy) {
+        rc = rc < 0 ? rc : host->tensor_write(be, &tdy, dy);
+        rc = rc < 0 ? rc : l->ops->backward(l->state, &ctx, &tx, &ty, &tdy, &tdx);
+        rc = rc < 0 ? rc : host->tensor_read(be, &tdx, dx);
+    }
+    if (rc == 0 && ctx_out)
+        *ctx_out = ctx;
+    dlh_tensor_free(be, &tx);
+    dlh_tensor_free(be, &ty);
+    dlh_tensor_free(be, &tdy);
+    dlh_tensor_free(be, &tdx);
+    free(views);
+    return rc;
+}

@@ -137,9 +137,11 @@ static void test_ew(void)
 {
     int arity = 1;
     for (int op = 0; op < DLH_EW_OPCODE_COUNT; op++)
-        arity &= bchk_ew_n_src[op] >= 1 && bchk_ew_n_src[op] <= 3;
+        arity &= (bchk_ew_n_src[op] >= 1 || op == DLH_EW_INDEX) && bchk_ew_n_src[op] <= 3;
     ok(arity && bchk_ew_n_src[DLH_EW_NEG] == 1 && bchk_ew_n_src[DLH_EW_POW] == 2 &&
-       bchk_ew_n_src[DLH_EW_SELECT] == 3, "ew: every opcode reads 1 to 3 operands");
+       bchk_ew_n_src[DLH_EW_SELECT] == 3 && bchk_ew_n_src[DLH_EW_INDEX] == 0 &&
+       bchk_ew_n_src[DLH_EW_ATAN2] == 2 && bchk_ew_n_src[DLH_EW_UNIFORM] == 1,
+       "ew: every opcode reads 1 to 3 operands (the element index none)");
 
     dlh_ew_program p = ew_program();
     ok(bchk_ew_program(&bk, &p) == 0, "ew: a well-formed program passes");
@@ -191,6 +193,21 @@ static void test_ew(void)
     p = ew_program();
     ew_code[1].c = (dlh_ew_ref){ .src = DLH_EW_ARRAY, .index = 9 };
     ok(bchk_ew_program(&bk, &p) == 0, "ew: slots an opcode does not read are not checked");
+
+    /* A random draw reads DLH_EW_KEY_WORDS scalars from its operand on. */
+    p = ew_program();
+    ew_code[0] = (dlh_ew_instr){ .op = DLH_EW_UNIFORM, .dst = { DLH_EW_REG, 0, 0 },
+                                 .a = { DLH_EW_SCALAR, 0, 0 } };
+    refused(bchk_ew_program(&bk, &p),
+            "instruction 0 of the program: a random draw whose key is not scalars in range",
+            "ew: a key running past the scalars");
+    p.n_scalars = DLH_EW_KEY_WORDS;
+    ok(bchk_ew_program(&bk, &p) == 0, "ew: a key of %d scalars passes", DLH_EW_KEY_WORDS);
+    ew_code[0].a = (dlh_ew_ref){ DLH_EW_CONST, 0, 0 };
+    refused(bchk_ew_program(&bk, &p), "a random draw whose key is not scalars in range",
+            "ew: a key that is a constant");
+    ew_code[0] = (dlh_ew_instr){ .op = DLH_EW_INDEX, .dst = { DLH_EW_REG, 0, 0 } };
+    ok(bchk_ew_program(&bk, &p) == 0, "ew: the element index reads no operand");
 
     dlh_buffer b3 = { 3 * 4 }, b2 = { 2 * 4 };
     /* n = 10, stride 4, length 5: elements 0..9 read x[0..2]. */

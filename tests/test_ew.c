@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <dlhost/dlhost.h>
+#include <dlhost/philox.h>
 
 #include "error.h"
 #include "ew.h"
@@ -22,7 +23,8 @@ static dlh_backend *be;
 static const char *const op_names[DLH_EW_OPCODE_COUNT] = {
     "mov", "add", "sub", "mul", "div", "neg", "lt", "le", "gt", "ge", "eq", "ne",
     "exp", "log", "sqrt", "rsqrt", "abs", "sign", "tanh", "sigmoid", "min", "max",
-    "pow", "select", "muladd",
+    "pow", "select", "muladd", "erf", "floor", "ceil", "round", "sin", "cos", "fmod",
+    "atan2", "index", "uniform", "normal",
 };
 
 static void ref_text(char *buf, size_t size, dlh_ew_ref r)
@@ -163,6 +165,15 @@ static void test_code(void)
     check_code("in x; out y; y = x + sqrt(4) + max(1, 3);", "add r0 = a0 k0; add a1 = r0 k1",
                "literal function calls fold");
     check_code("in x; out y; y = x;", "mov a1 = a0", "a plain copy is one MOV");
+    check_code("in x; out y; y = floor(2.5) + ceil(2.5) + round(2.5) + round(3.5) + "
+               "round(-0.5) + fmod(-7, 3) + erf(0) + sin(0) + cos(0) + atan2(0, 1) + x;",
+               "add a1 = k0 a0", "the new functions fold (2 + 3 + 2 + 4 - 0 - 1 + 0 + 0 + 1 + 0 = 11)");
+    check_code("out y; y = idx * 2;", "index r0 = -0; mul a0 = r0 k0",
+               "idx is the element index, never folded");
+    check_code("in idx; out y; y = idx * 2;", "mul a1 = a0 k0", "a declared idx hides the builtin");
+    check_code("in x; out y; key k; scalar p; y = select(uniform(k) < p, x, 0) + normal(k);",
+               "uniform r0 = s0; lt r0 = r0 s6; select r0 = r0 a0 k0; normal r1 = s0; "
+               "add a1 = r0 r1", "uniform(k) and normal(k) read the key's first scalar");
     check_code("in x; out y; y = x + 1;", "add a1 = a0 k0", "the last instruction writes the target");
     check_code("in x; out y; y = 2 * 3;", "mov a1 = k0", "a folded statement is one MOV");
     check_code("in x; out y, z; y = x*2; z = y + 1;", "mul a1 = a0 k0; add a2 = a1 k1",
@@ -207,6 +218,15 @@ static void test_code(void)
         ok(p->source && strstr(p->source, "# momentum"), "the source is kept");
         dlh_ew_program_free(p);
     }
+    rc = dlh_ew_parse("out y; scalar a; key noise; scalar b; y = a + b + normal(noise);", &p);
+    if (ok(rc == 0 && p, "a program with a key compiles")) {
+        ok(p->n_scalars == 2 + DLH_EW_KEY_WORDS && strcmp(p->scalar_names[0], "a") == 0 &&
+           strcmp(p->scalar_names[1], "noise[0]") == 0 &&
+           strcmp(p->scalar_names[6], "noise[5]") == 0 && strcmp(p->scalar_names[7], "b") == 0,
+           "a key takes %d scalars, named noise[0] .. noise[5], in declaration order",
+           DLH_EW_KEY_WORDS);
+        dlh_ew_program_free(p);
+    }
     rc = dlh_ew_parse("in x; out y; y = x*1e-3 + .5 + 2. + 1.5E+2 + 0.25e1;", &p);
     if (ok(rc == 0, "number forms")) {
         ok(p->n_consts == 5 && p->consts[0] == 1e-3f && p->consts[1] == 0.5f &&
@@ -249,7 +269,23 @@ static void test_errors(void)
                 "ew:1:18: unknown function 'sqr' (did you mean 'sqrt'?)");
     check_error("in x; out y; y = foo(x);",
                 "ew:1:18: unknown function 'foo' (functions: exp log sqrt rsqrt abs sign tanh "
-                "sigmoid min max pow select)");
+                "sigmoid min max pow select erf floor ceil round sin cos fmod atan2 uniform "
+                "normal)");
+    check_error("in x; out y; y = atan2(x);", "ew:1:18: 'atan2' takes 2 arguments, got 1");
+    check_error("in x; out y; key k; y = k;",
+                "ew:1:25: 'k' is a random key: use it as uniform(k) or normal(k)");
+    check_error("in x; out y; key k; y = uniform(x);",
+                "ew:1:33: 'uniform' takes a random key (declared 'key k;'), got 'x'");
+    check_error("out y; y = normal(2);",
+                "ew:1:19: 'normal' takes a random key (declared 'key k;'), got '2'");
+    check_error("out y; key k; y = uniform(k, k);",
+                "ew:1:28: expected ')' after the key of 'uniform', got ','");
+    check_error("out y; key k; y = uniform();",
+                "ew:1:27: 'uniform' takes a random key (declared 'key k;'), got ')'");
+    check_error("out y; key k; k = 1; y = 1;", "ew:1:15: cannot assign to key 'k'");
+    check_error("out y; scalar s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10; key k; y = s0;",
+                "ew:1:64: too many scalars (at most 16; a key takes 6)");
+    check_error("out y; key key; y = 1;", "ew:1:12: expected a name after 'key', got 'key'");
     check_error("in x; out y; y = max(x);", "ew:1:18: 'max' takes 2 arguments, got 1");
     check_error("in x; out y; y = exp(x, x);", "ew:1:18: 'exp' takes 1 argument, got 2");
     check_error("in x; out y; y = select();", "ew:1:18: 'select' takes 3 arguments, got 0");
@@ -295,7 +331,7 @@ static void test_errors(void)
     for (int i = 1; i < 17; i++)
         sprintf(src + strlen(src), ", s%d", i);
     strcat(src, "; y = s0;");
-    check_error(src, "ew:1:85: too many scalars (at most 16)");
+    check_error(src, "ew:1:85: too many scalars (at most 16; a key takes 6)");
     /* 65 locals alive at once need 65 registers */
     strcpy(src, "in x; out y;\n");
     for (int i = 0; i < 65; i++)
@@ -425,6 +461,206 @@ static void test_functions(void)
     free(a);
     free(b);
     free(z);
+}
+
+/* ABI 1.7 functions against libm in double: floor, ceil, round (half to
+   even: rint, torch.round) and fmod are exact; erf, sin, cos, atan2 within
+   the float rounding of glibc's functions. */
+static double erf_ref(double x) { return erf(x); }
+static double round_ref(double x) { return nearbyint(x); }
+
+static void test_new_functions(void)
+{
+    static const float edge[] = {
+        -INFINITY, -1e30f, -8388609.0f, -100.5f, -20.0f, -3.5f, -2.5f, -1.5f, -1.0f, -0.5f,
+        -0.49999997f, -1e-20f, -0.0f, 0.0f, 1e-30f, 1e-7f, 0.1f, 0.5f, 1.5f, 2.5f, 3.5f,
+        4.5f, 10.0f, 88.0f, 8388607.5f, 16777217.0f, 1e30f, INFINITY, NAN,
+    };
+    enum { NE = sizeof edge / sizeof edge[0], N = NE + 300 };
+    static const struct { const char *name; fn1 ref; double tol; } fns[] = {
+        { "floor", floor, 0 }, { "ceil", ceil, 0 }, { "round", round_ref, 0 },
+        { "erf", erf_ref, 2e-7 }, { "sin", sin, 2e-7 }, { "cos", cos, 2e-7 },
+    };
+    float x[N], y[N];
+    memcpy(x, edge, sizeof edge);
+    for (int i = NE; i < N; i++)
+        x[i] = i % 3 ? rnd(-30.0f, 30.0f) : (float)(int)rnd(-40.0f, 40.0f) * 0.5f;
+    for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
+        char src[128];
+        snprintf(src, sizeof src, "in x; out y; y = %s(x);", fns[f].name);
+        float *data[2] = { x, y };
+        int rc = ew_exec(src, N, data, NULL, NULL, NULL);
+        int bad = -1;
+        for (int i = 0; i < N && !rc && bad < 0; i++) {
+            double want = fns[f].ref(x[i]);
+            /* sin and cos of huge arguments: any value in [-1, 1] is as right */
+            if (fns[f].tol && isfinite(x[i]) && fabs(x[i]) > 1e6)
+                want = fmin(fmax(y[i], -1.0), 1.0);
+            /* near a zero of sin or cos, the error is relative to 1 */
+            double tol = fns[f].tol;
+            if (!close_to(y[i], (float)want, tol) && !(tol && fabs(y[i] - want) <= tol))
+                bad = i;
+        }
+        if (!ok(rc == 0 && bad < 0, "%s(x) over edge and random values", fns[f].name) &&
+            bad >= 0)
+            diag("%s(%.9g) = %.9g, want %.9g", fns[f].name, x[bad], y[bad],
+                 fns[f].ref(x[bad]));
+    }
+    float *data[2] = { x, y };
+    int rc = ew_exec("in x; out y; y = round(x);", N, data, NULL, NULL, NULL);
+    ok(rc == 0 && y[6] == -2.0f && y[7] == -2.0f && y[9] == 0.0f && signbit(y[9]) &&
+       y[10] == 0.0f && y[17] == 0.0f && y[18] == 2.0f && y[19] == 2.0f && y[20] == 4.0f &&
+       y[21] == 4.0f, "round: halves go to the even neighbour (torch.round), -0.5 to -0");
+
+    /* fmod (exact) and atan2 over all pairs of edge values */
+    enum { NP = NE * NE };
+    float *a = malloc(NP * sizeof *a), *b = malloc(NP * sizeof *b), *z = malloc(NP * sizeof *z);
+    for (int i = 0; i < NE; i++)
+        for (int j = 0; j < NE; j++)
+            a[i * NE + j] = edge[i], b[i * NE + j] = edge[j];
+    for (int f = 0; f < 2; f++) {
+        const char *name = f ? "atan2" : "fmod";
+        char src[128];
+        snprintf(src, sizeof src, "in a, b; out z; z = %s(a, b);", name);
+        float *d3[3] = { a, b, z };
+        rc = ew_exec(src, NP, d3, NULL, NULL, NULL);
+        int bad = -1;
+        for (int i = 0; i < NP && !rc && bad < 0; i++) {
+            double want = f ? atan2(a[i], b[i]) : fmod(a[i], b[i]);
+            if (!close_to(z[i], (float)want, f ? 2e-7 : 0) ||
+                (!f && !isnan(want) && !signbit(z[i]) != !signbit(want)))
+                bad = i;
+        }
+        if (!ok(rc == 0 && bad < 0, "%s(a, b) over all pairs of edge values", name) && bad >= 0)
+            diag("%s(%.9g, %.9g) = %.9g, want %.9g", name, a[bad], b[bad], z[bad],
+                 f ? atan2(a[bad], b[bad]) : fmod(a[bad], b[bad]));
+    }
+    free(a);
+    free(b);
+    free(z);
+}
+
+/* The element index and Philox draws: idx is i exactly (below 2^24), and
+   uniform(k) / normal(k) are dlh_philox_uniform and
+   dlh_philox_normal_portable of (seed, stream, offset + i) bit for bit,
+   whatever the blocks and threads (40000 elements run on both threads),
+   and a run split in two with offsets gives the same numbers. */
+static void test_index_random(void)
+{
+    enum { N = 40000 };
+    float *u = malloc(N * sizeof *u), *g = malloc(N * sizeof *g), *ix = malloc(N * sizeof *ix);
+    float *u2 = malloc(N * sizeof *u2);
+    if (!u || !g || !ix || !u2) {
+        ok(0, "out of memory");
+        goto out;
+    }
+    /* words with the bits of a NaN, an infinity and a denormal */
+    const uint64_t seeds[3] = { 42, 0xffffffff7fc00001ULL, 0x7f80000000000001ULL };
+    const uint64_t streams[3] = { 7, 0x8000000000000000ULL, 0xfff00000ffc00000ULL };
+    const uint64_t offsets[3] = { 0, 0xfffffffffffff000ULL, 1u << 31 };
+    for (int c = 0; c < 3; c++) {
+        float sc[1 + DLH_EW_KEY_WORDS];
+        sc[0] = 0.5f;
+        dlh_ew_key(sc + 1, seeds[c], streams[c], offsets[c]);
+        float *d[3] = { u, g, ix };
+        int rc = ew_exec("out u, g, ix; scalar half; key k;\n"
+                         "u = uniform(k); g = normal(k) + 0*half; ix = idx;", N, d, NULL, NULL, sc);
+        long bad_u = 0, bad_g = 0, bad_i = 0;
+        for (size_t i = 0; i < N && !rc; i++) {
+            float wu = dlh_philox_uniform(seeds[c], streams[c], offsets[c] + i, 0.0f, 1.0f);
+            float wg = dlh_philox_normal_portable(seeds[c], streams[c], offsets[c] + i);
+            bad_u += memcmp(&u[i], &wu, 4) != 0;
+            bad_g += memcmp(&g[i], &wg, 4) != 0;
+            bad_i += ix[i] != (float)i;
+        }
+        ok(rc == 0 && bad_u == 0 && bad_g == 0 && bad_i == 0,
+           "key %d: uniform, normal and idx of %d elements are philox.h's bit for bit "
+           "(%ld, %ld, %ld differ)", c, N, bad_u, bad_g, bad_i);
+    }
+    /* the same numbers from two runs: [0, 12345) and [12345, N) at offset 12345 */
+    float sc[DLH_EW_KEY_WORDS];
+    dlh_ew_key(sc, 3, 4, 0);
+    float *d1[1] = { u };
+    int rc = ew_exec("out y; key k; y = normal(k);", N, d1, NULL, NULL, sc);
+    float *d2[1] = { u2 };
+    rc = rc ? rc : ew_exec("out y; key k; y = normal(k);", 12345, d2, NULL, NULL, sc);
+    dlh_ew_key(sc, 3, 4, 12345);
+    float *d3[1] = { u2 + 12345 };
+    rc = rc ? rc : ew_exec("out y; key k; y = normal(k);", N - 12345, d3, NULL, NULL, sc);
+    ok(rc == 0 && memcmp(u, u2, N * sizeof *u) == 0,
+       "a run split in two with the offset moved gives the same draws");
+
+    /* the draws' moments: mean and variance of U(0,1) and N(0,1) */
+    dlh_ew_key(sc, 99, 1, 0);
+    float *d4[2] = { u, g };
+    rc = ew_exec("out u, g; key k; u = uniform(k); g = normal(k);", N, d4, NULL, NULL, sc);
+    double su = 0, suu = 0, sg = 0, sgg = 0, umin = 1, umax = 0;
+    for (int i = 0; i < N && !rc; i++) {
+        su += u[i], suu += (double)u[i] * u[i], sg += g[i], sgg += (double)g[i] * g[i];
+        umin = fmin(umin, u[i]), umax = fmax(umax, u[i]);
+    }
+    double mu = su / N, vu = suu / N - mu * mu, mg = sg / N, vg = sgg / N - mg * mg;
+    /* 5 standard errors */
+    ok(rc == 0 && fabs(mu - 0.5) < 5 * sqrt(1.0 / 12 / N) && fabs(vu - 1.0 / 12) < 0.003 &&
+       umin >= 0 && umax < 1 && fabs(mg) < 5 / sqrt(N) && fabs(vg - 1) < 5 * sqrt(2.0 / N),
+       "uniform in [0, 1): mean %.4f var %.4f; normal: mean %.4f var %.4f", mu, vu, mg, vg);
+
+    /* idx above 2^24 is the nearest float */
+    ok(dlh_ew_elem_eval(DLH_EW_INDEX, 16777217, NULL) == 16777216.0f &&
+       dlh_ew_elem_eval(DLH_EW_INDEX, 16777219, NULL) == 16777220.0f &&
+       dlh_ew_elem_eval(DLH_EW_INDEX, 16777215, NULL) == 16777215.0f,
+       "idx is exact below 2^24, the nearest float (ties to even) above");
+out:
+    free(u);
+    free(g);
+    free(ix);
+    free(u2);
+}
+
+/* dlh_philox_normal_portable's log and cos against libm in double: within
+   2 ulp of the float result over every input a draw can give them, and
+   the draws against the draw computed in double. */
+static double float_ulp(double v, double at_least)   /* of a float near v */
+{
+    int e;
+    frexp(v, &e);
+    return v == 0 ? at_least : fmax(ldexp(1.0, e - 24), at_least);
+}
+
+static void test_portable_normal(void)
+{
+    double worst_log = 0, worst_cos = 0;
+    for (uint32_t k = 0; k < (1u << 24); k += (k < 4096 || k > (1u << 24) - 4096) ? 1 : 61) {
+        float x = 1.0f - (float)k * (1.0f / 16777216.0f);     /* 1 - u0 */
+        double want = log((double)x);
+        double ulp = float_ulp(want, ldexp(1.0, -149));
+        if (want != 0)
+            worst_log = fmax(worst_log, fabs(dlh_philox_log_portable(x) - want) / ulp);
+        else if (dlh_philox_log_portable(x) != 0)
+            worst_log = INFINITY;
+        float t = (float)k * (1.0f / 16777216.0f);
+        want = cos(2 * M_PI * (double)t);
+        /* absolute near the zeros: 2 pi t itself is rounded there */
+        ulp = float_ulp(want, ldexp(1.0, -26));
+        worst_cos = fmax(worst_cos, fabs(dlh_philox_cos2pi_portable(t) - want) / ulp);
+    }
+    ok(worst_log <= 2.0, "portable log(1 - u) within 2 ulp of libm's (worst %.2f)", worst_log);
+    ok(worst_cos <= 2.0, "portable cos(2 pi u) within 2 ulp of libm's (worst %.2f)", worst_cos);
+    /* Against the draw in double from the same two words: the libm form
+       rounds 2 pi u1 to float before its cosf, which costs it up to about
+       5e-7 there; the portable one takes whole quarter turns off first. */
+    double worst = 0, worst_libm = 0;
+    for (uint64_t c = 0; c < 200000; c++) {
+        uint32_t w[4];
+        dlh_philox_words(5, 6, c, w);
+        double u0 = dlh_philox_unit(w[0]), u1 = dlh_philox_unit(w[1]);
+        double want = sqrt(-2 * log(1 - u0)) * cos(2 * M_PI * u1);
+        float a = dlh_philox_normal_portable(5, 6, c), b = dlh_philox_normal(5, 6, c, 0, 1);
+        worst = fmax(worst, fabs(a - want) / fmax(1.0, fabs(want)));
+        worst_libm = fmax(worst_libm, fabs(b - want) / fmax(1.0, fabs(want)));
+    }
+    ok(worst <= 1e-6 && worst <= worst_libm, "normal(k) within %.2g of the draw in double "
+       "(worst; dlh_philox_normal's libm form: %.2g)", worst, worst_libm);
 }
 
 static void test_scalars(void)
@@ -811,10 +1047,13 @@ int main(void)
         }
         rng_state = 0x9e3779b97f4a7c15ULL;
         test_functions();
+        test_new_functions();
+        test_index_random();
         test_scalars();
         test_broadcast();
         test_adam(pass);
     }
+    test_portable_normal();
     test_copies();
     test_chains();
     test_run_checks();

@@ -18,21 +18,15 @@ static dlh_backend *be;
 /* ------------------------------------------------------------ helpers */
 
 
-/* Layer `type` named "act" over n_inputs copies of one per-sample shape, for
-   up to 64 samples.  NULL on failure, with the message left in
+/* Layer `type` named "act" over n_inputs copies of one per-sample shape
+   (tests/gradcheck.c); NULL on failure, with the message left in
    dlh_error_get(); quiet says whether a failure is expected. */
 static dlh_layer_inst *layer_make(const char *type, const char *body, int n_inputs,
                                   int ndim, const int64_t *dims, int quiet)
 {
-    tparams t = tp_new(body, "layer");
-    dlh_shape in[2] = { shape_of(ndim, dims), shape_of(ndim, dims) };
     dlh_layer_inst *l = NULL;
-    if (!t.p || dlh_layer_new(be, type, "act", t.p, n_inputs, in, 64, NULL, 42, &l) < 0) {
-        if (!quiet)
-            diag("%s: %s", type, dlh_error_get());
-        l = NULL;
-    }
-    tp_free(&t);
+    if (gc_layer_make(be, type, body, n_inputs, ndim, dims, &l) < 0 && !quiet)
+        diag("%s: %s", type, dlh_error_get());
     return l;
 }
 
@@ -42,47 +36,14 @@ static dlh_layer_inst *layer_new(const char *type, const char *body, int ndim,
     return layer_make(type, body, 1, ndim, dims, 0);
 }
 
-/* Forward of `batch` samples of host x into host y, then, when dy is not
-   NULL, backward into host dx; a layer whose output shape is its input's.
-   ctx_out, when not NULL, receives the ctx used (for its seed and stream). */
+/* Forward and backward of `batch` samples (tests/gradcheck.c). */
 static int run_layer(dlh_layer_inst *l, int64_t batch, int training, int64_t step,
                      uint64_t seed, const float *x, float *y, const float *dy,
                      float *dx, dlh_layer_ctx *ctx_out)
 {
-    const dlh_host *host = dlh_host_table();
-    int64_t shape[DLH_MAX_DIMS];
-    shape[0] = batch;
-    for (int i = 0; i < l->output.ndim; i++)
-        shape[i + 1] = l->output.dim[i];
-    dlh_tensor tx = { 0 }, ty = { 0 }, tdy = { 0 }, tdx = { 0 };
-    dlh_tensor *views = calloc((size_t)l->n_scratch + 1, sizeof *views);
-    int nd = l->output.ndim + 1;
-    int rc = views ? 0 : DLH_ENOMEM;
-    rc = rc < 0 ? rc : dlh_tensor_alloc(be, nd, shape, &tx);
-    rc = rc < 0 ? rc : dlh_tensor_alloc(be, nd, shape, &ty);
-    rc = rc < 0 ? rc : dlh_tensor_alloc(be, nd, shape, &tdy);
-    rc = rc < 0 ? rc : dlh_tensor_alloc(be, nd, shape, &tdx);
-    rc = rc < 0 ? rc : host->tensor_write(be, &tx, x);
-    dlh_layer_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    if (rc == 0)
-        dlh_layer_ctx_fill(l, batch, training, step, seed, &ctx, views);
-    rc = rc < 0 ? rc : l->ops->forward(l->state, &ctx, &tx, &ty);
-    rc = rc < 0 ? rc : host->tensor_read(be, &ty, y);
-    if (dy) {
-        rc = rc < 0 ? rc : host->tensor_write(be, &tdy, dy);
-        rc = rc < 0 ? rc : l->ops->backward(l->state, &ctx, &tx, &ty, &tdy, &tdx);
-        rc = rc < 0 ? rc : host->tensor_read(be, &tdx, dx);
-    }
-    if (rc == 0 && ctx_out)
-        *ctx_out = ctx;
+    int rc = gc_layer_fwd_bwd(be, l, batch, training, step, seed, x, y, dy, dx, ctx_out);
     if (rc < 0)
         diag("run_layer: %s", dlh_error_get());
-    dlh_tensor_free(be, &tx);
-    dlh_tensor_free(be, &ty);
-    dlh_tensor_free(be, &tdy);
-    dlh_tensor_free(be, &tdx);
-    free(views);
     return rc;
 }
 
@@ -481,6 +442,26 @@ int main(void)
     check_ew_grad("leaky_relu", "negative_slope = 0.3;", 0.05, 2.0);
     check_ew_grad("sigmoid", "", 0.0, 3.0);
     check_ew_grad("tanh", "", 0.0, 2.0);
+    /* issue 12's activations (values against torch: test_activations.c);
+       |x| ranges keep eps away from the kinks */
+    check_ew_grad("elu", "", 0.05, 3.0);
+    check_ew_grad("elu", "alpha = 0.5;", 0.05, 3.0);
+    check_ew_grad("selu", "", 0.05, 3.0);
+    check_ew_grad("celu", "alpha = 2.0;", 0.05, 3.0);
+    check_ew_grad("gelu", "", 0.0, 4.0);
+    check_ew_grad("gelu", "approximate = \"tanh\";", 0.0, 4.0);
+    check_ew_grad("silu", "", 0.0, 5.0);
+    check_ew_grad("mish", "", 0.0, 5.0);
+    check_ew_grad("softplus", "", 0.0, 5.0);
+    check_ew_grad("softplus", "beta = 2.0; threshold = 3.0;", 0.05, 1.4);
+    check_ew_grad("softplus", "beta = 2.0; threshold = 3.0;", 1.6, 4.0);
+    check_ew_grad("hardtanh", "", 0.05, 0.95);
+    check_ew_grad("hardtanh", "min_val = -2.0; max_val = 0.5;", 0.55, 1.95);
+    check_ew_grad("relu6", "", 0.05, 5.9);
+    check_ew_grad("hardswish", "", 0.05, 2.9);
+    check_ew_grad("hardswish", "", 3.1, 8.0);
+    check_ew_grad("hardsigmoid", "", 0.05, 2.9);
+    check_ew_grad("softsign", "", 0.0, 5.0);
     check_activation_errors();
 
     /* softmax, log_softmax: rows of 1, 2, 7 and 15 (a [3, 5] sample), batch

@@ -17,6 +17,25 @@
  * (comparisons give 1 or 0), unary -, functions exp log sqrt rsqrt abs sign
  * tanh sigmoid min max pow select(c, a, b) (c != 0 ? a : b), decimal literals.
  *
+ * ABI 1.7 adds: erf, floor, ceil, round (half to even, as torch.round and C's
+ * rint), fmod(a, b) (C's fmodf, torch.fmod: the sign of a), sin, cos,
+ * atan2(y, x); the builtin name `idx`, element i of the run as a float (exact
+ * below 2^24 = 16777216; above, the nearest float, ties to even, so idx
+ * then repeats values: compute with it only where n <= 2^24); and random
+ * numbers: `key k;` declares a random key, which fills DLH_EW_KEY_WORDS
+ * consecutive scalars (write them with dlh_ew_key), and uniform(k) in
+ * [0, 1) and normal(k) (mean 0, standard deviation 1) are element i's draw
+ * under that key: Philox 4x32-10 block (seed, stream, offset + i) of
+ * dlhost/philox.h, uniform(k) = dlh_philox_uniform(seed, stream, offset + i,
+ * 0, 1) (the backends' rand fill, bit for bit) and normal(k) =
+ * dlh_philox_normal_portable(seed, stream, offset + i), whose log and cos are
+ * plain float arithmetic, so every backend and every split of the run into
+ * blocks draws the same bits (i is exact: a 64-bit count, never a float).
+ * uniform(k) and normal(k) of one key share the block's first word; draws
+ * meant to be independent take keys with different streams.  A key is only
+ * an argument of uniform and normal; a name declared in the program hides
+ * the builtin idx.
+ *
  * At run time every array operand is a dlh_ew_arg; element i of an operand
  * with length L and inner stride s is x[(i / s) % L], so a bias over the rows
  * of a [rows, cols] matrix is (L = cols, s = 1) and a per-channel value in
@@ -26,6 +45,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tensor.h"
 
@@ -52,6 +72,12 @@ typedef enum dlh_ew_opcode {
     DLH_EW_MIN, DLH_EW_MAX, DLH_EW_POW,                /* f(a, b) */
     DLH_EW_SELECT,                                     /* a != 0 ? b : c */
     DLH_EW_MULADD,                                     /* a*b + c (folded by the compiler) */
+    /* ABI 1.7 opcodes go below this line. */
+    DLH_EW_ERF, DLH_EW_FLOOR, DLH_EW_CEIL, DLH_EW_ROUND, /* f(a); round: half to even */
+    DLH_EW_SIN, DLH_EW_COS,                            /* f(a) */
+    DLH_EW_FMOD, DLH_EW_ATAN2,                         /* fmodf(a, b), atan2f(a, b) */
+    DLH_EW_INDEX,                                      /* (float)i; no operands */
+    DLH_EW_UNIFORM, DLH_EW_NORMAL,                     /* a: the SCALAR that begins a key */
     DLH_EW_OPCODE_COUNT
 } dlh_ew_opcode;
 
@@ -94,6 +120,21 @@ typedef struct dlh_ew_arg {
     size_t len;      /* L >= 1 */
     size_t stride;   /* s >= 1 */
 } dlh_ew_arg;
+
+/* Scalars a random key (`key k;`) fills: seed, stream and offset, each as
+   its low then its high 32-bit word, stored as the bits of a float. */
+#define DLH_EW_KEY_WORDS 6
+
+/* Writes the key (seed, stream, offset) into the DLH_EW_KEY_WORDS scalars
+   at dst (the key's place in the scalars array of ew_run). */
+static inline void dlh_ew_key(float *dst, uint64_t seed, uint64_t stream, uint64_t offset)
+{
+    const uint32_t w[DLH_EW_KEY_WORDS] = {
+        (uint32_t)seed, (uint32_t)(seed >> 32), (uint32_t)stream, (uint32_t)(stream >> 32),
+        (uint32_t)offset, (uint32_t)(offset >> 32),
+    };
+    memcpy(dst, w, sizeof w);
+}
 
 /* A full-length contiguous operand of n elements. */
 static inline dlh_ew_arg dlh_ew_full(dlh_mem m, size_t n)

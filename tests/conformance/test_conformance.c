@@ -20,7 +20,10 @@
  *   exact (tol 0): write/read/copy/fill, im2col, gather, pool max forward
  *     (values and int32 indices), reduce max and argmax, rand uniform and
  *     bernoulli (the same Philox numbers), ew comparisons and the ew program
- *     on special values (NaN, +-inf, -0: min/max/sign/abs/select).
+ *     on special values (NaN, +-inf, -0: min/max/sign/abs/select), ew
+ *     floor, ceil, round and fmod (exact operations), the element index
+ *     and the ew draws uniform(k) and normal(k) (the same Philox words and
+ *     float formulas on every backend).
  *   TOL_ACCUM 2e-5, for sums: gemm, gemm_batched, reduce sum and sumsq,
  *     col2im, scatter_add, pool avg forward and pool backward.  scale = the
  *     same primitive run on the reference with every input (and alpha, beta)
@@ -33,7 +36,8 @@
  *   TOL_LOGSOFTMAX 1e-5, scale = max(1, |x|, |ref|): x - max - log(sum)
  *     may round at the size of the inputs.
  *   TOL_EW 1e-5, scale = max(1, |ref|): the ew programs other than the exact
- *     ones; OpenCL allows exp/log 3 ulp, tanh 5, pow 16 (16 ulp = 2e-6).
+ *     ones; OpenCL allows exp/log 3 ulp, tanh 5, pow 16 (16 ulp = 2e-6),
+ *     erf 16, sin and cos 4, atan2 6.
  *   TOL_NORMAL 1e-5, scale = max(1, |ref|): rand normal goes through logf,
  *     sqrtf and cosf, which may differ by a few ulp between libraries.
  *
@@ -612,7 +616,7 @@ static void test_gemm(void)
 
 typedef struct ew_operand {
     char kind;        /* data: r [-2,2)  p [0.25,2]  w [-8,8]  q [0.01,50]  g grid
-                         {-1,0,1,2}  v [0,1)  s special values */
+                         {-1,0,1,2}  v [0,1)  s special values  h halves in [-8, 8] */
     size_t len;       /* 0: n (a full operand) */
     size_t stride;    /* 0: 1 */
 } ew_operand;
@@ -624,39 +628,63 @@ typedef struct ew_spec {
     ew_operand ops[DLH_EW_MAX_OPERANDS];
     float scalars[DLH_EW_MAX_SCALARS];
     int exact;
+    /* A random key (seed, stream, offset) written at scalar key_slot - 1
+       with dlh_ew_key; key_slot 0: none. */
+    int key_slot;
+    uint64_t key[3];
 } ew_spec;
 
 static const ew_spec ew_specs[] = {
     { "arith", "in a, b; out y; scalar s;\ny = (a + b) * s - a / b + -a;\n",
-      { { 'r', 0, 0 }, { 'p', 0, 0 } }, { 1.75f }, 0 },
+      { { 'r', 0, 0 }, { 'p', 0, 0 } }, { 1.75f }, 0, 0, { 0 } },
     { "compare", "in a, b; out y;\n"
       "y = (a < b) + 2*(a <= b) + 4*(a > b) + 8*(a >= b) + 16*(a == b) + 32*(a != b);\n",
-      { { 'g', 0, 0 }, { 'g', 0, 0 } }, { 0 }, 1 },
+      { { 'g', 0, 0 }, { 'g', 0, 0 } }, { 0 }, 1, 0, { 0 } },
     { "unary", "in a, b; out e, l, r, q, h, g, ab, sg;\n"
       "e = exp(a); l = log(b); r = sqrt(b); q = rsqrt(b);\n"
       "h = tanh(a); g = sigmoid(a); ab = abs(a); sg = sign(a);\n",
-      { { 'w', 0, 0 }, { 'q', 0, 0 } }, { 0 }, 0 },
+      { { 'w', 0, 0 }, { 'q', 0, 0 } }, { 0 }, 0, 0, { 0 } },
     { "binary", "in a, b, c, z; out lo, hi, pw, sel;\n"
       "lo = min(a, c); hi = max(a, c); pw = pow(b, c); sel = select(z, b, c);\n",
-      { { 'r', 0, 0 }, { 'p', 0, 0 }, { 'r', 0, 0 }, { 'g', 0, 0 } }, { 0 }, 0 },
+      { { 'r', 0, 0 }, { 'p', 0, 0 }, { 'r', 0, 0 }, { 'g', 0, 0 } }, { 0 }, 0, 0, { 0 } },
     { "special values", "in a, b; out lo, hi, sg, ab, ng, sel, cmp;\n"
       "lo = min(a, b); hi = max(a, b); sg = sign(a); ab = abs(a); ng = -a;\n"
       "sel = select(a, b, 7);\n"
       "cmp = (a < b) + 2*(a == b) + 4*(a != b) + 8*(a >= b);\n",
-      { { 's', 0, 0 }, { 's', 0, 0 } }, { 0 }, 1 },
+      { { 's', 0, 0 }, { 's', 0, 0 } }, { 0 }, 1, 0, { 0 } },
     { "fused", "in a, b, c; out y, z, w; scalar s, t;\ny = a*b + c; z = a*s + b*t; w = a;\n",
-      { { 0 } }, { 0.5f, -1.25f }, 0 },
+      { { 0 } }, { 0.5f, -1.25f }, 0, 0, { 0 } },
     { "adam (inout, a local)", "in g; inout p, m, v; scalar lr, b1, b2, eps, bc1, bc2;\n"
       "m = b1*m + (1-b1)*g;\n"
       "v = b2*v + (1-b2)*g*g;\n"
       "t = (m/bc1) / (sqrt(v/bc2) + eps);\n"
       "p = p - lr*t;\n",
       { { 'r', 0, 0 }, { 'r', 0, 0 }, { 'r', 0, 0 }, { 'v', 0, 0 } },
-      { 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, 0.001f }, 0 },
+      { 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, 0.001f }, 0, 0, { 0 } },
     { "broadcast", "in x, bias, scale, k, q, big; out y;\n"
       "y = x * scale + bias - k * q + big;\n",
       { { 'r', 0, 0 }, { 'r', 7, 1 }, { 'p', 3, 5 }, { 'r', 1, 1 }, { 'r', 2, 25000 },
-        { 'r', 100000, 1 } }, { 0 }, 0 },
+        { 'r', 100000, 1 } }, { 0 }, 0, 0, { 0 } },
+    /* ABI 1.7: floor, ceil, round and fmod are exact, so exactly the cpu's */
+    { "floor ceil round fmod", "in a, h, b; out f, c, r, m, rh, mh;\n"
+      "f = floor(a); c = ceil(a); r = round(a); m = fmod(a, b);\n"
+      "rh = round(h) + 16*floor(h) + 256*ceil(h); mh = fmod(h, -1.5);\n",
+      { { 'w', 0, 0 }, { 'h', 0, 0 }, { 'p', 0, 0 } }, { 0 }, 1, 0, { 0 } },
+    { "rounding special values", "in a, b; out f, c, r, m;\n"
+      "f = floor(a); c = ceil(a); r = round(a); m = fmod(a, b);\n",
+      { { 's', 0, 0 }, { 's', 0, 0 } }, { 0 }, 1, 0, { 0 } },
+    { "erf sin cos atan2", "in a, b, c; out e, s, co, t;\n"
+      "e = erf(a); s = sin(a); co = cos(a); t = atan2(b, c);\n",
+      { { 'w', 0, 0 }, { 'r', 0, 0 }, { 'r', 0, 0 } }, { 0 }, 0, 0, { 0 } },
+    /* the element index and Philox draws: the cpu's bits (key words with
+       the bits of NaNs and an infinity, an offset that carries) */
+    { "idx uniform normal", "out ix, u, g; scalar s; key k;\n"
+      "ix = idx; u = uniform(k) * s; g = normal(k);\n",
+      { { 0 } }, { 2.0f }, 1, 2, { 0xffffffff7fc00001ULL, 0x7f800000ffffffffULL,
+                                  0x00000000fffffff0ULL } },
+    { "dropout mask", "in x; out y; key k; scalar p;\n"
+      "y = select(uniform(k) < p, x / p, 0);\n",
+      { { 'r', 0, 0 } }, { [DLH_EW_KEY_WORDS] = 0.75f }, 1, 1, { 42, 7, 0 } },
 };
 #define N_EW_SPECS (sizeof ew_specs / sizeof ew_specs[0])
 
@@ -673,6 +701,7 @@ static float ew_value(char kind)
     case 'g': return (float)(irand(4) - 1);
     case 'v': return urand(0.0f, 1.0f);
     case 's': return special[irand(9)];
+    case 'h': return (float)(irand(33) - 16) * 0.5f;
     default: return urand(-2.0f, 2.0f);
     }
 }
@@ -694,7 +723,11 @@ static int ew_on(dlh_backend *be, dlh_ew_kernel *k, const ew_spec *sp, size_t n,
         args[j].len = lens[j];
         args[j].stride = sp->ops[j].stride ? sp->ops[j].stride : 1;
     }
-    int rc = H->ew_run(k, n, args, sp->scalars);
+    float scalars[DLH_EW_MAX_SCALARS];
+    memcpy(scalars, sp->scalars, sizeof scalars);
+    if (sp->key_slot)
+        dlh_ew_key(scalars + sp->key_slot - 1, sp->key[0], sp->key[1], sp->key[2]);
+    int rc = H->ew_run(k, n, args, scalars);
     for (int j = 0; j < n_ops; j++) {
         if (rc == 0 && (prog->access[j] & DLH_EW_OUT))
             rc = down(be, bufs[j], out[j], (j + 1 + lens[j]) * sizeof(float));

@@ -26,8 +26,12 @@ static int ew_arity(int op)
     switch (op) {
     case DLH_EW_MOV: case DLH_EW_NEG: case DLH_EW_EXP: case DLH_EW_LOG:
     case DLH_EW_SQRT: case DLH_EW_RSQRT: case DLH_EW_ABS: case DLH_EW_SIGN:
-    case DLH_EW_TANH: case DLH_EW_SIGMOID:
+    case DLH_EW_TANH: case DLH_EW_SIGMOID: case DLH_EW_ERF: case DLH_EW_FLOOR:
+    case DLH_EW_CEIL: case DLH_EW_ROUND: case DLH_EW_SIN: case DLH_EW_COS:
+    case DLH_EW_UNIFORM: case DLH_EW_NORMAL:
         return 1;
+    case DLH_EW_INDEX:
+        return 0;
     case DLH_EW_SELECT: case DLH_EW_MULADD:
         return 3;
     default:
@@ -88,6 +92,10 @@ static void ew_check(const dlh_ew_program *p, const char *src)
             fuzz_fail("instruction %u has opcode %u", i, in->op);
         const dlh_ew_ref src_refs[3] = { in->a, in->b, in->c };
         int arity = ew_arity(in->op);
+        if ((in->op == DLH_EW_UNIFORM || in->op == DLH_EW_NORMAL) &&
+            (in->a.src != DLH_EW_SCALAR || in->a.index + (uint32_t)DLH_EW_KEY_WORDS > p->n_scalars))
+            fuzz_fail("instruction %u draws with a key that is not %d scalars in range", i,
+                      DLH_EW_KEY_WORDS);
         for (int k = 0; k < 3; k++) {
             if (k < arity)
                 ew_check_read(p, i, src_refs[k], reg_set, arr_set);
@@ -126,12 +134,13 @@ typedef struct ew_ref {
     struct {
         const char *s;
         size_t len;
-        int kind;                           /* 0 array, 1 scalar, 2 local */
+        int kind;                           /* 0 array, 1 scalar, 2 local, 3 key */
         int index;                          /* array or scalar index */
         float v;                            /* local value */
     } names[EW_MAX_NAMES];
     float *arrays;                          /* [n_arrays] this element */
     const float *scalars;
+    uint64_t elem;                          /* the element's index */
 } ew_ref;
 
 static void ew_ref_ws(ew_ref *r)
@@ -183,7 +192,10 @@ static float ew_ref_primary(ew_ref *r)
         { "rsqrt", DLH_EW_RSQRT, 1 }, { "abs", DLH_EW_ABS, 1 }, { "sign", DLH_EW_SIGN, 1 },
         { "tanh", DLH_EW_TANH, 1 }, { "sigmoid", DLH_EW_SIGMOID, 1 },
         { "min", DLH_EW_MIN, 2 }, { "max", DLH_EW_MAX, 2 }, { "pow", DLH_EW_POW, 2 },
-        { "select", DLH_EW_SELECT, 3 },
+        { "select", DLH_EW_SELECT, 3 }, { "erf", DLH_EW_ERF, 1 },
+        { "floor", DLH_EW_FLOOR, 1 }, { "ceil", DLH_EW_CEIL, 1 }, { "round", DLH_EW_ROUND, 1 },
+        { "sin", DLH_EW_SIN, 1 }, { "cos", DLH_EW_COS, 1 }, { "fmod", DLH_EW_FMOD, 2 },
+        { "atan2", DLH_EW_ATAN2, 2 },
     };
     ew_ref_ws(r);
     if (ew_ref_eat(r, "(")) {
@@ -203,7 +215,21 @@ static float ew_ref_primary(ew_ref *r)
     }
     const char *name = r->p;
     r->p += len;
-    if (ew_ref_eat(r, "(")) {
+    int call = ew_ref_eat(r, "(");
+    if (call && ((len == 7 && !memcmp(name, "uniform", 7)) ||
+                 (len == 6 && !memcmp(name, "normal", 6)))) {
+        ew_ref_ws(r);
+        size_t kl = ew_ref_name_len(r->p);
+        int k = ew_ref_find(r, r->p, kl);
+        if (k < 0 || r->names[k].kind != 3)
+            fuzz_fail("reference: a key expected at '%.20s'", r->p);
+        r->p += kl;
+        if (!ew_ref_eat(r, ")"))
+            fuzz_fail("reference: ')' expected at '%.20s'", r->p);
+        return dlh_ew_elem_eval(len == 7 ? DLH_EW_UNIFORM : DLH_EW_NORMAL, r->elem,
+                                r->scalars + r->names[k].index);
+    }
+    if (call) {
         for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
             if (strlen(fns[f].name) != len || memcmp(fns[f].name, name, len) != 0)
                 continue;
@@ -220,6 +246,8 @@ static float ew_ref_primary(ew_ref *r)
         fuzz_fail("reference: unknown function '%.*s'", (int)len, name);
     }
     int k = ew_ref_find(r, name, len);
+    if (k < 0 && len == 3 && !memcmp(name, "idx", 3))
+        return dlh_ew_elem_eval(DLH_EW_INDEX, r->elem, NULL);
     if (k < 0)
         fuzz_fail("reference: unknown name '%.*s'", (int)len, name);
     return r->names[k].kind == 0 ? r->arrays[r->names[k].index]
@@ -278,14 +306,15 @@ static float ew_ref_expr(ew_ref *r)
     }
 }
 
-/* Runs program text src for one element: arrays[] in and out. */
-static void ew_ref_run(const char *src, float *arrays, const float *scalars)
+/* Runs program text src for element `elem`: arrays[] in and out. */
+static void ew_ref_run(const char *src, float *arrays, const float *scalars, uint64_t elem)
 {
     static ew_ref r;
     memset(&r, 0, sizeof r);
     r.p = src;
     r.arrays = arrays;
     r.scalars = scalars;
+    r.elem = elem;
     int n_arrays = 0, n_scalars = 0;
     for (ew_ref_ws(&r); *r.p; ew_ref_ws(&r)) {
         size_t len = ew_ref_name_len(r.p);
@@ -293,7 +322,8 @@ static void ew_ref_run(const char *src, float *arrays, const float *scalars)
         int kw = len == 2 && !memcmp(name, "in", 2) ? 0
                : len == 3 && !memcmp(name, "out", 3) ? 0
                : len == 5 && !memcmp(name, "inout", 5) ? 0
-               : len == 6 && !memcmp(name, "scalar", 6) ? 1 : -1;
+               : len == 6 && !memcmp(name, "scalar", 6) ? 1
+               : len == 3 && !memcmp(name, "key", 3) ? 3 : -1;
         if (len == 0)
             fuzz_fail("reference: a statement expected at '%.20s'", r.p);
         r.p += len;
@@ -306,7 +336,8 @@ static void ew_ref_run(const char *src, float *arrays, const float *scalars)
                 r.names[r.n].s = r.p;
                 r.names[r.n].len = n;
                 r.names[r.n].kind = kw;
-                r.names[r.n++].index = kw ? n_scalars++ : n_arrays++;
+                r.names[r.n++].index = kw ? n_scalars : n_arrays++;
+                n_scalars += kw == 3 ? DLH_EW_KEY_WORDS : kw;
                 r.p += n;
             } while (ew_ref_eat(&r, ","));
         } else {
@@ -365,12 +396,19 @@ static void ew_compare(const dlh_ew_program *p, const uint8_t *data, size_t size
             sc[i] = values[(seed / 5u + 11u * i + e) % nv];
         for (unsigned i = 0; i < DLH_EW_MAX_REGS; i++)
             regs[i] = NAN;
-        ew_ref_run(p->source, a_ref, sc);
+        /* elements 0, 1 and 2^24 + 1 (where idx rounds) */
+        uint64_t elem = e < 2 ? e : (1u << 24) + 1;
+        ew_ref_run(p->source, a_ref, sc, elem);
         for (uint32_t i = 0; i < p->n_instrs; i++) {
             const dlh_ew_instr *in = &p->instrs[i];
-            float v = dlh_ew_op_eval(in->op, ew_read(p, in->a, a_run, sc, regs),
-                            in->b.src ? ew_read(p, in->b, a_run, sc, regs) : 0.0f,
-                            in->c.src ? ew_read(p, in->c, a_run, sc, regs) : 0.0f);
+            float v;
+            if (in->op == DLH_EW_INDEX || in->op == DLH_EW_UNIFORM || in->op == DLH_EW_NORMAL)
+                v = dlh_ew_elem_eval(in->op, elem, in->op == DLH_EW_INDEX ? NULL
+                                                                          : sc + in->a.index);
+            else
+                v = dlh_ew_op_eval(in->op, ew_read(p, in->a, a_run, sc, regs),
+                                   in->b.src ? ew_read(p, in->b, a_run, sc, regs) : 0.0f,
+                                   in->c.src ? ew_read(p, in->c, a_run, sc, regs) : 0.0f);
             if (in->dst.src == DLH_EW_REG)
                 regs[in->dst.index] = v;
             else

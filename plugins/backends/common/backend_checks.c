@@ -152,6 +152,9 @@ const unsigned char bchk_ew_n_src[DLH_EW_OPCODE_COUNT] = {
     [DLH_EW_RSQRT] = 1, [DLH_EW_ABS] = 1, [DLH_EW_SIGN] = 1, [DLH_EW_TANH] = 1,
     [DLH_EW_SIGMOID] = 1, [DLH_EW_MIN] = 2, [DLH_EW_MAX] = 2, [DLH_EW_POW] = 2,
     [DLH_EW_SELECT] = 3, [DLH_EW_MULADD] = 3,
+    [DLH_EW_ERF] = 1, [DLH_EW_FLOOR] = 1, [DLH_EW_CEIL] = 1, [DLH_EW_ROUND] = 1,
+    [DLH_EW_SIN] = 1, [DLH_EW_COS] = 1, [DLH_EW_FMOD] = 2, [DLH_EW_ATAN2] = 2,
+    [DLH_EW_INDEX] = 0, [DLH_EW_UNIFORM] = 1, [DLH_EW_NORMAL] = 1,
 };
 
 static int ew_bad_instr(const bchk_backend *bk, size_t i, const char *what)
@@ -166,6 +169,11 @@ static int ew_operands(const bchk_backend *bk, const dlh_ew_program *prog, size_
 {
     const dlh_ew_instr *in = &prog->instrs[i];
     const dlh_ew_ref src[3] = { in->a, in->b, in->c };
+    /* A random draw reads the DLH_EW_KEY_WORDS scalars of its key. */
+    if ((in->op == DLH_EW_UNIFORM || in->op == DLH_EW_NORMAL) &&
+        (in->a.src != DLH_EW_SCALAR ||
+         (uint32_t)in->a.index + DLH_EW_KEY_WORDS > prog->n_scalars))
+        return ew_bad_instr(bk, i, "a random draw whose key is not scalars in range");
     for (int j = 0; j < bchk_ew_n_src[in->op]; j++) {
         const dlh_ew_ref r = src[j];
         switch (r.src) {

@@ -68,13 +68,14 @@ int bchk_gemm_batched(const bchk_backend *bk, int trans_a, int trans_b, int m, i
 
 /* ---- elementwise programs ---- */
 
-/* The operands (a, b, c) each opcode reads: 1 to 3. */
+/* The operands (a, b, c) each opcode reads: 0 (DLH_EW_INDEX) to 3. */
 extern const unsigned char bchk_ew_n_src[DLH_EW_OPCODE_COUNT];
 
 /* ew_prepare: the program's counts within DLH_EW_MAX_* and its tables
    present ("malformed program"), then each instruction in order: a known
    opcode; each operand it reads an array, scalar or constant in range or a
-   register already written; its destination a register in range or an
+   register already written (a random draw's: the first of its key's
+   DLH_EW_KEY_WORDS scalars, all in range); its destination a register in range or an
    array the program writes (DLH_EW_OUT).  The message names the first bad
    instruction ("instruction 3 of the program: ...").  A backend may
    translate a program that passes without checking it again. */

@@ -14,12 +14,16 @@
  * an operand before writing element i of its destination, so the
  * destination may be one of its sources (p = p - lr*m) but nothing overlaps
  * partially.  On x86-64 the loops are built twice, for the baseline and for
- * AVX2, and prepare picks one; both round identically. */
+ * AVX2, and prepare picks one; both round identically.  The element index
+ * and the random draws (uniform, normal) have no loop table: each block
+ * computes them from its first element's index (ew_per_element). */
 #include "cpu.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <dlhost/philox.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -157,6 +161,14 @@ typedef struct ew_isa {
     EW_BINARY(P, pow, powf(x, y))                                                         \
     EW_TERNARY(P, select, x != 0.0f ? y : z)                                              \
     EW_TERNARY(P, muladd, x * y + z)                                                      \
+    EW_UNARY(P, erf, erff(x))                                                             \
+    EW_UNARY(P, floor, floorf(x))                                                         \
+    EW_UNARY(P, ceil, ceilf(x))                                                           \
+    EW_UNARY(P, round, rintf(x))                                                          \
+    EW_UNARY(P, sin, sinf(x))                                                             \
+    EW_UNARY(P, cos, cosf(x))                                                             \
+    EW_BINARY(P, fmod, fmodf(x, y))                                                       \
+    EW_BINARY(P, atan2, atan2f(x, y))                                                     \
     EW_LOOP(P, mm_vsvs, v, v, n, x * ka + y * kb)                                         \
     EW_LOOP(P, mm_vvvs, v, v, v, x * y + z * kc)                                          \
     EW_LOOP(P, mm_vsvv, v, v, v, x * ka + y * z)                                          \
@@ -178,6 +190,10 @@ typedef struct ew_isa {
             [DLH_EW_MIN] = EW_K2(P, min), [DLH_EW_MAX] = EW_K2(P, max),                   \
             [DLH_EW_POW] = EW_K2(P, pow),                                                 \
             [DLH_EW_SELECT] = EW_K3(P, select), [DLH_EW_MULADD] = EW_K3(P, muladd),       \
+            [DLH_EW_ERF] = EW_K1(P, erf), [DLH_EW_FLOOR] = EW_K1(P, floor),               \
+            [DLH_EW_CEIL] = EW_K1(P, ceil), [DLH_EW_ROUND] = EW_K1(P, round),             \
+            [DLH_EW_SIN] = EW_K1(P, sin), [DLH_EW_COS] = EW_K1(P, cos),                   \
+            [DLH_EW_FMOD] = EW_K2(P, fmod), [DLH_EW_ATAN2] = EW_K2(P, atan2),             \
         },                                                                                \
         .muladd2 = { P##mm_vsvs_vvn, P##mm_vvvs_vvv, P##mm_vsvv_vvv },                    \
         .sqrt_div_add = P##sda_vnn, .sub_mul_div = P##smd_vvv,                            \
@@ -506,8 +522,11 @@ int cpu_ew_prepare(void *vctx, const dlh_ew_program *prog, void **out)
         }
         /* A register, or else a written array. */
         int dst_reg = in->dst.src == DLH_EW_REG ? in->dst.index : -1;
+        /* The element index and random draws differ per element whatever
+           their operands: they run over blocks, in ew_per_element. */
+        int per_element = op == DLH_EW_INDEX || op == DLH_EW_UNIFORM || op == DLH_EW_NORMAL;
 
-        if (all_scalar) {
+        if (all_scalar && !per_element) {
             uint32_t v;
             if (in->op == DLH_EW_MOV) {
                 v = o.val[0];     /* t = lr: the register just names lr's value */
@@ -527,10 +546,10 @@ int cpu_ew_prepare(void *vctx, const dlh_ew_program *prog, void **out)
             kinds = 1;
             op = DLH_EW_MOV;
         }
-        o.fn = isa->loops[op][kinds];
+        o.fn = per_element ? NULL : isa->loops[op][kinds];
         o.op = (uint8_t)op;
         o.kinds = (uint8_t)kinds;
-        if (!o.fn)
+        if (!o.fn && !per_element)
             return ew_bad_program(k, i, "operand kinds this runner has no loop for");
         if (dst_reg >= 0) {
             o.dst = (uint16_t)(reg_slot0 + dst_reg);
@@ -596,6 +615,29 @@ static void ew_gather(float *dst, const float *x, size_t L, size_t s, size_t i0,
     }
 }
 
+/* d[t] for elements i0 + t, t < len, of an op without a loop: the element
+   index, or a draw under the key in vals[val[0]..] (dlhost/ew.h).  The
+   draw of element i depends on i alone, so neither the block size nor the
+   threads' shares change it. */
+static void ew_per_element(const ew_op *o, float *d, const float *vals, size_t i0, size_t len)
+{
+    if (o->op == DLH_EW_INDEX) {
+        for (size_t t = 0; t < len; t++)
+            d[t] = (float)(i0 + t);
+        return;
+    }
+    uint32_t w[DLH_EW_KEY_WORDS];
+    memcpy(w, vals + o->val[0], sizeof w);
+    const uint64_t seed = w[0] | (uint64_t)w[1] << 32, stream = w[2] | (uint64_t)w[3] << 32;
+    const uint64_t c0 = (w[4] | (uint64_t)w[5] << 32) + i0;
+    if (o->op == DLH_EW_UNIFORM)
+        for (size_t t = 0; t < len; t++)
+            d[t] = dlh_philox_uniform(seed, stream, c0 + t, 0.0f, 1.0f);
+    else
+        for (size_t t = 0; t < len; t++)
+            d[t] = dlh_philox_normal_portable(seed, stream, c0 + t);
+}
+
 typedef struct ew_call {
     const ew_kernel *k;
     size_t n;
@@ -619,6 +661,10 @@ static void ew_block(const ew_call *c, float **ptr, float *gather, size_t i0, si
     const float *vals = k->vals;
     for (size_t i = 0; i < k->n_ops; i++) {
         const ew_op *o = &k->ops[i];
+        if (!o->fn) {
+            ew_per_element(o, ptr[o->dst], vals, i0, len);
+            continue;
+        }
         o->fn(ptr[o->dst], ptr[o->vec[0]], ptr[o->vec[1]], ptr[o->vec[2]], vals[o->val[0]],
               vals[o->val[1]], vals[o->val[2]], len);
     }

@@ -26,6 +26,34 @@ const char *const ocl_kernel_names[OCL_K_COUNT] = {
     [OCL_K_RAND] = "dlh_rand",
 };
 
+#define OCL_PHILOX_SOURCE \
+"/* Philox 4x32-10 of dlhost/philox.h: counter (c, stream), key seed. */\n" \
+"inline uint4 philox(ulong seed, ulong stream, ulong c)\n" \
+"{\n" \
+"    uint c0 = (uint)c, c1 = (uint)(c >> 32), c2 = (uint)stream, c3 = (uint)(stream >> 32);\n" \
+"    uint k0 = (uint)seed, k1 = (uint)(seed >> 32);\n" \
+"    for (int r = 0; r < 10; r++) {\n" \
+"        uint hi0 = mul_hi(0xD2511F53u, c0), lo0 = 0xD2511F53u * c0;\n" \
+"        uint hi1 = mul_hi(0xCD9E8D57u, c2), lo1 = 0xCD9E8D57u * c2;\n" \
+"        uint n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;\n" \
+"        c1 = lo1;\n" \
+"        c3 = lo0;\n" \
+"        c0 = n0;\n" \
+"        c2 = n2;\n" \
+"        k0 += 0x9E3779B9u;\n" \
+"        k1 += 0xBB67AE85u;\n" \
+"    }\n" \
+"    return (uint4)(c0, c1, c2, c3);\n" \
+"}\n" \
+"\n" \
+"inline float philox_unit(uint w)\n" \
+"{\n" \
+"    return (float)(w >> 8) * (1.0f / 16777216.0f);\n" \
+"}\n" \
+"\n"
+
+const char ocl_philox_source[] = OCL_PHILOX_SOURCE;
+
 const char ocl_kernel_source[] =
 "#pragma OPENCL FP_CONTRACT OFF\n"
 "#ifdef DLH_FP64\n"
@@ -394,30 +422,7 @@ const char ocl_kernel_source[] =
 "        dst[dso + (size_t)idx[io + i] * cols + j] += src[so + (size_t)i * cols + j];\n"
 "}\n"
 "\n"
-"/* Philox 4x32-10 of dlhost/philox.h: counter (c, stream), key seed. */\n"
-"inline uint4 philox(ulong seed, ulong stream, ulong c)\n"
-"{\n"
-"    uint c0 = (uint)c, c1 = (uint)(c >> 32), c2 = (uint)stream, c3 = (uint)(stream >> 32);\n"
-"    uint k0 = (uint)seed, k1 = (uint)(seed >> 32);\n"
-"    for (int r = 0; r < 10; r++) {\n"
-"        uint hi0 = mul_hi(0xD2511F53u, c0), lo0 = 0xD2511F53u * c0;\n"
-"        uint hi1 = mul_hi(0xCD9E8D57u, c2), lo1 = 0xCD9E8D57u * c2;\n"
-"        uint n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;\n"
-"        c1 = lo1;\n"
-"        c3 = lo0;\n"
-"        c0 = n0;\n"
-"        c2 = n2;\n"
-"        k0 += 0x9E3779B9u;\n"
-"        k1 += 0xBB67AE85u;\n"
-"    }\n"
-"    return (uint4)(c0, c1, c2, c3);\n"
-"}\n"
-"\n"
-"inline float philox_unit(uint w)\n"
-"{\n"
-"    return (float)(w >> 8) * (1.0f / 16777216.0f);\n"
-"}\n"
-"\n"
+OCL_PHILOX_SOURCE
 "/* dist 0 uniform a + (b-a) u, 1 normal (mean a, sd b), 2 bernoulli(a). */\n"
 "__kernel void dlh_rand(int dist, ulong n, __global float *dst, ulong dso, ulong seed,\n"
 "                       ulong stream, ulong offset, float a, float b)\n"

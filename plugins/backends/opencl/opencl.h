@@ -164,6 +164,10 @@ int ocl_rand(void *ctx, dlh_rand_dist dist, dlh_mem dst, size_t n, uint64_t seed
 
 /* ocl_source.c: the fixed kernels' source and their names by ocl_kid. */
 extern const char ocl_kernel_source[];
+/* Philox 4x32-10 of dlhost/philox.h as OpenCL C: philox(seed, stream, c)
+   gives the block's four words, philox_unit(w) a float in [0, 1).  In the
+   fixed kernels (the rand fill) and in elementwise programs that draw. */
+extern const char ocl_philox_source[];
 extern const char *const ocl_kernel_names[OCL_K_COUNT];
 
 #endif

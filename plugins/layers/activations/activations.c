@@ -9,11 +9,21 @@ const dlh_host *activations_host;
 typedef struct pointwise_state {
     dlh_ew_kernel *fwd, *bwd;
     int bwd_from_output;
+    float scalars[POINTWISE_MAX_SCALARS];
+    int n_scalars;
 } pointwise_state;
 
 int pointwise_create(const dlh_host *host, dlh_layer_setup *setup, void **state,
                      const char *name, const char *fwd_src, const char *bwd_src,
                      int bwd_from_output)
+{
+    return pointwise_create_scalars(host, setup, state, name, fwd_src, bwd_src,
+                                    bwd_from_output, NULL, 0);
+}
+
+int pointwise_create_scalars(const dlh_host *host, dlh_layer_setup *setup, void **state,
+                             const char *name, const char *fwd_src, const char *bwd_src,
+                             int bwd_from_output, const float *scalars, int n_scalars)
 {
     pointwise_state *st = calloc(1, sizeof *st);
     *state = st;
@@ -26,6 +36,13 @@ int pointwise_create(const dlh_host *host, dlh_layer_setup *setup, void **state,
                                  name, setup->n_inputs);
     setup->output = setup->inputs[0];
     st->bwd_from_output = bwd_from_output;
+    if (n_scalars < 0 || n_scalars > POINTWISE_MAX_SCALARS) {
+        host->error("%s: %d scalars (at most %d)", name, n_scalars, POINTWISE_MAX_SCALARS);
+        return DLH_EINVAL;
+    }
+    for (int i = 0; i < n_scalars; i++)
+        st->scalars[i] = scalars[i];
+    st->n_scalars = n_scalars;
     int rc;
     if ((rc = host->ew_compile(setup->backend, fwd_src, &st->fwd)) < 0 ||
         (rc = host->ew_compile(setup->backend, bwd_src, &st->bwd)) < 0)
@@ -40,7 +57,7 @@ int pointwise_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *i
     const pointwise_state *st = state;
     size_t n = (size_t)dlh_tensor_numel(output);
     dlh_ew_arg args[2] = { dlh_ew_full(inputs[0].mem, n), dlh_ew_full(output->mem, n) };
-    return activations_host->ew_run(st->fwd, n, args, NULL);
+    return activations_host->ew_run(st->fwd, n, args, st->n_scalars ? st->scalars : NULL);
 }
 
 int pointwise_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
@@ -57,7 +74,7 @@ int pointwise_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *
         dlh_ew_full(d_output->mem, n),
         dlh_ew_full(d_inputs[0].mem, n),
     };
-    return activations_host->ew_run(st->bwd, n, args, NULL);
+    return activations_host->ew_run(st->bwd, n, args, st->n_scalars ? st->scalars : NULL);
 }
 
 void pointwise_destroy(void *state)
@@ -80,6 +97,20 @@ static const struct {
       "x for x > 0, else negative_slope * x (nn.LeakyReLU, slope 0.01)" },
     { "sigmoid", &sigmoid_ops, "logistic 1 / (1 + exp(-x)) (nn.Sigmoid)" },
     { "tanh", &tanh_ops, "hyperbolic tangent (nn.Tanh)" },
+    { "elu", &elu_ops, "x for x > 0, else alpha (exp(x) - 1) (nn.ELU, alpha 1)" },
+    { "selu", &selu_ops, "scale elu(x, alpha) with the fixed alpha and scale (nn.SELU)" },
+    { "celu", &celu_ops, "max(0, x) + min(0, alpha (exp(x/alpha) - 1)) (nn.CELU, alpha 1)" },
+    { "gelu", &gelu_ops,
+      "x Phi(x), exact (erf) or approximate = \"tanh\" (nn.GELU)" },
+    { "silu", &silu_ops, "x sigmoid(x), swish (nn.SiLU)" },
+    { "mish", &mish_ops, "x tanh(softplus(x)) (nn.Mish)" },
+    { "softplus", &softplus_ops,
+      "log(1 + exp(beta x))/beta, x where beta x > threshold (nn.Softplus, 1, 20)" },
+    { "hardtanh", &hardtanh_ops, "x clamped to [min_val, max_val] (nn.Hardtanh, -1, 1)" },
+    { "relu6", &relu6_ops, "min(max(x, 0), 6) (nn.ReLU6)" },
+    { "hardswish", &hardswish_ops, "x relu6(x + 3)/6 (nn.Hardswish)" },
+    { "hardsigmoid", &hardsigmoid_ops, "relu6(x + 3)/6 (nn.Hardsigmoid)" },
+    { "softsign", &softsign_ops, "x/(1 + |x|) (nn.Softsign)" },
     { "softmax", &softmax_ops,
       "softmax over each sample's flattened features (nn.Softmax(dim=1))" },
     { "log_softmax", &log_softmax_ops,
@@ -99,5 +130,7 @@ static int activations_init(const dlh_host *host, dlh_registrar *reg)
 }
 
 DLH_PLUGIN("activations", "0.1.0",
-           "activation layers: relu, leaky_relu, sigmoid, tanh, softmax, log_softmax",
+           "activation layers: relu, leaky_relu, sigmoid, tanh, elu, selu, celu, gelu, silu, "
+           "mish, softplus, hardtanh, relu6, hardswish, hardsigmoid, softsign, softmax, "
+           "log_softmax",
            "MIT", activations_init)

@@ -1,7 +1,9 @@
-/* The "activations" plugin family: relu, leaky_relu, sigmoid, tanh (each a
- * pair of fused elementwise kernels), softmax and log_softmax (the backend's
- * row primitive).  One file per component; each exports its ops struct for
- * activations.c to register. */
+/* The "activations" plugin family: relu, leaky_relu, sigmoid, tanh, elu,
+ * selu, celu, gelu, silu, mish, softplus, hardtanh, relu6, hardswish,
+ * hardsigmoid, softsign (each a pair of fused elementwise kernels written as
+ * PyTorch 1.13's CPU kernels compute, kinks included), softmax and
+ * log_softmax (the backend's row primitive).  One file per component; each
+ * exports its ops struct for activations.c to register. */
 #ifndef DLHOST_PLUGIN_ACTIVATIONS_H
 #define DLHOST_PLUGIN_ACTIVATIONS_H
 
@@ -25,10 +27,46 @@ int pointwise_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *
                        const dlh_tensor *d_inputs);
 void pointwise_destroy(void *state);
 
+/* At most this many scalars for pointwise_create_scalars. */
+#define POINTWISE_MAX_SCALARS 4
+
+/* pointwise_create for kernels that declare scalars: both are run with
+   scalars[0..n_scalars) (copied), in their `scalar` declaration order. */
+int pointwise_create_scalars(const dlh_host *host, dlh_layer_setup *setup, void **state,
+                             const char *name, const char *fwd_src, const char *bwd_src,
+                             int bwd_from_output, const float *scalars, int n_scalars);
+
+/* ew statements giving the local sp = log1p(exp(z)) for the name z, as
+   torch's softplus and mish compute it: log1p(u) as log(w) u/(w - 1), w =
+   1 + u (Goldberg's form: within a few ulp where log(1 + u) alone would lose
+   a small u, e.g. 2e-9 at z = -20, which torch keeps), u itself when w
+   rounds to 1, and z above 60, where log1p(exp(z)) is z in float (and
+   u log(w) would overflow).  Uses the locals e and w too. */
+#define ACT_LOG1P_EXP(z)                                                        \
+    "e = exp(" z "); w = 1 + e;\n"                                             \
+    "sp = select(" z " > 60, " z ", select(w == 1, e, log(w)*e/(w - 1)));\n"
+
+/* hardtanh's kernels over [lo, hi] (hardtanh.c): relu6 is hardtanh(0, 6),
+   as in PyTorch. */
+int hardtanh_create_range(const dlh_host *host, dlh_layer_setup *setup, void **state,
+                          const char *name, float lo, float hi);
+
 extern const dlh_layer_ops relu_ops;
 extern const dlh_layer_ops leaky_relu_ops;
 extern const dlh_layer_ops sigmoid_ops;
 extern const dlh_layer_ops tanh_ops;
+extern const dlh_layer_ops elu_ops;
+extern const dlh_layer_ops selu_ops;
+extern const dlh_layer_ops celu_ops;
+extern const dlh_layer_ops gelu_ops;
+extern const dlh_layer_ops silu_ops;
+extern const dlh_layer_ops mish_ops;
+extern const dlh_layer_ops softplus_ops;
+extern const dlh_layer_ops hardtanh_ops;
+extern const dlh_layer_ops relu6_ops;
+extern const dlh_layer_ops hardswish_ops;
+extern const dlh_layer_ops hardsigmoid_ops;
+extern const dlh_layer_ops softsign_ops;
 extern const dlh_layer_ops softmax_ops;
 extern const dlh_layer_ops log_softmax_ops;
 
