@@ -18,6 +18,7 @@
 #include "eval.h"
 #include "params.h"
 #include "preview.h"
+#include "gradcheck.h"
 #include "reference.h"
 #include "registry.h"
 #include "run.h"
@@ -54,6 +55,9 @@ static const char help_text[] =
     "                        draw the first N (default 32) training samples as read\n"
     "                        and after data.augment, side by side, into FILE\n"
     "                        (default augment.png)\n"
+    "  gradcheck CFG [--layer NAME] [--backend NAME] [--set KEY=VALUE]...\n"
+    "                        check every layer's and the loss's backward against\n"
+    "                        central differences on the model's shapes (cpu)\n"
     "  plot RUNDIR [--out FILE]\n"
     "                        draw RUNDIR/metrics.csv as learning curves into\n"
     "                        RUNDIR/curves.svg (or FILE); a run keeps it current\n"
@@ -260,7 +264,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     const char *cfg_path = NULL, *backend = NULL, *weights = NULL, *runs = NULL;
     const char *resume = NULL, *out = "augment.png", *samples = "32";
     int is_run = strcmp(cmd, "run") == 0, is_eval = strcmp(cmd, "eval") == 0;
-    int is_aug = strcmp(cmd, "augment") == 0;
+    int is_aug = strcmp(cmd, "augment") == 0, is_gc = strcmp(cmd, "gradcheck") == 0;
+    const char *layer = NULL;
     int profile = 0;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     int n_sets = 0;
@@ -278,6 +283,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
         } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--set") == 0 ||
                    (is_eval && strcmp(a, "--weights") == 0) ||
                    (is_aug && (strcmp(a, "--out") == 0 || strcmp(a, "--samples") == 0)) ||
+                   (is_gc && strcmp(a, "--layer") == 0) ||
                    (is_run && (strcmp(a, "--runs") == 0 || strcmp(a, "--resume") == 0))) {
             if (i + 1 >= argc) {
                 status = usage_error("%s: option '%s' needs a value", cmd, a);
@@ -295,6 +301,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
                 out = argv[++i];
             else if (strcmp(a, "--samples") == 0)
                 samples = argv[++i];
+            else if (strcmp(a, "--layer") == 0)
+                layer = argv[++i];
             else
                 sets[n_sets++] = argv[++i];
         } else if (is_run && strcmp(a, "--profile") == 0) {
@@ -373,6 +381,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
         rc = dlh_eval(cfg, backend, weights, stdout);
     else if (is_aug)
         rc = dlh_preview(cfg, backend, out, n_samples, stdout);
+    else if (is_gc)
+        rc = dlh_gradcheck(cfg, backend, layer, stdout);
     else
         rc = dlh_check(cfg, backend, stdout);
     fflush(stdout);
@@ -465,9 +475,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "plot") == 0)
         return cmd_plot(argc - 2, argv + 2);
     if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0 || strcmp(cmd, "eval") == 0 ||
-        strcmp(cmd, "augment") == 0)
+        strcmp(cmd, "augment") == 0 || strcmp(cmd, "gradcheck") == 0)
         return cmd_experiment(cmd, argc - 2, argv + 2);
     if (cmd[0] == '-')
         return usage_error("unknown option '%s'", cmd);
-    return usage_error("unknown command '%s' (run, check, eval, augment, plot or plugins)", cmd);
+    return usage_error("unknown command '%s' (run, check, eval, augment, gradcheck, plot or plugins)", cmd);
 }

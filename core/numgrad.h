@@ -31,6 +31,12 @@ typedef struct gc_options {
     uint64_t seed;              /* for inputs, R and the starting gradients */
     int64_t max_per_tensor;     /* check at most this many elements of each
                                    tensor, spread over it; 0 = all */
+    int refine;                 /* an element that disagrees is differenced
+                                   again at eps/16 and the closer estimate
+                                   kept: random inputs near a kink (two
+                                   values of a max-pool window within eps)
+                                   are not a wrong gradient, a wrong
+                                   gradient disagrees at both steps */
 } gc_options;
 
 typedef struct gc_report {
