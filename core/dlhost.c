@@ -52,7 +52,10 @@ static const char help_text[] =
     "  augment CFG [--out FILE] [--samples N] [--backend NAME] [--set KEY=VALUE]...\n"
     "                        draw the first N (default 32) training samples as read\n"
     "                        and after data.augment, side by side, into FILE\n"
-    "                        (default augment.png)\n"
+    "                        (default augment.png); signals (audio waveforms) are\n"
+    "                        written as WAV clips NNN-original.wav and\n"
+    "                        NNN-augmented.wav into the folder FILE (default\n"
+    "                        augment) at the reader's sample rate, or at --rate HZ\n"
     "  plot RUNDIR [--out FILE]\n"
     "                        draw RUNDIR/metrics.csv as learning curves into\n"
     "                        RUNDIR/curves.svg (or FILE); a run keeps it current\n"
@@ -235,7 +238,7 @@ static int cmd_plugins(int argc, char **argv)
 static int cmd_experiment(const char *cmd, int argc, char **argv)
 {
     const char *cfg_path = NULL, *backend = NULL, *weights = NULL, *runs = NULL;
-    const char *resume = NULL, *out = "augment.png", *samples = "32";
+    const char *resume = NULL, *out = NULL, *samples = "32", *rate_s = NULL;
     int is_run = strcmp(cmd, "run") == 0, is_eval = strcmp(cmd, "eval") == 0;
     int is_aug = strcmp(cmd, "augment") == 0;
     int profile = 0;
@@ -254,7 +257,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--set") == 0 ||
                    (is_eval && strcmp(a, "--weights") == 0) ||
-                   (is_aug && (strcmp(a, "--out") == 0 || strcmp(a, "--samples") == 0)) ||
+                   (is_aug && (strcmp(a, "--out") == 0 || strcmp(a, "--samples") == 0 ||
+                               strcmp(a, "--rate") == 0)) ||
                    (is_run && (strcmp(a, "--runs") == 0 || strcmp(a, "--resume") == 0))) {
             if (i + 1 >= argc) {
                 status = usage_error("%s: option '%s' needs a value", cmd, a);
@@ -272,6 +276,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
                 out = argv[++i];
             else if (strcmp(a, "--samples") == 0)
                 samples = argv[++i];
+            else if (strcmp(a, "--rate") == 0)
+                rate_s = argv[++i];
             else
                 sets[n_sets++] = argv[++i];
         } else if (is_run && strcmp(a, "--profile") == 0) {
@@ -306,14 +312,21 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     if (!status && resume && !resume[0])
         status = usage_error("run: --resume needs a run folder");
     long n_samples = 0;
+    double rate = 0.0;
     if (!status && is_aug) {
         char *end;
         n_samples = strtol(samples, &end, 10);
         if (!*samples || *end || n_samples < 1 || n_samples > 256)
             status = usage_error("augment: --samples: expected a whole number from 1 to "
                                  "256, got '%s'", samples);
-        else if (!out[0])
+        else if (out && !out[0])
             status = usage_error("augment: --out needs a file name");
+        if (!status && rate_s) {
+            rate = strtod(rate_s, &end);
+            if (!*rate_s || *end || !(rate >= 1.0 && rate <= 1e6))
+                status = usage_error("augment: --rate: expected a sample rate in Hz from 1 "
+                                     "to 1000000, got '%s'", rate_s);
+        }
     }
     if (status) {
         free(sets);
@@ -349,7 +362,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     } else if (is_eval)
         rc = dlh_eval(cfg, backend, weights, stdout);
     else if (is_aug)
-        rc = dlh_preview(cfg, backend, out, n_samples, stdout);
+        rc = dlh_preview(cfg, backend, out, n_samples, rate, stdout);
     else
         rc = dlh_check(cfg, backend, stdout);
     fflush(stdout);
