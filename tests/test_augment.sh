@@ -175,6 +175,12 @@ run_cmd "$dlhost" run base.cfg --runs cj3 --set data.workers=3
 cmp -s cj1/aug/last.safetensors cj3/aug/last.safetensors &&
     ! cmp -s cj1/aug/last.safetensors none/aug/last.safetensors
 ok $? "color_jitter changes training, alike with 1 and 3 loader threads"
+run_cmd "$dlhost" augment base.cfg --out cj.png --samples 4
+if grep -q "built without libpng" "$ERR_FILE"; then
+    skip "dlhost augment with color_jitter: built without libpng"
+else
+    is "$RC" 0 "dlhost augment hands color_jitter the normalisation statistics too"
+fi
 printf 'augment = ( { type = "color_jitter"; brightness = 0.3; } );\nworkers = 1;\n' >augment.inc
 run_cmd "$dlhost" run base.cfg --runs cjbad
 is "$RC" 1 "color_jitter with bound 1 on values up to 1.5: exit 1"
