@@ -66,6 +66,7 @@ int dlh_augmenter_new(const dlh_component *c, dlh_params *params, dlh_augment_in
     info->struct_size = sizeof *info;
     info->wants_probabilities = 0;
     info->whole_batch = 0;
+    dlh_params_set_doc(params, c->params, c->n_params);
     dlh_error_clear();
     int rc = out->ops->create_ex
                  ? out->ops->create_ex(dlh_host_table(), params, info, &out->state)

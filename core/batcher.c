@@ -25,6 +25,7 @@
 
 #include "error.h"
 #include "registry.h"
+#include "whiten.h"
 
 /* Bytes of the chunk buffer dlh_norm_compute reads through. */
 #define NORM_CHUNK_BYTES ((size_t)1 << 20)
@@ -38,6 +39,7 @@ struct dlh_batcher {
     int64_t max_batch, x_numel, y_numel;   /* y_numel 0: no labels */
     float *xbuf[2], *ybuf[2];
     float *wbuf[2];                 /* sample weights, when the reader gives them */
+    float *scratch;                 /* whitening: max_batch samples */
     dlh_augment_pool *pool;         /* NULL: no augmenters; used by the thread only */
     int64_t prob_classes;           /* the pool's: augmenting passes give rows */
     int x_borrowed;                 /* xbuf set by dlh_batcher_set_x_buffers */
@@ -68,11 +70,20 @@ void dlh_norm_free(dlh_norm *n)
         return;
     free(n->shift);
     free(n->scale);
+    free(n->mean);
+    free(n->whiten);
     memset(n, 0, sizeof *n);
 }
 
-void dlh_norm_apply(const dlh_norm *n, float *x, int64_t count, int64_t sample_numel)
+void dlh_norm_apply(const dlh_norm *n, float *x, int64_t count, int64_t sample_numel,
+                    float *scratch)
 {
+    if (n && DLH_NORM_WHITENS(n->kind)) {
+        /* dlh_batcher_new refuses statistics of another sample size. */
+        if (n->dim == sample_numel && scratch)
+            dlh_whiten_apply(n, x, count, scratch);
+        return;
+    }
     if (!n || n->kind == DLH_NORM_NONE || n->groups <= 0 || n->group_stride <= 0)
         return;
     /* A statistics set that does not cover the sample exactly is refused by
@@ -120,9 +131,9 @@ static float norm_inverse(double spread)
     return isfinite(r) ? r : 1.0f;
 }
 
-int dlh_norm_compute(dlh_norm_kind kind, const dlh_dataset_ops *ops, void *state,
-                     const dlh_dataset_info *info, const int64_t *idx, int64_t n,
-                     dlh_norm *out)
+int dlh_norm_compute(dlh_norm_kind kind, double eps, const dlh_dataset_ops *ops,
+                     void *state, const dlh_dataset_info *info, const int64_t *idx,
+                     int64_t n, dlh_norm *out)
 {
     if (!out || !ops || !ops->read || !info || (n > 0 && !idx)) {
         dlh_error_set("normalisation: missing reader, info, indices or output");
@@ -131,7 +142,7 @@ int dlh_norm_compute(dlh_norm_kind kind, const dlh_dataset_ops *ops, void *state
     memset(out, 0, sizeof *out);
     if (kind == DLH_NORM_NONE)
         return 0;
-    if (kind != DLH_NORM_ZSCORE && kind != DLH_NORM_MINMAX) {
+    if (kind != DLH_NORM_ZSCORE && kind != DLH_NORM_MINMAX && !DLH_NORM_WHITENS(kind)) {
         dlh_error_set("normalisation: unknown kind %d", (int)kind);
         return DLH_EINVAL;
     }
@@ -154,6 +165,8 @@ int dlh_norm_compute(dlh_norm_kind kind, const dlh_dataset_ops *ops, void *state
             return DLH_ERANGE;
         }
     }
+    if (DLH_NORM_WHITENS(kind))
+        return dlh_whiten_compute(kind, eps, ops, state, info, idx, n, out);
     int64_t groups, stride;
     dlh_norm_layout(&info->sample, numel, &groups, &stride);
 
@@ -346,7 +359,7 @@ static int batcher_prepare(dlh_batcher *b, int64_t k, const int64_t *idx, int64_
             }
         }
     }
-    dlh_norm_apply(b->norm, x, cnt, b->x_numel);
+    dlh_norm_apply(b->norm, x, cnt, b->x_numel, b->scratch);
     int soft = augment && b->pool && b->prob_classes > 0;
     if (augment && b->pool &&
         (rc = dlh_augment_pool_run(b->pool, x, y, cnt, first, seed, epoch)) < 0)
@@ -432,7 +445,13 @@ int dlh_batcher_new(const dlh_dataset_ops *ops, void *state, const dlh_dataset_i
         dlh_error_set("batcher: unknown label kind %d", (int)info->label_kind);
         return DLH_EINVAL;
     }
-    if (norm && norm->kind != DLH_NORM_NONE &&
+    if (norm && DLH_NORM_WHITENS(norm->kind) &&
+        (norm->dim != x_numel || !norm->mean || !norm->whiten)) {
+        dlh_error_set("batcher: whitening statistics of %lld features do not match "
+                      "samples of %lld elements", (long long)norm->dim, (long long)x_numel);
+        return DLH_ESHAPE;
+    }
+    if (norm && norm->kind != DLH_NORM_NONE && !DLH_NORM_WHITENS(norm->kind) &&
         (norm->groups <= 0 || norm->group_stride <= 0 || !norm->shift || !norm->scale ||
          norm->groups > x_numel / norm->group_stride ||
          norm->groups * norm->group_stride != x_numel)) {
@@ -470,12 +489,16 @@ int dlh_batcher_new(const dlh_dataset_ops *ops, void *state, const dlh_dataset_i
             b->ybuf[s] = malloc((size_t)max_batch * (size_t)y_numel * sizeof(float));
         if (weights)
             b->wbuf[s] = malloc((size_t)max_batch * sizeof(float));
-        if (!b->xbuf[s] || (y_numel && !b->ybuf[s]) || (weights && !b->wbuf[s])) {
+        if (s == 0 && b->norm && DLH_NORM_WHITENS(b->norm->kind))
+            b->scratch = malloc((size_t)max_batch * (size_t)x_numel * sizeof(float));
+        if (!b->xbuf[s] || (y_numel && !b->ybuf[s]) || (weights && !b->wbuf[s]) ||
+            (b->norm && DLH_NORM_WHITENS(b->norm->kind) && !b->scratch)) {
             for (int t = 0; t <= s; t++) {
                 free(b->xbuf[t]);
                 free(b->ybuf[t]);
                 free(b->wbuf[t]);
             }
+            free(b->scratch);
             free(b);
             dlh_error_set("batcher: out of memory for two batches of %lld samples",
                           (long long)max_batch);
@@ -539,6 +562,7 @@ void dlh_batcher_free(dlh_batcher *b)
         free(b->ybuf[s]);
         free(b->wbuf[s]);
     }
+    free(b->scratch);
     dlh_augment_pool_free(b->pool);
     free(b);
 }
@@ -587,7 +611,8 @@ int dlh_batcher_set_augment(dlh_batcher *b, const dlh_augment_inst *aug, int n_a
                                                 prob_classes > 0 ? prob_classes : b->y_numel,
                                                 prob_classes, &pool)))
         return rc;
-    if (pool && b->norm && b->norm->kind != DLH_NORM_NONE)
+    if (pool && b->norm &&
+        (b->norm->kind == DLH_NORM_ZSCORE || b->norm->kind == DLH_NORM_MINMAX))
         dlh_augment_pool_set_norm(pool, b->norm->shift, b->norm->scale);
     for (int s = 0; s < 2 && prob_classes > 0; s++) {
         if (!(rows[s] = malloc((size_t)b->max_batch * (size_t)prob_classes *

@@ -19,30 +19,39 @@
 typedef enum dlh_norm_kind {
     DLH_NORM_NONE = 0,
     DLH_NORM_ZSCORE = 1,            /* (x - mean) / std */
-    DLH_NORM_MINMAX = 2             /* (x - min) / (max - min) */
+    DLH_NORM_MINMAX = 2,            /* (x - min) / (max - min) */
+    DLH_NORM_PCA = 3,               /* W (x - mean), whiten.h */
+    DLH_NORM_ZCA = 4
 } dlh_norm_kind;
 
-/* Normalisation statistics: one (shift, scale) pair per group of features;
-   x' = (x - shift[g]) * scale[g].  Groups are channels for per-sample shapes
-   of 3 dimensions (C, H, W), else single features.  A zero spread gives
-   scale 1.  Statistics come from the training split only and travel in the
-   checkpoint. */
+/* PCA or ZCA whitening: one matrix over the whole sample. */
+#define DLH_NORM_WHITENS(kind) ((kind) == DLH_NORM_PCA || (kind) == DLH_NORM_ZCA)
+
+/* Normalisation statistics.  zscore and minmax: one (shift, scale) pair
+   per group of features; x' = (x - shift[g]) * scale[g].  Groups are
+   channels for per-sample shapes of 3 dimensions (C, H, W), else single
+   features.  A zero spread gives scale 1.  pca and zca: x' = W (x - mean)
+   over the dim features of a sample (whiten.h).  Statistics come from the
+   training split only and travel in the checkpoint. */
 typedef struct dlh_norm {
     int32_t kind;                   /* dlh_norm_kind */
     int64_t groups;                 /* number of (shift, scale) pairs */
     int64_t group_stride;           /* features per group run (H*W for channels, 1) */
     float *shift, *scale;           /* [groups], owned */
+    int64_t dim;                    /* pca, zca: features per sample */
+    float *mean, *whiten;           /* [dim] and [dim][dim] row-major, owned */
 } dlh_norm;
 
 /* Computes statistics over samples idx[0..n) of the reader, accumulated in
    double (zscore: mean and population std; minmax: min and max - min).  Reads
    in chunks through a buffer of fixed size (about 1 MiB): no allocation
    proportional to n.  A non-finite value or an index outside the dataset is
-   an error.  kind NONE gives an empty set (groups 0).  *out is owned by the
-   caller (dlh_norm_free) on success, zeroed on failure. */
-int dlh_norm_compute(dlh_norm_kind kind, const dlh_dataset_ops *ops, void *state,
-                     const dlh_dataset_info *info, const int64_t *idx, int64_t n,
-                     dlh_norm *out);
+   an error.  kind NONE gives an empty set (groups 0).  eps is the whitening
+   epsilon (pca, zca; whiten.h).  *out is owned by the caller
+   (dlh_norm_free) on success, zeroed on failure. */
+int dlh_norm_compute(dlh_norm_kind kind, double eps, const dlh_dataset_ops *ops,
+                     void *state, const dlh_dataset_info *info, const int64_t *idx,
+                     int64_t n, dlh_norm *out);
 void dlh_norm_free(dlh_norm *n);
 /* The class labels of samples idx[0..n) (idx NULL: samples 0..n-1) into
    labels, read through a buffer of about 1 MiB (no allocation proportional
@@ -50,8 +59,10 @@ void dlh_norm_free(dlh_norm *n);
    ("data.train: sampler"). */
 int dlh_read_labels(const dlh_dataset_ops *ops, void *state, const dlh_dataset_info *info,
                     const int64_t *idx, int64_t n, const char *label, float *labels);
-/* Applies in place to `count` samples of `sample_numel` features. */
-void dlh_norm_apply(const dlh_norm *n, float *x, int64_t count, int64_t sample_numel);
+/* Applies in place to `count` samples of `sample_numel` features; whitening
+   goes through scratch (count * sample_numel floats; NULL for the others). */
+void dlh_norm_apply(const dlh_norm *n, float *x, int64_t count, int64_t sample_numel,
+                    float *scratch);
 /* The groups dlh_norm_compute makes for samples of shape s (numel values):
    channels of (C, H, W) (groups C, stride H*W), else single features
    (groups numel, stride 1). */

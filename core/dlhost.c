@@ -18,6 +18,7 @@
 #include "eval.h"
 #include "params.h"
 #include "preview.h"
+#include "reference.h"
 #include "registry.h"
 #include "run.h"
 
@@ -61,7 +62,12 @@ static const char help_text[] =
     "                        RUNDIR/curves.svg (or FILE); a run keeps it current\n"
     "  plugins [--verbose]   list the registered components (kind, name, plugin\n"
     "                        file, version, ABI); --verbose adds descriptions,\n"
-    "                        full paths and the devices each backend sees\n"
+    "                        parameters, full paths and the devices each backend\n"
+    "                        sees\n"
+    "  plugins --reference[=markdown|man]\n"
+    "                        print every component's parameters (type, default,\n"
+    "                        range) as Markdown (README.md's reference) or a man\n"
+    "                        page (dlhost-components(7))\n"
     "\n"
     "Options:\n"
     "  --backend NAME        use backend NAME instead of the file's backend.type\n"
@@ -164,10 +170,15 @@ static void print_devices(const dlh_component *c, int indent)
 
 static int cmd_plugins(int argc, char **argv)
 {
-    int verbose = 0;
+    int verbose = 0, reference = -1;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
             verbose = 1;
+        else if (strcmp(argv[i], "--reference") == 0 ||
+                 strcmp(argv[i], "--reference=markdown") == 0)
+            reference = DLH_REFERENCE_MARKDOWN;
+        else if (strcmp(argv[i], "--reference=man") == 0)
+            reference = DLH_REFERENCE_MAN;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(help_text, stdout);
             return 0;
@@ -192,6 +203,12 @@ static int cmd_plugins(int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         list[i] = dlh_registry_at(i);
     qsort(list, n, sizeof *list, compare_components);
+    if (reference >= 0) {
+        dlh_reference_print(stdout, list, n, reference);
+        free(list);
+        dlh_registry_clear();
+        return 0;
+    }
 
     char abi[32];
     int wk = 4, wn = 4, wp = 6, wv = 7;
@@ -219,6 +236,12 @@ static int cmd_plugins(int argc, char **argv)
             int indent = wk + 2;
             if (c->description[0])
                 printf("%*s%s\n", indent, "", c->description);
+            for (size_t j = 0; j < c->n_params; j++) {
+                char text[1024];
+                dlh_param_doc_text(&c->params[j], text, sizeof text);
+                printf("%*s  %s (%s): %s\n", indent, "", c->params[j].key, text,
+                       c->params[j].help);
+            }
             if (p)
                 printf("%*s%s (plugin '%s'%s%s)\n", indent, "", p->path, p->info.name,
                        p->info.license[0] ? ", license " : "", p->info.license);

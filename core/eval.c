@@ -11,6 +11,7 @@
 #include "graph.h"
 #include "registry.h"
 #include "safetensors.h"
+#include "whiten.h"
 
 static void *eval_calloc(size_t n, size_t size)
 {
@@ -243,6 +244,8 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
     for (int i = 0; i < e->n_layers; i++)
         count += (size_t)e->layers[i]->n_params * (size_t)(1 + ns) +
                  (size_t)e->layers[i]->n_buffers;
+    int whitens = e->whiten_t[0].mem.buf != NULL;
+    count += whitens ? 2 : 0;
     dlh_ckpt_tensor *t = eval_calloc(count, sizeof *t);
     *out = t;
     *n = 0;
@@ -263,6 +266,14 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
             t[k].t = &l->buffers[j].value;
             *n = k + 1;
         }
+    }
+    /* The whitening statistics travel with the weights (best.safetensors
+       too): the data of `dlhost eval` must be whitened the same way. */
+    for (int i = 0; whitens && i < 2; i++, k++) {
+        if (!(t[k].name = strdup(i ? DLH_WHITEN_KEY : DLH_WHITEN_MEAN_KEY)))
+            goto nomem;
+        t[k].t = &e->whiten_t[i];
+        *n = k + 1;
     }
     for (int i = 0, p = 0; ns && i < e->n_layers; i++) {
         const dlh_layer_inst *l = e->layers[i];
@@ -290,7 +301,8 @@ void dlh_model_tensors_free(dlh_ckpt_tensor *t, size_t n)
 
 /* ------------------------------------------------------------ normalisation */
 
-static const char *const eval_norm_names[] = { "none", "zscore", "minmax" };
+static const char *const eval_norm_names[] = { "none", "zscore", "minmax", "pca", "zca" };
+#define EVAL_NORM_KINDS 5
 
 static char *eval_floats(const float *v, int64_t n)
 {
@@ -308,9 +320,9 @@ static char *eval_floats(const float *v, int64_t n)
 int dlh_norm_to_meta(const dlh_norm *n, dlh_st_meta *meta, char **bufs)
 {
     int kind = n ? n->kind : DLH_NORM_NONE;
-    int64_t groups = kind != DLH_NORM_NONE ? n->groups : 0;
+    int64_t groups = kind != DLH_NORM_NONE && !DLH_NORM_WHITENS(kind) ? n->groups : 0;
     memset(bufs, 0, 5 * sizeof *bufs);
-    bufs[0] = strdup(eval_norm_names[kind >= 0 && kind <= 2 ? kind : 0]);
+    bufs[0] = strdup(eval_norm_names[kind >= 0 && kind < EVAL_NORM_KINDS ? kind : 0]);
     bufs[1] = malloc(32);
     bufs[2] = malloc(32);
     bufs[3] = eval_floats(groups ? n->shift : NULL, groups);
@@ -330,6 +342,41 @@ int dlh_norm_to_meta(const dlh_norm *n, dlh_st_meta *meta, char **bufs)
         meta[i].key = keys[i];
         meta[i].value = bufs[i];
     }
+    return 0;
+}
+
+/* pca, zca: mean and W from the checkpoint's tensors. */
+static int eval_whiten_from(const dlh_st_file *f, const char *path, int kind, dlh_norm *out)
+{
+    const dlh_st_entry *m = dlh_st_find(f, DLH_WHITEN_MEAN_KEY);
+    const dlh_st_entry *w = dlh_st_find(f, DLH_WHITEN_KEY);
+    int64_t dim = m && m->ndim == 1 ? m->shape[0] : 0;
+    if (!m || !w || m->dtype != DLH_F32 || w->dtype != DLH_F32 || dim < 1 ||
+        dim > DLH_WHITEN_MAX_FEATURES || w->ndim != 2 || w->shape[0] != dim ||
+        w->shape[1] != dim) {
+        dlh_error_set("%s: normalize = \"%s\" needs the F32 tensors '%s' [D] and '%s' "
+                      "[D, D] (D <= %d); they are missing or malformed", path,
+                      eval_norm_names[kind], DLH_WHITEN_MEAN_KEY, DLH_WHITEN_KEY,
+                      DLH_WHITEN_MAX_FEATURES);
+        return DLH_EDATA;
+    }
+    out->mean = malloc((size_t)dim * sizeof(float));
+    out->whiten = malloc((size_t)(dim * dim) * sizeof(float));
+    if (!out->mean || !out->whiten) {
+        dlh_norm_free(out);
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    memcpy(out->mean, m->data, (size_t)dim * sizeof(float));
+    memcpy(out->whiten, w->data, (size_t)(dim * dim) * sizeof(float));
+    for (int64_t i = 0; i < dim * dim; i++)
+        if (!isfinite(out->whiten[i]) || (i < dim && !isfinite(out->mean[i]))) {
+            dlh_norm_free(out);
+            dlh_error_set("%s: the whitening tensors hold a non-finite value", path);
+            return DLH_EDATA;
+        }
+    out->kind = kind;
+    out->dim = dim;
     return 0;
 }
 
@@ -362,9 +409,11 @@ int dlh_norm_from_meta(const dlh_st_file *f, const char *path, dlh_norm *out)
     if (!kind)
         return 0;           /* not a dlhost checkpoint: no statistics */
     int k = -1;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < EVAL_NORM_KINDS; i++)
         if (strcmp(kind, eval_norm_names[i]) == 0)
             k = i;
+    if (DLH_NORM_WHITENS(k))
+        return eval_whiten_from(f, path, k, out);
     const char *sg = dlh_st_meta_get(f, "norm_groups");
     const char *ss = dlh_st_meta_get(f, "norm_group_stride");
     const char *sh = dlh_st_meta_get(f, "norm_shift");

@@ -18,6 +18,10 @@
 #include "params.h"
 #include "rundir.h"
 
+/* The checkpoint tensors of pca/zca whitening (whiten.h). */
+#define DLH_WHITEN_MEAN_KEY "normalize.mean"
+#define DLH_WHITEN_KEY "normalize.whiten"
+
 /* The checkpoint metadata key of class k's name: "class_name.K". */
 #define DLH_CLASS_NAME_KEY "class_name.%" PRId64
 
@@ -73,7 +77,8 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
 void dlh_model_tensors_free(dlh_ckpt_tensor *t, size_t n);
 
 /* Normalisation statistics as checkpoint metadata strings: "normalize"
-   (none, zscore, minmax), "norm_groups", "norm_group_stride", "norm_shift"
+   (none, zscore, minmax, pca, zca; whitening's matrices are the tensors
+   DLH_WHITEN_*_KEY of dlh_model_tensors, its groups 0), "norm_groups", "norm_group_stride", "norm_shift"
    and "norm_scale" ("[f, f, ...]", exact float round trip).  The strings are
    written into bufs[5] (malloc'd; free each). */
 int dlh_norm_to_meta(const dlh_norm *n, dlh_st_meta *meta, char **bufs);

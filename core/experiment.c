@@ -20,6 +20,7 @@
 #include "rundir.h"
 #include "sampler.h"
 #include "subset.h"
+#include "whiten.h"
 
 /* Names dlh_init_parse knows, for "did you mean" and the list of choices. */
 static const char *const exp_init_names[] = {
@@ -200,6 +201,7 @@ static int exp_open_data(dlh_experiment *e, config_setting_t *group, const char 
         return rc;
     d->type = type;
     d->ops = c->ops;
+    dlh_params_set_doc(p, c->params, c->n_params);
     rc = d->ops->open(dlh_host_table(), p, &d->state);
     if (rc) {
         /* The reader's own messages name its data file and line; the rest
@@ -376,16 +378,34 @@ static int exp_class_names(dlh_experiment *e)
     return 0;
 }
 
+/* pca/zca: the backend tensors that carry mean and W in checkpoints. */
+static int exp_whiten(dlh_experiment *e, dlh_params *p)
+{
+    int64_t dim = dlh_shape_numel(&e->train.info.sample);
+    if (dim > DLH_WHITEN_MAX_FEATURES)
+        return exp_error_at(p, "normalize", "data: normalize = \"%s\" needs a %lld x %lld "
+                            "matrix; samples of data.train have %lld features, whitening "
+                            "takes at most %d", e->normalize == DLH_NORM_PCA ? "pca" : "zca",
+                            (long long)dim, (long long)dim, (long long)dim,
+                            DLH_WHITEN_MAX_FEATURES);
+    const int64_t shape[2] = { dim, dim };
+    int rc;
+    if ((rc = dlh_tensor_alloc(e->backend, 1, shape, &e->whiten_t[0])) ||
+        (rc = dlh_tensor_alloc(e->backend, 2, shape, &e->whiten_t[1])))
+        return rc;
+    return 0;
+}
+
 static int exp_data(dlh_experiment *e, config_setting_t *group)
 {
     static const char *const keys[] = { "train", "test", "validation", "augment", "classes",
                                         NULL };
-    static const char *const norms[] = { "none", "zscore", "minmax", NULL };
+    static const char *const norms[] = { "none", "zscore", "minmax", "pca", "zca", NULL };
     dlh_params *p = exp_params(e, group, "data", keys);
     if (!p)
         return DLH_ENOMEM;
     config_setting_t *train, *test, *val, *augment;
-    const double def_split = 0.0;
+    const double def_split = 0.0, def_eps = 1e-6;
     const int64_t def_workers = 0;
     int rc;
     /* Unknown keys first: 'tarin' explains a missing 'train'. */
@@ -393,6 +413,8 @@ static int exp_data(dlh_experiment *e, config_setting_t *group)
         (rc = dlh_param_float(p, "validation_split", &def_split, 0.0, 1.0,
                               &e->validation_split)) ||
         (rc = dlh_param_choice(p, "normalize", norms, 0, &e->normalize)) ||
+        (rc = dlh_param_float(p, "whiten_epsilon", &def_eps, 0.0, HUGE_VAL,
+                              &e->whiten_epsilon)) ||
         (rc = dlh_param_int(p, "workers", &def_workers, 0, DLH_AUGMENT_WORKERS_MAX,
                             &e->workers)) ||
         (rc = dlh_params_check_unused(p)) ||
@@ -402,6 +424,9 @@ static int exp_data(dlh_experiment *e, config_setting_t *group)
         (rc = exp_member(p, group, "validation", 0, 0, &val)) ||
         (rc = exp_member(p, group, "test", 0, 0, &test)))
         return rc;
+    if (dlh_param_has(p, "whiten_epsilon") && !DLH_NORM_WHITENS(e->normalize))
+        return exp_error_at(p, "whiten_epsilon", "data: 'whiten_epsilon' applies to "
+                            "normalize = \"pca\" or \"zca\" only");
     if (!(e->validation_split < 1.0))
         return exp_error_at(p, "validation_split", "data: parameter 'validation_split': "
                             "expected a fraction in [0, 1), got %g", e->validation_split);
@@ -410,6 +435,8 @@ static int exp_data(dlh_experiment *e, config_setting_t *group)
                             "'validation' both give validation data; keep one");
     dlh_params *tp;
     if ((rc = exp_open_data(e, train, "data.train", &e->train, &tp)))
+        return rc;
+    if (DLH_NORM_WHITENS(e->normalize) && (rc = exp_whiten(e, p)))
         return rc;
     if (e->validation_split > 0.0) {
         double nv = floor(e->validation_split * (double)e->train.info.n_samples);
@@ -746,7 +773,9 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
     } else if (tr->label_kind == DLH_LABEL_DENSE) {
         e->target_kind = DLH_TARGET_DENSE;
         e->target = tr->label;
-        if (!exp_shape_equal(&tr->label, &last->output)) {
+        /* A loss with DLH_LOSS_TARGET_SHAPE checks the shape itself. */
+        if (!(((const dlh_loss_ops *)c->ops)->flags & DLH_LOSS_TARGET_SHAPE) &&
+            !exp_shape_equal(&tr->label, &last->output)) {
             char so[96], sl[96];
             dlh_shape_format(&last->output, so, sizeof so);
             dlh_shape_format(&tr->label, sl, sizeof sl);
@@ -758,8 +787,9 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
         return exp_error_at(p, NULL, "loss: data.train has no labels (label kind none); "
                             "training needs targets");
     }
-    rc = dlh_loss_new(e->backend, type, p, &last->output, e->target_kind, e->n_classes,
-                      e->max_batch, &e->loss);
+    rc = dlh_loss_new_target(e->backend, type, p, &last->output, e->target_kind,
+                             e->target_kind == DLH_TARGET_DENSE ? &e->target : NULL,
+                             e->n_classes, e->max_batch, &e->loss);
     if (rc)
         return exp_locate(p, NULL, rc);
     if ((rc = dlh_params_check_unused(p)))
@@ -855,6 +885,7 @@ static int exp_schedule(dlh_experiment *e, config_setting_t *group)
         return rc;
     e->schedule_type = type;
     e->schedule = c->ops;
+    dlh_params_set_doc(p, c->params, c->n_params);
     if (e->schedule->create &&
         (rc = e->schedule->create(dlh_host_table(), p, &e->schedule_state)))
         return exp_locate(p, NULL, rc);
@@ -1149,6 +1180,9 @@ void dlh_experiment_free(dlh_experiment *e)
             dlh_tensor_free(e->backend, &e->opt_states[i]);
     }
     free(e->opt_states);
+    for (int i = 0; i < 2; i++)
+        if (e->whiten_t[i].mem.buf)
+            dlh_tensor_free(e->backend, &e->whiten_t[i]);
     dlh_optimizer_free(e->optimizer);
     dlh_loss_free(e->loss);
     dlh_loss_free(e->train_loss);

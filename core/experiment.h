@@ -37,6 +37,10 @@ typedef struct dlh_experiment {
     dlh_exp_data validation;        /* data.validation; ops NULL when absent */
     double validation_split;        /* data.validation_split, 0 = none */
     int normalize;                  /* data.normalize: dlh_norm_kind */
+    double whiten_epsilon;          /* data.whiten_epsilon (pca, zca) */
+    /* pca, zca: the mean [D] and W [D, D] on the backend, saved in
+       checkpoints as "normalize.mean" and "normalize.whiten". */
+    dlh_tensor whiten_t[2];
     int64_t *keep_classes;          /* data.classes, NULL: all (subset.h) */
     int n_keep_classes;
     /* data.train's class names (its reader's class_name), NULL when it has

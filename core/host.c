@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "ew.h"
+#include "param_doc.h"
 #include "params.h"
 
 /* Byte span of a tensor's elements (f32 and i32 are both 4 bytes); 0 with a
@@ -91,14 +92,14 @@ static const dlh_host host_table = {
     .version = PACKAGE_VERSION,
     .error = dlh_error_set,
     .log = dlh_log,
-    .param_int = dlh_param_int,
-    .param_float = dlh_param_float,
-    .param_bool = dlh_param_bool,
-    .param_string = dlh_param_string,
-    .param_choice = dlh_param_choice,
-    .param_floats = dlh_param_floats,
-    .param_path = dlh_param_path,
-    .param_has = dlh_param_has,
+    .param_int = dlh_doc_param_int,
+    .param_float = dlh_doc_param_float,
+    .param_bool = dlh_doc_param_bool,
+    .param_string = dlh_doc_param_string,
+    .param_choice = dlh_doc_param_choice,
+    .param_floats = dlh_doc_param_floats,
+    .param_path = dlh_doc_param_path,
+    .param_has = dlh_doc_param_has,
     .param_error = dlh_param_error,
     .ew_compile = dlh_ew_compile,
     .ew_run = dlh_ew_run,

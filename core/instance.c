@@ -414,6 +414,7 @@ int dlh_layer_new(const dlh_backend *be, const char *type, const char *name,
     setup.add_scratch = layer_add_scratch;
     setup.host_ctx = &d;
 
+    dlh_params_set_doc(params, comp->params, comp->n_params);
     dlh_error_clear();
     int rc = l->ops->create(dlh_host_table(), &setup, &l->state);
     int64_t n_out;
@@ -521,6 +522,15 @@ int dlh_loss_new(const dlh_backend *be, const char *type, dlh_params *params,
                  const dlh_shape *prediction, int target_kind, int64_t n_classes,
                  int64_t max_batch, dlh_loss_inst **out)
 {
+    return dlh_loss_new_target(be, type, params, prediction, target_kind, NULL, n_classes,
+                               max_batch, out);
+}
+
+int dlh_loss_new_target(const dlh_backend *be, const char *type, dlh_params *params,
+                        const dlh_shape *prediction, int target_kind,
+                        const dlh_shape *target, int64_t n_classes, int64_t max_batch,
+                        dlh_loss_inst **out)
+{
     *out = NULL;
     const char *name = type ? type : "?";
     int64_t n_pred;
@@ -532,6 +542,17 @@ int dlh_loss_new(const dlh_backend *be, const char *type, dlh_params *params,
     const dlh_component *comp = dlh_registry_find(DLH_KIND_LOSS, type);
     if (!comp)
         return DLH_ENOTFOUND;
+    const dlh_loss_ops *ops = comp->ops;
+    int64_t n_target;
+    if (target_kind == DLH_TARGET_DENSE && target &&
+        (!shape_valid(target->ndim, target->dim, &n_target) ||
+         (!(ops->flags & DLH_LOSS_TARGET_SHAPE) &&
+          (target->ndim != prediction->ndim ||
+           memcmp(target->dim, prediction->dim,
+                  (size_t)target->ndim * sizeof target->dim[0]) != 0)))) {
+        dlh_error_set("loss '%s': dense targets must have the prediction's shape", name);
+        return DLH_ESHAPE;
+    }
     dlh_loss_inst *l = calloc(1, sizeof *l);
     if (!l) {
         dlh_error_set("loss '%s': out of memory", name);
@@ -549,10 +570,13 @@ int dlh_loss_new(const dlh_backend *be, const char *type, dlh_params *params,
     setup.backend = be;
     setup.prediction = *prediction;
     setup.target_kind = target_kind;
+    if (target_kind == DLH_TARGET_DENSE)
+        setup.target = target ? *target : *prediction;
     setup.n_classes = n_classes;
     setup.add_scratch = loss_add_scratch;
     setup.host_ctx = &d;
 
+    dlh_params_set_doc(params, comp->params, comp->n_params);
     dlh_error_clear();
     int rc = l->ops->create(dlh_host_table(), &setup, &l->state);
     if (rc > 0) {
@@ -663,6 +687,7 @@ int dlh_optimizer_new(const dlh_backend *be, const char *type, dlh_params *param
     setup.add_state = optimizer_add_state;
     setup.host_ctx = o;
 
+    dlh_params_set_doc(params, comp->params, comp->n_params);
     dlh_error_clear();
     int rc = o->ops->create(dlh_host_table(), &setup, &o->state);
     if (rc > 0) {

@@ -74,6 +74,13 @@ typedef struct dlh_loss_inst {
 int dlh_loss_new(const dlh_backend *be, const char *type, dlh_params *params,
                  const dlh_shape *prediction, int target_kind, int64_t n_classes,
                  int64_t max_batch, dlh_loss_inst **out);
+/* As dlh_loss_new, with the per-sample shape of dense targets (NULL: the
+   prediction's); one that differs from the prediction's is refused unless
+   the loss sets DLH_LOSS_TARGET_SHAPE (ABI 1.5), whose create checks it. */
+int dlh_loss_new_target(const dlh_backend *be, const char *type, dlh_params *params,
+                        const dlh_shape *prediction, int target_kind,
+                        const dlh_shape *target, int64_t n_classes, int64_t max_batch,
+                        dlh_loss_inst **out);
 void dlh_loss_free(dlh_loss_inst *l);
 void dlh_loss_ctx_fill(dlh_loss_inst *l, int64_t batch, dlh_loss_ctx *ctx,
                        dlh_tensor *scratch_views);

@@ -63,7 +63,25 @@ static int registrar_add(dlh_registrar *reg, dlh_kind kind, const char *name,
     return rc;
 }
 
-static dlh_registrar registrar = { sizeof(dlh_registrar), registrar_add, NULL };
+static int registrar_describe(dlh_registrar *reg, dlh_kind kind, const char *name,
+                              const dlh_param_doc *params)
+{
+    (void)reg;
+    if (!current) {
+        dlh_error_set("%s '%s': parameter tables can only be given during dlh_plugin_init",
+                      dlh_kind_name(kind), name ? name : "(null)");
+        return DLH_EPLUGIN;
+    }
+    int rc = dlh_registry_describe(kind, name, params, current->file);
+    if (rc < 0 && !current->refused) {
+        current->refused = 1;
+        current->refusal = strdup(dlh_error_get());
+    }
+    return rc;
+}
+
+static dlh_registrar registrar = { sizeof(dlh_registrar), registrar_add, NULL,
+                                   registrar_describe };
 
 static void entry_free(plugin_entry *e)
 {

@@ -55,6 +55,8 @@ struct dlh_params {
     size_t n_known, cap_known;
     char **owned;                   /* strings handed out (resolved paths) */
     size_t n_owned, cap_owned;
+    const dlh_param_doc *doc;       /* the reading component's table, or NULL */
+    size_t n_doc;
 };
 
 /* ------------------------------------------------------------ small helpers */
@@ -739,6 +741,20 @@ static config_setting_t *member(const dlh_params *p, const char *key)
     if (!p->group || !key || !config_setting_is_group(p->group))
         return NULL;
     return config_setting_get_member(p->group, key);
+}
+
+void dlh_params_set_doc(dlh_params *p, const dlh_param_doc *doc, size_t n)
+{
+    if (p) {
+        p->doc = doc;
+        p->n_doc = doc ? n : 0;
+    }
+}
+
+const dlh_param_doc *dlh_params_doc(const dlh_params *p, size_t *n)
+{
+    *n = p ? p->n_doc : 0;
+    return p ? p->doc : NULL;
 }
 
 void dlh_params_where(const dlh_params *p, const char *key, char *buf, size_t size)

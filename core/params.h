@@ -14,6 +14,7 @@
 #include <libconfig.h>
 
 #include <dlhost/host.h>
+#include <dlhost/plugin.h>
 
 typedef struct dlh_config dlh_config;
 
@@ -44,6 +45,11 @@ void dlh_params_free(dlh_params *p);
    closest read or reserved key when one is near ("did you mean 'units'?"). */
 int dlh_params_check_unused(dlh_params *p);
 const char *dlh_params_label(const dlh_params *p);
+/* The parameter table of the component that reads p (registry.h), so the
+   host table's accessors check each read against it (param_doc.c); NULL
+   for none.  Borrowed; the table outlives p. */
+void dlh_params_set_doc(dlh_params *p, const dlh_param_doc *doc, size_t n);
+const dlh_param_doc *dlh_params_doc(const dlh_params *p, size_t *n);
 /* "file:line" of key (or of the group when key is NULL) into buf. */
 void dlh_params_where(const dlh_params *p, const char *key, char *buf, size_t size);
 

@@ -11,7 +11,8 @@
  * Signals ((T) or (C, T) samples: audiofolder's waveforms) are written as
  * WAV clips instead, each built in memory through libsndfile's virtual I/O
  * (32-bit float, so the values are kept exactly, normalisation undone as
- * above) and written atomically into the --out folder. */
+ * above; whitened ones stay whitened) and written atomically into the --out
+ * folder. */
 #include "config.h"
 
 #include "preview.h"
@@ -47,7 +48,8 @@
 /* Undoes normalisation of one sample in place. */
 static void preview_denorm(const dlh_norm *nm, float *x)
 {
-    if (!nm || nm->kind == DLH_NORM_NONE)
+    /* Whitened samples are drawn as whitened: what the model sees. */
+    if (!nm || nm->kind == DLH_NORM_NONE || DLH_NORM_WHITENS(nm->kind))
         return;
     for (int64_t g = 0; g < nm->groups; g++)
         for (int64_t j = 0; j < nm->group_stride; j++) {
@@ -399,8 +401,8 @@ int dlh_preview(dlh_config *cfg, const char *backend_override, const char *out_p
     }
     for (int64_t i = 0; i < info->n_samples; i++)
         idx[i] = i;
-    if ((rc = dlh_norm_compute(e->normalize, e->train.ops, e->train.state, info, idx,
-                               info->n_samples, &nm))) {
+    if ((rc = dlh_norm_compute(e->normalize, e->whiten_epsilon, e->train.ops,
+                               e->train.state, info, idx, info->n_samples, &nm))) {
         dlh_error_prefix("data.train: normalisation statistics: ");
         goto done;
     }
@@ -414,12 +416,12 @@ int dlh_preview(dlh_config *cfg, const char *backend_override, const char *out_p
         dlh_error_prefix("data.train: ");
         goto done;
     }
-    dlh_norm_apply(&nm, orig, n, numel);
+    dlh_norm_apply(&nm, orig, n, numel, aug);      /* aug: scratch until the copy */
     memcpy(aug, orig, (size_t)(n * numel) * sizeof *aug);
     if ((rc = dlh_augment_pool_new(e->augment, e->n_augment, 1, n, numel,
                                    prob ? prob : y_numel, prob, &pool)))
         goto done;
-    if (nm.kind != DLH_NORM_NONE)
+    if (nm.kind == DLH_NORM_ZSCORE || nm.kind == DLH_NORM_MINMAX)
         dlh_augment_pool_set_norm(pool, nm.shift, nm.scale);
     if ((rc = dlh_augment_pool_run(pool, aug, y_numel ? y : NULL, n, 0, e->seed, 1)))
         goto done;

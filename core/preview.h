@@ -18,7 +18,8 @@
    folder out_path (NULL: augment; made when missing) of 32-bit float WAV
    files NNN-original.wav and NNN-augmented.wav (NNN the sample's position,
    from 000) at `rate` Hz, or when rate is 0 the reader's sample rate
-   (dlh_dataset_info.sample_rate), normalisation undone.  Other shapes, a
+   (dlh_dataset_info.sample_rate), normalisation undone (whitening
+   excepted, as in the grid).  Other shapes, a
    signal without a rate and a rate for images are DLH_ECONFIG.  A line
    saying what was written goes to `out`. */
 int dlh_preview(dlh_config *cfg, const char *backend_override, const char *out_path,

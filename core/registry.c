@@ -223,6 +223,68 @@ int dlh_registry_add(dlh_kind kind, const char *name, const void *ops,
     return 0;
 }
 
+const char *dlh_param_type_name(int type)
+{
+    static const char *const names[] = { "?", "int", "float", "bool", "string", "choice",
+                                         "floats", "path", "other" };
+    return type >= DLH_PARAM_INT && type <= DLH_PARAM_OTHER ? names[type] : names[0];
+}
+
+int dlh_registry_describe(dlh_kind kind, const char *name, const dlh_param_doc *params,
+                          const dlh_plugin_file *plugin)
+{
+    const char *where = plugin_where(plugin);
+    const char *kn = dlh_kind_name(kind);
+    dlh_component *c = NULL;
+    for (size_t i = 0; name && (unsigned)kind < DLH_KIND_COUNT && i < n_components; i++)
+        if (components[i]->kind == kind && strcmp(components[i]->name, name) == 0)
+            c = components[i];
+    if (!c || c->plugin != plugin) {
+        dlh_error_set("%s: describe: %s '%s' is not registered by this plugin", where, kn,
+                      name ? name : "(null)");
+        return DLH_EPLUGIN;
+    }
+    if (!params) {
+        dlh_error_set("%s: describe: %s '%s': the parameter table is NULL", where, kn, name);
+        return DLH_EPLUGIN;
+    }
+    size_t n = 0;
+    for (; params[n].key; n++) {
+        const dlh_param_doc *d = &params[n];
+        const char *bad = !d->key[0] ? "an empty key"
+                        : d->type < DLH_PARAM_INT || d->type > DLH_PARAM_OTHER ? "an unknown type"
+                        : !d->help || !d->help[0] ? "no help line"
+                        : d->type == DLH_PARAM_CHOICE && (!d->choices || !d->choices[0])
+                            ? "a choice without choices"
+                        : (d->type == DLH_PARAM_INT || d->type == DLH_PARAM_FLOAT) &&
+                          !(d->min <= d->max) ? "min > max" : NULL;
+        for (size_t j = 0; !bad && j < n; j++)
+            if (strcmp(params[j].key, d->key) == 0)
+                bad = "a key listed twice";
+        if (bad) {
+            dlh_error_set("%s: describe: %s '%s': parameter '%s' has %s", where, kn, name,
+                          d->key, bad);
+            return DLH_EPLUGIN;
+        }
+        if (n > 4096) {
+            dlh_error_set("%s: describe: %s '%s': the table has no end (key NULL)", where,
+                          kn, name);
+            return DLH_EPLUGIN;
+        }
+    }
+    c->params = params;
+    c->n_params = n;
+    return 0;
+}
+
+const dlh_param_doc *dlh_component_param(const dlh_component *c, const char *key)
+{
+    for (size_t i = 0; c && key && i < c->n_params; i++)
+        if (strcmp(c->params[i].key, key) == 0)
+            return &c->params[i];
+    return NULL;
+}
+
 const dlh_component *dlh_registry_find(dlh_kind kind, const char *name)
 {
     if ((unsigned)kind >= DLH_KIND_COUNT) {
@@ -340,6 +402,7 @@ int dlh_backend_open(const char *name, dlh_params *params, dlh_backend **out)
         dlh_error_set("backend '%s': out of memory", c->name);
         return DLH_ENOMEM;
     }
+    dlh_params_set_doc(params, c->params, c->n_params);
     dlh_error_clear();
     void *ctx = NULL;
     int rc = ops->create(host, params, &ctx);

@@ -28,6 +28,8 @@ typedef struct dlh_component {
     uint32_t plugin_struct_size;    /* the size the plugin declared */
     char *description;
     const dlh_plugin_file *plugin;  /* NULL for built-ins registered by tests */
+    const dlh_param_doc *params;    /* its parameter table (ABI 1.5), or NULL */
+    size_t n_params;
 } dlh_component;
 
 /* The host table handed to every plugin. */
@@ -47,6 +49,15 @@ int dlh_registry_load_file(const char *path);
 /* Registers a component directly (tests; built-ins). */
 int dlh_registry_add(dlh_kind kind, const char *name, const void *ops,
                      const char *description, const dlh_plugin_file *plugin);
+/* Attaches a parameter table to component (kind, name), which `plugin`
+   registered (plugin.h, describe); DLH_EPLUGIN naming the file for a
+   malformed table or a component of another plugin. */
+int dlh_registry_describe(dlh_kind kind, const char *name, const dlh_param_doc *params,
+                          const dlh_plugin_file *plugin);
+/* The entry of `key` in c's table, or NULL. */
+const dlh_param_doc *dlh_component_param(const dlh_component *c, const char *key);
+/* "float", "int", ... */
+const char *dlh_param_type_name(int type);
 /* The component, or NULL with an error "unknown <kind> 'x' (did you mean 'y'?)". */
 const dlh_component *dlh_registry_find(dlh_kind kind, const char *name);
 size_t dlh_registry_count(void);

@@ -85,12 +85,30 @@ static int run_same_plugins(const char *a, const char *a_skip, const char *b,
     return 1;
 }
 
+/* Whether the training data give the checkpoint's statistics.  Whitening's
+   matrix comes from a multithreaded BLAS whose last bits may depend on the
+   thread count: its mean must be equal (the data did not change), W close
+   (1e-4 of its largest entry), and the run continues with the checkpoint's
+   W (copied into b by the caller). */
 static int run_same_norm(const dlh_norm *a, const dlh_norm *b)
 {
     if (a->kind != b->kind)
         return 0;
     if (a->kind == DLH_NORM_NONE)
         return 1;
+    if (DLH_NORM_WHITENS(a->kind)) {
+        if (a->dim != b->dim ||
+            memcmp(a->mean, b->mean, (size_t)a->dim * sizeof(float)) != 0)
+            return 0;
+        int64_t dd = a->dim * a->dim;
+        float top = 0.0f;
+        for (int64_t i = 0; i < dd; i++)
+            top = fabsf(a->whiten[i]) > top ? fabsf(a->whiten[i]) : top;
+        for (int64_t i = 0; i < dd; i++)
+            if (!(fabsf(a->whiten[i] - b->whiten[i]) <= 1e-4f * top))
+                return 0;
+        return 1;
+    }
     size_t bytes = (size_t)a->groups * sizeof(float);
     return a->groups == b->groups && a->group_stride == b->group_stride &&
            memcmp(a->shift, b->shift, bytes) == 0 && memcmp(a->scale, b->scale, bytes) == 0;
@@ -409,6 +427,8 @@ int dlh_run_resume(run_state *r, const char *dir, dlh_epoch_row **rows, size_t *
                       path);
         rc = DLH_ECONFIG;
     }
+    if (rc == 0 && DLH_NORM_WHITENS(norm.kind))
+        memcpy(r->norm.whiten, norm.whiten, (size_t)(norm.dim * norm.dim) * sizeof(float));
     if (rc == 0)
         rc = run_resume_has_copy(r, f, path, &has_copy);
     dlh_norm_free(&norm);

@@ -250,6 +250,23 @@ done:
     return rc;
 }
 
+/* Copies the whitening statistics into the tensors checkpoints save. */
+static int run_whiten_upload(run_state *r)
+{
+    const dlh_backend *be = r->e->backend;
+    const dlh_norm *n = &r->norm;
+    int rc = be->ops->write(be->ctx, r->e->whiten_t[0].mem.buf,
+                            r->e->whiten_t[0].mem.off * sizeof(float), n->mean,
+                            (size_t)n->dim * sizeof(float));
+    if (rc == 0)
+        rc = be->ops->write(be->ctx, r->e->whiten_t[1].mem.buf,
+                            r->e->whiten_t[1].mem.off * sizeof(float), n->whiten,
+                            (size_t)(n->dim * n->dim) * sizeof(float));
+    if (rc < 0)
+        dlh_error_prefix("data.train: whitening statistics to the backend: ");
+    return rc;
+}
+
 static int run_setup(run_state *r)
 {
     dlh_experiment *e = r->e;
@@ -300,11 +317,14 @@ static int run_setup(run_state *r)
         }
     }
     if (e->normalize != DLH_NORM_NONE &&
-        (rc = dlh_norm_compute(e->normalize, e->train.ops, e->train.state, &e->train.info,
-                               r->train_idx, r->n_train, &r->norm))) {
+        (rc = dlh_norm_compute(e->normalize, e->whiten_epsilon, e->train.ops,
+                               e->train.state, &e->train.info, r->train_idx, r->n_train,
+                               &r->norm))) {
         dlh_error_prefix("data.train: normalisation statistics: ");
         return rc;
     }
+    if (DLH_NORM_WHITENS(e->normalize) && (rc = run_whiten_upload(r)))
+        return rc;
     const dlh_norm *norm = e->normalize != DLH_NORM_NONE ? &r->norm : NULL;
     if ((rc = dlh_batcher_new(e->train.ops, e->train.state, &e->train.info, norm,
                               e->max_batch, &r->bt_train)) ||

@@ -287,8 +287,8 @@ out:
    prediction's shape when targets is NULL; sample weights from `omega`
    unless it is NULL. */
 static int gc_loss(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
-                   const dlh_shape *tshape, const float *targets, const float *omega,
-                   const gc_options *opt, gc_report *rep)
+                   const dlh_shape *tshape, const float *targets, const float *preds,
+                   const float *omega, const gc_options *opt, gc_report *rep)
 {
     const dlh_host *host = dlh_host_table();
     const dlh_backend *be = l->backend;
@@ -329,7 +329,10 @@ static int gc_loss(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
     }
     if (rc < 0)
         goto out;
-    gc_fill(hp, n, seed, GC_STREAM_INPUT, lo, hi);
+    if (preds)
+        memcpy(hp, preds, (size_t)n * sizeof *hp);
+    else
+        gc_fill(hp, n, seed, GC_STREAM_INPUT, lo, hi);
     if ((rc = host->tensor_write(be, &p, hp)) < 0)
         goto out;
     float loss, lp, lm;
@@ -366,7 +369,7 @@ out:
 int gradcheck_loss(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
                    const gc_options *opt, gc_report *rep)
 {
-    return gc_loss(l, batch, pred, NULL, NULL, NULL, opt, rep);
+    return gc_loss(l, batch, pred, NULL, NULL, NULL, NULL, opt, rep);
 }
 
 int gradcheck_loss_targets(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
@@ -377,7 +380,7 @@ int gradcheck_loss_targets(dlh_loss_inst *l, int64_t batch, const dlh_shape *pre
         dlh_error_set("gradcheck: gradcheck_loss_targets needs a target shape and values");
         return DLH_EINVAL;
     }
-    return gc_loss(l, batch, pred, target, targets, NULL, opt, rep);
+    return gc_loss(l, batch, pred, target, targets, NULL, NULL, opt, rep);
 }
 
 int gradcheck_loss_weighted(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
@@ -389,7 +392,19 @@ int gradcheck_loss_weighted(dlh_loss_inst *l, int64_t batch, const dlh_shape *pr
                       "values");
         return DLH_EINVAL;
     }
-    return gc_loss(l, batch, pred, target, targets, omega, opt, rep);
+    return gc_loss(l, batch, pred, target, targets, NULL, omega, opt, rep);
+}
+
+int gradcheck_loss_at(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
+                      const dlh_shape *target, const float *targets, const float *preds,
+                      const float *omega, const gc_options *opt, gc_report *rep)
+{
+    if (!target || !targets || !preds) {
+        dlh_error_set("gradcheck: gradcheck_loss_at needs a target shape, targets and "
+                      "predictions");
+        return DLH_EINVAL;
+    }
+    return gc_loss(l, batch, pred, target, targets, preds, omega, opt, rep);
 }
 
 tparams tp_new(const char *body, const char *label)

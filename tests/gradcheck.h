@@ -67,6 +67,14 @@ int gradcheck_loss_weighted(dlh_loss_inst *l, int64_t batch, const dlh_shape *pr
                             const dlh_shape *target, const float *targets,
                             const float *omega, const gc_options *opt, gc_report *rep);
 
+/* As gradcheck_loss_weighted, at the given predictions `preds` (batch x
+   the prediction's numel) instead of random ones: for losses defined on
+   part of the line only (probabilities, positive rates), and to keep
+   clear of kinks. */
+int gradcheck_loss_at(dlh_loss_inst *l, int64_t batch, const dlh_shape *pred,
+                      const dlh_shape *target, const float *targets, const float *preds,
+                      const float *omega, const gc_options *opt, gc_report *rep);
+
 /* Parameters from the body of a group ("rate = 0.2;"), named `label` in
    their messages ("layer 'bn'"); p is NULL (and the reason printed) when the
    text does not parse. */

@@ -254,6 +254,11 @@ bad "color_jitter: saturation on 1-channel images" \
     "parameter 'saturation' needs RGB images (3 channels); the data's have 1"
 printf 'augment = ( { type = "color_jitter"; bound = 0.0; } );\n' >augment.inc
 bad "color_jitter: bound 0" "parameter 'bound'"
+printf 'augment = ( { type = "color_jitter"; brightness = 0.2; } );\n' >augment.inc
+run_cmd "$dlhost" check base.cfg --set data.normalize=pca
+is "$RC" 2 "color_jitter on PCA-whitened data: exit 2"
+like "$ERR_FILE" "needs the raw pixel values, and data.normalize maps them in a way it cannot undo" \
+     "color_jitter on PCA-whitened data: says why"
 
 printf 'workers = 1;\n' >augment.inc
 run_cmd "$dlhost" augment base.cfg

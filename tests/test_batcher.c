@@ -242,7 +242,7 @@ static void test_norm_stats(void)
             for (int64_t i = 0; i < n; i++)
                 idx[i] = (i * 7 + 3) % 400;         /* a subset, out of order */
             dlh_norm nm;
-            int rc = dlh_norm_compute(kind, &fake_ops, &f, &f.info, idx, n, &nm);
+            int rc = dlh_norm_compute(kind, 0.0, &fake_ops, &f, &f.info, idx, n, &nm);
             ok(rc == 0, "%s %s: computed (%s)", kn, cases[c].what, dlh_error_get());
             ok(nm.kind == kind && nm.groups == cases[c].groups &&
                nm.group_stride == cases[c].stride,
@@ -279,7 +279,7 @@ static void test_norm_stats(void)
             float *x = malloc((size_t)(2 * numel) * sizeof *x);
             int64_t two[2] = { idx[0], idx[1] };
             fake_read(&f, two, 2, x, NULL);
-            dlh_norm_apply(&nm, x, 2, numel);
+            dlh_norm_apply(&nm, x, 2, numel, NULL);
             int applied = rc == 0;
             for (int64_t s = 0; applied && s < 2; s++)
                 for (int64_t j = 0; j < numel; j++) {
@@ -308,20 +308,20 @@ static void test_norm_errors(void)
     fake_init(&f, 10, 1, dims);
     int64_t idx[3] = { 1, 2, 3 };
     dlh_norm nm;
-    int rc = dlh_norm_compute(DLH_NORM_NONE, &fake_ops, &f, &f.info, idx, 3, &nm);
+    int rc = dlh_norm_compute(DLH_NORM_NONE, 0.0, &fake_ops, &f, &f.info, idx, 3, &nm);
     ok(rc == 0 && nm.kind == DLH_NORM_NONE && nm.groups == 0 && !nm.shift,
        "kind none gives an empty set");
     dlh_norm_free(&nm);
-    rc = dlh_norm_compute(DLH_NORM_ZSCORE, &fake_ops, &f, &f.info, idx, 0, &nm);
+    rc = dlh_norm_compute(DLH_NORM_ZSCORE, 0.0, &fake_ops, &f, &f.info, idx, 0, &nm);
     ok(rc == DLH_EINVAL && strstr(dlh_error_get(), "no training samples"),
        "no samples: %s", dlh_error_get());
     idx[1] = 10;
-    rc = dlh_norm_compute(DLH_NORM_ZSCORE, &fake_ops, &f, &f.info, idx, 3, &nm);
+    rc = dlh_norm_compute(DLH_NORM_ZSCORE, 0.0, &fake_ops, &f, &f.info, idx, 3, &nm);
     ok(rc == DLH_ERANGE && strstr(dlh_error_get(), "index 10 (position 1)"),
        "index out of range: %s", dlh_error_get());
     idx[1] = 2;
     f.fail_at = 3;
-    rc = dlh_norm_compute(DLH_NORM_MINMAX, &fake_ops, &f, &f.info, idx, 3, &nm);
+    rc = dlh_norm_compute(DLH_NORM_MINMAX, 0.0, &fake_ops, &f, &f.info, idx, 3, &nm);
     ok(rc == DLH_EIO && !strcmp(dlh_error_get(), "fake.idx: sample 3 is unreadable") &&
        !nm.shift && !nm.scale, "a reader error comes back with its message: %s",
        dlh_error_get());
@@ -361,7 +361,7 @@ static void test_order_and_values(void)
     for (int i = 0; i < 103; i++)
         idx[i] = (i * 37) % 103;                    /* a permutation */
     dlh_norm nm;
-    int rc = dlh_norm_compute(DLH_NORM_ZSCORE, &fake_ops, &f, &f.info, idx, 80, &nm);
+    int rc = dlh_norm_compute(DLH_NORM_ZSCORE, 0.0, &fake_ops, &f, &f.info, idx, 80, &nm);
     ok(rc == 0, "statistics from the first 80 samples");
     f.other_thread = 1;             /* statistics are read on this thread */
     dlh_batcher *b;
@@ -772,7 +772,7 @@ static void test_augment(void)
     for (int i = 0; i < 30; i++)
         idx[i] = (i * 7) % 30;
     dlh_norm nm;
-    dlh_norm_compute(DLH_NORM_MINMAX, &fake_ops, &f, &f.info, idx, 30, &nm);
+    dlh_norm_compute(DLH_NORM_MINMAX, 0.0, &fake_ops, &f, &f.info, idx, 30, &nm);
     aug_rec r1, r2, rl;
     aug_rec_init(&r1, 2.0f, 0.0f);
     aug_rec_init(&r2, 1.0f, 1000.0f);

@@ -191,7 +191,7 @@ static void test_check_bad(void)
         "4: data: 'validation_split' and 'validation' both give validation data; keep one");
     bad("normalize", "data = {\n", "data = { normalize = \"zscor\";\n", DLH_ECONFIG,
         "4: data: parameter 'normalize': expected one of \"none\", \"zscore\", "
-        "\"minmax\", got \"zscor\"");
+        "\"minmax\", \"pca\", \"zca\", got \"zscor\"");
     bad("es_no_val", "batch_size = 10;",
         "batch_size = 10;\n early_stopping = { patience = 2; };", DLH_ECONFIG,
         "16: train.early_stopping: needs validation data (data.validation_split or "

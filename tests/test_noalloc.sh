@@ -83,4 +83,14 @@ many=$(cat "$TAP_TMP/count.4" 2>/dev/null || echo -1)
 diag "with augmenters: $few allocation calls with 9 steps per epoch, $many with 34"
 is "$many" "$few" "with augmenters, samplers and a class subset: four times the steps, the same allocation calls"
 
+# ZCA whitening: one sgemm per batch in the loader, into its own scratch.
+sed 's/normalize = "zscore";/normalize = "zca";/' "$TAP_TMP/aug.cfg" >"$TAP_TMP/zca.cfg"
+cfg=$TAP_TMP/zca.cfg
+run_counted 16
+run_counted 4
+few=$(cat "$TAP_TMP/count.16" 2>/dev/null || echo -1)
+many=$(cat "$TAP_TMP/count.4" 2>/dev/null || echo -1)
+diag "with zca whitening: $few allocation calls with 9 steps per epoch, $many with 34"
+is "$many" "$few" "with zca whitening in the loader: four times the steps, the same allocation calls"
+
 done_testing

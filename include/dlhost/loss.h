@@ -19,7 +19,13 @@
  * (when l_n is finite: 0 * inf is NaN, as in Keras and torch).  The
  * gradient is that of the weighted value.  The host checks that every
  * omega_n is finite and >= 0 before it passes them; a loss without the flag
- * is never given weights. */
+ * is never given weights.
+ *
+ * Target shapes (ABI 1.5): dense targets have the prediction's per-sample
+ * shape, which the host checks, unless the loss sets DLH_LOSS_TARGET_SHAPE:
+ * the host then hands it the data's shape in setup->target and create
+ * accepts or refuses it (gaussian_nll takes targets of half the
+ * prediction's size, the pair losses one label per sample). */
 #ifndef DLHOST_LOSS_H
 #define DLHOST_LOSS_H
 
@@ -46,6 +52,12 @@ struct dlh_loss_setup {
     int (*add_scratch)(dlh_loss_setup *s, int64_t per_sample, int64_t fixed,
                        int *index);
     void *host_ctx;
+    /* ABI 1.5 members go below this line: read them only when struct_size
+       covers them. */
+    /* The per-sample shape of dense targets (DLH_TARGET_DENSE), else ndim 0.
+       It differs from `prediction` only for a loss with
+       DLH_LOSS_TARGET_SHAPE. */
+    dlh_shape target;
 };
 
 typedef struct dlh_loss_ctx {
@@ -63,6 +75,7 @@ typedef struct dlh_loss_ctx {
 
 /* dlh_loss_ops.flags */
 #define DLH_LOSS_SAMPLE_WEIGHTS 1u  /* forward honours ctx->sample_weights */
+#define DLH_LOSS_TARGET_SHAPE 2u    /* ABI 1.5: create checks setup->target itself */
 
 typedef struct dlh_loss_ops {
     uint32_t struct_size;

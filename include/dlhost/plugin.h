@@ -12,6 +12,7 @@
 #ifndef DLHOST_PLUGIN_H
 #define DLHOST_PLUGIN_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "host.h"
@@ -39,6 +40,41 @@ typedef struct dlh_plugin_info {
     const char *license;
 } dlh_plugin_info;
 
+/* ABI 1.5: a component's parameter table, for `dlhost plugins --verbose`,
+   the generated component reference (README, dlhost-components(7)) and the
+   host's own check.  Once a component has a table, every parameter read of
+   it through the host table is checked against its entry (the key is
+   listed, with the accessor's type, default and range) and a read the table
+   does not describe is a plugin error: the documentation cannot drift from
+   the code.  Tables are static and live until exit; the last entry has
+   key NULL. */
+typedef enum dlh_param_type {
+    DLH_PARAM_INT = 1,      /* param_int: def, min, max */
+    DLH_PARAM_FLOAT,        /* param_float: def, min, max */
+    DLH_PARAM_BOOL,         /* param_bool: def "true" / "false" */
+    DLH_PARAM_STRING,       /* param_string: def without quotes */
+    DLH_PARAM_CHOICE,       /* param_choice: choices "a|b|c", def one of them */
+    DLH_PARAM_FLOATS,       /* param_floats: def as written, "[0.9, 0.999]" */
+    DLH_PARAM_PATH,         /* param_path: def without quotes */
+    DLH_PARAM_OTHER         /* read another way (param_has, a nested group) */
+} dlh_param_type;
+
+typedef struct dlh_param_doc {
+    const char *key;
+    int32_t type;           /* dlh_param_type */
+    /* The default as the accessor receives it ("1e-08", "0", "true", "edge"),
+       NULL when the key is required; "" for a key whose absence means
+       "not set" (param_path "", param_floats absent). */
+    const char *def;
+    double min, max;        /* INT and FLOAT: the accessor's range */
+    const char *choices;    /* CHOICE: "a|b|c" in the accessor's order */
+    const char *help;       /* one line: what it does, its unit */
+} dlh_param_doc;
+
+/* Range helpers for tables: no bound. */
+#define DLH_PARAM_NO_MIN (-HUGE_VAL)
+#define DLH_PARAM_NO_MAX HUGE_VAL
+
 typedef struct dlh_registrar dlh_registrar;
 struct dlh_registrar {
     uint32_t struct_size;
@@ -49,6 +85,11 @@ struct dlh_registrar {
     int (*add)(dlh_registrar *reg, dlh_kind kind, const char *name, const void *ops,
                const char *description);
     void *ctx;                      /* the host's */
+    /* ABI 1.5: attaches parameter table `params` to component (kind, name),
+       registered by this plugin.  A malformed table (a key twice, an unknown
+       type, no help) is refused (DLH_EPLUGIN). */
+    int (*describe)(dlh_registrar *reg, dlh_kind kind, const char *name,
+                    const dlh_param_doc *params);
 };
 
 typedef int (*dlh_plugin_init_fn)(const dlh_host *host, dlh_registrar *reg);

@@ -44,39 +44,6 @@ typedef struct bce_state {
     dlh_ew_kernel *weigh;       /* per-sample sums times omega */
 } bce_state;
 
-static int bce_pos_weight(const dlh_host *host, dlh_params *p, const dlh_shape *pred,
-                          bce_state *st)
-{
-    size_t max = (size_t)st->per_sample, n = 0;
-    float *w = malloc(max * sizeof *w);
-    if (!w) {
-        host->error("out of memory");
-        return DLH_ENOMEM;
-    }
-    int64_t last = pred->ndim > 0 ? pred->dim[pred->ndim - 1] : 1;
-    int rc = host->param_floats(p, "pos_weight", w, max, &n);
-    if (rc == 0 && n == 0 && host->param_has(p, "pos_weight"))
-        rc = host->param_error(p, "pos_weight", "expected 1 or %lld values, got an empty "
-                               "list", (long long)last);
-    if (rc == 0 && n > 0 && n != 1 && (int64_t)n != last && (int64_t)n != st->per_sample)
-        rc = host->param_error(p, "pos_weight", "expected 1 value, one per value of the "
-                               "last dimension (%lld) or one per value of a sample "
-                               "(%lld); got %zu", (long long)last,
-                               (long long)st->per_sample, n);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        if (!isfinite(w[i]) || w[i] < 0)
-            rc = host->param_error(p, "pos_weight", "value %zu is %g; pos_weight must be "
-                                   "finite and >= 0", i, (double)w[i]);
-    if (rc == 0 && n > 0) {
-        st->pw_len = n;
-        rc = st->be->ops->alloc(st->be->ctx, n * sizeof(float), &st->pw);
-        if (rc == 0)
-            rc = st->be->ops->write(st->be->ctx, st->pw, 0, w, n * sizeof(float));
-    }
-    free(w);
-    return rc;
-}
-
 static int bce_create(const dlh_host *host, dlh_loss_setup *setup, void **state)
 {
     static const char *const reductions[] = { "mean", "sum", NULL };
@@ -100,7 +67,8 @@ static int bce_create(const dlh_host *host, dlh_loss_setup *setup, void **state)
     if (st->per_sample < 1 || st->per_sample > INT_MAX)
         return host->param_error(p, NULL, "%lld values per sample is out of range "
                                  "(1..%d)", (long long)st->per_sample, INT_MAX);
-    if ((rc = bce_pos_weight(host, p, &setup->prediction, st)) < 0)
+    if ((rc = losses_read_elem_weights(host, p, "pos_weight", st->be, &setup->prediction,
+                                       &st->pw_len, &st->pw)) < 0)
         return rc;
     const char *fwd, *fwd_grad;
     if (st->pw_len == 0) {

@@ -98,35 +98,15 @@ typedef struct ce_state {
     dlh_ew_kernel *weigh;       /* per-sample losses times omega */
 } ce_state;
 
-/* Class weights: exactly one per class, finite and >= 0. */
+/* Class weights: exactly one per class, finite and >= 0 (all 1 without). */
 static int ce_read_weights(const dlh_host *host, dlh_params *p, ce_state *st, float *w)
 {
-    size_t n = 0;
-    int rc = host->param_floats(p, "weights", w, (size_t)st->classes, &n);
-    if (rc < 0)
-        return rc;
-    if (n == 0) {
-        if (host->param_has(p, "weights"))
-            return host->param_error(p, "weights", "expected one weight per class "
-                                     "(%lld), got an empty list", (long long)st->classes);
-        for (int64_t c = 0; c < st->classes; c++)
-            w[c] = 1.0f;
-        st->weight_sum = (double)st->classes;
-        return 0;
-    }
-    if ((int64_t)n != st->classes)
-        return host->param_error(p, "weights", "expected one weight per class (%lld), "
-                                 "got %zu", (long long)st->classes, n);
+    int rc = losses_read_class_weights(host, p, "weights", st->classes, w, &st->weighted);
     double s = 0;
-    for (size_t c = 0; c < n; c++) {
-        if (!isfinite(w[c]) || w[c] < 0)
-            return host->param_error(p, "weights", "weight %zu is %g; class weights "
-                                     "must be finite and >= 0", c, (double)w[c]);
+    for (int64_t c = 0; rc == 0 && c < st->classes; c++)
         s += w[c];
-    }
-    st->weighted = 1;
     st->weight_sum = s;
-    return 0;
+    return rc;
 }
 
 /* ignore_index: class targets only, an integer exact as a float. */

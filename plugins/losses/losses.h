@@ -1,5 +1,5 @@
-/* The "losses" plugin family: mse, cross_entropy, bce_with_logits (and, later,
- * l1, huber, ...). */
+/* The "losses" plugin family: one file per loss (mse.c, cross_entropy.c,
+ * l1.c, ...), the helpers they share in losses.c. */
 #ifndef DLHOST_PLUGIN_LOSSES_H
 #define DLHOST_PLUGIN_LOSSES_H
 
@@ -49,8 +49,142 @@ static inline dlh_ew_arg losses_omega_arg(const dlh_tensor *omega, dlh_mem one,
 /* Allocates a buffer of one float, 1.0f, on `be`. */
 int losses_one_alloc(const dlh_backend *be, dlh_buffer **one);
 
+/* Reductions a loss's `reduction` names; LOSSES_BATCHMEAN (kl_div) divides
+   the sum by the batch. */
+enum { LOSSES_MEAN = 0, LOSSES_SUM = 1, LOSSES_BATCHMEAN = 2 };
+
+/* Reads `reduction`: "mean" (default) or "sum", and "batchmean" too when
+   batchmean is set. */
+int losses_reduction(const dlh_host *host, dlh_params *p, int batchmean, int *out);
+
+/* Reads `key` (default `def`), any number that is finite as a float; the
+   caller checks torch's range with torch's words. */
+int losses_param_real(const dlh_host *host, dlh_params *p, const char *key, double def,
+                      double *out);
+
+/* Reads `key`, weights broadcast over a sample as torch broadcasts them
+   against the prediction: one value, one per value of the last dimension,
+   or one per value of a sample; each finite and >= 0.  *len = 0 when the
+   key is absent; else *buf holds the *len values on `be` (the caller frees
+   it). */
+int losses_read_elem_weights(const dlh_host *host, dlh_params *p, const char *key,
+                             const dlh_backend *be, const dlh_shape *pred, size_t *len,
+                             dlh_buffer **buf);
+
+/* Reads `key`, one value per class (`classes`), each finite and >= 0, into
+   w (classes floats; all 1 when the key is absent); *given says whether
+   it was. */
+int losses_read_class_weights(const dlh_host *host, dlh_params *p, const char *key,
+                              int64_t classes, float *w, int *given);
+
+/* An elementwise loss: per element e = f(x, t) of the prediction x and a
+ * dense target t of the prediction's shape, and its derivative g = de/dx,
+ * written as ew statements over `x`, `t`, the loss's scalars and, when the
+ * loss has element weights, `w`; a program that checks its input also sets
+ * `b` to 1 on a bad element.  The helper runs them fused, with the sample
+ * weights: l_n = sum_d e[n,d], the total sum_n omega_n l_n over N D (mean),
+ * 1 (sum) or N (batchmean), and d x = k omega_n g with k the same 1/D'. */
+typedef struct losses_ew {
+    const dlh_backend *be;
+    const char *who;            /* the loss's name, for messages */
+    const char *bad_msg;        /* the error when some b is 1 (torch's wording) */
+    int reduction;
+    int class_ok;               /* class targets too, for one value per sample */
+    int64_t per_sample;
+    int n_scalars;
+    float scalars[9];           /* the loss's, then k */
+    size_t w_len;               /* element weights (0: none) */
+    dlh_buffer *w;
+    dlh_buffer *one;
+    int elem_index;             /* scratch: e (then b) per element */
+    int rows_index;             /* scratch: per-sample sums, then the totals */
+    dlh_ew_kernel *fwd, *fwd_grad, *weigh;
+} losses_ew;
+
+/* Builds `le` for `setup` (dense targets of the prediction's shape): the
+   scalars named in `scalar_names` ("beta, half", or "" for none) take
+   `scalars`; `body` sets e (and b when bad_msg is not NULL) and `grad` sets
+   g.  le->reduction, le->w_len and le->w must be set before. */
+/* Allocates a losses_ew into *state (for the ops' destroy) and reads its
+   `reduction` ("batchmean" allowed when batchmean is set). */
+int losses_ew_new(const dlh_host *host, dlh_loss_setup *setup, int batchmean,
+                  void **state, losses_ew **out);
+/* (le->class_ok: class-index targets are taken too, as the dense target of
+   a prediction of one value per sample.) */
+int losses_ew_create(const dlh_host *host, dlh_loss_setup *setup, losses_ew *le,
+                     const char *who, const char *scalar_names, const float *scalars,
+                     int n_scalars, const char *body, const char *grad,
+                     const char *bad_msg);
+int losses_ew_forward(const losses_ew *le, const dlh_loss_ctx *ctx,
+                      const dlh_tensor *prediction, const dlh_tensor *target, float *loss,
+                      const dlh_tensor *d_prediction);
+void losses_ew_destroy(losses_ew *le);
+/* A dlh_loss_ops.forward and .destroy for a state that is a losses_ew. */
+int losses_ew_forward_ops(void *state, const dlh_loss_ctx *ctx,
+                          const dlh_tensor *prediction, const dlh_tensor *target,
+                          float *loss, const dlh_tensor *d_prediction);
+void losses_ew_destroy_ops(void *state);
+
+/* Class-index targets (DLH_TARGET_CLASS) over per-sample [C] predictions:
+   the classes and, on the device, their indices 0..C-1, then C class
+   weights (all 1 without), then 1.0f (the sample weight without weights). */
+typedef struct losses_cls {
+    int64_t classes;
+    int weighted;               /* class weights given */
+    dlh_buffer *consts;
+} losses_cls;
+
+/* Checks that the setup has class targets and a prediction of shape [C]
+   (C = setup's classes), reads the class weights under `weights_key`
+   (NULL: none) and uploads the constants. */
+int losses_cls_create(const dlh_host *host, dlh_loss_setup *setup, const char *weights_key,
+                      losses_cls *lc);
+void losses_cls_destroy(const dlh_backend *be, losses_cls *lc);
+/* The ew operands of the class indices, the class weights (both of length C)
+   and the 1.0f. */
+dlh_ew_arg losses_cls_index(const losses_cls *lc);
+dlh_ew_arg losses_cls_weight(const losses_cls *lc);
+dlh_mem losses_cls_one(const losses_cls *lc);
+/* Called when a batch's one-hot rows do not add up: finds the first target
+   that is neither a class index in [0, C) nor `ignore` (NaN: no
+   ignore_index) and reports it in torch's words ("Target 5 is out of
+   bounds."), with the sample; DLH_EINVAL. */
+int losses_bad_class(const char *who, const dlh_backend *be, const dlh_tensor *target,
+                     int64_t batch, int64_t classes, float ignore);
+
+/* A prediction whose per-sample values, flattened, are `parts` equal parts
+   of `d` values each (gaussian_nll: mean and variance; margin_ranking:
+   x1 and x2).  split copies a batch [N, parts*d] into parts-major
+   [parts][N][d] (each part contiguous, for ew programs); merge copies such
+   parts (gradients) back into [N, parts*d].  Both are one gemm_batched with
+   an identity of parts x parts. */
+typedef struct losses_parts {
+    int parts;
+    int64_t d;
+    dlh_buffer *eye;
+} losses_parts;
+int losses_parts_create(const dlh_host *host, dlh_loss_setup *setup, int parts,
+                        losses_parts *lp);
+void losses_parts_destroy(const dlh_backend *be, losses_parts *lp);
+int losses_parts_split(const dlh_backend *be, const losses_parts *lp, int64_t batch,
+                       dlh_mem src, dlh_mem dst);
+int losses_parts_merge(const dlh_backend *be, const losses_parts *lp, int64_t batch,
+                       dlh_mem src, dlh_mem dst);
+
 extern const dlh_loss_ops mse_ops;
 extern const dlh_loss_ops cross_entropy_ops;
 extern const dlh_loss_ops bce_with_logits_ops;
+extern const dlh_loss_ops l1_ops;
+extern const dlh_loss_ops smooth_l1_ops;
+extern const dlh_loss_ops huber_ops;
+extern const dlh_loss_ops bce_ops;
+extern const dlh_loss_ops poisson_nll_ops;
+extern const dlh_loss_ops hinge_embedding_ops;
+extern const dlh_loss_ops kl_div_ops;
+extern const dlh_loss_ops nll_ops;
+extern const dlh_loss_ops multi_margin_ops;
+extern const dlh_loss_ops focal_ops;
+extern const dlh_loss_ops gaussian_nll_ops;
+extern const dlh_loss_ops margin_ranking_ops;
 
 #endif

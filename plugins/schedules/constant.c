@@ -14,3 +14,8 @@ const dlh_schedule_ops constant_ops = {
     .lr = constant_lr,
     .destroy = NULL,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc constant_params[] = {
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -72,3 +72,11 @@ const dlh_schedule_ops cosine_ops = {
     .lr = cosine_lr,
     .destroy = schedules_state_free,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc cosine_params[] = {
+    { "min_lr", DLH_PARAM_FLOAT, "0", 0.0, DLH_PARAM_NO_MAX, NULL, "the rate at the end (torch eta_min)" },
+    { "warmup_epochs", DLH_PARAM_INT, "0", 0, INT32_MAX, NULL, "epochs of linear warmup before the cosine" },
+    { "warmup_start_factor", DLH_PARAM_FLOAT, "", 0.0, 1.0, NULL, "first warmup step factor, in (0, 1]; default 1/(warmup steps)" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

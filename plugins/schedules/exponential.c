@@ -31,3 +31,9 @@ const dlh_schedule_ops exponential_ops = {
     .lr = exponential_lr,
     .destroy = schedules_state_free,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc exponential_params[] = {
+    { "gamma", DLH_PARAM_FLOAT, NULL, 0.0, DLH_PARAM_NO_MAX, NULL, "factor applied every epoch, > 0" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -42,3 +42,11 @@ const dlh_schedule_ops linear_ops = {
     .lr = linear_lr,
     .destroy = schedules_state_free,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc linear_params[] = {
+    { "start_factor", DLH_PARAM_FLOAT, "0.33333333333333331", 0.0, 1.0, NULL, "factor of the first epoch, in (0, 1] (torch: 1/3)" },
+    { "end_factor", DLH_PARAM_FLOAT, "1", 0.0, 1.0, NULL, "factor reached after total_epochs" },
+    { "total_epochs", DLH_PARAM_INT, "5", 1, INT32_MAX, NULL, "epochs of the linear change (torch total_iters)" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

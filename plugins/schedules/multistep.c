@@ -68,3 +68,10 @@ const dlh_schedule_ops multistep_ops = {
     .lr = multistep_lr,
     .destroy = schedules_state_free,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc multistep_params[] = {
+    { "milestones", DLH_PARAM_FLOATS, NULL, 0, 0, NULL, "epochs (increasing integers >= 1) after which the rate is multiplied by gamma" },
+    { "gamma", DLH_PARAM_FLOAT, "0.1", 0.0, DLH_PARAM_NO_MAX, NULL, "factor applied at each milestone, > 0" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -117,3 +117,16 @@ const dlh_schedule_ops reduce_on_plateau_ops = {
     .lr = plateau_lr,
     .destroy = schedules_state_free,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc reduce_on_plateau_params[] = {
+    { "mode", DLH_PARAM_CHOICE, "min", 0, 0, "min|max", "whether the monitored metric improves downward or upward" },
+    { "factor", DLH_PARAM_FLOAT, "0.1", 0.0, 1.0, NULL, "factor applied on a plateau, in [0, 1)" },
+    { "patience", DLH_PARAM_INT, "10", 0, INT32_MAX, NULL, "epochs without improvement before reducing" },
+    { "threshold", DLH_PARAM_FLOAT, "0.0001", 0.0, DLH_PARAM_NO_MAX, NULL, "least change that counts as an improvement" },
+    { "threshold_mode", DLH_PARAM_CHOICE, "rel", 0, 0, "rel|abs", "threshold relative to the best value or absolute" },
+    { "cooldown", DLH_PARAM_INT, "0", 0, INT32_MAX, NULL, "epochs to wait after a reduction" },
+    { "min_lr", DLH_PARAM_FLOAT, "0", 0.0, DLH_PARAM_NO_MAX, NULL, "the rate never goes below this" },
+    { "eps", DLH_PARAM_FLOAT, "1e-08", 0.0, DLH_PARAM_NO_MAX, NULL, "a reduction smaller than this is skipped" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -47,27 +47,31 @@ static int schedules_init(const dlh_host *host, dlh_registrar *reg)
         const char *name;
         const dlh_schedule_ops *ops;
         const char *description;
+        const dlh_param_doc *params;
     } list[] = {
-        { "constant", &constant_ops, "constant learning rate" },
-        { "step", &step_ops, "decay by gamma every step_size epochs (torch StepLR)" },
+        { "constant", &constant_ops, "constant learning rate", constant_params },
+        { "step", &step_ops, "decay by gamma every step_size epochs (torch StepLR)",
+          step_params },
         { "multistep", &multistep_ops,
-          "decay by gamma at each milestone epoch (torch MultiStepLR)" },
+          "decay by gamma at each milestone epoch (torch MultiStepLR)", multistep_params },
         { "exponential", &exponential_ops,
-          "decay by gamma every epoch (torch ExponentialLR)" },
+          "decay by gamma every epoch (torch ExponentialLR)", exponential_params },
         { "linear", &linear_ops,
           "linear factor from start_factor to end_factor over total_epochs "
-          "(torch LinearLR)" },
+          "(torch LinearLR)", linear_params },
         { "cosine", &cosine_ops,
           "cosine annealing per step after an optional linear warmup "
-          "(torch CosineAnnealingLR, LinearLR)" },
+          "(torch CosineAnnealingLR, LinearLR)", cosine_params },
         { "reduce_on_plateau", &reduce_on_plateau_ops,
-          "reduce when the monitored metric stops improving (torch ReduceLROnPlateau)" },
+          "reduce when the monitored metric stops improving (torch ReduceLROnPlateau)",
+          reduce_on_plateau_params },
     };
     schedules_host = host;
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
         int rc = reg->add(reg, DLH_KIND_SCHEDULE, list[i].name, list[i].ops,
                           list[i].description);
-        if (rc < 0)
+        if (rc < 0 ||
+            (rc = reg->describe(reg, DLH_KIND_SCHEDULE, list[i].name, list[i].params)) < 0)
             return rc;
     }
     return 0;

@@ -12,12 +12,19 @@
 extern const dlh_host *schedules_host;
 
 extern const dlh_schedule_ops constant_ops;
+extern const dlh_param_doc constant_params[];
 extern const dlh_schedule_ops step_ops;
+extern const dlh_param_doc step_params[];
 extern const dlh_schedule_ops multistep_ops;
+extern const dlh_param_doc multistep_params[];
 extern const dlh_schedule_ops exponential_ops;
+extern const dlh_param_doc exponential_params[];
 extern const dlh_schedule_ops linear_ops;
+extern const dlh_param_doc linear_params[];
 extern const dlh_schedule_ops cosine_ops;
+extern const dlh_param_doc cosine_params[];
 extern const dlh_schedule_ops reduce_on_plateau_ops;
+extern const dlh_param_doc reduce_on_plateau_params[];
 
 /* Shared by the schedules (schedules.c). */
 

@@ -34,3 +34,10 @@ const dlh_schedule_ops step_ops = {
     .lr = step_lr,
     .destroy = schedules_state_free,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc step_params[] = {
+    { "step_size", DLH_PARAM_INT, NULL, 1, INT32_MAX, NULL, "epochs between decays" },
+    { "gamma", DLH_PARAM_FLOAT, "0.1", 0.0, DLH_PARAM_NO_MAX, NULL, "factor applied at each decay, > 0" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};
