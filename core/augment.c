@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batcher.h"
 #include "error.h"
 #include "params.h"
 #include "registry.h"
@@ -50,6 +51,7 @@ struct dlh_augment_pool {
     int64_t n, first;
     uint64_t seed, epoch;
     int j0, j1;
+    const float *norm_shift, *norm_scale;   /* dlh_augment_pool_set_norm, or NULL */
 };
 
 /* ---------------------------------------------------------------- instances */
@@ -103,6 +105,17 @@ void dlh_augmenter_free(dlh_augment_inst *a)
     memset(a, 0, sizeof *a);
 }
 
+void dlh_augment_info_set_norm(dlh_augment_info *info, int norm_kind)
+{
+    info->norm = norm_kind == DLH_NORM_NONE ? DLH_AUGMENT_NORM_NONE
+               : norm_kind == DLH_NORM_ZSCORE || norm_kind == DLH_NORM_MINMAX
+                   ? DLH_AUGMENT_NORM_AFFINE : DLH_AUGMENT_NORM_OTHER;
+    info->norm_groups = info->norm_group_stride = 0;
+    if (info->norm == DLH_AUGMENT_NORM_AFFINE)
+        dlh_norm_layout(&info->sample, dlh_shape_numel(&info->sample), &info->norm_groups,
+                        &info->norm_group_stride);
+}
+
 uint64_t dlh_augment_stream(uint64_t epoch, int64_t position, int j)
 {
     return dlh_host_table()->rng_stream(DLH_AUGMENT_RNG, epoch,
@@ -126,6 +139,8 @@ static int pool_apply(dlh_augment_pool *p, int j, int64_t s0, int64_t s1)
         .y = p->y ? p->y + s0 * p->y_numel : NULL,
         .label_numel = p->y ? p->y_numel : 0,
         .epoch = (int64_t)p->epoch,
+        .norm_shift = p->norm_shift,
+        .norm_scale = p->norm_scale,
     };
     float *x = p->x + s0 * p->x_numel;
     int rc = 0;
@@ -278,6 +293,12 @@ int dlh_augment_pool_run(dlh_augment_pool *p, float *x, float *y, int64_t n, int
 }
 
 /* ---------------------------------------------------------------- pool */
+
+void dlh_augment_pool_set_norm(dlh_augment_pool *p, const float *shift, const float *scale)
+{
+    p->norm_shift = shift;
+    p->norm_scale = scale;
+}
 
 static void pool_stop(dlh_augment_pool *p)
 {

@@ -69,5 +69,14 @@ void dlh_augment_pool_free(dlh_augment_pool *p);   /* NULL is a no-op */
    at a time. */
 int dlh_augment_pool_run(dlh_augment_pool *p, float *x, float *y, int64_t n, int64_t first,
                          uint64_t seed, uint64_t epoch);
+/* The statistics of an affine normalisation (batcher.h's dlh_norm: shift and
+   scale, one pair per group, borrowed until the pool is freed) that every
+   apply gets in ctx->norm_shift and ctx->norm_scale (augmenter.h, ABI 1.5).
+   Not while a batch runs. */
+void dlh_augment_pool_set_norm(dlh_augment_pool *p, const float *shift, const float *scale);
+/* Fills the ABI 1.5 part of info for data.normalize kind `norm_kind`
+   (dlh_norm_kind; a kind other than none, zscore and minmax is
+   DLH_AUGMENT_NORM_OTHER) over samples of info->sample. */
+void dlh_augment_info_set_norm(dlh_augment_info *info, int norm_kind);
 
 #endif

@@ -110,9 +110,7 @@ void dlh_norm_apply(const dlh_norm *n, float *x, int64_t count, int64_t sample_n
     }
 }
 
-/* Groups of a per-sample shape: channels of (C, H, W), else features. */
-static void norm_grouping(const dlh_shape *s, int64_t numel, int64_t *groups,
-                          int64_t *stride)
+void dlh_norm_layout(const dlh_shape *s, int64_t numel, int64_t *groups, int64_t *stride)
 {
     if (s->ndim == 3 && s->dim[0] > 0) {
         *groups = s->dim[0];
@@ -170,7 +168,7 @@ int dlh_norm_compute(dlh_norm_kind kind, double eps, const dlh_dataset_ops *ops,
     if (DLH_NORM_WHITENS(kind))
         return dlh_whiten_compute(kind, eps, ops, state, info, idx, n, out);
     int64_t groups, stride;
-    norm_grouping(&info->sample, numel, &groups, &stride);
+    dlh_norm_layout(&info->sample, numel, &groups, &stride);
 
     int64_t chunk = (int64_t)(NORM_CHUNK_BYTES / sizeof(float)) / numel;
     if (chunk < 1)
@@ -613,6 +611,9 @@ int dlh_batcher_set_augment(dlh_batcher *b, const dlh_augment_inst *aug, int n_a
                                                 prob_classes > 0 ? prob_classes : b->y_numel,
                                                 prob_classes, &pool)))
         return rc;
+    if (pool && b->norm &&
+        (b->norm->kind == DLH_NORM_ZSCORE || b->norm->kind == DLH_NORM_MINMAX))
+        dlh_augment_pool_set_norm(pool, b->norm->shift, b->norm->scale);
     for (int s = 0; s < 2 && prob_classes > 0; s++) {
         if (!(rows[s] = malloc((size_t)b->max_batch * (size_t)prob_classes *
                                sizeof(float)))) {

@@ -63,6 +63,10 @@ int dlh_read_labels(const dlh_dataset_ops *ops, void *state, const dlh_dataset_i
    goes through scratch (count * sample_numel floats; NULL for the others). */
 void dlh_norm_apply(const dlh_norm *n, float *x, int64_t count, int64_t sample_numel,
                     float *scratch);
+/* The groups dlh_norm_compute makes for samples of shape s (numel values):
+   channels of (C, H, W) (groups C, stride H*W), else single features
+   (groups numel, stride 1). */
+void dlh_norm_layout(const dlh_shape *s, int64_t numel, int64_t *groups, int64_t *stride);
 
 typedef struct dlh_batch {
     int64_t n;                      /* samples in this batch */

@@ -54,7 +54,10 @@ static const char help_text[] =
     "  augment CFG [--out FILE] [--samples N] [--backend NAME] [--set KEY=VALUE]...\n"
     "                        draw the first N (default 32) training samples as read\n"
     "                        and after data.augment, side by side, into FILE\n"
-    "                        (default augment.png)\n"
+    "                        (default augment.png); signals (audio waveforms) are\n"
+    "                        written as WAV clips NNN-original.wav and\n"
+    "                        NNN-augmented.wav into the folder FILE (default\n"
+    "                        augment) at the reader's sample rate, or at --rate HZ\n"
     "  gradcheck CFG [--layer NAME] [--backend NAME] [--set KEY=VALUE]...\n"
     "                        check every layer's and the loss's backward against\n"
     "                        central differences on the model's shapes (cpu)\n"
@@ -262,7 +265,7 @@ static int cmd_plugins(int argc, char **argv)
 static int cmd_experiment(const char *cmd, int argc, char **argv)
 {
     const char *cfg_path = NULL, *backend = NULL, *weights = NULL, *runs = NULL;
-    const char *resume = NULL, *out = "augment.png", *samples = "32";
+    const char *resume = NULL, *out = NULL, *samples = "32", *rate_s = NULL;
     int is_run = strcmp(cmd, "run") == 0, is_eval = strcmp(cmd, "eval") == 0;
     int is_aug = strcmp(cmd, "augment") == 0, is_gc = strcmp(cmd, "gradcheck") == 0;
     const char *layer = NULL;
@@ -282,7 +285,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--set") == 0 ||
                    (is_eval && strcmp(a, "--weights") == 0) ||
-                   (is_aug && (strcmp(a, "--out") == 0 || strcmp(a, "--samples") == 0)) ||
+                   (is_aug && (strcmp(a, "--out") == 0 || strcmp(a, "--samples") == 0 ||
+                               strcmp(a, "--rate") == 0)) ||
                    (is_gc && strcmp(a, "--layer") == 0) ||
                    (is_run && (strcmp(a, "--runs") == 0 || strcmp(a, "--resume") == 0))) {
             if (i + 1 >= argc) {
@@ -303,6 +307,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
                 samples = argv[++i];
             else if (strcmp(a, "--layer") == 0)
                 layer = argv[++i];
+            else if (strcmp(a, "--rate") == 0)
+                rate_s = argv[++i];
             else
                 sets[n_sets++] = argv[++i];
         } else if (is_run && strcmp(a, "--profile") == 0) {
@@ -337,14 +343,21 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     if (!status && resume && !resume[0])
         status = usage_error("run: --resume needs a run folder");
     long n_samples = 0;
+    double rate = 0.0;
     if (!status && is_aug) {
         char *end;
         n_samples = strtol(samples, &end, 10);
         if (!*samples || *end || n_samples < 1 || n_samples > 256)
             status = usage_error("augment: --samples: expected a whole number from 1 to "
                                  "256, got '%s'", samples);
-        else if (!out[0])
+        else if (out && !out[0])
             status = usage_error("augment: --out needs a file name");
+        if (!status && rate_s) {
+            rate = strtod(rate_s, &end);
+            if (!*rate_s || *end || !(rate >= 1.0 && rate <= 1e6))
+                status = usage_error("augment: --rate: expected a sample rate in Hz from 1 "
+                                     "to 1000000, got '%s'", rate_s);
+        }
     }
     if (status) {
         free(sets);
@@ -380,7 +393,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     } else if (is_eval)
         rc = dlh_eval(cfg, backend, weights, stdout);
     else if (is_aug)
-        rc = dlh_preview(cfg, backend, out, n_samples, stdout);
+        rc = dlh_preview(cfg, backend, out, n_samples, rate, stdout);
     else if (is_gc)
         rc = dlh_gradcheck(cfg, backend, layer, stdout);
     else

@@ -319,6 +319,7 @@ static int exp_augment(dlh_experiment *e, dlh_params *data, config_setting_t *li
         info.label_kind = tr->label_kind;
         info.n_classes = tr->label_kind == DLH_LABEL_CLASS ? tr->n_classes : 0;
         info.label = tr->label;
+        dlh_augment_info_set_norm(&info, e->normalize);
         if ((rc = dlh_augmenter_new(c, p, &info, &e->augment[i])))
             return exp_locate(p, NULL, rc);
         e->n_augment = i + 1;

@@ -54,7 +54,7 @@ static dlh_shape shape_of(int ndim, int64_t d0, int64_t d1, int64_t d2)
 static int aug_new(const char *type, const char *body, dlh_shape sample, aug *a)
 {
     static const char *const reserved[] = { "type", NULL };
-    dlh_augment_info info = { sizeof info, sample, DLH_LABEL_CLASS, 10, { 0, { 0 } }, 0, 0 };
+    dlh_augment_info info = { sizeof info, sample, DLH_LABEL_CLASS, 10, { 0, { 0 } }, 0, 0, 0, 0, 0 };
     char text[8192], label[64];
     dlh_config *cfg = NULL;
     a->ops = NULL;
@@ -93,7 +93,7 @@ static int aug_new(const char *type, const char *body, dlh_shape sample, aug *a)
 static int aug_run(const aug *a, const uint64_t *streams, int64_t batch, float *x)
 {
     dlh_augment_ctx ctx = { sizeof ctx, SEED, batch > 0 ? streams[0] : 0, batch, 0,
-                            streams, NULL, 0, 1 };
+                            streams, NULL, 0, 1, NULL, NULL };
     dlh_error_clear();
     return a->ops->apply(a->state, &ctx, x);
 }

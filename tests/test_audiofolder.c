@@ -311,6 +311,7 @@ static void test_exact(void)
        o.info.n_classes == 2, "3 samples, 2 classes (hidden names and notes.txt skipped)");
     ok(o.info.sample.ndim == 2 && o.info.sample.dim[0] == 1 && o.info.sample.dim[1] == 4000,
        "waveform samples are (1, 4000)");
+    ok(o.info.sample_rate == 16000.0, "info gives the sample rate, 16000 Hz (ABI 1.5)");
     ok(o.rc == 0 && af->class_name && af->class_name(o.state, 0) &&
        strcmp(af->class_name(o.state, 0), "a_cat") == 0 &&
        strcmp(af->class_name(o.state, 1), "b_dog") == 0 && !af->class_name(o.state, 2) &&
@@ -444,6 +445,8 @@ static void test_logmel(void)
            o.info.sample.dim[1] == cases[k].mels && o.info.sample.dim[2] == cases[k].frames,
            "logmel %s: shape (1, %d, %d) (%s)", cases[k].what, cases[k].mels,
            cases[k].frames, o.msg);
+        ok(o.info.sample_rate == 16000.0, "logmel %s: the audio's sample rate, 16000 Hz",
+           cases[k].what);
         if (o.rc == 0) {
             float *x = read_all(&o, NULL);
             double worst = 0;

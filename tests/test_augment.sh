@@ -164,6 +164,37 @@ augment = (
 workers = 1;
 EOF
 
+# ---- color_jitter on z-scored data: it maps each sample back to the raw
+# values (here in [0, 1.5], so bound = 1.5), jitters and maps forward; the
+# weights do not depend on the loader threads; the default bound 1 refuses
+# the data with a message that says what to do.
+printf 'augment = ( { type = "color_jitter"; brightness = 0.3; contrast = 0.3; bound = 1.5; } );\nworkers = 1;\n' >augment.inc
+run_cmd "$dlhost" run base.cfg --runs cj1
+is "$RC" 0 "a run with color_jitter on z-scored data exits 0"
+run_cmd "$dlhost" run base.cfg --runs cj3 --set data.workers=3
+cmp -s cj1/aug/last.safetensors cj3/aug/last.safetensors &&
+    ! cmp -s cj1/aug/last.safetensors none/aug/last.safetensors
+ok $? "color_jitter changes training, alike with 1 and 3 loader threads"
+run_cmd "$dlhost" augment base.cfg --out cj.png --samples 4
+if grep -q "built without libpng" "$ERR_FILE"; then
+    skip "dlhost augment with color_jitter: built without libpng"
+else
+    is "$RC" 0 "dlhost augment hands color_jitter the normalisation statistics too"
+fi
+printf 'augment = ( { type = "color_jitter"; brightness = 0.3; } );\nworkers = 1;\n' >augment.inc
+run_cmd "$dlhost" run base.cfg --runs cjbad
+is "$RC" 1 "color_jitter with bound 1 on values up to 1.5: exit 1"
+like "$ERR_FILE" "outside [0, bound = 1]: ColorJitter wants [0, 1] images; set bound to the data's largest value" \
+     "color_jitter with the wrong bound: says what to set"
+cat >augment.inc <<'EOF2'
+augment = (
+  { type = "random_crop"; padding = 1; padding_mode = "reflect"; },
+  { type = "random_hflip"; p = 0.5; },
+  { type = "gaussian_noise"; stddev = 0.1; }
+);
+workers = 1;
+EOF2
+
 # ---- dlhost augment: the preview grid.
 run_cmd "$dlhost" augment base.cfg --out grid.png --samples 6
 if grep -q "built without libpng" "$ERR_FILE"; then
@@ -211,6 +242,23 @@ printf 'augment = { type = "random_hflip"; };\n' >augment.inc
 bad "augment as a group" "'augment' must be a list"
 printf 'workers = 1000;\n' >augment.inc
 bad "too many workers" "workers"
+
+printf 'augment = ( { type = "color_jitter"; brightness = -0.2; } );\n' >augment.inc
+bad "color_jitter: a negative brightness" "If brightness is a single number, it must be non negative"
+printf 'augment = ( { type = "color_jitter"; hue = 0.7; } );\n' >augment.inc
+bad "color_jitter: hue above 0.5" "hue values should be between (-0.5, 0.5)"
+printf 'augment = ( { type = "color_jitter"; hue = [-0.6, 0.1]; } );\n' >augment.inc
+bad "color_jitter: a hue range outside [-0.5, 0.5]" "hue values should be between (-0.5, 0.5)"
+printf 'augment = ( { type = "color_jitter"; saturation = 0.3; } );\n' >augment.inc
+bad "color_jitter: saturation on 1-channel images" \
+    "parameter 'saturation' needs RGB images (3 channels); the data's have 1"
+printf 'augment = ( { type = "color_jitter"; bound = 0.0; } );\n' >augment.inc
+bad "color_jitter: bound 0" "parameter 'bound'"
+printf 'augment = ( { type = "color_jitter"; brightness = 0.2; } );\n' >augment.inc
+run_cmd "$dlhost" check base.cfg --set data.normalize=pca
+is "$RC" 2 "color_jitter on PCA-whitened data: exit 2"
+like "$ERR_FILE" "needs the raw pixel values, and data.normalize maps them in a way it cannot undo" \
+     "color_jitter on PCA-whitened data: says why"
 
 printf 'workers = 1;\n' >augment.inc
 run_cmd "$dlhost" augment base.cfg

@@ -10,7 +10,10 @@
  * per-element draws are the Philox draws recomputed here; erasing's
  * boxes lie in scale and ratio and hold the value; noise statistics over many
  * values; same streams give the same output, other streams another; every bad
- * parameter is a located configuration error naming its key. */
+ * parameter is a located configuration error naming its key.  color_jitter
+ * against torchvision's adjust_* and ColorJitter (tests/ref/color_jitter_ref.h),
+ * on raw, 0..255 and normalised values, its factors and order against the
+ * Philox draws, the 24 orders equally frequent. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1075,6 +1078,22 @@ static const ref_case ref_cases[] = {
 #define REF_N 4
 #define REF_NUMEL (REF_C * REF_H * REF_W)
 
+/* color_jitter's cases: torchvision's adjust_* with one factor (the range
+   [f, f]), and ColorJitter with the drawn order and factors. */
+typedef struct cj_fixed_case {
+    const char *name;
+    int64_t c;
+    const char *body;
+    const float *out;           /* [c * CJ_H * CJ_W] */
+} cj_fixed_case;
+typedef struct cj_drawn_case {
+    const char *name;
+    int64_t c;
+    const char *body;
+    const float *out;           /* [4 * c * CJ_H * CJ_W]: a sample per stream */
+} cj_drawn_case;
+#include "ref/color_jitter_ref.h"   /* tests/ref/color_jitter_ref.py; test_ref_live.sh re-checks it */
+
 /* ------------------------------------------------------------ helpers */
 
 typedef struct aug {
@@ -1104,7 +1123,7 @@ static int aug_new_info(const char *type, const char *body, dlh_augment_info *in
 
 static int aug_new(const char *type, const char *body, dlh_shape sample, aug *a)
 {
-    dlh_augment_info info = { sizeof info, sample, DLH_LABEL_CLASS, 10, { 0, { 0 } }, 0, 0 };
+    dlh_augment_info info = { sizeof info, sample, DLH_LABEL_CLASS, 10, { 0, { 0 } }, 0, 0, 0, 0, 0 };
     return aug_new_info(type, body, &info, 0, a);
 }
 
@@ -1153,7 +1172,7 @@ static int aug_run(const aug *a, uint64_t seed, const uint64_t *streams, int64_t
                    int64_t first, float *x)
 {
     dlh_augment_ctx ctx = { sizeof ctx, seed, batch > 0 ? streams[0] : 0, batch, first,
-                            streams, NULL, 0, 1 };
+                            streams, NULL, 0, 1, NULL, NULL };
     dlh_error_clear();
     return a->ops->apply(a->state, &ctx, x);
 }
@@ -1206,6 +1225,7 @@ static void test_registered(void)
         "gaussian_noise", "uniform_noise", "salt_pepper", "random_scale", "dropout_noise",
         "random_hflip", "random_vflip", "random_crop", "random_erasing", "random_shift",
         "random_rotation", "random_affine", "random_resized_crop", "mixup", "cutmix",
+        "color_jitter",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const dlh_component *c = dlh_registry_find(DLH_KIND_AUGMENTER, names[i]);
@@ -1759,7 +1779,7 @@ static void test_ctx(void)
     }
     float x[32] = { 0 }, y[32] = { 0 };
     uint64_t s = 17;
-    dlh_augment_ctx ctx = { sizeof ctx, 5, 17, 2, 0, NULL, NULL, 0, 1 };
+    dlh_augment_ctx ctx = { sizeof ctx, 5, 17, 2, 0, NULL, NULL, 0, 1, NULL, NULL };
     int rc = a.ops->apply(a.state, &ctx, x);
     ok(rc == DLH_EINVAL && strstr(dlh_error_get(), "per-sample streams"),
        "two samples without ctx->streams are refused (%s)", dlh_error_get());
@@ -1920,7 +1940,8 @@ static void mix_batch(float *x, float *y)
 
 static int mix_run(const aug *a, uint64_t seed, const uint64_t *streams, float *x, float *y)
 {
-    dlh_augment_ctx ctx = { sizeof ctx, seed, streams[0], MIX_N, 0, streams, y, MIX_C, 1 };
+    dlh_augment_ctx ctx = { sizeof ctx, seed, streams[0], MIX_N, 0, streams, y, MIX_C, 1,
+                            NULL, NULL };
     dlh_error_clear();
     return a->ops->apply(a->state, &ctx, x);
 }
@@ -1928,7 +1949,7 @@ static int mix_run(const aug *a, uint64_t seed, const uint64_t *streams, float *
 static void test_mixing(void)
 {
     dlh_augment_info info = { sizeof info, shape_of(3, 1, 5, 7), DLH_LABEL_CLASS, MIX_C,
-                              { 0, { 0 } }, 0, 0 };
+                              { 0, { 0 } }, 0, 0, 0, 0, 0 };
     aug mx, cm;
     int rc = aug_new_info("mixup", "alpha = 1.0;", &info, 1, &mx);
     ok(rc == 0 && info.wants_probabilities == 1 && info.whole_batch == 1,
@@ -2061,7 +2082,7 @@ static void test_mixing(void)
     mix_run(&cm, 9, streams, xa, ya);
     ok(same_bits(x, xa, MIX_N * 35) && same_bits(y, ya, MIX_N * MIX_C),
        "cutmix: the same streams give the same bits");
-    dlh_augment_ctx nolabels = { sizeof nolabels, 9, streams[0], MIX_N, 0, streams, NULL, 0, 1 };
+    dlh_augment_ctx nolabels = { sizeof nolabels, 9, streams[0], MIX_N, 0, streams, NULL, 0, 1, NULL, NULL };
     rc = mx.ops->apply(mx.state, &nolabels, x);
     ok(rc == DLH_EINVAL && strstr(dlh_error_get(), "needs probability rows"),
        "mixup without label rows: DLH_EINVAL (%s)", dlh_error_get());
@@ -2087,6 +2108,300 @@ static void test_mixing(void)
        "cutmix on 1-d samples: refused (%s)", dlh_error_get());
 }
 
+/* ------------------------------------------------------------ color_jitter */
+
+#define CJ_HW (CJ_H * CJ_W)
+
+/* color_jitter over one image of c channels (from `in`, CJ_H x CJ_W) for
+   each stream, with the data's normalisation described by `info` (its
+   shift and scale in ctx when affine); rc of create or apply. */
+static int cj_run(const char *body, int64_t c, int norm, const float *shift,
+                  const float *scale, const uint64_t *streams, int n, uint64_t seed,
+                  float *x)
+{
+    dlh_augment_info info = { sizeof info, shape_of(3, c, CJ_H, CJ_W), DLH_LABEL_CLASS, 10,
+                              { 0, { 0 } }, 0, 0, norm, 0, 0 };
+    if (norm == DLH_AUGMENT_NORM_AFFINE) {
+        info.norm_groups = c;
+        info.norm_group_stride = CJ_HW;
+    }
+    aug a;
+    int rc = aug_new_info("color_jitter", body, &info, 0, &a);
+    if (rc < 0)
+        return rc;
+    dlh_augment_ctx ctx = { sizeof ctx, seed, streams[0], n, 0, streams, NULL, 0, 1,
+                            shift, scale };
+    dlh_error_clear();
+    rc = a.ops->apply(a.state, &ctx, x);
+    aug_free(&a);
+    return rc;
+}
+
+/* Largest |got - want| / tol over n values (NaN counts as infinite). */
+static double cj_worst(const float *got, const float *want, int n, double tol, int *at)
+{
+    double worst = 0.0;
+    *at = 0;
+    for (int i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]) / tol;
+        if (isnan(d) || d > worst) {
+            worst = isnan(d) ? INFINITY : d;
+            *at = i;
+        }
+    }
+    return worst;
+}
+
+/* torchvision's adjust_* with fixed factors (the range [f, f]), on raw
+   values in [0, 1]; the same on 0..255 values with bound = 255; and on
+   values normalised per channel, which color_jitter maps back and forth. */
+static void test_color_jitter_fixed(void)
+{
+    static const float shift[3] = { 0.45f, 0.5f, 0.4f }, scale[3] = { 3.5f, 4.0f, 3.25f };
+    for (size_t k = 0; k < sizeof cj_fixed / sizeof cj_fixed[0]; k++) {
+        const cj_fixed_case *f = &cj_fixed[k];
+        const float *in = f->c == 3 ? cj_rgb : cj_grey;
+        int n = (int)f->c * CJ_HW, at;
+        float x[3 * CJ_HW];
+        uint64_t s = 77;
+        memcpy(x, in, (size_t)n * sizeof *x);
+        int rc = cj_run(f->body, f->c, DLH_AUGMENT_NORM_NONE, NULL, NULL, &s, 1, 3, x);
+        double worst = cj_worst(x, f->out, n, 2e-6, &at);
+        if (!ok(rc == 0 && worst <= 1.0, "color_jitter %s { %s }: torchvision's values "
+                "(worst %.2g of 2e-6 at %d)", f->name, f->body, worst, at))
+            diag("rc %d %s; got %.9g, want %.9g", rc, dlh_error_get(), x[at], f->out[at]);
+
+        char body[160];
+        float want[3 * CJ_HW];
+        snprintf(body, sizeof body, "%s bound = 255;", f->body);
+        for (int i = 0; i < n; i++) {
+            x[i] = in[i] * 255.0f;
+            want[i] = f->out[i] * 255.0f;
+        }
+        rc = cj_run(body, f->c, DLH_AUGMENT_NORM_NONE, NULL, NULL, &s, 1, 3, x);
+        worst = cj_worst(x, want, n, 255.0 * 3e-6, &at);
+        if (!ok(rc == 0 && worst <= 1.0, "color_jitter %s with bound = 255 on 0..255 "
+                "values: 255 times torchvision's (worst %.2g)", f->name, worst))
+            diag("rc %d %s; got %.9g, want %.9g", rc, dlh_error_get(), x[at], want[at]);
+
+        for (int i = 0; i < n; i++)
+            x[i] = (in[i] - shift[i / CJ_HW]) * scale[i / CJ_HW];
+        rc = cj_run(f->body, f->c, DLH_AUGMENT_NORM_AFFINE, shift, scale, &s, 1, 3, x);
+        for (int i = 0; i < n; i++)
+            x[i] = x[i] / scale[i / CJ_HW] + shift[i / CJ_HW];
+        worst = cj_worst(x, f->out, n, 1e-5, &at);
+        if (!ok(rc == 0 && worst <= 1.0, "color_jitter %s on normalised values: mapped "
+                "back, torchvision's (worst %.2g of 1e-5)", f->name, worst))
+            diag("rc %d %s; got %.9g, want %.9g", rc, dlh_error_get(), x[at], f->out[at]);
+    }
+}
+
+/* ColorJitter.forward with the documented draws (order and factors) for
+   four streams, one call or several. */
+static void test_color_jitter_drawn(void)
+{
+    for (size_t k = 0; k < sizeof cj_drawn / sizeof cj_drawn[0]; k++) {
+        const cj_drawn_case *d = &cj_drawn[k];
+        const float *in = d->c == 3 ? cj_rgb : cj_grey;
+        int numel = (int)d->c * CJ_HW, n = 4 * numel, at;
+        float x[4 * 3 * CJ_HW], y[4 * 3 * CJ_HW];
+        for (int i = 0; i < 4; i++)
+            memcpy(x + i * numel, in, (size_t)numel * sizeof *x);
+        memcpy(y, x, (size_t)n * sizeof *y);
+        int rc = cj_run(d->body, d->c, DLH_AUGMENT_NORM_NONE, NULL, NULL, cj_streams, 4,
+                        CJ_SEED, x);
+        double worst = cj_worst(x, d->out, n, 2e-6, &at);
+        if (!ok(rc == 0 && worst <= 1.0, "color_jitter %s { %s }: torchvision's ColorJitter "
+                "with the drawn order and factors (worst %.2g of 2e-6 at %d)", d->name,
+                d->body, worst, at))
+            diag("rc %d %s; got %.9g, want %.9g", rc, dlh_error_get(), x[at], d->out[at]);
+        for (int i = 0; i < 4 && rc == 0; i++)
+            rc = cj_run(d->body, d->c, DLH_AUGMENT_NORM_NONE, NULL, NULL, cj_streams + i, 1,
+                        CJ_SEED, y + i * numel);
+        ok(rc == 0 && same_bits(x, y, (size_t)n), "color_jitter %s: a sample at a time, "
+           "the same bits", d->name);
+    }
+}
+
+/* The factors lie in their ranges and are counters 4-6's draws; the order
+   is torch.randperm's swaps on counters 1-3: brightness 2 and contrast 0
+   on a two-valued image tell which came first; the 24 orders are equally
+   frequent; p picks the samples by counter 0. */
+#define CJ_MANY 2400
+static void test_color_jitter_draws(void)
+{
+    static float x[CJ_MANY * 3 * CJ_HW];
+    static uint64_t streams[CJ_MANY];
+    many_streams(streams, CJ_MANY, 4242);
+    const uint64_t seed = 31;
+
+    /* Brightness, contrast and saturation each alone on a 2-pixel-valued
+       RGB image: the factor is read back from the blend. */
+    static const char *const bodies[3] = { "brightness = [0.5, 1.5];",
+                                           "contrast = [0.2, 0.9];",
+                                           "saturation = [0.0, 1.5];" };
+    static const double lo[3] = { 0.5, 0.2, 0.0 }, hi[3] = { 1.5, 0.9, 1.5 };
+    for (int t = 0; t < 3; t++) {
+        int nm = 3 * CJ_HW;
+        for (int i = 0; i < CJ_MANY; i++)
+            for (int e = 0; e < nm; e++)
+                x[i * nm + e] = e % 2 ? 0.3f : 0.6f - 0.1f * (float)(e / CJ_HW);
+        int rc = cj_run(bodies[t], 3, DLH_AUGMENT_NORM_NONE, NULL, NULL, streams, CJ_MANY,
+                        seed, x);
+        int in_range = 1, drawn = 1;
+        double mean = 0.0;
+        for (int i = 0; i < CJ_MANY && rc == 0; i++) {
+            const float *v = x + i * nm;
+            /* brightness: f x; contrast: two pixels f (x0 - x1) apart;
+               saturation: two channels of a pixel f (r - g) apart. */
+            double f = t == 0 ? v[0] / 0.6 : t == 1 ? (v[0] - v[1]) / (0.6 - 0.3)
+                                                    : (v[0] - v[CJ_HW]) / (0.6 - 0.5);
+            float want = (float)(lo[t] + (hi[t] - lo[t]) * draw_u(seed, streams[i], 4 + t));
+            in_range &= f >= lo[t] - 1e-5 && f <= hi[t] + 1e-5;
+            drawn &= fabs(f - want) < 1e-5;
+            mean += f / CJ_MANY;
+        }
+        ok(rc == 0 && in_range && drawn && fabs(mean - (lo[t] + hi[t]) / 2) < 0.02,
+           "color_jitter { %s }: every factor in range, counter %d's draw (mean %.3f)",
+           bodies[t], 4 + t, mean);
+    }
+
+    /* The order: brightness 2 then contrast 0 gives mean(clamp(2 x)) = 0.7,
+       contrast then brightness 2 mean(x) = 1.0. */
+    for (int i = 0; i < CJ_MANY; i++)
+        for (int e = 0; e < CJ_HW; e++)
+            x[i * CJ_HW + e] = e % 2 ? 0.8f : 0.2f;
+    int rc = cj_run("brightness = [2.0, 2.0]; contrast = [0.0, 0.0];", 1,
+                    DLH_AUGMENT_NORM_NONE, NULL, NULL, streams, CJ_MANY, seed, x);
+    int agree = 1, b_first = 0, count[24] = { 0 };
+    for (int i = 0; i < CJ_MANY; i++) {
+        int order[4] = { 0, 1, 2, 3 }, pos[4];
+        for (int k = 0; k < 3; k++) {
+            int j = k + (int)draw_int(seed, streams[i], 1 + (uint64_t)k, 0, 3 - k);
+            int t = order[k];
+            order[k] = order[j];
+            order[j] = t;
+        }
+        for (int k = 0; k < 4; k++)
+            pos[order[k]] = k;
+        int got_b_first = fabsf(x[i * CJ_HW] - 0.7f) < 1e-5f;
+        agree &= got_b_first == (pos[0] < pos[1]) &&
+                 (got_b_first || fabsf(x[i * CJ_HW] - 1.0f) < 1e-5f);
+        b_first += got_b_first;
+        /* The permutation's rank: the Lehmer code. */
+        int rank = 0;
+        for (int k = 0; k < 4; k++) {
+            int smaller = 0;
+            for (int m = k + 1; m < 4; m++)
+                smaller += order[m] < order[k];
+            rank = rank * (4 - k) + smaller;
+        }
+        count[rank]++;
+    }
+    double chi2 = 0.0, expect = CJ_MANY / 24.0;
+    int all = 1;
+    for (int r = 0; r < 24; r++) {
+        chi2 += (count[r] - expect) * (count[r] - expect) / expect;
+        all &= count[r] > 0;
+    }
+    ok(rc == 0 && agree, "color_jitter: brightness comes before contrast exactly when "
+       "counters 1-3's permutation says so (%d of %d)", b_first, CJ_MANY);
+    ok(fabs((double)b_first / CJ_MANY - 0.5) < 0.04, "color_jitter: brightness first in "
+       "about half the samples (%.3f)", (double)b_first / CJ_MANY);
+    /* 23 degrees of freedom: P(chi2 > 55) < 2e-4. */
+    ok(all && chi2 < 55.0, "color_jitter: the 24 orders are equally frequent over %d "
+       "samples (chi2 %.1f, 23 d.o.f.)", CJ_MANY, chi2);
+
+    /* p: the sample changes exactly when u(0) < p. */
+    for (int i = 0; i < CJ_MANY; i++)
+        for (int e = 0; e < CJ_HW; e++)
+            x[i * CJ_HW + e] = 0.25f;
+    rc = cj_run("brightness = [2.0, 2.0]; p = 0.3;", 1, DLH_AUGMENT_NORM_NONE, NULL, NULL,
+                streams, CJ_MANY, seed, x);
+    int by_p = 1, changed = 0;
+    for (int i = 0; i < CJ_MANY; i++) {
+        int got = x[i * CJ_HW] != 0.25f;
+        by_p &= got == (draw_u(seed, streams[i], 0) < 0.3);
+        changed += got;
+    }
+    ok(rc == 0 && by_p && abs(changed - CJ_MANY * 3 / 10) < CJ_MANY / 20,
+       "color_jitter p = 0.3: changed exactly when u(0) < 0.3 (%d of %d)", changed, CJ_MANY);
+}
+
+/* What color_jitter refuses, and what it leaves alone. */
+static void test_color_jitter_bad(void)
+{
+    const dlh_shape rgb = shape_of(3, 3, 8, 8), grey = shape_of(3, 1, 8, 8),
+                    flat = shape_of(1, 64, 0, 0);
+    const bad_case cases[] = {
+        { "color_jitter", "brightness = -0.1;", rgb,
+          "If brightness is a single number, it must be non negative" },
+        { "color_jitter", "contrast = [1.5, 0.5];", rgb, "contrast values should be between" },
+        { "color_jitter", "saturation = [-0.5, 1.0];", rgb,
+          "saturation values should be between" },
+        { "color_jitter", "hue = 0.6;", rgb, "hue values should be between (-0.5, 0.5)" },
+        { "color_jitter", "hue = -0.1;", rgb, "If hue is a single number" },
+        { "color_jitter", "hue = [-0.6, 0.2];", rgb, "hue values should be between" },
+        { "color_jitter", "brightness = [0.5, 1.0, 1.5];", rgb, "'brightness'" },
+        { "color_jitter", "saturation = 0.4;", grey, "parameter 'saturation' needs RGB "
+          "images (3 channels); the data's have 1" },
+        { "color_jitter", "hue = 0.1;", grey, "parameter 'hue' needs RGB images" },
+        { "color_jitter", "bound = 0.0;", rgb, "'bound'" },
+        { "color_jitter", "bound = -1.0;", rgb, "'bound'" },
+        { "color_jitter", "p = 1.5;", rgb, "'p'" },
+        { "color_jitter", "brightness = 0.2;", flat, "needs images (C, H, W)" },
+        { "color_jitter", "brighness = 0.2;", rgb, "did you mean 'brightness'" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const bad_case *c = &cases[i];
+        aug a;
+        int rc = aug_new(c->type, c->body, c->shape, &a);
+        const char *msg = dlh_error_get();
+        ok(rc == DLH_ECONFIG && strncmp(msg, "test.cfg:", 9) == 0 && strstr(msg, c->want),
+           "%s { %s }: refused, naming %s (%s)", c->type, c->body, c->want, msg);
+        aug_free(&a);
+    }
+    const bad_case good[] = {
+        { "color_jitter", "brightness = 0.0; contrast = 0.5; saturation = 0.0; hue = 0.0;",
+          grey, "" },
+        { "color_jitter", "brightness = [0.0, 0.0]; hue = [-0.5, 0.5]; bound = 255.0;", rgb,
+          "" },
+        { "color_jitter", "contrast = 2.0;", shape_of(3, 2, 8, 8), "" },
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        aug a;
+        int rc = aug_new(good[i].type, good[i].body, good[i].shape, &a);
+        if (!ok(rc == 0, "%s { %s } is accepted", good[i].type, good[i].body))
+            diag("%s", dlh_error_get());
+        aug_free(&a);
+    }
+
+    /* Whitening (another normalisation) cannot be undone: refused. */
+    float x[3 * CJ_HW];
+    uint64_t s = 5;
+    memcpy(x, cj_rgb, sizeof x);
+    int rc = cj_run("brightness = 0.2;", 3, DLH_AUGMENT_NORM_OTHER, NULL, NULL, &s, 1, 1, x);
+    ok(rc == DLH_ECONFIG && strstr(dlh_error_get(), "data.normalize"),
+       "color_jitter over whitened data: refused (%s)", dlh_error_get());
+    /* Affine normalisation, but no statistics in the ctx. */
+    rc = cj_run("brightness = 0.2;", 3, DLH_AUGMENT_NORM_AFFINE, NULL, NULL, &s, 1, 1, x);
+    ok(rc == DLH_EINVAL && strstr(dlh_error_get(), "no statistics"),
+       "color_jitter on normalised data without the statistics: refused (%s)",
+       dlh_error_get());
+    /* 0..255 values with the default bound 1: an error that says so. */
+    for (int i = 0; i < 3 * CJ_HW; i++)
+        x[i] = cj_rgb[i] * 255.0f;
+    rc = cj_run("brightness = 0.2;", 3, DLH_AUGMENT_NORM_NONE, NULL, NULL, &s, 1, 1, x);
+    ok(rc == DLH_EDATA && strstr(dlh_error_get(), "bound = 255 for 0..255"),
+       "color_jitter on 0..255 values with bound 1: refused (%s)", dlh_error_get());
+    /* Nothing on: the sample keeps its bits (no round trip). */
+    float y[3 * CJ_HW];
+    memcpy(x, cj_rgb, sizeof x);
+    memcpy(y, cj_rgb, sizeof y);
+    rc = cj_run("", 3, DLH_AUGMENT_NORM_NONE, NULL, NULL, &s, 1, 1, x);
+    ok(rc == 0 && same_bits(x, y, 3 * CJ_HW), "color_jitter with nothing on changes nothing");
+}
+
 int main(void)
 {
     if (dlh_registry_load_all(0) < 0) {
@@ -2105,6 +2420,10 @@ int main(void)
     test_ctx();
     test_bad_params();
     test_mixing();
+    test_color_jitter_fixed();
+    test_color_jitter_drawn();
+    test_color_jitter_draws();
+    test_color_jitter_bad();
     dlh_registry_clear();
     return done_testing();
 }

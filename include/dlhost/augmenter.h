@@ -48,7 +48,27 @@ typedef struct dlh_augment_info {
        writes), after the augmenters before it have finished the batch; its
        result then depends on how samples fall into batches. */
     int32_t whole_batch;
+    /* ABI 1.5 members go below this line: an augmenter reads them only when
+       info->struct_size covers them (an older host leaves them out). */
+    /* How the host maps the reader's values to the x apply sees
+       (data.normalize), so that one defined on raw values (color_jitter:
+       pixels in [0, 1]) can map back and forth, or refuse. */
+    int32_t norm;               /* dlh_augment_norm */
+    /* DLH_AUGMENT_NORM_AFFINE: value e of a sample (C order) belongs to group
+       e / norm_group_stride of norm_groups, the channel of (C, H, W)
+       samples (stride H*W), else the feature itself (stride 1). */
+    int64_t norm_groups, norm_group_stride;
 } dlh_augment_info;
+
+/* dlh_augment_info.norm (ABI 1.5). */
+typedef enum dlh_augment_norm {
+    DLH_AUGMENT_NORM_NONE = 0,      /* x holds the reader's values */
+    /* x = (raw - shift[g]) * scale[g] per group g, statistics of the
+       training split in ctx->norm_shift and ctx->norm_scale (they are
+       computed after create, and each run computes its own) */
+    DLH_AUGMENT_NORM_AFFINE = 1,
+    DLH_AUGMENT_NORM_OTHER = 2      /* another map (whitening): no way back to raw values */
+} dlh_augment_norm;
 
 typedef struct dlh_augment_ctx {
     uint32_t struct_size;
@@ -60,6 +80,10 @@ typedef struct dlh_augment_ctx {
     float *y;                   /* [batch * label_numel] labels (changeable), or NULL */
     int64_t label_numel;        /* floats per sample in y; 0 when y is NULL */
     int64_t epoch;              /* from 1 */
+    /* ABI 1.5 members go below this line. */
+    /* [info.norm_groups] each when info.norm is DLH_AUGMENT_NORM_AFFINE,
+       else NULL: raw = x / norm_scale[g] + norm_shift[g]. */
+    const float *norm_shift, *norm_scale;
 } dlh_augment_ctx;
 
 typedef struct dlh_augmenter_ops {

@@ -30,6 +30,10 @@ typedef struct dlh_dataset_info {
        own size and zeroes the rest before info; a reader fills a member
        only when struct_size covers it. */
     int32_t sample_weights; /* 1: read_weights gives a weight per sample */
+    /* ABI 1.5 members go below this line (the same rule). */
+    /* Samples that are signals in time (audio: (T) or (C, T) waveforms, and
+       spectrograms made from them): their sample rate in Hz, else 0. */
+    double sample_rate;
 } dlh_dataset_info;
 
 typedef struct dlh_dataset_ops {

@@ -23,7 +23,7 @@
  *     (n_fft / 2) - n_fft) / hop (1 + T / hop for even n_fft), torchaudio's
  *     MelSpectrogram then log(x + 1e-6) (audio_mel.c); n_fft (default 512),
  *     hop (160), n_mels (64), f_min (0), f_max (rate // 2).
- * Labels are class indices.
+ * Labels are class indices; info gives the sample rate `rate` (ABI 1.5).
  *
  * Everything is decoded at open into one float cache: n_files x numel x 4
  * bytes (1000 one-second clips at 16 kHz: 64 MB as waveforms, 25 MB as 64
@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@ typedef struct audiofolder_state {
     float *x;                   /* n x numel */
     float *y;                   /* n class indices */
     dlh_shape sample;
+    int64_t rate;               /* Hz of the clips (and of the spectrograms' audio) */
 } audiofolder_state;
 
 /* The logmel-only keys, refused by name with waveforms. */
@@ -280,6 +282,7 @@ static int audiofolder_open(const dlh_host *host, dlh_params *p, void **state)
         n += (int64_t)counts[c];
     }
 
+    st->rate = rate;
     if (features == 1) {
         if ((rc = audio_mel_init(&mel, (int)rate, (int)n_fft, (int)hop, (int)n_mels, f_min,
                                  f_max, T)))
@@ -355,6 +358,8 @@ static int audiofolder_info(void *state, dlh_dataset_info *info)
     info->label_kind = DLH_LABEL_CLASS;
     info->n_classes = (int64_t)st->n_classes;
     memset(&info->label, 0, sizeof info->label);
+    if (info->struct_size >= offsetof(dlh_dataset_info, sample_rate) + sizeof info->sample_rate)
+        info->sample_rate = (double)st->rate;
     return 0;
 }
 

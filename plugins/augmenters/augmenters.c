@@ -366,6 +366,9 @@ static int augmenters_init(const dlh_host *host, dlh_registrar *reg)
         { "cutmix", &cutmix_ops,
           "paste a box of the previous sample of the batch, labels mixed by its area "
           "(torchvision v2 CutMix)" },
+        { "color_jitter", &color_jitter_ops,
+          "jitter brightness, contrast, saturation and hue of the raw pixels "
+          "(torchvision ColorJitter)" },
     };
     augmenters_host = host;
     augment_draws_host = host;
@@ -382,5 +385,5 @@ DLH_PLUGIN("augmenters", "0.1.0",
            "data augmenters: gaussian_noise, uniform_noise, salt_pepper, random_scale, "
            "dropout_noise, random_hflip, random_vflip, random_crop, random_erasing, "
            "random_shift, random_rotation, random_affine, random_resized_crop, mixup, "
-           "cutmix",
+           "cutmix, color_jitter",
            "MIT", augmenters_init)

@@ -1,7 +1,7 @@
 /* The "augmenters" plugin family: gaussian_noise, uniform_noise, salt_pepper,
  * random_scale, dropout_noise (any sample shape) and random_hflip,
  * random_vflip, random_crop, random_erasing, random_shift, random_rotation,
- * random_affine, random_resized_crop (images (C, H, W), following the
+ * random_affine, random_resized_crop, color_jitter (images (C, H, W), following the
  * torchvision.transforms of the same names; the output keeps the input's
  * size), and mixup, cutmix (whole batches, labels mixed: mix.h).
  *
@@ -47,6 +47,7 @@ extern const dlh_augmenter_ops random_affine_ops;
 extern const dlh_augmenter_ops random_resized_crop_ops;
 extern const dlh_augmenter_ops mixup_ops;
 extern const dlh_augmenter_ops cutmix_ops;
+extern const dlh_augmenter_ops color_jitter_ops;
 
 /* Scratch of n floats for one apply call: `stack` (AUGMENT_STACK floats)
    when n fits, else malloc'd; NULL with a message naming `name` when that
