@@ -76,7 +76,7 @@ int dlh_loss_new(const dlh_backend *be, const char *type, dlh_params *params,
                  int64_t max_batch, dlh_loss_inst **out);
 /* As dlh_loss_new, with the per-sample shape of dense targets (NULL: the
    prediction's); one that differs from the prediction's is refused unless
-   the loss sets DLH_LOSS_TARGET_SHAPE (ABI 1.6), whose create checks it. */
+   the loss sets DLH_LOSS_TARGET_SHAPE (ABI 1.5), whose create checks it. */
 int dlh_loss_new_target(const dlh_backend *be, const char *type, dlh_params *params,
                         const dlh_shape *prediction, int target_kind,
                         const dlh_shape *target, int64_t n_classes, int64_t max_batch,
@@ -117,7 +117,7 @@ void dlh_optimizer_scalars_init(const dlh_optimizer_inst *o, float *scalars);
 /* Allocates the scratch tensors for parameters of up to max_numel elements
    (freed by dlh_optimizer_free). */
 int dlh_optimizer_scratch_alloc(dlh_optimizer_inst *o, int64_t max_numel);
-/* Fills the ABI 1.6 part of ctx for a parameter of numel elements: lr_d,
+/* Fills the ABI 1.5 part of ctx for a parameter of numel elements: lr_d,
    step, name, role, scalars and the scratch views (views: n_scratch
    entries, e.g. DLH_OPT_MAX_SCRATCH on the caller's stack). */
 void dlh_optimizer_ctx_fill(const dlh_optimizer_inst *o, dlh_optimizer_ctx *ctx,

@@ -463,7 +463,7 @@ static void test_functions(void)
     free(z);
 }
 
-/* ABI 1.7 functions against libm in double: floor, ceil, round (half to
+/* ABI 1.5 functions against libm in double: floor, ceil, round (half to
    even: rint, torch.round) and fmod are exact; erf, sin, cos, atan2 within
    the float rounding of glibc's functions. */
 static double erf_ref(double x) { return erf(x); }

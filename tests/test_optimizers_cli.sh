@@ -3,7 +3,7 @@
 # default learning rates (`dlhost check` prints the one in use), each bad
 # hyper-parameter refused with torch.optim's wording and exit status 2, a run
 # stopped inside an epoch and resumed ending with the uninterrupted run's
-# bytes for optimisers with the ABI 1.6 state (scalar states, states that
+# bytes for optimisers with the ABI 1.5 state (scalar states, states that
 # start at a value, scratch, per-parameter steps), the checkpoint's names
 # for that state, and (where a python3 with torch is found) that state
 # loaded into torch.optim with load_state_dict.

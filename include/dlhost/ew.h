@@ -17,7 +17,7 @@
  * (comparisons give 1 or 0), unary -, functions exp log sqrt rsqrt abs sign
  * tanh sigmoid min max pow select(c, a, b) (c != 0 ? a : b), decimal literals.
  *
- * ABI 1.7 adds: erf, floor, ceil, round (half to even, as torch.round and C's
+ * ABI 1.5 adds: erf, floor, ceil, round (half to even, as torch.round and C's
  * rint), fmod(a, b) (C's fmodf, torch.fmod: the sign of a), sin, cos,
  * atan2(y, x); the builtin name `idx`, element i of the run as a float (exact
  * below 2^24 = 16777216; above, the nearest float, ties to even, so idx
@@ -72,7 +72,7 @@ typedef enum dlh_ew_opcode {
     DLH_EW_MIN, DLH_EW_MAX, DLH_EW_POW,                /* f(a, b) */
     DLH_EW_SELECT,                                     /* a != 0 ? b : c */
     DLH_EW_MULADD,                                     /* a*b + c (folded by the compiler) */
-    /* ABI 1.7 opcodes go below this line. */
+    /* ABI 1.5 opcodes go below this line. */
     DLH_EW_ERF, DLH_EW_FLOOR, DLH_EW_CEIL, DLH_EW_ROUND, /* f(a); round: half to even */
     DLH_EW_SIN, DLH_EW_COS,                            /* f(a) */
     DLH_EW_FMOD, DLH_EW_ATAN2,                         /* fmodf(a, b), atan2f(a, b) */

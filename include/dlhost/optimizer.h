@@ -5,7 +5,7 @@
  * zero at the start, and updates one parameter at a time in step.  Updates
  * follow PyTorch's torch/optim code for the same hyper-parameters.
  *
- * ABI 1.6 adds, for optimisers built against it:
+ * ABI 1.5 adds, for optimisers built against it:
  * - state tensors that start at a value (add_state_value: Adagrad's "sum"
  *   at initial_accumulator_value), per-parameter scalar states kept on the
  *   host (add_scalar: NAdam's "mu_product", ASGD's "eta" and "mu"), and
@@ -51,7 +51,7 @@ struct dlh_optimizer_setup {
        states array passed to step. */
     int (*add_state)(dlh_optimizer_setup *s, const char *name, int *index);
     void *host_ctx;
-    /* ABI 1.6 members go below this line: the host sets struct_size to its
+    /* ABI 1.5 members go below this line: the host sets struct_size to its
        own, so check setup->struct_size before using one. */
     /* As add_state, for a state tensor that starts at `value` everywhere. */
     int (*add_state_value)(dlh_optimizer_setup *s, const char *name, float value,
@@ -86,7 +86,7 @@ typedef struct dlh_optimizer_ctx {
     const dlh_backend *backend;
     int64_t t;                      /* step number, 1 on the first step */
     float lr;                       /* learning rate for this step (after the schedule) */
-    /* ABI 1.6 members go below this line: read them only when
+    /* ABI 1.5 members go below this line: read them only when
        ctx->struct_size covers them (an older host's context does not). */
     double lr_d;                    /* the same learning rate in double, as torch
                                        passes group['lr'] */
@@ -107,7 +107,7 @@ typedef struct dlh_optimizer_ops {
     int (*step)(void *state, const dlh_optimizer_ctx *ctx, const dlh_tensor *param,
                 const dlh_tensor *grad, const dlh_tensor *states);
     void (*destroy)(void *state);   /* optional */
-    /* ABI 1.6 members go below this line. */
+    /* ABI 1.5 members go below this line. */
 } dlh_optimizer_ops;
 
 #endif

@@ -91,7 +91,7 @@ static inline float dlh_philox_bernoulli(uint64_t seed, uint64_t stream, uint64_
     return dlh_philox_unit(w[0]) < p ? 1.0f : 0.0f;
 }
 
-/* ABI 1.7: the normal draw of the elementwise language (normal(k), ew.h),
+/* ABI 1.5: the normal draw of the elementwise language (normal(k), ew.h),
  * bit-identical on every backend.  dlh_philox_normal above goes through the
  * C library's logf and cosf, which differ by an ulp or so between libraries
  * and devices; these two are plain float arithmetic (+ - * /, sqrt, and

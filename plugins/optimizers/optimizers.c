@@ -72,7 +72,7 @@ void optimizers_default_lr(dlh_optimizer_setup *setup, double lr)
 int optimizers_check_ctx(const char *name, const dlh_optimizer_ctx *ctx)
 {
     if (ctx->struct_size < offsetof(dlh_optimizer_ctx, scratch) + sizeof ctx->scratch) {
-        optimizers_host->error("%s: the host's step context predates ABI 1.6", name);
+        optimizers_host->error("%s: the host's step context predates ABI 1.5", name);
         return DLH_EPLUGIN;
     }
     if (ctx->step < 1) {

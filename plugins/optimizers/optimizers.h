@@ -43,10 +43,10 @@ int optimizers_betas(const dlh_host *host, dlh_params *p, double def1, double de
 int optimizers_number(const dlh_host *host, dlh_params *p, const char *key, double def,
                       double lo, double hi, const char *what, double *out);
 
-/* Sets setup->default_lr when the host's setup has the member (ABI 1.6). */
+/* Sets setup->default_lr when the host's setup has the member (ABI 1.5). */
 void optimizers_default_lr(dlh_optimizer_setup *setup, double lr);
 
-/* The ABI 1.6 step context members a new optimiser needs: refuses an older
+/* The ABI 1.5 step context members a new optimiser needs: refuses an older
    host's context (which lacks them) and a step count below 1. */
 int optimizers_check_ctx(const char *name, const dlh_optimizer_ctx *ctx);
 

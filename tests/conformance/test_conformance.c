@@ -665,7 +665,7 @@ static const ew_spec ew_specs[] = {
       "y = x * scale + bias - k * q + big;\n",
       { { 'r', 0, 0 }, { 'r', 7, 1 }, { 'p', 3, 5 }, { 'r', 1, 1 }, { 'r', 2, 25000 },
         { 'r', 100000, 1 } }, { 0 }, 0, 0, { 0 } },
-    /* ABI 1.7: floor, ceil, round and fmod are exact, so exactly the cpu's */
+    /* ABI 1.5: floor, ceil, round and fmod are exact, so exactly the cpu's */
     { "floor ceil round fmod", "in a, h, b; out f, c, r, m, rh, mh;\n"
       "f = floor(a); c = ceil(a); r = round(a); m = fmod(a, b);\n"
       "rh = round(h) + 16*floor(h) + 256*ceil(h); mh = fmod(h, -1.5);\n",
