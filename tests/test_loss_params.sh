@@ -2,8 +2,9 @@
 # Bad parameters of the losses in plugins/losses/ are configuration errors
 # (exit 2) located at the experiment file's line, in PyTorch's words where
 # torch has them (smooth_l1's negative beta, huber's delta, multi_margin's
-# p); a dense loss on class labels, or the shapes the losses over halves of
-# the output need, likewise.  The numbers are tests/test_losses_torch's.
+# p, cosine_embedding's multi-target labels); a dense loss on class
+# labels, or the shapes the losses over parts of the output need,
+# likewise.  The numbers are tests/test_losses_torch's.
 #
 # Environment (set by `make check`): DLHOST_BIN, DLHOST_SRCDIR,
 # DLHOST_PLUGIN_PATH.
@@ -20,6 +21,8 @@ two_class_csv class.csv
 cfg() {             # cfg LABEL UNITS LOSS-BODY
     if [ "$1" = dense ]; then
         data='type = "csv"; path = "dense.csv"; header = true; label = "dense"; label_columns = 1;'
+    elif [ "$1" = dense2 ]; then
+        data='type = "csv"; path = "dense.csv"; header = true; label = "dense"; label_columns = 2;'
     else
         data='type = "csv"; path = "class.csv"; header = true; label_column = 2;'
     fi
@@ -91,5 +94,29 @@ good dense 2 'type = "margin_ranking";'
 bad dense 3 'type = "margin_ranking";' "needs a prediction of 2 equal parts per sample"
 good dense 4 'type = "margin_ranking";'
 bad dense 1 'type = "margin_ranking"; margin = [1.0];' "margin"
+# cosine_embedding: two halves, one label per sample.
+good class 2 'type = "cosine_embedding"; margin = 0.5;'
+good dense 2 'type = "cosine_embedding";'
+bad dense 3 'type = "cosine_embedding";' "needs a prediction of 2 equal parts per sample"
+bad dense 1 'type = "cosine_embedding"; margin = "0";' "margin"
+bad dense2 2 'type = "cosine_embedding";' \
+    "0D or 1D target tensor expected, multi-target not supported (one label y per sample, but the data's dense labels have 2 values per sample)"
+# triplet_margin: three thirds; the labels are not read.
+good class 3 'type = "triplet_margin"; p = 1.0; swap = true;'
+good dense 6 'type = "triplet_margin"; margin = 0.5; eps = 0.0;'
+bad dense 4 'type = "triplet_margin";' "needs a prediction of 3 equal parts per sample"
+bad dense 3 'type = "triplet_margin"; p = 0.0;' "p is 0; the norm's degree must be > 0"
+bad dense 3 'type = "triplet_margin"; p = -2.0;' "the norm's degree must be > 0"
+bad dense 3 'type = "triplet_margin"; swap = 1;' "parameter 'swap': expected true or false, got 1"
+# dice: class or dense targets; softmax needs 2 channels.
+good class 2 'type = "dice";'
+good class 1 'type = "dice"; smooth = 0.0;'
+good dense 1 'type = "dice"; activation = "none";'
+bad dense 1 'type = "dice"; smooth = -1.0;' "parameter 'smooth': expected a number >= 0, got -1"
+bad dense 1 'type = "dice"; activation = "relu";' \
+    "parameter 'activation': expected one of \"auto\", \"softmax\", \"sigmoid\", \"none\", got \"relu\""
+bad dense 1 'type = "dice"; activation = "softmax";' \
+    "softmax over 1 channel is 1 everywhere; use \"sigmoid\" for one channel"
+bad class 1 'type = "dice"; activation = "softmax";' "softmax over 1 channel"
 
 done_testing

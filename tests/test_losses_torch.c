@@ -262,6 +262,16 @@ static void check_runtime_errors(void)
     check_runtime_error("margin_ranking", "", DLH_TARGET_CLASS, 2, 2, 2, mx, mc, 2, m01,
                         DLH_EINVAL, "margin_ranking: class labels must be 1 (x1 ranks "
                         "higher) or 0 (x2 does)");
+    check_runtime_error("cosine_embedding", "", DLH_TARGET_CLASS, 2, 2, 2, mx, mc, 2, m01,
+                        DLH_EINVAL, "cosine_embedding: class labels must be 1 (similar, "
+                        "y = 1) or 0 (dissimilar, y = -1)");
+    check_runtime_error("dice", "", DLH_TARGET_CLASS, 3, 3, 2, x6, out5, 2, good, DLH_EINVAL,
+                        "dice: Target 5 is out of bounds. (sample 1; the model has 3 "
+                        "classes, 0..2)");
+    static const float x2[2] = { 0.5f, -1.0f }, b2[2] = { 1, 2 };
+    check_runtime_error("dice", "", DLH_TARGET_CLASS, 1, 1, 2, x2, b2, 2, m01, DLH_EINVAL,
+                        "dice: Target 2 is out of bounds. (sample 1; the model has 2 "
+                        "classes, 0..1)");
     check_runtime_error("l1", "", DLH_TARGET_DENSE, 4, 4, 1, p, t, 3, NULL, DLH_ESHAPE,
                         "l1: expected 4 prediction and target values (1 samples of 4), "
                         "got 4 and 3");

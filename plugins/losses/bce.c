@@ -43,3 +43,10 @@ const dlh_loss_ops bce_ops = {
     .destroy = losses_ew_destroy_ops,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc bce_params[] = {
+    { "weight", DLH_PARAM_FLOATS, "", 0, 0, NULL, "element weights, >= 0: one value, one per value of the last dimension, or one per value" },
+    LOSSES_REDUCTION_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

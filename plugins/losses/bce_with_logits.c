@@ -170,3 +170,10 @@ const dlh_loss_ops bce_with_logits_ops = {
     .destroy = bce_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc bce_with_logits_params[] = {
+    { "pos_weight", DLH_PARAM_FLOATS, "", 0, 0, NULL, "weight of the positive term, >= 0: one value, one per value of the last dimension, or one per value" },
+    LOSSES_REDUCTION_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

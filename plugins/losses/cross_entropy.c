@@ -466,3 +466,12 @@ const dlh_loss_ops cross_entropy_ops = {
     .destroy = ce_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc cross_entropy_params[] = {
+    { "weights", DLH_PARAM_FLOATS, "", 0, 0, NULL, "one weight per class, each >= 0 (torch's weight); the mean divides by the targets' weights" },
+    { "ignore_index", DLH_PARAM_INT, "-100", -16777216, 16777216, NULL, "class targets equal to it add nothing and do not count in the mean" },
+    { "label_smoothing", DLH_PARAM_FLOAT, "0", 0.0, 1.0, NULL, "mixes each target with the uniform distribution by this amount" },
+    LOSSES_REDUCTION_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -260,3 +260,11 @@ const dlh_loss_ops focal_ops = {
     .destroy = focal_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc focal_params[] = {
+    { "gamma", DLH_PARAM_FLOAT, "2.0", 0.0, DLH_PARAM_NO_MAX, NULL, "focusing exponent on (1 - p_t), >= 0" },
+    { "alpha", DLH_PARAM_FLOATS, "", 0, 0, NULL, "binary: one value in [0, 1], or -1 for none (unset: 0.25); multi-class: one per class or one for all (unset: none)" },
+    LOSSES_REDUCTION_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

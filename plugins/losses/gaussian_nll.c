@@ -180,3 +180,11 @@ const dlh_loss_ops gaussian_nll_ops = {
     .destroy = gnll_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS | DLH_LOSS_TARGET_SHAPE,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc gaussian_nll_params[] = {
+    { "full", DLH_PARAM_BOOL, "false", 0, 0, NULL, "add the constant 0.5 log(2 pi)" },
+    { "eps", DLH_PARAM_FLOAT, "1e-06", 1e-30, 1e30, NULL, "variances are clamped to at least this" },
+    LOSSES_REDUCTION_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

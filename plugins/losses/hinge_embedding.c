@@ -35,3 +35,10 @@ const dlh_loss_ops hinge_embedding_ops = {
     .destroy = losses_ew_destroy_ops,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc hinge_embedding_params[] = {
+    { "margin", DLH_PARAM_FLOAT, "1.0", DLH_PARAM_NO_MIN, DLH_PARAM_NO_MAX, NULL, "the distance below which a pair with y = -1 costs" },
+    LOSSES_REDUCTION_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

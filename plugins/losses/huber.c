@@ -38,3 +38,10 @@ const dlh_loss_ops huber_ops = {
     .destroy = losses_ew_destroy_ops,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc huber_params[] = {
+    { "delta", DLH_PARAM_FLOAT, "1.0", 0.0, DLH_PARAM_NO_MAX, NULL, "where the quadratic part turns linear, > 0" },
+    LOSSES_REDUCTION_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

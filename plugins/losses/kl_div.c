@@ -34,3 +34,10 @@ const dlh_loss_ops kl_div_ops = {
     .destroy = losses_ew_destroy_ops,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc kl_div_params[] = {
+    { "log_target", DLH_PARAM_BOOL, "false", 0, 0, NULL, "the targets are log-probabilities too" },
+    LOSSES_REDUCTION_BATCHMEAN_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -432,51 +432,61 @@ int losses_parts_merge(const dlh_backend *be, const losses_parts *lp, int64_t ba
 
 static int losses_init(const dlh_host *host, dlh_registrar *reg)
 {
+    static const struct {
+        const char *name;
+        const dlh_loss_ops *ops;
+        const char *description;
+        const dlh_param_doc *params;
+    } list[] = {
+        { "mse", &mse_ops, "mean squared error (nn.MSELoss), dense targets", mse_params },
+        { "cross_entropy", &cross_entropy_ops,
+          "softmax cross-entropy on logits (nn.CrossEntropyLoss), class targets with "
+          "ignore_index or probability targets, label_smoothing, class weights",
+          cross_entropy_params },
+        { "bce_with_logits", &bce_with_logits_ops,
+          "binary cross-entropy on logits (nn.BCEWithLogitsLoss), dense targets, "
+          "pos_weight", bce_with_logits_params },
+        { "l1", &l1_ops, "mean absolute error (nn.L1Loss), dense targets", l1_params },
+        { "smooth_l1", &smooth_l1_ops, "smooth L1 (nn.SmoothL1Loss), beta, dense targets",
+          smooth_l1_params },
+        { "huber", &huber_ops, "Huber (nn.HuberLoss), delta, dense targets", huber_params },
+        { "bce", &bce_ops, "binary cross-entropy on probabilities (nn.BCELoss), weight, "
+          "dense targets", bce_params },
+        { "poisson_nll", &poisson_nll_ops, "Poisson negative log-likelihood "
+          "(nn.PoissonNLLLoss), log_input, full, eps", poisson_nll_params },
+        { "hinge_embedding", &hinge_embedding_ops, "hinge embedding "
+          "(nn.HingeEmbeddingLoss), margin, targets 1/-1", hinge_embedding_params },
+        { "kl_div", &kl_div_ops, "Kullback-Leibler divergence on log-probabilities "
+          "(nn.KLDivLoss), log_target, batchmean", kl_div_params },
+        { "nll", &nll_ops, "negative log-likelihood on log-probabilities (nn.NLLLoss), "
+          "class weights, ignore_index", nll_params },
+        { "multi_margin", &multi_margin_ops, "multi-class hinge (nn.MultiMarginLoss), p, "
+          "margin, class weights", multi_margin_params },
+        { "focal", &focal_ops, "focal loss: binary (torchvision's sigmoid_focal_loss) or "
+          "softmax multi-class, gamma, alpha", focal_params },
+        { "gaussian_nll", &gaussian_nll_ops, "Gaussian negative log-likelihood "
+          "(nn.GaussianNLLLoss), the output's halves mean and variance, full, eps",
+          gaussian_nll_params },
+        { "margin_ranking", &margin_ranking_ops, "margin ranking (nn.MarginRankingLoss), "
+          "the output's halves x1 and x2, margin, labels 1/-1 or 1/0",
+          margin_ranking_params },
+        { "cosine_embedding", &cosine_embedding_ops, "cosine embedding "
+          "(nn.CosineEmbeddingLoss), the output's halves x1 and x2, margin, labels 1/-1 "
+          "or 1/0", cosine_embedding_params },
+        { "triplet_margin", &triplet_margin_ops, "triplet margin (nn.TripletMarginLoss), "
+          "the output's thirds anchor, positive and negative, margin, p, eps, swap; "
+          "labels unused", triplet_margin_params },
+        { "dice", &dice_ops, "soft Dice over softmax or sigmoid probabilities, [C] or "
+          "[C, H, W] outputs, class or dense targets, smooth", dice_params },
+    };
     losses_host = host;
-    int rc;
-    if ((rc = reg->add(reg, DLH_KIND_LOSS, "mse", &mse_ops,
-                       "mean squared error (nn.MSELoss), dense targets")) < 0 ||
-        (rc = reg->add(reg, DLH_KIND_LOSS, "cross_entropy", &cross_entropy_ops,
-                       "softmax cross-entropy on logits (nn.CrossEntropyLoss), class "
-                       "targets with ignore_index or probability targets, "
-                       "label_smoothing, class weights")) < 0 ||
-        (rc = reg->add(reg, DLH_KIND_LOSS, "bce_with_logits", &bce_with_logits_ops,
-                       "binary cross-entropy on logits (nn.BCEWithLogitsLoss), dense "
-                       "targets, pos_weight")) < 0 ||
-        (rc = reg->add(reg, DLH_KIND_LOSS, "l1", &l1_ops,
-                       "mean absolute error (nn.L1Loss), dense targets")) < 0 ||
-        (rc = reg->add(reg, DLH_KIND_LOSS, "smooth_l1", &smooth_l1_ops,
-                       "smooth L1 (nn.SmoothL1Loss), beta, dense targets")) < 0 ||
-        (rc = reg->add(reg, DLH_KIND_LOSS, "huber", &huber_ops,
-                       "Huber (nn.HuberLoss), delta, dense targets")) < 0 ||
-        (rc = reg->add(reg, DLH_KIND_LOSS, "bce", &bce_ops,
-                       "binary cross-entropy on probabilities (nn.BCELoss), weight, "
-                       "dense targets")) < 0 ||
-        (rc = reg->add(reg, DLH_KIND_LOSS, "poisson_nll", &poisson_nll_ops,
-                       "Poisson negative log-likelihood (nn.PoissonNLLLoss), log_input, "
-                       "full, eps")) < 0 ||
-        (rc = reg->add(reg, DLH_KIND_LOSS, "hinge_embedding", &hinge_embedding_ops,
-                       "hinge embedding (nn.HingeEmbeddingLoss), margin, targets 1/-1"))
-            < 0 ||
-        (rc = reg->add(reg, DLH_KIND_LOSS, "kl_div", &kl_div_ops,
-                       "Kullback-Leibler divergence on log-probabilities (nn.KLDivLoss), "
-                       "log_target, batchmean")) < 0 ||
-        (rc = reg->add(reg, DLH_KIND_LOSS, "nll", &nll_ops,
-                       "negative log-likelihood on log-probabilities (nn.NLLLoss), class "
-                       "weights, ignore_index")) < 0 ||
-        (rc = reg->add(reg, DLH_KIND_LOSS, "multi_margin", &multi_margin_ops,
-                       "multi-class hinge (nn.MultiMarginLoss), p, margin, class weights"))
-            < 0 ||
-        (rc = reg->add(reg, DLH_KIND_LOSS, "focal", &focal_ops,
-                       "focal loss: binary (torchvision's sigmoid_focal_loss) or softmax "
-                       "multi-class, gamma, alpha")) < 0 ||
-        (rc = reg->add(reg, DLH_KIND_LOSS, "gaussian_nll", &gaussian_nll_ops,
-                       "Gaussian negative log-likelihood (nn.GaussianNLLLoss), the "
-                       "output's halves mean and variance, full, eps")) < 0 ||
-        (rc = reg->add(reg, DLH_KIND_LOSS, "margin_ranking", &margin_ranking_ops,
-                       "margin ranking (nn.MarginRankingLoss), the output's halves x1 and "
-                       "x2, margin, labels 1/-1 or 1/0")) < 0)
-        return rc;
+    for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
+        int rc = reg->add(reg, DLH_KIND_LOSS, list[i].name, list[i].ops,
+                          list[i].description);
+        if (rc < 0 ||
+            (rc = reg->describe(reg, DLH_KIND_LOSS, list[i].name, list[i].params)) < 0)
+            return rc;
+    }
     return 0;
 }
 

@@ -186,5 +186,35 @@ extern const dlh_loss_ops multi_margin_ops;
 extern const dlh_loss_ops focal_ops;
 extern const dlh_loss_ops gaussian_nll_ops;
 extern const dlh_loss_ops margin_ranking_ops;
+extern const dlh_loss_ops cosine_embedding_ops;
+extern const dlh_loss_ops triplet_margin_ops;
+extern const dlh_loss_ops dice_ops;
+
+/* Parameter tables (plugin.h), one per loss, in its file; the
+   `reduction` entry they share (losses_reduction's choices). */
+#define LOSSES_REDUCTION_DOC \
+    { "reduction", DLH_PARAM_CHOICE, "mean", 0, 0, "mean|sum", \
+      "the batch's loss: the mean (the divisor is the loss's own) or the sum" }
+#define LOSSES_REDUCTION_BATCHMEAN_DOC \
+    { "reduction", DLH_PARAM_CHOICE, "mean", 0, 0, "mean|sum|batchmean", \
+      "the mean over elements, the sum, or the sum over the batch size" }
+extern const dlh_param_doc mse_params[];
+extern const dlh_param_doc cross_entropy_params[];
+extern const dlh_param_doc bce_with_logits_params[];
+extern const dlh_param_doc l1_params[];
+extern const dlh_param_doc smooth_l1_params[];
+extern const dlh_param_doc huber_params[];
+extern const dlh_param_doc bce_params[];
+extern const dlh_param_doc poisson_nll_params[];
+extern const dlh_param_doc hinge_embedding_params[];
+extern const dlh_param_doc kl_div_params[];
+extern const dlh_param_doc nll_params[];
+extern const dlh_param_doc multi_margin_params[];
+extern const dlh_param_doc focal_params[];
+extern const dlh_param_doc gaussian_nll_params[];
+extern const dlh_param_doc margin_ranking_params[];
+extern const dlh_param_doc cosine_embedding_params[];
+extern const dlh_param_doc triplet_margin_params[];
+extern const dlh_param_doc dice_params[];
 
 #endif

@@ -181,3 +181,10 @@ const dlh_loss_ops margin_ranking_ops = {
     .destroy = mr_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS | DLH_LOSS_TARGET_SHAPE,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc margin_ranking_params[] = {
+    { "margin", DLH_PARAM_FLOAT, "0.0", DLH_PARAM_NO_MIN, DLH_PARAM_NO_MAX, NULL, "the margin by which x1 must beat x2 when y = 1" },
+    LOSSES_REDUCTION_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

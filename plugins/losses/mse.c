@@ -134,3 +134,9 @@ const dlh_loss_ops mse_ops = {
     .destroy = mse_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc mse_params[] = {
+    LOSSES_REDUCTION_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

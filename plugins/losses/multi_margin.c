@@ -172,3 +172,12 @@ const dlh_loss_ops multi_margin_ops = {
     .destroy = mm_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc multi_margin_params[] = {
+    { "p", DLH_PARAM_INT, "1", 1, 2, NULL, "1 (hinge) or 2 (squared hinge)" },
+    { "margin", DLH_PARAM_FLOAT, "1.0", DLH_PARAM_NO_MIN, DLH_PARAM_NO_MAX, NULL, "the margin the target's score must win by" },
+    { "weights", DLH_PARAM_FLOATS, "", 0, 0, NULL, "one weight per class, each >= 0, applied by the target's class" },
+    LOSSES_REDUCTION_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

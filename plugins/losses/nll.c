@@ -147,3 +147,11 @@ const dlh_loss_ops nll_ops = {
     .destroy = nll_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc nll_params[] = {
+    { "weights", DLH_PARAM_FLOATS, "", 0, 0, NULL, "one weight per class, each >= 0; the mean divides by the targets' weights" },
+    { "ignore_index", DLH_PARAM_INT, "-100", -16777216, 16777216, NULL, "class targets equal to it add nothing and do not count in the mean" },
+    LOSSES_REDUCTION_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -45,3 +45,12 @@ const dlh_loss_ops poisson_nll_ops = {
     .destroy = losses_ew_destroy_ops,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc poisson_nll_params[] = {
+    { "log_input", DLH_PARAM_BOOL, "true", 0, 0, NULL, "the output is the log of the rate (else the rate itself)" },
+    { "full", DLH_PARAM_BOOL, "false", 0, 0, NULL, "add Stirling's approximation of log(t!) for targets > 1" },
+    { "eps", DLH_PARAM_FLOAT, "1e-08", 0.0, 1e30, NULL, "added to the rate before its log when log_input is false" },
+    LOSSES_REDUCTION_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

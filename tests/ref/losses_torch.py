@@ -37,15 +37,17 @@ CASES = []
 
 
 def case(loss, name, body, kind, pshape, batch, x, t, fn, red="mean", sw=None,
-         tshape=None, den=None, reduced=None):
+         tshape=None, den=None, reduced=None, gc=True):
     """fn(x, t) -> torch's reduction='none' loss of shape [batch, ...] (or
     [batch]); den(x, t): what the unweighted mean divides by (default: the
     element count of fn's output; "batch" for the batch); reduced(x, t, red):
-    torch's own reduction of it, where fn's mean is not it."""
+    torch's own reduction of it, where fn's mean is not it.  gc=False: no
+    central differences in the C test even where the loss is smooth (its
+    gradients are so small that float32 differences of the loss are noise)."""
     CASES.append(dict(loss=loss, name=name, body=body, kind=kind, pshape=pshape,
                       batch=batch, x=x, t=t, fn=fn, red=red, sw=sw,
                       tshape=pshape if tshape is None and kind == "dense" else tshape,
-                      den=den, reduced=reduced))
+                      den=den, reduced=reduced, gc=gc))
 
 
 def gen(seed, shape, lo, hi):
@@ -381,6 +383,105 @@ case("margin_ranking", "dense labels, one per pair of 3, one 0", "margin = 0.2;"
      MY3, lambda x, t: F.margin_ranking_loss(x[:, :3], x[:, 3:], t, margin=0.2, reduction="none"),
      sw=SW3B, tshape=(3,))
 
+# cosine_embedding: the output's halves are x1 and x2 (D = 3); labels as
+# classes 1/0 (y = 1/-1) or dense, one y per sample (a 0: no loss, as torch).
+CX = gen(24, (4, 6), -1, 1)
+CX_ZERO = CX.clone()
+CX_ZERO[2, :3] = 0.0     # |x1| = 0: torch's EPSILON keeps cos at 0
+CC = torch.tensor([1.0, 0.0, 0.0, 1.0])
+for margin, red, sw, x in ((0.0, "mean", None, CX), (0.5, "sum", None, CX),
+                           (-0.25, "mean", SW4, CX), (0.1, "mean", None, CX_ZERO)):
+    body = ("" if margin == 0.0 else "margin = %s; " % fl(margin)) + \
+        ("" if red == "mean" else 'reduction = "sum";')
+    case("cosine_embedding", "class labels, margin %g, %s%s%s" % (
+        margin, red, ", sample weights" if sw else "", ", a zero x1" if x is CX_ZERO else ""),
+         body.strip(), "class", (6,), 4, x, CC,
+         lambda x, t, m=margin: F.cosine_embedding_loss(x[:, :3], x[:, 3:], 2 * t - 1,
+                                                        margin=m, reduction="none"),
+         red, sw, tshape=())
+case("cosine_embedding", "dense labels 1/-1/0, one per sample", "margin = 0.2;", "dense", (6,), 4,
+     CX, torch.tensor([-1.0, 1.0, 0.0, -1.0]),
+     lambda x, t: F.cosine_embedding_loss(x[:, :3], x[:, 3:], t, margin=0.2, reduction="none"),
+     sw=SW4, tshape=(1,))
+
+# triplet_margin: the output's thirds are anchor, positive and negative
+# (D = 4); the labels are not read (classes here, dense in one case).
+TX = gen(25, (4, 12), -1, 1)
+TL = torch.zeros(4)
+for margin, pp, eps, swap, red, sw in ((1.0, 2.0, 1e-6, False, "mean", None),
+                                       (0.5, 1.0, 1e-6, False, "sum", None),
+                                       (1.0, 3.0, 1e-6, True, "mean", None),
+                                       (2.0, 2.0, 0.1, True, "mean", SW4),
+                                       (1.0, 1.5, 1e-6, False, "sum", SW4),
+                                       (0.75, 0.5, 1e-6, True, "mean", None)):
+    body = ("" if margin == 1.0 else "margin = %s; " % fl(margin)) + \
+        ("" if pp == 2.0 else "p = %s; " % fl(pp)) + \
+        ("" if eps == 1e-6 else "eps = %s; " % fl(eps)) + ("swap = true; " if swap else "") + \
+        ("" if red == "mean" else 'reduction = "sum";')
+    case("triplet_margin", "margin %g, p %g, eps %g, swap %s, %s%s" % (
+        margin, pp, eps, swap, red, ", sample weights" if sw else ""),
+         body.strip(), "class", (12,), 4, TX, TL,
+         lambda x, t, m=margin, a=pp, e=eps, s=swap: F.triplet_margin_loss(
+             x[:, :4], x[:, 4:8], x[:, 8:], margin=m, p=a, eps=e, swap=s, reduction="none"),
+         red, sw, tshape=())
+case("triplet_margin", "dense labels of another shape, unused", "swap = true;", "dense", (12,), 4,
+     TX, gen(26, (4, 2), 0, 1),
+     lambda x, t: F.triplet_margin_loss(x[:, :4], x[:, 4:8], x[:, 8:], swap=True,
+                                        reduction="none"), tshape=(2,))
+
+
+# dice: the documented formula in torch ops (plugins/losses/dice.c): per
+# sample and channel over the spatial values, then the mean over channels.
+def dice_ref(x, t, act, smooth, kind):
+    p = torch.softmax(x, 1) if act == "softmax" else torch.sigmoid(x) if act == "sigmoid" else x
+    if kind == "class":
+        y = F.one_hot(t.long(), x.shape[1]).to(x.dtype) if x.shape[1] > 1 else t.reshape(-1, 1)
+    else:
+        y = t
+    dims = tuple(range(2, x.dim()))
+    inter = (p * y).sum(dims) if dims else p * y
+    card = (p.sum(dims) if dims else p) + (y.sum(dims) if dims else y) + smooth
+    return 1 - ((2 * inter + smooth) / card).mean(1)
+
+
+DX = gen(27, (4, C5), -2, 2)
+for act, smooth, red, sw in (("auto", 1.0, "mean", None), ("softmax", 0.5, "sum", None),
+                             ("auto", 0.0, "mean", SW4), ("none", 1.0, "mean", None)):
+    body = ("" if act == "auto" else 'activation = "%s"; ' % act) + \
+        ("" if smooth == 1.0 else "smooth = %s; " % fl(smooth)) + \
+        ("" if red == "mean" else 'reduction = "sum";')
+    x = torch.softmax(DX, 1) if act == "none" else DX
+    case("dice", "class, %s, smooth %g, %s%s" % (act, smooth, red, ", sample weights" if sw else ""),
+         body.strip(), "class", (C5,), 4, x, Y4,
+         lambda x, t, a=("softmax" if act == "auto" else act), s=smooth: dice_ref(x, t, a, s, "class"),
+         red, sw, gc=smooth > 0)
+case("dice", "binary, one logit, class labels", "", "class", (1,), 4, gen(28, (4, 1), -2, 2),
+     torch.tensor([1.0, 0.0, 0.0, 1.0]), lambda x, t: dice_ref(x, t, "sigmoid", 1.0, "class"),
+     tshape=())
+DT = gen(29, (N, 4), 0, 1)
+DT[0] = torch.tensor([0.0, 1.0, 1.0, 0.0])
+case("dice", "dense [4], sigmoid, soft targets", "", "dense", (4,), N, gen(30, (N, 4), -2, 2), DT,
+     lambda x, t: dice_ref(x, t, "sigmoid", 1.0, "dense"))
+# [3, 2, 3] outputs with one-hot masks per channel (segmentation).
+DS = gen(31, (N, 3, 2, 3), -2, 2)
+DM = F.one_hot(classes(32, N * 6, 3).long(), 3).reshape(N, 2, 3, 3).permute(0, 3, 1, 2).float()
+for act, smooth, red, sw in (("softmax", 1.0, "mean", None),
+                             ("auto", 1.0, "sum", None), ("softmax", 0.1, "mean", SW3B),
+                             ("sigmoid", 0.0, "mean", SW3)):
+    body = ("" if act == "auto" else 'activation = "%s"; ' % act) + \
+        ("" if smooth == 1.0 else "smooth = %s; " % fl(smooth)) + \
+        ("" if red == "mean" else 'reduction = "sum";')
+    case("dice", "dense [3, 2, 3] masks, %s, smooth %g, %s%s" % (
+        act, smooth, red, ", sample weights" if sw else ""), body.strip(), "dense", (3, 2, 3), N,
+         DS, DM, lambda x, t, a=("sigmoid" if act == "auto" else act), s=smooth:
+         dice_ref(x, t, a, s, "dense"), red, sw, gc=act == "sigmoid")
+# Two channels of 3 values: gradients large enough for float32 central
+# differences through the channel softmax of a spatial output.
+case("dice", "dense [2, 1, 3] masks, softmax, sum", 'activation = "softmax"; reduction = "sum";',
+     "dense", (2, 1, 3), N, gen(33, (N, 2, 1, 3), -1, 1),
+     F.one_hot(classes(34, N * 3, 2).long(), 2).reshape(N, 1, 3, 2).permute(0, 3, 1, 2).float(),
+     lambda x, t: dice_ref(x, t, "softmax", 1.0, "dense"), "sum")
+
 
 # ------------------------------------------------------------------ output
 
@@ -411,7 +512,7 @@ def main():
             assert abs(ref.item() - loss.item()) <= 1e-6 * max(1.0, abs(ref.item())) or \
                 (ref.item() != ref.item() and loss.item() != loss.item()), \
                 (c["loss"], c["name"], ref.item(), loss.item())
-        gc = smooth_here(c)
+        gc = c["gc"] and smooth_here(c)
         if gc:
             checked.add(c["loss"])
         p = "lt%d" % i
