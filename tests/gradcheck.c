@@ -2,8 +2,11 @@
 #include "gradcheck.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
+#include "registry.h"
 
 tparams tp_new(const char *body, const char *label)
 {
