@@ -331,7 +331,9 @@ static int init_delta(const dlh_backend *be, const dlh_tensor *t, int64_t n, int
 
 /* torch's calc_erfinv (aten/src/ATen/native/Math.h) in float, as erfinv_
    computes it on a float32 tensor: a rational first guess, then two Newton
-   steps. */
+   steps.  torch's AVX2 and AVX-512 kernels are built with -mfma, so the
+   compiler fuses the polynomials' multiply-adds: fmaf here gives their bits
+   on every machine (checked on 200000 values against torch 1.13). */
 static float init_erfinv(float y)
 {
     static const float a[4] = { 0.886226899f, -1.645349621f, 0.914624893f, -0.140543331f };
@@ -345,13 +347,13 @@ static float init_erfinv(float y)
         return copysignf(INFINITY, y);
     if (y_abs <= 0.7f) {
         z = y * y;
-        num = ((a[3] * z + a[2]) * z + a[1]) * z + a[0];
-        dem = (((b[3] * z + b[2]) * z + b[1]) * z + b[0]) * z + 1.0f;
+        num = fmaf(fmaf(fmaf(a[3], z, a[2]), z, a[1]), z, a[0]);
+        dem = fmaf(fmaf(fmaf(fmaf(b[3], z, b[2]), z, b[1]), z, b[0]), z, 1.0f);
         x = y * num / dem;
     } else {
         z = sqrtf(-logf((1.0f - y_abs) / 2.0f));
-        num = ((c[3] * z + c[2]) * z + c[1]) * z + c[0];
-        dem = (d[1] * z + d[0]) * z + 1.0f;
+        num = fmaf(fmaf(fmaf(c[3], z, c[2]), z, c[1]), z, c[0]);
+        dem = fmaf(fmaf(d[1], z, d[0]), z, 1.0f);
         x = copysignf(num, y) / dem;
     }
     const float two_over_sqrt_pi = 2.0f / (float)sqrt(M_PI);

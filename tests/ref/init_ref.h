@@ -141,7 +141,7 @@ static const float ref_trunc_tight[64] = {
 };
 static const ref_trunc ref_truncs[] = {
     { 0, 1, -2, 2, -0.954499722f, 0.954499722f, ref_trunc_default },
-    { 0, 0.02, -2, 2, -1f, 1f, ref_trunc_vit },
+    { 0, 0.02, -2, 2, -1.0f, 1.0f, ref_trunc_vit },
     { 1, 2, 0, 3, -0.382924914f, 0.682689488f, ref_trunc_shift },
     { 0.5, 0.25, 0.40000000000000002, 0.45000000000000001, -0.310843498f, -0.158519417f, ref_trunc_tight },
 };

@@ -59,6 +59,12 @@ def f(x):
     return "%.9g" % float(np.float32(x))
 
 
+def ff(x):
+    """A C float literal."""
+    s = f(x)
+    return (s if any(c in s for c in ".e") else s + ".0") + "f"
+
+
 def d(x):
     return "%.17g" % float(x)
 
@@ -137,8 +143,8 @@ print("static const ref_bound ref_bounds[] = {")
 for kind, shape, body, kw in BOUNDS:
     v = bound_of(kind, shape, **kw)
     dims = ", ".join(str(s) for s in shape)
-    print('    { "%s", %d, { %s }, "%s", %sf },' % (kind, len(shape), dims,
-                                                  body.replace('"', '\\"'), f(v)))
+    print('    { "%s", %d, { %s }, "%s", %s },' % (kind, len(shape), dims,
+                                                 body.replace('"', '\\"'), ff(v)))
 print("};")
 
 # ---- uniform-based initialisers end to end on the Philox draws
@@ -177,8 +183,8 @@ for name, mean, std, a, b in TRUNC:
 print("static const ref_trunc ref_truncs[] = {")
 for name, mean, std, a, b in TRUNC:
     l, u = norm_cdf((a - mean) / std), norm_cdf((b - mean) / std)
-    print("    { %s, %s, %s, %s, %sf, %sf, %s }," % (d(mean), d(std), d(a), d(b),
-                                                  f(2 * l - 1), f(2 * u - 1), name))
+    print("    { %s, %s, %s, %s, %s, %s, %s }," % (d(mean), d(std), d(a), d(b),
+                                                ff(2 * l - 1), ff(2 * u - 1), name))
 print("};")
 # erfinv_ alone on values across (-1, 1), including both branches.
 ys = np.array([-0.999999, -0.99, -0.9, -0.7000001, -0.7, -0.5, -0.1, -1e-6, 0.0, 1e-6,
