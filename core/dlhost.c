@@ -16,6 +16,7 @@
 #include "curves.h"
 #include "error.h"
 #include "eval.h"
+#include "init_weights.h"
 #include "params.h"
 #include "preview.h"
 #include "gradcheck.h"
@@ -51,6 +52,10 @@ static const char help_text[] =
     "                        loss, accuracy and the confusion matrix\n"
     "  check CFG [--backend NAME] [--set KEY=VALUE]...\n"
     "                        validate CFG and print the model without training\n"
+    "  init CFG --out FILE [--backend NAME] [--set KEY=VALUE]...\n"
+    "                        write the weights a run of CFG starts from (every\n"
+    "                        layer's tensors, initialised) to the safetensors\n"
+    "                        FILE, replacing it atomically\n"
     "  augment CFG [--out FILE] [--samples N] [--backend NAME] [--set KEY=VALUE]...\n"
     "                        draw the first N (default 32) training samples as read\n"
     "                        and after data.augment, side by side, into FILE\n"
@@ -260,15 +265,16 @@ static int cmd_plugins(int argc, char **argv)
     return 0;
 }
 
-/* `check`, `run` and `eval`: the same arguments (and a few of their own),
-   a different action. */
+/* `check`, `run`, `eval`, `augment` and `init`: the same arguments (and a
+   few of their own), a different action. */
 static int cmd_experiment(const char *cmd, int argc, char **argv)
 {
     const char *cfg_path = NULL, *backend = NULL, *weights = NULL, *runs = NULL;
     const char *resume = NULL, *out = NULL, *samples = "32", *rate_s = NULL;
     int is_run = strcmp(cmd, "run") == 0, is_eval = strcmp(cmd, "eval") == 0;
     int is_aug = strcmp(cmd, "augment") == 0, is_gc = strcmp(cmd, "gradcheck") == 0;
-    const char *layer = NULL;
+    int is_init = strcmp(cmd, "init") == 0;
+    const char *layer = NULL, *init_out = NULL;
     int profile = 0;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     int n_sets = 0;
@@ -288,6 +294,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
                    (is_aug && (strcmp(a, "--out") == 0 || strcmp(a, "--samples") == 0 ||
                                strcmp(a, "--rate") == 0)) ||
                    (is_gc && strcmp(a, "--layer") == 0) ||
+                   (is_init && strcmp(a, "--out") == 0) ||
                    (is_run && (strcmp(a, "--runs") == 0 || strcmp(a, "--resume") == 0))) {
             if (i + 1 >= argc) {
                 status = usage_error("%s: option '%s' needs a value", cmd, a);
@@ -302,7 +309,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
             else if (strcmp(a, "--resume") == 0)
                 resume = argv[++i];
             else if (strcmp(a, "--out") == 0)
-                out = argv[++i];
+                init_out = out = argv[++i];
             else if (strcmp(a, "--samples") == 0)
                 samples = argv[++i];
             else if (strcmp(a, "--layer") == 0)
@@ -313,6 +320,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
                 sets[n_sets++] = argv[++i];
         } else if (is_run && strcmp(a, "--profile") == 0) {
             profile = 1;
+        } else if (is_init && strncmp(a, "--out=", 6) == 0) {
+            init_out = a + 6;
         } else if (is_eval && strncmp(a, "--weights=", 10) == 0) {
             weights = a + 10;
         } else if (is_run && strncmp(a, "--runs=", 7) == 0) {
@@ -338,6 +347,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
         status = usage_error("%s: --backend needs a name", cmd);
     if (!status && is_eval && (!weights || !weights[0]))
         status = usage_error("eval: missing the weights (dlhost eval CFG --weights FILE)");
+    if (!status && is_init && (!init_out || !init_out[0]))
+        status = usage_error("init: missing the output file (dlhost init CFG --out FILE)");
     if (!status && runs && !runs[0])
         status = usage_error("run: --runs needs a folder");
     if (!status && resume && !resume[0])
@@ -396,6 +407,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
         rc = dlh_preview(cfg, backend, out, n_samples, rate, stdout);
     else if (is_gc)
         rc = dlh_gradcheck(cfg, backend, layer, stdout);
+    else if (is_init)
+        rc = dlh_init_weights(cfg, backend, init_out, stdout);
     else
         rc = dlh_check(cfg, backend, stdout);
     fflush(stdout);
@@ -472,7 +485,8 @@ static int cmd_plot(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error("missing command (run, check, eval, augment, plot or plugins)");
+        return usage_error("missing command (run, check, eval, init, augment, gradcheck, "
+                           "plot or plugins)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(help_text, stdout);
@@ -488,9 +502,11 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "plot") == 0)
         return cmd_plot(argc - 2, argv + 2);
     if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0 || strcmp(cmd, "eval") == 0 ||
-        strcmp(cmd, "augment") == 0 || strcmp(cmd, "gradcheck") == 0)
+        strcmp(cmd, "augment") == 0 || strcmp(cmd, "gradcheck") == 0 ||
+        strcmp(cmd, "init") == 0)
         return cmd_experiment(cmd, argc - 2, argv + 2);
     if (cmd[0] == '-')
         return usage_error("unknown option '%s'", cmd);
-    return usage_error("unknown command '%s' (run, check, eval, augment, gradcheck, plot or plugins)", cmd);
+    return usage_error("unknown command '%s' (run, check, eval, init, augment, gradcheck, plot "
+                       "or plugins)", cmd);
 }

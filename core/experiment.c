@@ -16,17 +16,12 @@
 #include "batcher.h"
 #include "error.h"
 #include "graph.h"
+#include "init.h"
 #include "registry.h"
 #include "rundir.h"
 #include "sampler.h"
 #include "subset.h"
 #include "whiten.h"
-
-/* Names dlh_init_parse knows, for "did you mean" and the list of choices. */
-static const char *const exp_init_names[] = {
-    "zeros", "constant", "uniform", "normal", "xavier_uniform", "xavier_normal",
-    "he_uniform", "he_normal", "identity", "kaiming_uniform", "kaiming_normal",
-};
 
 /* Keys of the experiment schema (DESIGN.md §5) that later issues implement:
    saying so beats calling them unknown. */
@@ -610,7 +605,8 @@ static int exp_inputs(dlh_experiment *e, dlh_params *p, config_setting_t *list,
 
 static int exp_layer(dlh_experiment *e, config_setting_t *list, int index)
 {
-    static const char *const reserved[] = { "name", "type", "init", "inputs", NULL };
+    static const char *const reserved[] = { "name", "type", "init", "bias_init", "inputs",
+                                            NULL };
     config_setting_t *g = config_setting_get_elem(list, (unsigned)index);
     /* The label needs the name before the accessors can read it (they
        check the same keys again below, with located messages). */
@@ -633,7 +629,7 @@ static int exp_layer(dlh_experiment *e, config_setting_t *list, int index)
     if (!p)
         return DLH_ENOMEM;
 
-    const char *type, *name, *init_s;
+    const char *type, *name;
     int rc;
     if ((rc = dlh_param_string(p, "type", NULL, &type)))
         return rc;
@@ -646,34 +642,16 @@ static int exp_layer(dlh_experiment *e, config_setting_t *list, int index)
         if (strcmp(e->layers[i]->name, name) == 0)
             return exp_error_at(p, cname ? "name" : NULL, "%s: layer name '%s' is already "
                                 "used by layer %d; names must be unique", label, name, i + 1);
-    dlh_init init = { 0, 0.0f, 0.0f };
-    const dlh_init *override = NULL;
-    if ((rc = dlh_param_string(p, "init", "", &init_s)))
+    dlh_init_override *inits = NULL;
+    int n_inits = 0;
+    if ((rc = dlh_init_overrides_read(e->cfg, g, label, &inits, &n_inits)))
         return rc;
-    if (*init_s) {
-        int kind = dlh_init_parse(init_s);
-        if (kind < 0) {
-            size_t n = sizeof exp_init_names / sizeof *exp_init_names;
-            const char *near = dlh_closest(init_s, exp_init_names, n);
-            char hint[96] = "";
-            if (near)
-                snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
-            return exp_error_at(p, "init", "%s: unknown initialiser '%s'%s; known: zeros, "
-                                "constant, uniform, normal, xavier_uniform, xavier_normal, "
-                                "he_uniform, he_normal, identity", label, init_s, hint);
-        }
-        /* torch.nn.init's defaults for the initialisers that take arguments. */
-        init.kind = kind;
-        if (kind == DLH_INIT_UNIFORM || kind == DLH_INIT_NORMAL)
-            init.b = 1.0f;
-        override = &init;
-    }
     const dlh_component *c;
-    if ((rc = exp_find(p, DLH_KIND_LAYER, type, &c)))
-        return rc;
-    e->layer_types[index] = type;
     int *in = NULL, n_in = 0;
     dlh_shape *shapes = NULL;
+    if ((rc = exp_find(p, DLH_KIND_LAYER, type, &c)))
+        goto done;
+    e->layer_types[index] = type;
     if ((rc = exp_inputs(e, p, list, g, index, label, name, &in, &n_in)))
         goto done;
     if (!(shapes = malloc((size_t)n_in * sizeof *shapes))) {
@@ -683,8 +661,8 @@ static int exp_layer(dlh_experiment *e, config_setting_t *list, int index)
     }
     for (int k = 0; k < n_in; k++)
         shapes[k] = *dlh_graph_shape(e->graph, in[k]);
-    rc = dlh_layer_new(e->backend, type, name, p, n_in, shapes, e->max_batch, override,
-                       e->seed, &e->layers[index]);
+    rc = dlh_layer_new_ex(e->backend, type, name, p, n_in, shapes, e->max_batch, inits,
+                          n_inits, e->seed, &e->layers[index]);
     if (rc) {
         rc = exp_locate(p, NULL, rc);
         goto done;
@@ -693,6 +671,7 @@ static int exp_layer(dlh_experiment *e, config_setting_t *list, int index)
     rc = dlh_graph_add(e->graph, e->layers[index], n_in, in);
     rc = rc < 0 ? rc : 0;
 done:
+    free(inits);
     free(in);
     free(shapes);
     return rc;

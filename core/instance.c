@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "hash.h"
+#include "init.h"
 #include "params.h"
 #include "registry.h"
 
@@ -121,7 +122,7 @@ static int tensor_zero(const dlh_backend *be, const dlh_tensor *t)
 typedef struct inst_decl {
     char *name;
     dlh_shape shape;
-    dlh_init init;
+    dlh_init_spec init;
 } inst_decl;
 
 typedef struct inst_scratch_decl {
@@ -149,7 +150,7 @@ static void decls_free(inst_decls *d)
 }
 
 static int decl_add(inst_decls *d, int buffer, const char *name, const dlh_shape *shape,
-                    dlh_init def, int *index)
+                    const dlh_init_spec *def, int *index)
 {
     const char *what = buffer ? "add_buffer" : "add_param";
     int64_t n;
@@ -162,9 +163,13 @@ static int decl_add(inst_decls *d, int buffer, const char *name, const dlh_shape
                       "expected)", what, name, (int)shape->ndim);
         return DLH_ESHAPE;
     }
-    if (def.kind < 0 || def.kind >= DLH_INIT_KIND_COUNT) {
+    if (def->kind < 0 || def->kind >= DLH_INIT_KIND_COUNT) {
         dlh_error_set("%s: tensor '%s' has an unknown initialiser kind %d", what, name,
-                      (int)def.kind);
+                      (int)def->kind);
+        return DLH_EINVAL;
+    }
+    if (dlh_init_spec_check(def) < 0) {
+        dlh_error_prefix("%s: tensor '%s': ", what, name);
         return DLH_EINVAL;
     }
     /* Params and buffers share one namespace: both become "<layer>.<name>". */
@@ -190,7 +195,7 @@ static int decl_add(inst_decls *d, int buffer, const char *name, const dlh_shape
         return DLH_ENOMEM;
     }
     e->shape = *shape;
-    e->init = def;
+    e->init = *def;
     if (index)
         *index = *count;
     (*count)++;
@@ -226,13 +231,40 @@ static int decl_scratch(inst_decls *d, int64_t per_sample, int64_t fixed, int *i
 static int layer_add_param(dlh_layer_setup *s, const char *name, const dlh_shape *shape,
                            dlh_init def, int *index)
 {
-    return decl_add(s->host_ctx, 0, name, shape, def, index);
+    dlh_init_spec spec = dlh_init_spec_from(def);
+    return decl_add(s->host_ctx, 0, name, shape, &spec, index);
 }
 
 static int layer_add_buffer(dlh_layer_setup *s, const char *name, const dlh_shape *shape,
                             dlh_init def, int *index)
 {
-    return decl_add(s->host_ctx, 1, name, shape, def, index);
+    dlh_init_spec spec = dlh_init_spec_from(def);
+    return decl_add(s->host_ctx, 1, name, shape, &spec, index);
+}
+
+static int layer_add_spec(dlh_layer_setup *s, int buffer, const char *name,
+                          const dlh_shape *shape, const dlh_init_spec *def, int *index)
+{
+    dlh_init_spec spec;
+    if (dlh_init_spec_copy(def, &spec) < 0) {
+        dlh_error_prefix("%s: tensor '%s': ", buffer ? "add_buffer_spec" : "add_param_spec",
+                         name ? name : "?");
+        return DLH_EINVAL;
+    }
+    return decl_add(s->host_ctx, buffer, name, shape, &spec, index);
+}
+
+static int layer_add_param_spec(dlh_layer_setup *s, const char *name, const dlh_shape *shape,
+                                const dlh_init_spec *def, int *index)
+{
+    return layer_add_spec(s, 0, name, shape, def, index);
+}
+
+static int layer_add_buffer_spec(dlh_layer_setup *s, const char *name,
+                                 const dlh_shape *shape, const dlh_init_spec *def,
+                                 int *index)
+{
+    return layer_add_spec(s, 1, name, shape, def, index);
 }
 
 static int layer_add_scratch(dlh_layer_setup *s, int64_t per_sample, int64_t fixed,
@@ -301,8 +333,53 @@ static void scratch_views(int n, const dlh_tensor *scratch, const int64_t *per_s
 
 /* ------------------------------------------------------------ layers */
 
+/* The override for tensor `name`, or NULL. */
+static const dlh_init_override *layer_override(const dlh_init_override *ov, int n,
+                                               const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(ov[i].tensor, name) == 0)
+            return &ov[i];
+    return NULL;
+}
+
+/* "file:line: layer 'fc1': init.alpha: " in front of the message. */
+static void layer_override_prefix(const char *layer, const dlh_init_override *o)
+{
+    if (o->where[0])
+        dlh_error_prefix("%s: layer '%s': %s: ", o->where, layer, o->key);
+    else
+        dlh_error_prefix("layer '%s': %s: ", layer, o->key);
+}
+
+/* Every override must name a tensor the layer declared. */
+static int layer_check_overrides(const char *layer, const inst_decls *d,
+                                 const dlh_init_override *ov, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int found = ov[i].optional;
+        for (int j = 0; !found && j < d->n_params; j++)
+            found = strcmp(d->params[j].name, ov[i].tensor) == 0;
+        for (int j = 0; !found && j < d->n_buffers; j++)
+            found = strcmp(d->buffers[j].name, ov[i].tensor) == 0;
+        if (found)
+            continue;
+        char names[512] = "";
+        size_t k = 0;
+        for (int j = 0; j < d->n_params + d->n_buffers && k < sizeof names; j++)
+            k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", j ? ", " : "",
+                                  j < d->n_params ? d->params[j].name
+                                                  : d->buffers[j - d->n_params].name);
+        dlh_error_set("the layer has no tensor '%s' to initialise; %s%s", ov[i].tensor,
+                      k ? "its tensors are " : "it has no tensors", names);
+        layer_override_prefix(layer, &ov[i]);
+        return DLH_ECONFIG;
+    }
+    return 0;
+}
+
 static int layer_alloc_tensors(dlh_layer_inst *l, const inst_decls *d,
-                               const dlh_init *init_override, uint64_t seed)
+                               const dlh_init_override *ov, int n_ov, uint64_t seed)
 {
     const dlh_backend *be = l->backend;
     const dlh_host *host = dlh_host_table();
@@ -329,17 +406,18 @@ static int layer_alloc_tensors(dlh_layer_inst *l, const inst_decls *d,
             return DLH_ENOMEM;
         }
         l->n_params = i + 1;
-        p->init = e->init;
-        if (init_override && strcmp(e->name, "weight") == 0)
-            p->init = *init_override;
+        const dlh_init_override *o = layer_override(ov, n_ov, e->name);
+        p->init = o ? o->spec : e->init;
         if ((rc = dlh_tensor_alloc(be, e->shape.ndim, e->shape.dim, &p->value)) < 0 ||
             (rc = dlh_tensor_alloc(be, e->shape.ndim, e->shape.dim, &p->grad)) < 0 ||
             (rc = tensor_zero(be, &p->grad)) < 0)
             return rc;
-        rc = dlh_init_fill(be, &p->value, p->init, seed,
-                           host->rng_stream(INST_RNG_INIT, key, (uint64_t)i));
+        rc = dlh_init_fill_spec(be, &p->value, &p->init, seed,
+                                host->rng_stream(INST_RNG_INIT, key, (uint64_t)i));
         if (rc < 0) {
             dlh_error_prefix("parameter '%s': ", e->name);
+            if (o)
+                layer_override_prefix(l->name, o);
             return rc;
         }
         l->param_values[i] = p->value;
@@ -354,15 +432,18 @@ static int layer_alloc_tensors(dlh_layer_inst *l, const inst_decls *d,
             return DLH_ENOMEM;
         }
         l->n_buffers = i + 1;
-        b->init = e->init;
+        const dlh_init_override *o = layer_override(ov, n_ov, e->name);
+        b->init = o ? o->spec : e->init;
         if ((rc = dlh_tensor_alloc(be, e->shape.ndim, e->shape.dim, &b->value)) < 0)
             return rc;
         /* Buffers draw after the parameters: streams n_params + i. */
-        rc = dlh_init_fill(be, &b->value, b->init, seed,
-                           host->rng_stream(INST_RNG_INIT, key,
-                                            (uint64_t)(d->n_params + i)));
+        rc = dlh_init_fill_spec(be, &b->value, &b->init, seed,
+                                host->rng_stream(INST_RNG_INIT, key,
+                                                 (uint64_t)(d->n_params + i)));
         if (rc < 0) {
             dlh_error_prefix("buffer '%s': ", e->name);
+            if (o)
+                layer_override_prefix(l->name, o);
             return rc;
         }
         l->buffer_values[i] = b->value;
@@ -377,6 +458,23 @@ int dlh_layer_new(const dlh_backend *be, const char *type, const char *name,
                   dlh_params *params, int n_inputs, const dlh_shape *inputs,
                   int64_t max_batch, const dlh_init *init_override, uint64_t seed,
                   dlh_layer_inst **out)
+{
+    dlh_init_override o;
+    memset(&o, 0, sizeof o);
+    if (init_override) {
+        o.tensor = "weight";
+        snprintf(o.key, sizeof o.key, "init");
+        o.optional = 1;
+        o.spec = dlh_init_spec_from(*init_override);
+    }
+    return dlh_layer_new_ex(be, type, name, params, n_inputs, inputs, max_batch, &o,
+                            init_override ? 1 : 0, seed, out);
+}
+
+int dlh_layer_new_ex(const dlh_backend *be, const char *type, const char *name,
+                     dlh_params *params, int n_inputs, const dlh_shape *inputs,
+                     int64_t max_batch, const dlh_init_override *overrides, int n_overrides,
+                     uint64_t seed, dlh_layer_inst **out)
 {
     *out = NULL;
     if (!name)
@@ -414,6 +512,8 @@ int dlh_layer_new(const dlh_backend *be, const char *type, const char *name,
     setup.add_buffer = layer_add_buffer;
     setup.add_scratch = layer_add_scratch;
     setup.host_ctx = &d;
+    setup.add_param_spec = layer_add_param_spec;
+    setup.add_buffer_spec = layer_add_buffer_spec;
 
     dlh_params_set_doc(params, comp->params, comp->n_params);
     dlh_error_clear();
@@ -440,7 +540,8 @@ int dlh_layer_new(const dlh_backend *be, const char *type, const char *name,
     l->overwrites_grads = setup.overwrites_grads != 0;
     l->output_is_view = setup.output_is_view != 0 && setup.n_inputs == 1 &&
                         n_out == dlh_shape_numel(&setup.inputs[0]);
-    if ((rc = layer_alloc_tensors(l, &d, init_override, seed)) < 0) {
+    if ((rc = layer_check_overrides(l->name, &d, overrides, n_overrides)) < 0 ||
+        (rc = layer_alloc_tensors(l, &d, overrides, n_overrides, seed)) < 0) {
         inst_prefix("layer", name);
         goto fail;
     }

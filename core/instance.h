@@ -14,15 +14,18 @@ int dlh_tensor_alloc(const dlh_backend *be, int ndim, const int64_t *shape,
                      dlh_tensor *out);
 void dlh_tensor_free(const dlh_backend *be, dlh_tensor *t);
 
-/* Fills t with initialiser `init`, drawing from (seed, stream). */
+/* Fills t with initialiser `init`, drawing from (seed, stream) (init.h has
+   the full form, dlh_init_fill_spec). */
 int dlh_init_fill(const dlh_backend *be, const dlh_tensor *t, dlh_init init,
                   uint64_t seed, uint64_t stream);
 /* "he_normal" -> DLH_INIT_HE_NORMAL; -1 when unknown. */
 int dlh_init_parse(const char *name);
 
+typedef struct dlh_init_override dlh_init_override;
+
 typedef struct dlh_named_tensor {
     char *name;                     /* "weight" */
-    dlh_init init;
+    dlh_init_spec init;
     dlh_tensor value, grad;         /* grad unused (buf NULL) for buffers */
 } dlh_named_tensor;
 
@@ -54,6 +57,14 @@ int dlh_layer_new(const dlh_backend *be, const char *type, const char *name,
                   dlh_params *params, int n_inputs, const dlh_shape *inputs,
                   int64_t max_batch, const dlh_init *init_override, uint64_t seed,
                   dlh_layer_inst **out);
+/* dlh_layer_new with the experiment's initialisers (init.h): each of
+   overrides[0..n_overrides) replaces the default of the tensor it names; one
+   that names no tensor of the layer is DLH_ECONFIG listing the layer's
+   tensors, located at its key. */
+int dlh_layer_new_ex(const dlh_backend *be, const char *type, const char *name,
+                     dlh_params *params, int n_inputs, const dlh_shape *inputs,
+                     int64_t max_batch, const dlh_init_override *overrides, int n_overrides,
+                     uint64_t seed, dlh_layer_inst **out);
 void dlh_layer_free(dlh_layer_inst *l);
 /* A ctx for forward/backward of `batch` samples (scratch views resized). */
 void dlh_layer_ctx_fill(dlh_layer_inst *l, int64_t batch, int training, int64_t step,

@@ -236,8 +236,9 @@ static void test_check_bad(void)
         "names must be unique");
     bad("init", "init = \"he_normal\"", "init = \"he_norml\"", DLH_ECONFIG,
         "9: layer 'dense1': unknown initialiser 'he_norml' (did you mean 'he_normal'?); "
-        "known: zeros, constant, uniform, normal, xavier_uniform, xavier_normal, "
-        "he_uniform, he_normal, identity");
+        "known: zeros, ones, constant, uniform, normal, trunc_normal, xavier_uniform, "
+        "xavier_normal, kaiming_uniform (he_uniform), kaiming_normal (he_normal), "
+        "orthogonal, sparse, eye, dirac, identity");
     bad("out_shape", "units = 1;", "units = 3;", DLH_ESHAPE,
         "13: loss: the model's output shape [3] (layer 'dense2') differs from the dense "
         "label shape [1] of data.train");

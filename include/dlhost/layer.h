@@ -21,18 +21,66 @@ typedef enum dlh_init_kind {
     DLH_INIT_NORMAL,          /* N(a, b^2): mean a, std b */
     DLH_INIT_XAVIER_UNIFORM,  /* gain a (0 = 1) */
     DLH_INIT_XAVIER_NORMAL,   /* gain a (0 = 1) */
-    DLH_INIT_HE_UNIFORM,      /* fan_in, gain sqrt(2) */
-    DLH_INIT_HE_NORMAL,
+    DLH_INIT_HE_UNIFORM,      /* kaiming_uniform_: fan_in, gain sqrt(2) */
+    DLH_INIT_HE_NORMAL,       /* kaiming_normal_: fan_in, gain sqrt(2) */
     DLH_INIT_IDENTITY,        /* eye for 2-D, Dirac for conv weights */
+    /* ABI 1.5 kinds go below this line. */
+    DLH_INIT_ONES,
+    DLH_INIT_EYE,             /* eye_: 2-D only */
+    DLH_INIT_DIRAC,           /* dirac_: 3-5-D (groups 1; dlh_init_spec: any) */
+    DLH_INIT_TRUNC_NORMAL,    /* mean a, std b, cut at [-2, 2] (torch's default) */
+    DLH_INIT_ORTHOGONAL,      /* gain a (0 = 1) */
+    DLH_INIT_SPARSE,          /* sparsity a, std b */
     DLH_INIT_KIND_COUNT
 } dlh_init_kind;
 
 /* An initialiser; fans come from the shape as PyTorch computes them
- * (fan_in = shape[1] * receptive field, fan_out = shape[0] * receptive field). */
+ * (fan_in = shape[1] * receptive field, fan_out = shape[0] * receptive field).
+ * a and b mean what the kind's comment says; dlh_init_spec (ABI 1.5) carries
+ * every parameter of torch.nn.init. */
 typedef struct dlh_init {
     int32_t kind;       /* dlh_init_kind */
     float a, b;
 } dlh_init;
+
+/* ABI 1.5: an initialiser with all of torch.nn.init's parameters, for
+ * add_param_spec / add_buffer_spec.  Start from dlh_init_spec_of(kind),
+ * which sets torch's defaults, then change what differs.  Fields a kind does
+ * not use are ignored.  The host copies struct_size bytes of it. */
+typedef enum dlh_init_mode { DLH_INIT_FAN_IN = 0, DLH_INIT_FAN_OUT = 1 } dlh_init_mode;
+
+typedef struct dlh_init_spec {
+    uint32_t struct_size;       /* sizeof(dlh_init_spec) */
+    int32_t kind;               /* dlh_init_kind */
+    double a, b;                /* uniform: [a, b); trunc_normal: cut-offs */
+    double mean, std;           /* normal, trunc_normal; sparse: std */
+    double value;               /* constant */
+    double gain;                /* xavier_*, kaiming_* (torch's calculate_gain of
+                                   the nonlinearity), orthogonal */
+    double sparsity;            /* sparse: fraction of each column set to 0 */
+    int64_t groups;             /* dirac */
+    int32_t mode;               /* kaiming_*: dlh_init_mode */
+    int32_t reserved_;          /* 0 */
+} dlh_init_spec;
+
+/* torch.nn.init's defaults for `kind`: uniform a 0, b 1; normal and
+   trunc_normal mean 0, std 1 (trunc_normal a -2, b 2); gains 1 (kaiming:
+   sqrt(2), leaky_relu with slope 0, fan_in); sparse std 0.01 (sparsity has
+   no default in torch: 0 here, set it); constant value 0; dirac groups 1. */
+static inline dlh_init_spec dlh_init_spec_of(int32_t kind)
+{
+    dlh_init_spec s = { sizeof(dlh_init_spec), kind, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0,
+                        1, DLH_INIT_FAN_IN, 0 };
+    if (kind == DLH_INIT_TRUNC_NORMAL) {
+        s.a = -2.0;
+        s.b = 2.0;
+    } else if (kind == DLH_INIT_SPARSE) {
+        s.std = 0.01;
+    } else if (kind == DLH_INIT_HE_UNIFORM || kind == DLH_INIT_HE_NORMAL) {
+        s.gain = 1.4142135623730951;    /* math.sqrt(2.0 / (1 + 0 ** 2)) */
+    }
+    return s;
+}
 
 typedef struct dlh_layer_setup dlh_layer_setup;
 struct dlh_layer_setup {
@@ -45,7 +93,8 @@ struct dlh_layer_setup {
     dlh_shape output;               /* set by create */
     /* Declares a trainable tensor `name` (PyTorch's: "weight", "bias") of
        `shape`; *index is its position in ctx->params and ctx->grads.
-       The experiment's `init` overrides `def` for tensors named "weight". */
+       The experiment may replace `def` for any tensor by name (`init`,
+       `bias_init`; README "Initialisers"). */
     int (*add_param)(dlh_layer_setup *s, const char *name, const dlh_shape *shape,
                      dlh_init def, int *index);
     /* Declares a non-trainable tensor that is saved with the weights
@@ -69,6 +118,13 @@ struct dlh_layer_setup {
        forward and backward must still copy: the core calls them wherever it
        cannot share the memory. */
     int32_t output_is_view;
+    /* ABI 1.5 members go below this line. */
+    /* add_param and add_buffer with an initialiser that carries every
+       parameter of torch.nn.init (def->struct_size bytes are read). */
+    int (*add_param_spec)(dlh_layer_setup *s, const char *name, const dlh_shape *shape,
+                          const dlh_init_spec *def, int *index);
+    int (*add_buffer_spec)(dlh_layer_setup *s, const char *name, const dlh_shape *shape,
+                           const dlh_init_spec *def, int *index);
 };
 
 typedef struct dlh_layer_ctx {
