@@ -276,22 +276,30 @@ static int audio_init(const dlh_host *host, dlh_registrar *reg)
         const char *name;
         const dlh_augmenter_ops *ops;
         const char *description;
+        const dlh_param_doc *params;
     } list[] = {
         { "time_shift", &time_shift_ops,
-          "shift 1-D signals in time, rolled round or zero filled" },
+          "shift 1-D signals in time, rolled round or zero filled",
+          time_shift_params },
         { "background_noise", &background_noise_ops,
-          "mix in a random stretch of a noise file at a random SNR" },
+          "mix in a random stretch of a noise file at a random SNR",
+          background_noise_params },
         { "dynamic_range_compression", &dynamic_range_compression_ops,
-          "feed-forward compressor: envelope follower, threshold, ratio, makeup gain" },
+          "feed-forward compressor: envelope follower, threshold, ratio, makeup gain",
+          dynamic_range_compression_params },
         { "time_mask", &time_mask_ops,
-          "mask a random run of frames of a spectrogram (torchaudio TimeMasking)" },
+          "mask a random run of frames of a spectrogram (torchaudio TimeMasking)",
+          time_mask_params },
         { "freq_mask", &freq_mask_ops,
-          "mask a random band of a spectrogram (torchaudio FrequencyMasking)" },
+          "mask a random band of a spectrogram (torchaudio FrequencyMasking)",
+          freq_mask_params },
 #ifdef HAVE_RUBBERBAND
         { "time_stretch", &time_stretch_ops,
-          "change speed without changing pitch (Rubber Band), kept at the input length" },
+          "change speed without changing pitch (Rubber Band), kept at the input length",
+          time_stretch_params },
         { "pitch_shift", &pitch_shift_ops,
-          "shift pitch by semitones without changing speed (Rubber Band)" },
+          "shift pitch by semitones without changing speed (Rubber Band)",
+          pitch_shift_params },
 #endif
     };
     audio_host = host;
@@ -299,9 +307,12 @@ static int audio_init(const dlh_host *host, dlh_registrar *reg)
     int rc = reg->add(reg, DLH_KIND_DATASET, "audiofolder", &audiofolder_ops,
                       "one sub-folder of WAV/FLAC/OGG files per class: waveforms or "
                       "log-mel spectrograms");
+    if (rc >= 0)
+        rc = reg->describe(reg, DLH_KIND_DATASET, "audiofolder", audiofolder_params);
     for (size_t i = 0; rc >= 0 && i < sizeof list / sizeof list[0]; i++)
-        rc = reg->add(reg, DLH_KIND_AUGMENTER, list[i].name, list[i].ops,
-                      list[i].description);
+        if ((rc = reg->add(reg, DLH_KIND_AUGMENTER, list[i].name, list[i].ops,
+                           list[i].description)) >= 0)
+            rc = reg->describe(reg, DLH_KIND_AUGMENTER, list[i].name, list[i].params);
     return rc < 0 ? rc : 0;
 }
 

@@ -28,9 +28,22 @@ extern const dlh_augmenter_ops background_noise_ops;
 extern const dlh_augmenter_ops dynamic_range_compression_ops;
 extern const dlh_augmenter_ops time_mask_ops;
 extern const dlh_augmenter_ops freq_mask_ops;
+
+/* Parameter tables (plugin.h), in each component's file; p, read by
+   audio_read_p, is 1 for every audio augmenter. */
+#define AUDIO_P_DOC \
+    { "p", DLH_PARAM_FLOAT, "1", 0.0, 1.0, NULL, "probability of applying it to a sample" }
+extern const dlh_param_doc audiofolder_params[];
+extern const dlh_param_doc time_shift_params[];
+extern const dlh_param_doc background_noise_params[];
+extern const dlh_param_doc dynamic_range_compression_params[];
+extern const dlh_param_doc time_mask_params[];
+extern const dlh_param_doc freq_mask_params[];
 #ifdef HAVE_RUBBERBAND
 extern const dlh_augmenter_ops time_stretch_ops;
 extern const dlh_augmenter_ops pitch_shift_ops;
+extern const dlh_param_doc time_stretch_params[];
+extern const dlh_param_doc pitch_shift_params[];
 #endif
 
 /* ---- files (audio.c) ---- */

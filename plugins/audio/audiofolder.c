@@ -186,9 +186,11 @@ static int audiofolder_open(const dlh_host *host, dlh_params *p, void **state)
     const int64_t def_rate = 16000, def_mels = 64, def_fft = 512, def_hop = 160,
                   def_cache = 2048;
     const double def_seconds = 1.0, def_fmin = 0.0;
-    int64_t rate, n_mels = 0, n_fft = 0, hop = 0, cache_mb, threads;
+    int64_t rate, n_mels = 0, n_fft = 0, hop = 0, cache_mb;
+    /* threads and f_max default to what the machine and rate give: no
+       default in the parameter table, so read only when present. */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    const int64_t def_threads = cpus < 1 ? 1 : cpus > 8 ? 8 : cpus;
+    int64_t threads = cpus < 1 ? 1 : cpus > 8 ? 8 : cpus;
     double seconds, f_min = 0.0, f_max = 0.0;
     int channels, features, resampler;
     int rc;
@@ -199,21 +201,30 @@ static int audiofolder_open(const dlh_host *host, dlh_params *p, void **state)
         (rc = host->param_choice(p, "features", feature_choices, 0, &features)) ||
         (rc = host->param_choice(p, "resampler", resamplers, AUDIO_SRC_MEDIUM, &resampler)) ||
         (rc = host->param_int(p, "cache_mb", &def_cache, 1, INT64_C(1) << 30, &cache_mb)) ||
-        (rc = host->param_int(p, "threads", &def_threads, 1, AUDIOFOLDER_MAX_THREADS,
-                              &threads)))
+        (host->param_has(p, "threads") &&
+         (rc = host->param_int(p, "threads", NULL, 1, AUDIOFOLDER_MAX_THREADS, &threads))))
         return rc;
     int64_t T = (int64_t)llround((double)rate * seconds);
     if (T < 1)
         return host->param_error(p, "seconds", "parameter 'seconds': %g s at %lld Hz is "
                                  "no sample", seconds, (long long)rate);
     if (features == 1) {
-        const double def_fmax = (double)(rate / 2);
+        const double nyquist = (double)rate / 2;
+        f_max = (double)(rate / 2);
         if ((rc = host->param_int(p, "n_mels", &def_mels, 1, 4096, &n_mels)) ||
             (rc = host->param_int(p, "n_fft", &def_fft, 2, 65536, &n_fft)) ||
             (rc = host->param_int(p, "hop", &def_hop, 1, 65536, &hop)) ||
-            (rc = host->param_float(p, "f_min", &def_fmin, 0.0, (double)rate / 2, &f_min)) ||
-            (rc = host->param_float(p, "f_max", &def_fmax, 0.0, (double)rate / 2, &f_max)))
+            (rc = host->param_float(p, "f_min", &def_fmin, 0.0, AUDIO_MAX_RATE / 2,
+                                    &f_min)) ||
+            (host->param_has(p, "f_max") &&
+             (rc = host->param_float(p, "f_max", NULL, 0.0, AUDIO_MAX_RATE / 2, &f_max))))
             return rc;
+        if (f_min > nyquist)
+            return host->param_error(p, "f_min", "parameter 'f_min': expected a number in "
+                                     "[0, %g] (rate / 2), got %g", nyquist, f_min);
+        if (f_max > nyquist)
+            return host->param_error(p, "f_max", "parameter 'f_max': expected a number in "
+                                     "[0, %g] (rate / 2), got %g", nyquist, f_max);
         if (!(f_min < f_max))
             return host->param_error(p, "f_max", "parameter 'f_max': must be above f_min "
                                      "(%g), got %g", f_min, f_max);
@@ -408,4 +419,22 @@ const dlh_dataset_ops audiofolder_ops = {
     .read = audiofolder_read,
     .close = audiofolder_close,
     .class_name = audiofolder_class_name,
+};
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc audiofolder_params[] = {
+    { "path", DLH_PARAM_PATH, NULL, 0, 0, NULL, "the root folder, one sub-folder of audio files per class" },
+    { "rate", DLH_PARAM_INT, "16000", AUDIO_MIN_RATE, AUDIO_MAX_RATE, NULL, "sample rate in Hz every clip is resampled to" },
+    { "seconds", DLH_PARAM_FLOAT, "1", 1e-6, 3600.0, NULL, "clip length in seconds: longer files are cut, shorter ones zero padded" },
+    { "channels", DLH_PARAM_CHOICE, "mono", 0, 0, "mono", "channels are averaged to one" },
+    { "features", DLH_PARAM_CHOICE, "waveform", 0, 0, "waveform|logmel", "samples: the waveform [1, T] or a log-mel spectrogram [1, n_mels, frames]" },
+    { "resampler", DLH_PARAM_CHOICE, "medium", 0, 0, "best|medium|fastest", "libsamplerate converter for files at another rate" },
+    { "cache_mb", DLH_PARAM_INT, "2048", 1, 1 << 30, NULL, "MiB of decoded clips kept in memory" },
+    { "threads", DLH_PARAM_INT, "", 1, AUDIOFOLDER_MAX_THREADS, NULL, "decoding threads; unset: the CPU count, at most 8" },
+    { "n_mels", DLH_PARAM_INT, "64", 1, 4096, NULL, "mel bands (logmel only)" },
+    { "n_fft", DLH_PARAM_INT, "512", 2, 65536, NULL, "FFT size in samples (logmel only)" },
+    { "hop", DLH_PARAM_INT, "160", 1, 65536, NULL, "samples between frames, torchaudio's hop_length (logmel only)" },
+    { "f_min", DLH_PARAM_FLOAT, "0", 0.0, AUDIO_MAX_RATE / 2, NULL, "lowest mel frequency in Hz, at most rate / 2 (logmel only)" },
+    { "f_max", DLH_PARAM_FLOAT, "", 0.0, AUDIO_MAX_RATE / 2, NULL, "highest mel frequency in Hz, above f_min, at most rate / 2; unset: rate / 2 (logmel only)" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
 };

@@ -167,3 +167,15 @@ const dlh_augmenter_ops background_noise_ops = {
     .destroy = background_noise_destroy,
     .create_ex = background_noise_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc background_noise_params[] = {
+    AUDIO_P_DOC,
+    { "path", DLH_PARAM_PATH, NULL, 0, 0, NULL, "folder of noise files (WAV, FLAC, OGG)" },
+    { "rate", DLH_PARAM_INT, NULL, AUDIO_MIN_RATE, AUDIO_MAX_RATE, NULL, "the data's sample rate in Hz; the noise is resampled to it" },
+    { "resampler", DLH_PARAM_CHOICE, "medium", 0, 0, "best|medium|fastest", "libsamplerate converter for files at another rate" },
+    { "min_snr_db", DLH_PARAM_FLOAT, "3", -200.0, 200.0, NULL, "lowest signal-to-noise ratio in dB" },
+    { "max_snr_db", DLH_PARAM_FLOAT, "30", -200.0, 200.0, NULL, "highest signal-to-noise ratio in dB, >= min_snr_db" },
+    { "max_seconds", DLH_PARAM_FLOAT, "600", 1e-3, 86400.0, NULL, "seconds of each noise file loaded at most" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

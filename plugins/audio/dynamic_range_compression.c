@@ -86,3 +86,15 @@ const dlh_augmenter_ops dynamic_range_compression_ops = {
     .destroy = audio_state_free,
     .create_ex = drc_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc dynamic_range_compression_params[] = {
+    AUDIO_P_DOC,
+    { "threshold_db", DLH_PARAM_FLOATS, "-20", 0, 0, NULL, "threshold in dBFS, a number or a [min, max] range drawn from, within [-120, 0]" },
+    { "ratio", DLH_PARAM_FLOATS, "4", 0, 0, NULL, "compression ratio, a number or a [min, max] range drawn from, within [1, 1000]" },
+    { "attack_ms", DLH_PARAM_FLOAT, "5", 0.0, 1e6, NULL, "attack time of the envelope follower in ms" },
+    { "release_ms", DLH_PARAM_FLOAT, "50", 0.0, 1e6, NULL, "release time of the envelope follower in ms" },
+    { "makeup_db", DLH_PARAM_FLOAT, "0", -60.0, 60.0, NULL, "gain added after compression in dB" },
+    { "rate", DLH_PARAM_INT, NULL, 1, AUDIO_MAX_RATE, NULL, "the data's sample rate in Hz (for the time constants)" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -223,3 +223,21 @@ const dlh_augmenter_ops pitch_shift_ops = {
     .destroy = audio_state_free,
     .create_ex = pitch_shift_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc time_stretch_params[] = {
+    AUDIO_P_DOC,
+    { "rate", DLH_PARAM_INT, NULL, AUDIO_MIN_RATE, AUDIO_MAX_RATE, NULL, "the data's sample rate in Hz" },
+    { "engine", DLH_PARAM_CHOICE, "faster", 0, 0, "faster|finer", "Rubber Band's R2 (faster) or R3 (finer) engine" },
+    { "speed", DLH_PARAM_FLOATS, "[0.8, 1.25]", 0, 0, NULL, "speed factor, a number or a [min, max] range drawn from, within [0.125, 8]" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};
+
+const dlh_param_doc pitch_shift_params[] = {
+    AUDIO_P_DOC,
+    { "rate", DLH_PARAM_INT, NULL, AUDIO_MIN_RATE, AUDIO_MAX_RATE, NULL, "the data's sample rate in Hz" },
+    { "engine", DLH_PARAM_CHOICE, "faster", 0, 0, "faster|finer", "Rubber Band's R2 (faster) or R3 (finer) engine" },
+    { "method", DLH_PARAM_CHOICE, "stretch", 0, 0, "stretch|rubberband", "stretch and resample, or Rubber Band's own pitch shifter" },
+    { "semitones", DLH_PARAM_FLOATS, "[-4, 4]", 0, 0, NULL, "pitch shift in semitones, a number or a [min, max] range drawn from, within [-24, 24]" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -116,3 +116,19 @@ const dlh_augmenter_ops freq_mask_ops = {
     .destroy = audio_state_free,
     .create_ex = freq_mask_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc time_mask_params[] = {
+    AUDIO_P_DOC,
+    { "mask_value", DLH_PARAM_FLOAT, "0", -3.4e38, 3.4e38, NULL, "value written into the mask" },
+    { "time_mask_param", DLH_PARAM_INT, NULL, 0, INT64_MAX, NULL, "largest mask width in frames, at most the frames" },
+    { "max_proportion", DLH_PARAM_FLOAT, "1", 0.0, 1.0, NULL, "largest fraction of the frames masked (torchaudio's p)" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};
+
+const dlh_param_doc freq_mask_params[] = {
+    AUDIO_P_DOC,
+    { "mask_value", DLH_PARAM_FLOAT, "0", -3.4e38, 3.4e38, NULL, "value written into the mask" },
+    { "freq_mask_param", DLH_PARAM_INT, NULL, 0, INT64_MAX, NULL, "largest mask height in frequency bins, at most the bins" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

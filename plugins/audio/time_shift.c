@@ -102,3 +102,13 @@ const dlh_augmenter_ops time_shift_ops = {
     .destroy = audio_state_free,
     .create_ex = time_shift_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc time_shift_params[] = {
+    AUDIO_P_DOC,
+    { "mode", DLH_PARAM_CHOICE, "roll", 0, 0, "roll|zero", "the samples shifted out come back at the other end, or zeros fill in" },
+    { "fraction", DLH_PARAM_FLOAT, "", 0.0, 1.0, NULL, "largest shift as a fraction of the signal's length; give this or max_seconds" },
+    { "max_seconds", DLH_PARAM_FLOAT, "", 0.0, 1e6, NULL, "largest shift in seconds, with rate; give this or fraction" },
+    { "rate", DLH_PARAM_INT, "", 1, AUDIO_MAX_RATE, NULL, "the data's sample rate in Hz; required with max_seconds" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

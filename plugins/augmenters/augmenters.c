@@ -333,49 +333,55 @@ static int augmenters_init(const dlh_host *host, dlh_registrar *reg)
         const char *name;
         const dlh_augmenter_ops *ops;
         const char *description;
+        const dlh_param_doc *params;
     } list[] = {
         { "gaussian_noise", &gaussian_noise_ops,
-          "add normal noise (mean, stddev) to every value, optional clip" },
-        { "uniform_noise", &uniform_noise_ops, "add uniform noise in [low, high)" },
+          "add normal noise (mean, stddev) to every value, optional clip", gaussian_noise_params },
+        { "uniform_noise", &uniform_noise_ops, "add uniform noise in [low, high)",
+          uniform_noise_params },
         { "salt_pepper", &salt_pepper_ops,
-          "set a fraction `amount` of the values to high (salt) or low (pepper)" },
+          "set a fraction `amount` of the values to high (salt) or low (pepper)",
+          salt_pepper_params },
         { "random_scale", &random_scale_ops,
-          "multiply each sample by a gain drawn in [min, max)" },
-        { "dropout_noise", &dropout_noise_ops, "zero each value with probability rate" },
+          "multiply each sample by a gain drawn in [min, max)", random_scale_params },
+        { "dropout_noise", &dropout_noise_ops, "zero each value with probability rate",
+          dropout_noise_params },
         { "random_hflip", &random_hflip_ops,
-          "flip images left-right (torchvision RandomHorizontalFlip)" },
+          "flip images left-right (torchvision RandomHorizontalFlip)", random_hflip_params },
         { "random_vflip", &random_vflip_ops,
-          "flip images top-bottom (torchvision RandomVerticalFlip)" },
+          "flip images top-bottom (torchvision RandomVerticalFlip)", random_vflip_params },
         { "random_crop", &random_crop_ops,
           "pad, then crop back to the image size at a random place "
-          "(torchvision RandomCrop)" },
+          "(torchvision RandomCrop)", random_crop_params },
         { "random_erasing", &random_erasing_ops,
-          "erase a random rectangle (torchvision RandomErasing)" },
+          "erase a random rectangle (torchvision RandomErasing)", random_erasing_params },
         { "random_shift", &random_shift_ops,
-          "shift images by whole pixels, filling the uncovered border" },
+          "shift images by whole pixels, filling the uncovered border", random_shift_params },
         { "random_rotation", &random_rotation_ops,
-          "rotate images about their centre (torchvision RandomRotation)" },
+          "rotate images about their centre (torchvision RandomRotation)", random_rotation_params },
         { "random_affine", &random_affine_ops,
-          "rotate, translate, scale and shear images (torchvision RandomAffine)" },
+          "rotate, translate, scale and shear images (torchvision RandomAffine)",
+          random_affine_params },
         { "random_resized_crop", &random_resized_crop_ops,
           "crop a random area and aspect, resized back to the image size "
-          "(torchvision RandomResizedCrop)" },
+          "(torchvision RandomResizedCrop)", random_resized_crop_params },
         { "mixup", &mixup_ops,
           "mix each sample and its label with the previous one of the batch "
-          "(torchvision v2 MixUp)" },
+          "(torchvision v2 MixUp)", mix_params },
         { "cutmix", &cutmix_ops,
           "paste a box of the previous sample of the batch, labels mixed by its area "
-          "(torchvision v2 CutMix)" },
+          "(torchvision v2 CutMix)", mix_params },
         { "color_jitter", &color_jitter_ops,
           "jitter brightness, contrast, saturation and hue of the raw pixels "
-          "(torchvision ColorJitter)" },
+          "(torchvision ColorJitter)", color_jitter_params },
     };
     augmenters_host = host;
     augment_draws_host = host;
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
         int rc = reg->add(reg, DLH_KIND_AUGMENTER, list[i].name, list[i].ops,
                           list[i].description);
-        if (rc < 0)
+        if (rc < 0 ||
+            (rc = reg->describe(reg, DLH_KIND_AUGMENTER, list[i].name, list[i].params)) < 0)
             return rc;
     }
     return 0;

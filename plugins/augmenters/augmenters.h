@@ -49,6 +49,33 @@ extern const dlh_augmenter_ops mixup_ops;
 extern const dlh_augmenter_ops cutmix_ops;
 extern const dlh_augmenter_ops color_jitter_ops;
 
+/* Parameter tables (plugin.h), in each augmenter's file (mixup's and
+   cutmix's in mix.c); the entries read by the shared helpers below. */
+#define AUGMENT_P_DOC(def) \
+    { "p", DLH_PARAM_FLOAT, def, 0.0, 1.0, NULL, "probability of applying it to a sample" }
+#define AUGMENT_FILL_DOC(key, help) \
+    { key, DLH_PARAM_FLOATS, "0", 0, 0, NULL, help ": one number or one per channel" }
+#define AUGMENT_INTERPOLATION_DOC \
+    { "interpolation", DLH_PARAM_CHOICE, "nearest", 0, 0, "nearest|bilinear", \
+      "how pixels between the grid points are read" }
+#define AUGMENT_DEGREES_DOC(help) \
+    { "degrees", DLH_PARAM_FLOATS, NULL, 0, 0, NULL, help }
+extern const dlh_param_doc gaussian_noise_params[];
+extern const dlh_param_doc uniform_noise_params[];
+extern const dlh_param_doc salt_pepper_params[];
+extern const dlh_param_doc random_scale_params[];
+extern const dlh_param_doc dropout_noise_params[];
+extern const dlh_param_doc random_hflip_params[];
+extern const dlh_param_doc random_vflip_params[];
+extern const dlh_param_doc random_crop_params[];
+extern const dlh_param_doc random_erasing_params[];
+extern const dlh_param_doc random_shift_params[];
+extern const dlh_param_doc random_rotation_params[];
+extern const dlh_param_doc random_affine_params[];
+extern const dlh_param_doc random_resized_crop_params[];
+extern const dlh_param_doc color_jitter_params[];
+extern const dlh_param_doc mix_params[];
+
 /* Scratch of n floats for one apply call: `stack` (AUGMENT_STACK floats)
    when n fits, else malloc'd; NULL with a message naming `name` when that
    fails.  Free with augment_scratch_free(buf, stack). */

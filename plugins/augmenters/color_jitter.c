@@ -316,3 +316,14 @@ const dlh_augmenter_ops color_jitter_ops = {
     .destroy = augment_state_free,
     .create_ex = color_jitter_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc color_jitter_params[] = {
+    { "brightness", DLH_PARAM_FLOATS, "", 0, 0, NULL, "b >= 0 (factor in [max(0, 1 - b), 1 + b]) or [min, max]; unset: no change" },
+    { "contrast", DLH_PARAM_FLOATS, "", 0, 0, NULL, "c >= 0 (factor in [max(0, 1 - c), 1 + c]) or [min, max]; unset: no change" },
+    { "saturation", DLH_PARAM_FLOATS, "", 0, 0, NULL, "s >= 0 (factor in [max(0, 1 - s), 1 + s]) or [min, max]; RGB only; unset: no change" },
+    { "hue", DLH_PARAM_FLOATS, "", 0, 0, NULL, "h in [0, 0.5] (shift in [-h, h]) or [min, max] within [-0.5, 0.5]; RGB only; unset: no change" },
+    AUGMENT_P_DOC("1"),
+    { "bound", DLH_PARAM_FLOAT, "1", 0.0, DLH_PARAM_NO_MAX, NULL, "the pixels' white value, > 0: 1 for [0, 1] images, 255 for 0..255" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

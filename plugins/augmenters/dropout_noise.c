@@ -62,3 +62,11 @@ const dlh_augmenter_ops dropout_noise_ops = {
     .destroy = augment_state_free,
     .create_ex = dropout_noise_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc dropout_noise_params[] = {
+    { "rate", DLH_PARAM_FLOAT, "0.5", 0.0, 1.0, NULL, "probability of zeroing a value, < 1" },
+    { "scale", DLH_PARAM_BOOL, "false", 0, 0, NULL, "scale the kept values by 1/(1 - rate), as nn.Dropout" },
+    AUGMENT_P_DOC("1"),
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

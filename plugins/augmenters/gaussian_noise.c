@@ -64,3 +64,12 @@ const dlh_augmenter_ops gaussian_noise_ops = {
     .destroy = augment_state_free,
     .create_ex = gaussian_noise_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc gaussian_noise_params[] = {
+    { "stddev", DLH_PARAM_FLOAT, "0.1", 0.0, DLH_PARAM_NO_MAX, NULL, "standard deviation of the noise (torch.randn scaled)" },
+    { "mean", DLH_PARAM_FLOAT, "0", DLH_PARAM_NO_MIN, DLH_PARAM_NO_MAX, NULL, "mean of the noise" },
+    { "clip", DLH_PARAM_FLOATS, "", 0, 0, NULL, "[min, max] the noisy values are clamped to; unset: no clamp" },
+    AUGMENT_P_DOC("1"),
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

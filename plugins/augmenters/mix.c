@@ -136,3 +136,10 @@ void mix_labels(const mix_state *s, const dlh_augment_ctx *ctx, double lam)
             row[k] = a * row[k] + b * prev[k];
     }
 }
+
+/* Parameter table of mixup and cutmix (plugin.h): checked by the host against every read. */
+const dlh_param_doc mix_params[] = {
+    { "alpha", DLH_PARAM_FLOAT, "1", 0.0, 1e6, NULL, "Beta(alpha, alpha) draws the mixing weight, > 0" },
+    AUGMENT_P_DOC("1"),
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

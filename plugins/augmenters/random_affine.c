@@ -101,3 +101,15 @@ const dlh_augmenter_ops random_affine_ops = {
     .destroy = augment_state_free,
     .create_ex = random_affine_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc random_affine_params[] = {
+    AUGMENT_DEGREES_DOC("rotation range in degrees: d (meaning [-d, d]) or [min, max]"),
+    { "translate", DLH_PARAM_FLOATS, "", 0, 0, NULL, "[a, b]: largest shift as fractions in [0, 1] of the width and height; unset: none" },
+    { "scale", DLH_PARAM_FLOATS, "", 0, 0, NULL, "[min, max] scale factor, 0 < min <= max; unset: 1" },
+    { "shear", DLH_PARAM_FLOATS, "", 0, 0, NULL, "shear in degrees: s, [min, max] along x, or [xmin, xmax, ymin, ymax]; unset: none" },
+    AUGMENT_INTERPOLATION_DOC,
+    AUGMENT_FILL_DOC("fill", "value of the area outside the transformed image"),
+    AUGMENT_P_DOC("1"),
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -131,3 +131,14 @@ const dlh_augmenter_ops random_crop_ops = {
     .destroy = augment_state_free,
     .create_ex = random_crop_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc random_crop_params[] = {
+    { "size", DLH_PARAM_FLOATS, "", 0, 0, NULL, "crop size h or [h, w]; must be the image's size (the model's input is fixed); unset: the image's" },
+    { "padding", DLH_PARAM_FLOATS, "", 0, 0, NULL, "pad n, [left/right, top/bottom] or [left, top, right, bottom], integers >= 0; unset: none" },
+    { "padding_mode", DLH_PARAM_CHOICE, "constant", 0, 0, "constant|edge|reflect|symmetric", "how the padding is filled (torch's padding_mode)" },
+    AUGMENT_FILL_DOC("fill", "value of constant padding"),
+    { "pad_if_needed", DLH_PARAM_BOOL, "false", 0, 0, NULL, "accepted for torchvision compatibility; the crop is the image's size, so never needed" },
+    AUGMENT_P_DOC("1"),
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -130,3 +130,12 @@ const dlh_augmenter_ops random_erasing_ops = {
     .destroy = augment_state_free,
     .create_ex = random_erasing_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc random_erasing_params[] = {
+    AUGMENT_P_DOC("0.5"),
+    { "scale", DLH_PARAM_FLOATS, "[0.02, 0.33]", 0, 0, NULL, "[min, max] erased fraction of the area, 0 <= min <= max <= 1" },
+    { "ratio", DLH_PARAM_FLOATS, "[0.3, 3.3]", 0, 0, NULL, "[min, max] aspect ratio of the rectangle, 0 < min <= max" },
+    { "value", DLH_PARAM_OTHER, "", 0, 0, NULL, "erasing value: a number, one per channel, or \"random\" (normal noise); unset: 0" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -36,3 +36,9 @@ const dlh_augmenter_ops random_hflip_ops = {
     .destroy = augment_state_free,
     .create_ex = random_hflip_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc random_hflip_params[] = {
+    AUGMENT_P_DOC("0.5"),
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -115,3 +115,12 @@ const dlh_augmenter_ops random_resized_crop_ops = {
     .destroy = augment_state_free,
     .create_ex = random_resized_crop_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc random_resized_crop_params[] = {
+    { "size", DLH_PARAM_FLOATS, "", 0, 0, NULL, "output size h or [h, w]; must be the image's size (the model's input is fixed)" },
+    { "scale", DLH_PARAM_FLOATS, "[0.08, 1]", 0, 0, NULL, "[min, max] fraction of the area cropped, 0 < min <= max <= 1" },
+    { "ratio", DLH_PARAM_FLOATS, "[0.75, 1.3333333]", 0, 0, NULL, "[min, max] aspect ratio of the crop, 0 < min <= max" },
+    AUGMENT_P_DOC("1"),
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

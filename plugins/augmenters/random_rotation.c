@@ -62,3 +62,12 @@ const dlh_augmenter_ops random_rotation_ops = {
     .destroy = augment_state_free,
     .create_ex = random_rotation_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc random_rotation_params[] = {
+    AUGMENT_DEGREES_DOC("rotation range in degrees: d (meaning [-d, d]) or [min, max]"),
+    AUGMENT_INTERPOLATION_DOC,
+    AUGMENT_FILL_DOC("fill", "value of the area outside the rotated image"),
+    AUGMENT_P_DOC("1"),
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -53,3 +53,11 @@ const dlh_augmenter_ops random_scale_ops = {
     .destroy = augment_state_free,
     .create_ex = random_scale_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc random_scale_params[] = {
+    { "min", DLH_PARAM_FLOAT, "0.8", 0.0, DLH_PARAM_NO_MAX, NULL, "lowest gain" },
+    { "max", DLH_PARAM_FLOAT, "1.2", 0.0, DLH_PARAM_NO_MAX, NULL, "highest gain (exclusive), >= min" },
+    AUGMENT_P_DOC("1"),
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

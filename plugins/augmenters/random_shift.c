@@ -93,3 +93,12 @@ const dlh_augmenter_ops random_shift_ops = {
     .destroy = augment_state_free,
     .create_ex = random_shift_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc random_shift_params[] = {
+    AUGMENT_FILL_DOC("fill", "value of the uncovered border"),
+    AUGMENT_P_DOC("1"),
+    { "translate", DLH_PARAM_FLOATS, "", 0, 0, NULL, "[a, b]: largest shift as fractions in [0, 1] of the width and height; give this or pixels" },
+    { "pixels", DLH_PARAM_FLOATS, "", 0, 0, NULL, "largest shift in pixels, n or [nx, ny], integers >= 0; give this or translate" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

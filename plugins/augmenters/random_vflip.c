@@ -40,3 +40,9 @@ const dlh_augmenter_ops random_vflip_ops = {
     .destroy = augment_state_free,
     .create_ex = random_vflip_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc random_vflip_params[] = {
+    AUGMENT_P_DOC("0.5"),
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

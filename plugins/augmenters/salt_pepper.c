@@ -70,3 +70,13 @@ const dlh_augmenter_ops salt_pepper_ops = {
     .destroy = augment_state_free,
     .create_ex = salt_pepper_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc salt_pepper_params[] = {
+    { "amount", DLH_PARAM_FLOAT, "0.05", 0.0, 1.0, NULL, "fraction of the values replaced" },
+    { "salt_vs_pepper", DLH_PARAM_FLOAT, "0.5", 0.0, 1.0, NULL, "fraction of the replaced values set to high (salt)" },
+    { "low", DLH_PARAM_FLOAT, "0", DLH_PARAM_NO_MIN, DLH_PARAM_NO_MAX, NULL, "the pepper value" },
+    { "high", DLH_PARAM_FLOAT, "1", DLH_PARAM_NO_MIN, DLH_PARAM_NO_MAX, NULL, "the salt value, >= low" },
+    AUGMENT_P_DOC("1"),
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

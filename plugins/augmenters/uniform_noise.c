@@ -58,3 +58,11 @@ const dlh_augmenter_ops uniform_noise_ops = {
     .destroy = augment_state_free,
     .create_ex = uniform_noise_create_ex,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc uniform_noise_params[] = {
+    { "low", DLH_PARAM_FLOAT, NULL, DLH_PARAM_NO_MIN, DLH_PARAM_NO_MAX, NULL, "lower end of the noise" },
+    { "high", DLH_PARAM_FLOAT, NULL, DLH_PARAM_NO_MIN, DLH_PARAM_NO_MAX, NULL, "upper end of the noise (exclusive), >= low" },
+    AUGMENT_P_DOC("1"),
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -518,3 +518,16 @@ const dlh_dataset_ops csv_ops = {
     .close = csv_close,
     .read_weights = csv_read_weights,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc csv_params[] = {
+    { "path", DLH_PARAM_PATH, NULL, 0, 0, NULL, "the CSV file, relative to the configuration file" },
+    { "header", DLH_PARAM_BOOL, "false", 0, 0, NULL, "skip the first line" },
+    { "delimiter", DLH_PARAM_STRING, ",", 0, 0, NULL, "one character that cannot be part of a number" },
+    { "label", DLH_PARAM_CHOICE, "class", 0, 0, "class|dense|none", "one class index column, label_columns dense target columns, or no label" },
+    { "label_column", DLH_PARAM_INT, "-1", -(1 << 30), (1 << 30) - 1, NULL, "the class column, negative from the end; only with label = class" },
+    { "label_columns", DLH_PARAM_INT, "1", 1, 1 << 30, NULL, "the last this many columns are the dense target; only with label = dense" },
+    { "weight_column", DLH_PARAM_INT, "", -(1 << 30), (1 << 30) - 1, NULL, "a column of per-sample loss weights, negative from the end; unset: none" },
+    { "shape", DLH_PARAM_FLOATS, "", 0, 0, NULL, "each sample's feature shape, positive integers whose product is the feature count; unset: flat" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -27,4 +27,9 @@ extern const dlh_dataset_ops idx_ops;
 /* npy.c: NumPy .npy files and .npz archives, converted to floats at open. */
 extern const dlh_dataset_ops npy_ops;
 
+/* Parameter tables (plugin.h), one per reader, in its file. */
+extern const dlh_param_doc csv_params[];
+extern const dlh_param_doc idx_params[];
+extern const dlh_param_doc npy_params[];
+
 #endif

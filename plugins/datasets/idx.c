@@ -654,3 +654,11 @@ const dlh_dataset_ops idx_ops = {
     .read = idx_read,
     .close = idx_close,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc idx_params[] = {
+    { "images", DLH_PARAM_PATH, NULL, 0, 0, NULL, "the IDX images file (raw or .gz), relative to the configuration file" },
+    { "labels", DLH_PARAM_PATH, "", 0, 0, NULL, "the IDX labels file (raw or .gz); unset: no labels" },
+    { "limit", DLH_PARAM_INT, "9223372036854775807", 1, INT64_MAX, NULL, "read at most this many samples (the first ones); the default: all" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

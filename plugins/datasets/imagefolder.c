@@ -449,3 +449,12 @@ const dlh_dataset_ops imagefolder_ops = {
     .close = imagefolder_close,
     .class_name = imagefolder_class_name,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc imagefolder_params[] = {
+    { "path", DLH_PARAM_PATH, NULL, 0, 0, NULL, "the root folder, one sub-folder per class, relative to the configuration file" },
+    { "size", DLH_PARAM_FLOATS, "", 0, 0, NULL, "[height, width] every image is resized to; unset: all images must share one size" },
+    { "color", DLH_PARAM_CHOICE, "rgb", 0, 0, "grey|rgb", "channels: grey (1) or rgb (3)" },
+    { "cache", DLH_PARAM_INT, "1024", 0, INT64_MAX >> 20, NULL, "MiB of decoded images kept in memory; 0: none" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

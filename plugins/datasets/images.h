@@ -52,5 +52,6 @@ int images_resize(const char *path, const images_pixels *im, int64_t h, int64_t 
 
 /* imagefolder.c: a folder of class sub-folders of images. */
 extern const dlh_dataset_ops imagefolder_ops;
+extern const dlh_param_doc imagefolder_params[];  /* plugin.h */
 
 #endif

@@ -1086,10 +1086,16 @@ static int npy_open(const dlh_host *host, dlh_params *p, void **state)
         return host->param_error(p, "y", "parameter 'y' is not read with label = "
                                  "\"none\"");
     if (*path) {
-        if ((rc = host->param_string(p, "x", "x", &xs)) ||
-            (label != NONE && (rc = host->param_string(p, "y", "y", &ys))) ||
+        /* x and y name members here, paths otherwise: one table default ""
+           for both readings, the members' names applied here. */
+        if ((rc = host->param_string(p, "x", "", &xs)) ||
+            (label != NONE && (rc = host->param_string(p, "y", "", &ys))) ||
             (rc = host->param_string(p, "weights", "", &ws)))
             return rc;
+        if (!host->param_has(p, "x"))
+            xs = "x";
+        if (label != NONE && !host->param_has(p, "y"))
+            ys = "y";
     } else {
         if ((rc = host->param_path(p, "x", NULL, &xs)) ||
             (label != NONE && (rc = host->param_path(p, "y", "", &ys))) ||
@@ -1325,4 +1331,15 @@ const dlh_dataset_ops npy_ops = {
     .read = npy_read,
     .close = npy_close,
     .read_weights = npy_read_weights,
+};
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc npy_params[] = {
+    { "path", DLH_PARAM_PATH, "", 0, 0, NULL, "an .npz archive holding x, y and weights; unset: x and y are .npy files" },
+    { "limit", DLH_PARAM_INT, "9223372036854775807", 1, INT64_MAX, NULL, "read at most this many samples (the first ones); the default: all" },
+    { "label", DLH_PARAM_CHOICE, "class", 0, 0, "class|dense|none", "how y is read; unset: class for integer y of one value per sample, else dense" },
+    { "x", DLH_PARAM_OTHER, "", 0, 0, NULL, "the features: an .npy path, or the member's name in path (unset: x); required without path" },
+    { "y", DLH_PARAM_OTHER, "", 0, 0, NULL, "the labels: an .npy path, or the member's name in path (unset: y); required without path unless label = none" },
+    { "weights", DLH_PARAM_OTHER, "", 0, 0, NULL, "per-sample loss weights: an .npy path, or the member's name in path; unset: none" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
 };

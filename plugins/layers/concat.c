@@ -140,3 +140,9 @@ const dlh_layer_ops concat_ops = {
     .backward = concat_backward,
     .destroy = concat_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc concat_params[] = {
+    { "axis", DLH_PARAM_INT, "0", -DLH_MAX_DIMS, DLH_MAX_DIMS - 1, NULL, "per-sample axis (the batch excluded), negative from the end" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -265,3 +265,14 @@ const dlh_layer_ops conv2d_ops = {
     .backward = conv2d_backward,
     .destroy = conv2d_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc conv2d_params[] = {
+    { "out_channels", DLH_PARAM_INT, NULL, 1, 1048576, NULL, "output channels" },
+    LAYERS_KERNEL_SIZE_DOC,
+    { "stride", DLH_PARAM_FLOATS, "1", 0, 0, NULL, "an integer in [1, 65536] or a list [h, w] of them" },
+    { "padding", DLH_PARAM_FLOATS, "0", 0, 0, NULL, "zeros added on each side: an integer in [0, 65536] or a list [h, w] of them" },
+    { "dilation", DLH_PARAM_FLOATS, "1", 0, 0, NULL, "spacing of the kernel's taps: an integer in [1, 65536] or a list [h, w] of them" },
+    { "bias", DLH_PARAM_BOOL, "true", 0, 0, NULL, "add a learned bias per output channel" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -149,3 +149,10 @@ const dlh_layer_ops dense_ops = {
     .backward = dense_backward,
     .destroy = dense_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc dense_params[] = {
+    { "units", DLH_PARAM_INT, NULL, 1, 16777216, NULL, "output features (torch's out_features)" },
+    { "bias", DLH_PARAM_BOOL, "true", 0, 0, NULL, "add a learned bias" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -91,18 +91,27 @@ static const struct {
     const char *name;
     const dlh_layer_ops *ops;
     const char *description;
+    const dlh_param_doc *params;
 } layers_list[] = {
-    { "dense", &dense_ops, "fully connected layer y = x W^T + b (nn.Linear)" },
+    { "dense", &dense_ops, "fully connected layer y = x W^T + b (nn.Linear)",
+      dense_params },
     { "conv2d", &conv2d_ops,
-      "2-D convolution over [C, H, W] samples, im2col + gemm (nn.Conv2d)" },
-    { "maxpool2d", &maxpool2d_ops, "2-D max pooling, floor mode (nn.MaxPool2d)" },
+      "2-D convolution over [C, H, W] samples, im2col + gemm (nn.Conv2d)",
+      conv2d_params },
+    { "maxpool2d", &maxpool2d_ops, "2-D max pooling, floor mode (nn.MaxPool2d)",
+      maxpool2d_params },
     { "avgpool2d", &avgpool2d_ops,
       "2-D average pooling, floor mode, padding not counted "
-      "(nn.AvgPool2d, count_include_pad=False)" },
-    { "flatten", &flatten_ops, "each sample to one dimension (nn.Flatten)" },
-    { "reshape", &reshape_ops, "each sample to `shape`, one -1 inferred" },
-    { "add", &add_ops, "elementwise sum of two or more inputs of one shape" },
-    { "concat", &concat_ops, "concatenation of the inputs along a per-sample `axis`" },
+      "(nn.AvgPool2d, count_include_pad=False)",
+      avgpool2d_params },
+    { "flatten", &flatten_ops, "each sample to one dimension (nn.Flatten)",
+      layers_no_params },
+    { "reshape", &reshape_ops, "each sample to `shape`, one -1 inferred",
+      reshape_params },
+    { "add", &add_ops, "elementwise sum of two or more inputs of one shape",
+      layers_no_params },
+    { "concat", &concat_ops, "concatenation of the inputs along a per-sample `axis`",
+      concat_params },
 };
 
 static int layers_init(const dlh_host *host, dlh_registrar *reg)
@@ -111,7 +120,8 @@ static int layers_init(const dlh_host *host, dlh_registrar *reg)
     for (size_t i = 0; i < sizeof layers_list / sizeof layers_list[0]; i++) {
         int rc = reg->add(reg, DLH_KIND_LAYER, layers_list[i].name, layers_list[i].ops,
                           layers_list[i].description);
-        if (rc < 0)
+        if (rc < 0 || (rc = reg->describe(reg, DLH_KIND_LAYER, layers_list[i].name,
+                                          layers_list[i].params)) < 0)
             return rc;
     }
     return 0;
@@ -120,3 +130,8 @@ static int layers_init(const dlh_host *host, dlh_registrar *reg)
 DLH_PLUGIN("layers", "0.1.0",
            "core layers: dense, conv2d, maxpool2d, avgpool2d, flatten, reshape, add, "
            "concat", "MIT", layers_init)
+
+/* The table of a layer without parameters. */
+const dlh_param_doc layers_no_params[] = {
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -30,6 +30,19 @@ extern const dlh_layer_ops reshape_ops;
 extern const dlh_layer_ops add_ops;
 extern const dlh_layer_ops concat_ops;
 
+/* Parameter tables (plugin.h), one per layer, in its file; the entry the
+   spatial layers share.  name, type, inputs and init are the core's. */
+#define LAYERS_KERNEL_SIZE_DOC \
+    { "kernel_size", DLH_PARAM_OTHER, NULL, 0, 0, NULL, \
+      "window size: an integer in [1, 65536] or a list [h, w] of them" }
+extern const dlh_param_doc dense_params[];
+extern const dlh_param_doc conv2d_params[];
+extern const dlh_param_doc maxpool2d_params[];
+extern const dlh_param_doc avgpool2d_params[];
+extern const dlh_param_doc reshape_params[];
+extern const dlh_param_doc concat_params[];
+extern const dlh_param_doc layers_no_params[];
+
 /* Reads `key` as one integer (used for both dimensions) or a list of two
    ([h, w]), each in [min, max], into out[0], out[1].  An absent key gives
    `def` for both, or is a "missing required parameter" error when def < 0.

@@ -153,3 +153,19 @@ const dlh_layer_ops avgpool2d_ops = {
     .backward = pool2d_backward,
     .destroy = pool2d_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc maxpool2d_params[] = {
+    LAYERS_KERNEL_SIZE_DOC,
+    { "stride", DLH_PARAM_FLOATS, "", 0, 0, NULL, "an integer in [1, 65536] or a list [h, w] of them; unset: the kernel size" },
+    { "padding", DLH_PARAM_FLOATS, "0", 0, 0, NULL, "implicit padding on each side, at most half the kernel: an integer or a list [h, w]" },
+    { "dilation", DLH_PARAM_FLOATS, "1", 0, 0, NULL, "spacing of the window's taps: an integer in [1, 65536] or a list [h, w] of them" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};
+
+const dlh_param_doc avgpool2d_params[] = {
+    LAYERS_KERNEL_SIZE_DOC,
+    { "stride", DLH_PARAM_FLOATS, "", 0, 0, NULL, "an integer in [1, 65536] or a list [h, w] of them; unset: the kernel size" },
+    { "padding", DLH_PARAM_FLOATS, "0", 0, 0, NULL, "implicit padding on each side, at most half the kernel: an integer or a list [h, w]" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

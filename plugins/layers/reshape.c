@@ -81,3 +81,9 @@ const dlh_layer_ops reshape_ops = {
     .backward = layers_view_backward,
     .destroy = NULL,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc reshape_params[] = {
+    { "shape", DLH_PARAM_OTHER, NULL, 0, 0, NULL, "list of the per-sample dimensions (the batch excluded), one of them -1 to infer" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -82,3 +82,12 @@ const dlh_optimizer_ops adadelta_ops = {
     .step = adadelta_step,
     .destroy = optimizers_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc adadelta_params[] = {
+    { "rho", DLH_PARAM_FLOAT, "0.9", 0.0, 1.0, NULL, "decay of the running averages of squared gradients and updates" },
+    OPTIMIZERS_EPS_DOC("1e-06"),
+    OPTIMIZERS_WEIGHT_DECAY_DOC("0", "L2 penalty: weight_decay * p added to the gradient"),
+    OPTIMIZERS_MAXIMIZE_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -81,3 +81,13 @@ const dlh_optimizer_ops adagrad_ops = {
     .step = adagrad_step,
     .destroy = optimizers_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc adagrad_params[] = {
+    { "lr_decay", DLH_PARAM_FLOAT, "0", 0.0, DLH_PARAM_NO_MAX, NULL, "learning rate decay: lr / (1 + (step - 1) * lr_decay)" },
+    OPTIMIZERS_WEIGHT_DECAY_DOC("0", "L2 penalty: weight_decay * p added to the gradient"),
+    { "initial_accumulator_value", DLH_PARAM_FLOAT, "0", 0.0, 3e38, NULL, "starting value of the squared-gradient sum" },
+    OPTIMIZERS_EPS_DOC("1e-10"),
+    OPTIMIZERS_MAXIMIZE_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -136,3 +136,13 @@ const dlh_optimizer_ops adam_ops = {
     .step = adam_step,
     .destroy = adam_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc adam_params[] = {
+    OPTIMIZERS_BETAS_DOC("[0.9, 0.999]"),
+    OPTIMIZERS_EPS_DOC("1e-08"),
+    OPTIMIZERS_WEIGHT_DECAY_DOC("0", "L2 penalty: weight_decay * p added to the gradient"),
+    { "amsgrad", DLH_PARAM_BOOL, "false", 0, 0, NULL, "AMSGrad: divide by the running maximum of the second moment" },
+    OPTIMIZERS_MAXIMIZE_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

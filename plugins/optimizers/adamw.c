@@ -97,3 +97,13 @@ const dlh_optimizer_ops adamw_ops = {
     .step = adamw_step,
     .destroy = optimizers_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc adamw_params[] = {
+    OPTIMIZERS_BETAS_DOC("[0.9, 0.999]"),
+    OPTIMIZERS_EPS_DOC("1e-08"),
+    OPTIMIZERS_WEIGHT_DECAY_DOC("0.01", "decoupled: p = p * (1 - lr * weight_decay) before the step"),
+    { "amsgrad", DLH_PARAM_BOOL, "false", 0, 0, NULL, "AMSGrad: divide by the running maximum of the second moment" },
+    OPTIMIZERS_MAXIMIZE_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -94,3 +94,13 @@ const dlh_optimizer_ops asgd_ops = {
     .step = asgd_step,
     .destroy = optimizers_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc asgd_params[] = {
+    { "lambd", DLH_PARAM_FLOAT, "0.0001", -1e30, 1e30, NULL, "decay term of the step size eta" },
+    { "alpha", DLH_PARAM_FLOAT, "0.75", -1e30, 1e30, NULL, "power of the eta update" },
+    { "t0", DLH_PARAM_FLOAT, "1000000", -1e30, 1e30, NULL, "step after which the weights are averaged into ax" },
+    OPTIMIZERS_WEIGHT_DECAY_DOC("0", "L2 penalty: weight_decay * p added to the gradient"),
+    OPTIMIZERS_MAXIMIZE_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

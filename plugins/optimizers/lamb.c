@@ -120,3 +120,12 @@ const dlh_optimizer_ops lamb_ops = {
     .step = lamb_step,
     .destroy = optimizers_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc lamb_params[] = {
+    OPTIMIZERS_BETAS_DOC("[0.9, 0.999]"),
+    OPTIMIZERS_EPS_DOC("1e-06"),
+    OPTIMIZERS_WEIGHT_DECAY_DOC("0", "weight_decay * p added to the update before the trust ratio"),
+    { "exclude_bias_and_norm", DLH_PARAM_BOOL, "false", 0, 0, NULL, "1-D parameters (biases, norm scales) get neither weight decay nor the trust ratio" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

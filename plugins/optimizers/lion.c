@@ -71,3 +71,10 @@ const dlh_optimizer_ops lion_ops = {
     .step = lion_step,
     .destroy = optimizers_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc lion_params[] = {
+    OPTIMIZERS_BETAS_DOC("[0.9, 0.99]"),
+    OPTIMIZERS_WEIGHT_DECAY_DOC("0", "decoupled: p = p * (1 - lr * weight_decay) before the step"),
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -107,3 +107,13 @@ const dlh_optimizer_ops nadam_ops = {
     .step = nadam_step,
     .destroy = optimizers_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc nadam_params[] = {
+    OPTIMIZERS_BETAS_DOC("[0.9, 0.999]"),
+    OPTIMIZERS_EPS_DOC("1e-08"),
+    OPTIMIZERS_WEIGHT_DECAY_DOC("0", "L2 penalty, or decoupled with decoupled_weight_decay"),
+    { "momentum_decay", DLH_PARAM_FLOAT, "0.004", 0.0, DLH_PARAM_NO_MAX, NULL, "momentum decay psi of the mu schedule" },
+    OPTIMIZERS_DECOUPLED_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -112,26 +112,34 @@ static int optimizers_init(const dlh_host *host, dlh_registrar *reg)
         const char *name;
         const dlh_optimizer_ops *ops;
         const char *description;
+        const dlh_param_doc *params;
     } all[] = {
-        { "sgd", &sgd_ops, "stochastic gradient descent with momentum (torch.optim.SGD)" },
-        { "adam", &adam_ops, "Adam with optional amsgrad (torch.optim.Adam)" },
-        { "rmsprop", &rmsprop_ops, "RMSprop with momentum and centering (torch.optim.RMSprop)" },
-        { "adamw", &adamw_ops, "Adam with decoupled weight decay (torch.optim.AdamW)" },
-        { "nadam", &nadam_ops, "Adam with Nesterov momentum (torch.optim.NAdam)" },
-        { "radam", &radam_ops, "rectified Adam (torch.optim.RAdam)" },
-        { "adamax", &adamax_ops, "Adam with the infinity norm (torch.optim.Adamax)" },
-        { "adagrad", &adagrad_ops, "Adagrad (torch.optim.Adagrad)" },
-        { "adadelta", &adadelta_ops, "Adadelta (torch.optim.Adadelta)" },
-        { "asgd", &asgd_ops, "averaged SGD (torch.optim.ASGD)" },
-        { "rprop", &rprop_ops, "resilient backpropagation (torch.optim.Rprop)" },
-        { "lion", &lion_ops, "Lion, sign of interpolated momentum (Chen et al. 2023)" },
-        { "lamb", &lamb_ops, "LAMB, Adam with a layer-wise trust ratio (You et al. 2019)" },
+        { "sgd", &sgd_ops, "stochastic gradient descent with momentum (torch.optim.SGD)",
+          sgd_params },
+        { "adam", &adam_ops, "Adam with optional amsgrad (torch.optim.Adam)", adam_params },
+        { "rmsprop", &rmsprop_ops, "RMSprop with momentum and centering (torch.optim.RMSprop)",
+          rmsprop_params },
+        { "adamw", &adamw_ops, "Adam with decoupled weight decay (torch.optim.AdamW)",
+          adamw_params },
+        { "nadam", &nadam_ops, "Adam with Nesterov momentum (torch.optim.NAdam)", nadam_params },
+        { "radam", &radam_ops, "rectified Adam (torch.optim.RAdam)", radam_params },
+        { "adamax", &adamax_ops, "Adam with the infinity norm (torch.optim.Adamax)",
+          adamax_params },
+        { "adagrad", &adagrad_ops, "Adagrad (torch.optim.Adagrad)", adagrad_params },
+        { "adadelta", &adadelta_ops, "Adadelta (torch.optim.Adadelta)", adadelta_params },
+        { "asgd", &asgd_ops, "averaged SGD (torch.optim.ASGD)", asgd_params },
+        { "rprop", &rprop_ops, "resilient backpropagation (torch.optim.Rprop)", rprop_params },
+        { "lion", &lion_ops, "Lion, sign of interpolated momentum (Chen et al. 2023)",
+          lion_params },
+        { "lamb", &lamb_ops, "LAMB, Adam with a layer-wise trust ratio (You et al. 2019)",
+          lamb_params },
     };
     optimizers_host = host;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         int rc = reg->add(reg, DLH_KIND_OPTIMIZER, all[i].name, all[i].ops,
                           all[i].description);
-        if (rc < 0)
+        if (rc < 0 ||
+            (rc = reg->describe(reg, DLH_KIND_OPTIMIZER, all[i].name, all[i].params)) < 0)
             return rc;
     }
     return 0;

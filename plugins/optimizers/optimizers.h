@@ -65,4 +65,34 @@ void optimizers_destroy(void *state);
 /* Compiles `src` on the setup's backend into *kernel. */
 int optimizers_compile(dlh_optimizer_setup *setup, const char *src, dlh_ew_kernel **kernel);
 
+/* Parameter tables (plugin.h), one per optimiser, in its file, and the
+   entries they share.  `lr` and `grad_clip` are the core's, not listed. */
+#define OPTIMIZERS_BETAS_DOC(def) \
+    { "betas", DLH_PARAM_FLOATS, def, 0, 0, NULL, \
+      "[beta1, beta2]: decay of the first and second moment averages, each in [0, 1)" }
+#define OPTIMIZERS_EPS_DOC(def) \
+    { "eps", DLH_PARAM_FLOAT, def, 0.0, DLH_PARAM_NO_MAX, NULL, \
+      "added to the denominator for numerical stability" }
+#define OPTIMIZERS_WEIGHT_DECAY_DOC(def, help) \
+    { "weight_decay", DLH_PARAM_FLOAT, def, 0.0, DLH_PARAM_NO_MAX, NULL, help }
+#define OPTIMIZERS_MAXIMIZE_DOC \
+    { "maximize", DLH_PARAM_BOOL, "false", 0, 0, NULL, \
+      "ascend instead of descend: step along the gradient" }
+#define OPTIMIZERS_DECOUPLED_DOC \
+    { "decoupled_weight_decay", DLH_PARAM_BOOL, "false", 0, 0, NULL, \
+      "AdamW's decay p = p * (1 - lr * weight_decay) instead of the L2 term (torch 2.x)" }
+extern const dlh_param_doc sgd_params[];
+extern const dlh_param_doc adam_params[];
+extern const dlh_param_doc rmsprop_params[];
+extern const dlh_param_doc adamw_params[];
+extern const dlh_param_doc nadam_params[];
+extern const dlh_param_doc radam_params[];
+extern const dlh_param_doc adamax_params[];
+extern const dlh_param_doc adagrad_params[];
+extern const dlh_param_doc adadelta_params[];
+extern const dlh_param_doc asgd_params[];
+extern const dlh_param_doc rprop_params[];
+extern const dlh_param_doc lion_params[];
+extern const dlh_param_doc lamb_params[];
+
 #endif

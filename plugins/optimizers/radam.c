@@ -102,3 +102,12 @@ const dlh_optimizer_ops radam_ops = {
     .step = radam_step,
     .destroy = optimizers_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc radam_params[] = {
+    OPTIMIZERS_BETAS_DOC("[0.9, 0.999]"),
+    OPTIMIZERS_EPS_DOC("1e-08"),
+    OPTIMIZERS_WEIGHT_DECAY_DOC("0", "L2 penalty, or decoupled with decoupled_weight_decay"),
+    OPTIMIZERS_DECOUPLED_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

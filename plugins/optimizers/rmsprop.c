@@ -127,3 +127,14 @@ const dlh_optimizer_ops rmsprop_ops = {
     .step = rmsprop_step,
     .destroy = rmsprop_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc rmsprop_params[] = {
+    { "alpha", DLH_PARAM_FLOAT, "0.99", 0.0, DLH_PARAM_NO_MAX, NULL, "smoothing constant of the squared-gradient average" },
+    OPTIMIZERS_EPS_DOC("1e-08"),
+    OPTIMIZERS_WEIGHT_DECAY_DOC("0", "L2 penalty: weight_decay * p added to the gradient"),
+    { "momentum", DLH_PARAM_FLOAT, "0", 0.0, DLH_PARAM_NO_MAX, NULL, "momentum factor; 0 keeps no momentum buffer" },
+    { "centered", DLH_PARAM_BOOL, "false", 0, 0, NULL, "normalise by the variance estimate (subtract the squared gradient average)" },
+    OPTIMIZERS_MAXIMIZE_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -94,3 +94,11 @@ const dlh_optimizer_ops rprop_ops = {
     .step = rprop_step,
     .destroy = optimizers_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc rprop_params[] = {
+    { "etas", DLH_PARAM_FLOATS, "[0.5, 1.2]", 0, 0, NULL, "[etaminus, etaplus]: step size factors on a sign flip and on the same sign; 0 < etaminus < 1 < etaplus" },
+    { "step_sizes", DLH_PARAM_FLOATS, "[1e-06, 50]", 0, 0, NULL, "[min, max] clamp of each step size, 0 <= min <= max" },
+    OPTIMIZERS_MAXIMIZE_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

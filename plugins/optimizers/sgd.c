@@ -114,3 +114,13 @@ const dlh_optimizer_ops sgd_ops = {
     .step = sgd_step,
     .destroy = sgd_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc sgd_params[] = {
+    { "momentum", DLH_PARAM_FLOAT, "0", 0.0, DLH_PARAM_NO_MAX, NULL, "momentum factor; 0 keeps no momentum buffer" },
+    { "dampening", DLH_PARAM_FLOAT, "0", DLH_PARAM_NO_MIN, DLH_PARAM_NO_MAX, NULL, "dampening of the gradient added to the momentum buffer" },
+    OPTIMIZERS_WEIGHT_DECAY_DOC("0", "L2 penalty: weight_decay * p added to the gradient"),
+    { "nesterov", DLH_PARAM_BOOL, "false", 0, 0, NULL, "Nesterov momentum; needs momentum > 0 and dampening 0" },
+    OPTIMIZERS_MAXIMIZE_DOC,
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

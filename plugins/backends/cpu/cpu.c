@@ -38,9 +38,11 @@ static int cpu_create(const dlh_host *host, dlh_params *params, void **out)
     }
     c->host = host;
     long online = sysconf(_SC_NPROCESSORS_ONLN);
-    int64_t def = online < 1 ? 1 : online > 1024 ? 1024 : online, threads = def;
-    if (params != NULL) {
-        int rc = host->param_int(params, "threads", &def, 1, 1024, &threads);
+    int64_t threads = online < 1 ? 1 : online > 1024 ? 1024 : online;
+    /* The default is the machine's: no table default, so read only when
+       present. */
+    if (params != NULL && host->param_has(params, "threads")) {
+        int rc = host->param_int(params, "threads", NULL, 1, 1024, &threads);
         if (rc != 0)
             return rc;
     }
@@ -243,12 +245,19 @@ static const dlh_backend_ops cpu_ops = {
     .host_ptr = cpu_host_ptr,
 };
 
+/* Parameter table (plugin.h): checked by the host against every read. */
+static const dlh_param_doc cpu_params[] = {
+    { "threads", DLH_PARAM_INT, "", 1, 1024, NULL, "OpenMP threads; unset: the CPU count (at most 1024)" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};
+
 static int cpu_plugin_init(const dlh_host *host, dlh_registrar *reg)
 {
     cpu_host = host;
     cpu_checks.host = host;
-    return reg->add(reg, DLH_KIND_BACKEND, "cpu", &cpu_ops,
-                    "host memory; OpenBLAS gemm, OpenMP for the other primitives");
+    int rc = reg->add(reg, DLH_KIND_BACKEND, "cpu", &cpu_ops,
+                      "host memory; OpenBLAS gemm, OpenMP for the other primitives");
+    return rc < 0 ? rc : reg->describe(reg, DLH_KIND_BACKEND, "cpu", cpu_params);
 }
 
 DLH_PLUGIN("cpu", PACKAGE_VERSION, "CPU backend (OpenBLAS + OpenMP)", "MIT",

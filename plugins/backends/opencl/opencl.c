@@ -198,12 +198,22 @@ static const dlh_backend_ops ocl_ops = {
     .devices = ocl_list_devices,
 };
 
+/* Parameter table (plugin.h): checked by the host against every read
+   (platform and device by ocl_device.c's param_pick). */
+static const dlh_param_doc ocl_params[] = {
+    { "build_options", DLH_PARAM_STRING, "", 0, 0, NULL, "extra options for the OpenCL C compiler (clBuildProgram), after dlhost's own" },
+    { "platform", DLH_PARAM_OTHER, "", 0, 0, NULL, "the platform: an index (0, 1, ...) or a substring of its name; unset: the default device's" },
+    { "device", DLH_PARAM_OTHER, "", 0, 0, NULL, "the device: an index within the platform or a substring of its name; unset: the first GPU, else the first device" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};
+
 static int ocl_plugin_init(const dlh_host *host, dlh_registrar *reg)
 {
     ocl_host = host;
     ocl_checks.host = host;
-    return reg->add(reg, DLH_KIND_BACKEND, "opencl", &ocl_ops,
-                    "OpenCL devices; CLBlast gemm, generated elementwise kernels");
+    int rc = reg->add(reg, DLH_KIND_BACKEND, "opencl", &ocl_ops,
+                      "OpenCL devices; CLBlast gemm, generated elementwise kernels");
+    return rc < 0 ? rc : reg->describe(reg, DLH_KIND_BACKEND, "opencl", ocl_params);
 }
 
 DLH_PLUGIN("opencl", PACKAGE_VERSION, "OpenCL backend (CLBlast + generated kernels)",

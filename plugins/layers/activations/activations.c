@@ -91,30 +91,49 @@ static const struct {
     const char *name;
     const dlh_layer_ops *ops;
     const char *description;
+    const dlh_param_doc *params;
 } activations_list[] = {
-    { "relu", &relu_ops, "rectified linear unit max(x, 0) (nn.ReLU)" },
+    { "relu", &relu_ops, "rectified linear unit max(x, 0) (nn.ReLU)",
+      activations_no_params },
     { "leaky_relu", &leaky_relu_ops,
-      "x for x > 0, else negative_slope * x (nn.LeakyReLU, slope 0.01)" },
-    { "sigmoid", &sigmoid_ops, "logistic 1 / (1 + exp(-x)) (nn.Sigmoid)" },
-    { "tanh", &tanh_ops, "hyperbolic tangent (nn.Tanh)" },
-    { "elu", &elu_ops, "x for x > 0, else alpha (exp(x) - 1) (nn.ELU, alpha 1)" },
-    { "selu", &selu_ops, "scale elu(x, alpha) with the fixed alpha and scale (nn.SELU)" },
-    { "celu", &celu_ops, "max(0, x) + min(0, alpha (exp(x/alpha) - 1)) (nn.CELU, alpha 1)" },
+      "x for x > 0, else negative_slope * x (nn.LeakyReLU, slope 0.01)",
+      leaky_relu_params },
+    { "sigmoid", &sigmoid_ops, "logistic 1 / (1 + exp(-x)) (nn.Sigmoid)",
+      activations_no_params },
+    { "tanh", &tanh_ops, "hyperbolic tangent (nn.Tanh)",
+      activations_no_params },
+    { "elu", &elu_ops, "x for x > 0, else alpha (exp(x) - 1) (nn.ELU, alpha 1)",
+      elu_params },
+    { "selu", &selu_ops, "scale elu(x, alpha) with the fixed alpha and scale (nn.SELU)",
+      activations_no_params },
+    { "celu", &celu_ops, "max(0, x) + min(0, alpha (exp(x/alpha) - 1)) (nn.CELU, alpha 1)",
+      celu_params },
     { "gelu", &gelu_ops,
-      "x Phi(x), exact (erf) or approximate = \"tanh\" (nn.GELU)" },
-    { "silu", &silu_ops, "x sigmoid(x), swish (nn.SiLU)" },
-    { "mish", &mish_ops, "x tanh(softplus(x)) (nn.Mish)" },
+      "x Phi(x), exact (erf) or approximate = \"tanh\" (nn.GELU)",
+      gelu_params },
+    { "silu", &silu_ops, "x sigmoid(x), swish (nn.SiLU)",
+      activations_no_params },
+    { "mish", &mish_ops, "x tanh(softplus(x)) (nn.Mish)",
+      activations_no_params },
     { "softplus", &softplus_ops,
-      "log(1 + exp(beta x))/beta, x where beta x > threshold (nn.Softplus, 1, 20)" },
-    { "hardtanh", &hardtanh_ops, "x clamped to [min_val, max_val] (nn.Hardtanh, -1, 1)" },
-    { "relu6", &relu6_ops, "min(max(x, 0), 6) (nn.ReLU6)" },
-    { "hardswish", &hardswish_ops, "x relu6(x + 3)/6 (nn.Hardswish)" },
-    { "hardsigmoid", &hardsigmoid_ops, "relu6(x + 3)/6 (nn.Hardsigmoid)" },
-    { "softsign", &softsign_ops, "x/(1 + |x|) (nn.Softsign)" },
+      "log(1 + exp(beta x))/beta, x where beta x > threshold (nn.Softplus, 1, 20)",
+      softplus_params },
+    { "hardtanh", &hardtanh_ops, "x clamped to [min_val, max_val] (nn.Hardtanh, -1, 1)",
+      hardtanh_params },
+    { "relu6", &relu6_ops, "min(max(x, 0), 6) (nn.ReLU6)",
+      activations_no_params },
+    { "hardswish", &hardswish_ops, "x relu6(x + 3)/6 (nn.Hardswish)",
+      activations_no_params },
+    { "hardsigmoid", &hardsigmoid_ops, "relu6(x + 3)/6 (nn.Hardsigmoid)",
+      activations_no_params },
+    { "softsign", &softsign_ops, "x/(1 + |x|) (nn.Softsign)",
+      activations_no_params },
     { "softmax", &softmax_ops,
-      "softmax over each sample's flattened features (nn.Softmax(dim=1))" },
+      "softmax over each sample's flattened features (nn.Softmax(dim=1))",
+      activations_no_params },
     { "log_softmax", &log_softmax_ops,
-      "log of softmax over each sample's flattened features (nn.LogSoftmax(dim=1))" },
+      "log of softmax over each sample's flattened features (nn.LogSoftmax(dim=1))",
+      activations_no_params },
 };
 
 static int activations_init(const dlh_host *host, dlh_registrar *reg)
@@ -123,7 +142,8 @@ static int activations_init(const dlh_host *host, dlh_registrar *reg)
     for (size_t i = 0; i < sizeof activations_list / sizeof activations_list[0]; i++) {
         int rc = reg->add(reg, DLH_KIND_LAYER, activations_list[i].name,
                           activations_list[i].ops, activations_list[i].description);
-        if (rc < 0)
+        if (rc < 0 || (rc = reg->describe(reg, DLH_KIND_LAYER, activations_list[i].name,
+                                          activations_list[i].params)) < 0)
             return rc;
     }
     return 0;
@@ -134,3 +154,8 @@ DLH_PLUGIN("activations", "0.1.0",
            "mish, softplus, hardtanh, relu6, hardswish, hardsigmoid, softsign, softmax, "
            "log_softmax",
            "MIT", activations_init)
+
+/* The table of an activation without parameters. */
+const dlh_param_doc activations_no_params[] = {
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -70,4 +70,14 @@ extern const dlh_layer_ops softsign_ops;
 extern const dlh_layer_ops softmax_ops;
 extern const dlh_layer_ops log_softmax_ops;
 
+/* Parameter tables (plugin.h), in each activation's file; the empty one
+   the others share. */
+extern const dlh_param_doc leaky_relu_params[];
+extern const dlh_param_doc elu_params[];
+extern const dlh_param_doc celu_params[];
+extern const dlh_param_doc gelu_params[];
+extern const dlh_param_doc softplus_params[];
+extern const dlh_param_doc hardtanh_params[];
+extern const dlh_param_doc activations_no_params[];
+
 #endif

@@ -32,3 +32,9 @@ const dlh_layer_ops celu_ops = {
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc celu_params[] = {
+    { "alpha", DLH_PARAM_FLOAT, "1", -DBL_MAX, DBL_MAX, NULL, "alpha of the negative part, not 0" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

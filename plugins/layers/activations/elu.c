@@ -27,3 +27,9 @@ const dlh_layer_ops elu_ops = {
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc elu_params[] = {
+    { "alpha", DLH_PARAM_FLOAT, "1", -DBL_MAX, DBL_MAX, NULL, "scale of the negative part alpha (exp(x) - 1)" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -42,3 +42,9 @@ const dlh_layer_ops gelu_ops = {
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc gelu_params[] = {
+    { "approximate", DLH_PARAM_STRING, "none", 0, 0, NULL, "none (exact, erf) or tanh (the tanh approximation)" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

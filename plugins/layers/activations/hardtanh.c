@@ -42,3 +42,10 @@ const dlh_layer_ops hardtanh_ops = {
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc hardtanh_params[] = {
+    { "min_val", DLH_PARAM_FLOAT, "-1", -DBL_MAX, DBL_MAX, NULL, "lower clamp, below max_val" },
+    { "max_val", DLH_PARAM_FLOAT, "1", -DBL_MAX, DBL_MAX, NULL, "upper clamp, above min_val" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

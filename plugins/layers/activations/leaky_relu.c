@@ -84,3 +84,9 @@ const dlh_layer_ops leaky_relu_ops = {
     .backward = leaky_relu_backward,
     .destroy = leaky_relu_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc leaky_relu_params[] = {
+    { "negative_slope", DLH_PARAM_FLOAT, "0.01", -DBL_MAX, DBL_MAX, NULL, "slope for x < 0" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

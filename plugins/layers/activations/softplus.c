@@ -35,3 +35,10 @@ const dlh_layer_ops softplus_ops = {
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc softplus_params[] = {
+    { "beta", DLH_PARAM_FLOAT, "1", -DBL_MAX, DBL_MAX, NULL, "beta of log(1 + exp(beta x))/beta, not 0" },
+    { "threshold", DLH_PARAM_FLOAT, "20", -DBL_MAX, DBL_MAX, NULL, "linear (y = x) where beta x > threshold" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -353,3 +353,11 @@ const dlh_layer_ops batchnorm_ops = {
     .backward = batchnorm_backward,
     .destroy = batchnorm_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc batchnorm_params[] = {
+    { "momentum", DLH_PARAM_FLOAT, "0.1", 0.0, 1.0, NULL, "weight of the batch in the running mean and variance" },
+    { "eps", DLH_PARAM_FLOAT, "1e-05", 0.0, FLT_MAX, NULL, "added to the variance, > 0" },
+    { "affine", DLH_PARAM_BOOL, "true", 0, 0, NULL, "learn a scale (gamma) and shift (beta) per channel" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

@@ -7,9 +7,10 @@ const dlh_host *normalization_host;
 static int normalization_init(const dlh_host *host, dlh_registrar *reg)
 {
     normalization_host = host;
-    return reg->add(reg, DLH_KIND_LAYER, "batchnorm", &batchnorm_ops,
-                    "batch normalisation per channel of [C], [C, L] or [C, H, W] "
-                    "samples (nn.BatchNorm1d, nn.BatchNorm2d)");
+    int rc = reg->add(reg, DLH_KIND_LAYER, "batchnorm", &batchnorm_ops,
+                      "batch normalisation per channel of [C], [C, L] or [C, H, W] "
+                      "samples (nn.BatchNorm1d, nn.BatchNorm2d)");
+    return rc < 0 ? rc : reg->describe(reg, DLH_KIND_LAYER, "batchnorm", batchnorm_params);
 }
 
 DLH_PLUGIN("normalization", "0.1.0", "normalization layers: batchnorm", "MIT",

@@ -10,5 +10,6 @@
 extern const dlh_host *normalization_host;
 
 extern const dlh_layer_ops batchnorm_ops;
+extern const dlh_param_doc batchnorm_params[];  /* plugin.h */
 
 #endif

@@ -118,3 +118,9 @@ const dlh_layer_ops dropout_ops = {
     .backward = dropout_backward,
     .destroy = dropout_destroy,
 };
+
+/* Parameter table (plugin.h): checked by the host against every read. */
+const dlh_param_doc dropout_params[] = {
+    { "rate", DLH_PARAM_FLOAT, "0.5", 0.0, 1.0, NULL, "probability of zeroing an element in training, < 1 (torch's p)" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};

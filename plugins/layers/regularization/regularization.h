@@ -10,5 +10,6 @@
 extern const dlh_host *regularization_host;
 
 extern const dlh_layer_ops dropout_ops;
+extern const dlh_param_doc dropout_params[];  /* plugin.h */
 
 #endif
