@@ -98,7 +98,9 @@ typedef struct dlh_backend_ops {
        axis 1: one result per row (out has rows elements);
        axis 0: one result per column (out has cols elements).
        For DLH_REDUCE_MAX, idx (int32) receives the first index of the maximum
-       along the reduced axis when idx.buf is not NULL. */
+       along the reduced axis when idx.buf is not NULL.  out (and idx) are
+       overwritten, never added to: whatever they held is ignored, so a sum
+       over several calls needs a buffer per call (or an ew program) to add. */
     int (*reduce)(void *ctx, dlh_reduce_op op, int axis, int rows, int cols,
                   dlh_mem x, dlh_mem out, dlh_mem idx);
 
