@@ -778,9 +778,9 @@ static void test_augment(void)
     aug_rec_init(&r2, 1.0f, 1000.0f);
     aug_rec_init(&rl, 1.0f, -10.0f);
     r1.ladd = 0.5f;
-    dlh_augment_inst aug[3] = { { &aug_ops, &r1, "double", 0 },
-                                { &aug_ops, &r2, "shift", 0 },
-                                { &legacy_ops, &rl, "legacy", 0 } };
+    dlh_augment_inst aug[3] = { { .ops = &aug_ops, .state = &r1, .type = "double" },
+                                { .ops = &aug_ops, .state = &r2, .type = "shift" },
+                                { .ops = &legacy_ops, .state = &rl, .type = "legacy" } };
     float x1[30 * 4], y1[30], x2[30 * 4], y2[30], x3[30 * 4], y3[30];
     char err[512] = "";
 

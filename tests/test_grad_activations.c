@@ -140,7 +140,7 @@ static void check_ew_grad(const char *type, const char *body, double lo, double 
     if (!ok(l != NULL, "%s (%s): created for the gradient check", type,
             body[0] ? body : "defaults"))
         return;
-    gc_options opt = { 1e-2, lo, hi, 21 };
+    gc_options opt = { .eps = 1e-2, .lo = lo, .hi = hi, .seed = 21 };
     char what[96];
     snprintf(what, sizeof what, "%s%s%s, |x| in [%g, %g]", type, body[0] ? " " : "",
              body, lo, hi);
@@ -261,7 +261,7 @@ static void check_softmax_grad(int use_log, int ndim, const int64_t *dims, int64
              (long long)batch, lo, hi);
     /* Around |x| = 100 a float holds y to 1e-5, so a longer step keeps the
        rounding out of the central difference. */
-    gc_options opt = { lo >= 10 ? 4e-2 : 1e-2, lo, hi, 31 };
+    gc_options opt = { .eps = lo >= 10 ? 4e-2 : 1e-2, .lo = lo, .hi = hi, .seed = 31 };
     check_grad(l, batch, &opt, what);
     dlh_layer_free(l);
 }
@@ -415,7 +415,7 @@ static void check_dropout_grad(const char *body, int ndim, const int64_t *dims,
         return;
     /* gradcheck runs every forward with one ctx (training, step 0), so each
        forward redraws the same mask: the function it differentiates is fixed */
-    gc_options opt = { 1e-2, 0.0, 1.0, 41 };
+    gc_options opt = { .eps = 1e-2, .lo = 0.0, .hi = 1.0, .seed = 41 };
     char what[64];
     snprintf(what, sizeof what, "dropout %s fixed mask", body);
     check_grad(l, batch, &opt, what);

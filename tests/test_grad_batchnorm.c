@@ -219,7 +219,7 @@ static void check_grad(const char *body, int ndim, const int64_t *dims, int64_t 
     /* Not gamma = 1, beta = 0: the gradient of x must carry gamma. */
     if (l->n_params > 0 && bn_set_affine(l) < 0)
         diag("could not set weight and bias: %s", dlh_error_get());
-    gc_options opt = { 1e-2, 0.0, 1.0, 11 };
+    gc_options opt = { .eps = 1e-2, .lo = 0.0, .hi = 1.0, .seed = 11 };
     gc_report rep;
     int rc = gradcheck_layer(l, batch, 1, &in, &opt, &rep);
     ok(rc == 0 && rep.err < GC_TOL && rep.n_checked > 0,

@@ -122,7 +122,7 @@ static void grad(const char *type, const char *body, int n_in, const dlh_shape *
     dlh_layer_inst *l = layer_new(type, body, n_in, in, batch);
     if (!ok(l != NULL, "%s %s: created", type, what))
         return;
-    gc_options def = { 1e-2, 0.0, 1.0, 7 };
+    gc_options def = { .eps = 1e-2, .lo = 0.0, .hi = 1.0, .seed = 7 };
     gc_report rep;
     int rc = gradcheck_layer(l, batch, n_in, in, opt ? opt : &def, &rep);
     ok(rc == 0 && rep.err < GC_TOL, "%s %s: gradients match central differences "
@@ -424,7 +424,7 @@ static void grad_maxpool(const char *body, const dlh_shape *in, int64_t batch, i
                          int kw, int sh, int sw, int ph, int pw, int dh, int dw,
                          const char *what)
 {
-    gc_options opt = { 1e-3, 0.0, 1.0, 0 };
+    gc_options opt = { .eps = 1e-3, .lo = 0.0, .hi = 1.0, .seed = 0 };
     opt.seed = pool_seed(in, batch, kh, kw, sh, sw, ph, pw, dh, dw, opt.eps);
     if (opt.seed == 0) {
         skip("maxpool2d: no seed below 1000 gives inputs without near ties");
@@ -522,7 +522,7 @@ static void check_pools(void)
     grad_maxpool("kernel_size = 2; stride = 1; dilation = 2;", &in, 2, 2, 2, 1, 1, 0, 0,
                  2, 2, "2x2 stride 1 dilation 2");
 
-    gc_options opt = { 1e-2, 0.0, 1.0, 9 };
+    gc_options opt = { .eps = 1e-2, .lo = 0.0, .hi = 1.0, .seed = 9 };
     in = shape3(2, 7, 7);
     grad("avgpool2d", "kernel_size = 3; stride = 2; padding = 1;", 1, &in, 2, &opt,
          "3x3 stride 2 padding 1");

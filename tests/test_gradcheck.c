@@ -62,7 +62,7 @@ static void check_dense_grad(const char *body, int ndim, const int64_t *dims,
     if (!ok(l != NULL, "dense %s: created", what))
         return;
     dlh_shape in = shape_of(ndim, dims);
-    gc_options opt = { 1e-2, 0.0, 1.0, 7 };
+    gc_options opt = { .eps = 1e-2, .lo = 0.0, .hi = 1.0, .seed = 7 };
     gc_report rep;
     int rc = gradcheck_layer(l, batch, 1, &in, &opt, &rep);
     ok(rc == 0 && rep.err < GC_TOL, "dense %s: gradients match central differences "
@@ -288,7 +288,7 @@ static void check_broken_layer_fails(void)
     if (!ok(l != NULL, "broken test layer registered and created"))
         return;
     dlh_shape in = shape_of(1, dims);
-    gc_options opt = { 1e-2, 0.0, 1.0, 3 };
+    gc_options opt = { .eps = 1e-2, .lo = 0.0, .hi = 1.0, .seed = 3 };
     gc_report rep;
     rc = gradcheck_layer(l, 3, 1, &in, &opt, &rep);
     ok(rc == 0 && rep.err_input > 10 * GC_TOL,
@@ -331,7 +331,7 @@ static void check_relu(void)
 
     /* Inputs at least 0.05 from the kink, so x +- eps keeps its side. */
     dlh_shape in = shape_of(3, dims);
-    gc_options opt = { 1e-2, 0.05, 1.0, 11 };
+    gc_options opt = { .eps = 1e-2, .lo = 0.05, .hi = 1.0, .seed = 11 };
     gc_report rep;
     rc = gradcheck_layer(l, 3, 1, &in, &opt, &rep);
     ok(rc == 0 && rep.err < GC_TOL, "relu: gradient matches central differences "
@@ -402,7 +402,7 @@ static void check_mse_values(int sum)
     dlh_loss_free(l);
     l = mse_new(sum ? "reduction = \"sum\";" : "", 2, d2, DLH_TARGET_DENSE);
     gc_report rep;
-    gc_options opt = { 5e-2, 0.0, 1.0, 5 };  /* mse is quadratic: any eps is exact */
+    gc_options opt = { .eps = 5e-2, .lo = 0.0, .hi = 1.0, .seed = 5 };  /* mse is quadratic: any eps is exact */
     rc = l ? gradcheck_loss(l, 4, &(dlh_shape){ 2, { 2, 3 } }, &opt, &rep) : -1;
     ok(rc == 0 && rep.err < GC_TOL, "mse %s: gradient matches central differences "
        "(max rel err %.2e)", sum ? "sum" : "mean", rep.err);

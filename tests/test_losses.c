@@ -672,7 +672,7 @@ static void check_ce_gradcheck(const char *body, int prob)
     float y[B] = { 4, 0, 2 };
     float t[B * C] = { 0.1f, 0.2f, 0.3f, 0.4f, 0.0f, 1, 0, 0, 0, 0,
                        0.5f, 0.25f, 0.25f, 0.75f, 0.0f };  /* the last row sums to 1.75 */
-    gc_options opt = { 1e-2, 0.0, 3.0, 11 };
+    gc_options opt = { .eps = 1e-2, .lo = 0.0, .hi = 3.0, .seed = 11 };
     gc_report rep;
     int rc = loss_new("cross_entropy", body, prob ? DLH_TARGET_DENSE : DLH_TARGET_CLASS,
                       prob ? 0 : C, 1, &c, &l);
@@ -849,7 +849,7 @@ static void check_bce_gradcheck(const char *body)
     float t[B * F];
     for (int i = 0; i < B * F; i++)
         t[i] = i % 3 == 0 ? 1.0f : i % 3 == 1 ? 0.0f : 0.25f;
-    gc_options opt = { 1e-2, 0.05, 3.0, 5 };
+    gc_options opt = { .eps = 1e-2, .lo = 0.05, .hi = 3.0, .seed = 5 };
     gc_report rep;
     int rc = loss_new("bce_with_logits", body, DLH_TARGET_DENSE, 0, 1, &f, &l);
     if (rc == 0)
@@ -1109,7 +1109,7 @@ static void check_sw_gradcheck(const char *type, const char *body, int prob)
                        0.5f, 0.25f, 0.25f, 0.75f, 0.0f };
     const float om[B] = { 0.5f, 2.5f, 0.0f };
     int cls = sw_target_kind(type, prob) == DLH_TARGET_CLASS;
-    gc_options opt = { 1e-2, 0.0, 3.0, 13 };
+    gc_options opt = { .eps = 1e-2, .lo = 0.0, .hi = 3.0, .seed = 13 };
     gc_report rep;
     int rc = sw_new(type, body, prob, C, &l);
     if (rc == 0)

@@ -194,7 +194,7 @@ static void check_case(const lt_case *k)
     }
     if (k->gradcheck) {
         dlh_shape pred = lt_shape(k->ndim, k->dims), tgt = lt_shape(k->tndim, k->tdims);
-        gc_options opt = { 1e-2, 0, 0, 1 };
+        gc_options opt = { .eps = 1e-2, .lo = 0, .hi = 0, .seed = 1 };
         gc_report rep;
         rc = gradcheck_loss_at(l, k->batch, &pred, &tgt, k->t, k->x, k->w, &opt, &rep);
         if (rc < 0)

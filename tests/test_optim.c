@@ -193,7 +193,8 @@ static int run_opt(const char *type, const char *body, int n, const double *p0,
     for (int t = 1; rc == 0 && t <= steps; t++) {
         for (int i = 0; i < n; i++)
             hg[i] = (float)(simple ? 2.0 * hp[i] : grad_at(hp[i], i, t));
-        dlh_optimizer_ctx ctx = { sizeof ctx, be, t, simple ? 0.1f : lr_at(t) };
+        dlh_optimizer_ctx ctx = { .struct_size = sizeof ctx, .backend = be, .t = t,
+            .lr = simple ? 0.1f : lr_at(t) };
         if ((rc = host->tensor_write(be, &grad, hg)) < 0 ||
             (rc = o->ops->step(o->state, &ctx, &param, &grad, states)) < 0 ||
             (rc = host->tensor_read(be, &param, hp)) < 0)
@@ -388,7 +389,8 @@ static void check_contracts(void)
     if (rc == 0 && (rc = dlh_tensor_alloc(be, 1, shape, &param)) == 0 &&
         (rc = dlh_tensor_alloc(be, 1, shape, &grad)) == 0 &&
         (rc = dlh_optimizer_states_alloc(o, &param, states)) == 0) {
-        dlh_optimizer_ctx ctx = { sizeof ctx, be, 0, 0.1f };
+        dlh_optimizer_ctx ctx = { .struct_size = sizeof ctx, .backend = be, .t = 0,
+            .lr = 0.1f };
         rc = o->ops->step(o->state, &ctx, &param, &grad, states);
     }
     ok(rc == DLH_EINVAL && strstr(dlh_error_get(), "steps count from 1"),

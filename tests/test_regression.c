@@ -277,7 +277,8 @@ int main(void)
             if ((rc = sched->lr(sched_state, &sc, &lr)))
                 fail("lr", rc);
             lr_seen = lr;
-            dlh_optimizer_ctx oc = { sizeof oc, n.be, step + 1, (float)lr };
+            dlh_optimizer_ctx oc = { .struct_size = sizeof oc, .backend = n.be, .t = step + 1,
+                .lr = (float)lr };
             for (int i = 0, k = 0; i < 3; i++)
                 for (int j = 0; j < n.l[i]->n_params; j++, k++)
                     if ((rc = n.opt->ops->step(n.opt->state, &oc, &n.l[i]->params[j].value,

@@ -136,7 +136,8 @@ static int run_sgd(const char *body, int n, const double *p0, int simple, int st
     for (int t = 1; rc == 0 && t <= steps; t++) {
         for (int i = 0; i < n; i++)
             hg[i] = (float)(simple ? 2.0 * hp[i] : grad_at(hp[i], i, t));
-        dlh_optimizer_ctx ctx = { sizeof ctx, be, t, (float)(simple ? 0.1 : lr_at(t)) };
+        dlh_optimizer_ctx ctx = { .struct_size = sizeof ctx, .backend = be, .t = t,
+            .lr = (float)(simple ? 0.1 : lr_at(t)) };
         if ((rc = host->tensor_write(be, &grad, hg)) < 0 ||
             (rc = o->ops->step(o->state, &ctx, &param, &grad, states)) < 0 ||
             (rc = host->tensor_read(be, &param, hp)) < 0)
