@@ -27,6 +27,35 @@ static void check_data(FILE *out, const char *key, const dlh_exp_data *d)
             d->info.n_samples, shape, label);
 }
 
+/* optimizer.groups: what each group holds and what it changes. */
+static void check_groups(const dlh_experiment *e, FILE *out)
+{
+    for (int g = 0; g < e->n_groups; g++) {
+        const dlh_opt_group *gr = &e->groups[g];
+        int64_t numel = 0;
+        for (int k = 0; k < e->n_param_tensors; k++)
+            if (e->slots[k].group == g)
+                numel += dlh_tensor_numel(&e->slots[k].t->value);
+        if (e->n_groups == 1 && gr->l1 == 0.0 && gr->l2 == 0.0 && gr->max_norm == 0.0)
+            return;
+        fprintf(out, "%-11s %s: %d tensor%s, %" PRId64 " parameters", "",
+                g + 1 < e->n_groups ? "group" : "default group", gr->n_tensors,
+                gr->n_tensors == 1 ? "" : "s", numel);
+        if (g + 1 < e->n_groups)
+            fprintf(out, " (groups[%d])", g);
+        if (!gr->trainable) {
+            fprintf(out, ", frozen\n");
+            continue;
+        }
+        fprintf(out, ", lr %g", gr->lr);
+        if (gr->l1 > 0.0 || gr->l2 > 0.0)
+            fprintf(out, ", l1 %g, l2 %g", gr->l1, gr->l2);
+        if (gr->max_norm > 0.0)
+            fprintf(out, ", max_norm %g", gr->max_norm);
+        fprintf(out, "\n");
+    }
+}
+
 int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
 {
     dlh_experiment *e;
@@ -82,9 +111,13 @@ int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
     fprintf(out, "%-11s %" PRId64 "\n", "parameters", dlh_experiment_param_count(e));
     fprintf(out, "%-11s %s\n", "loss", e->loss_type);
     fprintf(out, "%-11s %s (lr %g", "optimizer", e->optimizer_type, e->lr);
-    if (e->grad_clip > 0.0)
-        fprintf(out, ", gradient norm clipped at %g", e->grad_clip);
+    if (e->clip.norm > 0.0)
+        fprintf(out, ", gradient norm clipped at %g (norm_type %g)", e->clip.norm,
+                e->clip.norm_type);
+    if (e->clip.value > 0.0)
+        fprintf(out, ", gradients clamped to [-%g, %g]", e->clip.value, e->clip.value);
     fprintf(out, ")\n");
+    check_groups(e, out);
     fprintf(out, "%-11s %s\n", "schedule", e->schedule_type);
     static const char *const order[] = { "shuffled", "not shuffled", "weighted sampling "
                                          "with replacement", "classes oversampled to the "

@@ -223,16 +223,13 @@ int dlh_evaluate(dlh_evaluator *ev, dlh_batcher *bt, const int64_t *idx, int64_t
 
 /* ------------------------------------------------------------ tensors */
 
-static char *eval_name(const char *a, const char *b, const char *c)
+/* "a.b", or "optim.a.b" when optim is set. */
+static char *eval_name(const char *a, const char *b, int optim)
 {
-    size_t n = strlen(a) + strlen(b) + (c ? strlen(c) + 1 : 0) + 8;
+    size_t n = strlen(a) + strlen(b) + 8;
     char *s = malloc(n);
-    if (!s)
-        return NULL;
-    if (c)
-        snprintf(s, n, "optim.%s.%s.%s", a, b, c);
-    else
-        snprintf(s, n, "%s.%s", a, b);
+    if (s)
+        snprintf(s, n, "%s%s.%s", optim ? "optim." : "", a, b);
     return s;
 }
 
@@ -240,12 +237,14 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
                       size_t *n)
 {
     size_t count = 0;
-    int ns = with_optim && e->optimizer ? e->optimizer->n_states : 0;
-    /* Every parameter's step count, then its scalar states. */
-    int nm = with_optim && e->optimizer && e->opt_mirror ? 1 + e->optimizer->n_scalars : 0;
     for (int i = 0; i < e->n_layers; i++)
-        count += (size_t)e->layers[i]->n_params * (size_t)(1 + ns + nm) +
-                 (size_t)e->layers[i]->n_buffers;
+        count += (size_t)e->layers[i]->n_params + (size_t)e->layers[i]->n_buffers;
+    /* Every trainable tensor's optimiser states, step count and scalar
+       states (a frozen one has none, as in torch.optim). */
+    for (int k = 0; with_optim && k < e->n_param_tensors; k++) {
+        const dlh_optimizer_inst *o = e->groups[e->slots[k].group].opt;
+        count += o ? (size_t)(o->n_states + 1 + o->n_scalars) : 0;
+    }
     int whitens = e->whiten_t[0].mem.buf != NULL;
     count += whitens ? 2 : 0;
     dlh_ckpt_tensor *t = eval_calloc(count, sizeof *t);
@@ -257,13 +256,13 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
     for (int i = 0; i < e->n_layers; i++) {
         const dlh_layer_inst *l = e->layers[i];
         for (int j = 0; j < l->n_params; j++, k++) {
-            if (!(t[k].name = eval_name(l->name, l->params[j].name, NULL)))
+            if (!(t[k].name = eval_name(l->name, l->params[j].name, 0)))
                 goto nomem;
             t[k].t = &l->params[j].value;
             *n = k + 1;
         }
         for (int j = 0; j < l->n_buffers; j++, k++) {
-            if (!(t[k].name = eval_name(l->name, l->buffers[j].name, NULL)))
+            if (!(t[k].name = eval_name(l->name, l->buffers[j].name, 0)))
                 goto nomem;
             t[k].t = &l->buffers[j].value;
             *n = k + 1;
@@ -277,23 +276,17 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
         t[k].t = &e->whiten_t[i];
         *n = k + 1;
     }
-    for (int i = 0, p = 0; (ns || nm) && i < e->n_layers; i++) {
-        const dlh_layer_inst *l = e->layers[i];
-        for (int j = 0; j < l->n_params; j++, p++) {
-            for (int s = 0; s < ns; s++, k++) {
-                if (!(t[k].name = eval_name(l->name, l->params[j].name,
-                                            e->optimizer->state_names[s])))
-                    goto nomem;
-                t[k].t = &e->opt_states[(size_t)p * (size_t)ns + (size_t)s];
-                *n = k + 1;
-            }
-            for (int s = 0; s < nm; s++, k++) {
-                if (!(t[k].name = eval_name(l->name, l->params[j].name,
-                                            s ? e->optimizer->scalar_names[s - 1] : "step")))
-                    goto nomem;
-                t[k].t = &e->opt_mirror[(size_t)p * (size_t)nm + (size_t)s];
-                *n = k + 1;
-            }
+    for (int p = 0; with_optim && p < e->n_param_tensors; p++) {
+        const dlh_param_slot *sl = &e->slots[p];
+        const dlh_optimizer_inst *o = e->groups[sl->group].opt;
+        int ns = o ? o->n_states : 0, nm = o ? 1 + o->n_scalars : 0;
+        for (int s = 0; s < ns + nm; s++, k++) {
+            const char *what = s < ns ? o->state_names[s] : s == ns ? "step"
+                               : o->scalar_names[s - ns - 1];
+            if (!(t[k].name = eval_name(sl->name, what, 1)))
+                goto nomem;
+            t[k].t = s < ns ? &sl->states[s] : &sl->mirror[s - ns];
+            *n = k + 1;
         }
     }
     return 0;

@@ -96,17 +96,14 @@ static void exp_prefix_where(dlh_params *p, const char *key)
     dlh_error_prefix("%s: ", where);
 }
 
-static int exp_locate(dlh_params *p, const char *key, int rc)
+int dlh_exp_locate(dlh_params *p, const char *key, int rc)
 {
     if (!exp_has_location(dlh_error_get()))
         exp_prefix_where(p, key);
     return rc;
 }
 
-/* Sets "<file:line of key>: <message>" and returns DLH_ECONFIG. */
-static int exp_error_at(dlh_params *p, const char *key, const char *fmt, ...)
-    DLH_PRINTF(3, 4);
-static int exp_error_at(dlh_params *p, const char *key, const char *fmt, ...)
+int dlh_exp_error_at(dlh_params *p, const char *key, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -117,8 +114,8 @@ static int exp_error_at(dlh_params *p, const char *key, const char *fmt, ...)
 }
 
 /* A params view kept until the experiment is freed. */
-static dlh_params *exp_params(dlh_experiment *e, config_setting_t *group,
-                              const char *label, const char *const *reserved)
+dlh_params *dlh_exp_params(dlh_experiment *e, config_setting_t *group,
+                           const char *label, const char *const *reserved)
 {
     if (e->n_params_ == e->cap_params_) {
         size_t cap = e->cap_params_ ? 2 * e->cap_params_ : 16;
@@ -141,7 +138,7 @@ static int exp_refuse_future(dlh_params *p, const exp_future *f)
 {
     for (; f->key; f++)
         if (dlh_param_has(p, f->key))
-            return exp_error_at(p, f->key, "%s: '%s' is not supported yet (it arrives "
+            return dlh_exp_error_at(p, f->key, "%s: '%s' is not supported yet (it arrives "
                                 "with %s)", dlh_params_label(p), f->key, f->issue);
     return 0;
 }
@@ -154,13 +151,13 @@ static int exp_member(dlh_params *p, config_setting_t *parent, const char *key,
     *out = NULL;
     if (!dlh_param_has(p, key)) {
         if (required)
-            return exp_error_at(p, NULL, "%s: missing required %s '%s'",
+            return dlh_exp_error_at(p, NULL, "%s: missing required %s '%s'",
                                 dlh_params_label(p), list ? "list" : "group", key);
         return 0;
     }
     config_setting_t *s = config_setting_get_member(parent, key);
     if (!s || (list ? !config_setting_is_list(s) : !config_setting_is_group(s)))
-        return exp_error_at(p, key, "%s: '%s' must be a %s", dlh_params_label(p), key,
+        return dlh_exp_error_at(p, key, "%s: '%s' must be a %s", dlh_params_label(p), key,
                             list ? "list of groups: ( { type = \"...\"; ... }, ... )"
                                  : "group: { type = \"...\"; ... }");
     *out = s;
@@ -185,7 +182,7 @@ static int exp_open_data(dlh_experiment *e, config_setting_t *group, const char 
                          dlh_exp_data *d, dlh_params **params)
 {
     static const char *const reserved[] = { "type", NULL };
-    dlh_params *p = *params = d->params_ = exp_params(e, group, label, reserved);
+    dlh_params *p = *params = d->params_ = dlh_exp_params(e, group, label, reserved);
     if (!p)
         return DLH_ENOMEM;
     const char *type;
@@ -203,14 +200,14 @@ static int exp_open_data(dlh_experiment *e, config_setting_t *group, const char 
            (no such file) gets the experiment's location. */
         if (!exp_has_location(dlh_error_get()))
             dlh_error_prefix("%s: ", label);
-        return exp_locate(p, NULL, rc);
+        return dlh_exp_locate(p, NULL, rc);
     }
     if ((rc = dlh_params_check_unused(p)))
         return rc;
     memset(&d->info, 0, sizeof d->info);
     d->info.struct_size = sizeof d->info;
     if ((rc = d->ops->info(d->state, &d->info)))
-        return exp_locate(p, NULL, rc);
+        return dlh_exp_locate(p, NULL, rc);
     int bad = d->info.n_samples < 1 || d->info.sample.ndim < 1 ||
               d->info.sample.ndim > DLH_MAX_DIMS;
     for (int i = 0; !bad && i < d->info.sample.ndim; i++)
@@ -225,14 +222,14 @@ static int exp_open_data(dlh_experiment *e, config_setting_t *group, const char 
                       "%d-d samples, label kind %d)", label, type,
                       (long long)d->info.n_samples, d->info.sample.ndim,
                       d->info.label_kind);
-        return exp_locate(p, NULL, DLH_EPLUGIN);
+        return dlh_exp_locate(p, NULL, DLH_EPLUGIN);
     }
     if (e->n_keep_classes > 0) {
         void *view;
         if ((rc = dlh_subset_open(d->ops, d->state, &d->info, e->keep_classes,
                                   e->n_keep_classes, label, strcmp(label, "data.train") == 0,
                                   &view, &d->info)))
-            return exp_locate(e->data_params_, "classes", rc);
+            return dlh_exp_locate(e->data_params_, "classes", rc);
         d->ops = &dlh_subset_ops;
         d->state = view;
     }
@@ -255,16 +252,16 @@ static int exp_same_data(dlh_experiment *e, const char *label, const dlh_exp_dat
         dlh_shape_format(&a->sample, sa, sizeof sa);
         dlh_shape_format(&b->sample, sb, sizeof sb);
         dlh_error_set("%s: sample shape %s differs from data.train's %s", label, sb, sa);
-        return exp_locate(tp, NULL, DLH_ESHAPE);
+        return dlh_exp_locate(tp, NULL, DLH_ESHAPE);
     }
     if (a->label_kind != b->label_kind)
-        return exp_error_at(tp, NULL, "%s: %s labels, but data.train has %s labels", label,
+        return dlh_exp_error_at(tp, NULL, "%s: %s labels, but data.train has %s labels", label,
                             exp_label_kind(b->label_kind), exp_label_kind(a->label_kind));
     if (a->label_kind == DLH_LABEL_DENSE && !exp_shape_equal(&a->label, &b->label)) {
         dlh_shape_format(&a->label, sa, sizeof sa);
         dlh_shape_format(&b->label, sb, sizeof sb);
         dlh_error_set("%s: label shape %s differs from data.train's %s", label, sb, sa);
-        return exp_locate(tp, NULL, DLH_ESHAPE);
+        return dlh_exp_locate(tp, NULL, DLH_ESHAPE);
     }
     return 0;
 }
@@ -275,7 +272,7 @@ static int exp_augment(dlh_experiment *e, dlh_params *data, config_setting_t *li
     static const char *const reserved[] = { "type", NULL };
     int n = config_setting_length(list);
     if (n > DLH_AUGMENT_MAX)
-        return exp_error_at(data, "augment", "data: 'augment' lists %d augmenters; at "
+        return dlh_exp_error_at(data, "augment", "data: 'augment' lists %d augmenters; at "
                             "most %d are allowed", n, DLH_AUGMENT_MAX);
     if (n == 0)
         return 0;
@@ -298,7 +295,7 @@ static int exp_augment(dlh_experiment *e, dlh_params *data, config_setting_t *li
             snprintf(label, sizeof label, "augmenter '%s'", ctype);
         else
             snprintf(label, sizeof label, "data.augment element %d", i + 1);
-        dlh_params *p = exp_params(e, g, label, reserved);
+        dlh_params *p = dlh_exp_params(e, g, label, reserved);
         if (!p)
             return DLH_ENOMEM;
         const char *type;
@@ -316,7 +313,7 @@ static int exp_augment(dlh_experiment *e, dlh_params *data, config_setting_t *li
         info.label = tr->label;
         dlh_augment_info_set_norm(&info, e->normalize);
         if ((rc = dlh_augmenter_new(c, p, &info, &e->augment[i])))
-            return exp_locate(p, NULL, rc);
+            return dlh_exp_locate(p, NULL, rc);
         e->n_augment = i + 1;
         e->soft_labels |= info.wants_probabilities != 0;
     }
@@ -338,7 +335,7 @@ static int exp_classes(dlh_experiment *e, dlh_params *p, config_setting_t *group
             n = 0;
     }
     if (n < 1)
-        return exp_error_at(p, "classes", "data: 'classes': expected a list of class "
+        return dlh_exp_error_at(p, "classes", "data: 'classes': expected a list of class "
                             "numbers, [3, 5, 7]");
     if (!(e->keep_classes = calloc((size_t)n, sizeof *e->keep_classes))) {
         dlh_error_set("out of memory");
@@ -378,7 +375,7 @@ static int exp_whiten(dlh_experiment *e, dlh_params *p)
 {
     int64_t dim = dlh_shape_numel(&e->train.info.sample);
     if (dim > DLH_WHITEN_MAX_FEATURES)
-        return exp_error_at(p, "normalize", "data: normalize = \"%s\" needs a %lld x %lld "
+        return dlh_exp_error_at(p, "normalize", "data: normalize = \"%s\" needs a %lld x %lld "
                             "matrix; samples of data.train have %lld features, whitening "
                             "takes at most %d", e->normalize == DLH_NORM_PCA ? "pca" : "zca",
                             (long long)dim, (long long)dim, (long long)dim,
@@ -396,7 +393,7 @@ static int exp_data(dlh_experiment *e, config_setting_t *group)
     static const char *const keys[] = { "train", "test", "validation", "augment", "classes",
                                         NULL };
     static const char *const norms[] = { "none", "zscore", "minmax", "pca", "zca", NULL };
-    dlh_params *p = exp_params(e, group, "data", keys);
+    dlh_params *p = dlh_exp_params(e, group, "data", keys);
     if (!p)
         return DLH_ENOMEM;
     config_setting_t *train, *test, *val, *augment;
@@ -420,13 +417,13 @@ static int exp_data(dlh_experiment *e, config_setting_t *group)
         (rc = exp_member(p, group, "test", 0, 0, &test)))
         return rc;
     if (dlh_param_has(p, "whiten_epsilon") && !DLH_NORM_WHITENS(e->normalize))
-        return exp_error_at(p, "whiten_epsilon", "data: 'whiten_epsilon' applies to "
+        return dlh_exp_error_at(p, "whiten_epsilon", "data: 'whiten_epsilon' applies to "
                             "normalize = \"pca\" or \"zca\" only");
     if (!(e->validation_split < 1.0))
-        return exp_error_at(p, "validation_split", "data: parameter 'validation_split': "
+        return dlh_exp_error_at(p, "validation_split", "data: parameter 'validation_split': "
                             "expected a fraction in [0, 1), got %g", e->validation_split);
     if (val && e->validation_split > 0.0)
-        return exp_error_at(p, "validation_split", "data: 'validation_split' and "
+        return dlh_exp_error_at(p, "validation_split", "data: 'validation_split' and "
                             "'validation' both give validation data; keep one");
     dlh_params *tp;
     if ((rc = exp_open_data(e, train, "data.train", &e->train, &tp)))
@@ -436,7 +433,7 @@ static int exp_data(dlh_experiment *e, config_setting_t *group)
     if (e->validation_split > 0.0) {
         double nv = floor(e->validation_split * (double)e->train.info.n_samples);
         if (nv < 1.0 || nv >= (double)e->train.info.n_samples)
-            return exp_error_at(p, "validation_split", "data: 'validation_split' %g of "
+            return dlh_exp_error_at(p, "validation_split", "data: 'validation_split' %g of "
                                 "%lld samples leaves %s", e->validation_split,
                                 (long long)e->train.info.n_samples,
                                 nv < 1.0 ? "no validation sample"
@@ -464,7 +461,7 @@ static int exp_data(dlh_experiment *e, config_setting_t *group)
 static int exp_backend(dlh_experiment *e, config_setting_t *group, const char *override)
 {
     static const char *const reserved[] = { "type", NULL };
-    dlh_params *p = exp_params(e, group, "backend", reserved);
+    dlh_params *p = dlh_exp_params(e, group, "backend", reserved);
     if (!p)
         return DLH_ENOMEM;
     const char *type;
@@ -474,7 +471,7 @@ static int exp_backend(dlh_experiment *e, config_setting_t *group, const char *o
     if (override && strcmp(override, type) != 0) {
         /* The file's backend keys belong to the backend it named. */
         type = override;
-        if (!(p = exp_params(e, NULL, "backend", reserved)))
+        if (!(p = dlh_exp_params(e, NULL, "backend", reserved)))
             return DLH_ENOMEM;
         if (!dlh_registry_find(DLH_KIND_BACKEND, type)) {
             dlh_error_prefix("--backend: ");
@@ -489,18 +486,18 @@ static int exp_backend(dlh_experiment *e, config_setting_t *group, const char *o
            dlh_backend_open puts no second name in front of them. */
         char label[160];
         snprintf(label, sizeof label, "backend '%s'", type);
-        if (!(p = exp_params(e, group, label, reserved)))
+        if (!(p = dlh_exp_params(e, group, label, reserved)))
             return DLH_ENOMEM;
     }
     if ((rc = dlh_backend_open(type, p, &e->backend)))
-        return exp_locate(p, NULL, rc);
+        return dlh_exp_locate(p, NULL, rc);
     if ((rc = dlh_params_check_unused(p)))
         return rc;
     e->backend_line[0] = '\0';
     if (e->backend->ops->describe &&
         (rc = e->backend->ops->describe(e->backend->ctx, e->backend_line,
                                         sizeof e->backend_line)))
-        return exp_locate(p, NULL, rc);
+        return dlh_exp_locate(p, NULL, rc);
     e->backend_line[sizeof e->backend_line - 1] = '\0';
     return 0;
 }
@@ -555,7 +552,7 @@ static int exp_inputs(dlh_experiment *e, dlh_params *p, config_setting_t *list,
             CONFIG_TYPE_STRING)
             len = 0;
     if (len < 1)
-        return exp_error_at(p, "inputs", "%s: 'inputs' must be a non-empty list of layer "
+        return dlh_exp_error_at(p, "inputs", "%s: 'inputs' must be a non-empty list of layer "
                             "names: [\"a\", \"b\"]", label);
     if (!(*in = malloc((size_t)len * sizeof **in))) {
         dlh_error_set("out of memory");
@@ -574,14 +571,14 @@ static int exp_inputs(dlh_experiment *e, dlh_params *p, config_setting_t *list,
             continue;
         }
         if (strcmp(want, name) == 0)
-            return exp_error_at(p, "inputs", "%s: input '%s' is the layer itself (a model "
+            return dlh_exp_error_at(p, "inputs", "%s: input '%s' is the layer itself (a model "
                                 "has no cycles)", label, want);
         int total = config_setting_length(list);
         char other[160];
         for (int j = index + 1; j < total; j++) {
             exp_layer_name(list, j, other, sizeof other);
             if (strcmp(other, want) == 0)
-                return exp_error_at(p, "inputs", "%s: input '%s' is a later layer (layer "
+                return dlh_exp_error_at(p, "inputs", "%s: input '%s' is a later layer (layer "
                                     "%d); inputs must name earlier layers, so the model "
                                     "has no cycles", label, want, j + 1);
         }
@@ -596,7 +593,7 @@ static int exp_inputs(dlh_experiment *e, dlh_params *p, config_setting_t *list,
         char hint[200] = "";
         if (near)
             snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
-        int rc = exp_error_at(p, "inputs", "%s: unknown input '%s'%s", label, want, hint);
+        int rc = dlh_exp_error_at(p, "inputs", "%s: unknown input '%s'%s", label, want, hint);
         free(known);
         return rc;
     }
@@ -625,7 +622,7 @@ static int exp_layer(dlh_experiment *e, config_setting_t *list, int index)
         snprintf(label, sizeof label, "layer '%s'", cname ? cname : def_name);
     else
         snprintf(label, sizeof label, "layer %d", index + 1);
-    dlh_params *p = exp_params(e, g, label, reserved);
+    dlh_params *p = dlh_exp_params(e, g, label, reserved);
     if (!p)
         return DLH_ENOMEM;
 
@@ -636,11 +633,11 @@ static int exp_layer(dlh_experiment *e, config_setting_t *list, int index)
     if ((rc = dlh_param_string(p, "name", def_name, &name)))
         return rc;
     if (!*name)
-        return exp_error_at(p, "name", "%s: parameter 'name': expected a non-empty name",
+        return dlh_exp_error_at(p, "name", "%s: parameter 'name': expected a non-empty name",
                             label);
     for (int i = 0; i < index; i++)
         if (strcmp(e->layers[i]->name, name) == 0)
-            return exp_error_at(p, cname ? "name" : NULL, "%s: layer name '%s' is already "
+            return dlh_exp_error_at(p, cname ? "name" : NULL, "%s: layer name '%s' is already "
                                 "used by layer %d; names must be unique", label, name, i + 1);
     dlh_init_override *inits = NULL;
     int n_inits = 0;
@@ -664,7 +661,7 @@ static int exp_layer(dlh_experiment *e, config_setting_t *list, int index)
     rc = dlh_layer_new_ex(e->backend, type, name, p, n_in, shapes, e->max_batch, inits,
                           n_inits, e->seed, &e->layers[index]);
     if (rc) {
-        rc = exp_locate(p, NULL, rc);
+        rc = dlh_exp_locate(p, NULL, rc);
         goto done;
     }
     e->n_layers = index + 1;
@@ -681,7 +678,7 @@ static int exp_model(dlh_experiment *e, dlh_params *root, config_setting_t *list
 {
     int n = config_setting_length(list);
     if (n < 1)
-        return exp_error_at(root, "model", "model: the list has no layers");
+        return dlh_exp_error_at(root, "model", "model: the list has no layers");
     e->layers = calloc((size_t)n, sizeof *e->layers);
     e->layer_types = calloc((size_t)n, sizeof *e->layer_types);
     if (!e->layers || !e->layer_types) {
@@ -714,13 +711,13 @@ static int exp_model(dlh_experiment *e, dlh_params *root, config_setting_t *list
         return DLH_ECONFIG;
     }
     e->n_outputs = dlh_shape_numel(&e->layers[n - 1]->output);
-    return dlh_graph_plan(e->graph);
+    return 0;       /* planned by exp_optimizer, which knows the frozen tensors */
 }
 
 static int exp_loss(dlh_experiment *e, config_setting_t *group)
 {
     static const char *const reserved[] = { "type", NULL };
-    dlh_params *p = exp_params(e, group, "loss", reserved);
+    dlh_params *p = dlh_exp_params(e, group, "loss", reserved);
     if (!p)
         return DLH_ENOMEM;
     const char *type;
@@ -744,7 +741,7 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
                 continue;
             char so[96];
             dlh_shape_format(&last->output, so, sizeof so);
-            return exp_error_at(sets[i]->params_, NULL, "%s: label %lld is out of range "
+            return dlh_exp_error_at(sets[i]->params_, NULL, "%s: label %lld is out of range "
                                 "for the model's %lld classes (layer '%s' outputs %s)",
                                 names[i], (long long)(sets[i]->info.n_classes - 1),
                                 (long long)e->n_classes, last->name, so);
@@ -760,17 +757,17 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
             dlh_shape_format(&tr->label, sl, sizeof sl);
             dlh_error_set("loss: the model's output shape %s (layer '%s') differs from "
                           "the dense label shape %s of data.train", so, last->name, sl);
-            return exp_locate(p, NULL, DLH_ESHAPE);
+            return dlh_exp_locate(p, NULL, DLH_ESHAPE);
         }
     } else {
-        return exp_error_at(p, NULL, "loss: data.train has no labels (label kind none); "
+        return dlh_exp_error_at(p, NULL, "loss: data.train has no labels (label kind none); "
                             "training needs targets");
     }
     rc = dlh_loss_new_target(e->backend, type, p, &last->output, e->target_kind,
                              e->target_kind == DLH_TARGET_DENSE ? &e->target : NULL,
                              e->n_classes, e->max_batch, &e->loss);
     if (rc)
-        return exp_locate(p, NULL, rc);
+        return dlh_exp_locate(p, NULL, rc);
     if ((rc = dlh_params_check_unused(p)))
         return rc;
     /* Per-sample weights from the data go to a loss that takes them. */
@@ -779,7 +776,7 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
         e->sample_weights |= sets[i]->ops && sets[i]->info.sample_weights &&
                              sets[i]->ops->read_weights;
     if (e->sample_weights && !(e->loss->ops->flags & DLH_LOSS_SAMPLE_WEIGHTS))
-        return exp_error_at(p, "type", "loss: '%s' does not take per-sample weights, and "
+        return dlh_exp_error_at(p, "type", "loss: '%s' does not take per-sample weights, and "
                             "the data gives them (weight_column, weights)", type);
     if (!e->soft_labels)
         return 0;
@@ -789,148 +786,32 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
     if (e->n_outputs != e->n_classes) {
         char so[96];
         dlh_shape_format(&last->output, so, sizeof so);
-        return exp_error_at(p, NULL, "loss: data.augment mixes labels into probabilities, "
+        return dlh_exp_error_at(p, NULL, "loss: data.augment mixes labels into probabilities, "
                             "which needs one output per class; layer '%s' outputs %s",
                             last->name, so);
     }
-    dlh_params *p2 = exp_params(e, group, "loss", reserved);
+    dlh_params *p2 = dlh_exp_params(e, group, "loss", reserved);
     if (!p2)
         return DLH_ENOMEM;
     if ((rc = dlh_loss_new(e->backend, type, p2, &last->output, DLH_TARGET_DENSE, 0,
                            e->max_batch, &e->train_loss))) {
         dlh_error_prefix("with the probability targets of data.augment: ");
-        return exp_locate(p2, NULL, rc);
+        return dlh_exp_locate(p2, NULL, rc);
     }
     return dlh_params_check_unused(p2);
 }
 
-/* The optimiser's memory for every parameter tensor: state tensors at their
-   start values, steps, scalar states and their checkpoint mirror, names and
-   roles, and the scratch tensors sized for the largest parameter. */
-static int exp_optimizer_state(dlh_experiment *e)
-{
-    const dlh_optimizer_inst *o = e->optimizer;
-    int n = 0, ns = o->n_states, nsc = o->n_scalars, rc;
-    int64_t max_numel = 0;
-    for (int i = 0; i < e->n_layers; i++)
-        n += e->layers[i]->n_params;
-    e->n_param_tensors = n;     /* unallocated entries are zero: free is a no-op */
-    if (n == 0)
-        return 0;
-    size_t nm = (size_t)n * (size_t)(1 + nsc);
-    e->opt_states = ns ? calloc((size_t)n * (size_t)ns, sizeof *e->opt_states) : NULL;
-    e->opt_steps = calloc((size_t)n, sizeof *e->opt_steps);
-    e->opt_scalars = calloc((size_t)n * (size_t)nsc + 1, sizeof *e->opt_scalars);
-    e->param_names = calloc((size_t)n, sizeof *e->param_names);
-    e->param_roles = calloc((size_t)n, sizeof *e->param_roles);
-    e->opt_mirror = calloc(nm, sizeof *e->opt_mirror);
-    if ((ns && !e->opt_states) || !e->opt_steps || !e->opt_scalars || !e->param_names ||
-        !e->param_roles || !e->opt_mirror) {
-        dlh_error_set("out of memory");
-        return DLH_ENOMEM;
-    }
-    int64_t mirror_n = (int64_t)nm;
-    if ((rc = dlh_tensor_alloc(e->backend, 1, &mirror_n, &e->opt_mirror_buf)))
-        return rc;
-    for (int i = 0, k = 0; i < e->n_layers; i++)
-        for (int j = 0; j < e->layers[i]->n_params; j++, k++) {
-            const dlh_named_tensor *t = &e->layers[i]->params[j];
-            size_t len = strlen(e->layers[i]->name) + strlen(t->name) + 2;
-            if (!(e->param_names[k] = malloc(len))) {
-                dlh_error_set("out of memory");
-                return DLH_ENOMEM;
-            }
-            snprintf(e->param_names[k], len, "%s.%s", e->layers[i]->name, t->name);
-            e->param_roles[k] = dlh_param_role_of(t->name, t->value.ndim);
-            int64_t numel = dlh_tensor_numel(&t->value);
-            max_numel = numel > max_numel ? numel : max_numel;
-            dlh_optimizer_scalars_init(o, &e->opt_scalars[(size_t)k * (size_t)nsc]);
-            for (int m = 0; m <= nsc; m++) {
-                dlh_tensor *v = &e->opt_mirror[(size_t)k * (size_t)(1 + nsc) + (size_t)m];
-                *v = e->opt_mirror_buf;
-                v->ndim = 0;
-                v->mem.off += (size_t)k * (size_t)(1 + nsc) + (size_t)m;
-            }
-            if (ns && (rc = dlh_optimizer_states_alloc(o, &t->value,
-                                                       &e->opt_states[(size_t)k * (size_t)ns])))
-                return rc;
-        }
-    return dlh_optimizer_scratch_alloc(e->optimizer, max_numel);
-}
-
-int dlh_experiment_optim_sync(dlh_experiment *e, int to_mirror)
-{
-    if (!e->optimizer || e->n_param_tensors == 0)
-        return 0;
-    const dlh_host *host = dlh_host_table();
-    int nsc = e->optimizer->n_scalars;
-    size_t per = (size_t)(1 + nsc), n = (size_t)e->n_param_tensors;
-    float *v = malloc(n * per * sizeof *v);
-    if (!v) {
-        dlh_error_set("out of memory");
-        return DLH_ENOMEM;
-    }
-    int rc = 0;
-    if (to_mirror) {
-        for (size_t k = 0; k < n; k++) {
-            v[k * per] = (float)e->opt_steps[k];
-            memcpy(&v[k * per + 1], &e->opt_scalars[k * (size_t)nsc],
-                   (size_t)nsc * sizeof *v);
-        }
-        rc = host->tensor_write(e->backend, &e->opt_mirror_buf, v);
-    } else if ((rc = host->tensor_read(e->backend, &e->opt_mirror_buf, v)) == 0) {
-        for (size_t k = 0; k < n && rc == 0; k++) {
-            float s = v[k * per];
-            if (!(s >= 0.0f && s < 9.2e18f && s == floorf(s))) {
-                dlh_error_set("optim.%s.step is %g, not a step count", e->param_names[k],
-                              (double)s);
-                rc = DLH_EDATA;
-            }
-            e->opt_steps[k] = (int64_t)s;
-            memcpy(&e->opt_scalars[k * (size_t)nsc], &v[k * per + 1],
-                   (size_t)nsc * sizeof *v);
-        }
-    }
-    free(v);
-    return rc;
-}
-
 static int exp_optimizer(dlh_experiment *e, config_setting_t *group)
 {
-    static const char *const reserved[] = { "type", "lr", "grad_clip", NULL };
-    dlh_params *p = exp_params(e, group, "optimizer", reserved);
-    if (!p)
-        return DLH_ENOMEM;
-    const char *type;
-    const dlh_component *c;
-    const double def_clip = 0.0;
-    int rc;
-    if ((rc = dlh_param_string(p, "type", NULL, &type)) ||
-        (rc = dlh_param_float(p, "grad_clip", &def_clip, 0.0, 1e30, &e->grad_clip)))
-        return rc;
-    if ((rc = exp_find(p, DLH_KIND_OPTIMIZER, type, &c)))
-        return rc;
-    e->optimizer_type = type;
-    if ((rc = dlh_optimizer_new(e->backend, type, p, &e->optimizer)))
-        return exp_locate(p, NULL, rc);
-    /* The optimiser's own default (PyTorch's), else 0.01. */
-    const double def_lr = e->optimizer->default_lr > 0.0 ? e->optimizer->default_lr : 0.01;
-    if ((rc = dlh_param_float(p, "lr", &def_lr, -HUGE_VAL, 1e6, &e->lr)))
-        return rc;
-    if (e->lr < 0.0)      /* torch.optim's wording */
-        return exp_error_at(p, "lr", "optimizer: Invalid learning rate: %g", e->lr);
-    if (!(e->lr > 0.0))
-        return exp_error_at(p, "lr", "optimizer: parameter 'lr': expected a number > 0, "
-                            "got %g", e->lr);
-    if ((rc = dlh_params_check_unused(p)))
-        return rc;
-    return exp_optimizer_state(e);
+    int rc = dlh_optim_new(e, group);
+    /* Frozen tensors are known now: the graph plans backward around them. */
+    return rc ? rc : dlh_graph_plan(e->graph);
 }
 
 static int exp_schedule(dlh_experiment *e, config_setting_t *group)
 {
     static const char *const reserved[] = { "type", NULL };
-    dlh_params *p = exp_params(e, group, "schedule", reserved);
+    dlh_params *p = dlh_exp_params(e, group, "schedule", reserved);
     if (!p)
         return DLH_ENOMEM;
     const char *type;
@@ -942,9 +823,8 @@ static int exp_schedule(dlh_experiment *e, config_setting_t *group)
     e->schedule_type = type;
     e->schedule = c->ops;
     dlh_params_set_doc(p, c->params, c->n_params);
-    if (e->schedule->create &&
-        (rc = e->schedule->create(dlh_host_table(), p, &e->schedule_state)))
-        return exp_locate(p, NULL, rc);
+    if ((rc = dlh_optim_schedules(e, e->schedule, p)))
+        return dlh_exp_locate(p, NULL, rc);
     return dlh_params_check_unused(p);
 }
 
@@ -959,7 +839,7 @@ static int exp_sampler(dlh_experiment *e, dlh_params *p, config_setting_t *group
     if (given && (rc = dlh_param_choice(p, "sampler", dlh_sampler_names, 0, &e->sampler)))
         return rc;
     if (given && !e->shuffle && e->sampler != DLH_SAMPLER_SEQUENTIAL)
-        return exp_error_at(p, "sampler", "train: 'shuffle = false' asks for file order, "
+        return dlh_exp_error_at(p, "sampler", "train: 'shuffle = false' asks for file order, "
                             "sampler '%s' for another; keep one",
                             dlh_sampler_names[e->sampler]);
     int weighted = e->sampler == DLH_SAMPLER_WEIGHTED;
@@ -967,7 +847,7 @@ static int exp_sampler(dlh_experiment *e, dlh_params *p, config_setting_t *group
         for (const char *const *k = (const char *const[]){ "class_weights", "num_samples",
                                                            NULL }; *k; k++)
             if (dlh_param_has(p, *k))
-                return exp_error_at(p, *k, "train: '%s' belongs to sampler 'weighted'; "
+                return dlh_exp_error_at(p, *k, "train: '%s' belongs to sampler 'weighted'; "
                                     "this run's sampler is '%s'", *k,
                                     dlh_sampler_names[e->sampler]);
         return 0;
@@ -984,7 +864,7 @@ static int exp_sampler(dlh_experiment *e, dlh_params *p, config_setting_t *group
     }
     int n = cw ? config_setting_length(cw) : 0;
     if (n < 1)
-        return exp_error_at(p, "class_weights", "train: 'class_weights': expected "
+        return dlh_exp_error_at(p, "class_weights", "train: 'class_weights': expected "
                             "\"balanced\" or a list of one weight per class");
     if (!(e->class_weights = calloc((size_t)n, sizeof *e->class_weights))) {
         dlh_error_set("out of memory");
@@ -996,7 +876,7 @@ static int exp_sampler(dlh_experiment *e, dlh_params *p, config_setting_t *group
     e->n_class_weights = (int64_t)got;
     for (size_t i = 0; i < got; i++)
         if (!(e->class_weights[i] >= 0.0f) || !isfinite(e->class_weights[i]))
-            return exp_error_at(p, "class_weights", "train: 'class_weights': weight %zu is "
+            return dlh_exp_error_at(p, "class_weights", "train: 'class_weights': weight %zu is "
                                 "%g; expected finite weights >= 0", i, e->class_weights[i]);
     return 0;
 }
@@ -1005,7 +885,7 @@ static int exp_train(dlh_experiment *e, config_setting_t *group)
 {
     static const char *const reserved[] = { "early_stopping", "checkpoint", NULL };
     static const char *const monitors[] = { "val_loss", "val_accuracy", NULL };
-    dlh_params *p = exp_params(e, group, "train", reserved);
+    dlh_params *p = dlh_exp_params(e, group, "train", reserved);
     if (!p)
         return DLH_ENOMEM;
     const int64_t def_epochs = 10, def_batch = 32, def_patience = 5, def_every = 1;
@@ -1021,8 +901,8 @@ static int exp_train(dlh_experiment *e, config_setting_t *group)
         (rc = exp_member(p, group, "early_stopping", 0, 0, &es)) ||
         (rc = exp_member(p, group, "checkpoint", 0, 0, &ck)))
         return rc;
-    dlh_params *ep = exp_params(e, es, "train.early_stopping", NULL);
-    dlh_params *cp = exp_params(e, ck, "train.checkpoint", NULL);
+    dlh_params *ep = dlh_exp_params(e, es, "train.early_stopping", NULL);
+    dlh_params *cp = dlh_exp_params(e, ck, "train.checkpoint", NULL);
     if (!ep || !cp)
         return DLH_ENOMEM;
     e->early_stopping = es != NULL;
@@ -1054,7 +934,7 @@ static int exp_metrics(dlh_experiment *e, dlh_params *root, config_setting_t *ro
             CONFIG_TYPE_STRING)
             n = -1;
     if (n < 0)
-        return exp_error_at(root, "metrics", "metrics: expected a list of names: "
+        return dlh_exp_error_at(root, "metrics", "metrics: expected a list of names: "
                             "[\"accuracy\", \"loss\"]");
     for (int i = 0; i < n; i++) {
         const char *name = config_setting_get_string_elem(m, (unsigned)i);
@@ -1062,19 +942,19 @@ static int exp_metrics(dlh_experiment *e, dlh_params *root, config_setting_t *ro
             continue;
         if (strcmp(name, "accuracy") == 0) {
             if (e->target_kind != DLH_TARGET_CLASS)
-                return exp_error_at(root, "metrics", "metrics: 'accuracy' needs class "
+                return dlh_exp_error_at(root, "metrics", "metrics: 'accuracy' needs class "
                                     "labels; data.train has dense labels");
             continue;
         }
         for (const char *const *l = exp_metrics_later; *l; l++)
             if (strcmp(name, *l) == 0)
-                return exp_error_at(root, "metrics", "metrics: '%s' arrives with a later "
+                return dlh_exp_error_at(root, "metrics", "metrics: '%s' arrives with a later "
                                     "issue; known now: accuracy, loss", name);
         const char *near = dlh_closest(name, exp_metrics_now, 2);
         char hint[96] = "";
         if (near)
             snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
-        return exp_error_at(root, "metrics", "metrics: unknown metric '%s'%s; known: "
+        return dlh_exp_error_at(root, "metrics", "metrics: unknown metric '%s'%s; known: "
                             "accuracy, loss", name, hint);
     }
     return 0;
@@ -1161,7 +1041,7 @@ static int exp_build(dlh_experiment *e, const char *backend_override, int64_t ma
     static const char *const keys[] = { "name", "seed", "backend", "data", "model", "loss",
                                         "optimizer", "schedule", "train", "metrics", NULL };
     config_setting_t *root = dlh_config_root(e->cfg);
-    dlh_params *p = exp_params(e, root, "experiment", keys);
+    dlh_params *p = dlh_exp_params(e, root, "experiment", keys);
     if (!p)
         return DLH_ENOMEM;
     const char *def_name;
@@ -1230,25 +1110,10 @@ void dlh_experiment_free(dlh_experiment *e)
 {
     if (!e)
         return;
-    if (e->opt_states && e->optimizer) {
-        size_t n = (size_t)e->n_param_tensors * (size_t)e->optimizer->n_states;
-        for (size_t i = 0; i < n; i++)
-            dlh_tensor_free(e->backend, &e->opt_states[i]);
-    }
-    free(e->opt_states);
+    dlh_optim_free(e);
     for (int i = 0; i < 2; i++)
         if (e->whiten_t[i].mem.buf)
             dlh_tensor_free(e->backend, &e->whiten_t[i]);
-    free(e->opt_steps);
-    free(e->opt_scalars);
-    for (int i = 0; e->param_names && i < e->n_param_tensors; i++)
-        free(e->param_names[i]);
-    free(e->param_names);
-    free(e->param_roles);
-    free(e->opt_mirror);
-    if (e->opt_mirror_buf.mem.buf)
-        dlh_tensor_free(e->backend, &e->opt_mirror_buf);
-    dlh_optimizer_free(e->optimizer);
     dlh_loss_free(e->loss);
     dlh_loss_free(e->train_loss);
     for (int i = 0; i < e->n_augment; i++)
@@ -1262,8 +1127,6 @@ void dlh_experiment_free(dlh_experiment *e)
         dlh_layer_free(e->layers[i]);
     free(e->layers);
     free(e->layer_types);
-    if (e->schedule && e->schedule->destroy && e->schedule_state)
-        e->schedule->destroy(e->schedule_state);
     exp_close_data(&e->test);
     exp_close_data(&e->validation);
     exp_close_data(&e->train);

@@ -12,7 +12,9 @@
 
 #include <dlhost/dlhost.h>
 
+#include "ew.h"
 #include "instance.h"
+#include "optim.h"
 #include "params.h"
 
 /* An opened dataset (data.train, data.validation or data.test). */
@@ -75,30 +77,22 @@ typedef struct dlh_experiment {
     dlh_shape target;               /* per-sample target shape ([] for class) */
 
     const char *optimizer_type;
-    dlh_optimizer_inst *optimizer;
-    double lr;                      /* optimizer.lr, the schedule's base */
-    double grad_clip;               /* optimizer.grad_clip: max global norm, 0 = off */
-    /* Optimizer state tensors: for the k-th parameter tensor of the model
-       (layers in order, each layer's params in order), its n_states states
-       start at opt_states[k * optimizer->n_states]. */
+    double lr;                      /* optimizer.lr: the default group's base */
+    dlh_opt_clip clip;              /* optimizer.clip_norm, norm_type, clip_value */
+    /* optimizer.groups in order, then the default group (optim.h). */
+    int n_groups;
+    dlh_opt_group *groups;
+    /* Every trainable tensor of the model, layers in order (optim.h). */
     int n_param_tensors;
-    dlh_tensor *opt_states;
-    /* Per parameter tensor k (same order): its update count (torch's
-       state['step']), its n_scalars scalar states at
-       opt_scalars[k * optimizer->n_scalars], "<layer>.<param>" and role. */
-    int64_t *opt_steps;
-    float *opt_scalars;
-    char **param_names;
-    int32_t *param_roles;
-    /* The steps and scalar states as float32 scalars on the backend, for
-       checkpoints: parameter k's step at opt_mirror[k * (1 + n_scalars)],
-       then its scalars; views into opt_mirror_buf. */
-    dlh_tensor *opt_mirror;
-    dlh_tensor opt_mirror_buf;
+    dlh_param_slot *slots;
+    float *grad_sumsq;              /* [n_param_tensors], dlh_optim_grad_norms */
+    /* optim.c's own: the step and scalar mirrors, device sums, scratch. */
+    dlh_tensor opt_mirror_buf, opt_sums, opt_scratch;
+    float *opt_host;
+    dlh_ew_kernel *opt_k[6];
 
     const char *schedule_type;
-    const dlh_schedule_ops *schedule;
-    void *schedule_state;
+    const dlh_schedule_ops *schedule;   /* one state per group (optim.h) */
 
     int64_t epochs, batch_size;     /* train.epochs, train.batch_size */
     int shuffle;                    /* train.shuffle */
@@ -132,10 +126,16 @@ int dlh_experiment_new(dlh_config *cfg, const char *backend_override, int64_t ma
                        dlh_experiment **out);
 /* Destroys every component and frees all memory; NULL is a no-op. */
 void dlh_experiment_free(dlh_experiment *e);
-/* Copies every parameter's step count and scalar states into their float32
-   checkpoint mirror (to_mirror = 1, before a save) or back (0, after a load:
-   a step that is not a whole number >= 0 is DLH_EDATA). */
-int dlh_experiment_optim_sync(dlh_experiment *e, int to_mirror);
+
+/* For the core's parts of the experiment file (optim.c): a params view
+   kept until the experiment is freed (NULL: out of memory, message set);
+   "<file:line of key>: <message>" with DLH_ECONFIG; and rc with p's
+   location prefixed to the message unless it has one. */
+dlh_params *dlh_exp_params(dlh_experiment *e, config_setting_t *group,
+                           const char *label, const char *const *reserved);
+int dlh_exp_error_at(dlh_params *p, const char *key, const char *fmt, ...)
+    DLH_PRINTF(3, 4);
+int dlh_exp_locate(dlh_params *p, const char *key, int rc);
 
 /* Total number of trainable parameters (elements). */
 int64_t dlh_experiment_param_count(const dlh_experiment *e);

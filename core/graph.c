@@ -43,10 +43,9 @@ struct dlh_graph {
     dlh_tensor x_buf[2];            /* x_buf[1] only once asked for */
     int n_gscratch;
     dlh_tensor *gscratch;           /* fan-out gradients, each max numel * max_batch */
-    dlh_ew_kernel *acc, *scale;
+    dlh_ew_kernel *acc;
     int n_params;
-    int *param_node, *param_idx;
-    dlh_tensor sq;                  /* [max(n_params, n)] sums of squares */
+    dlh_tensor sq;                  /* [n] per-node sums (output probe) */
     dlh_tensor rows;                /* [max_batch] per-row sums (output probe) */
     float *host_sq;                 /* [n] */
     double *time_fwd, *time_bwd;    /* [n] seconds per node, or NULL */
@@ -98,9 +97,6 @@ void dlh_graph_free(dlh_graph *g)
         dlh_tensor_free(g->be, &g->gscratch[i]);
     free(g->gscratch);
     dlh_ew_free(g->acc);
-    dlh_ew_free(g->scale);
-    free(g->param_node);
-    free(g->param_idx);
     dlh_tensor_free(g->be, &g->sq);
     dlh_tensor_free(g->be, &g->rows);
     free(g->host_sq);
@@ -226,12 +222,15 @@ int dlh_graph_plan(dlh_graph *g)
     if ((rc = graph_alloc(g, &g->input_shape, &g->x_buf[0])))
         return rc;
     g->x = g->x_buf[0];
-    /* Backward reaches a node only when a layer with parameters is at or
-       before it: the gradient of anything else is never used (the first
-       dense layer after a flatten computes no gradient for its input). */
+    /* Backward reaches a node only when a layer with trainable parameters
+       is at or before it: the gradient of anything else is never used (the
+       first dense layer after a flatten computes no gradient for its input;
+       nothing below the last frozen layer of a fine-tuned model runs). */
     for (int i = 0; i < g->n; i++) {
         graph_node *nd = &g->nodes[i];
-        nd->needs_grad = nd->layer->n_params > 0;
+        nd->needs_grad = 0;
+        for (int j = 0; j < nd->layer->n_params; j++)
+            nd->needs_grad |= !nd->layer->params[j].frozen;
         for (int k = 0; k < nd->n_in; k++)
             if (nd->in[k] >= 0 && g->nodes[nd->in[k]].needs_grad)
                 nd->needs_grad = 1;
@@ -294,26 +293,14 @@ int dlh_graph_plan(dlh_graph *g)
         if ((rc = dlh_ew_compile(g->be, "in s; inout g; g = g + s;", &g->acc)))
             return rc;
     }
-    if ((rc = dlh_ew_compile(g->be, "inout g; scalar s; g = g * s;", &g->scale)))
-        return rc;
-
     g->n_params = 0;
     for (int i = 0; i < g->n; i++)
         g->n_params += g->nodes[i].layer->n_params;
-    int np = g->n_params > g->n ? g->n_params : g->n;
-    g->param_node = calloc((size_t)g->n_params + 1, sizeof *g->param_node);
-    g->param_idx = calloc((size_t)g->n_params + 1, sizeof *g->param_idx);
-    g->host_sq = calloc((size_t)np, sizeof *g->host_sq);
-    if (!g->param_node || !g->param_idx || !g->host_sq) {
+    if (!(g->host_sq = calloc((size_t)g->n, sizeof *g->host_sq))) {
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
     }
-    for (int i = 0, k = 0; i < g->n; i++)
-        for (int j = 0; j < g->nodes[i].layer->n_params; j++, k++) {
-            g->param_node[k] = i;
-            g->param_idx[k] = j;
-        }
-    int64_t nsq = np, nrows = g->max_batch;
+    int64_t nsq = g->n, nrows = g->max_batch;
     if ((rc = dlh_tensor_alloc(g->be, 1, &nsq, &g->sq)) ||
         (rc = dlh_tensor_alloc(g->be, 1, &nrows, &g->rows)))
         return rc;
@@ -497,44 +484,7 @@ int dlh_graph_param_count(const dlh_graph *g)
     return g->n_params;
 }
 
-void dlh_graph_param_at(const dlh_graph *g, int k, int *node, int *param)
-{
-    *node = g->param_node[k];
-    *param = g->param_idx[k];
-}
-
 static const dlh_mem graph_no_idx = { NULL, 0 };
-
-int dlh_graph_grad_sumsq(dlh_graph *g, float *sumsq)
-{
-    const dlh_backend *be = g->be;
-    int rc;
-    if (g->n_params == 0)
-        return 0;
-    for (int k = 0; k < g->n_params; k++) {
-        const dlh_tensor *gr = &g->nodes[g->param_node[k]].layer->params[g->param_idx[k]].grad;
-        if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUMSQ, 1, 1,
-                                  (int)dlh_tensor_numel(gr), gr->mem,
-                                  dlh_mem_at(g->sq.mem, (size_t)k), graph_no_idx)))
-            return rc;
-    }
-    return be->ops->read(be->ctx, g->sq.mem.buf, g->sq.mem.off * sizeof(float), sumsq,
-                         (size_t)g->n_params * sizeof(float));
-}
-
-int dlh_graph_scale_grads(dlh_graph *g, float s)
-{
-    float scalars[1] = { s };
-    for (int k = 0; k < g->n_params; k++) {
-        const dlh_tensor *gr = &g->nodes[g->param_node[k]].layer->params[g->param_idx[k]].grad;
-        size_t n = (size_t)dlh_tensor_numel(gr);
-        dlh_ew_arg args[1] = { dlh_ew_full(gr->mem, n) };
-        int rc = dlh_ew_run(g->scale, n, args, scalars);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
 
 int dlh_graph_first_nonfinite_output(dlh_graph *g, int64_t batch, int *node)
 {

@@ -88,15 +88,8 @@ int dlh_graph_forward(dlh_graph *g, int64_t batch, int training, int64_t step,
    (which the loss has written) through every node in reverse order. */
 int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed);
 
-/* Parameter tensors of the whole model, layers in order, each layer's params
-   in order: count, and the k-th one's layer and index within it. */
+/* Parameter tensors of the whole model. */
 int dlh_graph_param_count(const dlh_graph *g);
-void dlh_graph_param_at(const dlh_graph *g, int k, int *node, int *param);
-/* Squared L2 norm of every parameter gradient into sumsq[0..param_count)
-   (one backend read for all of them). */
-int dlh_graph_grad_sumsq(dlh_graph *g, float *sumsq);
-/* Multiplies every parameter gradient by s (global-norm clipping). */
-int dlh_graph_scale_grads(dlh_graph *g, float s);
 /* The first node (in order) whose output over `batch` samples holds a
    non-finite value, or -1 when all are finite; *node receives it. */
 int dlh_graph_first_nonfinite_output(dlh_graph *g, int64_t batch, int *node);

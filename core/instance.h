@@ -27,6 +27,8 @@ typedef struct dlh_named_tensor {
     char *name;                     /* "weight" */
     dlh_init_spec init;
     dlh_tensor value, grad;         /* grad unused (buf NULL) for buffers */
+    int frozen;                     /* a parameter the optimiser leaves alone
+                                       (optimizer.groups trainable = false) */
 } dlh_named_tensor;
 
 /* A created layer with its declared tensors allocated (scratch for

@@ -57,6 +57,7 @@ struct dlh_params {
     size_t n_owned, cap_owned;
     const dlh_param_doc *doc;       /* the reading component's table, or NULL */
     size_t n_doc;
+    const dlh_params *parent;       /* keys absent here are looked up there */
 };
 
 /* ------------------------------------------------------------ small helpers */
@@ -738,9 +739,15 @@ static void setting_where(const dlh_config *c, const config_setting_t *s, char *
 
 static config_setting_t *member(const dlh_params *p, const char *key)
 {
-    if (!p->group || !key || !config_setting_is_group(p->group))
-        return NULL;
-    return config_setting_get_member(p->group, key);
+    config_setting_t *s = NULL;
+    if (p->group && key && config_setting_is_group(p->group))
+        s = config_setting_get_member(p->group, key);
+    return s || !p->parent ? s : member(p->parent, key);
+}
+
+void dlh_params_set_parent(dlh_params *p, const dlh_params *parent)
+{
+    p->parent = parent;
 }
 
 void dlh_params_set_doc(dlh_params *p, const dlh_param_doc *doc, size_t n)

@@ -38,6 +38,10 @@ config_setting_t *dlh_config_root(dlh_config *c);
    Returns NULL only when out of memory. */
 dlh_params *dlh_params_new(dlh_config *c, config_setting_t *group, const char *label,
                            const char *const *reserved);
+/* Makes p fall back on parent for every key p's own group lacks (an
+   optimiser parameter group over the optimizer group).  Unknown keys are
+   still reported for p's own group only.  parent must outlive p. */
+void dlh_params_set_parent(dlh_params *p, const dlh_params *parent);
 /* An empty params (no group): every accessor returns its default. */
 dlh_params *dlh_params_empty(dlh_config *c, const char *label);
 void dlh_params_free(dlh_params *p);

@@ -294,11 +294,9 @@ static int run_resume_replay(run_state *r, int64_t epoch, const char *path)
         for (int64_t s = 0; s < (k < epoch ? done_steps : r->start.batch); s++) {
             dlh_schedule_ctx sc = { sizeof sc, e->lr, k, k * done_steps + s, steps,
                                     e->epochs, k > 0 ? r->history[k - 1] : NAN };
-            double lr;
-            int rc = e->schedule->lr(e->schedule_state, &sc, &lr);
+            int rc = dlh_optim_lrs(e, &sc);
             if (rc) {
-                dlh_error_prefix("schedule '%s': replaying epoch %" PRId64 ": ",
-                                 e->schedule_type, k + 1);
+                dlh_error_prefix("replaying epoch %" PRId64 ": ", k + 1);
                 return rc;
             }
         }
@@ -435,7 +433,7 @@ int dlh_run_resume(run_state *r, const char *dir, dlh_epoch_row **rows, size_t *
     dlh_st_free(f);
     if (rc < 0 || (rc = run_resume_replay(r, epoch, path)) ||
         (rc = run_resume_load(r, path, epoch, has_copy)) ||
-        (rc = dlh_experiment_optim_sync(e, 0))) {
+        (rc = dlh_optim_sync(e, 0))) {
         free(metrics);
         return rc;
     }

@@ -343,8 +343,6 @@ static int run_setup(run_state *r)
     if ((rc = dlh_evaluator_init(&r->ev, e)) ||
         (rc = dlh_evaluator_direct(&r->ev, r->bt_train)))
         return rc;
-    if (!(r->sumsq = dlh_run_calloc((size_t)dlh_graph_param_count(r->g) + 1, sizeof(float))))
-        return DLH_ENOMEM;
 
     size_t nw;
     dlh_ckpt_tensor *w;
@@ -397,7 +395,6 @@ static void run_free(run_state *r)
     free(r->order);
     dlh_sampler_free(&r->sampler);
     free(r->test_idx);
-    free(r->sumsq);
     for (size_t i = 0; r->best && i < r->n_weights; i++)
         dlh_tensor_free(r->be, &r->best[i]);
     free(r->best);
@@ -524,7 +521,7 @@ static int run_save_last(run_state *r, int64_t epoch)
 {
     const struct run_partial *p = r->stopped.batch > 0 ? &r->stopped : NULL;
     int with_best = r->best && r->best_epoch > 0 && (p || r->best_epoch != epoch);
-    int rc = dlh_experiment_optim_sync(r->e, 1);
+    int rc = dlh_optim_sync(r->e, 1);
     if (rc)
         return rc;
     return run_write(r, r->path_last, with_best ? r->save : r->ckpt,
@@ -592,50 +589,15 @@ static int run_diverged(run_state *r, int64_t epoch, int64_t s, int64_t steps, i
                       "update", epoch + 1, e->epochs, r->step + 1, s + 1, steps,
                       (double)loss, where);
     } else {
-        int node, param;
-        dlh_graph_param_at(r->g, grad_k, &node, &param);
-        const dlh_layer_inst *l = dlh_graph_layer(r->g, node);
+        const dlh_param_slot *sl = &e->slots[grad_k];
+        int layer_len = (int)(strlen(sl->name) - strlen(sl->t->name) - 1);
         dlh_error_set("epoch %" PRId64 "/%" PRId64 ", step %" PRId64 " (batch %" PRId64
-                      " of %" PRId64 "): the gradient of layer '%s' (parameter '%s') is "
+                      " of %" PRId64 "): the gradient of layer '%.*s' (parameter '%s') is "
                       "non-finite (loss %g); stopped before the update", epoch + 1,
-                      e->epochs, r->step + 1, s + 1, steps, l->name, l->params[param].name,
-                      (double)loss);
+                      e->epochs, r->step + 1, s + 1, steps, layer_len, sl->name,
+                      sl->t->name, (double)loss);
     }
     return DLH_ENUMERIC;
-}
-
-static int run_update(run_state *r, double lr)
-{
-    dlh_experiment *e = r->e;
-    dlh_optimizer_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.struct_size = sizeof ctx;
-    ctx.backend = e->backend;
-    ctx.t = r->step + 1;
-    ctx.lr = (float)lr;
-    dlh_tensor scratch[DLH_OPT_MAX_SCRATCH];
-    int ns = e->optimizer->n_states, nsc = e->optimizer->n_scalars;
-    for (int i = 0, k = 0; i < e->n_layers; i++) {
-        dlh_layer_inst *l = e->layers[i];
-        for (int j = 0; j < l->n_params; j++, k++) {
-            const dlh_tensor *st = e->opt_states ? &e->opt_states[(size_t)k * (size_t)ns]
-                                                 : NULL;
-            dlh_optimizer_ctx_fill(e->optimizer, &ctx, dlh_tensor_numel(&l->params[j].value),
-                                   lr, ++e->opt_steps[k], e->param_names[k],
-                                   e->param_roles[k], &e->opt_scalars[(size_t)k * (size_t)nsc],
-                                   scratch);
-            int rc = e->optimizer->ops->step(e->optimizer->state, &ctx,
-                                             &l->params[j].value, &l->params[j].grad, st);
-            if (rc) {
-                if (!*dlh_error_get())
-                    dlh_error_set("%s", dlh_strerror(rc));
-                dlh_error_prefix("optimizer '%s': %s.%s: ", e->optimizer_type, l->name,
-                                 l->params[j].name);
-                return rc;
-            }
-        }
-    }
-    return 0;
 }
 
 /* The first batch's loss against what an untrained classifier gives. */
@@ -659,7 +621,6 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
     dlh_experiment *e = r->e;
     int64_t n = r->n_epoch, bs = e->batch_size;
     int64_t steps = dlh_run_steps(r), correct = 0, seen = 0;
-    int np = dlh_graph_param_count(r->g);
     double sum = 0.0, t0 = run_now(), last_draw = 0.0;
     int rc;
     /* A resumed epoch goes on from where the signal stopped it. */
@@ -717,44 +678,34 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
             goto fail;
         if (pf)
             tp = dlh_profile_mark(pf);
-        if ((rc = dlh_graph_grad_sumsq(r->g, r->sumsq)))
+        double penalty;
+        int bad;
+        if ((rc = dlh_optim_gradients(e, &penalty, &bad)))
             goto fail;
-        double total = 0.0;
-        for (int k = 0; k < np; k++)
-            total += (double)r->sumsq[k];
-        if (!isfinite(total)) {
-            int k = 0;
-            while (k < np && isfinite(r->sumsq[k]))
-                k++;
-            rc = run_diverged(r, epoch, s, steps, b, loss, k < np ? k : 0);
+        if (bad >= 0) {
+            rc = run_diverged(r, epoch, s, steps, b, loss, bad);
             dlh_batcher_stop(r->bt_train);
             return rc;
         }
-        /* torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6). */
-        double norm = sqrt(total);
-        if (e->grad_clip > 0.0 && norm > e->grad_clip &&
-            (rc = dlh_graph_scale_grads(r->g, (float)(e->grad_clip / (norm + 1e-6)))))
+        /* The objective is the loss plus the penalties (Keras reports both). */
+        loss = (float)((double)loss + penalty);
+        if ((rc = dlh_optim_clip(e)))
             goto fail;
         if (pf)
             tp = dlh_profile_add(pf, DLH_PROF_GUARD, tp);
         dlh_schedule_ctx sc = { sizeof sc, e->lr, epoch, r->step, steps, e->epochs,
                                 r->monitored };
-        double lr;
-        if ((rc = e->schedule->lr(e->schedule_state, &sc, &lr))) {
-            dlh_error_prefix("schedule '%s': ", e->schedule_type);
-            goto fail;
-        }
-        if (!(isfinite(lr) && lr >= 0.0)) {
-            dlh_error_set("schedule '%s': learning rate %g at step %" PRId64,
-                          e->schedule_type, lr, r->step + 1);
+        if ((rc = dlh_optim_lrs(e, &sc)) == DLH_ENUMERIC) {
             dlh_batcher_stop(r->bt_train);
-            return DLH_ENUMERIC;
+            return rc;
         }
-        if ((rc = run_update(r, lr)))
+        if (rc)
+            goto fail;
+        if ((rc = dlh_optim_update(e, r->step + 1)))
             goto fail;
         if (pf)
             dlh_profile_add(pf, DLH_PROF_UPDATE, tp);
-        *last_lr = lr;
+        *last_lr = e->groups[e->n_groups - 1].lr_now;
         sum += (double)loss * (double)b;
         seen += b;
         r->step++;

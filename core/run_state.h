@@ -43,7 +43,6 @@ typedef struct run_state {
     int64_t n_train, n_val, n_test;
     int64_t n_epoch;                /* samples a training epoch visits (sampler) */
     dlh_sampler sampler;
-    float *sumsq;                   /* [param tensors] */
     dlh_ckpt_tensor *ckpt;          /* weights and buffers, then optimiser state */
     size_t n_ckpt, n_weights;
     /* The best epoch's weights, kept on the device when early stopping or

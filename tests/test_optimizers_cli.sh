@@ -123,6 +123,51 @@ done
 grep -aq '"optim.fc1.weight.step":{"dtype":"F32","shape":\[\]' nadam.full/opt/last.safetensors
 ok $? "a step is a float32 scalar (shape []), as torch keeps state['step']"
 
+# ---- parameter groups, frozen tensors, penalties and clipping in a run
+cfg '{ type = "sgd"; lr = 0.1; momentum = 0.9; weight_decay = 0.01;
+  regularization = { l2 = 0.001; }; clip_norm = 1.0; norm_type = "inf"; clip_value = 0.5;
+  groups = ( { params = ["*.bias"]; weight_decay = 0.0; regularization = { l2 = 0.0; }; },
+             { params = "fc1.*"; trainable = false; },
+             { params = "out.weight"; lr_mult = 0.5; max_norm = 2.0; } ); }'
+run_cmd "$dlhost" check exp.cfg
+is "$RC" 0 "groups: check exits 0"
+like "$OUT_FILE" "gradient norm clipped at 1 (norm_type inf), gradients clamped to [-0.5, 0.5]" \
+    "groups: check prints the clipping"
+like "$OUT_FILE" "group: 2 tensors, 10 parameters (groups[0]), lr 0.1" \
+    "groups: the bias group"
+like "$OUT_FILE" "group: 1 tensor, 16 parameters (groups[1]), frozen" \
+    "groups: fc1.weight frozen (fc1.bias went to the first group: first match wins)"
+like "$OUT_FILE" "group: 1 tensor, 16 parameters (groups[2]), lr 0.05, l1 0, l2 0.001, max_norm 2" \
+    "groups: lr_mult and the inherited penalty"
+like "$OUT_FILE" "default group: 0 tensors, 0 parameters, lr 0.1, l1 0, l2 0.001" \
+    "groups: nothing left for the default group"
+resumes groups '{ type = "adam"; lr = 0.01; regularization = { l1 = 0.001; l2 = 0.01; };
+  clip_norm = 0.5; norm_type = 3.0; clip_value = 0.2;
+  groups = ( { params = "*.bias"; lr_mult = 2.0; amsgrad = true; },
+             { params = "fc1.weight"; trainable = false; } ); }'
+grep -aq '"optim.fc1.weight' groups.full/opt/last.safetensors
+ok $((! $?)) "groups: a frozen tensor has no optimiser state in the checkpoint"
+grep -aq '"optim.fc1.bias.max_exp_avg_sq"' groups.full/opt/last.safetensors
+ok $? "groups: the amsgrad group's tensors keep max_exp_avg_sq"
+grep -aq '"optim.out.weight.max_exp_avg_sq"' groups.full/opt/last.safetensors
+ok $((! $?)) "groups: the default group's tensors keep no max_exp_avg_sq"
+
+# The penalties are part of the reported training loss (as Keras reports it).
+cfg '{ type = "sgd"; lr = 1e-6; }'
+run_cmd "$dlhost" run exp.cfg --runs plain
+cfg '{ type = "sgd"; lr = 1e-6; regularization = { l2 = 1.0; }; }'
+run_cmd "$dlhost" run exp.cfg --runs penalised
+a=$(awk -F, 'NR == 2 { print $2 }' plain/opt/metrics.csv)
+b=$(awk -F, 'NR == 2 { print $2 }' penalised/opt/metrics.csv)
+awk -v a="$a" -v b="$b" 'BEGIN { exit !(b > a + 1.0) }'
+ok $? "the training loss includes l2 * sum(w^2): $a without, $b with"
+
+refused '{ type = "sgd"; groups = ( { params = "nope.*"; } ); }' \
+    "optimizer.groups[0]: pattern 'nope.*' matches no parameter"
+refused '{ type = "sgd"; groups = ( { params = "fc1.*"; lr_mult = -1.0; } ); }' "lr_mult"
+refused '{ type = "sgd"; groups = ( { params = "fc1.*"; trainable = false; momentum = 0.9; } ); }' \
+    "'momentum' has no effect on a frozen group"
+
 # ---- the state loads into torch.optim (its keys and shapes as torch's own)
 py=
 for c in ${TORCH_PYTHON:-} python3 /usr/bin/python3; do

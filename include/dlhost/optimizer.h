@@ -28,11 +28,16 @@
  * element sees out[0]) and takes its sqrt, so the update never waits for the
  * device.  plugins/optimizers/lamb.c does this.
  *
- * Parameter groups (PyTorch's param_groups) are not there yet; the core will
- * pass a group's learning rate through ctx->lr and ctx->lr_d and its index
- * in ctx->group (0 until then), and a later ABI adds the slot through which
- * an optimiser reads a group's other hyper-parameters: keep them together
- * in one struct read by one function from a dlh_params. */
+ * Parameter groups (PyTorch's param_groups, optimizer.groups in the
+ * experiment): the core calls create once per group, with a dlh_params whose
+ * keys are the group's over the optimizer group's, so each instance holds its
+ * group's hyper-parameters in its own state; step then gets the group's
+ * learning rate in ctx->lr and ctx->lr_d and its index in ctx->group (the
+ * default group, the optimizer group's own settings, is the last).  Two
+ * groups may differ in hyper-parameters that declare states (amsgrad's
+ * max_exp_avg_sq): each parameter gets its group's.  Frozen parameters
+ * (trainable = false) never reach step.  Keep per-group hyper-parameters in
+ * the create state, never in globals. */
 #ifndef DLHOST_OPTIMIZER_H
 #define DLHOST_OPTIMIZER_H
 
@@ -94,7 +99,8 @@ typedef struct dlh_optimizer_ctx {
                                        torch's state['step'] after its increment */
     const char *name;               /* "<layer>.<param>": "fc1.weight" */
     int32_t role;                   /* dlh_param_role */
-    int32_t group;                  /* parameter group; 0 (groups come later) */
+    int32_t group;                  /* parameter group (optimizer.groups order;
+                                       the default group last) */
     float *scalars;                 /* this parameter's scalar states, add_scalar
                                        order; step may write them */
     const dlh_tensor *scratch;      /* add_scratch order, sized for this parameter */
