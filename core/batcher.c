@@ -131,6 +131,31 @@ static float norm_inverse(double spread)
     return isfinite(r) ? r : 1.0f;
 }
 
+int dlh_norm_read_chunk(const dlh_dataset_ops *ops, void *state, const int64_t *idx,
+                        int64_t first, int64_t m, int64_t numel, float *buf)
+{
+    dlh_error_clear();
+    int rc = ops->read(state, idx + first, (size_t)m, buf, NULL);
+    if (rc > 0) {
+        dlh_error_set("normalisation: the dataset reader returned %d, which is not a "
+                      "status code", rc);
+        return DLH_EPLUGIN;
+    }
+    if (rc < 0) {
+        if (!*dlh_error_get())
+            dlh_error_set("normalisation: reading samples failed (%s)", dlh_strerror(rc));
+        return rc;
+    }
+    for (int64_t s = 0; s < m; s++)
+        for (int64_t j = 0; j < numel; j++)
+            if (!isfinite(buf[s * numel + j])) {
+                dlh_error_set("normalisation: sample %lld has a non-finite value at "
+                              "element %lld", (long long)idx[first + s], (long long)j);
+                return DLH_EDATA;
+            }
+    return 0;
+}
+
 int dlh_norm_compute(dlh_norm_kind kind, double eps, const dlh_dataset_ops *ops,
                      void *state, const dlh_dataset_info *info, const int64_t *idx,
                      int64_t n, dlh_norm *out)
@@ -199,32 +224,8 @@ int dlh_norm_compute(dlh_norm_kind kind, double eps, const dlh_dataset_ops *ops,
     double count = 0.0;             /* values per group so far */
     for (int64_t first = 0; first < n; first += chunk) {
         int64_t m = n - first < chunk ? n - first : chunk;
-        dlh_error_clear();
-        rc = ops->read(state, idx + first, (size_t)m, buf, NULL);
-        if (rc > 0) {
-            dlh_error_set("normalisation: the dataset reader returned %d, which is not "
-                          "a status code", rc);
-            rc = DLH_EPLUGIN;
+        if ((rc = dlh_norm_read_chunk(ops, state, idx, first, m, numel, buf)))
             goto done;
-        }
-        if (rc < 0) {
-            if (!*dlh_error_get())
-                dlh_error_set("normalisation: reading samples failed (%s)",
-                              dlh_strerror(rc));
-            goto done;
-        }
-        for (int64_t s = 0; s < m; s++) {
-            const float *p = buf + s * numel;
-            for (int64_t j = 0; j < numel; j++) {
-                if (!isfinite(p[j])) {
-                    dlh_error_set("normalisation: sample %lld has a non-finite value "
-                                  "at element %lld", (long long)idx[first + s],
-                                  (long long)j);
-                    rc = DLH_EDATA;
-                    goto done;
-                }
-            }
-        }
         if (kind == DLH_NORM_MINMAX) {
             for (int64_t s = 0; s < m; s++) {
                 const float *p = buf + s * numel;

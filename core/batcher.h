@@ -49,6 +49,11 @@ typedef struct dlh_norm {
    an error.  kind NONE gives an empty set (groups 0).  eps is the whitening
    epsilon (pca, zca; whiten.h).  *out is owned by the caller
    (dlh_norm_free) on success, zeroed on failure. */
+/* Reads samples idx[first..first+m) of numel values each into buf and
+   checks every value is finite: the reader's error, DLH_EPLUGIN for a
+   positive status, DLH_EDATA naming the sample and element otherwise. */
+int dlh_norm_read_chunk(const dlh_dataset_ops *ops, void *state, const int64_t *idx,
+                        int64_t first, int64_t m, int64_t numel, float *buf);
 int dlh_norm_compute(dlh_norm_kind kind, double eps, const dlh_dataset_ops *ops,
                      void *state, const dlh_dataset_info *info, const int64_t *idx,
                      int64_t n, dlh_norm *out);

@@ -24,32 +24,6 @@ extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a,
 /* Bytes of the chunk of samples read at a time. */
 #define WHITEN_CHUNK_BYTES ((size_t)1 << 20)
 
-/* Reads samples idx[first..first+m) into buf (checked finite). */
-static int whiten_read(const dlh_dataset_ops *ops, void *state, const int64_t *idx,
-                       int64_t first, int64_t m, int64_t dim, float *buf)
-{
-    dlh_error_clear();
-    int rc = ops->read(state, idx + first, (size_t)m, buf, NULL);
-    if (rc > 0) {
-        dlh_error_set("normalisation: the dataset reader returned %d, which is not a "
-                      "status code", rc);
-        return DLH_EPLUGIN;
-    }
-    if (rc < 0) {
-        if (!*dlh_error_get())
-            dlh_error_set("normalisation: reading samples failed (%s)", dlh_strerror(rc));
-        return rc;
-    }
-    for (int64_t s = 0; s < m; s++)
-        for (int64_t j = 0; j < dim; j++)
-            if (!isfinite(buf[s * dim + j])) {
-                dlh_error_set("normalisation: sample %lld has a non-finite value at "
-                              "element %lld", (long long)idx[first + s], (long long)j);
-                return DLH_EDATA;
-            }
-    return 0;
-}
-
 /* The mean (pass 1) and the covariance's upper triangle, row-major (pass 2),
    of samples idx[0..n). */
 static int whiten_moments(const dlh_dataset_ops *ops, void *state, const int64_t *idx,
@@ -68,7 +42,7 @@ static int whiten_moments(const dlh_dataset_ops *ops, void *state, const int64_t
     memset(mean, 0, (size_t)dim * sizeof *mean);
     for (int64_t first = 0; first < n; first += chunk) {
         int64_t m = n - first < chunk ? n - first : chunk;
-        if ((rc = whiten_read(ops, state, idx, first, m, dim, buf)))
+        if ((rc = dlh_norm_read_chunk(ops, state, idx, first, m, dim, buf)))
             goto done;
         for (int64_t s = 0; s < m; s++)
             for (int64_t j = 0; j < dim; j++)
@@ -79,7 +53,7 @@ static int whiten_moments(const dlh_dataset_ops *ops, void *state, const int64_t
     memset(cov, 0, (size_t)(dim * dim) * sizeof *cov);
     for (int64_t first = 0; first < n; first += chunk) {
         int64_t m = n - first < chunk ? n - first : chunk;
-        if ((rc = whiten_read(ops, state, idx, first, m, dim, buf)))
+        if ((rc = dlh_norm_read_chunk(ops, state, idx, first, m, dim, buf)))
             goto done;
         for (int64_t s = 0; s < m; s++)
             for (int64_t j = 0; j < dim; j++)

@@ -69,36 +69,23 @@ static int pg_build(const char *body, dlh_experiment **e, dlh_config **cfg)
     return rc ? rc : dlh_experiment_new(*cfg, NULL, 0, e);
 }
 
-static int pg_write_all(dlh_experiment *e, const double *v, int grads)
+/* Copies the four tensors (or, with grads, their gradients) from v, or
+   with out set, the tensors' values into v. */
+static int pg_copy(dlh_experiment *e, double *v, int grads, int out)
 {
     const dlh_host *h = dlh_host_table();
     float buf[26];
     int at = 0;
     for (int k = 0; k < e->n_param_tensors; k++) {
         const dlh_named_tensor *t = e->slots[k].t;
-        int64_t n = dlh_tensor_numel(&t->value);
-        for (int64_t i = 0; i < n; i++)
+        const dlh_tensor *x = grads ? &t->grad : &t->value;
+        int64_t n = dlh_tensor_numel(x);
+        for (int64_t i = 0; !out && i < n; i++)
             buf[i] = (float)v[at + i];
-        int rc = h->tensor_write(e->backend, grads ? &t->grad : &t->value, buf);
+        int rc = out ? h->tensor_read(e->backend, x, buf) : h->tensor_write(e->backend, x, buf);
         if (rc)
             return rc;
-        at += (int)n;
-    }
-    return 0;
-}
-
-static int pg_read_all(dlh_experiment *e, double *v)
-{
-    const dlh_host *h = dlh_host_table();
-    float buf[26];
-    int at = 0;
-    for (int k = 0; k < e->n_param_tensors; k++) {
-        const dlh_named_tensor *t = e->slots[k].t;
-        int64_t n = dlh_tensor_numel(&t->value);
-        int rc = h->tensor_read(e->backend, &t->value, buf);
-        if (rc)
-            return rc;
-        for (int64_t i = 0; i < n; i++)
+        for (int64_t i = 0; out && i < n; i++)
             v[at + i] = buf[i];
         at += (int)n;
     }
@@ -118,17 +105,17 @@ static void pg_run(const pg_case *c)
     }
     double worst[4] = { 0 }, pen_worst = 0.0, got[PG_N];
     int worst_step[4] = { 0 };
-    rc = pg_write_all(e, pg_w0, 0);
+    rc = pg_copy(e, (double *)pg_w0, 0, 0);
     for (int t = 1; rc == 0 && t <= PG_STEPS; t++) {
         double penalty;
         int bad;
         dlh_schedule_ctx sc = { sizeof sc, e->lr, t - 1, t - 1, 1, PG_STEPS, NAN };
-        if ((rc = pg_write_all(e, pg_grads[t - 1], 1)) ||
+        if ((rc = pg_copy(e, (double *)pg_grads[t - 1], 1, 0)) ||
             (rc = dlh_optim_gradients(e, &penalty, &bad)) ||
             (rc = dlh_optim_clip(e)) ||
             (rc = dlh_optim_lrs(e, &sc)) ||
             (rc = dlh_optim_update(e, t)) ||
-            (rc = pg_read_all(e, got)))
+            (rc = pg_copy(e, got, 0, 1)))
             break;
         double pe = fabs(penalty - c->penalty[t - 1]) / fmax(fabs(c->penalty[t - 1]), 1e-30);
         pen_worst = fmax(pen_worst, c->penalty[t - 1] == 0.0 ? fabs(penalty) : pe);
