@@ -248,6 +248,11 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
                  (size_t)e->layers[i]->n_buffers;
     int whitens = e->whiten_t[0].mem.buf != NULL;
     count += whitens ? 2 : 0;
+    /* The optimiser's saved globals (ABI 1.6), "optim.<name>". */
+    const dlh_optimizer_inst *o = with_optim && e->optimizer && e->optimizer->globals
+                                  ? e->optimizer : NULL;
+    for (int g = 0; o && g < o->n_globals; g++)
+        count += (size_t)o->global_decl[g].saved;
     dlh_ckpt_tensor *t = eval_calloc(count, sizeof *t);
     *out = t;
     *n = 0;
@@ -295,6 +300,14 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
                 *n = k + 1;
             }
         }
+    }
+    for (int g = 0; o && g < o->n_globals; g++) {
+        if (!o->global_decl[g].saved)
+            continue;
+        if (!(t[k].name = eval_name("optim", o->global_decl[g].name, NULL)))
+            goto nomem;
+        t[k].t = &o->globals[g];
+        *n = ++k;
     }
     return 0;
 nomem:

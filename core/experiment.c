@@ -829,8 +829,9 @@ static int exp_optimizer_state(dlh_experiment *e)
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
     }
-    int64_t mirror_n = (int64_t)nm;
-    if ((rc = dlh_tensor_alloc(e->backend, 1, &mirror_n, &e->opt_mirror_buf)))
+    int64_t mirror_n = (int64_t)nm, total = dlh_experiment_param_count(e);
+    if ((rc = dlh_tensor_alloc(e->backend, 1, &mirror_n, &e->opt_mirror_buf)) ||
+        (rc = dlh_optimizer_bind(e->optimizer, n, total)))
         return rc;
     for (int i = 0, k = 0; i < e->n_layers; i++)
         for (int j = 0; j < e->layers[i]->n_params; j++, k++) {
@@ -842,6 +843,8 @@ static int exp_optimizer_state(dlh_experiment *e)
             }
             snprintf(e->param_names[k], len, "%s.%s", e->layers[i]->name, t->name);
             e->param_roles[k] = dlh_param_role_of(t->name, t->value.ndim);
+            e->optimizer->params[k] = t->value;
+            e->optimizer->grads[k] = t->grad;
             int64_t numel = dlh_tensor_numel(&t->value);
             max_numel = numel > max_numel ? numel : max_numel;
             dlh_optimizer_scalars_init(o, &e->opt_scalars[(size_t)k * (size_t)nsc]);

@@ -574,8 +574,8 @@ static void run_progress(run_state *r, int64_t epoch, int64_t s, int64_t steps,
 
 /* Names what went non-finite at this step: the first layer whose output is
    non-finite for a loss, the first parameter gradient otherwise. */
-static int run_diverged(run_state *r, int64_t epoch, int64_t s, int64_t steps, int64_t b,
-                        float loss, int grad_k)
+int dlh_run_diverged(run_state *r, int64_t epoch, int64_t s, int64_t steps, int64_t b,
+                     float loss, int grad_k)
 {
     dlh_experiment *e = r->e;
     char where[512] = "";
@@ -638,6 +638,31 @@ static int run_update(run_state *r, double lr)
     return 0;
 }
 
+int dlh_run_grads(run_state *r, int64_t epoch, int64_t s, int64_t steps, int64_t b,
+                  float loss)
+{
+    dlh_experiment *e = r->e;
+    int np = dlh_graph_param_count(r->g);
+    int rc;
+    if ((rc = dlh_graph_grad_sumsq(r->g, r->sumsq)))
+        return rc;
+    double total = 0.0;
+    for (int k = 0; k < np; k++)
+        total += (double)r->sumsq[k];
+    if (!isfinite(total)) {
+        int k = 0;
+        while (k < np && isfinite(r->sumsq[k]))
+            k++;
+        return dlh_run_diverged(r, epoch, s, steps, b, loss, k < np ? k : 0);
+    }
+    /* torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6). */
+    double norm = sqrt(total);
+    if (e->grad_clip > 0.0 && norm > e->grad_clip &&
+        (rc = dlh_graph_scale_grads(r->g, (float)(e->grad_clip / (norm + 1e-6)))))
+        return rc;
+    return 0;
+}
+
 /* The first batch's loss against what an untrained classifier gives. */
 static void run_sanity(run_state *r, float loss)
 {
@@ -659,7 +684,6 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
     dlh_experiment *e = r->e;
     int64_t n = r->n_epoch, bs = e->batch_size;
     int64_t steps = dlh_run_steps(r), correct = 0, seen = 0;
-    int np = dlh_graph_param_count(r->g);
     double sum = 0.0, t0 = run_now(), last_draw = 0.0;
     int rc;
     /* A resumed epoch goes on from where the signal stopped it. */
@@ -702,7 +726,7 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         if ((rc = dlh_evaluator_loss(&r->ev, b, 1, &loss)))
             goto fail;
         if (!isfinite(loss)) {
-            rc = run_diverged(r, epoch, s, steps, b, loss, -1);
+            rc = dlh_run_diverged(r, epoch, s, steps, b, loss, -1);
             dlh_batcher_stop(r->bt_train);
             return rc;
         }
@@ -717,23 +741,11 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
             goto fail;
         if (pf)
             tp = dlh_profile_mark(pf);
-        if ((rc = dlh_graph_grad_sumsq(r->g, r->sumsq)))
-            goto fail;
-        double total = 0.0;
-        for (int k = 0; k < np; k++)
-            total += (double)r->sumsq[k];
-        if (!isfinite(total)) {
-            int k = 0;
-            while (k < np && isfinite(r->sumsq[k]))
-                k++;
-            rc = run_diverged(r, epoch, s, steps, b, loss, k < np ? k : 0);
+        if ((rc = dlh_run_grads(r, epoch, s, steps, b, loss)) == DLH_ENUMERIC) {
             dlh_batcher_stop(r->bt_train);
             return rc;
         }
-        /* torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6). */
-        double norm = sqrt(total);
-        if (e->grad_clip > 0.0 && norm > e->grad_clip &&
-            (rc = dlh_graph_scale_grads(r->g, (float)(e->grad_clip / (norm + 1e-6)))))
+        if (rc)
             goto fail;
         if (pf)
             tp = dlh_profile_add(pf, DLH_PROF_GUARD, tp);
@@ -750,7 +762,16 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
             dlh_batcher_stop(r->bt_train);
             return DLH_ENUMERIC;
         }
-        if ((rc = run_update(r, lr)))
+        /* An optimiser with step_all (ABI 1.6) updates every parameter at
+           once and may evaluate the batch again (closure.c). */
+        rc = e->optimizer->ops->step_all
+             ? dlh_run_step_all(r, lr, loss, &(dlh_run_at){ epoch, s, steps, b })
+             : run_update(r, lr);
+        if (rc == DLH_ENUMERIC && r->closure_diverged) {
+            dlh_batcher_stop(r->bt_train);
+            return rc;
+        }
+        if (rc)
             goto fail;
         if (pf)
             dlh_profile_add(pf, DLH_PROF_UPDATE, tp);
