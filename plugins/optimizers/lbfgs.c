@@ -434,13 +434,37 @@ static int lb_directional(lb_run *r, lb_num t, double *loss, int *var)
 
 /* ------------------------------------------------------------ _strong_wolfe */
 
+/* obj_func(x, t, d) and the directional derivative: f_new, g_new and
+   gtd_new = g_new . d at x + t d, one more evaluation counted. */
+static int lb_probe(lb_run *r, lb_num t, lb_num *f_new, int *g_new, lb_num *gtd_new,
+                    int64_t *ls_evals)
+{
+    double fn;
+    float v;
+    int rc = lb_directional(r, t, &fn, g_new);
+    if (rc == 0)
+        rc = lb_dot(r, r->pool[*g_new], r->d, LB_DOT(r, 1), &v);
+    if (rc == 0) {
+        *f_new = num_d(fn);
+        *gtd_new = num_f(v);
+        (*ls_evals)++;
+    }
+    return rc;
+}
+
+/* f_new > f + c1 t gtd: not enough decrease (Armijo). */
+static int lb_armijo_fails(lb_num f, lb_num t, lb_num gtd, lb_num f_new)
+{
+    return num_lt(num_add(f, num_mul(num_mul(num_d(1e-4), t), gtd)), f_new);
+}
+
 /* _strong_wolfe(obj_func, x, t, d, f, g, gtd) with torch's defaults c1 1e-4,
    c2 0.9, tolerance_change 1e-9, max_ls 25: on return *f, *g (a pool slot
    held by the caller), *t and *ls_evals as torch returns them. */
 static int lbfgs_wolfe(lb_run *r, lb_num *t_io, double *f_io, int *g_io, lb_num gtd,
                        int64_t *ls_evals)
 {
-    const lb_num c1 = num_d(1e-4), c2 = num_d(0.9), tol = num_d(1e-9);
+    const lb_num c2 = num_d(0.9), tol = num_d(1e-9);
     const int max_ls = 25;
     lb_num t = *t_io, f = num_d(*f_io);
     float dn;
@@ -450,13 +474,10 @@ static int lbfgs_wolfe(lb_run *r, lb_num *t_io, double *f_io, int *g_io, lb_num 
     lb_num d_norm = num_f(dn);
     int g = -1, g_new = -1, g_prev = -1, bg[2] = { -1, -1 };
     lb_set(r, &g, *g_io);
-    double fn;
-    float v;
-    if ((rc = lb_directional(r, t, &fn, &g_new)) ||
-        (rc = lb_dot(r, r->pool[g_new], r->d, LB_DOT(r, 1), &v)))
+    lb_num f_new, gtd_new;
+    *ls_evals = 0;
+    if ((rc = lb_probe(r, t, &f_new, &g_new, &gtd_new, ls_evals)))
         goto out;
-    lb_num f_new = num_d(fn), gtd_new = num_f(v);
-    *ls_evals = 1;
 
     lb_num t_prev = num_d(0.0), f_prev = f, gtd_prev = gtd;
     lb_set(r, &g_prev, g);
@@ -465,8 +486,7 @@ static int lbfgs_wolfe(lb_run *r, lb_num *t_io, double *f_io, int *g_io, lb_num 
     lb_num bgtd[2] = { { 0, 0 }, { 0, 0 } };
     int n_br = 0;
     while (ls_iter < max_ls) {
-        if (num_lt(num_add(f, num_mul(num_mul(c1, t), gtd)), f_new) ||
-            (ls_iter > 1 && num_le(f_prev, f_new))) {
+        if (lb_armijo_fails(f, t, gtd, f_new) || (ls_iter > 1 && num_le(f_prev, f_new))) {
             br[0] = t_prev; br[1] = t; bf[0] = f_prev; bf[1] = f_new;
             bgtd[0] = gtd_prev; bgtd[1] = gtd_new;
             lb_set(r, &bg[0], g_prev);
@@ -498,12 +518,8 @@ static int lbfgs_wolfe(lb_run *r, lb_num *t_io, double *f_io, int *g_io, lb_num 
         f_prev = f_new;
         lb_set(r, &g_prev, g_new);
         gtd_prev = gtd_new;
-        if ((rc = lb_directional(r, t, &fn, &g_new)) ||
-            (rc = lb_dot(r, r->pool[g_new], r->d, LB_DOT(r, 1), &v)))
+        if ((rc = lb_probe(r, t, &f_new, &g_new, &gtd_new, ls_evals)))
             goto out;
-        f_new = num_d(fn);
-        gtd_new = num_f(v);
-        (*ls_evals)++;
         ls_iter++;
     }
     if (ls_iter == max_ls) {
@@ -541,15 +557,10 @@ static int lbfgs_wolfe(lb_run *r, lb_num *t_io, double *f_io, int *g_io, lb_num 
         } else {
             insuf = 0;
         }
-        if ((rc = lb_directional(r, t, &fn, &g_new)) ||
-            (rc = lb_dot(r, r->pool[g_new], r->d, LB_DOT(r, 1), &v)))
+        if ((rc = lb_probe(r, t, &f_new, &g_new, &gtd_new, ls_evals)))
             goto out;
-        f_new = num_d(fn);
-        gtd_new = num_f(v);
-        (*ls_evals)++;
         ls_iter++;
-        if (num_lt(num_add(f, num_mul(num_mul(c1, t), gtd)), f_new) ||
-            num_le(bf[low], f_new)) {
+        if (lb_armijo_fails(f, t, gtd, f_new) || num_le(bf[low], f_new)) {
             br[high] = t; bf[high] = f_new; bgtd[high] = gtd_new;
             lb_set(r, &bg[high], g_new);
             if (bf[0].v <= bf[1].v) {
