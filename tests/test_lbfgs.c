@@ -75,10 +75,17 @@ static int closure(void *ctx, double *loss)
     return 0;
 }
 
+/* Every params view handed out, freed at the end. */
+static dlh_params *lb_params[32];
+static int lb_n_params;
+
 static dlh_params *group(dlh_config *cfg, const char *key, const char *label)
 {
-    return dlh_params_new(cfg, config_setting_get_member(dlh_config_root(cfg), key), label,
-                          NULL);
+    dlh_params *p = dlh_params_new(cfg, config_setting_get_member(dlh_config_root(cfg), key),
+                                   label, NULL);
+    if (!p || lb_n_params == 32)
+        bail("params", DLH_ENOMEM);
+    return lb_params[lb_n_params++] = p;
 }
 
 /* The model, its data and torch's start weights on the backend. */
@@ -356,6 +363,8 @@ int main(void)
     dlh_tensor_free(n.be, &n.x);
     dlh_tensor_free(n.be, &n.y);
     dlh_backend_close(n.be);
+    for (int i = 0; i < lb_n_params; i++)
+        dlh_params_free(lb_params[i]);
     dlh_registry_clear();
     return done_testing();
 }
