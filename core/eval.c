@@ -247,6 +247,13 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
     }
     int whitens = e->whiten_t[0].mem.buf != NULL;
     count += whitens ? 2 : 0;
+    /* The saved globals (ABI 1.6) of the optimiser of the step_all group,
+       the only group such an optimiser takes: "optim.<name>". */
+    const dlh_optimizer_inst *og = with_optim && e->n_groups > 0
+                                   ? e->groups[e->n_groups - 1].opt : NULL;
+    og = og && og->globals ? og : NULL;
+    for (int g = 0; og && g < og->n_globals; g++)
+        count += (size_t)og->global_decl[g].saved;
     dlh_ckpt_tensor *t = eval_calloc(count, sizeof *t);
     *out = t;
     *n = 0;
@@ -288,6 +295,14 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
             t[k].t = s < ns ? &sl->states[s] : &sl->mirror[s - ns];
             *n = k + 1;
         }
+    }
+    for (int g = 0; og && g < og->n_globals; g++) {
+        if (!og->global_decl[g].saved)
+            continue;
+        if (!(t[k].name = eval_name("optim", og->global_decl[g].name, 0)))
+            goto nomem;
+        t[k].t = &og->globals[g];
+        *n = ++k;
     }
     return 0;
 nomem:

@@ -733,7 +733,8 @@ void dlh_loss_ctx_fill(dlh_loss_inst *l, int64_t batch, dlh_loss_ctx *ctx,
 
 /* ------------------------------------------------------------ optimisers */
 
-/* A name not yet declared as a state or a scalar; "step" is the core's. */
+/* A name not yet declared as a state, a scalar or a global; "step" is the
+   core's. */
 static int optimizer_name_free(const dlh_optimizer_inst *o, const char *what,
                                const char *name)
 {
@@ -746,6 +747,8 @@ static int optimizer_name_free(const dlh_optimizer_inst *o, const char *what,
         taken = strcmp(o->state_names[i], name) == 0;
     for (int i = 0; !taken && i < o->n_scalars; i++)
         taken = strcmp(o->scalar_names[i], name) == 0;
+    for (int i = 0; !taken && i < o->n_globals; i++)
+        taken = strcmp(o->global_decl[i].name, name) == 0;
     if (taken) {
         dlh_error_set("%s: state '%s' is %s", what, name,
                       strcmp(name, "step") == 0 ? "the core's step count" : "declared twice");
@@ -826,6 +829,55 @@ static int optimizer_add_scratch(dlh_optimizer_setup *s, int64_t per_element, in
     return 0;
 }
 
+/* ABI 1.6.  A global's name becomes the checkpoint key "optim.<name>":
+   letters, digits and '_' only, so it cannot meet "optim.<layer>.<param>...". */
+static int optimizer_add_global(dlh_optimizer_setup *s, const char *name, int ndim,
+                                const int64_t *shape, float value, int saved, int *index)
+{
+    dlh_optimizer_inst *o = s->host_ctx;
+    int rc = optimizer_name_free(o, "add_global", name);
+    if (rc < 0)
+        return rc;
+    for (const char *c = name; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '_') {
+            dlh_error_set("add_global: '%s' is not a name (letters, digits and '_')", name);
+            return DLH_EINVAL;
+        }
+    if (ndim < 0 || ndim > DLH_MAX_DIMS || (ndim > 0 && !shape) || !isfinite(value)) {
+        dlh_error_set("add_global: '%s': %d dimensions, start value %g", name, ndim,
+                      (double)value);
+        return DLH_EINVAL;
+    }
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] != DLH_OPT_NUMEL && !(shape[i] > 0 && shape[i] <= ((int64_t)1 << 40))) {
+            dlh_error_set("add_global: '%s': dimension %d is %lld", name, i,
+                          (long long)shape[i]);
+            return DLH_EINVAL;
+        }
+    struct dlh_opt_global *grown = realloc(o->global_decl,
+                                           (size_t)(o->n_globals + 1) * sizeof *grown);
+    if (!grown) {
+        dlh_error_set("add_global: out of memory");
+        return DLH_ENOMEM;
+    }
+    o->global_decl = grown;
+    struct dlh_opt_global *g = &grown[o->n_globals];
+    memset(g, 0, sizeof *g);
+    if (!(g->name = inst_strdup(name))) {
+        dlh_error_set("add_global: out of memory");
+        return DLH_ENOMEM;
+    }
+    g->value = value;
+    g->saved = saved != 0;
+    g->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        g->shape[i] = shape[i];
+    if (index)
+        *index = o->n_globals;
+    o->n_globals++;
+    return 0;
+}
+
 int dlh_optimizer_new(const dlh_backend *be, const char *type, dlh_params *params,
                       dlh_optimizer_inst **out)
 {
@@ -856,6 +908,7 @@ int dlh_optimizer_new(const dlh_backend *be, const char *type, dlh_params *param
     setup.add_state_value = optimizer_add_state_value;
     setup.add_scalar = optimizer_add_scalar;
     setup.add_scratch = optimizer_add_scratch;
+    setup.add_global = optimizer_add_global;
 
     dlh_params_set_doc(params, comp->params, comp->n_params);
     dlh_error_clear();
@@ -872,6 +925,7 @@ int dlh_optimizer_new(const dlh_backend *be, const char *type, dlh_params *param
         rc = DLH_EPLUGIN;
     }
     o->default_lr = setup.default_lr;
+    o->flags = setup.flags;
     if (rc < 0) {
         if (!*dlh_error_get())
             dlh_error_set("%s", dlh_strerror(rc));
@@ -900,7 +954,52 @@ void dlh_optimizer_free(dlh_optimizer_inst *o)
     for (int i = 0; i < o->n_scratch; i++)
         if (o->scratch[i].mem.buf)
             dlh_tensor_free(o->backend, &o->scratch[i]);
+    for (int i = 0; i < o->n_globals; i++) {
+        free(o->global_decl[i].name);
+        if (o->globals && o->globals[i].mem.buf)
+            dlh_tensor_free(o->backend, &o->globals[i]);
+    }
+    free(o->global_decl);
+    free(o->globals);
+    free(o->params);
+    free(o->grads);
     free(o);
+}
+
+int dlh_optimizer_bind(dlh_optimizer_inst *o, int n_params, int64_t numel)
+{
+    o->n_bound = n_params;
+    o->numel = numel;
+    size_t n = n_params > 0 ? (size_t)n_params : 1;
+    if (!(o->params = calloc(n, sizeof *o->params)) ||
+        !(o->grads = calloc(n, sizeof *o->grads)) ||
+        (o->n_globals && !(o->globals = calloc((size_t)o->n_globals, sizeof *o->globals)))) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    for (int i = 0; i < o->n_globals; i++) {
+        const struct dlh_opt_global *g = &o->global_decl[i];
+        int64_t shape[DLH_MAX_DIMS];
+        for (int d = 0; d < g->ndim; d++)
+            shape[d] = g->shape[d] == DLH_OPT_NUMEL ? numel : g->shape[d];
+        int rc = dlh_tensor_alloc(o->backend, g->ndim, shape, &o->globals[i]);
+        if (rc == 0)
+            rc = o->backend->ops->fill(o->backend->ctx, o->globals[i].mem,
+                                       (size_t)dlh_tensor_numel(&o->globals[i]), g->value);
+        if (rc < 0) {
+            dlh_error_prefix("optimizer state '%s': ", g->name);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int dlh_optimizer_check_groups(const dlh_optimizer_inst *o, const char *type, int n_groups)
+{
+    if (!(o->flags & DLH_OPT_SINGLE_GROUP) || n_groups <= 1)
+        return 0;
+    dlh_error_set("%s doesn't support per-parameter options (parameter groups)", type);
+    return DLH_ECONFIG;
 }
 
 int dlh_optimizer_states_alloc(const dlh_optimizer_inst *o, const dlh_tensor *param,

@@ -116,6 +116,23 @@ typedef struct dlh_optimizer_inst {
     dlh_tensor scratch[DLH_OPT_MAX_SCRATCH];   /* after dlh_optimizer_scratch_alloc */
     double default_lr;              /* the plugin's, or 0 */
     const dlh_backend *backend;
+    /* ABI 1.6: tensors of the whole optimiser (add_global), allocated by
+       dlh_optimizer_bind, and the create's DLH_OPT_* flags. */
+    int n_globals;
+    struct dlh_opt_global {
+        char *name;
+        float value;
+        int saved, ndim;
+        int64_t shape[DLH_MAX_DIMS];        /* DLH_OPT_NUMEL until bound */
+    } *global_decl;
+    dlh_tensor *globals;            /* [n_globals] after dlh_optimizer_bind */
+    uint32_t flags;
+    /* For step_all, after dlh_optimizer_bind: the model's parameters and
+       gradients in order (the caller fills them), and N, their element
+       count together. */
+    int n_bound;
+    dlh_tensor *params, *grads;
+    int64_t numel;
 } dlh_optimizer_inst;
 
 int dlh_optimizer_new(const dlh_backend *be, const char *type, dlh_params *params,
@@ -136,6 +153,18 @@ int dlh_optimizer_scratch_alloc(dlh_optimizer_inst *o, int64_t max_numel);
 void dlh_optimizer_ctx_fill(const dlh_optimizer_inst *o, dlh_optimizer_ctx *ctx,
                             int64_t numel, double lr, int64_t step, const char *name,
                             int role, float *scalars, dlh_tensor *views);
+/* ABI 1.6: readies o for a model of n_params parameter tensors with numel
+   elements in all: allocates o->params and o->grads ([n_params], for the
+   caller to fill in model order) and the global tensors at their start
+   values (DLH_OPT_NUMEL becomes numel). */
+int dlh_optimizer_bind(dlh_optimizer_inst *o, int n_params, int64_t numel);
+/* Whether o, of component `type`, takes an experiment with n_groups
+   parameter groups: DLH_ECONFIG with torch.optim.LBFGS's words ("lbfgs
+   doesn't support per-parameter options (parameter groups)") when its
+   create set DLH_OPT_SINGLE_GROUP and n_groups > 1, else 0.  The caller
+   adds the location. */
+int dlh_optimizer_check_groups(const dlh_optimizer_inst *o, const char *type, int n_groups);
+
 /* The role the core gives a parameter tensor `name` ("weight") of `ndim`
    dimensions: DLH_ROLE_BIAS for "bias", DLH_ROLE_NORM for any other of at
    most one dimension, else DLH_ROLE_WEIGHT. */

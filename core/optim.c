@@ -293,7 +293,8 @@ static int optim_clip(dlh_params *p, dlh_opt_clip *c)
     return 0;
 }
 
-/* Memory of every slot: the group optimiser's states, scalars, step mirror. */
+/* Memory of every slot: the group optimiser's states (one block a group,
+   with the names and roles step_all sees), scalars, step mirror. */
 static int optim_state(dlh_experiment *e)
 {
     size_t nm = 0;
@@ -307,35 +308,49 @@ static int optim_state(dlh_experiment *e)
         return rc;
     size_t at = 0;
     for (int g = 0; g < e->n_groups; g++) {
-        int64_t max_numel = 0;
-        for (int k = 0; k < e->n_param_tensors; k++) {
+        dlh_opt_group *gr = &e->groups[g];
+        dlh_optimizer_inst *o = gr->opt;
+        if (!o)
+            continue;
+        int64_t max_numel = 0, total = 0;
+        size_t n = (size_t)gr->n_tensors + 1, ns = (size_t)o->n_states;
+        if (!(gr->names = calloc(n, sizeof *gr->names)) ||
+            !(gr->roles = calloc(n, sizeof *gr->roles)) ||
+            (ns && !(gr->states = calloc(n * ns, sizeof *gr->states))))
+            return optim_oom();
+        for (int k = 0; k < e->n_param_tensors; k++)
+            if (e->slots[k].group == g)
+                total += dlh_tensor_numel(&e->slots[k].t->value);
+        if ((rc = dlh_optimizer_bind(o, gr->n_tensors, total)))
+            return rc;
+        for (int k = 0, i = 0; k < e->n_param_tensors; k++) {
             dlh_param_slot *sl = &e->slots[k];
-            const dlh_optimizer_inst *o = e->groups[g].opt;
-            if (sl->group != g || !o)
+            if (sl->group != g)
                 continue;
             int64_t numel = dlh_tensor_numel(&sl->t->value);
             max_numel = numel > max_numel ? numel : max_numel;
+            gr->names[i] = sl->name;
+            gr->roles[i] = sl->role;
+            o->params[i] = sl->t->value;
+            o->grads[i] = sl->t->grad;
             int m = 1 + o->n_scalars;
             if (!(sl->mirror = calloc((size_t)m, sizeof *sl->mirror)) ||
                 !(sl->scalars = calloc((size_t)m, sizeof *sl->scalars)))
                 return optim_oom();
             dlh_optimizer_scalars_init(o, sl->scalars);
-            for (int i = 0; i < m; i++, at++) {
-                sl->mirror[i] = e->opt_mirror_buf;
-                sl->mirror[i].ndim = 0;
-                sl->mirror[i].mem.off += at;
+            for (int j = 0; j < m; j++, at++) {
+                sl->mirror[j] = e->opt_mirror_buf;
+                sl->mirror[j].ndim = 0;
+                sl->mirror[j].mem.off += at;
             }
-            if (o->n_states == 0)
-                continue;
-            if (!(sl->states = calloc((size_t)o->n_states, sizeof *sl->states)))
-                return optim_oom();
-            if ((rc = dlh_optimizer_states_alloc(o, &sl->t->value, sl->states))) {
-                memset(sl->states, 0, (size_t)o->n_states * sizeof *sl->states);
+            sl->states = ns ? &gr->states[(size_t)i * ns] : NULL;
+            if (ns && (rc = dlh_optimizer_states_alloc(o, &sl->t->value, sl->states))) {
+                memset(sl->states, 0, ns * sizeof *sl->states);     /* freed there */
                 return rc;
             }
+            i++;
         }
-        if (e->groups[g].opt && (rc = dlh_optimizer_scratch_alloc(e->groups[g].opt,
-                                                                  max_numel)))
+        if ((rc = dlh_optimizer_scratch_alloc(o, max_numel)))
             return rc;
     }
     return 0;
@@ -426,6 +441,12 @@ int dlh_optim_new(dlh_experiment *e, config_setting_t *group)
         }
         sl->t->frozen = !e->groups[sl->group].trainable;
     }
+    /* Frozen groups hold tensors torch.optim never sees: they do not count. */
+    int trained = 0;
+    for (int g = 0; g < e->n_groups; g++)
+        trained += e->groups[g].trainable && (e->groups[g].n_tensors > 0 || g == n_listed);
+    if ((rc = dlh_optimizer_check_groups(def->opt, type, trained)))
+        return dlh_exp_locate(p, "groups", rc);
     if ((rc = optim_state(e)))
         return rc;
     return optim_step_memory(e);
@@ -606,6 +627,33 @@ static int optim_renorm(dlh_experiment *e, const dlh_tensor *w, double max_norm)
     return dlh_ew_run(e->opt_k[K_RENORM], (size_t)numel, args, sc);
 }
 
+/* max_norm of a slot's group, on weights of two or more dimensions. */
+static int optim_constrain_one(dlh_experiment *e, const dlh_param_slot *sl,
+                               const dlh_opt_group *g)
+{
+    if (g->max_norm > 0.0 && sl->role == DLH_ROLE_WEIGHT && sl->t->value.ndim >= 2)
+        return optim_renorm(e, &sl->t->value, g->max_norm);
+    return 0;
+}
+
+dlh_opt_group *dlh_optim_step_all(dlh_experiment *e)
+{
+    dlh_opt_group *def = &e->groups[e->n_groups - 1];
+    return def->opt && def->opt->ops->step_all ? def : NULL;
+}
+
+int dlh_optim_constrain(dlh_experiment *e)
+{
+    for (int k = 0; k < e->n_param_tensors; k++) {
+        dlh_param_slot *sl = &e->slots[k];
+        const dlh_opt_group *g = &e->groups[sl->group];
+        int rc = g->trainable ? optim_constrain_one(e, sl, g) : 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int dlh_optim_update(dlh_experiment *e, int64_t t)
 {
     dlh_optimizer_ctx ctx;
@@ -625,9 +673,8 @@ int dlh_optim_update(dlh_experiment *e, int64_t t)
                                ++sl->step, sl->name, sl->role, sl->scalars, scratch);
         ctx.group = sl->group;
         int rc = o->ops->step(o->state, &ctx, &sl->t->value, &sl->t->grad, sl->states);
-        if (rc == 0 && g->max_norm > 0.0 && sl->role == DLH_ROLE_WEIGHT &&
-            sl->t->value.ndim >= 2)
-            rc = optim_renorm(e, &sl->t->value, g->max_norm);
+        if (rc == 0)
+            rc = optim_constrain_one(e, sl, g);
         if (rc) {
             if (!*dlh_error_get())
                 dlh_error_set("%s", dlh_strerror(rc));
@@ -682,11 +729,6 @@ void dlh_optim_free(dlh_experiment *e)
 {
     for (int k = 0; e->slots && k < e->n_param_tensors; k++) {
         dlh_param_slot *sl = &e->slots[k];
-        const dlh_optimizer_inst *o = sl->group >= 0 ? e->groups[sl->group].opt : NULL;
-        for (int i = 0; sl->states && o && i < o->n_states; i++)
-            if (sl->states[i].mem.buf)
-                dlh_tensor_free(e->backend, &sl->states[i]);
-        free(sl->states);
         free(sl->scalars);
         free(sl->mirror);
         free(sl->name);
@@ -694,6 +736,14 @@ void dlh_optim_free(dlh_experiment *e)
     free(e->slots);
     free(e->grad_sumsq);
     for (int g = 0; e->groups && g < e->n_groups; g++) {
+        dlh_opt_group *gr = &e->groups[g];
+        size_t n = gr->opt ? (size_t)gr->n_tensors * (size_t)gr->opt->n_states : 0;
+        for (size_t i = 0; gr->states && i < n; i++)
+            if (gr->states[i].mem.buf)
+                dlh_tensor_free(e->backend, &gr->states[i]);
+        free(gr->states);
+        free(gr->names);
+        free(gr->roles);
         dlh_optimizer_free(e->groups[g].opt);
         if (e->schedule && e->schedule->destroy && e->groups[g].schedule_state)
             e->schedule->destroy(e->groups[g].schedule_state);

@@ -33,6 +33,11 @@ typedef struct dlh_opt_group {
     double max_norm;                /* renorm of each row after the update; 0: off */
     int trainable;
     int n_tensors;                  /* slots in the group */
+    /* Its slots' names and roles, and their optimiser states (n_states a
+       slot, slot order): what step_all sees (optimizer.h, ABI 1.6). */
+    const char **names;
+    int32_t *roles;
+    dlh_tensor *states;
 } dlh_opt_group;
 
 typedef struct dlh_param_slot {
@@ -41,7 +46,8 @@ typedef struct dlh_param_slot {
     int group;                      /* index into the experiment's groups */
     int64_t step;                   /* updates so far: torch's state['step'] */
     dlh_named_tensor *t;            /* the layer's tensor (borrowed) */
-    dlh_tensor *states;             /* the group optimiser's n_states, or NULL */
+    dlh_tensor *states;             /* the group optimiser's n_states (in the
+                                       group's block), or NULL */
     float *scalars;                 /* its n_scalars scalar states */
     dlh_tensor *mirror;             /* step, then scalars, as float32 scalars for
                                        checkpoints (views into one buffer) */
@@ -80,6 +86,12 @@ int dlh_optim_clip(struct dlh_experiment *e);
 /* Updates every trainable slot at its group's lr_now (step t of the run,
    from 1); then the max-norm constraints. */
 int dlh_optim_update(struct dlh_experiment *e, int64_t t);
+/* The group whose optimiser updates all its tensors at once (ABI 1.6
+   step_all, with a closure: run.c and closure.c call it), or NULL when
+   every group's optimiser has step. */
+dlh_opt_group *dlh_optim_step_all(struct dlh_experiment *e);
+/* The max_norm constraints alone (after a step_all update). */
+int dlh_optim_constrain(struct dlh_experiment *e);
 /* Copies every slot's step count and scalar states into their float32
    checkpoint mirror (to_mirror = 1, before a save) or back (0, after a load:
    a step that is not a whole number >= 0 is DLH_EDATA). */

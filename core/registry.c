@@ -45,8 +45,9 @@ static const slot layer_slots[] = {
 static const slot loss_slots[] = {
     SLOT(dlh_loss_ops, create), SLOT(dlh_loss_ops, forward),
 };
+/* step or step_all (ABI 1.6): checked on its own in dlh_registry_add. */
 static const slot optimizer_slots[] = {
-    SLOT(dlh_optimizer_ops, create), SLOT(dlh_optimizer_ops, step),
+    SLOT(dlh_optimizer_ops, create),
 };
 static const slot schedule_slots[] = {
     SLOT(dlh_schedule_ops, lr),
@@ -234,6 +235,13 @@ int dlh_registry_add(dlh_kind kind, const char *name, const void *ops,
             free(copy);
             return DLH_EPLUGIN;
         }
+    }
+    if (kind == DLH_KIND_OPTIMIZER && !((const dlh_optimizer_ops *)copy)->step &&
+        !((const dlh_optimizer_ops *)copy)->step_all) {
+        dlh_error_set("%s: %s '%s': required slot 'step' (or 'step_all') is NULL", where,
+                      ki->name, name);
+        free(copy);
+        return DLH_EPLUGIN;
     }
     if (kind == DLH_KIND_AUGMENTER && !((const dlh_augmenter_ops *)copy)->create &&
         !((const dlh_augmenter_ops *)copy)->create_ex) {

@@ -571,8 +571,8 @@ static void run_progress(run_state *r, int64_t epoch, int64_t s, int64_t steps,
 
 /* Names what went non-finite at this step: the first layer whose output is
    non-finite for a loss, the first parameter gradient otherwise. */
-static int run_diverged(run_state *r, int64_t epoch, int64_t s, int64_t steps, int64_t b,
-                        float loss, int grad_k)
+int dlh_run_diverged(run_state *r, int64_t epoch, int64_t s, int64_t steps, int64_t b,
+                     float loss, int grad_k)
 {
     dlh_experiment *e = r->e;
     char where[512] = "";
@@ -598,6 +598,21 @@ static int run_diverged(run_state *r, int64_t epoch, int64_t s, int64_t steps, i
                       sl->t->name, (double)loss);
     }
     return DLH_ENUMERIC;
+}
+
+int dlh_run_grads(run_state *r, int64_t epoch, int64_t s, int64_t steps, int64_t b,
+                  float *loss)
+{
+    dlh_experiment *e = r->e;
+    double penalty;
+    int bad, rc;
+    if ((rc = dlh_optim_gradients(e, &penalty, &bad)))
+        return rc;
+    if (bad >= 0)
+        return dlh_run_diverged(r, epoch, s, steps, b, *loss, bad);
+    /* The objective is the loss plus the penalties (Keras reports both). */
+    *loss = (float)((double)*loss + penalty);
+    return dlh_optim_clip(e);
 }
 
 /* The first batch's loss against what an untrained classifier gives. */
@@ -663,7 +678,7 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         if ((rc = dlh_evaluator_loss(&r->ev, b, 1, &loss)))
             goto fail;
         if (!isfinite(loss)) {
-            rc = run_diverged(r, epoch, s, steps, b, loss, -1);
+            rc = dlh_run_diverged(r, epoch, s, steps, b, loss, -1);
             dlh_batcher_stop(r->bt_train);
             return rc;
         }
@@ -678,18 +693,11 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
             goto fail;
         if (pf)
             tp = dlh_profile_mark(pf);
-        double penalty;
-        int bad;
-        if ((rc = dlh_optim_gradients(e, &penalty, &bad)))
-            goto fail;
-        if (bad >= 0) {
-            rc = run_diverged(r, epoch, s, steps, b, loss, bad);
+        if ((rc = dlh_run_grads(r, epoch, s, steps, b, &loss)) == DLH_ENUMERIC) {
             dlh_batcher_stop(r->bt_train);
             return rc;
         }
-        /* The objective is the loss plus the penalties (Keras reports both). */
-        loss = (float)((double)loss + penalty);
-        if ((rc = dlh_optim_clip(e)))
+        if (rc)
             goto fail;
         if (pf)
             tp = dlh_profile_add(pf, DLH_PROF_GUARD, tp);
@@ -701,7 +709,16 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         }
         if (rc)
             goto fail;
-        if ((rc = dlh_optim_update(e, r->step + 1)))
+        /* An optimiser with step_all (ABI 1.6) updates every parameter at
+           once and may evaluate the batch again (closure.c). */
+        dlh_run_at at = { epoch, s, steps, b };
+        rc = dlh_optim_step_all(e) ? dlh_run_step_all(r, loss, &at)
+                                   : dlh_optim_update(e, r->step + 1);
+        if (rc == DLH_ENUMERIC && r->closure_diverged) {
+            dlh_batcher_stop(r->bt_train);
+            return rc;
+        }
+        if (rc)
             goto fail;
         if (pf)
             dlh_profile_add(pf, DLH_PROF_UPDATE, tp);

@@ -80,7 +80,30 @@ typedef struct run_state {
     double best_value;              /* the best monitored value so far */
     int64_t best_epoch, wait;       /* its epoch (0: none yet); epochs since */
     int64_t best_step;              /* steps taken at the end of the best epoch */
+    int closure_diverged;           /* a closure evaluation went non-finite (closure.c) */
 } run_state;
+
+/* Where a training step is: epoch (from 0), batch s of steps, b samples. */
+typedef struct dlh_run_at {
+    int64_t epoch, s, steps, b;
+} dlh_run_at;
+
+/* Sets the message for a non-finite training loss (grad_k < 0) or gradient
+   of parameter tensor grad_k at a step; returns DLH_ENUMERIC (run.c). */
+int dlh_run_diverged(run_state *r, int64_t epoch, int64_t s, int64_t steps, int64_t b,
+                     float loss, int grad_k);
+/* After backward: the penalties' gradients (their value added to *loss),
+   DLH_ENUMERIC (message set) when a gradient is non-finite, else clipping
+   (optim.h).  Every evaluation of a step goes through it, the closure's too
+   (run.c). */
+int dlh_run_grads(run_state *r, int64_t epoch, int64_t s, int64_t steps, int64_t b,
+                  float *loss);
+/* The update of an optimiser with step_all (ABI 1.6) at its group's
+   learning rate, then the max_norm constraints, given the batch's
+   loss and gradients at the current weights; its closure evaluates the same
+   batch again.  A closure evaluation with a non-finite loss or gradient
+   sets r->closure_diverged and returns DLH_ENUMERIC (closure.c). */
+int dlh_run_step_all(run_state *r, float loss, const dlh_run_at *at);
 
 /* Steps of a training epoch: its samples (the sampler's) in batches of
    train.batch_size, the last one partial. */

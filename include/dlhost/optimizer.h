@@ -38,6 +38,40 @@
  * max_exp_avg_sq): each parameter gets its group's.  Frozen parameters
  * (trainable = false) never reach step.  Keep per-group hyper-parameters in
  * the create state, never in globals. */
+/*
+ * ABI 1.6 adds optimisers that see every parameter at once and may evaluate
+ * the loss again (torch's `optimizer.step(closure)`; L-BFGS is the one
+ * PyTorch ships, plugins/optimizers/lbfgs.c the example):
+ * - ops->step_all, called once per training step instead of step for each
+ *   parameter.  It receives every trainable parameter and gradient tensor (layers in
+ *   model order, each layer's tensors in order: torch's model.parameters(),
+ *   so torch's flat vector is their concatenation), the loss and gradients
+ *   the core has just computed at the current values (torch's first
+ *   `closure()` call of the step: step_all must not repeat it), and the
+ *   closure ctx->closure(ctx->closure_ctx, &loss).  A closure call runs
+ *   forward, loss and backward on the same batch with the parameters' current
+ *   values, leaves fresh gradients in ctx->grads (overwritten, not added)
+ *   and returns the loss (the float32 loss widened to double, as torch's
+ *   float(closure())).  The core applies to every evaluation what it applies
+ *   to the first: the check for a non-finite loss or gradient (the closure
+ *   then returns DLH_ENUMERIC with the message set; step_all returns that
+ *   code unchanged and the run stops with exit status 4), the L1/L2
+ *   penalties (their value is in the loss) and gradient clipping.  Layers that keep running statistics (batchnorm) update them
+ *   at every evaluation, as in torch; dropout draws the same masks at every
+ *   evaluation of a step.  An optimiser with step_all may leave step NULL.
+ * - setup->add_global declares a tensor of the whole optimiser rather than
+ *   of each parameter (torch's state that LBFGS registers on its first
+ *   parameter); a dimension DLH_OPT_NUMEL stands for N, the element count of
+ *   all parameters together.  Saved globals go into checkpoints as
+ *   "optim.<name>" and come back on --resume, so an optimiser that keeps its
+ *   state there (and not in its own memory) resumes bit for bit.
+ * - setup->flags: DLH_OPT_SINGLE_GROUP makes the core refuse parameter
+ *   groups, with torch's words for LBFGS.
+ * All vector work can stay on the device: dot products as an elementwise
+ * product and a DLH_REDUCE_SUM reduction, maxima of |x| as abs and
+ * DLH_REDUCE_MAX, and scalars that live on the device read as broadcast
+ * operands ({mem, 1, 1}); only the numbers that decide control flow need a
+ * read. */
 #ifndef DLHOST_OPTIMIZER_H
 #define DLHOST_OPTIMIZER_H
 
@@ -74,7 +108,25 @@ struct dlh_optimizer_setup {
     /* Set by create: the learning rate when the experiment names none
        (PyTorch's default for this optimiser); 0 leaves the host's, 0.01. */
     double default_lr;
+    /* ABI 1.6 members go below this line. */
+    /* Declares a tensor of the whole optimiser: ndim dimensions of `shape`
+       (ndim 0: a scalar), where a dimension DLH_OPT_NUMEL is the element
+       count of all parameters together; every element starts at `value`.
+       step_all finds it in ctx->globals[*index].  With `saved` it goes into
+       checkpoints as "optim.<name>" (float32); without, it is scratch whose
+       contents persist between steps but not across a resume. */
+    int (*add_global)(dlh_optimizer_setup *s, const char *name, int ndim,
+                      const int64_t *shape, float value, int saved, int *index);
+    /* Set by create: DLH_OPT_* bits. */
+    uint32_t flags;
 };
+
+/* A dimension of add_global (ABI 1.6): the element count of all parameters. */
+#define DLH_OPT_NUMEL (-1)
+/* setup->flags (ABI 1.6): the optimiser takes one parameter group only (as
+   torch.optim.LBFGS); the core refuses an experiment that defines groups
+   with "<type> doesn't support per-parameter options (parameter groups)". */
+#define DLH_OPT_SINGLE_GROUP 1u
 
 /* What a parameter is, for optimisers that treat them differently (LAMB and
    LARS commonly exempt biases and normalisation scales from weight decay).
@@ -106,14 +158,45 @@ typedef struct dlh_optimizer_ctx {
     const dlh_tensor *scratch;      /* add_scratch order, sized for this parameter */
 } dlh_optimizer_ctx;
 
+/* The closure of step_all (ABI 1.6): re-evaluates the loss and the
+   gradients at the parameters' current values; see the top of this file. */
+typedef int (*dlh_closure_fn)(void *closure_ctx, double *loss);
+
+/* What step_all sees (ABI 1.6); every array is the core's, valid for the
+   call.  Parameter k (0 <= k < n_params) is params[k], its gradient
+   grads[k], its name names[k] and role roles[k]; its add_state tensors start
+   at states[k * n_states] (NULL when there are none). */
+typedef struct dlh_optimizer_all_ctx {
+    uint32_t struct_size;
+    const dlh_backend *backend;
+    int64_t t;                      /* step number, 1 on the first step */
+    double lr;                      /* learning rate for this step (after the schedule) */
+    int32_t n_params, n_states;
+    const dlh_tensor *params;       /* updated in place by step_all */
+    const dlh_tensor *grads;        /* at the current values; the closure refreshes them */
+    const char *const *names;       /* "<layer>.<param>" */
+    const int32_t *roles;           /* dlh_param_role */
+    const dlh_tensor *states;
+    const dlh_tensor *globals;      /* add_global order, DLH_OPT_NUMEL resolved */
+    int64_t numel;                  /* N: elements of all parameters together */
+    double loss;                    /* the loss at the current values */
+    dlh_closure_fn closure;
+    void *closure_ctx;
+} dlh_optimizer_all_ctx;
+
 typedef struct dlh_optimizer_ops {
     uint32_t struct_size;
     int (*create)(const dlh_host *host, dlh_optimizer_setup *setup, void **state);
-    /* Updates param in place from grad; states[] in add_state order. */
+    /* Updates param in place from grad; states[] in add_state order.
+       Required unless step_all is set (ABI 1.6). */
     int (*step)(void *state, const dlh_optimizer_ctx *ctx, const dlh_tensor *param,
                 const dlh_tensor *grad, const dlh_tensor *states);
     void (*destroy)(void *state);   /* optional */
     /* ABI 1.5 members go below this line. */
+    /* ABI 1.6 members go below this line. */
+    /* optional: one update of every parameter, which may call the closure;
+       when set the core calls it instead of step. */
+    int (*step_all)(void *state, const dlh_optimizer_all_ctx *ctx);
 } dlh_optimizer_ops;
 
 #endif

@@ -132,7 +132,8 @@ static int optimizers_init(const dlh_host *host, dlh_registrar *reg)
         { "lion", &lion_ops, "Lion, sign of interpolated momentum (Chen et al. 2023)",
           lion_params },
         { "lamb", &lamb_ops, "LAMB, Adam with a layer-wise trust ratio (You et al. 2019)",
-          lamb_params },
+          lamb_params },        { "lbfgs", &lbfgs_ops, "L-BFGS with optional strong Wolfe line search, "
+          "full-batch (torch.optim.LBFGS)", lbfgs_params },
     };
     optimizers_host = host;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -146,4 +147,4 @@ static int optimizers_init(const dlh_host *host, dlh_registrar *reg)
 }
 
 DLH_PLUGIN("optimizers", "0.2.0", "optimisers: sgd, adam, rmsprop, adamw, nadam, radam, "
-           "adamax, adagrad, adadelta, asgd, rprop, lion, lamb", "MIT", optimizers_init)
+           "adamax, adagrad, adadelta, asgd, rprop, lion, lamb, lbfgs", "MIT", optimizers_init)

@@ -1,5 +1,5 @@
 /* The "optimizers" plugin family: sgd, adam, rmsprop, adamw, nadam, radam,
- * adamax, adagrad, adadelta, asgd, rprop, lion, lamb; and the helpers they
+ * adamax, adagrad, adadelta, asgd, rprop, lion, lamb, lbfgs; and the helpers they
  * share for reading hyper-parameters with torch.optim's checks and wording. */
 #ifndef DLHOST_PLUGIN_OPTIMIZERS_H
 #define DLHOST_PLUGIN_OPTIMIZERS_H
@@ -22,6 +22,7 @@ extern const dlh_optimizer_ops asgd_ops;
 extern const dlh_optimizer_ops rprop_ops;
 extern const dlh_optimizer_ops lion_ops;
 extern const dlh_optimizer_ops lamb_ops;
+extern const dlh_optimizer_ops lbfgs_ops;
 
 /* The shortest decimal that rounds to f: the number as the user wrote it
    (list values arrive as floats; 1 - 0.999f is 1.3e-5 away from 1 - 0.999). */
@@ -94,5 +95,6 @@ extern const dlh_param_doc asgd_params[];
 extern const dlh_param_doc rprop_params[];
 extern const dlh_param_doc lion_params[];
 extern const dlh_param_doc lamb_params[];
+extern const dlh_param_doc lbfgs_params[];
 
 #endif
