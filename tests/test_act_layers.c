@@ -43,46 +43,15 @@ static dlh_layer_inst *make(const char *type, const char *body, int ndim,
 }
 
 /* Forward of `batch` samples x (per-sample shape in) into y, then backward
-   of dy into dx and the parameter gradients (zeroed first, added to), with
-   one ctx (training, step 3, seed 42) returned in *ctx_out when not NULL. */
+   of dy into dx and the parameter gradients, with one ctx (seed 42)
+   returned in *ctx_out when not NULL (tests/gradcheck.c). */
 static int run(dlh_layer_inst *l, const dlh_shape *in, int64_t batch, int training,
                int64_t step, const float *x, float *y, const float *dy, float *dx,
                dlh_layer_ctx *ctx_out)
 {
-    int64_t xs[DLH_MAX_DIMS + 1], ys[DLH_MAX_DIMS + 1];
-    xs[0] = ys[0] = batch;
-    for (int i = 0; i < in->ndim; i++)
-        xs[i + 1] = in->dim[i];
-    for (int i = 0; i < l->output.ndim; i++)
-        ys[i + 1] = l->output.dim[i];
-    dlh_tensor tx = { 0 }, ty = { 0 }, tdy = { 0 }, tdx = { 0 };
-    dlh_tensor *views = calloc((size_t)l->n_scratch + 1, sizeof *views);
-    dlh_layer_ctx ctx;
-    int rc = views ? 0 : DLH_ENOMEM;
-    rc = rc < 0 ? rc : dlh_tensor_alloc(be, in->ndim + 1, xs, &tx);
-    rc = rc < 0 ? rc : dlh_tensor_alloc(be, in->ndim + 1, xs, &tdx);
-    rc = rc < 0 ? rc : dlh_tensor_alloc(be, l->output.ndim + 1, ys, &ty);
-    rc = rc < 0 ? rc : dlh_tensor_alloc(be, l->output.ndim + 1, ys, &tdy);
-    rc = rc < 0 ? rc : host->tensor_write(be, &tx, x);
-    rc = rc < 0 ? rc : dlh_layer_zero_grad(l);
-    if (rc == 0)
-        dlh_layer_ctx_fill(l, batch, training, step, 42, &ctx, views);
-    rc = rc < 0 ? rc : l->ops->forward(l->state, &ctx, &tx, &ty);
-    rc = rc < 0 ? rc : host->tensor_read(be, &ty, y);
-    if (dy) {
-        rc = rc < 0 ? rc : host->tensor_write(be, &tdy, dy);
-        rc = rc < 0 ? rc : l->ops->backward(l->state, &ctx, &tx, &ty, &tdy, &tdx);
-        rc = rc < 0 ? rc : host->tensor_read(be, &tdx, dx);
-    }
-    if (rc == 0 && ctx_out)
-        *ctx_out = ctx;
+    int rc = gc_layer_run(be, l, in, batch, training, step, 42, x, y, dy, dx, ctx_out);
     if (rc < 0)
         diag("run: %s", dlh_error_get());
-    dlh_tensor_free(be, &tx);
-    dlh_tensor_free(be, &ty);
-    dlh_tensor_free(be, &tdy);
-    dlh_tensor_free(be, &tdx);
-    free(views);
     return rc;
 }
 
