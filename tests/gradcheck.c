@@ -56,20 +56,30 @@ int gc_layer_fwd_bwd(const dlh_backend *be, dlh_layer_inst *l, int64_t batch, in
                  int64_t step, uint64_t seed, const float *x, float *y, const float *dy,
                  float *dx, dlh_layer_ctx *ctx_out)
 {
+    return gc_layer_run(be, l, &l->output, batch, training, step, seed, x, y, dy, dx,
+                        ctx_out);
+}
+
+int gc_layer_run(const dlh_backend *be, dlh_layer_inst *l, const dlh_shape *in,
+                 int64_t batch, int training, int64_t step, uint64_t seed, const float *x,
+                 float *y, const float *dy, float *dx, dlh_layer_ctx *ctx_out)
+{
     const dlh_host *host = dlh_host_table();
-    int64_t shape[DLH_MAX_DIMS];
-    shape[0] = batch;
+    int64_t xs[DLH_MAX_DIMS + 1], ys[DLH_MAX_DIMS + 1];
+    xs[0] = ys[0] = batch;
+    for (int i = 0; i < in->ndim; i++)
+        xs[i + 1] = in->dim[i];
     for (int i = 0; i < l->output.ndim; i++)
-        shape[i + 1] = l->output.dim[i];
+        ys[i + 1] = l->output.dim[i];
     dlh_tensor tx = { 0 }, ty = { 0 }, tdy = { 0 }, tdx = { 0 };
     dlh_tensor *views = calloc((size_t)l->n_scratch + 1, sizeof *views);
-    int nd = l->output.ndim + 1;
     int rc = views ? 0 : DLH_ENOMEM;
-    rc = rc < 0 ? rc : dlh_tensor_alloc(be, nd, shape, &tx);
-    rc = rc < 0 ? rc : dlh_tensor_alloc(be, nd, shape, &ty);
-    rc = rc < 0 ? rc : dlh_tensor_alloc(be, nd, shape, &tdy);
-    rc = rc < 0 ? rc : dlh_tensor_alloc(be, nd, shape, &tdx);
+    rc = rc < 0 ? rc : dlh_tensor_alloc(be, in->ndim + 1, xs, &tx);
+    rc = rc < 0 ? rc : dlh_tensor_alloc(be, in->ndim + 1, xs, &tdx);
+    rc = rc < 0 ? rc : dlh_tensor_alloc(be, l->output.ndim + 1, ys, &ty);
+    rc = rc < 0 ? rc : dlh_tensor_alloc(be, l->output.ndim + 1, ys, &tdy);
     rc = rc < 0 ? rc : host->tensor_write(be, &tx, x);
+    rc = rc < 0 ? rc : dlh_layer_zero_grad(l);
     dlh_layer_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     if (rc == 0)

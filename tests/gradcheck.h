@@ -29,5 +29,11 @@ int gc_layer_make(const dlh_backend *be, const char *type, const char *body, int
 int gc_layer_fwd_bwd(const dlh_backend *be, dlh_layer_inst *l, int64_t batch, int training,
                  int64_t step, uint64_t seed, const float *x, float *y, const float *dy,
                  float *dx, dlh_layer_ctx *ctx_out);
+/* gc_layer_fwd_bwd for any layer: the input has per-sample shape `in`, the
+   output the layer's; the parameter gradients are zeroed first, so backward
+   leaves this pass's in them. */
+int gc_layer_run(const dlh_backend *be, dlh_layer_inst *l, const dlh_shape *in,
+                 int64_t batch, int training, int64_t step, uint64_t seed, const float *x,
+                 float *y, const float *dy, float *dx, dlh_layer_ctx *ctx_out);
 
 #endif

@@ -1,10 +1,12 @@
 #!/bin/sh
 # The third-party path, end to end: install dlhost into a staging folder,
 # build examples/plugins there with nothing but `pkg-config --cflags dlhost`,
-# check the two plugins export only the plugin symbols and need nothing of
+# check the plugins export only the plugin symbols and need nothing of
 # dlhost, then run the *installed* dlhost with them (plugins, check, run):
 # training with swish + signsgd must lower the loss, and a run with fixed
-# weights must give the per-epoch losses computed by hand.
+# weights must give the per-epoch losses computed by hand; the layer with a
+# trainable tensor (example_prelu) passes gradcheck and trains to the
+# losses and slope of the built-in prelu.
 #
 # Environment (set by `make check`): DLHOST_SRCDIR, DLHOST_BUILDDIR, MAKE.
 
@@ -99,7 +101,7 @@ ok_ $rc "examples/plugins builds with only pkg-config --cflags dlhost"
 [ $rc -eq 0 ] || { diag_file "$tmp/build.log"; bail "example plugins did not build"; }
 unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_ALLOW_SYSTEM_CFLAGS
 
-for p in jitter signsgd swish; do
+for p in jitter signsgd swish example_prelu; do
     so=$work/$p.so
     # Linker-made markers (_edata, _end, __bss_start; older binutils) are not
     # the plugin's own exports.
@@ -157,6 +159,7 @@ listed() {          # listed KIND NAME FILE: one line names all three
 listed optimizer signsgd signsgd.so
 listed layer swish swish.so
 listed augmenter jitter jitter.so
+listed layer example_prelu example_prelu.so
 
 # The experiment names its csv relative to itself, so run the copy.
 cd "$tmp" || bail "cd $tmp"
@@ -245,6 +248,44 @@ echo "$got" | awk -v want="$want" '
 rc=$?
 [ $rc -eq 0 ] || diag_file "$tmp/exact.out"
 ok_ $rc "swish + signsgd losses match the hand-computed values (to 2e-4)"
+
+# ---- a layer with a trainable tensor: example_prelu against the built-in
+# prelu (one shared slope, torch's nn.PReLU()), same model, start and batches.
+"$dlhost" gradcheck "$work/prelu.cfg" --layer act >"$tmp/gc.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] || diag_file "$tmp/gc.out"
+grep -Eq "^layer 'act' \(example_prelu\) +max rel error [0-9.e+-]+ over [0-9]+ elements  ok$" \
+    "$tmp/gc.out"
+ok_ $? "dlhost gradcheck passes example_prelu's input and slope gradients"
+sed -e 's/type = "example_prelu";/type = "prelu";/' "$work/prelu.cfg" >"$work/builtin.cfg"
+rc=0
+for c in prelu builtin; do
+    "$dlhost" run "$work/$c.cfg" --runs "$tmp/$c" >"$tmp/$c.out" 2>&1 ||
+        { rc=1; diag_file "$tmp/$c.out"; }
+done
+ok_ $rc "dlhost run prelu.cfg with example_prelu and with the built-in prelu"
+losses_of() { sed -n 's/.*epoch [0-9]*\/[0-9]*.*train_loss[ =:]*\([-+0-9.eEinfna]*\).*/\1/p' "$1" |
+              tr '\n' ' '; }
+# The slope is the only tensor named act.weight: its offsets in the header.
+slope_of() {
+    hlen=$(od -An -tu8 -N8 "$1" | tr -d ' ')
+    off=$(head -c $((8 + hlen)) "$1" | tail -c +9 | LC_ALL=C \
+          sed -n 's/.*"act\.weight":{[^}]*"data_offsets":\[\([0-9]*\),.*/\1/p')
+    [ -n "$off" ] && od -An -tf4 -j $((8 + hlen + off)) -N4 "$1" | tr -d ' '
+}
+a=$(losses_of "$tmp/prelu.out")
+b=$(losses_of "$tmp/builtin.out")
+sa=$(slope_of "$tmp/prelu/oot-prelu/last.safetensors")
+sb=$(slope_of "$tmp/builtin/oot-prelu/last.safetensors")
+diag "example_prelu: train_loss $a, slope $sa" "prelu:         train_loss $b, slope $sb"
+# The two sum the slope's gradient in another order: within float rounding.
+echo "$a|$b|$sa|$sb" | awk -F'|' '
+    function close_(x, y) { d = x - y; if (d < 0) d = -d; m = y < 0 ? -y : y
+                            return d <= 1e-5 * m + 1e-7 }
+    { n = split($1, p, " "); if (n != 10 || split($2, q, " ") != n) exit 1
+      for (i = 1; i <= n; i++) if (!close_(p[i] + 0, q[i] + 0)) exit 1
+      if ($3 == "" || $4 == "" || !close_($3 + 0, $4 + 0) || $3 + 0 == 0.1) exit 1 }'
+ok_ $? "example_prelu trains to the built-in prelu's losses and slope (1e-5), the slope moved"
 
 echo "1..$n"
 exit $failed

@@ -1,23 +1,114 @@
 /* dense: y = x W^T + b over the flattened sample, nn.Linear's layout
- * (weight [units, in], bias [units]) and default initialisation. */
+ * (weight [units, in], bias [units]) and default initialisation.  The
+ * layers_linear_* helpers are that layer without its parameters, for maxout
+ * too. */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "layers.h"
 
-typedef struct dense_state {
-    int units, in;
-    int has_bias;
-    int w_index, b_index;
-    int colsum_index;           /* scratch: column sums of dy, [units] */
-    dlh_ew_kernel *put_bias;    /* y = b broadcast over rows */
-    dlh_ew_kernel *acc;         /* g += s */
-} dense_state;
+int layers_linear_create(const dlh_host *host, dlh_layer_setup *setup, const char *name,
+                         int64_t out, int bias, layers_linear *lin)
+{
+    int64_t in = dlh_shape_numel(&setup->inputs[0]);
+    /* gemm takes int sizes and leading dimensions. */
+    if (in < 1 || in > INT_MAX)
+        return host->param_error(setup->params, NULL,
+                                 "%s input of %lld features per sample is out of "
+                                 "range (1..%d)", name, (long long)in, INT_MAX);
+    lin->out = (int)out;
+    lin->in = (int)in;
+    lin->has_bias = bias;
+
+    /* nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)) on the weight and
+       U(-1/sqrt(fan_in), 1/sqrt(fan_in)) on the bias, both this bound. */
+    float bound = (float)(1.0 / sqrt((double)in));
+    dlh_init def = { DLH_INIT_UNIFORM, -bound, bound };
+    dlh_shape ws = { 2, { out, in } };
+    int rc;
+    if ((rc = setup->add_param(setup, "weight", &ws, def, &lin->w_index)) < 0)
+        return rc;
+    if (bias) {
+        dlh_shape bs = { 1, { out } };
+        if ((rc = setup->add_param(setup, "bias", &bs, def, &lin->b_index)) < 0 ||
+            (rc = setup->add_scratch(setup, 0, out, &lin->colsum_index)) < 0 ||
+            (rc = host->ew_compile(setup->backend, "in b; out y; y = b;",
+                                   &lin->put_bias)) < 0 ||
+            (rc = host->ew_compile(setup->backend, "in s; inout g; g = g + s;",
+                                   &lin->acc)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int layers_linear_forward(const layers_linear *lin, const dlh_layer_ctx *ctx, dlh_mem x,
+                          dlh_mem y)
+{
+    const dlh_backend *be = ctx->backend;
+    int batch = (int)ctx->batch;
+    /* y = b + x W^T as torch.addmm: the bias in y first, then a gemm with
+       beta 1 (beta 0 would clear y in a pass of its own). */
+    if (lin->has_bias) {
+        size_t n = (size_t)batch * (size_t)lin->out;
+        dlh_ew_arg args[2] = {
+            { ctx->params[lin->b_index].mem, (size_t)lin->out, 1 },
+            dlh_ew_full(y, n),
+        };
+        int rc = layers_host->ew_run(lin->put_bias, n, args, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    return be->ops->gemm(be->ctx, 0, 1, batch, lin->out, lin->in, 1.0f, x, lin->in,
+                         ctx->params[lin->w_index].mem, lin->in,
+                         lin->has_bias ? 1.0f : 0.0f, y, lin->out);
+}
+
+int layers_linear_backward(const layers_linear *lin, const dlh_layer_ctx *ctx, dlh_mem x,
+                           dlh_mem dy, dlh_mem dx)
+{
+    const dlh_backend *be = ctx->backend;
+    int batch = (int)ctx->batch, overwrite = ctx->overwrite_grads;
+    /* dW = dy^T x, or dW += dy^T x */
+    int rc = be->ops->gemm(be->ctx, 1, 0, lin->out, lin->in, batch, 1.0f, dy, lin->out, x,
+                           lin->in, overwrite ? 0.0f : 1.0f, ctx->grads[lin->w_index].mem,
+                           lin->in);
+    if (rc < 0)
+        return rc;
+    if (lin->has_bias && overwrite) {
+        /* db = column sums of dy */
+        if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 0, batch, lin->out, dy,
+                                  ctx->grads[lin->b_index].mem, layers_no_mem())) < 0)
+            return rc;
+    } else if (lin->has_bias) {
+        /* db += column sums of dy, through scratch so db accumulates. */
+        dlh_mem colsum = ctx->scratch[lin->colsum_index].mem;
+        if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 0, batch, lin->out, dy, colsum,
+                                  layers_no_mem())) < 0)
+            return rc;
+        dlh_ew_arg args[2] = {
+            dlh_ew_full(colsum, (size_t)lin->out),
+            dlh_ew_full(ctx->grads[lin->b_index].mem, (size_t)lin->out),
+        };
+        if ((rc = layers_host->ew_run(lin->acc, (size_t)lin->out, args, NULL)) < 0)
+            return rc;
+    }
+    if (!dx.buf)
+        return 0;
+    /* dx = dy W */
+    return be->ops->gemm(be->ctx, 0, 0, batch, lin->in, lin->out, 1.0f, dy, lin->out,
+                         ctx->params[lin->w_index].mem, lin->in, 0.0f, dx, lin->in);
+}
+
+void layers_linear_destroy(layers_linear *lin)
+{
+    layers_host->ew_free(lin->put_bias);
+    layers_host->ew_free(lin->acc);
+}
 
 static int dense_create(const dlh_host *host, dlh_layer_setup *setup, void **state)
 {
-    dense_state *st = calloc(1, sizeof *st);
+    layers_linear *st = calloc(1, sizeof *st);
     *state = st;
     if (!st) {
         host->error("out of memory");
@@ -34,61 +125,16 @@ static int dense_create(const dlh_host *host, dlh_layer_setup *setup, void **sta
         return host->param_error(setup->params, NULL,
                                  "dense takes exactly one input, got %d",
                                  setup->n_inputs);
-    int64_t in = dlh_shape_numel(&setup->inputs[0]);
-    /* gemm takes int sizes and leading dimensions. */
-    if (in < 1 || in > INT_MAX)
-        return host->param_error(setup->params, NULL,
-                                 "dense input of %lld features per sample is out of "
-                                 "range (1..%d)", (long long)in, INT_MAX);
-    st->units = (int)units;
-    st->in = (int)in;
-    st->has_bias = bias;
-
     setup->output.ndim = 1;
     setup->output.dim[0] = units;
     setup->overwrites_grads = 1;
-
-    /* nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)) on the weight and
-       U(-1/sqrt(fan_in), 1/sqrt(fan_in)) on the bias, both this bound. */
-    float bound = (float)(1.0 / sqrt((double)in));
-    dlh_init def = { DLH_INIT_UNIFORM, -bound, bound };
-    dlh_shape ws = { 2, { units, in } };
-    if ((rc = setup->add_param(setup, "weight", &ws, def, &st->w_index)) < 0)
-        return rc;
-    if (bias) {
-        dlh_shape bs = { 1, { units } };
-        if ((rc = setup->add_param(setup, "bias", &bs, def, &st->b_index)) < 0 ||
-            (rc = setup->add_scratch(setup, 0, units, &st->colsum_index)) < 0 ||
-            (rc = host->ew_compile(setup->backend, "in b; out y; y = b;",
-                                   &st->put_bias)) < 0 ||
-            (rc = host->ew_compile(setup->backend, "in s; inout g; g = g + s;",
-                                   &st->acc)) < 0)
-            return rc;
-    }
-    return 0;
+    return layers_linear_create(host, setup, "dense", units, bias, st);
 }
 
 static int dense_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
                          const dlh_tensor *output)
 {
-    const dense_state *st = state;
-    const dlh_backend *be = ctx->backend;
-    int batch = (int)ctx->batch;
-    /* y = b + x W^T as torch.addmm: the bias in y first, then a gemm with
-       beta 1 (beta 0 would clear y in a pass of its own). */
-    if (st->has_bias) {
-        size_t n = (size_t)batch * (size_t)st->units;
-        dlh_ew_arg args[2] = {
-            { ctx->params[st->b_index].mem, (size_t)st->units, 1 },
-            dlh_ew_full(output->mem, n),
-        };
-        int rc = layers_host->ew_run(st->put_bias, n, args, NULL);
-        if (rc < 0)
-            return rc;
-    }
-    return be->ops->gemm(be->ctx, 0, 1, batch, st->units, st->in, 1.0f, inputs[0].mem,
-                         st->in, ctx->params[st->w_index].mem, st->in,
-                         st->has_bias ? 1.0f : 0.0f, output->mem, st->units);
+    return layers_linear_forward(state, ctx, inputs[0].mem, output->mem);
 }
 
 static int dense_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
@@ -96,50 +142,15 @@ static int dense_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tenso
                           const dlh_tensor *d_inputs)
 {
     (void)output;
-    const dense_state *st = state;
-    const dlh_backend *be = ctx->backend;
-    int batch = (int)ctx->batch, overwrite = ctx->overwrite_grads;
-    /* dW = dy^T x, or dW += dy^T x */
-    int rc = be->ops->gemm(be->ctx, 1, 0, st->units, st->in, batch, 1.0f,
-                           d_output->mem, st->units, inputs[0].mem, st->in,
-                           overwrite ? 0.0f : 1.0f, ctx->grads[st->w_index].mem, st->in);
-    if (rc < 0)
-        return rc;
-    if (st->has_bias && overwrite) {
-        /* db = column sums of dy */
-        if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 0, batch, st->units,
-                                  d_output->mem, ctx->grads[st->b_index].mem,
-                                  (dlh_mem){ NULL, 0 })) < 0)
-            return rc;
-    } else if (st->has_bias) {
-        /* db += column sums of dy, through scratch so db accumulates. */
-        dlh_mem colsum = ctx->scratch[st->colsum_index].mem;
-        if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 0, batch, st->units,
-                                  d_output->mem, colsum, (dlh_mem){ NULL, 0 })) < 0)
-            return rc;
-        dlh_ew_arg args[2] = {
-            dlh_ew_full(colsum, (size_t)st->units),
-            dlh_ew_full(ctx->grads[st->b_index].mem, (size_t)st->units),
-        };
-        if ((rc = layers_host->ew_run(st->acc, (size_t)st->units, args, NULL)) < 0)
-            return rc;
-    }
-    if (!d_inputs[0].mem.buf)
-        return 0;
-    /* dx = dy W */
-    return be->ops->gemm(be->ctx, 0, 0, batch, st->in, st->units, 1.0f, d_output->mem,
-                         st->units, ctx->params[st->w_index].mem, st->in, 0.0f,
-                         d_inputs[0].mem, st->in);
+    return layers_linear_backward(state, ctx, inputs[0].mem, d_output->mem, d_inputs[0].mem);
 }
 
 static void dense_destroy(void *state)
 {
-    dense_state *st = state;
-    if (!st)
+    if (!state)
         return;
-    layers_host->ew_free(st->put_bias);
-    layers_host->ew_free(st->acc);
-    free(st);
+    layers_linear_destroy(state);
+    free(state);
 }
 
 const dlh_layer_ops dense_ops = {

@@ -112,6 +112,10 @@ static const struct {
       layers_no_params },
     { "concat", &concat_ops, "concatenation of the inputs along a per-sample `axis`",
       concat_params },
+    { "maxout", &maxout_ops,
+      "max over `pieces` affine maps per unit: nn.Linear(in, units*pieces) then "
+      "view(N, units, pieces).max(-1)", maxout_params },
+    { "identity", &identity_ops, "y = x (nn.Identity)", layers_no_params },
 };
 
 static int layers_init(const dlh_host *host, dlh_registrar *reg)
@@ -129,7 +133,7 @@ static int layers_init(const dlh_host *host, dlh_registrar *reg)
 
 DLH_PLUGIN("layers", "0.1.0",
            "core layers: dense, conv2d, maxpool2d, avgpool2d, flatten, reshape, add, "
-           "concat", "MIT", layers_init)
+           "concat, maxout, identity", "MIT", layers_init)
 
 /* The table of a layer without parameters. */
 const dlh_param_doc layers_no_params[] = {

@@ -1,5 +1,5 @@
 /* The "layers" plugin family: dense, conv2d, maxpool2d, avgpool2d, flatten,
- * reshape, add and concat.  One file per component; each exports its ops
+ * reshape, add, concat, maxout and identity.  One file per component; each exports its ops
  * struct for layers.c to register.  layers.c also holds the small helpers the
  * spatial layers share. */
 #ifndef DLHOST_PLUGIN_LAYERS_H
@@ -29,6 +29,8 @@ extern const dlh_layer_ops flatten_ops;
 extern const dlh_layer_ops reshape_ops;
 extern const dlh_layer_ops add_ops;
 extern const dlh_layer_ops concat_ops;
+extern const dlh_layer_ops maxout_ops;
+extern const dlh_layer_ops identity_ops;
 
 /* Parameter tables (plugin.h), one per layer, in its file; the entry the
    spatial layers share.  name, type, inputs and init are the core's. */
@@ -41,7 +43,32 @@ extern const dlh_param_doc maxpool2d_params[];
 extern const dlh_param_doc avgpool2d_params[];
 extern const dlh_param_doc reshape_params[];
 extern const dlh_param_doc concat_params[];
+extern const dlh_param_doc maxout_params[];
 extern const dlh_param_doc layers_no_params[];
+
+/* dense.c: y = x W^T + b over the flattened sample with nn.Linear's
+   tensors "weight" [out, in] and "bias" [out] (when bias) and its default
+   initialisation, for dense and maxout.  create declares them (and the
+   bias's scratch) for the one input of setup, refusing more than INT_MAX
+   input features in `name`'s words; forward writes y [batch, out];
+   backward writes or adds the parameter gradients (ctx->overwrite_grads)
+   and writes dx unless dx.buf is NULL.  destroy frees the kernels, not
+   lin. */
+typedef struct layers_linear {
+    int in, out;
+    int has_bias;
+    int w_index, b_index;
+    int colsum_index;           /* scratch: column sums of dy, [out] */
+    dlh_ew_kernel *put_bias;    /* y = b broadcast over rows */
+    dlh_ew_kernel *acc;         /* g += s */
+} layers_linear;
+int layers_linear_create(const dlh_host *host, dlh_layer_setup *setup, const char *name,
+                         int64_t out, int bias, layers_linear *lin);
+int layers_linear_forward(const layers_linear *lin, const dlh_layer_ctx *ctx, dlh_mem x,
+                          dlh_mem y);
+int layers_linear_backward(const layers_linear *lin, const dlh_layer_ctx *ctx, dlh_mem x,
+                           dlh_mem dy, dlh_mem dx);
+void layers_linear_destroy(layers_linear *lin);
 
 /* Reads `key` as one integer (used for both dimensions) or a list of two
    ([h, w]), each in [min, max], into out[0], out[1].  An absent key gives

@@ -134,6 +134,9 @@ static const struct {
     { "log_softmax", &log_softmax_ops,
       "log of softmax over each sample's flattened features (nn.LogSoftmax(dim=1))",
       activations_no_params },
+    { "prelu", &prelu_ops,
+      "x for x > 0, else a x with a learnable slope a, shared or per channel (nn.PReLU)",
+      prelu_params },
 };
 
 static int activations_init(const dlh_host *host, dlh_registrar *reg)
@@ -152,7 +155,7 @@ static int activations_init(const dlh_host *host, dlh_registrar *reg)
 DLH_PLUGIN("activations", "0.1.0",
            "activation layers: relu, leaky_relu, sigmoid, tanh, elu, selu, celu, gelu, silu, "
            "mish, softplus, hardtanh, relu6, hardswish, hardsigmoid, softsign, softmax, "
-           "log_softmax",
+           "log_softmax, prelu",
            "MIT", activations_init)
 
 /* The table of an activation without parameters. */

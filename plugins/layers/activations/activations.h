@@ -2,7 +2,8 @@
  * selu, celu, gelu, silu, mish, softplus, hardtanh, relu6, hardswish,
  * hardsigmoid, softsign (each a pair of fused elementwise kernels written as
  * PyTorch 1.13's CPU kernels compute, kinks included), softmax and
- * log_softmax (the backend's row primitive).  One file per component; each
+ * log_softmax (the backend's row primitive), and prelu (a learnable slope,
+ * with the backend's row sums for its gradient).  One file per component; each
  * exports its ops struct for activations.c to register. */
 #ifndef DLHOST_PLUGIN_ACTIVATIONS_H
 #define DLHOST_PLUGIN_ACTIVATIONS_H
@@ -69,6 +70,7 @@ extern const dlh_layer_ops hardsigmoid_ops;
 extern const dlh_layer_ops softsign_ops;
 extern const dlh_layer_ops softmax_ops;
 extern const dlh_layer_ops log_softmax_ops;
+extern const dlh_layer_ops prelu_ops;
 
 /* Parameter tables (plugin.h), in each activation's file; the empty one
    the others share. */
@@ -79,5 +81,6 @@ extern const dlh_param_doc gelu_params[];
 extern const dlh_param_doc softplus_params[];
 extern const dlh_param_doc hardtanh_params[];
 extern const dlh_param_doc activations_no_params[];
+extern const dlh_param_doc prelu_params[];
 
 #endif

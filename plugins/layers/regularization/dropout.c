@@ -50,15 +50,6 @@ static int dropout_create(const dlh_host *host, dlh_layer_setup *setup, void **s
     return 0;
 }
 
-/* dst = src, unless they are the same memory. */
-static int dropout_copy(const dlh_backend *be, dlh_mem dst, dlh_mem src, size_t n)
-{
-    if (dst.buf == src.buf && dst.off == src.off)
-        return 0;
-    return be->ops->copy(be->ctx, dst.buf, dst.off * sizeof(float), src.buf,
-                         src.off * sizeof(float), n * sizeof(float));
-}
-
 static int dropout_forward(void *state, const dlh_layer_ctx *ctx,
                            const dlh_tensor *inputs, const dlh_tensor *output)
 {
@@ -66,7 +57,7 @@ static int dropout_forward(void *state, const dlh_layer_ctx *ctx,
     const dlh_backend *be = ctx->backend;
     size_t n = (size_t)dlh_tensor_numel(output);
     if (!ctx->training || !st->apply)
-        return dropout_copy(be, output->mem, inputs[0].mem, n);
+        return regularization_copy(be, output->mem, inputs[0].mem, n);
     dlh_mem mask = ctx->scratch[st->mask_index].mem;
     int rc = be->ops->rand(be->ctx, DLH_RAND_BERNOULLI, mask, n, ctx->seed, ctx->stream,
                            0, st->keep, 0.0f);
@@ -93,7 +84,7 @@ static int dropout_backward(void *state, const dlh_layer_ctx *ctx,
     size_t n = (size_t)dlh_tensor_numel(d_output);
     /* Forward under the same ctx was the identity. */
     if (!ctx->training || !st->apply)
-        return dropout_copy(be, d_inputs[0].mem, d_output->mem, n);
+        return regularization_copy(be, d_inputs[0].mem, d_output->mem, n);
     dlh_ew_arg args[3] = {
         dlh_ew_full(d_output->mem, n),
         dlh_ew_full(ctx->scratch[st->mask_index].mem, n),
