@@ -339,9 +339,34 @@ static void test_image(void)
     refused(bchk_pool2d(&bk, DLH_POOL_MAX, &g, 1, mem(&img, 0), mem(&out, 0), mem(&out, 1),
                         &s, &want),
             "mock pool2d: idx: elements [1, 1 + 18)", "pool2d: idx too short");
-    refused(bchk_pool2d(&bk, (dlh_pool_op)2, &g, 1, mem(&img, 0), mem(&out, 0), none, &s,
+    refused(bchk_pool2d(&bk, (dlh_pool_op)3, &g, 1, mem(&img, 0), mem(&out, 0), none, &s,
                         &want),
-            "mock pool2d: unknown op 2 (expected max 0, avg 1)", "pool2d: bad op");
+            "mock pool2d: unknown op 3 (expected max 0, avg 1, avg_pad 2)", "pool2d: bad op");
+    ok(bchk_pool2d(&bk, DLH_POOL_AVG_PAD, &g, 1, mem(&img, 0), mem(&out, 0), none, &s,
+                   &want) == 0 && want == 0, "pool2d avg_pad (ABI 1.6) is known, no idx");
+    /* ceil_mode (ABI 1.6): 6 + 2 padded, window 3, stride 2 gives 3 in floor
+       mode and 4 in ceil mode; pooling takes both, im2col only the first. */
+    dlh_window2d gc = g;
+    gc.h = gc.w = 6;
+    gc.oh = gc.ow = 4;
+    dlh_buffer img6 = { 72 * 4 }, out4 = { 32 * 4 };
+    ok(bchk_pool2d(&bk, DLH_POOL_AVG_PAD, &gc, 1, mem(&img6, 0), mem(&out4, 0), none, &s,
+                   &want) == 0 && s.out == 32, "pool2d takes the ceil_mode size 4x4");
+    ok(bchk_pool2d_backward(&bk, DLH_POOL_AVG, &gc, 1, mem(&out4, 0), none, mem(&img6, 0),
+                            &s) == 0, "pool2d_backward takes the ceil_mode size 4x4");
+    refused(bchk_window(&bk, "im2col", &gc, 1, &s),
+            "mock im2col: output size 4x4 does not match the window (expected 3x3",
+            "im2col: no ceil_mode size");
+    gc.oh = 5;
+    refused(bchk_pool2d(&bk, DLH_POOL_MAX, &gc, 1, mem(&img6, 0), mem(&out4, 0), none, &s,
+                        &want),
+            "mock pool2d: output size 5x4 does not match the window (expected 3x4",
+            "pool2d: 5 is neither the floor nor the ceil_mode size");
+    ok(dlh_pool2d_ceil_size(6, 1, 3, 2) == 4 && dlh_pool2d_ceil_size(5, 1, 3, 2) == 3 &&
+       dlh_pool2d_ceil_size(5, 0, 2, 2) == 3 && dlh_pool2d_ceil_size(4, 0, 2, 2) == 2 &&
+       dlh_pool2d_ceil_size(7, 1, 2, 3) == 3 && dlh_pool2d_ceil_size(2, 0, 3, 1) == 0,
+       "dlh_pool2d_ceil_size: torch's pooling_output_shape with ceil_mode (4 3 3 2 3, "
+       "0 when the window does not fit)");
     refused(bchk_pool2d_backward(&bk, DLH_POOL_MAX, &g, 1, mem(&out, 0), none, mem(&img, 0),
                                  &s),
             "mock pool2d_backward: idx: no buffer (NULL) for 18 elements",

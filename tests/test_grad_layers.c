@@ -535,12 +535,14 @@ static void check_pools(void)
     in = shape3(3, 7, 7);
     check_pool_values(1, "kernel_size = 3; stride = 2; padding = 1;", &in, 3, 3, 2, 2, 1,
                       1, "3x3 stride 2 padding 1");
-    check_pool_values(0, "kernel_size = 3; stride = 2; padding = 1;", &in, 3, 3, 2, 2, 1,
+    check_pool_values(0, "kernel_size = 3; stride = 2; padding = 1; "
+                      "count_include_pad = false;", &in, 3, 3, 2, 2, 1,
                       1, "3x3 stride 2 padding 1 (padding not counted)");
     in = shape3(2, 9, 8);
     check_pool_values(1, "kernel_size = [3, 2];", &in, 3, 2, 3, 2, 0, 0,
                       "[3, 2], stride = kernel, floor mode");
-    check_pool_values(0, "kernel_size = 2; stride = [2, 3]; padding = [1, 0];", &in, 2,
+    check_pool_values(0, "kernel_size = 2; stride = [2, 3]; padding = [1, 0]; "
+                      "count_include_pad = false;", &in, 2,
                       2, 2, 3, 1, 0, "2x2 stride [2, 3] padding [1, 0]");
 }
 

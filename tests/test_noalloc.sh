@@ -93,4 +93,32 @@ many=$(cat "$TAP_TMP/count.4" 2>/dev/null || echo -1)
 diag "with zca whitening: $few allocation calls with 9 steps per epoch, $many with 34"
 is "$many" "$few" "with zca whitening in the loader: four times the steps, the same allocation calls"
 
+# Pooling and resampling layers (their matrices are written into scratch
+# once, not per step).
+cat >"$TAP_TMP/pool.cfg" <<'EOF'
+name = "pool";
+seed = 1;
+backend = { type = "cpu"; threads = 1; };
+data = { train = { type = "csv"; path = "img.csv"; header = true; label_column = 0; shape = [1, 4, 4]; }; };
+model = (
+  { name = "c"; type = "conv2d"; out_channels = 2; kernel_size = 3; padding = 1; },
+  { type = "avgpool2d"; kernel_size = 3; stride = 2; padding = 1; ceil_mode = true; },
+  { type = "upsample"; scale_factor = 1.5; mode = "bilinear"; },
+  { type = "upsample"; size = [5, 4]; },
+  { name = "a"; type = "adaptive_avgpool2d"; output_size = [2, 3]; },
+  { type = "global_avgpool"; },
+  { name = "fc"; type = "dense"; units = 3; }
+);
+loss = { type = "cross_entropy"; };
+optimizer = { type = "sgd"; lr = 0.1; };
+train = { epochs = 2; batch_size = 16; };
+EOF
+cfg=$TAP_TMP/pool.cfg
+run_counted 16
+run_counted 4
+few=$(cat "$TAP_TMP/count.16" 2>/dev/null || echo -1)
+many=$(cat "$TAP_TMP/count.4" 2>/dev/null || echo -1)
+diag "with pooling and resampling layers: $few allocation calls with 13 steps per epoch, $many with 50"
+is "$many" "$few" "with upsample, adaptive_avgpool2d, global_avgpool and a ceil_mode avgpool2d: four times the steps, the same allocation calls"
+
 done_testing

@@ -27,8 +27,12 @@ typedef enum dlh_reduce_op {
 
 typedef enum dlh_pool_op {
     DLH_POOL_MAX = 0,       /* forward records int32 argmax within the input plane */
-    DLH_POOL_AVG = 1        /* averages over the window cells inside the input
+    DLH_POOL_AVG = 1,       /* averages over the window cells inside the input
                                (padding excluded: PyTorch count_include_pad=False) */
+    /* ABI 1.6 ops go below this line; a backend built for 1.5 refuses them. */
+    DLH_POOL_AVG_PAD = 2    /* sum over the cells inside the input divided by the
+                               window cells inside the padded input (PyTorch
+                               count_include_pad=True, ceil_mode included) */
 } dlh_pool_op;
 
 typedef enum dlh_rand_dist {
@@ -46,8 +50,26 @@ typedef struct dlh_window2d {
     int32_t ph, pw;           /* zero padding on each side */
     int32_t dh, dw;           /* dilation (1 = none) */
     int32_t oh, ow;           /* output size; filled by the caller:
-                                 (h + 2ph - dh(kh-1) - 1)/sh + 1 */
+                                 (h + 2ph - dh(kh-1) - 1)/sh + 1; pool2d also
+                                 takes dlh_pool2d_ceil_size's (ABI 1.6) */
 } dlh_window2d;
+
+/* PyTorch's ceil_mode output size of a pooling window of `extent` cells
+   (dilation included) over `size` cells padded by `pad` on each side, taken
+   `stride` apart: ceil((size + 2 pad - extent) / stride) + 1, less one when
+   that last window would start in the right padding.  0 when the window does
+   not fit.  (ABI 1.6) */
+static inline int64_t dlh_pool2d_ceil_size(int64_t size, int64_t pad, int64_t extent,
+                                           int64_t stride)
+{
+    int64_t span = size + 2 * pad - extent, out;
+    if (span < 0 || stride < 1)
+        return 0;
+    out = (span + stride - 1) / stride + 1;
+    if ((out - 1) * stride >= size + pad)
+        out--;
+    return out;
+}
 
 typedef struct dlh_backend_ops {
     uint32_t struct_size;

@@ -98,11 +98,9 @@ static const struct {
     { "conv2d", &conv2d_ops,
       "2-D convolution over [C, H, W] samples, im2col + gemm (nn.Conv2d)",
       conv2d_params },
-    { "maxpool2d", &maxpool2d_ops, "2-D max pooling, floor mode (nn.MaxPool2d)",
+    { "maxpool2d", &maxpool2d_ops, "2-D max pooling (nn.MaxPool2d)",
       maxpool2d_params },
-    { "avgpool2d", &avgpool2d_ops,
-      "2-D average pooling, floor mode, padding not counted "
-      "(nn.AvgPool2d, count_include_pad=False)",
+    { "avgpool2d", &avgpool2d_ops, "2-D average pooling (nn.AvgPool2d)",
       avgpool2d_params },
     { "flatten", &flatten_ops, "each sample to one dimension (nn.Flatten)",
       layers_no_params },
@@ -116,6 +114,14 @@ static const struct {
       "max over `pieces` affine maps per unit: nn.Linear(in, units*pieces) then "
       "view(N, units, pieces).max(-1)", maxout_params },
     { "identity", &identity_ops, "y = x (nn.Identity)", layers_no_params },
+    { "adaptive_avgpool2d", &adaptive_avgpool2d_ops,
+      "2-D average pooling to a given output size (nn.AdaptiveAvgPool2d)",
+      adaptive_avgpool2d_params },
+    { "global_avgpool", &global_avgpool_ops,
+      "mean of each channel over all positions, [C, ...] to [C] "
+      "(Keras GlobalAveragePooling2D)", layers_no_params },
+    { "upsample", &upsample_ops, "nearest or bilinear 2-D upsampling (nn.Upsample)",
+      upsample_params },
 };
 
 static int layers_init(const dlh_host *host, dlh_registrar *reg)
@@ -133,7 +139,8 @@ static int layers_init(const dlh_host *host, dlh_registrar *reg)
 
 DLH_PLUGIN("layers", "0.1.0",
            "core layers: dense, conv2d, maxpool2d, avgpool2d, flatten, reshape, add, "
-           "concat, maxout, identity", "MIT", layers_init)
+           "concat, maxout, identity, adaptive_avgpool2d, global_avgpool, upsample", "MIT",
+           layers_init)
 
 /* The table of a layer without parameters. */
 const dlh_param_doc layers_no_params[] = {

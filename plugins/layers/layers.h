@@ -95,4 +95,32 @@ static inline dlh_mem layers_no_mem(void)
     return m;
 }
 
+/* separable.c: y = Ah x Aw^T for every [H, W] plane x of a batch, the map
+   adaptive_avgpool2d and upsample share (two gemms each way).  setup
+   allocates the host copies ah [oh, H] and aw [ow, W] (zeroed, for the
+   caller to fill in create) and declares two scratch tensors; forward writes
+   y [N, C, oh, ow] and backward overwrites dx [N, C, H, W]. */
+typedef struct layers_sep2d {
+    int c, h, w, oh, ow;
+    float *ah, *aw;             /* aw points into ah's allocation */
+    int mat_index, tmp_index;   /* scratch: the matrices, the [C H, ow] middle */
+    const dlh_buffer *written;  /* where the matrices were last written */
+    size_t written_off;
+    const dlh_backend *written_be;
+    int ident_h, ident_w;       /* Ah or Aw is the identity: its gemm is skipped */
+} layers_sep2d;
+
+int layers_sep2d_setup(dlh_layer_setup *setup, const char *name, layers_sep2d *s,
+                       int64_t c, int64_t h, int64_t w, int64_t oh, int64_t ow);
+int layers_sep2d_forward(layers_sep2d *s, const dlh_layer_ctx *ctx, dlh_mem x, dlh_mem y);
+int layers_sep2d_backward(layers_sep2d *s, const dlh_layer_ctx *ctx, dlh_mem dy,
+                          dlh_mem dx);
+void layers_sep2d_free(layers_sep2d *s);
+
+extern const dlh_layer_ops adaptive_avgpool2d_ops;
+extern const dlh_layer_ops global_avgpool_ops;
+extern const dlh_layer_ops upsample_ops;
+extern const dlh_param_doc adaptive_avgpool2d_params[];
+extern const dlh_param_doc upsample_params[];
+
 #endif

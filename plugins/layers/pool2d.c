@@ -1,8 +1,9 @@
 /* maxpool2d and avgpool2d over [C, H, W] samples, on the backend's pool2d
- * primitive: PyTorch's floor mode, padding at most half the (dilated)
- * window as PyTorch requires, max with int32 argmax indices in scratch, and
- * avg counting only the cells inside the input (nn.AvgPool2d with
- * count_include_pad=False; PyTorch's default counts the padding). */
+ * primitive: PyTorch's floor mode (or ceil_mode: one more window when it
+ * still starts inside the input or the left padding), padding at most half
+ * the (dilated) window as PyTorch requires, max with int32 argmax indices in
+ * scratch, and avg dividing by the window's cells inside the padded input
+ * (count_include_pad, PyTorch's default) or inside the input alone. */
 #include <limits.h>
 #include <stdlib.h>
 
@@ -41,6 +42,14 @@ static int pool2d_create(const dlh_host *host, dlh_layer_setup *setup, void **st
         (op == DLH_POOL_MAX &&
          (rc = layers_param_pair(p, "dilation", 1, 1, 1 << 16, dil)) < 0))
         return rc;
+    const int no = 0, yes = 1;
+    int ceil_mode, include_pad = 0;
+    if ((rc = host->param_bool(p, "ceil_mode", &no, &ceil_mode)) < 0 ||
+        (op == DLH_POOL_AVG &&
+         (rc = host->param_bool(p, "count_include_pad", &yes, &include_pad)) < 0))
+        return rc;
+    if (include_pad)
+        st->op = DLH_POOL_AVG_PAD;
 
     char sbuf[96];
     dlh_window2d *g = &st->g;
@@ -59,8 +68,10 @@ static int pool2d_create(const dlh_host *host, dlh_layer_setup *setup, void **st
                                  "input %s padded to %lldx%lld", name, (long long)eh,
                                  (long long)ew, layers_shape_str(in, sbuf, sizeof sbuf),
                                  (long long)ph, (long long)pw);
-    g->oh = (int32_t)((ph - eh) / g->sh + 1);
-    g->ow = (int32_t)((pw - ew) / g->sw + 1);
+    g->oh = (int32_t)(ceil_mode ? dlh_pool2d_ceil_size(g->h, g->ph, eh, g->sh)
+                                : (ph - eh) / g->sh + 1);
+    g->ow = (int32_t)(ceil_mode ? dlh_pool2d_ceil_size(g->w, g->pw, ew, g->sw)
+                                : (pw - ew) / g->sw + 1);
 
     setup->output.ndim = 3;
     setup->output.dim[0] = g->c;
@@ -155,11 +166,15 @@ const dlh_layer_ops avgpool2d_ops = {
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */
+#define POOL2D_CEIL_MODE_DOC \
+    { "ceil_mode", DLH_PARAM_BOOL, "false", 0, 0, NULL, \
+      "round the output size up: one more window when it starts inside the input or the left padding" }
 const dlh_param_doc maxpool2d_params[] = {
     LAYERS_KERNEL_SIZE_DOC,
     { "stride", DLH_PARAM_FLOATS, "", 0, 0, NULL, "an integer in [1, 65536] or a list [h, w] of them; unset: the kernel size" },
     { "padding", DLH_PARAM_FLOATS, "0", 0, 0, NULL, "implicit padding on each side, at most half the kernel: an integer or a list [h, w]" },
     { "dilation", DLH_PARAM_FLOATS, "1", 0, 0, NULL, "spacing of the window's taps: an integer in [1, 65536] or a list [h, w] of them" },
+    POOL2D_CEIL_MODE_DOC,
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -167,5 +182,7 @@ const dlh_param_doc avgpool2d_params[] = {
     LAYERS_KERNEL_SIZE_DOC,
     { "stride", DLH_PARAM_FLOATS, "", 0, 0, NULL, "an integer in [1, 65536] or a list [h, w] of them; unset: the kernel size" },
     { "padding", DLH_PARAM_FLOATS, "0", 0, 0, NULL, "implicit padding on each side, at most half the kernel: an integer or a list [h, w]" },
+    POOL2D_CEIL_MODE_DOC,
+    { "count_include_pad", DLH_PARAM_BOOL, "true", 0, 0, NULL, "divide by the window's cells inside the padded input (PyTorch's default), not only those inside the input" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };

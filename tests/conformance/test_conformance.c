@@ -1073,7 +1073,7 @@ static int pool_bwd_on(dlh_backend *be, int op, const dlh_window2d *g, int n, co
 
 static void pool_case(int op, const dlh_window2d *g, int n, int ties, const char *what)
 {
-    const char *opn = op == DLH_POOL_MAX ? "max" : "avg";
+    const char *opn = op == DLH_POOL_MAX ? "max" : op == DLH_POOL_AVG ? "avg" : "avg_pad";
     size_t nxx = img_size(g, n), nyy = (size_t)n * g->c * g->oh * g->ow;
     size_t nx = 2 + nxx, ny = 3 + nyy, ni = nyy + 1;
     /* Each backend's forward indices, kept for its backward. */
@@ -1089,7 +1089,7 @@ static void pool_case(int op, const dlh_window2d *g, int n, int ties, const char
     float *yw = fvec(ny), *yg = fvec(ny), *mag = NULL;
     int32_t *igot = ivec(ni);
     int rr = pool_fwd_on(ref, op, g, n, x, nx, yw, ny, iw);
-    if (rr == 0 && op == DLH_POOL_AVG) {
+    if (rr == 0 && op != DLH_POOL_MAX) {
         mag = fvec(ny);
         rr = pool_fwd_on(ref, op, g, n, absdup(x, nx), nx, mag, ny, ivec(ni));
         mag[0] = mag[1] = mag[2] = 0.0f;
@@ -1133,7 +1133,7 @@ static void pool_case(int op, const dlh_window2d *g, int n, int ties, const char
 
 static void test_pool(void)
 {
-    for (int op = 0; op < 2; op++) {
+    for (int op = 0; op < 3; op++) {        /* max, avg, avg_pad (ABI 1.6) */
         dlh_window2d g = window(2, 5, 7, 3, 3, 2, 2, 1, 1, 1, 1);
         pool_case(op, &g, 2, 0, "3x3 s2 p1");
         pool_case(op, &g, 2, 1, "3x3 s2 p1 with ties");
@@ -1147,6 +1147,16 @@ static void test_pool(void)
         pool_case(op, &g, 1, 0, "windows of padding alone");
         g = window(16, 24, 24, 3, 3, 1, 1, 1, 1, 1, 1);
         pool_case(op, &g, 4, 0, "large");
+        /* ceil_mode sizes (ABI 1.6): last windows that reach past the input
+           (and past the padding); a 2x2 max whose last window is cut. */
+        g = window(2, 6, 9, 3, 3, 2, 3, 1, 1, 1, 1);
+        g.oh = (int32_t)dlh_pool2d_ceil_size(6, 1, 3, 2);
+        g.ow = (int32_t)dlh_pool2d_ceil_size(9, 1, 3, 3);
+        pool_case(op, &g, 2, 0, "3x3 s[2, 3] p1 ceil_mode");
+        g = window(2, 5, 7, 2, 2, 2, 2, 0, 0, 1, 1);
+        g.oh = (int32_t)dlh_pool2d_ceil_size(5, 0, 2, 2);
+        g.ow = (int32_t)dlh_pool2d_ceil_size(7, 0, 2, 2);
+        pool_case(op, &g, 2, 1, "2x2 s2 ceil_mode, odd sizes");
     }
 }
 

@@ -310,8 +310,11 @@ static int size_mul(size_t *acc, int64_t v)
     return 1;
 }
 
-int bchk_window(const bchk_backend *bk, const char *prim, const dlh_window2d *g, int n,
-                bchk_image_sizes *s)
+/* pool != 0 also accepts PyTorch's ceil_mode output size (ABI 1.6): one more
+   output when the last window still starts inside the input or the left
+   padding. */
+static int window_check(const bchk_backend *bk, const char *prim, const dlh_window2d *g,
+                        int n, bchk_image_sizes *s, int pool)
 {
     const char *be = bk->name;
     if (g == NULL) {
@@ -341,6 +344,14 @@ int bchk_window(const bchk_backend *bk, const char *prim, const dlh_window2d *g,
         return DLH_EINVAL;
     }
     int64_t oh = (ph - eh) / g->sh + 1, ow = (pw - ew) / g->sw + 1;
+    if (pool) {
+        int64_t ch = dlh_pool2d_ceil_size(g->h, g->ph, eh, g->sh);
+        int64_t cw = dlh_pool2d_ceil_size(g->w, g->pw, ew, g->sw);
+        if (g->oh == ch && g->oh != oh)
+            oh = ch;
+        if (g->ow == cw && g->ow != ow)
+            ow = cw;
+    }
     if (g->oh != oh || g->ow != ow) {
         bk->host->error("%s %s: output size %dx%d does not match the window (expected "
                         "%lldx%lld = (in + 2 pad - dilation (kernel-1) - 1)/stride + 1)",
@@ -372,6 +383,12 @@ int bchk_window(const bchk_backend *bk, const char *prim, const dlh_window2d *g,
     return 0;
 }
 
+int bchk_window(const bchk_backend *bk, const char *prim, const dlh_window2d *g, int n,
+                bchk_image_sizes *s)
+{
+    return window_check(bk, prim, g, n, s, 0);
+}
+
 int bchk_im2col(const bchk_backend *bk, const dlh_window2d *g, int n, dlh_mem img,
                 dlh_mem col, bchk_image_sizes *s)
 {
@@ -396,8 +413,8 @@ int bchk_col2im(const bchk_backend *bk, const dlh_window2d *g, int n, dlh_mem co
 
 static int pool_op_check(const bchk_backend *bk, const char *prim, dlh_pool_op op)
 {
-    if (op != DLH_POOL_MAX && op != DLH_POOL_AVG) {
-        bk->host->error("%s %s: unknown op %d (expected max 0, avg 1)", bk->name, prim,
+    if (op != DLH_POOL_MAX && op != DLH_POOL_AVG && op != DLH_POOL_AVG_PAD) {
+        bk->host->error("%s %s: unknown op %d (expected max 0, avg 1, avg_pad 2)", bk->name, prim,
                         (int)op);
         return DLH_EINVAL;
     }
@@ -409,7 +426,7 @@ int bchk_pool2d(const bchk_backend *bk, dlh_pool_op op, const dlh_window2d *g, i
 {
     int rc = pool_op_check(bk, "pool2d", op);
     if (rc == 0)
-        rc = bchk_window(bk, "pool2d", g, n, s);
+        rc = window_check(bk, "pool2d", g, n, s, 1);
     /* The indices are only needed by a later backward: NULL skips them. */
     *want_idx = op == DLH_POOL_MAX && idx.buf != NULL;
     if (rc == 0)
@@ -427,7 +444,7 @@ int bchk_pool2d_backward(const bchk_backend *bk, dlh_pool_op op, const dlh_windo
     const char *prim = "pool2d_backward";
     int rc = pool_op_check(bk, prim, op);
     if (rc == 0)
-        rc = bchk_window(bk, prim, g, n, s);
+        rc = window_check(bk, prim, g, n, s, 1);
     if (rc == 0)
         rc = bchk_mem(bk, prim, "dy", dy, s->out, sizeof(float));
     if (rc == 0 && op == DLH_POOL_MAX)

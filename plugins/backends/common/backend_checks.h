@@ -115,7 +115,8 @@ typedef struct bchk_image_sizes {
 
 /* The geometry g of n images: g not NULL, struct_size current, n >= 0,
    padding >= 0 and the other fields >= 1, the dilated window no larger than
-   the padded input, g->oh and g->ow what the window gives, no size
+   the padded input, g->oh and g->ow what the window gives (for the pooling
+   checks also dlh_pool2d_ceil_size's ceil_mode size), no size
    overflowing (nor kh * kw over bk->max_taps).  Fills *s. */
 int bchk_window(const bchk_backend *bk, const char *prim, const dlh_window2d *g, int n,
                 bchk_image_sizes *s);

@@ -23,6 +23,16 @@ static void valid_range(int64_t off, int stride, int size, int64_t count, int64_
     *hi = h;
 }
 
+/* DLH_POOL_AVG_PAD's divisor along one axis: the taps of a window starting
+   at `off` that lie inside the padded input [-pad, size + pad) (PyTorch's
+   count_include_pad; in ceil_mode a window may reach past the padding). */
+static int64_t pad_cells(int64_t off, int dil, int size, int pad, int64_t taps)
+{
+    int64_t lo, hi;
+    valid_range(off + pad, dil, size + 2 * pad, taps, &lo, &hi);
+    return hi - lo;
+}
+
 /* Rows of a convolution are short (10 to 30 floats): inline loops beat
    memcpy calls, and restrict lets them vectorise. */
 static inline void row_copy(float *restrict dst, const float *restrict src, int64_t n)
@@ -182,8 +192,10 @@ int cpu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem 
     float *py = cpu_f32(y);
     int32_t *pi = want_idx ? cpu_i32(idx) : NULL;
     const int64_t planes = (int64_t)n * g->c;
+    /* (ceil_mode may add a window that leaves the input: not this path.) */
     if (op == DLH_POOL_MAX && g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 &&
-        g->ph == 0 && g->pw == 0 && g->dh == 1 && g->dw == 1) {
+        g->ph == 0 && g->pw == 0 && g->dh == 1 && g->dw == 1 &&
+        2 * (int64_t)g->oh <= g->h && 2 * (int64_t)g->ow <= g->w) {
         #pragma omp parallel for num_threads(c->threads) if (s.img >= CPU_PAR_MIN) schedule(static)
         for (int64_t p = 0; p < planes; p++)
             max2x2_plane(g, px + (size_t)p * s.plane, py + (size_t)p * s.oplane,
@@ -211,7 +223,7 @@ int cpu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem 
                         if (ix < 0 || ix >= g->w)
                             continue;
                         float v = in[iy * g->w + ix];
-                        if (op == DLH_POOL_AVG) {
+                        if (op != DLH_POOL_MAX) {
                             sum += v;
                         } else if (bi < 0 || (!(v <= best) && best == best)) {
                             best = v;             /* first max; a NaN wins */
@@ -223,7 +235,10 @@ int cpu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem 
                 size_t o = (size_t)(oy * g->ow + ox);
                 /* A window of padding alone (possible with dilation) gives
                    -inf with index -1 for max and 0 for avg. */
-                if (op == DLH_POOL_AVG) {
+                if (op == DLH_POOL_AVG_PAD && count)
+                    count = pad_cells(y0, g->dh, g->h, g->ph, g->kh) *
+                            pad_cells(x0, g->dw, g->w, g->pw, g->kw);
+                if (op != DLH_POOL_MAX) {
                     out[o] = count ? sum / (float)count : 0.0f;
                 } else {
                     out[o] = best;
@@ -270,6 +285,9 @@ int cpu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
                 int64_t count = (yhi - ylo) * (xhi - xlo);
                 if (count == 0)
                     continue;
+                if (op == DLH_POOL_AVG_PAD)
+                    count = pad_cells(y0, g->dh, g->h, g->ph, g->kh) *
+                            pad_cells(x0, g->dw, g->w, g->pw, g->kw);
                 float v = gy[oy * g->ow + ox] / (float)count;
                 for (int64_t ky = ylo; ky < yhi; ky++)
                     for (int64_t kx = xlo; kx < xhi; kx++)

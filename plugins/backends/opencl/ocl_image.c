@@ -75,7 +75,9 @@ int ocl_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
                           8);
     }
     cl_ulong total = s.img;
+    cl_int cop = (cl_int)op;
     const ocl_arg args[] = { OCL_ARG(gv), OCL_ARG(total), OCL_ARG(dy.buf->mem),
-                             OCL_ARG(dyo), OCL_ARG(dx.buf->mem), OCL_ARG(dxo) };
-    return ocl_launch(ctx, OCL_K_POOL_BWD_AVG, "pool2d_backward", s.img, args, 6);
+                             OCL_ARG(dyo), OCL_ARG(dx.buf->mem), OCL_ARG(dxo),
+                             OCL_ARG(cop) };
+    return ocl_launch(ctx, OCL_K_POOL_BWD_AVG, "pool2d_backward", s.img, args, 7);
 }
