@@ -310,8 +310,10 @@ static int size_mul(size_t *acc, int64_t v)
     return 1;
 }
 
-int bchk_window(const bchk_backend *bk, const char *prim, const dlh_window2d *g, int n,
-                bchk_image_sizes *s)
+/* exact: oh and ow must be what the window gives (pooling); else any size
+   >= 1 (im2col, col2im since ABI 1.6), with no fit of the window asked. */
+static int window_check(const bchk_backend *bk, const char *prim, const dlh_window2d *g,
+                        int n, int exact, bchk_image_sizes *s)
 {
     const char *be = bk->name;
     if (g == NULL) {
@@ -334,22 +336,27 @@ int bchk_window(const bchk_backend *bk, const char *prim, const dlh_window2d *g,
     }
     int64_t eh = (int64_t)g->dh * (g->kh - 1) + 1, ew = (int64_t)g->dw * (g->kw - 1) + 1;
     int64_t ph = (int64_t)g->h + 2 * (int64_t)g->ph, pw = (int64_t)g->w + 2 * (int64_t)g->pw;
-    if (eh > ph || ew > pw) {
+    if (exact && (eh > ph || ew > pw)) {
         bk->host->error("%s %s: the dilated %lldx%lld window is larger than the padded "
                         "%lldx%lld input", be, prim, (long long)eh, (long long)ew,
                         (long long)ph, (long long)pw);
         return DLH_EINVAL;
     }
     int64_t oh = (ph - eh) / g->sh + 1, ow = (pw - ew) / g->sw + 1;
-    if (g->oh != oh || g->ow != ow) {
+    if (exact && (g->oh != oh || g->ow != ow)) {
         bk->host->error("%s %s: output size %dx%d does not match the window (expected "
                         "%lldx%lld = (in + 2 pad - dilation (kernel-1) - 1)/stride + 1)",
                         be, prim, g->oh, g->ow, (long long)oh, (long long)ow);
         return DLH_EINVAL;
     }
+    if (g->oh < 1 || g->ow < 1) {
+        bk->host->error("%s %s: output size %dx%d (expected at least 1x1)", be, prim,
+                        g->oh, g->ow);
+        return DLH_EINVAL;
+    }
     size_t plane = 1, oplane = 1, img = 1, out, col;
     int fits = size_mul(&plane, g->h) && size_mul(&plane, g->w) &&
-               size_mul(&oplane, oh) && size_mul(&oplane, ow) &&
+               size_mul(&oplane, g->oh) && size_mul(&oplane, g->ow) &&
                size_mul(&img, n) && size_mul(&img, g->c);
     out = img;
     fits = fits && size_mul(&out, (int64_t)oplane);
@@ -372,10 +379,16 @@ int bchk_window(const bchk_backend *bk, const char *prim, const dlh_window2d *g,
     return 0;
 }
 
+int bchk_window(const bchk_backend *bk, const char *prim, const dlh_window2d *g, int n,
+                bchk_image_sizes *s)
+{
+    return window_check(bk, prim, g, n, 1, s);
+}
+
 int bchk_im2col(const bchk_backend *bk, const dlh_window2d *g, int n, dlh_mem img,
                 dlh_mem col, bchk_image_sizes *s)
 {
-    int rc = bchk_window(bk, "im2col", g, n, s);
+    int rc = window_check(bk, "im2col", g, n, 0, s);
     if (rc == 0)
         rc = bchk_mem(bk, "im2col", "img", img, s->img, sizeof(float));
     if (rc == 0)
@@ -386,7 +399,7 @@ int bchk_im2col(const bchk_backend *bk, const dlh_window2d *g, int n, dlh_mem im
 int bchk_col2im(const bchk_backend *bk, const dlh_window2d *g, int n, dlh_mem col,
                 dlh_mem img, bchk_image_sizes *s)
 {
-    int rc = bchk_window(bk, "col2im", g, n, s);
+    int rc = window_check(bk, "col2im", g, n, 0, s);
     if (rc == 0)
         rc = bchk_mem(bk, "col2im", "col", col, s->col, sizeof(float));
     if (rc == 0)
