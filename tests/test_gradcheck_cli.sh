@@ -22,15 +22,15 @@ cp "$DLHOST_SRCDIR/tests/data/gradcheck/all.cfg" all.cfg
 
 run_cmd "$dlhost" gradcheck all.cfg
 is "$RC" 0 "every layer and nll pass: exit 0"
-for t in conv2d batchnorm maxpool2d avgpool2d concat flatten dense dropout elu selu celu \
+for t in conv2d conv_transpose2d batchnorm maxpool2d avgpool2d concat flatten dense dropout elu selu celu \
          gelu silu mish softplus hardtanh relu6 hardswish hardsigmoid softsign leaky_relu \
          relu sigmoid tanh softmax reshape add log_softmax; do
     grep -Eq "^layer '[a-z_0-9]+' \($t\) +max rel error [0-9.e+-]+ over [0-9]+ elements  ok$" \
         "$OUT_FILE"
     ok $? "$t: checked, ok"
 done
-[ "$(grep -c ' ok$' "$OUT_FILE")" -eq 33 ]
-ok $? "33 components checked (32 layers and the loss)"
+[ "$(grep -c ' ok$' "$OUT_FILE")" -eq 35 ]
+ok $? "35 components checked (34 layers and the loss)"
 
 # Every loss on the targets it takes.
 for l in nll cross_entropy multi_margin focal; do
@@ -81,8 +81,8 @@ if [ -n "${DLHOST_FIXTURES:-}" ] && [ -f "$DLHOST_FIXTURES/wrong_grad.so" ]; the
     ok $? "its line says FAILED with error 1"
     like "$OUT_FILE" "worst: input 0" "and where"
     like "$ERR_FILE" "gradcheck: 1 component exceeds the tolerance 0.01" "the summary names the count"
-    [ "$(grep -c ' ok$' "$OUT_FILE")" -eq 33 ]
-    ok $? "the other 33 components still pass"
+    [ "$(grep -c ' ok$' "$OUT_FILE")" -eq 35 ]
+    ok $? "the other 35 components still pass"
 else
     skip "no tests/fixtures/wrong_grad.so (run through make check)"
     skip "no tests/fixtures/wrong_grad.so (run through make check)"
