@@ -248,7 +248,7 @@ const dlh_param_doc conv_transpose2d_params[] = {
     { "out_channels", DLH_PARAM_INT, NULL, 1, 1048576, NULL, "output channels" },
     LAYERS_KERNEL_SIZE_DOC,
     { "stride", DLH_PARAM_FLOATS, "1", 0, 0, NULL, "an integer in [1, 65536] or a list [h, w] of them" },
-    { "padding", DLH_PARAM_FLOATS, "0", 0, 0, NULL, "dilation*(kernel_size-1) - padding zeros on each side of the input (PyTorch's meaning): an integer in [0, 65536] or a list [h, w] of them" },
+    { "padding", DLH_PARAM_FLOATS, "0", 0, 0, NULL, "rows and columns taken off each edge of the output (PyTorch's meaning): an integer in [0, 65536] or a list [h, w] of them" },
     { "output_padding", DLH_PARAM_FLOATS, "0", 0, 0, NULL, "rows added below and columns right of the output: an integer or a list [h, w], each smaller than the stride or the dilation" },
     { "dilation", DLH_PARAM_FLOATS, "1", 0, 0, NULL, "spacing of the kernel's taps: an integer in [1, 65536] or a list [h, w] of them" },
     { "groups", DLH_PARAM_INT, "1", 1, 1048576, NULL, "blocked connections: in and out channels split into this many groups, each with its own filters" },
