@@ -137,6 +137,66 @@ static void grad(const char *type, const char *body, int n_in, const dlh_shape *
     dlh_layer_free(l);
 }
 
+/* Results of two training steps of a layer with one input. */
+typedef struct two_steps {
+    float *y, *dx;              /* of the first step */
+    float *dw, *db;             /* accumulated over both (db NULL without a bias) */
+} two_steps;
+
+static void two_steps_free(two_steps *t)
+{
+    free(t->y);
+    free(t->dx);
+    free(t->dw);
+    free(t->db);
+}
+
+/* Forward and backward of `batch` samples (host x and dy) twice after zeroing
+   the parameter gradients, the second backward without d_input (it only adds
+   to them; backward reuses forward's scratch, so each needs its forward).
+   d_input starts as garbage: backward must overwrite it.  0 or DLH_E*. */
+static int run_two_steps(dlh_layer_inst *l, int64_t batch, const dlh_shape *in,
+                         const float *x, const float *dy, two_steps *t)
+{
+    const dlh_host *host = dlh_host_table();
+    memset(t, 0, sizeof *t);
+    dlh_tensor tx = { 0 }, ty = { 0 }, tdy = { 0 }, tdx = { 0 }, nodx = { 0 };
+    dlh_tensor *views = calloc((size_t)l->n_scratch + 1, sizeof *views);
+    int rc = views ? 0 : DLH_ENOMEM;
+    rc = rc < 0 ? rc : batch_tensor(batch, in, &tx);
+    rc = rc < 0 ? rc : batch_tensor(batch, in, &tdx);
+    rc = rc < 0 ? rc : batch_tensor(batch, &l->output, &ty);
+    rc = rc < 0 ? rc : batch_tensor(batch, &l->output, &tdy);
+    rc = rc < 0 ? rc : host->tensor_write(be, &tx, x);
+    rc = rc < 0 ? rc : host->tensor_write(be, &tdy, dy);
+    rc = rc < 0 ? rc : be->ops->fill(be->ctx, tdx.mem, (size_t)dlh_tensor_numel(&tdx), 123.0f);
+    dlh_layer_ctx ctx;
+    if (rc == 0)
+        dlh_layer_ctx_fill(l, batch, 1, 0, 1, &ctx, views);
+    rc = rc < 0 ? rc : dlh_layer_zero_grad(l);
+    for (int step = 0; step < 2; step++) {
+        rc = rc < 0 ? rc : l->ops->forward(l->state, &ctx, &tx, &ty);
+        rc = rc < 0 ? rc : l->ops->backward(l->state, &ctx, &tx, &ty, &tdy,
+                                             step ? &nodx : &tdx);
+        if (rc == 0 && step == 0) {
+            t->y = read_tensor(&ty);
+            t->dx = read_tensor(&tdx);
+        }
+    }
+    if (rc == 0) {
+        t->dw = read_tensor(&l->params[0].grad);
+        t->db = l->n_params > 1 ? read_tensor(&l->params[1].grad) : NULL;
+        if (!t->y || !t->dx || !t->dw || (l->n_params > 1 && !t->db))
+            rc = DLH_ENOMEM;
+    }
+    dlh_tensor_free(be, &tx);
+    dlh_tensor_free(be, &ty);
+    dlh_tensor_free(be, &tdy);
+    dlh_tensor_free(be, &tdx);
+    free(views);
+    return rc;
+}
+
 /* ------------------------------------------------------------ conv2d values */
 
 typedef struct conv_case {
@@ -211,7 +271,6 @@ static void check_conv_values(const conv_case *k, int batch, const char *what)
     dlh_layer_inst *l = layer_new("conv2d", body, 1, &in, batch);
     if (!ok(l != NULL, "conv2d values %s: created", what))
         return;
-    const dlh_host *host = dlh_host_table();
     int oh = conv_oh(k), ow = conv_ow(k);
     int64_t want_out[3] = { k->out, oh, ow };
     int64_t want_w[4] = { k->out, k->c / conv_groups(k), k->kh, k->kw };
@@ -225,7 +284,6 @@ static void check_conv_values(const conv_case *k, int batch, const char *what)
        "conv2d values %s: output [%d, %d, %d], weight [out, in, kh, kw]%s", what,
        k->out, oh, ow, k->bias ? ", bias [out]" : "");
 
-    dlh_shape out = shape3(k->out, oh, ow);
     size_t nx = (size_t)batch * k->c * k->h * k->w, ny = (size_t)batch * k->out * oh * ow;
     size_t nw = (size_t)k->out * (k->c / conv_groups(k)) * k->kh * k->kw;
     float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
@@ -233,10 +291,7 @@ static void check_conv_values(const conv_case *k, int batch, const char *what)
     double *dw = malloc(nw * sizeof *dw), *db = malloc((size_t)k->out * sizeof *db);
     float *wt = read_tensor(&l->params[0].value);
     float *b = k->bias ? read_tensor(&l->params[1].value) : NULL;
-    float *gy = NULL, *gdx = NULL, *gw = NULL, *gb = NULL;
-    dlh_tensor tx = { 0 }, ty = { 0 }, tdy = { 0 }, tdx = { 0 }, nodx = { 0 };
-    dlh_tensor *views = calloc((size_t)l->n_scratch + 1, sizeof *views);
-    int rc = !x || !dy || !y || !dx || !dw || !db || !wt || !views ||
+    int rc = !x || !dy || !y || !dx || !dw || !db || !wt ||
              (k->bias && !b) ? DLH_ENOMEM : 0;
     if (rc == 0) {
         fill_values(x, (int64_t)nx, 1);
@@ -249,59 +304,28 @@ static void check_conv_values(const conv_case *k, int batch, const char *what)
            "within +-1/sqrt(in_c kh kw) = %.4f (max |w| %.4f)", what, bound, wmax);
         conv_naive(k, batch, x, wt, b, dy, y, dx, dw, db);
     }
-    rc = rc < 0 ? rc : batch_tensor(batch, &in, &tx);
-    rc = rc < 0 ? rc : batch_tensor(batch, &in, &tdx);
-    rc = rc < 0 ? rc : batch_tensor(batch, &out, &ty);
-    rc = rc < 0 ? rc : batch_tensor(batch, &out, &tdy);
-    rc = rc < 0 ? rc : host->tensor_write(be, &tx, x);
-    rc = rc < 0 ? rc : host->tensor_write(be, &tdy, dy);
-    /* d_input starts as garbage: backward must overwrite it. */
-    rc = rc < 0 ? rc : be->ops->fill(be->ctx, tdx.mem, nx, 123.0f);
-    dlh_layer_ctx ctx;
-    if (rc == 0)
-        dlh_layer_ctx_fill(l, batch, 1, 0, 1, &ctx, views);
-    rc = rc < 0 ? rc : l->ops->forward(l->state, &ctx, &tx, &ty);
-    rc = rc < 0 ? rc : dlh_layer_zero_grad(l);
-    rc = rc < 0 ? rc : l->ops->backward(l->state, &ctx, &tx, &ty, &tdy, &tdx);
-    if (rc == 0) {
-        gy = read_tensor(&ty);
-        gdx = read_tensor(&tdx);
+    two_steps t = { NULL, NULL, NULL, NULL };
+    rc = rc < 0 ? rc : run_two_steps(l, batch, &in, x, dy, &t);
+    for (size_t i = 0; rc == 0 && i < nw; i++)
+        dw[i] *= 2;
+    for (int i = 0; rc == 0 && i < k->out; i++)
+        db[i] *= 2;
+    double ey = rc ? 1 : max_err(t.y, y, (int64_t)ny);
+    double ex = rc ? 1 : max_err(t.dx, dx, (int64_t)nx);
+    double ew = rc ? 1 : max_err(t.dw, dw, (int64_t)nw);
+    ok(ey < 1e-5, "conv2d values %s: forward matches the direct convolution (err %.2e)",
+       what, ey);
+    ok(ex < 1e-5, "conv2d values %s: dx matches (err %.2e)", what, ex);
+    ok(ew < 1e-5, "conv2d values %s: dW accumulates sum_n dy[n] col[n]^T over two steps "
+       "(err %.2e)", what, ew);
+    if (k->bias) {
+        double eb = rc ? 1 : max_err(t.db, db, k->out);
+        ok(eb < 1e-5, "conv2d values %s: db accumulates the sums of dy over two steps "
+           "(err %.2e)", what, eb);
     }
-    ok(rc == 0 && max_err(gy, y, (int64_t)ny) < 1e-5,
-       "conv2d values %s: forward matches the direct convolution (err %.2e)", what,
-       rc == 0 ? max_err(gy, y, (int64_t)ny) : 1.0);
-    ok(rc == 0 && max_err(gdx, dx, (int64_t)nx) < 1e-5,
-       "conv2d values %s: dx matches (err %.2e)", what,
-       rc == 0 ? max_err(gdx, dx, (int64_t)nx) : 1.0);
-    /* A second step without d_input: the parameter gradients accumulate to
-       twice.  (Backward reuses the im2col scratch for dcol, so each backward
-       needs its forward.) */
-    rc = rc < 0 ? rc : l->ops->forward(l->state, &ctx, &tx, &ty);
-    rc = rc < 0 ? rc : l->ops->backward(l->state, &ctx, &tx, &ty, &tdy, &nodx);
-    if (rc == 0) {
-        gw = read_tensor(&l->params[0].grad);
-        gb = k->bias ? read_tensor(&l->params[1].grad) : NULL;
-        for (size_t i = 0; i < nw; i++)
-            dw[i] *= 2;
-        for (int i = 0; i < k->out; i++)
-            db[i] *= 2;
-    }
-    ok(rc == 0 && max_err(gw, dw, (int64_t)nw) < 1e-5,
-       "conv2d values %s: dW accumulates sum_n dy[n] col[n]^T over two steps "
-       "(err %.2e)", what,
-       rc == 0 ? max_err(gw, dw, (int64_t)nw) : 1.0);
-    if (k->bias)
-        ok(rc == 0 && max_err(gb, db, k->out) < 1e-5,
-           "conv2d values %s: db accumulates the sums of dy over two steps "
-           "(err %.2e)", what,
-           rc == 0 ? max_err(gb, db, k->out) : 1.0);
     if (rc < 0)
         diag("%s", dlh_error_get());
-    dlh_tensor_free(be, &tx);
-    dlh_tensor_free(be, &ty);
-    dlh_tensor_free(be, &tdy);
-    dlh_tensor_free(be, &tdx);
-    free(views);
+    two_steps_free(&t);
     free(x);
     free(dy);
     free(y);
@@ -310,10 +334,6 @@ static void check_conv_values(const conv_case *k, int batch, const char *what)
     free(db);
     free(wt);
     free(b);
-    free(gy);
-    free(gdx);
-    free(gw);
-    free(gb);
     dlh_layer_free(l);
 }
 
@@ -341,10 +361,8 @@ static void check_convt_values(const convt_case *k, int batch, const char *what)
     dlh_layer_inst *l = layer_new("conv_transpose2d", body, 1, &in, batch);
     if (!ok(l != NULL, "conv_transpose2d values %s: created", what))
         return;
-    const dlh_host *host = dlh_host_table();
     int oh = convt_size(k, k->h), ow = convt_size(k, k->w);
     int cg = k->c / k->groups, og = k->out / k->groups;
-    dlh_shape out = shape3(k->out, oh, ow);
     size_t nx = (size_t)batch * k->c * k->h * k->w, ny = (size_t)batch * k->out * oh * ow;
     size_t nw = (size_t)k->c * og * k->k * k->k;
     float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
@@ -352,10 +370,7 @@ static void check_convt_values(const convt_case *k, int batch, const char *what)
     double *dw = calloc(nw, sizeof *dw), *db = calloc((size_t)k->out, sizeof *db);
     float *wt = read_tensor(&l->params[0].value);
     float *b = k->bias ? read_tensor(&l->params[1].value) : NULL;
-    float *gy = NULL, *gdx = NULL, *gw = NULL, *gb = NULL;
-    dlh_tensor tx = { 0 }, ty = { 0 }, tdy = { 0 }, tdx = { 0 };
-    dlh_tensor *views = calloc((size_t)l->n_scratch + 1, sizeof *views);
-    int rc = !x || !dy || !y || !dx || !dw || !db || !wt || !views || (k->bias && !b)
+    int rc = !x || !dy || !y || !dx || !dw || !db || !wt || (k->bias && !b)
                  ? DLH_ENOMEM : 0;
     if (rc == 0) {
         fill_values(x, (int64_t)nx, 1);
@@ -386,41 +401,18 @@ static void check_convt_values(const convt_case *k, int batch, const char *what)
                                 }
                     }
     }
-    rc = rc < 0 ? rc : batch_tensor(batch, &in, &tx);
-    rc = rc < 0 ? rc : batch_tensor(batch, &in, &tdx);
-    rc = rc < 0 ? rc : batch_tensor(batch, &out, &ty);
-    rc = rc < 0 ? rc : batch_tensor(batch, &out, &tdy);
-    rc = rc < 0 ? rc : host->tensor_write(be, &tx, x);
-    rc = rc < 0 ? rc : host->tensor_write(be, &tdy, dy);
-    rc = rc < 0 ? rc : be->ops->fill(be->ctx, tdx.mem, nx, 123.0f);
-    dlh_layer_ctx ctx;
-    if (rc == 0)
-        dlh_layer_ctx_fill(l, batch, 1, 0, 1, &ctx, views);
-    rc = rc < 0 ? rc : dlh_layer_zero_grad(l);
-    /* Two steps: the parameter gradients accumulate to twice. */
-    for (int step = 0; step < 2; step++) {
-        rc = rc < 0 ? rc : l->ops->forward(l->state, &ctx, &tx, &ty);
-        rc = rc < 0 ? rc : l->ops->backward(l->state, &ctx, &tx, &ty, &tdy, &tdx);
-    }
-    if (rc == 0) {
-        gy = read_tensor(&ty);
-        gdx = read_tensor(&tdx);
-        gw = read_tensor(&l->params[0].grad);
-        gb = k->bias ? read_tensor(&l->params[1].grad) : NULL;
-    }
-    double ey = rc ? 1 : max_err(gy, y, (int64_t)ny), ex = rc ? 1 : max_err(gdx, dx, (int64_t)nx);
-    double ew = rc ? 1 : max_err(gw, dw, (int64_t)nw);
-    double eb = rc || !k->bias ? 0 : max_err(gb, db, k->out);
+    two_steps t = { NULL, NULL, NULL, NULL };
+    rc = rc < 0 ? rc : run_two_steps(l, batch, &in, x, dy, &t);
+    double ey = rc ? 1 : max_err(t.y, y, (int64_t)ny);
+    double ex = rc ? 1 : max_err(t.dx, dx, (int64_t)nx);
+    double ew = rc ? 1 : max_err(t.dw, dw, (int64_t)nw);
+    double eb = rc || !k->bias ? 0 : max_err(t.db, db, k->out);
     ok(rc == 0 && ey < 1e-5 && ex < 1e-5 && ew < 1e-5 && eb < 1e-5,
        "conv_transpose2d values %s: y, dx, dW and db (twice) match the direct loops "
        "(err %.2e %.2e %.2e %.2e)", what, ey, ex, ew, eb);
     if (rc < 0)
         diag("%s", dlh_error_get());
-    dlh_tensor_free(be, &tx);
-    dlh_tensor_free(be, &ty);
-    dlh_tensor_free(be, &tdy);
-    dlh_tensor_free(be, &tdx);
-    free(views);
+    two_steps_free(&t);
     free(x);
     free(dy);
     free(y);
@@ -429,10 +421,6 @@ static void check_convt_values(const convt_case *k, int batch, const char *what)
     free(db);
     free(wt);
     free(b);
-    free(gy);
-    free(gdx);
-    free(gw);
-    free(gb);
     dlh_layer_free(l);
 }
 

@@ -93,7 +93,9 @@ int layers_wgrad_run(const layers_wgrad *w, const dlh_layer_ctx *ctx, int batch,
     dlh_mem ones = ctx->scratch[w->ones_index].mem;
     int64_t ap = (int64_t)w->m * w->p, bp = (int64_t)w->k * w->p, mk = (int64_t)w->m * w->k;
     int part = w->groups * w->m * w->k;
-    int rc;
+    int rc = be->ops->fill(be->ctx, ones, (size_t)batch, 1.0f);
+    if (rc < 0)
+        return rc;
     if (w->chunk == 1) {
         /* Partials would not fit the budget: one accumulating gemm per sample
            (per group: each group's block of dW is its own C). */
@@ -128,6 +130,18 @@ int layers_wgrad_run(const layers_wgrad *w, const dlh_layer_ctx *ctx, int batch,
             return rc;
     }
     return 0;
+}
+
+int layers_bias_grad(const layers_wgrad *w, const dlh_layer_ctx *ctx, int batch, int c,
+                     int plane, dlh_mem dy, dlh_mem rowsum, dlh_mem db)
+{
+    const dlh_backend *be = ctx->backend;
+    /* Rows of the plane, then the batch through the ones. */
+    int rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, batch * c, plane, dy, rowsum,
+                             layers_no_mem());
+    return rc < 0 ? rc : be->ops->gemm(be->ctx, 0, 0, 1, c, batch, 1.0f,
+                                       ctx->scratch[w->ones_index].mem, batch, rowsum, c,
+                                       1.0f, db, c);
 }
 
 int layers_groups(dlh_params *p, int64_t in_c, int64_t out_c, int *groups)
@@ -325,21 +339,13 @@ static int conv2d_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tens
         return rc;
     dlh_mem dy = d_output->mem;
     dlh_mem col = st->direct ? inputs[0].mem : ctx->scratch[st->col_index].mem;
-    dlh_mem ones = ctx->scratch[st->wgrad.ones_index].mem;
-    if ((rc = be->ops->fill(be->ctx, ones, (size_t)batch, 1.0f)) < 0 ||
-        (rc = layers_wgrad_run(&st->wgrad, ctx, batch, dy, col,
-                               ctx->grads[st->w_index].mem)) < 0)
+    if ((rc = layers_wgrad_run(&st->wgrad, ctx, batch, dy, col,
+                               ctx->grads[st->w_index].mem)) < 0 ||
+        (st->has_bias &&
+         (rc = layers_bias_grad(&st->wgrad, ctx, batch, st->out_c, st->p, dy,
+                                ctx->scratch[st->rowsum_index].mem,
+                                ctx->grads[st->b_index].mem)) < 0))
         return rc;
-    if (st->has_bias) {
-        /* db += sum over n and P of dy: rows of P, then the batch. */
-        dlh_mem rowsum = ctx->scratch[st->rowsum_index].mem;
-        if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, batch * st->out_c, st->p,
-                                  dy, rowsum, layers_no_mem())) < 0 ||
-            (rc = be->ops->gemm(be->ctx, 0, 0, 1, st->out_c, batch, 1.0f, ones, batch,
-                                rowsum, st->out_c, 1.0f, ctx->grads[st->b_index].mem,
-                                st->out_c)) < 0)
-            return rc;
-    }
     if (!d_inputs[0].mem.buf)
         return 0;
     dlh_mem w = ctx->params[st->w_index].mem;
@@ -376,12 +382,12 @@ const dlh_layer_ops conv2d_ops = {
 
 /* Parameter table (plugin.h): checked by the host against every read. */
 const dlh_param_doc conv2d_params[] = {
-    { "out_channels", DLH_PARAM_INT, NULL, 1, 1048576, NULL, "output channels" },
+    LAYERS_OUT_CHANNELS_DOC,
     LAYERS_KERNEL_SIZE_DOC,
-    { "stride", DLH_PARAM_FLOATS, "1", 0, 0, NULL, "an integer in [1, 65536] or a list [h, w] of them" },
+    LAYERS_STRIDE_DOC,
     { "padding", DLH_PARAM_OTHER, "0", 0, 0, NULL, "zeros added on each side: an integer in [0, 65536], a list [h, w] of them, \"valid\" (none) or \"same\" (output size = input size, stride 1 only; an odd total puts the extra zero below and right, as PyTorch)" },
-    { "dilation", DLH_PARAM_FLOATS, "1", 0, 0, NULL, "spacing of the kernel's taps: an integer in [1, 65536] or a list [h, w] of them" },
-    { "groups", DLH_PARAM_INT, "1", 1, 1048576, NULL, "blocked connections: in and out channels split into this many groups, each convolved with its own filters (in_channels = groups: depthwise)" },
-    { "bias", DLH_PARAM_BOOL, "true", 0, 0, NULL, "add a learned bias per output channel" },
+    LAYERS_DILATION_DOC,
+    LAYERS_GROUPS_DOC,
+    LAYERS_CONV_BIAS_DOC,
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };

@@ -205,21 +205,13 @@ static int conv_transpose2d_backward(void *state, const dlh_layer_ctx *ctx,
         if ((rc = be->ops->im2col(be->ctx, &st->g, batch, dy, dcol)) < 0)
             return rc;
     }
-    dlh_mem ones = ctx->scratch[st->wgrad.ones_index].mem;
-    if ((rc = be->ops->fill(be->ctx, ones, (size_t)batch, 1.0f)) < 0 ||
-        (rc = layers_wgrad_run(&st->wgrad, ctx, batch, inputs[0].mem, dcol,
-                               ctx->grads[st->w_index].mem)) < 0)
+    if ((rc = layers_wgrad_run(&st->wgrad, ctx, batch, inputs[0].mem, dcol,
+                               ctx->grads[st->w_index].mem)) < 0 ||
+        (st->has_bias &&
+         (rc = layers_bias_grad(&st->wgrad, ctx, batch, st->out_c, (int)st->out_plane, dy,
+                                ctx->scratch[st->rowsum_index].mem,
+                                ctx->grads[st->b_index].mem)) < 0))
         return rc;
-    if (st->has_bias) {
-        /* db += sum over n and Ho*Wo of dy: rows of the plane, then the batch. */
-        dlh_mem rowsum = ctx->scratch[st->rowsum_index].mem;
-        if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, batch * st->out_c,
-                                  (int)st->out_plane, dy, rowsum, layers_no_mem())) < 0 ||
-            (rc = be->ops->gemm(be->ctx, 0, 0, 1, st->out_c, batch, 1.0f, ones, batch,
-                                rowsum, st->out_c, 1.0f, ctx->grads[st->b_index].mem,
-                                st->out_c)) < 0)
-            return rc;
-    }
     if (!d_inputs[0].mem.buf)
         return 0;
     return layers_conv_gemm(be, st->groups, batch, 0, st->in_c / st->groups, st->p, st->kt,
@@ -245,13 +237,13 @@ const dlh_layer_ops conv_transpose2d_ops = {
 
 /* Parameter table (plugin.h): checked by the host against every read. */
 const dlh_param_doc conv_transpose2d_params[] = {
-    { "out_channels", DLH_PARAM_INT, NULL, 1, 1048576, NULL, "output channels" },
+    LAYERS_OUT_CHANNELS_DOC,
     LAYERS_KERNEL_SIZE_DOC,
-    { "stride", DLH_PARAM_FLOATS, "1", 0, 0, NULL, "an integer in [1, 65536] or a list [h, w] of them" },
+    LAYERS_STRIDE_DOC,
     { "padding", DLH_PARAM_FLOATS, "0", 0, 0, NULL, "rows and columns taken off each edge of the output (PyTorch's meaning): an integer in [0, 65536] or a list [h, w] of them" },
     { "output_padding", DLH_PARAM_FLOATS, "0", 0, 0, NULL, "rows added below and columns right of the output: an integer or a list [h, w], each smaller than the stride or the dilation" },
-    { "dilation", DLH_PARAM_FLOATS, "1", 0, 0, NULL, "spacing of the kernel's taps: an integer in [1, 65536] or a list [h, w] of them" },
-    { "groups", DLH_PARAM_INT, "1", 1, 1048576, NULL, "blocked connections: in and out channels split into this many groups, each with its own filters" },
-    { "bias", DLH_PARAM_BOOL, "true", 0, 0, NULL, "add a learned bias per output channel" },
+    LAYERS_DILATION_DOC,
+    LAYERS_GROUPS_DOC,
+    LAYERS_CONV_BIAS_DOC,
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };
