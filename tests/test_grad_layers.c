@@ -1,8 +1,10 @@
-/* The spatial and join layers of the "layers" plugin: conv2d, maxpool2d,
- * avgpool2d, flatten, reshape, add and concat.  Gradients against central
- * differences (tests/gradcheck.c), forward and backward values of conv2d
- * and the pools against naive loops in double, and the messages for bad
- * parameters and shapes. */
+/* The spatial and join layers of the "layers" plugin: conv2d (groups and
+ * padding "same" too), conv_transpose2d, maxpool2d, avgpool2d, flatten,
+ * reshape, add and concat.  Gradients against central differences
+ * (tests/gradcheck.c), forward and backward values of conv2d,
+ * conv_transpose2d and the pools against naive loops in double, and the
+ * messages for bad parameters and shapes.  Against PyTorch's values:
+ * test_conv_layers.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,13 +137,79 @@ static void grad(const char *type, const char *body, int n_in, const dlh_shape *
     dlh_layer_free(l);
 }
 
+/* Results of two training steps of a layer with one input. */
+typedef struct two_steps {
+    float *y, *dx;              /* of the first step */
+    float *dw, *db;             /* accumulated over both (db NULL without a bias) */
+} two_steps;
+
+static void two_steps_free(two_steps *t)
+{
+    free(t->y);
+    free(t->dx);
+    free(t->dw);
+    free(t->db);
+}
+
+/* Forward and backward of `batch` samples (host x and dy) twice after zeroing
+   the parameter gradients, the second backward without d_input (it only adds
+   to them; backward reuses forward's scratch, so each needs its forward).
+   d_input starts as garbage: backward must overwrite it.  0 or DLH_E*. */
+static int run_two_steps(dlh_layer_inst *l, int64_t batch, const dlh_shape *in,
+                         const float *x, const float *dy, two_steps *t)
+{
+    const dlh_host *host = dlh_host_table();
+    memset(t, 0, sizeof *t);
+    dlh_tensor tx = { 0 }, ty = { 0 }, tdy = { 0 }, tdx = { 0 }, nodx = { 0 };
+    dlh_tensor *views = calloc((size_t)l->n_scratch + 1, sizeof *views);
+    int rc = views ? 0 : DLH_ENOMEM;
+    rc = rc < 0 ? rc : batch_tensor(batch, in, &tx);
+    rc = rc < 0 ? rc : batch_tensor(batch, in, &tdx);
+    rc = rc < 0 ? rc : batch_tensor(batch, &l->output, &ty);
+    rc = rc < 0 ? rc : batch_tensor(batch, &l->output, &tdy);
+    rc = rc < 0 ? rc : host->tensor_write(be, &tx, x);
+    rc = rc < 0 ? rc : host->tensor_write(be, &tdy, dy);
+    rc = rc < 0 ? rc : be->ops->fill(be->ctx, tdx.mem, (size_t)dlh_tensor_numel(&tdx), 123.0f);
+    dlh_layer_ctx ctx;
+    if (rc == 0)
+        dlh_layer_ctx_fill(l, batch, 1, 0, 1, &ctx, views);
+    rc = rc < 0 ? rc : dlh_layer_zero_grad(l);
+    for (int step = 0; step < 2; step++) {
+        rc = rc < 0 ? rc : l->ops->forward(l->state, &ctx, &tx, &ty);
+        rc = rc < 0 ? rc : l->ops->backward(l->state, &ctx, &tx, &ty, &tdy,
+                                             step ? &nodx : &tdx);
+        if (rc == 0 && step == 0) {
+            t->y = read_tensor(&ty);
+            t->dx = read_tensor(&tdx);
+        }
+    }
+    if (rc == 0) {
+        t->dw = read_tensor(&l->params[0].grad);
+        t->db = l->n_params > 1 ? read_tensor(&l->params[1].grad) : NULL;
+        if (!t->y || !t->dx || !t->dw || (l->n_params > 1 && !t->db))
+            rc = DLH_ENOMEM;
+    }
+    dlh_tensor_free(be, &tx);
+    dlh_tensor_free(be, &ty);
+    dlh_tensor_free(be, &tdy);
+    dlh_tensor_free(be, &tdx);
+    free(views);
+    return rc;
+}
+
 /* ------------------------------------------------------------ conv2d values */
 
 typedef struct conv_case {
     int c, h, w, out;
     int kh, kw, sh, sw, ph, pw, dh, dw;
     int bias;
+    int groups;                 /* 0: 1 */
 } conv_case;
+
+static int conv_groups(const conv_case *k)
+{
+    return k->groups > 0 ? k->groups : 1;
+}
 
 static int conv_oh(const conv_case *k)
 {
@@ -158,9 +226,10 @@ static void conv_naive(const conv_case *k, int batch, const float *x, const floa
                        const float *b, const float *dy, double *y, double *dx,
                        double *dw, double *db)
 {
-    int oh = conv_oh(k), ow = conv_ow(k);
+    int oh = conv_oh(k), ow = conv_ow(k), cg = k->c / conv_groups(k);
+    int og = k->out / conv_groups(k);
     size_t nx = (size_t)batch * k->c * k->h * k->w;
-    size_t nw = (size_t)k->out * k->c * k->kh * k->kw;
+    size_t nw = (size_t)k->out * cg * k->kh * k->kw;
     memset(dx, 0, nx * sizeof *dx);
     memset(dw, 0, nw * sizeof *dw);
     memset(db, 0, (size_t)k->out * sizeof *db);
@@ -171,7 +240,7 @@ static void conv_naive(const conv_case *k, int batch, const float *x, const floa
                     size_t yi = (((size_t)n * k->out + o) * oh + oy) * ow + ox;
                     double s = k->bias ? b[o] : 0.0, g = dy[yi];
                     db[o] += g;
-                    for (int c = 0; c < k->c; c++)
+                    for (int c = o / og * cg; c < (o / og + 1) * cg; c++)
                         for (int ky = 0; ky < k->kh; ky++)
                             for (int kx = 0; kx < k->kw; kx++) {
                                 int iy = oy * k->sh - k->ph + ky * k->dh;
@@ -179,7 +248,8 @@ static void conv_naive(const conv_case *k, int batch, const float *x, const floa
                                 if (iy < 0 || iy >= k->h || ix < 0 || ix >= k->w)
                                     continue;
                                 size_t xi = (((size_t)n * k->c + c) * k->h + iy) * k->w + ix;
-                                size_t wi = (((size_t)o * k->c + c) * k->kh + ky) * k->kw + kx;
+                                size_t wi = (((size_t)o * cg + c % cg) * k->kh + ky) * k->kw +
+                                            kx;
                                 s += (double)wt[wi] * x[xi];
                                 dx[xi] += (double)wt[wi] * g;
                                 dw[wi] += (double)x[xi] * g;
@@ -194,17 +264,16 @@ static void check_conv_values(const conv_case *k, int batch, const char *what)
 {
     char body[512];
     snprintf(body, sizeof body, "out_channels = %d; kernel_size = [%d, %d]; "
-             "stride = [%d, %d]; padding = [%d, %d]; dilation = [%d, %d]; bias = %s;",
-             k->out, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw, k->dh, k->dw,
-             k->bias ? "true" : "false");
+             "stride = [%d, %d]; padding = [%d, %d]; dilation = [%d, %d]; bias = %s; "
+             "groups = %d;", k->out, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw, k->dh, k->dw,
+             k->bias ? "true" : "false", conv_groups(k));
     dlh_shape in = shape3(k->c, k->h, k->w);
     dlh_layer_inst *l = layer_new("conv2d", body, 1, &in, batch);
     if (!ok(l != NULL, "conv2d values %s: created", what))
         return;
-    const dlh_host *host = dlh_host_table();
     int oh = conv_oh(k), ow = conv_ow(k);
     int64_t want_out[3] = { k->out, oh, ow };
-    int64_t want_w[4] = { k->out, k->c, k->kh, k->kw };
+    int64_t want_w[4] = { k->out, k->c / conv_groups(k), k->kh, k->kw };
     ok(shape_is(&l->output, 3, want_out) && l->n_params == (k->bias ? 2 : 1) &&
        strcmp(l->params[0].name, "weight") == 0 &&
        l->params[0].value.ndim == 4 && l->params[0].value.shape[0] == want_w[0] &&
@@ -215,83 +284,48 @@ static void check_conv_values(const conv_case *k, int batch, const char *what)
        "conv2d values %s: output [%d, %d, %d], weight [out, in, kh, kw]%s", what,
        k->out, oh, ow, k->bias ? ", bias [out]" : "");
 
-    dlh_shape out = shape3(k->out, oh, ow);
     size_t nx = (size_t)batch * k->c * k->h * k->w, ny = (size_t)batch * k->out * oh * ow;
-    size_t nw = (size_t)k->out * k->c * k->kh * k->kw;
+    size_t nw = (size_t)k->out * (k->c / conv_groups(k)) * k->kh * k->kw;
     float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
     double *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx);
     double *dw = malloc(nw * sizeof *dw), *db = malloc((size_t)k->out * sizeof *db);
     float *wt = read_tensor(&l->params[0].value);
     float *b = k->bias ? read_tensor(&l->params[1].value) : NULL;
-    float *gy = NULL, *gdx = NULL, *gw = NULL, *gb = NULL;
-    dlh_tensor tx = { 0 }, ty = { 0 }, tdy = { 0 }, tdx = { 0 }, nodx = { 0 };
-    dlh_tensor *views = calloc((size_t)l->n_scratch + 1, sizeof *views);
-    int rc = !x || !dy || !y || !dx || !dw || !db || !wt || !views ||
+    int rc = !x || !dy || !y || !dx || !dw || !db || !wt ||
              (k->bias && !b) ? DLH_ENOMEM : 0;
     if (rc == 0) {
         fill_values(x, (int64_t)nx, 1);
         fill_values(dy, (int64_t)ny, 2);
         /* Spread of the default init: U(+-1/sqrt(fan_in)). */
-        double bound = 1.0 / sqrt((double)k->c * k->kh * k->kw), wmax = 0;
+        double bound = 1.0 / sqrt((double)k->c / conv_groups(k) * k->kh * k->kw), wmax = 0;
         for (size_t i = 0; i < nw; i++)
             wmax = fmax(wmax, fabs(wt[i]));
         ok(wmax <= bound && wmax > 0.5 * bound, "conv2d values %s: default weight init "
            "within +-1/sqrt(in_c kh kw) = %.4f (max |w| %.4f)", what, bound, wmax);
         conv_naive(k, batch, x, wt, b, dy, y, dx, dw, db);
     }
-    rc = rc < 0 ? rc : batch_tensor(batch, &in, &tx);
-    rc = rc < 0 ? rc : batch_tensor(batch, &in, &tdx);
-    rc = rc < 0 ? rc : batch_tensor(batch, &out, &ty);
-    rc = rc < 0 ? rc : batch_tensor(batch, &out, &tdy);
-    rc = rc < 0 ? rc : host->tensor_write(be, &tx, x);
-    rc = rc < 0 ? rc : host->tensor_write(be, &tdy, dy);
-    /* d_input starts as garbage: backward must overwrite it. */
-    rc = rc < 0 ? rc : be->ops->fill(be->ctx, tdx.mem, nx, 123.0f);
-    dlh_layer_ctx ctx;
-    if (rc == 0)
-        dlh_layer_ctx_fill(l, batch, 1, 0, 1, &ctx, views);
-    rc = rc < 0 ? rc : l->ops->forward(l->state, &ctx, &tx, &ty);
-    rc = rc < 0 ? rc : dlh_layer_zero_grad(l);
-    rc = rc < 0 ? rc : l->ops->backward(l->state, &ctx, &tx, &ty, &tdy, &tdx);
-    if (rc == 0) {
-        gy = read_tensor(&ty);
-        gdx = read_tensor(&tdx);
+    two_steps t = { NULL, NULL, NULL, NULL };
+    rc = rc < 0 ? rc : run_two_steps(l, batch, &in, x, dy, &t);
+    for (size_t i = 0; rc == 0 && i < nw; i++)
+        dw[i] *= 2;
+    for (int i = 0; rc == 0 && i < k->out; i++)
+        db[i] *= 2;
+    double ey = rc ? 1 : max_err(t.y, y, (int64_t)ny);
+    double ex = rc ? 1 : max_err(t.dx, dx, (int64_t)nx);
+    double ew = rc ? 1 : max_err(t.dw, dw, (int64_t)nw);
+    ok(ey < 1e-5, "conv2d values %s: forward matches the direct convolution (err %.2e)",
+       what, ey);
+    ok(ex < 1e-5, "conv2d values %s: dx matches (err %.2e)", what, ex);
+    ok(ew < 1e-5, "conv2d values %s: dW accumulates sum_n dy[n] col[n]^T over two steps "
+       "(err %.2e)", what, ew);
+    if (k->bias) {
+        double eb = rc ? 1 : max_err(t.db, db, k->out);
+        ok(eb < 1e-5, "conv2d values %s: db accumulates the sums of dy over two steps "
+           "(err %.2e)", what, eb);
     }
-    ok(rc == 0 && max_err(gy, y, (int64_t)ny) < 1e-5,
-       "conv2d values %s: forward matches the direct convolution (err %.2e)", what,
-       rc == 0 ? max_err(gy, y, (int64_t)ny) : 1.0);
-    ok(rc == 0 && max_err(gdx, dx, (int64_t)nx) < 1e-5,
-       "conv2d values %s: dx matches (err %.2e)", what,
-       rc == 0 ? max_err(gdx, dx, (int64_t)nx) : 1.0);
-    /* A second step without d_input: the parameter gradients accumulate to
-       twice.  (Backward reuses the im2col scratch for dcol, so each backward
-       needs its forward.) */
-    rc = rc < 0 ? rc : l->ops->forward(l->state, &ctx, &tx, &ty);
-    rc = rc < 0 ? rc : l->ops->backward(l->state, &ctx, &tx, &ty, &tdy, &nodx);
-    if (rc == 0) {
-        gw = read_tensor(&l->params[0].grad);
-        gb = k->bias ? read_tensor(&l->params[1].grad) : NULL;
-        for (size_t i = 0; i < nw; i++)
-            dw[i] *= 2;
-        for (int i = 0; i < k->out; i++)
-            db[i] *= 2;
-    }
-    ok(rc == 0 && max_err(gw, dw, (int64_t)nw) < 1e-5,
-       "conv2d values %s: dW accumulates sum_n dy[n] col[n]^T over two steps "
-       "(err %.2e)", what,
-       rc == 0 ? max_err(gw, dw, (int64_t)nw) : 1.0);
-    if (k->bias)
-        ok(rc == 0 && max_err(gb, db, k->out) < 1e-5,
-           "conv2d values %s: db accumulates the sums of dy over two steps "
-           "(err %.2e)", what,
-           rc == 0 ? max_err(gb, db, k->out) : 1.0);
     if (rc < 0)
         diag("%s", dlh_error_get());
-    dlh_tensor_free(be, &tx);
-    dlh_tensor_free(be, &ty);
-    dlh_tensor_free(be, &tdy);
-    dlh_tensor_free(be, &tdx);
-    free(views);
+    two_steps_free(&t);
     free(x);
     free(dy);
     free(y);
@@ -300,11 +334,137 @@ static void check_conv_values(const conv_case *k, int batch, const char *what)
     free(db);
     free(wt);
     free(b);
-    free(gy);
-    free(gdx);
-    free(gw);
-    free(gb);
     dlh_layer_free(l);
+}
+
+/* ------------------------------------------------------------ conv_transpose2d */
+
+typedef struct convt_case {
+    int c, h, w, out, k, s, p, op, d, groups, bias;
+} convt_case;
+
+static int convt_size(const convt_case *k, int in)
+{
+    return (in - 1) * k->s - 2 * k->p + k->d * (k->k - 1) + k->op + 1;
+}
+
+/* Forward y, backward dx, dW and db of conv_transpose2d against direct loops
+   in double: every input pixel spreads its weighted copies over the output
+   (y[o, iy s - p + ky d, ...] += x[i, iy, ...] w[i, o, ky, kx]). */
+static void check_convt_values(const convt_case *k, int batch, const char *what)
+{
+    char body[512];
+    snprintf(body, sizeof body, "out_channels = %d; kernel_size = %d; stride = %d; "
+             "padding = %d; output_padding = %d; dilation = %d; groups = %d; bias = %s;",
+             k->out, k->k, k->s, k->p, k->op, k->d, k->groups, k->bias ? "true" : "false");
+    dlh_shape in = shape3(k->c, k->h, k->w);
+    dlh_layer_inst *l = layer_new("conv_transpose2d", body, 1, &in, batch);
+    if (!ok(l != NULL, "conv_transpose2d values %s: created", what))
+        return;
+    int oh = convt_size(k, k->h), ow = convt_size(k, k->w);
+    int cg = k->c / k->groups, og = k->out / k->groups;
+    size_t nx = (size_t)batch * k->c * k->h * k->w, ny = (size_t)batch * k->out * oh * ow;
+    size_t nw = (size_t)k->c * og * k->k * k->k;
+    float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
+    double *y = calloc(ny, sizeof *y), *dx = calloc(nx, sizeof *dx);
+    double *dw = calloc(nw, sizeof *dw), *db = calloc((size_t)k->out, sizeof *db);
+    float *wt = read_tensor(&l->params[0].value);
+    float *b = k->bias ? read_tensor(&l->params[1].value) : NULL;
+    int rc = !x || !dy || !y || !dx || !dw || !db || !wt || (k->bias && !b)
+                 ? DLH_ENOMEM : 0;
+    if (rc == 0) {
+        fill_values(x, (int64_t)nx, 1);
+        fill_values(dy, (int64_t)ny, 2);
+        for (size_t i = 0; i < ny; i++) {
+            int o = (int)(i / ((size_t)oh * ow) % (size_t)k->out);
+            y[i] = k->bias ? b[o] : 0.0;
+            db[o] += 2.0 * dy[i];
+        }
+        for (int n = 0; n < batch; n++)
+            for (int i = 0; i < k->c; i++)
+                for (int iy = 0; iy < k->h; iy++)
+                    for (int ix = 0; ix < k->w; ix++) {
+                        size_t xi = (((size_t)n * k->c + i) * k->h + iy) * k->w + ix;
+                        for (int oo = 0; oo < og; oo++)
+                            for (int ky = 0; ky < k->k; ky++)
+                                for (int kx = 0; kx < k->k; kx++) {
+                                    int yy = iy * k->s - k->p + ky * k->d;
+                                    int yx = ix * k->s - k->p + kx * k->d;
+                                    if (yy < 0 || yy >= oh || yx < 0 || yx >= ow)
+                                        continue;
+                                    int o = i / cg * og + oo;
+                                    size_t yi = (((size_t)n * k->out + o) * oh + yy) * ow + yx;
+                                    size_t wi = (((size_t)i * og + oo) * k->k + ky) * k->k + kx;
+                                    y[yi] += (double)x[xi] * wt[wi];
+                                    dx[xi] += (double)dy[yi] * wt[wi];
+                                    dw[wi] += 2.0 * x[xi] * dy[yi];
+                                }
+                    }
+    }
+    two_steps t = { NULL, NULL, NULL, NULL };
+    rc = rc < 0 ? rc : run_two_steps(l, batch, &in, x, dy, &t);
+    double ey = rc ? 1 : max_err(t.y, y, (int64_t)ny);
+    double ex = rc ? 1 : max_err(t.dx, dx, (int64_t)nx);
+    double ew = rc ? 1 : max_err(t.dw, dw, (int64_t)nw);
+    double eb = rc || !k->bias ? 0 : max_err(t.db, db, k->out);
+    ok(rc == 0 && ey < 1e-5 && ex < 1e-5 && ew < 1e-5 && eb < 1e-5,
+       "conv_transpose2d values %s: y, dx, dW and db (twice) match the direct loops "
+       "(err %.2e %.2e %.2e %.2e)", what, ey, ex, ew, eb);
+    if (rc < 0)
+        diag("%s", dlh_error_get());
+    two_steps_free(&t);
+    free(x);
+    free(dy);
+    free(y);
+    free(dx);
+    free(dw);
+    free(db);
+    free(wt);
+    free(b);
+    dlh_layer_free(l);
+}
+
+static void check_conv_transpose(void)
+{
+    dlh_shape in;
+    in = shape3(2, 3, 4);
+    grad("conv_transpose2d", "out_channels = 3; kernel_size = 3;", 1, &in, 2, NULL,
+         "3x3, stride 1");
+    in = shape3(3, 3, 3);
+    grad("conv_transpose2d", "out_channels = 2; kernel_size = 3; stride = 2; padding = 1; "
+         "output_padding = 1;", 1, &in, 2, NULL, "stride 2, padding 1, output_padding 1");
+    in = shape3(4, 3, 2);
+    grad("conv_transpose2d", "out_channels = 2; kernel_size = [2, 3]; stride = [2, 1]; "
+         "dilation = [1, 2]; groups = 2; bias = false;", 1, &in, 2, NULL,
+         "kernel [2, 3], stride [2, 1], dilation [1, 2], groups 2, no bias");
+    in = shape3(2, 2, 3);
+    grad("conv_transpose2d", "out_channels = 2; kernel_size = 2; dilation = 3; "
+         "output_padding = 2;", 1, &in, 2, NULL, "output_padding 2 >= stride, < dilation 3");
+    in = shape3(4, 3, 3);
+    grad("conv_transpose2d", "out_channels = 6; kernel_size = 1; groups = 2;", 1, &in, 2,
+         NULL, "1x1, groups 2 (no col2im)");
+    in = shape3(3, 2, 2);
+    grad("conv_transpose2d", "out_channels = 3; kernel_size = 4; stride = 2; padding = 1; "
+         "groups = 3;", 1, &in, 3, NULL, "depthwise 4x4, stride 2, padding 1");
+
+    /* c h w out k s p op d groups bias */
+    const convt_case cases[] = {
+        { 3, 5, 4, 4, 3, 2, 1, 1, 1, 1, 1 },
+        { 4, 3, 3, 6, 2, 3, 0, 2, 2, 2, 0 },
+        { 6, 4, 4, 6, 3, 1, 2, 0, 2, 6, 1 },
+    };
+    const char *names[] = { "3x3 stride 2 padding 1 output_padding 1",
+                            "2x2 stride 3 output_padding 2 dilation 2 groups 2, no bias",
+                            "depthwise 3x3 padding 2 dilation 2" };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_convt_values(&cases[i], 3, names[i]);
+    /* in_c * out_c/groups * kh * kw beyond the partials' budget. */
+    const convt_case chunk2 = { 256, 1, 1, 128, 3, 1, 0, 0, 1, 1, 1 };
+    check_convt_values(&chunk2, 4, "256 to 128 channels from 1x1 (dW in chunks of 3 "
+                       "samples)");
+    const convt_case chunk1 = { 512, 1, 1, 512, 3, 2, 0, 0, 1, 2, 1 };
+    check_convt_values(&chunk1, 2, "512 to 512 channels, groups 2 (dW one sample at a "
+                       "time)");
 }
 
 static void check_conv(void)
@@ -337,13 +497,13 @@ static void check_conv(void)
     grad("conv2d", "out_channels = 1; kernel_size = 2; stride = 2;", 1, &in, 1, NULL,
          "batch 1, one channel in and out");
 
-    /* c h w out  kh kw sh sw ph pw dh dw bias */
+    /* c h w out  kh kw sh sw ph pw dh dw bias groups */
     const conv_case cases[] = {
-        { 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1 },
-        { 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1 },
-        { 3, 9, 8, 4, 3, 2, 2, 3, 1, 0, 2, 1, 0 },
-        { 4, 5, 7, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1 },
-        { 3, 6, 6, 2, 1, 1, 2, 2, 1, 1, 1, 1, 1 },
+        { 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1 },
+        { 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1, 1 },
+        { 3, 9, 8, 4, 3, 2, 2, 3, 1, 0, 2, 1, 0, 1 },
+        { 4, 5, 7, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1 },
+        { 3, 6, 6, 2, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1 },
     };
     const char *names[] = {
         "LeNet conv1 (6@5x5 pad 2 on 1x28x28)", "LeNet conv2 (16@5x5 on 6x14x14)",
@@ -354,10 +514,44 @@ static void check_conv(void)
         check_conv_values(&cases[i], i < 2 ? 4 : 3, names[i]);
     /* out_c * K beyond the partials' budget: chunks of 2 samples, then one
        accumulating gemm per sample. */
-    const conv_case chunk2 = { 40, 3, 3, 1024, 3, 3, 1, 1, 0, 0, 1, 1, 1 };
+    const conv_case chunk2 = { 40, 3, 3, 1024, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1 };
     check_conv_values(&chunk2, 3, "out 1024 over 40x3x3 (dW in chunks of 2 samples)");
-    const conv_case chunk1 = { 64, 3, 3, 1024, 3, 3, 1, 1, 0, 0, 1, 1, 0 };
+    const conv_case chunk1 = { 64, 3, 3, 1024, 3, 3, 1, 1, 0, 0, 1, 1, 0, 1 };
     check_conv_values(&chunk1, 2, "out 1024 over 64x3x3 (dW one sample at a time)");
+    const conv_case gchunk2 = { 40, 3, 3, 1024, 3, 3, 1, 1, 0, 0, 1, 1, 1, 4 };
+    check_conv_values(&gchunk2, 3, "out 1024 over 40x3x3, groups 4 (dW in chunks)");
+    const conv_case gchunk1 = { 256, 3, 3, 1024, 3, 3, 1, 1, 0, 0, 1, 1, 1, 2 };
+    check_conv_values(&gchunk1, 2, "out 1024 over 256x3x3, groups 2 (dW one sample at a "
+                      "time)");
+    const conv_case depthwise = { 4, 9, 8, 8, 3, 3, 2, 1, 1, 1, 1, 2, 1, 4 };
+    check_conv_values(&depthwise, 3, "depthwise x2, stride [2, 1], dilation [1, 2]");
+    const conv_case groups_1x1 = { 6, 4, 5, 4, 1, 1, 1, 1, 0, 0, 1, 1, 0, 2 };
+    check_conv_values(&groups_1x1, 2, "1x1 groups 2 (no im2col)");
+
+    in = shape3(4, 5, 5);
+    grad("conv2d", "out_channels = 6; kernel_size = 3; padding = 1; groups = 2;", 1, &in, 2,
+         NULL, "groups 2");
+    in = shape3(3, 6, 5);
+    grad("conv2d", "out_channels = 6; kernel_size = 3; stride = 2; groups = 3;", 1, &in, 3,
+         NULL, "depthwise x2, stride 2 (groups > batch)");
+    in = shape3(2, 5, 6);
+    grad("conv2d", "out_channels = 3; kernel_size = [2, 4]; padding = \"same\";", 1, &in, 2,
+         NULL, "padding same, even kernel [2, 4]");
+    in = shape3(2, 5, 5);
+    grad("conv2d", "out_channels = 2; kernel_size = 2; dilation = 3; padding = \"same\"; "
+         "groups = 2;", 1, &in, 2, NULL, "padding same, kernel 2, dilation 3, depthwise");
+    in = shape3(1, 1, 1);
+    grad("conv2d", "out_channels = 2; kernel_size = 2; padding = \"same\";", 1, &in, 3,
+         NULL, "padding same, 2x2 over one pixel");
+    in = shape3(2, 5, 4);
+    grad("conv2d", "out_channels = 2; kernel_size = 3; padding = \"valid\";", 1, &in, 2,
+         NULL, "padding valid");
+    dlh_layer_inst *sl = layer_new("conv2d", "out_channels = 5; kernel_size = [4, 3]; "
+                                   "dilation = [1, 3]; padding = \"same\";", 1, &in, 2);
+    int64_t want_same[3] = { 5, 5, 4 };
+    ok(sl && shape_is(&sl->output, 3, want_same),
+       "conv2d padding same keeps [2, 5, 4] at [5, 5, 4]");
+    dlh_layer_free(sl);
 
     /* Scalar forms and the output size. */
     in = shape3(3, 32, 30);
@@ -730,8 +924,8 @@ static void check_errors(void)
         "kernel larger than the input");
     bad("conv2d", "out_channels = 4; kernel_size = 3; dilation = 4;", 1, &img, "dilation",
         "[1, 8, 8]", "dilated kernel larger than the input");
-    bad("conv2d", "out_channels = 4; kernel_size = 3; groups = 2;", 1, &img, "groups",
-        NULL, "with an unknown key");
+    bad("conv2d", "out_channels = 4; kernel_size = 3; group = 2;", 1, &img,
+        "unknown parameter 'group'", "did you mean 'groups'", "with an unknown key");
 
     bad("maxpool2d", "stride = 2;", 1, &img, "kernel_size", NULL, "without kernel_size");
     bad("maxpool2d", "kernel_size = 2; padding = 2;", 1, &img, "padding", "half",
@@ -776,6 +970,7 @@ int main(void)
         return done_testing();
     }
     check_conv();
+    check_conv_transpose();
     check_pools();
     check_shape_layers();
     check_add();

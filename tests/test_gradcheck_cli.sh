@@ -22,8 +22,8 @@ cp "$DLHOST_SRCDIR/tests/data/gradcheck/all.cfg" all.cfg
 
 run_cmd "$dlhost" gradcheck all.cfg
 is "$RC" 0 "every layer and nll pass: exit 0"
-for t in conv2d batchnorm maxpool2d avgpool2d upsample adaptive_avgpool2d global_avgpool \
-         concat flatten dense dropout elu selu celu \
+for t in conv2d conv_transpose2d batchnorm maxpool2d avgpool2d upsample adaptive_avgpool2d \
+         global_avgpool concat flatten dense dropout elu selu celu \
          gelu silu mish softplus hardtanh relu6 hardswish hardsigmoid softsign leaky_relu \
          relu sigmoid tanh softmax reshape add log_softmax \
          prelu dropout2d alpha_dropout identity maxout; do
@@ -31,8 +31,8 @@ for t in conv2d batchnorm maxpool2d avgpool2d upsample adaptive_avgpool2d global
         "$OUT_FILE"
     ok $? "$t: checked, ok"
 done
-[ "$(grep -c ' ok$' "$OUT_FILE")" -eq 45 ]
-ok $? "45 components checked (44 layers and the loss)"
+[ "$(grep -c ' ok$' "$OUT_FILE")" -eq 47 ]
+ok $? "47 components checked (46 layers and the loss)"
 
 # Every loss on the targets it takes.
 for l in nll cross_entropy multi_margin focal; do
@@ -83,8 +83,8 @@ if [ -n "${DLHOST_FIXTURES:-}" ] && [ -f "$DLHOST_FIXTURES/wrong_grad.so" ]; the
     ok $? "its line says FAILED with error 1"
     like "$OUT_FILE" "worst: input 0" "and where"
     like "$ERR_FILE" "gradcheck: 1 component exceeds the tolerance 0.01" "the summary names the count"
-    [ "$(grep -c ' ok$' "$OUT_FILE")" -eq 45 ]
-    ok $? "the other 45 components still pass"
+    [ "$(grep -c ' ok$' "$OUT_FILE")" -eq 47 ]
+    ok $? "the other 47 components still pass"
 else
     skip "no tests/fixtures/wrong_grad.so (run through make check)"
     skip "no tests/fixtures/wrong_grad.so (run through make check)"

@@ -609,9 +609,21 @@ static void test_image(void)
     download(Z, back, 9);
     ok(rc == 0 && same(back, (float[]){ 2, 8, 6, 16, 40, 24, 14, 32, 18 }, 9, 0),
        "col2im adds into the image (twice here)");
-    g.oh = 3;
-    ok(B->im2col(be->ctx, &g, 1, at(I, 0), at(C, 0)) == DLH_EINVAL &&
-       strstr(dlh_error_get(), "does not match the window"), "a wrong oh is refused");
+    /* ABI 1.6: im2col takes an oh, ow beyond the window's (zeros below and
+       right); pooling still refuses them. */
+    g.oh = g.ow = 3;
+    float col3[36];
+    dlh_buffer *C3 = upload(NULL, 36);
+    rc = B->im2col(be->ctx, &g, 1, at(I, 0), at(C3, 0));
+    download(C3, col3, 36);
+    ok(rc == 0 && same(col3, (float[]){ 1, 2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 0, 5, 6, 0, 8, 9, 0,
+                                        4, 5, 6, 7, 8, 9, 0, 0, 0, 5, 6, 0, 8, 9, 0, 0, 0, 0 },
+                       36, 0), "im2col with oh, ow one more than the window: zeros below "
+       "and right");
+    ok(B->pool2d(be->ctx, DLH_POOL_AVG, &g, 1, at(I, 0), at(C3, 0), at(C3, 0)) ==
+       DLH_EINVAL && strstr(dlh_error_get(), "does not match the window"),
+       "pool2d: a wrong oh is refused");
+    B->free(be->ctx, C3);
     g = window(1, 3, 3, 2, 1, 0);
     ok(B->im2col(be->ctx, &g, 2, at(I, 0), at(C, 0)) == DLH_EINVAL,
        "im2col past the image is refused");

@@ -51,7 +51,8 @@ typedef struct dlh_window2d {
     int32_t dh, dw;           /* dilation (1 = none) */
     int32_t oh, ow;           /* output size; filled by the caller:
                                  (h + 2ph - dh(kh-1) - 1)/sh + 1; pool2d also
-                                 takes dlh_pool2d_ceil_size's (ABI 1.6) */
+                                 takes dlh_pool2d_ceil_size's, im2col and
+                                 col2im others (ABI 1.6, see there) */
 } dlh_window2d;
 
 /* PyTorch's ceil_mode output size of a pooling window of `extent` cells
@@ -134,7 +135,12 @@ typedef struct dlh_backend_ops {
        im2col: col holds, for each image, a [c*kh*kw, oh*ow] matrix
        (rows ordered channel, ky, kx as PyTorch's weight layout).
        col2im adds such columns back into img (img is accumulated, not
-       overwritten). */
+       overwritten).  ABI 1.6: both take any oh, ow >= 1, not only the
+       window's own size: window positions past the padded input read zeros
+       (im2col) and add nothing (col2im).  A larger oh pads the bottom (ow
+       the right) beyond ph (pw), as PyTorch's padding="same" does for an
+       even kernel; a smaller one drops the last rows (a transposed
+       convolution's output_padding). */
     int (*im2col)(void *ctx, const dlh_window2d *g, int n, dlh_mem img, dlh_mem col);
     int (*col2im)(void *ctx, const dlh_window2d *g, int n, dlh_mem col, dlh_mem img);
 

@@ -1,11 +1,16 @@
 /* conv2d: 2-D convolution over [C, H, W] samples with nn.Conv2d's parameters,
- * layouts (weight [out_c, in_c, kh, kw], bias [out_c]) and default
- * initialisation.
+ * layouts (weight [out_c, in_c/groups, kh, kw], bias [out_c]) and default
+ * initialisation; groups (depthwise included) and padding "same" / "valid".
  *
  * Forward: im2col of the whole batch into scratch (col[n] is [K, P] with
  * K = in_c*kh*kw, P = oh*ow), then one gemm_batched y[n] = W col[n] with W
  * shared, then the bias through an ew kernel broadcast per channel.  A 1x1
  * kernel with stride 1 and no padding skips im2col: col[n] is x[n] itself.
+ * With groups, group g's rows of col (its in_c/groups channels) and of y
+ * (its out_c/groups) are contiguous blocks, so the gemms run per group
+ * (layers_conv_gemm).  padding = "same" with an even kernel pads one more
+ * zero on the bottom and right than on the top and left, as PyTorch does:
+ * im2col over an oh of h (backend.h, ABI 1.6) gives that.
  * Backward: dW from per-sample partials dy[n] col[n]^T (each problem of a
  * batched call writes its own C, so backends may run them concurrently),
  * summed into the gradient by a gemm with a vector of ones; db by a row
@@ -16,6 +21,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "layers.h"
 
@@ -26,18 +32,172 @@
 typedef struct conv2d_state {
     dlh_window2d g;             /* input c, h, w; kernel; output oh, ow */
     int out_c;
-    int k;                      /* in_c * kh * kw: rows of col */
+    int groups;
+    int k;                      /* in_c/groups * kh * kw: rows of a group's col */
     int p;                      /* oh * ow: columns of col */
     int direct;                 /* 1x1, stride 1, no padding: col is x */
     int has_bias;
-    int chunk;                  /* samples per batched dW call; 0 = the batch */
+    layers_wgrad wgrad;         /* dW from dy and col */
     int w_index, b_index;
-    int col_index;              /* [N, K, P]; dcol in backward */
-    int part_index;             /* dW partials [chunk, out_c, K] */
-    int ones_index;             /* [N] ones, for sums over the batch */
+    int col_index;              /* [N, groups*K, P]; dcol in backward */
     int rowsum_index;           /* [N, out_c] sums of dy over P */
     dlh_ew_kernel *add_bias;    /* y += b[channel] */
 } conv2d_state;
+
+int layers_conv_gemm(const dlh_backend *be, int groups, int batch, int trans_a, int m, int n,
+                     int k, dlh_mem a, int lda, dlh_mem b, dlh_mem c)
+{
+    int64_t ag = (int64_t)(trans_a ? k : m) * lda, bg = (int64_t)k * n, cg = (int64_t)m * n;
+    int64_t bs = bg * groups, cs = cg * groups;
+    int rc = 0;
+    /* One batched call per group (A shared by the batch) or per sample (A
+       strided over the groups), whichever makes fewer calls. */
+    if (groups <= batch) {
+        for (int g = 0; g < groups && rc == 0; g++)
+            rc = be->ops->gemm_batched(be->ctx, trans_a, 0, m, n, k, 1.0f,
+                                       dlh_mem_at(a, (size_t)(g * ag)), lda, 0,
+                                       dlh_mem_at(b, (size_t)(g * bg)), n, bs, 0.0f,
+                                       dlh_mem_at(c, (size_t)(g * cg)), n, cs, batch);
+    } else {
+        for (int i = 0; i < batch && rc == 0; i++)
+            rc = be->ops->gemm_batched(be->ctx, trans_a, 0, m, n, k, 1.0f, a, lda, ag,
+                                       dlh_mem_at(b, (size_t)(i * bs)), n, bg, 0.0f,
+                                       dlh_mem_at(c, (size_t)(i * cs)), n, cg, groups);
+    }
+    return rc;
+}
+
+int layers_wgrad_plan(dlh_layer_setup *setup, layers_wgrad *w, int groups, int m, int k,
+                      int p)
+{
+    *w = (layers_wgrad){ .groups = groups, .m = m, .k = k, .p = p };
+    /* Partials no larger than b itself are kept for the whole batch; beyond
+       that a fixed buffer takes the batch in chunks. */
+    int64_t part = (int64_t)groups * m * k;
+    int rc;
+    if (m <= p) {
+        rc = setup->add_scratch(setup, part, 0, &w->part_index);
+    } else {
+        int64_t chunk = CONV2D_PARTIAL_BUDGET / part;
+        w->chunk = chunk < 1 ? 1 : chunk > INT_MAX ? INT_MAX : (int)chunk;
+        rc = setup->add_scratch(setup, 0, w->chunk > 1 ? w->chunk * part : 0,
+                                &w->part_index);
+    }
+    return rc < 0 ? rc : setup->add_scratch(setup, 1, 0, &w->ones_index);
+}
+
+int layers_wgrad_run(const layers_wgrad *w, const dlh_layer_ctx *ctx, int batch, dlh_mem a,
+                     dlh_mem b, dlh_mem dw)
+{
+    const dlh_backend *be = ctx->backend;
+    dlh_mem ones = ctx->scratch[w->ones_index].mem;
+    int64_t ap = (int64_t)w->m * w->p, bp = (int64_t)w->k * w->p, mk = (int64_t)w->m * w->k;
+    int part = w->groups * w->m * w->k;
+    int rc = be->ops->fill(be->ctx, ones, (size_t)batch, 1.0f);
+    if (rc < 0)
+        return rc;
+    if (w->chunk == 1) {
+        /* Partials would not fit the budget: one accumulating gemm per sample
+           (per group: each group's block of dW is its own C). */
+        for (int n = 0; n < batch; n++) {
+            dlh_mem an = dlh_mem_at(a, (size_t)n * (size_t)(ap * w->groups));
+            dlh_mem bn = dlh_mem_at(b, (size_t)n * (size_t)(bp * w->groups));
+            rc = w->groups == 1
+                     ? be->ops->gemm(be->ctx, 0, 1, w->m, w->k, w->p, 1.0f, an, w->p, bn,
+                                     w->p, 1.0f, dw, w->k)
+                     : be->ops->gemm_batched(be->ctx, 0, 1, w->m, w->k, w->p, 1.0f, an,
+                                             w->p, ap, bn, w->p, bp, 1.0f, dw, w->k, mk,
+                                             w->groups);
+            if (rc < 0)
+                return rc;
+        }
+        return 0;
+    }
+    dlh_mem partials = ctx->scratch[w->part_index].mem;
+    int chunk = w->chunk > 0 && w->chunk < batch ? w->chunk : batch;
+    for (int n0 = 0; n0 < batch; n0 += chunk) {
+        int nb = batch - n0 < chunk ? batch - n0 : chunk;
+        /* Samples and groups are one uniform stride apart in a, b and the
+           partials: one batched call covers both. */
+        if ((rc = be->ops->gemm_batched(be->ctx, 0, 1, w->m, w->k, w->p, 1.0f,
+                                        dlh_mem_at(a, (size_t)n0 * (size_t)(ap * w->groups)),
+                                        w->p, ap,
+                                        dlh_mem_at(b, (size_t)n0 * (size_t)(bp * w->groups)),
+                                        w->p, bp, 0.0f, partials, w->k, mk,
+                                        nb * w->groups)) < 0 ||
+            (rc = be->ops->gemm(be->ctx, 0, 0, 1, part, nb, 1.0f, ones, nb, partials, part,
+                                1.0f, dw, part)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int layers_bias_grad(const layers_wgrad *w, const dlh_layer_ctx *ctx, int batch, int c,
+                     int plane, dlh_mem dy, dlh_mem rowsum, dlh_mem db)
+{
+    const dlh_backend *be = ctx->backend;
+    /* Rows of the plane, then the batch through the ones. */
+    int rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, batch * c, plane, dy, rowsum,
+                             layers_no_mem());
+    return rc < 0 ? rc : be->ops->gemm(be->ctx, 0, 0, 1, c, batch, 1.0f,
+                                       ctx->scratch[w->ones_index].mem, batch, rowsum, c,
+                                       1.0f, db, c);
+}
+
+int layers_groups(dlh_params *p, int64_t in_c, int64_t out_c, int *groups)
+{
+    const dlh_host *host = layers_host;
+    int64_t def = 1, g;
+    int rc = host->param_int(p, "groups", &def, INT32_MIN, INT32_MAX, &g);
+    if (rc < 0)
+        return rc;
+    /* _ConvNd.__init__'s checks, in its order and words. */
+    if (g <= 0)
+        return host->param_error(p, "groups", "groups must be a positive integer, got "
+                                 "%lld", (long long)g);
+    if (in_c % g != 0)
+        return host->param_error(p, "groups", "in_channels must be divisible by groups "
+                                 "(in_channels %lld, groups %lld)", (long long)in_c,
+                                 (long long)g);
+    if (out_c % g != 0)
+        return host->param_error(p, "groups", "out_channels must be divisible by groups "
+                                 "(out_channels %lld, groups %lld)", (long long)out_c,
+                                 (long long)g);
+    *groups = (int)g;
+    return 0;
+}
+
+/* padding: a number, [h, w], "valid" (0) or "same" (*same = 1; pad gets the
+   top and left padding, PyTorch's total/2; the rest goes below and right). */
+static int conv2d_padding(dlh_params *p, const int32_t ks[2], const int32_t stride[2],
+                          const int32_t dil[2], int32_t pad[2], int *same)
+{
+    const dlh_host *host = layers_host;
+    const char *word;
+    *same = 0;
+    if (!host->param_has(p, "padding")) {
+        pad[0] = pad[1] = 0;
+        return 0;
+    }
+    if (host->param_string(p, "padding", "0", &word) == 0) {
+        if (strcmp(word, "valid") != 0 && strcmp(word, "same") != 0)
+            return host->param_error(p, "padding", "Invalid padding string '%s', should be "
+                                     "one of {'valid', 'same'}", word);
+        pad[0] = pad[1] = 0;
+        if (strcmp(word, "same") == 0) {
+            if (stride[0] != 1 || stride[1] != 1)
+                return host->param_error(p, "padding", "padding='same' is not supported "
+                                         "for strided convolutions");
+            *same = 1;
+            for (int i = 0; i < 2; i++)
+                pad[i] = (int32_t)((int64_t)dil[i] * (ks[i] - 1) / 2);
+        }
+        return 0;
+    }
+    /* Not a string: the refusal just set is no failure of ours. */
+    host->error("%s", "");
+    return layers_param_pair(p, "padding", 0, 0, 1 << 16, pad);
+}
 
 static int conv2d_create(const dlh_host *host, dlh_layer_setup *setup, void **state)
 {
@@ -48,7 +208,7 @@ static int conv2d_create(const dlh_host *host, dlh_layer_setup *setup, void **st
         return DLH_ENOMEM;
     }
     dlh_params *p = setup->params;
-    int rc;
+    int rc, same;
     int64_t out_c;
     int32_t ks[2], stride[2], pad[2], dil[2];
     int bias, def_true = 1;
@@ -56,27 +216,35 @@ static int conv2d_create(const dlh_host *host, dlh_layer_setup *setup, void **st
                               &out_c)) < 0 ||
         (rc = layers_param_pair(p, "kernel_size", -1, 1, 1 << 16, ks)) < 0 ||
         (rc = layers_param_pair(p, "stride", 1, 1, 1 << 16, stride)) < 0 ||
-        (rc = layers_param_pair(p, "padding", 0, 0, 1 << 16, pad)) < 0 ||
         (rc = layers_param_pair(p, "dilation", 1, 1, 1 << 16, dil)) < 0 ||
+        (rc = conv2d_padding(p, ks, stride, dil, pad, &same)) < 0 ||
         (rc = host->param_bool(p, "bias", &def_true, &bias)) < 0)
         return rc;
 
     char sbuf[96];
     dlh_window2d *g = &st->g;
     int64_t eh, ew;
-    if ((rc = layers_window2d(setup, "conv2d", ks, stride, pad, dil, g, &eh, &ew)) < 0)
+    if ((rc = layers_window2d(setup, "conv2d", ks, stride, pad, dil, g, &eh, &ew)) < 0 ||
+        (rc = layers_groups(p, g->c, out_c, &st->groups)) < 0)
         return rc;
     const dlh_shape *in = &setup->inputs[0];
-    int64_t ph = (int64_t)g->h + 2 * (int64_t)g->ph, pw = (int64_t)g->w + 2 * (int64_t)g->pw;
-    if (eh > ph || ew > pw)
-        return host->param_error(p, "kernel_size", "conv2d kernel %dx%d (dilation "
-                                 "%dx%d, spanning %lldx%lld) does not fit the input %s "
-                                 "padded to %lldx%lld", g->kh, g->kw, g->dh, g->dw,
-                                 (long long)eh, (long long)ew,
-                                 layers_shape_str(in, sbuf, sizeof sbuf),
-                                 (long long)ph, (long long)pw);
-    g->oh = (int32_t)((ph - eh) / g->sh + 1);
-    g->ow = (int32_t)((pw - ew) / g->sw + 1);
+    if (same) {
+        /* Stride 1, and total padding dilation*(kernel-1): the size stays. */
+        g->oh = g->h;
+        g->ow = g->w;
+    } else {
+        int64_t ph = (int64_t)g->h + 2 * (int64_t)g->ph;
+        int64_t pw = (int64_t)g->w + 2 * (int64_t)g->pw;
+        if (eh > ph || ew > pw)
+            return host->param_error(p, "kernel_size", "conv2d kernel %dx%d (dilation "
+                                     "%dx%d, spanning %lldx%lld) does not fit the input %s "
+                                     "padded to %lldx%lld", g->kh, g->kw, g->dh, g->dw,
+                                     (long long)eh, (long long)ew,
+                                     layers_shape_str(in, sbuf, sizeof sbuf),
+                                     (long long)ph, (long long)pw);
+        g->oh = (int32_t)((ph - eh) / g->sh + 1);
+        g->ow = (int32_t)((pw - ew) / g->sw + 1);
+    }
 
     /* gemm takes int sizes: K, P and every per-sample matrix must fit. */
     int64_t ck = (int64_t)g->c * g->kh, k = ck * g->kw, np = (int64_t)g->oh * g->ow;
@@ -86,7 +254,7 @@ static int conv2d_create(const dlh_host *host, dlh_layer_setup *setup, void **st
                                  "over %s is too large", (long long)out_c, g->kh, g->kw,
                                  layers_shape_str(in, sbuf, sizeof sbuf));
     st->out_c = (int)out_c;
-    st->k = (int)k;
+    st->k = (int)(k / st->groups);
     st->p = (int)np;
     st->has_bias = bias;
     st->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 &&
@@ -98,10 +266,11 @@ static int conv2d_create(const dlh_host *host, dlh_layer_setup *setup, void **st
     setup->output.dim[2] = g->ow;
 
     /* nn.Conv2d.reset_parameters: kaiming_uniform_(a=sqrt(5)) gives the bound
-       1/sqrt(fan_in) for the weight, and the bias uses the same bound. */
-    float bound = (float)(1.0 / sqrt((double)k));
+       1/sqrt(fan_in), fan_in = in_c/groups*kh*kw, and the bias uses the same
+       bound. */
+    float bound = (float)(1.0 / sqrt((double)st->k));
     dlh_init def = { DLH_INIT_UNIFORM, -bound, bound };
-    dlh_shape ws = { 4, { out_c, g->c, g->kh, g->kw } };
+    dlh_shape ws = { 4, { out_c, g->c / st->groups, g->kh, g->kw } };
     if ((rc = setup->add_param(setup, "weight", &ws, def, &st->w_index)) < 0)
         return rc;
     if (bias) {
@@ -112,20 +281,9 @@ static int conv2d_create(const dlh_host *host, dlh_layer_setup *setup, void **st
                                    &st->add_bias)) < 0)
             return rc;
     }
-    /* Partials no larger than col are kept for the whole batch; beyond that a
-       fixed buffer takes the batch in chunks. */
-    int64_t part = out_c * k;
-    if (out_c <= np) {
-        rc = setup->add_scratch(setup, part, 0, &st->part_index);
-    } else {
-        int64_t chunk = CONV2D_PARTIAL_BUDGET / part;
-        st->chunk = chunk < 1 ? 1 : chunk > INT_MAX ? INT_MAX : (int)chunk;
-        rc = setup->add_scratch(setup, 0, st->chunk > 1 ? st->chunk * part : 0,
-                                &st->part_index);
-    }
-    if (rc < 0 ||
-        (rc = setup->add_scratch(setup, st->direct ? 0 : k * np, 0, &st->col_index)) < 0 ||
-        (rc = setup->add_scratch(setup, 1, 0, &st->ones_index)) < 0)
+    if ((rc = layers_wgrad_plan(setup, &st->wgrad, st->groups, st->out_c / st->groups,
+                                st->k, st->p)) < 0 ||
+        (rc = setup->add_scratch(setup, st->direct ? 0 : k * np, 0, &st->col_index)) < 0)
         return rc;
     return 0;
 }
@@ -156,52 +314,17 @@ static int conv2d_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tenso
         if ((rc = be->ops->im2col(be->ctx, &st->g, batch, inputs[0].mem, col)) < 0)
             return rc;
     }
-    int64_t kp = (int64_t)st->k * st->p, op = (int64_t)st->out_c * st->p;
-    if ((rc = be->ops->gemm_batched(be->ctx, 0, 0, st->out_c, st->p, st->k, 1.0f,
-                                    ctx->params[st->w_index].mem, st->k, 0, col, st->p,
-                                    kp, 0.0f, output->mem, st->p, op, batch)) < 0 ||
+    int og = st->out_c / st->groups;
+    if ((rc = layers_conv_gemm(be, st->groups, batch, 0, og, st->p, st->k,
+                               ctx->params[st->w_index].mem, st->k, col, output->mem)) < 0 ||
         !st->has_bias)
         return rc;
-    size_t n = (size_t)batch * (size_t)op;
+    size_t n = (size_t)batch * (size_t)st->out_c * (size_t)st->p;
     dlh_ew_arg args[2] = {
         { ctx->params[st->b_index].mem, (size_t)st->out_c, (size_t)st->p },
         dlh_ew_full(output->mem, n),
     };
     return layers_host->ew_run(st->add_bias, n, args, NULL);
-}
-
-/* dW += sum over the batch of dy[n] col[n]^T. */
-static int conv2d_backward_weight(const conv2d_state *st, const dlh_layer_ctx *ctx,
-                                  int batch, dlh_mem dy, dlh_mem col, dlh_mem ones)
-{
-    const dlh_backend *be = ctx->backend;
-    dlh_mem dw = ctx->grads[st->w_index].mem;
-    int64_t kp = (int64_t)st->k * st->p, op = (int64_t)st->out_c * st->p;
-    int part = st->out_c * st->k;
-    int rc;
-    if (st->chunk == 1) {
-        /* Partials would not fit the budget: one accumulating gemm per sample. */
-        for (int n = 0; n < batch; n++)
-            if ((rc = be->ops->gemm(be->ctx, 0, 1, st->out_c, st->k, st->p, 1.0f,
-                                    dlh_mem_at(dy, (size_t)n * (size_t)op), st->p,
-                                    dlh_mem_at(col, (size_t)n * (size_t)kp), st->p, 1.0f,
-                                    dw, st->k)) < 0)
-                return rc;
-        return 0;
-    }
-    dlh_mem partials = ctx->scratch[st->part_index].mem;
-    int chunk = st->chunk > 0 && st->chunk < batch ? st->chunk : batch;
-    for (int n0 = 0; n0 < batch; n0 += chunk) {
-        int b = batch - n0 < chunk ? batch - n0 : chunk;
-        if ((rc = be->ops->gemm_batched(be->ctx, 0, 1, st->out_c, st->k, st->p, 1.0f,
-                                        dlh_mem_at(dy, (size_t)n0 * (size_t)op), st->p, op,
-                                        dlh_mem_at(col, (size_t)n0 * (size_t)kp), st->p,
-                                        kp, 0.0f, partials, st->k, part, b)) < 0 ||
-            (rc = be->ops->gemm(be->ctx, 0, 0, 1, part, b, 1.0f, ones, b, partials, part,
-                                1.0f, dw, part)) < 0)
-            return rc;
-    }
-    return 0;
 }
 
 static int conv2d_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
@@ -216,33 +339,24 @@ static int conv2d_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tens
         return rc;
     dlh_mem dy = d_output->mem;
     dlh_mem col = st->direct ? inputs[0].mem : ctx->scratch[st->col_index].mem;
-    dlh_mem ones = ctx->scratch[st->ones_index].mem;
-    if ((rc = be->ops->fill(be->ctx, ones, (size_t)batch, 1.0f)) < 0 ||
-        (rc = conv2d_backward_weight(st, ctx, batch, dy, col, ones)) < 0)
+    if ((rc = layers_wgrad_run(&st->wgrad, ctx, batch, dy, col,
+                               ctx->grads[st->w_index].mem)) < 0 ||
+        (st->has_bias &&
+         (rc = layers_bias_grad(&st->wgrad, ctx, batch, st->out_c, st->p, dy,
+                                ctx->scratch[st->rowsum_index].mem,
+                                ctx->grads[st->b_index].mem)) < 0))
         return rc;
-    if (st->has_bias) {
-        /* db += sum over n and P of dy: rows of P, then the batch. */
-        dlh_mem rowsum = ctx->scratch[st->rowsum_index].mem;
-        if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, batch * st->out_c, st->p,
-                                  dy, rowsum, layers_no_mem())) < 0 ||
-            (rc = be->ops->gemm(be->ctx, 0, 0, 1, st->out_c, batch, 1.0f, ones, batch,
-                                rowsum, st->out_c, 1.0f, ctx->grads[st->b_index].mem,
-                                st->out_c)) < 0)
-            return rc;
-    }
     if (!d_inputs[0].mem.buf)
         return 0;
-    int64_t kp = (int64_t)st->k * st->p, op = (int64_t)st->out_c * st->p;
     dlh_mem w = ctx->params[st->w_index].mem;
+    int og = st->out_c / st->groups;
     if (st->direct)
-        return be->ops->gemm_batched(be->ctx, 1, 0, st->k, st->p, st->out_c, 1.0f, w,
-                                     st->k, 0, dy, st->p, op, 0.0f, d_inputs[0].mem,
-                                     st->p, kp, batch);
+        return layers_conv_gemm(be, st->groups, batch, 1, st->k, st->p, og, w, st->k, dy,
+                                d_inputs[0].mem);
     /* dcol reuses col: dW, its only other reader, is done. */
     int64_t img = (int64_t)st->g.c * st->g.h * st->g.w;
-    if ((rc = be->ops->gemm_batched(be->ctx, 1, 0, st->k, st->p, st->out_c, 1.0f, w,
-                                    st->k, 0, dy, st->p, op, 0.0f, col, st->p, kp,
-                                    batch)) < 0 ||
+    if ((rc = layers_conv_gemm(be, st->groups, batch, 1, st->k, st->p, og, w, st->k, dy,
+                               col)) < 0 ||
         (rc = be->ops->fill(be->ctx, d_inputs[0].mem, (size_t)batch * (size_t)img,
                             0.0f)) < 0)
         return rc;
@@ -268,11 +382,12 @@ const dlh_layer_ops conv2d_ops = {
 
 /* Parameter table (plugin.h): checked by the host against every read. */
 const dlh_param_doc conv2d_params[] = {
-    { "out_channels", DLH_PARAM_INT, NULL, 1, 1048576, NULL, "output channels" },
+    LAYERS_OUT_CHANNELS_DOC,
     LAYERS_KERNEL_SIZE_DOC,
-    { "stride", DLH_PARAM_FLOATS, "1", 0, 0, NULL, "an integer in [1, 65536] or a list [h, w] of them" },
-    { "padding", DLH_PARAM_FLOATS, "0", 0, 0, NULL, "zeros added on each side: an integer in [0, 65536] or a list [h, w] of them" },
-    { "dilation", DLH_PARAM_FLOATS, "1", 0, 0, NULL, "spacing of the kernel's taps: an integer in [1, 65536] or a list [h, w] of them" },
-    { "bias", DLH_PARAM_BOOL, "true", 0, 0, NULL, "add a learned bias per output channel" },
+    LAYERS_STRIDE_DOC,
+    { "padding", DLH_PARAM_OTHER, "0", 0, 0, NULL, "zeros added on each side: an integer in [0, 65536], a list [h, w] of them, \"valid\" (none) or \"same\" (output size = input size, stride 1 only; an odd total puts the extra zero below and right, as PyTorch)" },
+    LAYERS_DILATION_DOC,
+    LAYERS_GROUPS_DOC,
+    LAYERS_CONV_BIAS_DOC,
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };

@@ -98,6 +98,9 @@ static const struct {
     { "conv2d", &conv2d_ops,
       "2-D convolution over [C, H, W] samples, im2col + gemm (nn.Conv2d)",
       conv2d_params },
+    { "conv_transpose2d", &conv_transpose2d_ops,
+      "transposed 2-D convolution over [C, H, W] samples, gemm + col2im "
+      "(nn.ConvTranspose2d)", conv_transpose2d_params },
     { "maxpool2d", &maxpool2d_ops, "2-D max pooling (nn.MaxPool2d)",
       maxpool2d_params },
     { "avgpool2d", &avgpool2d_ops, "2-D average pooling (nn.AvgPool2d)",
@@ -138,9 +141,9 @@ static int layers_init(const dlh_host *host, dlh_registrar *reg)
 }
 
 DLH_PLUGIN("layers", "0.1.0",
-           "core layers: dense, conv2d, maxpool2d, avgpool2d, flatten, reshape, add, "
-           "concat, maxout, identity, adaptive_avgpool2d, global_avgpool, upsample", "MIT",
-           layers_init)
+           "core layers: dense, conv2d, conv_transpose2d, maxpool2d, avgpool2d, flatten, "
+           "reshape, add, concat, maxout, identity, adaptive_avgpool2d, global_avgpool, "
+           "upsample", "MIT", layers_init)
 
 /* The table of a layer without parameters. */
 const dlh_param_doc layers_no_params[] = {

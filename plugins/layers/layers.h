@@ -122,5 +122,56 @@ extern const dlh_layer_ops global_avgpool_ops;
 extern const dlh_layer_ops upsample_ops;
 extern const dlh_param_doc adaptive_avgpool2d_params[];
 extern const dlh_param_doc upsample_params[];
+/* conv2d.c, shared with conv_transpose2d.c: the gemms of a grouped
+   convolution.  For each of `batch` samples and each group g:
+   C[n][g] = op(A[g]) B[n][g], with A[g] m x k (stored k x m when trans_a),
+   row stride lda, groups (trans_a ? k : m) * lda elements apart and shared
+   by the batch; B[n][g] k x n and C[n][g] m x n contiguous, groups one after
+   the other within a sample (the NCHW channel blocks of a group).  C is
+   overwritten. */
+int layers_conv_gemm(const dlh_backend *be, int groups, int batch, int trans_a, int m, int n,
+                     int k, dlh_mem a, int lda, dlh_mem b, dlh_mem c);
+
+/* A weight gradient dW[g] += sum over samples of A[n][g] B[n][g]^T, with
+   A[n][g] m x p, B[n][g] k x p and dW[g] m x k laid out as layers_conv_gemm's
+   C, B and A.  plan declares the scratch (partials, ones) in create; run
+   fills the ones (batch of them) and adds into dw. */
+typedef struct layers_wgrad {
+    int groups, m, k, p;
+    int chunk;              /* samples per batched call; 0 = all, 1 = one gemm each */
+    int part_index;         /* per-sample partials */
+    int ones_index;         /* [N] ones, for sums over the batch */
+} layers_wgrad;
+int layers_wgrad_plan(dlh_layer_setup *setup, layers_wgrad *w, int groups, int m, int k,
+                      int p);
+int layers_wgrad_run(const layers_wgrad *w, const dlh_layer_ctx *ctx, int batch, dlh_mem a,
+                     dlh_mem b, dlh_mem dw);
+
+/* db[c] += the sum of dy [batch, c, plane] over the batch and the plane;
+   rowsum is scratch of batch * c floats; after layers_wgrad_run (its ones). */
+int layers_bias_grad(const layers_wgrad *w, const dlh_layer_ctx *ctx, int batch, int c,
+                     int plane, dlh_mem dy, dlh_mem rowsum, dlh_mem db);
+
+/* Reads `groups` (default 1) and checks it as nn.Conv2d does, with its
+   words, against in_c and out_c; DLH_ECONFIG on a bad value. */
+int layers_groups(dlh_params *p, int64_t in_c, int64_t out_c, int *groups);
+
+extern const dlh_layer_ops conv_transpose2d_ops;
+extern const dlh_param_doc conv_transpose2d_params[];
+/* Table entries conv2d and conv_transpose2d share. */
+#define LAYERS_OUT_CHANNELS_DOC \
+    { "out_channels", DLH_PARAM_INT, NULL, 1, 1048576, NULL, "output channels" }
+#define LAYERS_STRIDE_DOC \
+    { "stride", DLH_PARAM_FLOATS, "1", 0, 0, NULL, \
+      "an integer in [1, 65536] or a list [h, w] of them" }
+#define LAYERS_DILATION_DOC \
+    { "dilation", DLH_PARAM_FLOATS, "1", 0, 0, NULL, \
+      "spacing of the kernel's taps: an integer in [1, 65536] or a list [h, w] of them" }
+#define LAYERS_GROUPS_DOC \
+    { "groups", DLH_PARAM_INT, "1", 1, 1048576, NULL, \
+      "blocked connections: in and out channels split into this many groups, each " \
+      "convolved with its own filters (groups = in channels: depthwise)" }
+#define LAYERS_CONV_BIAS_DOC \
+    { "bias", DLH_PARAM_BOOL, "true", 0, 0, NULL, "add a learned bias per output channel" }
 
 #endif

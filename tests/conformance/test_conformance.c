@@ -1025,6 +1025,15 @@ static void test_image(void)
     image_case(&g, 2, "padding 2");
     g = window(8, 20, 21, 3, 3, 1, 1, 1, 1, 1, 1);
     image_case(&g, 4, "large");
+    /* ABI 1.6: output sizes other than the window's. */
+    g = window(3, 6, 5, 2, 4, 1, 1, 0, 1, 1, 1);
+    g.oh++;
+    g.ow++;
+    image_case(&g, 2, "one more row and column (padding \"same\", even kernel)");
+    g = window(2, 9, 10, 3, 3, 2, 2, 1, 1, 3, 3);
+    g.oh--;
+    g.ow--;
+    image_case(&g, 2, "fewer rows and columns (output_padding >= stride)");
 }
 
 /* ------------------------------------------------------------ pooling */

@@ -310,11 +310,15 @@ static int size_mul(size_t *acc, int64_t v)
     return 1;
 }
 
-/* pool != 0 also accepts PyTorch's ceil_mode output size (ABI 1.6): one more
-   output when the last window still starts inside the input or the left
-   padding. */
+/* How window_check takes oh and ow: exactly what the window gives
+   (WIN_EXACT), that or PyTorch's ceil_mode size (WIN_POOL, ABI 1.6: one
+   more output when the last window still starts inside the input or the
+   left padding), or any size >= 1 with no fit of the window asked
+   (WIN_ANY: im2col and col2im since ABI 1.6). */
+enum { WIN_EXACT, WIN_POOL, WIN_ANY };
+
 static int window_check(const bchk_backend *bk, const char *prim, const dlh_window2d *g,
-                        int n, bchk_image_sizes *s, int pool)
+                        int n, bchk_image_sizes *s, int mode)
 {
     const char *be = bk->name;
     if (g == NULL) {
@@ -337,14 +341,14 @@ static int window_check(const bchk_backend *bk, const char *prim, const dlh_wind
     }
     int64_t eh = (int64_t)g->dh * (g->kh - 1) + 1, ew = (int64_t)g->dw * (g->kw - 1) + 1;
     int64_t ph = (int64_t)g->h + 2 * (int64_t)g->ph, pw = (int64_t)g->w + 2 * (int64_t)g->pw;
-    if (eh > ph || ew > pw) {
+    if (mode != WIN_ANY && (eh > ph || ew > pw)) {
         bk->host->error("%s %s: the dilated %lldx%lld window is larger than the padded "
                         "%lldx%lld input", be, prim, (long long)eh, (long long)ew,
                         (long long)ph, (long long)pw);
         return DLH_EINVAL;
     }
     int64_t oh = (ph - eh) / g->sh + 1, ow = (pw - ew) / g->sw + 1;
-    if (pool) {
+    if (mode == WIN_POOL) {
         int64_t ch = dlh_pool2d_ceil_size(g->h, g->ph, eh, g->sh);
         int64_t cw = dlh_pool2d_ceil_size(g->w, g->pw, ew, g->sw);
         if (g->oh == ch && g->oh != oh)
@@ -352,15 +356,20 @@ static int window_check(const bchk_backend *bk, const char *prim, const dlh_wind
         if (g->ow == cw && g->ow != ow)
             ow = cw;
     }
-    if (g->oh != oh || g->ow != ow) {
+    if (mode != WIN_ANY && (g->oh != oh || g->ow != ow)) {
         bk->host->error("%s %s: output size %dx%d does not match the window (expected "
                         "%lldx%lld = (in + 2 pad - dilation (kernel-1) - 1)/stride + 1)",
                         be, prim, g->oh, g->ow, (long long)oh, (long long)ow);
         return DLH_EINVAL;
     }
+    if (g->oh < 1 || g->ow < 1) {
+        bk->host->error("%s %s: output size %dx%d (expected at least 1x1)", be, prim,
+                        g->oh, g->ow);
+        return DLH_EINVAL;
+    }
     size_t plane = 1, oplane = 1, img = 1, out, col;
     int fits = size_mul(&plane, g->h) && size_mul(&plane, g->w) &&
-               size_mul(&oplane, oh) && size_mul(&oplane, ow) &&
+               size_mul(&oplane, g->oh) && size_mul(&oplane, g->ow) &&
                size_mul(&img, n) && size_mul(&img, g->c);
     out = img;
     fits = fits && size_mul(&out, (int64_t)oplane);
@@ -386,13 +395,13 @@ static int window_check(const bchk_backend *bk, const char *prim, const dlh_wind
 int bchk_window(const bchk_backend *bk, const char *prim, const dlh_window2d *g, int n,
                 bchk_image_sizes *s)
 {
-    return window_check(bk, prim, g, n, s, 0);
+    return window_check(bk, prim, g, n, s, WIN_EXACT);
 }
 
 int bchk_im2col(const bchk_backend *bk, const dlh_window2d *g, int n, dlh_mem img,
                 dlh_mem col, bchk_image_sizes *s)
 {
-    int rc = bchk_window(bk, "im2col", g, n, s);
+    int rc = window_check(bk, "im2col", g, n, s, WIN_ANY);
     if (rc == 0)
         rc = bchk_mem(bk, "im2col", "img", img, s->img, sizeof(float));
     if (rc == 0)
@@ -403,7 +412,7 @@ int bchk_im2col(const bchk_backend *bk, const dlh_window2d *g, int n, dlh_mem im
 int bchk_col2im(const bchk_backend *bk, const dlh_window2d *g, int n, dlh_mem col,
                 dlh_mem img, bchk_image_sizes *s)
 {
-    int rc = bchk_window(bk, "col2im", g, n, s);
+    int rc = window_check(bk, "col2im", g, n, s, WIN_ANY);
     if (rc == 0)
         rc = bchk_mem(bk, "col2im", "col", col, s->col, sizeof(float));
     if (rc == 0)
@@ -426,7 +435,7 @@ int bchk_pool2d(const bchk_backend *bk, dlh_pool_op op, const dlh_window2d *g, i
 {
     int rc = pool_op_check(bk, "pool2d", op);
     if (rc == 0)
-        rc = window_check(bk, "pool2d", g, n, s, 1);
+        rc = window_check(bk, "pool2d", g, n, s, WIN_POOL);
     /* The indices are only needed by a later backward: NULL skips them. */
     *want_idx = op == DLH_POOL_MAX && idx.buf != NULL;
     if (rc == 0)
@@ -444,7 +453,7 @@ int bchk_pool2d_backward(const bchk_backend *bk, dlh_pool_op op, const dlh_windo
     const char *prim = "pool2d_backward";
     int rc = pool_op_check(bk, prim, op);
     if (rc == 0)
-        rc = window_check(bk, prim, g, n, s, 1);
+        rc = window_check(bk, prim, g, n, s, WIN_POOL);
     if (rc == 0)
         rc = bchk_mem(bk, prim, "dy", dy, s->out, sizeof(float));
     if (rc == 0 && op == DLH_POOL_MAX)

@@ -121,7 +121,8 @@ typedef struct bchk_image_sizes {
 int bchk_window(const bchk_backend *bk, const char *prim, const dlh_window2d *g, int n,
                 bchk_image_sizes *s);
 
-/* im2col and col2im: bchk_window, then img (s->img floats) and col (s->col
+/* im2col and col2im: bchk_window, except that g->oh and g->ow may be any
+   size >= 1 (backend.h, ABI 1.6), then img (s->img floats) and col (s->col
    floats) inside their buffers, the input checked first. */
 int bchk_im2col(const bchk_backend *bk, const dlh_window2d *g, int n, dlh_mem img,
                 dlh_mem col, bchk_image_sizes *s);
