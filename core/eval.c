@@ -245,7 +245,7 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
     int nm = with_optim && e->optimizer && e->opt_mirror ? 1 + e->optimizer->n_scalars : 0;
     for (int i = 0; i < e->n_layers; i++)
         count += (size_t)e->layers[i]->n_params * (size_t)(1 + ns + nm) +
-                 (size_t)e->layers[i]->n_buffers;
+                 (size_t)e->layers[i]->n_buffers + (size_t)e->layers[i]->n_counters;
     int whitens = e->whiten_t[0].mem.buf != NULL;
     count += whitens ? 2 : 0;
     dlh_ckpt_tensor *t = eval_calloc(count, sizeof *t);
@@ -266,6 +266,13 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
             if (!(t[k].name = eval_name(l->name, l->buffers[j].name, NULL)))
                 goto nomem;
             t[k].t = &l->buffers[j].value;
+            *n = k + 1;
+        }
+        for (int j = 0; j < l->n_counters; j++, k++) {
+            if (!(t[k].name = eval_name(l->name, l->counter_names[j], NULL)))
+                goto nomem;
+            t[k].t = &dlh_ckpt_counter_desc;
+            t[k].host = &l->counters[j];
             *n = k + 1;
         }
     }
@@ -482,6 +489,8 @@ static int eval_match(const dlh_experiment *e, const dlh_st_file *f, const char 
     const char *cfg = dlh_config_path(e->cfg);
     for (size_t i = 0; i < n; i++) {
         const dlh_st_entry *s = dlh_st_find(f, t[i].name);
+        if (!s && t[i].host)
+            continue;           /* a counter the file predates (rundir.h) */
         if (!s) {
             dlh_error_set("%s: tensor '%s' is missing; the model of %s has it (is this "
                           "checkpoint from another experiment?)", path, t[i].name, cfg);
@@ -500,7 +509,9 @@ static int eval_match(const dlh_experiment *e, const dlh_st_file *f, const char 
             dlh_shape_format(&a, sa, sizeof sa);
             dlh_shape_format(&b, sb, sizeof sb);
             dlh_error_set("%s: tensor '%s' has shape %s%s, the model of %s expects %s",
-                          path, t[i].name, sa, s->dtype == t[i].t->dtype ? "" : " (I32)",
+                          path, t[i].name, sa,
+                          s->dtype == t[i].t->dtype ? "" : s->dtype == DLH_I32 ? " (I32)"
+                          : s->dtype == DLH_I64 ? " (I64)" : " (F32)",
                           cfg, sb);
             return DLH_ESHAPE;
         }

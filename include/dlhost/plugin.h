@@ -18,7 +18,7 @@
 #include "host.h"
 
 #define DLH_ABI_MAJOR 1
-#define DLH_ABI_MINOR 5
+#define DLH_ABI_MINOR 6
 
 typedef enum dlh_kind {
     DLH_KIND_BACKEND = 0,
