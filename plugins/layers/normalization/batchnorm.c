@@ -108,12 +108,15 @@ static int batchnorm_create(const dlh_host *host, dlh_layer_setup *setup, void *
     const int def_true = 1;
     double momentum = 0.0;
     int rc;
-    /* momentum is a number or "none" (torch's momentum=None): a string that
-       is not "none" falls through to the number's message. */
+    const char *word;
+    /* momentum is a number or "none" (torch's momentum=None). */
     if (host->param_choice(p, "momentum", none, -1, &rc) == 0)
         st->cumulative = 1;
     else if ((rc = host->param_float(p, "momentum", &def_momentum, 0.0, 1.0, &momentum)) < 0)
-        return rc;
+        return host->param_string(p, "momentum", "0.1", &word) < 0
+                   ? host->param_float(p, "momentum", &def_momentum, 0.0, 1.0, &momentum)
+                   : host->param_error(p, "momentum", "parameter 'momentum': expected a "
+                                       "number in [0, 1] or \"none\", got \"%s\"", word);
     if ((rc = norm_read_eps(host, p, &st->eps)) < 0 ||
         (rc = host->param_bool(p, "affine", &def_true, &st->affine)) < 0 ||
         (rc = host->param_bool(p, "track_running_stats", &def_true, &st->track)) < 0)
