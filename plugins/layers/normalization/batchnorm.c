@@ -107,10 +107,10 @@ static int batchnorm_create(const dlh_host *host, dlh_layer_setup *setup, void *
     const double def_momentum = 0.1;
     const int def_true = 1;
     double momentum = 0.0;
-    int rc;
+    int rc, which;
     const char *word;
     /* momentum is a number or "none" (torch's momentum=None). */
-    if (host->param_choice(p, "momentum", none, -1, &rc) == 0)
+    if (host->param_choice(p, "momentum", none, -1, &which) == 0)
         st->cumulative = 1;
     else if ((rc = host->param_float(p, "momentum", &def_momentum, 0.0, 1.0, &momentum)) < 0)
         return host->param_string(p, "momentum", "0.1", &word) < 0
