@@ -238,7 +238,8 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
 {
     size_t count = 0;
     for (int i = 0; i < e->n_layers; i++)
-        count += (size_t)e->layers[i]->n_params + (size_t)e->layers[i]->n_buffers;
+        count += (size_t)e->layers[i]->n_params + (size_t)e->layers[i]->n_buffers +
+                 (size_t)e->layers[i]->n_counters;
     /* Every trainable tensor's optimiser states, step count and scalar
        states (a frozen one has none, as in torch.optim). */
     for (int k = 0; with_optim && k < e->n_param_tensors; k++) {
@@ -272,6 +273,13 @@ int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor *
             if (!(t[k].name = eval_name(l->name, l->buffers[j].name, 0)))
                 goto nomem;
             t[k].t = &l->buffers[j].value;
+            *n = k + 1;
+        }
+        for (int j = 0; j < l->n_counters; j++, k++) {
+            if (!(t[k].name = eval_name(l->name, l->counter_names[j], 0)))
+                goto nomem;
+            t[k].t = &dlh_ckpt_counter_desc;
+            t[k].host = &l->counters[j];
             *n = k + 1;
         }
     }
@@ -490,6 +498,8 @@ static int eval_match(const dlh_experiment *e, const dlh_st_file *f, const char 
     const char *cfg = dlh_config_path(e->cfg);
     for (size_t i = 0; i < n; i++) {
         const dlh_st_entry *s = dlh_st_find(f, t[i].name);
+        if (!s && t[i].host)
+            continue;           /* a counter the file predates (rundir.h) */
         if (!s) {
             dlh_error_set("%s: tensor '%s' is missing; the model of %s has it (is this "
                           "checkpoint from another experiment?)", path, t[i].name, cfg);
@@ -508,7 +518,9 @@ static int eval_match(const dlh_experiment *e, const dlh_st_file *f, const char 
             dlh_shape_format(&a, sa, sizeof sa);
             dlh_shape_format(&b, sb, sizeof sb);
             dlh_error_set("%s: tensor '%s' has shape %s%s, the model of %s expects %s",
-                          path, t[i].name, sa, s->dtype == t[i].t->dtype ? "" : " (I32)",
+                          path, t[i].name, sa,
+                          s->dtype == t[i].t->dtype ? "" : s->dtype == DLH_I32 ? " (I32)"
+                          : s->dtype == DLH_I64 ? " (I64)" : " (F32)",
                           cfg, sb);
             return DLH_ESHAPE;
         }

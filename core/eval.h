@@ -69,7 +69,8 @@ int dlh_evaluator_correct(dlh_evaluator *ev, int64_t b, const float *y,
 int dlh_evaluate(dlh_evaluator *ev, dlh_batcher *bt, const int64_t *idx, int64_t n,
                  double *loss, double *accuracy, int64_t *confusion);
 
-/* The model's tensors by checkpoint name: weights and buffers, then (when
+/* The model's tensors by checkpoint name: weights, buffers and counters
+   (host int64, dlh_ckpt_tensor.host), then (when
    with_optim) the optimiser states.  *names owns the strings (free with
    dlh_model_tensors_free). */
 int dlh_model_tensors(const dlh_experiment *e, int with_optim, dlh_ckpt_tensor **out,

@@ -131,8 +131,8 @@ typedef struct inst_scratch_decl {
 
 /* What create declared, gathered by the setup callbacks. */
 typedef struct inst_decls {
-    inst_decl *params, *buffers;
-    int n_params, n_buffers;
+    inst_decl *params, *buffers, *counters;     /* counters: shape and init unused */
+    int n_params, n_buffers, n_counters;
     inst_scratch_decl *scratch;
     int n_scratch;
 } inst_decls;
@@ -143,10 +143,54 @@ static void decls_free(inst_decls *d)
         free(d->params[i].name);
     for (int i = 0; i < d->n_buffers; i++)
         free(d->buffers[i].name);
+    for (int i = 0; i < d->n_counters; i++)
+        free(d->counters[i].name);
     free(d->params);
     free(d->buffers);
+    free(d->counters);
     free(d->scratch);
     memset(d, 0, sizeof *d);
+}
+
+/* Appends declaration `name` to params (kind 0), buffers (1) or counters
+   (2), which share one namespace: all become "<layer>.<name>". */
+static int decl_push(inst_decls *d, int kind, const char *what, const char *name,
+                     const dlh_shape *shape, const dlh_init_spec *def, int *index)
+{
+    for (int i = 0; i < d->n_params; i++)
+        if (strcmp(d->params[i].name, name) == 0)
+            goto duplicate;
+    for (int i = 0; i < d->n_buffers; i++)
+        if (strcmp(d->buffers[i].name, name) == 0)
+            goto duplicate;
+    for (int i = 0; i < d->n_counters; i++)
+        if (strcmp(d->counters[i].name, name) == 0)
+            goto duplicate;
+
+    inst_decl **arr = kind == 2 ? &d->counters : kind ? &d->buffers : &d->params;
+    int *count = kind == 2 ? &d->n_counters : kind ? &d->n_buffers : &d->n_params;
+    inst_decl *grown = realloc(*arr, (size_t)(*count + 1) * sizeof *grown);
+    if (!grown) {
+        dlh_error_set("%s: out of memory", what);
+        return DLH_ENOMEM;
+    }
+    *arr = grown;
+    inst_decl *e = &grown[*count];
+    e->name = inst_strdup(name);
+    if (!e->name) {
+        dlh_error_set("%s: out of memory", what);
+        return DLH_ENOMEM;
+    }
+    e->shape = *shape;
+    e->init = *def;
+    if (index)
+        *index = *count;
+    (*count)++;
+    return 0;
+
+duplicate:
+    dlh_error_set("%s: tensor '%s' is declared twice", what, name);
+    return DLH_EINVAL;
 }
 
 static int decl_add(inst_decls *d, int buffer, const char *name, const dlh_shape *shape,
@@ -172,38 +216,7 @@ static int decl_add(inst_decls *d, int buffer, const char *name, const dlh_shape
         dlh_error_prefix("%s: tensor '%s': ", what, name);
         return DLH_EINVAL;
     }
-    /* Params and buffers share one namespace: both become "<layer>.<name>". */
-    for (int i = 0; i < d->n_params; i++)
-        if (strcmp(d->params[i].name, name) == 0)
-            goto duplicate;
-    for (int i = 0; i < d->n_buffers; i++)
-        if (strcmp(d->buffers[i].name, name) == 0)
-            goto duplicate;
-
-    inst_decl **arr = buffer ? &d->buffers : &d->params;
-    int *count = buffer ? &d->n_buffers : &d->n_params;
-    inst_decl *grown = realloc(*arr, (size_t)(*count + 1) * sizeof *grown);
-    if (!grown) {
-        dlh_error_set("%s: out of memory", what);
-        return DLH_ENOMEM;
-    }
-    *arr = grown;
-    inst_decl *e = &grown[*count];
-    e->name = inst_strdup(name);
-    if (!e->name) {
-        dlh_error_set("%s: out of memory", what);
-        return DLH_ENOMEM;
-    }
-    e->shape = *shape;
-    e->init = *def;
-    if (index)
-        *index = *count;
-    (*count)++;
-    return 0;
-
-duplicate:
-    dlh_error_set("%s: tensor '%s' is declared twice", what, name);
-    return DLH_EINVAL;
+    return decl_push(d, buffer, what, name, shape, def, index);
 }
 
 static int decl_scratch(inst_decls *d, int64_t per_sample, int64_t fixed, int *index)
@@ -271,6 +284,17 @@ static int layer_add_scratch(dlh_layer_setup *s, int64_t per_sample, int64_t fix
                              int *index)
 {
     return decl_scratch(s->host_ctx, per_sample, fixed, index);
+}
+
+static int layer_add_counter(dlh_layer_setup *s, const char *name, int *index)
+{
+    if (!name || !*name) {
+        dlh_error_set("add_counter: a counter needs a name");
+        return DLH_EINVAL;
+    }
+    const dlh_shape scalar = { 0, { 0 } };
+    const dlh_init_spec zero = dlh_init_spec_of(DLH_INIT_ZEROS);
+    return decl_push(s->host_ctx, 2, "add_counter", name, &scalar, &zero, index);
 }
 
 static int loss_add_scratch(dlh_loss_setup *s, int64_t per_sample, int64_t fixed,
@@ -448,6 +472,19 @@ static int layer_alloc_tensors(dlh_layer_inst *l, const inst_decls *d,
         }
         l->buffer_values[i] = b->value;
     }
+    l->counter_names = calloc((size_t)d->n_counters + 1, sizeof *l->counter_names);
+    l->counters = calloc((size_t)d->n_counters + 1, sizeof *l->counters);
+    if (!l->counter_names || !l->counters) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    for (int i = 0; i < d->n_counters; i++) {
+        if (!(l->counter_names[i] = inst_strdup(d->counters[i].name))) {
+            dlh_error_set("out of memory");
+            return DLH_ENOMEM;
+        }
+        l->n_counters = i + 1;
+    }
     rc = scratch_alloc(be, d, l->max_batch, &l->scratch, &l->scratch_per_sample,
                        &l->scratch_fixed);
     l->n_scratch = d->n_scratch;
@@ -514,6 +551,7 @@ int dlh_layer_new_ex(const dlh_backend *be, const char *type, const char *name,
     setup.host_ctx = &d;
     setup.add_param_spec = layer_add_param_spec;
     setup.add_buffer_spec = layer_add_buffer_spec;
+    setup.add_counter = layer_add_counter;
 
     dlh_params_set_doc(params, comp->params, comp->n_params);
     dlh_error_clear();
@@ -574,6 +612,10 @@ void dlh_layer_free(dlh_layer_inst *l)
             dlh_tensor_free(be, &l->buffers[i].value);
             free(l->buffers[i].name);
         }
+    for (int i = 0; l->counter_names && i < l->n_counters; i++)
+        free(l->counter_names[i]);
+    free(l->counter_names);
+    free(l->counters);
     scratch_free(be, l->n_scratch, l->scratch);
     free(l->params);
     free(l->buffers);
@@ -602,6 +644,7 @@ void dlh_layer_ctx_fill(dlh_layer_inst *l, int64_t batch, int training, int64_t 
     ctx->params = l->param_values;
     ctx->grads = l->param_grads;
     ctx->buffers = l->buffer_values;
+    ctx->counters = l->counters;
     if (l->n_scratch > 0 && views)
         scratch_views(l->n_scratch, l->scratch, l->scratch_per_sample,
                       l->scratch_fixed, batch, views);

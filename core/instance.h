@@ -49,6 +49,11 @@ typedef struct dlh_layer_inst {
     const dlh_backend *backend;
     int overwrites_grads;           /* its backward can write ctx->grads */
     int output_is_view;             /* output = its one input, reshaped */
+    /* Its integer counters (layer.h add_counter), in host memory: names
+       and values, [n_counters] each. */
+    int n_counters;
+    char **counter_names;
+    int64_t *counters;
 } dlh_layer_inst;
 
 /* Creates layer component `type` named `name` over per-sample `inputs`,

@@ -360,12 +360,31 @@ static int run_resume_has_copy(run_state *r, const dlh_st_file *f, const char *p
     *has = dlh_st_find(f, probe) != NULL;
     free(probe);
     size_t want = r->n_ckpt + (*has ? r->n_weights : 0);
+    /* A checkpoint from before a layer declared its counters has neither
+       them nor their copies (rundir.h). */
+    for (size_t i = 0; i < r->n_weights; i++)
+        if (r->ckpt[i].host && !dlh_st_find(f, r->ckpt[i].name))
+            want -= *has ? 2 : 1;
     if (*has && dlh_st_count(f) != want) {
         dlh_error_set("%s: holds %zu tensors, expected %zu (the weights, the optimiser "
                       "state and a copy of the best weights)", path, dlh_st_count(f), want);
         return DLH_EDATA;
     }
     return 0;
+}
+
+/* Counters (layer.h add_counter) start at the checkpoint's step count and
+   their best copies at the best epoch's, for a checkpoint written before
+   the layer had them: every training step ran each layer's forward once
+   then.  Those in the file replace these when it loads. */
+static void run_resume_counters(run_state *r)
+{
+    for (size_t i = 0; i < r->n_weights; i++)
+        if (r->ckpt[i].host) {
+            *r->ckpt[i].host = r->step;
+            if (r->best)
+                r->best_counts[i] = r->best_step;
+        }
 }
 
 /* The tensors of last.safetensors into the run: weights and optimiser
@@ -375,6 +394,7 @@ static int run_resume_has_copy(run_state *r, const dlh_st_file *f, const char *p
 static int run_resume_load(run_state *r, const char *path, int64_t epoch, int has_copy)
 {
     int rc;
+    run_resume_counters(r);
     if (has_copy && r->best)
         return dlh_checkpoint_load(r->be, path, r->save, r->n_ckpt + r->n_weights, 0, NULL);
     /* A copy this run does not keep is left in the file. */

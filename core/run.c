@@ -193,12 +193,18 @@ static int run_setup_best(run_state *r)
 {
     size_t nw = r->n_weights;
     if (!(r->best = dlh_run_calloc(nw, sizeof *r->best)) ||
+        !(r->best_counts = dlh_run_calloc(nw, sizeof *r->best_counts)) ||
         !(r->save = dlh_run_calloc(r->n_ckpt + nw, sizeof *r->save)) ||
         !(r->best_ckpt = dlh_run_calloc(nw, sizeof *r->best_ckpt)))
         return DLH_ENOMEM;
     memcpy(r->save, r->ckpt, r->n_ckpt * sizeof *r->save);
     for (size_t i = 0; i < nw; i++) {
-        int rc = dlh_tensor_alloc(r->be, r->ckpt[i].t->ndim, r->ckpt[i].t->shape,
+        int rc = 0;
+        int64_t *host = r->ckpt[i].host ? &r->best_counts[i] : NULL;
+        if (host)
+            r->best[i] = *r->ckpt[i].t;     /* a counter: its copy is host memory */
+        else
+            rc = dlh_tensor_alloc(r->be, r->ckpt[i].t->ndim, r->ckpt[i].t->shape,
                                   &r->best[i]);
         if (rc)
             return rc;
@@ -209,8 +215,8 @@ static int run_setup_best(run_state *r)
             return DLH_ENOMEM;
         }
         snprintf(name, len, RUN_BEST_PREFIX "%s", r->ckpt[i].name);
-        r->save[r->n_ckpt + i] = (dlh_ckpt_tensor){ name, &r->best[i] };
-        r->best_ckpt[i] = (dlh_ckpt_tensor){ r->ckpt[i].name, &r->best[i] };
+        r->save[r->n_ckpt + i] = (dlh_ckpt_tensor){ name, &r->best[i], host };
+        r->best_ckpt[i] = (dlh_ckpt_tensor){ r->ckpt[i].name, &r->best[i], host };
     }
     return 0;
 }
@@ -398,6 +404,7 @@ static void run_free(run_state *r)
     for (size_t i = 0; r->best && i < r->n_weights; i++)
         dlh_tensor_free(r->be, &r->best[i]);
     free(r->best);
+    free(r->best_counts);
     for (size_t i = 0; r->save && i < r->n_weights; i++)
         free((char *)r->save[r->n_ckpt + i].name);
     free(r->save);
@@ -541,6 +548,11 @@ int dlh_run_save_best(run_state *r)
 int dlh_run_copy_best(run_state *r, int restore)
 {
     for (size_t i = 0; i < r->n_weights; i++) {
+        if (r->ckpt[i].host) {
+            int64_t *w = r->ckpt[i].host, *b = &r->best_counts[i];
+            *(restore ? w : b) = *(restore ? b : w);
+            continue;
+        }
         const dlh_tensor *w = r->ckpt[i].t, *b = &r->best[i];
         size_t bytes = (size_t)dlh_tensor_numel(w) * sizeof(float);
         const dlh_tensor *dst = restore ? w : b, *src = restore ? b : w;

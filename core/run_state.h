@@ -48,6 +48,7 @@ typedef struct run_state {
     /* The best epoch's weights, kept on the device when early stopping or
        best.safetensors needs them (else NULL): [n_weights] copies. */
     dlh_tensor *best;
+    int64_t *best_counts;           /* [n_weights]: the copies of counters (host) */
     dlh_ckpt_tensor *save;          /* ckpt, then "best.<name>" of each best copy */
     dlh_ckpt_tensor *best_ckpt;     /* [n_weights]: weight names, the best copies */
     dlh_rundir *rd;

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -582,9 +583,16 @@ static void *stage_get(size_t bytes)
     return s->p ? s->p : s;         /* any non-NULL pointer for 0 bytes */
 }
 
+const dlh_tensor dlh_ckpt_counter_desc = { { NULL, 0 }, DLH_I64, 0, { 0 } };
+
 static size_t tensor_bytes(const dlh_tensor *t)
 {
-    return (size_t)dlh_tensor_numel(t) * 4;
+    return (size_t)dlh_tensor_numel(t) * (t->dtype == DLH_I64 ? 8 : 4);
+}
+
+static const char *dtype_text(int32_t dtype)
+{
+    return dtype == DLH_I32 ? "I32" : dtype == DLH_I64 ? "I64" : "F32";
 }
 
 typedef struct save_ctx {
@@ -599,8 +607,8 @@ static int save_fill(void *user, size_t i, const void **data)
     save_ctx *c = user;
     const dlh_tensor *t = c->tensors[i].t;
     size_t bytes = tensor_bytes(t);
-    *data = c->buf;
-    if (bytes == 0)
+    *data = c->tensors[i].host ? (const void *)c->tensors[i].host : c->buf;
+    if (bytes == 0 || c->tensors[i].host)
         return 0;
     int rc = c->be->ops->read(c->be->ctx, t->mem.buf, t->mem.off * 4, c->buf, bytes);
     if (rc < 0)
@@ -632,8 +640,10 @@ int dlh_checkpoint_save(const dlh_backend *be, const char *path,
     for (size_t i = 0; i < n; i++) {
         const dlh_tensor *t = tensors[i].t;
         if (!t || t->ndim < 0 || t->ndim > DLH_MAX_DIMS ||
-            (t->dtype != DLH_F32 && t->dtype != DLH_I32)) {
-            dlh_error_set("%s: tensor '%s' cannot be saved (missing, or not F32/I32)",
+            (t->dtype != DLH_F32 && t->dtype != DLH_I32 &&
+             !(t->dtype == DLH_I64 && tensors[i].host))) {
+            dlh_error_set("%s: tensor '%s' cannot be saved (missing, or not F32/I32 or "
+                          "a counter)",
                           path, tensors[i].name ? tensors[i].name : "?");
             free(entries);
             return DLH_EINVAL;
@@ -677,6 +687,8 @@ int dlh_checkpoint_load(const dlh_backend *be, const char *path,
         const dlh_tensor *t = tensors[i].t;
         const dlh_st_entry *e = dlh_st_find(f, tensors[i].name);
         char want[160], got[160];
+        if (!e && tensors[i].host)
+            continue;
         if (!e) {
             dlh_error_set("%s: tensor '%s' is missing from the file", path,
                           tensors[i].name);
@@ -694,8 +706,14 @@ int dlh_checkpoint_load(const dlh_backend *be, const char *path,
             rc = DLH_EDATA;
         } else if (e->dtype != t->dtype) {
             dlh_error_set("%s: tensor '%s' is %s in the file, the model expects %s",
-                          path, tensors[i].name, e->dtype == DLH_I32 ? "I32" : "F32",
-                          t->dtype == DLH_I32 ? "I32" : "F32");
+                          path, tensors[i].name, dtype_text(e->dtype), dtype_text(t->dtype));
+            rc = DLH_EDATA;
+        }
+        int64_t count;
+        if (rc == 0 && tensors[i].host &&
+            (memcpy(&count, e->data, sizeof count), count < 0)) {
+            dlh_error_set("%s: tensor '%s' is %" PRId64 ", not a count", path,
+                          tensors[i].name, count);
             rc = DLH_EDATA;
         }
     }
@@ -726,6 +744,11 @@ int dlh_checkpoint_load(const dlh_backend *be, const char *path,
         if (bytes == 0)
             continue;
         const dlh_st_entry *e = dlh_st_find(f, tensors[i].name);
+        if (tensors[i].host) {
+            if (e)
+                memcpy(tensors[i].host, e->data, sizeof *tensors[i].host);
+            continue;
+        }
         rc = be->ops->write(be->ctx, t->mem.buf, t->mem.off * 4, e->data, bytes);
         if (rc < 0)
             dlh_error_prefix("%s: writing tensor '%s' to the backend: ", path,

@@ -79,11 +79,16 @@ extern const char dlh_metrics_header[];
    atomically). */
 int dlh_rundir_metrics(dlh_rundir *r, const dlh_epoch_row *row);
 
-/* A tensor to save or load: name and a tensor on `be`. */
+/* A tensor to save or load: name and a tensor on `be`, or, for a layer's
+   counter (layer.h add_counter), an int64 in host memory. */
 typedef struct dlh_ckpt_tensor {
     const char *name;               /* "fc1.weight", "optim.fc1.weight.exp_avg" */
-    const dlh_tensor *t;
+    const dlh_tensor *t;            /* for a counter dlh_ckpt_counter_desc */
+    int64_t *host;                  /* a counter's value, else NULL */
 } dlh_ckpt_tensor;
+
+/* The shape and dtype of every counter: a 0-d DLH_I64 tensor, no memory. */
+extern const dlh_tensor dlh_ckpt_counter_desc;
 
 /* Reads every tensor from the backend (staging buffer sized once by the
    caller's largest tensor) and writes `file` ("last.safetensors") in the run
@@ -93,7 +98,9 @@ int dlh_checkpoint_save(const dlh_backend *be, const char *path,
                         const dlh_st_meta *meta, size_t n_meta);
 /* Loads `path` into the given tensors: every one must be present with the
    same shape and dtype (else DLH_EDATA naming the tensor, both shapes and the
-   file); tensors in the file that are not asked for are ignored when
+   file), except a counter, which keeps its value when the file lacks it (a
+   checkpoint from before the layer had it); tensors in the file that are
+   not asked for are ignored when
    allow_extra, else an error.  *file (may be NULL) receives the open file
    for reading metadata; free it with dlh_st_free. */
 int dlh_checkpoint_load(const dlh_backend *be, const char *path,

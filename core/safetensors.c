@@ -4,7 +4,7 @@
  * header as compact JSON with "__metadata__" first, then the tensors in the
  * caller's order with contiguous offsets, padded with spaces to a multiple of
  * 8 bytes so that the data section stays aligned.  The reader accepts what
- * the reference reader accepts for F32 and I32, and refuses everything else
+ * the reference reader accepts for F32, I32 and I64, and refuses everything else
  * with the file name and the reason; no count from the file sizes an
  * allocation before it is checked against the file's length.  Tensor bytes
  * are little-endian on disk and copied as they are: dlhost targets little-
@@ -299,13 +299,15 @@ static void sb_json_string(sbuf *b, const char *s)
 
 static const char *dtype_name(int32_t dtype)
 {
-    return dtype == DLH_F32 ? "F32" : dtype == DLH_I32 ? "I32" : NULL;
+    return dtype == DLH_F32 ? "F32" : dtype == DLH_I32 ? "I32" : dtype == DLH_I64 ? "I64"
+                                                                                : NULL;
 }
 
-/* Bytes of a shape of 4-byte elements, or -1 when it does not fit. */
-static int64_t shape_bytes(int32_t ndim, const int64_t *shape)
+/* Bytes of a shape of `dtype` elements (4 bytes, 8 for I64), or -1 when it
+   does not fit. */
+static int64_t shape_bytes(int32_t dtype, int32_t ndim, const int64_t *shape)
 {
-    uint64_t n = 4;
+    uint64_t n = dtype == DLH_I64 ? 8 : 4;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || __builtin_mul_overflow(n, (uint64_t)shape[i], &n))
             return -1;
@@ -345,12 +347,12 @@ static int check_entries(const char *path, const dlh_st_entry *e, size_t n,
             return DLH_EINVAL;
         }
         if (!dtype_name(e[i].dtype)) {
-            dlh_error_set("%s: tensor '%s': dtype %d cannot be saved (F32 or I32 only)",
+            dlh_error_set("%s: tensor '%s': dtype %d cannot be saved (F32, I32 or I64 only)",
                           path, e[i].name, (int)e[i].dtype);
             return DLH_EINVAL;
         }
         int64_t bytes = e[i].ndim < 0 || e[i].ndim > DLH_MAX_DIMS
-                            ? -1 : shape_bytes(e[i].ndim, e[i].shape);
+                            ? -1 : shape_bytes(e[i].dtype, e[i].ndim, e[i].shape);
         if (bytes < 0) {
             dlh_error_set("%s: tensor '%s': invalid shape (%d dimensions)", path,
                           e[i].name, (int)e[i].ndim);
@@ -422,7 +424,7 @@ static int build_header(const char *path, const dlh_st_entry *e, size_t n,
                 sb_add(b, ",", 1);
             sb_int(b, e[i].shape[d]);
         }
-        int64_t bytes = shape_bytes(e[i].ndim, e[i].shape);
+        int64_t bytes = shape_bytes(e[i].dtype, e[i].ndim, e[i].shape);
         if (__builtin_add_overflow(off, bytes, &bytes)) {
             dlh_error_set("%s: the tensors add up to more bytes than a file can hold", path);
             return DLH_EINVAL;
@@ -469,7 +471,7 @@ int dlh_st_write_fill(const char *path, const dlh_st_entry *entries, size_t n,
         rc = atomic_write(&af, hdr.p, hdr.n);
     free(hdr.p);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        size_t bytes = (size_t)shape_bytes(entries[i].ndim, entries[i].shape);
+        size_t bytes = (size_t)shape_bytes(entries[i].dtype, entries[i].ndim, entries[i].shape);
         const void *data = entries[i].data;
         if (fill)
             rc = fill(user, i, &data);
@@ -910,13 +912,15 @@ static int parse_tensor(jp *p, dlh_st_file *f, char *name)
         e->dtype = DLH_F32;
     else if (strcmp(dtype, "I32") == 0)
         e->dtype = DLH_I32;
+    else if (strcmp(dtype, "I64") == 0)
+        e->dtype = DLH_I64;
     else {
         int known = 0;
         for (size_t k = 0; k < sizeof known_dtypes / sizeof *known_dtypes; k++)
             known |= strcmp(dtype, known_dtypes[k]) == 0;
         dlh_error_set(known ? "%s: tensor '%s': dtype '%s' is not supported "
-                              "(dlhost reads F32 and I32)"
-                            : "%s: tensor '%s': unknown dtype '%s' (dlhost reads F32 and I32)",
+                              "(dlhost reads F32, I32 and I64)"
+                            : "%s: tensor '%s': unknown dtype '%s' (dlhost reads F32, I32 and I64)",
                       p->path, name, dtype);
         free(dtype);
         return DLH_EDATA;
@@ -1008,7 +1012,7 @@ static int validate(const char *path, dlh_st_file *f, uint64_t data_len)
                           path, e->name, (long long)s->begin, (long long)s->end);
             return DLH_EDATA;
         }
-        int64_t bytes = shape_bytes(e->ndim, e->shape);
+        int64_t bytes = shape_bytes(e->dtype, e->ndim, e->shape);
         if (bytes < 0 || bytes != s->end - s->begin)
             shape_str(e->shape, e->ndim, sh, sizeof sh);
         if (bytes < 0) {
@@ -1018,7 +1022,7 @@ static int validate(const char *path, dlh_st_file *f, uint64_t data_len)
         if (bytes != s->end - s->begin) {
             dlh_error_set("%s: tensor '%s': shape %s x %s needs %lld bytes but "
                           "data_offsets [%lld, %lld] span %lld", path, e->name, sh,
-                          e->dtype == DLH_F32 ? "F32" : "I32", (long long)bytes,
+                          dtype_name(e->dtype), (long long)bytes,
                           (long long)s->begin, (long long)s->end,
                           (long long)(s->end - s->begin));
             return DLH_EDATA;

@@ -21,10 +21,11 @@
 
 typedef struct dlh_st_entry {
     const char *name;               /* "fc1.weight" */
-    int32_t dtype;                  /* DLH_F32 or DLH_I32 */
+    int32_t dtype;                  /* DLH_F32, DLH_I32 or DLH_I64 */
     int32_t ndim;
     int64_t shape[DLH_MAX_DIMS];
-    const void *data;               /* host memory, numel * 4 bytes */
+    const void *data;               /* host memory, numel * 4 bytes (8 for
+                                       I64); in a read file maybe unaligned */
 } dlh_st_entry;
 
 typedef struct dlh_st_meta {
@@ -39,7 +40,7 @@ int dlh_st_write(const char *path, const dlh_st_entry *entries, size_t n,
 /* Additive (issue 3): dlh_st_write with the tensor bytes supplied one entry
    at a time, so a caller can stream them through one staging buffer.
    `fill` is called for entry i in order, after the header is written, and
-   sets *data to numel*4 bytes valid until the next call; entries[i].data is
+   sets *data to the entry's bytes valid until the next call; entries[i].data is
    ignored.  A negative return from fill (message set) aborts the write and
    leaves the old file as it was. */
 typedef int (*dlh_st_fill_fn)(void *user, size_t i, const void **data);
@@ -56,7 +57,7 @@ int dlh_file_write_atomic(const char *path, const void *data, size_t len);
 typedef struct dlh_st_file dlh_st_file;
 
 /* Reads and validates `path`; DLH_EIO for an unreadable file, DLH_EDATA with
-   "path: <what is wrong>" for a malformed one.  Only F32 and I32 tensors are
+   "path: <what is wrong>" for a malformed one.  Only F32, I32 and I64 tensors are
    read (any other dtype is refused by name); the tensors may be listed in
    any order in the header, as the reference reader allows, but their byte
    ranges must tile the data section exactly.  Tensor names and metadata are

@@ -26,13 +26,13 @@ for t in conv2d conv_transpose2d batchnorm maxpool2d avgpool2d upsample adaptive
          global_avgpool concat flatten dense dropout elu selu celu \
          gelu silu mish softplus hardtanh relu6 hardswish hardsigmoid softsign leaky_relu \
          relu sigmoid tanh softmax reshape add log_softmax \
-         prelu dropout2d alpha_dropout identity maxout; do
+         prelu dropout2d alpha_dropout identity maxout layernorm groupnorm instancenorm2d; do
     grep -Eq "^layer '[a-z_0-9]+' \($t\) +max rel error [0-9.e+-]+ over [0-9]+ elements  ok$" \
         "$OUT_FILE"
     ok $? "$t: checked, ok"
 done
-[ "$(grep -c ' ok$' "$OUT_FILE")" -eq 47 ]
-ok $? "47 components checked (46 layers and the loss)"
+[ "$(grep -c ' ok$' "$OUT_FILE")" -eq 52 ]
+ok $? "52 components checked (51 layers and the loss)"
 
 # Every loss on the targets it takes.
 for l in nll cross_entropy multi_margin focal; do
@@ -83,8 +83,8 @@ if [ -n "${DLHOST_FIXTURES:-}" ] && [ -f "$DLHOST_FIXTURES/wrong_grad.so" ]; the
     ok $? "its line says FAILED with error 1"
     like "$OUT_FILE" "worst: input 0" "and where"
     like "$ERR_FILE" "gradcheck: 1 component exceeds the tolerance 0.01" "the summary names the count"
-    [ "$(grep -c ' ok$' "$OUT_FILE")" -eq 47 ]
-    ok $? "the other 47 components still pass"
+    [ "$(grep -c ' ok$' "$OUT_FILE")" -eq 52 ]
+    ok $? "the other 52 components still pass"
 else
     skip "no tests/fixtures/wrong_grad.so (run through make check)"
     skip "no tests/fixtures/wrong_grad.so (run through make check)"

@@ -78,7 +78,7 @@ exp every '{ name = "conv"; type = "conv2d"; out_channels = 4; kernel_size = 1;
   { name = "out"; type = "dense"; units = 2; init = "normal"; }'
 run_cmd "$dlhost" init every.cfg --out every.safetensors
 is "$RC" 0 "init of a model with every initialiser exits 0"
-like "$OUT_FILE" "every.safetensors: the initial weights of every (seed 7): 28 tensors" \
+like "$OUT_FILE" "every.safetensors: the initial weights of every (seed 7): 29 tensors" \
     "init says what it wrote"
 run_cmd "$dlhost" init every.cfg --out again.safetensors
 cmp -s every.safetensors again.safetensors

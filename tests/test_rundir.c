@@ -382,10 +382,8 @@ static void model_free(model *m)
 
 static void model_list(model *m, dlh_ckpt_tensor *list)
 {
-    for (int i = 0; i < NT; i++) {
-        list[i].name = names[i];
-        list[i].t = &m->t[i];
-    }
+    for (int i = 0; i < NT; i++)
+        list[i] = (dlh_ckpt_tensor){ names[i], &m->t[i], NULL };
 }
 
 static int read_back(const dlh_tensor *t, void *out)
@@ -566,6 +564,30 @@ static void test_checkpoint(const char *run)
     model_free(&src);
 }
 
+/* Layer counters (layer.h add_counter): host int64 saved as 0-d I64, loaded
+   back exactly; one missing from the file keeps its value; a negative one
+   is refused. */
+static void test_counters(const char *run)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/counters.safetensors", run);
+    int64_t count = (INT64_C(1) << 40) + 3, back = 0, absent = 11;
+    dlh_ckpt_tensor save = { "bn.num_batches_tracked", &dlh_ckpt_counter_desc, &count };
+    ok(dlh_checkpoint_save(be, path, &save, 1, NULL, 0) == 0, "save a counter");
+    dlh_ckpt_tensor load[2] = {
+        { "bn.num_batches_tracked", &dlh_ckpt_counter_desc, &back },
+        { "bn2.num_batches_tracked", &dlh_ckpt_counter_desc, &absent },
+    };
+    int rc = dlh_checkpoint_load(be, path, load, 2, 0, NULL);
+    ok(rc == 0 && back == count, "it loads back exactly (2^40 + 3: %lld)", (long long)back);
+    ok(rc == 0 && absent == 11, "a counter the file lacks keeps its value");
+    count = -1;
+    ok(dlh_checkpoint_save(be, path, &save, 1, NULL, 0) == 0 &&
+       dlh_checkpoint_load(be, path, load, 1, 0, NULL) == DLH_EDATA &&
+       strstr(dlh_error_get(), "tensor 'bn.num_batches_tracked' is -1, not a count"),
+       "a negative count is refused (%s)", dlh_error_get());
+}
+
 int main(void)
 {
     if (!getenv("DLHOST_PLUGIN_PATH"))
@@ -586,6 +608,7 @@ int main(void)
     snprintf(root, sizeof root, "%s/runs", dir);
     if (dlh_rundir_open(root, "ckpt", NULL, &r) == 0) {
         test_checkpoint(dlh_rundir_path(r));
+        test_counters(dlh_rundir_path(r));
         dlh_rundir_close(r);
     } else
         ok(0, "open a run folder: %s", dlh_error_get());

@@ -92,6 +92,43 @@ static uint32_t f2u(float f)
     return u;
 }
 
+/* I64 (layer counters, torch's num_batches_tracked): 8 bytes an element,
+   every bit kept, after a 4-byte F32 so the 8-byte value sits unaligned. */
+static void test_i64(void)
+{
+    static const float one[1] = { 1.5f };
+    static const int64_t v[3] = { INT64_MIN, 16777217, INT64_MAX };   /* 2^24 + 1 */
+    dlh_st_entry e[] = {
+        { "f", DLH_F32, 0, { 0 }, one },
+        { "bn.num_batches_tracked", DLH_I64, 0, { 0 }, &v[1] },
+        { "many", DLH_I64, 1, { 3 }, v },
+    };
+    const char *path = tmp_path("i64.safetensors");
+    int rc = dlh_st_write(path, e, 3, NULL, 0);
+    if (!ok(rc == 0, "write F32 and I64 tensors"))
+        diag("%s", dlh_error_get());
+    dlh_st_file *f = NULL;
+    rc = rc ? rc : dlh_st_read(path, &f);
+    const dlh_st_entry *c = f ? dlh_st_find(f, "bn.num_batches_tracked") : NULL;
+    const dlh_st_entry *m = f ? dlh_st_find(f, "many") : NULL;
+    int64_t got = 0, all[3] = { 0 };
+    if (c && m) {
+        memcpy(&got, c->data, sizeof got);
+        memcpy(all, m->data, sizeof all);
+    }
+    ok(rc == 0 && c && c->dtype == DLH_I64 && c->ndim == 0 && got == 16777217,
+       "a 0-d I64 reads back exactly (2^24 + 1, which float32 cannot hold)");
+    ok(m && m->dtype == DLH_I64 && memcmp(all, v, sizeof all) == 0,
+       "an I64 vector keeps INT64_MIN and INT64_MAX");
+    size_t len;
+    unsigned char *raw = slurp(path, &len);
+    ok(raw && strstr((const char *)raw + 8, "\"dtype\":\"I64\",\"shape\":[],"
+                     "\"data_offsets\":[4,12]") != NULL,
+       "the header names dtype I64 with 8 bytes for a scalar");
+    free(raw);
+    dlh_st_free(f);
+}
+
 static void test_round_trip(void)
 {
     /* Bit patterns no float arithmetic may touch on the way. */
@@ -383,7 +420,7 @@ static void test_malformed(void)
         "metadata key 'k' appears twice");
 
     bad("unknown dtype", "{\"t\":{\"dtype\":\"F99\",\"shape\":[2],\"data_offsets\":[0,8]}}",
-        HLEN_AUTO, 8, 1, "tensor 't': unknown dtype 'F99' (dlhost reads F32 and I32)");
+        HLEN_AUTO, 8, 1, "tensor 't': unknown dtype 'F99' (dlhost reads F32, I32 and I64)");
     bad("unsupported dtype", "{\"t\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]}}",
         HLEN_AUTO, 8, 1, "tensor 't': dtype 'F16' is not supported");
     bad("shape x dtype larger than the span",
@@ -392,6 +429,9 @@ static void test_malformed(void)
     bad("shape x dtype smaller than the span",
         "{\"t\":{\"dtype\":\"I32\",\"shape\":[1,1],\"data_offsets\":[0,8]}}", HLEN_AUTO, 8, 1,
         "shape [1, 1] x I32 needs 4 bytes");
+    bad("I64 shape x 8 bytes larger than the span",
+        "{\"t\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,8]}}", HLEN_AUTO, 8, 1,
+        "shape [2] x I64 needs 16 bytes but data_offsets [0, 8] span 8");
     bad("shape whose size overflows",
         "{\"t\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}",
         HLEN_AUTO, 8, 1, "is too large");
@@ -573,6 +613,7 @@ int main(void)
 {
     tmpdir_make(dir, sizeof dir, NULL, "test_safetensors");
     test_round_trip();
+    test_i64();
     test_reference_layout();
     test_malformed();
     test_atomic();

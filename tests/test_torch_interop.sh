@@ -3,7 +3,9 @@
 # (DESIGN.md section 3: PyTorch's names and layouts): a small conv2d +
 # batchnorm + dense classifier trained for a few epochs, loaded by
 # tests/torch_interop.py with load_state_dict(strict=True), gives the test
-# loss and accuracy `dlhost eval` gives.  SKIP without a python3 that has
+# loss and accuracy `dlhost eval` gives; its tensors are torch's state_dict
+# name for name with torch's dtypes, batchnorm's int64 num_batches_tracked
+# (an I64 tensor) counting the 24 training batches.  SKIP without a python3 that has
 # torch and numpy (TORCH_PYTHON names one; Debian's python3-torch).
 #
 # Environment (set by `make check`): DLHOST_BIN, DLHOST_SRCDIR,
@@ -86,5 +88,8 @@ set -- $ours $theirs
 ok $? "the same test loss in both, to 1e-4 (dlhost ${1:-?}, PyTorch ${3:-?})"
 [ $# -eq 4 ] && [ "$2" = "$4" ]
 ok $? "the same accuracy in both (dlhost ${2:-?}, PyTorch ${4:-?})"
+# 96 samples in batches of 16 for 4 epochs: 24 training forwards.
+like "$OUT_FILE" "num_batches_tracked 24" \
+     "bn.num_batches_tracked loads as torch's int64 and counts the 24 batches"
 
 done_testing

@@ -5,12 +5,14 @@ its loss and accuracy on a CSV test set, for tests/test_torch_interop.sh.
 DESIGN.md section 3: parameters keep PyTorch's names and layouts, so the
 weights of a checkpoint load into a PyTorch model with load_state_dict(strict
 =True); only the optimiser's state ("optim." keys) is left out.  The
+weights are torch's state_dict name for name, batchnorm's int64
+num_batches_tracked (an I64 tensor) included.  The
 safetensors file is read with numpy alone (8-byte header length, JSON
 header, raw little-endian data), and the test samples are normalised with
 the statistics the checkpoint carries, as dlhost does.
 
     torch_interop.py CHECKPOINT TEST.csv
-prints "torch loss L accuracy A samples N".
+prints "torch loss L accuracy A samples N" and "num_batches_tracked K".
 """
 import json
 import struct
@@ -29,12 +31,13 @@ def read_safetensors(path):
         data = f.read()
     meta = header.pop("__metadata__", {})
     tensors = {}
+    types = {"F32": "<f4", "I64": "<i8"}
     for name, d in header.items():
-        if d["dtype"] != "F32":
-            raise SystemExit(f"{path}: {name}: dtype {d['dtype']}, expected F32")
+        if d["dtype"] not in types:
+            raise SystemExit(f"{path}: {name}: dtype {d['dtype']}, expected F32 or I64")
         a, b = d["data_offsets"]
         tensors[name] = torch.from_numpy(
-            np.frombuffer(data[a:b], dtype="<f4").reshape(d["shape"]).copy())
+            np.frombuffer(data[a:b], dtype=types[d["dtype"]]).reshape(d["shape"]).copy())
     return tensors, meta
 
 
@@ -58,6 +61,13 @@ def main():
     tensors, meta = read_safetensors(ckpt)
     weights = {k: v for k, v in tensors.items() if not k.startswith("optim.")}
     model = Net()
+    theirs = model.state_dict()
+    if sorted(weights) != sorted(theirs):
+        raise SystemExit(f"names differ: dlhost {sorted(weights)}, torch {sorted(theirs)}")
+    for k, v in weights.items():
+        if v.dtype != theirs[k].dtype or v.shape != theirs[k].shape:
+            raise SystemExit(f"{k}: dlhost {v.dtype} {list(v.shape)}, "
+                             f"torch {theirs[k].dtype} {list(theirs[k].shape)}")
     model.load_state_dict(weights, strict=True)
     model.eval()
 
@@ -73,6 +83,7 @@ def main():
         loss = F.cross_entropy(out, y).item()
         acc = (out.argmax(1) == y).double().mean().item()
     print(f"torch loss {loss:.6f} accuracy {acc:.4f} samples {len(y)}")
+    print(f"num_batches_tracked {int(model.bn.num_batches_tracked)}")
 
 
 if __name__ == "__main__":

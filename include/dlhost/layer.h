@@ -125,6 +125,22 @@ struct dlh_layer_setup {
                           const dlh_init_spec *def, int *index);
     int (*add_buffer_spec)(dlh_layer_setup *s, const char *name, const dlh_shape *shape,
                            const dlh_init_spec *def, int *index);
+    /* ABI 1.6 members go below this line. */
+    /* Declares an integer counter `name`, PyTorch's int64 scalar buffers
+       (batchnorm's num_batches_tracked).  It starts at 0 and lives in host
+       memory, at ctx->counters[*index]: the layer reads and updates it in
+       forward as plain int64 arithmetic (exact to 2^63, unlike a float32
+       buffer, which stops counting at 2^24), with no device traffic.  The
+       core saves it with the weights as a 0-d safetensors "I64" tensor
+       "<layer>.<name>", the name and dtype of torch's state_dict, and loads
+       it back exactly on --resume and `dlhost eval --weights`.  A
+       checkpoint without it (written before the layer declared it) still
+       loads: --resume sets it to the checkpoint's step count (one training
+       forward per step, as every dlhost before ABI 1.6 ran), eval leaves it
+       at 0 (torch's BatchNorm loads such a state_dict with 0).  Counters
+       share the name space of params and buffers; the experiment cannot
+       initialise them. */
+    int (*add_counter)(dlh_layer_setup *s, const char *name, int *index);
 };
 
 typedef struct dlh_layer_ctx {
@@ -144,6 +160,8 @@ typedef struct dlh_layer_ctx {
        hold nothing of this step (not even zeros): backward then writes every
        element of them instead of adding. */
     int32_t overwrite_grads;
+    /* ABI 1.6 members go below this line. */
+    int64_t *counters;              /* in add_counter order (setup->add_counter) */
 } dlh_layer_ctx;
 
 typedef struct dlh_layer_ops {

@@ -16,7 +16,10 @@ typedef enum dlh_dtype {
     DLH_F32 = 0,
     DLH_I32 = 1,   /* indices (gather/scatter, argmax, pooling) */
     DLH_F16 = 2,   /* reserved */
-    DLH_BF16 = 3   /* reserved */
+    DLH_BF16 = 3,  /* reserved */
+    /* ABI 1.6 dtypes go below this line. */
+    DLH_I64 = 4    /* layer counters (layer.h add_counter) in checkpoints; host
+                      memory only: no backend primitive takes it */
 } dlh_dtype;
 
 /* Backend-defined memory block; opaque to everyone but its backend. */

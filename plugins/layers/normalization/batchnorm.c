@@ -1,10 +1,14 @@
 /* batchnorm: batch normalisation per channel with PyTorch's semantics
  * (nn.BatchNorm1d over [N, C] or [N, C, L] inputs, nn.BatchNorm2d over
- * [N, C, H, W]): weight (gamma, ones) and bias (beta, zeros) when affine,
- * buffers running_mean (zeros) and running_var (ones).  PyTorch's int64
- * num_batches_tracked is not kept (buffers are float only; PyTorch uses it
- * only for momentum = None, not offered here, and fills it in itself when a
- * state dict lacks it).
+ * [N, C, H, W]): weight (gamma, ones) and bias (beta, zeros) when affine;
+ * with track_running_stats (the default) buffers running_mean (zeros) and
+ * running_var (ones) and the int64 counter num_batches_tracked (layer.h
+ * add_counter), which every training forward advances by one, as torch's
+ * _BatchNorm.forward does.  momentum = "none" is torch's momentum=None: the
+ * running statistics are the cumulative average, weight 1 /
+ * num_batches_tracked for the batch.  Without track_running_stats there
+ * are no buffers and evaluation normalises with the batch's statistics
+ * too (torch's bn_training = True), backward included.
  *
  * A sample is C planes of S values (S = L, H*W, or 1); M = N*S values per
  * channel.  Training: mean and biased variance over the batch (two passes:
@@ -31,6 +35,9 @@ typedef struct batchnorm_state {
     int c;                      /* channels */
     int s;                      /* values per channel per sample: 1, L or H*W */
     int affine;
+    int track;                  /* track_running_stats */
+    int cumulative;             /* momentum = "none" */
+    int nbt_index;              /* counter num_batches_tracked (track only) */
     dlh_shape in;               /* per-sample input shape, for messages */
     float momentum, eps;
     int w_index, b_index;       /* params (affine only) */
@@ -39,7 +46,7 @@ typedef struct batchnorm_state {
     int ones_index;             /* [N] ones (S > 1) */
     int stats_index;            /* fixed [4, C]: sum, sq, mean, invstd */
     dlh_ew_kernel *center;      /* y = x - sum/M */
-    dlh_ew_kernel *stats;       /* mean, invstd, running stats from sum, sq */
+    dlh_ew_kernel *stats;       /* mean, invstd (and running stats) from sum, sq */
     dlh_ew_kernel *invstd;      /* invstd from running_var */
     dlh_ew_kernel *norm;        /* y = (x - mean)*invstd*gamma + beta */
     dlh_ew_kernel *prod;        /* t = dy * xh */
@@ -49,32 +56,20 @@ typedef struct batchnorm_state {
 
 enum { BN_SUM = 0, BN_SQ = 1, BN_MEAN = 2, BN_INVSTD = 3 };
 
-/* Writes the input shape of `batch` samples ("[N, 3, 5]" for batch < 0). */
-static const char *batchnorm_shape_str(const dlh_shape *s, int64_t batch, char *buf,
-                                       size_t size)
-{
-    size_t used = batch < 0 ? (size_t)snprintf(buf, size, "[N")
-                            : (size_t)snprintf(buf, size, "[%lld", (long long)batch);
-    for (int i = 0; i < s->ndim && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, ", %lld", (long long)s->dim[i]);
-    if (used < size)
-        snprintf(buf + used, size - used, "]");
-    return buf;
-}
-
 static int batchnorm_kernels(const dlh_host *host, const dlh_backend *be,
                              batchnorm_state *st)
 {
     int rc;
+    const char *stats = st->track ? "in s, q; inout rm, rv; out m, r;"
+                                    "scalar inv, unb, mom, eps;"
+                                    "m = s*inv; v = q*inv; r = rsqrt(v + eps);"
+                                    "rm = (1 - mom)*rm + mom*m;"
+                                    "rv = (1 - mom)*rv + mom*(v*unb);"
+                                  : "in s, q; out m, r; scalar inv, eps;"
+                                    "m = s*inv; r = rsqrt(q*inv + eps);";
     if ((rc = host->ew_compile(be, "in x, s; out y; scalar inv; y = x - s*inv;",
                                &st->center)) < 0 ||
-        (rc = host->ew_compile(be,
-                               "in s, q; inout rm, rv; out m, r;"
-                               "scalar inv, unb, mom, eps;"
-                               "m = s*inv; v = q*inv; r = rsqrt(v + eps);"
-                               "rm = (1 - mom)*rm + mom*m;"
-                               "rv = (1 - mom)*rv + mom*(v*unb);",
-                               &st->stats)) < 0 ||
+        (rc = host->ew_compile(be, stats, &st->stats)) < 0 ||
         (rc = host->ew_compile(be, "in v; out r; scalar eps; r = rsqrt(v + eps);",
                                &st->invstd)) < 0 ||
         (rc = host->ew_compile(be, "in dy, x, m, r; out t; t = dy*((x - m)*r);",
@@ -108,20 +103,25 @@ static int batchnorm_create(const dlh_host *host, dlh_layer_setup *setup, void *
         return DLH_ENOMEM;
     }
     dlh_params *p = setup->params;
-    const double def_momentum = 0.1, def_eps = 1e-5;
+    static const char *const none[] = { "none", NULL };
+    const double def_momentum = 0.1;
     const int def_true = 1;
-    double momentum, eps;
-    int rc;
-    if ((rc = host->param_float(p, "momentum", &def_momentum, 0.0, 1.0, &momentum)) < 0 ||
-        (rc = host->param_float(p, "eps", &def_eps, -DBL_MAX, DBL_MAX, &eps)) < 0 ||
-        (rc = host->param_bool(p, "affine", &def_true, &st->affine)) < 0)
+    double momentum = 0.0;
+    int rc, which;
+    const char *word;
+    /* momentum is a number or "none" (torch's momentum=None). */
+    if (host->param_choice(p, "momentum", none, -1, &which) == 0)
+        st->cumulative = 1;
+    else if ((rc = host->param_float(p, "momentum", &def_momentum, 0.0, 1.0, &momentum)) < 0)
+        return host->param_string(p, "momentum", "0.1", &word) < 0
+                   ? host->param_float(p, "momentum", &def_momentum, 0.0, 1.0, &momentum)
+                   : host->param_error(p, "momentum", "parameter 'momentum': expected a "
+                                       "number in [0, 1] or \"none\", got \"%s\"", word);
+    if ((rc = norm_read_eps(host, p, &st->eps)) < 0 ||
+        (rc = host->param_bool(p, "affine", &def_true, &st->affine)) < 0 ||
+        (rc = host->param_bool(p, "track_running_stats", &def_true, &st->track)) < 0)
         return rc;
-    /* The bound is open: eps = 0 divides by zero for a constant channel. */
-    if (!(eps > 0.0 && eps <= FLT_MAX))
-        return host->param_error(p, "eps", "parameter 'eps': expected a finite number "
-                                 "> 0, got %g", eps);
     st->momentum = (float)momentum;
-    st->eps = (float)eps;
 
     char sbuf[96];
     if (setup->n_inputs != 1)
@@ -131,11 +131,11 @@ static int batchnorm_create(const dlh_host *host, dlh_layer_setup *setup, void *
     if (in->ndim < 1 || in->ndim > 3)
         return host->param_error(p, NULL, "batchnorm expects an input [N, C], "
                                  "[N, C, L] or [N, C, H, W], got %s",
-                                 batchnorm_shape_str(in, -1, sbuf, sizeof sbuf));
+                                 norm_shape_str(in, -1, sbuf, sizeof sbuf));
     int64_t c = in->dim[0], s = dlh_shape_numel(in) / (c > 0 ? c : 1);
     if (c < 1 || s < 1 || c > INT_MAX || s > INT_MAX || c * s > INT_MAX)
         return host->param_error(p, NULL, "batchnorm input %s is empty or too large",
-                                 batchnorm_shape_str(in, -1, sbuf, sizeof sbuf));
+                                 norm_shape_str(in, -1, sbuf, sizeof sbuf));
     st->in = *in;
     st->c = (int)c;
     st->s = (int)s;
@@ -148,9 +148,12 @@ static int batchnorm_create(const dlh_host *host, dlh_layer_setup *setup, void *
          (rc = setup->add_param(setup, "bias", &cs, zeros, &st->b_index)) < 0))
         return rc;
     int wide = st->s > 1;
-    if ((rc = setup->add_buffer(setup, "running_mean", &cs, zeros, &st->rm_index)) < 0 ||
-        (rc = setup->add_buffer(setup, "running_var", &cs, ones, &st->rv_index)) < 0 ||
-        (rc = setup->add_scratch(setup, wide ? c : 0, 0, &st->rowsum_index)) < 0 ||
+    if (st->track &&
+        ((rc = setup->add_buffer(setup, "running_mean", &cs, zeros, &st->rm_index)) < 0 ||
+         (rc = setup->add_buffer(setup, "running_var", &cs, ones, &st->rv_index)) < 0 ||
+         (rc = setup->add_counter(setup, "num_batches_tracked", &st->nbt_index)) < 0))
+        return rc;
+    if ((rc = setup->add_scratch(setup, wide ? c : 0, 0, &st->rowsum_index)) < 0 ||
         (rc = setup->add_scratch(setup, wide ? 1 : 0, 0, &st->ones_index)) < 0 ||
         (rc = setup->add_scratch(setup, 0, 4 * c, &st->stats_index)) < 0)
         return rc;
@@ -201,11 +204,18 @@ static dlh_ew_arg batchnorm_chan_arg(const batchnorm_state *st, dlh_mem m)
     return a;
 }
 
-/* The mean of the last forward: the batch's in training, else running_mean. */
+/* 1 when this step normalises with the batch's statistics: in training,
+   and always without running statistics. */
+static int batchnorm_batch_stats(const batchnorm_state *st, const dlh_layer_ctx *ctx)
+{
+    return ctx->training || !st->track;
+}
+
+/* The mean of the last forward: the batch's, or running_mean. */
 static dlh_mem batchnorm_mean(const batchnorm_state *st, const dlh_layer_ctx *ctx)
 {
-    return ctx->training ? batchnorm_stat(st, ctx, BN_MEAN)
-                         : ctx->buffers[st->rm_index].mem;
+    return batchnorm_batch_stats(st, ctx) ? batchnorm_stat(st, ctx, BN_MEAN)
+                                          : ctx->buffers[st->rm_index].mem;
 }
 
 /* y = (x - mean) * invstd (* gamma + beta). */
@@ -236,9 +246,9 @@ static int batchnorm_forward(void *state, const dlh_layer_ctx *ctx,
         return rc;
     size_t total = (size_t)n * (size_t)st->c * (size_t)st->s;
     dlh_mem x = inputs[0].mem, y = output->mem;
-    dlh_mem rm = ctx->buffers[st->rm_index].mem, rv = ctx->buffers[st->rv_index].mem;
     dlh_mem invstd = batchnorm_stat(st, ctx, BN_INVSTD);
-    if (!ctx->training) {
+    if (!batchnorm_batch_stats(st, ctx)) {
+        dlh_mem rv = ctx->buffers[st->rv_index].mem;
         dlh_ew_arg args[2] = { dlh_ew_full(rv, (size_t)st->c),
                                dlh_ew_full(invstd, (size_t)st->c) };
         if ((rc = host->ew_run(st->invstd, (size_t)st->c, args, &st->eps)) < 0)
@@ -250,7 +260,7 @@ static int batchnorm_forward(void *state, const dlh_layer_ctx *ctx,
         char sbuf[96];
         host->error("batchnorm: expected more than 1 value per channel when training, "
                     "got input %s",
-                    batchnorm_shape_str(&st->in, n, sbuf, sizeof sbuf));
+                    norm_shape_str(&st->in, n, sbuf, sizeof sbuf));
         return DLH_EINVAL;
     }
     dlh_mem sum = batchnorm_stat(st, ctx, BN_SUM), sq = batchnorm_stat(st, ctx, BN_SQ);
@@ -266,12 +276,26 @@ static int batchnorm_forward(void *state, const dlh_layer_ctx *ctx,
         (rc = batchnorm_chan(st, ctx, n, DLH_REDUCE_SUMSQ, y, sq)) < 0)
         return rc;
     size_t c = (size_t)st->c;
+    if (!st->track || !ctx->training) {
+        dlh_ew_arg sargs[4] = { dlh_ew_full(sum, c), dlh_ew_full(sq, c),
+                                dlh_ew_full(mean, c), dlh_ew_full(invstd, c) };
+        float scalars[2] = { inv, st->eps };
+        if ((rc = host->ew_run(st->stats, c, sargs, scalars)) < 0)
+            return rc;
+        return batchnorm_normalize(st, ctx, total, x, y);
+    }
+    /* torch: num_batches_tracked.add_(1), then for momentum=None the
+       factor 1.0 / float(num_batches_tracked), in double. */
+    int64_t *count = &ctx->counters[st->nbt_index];
+    ++*count;
+    float factor = st->cumulative ? (float)(1.0 / (double)*count) : st->momentum;
     dlh_ew_arg sargs[6] = {
-        dlh_ew_full(sum, c), dlh_ew_full(sq, c), dlh_ew_full(rm, c), dlh_ew_full(rv, c),
+        dlh_ew_full(sum, c), dlh_ew_full(sq, c),
+        dlh_ew_full(ctx->buffers[st->rm_index].mem, c),
+        dlh_ew_full(ctx->buffers[st->rv_index].mem, c),
         dlh_ew_full(mean, c), dlh_ew_full(invstd, c),
     };
-    float scalars[4] = { inv, (float)((double)m / (double)(m - 1)), st->momentum,
-                         st->eps };
+    float scalars[4] = { inv, (float)((double)m / (double)(m - 1)), factor, st->eps };
     if ((rc = host->ew_run(st->stats, c, sargs, scalars)) < 0)
         return rc;
     return batchnorm_normalize(st, ctx, total, x, y);
@@ -326,7 +350,8 @@ static int batchnorm_backward(void *state, const dlh_layer_ctx *ctx,
     dargs[k++] = batchnorm_chan_arg(st, sdy);
     dargs[k++] = batchnorm_chan_arg(st, sdx);
     dargs[k] = dlh_ew_full(d_inputs[0].mem, total);
-    float scalars[2] = { (float)(1.0 / ((double)n * st->s)), ctx->training ? 1.0f : 0.0f };
+    float scalars[2] = { (float)(1.0 / ((double)n * st->s)),
+                         batchnorm_batch_stats(st, ctx) ? 1.0f : 0.0f };
     return host->ew_run(st->dx, total, dargs, scalars);
 }
 
@@ -356,8 +381,9 @@ const dlh_layer_ops batchnorm_ops = {
 
 /* Parameter table (plugin.h): checked by the host against every read. */
 const dlh_param_doc batchnorm_params[] = {
-    { "momentum", DLH_PARAM_FLOAT, "0.1", 0.0, 1.0, NULL, "weight of the batch in the running mean and variance" },
+    { "momentum", DLH_PARAM_OTHER, "0.1", 0.0, 1.0, NULL, "weight of the batch in the running mean and variance, in [0, 1], or \"none\" for their cumulative average (torch's momentum=None)" },
     { "eps", DLH_PARAM_FLOAT, "1e-05", 0.0, FLT_MAX, NULL, "added to the variance, > 0" },
     { "affine", DLH_PARAM_BOOL, "true", 0, 0, NULL, "learn a scale (gamma) and shift (beta) per channel" },
+    { "track_running_stats", DLH_PARAM_BOOL, "true", 0, 0, NULL, "keep running_mean, running_var and num_batches_tracked and normalise with them in evaluation; false: batch statistics always" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };
