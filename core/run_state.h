@@ -80,6 +80,13 @@ typedef struct run_state {
     double best_value;              /* the best monitored value so far */
     int64_t best_epoch, wait;       /* its epoch (0: none yet); epochs since */
     int64_t best_step;              /* steps taken at the end of the best epoch */
+    /* A loss list (experiment.h): the training epoch's sums of each head's
+       own loss (times the batch) and correct predictions, [n_heads], kept
+       over a resume inside an epoch; and metrics.csv's per-head columns. */
+    double *head_sum;
+    int64_t *head_correct;
+    char **cols;
+    int n_cols;
 } run_state;
 
 /* Steps of a training epoch: its samples (the sampler's) in batches of
