@@ -718,6 +718,25 @@ static int exp_model(dlh_experiment *e, dlh_params *root, config_setting_t *list
 
 static int exp_heads(dlh_experiment *e, config_setting_t *list);
 
+/* The class labels of every data set against the n_classes of `layer`'s
+   output. */
+static int exp_class_range(dlh_experiment *e, int64_t n_classes, const dlh_layer_inst *layer)
+{
+    const dlh_exp_data *sets[3] = { &e->train, &e->validation, &e->test };
+    const char *names[3] = { "data.train", "data.validation", "data.test" };
+    for (int i = 0; i < 3; i++) {
+        if (!sets[i]->ops || sets[i]->info.n_classes <= n_classes)
+            continue;
+        char so[96];
+        dlh_shape_format(&layer->output, so, sizeof so);
+        return dlh_exp_error_at(sets[i]->params_, NULL, "%s: label %lld is out of range "
+                            "for the model's %lld classes (layer '%s' outputs %s)",
+                            names[i], (long long)(sets[i]->info.n_classes - 1),
+                            (long long)n_classes, layer->name, so);
+    }
+    return 0;
+}
+
 static int exp_loss(dlh_experiment *e, config_setting_t *group)
 {
     if (e->loss_list)
@@ -745,18 +764,8 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
         e->target_kind = DLH_TARGET_CLASS;
         /* A single output is one logit of a binary model: labels 0 and 1. */
         e->n_classes = e->n_outputs >= 2 ? e->n_outputs : 2;
-        const dlh_exp_data *sets[3] = { &e->train, &e->validation, &e->test };
-        const char *names[3] = { "data.train", "data.validation", "data.test" };
-        for (int i = 0; i < 3; i++) {
-            if (!sets[i]->ops || sets[i]->info.n_classes <= e->n_classes)
-                continue;
-            char so[96];
-            dlh_shape_format(&last->output, so, sizeof so);
-            return dlh_exp_error_at(sets[i]->params_, NULL, "%s: label %lld is out of range "
-                                "for the model's %lld classes (layer '%s' outputs %s)",
-                                names[i], (long long)(sets[i]->info.n_classes - 1),
-                                (long long)e->n_classes, last->name, so);
-        }
+        if ((rc = exp_class_range(e, e->n_classes, last)))
+            return rc;
     } else if (tr->label_kind == DLH_LABEL_DENSE) {
         e->target_kind = DLH_TARGET_DENSE;
         e->target = tr->label;
@@ -928,16 +937,7 @@ static int exp_head_targets(dlh_experiment *e, dlh_params *p, const char *label,
     if (tr->label_kind == DLH_LABEL_CLASS) {
         h->target_kind = DLH_TARGET_CLASS;
         h->n_classes = h->n_outputs >= 2 ? h->n_outputs : 2;
-        const dlh_exp_data *sets[3] = { &e->train, &e->validation, &e->test };
-        const char *names[3] = { "data.train", "data.validation", "data.test" };
-        for (int i = 0; i < 3; i++)
-            if (sets[i]->ops && sets[i]->info.n_classes > h->n_classes)
-                return dlh_exp_error_at(p, "output", "%s: %s: label %lld is out of range for "
-                                        "the %lld classes of layer '%s' (it outputs %s)",
-                                        label, names[i],
-                                        (long long)(sets[i]->info.n_classes - 1),
-                                        (long long)h->n_classes, h->name, so);
-        return 0;
+        return exp_class_range(e, h->n_classes, e->layers[h->node]);
     }
     if (tr->label_kind != DLH_LABEL_DENSE)
         return dlh_exp_error_at(p, NULL, "%s: data.train has no labels (label kind none); "

@@ -76,37 +76,23 @@ static int hd_build(const char *loss, const char *optimizer, dlh_experiment **e,
     return rc ? rc : dlh_experiment_new(*cfg, NULL, 0, e);
 }
 
-static int hd_write_weights(dlh_experiment *e, const double *v)
+/* Every tensor's values (grads = 0) or gradients (1), in slot order: read
+   into v, or written from it (write = 1). */
+static int hd_tensors(dlh_experiment *e, int write, int grads, double *v)
 {
     const dlh_host *h = dlh_host_table();
     float buf[41];
     int at = 0;
     for (int k = 0; k < e->n_param_tensors; k++) {
         const dlh_named_tensor *t = e->slots[k].t;
+        const dlh_tensor *x = grads ? &t->grad : &t->value;
         int64_t n = dlh_tensor_numel(&t->value);
-        for (int64_t i = 0; i < n; i++)
+        for (int64_t i = 0; write && i < n; i++)
             buf[i] = (float)v[at + i];
-        int rc = h->tensor_write(e->backend, &t->value, buf);
+        int rc = write ? h->tensor_write(e->backend, x, buf) : h->tensor_read(e->backend, x, buf);
         if (rc)
             return rc;
-        at += (int)n;
-    }
-    return 0;
-}
-
-/* Every tensor's values (grads = 0) or gradients (1), in slot order. */
-static int hd_read(dlh_experiment *e, int grads, double *v)
-{
-    const dlh_host *h = dlh_host_table();
-    float buf[41];
-    int at = 0;
-    for (int k = 0; k < e->n_param_tensors; k++) {
-        const dlh_named_tensor *t = e->slots[k].t;
-        int64_t n = dlh_tensor_numel(&t->value);
-        int rc = h->tensor_read(e->backend, grads ? &t->grad : &t->value, buf);
-        if (rc)
-            return rc;
-        for (int64_t i = 0; i < n; i++)
+        for (int64_t i = 0; !write && i < n; i++)
             v[at + i] = buf[i];
         at += (int)n;
     }
@@ -171,15 +157,16 @@ static void hd_run(const hd_case *c)
         dlh_config_free(cfg);
         return;
     }
-    double got[HD_N];
+    double got[HD_N], w0[HD_N];
     float loss = NAN;
+    memcpy(w0, hd_w0, sizeof w0);
     dlh_batch b = hd_batch(0);
-    if ((rc = hd_write_weights(e, hd_w0)) == 0 &&
+    if ((rc = hd_tensors(e, 1, 0, w0)) == 0 &&
         (rc = dlh_evaluator_load(&ev, &b)) == 0 &&
         (rc = dlh_graph_forward(e->graph, HD_BATCH, 1, 0, e->seed)) == 0 &&
         (rc = dlh_evaluator_loss(&ev, HD_BATCH, 1, &loss)) == 0 &&
         (rc = dlh_graph_backward(e->graph, HD_BATCH, 0, e->seed)) == 0)
-        rc = hd_read(e, 1, got);
+        rc = hd_tensors(e, 0, 1, got);
     ok(rc == 0, "%s: one forward, loss and backward: %s", c->name, rc ? dlh_error_get() : "");
     ok(fabs(loss - c->loss) <= TOL * fabs(c->loss),
        "%s: the objective %.9g is torch's %.9g", c->name, (double)loss, c->loss);
@@ -195,7 +182,7 @@ static void hd_run(const hd_case *c)
 
     /* Steps from the start again: torch's loop, run.c's order. */
     double worst[6] = { 0 }, loss_worst = 0.0;
-    rc = hd_write_weights(e, hd_w0);
+    rc = hd_tensors(e, 1, 0, w0);
     for (int t = 1; rc == 0 && t <= HD_STEPS; t++) {
         double penalty;
         int bad;
@@ -209,7 +196,7 @@ static void hd_run(const hd_case *c)
             (rc = dlh_optim_clip(e)) ||
             (rc = dlh_optim_lrs(e, &sc)) ||
             (rc = dlh_optim_update(e, t)) ||
-            (rc = hd_read(e, 0, got)))
+            (rc = hd_tensors(e, 0, 0, got)))
             break;
         loss_worst = fmax(loss_worst, fabs(loss - c->step_loss[t - 1]) /
                                           fabs(c->step_loss[t - 1]));

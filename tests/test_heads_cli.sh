@@ -101,12 +101,16 @@ run_cmd "$dlhost" run heads.cfg --runs cut --set train.epochs=3
 is "$RC" 0 "resume: the 3-epoch run exits 0"
 run_cmd "$dlhost" run heads.cfg --resume cut/heads
 is "$RC" 0 "resume: --resume to 6 epochs exits 0"
-cmp -s full/heads/last.safetensors cut/heads/last.safetensors &&
-    cmp -s full/heads/best.safetensors cut/heads/best.safetensors
-ok $? "resume: last and best equal the uninterrupted run's, byte for byte"
-metrics cut/heads >cut.csv
-cmp -s full.csv cut.csv
-ok $? "resume: metrics.csv (per-head columns included) equals the uninterrupted run's"
+# same_as_full NAME: NAME/heads ended as the uninterrupted run did.
+same_as_full() {
+    cmp -s full/heads/last.safetensors "$1/heads/last.safetensors" &&
+        cmp -s full/heads/best.safetensors "$1/heads/best.safetensors"
+    ok $? "$1: last and best equal the uninterrupted run's, byte for byte"
+    metrics "$1/heads" >"$1.csv"
+    cmp -s full.csv "$1.csv"
+    ok $? "$1: metrics.csv (each head's columns included) equals the uninterrupted run's"
+}
+same_as_full cut
 
 # 48 training samples in batches of 8: 6 steps an epoch; step 15 is inside epoch 3.
 run_cmd env DLHOST_TEST_INTERRUPT_STEP=15 "$dlhost" run heads.cfg --runs mid
@@ -114,12 +118,7 @@ is "$RC" 130 "interrupt: stopped by SIGINT inside epoch 3, exits 130"
 run_cmd "$dlhost" run heads.cfg --resume mid/heads
 is "$RC" 0 "interrupt: --resume exits 0"
 like "$OUT_FILE" "batch 3 of epoch 3" "interrupt: it resumes inside epoch 3"
-cmp -s full/heads/last.safetensors mid/heads/last.safetensors &&
-    cmp -s full/heads/best.safetensors mid/heads/best.safetensors
-ok $? "interrupt: last and best equal the uninterrupted run's, byte for byte"
-metrics mid/heads >mid.csv
-cmp -s full.csv mid.csv
-ok $? "interrupt: each head's epoch sums survive the stop (metrics.csv equal)"
+same_as_full mid
 
 # ---- auxiliary classifiers on the data's class labels (no target slices).
 two_class_csv two.csv
