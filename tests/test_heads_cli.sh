@@ -3,9 +3,10 @@
 # A multi-task run (a class head and a regression head on slices of one
 # dense label) writes the weighted objective as train_loss/val_loss and
 # per-head columns in metrics.csv and on the epoch line; dlhost check, eval
-# and gradcheck name every head; a run cut after 3 epochs, or stopped by a
-# signal inside an epoch, and resumed ends with the uninterrupted run's
-# bytes and metrics (per-head columns included); auxiliary classifiers on
+# and gradcheck name every head and plot reads the file; a run cut after 3
+# epochs, or stopped by a signal inside an epoch, and resumed ends with the
+# uninterrupted run's bytes and metrics (per-head columns included);
+# auxiliary classifiers on
 # the data's class labels (GoogLeNet's) train; a class column that is not a
 # whole number in range stops the run with the key's file:line.
 #
@@ -88,6 +89,9 @@ cmp -s run.heads eval.heads && [ "$(wc -l <eval.heads)" -eq 2 ]
 ok $? "eval: each head's loss and accuracy, as the run's test evaluation gave them"
 like "$OUT_FILE" "head 'cls': confusion matrix (rows = true class" \
      "eval: the confusion matrix is the class head's"
+
+run_cmd "$dlhost" plot full/heads --out plot.svg
+is "$RC" 0 "plot: draws a metrics.csv with per-head columns (the weighted totals)"
 
 run_cmd "$dlhost" gradcheck heads.cfg
 is "$RC" 0 "gradcheck: exits 0"
