@@ -6,9 +6,9 @@
 # and gradcheck name every head and plot reads the file; a run cut after 3
 # epochs, or stopped by a signal inside an epoch, and resumed ends with the
 # uninterrupted run's bytes and metrics (per-head columns included);
-# auxiliary classifiers on
-# the data's class labels (GoogLeNet's) train; a class column that is not a
-# whole number in range stops the run with the key's file:line.
+# auxiliary classifiers on the data's class labels (GoogLeNet's) train; a
+# class column that is not a whole number in range stops the run with the
+# key's file:line.
 #
 # Environment (set by `make check`): DLHOST_BIN, DLHOST_SRCDIR,
 # DLHOST_PLUGIN_PATH.
