@@ -109,7 +109,19 @@ int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
                 wtype, e->layer_types[i], shape, n, inputs);
     }
     fprintf(out, "%-11s %" PRId64 "\n", "parameters", dlh_experiment_param_count(e));
-    fprintf(out, "%-11s %s\n", "loss", e->loss_type);
+    if (!e->loss_list)
+        fprintf(out, "%-11s %s\n", "loss", e->loss_type);
+    for (int h = 0; e->loss_list && h < e->n_heads; h++) {
+        const dlh_exp_head *eh = &e->heads[h];
+        fprintf(out, "%-11s %s on '%s', weight %g", h ? "" : "loss", eh->loss_type, eh->name,
+                eh->weight);
+        if (eh->slice_count)
+            fprintf(out, ", target [%" PRId64 ", %" PRId64 "]", eh->slice_start,
+                    eh->slice_count);
+        if (eh->target_kind == DLH_TARGET_CLASS)
+            fprintf(out, " (class indices, %" PRId64 " classes)", eh->n_classes);
+        fprintf(out, "\n");
+    }
     fprintf(out, "%-11s %s (lr %g", "optimizer", e->optimizer_type, e->lr);
     if (e->clip.norm > 0.0)
         fprintf(out, ", gradient norm clipped at %g (norm_type %g)", e->clip.norm,

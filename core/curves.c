@@ -58,6 +58,7 @@ int dlh_metrics_read(const char *path, dlh_epoch_row **rows, size_t *n)
         return DLH_ENOMEM;
     }
     size_t count = 0, line_no = 0, header_len = strlen(dlh_metrics_header) - 1;
+    int extra = 0;                  /* columns after the 8 */
     char *line = text;
     rc = 0;
     while (*line && rc == 0) {
@@ -67,22 +68,33 @@ int dlh_metrics_read(const char *path, dlh_epoch_row **rows, size_t *n)
         if (ll > 0 && line[ll - 1] == '\r')
             ll--;
         if (line_no == 1) {
-            /* The header dlhost writes; anything else is not its file. */
-            if (ll != header_len || memcmp(line, dlh_metrics_header, ll) != 0) {
+            /* The header dlhost writes (and the names of its extra columns);
+               anything else is not its file. */
+            for (size_t i = header_len; ll > header_len && i < ll; i++)
+                extra += line[i] == ',';
+            if (ll < header_len || memcmp(line, dlh_metrics_header, header_len) != 0 ||
+                (ll > header_len && line[header_len] != ',') ||
+                extra > DLH_METRICS_MAX_EXTRA) {
                 dlh_error_set("%s:1: expected the header '%.*s' (a metrics.csv written "
                               "by dlhost run)", path, (int)header_len, dlh_metrics_header);
                 rc = DLH_EDATA;
             }
         } else if (ll > 0) {
-            double v[8];
-            int k = 0;
+            double v[8 + DLH_METRICS_MAX_EXTRA];
+            int k = 0, want = 8 + extra;
             const char *f = line, *stop = line + ll;
             while (rc == 0) {
                 const char *comma = memchr(f, ',', (size_t)(stop - f));
                 const char *fe = comma ? comma : stop;
-                if (k == 8 || parse_field(f, (size_t)(fe - f), &v[k]) != 0) {
-                    dlh_error_set("%s:%zu: field %d: expected %s", path, line_no, k + 1,
-                                  k == 8 ? "8 fields per row" : "a number or nothing");
+                if (k == want) {
+                    dlh_error_set("%s:%zu: field %d: expected %d fields per row", path,
+                                  line_no, k + 1, want);
+                    rc = DLH_EDATA;
+                    break;
+                }
+                if (parse_field(f, (size_t)(fe - f), &v[k]) != 0) {
+                    dlh_error_set("%s:%zu: field %d: expected a number or nothing", path,
+                                  line_no, k + 1);
                     rc = DLH_EDATA;
                     break;
                 }
@@ -91,9 +103,9 @@ int dlh_metrics_read(const char *path, dlh_epoch_row **rows, size_t *n)
                     break;
                 f = comma + 1;
             }
-            if (rc == 0 && k != 8) {
-                dlh_error_set("%s:%zu: %d fields, expected 8 (%.*s)", path, line_no, k,
-                              (int)header_len, dlh_metrics_header);
+            if (rc == 0 && k != want) {
+                dlh_error_set("%s:%zu: %d fields, expected %d (%.*s)", path, line_no, k,
+                              want, (int)header_len, dlh_metrics_header);
                 rc = DLH_EDATA;
             } else if (rc == 0 && (v[0] != (double)(count + 1))) {
                 dlh_error_set("%s:%zu: epoch %g, expected %zu (epochs count up from 1)",
@@ -109,6 +121,9 @@ int dlh_metrics_read(const char *path, dlh_epoch_row **rows, size_t *n)
                 r->lr = v[5];
                 r->seconds = v[6];
                 r->samples_per_s = v[7];
+                r->n_extra = extra;
+                for (int x = 0; x < extra; x++)
+                    r->extra[x] = v[8 + x];
             }
         }
         line = end ? end + 1 : line + ll;

@@ -9,8 +9,10 @@
 
 #include "rundir.h"
 
-/* Reads a metrics.csv that dlhost wrote: the exact header, then rows of 8
-   fields (an empty field is NaN), epochs counting up from 1.  *rows is
+/* Reads a metrics.csv that dlhost wrote: the exact header (and the names
+   of up to DLH_METRICS_MAX_EXTRA extra columns, rundir.h), then rows of 8
+   fields and one per extra column (an empty field is NaN; the extras into
+   extra[], n_extra), epochs counting up from 1.  *rows is
    malloc'ed (free it); an empty file body gives *n = 0.  Errors name the
    file and line (DLH_EDATA), or the file (DLH_EIO). */
 int dlh_metrics_read(const char *path, dlh_epoch_row **rows, size_t *n);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "experiment.h"
 #include "graph.h"
 #include "registry.h"
 #include "safetensors.h"
@@ -28,7 +29,8 @@ int dlh_evaluator_init(dlh_evaluator *ev, dlh_experiment *e)
     int64_t shape[DLH_MAX_DIMS];
     int ndim = 1;
     shape[0] = e->max_batch;
-    if (e->target_kind == DLH_TARGET_DENSE) {
+    /* The data's labels (a loss list's heads may read parts of them). */
+    if (e->train.info.label_kind == DLH_LABEL_DENSE) {
         if (e->target.ndim + 1 > DLH_MAX_DIMS) {
             dlh_error_set("the label shape has too many dimensions for a batch");
             return DLH_ESHAPE;
@@ -44,8 +46,28 @@ int dlh_evaluator_init(dlh_evaluator *ev, dlh_experiment *e)
     ev->aidx.dtype = DLH_I32;
     if (!(ev->host_idx = eval_calloc((size_t)e->max_batch, sizeof *ev->host_idx)) ||
         !(ev->host_out = eval_calloc((size_t)e->max_batch, sizeof *ev->host_out)) ||
-        !(ev->loss_scratch = eval_calloc((size_t)e->loss->n_scratch, sizeof(dlh_tensor))))
+        !(ev->heads = eval_calloc((size_t)e->n_heads, sizeof *ev->heads)))
         return DLH_ENOMEM;
+    int scaled = 0;
+    for (int h = 0; h < e->n_heads; h++) {
+        const dlh_exp_head *eh = &e->heads[h];
+        dlh_eval_head *vh = &ev->heads[h];
+        if (!(vh->scratch = eval_calloc((size_t)eh->loss->n_scratch, sizeof(dlh_tensor))))
+            return DLH_ENOMEM;
+        scaled |= eh->weight != 0.0 && eh->weight != 1.0;
+        if (eh->slice_count == 0)
+            continue;
+        int64_t ys[2] = { e->max_batch, eh->slice_count };
+        if ((rc = dlh_tensor_alloc(e->backend, 2, ys, &vh->y)))
+            return rc;
+        if (!(vh->host_y = eval_calloc((size_t)(e->max_batch * eh->slice_count),
+                                       sizeof *vh->host_y)))
+            return DLH_ENOMEM;
+    }
+    ev->loss_scratch = ev->heads[0].scratch;
+    if (scaled && (rc = dlh_ew_compile(e->backend, "inout g; scalar w; g = w * g;",
+                                       &ev->scale)))
+        return rc;
     if (e->sample_weights && (rc = dlh_tensor_alloc(e->backend, 1, shape, &ev->w)))
         return rc;
     if (e->train_loss) {
@@ -72,7 +94,13 @@ void dlh_evaluator_release(dlh_evaluator *ev)
     free(ev->train_loss_scratch);
     free(ev->host_idx);
     free(ev->host_out);
-    free(ev->loss_scratch);
+    for (int h = 0; ev->heads && h < ev->e->n_heads; h++) {
+        dlh_tensor_free(be, &ev->heads[h].y);
+        free(ev->heads[h].host_y);
+        free(ev->heads[h].scratch);
+    }
+    free(ev->heads);
+    dlh_ew_free(ev->scale);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -100,6 +128,33 @@ int dlh_evaluator_direct(dlh_evaluator *ev, dlh_batcher *bt)
     return 0;
 }
 
+/* Head h's columns of the batch's dense labels into its target tensor;
+   class indices checked first. */
+static int eval_load_slice(dlh_evaluator *ev, int h, const dlh_batch *b)
+{
+    const dlh_experiment *e = ev->e;
+    const dlh_backend *be = e->backend;
+    const dlh_exp_head *eh = &e->heads[h];
+    dlh_eval_head *vh = &ev->heads[h];
+    int64_t width = dlh_shape_numel(&e->target), c = eh->slice_count;
+    for (int64_t i = 0; i < b->n; i++)
+        memcpy(vh->host_y + i * c, b->y + i * width + eh->slice_start,
+               (size_t)c * sizeof *vh->host_y);
+    for (int64_t i = 0; eh->target_kind == DLH_TARGET_CLASS && i < b->n; i++) {
+        float v = vh->host_y[i];
+        if (!(v >= 0.0f && v < (float)eh->n_classes && v == floorf(v)))
+            return dlh_exp_error_at(eh->params_, "target", "loss[%d]: label column %" PRId64
+                                    " holds %g (sample %" PRId64 " of the pass); with "
+                                    "target = [%" PRId64 ", 1] loss '%s' reads it as a class "
+                                    "index of layer '%s', a whole number in 0..%" PRId64, h,
+                                    eh->slice_start, (double)v, b->first + i,
+                                    eh->slice_start, eh->loss_type, eh->name,
+                                    eh->n_classes - 1);
+    }
+    return be->ops->write(be->ctx, vh->y.mem.buf, vh->y.mem.off * sizeof(float), vh->host_y,
+                          (size_t)(b->n * c) * sizeof(float));
+}
+
 int dlh_evaluator_load(dlh_evaluator *ev, const dlh_batch *b)
 {
     const dlh_experiment *e = ev->e;
@@ -107,7 +162,7 @@ int dlh_evaluator_load(dlh_evaluator *ev, const dlh_batch *b)
     size_t nx = (size_t)b->n * (size_t)dlh_shape_numel(&e->train.info.sample);
     ev->soft = b->soft && e->train_loss;
     size_t ny = (size_t)b->n * (size_t)(ev->soft ? e->n_classes
-                                        : e->target_kind == DLH_TARGET_DENSE
+                                        : e->train.info.label_kind == DLH_LABEL_DENSE
                                         ? dlh_shape_numel(&e->target) : 1);
     const dlh_tensor *yt = ev->soft ? &ev->y_soft : &ev->y;
     /* A batch the batcher wrote into an input buffer (direct is NULL
@@ -124,12 +179,61 @@ int dlh_evaluator_load(dlh_evaluator *ev, const dlh_batch *b)
     if (rc == 0 && ev->weighted)
         rc = be->ops->write(be->ctx, ev->w.mem.buf, ev->w.mem.off * sizeof(float), b->w,
                             (size_t)b->n * sizeof(float));
+    for (int h = 0; rc == 0 && h < e->n_heads; h++)
+        if (e->heads[h].slice_count > 0)
+            rc = eval_load_slice(ev, h, b);
+    return rc;
+}
+
+/* Head h's loss of the last forward (a loss list): its own value into
+   ev->heads[h].loss and, with_grad, its gradient times its weight. */
+static int eval_head_loss(dlh_evaluator *ev, int h, int64_t b, int with_grad)
+{
+    dlh_experiment *e = ev->e;
+    const dlh_exp_head *eh = &e->heads[h];
+    dlh_eval_head *vh = &ev->heads[h];
+    dlh_loss_inst *l = eh->loss;
+    dlh_loss_ctx ctx;
+    dlh_loss_ctx_fill(l, b, &ctx, vh->scratch);
+    dlh_tensor pred = *dlh_graph_node_output(e->graph, eh->node);
+    dlh_tensor dpred = *dlh_graph_node_d_output(e->graph, eh->node), w = ev->w;
+    dlh_tensor tgt = eh->slice_count > 0 ? vh->y : ev->y;
+    pred.shape[0] = tgt.shape[0] = dpred.shape[0] = w.shape[0] = b;
+    if (ev->weighted)
+        ctx.sample_weights = &w;
+    /* A head of weight 0 adds nothing: its loss is reported, its gradient 0. */
+    int grad = with_grad && eh->weight != 0.0;
+    int rc = l->ops->forward(l->state, &ctx, &pred, &tgt, &vh->loss, grad ? &dpred : NULL);
+    size_t n = (size_t)b * (size_t)eh->n_outputs;
+    if (rc == 0 && with_grad && !grad)
+        rc = e->backend->ops->fill(e->backend->ctx, dpred.mem, n, 0.0f);
+    if (rc == 0 && grad && eh->weight != 1.0) {
+        dlh_ew_arg arg = dlh_ew_full(dpred.mem, n);
+        float wt = (float)eh->weight;
+        rc = dlh_ew_run(ev->scale, n, &arg, &wt);
+    }
+    if (rc) {
+        if (!*dlh_error_get())
+            dlh_error_set("%s", dlh_strerror(rc));
+        dlh_error_prefix("loss[%d] '%s' (head '%s'): ", h, eh->loss_type, eh->name);
+    }
     return rc;
 }
 
 int dlh_evaluator_loss(dlh_evaluator *ev, int64_t b, int with_grad, float *loss)
 {
     dlh_experiment *e = ev->e;
+    if (e->loss_list) {
+        double total = 0.0;
+        for (int h = 0; h < e->n_heads; h++) {
+            int rc = eval_head_loss(ev, h, b, with_grad);
+            if (rc)
+                return rc;
+            total += e->heads[h].weight * (double)ev->heads[h].loss;
+        }
+        *loss = (float)total;
+        return 0;
+    }
     dlh_loss_inst *l = ev->soft ? e->train_loss : e->loss;
     dlh_loss_ctx ctx;
     dlh_loss_ctx_fill(l, b, &ctx, ev->soft ? ev->train_loss_scratch : ev->loss_scratch);
@@ -144,18 +248,28 @@ int dlh_evaluator_loss(dlh_evaluator *ev, int64_t b, int with_grad, float *loss)
             dlh_error_set("%s", dlh_strerror(rc));
         dlh_error_prefix("loss '%s': ", e->loss_type);
     }
+    ev->heads[0].loss = *loss;
     return rc;
 }
 
 int dlh_evaluator_correct(dlh_evaluator *ev, int64_t b, const float *y,
                           int64_t *correct, int64_t *confusion)
 {
+    return dlh_evaluator_head_correct(ev, 0, b, y, correct, confusion);
+}
+
+int dlh_evaluator_head_correct(dlh_evaluator *ev, int h, int64_t b, const float *y,
+                               int64_t *correct, int64_t *confusion)
+{
     dlh_experiment *e = ev->e;
     const dlh_backend *be = e->backend;
-    const dlh_tensor *out = dlh_graph_output(e->graph);
-    int64_t classes = e->n_classes;
+    const dlh_exp_head *eh = &e->heads[h];
+    const dlh_tensor *out = dlh_graph_node_output(e->graph, eh->node);
+    int64_t classes = eh->n_classes, n_outputs = eh->n_outputs;
     int rc;
-    if (e->n_outputs == 1) {
+    if (eh->slice_count > 0)
+        y = ev->heads[h].host_y;
+    if (n_outputs == 1) {
         if ((rc = be->ops->read(be->ctx, out->mem.buf, out->mem.off * sizeof(float),
                                 ev->host_out, (size_t)b * sizeof(float))))
             return rc;
@@ -163,7 +277,7 @@ int dlh_evaluator_correct(dlh_evaluator *ev, int64_t b, const float *y,
             ev->host_idx[i] = ev->host_out[i] > 0.0f;
     } else {
         /* The argmax on the backend: b ints cross, not b * classes floats. */
-        if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_MAX, 1, (int)b, (int)e->n_outputs,
+        if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_MAX, 1, (int)b, (int)n_outputs,
                                   out->mem, ev->amax.mem, ev->aidx.mem)) ||
             (rc = be->ops->read(be->ctx, ev->aidx.mem.buf, ev->aidx.mem.off * 4,
                                 ev->host_idx, (size_t)b * sizeof(int32_t))))
@@ -194,6 +308,10 @@ int dlh_evaluate(dlh_evaluator *ev, dlh_batcher *bt, const int64_t *idx, int64_t
     int acc = e->target_kind == DLH_TARGET_CLASS;
     double sum = 0.0;
     int64_t correct = 0;
+    for (int h = 0; h < e->n_heads; h++) {
+        ev->heads[h].sum = 0.0;
+        ev->heads[h].correct = 0;
+    }
     int rc = dlh_batcher_start(bt, idx, n, e->max_batch, 0, e->seed, 0);
     if (rc)
         return rc;
@@ -209,7 +327,18 @@ int dlh_evaluate(dlh_evaluator *ev, dlh_batcher *bt, const int64_t *idx, int64_t
             (rc = dlh_evaluator_loss(ev, b->n, 0, &l)))
             break;
         sum += (double)l * (double)b->n;
-        if (acc && (rc = dlh_evaluator_correct(ev, b->n, b->y, &correct, confusion)))
+        for (int h = 0; e->loss_list && rc == 0 && h < e->n_heads; h++) {
+            dlh_eval_head *vh = &ev->heads[h];
+            vh->sum += (double)vh->loss * (double)b->n;
+            if (e->heads[h].target_kind == DLH_TARGET_CLASS)
+                rc = dlh_evaluator_head_correct(ev, h, b->n, b->y, &vh->correct,
+                                                h == 0 ? confusion : NULL);
+        }
+        if (rc)
+            break;
+        if (e->loss_list)
+            correct = ev->heads[0].correct;
+        else if (acc && (rc = dlh_evaluator_correct(ev, b->n, b->y, &correct, confusion)))
             break;
     }
     if (rc) {
@@ -218,6 +347,16 @@ int dlh_evaluate(dlh_evaluator *ev, dlh_batcher *bt, const int64_t *idx, int64_t
     }
     *loss = n > 0 ? sum / (double)n : NAN;
     *accuracy = acc && n > 0 ? (double)correct / (double)n : NAN;
+    for (int h = 0; h < e->n_heads; h++) {
+        dlh_eval_head *vh = &ev->heads[h];
+        int cls = e->heads[h].target_kind == DLH_TARGET_CLASS;
+        vh->eval_loss = n > 0 ? vh->sum / (double)n : NAN;
+        vh->eval_accuracy = cls && n > 0 ? (double)vh->correct / (double)n : NAN;
+    }
+    if (!e->loss_list) {
+        ev->heads[0].eval_loss = *loss;
+        ev->heads[0].eval_accuracy = *accuracy;
+    }
     return 0;
 }
 
@@ -607,15 +746,28 @@ static int eval_class_names(const dlh_st_file *f, int64_t n, char ***names)
     return 0;
 }
 
-static void eval_print(FILE *out, const dlh_experiment *e, double loss, double acc,
-                       const int64_t *conf, char *const *names)
+void dlh_eval_print_head(FILE *out, const dlh_experiment *e, const dlh_evaluator *ev, int h)
+{
+    const dlh_exp_head *eh = &e->heads[h];
+    fprintf(out, "      head '%s'  loss %.6f", eh->name, ev->heads[h].eval_loss);
+    if (!isnan(ev->heads[h].eval_accuracy))
+        fprintf(out, "  accuracy %.4f", ev->heads[h].eval_accuracy);
+    fprintf(out, "  (loss[%d] %s, weight %g)\n", h, eh->loss_type, eh->weight);
+}
+
+static void eval_print(FILE *out, const dlh_experiment *e, const dlh_evaluator *ev,
+                       double loss, double acc, const int64_t *conf, char *const *names)
 {
     fprintf(out, "test  %" PRId64 " samples  loss %.6f", e->test.info.n_samples, loss);
     if (!isnan(acc))
         fprintf(out, "  accuracy %.4f", acc);
     fprintf(out, "\n");
+    for (int h = 0; e->loss_list && h < e->n_heads; h++)
+        dlh_eval_print_head(out, e, ev, h);
     if (!conf)
         return;
+    if (e->loss_list)
+        fprintf(out, "head '%s': ", e->heads[0].name);
     int64_t C = e->n_classes, most = 1;
     for (int64_t i = 0; i < C * C; i++)
         most = conf[i] > most ? conf[i] : most;
@@ -697,7 +849,7 @@ int dlh_eval(dlh_config *cfg, const char *backend_override, const char *weights,
         goto done;
     }
     fprintf(out, "eval %s: %s (%s)\n", e->name, weights, e->backend_line);
-    eval_print(out, e, loss, acc, conf, names);
+    eval_print(out, e, &ev, loss, acc, conf, names);
     fflush(out);
 done:
     for (int64_t k = 0; names && k < e->n_classes; k++)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "batcher.h"
+#include "ew.h"
 #include "experiment.h"
 #include "params.h"
 #include "rundir.h"
@@ -24,6 +25,20 @@
 
 /* The checkpoint metadata key of class k's name: "class_name.K". */
 #define DLH_CLASS_NAME_KEY "class_name.%" PRId64
+
+/* What the evaluator keeps per head of a loss list (experiment.h). */
+typedef struct dlh_eval_head {
+    dlh_tensor y;                   /* a slice head's targets [max_batch, count] */
+    float *host_y;                  /* [max_batch * count]: the slice of the batch
+                                       loaded last, on the host */
+    dlh_tensor *scratch;            /* views handed to its loss */
+    float loss;                     /* its own loss in the last dlh_evaluator_loss */
+    /* dlh_evaluate's sums, then its results: the head's mean loss and its
+       accuracy (NaN unless it has class targets). */
+    double sum;
+    int64_t correct;
+    double eval_loss, eval_accuracy;
+} dlh_eval_head;
 
 typedef struct dlh_evaluator {
     dlh_experiment *e;              /* borrowed */
@@ -44,6 +59,10 @@ typedef struct dlh_evaluator {
     const float *direct[2];         /* host addresses of the graph's two input
                                        buffers when a batcher writes into them
                                        (dlh_evaluator_direct), else NULL */
+    /* [e->n_heads]; loss_scratch is heads[0].scratch.  scale multiplies a
+       head's gradient by its weight (NULL when every weight is 0 or 1). */
+    dlh_eval_head *heads;
+    dlh_ew_kernel *scale;
 } dlh_evaluator;
 
 /* Allocates the evaluator of e (e->max_batch samples). */
@@ -57,17 +76,30 @@ int dlh_evaluator_load(dlh_evaluator *ev, const dlh_batch *b);
    buffers; 0 without doing anything otherwise. */
 int dlh_evaluator_direct(dlh_evaluator *ev, dlh_batcher *bt);
 /* The loss of the last forward over b samples (and, with_grad, its
-   gradient into the graph's output gradient). */
+   gradient into the graph's output gradient).  With a loss list: the
+   objective sum_h weight_h loss_h (each head's own loss into
+   ev->heads[h].loss), and with_grad each head's gradient times its weight
+   into the head's output gradient. */
 int dlh_evaluator_loss(dlh_evaluator *ev, int64_t b, int with_grad, float *loss);
 /* Correct predictions of the last forward against the class labels y[0..b)
    (argmax, or logit > 0 for a single output); adds true x predicted counts
    into confusion ([classes][classes], may be NULL). */
 int dlh_evaluator_correct(dlh_evaluator *ev, int64_t b, const float *y,
                           int64_t *correct, int64_t *confusion);
+/* The same for head h (a class head of e->heads): y is the batch's labels
+   as loaded (a slice head reads its own column). */
+int dlh_evaluator_head_correct(dlh_evaluator *ev, int h, int64_t b, const float *y,
+                               int64_t *correct, int64_t *confusion);
 /* Mean loss and accuracy (NaN without class targets) over samples idx[0..n)
-   read through `bt`, in evaluation mode, in batches of e->max_batch. */
+   read through `bt`, in evaluation mode, in batches of e->max_batch.  With
+   a loss list, the loss is the weighted objective and the accuracy the
+   primary head's; each head's goes into ev->heads[h].eval_*. */
 int dlh_evaluate(dlh_evaluator *ev, dlh_batcher *bt, const int64_t *idx, int64_t n,
                  double *loss, double *accuracy, int64_t *confusion);
+
+/* "      head 'H'  loss L  accuracy A  (loss[h] TYPE, weight W)": head h's
+   results of the last dlh_evaluate, one line to out. */
+void dlh_eval_print_head(FILE *out, const dlh_experiment *e, const dlh_evaluator *ev, int h);
 
 /* The model's tensors by checkpoint name: weights, buffers and counters
    (host int64, dlh_ckpt_tensor.host), then (when

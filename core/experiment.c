@@ -5,6 +5,7 @@
 #include "experiment.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -700,7 +701,8 @@ static int exp_model(dlh_experiment *e, dlh_params *root, config_setting_t *list
         if ((rc = exp_layer(e, list, i)))
             return rc;
     }
-    int dangling = dlh_graph_dangling(e->graph);
+    /* A loss list names its heads: exp_heads checks every unread layer. */
+    int dangling = e->loss_list ? -1 : dlh_graph_dangling(e->graph);
     if (dangling >= 0) {
         config_setting_t *g = config_setting_get_elem(list, (unsigned)dangling);
         const char *file = config_setting_source_file(g);
@@ -714,12 +716,40 @@ static int exp_model(dlh_experiment *e, dlh_params *root, config_setting_t *list
     return 0;       /* planned by exp_optimizer, which knows the frozen tensors */
 }
 
+static int exp_heads(dlh_experiment *e, config_setting_t *list);
+
+/* The class labels of every data set against the n_classes of `layer`'s
+   output. */
+static int exp_class_range(dlh_experiment *e, int64_t n_classes, const dlh_layer_inst *layer)
+{
+    const dlh_exp_data *sets[3] = { &e->train, &e->validation, &e->test };
+    const char *names[3] = { "data.train", "data.validation", "data.test" };
+    for (int i = 0; i < 3; i++) {
+        if (!sets[i]->ops || sets[i]->info.n_classes <= n_classes)
+            continue;
+        char so[96];
+        dlh_shape_format(&layer->output, so, sizeof so);
+        return dlh_exp_error_at(sets[i]->params_, NULL, "%s: label %lld is out of range "
+                            "for the model's %lld classes (layer '%s' outputs %s)",
+                            names[i], (long long)(sets[i]->info.n_classes - 1),
+                            (long long)n_classes, layer->name, so);
+    }
+    return 0;
+}
+
 static int exp_loss(dlh_experiment *e, config_setting_t *group)
 {
+    if (e->loss_list)
+        return exp_heads(e, group);
     static const char *const reserved[] = { "type", NULL };
     dlh_params *p = dlh_exp_params(e, group, "loss", reserved);
     if (!p)
         return DLH_ENOMEM;
+    if (!(e->heads = calloc(1, sizeof *e->heads))) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    e->n_heads = 1;
     const char *type;
     const dlh_component *c;
     int rc;
@@ -734,18 +764,8 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
         e->target_kind = DLH_TARGET_CLASS;
         /* A single output is one logit of a binary model: labels 0 and 1. */
         e->n_classes = e->n_outputs >= 2 ? e->n_outputs : 2;
-        const dlh_exp_data *sets[3] = { &e->train, &e->validation, &e->test };
-        const char *names[3] = { "data.train", "data.validation", "data.test" };
-        for (int i = 0; i < 3; i++) {
-            if (!sets[i]->ops || sets[i]->info.n_classes <= e->n_classes)
-                continue;
-            char so[96];
-            dlh_shape_format(&last->output, so, sizeof so);
-            return dlh_exp_error_at(sets[i]->params_, NULL, "%s: label %lld is out of range "
-                                "for the model's %lld classes (layer '%s' outputs %s)",
-                                names[i], (long long)(sets[i]->info.n_classes - 1),
-                                (long long)e->n_classes, last->name, so);
-        }
+        if ((rc = exp_class_range(e, e->n_classes, last)))
+            return rc;
     } else if (tr->label_kind == DLH_LABEL_DENSE) {
         e->target_kind = DLH_TARGET_DENSE;
         e->target = tr->label;
@@ -765,9 +785,13 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
     }
     rc = dlh_loss_new_target(e->backend, type, p, &last->output, e->target_kind,
                              e->target_kind == DLH_TARGET_DENSE ? &e->target : NULL,
-                             e->n_classes, e->max_batch, &e->loss);
+                             e->n_classes, e->max_batch, &e->heads[0].loss);
     if (rc)
         return dlh_exp_locate(p, NULL, rc);
+    e->loss = e->heads[0].loss;
+    e->heads[0] = (dlh_exp_head){ last->name, e->n_layers - 1, type, e->loss, 1.0,
+                                  e->target_kind, e->n_classes, e->n_outputs, e->target,
+                                  0, 0, p };
     if ((rc = dlh_params_check_unused(p)))
         return rc;
     /* Per-sample weights from the data go to a loss that takes them. */
@@ -799,6 +823,274 @@ static int exp_loss(dlh_experiment *e, config_setting_t *group)
         return dlh_exp_locate(p2, NULL, rc);
     }
     return dlh_params_check_unused(p2);
+}
+
+/* `loss`: one group, or a list of groups (heads, exp_heads). */
+static int exp_loss_member(dlh_experiment *e, dlh_params *p, config_setting_t *root,
+                           config_setting_t **out)
+{
+    config_setting_t *s = config_setting_get_member(root, "loss");
+    e->loss_list = s && config_setting_is_list(s);
+    return exp_member(p, root, "loss", e->loss_list, 1, out);
+}
+
+/* The name of a layer that reads node `of`, or NULL. */
+static const char *exp_reader_of(const dlh_experiment *e, int of)
+{
+    for (int i = of + 1; i < e->n_layers; i++)
+        for (int k = 0; k < dlh_graph_n_inputs(e->graph, i); k++)
+            if (dlh_graph_input_of(e->graph, i, k) == of)
+                return e->layers[i]->name;
+    return NULL;
+}
+
+/* loss[i].output: the head's node, a layer no other layer reads, named by
+   no earlier entry and usable as a metrics.csv column name. */
+static int exp_head_output(dlh_experiment *e, dlh_params *p, const char *label, int index,
+                           dlh_exp_head *h)
+{
+    const char *out;
+    int rc = dlh_param_string(p, "output", e->layers[e->n_layers - 1]->name, &out);
+    if (rc)
+        return rc;
+    int node = dlh_graph_find(e->graph, out);
+    if (node < 0) {
+        const char **names = malloc((size_t)e->n_layers * sizeof *names);
+        if (!names) {
+            dlh_error_set("out of memory");
+            return DLH_ENOMEM;
+        }
+        for (int i = 0; i < e->n_layers; i++)
+            names[i] = e->layers[i]->name;
+        const char *near = dlh_closest(out, names, (size_t)e->n_layers);
+        char hint[200] = "";
+        if (near)
+            snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
+        rc = dlh_exp_error_at(p, "output", "%s: output '%s' is not a layer of the model%s",
+                              label, out, hint);
+        free(names);
+        return rc;
+    }
+    const char *reader = exp_reader_of(e, node);
+    if (reader)
+        return dlh_exp_error_at(p, "output", "%s: layer '%s' is read by layer '%s'; a loss's "
+                                "output must be a layer that no other layer reads (a head)",
+                                label, out, reader);
+    for (int j = 0; j < index; j++)
+        if (e->heads[j].node == node)
+            return dlh_exp_error_at(p, "output", "%s: layer '%s' is already the output of "
+                                    "loss[%d]; a head takes one loss", label, out, j);
+    for (const char *c = out; *c; c++)
+        if (*c == ',' || *c == '"' || (unsigned char)*c < 0x20)
+            return dlh_exp_error_at(p, "output", "%s: layer name '%s' cannot head a "
+                                    "metrics.csv column (no commas, quotes or control "
+                                    "characters)", label, out);
+    h->name = e->layers[node]->name;
+    h->node = node;
+    h->n_outputs = dlh_shape_numel(&e->layers[node]->output);
+    return 0;
+}
+
+/* loss[i].target = [start, count]: a slice of the data's dense label. */
+static int exp_head_slice(dlh_experiment *e, dlh_params *p, const char *label,
+                          dlh_exp_head *h)
+{
+    const dlh_dataset_info *tr = &e->train.info;
+    if (!dlh_param_has(p, "target"))
+        return 0;
+    if (tr->label_kind != DLH_LABEL_DENSE)
+        return dlh_exp_error_at(p, "target", "%s: 'target' takes a slice of a dense label "
+                                "(csv label = \"dense\"); data.train has %s", label,
+                                tr->label_kind == DLH_LABEL_CLASS ? "class labels"
+                                                                  : "no labels");
+    float v[2];
+    size_t n;
+    int rc = dlh_param_floats(p, "target", v, 2, &n);
+    if (rc)
+        return rc;
+    int64_t width = dlh_shape_numel(&tr->label);
+    if (n != 2 || v[0] != floorf(v[0]) || v[1] != floorf(v[1]))
+        return dlh_exp_error_at(p, "target", "%s: parameter 'target': expected [start, count], "
+                                "two whole numbers", label);
+    if (v[0] < 0.0f || v[1] < 1.0f || (double)v[0] + (double)v[1] > (double)width)
+        return dlh_exp_error_at(p, "target", "%s: target = [%g, %g] is not a slice of the "
+                                "dense label of data.train, which has %lld values per sample "
+                                "(start >= 0, count >= 1, start + count <= %lld)", label,
+                                (double)v[0], (double)v[1], (long long)width,
+                                (long long)width);
+    h->slice_start = (int64_t)v[0];
+    h->slice_count = (int64_t)v[1];
+    return 0;
+}
+
+/* The target kind, shape and class count of head h for loss component c,
+   and the check of the data's class labels against its classes. */
+static int exp_head_targets(dlh_experiment *e, dlh_params *p, const char *label,
+                            const dlh_component *c, dlh_exp_head *h)
+{
+    const dlh_dataset_info *tr = &e->train.info;
+    const dlh_shape *out = &e->layers[h->node]->output;
+    int own_shape = (((const dlh_loss_ops *)c->ops)->flags & DLH_LOSS_TARGET_SHAPE) != 0;
+    char so[96], sl[96];
+    dlh_shape_format(out, so, sizeof so);
+    memset(&h->target, 0, sizeof h->target);
+    if (tr->label_kind == DLH_LABEL_CLASS) {
+        h->target_kind = DLH_TARGET_CLASS;
+        h->n_classes = h->n_outputs >= 2 ? h->n_outputs : 2;
+        return exp_class_range(e, h->n_classes, e->layers[h->node]);
+    }
+    if (tr->label_kind != DLH_LABEL_DENSE)
+        return dlh_exp_error_at(p, NULL, "%s: data.train has no labels (label kind none); "
+                                "training needs targets", label);
+    h->target_kind = DLH_TARGET_DENSE;
+    if (h->slice_count == 0) {
+        h->target = tr->label;
+        if (own_shape || exp_shape_equal(&tr->label, out))
+            return 0;
+        dlh_shape_format(&tr->label, sl, sizeof sl);
+        return dlh_exp_error_at(p, NULL, "%s: the output shape %s of layer '%s' differs "
+                                "from the dense label shape %s of data.train (take a part "
+                                "of the label with target = [start, count])", label, so,
+                                h->name, sl);
+    }
+    if (h->slice_count == h->n_outputs) {
+        h->target = *out;
+    } else if (own_shape) {
+        h->target = (dlh_shape){ 1, { h->slice_count } };
+    } else if (h->slice_count == 1) {
+        /* One column for a head of several outputs: class indices. */
+        h->target_kind = DLH_TARGET_CLASS;
+        h->n_classes = h->n_outputs;
+    } else {
+        return dlh_exp_error_at(p, "target", "%s: target = [%lld, %lld] gives %lld values per "
+                                "sample; layer '%s' outputs %s (a dense target needs one "
+                                "value per output, class indices one column)", label,
+                                (long long)h->slice_start, (long long)h->slice_count,
+                                (long long)h->slice_count, h->name, so);
+    }
+    return 0;
+}
+
+/* Entry `index` of the loss list: a loss on a head, with its weight. */
+static int exp_head(dlh_experiment *e, config_setting_t *g, int index)
+{
+    static const char *const reserved[] = { "type", "output", "weight", "target", NULL };
+    dlh_exp_head *h = &e->heads[index];
+    char label[32];
+    snprintf(label, sizeof label, "loss[%d]", index);
+    if (!config_setting_is_group(g)) {
+        const char *file = config_setting_source_file(g);
+        dlh_error_set("%s:%d: loss: element %d must be a group: { type = \"...\"; "
+                      "output = \"...\"; }", file ? file : dlh_config_path(e->cfg),
+                      config_setting_source_line(g), index + 1);
+        return DLH_ECONFIG;
+    }
+    dlh_params *p = h->params_ = dlh_exp_params(e, g, label, reserved);
+    if (!p)
+        return DLH_ENOMEM;
+    const double one = 1.0;
+    const dlh_component *c;
+    int rc;
+    if ((rc = dlh_param_string(p, "type", NULL, &h->loss_type)) ||
+        (rc = exp_find(p, DLH_KIND_LOSS, h->loss_type, &c)) ||
+        (rc = exp_head_output(e, p, label, index, h)) ||
+        (rc = dlh_param_float(p, "weight", &one, 0.0, DBL_MAX, &h->weight)) ||
+        (rc = exp_head_slice(e, p, label, h)) ||
+        (rc = exp_head_targets(e, p, label, c, h)))
+        return rc;
+    /* A loss with a `weight` of its own (bce) would read the head's. */
+    for (size_t k = 0; k < c->n_params && dlh_param_has(p, "weight"); k++)
+        if (strcmp(c->params[k].key, "weight") == 0)
+            return dlh_exp_error_at(p, "weight", "%s: loss '%s' has a parameter 'weight' of "
+                                    "its own, which a loss list cannot give it: 'weight' "
+                                    "there is the head's weight in the objective", label,
+                                    h->loss_type);
+    rc = dlh_loss_new_target(e->backend, h->loss_type, p, &e->layers[h->node]->output,
+                             h->target_kind,
+                             h->target_kind == DLH_TARGET_DENSE ? &h->target : NULL,
+                             h->n_classes, e->max_batch, &h->loss);
+    if (rc) {
+        if (h->slice_count)
+            dlh_error_prefix("with target = [%lld, %lld] (%s): ", (long long)h->slice_start,
+                             (long long)h->slice_count,
+                             h->target_kind == DLH_TARGET_CLASS ? "class indices"
+                                                                : "dense values");
+        return dlh_exp_locate(p, NULL, rc);
+    }
+    if ((rc = dlh_params_check_unused(p)))
+        return rc;
+    if (e->sample_weights && !(h->loss->ops->flags & DLH_LOSS_SAMPLE_WEIGHTS))
+        return dlh_exp_error_at(p, "type", "%s: '%s' does not take per-sample weights, and "
+                                "the data gives them (weight_column, weights)", label,
+                                h->loss_type);
+    return 0;
+}
+
+/* `loss` as a list: one head per entry.  Every layer that no other layer
+   reads must be the output of an entry; heads[0] is the primary head. */
+static int exp_heads(dlh_experiment *e, config_setting_t *list)
+{
+    int n = config_setting_length(list);
+    if (n < 1) {
+        const char *file = config_setting_source_file(list);
+        dlh_error_set("%s:%d: loss: the list has no entries", file ? file : dlh_config_path(
+                      e->cfg), config_setting_source_line(list));
+        return DLH_ECONFIG;
+    }
+    if (n > DLH_MAX_HEADS) {
+        const char *file = config_setting_source_file(list);
+        dlh_error_set("%s:%d: loss: %d entries, at most %d (one per head)",
+                      file ? file : dlh_config_path(e->cfg), config_setting_source_line(list),
+                      n, DLH_MAX_HEADS);
+        return DLH_ECONFIG;
+    }
+    if (!(e->heads = calloc((size_t)n, sizeof *e->heads))) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    const dlh_exp_data *sets[3] = { &e->train, &e->validation, &e->test };
+    for (int i = 0; i < 3; i++)
+        e->sample_weights |= sets[i]->ops && sets[i]->info.sample_weights &&
+                             sets[i]->ops->read_weights;
+    int rc;
+    for (int i = 0; i < n; i++) {
+        e->heads[i].node = -1;
+        e->n_heads = i + 1;
+        if ((rc = exp_head(e, config_setting_get_elem(list, (unsigned)i), i)))
+            return rc;
+    }
+    config_setting_t *model = config_setting_get_member(dlh_config_root(e->cfg), "model");
+    for (int i = 0; i < e->n_layers; i++) {
+        int head = 0;
+        for (int h = 0; h < n; h++)
+            head |= e->heads[h].node == i;
+        if (head || dlh_graph_consumers(e->graph, i) > 0)
+            continue;
+        config_setting_t *g = config_setting_get_elem(model, (unsigned)i);
+        const char *file = config_setting_source_file(g);
+        dlh_error_set("%s:%d: layer '%s': no layer reads its output and no loss names it "
+                      "(name it in a later layer's 'inputs' or as a loss's 'output')",
+                      file ? file : dlh_config_path(e->cfg), config_setting_source_line(g),
+                      e->layers[i]->name);
+        return DLH_ECONFIG;
+    }
+    for (int h = 0; h < n; h++)
+        if ((rc = dlh_graph_set_head(e->graph, e->heads[h].node)))
+            return rc;
+    if (e->soft_labels)
+        return dlh_exp_error_at(e->heads[0].params_, NULL, "loss: data.augment mixes labels "
+                                "into probabilities, which a loss list does not take (give "
+                                "one loss group)");
+    const dlh_exp_head *h0 = &e->heads[0];
+    e->loss_type = h0->loss_type;
+    e->loss = h0->loss;
+    e->target_kind = h0->target_kind;
+    e->n_classes = h0->n_classes;
+    /* e->target stays the data's dense label shape: the evaluator's y. */
+    memset(&e->target, 0, sizeof e->target);
+    if (e->train.info.label_kind == DLH_LABEL_DENSE)
+        e->target = e->train.info.label;
+    return 0;
 }
 
 static int exp_optimizer(dlh_experiment *e, config_setting_t *group)
@@ -968,7 +1260,8 @@ static int exp_cross_check(dlh_experiment *e, config_setting_t *train)
         const char *file = config_setting_source_file(s);
         int line = config_setting_source_line(s);
         file = file ? file : dlh_config_path(e->cfg);
-        if (e->target_kind != DLH_TARGET_CLASS) {
+        if (e->target_kind != DLH_TARGET_CLASS ||
+            e->train.info.label_kind != DLH_LABEL_CLASS) {
             dlh_error_set("%s:%d: train: sampler '%s' balances classes, which needs class "
                           "labels; data.train has dense labels", file, line,
                           dlh_sampler_names[e->sampler]);
@@ -1058,7 +1351,7 @@ static int exp_build(dlh_experiment *e, const char *backend_override, int64_t ma
         (rc = exp_member(p, root, "backend", 0, 0, &backend)) ||
         (rc = exp_member(p, root, "data", 0, 1, &data)) ||
         (rc = exp_member(p, root, "model", 1, 1, &model)) ||
-        (rc = exp_member(p, root, "loss", 0, 1, &loss)) ||
+        (rc = exp_loss_member(e, p, root, &loss)) ||
         (rc = exp_member(p, root, "optimizer", 0, 1, &optimizer)) ||
         (rc = exp_member(p, root, "schedule", 0, 0, &schedule)) ||
         (rc = exp_member(p, root, "train", 0, 0, &train)))
@@ -1114,7 +1407,9 @@ void dlh_experiment_free(dlh_experiment *e)
     for (int i = 0; i < 2; i++)
         if (e->whiten_t[i].mem.buf)
             dlh_tensor_free(e->backend, &e->whiten_t[i]);
-    dlh_loss_free(e->loss);
+    for (int h = 0; e->heads && h < e->n_heads; h++)
+        dlh_loss_free(e->heads[h].loss);      /* e->loss is heads[0]'s */
+    free(e->heads);
     dlh_loss_free(e->train_loss);
     for (int i = 0; i < e->n_augment; i++)
         dlh_augmenter_free(&e->augment[i]);

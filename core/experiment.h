@@ -26,6 +26,30 @@ typedef struct dlh_exp_data {
     dlh_params *params_;            /* private: for located messages */
 } dlh_exp_data;
 
+/* One head of the model: a loss on the output of a layer that no other
+   layer reads, weighted in the objective sum_h weight_h loss_h.  Its
+   targets are the data's, or with target = [start, count] a slice of the
+   data's dense label (flattened per sample): count values, read as class
+   indices (target_kind CLASS) when count is 1, the head outputs more than
+   one value and the loss does not take other target shapes itself
+   (DLH_LOSS_TARGET_SHAPE). */
+#define DLH_MAX_HEADS 16             /* entries of a loss list */
+
+typedef struct dlh_exp_head {
+    const char *name;               /* the head layer's name (borrowed) */
+    int node;                       /* its graph node */
+    const char *loss_type;
+    dlh_loss_inst *loss;            /* owned */
+    double weight;                  /* >= 0 */
+    int32_t target_kind;            /* dlh_target_kind */
+    int64_t n_classes;              /* class targets: the head's output width
+                                       (2 for a single logit), else 0 */
+    int64_t n_outputs;              /* numel of the head's output */
+    dlh_shape target;               /* per-sample dense target shape ([] for class) */
+    int64_t slice_start, slice_count;   /* target = [start, count]; count 0: none */
+    dlh_params *params_;            /* private: its loss entry, for located messages */
+} dlh_exp_head;
+
 /* train.early_stopping monitors */
 enum { DLH_MONITOR_VAL_LOSS = 0, DLH_MONITOR_VAL_ACCURACY = 1 };
 
@@ -68,6 +92,13 @@ typedef struct dlh_experiment {
     struct dlh_graph *graph;
     int64_t n_outputs;              /* numel of the last layer's output */
 
+    /* `loss`: one group (the last layer's loss, n_heads 1, loss_list 0) or a
+       list of groups, one head each (loss_list 1).  loss_type, loss,
+       target_kind, n_classes and target below are heads[0]'s: the primary
+       head, whose accuracy is train_/val_accuracy. */
+    int n_heads;
+    struct dlh_exp_head *heads;
+    int loss_list;
     const char *loss_type;
     dlh_loss_inst *loss;
     dlh_loss_inst *train_loss;      /* soft_labels: the loss on probability rows */

@@ -66,12 +66,13 @@ static int gradcheck_layers(dlh_experiment *e, const char *layer, FILE *out, int
     return 0;
 }
 
-static int gradcheck_the_loss(dlh_experiment *e, FILE *out, int *failed)
+static int gradcheck_the_loss(dlh_experiment *e, int h, FILE *out, int *failed)
 {
-    const dlh_shape *pred = &e->layers[e->n_layers - 1]->output;
-    int cls = e->target_kind == DLH_TARGET_CLASS;
+    const dlh_exp_head *eh = &e->heads[h];
+    const dlh_shape *pred = &e->layers[eh->node]->output;
+    int cls = eh->target_kind == DLH_TARGET_CLASS;
     dlh_shape none = { 0, { 0 } };
-    const dlh_shape *tshape = cls ? &none : &e->target;
+    const dlh_shape *tshape = cls ? &none : &eh->target;
     int64_t tn = GRADCHECK_BATCH * (cls ? 1 : dlh_shape_numel(tshape));
     int64_t pn = GRADCHECK_BATCH * dlh_shape_numel(pred);
     float *t = malloc((size_t)tn * sizeof *t), *p = malloc((size_t)pn * sizeof *p);
@@ -86,23 +87,26 @@ static int gradcheck_the_loss(dlh_experiment *e, FILE *out, int *failed)
        (probabilities, rates, variances). */
     for (int64_t i = 0; i < tn; i++) {
         float u = dlh_philox_uniform(gradcheck_opt.seed, 7, (uint64_t)i, 0.0f, 1.0f);
-        t[i] = cls ? (float)(int64_t)(u * (float)e->n_classes) : 0.1f + 0.8f * u;
-        if (cls && t[i] >= (float)e->n_classes)
-            t[i] = (float)(e->n_classes - 1);
+        t[i] = cls ? (float)(int64_t)(u * (float)eh->n_classes) : 0.1f + 0.8f * u;
+        if (cls && t[i] >= (float)eh->n_classes)
+            t[i] = (float)(eh->n_classes - 1);
     }
     for (int64_t i = 0; i < pn; i++)
         p[i] = dlh_philox_uniform(gradcheck_opt.seed, 8, (uint64_t)i, 0.1f, 0.9f);
     gc_report r;
-    int rc = gradcheck_loss_at(e->loss, GRADCHECK_BATCH, pred, tshape, t, p, NULL,
+    int rc = gradcheck_loss_at(eh->loss, GRADCHECK_BATCH, pred, tshape, t, p, NULL,
                                &gradcheck_opt, &r);
     free(t);
     free(p);
+    char what[160];
+    if (e->loss_list)
+        snprintf(what, sizeof what, "loss[%d] '%s' (head '%s')", h, eh->loss_type, eh->name);
+    else
+        snprintf(what, sizeof what, "loss '%s'", eh->loss_type);
     if (rc < 0) {
-        dlh_error_prefix("loss '%s': ", e->loss_type);
+        dlh_error_prefix("%s: ", what);
         return rc;
     }
-    char what[160];
-    snprintf(what, sizeof what, "loss '%s'", e->loss_type);
     gradcheck_line(out, what, &r, failed);
     return 0;
 }
@@ -120,8 +124,8 @@ int dlh_gradcheck(dlh_config *cfg, const char *backend_override, const char *lay
             "elements per tensor, tolerance %g\n", e->name, GRADCHECK_BATCH,
             GRADCHECK_PER_TENSOR, GC_TOL);
     rc = gradcheck_layers(e, layer, out, &failed);
-    if (rc == 0 && !layer)
-        rc = gradcheck_the_loss(e, out, &failed);
+    for (int h = 0; rc == 0 && !layer && h < e->n_heads; h++)
+        rc = gradcheck_the_loss(e, h, out, &failed);
     dlh_experiment_free(e);
     if (rc == 0 && failed) {
         dlh_error_set("gradcheck: %d component%s exceed%s the tolerance %g", failed,

@@ -22,6 +22,7 @@ typedef struct graph_node {
     int *to;                        /* per input slot: GRAPH_TO_* or scratch slot + 1 */
     int n_consumers;
     int needs_grad;                 /* a layer with parameters is here or upstream */
+    int head;                       /* a loss writes its gradient (dlh_graph_set_head) */
     dlh_tensor out, dout;           /* max_batch; dout only where needs_grad */
     /* A view layer (flatten, reshape) whose output is its input's memory,
        set again at every forward (the model input alternates between two
@@ -178,6 +179,21 @@ int dlh_graph_input_of(const dlh_graph *g, int i, int k)
     return g->nodes[i].in[k];
 }
 
+int dlh_graph_consumers(const dlh_graph *g, int i)
+{
+    return g->nodes[i].n_consumers;
+}
+
+int dlh_graph_set_head(dlh_graph *g, int i)
+{
+    if (g->planned || i < 0 || i >= g->n || g->nodes[i].n_consumers > 0) {
+        dlh_error_set("graph: node %d cannot be a head", i);
+        return DLH_EINVAL;
+    }
+    g->nodes[i].head = 1;
+    return 0;
+}
+
 int dlh_graph_dangling(const dlh_graph *g)
 {
     for (int i = 0; i + 1 < g->n; i++)
@@ -263,8 +279,9 @@ int dlh_graph_plan(dlh_graph *g)
         graph_node *nd = &g->nodes[i];
         nd->view_out = nd->layer->output_is_view;     /* one input (instance.c) */
         nd->view_dout = nd->view_out && nd->to[0] == GRAPH_TO_DIRECT;
-        /* The loss writes the last node's gradient in any case. */
-        int grad = nd->needs_grad || i == g->n - 1;
+        /* The loss writes the gradient of the last node and of every head
+           in any case. */
+        int grad = nd->needs_grad || nd->head || i == g->n - 1;
         dlh_tensor *dout = grad && !nd->view_dout ? &nd->dout : NULL;
         rc = nd->view_out ? graph_shape(g, &nd->layer->output, &nd->out)
                           : graph_alloc(g, &nd->layer->output, &nd->out);
@@ -342,6 +359,11 @@ const dlh_tensor *dlh_graph_d_output(const dlh_graph *g)
 const dlh_tensor *dlh_graph_node_output(const dlh_graph *g, int i)
 {
     return &g->nodes[i].out;
+}
+
+const dlh_tensor *dlh_graph_node_d_output(const dlh_graph *g, int i)
+{
+    return &g->nodes[i].dout;
 }
 
 int dlh_graph_node_has_grad(const dlh_graph *g, int i)

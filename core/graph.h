@@ -2,7 +2,8 @@
  *
  * Nodes are added in topological order (the experiment file's order: a
  * layer may only name earlier layers as inputs); input -1 is the model input
- * (the data).  The last node is the output.  dlh_graph_plan allocates, once,
+ * (the data).  The last node is the output (a multi-output model has heads
+ * too: dlh_graph_set_head).  dlh_graph_plan allocates, once,
  * every node's output and output-gradient tensors for max_batch samples, the
  * input tensor, and the scratch gradients of fan-outs; forward, backward and
  * the gradient checks then allocate nothing.
@@ -45,6 +46,13 @@ int dlh_graph_n_inputs(const dlh_graph *g, int i);
 int dlh_graph_input_of(const dlh_graph *g, int i, int k);
 /* The first node (other than the last) whose output nobody reads, or -1. */
 int dlh_graph_dangling(const dlh_graph *g);
+/* How many input slots of later nodes read node i's output. */
+int dlh_graph_consumers(const dlh_graph *g, int i);
+/* Makes node i a head of a multi-output model (before plan): a loss writes
+   its output gradient, which plan allocates as it does the last node's, and
+   backward starts from it as from the last.  DLH_EINVAL for a node that
+   another node reads (its gradient would be overwritten) or after plan. */
+int dlh_graph_set_head(dlh_graph *g, int i);
 
 /* Allocates activations, gradients and fan-out scratch (once; after the last
    add).  DLH_ENOMEM / backend errors with the message set. */
@@ -63,6 +71,9 @@ const dlh_tensor *dlh_graph_output(const dlh_graph *g);
 const dlh_tensor *dlh_graph_d_output(const dlh_graph *g);
 /* Node i's output tensor (max_batch). */
 const dlh_tensor *dlh_graph_node_output(const dlh_graph *g, int i);
+/* Node i's output gradient (max_batch); no memory (mem.buf NULL) unless
+   backward reaches node i, it is the last node or a head. */
+const dlh_tensor *dlh_graph_node_d_output(const dlh_graph *g, int i);
 /* With arrays of dlh_graph_count(g) seconds, forward and backward add
    each node's time (the backend synchronised before and after it) into
    fwd[i] and bwd[i]; NULL, NULL stops the timing. */

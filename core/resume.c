@@ -136,6 +136,35 @@ static int run_parse_history(const char *s, double *v, int64_t n)
     return *p == ']' && p[1] == '\0' ? 0 : -1;
 }
 
+/* A loss list stopped inside an epoch: each head's loss sum and correct
+   count over the epoch's `seen` samples so far. */
+static int run_resume_head_sums(run_state *r, const dlh_st_file *f, const char *path,
+                                int64_t seen)
+{
+    const dlh_experiment *e = r->e;
+    if (!e->loss_list)
+        return 0;
+    const char *sums = dlh_st_meta_get(f, "epoch_head_loss_sums");
+    const char *cors = dlh_st_meta_get(f, "epoch_head_correct");
+    double *c = dlh_run_calloc((size_t)e->n_heads, sizeof *c);
+    if (!c)
+        return DLH_ENOMEM;
+    int bad = run_parse_history(sums, r->head_sum, e->n_heads) ||
+              run_parse_history(cors, c, e->n_heads);
+    for (int h = 0; !bad && h < e->n_heads; h++) {
+        bad = !(c[h] >= 0.0 && c[h] <= (double)seen && c[h] == floor(c[h]));
+        r->head_correct[h] = bad ? 0 : (int64_t)c[h];
+    }
+    free(c);
+    if (bad) {
+        dlh_error_set("%s: metadata 'epoch_head_loss_sums'/'epoch_head_correct' is missing "
+                      "or is not a list of %d numbers (one per loss of %s)", path,
+                      e->n_heads, dlh_config_path(e->cfg));
+        return DLH_EDATA;
+    }
+    return 0;
+}
+
 /* The checkpoint's metadata against this run, before anything is loaded:
    format, optimizer, plugins, config hash, epoch, monitored metric. */
 static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
@@ -213,7 +242,8 @@ static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
             (rc = run_meta_i64(f, path, "batch_size", 1, &bs)) ||
             (rc = run_meta_i64(f, path, "epoch_correct", 0, &p->correct)) ||
             (rc = run_meta_f64(f, path, "epoch_loss_sum", -HUGE_VAL, &p->sum)) ||
-            (rc = run_meta_f64(f, path, "epoch_seconds", 0.0, &p->seconds)))
+            (rc = run_meta_f64(f, path, "epoch_seconds", 0.0, &p->seconds)) ||
+            (rc = run_resume_head_sums(r, f, path, p->batch * bs)))
             return rc;
         if (bs != e->batch_size) {
             dlh_error_set("%s: stopped inside an epoch of batch size %" PRId64 ", and %s "
@@ -468,6 +498,12 @@ int dlh_run_resume(run_state *r, const char *dir, dlh_epoch_row **rows, size_t *
                           " (one per epoch)", metrics, n, epoch, epoch);
             rc = DLH_EDATA;
         }
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            if ((*rows)[i].n_extra != r->n_cols) {
+                dlh_error_set("%s: %d columns after samples_per_s, this run writes %d (one "
+                              "per head's metric)", metrics, (*rows)[i].n_extra, r->n_cols);
+                rc = DLH_EDATA;
+            }
     }
     free(metrics);
     if (rc < 0) {

@@ -273,6 +273,53 @@ static int run_whiten_upload(run_state *r)
     return rc;
 }
 
+/* A loss list's per-head metrics: for each head H, train_loss.H,
+   train_accuracy.H (class heads), val_loss.H and val_accuracy.H (class
+   heads), in this order (run_head_values). */
+static int run_setup_heads(run_state *r)
+{
+    const dlh_experiment *e = r->e;
+    if (!e->loss_list)
+        return 0;
+    static const char *const what[4] = { "train_loss", "train_accuracy", "val_loss",
+                                         "val_accuracy" };
+    if (!(r->head_sum = dlh_run_calloc((size_t)e->n_heads, sizeof *r->head_sum)) ||
+        !(r->head_correct = dlh_run_calloc((size_t)e->n_heads, sizeof *r->head_correct)) ||
+        !(r->cols = dlh_run_calloc(4 * (size_t)e->n_heads, sizeof *r->cols)))
+        return DLH_ENOMEM;
+    for (int h = 0; h < e->n_heads; h++)
+        for (int k = 0; k < 4; k++) {
+            if ((k & 1) && e->heads[h].target_kind != DLH_TARGET_CLASS)
+                continue;
+            size_t len = strlen(what[k]) + strlen(e->heads[h].name) + 2;
+            if (!(r->cols[r->n_cols] = malloc(len))) {
+                dlh_error_set("out of memory");
+                return DLH_ENOMEM;
+            }
+            snprintf(r->cols[r->n_cols++], len, "%s.%s", what[k], e->heads[h].name);
+        }
+    return 0;
+}
+
+/* The per-head values of an epoch of n training samples, in the order of
+   r->cols, into v (NaN where a value does not apply). */
+static void run_head_values(const run_state *r, int has_val, double *v)
+{
+    const dlh_experiment *e = r->e;
+    double n = (double)r->n_epoch;
+    int k = 0;
+    for (int h = 0; h < e->n_heads; h++) {
+        int cls = e->heads[h].target_kind == DLH_TARGET_CLASS;
+        const dlh_eval_head *vh = &r->ev.heads[h];
+        v[k++] = r->head_sum[h] / n;
+        if (cls)
+            v[k++] = (double)r->head_correct[h] / n;
+        v[k++] = has_val ? vh->eval_loss : NAN;
+        if (cls)
+            v[k++] = has_val ? vh->eval_accuracy : NAN;
+    }
+}
+
 static int run_setup(run_state *r)
 {
     dlh_experiment *e = r->e;
@@ -374,7 +421,8 @@ static int run_setup(run_state *r)
     run_plugin_note(plugins, sizeof plugins, DLH_KIND_DATASET, e->test.type);
     for (int i = 0; i < e->n_layers; i++)
         run_plugin_note(plugins, sizeof plugins, DLH_KIND_LAYER, e->layer_types[i]);
-    run_plugin_note(plugins, sizeof plugins, DLH_KIND_LOSS, e->loss_type);
+    for (int h = 0; h < e->n_heads; h++)
+        run_plugin_note(plugins, sizeof plugins, DLH_KIND_LOSS, e->heads[h].loss_type);
     run_plugin_note(plugins, sizeof plugins, DLH_KIND_OPTIMIZER, e->optimizer_type);
     run_plugin_note(plugins, sizeof plugins, DLH_KIND_SCHEDULE, e->schedule_type);
     if (!(r->plugins = strdup(plugins))) {
@@ -385,7 +433,7 @@ static int run_setup(run_state *r)
         return DLH_ENOMEM;
     r->monitor = r->n_val == 0 ? "train_loss"
                  : e->monitor == DLH_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss";
-    return 0;
+    return run_setup_heads(r);
 }
 
 static void run_free(run_state *r)
@@ -421,6 +469,11 @@ static void run_free(run_state *r)
     free(r->backend_plugin);
     free(r->resumed_backend);
     free(r->history);
+    free(r->head_sum);
+    free(r->head_correct);
+    for (int k = 0; k < r->n_cols; k++)
+        free(r->cols[k]);
+    free(r->cols);
 }
 
 /* ------------------------------------------------------------ checkpoints */
@@ -435,7 +488,7 @@ static int run_write(run_state *r, const char *path, const dlh_ckpt_tensor *t, s
     char s_epoch[32], s_step[32], s_seed[32], s_classes[32], rng[512];
     char s_best[32], s_best_step[32];
     char s_batch[32], s_bs[32], s_sum[40], s_correct[32], s_secs[40];
-    char *norm_bufs[5];
+    char *norm_bufs[5], *head_sums = NULL, *head_correct = NULL;
     /* 32 of the run's own, then "class_name.K" of each named class. */
     dlh_st_meta *meta = malloc((32 + (size_t)e->n_class_names) * sizeof *meta);
     if (!meta) {
@@ -509,10 +562,36 @@ static int run_write(run_state *r, const char *path, const dlh_ckpt_tensor *t, s
         meta[n++] = (dlh_st_meta){ "epoch_loss_sum", s_sum };
         meta[n++] = (dlh_st_meta){ "epoch_correct", s_correct };
         meta[n++] = (dlh_st_meta){ "epoch_seconds", s_secs };
+        /* A loss list: each head's sums too, so its columns resume exactly. */
+        if (e->loss_list) {
+            size_t hs = (size_t)e->n_heads * 26 + 4, a = 0, b = 0;
+            head_sums = malloc(hs);
+            head_correct = malloc(hs);
+            if (!head_sums || !head_correct) {
+                rc = DLH_ENOMEM;
+                dlh_error_set("out of memory");
+                goto out;
+            }
+            a += (size_t)snprintf(head_sums, hs, "[");
+            b += (size_t)snprintf(head_correct, hs, "[");
+            for (int h = 0; h < e->n_heads; h++) {
+                a += (size_t)snprintf(head_sums + a, hs - a, "%s%.17g", h ? ", " : "",
+                                      r->head_sum[h]);
+                b += (size_t)snprintf(head_correct + b, hs - b, "%s%" PRId64, h ? ", " : "",
+                                      r->head_correct[h]);
+            }
+            snprintf(head_sums + a, hs - a, "]");
+            snprintf(head_correct + b, hs - b, "]");
+            meta[n++] = (dlh_st_meta){ "epoch_head_loss_sums", head_sums };
+            meta[n++] = (dlh_st_meta){ "epoch_head_correct", head_correct };
+        }
     }
     for (int64_t c = 0; c < e->n_class_names; c++)
         meta[n++] = (dlh_st_meta){ r->class_keys[c], e->class_names[c] };
     rc = dlh_checkpoint_save(r->be, path, t, n_t, meta, n);
+out:
+    free(head_sums);
+    free(head_correct);
     for (int i = 0; i < 5; i++)
         free(norm_bufs[i]);
     free(history);
@@ -596,6 +675,14 @@ int dlh_run_diverged(run_state *r, int64_t epoch, int64_t s, int64_t steps, int6
         else
             snprintf(where, sizeof where, "; every layer's output is finite, the loss "
                      "'%s' itself is not", e->loss_type);
+        for (int h = 0; e->loss_list && h < e->n_heads; h++)
+            if (!isfinite(r->ev.heads[h].loss)) {
+                size_t k = strlen(where);
+                snprintf(where + k, sizeof where - k, " (loss[%d] '%s' on head '%s' is %g)",
+                         h, e->heads[h].loss_type, e->heads[h].name,
+                         (double)r->ev.heads[h].loss);
+                break;
+            }
         dlh_error_set("epoch %" PRId64 "/%" PRId64 ", step %" PRId64 " (batch %" PRId64
                       " of %" PRId64 "): the training loss is %g%s; stopped before the "
                       "update", epoch + 1, e->epochs, r->step + 1, s + 1, steps,
@@ -659,6 +746,11 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         t0 -= r->start.seconds;
     }
 
+    for (int h = 0; first == 0 && h < (e->loss_list ? e->n_heads : 0); h++) {
+        r->head_sum[h] = 0.0;
+        r->head_correct[h] = 0;
+    }
+
     if (r->prof)
         dlh_profile_begin(r->prof);
     dlh_sampler_order(&r->sampler, e->seed, (uint64_t)epoch, r->order);
@@ -695,8 +787,16 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
             return rc;
         }
         if (r->step == 0)
-            run_sanity(r, loss);
-        if (e->accuracy &&
+            run_sanity(r, e->loss_list ? r->ev.heads[0].loss : loss);
+        for (int h = 0; e->loss_list && h < e->n_heads; h++) {
+            r->head_sum[h] += (double)r->ev.heads[h].loss * (double)b;
+            if (e->heads[h].target_kind == DLH_TARGET_CLASS &&
+                (rc = dlh_evaluator_head_correct(&r->ev, h, b, bt->y, &r->head_correct[h],
+                                                 NULL)))
+                goto fail;
+            correct = r->head_correct[0];
+        }
+        if (!e->loss_list && e->accuracy &&
             (rc = dlh_evaluator_correct(&r->ev, b, bt->y, &correct, NULL)))
             goto fail;
         if (pf)
@@ -853,7 +953,12 @@ static int run_train(run_state *r)
         }
         double dt = run_now() - t0;
         double speed = t_train > 0.0 ? (double)r->n_epoch / t_train : 0.0;
-        char took[32], line[512];
+        dlh_epoch_row row = { epoch + 1, loss, acc, vloss, vacc, lr, dt, speed, 0, { 0 } };
+        if (e->loss_list) {
+            run_head_values(r, has_val, row.extra);
+            row.n_extra = r->n_cols;
+        }
+        char took[32], line[512 + 64 * DLH_METRICS_MAX_EXTRA];
         size_t k = 0;
         run_seconds(dt, took, sizeof took);
         k += (size_t)snprintf(line + k, sizeof line - k, "epoch %" PRId64 "/%" PRId64
@@ -864,12 +969,16 @@ static int run_train(run_state *r)
             k += (size_t)snprintf(line + k, sizeof line - k, "  val_loss %.6f", vloss);
         if (!isnan(vacc))
             k += (size_t)snprintf(line + k, sizeof line - k, "  val_accuracy %.4f", vacc);
+        for (int c = 0; c < row.n_extra; c++)
+            if (!isnan(row.extra[c]))
+                k += (size_t)snprintf(line + k, sizeof line - k,
+                                      strstr(r->cols[c], "_loss.") ? "  %s %.6f" : "  %s %.4f",
+                                      r->cols[c], row.extra[c]);
         snprintf(line + k, sizeof line - k, "  lr %.6g  %s  %.0f samples/s", lr, took,
                  speed);
         fprintf(r->out, "%s\n", line);
         fflush(r->out);
 
-        dlh_epoch_row row = { epoch + 1, loss, acc, vloss, vacc, lr, dt, speed };
         if ((rc = dlh_rundir_metrics(r->rd, &row)))
             return rc;
         double m = !has_val ? loss : acc_monitor ? vacc : vloss;
@@ -944,6 +1053,9 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
             rc = DLH_ENOMEM;
             goto done;
         }
+        if (r.n_cols && (rc = dlh_rundir_columns(r.rd, (const char *const *)r.cols,
+                                                 r.n_cols)))
+            goto done;
         rc = dlh_run_resume(&r, dir, &rows, &n_rows);
         if (rc == 0)
             rc = dlh_rundir_restart(r.rd, cfg, rows, n_rows);
@@ -954,6 +1066,11 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
             goto done;
     } else {
         if ((rc = dlh_rundir_open(opt ? opt->runs_root : NULL, e->name, cfg, &r.rd)))
+            goto done;
+        /* A loss list's per-head columns: metrics.csv again with them. */
+        if (r.n_cols && ((rc = dlh_rundir_columns(r.rd, (const char *const *)r.cols,
+                                                  r.n_cols)) ||
+                         (rc = dlh_rundir_restart(r.rd, NULL, NULL, 0))))
             goto done;
         const char *dir = dlh_rundir_path(r.rd);
         if (!(r.path_last = dlh_run_join(dir, "last.safetensors")) ||
@@ -1029,6 +1146,8 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
         else
             fprintf(out, "test  loss %.6f  accuracy %.4f  (%" PRId64 " samples)\n", loss,
                     acc, r.n_test);
+        for (int h = 0; e->loss_list && h < e->n_heads; h++)
+            dlh_eval_print_head(out, e, &r.ev, h);
         fflush(out);
     }
 done:

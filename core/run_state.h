@@ -82,6 +82,13 @@ typedef struct run_state {
     int64_t best_epoch, wait;       /* its epoch (0: none yet); epochs since */
     int64_t best_step;              /* steps taken at the end of the best epoch */
     int closure_diverged;           /* a closure evaluation went non-finite (closure.c) */
+    /* A loss list (experiment.h): the training epoch's sums of each head's
+       own loss (times the batch) and correct predictions, [n_heads], kept
+       over a resume inside an epoch; and metrics.csv's per-head columns. */
+    double *head_sum;
+    int64_t *head_correct;
+    char **cols;
+    int n_cols;
 } run_state;
 
 /* Where a training step is: epoch (from 0), batch s of steps, b samples. */

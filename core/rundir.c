@@ -34,6 +34,8 @@ struct dlh_rundir {
     const char *name;               /* the last part of path */
     dlh_epoch_row *rows;
     size_t n_rows, cap_rows;
+    char *columns;                  /* ",name,name" after the header's 8, or NULL */
+    int n_columns;
 };
 
 const char dlh_metrics_header[] =
@@ -133,7 +135,11 @@ static int write_metrics(dlh_rundir *r)
         dlh_error_set("%s: out of memory", r->metrics_path);
         return DLH_ENOMEM;
     }
-    fputs(dlh_metrics_header, mem);
+    if (r->columns)
+        fprintf(mem, "%.*s%s\n", (int)strlen(dlh_metrics_header) - 1, dlh_metrics_header,
+                r->columns);
+    else
+        fputs(dlh_metrics_header, mem);
     for (size_t i = 0; i < r->n_rows; i++) {
         const dlh_epoch_row *row = &r->rows[i];
         /* %.9g keeps every bit of a float32 loss or accuracy; timings need
@@ -146,6 +152,8 @@ static int write_metrics(dlh_rundir *r)
         put_num(mem, "%.9g", row->lr);
         put_num(mem, "%.6g", row->seconds);
         put_num(mem, "%.6g", row->samples_per_s);
+        for (int k = 0; k < r->n_columns; k++)
+            put_num(mem, "%.9g", k < row->n_extra ? row->extra[k] : NAN);
         fputc('\n', mem);
     }
     int bad = ferror(mem);
@@ -496,7 +504,34 @@ void dlh_rundir_close(dlh_rundir *r)
     free(r->metrics_path);
     free(r->curves_path);
     free(r->rows);
+    free(r->columns);
     free(r);
+}
+
+int dlh_rundir_columns(dlh_rundir *r, const char *const *names, int n)
+{
+    if (n < 0 || n > DLH_METRICS_MAX_EXTRA) {
+        dlh_error_set("%s: %d metrics columns, at most %d", r->metrics_path, n,
+                      DLH_METRICS_MAX_EXTRA);
+        return DLH_EINVAL;
+    }
+    size_t len = 1;
+    for (int k = 0; k < n; k++)
+        len += strlen(names[k]) + 1;
+    char *c = malloc(len), *at = c;
+    if (!c) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    *c = '\0';
+    for (int k = 0; k < n; k++)
+        at += sprintf(at, ",%s", names[k]);
+    free(r->columns);
+    r->columns = n ? c : NULL;
+    if (!n)
+        free(c);
+    r->n_columns = n;
+    return 0;
 }
 
 const char *dlh_rundir_path(const dlh_rundir *r)

@@ -4,7 +4,8 @@
  *   config.cfg        the resolved experiment (after --set and defaults)
  *   metrics.csv       one row per epoch: epoch,train_loss,train_accuracy,
  *                     val_loss,val_accuracy,lr,seconds,samples_per_s
- *                     (empty field where a value does not apply)
+ *                     (empty field where a value does not apply), then
+ *                     the columns of dlh_rundir_columns (per-head metrics)
  *   curves.svg        loss and accuracy per epoch, train and validation
  *                     (curves.h), rewritten with metrics.csv
  *   last.safetensors  weights, optimiser state, __metadata__ (and a copy
@@ -65,15 +66,26 @@ const char *dlh_rundir_path(const dlh_rundir *r);
    DLH_ECONFIG: "<folder> is in use by process N (started ...)").  Readers
    (eval, plot) take no lock. */
 
+/* Columns after the 8 of dlh_metrics_header (a loss list's per-head
+   columns, "val_loss.head_a"): at most this many. */
+#define DLH_METRICS_MAX_EXTRA 64
+
 struct dlh_epoch_row {
     int64_t epoch;                  /* from 1 */
     double train_loss, train_accuracy;  /* NaN = not applicable */
     double val_loss, val_accuracy;      /* NaN = no validation */
     double lr, seconds, samples_per_s;
+    int n_extra;                    /* values in extra[] (the rundir's columns) */
+    double extra[DLH_METRICS_MAX_EXTRA];    /* NaN = not applicable */
 };
 
 /* metrics.csv's first line, with its newline. */
 extern const char dlh_metrics_header[];
+
+/* Adds columns names[0..n) (n <= DLH_METRICS_MAX_EXTRA; copied) after the
+   8 of dlh_metrics_header, filled from each row's extra[]; they take effect
+   at the next write of metrics.csv (dlh_rundir_restart, _metrics). */
+int dlh_rundir_columns(dlh_rundir *r, const char *const *names, int n);
 
 /* Appends one row to metrics.csv and redraws curves.svg (each rewritten
    atomically). */

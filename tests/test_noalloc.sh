@@ -121,4 +121,34 @@ many=$(cat "$TAP_TMP/count.4" 2>/dev/null || echo -1)
 diag "with pooling and resampling layers: $few allocation calls with 13 steps per epoch, $many with 50"
 is "$many" "$few" "with upsample, adaptive_avgpool2d, global_avgpool and a ceil_mode avgpool2d: four times the steps, the same allocation calls"
 
+# A multi-output model (a loss list): a class head on one column of a
+# dense label and a weighted regression head on two others.
+awk 'BEGIN { srand(7); for (i = 0; i < 200; i++) { a = rand(); b = rand()
+    printf "%.3f,%.3f,%.3f,%.3f,%d\n", a, b, a * b, a - b, (a + b < 0.7 ? 0 : a + b < 1.3 ? 1 : 2) } }' \
+    >"$TAP_TMP/multi.csv"
+cat >"$TAP_TMP/heads.cfg" <<'EOF'
+name = "heads";
+seed = 1;
+backend = { type = "cpu"; threads = 1; };
+data = { train = { type = "csv"; path = "multi.csv"; label = "dense"; label_columns = 3; };
+         validation_split = 0.2; };
+model = (
+  { name = "fc1"; type = "dense"; units = 8; },
+  { name = "act"; type = "relu"; },
+  { name = "cls"; type = "dense"; units = 3; inputs = ["act"]; },
+  { name = "reg"; type = "dense"; units = 2; inputs = ["act"]; }
+);
+loss = ( { type = "cross_entropy"; output = "cls"; target = [2, 1]; },
+         { type = "mse"; output = "reg"; weight = 0.5; target = [0, 2]; } );
+optimizer = { type = "adam"; lr = 0.01; };
+train = { epochs = 2; batch_size = 16; };
+EOF
+cfg=$TAP_TMP/heads.cfg
+run_counted 16
+run_counted 4
+few=$(cat "$TAP_TMP/count.16" 2>/dev/null || echo -1)
+many=$(cat "$TAP_TMP/count.4" 2>/dev/null || echo -1)
+diag "with two heads: $few allocation calls with 10 steps per epoch, $many with 40"
+is "$many" "$few" "with a loss list of two heads: four times the steps, the same allocation calls"
+
 done_testing
