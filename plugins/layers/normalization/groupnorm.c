@@ -60,52 +60,16 @@ static int groupnorm_create(const dlh_host *host, dlh_layer_setup *setup, void *
         ((rc = setup->add_param(setup, "weight", &cs, ones, &st->r.w_index)) < 0 ||
          (rc = setup->add_param(setup, "bias", &cs, zeros, &st->r.b_index)) < 0))
         return rc;
+    st->r.layer = "groupnorm";
     return norm_rows_setup(host, setup, &st->r);
-}
-
-static int groupnorm_forward(void *state, const dlh_layer_ctx *ctx,
-                             const dlh_tensor *inputs, const dlh_tensor *output)
-{
-    const norm_rows *r = &((const groupnorm_state *)state)->r;
-    int n, rc;
-    if ((rc = norm_rows_batch(r, ctx, "groupnorm", &n)) < 0 || n == 0 ||
-        (rc = norm_rows_stats(r, ctx, n, inputs[0].mem, output->mem)) < 0)
-        return rc;
-    return norm_rows_normalize(r, ctx, n, inputs[0].mem, output->mem,
-                               norm_rows_arg(r, n, norm_rows_scratch(ctx, r->mean_index)),
-                               norm_rows_arg(r, n, norm_rows_scratch(ctx, r->invstd_index)));
-}
-
-static int groupnorm_backward(void *state, const dlh_layer_ctx *ctx,
-                              const dlh_tensor *inputs, const dlh_tensor *output,
-                              const dlh_tensor *d_output, const dlh_tensor *d_inputs)
-{
-    const norm_rows *r = &((const groupnorm_state *)state)->r;
-    int n, rc;
-    if ((rc = norm_rows_batch(r, ctx, "groupnorm", &n)) < 0 || n == 0)
-        return rc;
-    return norm_rows_backward(r, ctx, n, inputs[0].mem, d_output->mem, output->mem,
-                              d_inputs[0].mem,
-                              norm_rows_arg(r, n, norm_rows_scratch(ctx, r->mean_index)),
-                              norm_rows_arg(r, n, norm_rows_scratch(ctx, r->invstd_index)),
-                              1);
-}
-
-static void groupnorm_destroy(void *state)
-{
-    groupnorm_state *st = state;
-    if (!st)
-        return;
-    norm_rows_free(&st->r);
-    free(st);
 }
 
 const dlh_layer_ops groupnorm_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = groupnorm_create,
-    .forward = groupnorm_forward,
-    .backward = groupnorm_backward,
-    .destroy = groupnorm_destroy,
+    .forward = norm_rows_layer_forward,
+    .backward = norm_rows_layer_backward,
+    .destroy = norm_rows_layer_destroy,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -106,52 +106,16 @@ static int layernorm_create(const dlh_host *host, dlh_layer_setup *setup, void *
         ((rc = setup->add_param(setup, "weight", &ps, ones, &st->r.w_index)) < 0 ||
          (rc = setup->add_param(setup, "bias", &ps, zeros, &st->r.b_index)) < 0))
         return rc;
+    st->r.layer = "layernorm";
     return norm_rows_setup(host, setup, &st->r);
-}
-
-static int layernorm_forward(void *state, const dlh_layer_ctx *ctx,
-                             const dlh_tensor *inputs, const dlh_tensor *output)
-{
-    const norm_rows *r = &((const layernorm_state *)state)->r;
-    int n, rc;
-    if ((rc = norm_rows_batch(r, ctx, "layernorm", &n)) < 0 || n == 0 ||
-        (rc = norm_rows_stats(r, ctx, n, inputs[0].mem, output->mem)) < 0)
-        return rc;
-    return norm_rows_normalize(r, ctx, n, inputs[0].mem, output->mem,
-                               norm_rows_arg(r, n, norm_rows_scratch(ctx, r->mean_index)),
-                               norm_rows_arg(r, n, norm_rows_scratch(ctx, r->invstd_index)));
-}
-
-static int layernorm_backward(void *state, const dlh_layer_ctx *ctx,
-                              const dlh_tensor *inputs, const dlh_tensor *output,
-                              const dlh_tensor *d_output, const dlh_tensor *d_inputs)
-{
-    const norm_rows *r = &((const layernorm_state *)state)->r;
-    int n, rc;
-    if ((rc = norm_rows_batch(r, ctx, "layernorm", &n)) < 0 || n == 0)
-        return rc;
-    return norm_rows_backward(r, ctx, n, inputs[0].mem, d_output->mem, output->mem,
-                              d_inputs[0].mem,
-                              norm_rows_arg(r, n, norm_rows_scratch(ctx, r->mean_index)),
-                              norm_rows_arg(r, n, norm_rows_scratch(ctx, r->invstd_index)),
-                              1);
-}
-
-static void layernorm_destroy(void *state)
-{
-    layernorm_state *st = state;
-    if (!st)
-        return;
-    norm_rows_free(&st->r);
-    free(st);
 }
 
 const dlh_layer_ops layernorm_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = layernorm_create,
-    .forward = layernorm_forward,
-    .backward = layernorm_backward,
-    .destroy = layernorm_destroy,
+    .forward = norm_rows_layer_forward,
+    .backward = norm_rows_layer_backward,
+    .destroy = norm_rows_layer_destroy,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

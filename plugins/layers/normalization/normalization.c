@@ -16,6 +16,7 @@
 #include <float.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 const dlh_host *normalization_host;
 
@@ -292,3 +293,39 @@ static int normalization_init(const dlh_host *host, dlh_registrar *reg)
 DLH_PLUGIN("normalization", "0.2.0",
            "normalization layers: batchnorm, layernorm, groupnorm, instancenorm2d", "MIT",
            normalization_init)
+
+int norm_rows_layer_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
+                            const dlh_tensor *output)
+{
+    const norm_rows *r = state;
+    int n, rc;
+    if ((rc = norm_rows_batch(r, ctx, r->layer, &n)) < 0 || n == 0 ||
+        (rc = norm_rows_stats(r, ctx, n, inputs[0].mem, output->mem)) < 0)
+        return rc;
+    return norm_rows_normalize(r, ctx, n, inputs[0].mem, output->mem,
+                               norm_rows_arg(r, n, norm_rows_scratch(ctx, r->mean_index)),
+                               norm_rows_arg(r, n, norm_rows_scratch(ctx, r->invstd_index)));
+}
+
+int norm_rows_layer_backward(void *state, const dlh_layer_ctx *ctx,
+                             const dlh_tensor *inputs, const dlh_tensor *output,
+                             const dlh_tensor *d_output, const dlh_tensor *d_inputs)
+{
+    const norm_rows *r = state;
+    int n, rc;
+    if ((rc = norm_rows_batch(r, ctx, r->layer, &n)) < 0 || n == 0)
+        return rc;
+    return norm_rows_backward(r, ctx, n, inputs[0].mem, d_output->mem, output->mem,
+                              d_inputs[0].mem,
+                              norm_rows_arg(r, n, norm_rows_scratch(ctx, r->mean_index)),
+                              norm_rows_arg(r, n, norm_rows_scratch(ctx, r->invstd_index)),
+                              1);
+}
+
+void norm_rows_layer_destroy(void *state)
+{
+    if (!state)
+        return;
+    norm_rows_free(state);
+    free(state);
+}

@@ -32,6 +32,7 @@ int norm_read_eps(const dlh_host *host, dlh_params *p, float *eps);
    elsewhere (instancenorm2d's running statistics in evaluation): the
    helpers take them as operands. */
 typedef struct norm_rows {
+    const char *layer;          /* the layer's type, for messages */
     int64_t rows, m;            /* rows per sample, values per row */
     int64_t p, s;               /* affine operand: length, inner stride */
     int64_t numel;              /* per sample: rows * m */
@@ -57,6 +58,15 @@ typedef struct norm_rows {
    affine, eps and (when affine) w_index, b_index the layer has set. */
 int norm_rows_setup(const dlh_host *host, dlh_layer_setup *setup, norm_rows *r);
 void norm_rows_free(norm_rows *r);
+/* forward, backward and destroy of a layer whose state starts with its
+   norm_rows and normalises with the batch's statistics in training and
+   evaluation alike (layernorm, groupnorm); the state is freed with free(). */
+int norm_rows_layer_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
+                            const dlh_tensor *output);
+int norm_rows_layer_backward(void *state, const dlh_layer_ctx *ctx,
+                             const dlh_tensor *inputs, const dlh_tensor *output,
+                             const dlh_tensor *d_output, const dlh_tensor *d_inputs);
+void norm_rows_layer_destroy(void *state);
 /* The batch as an int for reduce and gemm, or an error naming `layer`. */
 int norm_rows_batch(const norm_rows *r, const dlh_layer_ctx *ctx, const char *layer,
                     int *n);
