@@ -56,6 +56,10 @@ static const slot schedule_slots[] = {
 static const slot augmenter_slots[] = {
     SLOT(dlh_augmenter_ops, apply),
 };
+static const slot metric_slots[] = {
+    SLOT(dlh_metric_ops, create), SLOT(dlh_metric_ops, reset),
+    SLOT(dlh_metric_ops, update), SLOT(dlh_metric_ops, result),
+};
 static const slot dataset_slots[] = {
     SLOT(dlh_dataset_ops, open), SLOT(dlh_dataset_ops, info),
     SLOT(dlh_dataset_ops, read), SLOT(dlh_dataset_ops, close),
@@ -87,6 +91,8 @@ static const struct kind_info {
         END_OF(dlh_augmenter_ops, destroy), augmenter_slots, N_OF(augmenter_slots) },
     [DLH_KIND_DATASET] = { "dataset", sizeof(dlh_dataset_ops),
         END_OF(dlh_dataset_ops, close), dataset_slots, N_OF(dataset_slots) },
+    [DLH_KIND_METRIC] = { "metric", sizeof(dlh_metric_ops),
+        END_OF(dlh_metric_ops, destroy), metric_slots, N_OF(metric_slots) },
 };
 
 /* Components are allocated one by one so that pointers handed out by

@@ -14,6 +14,7 @@
 #include "schedule.h"
 #include "augmenter.h"
 #include "dataset.h"
+#include "metric.h"
 #include "plugin.h"
 
 #endif

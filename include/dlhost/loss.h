@@ -89,6 +89,17 @@ typedef struct dlh_loss_ops {
     void (*destroy)(void *state);   /* optional */
     /* ABI 1.4 members go below this line. */
     uint32_t flags;                 /* DLH_LOSS_*; 0 (older plugins) = none */
+    /* ABI 1.7 members go below this line. */
+    /* What the loss reads the model's output as (DLH_LOSS_OUTPUT_*), so
+       that metrics see probabilities; 0 (older plugins): logits for class
+       targets, plain values for dense ones. */
+    int32_t output;
 } dlh_loss_ops;
+
+/* dlh_loss_ops.output */
+#define DLH_LOSS_OUTPUT_LOGITS 1    /* softmax over a row; sigmoid of one output */
+#define DLH_LOSS_OUTPUT_LOG_PROB 2  /* log-probabilities (nll, kl_div's input) */
+#define DLH_LOSS_OUTPUT_PROB 3      /* probabilities (bce) */
+#define DLH_LOSS_OUTPUT_VALUES 4    /* regression outputs */
 
 #endif

@@ -18,7 +18,7 @@
 #include "host.h"
 
 #define DLH_ABI_MAJOR 1
-#define DLH_ABI_MINOR 6
+#define DLH_ABI_MINOR 7
 
 typedef enum dlh_kind {
     DLH_KIND_BACKEND = 0,
@@ -28,6 +28,7 @@ typedef enum dlh_kind {
     DLH_KIND_SCHEDULE,
     DLH_KIND_AUGMENTER,
     DLH_KIND_DATASET,
+    DLH_KIND_METRIC,                /* ABI 1.7 */
     DLH_KIND_COUNT
 } dlh_kind;
 
