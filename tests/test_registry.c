@@ -151,7 +151,8 @@ static void test_host_table(void)
 static void test_kind_names(void)
 {
     static const char *const want[DLH_KIND_COUNT] = {
-        "backend", "layer", "loss", "optimizer", "schedule", "augmenter", "dataset"
+        "backend", "layer", "loss", "optimizer", "schedule", "augmenter", "dataset",
+        "metric"
     };
     int all = 1;
     for (int k = 0; k < DLH_KIND_COUNT; k++)
