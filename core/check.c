@@ -141,7 +141,7 @@ int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
     fprintf(out, "\n");
     if (e->early_stopping)
         fprintf(out, "%-11s early stopping on %s, patience %" PRId64 "\n", "",
-                e->monitor == DLH_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss",
+                e->monitor,
                 e->patience);
     if (e->checkpoint_every > 0)
         fprintf(out, "%-11s checkpoint every %" PRId64 " epoch%s%s\n", "",
