@@ -88,30 +88,27 @@ static int metrics_open_one(dlh_experiment *e, dlh_metric_set *set, config_setti
                             dlh_metric_inst *mi)
 {
     static const char *const reserved[] = { "type", "name", NULL };
-    char where[512];
-    metrics_where(e, entry, where, sizeof where);
+    /* A name in the list is located at the list (libconfig gives its
+       elements no line of their own), a group at itself. */
     int group = config_setting_is_group(entry);
+    char where[512];
+    metrics_where(e, group ? entry : e->metrics_cfg, where, sizeof where);
     const char *type = group ? NULL : config_setting_get_string(entry);
-    char label[160];
-    dlh_params *p;
-    int rc;
     const char *rename = NULL;
-    if (group) {
-        if (!(p = dlh_exp_params(e, entry, "metrics", reserved)))
-            return DLH_ENOMEM;
-        if ((rc = dlh_param_string(p, "type", NULL, &type)) ||
-            (rc = dlh_param_string(p, "name", "", &rename)))
-            return dlh_exp_locate(p, NULL, rc);
-        rename = *rename ? rename : NULL;
-    }
+    int rc;
+    dlh_params *p = dlh_exp_params(e, group ? entry : e->metrics_cfg, "metrics",
+                                   group ? reserved : NULL);
+    if (!p)
+        return DLH_ENOMEM;
+    if (group && ((rc = dlh_param_string(p, "type", NULL, &type)) ||
+                  (rc = dlh_param_string(p, "name", "", &rename))))
+        return dlh_exp_locate(p, NULL, rc);
+    rename = rename && *rename ? rename : NULL;
     const dlh_component *c = dlh_registry_find(DLH_KIND_METRIC, type);
     if (!c) {
         dlh_error_prefix("%smetrics: ", where);
         return DLH_ECONFIG;
     }
-    snprintf(label, sizeof label, "metric '%s'", type);
-    if (!group && !(p = dlh_exp_params(e, NULL, label, NULL)))
-        return DLH_ENOMEM;
     dlh_params_set_doc(p, c->params, c->n_params);
     mi->ops = c->ops;
     mi->type = type;
@@ -122,11 +119,11 @@ static int metrics_open_one(dlh_experiment *e, dlh_metric_set *set, config_setti
         s.class_names = e->class_names;
     if ((rc = mi->ops->create(dlh_host_table(), &s, &mi->state))) {
         mi->state = NULL;
-        if (!strstr(dlh_error_get(), where))
-            dlh_error_prefix("%smetric '%s': ", where, type);
-        return rc;
+        if (!strstr(dlh_error_get(), "metric '") && !strstr(dlh_error_get(), where))
+            dlh_error_prefix("metric '%s': ", type);
+        return dlh_exp_locate(p, NULL, rc);
     }
-    if ((rc = dlh_params_check_unused(p)))
+    if (group && (rc = dlh_params_check_unused(p)))
         return rc;
     if (s.n_values < 0 || (s.n_values > 0 && !s.names)) {
         dlh_error_set("%smetric '%s': its create gave %d values without names (a plugin "
