@@ -427,3 +427,21 @@ int dlh_metrics_goal(const dlh_experiment *e, const char *name, int *goal)
     dlh_metrics_columns_free(cols, n);
     return found;
 }
+
+void dlh_metrics_print(FILE *out, const char *lead, const dlh_metric_set *set)
+{
+    int k = 0;
+    for (int j = 0; set && j < set->n; j++)
+        for (int i = 0; i < set->m[j].n_values; i++) {
+            const char *c = set->m[j].cols[i], *u = strchr(c, '_');
+            double v = set->m[j].values[i];
+            if (k++ == 0)
+                fputs(lead, out);
+            if (isnan(v))
+                fprintf(out, "  %s -", u ? u + 1 : c);
+            else
+                fprintf(out, "  %s %.4f", u ? u + 1 : c, v);
+        }
+    if (k)
+        fputc('\n', out);
+}

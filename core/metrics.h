@@ -16,6 +16,7 @@
 #define DLHOST_CORE_METRICS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include <dlhost/metric.h>
 
@@ -57,6 +58,11 @@ void dlh_metrics_reset(dlh_metric_set *set);
 int dlh_metrics_batch(dlh_metric_set *set, struct dlh_evaluator *ev, const dlh_batch *b);
 /* Every instance's values and table of the samples since the last reset. */
 int dlh_metrics_result(dlh_metric_set *set);
+
+/* "<lead>  precision 0.8125  f1 0.7933 ..." (the values of the last
+   result, without the split's prefix; "-" for NaN), one line; nothing
+   without values. */
+void dlh_metrics_print(FILE *out, const char *lead, const dlh_metric_set *set);
 
 /* A column of metrics.csv after the 8 fixed ones. */
 typedef struct dlh_metric_col {

@@ -1215,6 +1215,7 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
         else
             fprintf(out, "test  loss %.6f  accuracy %.4f  (%" PRId64 " samples)\n", loss,
                     acc, r.n_test);
+        dlh_metrics_print(out, "test", e->metrics_val);
         for (int h = 0; e->loss_list && h < e->n_heads; h++)
             dlh_eval_print_head(out, e, &r.ev, h);
         fflush(out);
