@@ -612,569 +612,569 @@ static const double case_51[] = {
     -0.01678641725306714,
 };
 static const double case_52[] = {
-    0.30578512396694213,
+    0.7464798850574712,
 };
 static const double case_53[] = {
-    0.30165289256198347,
+    0.30578512396694213,
 };
 static const double case_54[] = {
-    0.7603305785123967,
+    0.30165289256198347,
 };
 static const double case_55[] = {
-    0.9173553719008265,
+    0.7603305785123967,
 };
 static const double case_56[] = {
-    1.0,
+    0.9173553719008265,
 };
 static const double case_57[] = {
-    0.30578512396694213,
+    1.0,
 };
 static const double case_58[] = {
     0.30578512396694213,
 };
 static const double case_59[] = {
-    0.3346454222496814,
+    0.30578512396694213,
 };
 static const double case_60[] = {
     0.3346454222496814,
 };
 static const double case_61[] = {
-    0.36881106717425066,
+    0.3346454222496814,
 };
 static const double case_62[] = {
     0.36881106717425066,
 };
 static const double case_63[] = {
-    0.23275862068965517, 0.5526315789473685, 0.0, 0.5531914893617021,
+    0.36881106717425066,
 };
 static const double case_64[] = {
     0.23275862068965517, 0.5526315789473685, 0.0, 0.5531914893617021,
 };
 static const double case_65[] = {
-    0.30578512396694213,
+    0.23275862068965517, 0.5526315789473685, 0.0, 0.5531914893617021,
 };
 static const double case_66[] = {
     0.30578512396694213,
 };
 static const double case_67[] = {
-    0.33469838984544864,
+    0.30578512396694213,
 };
 static const double case_68[] = {
     0.33469838984544864,
 };
 static const double case_69[] = {
-    0.30578512396694213,
+    0.33469838984544864,
 };
 static const double case_70[] = {
     0.30578512396694213,
 };
 static const double case_71[] = {
-    0.6923076923076923, 0.3088235294117647, 0.0, 0.33766233766233766,
+    0.30578512396694213,
 };
 static const double case_72[] = {
     0.6923076923076923, 0.3088235294117647, 0.0, 0.33766233766233766,
 };
 static const double case_73[] = {
-    0.30578512396694213,
+    0.6923076923076923, 0.3088235294117647, 0.0, 0.33766233766233766,
 };
 static const double case_74[] = {
     0.30578512396694213,
 };
 static const double case_75[] = {
-    0.29099208764455264,
+    0.30578512396694213,
 };
 static const double case_76[] = {
     0.29099208764455264,
 };
 static const double case_77[] = {
-    0.3009124610795612,
+    0.29099208764455264,
 };
 static const double case_78[] = {
     0.3009124610795612,
 };
 static const double case_79[] = {
-    0.34838709677419355, 0.39622641509433965, 0.0, 0.41935483870967744,
+    0.3009124610795612,
 };
 static const double case_80[] = {
     0.34838709677419355, 0.39622641509433965, 0.0, 0.41935483870967744,
 };
 static const double case_81[] = {
-    0.30578512396694213,
+    0.34838709677419355, 0.39622641509433965, 0.0, 0.41935483870967744,
 };
 static const double case_82[] = {
-    0.30905710675910236,
-};
-static const double case_83[] = {
-    0.33345176520368314,
-};
-static const double case_84[] = {
-    0.268389662027833, 0.47727272727272735, 0.0, 0.49056603773584906,
-};
-static const double case_85[] = {
     0.30578512396694213,
 };
+static const double case_83[] = {
+    0.30905710675910236,
+};
+static const double case_84[] = {
+    0.33345176520368314,
+};
+static const double case_85[] = {
+    0.268389662027833, 0.47727272727272735, 0.0, 0.49056603773584906,
+};
 static const double case_86[] = {
-    0.30030759748242775,
+    0.30578512396694213,
 };
 static const double case_87[] = {
-    0.2916779289676302,
+    0.30030759748242775,
 };
 static const double case_88[] = {
-    0.4963235294117646, 0.33870967741935487, 0.0, 0.36619718309859156,
+    0.2916779289676302,
 };
 static const double case_89[] = {
-    0.29099208764455264,
+    0.4963235294117646, 0.33870967741935487, 0.0, 0.36619718309859156,
 };
 static const double case_90[] = {
-    0.33469838984544864,
+    0.29099208764455264,
 };
 static const double case_91[] = {
-    0.11293118646059819,
+    0.33469838984544864,
 };
 static const double case_92[] = {
+    0.11293118646059819,
+};
+static const double case_93[] = {
     6.75, 0.0, 2.75, 0.25,
     9.0, 5.25, 0.75, 2.0,
     9.25, 2.25, 0.0, 3.0,
     4.0, 2.0, 6.75, 6.5,
 };
-static const double case_93[] = {
+static const double case_94[] = {
     0.6923076923076923, 0.0, 0.28205128205128205, 0.02564102564102564,
     0.5294117647058824, 0.3088235294117647, 0.04411764705882353, 0.11764705882352941,
     0.6379310344827587, 0.15517241379310345, 0.0, 0.20689655172413793,
     0.2077922077922078, 0.1038961038961039, 0.35064935064935066, 0.33766233766233766,
 };
-static const double case_94[] = {
+static const double case_95[] = {
     0.23275862068965517, 0.0, 0.2682926829268293, 0.02127659574468085,
     0.3103448275862069, 0.5526315789473685, 0.07317073170731707, 0.1702127659574468,
     0.31896551724137934, 0.23684210526315788, 0.0, 0.2553191489361702,
     0.13793103448275862, 0.21052631578947367, 0.6585365853658537, 0.5531914893617021,
 };
-static const double case_95[] = {
+static const double case_96[] = {
     0.1115702479338843, 0.0, 0.045454545454545456, 0.004132231404958678,
     0.1487603305785124, 0.08677685950413223, 0.012396694214876033, 0.03305785123966942,
     0.15289256198347106, 0.0371900826446281, 0.0, 0.049586776859504134,
     0.06611570247933884, 0.03305785123966942, 0.1115702479338843, 0.10743801652892562,
 };
-static const double case_96[] = {
+static const double case_97[] = {
     0.7059176307346214,
 };
-static const double case_97[] = {
+static const double case_98[] = {
     0.7341475208649834,
 };
-static const double case_98[] = {
+static const double case_99[] = {
     0.5296829607174435, 0.8155848546315076, 0.6468796851574213, 0.8315230224321133,
 };
-static const double case_99[] = {
+static const double case_100[] = {
     0.45149500704500667,
 };
-static const double case_100[] = {
+static const double case_101[] = {
     0.4977394028469019,
 };
-static const double case_101[] = {
+static const double case_102[] = {
     0.18446101208332893, 0.5619975170968555, 0.34421213515124116, 0.715309363848601,
 };
-static const double case_102[] = {
+static const double case_103[] = {
     1.411870541324593,
 };
-static const double case_103[] = {
+static const double case_104[] = {
     0.1159693872982825,
 };
-static const double case_104[] = {
-    0.3063063063063063,
-};
 static const double case_105[] = {
-    0.36036036036036034,
+    0.7784440977563166,
 };
 static const double case_106[] = {
-    0.6306306306306306,
+    0.3063063063063063,
 };
 static const double case_107[] = {
-    1.0,
+    0.36036036036036034,
 };
 static const double case_108[] = {
-    1.0,
+    0.6306306306306306,
 };
 static const double case_109[] = {
-    0.3063063063063063,
+    1.0,
 };
 static const double case_110[] = {
-    0.3063063063063063,
+    1.0,
 };
 static const double case_111[] = {
-    0.29074074074074074,
+    0.3063063063063063,
 };
 static const double case_112[] = {
-    0.29074074074074074,
+    0.3063063063063063,
 };
 static const double case_113[] = {
-    0.4914414414414414,
+    0.29074074074074074,
 };
 static const double case_114[] = {
-    0.4914414414414414,
+    0.29074074074074074,
 };
 static const double case_115[] = {
-    0.25, 0.0, 0.6222222222222222,
+    0.4914414414414414,
 };
 static const double case_116[] = {
-    0.25, 0.0, 0.6222222222222222,
+    0.4914414414414414,
 };
 static const double case_117[] = {
-    0.3063063063063063,
+    0.25, 0.0, 0.6222222222222222,
 };
 static const double case_118[] = {
-    0.3063063063063063,
+    0.25, 0.0, 0.6222222222222222,
 };
 static const double case_119[] = {
-    0.18091168091168094,
+    0.3063063063063063,
 };
 static const double case_120[] = {
-    0.5142450142450142,
+    0.3063063063063063,
 };
 static const double case_121[] = {
-    0.3063063063063063,
+    0.18091168091168094,
 };
 static const double case_122[] = {
-    0.3063063063063063,
+    0.5142450142450142,
 };
 static const double case_123[] = {
-    0.15384615384615385, 0.0, 0.3888888888888889,
+    0.3063063063063063,
 };
 static const double case_124[] = {
-    0.15384615384615385, 1.0, 0.3888888888888889,
+    0.3063063063063063,
 };
 static const double case_125[] = {
-    0.3063063063063063,
+    0.15384615384615385, 0.0, 0.3888888888888889,
 };
 static const double case_126[] = {
-    0.3063063063063063,
+    0.15384615384615385, 1.0, 0.3888888888888889,
 };
 static const double case_127[] = {
-    0.22303622303622306,
+    0.3063063063063063,
 };
 static const double case_128[] = {
-    0.22303622303622306,
+    0.3063063063063063,
 };
 static const double case_129[] = {
-    0.3773883773883774,
-};
-static const double case_130[] = {
-    0.3773883773883774,
-};
-static const double case_131[] = {
-    0.1904761904761905, 0.0, 0.47863247863247865,
-};
-static const double case_132[] = {
-    0.1904761904761905, 0.0, 0.47863247863247865,
-};
-static const double case_133[] = {
-    0.3063063063063063,
-};
-static const double case_134[] = {
-    0.25925925925925924,
-};
-static const double case_135[] = {
-    0.4384384384384383,
-};
-static const double case_136[] = {
-    0.22222222222222224, 0.0, 0.5555555555555555,
-};
-static const double case_137[] = {
-    0.3063063063063063,
-};
-static const double case_138[] = {
-    0.1956956956956957,
-};
-static const double case_139[] = {
-    0.33126369612856105,
-};
-static const double case_140[] = {
-    0.16666666666666669, 0.0, 0.42042042042042044,
-};
-static const double case_141[] = {
     0.22303622303622306,
 };
+static const double case_130[] = {
+    0.22303622303622306,
+};
+static const double case_131[] = {
+    0.3773883773883774,
+};
+static const double case_132[] = {
+    0.3773883773883774,
+};
+static const double case_133[] = {
+    0.1904761904761905, 0.0, 0.47863247863247865,
+};
+static const double case_134[] = {
+    0.1904761904761905, 0.0, 0.47863247863247865,
+};
+static const double case_135[] = {
+    0.3063063063063063,
+};
+static const double case_136[] = {
+    0.25925925925925924,
+};
+static const double case_137[] = {
+    0.4384384384384383,
+};
+static const double case_138[] = {
+    0.22222222222222224, 0.0, 0.5555555555555555,
+};
+static const double case_139[] = {
+    0.3063063063063063,
+};
+static const double case_140[] = {
+    0.1956956956956957,
+};
+static const double case_141[] = {
+    0.33126369612856105,
+};
 static const double case_142[] = {
-    0.2713675213675214,
+    0.16666666666666669, 0.0, 0.42042042042042044,
 };
 static const double case_143[] = {
-    -0.4572649572649572,
+    0.22303622303622306,
 };
 static const double case_144[] = {
+    0.2713675213675214,
+};
+static const double case_145[] = {
+    -0.4572649572649572,
+};
+static const double case_146[] = {
     1.5, 4.0, 4.25, 0.0,
     0.0, 0.0, 4.5, 6.5,
     7.0,
 };
-static const double case_145[] = {
+static const double case_147[] = {
     0.15384615384615385, 0.41025641025641024, 0.4358974358974359, 0.0,
     0.0, 0.0, 0.25, 0.3611111111111111,
     0.3888888888888889,
 };
-static const double case_146[] = {
+static const double case_148[] = {
     0.25, 0.38095238095238093, 0.37777777777777777, 0.0,
     0.0, 0.0, 0.75, 0.6190476190476191,
     0.6222222222222222,
 };
-static const double case_147[] = {
+static const double case_149[] = {
     0.05405405405405406, 0.14414414414414414, 0.15315315315315314, 0.0,
     0.0, 0.0, 0.16216216216216217, 0.23423423423423423,
     0.25225225225225223,
 };
-static const double case_148[] = {
-    NAN,
-};
-static const double case_149[] = {
-    NAN,
-};
 static const double case_150[] = {
-    0.35541310541310545, NAN, 0.4601139601139601,
+    NAN,
 };
 static const double case_151[] = {
-    0.3477805148983988,
+    NAN,
 };
 static const double case_152[] = {
-    0.5879263050537858,
+    0.35541310541310545, NAN, 0.4601139601139601,
 };
 static const double case_153[] = {
-    0.29881125324496705, -0.0, 0.7445302914502292,
+    0.3477805148983988,
 };
 static const double case_154[] = {
-    9.838800456143465,
+    0.5879263050537858,
 };
 static const double case_155[] = {
-    -0.06014023437812606,
+    0.29881125324496705, -0.0, 0.7445302914502292,
 };
 static const double case_156[] = {
-    0.3793103448275862,
+    9.838800456143465,
 };
 static const double case_157[] = {
-    0.27586206896551724,
+    -0.06014023437812606,
 };
 static const double case_158[] = {
-    0.6896551724137931,
+    0.6452413952413952,
 };
 static const double case_159[] = {
-    1.0,
+    0.3793103448275862,
 };
 static const double case_160[] = {
-    1.0,
+    0.27586206896551724,
 };
 static const double case_161[] = {
-    0.3793103448275862,
+    0.6896551724137931,
 };
 static const double case_162[] = {
-    0.3793103448275862,
+    1.0,
 };
 static const double case_163[] = {
-    0.2532051282051282,
+    1.0,
 };
 static const double case_164[] = {
-    0.5865384615384616,
+    0.3793103448275862,
 };
 static const double case_165[] = {
-    0.27519893899204245,
+    0.3793103448275862,
 };
 static const double case_166[] = {
-    0.5510610079575596,
+    0.2532051282051282,
 };
 static const double case_167[] = {
-    0.375, 0.38461538461538464, 0.0,
+    0.5865384615384616,
 };
 static const double case_168[] = {
-    0.375, 0.38461538461538464, 1.0,
+    0.27519893899204245,
 };
 static const double case_169[] = {
-    0.3793103448275862,
+    0.5510610079575596,
 };
 static const double case_170[] = {
-    0.3793103448275862,
+    0.375, 0.38461538461538464, 0.0,
 };
 static const double case_171[] = {
-    0.3515151515151515,
+    0.375, 0.38461538461538464, 1.0,
 };
 static const double case_172[] = {
-    0.3515151515151515,
+    0.3793103448275862,
 };
 static const double case_173[] = {
     0.3793103448275862,
 };
 static const double case_174[] = {
-    0.3793103448275862,
+    0.3515151515151515,
 };
 static const double case_175[] = {
-    0.6, 0.45454545454545453, 0.0,
+    0.3515151515151515,
 };
 static const double case_176[] = {
-    0.6, 0.45454545454545453, 0.0,
+    0.3793103448275862,
 };
 static const double case_177[] = {
     0.3793103448275862,
 };
 static const double case_178[] = {
-    0.3793103448275862,
+    0.6, 0.45454545454545453, 0.0,
 };
 static const double case_179[] = {
-    0.29273504273504275,
+    0.6, 0.45454545454545453, 0.0,
 };
 static const double case_180[] = {
-    0.29273504273504275,
+    0.3793103448275862,
 };
 static const double case_181[] = {
-    0.3171971706454465,
+    0.3793103448275862,
 };
 static const double case_182[] = {
-    0.3171971706454465,
-};
-static const double case_183[] = {
-    0.4615384615384615, 0.41666666666666663, 0.0,
-};
-static const double case_184[] = {
-    0.4615384615384615, 0.41666666666666663, 0.0,
-};
-static const double case_185[] = {
-    0.3793103448275862,
-};
-static const double case_186[] = {
-    0.2674102674102674,
-};
-static const double case_187[] = {
-    0.2903149454873593,
-};
-static const double case_188[] = {
-    0.40540540540540543, 0.3968253968253968, 0.0,
-};
-static const double case_189[] = {
-    0.3793103448275862,
-};
-static const double case_190[] = {
-    0.32477025898078526,
-};
-static const double case_191[] = {
-    0.35109325036729755,
-};
-static const double case_192[] = {
-    0.5357142857142857, 0.43859649122807015, 0.0,
-};
-static const double case_193[] = {
     0.29273504273504275,
 };
+static const double case_183[] = {
+    0.29273504273504275,
+};
+static const double case_184[] = {
+    0.3171971706454465,
+};
+static const double case_185[] = {
+    0.3171971706454465,
+};
+static const double case_186[] = {
+    0.4615384615384615, 0.41666666666666663, 0.0,
+};
+static const double case_187[] = {
+    0.4615384615384615, 0.41666666666666663, 0.0,
+};
+static const double case_188[] = {
+    0.3793103448275862,
+};
+static const double case_189[] = {
+    0.2674102674102674,
+};
+static const double case_190[] = {
+    0.2903149454873593,
+};
+static const double case_191[] = {
+    0.40540540540540543, 0.3968253968253968, 0.0,
+};
+static const double case_192[] = {
+    0.3793103448275862,
+};
+static const double case_193[] = {
+    0.32477025898078526,
+};
 static const double case_194[] = {
-    0.3515151515151515,
+    0.35109325036729755,
 };
 static const double case_195[] = {
-    0.02727272727272728,
+    0.5357142857142857, 0.43859649122807015, 0.0,
 };
 static const double case_196[] = {
+    0.29273504273504275,
+};
+static const double case_197[] = {
+    0.3515151515151515,
+};
+static const double case_198[] = {
+    0.02727272727272728,
+};
+static const double case_199[] = {
     6.0, 4.0, 0.0, 6.0,
     5.0, 0.0, 4.0, 4.0,
     0.0,
 };
-static const double case_197[] = {
+static const double case_200[] = {
     0.6, 0.4, 0.0, 0.5454545454545454,
     0.45454545454545453, 0.0, 0.5, 0.5,
     0.0,
 };
-static const double case_198[] = {
+static const double case_201[] = {
     0.375, 0.3076923076923077, 0.0, 0.375,
     0.38461538461538464, 0.0, 0.25, 0.3076923076923077,
     0.0,
 };
-static const double case_199[] = {
+static const double case_202[] = {
     0.20689655172413793, 0.13793103448275862, 0.0, 0.20689655172413793,
     0.1724137931034483, 0.0, 0.13793103448275862, 0.13793103448275862,
     0.0,
 };
-static const double case_200[] = {
+static const double case_203[] = {
     0.47362218678008156,
 };
-static const double case_201[] = {
+static const double case_204[] = {
     0.4707098205283323,
 };
-static const double case_202[] = {
+static const double case_205[] = {
     0.4789473684210527, 0.441919191919192, 0.5,
 };
-static const double case_203[] = {
+static const double case_206[] = {
     0.3302398105921703,
 };
-static const double case_204[] = {
+static const double case_207[] = {
     0.3349157897180846,
 };
-static const double case_205[] = {
+static const double case_208[] = {
     0.35776964082061535, 0.3570877219903783, 0.27586206896551724,
 };
-static const double case_206[] = {
+static const double case_209[] = {
     14.08326699276622,
 };
-static const double case_207[] = {
+static const double case_210[] = {
     0.033268706951165766,
 };
-static const double case_208[] = {
-    0.6756756756756757,
-};
-static const double case_209[] = {
-    0.8108108108108109,
-};
-static const double case_210[] = {
-    0.5945945945945946,
-};
 static const double case_211[] = {
-    0.6756756756756757,
+    0.6764132553606238,
 };
 static const double case_212[] = {
-    1.0,
+    0.6756756756756757,
 };
 static const double case_213[] = {
-    1.0,
+    0.8108108108108109,
 };
 static const double case_214[] = {
-    1.0,
+    0.5945945945945946,
 };
 static const double case_215[] = {
-    0.8666666666666667,
+    0.6756756756756757,
 };
 static const double case_216[] = {
-    0.8666666666666667,
+    1.0,
 };
 static const double case_217[] = {
-    0.6756756756756757,
+    1.0,
 };
 static const double case_218[] = {
-    0.6756756756756757,
+    1.0,
 };
 static const double case_219[] = {
-    0.706060606060606,
+    0.8666666666666667,
 };
 static const double case_220[] = {
-    0.706060606060606,
+    0.8666666666666667,
 };
 static const double case_221[] = {
-    0.7451269451269451,
+    0.6756756756756757,
 };
 static const double case_222[] = {
-    0.7451269451269451,
+    0.6756756756756757,
 };
 static const double case_223[] = {
-    0.5454545454545454, 0.8666666666666667,
+    0.706060606060606,
 };
 static const double case_224[] = {
-    0.5454545454545454, 0.8666666666666667,
+    0.706060606060606,
 };
 static const double case_225[] = {
-    0.5652173913043478,
+    0.7451269451269451,
 };
 static const double case_226[] = {
-    0.5652173913043478,
+    0.7451269451269451,
 };
 static const double case_227[] = {
-    0.6756756756756757,
+    0.5454545454545454, 0.8666666666666667,
 };
 static const double case_228[] = {
-    0.6756756756756757,
+    0.5454545454545454, 0.8666666666666667,
 };
 static const double case_229[] = {
-    0.7111801242236024,
+    0.5652173913043478,
 };
 static const double case_230[] = {
-    0.7111801242236024,
+    0.5652173913043478,
 };
 static const double case_231[] = {
     0.6756756756756757,
@@ -1183,208 +1183,208 @@ static const double case_232[] = {
     0.6756756756756757,
 };
 static const double case_233[] = {
-    0.8571428571428571, 0.5652173913043478,
-};
-static const double case_234[] = {
-    0.8571428571428571, 0.5652173913043478,
-};
-static const double case_235[] = {
-    0.6842105263157895,
-};
-static const double case_236[] = {
-    0.6842105263157895,
-};
-static const double case_237[] = {
-    0.6756756756756757,
-};
-static const double case_238[] = {
-    0.6756756756756757,
-};
-static const double case_239[] = {
-    0.675438596491228,
-};
-static const double case_240[] = {
-    0.675438596491228,
-};
-static const double case_241[] = {
-    0.6775723091512564,
-};
-static const double case_242[] = {
-    0.6775723091512564,
-};
-static const double case_243[] = {
-    0.6666666666666665, 0.6842105263157895,
-};
-static const double case_244[] = {
-    0.6666666666666665, 0.6842105263157895,
-};
-static const double case_245[] = {
-    0.783132530120482,
-};
-static const double case_246[] = {
-    0.6756756756756757,
-};
-static const double case_247[] = {
-    0.6856839121190645,
-};
-static const double case_248[] = {
-    0.7093876300113013,
-};
-static const double case_249[] = {
-    0.5882352941176471, 0.783132530120482,
-};
-static const double case_250[] = {
-    0.6074766355140188,
-};
-static const double case_251[] = {
-    0.6756756756756757,
-};
-static const double case_252[] = {
-    0.688353702372394,
-};
-static const double case_253[] = {
-    0.6686809023257622,
-};
-static const double case_254[] = {
-    0.7692307692307693, 0.6074766355140188,
-};
-static const double case_255[] = {
-    0.6842105263157895,
-};
-static const double case_256[] = {
     0.7111801242236024,
 };
+static const double case_234[] = {
+    0.7111801242236024,
+};
+static const double case_235[] = {
+    0.6756756756756757,
+};
+static const double case_236[] = {
+    0.6756756756756757,
+};
+static const double case_237[] = {
+    0.8571428571428571, 0.5652173913043478,
+};
+static const double case_238[] = {
+    0.8571428571428571, 0.5652173913043478,
+};
+static const double case_239[] = {
+    0.6842105263157895,
+};
+static const double case_240[] = {
+    0.6842105263157895,
+};
+static const double case_241[] = {
+    0.6756756756756757,
+};
+static const double case_242[] = {
+    0.6756756756756757,
+};
+static const double case_243[] = {
+    0.675438596491228,
+};
+static const double case_244[] = {
+    0.675438596491228,
+};
+static const double case_245[] = {
+    0.6775723091512564,
+};
+static const double case_246[] = {
+    0.6775723091512564,
+};
+static const double case_247[] = {
+    0.6666666666666665, 0.6842105263157895,
+};
+static const double case_248[] = {
+    0.6666666666666665, 0.6842105263157895,
+};
+static const double case_249[] = {
+    0.783132530120482,
+};
+static const double case_250[] = {
+    0.6756756756756757,
+};
+static const double case_251[] = {
+    0.6856839121190645,
+};
+static const double case_252[] = {
+    0.7093876300113013,
+};
+static const double case_253[] = {
+    0.5882352941176471, 0.783132530120482,
+};
+static const double case_254[] = {
+    0.6074766355140188,
+};
+static const double case_255[] = {
+    0.6756756756756757,
+};
+static const double case_256[] = {
+    0.688353702372394,
+};
 static const double case_257[] = {
-    0.4223602484472049,
+    0.6686809023257622,
 };
 static const double case_258[] = {
-    12.0, 2.0, 10.0, 13.0,
+    0.7692307692307693, 0.6074766355140188,
 };
 static const double case_259[] = {
-    0.8571428571428571, 0.14285714285714285, 0.43478260869565216, 0.5652173913043478,
+    0.6842105263157895,
 };
 static const double case_260[] = {
-    0.5454545454545454, 0.13333333333333333, 0.45454545454545453, 0.8666666666666667,
+    0.7111801242236024,
 };
 static const double case_261[] = {
-    0.32432432432432434, 0.05405405405405406, 0.2702702702702703, 0.35135135135135137,
+    0.4223602484472049,
 };
 static const double case_262[] = {
-    0.841614906832298,
+    12.0, 2.0, 10.0, 13.0,
 };
 static const double case_263[] = {
-    0.8416149068322981,
+    0.8571428571428571, 0.14285714285714285, 0.43478260869565216, 0.5652173913043478,
 };
 static const double case_264[] = {
-    0.8416149068322981,
+    0.5454545454545454, 0.13333333333333333, 0.45454545454545453, 0.8666666666666667,
 };
 static const double case_265[] = {
-    0.8416149068322982, 0.841614906832298,
+    0.32432432432432434, 0.05405405405405406, 0.2702702702702703, 0.35135135135135137,
 };
 static const double case_266[] = {
-    0.8691790359087145,
+    0.841614906832298,
 };
 static const double case_267[] = {
-    0.8031013166132147,
+    0.8416149068322981,
 };
 static const double case_268[] = {
-    0.8191742753607687,
+    0.8416149068322981,
 };
 static const double case_269[] = {
-    0.7370235973177149, 0.8691790359087145,
+    0.8416149068322982, 0.841614906832298,
 };
 static const double case_270[] = {
-    1.4105069686843819,
+    0.8691790359087145,
 };
 static const double case_271[] = {
-    0.4172093210150972,
+    0.8031013166132147,
 };
 static const double case_272[] = {
-    0.6438356164383562,
+    0.8191742753607687,
 };
 static const double case_273[] = {
-    0.7168949771689498,
+    0.7370235973177149, 0.8691790359087145,
 };
 static const double case_274[] = {
-    0.5525114155251142,
+    1.4105069686843819,
 };
 static const double case_275[] = {
-    0.6438356164383562,
+    0.4172093210150972,
 };
 static const double case_276[] = {
-    1.0,
+    0.8571428571428571,
 };
 static const double case_277[] = {
-    1.0,
+    0.5714285714285714,
 };
 static const double case_278[] = {
-    1.0,
+    0.6438356164383562,
 };
 static const double case_279[] = {
-    0.7816091954022989,
+    0.7168949771689498,
 };
 static const double case_280[] = {
-    0.7816091954022989,
+    0.5525114155251142,
 };
 static const double case_281[] = {
     0.6438356164383562,
 };
 static const double case_282[] = {
-    0.6438356164383562,
+    1.0,
 };
 static const double case_283[] = {
-    0.667319749216301,
+    1.0,
 };
 static const double case_284[] = {
-    0.667319749216301,
+    1.0,
 };
 static const double case_285[] = {
-    0.6855851858213692,
+    0.7816091954022989,
 };
 static const double case_286[] = {
-    0.6855851858213692,
+    0.7816091954022989,
 };
 static const double case_287[] = {
-    0.553030303030303, 0.7816091954022989,
+    0.6438356164383562,
 };
 static const double case_288[] = {
-    0.553030303030303, 0.7816091954022989,
+    0.6438356164383562,
 };
 static const double case_289[] = {
-    0.5354330708661418,
+    0.667319749216301,
 };
 static const double case_290[] = {
-    0.5354330708661418,
+    0.667319749216301,
 };
 static const double case_291[] = {
-    0.6438356164383562,
+    0.6855851858213692,
 };
 static const double case_292[] = {
-    0.6438356164383562,
+    0.6855851858213692,
 };
 static const double case_293[] = {
-    0.6644556658678535,
+    0.553030303030303, 0.7816091954022989,
 };
 static const double case_294[] = {
-    0.6644556658678535,
+    0.553030303030303, 0.7816091954022989,
 };
 static const double case_295[] = {
-    0.6438356164383562,
+    0.5354330708661418,
 };
 static const double case_296[] = {
-    0.6438356164383562,
+    0.5354330708661418,
 };
 static const double case_297[] = {
-    0.7934782608695652, 0.5354330708661418,
+    0.6438356164383562,
 };
 static const double case_298[] = {
-    0.7934782608695652, 0.5354330708661418,
+    0.6438356164383562,
 };
 static const double case_299[] = {
-    0.6355140186915889,
+    0.6644556658678535,
 };
 static const double case_300[] = {
-    0.6355140186915889,
+    0.6644556658678535,
 };
 static const double case_301[] = {
     0.6438356164383562,
@@ -1393,142 +1393,142 @@ static const double case_302[] = {
     0.6438356164383562,
 };
 static const double case_303[] = {
-    0.6436498664886516,
+    0.7934782608695652, 0.5354330708661418,
 };
 static const double case_304[] = {
-    0.6436498664886516,
+    0.7934782608695652, 0.5354330708661418,
 };
 static const double case_305[] = {
-    0.6423496168407192,
-};
-static const double case_306[] = {
-    0.6423496168407192,
-};
-static const double case_307[] = {
-    0.6517857142857143, 0.6355140186915889,
-};
-static const double case_308[] = {
-    0.6517857142857143, 0.6355140186915889,
-};
-static const double case_309[] = {
-    0.7157894736842105,
-};
-static const double case_310[] = {
-    0.6438356164383562,
-};
-static const double case_311[] = {
-    0.6522495755517826,
-};
-static const double case_312[] = {
-    0.6624043537921249,
-};
-static const double case_313[] = {
-    0.5887096774193548, 0.7157894736842105,
-};
-static const double case_314[] = {
-    0.5714285714285715,
-};
-static const double case_315[] = {
-    0.6438356164383562,
-};
-static const double case_316[] = {
-    0.6507142857142857,
-};
-static const double case_317[] = {
-    0.6380430528375735,
-};
-static const double case_318[] = {
-    0.7299999999999999, 0.5714285714285715,
-};
-static const double case_319[] = {
     0.6355140186915889,
 };
+static const double case_306[] = {
+    0.6355140186915889,
+};
+static const double case_307[] = {
+    0.6438356164383562,
+};
+static const double case_308[] = {
+    0.6438356164383562,
+};
+static const double case_309[] = {
+    0.6436498664886516,
+};
+static const double case_310[] = {
+    0.6436498664886516,
+};
+static const double case_311[] = {
+    0.6423496168407192,
+};
+static const double case_312[] = {
+    0.6423496168407192,
+};
+static const double case_313[] = {
+    0.6517857142857143, 0.6355140186915889,
+};
+static const double case_314[] = {
+    0.6517857142857143, 0.6355140186915889,
+};
+static const double case_315[] = {
+    0.7157894736842105,
+};
+static const double case_316[] = {
+    0.6438356164383562,
+};
+static const double case_317[] = {
+    0.6522495755517826,
+};
+static const double case_318[] = {
+    0.6624043537921249,
+};
+static const double case_319[] = {
+    0.5887096774193548, 0.7157894736842105,
+};
 static const double case_320[] = {
-    0.6644556658678535,
+    0.5714285714285715,
 };
 static const double case_321[] = {
-    0.3289113317357071,
+    0.6438356164383562,
 };
 static const double case_322[] = {
-    18.25, 4.75, 14.75, 17.0,
+    0.6507142857142857,
 };
 static const double case_323[] = {
-    0.7934782608695652, 0.20652173913043478, 0.4645669291338583, 0.5354330708661418,
+    0.6380430528375735,
 };
 static const double case_324[] = {
-    0.553030303030303, 0.21839080459770116, 0.44696969696969696, 0.7816091954022989,
+    0.7299999999999999, 0.5714285714285715,
 };
 static const double case_325[] = {
-    0.3333333333333333, 0.0867579908675799, 0.2694063926940639, 0.3105022831050228,
+    0.6355140186915889,
 };
 static const double case_326[] = {
-    0.7707120849024306,
+    0.6644556658678535,
 };
 static const double case_327[] = {
-    0.7707120849024307,
+    0.3289113317357071,
 };
 static const double case_328[] = {
-    0.7707120849024307,
+    18.25, 4.75, 14.75, 17.0,
 };
 static const double case_329[] = {
-    0.7707120849024307, 0.7707120849024306,
+    0.7934782608695652, 0.20652173913043478, 0.4645669291338583, 0.5354330708661418,
 };
 static const double case_330[] = {
-    0.790867802323759,
+    0.553030303030303, 0.21839080459770116, 0.44696969696969696, 0.7816091954022989,
 };
 static const double case_331[] = {
-    0.7327909524243289,
+    0.3333333333333333, 0.0867579908675799, 0.2694063926940639, 0.3105022831050228,
 };
 static const double case_332[] = {
-    0.7420726407644205,
+    0.7707120849024306,
 };
 static const double case_333[] = {
-    0.6747141025248988, 0.790867802323759,
+    0.7707120849024307,
 };
 static const double case_334[] = {
-    1.8171350733492353,
+    0.7707120849024307,
 };
 static const double case_335[] = {
-    0.33176305261562217,
+    0.7707120849024307, 0.7707120849024306,
 };
 static const double case_336[] = {
-    0.36363636363636365,
+    0.790867802323759,
 };
 static const double case_337[] = {
-    0.6363636363636364,
+    0.7327909524243289,
 };
 static const double case_338[] = {
-    0.36363636363636365,
+    0.7420726407644205,
 };
 static const double case_339[] = {
-    0.36363636363636365,
+    0.6747141025248988, 0.790867802323759,
 };
 static const double case_340[] = {
-    1.0,
+    1.8171350733492353,
 };
 static const double case_341[] = {
-    1.0,
+    0.33176305261562217,
 };
 static const double case_342[] = {
-    1.0,
+    0.7934782608695652,
 };
 static const double case_343[] = {
-    1.0,
+    0.41304347826086957,
 };
 static const double case_344[] = {
-    1.0,
+    0.36363636363636365,
 };
 static const double case_345[] = {
-    0.36363636363636365,
+    0.6363636363636364,
 };
 static const double case_346[] = {
     0.36363636363636365,
 };
 static const double case_347[] = {
-    0.5,
+    0.36363636363636365,
 };
 static const double case_348[] = {
-    0.5,
+    1.0,
 };
 static const double case_349[] = {
     1.0,
@@ -1537,10 +1537,10 @@ static const double case_350[] = {
     1.0,
 };
 static const double case_351[] = {
-    0.0, 1.0,
+    1.0,
 };
 static const double case_352[] = {
-    0.0, 1.0,
+    1.0,
 };
 static const double case_353[] = {
     0.36363636363636365,
@@ -1549,175 +1549,175 @@ static const double case_354[] = {
     0.36363636363636365,
 };
 static const double case_355[] = {
-    0.36363636363636365,
-};
-static const double case_356[] = {
-    0.36363636363636365,
-};
-static const double case_357[] = {
-    0.18181818181818182,
-};
-static const double case_358[] = {
-    0.6818181818181819,
-};
-static const double case_359[] = {
-    0.36363636363636365,
-};
-static const double case_360[] = {
-    0.36363636363636365,
-};
-static const double case_361[] = {
-    0.0, 0.36363636363636365,
-};
-static const double case_362[] = {
-    1.0, 0.36363636363636365,
-};
-static const double case_363[] = {
-    0.5333333333333333,
-};
-static const double case_364[] = {
-    0.5333333333333333,
-};
-static const double case_365[] = {
-    0.36363636363636365,
-};
-static const double case_366[] = {
-    0.36363636363636365,
-};
-static const double case_367[] = {
-    0.26666666666666666,
-};
-static const double case_368[] = {
-    0.26666666666666666,
-};
-static const double case_369[] = {
-    0.5333333333333333,
-};
-static const double case_370[] = {
-    0.5333333333333333,
-};
-static const double case_371[] = {
-    0.0, 0.5333333333333333,
-};
-static const double case_372[] = {
-    0.0, 0.5333333333333333,
-};
-static const double case_373[] = {
-    0.7407407407407408,
-};
-static const double case_374[] = {
-    0.3636363636363637,
-};
-static const double case_375[] = {
-    0.3703703703703704,
-};
-static const double case_376[] = {
-    0.7407407407407408,
-};
-static const double case_377[] = {
-    0.0, 0.7407407407407408,
-};
-static const double case_378[] = {
-    0.41666666666666674,
-};
-static const double case_379[] = {
-    0.3636363636363637,
-};
-static const double case_380[] = {
-    0.20833333333333337,
-};
-static const double case_381[] = {
-    0.41666666666666674,
-};
-static const double case_382[] = {
-    0.0, 0.41666666666666674,
-};
-static const double case_383[] = {
-    0.5333333333333333,
-};
-static const double case_384[] = {
-    0.36363636363636365,
-};
-static const double case_385[] = {
-    -INFINITY,
-};
-static const double case_386[] = {
-    0.0, 0.0, 7.0, 4.0,
-};
-static const double case_387[] = {
-    0.0, 0.0, 0.6363636363636364, 0.36363636363636365,
-};
-static const double case_388[] = {
-    0.0, 0.0, 1.0, 1.0,
-};
-static const double case_389[] = {
-    0.0, 0.0, 0.6363636363636364, 0.36363636363636365,
-};
-static const double case_390[] = {
-    NAN,
-};
-static const double case_391[] = {
-    NAN,
-};
-static const double case_392[] = {
-    NAN,
-};
-static const double case_393[] = {
-    NAN, NAN,
-};
-static const double case_394[] = {
-    1.0,
-};
-static const double case_395[] = {
     0.5,
 };
-static const double case_396[] = {
+static const double case_356[] = {
+    0.5,
+};
+static const double case_357[] = {
     1.0,
+};
+static const double case_358[] = {
+    1.0,
+};
+static const double case_359[] = {
+    0.0, 1.0,
+};
+static const double case_360[] = {
+    0.0, 1.0,
+};
+static const double case_361[] = {
+    0.36363636363636365,
+};
+static const double case_362[] = {
+    0.36363636363636365,
+};
+static const double case_363[] = {
+    0.36363636363636365,
+};
+static const double case_364[] = {
+    0.36363636363636365,
+};
+static const double case_365[] = {
+    0.18181818181818182,
+};
+static const double case_366[] = {
+    0.6818181818181819,
+};
+static const double case_367[] = {
+    0.36363636363636365,
+};
+static const double case_368[] = {
+    0.36363636363636365,
+};
+static const double case_369[] = {
+    0.0, 0.36363636363636365,
+};
+static const double case_370[] = {
+    1.0, 0.36363636363636365,
+};
+static const double case_371[] = {
+    0.5333333333333333,
+};
+static const double case_372[] = {
+    0.5333333333333333,
+};
+static const double case_373[] = {
+    0.36363636363636365,
+};
+static const double case_374[] = {
+    0.36363636363636365,
+};
+static const double case_375[] = {
+    0.26666666666666666,
+};
+static const double case_376[] = {
+    0.26666666666666666,
+};
+static const double case_377[] = {
+    0.5333333333333333,
+};
+static const double case_378[] = {
+    0.5333333333333333,
+};
+static const double case_379[] = {
+    0.0, 0.5333333333333333,
+};
+static const double case_380[] = {
+    0.0, 0.5333333333333333,
+};
+static const double case_381[] = {
+    0.7407407407407408,
+};
+static const double case_382[] = {
+    0.3636363636363637,
+};
+static const double case_383[] = {
+    0.3703703703703704,
+};
+static const double case_384[] = {
+    0.7407407407407408,
+};
+static const double case_385[] = {
+    0.0, 0.7407407407407408,
+};
+static const double case_386[] = {
+    0.41666666666666674,
+};
+static const double case_387[] = {
+    0.3636363636363637,
+};
+static const double case_388[] = {
+    0.20833333333333337,
+};
+static const double case_389[] = {
+    0.41666666666666674,
+};
+static const double case_390[] = {
+    0.0, 0.41666666666666674,
+};
+static const double case_391[] = {
+    0.5333333333333333,
+};
+static const double case_392[] = {
+    0.36363636363636365,
+};
+static const double case_393[] = {
+    -INFINITY,
+};
+static const double case_394[] = {
+    0.0, 0.0, 7.0, 4.0,
+};
+static const double case_395[] = {
+    0.0, 0.0, 0.6363636363636364, 0.36363636363636365,
+};
+static const double case_396[] = {
+    0.0, 0.0, 1.0, 1.0,
 };
 static const double case_397[] = {
-    -0.0, 1.0,
+    0.0, 0.0, 0.6363636363636364, 0.36363636363636365,
 };
 static const double case_398[] = {
-    7.0467910170052255,
+    NAN,
 };
 static const double case_399[] = {
-    0.0,
+    NAN,
 };
 static const double case_400[] = {
-    1.0,
+    NAN,
 };
 static const double case_401[] = {
-    1.0,
+    NAN, NAN,
 };
 static const double case_402[] = {
     1.0,
 };
 static const double case_403[] = {
-    1.0,
+    0.5,
 };
 static const double case_404[] = {
     1.0,
 };
 static const double case_405[] = {
-    1.0,
+    -0.0, 1.0,
 };
 static const double case_406[] = {
-    1.0,
+    7.0467910170052255,
 };
 static const double case_407[] = {
     0.0,
 };
 static const double case_408[] = {
-    1.0,
+    0.0,
 };
 static const double case_409[] = {
-    1.0,
+    0.0,
 };
 static const double case_410[] = {
     1.0,
 };
 static const double case_411[] = {
-    0.5,
+    1.0,
 };
 static const double case_412[] = {
     1.0,
@@ -1729,10 +1729,10 @@ static const double case_414[] = {
     1.0,
 };
 static const double case_415[] = {
-    1.0, 0.0,
+    1.0,
 };
 static const double case_416[] = {
-    1.0, 1.0,
+    1.0,
 };
 static const double case_417[] = {
     0.0,
@@ -1801,28 +1801,28 @@ static const double case_438[] = {
     1.0,
 };
 static const double case_439[] = {
-    0.5,
+    1.0,
 };
 static const double case_440[] = {
     1.0,
 };
 static const double case_441[] = {
-    1.0, 0.0,
+    0.5,
 };
 static const double case_442[] = {
-    0.0,
+    1.0,
 };
 static const double case_443[] = {
     1.0,
 };
 static const double case_444[] = {
-    0.5,
-};
-static const double case_445[] = {
     1.0,
 };
-static const double case_446[] = {
+static const double case_445[] = {
     1.0, 0.0,
+};
+static const double case_446[] = {
+    1.0, 1.0,
 };
 static const double case_447[] = {
     0.0,
@@ -1831,270 +1831,309 @@ static const double case_448[] = {
     1.0,
 };
 static const double case_449[] = {
-    NAN,
-};
-static const double case_450[] = {
-    9.0, 0.0, 0.0, 0.0,
-};
-static const double case_451[] = {
-    1.0, 0.0, 0.0, 0.0,
-};
-static const double case_452[] = {
-    1.0, 0.0, 0.0, 0.0,
-};
-static const double case_453[] = {
-    1.0, 0.0, 0.0, 0.0,
-};
-static const double case_454[] = {
-    NAN,
-};
-static const double case_455[] = {
-    NAN,
-};
-static const double case_456[] = {
-    NAN,
-};
-static const double case_457[] = {
-    NAN, NAN,
-};
-static const double case_458[] = {
-    -0.0,
-};
-static const double case_459[] = {
     0.5,
 };
-static const double case_460[] = {
+static const double case_450[] = {
     1.0,
 };
-static const double case_461[] = {
-    1.0, -0.0,
+static const double case_451[] = {
+    1.0, 0.0,
 };
-static const double case_462[] = {
-    0.14040448835876793,
-};
-static const double case_463[] = {
+static const double case_452[] = {
     0.0,
 };
+static const double case_453[] = {
+    1.0,
+};
+static const double case_454[] = {
+    0.5,
+};
+static const double case_455[] = {
+    1.0,
+};
+static const double case_456[] = {
+    1.0, 0.0,
+};
+static const double case_457[] = {
+    0.0,
+};
+static const double case_458[] = {
+    1.0,
+};
+static const double case_459[] = {
+    NAN,
+};
+static const double case_460[] = {
+    9.0, 0.0, 0.0, 0.0,
+};
+static const double case_461[] = {
+    1.0, 0.0, 0.0, 0.0,
+};
+static const double case_462[] = {
+    1.0, 0.0, 0.0, 0.0,
+};
+static const double case_463[] = {
+    1.0, 0.0, 0.0, 0.0,
+};
 static const double case_464[] = {
-    0.4830508474576271,
+    NAN,
 };
 static const double case_465[] = {
-    0.4830508474576271,
+    NAN,
 };
 static const double case_466[] = {
-    1.0,
+    NAN,
 };
 static const double case_467[] = {
-    1.0,
+    NAN, NAN,
 };
 static const double case_468[] = {
-    1.0,
+    -0.0,
 };
 static const double case_469[] = {
     0.5,
 };
 static const double case_470[] = {
-    0.5,
+    1.0,
 };
 static const double case_471[] = {
-    0.4830508474576271,
+    1.0, -0.0,
 };
 static const double case_472[] = {
-    0.4830508474576271,
+    0.14040448835876793,
 };
 static const double case_473[] = {
-    0.4838709677419355,
+    0.0,
 };
 static const double case_474[] = {
-    0.4838709677419355,
+    1.0,
 };
 static const double case_475[] = {
-    0.48441771459814104,
+    1.0,
 };
 static const double case_476[] = {
-    0.48441771459814104,
+    0.4830508474576271,
 };
 static const double case_477[] = {
-    0.46774193548387094, 0.5,
+    0.4830508474576271,
 };
 static const double case_478[] = {
-    0.46774193548387094, 0.5,
+    1.0,
 };
 static const double case_479[] = {
-    0.45901639344262296,
+    1.0,
 };
 static const double case_480[] = {
-    0.45901639344262296,
+    1.0,
 };
 static const double case_481[] = {
-    0.4830508474576271,
+    0.5,
 };
 static const double case_482[] = {
-    0.4830508474576271,
+    0.5,
 };
 static const double case_483[] = {
-    0.4838941616335922,
+    0.4830508474576271,
 };
 static const double case_484[] = {
-    0.4838941616335922,
+    0.4830508474576271,
 };
 static const double case_485[] = {
-    0.4830508474576271,
+    0.4838709677419355,
 };
 static const double case_486[] = {
-    0.4830508474576271,
+    0.4838709677419355,
 };
 static const double case_487[] = {
-    0.5087719298245614, 0.45901639344262296,
+    0.48441771459814104,
 };
 static const double case_488[] = {
-    0.5087719298245614, 0.45901639344262296,
+    0.48441771459814104,
 };
 static const double case_489[] = {
-    0.4786324786324786,
+    0.46774193548387094, 0.5,
 };
 static const double case_490[] = {
-    0.4786324786324786,
+    0.46774193548387094, 0.5,
 };
 static const double case_491[] = {
-    0.4830508474576271,
+    0.45901639344262296,
 };
 static const double case_492[] = {
-    0.4830508474576271,
+    0.45901639344262296,
 };
 static const double case_493[] = {
-    0.4830137183078359,
+    0.4830508474576271,
 };
 static const double case_494[] = {
-    0.4830137183078359,
+    0.4830508474576271,
 };
 static const double case_495[] = {
-    0.4828652017086713,
-};
-static const double case_496[] = {
-    0.4828652017086713,
-};
-static const double case_497[] = {
-    0.48739495798319327, 0.4786324786324786,
-};
-static const double case_498[] = {
-    0.48739495798319327, 0.4786324786324786,
-};
-static const double case_499[] = {
-    0.4912280701754385,
-};
-static const double case_500[] = {
-    0.48305084745762705,
-};
-static const double case_501[] = {
-    0.4833189531205061,
-};
-static const double case_502[] = {
-    0.4835870587833852,
-};
-static const double case_503[] = {
-    0.47540983606557374, 0.4912280701754385,
-};
-static const double case_504[] = {
-    0.4666666666666666,
-};
-static const double case_505[] = {
-    0.48305084745762705,
-};
-static const double case_506[] = {
-    0.4833333333333333,
-};
-static const double case_507[] = {
-    0.48276836158192094,
-};
-static const double case_508[] = {
-    0.5, 0.4666666666666666,
-};
-static const double case_509[] = {
-    0.4786324786324786,
-};
-static const double case_510[] = {
     0.4838941616335922,
 };
+static const double case_496[] = {
+    0.4838941616335922,
+};
+static const double case_497[] = {
+    0.4830508474576271,
+};
+static const double case_498[] = {
+    0.4830508474576271,
+};
+static const double case_499[] = {
+    0.5087719298245614, 0.45901639344262296,
+};
+static const double case_500[] = {
+    0.5087719298245614, 0.45901639344262296,
+};
+static const double case_501[] = {
+    0.4786324786324786,
+};
+static const double case_502[] = {
+    0.4786324786324786,
+};
+static const double case_503[] = {
+    0.4830508474576271,
+};
+static const double case_504[] = {
+    0.4830508474576271,
+};
+static const double case_505[] = {
+    0.4830137183078359,
+};
+static const double case_506[] = {
+    0.4830137183078359,
+};
+static const double case_507[] = {
+    0.4828652017086713,
+};
+static const double case_508[] = {
+    0.4828652017086713,
+};
+static const double case_509[] = {
+    0.48739495798319327, 0.4786324786324786,
+};
+static const double case_510[] = {
+    0.48739495798319327, 0.4786324786324786,
+};
 static const double case_511[] = {
-    -0.03221167673281555,
+    0.4912280701754385,
 };
 static const double case_512[] = {
-    7.25, 7.0, 8.25, 7.0,
+    0.48305084745762705,
 };
 static const double case_513[] = {
-    0.5087719298245614, 0.49122807017543857, 0.5409836065573771, 0.45901639344262296,
+    0.4833189531205061,
 };
 static const double case_514[] = {
-    0.46774193548387094, 0.5, 0.532258064516129, 0.5,
+    0.4835870587833852,
 };
 static const double case_515[] = {
-    0.2457627118644068, 0.23728813559322035, 0.2796610169491525, 0.23728813559322035,
+    0.47540983606557374, 0.4912280701754385,
 };
 static const double case_516[] = {
-    0.49654874892148404,
+    0.4666666666666666,
 };
 static const double case_517[] = {
-    0.49654874892148404,
+    0.48305084745762705,
 };
 static const double case_518[] = {
-    0.4965487489214841,
+    0.4833333333333333,
 };
 static const double case_519[] = {
-    0.49654874892148404, 0.49654874892148404,
+    0.48276836158192094,
 };
 static const double case_520[] = {
-    0.5246210912980775,
+    0.5, 0.4666666666666666,
 };
 static const double case_521[] = {
-    0.5603579157044976,
+    0.4786324786324786,
 };
 static const double case_522[] = {
-    0.5591464979280087,
+    0.4838941616335922,
 };
 static const double case_523[] = {
-    0.5960947401109175, 0.5246210912980775,
+    -0.03221167673281555,
 };
 static const double case_524[] = {
-    8.380262212394367,
+    7.25, 7.0, 8.25, 7.0,
 };
 static const double case_525[] = {
-    -0.03223486228014414,
+    0.5087719298245614, 0.49122807017543857, 0.5409836065573771, 0.45901639344262296,
 };
 static const double case_526[] = {
-    0.2705096378321609,
+    0.46774193548387094, 0.5, 0.532258064516129, 0.5,
 };
 static const double case_527[] = {
-    0.4442054963547338,
+    0.2457627118644068, 0.23728813559322035, 0.2796610169491525, 0.23728813559322035,
 };
 static const double case_528[] = {
-    0.9554200208000038,
+    0.49654874892148404,
 };
 static const double case_529[] = {
-    0.32368025740919015,
+    0.49654874892148404,
 };
 static const double case_530[] = {
-    0.5071742144426334,
+    0.4965487489214841,
 };
 static const double case_531[] = {
-    0.9568852498435186,
+    0.49654874892148404, 0.49654874892148404,
 };
 static const double case_532[] = {
-    0.1577188236803948,
+    0.5246210912980775,
 };
 static const double case_533[] = {
-    0.18931466259047416,
+    0.5603579157044976,
 };
 static const double case_534[] = {
-    0.9575487801519635,
+    0.5591464979280087,
 };
 static const double case_535[] = {
-    0.009375,
+    0.5960947401109175, 0.5246210912980775,
 };
 static const double case_536[] = {
-    0.04841229182759271,
+    8.380262212394367,
 };
 static const double case_537[] = {
+    -0.03223486228014414,
+};
+static const double case_538[] = {
+    0.5087719298245614,
+};
+static const double case_539[] = {
+    0.2705096378321609,
+};
+static const double case_540[] = {
+    0.4442054963547338,
+};
+static const double case_541[] = {
+    0.9554200208000038,
+};
+static const double case_542[] = {
+    0.32368025740919015,
+};
+static const double case_543[] = {
+    0.5071742144426334,
+};
+static const double case_544[] = {
+    0.9568852498435186,
+};
+static const double case_545[] = {
+    0.1577188236803948,
+};
+static const double case_546[] = {
+    0.18931466259047416,
+};
+static const double case_547[] = {
+    0.9575487801519635,
+};
+static const double case_548[] = {
+    0.009375,
+};
+static const double case_549[] = {
+    0.04841229182759271,
+};
+static const double case_550[] = {
     0.5,
 };
 static const metrics_case ref_cases[] = {
@@ -2150,490 +2189,503 @@ static const metrics_case ref_cases[] = {
     { "mc", "average_precision", "average = \"none\";", case_49, 4 },
     { "mc", "log_loss", "", case_50, 1 },
     { "mc", "mcc", "", case_51, 1 },
-    { "mc_w", "accuracy", "", case_52, 1 },
-    { "mc_w", "top_k_accuracy", "k = 1;", case_53, 1 },
-    { "mc_w", "top_k_accuracy", "k = 2;", case_54, 1 },
-    { "mc_w", "top_k_accuracy", "k = 3;", case_55, 1 },
-    { "mc_w", "top_k_accuracy", "", case_56, 1 },
-    { "mc_w", "precision", "average = \"micro\";", case_57, 1 },
-    { "mc_w", "precision", "average = \"micro\"; zero_division = 1;", case_58, 1 },
-    { "mc_w", "precision", "average = \"macro\";", case_59, 1 },
-    { "mc_w", "precision", "average = \"macro\"; zero_division = 1;", case_60, 1 },
-    { "mc_w", "precision", "average = \"weighted\";", case_61, 1 },
-    { "mc_w", "precision", "average = \"weighted\"; zero_division = 1;", case_62, 1 },
-    { "mc_w", "precision", "average = \"none\";", case_63, 4 },
-    { "mc_w", "precision", "average = \"none\"; zero_division = 1;", case_64, 4 },
-    { "mc_w", "recall", "average = \"micro\";", case_65, 1 },
-    { "mc_w", "recall", "average = \"micro\"; zero_division = 1;", case_66, 1 },
-    { "mc_w", "recall", "average = \"macro\";", case_67, 1 },
-    { "mc_w", "recall", "average = \"macro\"; zero_division = 1;", case_68, 1 },
-    { "mc_w", "recall", "average = \"weighted\";", case_69, 1 },
-    { "mc_w", "recall", "average = \"weighted\"; zero_division = 1;", case_70, 1 },
-    { "mc_w", "recall", "average = \"none\";", case_71, 4 },
-    { "mc_w", "recall", "average = \"none\"; zero_division = 1;", case_72, 4 },
-    { "mc_w", "f1", "average = \"micro\";", case_73, 1 },
-    { "mc_w", "f1", "average = \"micro\"; zero_division = 1;", case_74, 1 },
-    { "mc_w", "f1", "average = \"macro\";", case_75, 1 },
-    { "mc_w", "f1", "average = \"macro\"; zero_division = 1;", case_76, 1 },
-    { "mc_w", "f1", "average = \"weighted\";", case_77, 1 },
-    { "mc_w", "f1", "average = \"weighted\"; zero_division = 1;", case_78, 1 },
-    { "mc_w", "f1", "average = \"none\";", case_79, 4 },
-    { "mc_w", "f1", "average = \"none\"; zero_division = 1;", case_80, 4 },
-    { "mc_w", "fbeta", "beta = 0.5; average = \"micro\";", case_81, 1 },
-    { "mc_w", "fbeta", "beta = 0.5; average = \"macro\";", case_82, 1 },
-    { "mc_w", "fbeta", "beta = 0.5; average = \"weighted\";", case_83, 1 },
-    { "mc_w", "fbeta", "beta = 0.5; average = \"none\";", case_84, 4 },
-    { "mc_w", "fbeta", "beta = 2.0; average = \"micro\";", case_85, 1 },
-    { "mc_w", "fbeta", "beta = 2.0; average = \"macro\";", case_86, 1 },
-    { "mc_w", "fbeta", "beta = 2.0; average = \"weighted\";", case_87, 1 },
-    { "mc_w", "fbeta", "beta = 2.0; average = \"none\";", case_88, 4 },
-    { "mc_w", "f1", "", case_89, 1 },
-    { "mc_w", "balanced_accuracy", "", case_90, 1 },
-    { "mc_w", "balanced_accuracy", "adjusted = true;", case_91, 1 },
-    { "mc_w", "confusion", "", case_92, 16 },
-    { "mc_w", "confusion", "normalize = \"true\";", case_93, 16 },
-    { "mc_w", "confusion", "normalize = \"pred\";", case_94, 16 },
-    { "mc_w", "confusion", "normalize = \"all\";", case_95, 16 },
-    { "mc_w", "auroc", "average = \"macro\";", case_96, 1 },
-    { "mc_w", "auroc", "average = \"weighted\";", case_97, 1 },
-    { "mc_w", "auroc", "average = \"none\";", case_98, 4 },
-    { "mc_w", "average_precision", "average = \"macro\";", case_99, 1 },
-    { "mc_w", "average_precision", "average = \"weighted\";", case_100, 1 },
-    { "mc_w", "average_precision", "average = \"none\";", case_101, 4 },
-    { "mc_w", "log_loss", "", case_102, 1 },
-    { "mc_w", "mcc", "", case_103, 1 },
-    { "absent", "accuracy", "", case_104, 1 },
-    { "absent", "top_k_accuracy", "k = 1;", case_105, 1 },
-    { "absent", "top_k_accuracy", "k = 2;", case_106, 1 },
-    { "absent", "top_k_accuracy", "k = 3;", case_107, 1 },
-    { "absent", "top_k_accuracy", "", case_108, 1 },
-    { "absent", "precision", "average = \"micro\";", case_109, 1 },
-    { "absent", "precision", "average = \"micro\"; zero_division = 1;", case_110, 1 },
-    { "absent", "precision", "average = \"macro\";", case_111, 1 },
-    { "absent", "precision", "average = \"macro\"; zero_division = 1;", case_112, 1 },
-    { "absent", "precision", "average = \"weighted\";", case_113, 1 },
-    { "absent", "precision", "average = \"weighted\"; zero_division = 1;", case_114, 1 },
-    { "absent", "precision", "average = \"none\";", case_115, 3 },
-    { "absent", "precision", "average = \"none\"; zero_division = 1;", case_116, 3 },
-    { "absent", "recall", "average = \"micro\";", case_117, 1 },
-    { "absent", "recall", "average = \"micro\"; zero_division = 1;", case_118, 1 },
-    { "absent", "recall", "average = \"macro\";", case_119, 1 },
-    { "absent", "recall", "average = \"macro\"; zero_division = 1;", case_120, 1 },
-    { "absent", "recall", "average = \"weighted\";", case_121, 1 },
-    { "absent", "recall", "average = \"weighted\"; zero_division = 1;", case_122, 1 },
-    { "absent", "recall", "average = \"none\";", case_123, 3 },
-    { "absent", "recall", "average = \"none\"; zero_division = 1;", case_124, 3 },
-    { "absent", "f1", "average = \"micro\";", case_125, 1 },
-    { "absent", "f1", "average = \"micro\"; zero_division = 1;", case_126, 1 },
-    { "absent", "f1", "average = \"macro\";", case_127, 1 },
-    { "absent", "f1", "average = \"macro\"; zero_division = 1;", case_128, 1 },
-    { "absent", "f1", "average = \"weighted\";", case_129, 1 },
-    { "absent", "f1", "average = \"weighted\"; zero_division = 1;", case_130, 1 },
-    { "absent", "f1", "average = \"none\";", case_131, 3 },
-    { "absent", "f1", "average = \"none\"; zero_division = 1;", case_132, 3 },
-    { "absent", "fbeta", "beta = 0.5; average = \"micro\";", case_133, 1 },
-    { "absent", "fbeta", "beta = 0.5; average = \"macro\";", case_134, 1 },
-    { "absent", "fbeta", "beta = 0.5; average = \"weighted\";", case_135, 1 },
-    { "absent", "fbeta", "beta = 0.5; average = \"none\";", case_136, 3 },
-    { "absent", "fbeta", "beta = 2.0; average = \"micro\";", case_137, 1 },
-    { "absent", "fbeta", "beta = 2.0; average = \"macro\";", case_138, 1 },
-    { "absent", "fbeta", "beta = 2.0; average = \"weighted\";", case_139, 1 },
-    { "absent", "fbeta", "beta = 2.0; average = \"none\";", case_140, 3 },
-    { "absent", "f1", "", case_141, 1 },
-    { "absent", "balanced_accuracy", "", case_142, 1 },
-    { "absent", "balanced_accuracy", "adjusted = true;", case_143, 1 },
-    { "absent", "confusion", "", case_144, 9 },
-    { "absent", "confusion", "normalize = \"true\";", case_145, 9 },
-    { "absent", "confusion", "normalize = \"pred\";", case_146, 9 },
-    { "absent", "confusion", "normalize = \"all\";", case_147, 9 },
-    { "absent", "auroc", "average = \"macro\";", case_148, 1 },
-    { "absent", "auroc", "average = \"weighted\";", case_149, 1 },
-    { "absent", "auroc", "average = \"none\";", case_150, 3 },
-    { "absent", "average_precision", "average = \"macro\";", case_151, 1 },
-    { "absent", "average_precision", "average = \"weighted\";", case_152, 1 },
-    { "absent", "average_precision", "average = \"none\";", case_153, 3 },
-    { "absent", "log_loss", "", case_154, 1 },
-    { "absent", "mcc", "", case_155, 1 },
-    { "never", "accuracy", "", case_156, 1 },
-    { "never", "top_k_accuracy", "k = 1;", case_157, 1 },
-    { "never", "top_k_accuracy", "k = 2;", case_158, 1 },
-    { "never", "top_k_accuracy", "k = 3;", case_159, 1 },
-    { "never", "top_k_accuracy", "", case_160, 1 },
-    { "never", "precision", "average = \"micro\";", case_161, 1 },
-    { "never", "precision", "average = \"micro\"; zero_division = 1;", case_162, 1 },
-    { "never", "precision", "average = \"macro\";", case_163, 1 },
-    { "never", "precision", "average = \"macro\"; zero_division = 1;", case_164, 1 },
-    { "never", "precision", "average = \"weighted\";", case_165, 1 },
-    { "never", "precision", "average = \"weighted\"; zero_division = 1;", case_166, 1 },
-    { "never", "precision", "average = \"none\";", case_167, 3 },
-    { "never", "precision", "average = \"none\"; zero_division = 1;", case_168, 3 },
-    { "never", "recall", "average = \"micro\";", case_169, 1 },
-    { "never", "recall", "average = \"micro\"; zero_division = 1;", case_170, 1 },
-    { "never", "recall", "average = \"macro\";", case_171, 1 },
-    { "never", "recall", "average = \"macro\"; zero_division = 1;", case_172, 1 },
-    { "never", "recall", "average = \"weighted\";", case_173, 1 },
-    { "never", "recall", "average = \"weighted\"; zero_division = 1;", case_174, 1 },
-    { "never", "recall", "average = \"none\";", case_175, 3 },
-    { "never", "recall", "average = \"none\"; zero_division = 1;", case_176, 3 },
-    { "never", "f1", "average = \"micro\";", case_177, 1 },
-    { "never", "f1", "average = \"micro\"; zero_division = 1;", case_178, 1 },
-    { "never", "f1", "average = \"macro\";", case_179, 1 },
-    { "never", "f1", "average = \"macro\"; zero_division = 1;", case_180, 1 },
-    { "never", "f1", "average = \"weighted\";", case_181, 1 },
-    { "never", "f1", "average = \"weighted\"; zero_division = 1;", case_182, 1 },
-    { "never", "f1", "average = \"none\";", case_183, 3 },
-    { "never", "f1", "average = \"none\"; zero_division = 1;", case_184, 3 },
-    { "never", "fbeta", "beta = 0.5; average = \"micro\";", case_185, 1 },
-    { "never", "fbeta", "beta = 0.5; average = \"macro\";", case_186, 1 },
-    { "never", "fbeta", "beta = 0.5; average = \"weighted\";", case_187, 1 },
-    { "never", "fbeta", "beta = 0.5; average = \"none\";", case_188, 3 },
-    { "never", "fbeta", "beta = 2.0; average = \"micro\";", case_189, 1 },
-    { "never", "fbeta", "beta = 2.0; average = \"macro\";", case_190, 1 },
-    { "never", "fbeta", "beta = 2.0; average = \"weighted\";", case_191, 1 },
-    { "never", "fbeta", "beta = 2.0; average = \"none\";", case_192, 3 },
-    { "never", "f1", "", case_193, 1 },
-    { "never", "balanced_accuracy", "", case_194, 1 },
-    { "never", "balanced_accuracy", "adjusted = true;", case_195, 1 },
-    { "never", "confusion", "", case_196, 9 },
-    { "never", "confusion", "normalize = \"true\";", case_197, 9 },
-    { "never", "confusion", "normalize = \"pred\";", case_198, 9 },
-    { "never", "confusion", "normalize = \"all\";", case_199, 9 },
-    { "never", "auroc", "average = \"macro\";", case_200, 1 },
-    { "never", "auroc", "average = \"weighted\";", case_201, 1 },
-    { "never", "auroc", "average = \"none\";", case_202, 3 },
-    { "never", "average_precision", "average = \"macro\";", case_203, 1 },
-    { "never", "average_precision", "average = \"weighted\";", case_204, 1 },
-    { "never", "average_precision", "average = \"none\";", case_205, 3 },
-    { "never", "log_loss", "", case_206, 1 },
-    { "never", "mcc", "", case_207, 1 },
-    { "bin", "accuracy", "", case_208, 1 },
-    { "bin", "accuracy", "threshold = 0.3;", case_209, 1 },
-    { "bin", "accuracy", "threshold = 0.625;", case_210, 1 },
-    { "bin", "top_k_accuracy", "k = 1;", case_211, 1 },
-    { "bin", "top_k_accuracy", "k = 2;", case_212, 1 },
-    { "bin", "top_k_accuracy", "k = 3;", case_213, 1 },
-    { "bin", "top_k_accuracy", "", case_214, 1 },
-    { "bin", "precision", "average = \"binary\";", case_215, 1 },
-    { "bin", "precision", "average = \"binary\"; zero_division = 1;", case_216, 1 },
-    { "bin", "precision", "average = \"micro\";", case_217, 1 },
-    { "bin", "precision", "average = \"micro\"; zero_division = 1;", case_218, 1 },
-    { "bin", "precision", "average = \"macro\";", case_219, 1 },
-    { "bin", "precision", "average = \"macro\"; zero_division = 1;", case_220, 1 },
-    { "bin", "precision", "average = \"weighted\";", case_221, 1 },
-    { "bin", "precision", "average = \"weighted\"; zero_division = 1;", case_222, 1 },
-    { "bin", "precision", "average = \"none\";", case_223, 2 },
-    { "bin", "precision", "average = \"none\"; zero_division = 1;", case_224, 2 },
-    { "bin", "recall", "average = \"binary\";", case_225, 1 },
-    { "bin", "recall", "average = \"binary\"; zero_division = 1;", case_226, 1 },
-    { "bin", "recall", "average = \"micro\";", case_227, 1 },
-    { "bin", "recall", "average = \"micro\"; zero_division = 1;", case_228, 1 },
-    { "bin", "recall", "average = \"macro\";", case_229, 1 },
-    { "bin", "recall", "average = \"macro\"; zero_division = 1;", case_230, 1 },
-    { "bin", "recall", "average = \"weighted\";", case_231, 1 },
-    { "bin", "recall", "average = \"weighted\"; zero_division = 1;", case_232, 1 },
-    { "bin", "recall", "average = \"none\";", case_233, 2 },
-    { "bin", "recall", "average = \"none\"; zero_division = 1;", case_234, 2 },
-    { "bin", "f1", "average = \"binary\";", case_235, 1 },
-    { "bin", "f1", "average = \"binary\"; zero_division = 1;", case_236, 1 },
-    { "bin", "f1", "average = \"micro\";", case_237, 1 },
-    { "bin", "f1", "average = \"micro\"; zero_division = 1;", case_238, 1 },
-    { "bin", "f1", "average = \"macro\";", case_239, 1 },
-    { "bin", "f1", "average = \"macro\"; zero_division = 1;", case_240, 1 },
-    { "bin", "f1", "average = \"weighted\";", case_241, 1 },
-    { "bin", "f1", "average = \"weighted\"; zero_division = 1;", case_242, 1 },
-    { "bin", "f1", "average = \"none\";", case_243, 2 },
-    { "bin", "f1", "average = \"none\"; zero_division = 1;", case_244, 2 },
-    { "bin", "fbeta", "beta = 0.5; average = \"binary\";", case_245, 1 },
-    { "bin", "fbeta", "beta = 0.5; average = \"micro\";", case_246, 1 },
-    { "bin", "fbeta", "beta = 0.5; average = \"macro\";", case_247, 1 },
-    { "bin", "fbeta", "beta = 0.5; average = \"weighted\";", case_248, 1 },
-    { "bin", "fbeta", "beta = 0.5; average = \"none\";", case_249, 2 },
-    { "bin", "fbeta", "beta = 2.0; average = \"binary\";", case_250, 1 },
-    { "bin", "fbeta", "beta = 2.0; average = \"micro\";", case_251, 1 },
-    { "bin", "fbeta", "beta = 2.0; average = \"macro\";", case_252, 1 },
-    { "bin", "fbeta", "beta = 2.0; average = \"weighted\";", case_253, 1 },
-    { "bin", "fbeta", "beta = 2.0; average = \"none\";", case_254, 2 },
-    { "bin", "f1", "", case_255, 1 },
-    { "bin", "balanced_accuracy", "", case_256, 1 },
-    { "bin", "balanced_accuracy", "adjusted = true;", case_257, 1 },
-    { "bin", "confusion", "", case_258, 4 },
-    { "bin", "confusion", "normalize = \"true\";", case_259, 4 },
-    { "bin", "confusion", "normalize = \"pred\";", case_260, 4 },
-    { "bin", "confusion", "normalize = \"all\";", case_261, 4 },
-    { "bin", "auroc", "average = \"binary\";", case_262, 1 },
-    { "bin", "auroc", "average = \"macro\";", case_263, 1 },
-    { "bin", "auroc", "average = \"weighted\";", case_264, 1 },
-    { "bin", "auroc", "average = \"none\";", case_265, 2 },
-    { "bin", "average_precision", "average = \"binary\";", case_266, 1 },
-    { "bin", "average_precision", "average = \"macro\";", case_267, 1 },
-    { "bin", "average_precision", "average = \"weighted\";", case_268, 1 },
-    { "bin", "average_precision", "average = \"none\";", case_269, 2 },
-    { "bin", "log_loss", "", case_270, 1 },
-    { "bin", "mcc", "", case_271, 1 },
-    { "bin_w", "accuracy", "", case_272, 1 },
-    { "bin_w", "accuracy", "threshold = 0.3;", case_273, 1 },
-    { "bin_w", "accuracy", "threshold = 0.625;", case_274, 1 },
-    { "bin_w", "top_k_accuracy", "k = 1;", case_275, 1 },
-    { "bin_w", "top_k_accuracy", "k = 2;", case_276, 1 },
-    { "bin_w", "top_k_accuracy", "k = 3;", case_277, 1 },
-    { "bin_w", "top_k_accuracy", "", case_278, 1 },
-    { "bin_w", "precision", "average = \"binary\";", case_279, 1 },
-    { "bin_w", "precision", "average = \"binary\"; zero_division = 1;", case_280, 1 },
-    { "bin_w", "precision", "average = \"micro\";", case_281, 1 },
-    { "bin_w", "precision", "average = \"micro\"; zero_division = 1;", case_282, 1 },
-    { "bin_w", "precision", "average = \"macro\";", case_283, 1 },
-    { "bin_w", "precision", "average = \"macro\"; zero_division = 1;", case_284, 1 },
-    { "bin_w", "precision", "average = \"weighted\";", case_285, 1 },
-    { "bin_w", "precision", "average = \"weighted\"; zero_division = 1;", case_286, 1 },
-    { "bin_w", "precision", "average = \"none\";", case_287, 2 },
-    { "bin_w", "precision", "average = \"none\"; zero_division = 1;", case_288, 2 },
-    { "bin_w", "recall", "average = \"binary\";", case_289, 1 },
-    { "bin_w", "recall", "average = \"binary\"; zero_division = 1;", case_290, 1 },
-    { "bin_w", "recall", "average = \"micro\";", case_291, 1 },
-    { "bin_w", "recall", "average = \"micro\"; zero_division = 1;", case_292, 1 },
-    { "bin_w", "recall", "average = \"macro\";", case_293, 1 },
-    { "bin_w", "recall", "average = \"macro\"; zero_division = 1;", case_294, 1 },
-    { "bin_w", "recall", "average = \"weighted\";", case_295, 1 },
-    { "bin_w", "recall", "average = \"weighted\"; zero_division = 1;", case_296, 1 },
-    { "bin_w", "recall", "average = \"none\";", case_297, 2 },
-    { "bin_w", "recall", "average = \"none\"; zero_division = 1;", case_298, 2 },
-    { "bin_w", "f1", "average = \"binary\";", case_299, 1 },
-    { "bin_w", "f1", "average = \"binary\"; zero_division = 1;", case_300, 1 },
-    { "bin_w", "f1", "average = \"micro\";", case_301, 1 },
-    { "bin_w", "f1", "average = \"micro\"; zero_division = 1;", case_302, 1 },
-    { "bin_w", "f1", "average = \"macro\";", case_303, 1 },
-    { "bin_w", "f1", "average = \"macro\"; zero_division = 1;", case_304, 1 },
-    { "bin_w", "f1", "average = \"weighted\";", case_305, 1 },
-    { "bin_w", "f1", "average = \"weighted\"; zero_division = 1;", case_306, 1 },
-    { "bin_w", "f1", "average = \"none\";", case_307, 2 },
-    { "bin_w", "f1", "average = \"none\"; zero_division = 1;", case_308, 2 },
-    { "bin_w", "fbeta", "beta = 0.5; average = \"binary\";", case_309, 1 },
-    { "bin_w", "fbeta", "beta = 0.5; average = \"micro\";", case_310, 1 },
-    { "bin_w", "fbeta", "beta = 0.5; average = \"macro\";", case_311, 1 },
-    { "bin_w", "fbeta", "beta = 0.5; average = \"weighted\";", case_312, 1 },
-    { "bin_w", "fbeta", "beta = 0.5; average = \"none\";", case_313, 2 },
-    { "bin_w", "fbeta", "beta = 2.0; average = \"binary\";", case_314, 1 },
-    { "bin_w", "fbeta", "beta = 2.0; average = \"micro\";", case_315, 1 },
-    { "bin_w", "fbeta", "beta = 2.0; average = \"macro\";", case_316, 1 },
-    { "bin_w", "fbeta", "beta = 2.0; average = \"weighted\";", case_317, 1 },
-    { "bin_w", "fbeta", "beta = 2.0; average = \"none\";", case_318, 2 },
-    { "bin_w", "f1", "", case_319, 1 },
-    { "bin_w", "balanced_accuracy", "", case_320, 1 },
-    { "bin_w", "balanced_accuracy", "adjusted = true;", case_321, 1 },
-    { "bin_w", "confusion", "", case_322, 4 },
-    { "bin_w", "confusion", "normalize = \"true\";", case_323, 4 },
-    { "bin_w", "confusion", "normalize = \"pred\";", case_324, 4 },
-    { "bin_w", "confusion", "normalize = \"all\";", case_325, 4 },
-    { "bin_w", "auroc", "average = \"binary\";", case_326, 1 },
-    { "bin_w", "auroc", "average = \"macro\";", case_327, 1 },
-    { "bin_w", "auroc", "average = \"weighted\";", case_328, 1 },
-    { "bin_w", "auroc", "average = \"none\";", case_329, 2 },
-    { "bin_w", "average_precision", "average = \"binary\";", case_330, 1 },
-    { "bin_w", "average_precision", "average = \"macro\";", case_331, 1 },
-    { "bin_w", "average_precision", "average = \"weighted\";", case_332, 1 },
-    { "bin_w", "average_precision", "average = \"none\";", case_333, 2 },
-    { "bin_w", "log_loss", "", case_334, 1 },
-    { "bin_w", "mcc", "", case_335, 1 },
-    { "single", "accuracy", "", case_336, 1 },
-    { "single", "accuracy", "threshold = 0.3;", case_337, 1 },
-    { "single", "accuracy", "threshold = 0.625;", case_338, 1 },
-    { "single", "top_k_accuracy", "k = 1;", case_339, 1 },
-    { "single", "top_k_accuracy", "k = 2;", case_340, 1 },
-    { "single", "top_k_accuracy", "k = 3;", case_341, 1 },
-    { "single", "top_k_accuracy", "", case_342, 1 },
-    { "single", "precision", "average = \"binary\";", case_343, 1 },
-    { "single", "precision", "average = \"binary\"; zero_division = 1;", case_344, 1 },
-    { "single", "precision", "average = \"micro\";", case_345, 1 },
-    { "single", "precision", "average = \"micro\"; zero_division = 1;", case_346, 1 },
-    { "single", "precision", "average = \"macro\";", case_347, 1 },
-    { "single", "precision", "average = \"macro\"; zero_division = 1;", case_348, 1 },
-    { "single", "precision", "average = \"weighted\";", case_349, 1 },
-    { "single", "precision", "average = \"weighted\"; zero_division = 1;", case_350, 1 },
-    { "single", "precision", "average = \"none\";", case_351, 2 },
-    { "single", "precision", "average = \"none\"; zero_division = 1;", case_352, 2 },
-    { "single", "recall", "average = \"binary\";", case_353, 1 },
-    { "single", "recall", "average = \"binary\"; zero_division = 1;", case_354, 1 },
-    { "single", "recall", "average = \"micro\";", case_355, 1 },
-    { "single", "recall", "average = \"micro\"; zero_division = 1;", case_356, 1 },
-    { "single", "recall", "average = \"macro\";", case_357, 1 },
-    { "single", "recall", "average = \"macro\"; zero_division = 1;", case_358, 1 },
-    { "single", "recall", "average = \"weighted\";", case_359, 1 },
-    { "single", "recall", "average = \"weighted\"; zero_division = 1;", case_360, 1 },
-    { "single", "recall", "average = \"none\";", case_361, 2 },
-    { "single", "recall", "average = \"none\"; zero_division = 1;", case_362, 2 },
-    { "single", "f1", "average = \"binary\";", case_363, 1 },
-    { "single", "f1", "average = \"binary\"; zero_division = 1;", case_364, 1 },
-    { "single", "f1", "average = \"micro\";", case_365, 1 },
-    { "single", "f1", "average = \"micro\"; zero_division = 1;", case_366, 1 },
-    { "single", "f1", "average = \"macro\";", case_367, 1 },
-    { "single", "f1", "average = \"macro\"; zero_division = 1;", case_368, 1 },
-    { "single", "f1", "average = \"weighted\";", case_369, 1 },
-    { "single", "f1", "average = \"weighted\"; zero_division = 1;", case_370, 1 },
-    { "single", "f1", "average = \"none\";", case_371, 2 },
-    { "single", "f1", "average = \"none\"; zero_division = 1;", case_372, 2 },
-    { "single", "fbeta", "beta = 0.5; average = \"binary\";", case_373, 1 },
-    { "single", "fbeta", "beta = 0.5; average = \"micro\";", case_374, 1 },
-    { "single", "fbeta", "beta = 0.5; average = \"macro\";", case_375, 1 },
-    { "single", "fbeta", "beta = 0.5; average = \"weighted\";", case_376, 1 },
-    { "single", "fbeta", "beta = 0.5; average = \"none\";", case_377, 2 },
-    { "single", "fbeta", "beta = 2.0; average = \"binary\";", case_378, 1 },
-    { "single", "fbeta", "beta = 2.0; average = \"micro\";", case_379, 1 },
-    { "single", "fbeta", "beta = 2.0; average = \"macro\";", case_380, 1 },
-    { "single", "fbeta", "beta = 2.0; average = \"weighted\";", case_381, 1 },
-    { "single", "fbeta", "beta = 2.0; average = \"none\";", case_382, 2 },
-    { "single", "f1", "", case_383, 1 },
-    { "single", "balanced_accuracy", "", case_384, 1 },
-    { "single", "balanced_accuracy", "adjusted = true;", case_385, 1 },
-    { "single", "confusion", "", case_386, 4 },
-    { "single", "confusion", "normalize = \"true\";", case_387, 4 },
-    { "single", "confusion", "normalize = \"pred\";", case_388, 4 },
-    { "single", "confusion", "normalize = \"all\";", case_389, 4 },
-    { "single", "auroc", "average = \"binary\";", case_390, 1 },
-    { "single", "auroc", "average = \"macro\";", case_391, 1 },
-    { "single", "auroc", "average = \"weighted\";", case_392, 1 },
-    { "single", "auroc", "average = \"none\";", case_393, 2 },
-    { "single", "average_precision", "average = \"binary\";", case_394, 1 },
-    { "single", "average_precision", "average = \"macro\";", case_395, 1 },
-    { "single", "average_precision", "average = \"weighted\";", case_396, 1 },
-    { "single", "average_precision", "average = \"none\";", case_397, 2 },
-    { "single", "log_loss", "", case_398, 1 },
-    { "single", "mcc", "", case_399, 1 },
-    { "none_pos", "accuracy", "", case_400, 1 },
-    { "none_pos", "accuracy", "threshold = 0.3;", case_401, 1 },
-    { "none_pos", "accuracy", "threshold = 0.625;", case_402, 1 },
-    { "none_pos", "top_k_accuracy", "k = 1;", case_403, 1 },
-    { "none_pos", "top_k_accuracy", "k = 2;", case_404, 1 },
-    { "none_pos", "top_k_accuracy", "k = 3;", case_405, 1 },
-    { "none_pos", "top_k_accuracy", "", case_406, 1 },
-    { "none_pos", "precision", "average = \"binary\";", case_407, 1 },
-    { "none_pos", "precision", "average = \"binary\"; zero_division = 1;", case_408, 1 },
-    { "none_pos", "precision", "average = \"micro\";", case_409, 1 },
-    { "none_pos", "precision", "average = \"micro\"; zero_division = 1;", case_410, 1 },
-    { "none_pos", "precision", "average = \"macro\";", case_411, 1 },
-    { "none_pos", "precision", "average = \"macro\"; zero_division = 1;", case_412, 1 },
-    { "none_pos", "precision", "average = \"weighted\";", case_413, 1 },
-    { "none_pos", "precision", "average = \"weighted\"; zero_division = 1;", case_414, 1 },
-    { "none_pos", "precision", "average = \"none\";", case_415, 2 },
-    { "none_pos", "precision", "average = \"none\"; zero_division = 1;", case_416, 2 },
-    { "none_pos", "recall", "average = \"binary\";", case_417, 1 },
-    { "none_pos", "recall", "average = \"binary\"; zero_division = 1;", case_418, 1 },
-    { "none_pos", "recall", "average = \"micro\";", case_419, 1 },
-    { "none_pos", "recall", "average = \"micro\"; zero_division = 1;", case_420, 1 },
-    { "none_pos", "recall", "average = \"macro\";", case_421, 1 },
-    { "none_pos", "recall", "average = \"macro\"; zero_division = 1;", case_422, 1 },
-    { "none_pos", "recall", "average = \"weighted\";", case_423, 1 },
-    { "none_pos", "recall", "average = \"weighted\"; zero_division = 1;", case_424, 1 },
-    { "none_pos", "recall", "average = \"none\";", case_425, 2 },
-    { "none_pos", "recall", "average = \"none\"; zero_division = 1;", case_426, 2 },
-    { "none_pos", "f1", "average = \"binary\";", case_427, 1 },
-    { "none_pos", "f1", "average = \"binary\"; zero_division = 1;", case_428, 1 },
-    { "none_pos", "f1", "average = \"micro\";", case_429, 1 },
-    { "none_pos", "f1", "average = \"micro\"; zero_division = 1;", case_430, 1 },
-    { "none_pos", "f1", "average = \"macro\";", case_431, 1 },
-    { "none_pos", "f1", "average = \"macro\"; zero_division = 1;", case_432, 1 },
-    { "none_pos", "f1", "average = \"weighted\";", case_433, 1 },
-    { "none_pos", "f1", "average = \"weighted\"; zero_division = 1;", case_434, 1 },
-    { "none_pos", "f1", "average = \"none\";", case_435, 2 },
-    { "none_pos", "f1", "average = \"none\"; zero_division = 1;", case_436, 2 },
-    { "none_pos", "fbeta", "beta = 0.5; average = \"binary\";", case_437, 1 },
-    { "none_pos", "fbeta", "beta = 0.5; average = \"micro\";", case_438, 1 },
-    { "none_pos", "fbeta", "beta = 0.5; average = \"macro\";", case_439, 1 },
-    { "none_pos", "fbeta", "beta = 0.5; average = \"weighted\";", case_440, 1 },
-    { "none_pos", "fbeta", "beta = 0.5; average = \"none\";", case_441, 2 },
-    { "none_pos", "fbeta", "beta = 2.0; average = \"binary\";", case_442, 1 },
-    { "none_pos", "fbeta", "beta = 2.0; average = \"micro\";", case_443, 1 },
-    { "none_pos", "fbeta", "beta = 2.0; average = \"macro\";", case_444, 1 },
-    { "none_pos", "fbeta", "beta = 2.0; average = \"weighted\";", case_445, 1 },
-    { "none_pos", "fbeta", "beta = 2.0; average = \"none\";", case_446, 2 },
-    { "none_pos", "f1", "", case_447, 1 },
-    { "none_pos", "balanced_accuracy", "", case_448, 1 },
-    { "none_pos", "balanced_accuracy", "adjusted = true;", case_449, 1 },
-    { "none_pos", "confusion", "", case_450, 4 },
-    { "none_pos", "confusion", "normalize = \"true\";", case_451, 4 },
-    { "none_pos", "confusion", "normalize = \"pred\";", case_452, 4 },
-    { "none_pos", "confusion", "normalize = \"all\";", case_453, 4 },
-    { "none_pos", "auroc", "average = \"binary\";", case_454, 1 },
-    { "none_pos", "auroc", "average = \"macro\";", case_455, 1 },
-    { "none_pos", "auroc", "average = \"weighted\";", case_456, 1 },
-    { "none_pos", "auroc", "average = \"none\";", case_457, 2 },
-    { "none_pos", "average_precision", "average = \"binary\";", case_458, 1 },
-    { "none_pos", "average_precision", "average = \"macro\";", case_459, 1 },
-    { "none_pos", "average_precision", "average = \"weighted\";", case_460, 1 },
-    { "none_pos", "average_precision", "average = \"none\";", case_461, 2 },
-    { "none_pos", "log_loss", "", case_462, 1 },
-    { "none_pos", "mcc", "", case_463, 1 },
-    { "two", "accuracy", "", case_464, 1 },
-    { "two", "top_k_accuracy", "k = 1;", case_465, 1 },
-    { "two", "top_k_accuracy", "k = 2;", case_466, 1 },
-    { "two", "top_k_accuracy", "k = 3;", case_467, 1 },
-    { "two", "top_k_accuracy", "", case_468, 1 },
-    { "two", "precision", "average = \"binary\";", case_469, 1 },
-    { "two", "precision", "average = \"binary\"; zero_division = 1;", case_470, 1 },
-    { "two", "precision", "average = \"micro\";", case_471, 1 },
-    { "two", "precision", "average = \"micro\"; zero_division = 1;", case_472, 1 },
-    { "two", "precision", "average = \"macro\";", case_473, 1 },
-    { "two", "precision", "average = \"macro\"; zero_division = 1;", case_474, 1 },
-    { "two", "precision", "average = \"weighted\";", case_475, 1 },
-    { "two", "precision", "average = \"weighted\"; zero_division = 1;", case_476, 1 },
-    { "two", "precision", "average = \"none\";", case_477, 2 },
-    { "two", "precision", "average = \"none\"; zero_division = 1;", case_478, 2 },
-    { "two", "recall", "average = \"binary\";", case_479, 1 },
-    { "two", "recall", "average = \"binary\"; zero_division = 1;", case_480, 1 },
-    { "two", "recall", "average = \"micro\";", case_481, 1 },
-    { "two", "recall", "average = \"micro\"; zero_division = 1;", case_482, 1 },
-    { "two", "recall", "average = \"macro\";", case_483, 1 },
-    { "two", "recall", "average = \"macro\"; zero_division = 1;", case_484, 1 },
-    { "two", "recall", "average = \"weighted\";", case_485, 1 },
-    { "two", "recall", "average = \"weighted\"; zero_division = 1;", case_486, 1 },
-    { "two", "recall", "average = \"none\";", case_487, 2 },
-    { "two", "recall", "average = \"none\"; zero_division = 1;", case_488, 2 },
-    { "two", "f1", "average = \"binary\";", case_489, 1 },
-    { "two", "f1", "average = \"binary\"; zero_division = 1;", case_490, 1 },
-    { "two", "f1", "average = \"micro\";", case_491, 1 },
-    { "two", "f1", "average = \"micro\"; zero_division = 1;", case_492, 1 },
-    { "two", "f1", "average = \"macro\";", case_493, 1 },
-    { "two", "f1", "average = \"macro\"; zero_division = 1;", case_494, 1 },
-    { "two", "f1", "average = \"weighted\";", case_495, 1 },
-    { "two", "f1", "average = \"weighted\"; zero_division = 1;", case_496, 1 },
-    { "two", "f1", "average = \"none\";", case_497, 2 },
-    { "two", "f1", "average = \"none\"; zero_division = 1;", case_498, 2 },
-    { "two", "fbeta", "beta = 0.5; average = \"binary\";", case_499, 1 },
-    { "two", "fbeta", "beta = 0.5; average = \"micro\";", case_500, 1 },
-    { "two", "fbeta", "beta = 0.5; average = \"macro\";", case_501, 1 },
-    { "two", "fbeta", "beta = 0.5; average = \"weighted\";", case_502, 1 },
-    { "two", "fbeta", "beta = 0.5; average = \"none\";", case_503, 2 },
-    { "two", "fbeta", "beta = 2.0; average = \"binary\";", case_504, 1 },
-    { "two", "fbeta", "beta = 2.0; average = \"micro\";", case_505, 1 },
-    { "two", "fbeta", "beta = 2.0; average = \"macro\";", case_506, 1 },
-    { "two", "fbeta", "beta = 2.0; average = \"weighted\";", case_507, 1 },
-    { "two", "fbeta", "beta = 2.0; average = \"none\";", case_508, 2 },
-    { "two", "f1", "", case_509, 1 },
-    { "two", "balanced_accuracy", "", case_510, 1 },
-    { "two", "balanced_accuracy", "adjusted = true;", case_511, 1 },
-    { "two", "confusion", "", case_512, 4 },
-    { "two", "confusion", "normalize = \"true\";", case_513, 4 },
-    { "two", "confusion", "normalize = \"pred\";", case_514, 4 },
-    { "two", "confusion", "normalize = \"all\";", case_515, 4 },
-    { "two", "auroc", "average = \"binary\";", case_516, 1 },
-    { "two", "auroc", "average = \"macro\";", case_517, 1 },
-    { "two", "auroc", "average = \"weighted\";", case_518, 1 },
-    { "two", "auroc", "average = \"none\";", case_519, 2 },
-    { "two", "average_precision", "average = \"binary\";", case_520, 1 },
-    { "two", "average_precision", "average = \"macro\";", case_521, 1 },
-    { "two", "average_precision", "average = \"weighted\";", case_522, 1 },
-    { "two", "average_precision", "average = \"none\";", case_523, 2 },
-    { "two", "log_loss", "", case_524, 1 },
-    { "two", "mcc", "", case_525, 1 },
-    { "reg3", "mae", "", case_526, 1 },
-    { "reg3", "rmse", "", case_527, 1 },
-    { "reg3", "r2", "", case_528, 1 },
-    { "reg3_w", "mae", "", case_529, 1 },
-    { "reg3_w", "rmse", "", case_530, 1 },
-    { "reg3_w", "r2", "", case_531, 1 },
-    { "reg1_w", "mae", "", case_532, 1 },
-    { "reg1_w", "rmse", "", case_533, 1 },
-    { "reg1_w", "r2", "", case_534, 1 },
-    { "const", "mae", "", case_535, 1 },
-    { "const", "rmse", "", case_536, 1 },
-    { "const", "r2", "", case_537, 1 },
+    { "mc", "specificity", "", case_52, 1 },
+    { "mc_w", "accuracy", "", case_53, 1 },
+    { "mc_w", "top_k_accuracy", "k = 1;", case_54, 1 },
+    { "mc_w", "top_k_accuracy", "k = 2;", case_55, 1 },
+    { "mc_w", "top_k_accuracy", "k = 3;", case_56, 1 },
+    { "mc_w", "top_k_accuracy", "", case_57, 1 },
+    { "mc_w", "precision", "average = \"micro\";", case_58, 1 },
+    { "mc_w", "precision", "average = \"micro\"; zero_division = 1;", case_59, 1 },
+    { "mc_w", "precision", "average = \"macro\";", case_60, 1 },
+    { "mc_w", "precision", "average = \"macro\"; zero_division = 1;", case_61, 1 },
+    { "mc_w", "precision", "average = \"weighted\";", case_62, 1 },
+    { "mc_w", "precision", "average = \"weighted\"; zero_division = 1;", case_63, 1 },
+    { "mc_w", "precision", "average = \"none\";", case_64, 4 },
+    { "mc_w", "precision", "average = \"none\"; zero_division = 1;", case_65, 4 },
+    { "mc_w", "recall", "average = \"micro\";", case_66, 1 },
+    { "mc_w", "recall", "average = \"micro\"; zero_division = 1;", case_67, 1 },
+    { "mc_w", "recall", "average = \"macro\";", case_68, 1 },
+    { "mc_w", "recall", "average = \"macro\"; zero_division = 1;", case_69, 1 },
+    { "mc_w", "recall", "average = \"weighted\";", case_70, 1 },
+    { "mc_w", "recall", "average = \"weighted\"; zero_division = 1;", case_71, 1 },
+    { "mc_w", "recall", "average = \"none\";", case_72, 4 },
+    { "mc_w", "recall", "average = \"none\"; zero_division = 1;", case_73, 4 },
+    { "mc_w", "f1", "average = \"micro\";", case_74, 1 },
+    { "mc_w", "f1", "average = \"micro\"; zero_division = 1;", case_75, 1 },
+    { "mc_w", "f1", "average = \"macro\";", case_76, 1 },
+    { "mc_w", "f1", "average = \"macro\"; zero_division = 1;", case_77, 1 },
+    { "mc_w", "f1", "average = \"weighted\";", case_78, 1 },
+    { "mc_w", "f1", "average = \"weighted\"; zero_division = 1;", case_79, 1 },
+    { "mc_w", "f1", "average = \"none\";", case_80, 4 },
+    { "mc_w", "f1", "average = \"none\"; zero_division = 1;", case_81, 4 },
+    { "mc_w", "fbeta", "beta = 0.5; average = \"micro\";", case_82, 1 },
+    { "mc_w", "fbeta", "beta = 0.5; average = \"macro\";", case_83, 1 },
+    { "mc_w", "fbeta", "beta = 0.5; average = \"weighted\";", case_84, 1 },
+    { "mc_w", "fbeta", "beta = 0.5; average = \"none\";", case_85, 4 },
+    { "mc_w", "fbeta", "beta = 2.0; average = \"micro\";", case_86, 1 },
+    { "mc_w", "fbeta", "beta = 2.0; average = \"macro\";", case_87, 1 },
+    { "mc_w", "fbeta", "beta = 2.0; average = \"weighted\";", case_88, 1 },
+    { "mc_w", "fbeta", "beta = 2.0; average = \"none\";", case_89, 4 },
+    { "mc_w", "f1", "", case_90, 1 },
+    { "mc_w", "balanced_accuracy", "", case_91, 1 },
+    { "mc_w", "balanced_accuracy", "adjusted = true;", case_92, 1 },
+    { "mc_w", "confusion", "", case_93, 16 },
+    { "mc_w", "confusion", "normalize = \"true\";", case_94, 16 },
+    { "mc_w", "confusion", "normalize = \"pred\";", case_95, 16 },
+    { "mc_w", "confusion", "normalize = \"all\";", case_96, 16 },
+    { "mc_w", "auroc", "average = \"macro\";", case_97, 1 },
+    { "mc_w", "auroc", "average = \"weighted\";", case_98, 1 },
+    { "mc_w", "auroc", "average = \"none\";", case_99, 4 },
+    { "mc_w", "average_precision", "average = \"macro\";", case_100, 1 },
+    { "mc_w", "average_precision", "average = \"weighted\";", case_101, 1 },
+    { "mc_w", "average_precision", "average = \"none\";", case_102, 4 },
+    { "mc_w", "log_loss", "", case_103, 1 },
+    { "mc_w", "mcc", "", case_104, 1 },
+    { "mc_w", "specificity", "", case_105, 1 },
+    { "absent", "accuracy", "", case_106, 1 },
+    { "absent", "top_k_accuracy", "k = 1;", case_107, 1 },
+    { "absent", "top_k_accuracy", "k = 2;", case_108, 1 },
+    { "absent", "top_k_accuracy", "k = 3;", case_109, 1 },
+    { "absent", "top_k_accuracy", "", case_110, 1 },
+    { "absent", "precision", "average = \"micro\";", case_111, 1 },
+    { "absent", "precision", "average = \"micro\"; zero_division = 1;", case_112, 1 },
+    { "absent", "precision", "average = \"macro\";", case_113, 1 },
+    { "absent", "precision", "average = \"macro\"; zero_division = 1;", case_114, 1 },
+    { "absent", "precision", "average = \"weighted\";", case_115, 1 },
+    { "absent", "precision", "average = \"weighted\"; zero_division = 1;", case_116, 1 },
+    { "absent", "precision", "average = \"none\";", case_117, 3 },
+    { "absent", "precision", "average = \"none\"; zero_division = 1;", case_118, 3 },
+    { "absent", "recall", "average = \"micro\";", case_119, 1 },
+    { "absent", "recall", "average = \"micro\"; zero_division = 1;", case_120, 1 },
+    { "absent", "recall", "average = \"macro\";", case_121, 1 },
+    { "absent", "recall", "average = \"macro\"; zero_division = 1;", case_122, 1 },
+    { "absent", "recall", "average = \"weighted\";", case_123, 1 },
+    { "absent", "recall", "average = \"weighted\"; zero_division = 1;", case_124, 1 },
+    { "absent", "recall", "average = \"none\";", case_125, 3 },
+    { "absent", "recall", "average = \"none\"; zero_division = 1;", case_126, 3 },
+    { "absent", "f1", "average = \"micro\";", case_127, 1 },
+    { "absent", "f1", "average = \"micro\"; zero_division = 1;", case_128, 1 },
+    { "absent", "f1", "average = \"macro\";", case_129, 1 },
+    { "absent", "f1", "average = \"macro\"; zero_division = 1;", case_130, 1 },
+    { "absent", "f1", "average = \"weighted\";", case_131, 1 },
+    { "absent", "f1", "average = \"weighted\"; zero_division = 1;", case_132, 1 },
+    { "absent", "f1", "average = \"none\";", case_133, 3 },
+    { "absent", "f1", "average = \"none\"; zero_division = 1;", case_134, 3 },
+    { "absent", "fbeta", "beta = 0.5; average = \"micro\";", case_135, 1 },
+    { "absent", "fbeta", "beta = 0.5; average = \"macro\";", case_136, 1 },
+    { "absent", "fbeta", "beta = 0.5; average = \"weighted\";", case_137, 1 },
+    { "absent", "fbeta", "beta = 0.5; average = \"none\";", case_138, 3 },
+    { "absent", "fbeta", "beta = 2.0; average = \"micro\";", case_139, 1 },
+    { "absent", "fbeta", "beta = 2.0; average = \"macro\";", case_140, 1 },
+    { "absent", "fbeta", "beta = 2.0; average = \"weighted\";", case_141, 1 },
+    { "absent", "fbeta", "beta = 2.0; average = \"none\";", case_142, 3 },
+    { "absent", "f1", "", case_143, 1 },
+    { "absent", "balanced_accuracy", "", case_144, 1 },
+    { "absent", "balanced_accuracy", "adjusted = true;", case_145, 1 },
+    { "absent", "confusion", "", case_146, 9 },
+    { "absent", "confusion", "normalize = \"true\";", case_147, 9 },
+    { "absent", "confusion", "normalize = \"pred\";", case_148, 9 },
+    { "absent", "confusion", "normalize = \"all\";", case_149, 9 },
+    { "absent", "auroc", "average = \"macro\";", case_150, 1 },
+    { "absent", "auroc", "average = \"weighted\";", case_151, 1 },
+    { "absent", "auroc", "average = \"none\";", case_152, 3 },
+    { "absent", "average_precision", "average = \"macro\";", case_153, 1 },
+    { "absent", "average_precision", "average = \"weighted\";", case_154, 1 },
+    { "absent", "average_precision", "average = \"none\";", case_155, 3 },
+    { "absent", "log_loss", "", case_156, 1 },
+    { "absent", "mcc", "", case_157, 1 },
+    { "absent", "specificity", "", case_158, 1 },
+    { "never", "accuracy", "", case_159, 1 },
+    { "never", "top_k_accuracy", "k = 1;", case_160, 1 },
+    { "never", "top_k_accuracy", "k = 2;", case_161, 1 },
+    { "never", "top_k_accuracy", "k = 3;", case_162, 1 },
+    { "never", "top_k_accuracy", "", case_163, 1 },
+    { "never", "precision", "average = \"micro\";", case_164, 1 },
+    { "never", "precision", "average = \"micro\"; zero_division = 1;", case_165, 1 },
+    { "never", "precision", "average = \"macro\";", case_166, 1 },
+    { "never", "precision", "average = \"macro\"; zero_division = 1;", case_167, 1 },
+    { "never", "precision", "average = \"weighted\";", case_168, 1 },
+    { "never", "precision", "average = \"weighted\"; zero_division = 1;", case_169, 1 },
+    { "never", "precision", "average = \"none\";", case_170, 3 },
+    { "never", "precision", "average = \"none\"; zero_division = 1;", case_171, 3 },
+    { "never", "recall", "average = \"micro\";", case_172, 1 },
+    { "never", "recall", "average = \"micro\"; zero_division = 1;", case_173, 1 },
+    { "never", "recall", "average = \"macro\";", case_174, 1 },
+    { "never", "recall", "average = \"macro\"; zero_division = 1;", case_175, 1 },
+    { "never", "recall", "average = \"weighted\";", case_176, 1 },
+    { "never", "recall", "average = \"weighted\"; zero_division = 1;", case_177, 1 },
+    { "never", "recall", "average = \"none\";", case_178, 3 },
+    { "never", "recall", "average = \"none\"; zero_division = 1;", case_179, 3 },
+    { "never", "f1", "average = \"micro\";", case_180, 1 },
+    { "never", "f1", "average = \"micro\"; zero_division = 1;", case_181, 1 },
+    { "never", "f1", "average = \"macro\";", case_182, 1 },
+    { "never", "f1", "average = \"macro\"; zero_division = 1;", case_183, 1 },
+    { "never", "f1", "average = \"weighted\";", case_184, 1 },
+    { "never", "f1", "average = \"weighted\"; zero_division = 1;", case_185, 1 },
+    { "never", "f1", "average = \"none\";", case_186, 3 },
+    { "never", "f1", "average = \"none\"; zero_division = 1;", case_187, 3 },
+    { "never", "fbeta", "beta = 0.5; average = \"micro\";", case_188, 1 },
+    { "never", "fbeta", "beta = 0.5; average = \"macro\";", case_189, 1 },
+    { "never", "fbeta", "beta = 0.5; average = \"weighted\";", case_190, 1 },
+    { "never", "fbeta", "beta = 0.5; average = \"none\";", case_191, 3 },
+    { "never", "fbeta", "beta = 2.0; average = \"micro\";", case_192, 1 },
+    { "never", "fbeta", "beta = 2.0; average = \"macro\";", case_193, 1 },
+    { "never", "fbeta", "beta = 2.0; average = \"weighted\";", case_194, 1 },
+    { "never", "fbeta", "beta = 2.0; average = \"none\";", case_195, 3 },
+    { "never", "f1", "", case_196, 1 },
+    { "never", "balanced_accuracy", "", case_197, 1 },
+    { "never", "balanced_accuracy", "adjusted = true;", case_198, 1 },
+    { "never", "confusion", "", case_199, 9 },
+    { "never", "confusion", "normalize = \"true\";", case_200, 9 },
+    { "never", "confusion", "normalize = \"pred\";", case_201, 9 },
+    { "never", "confusion", "normalize = \"all\";", case_202, 9 },
+    { "never", "auroc", "average = \"macro\";", case_203, 1 },
+    { "never", "auroc", "average = \"weighted\";", case_204, 1 },
+    { "never", "auroc", "average = \"none\";", case_205, 3 },
+    { "never", "average_precision", "average = \"macro\";", case_206, 1 },
+    { "never", "average_precision", "average = \"weighted\";", case_207, 1 },
+    { "never", "average_precision", "average = \"none\";", case_208, 3 },
+    { "never", "log_loss", "", case_209, 1 },
+    { "never", "mcc", "", case_210, 1 },
+    { "never", "specificity", "", case_211, 1 },
+    { "bin", "accuracy", "", case_212, 1 },
+    { "bin", "accuracy", "threshold = 0.3;", case_213, 1 },
+    { "bin", "accuracy", "threshold = 0.625;", case_214, 1 },
+    { "bin", "top_k_accuracy", "k = 1;", case_215, 1 },
+    { "bin", "top_k_accuracy", "k = 2;", case_216, 1 },
+    { "bin", "top_k_accuracy", "k = 3;", case_217, 1 },
+    { "bin", "top_k_accuracy", "", case_218, 1 },
+    { "bin", "precision", "average = \"binary\";", case_219, 1 },
+    { "bin", "precision", "average = \"binary\"; zero_division = 1;", case_220, 1 },
+    { "bin", "precision", "average = \"micro\";", case_221, 1 },
+    { "bin", "precision", "average = \"micro\"; zero_division = 1;", case_222, 1 },
+    { "bin", "precision", "average = \"macro\";", case_223, 1 },
+    { "bin", "precision", "average = \"macro\"; zero_division = 1;", case_224, 1 },
+    { "bin", "precision", "average = \"weighted\";", case_225, 1 },
+    { "bin", "precision", "average = \"weighted\"; zero_division = 1;", case_226, 1 },
+    { "bin", "precision", "average = \"none\";", case_227, 2 },
+    { "bin", "precision", "average = \"none\"; zero_division = 1;", case_228, 2 },
+    { "bin", "recall", "average = \"binary\";", case_229, 1 },
+    { "bin", "recall", "average = \"binary\"; zero_division = 1;", case_230, 1 },
+    { "bin", "recall", "average = \"micro\";", case_231, 1 },
+    { "bin", "recall", "average = \"micro\"; zero_division = 1;", case_232, 1 },
+    { "bin", "recall", "average = \"macro\";", case_233, 1 },
+    { "bin", "recall", "average = \"macro\"; zero_division = 1;", case_234, 1 },
+    { "bin", "recall", "average = \"weighted\";", case_235, 1 },
+    { "bin", "recall", "average = \"weighted\"; zero_division = 1;", case_236, 1 },
+    { "bin", "recall", "average = \"none\";", case_237, 2 },
+    { "bin", "recall", "average = \"none\"; zero_division = 1;", case_238, 2 },
+    { "bin", "f1", "average = \"binary\";", case_239, 1 },
+    { "bin", "f1", "average = \"binary\"; zero_division = 1;", case_240, 1 },
+    { "bin", "f1", "average = \"micro\";", case_241, 1 },
+    { "bin", "f1", "average = \"micro\"; zero_division = 1;", case_242, 1 },
+    { "bin", "f1", "average = \"macro\";", case_243, 1 },
+    { "bin", "f1", "average = \"macro\"; zero_division = 1;", case_244, 1 },
+    { "bin", "f1", "average = \"weighted\";", case_245, 1 },
+    { "bin", "f1", "average = \"weighted\"; zero_division = 1;", case_246, 1 },
+    { "bin", "f1", "average = \"none\";", case_247, 2 },
+    { "bin", "f1", "average = \"none\"; zero_division = 1;", case_248, 2 },
+    { "bin", "fbeta", "beta = 0.5; average = \"binary\";", case_249, 1 },
+    { "bin", "fbeta", "beta = 0.5; average = \"micro\";", case_250, 1 },
+    { "bin", "fbeta", "beta = 0.5; average = \"macro\";", case_251, 1 },
+    { "bin", "fbeta", "beta = 0.5; average = \"weighted\";", case_252, 1 },
+    { "bin", "fbeta", "beta = 0.5; average = \"none\";", case_253, 2 },
+    { "bin", "fbeta", "beta = 2.0; average = \"binary\";", case_254, 1 },
+    { "bin", "fbeta", "beta = 2.0; average = \"micro\";", case_255, 1 },
+    { "bin", "fbeta", "beta = 2.0; average = \"macro\";", case_256, 1 },
+    { "bin", "fbeta", "beta = 2.0; average = \"weighted\";", case_257, 1 },
+    { "bin", "fbeta", "beta = 2.0; average = \"none\";", case_258, 2 },
+    { "bin", "f1", "", case_259, 1 },
+    { "bin", "balanced_accuracy", "", case_260, 1 },
+    { "bin", "balanced_accuracy", "adjusted = true;", case_261, 1 },
+    { "bin", "confusion", "", case_262, 4 },
+    { "bin", "confusion", "normalize = \"true\";", case_263, 4 },
+    { "bin", "confusion", "normalize = \"pred\";", case_264, 4 },
+    { "bin", "confusion", "normalize = \"all\";", case_265, 4 },
+    { "bin", "auroc", "average = \"binary\";", case_266, 1 },
+    { "bin", "auroc", "average = \"macro\";", case_267, 1 },
+    { "bin", "auroc", "average = \"weighted\";", case_268, 1 },
+    { "bin", "auroc", "average = \"none\";", case_269, 2 },
+    { "bin", "average_precision", "average = \"binary\";", case_270, 1 },
+    { "bin", "average_precision", "average = \"macro\";", case_271, 1 },
+    { "bin", "average_precision", "average = \"weighted\";", case_272, 1 },
+    { "bin", "average_precision", "average = \"none\";", case_273, 2 },
+    { "bin", "log_loss", "", case_274, 1 },
+    { "bin", "mcc", "", case_275, 1 },
+    { "bin", "specificity", "", case_276, 1 },
+    { "bin", "specificity", "threshold = 0.3;", case_277, 1 },
+    { "bin_w", "accuracy", "", case_278, 1 },
+    { "bin_w", "accuracy", "threshold = 0.3;", case_279, 1 },
+    { "bin_w", "accuracy", "threshold = 0.625;", case_280, 1 },
+    { "bin_w", "top_k_accuracy", "k = 1;", case_281, 1 },
+    { "bin_w", "top_k_accuracy", "k = 2;", case_282, 1 },
+    { "bin_w", "top_k_accuracy", "k = 3;", case_283, 1 },
+    { "bin_w", "top_k_accuracy", "", case_284, 1 },
+    { "bin_w", "precision", "average = \"binary\";", case_285, 1 },
+    { "bin_w", "precision", "average = \"binary\"; zero_division = 1;", case_286, 1 },
+    { "bin_w", "precision", "average = \"micro\";", case_287, 1 },
+    { "bin_w", "precision", "average = \"micro\"; zero_division = 1;", case_288, 1 },
+    { "bin_w", "precision", "average = \"macro\";", case_289, 1 },
+    { "bin_w", "precision", "average = \"macro\"; zero_division = 1;", case_290, 1 },
+    { "bin_w", "precision", "average = \"weighted\";", case_291, 1 },
+    { "bin_w", "precision", "average = \"weighted\"; zero_division = 1;", case_292, 1 },
+    { "bin_w", "precision", "average = \"none\";", case_293, 2 },
+    { "bin_w", "precision", "average = \"none\"; zero_division = 1;", case_294, 2 },
+    { "bin_w", "recall", "average = \"binary\";", case_295, 1 },
+    { "bin_w", "recall", "average = \"binary\"; zero_division = 1;", case_296, 1 },
+    { "bin_w", "recall", "average = \"micro\";", case_297, 1 },
+    { "bin_w", "recall", "average = \"micro\"; zero_division = 1;", case_298, 1 },
+    { "bin_w", "recall", "average = \"macro\";", case_299, 1 },
+    { "bin_w", "recall", "average = \"macro\"; zero_division = 1;", case_300, 1 },
+    { "bin_w", "recall", "average = \"weighted\";", case_301, 1 },
+    { "bin_w", "recall", "average = \"weighted\"; zero_division = 1;", case_302, 1 },
+    { "bin_w", "recall", "average = \"none\";", case_303, 2 },
+    { "bin_w", "recall", "average = \"none\"; zero_division = 1;", case_304, 2 },
+    { "bin_w", "f1", "average = \"binary\";", case_305, 1 },
+    { "bin_w", "f1", "average = \"binary\"; zero_division = 1;", case_306, 1 },
+    { "bin_w", "f1", "average = \"micro\";", case_307, 1 },
+    { "bin_w", "f1", "average = \"micro\"; zero_division = 1;", case_308, 1 },
+    { "bin_w", "f1", "average = \"macro\";", case_309, 1 },
+    { "bin_w", "f1", "average = \"macro\"; zero_division = 1;", case_310, 1 },
+    { "bin_w", "f1", "average = \"weighted\";", case_311, 1 },
+    { "bin_w", "f1", "average = \"weighted\"; zero_division = 1;", case_312, 1 },
+    { "bin_w", "f1", "average = \"none\";", case_313, 2 },
+    { "bin_w", "f1", "average = \"none\"; zero_division = 1;", case_314, 2 },
+    { "bin_w", "fbeta", "beta = 0.5; average = \"binary\";", case_315, 1 },
+    { "bin_w", "fbeta", "beta = 0.5; average = \"micro\";", case_316, 1 },
+    { "bin_w", "fbeta", "beta = 0.5; average = \"macro\";", case_317, 1 },
+    { "bin_w", "fbeta", "beta = 0.5; average = \"weighted\";", case_318, 1 },
+    { "bin_w", "fbeta", "beta = 0.5; average = \"none\";", case_319, 2 },
+    { "bin_w", "fbeta", "beta = 2.0; average = \"binary\";", case_320, 1 },
+    { "bin_w", "fbeta", "beta = 2.0; average = \"micro\";", case_321, 1 },
+    { "bin_w", "fbeta", "beta = 2.0; average = \"macro\";", case_322, 1 },
+    { "bin_w", "fbeta", "beta = 2.0; average = \"weighted\";", case_323, 1 },
+    { "bin_w", "fbeta", "beta = 2.0; average = \"none\";", case_324, 2 },
+    { "bin_w", "f1", "", case_325, 1 },
+    { "bin_w", "balanced_accuracy", "", case_326, 1 },
+    { "bin_w", "balanced_accuracy", "adjusted = true;", case_327, 1 },
+    { "bin_w", "confusion", "", case_328, 4 },
+    { "bin_w", "confusion", "normalize = \"true\";", case_329, 4 },
+    { "bin_w", "confusion", "normalize = \"pred\";", case_330, 4 },
+    { "bin_w", "confusion", "normalize = \"all\";", case_331, 4 },
+    { "bin_w", "auroc", "average = \"binary\";", case_332, 1 },
+    { "bin_w", "auroc", "average = \"macro\";", case_333, 1 },
+    { "bin_w", "auroc", "average = \"weighted\";", case_334, 1 },
+    { "bin_w", "auroc", "average = \"none\";", case_335, 2 },
+    { "bin_w", "average_precision", "average = \"binary\";", case_336, 1 },
+    { "bin_w", "average_precision", "average = \"macro\";", case_337, 1 },
+    { "bin_w", "average_precision", "average = \"weighted\";", case_338, 1 },
+    { "bin_w", "average_precision", "average = \"none\";", case_339, 2 },
+    { "bin_w", "log_loss", "", case_340, 1 },
+    { "bin_w", "mcc", "", case_341, 1 },
+    { "bin_w", "specificity", "", case_342, 1 },
+    { "bin_w", "specificity", "threshold = 0.3;", case_343, 1 },
+    { "single", "accuracy", "", case_344, 1 },
+    { "single", "accuracy", "threshold = 0.3;", case_345, 1 },
+    { "single", "accuracy", "threshold = 0.625;", case_346, 1 },
+    { "single", "top_k_accuracy", "k = 1;", case_347, 1 },
+    { "single", "top_k_accuracy", "k = 2;", case_348, 1 },
+    { "single", "top_k_accuracy", "k = 3;", case_349, 1 },
+    { "single", "top_k_accuracy", "", case_350, 1 },
+    { "single", "precision", "average = \"binary\";", case_351, 1 },
+    { "single", "precision", "average = \"binary\"; zero_division = 1;", case_352, 1 },
+    { "single", "precision", "average = \"micro\";", case_353, 1 },
+    { "single", "precision", "average = \"micro\"; zero_division = 1;", case_354, 1 },
+    { "single", "precision", "average = \"macro\";", case_355, 1 },
+    { "single", "precision", "average = \"macro\"; zero_division = 1;", case_356, 1 },
+    { "single", "precision", "average = \"weighted\";", case_357, 1 },
+    { "single", "precision", "average = \"weighted\"; zero_division = 1;", case_358, 1 },
+    { "single", "precision", "average = \"none\";", case_359, 2 },
+    { "single", "precision", "average = \"none\"; zero_division = 1;", case_360, 2 },
+    { "single", "recall", "average = \"binary\";", case_361, 1 },
+    { "single", "recall", "average = \"binary\"; zero_division = 1;", case_362, 1 },
+    { "single", "recall", "average = \"micro\";", case_363, 1 },
+    { "single", "recall", "average = \"micro\"; zero_division = 1;", case_364, 1 },
+    { "single", "recall", "average = \"macro\";", case_365, 1 },
+    { "single", "recall", "average = \"macro\"; zero_division = 1;", case_366, 1 },
+    { "single", "recall", "average = \"weighted\";", case_367, 1 },
+    { "single", "recall", "average = \"weighted\"; zero_division = 1;", case_368, 1 },
+    { "single", "recall", "average = \"none\";", case_369, 2 },
+    { "single", "recall", "average = \"none\"; zero_division = 1;", case_370, 2 },
+    { "single", "f1", "average = \"binary\";", case_371, 1 },
+    { "single", "f1", "average = \"binary\"; zero_division = 1;", case_372, 1 },
+    { "single", "f1", "average = \"micro\";", case_373, 1 },
+    { "single", "f1", "average = \"micro\"; zero_division = 1;", case_374, 1 },
+    { "single", "f1", "average = \"macro\";", case_375, 1 },
+    { "single", "f1", "average = \"macro\"; zero_division = 1;", case_376, 1 },
+    { "single", "f1", "average = \"weighted\";", case_377, 1 },
+    { "single", "f1", "average = \"weighted\"; zero_division = 1;", case_378, 1 },
+    { "single", "f1", "average = \"none\";", case_379, 2 },
+    { "single", "f1", "average = \"none\"; zero_division = 1;", case_380, 2 },
+    { "single", "fbeta", "beta = 0.5; average = \"binary\";", case_381, 1 },
+    { "single", "fbeta", "beta = 0.5; average = \"micro\";", case_382, 1 },
+    { "single", "fbeta", "beta = 0.5; average = \"macro\";", case_383, 1 },
+    { "single", "fbeta", "beta = 0.5; average = \"weighted\";", case_384, 1 },
+    { "single", "fbeta", "beta = 0.5; average = \"none\";", case_385, 2 },
+    { "single", "fbeta", "beta = 2.0; average = \"binary\";", case_386, 1 },
+    { "single", "fbeta", "beta = 2.0; average = \"micro\";", case_387, 1 },
+    { "single", "fbeta", "beta = 2.0; average = \"macro\";", case_388, 1 },
+    { "single", "fbeta", "beta = 2.0; average = \"weighted\";", case_389, 1 },
+    { "single", "fbeta", "beta = 2.0; average = \"none\";", case_390, 2 },
+    { "single", "f1", "", case_391, 1 },
+    { "single", "balanced_accuracy", "", case_392, 1 },
+    { "single", "balanced_accuracy", "adjusted = true;", case_393, 1 },
+    { "single", "confusion", "", case_394, 4 },
+    { "single", "confusion", "normalize = \"true\";", case_395, 4 },
+    { "single", "confusion", "normalize = \"pred\";", case_396, 4 },
+    { "single", "confusion", "normalize = \"all\";", case_397, 4 },
+    { "single", "auroc", "average = \"binary\";", case_398, 1 },
+    { "single", "auroc", "average = \"macro\";", case_399, 1 },
+    { "single", "auroc", "average = \"weighted\";", case_400, 1 },
+    { "single", "auroc", "average = \"none\";", case_401, 2 },
+    { "single", "average_precision", "average = \"binary\";", case_402, 1 },
+    { "single", "average_precision", "average = \"macro\";", case_403, 1 },
+    { "single", "average_precision", "average = \"weighted\";", case_404, 1 },
+    { "single", "average_precision", "average = \"none\";", case_405, 2 },
+    { "single", "log_loss", "", case_406, 1 },
+    { "single", "mcc", "", case_407, 1 },
+    { "single", "specificity", "", case_408, 1 },
+    { "single", "specificity", "threshold = 0.3;", case_409, 1 },
+    { "none_pos", "accuracy", "", case_410, 1 },
+    { "none_pos", "accuracy", "threshold = 0.3;", case_411, 1 },
+    { "none_pos", "accuracy", "threshold = 0.625;", case_412, 1 },
+    { "none_pos", "top_k_accuracy", "k = 1;", case_413, 1 },
+    { "none_pos", "top_k_accuracy", "k = 2;", case_414, 1 },
+    { "none_pos", "top_k_accuracy", "k = 3;", case_415, 1 },
+    { "none_pos", "top_k_accuracy", "", case_416, 1 },
+    { "none_pos", "precision", "average = \"binary\";", case_417, 1 },
+    { "none_pos", "precision", "average = \"binary\"; zero_division = 1;", case_418, 1 },
+    { "none_pos", "precision", "average = \"micro\";", case_419, 1 },
+    { "none_pos", "precision", "average = \"micro\"; zero_division = 1;", case_420, 1 },
+    { "none_pos", "precision", "average = \"macro\";", case_421, 1 },
+    { "none_pos", "precision", "average = \"macro\"; zero_division = 1;", case_422, 1 },
+    { "none_pos", "precision", "average = \"weighted\";", case_423, 1 },
+    { "none_pos", "precision", "average = \"weighted\"; zero_division = 1;", case_424, 1 },
+    { "none_pos", "precision", "average = \"none\";", case_425, 2 },
+    { "none_pos", "precision", "average = \"none\"; zero_division = 1;", case_426, 2 },
+    { "none_pos", "recall", "average = \"binary\";", case_427, 1 },
+    { "none_pos", "recall", "average = \"binary\"; zero_division = 1;", case_428, 1 },
+    { "none_pos", "recall", "average = \"micro\";", case_429, 1 },
+    { "none_pos", "recall", "average = \"micro\"; zero_division = 1;", case_430, 1 },
+    { "none_pos", "recall", "average = \"macro\";", case_431, 1 },
+    { "none_pos", "recall", "average = \"macro\"; zero_division = 1;", case_432, 1 },
+    { "none_pos", "recall", "average = \"weighted\";", case_433, 1 },
+    { "none_pos", "recall", "average = \"weighted\"; zero_division = 1;", case_434, 1 },
+    { "none_pos", "recall", "average = \"none\";", case_435, 2 },
+    { "none_pos", "recall", "average = \"none\"; zero_division = 1;", case_436, 2 },
+    { "none_pos", "f1", "average = \"binary\";", case_437, 1 },
+    { "none_pos", "f1", "average = \"binary\"; zero_division = 1;", case_438, 1 },
+    { "none_pos", "f1", "average = \"micro\";", case_439, 1 },
+    { "none_pos", "f1", "average = \"micro\"; zero_division = 1;", case_440, 1 },
+    { "none_pos", "f1", "average = \"macro\";", case_441, 1 },
+    { "none_pos", "f1", "average = \"macro\"; zero_division = 1;", case_442, 1 },
+    { "none_pos", "f1", "average = \"weighted\";", case_443, 1 },
+    { "none_pos", "f1", "average = \"weighted\"; zero_division = 1;", case_444, 1 },
+    { "none_pos", "f1", "average = \"none\";", case_445, 2 },
+    { "none_pos", "f1", "average = \"none\"; zero_division = 1;", case_446, 2 },
+    { "none_pos", "fbeta", "beta = 0.5; average = \"binary\";", case_447, 1 },
+    { "none_pos", "fbeta", "beta = 0.5; average = \"micro\";", case_448, 1 },
+    { "none_pos", "fbeta", "beta = 0.5; average = \"macro\";", case_449, 1 },
+    { "none_pos", "fbeta", "beta = 0.5; average = \"weighted\";", case_450, 1 },
+    { "none_pos", "fbeta", "beta = 0.5; average = \"none\";", case_451, 2 },
+    { "none_pos", "fbeta", "beta = 2.0; average = \"binary\";", case_452, 1 },
+    { "none_pos", "fbeta", "beta = 2.0; average = \"micro\";", case_453, 1 },
+    { "none_pos", "fbeta", "beta = 2.0; average = \"macro\";", case_454, 1 },
+    { "none_pos", "fbeta", "beta = 2.0; average = \"weighted\";", case_455, 1 },
+    { "none_pos", "fbeta", "beta = 2.0; average = \"none\";", case_456, 2 },
+    { "none_pos", "f1", "", case_457, 1 },
+    { "none_pos", "balanced_accuracy", "", case_458, 1 },
+    { "none_pos", "balanced_accuracy", "adjusted = true;", case_459, 1 },
+    { "none_pos", "confusion", "", case_460, 4 },
+    { "none_pos", "confusion", "normalize = \"true\";", case_461, 4 },
+    { "none_pos", "confusion", "normalize = \"pred\";", case_462, 4 },
+    { "none_pos", "confusion", "normalize = \"all\";", case_463, 4 },
+    { "none_pos", "auroc", "average = \"binary\";", case_464, 1 },
+    { "none_pos", "auroc", "average = \"macro\";", case_465, 1 },
+    { "none_pos", "auroc", "average = \"weighted\";", case_466, 1 },
+    { "none_pos", "auroc", "average = \"none\";", case_467, 2 },
+    { "none_pos", "average_precision", "average = \"binary\";", case_468, 1 },
+    { "none_pos", "average_precision", "average = \"macro\";", case_469, 1 },
+    { "none_pos", "average_precision", "average = \"weighted\";", case_470, 1 },
+    { "none_pos", "average_precision", "average = \"none\";", case_471, 2 },
+    { "none_pos", "log_loss", "", case_472, 1 },
+    { "none_pos", "mcc", "", case_473, 1 },
+    { "none_pos", "specificity", "", case_474, 1 },
+    { "none_pos", "specificity", "threshold = 0.3;", case_475, 1 },
+    { "two", "accuracy", "", case_476, 1 },
+    { "two", "top_k_accuracy", "k = 1;", case_477, 1 },
+    { "two", "top_k_accuracy", "k = 2;", case_478, 1 },
+    { "two", "top_k_accuracy", "k = 3;", case_479, 1 },
+    { "two", "top_k_accuracy", "", case_480, 1 },
+    { "two", "precision", "average = \"binary\";", case_481, 1 },
+    { "two", "precision", "average = \"binary\"; zero_division = 1;", case_482, 1 },
+    { "two", "precision", "average = \"micro\";", case_483, 1 },
+    { "two", "precision", "average = \"micro\"; zero_division = 1;", case_484, 1 },
+    { "two", "precision", "average = \"macro\";", case_485, 1 },
+    { "two", "precision", "average = \"macro\"; zero_division = 1;", case_486, 1 },
+    { "two", "precision", "average = \"weighted\";", case_487, 1 },
+    { "two", "precision", "average = \"weighted\"; zero_division = 1;", case_488, 1 },
+    { "two", "precision", "average = \"none\";", case_489, 2 },
+    { "two", "precision", "average = \"none\"; zero_division = 1;", case_490, 2 },
+    { "two", "recall", "average = \"binary\";", case_491, 1 },
+    { "two", "recall", "average = \"binary\"; zero_division = 1;", case_492, 1 },
+    { "two", "recall", "average = \"micro\";", case_493, 1 },
+    { "two", "recall", "average = \"micro\"; zero_division = 1;", case_494, 1 },
+    { "two", "recall", "average = \"macro\";", case_495, 1 },
+    { "two", "recall", "average = \"macro\"; zero_division = 1;", case_496, 1 },
+    { "two", "recall", "average = \"weighted\";", case_497, 1 },
+    { "two", "recall", "average = \"weighted\"; zero_division = 1;", case_498, 1 },
+    { "two", "recall", "average = \"none\";", case_499, 2 },
+    { "two", "recall", "average = \"none\"; zero_division = 1;", case_500, 2 },
+    { "two", "f1", "average = \"binary\";", case_501, 1 },
+    { "two", "f1", "average = \"binary\"; zero_division = 1;", case_502, 1 },
+    { "two", "f1", "average = \"micro\";", case_503, 1 },
+    { "two", "f1", "average = \"micro\"; zero_division = 1;", case_504, 1 },
+    { "two", "f1", "average = \"macro\";", case_505, 1 },
+    { "two", "f1", "average = \"macro\"; zero_division = 1;", case_506, 1 },
+    { "two", "f1", "average = \"weighted\";", case_507, 1 },
+    { "two", "f1", "average = \"weighted\"; zero_division = 1;", case_508, 1 },
+    { "two", "f1", "average = \"none\";", case_509, 2 },
+    { "two", "f1", "average = \"none\"; zero_division = 1;", case_510, 2 },
+    { "two", "fbeta", "beta = 0.5; average = \"binary\";", case_511, 1 },
+    { "two", "fbeta", "beta = 0.5; average = \"micro\";", case_512, 1 },
+    { "two", "fbeta", "beta = 0.5; average = \"macro\";", case_513, 1 },
+    { "two", "fbeta", "beta = 0.5; average = \"weighted\";", case_514, 1 },
+    { "two", "fbeta", "beta = 0.5; average = \"none\";", case_515, 2 },
+    { "two", "fbeta", "beta = 2.0; average = \"binary\";", case_516, 1 },
+    { "two", "fbeta", "beta = 2.0; average = \"micro\";", case_517, 1 },
+    { "two", "fbeta", "beta = 2.0; average = \"macro\";", case_518, 1 },
+    { "two", "fbeta", "beta = 2.0; average = \"weighted\";", case_519, 1 },
+    { "two", "fbeta", "beta = 2.0; average = \"none\";", case_520, 2 },
+    { "two", "f1", "", case_521, 1 },
+    { "two", "balanced_accuracy", "", case_522, 1 },
+    { "two", "balanced_accuracy", "adjusted = true;", case_523, 1 },
+    { "two", "confusion", "", case_524, 4 },
+    { "two", "confusion", "normalize = \"true\";", case_525, 4 },
+    { "two", "confusion", "normalize = \"pred\";", case_526, 4 },
+    { "two", "confusion", "normalize = \"all\";", case_527, 4 },
+    { "two", "auroc", "average = \"binary\";", case_528, 1 },
+    { "two", "auroc", "average = \"macro\";", case_529, 1 },
+    { "two", "auroc", "average = \"weighted\";", case_530, 1 },
+    { "two", "auroc", "average = \"none\";", case_531, 2 },
+    { "two", "average_precision", "average = \"binary\";", case_532, 1 },
+    { "two", "average_precision", "average = \"macro\";", case_533, 1 },
+    { "two", "average_precision", "average = \"weighted\";", case_534, 1 },
+    { "two", "average_precision", "average = \"none\";", case_535, 2 },
+    { "two", "log_loss", "", case_536, 1 },
+    { "two", "mcc", "", case_537, 1 },
+    { "two", "specificity", "", case_538, 1 },
+    { "reg3", "mae", "", case_539, 1 },
+    { "reg3", "rmse", "", case_540, 1 },
+    { "reg3", "r2", "", case_541, 1 },
+    { "reg3_w", "mae", "", case_542, 1 },
+    { "reg3_w", "rmse", "", case_543, 1 },
+    { "reg3_w", "r2", "", case_544, 1 },
+    { "reg1_w", "mae", "", case_545, 1 },
+    { "reg1_w", "rmse", "", case_546, 1 },
+    { "reg1_w", "r2", "", case_547, 1 },
+    { "const", "mae", "", case_548, 1 },
+    { "const", "rmse", "", case_549, 1 },
+    { "const", "r2", "", case_550, 1 },
 };

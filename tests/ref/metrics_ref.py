@@ -6,7 +6,9 @@ sample weights exactly representable in float32, as dlhost's metric ABI
 hands them over) and regression sets (float32 predictions and targets),
 computes every built-in metric of plugins/metrics/ with scikit-learn's own
 function for each parameter setting the test creates, and prints the data
-and the values as C initialisers, kept in tests/ref/metrics_ref.h.  The edge
+and the values as C initialisers, kept in tests/ref/metrics_ref.h (and the
+specificity of examples/plugins/example_metric.c, from
+multilabel_confusion_matrix).  The edge
 cases are deliberate: probabilities on a coarse grid (ties in the ranking
 metrics and in argmax), a class never predicted, a class absent from the
 targets, a single class present, zero_division 0 and 1, zero weights, a
@@ -197,6 +199,14 @@ for name in SETS:
     case(name, "log_loss", "",
          safe(lambda: skm.log_loss(y, p, labels=labels, sample_weight=w)))
     case(name, "mcc", "", safe(lambda: skm.matthews_corrcoef(y, yp, sample_weight=w)))
+    # examples/plugins/example_metric.c: specificity, one against the rest
+    for thr in ((0.5, 0.3) if binary else (0.5,)):
+        mcm = skm.multilabel_confusion_matrix(y, pred_of(name, thr), labels=labels,
+                                              sample_weight=w)
+        tn, fp = mcm[:, 0, 0], mcm[:, 0, 1]
+        spec = np.where(tn + fp > 0, tn / np.where(tn + fp > 0, tn + fp, 1), 0.0)
+        case(name, "specificity", "" if thr == 0.5 else "threshold = %r;" % thr,
+             [float(spec[1] if c == 2 else spec.mean())])
 
 # ---- regression sets: name -> (pred [n, width], target [n, width], weight)
 RSETS = {}
