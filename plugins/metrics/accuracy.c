@@ -25,9 +25,7 @@ static int accuracy_create(const dlh_host *host, dlh_metric_setup *setup, void *
                                "a model with one sigmoid output; this one has %lld classes "
                                "and predicts the most probable", (long long)setup->classes);
     }
-    if (rc < 0 ||
-        (rc = metrics_state_new(host, setup, "accuracy", sizeof(metrics_cm), state)) < 0 ||
-        (rc = metrics_cm_init(host, *state)) < 0)
+    if (rc < 0 || (rc = metrics_cm_new(host, setup, "accuracy", sizeof(metrics_cm), state)) < 0)
         return rc;
     ((metrics_cm *)*state)->threshold = threshold;
     return metrics_names(host, *state, setup, 0, DLH_METRIC_MAX);

@@ -20,9 +20,8 @@ static int balanced_create(const dlh_host *host, dlh_metric_setup *setup, void *
     *state = NULL;
     if ((rc = metrics_need(host, setup, DLH_METRIC_CLASSES)) < 0 ||
         (rc = host->param_bool(setup->params, "adjusted", &no, &adjusted)) < 0 ||
-        (rc = metrics_state_new(host, setup, "balanced_accuracy", sizeof(balanced_state),
-                                state)) < 0 ||
-        (rc = metrics_cm_init(host, *state)) < 0)
+        (rc = metrics_cm_new(host, setup, "balanced_accuracy", sizeof(balanced_state),
+                             state)) < 0)
         return rc;
     ((balanced_state *)*state)->adjusted = adjusted;
     return metrics_names(host, *state, setup, 0, DLH_METRIC_MAX);

@@ -40,9 +40,7 @@ static int confusion_create(const dlh_host *host, dlh_metric_setup *setup, void 
     *state = NULL;
     if ((rc = metrics_need(host, setup, DLH_METRIC_CLASSES)) < 0 ||
         (rc = host->param_choice(setup->params, "normalize", modes, 0, &normalize)) < 0 ||
-        (rc = metrics_state_new(host, setup, "confusion", sizeof(confusion_state),
-                                state)) < 0 ||
-        (rc = metrics_cm_init(host, *state)) < 0)
+        (rc = metrics_cm_new(host, setup, "confusion", sizeof(confusion_state), state)) < 0)
         return rc;
     confusion_state *st = *state;
     int64_t c = setup->classes;

@@ -11,27 +11,14 @@
 
 #include "metrics.h"
 
-typedef struct log_loss_state {
-    metrics_base base;
-    double loss, total;
-} log_loss_state;
-
 static int log_loss_create(const dlh_host *host, dlh_metric_setup *setup, void **state)
 {
     int rc;
     *state = NULL;
     if ((rc = metrics_need(host, setup, DLH_METRIC_CLASSES)) < 0 ||
-        (rc = metrics_state_new(host, setup, "log_loss", sizeof(log_loss_state),
-                                state)) < 0)
+        (rc = metrics_state_new(host, setup, "log_loss", sizeof(metrics_ratio), state)) < 0)
         return rc;
     return metrics_names(host, *state, setup, 0, DLH_METRIC_MIN);
-}
-
-static void log_loss_reset(void *state)
-{
-    log_loss_state *st = state;
-    st->loss = st->total = 0.0;
-    st->base.seen = 0;
 }
 
 static double log_loss_clip(double p)
@@ -41,7 +28,7 @@ static double log_loss_clip(double p)
 
 static int log_loss_update(void *state, const dlh_metric_batch *batch)
 {
-    log_loss_state *st = state;
+    metrics_ratio *st = state;
     int64_t c = st->base.classes;
     for (int64_t i = 0; i < batch->n; i++) {
         int64_t t;
@@ -53,27 +40,19 @@ static int log_loss_update(void *state, const dlh_metric_batch *batch)
         for (int64_t k = 0; k < c; k++)
             sum += log_loss_clip(row[k]);
         double w = metrics_weight(batch, i);
-        st->loss += w * -log(log_loss_clip(row[t]) / sum);
+        st->sum += w * -log(log_loss_clip(row[t]) / sum);
         st->total += w;
     }
     st->base.seen += batch->n;
     return 0;
 }
 
-static int log_loss_result(void *state, double *values, const dlh_metric_table **table)
-{
-    const log_loss_state *st = state;
-    (void)table;
-    values[0] = st->base.seen ? st->loss / st->total : NAN;
-    return 0;
-}
-
 const dlh_metric_ops log_loss_ops = {
     .struct_size = sizeof(dlh_metric_ops),
     .create = log_loss_create,
-    .reset = log_loss_reset,
+    .reset = metrics_ratio_reset,
     .update = log_loss_update,
-    .result = log_loss_result,
+    .result = metrics_ratio_result,
     .destroy = metrics_state_free,
 };
 

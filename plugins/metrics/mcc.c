@@ -12,8 +12,7 @@ static int mcc_create(const dlh_host *host, dlh_metric_setup *setup, void **stat
     int rc;
     *state = NULL;
     if ((rc = metrics_need(host, setup, DLH_METRIC_CLASSES)) < 0 ||
-        (rc = metrics_state_new(host, setup, "mcc", sizeof(metrics_cm), state)) < 0 ||
-        (rc = metrics_cm_init(host, *state)) < 0)
+        (rc = metrics_cm_new(host, setup, "mcc", sizeof(metrics_cm), state)) < 0)
         return rc;
     return metrics_names(host, *state, setup, 0, DLH_METRIC_MAX);
 }

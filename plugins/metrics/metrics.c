@@ -157,10 +157,30 @@ int metrics_zero_division(const dlh_host *host, dlh_params *p, double *out)
     return 0;
 }
 
+void metrics_ratio_reset(void *state)
+{
+    metrics_ratio *r = state;
+    r->sum = r->total = 0.0;
+    r->base.seen = 0;
+}
+
+int metrics_ratio_result(void *state, double *values, const dlh_metric_table **table)
+{
+    const metrics_ratio *r = state;
+    (void)table;
+    values[0] = r->base.seen ? r->sum / r->total : NAN;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- confusion matrix */
 
-int metrics_cm_init(const dlh_host *host, metrics_cm *cm)
+int metrics_cm_new(const dlh_host *host, const dlh_metric_setup *setup, const char *metric,
+                   size_t size, void **state)
 {
+    int rc = metrics_state_new(host, setup, metric, size, state);
+    if (rc < 0)
+        return rc;
+    metrics_cm *cm = *state;
     int64_t c = cm->base.classes;
     cm->threshold = 0.5;
     cm->m = calloc((size_t)(c * c), sizeof *cm->m);

@@ -66,6 +66,16 @@ static inline double metrics_weight(const dlh_metric_batch *batch, int64_t i)
 /* The first largest of row[0..classes) (numpy's argmax). */
 int64_t metrics_argmax(const double *row, int64_t classes);
 
+/* A state that sums a numerator and the weight total over the pass (what
+   top_k_accuracy and log_loss keep); its result is their ratio, NaN
+   without samples or with weights summing to 0. */
+typedef struct metrics_ratio {
+    metrics_base base;
+    double sum, total;
+} metrics_ratio;
+void metrics_ratio_reset(void *state);
+int metrics_ratio_result(void *state, double *values, const dlh_metric_table **table);
+
 /* ---- parameters shared by several metrics (metrics.c) */
 
 enum { METRICS_BINARY, METRICS_MICRO, METRICS_MACRO, METRICS_WEIGHTED, METRICS_NONE };
@@ -95,9 +105,11 @@ typedef struct metrics_cm {
     double *m;                      /* [classes * classes]: rows true, cols predicted */
 } metrics_cm;
 
-/* After metrics_state_new: allocates the matrix (threshold 0.5, which is
-   argmax for a binary model). */
-int metrics_cm_init(const dlh_host *host, metrics_cm *cm);
+/* metrics_state_new of a state of `size` bytes that begins with a
+   metrics_cm, and its matrix (threshold 0.5, which is argmax for a binary
+   model). */
+int metrics_cm_new(const dlh_host *host, const dlh_metric_setup *setup, const char *metric,
+                   size_t size, void **state);
 void metrics_cm_reset(void *state);
 int metrics_cm_update(void *state, const dlh_metric_batch *batch);
 void metrics_cm_free(void *state);

@@ -42,13 +42,11 @@ int prf_create(const dlh_host *host, dlh_metric_setup *setup, void **state,
     }
     if ((rc = metrics_average(host, setup, 1, &st.average)) < 0 ||
         (rc = metrics_zero_division(host, setup->params, &st.zero_division)) < 0 ||
-        (rc = metrics_state_new(host, setup, metric, sizeof(prf_state), state)) < 0)
+        (rc = metrics_cm_new(host, setup, metric, sizeof(prf_state), state)) < 0)
         return rc;
     prf_state *s = *state;
     st.cm = s->cm;
     *s = st;
-    if ((rc = metrics_cm_init(host, &s->cm)) < 0)
-        return rc;
     return metrics_names(host, &s->cm.base, setup, st.average == METRICS_NONE,
                          DLH_METRIC_MAX);
 }

@@ -10,9 +10,8 @@
 #include "metrics.h"
 
 typedef struct topk_state {
-    metrics_base base;
+    metrics_ratio r;                /* sum: the weight of the hits */
     int64_t k;
-    double hit, total;
 } topk_state;
 
 static int topk_create(const dlh_host *host, dlh_metric_setup *setup, void **state)
@@ -30,20 +29,13 @@ static int topk_create(const dlh_host *host, dlh_metric_setup *setup, void **sta
     return metrics_names(host, *state, setup, 0, DLH_METRIC_MAX);
 }
 
-static void topk_reset(void *state)
-{
-    topk_state *st = state;
-    st->hit = st->total = 0.0;
-    st->base.seen = 0;
-}
-
 static int topk_update(void *state, const dlh_metric_batch *batch)
 {
     topk_state *st = state;
-    int64_t c = st->base.classes;
+    int64_t c = st->r.base.classes;
     for (int64_t i = 0; i < batch->n; i++) {
         int64_t t;
-        int rc = metrics_class(&st->base, batch, i, &t);
+        int rc = metrics_class(&st->r.base, batch, i, &t);
         if (rc < 0)
             return rc;
         const double *row = batch->prob + i * c;
@@ -57,27 +49,19 @@ static int topk_update(void *state, const dlh_metric_batch *batch)
             hit = above < st->k;
         }
         double w = metrics_weight(batch, i);
-        st->hit += hit ? w : 0.0;
-        st->total += w;
+        st->r.sum += hit ? w : 0.0;
+        st->r.total += w;
     }
-    st->base.seen += batch->n;
-    return 0;
-}
-
-static int topk_result(void *state, double *values, const dlh_metric_table **table)
-{
-    const topk_state *st = state;
-    (void)table;
-    values[0] = st->base.seen ? st->hit / st->total : NAN;
+    st->r.base.seen += batch->n;
     return 0;
 }
 
 const dlh_metric_ops top_k_accuracy_ops = {
     .struct_size = sizeof(dlh_metric_ops),
     .create = topk_create,
-    .reset = topk_reset,
+    .reset = metrics_ratio_reset,
     .update = topk_update,
-    .result = topk_result,
+    .result = metrics_ratio_result,
     .destroy = metrics_state_free,
 };
 
