@@ -181,14 +181,14 @@ static void test_check_bad(void)
         "", DLH_ECONFIG, "4: data: missing required group 'train'");
     bad("no_loss", "loss = { type = \"mse\"; };\n", "", DLH_ECONFIG,
         " experiment: missing required group 'loss'");
-    bad("future_metric", "seed = 5;", "seed = 5; metrics = [\"loss\", \"f1\"];",
-        DLH_ECONFIG, "2: metrics: 'f1' arrives with a later issue; known now: accuracy, "
-        "loss");
+    bad("class_metric", "seed = 5;", "seed = 5; metrics = [\"loss\", \"f1\"];",
+        DLH_ECONFIG, "2: metrics: metric 'f1': needs class targets; this model has "
+        "regression targets");
     bad("unknown_metric", "seed = 5;", "seed = 5; metrics = [\"acuracy\"];", DLH_ECONFIG,
-        "2: metrics: unknown metric 'acuracy' (did you mean 'accuracy'?); known: "
-        "accuracy, loss");
+        "2: metrics: unknown metric 'acuracy' (did you mean 'accuracy'?)");
     bad("accuracy_dense", "seed = 5;", "seed = 5; metrics = [\"accuracy\"];", DLH_ECONFIG,
-        "2: metrics: 'accuracy' needs class labels; data.train has dense labels");
+        "2: metrics: metric 'accuracy': needs class targets; this model has regression "
+        "targets");
     bad("split_range", "data = {\n", "data = { validation_split = 1.0;\n", DLH_ECONFIG,
         "4: data: parameter 'validation_split': expected a fraction in [0, 1), got 1");
     bad("split_tiny", "data = {\n", "data = { validation_split = 0.01;\n", DLH_ECONFIG,
