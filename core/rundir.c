@@ -795,3 +795,8 @@ int dlh_checkpoint_load(const dlh_backend *be, const char *path,
         *file = f;
     return rc;
 }
+
+int dlh_rundir_mkdirs(const char *path)
+{
+    return make_dirs(path);
+}
