@@ -81,27 +81,27 @@ static void sw_runs_free(sw_run *r, int n, int n_keys)
     free(r);
 }
 
-/* "KEY=..." into k->key; returns what follows '=' or NULL (error set). */
-static const char *sw_key_of(const char *arg, const char *opt, sw_key *k)
+/* "KEY=..." into k->key and *value (what follows '='). */
+static int sw_key_of(const char *arg, const char *opt, sw_key *k, const char **value)
 {
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg || !eq[1]) {
         dlh_error_set("sweep: %s '%s': expected KEY=%s", opt, arg,
                       strcmp(opt, "--grid") == 0 ? "V1,V2,..." : "LO:HI[:log|lin]");
-        return NULL;
+        return DLH_ECONFIG;
     }
-    if (!(k->key = strndup(arg, (size_t)(eq - arg)))) {
-        sw_oom();
-        return NULL;
-    }
-    return eq + 1;
+    if (!(k->key = strndup(arg, (size_t)(eq - arg))))
+        return sw_oom();
+    *value = eq + 1;
+    return 0;
 }
 
 static int sw_parse_grid(const char *arg, sw_key *k)
 {
-    const char *v = sw_key_of(arg, "--grid", k);
-    if (!v)
-        return k->key ? DLH_ECONFIG : DLH_ENOMEM;
+    const char *v;
+    int rc = sw_key_of(arg, "--grid", k, &v);
+    if (rc)
+        return rc;
     int n = 1;
     for (const char *p = v; *p; p++)
         n += *p == ',';
@@ -136,9 +136,10 @@ static int sw_number(const char *s, size_t len, double *v, int *whole)
 
 static int sw_parse_range(const char *arg, sw_key *k)
 {
-    const char *v = sw_key_of(arg, "--range", k);
-    if (!v)
-        return k->key ? DLH_ECONFIG : DLH_ENOMEM;
+    const char *v;
+    int rc = sw_key_of(arg, "--range", k, &v);
+    if (rc)
+        return rc;
     k->range = 1;
     const char *c1 = strchr(v, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
     int w1 = 0, w2 = 0;
