@@ -145,6 +145,41 @@ run_cmd "$dlhost" cv exp.cfg --folds 2 --set data.validation_split=0.5 --runs vs
 is "$RC" 0 "cv with data.validation_split exits 0"
 like "$OUT_FILE" "cv: data.validation_split 0.5 is not used" "it says the folds replace it"
 
+# ---- metrics.csv's further columns (here a loss list's per-head ones) count too
+awk -F, 'NR == 1 { print "x1,x2,r0,r1,c"; next }
+         { print $1 "," $2 "," $3 "," $1 * $2 "," ($3 < 0 ? 0 : $3 < 1 ? 1 : 2) }' \
+    "$DLHOST_SRCDIR/tests/data/good_train.csv" >multi.csv
+cat >heads.cfg <<'CFG'
+name = "heads";
+seed = 11;
+backend = { type = "cpu"; threads = 2; };
+data = {
+  train = { type = "csv"; path = "multi.csv"; header = true; label = "dense"; label_columns = 3; };
+  normalize = "zscore";
+};
+model = (
+  { name = "fc1"; type = "dense"; units = 8; },
+  { name = "act"; type = "relu"; },
+  { name = "cls"; type = "dense"; units = 3; inputs = ["act"]; },
+  { name = "reg"; type = "dense"; units = 2; inputs = ["act"]; }
+);
+loss = ( { type = "cross_entropy"; output = "cls"; target = [2, 1]; },
+         { type = "mse"; output = "reg"; weight = 0.5; target = [0, 2]; } );
+optimizer = { type = "adam"; lr = 0.02; };
+train = { epochs = 2; batch_size = 8; };
+CFG
+run_cmd "$dlhost" cv heads.cfg --folds 3 --runs heads
+is "$RC" 0 "cv of a loss list exits 0"
+is "$(head -n 1 heads/heads/cv.csv | cut -d, -f11-)" \
+   "train_loss.cls,train_accuracy.cls,val_loss.cls,val_accuracy.cls,train_loss.reg,val_loss.reg" \
+   "cv.csv carries metrics.csv's per-head columns by name"
+want=$(column heads/heads/cv.csv val_loss.reg | head -n 3 | awk '{ s += $1 } END { printf "%.6g", s / 3 }')
+is "$(column heads/heads/cv.csv val_loss.reg | sed -n 4p | awk '{ printf "%.6g", $1 }')" "$want" \
+   "and their mean"
+want=$(awk -F, 'END { printf "%.6g", $NF }' heads/heads/fold-2/metrics.csv)
+is "$(column heads/heads/cv.csv val_loss.reg | sed -n 2p | awk '{ printf "%.6g", $1 }')" "$want" \
+   "fold 2's value is its metrics.csv's"
+
 # ---- refusals: exit 2, nothing written
 refuse() {
     what=$1 msg=$2
