@@ -271,8 +271,7 @@ int dlh_cv_config_text(dlh_config *cfg, char **text, size_t *len)
     return 0;
 }
 
-/* Removes group.key from cfg when present. */
-static void cv_remove(dlh_config *cfg, const char *group, const char *key)
+void dlh_cv_config_remove(dlh_config *cfg, const char *group, const char *key)
 {
     config_setting_t *g = config_setting_get_member(dlh_config_root(cfg), group);
     if (g && config_setting_is_group(g) && config_setting_get_member(g, key))
@@ -460,9 +459,9 @@ static int cv_probe(const dlh_select *s, const char *const *extra, int n_extra,
         fprintf(out, "cv: data.validation_split %g is not used: each fold's validation "
                 "samples are fold k of %d\n", split, o->folds);
     /* The probe needs only data.train: what needs validation goes. */
-    cv_remove(cfg, "data", "validation_split");
-    cv_remove(cfg, "data", "test");
-    cv_remove(cfg, "train", "early_stopping");
+    dlh_cv_config_remove(cfg, "data", "validation_split");
+    dlh_cv_config_remove(cfg, "data", "test");
+    dlh_cv_config_remove(cfg, "train", "early_stopping");
     dlh_experiment *e;
     if ((rc = dlh_experiment_new(cfg, s->backend, 0, &e))) {
         dlh_config_free(cfg);
@@ -510,7 +509,7 @@ static int cv_probe(const dlh_select *s, const char *const *extra, int n_extra,
 static int cv_width(const char *name)
 {
     int w = (int)strlen(name);
-    return w > 10 ? w : 10;
+    return w > 11 ? w : 11;
 }
 
 /* The summary: rows[0..n) with their mean and sample
@@ -590,8 +589,11 @@ static int cv_summary(const char *dir, const dlh_cv_options *o, const dlh_cv_row
         fprintf(out, "\ncv: %d fold%s%s%s, each at its best epoch\n%-6s", o->folds,
                 o->folds == 1 ? "" : "s", o->stratified ? " (stratified)" : "",
                 o->repeats > 1 ? ", repeated" : "", "fold");
+        /* Columns without a value (train_accuracy of a regression) only
+           in cv.csv. */
         for (int j = 0; j < c->n; j++)
-            fprintf(out, "  %*s", cv_width(c->names[j]), c->names[j]);
+            if (!isnan(mean->v[j]))
+                fprintf(out, "  %*s", cv_width(c->names[j]), c->names[j]);
         fputc('\n', out);
         for (int i = 0; i < n; i++) {
             char lab[32];
@@ -601,8 +603,9 @@ static int cv_summary(const char *dir, const dlh_cv_options *o, const dlh_cv_row
                 snprintf(lab, sizeof lab, "%d", i + 1);
             fprintf(out, "%-6s", lab);
             for (int j = 0; j < c->n; j++)
-                fprintf(out, "  %*.6g", cv_width(c->names[j]),
-                        dlh_cv_row_get(&rows[i], c->names[j]));
+                if (!isnan(mean->v[j]))
+                    fprintf(out, "  %*.6g", cv_width(c->names[j]),
+                            dlh_cv_row_get(&rows[i], c->names[j]));
             fputc('\n', out);
         }
         fprintf(out, "mean ± sample standard deviation (ddof = 1) over %d runs:\n", n);
@@ -655,7 +658,7 @@ static int cv_folds(const dlh_select *s, const char *const *extra, int n_extra,
             break;
         }
         if (!(rc = dlh_cv_config(s, more, n_extra + 2, &cfg))) {
-            cv_remove(cfg, "data", "test");     /* the test set waits for --refit */
+            dlh_cv_config_remove(cfg, "data", "test");     /* the test set waits for --refit */
             snprintf(what, sizeof what, "dlhost cv: fold %d of %d, repeat %d of %d, %s", k + 1,
                      o->folds, r + 1, o->repeats, o->stratified ? "stratified" : "plain");
             if (!(plan = dlh_cv_plan(cfg, what)))
@@ -719,8 +722,8 @@ static int cv_refit(const dlh_select *s, const char *dir, const dlh_cv_row *mean
     int rc = dlh_cv_config(s, extra, 2, &cfg);
     if (rc)
         return rc;
-    cv_remove(cfg, "data", "validation_split");
-    cv_remove(cfg, "train", "early_stopping");
+    dlh_cv_config_remove(cfg, "data", "validation_split");
+    dlh_cv_config_remove(cfg, "train", "early_stopping");
     fprintf(out, "\n== cv: refit on all of data.train for %" PRId64 " epoch%s (the mean best "
             "epoch %.3g) ==\n", epochs, epochs == 1 ? "" : "s", best);
     char *plan = dlh_cv_plan(cfg, "dlhost cv: refit");

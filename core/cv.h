@@ -82,6 +82,9 @@ int dlh_cv_best_row(const char *dir, dlh_cv_row *out);
 int dlh_cv_config(const dlh_select *s, const char *const *extra, int n_extra,
                   dlh_config **out);
 
+/* Removes group.key from cfg when it is there ("data", "test"). */
+void dlh_cv_config_remove(dlh_config *cfg, const char *group, const char *key);
+
 /* The resolved configuration as libconfig writes it (malloc'ed). */
 int dlh_cv_config_text(dlh_config *cfg, char **text, size_t *len);
 

@@ -377,6 +377,9 @@ static int sw_one(const dlh_select *s, const dlh_sweep_options *o, const char *r
         dlh_config *cfg = NULL;
         char *plan = NULL;
         if (!(rc = dlh_cv_config(s, sets, n_keys, &cfg))) {
+            /* Runs are chosen on validation data: the test set waits for
+               best.cfg. */
+            dlh_cv_config_remove(cfg, "data", "test");
             /* The run's name is its id (a string, whatever it looks like). */
             config_setting_t *r = dlh_config_root(cfg);
             config_setting_t *nm = config_setting_get_member(r, "name");

@@ -21,6 +21,7 @@ seed = 3;
 backend = { type = "cpu"; threads = 2; };
 data = {
   train = { type = "csv"; path = "train.csv"; header = true; };
+  test  = { type = "csv"; path = "train.csv"; header = true; };
   validation_split = 0.25;
   normalize = "zscore";
 };
@@ -64,6 +65,7 @@ best=$(awk -F, 'NR > 1 && (b == "" || $4 < b) { b = $4 } END { printf "%.6f", b 
            "runs/swp/sweep/$first/metrics.csv")
 is "$(sed -n 2p $csv | awk -F, '{ printf "%.6f", $(NF - 2) }')" "$best" \
    "the leader's score is the lowest val_loss of its metrics.csv"
+unlike "$OUT_FILE" "test  loss" "the runs leave the test set alone"
 like "$OUT_FILE" "sweep: 6 runs, best first by val_loss (lower is better)" \
      "the leaderboard is printed"
 lr=$(sed -n 2p $csv | awk -F, '{ print $(NF - 4) }')
