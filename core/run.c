@@ -372,7 +372,7 @@ static int run_write_tables(run_state *r, int64_t epoch)
     return 0;
 }
 
-static int run_setup(run_state *r)
+static int run_setup(run_state *r, const dlh_run_options *opt)
 {
     dlh_experiment *e = r->e;
     int rc;
@@ -387,8 +387,15 @@ static int run_setup(run_state *r)
         return DLH_ENOMEM;
     for (int64_t i = 0; i < n; i++)
         r->train_idx[i] = i;
+    /* dlhost cv: the fold's validation samples, moved to the end. */
+    if (opt && opt->split) {
+        if ((rc = opt->split(opt->split_arg, e, r->train_idx, n, &r->n_val)))
+            return rc;
+        r->n_train = n - r->n_val;
+    }
     if (r->n_val > 0) {
-        dlh_permute(r->train_idx, n, e->seed, r->host->rng_stream(RUN_RNG_SPLIT, 0, 0));
+        if (!(opt && opt->split))
+            dlh_permute(r->train_idx, n, e->seed, r->host->rng_stream(RUN_RNG_SPLIT, 0, 0));
         r->val_idx = r->train_idx + r->n_train;
         qsort(r->val_idx, (size_t)r->n_val, sizeof *r->val_idx, cmp_i64);
         qsort(r->train_idx, (size_t)r->n_train, sizeof *r->train_idx, cmp_i64);
@@ -1109,7 +1116,7 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
     dlh_epoch_row *rows = NULL;
     size_t n_rows = 0;
     run_hash_config(cfg, r.config_hash, sizeof r.config_hash);
-    if ((rc = run_setup(&r)))
+    if ((rc = run_setup(&r, opt)))
         goto done;
     if (resume) {
         /* Locked first, then checked and loaded before anything is written

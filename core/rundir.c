@@ -901,3 +901,8 @@ out:
     free(dir);
     return rc;
 }
+
+int dlh_rundir_mkdirs(const char *path)
+{
+    return make_dirs(path);
+}

@@ -57,6 +57,9 @@ typedef struct dlh_epoch_row dlh_epoch_row;
 int dlh_rundir_restart(dlh_rundir *r, dlh_config *cfg, const dlh_epoch_row *rows,
                        size_t n);
 
+/* mkdir -p of path (an existing folder is fine); DLH_EIO naming it. */
+int dlh_rundir_mkdirs(const char *path);
+
 /* Closes r and releases its lock. */
 void dlh_rundir_close(dlh_rundir *r);
 const char *dlh_rundir_path(const dlh_rundir *r);
