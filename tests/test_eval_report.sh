@@ -148,6 +148,17 @@ else
     skip "no python3 to parse the JSON"
 fi
 
+# The same report on the opencl backend (the matrix is counted on the host).
+if "$dlhost" plugins 2>/dev/null | grep -q '^backend  *opencl'; then
+    run_cmd "$dlhost" eval s.cfg --weights named.safetensors --backend opencl
+    report_of "$OUT_FILE" >got.txt
+    ref_text report_named_text >want.txt
+    cmp -s got.txt want.txt
+    ok $? "opencl: the same report"
+else
+    skip "no opencl backend"
+fi
+
 # --- 2. no class names, a class absent: "micro avg" ------------------------
 scenario unnamed 3
 run_cmd "$dlhost" init s.cfg --out eye.safetensors
