@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "compare.h"
 #include "curves.h"
 #include "cv.h"
 #include "error.h"
@@ -49,9 +50,12 @@ static const char help_text[] =
     "                        data, loss, guard and update of every epoch into\n"
     "                        profile.csv in the run directory and prints the last\n"
     "                        epoch's (the backend is synchronised at every mark)\n"
-    "  eval CFG --weights FILE [--backend NAME] [--set KEY=VALUE]...\n"
+    "  eval CFG --weights FILE [--json FILE] [--backend NAME] [--set KEY=VALUE]...\n"
     "                        evaluate the weights of FILE on CFG's data.test:\n"
-    "                        loss, accuracy and the confusion matrix\n"
+    "                        loss, accuracy, the classification report (per-class\n"
+    "                        precision, recall, F1, support; macro and weighted\n"
+    "                        averages) and the confusion matrix; --json writes the\n"
+    "                        same numbers to FILE\n"
     "  check CFG [--backend NAME] [--set KEY=VALUE]...\n"
     "                        validate CFG and print the model without training\n"
     "  cv CFG --folds K [--stratified] [--repeats R] [--refit] [--runs DIR]\n"
@@ -92,6 +96,10 @@ static const char help_text[] =
     "  plot RUNDIR [--out FILE]\n"
     "                        draw RUNDIR/metrics.csv as learning curves into\n"
     "                        RUNDIR/curves.svg (or FILE); a run keeps it current\n"
+    "  compare RUNDIR... [--out FILE]\n"
+    "                        the runs' best metrics side by side (a row per\n"
+    "                        metrics.csv column) and their curves overlaid in\n"
+    "                        FILE (default compare.svg)\n"
     "  plugins [--verbose]   list the registered components (kind, name, plugin\n"
     "                        file, version, ABI); --verbose adds descriptions,\n"
     "                        parameters, full paths and the devices each backend\n"
@@ -297,7 +305,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     int is_run = strcmp(cmd, "run") == 0, is_eval = strcmp(cmd, "eval") == 0;
     int is_aug = strcmp(cmd, "augment") == 0, is_gc = strcmp(cmd, "gradcheck") == 0;
     int is_init = strcmp(cmd, "init") == 0;
-    const char *layer = NULL, *init_out = NULL;
+    const char *layer = NULL, *init_out = NULL, *json = NULL;
     int profile = 0;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     int n_sets = 0;
@@ -313,7 +321,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
             free(sets);
             return 0;
         } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--set") == 0 ||
-                   (is_eval && strcmp(a, "--weights") == 0) ||
+                   (is_eval && (strcmp(a, "--weights") == 0 || strcmp(a, "--json") == 0)) ||
                    (is_aug && (strcmp(a, "--out") == 0 || strcmp(a, "--samples") == 0 ||
                                strcmp(a, "--rate") == 0)) ||
                    (is_gc && strcmp(a, "--layer") == 0) ||
@@ -327,6 +335,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
                 backend = argv[++i];
             else if (strcmp(a, "--weights") == 0)
                 weights = argv[++i];
+            else if (strcmp(a, "--json") == 0)
+                json = argv[++i];
             else if (strcmp(a, "--runs") == 0)
                 runs = argv[++i];
             else if (strcmp(a, "--resume") == 0)
@@ -347,6 +357,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
             init_out = a + 6;
         } else if (is_eval && strncmp(a, "--weights=", 10) == 0) {
             weights = a + 10;
+        } else if (is_eval && strncmp(a, "--json=", 7) == 0) {
+            json = a + 7;
         } else if (is_run && strncmp(a, "--runs=", 7) == 0) {
             runs = a + 7;
         } else if (is_run && strncmp(a, "--resume=", 9) == 0) {
@@ -370,6 +382,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
         status = usage_error("%s: --backend needs a name", cmd);
     if (!status && is_eval && (!weights || !weights[0]))
         status = usage_error("eval: missing the weights (dlhost eval CFG --weights FILE)");
+    if (!status && json && !json[0])
+        status = usage_error("eval: --json needs a file name");
     if (!status && is_init && (!init_out || !init_out[0]))
         status = usage_error("init: missing the output file (dlhost init CFG --out FILE)");
     if (!status && runs && !runs[0])
@@ -426,7 +440,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
                                 .profile = profile };
         rc = dlh_run_ex(cfg, backend, &opt, stdout);
     } else if (is_eval)
-        rc = dlh_eval(cfg, backend, weights, stdout);
+        rc = dlh_eval_json(cfg, backend, weights, json, stdout);
     else if (is_aug)
         rc = dlh_preview(cfg, backend, out, n_samples, rate, stdout);
     else if (is_gc)
@@ -621,6 +635,63 @@ static int cmd_plot(int argc, char **argv)
     return status;
 }
 
+/* dlhost compare RUNDIR... [--out FILE]: a folder that is not a run or a
+   metrics.csv that cannot be read is the user's to fix (status 2); a
+   compare.svg that cannot be written a runtime failure (1). */
+static int cmd_compare(int argc, char **argv)
+{
+    const char *out = "compare.svg";
+    const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
+    size_t n = 0;
+    if (!dirs) {
+        dlh_error_set("out of memory");
+        return report(DLH_ENOMEM, EXIT_RUNTIME);
+    }
+    int status = 0;
+    for (int i = 0; i < argc && !status; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(help_text, stdout);
+            free(dirs);
+            return 0;
+        } else if (strcmp(a, "--out") == 0) {
+            if (i + 1 >= argc)
+                status = usage_error("compare: option '--out' needs a value");
+            else
+                out = argv[++i];
+        } else if (strncmp(a, "--out=", 6) == 0) {
+            out = a + 6;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            status = usage_error("compare: unknown option '%s'", a);
+        } else if (!a[0]) {
+            status = usage_error("compare: an empty run folder name");
+        } else {
+            dirs[n++] = a;
+        }
+    }
+    if (!status && n == 0)
+        status = usage_error("compare: missing the run folders (dlhost compare RUNDIR... "
+                             "[--out FILE])");
+    if (!status && !out[0])
+        status = usage_error("compare: --out needs a file name");
+    if (status) {
+        free(dirs);
+        return status;
+    }
+    dlh_compare c;
+    int rc = dlh_compare_load(dirs, n, &c);
+    free(dirs);
+    if (rc < 0)
+        return report(rc, rc == DLH_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE);
+    dlh_compare_print(stdout, &c);
+    if ((rc = dlh_compare_svg(&c, out)) < 0)
+        status = report(rc, exit_status(rc));
+    else
+        printf("%s: %zu run%s drawn\n", out, n, n == 1 ? "" : "s");
+    dlh_compare_free(&c);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -642,6 +713,8 @@ int main(int argc, char **argv)
         return cmd_plot(argc - 2, argv + 2);
     if (strcmp(cmd, "cv") == 0 || strcmp(cmd, "sweep") == 0)
         return cmd_select(cmd, argc - 2, argv + 2);
+    if (strcmp(cmd, "compare") == 0)
+        return cmd_compare(argc - 2, argv + 2);
     if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0 || strcmp(cmd, "eval") == 0 ||
         strcmp(cmd, "augment") == 0 || strcmp(cmd, "gradcheck") == 0 ||
         strcmp(cmd, "init") == 0)

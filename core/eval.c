@@ -12,6 +12,7 @@
 #include "graph.h"
 #include "metrics.h"
 #include "registry.h"
+#include "report.h"
 #include "safetensors.h"
 #include "whiten.h"
 
@@ -762,8 +763,9 @@ void dlh_eval_print_head(FILE *out, const dlh_experiment *e, const dlh_evaluator
     fprintf(out, "  (loss[%d] %s, weight %g)\n", h, eh->loss_type, eh->weight);
 }
 
-static void eval_print(FILE *out, const dlh_experiment *e, const dlh_evaluator *ev,
-                       double loss, double acc, const int64_t *conf, char *const *names)
+static int eval_print(FILE *out, const dlh_experiment *e, const dlh_evaluator *ev,
+                      double loss, double acc, const int64_t *conf, char *const *names,
+                      const char *weights, const char *json)
 {
     fprintf(out, "test  %" PRId64 " samples  loss %.6f", e->test.info.n_samples, loss);
     if (!isnan(acc))
@@ -771,39 +773,44 @@ static void eval_print(FILE *out, const dlh_experiment *e, const dlh_evaluator *
     fprintf(out, "\n");
     for (int h = 0; e->loss_list && h < e->n_heads; h++)
         dlh_eval_print_head(out, e, ev, h);
-    if (!conf)
-        return;
-    if (e->loss_list)
-        fprintf(out, "head '%s': ", e->heads[0].name);
-    int64_t C = e->n_classes, most = 1;
-    for (int64_t i = 0; i < C * C; i++)
-        most = conf[i] > most ? conf[i] : most;
-    int w = 1;
-    for (int64_t m = most; m >= 10; m /= 10)
-        w++;
-    if (w < 3)
-        w = 3;
-    fprintf(out, "confusion matrix (rows = true class, columns = predicted class)\n");
-    fprintf(out, "%*s", 6, "");
-    for (int64_t j = 0; j < C; j++)
-        fprintf(out, " %*" PRId64, w, j);
-    fprintf(out, "\n");
-    for (int64_t i = 0; i < C; i++) {
-        fprintf(out, "%5" PRId64 " ", i);
-        for (int64_t j = 0; j < C; j++)
-            fprintf(out, " %*" PRId64, w, conf[i * C + j]);
+    dlh_class_report rep;
+    memset(&rep, 0, sizeof rep);
+    int rc = conf ? dlh_class_report_new(conf, e->n_classes, &rep) : 0;
+    if (rc)
+        return rc;
+    if (conf) {
+        const char *head = e->loss_list ? e->heads[0].name : NULL;
+        if (head)
+            fprintf(out, "head '%s': ", head);
+        fprintf(out, "classification report\n");
+        dlh_class_report_print(out, &rep, names);
         fprintf(out, "\n");
+        if (head)
+            fprintf(out, "head '%s': ", head);
+        dlh_confusion_print(out, conf, e->n_classes, names);
+    } else {
+        fprintf(out, "(regression targets: the loss only; per-sample metrics such as mae, "
+                     "rmse and r2 come with the metric plugins)\n");
     }
-    if (!names)
-        return;
-    fprintf(out, "classes:");
-    for (int64_t k = 0; k < C; k++)
-        fprintf(out, "%s %" PRId64 " %s", k ? "," : "", k, names[k]);
-    fprintf(out, "\n");
+    if (json) {
+        dlh_eval_result res = { e->name, weights, e->loss_list ? e->heads[0].name : NULL,
+                                e->test.info.n_samples, loss, acc, conf ? &rep : NULL,
+                                conf, names };
+        if ((rc = dlh_eval_json_write(json, &res)) == 0)
+            fprintf(out, "wrote %s\n", json);
+    }
+    dlh_class_report_free(&rep);
+    return rc;
 }
 
 int dlh_eval(dlh_config *cfg, const char *backend_override, const char *weights,
              FILE *out)
+{
+    return dlh_eval_json(cfg, backend_override, weights, NULL, out);
+}
+
+int dlh_eval_json(dlh_config *cfg, const char *backend_override, const char *weights,
+                  const char *json, FILE *out)
 {
     dlh_experiment *e = NULL;
     dlh_st_file *f = NULL;
@@ -816,8 +823,8 @@ int dlh_eval(dlh_config *cfg, const char *backend_override, const char *weights,
     char **names = NULL;
     memset(&norm, 0, sizeof norm);
     memset(&ev, 0, sizeof ev);
-    int rc = dlh_experiment_new(cfg, backend_override, 0, &e);
-    if (rc)
+    int rc = json ? dlh_eval_json_check(json) : 0;
+    if (rc || (rc = dlh_experiment_new(cfg, backend_override, 0, &e)))
         return rc;
     if (!e->test.ops) {
         dlh_error_set("%s: eval needs data.test (the experiment has none)",
@@ -856,7 +863,10 @@ int dlh_eval(dlh_config *cfg, const char *backend_override, const char *weights,
         goto done;
     }
     fprintf(out, "eval %s: %s (%s)\n", e->name, weights, e->backend_line);
-    eval_print(out, e, &ev, loss, acc, conf, names);
+    /* The data's class names where the checkpoint has none. */
+    char *const *shown = names ? names : e->n_class_names == e->n_classes
+                         ? (char *const *)e->class_names : NULL;
+    rc = eval_print(out, e, &ev, loss, acc, conf, shown, weights, json);
     fflush(out);
 done:
     for (int64_t k = 0; names && k < e->n_classes; k++)

@@ -134,11 +134,19 @@ int dlh_checkpoint_check(const dlh_experiment *e, const dlh_st_file *f, const ch
 
 /* `dlhost eval`: builds cfg, loads `weights` (and its normalisation
    statistics and class count), evaluates data.test and prints loss,
-   accuracy and the confusion matrix (rows = true class) to out.
+   accuracy, scikit-learn's classification report (report.h) and the
+   confusion matrix (rows = true class) to out.
    A checkpoint that does not fit the experiment (missing tensor, other
    shape, other class count) is DLH_ECONFIG / DLH_ESHAPE; an unreadable or
    corrupt file DLH_EIO / DLH_EDATA. */
 int dlh_eval(dlh_config *cfg, const char *backend_override, const char *weights,
              FILE *out);
+/* dlh_eval, then (json not NULL) the same numbers as JSON into the file json
+   (report.h's dlh_eval_json_write, atomic): loss, accuracy, per-class
+   precision, recall, F1 and support, their averages, the confusion matrix
+   and the class names.  A json path whose folder is missing or not
+   writable is DLH_EIO before anything is evaluated. */
+int dlh_eval_json(dlh_config *cfg, const char *backend_override, const char *weights,
+                  const char *json, FILE *out);
 
 #endif

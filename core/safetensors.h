@@ -53,6 +53,11 @@ int dlh_st_write_fill(const char *path, const dlh_st_entry *entries, size_t n,
    DLH_EIO with "path: what failed: strerror". */
 int dlh_file_write_atomic(const char *path, const void *data, size_t len);
 
+/* The JSON escape of byte c (backslash-n for a newline, backslash-u0001
+   for byte 1; tmp holds one built here), or NULL when c stands for itself
+   (UTF-8 included). */
+const char *dlh_json_escape(unsigned char c, char tmp[8]);
+
 /* A file read and validated in memory. */
 typedef struct dlh_st_file dlh_st_file;
 

@@ -133,6 +133,51 @@ static void test_svg(void)
     free(svg);
 }
 
+/* metrics.csv by its header (dlhost compare), and runs overlaid. */
+static void test_table(void)
+{
+    const char *path = put_text("table.csv", "epoch,train_loss,val_precision,val_loss.h\n"
+                                "1,0.5,,0.25\n2,0.4,0.75,0.125\n");
+    dlh_metrics_table t;
+    int rc = dlh_metrics_table_read(path, &t);
+    ok(rc == 0 && t.n_cols == 4 && t.n_rows == 2 && strcmp(t.names[2], "val_precision") == 0 &&
+       isnan(t.v[2]) && t.v[4 + 2] == 0.75 && t.v[4 + 3] == 0.125,
+       "any columns: names, values, an empty field as NaN (%s)", dlh_error_get());
+    ok(rc == 0 && dlh_metrics_table_col(&t, "val_loss.h") == 3 &&
+       dlh_metrics_table_col(&t, "val_accuracy") == -1, "columns found by name");
+    dlh_metrics_table a = t;
+    path = put_text("plain.csv", HEADER "1,0.9,0.6,1.0,0.55,0.001,1,1\n");
+    dlh_metrics_table b;
+    rc = dlh_metrics_table_read(path, &b);
+    const char *names[2] = { "run<a>", "b" };
+    const dlh_metrics_table both[2] = { a, b };
+    char *svg = NULL;
+    size_t len = 0;
+    rc = rc ? rc : dlh_curves_compare_svg(names, both, 2, &svg, &len);
+    /* a: train_loss only (val_loss.h is not val_loss); b: all four. */
+    ok(rc == 0 && count(svg, "<polyline") == 1 + 4 && strstr(svg, ">run&lt;a&gt;</text>") &&
+       strstr(svg, "2 runs (2 epochs)") && count(svg, "stroke-dasharray") == 2,
+       "runs overlaid: a polyline per series, escaped names, train dashed");
+    free(svg);
+    dlh_metrics_table_free(&t);
+    dlh_metrics_table_free(&b);
+
+    static const struct {
+        const char *name, *text, *want;
+    } bad[] = {
+        { "t-first.csv", "loss,epoch\n", "t-first.csv:1: expected the header" },
+        { "t-twice.csv", "epoch,a,a\n", "column 'a' comes twice" },
+        { "t-empty-name.csv", "epoch,,a\n", "t-empty-name.csv:1: expected the header" },
+        { "t-fields.csv", "epoch,a\n1\n", "t-fields.csv:2: 1 fields, expected 2 (epoch,a)" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        path = put_text(bad[i].name, bad[i].text);
+        rc = dlh_metrics_table_read(path, &t);
+        ok(rc == DLH_EDATA && t.names == NULL && strstr(dlh_error_get(), bad[i].want),
+           "%s refused: %s", bad[i].name, dlh_error_get());
+    }
+}
+
 static void test_rundir(void)
 {
     dlh_rundir *rd = NULL;
@@ -173,6 +218,7 @@ int main(void)
     tmpdir_make(dir, sizeof dir, base, "dlhost-curves");
     test_read();
     test_svg();
+    test_table();
     test_rundir();
     if (tmpdir_remove(dir) != 0)
         diag("could not remove %s", dir);
