@@ -1181,7 +1181,7 @@ static int exp_train(dlh_experiment *e, config_setting_t *group)
     if (!p)
         return DLH_ENOMEM;
     const int64_t def_epochs = 10, def_batch = 32, def_patience = 5, def_every = 1;
-    const int def_true = 1;
+    const int def_true = 1, def_false = 0;
     config_setting_t *es, *ck;
     int rc;
     if ((rc = dlh_param_int(p, "epochs", &def_epochs, 1, INT32_MAX, &e->epochs)) ||
@@ -1189,6 +1189,7 @@ static int exp_train(dlh_experiment *e, config_setting_t *group)
                             &e->batch_size)) ||
         (rc = dlh_param_bool(p, "shuffle", &def_true, &e->shuffle)) ||
         (rc = exp_sampler(e, p, group)) ||
+        (rc = dlh_param_bool(p, "diagnostics", &def_false, &e->diagnostics)) ||
         (rc = dlh_params_check_unused(p)) ||
         (rc = exp_member(p, group, "early_stopping", 0, 0, &es)) ||
         (rc = exp_member(p, group, "checkpoint", 0, 0, &ck)))

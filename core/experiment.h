@@ -138,6 +138,7 @@ typedef struct dlh_experiment {
     int64_t checkpoint_every;       /* train.checkpoint.every_epochs, 0 = never */
     int keep_best;                  /* train.checkpoint.keep_best */
     int accuracy;                   /* report accuracy (class targets) */
+    int diagnostics;                /* train.diagnostics (diagnose.h) */
 
     /* private: every params view handed out, freed with the experiment
        (the strings above point into them). */

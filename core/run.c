@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "batcher.h"
+#include "diagnose.h"
 #include "error.h"
 #include "eval.h"
 #include "experiment.h"
@@ -433,6 +434,8 @@ static int run_setup(run_state *r)
         return DLH_ENOMEM;
     r->monitor = r->n_val == 0 ? "train_loss"
                  : e->monitor == DLH_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss";
+    if ((rc = dlh_diag_new(e, &r->diag)))
+        return rc;
     return run_setup_heads(r);
 }
 
@@ -459,6 +462,7 @@ static void run_free(run_state *r)
     free(r->best_ckpt);
     dlh_model_tensors_free(r->ckpt, r->n_ckpt);
     dlh_profile_free(r->prof);
+    dlh_diag_free(r->diag);
     dlh_rundir_close(r->rd);
     free(r->path_last);
     free(r->path_best);
@@ -753,6 +757,8 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
 
     if (r->prof)
         dlh_profile_begin(r->prof);
+    if ((rc = dlh_diag_epoch_begin(r->diag)))
+        return rc;
     dlh_sampler_order(&r->sampler, e->seed, (uint64_t)epoch, r->order);
     if ((rc = dlh_batcher_start_at(r->bt_train, r->order, n, bs, 1, e->seed,
                                    (uint64_t)epoch, first)))
@@ -776,6 +782,8 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         if (pf)
             tp = dlh_profile_add(pf, DLH_PROF_LOAD, tp);
         if ((rc = dlh_graph_forward(r->g, b, 1, r->step, e->seed)))
+            goto fail;
+        if (e->diagnostics && (rc = dlh_diag_forward(r->diag, b)))
             goto fail;
         if (pf)
             tp = dlh_profile_mark(pf);  /* the layers timed themselves */
@@ -834,6 +842,8 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
             goto fail;
         if (pf)
             dlh_profile_add(pf, DLH_PROF_UPDATE, tp);
+        if (e->diagnostics && (rc = dlh_diag_step(r->diag)))
+            goto fail;
         *last_lr = e->groups[e->n_groups - 1].lr_now;
         sum += (double)loss * (double)b;
         seen += b;
@@ -978,6 +988,8 @@ static int run_train(run_state *r)
                  speed);
         fprintf(r->out, "%s\n", line);
         fflush(r->out);
+        if ((rc = dlh_diag_epoch(r->diag, dlh_rundir_path(r->rd), epoch + 1, loss, vloss)))
+            return rc;
 
         if ((rc = dlh_rundir_metrics(r->rd, &row)))
             return rc;
@@ -1057,6 +1069,8 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
                                                  r.n_cols)))
             goto done;
         rc = dlh_run_resume(&r, dir, &rows, &n_rows);
+        if (rc == 0)
+            dlh_diag_replay(r.diag, rows, n_rows);
         if (rc == 0)
             rc = dlh_rundir_restart(r.rd, cfg, rows, n_rows);
         free(rows);

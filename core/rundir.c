@@ -349,7 +349,7 @@ static int rundir_sweep(dlh_rundir *r)
 static int rundir_forget(dlh_rundir *r)
 {
     static const char *const old[] = { "last.safetensors", "best.safetensors",
-                                       "profile.csv" };
+                                       "profile.csv", "diagnostics.csv" };
     int gone = 0;
     for (size_t i = 0; i < sizeof old / sizeof *old; i++) {
         char *p = path_join(r->path, old[i]);
