@@ -109,6 +109,17 @@ int dlh_diag_check_model(const dlh_experiment *e)
     return warned;
 }
 
+int dlh_diag_loss_sums(dlh_experiment *e)
+{
+    config_setting_t *l = config_setting_get_member(dlh_config_root(e->cfg), "loss");
+    const char *red;
+    if (l && config_setting_is_list(l))
+        l = config_setting_get_elem(l, 0);
+    return l && config_setting_is_group(l) &&
+           config_setting_lookup_string(l, "reduction", &red) == CONFIG_TRUE &&
+           strcmp(red, "sum") == 0;
+}
+
 /* ------------------------------------------------------------ setup */
 
 static int diag_alloc(const dlh_backend *be, int64_t n, dlh_tensor *t)

@@ -41,6 +41,11 @@
    warnings it printed. */
 int dlh_diag_check_model(const dlh_experiment *e);
 
+/* Whether the primary head's loss sums over the batch (reduction = "sum"),
+   so that run.c's first-batch check of the loss against ln(classes) divides
+   by the batch first. */
+int dlh_diag_loss_sums(dlh_experiment *e);
+
 /* The update/weight ratio above which a layer's learning rate is called too
    high (100 times the 1e-3 of the usual heuristic), and the fraction of a
    ReLU layer's units that may be dead before a warning. */

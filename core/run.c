@@ -724,11 +724,13 @@ static void run_sanity(run_state *r, float loss)
     dlh_experiment *e = r->e;
     if (strcmp(e->loss_type, "cross_entropy") != 0 || e->n_classes < 2)
         return;
-    double expect = log((double)e->n_classes);
-    if ((double)loss < expect / 4.0 || (double)loss > expect * 4.0)
+    double expect = log((double)e->n_classes), mean = (double)loss;
+    if (dlh_diag_loss_sums(e))      /* reduction "sum": the first batch's total */
+        mean /= (double)(e->batch_size < r->n_epoch ? e->batch_size : r->n_epoch);
+    if (mean < expect / 4.0 || mean > expect * 4.0)
         dlh_log(DLH_LOG_WARN, "the first batch's loss %.4g is far from ln(%" PRId64
                 ") = %.4g, what an untrained classifier gives; check the "
-                "initialisation, the labels and the normalisation", (double)loss,
+                "initialisation, the labels and the normalisation", mean,
                 e->n_classes, expect);
 }
 

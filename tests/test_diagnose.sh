@@ -70,6 +70,7 @@ awk -F, 'NR > 1 { for (j = 1; j <= 2; j++) { r = $j > 0 ? $j : 0; e = exp(2 * r)
 # close FILE: each of the four statistics of the layer in FILE's rows
 # against want.txt (relative 1e-5, absolute 1e-7).
 close() {
+    [ -f "$1" ] || { echo "no $1"; return; }
     awk -F, 'NR == FNR { w[$1] = $0; next }
         FNR > 1 && ($2 in w) { split(w[$2], v, " ")
             for (k = 2; k <= 5; k++) { d = $(k + 2) - v[k]; if (d < 0) d = -d
@@ -160,6 +161,63 @@ else
         "with diagnostics, four times the steps make the same number of allocation calls"
 fi
 
+# Channels: 32 samples of [2, 3, 3] whose channel 1 is never above 0; a
+# ReLU on the data (units: the 2 channels), then a conv2d whose bias of -100
+# kills its 4 channels.
+awk 'BEGIN { srand(11); printf "c"; for (j = 0; j < 18; j++) printf ",p%d", j; print ""
+    for (i = 0; i < 32; i++) { printf "%d", i % 2
+        for (j = 0; j < 18; j++) printf ",%.3f", j < 9 ? rand() - 0.3 : -rand(); print "" } }' \
+    >img.csv
+cat >conv.cfg <<'EOF'
+name = "conv";
+seed = 5;
+backend = { type = "cpu"; };
+data = { train = { type = "csv"; path = "img.csv"; header = true; label_column = 0;
+                   shape = [2, 3, 3]; }; };
+model = (
+  { name = "act"; type = "relu"; },
+  { name = "conv"; type = "conv2d"; out_channels = 4; kernel_size = 3; padding = 1;
+    bias_init = { type = "constant"; value = -100.0; }; },
+  { name = "rc"; type = "relu"; },
+  { name = "flat"; type = "flatten"; },
+  { name = "out"; type = "dense"; units = 2; }
+);
+loss = { type = "cross_entropy"; };
+optimizer = { type = "sgd"; lr = 0.05; };
+train = { epochs = 1; batch_size = 8; diagnostics = true; };
+EOF
+run_cmd "$dlhost" run conv.cfg --runs conv
+ok "$RC" "the conv run exits 0"
+awk -F, 'NR > 1 { for (j = 2; j <= 19; j++) { r = $j > 0 ? $j : 0; n++; s += r; q += r * r
+        z += (r == 0); if (r > 0) fired[j < 11] = 1 } }
+    END { m = s / n; printf "act %.9g %.9g %.9g %.9g\n", m, sqrt(q / n - m * m), z / n,
+        (2 - fired[0] - fired[1]) / 2 }' img.csv >want.txt
+is "$(close conv/conv/diagnostics.csv)" "" \
+    "a ReLU on [2, 3, 3] samples: mean, std and zeros as computed from the data; its units are the channels"
+is "$(awk -F, '$2 == "act" { print $7 }' conv/conv/diagnostics.csv)" "0.5" \
+    "channel 1 never above 0: half of the channels never fired"
+like "$ERR_FILE" "rc: 100 % of units never fired in epoch 1 (4 of 4 never above 0" \
+    "the conv2d's 4 channels behind a bias of -100: all dead"
+
+# The same statistics on opencl, where the plugin is on the path.
+"$dlhost" plugins >plugins.txt 2>&1
+if grep -q '^backend  *opencl ' plugins.txt; then
+    for c in ok conv; do
+        run_cmd "$dlhost" run $c.cfg --runs "ocl_$c" --backend opencl
+        ok "$RC" "$c.cfg on opencl exits 0"
+        name=$(sed -n 's/^name = "\(.*\)";/\1/p' $c.cfg)
+        cpu=runs/diag; [ $c = conv ] && cpu=conv/conv
+        is "$(awk -F, 'NR == FNR { v[FNR] = $0; next }
+                { split(v[FNR], a, ","); for (k = 1; k <= NF; k++) { d = $k - a[k]; if (d < 0) d = -d
+                  m = a[k] < 0 ? -a[k] : a[k]
+                  if ($k != a[k] && (k < 4 || d > 1e-3 * m + 1e-6)) print FNR ": " $0 " against " v[FNR] } }' \
+              "$cpu/diagnostics.csv" "ocl_$c/$name/diagnostics.csv")" "" \
+            "$c.cfg: opencl's diagnostics.csv equals cpu's within 1e-3"
+    done
+else
+    skip "the opencl plugin is not on the plugin path"
+fi
+
 # ---- newcomer traps
 
 # softmax (or log_softmax) before cross_entropy: check and run warn.
@@ -198,6 +256,12 @@ awk -F, 'NR == 1 { print; next } { print $1 * 1000 "," $2 * 1000 "," $3 }' train
 run_cmd "$dlhost" run good.cfg --runs big --set data.train.path=big.csv
 grep -Eq "warning: the first batch's loss [0-9.e+]+ is far from ln\(2\) = 0.6931" "$ERR_FILE"
 ok $? "inputs 1000 times too large: the first batch's loss is far from ln(2)"
+sed 's/type = "cross_entropy";/type = "cross_entropy"; reduction = "sum";/' good.cfg >sum.cfg
+run_cmd "$dlhost" run sum.cfg --runs sum
+ok "$RC" "a correct run whose loss sums over the batch exits 0"
+unlike "$ERR_FILE" "first batch" "reduction = \"sum\": the batch's mean is compared, no warning"
+run_cmd "$dlhost" run sum.cfg --runs bigsum --set data.train.path=big.csv
+like "$ERR_FILE" "the first batch's loss" "reduction = \"sum\" with inputs 1000 times too large still warns"
 
 # Overfitting: 48 samples of noise with random labels to learn by heart,
 # validated on 200 others.
