@@ -44,12 +44,17 @@ struct dlh_diag {
     int n, n_slots;
     diag_node *nodes;
     size_t *slot_off;               /* into snap, [n_slots] */
-    dlh_tensor dev, rows, zero, umax_step, umax, snap;
+    dlh_tensor dev, rows, umax_step, umax, snap;
+    dlh_tensor zero;                /* [3 max_batch max_per]: x, x^2, x == 0 */
     float *host;                    /* [3n + 2 n_slots] */
     float *host_units;              /* [total units] */
     size_t n_units;
     dlh_ew_kernel *k_zero, *k_max, *k_diff;
     int64_t b;                      /* samples of the step under way */
+    /* The update ratio is measured every ratio_every-th step of an epoch
+       (DLH_DIAG_RATIO_SAMPLES a epoch): step counts them. */
+    int64_t step, ratio_every;
+    int ratio_now;
     /* The overfitting trap: the losses of every epoch. */
     double *train_loss, *val_loss;  /* [epochs] */
     int64_t patience;
@@ -165,12 +170,13 @@ static int diag_setup_stats(dlh_diag *d)
         !(d->host_units = calloc(d->n_units + 1, sizeof *d->host_units)))
         return diag_oom();
     if ((rc = diag_alloc(d->be, (int64_t)n_dev, &d->dev)) ||
-        (rc = diag_alloc(d->be, mb * max_units, &d->rows)) ||
-        (rc = diag_alloc(d->be, mb * max_per, &d->zero)) ||
+        (rc = diag_alloc(d->be, mb * (max_units > 3 ? max_units : 3), &d->rows)) ||
+        (rc = diag_alloc(d->be, 3 * mb * max_per, &d->zero)) ||
         (rc = diag_alloc(d->be, max_units, &d->umax_step)) ||
         (rc = diag_alloc(d->be, (int64_t)d->n_units, &d->umax)) ||
         (rc = diag_alloc(d->be, n_params, &d->snap)) ||
-        (rc = dlh_ew_compile(d->be, "in x; out z; z = x == 0;", &d->k_zero)) ||
+        (rc = dlh_ew_compile(d->be, "in x; out s, q, z; s = x; q = x*x; z = x == 0;",
+                             &d->k_zero)) ||
         (rc = dlh_ew_compile(d->be, "in m; inout a; a = max(a, m);", &d->k_max)) ||
         (rc = dlh_ew_compile(d->be, "in w; inout s; s = w - s;", &d->k_diff))) {
         dlh_error_prefix("diagnostics: ");
@@ -247,10 +253,12 @@ void dlh_diag_replay(dlh_diag *d, const dlh_epoch_row *rows, size_t n)
 
 /* ------------------------------------------------------------ steps */
 
-int dlh_diag_epoch_begin(dlh_diag *d)
+int dlh_diag_epoch_begin(dlh_diag *d, int64_t steps)
 {
     if (!d->on)
         return 0;
+    d->step = 0;
+    d->ratio_every = steps > DLH_DIAG_RATIO_SAMPLES ? steps / DLH_DIAG_RATIO_SAMPLES : 1;
     for (int i = 0; i < d->n; i++) {
         diag_node *nd = &d->nodes[i];
         nd->sum = nd->sumsq = nd->zeros = nd->count = 0.0;
@@ -260,29 +268,23 @@ int dlh_diag_epoch_begin(dlh_diag *d)
     return d->n_units ? d->be->ops->fill(d->be->ctx, d->umax.mem, d->n_units, -FLT_MAX) : 0;
 }
 
-/* A sum (op SUM or SUMSQ) of b rows of `per` values into dev[at]: per-row
-   sums first, so that no reduction is wider than one sample. */
-static int diag_sum(dlh_diag *d, dlh_reduce_op op, dlh_mem x, int64_t b, int64_t per,
-                    size_t at)
-{
-    const dlh_backend *be = d->be;
-    int rc = be->ops->reduce(be->ctx, op, 1, (int)b, (int)per, x, d->rows.mem, diag_no_idx);
-    return rc ? rc : be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 1, (int)b, d->rows.mem,
-                                     dlh_mem_at(d->dev.mem, at), diag_no_idx);
-}
-
-/* Node nd's output x of b samples: sum, sum of squares, zeros, unit maxima. */
+/* Node nd's output x of b samples: sum, sum of squares, zeros, unit maxima.
+   Few backend calls (each may wake a thread team): x, x^2 and x == 0 side
+   by side in the scratch, summed per row (no reduction wider than one
+   sample), then the three at once. */
 static int diag_node_step(dlh_diag *d, const diag_node *nd, int i, dlh_mem x, int64_t b)
 {
     const dlh_backend *be = d->be;
     size_t at = DIAG_PER_NODE * (size_t)i, n = (size_t)(b * nd->per);
+    dlh_ew_arg sa[4] = { dlh_ew_full(x, n), dlh_ew_full(d->zero.mem, n),
+                         dlh_ew_full(dlh_mem_at(d->zero.mem, n), n),
+                         dlh_ew_full(dlh_mem_at(d->zero.mem, 2 * n), n) };
     int rc;
-    if ((rc = diag_sum(d, DLH_REDUCE_SUM, x, b, nd->per, at + DIAG_SUM)) ||
-        (rc = diag_sum(d, DLH_REDUCE_SUMSQ, x, b, nd->per, at + DIAG_SUMSQ)))
-        return rc;
-    dlh_ew_arg za[2] = { dlh_ew_full(x, n), dlh_ew_full(d->zero.mem, n) };
-    if ((rc = dlh_ew_run(d->k_zero, n, za, NULL)) ||
-        (rc = diag_sum(d, DLH_REDUCE_SUM, d->zero.mem, b, nd->per, at + DIAG_ZEROS)))
+    if ((rc = dlh_ew_run(d->k_zero, n, sa, NULL)) ||
+        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 3 * (int)b, (int)nd->per,
+                              d->zero.mem, d->rows.mem, diag_no_idx)) ||
+        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, DIAG_PER_NODE, (int)b,
+                              d->rows.mem, dlh_mem_at(d->dev.mem, at), diag_no_idx)))
         return rc;
     /* Each unit's maximum over the samples (and its positions), then into
        the epoch's. */
@@ -312,6 +314,7 @@ int dlh_diag_forward(dlh_diag *d, int64_t b)
     const dlh_backend *be = d->be;
     int rc;
     d->b = b;
+    d->ratio_now = d->step++ % d->ratio_every == 0;
     for (int i = 0; i < d->n; i++) {
         const diag_node *nd = &d->nodes[i];
         if (nd->stats &&
@@ -322,7 +325,7 @@ int dlh_diag_forward(dlh_diag *d, int64_t b)
     }
     /* The weights before the update, and their squared norms. */
     size_t base = DIAG_PER_NODE * (size_t)d->n;
-    for (int k = 0; k < d->n_slots; k++) {
+    for (int k = 0; d->ratio_now && k < d->n_slots; k++) {
         if (!diag_trainable(d, k))
             continue;
         const dlh_tensor *w = &d->e->slots[k].t->value;
@@ -344,7 +347,7 @@ int dlh_diag_step(dlh_diag *d)
     const dlh_experiment *e = d->e;
     size_t base = DIAG_PER_NODE * (size_t)d->n;
     int rc;
-    for (int k = 0; k < d->n_slots; k++) {
+    for (int k = 0; d->ratio_now && k < d->n_slots; k++) {
         if (!diag_trainable(d, k))
             continue;
         const dlh_tensor *w = &e->slots[k].t->value;
@@ -388,7 +391,7 @@ int dlh_diag_step(dlh_diag *d)
         nd->gnorm_max = gn > nd->gnorm_max ? gn : nd->gnorm_max;
         nd->steps++;
         /* Weights all zero (nothing to compare with): no ratio this step. */
-        if (w2 > 0.0) {
+        if (d->ratio_now && w2 > 0.0) {
             nd->ratio += sqrt(dw2 / w2);
             nd->ratio_steps++;
         }

@@ -18,7 +18,8 @@
  * of the epoch's training steps, the fraction of them exactly 0, the
  * fraction of units whose output was never > 0 over the epoch, the mean
  * over steps of the layer's gradient L2 norm (before clipping) and of
- * ||update|| / ||weights||; the last two empty for a layer without
+ * ||update|| / ||weights|| (that one over at most DLH_DIAG_RATIO_SAMPLES
+ * evenly spaced steps); the last two empty for a layer without
  * parameters.  Warnings (once per kind and layer): more than half of a
  * relu/relu6 layer's units never fired, an update/weight ratio above 0.1,
  * a gradient norm of 0 over a whole epoch.
@@ -51,6 +52,10 @@ int dlh_diag_loss_sums(dlh_experiment *e);
    ReLU layer's units that may be dead before a warning. */
 #define DLH_DIAG_RATIO_HIGH 1e-1
 #define DLH_DIAG_DEAD_WARN 0.5
+/* Steps of an epoch at which the update ratio is measured (evenly spaced,
+   the first included; every step of a shorter epoch): the copy and the two
+   passes over the weights cost about an optimiser update each. */
+#define DLH_DIAG_RATIO_SAMPLES 32
 
 typedef struct dlh_diag dlh_diag;
 
@@ -65,8 +70,8 @@ void dlh_diag_free(dlh_diag *d);
    overfitting trap; rows copied). */
 void dlh_diag_replay(dlh_diag *d, const dlh_epoch_row *rows, size_t n);
 
-/* Before an epoch's first step: clears the epoch's sums. */
-int dlh_diag_epoch_begin(dlh_diag *d);
+/* Before an epoch of `steps` steps: clears the epoch's sums. */
+int dlh_diag_epoch_begin(dlh_diag *d, int64_t steps);
 /* Step hooks, only with e->diagnostics on: after the training forward of
    b samples (the activations; the weights before the update), and after
    the update (the updates, the gradient norms; one device read). */

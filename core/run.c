@@ -759,7 +759,7 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
 
     if (r->prof)
         dlh_profile_begin(r->prof);
-    if ((rc = dlh_diag_epoch_begin(r->diag)))
+    if ((rc = dlh_diag_epoch_begin(r->diag, steps)))
         return rc;
     dlh_sampler_order(&r->sampler, e->seed, (uint64_t)epoch, r->order);
     if ((rc = dlh_batcher_start_at(r->bt_train, r->order, n, bs, 1, e->seed,
