@@ -45,7 +45,7 @@ struct dlh_diag {
     diag_node *nodes;
     size_t *slot_off;               /* into snap, [n_slots] */
     dlh_tensor dev, rows, umax_step, umax, snap;
-    dlh_tensor zero;                /* [3 max_batch max_per]: x, x^2, x == 0 */
+    dlh_tensor zero;                /* [2 max_batch max_per]: x^2, x == 0 */
     float *host;                    /* [3n + 2 n_slots] */
     float *host_units;              /* [total units] */
     size_t n_units;
@@ -171,12 +171,11 @@ static int diag_setup_stats(dlh_diag *d)
         return diag_oom();
     if ((rc = diag_alloc(d->be, (int64_t)n_dev, &d->dev)) ||
         (rc = diag_alloc(d->be, mb * (max_units > 3 ? max_units : 3), &d->rows)) ||
-        (rc = diag_alloc(d->be, 3 * mb * max_per, &d->zero)) ||
+        (rc = diag_alloc(d->be, 2 * mb * max_per, &d->zero)) ||
         (rc = diag_alloc(d->be, max_units, &d->umax_step)) ||
         (rc = diag_alloc(d->be, (int64_t)d->n_units, &d->umax)) ||
         (rc = diag_alloc(d->be, n_params, &d->snap)) ||
-        (rc = dlh_ew_compile(d->be, "in x; out s, q, z; s = x; q = x*x; z = x == 0;",
-                             &d->k_zero)) ||
+        (rc = dlh_ew_compile(d->be, "in x; out q, z; q = x*x; z = x == 0;", &d->k_zero)) ||
         (rc = dlh_ew_compile(d->be, "in m; inout a; a = max(a, m);", &d->k_max)) ||
         (rc = dlh_ew_compile(d->be, "in w; inout s; s = w - s;", &d->k_diff))) {
         dlh_error_prefix("diagnostics: ");
@@ -269,20 +268,22 @@ int dlh_diag_epoch_begin(dlh_diag *d, int64_t steps)
 }
 
 /* Node nd's output x of b samples: sum, sum of squares, zeros, unit maxima.
-   Few backend calls (each may wake a thread team): x, x^2 and x == 0 side
-   by side in the scratch, summed per row (no reduction wider than one
-   sample), then the three at once. */
+   Few backend calls (each may wake a thread team): x summed per row (no
+   reduction wider than one sample), x^2 and x == 0 side by side in the
+   scratch and summed per row after it, then the three sums at once. */
 static int diag_node_step(dlh_diag *d, const diag_node *nd, int i, dlh_mem x, int64_t b)
 {
     const dlh_backend *be = d->be;
     size_t at = DIAG_PER_NODE * (size_t)i, n = (size_t)(b * nd->per);
-    dlh_ew_arg sa[4] = { dlh_ew_full(x, n), dlh_ew_full(d->zero.mem, n),
-                         dlh_ew_full(dlh_mem_at(d->zero.mem, n), n),
-                         dlh_ew_full(dlh_mem_at(d->zero.mem, 2 * n), n) };
+    dlh_ew_arg sa[3] = { dlh_ew_full(x, n), dlh_ew_full(d->zero.mem, n),
+                         dlh_ew_full(dlh_mem_at(d->zero.mem, n), n) };
     int rc;
-    if ((rc = dlh_ew_run(d->k_zero, n, sa, NULL)) ||
-        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 3 * (int)b, (int)nd->per,
-                              d->zero.mem, d->rows.mem, diag_no_idx)) ||
+    if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, (int)b, (int)nd->per, x,
+                              d->rows.mem, diag_no_idx)) ||
+        (rc = dlh_ew_run(d->k_zero, n, sa, NULL)) ||
+        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 2 * (int)b, (int)nd->per,
+                              d->zero.mem, dlh_mem_at(d->rows.mem, (size_t)b),
+                              diag_no_idx)) ||
         (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, DIAG_PER_NODE, (int)b,
                               d->rows.mem, dlh_mem_at(d->dev.mem, at), diag_no_idx)))
         return rc;
