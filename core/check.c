@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "augment.h"
+#include "diagnose.h"
 #include "experiment.h"
 #include "metrics.h"
 #include "graph.h"
@@ -174,6 +175,8 @@ int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
                 e->keep_best ? ", keeping the best" : "");
     else
         fprintf(out, "%-11s no checkpoints\n", "");
+    fflush(out);
+    dlh_diag_check_model(e);
     fprintf(out, "ok\n");
     fflush(out);
     dlh_experiment_free(e);

@@ -39,7 +39,7 @@ static const char help_text[] =
     "\n"
     "Commands:\n"
     "  run CFG [--backend NAME] [--set KEY=VALUE]... [--runs DIR]\n"
-    "          [--resume RUNDIR] [--profile]\n"
+    "          [--resume RUNDIR] [--profile] [--diagnose]\n"
     "                        train the experiment described by CFG; the run\n"
     "                        directory is DIR/<name> (default runs/<name>);\n"
     "                        --resume continues RUNDIR/last.safetensors from where\n"
@@ -50,7 +50,11 @@ static const char help_text[] =
     "                        data, loss, guard and update of every epoch into\n"
     "                        profile.csv in the run directory and prints the last\n"
     "                        epoch's (the backend is synchronised at every mark)\n"
-    "  eval CFG --weights FILE [--json FILE] [--backend NAME] [--set KEY=VALUE]...\n"
+    "                        --diagnose (train.diagnostics = true) writes each\n"
+    "                        layer's activation, gradient and update statistics\n"
+    "                        per epoch to diagnostics.csv and warns of dead units,\n"
+    "                        too large updates and layers no gradient reaches\n"
+    "  eval CFG --weights FILE [--backend NAME] [--set KEY=VALUE]...\n"
     "                        evaluate the weights of FILE on CFG's data.test:\n"
     "                        loss, accuracy, the classification report (per-class\n"
     "                        precision, recall, F1, support; macro and weighted\n"
@@ -353,6 +357,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
                 sets[n_sets++] = argv[++i];
         } else if (is_run && strcmp(a, "--profile") == 0) {
             profile = 1;
+        } else if (is_run && strcmp(a, "--diagnose") == 0) {
+            sets[n_sets++] = "train.diagnostics=true";
         } else if (is_init && strncmp(a, "--out=", 6) == 0) {
             init_out = a + 6;
         } else if (is_eval && strncmp(a, "--weights=", 10) == 0) {

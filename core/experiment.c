@@ -1169,6 +1169,7 @@ static int exp_train(dlh_experiment *e, config_setting_t *group)
         (rc = exp_sampler(e, p, group)) ||
         (rc = dlh_param_string(p, "monitor", "", &monitor)) ||
         (rc = dlh_param_bool(p, "metrics_on_train", &def_false, &e->metrics_on_train)) ||
+        (rc = dlh_param_bool(p, "diagnostics", &def_false, &e->diagnostics)) ||
         (rc = dlh_params_check_unused(p)) ||
         (rc = exp_member(p, group, "early_stopping", 0, 0, &es)) ||
         (rc = exp_member(p, group, "checkpoint", 0, 0, &ck)))

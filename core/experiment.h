@@ -145,6 +145,7 @@ typedef struct dlh_experiment {
     config_setting_t *metrics_cfg;
     struct dlh_metric_set *metrics_val, *metrics_train;
     int metrics_on_train;
+    int diagnostics;                /* train.diagnostics (diagnose.h) */
 
     /* private: every params view handed out, freed with the experiment
        (the strings above point into them). */

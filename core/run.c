@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "batcher.h"
+#include "diagnose.h"
 #include "error.h"
 #include "eval.h"
 #include "experiment.h"
@@ -498,6 +499,8 @@ static int run_setup(run_state *r, const dlh_run_options *opt)
         r->monitor = "train_loss";
         r->monitor_goal = DLH_METRIC_MIN;
     }
+    if ((rc = dlh_diag_new(e, &r->diag)))
+        return rc;
     return run_setup_columns(r);
 }
 
@@ -524,6 +527,7 @@ static void run_free(run_state *r)
     free(r->best_ckpt);
     dlh_model_tensors_free(r->ckpt, r->n_ckpt);
     dlh_profile_free(r->prof);
+    dlh_diag_free(r->diag);
     dlh_rundir_close(r->rd);
     free(r->path_last);
     free(r->path_best);
@@ -785,11 +789,13 @@ static void run_sanity(run_state *r, float loss)
     dlh_experiment *e = r->e;
     if (strcmp(e->loss_type, "cross_entropy") != 0 || e->n_classes < 2)
         return;
-    double expect = log((double)e->n_classes);
-    if ((double)loss < expect / 4.0 || (double)loss > expect * 4.0)
+    double expect = log((double)e->n_classes), mean = (double)loss;
+    if (dlh_diag_loss_sums(e))      /* reduction "sum": the first batch's total */
+        mean /= (double)(e->batch_size < r->n_epoch ? e->batch_size : r->n_epoch);
+    if (mean < expect / 4.0 || mean > expect * 4.0)
         dlh_log(DLH_LOG_WARN, "the first batch's loss %.4g is far from ln(%" PRId64
                 ") = %.4g, what an untrained classifier gives; check the "
-                "initialisation, the labels and the normalisation", (double)loss,
+                "initialisation, the labels and the normalisation", mean,
                 e->n_classes, expect);
 }
 
@@ -823,6 +829,8 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
 
     if (r->prof)
         dlh_profile_begin(r->prof);
+    if ((rc = dlh_diag_epoch_begin(r->diag, steps)))
+        return rc;
     dlh_sampler_order(&r->sampler, e->seed, (uint64_t)epoch, r->order);
     if ((rc = dlh_batcher_start_at(r->bt_train, r->order, n, bs, 1, e->seed,
                                    (uint64_t)epoch, first)))
@@ -846,6 +854,8 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         if (pf)
             tp = dlh_profile_add(pf, DLH_PROF_LOAD, tp);
         if ((rc = dlh_graph_forward(r->g, b, 1, r->step, e->seed)))
+            goto fail;
+        if (e->diagnostics && (rc = dlh_diag_forward(r->diag, b)))
             goto fail;
         if (pf)
             tp = dlh_profile_mark(pf);  /* the layers timed themselves */
@@ -906,6 +916,8 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
             goto fail;
         if (pf)
             dlh_profile_add(pf, DLH_PROF_UPDATE, tp);
+        if (e->diagnostics && (rc = dlh_diag_step(r->diag)))
+            goto fail;
         *last_lr = e->groups[e->n_groups - 1].lr_now;
         sum += (double)loss * (double)b;
         seen += b;
@@ -1053,6 +1065,8 @@ static int run_train(run_state *r)
                  speed);
         fprintf(r->out, "%s\n", line);
         fflush(r->out);
+        if ((rc = dlh_diag_epoch(r->diag, dlh_rundir_path(r->rd), epoch + 1, loss, vloss)))
+            return rc;
 
         if ((rc = dlh_rundir_metrics(r->rd, &row)) ||
             (has_val && (rc = run_write_tables(r, epoch + 1))))
@@ -1133,6 +1147,8 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
                                                  r.n_cols)))
             goto done;
         rc = dlh_run_resume(&r, dir, &rows, &n_rows);
+        if (rc == 0)
+            dlh_diag_replay(r.diag, rows, n_rows);
         if (rc == 0)
             rc = dlh_rundir_restart(r.rd, cfg, rows, n_rows);
         free(rows);

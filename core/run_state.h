@@ -91,6 +91,7 @@ typedef struct run_state {
     int64_t *head_correct;
     char **cols;
     int n_cols;
+    struct dlh_diag *diag;          /* diagnostics and the traps (diagnose.h) */
 } run_state;
 
 /* Where a training step is: epoch (from 0), batch s of steps, b samples. */

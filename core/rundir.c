@@ -381,7 +381,7 @@ static int rundir_forget_tables(dlh_rundir *r, const char *sub, int *gone)
 static int rundir_forget(dlh_rundir *r)
 {
     static const char *const old[] = { "last.safetensors", "best.safetensors",
-                                       "profile.csv" };
+                                       "profile.csv", "diagnostics.csv" };
     int gone = 0;
     for (size_t i = 0; i < sizeof old / sizeof *old; i++) {
         char *p = path_join(r->path, old[i]);
