@@ -71,7 +71,7 @@ for want in "backend cpu cpu.so" "layer dense layers.so" "layer relu activations
 done
 # Sorted by kind (in the ABI's order), then by name.
 awk 'NR > 1 && $1 != "" {
-         split("backend layer loss optimizer schedule augmenter dataset", order, " ")
+         split("backend layer loss optimizer schedule augmenter dataset metric", order, " ")
          for (i in order) rank[order[i]] = i
          if (NR > 2 && (rank[$1] < prev_rank || (rank[$1] == prev_rank && $2 < prev)))
              bad = 1
