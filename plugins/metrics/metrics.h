@@ -79,10 +79,10 @@ int metrics_ratio_result(void *state, double *values, const dlh_metric_table **t
 /* ---- parameters shared by several metrics (metrics.c) */
 
 enum { METRICS_BINARY, METRICS_MICRO, METRICS_MACRO, METRICS_WEIGHTED, METRICS_NONE };
-/* Reads `average`: "binary" | "micro" | "macro" | "weighted" | "none" (or,
-   without micro, the same less "micro", as *choice still in that enum);
-   unset: "binary" with 2 classes, else "macro".  "binary" with more
-   classes is refused in scikit-learn's words. */
+/* Reads `average` into *average (the enum above): "binary" | "micro" |
+   "macro" | "weighted" | "none", without "micro" when micro is 0; unset:
+   "binary" with 2 classes, else "macro".  "binary" with more classes is
+   refused in scikit-learn's words. */
 int metrics_average(const dlh_host *host, dlh_metric_setup *setup, int micro, int *average);
 /* The average choices as the tables list them. */
 #define METRICS_AVERAGE_CHOICES "binary|micro|macro|weighted|none"
