@@ -123,12 +123,12 @@ int regression_result(void *state, double *values, const dlh_metric_table **tabl
         if (st->which == REGRESSION_MAE)
             sum += st->acc[ACC_ABS * width + j] / st->total;
         else if (st->which == REGRESSION_RMSE)
-            sum += st->acc[ACC_SQ * width + j] / st->total;
+            sum += sqrt(st->acc[ACC_SQ * width + j] / st->total);
         else
             sum += regression_r2(st, j);
     }
     sum /= (double)width;
-    values[0] = st->which == REGRESSION_RMSE ? sqrt(sum) : sum;
+    values[0] = sum;
     return 0;
 }
 

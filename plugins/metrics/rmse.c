@@ -1,8 +1,8 @@
-/* rmse: the square root of scikit-learn's mean_squared_error with
- * sample_weight and multioutput="uniform_average": sqrt of the mean over
- * the outputs of sum_i w_i (y_i - f_i)^2 / sum_i w_i.  With one output this
- * is mean_squared_error(squared=False); with several, that one averages the
- * per-output roots instead.  NaN when the weights sum to 0. */
+/* rmse: scikit-learn's mean_squared_error(squared=False) with sample_weight
+ * and multioutput="uniform_average" (root_mean_squared_error in later
+ * versions): the mean over the outputs of
+ * sqrt(sum_i w_i (y_i - f_i)^2 / sum_i w_i).  NaN when the weights sum
+ * to 0. */
 #include "metrics.h"
 
 static int rmse_create(const dlh_host *host, dlh_metric_setup *setup, void **state)

@@ -2104,7 +2104,7 @@ static const double case_539[] = {
     0.2705096378321609,
 };
 static const double case_540[] = {
-    0.4442054963547338,
+    0.3614162984047029,
 };
 static const double case_541[] = {
     0.9554200208000038,
@@ -2113,7 +2113,7 @@ static const double case_542[] = {
     0.32368025740919015,
 };
 static const double case_543[] = {
-    0.5071742144426334,
+    0.4121805507080471,
 };
 static const double case_544[] = {
     0.9568852498435186,
@@ -2131,7 +2131,7 @@ static const double case_548[] = {
     0.009375,
 };
 static const double case_549[] = {
-    0.04841229182759271,
+    0.03423265984407288,
 };
 static const double case_550[] = {
     0.5,

@@ -230,7 +230,7 @@ for name, (fp, tp, w) in RSETS.items():
     F, T = fp.astype(np.float64), tp.astype(np.float64)
     case(name, "mae", "", safe(lambda: skm.mean_absolute_error(T, F, sample_weight=w)))
     case(name, "rmse", "",
-         safe(lambda: math.sqrt(skm.mean_squared_error(T, F, sample_weight=w))))
+         safe(lambda: skm.mean_squared_error(T, F, sample_weight=w, squared=False)))
     case(name, "r2", "", safe(lambda: skm.r2_score(T, F, sample_weight=w)))
 
 
