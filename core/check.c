@@ -8,6 +8,7 @@
 #include "augment.h"
 #include "diagnose.h"
 #include "experiment.h"
+#include "metrics.h"
 #include "graph.h"
 #include "sampler.h"
 
@@ -55,6 +56,29 @@ static void check_groups(const dlh_experiment *e, FILE *out)
             fprintf(out, ", max_norm %g", gr->max_norm);
         fprintf(out, "\n");
     }
+}
+
+/* "metrics     train_loss, val_loss, val_f1 (monitored: val_f1, higher is
+   better)": the columns of metrics.csv that get values, and the monitor. */
+static void check_metrics(const dlh_experiment *e, FILE *out)
+{
+    static const char *const fixed[4] = { "train_loss", "train_accuracy", "val_loss",
+                                          "val_accuracy" };
+    int has_val = e->validation.ops || e->validation_split > 0.0, goal, k = 0;
+    dlh_metric_col *cols;
+    int n;
+    if (dlh_metrics_columns(e, &cols, &n))
+        return;
+    fprintf(out, "%-11s ", "metrics");
+    for (int i = 0; i < 4; i++)
+        if ((i < 2 || has_val) && dlh_metrics_goal(e, fixed[i], &goal))
+            fprintf(out, "%s%s", k++ ? ", " : "", fixed[i]);
+    for (int i = 0; i < n; i++)
+        if (has_val || strncmp(cols[i].name, "val_", 4) != 0)
+            fprintf(out, ", %s", cols[i].name);
+    fprintf(out, " (monitored: %s, %s is better)\n", e->monitor,
+            e->monitor_goal > 0 ? "higher" : "lower");
+    dlh_metrics_columns_free(cols, n);
 }
 
 int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
@@ -123,6 +147,7 @@ int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
             fprintf(out, " (class indices, %" PRId64 " classes)", eh->n_classes);
         fprintf(out, "\n");
     }
+    check_metrics(e, out);
     fprintf(out, "%-11s %s (lr %g", "optimizer", e->optimizer_type, e->lr);
     if (e->clip.norm > 0.0)
         fprintf(out, ", gradient norm clipped at %g (norm_type %g)", e->clip.norm,
@@ -142,7 +167,7 @@ int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
     fprintf(out, "\n");
     if (e->early_stopping)
         fprintf(out, "%-11s early stopping on %s, patience %" PRId64 "\n", "",
-                e->monitor == DLH_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss",
+                e->monitor,
                 e->patience);
     if (e->checkpoint_every > 0)
         fprintf(out, "%-11s checkpoint every %" PRId64 " epoch%s%s\n", "",

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "curves.h"
+#include "cv.h"
 #include "error.h"
 #include "eval.h"
 #include "init_weights.h"
@@ -23,6 +24,7 @@
 #include "reference.h"
 #include "registry.h"
 #include "run.h"
+#include "sweep.h"
 
 enum {
     EXIT_RUNTIME = 1,
@@ -56,6 +58,27 @@ static const char help_text[] =
     "                        loss, accuracy and the confusion matrix\n"
     "  check CFG [--backend NAME] [--set KEY=VALUE]...\n"
     "                        validate CFG and print the model without training\n"
+    "  cv CFG --folds K [--stratified] [--repeats R] [--refit] [--runs DIR]\n"
+    "         [--backend NAME] [--set KEY=VALUE]...\n"
+    "                        k-fold cross-validation: K runs, each validating on\n"
+    "                        fold k of data.train (DIR/<name>/fold-k, or\n"
+    "                        repeat-r/fold-k with R repeats of other folds), then\n"
+    "                        each fold's best epoch and the mean and sample\n"
+    "                        standard deviation of every metric, printed and in\n"
+    "                        DIR/<name>/cv.csv; --stratified keeps the class\n"
+    "                        proportions in each fold; --refit trains once more\n"
+    "                        on all of data.train for the mean best epoch count\n"
+    "                        and evaluates data.test.  Run again after a stop:\n"
+    "                        finished folds are kept, a stopped one resumes\n"
+    "  sweep CFG --grid KEY=V1,V2,... [--grid ...] [--random N --range\n"
+    "            KEY=LO:HI[:log|lin]]... [--cv K [--stratified]] [--runs DIR]\n"
+    "            [--backend NAME] [--set KEY=VALUE]...\n"
+    "                        a run per combination of the grid (or N random\n"
+    "                        draws, seeded) in DIR/<name>/sweep/<values>/ (with\n"
+    "                        --cv a cross-validation each), a leaderboard by the\n"
+    "                        monitored metric in DIR/<name>/sweep.csv and the\n"
+    "                        best configuration in DIR/<name>/best.cfg; run again\n"
+    "                        after a stop: finished runs are not trained again"
     "  init CFG --out FILE [--backend NAME] [--set KEY=VALUE]...\n"
     "                        write the weights a run of CFG starts from (every\n"
     "                        layer's tensors, initialised) to the safetensors\n"
@@ -405,7 +428,8 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     dlh_registry_load_all(0);
     dlh_error_clear();
     if (is_run) {
-        dlh_run_options opt = { runs, -1, resume, profile };
+        dlh_run_options opt = { .runs_root = runs, .progress = -1, .resume = resume,
+                                .profile = profile };
         rc = dlh_run_ex(cfg, backend, &opt, stdout);
     } else if (is_eval)
         rc = dlh_eval(cfg, backend, weights, stdout);
@@ -422,6 +446,121 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     status = rc < 0 ? report(rc, exit_status(rc)) : rc > 0 ? 128 + rc : 0;
     dlh_config_free(cfg);
     dlh_registry_clear();
+    return status;
+}
+
+/* A whole number from lo to hi for option `opt` of cmd; 0, or the usage
+   error's status. */
+static int parse_count(const char *cmd, const char *opt, const char *text, long lo, long hi,
+                       int *v)
+{
+    char *end;
+    long n = strtol(text, &end, 10);
+    if (!*text || *end || n < lo || n > hi)
+        return usage_error("%s: %s: expected a whole number from %ld to %ld, got '%s'", cmd,
+                           opt, lo, hi, text);
+    *v = (int)n;
+    return 0;
+}
+
+/* `cv` and `sweep`: an experiment, the run options, and their own. */
+static int cmd_select(const char *cmd, int argc, char **argv)
+{
+    int is_cv = strcmp(cmd, "cv") == 0;
+    dlh_select sel = { 0 };
+    dlh_cv_options cv = { 0, 1, 0, 0 };
+    dlh_sweep_options sw = { 0 };
+    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    const char **grid = calloc((size_t)argc + 1, sizeof *grid);
+    const char **ranges = calloc((size_t)argc + 1, sizeof *ranges);
+    int status = 0, folds_given = 0;
+    if (!sets || !grid || !ranges) {
+        free(sets);
+        free(grid);
+        free(ranges);
+        dlh_error_set("out of memory");
+        return report(DLH_ENOMEM, EXIT_RUNTIME);
+    }
+    for (int i = 0; i < argc && !status; i++) {
+        const char *a = argv[i], *eq = strchr(a, '=');
+        char opt[32] = "";
+        if (a[0] == '-' && a[1] == '-' && eq && (size_t)(eq - a) < sizeof opt)
+            snprintf(opt, sizeof opt, "%.*s", (int)(eq - a), a);
+        else if (a[0] == '-' && strlen(a) < sizeof opt)
+            snprintf(opt, sizeof opt, "%s", a);
+        int takes = strcmp(opt, "--backend") == 0 || strcmp(opt, "--set") == 0 ||
+                    strcmp(opt, "--runs") == 0 || strcmp(opt, "--repeats") == 0 ||
+                    (is_cv && strcmp(opt, "--folds") == 0) ||
+                    (!is_cv && (strcmp(opt, "--grid") == 0 || strcmp(opt, "--range") == 0 ||
+                                strcmp(opt, "--random") == 0 || strcmp(opt, "--cv") == 0));
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(help_text, stdout);
+            goto out;
+        } else if (takes) {
+            const char *v = eq && strcmp(opt, a) != 0 ? eq + 1 : NULL;
+            if (!v && i + 1 >= argc) {
+                status = usage_error("%s: option '%s' needs a value", cmd, a);
+                break;
+            }
+            if (!v)
+                v = argv[++i];
+            if (strcmp(opt, "--backend") == 0)
+                sel.backend = v;
+            else if (strcmp(opt, "--set") == 0)
+                sets[sel.n_sets++] = v;
+            else if (strcmp(opt, "--runs") == 0)
+                sel.runs_root = v;
+            else if (strcmp(opt, "--repeats") == 0)
+                status = parse_count(cmd, opt, v, 1, 1000, &cv.repeats);
+            else if (strcmp(opt, "--folds") == 0 || strcmp(opt, "--cv") == 0) {
+                status = parse_count(cmd, opt, v, 2, 100000, &cv.folds);
+                folds_given = 1;
+            } else if (strcmp(opt, "--grid") == 0)
+                grid[sw.n_grid++] = v;
+            else if (strcmp(opt, "--range") == 0)
+                ranges[sw.n_ranges++] = v;
+            else
+                status = parse_count(cmd, opt, v, 1, 100000, &sw.random);
+        } else if (strcmp(a, "--stratified") == 0) {
+            cv.stratified = 1;
+        } else if (is_cv && strcmp(a, "--refit") == 0) {
+            cv.refit = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            status = usage_error("%s: unknown option '%s'", cmd, a);
+        } else if (sel.cfg_path) {
+            status = usage_error("%s: one experiment file at a time ('%s' and '%s')", cmd,
+                                 sel.cfg_path, a);
+        } else {
+            sel.cfg_path = a;
+        }
+    }
+    if (!status && !sel.cfg_path)
+        status = usage_error("%s: missing the experiment file (dlhost %s CFG)", cmd, cmd);
+    if (!status && is_cv && !folds_given)
+        status = usage_error("cv: missing the number of folds (dlhost cv CFG --folds K)");
+    if (!status && !is_cv && !folds_given && (cv.stratified || cv.repeats > 1))
+        status = usage_error("sweep: --stratified and --repeats go with --cv K");
+    if (!status && sel.backend && !sel.backend[0])
+        status = usage_error("%s: --backend needs a name", cmd);
+    if (!status && sel.runs_root && !sel.runs_root[0])
+        status = usage_error("%s: --runs needs a folder", cmd);
+    if (status)
+        goto out;
+    sel.sets = sets;
+    sw.grid = grid;
+    sw.ranges = ranges;
+    sw.cv = cv;
+    /* As for run: plugins that fail to load are warnings. */
+    dlh_registry_load_all(0);
+    dlh_error_clear();
+    int rc = is_cv ? dlh_cv(&sel, &cv, stdout) : dlh_sweep(&sel, &sw, stdout);
+    fflush(stdout);
+    status = rc < 0 ? report(rc, exit_status(rc)) : rc > 0 ? 128 + rc : 0;
+    dlh_registry_clear();
+out:
+    free(sets);
+    free(grid);
+    free(ranges);
     return status;
 }
 
@@ -492,7 +631,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2)
         return usage_error("missing command (run, check, eval, init, augment, gradcheck, "
-                           "plot or plugins)");
+                           "cv, sweep, plot or plugins)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(help_text, stdout);
@@ -507,12 +646,14 @@ int main(int argc, char **argv)
         return cmd_plugins(argc - 2, argv + 2);
     if (strcmp(cmd, "plot") == 0)
         return cmd_plot(argc - 2, argv + 2);
+    if (strcmp(cmd, "cv") == 0 || strcmp(cmd, "sweep") == 0)
+        return cmd_select(cmd, argc - 2, argv + 2);
     if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0 || strcmp(cmd, "eval") == 0 ||
         strcmp(cmd, "augment") == 0 || strcmp(cmd, "gradcheck") == 0 ||
         strcmp(cmd, "init") == 0)
         return cmd_experiment(cmd, argc - 2, argv + 2);
     if (cmd[0] == '-')
         return usage_error("unknown option '%s'", cmd);
-    return usage_error("unknown command '%s' (run, check, eval, init, augment, gradcheck, plot "
-                       "or plugins)", cmd);
+    return usage_error("unknown command '%s' (run, check, eval, init, augment, gradcheck, cv, "
+                       "sweep, plot or plugins)", cmd);
 }

@@ -10,6 +10,7 @@
 #include "error.h"
 #include "experiment.h"
 #include "graph.h"
+#include "metrics.h"
 #include "registry.h"
 #include "safetensors.h"
 #include "whiten.h"
@@ -312,6 +313,8 @@ int dlh_evaluate(dlh_evaluator *ev, dlh_batcher *bt, const int64_t *idx, int64_t
         ev->heads[h].sum = 0.0;
         ev->heads[h].correct = 0;
     }
+    if (ev->metrics)
+        dlh_metrics_reset(ev->metrics);
     int rc = dlh_batcher_start(bt, idx, n, e->max_batch, 0, e->seed, 0);
     if (rc)
         return rc;
@@ -340,7 +343,11 @@ int dlh_evaluate(dlh_evaluator *ev, dlh_batcher *bt, const int64_t *idx, int64_t
             correct = ev->heads[0].correct;
         else if (acc && (rc = dlh_evaluator_correct(ev, b->n, b->y, &correct, confusion)))
             break;
+        if (ev->metrics && (rc = dlh_metrics_batch(ev->metrics, ev, b)))
+            break;
     }
+    if (rc == 0 && ev->metrics)
+        rc = dlh_metrics_result(ev->metrics);
     if (rc) {
         dlh_batcher_stop(bt);
         return rc;

@@ -63,6 +63,9 @@ typedef struct dlh_evaluator {
        head's gradient by its weight (NULL when every weight is 0 or 1). */
     dlh_eval_head *heads;
     dlh_ew_kernel *scale;
+    /* Metrics dlh_evaluate resets, feeds and asks for their result
+       (metrics.h), or NULL. */
+    struct dlh_metric_set *metrics;
 } dlh_evaluator;
 
 /* Allocates the evaluator of e (e->max_batch samples). */
@@ -93,7 +96,8 @@ int dlh_evaluator_head_correct(dlh_evaluator *ev, int h, int64_t b, const float 
 /* Mean loss and accuracy (NaN without class targets) over samples idx[0..n)
    read through `bt`, in evaluation mode, in batches of e->max_batch.  With
    a loss list, the loss is the weighted objective and the accuracy the
-   primary head's; each head's goes into ev->heads[h].eval_*. */
+   primary head's; each head's goes into ev->heads[h].eval_*.  With
+   ev->metrics, their results are those of these samples. */
 int dlh_evaluate(dlh_evaluator *ev, dlh_batcher *bt, const int64_t *idx, int64_t n,
                  double *loss, double *accuracy, int64_t *confusion);
 

@@ -18,25 +18,12 @@
 #include "error.h"
 #include "graph.h"
 #include "init.h"
+#include "metrics.h"
 #include "registry.h"
 #include "rundir.h"
 #include "sampler.h"
 #include "subset.h"
 #include "whiten.h"
-
-/* Keys of the experiment schema (DESIGN.md §5) that later issues implement:
-   saying so beats calling them unknown. */
-typedef struct exp_future {
-    const char *key, *issue;
-} exp_future;
-
-static const exp_future exp_future_data[] = { { NULL, NULL } };
-
-/* Metrics of DESIGN.md §5 that a later issue brings. */
-static const char *const exp_metrics_now[] = { "accuracy", "loss" };
-static const char *const exp_metrics_later[] = {
-    "precision", "recall", "f1", "confusion", "top5", "top_k", "auc", "mae", "rmse",
-    "r2", NULL };
 
 void dlh_shape_format(const dlh_shape *s, char *buf, size_t size)
 {
@@ -133,15 +120,6 @@ dlh_params *dlh_exp_params(dlh_experiment *e, config_setting_t *group,
     else
         dlh_error_set("out of memory");
     return p;
-}
-
-static int exp_refuse_future(dlh_params *p, const exp_future *f)
-{
-    for (; f->key; f++)
-        if (dlh_param_has(p, f->key))
-            return dlh_exp_error_at(p, f->key, "%s: '%s' is not supported yet (it arrives "
-                                "with %s)", dlh_params_label(p), f->key, f->issue);
-    return 0;
 }
 
 /* The group (or list, when list is set) under key of p, or NULL when absent;
@@ -402,8 +380,7 @@ static int exp_data(dlh_experiment *e, config_setting_t *group)
     const int64_t def_workers = 0;
     int rc;
     /* Unknown keys first: 'tarin' explains a missing 'train'. */
-    if ((rc = exp_refuse_future(p, exp_future_data)) ||
-        (rc = dlh_param_float(p, "validation_split", &def_split, 0.0, 1.0,
+    if ((rc = dlh_param_float(p, "validation_split", &def_split, 0.0, 1.0,
                               &e->validation_split)) ||
         (rc = dlh_param_choice(p, "normalize", norms, 0, &e->normalize)) ||
         (rc = dlh_param_float(p, "whiten_epsilon", &def_eps, 0.0, HUGE_VAL,
@@ -1176,19 +1153,22 @@ static int exp_sampler(dlh_experiment *e, dlh_params *p, config_setting_t *group
 static int exp_train(dlh_experiment *e, config_setting_t *group)
 {
     static const char *const reserved[] = { "early_stopping", "checkpoint", NULL };
-    static const char *const monitors[] = { "val_loss", "val_accuracy", NULL };
+    static const char *const modes[] = { "auto", "min", "max", NULL };
     dlh_params *p = dlh_exp_params(e, group, "train", reserved);
     if (!p)
         return DLH_ENOMEM;
     const int64_t def_epochs = 10, def_batch = 32, def_patience = 5, def_every = 1;
     const int def_true = 1, def_false = 0;
     config_setting_t *es, *ck;
+    const char *monitor;
     int rc;
     if ((rc = dlh_param_int(p, "epochs", &def_epochs, 1, INT32_MAX, &e->epochs)) ||
         (rc = dlh_param_int(p, "batch_size", &def_batch, 1, (int64_t)1 << 20,
                             &e->batch_size)) ||
         (rc = dlh_param_bool(p, "shuffle", &def_true, &e->shuffle)) ||
         (rc = exp_sampler(e, p, group)) ||
+        (rc = dlh_param_string(p, "monitor", "", &monitor)) ||
+        (rc = dlh_param_bool(p, "metrics_on_train", &def_false, &e->metrics_on_train)) ||
         (rc = dlh_param_bool(p, "diagnostics", &def_false, &e->diagnostics)) ||
         (rc = dlh_params_check_unused(p)) ||
         (rc = exp_member(p, group, "early_stopping", 0, 0, &es)) ||
@@ -1198,14 +1178,26 @@ static int exp_train(dlh_experiment *e, config_setting_t *group)
     dlh_params *cp = dlh_exp_params(e, ck, "train.checkpoint", NULL);
     if (!ep || !cp)
         return DLH_ENOMEM;
+    e->train_params_ = p;
+    e->early_params_ = ep;
     e->early_stopping = es != NULL;
-    e->monitor = DLH_MONITOR_VAL_LOSS;
+    e->monitor = *monitor ? monitor : NULL;
+    e->monitor_mode = 0;
     e->patience = def_patience;
-    if (es && ((rc = dlh_param_choice(ep, "monitor", monitors, 0, &e->monitor)) ||
+    const char *es_monitor = "";
+    if (es && ((rc = dlh_param_string(ep, "monitor", "", &es_monitor)) ||
+               (rc = dlh_param_choice(ep, "mode", modes, 0, &e->monitor_mode)) ||
                (rc = dlh_param_int(ep, "patience", &def_patience, 0, INT32_MAX,
                                    &e->patience)) ||
                (rc = dlh_params_check_unused(ep))))
         return rc;
+    if (*es_monitor && e->monitor && strcmp(es_monitor, e->monitor) != 0)
+        return dlh_exp_error_at(ep, "monitor", "train.early_stopping: monitor '%s', but "
+                                "train.monitor is '%s': a run monitors one metric (its best "
+                                "checkpoint, early stopping and reduce_on_plateau)",
+                                es_monitor, e->monitor);
+    if (*es_monitor)
+        e->monitor = es_monitor;
     if ((rc = dlh_param_int(cp, "every_epochs", &def_every, 0, INT32_MAX,
                             &e->checkpoint_every)) ||
         (rc = dlh_param_bool(cp, "keep_best", &def_true, &e->keep_best)))
@@ -1213,7 +1205,9 @@ static int exp_train(dlh_experiment *e, config_setting_t *group)
     return dlh_params_check_unused(cp);
 }
 
-/* `metrics`: what a run reports besides the loss. */
+/* `metrics`: what a run reports besides the loss (metrics.h): one
+   instance set for validation and, with train.metrics_on_train, one for the
+   training batches. */
 static int exp_metrics(dlh_experiment *e, dlh_params *root, config_setting_t *root_set)
 {
     e->accuracy = e->target_kind == DLH_TARGET_CLASS;
@@ -1222,34 +1216,88 @@ static int exp_metrics(dlh_experiment *e, dlh_params *root, config_setting_t *ro
     config_setting_t *m = config_setting_get_member(root_set, "metrics");
     int n = m && (config_setting_is_array(m) || config_setting_is_list(m))
                 ? config_setting_length(m) : -1;
-    for (int i = 0; i < n; i++)
-        if (config_setting_type(config_setting_get_elem(m, (unsigned)i)) !=
-            CONFIG_TYPE_STRING)
-            n = -1;
-    if (n < 0)
-        return dlh_exp_error_at(root, "metrics", "metrics: expected a list of names: "
-                            "[\"accuracy\", \"loss\"]");
     for (int i = 0; i < n; i++) {
-        const char *name = config_setting_get_string_elem(m, (unsigned)i);
-        if (strcmp(name, "loss") == 0)
-            continue;
-        if (strcmp(name, "accuracy") == 0) {
-            if (e->target_kind != DLH_TARGET_CLASS)
-                return dlh_exp_error_at(root, "metrics", "metrics: 'accuracy' needs class "
-                                    "labels; data.train has dense labels");
-            continue;
-        }
-        for (const char *const *l = exp_metrics_later; *l; l++)
-            if (strcmp(name, *l) == 0)
-                return dlh_exp_error_at(root, "metrics", "metrics: '%s' arrives with a later "
-                                    "issue; known now: accuracy, loss", name);
-        const char *near = dlh_closest(name, exp_metrics_now, 2);
-        char hint[96] = "";
-        if (near)
-            snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
-        return dlh_exp_error_at(root, "metrics", "metrics: unknown metric '%s'%s; known: "
-                            "accuracy, loss", name, hint);
+        int t = config_setting_type(config_setting_get_elem(m, (unsigned)i));
+        if (t != CONFIG_TYPE_STRING && t != CONFIG_TYPE_GROUP)
+            n = -1;
     }
+    if (n < 0)
+        return dlh_exp_error_at(root, "metrics", "metrics: expected a list of names or "
+                                "groups: [\"accuracy\", \"f1\"] or (\"f1\", { type = "
+                                "\"fbeta\"; beta = 2.0; })");
+    e->metrics_cfg = m;
+    if (!(e->metrics_val = calloc(1, sizeof *e->metrics_val)) ||
+        (e->metrics_on_train && !(e->metrics_train = calloc(1, sizeof *e->metrics_train)))) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    int rc = dlh_metrics_open(e, "val", e->metrics_val);
+    if (rc == 0 && e->metrics_train)
+        rc = dlh_metrics_open(e, "train", e->metrics_train);
+    return rc;
+}
+
+/* The run's monitored metric (train.monitor or train.early_stopping.monitor;
+   val_loss with validation data, else train_loss) and the direction it
+   improves in; an explicit mode must agree with the metric. */
+static int exp_monitor(dlh_experiment *e)
+{
+    int has_val = e->validation.ops || e->validation_split > 0.0;
+    int explicit = e->monitor != NULL;
+    dlh_params *p = e->early_params_ && dlh_param_has(e->early_params_, "monitor")
+                        ? e->early_params_ : e->train_params_;
+    if (!explicit)
+        e->monitor = has_val ? "val_loss" : "train_loss";
+    int goal = 0;
+    if (explicit && !has_val && strncmp(e->monitor, "val_", 4) == 0)
+        return dlh_exp_error_at(p, "monitor", "%s: monitor '%s' needs validation data "
+                                "(data.validation_split or data.validation)",
+                                dlh_params_label(p), e->monitor);
+    if (!dlh_metrics_goal(e, e->monitor, &goal)) {
+        dlh_metric_col *cols;
+        int n;
+        int rc = dlh_metrics_columns(e, &cols, &n);
+        if (rc)
+            return rc;
+        const char **names = calloc((size_t)n + 5, sizeof *names);
+        if (!names) {
+            dlh_metrics_columns_free(cols, n);
+            dlh_error_set("out of memory");
+            return DLH_ENOMEM;
+        }
+        int k = 0, cls = e->target_kind == DLH_TARGET_CLASS;
+        names[k++] = "train_loss";
+        if (cls)
+            names[k++] = "train_accuracy";
+        if (has_val)
+            names[k++] = "val_loss";
+        if (has_val && cls)
+            names[k++] = "val_accuracy";
+        for (int i = 0; i < n; i++)
+            names[k++] = cols[i].name;
+        const char *near = dlh_closest(e->monitor, names, (size_t)k);
+        char list[1024] = "";
+        size_t len = 0;
+        for (int i = 0; i < k && len < sizeof list; i++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                                    names[i]);
+        rc = dlh_exp_error_at(p, "monitor", "%s: monitor '%s' is not a column of this run's "
+                              "metrics.csv%s%s%s; known: %s", dlh_params_label(p), e->monitor,
+                              near ? " (did you mean '" : "", near ? near : "",
+                              near ? "'?)" : "", list);
+        free(names);
+        dlh_metrics_columns_free(cols, n);
+        return rc;
+    }
+    if (goal == 0)
+        return dlh_exp_error_at(p, "monitor", "%s: monitor '%s' has no direction to improve "
+                                "in (its metric declares none)", dlh_params_label(p),
+                                e->monitor);
+    if (e->monitor_mode != 0 && (e->monitor_mode == 2) != (goal > 0))
+        return dlh_exp_error_at(e->early_params_, "mode", "train.early_stopping: mode '%s' "
+                                "but '%s' improves %s", e->monitor_mode == 2 ? "max" : "min",
+                                e->monitor, goal > 0 ? "upward" : "downward");
+    e->monitor_goal = goal;
     return 0;
 }
 
@@ -1285,11 +1333,6 @@ static int exp_cross_check(dlh_experiment *e, config_setting_t *train)
     if (!e->validation.ops && !(e->validation_split > 0.0)) {
         dlh_error_set("%s:%d: train.early_stopping: needs validation data "
                       "(data.validation_split or data.validation)", file, line);
-        return DLH_ECONFIG;
-    }
-    if (e->monitor == DLH_MONITOR_VAL_ACCURACY && e->target_kind != DLH_TARGET_CLASS) {
-        dlh_error_set("%s:%d: train.early_stopping: monitor 'val_accuracy' needs class "
-                      "labels", file, line);
         return DLH_ECONFIG;
     }
     return 0;
@@ -1366,9 +1409,10 @@ static int exp_build(dlh_experiment *e, const char *backend_override, int64_t ma
         (rc = exp_data(e, data)) ||
         (rc = exp_model(e, p, model)) ||
         (rc = exp_loss(e, loss)) ||
+        (rc = exp_metrics(e, p, root)) ||
+        (rc = exp_monitor(e)) ||
         (rc = exp_optimizer(e, optimizer)) ||
         (rc = exp_schedule(e, schedule)) ||
-        (rc = exp_metrics(e, p, root)) ||
         (rc = exp_cross_check(e, train)))
         return rc;
     return 0;
@@ -1405,6 +1449,12 @@ void dlh_experiment_free(dlh_experiment *e)
     if (!e)
         return;
     dlh_optim_free(e);
+    if (e->metrics_val)
+        dlh_metrics_close(e->metrics_val);
+    if (e->metrics_train)
+        dlh_metrics_close(e->metrics_train);
+    free(e->metrics_val);
+    free(e->metrics_train);
     for (int i = 0; i < 2; i++)
         if (e->whiten_t[i].mem.buf)
             dlh_tensor_free(e->backend, &e->whiten_t[i]);

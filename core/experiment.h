@@ -50,9 +50,6 @@ typedef struct dlh_exp_head {
     dlh_params *params_;            /* private: its loss entry, for located messages */
 } dlh_exp_head;
 
-/* train.early_stopping monitors */
-enum { DLH_MONITOR_VAL_LOSS = 0, DLH_MONITOR_VAL_ACCURACY = 1 };
-
 typedef struct dlh_experiment {
     dlh_config *cfg;                /* borrowed */
     const char *name;               /* `name`, default the file's base name */
@@ -133,16 +130,27 @@ typedef struct dlh_experiment {
     int64_t sampler_samples;        /* train.num_samples, 0: the training samples */
     int64_t max_batch;              /* tensors are allocated for this many samples */
     int early_stopping;             /* train.early_stopping present */
-    int monitor;                    /* DLH_MONITOR_* */
+    /* The monitored metric: a metrics.csv column (train.monitor or
+       train.early_stopping.monitor, else val_loss or train_loss), and the
+       way it improves (DLH_METRIC_MAX or _MIN); monitor_mode is early
+       stopping's mode: 0 auto, 1 min, 2 max. */
+    const char *monitor;
+    int monitor_goal, monitor_mode;
     int64_t patience;
     int64_t checkpoint_every;       /* train.checkpoint.every_epochs, 0 = never */
     int keep_best;                  /* train.checkpoint.keep_best */
     int accuracy;                   /* report accuracy (class targets) */
+    /* `metrics` (metrics.h): its setting, and the validation and (with
+       train.metrics_on_train) training instances; NULL without them. */
+    config_setting_t *metrics_cfg;
+    struct dlh_metric_set *metrics_val, *metrics_train;
+    int metrics_on_train;
     int diagnostics;                /* train.diagnostics (diagnose.h) */
 
     /* private: every params view handed out, freed with the experiment
        (the strings above point into them). */
     dlh_params *data_params_;
+    dlh_params *train_params_, *early_params_;
     dlh_params **params_;
     size_t n_params_, cap_params_;
     char *name_buf_;

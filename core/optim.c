@@ -454,8 +454,12 @@ int dlh_optim_new(dlh_experiment *e, config_setting_t *group)
 
 int dlh_optim_schedules(dlh_experiment *e, const dlh_schedule_ops *ops, dlh_params *p)
 {
-    for (int g = 0; ops->create && g < e->n_groups; g++) {
-        int rc = ops->create(dlh_host_table(), p, &e->groups[g].schedule_state);
+    /* ABI 1.7: create_ex learns the monitored metric and its direction. */
+    dlh_schedule_setup setup = { sizeof setup, p, e->monitor, e->monitor_goal };
+    for (int g = 0; (ops->create || ops->create_ex) && g < e->n_groups; g++) {
+        int rc = ops->create_ex
+                     ? ops->create_ex(dlh_host_table(), &setup, &e->groups[g].schedule_state)
+                     : ops->create(dlh_host_table(), p, &e->groups[g].schedule_state);
         if (rc)
             return rc;
     }

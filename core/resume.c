@@ -302,12 +302,11 @@ static int run_resume_meta(run_state *r, const dlh_st_file *f, const char *path,
 static int run_resume_replay(run_state *r, int64_t epoch, const char *path)
 {
     dlh_experiment *e = r->e;
-    int acc_monitor = r->n_val > 0 && e->monitor == DLH_MONITOR_VAL_ACCURACY;
     int improved = 0;
     int64_t saved_best = r->best_epoch;
     r->best_epoch = 0;
     for (int64_t k = 0; k < epoch; k++)
-        improved = dlh_run_track_best(r, r->history[k], k + 1, acc_monitor);
+        improved = dlh_run_track_best(r, r->history[k], k + 1);
     if (r->best_epoch != saved_best) {
         dlh_error_set("%s: metadata 'best_epoch' is %" PRId64 ", but the monitored "
                       "values make epoch %" PRId64 " the best", path, saved_best,

@@ -26,6 +26,7 @@
 #include "experiment.h"
 #include "graph.h"
 #include "hash.h"
+#include "metrics.h"
 #include "registry.h"
 #include "run_state.h"
 #include "rundir.h"
@@ -274,42 +275,58 @@ static int run_whiten_upload(run_state *r)
     return rc;
 }
 
-/* A loss list's per-head metrics: for each head H, train_loss.H,
-   train_accuracy.H (class heads), val_loss.H and val_accuracy.H (class
-   heads), in this order (run_head_values). */
-static int run_setup_heads(run_state *r)
+/* metrics.csv's columns after the fixed 8 (metrics.h): each head's of a
+   loss list, then the metrics' (run_extra_values). */
+static int run_setup_columns(run_state *r)
 {
     const dlh_experiment *e = r->e;
-    if (!e->loss_list)
-        return 0;
-    static const char *const what[4] = { "train_loss", "train_accuracy", "val_loss",
-                                         "val_accuracy" };
-    if (!(r->head_sum = dlh_run_calloc((size_t)e->n_heads, sizeof *r->head_sum)) ||
-        !(r->head_correct = dlh_run_calloc((size_t)e->n_heads, sizeof *r->head_correct)) ||
-        !(r->cols = dlh_run_calloc(4 * (size_t)e->n_heads, sizeof *r->cols)))
+    dlh_metric_col *cols;
+    int n, rc;
+    if (e->loss_list &&
+        (!(r->head_sum = dlh_run_calloc((size_t)e->n_heads, sizeof *r->head_sum)) ||
+         !(r->head_correct = dlh_run_calloc((size_t)e->n_heads, sizeof *r->head_correct))))
         return DLH_ENOMEM;
-    for (int h = 0; h < e->n_heads; h++)
-        for (int k = 0; k < 4; k++) {
-            if ((k & 1) && e->heads[h].target_kind != DLH_TARGET_CLASS)
-                continue;
-            size_t len = strlen(what[k]) + strlen(e->heads[h].name) + 2;
-            if (!(r->cols[r->n_cols] = malloc(len))) {
-                dlh_error_set("out of memory");
-                return DLH_ENOMEM;
-            }
-            snprintf(r->cols[r->n_cols++], len, "%s.%s", what[k], e->heads[h].name);
-        }
+    if ((rc = dlh_metrics_columns(e, &cols, &n)))
+        return rc;
+    if (!(r->cols = dlh_run_calloc((size_t)n, sizeof *r->cols))) {
+        dlh_metrics_columns_free(cols, n);
+        return DLH_ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        r->cols[i] = cols[i].name;      /* taken over */
+        cols[i].name = NULL;
+    }
+    r->n_cols = n;
+    dlh_metrics_columns_free(cols, n);
     return 0;
 }
 
-/* The per-head values of an epoch of n training samples, in the order of
-   r->cols, into v (NaN where a value does not apply). */
-static void run_head_values(const run_state *r, int has_val, double *v)
+/* The metric values of set into v[*k...] in column order; a value named
+   "accuracy" goes to *acc instead.  NaN everywhere when !valid. */
+static void run_set_values(const dlh_metric_set *set, int valid, double *v, int *k,
+                           double *acc)
+{
+    for (int j = 0; set && j < set->n; j++)
+        for (int i = 0; i < set->m[j].n_values; i++) {
+            const char *u = strchr(set->m[j].cols[i], '_');
+            double x = valid ? set->m[j].values[i] : NAN;
+            if (u && strcmp(u + 1, "accuracy") == 0)
+                *acc = x;
+            else
+                v[(*k)++] = x;
+        }
+}
+
+/* The extra values of an epoch of n training samples, in the order of
+   r->cols, into row->extra (NaN where a value does not apply); metrics
+   named accuracy into the row's accuracy columns. */
+static void run_extra_values(const run_state *r, int has_val, int train_valid,
+                             dlh_epoch_row *row)
 {
     const dlh_experiment *e = r->e;
-    double n = (double)r->n_epoch;
+    double n = (double)r->n_epoch, *v = row->extra;
     int k = 0;
-    for (int h = 0; h < e->n_heads; h++) {
+    for (int h = 0; e->loss_list && h < e->n_heads; h++) {
         int cls = e->heads[h].target_kind == DLH_TARGET_CLASS;
         const dlh_eval_head *vh = &r->ev.heads[h];
         v[k++] = r->head_sum[h] / n;
@@ -319,9 +336,44 @@ static void run_head_values(const run_state *r, int has_val, double *v)
         if (cls)
             v[k++] = has_val ? vh->eval_accuracy : NAN;
     }
+    run_set_values(e->metrics_train, train_valid, v, &k, &row->train_accuracy);
+    run_set_values(e->metrics_val, has_val, v, &k, &row->val_accuracy);
+    row->n_extra = k;
 }
 
-static int run_setup(run_state *r)
+/* The value of column `name` in row (NaN when it has none). */
+static double run_row_value(const run_state *r, const dlh_epoch_row *row, const char *name)
+{
+    static const char *const fixed[4] = { "train_loss", "train_accuracy", "val_loss",
+                                          "val_accuracy" };
+    const double v[4] = { row->train_loss, row->train_accuracy, row->val_loss,
+                          row->val_accuracy };
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, fixed[i]) == 0)
+            return v[i];
+    for (int c = 0; c < r->n_cols && c < row->n_extra; c++)
+        if (strcmp(name, r->cols[c]) == 0)
+            return row->extra[c];
+    return NAN;
+}
+
+/* Each table of the validation metrics as <table>/epoch-N.csv in the run
+   folder (the confusion matrix: rows the true class, columns predicted). */
+static int run_write_tables(run_state *r, int64_t epoch)
+{
+    const dlh_metric_set *set = r->e->metrics_val;
+    for (int j = 0; set && j < set->n; j++) {
+        const dlh_metric_table *t = set->m[j].table;
+        if (!t)
+            continue;
+        int rc = dlh_rundir_table(r->rd, t, epoch);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int run_setup(run_state *r, const dlh_run_options *opt)
 {
     dlh_experiment *e = r->e;
     int rc;
@@ -336,8 +388,15 @@ static int run_setup(run_state *r)
         return DLH_ENOMEM;
     for (int64_t i = 0; i < n; i++)
         r->train_idx[i] = i;
+    /* dlhost cv: the fold's validation samples, moved to the end. */
+    if (opt && opt->split) {
+        if ((rc = opt->split(opt->split_arg, e, r->train_idx, n, &r->n_val)))
+            return rc;
+        r->n_train = n - r->n_val;
+    }
     if (r->n_val > 0) {
-        dlh_permute(r->train_idx, n, e->seed, r->host->rng_stream(RUN_RNG_SPLIT, 0, 0));
+        if (!(opt && opt->split))
+            dlh_permute(r->train_idx, n, e->seed, r->host->rng_stream(RUN_RNG_SPLIT, 0, 0));
         r->val_idx = r->train_idx + r->n_train;
         qsort(r->val_idx, (size_t)r->n_val, sizeof *r->val_idx, cmp_i64);
         qsort(r->train_idx, (size_t)r->n_train, sizeof *r->train_idx, cmp_i64);
@@ -397,6 +456,7 @@ static int run_setup(run_state *r)
     if ((rc = dlh_evaluator_init(&r->ev, e)) ||
         (rc = dlh_evaluator_direct(&r->ev, r->bt_train)))
         return rc;
+    r->ev.metrics = e->metrics_val;
 
     size_t nw;
     dlh_ckpt_tensor *w;
@@ -432,11 +492,16 @@ static int run_setup(run_state *r)
     }
     if (!(r->history = dlh_run_calloc((size_t)e->epochs, sizeof *r->history)))
         return DLH_ENOMEM;
-    r->monitor = r->n_val == 0 ? "train_loss"
-                 : e->monitor == DLH_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss";
+    r->monitor = e->monitor;
+    r->monitor_goal = e->monitor_goal;
+    if (r->n_val == 0 && strncmp(r->monitor, "val_", 4) == 0) {
+        /* A validation split too small to hold a sample. */
+        r->monitor = "train_loss";
+        r->monitor_goal = DLH_METRIC_MIN;
+    }
     if ((rc = dlh_diag_new(e, &r->diag)))
         return rc;
-    return run_setup_heads(r);
+    return run_setup_columns(r);
 }
 
 static void run_free(run_state *r)
@@ -756,6 +821,11 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         r->head_sum[h] = 0.0;
         r->head_correct[h] = 0;
     }
+    /* Training metrics (train.metrics_on_train) are not checkpointed: an
+       epoch resumed inside reports none. */
+    r->train_metrics_valid = first == 0;
+    if (e->metrics_train)
+        dlh_metrics_reset(e->metrics_train);
 
     if (r->prof)
         dlh_profile_begin(r->prof);
@@ -808,6 +878,8 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         }
         if (!e->loss_list && e->accuracy &&
             (rc = dlh_evaluator_correct(&r->ev, b, bt->y, &correct, NULL)))
+            goto fail;
+        if (e->metrics_train && (rc = dlh_metrics_batch(e->metrics_train, &r->ev, bt)))
             goto fail;
         if (pf)
             tp = dlh_profile_add(pf, DLH_PROF_LOSS, tp);
@@ -869,6 +941,8 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
         return 0;
     *mean_loss = sum / (double)n;
     *accuracy = e->accuracy ? (double)correct / (double)n : NAN;
+    if (e->metrics_train && (rc = dlh_metrics_result(e->metrics_train)))
+        goto fail;
     return 0;
 fail:
     dlh_batcher_stop(r->bt_train);
@@ -888,9 +962,10 @@ static void run_seconds(double dt, char *buf, size_t size)
 
 /* Counts epoch's monitored value m against the best so far; 1 when it is
    the new best (the first epoch always is). */
-int dlh_run_track_best(run_state *r, double m, int64_t epoch, int acc_monitor)
+int dlh_run_track_best(run_state *r, double m, int64_t epoch)
 {
-    if (r->best_epoch == 0 || (acc_monitor ? m > r->best_value : m < r->best_value)) {
+    int up = r->monitor_goal > 0;
+    if (r->best_epoch == 0 || (up ? m > r->best_value : m < r->best_value)) {
         r->best_value = m;
         r->best_epoch = epoch;
         r->wait = 0;
@@ -940,7 +1015,6 @@ static int run_train(run_state *r)
 {
     dlh_experiment *e = r->e;
     int has_val = r->n_val > 0;
-    int acc_monitor = has_val && e->monitor == DLH_MONITOR_VAL_ACCURACY;
     int rc;
     for (int64_t epoch = r->start_epoch; !r->finished && epoch < e->epochs; epoch++) {
         double t0 = run_now(), loss = NAN, acc = NAN, lr = e->lr;
@@ -966,10 +1040,9 @@ static int run_train(run_state *r)
         double dt = run_now() - t0;
         double speed = t_train > 0.0 ? (double)r->n_epoch / t_train : 0.0;
         dlh_epoch_row row = { epoch + 1, loss, acc, vloss, vacc, lr, dt, speed, 0, { 0 } };
-        if (e->loss_list) {
-            run_head_values(r, has_val, row.extra);
-            row.n_extra = r->n_cols;
-        }
+        run_extra_values(r, has_val, r->train_metrics_valid, &row);
+        acc = row.train_accuracy;
+        vacc = row.val_accuracy;
         char took[32], line[512 + 64 * DLH_METRICS_MAX_EXTRA];
         size_t k = 0;
         run_seconds(dt, took, sizeof took);
@@ -981,11 +1054,13 @@ static int run_train(run_state *r)
             k += (size_t)snprintf(line + k, sizeof line - k, "  val_loss %.6f", vloss);
         if (!isnan(vacc))
             k += (size_t)snprintf(line + k, sizeof line - k, "  val_accuracy %.4f", vacc);
-        for (int c = 0; c < row.n_extra; c++)
+        for (int c = 0; c < row.n_extra && k < sizeof line; c++)
             if (!isnan(row.extra[c]))
                 k += (size_t)snprintf(line + k, sizeof line - k,
                                       strstr(r->cols[c], "_loss.") ? "  %s %.6f" : "  %s %.4f",
                                       r->cols[c], row.extra[c]);
+        if (k >= sizeof line)
+            k = sizeof line - 1;
         snprintf(line + k, sizeof line - k, "  lr %.6g  %s  %.0f samples/s", lr, took,
                  speed);
         fprintf(r->out, "%s\n", line);
@@ -993,12 +1068,13 @@ static int run_train(run_state *r)
         if ((rc = dlh_diag_epoch(r->diag, dlh_rundir_path(r->rd), epoch + 1, loss, vloss)))
             return rc;
 
-        if ((rc = dlh_rundir_metrics(r->rd, &row)))
+        if ((rc = dlh_rundir_metrics(r->rd, &row)) ||
+            (has_val && (rc = run_write_tables(r, epoch + 1))))
             return rc;
-        double m = !has_val ? loss : acc_monitor ? vacc : vloss;
+        double m = run_row_value(r, &row, r->monitor);
         r->monitored = m;
         r->history[epoch] = m;
-        int improved = dlh_run_track_best(r, m, epoch + 1, acc_monitor);
+        int improved = dlh_run_track_best(r, m, epoch + 1);
         if (improved) {
             r->best_step = r->step;
             if (r->best && (rc = dlh_run_copy_best(r, 0)))
@@ -1054,7 +1130,7 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
     dlh_epoch_row *rows = NULL;
     size_t n_rows = 0;
     run_hash_config(cfg, r.config_hash, sizeof r.config_hash);
-    if ((rc = run_setup(&r)))
+    if ((rc = run_setup(&r, opt)))
         goto done;
     if (resume) {
         /* Locked first, then checked and loaded before anything is written
@@ -1162,6 +1238,7 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
         else
             fprintf(out, "test  loss %.6f  accuracy %.4f  (%" PRId64 " samples)\n", loss,
                     acc, r.n_test);
+        dlh_metrics_print(out, "test", e->metrics_val);
         for (int h = 0; e->loss_list && h < e->n_heads; h++)
             dlh_eval_print_head(out, e, &r.ev, h);
         fflush(out);

@@ -10,6 +10,8 @@
 
 #include "params.h"
 
+struct dlh_experiment;
+
 typedef struct dlh_run_options {
     const char *runs_root;          /* folder of run directories; NULL: "runs" */
     int progress;                   /* progress bar: -1 when `out` is a terminal,
@@ -19,6 +21,16 @@ typedef struct dlh_run_options {
                                        writes back into it (runs_root unused) */
     int profile;                    /* 1: time every part of each epoch into
                                        profile.csv (profile.h) */
+    /* optional (dlhost cv, cv.h): chooses the validation samples of
+       data.train in place of data.validation_split's seeded choice (the
+       experiment must still give validation_split, which the checks of
+       early stopping need).  It receives idx = 0..n-1 and moves its *n_val
+       validation samples (0 < *n_val < n) to the end; the run keeps both
+       parts in file order.  Called once per run (--resume too) before
+       anything is written; 0, or a DLH_E* code with the message set. */
+    int (*split)(void *arg, struct dlh_experiment *e, int64_t *idx, int64_t n,
+                 int64_t *n_val);
+    void *split_arg;
 } dlh_run_options;
 
 /* Runs cfg, printing progress to `out`.  Returns 0, or a DLH_E* code with

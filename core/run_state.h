@@ -61,6 +61,8 @@ typedef struct run_state {
     char *backend_plugin;           /* metadata: the backend's item of plugins */
     char *resumed_backend;          /* --resume from another backend: its item */
     const char *monitor;            /* the monitored metric's name */
+    int monitor_goal;               /* DLH_METRIC_MAX or _MIN */
+    int train_metrics_valid;        /* the epoch's training metrics saw all of it */
     int64_t step;                   /* optimiser steps taken */
     double monitored;               /* last epoch's monitored metric, NaN if none */
     double *history;                /* [epochs]: the monitored metric of each epoch */
@@ -129,7 +131,7 @@ char *dlh_run_join(const char *a, const char *b);
 int dlh_run_copy_best(run_state *r, int restore);
 /* Counts an epoch's monitored value m against the best so far; 1 when it
    is the new best (the first epoch always is). */
-int dlh_run_track_best(run_state *r, double m, int64_t epoch, int acc_monitor);
+int dlh_run_track_best(run_state *r, double m, int64_t epoch);
 /* Whether early stopping ends the run after an epoch. */
 int dlh_run_stops(const run_state *r, int improved);
 

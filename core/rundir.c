@@ -343,6 +343,38 @@ static int rundir_sweep(dlh_rundir *r)
     return 0;
 }
 
+/* Removes the epoch-N.csv tables a previous run left in sub (a fresh run
+   writes its own). */
+static int rundir_forget_tables(dlh_rundir *r, const char *sub, int *gone)
+{
+    char *dir = path_join(r->path, sub);
+    if (!dir) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    DIR *d = opendir(dir);
+    free(dir);
+    if (!d)
+        return 0;
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (n < 11 || strncmp(de->d_name, "epoch-", 6) != 0 ||
+            strcmp(de->d_name + n - 4, ".csv") != 0)
+            continue;
+        if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
+            (*gone)++;
+        } else if (errno != ENOENT) {
+            dlh_error_set("%s/%s/%s: cannot remove the previous run's file: %s", r->path,
+                          sub, de->d_name, strerror(errno));
+            rc = DLH_EIO;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
 /* A fresh run in a folder that held another run: its checkpoints go first,
    before any new file is written, so that no crash leaves the old
    last.safetensors beside the new metrics.csv. */
@@ -367,6 +399,9 @@ static int rundir_forget(dlh_rundir *r)
         }
         free(p);
     }
+    int rc = rundir_forget_tables(r, "confusion", &gone);
+    if (rc)
+        return rc;
     if (!gone)
         return 0;
     int dfd = open(r->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -794,4 +829,80 @@ int dlh_checkpoint_load(const dlh_backend *be, const char *path,
     else
         *file = f;
     return rc;
+}
+
+/* A CSV field: quoted when it holds a comma, a quote or a line break. */
+static void put_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+int dlh_rundir_table(dlh_rundir *r, const dlh_metric_table *t, int64_t epoch)
+{
+    for (const char *c = t->name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              (*c >= '0' && *c <= '9') || *c == '_') || c - t->name > 64) {
+            dlh_error_set("a metric's table name '%.64s' is not letters, digits and '_' "
+                          "(a plugin bug)", t->name);
+            return DLH_EPLUGIN;
+        }
+    if (!*t->name || t->rows < 0 || t->cols < 0 || (t->rows * t->cols > 0 && !t->values)) {
+        dlh_error_set("a metric's table '%s' is malformed (a plugin bug)", t->name);
+        return DLH_EPLUGIN;
+    }
+    char file[48];
+    snprintf(file, sizeof file, "epoch-%" PRId64 ".csv", epoch);
+    char *dir = path_join(r->path, t->name), *path = dir ? path_join(dir, file) : NULL;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = path ? open_memstream(&text, &len) : NULL;
+    int rc = DLH_ENOMEM;
+    if (!mem) {
+        dlh_error_set("out of memory");
+        goto out;
+    }
+    fputs("true\\predicted", mem);
+    for (int64_t j = 0; j < t->cols; j++) {
+        fputc(',', mem);
+        if (t->col_names)
+            put_field(mem, t->col_names[j]);
+        else
+            fprintf(mem, "%" PRId64, j);
+    }
+    fputc('\n', mem);
+    for (int64_t i = 0; i < t->rows; i++) {
+        if (t->row_names)
+            put_field(mem, t->row_names[i]);
+        else
+            fprintf(mem, "%" PRId64, i);
+        for (int64_t j = 0; j < t->cols; j++)
+            fprintf(mem, ",%.17g", t->values[i * t->cols + j]);
+        fputc('\n', mem);
+    }
+    if (fclose(mem) != 0) {
+        dlh_error_set("%s: out of memory", path);
+        goto out;
+    }
+    if ((rc = make_dir(dir)) == 0)
+        rc = dlh_file_write_atomic(path, text, len);
+out:
+    free(text);
+    free(path);
+    free(dir);
+    return rc;
+}
+
+int dlh_rundir_mkdirs(const char *path)
+{
+    return make_dirs(path);
 }

@@ -57,6 +57,9 @@ typedef struct dlh_epoch_row dlh_epoch_row;
 int dlh_rundir_restart(dlh_rundir *r, dlh_config *cfg, const dlh_epoch_row *rows,
                        size_t n);
 
+/* mkdir -p of path (an existing folder is fine); DLH_EIO naming it. */
+int dlh_rundir_mkdirs(const char *path);
+
 /* Closes r and releases its lock. */
 void dlh_rundir_close(dlh_rundir *r);
 const char *dlh_rundir_path(const dlh_rundir *r);
@@ -68,7 +71,7 @@ const char *dlh_rundir_path(const dlh_rundir *r);
 
 /* Columns after the 8 of dlh_metrics_header (a loss list's per-head
    columns, "val_loss.head_a"): at most this many. */
-#define DLH_METRICS_MAX_EXTRA 64
+#define DLH_METRICS_MAX_EXTRA 256
 
 struct dlh_epoch_row {
     int64_t epoch;                  /* from 1 */
@@ -90,6 +93,11 @@ int dlh_rundir_columns(dlh_rundir *r, const char *const *names, int n);
 /* Appends one row to metrics.csv and redraws curves.svg (each rewritten
    atomically). */
 int dlh_rundir_metrics(dlh_rundir *r, const dlh_epoch_row *row);
+
+/* Writes a metric's table as <table name>/epoch-N.csv in the run folder
+   (atomically; the folder is made when missing): a header row
+   "true\\predicted,<column names>", then one row per table row. */
+int dlh_rundir_table(dlh_rundir *r, const dlh_metric_table *t, int64_t epoch);
 
 /* A tensor to save or load: name and a tensor on `be`, or, for a layer's
    counter (layer.h add_counter), an int64 in host memory. */

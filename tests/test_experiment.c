@@ -122,6 +122,14 @@ static void bad(const char *name, const char *from, const char *to, int rc,
     bad_text(name, edit(from, to), rc, want);
 }
 
+/* The same with validation data (a quarter of the training file) and the
+   train group's "batch_size = 10;" replaced by to: its line is 15. */
+static void bad_val(const char *name, const char *to, int rc, const char *want)
+{
+    bad_text(name, edit_of(edit("data = {\n", "data = { validation_split = 0.25;\n"),
+                           "batch_size = 10;", to), rc, want);
+}
+
 static void test_check_good(void)
 {
     result r;
@@ -173,14 +181,14 @@ static void test_check_bad(void)
         "", DLH_ECONFIG, "4: data: missing required group 'train'");
     bad("no_loss", "loss = { type = \"mse\"; };\n", "", DLH_ECONFIG,
         " experiment: missing required group 'loss'");
-    bad("future_metric", "seed = 5;", "seed = 5; metrics = [\"loss\", \"f1\"];",
-        DLH_ECONFIG, "2: metrics: 'f1' arrives with a later issue; known now: accuracy, "
-        "loss");
+    bad("class_metric", "seed = 5;", "seed = 5; metrics = [\"loss\", \"f1\"];",
+        DLH_ECONFIG, "2: metrics: metric 'f1': needs class targets; this model has "
+        "regression targets");
     bad("unknown_metric", "seed = 5;", "seed = 5; metrics = [\"acuracy\"];", DLH_ECONFIG,
-        "2: metrics: unknown metric 'acuracy' (did you mean 'accuracy'?); known: "
-        "accuracy, loss");
+        "2: metrics: unknown metric 'acuracy' (did you mean 'accuracy'?)");
     bad("accuracy_dense", "seed = 5;", "seed = 5; metrics = [\"accuracy\"];", DLH_ECONFIG,
-        "2: metrics: 'accuracy' needs class labels; data.train has dense labels");
+        "2: metrics: metric 'accuracy': needs class targets; this model has regression "
+        "targets");
     bad("split_range", "data = {\n", "data = { validation_split = 1.0;\n", DLH_ECONFIG,
         "4: data: parameter 'validation_split': expected a fraction in [0, 1), got 1");
     bad("split_tiny", "data = {\n", "data = { validation_split = 0.01;\n", DLH_ECONFIG,
@@ -196,10 +204,23 @@ static void test_check_bad(void)
         "batch_size = 10;\n early_stopping = { patience = 2; };", DLH_ECONFIG,
         "16: train.early_stopping: needs validation data (data.validation_split or "
         "data.validation)");
-    bad("es_monitor", "batch_size = 10;",
-        "batch_size = 10; early_stopping = { monitor = \"val_acc\"; };", DLH_ECONFIG,
-        "15: train.early_stopping: parameter 'monitor': expected one of \"val_loss\", "
-        "\"val_accuracy\", got \"val_acc\"");
+    bad("es_monitor_no_val", "batch_size = 10;",
+        "batch_size = 10; early_stopping = { monitor = \"val_loss\"; };", DLH_ECONFIG,
+        "15: train.early_stopping: monitor 'val_loss' needs validation data "
+        "(data.validation_split or data.validation)");
+    bad_val("es_monitor", "batch_size = 10; early_stopping = { monitor = \"val_los\"; };",
+        DLH_ECONFIG, "15: train.early_stopping: monitor 'val_los' is not a column of this "
+        "run's metrics.csv (did you mean 'val_loss'?); known: train_loss, val_loss");
+    bad_val("es_monitor_accuracy", "batch_size = 10; early_stopping = { monitor = \"val_accuracy\"; };",
+        DLH_ECONFIG, "15: train.early_stopping: monitor 'val_accuracy' is not a column of "
+        "this run's metrics.csv; known: train_loss, val_loss");
+    bad_val("es_mode", "batch_size = 10; early_stopping = { mode = \"max\"; };",
+        DLH_ECONFIG, "15: train.early_stopping: mode 'max' but 'val_loss' improves downward");
+    bad_val("two_monitors", "batch_size = 10; monitor = \"train_loss\"; "
+        "early_stopping = { monitor = \"val_loss\"; };",
+        DLH_ECONFIG, "15: train.early_stopping: monitor 'val_loss', but train.monitor is "
+        "'train_loss': a run monitors one metric (its best checkpoint, early stopping and "
+        "reduce_on_plateau)");
     bad("ckpt_key", "batch_size = 10;",
         "batch_size = 10; checkpoint = { every_epoch = 2; };", DLH_ECONFIG,
         "15: train.checkpoint: unknown parameter 'every_epoch' \u2014 did you mean "

@@ -6,7 +6,8 @@
 # training with swish + signsgd must lower the loss, and a run with fixed
 # weights must give the per-epoch losses computed by hand; the layer with a
 # trainable tensor (example_prelu) passes gradcheck and trains to the
-# losses and slope of the built-in prelu.
+# losses and slope of the built-in prelu; the metric (example_metric) is
+# listed with its parameter (its values are tests/test_metrics.c's).
 #
 # Environment (set by `make check`): DLHOST_SRCDIR, DLHOST_BUILDDIR, MAKE.
 
@@ -101,7 +102,7 @@ ok_ $rc "examples/plugins builds with only pkg-config --cflags dlhost"
 [ $rc -eq 0 ] || { diag_file "$tmp/build.log"; bail "example plugins did not build"; }
 unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_ALLOW_SYSTEM_CFLAGS
 
-for p in jitter signsgd swish example_prelu; do
+for p in jitter signsgd swish example_prelu example_metric; do
     so=$work/$p.so
     # Linker-made markers (_edata, _end, __bss_start; older binutils) are not
     # the plugin's own exports.
@@ -160,6 +161,15 @@ listed optimizer signsgd signsgd.so
 listed layer swish swish.so
 listed augmenter jitter jitter.so
 listed layer example_prelu example_prelu.so
+listed metric specificity example_metric.so
+
+"$dlhost" plugins --verbose >"$tmp/verbose.out" 2>&1
+awk '/^metric +specificity / { on = 1; next } /^[a-z]/ { on = 0 }
+     on && /threshold \(float, default 0\.5, in \[0, 1\]\)/ { found = 1 }
+     END { exit !found }' "$tmp/verbose.out"
+rc=$?
+[ $rc -eq 0 ] || diag_file "$tmp/verbose.out"
+ok_ $rc "dlhost plugins --verbose shows specificity's parameter table"
 
 # The experiment names its csv relative to itself, so run the copy.
 cd "$tmp" || bail "cd $tmp"

@@ -136,6 +136,17 @@ static void sched_free(sched *s)
     s->state = NULL;
 }
 
+/* The monitored metric create_ex is told (val_loss, or val_accuracy for
+   the cases that say mode = "max"). */
+static const char *sched_monitor = "val_loss";
+static int sched_goal = DLH_METRIC_MIN;
+
+static void sched_monitoring(int up)
+{
+    sched_monitor = up ? "val_accuracy" : "val_loss";
+    sched_goal = up ? DLH_METRIC_MAX : DLH_METRIC_MIN;
+}
+
 /* Creates schedule `type` from the group body as core/experiment.c does:
    params with "type" reserved, create, then the unknown-key check.  On
    failure *s holds what create left, for sched_free. */
@@ -161,7 +172,11 @@ static int sched_new(const char *type, const char *body, sched *s)
         rc = DLH_ENOTFOUND;
     if (rc == 0) {
         s->ops = c->ops;
-        if (s->ops->create)
+        /* As the run creates it, monitoring val_loss (ABI 1.7 create_ex). */
+        dlh_schedule_setup setup = { sizeof setup, p, sched_monitor, sched_goal };
+        if (s->ops->create_ex)
+            rc = s->ops->create_ex(dlh_host_table(), &setup, &s->state);
+        else if (s->ops->create)
             rc = s->ops->create(dlh_host_table(), p, &s->state);
     }
     if (rc == 0)
@@ -198,7 +213,9 @@ static void check_case(const sched_case *c)
             "%s: %zu reference rates for %d epochs", c->name, c->n_ref, c->epochs))
         return;
     sched s;
+    sched_monitoring(strstr(c->body, "mode = \"max\"") != NULL);
     int rc = sched_new(c->type, c->body, &s);
+    sched_monitoring(0);
     if (!ok(rc == 0, "%s: %s { %s } is created", c->name, c->type, c->body)) {
         diag("%s", dlh_error_get());
         sched_free(&s);
@@ -314,6 +331,22 @@ static void check_plateau_epochs(void)
        "for every step of the next epoch");
     ok(lr_of(&s, 1.0, 3, 9, 3, 9, NAN) == 0.1,
        "reduce_on_plateau: a NaN metric (none) is not counted as a bad epoch");
+    sched_free(&s);
+    /* mode "auto" (the default) on a metric that improves upward: a
+       rising metric is an improvement, a falling one cuts the rate. */
+    sched_monitoring(1);
+    rc = sched_new("reduce_on_plateau", "patience = 0;", &s);
+    sched_monitoring(0);
+    if (!ok(rc == 0, "reduce_on_plateau on val_accuracy is created")) {
+        diag("%s", dlh_error_get());
+        sched_free(&s);
+        return;
+    }
+    lr_of(&s, 1.0, 0, 0, 1, 9, NAN);
+    lr_of(&s, 1.0, 1, 1, 1, 9, 0.5);
+    ok(lr_of(&s, 1.0, 2, 2, 1, 9, 0.6) == 1.0 && lr_of(&s, 1.0, 3, 3, 1, 9, 0.55) == 0.1,
+       "reduce_on_plateau: mode auto follows val_accuracy upward (0.5, 0.6 keep the rate, "
+       "0.55 cuts it)");
     ok(lr_of(&s, 1.0, 4, 12, 3, 9, 1.0) == 0.1,
        "reduce_on_plateau: an improvement keeps the rate");
     dlh_schedule_ctx back = { sizeof back, 1.0, 2, 6, 3, 9, 1.0 };
@@ -400,6 +433,12 @@ static void check_refusals(void)
     check_refused("cosine", "eta_min = 0.01;", "unknown parameter 'eta_min'");
 
     check_refused("reduce_on_plateau", "mode = \"mean\";", "parameter 'mode'");
+    check_refused("reduce_on_plateau", "mode = \"max\";",
+                  "parameter 'mode': 'max' but 'val_loss' improves downward");
+    sched_monitoring(1);
+    check_refused("reduce_on_plateau", "mode = \"min\";",
+                  "parameter 'mode': 'min' but 'val_accuracy' improves upward");
+    sched_monitoring(0);
     check_refused("reduce_on_plateau", "factor = 1.0;",
                   "parameter 'factor': expected a number in [0, 1) (new lr = lr * factor), "
                   "got 1");

@@ -169,6 +169,7 @@ const dlh_loss_ops bce_with_logits_ops = {
     .forward = bce_forward,
     .destroy = bce_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
+    .output = DLH_LOSS_OUTPUT_LOGITS,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -201,6 +201,7 @@ const dlh_loss_ops cosine_embedding_ops = {
     .forward = ce_forward,
     .destroy = ce_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS | DLH_LOSS_TARGET_SHAPE,
+    .output = DLH_LOSS_OUTPUT_VALUES,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -465,6 +465,7 @@ const dlh_loss_ops cross_entropy_ops = {
     .forward = ce_forward,
     .destroy = ce_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
+    .output = DLH_LOSS_OUTPUT_LOGITS,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -335,6 +335,7 @@ const dlh_loss_ops dice_ops = {
     .forward = dice_forward,
     .destroy = dice_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
+    .output = DLH_LOSS_OUTPUT_LOGITS,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -259,6 +259,7 @@ const dlh_loss_ops focal_ops = {
     .forward = focal_forward,
     .destroy = focal_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
+    .output = DLH_LOSS_OUTPUT_LOGITS,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

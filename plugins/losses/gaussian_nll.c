@@ -179,6 +179,7 @@ const dlh_loss_ops gaussian_nll_ops = {
     .forward = gnll_forward,
     .destroy = gnll_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS | DLH_LOSS_TARGET_SHAPE,
+    .output = DLH_LOSS_OUTPUT_VALUES,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -180,6 +180,7 @@ const dlh_loss_ops margin_ranking_ops = {
     .forward = mr_forward,
     .destroy = mr_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS | DLH_LOSS_TARGET_SHAPE,
+    .output = DLH_LOSS_OUTPUT_VALUES,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -133,6 +133,7 @@ const dlh_loss_ops mse_ops = {
     .forward = mse_forward,
     .destroy = mse_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
+    .output = DLH_LOSS_OUTPUT_VALUES,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -171,6 +171,7 @@ const dlh_loss_ops multi_margin_ops = {
     .forward = mm_forward,
     .destroy = mm_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
+    .output = DLH_LOSS_OUTPUT_LOGITS,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -146,6 +146,7 @@ const dlh_loss_ops nll_ops = {
     .forward = nll_forward,
     .destroy = nll_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
+    .output = DLH_LOSS_OUTPUT_LOG_PROB,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

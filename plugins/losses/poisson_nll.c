@@ -44,6 +44,7 @@ const dlh_loss_ops poisson_nll_ops = {
     .forward = losses_ew_forward_ops,
     .destroy = losses_ew_destroy_ops,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS,
+    .output = DLH_LOSS_OUTPUT_VALUES,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -235,6 +235,7 @@ const dlh_loss_ops triplet_margin_ops = {
     .forward = tm_forward,
     .destroy = tm_destroy,
     .flags = DLH_LOSS_SAMPLE_WEIGHTS | DLH_LOSS_TARGET_SHAPE,
+    .output = DLH_LOSS_OUTPUT_VALUES,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

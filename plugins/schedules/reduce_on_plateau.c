@@ -8,8 +8,11 @@
  * ctx->epoch, so the rate of epoch e reflects the metrics of epochs 0..e-1.
  * A NaN metric means "none" in the schedule ABI and is not counted (torch
  * would count a NaN as a bad epoch).  The metric is the one chosen by
- * train.early_stopping.monitor (val_loss by default; train_loss without
- * validation data); mode = "max" suits val_accuracy.  Parameters and defaults are torch's: mode "min", factor 0.1
+ * train.monitor or train.early_stopping.monitor (val_loss by default;
+ * train_loss without validation data; any metrics.csv column), and mode
+ * "auto" follows its direction (min for val_loss, max for val_accuracy);
+ * a mode against it is refused.  Other parameters and defaults are
+ * torch's: factor 0.1
  * (< 1), patience 10, threshold 1e-4, threshold_mode "rel", cooldown 0,
  * min_lr 0, eps 1e-8.  The state (best, bad epochs, cooldown, current rate)
  * lives only in memory. */
@@ -29,15 +32,18 @@ typedef struct plateau_state {
     int64_t epoch;              /* the last epoch seen */
 } plateau_state;
 
-static int plateau_create(const dlh_host *host, dlh_params *params, void **state)
+static int plateau_create(const dlh_host *host, const dlh_schedule_setup *setup,
+                          void **state)
 {
-    static const char *const modes[] = { "min", "max", NULL };
+    static const char *const modes[] = { "auto", "min", "max", NULL };
+    dlh_params *params = setup->params;
+    int mode;
     static const char *const threshold_modes[] = { "rel", "abs", NULL };
     const double def_factor = 0.1, def_threshold = 1e-4, zero = 0.0, def_eps = 1e-8;
     const int64_t def_patience = 10, def_cooldown = 0;
     plateau_state st = { .lr = NAN };
     int rc;
-    if ((rc = host->param_choice(params, "mode", modes, 0, &st.mode_max)) < 0 ||
+    if ((rc = host->param_choice(params, "mode", modes, 0, &mode)) < 0 ||
         (rc = host->param_float(params, "factor", &def_factor, -HUGE_VAL, HUGE_VAL,
                                 &st.factor)) < 0 ||
         (rc = host->param_int(params, "patience", &def_patience, 0, INT32_MAX,
@@ -56,6 +62,14 @@ static int plateau_create(const dlh_host *host, dlh_params *params, void **state
     if (!(st.factor >= 0.0 && st.factor < 1.0))
         return host->param_error(params, "factor", "parameter 'factor': expected a number "
                                  "in [0, 1) (new lr = lr * factor), got %g", st.factor);
+    /* "auto" follows the monitored metric; a mode against it is refused. */
+    int up = setup->goal > 0;
+    if (mode != 0 && setup->goal != 0 && (mode == 2) != up)
+        return host->param_error(params, "mode", "parameter 'mode': '%s' but '%s' improves "
+                                 "%s", mode == 2 ? "max" : "min",
+                                 setup->monitor ? setup->monitor : "the monitored metric",
+                                 up ? "upward" : "downward");
+    st.mode_max = mode == 0 ? up : mode == 2;
     st.best = st.mode_max ? -INFINITY : INFINITY;
     return schedules_state_new(host, &st, sizeof st, state);
 }
@@ -113,14 +127,14 @@ static int plateau_lr(void *state, const dlh_schedule_ctx *ctx, double *lr)
 
 const dlh_schedule_ops reduce_on_plateau_ops = {
     .struct_size = sizeof(dlh_schedule_ops),
-    .create = plateau_create,
     .lr = plateau_lr,
     .destroy = schedules_state_free,
+    .create_ex = plateau_create,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */
 const dlh_param_doc reduce_on_plateau_params[] = {
-    { "mode", DLH_PARAM_CHOICE, "min", 0, 0, "min|max", "whether the monitored metric improves downward or upward" },
+    { "mode", DLH_PARAM_CHOICE, "auto", 0, 0, "auto|min|max", "whether the monitored metric improves downward or upward; auto: as the metric does" },
     { "factor", DLH_PARAM_FLOAT, "0.1", 0.0, 1.0, NULL, "factor applied on a plateau, in [0, 1)" },
     { "patience", DLH_PARAM_INT, "10", 0, INT32_MAX, NULL, "epochs without improvement before reducing" },
     { "threshold", DLH_PARAM_FLOAT, "0.0001", 0.0, DLH_PARAM_NO_MAX, NULL, "least change that counts as an improvement" },
