@@ -789,8 +789,8 @@ static int eval_print(FILE *out, const dlh_experiment *e, const dlh_evaluator *e
             fprintf(out, "head '%s': ", head);
         dlh_confusion_print(out, conf, e->n_classes, names);
     } else {
-        fprintf(out, "(regression targets: the loss only; per-sample metrics such as mae, "
-                     "rmse and r2 come with the metric plugins)\n");
+        fprintf(out, "(regression targets: the loss only; mae, rmse and r2 need the "
+                     "predictions, which eval does not keep)\n");
     }
     if (json) {
         dlh_eval_result res = { e->name, weights, e->loss_list ? e->heads[0].name : NULL,
