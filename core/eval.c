@@ -771,6 +771,7 @@ static int eval_print(FILE *out, const dlh_experiment *e, const dlh_evaluator *e
     if (!isnan(acc))
         fprintf(out, "  accuracy %.4f", acc);
     fprintf(out, "\n");
+    dlh_metrics_print(out, "test", e->metrics_val);
     for (int h = 0; e->loss_list && h < e->n_heads; h++)
         dlh_eval_print_head(out, e, ev, h);
     dlh_class_report rep;
@@ -788,14 +789,14 @@ static int eval_print(FILE *out, const dlh_experiment *e, const dlh_evaluator *e
         if (head)
             fprintf(out, "head '%s': ", head);
         dlh_confusion_print(out, conf, e->n_classes, names);
-    } else {
-        fprintf(out, "(regression targets: the loss only; mae, rmse and r2 need the "
-                     "predictions, which eval does not keep)\n");
+    } else if (!e->metrics_val || e->metrics_val->n == 0) {
+        fprintf(out, "(regression targets: the loss only; list metrics = [\"mae\", "
+                     "\"rmse\", \"r2\"] in the experiment for more)\n");
     }
     if (json) {
         dlh_eval_result res = { e->name, weights, e->loss_list ? e->heads[0].name : NULL,
                                 e->test.info.n_samples, loss, acc, conf ? &rep : NULL,
-                                conf, names };
+                                conf, names, e->metrics_val };
         if ((rc = dlh_eval_json_write(json, &res)) == 0)
             fprintf(out, "wrote %s\n", json);
     }
@@ -857,6 +858,7 @@ int dlh_eval_json(dlh_config *cfg, const char *backend_override, const char *wei
                               norm.kind != DLH_NORM_NONE ? &norm : NULL, e->max_batch,
                               &bt)))
         goto done;
+    ev.metrics = e->metrics_val;
     double loss, acc;
     if ((rc = dlh_evaluate(&ev, bt, idx, nt, &loss, &acc, conf))) {
         dlh_error_prefix("data.test: ");

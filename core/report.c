@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "metrics.h"
 #include "error.h"
 #include "safetensors.h"          /* dlh_file_write_atomic, dlh_json_escape */
 
@@ -254,6 +255,20 @@ static void json_body(FILE *f, const dlh_eval_result *res)
         }
         fputs("\n  ]", f);
     }
+    /* The metrics list's values on the test data, by name without the
+       "val_" of their metrics.csv column. */
+    const dlh_metric_set *ms = res->metrics;
+    int k = 0;
+    for (int j = 0; ms && j < ms->n; j++)
+        for (int i = 0; i < ms->m[j].n_values; i++) {
+            const char *c = ms->m[j].cols[i], *u = strchr(c, '_');
+            fputs(k++ ? ",\n    " : ",\n  \"metrics\": {\n    ", f);
+            json_string(f, u ? u + 1 : c);
+            fputs(": ", f);
+            json_number(f, ms->m[j].values[i]);
+        }
+    if (k)
+        fputs("\n  }", f);
     fputs("\n}\n", f);
 }
 

@@ -45,6 +45,7 @@ typedef struct dlh_eval_result {
     const dlh_class_report *report;             /* NULL without class targets */
     const int64_t *confusion;
     char *const *names;                         /* NULL: "0", "1", ... */
+    const struct dlh_metric_set *metrics;       /* the experiment's metrics, or NULL */
 } dlh_eval_result;
 
 /* The JSON text of res into path, atomically (the old file or the new one,
