@@ -293,8 +293,9 @@ static int optim_clip(dlh_params *p, dlh_opt_clip *c)
     return 0;
 }
 
-/* Memory of every slot: the group optimiser's states (one block a group,
-   with the names and roles step_all sees), scalars, step mirror. */
+/* Memory of every slot: the group optimiser's states (one block a group),
+   scalars, step mirror; and for the group step_all updates (closure.c) the
+   tensors, names and roles it sees at once. */
 static int optim_state(dlh_experiment *e)
 {
     size_t nm = 0;
@@ -314,14 +315,18 @@ static int optim_state(dlh_experiment *e)
             continue;
         int64_t max_numel = 0, total = 0;
         size_t n = (size_t)gr->n_tensors + 1, ns = (size_t)o->n_states;
-        if (!(gr->names = calloc(n, sizeof *gr->names)) ||
-            !(gr->roles = calloc(n, sizeof *gr->roles)) ||
+        int all = gr == dlh_optim_step_all(e);
+        if ((all && (!(gr->names = calloc(n, sizeof *gr->names)) ||
+                     !(gr->roles = calloc(n, sizeof *gr->roles)))) ||
             (ns && !(gr->states = calloc(n * ns, sizeof *gr->states))))
             return optim_oom();
         for (int k = 0; k < e->n_param_tensors; k++)
             if (e->slots[k].group == g)
                 total += dlh_tensor_numel(&e->slots[k].t->value);
-        if ((rc = dlh_optimizer_bind(o, gr->n_tensors, total)))
+        /* Globals wherever declared: a saved one goes into checkpoints
+           (eval.c) even from an optimiser without step_all. */
+        if ((rc = all ? dlh_optimizer_bind(o, gr->n_tensors, total)
+                      : dlh_optimizer_globals_alloc(o, total)))
             return rc;
         for (int k = 0, i = 0; k < e->n_param_tensors; k++) {
             dlh_param_slot *sl = &e->slots[k];
@@ -329,10 +334,12 @@ static int optim_state(dlh_experiment *e)
                 continue;
             int64_t numel = dlh_tensor_numel(&sl->t->value);
             max_numel = numel > max_numel ? numel : max_numel;
-            gr->names[i] = sl->name;
-            gr->roles[i] = sl->role;
-            o->params[i] = sl->t->value;
-            o->grads[i] = sl->t->grad;
+            if (all) {
+                gr->names[i] = sl->name;
+                gr->roles[i] = sl->role;
+                o->params[i] = sl->t->value;
+                o->grads[i] = sl->t->grad;
+            }
             int m = 1 + o->n_scalars;
             if (!(sl->mirror = calloc((size_t)m, sizeof *sl->mirror)) ||
                 !(sl->scalars = calloc((size_t)m, sizeof *sl->scalars)))
