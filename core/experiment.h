@@ -105,7 +105,6 @@ typedef struct dlh_experiment {
     dlh_shape target;               /* per-sample target shape ([] for class) */
 
     const char *optimizer_type;
-    double lr;                      /* optimizer.lr: the default group's base */
     dlh_opt_clip clip;              /* optimizer.clip_norm, norm_type, clip_value */
     /* optimizer.groups in order, then the default group (optim.h). */
     int n_groups;

@@ -249,7 +249,7 @@ static int optim_group(dlh_experiment *e, dlh_params *base, const dlh_params *ba
     int rc;
     if ((rc = optim_patterns(p, own, &pats)) ||
         (rc = optim_match(e, p, pats, gi)) ||
-        (rc = optim_group_settings(e, g, p, own, base_reg, e->lr)))
+        (rc = optim_group_settings(e, g, p, own, base_reg, dlh_optim_lr(e))))
         return rc;
     if (!g->trainable)
         return dlh_params_check_unused(p);
@@ -421,14 +421,14 @@ int dlh_optim_new(dlh_experiment *e, config_setting_t *group)
     const double def_lr = def->opt->default_lr > 0.0 ? def->opt->default_lr : 0.01;
     static const double zero = 0.0;
     dlh_params *base_reg;
-    if ((rc = dlh_param_float(p, "lr", &def_lr, -HUGE_VAL, 1e6, &e->lr)))
+    if ((rc = dlh_param_float(p, "lr", &def_lr, -HUGE_VAL, 1e6, &def->lr)))
         return rc;
-    if (e->lr < 0.0)      /* torch.optim's wording */
-        return dlh_exp_error_at(p, "lr", "optimizer: Invalid learning rate: %g", e->lr);
-    if (!(e->lr > 0.0))
+    if (def->lr < 0.0)    /* torch.optim's wording */
+        return dlh_exp_error_at(p, "lr", "optimizer: Invalid learning rate: %g", def->lr);
+    if (!(def->lr > 0.0))
         return dlh_exp_error_at(p, "lr", "optimizer: parameter 'lr': expected a number > 0, "
-                                "got %g", e->lr);
-    def->lr = def->lr_now = e->lr;
+                                "got %g", def->lr);
+    def->lr_now = def->lr;
     if ((rc = optim_clip(p, &e->clip)) ||
         (rc = optim_penalties(e, group, "optimizer.regularization", NULL, &base_reg, def)) ||
         (rc = dlh_param_float(p, "max_norm", &zero, 0.0, 1e30, &def->max_norm)) ||
@@ -475,14 +475,20 @@ int dlh_optim_schedules(dlh_experiment *e, const dlh_schedule_ops *ops, dlh_para
 
 /* ------------------------------------------------------------------- step */
 
-int dlh_optim_lrs(dlh_experiment *e, const dlh_schedule_ctx *sc)
+double dlh_optim_lr(const dlh_experiment *e)
+{
+    return e->groups[e->n_groups - 1].lr;
+}
+
+int dlh_optim_lrs(dlh_experiment *e, int64_t epoch, int64_t step, int64_t steps_per_epoch,
+                  double metric)
 {
     for (int g = 0; g < e->n_groups; g++) {
         dlh_opt_group *gr = &e->groups[g];
         if (!gr->trainable)
             continue;
-        dlh_schedule_ctx c = *sc;
-        c.base_lr = gr->lr;
+        dlh_schedule_ctx c = { sizeof c, gr->lr, epoch, step, steps_per_epoch, e->epochs,
+                               metric };
         double lr;
         int rc = e->schedule->lr(gr->schedule_state, &c, &lr);
         if (rc) {
@@ -491,7 +497,7 @@ int dlh_optim_lrs(dlh_experiment *e, const dlh_schedule_ctx *sc)
         }
         if (!(isfinite(lr) && lr >= 0.0)) {
             dlh_error_set("schedule '%s': learning rate %g at step %" PRId64 "%s",
-                          e->schedule_type, lr, sc->step + 1,
+                          e->schedule_type, lr, step + 1,
                           g + 1 < e->n_groups ? " (a parameter group's)" : "");
             return DLH_ENUMERIC;
         }

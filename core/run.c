@@ -885,9 +885,7 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
             goto fail;
         if (pf)
             tp = dlh_profile_add(pf, DLH_PROF_GUARD, tp);
-        dlh_schedule_ctx sc = { sizeof sc, e->lr, epoch, r->step, steps, e->epochs,
-                                r->monitored };
-        if ((rc = dlh_optim_lrs(e, &sc)) == DLH_ENUMERIC) {
+        if ((rc = dlh_optim_lrs(e, epoch, r->step, steps, r->monitored)) == DLH_ENUMERIC) {
             dlh_batcher_stop(r->bt_train);
             return rc;
         }
@@ -1005,7 +1003,7 @@ static int run_train(run_state *r)
     int has_val = r->n_val > 0;
     int rc;
     for (int64_t epoch = r->start_epoch; !r->finished && epoch < e->epochs; epoch++) {
-        double t0 = run_now(), loss = NAN, acc = NAN, lr = e->lr;
+        double t0 = run_now(), loss = NAN, acc = NAN, lr = dlh_optim_lr(e);
         if (epoch == r->start_epoch)
             t0 -= r->start.seconds;
         if ((rc = run_epoch(r, epoch, &loss, &acc, &lr)))
