@@ -136,6 +136,7 @@ static int optim_slots(dlh_experiment *e)
     for (int i = 0, k = 0; i < e->n_layers; i++)
         for (int j = 0; j < e->layers[i]->n_params; j++, k++) {
             dlh_param_slot *sl = &e->slots[k];
+            sl->layer = e->layers[i];
             sl->t = &e->layers[i]->params[j];
             size_t len = strlen(e->layers[i]->name) + strlen(sl->t->name) + 2;
             if (!(sl->name = malloc(len)))

@@ -42,6 +42,7 @@ typedef struct dlh_opt_group {
 
 typedef struct dlh_param_slot {
     char *name;                     /* "<layer>.<param>" */
+    const dlh_layer_inst *layer;    /* the layer it belongs to (borrowed) */
     int32_t role;                   /* dlh_param_role */
     int group;                      /* index into the experiment's groups */
     int64_t step;                   /* updates so far: torch's state['step'] */

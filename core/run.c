@@ -754,12 +754,11 @@ int dlh_run_diverged(run_state *r, int64_t epoch, int64_t s, int64_t steps, int6
                       (double)loss, where);
     } else {
         const dlh_param_slot *sl = &e->slots[grad_k];
-        int layer_len = (int)(strlen(sl->name) - strlen(sl->t->name) - 1);
         dlh_error_set("epoch %" PRId64 "/%" PRId64 ", step %" PRId64 " (batch %" PRId64
-                      " of %" PRId64 "): the gradient of layer '%.*s' (parameter '%s') is "
+                      " of %" PRId64 "): the gradient of layer '%s' (parameter '%s') is "
                       "non-finite (loss %g); stopped before the update", epoch + 1,
-                      e->epochs, r->step + 1, s + 1, steps, layer_len, sl->name,
-                      sl->t->name, (double)loss);
+                      e->epochs, r->step + 1, s + 1, steps, sl->layer->name, sl->t->name,
+                      (double)loss);
     }
     return DLH_ENUMERIC;
 }
