@@ -116,7 +116,7 @@ typedef struct dlh_experiment {
     /* optim.c's own: the step and scalar mirrors, device sums, scratch. */
     dlh_tensor opt_mirror_buf, opt_sums, opt_scratch;
     float *opt_host;
-    dlh_ew_kernel *opt_k[6];
+    dlh_ew_kernel *opt_k[7];
 
     const char *schedule_type;
     const dlh_schedule_ops *schedule;   /* one state per group (optim.h) */

@@ -26,7 +26,7 @@
 #include "optim.h"
 #include "registry.h"
 
-enum { K_PENALTY, K_ABS, K_POW, K_SCALE, K_CLAMP, K_RENORM, K_COUNT };
+enum { K_PENALTY, K_PENALTY_ABS, K_ABS, K_POW, K_SCALE, K_CLAMP, K_RENORM, K_COUNT };
 
 _Static_assert(K_COUNT <= (int)(sizeof ((dlh_experiment *)0)->opt_k /
                                 sizeof ((dlh_experiment *)0)->opt_k[0]),
@@ -35,6 +35,8 @@ _Static_assert(K_COUNT <= (int)(sizeof ((dlh_experiment *)0)->opt_k /
 static const char *const optim_kernels[K_COUNT] = {
     /* d/dw of l1 * |w| + l2 * w^2, with torch.sign's sign(0) = 0. */
     "in w; inout g; scalar a; scalar b; g = g + a * sign(w) + b * w;",
+    /* The same, and |w| for the L1 value, in one pass over w. */
+    "in w; inout g; out y; scalar a; scalar b; y = abs(w); g = g + a * sign(w) + b * w;",
     "in x; out y; y = abs(x);",
     "in x; out y; scalar p; y = pow(abs(x), p);",
     "inout g; scalar s; g = g * s;",
@@ -516,6 +518,15 @@ static int optim_reduce(dlh_experiment *e, dlh_reduce_op op, const dlh_tensor *x
                            dlh_mem_at(e->opt_sums.mem, at), optim_no_idx);
 }
 
+/* The first n elements of the scratch, reduced with op into sums[at]. */
+static int optim_reduce_scratch(dlh_experiment *e, size_t n, dlh_reduce_op op, size_t at)
+{
+    dlh_tensor s = e->opt_scratch;
+    s.ndim = 1;
+    s.shape[0] = (int64_t)n;
+    return optim_reduce(e, op, &s, at);
+}
+
 /* |x| (or |x|^p) of x into the scratch, reduced with op into sums[at]. */
 static int optim_reduce_abs(dlh_experiment *e, const dlh_tensor *x, double p,
                             dlh_reduce_op op, size_t at)
@@ -523,12 +534,9 @@ static int optim_reduce_abs(dlh_experiment *e, const dlh_tensor *x, double p,
     size_t n = (size_t)dlh_tensor_numel(x);
     dlh_ew_arg args[2] = { dlh_ew_full(x->mem, n), dlh_ew_full(e->opt_scratch.mem, n) };
     float sc[1] = { (float)p };
-    dlh_tensor s = e->opt_scratch;
-    s.ndim = 1;
-    s.shape[0] = (int64_t)n;
     int rc = p == 1.0 || isinf(p) ? dlh_ew_run(e->opt_k[K_ABS], n, args, NULL)
                                  : dlh_ew_run(e->opt_k[K_POW], n, args, sc);
-    return rc ? rc : optim_reduce(e, op, &s, at);
+    return rc ? rc : optim_reduce_scratch(e, n, op, at);
 }
 
 int dlh_optim_gradients(dlh_experiment *e, double *penalty, int *bad)
@@ -548,14 +556,19 @@ int dlh_optim_gradients(dlh_experiment *e, double *penalty, int *bad)
         size_t m = (size_t)dlh_tensor_numel(w);
         if (g->l1 > 0.0 || g->l2 > 0.0) {
             with_penalty = 1;
-            /* The value at the weights the gradient belongs to, first. */
-            if ((g->l1 > 0.0 &&
-                 (rc = optim_reduce_abs(e, w, 1.0, DLH_REDUCE_SUM, 2 * (size_t)n + k))) ||
-                (rc = optim_reduce(e, DLH_REDUCE_SUMSQ, w, 3 * (size_t)n + k)))
-                return rc;
-            dlh_ew_arg args[2] = { dlh_ew_full(w->mem, m), dlh_ew_full(gr->mem, m) };
+            /* One pass over w adds the penalties' gradient and, with L1,
+               leaves |w| in the scratch; the values are those at the
+               weights the gradient belongs to (the pass leaves w as it
+               is).  The L2 value is the backend's own sum of squares of w
+               (a sum of float squares would round differently). */
+            int l1 = g->l1 > 0.0;
+            dlh_ew_arg args[3] = { dlh_ew_full(w->mem, m), dlh_ew_full(gr->mem, m),
+                                   dlh_ew_full(e->opt_scratch.mem, m) };
             float sc[2] = { (float)g->l1, (float)(2.0 * g->l2) };
-            if ((rc = dlh_ew_run(e->opt_k[K_PENALTY], m, args, sc)))
+            if ((rc = dlh_ew_run(e->opt_k[l1 ? K_PENALTY_ABS : K_PENALTY], m, args, sc)) ||
+                (l1 && (rc = optim_reduce_scratch(e, m, DLH_REDUCE_SUM, 2 * (size_t)n + k))) ||
+                (g->l2 > 0.0 &&
+                 (rc = optim_reduce(e, DLH_REDUCE_SUMSQ, w, 3 * (size_t)n + k))))
                 return rc;
         }
         if ((rc = optim_reduce(e, DLH_REDUCE_SUMSQ, gr, (size_t)k)))
