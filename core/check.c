@@ -148,7 +148,7 @@ int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
         fprintf(out, "\n");
     }
     check_metrics(e, out);
-    fprintf(out, "%-11s %s (lr %g", "optimizer", e->optimizer_type, e->lr);
+    fprintf(out, "%-11s %s (lr %g", "optimizer", e->optimizer_type, dlh_optim_lr(e));
     if (e->clip.norm > 0.0)
         fprintf(out, ", gradient norm clipped at %g (norm_type %g)", e->clip.norm,
                 e->clip.norm_type);

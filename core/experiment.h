@@ -105,7 +105,6 @@ typedef struct dlh_experiment {
     dlh_shape target;               /* per-sample target shape ([] for class) */
 
     const char *optimizer_type;
-    double lr;                      /* optimizer.lr: the default group's base */
     dlh_opt_clip clip;              /* optimizer.clip_norm, norm_type, clip_value */
     /* optimizer.groups in order, then the default group (optim.h). */
     int n_groups;
@@ -117,7 +116,7 @@ typedef struct dlh_experiment {
     /* optim.c's own: the step and scalar mirrors, device sums, scratch. */
     dlh_tensor opt_mirror_buf, opt_sums, opt_scratch;
     float *opt_host;
-    dlh_ew_kernel *opt_k[6];
+    dlh_ew_kernel *opt_k[7];
 
     const char *schedule_type;
     const dlh_schedule_ops *schedule;   /* one state per group (optim.h) */

@@ -1012,11 +1012,19 @@ void dlh_optimizer_free(dlh_optimizer_inst *o)
 int dlh_optimizer_bind(dlh_optimizer_inst *o, int n_params, int64_t numel)
 {
     o->n_bound = n_params;
-    o->numel = numel;
     size_t n = n_params > 0 ? (size_t)n_params : 1;
     if (!(o->params = calloc(n, sizeof *o->params)) ||
-        !(o->grads = calloc(n, sizeof *o->grads)) ||
-        (o->n_globals && !(o->globals = calloc((size_t)o->n_globals, sizeof *o->globals)))) {
+        !(o->grads = calloc(n, sizeof *o->grads))) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    return dlh_optimizer_globals_alloc(o, numel);
+}
+
+int dlh_optimizer_globals_alloc(dlh_optimizer_inst *o, int64_t numel)
+{
+    o->numel = numel;
+    if (o->n_globals && !(o->globals = calloc((size_t)o->n_globals, sizeof *o->globals))) {
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
     }

@@ -130,7 +130,8 @@ typedef struct dlh_optimizer_inst {
         int saved, ndim;
         int64_t shape[DLH_MAX_DIMS];        /* DLH_OPT_NUMEL until bound */
     } *global_decl;
-    dlh_tensor *globals;            /* [n_globals] after dlh_optimizer_bind */
+    dlh_tensor *globals;            /* [n_globals] after dlh_optimizer_bind or
+                                       dlh_optimizer_globals_alloc */
     uint32_t flags;
     /* For step_all, after dlh_optimizer_bind: the model's parameters and
        gradients in order (the caller fills them), and N, their element
@@ -163,6 +164,9 @@ void dlh_optimizer_ctx_fill(const dlh_optimizer_inst *o, dlh_optimizer_ctx *ctx,
    caller to fill in model order) and the global tensors at their start
    values (DLH_OPT_NUMEL becomes numel). */
 int dlh_optimizer_bind(dlh_optimizer_inst *o, int n_params, int64_t numel);
+/* The global tensors alone, as dlh_optimizer_bind allocates them (for an
+   optimiser that declares globals but is not bound to every parameter). */
+int dlh_optimizer_globals_alloc(dlh_optimizer_inst *o, int64_t numel);
 /* Whether o, of component `type`, takes an experiment with n_groups
    parameter groups: DLH_ECONFIG with torch.optim.LBFGS's words ("lbfgs
    doesn't support per-parameter options (parameter groups)") when its

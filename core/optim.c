@@ -26,7 +26,7 @@
 #include "optim.h"
 #include "registry.h"
 
-enum { K_PENALTY, K_ABS, K_POW, K_SCALE, K_CLAMP, K_RENORM, K_COUNT };
+enum { K_PENALTY, K_PENALTY_ABS, K_ABS, K_POW, K_SCALE, K_CLAMP, K_RENORM, K_COUNT };
 
 _Static_assert(K_COUNT <= (int)(sizeof ((dlh_experiment *)0)->opt_k /
                                 sizeof ((dlh_experiment *)0)->opt_k[0]),
@@ -35,6 +35,8 @@ _Static_assert(K_COUNT <= (int)(sizeof ((dlh_experiment *)0)->opt_k /
 static const char *const optim_kernels[K_COUNT] = {
     /* d/dw of l1 * |w| + l2 * w^2, with torch.sign's sign(0) = 0. */
     "in w; inout g; scalar a; scalar b; g = g + a * sign(w) + b * w;",
+    /* The same, and |w| for the L1 value, in one pass over w. */
+    "in w; inout g; out y; scalar a; scalar b; y = abs(w); g = g + a * sign(w) + b * w;",
     "in x; out y; y = abs(x);",
     "in x; out y; scalar p; y = pow(abs(x), p);",
     "inout g; scalar s; g = g * s;",
@@ -136,6 +138,7 @@ static int optim_slots(dlh_experiment *e)
     for (int i = 0, k = 0; i < e->n_layers; i++)
         for (int j = 0; j < e->layers[i]->n_params; j++, k++) {
             dlh_param_slot *sl = &e->slots[k];
+            sl->layer = e->layers[i];
             sl->t = &e->layers[i]->params[j];
             size_t len = strlen(e->layers[i]->name) + strlen(sl->t->name) + 2;
             if (!(sl->name = malloc(len)))
@@ -249,7 +252,7 @@ static int optim_group(dlh_experiment *e, dlh_params *base, const dlh_params *ba
     int rc;
     if ((rc = optim_patterns(p, own, &pats)) ||
         (rc = optim_match(e, p, pats, gi)) ||
-        (rc = optim_group_settings(e, g, p, own, base_reg, e->lr)))
+        (rc = optim_group_settings(e, g, p, own, base_reg, dlh_optim_lr(e))))
         return rc;
     if (!g->trainable)
         return dlh_params_check_unused(p);
@@ -293,8 +296,9 @@ static int optim_clip(dlh_params *p, dlh_opt_clip *c)
     return 0;
 }
 
-/* Memory of every slot: the group optimiser's states (one block a group,
-   with the names and roles step_all sees), scalars, step mirror. */
+/* Memory of every slot: the group optimiser's states (one block a group),
+   scalars, step mirror; and for the group step_all updates (closure.c) the
+   tensors, names and roles it sees at once. */
 static int optim_state(dlh_experiment *e)
 {
     size_t nm = 0;
@@ -314,14 +318,18 @@ static int optim_state(dlh_experiment *e)
             continue;
         int64_t max_numel = 0, total = 0;
         size_t n = (size_t)gr->n_tensors + 1, ns = (size_t)o->n_states;
-        if (!(gr->names = calloc(n, sizeof *gr->names)) ||
-            !(gr->roles = calloc(n, sizeof *gr->roles)) ||
+        int all = gr == dlh_optim_step_all(e);
+        if ((all && (!(gr->names = calloc(n, sizeof *gr->names)) ||
+                     !(gr->roles = calloc(n, sizeof *gr->roles)))) ||
             (ns && !(gr->states = calloc(n * ns, sizeof *gr->states))))
             return optim_oom();
         for (int k = 0; k < e->n_param_tensors; k++)
             if (e->slots[k].group == g)
                 total += dlh_tensor_numel(&e->slots[k].t->value);
-        if ((rc = dlh_optimizer_bind(o, gr->n_tensors, total)))
+        /* Globals wherever declared: a saved one goes into checkpoints
+           (eval.c) even from an optimiser without step_all. */
+        if ((rc = all ? dlh_optimizer_bind(o, gr->n_tensors, total)
+                      : dlh_optimizer_globals_alloc(o, total)))
             return rc;
         for (int k = 0, i = 0; k < e->n_param_tensors; k++) {
             dlh_param_slot *sl = &e->slots[k];
@@ -329,10 +337,12 @@ static int optim_state(dlh_experiment *e)
                 continue;
             int64_t numel = dlh_tensor_numel(&sl->t->value);
             max_numel = numel > max_numel ? numel : max_numel;
-            gr->names[i] = sl->name;
-            gr->roles[i] = sl->role;
-            o->params[i] = sl->t->value;
-            o->grads[i] = sl->t->grad;
+            if (all) {
+                gr->names[i] = sl->name;
+                gr->roles[i] = sl->role;
+                o->params[i] = sl->t->value;
+                o->grads[i] = sl->t->grad;
+            }
             int m = 1 + o->n_scalars;
             if (!(sl->mirror = calloc((size_t)m, sizeof *sl->mirror)) ||
                 !(sl->scalars = calloc((size_t)m, sizeof *sl->scalars)))
@@ -414,14 +424,14 @@ int dlh_optim_new(dlh_experiment *e, config_setting_t *group)
     const double def_lr = def->opt->default_lr > 0.0 ? def->opt->default_lr : 0.01;
     static const double zero = 0.0;
     dlh_params *base_reg;
-    if ((rc = dlh_param_float(p, "lr", &def_lr, -HUGE_VAL, 1e6, &e->lr)))
+    if ((rc = dlh_param_float(p, "lr", &def_lr, -HUGE_VAL, 1e6, &def->lr)))
         return rc;
-    if (e->lr < 0.0)      /* torch.optim's wording */
-        return dlh_exp_error_at(p, "lr", "optimizer: Invalid learning rate: %g", e->lr);
-    if (!(e->lr > 0.0))
+    if (def->lr < 0.0)    /* torch.optim's wording */
+        return dlh_exp_error_at(p, "lr", "optimizer: Invalid learning rate: %g", def->lr);
+    if (!(def->lr > 0.0))
         return dlh_exp_error_at(p, "lr", "optimizer: parameter 'lr': expected a number > 0, "
-                                "got %g", e->lr);
-    def->lr = def->lr_now = e->lr;
+                                "got %g", def->lr);
+    def->lr_now = def->lr;
     if ((rc = optim_clip(p, &e->clip)) ||
         (rc = optim_penalties(e, group, "optimizer.regularization", NULL, &base_reg, def)) ||
         (rc = dlh_param_float(p, "max_norm", &zero, 0.0, 1e30, &def->max_norm)) ||
@@ -468,14 +478,20 @@ int dlh_optim_schedules(dlh_experiment *e, const dlh_schedule_ops *ops, dlh_para
 
 /* ------------------------------------------------------------------- step */
 
-int dlh_optim_lrs(dlh_experiment *e, const dlh_schedule_ctx *sc)
+double dlh_optim_lr(const dlh_experiment *e)
+{
+    return e->groups[e->n_groups - 1].lr;
+}
+
+int dlh_optim_lrs(dlh_experiment *e, int64_t epoch, int64_t step, int64_t steps_per_epoch,
+                  double metric)
 {
     for (int g = 0; g < e->n_groups; g++) {
         dlh_opt_group *gr = &e->groups[g];
         if (!gr->trainable)
             continue;
-        dlh_schedule_ctx c = *sc;
-        c.base_lr = gr->lr;
+        dlh_schedule_ctx c = { sizeof c, gr->lr, epoch, step, steps_per_epoch, e->epochs,
+                               metric };
         double lr;
         int rc = e->schedule->lr(gr->schedule_state, &c, &lr);
         if (rc) {
@@ -484,7 +500,7 @@ int dlh_optim_lrs(dlh_experiment *e, const dlh_schedule_ctx *sc)
         }
         if (!(isfinite(lr) && lr >= 0.0)) {
             dlh_error_set("schedule '%s': learning rate %g at step %" PRId64 "%s",
-                          e->schedule_type, lr, sc->step + 1,
+                          e->schedule_type, lr, step + 1,
                           g + 1 < e->n_groups ? " (a parameter group's)" : "");
             return DLH_ENUMERIC;
         }
@@ -502,6 +518,15 @@ static int optim_reduce(dlh_experiment *e, dlh_reduce_op op, const dlh_tensor *x
                            dlh_mem_at(e->opt_sums.mem, at), optim_no_idx);
 }
 
+/* The first n elements of the scratch, reduced with op into sums[at]. */
+static int optim_reduce_scratch(dlh_experiment *e, size_t n, dlh_reduce_op op, size_t at)
+{
+    dlh_tensor s = e->opt_scratch;
+    s.ndim = 1;
+    s.shape[0] = (int64_t)n;
+    return optim_reduce(e, op, &s, at);
+}
+
 /* |x| (or |x|^p) of x into the scratch, reduced with op into sums[at]. */
 static int optim_reduce_abs(dlh_experiment *e, const dlh_tensor *x, double p,
                             dlh_reduce_op op, size_t at)
@@ -509,12 +534,9 @@ static int optim_reduce_abs(dlh_experiment *e, const dlh_tensor *x, double p,
     size_t n = (size_t)dlh_tensor_numel(x);
     dlh_ew_arg args[2] = { dlh_ew_full(x->mem, n), dlh_ew_full(e->opt_scratch.mem, n) };
     float sc[1] = { (float)p };
-    dlh_tensor s = e->opt_scratch;
-    s.ndim = 1;
-    s.shape[0] = (int64_t)n;
     int rc = p == 1.0 || isinf(p) ? dlh_ew_run(e->opt_k[K_ABS], n, args, NULL)
                                  : dlh_ew_run(e->opt_k[K_POW], n, args, sc);
-    return rc ? rc : optim_reduce(e, op, &s, at);
+    return rc ? rc : optim_reduce_scratch(e, n, op, at);
 }
 
 int dlh_optim_gradients(dlh_experiment *e, double *penalty, int *bad)
@@ -534,14 +556,19 @@ int dlh_optim_gradients(dlh_experiment *e, double *penalty, int *bad)
         size_t m = (size_t)dlh_tensor_numel(w);
         if (g->l1 > 0.0 || g->l2 > 0.0) {
             with_penalty = 1;
-            /* The value at the weights the gradient belongs to, first. */
-            if ((g->l1 > 0.0 &&
-                 (rc = optim_reduce_abs(e, w, 1.0, DLH_REDUCE_SUM, 2 * (size_t)n + k))) ||
-                (rc = optim_reduce(e, DLH_REDUCE_SUMSQ, w, 3 * (size_t)n + k)))
-                return rc;
-            dlh_ew_arg args[2] = { dlh_ew_full(w->mem, m), dlh_ew_full(gr->mem, m) };
+            /* One pass over w adds the penalties' gradient and, with L1,
+               leaves |w| in the scratch; the values are those at the
+               weights the gradient belongs to (the pass leaves w as it
+               is).  The L2 value is the backend's own sum of squares of w
+               (a sum of float squares would round differently). */
+            int l1 = g->l1 > 0.0;
+            dlh_ew_arg args[3] = { dlh_ew_full(w->mem, m), dlh_ew_full(gr->mem, m),
+                                   dlh_ew_full(e->opt_scratch.mem, m) };
             float sc[2] = { (float)g->l1, (float)(2.0 * g->l2) };
-            if ((rc = dlh_ew_run(e->opt_k[K_PENALTY], m, args, sc)))
+            if ((rc = dlh_ew_run(e->opt_k[l1 ? K_PENALTY_ABS : K_PENALTY], m, args, sc)) ||
+                (l1 && (rc = optim_reduce_scratch(e, m, DLH_REDUCE_SUM, 2 * (size_t)n + k))) ||
+                (g->l2 > 0.0 &&
+                 (rc = optim_reduce(e, DLH_REDUCE_SUMSQ, w, 3 * (size_t)n + k))))
                 return rc;
         }
         if ((rc = optim_reduce(e, DLH_REDUCE_SUMSQ, gr, (size_t)k)))

@@ -42,6 +42,7 @@ typedef struct dlh_opt_group {
 
 typedef struct dlh_param_slot {
     char *name;                     /* "<layer>.<param>" */
+    const dlh_layer_inst *layer;    /* the layer it belongs to (borrowed) */
     int32_t role;                   /* dlh_param_role */
     int group;                      /* index into the experiment's groups */
     int64_t step;                   /* updates so far: torch's state['step'] */
@@ -69,9 +70,15 @@ int dlh_optim_new(struct dlh_experiment *e, config_setting_t *group);
 /* One schedule instance per group (ops->create over p, when it has one). */
 int dlh_optim_schedules(struct dlh_experiment *e, const dlh_schedule_ops *ops,
                         dlh_params *p);
-/* Every group's lr_now for the step sc describes (sc->base_lr is replaced
-   by each group's); a non-finite or negative rate is DLH_ENUMERIC. */
-int dlh_optim_lrs(struct dlh_experiment *e, const dlh_schedule_ctx *sc);
+/* optimizer.lr: the default group's base learning rate (each listed
+   group's own is in its dlh_opt_group). */
+double dlh_optim_lr(const struct dlh_experiment *e);
+/* Every group's lr_now from the schedule, for global step `step` (epoch
+   `epoch`, from 0, of steps_per_epoch steps of the experiment's epochs;
+   metric: the last epoch's monitored value, NaN if none), at each group's
+   base learning rate.  A non-finite or negative rate is DLH_ENUMERIC. */
+int dlh_optim_lrs(struct dlh_experiment *e, int64_t epoch, int64_t step,
+                  int64_t steps_per_epoch, double metric);
 /* After backward: adds the gradient of the L1/L2 penalties to every
    trainable slot's gradient, puts the squared L2 norm of each trainable
    gradient in e->grad_sumsq (frozen slots: 0), with one device read for

@@ -321,9 +321,8 @@ static int run_resume_replay(run_state *r, int64_t epoch, const char *path)
     int64_t done_steps = r->start.batch > 0 ? steps : r->step / epoch;
     for (int64_t k = 0; k <= epoch; k++)
         for (int64_t s = 0; s < (k < epoch ? done_steps : r->start.batch); s++) {
-            dlh_schedule_ctx sc = { sizeof sc, e->lr, k, k * done_steps + s, steps,
-                                    e->epochs, k > 0 ? r->history[k - 1] : NAN };
-            int rc = dlh_optim_lrs(e, &sc);
+            int rc = dlh_optim_lrs(e, k, k * done_steps + s, steps,
+                                   k > 0 ? r->history[k - 1] : NAN);
             if (rc) {
                 dlh_error_prefix("replaying epoch %" PRId64 ": ", k + 1);
                 return rc;

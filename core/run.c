@@ -758,12 +758,11 @@ int dlh_run_diverged(run_state *r, int64_t epoch, int64_t s, int64_t steps, int6
                       (double)loss, where);
     } else {
         const dlh_param_slot *sl = &e->slots[grad_k];
-        int layer_len = (int)(strlen(sl->name) - strlen(sl->t->name) - 1);
         dlh_error_set("epoch %" PRId64 "/%" PRId64 ", step %" PRId64 " (batch %" PRId64
-                      " of %" PRId64 "): the gradient of layer '%.*s' (parameter '%s') is "
+                      " of %" PRId64 "): the gradient of layer '%s' (parameter '%s') is "
                       "non-finite (loss %g); stopped before the update", epoch + 1,
-                      e->epochs, r->step + 1, s + 1, steps, layer_len, sl->name,
-                      sl->t->name, (double)loss);
+                      e->epochs, r->step + 1, s + 1, steps, sl->layer->name, sl->t->name,
+                      (double)loss);
     }
     return DLH_ENUMERIC;
 }
@@ -895,9 +894,7 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
             goto fail;
         if (pf)
             tp = dlh_profile_add(pf, DLH_PROF_GUARD, tp);
-        dlh_schedule_ctx sc = { sizeof sc, e->lr, epoch, r->step, steps, e->epochs,
-                                r->monitored };
-        if ((rc = dlh_optim_lrs(e, &sc)) == DLH_ENUMERIC) {
+        if ((rc = dlh_optim_lrs(e, epoch, r->step, steps, r->monitored)) == DLH_ENUMERIC) {
             dlh_batcher_stop(r->bt_train);
             return rc;
         }
@@ -1017,7 +1014,7 @@ static int run_train(run_state *r)
     int has_val = r->n_val > 0;
     int rc;
     for (int64_t epoch = r->start_epoch; !r->finished && epoch < e->epochs; epoch++) {
-        double t0 = run_now(), loss = NAN, acc = NAN, lr = e->lr;
+        double t0 = run_now(), loss = NAN, acc = NAN, lr = dlh_optim_lr(e);
         if (epoch == r->start_epoch)
             t0 -= r->start.seconds;
         if ((rc = run_epoch(r, epoch, &loss, &acc, &lr)))

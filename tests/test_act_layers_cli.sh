@@ -44,9 +44,7 @@ CFG
 
 bad() {                 # bad LAYER-LINE WANTED-TEXT DESCRIPTION
     write_cfg "  $1"
-    run_cmd "$dlhost" check act.cfg
-    is "$RC" 2 "$3: check exits 2"
-    like "$ERR_FILE" "act.cfg:9: layer 'a': $2" "$3: act.cfg:9 and the reason"
+    refused_at act.cfg 9 "layer 'a': $2" "$3"
 }
 bad '{ name = "a"; type = "prelu"; num_parameters = 3; }' \
     "Mismatch of parameter numbers and input channel size. Found parameter numbers = 3 and channel size = 2." \
@@ -110,30 +108,11 @@ write_cfg "$all"
 run_cmd "$dlhost" check act.cfg
 is "$RC" 0 "a model with all five checks"
 like "$OUT_FILE" "mo" "check lists the maxout layer"
-for b in cpu opencl; do
-    if [ "$b" = opencl ]; then
-        run_cmd "$dlhost" plugins
-        if ! awk '$1 == "backend" && $2 == "opencl" { f = 1 } END { exit !f }' "$OUT_FILE"; then
-            skip "opencl: not present (no plugin on the plugin path registers it)"
-            skip "opencl: not present"
-            continue
-        fi
-    fi
-    run_cmd "$dlhost" run act.cfg --backend "$b" --set name="act_$b"
-    is "$RC" 0 "$b: an epoch through all five trains"
-    loss=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train_loss") c = i; next }
-                    c { print $c }' "runs/act_$b/metrics.csv" 2>/dev/null | tail -n 1)
-    eval "loss_$b=\$loss"
-    case $loss in
-    '' | *nan* | *inf*) ok 1 "$b: the epoch's train_loss is finite (got '$loss')" ;;
-    *) ok 0 "$b: the epoch's train_loss is finite ($loss)" ;;
-    esac
-done
-if [ -n "${loss_opencl:-}" ]; then
+train_each_backend act.cfg act "an epoch through all five trains"
+if [ -n "$loss_opencl" ]; then
     # same Philox masks and weights: only rounding differs
-    awk -v a="$loss_cpu" -v b="$loss_opencl" \
-        'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-4 * (a < 0 ? -a : a)) }'
-    ok $? "opencl's train_loss $loss_opencl = cpu's $loss_cpu within 1e-4"
+    loss_near "$loss_cpu" "$loss_opencl" \
+        "opencl's train_loss $loss_opencl = cpu's $loss_cpu within 1e-4"
 else
     skip "opencl: not present"
 fi

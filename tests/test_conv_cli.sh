@@ -14,36 +14,16 @@ need_dlhost
 cd "$TAP_TMP" || exit 1
 
 # 48 samples of [4, 6, 6], three classes.
-awk 'BEGIN { srand(7); printf "c"; for (j = 0; j < 144; j++) printf ",p%d", j; print ""
-    for (i = 0; i < 48; i++) { printf "%d", i % 3
-        for (j = 0; j < 144; j++) printf ",%.3f", rand() + (i % 3) * (j % 6 < 3); print "" } }' \
-    >img.csv
+class_images img.csv 48 144 7
 
-# conv.cfg: the layers $1 (line 8 on), then a dense head.
+# conv.cfg: the layers $1 (line 9 on), then a dense head.
 write_cfg() {
-    cat >conv.cfg <<CFG
-name = "conv";
-seed = 42;
-backend = { type = "cpu"; threads = 2; };
-data = { train = { type = "csv"; path = "img.csv"; header = true; label_column = 0;
-                   shape = [4, 6, 6]; }; };
-model = (
-  # the layers under test
-$1,
-  { name = "flat"; type = "flatten"; },
-  { name = "out"; type = "dense"; units = 3; }
-);
-loss = { type = "cross_entropy"; };
-optimizer = { type = "sgd"; lr = 0.05; };
-train = { epochs = 1; batch_size = 16; };
-CFG
+    image_cfg conv.cfg "4, 6, 6" "" "$1"
 }
 
 bad() {                 # bad LAYER-LINE WANTED-TEXT DESCRIPTION
     write_cfg "  $1"
-    run_cmd "$dlhost" check conv.cfg
-    is "$RC" 2 "$3: check exits 2"
-    like "$ERR_FILE" "conv.cfg:8: layer 'a': $2" "$3: conv.cfg:8 and torch's words"
+    refused_at conv.cfg 9 "layer 'a': $2" "$3"
 }
 bad '{ name = "a"; type = "conv2d"; out_channels = 4; kernel_size = 3; groups = 0; }' \
     "groups must be a positive integer" "conv2d groups = 0"
@@ -94,28 +74,9 @@ grep -Eq '^ +even +conv2d +\[4, 6, 6\] ' "$OUT_FILE"
 ok $? "check: padding \"same\" keeps 6x6 with a 2x2 kernel"
 grep -Eq '^ +up +conv_transpose2d +\[4, 4, 4\] ' "$OUT_FILE"
 ok $? "check: up makes [4, 4, 4] of [4, 2, 2] (stride 2, padding 1, output_padding 1; torch's too)"
-losses=
-for b in cpu opencl; do
-    if [ "$b" = opencl ]; then
-        run_cmd "$dlhost" plugins
-        if ! awk '$1 == "backend" && $2 == "opencl" { f = 1 } END { exit !f }' "$OUT_FILE"; then
-            skip "opencl: not present (no plugin on the plugin path registers it)"
-            continue
-        fi
-    fi
-    run_cmd "$dlhost" run conv.cfg --backend "$b" --set name="conv_$b"
-    is "$RC" 0 "$b: an epoch trains"
-    loss=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train_loss") c = i; next }
-                    c { print $c }' "runs/conv_$b/metrics.csv" 2>/dev/null | tail -n 1)
-    case $loss in
-    '' | *nan* | *inf*) ok 1 "$b: the epoch's train_loss is finite (got '$loss')" ;;
-    *) ok 0 "$b: the epoch's train_loss is finite ($loss)" ;;
-    esac
-    losses="$losses $loss"
-done
-set -- $losses
-if [ $# -eq 2 ]; then
-    awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-4 * (a < 0 ? -a : a) + 1e-6) }'
-    ok $? "opencl's train_loss $2 = cpu's $1 (1e-4 relative)"
+train_each_backend conv.cfg conv "an epoch trains"
+if [ -n "$loss_opencl" ]; then
+    loss_near "$loss_cpu" "$loss_opencl" \
+        "opencl's train_loss $loss_opencl = cpu's $loss_cpu (1e-4 relative)"
 fi
 done_testing

@@ -187,14 +187,13 @@ static void hd_run(const hd_case *c)
         double penalty;
         int bad;
         b = hd_batch(((t - 1) % 2) * HD_BATCH);
-        dlh_schedule_ctx sc = { sizeof sc, e->lr, 0, t - 1, HD_STEPS, 1, NAN };
         if ((rc = dlh_evaluator_load(&ev, &b)) ||
             (rc = dlh_graph_forward(e->graph, HD_BATCH, 1, t - 1, e->seed)) ||
             (rc = dlh_evaluator_loss(&ev, HD_BATCH, 1, &loss)) ||
             (rc = dlh_graph_backward(e->graph, HD_BATCH, t - 1, e->seed)) ||
             (rc = dlh_optim_gradients(e, &penalty, &bad)) ||
             (rc = dlh_optim_clip(e)) ||
-            (rc = dlh_optim_lrs(e, &sc)) ||
+            (rc = dlh_optim_lrs(e, 0, t - 1, HD_STEPS, NAN)) ||
             (rc = dlh_optim_update(e, t)) ||
             (rc = hd_tensors(e, 0, 0, got)))
             break;

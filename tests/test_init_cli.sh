@@ -94,8 +94,7 @@ sed 's|data = { train = \(.*\) };|data = { train = \1 test = \1 };|' every.cfg >
 run_cmd "$dlhost" eval evaltest.cfg --weights every.safetensors
 is "$RC" 0 "dlhost eval reads the file (the untrained model on the data)"
 
-run_cmd "$dlhost" plugins
-if awk '$1 == "backend" && $2 == "opencl" { f = 1 } END { exit !f }' "$OUT_FILE"; then
+if have_backend opencl; then
     run_cmd "$dlhost" init every.cfg --out opencl.safetensors --backend opencl
     is "$RC" 0 "init on opencl exits 0"
     cmp -s every.safetensors opencl.safetensors

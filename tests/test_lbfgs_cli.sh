@@ -19,24 +19,7 @@ two_class_csv train.csv
 
 # cfg OPTIMIZER-GROUP [BATCH]: exp.cfg with that optimizer group.
 cfg() {
-    cat >exp.cfg <<EOF2
-name = "lb";
-seed = 3;
-backend = { type = "cpu"; threads = 2; };
-data = {
-  train = { type = "csv"; path = "train.csv"; header = true; };
-  validation_split = 0.25;
-  normalize = "zscore";
-};
-model = (
-  { name = "fc1"; type = "dense"; units = 8; init = "he_normal"; },
-  { type = "tanh"; },
-  { name = "out"; type = "dense"; units = 2; }
-);
-loss = { type = "cross_entropy"; };
-optimizer = $1;
-train = { epochs = 4; batch_size = ${2:-48}; shuffle = true; };
-EOF2
+    two_class_cfg lb tanh 4 "${2:-48}" "$1"
 }
 
 # ---- the default learning rate is torch's, 1
@@ -48,10 +31,7 @@ like "$OUT_FILE" "lbfgs (lr 1" "lbfgs: the default learning rate is torch's, 1"
 # ---- bad hyper-parameters: the words, the file's line, exit 2
 refused() {
     cfg "$1"
-    run_cmd "$dlhost" check exp.cfg
-    is "$RC" 2 "$1: exit status 2"
-    like "$ERR_FILE" "$2" "$1: says '$2'"
-    like "$ERR_FILE" "exp.cfg:15:" "$1: at the optimizer's line"
+    refused_at exp.cfg 15 "$2" "$1"
 }
 refused '{ type = "lbfgs"; lr = -1; }' "Invalid learning rate: -1"
 refused '{ type = "lbfgs"; max_iter = 0; }' "Invalid max_iter value: 0"

@@ -16,36 +16,19 @@ need_dlhost
 cd "$TAP_TMP" || exit 1
 
 # 48 samples of 1x4x4 images in three classes.
-awk 'BEGIN { srand(3); for (j = 0; j < 16; j++) printf "p%d,", j; print "class"
-             for (i = 0; i < 48; i++) { for (j = 0; j < 16; j++) printf "%.3f,", rand()
-                                         print i % 3 } }' >img.csv
+class_images img.csv 48 16 3
 
-# norm.cfg: a conv2d to [4, 4, 4], then the layers $1 (line 8 on), then a
+# norm.cfg: a conv2d to [4, 4, 4], then the layers $1 (line 9 on), then a
 # classifier.
 write_cfg() {
-    cat >norm.cfg <<CFG
-name = "norm";
-seed = 3;
-backend = { type = "cpu"; threads = 2; };
-data = { train = { type = "csv"; path = "img.csv"; header = true; shape = [1, 4, 4]; }; };
-model = (
-  { name = "conv"; type = "conv2d"; out_channels = 4; kernel_size = 3; padding = 1; },
-  # the layers under test
-$1,
-  { name = "flat"; type = "flatten"; },
-  { name = "fc"; type = "dense"; units = 3; }
-);
-loss = { type = "cross_entropy"; };
-optimizer = { type = "sgd"; lr = 0.1; };
-train = { epochs = 1; batch_size = 16; };
-CFG
+    image_cfg norm.cfg "1, 4, 4" \
+        '  { name = "conv"; type = "conv2d"; out_channels = 4; kernel_size = 3; padding = 1; },' \
+        "$1"
 }
 
 bad() {                 # bad LAYER-LINE WANTED-TEXT DESCRIPTION
     write_cfg "  $1"
-    run_cmd "$dlhost" check norm.cfg
-    is "$RC" 2 "$3: check exits 2"
-    like "$ERR_FILE" "norm.cfg:8: layer 'a': $2" "$3: norm.cfg:8 and the reason"
+    refused_at norm.cfg 9 "layer 'a': $2" "$3"
 }
 bad '{ name = "a"; type = "layernorm"; normalized_shape = [5]; }' \
     "Given normalized_shape=[5], expected input with shape [*, 5], but got input of size [N, 4, 4, 4]" \
@@ -97,22 +80,8 @@ all='  { name = "gn"; type = "groupnorm"; num_groups = 2; },
 write_cfg "$all"
 run_cmd "$dlhost" check norm.cfg
 is "$RC" 0 "a model with the four normalisation layers checks"
-for b in cpu opencl; do
-    if [ "$b" = opencl ]; then
-        run_cmd "$dlhost" plugins
-        if ! awk '$1 == "backend" && $2 == "opencl" { f = 1 } END { exit !f }' "$OUT_FILE"; then
-            skip "opencl: not present (no plugin on the plugin path registers it)"
-            continue
-        fi
-    fi
-    run_cmd "$dlhost" run norm.cfg --backend "$b" --set name="norm_$b"
-    is "$RC" 0 "$b: an epoch through the four trains"
-    loss=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train_loss") c = i; next }
-                    c { print $c }' "runs/norm_$b/metrics.csv" 2>/dev/null | tail -n 1)
-    case $loss in
-    '' | *nan* | *inf*) ok 1 "$b: the epoch's train_loss is finite (got '$loss')" ;;
-    *) ok 0 "$b: the epoch's train_loss is finite ($loss)" ;;
-    esac
+train_each_backend norm.cfg norm "an epoch through the four trains"
+for b in $trained; do
     # 48 samples in batches of 16: three training forwards.  The header is
     # JSON on one line after the 8-byte length.
     hdr=$(dd if="runs/norm_$b/last.safetensors" bs=1 skip=8 count=4000 2>/dev/null | tr -d '\n')

@@ -19,24 +19,7 @@ two_class_csv train.csv
 
 # cfg OPTIMIZER-GROUP: exp.cfg with that optimizer group.
 cfg() {
-    cat >exp.cfg <<EOF2
-name = "opt";
-seed = 3;
-backend = { type = "cpu"; threads = 2; };
-data = {
-  train = { type = "csv"; path = "train.csv"; header = true; };
-  validation_split = 0.25;
-  normalize = "zscore";
-};
-model = (
-  { name = "fc1"; type = "dense"; units = 8; init = "he_normal"; },
-  { type = "relu"; },
-  { name = "out"; type = "dense"; units = 2; }
-);
-loss = { type = "cross_entropy"; };
-optimizer = $1;
-train = { epochs = 3; batch_size = 8; shuffle = true; };
-EOF2
+    two_class_cfg opt relu 3 8 "$1"
 }
 
 # ---- defaults: PyTorch's learning rate for each
@@ -53,10 +36,7 @@ done
 # ---- bad hyper-parameters: torch.optim's words, the file's line, exit 2
 refused() {
     cfg "$1"
-    run_cmd "$dlhost" check exp.cfg
-    is "$RC" 2 "$1: exit status 2"
-    like "$ERR_FILE" "$2" "$1: says '$2'"
-    like "$ERR_FILE" "exp.cfg:15:" "$1: at the optimizer's line"
+    refused_at exp.cfg 15 "$2" "$1"
 }
 refused '{ type = "adamw"; lr = -1; }' "Invalid learning rate: -1"
 refused '{ type = "adamw"; betas = [1.0, 0.999]; }' "Invalid beta parameter at index 0: 1"

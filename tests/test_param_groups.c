@@ -109,11 +109,10 @@ static void pg_run(const pg_case *c)
     for (int t = 1; rc == 0 && t <= PG_STEPS; t++) {
         double penalty;
         int bad;
-        dlh_schedule_ctx sc = { sizeof sc, e->lr, t - 1, t - 1, 1, PG_STEPS, NAN };
         if ((rc = pg_copy(e, (double *)pg_grads[t - 1], 1, 0)) ||
             (rc = dlh_optim_gradients(e, &penalty, &bad)) ||
             (rc = dlh_optim_clip(e)) ||
-            (rc = dlh_optim_lrs(e, &sc)) ||
+            (rc = dlh_optim_lrs(e, t - 1, t - 1, 1, NAN)) ||
             (rc = dlh_optim_update(e, t)) ||
             (rc = pg_copy(e, got, 0, 1)))
             break;

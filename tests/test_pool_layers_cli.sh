@@ -15,37 +15,18 @@ need_dlhost
 cd "$TAP_TMP" || exit 1
 
 # 60 samples of [1, 5, 6], three classes.
-awk 'BEGIN { srand(3); printf "c"; for (j = 0; j < 30; j++) printf ",p%d", j; print ""
-    for (i = 0; i < 60; i++) { printf "%d", i % 3
-        for (j = 0; j < 30; j++) printf ",%.3f", rand() + (i % 3) * (j % 6 < 3); print "" } }' \
-    >img.csv
+class_images img.csv 60 30 3
 
 # pool.cfg: the layers $1 (line 9 on) between a conv and a dense head.
 write_cfg() {
-    cat >pool.cfg <<CFG
-name = "pool";
-seed = 42;
-backend = { type = "cpu"; threads = 2; };
-data = { train = { type = "csv"; path = "img.csv"; header = true; label_column = 0;
-                   shape = [1, 5, 6]; }; };
-model = (
-  { name = "c1"; type = "conv2d"; out_channels = 4; kernel_size = 3; padding = 1; },
-  # the layers under test
-$1,
-  { name = "flat"; type = "flatten"; },
-  { name = "out"; type = "dense"; units = 3; }
-);
-loss = { type = "cross_entropy"; };
-optimizer = { type = "sgd"; lr = 0.05; };
-train = { epochs = 1; batch_size = 16; };
-CFG
+    image_cfg pool.cfg "1, 5, 6" \
+        '  { name = "c1"; type = "conv2d"; out_channels = 4; kernel_size = 3; padding = 1; },' \
+        "$1"
 }
 
 bad() {                 # bad LAYER-LINE WANTED-TEXT DESCRIPTION
     write_cfg "  $1"
-    run_cmd "$dlhost" check pool.cfg
-    is "$RC" 2 "$3: check exits 2"
-    like "$ERR_FILE" "pool.cfg:9: layer 'a': $2" "$3: pool.cfg:9 and the reason"
+    refused_at pool.cfg 9 "layer 'a': $2" "$3"
 }
 bad '{ name = "a"; type = "upsample"; }' \
     "either size or scale_factor should be defined" "upsample with neither size nor scale"
@@ -95,28 +76,9 @@ for want in "ap *avgpool2d *\[4, 3, 4\]" "up *upsample *\[4, 7, 10\]" \
     grep -Eq "$want" "$OUT_FILE"
     ok $? "check prints /$want/ (torch's output shape)"
 done
-for b in cpu opencl; do
-    if [ "$b" = opencl ]; then
-        run_cmd "$dlhost" plugins
-        if ! awk '$1 == "backend" && $2 == "opencl" { f = 1 } END { exit !f }' "$OUT_FILE"; then
-            skip "opencl: not present (no plugin on the plugin path registers it)"
-            continue
-        fi
-    fi
-    run_cmd "$dlhost" run pool.cfg --backend "$b" --set name="pool_$b"
-    is "$RC" 0 "$b: an epoch through all of them trains"
-    [ "$RC" = 0 ] || sed 's/^/#   /' "$ERR_FILE"
-    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train_loss") c = i; next }
-             c { print $c }' "runs/pool_$b/metrics.csv" 2>/dev/null | tail -n 1 >"loss_$b"
-    loss=$(cat "loss_$b")
-    case $loss in
-    '' | *nan* | *inf*) ok 1 "$b: the epoch's train_loss is finite (got '$loss')" ;;
-    *) ok 0 "$b: the epoch's train_loss is finite ($loss)" ;;
-    esac
-done
-if [ -s loss_opencl ]; then
-    awk -v a="$(cat loss_cpu)" -v b="$(cat loss_opencl)" \
-        'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-4 * (a < 0 ? -a : a) + 1e-6) }'
-    ok $? "opencl's train_loss equals cpu's within 1e-4 ($(cat loss_cpu) vs $(cat loss_opencl))"
+train_each_backend pool.cfg pool "an epoch through all of them trains"
+if [ -n "$loss_opencl" ]; then
+    loss_near "$loss_cpu" "$loss_opencl" \
+        "opencl's train_loss equals cpu's within 1e-4 ($loss_cpu vs $loss_opencl)"
 fi
 done_testing
