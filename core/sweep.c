@@ -34,20 +34,6 @@ typedef struct sw_run {
     int diverged, order;
 } sw_run;
 
-int dlh_sweep_minimizes(const char *m)
-{
-    static const char *const ends[] = { "mae", "mse", "rmse", "error" };
-    if (strstr(m, "loss"))
-        return 1;
-    size_t n = strlen(m);
-    for (size_t i = 0; i < sizeof ends / sizeof *ends; i++) {
-        size_t k = strlen(ends[i]);
-        if (n >= k && strcmp(m + n - k, ends[i]) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static int sw_oom(void)
 {
     dlh_error_set("out of memory");
@@ -323,36 +309,31 @@ static int sw_keys(const dlh_sweep_options *o, sw_key **out, int *n_out)
     return 0;
 }
 
-/* The base experiment: its name, seed and monitored metric. */
+/* The base experiment: its name, seed, monitored metric (train.monitor or
+   train.early_stopping.monitor, else val_loss where the runs validate, else
+   train_loss) and the direction it improves in, as the experiment resolves
+   them (the metrics declare theirs). */
 static int sw_probe(const dlh_select *s, const dlh_sweep_options *o, char **name,
-                    uint64_t *seed, char **monitor)
+                    uint64_t *seed, char **monitor, int *minimize)
 {
     dlh_config *cfg;
-    int rc = dlh_cv_config(s, NULL, 0, &cfg);
+    /* A cv gives each fold its validation data: the probe gets a split so
+       that a val_ monitor resolves. */
+    const char *split[1] = { "data.validation_split=0.5" };
+    int cv = o->cv.folds > 0;
+    int rc = dlh_cv_config(s, cv ? split : NULL, cv ? 1 : 0, &cfg);
     if (rc)
         return rc;
-    const char *mon = NULL;
-    if (config_lookup_string(dlh_config_root(cfg)->config, "train.early_stopping.monitor",
-                             &mon) && !(*monitor = strdup(mon))) {
-        dlh_config_free(cfg);
-        return sw_oom();
-    }
-    /* A cv gives each fold its validation data, so the probe may lack it. */
-    if (o->cv.folds > 0) {
-        config_setting_t *t = config_lookup(dlh_config_root(cfg)->config, "train");
-        if (t && config_setting_get_member(t, "early_stopping"))
-            config_setting_remove(t, "early_stopping");
-    }
+    if (cv)
+        dlh_cv_config_remove(cfg, "data", "validation");
     dlh_experiment *e;
     if ((rc = dlh_experiment_new(cfg, s->backend, 0, &e))) {
         dlh_config_free(cfg);
         return rc;
     }
     *seed = e->seed;
-    /* No early-stopping monitor: val_loss where the runs validate. */
-    int val = o->cv.folds > 0 || e->validation_split > 0.0 || e->validation.ops;
-    if (!(*name = strdup(e->name)) ||
-        (!*monitor && !(*monitor = strdup(val ? "val_loss" : "train_loss"))))
+    *minimize = e->monitor_goal < 0;
+    if (!(*name = strdup(e->name)) || !(*monitor = strdup(e->monitor)))
         rc = sw_oom();
     dlh_experiment_free(e);
     dlh_config_free(cfg);
@@ -460,7 +441,7 @@ static void sw_csv_value(FILE *f, const char *v)
 
 /* sweep.csv and the terminal's table. */
 static int sw_board(const char *base, const sw_key *keys, int n_keys, const sw_run *runs,
-                    int n, const char *monitor, FILE *out)
+                    int n, const char *monitor, int minimize, FILE *out)
 {
     char *text = NULL;
     size_t len = 0;
@@ -509,7 +490,7 @@ static int sw_board(const char *base, const sw_key *keys, int n_keys, const sw_r
             if ((int)strlen(runs[r].id) > w)
                 w = (int)strlen(runs[r].id);
         fprintf(out, "\nsweep: %d run%s, best first by %s (%s is better)\n", n,
-                n == 1 ? "" : "s", monitor, dlh_sweep_minimizes(monitor) ? "lower" : "higher");
+                n == 1 ? "" : "s", monitor, minimize ? "lower" : "higher");
         fprintf(out, "%4s  %-*s  %12s  %10s\n", "rank", w, "run", monitor, "best_epoch");
         for (int r = 0; r < n; r++) {
             if (runs[r].diverged)
@@ -625,12 +606,13 @@ int dlh_sweep(const dlh_select *s, const dlh_sweep_options *o, FILE *out)
     int n_keys = 0, n_runs = 0;
     char *name = NULL, *monitor = NULL, *base = NULL, *root = NULL;
     uint64_t seed = 0;
+    int minimize = 1;
     int rc = sw_keys(o, &keys, &n_keys);
     /* The seed first (for the draws), then the plan, then every run's
        assignments applied once: a bad key is refused before anything
        trains. */
     if (rc == 0)
-        rc = sw_probe(s, o, &name, &seed, &monitor);
+        rc = sw_probe(s, o, &name, &seed, &monitor, &minimize);
     if (rc == 0)
         rc = sw_plan(keys, n_keys, o, seed, &runs, &n_runs);
     for (int i = 0; i < n_runs && rc == 0; i++) {
@@ -656,8 +638,8 @@ int dlh_sweep(const dlh_select *s, const dlh_sweep_options *o, FILE *out)
                     "(finished runs are kept, this one resumes)\n", runs[i].id);
     }
     if (rc == 0) {
-        sw_sort(runs, n_runs, dlh_sweep_minimizes(monitor));
-        rc = sw_board(base, keys, n_keys, runs, n_runs, monitor, out);
+        sw_sort(runs, n_runs, minimize);
+        rc = sw_board(base, keys, n_keys, runs, n_runs, monitor, minimize, out);
         if (rc == 0 && !isnan(runs[0].score))
             rc = sw_best_cfg(s, base, &runs[0], n_keys, out);
     }

@@ -25,9 +25,6 @@ typedef struct dlh_sweep_options {
     dlh_cv_options cv;              /* cv.folds >= 2: each run a cv; 0: one run */
 } dlh_sweep_options;
 
-/* Which way a metric improves: 1 when smaller is better (a name with
-   "loss", or one ending in "mae", "mse", "rmse" or "error"), else 0. */
-int dlh_sweep_minimizes(const char *metric);
 
 /* dlhost sweep (plugins loaded).  0, a DLH_E* code with the message set
    (DLH_ECONFIG for a bad --grid, --range or combination), or the number

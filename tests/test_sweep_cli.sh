@@ -138,6 +138,17 @@ is "$(head -n 1 acc/swp/sweep.csv)" "rank,run,optimizer.lr,val_accuracy,best_epo
 sorted acc/swp/sweep.csv val_accuracy desc
 ok $? "highest first"
 
+# ---- a metric's column as train.monitor: its own direction (log_loss: lowest first)
+sed 's/^train = { epochs = 3; batch_size = 8; };/train = { epochs = 3; batch_size = 8; monitor = "val_log_loss"; };\
+metrics = [ "log_loss", "f1" ];/' exp.cfg >met.cfg
+run_cmd "$dlhost" sweep met.cfg --grid optimizer.lr=0.001,0.05 --runs met
+is "$RC" 0 "a sweep of an experiment that monitors a metric (val_log_loss) exits 0"
+is "$(head -n 1 met/swp/sweep.csv)" "rank,run,optimizer.lr,val_log_loss,best_epoch,status" \
+   "the leaderboard ranks by train.monitor's column"
+sorted met/swp/sweep.csv val_log_loss
+ok $? "lowest first, as the metric declares"
+like "$OUT_FILE" "best first by val_log_loss (lower is better)" "the leaderboard says which way"
+
 # ---- --cv: each combination a cross-validation, its score the mean
 run_cmd "$dlhost" sweep exp.cfg --grid optimizer.lr=0.01,0.05 --cv 2 --stratified --runs cv
 is "$RC" 0 "sweep --cv 2 --stratified exits 0"
