@@ -281,6 +281,7 @@ typedef struct panel {
     const series *s;
     int n_series;
     size_t n_x;                     /* epochs on the x axis */
+    int top;                        /* 0: PANEL_TOP */
 } panel;
 
 static double series_value(const series *s, size_t i)
@@ -300,7 +301,7 @@ static void draw_panel(FILE *f, const panel *p)
                 hi = v > hi ? v : hi;
             }
         }
-    int top = PANEL_TOP, left = p->left;
+    int top = p->top ? p->top : PANEL_TOP, left = p->left;
     fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"h\">%s</text>\n", left, top - 12, p->label);
     fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" class=\"frame\"/>\n",
             left, top, PANEL_W, PANEL_H);
@@ -404,8 +405,64 @@ static int svg_end(FILE *f, char **text)
     return 0;
 }
 
+/* Ten colours that tell runs apart (matplotlib's tab10). */
+static const char *const run_color[10] = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
+                                           "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                                           "#bcbd22", "#17becf" };
+
+/* The k-th name of columns (",a,b,..."), into buf; "" when it has none. */
+static const char *curves_column(const char *columns, int k, char *buf, size_t size)
+{
+    const char *c = columns ? columns : "";
+    for (int i = 0; *c && i <= k; i++) {
+        const char *end = strchr(c + 1, ',');
+        size_t len = end ? (size_t)(end - c - 1) : strlen(c + 1);
+        if (i == k) {
+            snprintf(buf, size, "%.*s", (int)len, c + 1);
+            return buf;
+        }
+        c = end ? end : c + 1 + len;
+    }
+    buf[0] = '\0';
+    return buf;
+}
+
+/* The metrics panel of curves.svg: each validation metric column (a
+   metric's, not a loss) as a solid curve and its training column, where
+   there is one, dashed in the same colour, at most 10; a legend beside. */
+#define METRIC_TOP (SVG_H + PANEL_TOP)
+#define METRICS_MAX 10
+
+static int curves_metrics(const dlh_epoch_row *r, size_t n, const char *columns,
+                          series *s, char names[][64])
+{
+    int n_extra = n ? r->n_extra : 0, k = 0;
+    char col[256], other[256];
+    for (int c = 0; c < n_extra && k < METRICS_MAX; c++) {
+        curves_column(columns, c, col, sizeof col);
+        if (strncmp(col, "val_", 4) != 0 || strstr(col, "_loss"))
+            continue;
+        snprintf(names[k], 64, "%.63s", col + 4);
+        s[2 * k] = (series){ &r->extra[c], sizeof *r, n, 10 + k, run_color[k], NULL };
+        s[2 * k + 1] = (series){ NULL, sizeof *r, 0, 30 + k, run_color[k], NULL };
+        for (int t = 0; t < n_extra; t++)
+            if (strncmp(curves_column(columns, t, other, sizeof other), "train_", 6) == 0 &&
+                strcmp(other + 6, col + 4) == 0)
+                s[2 * k + 1] = (series){ &r->extra[t], sizeof *r, n, 30 + k, run_color[k],
+                                         NULL };
+        k++;
+    }
+    return k;
+}
+
 int dlh_curves_svg(const dlh_epoch_row *rows, size_t n, const char *title, char **text,
                    size_t *len)
+{
+    return dlh_curves_svg_cols(rows, n, NULL, title, text, len);
+}
+
+int dlh_curves_svg_cols(const dlh_epoch_row *rows, size_t n, const char *columns,
+                        const char *title, char **text, size_t *len)
 {
     *text = NULL;
     *len = 0;
@@ -416,25 +473,43 @@ int dlh_curves_svg(const dlh_epoch_row *rows, size_t n, const char *title, char 
     }
     static const dlh_epoch_row none;
     const dlh_epoch_row *r = n ? rows : &none;
-    char style[160];
-    snprintf(style, sizeof style, ".s0{fill:none;stroke:%s;stroke-width:2}"
-             ".s1{fill:none;stroke:%s;stroke-width:2}", series_color[0], series_color[1]);
-    svg_begin(f, SVG_H, style, title, n);
+    series ms[2 * METRICS_MAX];
+    char names[METRICS_MAX][64];
+    int n_metrics = curves_metrics(r, n, columns, ms, names);
+    char style[160 + 120 * METRICS_MAX];
+    int k = snprintf(style, 160, ".s0{fill:none;stroke:%s;stroke-width:2}"
+                     ".s1{fill:none;stroke:%s;stroke-width:2}", series_color[0],
+                     series_color[1]);
+    for (int m = 0; m < n_metrics; m++)
+        k += snprintf(style + k, sizeof style - (size_t)k,
+                      ".s%d{fill:none;stroke:%s;stroke-width:2}.s%d{fill:none;stroke:%s;"
+                      "stroke-width:2;stroke-dasharray:6 3}", 10 + m, run_color[m], 30 + m,
+                      run_color[m]);
+    svg_begin(f, n_metrics ? 2 * SVG_H : SVG_H, style, title, n);
     const series loss[2] = {
         { &r->train_loss, sizeof *r, n, 0, series_color[0], "train" },
         { &r->val_loss, sizeof *r, n, 1, series_color[1], "validation" } };
     const series acc[2] = {
         { &r->train_accuracy, sizeof *r, n, 0, series_color[0], "train" },
         { &r->val_accuracy, sizeof *r, n, 1, series_color[1], "validation" } };
-    draw_panel(f, &(panel){ PANEL_LEFT0, "loss", loss, 2, n });
-    draw_panel(f, &(panel){ PANEL_LEFT1, "accuracy", acc, 2, n });
+    draw_panel(f, &(panel){ PANEL_LEFT0, "loss", loss, 2, n, 0 });
+    draw_panel(f, &(panel){ PANEL_LEFT1, "accuracy", acc, 2, n, 0 });
+    if (n_metrics) {
+        draw_panel(f, &(panel){ PANEL_LEFT0, "metrics", ms, 2 * n_metrics, n, METRIC_TOP });
+        for (int m = 0; m < n_metrics; m++) {
+            int y = METRIC_TOP + 20 + 22 * m;
+            fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"s%d\"/>"
+                       "<text x=\"%d\" y=\"%d\">", PANEL_LEFT1, y, PANEL_LEFT1 + 24, y,
+                    10 + m, PANEL_LEFT1 + 32, y + 4);
+            put_escaped(f, names[m]);
+            fputs("</text>\n", f);
+        }
+        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"note\" style=\"text-anchor:start\">"
+                   "solid: validation, dashed: training</text>\n", PANEL_LEFT1,
+                METRIC_TOP + 30 + 22 * n_metrics);
+    }
     return svg_end(f, text);
 }
-
-/* Ten colours that tell runs apart (matplotlib's tab10). */
-static const char *const run_color[10] = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
-                                           "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                                           "#bcbd22", "#17becf" };
 
 int dlh_curves_compare_svg(const char *const *names, const dlh_metrics_table *tables,
                            size_t n_runs, char **text, size_t *len)
@@ -481,8 +556,8 @@ int dlh_curves_compare_svg(const char *const *names, const dlh_metrics_table *ta
             else
                 acc[n_acc++] = one;
         }
-    draw_panel(f, &(panel){ PANEL_LEFT0, "loss", loss, n_loss, n_x });
-    draw_panel(f, &(panel){ PANEL_LEFT1, "accuracy", acc, n_acc, n_x });
+    draw_panel(f, &(panel){ PANEL_LEFT0, "loss", loss, n_loss, n_x, 0 });
+    draw_panel(f, &(panel){ PANEL_LEFT1, "accuracy", acc, n_acc, n_x, 0 });
     /* The legend under the panels: a run's colour, its name. */
     int y = SVG_H + 4;
     fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"note\" style=\"text-anchor:start\">"
@@ -514,11 +589,11 @@ int dlh_curves_compare_write(const char *path, const char *const *names,
 }
 
 int dlh_curves_write(const char *path, const dlh_epoch_row *rows, size_t n,
-                     const char *title)
+                     const char *columns, const char *title)
 {
     char *text;
     size_t len;
-    int rc = dlh_curves_svg(rows, n, title, &text, &len);
+    int rc = dlh_curves_svg_cols(rows, n, columns, title, &text, &len);
     if (rc < 0)
         return rc;
     rc = dlh_file_write_atomic(path, text, len);

@@ -35,9 +35,14 @@ void dlh_metrics_table_free(dlh_metrics_table *t);     /* zeroed or read */
 int dlh_metrics_table_col(const dlh_metrics_table *t, const char *name);
 
 /* The SVG text of the curves of n rows (n may be 0) titled `title` (escaped
-   here); *text is malloc'ed. */
+   here); *text is malloc'ed.  _cols also names the rows' extra columns
+   (",name,name", as metrics.csv's header after its fixed 8; NULL: none):
+   their validation metrics (val_<m>, not a loss) are drawn in a third
+   panel below, up to 10, with the matching train_<m> dashed. */
 int dlh_curves_svg(const dlh_epoch_row *rows, size_t n, const char *title, char **text,
                    size_t *len);
+int dlh_curves_svg_cols(const dlh_epoch_row *rows, size_t n, const char *columns,
+                        const char *title, char **text, size_t *len);
 
 /* `dlhost compare`: the curves of n_runs runs overlaid in one SVG (loss and
    accuracy panels; per run one colour, train dashed, validation solid; a
@@ -49,8 +54,8 @@ int dlh_curves_compare_svg(const char *const *names, const dlh_metrics_table *ta
 int dlh_curves_compare_write(const char *path, const char *const *names,
                              const dlh_metrics_table *tables, size_t n_runs);
 
-/* dlh_curves_svg written atomically to path. */
+/* dlh_curves_svg_cols written atomically to path. */
 int dlh_curves_write(const char *path, const dlh_epoch_row *rows, size_t n,
-                     const char *title);
+                     const char *columns, const char *title);
 
 #endif

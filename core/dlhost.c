@@ -626,16 +626,36 @@ static int cmd_plot(int argc, char **argv)
     dlh_epoch_row *rows = NULL;
     size_t n = 0;
     int status = 0;
+    /* The extra columns' names too (the metrics panel), ",a,b". */
+    dlh_metrics_table t = { 0 };
+    char *columns = NULL;
+    size_t clen = 0;
     int rc = dlh_metrics_read(metrics, &rows, &n);
+    FILE *cf = rc == 0 ? open_memstream(&columns, &clen) : NULL;
+    if (rc == 0 && !cf) {
+        dlh_error_set("out of memory");
+        rc = DLH_ENOMEM;
+    }
+    if (cf) {
+        if ((rc = dlh_metrics_table_read(metrics, &t)) == 0)
+            for (int c = 8; c < t.n_cols; c++)     /* after the header's 8 */
+                fprintf(cf, ",%s", t.names[c]);
+        if (fclose(cf) != 0 && rc == 0) {
+            dlh_error_set("out of memory");
+            rc = DLH_ENOMEM;
+        }
+        dlh_metrics_table_free(&t);
+    }
     if (rc < 0) {
-        status = report(rc, EXIT_USAGE);       /* the user's file to fix */
-    } else if ((rc = dlh_curves_write(out ? out : svg, rows, n, title)) < 0) {
+        status = report(rc, rc == DLH_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE);
+    } else if ((rc = dlh_curves_write(out ? out : svg, rows, n, columns, title)) < 0) {
         status = report(rc, exit_status(rc));
     } else {
         printf("%s: %zu epoch%s drawn from %s\n", out ? out : svg, n, n == 1 ? "" : "s",
                metrics);
     }
     free(rows);
+    free(columns);
     free(metrics);
     free(svg);
     return status;

@@ -165,7 +165,7 @@ static int write_metrics(dlh_rundir *r)
     int rc = dlh_file_write_atomic(r->metrics_path, text, len);
     free(text);
     if (rc == 0)
-        rc = dlh_curves_write(r->curves_path, r->rows, r->n_rows, r->name);
+        rc = dlh_curves_write(r->curves_path, r->rows, r->n_rows, r->columns, r->name);
     return rc;
 }
 

@@ -86,6 +86,19 @@ best=$(awk -F, 'NR > 1 && (b == "" || $15 > b) { b = $15; e = $1 } END { print e
 like "$OUT_FILE" "restored the weights of epoch $best (val_f1 " \
     "early stopping on val_f1 restores the epoch of the largest val_f1"
 
+# curves.svg: a third panel with the validation metrics (solid) and their
+# training columns (dashed), named in a legend; dlhost plot draws the same.
+like runs/cls/curves.svg '>metrics</text>' "curves.svg has a metrics panel"
+for m in precision recall f1; do
+    like runs/cls/curves.svg ">$m</text>" "curves.svg: $m in the metrics legend"
+done
+unlike runs/cls/curves.svg ">log_loss</text>" "curves.svg: a loss-like column stays out of it"
+is "$(grep -c 'polyline class="s3[0-9]"' runs/cls/curves.svg)" 3 \
+    "curves.svg: the three training metrics dashed beside their validation curves"
+run_cmd "$dlhost" plot runs/cls --out replot.svg
+cmp -s replot.svg runs/cls/curves.svg
+ok $? "dlhost plot draws the run's curves.svg again, metrics panel included"
+
 # scikit-learn's precision, recall and F1 (macro, its defaults for 3
 # classes) of the epoch's predictions, rebuilt from the confusion matrix.
 if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
