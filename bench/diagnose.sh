@@ -3,7 +3,8 @@
 # examples/fashion-mnist/mlp.cfg, each epoch without and with --diagnose,
 # with backend.threads 1 and 2.  Rounds alternate plain and diagnosed runs
 # so that both see the same machine; the figure is the median epoch time
-# (the first epoch of each run, which warms up, left out).
+# (the first epoch of each run, which warms up, left out; training and
+# validation, as metrics.csv's seconds column counts them).
 #
 #   bench/diagnose.sh [BUILDDIR]       ROUNDS=3 EPOCHS=2 by default
 #
@@ -21,9 +22,9 @@ if [ -z "${DLHOST_PLUGIN_PATH:-}" ]; then
 fi
 cfg="$here/../examples/fashion-mnist/mlp.cfg"
 
-# Seconds of each epoch line ("epoch k/E ... 6.3s ...") after the first.
-epoch_times() { sed -n 's/^epoch \([0-9]*\)\/[0-9]* .* \([0-9.]*\)s .*/\1 \2/p' "$1" |
-                awk '$1 > 1 { print $2 }'; }
+# The seconds of each epoch after the first, from a run folder's metrics.csv
+# (the epoch line rounds them to 0.1 s).
+epoch_times() { awk -F, 'NR > 2 { print $7 }' "$1/metrics.csv"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 for threads in 1 2; do
@@ -35,7 +36,7 @@ for threads in 1 2; do
                 --set backend.threads=$threads \
                 --runs "$tmp/runs-$kind-$threads-$r" >"$tmp/$kind-$threads-$r.log" 2>&1 ||
                 { cat "$tmp/$kind-$threads-$r.log" >&2; exit 1; }
-            epoch_times "$tmp/$kind-$threads-$r.log" >>"$tmp/$kind-$threads.times"
+            epoch_times "$tmp/runs-$kind-$threads-$r/fashion-mlp" >>"$tmp/$kind-$threads.times"
         done
     done
     p=$(median <"$tmp/plain-$threads.times") d=$(median <"$tmp/diag-$threads.times")
