@@ -92,10 +92,10 @@ static void test_read(void)
 static void test_svg(void)
 {
     dlh_epoch_row rows[4] = {
-        { 1, 0.9, 0.6, 1.0, 0.55, 1e-3, 1, 1 },
-        { 2, 0.5, 0.8, NAN, NAN, 1e-3, 1, 1 },       /* a gap in validation */
-        { 3, 0.4, 0.85, 0.7, 0.7, 1e-3, 1, 1 },
-        { 4, 0.3, 0.9, 0.6, 0.75, 1e-3, 1, 1 },
+        { 1, 0.9, 0.6, 1.0, 0.55, 1e-3, 1, 1, 0, { 0 } },
+        { 2, 0.5, 0.8, NAN, NAN, 1e-3, 1, 1, 0, { 0 } },       /* a gap in validation */
+        { 3, 0.4, 0.85, 0.7, 0.7, 1e-3, 1, 1, 0, { 0 } },
+        { 4, 0.3, 0.9, 0.6, 0.75, 1e-3, 1, 1, 0, { 0 } },
     };
     char *svg;
     size_t len;
@@ -126,7 +126,7 @@ static void test_svg(void)
     free(svg);
 
     /* One epoch: its points sit inside the frame, not on an edge. */
-    dlh_epoch_row one = { 1, 0.45, 0.835, 0.38, 0.855, 1e-3, 1, 1 };
+    dlh_epoch_row one = { 1, 0.45, 0.835, 0.38, 0.855, 1e-3, 1, 1, 0, { 0 } };
     rc = dlh_curves_svg(&one, 1, "one", &svg, &len);
     ok(rc == 0 && count(svg, "<circle") == 4 && !strstr(svg, "nan") && !strstr(svg, "inf"),
        "one epoch: four points, no NaN or Inf coordinates");
@@ -188,7 +188,7 @@ static void test_rundir(void)
     char svg[4200];
     snprintf(svg, sizeof svg, "%s/curves-run/curves.svg", dir);
     ok(access(svg, R_OK) == 0, "curves.svg exists from the start");
-    dlh_epoch_row row = { 1, 0.5, 0.8, 0.6, 0.75, 1e-3, 2, 100 };
+    dlh_epoch_row row = { 1, 0.5, 0.8, 0.6, 0.75, 1e-3, 2, 100, 0, { 0 } };
     rc = dlh_rundir_metrics(rd, &row);
     row.epoch = 2;
     row.train_loss = 0.4;

@@ -163,7 +163,7 @@ static void test_kind_names(void)
 static void test_add_validation(void)
 {
     dlh_registry_clear();
-    dlh_schedule_ops s = { sizeof s, NULL, half_lr, NULL };
+    dlh_schedule_ops s = { sizeof s, NULL, half_lr, NULL, NULL };
     int rc;
 
     rc = dlh_registry_add(DLH_KIND_SCHEDULE, "Bad-Name", &s, "", NULL);
@@ -186,7 +186,7 @@ static void test_add_validation(void)
     rc = dlh_registry_add(DLH_KIND_SCHEDULE, "huge", &small, "", NULL);
     ok(rc == DLH_EPLUGIN, "a struct_size over 64 KiB is refused");
 
-    dlh_schedule_ops nolr = { sizeof nolr, NULL, NULL, NULL };
+    dlh_schedule_ops nolr = { sizeof nolr, NULL, NULL, NULL, NULL };
     rc = dlh_registry_add(DLH_KIND_SCHEDULE, "nolr", &nolr, "", NULL);
     ok(rc == DLH_EPLUGIN, "a NULL required slot is refused");
     like(dlh_error_get(), "(built-in): schedule 'nolr': required slot 'lr' is NULL",

@@ -272,9 +272,9 @@ static void test_open_and_config(void)
     ok(text && strcmp(text, header) == 0, "a fresh metrics.csv holds the header only");
     free(text);
 
-    dlh_epoch_row r1 = { 1, 0.5, 0.8125, NAN, NAN, 0.001, 1.25, 48000 };
-    dlh_epoch_row r2 = { 2, (double)0.345678926f, 0.875, 0.4, 0.85, 0.0005, 1.5, 40000.123 };
-    dlh_epoch_row r3 = { 3, NAN, NAN, 1.0 / 3.0, 1, 1e-7, 0.000123456789, 0 };
+    dlh_epoch_row r1 = { 1, 0.5, 0.8125, NAN, NAN, 0.001, 1.25, 48000, 0, { 0 } };
+    dlh_epoch_row r2 = { 2, (double)0.345678926f, 0.875, 0.4, 0.85, 0.0005, 1.5, 40000.123, 0, { 0 } };
+    dlh_epoch_row r3 = { 3, NAN, NAN, 1.0 / 3.0, 1, 1e-7, 0.000123456789, 0, 0, { 0 } };
     ok(dlh_rundir_metrics(r, &r1) == 0, "append row 1");
     text = slurp(path);
     char expect[1024];
@@ -524,7 +524,7 @@ static void test_checkpoint(const char *run)
     be->ops->fill(be->ctx, fresh.t[B].mem, 3, 0.0f);
     dlh_tensor as_f32 = fresh.t[IDX];
     as_f32.dtype = DLH_F32;
-    dlh_ckpt_tensor wrong_dtype = { "pool.idx", &as_f32 };
+    dlh_ckpt_tensor wrong_dtype = { "pool.idx", &as_f32, NULL };
     expect_load_error(path, &fresh, &wrong_dtype, 1, 1, "dtype mismatch",
                       "tensor 'pool.idx' is I32 in the file, the model expects F32", NULL);
 
