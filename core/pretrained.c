@@ -366,7 +366,7 @@ int dlh_pretrained_apply(dlh_experiment *e, int load, char **report)
         if (!t[k].host && (mt->dtype != DLH_F32 ? s->dtype != mt->dtype : is_int)) {
             rc = dlh_exp_error_at(c.p, "file", "pretrained: %s: tensor '%s' is %s in the "
                                   "file, the model's '%s' is %s", c.file,
-                                  dlh_st_at(f, (size_t)(s - dlh_st_at(f, 0)))->name,
+                                  s->name,
                                   pt_dtype(s->dtype), t[k].name, pt_dtype(mt->dtype));
             goto done;
         }

@@ -10,7 +10,8 @@
 # unsupported dtype; a truncated, corrupt or absent file; a bad group); and
 # a PyTorch state_dict with F16, BF16, F64 and I64 tensors
 # (tests/data/pretrained_torch.safetensors from tests/ref/pretrained_torch.py,
-# regenerated and compared where /usr/bin/python3 has torch, else SKIP).
+# regenerated and compared where /usr/bin/python3 has torch, else SKIP),
+# loaded on opencl too where it is here.
 #
 # Environment (set by `make check`): DLHOST_BIN, DLHOST_SRCDIR,
 # DLHOST_PLUGIN_PATH.
@@ -227,6 +228,14 @@ like "$OUT_FILE" "loaded          9: conv.weight <- backbone.conv.weight (F16), 
 same "$src/tests/data/pretrained_torch_f32.safetensors" torch0.safetensors $BACKBONE \
     head.weight=head.weight head.bias=head.bias >/dev/null
 ok $? "every tensor equals torch's .float() of it bit for bit (the counter as I64)"
+if have_backend opencl; then
+    run_cmd "$dlhost" init torch.cfg --backend opencl --out torch0_opencl.safetensors
+    is "$RC" 0 "opencl: the torch state_dict loads"
+    cmp -s torch0.safetensors torch0_opencl.safetensors
+    ok $? "opencl: the same bits as on cpu"
+else
+    skip "no opencl backend here"
+fi
 py=
 for c in ${TORCH_PYTHON:-} /usr/bin/python3 python3; do
     if "$c" -c 'import torch' >/dev/null 2>&1; then
