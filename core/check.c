@@ -3,12 +3,14 @@
 #include "check.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "augment.h"
 #include "diagnose.h"
 #include "experiment.h"
 #include "metrics.h"
+#include "pretrained.h"
 #include "graph.h"
 #include "sampler.h"
 
@@ -175,6 +177,14 @@ int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
                 e->keep_best ? ", keeping the best" : "");
     else
         fprintf(out, "%-11s no checkpoints\n", "");
+    char *pre = NULL;
+    if ((rc = dlh_pretrained_apply(e, 0, &pre))) {
+        dlh_experiment_free(e);
+        return rc;
+    }
+    if (pre)
+        fputs(pre, out);
+    free(pre);
     fflush(out);
     dlh_diag_check_model(e);
     fprintf(out, "ok\n");

@@ -1376,7 +1376,8 @@ static int exp_build(dlh_experiment *e, const char *backend_override, int64_t ma
     /* Reserved so that a misspelt key gets a did-you-mean even when the key
        it meant is absent (all of them are read below). */
     static const char *const keys[] = { "name", "seed", "backend", "data", "model", "loss",
-                                        "optimizer", "schedule", "train", "metrics", NULL };
+                                        "optimizer", "schedule", "train", "metrics",
+                                        "pretrained", NULL };
     config_setting_t *root = dlh_config_root(e->cfg);
     dlh_params *p = dlh_exp_params(e, root, "experiment", keys);
     if (!p)

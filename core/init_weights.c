@@ -2,11 +2,13 @@
 #include "init_weights.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 
 #include "error.h"
 #include "eval.h"
 #include "experiment.h"
+#include "pretrained.h"
 #include "rundir.h"
 
 #define INIT_FORMAT "dlhost init 1"
@@ -18,7 +20,12 @@ int dlh_init_weights(dlh_config *cfg, const char *backend_override, const char *
     dlh_ckpt_tensor *t = NULL;
     size_t n = 0;
     /* One sample is enough: the weights do not depend on the batch size. */
+    char *pre = NULL;
     int rc = dlh_experiment_new(cfg, backend_override, 1, &e);
+    /* A run starts from its pretrained weights: so do these. */
+    if (rc == 0 && (rc = dlh_pretrained_apply(e, 1, &pre)) == 0 && pre)
+        fputs(pre, out);
+    free(pre);
     if (rc == 0)
         rc = dlh_model_tensors(e, 0, &t, &n);
     if (rc == 0) {

@@ -8,7 +8,8 @@
 #include "params.h"
 
 /* Builds cfg (backend_override may be NULL), initialises every layer's
-   tensors exactly as `dlhost run` does before its first step, and writes
+   tensors exactly as `dlhost run` does before its first step (the
+   `pretrained` group's tensors loaded, its report to `out`), and writes
    them to `path` by their checkpoint names ("<layer>.<param>", buffers
    too; eval.h) with metadata format "dlhost init 1", name, seed and, for
    class targets, classes, atomically (an existing file is replaced).  One

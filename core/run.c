@@ -27,6 +27,7 @@
 #include "graph.h"
 #include "hash.h"
 #include "metrics.h"
+#include "pretrained.h"
 #include "registry.h"
 #include "run_state.h"
 #include "rundir.h"
@@ -1126,6 +1127,7 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
     const char *resume = opt ? opt->resume : NULL;
     dlh_epoch_row *rows = NULL;
     size_t n_rows = 0;
+    char *pretrained = NULL;        /* its report; --resume ignores the group */
     run_hash_config(cfg, r.config_hash, sizeof r.config_hash);
     if ((rc = run_setup(&r, opt)))
         goto done;
@@ -1154,7 +1156,9 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
         if (rc)
             goto done;
     } else {
-        if ((rc = dlh_rundir_open(opt ? opt->runs_root : NULL, e->name, cfg, &r.rd)))
+        if ((rc = dlh_pretrained_apply(e, 1, &pretrained)) ||
+            (rc = dlh_rundir_open(opt ? opt->runs_root : NULL, e->name, cfg, &r.rd)) ||
+            (pretrained && (rc = dlh_pretrained_save(dlh_rundir_path(r.rd), pretrained))))
             goto done;
         /* A loss list's per-head columns: metrics.csv again with them. */
         if (r.n_cols && ((rc = dlh_rundir_columns(r.rd, (const char *const *)r.cols,
@@ -1187,6 +1191,8 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
                     r.start_epoch + 1);
         fputc('\n', out);
     }
+    if (pretrained)
+        fputs(pretrained, out);
     if (r.finished == RUN_ENDED)
         fprintf(out, "the run had trained all %" PRId64 " epochs: nothing left to train "
                 "(raise train.epochs to go on)\n", e->epochs);
@@ -1241,6 +1247,7 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
         fflush(out);
     }
 done:
+    free(pretrained);
     run_free(&r);
     dlh_experiment_free(e);
     return rc;

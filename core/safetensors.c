@@ -308,11 +308,19 @@ static const char *dtype_name(int32_t dtype)
                                                                                 : NULL;
 }
 
-/* Bytes of a shape of `dtype` elements (4 bytes, 8 for I64), or -1 when it
-   does not fit. */
+/* The name of a dtype only dlh_st_read_ex with DLH_ST_READ_WIDE reads. */
+static const char *wide_dtype_name(int32_t dtype)
+{
+    return dtype == DLH_F16 ? "F16" : dtype == DLH_BF16 ? "BF16"
+           : dtype == DLH_ST_F64 ? "F64" : dtype_name(dtype);
+}
+
+/* Bytes of a shape of `dtype` elements (4 bytes, 8 for I64 and F64, 2 for
+   F16 and BF16), or -1 when it does not fit. */
 static int64_t shape_bytes(int32_t dtype, int32_t ndim, const int64_t *shape)
 {
-    uint64_t n = dtype == DLH_I64 ? 8 : 4;
+    uint64_t n = dtype == DLH_I64 || dtype == DLH_ST_F64 ? 8
+                 : dtype == DLH_F16 || dtype == DLH_BF16 ? 2 : 4;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || __builtin_mul_overflow(n, (uint64_t)shape[i], &n))
             return -1;
@@ -509,6 +517,7 @@ struct dlh_st_file {
     dlh_st_meta *meta;              /* keys and values owned */
     size_t n_meta, cap_meta;
     int has_meta;
+    int wide;                       /* dlh_st_read_ex DLH_ST_READ_WIDE */
     const dlh_st_entry **by_name;   /* entries sorted by name */
     unsigned char *data;
     size_t data_len;
@@ -518,6 +527,7 @@ typedef struct jp {
     const char *s;
     size_t n, i;
     const char *path;
+    int wide;                       /* F16, BF16 and F64 too */
 } jp;
 
 static int jp_fail(const jp *p, const char *fmt, ...) DLH_PRINTF(2, 3);
@@ -919,14 +929,22 @@ static int parse_tensor(jp *p, dlh_st_file *f, char *name)
         e->dtype = DLH_I32;
     else if (strcmp(dtype, "I64") == 0)
         e->dtype = DLH_I64;
+    else if (p->wide && strcmp(dtype, "F16") == 0)
+        e->dtype = DLH_F16;
+    else if (p->wide && strcmp(dtype, "BF16") == 0)
+        e->dtype = DLH_BF16;
+    else if (p->wide && strcmp(dtype, "F64") == 0)
+        e->dtype = DLH_ST_F64;
     else {
         int known = 0;
         for (size_t k = 0; k < sizeof known_dtypes / sizeof *known_dtypes; k++)
             known |= strcmp(dtype, known_dtypes[k]) == 0;
+        const char *reads = p->wide ? "F32, F64, F16, BF16, I32 and I64"
+                                    : "F32, I32 and I64";
         dlh_error_set(known ? "%s: tensor '%s': dtype '%s' is not supported "
-                              "(dlhost reads F32, I32 and I64)"
-                            : "%s: tensor '%s': unknown dtype '%s' (dlhost reads F32, I32 and I64)",
-                      p->path, name, dtype);
+                              "(dlhost reads %s)"
+                            : "%s: tensor '%s': unknown dtype '%s' (dlhost reads %s)",
+                      p->path, name, dtype, reads);
         free(dtype);
         return DLH_EDATA;
     }
@@ -946,7 +964,7 @@ static void shape_str(const int64_t *shape, int ndim, char *buf, size_t size)
 
 static int parse_header(const char *path, const char *text, size_t len, dlh_st_file *f)
 {
-    jp p = { text, len, 0, path };
+    jp p = { text, len, 0, path, f->wide };
     int rc = jp_expect(&p, '{');
     if (rc < 0)
         return rc;
@@ -1027,7 +1045,7 @@ static int validate(const char *path, dlh_st_file *f, uint64_t data_len)
         if (bytes != s->end - s->begin) {
             dlh_error_set("%s: tensor '%s': shape %s x %s needs %lld bytes but "
                           "data_offsets [%lld, %lld] span %lld", path, e->name, sh,
-                          dtype_name(e->dtype), (long long)bytes,
+                          wide_dtype_name(e->dtype), (long long)bytes,
                           (long long)s->begin, (long long)s->end,
                           (long long)(s->end - s->begin));
             return DLH_EDATA;
@@ -1142,6 +1160,11 @@ static int read_error(const char *path, const char *what)
 
 int dlh_st_read(const char *path, dlh_st_file **out)
 {
+    return dlh_st_read_ex(path, 0, out);
+}
+
+int dlh_st_read_ex(const char *path, int flags, dlh_st_file **out)
+{
     *out = NULL;
     int fd;
     struct stat st;
@@ -1188,6 +1211,7 @@ int dlh_st_read(const char *path, dlh_st_file **out)
         return DLH_ENOMEM;
     }
     int rc = 0;
+    f->wide = (flags & DLH_ST_READ_WIDE) != 0;
     if (read_full(fd, text, (size_t)hlen) < 0)
         rc = read_error(path, "header");
     if (rc == 0) {

@@ -68,6 +68,13 @@ typedef struct dlh_st_file dlh_st_file;
    ranges must tile the data section exactly.  Tensor names and metadata are
    UTF-8 without NUL characters. */
 int dlh_st_read(const char *path, dlh_st_file **out);
+/* Additive (issue 14): dlh_st_read, and with DLH_ST_READ_WIDE also F16,
+   BF16 and F64 tensors (dtype DLH_F16, DLH_BF16, DLH_ST_F64; 2, 2 and 8
+   bytes an element), as PyTorch's state_dict files hold them (pretrained.c
+   converts them).  Plain dlh_st_read refuses them as before. */
+#define DLH_ST_READ_WIDE 1
+#define DLH_ST_F64 64               /* not a dlh_dtype: no tensor holds it */
+int dlh_st_read_ex(const char *path, int flags, dlh_st_file **out);
 void dlh_st_free(dlh_st_file *f);
 size_t dlh_st_count(const dlh_st_file *f);
 /* Entry i (data points into the file's memory, valid until dlh_st_free). */

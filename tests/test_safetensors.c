@@ -609,6 +609,45 @@ static void test_write_refusals(void)
        "a refused write creates nothing");
 }
 
+/* dlh_st_read_ex with DLH_ST_READ_WIDE: F16, BF16 and F64 as PyTorch
+   writes them (2, 2 and 8 bytes an element), which dlh_st_read refuses. */
+static void test_wide(void)
+{
+    const char *path = tmp_path("wide.safetensors");
+    const char *h = "{\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]},"
+                    "\"b\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[4,6]},"
+                    "\"d\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[8,16]},"
+                    "\"p\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[6,8]}}";
+    unsigned char data[16] = { 0x00, 0x3c, 0x00, 0xc0, 0x80, 0x3f, 0x00, 0x00,
+                               0, 0, 0, 0, 0, 0, 0xf8, 0x3f };
+    write_st(path, h, HLEN_AUTO, data, sizeof data, 1);
+    dlh_st_file *f = NULL;
+    int rc = dlh_st_read(path, &f);
+    ok(rc == DLH_EDATA && strstr(dlh_error_get(), "dtype 'F16' is not supported "
+                                 "(dlhost reads F32, I32 and I64)"),
+       "dlh_st_read still refuses F16: %s", dlh_error_get());
+    rc = dlh_st_read_ex(path, DLH_ST_READ_WIDE, &f);
+    const dlh_st_entry *e = rc == 0 ? dlh_st_find(f, "h") : NULL;
+    const dlh_st_entry *b = rc == 0 ? dlh_st_find(f, "b") : NULL;
+    const dlh_st_entry *d = rc == 0 ? dlh_st_find(f, "d") : NULL;
+    ok(e && b && d && e->dtype == DLH_F16 && b->dtype == DLH_BF16 && d->dtype == DLH_ST_F64 &&
+       memcmp(d->data, data + 8, 8) == 0,
+       "DLH_ST_READ_WIDE reads F16, BF16 and F64 with their sizes");
+    dlh_st_free(f);
+    write_st(path, "{\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+             HLEN_AUTO, data, 8, 1);
+    rc = dlh_st_read_ex(path, DLH_ST_READ_WIDE, &f);
+    ok(rc == DLH_EDATA && strstr(dlh_error_get(), "shape [2] x F16 needs 4 bytes"),
+       "an F16 span is checked at 2 bytes an element: %s", dlh_error_get());
+    write_st(path, "{\"h\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}",
+             HLEN_AUTO, data, 2, 1);
+    rc = dlh_st_read_ex(path, DLH_ST_READ_WIDE, &f);
+    ok(rc == DLH_EDATA && strstr(dlh_error_get(), "dtype 'U8' is not supported (dlhost "
+                                 "reads F32, F64, F16, BF16, I32 and I64)"),
+       "... and refuses the rest: %s", dlh_error_get());
+    unlink(path);
+}
+
 int main(void)
 {
     tmpdir_make(dir, sizeof dir, NULL, "test_safetensors");
@@ -618,6 +657,7 @@ int main(void)
     test_malformed();
     test_atomic();
     test_write_refusals();
+    test_wide();
     if (tmpdir_remove(dir) != 0)
         diag("could not remove %s: %s", dir, strerror(errno));
     return done_testing();
