@@ -67,6 +67,15 @@ if have_backend opencl; then
     paste -d, p.csv q.csv | awk -F, 'NR > 1 { for (i = 1; i <= 7; i++) {
         d = $i - $(i + 7); if (d < 0) d = -d; if (d > 1e-5) bad = 1 } } END { exit bad }'
     ok $? "opencl: the same classes and probabilities as cpu within 1e-5"
+    "$dlhost" embed c.cfg --weights $w --layer act --out ecpu.npy 2>/dev/null &&
+        "$dlhost" embed c.cfg --weights $w --layer act --out eocl.npy --backend opencl \
+            2>/dev/null &&
+        od -A n -v -j 128 -t f4 ecpu.npy | tr -s ' ' '\n' | sed '/^$/d' >ecpu.txt &&
+        od -A n -v -j 128 -t f4 eocl.npy | tr -s ' ' '\n' | sed '/^$/d' >eocl.txt &&
+        [ "$(wc -l <ecpu.txt)" -eq 1200 ] &&
+        paste ecpu.txt eocl.txt | awk '{ d = $1 - $2; if (d < 0) d = -d
+            if (d > 1e-5 * (1 + ($1 < 0 ? -$1 : $1))) bad = 1 } END { exit bad }'
+    ok $? "opencl: embed's 150 x 8 features equal cpu's within 1e-5"
 else
     skip "opencl: not present (no plugin on the plugin path registers it)"
 fi
@@ -106,9 +115,22 @@ assert np.allclose(np.take_along_axis(e, p[:, [1, 3, 5]].astype(int), 1), p[:, [
 r = np.load("r.npy"); q = np.loadtxt("r.csv", delimiter=",", skiprows=1)
 assert r.shape == (q.shape[0], 1) and np.allclose(r[:, 0], q[:, 1], atol=1e-6)
 rl = np.load("r_labels.npy"); assert rl.dtype == np.float32 and rl.shape == (q.shape[0], 1)
+np.savez("d.npz", x=t[:, :2].astype(np.float32), y=t[:, 2].astype(np.int64))
+np.save("xt.npy", t[:, :2].astype(np.float32)); np.save("yt.npy", t[:, 2].astype(np.int64))
 print("numpy ok")
 EOF2
     like py.out "numpy ok" "numpy: embed's shapes, dtypes and labels; softmax of layer 'out' is predict's probabilities; the regression outputs are embed's" || cat py.out
+    sed 's#{ type = "csv"; path = "train.csv"; header = true; }#{ type = "npy"; path = "d.npz"; }#' \
+        c.cfg >z.cfg
+    run_cmd "$dlhost" predict z.cfg --weights $w --input d.npz --out z.csv --top 3
+    is "$RC" 0 "npz: predict reads an .npz with data.train's npy reader"
+    cmp -s z.csv p.csv
+    ok $? "npz: the same predictions as from the CSV"
+    sed 's#{ type = "csv"; path = "train.csv"; header = true; }#{ type = "npy"; x = "xt.npy"; y = "yt.npy"; }#' \
+        c.cfg >x.cfg
+    run_cmd "$dlhost" predict x.cfg --weights $w --input xt.npy --out x.csv
+    is "$RC" 2 "npy x without labels: refused (exit 2; see README)"
+    like "$ERR_FILE" "data.test: none labels, but data.train has class labels" "... and says why"
 else
     skip "numpy: /usr/bin/python3 has no numpy"
 fi
