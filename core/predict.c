@@ -3,9 +3,11 @@
 
 #include <inttypes.h>
 #include <libconfig.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "batcher.h"
@@ -70,6 +72,11 @@ int dlh_predict_input(dlh_config *cfg, const char *input)
     if (!key) {
         dlh_error_set("%s: data.train has no 'path', 'images' or 'x' parameter: --input "
                       "cannot name its reader's file", cfgp);
+        return DLH_ECONFIG;
+    }
+    struct stat st;
+    if (stat(input, &st) != 0) {
+        dlh_error_set("--input %s: %s", input, strerror(errno));
         return DLH_ECONFIG;
     }
     int npy_files = strcmp(key, "x") == 0;

@@ -21,7 +21,8 @@
    reader's path parameter replaced ("path" for csv, imagefolder and npz,
    "images" for idx, "x" for npy files; labels "labels" and "y" dropped, the
    sample limit and weights too).  `input` is taken relative to the current
-   folder.  DLH_ECONFIG when data.train has none of those parameters. */
+   folder.  DLH_ECONFIG when input does not exist or data.train has none of
+   those parameters. */
 int dlh_predict_input(dlh_config *cfg, const char *input);
 
 /* `dlhost predict`: per sample of data.test (after dlh_predict_input) a CSV

@@ -214,7 +214,7 @@ is "$RC" 2 "a checkpoint that does not fit exits 2"
 like "$ERR_FILE" "tensor 'out.weight' has shape" "... naming the tensor"
 run_cmd "$dlhost" predict c.cfg --weights $w --input missing.csv --out m.csv
 is "$RC" 2 "an input that does not exist exits 2"
-like "$ERR_FILE" "missing.csv" "... naming it"
+like "$ERR_FILE" "--input missing.csv: No such file or directory" "... naming it"
 printf 'a,b,y\n1,zz,0\n' >bad.csv
 run_cmd "$dlhost" predict c.cfg --weights $w --input bad.csv --out m.csv
 is "$RC" 1 "an unreadable input exits 1"
