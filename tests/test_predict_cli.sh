@@ -170,18 +170,24 @@ EOF2
     is "$RC" 0 "an image classifier trains"
     # 600 images of 512 x 512 x 3: 472 MB decoded, over the 500 MB cap
     # with the process's own; read one batch at a time (cache = 0) they fit.
-    (ulimit -v 500000
+    # A sanitizer build cannot start under the cap (its shadow memory).
+    cap=500000
+    (ulimit -v $cap; "$dlhost" --version >/dev/null 2>&1) || cap=unlimited
+    (ulimit -v $cap
      "$dlhost" predict img.cfg --weights runs/img/last.safetensors --input big \
          --out i.csv --top 2 >/dev/null 2>err1
      echo $? >rc1
      "$dlhost" predict img.cfg --weights runs/img/last.safetensors --input big \
          --out j.csv --set data.train.cache=1024 >/dev/null 2>err2
      echo $? >rc2)
-    is "$(cat rc1)" 0 "streaming: 600 large images under a 500 MB cap" || cat err1
+    is "$(cat rc1)" 0 "streaming: 600 large images under a $cap KB cap" || cat err1
     is "$(awk 'END { print NR }' i.csv)" 601 "streaming: a row per image"
-    isnt_zero=$(cat rc2)
-    [ "$isnt_zero" -ne 0 ]
-    ok $? "the cap is real: holding the decoded images (cache = 1024) fails under it"
+    if [ $cap = unlimited ]; then
+        skip "the cap: a sanitizer build cannot run under ulimit -v"
+    else
+        [ "$(cat rc2)" -ne 0 ]
+        ok $? "the cap is real: holding the decoded images (cache = 1024) fails under it"
+    fi
     is "$(head -n 1 i.csv)" "index,class,name,prob,class_2,name_2,prob_2" \
         "the header has the class names"
     awk -F, 'NR > 1 && !(($2 == 0 && $3 == "cat") || ($2 == 1 && $3 == "dog")) { bad = 1 }
