@@ -20,6 +20,7 @@
 #include "eval.h"
 #include "init_weights.h"
 #include "params.h"
+#include "predict.h"
 #include "preview.h"
 #include "gradcheck.h"
 #include "reference.h"
@@ -60,6 +61,18 @@ static const char help_text[] =
     "                        precision, recall, F1, support; macro and weighted\n"
     "                        averages) and the confusion matrix; --json writes the\n"
     "                        same numbers to FILE\n"
+    "  predict CFG --weights FILE --input DATA [--out FILE] [--top K]\n"
+    "          [--backend NAME] [--set KEY=VALUE]...\n"
+    "                        the weights of FILE applied to DATA (read by\n"
+    "                        data.train's reader, its file replaced): per sample\n"
+    "                        a CSV row of the top K classes (default up to 5) and\n"
+    "                        their probabilities, or the regression outputs, into\n"
+    "                        FILE (default predictions.csv; - for stdout)\n"
+    "  embed CFG --weights FILE --layer NAME --out FILE.npy [--input DATA]\n"
+    "          [--backend NAME] [--set KEY=VALUE]...\n"
+    "                        layer NAME's output per sample of DATA (default\n"
+    "                        data.test, else data.train) as a float32 .npy (N, D),\n"
+    "                        the labels alongside in FILE_labels.npy\n"
     "  check CFG [--backend NAME] [--set KEY=VALUE]...\n"
     "                        validate CFG and print the model without training\n"
     "  cv CFG --folds K [--stratified] [--repeats R] [--refit] [--runs DIR]\n"
@@ -463,6 +476,93 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     return status;
 }
 
+/* `predict` and `embed` (predict.h): a checkpoint applied to data. */
+static int cmd_infer(const char *cmd, int argc, char **argv)
+{
+    int is_embed = strcmp(cmd, "embed") == 0;
+    const char *cfg_path = NULL, *backend = NULL, *weights = NULL, *input = NULL;
+    const char *out = is_embed ? NULL : "predictions.csv", *layer = NULL, *top_s = NULL;
+    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    int n_sets = 0, status = 0;
+    static const char *const opts[] = { "--backend", "--set", "--weights", "--input",
+                                        "--out", "--top", "--layer" };
+    const char **vals[] = { &backend, NULL, &weights, &input, &out, &top_s, &layer };
+    if (!sets) {
+        dlh_error_set("out of memory");
+        return report(DLH_ENOMEM, EXIT_RUNTIME);
+    }
+    for (int i = 0; i < argc && !status; i++) {
+        const char *a = argv[i];
+        int k = -1;
+        for (int j = 0; j < 7; j++)
+            if (strcmp(a, opts[j]) == 0 && (j != 5 || !is_embed) && (j != 6 || is_embed))
+                k = j;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(help_text, stdout);
+            free(sets);
+            return 0;
+        } else if (k >= 0 && i + 1 >= argc) {
+            status = usage_error("%s: option '%s' needs a value", cmd, a);
+        } else if (k == 1) {
+            sets[n_sets++] = argv[++i];
+        } else if (k >= 0) {
+            *vals[k] = argv[++i];
+        } else if (a[0] == '-' && a[1] != '\0') {
+            status = usage_error("%s: unknown option '%s'", cmd, a);
+        } else if (cfg_path) {
+            status = usage_error("%s: one experiment file at a time ('%s' and '%s')", cmd,
+                                 cfg_path, a);
+        } else {
+            cfg_path = a;
+        }
+    }
+    long top = 0;
+    char *end;
+    if (!status && !cfg_path)
+        status = usage_error("%s: missing the experiment file (dlhost %s CFG)", cmd, cmd);
+    if (!status && (!weights || !weights[0]))
+        status = usage_error("%s: missing the weights (dlhost %s CFG --weights FILE)", cmd,
+                             cmd);
+    if (!status && !is_embed && (!input || !input[0]))
+        status = usage_error("predict: missing the data (dlhost predict CFG --weights FILE "
+                             "--input DATA)");
+    if (!status && input && !input[0])
+        status = usage_error("%s: --input needs a file or folder", cmd);
+    if (!status && is_embed && (!layer || !layer[0]))
+        status = usage_error("embed: missing the layer (dlhost embed CFG --weights FILE "
+                             "--layer NAME --out FILE.npy)");
+    if (!status && (!out || !out[0] || (is_embed && strcmp(out, "-") == 0)))
+        status = usage_error(is_embed ? "embed: missing the output file (--out FILE.npy)"
+                             : "predict: --out needs a file name (or - for stdout)");
+    if (!status && backend && !backend[0])
+        status = usage_error("%s: --backend needs a name", cmd);
+    if (!status && top_s && (top = strtol(top_s, &end, 10), !*top_s || *end || top < 1 ||
+                             top > 1000000))
+        status = usage_error("predict: --top: expected a whole number from 1 to 1000000, "
+                             "got '%s'", top_s);
+    dlh_config *cfg = NULL;
+    int rc = status ? 0 : dlh_config_load(cfg_path, &cfg);
+    for (int i = 0; !status && rc == 0 && i < n_sets; i++)
+        if ((rc = dlh_config_set(cfg, sets[i])) < 0)
+            dlh_error_prefix("--set %s: ", sets[i]);
+    if (!status && rc == 0 && input)
+        rc = dlh_predict_input(cfg, input);
+    free(sets);
+    if (status || rc < 0) {
+        dlh_config_free(cfg);
+        return status ? status : report(rc, rc == DLH_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE);
+    }
+    dlh_registry_load_all(0);
+    dlh_error_clear();
+    rc = is_embed ? dlh_embed(cfg, backend, weights, layer, out, stderr)
+                  : dlh_predict(cfg, backend, weights, out, (int)top, stderr);
+    fflush(stdout);
+    status = rc < 0 ? report(rc, exit_status(rc)) : 0;
+    dlh_config_free(cfg);
+    dlh_registry_clear();
+    return status;
+}
+
 /* A whole number from lo to hi for option `opt` of cmd; 0, or the usage
    error's status. */
 static int parse_count(const char *cmd, const char *opt, const char *text, long lo, long hi,
@@ -741,6 +841,8 @@ int main(int argc, char **argv)
         return cmd_select(cmd, argc - 2, argv + 2);
     if (strcmp(cmd, "compare") == 0)
         return cmd_compare(argc - 2, argv + 2);
+    if (strcmp(cmd, "predict") == 0 || strcmp(cmd, "embed") == 0)
+        return cmd_infer(cmd, argc - 2, argv + 2);
     if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0 || strcmp(cmd, "eval") == 0 ||
         strcmp(cmd, "augment") == 0 || strcmp(cmd, "gradcheck") == 0 ||
         strcmp(cmd, "init") == 0)

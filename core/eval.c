@@ -726,7 +726,7 @@ int dlh_checkpoint_check(const dlh_experiment *e, const dlh_st_file *f, const ch
 /* ------------------------------------------------------------ dlhost eval */
 
 /* The checkpoint's class names (all n or none), strdup'ed into names. */
-static int eval_class_names(const dlh_st_file *f, int64_t n, char ***names)
+int dlh_checkpoint_class_names(const dlh_st_file *f, int64_t n, char ***names)
 {
     *names = NULL;
     if (n < 1)
@@ -836,8 +836,8 @@ int dlh_eval_json(dlh_config *cfg, const char *backend_override, const char *wei
     if ((rc = dlh_st_read(weights, &f)) ||
         (rc = dlh_model_tensors(e, 0, &t, &n)) ||
         (rc = dlh_checkpoint_check(e, f, weights, t, n, &norm)) ||
-        (rc = eval_class_names(f, e->target_kind == DLH_TARGET_CLASS ? e->n_classes : 0,
-                               &names)))
+        (rc = dlh_checkpoint_class_names(f, e->target_kind == DLH_TARGET_CLASS
+                                         ? e->n_classes : 0, &names)))
         goto done;
     dlh_st_free(f);
     f = NULL;

@@ -149,4 +149,8 @@ int dlh_eval(dlh_config *cfg, const char *backend_override, const char *weights,
 int dlh_eval_json(dlh_config *cfg, const char *backend_override, const char *weights,
                   const char *json, FILE *out);
 
+/* The checkpoint's class names "class_name.K" for K < n, strdup'ed into a
+   malloc'ed *names (all n, or NULL when one is missing). */
+int dlh_checkpoint_class_names(const dlh_st_file *f, int64_t n, char ***names);
+
 #endif

@@ -252,35 +252,38 @@ void dlh_metrics_reset(dlh_metric_set *set)
 }
 
 /* Probability rows of the b outputs in set->pred (metric.h). */
+void dlh_output_probs(int32_t output, int binary, const float *x, int64_t classes,
+                      double *p)
+{
+    if (binary) {
+        double v = x[0];
+        double p1 = output == DLH_LOSS_OUTPUT_PROB ? v
+                    : output == DLH_LOSS_OUTPUT_LOG_PROB ? exp(v)
+                    : 1.0 / (1.0 + exp(-v));
+        p[0] = 1.0 - p1;
+        p[1] = p1;
+    } else if (output == DLH_LOSS_OUTPUT_PROB) {
+        for (int64_t k = 0; k < classes; k++)
+            p[k] = x[k];
+    } else if (output == DLH_LOSS_OUTPUT_LOG_PROB) {
+        for (int64_t k = 0; k < classes; k++)
+            p[k] = exp((double)x[k]);
+    } else {
+        double m = x[0], s = 0.0;
+        for (int64_t k = 1; k < classes; k++)
+            m = x[k] > m ? x[k] : m;
+        for (int64_t k = 0; k < classes; k++)
+            s += p[k] = exp((double)x[k] - m);
+        for (int64_t k = 0; k < classes; k++)
+            p[k] /= s;
+    }
+}
+
 static void metrics_prob(dlh_metric_set *set, int64_t b)
 {
-    int64_t c = set->classes, w = set->width;
-    for (int64_t i = 0; i < b; i++) {
-        const float *x = set->pred + i * w;
-        double *p = set->prob + i * c;
-        if (set->binary) {
-            double v = x[0];
-            double p1 = set->output == DLH_LOSS_OUTPUT_PROB ? v
-                        : set->output == DLH_LOSS_OUTPUT_LOG_PROB ? exp(v)
-                        : 1.0 / (1.0 + exp(-v));
-            p[0] = 1.0 - p1;
-            p[1] = p1;
-        } else if (set->output == DLH_LOSS_OUTPUT_PROB) {
-            for (int64_t k = 0; k < c; k++)
-                p[k] = x[k];
-        } else if (set->output == DLH_LOSS_OUTPUT_LOG_PROB) {
-            for (int64_t k = 0; k < c; k++)
-                p[k] = exp((double)x[k]);
-        } else {
-            double m = x[0], s = 0.0;
-            for (int64_t k = 1; k < c; k++)
-                m = x[k] > m ? x[k] : m;
-            for (int64_t k = 0; k < c; k++)
-                s += p[k] = exp((double)x[k] - m);
-            for (int64_t k = 0; k < c; k++)
-                p[k] /= s;
-        }
-    }
+    for (int64_t i = 0; i < b; i++)
+        dlh_output_probs(set->output, set->binary, set->pred + i * set->width, set->classes,
+                         set->prob + i * set->classes);
 }
 
 int dlh_metrics_batch(dlh_metric_set *set, dlh_evaluator *ev, const dlh_batch *bt)

@@ -80,4 +80,12 @@ void dlh_metrics_columns_free(dlh_metric_col *cols, int n);
 /* Whether `name` of e's columns (fixed or not) exists, and its goal. */
 int dlh_metrics_goal(const struct dlh_experiment *e, const char *name, int *goal);
 
+/* One sample's class probabilities p[0..classes) from its model output row
+   x as the loss reads it (DLH_LOSS_OUTPUT_*, loss.h): softmax of logits,
+   exp of log-probabilities, probabilities as they are; binary (one output,
+   classes 2): the sigmoid (or the probability) of x[0] as p[1], 1 - p[1] as
+   p[0].  The metrics and `dlhost predict` share it. */
+void dlh_output_probs(int32_t output, int binary, const float *x, int64_t classes,
+                      double *p);
+
 #endif

@@ -30,12 +30,7 @@
 
 /* ------------------------------------------------------------ atomic files */
 
-typedef struct atomic_file {
-    const char *path;
-    char *dir;                      /* folder of path, for the final fsync */
-    char *tmp;                      /* NULL once renamed or removed */
-    int fd;
-} atomic_file;
+typedef dlh_atomic_file atomic_file;   /* safetensors.h */
 
 static int atomic_open(atomic_file *af, const char *path)
 {
@@ -168,6 +163,29 @@ int dlh_file_write_atomic(const char *path, const void *data, size_t len)
         return atomic_commit(&af);
     atomic_abort(&af);
     return rc;
+}
+
+int dlh_atomic_open(dlh_atomic_file *af, const char *path)
+{
+    int rc = atomic_open(af, path);
+    if (rc)
+        atomic_abort(af);
+    return rc;
+}
+
+int dlh_atomic_write(dlh_atomic_file *af, const void *data, size_t len)
+{
+    return atomic_write(af, data, len);
+}
+
+int dlh_atomic_commit(dlh_atomic_file *af)
+{
+    return atomic_commit(af);
+}
+
+void dlh_atomic_abort(dlh_atomic_file *af)
+{
+    atomic_abort(af);
 }
 
 /* ------------------------------------------------------------ UTF-8 */

@@ -87,4 +87,19 @@ size_t dlh_st_meta_count(const dlh_st_file *f);
 /* Metadata entry i, in key order (NULL past the end). */
 const dlh_st_meta *dlh_st_meta_at(const dlh_st_file *f, size_t i);
 
+/* The streaming form of dlh_file_write_atomic (dlhost predict, embed): open
+   makes a temporary file in path's folder, write appends to it, commit
+   fsyncs it, renames it over path and fsyncs the folder, abort removes it
+   (the target untouched).  Commit and abort end the file either way. */
+typedef struct dlh_atomic_file {
+    const char *path;
+    char *dir;                      /* folder of path, for the final fsync */
+    char *tmp;                      /* NULL once renamed or removed */
+    int fd;
+} dlh_atomic_file;
+int dlh_atomic_open(dlh_atomic_file *af, const char *path);
+int dlh_atomic_write(dlh_atomic_file *af, const void *data, size_t len);
+int dlh_atomic_commit(dlh_atomic_file *af);
+void dlh_atomic_abort(dlh_atomic_file *af);
+
 #endif
