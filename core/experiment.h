@@ -66,6 +66,7 @@ typedef struct dlh_experiment {
     dlh_tensor whiten_t[2];
     int64_t *keep_classes;          /* data.classes, NULL: all (subset.h) */
     int n_keep_classes;
+    int64_t samples_per_class;      /* data.samples_per_class, 0: all */
     /* data.train's class names (its reader's class_name), NULL when it has
        none; borrowed from the reader. */
     const char **class_names;
