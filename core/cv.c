@@ -668,6 +668,7 @@ static int cv_folds(const dlh_select *s, const char *const *extra, int n_extra,
             cv_split sp = { o, k, r };
             dlh_run_options opt = { 0 };
             opt.progress = -1;
+            opt.pretrained_root = s->runs_root;
             opt.split = cv_split_hook;
             opt.split_arg = &sp;
             if (o->repeats > 1)
@@ -729,6 +730,7 @@ static int cv_refit(const dlh_select *s, const char *dir, const dlh_cv_row *mean
     char *plan = dlh_cv_plan(cfg, "dlhost cv: refit");
     dlh_run_options opt = { 0 };
     opt.progress = -1;
+    opt.pretrained_root = s->runs_root;
     rc = plan ? dlh_cv_train(cfg, s->backend, dir, "refit", plan, &opt, out) : DLH_ENOMEM;
     free(plan);
     dlh_config_free(cfg);

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -203,12 +204,32 @@ static int exp_open_data(dlh_experiment *e, config_setting_t *group, const char 
                       d->info.label_kind);
         return dlh_exp_locate(p, NULL, DLH_EPLUGIN);
     }
-    if (e->n_keep_classes > 0) {
+    int train = strcmp(label, "data.train") == 0;
+    int64_t per_class = train ? e->samples_per_class : 0;
+    if (e->n_keep_classes > 0 || per_class > 0) {
         void *view;
-        if ((rc = dlh_subset_open(d->ops, d->state, &d->info, e->keep_classes,
-                                  e->n_keep_classes, label, strcmp(label, "data.train") == 0,
-                                  &view, &d->info)))
-            return dlh_exp_locate(e->data_params_, "classes", rc);
+        const int64_t *keep = e->keep_classes;
+        int n_keep = e->n_keep_classes;
+        int64_t *all = NULL;
+        if (n_keep == 0) {
+            /* samples_per_class alone: every class, in its own order. */
+            if (d->info.label_kind == DLH_LABEL_CLASS && d->info.n_classes <= INT_MAX) {
+                if (!(all = malloc((size_t)d->info.n_classes * sizeof *all))) {
+                    dlh_error_set("out of memory");
+                    return DLH_ENOMEM;
+                }
+                for (int64_t k = 0; k < d->info.n_classes; k++)
+                    all[k] = k;
+                n_keep = (int)d->info.n_classes;
+            }
+            keep = all;
+        }
+        rc = dlh_subset_open(d->ops, d->state, &d->info, keep, n_keep, per_class, label,
+                             train, &view, &d->info);
+        free(all);
+        if (rc)
+            return dlh_exp_locate(e->data_params_, e->n_keep_classes > 0 ? "classes"
+                                                   : "samples_per_class", rc);
         d->ops = &dlh_subset_ops;
         d->state = view;
     }
@@ -370,14 +391,14 @@ static int exp_whiten(dlh_experiment *e, dlh_params *p)
 static int exp_data(dlh_experiment *e, config_setting_t *group)
 {
     static const char *const keys[] = { "train", "test", "validation", "augment", "classes",
-                                        NULL };
+                                        "samples_per_class", NULL };
     static const char *const norms[] = { "none", "zscore", "minmax", "pca", "zca", NULL };
     dlh_params *p = dlh_exp_params(e, group, "data", keys);
     if (!p)
         return DLH_ENOMEM;
     config_setting_t *train, *test, *val, *augment;
     const double def_split = 0.0, def_eps = 1e-6;
-    const int64_t def_workers = 0;
+    const int64_t def_workers = 0, all_samples = 0;
     int rc;
     /* Unknown keys first: 'tarin' explains a missing 'train'. */
     if ((rc = dlh_param_float(p, "validation_split", &def_split, 0.0, 1.0,
@@ -387,6 +408,8 @@ static int exp_data(dlh_experiment *e, config_setting_t *group)
                               &e->whiten_epsilon)) ||
         (rc = dlh_param_int(p, "workers", &def_workers, 0, DLH_AUGMENT_WORKERS_MAX,
                             &e->workers)) ||
+        (rc = dlh_param_int(p, "samples_per_class", &all_samples, 1, INT64_MAX,
+                            &e->samples_per_class)) ||
         (rc = dlh_params_check_unused(p)) ||
         (rc = exp_member(p, group, "augment", 1, 0, &augment)) ||
         (rc = exp_classes(e, p, group)) ||

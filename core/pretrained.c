@@ -21,6 +21,7 @@ typedef struct pt_rename {
 typedef struct pt_cfg {
     dlh_params *p;
     const char *file;
+    char *run_file;                 /* run = "...": <runs>/<run>/<checkpoint>.safetensors */
     int strict;
     pt_rename *rename;
     size_t n_rename;
@@ -197,6 +198,31 @@ static int pt_read_rename(pt_cfg *c, config_setting_t *g)
     return 0;
 }
 
+/* run = "base"; checkpoint = "best": the checkpoint of the run folder
+   <runs>/base of the runs root this command writes to (run --runs DIR). */
+static int pt_run_file(dlh_experiment *e, pt_cfg *c)
+{
+    static const char *const which[] = { "best", "last", NULL };
+    const char *run, *root = e->runs_root ? e->runs_root : "runs";
+    int k, rc;
+    if ((rc = dlh_param_string(c->p, "run", NULL, &run)) ||
+        (rc = dlh_param_choice(c->p, "checkpoint", which, 0, &k)))
+        return rc;
+    if (dlh_run_name_check(run)) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", dlh_error_get());
+        return dlh_exp_error_at(c->p, "run", "pretrained: 'run': %s", why);
+    }
+    size_t n = strlen(root) + strlen(run) + strlen(which[k]) + 16;
+    if (!(c->run_file = malloc(n))) {
+        dlh_error_set("pretrained: out of memory");
+        return DLH_ENOMEM;
+    }
+    snprintf(c->run_file, n, "%s/%s/%s.safetensors", root, run, which[k]);
+    c->file = c->run_file;
+    return 0;
+}
+
 static int pt_read_cfg(dlh_experiment *e, config_setting_t *g, pt_cfg *c)
 {
     static const char *const reserved[] = { "rename", "skip", NULL };
@@ -206,8 +232,14 @@ static int pt_read_cfg(dlh_experiment *e, config_setting_t *g, pt_cfg *c)
     if (!config_setting_is_group(g))
         return dlh_exp_error_at(c->p, NULL, "pretrained: expected a group "
                                 "{ file = \"...\"; }");
-    int rc;
-    if ((rc = dlh_param_path(c->p, "file", NULL, &c->file)) ||
+    int rc, has_run = dlh_param_has(c->p, "run");
+    if (has_run == dlh_param_has(c->p, "file"))
+        return dlh_exp_error_at(c->p, has_run ? "run" : NULL, "pretrained: give one of "
+                                "'file' (a safetensors file) and 'run' (a run's name)");
+    if (!has_run && dlh_param_has(c->p, "checkpoint"))
+        return dlh_exp_error_at(c->p, "checkpoint", "pretrained: 'checkpoint' picks a "
+                                "checkpoint of 'run'; 'file' names the file itself");
+    if ((rc = has_run ? pt_run_file(e, c) : dlh_param_path(c->p, "file", NULL, &c->file)) ||
         (rc = dlh_param_bool(c->p, "strict", &no, &c->strict)) ||
         (rc = pt_read_rename(c, g)) ||
         (rc = pt_strings(c, g, "skip", &c->skip, &c->n_skip)))
@@ -259,6 +291,7 @@ static double pt_elem(const dlh_st_entry *e, int64_t i, int64_t *ival)
 
 static void pt_free_cfg(pt_cfg *c)
 {
+    free(c->run_file);
     free(c->rename);
     free((void *)c->skip);
 }

@@ -14,6 +14,9 @@ struct dlh_experiment;
 
 typedef struct dlh_run_options {
     const char *runs_root;          /* folder of run directories; NULL: "runs" */
+    const char *pretrained_root;    /* where pretrained = { run = ...; } looks (the
+                                       user's --runs when runs_root is a cv or sweep
+                                       folder); NULL: runs_root */
     int progress;                   /* progress bar: -1 when `out` is a terminal,
                                        0 never, 1 always */
     const char *resume;             /* NULL, or a run folder to continue: its

@@ -113,12 +113,12 @@ const dlh_dataset_ops dlh_subset_ops = {
 };
 
 int dlh_subset_open(const dlh_dataset_ops *ops, void *state, const dlh_dataset_info *info,
-                    const int64_t *classes, int n, const char *label, int need_all,
-                    void **out, dlh_dataset_info *view_info)
+                    const int64_t *classes, int n, int64_t per_class, const char *label,
+                    int need_all, void **out, dlh_dataset_info *view_info)
 {
     *out = NULL;
     if (info->label_kind != DLH_LABEL_CLASS) {
-        dlh_error_set("%s: data.classes keeps classes, which needs class labels", label);
+        dlh_error_set("%s: data.classes and data.samples_per_class need class labels", label);
         return DLH_ECONFIG;
     }
     subset *s = calloc(1, sizeof *s);
@@ -159,7 +159,8 @@ int dlh_subset_open(const dlh_dataset_ops *ops, void *state, const dlh_dataset_i
     int64_t kept = 0;
     for (int64_t i = 0; i < info->n_samples; i++) {
         int64_t c = (int64_t)y[i];
-        if (c >= 0 && c < s->n_map && s->map[c] >= 0) {
+        if (c >= 0 && c < s->n_map && s->map[c] >= 0 &&
+            (per_class < 1 || count[s->map[c]] < per_class)) {
             s->kept[kept++] = i;
             count[s->map[c]]++;
         }

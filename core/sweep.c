@@ -377,6 +377,7 @@ static int sw_one(const dlh_select *s, const dlh_sweep_options *o, const char *r
         if (rc == 0) {
             dlh_run_options opt = { 0 };
             opt.progress = -1;
+            opt.pretrained_root = s->runs_root;
             rc = dlh_cv_train(cfg, s->backend, root, run->id, plan, &opt, out);
         }
         if (rc == 0)

@@ -68,4 +68,42 @@ is "$RC" 2 "a kept class without training samples: exit 2"
 like "$ERR_FILE" "data.train: data.classes: class 1 has no sample" \
      "a kept class without training samples: says so"
 
+# data.samples_per_class: the first N training samples of each kept class.
+printf 'classes = [3, 1];\nsamples_per_class = 5;\n' >classes.inc
+run_cmd "$dlhost" check c.cfg
+is "$RC" 0 "samples_per_class = 5 with two classes: check exits 0"
+like "$OUT_FILE" "csv: 10 samples" "five samples of each of the two classes train"
+run_cmd "$dlhost" run c.cfg
+is "$RC" 0 "the run on 10 samples exits 0"
+like "$OUT_FILE" "(40 samples)" "the test set keeps all its samples of the two classes"
+sed -e 's/units = 2;/units = 4;/' c.cfg >c4.cfg
+printf 'samples_per_class = 3;\n' >classes.inc
+run_cmd "$dlhost" check c4.cfg
+is "$RC" 0 "samples_per_class alone: check exits 0"
+like "$OUT_FILE" "csv: 12 samples" "three samples of each of the four classes"
+printf 'samples_per_class = 1000;\n' >classes.inc
+run_cmd "$dlhost" check c4.cfg
+like "$OUT_FILE" "csv: 80 samples" "a count above every class's keeps all"
+printf 'samples_per_class = 0;\n' >classes.inc
+bad "samples_per_class = 0" "samples_per_class"
+printf 'samples_per_class = "few";\n' >classes.inc
+bad "samples_per_class a string" "samples_per_class"
+awk -F, 'NR == 1 { print "x1,x2,y"; next } { print $1 "," $2 "," $3 * 0.5 }' four.csv >reg.csv
+cat >r.cfg <<'EOF2'
+name = "r";
+backend = { type = "cpu"; threads = 1; };
+data = { train = { type = "csv"; path = "reg.csv"; header = true; label = "dense"; };
+         samples_per_class = 2; };
+model = ( { name = "fc"; type = "dense"; units = 1; } );
+loss = { type = "mse"; };
+optimizer = { type = "sgd"; lr = 0.1; };
+train = { epochs = 1; batch_size = 8; };
+EOF2
+run_cmd "$dlhost" check r.cfg
+is "$RC" 2 "samples_per_class on regression targets: exit 2"
+like "$ERR_FILE" "data.samples_per_class need class labels" \
+     "samples_per_class on regression targets: says so"
+grep -Eq 'r\.cfg:4: ' "$ERR_FILE"
+ok $? "samples_per_class on regression targets: located"
+
 done_testing

@@ -197,7 +197,7 @@ ok $? "... before it makes a run directory"
 exp g1 2 "" "pretrained = \"x\";"
 refused_at g1.cfg 12 "pretrained: expected a group" "pretrained must be a group"
 exp g2 2 "" "pretrained = { skip = [\"head.*\"]; };"
-refused_at g2.cfg 12 "file" "file is required"
+refused_at g2.cfg 12 "give one of 'file'" "file or run is required"
 exp g3 2 "" "pretrained = { file = \"$best\"; strcit = true; };"
 refused_at g3.cfg 12 "did you mean 'strict'?" "a misspelt key"
 exp g4 2 "" "pretrained = { file = \"$best\"; rename = ( (\"a.*.*\", \"*\") ); };"
@@ -217,6 +217,36 @@ exp g10 2 "" "pretrained = { file = \"$best\"; strict = 1; };"
 refused_at g10.cfg 12 "strict" "strict: a boolean"
 exp g11 2 "" "pretrained = { file = \"$best\"; rename = ( (\"*\", \"x\") ); };"
 refused_at g11.cfg 12 "pretrained: rename maps the file's" "rename: two names onto one"
+
+# ---- run = "...": a run's checkpoint under the command's runs root
+exp byrun 3 "" "pretrained = { run = \"base\"; skip = [\"head.*\"]; };"
+run_cmd "$dlhost" check byrun.cfg
+is "$RC" 0 "run = \"base\": check finds runs/base/best.safetensors"
+like "$OUT_FILE" "pretrained runs/base/best.safetensors: 9 tensors" "... and names it"
+exp bylast 3 "" "pretrained = { run = \"base\"; checkpoint = \"last\"; skip = [\"head.*\"]; };"
+run_cmd "$dlhost" check bylast.cfg
+like "$OUT_FILE" "pretrained runs/base/last.safetensors:" "checkpoint = \"last\" picks last.safetensors"
+mkdir -p other
+run_cmd "$dlhost" run base.cfg --runs other
+exp byrun2 3 "" "pretrained = { run = \"base\"; skip = [\"head.*\"]; };"
+run_cmd "$dlhost" run byrun2.cfg --runs other
+is "$RC" 0 "run --runs other: the run trains"
+like "$OUT_FILE" "pretrained other/base/best.safetensors:" "... from the checkpoint under --runs"
+[ -f other/byrun2/pretrained.txt ]
+ok $? "... and writes its report in its own folder there"
+exp r1 2 "" "pretrained = { run = \"base\"; file = \"$best\"; };"
+refused_at r1.cfg 12 "pretrained: give one of 'file' (a safetensors file) and 'run' (a run's name)" \
+    "file and run together"
+exp r2 2 "" "pretrained = { run = \"../base\"; };"
+refused_at r2.cfg 12 "pretrained: 'run': run name '../base'" "a run name that is a path"
+exp r3 2 "" "pretrained = { file = \"$best\"; checkpoint = \"last\"; };"
+refused_at r3.cfg 12 "pretrained: 'checkpoint' picks a checkpoint of 'run'" "checkpoint without run"
+exp r4 2 "" "pretrained = { run = \"base\"; checkpoint = \"first\"; };"
+refused_at r4.cfg 12 "checkpoint" "checkpoint: best or last"
+exp r5 2 "" "pretrained = { run = \"nosuchrun\"; };"
+run_cmd "$dlhost" run r5.cfg
+is "$RC" 1 "a run without checkpoints exits 1"
+like "$ERR_FILE" "runs/nosuchrun/best.safetensors" "... and names the file it looked for"
 
 # ---- a PyTorch state_dict: F16, BF16, F64, I64
 torch_file=$src/tests/data/pretrained_torch.safetensors
