@@ -1259,22 +1259,13 @@ static int exp_monitor(dlh_experiment *e)
         int rc = dlh_metrics_columns(e, &cols, &n);
         if (rc)
             return rc;
-        const char **names = calloc((size_t)n + 5, sizeof *names);
+        const char **names = calloc((size_t)n + DLH_METRICS_N_FIXED, sizeof *names);
         if (!names) {
             dlh_metrics_columns_free(cols, n);
             dlh_error_set("out of memory");
             return DLH_ENOMEM;
         }
-        int k = 0, cls = e->target_kind == DLH_TARGET_CLASS;
-        names[k++] = "train_loss";
-        if (cls)
-            names[k++] = "train_accuracy";
-        if (has_val)
-            names[k++] = "val_loss";
-        if (has_val && cls)
-            names[k++] = "val_accuracy";
-        for (int i = 0; i < n; i++)
-            names[k++] = cols[i].name;
+        int k = dlh_metrics_run_columns(e, cols, n, names);
         const char *near = dlh_closest(e->monitor, names, (size_t)k);
         char list[1024] = "";
         size_t len = 0;

@@ -12,6 +12,7 @@
 #include "graph.h"
 #include "instance.h"
 #include "registry.h"
+#include "rundir.h"
 
 static void *metrics_calloc(size_t n, size_t size)
 {
@@ -378,8 +379,6 @@ static int metrics_set_cols(const dlh_metric_set *set, dlh_metric_col *cols, int
 
 int dlh_metrics_columns(const dlh_experiment *e, dlh_metric_col **out, int *n_out)
 {
-    static const char *const what[4] = { "train_loss", "train_accuracy", "val_loss",
-                                         "val_accuracy" };
     dlh_metric_col *cols = metrics_calloc(DLH_METRICS_MAX_EXTRA, sizeof *cols);
     int n = 0, rc = 0;
     *out = NULL;
@@ -387,11 +386,11 @@ int dlh_metrics_columns(const dlh_experiment *e, dlh_metric_col **out, int *n_ou
     if (!cols)
         return DLH_ENOMEM;
     for (int h = 0; rc == 0 && e->loss_list && h < e->n_heads; h++)
-        for (int k = 0; rc == 0 && k < 4; k++) {
+        for (int k = 0; rc == 0 && k < DLH_METRICS_N_FIXED; k++) {
             if ((k & 1) && e->heads[h].target_kind != DLH_TARGET_CLASS)
                 continue;
             char name[256];
-            snprintf(name, sizeof name, "%s.%s", what[k], e->heads[h].name);
+            snprintf(name, sizeof name, "%s.%s", dlh_metrics_fixed[k], e->heads[h].name);
             rc = metrics_add_col(cols, &n, name, k & 1 ? DLH_METRIC_MAX : DLH_METRIC_MIN);
         }
     if (rc == 0)
@@ -429,14 +428,17 @@ static int metrics_has_accuracy(const dlh_metric_set *set)
 int dlh_metrics_goal(const dlh_experiment *e, const char *name, int *goal)
 {
     int cls = e->target_kind == DLH_TARGET_CLASS;
-    if (strcmp(name, "train_loss") == 0 || strcmp(name, "val_loss") == 0) {
-        *goal = DLH_METRIC_MIN;
-        return 1;
-    }
-    if ((strcmp(name, "train_accuracy") == 0 && (cls || metrics_has_accuracy(e->metrics_train))) ||
-        (strcmp(name, "val_accuracy") == 0 && (cls || metrics_has_accuracy(e->metrics_val)))) {
-        *goal = DLH_METRIC_MAX;
-        return 1;
+    for (int k = 0; k < DLH_METRICS_N_FIXED; k++) {
+        if (strcmp(name, dlh_metrics_fixed[k]) != 0)
+            continue;
+        if (!(k & 1)) {
+            *goal = DLH_METRIC_MIN;
+            return 1;
+        }
+        if (cls || metrics_has_accuracy(k < 2 ? e->metrics_train : e->metrics_val)) {
+            *goal = DLH_METRIC_MAX;
+            return 1;
+        }
     }
     dlh_metric_col *cols;
     int n, found = 0;
@@ -449,6 +451,19 @@ int dlh_metrics_goal(const dlh_experiment *e, const char *name, int *goal)
         }
     dlh_metrics_columns_free(cols, n);
     return found;
+}
+
+int dlh_metrics_run_columns(const dlh_experiment *e, const dlh_metric_col *cols, int n,
+                            const char **names)
+{
+    int has_val = e->validation.ops || e->validation_split > 0.0, goal, k = 0;
+    for (int i = 0; i < DLH_METRICS_N_FIXED; i++)
+        if ((i < 2 || has_val) && dlh_metrics_goal(e, dlh_metrics_fixed[i], &goal))
+            names[k++] = dlh_metrics_fixed[i];
+    for (int i = 0; i < n; i++)
+        if (has_val || strncmp(cols[i].name, "val_", 4) != 0)
+            names[k++] = cols[i].name;
+    return k;
 }
 
 void dlh_metrics_print(FILE *out, const char *lead, const dlh_metric_set *set)

@@ -345,12 +345,10 @@ static void run_extra_values(const run_state *r, int has_val, int train_valid,
 /* The value of column `name` in row (NaN when it has none). */
 static double run_row_value(const run_state *r, const dlh_epoch_row *row, const char *name)
 {
-    static const char *const fixed[4] = { "train_loss", "train_accuracy", "val_loss",
-                                          "val_accuracy" };
-    const double v[4] = { row->train_loss, row->train_accuracy, row->val_loss,
-                          row->val_accuracy };
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, fixed[i]) == 0)
+    const double v[DLH_METRICS_N_FIXED] = { row->train_loss, row->train_accuracy,
+                                            row->val_loss, row->val_accuracy };
+    for (int i = 0; i < DLH_METRICS_N_FIXED; i++)
+        if (strcmp(name, dlh_metrics_fixed[i]) == 0)
             return v[i];
     for (int c = 0; c < r->n_cols && c < row->n_extra; c++)
         if (strcmp(name, r->cols[c]) == 0)
