@@ -65,23 +65,16 @@ static void check_groups(const dlh_experiment *e, FILE *out)
    better)": the columns of metrics.csv that get values, and the monitor. */
 static void check_metrics(const dlh_experiment *e, FILE *out)
 {
-    dlh_metric_col *cols;
-    int n;
-    if (dlh_metrics_columns(e, &cols, &n))
+    const char **names = calloc((size_t)e->n_cols + DLH_METRICS_N_FIXED, sizeof *names);
+    if (!names)
         return;
-    const char **names = calloc((size_t)n + DLH_METRICS_N_FIXED, sizeof *names);
-    if (!names) {
-        dlh_metrics_columns_free(cols, n);
-        return;
-    }
-    int k = dlh_metrics_run_columns(e, cols, n, names);
+    int n = dlh_metrics_run_columns(e, names);
     fprintf(out, "%-11s ", "metrics");
-    for (int i = 0; i < k; i++)
+    for (int i = 0; i < n; i++)
         fprintf(out, "%s%s", i ? ", " : "", names[i]);
     fprintf(out, " (monitored: %s, %s is better)\n", e->monitor,
             e->monitor_goal > 0 ? "higher" : "lower");
     free(names);
-    dlh_metrics_columns_free(cols, n);
 }
 
 int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)

@@ -1254,30 +1254,23 @@ static int exp_monitor(dlh_experiment *e)
                                 "(data.validation_split or data.validation)",
                                 dlh_params_label(p), e->monitor);
     if (!dlh_metrics_goal(e, e->monitor, &goal)) {
-        dlh_metric_col *cols;
-        int n;
-        int rc = dlh_metrics_columns(e, &cols, &n);
-        if (rc)
-            return rc;
-        const char **names = calloc((size_t)n + DLH_METRICS_N_FIXED, sizeof *names);
+        const char **names = calloc((size_t)e->n_cols + DLH_METRICS_N_FIXED, sizeof *names);
         if (!names) {
-            dlh_metrics_columns_free(cols, n);
             dlh_error_set("out of memory");
             return DLH_ENOMEM;
         }
-        int k = dlh_metrics_run_columns(e, cols, n, names);
+        int k = dlh_metrics_run_columns(e, names);
         const char *near = dlh_closest(e->monitor, names, (size_t)k);
         char list[1024] = "";
         size_t len = 0;
         for (int i = 0; i < k && len < sizeof list; i++)
             len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
                                     names[i]);
-        rc = dlh_exp_error_at(p, "monitor", "%s: monitor '%s' is not a column of this run's "
-                              "metrics.csv%s%s%s; known: %s", dlh_params_label(p), e->monitor,
-                              near ? " (did you mean '" : "", near ? near : "",
-                              near ? "'?)" : "", list);
+        int rc = dlh_exp_error_at(p, "monitor", "%s: monitor '%s' is not a column of this "
+                                  "run's metrics.csv%s%s%s; known: %s", dlh_params_label(p),
+                                  e->monitor, near ? " (did you mean '" : "", near ? near : "",
+                                  near ? "'?)" : "", list);
         free(names);
-        dlh_metrics_columns_free(cols, n);
         return rc;
     }
     if (goal == 0)
@@ -1402,6 +1395,7 @@ static int exp_build(dlh_experiment *e, const char *backend_override, int64_t ma
         (rc = exp_model(e, p, model)) ||
         (rc = exp_loss(e, loss)) ||
         (rc = exp_metrics(e, p, root)) ||
+        (rc = dlh_metrics_columns(e, &e->cols, &e->n_cols)) ||
         (rc = exp_monitor(e)) ||
         (rc = exp_optimizer(e, optimizer)) ||
         (rc = exp_schedule(e, schedule)) ||
@@ -1447,6 +1441,7 @@ void dlh_experiment_free(dlh_experiment *e)
         dlh_metrics_close(e->metrics_train);
     free(e->metrics_val);
     free(e->metrics_train);
+    dlh_metrics_columns_free(e->cols, e->n_cols);
     for (int i = 0; i < 2; i++)
         if (e->whiten_t[i].mem.buf)
             dlh_tensor_free(e->backend, &e->whiten_t[i]);

@@ -144,6 +144,10 @@ typedef struct dlh_experiment {
     config_setting_t *metrics_cfg;
     struct dlh_metric_set *metrics_val, *metrics_train;
     int metrics_on_train;
+    /* metrics.csv's columns after the fixed 8 (dlh_metrics_columns), built
+       once after the metrics. */
+    struct dlh_metric_col *cols;
+    int n_cols;
     int diagnostics;                /* train.diagnostics (diagnose.h) */
 
     /* private: every params view handed out, freed with the experiment

@@ -440,29 +440,23 @@ int dlh_metrics_goal(const dlh_experiment *e, const char *name, int *goal)
             return 1;
         }
     }
-    dlh_metric_col *cols;
-    int n, found = 0;
-    if (dlh_metrics_columns(e, &cols, &n))
-        return 0;
-    for (int i = 0; i < n && !found; i++)
-        if (strcmp(cols[i].name, name) == 0) {
-            *goal = cols[i].goal;
-            found = 1;
+    for (int i = 0; i < e->n_cols; i++)
+        if (strcmp(e->cols[i].name, name) == 0) {
+            *goal = e->cols[i].goal;
+            return 1;
         }
-    dlh_metrics_columns_free(cols, n);
-    return found;
+    return 0;
 }
 
-int dlh_metrics_run_columns(const dlh_experiment *e, const dlh_metric_col *cols, int n,
-                            const char **names)
+int dlh_metrics_run_columns(const dlh_experiment *e, const char **names)
 {
     int has_val = e->validation.ops || e->validation_split > 0.0, goal, k = 0;
     for (int i = 0; i < DLH_METRICS_N_FIXED; i++)
         if ((i < 2 || has_val) && dlh_metrics_goal(e, dlh_metrics_fixed[i], &goal))
             names[k++] = dlh_metrics_fixed[i];
-    for (int i = 0; i < n; i++)
-        if (has_val || strncmp(cols[i].name, "val_", 4) != 0)
-            names[k++] = cols[i].name;
+    for (int i = 0; i < e->n_cols; i++)
+        if (has_val || strncmp(e->cols[i].name, "val_", 4) != 0)
+            names[k++] = e->cols[i].name;
     return k;
 }
 
