@@ -91,6 +91,15 @@ int dlh_exp_locate(dlh_params *p, const char *key, int rc)
     return rc;
 }
 
+int dlh_exp_locate_label(dlh_params *p, const char *key, int rc)
+{
+    if (!exp_has_location(dlh_error_get())) {
+        dlh_error_prefix("%s: ", dlh_params_label(p));
+        exp_prefix_where(p, key);
+    }
+    return rc;
+}
+
 int dlh_exp_error_at(dlh_params *p, const char *key, const char *fmt, ...)
 {
     va_list ap;
@@ -177,9 +186,7 @@ static int exp_open_data(dlh_experiment *e, config_setting_t *group, const char 
     if (rc) {
         /* The reader's own messages name its data file and line; the rest
            (no such file) gets the experiment's location. */
-        if (!exp_has_location(dlh_error_get()))
-            dlh_error_prefix("%s: ", label);
-        return dlh_exp_locate(p, NULL, rc);
+        return dlh_exp_locate_label(p, NULL, rc);
     }
     if ((rc = dlh_params_check_unused(p)))
         return rc;

@@ -179,6 +179,9 @@ dlh_params *dlh_exp_params(dlh_experiment *e, config_setting_t *group,
 int dlh_exp_error_at(dlh_params *p, const char *key, const char *fmt, ...)
     DLH_PRINTF(3, 4);
 int dlh_exp_locate(dlh_params *p, const char *key, int rc);
+/* As dlh_exp_locate; a message without a place (a component's own, not a
+   params one) gets p's label too: "f.cfg:9: metrics: metric 'mae': ...". */
+int dlh_exp_locate_label(dlh_params *p, const char *key, int rc);
 
 /* Total number of trainable parameters (elements). */
 int64_t dlh_experiment_param_count(const dlh_experiment *e);

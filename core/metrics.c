@@ -85,27 +85,6 @@ static char *metrics_col(const char *split, const char *rename, const char *v)
     return c;
 }
 
-/* Names the metric in a message of its create that does not:
-   "f.cfg:9: metrics: metric 'mae': needs regression targets". */
-static void metrics_name_message(const char *type)
-{
-    const char *msg = dlh_error_get();
-    if (strstr(msg, "metric '"))
-        return;
-    const char *at = strstr(msg, "metrics: ");
-    if (!at) {
-        dlh_error_prefix("metric '%s': ", type);
-        return;
-    }
-    /* A copy: the message is rewritten from it. */
-    char buf[2048];
-    size_t cut = (size_t)(at - msg) + strlen("metrics: ");
-    snprintf(buf, sizeof buf, "%s", msg);
-    if (cut > strlen(buf))
-        cut = strlen(buf);
-    dlh_error_set("%.*smetric '%s': %s", (int)cut, buf, type, buf + cut);
-}
-
 static int metrics_open_one(dlh_experiment *e, dlh_metric_set *set, config_setting_t *entry,
                             dlh_metric_inst *mi)
 {
@@ -131,6 +110,13 @@ static int metrics_open_one(dlh_experiment *e, dlh_metric_set *set, config_setti
         dlh_error_prefix("%smetrics: ", where);
         return DLH_ECONFIG;
     }
+    /* The metric's own view: its messages name it ("f.cfg:9: metrics:
+       metric 'mae': needs regression targets"). */
+    char label[256];
+    snprintf(label, sizeof label, "metrics: metric '%s'", type);
+    if (!(p = dlh_exp_params(e, group ? entry : e->metrics_cfg, label,
+                             group ? reserved : NULL)))
+        return DLH_ENOMEM;
     dlh_params_set_doc(p, c->params, c->n_params);
     mi->ops = c->ops;
     mi->type = type;
@@ -141,8 +127,7 @@ static int metrics_open_one(dlh_experiment *e, dlh_metric_set *set, config_setti
         s.class_names = e->class_names;
     if ((rc = mi->ops->create(dlh_host_table(), &s, &mi->state))) {
         mi->state = NULL;
-        metrics_name_message(type);
-        return dlh_exp_locate(p, NULL, rc);
+        return dlh_exp_locate_label(p, NULL, rc);
     }
     if (group && (rc = dlh_params_check_unused(p)))
         return rc;
