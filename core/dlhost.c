@@ -829,17 +829,24 @@ static int cmd_compare(const char *cmd, int argc, char **argv)
         free(room);
         return status;
     }
+    /* The plugins build each run's config.cfg (its columns' directions);
+       as for run, those that fail to load are warnings. */
+    dlh_registry_load_all(0);
+    dlh_error_clear();
     dlh_compare c;
     int rc = dlh_compare_load(dirs.v, n, &c);
     free(room);
-    if (rc < 0)
+    if (rc < 0) {
+        dlh_registry_clear();
         return report(rc, rc == DLH_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE);
+    }
     dlh_compare_print(stdout, &c);
     if ((rc = dlh_compare_svg(&c, out)) < 0)
         status = report(rc, exit_status(rc));
     else
         printf("%s: %zu run%s drawn\n", out, n, n == 1 ? "" : "s");
     dlh_compare_free(&c);
+    dlh_registry_clear();
     return status;
 }
 
