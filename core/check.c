@@ -11,6 +11,7 @@
 #include "experiment.h"
 #include "metrics.h"
 #include "pretrained.h"
+#include "rundir.h"
 #include "graph.h"
 #include "sampler.h"
 
@@ -64,23 +65,16 @@ static void check_groups(const dlh_experiment *e, FILE *out)
    better)": the columns of metrics.csv that get values, and the monitor. */
 static void check_metrics(const dlh_experiment *e, FILE *out)
 {
-    static const char *const fixed[4] = { "train_loss", "train_accuracy", "val_loss",
-                                          "val_accuracy" };
-    int has_val = e->validation.ops || e->validation_split > 0.0, goal, k = 0;
-    dlh_metric_col *cols;
-    int n;
-    if (dlh_metrics_columns(e, &cols, &n))
+    const char **names = calloc((size_t)e->n_cols + DLH_METRICS_N_FIXED, sizeof *names);
+    if (!names)
         return;
+    int n = dlh_metrics_run_columns(e, names);
     fprintf(out, "%-11s ", "metrics");
-    for (int i = 0; i < 4; i++)
-        if ((i < 2 || has_val) && dlh_metrics_goal(e, fixed[i], &goal))
-            fprintf(out, "%s%s", k++ ? ", " : "", fixed[i]);
     for (int i = 0; i < n; i++)
-        if (has_val || strncmp(cols[i].name, "val_", 4) != 0)
-            fprintf(out, ", %s", cols[i].name);
+        fprintf(out, "%s%s", i ? ", " : "", names[i]);
     fprintf(out, " (monitored: %s, %s is better)\n", e->monitor,
             e->monitor_goal > 0 ? "higher" : "lower");
-    dlh_metrics_columns_free(cols, n);
+    free(names);
 }
 
 int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)

@@ -7,7 +7,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cv.h"
 #include "error.h"
+#include "experiment.h"
+#include "file.h"
+#include "metrics.h"
 #include "safetensors.h"
 
 void dlh_compare_free(dlh_compare *c)
@@ -16,6 +20,7 @@ void dlh_compare_free(dlh_compare *c)
         free(c->runs[r].dir);
         free(c->runs[r].name);
         free(c->runs[r].monitor);
+        free(c->runs[r].goal);
         dlh_metrics_table_free(&c->runs[r].t);
     }
     free(c->runs);
@@ -30,13 +35,61 @@ static int compare_has_values(const dlh_metrics_table *t, int col)
     return 0;
 }
 
+/* run->goal from the experiment of the run's config.cfg, and that
+   experiment's monitored metric into *monitor (malloc'ed); nothing when
+   there is no config.cfg or it does not build (its data moved, a plugin
+   gone): the message is dropped, the names decide. */
+static int compare_goals(dlh_compare_run *run, char **monitor)
+{
+    *monitor = NULL;
+    size_t len = strlen(run->dir) + sizeof "/config.cfg";
+    char *path = malloc(len), *text = NULL;
+    if (!path) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    snprintf(path, len, "%s/config.cfg", run->dir);
+    size_t size;
+    dlh_config *cfg;
+    dlh_cv_probe probe = { 0 };
+    /* The copy keeps the experiment file's relative paths: from here. */
+    int rc = dlh_file_read_all(path, (size_t)16 << 20, &text, &size);
+    if (rc == 0 && (rc = dlh_config_load_string(text, "config.cfg", &cfg)) == 0)
+        rc = dlh_cv_probe_new(cfg, "cpu", NULL, &probe);
+    free(text);
+    free(path);
+    if (rc == DLH_ENOMEM)
+        return rc;
+    dlh_error_clear();
+    if (rc)
+        return 0;
+    const dlh_experiment *e = probe.e;
+    if (!(run->goal = calloc((size_t)run->t.n_cols + 1, sizeof *run->goal)) ||
+        !(*monitor = strdup(e->monitor))) {
+        dlh_cv_probe_free(&probe);
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    for (int k = 0; k < run->t.n_cols; k++)
+        if (!dlh_metrics_goal(e, run->t.names[k], &run->goal[k]))
+            run->goal[k] = 0;
+    dlh_cv_probe_free(&probe);
+    return 0;
+}
+
 /* The run's monitored metric: the "monitor" its checkpoint records, else
-   val_loss where it has values, else train_loss. */
+   the one of its config.cfg's experiment, else val_loss where it has
+   values, else train_loss. */
 static int compare_monitor(dlh_compare_run *run)
 {
+    char *resolved;
+    int rc = compare_goals(run, &resolved);
+    if (rc)
+        return rc;
     size_t len = strlen(run->dir) + sizeof "/last.safetensors";
     char *path = malloc(len);
     if (!path) {
+        free(resolved);
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
     }
@@ -47,6 +100,9 @@ static int compare_monitor(dlh_compare_run *run)
     if (stat(path, &st) == 0 && dlh_st_read(path, &f) == 0)
         m = dlh_st_meta_get(f, "monitor");
     dlh_error_clear();          /* no checkpoint, or a damaged one: guessed */
+    if ((!m || dlh_metrics_table_col(&run->t, m) < 0) && resolved &&
+        dlh_metrics_table_col(&run->t, resolved) >= 0)
+        m = resolved;
     if (!m || dlh_metrics_table_col(&run->t, m) < 0) {
         run->monitor_assumed = 1;
         m = compare_has_values(&run->t, dlh_metrics_table_col(&run->t, "val_loss"))
@@ -55,6 +111,7 @@ static int compare_monitor(dlh_compare_run *run)
     run->monitor = strdup(m);
     dlh_st_free(f);
     free(path);
+    free(resolved);
     if (!run->monitor) {
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
@@ -176,6 +233,14 @@ int dlh_compare_direction(const char *column)
     return 1;
 }
 
+/* The direction of column `name` in run: its config.cfg's, else by name. */
+static int compare_run_direction(const dlh_compare_run *run, int col, const char *name)
+{
+    if (run->goal && col >= 0 && run->goal[col] != 0)
+        return run->goal[col];
+    return dlh_compare_direction(name);
+}
+
 /* Column name's best value in run (by direction; ties: the first epoch)
    and its epoch (0: none), or for lr the last value, seconds the sum and
    samples_per_s the mean.  The cell text into buf. */
@@ -183,7 +248,7 @@ static void compare_cell(const dlh_compare_run *run, const char *name, char *buf
                          size_t size, int64_t *epoch_out)
 {
     const dlh_metrics_table *t = &run->t;
-    int col = dlh_metrics_table_col(t, name), dir = dlh_compare_direction(name);
+    int col = dlh_metrics_table_col(t, name), dir = compare_run_direction(run, col, name);
     double best = NAN, sum = 0.0, last = NAN;
     int64_t epoch = 0, count = 0;
     for (size_t i = 0; col >= 0 && i < t->n_rows; i++) {
@@ -287,10 +352,25 @@ void dlh_compare_print(FILE *out, const dlh_compare *c)
         fprintf(out, "\n");
     }
     int assumed = 0;
-    for (size_t r = 0; r < c->n; r++)
+    size_t by_name = 0;
+    for (size_t r = 0; r < c->n; r++) {
         assumed |= c->runs[r].monitor_assumed;
-    fprintf(out, "(best value @ its epoch: lowest for losses, mae, mse, rmse; highest for "
-                 "the others%s)\n",
+        by_name += !c->runs[r].goal;
+    }
+    /* Where each run's directions came from. */
+    fputs("(best value @ its epoch: ", out);
+    if (by_name < c->n)
+        fprintf(out, "lowest or highest as %s config.cfg resolves the column%s",
+                by_name ? "the run's" : "each run's", by_name ? "; " : "");
+    if (by_name) {
+        fputs("by the column's name for ", out);
+        for (size_t r = 0, k = 0; r < c->n; r++)
+            if (!c->runs[r].goal)
+                fprintf(out, "%s%s", k++ ? ", " : "", c->runs[r].name);
+        fputs(" (no config.cfg that builds here): lowest for losses, mae, mse, rmse; "
+              "highest for the others", out);
+    }
+    fprintf(out, "%s)\n",
             assumed ? "; '?': no last.safetensors names the monitored metric, assumed" : "");
     free(width);
     free(cell);

@@ -17,6 +17,10 @@ typedef struct dlh_compare_run {
     char *monitor;                  /* the run's monitored column */
     int monitor_assumed;            /* 1: not in last.safetensors, guessed from the columns */
     dlh_metrics_table t;
+    /* [t.n_cols]: each column's direction (as dlh_compare_direction) as the
+       experiment of the run's config.cfg resolves it, 0 where it knows none;
+       NULL without a config.cfg that builds (the names decide). */
+    int *goal;
 } dlh_compare_run;
 
 typedef struct dlh_compare {
@@ -24,8 +28,12 @@ typedef struct dlh_compare {
     size_t n;
 } dlh_compare;
 
-/* Reads each run folder's metrics.csv (and its monitored metric from
-   last.safetensors, else val_loss where the run has it, else train_loss).
+/* Reads each run folder's metrics.csv, the direction of each column from
+   the experiment its config.cfg builds (relative paths in it taken from the
+   current folder, where dlhost run ran; on the cpu backend) and its
+   monitored metric from last.safetensors, else from that experiment, else
+   val_loss where the run has it, else train_loss.  A config.cfg that is
+   missing or no longer builds leaves the directions to the column names.
    A folder that does not exist or has no metrics.csv is DLH_ECONFIG ("X:
    not a run folder ..."), an unreadable or malformed metrics.csv DLH_EIO
    or DLH_EDATA naming file and line; n < 1 is DLH_EINVAL. */
@@ -39,7 +47,8 @@ void dlh_compare_free(dlh_compare *c);      /* zeroed or loaded */
 int dlh_compare_direction(const char *column);
 
 /* The table: a row per column of any run (best value and its epoch by the
-   column's direction; lr last, seconds summed, samples_per_s averaged),
+   column's direction in that run; lr last, seconds summed, samples_per_s
+   averaged),
    then the epoch count and the best epoch of each run's monitored metric. */
 void dlh_compare_print(FILE *out, const dlh_compare *c);
 

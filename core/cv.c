@@ -255,6 +255,31 @@ int dlh_cv_config(const dlh_select *s, const char *const *extra, int n_extra,
     return 0;
 }
 
+int dlh_cv_probe_new(dlh_config *cfg, const char *backend, const char *const *drop,
+                     dlh_cv_probe *p)
+{
+    p->cfg = cfg;
+    p->e = NULL;
+    for (int i = 0; drop && drop[i]; i++) {
+        const char *dot = strchr(drop[i], '.');
+        char group[64];
+        snprintf(group, sizeof group, "%.*s", (int)(dot - drop[i]), drop[i]);
+        dlh_cv_config_remove(cfg, group, dot + 1);
+    }
+    int rc = dlh_experiment_new(cfg, backend, 1, &p->e);
+    if (rc)
+        dlh_cv_probe_free(p);
+    return rc;
+}
+
+void dlh_cv_probe_free(dlh_cv_probe *p)
+{
+    dlh_experiment_free(p->e);
+    dlh_config_free(p->cfg);
+    p->e = NULL;
+    p->cfg = NULL;
+}
+
 int dlh_cv_config_text(dlh_config *cfg, char **text, size_t *len)
 {
     *text = NULL;
@@ -459,14 +484,12 @@ static int cv_probe(const dlh_select *s, const char *const *extra, int n_extra,
         fprintf(out, "cv: data.validation_split %g is not used: each fold's validation "
                 "samples are fold k of %d\n", split, o->folds);
     /* The probe needs only data.train: what needs validation goes. */
-    dlh_cv_config_remove(cfg, "data", "validation_split");
-    dlh_cv_config_remove(cfg, "data", "test");
-    dlh_cv_config_remove(cfg, "train", "early_stopping");
-    dlh_experiment *e;
-    if ((rc = dlh_experiment_new(cfg, s->backend, 0, &e))) {
-        dlh_config_free(cfg);
+    static const char *const drop[] = { "data.validation_split", "data.test",
+                                        "train.early_stopping", NULL };
+    dlh_cv_probe probe;
+    if ((rc = dlh_cv_probe_new(cfg, s->backend, drop, &probe)))
         return rc;
-    }
+    const dlh_experiment *e = probe.e;
     *n = e->train.info.n_samples;
     if ((int64_t)o->folds > *n) {
         dlh_error_set("cv: --folds %d but data.train has %" PRId64 " samples (at most one "
@@ -500,8 +523,7 @@ static int cv_probe(const dlh_select *s, const char *const *extra, int n_extra,
     }
     if (rc == 0 && !(*name = strdup(e->name)))
         rc = cv_oom();
-    dlh_experiment_free(e);
-    dlh_config_free(cfg);
+    dlh_cv_probe_free(&probe);
     return rc;
 }
 

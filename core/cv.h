@@ -85,6 +85,20 @@ int dlh_cv_config(const dlh_select *s, const char *const *extra, int n_extra,
 /* Removes group.key from cfg when it is there ("data", "test"). */
 void dlh_cv_config_remove(dlh_config *cfg, const char *group, const char *key);
 
+/* A throwaway experiment to read before the runs (cv's and sweep's probes,
+   compare's directions): cfg (taken over: freed by dlh_cv_probe_free, or
+   here on failure) with the settings drop[] ("data.test"; NULL-terminated,
+   or NULL) removed, built on `backend` (NULL: the file's) for batches of 1
+   sample. */
+typedef struct dlh_cv_probe {
+    dlh_config *cfg;
+    struct dlh_experiment *e;
+} dlh_cv_probe;
+
+int dlh_cv_probe_new(dlh_config *cfg, const char *backend, const char *const *drop,
+                     dlh_cv_probe *p);
+void dlh_cv_probe_free(dlh_cv_probe *p);
+
 /* The resolved configuration as libconfig writes it (malloc'ed). */
 int dlh_cv_config_text(dlh_config *cfg, char **text, size_t *len);
 

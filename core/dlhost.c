@@ -35,10 +35,25 @@ enum {
     EXIT_DIVERGED = 4
 };
 
-static const char help_text[] =
+static int cmd_experiment(const char *cmd, int argc, char **argv);
+static int cmd_infer(const char *cmd, int argc, char **argv);
+static int cmd_select(const char *cmd, int argc, char **argv);
+static int cmd_plot(const char *cmd, int argc, char **argv);
+static int cmd_compare(const char *cmd, int argc, char **argv);
+static int cmd_plugins(const char *cmd, int argc, char **argv);
+
+static const char help_head[] =
     "usage: dlhost COMMAND [ARGUMENTS]\n"
     "\n"
-    "Commands:\n"
+    "Commands:\n";
+
+/* Every command: its name, what runs it, its lines of --help. */
+static const struct {
+    const char *name;
+    int (*run)(const char *cmd, int argc, char **argv);
+    const char *help;
+} commands[] = {
+    { "run", cmd_experiment,
     "  run CFG [--backend NAME] [--set KEY=VALUE]... [--runs DIR]\n"
     "          [--resume RUNDIR] [--profile] [--diagnose]\n"
     "                        train the experiment described by CFG; the run\n"
@@ -54,27 +69,32 @@ static const char help_text[] =
     "                        --diagnose (train.diagnostics = true) writes each\n"
     "                        layer's activation, gradient and update statistics\n"
     "                        per epoch to diagnostics.csv and warns of dead units,\n"
-    "                        too large updates and layers no gradient reaches\n"
+    "                        too large updates and layers no gradient reaches\n" },
+    { "eval", cmd_experiment,
     "  eval CFG --weights FILE [--backend NAME] [--set KEY=VALUE]...\n"
     "                        evaluate the weights of FILE on CFG's data.test:\n"
     "                        loss, accuracy, the classification report (per-class\n"
     "                        precision, recall, F1, support; macro and weighted\n"
     "                        averages) and the confusion matrix; --json writes the\n"
-    "                        same numbers to FILE\n"
+    "                        same numbers to FILE\n" },
+    { "predict", cmd_infer,
     "  predict CFG --weights FILE --input DATA [--out FILE] [--top K]\n"
     "          [--backend NAME] [--set KEY=VALUE]...\n"
     "                        the weights of FILE applied to DATA (read by\n"
     "                        data.train's reader, its file replaced): per sample\n"
     "                        a CSV row of the top K classes (default up to 5) and\n"
     "                        their probabilities, or the regression outputs, into\n"
-    "                        FILE (default predictions.csv; - for stdout)\n"
+    "                        FILE (default predictions.csv; - for stdout)\n" },
+    { "embed", cmd_infer,
     "  embed CFG --weights FILE --layer NAME --out FILE.npy [--input DATA]\n"
     "          [--backend NAME] [--set KEY=VALUE]...\n"
     "                        layer NAME's output per sample of DATA (default\n"
     "                        data.test, else data.train) as a float32 .npy (N, D),\n"
-    "                        the labels alongside in FILE_labels.npy\n"
+    "                        the labels alongside in FILE_labels.npy\n" },
+    { "check", cmd_experiment,
     "  check CFG [--backend NAME] [--set KEY=VALUE]...\n"
-    "                        validate CFG and print the model without training\n"
+    "                        validate CFG and print the model without training\n" },
+    { "cv", cmd_select,
     "  cv CFG --folds K [--stratified] [--repeats R] [--refit] [--runs DIR]\n"
     "         [--backend NAME] [--set KEY=VALUE]...\n"
     "                        k-fold cross-validation: K runs, each validating on\n"
@@ -86,7 +106,8 @@ static const char help_text[] =
     "                        proportions in each fold; --refit trains once more\n"
     "                        on all of data.train for the mean best epoch count\n"
     "                        and evaluates data.test.  Run again after a stop:\n"
-    "                        finished folds are kept, a stopped one resumes\n"
+    "                        finished folds are kept, a stopped one resumes\n" },
+    { "sweep", cmd_select,
     "  sweep CFG --grid KEY=V1,V2,... [--grid ...] [--random N --range\n"
     "            KEY=LO:HI[:log|lin]]... [--cv K [--stratified]] [--runs DIR]\n"
     "            [--backend NAME] [--set KEY=VALUE]...\n"
@@ -95,28 +116,34 @@ static const char help_text[] =
     "                        --cv a cross-validation each), a leaderboard by the\n"
     "                        monitored metric in DIR/<name>/sweep.csv and the\n"
     "                        best configuration in DIR/<name>/best.cfg; run again\n"
-    "                        after a stop: finished runs are not trained again"
+    "                        after a stop: finished runs are not trained again\n" },
+    { "init", cmd_experiment,
     "  init CFG --out FILE [--backend NAME] [--set KEY=VALUE]...\n"
     "                        write the weights a run of CFG starts from (every\n"
     "                        layer's tensors, initialised) to the safetensors\n"
-    "                        FILE, replacing it atomically\n"
+    "                        FILE, replacing it atomically\n" },
+    { "augment", cmd_experiment,
     "  augment CFG [--out FILE] [--samples N] [--backend NAME] [--set KEY=VALUE]...\n"
     "                        draw the first N (default 32) training samples as read\n"
     "                        and after data.augment, side by side, into FILE\n"
     "                        (default augment.png); signals (audio waveforms) are\n"
     "                        written as WAV clips NNN-original.wav and\n"
     "                        NNN-augmented.wav into the folder FILE (default\n"
-    "                        augment) at the reader's sample rate, or at --rate HZ\n"
+    "                        augment) at the reader's sample rate, or at --rate HZ\n" },
+    { "gradcheck", cmd_experiment,
     "  gradcheck CFG [--layer NAME] [--backend NAME] [--set KEY=VALUE]...\n"
     "                        check every layer's and the loss's backward against\n"
-    "                        central differences on the model's shapes (cpu)\n"
+    "                        central differences on the model's shapes (cpu)\n" },
+    { "plot", cmd_plot,
     "  plot RUNDIR [--out FILE]\n"
     "                        draw RUNDIR/metrics.csv as learning curves into\n"
-    "                        RUNDIR/curves.svg (or FILE); a run keeps it current\n"
+    "                        RUNDIR/curves.svg (or FILE); a run keeps it current\n" },
+    { "compare", cmd_compare,
     "  compare RUNDIR... [--out FILE]\n"
     "                        the runs' best metrics side by side (a row per\n"
     "                        metrics.csv column) and their curves overlaid in\n"
-    "                        FILE (default compare.svg)\n"
+    "                        FILE (default compare.svg)\n" },
+    { "plugins", cmd_plugins,
     "  plugins [--verbose]   list the registered components (kind, name, plugin\n"
     "                        file, version, ABI); --verbose adds descriptions,\n"
     "                        parameters, full paths and the devices each backend\n"
@@ -124,7 +151,10 @@ static const char help_text[] =
     "  plugins --reference[=markdown|man]\n"
     "                        print every component's parameters (type, default,\n"
     "                        range) as Markdown (README.md's reference) or a man\n"
-    "                        page (dlhost-components(7))\n"
+    "                        page (dlhost-components(7))\n" },
+};
+
+static const char help_tail[] =
     "\n"
     "Options:\n"
     "  --backend NAME        use backend NAME instead of the file's backend.type\n"
@@ -141,6 +171,8 @@ static const char help_text[] =
     "3 plugin error, 4 training diverged, 130 or 143 run stopped by SIGINT or\n"
     "SIGTERM (after the step under way; last.safetensors holds the position and\n"
     "--resume goes on from it).\n";
+
+static void print_help(void);
 
 static int usage_error(const char *fmt, ...) DLH_PRINTF(1, 2);
 static int usage_error(const char *fmt, ...)
@@ -225,8 +257,131 @@ static void print_devices(const dlh_component *c, int indent)
     }
 }
 
-static int cmd_plugins(int argc, char **argv)
+/* ------------------------------------------------------------ options */
+
+/* Values given one after another (--set), in order; room for all of argv. */
+typedef struct cli_list {
+    const char **v;
+    int n;
+} cli_list;
+
+/* An option of a command.  With `value` or `list` it takes a value, as
+   "--name VALUE" or "--name=VALUE": *value gets the last one given, list
+   each in turn; else it is a flag that sets *flag, or appends `constant` to
+   list.  `only`: the commands that take it (" run eval "), NULL for all. */
+typedef struct cli_opt {
+    const char *name;
+    const char *only;
+    const char **value;
+    cli_list *list;
+    int *flag;
+    const char *constant;
+} cli_opt;
+
+enum { CLI_HELP = -1 };
+
+/* Room for argc values in each of lists[0..n) (one block, to free). */
+static const char **cli_room(int argc, cli_list *const *lists, int n)
 {
+    const char **room = calloc((size_t)(argc + 1) * (size_t)n, sizeof *room);
+    if (!room)
+        dlh_error_set("out of memory");
+    for (int i = 0; room && i < n; i++)
+        lists[i]->v = room + (size_t)i * (size_t)(argc + 1);
+    return room;
+}
+
+static const cli_opt *cli_find(const char *cmd, const cli_opt *opts, size_t n, const char *a)
+{
+    const char *eq = strchr(a, '=');
+    size_t len = eq ? (size_t)(eq - a) : strlen(a);
+    char word[64];
+    snprintf(word, sizeof word, " %s ", cmd);
+    for (size_t k = 0; k < n; k++) {
+        const cli_opt *o = &opts[k];
+        int takes = o->value || (o->list && !o->constant);
+        if (strlen(o->name) == len && strncmp(a, o->name, len) == 0 && (takes || !eq) &&
+            (!o->only || strstr(o->only, word)))
+            return o;
+    }
+    return NULL;
+}
+
+/* Parses argv[0..argc) of command cmd by opts[0..n): the rest are operands
+   (at most max, 0 for any; a second one is refused as "one <what> at a
+   time").  0; CLI_HELP after printing the help (--help, -h); or a usage
+   error's status. */
+static int cli_parse(const char *cmd, const cli_opt *opts, size_t n, int argc, char **argv,
+                     cli_list *operands, int max, const char *what)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_help();
+            return CLI_HELP;
+        }
+        const cli_opt *o = a[0] == '-' && a[1] == '-' ? cli_find(cmd, opts, n, a) : NULL;
+        if (!o) {
+            if (a[0] == '-' && a[1] != '\0')
+                return usage_error("%s: unknown option '%s'", cmd, a);
+            if (max > 0 && operands->n >= max)
+                return usage_error("%s: one %s at a time ('%s' and '%s')", cmd, what,
+                                   operands->v[0], a);
+            operands->v[operands->n++] = a;
+            continue;
+        }
+        const char *v = o->constant, *eq = strchr(a, '=');
+        if (o->value || (o->list && !o->constant)) {
+            if (!eq && i + 1 >= argc)
+                return usage_error("%s: option '%s' needs a value", cmd, a);
+            v = eq ? eq + 1 : argv[++i];
+        }
+        if (o->flag)
+            *o->flag = 1;
+        else if (o->value)
+            *o->value = v;
+        else
+            o->list->v[o->list->n++] = v;
+    }
+    return 0;
+}
+
+#define N_OF(a) (sizeof (a) / sizeof (a)[0])
+
+/* cli_parse for a command of one experiment file (run, predict, cv, ...):
+   *room holds lists[0..n_lists < 8) and the file, which goes to *cfg_path;
+   a missing one is refused.  0: go on (*room to free); 1: done, with
+   *status the command's exit status (0 after --help, or a usage error's or
+   running out of memory's) and nothing to free. */
+static int cli_parse_experiment(const char *cmd, const cli_opt *opts, size_t n, int argc,
+                                char **argv, cli_list *const *lists, int n_lists,
+                                const char ***room, const char **cfg_path, int *status)
+{
+    cli_list files = { 0 }, *all[8];
+    int k = 0;
+    for (; k < n_lists && k < 7; k++)
+        all[k] = lists[k];
+    all[k++] = &files;
+    *cfg_path = NULL;
+    if (!(*room = cli_room(argc, all, k))) {
+        *status = report(DLH_ENOMEM, EXIT_RUNTIME);
+        return 1;
+    }
+    *status = cli_parse(cmd, opts, n, argc, argv, &files, 1, "experiment file");
+    *cfg_path = files.n ? files.v[0] : NULL;
+    if (!*status && !*cfg_path)
+        *status = usage_error("%s: missing the experiment file (dlhost %s CFG)", cmd, cmd);
+    if (!*status)
+        return 0;
+    free(*room);
+    *room = NULL;
+    *status = *status == CLI_HELP ? 0 : *status;
+    return 1;
+}
+
+static int cmd_plugins(const char *cmd, int argc, char **argv)
+{
+    (void)cmd;
     int verbose = 0, reference = -1;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
@@ -237,7 +392,7 @@ static int cmd_plugins(int argc, char **argv)
         else if (strcmp(argv[i], "--reference=man") == 0)
             reference = DLH_REFERENCE_MAN;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(help_text, stdout);
+            print_help();
             return 0;
         } else
             return usage_error("plugins: unknown argument '%s'", argv[i]);
@@ -317,93 +472,41 @@ static int cmd_plugins(int argc, char **argv)
    few of their own), a different action. */
 static int cmd_experiment(const char *cmd, int argc, char **argv)
 {
-    const char *cfg_path = NULL, *backend = NULL, *weights = NULL, *runs = NULL;
-    const char *resume = NULL, *out = NULL, *samples = "32", *rate_s = NULL;
+    const char *backend = NULL, *weights = NULL, *runs = NULL, *resume = NULL, *out = NULL;
+    const char *samples = "32", *rate_s = NULL, *layer = NULL, *json = NULL;
     int is_run = strcmp(cmd, "run") == 0, is_eval = strcmp(cmd, "eval") == 0;
     int is_aug = strcmp(cmd, "augment") == 0, is_gc = strcmp(cmd, "gradcheck") == 0;
     int is_init = strcmp(cmd, "init") == 0;
-    const char *layer = NULL, *init_out = NULL, *json = NULL;
     int profile = 0;
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    int n_sets = 0;
-    if (!sets) {
-        dlh_error_set("out of memory");
-        return report(DLH_ENOMEM, EXIT_RUNTIME);
-    }
-    int status = 0;
-    for (int i = 0; i < argc && !status; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(help_text, stdout);
-            free(sets);
-            return 0;
-        } else if (strcmp(a, "--backend") == 0 || strcmp(a, "--set") == 0 ||
-                   (is_eval && (strcmp(a, "--weights") == 0 || strcmp(a, "--json") == 0)) ||
-                   (is_aug && (strcmp(a, "--out") == 0 || strcmp(a, "--samples") == 0 ||
-                               strcmp(a, "--rate") == 0)) ||
-                   (is_gc && strcmp(a, "--layer") == 0) ||
-                   (is_init && strcmp(a, "--out") == 0) ||
-                   (is_run && (strcmp(a, "--runs") == 0 || strcmp(a, "--resume") == 0))) {
-            if (i + 1 >= argc) {
-                status = usage_error("%s: option '%s' needs a value", cmd, a);
-                break;
-            }
-            if (strcmp(a, "--backend") == 0)
-                backend = argv[++i];
-            else if (strcmp(a, "--weights") == 0)
-                weights = argv[++i];
-            else if (strcmp(a, "--json") == 0)
-                json = argv[++i];
-            else if (strcmp(a, "--runs") == 0)
-                runs = argv[++i];
-            else if (strcmp(a, "--resume") == 0)
-                resume = argv[++i];
-            else if (strcmp(a, "--out") == 0)
-                init_out = out = argv[++i];
-            else if (strcmp(a, "--samples") == 0)
-                samples = argv[++i];
-            else if (strcmp(a, "--layer") == 0)
-                layer = argv[++i];
-            else if (strcmp(a, "--rate") == 0)
-                rate_s = argv[++i];
-            else
-                sets[n_sets++] = argv[++i];
-        } else if (is_run && strcmp(a, "--profile") == 0) {
-            profile = 1;
-        } else if (is_run && strcmp(a, "--diagnose") == 0) {
-            sets[n_sets++] = "train.diagnostics=true";
-        } else if (is_init && strncmp(a, "--out=", 6) == 0) {
-            init_out = a + 6;
-        } else if (is_eval && strncmp(a, "--weights=", 10) == 0) {
-            weights = a + 10;
-        } else if (is_eval && strncmp(a, "--json=", 7) == 0) {
-            json = a + 7;
-        } else if (is_run && strncmp(a, "--runs=", 7) == 0) {
-            runs = a + 7;
-        } else if (is_run && strncmp(a, "--resume=", 9) == 0) {
-            resume = a + 9;
-        } else if (strncmp(a, "--backend=", 10) == 0) {
-            backend = a + 10;
-        } else if (strncmp(a, "--set=", 6) == 0) {
-            sets[n_sets++] = a + 6;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            status = usage_error("%s: unknown option '%s'", cmd, a);
-        } else if (cfg_path) {
-            status = usage_error("%s: one experiment file at a time ('%s' and '%s')", cmd,
-                                 cfg_path, a);
-        } else {
-            cfg_path = a;
-        }
-    }
-    if (!status && !cfg_path)
-        status = usage_error("%s: missing the experiment file (dlhost %s CFG)", cmd, cmd);
+    cli_list sets = { 0 };
+    const cli_opt opts[] = {
+        { .name = "--backend", .value = &backend },
+        { .name = "--set", .list = &sets },
+        { .name = "--weights", .only = " eval ", .value = &weights },
+        { .name = "--json", .only = " eval ", .value = &json },
+        { .name = "--out", .only = " augment init ", .value = &out },
+        { .name = "--samples", .only = " augment ", .value = &samples },
+        { .name = "--rate", .only = " augment ", .value = &rate_s },
+        { .name = "--layer", .only = " gradcheck ", .value = &layer },
+        { .name = "--runs", .only = " run ", .value = &runs },
+        { .name = "--resume", .only = " run ", .value = &resume },
+        { .name = "--profile", .only = " run ", .flag = &profile },
+        { .name = "--diagnose", .only = " run ", .list = &sets,
+          .constant = "train.diagnostics=true" },
+    };
+    cli_list *lists[] = { &sets };
+    const char **room, *cfg_path;
+    int status;
+    if (cli_parse_experiment(cmd, opts, N_OF(opts), argc, argv, lists, 1, &room, &cfg_path,
+                             &status))
+        return status;
     if (!status && backend && !backend[0])
         status = usage_error("%s: --backend needs a name", cmd);
     if (!status && is_eval && (!weights || !weights[0]))
         status = usage_error("eval: missing the weights (dlhost eval CFG --weights FILE)");
     if (!status && json && !json[0])
         status = usage_error("eval: --json needs a file name");
-    if (!status && is_init && (!init_out || !init_out[0]))
+    if (!status && is_init && (!out || !out[0]))
         status = usage_error("init: missing the output file (dlhost init CFG --out FILE)");
     if (!status && runs && !runs[0])
         status = usage_error("run: --runs needs a folder");
@@ -427,7 +530,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
         }
     }
     if (status) {
-        free(sets);
+        free(room);
         return status;
     }
 
@@ -436,19 +539,19 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     /* A file that cannot be read or parsed is the user's to fix: status 2
        whatever the code (a missing file is DLH_EIO). */
     if (rc < 0) {
-        free(sets);
+        free(room);
         return report(rc, EXIT_USAGE);
     }
-    for (int i = 0; i < n_sets; i++) {
-        rc = dlh_config_set(cfg, sets[i]);
+    for (int i = 0; i < sets.n; i++) {
+        rc = dlh_config_set(cfg, sets.v[i]);
         if (rc < 0) {
-            dlh_error_prefix("--set %s: ", sets[i]);
+            dlh_error_prefix("--set %s: ", sets.v[i]);
             dlh_config_free(cfg);
-            free(sets);
+            free(room);
             return report(rc, EXIT_USAGE);
         }
     }
-    free(sets);
+    free(room);
 
     /* Plugins that fail to load are warnings: the experiment may not need them.
        If it does, the missing component is the error. */
@@ -465,7 +568,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
     else if (is_gc)
         rc = dlh_gradcheck(cfg, backend, layer, stdout);
     else if (is_init)
-        rc = dlh_init_weights(cfg, backend, init_out, stdout);
+        rc = dlh_init_weights(cfg, backend, out, stdout);
     else
         rc = dlh_check(cfg, backend, stdout);
     fflush(stdout);
@@ -480,46 +583,26 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
 static int cmd_infer(const char *cmd, int argc, char **argv)
 {
     int is_embed = strcmp(cmd, "embed") == 0;
-    const char *cfg_path = NULL, *backend = NULL, *weights = NULL, *input = NULL;
-    const char *out = is_embed ? NULL : "predictions.csv", *layer = NULL, *top_s = NULL;
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    int n_sets = 0, status = 0;
-    static const char *const opts[] = { "--backend", "--set", "--weights", "--input",
-                                        "--out", "--top", "--layer" };
-    const char **vals[] = { &backend, NULL, &weights, &input, &out, &top_s, &layer };
-    if (!sets) {
-        dlh_error_set("out of memory");
-        return report(DLH_ENOMEM, EXIT_RUNTIME);
-    }
-    for (int i = 0; i < argc && !status; i++) {
-        const char *a = argv[i];
-        int k = -1;
-        for (int j = 0; j < 7; j++)
-            if (strcmp(a, opts[j]) == 0 && (j != 5 || !is_embed) && (j != 6 || is_embed))
-                k = j;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(help_text, stdout);
-            free(sets);
-            return 0;
-        } else if (k >= 0 && i + 1 >= argc) {
-            status = usage_error("%s: option '%s' needs a value", cmd, a);
-        } else if (k == 1) {
-            sets[n_sets++] = argv[++i];
-        } else if (k >= 0) {
-            *vals[k] = argv[++i];
-        } else if (a[0] == '-' && a[1] != '\0') {
-            status = usage_error("%s: unknown option '%s'", cmd, a);
-        } else if (cfg_path) {
-            status = usage_error("%s: one experiment file at a time ('%s' and '%s')", cmd,
-                                 cfg_path, a);
-        } else {
-            cfg_path = a;
-        }
-    }
+    const char *backend = NULL, *weights = NULL, *input = NULL, *layer = NULL, *top_s = NULL;
+    const char *out = is_embed ? NULL : "predictions.csv";
+    cli_list sets = { 0 };
+    const cli_opt opts[] = {
+        { .name = "--backend", .value = &backend },
+        { .name = "--set", .list = &sets },
+        { .name = "--weights", .value = &weights },
+        { .name = "--input", .value = &input },
+        { .name = "--out", .value = &out },
+        { .name = "--top", .only = " predict ", .value = &top_s },
+        { .name = "--layer", .only = " embed ", .value = &layer },
+    };
+    cli_list *lists[] = { &sets };
+    const char **room, *cfg_path;
+    int status;
+    if (cli_parse_experiment(cmd, opts, N_OF(opts), argc, argv, lists, 1, &room, &cfg_path,
+                             &status))
+        return status;
     long top = 0;
     char *end;
-    if (!status && !cfg_path)
-        status = usage_error("%s: missing the experiment file (dlhost %s CFG)", cmd, cmd);
     if (!status && (!weights || !weights[0]))
         status = usage_error("%s: missing the weights (dlhost %s CFG --weights FILE)", cmd,
                              cmd);
@@ -542,12 +625,12 @@ static int cmd_infer(const char *cmd, int argc, char **argv)
                              "got '%s'", top_s);
     dlh_config *cfg = NULL;
     int rc = status ? 0 : dlh_config_load(cfg_path, &cfg);
-    for (int i = 0; !status && rc == 0 && i < n_sets; i++)
-        if ((rc = dlh_config_set(cfg, sets[i])) < 0)
-            dlh_error_prefix("--set %s: ", sets[i]);
+    for (int i = 0; !status && rc == 0 && i < sets.n; i++)
+        if ((rc = dlh_config_set(cfg, sets.v[i])) < 0)
+            dlh_error_prefix("--set %s: ", sets.v[i]);
     if (!status && rc == 0 && input)
         rc = dlh_predict_input(cfg, input);
-    free(sets);
+    free(room);
     if (status || rc < 0) {
         dlh_config_free(cfg);
         return status ? status : report(rc, rc == DLH_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE);
@@ -584,72 +667,34 @@ static int cmd_select(const char *cmd, int argc, char **argv)
     dlh_select sel = { 0 };
     dlh_cv_options cv = { 0, 1, 0, 0 };
     dlh_sweep_options sw = { 0 };
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    const char **grid = calloc((size_t)argc + 1, sizeof *grid);
-    const char **ranges = calloc((size_t)argc + 1, sizeof *ranges);
-    int status = 0, folds_given = 0;
-    if (!sets || !grid || !ranges) {
-        free(sets);
-        free(grid);
-        free(ranges);
-        dlh_error_set("out of memory");
-        return report(DLH_ENOMEM, EXIT_RUNTIME);
-    }
-    for (int i = 0; i < argc && !status; i++) {
-        const char *a = argv[i], *eq = strchr(a, '=');
-        char opt[32] = "";
-        if (a[0] == '-' && a[1] == '-' && eq && (size_t)(eq - a) < sizeof opt)
-            snprintf(opt, sizeof opt, "%.*s", (int)(eq - a), a);
-        else if (a[0] == '-' && strlen(a) < sizeof opt)
-            snprintf(opt, sizeof opt, "%s", a);
-        int takes = strcmp(opt, "--backend") == 0 || strcmp(opt, "--set") == 0 ||
-                    strcmp(opt, "--runs") == 0 || strcmp(opt, "--repeats") == 0 ||
-                    (is_cv && strcmp(opt, "--folds") == 0) ||
-                    (!is_cv && (strcmp(opt, "--grid") == 0 || strcmp(opt, "--range") == 0 ||
-                                strcmp(opt, "--random") == 0 || strcmp(opt, "--cv") == 0));
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(help_text, stdout);
-            goto out;
-        } else if (takes) {
-            const char *v = eq && strcmp(opt, a) != 0 ? eq + 1 : NULL;
-            if (!v && i + 1 >= argc) {
-                status = usage_error("%s: option '%s' needs a value", cmd, a);
-                break;
-            }
-            if (!v)
-                v = argv[++i];
-            if (strcmp(opt, "--backend") == 0)
-                sel.backend = v;
-            else if (strcmp(opt, "--set") == 0)
-                sets[sel.n_sets++] = v;
-            else if (strcmp(opt, "--runs") == 0)
-                sel.runs_root = v;
-            else if (strcmp(opt, "--repeats") == 0)
-                status = parse_count(cmd, opt, v, 1, 1000, &cv.repeats);
-            else if (strcmp(opt, "--folds") == 0 || strcmp(opt, "--cv") == 0) {
-                status = parse_count(cmd, opt, v, 2, 100000, &cv.folds);
-                folds_given = 1;
-            } else if (strcmp(opt, "--grid") == 0)
-                grid[sw.n_grid++] = v;
-            else if (strcmp(opt, "--range") == 0)
-                ranges[sw.n_ranges++] = v;
-            else
-                status = parse_count(cmd, opt, v, 1, 100000, &sw.random);
-        } else if (strcmp(a, "--stratified") == 0) {
-            cv.stratified = 1;
-        } else if (is_cv && strcmp(a, "--refit") == 0) {
-            cv.refit = 1;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            status = usage_error("%s: unknown option '%s'", cmd, a);
-        } else if (sel.cfg_path) {
-            status = usage_error("%s: one experiment file at a time ('%s' and '%s')", cmd,
-                                 sel.cfg_path, a);
-        } else {
-            sel.cfg_path = a;
-        }
-    }
-    if (!status && !sel.cfg_path)
-        status = usage_error("%s: missing the experiment file (dlhost %s CFG)", cmd, cmd);
+    const char *repeats = NULL, *folds = NULL, *random = NULL;
+    cli_list sets = { 0 }, grid = { 0 }, ranges = { 0 };
+    const cli_opt opts[] = {
+        { .name = "--backend", .value = &sel.backend },
+        { .name = "--set", .list = &sets },
+        { .name = "--runs", .value = &sel.runs_root },
+        { .name = "--repeats", .value = &repeats },
+        { .name = "--stratified", .flag = &cv.stratified },
+        { .name = "--folds", .only = " cv ", .value = &folds },
+        { .name = "--refit", .only = " cv ", .flag = &cv.refit },
+        { .name = "--cv", .only = " sweep ", .value = &folds },
+        { .name = "--grid", .only = " sweep ", .list = &grid },
+        { .name = "--range", .only = " sweep ", .list = &ranges },
+        { .name = "--random", .only = " sweep ", .value = &random },
+    };
+    cli_list *lists[] = { &sets, &grid, &ranges };
+    const char **room;
+    int status, folds_given;
+    if (cli_parse_experiment(cmd, opts, N_OF(opts), argc, argv, lists, 3, &room,
+                             &sel.cfg_path, &status))
+        return status;
+    folds_given = folds != NULL;
+    if (!status && repeats)
+        status = parse_count(cmd, "--repeats", repeats, 1, 1000, &cv.repeats);
+    if (!status && folds)
+        status = parse_count(cmd, is_cv ? "--folds" : "--cv", folds, 2, 100000, &cv.folds);
+    if (!status && random)
+        status = parse_count(cmd, "--random", random, 1, 100000, &sw.random);
     if (!status && is_cv && !folds_given)
         status = usage_error("cv: missing the number of folds (dlhost cv CFG --folds K)");
     if (!status && !is_cv && !folds_given && (cv.stratified || cv.repeats > 1))
@@ -660,9 +705,12 @@ static int cmd_select(const char *cmd, int argc, char **argv)
         status = usage_error("%s: --runs needs a folder", cmd);
     if (status)
         goto out;
-    sel.sets = sets;
-    sw.grid = grid;
-    sw.ranges = ranges;
+    sel.sets = sets.v;
+    sel.n_sets = sets.n;
+    sw.grid = grid.v;
+    sw.n_grid = grid.n;
+    sw.ranges = ranges.v;
+    sw.n_ranges = ranges.n;
     sw.cv = cv;
     /* As for run: plugins that fail to load are warnings. */
     dlh_registry_load_all(0);
@@ -672,35 +720,25 @@ static int cmd_select(const char *cmd, int argc, char **argv)
     status = rc < 0 ? report(rc, exit_status(rc)) : rc > 0 ? 128 + rc : 0;
     dlh_registry_clear();
 out:
-    free(sets);
-    free(grid);
-    free(ranges);
+    free(room);
     return status;
 }
 
 /* dlhost plot RUNDIR [--out FILE] */
-static int cmd_plot(int argc, char **argv)
+static int cmd_plot(const char *cmd, int argc, char **argv)
 {
-    const char *dir = NULL, *out = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(help_text, stdout);
-            return 0;
-        } else if (strcmp(a, "--out") == 0) {
-            if (i + 1 >= argc)
-                return usage_error("plot: option '--out' needs a value");
-            out = argv[++i];
-        } else if (strncmp(a, "--out=", 6) == 0) {
-            out = a + 6;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("plot: unknown option '%s'", a);
-        } else if (dir) {
-            return usage_error("plot: one run directory at a time ('%s' and '%s')", dir, a);
-        } else {
-            dir = a;
-        }
-    }
+    const char *out = NULL;
+    cli_list dirs = { 0 };
+    const cli_opt opts[] = { { .name = "--out", .value = &out } };
+    cli_list *lists[] = { &dirs };
+    const char **room = cli_room(argc, lists, 1);
+    if (!room)
+        return report(DLH_ENOMEM, EXIT_RUNTIME);
+    int st = cli_parse(cmd, opts, N_OF(opts), argc, argv, &dirs, 1, "run directory");
+    const char *dir = dirs.n ? dirs.v[0] : NULL;
+    free(room);
+    if (st)
+        return st == CLI_HELP ? 0 : st;
     if (!dir || !dir[0])
         return usage_error("plot: missing the run directory (dlhost plot RUNDIR)");
     if (out && !out[0])
@@ -764,68 +802,84 @@ static int cmd_plot(int argc, char **argv)
 /* dlhost compare RUNDIR... [--out FILE]: a folder that is not a run or a
    metrics.csv that cannot be read is the user's to fix (status 2); a
    compare.svg that cannot be written a runtime failure (1). */
-static int cmd_compare(int argc, char **argv)
+static int cmd_compare(const char *cmd, int argc, char **argv)
 {
     const char *out = "compare.svg";
-    const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
-    size_t n = 0;
-    if (!dirs) {
-        dlh_error_set("out of memory");
+    cli_list dirs = { 0 };
+    const cli_opt opts[] = { { .name = "--out", .value = &out } };
+    cli_list *lists[] = { &dirs };
+    const char **room = cli_room(argc, lists, 1);
+    if (!room)
         return report(DLH_ENOMEM, EXIT_RUNTIME);
+    int status = cli_parse(cmd, opts, N_OF(opts), argc, argv, &dirs, 0, NULL);
+    size_t n = (size_t)dirs.n;
+    if (status == CLI_HELP) {
+        free(room);
+        return 0;
     }
-    int status = 0;
-    for (int i = 0; i < argc && !status; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(help_text, stdout);
-            free(dirs);
-            return 0;
-        } else if (strcmp(a, "--out") == 0) {
-            if (i + 1 >= argc)
-                status = usage_error("compare: option '--out' needs a value");
-            else
-                out = argv[++i];
-        } else if (strncmp(a, "--out=", 6) == 0) {
-            out = a + 6;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            status = usage_error("compare: unknown option '%s'", a);
-        } else if (!a[0]) {
+    for (size_t i = 0; !status && i < n; i++)
+        if (!dirs.v[i][0])
             status = usage_error("compare: an empty run folder name");
-        } else {
-            dirs[n++] = a;
-        }
-    }
     if (!status && n == 0)
         status = usage_error("compare: missing the run folders (dlhost compare RUNDIR... "
                              "[--out FILE])");
     if (!status && !out[0])
         status = usage_error("compare: --out needs a file name");
     if (status) {
-        free(dirs);
+        free(room);
         return status;
     }
+    /* The plugins build each run's config.cfg (its columns' directions);
+       as for run, those that fail to load are warnings. */
+    dlh_registry_load_all(0);
+    dlh_error_clear();
     dlh_compare c;
-    int rc = dlh_compare_load(dirs, n, &c);
-    free(dirs);
-    if (rc < 0)
+    int rc = dlh_compare_load(dirs.v, n, &c);
+    free(room);
+    if (rc < 0) {
+        dlh_registry_clear();
         return report(rc, rc == DLH_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE);
+    }
     dlh_compare_print(stdout, &c);
     if ((rc = dlh_compare_svg(&c, out)) < 0)
         status = report(rc, exit_status(rc));
     else
         printf("%s: %zu run%s drawn\n", out, n, n == 1 ? "" : "s");
     dlh_compare_free(&c);
+    dlh_registry_clear();
     return status;
+}
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_help(void)
+{
+    fputs(help_head, stdout);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fputs(commands[i].help, stdout);
+    fputs(help_tail, stdout);
+}
+
+/* "run, eval, ... or plugins": every command's name. */
+static void command_names(char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_COMMANDS && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s",
+                                i == 0 ? "" : i + 1 < N_COMMANDS ? ", " : " or ",
+                                commands[i].name);
 }
 
 int main(int argc, char **argv)
 {
+    char names[512];
+    command_names(names, sizeof names);
     if (argc < 2)
-        return usage_error("missing command (run, check, eval, init, augment, gradcheck, "
-                           "cv, sweep, plot or plugins)");
+        return usage_error("missing command (%s)", names);
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(help_text, stdout);
+        print_help();
         return 0;
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
@@ -833,22 +887,10 @@ int main(int argc, char **argv)
                DLH_ABI_MINOR);
         return 0;
     }
-    if (strcmp(cmd, "plugins") == 0)
-        return cmd_plugins(argc - 2, argv + 2);
-    if (strcmp(cmd, "plot") == 0)
-        return cmd_plot(argc - 2, argv + 2);
-    if (strcmp(cmd, "cv") == 0 || strcmp(cmd, "sweep") == 0)
-        return cmd_select(cmd, argc - 2, argv + 2);
-    if (strcmp(cmd, "compare") == 0)
-        return cmd_compare(argc - 2, argv + 2);
-    if (strcmp(cmd, "predict") == 0 || strcmp(cmd, "embed") == 0)
-        return cmd_infer(cmd, argc - 2, argv + 2);
-    if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0 || strcmp(cmd, "eval") == 0 ||
-        strcmp(cmd, "augment") == 0 || strcmp(cmd, "gradcheck") == 0 ||
-        strcmp(cmd, "init") == 0)
-        return cmd_experiment(cmd, argc - 2, argv + 2);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(cmd, argc - 2, argv + 2);
     if (cmd[0] == '-')
         return usage_error("unknown option '%s'", cmd);
-    return usage_error("unknown command '%s' (run, check, eval, init, augment, gradcheck, cv, "
-                       "sweep, plot or plugins)", cmd);
+    return usage_error("unknown command '%s' (%s)", cmd, names);
 }

@@ -92,6 +92,15 @@ int dlh_exp_locate(dlh_params *p, const char *key, int rc)
     return rc;
 }
 
+int dlh_exp_locate_label(dlh_params *p, const char *key, int rc)
+{
+    if (!exp_has_location(dlh_error_get())) {
+        dlh_error_prefix("%s: ", dlh_params_label(p));
+        exp_prefix_where(p, key);
+    }
+    return rc;
+}
+
 int dlh_exp_error_at(dlh_params *p, const char *key, const char *fmt, ...)
 {
     va_list ap;
@@ -178,9 +187,7 @@ static int exp_open_data(dlh_experiment *e, config_setting_t *group, const char 
     if (rc) {
         /* The reader's own messages name its data file and line; the rest
            (no such file) gets the experiment's location. */
-        if (!exp_has_location(dlh_error_get()))
-            dlh_error_prefix("%s: ", label);
-        return dlh_exp_locate(p, NULL, rc);
+        return dlh_exp_locate_label(p, NULL, rc);
     }
     if ((rc = dlh_params_check_unused(p)))
         return rc;
@@ -1277,39 +1284,23 @@ static int exp_monitor(dlh_experiment *e)
                                 "(data.validation_split or data.validation)",
                                 dlh_params_label(p), e->monitor);
     if (!dlh_metrics_goal(e, e->monitor, &goal)) {
-        dlh_metric_col *cols;
-        int n;
-        int rc = dlh_metrics_columns(e, &cols, &n);
-        if (rc)
-            return rc;
-        const char **names = calloc((size_t)n + 5, sizeof *names);
+        const char **names = calloc((size_t)e->n_cols + DLH_METRICS_N_FIXED, sizeof *names);
         if (!names) {
-            dlh_metrics_columns_free(cols, n);
             dlh_error_set("out of memory");
             return DLH_ENOMEM;
         }
-        int k = 0, cls = e->target_kind == DLH_TARGET_CLASS;
-        names[k++] = "train_loss";
-        if (cls)
-            names[k++] = "train_accuracy";
-        if (has_val)
-            names[k++] = "val_loss";
-        if (has_val && cls)
-            names[k++] = "val_accuracy";
-        for (int i = 0; i < n; i++)
-            names[k++] = cols[i].name;
+        int k = dlh_metrics_run_columns(e, names);
         const char *near = dlh_closest(e->monitor, names, (size_t)k);
         char list[1024] = "";
         size_t len = 0;
         for (int i = 0; i < k && len < sizeof list; i++)
             len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
                                     names[i]);
-        rc = dlh_exp_error_at(p, "monitor", "%s: monitor '%s' is not a column of this run's "
-                              "metrics.csv%s%s%s; known: %s", dlh_params_label(p), e->monitor,
-                              near ? " (did you mean '" : "", near ? near : "",
-                              near ? "'?)" : "", list);
+        int rc = dlh_exp_error_at(p, "monitor", "%s: monitor '%s' is not a column of this "
+                                  "run's metrics.csv%s%s%s; known: %s", dlh_params_label(p),
+                                  e->monitor, near ? " (did you mean '" : "", near ? near : "",
+                                  near ? "'?)" : "", list);
         free(names);
-        dlh_metrics_columns_free(cols, n);
         return rc;
     }
     if (goal == 0)
@@ -1434,6 +1425,7 @@ static int exp_build(dlh_experiment *e, const char *backend_override, int64_t ma
         (rc = exp_model(e, p, model)) ||
         (rc = exp_loss(e, loss)) ||
         (rc = exp_metrics(e, p, root)) ||
+        (rc = dlh_metrics_columns(e, &e->cols, &e->n_cols)) ||
         (rc = exp_monitor(e)) ||
         (rc = exp_optimizer(e, optimizer)) ||
         (rc = exp_schedule(e, schedule)) ||
@@ -1479,6 +1471,7 @@ void dlh_experiment_free(dlh_experiment *e)
         dlh_metrics_close(e->metrics_train);
     free(e->metrics_val);
     free(e->metrics_train);
+    dlh_metrics_columns_free(e->cols, e->n_cols);
     for (int i = 0; i < 2; i++)
         if (e->whiten_t[i].mem.buf)
             dlh_tensor_free(e->backend, &e->whiten_t[i]);

@@ -146,6 +146,10 @@ typedef struct dlh_experiment {
     config_setting_t *metrics_cfg;
     struct dlh_metric_set *metrics_val, *metrics_train;
     int metrics_on_train;
+    /* metrics.csv's columns after the fixed 8 (dlh_metrics_columns), built
+       once after the metrics. */
+    struct dlh_metric_col *cols;
+    int n_cols;
     int diagnostics;                /* train.diagnostics (diagnose.h) */
 
     /* private: every params view handed out, freed with the experiment
@@ -177,6 +181,9 @@ dlh_params *dlh_exp_params(dlh_experiment *e, config_setting_t *group,
 int dlh_exp_error_at(dlh_params *p, const char *key, const char *fmt, ...)
     DLH_PRINTF(3, 4);
 int dlh_exp_locate(dlh_params *p, const char *key, int rc);
+/* As dlh_exp_locate; a message without a place (a component's own, not a
+   params one) gets p's label too: "f.cfg:9: metrics: metric 'mae': ...". */
+int dlh_exp_locate_label(dlh_params *p, const char *key, int rc);
 
 /* Total number of trainable parameters (elements). */
 int64_t dlh_experiment_param_count(const dlh_experiment *e);

@@ -12,6 +12,7 @@
 #include "graph.h"
 #include "instance.h"
 #include "registry.h"
+#include "rundir.h"
 
 static void *metrics_calloc(size_t n, size_t size)
 {
@@ -84,27 +85,6 @@ static char *metrics_col(const char *split, const char *rename, const char *v)
     return c;
 }
 
-/* Names the metric in a message of its create that does not:
-   "f.cfg:9: metrics: metric 'mae': needs regression targets". */
-static void metrics_name_message(const char *type)
-{
-    const char *msg = dlh_error_get();
-    if (strstr(msg, "metric '"))
-        return;
-    const char *at = strstr(msg, "metrics: ");
-    if (!at) {
-        dlh_error_prefix("metric '%s': ", type);
-        return;
-    }
-    /* A copy: the message is rewritten from it. */
-    char buf[2048];
-    size_t cut = (size_t)(at - msg) + strlen("metrics: ");
-    snprintf(buf, sizeof buf, "%s", msg);
-    if (cut > strlen(buf))
-        cut = strlen(buf);
-    dlh_error_set("%.*smetric '%s': %s", (int)cut, buf, type, buf + cut);
-}
-
 static int metrics_open_one(dlh_experiment *e, dlh_metric_set *set, config_setting_t *entry,
                             dlh_metric_inst *mi)
 {
@@ -130,6 +110,13 @@ static int metrics_open_one(dlh_experiment *e, dlh_metric_set *set, config_setti
         dlh_error_prefix("%smetrics: ", where);
         return DLH_ECONFIG;
     }
+    /* The metric's own view: its messages name it ("f.cfg:9: metrics:
+       metric 'mae': needs regression targets"). */
+    char label[256];
+    snprintf(label, sizeof label, "metrics: metric '%s'", type);
+    if (!(p = dlh_exp_params(e, group ? entry : e->metrics_cfg, label,
+                             group ? reserved : NULL)))
+        return DLH_ENOMEM;
     dlh_params_set_doc(p, c->params, c->n_params);
     mi->ops = c->ops;
     mi->type = type;
@@ -140,8 +127,7 @@ static int metrics_open_one(dlh_experiment *e, dlh_metric_set *set, config_setti
         s.class_names = e->class_names;
     if ((rc = mi->ops->create(dlh_host_table(), &s, &mi->state))) {
         mi->state = NULL;
-        metrics_name_message(type);
-        return dlh_exp_locate(p, NULL, rc);
+        return dlh_exp_locate_label(p, NULL, rc);
     }
     if (group && (rc = dlh_params_check_unused(p)))
         return rc;
@@ -378,8 +364,6 @@ static int metrics_set_cols(const dlh_metric_set *set, dlh_metric_col *cols, int
 
 int dlh_metrics_columns(const dlh_experiment *e, dlh_metric_col **out, int *n_out)
 {
-    static const char *const what[4] = { "train_loss", "train_accuracy", "val_loss",
-                                         "val_accuracy" };
     dlh_metric_col *cols = metrics_calloc(DLH_METRICS_MAX_EXTRA, sizeof *cols);
     int n = 0, rc = 0;
     *out = NULL;
@@ -387,11 +371,11 @@ int dlh_metrics_columns(const dlh_experiment *e, dlh_metric_col **out, int *n_ou
     if (!cols)
         return DLH_ENOMEM;
     for (int h = 0; rc == 0 && e->loss_list && h < e->n_heads; h++)
-        for (int k = 0; rc == 0 && k < 4; k++) {
+        for (int k = 0; rc == 0 && k < DLH_METRICS_N_FIXED; k++) {
             if ((k & 1) && e->heads[h].target_kind != DLH_TARGET_CLASS)
                 continue;
             char name[256];
-            snprintf(name, sizeof name, "%s.%s", what[k], e->heads[h].name);
+            snprintf(name, sizeof name, "%s.%s", dlh_metrics_fixed[k], e->heads[h].name);
             rc = metrics_add_col(cols, &n, name, k & 1 ? DLH_METRIC_MAX : DLH_METRIC_MIN);
         }
     if (rc == 0)
@@ -429,26 +413,36 @@ static int metrics_has_accuracy(const dlh_metric_set *set)
 int dlh_metrics_goal(const dlh_experiment *e, const char *name, int *goal)
 {
     int cls = e->target_kind == DLH_TARGET_CLASS;
-    if (strcmp(name, "train_loss") == 0 || strcmp(name, "val_loss") == 0) {
-        *goal = DLH_METRIC_MIN;
-        return 1;
-    }
-    if ((strcmp(name, "train_accuracy") == 0 && (cls || metrics_has_accuracy(e->metrics_train))) ||
-        (strcmp(name, "val_accuracy") == 0 && (cls || metrics_has_accuracy(e->metrics_val)))) {
-        *goal = DLH_METRIC_MAX;
-        return 1;
-    }
-    dlh_metric_col *cols;
-    int n, found = 0;
-    if (dlh_metrics_columns(e, &cols, &n))
-        return 0;
-    for (int i = 0; i < n && !found; i++)
-        if (strcmp(cols[i].name, name) == 0) {
-            *goal = cols[i].goal;
-            found = 1;
+    for (int k = 0; k < DLH_METRICS_N_FIXED; k++) {
+        if (strcmp(name, dlh_metrics_fixed[k]) != 0)
+            continue;
+        if (!(k & 1)) {
+            *goal = DLH_METRIC_MIN;
+            return 1;
         }
-    dlh_metrics_columns_free(cols, n);
-    return found;
+        if (cls || metrics_has_accuracy(k < 2 ? e->metrics_train : e->metrics_val)) {
+            *goal = DLH_METRIC_MAX;
+            return 1;
+        }
+    }
+    for (int i = 0; i < e->n_cols; i++)
+        if (strcmp(e->cols[i].name, name) == 0) {
+            *goal = e->cols[i].goal;
+            return 1;
+        }
+    return 0;
+}
+
+int dlh_metrics_run_columns(const dlh_experiment *e, const char **names)
+{
+    int has_val = e->validation.ops || e->validation_split > 0.0, goal, k = 0;
+    for (int i = 0; i < DLH_METRICS_N_FIXED; i++)
+        if ((i < 2 || has_val) && dlh_metrics_goal(e, dlh_metrics_fixed[i], &goal))
+            names[k++] = dlh_metrics_fixed[i];
+    for (int i = 0; i < e->n_cols; i++)
+        if (has_val || strncmp(e->cols[i].name, "val_", 4) != 0)
+            names[k++] = e->cols[i].name;
+    return k;
 }
 
 void dlh_metrics_print(FILE *out, const char *lead, const dlh_metric_set *set)

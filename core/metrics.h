@@ -75,10 +75,18 @@ typedef struct dlh_metric_col {
    val_accuracy.H), then the training metrics, then the validation ones
    (the value "accuracy" excepted: it fills a fixed column). */
 int dlh_metrics_columns(const struct dlh_experiment *e, dlh_metric_col **cols, int *n);
+/* (dlh_experiment_new builds them once, as e->cols.) */
 void dlh_metrics_columns_free(dlh_metric_col *cols, int n);
 
-/* Whether `name` of e's columns (fixed or not) exists, and its goal. */
+/* Whether `name` of e's columns (fixed or not; e->cols) exists, and its
+   goal. */
 int dlh_metrics_goal(const struct dlh_experiment *e, const char *name, int *goal);
+
+/* The columns of e's metrics.csv that get values, in its order: the fixed
+   loss and accuracy columns that apply, then e->cols (the val_ ones only
+   with validation data).  names must hold DLH_METRICS_N_FIXED + e->n_cols
+   (static strings and e's); returns how many. */
+int dlh_metrics_run_columns(const struct dlh_experiment *e, const char **names);
 
 /* One sample's class probabilities p[0..classes) from its model output row
    x as the loss reads it (DLH_LOSS_OUTPUT_*, loss.h): softmax of logits,

@@ -277,28 +277,19 @@ static int run_whiten_upload(run_state *r)
 }
 
 /* metrics.csv's columns after the fixed 8 (metrics.h): each head's of a
-   loss list, then the metrics' (run_extra_values). */
+   loss list, then the metrics' (run_extra_values); the names are e->cols'. */
 static int run_setup_columns(run_state *r)
 {
     const dlh_experiment *e = r->e;
-    dlh_metric_col *cols;
-    int n, rc;
     if (e->loss_list &&
         (!(r->head_sum = dlh_run_calloc((size_t)e->n_heads, sizeof *r->head_sum)) ||
          !(r->head_correct = dlh_run_calloc((size_t)e->n_heads, sizeof *r->head_correct))))
         return DLH_ENOMEM;
-    if ((rc = dlh_metrics_columns(e, &cols, &n)))
-        return rc;
-    if (!(r->cols = dlh_run_calloc((size_t)n, sizeof *r->cols))) {
-        dlh_metrics_columns_free(cols, n);
+    if (!(r->cols = dlh_run_calloc((size_t)e->n_cols, sizeof *r->cols)))
         return DLH_ENOMEM;
-    }
-    for (int i = 0; i < n; i++) {
-        r->cols[i] = cols[i].name;      /* taken over */
-        cols[i].name = NULL;
-    }
-    r->n_cols = n;
-    dlh_metrics_columns_free(cols, n);
+    for (int i = 0; i < e->n_cols; i++)
+        r->cols[i] = e->cols[i].name;
+    r->n_cols = e->n_cols;
     return 0;
 }
 
@@ -345,12 +336,10 @@ static void run_extra_values(const run_state *r, int has_val, int train_valid,
 /* The value of column `name` in row (NaN when it has none). */
 static double run_row_value(const run_state *r, const dlh_epoch_row *row, const char *name)
 {
-    static const char *const fixed[4] = { "train_loss", "train_accuracy", "val_loss",
-                                          "val_accuracy" };
-    const double v[4] = { row->train_loss, row->train_accuracy, row->val_loss,
-                          row->val_accuracy };
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, fixed[i]) == 0)
+    const double v[DLH_METRICS_N_FIXED] = { row->train_loss, row->train_accuracy,
+                                            row->val_loss, row->val_accuracy };
+    for (int i = 0; i < DLH_METRICS_N_FIXED; i++)
+        if (strcmp(name, dlh_metrics_fixed[i]) == 0)
             return v[i];
     for (int c = 0; c < r->n_cols && c < row->n_extra; c++)
         if (strcmp(name, r->cols[c]) == 0)
@@ -541,8 +530,6 @@ static void run_free(run_state *r)
     free(r->history);
     free(r->head_sum);
     free(r->head_correct);
-    for (int k = 0; k < r->n_cols; k++)
-        free(r->cols[k]);
     free(r->cols);
 }
 
@@ -1142,7 +1129,7 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
             rc = DLH_ENOMEM;
             goto done;
         }
-        if (r.n_cols && (rc = dlh_rundir_columns(r.rd, (const char *const *)r.cols,
+        if (r.n_cols && (rc = dlh_rundir_columns(r.rd, r.cols,
                                                  r.n_cols)))
             goto done;
         rc = dlh_run_resume(&r, dir, &rows, &n_rows);
@@ -1163,7 +1150,7 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
             (pretrained && (rc = dlh_pretrained_save(dlh_rundir_path(r.rd), pretrained))))
             goto done;
         /* A loss list's per-head columns: metrics.csv again with them. */
-        if (r.n_cols && ((rc = dlh_rundir_columns(r.rd, (const char *const *)r.cols,
+        if (r.n_cols && ((rc = dlh_rundir_columns(r.rd, r.cols,
                                                   r.n_cols)) ||
                          (rc = dlh_rundir_restart(r.rd, NULL, NULL, 0))))
             goto done;

@@ -89,7 +89,7 @@ typedef struct run_state {
        over a resume inside an epoch; and metrics.csv's per-head columns. */
     double *head_sum;
     int64_t *head_correct;
-    char **cols;
+    const char **cols;              /* e->cols' names */
     int n_cols;
     struct dlh_diag *diag;          /* diagnostics and the traps (diagnose.h) */
 } run_state;

@@ -38,8 +38,16 @@ struct dlh_rundir {
     int n_columns;
 };
 
+/* The fixed loss and accuracy columns, spelled once: the table and the
+   header are both made from this list. */
+#define RUNDIR_FIXED(X) X("train_loss") X("train_accuracy") X("val_loss") X("val_accuracy")
+#define RUNDIR_NAME(s) s,
+#define RUNDIR_FIELD(s) s ","
+
+const char *const dlh_metrics_fixed[DLH_METRICS_N_FIXED] = { RUNDIR_FIXED(RUNDIR_NAME) };
+
 const char dlh_metrics_header[] =
-    "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,samples_per_s\n";
+    "epoch," RUNDIR_FIXED(RUNDIR_FIELD) "lr,seconds,samples_per_s\n";
 
 static char *path_join(const char *a, const char *b)
 {

@@ -85,6 +85,13 @@ struct dlh_epoch_row {
 /* metrics.csv's first line, with its newline. */
 extern const char dlh_metrics_header[];
 
+/* Its loss and accuracy columns, in its order: [0] train_loss, [1]
+   train_accuracy, [2] val_loss, [3] val_accuracy; the odd ones are
+   accuracies (higher is better), the even ones losses (lower is better);
+   the last two need validation data. */
+#define DLH_METRICS_N_FIXED 4
+extern const char *const dlh_metrics_fixed[DLH_METRICS_N_FIXED];
+
 /* Adds columns names[0..n) (n <= DLH_METRICS_MAX_EXTRA; copied) after the
    8 of dlh_metrics_header, filled from each row's extra[]; they take effect
    at the next write of metrics.csv (dlh_rundir_restart, _metrics). */

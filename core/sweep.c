@@ -320,23 +320,18 @@ static int sw_probe(const dlh_select *s, const dlh_sweep_options *o, char **name
     /* A cv gives each fold its validation data: the probe gets a split so
        that a val_ monitor resolves. */
     const char *split[1] = { "data.validation_split=0.5" };
+    static const char *const drop[] = { "data.validation", NULL };
     int cv = o->cv.folds > 0;
+    dlh_cv_probe probe;
     int rc = dlh_cv_config(s, cv ? split : NULL, cv ? 1 : 0, &cfg);
-    if (rc)
+    if (rc || (rc = dlh_cv_probe_new(cfg, s->backend, cv ? drop : NULL, &probe)))
         return rc;
-    if (cv)
-        dlh_cv_config_remove(cfg, "data", "validation");
-    dlh_experiment *e;
-    if ((rc = dlh_experiment_new(cfg, s->backend, 0, &e))) {
-        dlh_config_free(cfg);
-        return rc;
-    }
+    const dlh_experiment *e = probe.e;
     *seed = e->seed;
     *minimize = e->monitor_goal < 0;
     if (!(*name = strdup(e->name)) || !(*monitor = strdup(e->monitor)))
         rc = sw_oom();
-    dlh_experiment_free(e);
-    dlh_config_free(cfg);
+    dlh_cv_probe_free(&probe);
     return rc;
 }
 

@@ -36,6 +36,22 @@ is "$RC" 2 "an unknown command exits 2"
 like "$ERR_FILE" "unknown command 'frobnicate'" "an unknown command is named"
 like "$ERR_FILE" "dlhost --help" "a usage error points to --help"
 
+# The message names every command --help lists (one table makes both), and
+# each command's lines of --help start a line of their own.
+run_cmd "$dlhost" --help
+cp "$OUT_FILE" "$TAP_TMP/help.txt"
+cmds=$(sed -n '/^Commands:/,/^Options:/s/^  \([a-z][a-z]*\) .*/\1/p' "$TAP_TMP/help.txt" |
+       sort -u)
+is "$(echo $cmds | wc -w)" 13 "--help lists 13 commands"
+run_cmd "$dlhost" frobnicate
+missing=
+for c in $cmds; do
+    grep -Eq "[(, ]$c(, | or |\))" "$ERR_FILE" || missing="$missing $c"
+done
+is "$missing" "" "the unknown-command message names every command of --help"
+grep -q '^  init CFG --out FILE' "$TAP_TMP/help.txt"
+ok $? "--help: init starts a line (not run on from sweep's last line)"
+
 run_cmd "$dlhost" --frobnicate
 is "$RC" 2 "an unknown option exits 2"
 

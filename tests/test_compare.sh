@@ -109,6 +109,39 @@ is "$RC" 0 "a single run is enough"
 grep -Eq '^run +mlp$' "$OUT_FILE"
 ok $? "a single run goes by its folder's name"
 
+# Directions from the run's config.cfg: a precision renamed p_loss is a
+# maximum there (a name ending in "loss" would say minimum); without a
+# config.cfg that builds (moved away, or its data not found from the
+# current folder) the name decides, and the legend says which.
+sed -e 's/^loss = .*/&\nmetrics = ( { type = "precision"; name = "p_loss"; } );/' \
+    -e 's/batch_size = 16; }/batch_size = 16; monitor = "val_p_loss"; }/' a.cfg >c.cfg
+run_cmd "$dlhost" run c.cfg --runs c
+is "$RC" 0 "run c trains (a metric named p_loss)"
+run_cmd "$dlhost" compare c/mlp
+is "$RC" 0 "compare of run c exits 0"
+want=$(best c/mlp/metrics.csv val_p_loss max)
+grep -Eq "^val_p_loss +$want\$" "$OUT_FILE"
+ok $? "config.cfg: val_p_loss by its maximum ($want)"
+like "$OUT_FILE" "lowest or highest as each run's config.cfg resolves the column" \
+    "the legend: directions from config.cfg"
+ec=$(echo "$want" | sed 's/.*@//')
+mv c/mlp/last.safetensors c/mlp/last.old
+run_cmd "$dlhost" compare c/mlp
+grep -Eq "^best epoch +$ec \\(val_p_loss\\)\$" "$OUT_FILE"
+ok $? "no checkpoint: the monitor of config.cfg, not assumed (epoch $ec by val_p_loss)"
+mv c/mlp/last.old c/mlp/last.safetensors
+mkdir elsewhere
+(cd elsewhere && "$dlhost" compare ../c/mlp --out c.svg >../OUT2 2>&1)
+want=$(best c/mlp/metrics.csv val_p_loss min)
+grep -Eq "^val_p_loss +$want\$" OUT2
+ok $? "config.cfg whose data is not found from here: by the name, its minimum ($want)"
+like OUT2 "by the column's name for mlp (no config.cfg that builds here)" \
+    "the legend: directions by name"
+mv c/mlp/config.cfg c/mlp/config.old
+run_cmd "$dlhost" compare a/mlp c/mlp
+like "$OUT_FILE" "as the run's config.cfg resolves the column; by the column's name for c/mlp" \
+    "the legend names the run without a config.cfg"
+
 # Refusals.
 rm -f compare.svg
 refused() {             # refused STATUS DESCRIPTION TEXT ARGS...
