@@ -59,7 +59,7 @@ static const char ew_prelude[] =
     "DEVFN float ew_tanh(float x) { return fabs(x) >= 9.1f ? copysign(1.0f, x) : tanh(x); }\n"
     "DEVFN float ew_max(float x, float y) { return y != y ? x : (x > y ? x : y); }\n";
 
-/* What programs that draw random numbers add after ocl_philox_source: the
+/* What programs that draw random numbers add after gpu_philox_source: the
    draws of dlhost/philox.h, uniform as dlh_philox_uniform(..., 0, 1) (0 +
    1 u is u) and
    normal as dlh_philox_normal_portable, operation for operation (the same
