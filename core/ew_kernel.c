@@ -3,7 +3,10 @@
  * here once for every backend, so backends may trust their arguments. */
 #include "ew.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <dlhost/status.h>
 
@@ -14,6 +17,23 @@ struct dlh_ew_kernel {
     dlh_ew_program *prog;
     void *kernel;           /* the backend's prepared form */
 };
+
+/* $DLHOST_EW_RECORD (a testing aid): every program that parses is appended
+   to that file, each ended by a NUL byte, in one write (O_APPEND), so that
+   tests/test_cuda_compile.sh can compile what the suite and the built-in
+   plugins produce for cuda.  A failure to record is silent. */
+static void ew_record(const char *source)
+{
+    const char *path = getenv("DLHOST_EW_RECORD");
+    if (!path || !*path)
+        return;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    ssize_t w = write(fd, source, strlen(source) + 1);
+    (void)w;
+    close(fd);
+}
 
 int dlh_ew_compile(const dlh_backend *be, const char *source, dlh_ew_kernel **out)
 {
@@ -35,6 +55,7 @@ int dlh_ew_compile(const dlh_backend *be, const char *source, dlh_ew_kernel **ou
     int rc = dlh_ew_parse(source, &prog);
     if (rc)
         return rc;
+    ew_record(source);
     dlh_ew_kernel *k = calloc(1, sizeof *k);
     if (!k) {
         dlh_ew_program_free(prog);

@@ -476,7 +476,16 @@ static int exp_backend(dlh_experiment *e, config_setting_t *group, const char *o
     int rc = dlh_param_string(p, "type", "cpu", &type);
     if (rc)
         return rc;
-    if (override && strcmp(override, type) != 0) {
+    /* auto (issue 15): cuda, an OpenCL GPU or cpu; the run line says why
+       the ones before the pick were passed over. */
+    char passed[640] = "";
+    int is_auto = strcmp(override ? override : type, "auto") == 0;
+    if (is_auto) {
+        if (override && !(p = dlh_exp_params(e, NULL, "backend", reserved)))
+            return DLH_ENOMEM;
+        if ((rc = dlh_backend_auto(&e->backend, passed, sizeof passed)))
+            return dlh_exp_locate(p, NULL, rc);
+    } else if (override && strcmp(override, type) != 0) {
         /* The file's backend keys belong to the backend it named. */
         type = override;
         if (!(p = dlh_exp_params(e, NULL, "backend", reserved)))
@@ -497,7 +506,7 @@ static int exp_backend(dlh_experiment *e, config_setting_t *group, const char *o
         if (!(p = dlh_exp_params(e, group, label, reserved)))
             return DLH_ENOMEM;
     }
-    if ((rc = dlh_backend_open(type, p, &e->backend)))
+    if (!is_auto && (rc = dlh_backend_open(type, p, &e->backend)))
         return dlh_exp_locate(p, NULL, rc);
     if ((rc = dlh_params_check_unused(p)))
         return rc;
@@ -507,6 +516,11 @@ static int exp_backend(dlh_experiment *e, config_setting_t *group, const char *o
                                         sizeof e->backend_line)))
         return dlh_exp_locate(p, NULL, rc);
     e->backend_line[sizeof e->backend_line - 1] = '\0';
+    if (is_auto) {
+        size_t n = strlen(e->backend_line);
+        snprintf(e->backend_line + n, sizeof e->backend_line - n, "; picked by auto%s%s%s",
+                 *passed ? " (passed over " : "", passed, *passed ? ")" : "");
+    }
     return 0;
 }
 

@@ -55,7 +55,7 @@ typedef struct dlh_experiment {
     const char *name;               /* `name`, default the file's base name */
     uint64_t seed;
     dlh_backend *backend;
-    char backend_line[256];         /* the backend's describe() line */
+    char backend_line[1024];        /* the backend's describe() line (+ auto's reasons) */
     dlh_exp_data train, test;
     dlh_exp_data validation;        /* data.validation; ops NULL when absent */
     double validation_split;        /* data.validation_split, 0 = none */

@@ -80,4 +80,9 @@ const char *dlh_plugin_dirs(void);
    after the first `n` (a plugin whose init failed leaves nothing behind). */
 void dlh_registry_truncate(size_t n);
 
+/* backend = auto (core/backend_auto.c): opens the first usable of cuda, an
+   OpenCL GPU and cpu into *out; `passed` gets "cuda: WHY; opencl: WHY" for
+   those passed over ("" when cuda was taken).  DLH_EDEVICE when none is. */
+int dlh_backend_auto(dlh_backend **out, char *passed, size_t size);
+
 #endif

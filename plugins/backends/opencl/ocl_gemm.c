@@ -32,7 +32,7 @@ static int gemm_scale(ocl_ctx *c, int m, int n, float beta, dlh_mem cm, size_t o
     cl_int mm = m, nn = n, ld = ldc;
     const ocl_arg args[] = { OCL_ARG(cm.buf->mem), OCL_ARG(co), OCL_ARG(mm), OCL_ARG(nn),
                              OCL_ARG(ld), OCL_ARG(beta) };
-    return ocl_launch(c, OCL_K_SCALE, "gemm", (size_t)m * (size_t)n, args, 6);
+    return ocl_launch(c, GPU_K_SCALE, "gemm", (size_t)m * (size_t)n, args, 6);
 }
 
 static CLBlastTranspose tr(int t)

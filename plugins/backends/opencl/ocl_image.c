@@ -1,5 +1,5 @@
 /* im2col / col2im and 2-D pooling over NCHW images: the shared geometry
- * checks (common/backend_checks.c), then one kernel each (ocl_source.c). */
+ * checks (common/backend_checks.c), then one kernel each (gpu/gpu_source.c). */
 #include "opencl.h"
 
 /* The geometry as the kernels' int16. */
@@ -23,7 +23,7 @@ int ocl_im2col(void *ctx, const dlh_window2d *g, int n, dlh_mem img, dlh_mem col
     cl_ulong total = s.col, io = img.off, co = col.off;
     const ocl_arg args[] = { OCL_ARG(gv), OCL_ARG(total), OCL_ARG(img.buf->mem),
                              OCL_ARG(io), OCL_ARG(col.buf->mem), OCL_ARG(co) };
-    return ocl_launch(ctx, OCL_K_IM2COL, "im2col", s.col, args, 6);
+    return ocl_launch(ctx, GPU_K_IM2COL, "im2col", s.col, args, 6);
 }
 
 int ocl_col2im(void *ctx, const dlh_window2d *g, int n, dlh_mem col, dlh_mem img)
@@ -36,7 +36,7 @@ int ocl_col2im(void *ctx, const dlh_window2d *g, int n, dlh_mem col, dlh_mem img
     cl_ulong total = s.img, co = col.off, io = img.off;
     const ocl_arg args[] = { OCL_ARG(gv), OCL_ARG(total), OCL_ARG(col.buf->mem),
                              OCL_ARG(co), OCL_ARG(img.buf->mem), OCL_ARG(io) };
-    return ocl_launch(ctx, OCL_K_COL2IM, "col2im", s.img, args, 6);
+    return ocl_launch(ctx, GPU_K_COL2IM, "col2im", s.img, args, 6);
 }
 
 int ocl_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem x,
@@ -54,7 +54,7 @@ int ocl_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem 
     const ocl_arg args[] = { OCL_ARG(gv), OCL_ARG(cop), OCL_ARG(total), OCL_ARG(x.buf->mem),
                              OCL_ARG(xo), OCL_ARG(y.buf->mem), OCL_ARG(yo), OCL_ARG(im),
                              OCL_ARG(io), OCL_ARG(cwant) };
-    return ocl_launch(ctx, OCL_K_POOL, "pool2d", s.out, args, 10);
+    return ocl_launch(ctx, GPU_K_POOL, "pool2d", s.out, args, 10);
 }
 
 int ocl_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
@@ -71,7 +71,7 @@ int ocl_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
         const ocl_arg args[] = { OCL_ARG(gv), OCL_ARG(planes), OCL_ARG(dy.buf->mem),
                                  OCL_ARG(dyo), OCL_ARG(idx.buf->mem), OCL_ARG(io),
                                  OCL_ARG(dx.buf->mem), OCL_ARG(dxo) };
-        return ocl_launch(ctx, OCL_K_POOL_BWD_MAX, "pool2d_backward", (size_t)planes, args,
+        return ocl_launch(ctx, GPU_K_POOL_BWD_MAX, "pool2d_backward", (size_t)planes, args,
                           8);
     }
     cl_ulong total = s.img;
@@ -79,5 +79,5 @@ int ocl_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
     const ocl_arg args[] = { OCL_ARG(gv), OCL_ARG(total), OCL_ARG(dy.buf->mem),
                              OCL_ARG(dyo), OCL_ARG(dx.buf->mem), OCL_ARG(dxo),
                              OCL_ARG(cop) };
-    return ocl_launch(ctx, OCL_K_POOL_BWD_AVG, "pool2d_backward", s.img, args, 7);
+    return ocl_launch(ctx, GPU_K_POOL_BWD_AVG, "pool2d_backward", s.img, args, 7);
 }

@@ -38,7 +38,7 @@ int ocl_gather(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst
     const ocl_arg args[] = { OCL_ARG(total), OCL_ARG(ccols), OCL_ARG(src.buf->mem),
                              OCL_ARG(so), OCL_ARG(idx.buf->mem), OCL_ARG(io),
                              OCL_ARG(dst.buf->mem), OCL_ARG(dso) };
-    return ocl_launch(ctx, OCL_K_GATHER, "gather", (size_t)total, args, 8);
+    return ocl_launch(ctx, GPU_K_GATHER, "gather", (size_t)total, args, 8);
 }
 
 int ocl_scatter_add(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst)
@@ -51,7 +51,7 @@ int ocl_scatter_add(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_me
     const ocl_arg args[] = { OCL_ARG(cn), OCL_ARG(ccols), OCL_ARG(src.buf->mem),
                              OCL_ARG(so), OCL_ARG(idx.buf->mem), OCL_ARG(io),
                              OCL_ARG(dst.buf->mem), OCL_ARG(dso) };
-    return ocl_launch(ctx, OCL_K_SCATTER_ADD, "scatter_add", (size_t)cols, args, 8);
+    return ocl_launch(ctx, GPU_K_SCATTER_ADD, "scatter_add", (size_t)cols, args, 8);
 }
 
 int ocl_rand(void *ctx, dlh_rand_dist dist, dlh_mem dst, size_t n, uint64_t seed,
@@ -65,5 +65,5 @@ int ocl_rand(void *ctx, dlh_rand_dist dist, dlh_mem dst, size_t n, uint64_t seed
     const ocl_arg args[] = { OCL_ARG(cdist), OCL_ARG(cn), OCL_ARG(dst.buf->mem),
                              OCL_ARG(dso), OCL_ARG(cseed), OCL_ARG(cstream), OCL_ARG(coff),
                              OCL_ARG(a), OCL_ARG(b) };
-    return ocl_launch(ctx, OCL_K_RAND, "rand", n, args, 9);
+    return ocl_launch(ctx, GPU_K_RAND, "rand", n, args, 9);
 }

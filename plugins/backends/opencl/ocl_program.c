@@ -59,17 +59,17 @@ int ocl_kernels_create(ocl_ctx *c)
                                  &dev_max, NULL);
     if (err != CL_SUCCESS)
         return ocl_fail("clGetDeviceInfo", err, "(CL_DEVICE_MAX_WORK_GROUP_SIZE)");
-    for (int i = 0; i < OCL_K_COUNT; i++) {
-        c->kernels[i] = clCreateKernel(c->program, ocl_kernel_names[i], &err);
+    for (int i = 0; i < GPU_K_COUNT; i++) {
+        c->kernels[i] = clCreateKernel(c->program, gpu_kernel_names[i], &err);
         if (err != CL_SUCCESS)
-            return ocl_fail("clCreateKernel", err, "for kernel %s", ocl_kernel_names[i]);
+            return ocl_fail("clCreateKernel", err, "for kernel %s", gpu_kernel_names[i]);
         size_t kmax = dev_max;
         err = clGetKernelWorkGroupInfo(c->kernels[i], c->device, CL_KERNEL_WORK_GROUP_SIZE,
                                        sizeof kmax, &kmax, NULL);
         if (err != CL_SUCCESS)
             return ocl_fail("clGetKernelWorkGroupInfo", err, "for kernel %s",
-                            ocl_kernel_names[i]);
-        size_t want = i == OCL_K_REDUCE_ROWS || i == OCL_K_SOFTMAX ? OCL_ROW_WG : OCL_WG;
+                            gpu_kernel_names[i]);
+        size_t want = i == GPU_K_REDUCE_ROWS || i == GPU_K_SOFTMAX ? OCL_ROW_WG : OCL_WG;
         if (kmax > dev_max)
             kmax = dev_max;
         /* One size per kernel: PoCL compiles a kernel again for every new
@@ -106,7 +106,7 @@ static int set_args(ocl_ctx *c, ocl_kid id, const char *prim, const ocl_arg *arg
         if (err != CL_SUCCESS) {
             char what[64];
             snprintf(what, sizeof what, "clSetKernelArg(%s)", prim);
-            return ocl_fail(what, err, "for argument %u of %s", i, ocl_kernel_names[id]);
+            return ocl_fail(what, err, "for argument %u of %s", i, gpu_kernel_names[id]);
         }
     }
     return 0;

@@ -24,12 +24,12 @@ int ocl_reduce(void *ctx, dlh_reduce_op op, int axis, int rows, int cols, dlh_me
         const ocl_arg args[] = { OCL_ARG(cop), OCL_ARG(ccols), OCL_ARG(x.buf->mem),
                                  OCL_ARG(xo), OCL_ARG(out.buf->mem), OCL_ARG(oo),
                                  OCL_ARG(im), OCL_ARG(io), OCL_ARG(cwant) };
-        return ocl_launch_groups(c, OCL_K_REDUCE_ROWS, "reduce", nr, args, 9);
+        return ocl_launch_groups(c, GPU_K_REDUCE_ROWS, "reduce", nr, args, 9);
     }
     const ocl_arg args[] = { OCL_ARG(cop), OCL_ARG(crows), OCL_ARG(ccols),
                              OCL_ARG(x.buf->mem), OCL_ARG(xo), OCL_ARG(out.buf->mem),
                              OCL_ARG(oo), OCL_ARG(im), OCL_ARG(io), OCL_ARG(cwant) };
-    return ocl_launch(c, OCL_K_REDUCE_COLS, "reduce", nc, args, 10);
+    return ocl_launch(c, GPU_K_REDUCE_COLS, "reduce", nc, args, 10);
 }
 
 int ocl_softmax(void *ctx, int use_log, int rows, int cols, dlh_mem x, dlh_mem y)
@@ -43,5 +43,5 @@ int ocl_softmax(void *ctx, int use_log, int rows, int cols, dlh_mem x, dlh_mem y
     cl_ulong xo = x.off, yo = y.off;
     const ocl_arg args[] = { OCL_ARG(clog), OCL_ARG(ccols), OCL_ARG(x.buf->mem),
                              OCL_ARG(xo), OCL_ARG(y.buf->mem), OCL_ARG(yo) };
-    return ocl_launch_groups(c, OCL_K_SOFTMAX, "softmax", nr, args, 6);
+    return ocl_launch_groups(c, GPU_K_SOFTMAX, "softmax", nr, args, 6);
 }

@@ -123,7 +123,7 @@ static int ocl_create(const dlh_host *host, dlh_params *params, void **out)
     c->counted = 1;
 
     double t0 = seconds();
-    if ((rc = ocl_build(c, ocl_kernel_source, "the backend kernels", &c->program)) != 0 ||
+    if ((rc = ocl_build(c, gpu_kernel_source(GPU_OPENCL), "the backend kernels", &c->program)) != 0 ||
         (rc = ocl_kernels_create(c)) != 0)
         return rc;
     host->log(DLH_LOG_DEBUG, "opencl: built the backend kernels for '%s' in %.2f s",
@@ -139,7 +139,7 @@ static void ocl_destroy(void *ctx)
     if (c->queue != NULL)
         clFinish(c->queue);
     ocl_ew_cache_free(c);
-    for (int i = 0; i < OCL_K_COUNT; i++)
+    for (int i = 0; i < GPU_K_COUNT; i++)
         if (c->kernels[i] != NULL)
             clReleaseKernel(c->kernels[i]);
     if (c->program != NULL)

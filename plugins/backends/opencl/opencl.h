@@ -1,6 +1,6 @@
 /* The opencl backend's internals: one context and in-order queue per
  * instance, device buffers, CLBlast for gemm, one program of fixed kernels
- * (ocl_source.c) built at create, and elementwise programs turned into
+ * (plugins/backends/gpu/gpu_source.c) built at create, and elementwise programs turned into
  * kernel source and built once per distinct source (ocl_ew.c).
  *
  * Work is queued without waiting; read and sync wait, and so do the few
@@ -22,6 +22,7 @@
 #include <dlhost/dlhost.h>
 
 #include "../common/backend_checks.h"
+#include "../gpu/gpu_source.h"
 
 /* A device buffer; `bytes` is what the caller asked for (the cl_mem may be
    larger: an empty buffer still gets a few bytes). */
@@ -30,22 +31,8 @@ struct dlh_buffer {
     size_t bytes;
 };
 
-/* The fixed kernels of ocl_source.c, by the index ocl_kernel_names uses. */
-typedef enum ocl_kid {
-    OCL_K_SCALE = 0,
-    OCL_K_REDUCE_ROWS,
-    OCL_K_REDUCE_COLS,
-    OCL_K_SOFTMAX,
-    OCL_K_IM2COL,
-    OCL_K_COL2IM,
-    OCL_K_POOL,
-    OCL_K_POOL_BWD_MAX,
-    OCL_K_POOL_BWD_AVG,
-    OCL_K_GATHER,
-    OCL_K_SCATTER_ADD,
-    OCL_K_RAND,
-    OCL_K_COUNT
-} ocl_kid;
+/* The fixed kernels are gpu_source.c's, by gpu_kid. */
+typedef gpu_kid ocl_kid;
 
 /* Work-items per group of the row kernels (reduce, softmax); the source
    sizes its local arrays with it. */
@@ -62,8 +49,8 @@ typedef struct ocl_ctx {
     cl_context context;
     cl_command_queue queue;
     cl_program program;                 /* the fixed kernels */
-    cl_kernel kernels[OCL_K_COUNT];
-    size_t local[OCL_K_COUNT];          /* work-group size per kernel */
+    cl_kernel kernels[GPU_K_COUNT];
+    size_t local[GPU_K_COUNT];          /* work-group size per kernel */
     char *options;                      /* build options: ours, then the user's */
     char platform_name[128], device_name[128], driver[64], cl_version[64];
     cl_device_type type;
@@ -161,13 +148,5 @@ int ocl_gather(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst
 int ocl_scatter_add(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst);
 int ocl_rand(void *ctx, dlh_rand_dist dist, dlh_mem dst, size_t n, uint64_t seed,
              uint64_t stream, uint64_t offset, float a, float b);
-
-/* ocl_source.c: the fixed kernels' source and their names by ocl_kid. */
-extern const char ocl_kernel_source[];
-/* Philox 4x32-10 of dlhost/philox.h as OpenCL C: philox(seed, stream, c)
-   gives the block's four words, philox_unit(w) a float in [0, 1).  In the
-   fixed kernels (the rand fill) and in elementwise programs that draw. */
-extern const char ocl_philox_source[];
-extern const char *const ocl_kernel_names[OCL_K_COUNT];
 
 #endif

@@ -1,0 +1,118 @@
+/* The CUDA driver by dlopen: see cuda_driver.h. */
+#include "cuda_driver.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cu_driver driver;
+static const cu_driver *loaded;
+static char reason[512];
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+/* cuda.h's words for the results cuInit and the device queries give on a
+   machine that cannot run CUDA, for drivers whose cuGetErrorString cannot
+   say (the toolkit's stub library answers every call with error 34). */
+static const struct {
+    int rc;
+    const char *name, *text;
+} known[] = {
+    { 3, "CUDA_ERROR_NOT_INITIALIZED", "initialization error" },
+    { 34, "CUDA_ERROR_STUB_LIBRARY", "CUDA driver is a stub library" },
+    { 35, "CUDA_ERROR_INSUFFICIENT_DRIVER",
+      "CUDA driver version is insufficient for CUDA runtime version" },
+    { 46, "CUDA_ERROR_DEVICES_UNAVAILABLE", "CUDA-capable device(s) is/are busy or unavailable" },
+    { 100, "CUDA_ERROR_NO_DEVICE", "no CUDA-capable device is detected" },
+    { 101, "CUDA_ERROR_INVALID_DEVICE", "invalid device ordinal" },
+    { 304, "CUDA_ERROR_OPERATING_SYSTEM", "OS call failed or operation not supported on this OS" },
+    { 999, "CUDA_ERROR_UNKNOWN", "unknown error" },
+};
+
+/* "cuInit: CUDA driver is a stub library (CUDA_ERROR_STUB_LIBRARY 34)":
+   the driver's words (cuGetErrorString, cuGetErrorName), else ours. */
+static void driver_error(const char *call, int rc)
+{
+    const char *text = NULL, *name = NULL;
+    if (driver.error_string(rc, &text) != 0)
+        text = NULL;
+    if (driver.error_name(rc, &name) != 0)
+        name = NULL;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (known[i].rc == rc) {
+            text = text ? text : known[i].text;
+            name = name ? name : known[i].name;
+        }
+    if (text == NULL)
+        text = "unknown error";
+    if (name == NULL)
+        name = "CUresult";
+    snprintf(reason, sizeof reason, "%s: %s (%s %d)", call, text, name, rc);
+}
+
+static void load(void)
+{
+    const char *path = getenv("DLHOST_CUDA_DRIVER");
+    const char *lib = path && *path ? path : "libcuda.so.1";
+    driver.lib = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    if (driver.lib == NULL) {
+        if (lib == path) {
+            const char *e = dlerror();
+            snprintf(reason, sizeof reason, "no CUDA driver (%s)", e ? e : lib);
+        } else {
+            snprintf(reason, sizeof reason, "no CUDA driver (libcuda.so.1 not found)");
+        }
+        return;
+    }
+    struct {
+        const char *name;
+        void **slot;
+    } syms[] = {
+        { "cuInit", (void **)&driver.init },
+        { "cuDriverGetVersion", (void **)&driver.driver_version },
+        { "cuDeviceGetCount", (void **)&driver.device_count },
+        { "cuDeviceGet", (void **)&driver.device_get },
+        { "cuDeviceGetName", (void **)&driver.device_name },
+        { "cuDeviceGetAttribute", (void **)&driver.device_attribute },
+        { "cuDeviceTotalMem_v2", (void **)&driver.device_total_mem },
+        { "cuGetErrorString", (void **)&driver.error_string },
+        { "cuGetErrorName", (void **)&driver.error_name },
+    };
+    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+        *syms[i].slot = dlsym(driver.lib, syms[i].name);
+        if (*syms[i].slot == NULL) {
+            snprintf(reason, sizeof reason, "the CUDA driver %s has no %s (too old?)", lib,
+                     syms[i].name);
+            return;
+        }
+    }
+    int rc = driver.init(0);
+    if (rc != 0) {
+        driver_error("cuInit", rc);
+        return;
+    }
+    if ((rc = driver.driver_version(&driver.version)) != 0) {
+        driver_error("cuDriverGetVersion", rc);
+        return;
+    }
+    if ((rc = driver.device_count(&driver.n_devices)) != 0) {
+        driver_error("cuDeviceGetCount", rc);
+        return;
+    }
+    if (driver.n_devices < 1) {
+        snprintf(reason, sizeof reason, "no CUDA device (driver %d.%d)",
+                 driver.version / 1000, driver.version % 1000 / 10);
+        return;
+    }
+    loaded = &driver;
+}
+
+/* The handle stays open for the process, as the plugin loader keeps its
+   own: the driver's threads may outlive any one instance. */
+const cu_driver *cu_driver_get(const char **why)
+{
+    pthread_once(&once, load);
+    *why = loaded ? NULL : reason;
+    return loaded;
+}

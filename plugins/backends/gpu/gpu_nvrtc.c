@@ -1,0 +1,110 @@
+/* NVRTC by dlopen: see gpu_nvrtc.h. */
+#include "gpu_nvrtc.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int load(gpu_nvrtc *nv, const char *path, char *why, size_t size)
+{
+    nv->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (nv->lib == NULL) {
+        const char *e = dlerror();
+        snprintf(why, size, "%s", e ? e : path);
+        return -1;
+    }
+    snprintf(nv->path, sizeof nv->path, "%s", path);
+    return 0;
+}
+
+int gpu_nvrtc_open(gpu_nvrtc *nv, const char *toolkit, char *why, size_t size)
+{
+    memset(nv, 0, sizeof *nv);
+    char path[256];
+    int rc = -1;
+    if (toolkit != NULL && *toolkit) {
+        snprintf(path, sizeof path, "%s/lib64/libnvrtc.so", toolkit);
+        rc = load(nv, path, why, size);
+    }
+    if (rc != 0 && (rc = load(nv, "libnvrtc.so.13", why, size)) != 0)
+        rc = load(nv, "libnvrtc.so.12", why, size);
+    if (rc != 0)
+        return -1;
+    struct {
+        const char *name;
+        void **slot;
+    } syms[] = {
+        { "nvrtcCreateProgram", (void **)&nv->create },
+        { "nvrtcCompileProgram", (void **)&nv->compile },
+        { "nvrtcGetProgramLogSize", (void **)&nv->log_size },
+        { "nvrtcGetProgramLog", (void **)&nv->log },
+        { "nvrtcGetPTXSize", (void **)&nv->ptx_size },
+        { "nvrtcGetPTX", (void **)&nv->ptx },
+        { "nvrtcDestroyProgram", (void **)&nv->destroy },
+        { "nvrtcGetErrorString", (void **)&nv->error_string },
+        { "nvrtcVersion", (void **)&nv->version },
+    };
+    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+        *syms[i].slot = dlsym(nv->lib, syms[i].name);
+        if (*syms[i].slot == NULL) {
+            snprintf(why, size, "%s has no %s", nv->path, syms[i].name);
+            gpu_nvrtc_close(nv);
+            return -1;
+        }
+    }
+    if (nv->version(&nv->major, &nv->minor) != 0)
+        nv->major = nv->minor = 0;
+    return 0;
+}
+
+/* Handles are kept loaded, as the plugin loader keeps its own: closing
+   NVRTC while its threads may still run is not safe. */
+void gpu_nvrtc_close(gpu_nvrtc *nv)
+{
+    nv->lib = NULL;
+}
+
+int gpu_nvrtc_ptx(const gpu_nvrtc *nv, const char *source, const char *name,
+                  int n_options, const char *const *options, char **ptx, char **log)
+{
+    *ptx = NULL;
+    *log = NULL;
+    void *prog = NULL;
+    int rc = nv->create(&prog, source, name, 0, NULL, NULL);
+    if (rc != 0)
+        return rc;
+    rc = nv->compile(prog, n_options, options);
+    size_t n = 0;
+    if (nv->log_size(prog, &n) == 0 && n > 1 && (*log = malloc(n)) != NULL &&
+        nv->log(prog, *log) != 0) {
+        free(*log);
+        *log = NULL;
+    }
+    if (rc == 0 && (rc = nv->ptx_size(prog, &n)) == 0) {
+        if ((*ptx = malloc(n)) == NULL)
+            rc = -1;
+        else if ((rc = nv->ptx(prog, *ptx)) != 0) {
+            free(*ptx);
+            *ptx = NULL;
+        }
+    }
+    nv->destroy(&prog);
+    return rc;
+}
+
+int gpu_nvrtc_options(const char *arch, char *buf, size_t size, const char **opts)
+{
+    int w = snprintf(buf, size, "--gpu-architecture=%s", arch);
+    if (w < 0 || (size_t)w >= size)
+        buf[0] = '\0';
+    static const char row_wg[] = "-DDLH_ROW_WG=256";
+    _Static_assert(GPU_CUDA_ROW_WG == 256, "row_wg names GPU_CUDA_ROW_WG");
+    opts[0] = buf;
+    opts[1] = "--fmad=false";
+    opts[2] = "--prec-div=true";
+    opts[3] = "--prec-sqrt=true";
+    opts[4] = "-std=c++17";
+    opts[5] = row_wg;
+    return GPU_NVRTC_OPTS;
+}
