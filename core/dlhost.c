@@ -62,14 +62,16 @@ static const char help_text[] =
     "                        averages) and the confusion matrix; --json writes the\n"
     "                        same numbers to FILE\n"
     "  predict CFG --weights FILE --input DATA [--out FILE] [--top K]\n"
-    "          [--backend NAME] [--set KEY=VALUE]...\n"
+    "          [--batch N] [--reader TYPE] [--backend NAME] [--set KEY=VALUE]...\n"
     "                        the weights of FILE applied to DATA (read by\n"
     "                        data.train's reader, its file replaced): per sample\n"
     "                        a CSV row of the top K classes (default up to 5) and\n"
     "                        their probabilities, or the regression outputs, into\n"
-    "                        FILE (default predictions.csv; - for stdout)\n"
+    "                        FILE (default predictions.csv; - for stdout); DATA\n"
+    "                        may lack labels, or be one PNG or JPEG image; --batch\n"
+    "                        samples at a time, --reader TYPE reads DATA\n"
     "  embed CFG --weights FILE --layer NAME --out FILE.npy [--input DATA]\n"
-    "          [--backend NAME] [--set KEY=VALUE]...\n"
+    "          [--batch N] [--reader TYPE] [--backend NAME] [--set KEY=VALUE]...\n"
     "                        layer NAME's output per sample of DATA (default\n"
     "                        data.test, else data.train) as a float32 .npy (N, D),\n"
     "                        the labels alongside in FILE_labels.npy\n"
@@ -482,11 +484,13 @@ static int cmd_infer(const char *cmd, int argc, char **argv)
     int is_embed = strcmp(cmd, "embed") == 0;
     const char *cfg_path = NULL, *backend = NULL, *weights = NULL, *input = NULL;
     const char *out = is_embed ? NULL : "predictions.csv", *layer = NULL, *top_s = NULL;
+    const char *batch_s = NULL, *reader = NULL;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     int n_sets = 0, status = 0;
     static const char *const opts[] = { "--backend", "--set", "--weights", "--input",
-                                        "--out", "--top", "--layer" };
-    const char **vals[] = { &backend, NULL, &weights, &input, &out, &top_s, &layer };
+                                        "--out", "--top", "--layer", "--batch", "--reader" };
+    const char **vals[] = { &backend, NULL, &weights, &input, &out, &top_s, &layer,
+                            &batch_s, &reader };
     if (!sets) {
         dlh_error_set("out of memory");
         return report(DLH_ENOMEM, EXIT_RUNTIME);
@@ -494,7 +498,7 @@ static int cmd_infer(const char *cmd, int argc, char **argv)
     for (int i = 0; i < argc && !status; i++) {
         const char *a = argv[i];
         int k = -1;
-        for (int j = 0; j < 7; j++)
+        for (int j = 0; j < 9; j++)
             if (strcmp(a, opts[j]) == 0 && (j != 5 || !is_embed) && (j != 6 || is_embed))
                 k = j;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -540,22 +544,38 @@ static int cmd_infer(const char *cmd, int argc, char **argv)
                              top > 1000000))
         status = usage_error("predict: --top: expected a whole number from 1 to 1000000, "
                              "got '%s'", top_s);
+    long batch = 0;
+    if (!status && batch_s && (batch = strtol(batch_s, &end, 10), !*batch_s || *end ||
+                               batch < 1 || batch > 1000000))
+        status = usage_error("%s: --batch: expected a whole number from 1 to 1000000, "
+                             "got '%s'", cmd, batch_s);
+    if (!status && reader && (!reader[0] || !input))
+        status = usage_error("%s: --reader needs %s", cmd, input ? "a dataset type"
+                             : "--input DATA (it names the reader of DATA)");
     dlh_config *cfg = NULL;
+    if (!status) {
+        dlh_registry_load_all(0);
+        dlh_error_clear();
+    }
     int rc = status ? 0 : dlh_config_load(cfg_path, &cfg);
-    for (int i = 0; !status && rc == 0 && i < n_sets; i++)
-        if ((rc = dlh_config_set(cfg, sets[i])) < 0)
-            dlh_error_prefix("--set %s: ", sets[i]);
-    if (!status && rc == 0 && input)
-        rc = dlh_predict_input(cfg, input);
+    /* data.test's settings go to the group --input makes (predict.h). */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; !status && rc == 0 && i < n_sets; i++)
+            if ((input && strncmp(sets[i], "data.test.", 10) == 0 ? 1 : 0) == pass &&
+                (rc = dlh_config_set(cfg, sets[i])) < 0)
+                dlh_error_prefix("--set %s: ", sets[i]);
+        if (!status && rc == 0 && input && pass == 0)
+            rc = dlh_predict_input(cfg, input, reader);
+    }
     free(sets);
     if (status || rc < 0) {
         dlh_config_free(cfg);
+        dlh_registry_clear();
         return status ? status : report(rc, rc == DLH_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE);
     }
-    dlh_registry_load_all(0);
     dlh_error_clear();
-    rc = is_embed ? dlh_embed(cfg, backend, weights, layer, out, stderr)
-                  : dlh_predict(cfg, backend, weights, out, (int)top, stderr);
+    rc = is_embed ? dlh_embed(cfg, backend, weights, layer, out, batch, stderr)
+                  : dlh_predict(cfg, backend, weights, out, (int)top, batch, stderr);
     fflush(stdout);
     status = rc < 0 ? report(rc, exit_status(rc)) : 0;
     dlh_config_free(cfg);
