@@ -258,7 +258,11 @@ int dlh_predict_input(dlh_config *cfg, const char *input, const char *reader)
     for (int i = 0; !bad && i < config_setting_length(src); i++) {
         const config_setting_t *m = config_setting_get_elem(src, (unsigned)i);
         const char *name = config_setting_name(m);
-        int skip = strcmp(name, key) == 0 || (!same && !dlh_component_param(comp, name));
+        /* Another reader's files are not this one's. */
+        int files = strcmp(name, "path") == 0 || strcmp(name, "images") == 0 ||
+                    strcmp(name, "x") == 0 || strcmp(name, "y") == 0;
+        int skip = strcmp(name, key) == 0 ||
+                   (!same && (files || !dlh_component_param(comp, name)));
         for (size_t k = 0; k < sizeof drop / sizeof *drop; k++)
             skip |= strcmp(name, drop[k]) == 0;
         if (!skip)
