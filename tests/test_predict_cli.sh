@@ -379,6 +379,69 @@ EOF2
     awk -F, 'NR > 1 && !(($2 == 0 && $3 == "cat") || ($2 == 1 && $3 == "dog")) { bad = 1 }
              END { exit bad }' i.csv
     ok $? "each row names its class (cat, dog)"
+
+    # Images without class folders: a folder of them, and a single file.
+    mkdir flat
+    ln small/cat/0.png flat/a.png
+    ln small/dog/0.png flat/b.png
+    run_cmd "$dlhost" predict img.cfg --weights runs/img/last.safetensors --input flat \
+        --out flat.csv --top 2
+    is "$RC" 0 "a folder of images without class folders: predicted"
+    awk -F, 'NR == 2 || NR == 302 { sub(/^[0-9]+,/, ""); print }' i.csv >want.txt
+    awk -F, 'NR > 1 { sub(/^[0-9]+,/, ""); print }' flat.csv >got.txt
+    cmp -s want.txt got.txt
+    ok $? "... each image as in its class folder (class names from data.train)"
+    ocl flat img.cfg --weights runs/img/last.safetensors --input flat --top 2
+    run_cmd "$dlhost" predict img.cfg --weights runs/img/last.safetensors \
+        --input small/dog/0.png --out single.csv --top 2
+    is "$RC" 0 "a single PNG file: predicted"
+    is "$(awk 'END { print NR }' single.csv)" 2 "... one row"
+    is "$(awk -F, 'NR == 2 { sub(/^[0-9]+,/, ""); print }' single.csv)" "$(sed -n 2p got.txt)" \
+        "... as in its folder"
+    ocl single img.cfg --weights runs/img/last.safetensors --input small/dog/0.png --top 2
+    if /usr/bin/python3 -c 'import cv2' 2>/dev/null; then
+        /usr/bin/python3 -c 'import cv2; cv2.imwrite("dog.jpg", cv2.imread("small/dog/0.png"), [cv2.IMWRITE_JPEG_QUALITY, 95])'
+        run_cmd "$dlhost" predict img.cfg --weights runs/img/last.safetensors --input dog.jpg \
+            --out jpg.csv --top 2
+        is "$RC" 0 "a single JPEG file: predicted"
+        is "$(awk -F, 'NR == 2 { print $3 }' jpg.csv)" dog "... as a dog"
+        ocl jpg img.cfg --weights runs/img/last.safetensors --input dog.jpg --top 2
+    else
+        skip "JPEG: no python3-opencv to write one"
+    fi
+    run_cmd "$dlhost" embed img.cfg --weights runs/img/last.safetensors --layer flat \
+        --input small/dog/0.png --out single.npy
+    is "$RC" 0 "embed of a single image exits 0"
+    [ -s single.npy ] && [ ! -e single_labels.npy ]
+    ok $? "... features only"
+    # Refusals.
+    run_cmd "$dlhost" predict img.cfg --weights runs/img/last.safetensors \
+        --input small/dog/0.png --out r.csv --set 'data.test.color="grey"'
+    is "$RC" 2 "a grey reading of an rgb model's input: refused (exit 2)"
+    like "$ERR_FILE" "data.test: sample shape [1, 512, 512] differs from data.train's [3, 512, 512]" \
+        "... naming the channel counts"
+    run_cmd "$dlhost" predict c.cfg --weights $w --input small/dog/0.png --out r.csv
+    is "$RC" 2 "an image for a model of 2 features: refused (exit 2)"
+    like "$ERR_FILE" "data.test: sample shape [3, 512, 512] differs from data.train's [2]" \
+        "... naming the shapes"
+    head -c 100 small/dog/0.png >cut.png
+    run_cmd "$dlhost" predict img.cfg --weights runs/img/last.safetensors --input cut.png \
+        --out r.csv
+    is "$RC" 1 "a cut-off PNG exits 1"
+    like "$ERR_FILE" "cut.png" "... naming it"
+    printf 'not an image\n' >text.png
+    run_cmd "$dlhost" predict img.cfg --weights runs/img/last.safetensors --input text.png \
+        --out r.csv
+    is "$RC" 1 "a .png that is no image exits 1"
+    like "$ERR_FILE" "text.png" "... naming it"
+    mkdir empty
+    run_cmd "$dlhost" predict img.cfg --weights runs/img/last.safetensors --input empty \
+        --out r.csv
+    is "$RC" 1 "a folder without images exits 1"
+    like "$ERR_FILE" "empty: no .png/.jpg/.jpeg files (label = \"none\" reads the images directly in the folder)" \
+        "... and says so"
+    [ ! -e r.csv ]
+    ok $? "... none of them writes a file"
 else
     skip "images: no imagefolder reader"
 fi
