@@ -79,15 +79,17 @@ static const struct {
     "                        same numbers to FILE\n" },
     { "predict", cmd_infer,
     "  predict CFG --weights FILE --input DATA [--out FILE] [--top K]\n"
-    "          [--backend NAME] [--set KEY=VALUE]...\n"
-    "                        the weights of FILE applied to DATA (read by\n"
-    "                        data.train's reader, its file replaced): per sample\n"
-    "                        a CSV row of the top K classes (default up to 5) and\n"
+    "          [--batch N] [--reader TYPE] [--backend NAME] [--set KEY=VALUE]...\n"
+    "                        the weights of FILE applied to DATA (read by reader\n"
+    "                        TYPE, else data.train's, its file replaced; labels\n"
+    "                        optional; one PNG or JPEG image too): per sample a\n"
+    "                        CSV row of the top K classes (default up to 5) and\n"
     "                        their probabilities, or the regression outputs, into\n"
-    "                        FILE (default predictions.csv; - for stdout)\n" },
+    "                        FILE (default predictions.csv; - for stdout), N\n"
+    "                        samples a batch\n" },
     { "embed", cmd_infer,
     "  embed CFG --weights FILE --layer NAME --out FILE.npy [--input DATA]\n"
-    "          [--backend NAME] [--set KEY=VALUE]...\n"
+    "          [--batch N] [--reader TYPE] [--backend NAME] [--set KEY=VALUE]...\n"
     "                        layer NAME's output per sample of DATA (default\n"
     "                        data.test, else data.train) as a float32 .npy (N, D),\n"
     "                        the labels alongside in FILE_labels.npy\n" },
@@ -584,7 +586,7 @@ static int cmd_infer(const char *cmd, int argc, char **argv)
 {
     int is_embed = strcmp(cmd, "embed") == 0;
     const char *backend = NULL, *weights = NULL, *input = NULL, *layer = NULL, *top_s = NULL;
-    const char *out = is_embed ? NULL : "predictions.csv";
+    const char *out = is_embed ? NULL : "predictions.csv", *batch_s = NULL, *reader = NULL;
     cli_list sets = { 0 };
     const cli_opt opts[] = {
         { .name = "--backend", .value = &backend },
@@ -594,6 +596,8 @@ static int cmd_infer(const char *cmd, int argc, char **argv)
         { .name = "--out", .value = &out },
         { .name = "--top", .only = " predict ", .value = &top_s },
         { .name = "--layer", .only = " embed ", .value = &layer },
+        { .name = "--batch", .value = &batch_s },
+        { .name = "--reader", .value = &reader },
     };
     cli_list *lists[] = { &sets };
     const char **room, *cfg_path;
@@ -623,22 +627,38 @@ static int cmd_infer(const char *cmd, int argc, char **argv)
                              top > 1000000))
         status = usage_error("predict: --top: expected a whole number from 1 to 1000000, "
                              "got '%s'", top_s);
+    long batch = 0;
+    if (!status && batch_s && (batch = strtol(batch_s, &end, 10), !*batch_s || *end ||
+                               batch < 1 || batch > 1000000))
+        status = usage_error("%s: --batch: expected a whole number from 1 to 1000000, "
+                             "got '%s'", cmd, batch_s);
+    if (!status && reader && (!reader[0] || !input))
+        status = usage_error("%s: --reader needs %s", cmd, input ? "a dataset type"
+                             : "--input DATA (it names the reader of DATA)");
     dlh_config *cfg = NULL;
+    if (!status) {
+        dlh_registry_load_all(0);
+        dlh_error_clear();
+    }
     int rc = status ? 0 : dlh_config_load(cfg_path, &cfg);
-    for (int i = 0; !status && rc == 0 && i < sets.n; i++)
-        if ((rc = dlh_config_set(cfg, sets.v[i])) < 0)
-            dlh_error_prefix("--set %s: ", sets.v[i]);
-    if (!status && rc == 0 && input)
-        rc = dlh_predict_input(cfg, input);
+    /* data.test's settings go to the group --input makes (predict.h). */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; !status && rc == 0 && i < sets.n; i++)
+            if ((input && strncmp(sets.v[i], "data.test.", 10) == 0 ? 1 : 0) == pass &&
+                (rc = dlh_config_set(cfg, sets.v[i])) < 0)
+                dlh_error_prefix("--set %s: ", sets.v[i]);
+        if (!status && rc == 0 && input && pass == 0)
+            rc = dlh_predict_input(cfg, input, reader);
+    }
     free(room);
     if (status || rc < 0) {
         dlh_config_free(cfg);
+        dlh_registry_clear();
         return status ? status : report(rc, rc == DLH_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE);
     }
-    dlh_registry_load_all(0);
     dlh_error_clear();
-    rc = is_embed ? dlh_embed(cfg, backend, weights, layer, out, stderr)
-                  : dlh_predict(cfg, backend, weights, out, (int)top, stderr);
+    rc = is_embed ? dlh_embed(cfg, backend, weights, layer, out, batch, stderr)
+                  : dlh_predict(cfg, backend, weights, out, (int)top, batch, stderr);
     fflush(stdout);
     status = rc < 0 ? report(rc, exit_status(rc)) : 0;
     dlh_config_free(cfg);

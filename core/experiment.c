@@ -261,10 +261,12 @@ static int exp_same_data(dlh_experiment *e, const char *label, const dlh_exp_dat
         dlh_error_set("%s: sample shape %s differs from data.train's %s", label, sb, sa);
         return dlh_exp_locate(tp, NULL, DLH_ESHAPE);
     }
-    if (a->label_kind != b->label_kind)
+    if (a->label_kind != b->label_kind &&
+        !(b->label_kind == DLH_LABEL_NONE && other == &e->test &&
+          (e->flags_ & DLH_EXP_UNLABELLED_TEST)))
         return dlh_exp_error_at(tp, NULL, "%s: %s labels, but data.train has %s labels", label,
                             exp_label_kind(b->label_kind), exp_label_kind(a->label_kind));
-    if (a->label_kind == DLH_LABEL_DENSE && !exp_shape_equal(&a->label, &b->label)) {
+    if (b->label_kind == DLH_LABEL_DENSE && !exp_shape_equal(&a->label, &b->label)) {
         dlh_shape_format(&a->label, sa, sizeof sa);
         dlh_shape_format(&b->label, sb, sizeof sb);
         dlh_error_set("%s: label shape %s differs from data.train's %s", label, sb, sa);
@@ -1451,6 +1453,12 @@ static int exp_build(dlh_experiment *e, const char *backend_override, int64_t ma
 int dlh_experiment_new(dlh_config *cfg, const char *backend_override, int64_t max_batch,
                        dlh_experiment **out)
 {
+    return dlh_experiment_new_ex(cfg, backend_override, max_batch, 0, out);
+}
+
+int dlh_experiment_new_ex(dlh_config *cfg, const char *backend_override, int64_t max_batch,
+                          int flags, dlh_experiment **out)
+{
     *out = NULL;
     dlh_experiment *e = calloc(1, sizeof *e);
     if (!e) {
@@ -1458,6 +1466,7 @@ int dlh_experiment_new(dlh_config *cfg, const char *backend_override, int64_t ma
         return DLH_ENOMEM;
     }
     e->cfg = cfg;
+    e->flags_ = flags;
     int rc = exp_build(e, backend_override, max_batch);
     if (rc) {
         dlh_experiment_free(e);

@@ -159,6 +159,8 @@ typedef struct dlh_experiment {
     dlh_params **params_;
     size_t n_params_, cap_params_;
     char *name_buf_;
+    /* DLH_EXP_UNLABELLED_TEST (dlh_experiment_new_ex). */
+    int flags_;
 } dlh_experiment;
 
 /* Builds cfg.  backend_override (may be NULL) replaces backend.type; when it
@@ -169,6 +171,11 @@ typedef struct dlh_experiment {
    NULL; everything built so far is freed. */
 int dlh_experiment_new(dlh_config *cfg, const char *backend_override, int64_t max_batch,
                        dlh_experiment **out);
+/* dlh_experiment_new with flags: DLH_EXP_UNLABELLED_TEST accepts a data.test
+   without labels whatever data.train has (predict.c: inference data). */
+#define DLH_EXP_UNLABELLED_TEST 1
+int dlh_experiment_new_ex(dlh_config *cfg, const char *backend_override, int64_t max_batch,
+                          int flags, dlh_experiment **out);
 /* Destroys every component and frees all memory; NULL is a no-op. */
 void dlh_experiment_free(dlh_experiment *e);
 

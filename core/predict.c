@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <libconfig.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "experiment.h"
 #include "graph.h"
 #include "metrics.h"
+#include "registry.h"
 #include "rundir.h"
 #include "safetensors.h"
 
@@ -56,22 +58,126 @@ static int predict_copy(config_setting_t *parent, const char *name,
     return 0;
 }
 
-int dlh_predict_input(dlh_config *cfg, const char *input)
+/* The file parameter of the readers dlhost ships ("x" or "path" for npy,
+   by the input's name), else NULL. */
+static const char *predict_file_key(const char *type, const char *input)
+{
+    size_t n = strlen(input);
+    if (strcmp(type, "csv") == 0 || strcmp(type, "imagefolder") == 0)
+        return "path";
+    if (strcmp(type, "idx") == 0)
+        return "images";
+    if (strcmp(type, "npy") == 0)
+        return n > 4 && strcmp(input + n - 4, ".npz") == 0 ? "path" : "x";
+    return NULL;
+}
+
+/* 1 when the file starts as a PNG or a JPEG does. */
+static int predict_is_image(const char *path)
+{
+    unsigned char m[8] = { 0 };
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(m, 1, sizeof m, f) : 0;
+    if (f)
+        fclose(f);
+    return (got >= 8 && memcmp(m, "\x89PNG\r\n\x1a\n", 8) == 0) ||
+           (got >= 3 && m[0] == 0xff && m[1] == 0xd8 && m[2] == 0xff);
+}
+
+/* 1 when folder `path` holds a sub-folder (not hidden): a class folder. */
+static int predict_has_subfolder(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *de;
+    int found = 0;
+    while (d && !found && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *p = malloc(strlen(path) + strlen(de->d_name) + 2);
+        struct stat st;
+        if (p) {
+            sprintf(p, "%s/%s", path, de->d_name);
+            found = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+        }
+        free(p);
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* The field count of the first data line of CSV file `path` (after the
+   header line with `header`), or -1 when it cannot be read. */
+static int64_t predict_csv_fields(const char *path, int header, char delim)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    int64_t n = -1, line = 0;
+    int c = 0;
+    while (n < 0 && c != EOF) {
+        int64_t k = 1, any = 0;
+        while ((c = getc(f)) != EOF && c != '\n') {
+            k += c == delim;
+            any |= c != ' ' && c != '\t' && c != '\r';
+        }
+        if (line++ >= (header ? 1 : 0) && any)
+            n = k;
+    }
+    fclose(f);
+    return n;
+}
+
+/* src's file (member key) resolved as the reader would: relative to the
+   experiment file's folder. */
+static char *predict_cfg_file(dlh_config *cfg, config_setting_t *src, const char *key)
+{
+    const char *v = NULL, *cp = dlh_config_path(cfg);
+    if (!config_setting_lookup_string(src, key, &v))
+        return NULL;
+    const char *slash = strrchr(cp, '/');
+    size_t nd = v[0] == '/' || !slash ? 0 : (size_t)(slash - cp) + 1;
+    char *s = malloc(nd + strlen(v) + 1);
+    if (s) {
+        memcpy(s, cp, nd);
+        strcpy(s + nd, v);
+    }
+    return s;
+}
+
+/* A CSV input without the label (and weight) columns of `src`, whose file
+   has them: one field per feature. */
+static int predict_csv_unlabelled(dlh_config *cfg, config_setting_t *src,
+                                  const char *input)
+{
+    int header = 0, ival = 1;
+    const char *delim = ",", *label = "class";
+    config_setting_lookup_bool(src, "header", &header);
+    config_setting_lookup_string(src, "delimiter", &delim);
+    config_setting_lookup_string(src, "label", &label);
+    if (strcmp(label, "none") == 0 || strlen(delim) != 1)
+        return 0;
+    int64_t nl = 1;
+    if (strcmp(label, "dense") == 0 && config_setting_lookup_int(src, "label_columns", &ival))
+        nl = ival;
+    nl += config_setting_lookup(src, "weight_column") != NULL;
+    char *ref = predict_cfg_file(cfg, src, "path");
+    int64_t want = ref ? predict_csv_fields(ref, header, delim[0]) : -1;
+    int64_t have = predict_csv_fields(input, header, delim[0]);
+    free(ref);
+    return want > nl && have == want - nl;
+}
+
+int dlh_predict_input(dlh_config *cfg, const char *input, const char *reader)
 {
     config_setting_t *data = config_setting_lookup(dlh_config_root(cfg), "data");
     config_setting_t *train = data ? config_setting_lookup(data, "train") : NULL;
+    config_setting_t *old = data ? config_setting_lookup(data, "test") : NULL;
     const char *cfgp = dlh_config_path(cfg);
-    if (!train || !config_setting_is_group(train)) {
+    const char *ttype = NULL, *otype = NULL;
+    if (!train || !config_setting_is_group(train) ||
+        !config_setting_lookup_string(train, "type", &ttype)) {
         dlh_error_set("%s: --input needs data.train (its reader reads the input)", cfgp);
-        return DLH_ECONFIG;
-    }
-    /* The reader's file parameter, and the parameters dropped with it. */
-    const char *key = config_setting_lookup(train, "path") ? "path"
-                      : config_setting_lookup(train, "images") ? "images"
-                      : config_setting_lookup(train, "x") ? "x" : NULL;
-    if (!key) {
-        dlh_error_set("%s: data.train has no 'path', 'images' or 'x' parameter: --input "
-                      "cannot name its reader's file", cfgp);
         return DLH_ECONFIG;
     }
     struct stat st;
@@ -79,9 +185,45 @@ int dlh_predict_input(dlh_config *cfg, const char *input)
         dlh_error_set("--input %s: %s", input, strerror(errno));
         return DLH_ECONFIG;
     }
-    int npy_files = strcmp(key, "x") == 0;
-    const char *drop[] = { "limit", "weights", npy_files ? "y" : "",
-                           strcmp(key, "images") == 0 ? "labels" : "" };
+    /* The reader: --reader, an image file's, or data.train's. */
+    int image = S_ISREG(st.st_mode) && predict_is_image(input);
+    const char *type = reader ? reader : image ? "imagefolder" : ttype;
+    const dlh_component *comp = dlh_registry_find(DLH_KIND_DATASET, type);
+    if (!comp) {
+        dlh_error_prefix("--reader: ");
+        return DLH_ECONFIG;
+    }
+    /* Its parameters: those of data.test or data.train where it is their
+       reader, else data.train's that it declares. */
+    if (old && !(config_setting_is_group(old) &&
+                 config_setting_lookup_string(old, "type", &otype) && strcmp(otype, type) == 0))
+        old = NULL;
+    config_setting_t *src = old ? old : train;
+    int same = old || strcmp(ttype, type) == 0;
+    const char *key = predict_file_key(type, input);
+    if (!key)
+        key = config_setting_lookup(src, "path") ? "path"
+              : config_setting_lookup(src, "images") ? "images"
+              : config_setting_lookup(src, "x") ? "x" : NULL;
+    if (!key) {
+        dlh_error_set("%s: data.train has no 'path', 'images' or 'x' parameter: --input "
+                      "cannot name its reader's file", cfgp);
+        return DLH_ECONFIG;
+    }
+    int npy_files = strcmp(type, "npy") == 0 && strcmp(key, "x") == 0;
+    int csv_bare = strcmp(type, "csv") == 0 && same && predict_csv_unlabelled(cfg, src, input);
+    /* An image, or a folder of images without class folders. */
+    int img_bare = strcmp(type, "imagefolder") == 0 &&
+                   (S_ISREG(st.st_mode) || !predict_has_subfolder(input));
+    int bare = npy_files || csv_bare || img_bare;
+    /* Read one batch at a time where the reader can (README). */
+    int stream = (strcmp(type, "csv") == 0 || strcmp(type, "npy") == 0 ||
+                  strcmp(type, "idx") == 0) && !config_setting_lookup(src, "stream");
+    const char *drop[] = { "limit", "weights", "type",
+                           npy_files ? "y" : "", bare ? "label" : "",
+                           strcmp(key, "images") == 0 ? "labels" : "",
+                           csv_bare ? "label_column" : "",
+                           csv_bare ? "label_columns" : "", csv_bare ? "weight_column" : "" };
     char *abs = NULL;
     if (input[0] == '/') {
         abs = strdup(input);
@@ -95,27 +237,51 @@ int dlh_predict_input(dlh_config *cfg, const char *input)
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
     }
+    /* An old data.test is replaced; where it gives the parameters, they
+       are read from a copy of it. */
+    int bad = 0;
+    if (old) {
+        config_setting_t *tmp = config_setting_add(data, "predict_src_", CONFIG_TYPE_GROUP);
+        for (int i = 0; tmp && !bad && i < config_setting_length(old); i++) {
+            const config_setting_t *m = config_setting_get_elem(old, (unsigned)i);
+            bad = predict_copy(tmp, config_setting_name(m), m) != 0;
+        }
+        bad = bad || !tmp;
+        src = tmp;
+    }
     if (config_setting_lookup(data, "test"))
         config_setting_remove(data, "test");
-    config_setting_t *test = config_setting_add(data, "test", CONFIG_TYPE_GROUP);
-    int bad = !test;
-    for (int i = 0; !bad && i < config_setting_length(train); i++) {
-        const config_setting_t *m = config_setting_get_elem(train, (unsigned)i);
+    config_setting_t *test = bad ? NULL : config_setting_add(data, "test", CONFIG_TYPE_GROUP);
+    bad = !test;
+    config_setting_t *s = bad ? NULL : config_setting_add(test, "type", CONFIG_TYPE_STRING);
+    bad = bad || !s || !config_setting_set_string(s, type);
+    for (int i = 0; !bad && i < config_setting_length(src); i++) {
+        const config_setting_t *m = config_setting_get_elem(src, (unsigned)i);
         const char *name = config_setting_name(m);
-        int skip = strcmp(name, key) == 0 || (npy_files && strcmp(name, "label") == 0);
+        /* Another reader's files are not this one's. */
+        int files = strcmp(name, "path") == 0 || strcmp(name, "images") == 0 ||
+                    strcmp(name, "x") == 0 || strcmp(name, "y") == 0;
+        int skip = strcmp(name, key) == 0 ||
+                   (!same && (files || !dlh_component_param(comp, name)));
         for (size_t k = 0; k < sizeof drop / sizeof *drop; k++)
             skip |= strcmp(name, drop[k]) == 0;
         if (!skip)
             bad = predict_copy(test, name, m) != 0;
     }
-    config_setting_t *s = bad ? NULL : config_setting_add(test, key, CONFIG_TYPE_STRING);
+    s = bad ? NULL : config_setting_add(test, key, CONFIG_TYPE_STRING);
     bad = bad || !s || !config_setting_set_string(s, abs);
-    /* npy's x without y: no labels (label = "none"). */
-    if (!bad && npy_files) {
+    /* npy's x without y, a CSV of features only, bare images: no labels. */
+    if (!bad && bare) {
         s = config_setting_add(test, "label", CONFIG_TYPE_STRING);
         bad = !s || !config_setting_set_string(s, "none");
     }
+    if (!bad && stream) {
+        s = config_setting_add(test, "stream", CONFIG_TYPE_BOOL);
+        bad = !s || !config_setting_set_bool(s, 1);
+    }
     free(abs);
+    if (config_setting_lookup(data, "predict_src_"))
+        config_setting_remove(data, "predict_src_");
     if (bad) {
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
@@ -150,7 +316,7 @@ static void predict_free(predict_ctx *c)
 /* Builds the experiment, loads `weights` into it and opens the batcher
    over its data (data.test, else with train_too data.train). */
 static int predict_open(dlh_config *cfg, const char *backend, const char *weights,
-                        const char *cmd, int train_too, predict_ctx **out)
+                        const char *cmd, int train_too, int64_t batch, predict_ctx **out)
 {
     predict_ctx *c = calloc(1, sizeof *c);
     dlh_st_file *f = NULL;
@@ -160,7 +326,7 @@ static int predict_open(dlh_config *cfg, const char *backend, const char *weight
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
     }
-    int rc = dlh_experiment_new(cfg, backend, 0, &c->e);
+    int rc = dlh_experiment_new_ex(cfg, backend, batch, DLH_EXP_UNLABELLED_TEST, &c->e);
     if (rc) {
         free(c);
         return rc;
@@ -372,10 +538,10 @@ static int predict_batch(void *arg, predict_ctx *c, const dlh_batch *b)
 }
 
 int dlh_predict(dlh_config *cfg, const char *backend, const char *weights, const char *out,
-                int top, FILE *msg)
+                int top, int64_t batch, FILE *msg)
 {
     predict_ctx *c;
-    int rc = predict_open(cfg, backend, weights, "predict", 0, &c);
+    int rc = predict_open(cfg, backend, weights, "predict", 0, batch, &c);
     if (rc)
         return rc;
     dlh_experiment *e = c->e;
@@ -480,10 +646,10 @@ static int embed_batch(void *arg, predict_ctx *c, const dlh_batch *b)
 }
 
 int dlh_embed(dlh_config *cfg, const char *backend, const char *weights, const char *layer,
-              const char *out, FILE *msg)
+              const char *out, int64_t batch, FILE *msg)
 {
     predict_ctx *c;
-    int rc = predict_open(cfg, backend, weights, "embed", 1, &c);
+    int rc = predict_open(cfg, backend, weights, "embed", 1, batch, &c);
     if (rc)
         return rc;
     dlh_experiment *e = c->e;

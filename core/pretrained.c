@@ -418,6 +418,20 @@ int dlh_pretrained_apply(dlh_experiment *e, int load, char **report)
     }
     if (err.oom || r.oom)
         goto nomem;
+    /* A dlhost checkpoint's optimiser state ("optim.*" beside its
+       "optimizer" metadata) and whitening statistics are not model
+       tensors: neither unexpected nor loaded. */
+    size_t n_state = 0;
+    const char *opt = dlh_st_meta_get(f, "optimizer");
+    for (size_t i = 0; i < nf; i++) {
+        const char *fn = dlh_st_at(f, i)->name;
+        int state = opt && strncmp(fn, "optim.", 6) == 0;
+        if (fpick[i] && (state || strcmp(fn, DLH_WHITEN_KEY) == 0 ||
+                         strcmp(fn, DLH_WHITEN_MEAN_KEY) == 0)) {
+            fpick[i] = 0;
+            n_state += state;
+        }
+    }
     size_t n_unexp = 0;
     for (size_t i = 0; i < nf; i++)
         n_unexp += fpick[i] && !pt_skipped(&c, fnames[i]);
@@ -473,6 +487,9 @@ int dlh_pretrained_apply(dlh_experiment *e, int load, char **report)
     for (size_t i = 0; i < nf; i++)
         fpick[i] = fpick[i] && !pt_skipped(&c, fnames[i]);
     pt_list(&r, "unexpected", (const char *const *)fnames, fpick, nf, "(ignored)");
+    if (n_state > 0)
+        pt_add(&r, "  %-15s %zu (ignored: %s's, of a dlhost checkpoint)\n", "optimiser state",
+               n_state, opt);
     pt_add(&r, "  %-15s 0\n", "shape mismatch");
     for (size_t k = 0; k < n; k++)
         pick[k] = m[k].skipped;

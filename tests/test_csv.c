@@ -134,6 +134,42 @@ static void test_class_no_header(void)
     close_csv(&o);
 }
 
+/* stream = true: the rows parsed from the file at each read give the same
+   values in any order (2, 0, 2: back to the top), a bad row failing there;
+   the weights are held. */
+static void test_stream(void)
+{
+    opened o;
+    open_csv(&o, put("\xEF\xBB\xBF" "a,b,w,c\r\n1.5,2,0.5,3\r\n-4e-1,5,2,6\r\n\r\n"),
+             "header = true; label = \"dense\"; weight_column = 2; stream = true;");
+    ok(o.rc == 0 && o.info.n_samples == 2 && o.info.sample.dim[0] == 2,
+       "stream: BOM, header, CRLF, dense, weights: opens, 2 samples (%s)", o.msg);
+    int64_t idx[] = { 1, 0, 1, 1 };
+    float x[8], y[4], w[2];
+    const float wx[] = { -0.4f, 5, 1.5f, 2, -0.4f, 5, -0.4f, 5 }, wy[] = { 6, 3, 6, 6 };
+    ok(csv->read(o.state, idx, 4, x, y) == 0 && floats_eq(x, wx, 8) && floats_eq(y, wy, 4),
+       "stream: rows 1, 0, 1, 1 read back");
+    ok(csv->read_weights(o.state, idx, 2, w) == 0 && w[0] == 2 && w[1] == 0.5f,
+       "stream: the weights");
+    ok(csv->read(o.state, idx, 1, x, NULL) == 0 && x[0] == -0.4f, "stream: without labels");
+    close_csv(&o);
+
+    open_csv(&o, put("1,2,3,0\n4,5,6,2\n7.5,-8,9e1,1\n"), "stream = true;");
+    int64_t i3[] = { 2, 0, 2 };
+    float x3[9], y3[3];
+    const float wx3[] = { 7.5f, -8.0f, 90.0f, 1, 2, 3, 7.5f, -8.0f, 90.0f };
+    const float wy3[] = { 1, 0, 1 };
+    ok(o.rc == 0 && o.info.n_classes == 3 && csv->read(o.state, i3, 3, x3, y3) == 0 &&
+       floats_eq(x3, wx3, 9) && floats_eq(y3, wy3, 3),
+       "stream: class labels, rows 2, 0, 2 (%s)", o.msg);
+    close_csv(&o);
+
+    open_csv(&o, put("1,2,0\n1,x,1\n"), "stream = true;");
+    ok(o.rc == DLH_EDATA && strstr(o.msg, ":2: field 2: 'x' is not a number"),
+       "stream: a bad field is found at open (%s)", o.msg);
+    close_csv(&o);
+}
+
 static void test_header_crlf_dense(void)
 {
     opened o;
@@ -348,6 +384,7 @@ int main(void)
 
     test_class_no_header();
     test_header_crlf_dense();
+    test_stream();
     test_delimiters_and_columns();
     test_bad_rows();
     test_bad_params();

@@ -259,15 +259,17 @@ static void mnist_like(bytes *img, bytes *lab)
 
 /* ---------------------------------------------------------------- good files */
 
-static void test_ubyte(int gz)
+/* With `stream`: stream = true, the same samples read from the file (2, 0,
+   2, 1: seeks back, and a gzip stream started again). */
+static void test_ubyte(int gz, int stream)
 {
-    const char *kind = gz ? "gzip" : "raw";
+    const char *kind = gz ? stream ? "gzip stream" : "gzip" : stream ? "raw stream" : "raw";
     bytes img, lab;
     mnist_like(&img, &lab);
     char ipath[4200];
     snprintf(ipath, sizeof ipath, "%s", put_bytes(&img, gz));
     opened o;
-    open_idx(&o, ipath, put_bytes(&lab, gz), "");
+    open_idx(&o, ipath, put_bytes(&lab, gz), stream ? "stream = true;" : "");
     ok(o.rc == 0, "%s ubyte 3 x 2 x 2 with labels: opens (%s)", kind, o.msg);
     ok(o.info.n_samples == 3, "%s: 3 samples", kind);
     ok(shape_is(&o.info.sample, 3, 1, 2, 2), "%s: 2-D samples get a channel axis: "
@@ -742,8 +744,10 @@ int main(void)
     }
     idx = c->ops;
 
-    test_ubyte(0);
-    test_ubyte(1);
+    test_ubyte(0, 0);
+    test_ubyte(1, 0);
+    test_ubyte(0, 1);
+    test_ubyte(1, 1);
     test_types();
     test_limit_and_members();
     test_bad_headers();

@@ -587,6 +587,44 @@ static void test_class_names(void)
     close_imf(&o);
 }
 
+/* label = "none": one image file, or the images directly in a folder (its
+   class folders not read), each as the labelled reader gives it; no labels. */
+static void test_unlabelled(void)
+{
+    char root[8300], one[8400];
+    copy_fixture("Zebra/grey.png", "bare/b.png");
+    copy_fixture("Zebra/grey.png", "bare/a.png");
+    copy_fixture("Zebra/grey.png", "bare/cls/c.png");
+    put("bare/notes.txt", "x", 1);
+    snprintf(root, sizeof root, "%s/bare", dir);
+    snprintf(one, sizeof one, "%s/bare/a.png", dir);
+    opened o, f;
+    open_imf(&o, root, "label = \"none\"; color = \"grey\";");
+    ok(o.rc == 0 && o.info.n_samples == 2 && o.info.label_kind == DLH_LABEL_NONE &&
+       o.info.n_classes == 0, "label = none: a folder's 2 images, no labels (%s)", o.msg);
+    open_imf(&f, one, "label = \"none\"; color = \"grey\";");
+    ok(f.rc == 0 && f.info.n_samples == 1 && f.info.label_kind == DLH_LABEL_NONE &&
+       shape_is(&f.info.sample, o.info.sample.dim[0], o.info.sample.dim[1],
+                o.info.sample.dim[2]), "label = none: one image file, one sample (%s)", f.msg);
+    size_t m = (size_t)(f.info.sample.dim[0] * f.info.sample.dim[1] * f.info.sample.dim[2]);
+    float *a = calloc(2 * m, sizeof *a), *b = calloc(m, sizeof *b), y = -1;
+    int64_t i1 = 1, i0 = 0;
+    ok(a && b && o.rc == 0 && f.rc == 0 && imf->read(o.state, &i1, 1, a, &y) == 0 &&
+       imf->read(f.state, &i0, 1, b, NULL) == 0 && memcmp(a, b, m * sizeof *a) == 0 &&
+       y == -1, "label = none: the same pixels, y untouched");
+    free(a);
+    free(b);
+    close_imf(&o);
+    close_imf(&f);
+    put("bare2/cls/c.png", "x", 1);
+    snprintf(root, sizeof root, "%s/bare2", dir);
+    char want[8500];
+    snprintf(want, sizeof want, "%s: no .png/.jpg/.jpeg files (label = \"none\" reads the "
+             "images directly in the folder)", root);
+    bad("label = none: a folder of class folders only", root, "label = \"none\";",
+        DLH_EDATA, want);
+}
+
 /* Resized samples against torchvision's resize, cached (floats) and not. */
 static void test_resized(int cached)
 {
@@ -935,6 +973,7 @@ int main(void)
     test_tree(0, 0);
     test_tree(1, 0);
     test_class_names();
+    test_unlabelled();
     test_resized(1);
     test_resized(0);
     test_mixed_sizes();

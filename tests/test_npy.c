@@ -351,16 +351,22 @@ static void test_npz(void)
     float x[12], y[8];
     const float wx[] = { 0, 0.25f, 0.5f, 0.75f, 1, 1.25f, 1.5f, 1.75f, 2, 2.25f, 2.5f, 2.75f };
     const float wy[] = { 1, 0, 2, 1 };
-    for (int k = 0; k < 3; k++) {
-        snprintf(params, sizeof params, "path = \"%s\";", fx(files[k]));
+    /* Then each with stream = true: x converted at each read. */
+    for (int k = 0; k < 6; k++) {
+        snprintf(params, sizeof params, "path = \"%s\";%s", fx(files[k % 3]),
+                 k >= 3 ? " stream = true;" : "");
         open_npy(&o, params);
         ok(o.rc == 0 && o.info.n_samples == 4 && shape_is(&o.info.sample, 1, 3, 0, 0) &&
            o.info.label_kind == DLH_LABEL_CLASS && o.info.n_classes == 3,
-           "%s (%s): x and y by default, 4 samples, 3 classes (%s)", files[k],
-           k == 0 ? "np.savez" : k == 1 ? "np.savez_compressed" : "ZIP64 records",
-           o.msg);
+           "%s (%s)%s: x and y by default, 4 samples, 3 classes (%s)", files[k % 3],
+           k % 3 == 0 ? "np.savez" : k % 3 == 1 ? "np.savez_compressed" : "ZIP64 records",
+           k >= 3 ? ", stream" : "", o.msg);
+        int64_t back[] = { 3, 0, 3, 1 };
+        const float wb[] = { 2.25f, 2.5f, 2.75f, 0, 0.25f, 0.5f };
         ok(o.rc == 0 && npy->read(o.state, all, 4, x, y) == 0 && floats_eq(x, wx, 12) &&
-           floats_eq(y, wy, 4), "%s: values and labels read back", files[k]);
+           floats_eq(y, wy, 4) && npy->read(o.state, back, 2, x, NULL) == 0 &&
+           floats_eq(x, wb, 6), "%s%s: values and labels read back, in any order",
+           files[k % 3], k >= 3 ? ", stream" : "");
         close_npy(&o);
     }
     /* Arrays named as np.load's keys, with or without ".npy". */

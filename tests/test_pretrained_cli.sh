@@ -282,4 +282,42 @@ else
     skip "no python3 with torch: the committed torch files are not regenerated"
 fi
 
+# ---- a run's last.safetensors with strict = true: its optimiser state is
+# not a model tensor, neither unexpected nor loaded
+exp laststrict 2 "" "pretrained = { file = \"runs/base/last.safetensors\"; strict = true; };"
+run_cmd "$dlhost" init laststrict.cfg --out last0.safetensors
+is "$RC" 0 "strict = true loads a run's last.safetensors"
+like "$OUT_FILE" "  unexpected      0" "... nothing unexpected"
+grep -Eq '^  optimiser state [1-9][0-9]* \(ignored: sgd.s, of a dlhost checkpoint\)$' "$OUT_FILE"
+ok $? "... its optimiser state reported as ignored"
+# shellcheck disable=SC2086
+same runs/base/last.safetensors last0.safetensors $BACKBONE head.weight=head.weight \
+    head.bias=head.bias >/dev/null
+ok $? "... every model tensor loaded bit for bit"
+run_cmd "$dlhost" init renamed.cfg --out renamed1.safetensors
+unlike "$OUT_FILE" "optimiser state" "best.safetensors: no optimiser state to report"
+
+# ---- file is relative to the experiment file's folder, as data paths are
+mkdir -p sub
+exp sub/rel 2 "" "pretrained = { file = \"../runs/base/best.safetensors\"; strict = true; };"
+sed -i 's#path = "train.csv"#path = "../train.csv"#; s#"sub/#"#' sub/rel.cfg
+run_cmd "$dlhost" init sub/rel.cfg --out rel0.safetensors
+is "$RC" 0 "file: relative to the experiment file's folder, not the current one"
+like "$OUT_FILE" "pretrained sub/../runs/base/best.safetensors: 9 tensors" "... and named so"
+(cd sub && "$dlhost" init rel.cfg --out ../rel1.safetensors >/dev/null 2>&1)
+ok $? "... the same from inside that folder"
+cmp -s rel0.safetensors rel1.safetensors
+ok $? "... the same weights"
+exp sub/abs 2 "" "pretrained = { file = \"$PWD/runs/base/best.safetensors\"; strict = true; };"
+sed -i 's#path = "train.csv"#path = "../train.csv"#; s#"sub/#"#' sub/abs.cfg
+run_cmd "$dlhost" init sub/abs.cfg --out abs0.safetensors
+is "$RC" 0 "an absolute file stays as it is"
+like "$OUT_FILE" "pretrained $PWD/runs/base/best.safetensors: 9 tensors" "... and is named so"
+exp sub/gone 2 "" "pretrained = { file = \"runs/base/best.safetensors\"; };"
+sed -i 's#path = "train.csv"#path = "../train.csv"#; s#"sub/#"#' sub/gone.cfg
+run_cmd "$dlhost" init sub/gone.cfg --out gone0.safetensors
+is "$RC" 1 "a file relative to the current folder only is not found (exit 1)"
+like "$ERR_FILE" "pretrained: sub/runs/base/best.safetensors: cannot open: No such file or directory" \
+    "... naming the path it tried"
+
 done_testing

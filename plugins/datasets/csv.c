@@ -7,7 +7,13 @@
  * a wrong model: every row has the same field count, every field is a whole
  * finite number, class labels are integers in [0, 2^24) (exact as floats).
  * Blank lines may only end the file; CRLF line ends and a UTF-8 byte order
- * mark are accepted; quoting is not (numbers never need it). */
+ * mark are accepted; quoting is not (numbers never need it).
+ *
+ * `stream = true` holds no sample in memory (`dlhost predict`): open checks
+ * the whole file line by line as above, keeping only the sample weights,
+ * and read parses the rows it is asked for, going on from the last one read
+ * (reading in order costs one pass; a row before it starts again from the
+ * top).  There is no size limit then. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -37,6 +43,16 @@ typedef struct csv_state {
     int label_kind;             /* dlh_label_kind */
     int64_t n_classes;
     dlh_shape sample;
+    /* stream = true: the open file, the line buffer, the field layout and
+       where the next data row (`cur`) starts. */
+    int stream;
+    FILE *f;
+    char *lbuf;
+    size_t lcap;
+    long data_start;
+    int header;
+    char delim;
+    int64_t fields, label_col, weight_col, cur, line_no;
 } csv_state;
 
 /* A line of the file: [start, start + len), without its "\r\n". */
@@ -44,6 +60,15 @@ typedef struct csv_line {
     char *start;
     size_t len;
 } csv_line;
+
+/* The lines of a buffer, or (f set) of a file read with getline. */
+typedef struct csv_iter {
+    char *buf;
+    size_t size, pos;
+    csv_state *st;              /* with f: its lbuf */
+    FILE *f;
+    int err;                    /* a read error (message set) */
+} csv_iter;
 
 /* The next line after *pos; 0 at the end of the buffer. */
 static int csv_next_line(char *buf, size_t size, size_t *pos, csv_line *line)
@@ -54,6 +79,30 @@ static int csv_next_line(char *buf, size_t size, size_t *pos, csv_line *line)
     char *nl = memchr(s, '\n', size - *pos);
     size_t len = nl ? (size_t)(nl - s) : size - *pos;
     *pos += len + (nl ? 1 : 0);
+    if (len > 0 && s[len - 1] == '\r')
+        len--;
+    line->start = s;
+    line->len = len;
+    return 1;
+}
+
+/* The next line of it; 0 at the end (it->err set on a read error). */
+static int csv_iter_next(csv_iter *it, csv_line *line)
+{
+    if (!it->f)
+        return csv_next_line(it->buf, it->size, &it->pos, line);
+    ssize_t n = getline(&it->st->lbuf, &it->st->lcap, it->f);
+    if (n < 0) {
+        if (ferror(it->f)) {
+            datasets_host->error("%s: read error: %s", it->st->path, strerror(errno));
+            it->err = DLH_EIO;
+        }
+        return 0;
+    }
+    size_t len = (size_t)n;
+    char *s = it->st->lbuf;
+    if (len > 0 && s[len - 1] == '\n')
+        len--;
     if (len > 0 && s[len - 1] == '\r')
         len--;
     line->start = s;
@@ -145,14 +194,13 @@ static int csv_number(const csv_state *st, int64_t line_no, int64_t field,
 }
 
 /* Pass 1: checks field counts and blank lines, counts the data rows. */
-static int csv_scan(csv_state *st, char *buf, size_t size, int header, char delim,
+static int csv_scan(csv_state *st, csv_iter *it, int header, char delim,
                     int64_t *fields, int64_t *rows)
 {
     const dlh_host *host = datasets_host;
-    size_t pos = 0;
     csv_line l;
     int64_t line_no = 0, expected = 0, n = 0, blank_at = 0;
-    while (csv_next_line(buf, size, &pos, &l)) {
+    while (csv_iter_next(it, &l)) {
         line_no++;
         if (header && line_no == 1) {
             if (csv_is_blank(&l)) {
@@ -182,6 +230,8 @@ static int csv_scan(csv_state *st, char *buf, size_t size, int header, char deli
         }
         n++;
     }
+    if (it->err)
+        return it->err;
     if (n == 0) {
         host->error("%s: no data rows%s", st->path, header ? " after the header" : "");
         return DLH_EDATA;
@@ -191,7 +241,6 @@ static int csv_scan(csv_state *st, char *buf, size_t size, int header, char deli
     return 0;
 }
 
-/* Pass 2: parses every field into st->x and st->y. */
 /* What field f of a row is, given the label column (class), the label
    columns (dense: the last n_label fields) and the weight column (-1: none). */
 enum { CSV_FEATURE, CSV_CLASS, CSV_DENSE, CSV_WEIGHT };
@@ -208,68 +257,86 @@ static int csv_role(const csv_state *st, int64_t fields, int64_t f, int64_t labe
     return CSV_FEATURE;
 }
 
-static int csv_parse(csv_state *st, char *buf, size_t size, int header, char delim,
-                     int64_t fields, int64_t label_col, int64_t weight_col)
+/* Parses line l (line_no of the file) into x, y (n_label values; may be
+   NULL when there are none) and *w; a class label above *max_label raises
+   it. */
+static int csv_parse_row(csv_state *st, const csv_line *l, int64_t line_no, int64_t fields,
+                         int64_t label_col, int64_t weight_col, float *x, float *y, float *w,
+                         int64_t *max_label)
 {
     const dlh_host *host = datasets_host;
-    size_t pos = 0;
+    char delim = st->delim;
+    float *yd = y;
+    char *s = l->start, *line_end = l->start + l->len;
+    for (int64_t f = 0; f < fields; f++) {
+        char *e = memchr(s, delim, (size_t)(line_end - s));
+        if (!e)
+            e = line_end;
+        char *next = e + 1;
+        while (s < e && csv_is_space(*s, delim))
+            s++;
+        while (e > s && csv_is_space(e[-1], delim))
+            e--;
+        /* Safe: e points at the delimiter, the line end ('\r' or '\n',
+           both already consumed by csv_next_line), the trimmed tail or
+           the buffer's own terminating NUL. */
+        *e = '\0';
+        float v;
+        int rc = csv_number(st, line_no, f + 1, s, &v);
+        if (rc)
+            return rc;
+        int role = csv_role(st, fields, f, label_col, weight_col);
+        if (role == CSV_WEIGHT) {
+            if (!(v >= 0.0f)) {
+                host->error("%s:%lld: field %lld: weight '%.40s' is negative (sample "
+                            "weights are >= 0)", st->path, (long long)line_no,
+                            (long long)f + 1, s);
+                return DLH_EDATA;
+            }
+            *w = v + 0.0f;
+        } else if (role == CSV_CLASS) {
+            if (!(v >= 0.0f && v < CSV_MAX_CLASS && v == floorf(v))) {
+                host->error("%s:%lld: field %lld: class label '%.40s' is not an "
+                            "integer in [0, 16777216)", st->path,
+                            (long long)line_no, (long long)f + 1, s);
+                return DLH_EDATA;
+            }
+            *y = v + 0.0f;    /* turns -0 into 0 */
+            if ((int64_t)v > *max_label)
+                *max_label = (int64_t)v;
+        } else if (role == CSV_DENSE) {
+            *yd++ = v;
+        } else {
+            *x++ = v;
+        }
+        s = next;
+    }
+    return 0;
+}
+
+/* Pass 2: parses every row into st->x, st->y and st->w (stream: each row
+   into their first row, the weights all kept). */
+static int csv_parse(csv_state *st, csv_iter *it, int header, int64_t fields,
+                     int64_t label_col, int64_t weight_col)
+{
     csv_line l;
     int64_t line_no = 0, row = 0, max_label = -1;
-    while (csv_next_line(buf, size, &pos, &l)) {
+    float wv;
+    while (csv_iter_next(it, &l)) {
         line_no++;
         if ((header && line_no == 1) || csv_is_blank(&l))
             continue;
-        float *x = st->x + row * st->n_feat;
-        float *y = st->y ? st->y + row * st->n_label : NULL;
-        float *yd = y;
-        char *s = l.start, *line_end = l.start + l.len;
-        for (int64_t f = 0; f < fields; f++) {
-            char *e = memchr(s, delim, (size_t)(line_end - s));
-            if (!e)
-                e = line_end;
-            char *next = e + 1;
-            while (s < e && csv_is_space(*s, delim))
-                s++;
-            while (e > s && csv_is_space(e[-1], delim))
-                e--;
-            /* Safe: e points at the delimiter, the line end ('\r' or '\n',
-               both already consumed by csv_next_line), the trimmed tail or
-               the buffer's own terminating NUL. */
-            *e = '\0';
-            float v;
-            int rc = csv_number(st, line_no, f + 1, s, &v);
-            if (rc)
-                return rc;
-            int role = csv_role(st, fields, f, label_col, weight_col);
-            if (role == CSV_WEIGHT) {
-                if (!(v >= 0.0f)) {
-                    host->error("%s:%lld: field %lld: weight '%.40s' is negative (sample "
-                                "weights are >= 0)", st->path, (long long)line_no,
-                                (long long)f + 1, s);
-                    return DLH_EDATA;
-                }
-                st->w[row] = v + 0.0f;
-            } else if (role == CSV_CLASS) {
-                if (!(v >= 0.0f && v < CSV_MAX_CLASS && v == floorf(v))) {
-                    host->error("%s:%lld: field %lld: class label '%.40s' is not an "
-                                "integer in [0, 16777216)", st->path,
-                                (long long)line_no, (long long)f + 1, s);
-                    return DLH_EDATA;
-                }
-                *y = v + 0.0f;    /* turns -0 into 0 */
-                if ((int64_t)v > max_label)
-                    max_label = (int64_t)v;
-            } else if (role == CSV_DENSE) {
-                *yd++ = v;
-            } else {
-                *x++ = v;
-            }
-            s = next;
-        }
+        int64_t at = st->stream ? 0 : row;
+        int rc = csv_parse_row(st, &l, line_no, fields, label_col, weight_col,
+                               st->x + at * st->n_feat,
+                               st->y ? st->y + at * st->n_label : NULL,
+                               st->w ? st->w + row : &wv, &max_label);
+        if (rc)
+            return rc;
         row++;
     }
     st->n_classes = st->label_kind == DLH_LABEL_CLASS ? max_label + 1 : 0;
-    return 0;
+    return it->err;
 }
 
 static int csv_open(const dlh_host *host, dlh_params *p, void **state)
@@ -283,7 +350,7 @@ static int csv_open(const dlh_host *host, dlh_params *p, void **state)
     *state = st;
 
     const char *path, *delim_s;
-    int header, label;
+    int header, label, stream;
     const int no = 0;
     int64_t label_col = -1, label_cols = 1, weight_col = 0;
     const int64_t def_col = -1, def_cols = 1;
@@ -292,13 +359,17 @@ static int csv_open(const dlh_host *host, dlh_params *p, void **state)
     if ((rc = host->param_path(p, "path", NULL, &path)) ||
         (rc = host->param_bool(p, "header", &no, &header)) ||
         (rc = host->param_string(p, "delimiter", ",", &delim_s)) ||
-        (rc = host->param_choice(p, "label", label_names, CSV_LABEL_CLASS, &label)))
+        (rc = host->param_choice(p, "label", label_names, CSV_LABEL_CLASS, &label)) ||
+        (rc = host->param_bool(p, "stream", &no, &stream)))
         return rc;
     if (strlen(delim_s) != 1 || strchr("0123456789.+-eE\"\r\n", delim_s[0]))
         return host->param_error(p, "delimiter", "parameter 'delimiter': expected one "
                                  "character that cannot be part of a number, got \"%s\"",
                                  delim_s);
     char delim = delim_s[0];
+    st->delim = delim;
+    st->stream = stream;
+    st->header = header;
     if (label == CSV_LABEL_CLASS) {
         rc = host->param_int(p, "label_column", &def_col, -(1 << 30), (1 << 30) - 1,
                              &label_col);
@@ -340,8 +411,21 @@ static int csv_open(const dlh_host *host, dlh_params *p, void **state)
 
     char *buf = NULL;
     size_t size = 0;
-    if ((rc = csv_slurp(p, st->path, &buf, &size)))
+    csv_iter it;
+    memset(&it, 0, sizeof it);
+    it.st = st;
+    if (stream) {
+        struct stat sb;
+        unsigned char bom[3];
+        if (!(st->f = datasets_fopen(p, "path", st->path, &sb, &rc)))
+            return rc;
+        size = (size_t)sb.st_size;
+        st->data_start = fread(bom, 1, 3, st->f) == 3 && memcmp(bom, "\xEF\xBB\xBF", 3) == 0
+                         ? 3 : 0;
+        it.f = st->f;
+    } else if ((rc = csv_slurp(p, st->path, &buf, &size))) {
         return rc;
+    }
     if (size == 0) {
         host->error("%s: empty file", st->path);
         free(buf);
@@ -349,12 +433,15 @@ static int csv_open(const dlh_host *host, dlh_params *p, void **state)
     }
     /* Spreadsheets like to start a CSV file with a byte order mark. */
     char *text = buf;
-    if (size >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+    if (!stream && size >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
         text += 3;
         size -= 3;
     }
+    it.buf = text;
+    it.size = size;
     int64_t fields, rows;
-    if ((rc = csv_scan(st, text, size, header, delim, &fields, &rows)))
+    if ((stream && fseek(st->f, st->data_start, SEEK_SET) != 0) ||
+        (rc = csv_scan(st, &it, header, delim, &fields, &rows)))
         goto out;
 
     /* One field per row usually means the delimiter is wrong. */
@@ -432,9 +519,10 @@ static int csv_open(const dlh_host *host, dlh_params *p, void **state)
 
     /* rows * fields <= 2 * size here (every field but the last in a row takes
        a delimiter byte), so these products cannot overflow. */
-    st->x = malloc((size_t)(rows * st->n_feat) * sizeof(float));
+    int64_t held = stream ? 1 : rows;
+    st->x = malloc((size_t)(held * st->n_feat) * sizeof(float));
     if (st->n_label)
-        st->y = malloc((size_t)(rows * st->n_label) * sizeof(float));
+        st->y = malloc((size_t)(held * st->n_label) * sizeof(float));
     if (has_weight)
         st->w = malloc((size_t)rows * sizeof(float));
     if (!st->x || (st->n_label && !st->y) || (has_weight && !st->w)) {
@@ -442,7 +530,17 @@ static int csv_open(const dlh_host *host, dlh_params *p, void **state)
         rc = DLH_ENOMEM;
         goto out;
     }
-    rc = csv_parse(st, text, size, header, delim, fields, label_col, weight_col);
+    st->fields = fields;
+    st->label_col = label_col;
+    st->weight_col = weight_col;
+    it.pos = 0;
+    if (stream && fseek(st->f, st->data_start, SEEK_SET) != 0) {
+        host->error("%s: cannot seek: %s", st->path, strerror(errno));
+        rc = DLH_EIO;
+        goto out;
+    }
+    rc = csv_parse(st, &it, header, fields, label_col, weight_col);
+    st->cur = -1;               /* stream: start again from the top */
 out:
     free(buf);
     return rc;
@@ -466,6 +564,48 @@ static int csv_info(void *state, dlh_dataset_info *info)
     return 0;
 }
 
+/* stream = true: rows idx[0..n) parsed from the file, going on from the
+   last row read (its scratch rows st->x, st->y take what is not asked). */
+static int csv_read_stream(csv_state *st, const int64_t *idx, size_t n, float *x, float *y)
+{
+    csv_iter it;
+    memset(&it, 0, sizeof it);
+    it.st = st;
+    it.f = st->f;
+    size_t nf = (size_t)st->n_feat, nl = (size_t)st->n_label;
+    for (size_t i = 0; i < n; i++) {
+        if (st->cur < 0 || idx[i] < st->cur) {
+            if (fseek(st->f, st->data_start, SEEK_SET) != 0) {
+                datasets_host->error("%s: cannot seek: %s", st->path, strerror(errno));
+                return DLH_EIO;
+            }
+            st->cur = 0;
+            st->line_no = 0;
+        }
+        csv_line l;
+        int64_t max_label = -1;
+        float w;
+        for (;;) {
+            if (!csv_iter_next(&it, &l)) {
+                if (!it.err)
+                    datasets_host->error("%s: the file changed while being read (row %lld "
+                                         "is gone)", st->path, (long long)idx[i]);
+                return it.err ? it.err : DLH_EIO;
+            }
+            st->line_no++;
+            if ((st->header && st->line_no == 1) || csv_is_blank(&l))
+                continue;
+            if (st->cur++ == idx[i])
+                break;
+        }
+        int rc = csv_parse_row(st, &l, st->line_no, st->fields, st->label_col, st->weight_col,
+                               x + i * nf, y && nl ? y + i * nl : st->y, &w, &max_label);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int csv_read(void *state, const int64_t *idx, size_t n, float *x, float *y)
 {
     csv_state *st = state;
@@ -476,6 +616,8 @@ static int csv_read(void *state, const int64_t *idx, size_t n, float *x, float *
             return DLH_EINVAL;
         }
     size_t nf = (size_t)st->n_feat, nl = (size_t)st->n_label;
+    if (st->stream)
+        return csv_read_stream(st, idx, n, x, y);
     for (size_t i = 0; i < n; i++) {
         memcpy(x + i * nf, st->x + (size_t)idx[i] * nf, nf * sizeof(float));
         if (y && nl)
@@ -507,6 +649,9 @@ static void csv_close(void *state)
     free(st->y);
     free(st->w);
     free(st->path);
+    free(st->lbuf);
+    if (st->f)
+        fclose(st->f);
     free(st);
 }
 
@@ -529,5 +674,6 @@ const dlh_param_doc csv_params[] = {
     { "label_columns", DLH_PARAM_INT, "1", 1, 1 << 30, NULL, "the last this many columns are the dense target; only with label = dense" },
     { "weight_column", DLH_PARAM_INT, "", -(1 << 30), (1 << 30) - 1, NULL, "a column of per-sample loss weights, negative from the end; unset: none" },
     { "shape", DLH_PARAM_FLOATS, "", 0, 0, NULL, "each sample's feature shape, positive integers whose product is the feature count; unset: flat" },
+    { "stream", DLH_PARAM_BOOL, "false", 0, 0, NULL, "read rows from the file at each read instead of holding them (no size limit)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };

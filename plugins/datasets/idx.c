@@ -19,7 +19,14 @@
  * `limit = N` keeps the first N samples.  A limit above the sample count is
  * clamped to it (the whole file), so a quick-test limit works with every
  * file; the files themselves are still validated whole, and the class
- * count comes from the whole label file. */
+ * count comes from the whole label file.
+ *
+ * `stream = true` holds no image in memory (`dlhost predict`): open checks
+ * the images file whole (its length; a gzip file is inflated once, a chunk
+ * at a time) and read takes each sample from the file, by its offset in a
+ * raw file, going on in the stream of a gzip one (a sample before the last
+ * one read starts the stream again).  Float values are checked at read.
+ * Labels are held as without it. */
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
@@ -83,6 +90,12 @@ typedef struct idx_state {
     int64_t n, numel;
     int64_t n_classes;
     dlh_shape sample;
+    /* stream = true: the images file open, a sample's bytes, and the next
+       sample in the file (gzip). */
+    int stream;
+    idx_file sf;
+    unsigned char *row;
+    int64_t cur;
 } idx_state;
 
 /* Opens path (a `key` parameter) for reading; a missing file is a mistake in
@@ -453,8 +466,10 @@ static double idx_value(const unsigned char *p, int code, int64_t i)
     }
 }
 
-/* A float value that trains to NaN is worse than no file: refuse it. */
-static int idx_check_finite(const idx_file *f, const unsigned char *p, int64_t n)
+/* A float value that trains to NaN is worse than no file: refuse it (p
+   holds samples first, first + 1, ...). */
+static int idx_check_finite(const idx_file *f, const unsigned char *p, int64_t n,
+                            int64_t first)
 {
     if (f->type->code != IDX_F32 && f->type->code != IDX_F64)
         return 0;
@@ -462,7 +477,7 @@ static int idx_check_finite(const idx_file *f, const unsigned char *p, int64_t n
         double v = idx_value(p, f->type->code, i);
         if (!isfinite(v) || fabs(v) > FLT_MAX) {
             datasets_host->error("%s: sample %" PRId64 ", element %" PRId64 ": %g is not "
-                                 "a finite float32 value", f->path, i / f->numel,
+                                 "a finite float32 value", f->path, first + i / f->numel,
                                  i % f->numel, v);
             return DLH_EDATA;
         }
@@ -481,11 +496,13 @@ static int idx_open(const dlh_host *host, dlh_params *p, void **state)
 
     const char *images, *labels;
     const int64_t all = INT64_MAX;
+    const int no = 0;
     int64_t limit;
     int rc;
     if ((rc = host->param_path(p, "images", NULL, &images)) ||
         (rc = host->param_path(p, "labels", "", &labels)) ||
-        (rc = host->param_int(p, "limit", &all, 1, INT64_MAX, &limit)))
+        (rc = host->param_int(p, "limit", &all, 1, INT64_MAX, &limit)) ||
+        (rc = host->param_bool(p, "stream", &no, &st->stream)))
         return rc;
     st->images_path = strdup(images);
     if (!st->images_path) {
@@ -528,11 +545,28 @@ static int idx_open(const dlh_host *host, dlh_params *p, void **state)
     st->n = limit < fi.dim[0] ? limit : fi.dim[0];
     /* n <= dim[0], so this product is at most data_bytes. */
     int64_t keep = st->n * fi.numel * fi.type->size;
-    if ((rc = idx_load(&fi, keep, &st->x)))
+    if (st->stream) {
+        /* The file checked whole (a raw one's length already), none kept. */
+        unsigned char *none = NULL;
+        rc = fi.gz ? idx_load(&fi, 0, &none) : 0;
+        free(none);
+        if (rc || (rc = idx_file_open(p, "images", images, &st->sf)) ||
+            (rc = idx_header(&st->sf)))
+            goto out;
+        st->sf.path = st->images_path;
+        if (!(st->row = malloc((size_t)(fi.numel * fi.type->size)))) {
+            host->error("%s: out of memory", images);
+            rc = DLH_ENOMEM;
+            goto out;
+        }
+    } else if ((rc = idx_load(&fi, keep, &st->x))) {
         goto out;
-    idx_to_native(st->x, st->n * st->numel, fi.type->size);
-    if ((rc = idx_check_finite(&fi, st->x, st->n * st->numel)))
-        goto out;
+    }
+    if (!st->stream) {
+        idx_to_native(st->x, st->n * st->numel, fi.type->size);
+        if ((rc = idx_check_finite(&fi, st->x, st->n * st->numel, 0)))
+            goto out;
+    }
 
     if (fl.f) {
         if ((rc = idx_load(&fl, fl.data_bytes, &lab)))
@@ -595,6 +629,43 @@ static int idx_info(void *state, dlh_dataset_info *info)
 /* How many samples ahead idx_read prefetches. */
 #define IDX_PREFETCH_AHEAD 4
 
+/* stream = true: sample i's bytes from the file into st->row, native and
+   checked. */
+static int idx_read_stream(idx_state *st, int64_t i)
+{
+    idx_file *f = &st->sf;
+    int64_t bytes = st->numel * st->type->size;
+    size_t got = 0;
+    int rc = 0;
+    if (!f->gz) {
+        if (fseeko(f->f, (off_t)(f->header_bytes + i * bytes), SEEK_SET) != 0) {
+            datasets_host->error("%s: cannot seek: %s", f->path, strerror(errno));
+            return DLH_EIO;
+        }
+    } else if (i < st->cur) {
+        /* Back to the start of the stream. */
+        const char *path = f->path;
+        idx_file_close(f);
+        st->cur = 0;
+        if ((rc = idx_file_open(NULL, "images", path, f)) || (rc = idx_header(f)))
+            return rc;
+    }
+    /* gzip: the samples between are read and dropped. */
+    for (; rc == 0 && f->gz && st->cur < i; st->cur++)
+        if ((rc = idx_read_bytes(f, st->row, (size_t)bytes, &got)) == 0 &&
+            got != (size_t)bytes)
+            rc = idx_truncated(f, st->cur * bytes + (int64_t)got);
+    if (rc || (rc = idx_read_bytes(f, st->row, (size_t)bytes, &got)))
+        return rc;
+    if (got != (size_t)bytes) {
+        datasets_host->error("%s: read error: the file shrank while being read", f->path);
+        return DLH_EIO;
+    }
+    st->cur = i + 1;
+    idx_to_native(st->row, st->numel, st->type->size);
+    return idx_check_finite(f, st->row, st->numel, i);
+}
+
 static int idx_read(void *state, const int64_t *idx, size_t n, float *x, float *y)
 {
     idx_state *st = state;
@@ -606,10 +677,13 @@ static int idx_read(void *state, const int64_t *idx, size_t n, float *x, float *
         }
     size_t m = (size_t)st->numel, size = (size_t)st->type->size;
     for (size_t i = 0; i < n; i++) {
-        const unsigned char *s = st->x + (size_t)idx[i] * m * size;
+        const unsigned char *s = st->stream ? st->row : st->x + (size_t)idx[i] * m * size;
+        int rc = st->stream ? idx_read_stream(st, idx[i]) : 0;
+        if (rc)
+            return rc;
         /* Samples come in shuffled order from memory far larger than the
            caches: fetch a later one while this one converts. */
-        if (i + IDX_PREFETCH_AHEAD < n) {
+        if (!st->stream && i + IDX_PREFETCH_AHEAD < n) {
             const unsigned char *next =
                 st->x + (size_t)idx[i + IDX_PREFETCH_AHEAD] * m * size;
             for (size_t o = 0; o < m * size; o += 64)
@@ -643,6 +717,8 @@ static void idx_close(void *state)
         return;
     free(st->x);
     free(st->y);
+    free(st->row);
+    idx_file_close(&st->sf);
     free(st->images_path);
     free(st);
 }
@@ -660,5 +736,6 @@ const dlh_param_doc idx_params[] = {
     { "images", DLH_PARAM_PATH, NULL, 0, 0, NULL, "the IDX images file (raw or .gz), relative to the configuration file" },
     { "labels", DLH_PARAM_PATH, "", 0, 0, NULL, "the IDX labels file (raw or .gz); unset: no labels" },
     { "limit", DLH_PARAM_INT, "9223372036854775807", 1, INT64_MAX, NULL, "read at most this many samples (the first ones); the default: all" },
+    { "stream", DLH_PARAM_BOOL, "false", 0, 0, NULL, "read samples from the file at each read instead of holding them" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };

@@ -29,7 +29,11 @@
  * would be larger is only checked at open (every file opened and its header
  * read) and decoded again at each read, one image in memory at a time.
  * Either way a bad file is an error naming it, at open for every fault the
- * header shows and, uncached, at the read that meets a corrupt body. */
+ * header shows and, uncached, at the read that meets a corrupt body.
+ *
+ * label = "none" reads images without labels (`dlhost predict`): `path` is
+ * one image file, or a folder whose image files (directly in it, sorted by
+ * name as a class folder's) are the samples. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -62,6 +66,7 @@ typedef struct imagefolder_state {
     int64_t h, w;
     int64_t numel;              /* channels * h * w */
     int sized;                  /* size = [H, W] given */
+    int unlabelled;             /* label = "none" */
     int64_t cache_max;          /* bytes */
     int cache;                  /* imagefolder_cache */
     unsigned char *bytes;
@@ -164,6 +169,29 @@ static void imagefolder_free_names(char **names, int64_t n)
     for (int64_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
+}
+
+/* label = "none": the image files of the folder st->root, or the file. */
+static int imagefolder_scan_bare(imagefolder_state *st, int is_dir)
+{
+    char **names = NULL;
+    int64_t m = 1;
+    int rc = is_dir ? imagefolder_list(st->root, 0, &names, &m) : 0;
+    if (!rc && m == 0) {
+        datasets_host->error("%s: no .png/.jpg/.jpeg files (label = \"none\" reads the "
+                             "images directly in the folder)", st->root);
+        rc = DLH_EDATA;
+    }
+    if (!rc && (!(st->files = calloc((size_t)m, sizeof *st->files)) ||
+                !(st->label = calloc((size_t)m, sizeof *st->label))))
+        rc = imagefolder_oom(st->root);
+    for (int64_t i = 0; !rc && i < m; i++, st->n++)
+        if (!(st->files[i] = is_dir ? imagefolder_join(st->root, names[i])
+                                    : strdup(st->root)))
+            rc = imagefolder_oom(st->root);
+    st->cap = st->n;
+    imagefolder_free_names(names, is_dir ? m : 0);
+    return rc;
 }
 
 /* Lists the classes and their files into st. */
@@ -311,18 +339,21 @@ static int imagefolder_open(const dlh_host *host, dlh_params *p, void **state)
     *state = st;
 
     static const char *const colors[] = { "grey", "rgb", NULL };
+    static const char *const labels[] = { "class", "none", NULL };
     const char *path;
     float size[3];
     size_t n_size;
-    int color;
+    int color, label;
     const int64_t cache_def = 1024;
     int64_t cache_mib;
     int rc;
     if ((rc = host->param_path(p, "path", NULL, &path)) ||
         (rc = host->param_floats(p, "size", size, 2, &n_size)) ||
         (rc = host->param_choice(p, "color", colors, 1, &color)) ||
-        (rc = host->param_int(p, "cache", &cache_def, 0, INT64_MAX >> 20, &cache_mib)))
+        (rc = host->param_int(p, "cache", &cache_def, 0, INT64_MAX >> 20, &cache_mib)) ||
+        (rc = host->param_choice(p, "label", labels, 0, &label)))
         return rc;
+    st->unlabelled = label == 1;
     if (n_size == 1)
         return host->param_error(p, "size", "parameter 'size': expected [height, width], "
                                  "got 1 value");
@@ -344,12 +375,13 @@ static int imagefolder_open(const dlh_host *host, dlh_params *p, void **state)
         host->error("%s: cannot open: %s", path, strerror(errno));
         return DLH_EIO;
     }
-    if (!S_ISDIR(sb.st_mode)) {
+    if (!S_ISDIR(sb.st_mode) && !(st->unlabelled && S_ISREG(sb.st_mode))) {
         host->error("%s: not a folder (an image folder holds one sub-folder of images per "
                     "class)", path);
         return DLH_EDATA;
     }
-    if ((rc = imagefolder_scan(st)))
+    if ((rc = st->unlabelled ? imagefolder_scan_bare(st, S_ISDIR(sb.st_mode))
+                             : imagefolder_scan(st)))
         return rc;
 
     if (n_size == 2) {
@@ -385,8 +417,8 @@ static int imagefolder_info(void *state, dlh_dataset_info *info)
     info->sample.dim[0] = st->channels;
     info->sample.dim[1] = st->h;
     info->sample.dim[2] = st->w;
-    info->label_kind = DLH_LABEL_CLASS;
-    info->n_classes = st->n_classes;
+    info->label_kind = st->unlabelled ? DLH_LABEL_NONE : DLH_LABEL_CLASS;
+    info->n_classes = st->unlabelled ? 0 : st->n_classes;
     memset(&info->label, 0, sizeof info->label);
     return 0;
 }
@@ -415,7 +447,7 @@ static int imagefolder_read(void *state, const int64_t *idx, size_t n, float *x,
             if (rc)
                 return rc;
         }
-        if (y)
+        if (y && !st->unlabelled)
             y[i] = (float)st->label[idx[i]];
     }
     return 0;
@@ -456,5 +488,6 @@ const dlh_param_doc imagefolder_params[] = {
     { "size", DLH_PARAM_FLOATS, "", 0, 0, NULL, "[height, width] every image is resized to; unset: all images must share one size" },
     { "color", DLH_PARAM_CHOICE, "rgb", 0, 0, "grey|rgb", "channels: grey (1) or rgb (3)" },
     { "cache", DLH_PARAM_INT, "1024", 0, INT64_MAX >> 20, NULL, "MiB of decoded images kept in memory; 0: none" },
+    { "label", DLH_PARAM_CHOICE, "class", 0, 0, "class|none", "class: the sub-folders are the classes; none: path is one image or a folder of images, without labels" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };

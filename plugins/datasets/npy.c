@@ -41,7 +41,13 @@
  * data length is checked against the bytes there before anything is
  * allocated, and a deflated member is inflated into a buffer that grows only
  * as bytes arrive, never past the size its directory entry claims (so for
- * a moment at open it is held twice: inflated, and as floats). */
+ * a moment at open it is held twice: inflated, and as floats).
+ *
+ * `stream = true` does not convert x at open (`dlhost predict`): read
+ * converts each sample from the file at its offset (NaN and Inf refused
+ * then), so memory does not grow with the file's size.  The labels and
+ * weights are held as without it, and a deflated .npz member is inflated
+ * into memory (np.savez stores, np.savez_compressed deflates). */
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
@@ -101,6 +107,11 @@ typedef struct npy_state {
     int label_kind;             /* dlh_label_kind */
     int64_t n_classes;
     dlh_shape sample, label;
+    /* stream = true: x's array and its open file, and a chunk buffer. */
+    int stream;
+    npy_array sx;
+    FILE *sf;
+    unsigned char *chunk;
 } npy_state;
 
 /* ---------------------------------------------------------------- bytes */
@@ -597,25 +608,23 @@ static float npy_elem(const npy_array *a, const unsigned char *p, double *exact)
     return f;
 }
 
-/* Converts rows [0, rows) of a into out (rows * numel floats), refusing
-   values that are not finite floats. */
-static int npy_convert(const npy_array *a, int64_t rows, float *out)
+/* Converts rows [first, first + rows) of a into out (rows * numel floats)
+   through buf (NPY_CHUNK bytes), refusing values that are not finite
+   floats. */
+static int npy_convert_at(const npy_array *a, int64_t first, int64_t rows, float *out,
+                          unsigned char *buf)
 {
     const dlh_host *host = datasets_host;
-    unsigned char *buf = malloc(NPY_CHUNK);
-    if (!buf) {
-        host->error("%s: out of memory", a->src.name);
-        return DLH_ENOMEM;
-    }
     int64_t total = rows * a->numel, done = 0, per = NPY_CHUNK / a->size;
+    int64_t base = first * a->numel;
     int native_f32 = a->kind == 'f' && a->size == 4 && !a->swap;
     int rc = 0;
     while (done < total) {
         int64_t k = total - done < per ? total - done : per;
         const unsigned char *p = buf;
         if (a->src.mem)
-            p = a->src.mem + a->data_off + done * a->size;
-        else if ((rc = npy_src_read(&a->src, a->data_off + done * a->size, buf,
+            p = a->src.mem + a->data_off + (base + done) * a->size;
+        else if ((rc = npy_src_read(&a->src, a->data_off + (base + done) * a->size, buf,
                                     (size_t)(k * a->size))))
             break;
         if (native_f32)
@@ -628,16 +637,26 @@ static int npy_convert(const npy_array *a, int64_t rows, float *out)
                 if (!isfinite(out[done + i])) {
                     double d;
                     npy_elem(a, p + i * a->size, &d);
-                    int64_t e = done + i;
+                    int64_t e = base + done + i;
                     host->error("%s: sample %" PRId64 ", element %" PRId64 ": %g is not a "
                                 "finite float32 value", a->src.name, e / a->numel,
                                 e % a->numel, d);
-                    rc = DLH_EDATA;
-                    goto out;
+                    return DLH_EDATA;
                 }
         done += k;
     }
-out:
+    return rc;
+}
+
+/* Converts rows [0, rows) of a into out (rows * numel floats). */
+static int npy_convert(const npy_array *a, int64_t rows, float *out)
+{
+    unsigned char *buf = malloc(NPY_CHUNK);
+    if (!buf) {
+        datasets_host->error("%s: out of memory", a->src.name);
+        return DLH_ENOMEM;
+    }
+    int rc = npy_convert_at(a, 0, rows, out, buf);
     free(buf);
     return rc;
 }
@@ -1076,8 +1095,10 @@ static int npy_open(const dlh_host *host, dlh_params *p, void **state)
     const int64_t all = INT64_MAX;
     int64_t limit;
     int label = AUTO, rc;
+    const int no = 0;
     if ((rc = host->param_path(p, "path", "", &path)) ||
-        (rc = host->param_int(p, "limit", &all, 1, INT64_MAX, &limit)))
+        (rc = host->param_int(p, "limit", &all, 1, INT64_MAX, &limit)) ||
+        (rc = host->param_bool(p, "stream", &no, &st->stream)))
         return rc;
     if (host->param_has(p, "label") &&
         (rc = host->param_choice(p, "label", label_names, CLASS, &label)))
@@ -1186,15 +1207,31 @@ static int npy_open(const dlh_host *host, dlh_params *p, void **state)
     }
 
     st->n = limit < ax.dim[0] ? limit : ax.dim[0];
-    /* n * numel elements lie in the file (checked), so these fit. */
-    st->x = malloc((size_t)(st->n * st->numel) * sizeof(float));
-    if (!st->x) {
-        host->error("%s: out of memory for %" PRId64 " samples", ax.src.name, st->n);
-        rc = DLH_ENOMEM;
-        goto out;
+    if (st->stream) {
+        /* x stays where it is: its array and file move into st. */
+        if (!(st->chunk = malloc(NPY_CHUNK))) {
+            host->error("%s: out of memory", ax.src.name);
+            rc = DLH_ENOMEM;
+            goto out;
+        }
+        st->sx = ax;
+        memset(&ax, 0, sizeof ax);
+        st->sf = fz ? fz : fx;
+        if (fz)
+            fz = NULL;
+        else
+            fx = NULL;
+    } else {
+        /* n * numel elements lie in the file (checked), so these fit. */
+        st->x = malloc((size_t)(st->n * st->numel) * sizeof(float));
+        if (!st->x) {
+            host->error("%s: out of memory for %" PRId64 " samples", ax.src.name, st->n);
+            rc = DLH_ENOMEM;
+            goto out;
+        }
+        if ((rc = npy_convert(&ax, st->n, st->x)))
+            goto out;
     }
-    if ((rc = npy_convert(&ax, st->n, st->x)))
-        goto out;
 
     if (st->label_kind == DLH_LABEL_CLASS) {
         /* Every label is checked, and counts toward n_classes. */
@@ -1305,7 +1342,11 @@ static int npy_read(void *state, const int64_t *idx, size_t n, float *x, float *
         }
     size_t nx = (size_t)st->numel, ny = (size_t)st->label_numel;
     for (size_t i = 0; i < n; i++) {
-        memcpy(x + i * nx, st->x + (size_t)idx[i] * nx, nx * sizeof(float));
+        int rc = st->stream ? npy_convert_at(&st->sx, idx[i], 1, x + i * nx, st->chunk) : 0;
+        if (rc)
+            return rc;
+        if (!st->stream)
+            memcpy(x + i * nx, st->x + (size_t)idx[i] * nx, nx * sizeof(float));
         if (y && st->y)
             memcpy(y + i * ny, st->y + (size_t)idx[i] * ny, ny * sizeof(float));
     }
@@ -1321,6 +1362,10 @@ static void npy_close(void *state)
     free(st->y);
     free(st->w);
     free(st->name);
+    free(st->chunk);
+    npy_array_free(&st->sx);
+    if (st->sf)
+        fclose(st->sf);
     free(st);
 }
 
@@ -1337,6 +1382,7 @@ const dlh_dataset_ops npy_ops = {
 const dlh_param_doc npy_params[] = {
     { "path", DLH_PARAM_PATH, "", 0, 0, NULL, "an .npz archive holding x, y and weights; unset: x and y are .npy files" },
     { "limit", DLH_PARAM_INT, "9223372036854775807", 1, INT64_MAX, NULL, "read at most this many samples (the first ones); the default: all" },
+    { "stream", DLH_PARAM_BOOL, "false", 0, 0, NULL, "convert x from the file at each read instead of holding it as floats" },
     { "label", DLH_PARAM_CHOICE, "class", 0, 0, "class|dense|none", "how y is read; unset: class for integer y of one value per sample, else dense" },
     { "x", DLH_PARAM_OTHER, "", 0, 0, NULL, "the features: an .npy path, or the member's name in path (unset: x); required without path" },
     { "y", DLH_PARAM_OTHER, "", 0, 0, NULL, "the labels: an .npy path, or the member's name in path (unset: y); required without path unless label = none" },

@@ -6,6 +6,7 @@
  *              bit 2: header = true; bits 3-5: the delimiter, one of
  *              , ; tab space | : x and "." (which the reader refuses);
  *              bit 6: byte 1 gives label_column (signed) or label_columns;
+ *              bit 7: stream = true (rows parsed from the file at each read);
  *   byte 2     the number of shape dimensions (0: no `shape`);
  *   bytes 3-7  those dimensions.
  * The parameters are written in experiment-file syntax and always parse:
@@ -42,6 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         k += snprintf(text + k, sizeof text - (size_t)k, (flags & 3) == 1 ?
                       " label_columns = %d;" : " label_column = %d;",
                       (flags & 3) == 1 ? data[1] : (int8_t)data[1]);
+    if (flags & 128)
+        k += snprintf(text + k, sizeof text - (size_t)k, " stream = true;");
     if (data[2]) {
         k += snprintf(text + k, sizeof text - (size_t)k, " shape = [");
         for (int i = 0; i < data[2] && i < 8; i++)

@@ -5,7 +5,7 @@
  *              4 = gzip the labels here, 8 = limit = byte 1; the high
  *              nibble is a number of bytes cut off the end of what this
  *              target compresses (a stream that stops short);
- *   byte 1     the limit;
+ *   byte 1     the limit; without flag 8, bit 7: stream = true;
  *   bytes 2-3  the images file's length L, big-endian;
  *   L bytes    the images file, then the labels file (the rest).
  * Compressing here lets the fuzzer reach the reader's handling of valid gzip
@@ -79,6 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (flags & 8)
         snprintf(text + k, sizeof text - (size_t)k, " limit = %d;", data[1]);
+    else if (data[1] & 128)
+        snprintf(text + k, sizeof text - (size_t)k, " stream = true;");
     /* A message may name either file: both paths share this prefix. */
     fuzz_dataset(&idx_ops, text, "/proc/self/fd/");
     return 0;

@@ -6,6 +6,7 @@
  *              here holding x.npy and y.npy; bits 2-3: label absent,
  *              "class", "dense" or "none"; bit 4: limit = byte 1; bit 5: the
  *              archive built here deflates its members (else stores them);
+ *              bit 6: stream = true;
  *   byte 1     the limit;
  *   bytes 2-3  the first piece's length L, big-endian;
  *   L bytes    the first piece (x), then the second (y): the rest.
@@ -172,7 +173,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (label)
         k += snprintf(text + k, sizeof text - (size_t)k, " label = \"%s\";", label);
     if (flags & 16)
-        snprintf(text + k, sizeof text - (size_t)k, " limit = %d;", data[1]);
+        k += snprintf(text + k, sizeof text - (size_t)k, " limit = %d;", data[1]);
+    if (flags & 64)
+        snprintf(text + k, sizeof text - (size_t)k, " stream = true;");
     /* A message may name either file: both paths share this prefix. */
     fuzz_dataset(&npy_ops, text, "/proc/self/fd/");
     return 0;
