@@ -18,6 +18,7 @@
 #include "cv.h"
 #include "error.h"
 #include "eval.h"
+#include "export.h"
 #include "init_weights.h"
 #include "params.h"
 #include "predict.h"
@@ -73,6 +74,11 @@ static const char help_text[] =
     "                        layer NAME's output per sample of DATA (default\n"
     "                        data.test, else data.train) as a float32 .npy (N, D),\n"
     "                        the labels alongside in FILE_labels.npy\n"
+    "  export CFG --weights FILE --onnx OUT.onnx [--probs] [--backend NAME]\n"
+    "         [--set KEY=VALUE]...\n"
+    "                        the model with the weights of FILE as ONNX (opset 17):\n"
+    "                        input the raw sample, output the raw output; --probs\n"
+    "                        adds the class probabilities\n"
     "  check CFG [--backend NAME] [--set KEY=VALUE]...\n"
     "                        validate CFG and print the model without training\n"
     "  cv CFG --folds K [--stratified] [--repeats R] [--refit] [--runs DIR]\n"
@@ -843,6 +849,8 @@ int main(int argc, char **argv)
         return cmd_compare(argc - 2, argv + 2);
     if (strcmp(cmd, "predict") == 0 || strcmp(cmd, "embed") == 0)
         return cmd_infer(cmd, argc - 2, argv + 2);
+    if (strcmp(cmd, "export") == 0)
+        return dlh_export_main(argc - 2, argv + 2);
     if (strcmp(cmd, "check") == 0 || strcmp(cmd, "run") == 0 || strcmp(cmd, "eval") == 0 ||
         strcmp(cmd, "augment") == 0 || strcmp(cmd, "gradcheck") == 0 ||
         strcmp(cmd, "init") == 0)
