@@ -269,37 +269,40 @@ static int export_probs(dlh_onnx_model *m, const dlh_exp_head *h, int32_t output
     return dlh_onnx_attr_int(m, "axis", 1);
 }
 
-/* Builds the whole graph into m. */
-static int export_graph(dlh_experiment *e, const dlh_norm *norm, int probs,
+/* Marks in need[] the head and what it reads, back to the input; a layer
+   among them without an export is DLH_EUNSUPPORTED, before anything is
+   read. */
+static int export_needed(const dlh_experiment *e, char *need)
+{
+    const dlh_graph *g = e->graph;
+    need[e->heads[0].node] = 1;
+    for (int i = e->heads[0].node; i >= 0; i--)
+        for (int k = 0; need[i] && k < dlh_graph_n_inputs(g, i); k++)
+            if (dlh_graph_input_of(g, i, k) >= 0)
+                need[dlh_graph_input_of(g, i, k)] = 1;
+    for (int i = 0; i < dlh_graph_count(g); i++) {
+        const dlh_layer_inst *l = dlh_graph_layer(g, i);
+        if (need[i] && !l->ops->export_onnx) {
+            dlh_error_set("export: layer '%s' (type %s) has no ONNX export", l->name,
+                          e->layer_types[i]);
+            return DLH_EUNSUPPORTED;
+        }
+    }
+    return 0;
+}
+
+/* Builds the whole graph (the layers marked in need) into m. */
+static int export_graph(dlh_experiment *e, const char *need, const dlh_norm *norm, int probs,
                         dlh_onnx_model *m)
 {
     dlh_graph *g = e->graph;
     int n = dlh_graph_count(g), rc = 0;
     const dlh_exp_head *h = &e->heads[0];
     const dlh_shape *in_shape = dlh_graph_shape(g, -1);
-    char *need = calloc((size_t)n, 1);
     const char **names = calloc((size_t)n, sizeof *names);
-    if (!need || !names) {
-        free(need);
-        free(names);
+    if (!names) {
         dlh_error_set("out of memory");
         return DLH_ENOMEM;
-    }
-    /* The head and what it reads, back to the input. */
-    need[h->node] = 1;
-    for (int i = h->node; i >= 0; i--)
-        for (int k = 0; need[i] && k < dlh_graph_n_inputs(g, i); k++)
-            if (dlh_graph_input_of(g, i, k) >= 0)
-                need[dlh_graph_input_of(g, i, k)] = 1;
-    /* Every layer first: a model that cannot be exported says so before
-       anything is read. */
-    for (int i = 0; i < n && rc == 0; i++) {
-        const dlh_layer_inst *l = dlh_graph_layer(g, i);
-        if (need[i] && !l->ops->export_onnx) {
-            dlh_error_set("export: layer '%s' (type %s) has no ONNX export", l->name,
-                          e->layer_types[i]);
-            rc = DLH_EUNSUPPORTED;
-        }
     }
     int64_t dims[DLH_MAX_DIMS + 1];
     const char *x = NULL;
@@ -312,12 +315,13 @@ static int export_graph(dlh_experiment *e, const dlh_norm *norm, int probs,
             continue;
         dlh_layer_inst *l = dlh_graph_layer(g, i);
         int ni = dlh_graph_n_inputs(g, i);
-        const char *in[DLH_MAX_DIMS * 16];
-        dlh_shape shapes[DLH_MAX_DIMS * 16];
-        if (ni > (int)(sizeof in / sizeof *in)) {
-            dlh_error_set("export: layer '%s' has %d inputs (at most %zu)", l->name, ni,
-                          sizeof in / sizeof *in);
-            rc = DLH_EUNSUPPORTED;
+        const char **in = calloc((size_t)ni + 1, sizeof *in);
+        dlh_shape *shapes = calloc((size_t)ni + 1, sizeof *shapes);
+        if (!in || !shapes) {
+            free(in);
+            free(shapes);
+            dlh_error_set("out of memory");
+            rc = DLH_ENOMEM;
             break;
         }
         for (int k = 0; k < ni; k++) {
@@ -327,6 +331,8 @@ static int export_graph(dlh_experiment *e, const dlh_norm *norm, int probs,
         }
         names[i] = i == h->node ? "output" : dlh_onnx_value(m, l->name);
         if (!names[i]) {
+            free(in);
+            free(shapes);
             rc = DLH_ENOMEM;
             break;
         }
@@ -348,6 +354,8 @@ static int export_graph(dlh_experiment *e, const dlh_norm *norm, int probs,
                 dlh_error_set("%s", dlh_strerror(rc));
             dlh_error_prefix("export: layer '%s' (type %s): ", l->name, e->layer_types[i]);
         }
+        free(in);
+        free(shapes);
     }
     if (rc == 0)
         rc = dlh_onnx_graph_output(m, "output", batch_dims(dlh_graph_shape(g, h->node), dims),
@@ -357,7 +365,6 @@ static int export_graph(dlh_experiment *e, const dlh_norm *norm, int probs,
         if (!(rc = export_probs(m, h, h->loss->ops->output)))
             rc = dlh_onnx_graph_output(m, "probs", 2, dims);
     }
-    free(need);
     free(names);
     return rc;
 }
@@ -396,12 +403,19 @@ int dlh_export_onnx(dlh_config *cfg, const char *backend, const char *weights,
     dlh_onnx_model *m = NULL;
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (!(rc = dlh_st_read(weights, &f)) && !(rc = dlh_model_tensors(e, 0, &t, &n)) &&
+    char *need = calloc((size_t)dlh_graph_count(e->graph), 1);
+    if (!need) {
+        dlh_error_set("out of memory");
+        rc = DLH_ENOMEM;
+    }
+    if (!rc && !(rc = export_needed(e, need)) && !(rc = dlh_st_read(weights, &f)) &&
+        !(rc = dlh_model_tensors(e, 0, &t, &n)) &&
         !(rc = dlh_checkpoint_check(e, f, weights, t, n, &norm)))
         rc = dlh_checkpoint_load(e->backend, weights, t, n, 1, NULL);
     dlh_st_free(f);
     dlh_model_tensors_free(t, n);
-    if (rc == 0 && !(rc = dlh_onnx_model_new(&m)) && !(rc = export_graph(e, &norm, probs, m))) {
+    if (rc == 0 && !(rc = dlh_onnx_model_new(&m)) &&
+        !(rc = export_graph(e, need, &norm, probs, m))) {
         static const char *const norm_names[] = { "none", "zscore", "minmax", "pca", "zca" };
         const char *keys[] = { "dlhost.experiment", "dlhost.weights", "dlhost.loss",
                                "dlhost.normalize" };
@@ -419,6 +433,7 @@ int dlh_export_onnx(dlh_config *cfg, const char *backend, const char *weights,
                 weights, e->backend_line, onnx, DLH_ONNX_OPSET, len,
                 probs ? ", outputs 'output' and 'probs'" : "");
     free(buf);
+    free(need);
     dlh_onnx_model_free(m);
     dlh_norm_free(&norm);
     dlh_experiment_free(e);
