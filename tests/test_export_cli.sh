@@ -296,6 +296,12 @@ sed 's/name = "all";/name = "allcv";/; s/"zca"/"zscore"/; /"ln"\|"sp2"\|"ht"\|"r
     all.cfg >allcv.cfg
 cp all_test.csv allcv_test.csv
 check_model allcv allcv.cfg out 3 1
+# One logit for two classes (focal on class labels): probs = [1 - p, p].
+gen bin_train.csv 96 64 2 17
+gen bin_test.csv 30 64 2 19
+sed 's/name = "mlp";/name = "bin";/; s/mlp_/bin_/; s/units = 10;/units = 1;/; s/cross_entropy/focal/' \
+    mlp.cfg >bin.cfg
+check_model bin bin.cfg head 2 1
 
 # Without --probs: one output.
 run_cmd "$dlhost" export cnn.cfg --weights r_cnn/cnn/last.safetensors --onnx raw.onnx
