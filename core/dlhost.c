@@ -18,6 +18,7 @@
 #include "cv.h"
 #include "error.h"
 #include "eval.h"
+#include "export.h"
 #include "init_weights.h"
 #include "params.h"
 #include "predict.h"
@@ -41,6 +42,7 @@ static int cmd_select(const char *cmd, int argc, char **argv);
 static int cmd_plot(const char *cmd, int argc, char **argv);
 static int cmd_compare(const char *cmd, int argc, char **argv);
 static int cmd_plugins(const char *cmd, int argc, char **argv);
+static int cmd_export(const char *cmd, int argc, char **argv);
 
 static const char help_head[] =
     "usage: dlhost COMMAND [ARGUMENTS]\n"
@@ -93,6 +95,12 @@ static const struct {
     "                        layer NAME's output per sample of DATA (default\n"
     "                        data.test, else data.train) as a float32 .npy (N, D),\n"
     "                        the labels alongside in FILE_labels.npy\n" },
+    { "export", cmd_export,
+    "  export CFG --weights FILE --onnx OUT.onnx [--probs] [--backend NAME]\n"
+    "         [--set KEY=VALUE]...\n"
+    "                        the model with the weights of FILE as ONNX (opset 17):\n"
+    "                        input the raw sample, output the raw output; --probs\n"
+    "                        adds the class probabilities\n" },
     { "check", cmd_experiment,
     "  check CFG [--backend NAME] [--set KEY=VALUE]...\n"
     "                        validate CFG and print the model without training\n" },
@@ -664,6 +672,13 @@ static int cmd_infer(const char *cmd, int argc, char **argv)
     dlh_config_free(cfg);
     dlh_registry_clear();
     return status;
+}
+
+/* `export` (export.h) parses its own options. */
+static int cmd_export(const char *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    return dlh_export_main(argc, argv);
 }
 
 /* A whole number from lo to hi for option `opt` of cmd; 0, or the usage

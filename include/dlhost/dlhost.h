@@ -15,6 +15,7 @@
 #include "augmenter.h"
 #include "dataset.h"
 #include "metric.h"
+#include "onnx.h"
 #include "plugin.h"
 
 #endif

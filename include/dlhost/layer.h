@@ -12,6 +12,7 @@
 
 #include "backend.h"
 #include "host.h"
+#include "onnx.h"
 #include "tensor.h"
 
 typedef enum dlh_init_kind {
@@ -180,6 +181,11 @@ typedef struct dlh_layer_ops {
                     const dlh_tensor *output, const dlh_tensor *d_output,
                     const dlh_tensor *d_inputs);
     void (*destroy)(void *state);   /* optional: NULL when state needs no cleanup */
+    /* ABI 1.8 members go below this line. */
+    /* optional: adds the ONNX nodes of the layer in evaluation mode (onnx.h)
+       after create; NULL: `dlhost export` refuses the model, naming the
+       layer. */
+    int (*export_onnx)(void *state, dlh_onnx_builder *b);
 } dlh_layer_ops;
 
 #endif

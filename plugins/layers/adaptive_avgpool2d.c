@@ -80,12 +80,32 @@ static void adaptive_avgpool2d_destroy(void *state)
     free(st);
 }
 
+/* Where the output size divides the input's, the windows are equal and
+   disjoint: AveragePool with kernel = stride = input / output. */
+static int adaptive_avgpool2d_export(void *state, dlh_onnx_builder *b)
+{
+    const layers_sep2d *s = &((const adaptive_avgpool2d_state *)state)->map;
+    if (s->h % s->oh != 0 || s->w % s->ow != 0) {
+        layers_host->error("adaptive_avgpool2d from %dx%d to %dx%d has no ONNX form (the "
+                           "output size must divide the input size)", s->h, s->w, s->oh,
+                           s->ow);
+        return DLH_EUNSUPPORTED;
+    }
+    int64_t k[2] = { s->h / s->oh, s->w / s->ow };
+    int rc;
+    if ((rc = dlh_onnx_unary(b, "AveragePool")) < 0 ||
+        (rc = b->attr_ints(b, "kernel_shape", 2, k)) < 0)
+        return rc;
+    return b->attr_ints(b, "strides", 2, k);
+}
+
 const dlh_layer_ops adaptive_avgpool2d_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = adaptive_avgpool2d_create,
     .forward = adaptive_avgpool2d_forward,
     .backward = adaptive_avgpool2d_backward,
     .destroy = adaptive_avgpool2d_destroy,
+    .export_onnx = adaptive_avgpool2d_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

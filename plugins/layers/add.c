@@ -131,10 +131,17 @@ static void add_destroy(void *state)
     free(st);
 }
 
+static int add_export(void *state, dlh_onnx_builder *b)
+{
+    (void)state;
+    return b->node(b, "Sum", b->n_inputs, b->inputs, 1, &b->output);
+}
+
 const dlh_layer_ops add_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = add_create,
     .forward = add_forward,
     .backward = add_backward,
     .destroy = add_destroy,
+    .export_onnx = add_export,
 };

@@ -133,12 +133,27 @@ static void concat_destroy(void *state)
     free(st);
 }
 
+/* Concat on the axis the output differs from input 0 (one input: Identity). */
+static int concat_export(void *state, dlh_onnx_builder *b)
+{
+    (void)state;
+    if (b->n_inputs == 1)
+        return dlh_onnx_unary(b, "Identity");
+    int axis = 0;
+    while (axis < b->output_shape.ndim &&
+           b->output_shape.dim[axis] == b->input_shapes[0].dim[axis])
+        axis++;
+    int rc = b->node(b, "Concat", b->n_inputs, b->inputs, 1, &b->output);
+    return rc < 0 ? rc : b->attr_int(b, "axis", axis + 1);
+}
+
 const dlh_layer_ops concat_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = concat_create,
     .forward = concat_forward,
     .backward = concat_backward,
     .destroy = concat_destroy,
+    .export_onnx = concat_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -100,6 +100,27 @@ int layers_linear_backward(const layers_linear *lin, const dlh_layer_ctx *ctx, d
                          ctx->params[lin->w_index].mem, lin->in, 0.0f, dx, lin->in);
 }
 
+int layers_linear_export(const layers_linear *lin, dlh_onnx_builder *b, const char *y)
+{
+    /* Gemm wants [N, in]: a sample of several axes is flattened first. */
+    const char *x = b->inputs[0];
+    int rc;
+    if (b->input_shapes[0].ndim != 1) {
+        const char *flat = b->value(b, "flat");
+        if (!flat || (rc = b->node(b, "Flatten", 1, &x, 1, &flat)) < 0 ||
+            (rc = b->attr_int(b, "axis", 1)) < 0)
+            return flat ? rc : DLH_ENOMEM;
+        x = flat;
+    }
+    const char *in[3] = { x, b->param(b, "weight", 0, NULL),
+                          lin->has_bias ? b->param(b, "bias", 0, NULL) : NULL };
+    if (!in[1] || (lin->has_bias && !in[2]))
+        return DLH_ENOMEM;
+    if ((rc = b->node(b, "Gemm", lin->has_bias ? 3 : 2, in, 1, &y)) < 0)
+        return rc;
+    return b->attr_int(b, "transB", 1);
+}
+
 void layers_linear_destroy(layers_linear *lin)
 {
     layers_host->ew_free(lin->put_bias);
@@ -145,6 +166,12 @@ static int dense_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tenso
     return layers_linear_backward(state, ctx, inputs[0].mem, d_output->mem, d_inputs[0].mem);
 }
 
+/* Gemm(x, W, b) with transB: y = x W^T + b, nn.Linear's export. */
+static int dense_export(void *state, dlh_onnx_builder *b)
+{
+    return layers_linear_export(state, b, b->output);
+}
+
 static void dense_destroy(void *state)
 {
     if (!state)
@@ -159,6 +186,7 @@ const dlh_layer_ops dense_ops = {
     .forward = dense_forward,
     .backward = dense_backward,
     .destroy = dense_destroy,
+    .export_onnx = dense_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -50,10 +50,18 @@ int layers_view_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor
     return view_copy(ctx->backend, &d_inputs[0], d_output);
 }
 
+static int flatten_export(void *state, dlh_onnx_builder *b)
+{
+    (void)state;
+    int rc = dlh_onnx_unary(b, "Flatten");
+    return rc < 0 ? rc : b->attr_int(b, "axis", 1);
+}
+
 const dlh_layer_ops flatten_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = flatten_create,
     .forward = layers_view_forward,
     .backward = layers_view_backward,
     .destroy = NULL,
+    .export_onnx = flatten_export,
 };

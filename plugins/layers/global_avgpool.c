@@ -71,10 +71,25 @@ static void global_avgpool_destroy(void *state)
     free(st);
 }
 
+/* GlobalAveragePool ([N, C, 1, ...]) then Flatten to [N, C]. */
+static int global_avgpool_export(void *state, dlh_onnx_builder *b)
+{
+    (void)state;
+    const char *m = b->value(b, "mean");
+    int rc;
+    if (!m)
+        return DLH_ENOMEM;
+    if ((rc = b->node(b, "GlobalAveragePool", 1, b->inputs, 1, &m)) < 0 ||
+        (rc = b->node(b, "Flatten", 1, &m, 1, &b->output)) < 0)
+        return rc;
+    return b->attr_int(b, "axis", 1);
+}
+
 const dlh_layer_ops global_avgpool_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = global_avgpool_create,
     .forward = global_avgpool_forward,
     .backward = global_avgpool_backward,
     .destroy = global_avgpool_destroy,
+    .export_onnx = global_avgpool_export,
 };

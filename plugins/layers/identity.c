@@ -19,10 +19,17 @@ static int identity_create(const dlh_host *host, dlh_layer_setup *setup, void **
     return 0;
 }
 
+static int identity_export(void *state, dlh_onnx_builder *b)
+{
+    (void)state;
+    return dlh_onnx_unary(b, "Identity");
+}
+
 const dlh_layer_ops identity_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = identity_create,
     .forward = layers_view_forward,
     .backward = layers_view_backward,
     .destroy = NULL,
+    .export_onnx = identity_export,
 };

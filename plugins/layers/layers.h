@@ -68,6 +68,9 @@ int layers_linear_forward(const layers_linear *lin, const dlh_layer_ctx *ctx, dl
                           dlh_mem y);
 int layers_linear_backward(const layers_linear *lin, const dlh_layer_ctx *ctx, dlh_mem x,
                            dlh_mem dy, dlh_mem dx);
+/* The ONNX nodes of lin over the builder's first input into value y: a
+   Flatten when the sample has several axes, then Gemm with transB. */
+int layers_linear_export(const layers_linear *lin, dlh_onnx_builder *b, const char *y);
 void layers_linear_destroy(layers_linear *lin);
 
 /* Reads `key` as one integer (used for both dimensions) or a list of two

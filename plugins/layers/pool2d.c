@@ -144,6 +144,37 @@ static int pool2d_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tens
                                     d_inputs[0].mem);
 }
 
+/* MaxPool / AveragePool.  ceil_mode's extra window is ONNX's ceil_mode
+   (PyTorch drops a window that would start in the right padding, and then
+   has the floor size: ceil_mode 0); an average counting the padding over
+   such a window divides by cells ONNX does not define: refused. */
+static int pool2d_export(void *state, dlh_onnx_builder *b)
+{
+    const pool2d_state *st = state;
+    const dlh_window2d *g = &st->g;
+    int64_t eh = (int64_t)g->dh * (g->kh - 1) + 1, ew = (int64_t)g->dw * (g->kw - 1) + 1;
+    int ceil_h = g->oh != ((int64_t)g->h + 2 * g->ph - eh) / g->sh + 1;
+    int ceil_w = g->ow != ((int64_t)g->w + 2 * g->pw - ew) / g->sw + 1;
+    if (st->op == DLH_POOL_AVG_PAD && (ceil_h || ceil_w)) {
+        layers_host->error("avgpool2d with ceil_mode and count_include_pad has no ONNX form "
+                           "when the last window passes the padding (set "
+                           "count_include_pad = false or ceil_mode = false)");
+        return DLH_EUNSUPPORTED;
+    }
+    int64_t ks[2] = { g->kh, g->kw }, strides[2] = { g->sh, g->sw };
+    int64_t dil[2] = { g->dh, g->dw }, pads[4] = { g->ph, g->pw, g->ph, g->pw };
+    int rc;
+    if ((rc = dlh_onnx_unary(b, st->op == DLH_POOL_MAX ? "MaxPool" : "AveragePool")) < 0 ||
+        (rc = b->attr_ints(b, "kernel_shape", 2, ks)) < 0 ||
+        (rc = b->attr_ints(b, "strides", 2, strides)) < 0 ||
+        (rc = b->attr_ints(b, "pads", 4, pads)) < 0 ||
+        (rc = b->attr_int(b, "ceil_mode", ceil_h || ceil_w)) < 0)
+        return rc;
+    if (st->op != DLH_POOL_MAX)
+        return b->attr_int(b, "count_include_pad", st->op == DLH_POOL_AVG_PAD);
+    return g->dh == 1 && g->dw == 1 ? 0 : b->attr_ints(b, "dilations", 2, dil);
+}
+
 static void pool2d_destroy(void *state)
 {
     free(state);
@@ -155,6 +186,7 @@ const dlh_layer_ops maxpool2d_ops = {
     .forward = pool2d_forward,
     .backward = pool2d_backward,
     .destroy = pool2d_destroy,
+    .export_onnx = pool2d_export,
 };
 
 const dlh_layer_ops avgpool2d_ops = {
@@ -163,6 +195,7 @@ const dlh_layer_ops avgpool2d_ops = {
     .forward = pool2d_forward,
     .backward = pool2d_backward,
     .destroy = pool2d_destroy,
+    .export_onnx = pool2d_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

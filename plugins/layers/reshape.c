@@ -74,12 +74,25 @@ static int reshape_create(const dlh_host *host, dlh_layer_setup *setup, void **s
     return 0;
 }
 
+/* Reshape to [N (0: kept), output...]. */
+static int reshape_export(void *state, dlh_onnx_builder *b)
+{
+    (void)state;
+    int64_t dims[DLH_MAX_DIMS + 1], n = b->output_shape.ndim + 1;
+    dims[0] = 0;
+    for (int d = 0; d < b->output_shape.ndim; d++)
+        dims[d + 1] = b->output_shape.dim[d];
+    const char *in[2] = { b->inputs[0], b->constant(b, "shape", DLH_ONNX_INT64, 1, &n, dims) };
+    return in[1] ? b->node(b, "Reshape", 2, in, 1, &b->output) : DLH_ENOMEM;
+}
+
 const dlh_layer_ops reshape_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = reshape_create,
     .forward = layers_view_forward,
     .backward = layers_view_backward,
     .destroy = NULL,
+    .export_onnx = reshape_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

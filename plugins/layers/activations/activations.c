@@ -11,6 +11,7 @@ typedef struct pointwise_state {
     int bwd_from_output;
     float scalars[POINTWISE_MAX_SCALARS];
     int n_scalars;
+    int variant;                /* pointwise_set_variant */
 } pointwise_state;
 
 int pointwise_create(const dlh_host *host, dlh_layer_setup *setup, void **state,
@@ -75,6 +76,36 @@ int pointwise_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *
         dlh_ew_full(d_inputs[0].mem, n),
     };
     return activations_host->ew_run(st->bwd, n, args, st->n_scalars ? st->scalars : NULL);
+}
+
+float pointwise_scalar(const void *state, int i)
+{
+    return ((const pointwise_state *)state)->scalars[i];
+}
+
+void pointwise_set_variant(void *state, int variant)
+{
+    ((pointwise_state *)state)->variant = variant;
+}
+
+int pointwise_variant(const void *state)
+{
+    return ((const pointwise_state *)state)->variant;
+}
+
+const char *act_onnx_scalar(dlh_onnx_builder *b, const char *hint, float v)
+{
+    return b->constant(b, hint, DLH_ONNX_FLOAT, 0, NULL, &v);
+}
+
+const char *act_onnx_op(dlh_onnx_builder *b, const char *op, const char *x, const char *y,
+                        const char *out)
+{
+    const char *in[2] = { x, y };
+    const char *v = out ? out : b->value(b, op);
+    if (!v || !x)
+        return NULL;
+    return b->node(b, op, y ? 2 : 1, in, 1, &v) < 0 ? NULL : v;
 }
 
 void pointwise_destroy(void *state)

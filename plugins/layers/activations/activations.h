@@ -28,6 +28,18 @@ int pointwise_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *
                        const dlh_tensor *d_inputs);
 void pointwise_destroy(void *state);
 
+/* The export of the pointwise layers: scalar i of pointwise_create_scalars,
+   and a variant number a create may set (gelu's approximate) after
+   pointwise_create succeeded. */
+float pointwise_scalar(const void *state, int i);
+void pointwise_set_variant(void *state, int variant);
+int pointwise_variant(const void *state);
+/* A float scalar constant; node op (unary when y is NULL) of x[, y] into
+   out (NULL: a fresh value); the value's name, or NULL on failure. */
+const char *act_onnx_scalar(dlh_onnx_builder *b, const char *hint, float v);
+const char *act_onnx_op(dlh_onnx_builder *b, const char *op, const char *x, const char *y,
+                        const char *out);
+
 /* At most this many scalars for pointwise_create_scalars. */
 #define POINTWISE_MAX_SCALARS 4
 
@@ -49,6 +61,7 @@ int pointwise_create_scalars(const dlh_host *host, dlh_layer_setup *setup, void 
 
 /* hardtanh's kernels over [lo, hi] (hardtanh.c): relu6 is hardtanh(0, 6),
    as in PyTorch. */
+int hardtanh_export(void *state, dlh_onnx_builder *b);   /* Clip, relu6's too */
 int hardtanh_create_range(const dlh_host *host, dlh_layer_setup *setup, void **state,
                           const char *name, float lo, float hi);
 

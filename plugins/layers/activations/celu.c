@@ -25,12 +25,19 @@ static int celu_create(const dlh_host *host, dlh_layer_setup *setup, void **stat
                                     "dx = select(x <= 0, dy*ia*a*exp(x*ia), dy);", 0, k, 2);
 }
 
+static int celu_export(void *state, dlh_onnx_builder *b)
+{
+    int rc = dlh_onnx_unary(b, "Celu");
+    return rc < 0 ? rc : b->attr_float(b, "alpha", pointwise_scalar(state, 0));
+}
+
 const dlh_layer_ops celu_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = celu_create,
     .forward = pointwise_forward,
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
+    .export_onnx = celu_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -20,12 +20,19 @@ static int elu_create(const dlh_host *host, dlh_layer_setup *setup, void **state
                                     "dx = select(x <= 0, dy*a*exp(x), dy);", 0, &a, 1);
 }
 
+static int elu_export(void *state, dlh_onnx_builder *b)
+{
+    int rc = dlh_onnx_unary(b, "Elu");
+    return rc < 0 ? rc : b->attr_float(b, "alpha", pointwise_scalar(state, 0));
+}
+
 const dlh_layer_ops elu_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = elu_create,
     .forward = pointwise_forward,
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
+    .export_onnx = elu_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -11,10 +11,21 @@ static int hardsigmoid_create(const dlh_host *host, dlh_layer_setup *setup, void
                             "dx = select(x > -3, select(x < 3, dy*(1/6), 0), 0);", 0);
 }
 
+/* HardSigmoid with torch's constants: max(0, min(1, x/6 + 1/2)). */
+static int hardsigmoid_export(void *state, dlh_onnx_builder *b)
+{
+    (void)state;
+    int rc = dlh_onnx_unary(b, "HardSigmoid");
+    if (rc < 0 || (rc = b->attr_float(b, "alpha", 1.0f / 6.0f)) < 0)
+        return rc;
+    return b->attr_float(b, "beta", 0.5f);
+}
+
 const dlh_layer_ops hardsigmoid_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = hardsigmoid_create,
     .forward = pointwise_forward,
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
+    .export_onnx = hardsigmoid_export,
 };

@@ -15,10 +15,17 @@ static int hardswish_create(const dlh_host *host, dlh_layer_setup *setup, void *
                             "dx = select(x < -3, 0, select(x < 3, dy*(x/3 + 0.5), dy));", 0);
 }
 
+static int hardswish_export(void *state, dlh_onnx_builder *b)
+{
+    (void)state;
+    return dlh_onnx_unary(b, "HardSwish");
+}
+
 const dlh_layer_ops hardswish_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = hardswish_create,
     .forward = pointwise_forward,
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
+    .export_onnx = hardswish_export,
 };

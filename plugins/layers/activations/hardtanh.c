@@ -35,12 +35,21 @@ static int hardtanh_create(const dlh_host *host, dlh_layer_setup *setup, void **
     return hardtanh_create_range(host, setup, state, "hardtanh", (float)lo, (float)hi);
 }
 
+/* Clip(x, lo, hi): hardtanh and relu6. */
+int hardtanh_export(void *state, dlh_onnx_builder *b)
+{
+    const char *in[3] = { b->inputs[0], act_onnx_scalar(b, "min", pointwise_scalar(state, 0)),
+                          act_onnx_scalar(b, "max", pointwise_scalar(state, 1)) };
+    return in[1] && in[2] ? b->node(b, "Clip", 3, in, 1, &b->output) : DLH_ENOMEM;
+}
+
 const dlh_layer_ops hardtanh_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = hardtanh_create,
     .forward = pointwise_forward,
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
+    .export_onnx = hardtanh_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

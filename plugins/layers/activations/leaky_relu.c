@@ -77,12 +77,19 @@ static void leaky_relu_destroy(void *state)
     free(st);
 }
 
+static int leaky_relu_export(void *state, dlh_onnx_builder *b)
+{
+    int rc = dlh_onnx_unary(b, "LeakyRelu");
+    return rc < 0 ? rc : b->attr_float(b, "alpha", ((const leaky_relu_state *)state)->slope);
+}
+
 const dlh_layer_ops leaky_relu_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = leaky_relu_create,
     .forward = leaky_relu_forward,
     .backward = leaky_relu_backward,
     .destroy = leaky_relu_destroy,
+    .export_onnx = leaky_relu_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -157,12 +157,26 @@ static void prelu_destroy(void *state)
     free(st);
 }
 
+/* PRelu(x, slope): a per-channel slope [C] as [C, 1, ...] to broadcast over
+   the sample's other axes. */
+static int prelu_export(void *state, dlh_onnx_builder *b)
+{
+    const prelu_state *st = state;
+    int64_t dims[DLH_MAX_DIMS] = { st->channels };
+    int nd = st->channels > 1 ? b->input_shapes[0].ndim : 1;
+    for (int d = 1; d < nd; d++)
+        dims[d] = 1;
+    const char *in[2] = { b->inputs[0], b->param(b, "weight", nd, dims) };
+    return in[1] ? b->node(b, "PRelu", 2, in, 1, &b->output) : DLH_ENOMEM;
+}
+
 const dlh_layer_ops prelu_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = prelu_create,
     .forward = prelu_forward,
     .backward = prelu_backward,
     .destroy = prelu_destroy,
+    .export_onnx = prelu_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

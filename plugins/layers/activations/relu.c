@@ -8,10 +8,17 @@ static int relu_create(const dlh_host *host, dlh_layer_setup *setup, void **stat
                             "in x, dy; out dx; dx = select(x > 0, dy, 0);", 0);
 }
 
+static int relu_export(void *state, dlh_onnx_builder *b)
+{
+    (void)state;
+    return dlh_onnx_unary(b, "Relu");
+}
+
 const dlh_layer_ops relu_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = relu_create,
     .forward = pointwise_forward,
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
+    .export_onnx = relu_export,
 };

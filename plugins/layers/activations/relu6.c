@@ -13,4 +13,5 @@ const dlh_layer_ops relu6_ops = {
     .forward = pointwise_forward,
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
+    .export_onnx = hardtanh_export,
 };

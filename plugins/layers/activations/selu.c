@@ -17,10 +17,21 @@ static int selu_create(const dlh_host *host, dlh_layer_setup *setup, void **stat
                                     "dx = select(x <= 0, dy*nc*exp(x), dy*s);", 0, k, 2);
 }
 
+/* Selu with torch's (and ONNX's default) alpha and scale. */
+static int selu_export(void *state, dlh_onnx_builder *b)
+{
+    (void)state;
+    int rc = dlh_onnx_unary(b, "Selu");
+    if (rc < 0 || (rc = b->attr_float(b, "alpha", 1.6732632423543772848170429916717f)) < 0)
+        return rc;
+    return b->attr_float(b, "gamma", 1.0507009873554804934193349852946f);
+}
+
 const dlh_layer_ops selu_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = selu_create,
     .forward = pointwise_forward,
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
+    .export_onnx = selu_export,
 };

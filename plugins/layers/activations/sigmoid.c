@@ -9,10 +9,17 @@ static int sigmoid_create(const dlh_host *host, dlh_layer_setup *setup, void **s
                             "in y, dy; out dx; dx = dy*y*(1 - y);", 1);
 }
 
+static int sigmoid_export(void *state, dlh_onnx_builder *b)
+{
+    (void)state;
+    return dlh_onnx_unary(b, "Sigmoid");
+}
+
 const dlh_layer_ops sigmoid_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = sigmoid_create,
     .forward = pointwise_forward,
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
+    .export_onnx = sigmoid_export,
 };

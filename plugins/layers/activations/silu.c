@@ -9,10 +9,19 @@ static int silu_create(const dlh_host *host, dlh_layer_setup *setup, void **stat
                             0);
 }
 
+/* x Sigmoid(x). */
+static int silu_export(void *state, dlh_onnx_builder *b)
+{
+    (void)state;
+    const char *s = act_onnx_op(b, "Sigmoid", b->inputs[0], NULL, NULL);
+    return s && act_onnx_op(b, "Mul", b->inputs[0], s, b->output) ? 0 : DLH_ENOMEM;
+}
+
 const dlh_layer_ops silu_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = silu_create,
     .forward = pointwise_forward,
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
+    .export_onnx = silu_export,
 };

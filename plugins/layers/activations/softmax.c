@@ -123,12 +123,41 @@ static void softmax_destroy(void *state)
     free(st);
 }
 
+/* Softmax / LogSoftmax on axis 1 of [N, features]: a sample of several
+   axes is flattened first and reshaped back after. */
+static int softmax_export(void *state, dlh_onnx_builder *b)
+{
+    const softmax_state *st = state;
+    const char *op = st->log ? "LogSoftmax" : "Softmax";
+    const dlh_shape *s = &b->input_shapes[0];
+    if (s->ndim == 1) {
+        int rc = dlh_onnx_unary(b, op);
+        return rc < 0 ? rc : b->attr_int(b, "axis", 1);
+    }
+    int64_t dims[DLH_MAX_DIMS + 1], n = s->ndim + 1;
+    dims[0] = 0;
+    for (int d = 0; d < s->ndim; d++)
+        dims[d + 1] = s->dim[d];
+    const char *flat = b->value(b, "flat"), *y = b->value(b, "rows");
+    const char *shape = b->constant(b, "shape", DLH_ONNX_INT64, 1, &n, dims);
+    const char *in[2] = { y, shape };
+    int rc;
+    if (!flat || !y || !shape)
+        return DLH_ENOMEM;
+    if ((rc = b->node(b, "Flatten", 1, b->inputs, 1, &flat)) < 0 ||
+        (rc = b->attr_int(b, "axis", 1)) < 0 || (rc = b->node(b, op, 1, &flat, 1, &y)) < 0 ||
+        (rc = b->attr_int(b, "axis", 1)) < 0)
+        return rc;
+    return b->node(b, "Reshape", 2, in, 1, &b->output);
+}
+
 const dlh_layer_ops softmax_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = softmax_create,
     .forward = softmax_forward,
     .backward = softmax_backward,
     .destroy = softmax_destroy,
+    .export_onnx = softmax_export,
 };
 
 const dlh_layer_ops log_softmax_ops = {
@@ -137,4 +166,5 @@ const dlh_layer_ops log_softmax_ops = {
     .forward = softmax_forward,
     .backward = softmax_backward,
     .destroy = softmax_destroy,
+    .export_onnx = softmax_export,
 };

@@ -28,12 +28,30 @@ static int softplus_create(const dlh_host *host, dlh_layer_setup *setup, void **
                                     "dx = select(x*b > th, dy, dy*z/(z + 1));", 0, k, 2);
 }
 
+/* Softplus(beta x)/beta, x where beta x > threshold: plain Softplus for
+   torch's defaults (past 20, log(1 + e^x) is x in float32), else Where. */
+static int softplus_export(void *state, dlh_onnx_builder *b)
+{
+    float beta = pointwise_scalar(state, 0), th = pointwise_scalar(state, 1);
+    const char *x = b->inputs[0];
+    if (beta == 1.0f && th >= 20.0f)
+        return dlh_onnx_unary(b, "Softplus");
+    const char *kb = act_onnx_scalar(b, "beta", beta), *kt = act_onnx_scalar(b, "threshold", th);
+    const char *z = kb && kt ? act_onnx_op(b, "Mul", x, kb, NULL) : NULL;
+    const char *sp = z ? act_onnx_op(b, "Softplus", z, NULL, NULL) : NULL;
+    const char *q = sp ? act_onnx_op(b, "Div", sp, kb, NULL) : NULL;
+    const char *c = q ? act_onnx_op(b, "Greater", z, kt, NULL) : NULL;
+    const char *in[3] = { c, x, q };
+    return c ? b->node(b, "Where", 3, in, 1, &b->output) : DLH_ENOMEM;
+}
+
 const dlh_layer_ops softplus_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = softplus_create,
     .forward = pointwise_forward,
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
+    .export_onnx = softplus_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

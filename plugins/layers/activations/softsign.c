@@ -12,10 +12,17 @@ static int softsign_create(const dlh_host *host, dlh_layer_setup *setup, void **
                             "dx = dy/b + (-dy*(x/b/b))*sign(x);", 0);
 }
 
+static int softsign_export(void *state, dlh_onnx_builder *b)
+{
+    (void)state;
+    return dlh_onnx_unary(b, "Softsign");
+}
+
 const dlh_layer_ops softsign_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = softsign_create,
     .forward = pointwise_forward,
     .backward = pointwise_backward,
     .destroy = pointwise_destroy,
+    .export_onnx = softsign_export,
 };

@@ -371,12 +371,51 @@ static void batchnorm_destroy(void *state)
     free(st);
 }
 
+/* A constant of c copies of v (an absent weight or bias). */
+static const char *batchnorm_fill(dlh_onnx_builder *b, const char *hint, int c, float v)
+{
+    float *d = malloc((size_t)c * sizeof *d);
+    if (!d) {
+        normalization_host->error("out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < c; i++)
+        d[i] = v;
+    int64_t n = c;
+    const char *name = b->constant(b, hint, DLH_ONNX_FLOAT, 1, &n, d);
+    free(d);
+    return name;
+}
+
+/* BatchNormalization in inference mode, on the running statistics. */
+static int batchnorm_export(void *state, dlh_onnx_builder *b)
+{
+    const batchnorm_state *st = state;
+    if (!st->track) {
+        normalization_host->error("batchnorm without track_running_stats normalises with each "
+                         "batch's statistics in evaluation: no ONNX form");
+        return DLH_EUNSUPPORTED;
+    }
+    const char *in[5] = {
+        b->inputs[0],
+        st->affine ? b->param(b, "weight", 0, NULL) : batchnorm_fill(b, "ones", st->c, 1.0f),
+        st->affine ? b->param(b, "bias", 0, NULL) : batchnorm_fill(b, "zeros", st->c, 0.0f),
+        b->param(b, "running_mean", 0, NULL), b->param(b, "running_var", 0, NULL),
+    };
+    for (int i = 1; i < 5; i++)
+        if (!in[i])
+            return DLH_ENOMEM;
+    int rc = b->node(b, "BatchNormalization", 5, in, 1, &b->output);
+    return rc < 0 ? rc : b->attr_float(b, "epsilon", st->eps);
+}
+
 const dlh_layer_ops batchnorm_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = batchnorm_create,
     .forward = batchnorm_forward,
     .backward = batchnorm_backward,
     .destroy = batchnorm_destroy,
+    .export_onnx = batchnorm_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

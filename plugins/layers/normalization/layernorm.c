@@ -14,6 +14,8 @@
 
 typedef struct layernorm_state {
     norm_rows r;
+    int nd;                     /* dimensions of normalized_shape */
+    int64_t dims[DLH_MAX_DIMS];
 } layernorm_state;
 
 /* "[5]" or "[3, 5]". */
@@ -98,6 +100,9 @@ static int layernorm_create(const dlh_host *host, dlh_layer_setup *setup, void *
     st->r.m = m;
     st->r.p = m;
     st->r.s = 1;
+    st->nd = nd;
+    for (int i = 0; i < nd; i++)
+        st->dims[i] = dims[i];
     dlh_shape ps = { nd, { 0 } };
     for (int i = 0; i < nd; i++)
         ps.dim[i] = dims[i];
@@ -110,12 +115,43 @@ static int layernorm_create(const dlh_host *host, dlh_layer_setup *setup, void *
     return norm_rows_setup(host, setup, &st->r);
 }
 
+/* LayerNormalization (opset 17) over the last nd axes; Scale is required:
+   ones without elementwise_affine. */
+static int layernorm_export(void *state, dlh_onnx_builder *b)
+{
+    const layernorm_state *st = state;
+    const char *in[3] = { b->inputs[0], NULL, NULL };
+    if (st->r.affine) {
+        in[1] = b->param(b, "weight", 0, NULL);
+        in[2] = b->param(b, "bias", 0, NULL);
+    } else {
+        float *ones = malloc((size_t)st->r.m * sizeof *ones);
+        if (!ones) {
+            normalization_host->error("out of memory");
+            return DLH_ENOMEM;
+        }
+        for (int64_t i = 0; i < st->r.m; i++)
+            ones[i] = 1.0f;
+        in[1] = b->constant(b, "ones", DLH_ONNX_FLOAT, st->nd, st->dims, ones);
+        free(ones);
+    }
+    int rc;
+    if (!in[1] || (st->r.affine && !in[2]))
+        return DLH_ENOMEM;
+    if ((rc = b->node(b, "LayerNormalization", st->r.affine ? 3 : 2, in, 1,
+                      &b->output)) < 0 ||
+        (rc = b->attr_int(b, "axis", 1 + b->input_shapes[0].ndim - st->nd)) < 0)
+        return rc;
+    return b->attr_float(b, "epsilon", st->r.eps);
+}
+
 const dlh_layer_ops layernorm_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = layernorm_create,
     .forward = norm_rows_layer_forward,
     .backward = norm_rows_layer_backward,
     .destroy = norm_rows_layer_destroy,
+    .export_onnx = layernorm_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -133,6 +133,7 @@ const dlh_layer_ops alpha_dropout_ops = {
     .forward = alpha_dropout_forward,
     .backward = alpha_dropout_backward,
     .destroy = alpha_dropout_destroy,
+    .export_onnx = regularization_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

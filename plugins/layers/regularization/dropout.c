@@ -108,6 +108,7 @@ const dlh_layer_ops dropout_ops = {
     .forward = dropout_forward,
     .backward = dropout_backward,
     .destroy = dropout_destroy,
+    .export_onnx = regularization_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

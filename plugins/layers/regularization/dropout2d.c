@@ -134,6 +134,7 @@ const dlh_layer_ops dropout2d_ops = {
     .forward = dropout2d_forward,
     .backward = dropout2d_backward,
     .destroy = dropout2d_destroy,
+    .export_onnx = regularization_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -14,6 +14,12 @@ int regularization_copy(const dlh_backend *be, dlh_mem dst, dlh_mem src, size_t 
                          src.off * sizeof(float), n * sizeof(float));
 }
 
+int regularization_export(void *state, dlh_onnx_builder *b)
+{
+    (void)state;
+    return dlh_onnx_unary(b, "Identity");
+}
+
 int regularization_rate(const dlh_host *host, dlh_params *p, double *rate)
 {
     const double def_rate = 0.5;

@@ -19,6 +19,9 @@ extern const dlh_param_doc alpha_dropout_params[];
 /* dst = src (n floats), unless they are the same memory: the identity of a
    dropout in evaluation. */
 int regularization_copy(const dlh_backend *be, dlh_mem dst, dlh_mem src, size_t n);
+/* export_onnx of every layer of the family: evaluation passes the input
+   through, an Identity node. */
+int regularization_export(void *state, dlh_onnx_builder *b);
 
 /* Reads `rate` (torch's p, default 0.5) into *rate, refusing a value
    outside [0, 1] with torch's words ("dropout probability has to be between
