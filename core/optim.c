@@ -230,31 +230,46 @@ static int optim_group_settings(dlh_experiment *e, dlh_opt_group *g, dlh_params 
     return 0;
 }
 
+/* Element i of list (a group of `owner`) as group gi: its params (keys
+   `keys`, falling back on the optimizer group's) in *p, none of them a
+   whole-optimiser key.  `shape` shows the expected group in the message. */
+static int optim_group_open(dlh_experiment *e, dlh_params *base, config_setting_t *list,
+                            int i, int gi, const char *label, const char *owner,
+                            const char *shape, const char *const *keys,
+                            config_setting_t **own, dlh_params **p)
+{
+    *own = config_setting_get_elem(list, (unsigned)i);
+    if (!config_setting_is_group(*own)) {
+        dlh_params *lp = dlh_exp_params(e, list, owner, NULL);
+        return lp ? dlh_exp_error_at(lp, NULL, "%s: expected a group %s", label, shape)
+                  : DLH_ENOMEM;
+    }
+    if (!(*p = dlh_exp_params(e, *own, label, keys)))
+        return DLH_ENOMEM;
+    dlh_params_set_parent(*p, base);
+    e->groups[gi].params = *p;
+    for (const char *const *k = whole_keys; *k; k++)
+        if (config_setting_get_member(*own, *k))
+            return dlh_exp_error_at(*p, *k, "%s: '%s' acts on the whole optimizer and cannot "
+                                    "be set per group; set it in the optimizer group", label,
+                                    *k);
+    return 0;
+}
+
 /* optimizer.groups[i]. */
 static int optim_group(dlh_experiment *e, dlh_params *base, const dlh_params *base_reg,
                        config_setting_t *list, int gi, const char *type)
 {
-    config_setting_t *own = config_setting_get_elem(list, (unsigned)gi);
     char label[48];
     snprintf(label, sizeof label, "optimizer.groups[%d]", gi);
-    if (!config_setting_is_group(own)) {
-        dlh_params *lp = dlh_exp_params(e, list, "optimizer", NULL);
-        return lp ? dlh_exp_error_at(lp, NULL, "%s: expected a group { params = [...]; "
-                                     "... }", label) : DLH_ENOMEM;
-    }
-    dlh_params *p = dlh_exp_params(e, own, label, group_keys);
-    if (!p)
-        return DLH_ENOMEM;
-    dlh_params_set_parent(p, base);
+    config_setting_t *own;
+    dlh_params *p;
+    int rc = optim_group_open(e, base, list, gi, gi, label, "optimizer",
+                              "{ params = [...]; ... }", group_keys, &own, &p);
+    if (rc)
+        return rc;
     dlh_opt_group *g = &e->groups[gi];
-    g->params = p;
-    for (const char *const *k = whole_keys; *k; k++)
-        if (config_setting_get_member(own, *k))
-            return dlh_exp_error_at(p, *k, "%s: '%s' acts on the whole optimizer and cannot "
-                                    "be set per group; set it in the optimizer group", label,
-                                    *k);
     config_setting_t *pats;
-    int rc;
     if ((rc = optim_patterns(p, own, &pats)) ||
         (rc = optim_match(e, p, pats, gi)) ||
         (rc = optim_group_settings(e, g, p, own, base_reg, dlh_optim_lr(e))))
@@ -308,25 +323,15 @@ static int optim_unfreeze_group(dlh_experiment *e, dlh_params *base,
                                 const dlh_params *base_reg, config_setting_t *list, int ui,
                                 int gi, int first_unfreeze, const char *type)
 {
-    config_setting_t *own = config_setting_get_elem(list, (unsigned)ui);
     char label[48];
     snprintf(label, sizeof label, "train.unfreeze[%d]", ui);
-    if (!config_setting_is_group(own)) {
-        dlh_params *lp = dlh_exp_params(e, list, "train", NULL);
-        return lp ? dlh_exp_error_at(lp, NULL, "%s: expected a group { epoch = N; params "
-                                     "= [...]; ... }", label) : DLH_ENOMEM;
-    }
-    dlh_params *p = dlh_exp_params(e, own, label, unfreeze_keys);
-    if (!p)
-        return DLH_ENOMEM;
-    dlh_params_set_parent(p, base);
+    config_setting_t *own;
+    dlh_params *p;
+    int rc = optim_group_open(e, base, list, ui, gi, label, "train",
+                              "{ epoch = N; params = [...]; ... }", unfreeze_keys, &own, &p);
+    if (rc)
+        return rc;
     dlh_opt_group *g = &e->groups[gi];
-    g->params = p;
-    for (const char *const *k = whole_keys; *k; k++)
-        if (config_setting_get_member(own, *k))
-            return dlh_exp_error_at(p, *k, "%s: '%s' acts on the whole optimizer and cannot "
-                                    "be set per group; set it in the optimizer group", label,
-                                    *k);
     if (config_setting_get_member(own, "trainable"))
         return dlh_exp_error_at(p, "trainable", "%s: an unfreeze entry makes its tensors "
                                 "trainable; 'trainable' does not belong here", label);
@@ -334,7 +339,6 @@ static int optim_unfreeze_group(dlh_experiment *e, dlh_params *base,
         return dlh_exp_error_at(p, NULL, "%s: missing required parameter 'epoch' (the "
                                 "epoch, from 1, at whose start its tensors unfreeze)", label);
     config_setting_t *pats;
-    int rc;
     if ((rc = dlh_param_int(p, "epoch", NULL, INT64_MIN, INT64_MAX, &g->unfreeze_epoch)))
         return rc;
     if (g->unfreeze_epoch < 1 || g->unfreeze_epoch > e->epochs)

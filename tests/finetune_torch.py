@@ -30,7 +30,7 @@ Prints one TAP-like line per check ("ok - ..." / "not ok - ..."): every
 tensor within 1e-5 of torch (relative to its largest value), and, where
 frozen, tensors and running statistics bit-identical to the starting ones.
 Generated data is deterministic; the safetensors files are read and written
-with numpy alone.
+with numpy alone (the model and the reader are tests/torch_interop.py's).
 """
 import json
 import math
@@ -39,25 +39,16 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+import torch_interop         # tests/torch_interop.py: the model, the reader
 
 EPOCHS, BATCH, N = 4, 16, 96
 TOL = 1e-5
 
 
 def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop("__metadata__", None)
-    types = {"F32": "<f4", "I64": "<i8"}
-    out = {}
-    for name, d in header.items():
-        a, b = d["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], dtype=types[d["dtype"]]).reshape(d["shape"]).copy()
-    return out
+    return {k: v.numpy() for k, v in torch_interop.read_safetensors(path)[0].items()}
 
 
 def write_safetensors(path, tensors):
@@ -77,16 +68,7 @@ def write_safetensors(path, tensors):
             f.write(b)
 
 
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(1, 3, 3, padding=1)
-        self.bn = nn.BatchNorm2d(3)
-        self.fc = nn.Linear(12, 3)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.bn(self.conv(x))), 2)
-        return self.fc(torch.flatten(x, 1))
+Net = torch_interop.Net      # the same conv, bn, fc model
 
 
 def make_data():

@@ -22,13 +22,7 @@
 . "${DLHOST_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
 need_dlhost
-py=
-for c in ${TORCH_PYTHON:-} python3 /usr/bin/python3; do
-    if "$c" -c 'import torch, numpy' >/dev/null 2>&1; then
-        py=$c
-        break
-    fi
-done
+torch_python
 [ -n "$py" ] || skip_all "no python3 with torch and numpy (Debian's python3-torch)"
 cd "$TAP_TMP" || exit 1
 ref=$DLHOST_SRCDIR/tests/finetune_torch.py
