@@ -43,11 +43,20 @@ static void check_groups(const dlh_experiment *e, FILE *out)
                 numel += dlh_tensor_numel(&e->slots[k].t->value);
         if (e->n_groups == 1 && gr->l1 == 0.0 && gr->l2 == 0.0 && gr->max_norm == 0.0)
             return;
+        int first_unf = g;
+        while (first_unf > 0 && e->groups[first_unf - 1].unfreeze_epoch > 0)
+            first_unf--;
         fprintf(out, "%-11s %s: %d tensor%s, %" PRId64 " parameters", "",
-                g + 1 < e->n_groups ? "group" : "default group", gr->n_tensors,
+                gr->unfreeze_epoch > 0 ? "unfreezes"
+                : g + 1 < e->n_groups  ? "group" : "default group", gr->n_tensors,
                 gr->n_tensors == 1 ? "" : "s", numel);
-        if (g + 1 < e->n_groups)
+        if (gr->unfreeze_epoch > 0)
+            fprintf(out, " (train.unfreeze[%d]), frozen until epoch %" PRId64 ", then lr %g\n",
+                    g - first_unf, gr->unfreeze_epoch, gr->lr);
+        else if (g + 1 < e->n_groups)
             fprintf(out, " (groups[%d])", g);
+        if (gr->unfreeze_epoch > 0)
+            continue;
         if (!gr->trainable) {
             fprintf(out, ", frozen\n");
             continue;
@@ -59,6 +68,27 @@ static void check_groups(const dlh_experiment *e, FILE *out)
             fprintf(out, ", max_norm %g", gr->max_norm);
         fprintf(out, "\n");
     }
+}
+
+/* optimizer.lr_decay_by_depth: each layer's rate, head first. */
+static void check_depth(const dlh_experiment *e, FILE *out)
+{
+    int any = 0;
+    for (int k = 0; k < e->n_param_tensors; k++)
+        any |= e->slots[k].lr_scale != 1.0;
+    if (!any)
+        return;
+    fprintf(out, "%-11s", "lr by depth");
+    const dlh_layer_inst *last = NULL;
+    for (int k = e->n_param_tensors - 1, n = 0; k >= 0; k--) {
+        const dlh_param_slot *sl = &e->slots[k];
+        const dlh_opt_group *g = &e->groups[sl->group];
+        if (sl->layer == last || !(g->trainable || g->unfreeze_epoch > 0))
+            continue;
+        last = sl->layer;
+        fprintf(out, "%s%s %g", n++ ? ", " : " ", sl->layer->name, g->lr * sl->lr_scale);
+    }
+    fprintf(out, "\n");
 }
 
 /* "metrics     train_loss, val_loss, val_f1 (monitored: val_f1, higher is
@@ -152,6 +182,7 @@ int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
         fprintf(out, ", gradients clamped to [-%g, %g]", e->clip.value, e->clip.value);
     fprintf(out, ")\n");
     check_groups(e, out);
+    check_depth(e, out);
     fprintf(out, "%-11s %s\n", "schedule", e->schedule_type);
     static const char *const order[] = { "shuffled", "not shuffled", "weighted sampling "
                                          "with replacement", "classes oversampled to the "

@@ -1198,7 +1198,8 @@ static int exp_sampler(dlh_experiment *e, dlh_params *p, config_setting_t *group
 
 static int exp_train(dlh_experiment *e, config_setting_t *group)
 {
-    static const char *const reserved[] = { "early_stopping", "checkpoint", NULL };
+    static const char *const reserved[] = { "early_stopping", "checkpoint",
+                                            "unfreeze" /* optim.c */, NULL };
     static const char *const modes[] = { "auto", "min", "max", NULL };
     dlh_params *p = dlh_exp_params(e, group, "train", reserved);
     if (!p)

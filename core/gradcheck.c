@@ -14,7 +14,7 @@
 
 /* Inputs of magnitude in [0.1, 0.9], either sign: clear of the kinks at 0
    and +-1 (relu, hardtanh) by more than the step of 1e-2. */
-static const gc_options gradcheck_opt = { 1e-2, 0.1, 0.9, 20261205, GRADCHECK_PER_TENSOR, 1 };
+static const gc_options gradcheck_opt = { 1e-2, 0.1, 0.9, 20261205, GRADCHECK_PER_TENSOR, 1, 0 };
 
 static void gradcheck_line(FILE *out, const char *what, const gc_report *r, int *failed)
 {

@@ -22,6 +22,8 @@ typedef struct graph_node {
     int *to;                        /* per input slot: GRAPH_TO_* or scratch slot + 1 */
     int n_consumers;
     int needs_grad;                 /* a layer with parameters is here or upstream */
+    int frozen;                     /* every parameter of its layer is frozen: it runs
+                                       in evaluation mode (dlh_graph_refresh) */
     int head;                       /* a loss writes its gradient (dlh_graph_set_head) */
     dlh_tensor out, dout;           /* max_batch; dout only where needs_grad */
     /* A view layer (flatten, reshape) whose output is its input's memory,
@@ -228,6 +230,35 @@ static int graph_alloc(const dlh_graph *g, const dlh_shape *s, dlh_tensor *t)
     return rc ? rc : dlh_tensor_alloc(g->be, shaped.ndim, shaped.shape, t);
 }
 
+/* Backward reaches a node only when a layer with trainable parameters
+   is at or before it: the gradient of anything else is never used (the
+   first dense layer after a flatten computes no gradient for its input;
+   nothing below the last frozen layer of a fine-tuned model runs).  With
+   later, tensors that train.unfreeze unfreezes count as trainable. */
+static void graph_needs(dlh_graph *g, int later)
+{
+    for (int i = 0; i < g->n; i++) {
+        graph_node *nd = &g->nodes[i];
+        const dlh_layer_inst *l = nd->layer;
+        nd->needs_grad = 0;
+        for (int j = 0; j < l->n_params; j++)
+            nd->needs_grad |= !l->params[j].frozen || (later && l->params[j].unfreezes);
+        /* A layer whose parameters are all frozen runs as in evaluation
+           (torchvision's FrozenBatchNorm2d): running statistics used, not
+           updated.  A layer without parameters (dropout) keeps training. */
+        nd->frozen = l->n_params > 0 && !nd->needs_grad;
+        for (int k = 0; k < nd->n_in; k++)
+            if (nd->in[k] >= 0 && g->nodes[nd->in[k]].needs_grad)
+                nd->needs_grad = 1;
+    }
+}
+
+void dlh_graph_refresh(dlh_graph *g)
+{
+    if (g->planned)
+        graph_needs(g, 0);
+}
+
 int dlh_graph_plan(dlh_graph *g)
 {
     int rc;
@@ -238,19 +269,10 @@ int dlh_graph_plan(dlh_graph *g)
     if ((rc = graph_alloc(g, &g->input_shape, &g->x_buf[0])))
         return rc;
     g->x = g->x_buf[0];
-    /* Backward reaches a node only when a layer with trainable parameters
-       is at or before it: the gradient of anything else is never used (the
-       first dense layer after a flatten computes no gradient for its input;
-       nothing below the last frozen layer of a fine-tuned model runs). */
-    for (int i = 0; i < g->n; i++) {
-        graph_node *nd = &g->nodes[i];
-        nd->needs_grad = 0;
-        for (int j = 0; j < nd->layer->n_params; j++)
-            nd->needs_grad |= !nd->layer->params[j].frozen;
-        for (int k = 0; k < nd->n_in; k++)
-            if (nd->in[k] >= 0 && g->nodes[nd->in[k]].needs_grad)
-                nd->needs_grad = 1;
-    }
+    /* Plan for the gradients that any epoch needs (train.unfreeze makes
+       more tensors trainable later); dlh_graph_refresh then narrows
+       backward to the ones trained now. */
+    graph_needs(g, 1);
     /* Backward order decides who writes a producer's gradient first. */
     char *written = calloc((unsigned)g->n, 1);
     if (!written) {
@@ -322,6 +344,7 @@ int dlh_graph_plan(dlh_graph *g)
         (rc = dlh_tensor_alloc(g->be, 1, &nrows, &g->rows)))
         return rc;
     g->planned = 1;
+    graph_needs(g, 0);
     return 0;
 }
 
@@ -420,7 +443,8 @@ int dlh_graph_forward(dlh_graph *g, int64_t batch, int training, int64_t step,
             continue;
         }
         dlh_layer_ctx ctx;
-        dlh_layer_ctx_fill(nd->layer, batch, training, step, seed, &ctx, nd->scratch_v);
+        dlh_layer_ctx_fill(nd->layer, batch, training && !nd->frozen, step, seed, &ctx,
+                           nd->scratch_v);
         graph_inputs(g, nd, batch);
         dlh_tensor o = graph_view(&nd->out, batch);
         double t0 = g->time_fwd ? dlh_graph_mark(g) : 0.0;
@@ -446,7 +470,7 @@ int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed)
             continue;
         double t0 = g->time_bwd ? dlh_graph_mark(g) : 0.0;
         dlh_layer_ctx ctx;
-        dlh_layer_ctx_fill(nd->layer, batch, 1, step, seed, &ctx, nd->scratch_v);
+        dlh_layer_ctx_fill(nd->layer, batch, !nd->frozen, step, seed, &ctx, nd->scratch_v);
         /* A layer that can write its gradients does; the others get them zeroed
            just before they add into them, while the zeros are in cache. */
         if (nd->layer->overwrites_grads)
@@ -456,7 +480,7 @@ int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed)
         graph_inputs(g, nd, batch);
         for (int k = 0; k < nd->n_in; k++) {
             int p = nd->in[k];
-            if (nd->to[k] == GRAPH_TO_NONE) {
+            if (nd->to[k] == GRAPH_TO_NONE || !g->nodes[p].needs_grad) {
                 /* Nobody needs the gradient of the data or of a node with
                    no parameters upstream: a NULL buffer. */
                 memset(&nd->din_v[k], 0, sizeof nd->din_v[k]);
@@ -481,9 +505,9 @@ int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed)
             return rc;
         }
         for (int k = 0; k < nd->n_in; k++) {
-            if (nd->to[k] <= GRAPH_TO_DIRECT)
-                continue;
             int p = nd->in[k];
+            if (nd->to[k] <= GRAPH_TO_DIRECT || !g->nodes[p].needs_grad)
+                continue;
             size_t n = (size_t)batch * (size_t)dlh_shape_numel(&g->nodes[p].layer->output);
             dlh_ew_arg args[2] = {
                 dlh_ew_full(g->gscratch[nd->to[k] - 1].mem, n),

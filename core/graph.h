@@ -58,6 +58,12 @@ int dlh_graph_set_head(dlh_graph *g, int i);
    add).  DLH_ENOMEM / backend errors with the message set. */
 int dlh_graph_plan(dlh_graph *g);
 
+/* After the frozen flags of parameters change (train.unfreeze, at an epoch
+   boundary): which nodes backward reaches, and which layers run in
+   evaluation mode because every parameter they have is frozen.  Plan
+   allocated for every tensor that unfreezes, so this allocates nothing. */
+void dlh_graph_refresh(dlh_graph *g);
+
 /* The model input, output and output-gradient tensors (batch max_batch;
    cut shape[0] to the batch in use). */
 const dlh_tensor *dlh_graph_input(const dlh_graph *g);

@@ -29,6 +29,9 @@ typedef struct dlh_named_tensor {
     dlh_tensor value, grad;         /* grad unused (buf NULL) for buffers */
     int frozen;                     /* a parameter the optimiser leaves alone
                                        (optimizer.groups trainable = false) */
+    int unfreezes;                  /* frozen now, trained from a later epoch
+                                       (train.unfreeze): the graph plans its
+                                       gradients */
 } dlh_named_tensor;
 
 /* A created layer with its declared tensors allocated (scratch for

@@ -195,7 +195,7 @@ int gradcheck_layer(dlh_layer_inst *l, int64_t batch, int n_inputs,
         dlh_error_set("gradcheck: out of memory");
         goto out;
     }
-    dlh_layer_ctx_fill(l, batch, 1, 0, seed, &r.ctx, r.views);
+    dlh_layer_ctx_fill(l, batch, !(opt && opt->eval), 0, seed, &r.ctx, r.views);
     for (int k = 0; k < n_inputs; k++)
         if ((rc = gc_tensor(be, batch, &inputs[k], &r.x[k])) < 0 ||
             (rc = gc_tensor(be, batch, &inputs[k], &r.dx[k])) < 0)

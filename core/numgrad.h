@@ -37,6 +37,8 @@ typedef struct gc_options {
                                    values of a max-pool window within eps)
                                    are not a wrong gradient, a wrong
                                    gradient disagrees at both steps */
+    int eval;                   /* forward and backward with ctx->training 0
+                                   (a frozen batchnorm: running statistics) */
 } gc_options;
 
 typedef struct gc_report {

@@ -23,6 +23,7 @@
 
 #include "error.h"
 #include "experiment.h"
+#include "graph.h"
 #include "optim.h"
 #include "registry.h"
 
@@ -51,11 +52,14 @@ static const char *const optim_kernels[K_COUNT] = {
    not override (they act on the whole gradient). */
 static const char *const optim_keys[] = { "type", "lr", "grad_clip", "clip_norm", "norm_type",
                                           "clip_value", "groups", "regularization",
-                                          "max_norm", NULL };
+                                          "max_norm", "lr_decay_by_depth", NULL };
 static const char *const group_keys[] = { "params", "lr", "lr_mult", "trainable",
                                           "regularization", "max_norm", NULL };
 static const char *const whole_keys[] = { "type", "grad_clip", "clip_norm", "norm_type",
-                                          "clip_value", "groups", NULL };
+                                          "clip_value", "groups", "lr_decay_by_depth", NULL };
+/* train.unfreeze[i]: a group's keys but trainable, and its epoch. */
+static const char *const unfreeze_keys[] = { "epoch", "params", "lr", "lr_mult",
+                                             "regularization", "max_norm", NULL };
 
 static int optim_oom(void)
 {
@@ -146,6 +150,7 @@ static int optim_slots(dlh_experiment *e)
             snprintf(sl->name, len, "%s.%s", e->layers[i]->name, sl->t->name);
             sl->role = dlh_param_role_of(sl->t->name, sl->t->value.ndim);
             sl->group = -1;
+            sl->lr_scale = 1.0;
         }
     return 0;
 }
@@ -225,31 +230,46 @@ static int optim_group_settings(dlh_experiment *e, dlh_opt_group *g, dlh_params 
     return 0;
 }
 
+/* Element i of list (a group of `owner`) as group gi: its params (keys
+   `keys`, falling back on the optimizer group's) in *p, none of them a
+   whole-optimiser key.  `shape` shows the expected group in the message. */
+static int optim_group_open(dlh_experiment *e, dlh_params *base, config_setting_t *list,
+                            int i, int gi, const char *label, const char *owner,
+                            const char *shape, const char *const *keys,
+                            config_setting_t **own, dlh_params **p)
+{
+    *own = config_setting_get_elem(list, (unsigned)i);
+    if (!config_setting_is_group(*own)) {
+        dlh_params *lp = dlh_exp_params(e, list, owner, NULL);
+        return lp ? dlh_exp_error_at(lp, NULL, "%s: expected a group %s", label, shape)
+                  : DLH_ENOMEM;
+    }
+    if (!(*p = dlh_exp_params(e, *own, label, keys)))
+        return DLH_ENOMEM;
+    dlh_params_set_parent(*p, base);
+    e->groups[gi].params = *p;
+    for (const char *const *k = whole_keys; *k; k++)
+        if (config_setting_get_member(*own, *k))
+            return dlh_exp_error_at(*p, *k, "%s: '%s' acts on the whole optimizer and cannot "
+                                    "be set per group; set it in the optimizer group", label,
+                                    *k);
+    return 0;
+}
+
 /* optimizer.groups[i]. */
 static int optim_group(dlh_experiment *e, dlh_params *base, const dlh_params *base_reg,
                        config_setting_t *list, int gi, const char *type)
 {
-    config_setting_t *own = config_setting_get_elem(list, (unsigned)gi);
     char label[48];
     snprintf(label, sizeof label, "optimizer.groups[%d]", gi);
-    if (!config_setting_is_group(own)) {
-        dlh_params *lp = dlh_exp_params(e, list, "optimizer", NULL);
-        return lp ? dlh_exp_error_at(lp, NULL, "%s: expected a group { params = [...]; "
-                                     "... }", label) : DLH_ENOMEM;
-    }
-    dlh_params *p = dlh_exp_params(e, own, label, group_keys);
-    if (!p)
-        return DLH_ENOMEM;
-    dlh_params_set_parent(p, base);
+    config_setting_t *own;
+    dlh_params *p;
+    int rc = optim_group_open(e, base, list, gi, gi, label, "optimizer",
+                              "{ params = [...]; ... }", group_keys, &own, &p);
+    if (rc)
+        return rc;
     dlh_opt_group *g = &e->groups[gi];
-    g->params = p;
-    for (const char *const *k = whole_keys; *k; k++)
-        if (config_setting_get_member(own, *k))
-            return dlh_exp_error_at(p, *k, "%s: '%s' acts on the whole optimizer and cannot "
-                                    "be set per group; set it in the optimizer group", label,
-                                    *k);
     config_setting_t *pats;
-    int rc;
     if ((rc = optim_patterns(p, own, &pats)) ||
         (rc = optim_match(e, p, pats, gi)) ||
         (rc = optim_group_settings(e, g, p, own, base_reg, dlh_optim_lr(e))))
@@ -258,6 +278,151 @@ static int optim_group(dlh_experiment *e, dlh_params *base, const dlh_params *ba
         return dlh_params_check_unused(p);
     if ((rc = dlh_optimizer_new(e->backend, type, p, &g->opt)))
         return dlh_exp_locate(p, NULL, rc);
+    return 0;
+}
+
+/* ------------------------------------------------------- train.unfreeze */
+
+/* Moves the slots that train.unfreeze[ui]'s patterns match into group gi:
+   each must be frozen by optimizer.groups and unfrozen by no earlier entry. */
+static int optim_unfreeze_match(dlh_experiment *e, dlh_params *p, config_setting_t *list,
+                                int gi, int first_unfreeze)
+{
+    const char *label = dlh_params_label(p);
+    for (int i = 0, np = optim_n_patterns(list); i < np; i++) {
+        const char *pat = optim_pattern(list, i);
+        int any = 0;
+        for (int k = 0; k < e->n_param_tensors; k++) {
+            dlh_param_slot *sl = &e->slots[k];
+            if (fnmatch(pat, sl->name, 0) != 0 || sl->group == gi)
+                continue;
+            any = 1;
+            if (sl->group >= first_unfreeze)
+                return dlh_exp_error_at(p, "params", "%s: pattern '%s' matches '%s', which "
+                                        "train.unfreeze[%d] already unfreezes", label, pat,
+                                        sl->name, sl->group - first_unfreeze);
+            if (sl->group < 0 || e->groups[sl->group].trainable)
+                return dlh_exp_error_at(p, "params", "%s: pattern '%s' matches '%s', which "
+                                        "is trainable already (only tensors that "
+                                        "optimizer.groups freezes with trainable = false "
+                                        "can unfreeze)", label, pat, sl->name);
+            e->groups[sl->group].n_tensors--;
+            sl->group = gi;
+            e->groups[gi].n_tensors++;
+        }
+        if (!any)
+            return dlh_exp_error_at(p, "params", "%s: pattern '%s' matches no parameter "
+                                    "that is still frozen", label, pat);
+    }
+    return 0;
+}
+
+/* train.unfreeze[ui] as group gi: its settings over the optimizer's, an
+   optimiser instance, and frozen until its epoch. */
+static int optim_unfreeze_group(dlh_experiment *e, dlh_params *base,
+                                const dlh_params *base_reg, config_setting_t *list, int ui,
+                                int gi, int first_unfreeze, const char *type)
+{
+    char label[48];
+    snprintf(label, sizeof label, "train.unfreeze[%d]", ui);
+    config_setting_t *own;
+    dlh_params *p;
+    int rc = optim_group_open(e, base, list, ui, gi, label, "train",
+                              "{ epoch = N; params = [...]; ... }", unfreeze_keys, &own, &p);
+    if (rc)
+        return rc;
+    dlh_opt_group *g = &e->groups[gi];
+    if (config_setting_get_member(own, "trainable"))
+        return dlh_exp_error_at(p, "trainable", "%s: an unfreeze entry makes its tensors "
+                                "trainable; 'trainable' does not belong here", label);
+    if (!config_setting_get_member(own, "epoch"))
+        return dlh_exp_error_at(p, NULL, "%s: missing required parameter 'epoch' (the "
+                                "epoch, from 1, at whose start its tensors unfreeze)", label);
+    config_setting_t *pats;
+    if ((rc = dlh_param_int(p, "epoch", NULL, INT64_MIN, INT64_MAX, &g->unfreeze_epoch)))
+        return rc;
+    if (g->unfreeze_epoch < 1 || g->unfreeze_epoch > e->epochs)
+        return dlh_exp_error_at(p, "epoch", "%s: epoch %" PRId64 " is not an epoch of the "
+                                "run (1 to train.epochs = %" PRId64 ")", label,
+                                g->unfreeze_epoch, e->epochs);
+    if ((rc = optim_patterns(p, own, &pats)) ||
+        (rc = optim_unfreeze_match(e, p, pats, gi, first_unfreeze)) ||
+        (rc = optim_group_settings(e, g, p, own, base_reg, dlh_optim_lr(e))))
+        return rc;
+    g->trainable = 0;
+    g->lr_now = g->lr;
+    if ((rc = dlh_optimizer_new(e->backend, type, p, &g->opt)))
+        return dlh_exp_locate(p, NULL, rc);
+    return 0;
+}
+
+/* train.unfreeze, a list of groups, or NULL. */
+static int optim_unfreeze_list(dlh_experiment *e, dlh_params *p, config_setting_t **out)
+{
+    config_setting_t *train = config_setting_get_member(dlh_config_root(e->cfg), "train");
+    *out = train ? config_setting_get_member(train, "unfreeze") : NULL;
+    if (*out && !config_setting_is_list(*out) && !config_setting_is_array(*out)) {
+        dlh_params *tp = dlh_exp_params(e, train, "train", NULL);
+        (void)p;
+        return tp ? dlh_exp_error_at(tp, "unfreeze", "train: 'unfreeze' expects a list of "
+                                     "groups ( { epoch = 3; params = [...]; }, ... )")
+                  : DLH_ENOMEM;
+    }
+    return 0;
+}
+
+int dlh_optim_unfreeze(dlh_experiment *e, int64_t epoch)
+{
+    int n = 0;
+    for (int g = 0; g < e->n_groups; g++) {
+        dlh_opt_group *gr = &e->groups[g];
+        if (gr->trainable || gr->unfreeze_epoch < 1 || gr->unfreeze_epoch > epoch + 1)
+            continue;
+        gr->trainable = 1;
+        n++;
+        for (int k = 0; k < e->n_param_tensors; k++)
+            if (e->slots[k].group == g) {
+                e->slots[k].t->frozen = 0;
+                e->slots[k].t->unfreezes = 0;
+            }
+    }
+    if (n > 0)
+        dlh_graph_refresh(e->graph);
+    return n;
+}
+
+/* optimizer.lr_decay_by_depth: the last layer with tensors that train (now
+   or after a train.unfreeze) keeps its rate, each such layer below it gets
+   `decay` times the rate of the next one above. */
+static int optim_depth(dlh_experiment *e, dlh_params *p, const char *type)
+{
+    static const double one = 1.0;
+    double decay;
+    int rc;
+    if ((rc = dlh_param_float(p, "lr_decay_by_depth", &one, -HUGE_VAL, HUGE_VAL, &decay)))
+        return rc;
+    if (!(decay > 0.0 && decay <= 1.0))
+        return dlh_exp_error_at(p, "lr_decay_by_depth", "optimizer: lr_decay_by_depth %g: "
+                                "expected a number in (0, 1] (the factor between a layer's "
+                                "rate and the rate of the layer above it)", decay);
+    if (decay == 1.0)
+        return 0;
+    if (dlh_optim_step_all(e))
+        return dlh_exp_error_at(p, "lr_decay_by_depth", "optimizer: lr_decay_by_depth needs "
+                                "a learning rate per layer; '%s' updates every parameter "
+                                "at one rate", type);
+    double scale = 1.0;
+    for (int k = e->n_param_tensors - 1; k >= 0;) {
+        const dlh_layer_inst *l = e->slots[k].layer;
+        int trains = 0, end = k;
+        for (; k >= 0 && e->slots[k].layer == l; k--) {
+            const dlh_opt_group *g = &e->groups[e->slots[k].group];
+            trains |= g->trainable || g->unfreeze_epoch > 0;
+        }
+        for (int j = end; j > k; j--)
+            e->slots[j].lr_scale = trains ? scale : 1.0;
+        scale *= trains ? decay : 1.0;
+    }
     return 0;
 }
 
@@ -373,7 +538,8 @@ static int optim_step_memory(dlh_experiment *e)
     int64_t max_numel = 0;
     int rc;
     for (int g = 0; g < e->n_groups; g++)
-        need_scratch |= e->groups[g].trainable && (e->groups[g].l1 > 0.0 ||
+        need_scratch |= (e->groups[g].trainable || e->groups[g].unfreeze_epoch > 0) &&
+                        (e->groups[g].l1 > 0.0 ||
                                                    e->groups[g].max_norm > 0.0);
     for (int k = 0; k < n; k++) {
         int64_t numel = dlh_tensor_numel(&e->slots[k].t->value);
@@ -411,11 +577,15 @@ int dlh_optim_new(dlh_experiment *e, config_setting_t *group)
         return dlh_exp_error_at(p, "groups", "optimizer: 'groups' expects a list of groups "
                                 "( { params = [...]; ... }, ... )");
     int n_listed = list ? config_setting_length(list) : 0;
-    e->n_groups = n_listed + 1;
+    config_setting_t *unf;
+    if ((rc = optim_unfreeze_list(e, p, &unf)))
+        return rc;
+    int n_unf = unf ? config_setting_length(unf) : 0, n_def = n_listed + n_unf;
+    e->n_groups = n_def + 1;
     if (!(e->groups = calloc((size_t)e->n_groups, sizeof *e->groups)))
         return optim_oom();
     /* The default group: the optimizer group's own settings. */
-    dlh_opt_group *def = &e->groups[n_listed];
+    dlh_opt_group *def = &e->groups[n_def];
     def->params = p;
     def->trainable = 1;
     if ((rc = dlh_optimizer_new(e->backend, type, p, &def->opt)))
@@ -443,21 +613,28 @@ int dlh_optim_new(dlh_experiment *e, config_setting_t *group)
             return rc;
         e->groups[g].lr_now = e->groups[g].lr;
     }
+    for (int u = 0; u < n_unf; u++)
+        if ((rc = optim_unfreeze_group(e, p, base_reg, unf, u, n_listed + u, n_listed, type)))
+            return rc;
     for (int k = 0; k < e->n_param_tensors; k++) {
         dlh_param_slot *sl = &e->slots[k];
         if (sl->group < 0) {
-            sl->group = n_listed;
+            sl->group = n_def;
             def->n_tensors++;
         }
         sl->t->frozen = !e->groups[sl->group].trainable;
+        sl->t->unfreezes = e->groups[sl->group].unfreeze_epoch > 0;
     }
-    /* Frozen groups hold tensors torch.optim never sees: they do not count. */
+    /* Frozen groups hold tensors torch.optim never sees: they do not count;
+       groups that unfreeze later do (add_param_group). */
     int trained = 0;
     for (int g = 0; g < e->n_groups; g++)
-        trained += e->groups[g].trainable && (e->groups[g].n_tensors > 0 || g == n_listed);
+        trained += (e->groups[g].trainable || e->groups[g].unfreeze_epoch > 0) &&
+                   (e->groups[g].n_tensors > 0 || g == n_def);
     if ((rc = dlh_optimizer_check_groups(def->opt, type, trained)))
         return dlh_exp_locate(p, "groups", rc);
-    if ((rc = optim_state(e)))
+    if ((rc = optim_depth(e, p, type)) ||
+        (rc = optim_state(e)))
         return rc;
     return optim_step_memory(e);
 }
@@ -699,8 +876,9 @@ int dlh_optim_update(dlh_experiment *e, int64_t t)
         if (!g->trainable)
             continue;
         const dlh_optimizer_inst *o = g->opt;
-        ctx.lr = (float)g->lr_now;
-        dlh_optimizer_ctx_fill(o, &ctx, dlh_tensor_numel(&sl->t->value), g->lr_now,
+        double lr = g->lr_now * sl->lr_scale;
+        ctx.lr = (float)lr;
+        dlh_optimizer_ctx_fill(o, &ctx, dlh_tensor_numel(&sl->t->value), lr,
                                ++sl->step, sl->name, sl->role, sl->scalars, scratch);
         ctx.group = sl->group;
         int rc = o->ops->step(o->state, &ctx, &sl->t->value, &sl->t->grad, sl->states);

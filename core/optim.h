@@ -10,7 +10,13 @@
  * the default group, which has the optimizer group's own settings and comes
  * last.  Each group has its own optimiser instance (created from its
  * settings over the optimizer group's: PyTorch's per-group hyper-
- * parameters) and its own schedule instance over its base learning rate. */
+ * parameters) and its own schedule instance over its base learning rate.
+ *
+ * train.unfreeze entries are groups too (after the listed ones, before the
+ * default): their tensors are frozen until the entry's epoch, then train
+ * with the entry's settings and fresh optimiser state (torch's
+ * optimizer.add_param_group at that epoch).  optimizer.lr_decay_by_depth
+ * scales each slot's rate by its layer's depth below the head. */
 #ifndef DLHOST_CORE_OPTIM_H
 #define DLHOST_CORE_OPTIM_H
 
@@ -33,6 +39,10 @@ typedef struct dlh_opt_group {
     double max_norm;                /* renorm of each row after the update; 0: off */
     int trainable;
     int n_tensors;                  /* slots in the group */
+    /* A train.unfreeze entry's group: frozen (trainable 0, but with its
+       optimiser and fresh state) until epoch unfreeze_epoch (from 1),
+       trainable from its start on; 0 for every other group. */
+    int64_t unfreeze_epoch;
     /* Its slots' names and roles, and their optimiser states (n_states a
        slot, slot order): what step_all sees (optimizer.h, ABI 1.6). */
     const char **names;
@@ -52,6 +62,8 @@ typedef struct dlh_param_slot {
     float *scalars;                 /* its n_scalars scalar states */
     dlh_tensor *mirror;             /* step, then scalars, as float32 scalars for
                                        checkpoints (views into one buffer) */
+    double lr_scale;                /* optimizer.lr_decay_by_depth ^ depth of its
+                                       layer (1 without): times the group's lr */
 } dlh_param_slot;
 
 /* Clipping of the whole gradient before the update; 0 = off. */
@@ -67,6 +79,12 @@ struct dlh_experiment;
    their state.  Marks frozen tensors so that the graph, planned after this,
    computes no gradient where nothing trainable needs it. */
 int dlh_optim_new(struct dlh_experiment *e, config_setting_t *group);
+/* At the start of epoch `epoch` (from 0): every train.unfreeze group whose
+   epoch has come becomes trainable, its tensors no longer frozen, and the
+   graph recomputes where backward runs.  Idempotent (a resumed run calls it
+   for its first epoch and gets every boundary it passed); allocates
+   nothing.  The number of groups it unfroze now. */
+int dlh_optim_unfreeze(struct dlh_experiment *e, int64_t epoch);
 /* One schedule instance per group (ops->create over p, when it has one). */
 int dlh_optim_schedules(struct dlh_experiment *e, const dlh_schedule_ops *ops,
                         dlh_params *p);

@@ -814,6 +814,11 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
     if (e->metrics_train)
         dlh_metrics_reset(e->metrics_train);
 
+    /* train.unfreeze: groups whose epoch has come train from here on (a
+       resumed run gets every boundary it passed). */
+    if (dlh_optim_unfreeze(e, epoch) > 0)
+        fprintf(r->out, "epoch %" PRId64 ": train.unfreeze: more tensors train from here on\n",
+                epoch + 1);
     if (r->prof)
         dlh_profile_begin(r->prof);
     if ((rc = dlh_diag_epoch_begin(r->diag, steps)))

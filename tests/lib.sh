@@ -34,6 +34,8 @@
 #   train_loss_ok CSV LABEL    the last train_loss of the metrics.csv CSV is
 #                              finite; sets loss to it
 #   loss_near A B DESC         A and B agree within 1e-4 relative (+ 1e-6)
+#   torch_python               sets py to a python3 with torch and numpy
+#                              (TORCH_PYTHON, python3, /usr/bin/python3), or ""
 #   train_each_backend CFG NAME WHAT
 #                              `dlhost run CFG` as run NAME_cpu, then on
 #                              opencl as NAME_opencl when it is here (else a
@@ -226,5 +228,15 @@ train_each_backend() {
         is "$RC" 0 "$b: $3"
         train_loss_ok "runs/$2_$b/metrics.csv" "$b"
         eval "loss_$b=\$loss"
+    done
+}
+
+torch_python() {
+    py=
+    for c in ${TORCH_PYTHON:-} python3 /usr/bin/python3; do
+        if "$c" -c 'import torch, numpy' >/dev/null 2>&1; then
+            py=$c
+            return 0
+        fi
     done
 }

@@ -1,6 +1,8 @@
 /* The batchnorm layer of the "normalization" plugin: gradients of input,
  * weight and bias in training against central differences
- * (tests/gradcheck.c) for [N, C], [N, C, L] and [N, C, H, W] inputs; running
+ * (tests/gradcheck.c) for [N, C], [N, C, L] and [N, C, H, W] inputs, in
+ * training and in evaluation mode (a frozen batchnorm: running statistics,
+ * which backward differentiates through as constants); running
  * statistics, training and evaluation outputs against PyTorch
  * (tests/ref/batchnorm.py); evaluation-mode backward against its formula;
  * backward without an input gradient; and the messages for bad parameters
@@ -233,6 +235,50 @@ static void check_grad(const char *body, int ndim, const int64_t *dims, int64_t 
     dlh_layer_free(l);
 }
 
+/* Evaluation mode (what the graph runs for a batchnorm whose parameters
+   are all frozen): running statistics that are not 0 and 1, so the
+   gradient of x must carry gamma / sqrt(running_var + eps). */
+static void check_grad_eval(const char *body, int ndim, const int64_t *dims, int64_t batch,
+                            const char *what)
+{
+    dlh_shape in = shape_of(ndim, dims);
+    dlh_layer_inst *l = bn_new(body, &in);
+    if (!ok(l != NULL, "%s: created", what))
+        return;
+    int64_t c = l->output.dim[0];
+    float rm[16], rv[16];
+    for (int64_t i = 0; i < c && i < 16; i++) {
+        rm[i] = (float)(0.3 * (double)i - 0.25);
+        rv[i] = (float)(0.4 + 0.7 * (double)i);
+    }
+    const dlh_tensor *trm = bn_tensor(l, "running_mean", 0),
+                     *trv = bn_tensor(l, "running_var", 0);
+    int rc = c <= 16 && trm && trv ? 0 : DLH_EINVAL;
+    if (rc == 0 && l->n_params > 0)
+        rc = bn_set_affine(l);
+    if (rc == 0 && (rc = dlh_host_table()->tensor_write(be, trm, rm)) == 0)
+        rc = dlh_host_table()->tensor_write(be, trv, rv);
+    gc_options opt = { .eps = 1e-2, .lo = 0.0, .hi = 1.0, .seed = 12, .eval = 1 };
+    gc_report rep;
+    memset(&rep, 0, sizeof rep);
+    if (rc == 0)
+        rc = gradcheck_layer(l, batch, 1, &in, &opt, &rep);
+    float after[16];
+    int same = rc == 0 && dlh_host_table()->tensor_read(be, trm, after) == 0 &&
+               memcmp(after, rm, (size_t)c * sizeof *after) == 0 &&
+               l->counters[0] == 0;
+    ok(rc == 0 && rep.err < GC_TOL && rep.n_checked > 0,
+       "%s, evaluation mode: gradients of input%s match central differences (max rel "
+       "err %.2e over %lld values)", what, l->n_params ? ", weight and bias" : "", rep.err,
+       (long long)rep.n_checked);
+    ok(same, "%s, evaluation mode: running_mean and num_batches_tracked unchanged", what);
+    if (rc < 0)
+        diag("%s", dlh_error_get());
+    else if (rep.err >= GC_TOL)
+        diag("worst: %s", rep.worst);
+    dlh_layer_free(l);
+}
+
 static void check_grads(void)
 {
     const int64_t c3[1] = { 3 }, c3l5[2] = { 3, 5 }, c3h5w3[3] = { 3, 5, 3 },
@@ -242,6 +288,9 @@ static void check_grads(void)
     check_grad("", 3, c3h5w3, 3, "[N, C, H, W] = [3, 3, 5, 3]");
     check_grad("affine = false;", 3, c2h3w3, 2, "[N, C, H, W] = [2, 2, 3, 3], affine = false");
     check_grad("affine = false;", 1, c3, 7, "[N, C] = [7, 3], affine = false");
+    check_grad_eval("", 1, c3, 5, "[N, C] = [5, 3]");
+    check_grad_eval("", 3, c3h5w3, 3, "[N, C, H, W] = [3, 3, 5, 3]");
+    check_grad_eval("affine = false;", 2, c3l5, 3, "[N, C, L] = [3, 3, 5], affine = false");
 }
 
 /* ------------------------------------------------------------ PyTorch values */

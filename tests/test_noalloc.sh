@@ -151,4 +151,31 @@ many=$(cat "$TAP_TMP/count.4" 2>/dev/null || echo -1)
 diag "with two heads: $few allocation calls with 10 steps per epoch, $many with 40"
 is "$many" "$few" "with a loss list of two heads: four times the steps, the same allocation calls"
 
+# Fine-tuning: a frozen batchnorm, train.unfreeze at epoch 2 (the groups
+# and gradient buffers it needs exist from the start) and rates by depth.
+cat >"$TAP_TMP/unfreeze.cfg" <<'EOF'
+name = "unfreeze";
+seed = 1;
+backend = { type = "cpu"; threads = 1; };
+data = { train = { type = "csv"; path = "img.csv"; header = true; label_column = 0; shape = [1, 4, 4]; }; };
+model = (
+  { name = "c"; type = "conv2d"; out_channels = 2; kernel_size = 3; padding = 1; },
+  { name = "bn"; type = "batchnorm"; },
+  { type = "relu"; },
+  { type = "flatten"; },
+  { name = "fc"; type = "dense"; units = 3; }
+);
+loss = { type = "cross_entropy"; };
+optimizer = { type = "adam"; lr = 0.01; lr_decay_by_depth = 0.5;
+              groups = ( { params = ["c.*", "bn.*"]; trainable = false; } ); };
+train = { epochs = 2; batch_size = 16; unfreeze = ( { epoch = 2; params = "c.*"; } ); };
+EOF
+cfg=$TAP_TMP/unfreeze.cfg
+run_counted 16
+run_counted 4
+few=$(cat "$TAP_TMP/count.16" 2>/dev/null || echo -1)
+many=$(cat "$TAP_TMP/count.4" 2>/dev/null || echo -1)
+diag "with train.unfreeze: $few allocation calls with 13 steps per epoch, $many with 50"
+is "$many" "$few" "with a frozen batchnorm, train.unfreeze and lr_decay_by_depth: four times the steps, the same allocation calls"
+
 done_testing

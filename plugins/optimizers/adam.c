@@ -12,8 +12,10 @@
  *
  * amsgrad keeps the maximum of the raw second moment, as torch does (not of
  * the bias-corrected one).  The bias corrections are computed on the host in
- * double from ctx->t; the update is one fused kernel generated for the
- * configuration. */
+ * double from the parameter's own step count (ctx->step, torch's
+ * state['step']: a tensor that train.unfreeze makes trainable late starts
+ * from 1), ctx->t where a caller gives none; the update is one fused kernel
+ * generated for the configuration. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,13 +99,14 @@ static int adam_step(void *state, const dlh_optimizer_ctx *ctx, const dlh_tensor
                      const dlh_tensor *grad, const dlh_tensor *states)
 {
     const adam_state *st = state;
-    if (ctx->t < 1) {
+    int64_t step = ctx->step > 0 ? ctx->step : ctx->t;
+    if (step < 1) {
         optimizers_host->error("adam: step number %lld; steps count from 1",
-                               (long long)ctx->t);
+                               (long long)step);
         return DLH_EINVAL;
     }
     size_t n = (size_t)dlh_tensor_numel(param);
-    double t = (double)ctx->t;
+    double t = (double)step;
     double bc1 = 1.0 - pow(st->beta1, t), bc2 = 1.0 - pow(st->beta2, t);
     float scalars[ADAM_N_SCALARS] = {
         [ADAM_STEP] = (float)((double)ctx->lr / bc1),

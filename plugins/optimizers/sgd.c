@@ -88,7 +88,9 @@ static int sgd_step(void *state, const dlh_optimizer_ctx *ctx, const dlh_tensor 
     size_t n = (size_t)dlh_tensor_numel(param);
     float all[SGD_N_SCALARS] = {
         ctx->lr, (float)st->weight_decay, (float)st->momentum,
-        (float)(1.0 - st->dampening), ctx->t <= 1 ? 1.0f : 0.0f
+        /* torch fills momentum_buffer on the parameter's own first step
+           (ctx->step; a tensor train.unfreeze unfreezes late too). */
+        (float)(1.0 - st->dampening), (ctx->step > 0 ? ctx->step : ctx->t) <= 1 ? 1.0f : 0.0f
     };
     float scalars[SGD_N_SCALARS];
     for (int i = 0; i < st->n_scalars; i++)
