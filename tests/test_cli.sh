@@ -42,7 +42,7 @@ run_cmd "$dlhost" --help
 cp "$OUT_FILE" "$TAP_TMP/help.txt"
 cmds=$(sed -n '/^Commands:/,/^Options:/s/^  \([a-z][a-z]*\) .*/\1/p' "$TAP_TMP/help.txt" |
        sort -u)
-is "$(echo $cmds | wc -w)" 13 "--help lists 13 commands"
+is "$(echo $cmds | wc -w)" 14 "--help lists 14 commands"
 run_cmd "$dlhost" frobnicate
 missing=
 for c in $cmds; do
