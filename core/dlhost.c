@@ -674,11 +674,51 @@ static int cmd_infer(const char *cmd, int argc, char **argv)
     return status;
 }
 
-/* `export` (export.h) parses its own options. */
+/* `export` (export.h): the model as ONNX. */
 static int cmd_export(const char *cmd, int argc, char **argv)
 {
-    (void)cmd;
-    return dlh_export_main(argc, argv);
+    const char *backend = NULL, *weights = NULL, *onnx = NULL;
+    int probs = 0;
+    cli_list sets = { 0 };
+    const cli_opt opts[] = {
+        { .name = "--backend", .value = &backend },
+        { .name = "--set", .list = &sets },
+        { .name = "--weights", .value = &weights },
+        { .name = "--onnx", .value = &onnx },
+        { .name = "--probs", .flag = &probs },
+    };
+    cli_list *lists[] = { &sets };
+    const char **room, *cfg_path;
+    int status;
+    if (cli_parse_experiment(cmd, opts, N_OF(opts), argc, argv, lists, 1, &room, &cfg_path,
+                             &status))
+        return status;
+    if (!weights || !weights[0])
+        status = usage_error("export: missing the weights (dlhost export CFG --weights "
+                             "FILE --onnx OUT.onnx)");
+    else if (!onnx || !onnx[0])
+        status = usage_error("export: missing the output file (--onnx OUT.onnx)");
+    else if (backend && !backend[0])
+        status = usage_error("export: --backend needs a name");
+    dlh_config *cfg = NULL;
+    int rc = status ? 0 : dlh_config_load(cfg_path, &cfg);
+    for (int i = 0; !status && rc == 0 && i < sets.n; i++)
+        if ((rc = dlh_config_set(cfg, sets.v[i])) < 0)
+            dlh_error_prefix("--set %s: ", sets.v[i]);
+    free(room);
+    if (status || rc < 0) {
+        dlh_config_free(cfg);
+        return status ? status : report(rc, rc == DLH_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE);
+    }
+    dlh_registry_load_all(0);
+    dlh_error_clear();
+    rc = dlh_export_onnx(cfg, backend, weights, onnx, probs, stderr);
+    /* A layer without an ONNX form is the model's, as a bad setting is. */
+    status = rc == DLH_EUNSUPPORTED ? report(rc, EXIT_USAGE)
+             : rc < 0 ? report(rc, exit_status(rc)) : 0;
+    dlh_config_free(cfg);
+    dlh_registry_clear();
+    return status;
 }
 
 /* A whole number from lo to hi for option `opt` of cmd; 0, or the usage

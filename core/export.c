@@ -6,7 +6,6 @@
 
 #include "export.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,7 +16,6 @@
 #include "experiment.h"
 #include "graph.h"
 #include "onnx_write.h"
-#include "registry.h"
 #include "rundir.h"
 #include "safetensors.h"
 
@@ -438,107 +436,4 @@ int dlh_export_onnx(dlh_config *cfg, const char *backend, const char *weights,
     dlh_norm_free(&norm);
     dlh_experiment_free(e);
     return rc;
-}
-
-/* ------------------------------------------------------------ the command */
-
-enum { EXPORT_EXIT_RUNTIME = 1, EXPORT_EXIT_USAGE = 2, EXPORT_EXIT_PLUGIN = 3 };
-
-static int export_usage(const char *fmt, ...) DLH_PRINTF(1, 2);
-static int export_usage(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("dlhost: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry 'dlhost --help' for usage.\n", stderr);
-    return EXPORT_EXIT_USAGE;
-}
-
-static int export_report(int rc)
-{
-    const char *msg = dlh_error_get();
-    fprintf(stderr, "dlhost: error: %s\n", *msg ? msg : dlh_strerror(rc));
-    switch (rc) {
-    case DLH_ECONFIG: case DLH_EPARSE: case DLH_ESHAPE: case DLH_ERANGE: case DLH_EINVAL:
-    case DLH_EUNSUPPORTED:
-        return EXPORT_EXIT_USAGE;
-    case DLH_EPLUGIN:
-        return EXPORT_EXIT_PLUGIN;
-    default:
-        return EXPORT_EXIT_RUNTIME;
-    }
-}
-
-static const char export_help[] =
-    "Usage: dlhost export CFG --weights FILE --onnx OUT.onnx [--probs]\n"
-    "                     [--backend NAME] [--set KEY=VALUE]...\n"
-    "The model of CFG with the weights of FILE as an ONNX model (opset 17):\n"
-    "input 'input' [N, sample...] is the raw sample (the checkpoint's\n"
-    "normalisation is in the graph), output 'output' the model's raw output;\n"
-    "--probs adds 'probs', the class probabilities dlhost predict prints.\n";
-
-int dlh_export_main(int argc, char **argv)
-{
-    const char *cfg_path = NULL, *backend = NULL, *weights = NULL, *onnx = NULL;
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    int n_sets = 0, probs = 0, status = 0;
-    if (!sets) {
-        dlh_error_set("out of memory");
-        return export_report(DLH_ENOMEM);
-    }
-    for (int i = 0; i < argc && !status; i++) {
-        const char *a = argv[i];
-        const char **val = strcmp(a, "--backend") == 0 ? &backend
-                           : strcmp(a, "--weights") == 0 ? &weights
-                           : strcmp(a, "--onnx") == 0 ? &onnx : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(export_help, stdout);
-            free(sets);
-            return 0;
-        } else if ((val || strcmp(a, "--set") == 0) && i + 1 >= argc) {
-            status = export_usage("export: option '%s' needs a value", a);
-        } else if (val) {
-            *val = argv[++i];
-        } else if (strcmp(a, "--set") == 0) {
-            sets[n_sets++] = argv[++i];
-        } else if (strcmp(a, "--probs") == 0) {
-            probs = 1;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            status = export_usage("export: unknown option '%s'", a);
-        } else if (cfg_path) {
-            status = export_usage("export: one experiment file at a time ('%s' and another)",
-                                  cfg_path);
-        } else {
-            cfg_path = a;
-        }
-    }
-    if (!status && !cfg_path)
-        status = export_usage("export: missing the experiment file (dlhost export CFG "
-                              "--weights FILE --onnx OUT.onnx)");
-    if (!status && (!weights || !weights[0]))
-        status = export_usage("export: missing the weights (dlhost export CFG --weights "
-                              "FILE --onnx OUT.onnx)");
-    if (!status && (!onnx || !onnx[0]))
-        status = export_usage("export: missing the output file (--onnx OUT.onnx)");
-    if (!status && backend && !backend[0])
-        status = export_usage("export: --backend needs a name");
-    dlh_config *cfg = NULL;
-    int rc = status ? 0 : dlh_config_load(cfg_path, &cfg);
-    for (int i = 0; !status && rc == 0 && i < n_sets; i++)
-        if ((rc = dlh_config_set(cfg, sets[i])) < 0)
-            dlh_error_prefix("--set %s: ", sets[i]);
-    free(sets);
-    if (status || rc < 0) {
-        dlh_config_free(cfg);
-        return status ? status : export_report(rc == DLH_ENOMEM ? rc : DLH_ECONFIG);
-    }
-    dlh_registry_load_all(0);
-    dlh_error_clear();
-    rc = dlh_export_onnx(cfg, backend, weights, onnx, probs, stderr);
-    status = rc < 0 ? export_report(rc) : 0;
-    dlh_config_free(cfg);
-    dlh_registry_clear();
-    return status;
 }

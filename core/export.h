@@ -23,8 +23,4 @@
 int dlh_export_onnx(dlh_config *cfg, const char *backend, const char *weights,
                     const char *onnx, int probs, FILE *msg);
 
-/* The `dlhost export` command: argv after "export"; prints its errors and
-   returns the exit status. */
-int dlh_export_main(int argc, char **argv);
-
 #endif
