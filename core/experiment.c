@@ -85,16 +85,29 @@ static void exp_prefix_where(dlh_params *p, const char *key)
     dlh_error_prefix("%s: ", where);
 }
 
+/* Whether the current message is located already: a file:line in it, or,
+   for a group the program made (no line of its own), p's file in front. */
+static int exp_located(dlh_params *p)
+{
+    const char *msg = dlh_error_get();
+    if (exp_has_location(msg))
+        return 1;
+    char where[512];
+    exp_where(p, NULL, where, sizeof where);
+    size_t n = strlen(where);
+    return n > 0 && strncmp(msg, where, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ';
+}
+
 int dlh_exp_locate(dlh_params *p, const char *key, int rc)
 {
-    if (!exp_has_location(dlh_error_get()))
+    if (!exp_located(p))
         exp_prefix_where(p, key);
     return rc;
 }
 
 int dlh_exp_locate_label(dlh_params *p, const char *key, int rc)
 {
-    if (!exp_has_location(dlh_error_get())) {
+    if (!exp_located(p)) {
         dlh_error_prefix("%s: ", dlh_params_label(p));
         exp_prefix_where(p, key);
     }

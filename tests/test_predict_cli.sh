@@ -177,6 +177,7 @@ cut -d, -f1 test.csv >one.csv
 run_cmd "$dlhost" predict c.cfg --weights $w --input one.csv --out one_p.csv
 is "$RC" 2 "a csv of neither width: refused (exit 2)"
 like "$ERR_FILE" "parameter 'label_column': -1 is not a column of" "... read as labelled, in the reader's words"
+unlike "$ERR_FILE" "data.test: c.cfg: data.test:" "... located once (the group --input makes has no line)"
 printf 'a,b,y\n1,2,zz\n' >badlabel.csv
 run_cmd "$dlhost" predict c.cfg --weights $w --input badlabel.csv --out one_p.csv
 is "$RC" 1 "a labelled csv with a bad label exits 1"
