@@ -5,11 +5,12 @@ examples/fashion-mnist, trained the way a PyTorch expert would on this CPU.
 Threads: Debian's torch runs its element-wise ops on an OpenMP team
 (torch.set_num_threads) and its GEMMs in OpenBLAS, which has a pthread pool
 of its own (OPENBLAS_NUM_THREADS, or openblas_set_num_threads, called here
-through ctypes).  Two pools of ncpu threads each, both spinning while they
-wait, oversubscribe the cores: that, not the data, is what made PyTorch look
-slow (bench/README.md).  Before the timed epochs each configuration in
---threads ("T" for torch's team, "T/B" for torch's team and OpenBLAS's pool)
-runs a short calibration (three interleaved passes) and the fastest is kept (run with
+through ctypes).  Two pools of ncpu threads each oversubscribe the cores,
+and a spinning second OpenMP thread collapses under load: the cause of the
+slow PyTorch figures that bench/README.md could reproduce (not the data).
+Before the timed epochs each configuration in --threads ("T" for torch's
+team, "T/B" for torch's team and OpenBLAS's pool) runs a short calibration
+(three interleaved passes) and the fastest is kept (run with
 OMP_WAIT_POLICY=PASSIVE in the environment, as compare.py does).
 
 Data: the dataset is one normalised contiguous float32 tensor; each epoch
