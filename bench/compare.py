@@ -11,6 +11,14 @@ after the first (the first pays for page faults and warm-up), taken from
 dlhost's own per-epoch lines (training time only, no validation).  Peak
 memory is each child's maximum resident set size (wait4).
 
+PyTorch's figure is cross-checked in the same round against a plain loop
+(bench/torch_plain.py: the same training written the obvious way, with
+PyTorch's defaults): when the tuned side (bench/torch_fmnist.py) is more
+than 15 % below it, the round's dlhost/PyTorch ratio is refused, not
+printed, because the bench would then be measuring itself
+(bench/README.md).  `compare.py --check-figures TUNED PLAIN` applies that
+rule to two given figures (exit 1 when it refuses).
+
 Then, when the opencl backend is built, the MLP on it for two epochs, once
 with an empty PoCL kernel cache and once warm: its samples/s beside the cpu
 backend's, and the one-time kernel build cost (--no-opencl skips this).
@@ -34,6 +42,22 @@ import time
 TARGETS = {"mlp": 1.5, "cnn": 1.2}      # dlhost / PyTorch samples/s
 FLOOR_TARGET = 1.3                      # MLP epoch time / sgemm-only epoch time
 MEM_TARGET_MIB = 250                    # peak memory of the MLP run
+CROSS_CHECK = 0.15                      # tuned PyTorch at most this far below the plain loop
+
+
+def cross_check(tuned, plain, tol=CROSS_CHECK):
+    """(ok, sentence): whether the tuned PyTorch figure may stand for
+    PyTorch, that is, is at most `tol` below the plain loop's."""
+    if tuned is None or plain is None or plain <= 0:
+        return False, "no plain-loop figure to check the tuned one against"
+    short = 1.0 - tuned / plain
+    if tuned < plain * (1.0 - tol):
+        return False, (f"tuned PyTorch {fmt(tuned)} samples/s is {short:.0%} below the plain "
+                       f"loop's {fmt(plain)} (more than {tol:.0%}): the bench's PyTorch side "
+                       "is not PyTorch at its best (misconfigured, or the load changed "
+                       "between the two), so no ratio")
+    return True, (f"tuned PyTorch {fmt(tuned)} samples/s, plain loop {fmt(plain)}: "
+                  f"within {tol:.0%}")
 
 
 def run(cmd, env=None, cwd=None):
@@ -188,7 +212,14 @@ def main():
     ap.add_argument("--python", default=os.environ.get("TORCH_PYTHON"),
                     help="a python3 with torch (default: python3, then /usr/bin/python3)")
     ap.add_argument("--models", default="mlp,cnn")
+    ap.add_argument("--check-figures", nargs=2, type=float, metavar=("TUNED", "PLAIN"),
+                    help="only apply the cross-check to two samples/s figures; exit 1 "
+                         "when it refuses")
     a = ap.parse_args()
+    if a.check_figures:
+        ok, why = cross_check(*a.check_figures)
+        print(f"cross-check: {'ok' if ok else 'REFUSED'}: {why}")
+        return 0 if ok else 1
     sys.stdout.reconfigure(line_buffering=True)     # progress, even into a pipe
 
     build = os.path.abspath(a.builddir)
@@ -244,7 +275,8 @@ def main():
         return 0
 
     res = {k: {"dlhost": [], "torch": [], "floor": [], "mem": {}, "ratio": [],
-               "floor_ratio": [], "acc": [], "threads": []} for k in models}
+               "floor_ratio": [], "acc": [], "threads": [], "plain": [],
+               "refused": []} for k in models}
 
     def same_blas(out):
         # dlhost names OpenBLAS's kernel family when OpenBLAS's own CPU table
@@ -292,9 +324,10 @@ def main():
                        "--optimizer", info.get("optimizer", "adam"),
                        "--normalize", info["normalize"], "--epochs", str(a.epochs),
                        "--schedule", info.get("schedule", "constant"),
-                       "--threads", ",".join(str(i) for i in sorted({1, 2, ncpu}))]
+                       "--threads", ",".join(sorted({f"1/{ncpu}", f"{ncpu}/1",
+                                                     f"{ncpu}/{ncpu}", "1/1"}))]
                 rc, out, mib, secs = run(cmd, env=torch_env, cwd=work)
-                m = re.search(r"^torch threads=(\d+) samples_per_s=([0-9.]+)", out, re.M)
+                m = re.search(r"^torch threads=([0-9/]+) samples_per_s=([0-9.]+)", out, re.M)
                 p = re.search(r"^params (\d+)", out, re.M)
                 if rc != 0 or not m:
                     print(f"{name} torch : FAILED (exit {rc}):\n{out[-2000:]}")
@@ -306,15 +339,35 @@ def main():
                                                        out, re.M)]
                     t = median_tail(sp)
                     R["torch"].append(t)
-                    R["threads"].append(int(m.group(1)))
+                    R["threads"].append(m.group(1))
                     keep_mem(name, "torch", mib)
-                    cal = "; ".join(re.findall(r"^calibrate (threads=\d+ samples_per_s=\d+)",
+                    cal = "; ".join(re.findall(r"^calibrate (threads=[0-9/]+ samples_per_s=\d+)",
                                                out, re.M))
-                    print(f"{name} torch  : {fmt(t)} samples/s  (threads {m.group(1)}; "
-                          f"calibration {cal}; peak {mib:.0f} MiB; {secs:.0f}s wall)")
-                    R["ratio"].append(d / t)
-                    print(f"{name} ratio  : dlhost/PyTorch {d / t:.2f}x  "
-                          f"(target >= {TARGETS[name]}x)")
+                    print(f"{name} torch  : {fmt(t)} samples/s  (threads torch/OpenBLAS "
+                          f"{m.group(1)}; calibration {cal}; peak {mib:.0f} MiB; "
+                          f"{secs:.0f}s wall)")
+                    # The plain loop, with PyTorch's defaults (no PASSIVE).
+                    cmd[1] = os.path.join(src, "bench", "torch_plain.py")
+                    cmd = cmd[:cmd.index("--threads")]
+                    rc, out, mib, secs = run(cmd, env=env, cwd=work)
+                    pm = re.search(r"^plain threads=(\d+) samples_per_s=([0-9.]+)", out, re.M)
+                    plain = None
+                    if rc != 0 or not pm:
+                        print(f"{name} plain  : FAILED (exit {rc}):\n{out[-2000:]}")
+                    else:
+                        plain = median_tail([float(s) for s in re.findall(
+                            r"^epoch .* ([0-9.]+) samples/s$", out, re.M)])
+                        R["plain"].append(plain)
+                        print(f"{name} plain  : {fmt(plain)} samples/s  (the obvious loop, "
+                              f"PyTorch's default {pm.group(1)} thread(s); {secs:.0f}s wall)")
+                    ok, why = cross_check(t, plain)
+                    if ok:
+                        R["ratio"].append(d / t)
+                        print(f"{name} ratio  : dlhost/PyTorch {d / t:.2f}x  "
+                              f"(target >= {TARGETS[name]}x; {why})")
+                    else:
+                        R["refused"].append(why)
+                        print(f"{name} ratio  : REFUSED: {why}")
             if name == "mlp" and a.floor and info["dense"]:
                 width = 1
                 for v in idx_header(info["files"][0])[1:]:
@@ -352,11 +405,16 @@ def main():
             print(f"{name}: PyTorch SKIP" if not py else f"{name}: PyTorch FAILED")
         else:
             rr = R["ratio"]
-            print(f"{name}: PyTorch {fmt(t)} samples/s (threads {R['threads']}), peak "
-                  f"{fmt(R['mem'].get('torch'), ' MiB')}")
-            print(f"{name}: dlhost/PyTorch {med(rr):.2f}x (rounds: "
-                  f"{', '.join(f'{x:.2f}' for x in rr)}; target >= {TARGETS[name]}x: "
-                  f"{'met' if med(rr) >= TARGETS[name] else 'NOT met'})")
+            print(f"{name}: PyTorch {fmt(t)} samples/s (threads torch/OpenBLAS "
+                  f"{R['threads']}), peak {fmt(R['mem'].get('torch'), ' MiB')}; "
+                  f"plain loop {fmt(med(R['plain']))} samples/s")
+            if R["refused"]:
+                print(f"{name}: dlhost/PyTorch REFUSED in {len(R['refused'])} of "
+                      f"{len(R['torch'])} rounds: {R['refused'][0]}")
+            if rr and not R["refused"]:
+                print(f"{name}: dlhost/PyTorch {med(rr):.2f}x (rounds: "
+                      f"{', '.join(f'{x:.2f}' for x in rr)}; target >= {TARGETS[name]}x: "
+                      f"{'met' if med(rr) >= TARGETS[name] else 'NOT met'})")
         if f is not None:
             fr = R["floor_ratio"]
             print(f"{name}: sgemm floor {fmt(f)} samples/s; dlhost epoch time {med(fr):.2f}x "

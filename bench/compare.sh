@@ -1,6 +1,8 @@
 #!/bin/sh
 # Side-by-side training speed of dlhost, PyTorch and the sgemm-only floor on
 # the Fashion-MNIST examples (see bench/compare.py for what is measured).
+# PyTorch's figure is cross-checked against a plain loop in the same round;
+# no ratio is printed when it fails (bench/README.md).
 #
 #   bench/compare.sh [BUILDDIR] [compare.py options]   (BUILDDIR: default .)
 #   bench/compare.sh . --models mlp --rounds 3 --epochs 4

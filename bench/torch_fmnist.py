@@ -1,22 +1,33 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/compare.py: the Fashion-MNIST MLP or CNN of
-examples/fashion-mnist, trained the way a PyTorch user would, at the best
-intra-op thread count.
+examples/fashion-mnist, trained the way a PyTorch expert would on this CPU.
 
-The dataset is held as one normalised float32 tensor and batches are
-gathered with index_select (no DataLoader: its worker processes and
-per-sample transforms would make PyTorch slower than it needs to be).  Each
-epoch is a seeded shuffle, the last partial batch kept, with the loss and
-accuracy accumulated as dlhost does.  Before the timed epochs, each thread
-count in --threads runs a short calibration and the fastest is kept (set
-OMP_WAIT_POLICY=PASSIVE in the environment: PyTorch 1.13's default threads
-spin against OpenBLAS's own pool otherwise).
+Threads: Debian's torch runs its element-wise ops on an OpenMP team
+(torch.set_num_threads) and its GEMMs in OpenBLAS, which has a pthread pool
+of its own (OPENBLAS_NUM_THREADS, or openblas_set_num_threads, called here
+through ctypes).  Two pools of ncpu threads each oversubscribe the cores,
+and a spinning second OpenMP thread collapses under load: the cause of the
+slow PyTorch figures that bench/README.md could reproduce (not the data).
+Before the timed epochs each configuration in --threads ("T" for torch's
+team, "T/B" for torch's team and OpenBLAS's pool) runs a short calibration
+(three interleaved passes) and the fastest is kept (run with
+OMP_WAIT_POLICY=PASSIVE in the environment, as compare.py does).
 
-Output, for compare.py: "params N", "calibrate threads=T samples_per_s=S",
-one "epoch k/E ... samples/s" line per epoch, then
-"torch threads=T samples_per_s=S" (the median over epochs after the first).
+Data: the dataset is one normalised contiguous float32 tensor; each epoch
+gathers it once in the epoch's shuffled order into a buffer allocated once,
+and the batches are contiguous slices of that buffer (no DataLoader, no
+per-batch gather).  zero_grad(set_to_none=True); the loss and accuracy
+accumulate as tensors under torch.no_grad(), read once an epoch.  Each
+epoch is a seeded shuffle, the last partial batch kept, as dlhost does.
+
+Output, for compare.py: "params N", "calibrate threads=T[/B]
+samples_per_s=S", one "epoch k/E ... samples/s" line per epoch, then
+"torch threads=T[/B] samples_per_s=S" (the median over epochs after the
+first).
 """
 import argparse
+import ctypes
+import ctypes.util
 import gzip
 import statistics
 import struct
@@ -69,16 +80,41 @@ def make_optimizer(name, params, lr):
     raise SystemExit(f"unknown optimizer {name}")
 
 
-def train_steps(model, opt, x, y, order, bs, limit=None, sched=None):
-    """Trains over `order` in batches of bs, stepping `sched` (if any) after
+def openblas_threads():
+    """openblas_set_num_threads of the OpenBLAS torch loaded, or None (a
+    torch on MKL or a BLAS without the call)."""
+    for name in ("libopenblas.so.0", ctypes.util.find_library("openblas")):
+        try:
+            return ctypes.CDLL(name).openblas_set_num_threads if name else None
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def set_threads(spec, blas_set):
+    """spec "T" or "T/B": torch's intra-op team T, OpenBLAS's pool B."""
+    t, _, b = spec.partition("/")
+    torch.set_num_threads(int(t))
+    if b and blas_set:
+        blas_set(int(b))
+
+
+def batches(x, y, order, bs, xbuf, ybuf):
+    """x and y gathered once in `order` into the preallocated buffers, then
+    cut into contiguous batches of bs (the last one partial)."""
+    n = len(order)
+    torch.index_select(x, 0, order, out=xbuf[:n])
+    torch.index_select(y, 0, order, out=ybuf[:n])
+    return [(xbuf[i:i + bs], ybuf[i:i + bs]) for i in range(0, n, bs)]
+
+
+def train_steps(model, opt, data, sched=None):
+    """Trains over the batches of `data`, stepping `sched` (if any) after
     each batch as dlhost does; returns (loss sum, correct, n)."""
-    total, correct, seen, steps = 0.0, 0, 0, 0
-    for i in range(0, len(order), bs):
-        if limit is not None and steps >= limit:
-            break
-        ib = order[i:i + bs]
-        xb = x.index_select(0, ib)
-        yb = y.index_select(0, ib)
+    total = torch.zeros((), dtype=torch.float64)
+    correct = torch.zeros((), dtype=torch.int64)
+    seen = 0
+    for xb, yb in data:
         opt.zero_grad(set_to_none=True)
         out = model(xb)
         loss = F.cross_entropy(out, yb)
@@ -86,11 +122,11 @@ def train_steps(model, opt, x, y, order, bs, limit=None, sched=None):
         opt.step()
         if sched is not None:
             sched.step()
-        total += loss.item() * len(ib)
-        correct += (out.argmax(1) == yb).sum().item()
-        seen += len(ib)
-        steps += 1
-    return total, correct, seen
+        with torch.no_grad():
+            total += loss.detach() * len(yb)
+            correct += (out.argmax(1) == yb).sum()
+        seen += len(yb)
+    return total.item(), correct.item(), seen
 
 
 def main():
@@ -104,7 +140,9 @@ def main():
     ap.add_argument("--optimizer", default="adam")
     ap.add_argument("--normalize", default="zscore", choices=["zscore", "minmax", "none"])
     ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--threads", default="1,2",
+                    help="configurations to calibrate: T (torch's threads) or T/B "
+                         "(and OpenBLAS's), comma-separated")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
                     help="cosine: CosineAnnealingLR over every step of the run, as dlhost's")
@@ -129,22 +167,33 @@ def main():
     model = make_model(a.model)
     print("params", sum(p.numel() for p in model.parameters()), flush=True)
 
-    # Calibration: 40 steps after 10 warm-up steps at each thread count, on a
-    # throw-away copy of the model so the timed run starts fresh.
+    blas_set = openblas_threads()
+    xbuf, ybuf = torch.empty_like(x), torch.empty_like(y)
+
+    # Calibration: three interleaved passes over the configurations, each
+    # pass 20 steps per configuration after 5 warm-up steps, on throw-away
+    # copies of the model so the timed run starts fresh.  A configuration's
+    # figure is its samples over its time summed over the passes: on a
+    # loaded machine one short burst per configuration picks by luck.
+    confs = [c for c in a.threads.split(",") if c and (blas_set or "/" not in c)]
+    seen_t = {c: [0, 0.0] for c in confs}
+    for _ in range(3):
+        for t in confs:
+            set_threads(t, blas_set)
+            m = make_model(a.model)
+            o = make_optimizer(a.optimizer, m.parameters(), a.lr)
+            data = batches(x, y, torch.randperm(n, generator=g), a.batch, xbuf, ybuf)
+            train_steps(m, o, data[:5])
+            t0 = time.perf_counter()
+            seen_t[t][0] += train_steps(m, o, data[5:25])[2]
+            seen_t[t][1] += time.perf_counter() - t0
     best_t, best_sps = None, 0.0
-    for t in [int(s) for s in a.threads.split(",") if s]:
-        torch.set_num_threads(t)
-        m = make_model(a.model)
-        o = make_optimizer(a.optimizer, m.parameters(), a.lr)
-        order = torch.randperm(n, generator=g)
-        train_steps(m, o, x, y, order, a.batch, limit=10)
-        t0 = time.perf_counter()
-        _, _, seen = train_steps(m, o, x, y, order[10 * a.batch:], a.batch, limit=40)
-        sps = seen / (time.perf_counter() - t0)
+    for t in confs:
+        sps = seen_t[t][0] / seen_t[t][1]
         print(f"calibrate threads={t} samples_per_s={sps:.0f}", flush=True)
         if sps > best_sps:
             best_t, best_sps = t, sps
-    torch.set_num_threads(best_t)
+    set_threads(best_t, blas_set)
 
     opt = make_optimizer(a.optimizer, model.parameters(), a.lr)
     sched = None
@@ -155,7 +204,8 @@ def main():
     for e in range(a.epochs):
         order = torch.randperm(n, generator=g)
         t0 = time.perf_counter()
-        total, correct, seen = train_steps(model, opt, x, y, order, a.batch, sched=sched)
+        data = batches(x, y, order, a.batch, xbuf, ybuf)
+        total, correct, seen = train_steps(model, opt, data, sched=sched)
         dt = time.perf_counter() - t0
         speeds.append(seen / dt)
         print(f"epoch {e + 1}/{a.epochs}  train_loss {total / seen:.6f}  "
