@@ -5,30 +5,39 @@
  * threads waiting for one another.  When another process takes a core, one
  * of the team waits for a time slice at every region's end while its partner
  * spins or sleeps: on 2 cores the MLP fell from ~90k to 23-43k samples/s.
- * One thread on the free core keeps more than half of the quiet speed.  So
- * every ADAPT_PERIOD (checked at the backend's calls, which a training step
- * makes many of) the machine's busy time (/proc/stat) less this process's own
- * CPU time gives the cores that others keep busy, and the team is sized to the
- * cores left.  The numerics do not depend on the thread count (cpu_gemm.c,
- * cpu_reduce.c), so the count may change between any two calls. */
+ * One thread on the free core keeps more than half of the quiet speed; but
+ * under a load spread over every core (builds, another training) more
+ * threads get more of the machine's time.  So the count is measured, not
+ * guessed: every ADAPT_PERIOD (checked at each gemm, which a training step
+ * makes several of), the busy time of the CPUs this process may use
+ * (/proc/stat) less its own CPU time gives the cores others keep busy.
+ * While that is under ADAPT_QUIET, every thread runs.  Otherwise one period
+ * in ADAPT_TRIAL_EVERY (and the first busy one) runs a neighbouring count,
+ * and the count whose period did more gemm work (m n k per second) is kept.
+ * The numerics do not depend on the thread count (cpu_gemm.c cuts by the CPU
+ * count; cpu_reduce.c's pieces have fixed sizes), so the count may change
+ * between any two calls without changing a bit. */
+#define _GNU_SOURCE                     /* sched_getaffinity, CPU_ISSET */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
 
+#include <sched.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cpu.h"
 
 /* Seconds between two looks at the load: long enough that /proc/stat's
    1/100 s ticks measure a core's use to about a tenth of it. */
 #define ADAPT_PERIOD 0.2
-/* A thread is dropped when others keep more than this much of its core
-   busy, and added back when they keep less than ADAPT_ADD of it: the gap
-   keeps the count from flapping on noise. */
-#define ADAPT_DROP 0.5
-#define ADAPT_ADD 0.25
+/* The machine is quiet while other processes keep less than this much of a
+   core busy: then every thread runs. */
+#define ADAPT_QUIET 0.3
+/* Under load, every this many periods one period runs a neighbouring
+   thread count (a trial), kept when it trained faster. */
+#define ADAPT_TRIAL_EVERY 5
 
 static double adapt_clock(clockid_t id)
 {
@@ -38,63 +47,107 @@ static double adapt_clock(clockid_t id)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The machine's busy and total jiffies since boot; 0 where /proc/stat
-   cannot be read. */
-static int adapt_jiffies(unsigned long long *busy, unsigned long long *total)
+/* The busy and total jiffies since boot of the CPUs this process may run
+   on (its affinity mask: under taskset or a container's cpuset, other CPUs'
+   load does not matter), and how many they are; 0 where /proc/stat or the
+   mask cannot be read. */
+static int adapt_jiffies(unsigned long long *busy, unsigned long long *total, int *cpus)
 {
-    FILE *f = fopen("/proc/stat", "r");
-    unsigned long long v[8] = { 0 };
-    int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-                       &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) : 0;
-    if (f)
-        fclose(f);
-    if (n < 5)
+    cpu_set_t mask;
+    if (sched_getaffinity(0, sizeof mask, &mask) != 0)
         return 0;
-    *total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
-    *busy = *total - v[3] - v[4];       /* less idle and iowait */
-    return 1;
+    FILE *f = fopen("/proc/stat", "r");
+    if (f == NULL)
+        return 0;
+    char line[512];
+    *busy = *total = 0;
+    *cpus = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long long v[8] = { 0 };
+        int id;
+        if (strncmp(line, "cpu", 3) != 0)
+            break;                      /* the cpu lines come first */
+        if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &id, &v[0],
+                   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 6 ||
+            id < 0 || id >= CPU_SETSIZE || !CPU_ISSET(id, &mask))
+            continue;                   /* the total line, or a CPU not ours */
+        unsigned long long t = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+        *total += t;
+        *busy += t - v[3] - v[4];       /* less idle and iowait */
+        ++*cpus;
+    }
+    fclose(f);
+    return *cpus > 0;
 }
 
 /* One sample into the context; 0 where the clocks or /proc/stat fail. */
-static int adapt_sample(cpu_ctx *c)
+static int adapt_sample(cpu_ctx *c, int *cpus)
 {
     c->adapt_wall = adapt_clock(CLOCK_MONOTONIC);
     c->adapt_own = adapt_clock(CLOCK_PROCESS_CPUTIME_ID);
     return c->adapt_wall >= 0.0 && c->adapt_own >= 0.0 &&
-           adapt_jiffies(&c->adapt_busy, &c->adapt_total);
+           adapt_jiffies(&c->adapt_busy, &c->adapt_total, cpus);
 }
 
 void cpu_adapt_start(cpu_ctx *c)
 {
+    int cpus;
     c->threads = c->max_threads;
-    if (c->adapt && (c->max_threads < 2 || !adapt_sample(c)))
+    c->adapt_since = ADAPT_TRIAL_EVERY - 1;
+    if (c->adapt && (c->max_threads < 2 || !adapt_sample(c, &cpus)))
         c->adapt = 0;
 }
 
-void cpu_adapt(cpu_ctx *c)
+void cpu_adapt(cpu_ctx *c, double work)
 {
     if (!c->adapt)
         return;
+    c->adapt_work += work;
     double now = adapt_clock(CLOCK_MONOTONIC);
     if (now - c->adapt_wall < ADAPT_PERIOD)
         return;
     double wall0 = c->adapt_wall, own0 = c->adapt_own;
     unsigned long long busy0 = c->adapt_busy, total0 = c->adapt_total;
-    if (!adapt_sample(c) || c->adapt_total <= total0 || c->adapt_busy < busy0) {
-        c->adapt_wall = now;       /* no new ticks (or a counter went back) */
+    int cpus;
+    if (!adapt_sample(c, &cpus) || c->adapt_total <= total0 || c->adapt_busy < busy0) {
+        c->adapt_wall = now;       /* no new ticks, a counter went back, the mask changed */
         return;
     }
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    double cores = online < 1 ? 1.0 : (double)online;
-    double busy = cores * (double)(c->adapt_busy - busy0) /
+    double wall = c->adapt_wall - wall0;
+    double rate = c->adapt_work / wall;
+    c->adapt_work = 0.0;
+    double busy = (double)cpus * (double)(c->adapt_busy - busy0) /
                   (double)(c->adapt_total - total0);
-    double own = (c->adapt_own - own0) / (c->adapt_wall - wall0);
-    double others = busy - own > 0.0 ? busy - own : 0.0;
-    double left = cores - others;
-    int want = c->threads;
-    if (left + ADAPT_DROP < (double)c->threads)
-        want = (int)(left + ADAPT_DROP);
-    else if (left + ADAPT_ADD >= (double)c->threads + 1.0)
-        want = (int)(left + ADAPT_ADD);
-    c->threads = want < 1 ? 1 : want > c->max_threads ? c->max_threads : want;
+    double others = busy - (c->adapt_own - own0) / wall;
+    int team = c->max_threads < cpus ? c->max_threads : cpus;
+    if (others < ADAPT_QUIET || team < 2) {
+        /* Quiet: every thread; the first busy period starts a trial. */
+        c->threads = c->max_threads;
+        c->adapt_trial = 0;
+        c->adapt_since = ADAPT_TRIAL_EVERY - 1;
+        return;
+    }
+    if (rate <= 0.0)
+        return;                    /* no gemm in the window: nothing to compare */
+    if (c->adapt_trial) {
+        /* The window ran at the trial's count: keep the faster. */
+        if (rate > c->adapt_rate)
+            c->adapt_rate = rate;
+        else
+            c->threads = c->adapt_base;
+        c->adapt_trial = c->adapt_since = 0;
+        return;
+    }
+    c->adapt_rate = rate;
+    if (++c->adapt_since < ADAPT_TRIAL_EVERY)
+        return;
+    /* A trial: one window at a neighbouring count, fewer threads first. */
+    c->adapt_down = !c->adapt_down || c->threads >= team;
+    int t = c->threads + (c->adapt_down ? -1 : 1);
+    if (t < 1 || t > team)
+        t = c->threads + (c->adapt_down ? 1 : -1);
+    c->adapt_base = c->threads;
+    c->threads = t < 1 ? 1 : t > team ? team : t;
+    c->adapt_trial = c->threads != c->adapt_base;
+    c->adapt_since = 0;
 }
