@@ -22,10 +22,12 @@
 #include <config.h>
 #endif
 
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cpu.h"
 
@@ -38,6 +40,13 @@
 /* Under load, every this many periods one period runs a neighbouring
    thread count (a trial), kept when it trained faster. */
 #define ADAPT_TRIAL_EVERY 5
+/* A trial with fewer threads is kept when it did this many times the work of
+   the period before it, one with more threads at this much: a period's rate
+   is noisy on a loaded machine, and on a near tie more threads get more of
+   the machine's time.  With a core taken by a busy loop one thread does
+   twice the work of two or more, far past either margin. */
+#define ADAPT_FEWER 1.15
+#define ADAPT_MORE 0.95
 
 static double adapt_clock(clockid_t id)
 {
@@ -47,36 +56,61 @@ static double adapt_clock(clockid_t id)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Adds one /proc/stat line "cpuN user nice system idle iowait ..." to the
+   sums when CPU N is in the mask; the total line "cpu ..." is skipped. */
+static void adapt_line(const char *line, const cpu_set_t *mask, unsigned long long *busy,
+                       unsigned long long *total, int *cpus)
+{
+    unsigned long long v[8] = { 0 };
+    int id;
+    if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &id, &v[0], &v[1],
+               &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 6 ||
+        id < 0 || id >= CPU_SETSIZE || !CPU_ISSET(id, mask))
+        return;
+    unsigned long long t = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+    *total += t;
+    *busy += t - v[3] - v[4];           /* less idle and iowait */
+    ++*cpus;
+}
+
 /* The busy and total jiffies since boot of the CPUs this process may run
    on (its affinity mask: under taskset or a container's cpuset, other CPUs'
    load does not matter), and how many they are; 0 where /proc/stat or the
-   mask cannot be read. */
+   mask cannot be read.  read(2) into the stack, not stdio: it runs inside
+   the training step loop, which allocates nothing. */
 static int adapt_jiffies(unsigned long long *busy, unsigned long long *total, int *cpus)
 {
     cpu_set_t mask;
     if (sched_getaffinity(0, sizeof mask, &mask) != 0)
         return 0;
-    FILE *f = fopen("/proc/stat", "r");
-    if (f == NULL)
+    int fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return 0;
-    char line[512];
+    char buf[4096];
+    size_t have = 0;
+    int more = 1;
     *busy = *total = 0;
     *cpus = 0;
-    while (fgets(line, sizeof line, f) != NULL) {
-        unsigned long long v[8] = { 0 };
-        int id;
-        if (strncmp(line, "cpu", 3) != 0)
-            break;                      /* the cpu lines come first */
-        if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &id, &v[0],
-                   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 6 ||
-            id < 0 || id >= CPU_SETSIZE || !CPU_ISSET(id, &mask))
-            continue;                   /* the total line, or a CPU not ours */
-        unsigned long long t = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
-        *total += t;
-        *busy += t - v[3] - v[4];       /* less idle and iowait */
-        ++*cpus;
+    while (more) {
+        ssize_t got = read(fd, buf + have, sizeof buf - 1 - have);
+        if (got <= 0)
+            break;
+        have += (size_t)got;
+        buf[have] = '\0';
+        char *line = buf, *nl;
+        while (more && (nl = strchr(line, '\n')) != NULL) {
+            *nl = '\0';
+            more = strncmp(line, "cpu", 3) == 0;    /* the cpu lines come first */
+            if (more)
+                adapt_line(line, &mask, busy, total, cpus);
+            line = nl + 1;
+        }
+        have = (size_t)(buf + have - line);
+        if (have == sizeof buf - 1)
+            break;                      /* a line longer than the buffer */
+        memmove(buf, line, have);
     }
-    fclose(f);
+    close(fd);
     return *cpus > 0;
 }
 
@@ -130,8 +164,10 @@ void cpu_adapt(cpu_ctx *c, double work)
     if (rate <= 0.0)
         return;                    /* no gemm in the window: nothing to compare */
     if (c->adapt_trial) {
-        /* The window ran at the trial's count: keep the faster. */
-        if (rate > c->adapt_rate)
+        /* The window ran at the trial's count: keep the faster, and on a
+           near tie the larger count. */
+        double need = c->threads < c->adapt_base ? ADAPT_FEWER : ADAPT_MORE;
+        if (rate > c->adapt_rate * need)
             c->adapt_rate = rate;
         else
             c->threads = c->adapt_base;
