@@ -260,7 +260,7 @@ static const dlh_backend_ops cpu_ops = {
 /* Parameter table (plugin.h): checked by the host against every read. */
 static const dlh_param_doc cpu_params[] = {
     { "threads", DLH_PARAM_INT, "", 1, 1024, NULL, "OpenMP threads; unset: the CPU count (at most 1024)" },
-    { "adapt", DLH_PARAM_BOOL, "true", 0, 0, NULL, "under load, the thread count (at most threads) that trains fastest" },
+    { "adapt", DLH_PARAM_BOOL, "true", 0, 0, NULL, "size the team (at most threads) to the cores other processes leave" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };
 

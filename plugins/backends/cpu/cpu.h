@@ -23,11 +23,9 @@ typedef struct cpu_ctx {
     int panels;             /* pieces of a split gemm: the CPU count (cpu_gemm.c) */
     int adapt;              /* backend.adapt: follow other processes' load */
     /* cpu_adapt.c's last sample: monotonic and own CPU seconds, and the
-       machine's busy and total jiffies (/proc/stat); the gemm work (m n k)
-       since, the trial's state and the base count's rate. */
-    double adapt_wall, adapt_own, adapt_work, adapt_rate;
+       machine's busy and total jiffies (/proc/stat). */
+    double adapt_wall, adapt_own;
     unsigned long long adapt_busy, adapt_total;
-    int adapt_trial, adapt_base, adapt_since, adapt_down;
 } cpu_ctx;
 
 extern const dlh_host *cpu_host;   /* set by dlh_plugin_init */
@@ -52,7 +50,7 @@ static inline int32_t *cpu_i32(dlh_mem m)
 
 /* cpu_adapt.c */
 void cpu_adapt_start(cpu_ctx *c);
-void cpu_adapt(cpu_ctx *c, double work);
+void cpu_adapt(cpu_ctx *c);
 /* cpu_gemm.c */
 int cpu_gemm(void *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
              dlh_mem a, int lda, dlh_mem b, int ldb, float beta, dlh_mem c, int ldc);

@@ -7,13 +7,14 @@
  * spins or sleeps: on 2 cores the MLP fell from ~90k to 23-43k samples/s.
  * One thread on the free core keeps more than half of the quiet speed; but
  * under a load spread over every core (builds, another training) more
- * threads get more of the machine's time.  So the count is measured, not
- * guessed: every ADAPT_PERIOD (checked at each gemm, which a training step
- * makes several of), the busy time of the CPUs this process may use
- * (/proc/stat) less its own CPU time gives the cores others keep busy.
- * While that is under ADAPT_QUIET, every thread runs.  Otherwise one period
- * in ADAPT_TRIAL_EVERY (and the first busy one) runs a neighbouring count,
- * and the count whose period did more gemm work (m n k per second) is kept.
+ * threads get more of the machine's time.  So every ADAPT_PERIOD (checked at
+ * each gemm, which a training step makes several of) the busy time of the
+ * CPUs this process may use (/proc/stat) less its own CPU time gives the
+ * cores others keep busy, and the team is sized to the cores they leave,
+ * unless the machine is quiet or shared out so thinly that each thread gets
+ * under half a core (then every thread).  CPU time integrates over the whole
+ * period, so this is steadier than a period's training speed, which on a
+ * loaded machine varied tenfold from one 0.2 s period to the next.
  * The numerics do not depend on the thread count (cpu_gemm.c cuts by the CPU
  * count; cpu_reduce.c's pieces have fixed sizes), so the count may change
  * between any two calls without changing a bit. */
@@ -37,16 +38,20 @@
 /* The machine is quiet while other processes keep less than this much of a
    core busy: then every thread runs. */
 #define ADAPT_QUIET 0.3
-/* Under load, every this many periods one period runs a neighbouring
-   thread count (a trial), kept when it trained faster. */
-#define ADAPT_TRIAL_EVERY 5
-/* A trial with fewer threads is kept when it did this many times the work of
-   the period before it, one with more threads at this much: a period's rate
-   is noisy on a loaded machine, and on a near tie more threads get more of
-   the machine's time.  With a core taken by a busy loop one thread does
-   twice the work of two or more, far past either margin. */
-#define ADAPT_FEWER 1.15
-#define ADAPT_MORE 0.95
+/* When each thread gets less than this share of a core, every core is
+   shared out between many processes (builds, another training): the
+   scheduler gives each thread its share, so every thread runs.  (With a
+   core of two taken by a busy loop, two threads get 0.5 to 0.75 of a core
+   each, one thread a whole one.) */
+#define ADAPT_SHARE 0.4
+/* Otherwise the team is sized to the cores others leave: a thread is
+   dropped when fewer than threads - ADAPT_DROP cores are left, and added
+   back when threads + 1 - ADAPT_ADD are; the gap keeps the count from
+   flapping on noise.  The scheduler shares a taken core between its two
+   threads, so a busy loop on one core of two shows as only half a core
+   taken while two threads run: ADAPT_DROP must stay below that. */
+#define ADAPT_DROP 0.3
+#define ADAPT_ADD 0.25
 
 static double adapt_clock(clockid_t id)
 {
@@ -127,16 +132,14 @@ void cpu_adapt_start(cpu_ctx *c)
 {
     int cpus;
     c->threads = c->max_threads;
-    c->adapt_since = ADAPT_TRIAL_EVERY - 1;
     if (c->adapt && (c->max_threads < 2 || !adapt_sample(c, &cpus)))
         c->adapt = 0;
 }
 
-void cpu_adapt(cpu_ctx *c, double work)
+void cpu_adapt(cpu_ctx *c)
 {
     if (!c->adapt)
         return;
-    c->adapt_work += work;
     double now = adapt_clock(CLOCK_MONOTONIC);
     if (now - c->adapt_wall < ADAPT_PERIOD)
         return;
@@ -148,42 +151,16 @@ void cpu_adapt(cpu_ctx *c, double work)
         return;
     }
     double wall = c->adapt_wall - wall0;
-    double rate = c->adapt_work / wall;
-    c->adapt_work = 0.0;
     double busy = (double)cpus * (double)(c->adapt_busy - busy0) /
                   (double)(c->adapt_total - total0);
-    double others = busy - (c->adapt_own - own0) / wall;
-    int team = c->max_threads < cpus ? c->max_threads : cpus;
-    if (others < ADAPT_QUIET || team < 2) {
-        /* Quiet: every thread; the first busy period starts a trial. */
-        c->threads = c->max_threads;
-        c->adapt_trial = 0;
-        c->adapt_since = ADAPT_TRIAL_EVERY - 1;
-        return;
-    }
-    if (rate <= 0.0)
-        return;                    /* no gemm in the window: nothing to compare */
-    if (c->adapt_trial) {
-        /* The window ran at the trial's count: keep the faster, and on a
-           near tie the larger count. */
-        double need = c->threads < c->adapt_base ? ADAPT_FEWER : ADAPT_MORE;
-        if (rate > c->adapt_rate * need)
-            c->adapt_rate = rate;
-        else
-            c->threads = c->adapt_base;
-        c->adapt_trial = c->adapt_since = 0;
-        return;
-    }
-    c->adapt_rate = rate;
-    if (++c->adapt_since < ADAPT_TRIAL_EVERY)
-        return;
-    /* A trial: one window at a neighbouring count, fewer threads first. */
-    c->adapt_down = !c->adapt_down || c->threads >= team;
-    int t = c->threads + (c->adapt_down ? -1 : 1);
-    if (t < 1 || t > team)
-        t = c->threads + (c->adapt_down ? 1 : -1);
-    c->adapt_base = c->threads;
-    c->threads = t < 1 ? 1 : t > team ? team : t;
-    c->adapt_trial = c->threads != c->adapt_base;
-    c->adapt_since = 0;
+    double own = (c->adapt_own - own0) / wall;
+    double others = busy - own, left = (double)cpus - others;
+    int want = c->threads;
+    if (others < ADAPT_QUIET || own < ADAPT_SHARE * (double)c->threads)
+        want = c->max_threads;     /* quiet, or every core shared out */
+    else if (left + ADAPT_DROP < (double)c->threads)
+        want = (int)(left + ADAPT_DROP);
+    else if (left + ADAPT_ADD >= (double)c->threads + 1.0)
+        want = (int)(left + ADAPT_ADD);
+    c->threads = want < 1 ? 1 : want > c->max_threads ? c->max_threads : want;
 }

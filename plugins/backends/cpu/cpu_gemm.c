@@ -111,7 +111,7 @@ int cpu_gemm(void *ctx, int trans_a, int trans_b, int m, int n, int k, float alp
     int rc = bchk_gemm(&cpu_checks, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
     if (rc != 0 || m == 0 || n == 0)
         return rc;
-    cpu_adapt(ctx, (double)m * (double)n * (double)k);
+    cpu_adapt(ctx);
     gemm_single_threaded();
     gemm_split(ctx, trans_a, trans_b, m, n, k, alpha, k ? cpu_f32(a) : NULL, lda,
                k ? cpu_f32(b) : NULL, ldb, beta, cpu_f32(c), ldc);
@@ -129,7 +129,7 @@ int cpu_gemm_batched(void *ctx, int trans_a, int trans_b, int m, int n, int k,
     if (rc != 0 || m == 0 || n == 0 || batch == 0)
         return rc;
     cpu_ctx *cx = ctx;
-    cpu_adapt(cx, (double)m * (double)n * (double)k * (double)batch);
+    cpu_adapt(cx);
     gemm_single_threaded();
     const float *pa = k ? cpu_f32(a) : NULL, *pb = k ? cpu_f32(b) : NULL;
     float *pc = cpu_f32(c);
