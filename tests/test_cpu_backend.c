@@ -1126,6 +1126,79 @@ static void test_large_copies(void)
     free(back);
 }
 
+/* gemm gives the same bits for any thread count (backend.threads 1, 2, 3,
+   adapt off): the MLP's shapes, cut by rows and by columns, and a batch of
+   two large problems each cut into pieces (cpu_gemm.c). */
+static void test_gemm_thread_bits(void)
+{
+    static const int shapes[][6] = {   /* m, n, k, trans_a, trans_b, batch */
+        { 128, 512, 784, 0, 1, 1 }, { 512, 784, 128, 1, 0, 1 }, { 128, 784, 512, 0, 0, 1 },
+        { 301, 97, 131, 1, 1, 1 }, { 67, 333, 129, 0, 0, 1 }, { 130, 140, 120, 0, 0, 2 },
+    };
+    dlh_config *cfg = NULL;
+    if (dlh_config_load_string("t1 = { type = \"cpu\"; threads = 1; adapt = false; };\n"
+                               "t2 = { type = \"cpu\"; threads = 2; adapt = false; };\n"
+                               "t3 = { type = \"cpu\"; threads = 3; adapt = false; };\n",
+                               "bits.cfg", &cfg) != 0) {
+        skip("gemm thread bits: the config parser failed");
+        return;
+    }
+    static const char *const reserved[] = { "type", NULL };
+    static const char *const names[] = { "t1", "t2", "t3" };
+    dlh_backend *bk[3] = { NULL, NULL, NULL };
+    dlh_params *p[3] = { NULL, NULL, NULL };
+    int opened = 1;
+    for (int t = 0; t < 3; t++) {
+        p[t] = dlh_params_new(cfg, config_setting_lookup(dlh_config_root(cfg), names[t]),
+                              "backend 'cpu'", reserved);
+        opened = opened && dlh_backend_open("cpu", p[t], &bk[t]) == 0;
+    }
+    ok(opened, "cpu backends with threads 1, 2, 3 and adapt = false (%s)",
+       opened ? "ok" : dlh_error_get());
+    for (size_t s = 0; opened && s < sizeof shapes / sizeof shapes[0]; s++) {
+        int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], ta = shapes[s][3];
+        int tb = shapes[s][4], batch = shapes[s][5];
+        size_t na = (size_t)m * k, nb = (size_t)k * n, nc = (size_t)m * n;
+        float *a = fvec(na * batch), *b = fvec(nb * batch), *c0 = fvec(nc * batch);
+        float *want = fvec(nc * batch), *got = fvec(nc * batch);
+        frand_fill(a, na * batch);
+        frand_fill(b, nb * batch);
+        frand_fill(c0, nc * batch);
+        dlh_buffer *da = upload(a, na * batch), *db = upload(b, nb * batch);
+        dlh_buffer *dc = upload(NULL, nc * batch);
+        int same = 1;
+        for (int t = 0; t < 3; t++) {
+            const dlh_backend_ops *o = bk[t]->ops;
+            int rc = o->write(bk[t]->ctx, dc, 0, c0, nc * batch * sizeof(float));
+            if (rc == 0 && batch == 1)
+                rc = o->gemm(bk[t]->ctx, ta, tb, m, n, k, 1.0f, at(da, 0), ta ? m : k,
+                             at(db, 0), tb ? k : n, 0.5f, at(dc, 0), n);
+            else if (rc == 0)
+                rc = o->gemm_batched(bk[t]->ctx, ta, tb, m, n, k, 1.0f, at(da, 0), ta ? m : k,
+                                     (int64_t)na, at(db, 0), tb ? k : n, (int64_t)nb, 0.5f,
+                                     at(dc, 0), n, (int64_t)nc, batch);
+            download(dc, t == 0 ? want : got, nc * batch);
+            same = same && rc == 0 &&
+                   (t == 0 || memcmp(want, got, nc * batch * sizeof(float)) == 0);
+        }
+        ok(same, "gemm %dx%dx%d (trans %d%d, batch %d): the same bits with threads 1, 2 and 3",
+           m, n, k, ta, tb, batch);
+        B->free(be->ctx, da);
+        B->free(be->ctx, db);
+        B->free(be->ctx, dc);
+        free(a);
+        free(b);
+        free(c0);
+        free(want);
+        free(got);
+    }
+    for (int t = 0; t < 3; t++) {
+        dlh_backend_close(bk[t]);
+        dlh_params_free(p[t]);
+    }
+    dlh_config_free(cfg);
+}
+
 int main(void)
 {
     if (dlh_registry_load_all(0) != 0 || dlh_backend_open("cpu", NULL, &be) != 0) {
@@ -1137,6 +1210,7 @@ int main(void)
     test_memory();
     test_large_copies();
     test_gemm();
+    test_gemm_thread_bits();
     test_reduce();
     test_softmax();
     test_image();

@@ -46,7 +46,19 @@ static int cpu_create(const dlh_host *host, dlh_params *params, void **out)
         if (rc != 0)
             return rc;
     }
-    c->threads = (int)threads;
+    c->max_threads = (int)threads;
+    /* A gemm is cut into as many pieces as the machine has CPUs whatever the
+       thread count, so that the bits do not depend on it (cpu_gemm.c). */
+    c->panels = online < 1 ? 1 : online > CPU_MAX_PANELS ? CPU_MAX_PANELS : (int)online;
+    static const int adapt_default = 1;
+    int adapt = adapt_default;
+    if (params != NULL) {
+        int rc = host->param_bool(params, "adapt", &adapt_default, &adapt);
+        if (rc != 0)
+            return rc;
+    }
+    c->adapt = adapt;
+    cpu_adapt_start(c);
     /* One thread pool: OpenMP's threads split the gemms (cpu_gemm.c), and
        each block is a single-threaded OpenBLAS call. */
     openblas_set_num_threads(1);
@@ -79,14 +91,14 @@ static int cpu_describe(void *ctx, char *buf, size_t size)
        unless the user did): it changes the speed by half or more. */
     const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
     char wait[48] = "";
-    if (c->threads > 1 && policy && *policy)
+    if (c->max_threads > 1 && policy && *policy)
         snprintf(wait, sizeof wait, ", %s wait", strcasecmp(policy, "passive") == 0
                                                      ? "passive" : "active");
-    else if (c->threads > 1 && spin && *spin)
+    else if (c->max_threads > 1 && spin && *spin)
         snprintf(wait, sizeof wait, ", spin %.16s", spin);
     snprintf(buf, size, "%.*s, %s, %d thread%s%s", len, cfg != NULL ? cfg : "",
-             core != NULL ? core : "unknown core", c->threads,
-             c->threads == 1 ? "" : "s", wait);
+             core != NULL ? core : "unknown core", c->max_threads,
+             c->max_threads == 1 ? "" : "s", wait);
     return 0;
 }
 
@@ -248,6 +260,7 @@ static const dlh_backend_ops cpu_ops = {
 /* Parameter table (plugin.h): checked by the host against every read. */
 static const dlh_param_doc cpu_params[] = {
     { "threads", DLH_PARAM_INT, "", 1, 1024, NULL, "OpenMP threads; unset: the CPU count (at most 1024)" },
+    { "adapt", DLH_PARAM_BOOL, "true", 0, 0, NULL, "size the team (at most threads) to the cores other processes leave" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };
 

@@ -18,7 +18,14 @@ struct dlh_buffer {
 
 typedef struct cpu_ctx {
     const dlh_host *host;
-    int threads;
+    int threads;            /* OpenMP threads now: max_threads or fewer (cpu_adapt.c) */
+    int max_threads;        /* backend.threads, or the CPU count */
+    int panels;             /* pieces of a split gemm: the CPU count (cpu_gemm.c) */
+    int adapt;              /* backend.adapt: follow other processes' load */
+    /* cpu_adapt.c's last sample: monotonic and own CPU seconds, and the
+       machine's busy and total jiffies (/proc/stat). */
+    double adapt_wall, adapt_own;
+    unsigned long long adapt_busy, adapt_total;
 } cpu_ctx;
 
 extern const dlh_host *cpu_host;   /* set by dlh_plugin_init */
@@ -38,7 +45,12 @@ static inline int32_t *cpu_i32(dlh_mem m)
 /* Below this many elements of work a primitive runs on one thread: waking
    the OpenMP team costs more than it saves. */
 #define CPU_PAR_MIN 32768
+/* The most pieces a gemm is cut into (cpu_gemm.c). */
+#define CPU_MAX_PANELS 16
 
+/* cpu_adapt.c */
+void cpu_adapt_start(cpu_ctx *c);
+void cpu_adapt(cpu_ctx *c);
 /* cpu_gemm.c */
 int cpu_gemm(void *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
              dlh_mem a, int lda, dlh_mem b, int ldb, float beta, dlh_mem c, int ldc);

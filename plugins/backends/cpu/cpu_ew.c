@@ -565,7 +565,7 @@ int cpu_ew_prepare(void *vctx, const dlh_ew_program *prog, void **out)
     for (uint32_t i = 0; i < prog->n_arrays; i++)
         k->n_gather += k->read[i] && !k->written[i];
 
-    k->threads = ctx && ctx->threads > 1 ? ctx->threads : 1;
+    k->threads = ctx && ctx->max_threads > 1 ? ctx->max_threads : 1;
     k->scratch_per_thread = ((size_t)k->n_regs + (size_t)k->n_gather) * CPU_EW_BLOCK;
     if (k->scratch_per_thread) {
         void *p = NULL;

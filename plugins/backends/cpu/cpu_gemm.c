@@ -4,9 +4,9 @@
 #include "cpu.h"
 
 /* The cpu backend has one thread pool, OpenMP's.  OpenBLAS runs single-
-   threaded (cpu.c sets it once); a large gemm is split into one block of C per
-   OpenMP thread, each an sgemm of its own, and a batch of small problems runs
-   side by side.  OpenBLAS's own pthread pool stays asleep: its workers spin on
+   threaded (cpu.c sets it once); a large gemm is cut into one block of C per
+   CPU, each an sgemm of its own that some OpenMP thread runs, and a batch of
+   small problems runs side by side.  OpenBLAS's own pthread pool stays asleep: its workers spin on
    sched_yield for a while after every threaded call and took a core from the
    OpenMP team between gemms (a quarter of a CNN run's samples).
    Below GEMM_SPLIT_MNK (m*n*k) waking the team costs more than it saves. */
@@ -49,19 +49,37 @@ static void gemm_one(int trans_a, int trans_b, int m, int n, int k, float alpha,
                 beta, c, ldc);
 }
 
-/* One problem split between the threads when it is large enough: by rows
-   of C when C or A is the largest operand, else by columns, so that the
-   largest one is cut into pieces rather than read whole by every thread.
-   On the MLP's shapes (OpenBLAS Cooperlake kernels, 2 threads) this picked
-   the faster split every time: rows for dW = dy^T x (258 against 215
-   GFLOP/s for 512x784x128), columns for y = x W^T and dx = dy W. */
+/* The pieces a problem of m*n*k multiply-adds is cut into: the machine's
+   CPU count (cx->panels), fewer where a piece would fall under half of
+   GEMM_SPLIT_MNK, one below GEMM_SPLIT_MNK.  The shape and the machine
+   alone decide, never the thread count: OpenBLAS's sgemm gives other bits
+   for an element of C when C is cut differently (its edge kernels and
+   small-matrix path sum in another order; on the MLP's shapes, 128x512x784
+   cut in two differs from the whole in 1814 of 65536 elements), so cutting
+   by the thread count made threads = 1 and 2 train different weights. */
+static int gemm_pieces(const cpu_ctx *cx, int m, int n, int k)
+{
+    double mnk = (double)m * (double)n * (double)k;
+    if (cx->panels < 2 || mnk < GEMM_SPLIT_MNK || k == 0)
+        return 1;
+    double most = mnk / (0.5 * GEMM_SPLIT_MNK);
+    return most < (double)cx->panels ? (int)most : cx->panels;
+}
+
+/* One problem cut into gemm_pieces() pieces, which the threads share: by
+   rows of C when C or A is the largest operand, else by columns, so that the
+   largest one is cut into pieces rather than read whole by every piece.
+   On the MLP's shapes (OpenBLAS Cooperlake kernels, 2 pieces) this picked
+   the faster cut every time: rows for dW = dy^T x (258 against 215
+   GFLOP/s for 512x784x128), columns for y = x W^T and dx = dy W.  A piece
+   is one sequential sgemm, whichever thread runs it; with fewer threads
+   than pieces (cpu_adapt.c) a thread runs several, taken as they come. */
 static void gemm_split(const cpu_ctx *cx, int trans_a, int trans_b, int m, int n, int k,
                        float alpha, const float *a, int lda, const float *b, int ldb,
                        float beta, float *c, int ldc)
 {
-    int parts = cx->threads;
-    double mnk = (double)m * (double)n * (double)k;
-    if (parts < 2 || mnk < GEMM_SPLIT_MNK || k == 0) {
+    int parts = gemm_pieces(cx, m, n, k);
+    if (parts < 2) {
         gemm_one(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
@@ -70,7 +88,8 @@ static void gemm_split(const cpu_ctx *cx, int trans_a, int trans_b, int m, int n
     int len = by_rows ? m : n, align = by_rows ? 4 : 16;
     int chunk = (len + parts - 1) / parts;
     chunk = (chunk + align - 1) / align * align;
-#pragma omp parallel for schedule(static) num_threads(parts)
+    int threads = cx->threads < parts ? cx->threads : parts;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
     for (int t = 0; t < parts; t++) {
         int lo = t * chunk, hi = lo + chunk < len ? lo + chunk : len;
         if (lo >= hi)
@@ -92,6 +111,7 @@ int cpu_gemm(void *ctx, int trans_a, int trans_b, int m, int n, int k, float alp
     int rc = bchk_gemm(&cpu_checks, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
     if (rc != 0 || m == 0 || n == 0)
         return rc;
+    cpu_adapt(ctx);
     gemm_single_threaded();
     gemm_split(ctx, trans_a, trans_b, m, n, k, alpha, k ? cpu_f32(a) : NULL, lda,
                k ? cpu_f32(b) : NULL, ldb, beta, cpu_f32(c), ldc);
@@ -108,23 +128,23 @@ int cpu_gemm_batched(void *ctx, int trans_a, int trans_b, int m, int n, int k,
                                b, ldb, stride_b, c, ldc, stride_c, batch, &ec);
     if (rc != 0 || m == 0 || n == 0 || batch == 0)
         return rc;
-    const cpu_ctx *cx = ctx;
+    cpu_ctx *cx = ctx;
+    cpu_adapt(cx);
     gemm_single_threaded();
     const float *pa = k ? cpu_f32(a) : NULL, *pb = k ? cpu_f32(b) : NULL;
     float *pc = cpu_f32(c);
-    /* Problems whose outputs do not overlap run side by side, one per
-       thread, when there are enough of them (or each is too small to split);
-       otherwise one after another, each split between the threads.  A shared
-       C (stride_c == 0) thus sees the problems in batch order.  Each problem
-       is one sequential sgemm per block of C, so the result does not depend
-       on the schedule. */
+    /* Problems whose outputs do not overlap run whole, side by side, when
+       there are enough of them (or each is too small to cut); otherwise one
+       after another, each cut into pieces.  The shape alone picks, so the
+       bits do not depend on the thread count.  A shared C (stride_c == 0)
+       sees the problems in batch order. */
     double mnk = (double)m * (double)n * (double)k;
     int disjoint = stride_c > 0 && (size_t)stride_c >= ec;
-    int side_by_side = cx->threads > 1 && batch > 1 && disjoint &&
-                       (batch >= 2 * cx->threads || mnk < GEMM_SPLIT_MNK) &&
-                       mnk * batch >= 4.0 * CPU_PAR_MIN;
+    int side_by_side = batch > 1 && disjoint &&
+                       (batch >= 2 * cx->panels || gemm_pieces(cx, m, n, k) < 2);
+    int threads = cx->threads > 1 && mnk * batch >= 4.0 * CPU_PAR_MIN ? cx->threads : 1;
     if (side_by_side) {
-#pragma omp parallel for schedule(static) num_threads(cx->threads)
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
         for (int i = 0; i < batch; i++)
             gemm_one(trans_a, trans_b, m, n, k, alpha,
                      pa ? pa + (size_t)i * (size_t)stride_a : NULL, lda,
