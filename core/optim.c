@@ -256,6 +256,22 @@ static int optim_group_open(dlh_experiment *e, dlh_params *base, config_setting_
     return 0;
 }
 
+/* The rest of a group whose tensors are matched: its settings and, when it
+   trains (now or after its unfreeze), its optimiser instance. */
+static int optim_group_finish(dlh_experiment *e, dlh_opt_group *g, dlh_params *p,
+                              config_setting_t *own, const dlh_params *base_reg,
+                              const char *type)
+{
+    int rc;
+    if ((rc = optim_group_settings(e, g, p, own, base_reg, dlh_optim_lr(e))))
+        return rc;
+    if (!g->trainable)
+        return dlh_params_check_unused(p);
+    if ((rc = dlh_optimizer_new(e->backend, type, p, &g->opt)))
+        return dlh_exp_locate(p, NULL, rc);
+    return 0;
+}
+
 /* optimizer.groups[i]. */
 static int optim_group(dlh_experiment *e, dlh_params *base, const dlh_params *base_reg,
                        config_setting_t *list, int gi, const char *type)
@@ -268,17 +284,11 @@ static int optim_group(dlh_experiment *e, dlh_params *base, const dlh_params *ba
                               "{ params = [...]; ... }", group_keys, &own, &p);
     if (rc)
         return rc;
-    dlh_opt_group *g = &e->groups[gi];
     config_setting_t *pats;
     if ((rc = optim_patterns(p, own, &pats)) ||
-        (rc = optim_match(e, p, pats, gi)) ||
-        (rc = optim_group_settings(e, g, p, own, base_reg, dlh_optim_lr(e))))
+        (rc = optim_match(e, p, pats, gi)))
         return rc;
-    if (!g->trainable)
-        return dlh_params_check_unused(p);
-    if ((rc = dlh_optimizer_new(e->backend, type, p, &g->opt)))
-        return dlh_exp_locate(p, NULL, rc);
-    return 0;
+    return optim_group_finish(e, &e->groups[gi], p, own, base_reg, type);
 }
 
 /* ------------------------------------------------------- train.unfreeze */
@@ -347,12 +357,12 @@ static int optim_unfreeze_group(dlh_experiment *e, dlh_params *base,
                                 g->unfreeze_epoch, e->epochs);
     if ((rc = optim_patterns(p, own, &pats)) ||
         (rc = optim_unfreeze_match(e, p, pats, gi, first_unfreeze)) ||
-        (rc = optim_group_settings(e, g, p, own, base_reg, dlh_optim_lr(e))))
+        (rc = optim_group_finish(e, g, p, own, base_reg, type)))
         return rc;
+    /* Trainable by its settings ('trainable' is refused above): frozen
+       until its epoch. */
     g->trainable = 0;
     g->lr_now = g->lr;
-    if ((rc = dlh_optimizer_new(e->backend, type, p, &g->opt)))
-        return dlh_exp_locate(p, NULL, rc);
     return 0;
 }
 
