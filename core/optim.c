@@ -367,13 +367,12 @@ static int optim_unfreeze_group(dlh_experiment *e, dlh_params *base,
 }
 
 /* train.unfreeze, a list of groups, or NULL. */
-static int optim_unfreeze_list(dlh_experiment *e, dlh_params *p, config_setting_t **out)
+static int optim_unfreeze_list(dlh_experiment *e, config_setting_t **out)
 {
     config_setting_t *train = config_setting_get_member(dlh_config_root(e->cfg), "train");
     *out = train ? config_setting_get_member(train, "unfreeze") : NULL;
     if (*out && !config_setting_is_list(*out) && !config_setting_is_array(*out)) {
         dlh_params *tp = dlh_exp_params(e, train, "train", NULL);
-        (void)p;
         return tp ? dlh_exp_error_at(tp, "unfreeze", "train: 'unfreeze' expects a list of "
                                      "groups ( { epoch = 3; params = [...]; }, ... )")
                   : DLH_ENOMEM;
@@ -588,7 +587,7 @@ int dlh_optim_new(dlh_experiment *e, config_setting_t *group)
                                 "( { params = [...]; ... }, ... )");
     int n_listed = list ? config_setting_length(list) : 0;
     config_setting_t *unf;
-    if ((rc = optim_unfreeze_list(e, p, &unf)))
+    if ((rc = optim_unfreeze_list(e, &unf)))
         return rc;
     int n_unf = unf ? config_setting_length(unf) : 0, n_def = n_listed + n_unf;
     e->n_groups = n_def + 1;
