@@ -203,7 +203,7 @@ int dlh_check(dlh_config *cfg, const char *backend_override, FILE *out)
     else
         fprintf(out, "%-11s no checkpoints\n", "");
     char *pre = NULL;
-    if ((rc = dlh_pretrained_apply(e, 0, &pre))) {
+    if ((rc = dlh_pretrained_apply(e, NULL, 0, &pre))) {
         dlh_experiment_free(e);
         return rc;
     }

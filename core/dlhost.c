@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "blas_cap.h"
 #include "check.h"
 #include "compare.h"
 #include "curves.h"
@@ -948,6 +950,14 @@ static void command_names(char *buf, size_t size)
 
 int main(int argc, char **argv)
 {
+    /* Before anything calls OpenBLAS.  On failure OpenBLAS's workers may
+       be spinning on their buffers, and exit() would wait for them. */
+    int blas_rc = dlh_blas_cap_check(argv);
+    if (blas_rc) {
+        report(blas_rc, EXIT_RUNTIME);
+        fflush(NULL);
+        _exit(EXIT_RUNTIME);
+    }
     char names[512];
     command_names(names, sizeof names);
     if (argc < 2)

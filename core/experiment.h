@@ -67,7 +67,6 @@ typedef struct dlh_experiment {
     int64_t *keep_classes;          /* data.classes, NULL: all (subset.h) */
     int n_keep_classes;
     int64_t samples_per_class;      /* data.samples_per_class, 0: all */
-    const char *runs_root;          /* the command's --runs, NULL: "runs" (pretrained.run) */
     /* data.train's class names (its reader's class_name), NULL when it has
        none; borrowed from the reader. */
     const char **class_names;

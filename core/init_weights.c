@@ -23,7 +23,7 @@ int dlh_init_weights(dlh_config *cfg, const char *backend_override, const char *
     char *pre = NULL;
     int rc = dlh_experiment_new(cfg, backend_override, 1, &e);
     /* A run starts from its pretrained weights: so do these. */
-    if (rc == 0 && (rc = dlh_pretrained_apply(e, 1, &pre)) == 0 && pre)
+    if (rc == 0 && (rc = dlh_pretrained_apply(e, NULL, 1, &pre)) == 0 && pre)
         fputs(pre, out);
     free(pre);
     if (rc == 0)

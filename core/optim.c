@@ -256,6 +256,22 @@ static int optim_group_open(dlh_experiment *e, dlh_params *base, config_setting_
     return 0;
 }
 
+/* The rest of a group whose tensors are matched: its settings and, when it
+   trains (now or after its unfreeze), its optimiser instance. */
+static int optim_group_finish(dlh_experiment *e, dlh_opt_group *g, dlh_params *p,
+                              config_setting_t *own, const dlh_params *base_reg,
+                              const char *type)
+{
+    int rc;
+    if ((rc = optim_group_settings(e, g, p, own, base_reg, dlh_optim_lr(e))))
+        return rc;
+    if (!g->trainable)
+        return dlh_params_check_unused(p);
+    if ((rc = dlh_optimizer_new(e->backend, type, p, &g->opt)))
+        return dlh_exp_locate(p, NULL, rc);
+    return 0;
+}
+
 /* optimizer.groups[i]. */
 static int optim_group(dlh_experiment *e, dlh_params *base, const dlh_params *base_reg,
                        config_setting_t *list, int gi, const char *type)
@@ -268,17 +284,11 @@ static int optim_group(dlh_experiment *e, dlh_params *base, const dlh_params *ba
                               "{ params = [...]; ... }", group_keys, &own, &p);
     if (rc)
         return rc;
-    dlh_opt_group *g = &e->groups[gi];
     config_setting_t *pats;
     if ((rc = optim_patterns(p, own, &pats)) ||
-        (rc = optim_match(e, p, pats, gi)) ||
-        (rc = optim_group_settings(e, g, p, own, base_reg, dlh_optim_lr(e))))
+        (rc = optim_match(e, p, pats, gi)))
         return rc;
-    if (!g->trainable)
-        return dlh_params_check_unused(p);
-    if ((rc = dlh_optimizer_new(e->backend, type, p, &g->opt)))
-        return dlh_exp_locate(p, NULL, rc);
-    return 0;
+    return optim_group_finish(e, &e->groups[gi], p, own, base_reg, type);
 }
 
 /* ------------------------------------------------------- train.unfreeze */
@@ -347,23 +357,22 @@ static int optim_unfreeze_group(dlh_experiment *e, dlh_params *base,
                                 g->unfreeze_epoch, e->epochs);
     if ((rc = optim_patterns(p, own, &pats)) ||
         (rc = optim_unfreeze_match(e, p, pats, gi, first_unfreeze)) ||
-        (rc = optim_group_settings(e, g, p, own, base_reg, dlh_optim_lr(e))))
+        (rc = optim_group_finish(e, g, p, own, base_reg, type)))
         return rc;
+    /* Trainable by its settings ('trainable' is refused above): frozen
+       until its epoch. */
     g->trainable = 0;
     g->lr_now = g->lr;
-    if ((rc = dlh_optimizer_new(e->backend, type, p, &g->opt)))
-        return dlh_exp_locate(p, NULL, rc);
     return 0;
 }
 
 /* train.unfreeze, a list of groups, or NULL. */
-static int optim_unfreeze_list(dlh_experiment *e, dlh_params *p, config_setting_t **out)
+static int optim_unfreeze_list(dlh_experiment *e, config_setting_t **out)
 {
     config_setting_t *train = config_setting_get_member(dlh_config_root(e->cfg), "train");
     *out = train ? config_setting_get_member(train, "unfreeze") : NULL;
     if (*out && !config_setting_is_list(*out) && !config_setting_is_array(*out)) {
         dlh_params *tp = dlh_exp_params(e, train, "train", NULL);
-        (void)p;
         return tp ? dlh_exp_error_at(tp, "unfreeze", "train: 'unfreeze' expects a list of "
                                      "groups ( { epoch = 3; params = [...]; }, ... )")
                   : DLH_ENOMEM;
@@ -578,7 +587,7 @@ int dlh_optim_new(dlh_experiment *e, config_setting_t *group)
                                 "( { params = [...]; ... }, ... )");
     int n_listed = list ? config_setting_length(list) : 0;
     config_setting_t *unf;
-    if ((rc = optim_unfreeze_list(e, p, &unf)))
+    if ((rc = optim_unfreeze_list(e, &unf)))
         return rc;
     int n_unf = unf ? config_setting_length(unf) : 0, n_def = n_listed + n_unf;
     e->n_groups = n_def + 1;

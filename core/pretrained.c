@@ -22,6 +22,7 @@ typedef struct pt_cfg {
     dlh_params *p;
     const char *file;
     char *run_file;                 /* run = "...": <runs>/<run>/<checkpoint>.safetensors */
+    const char *runs_root;          /* <runs>: the command's --runs, NULL: "runs" */
     int strict;
     pt_rename *rename;
     size_t n_rename;
@@ -200,10 +201,10 @@ static int pt_read_rename(pt_cfg *c, config_setting_t *g)
 
 /* run = "base"; checkpoint = "best": the checkpoint of the run folder
    <runs>/base of the runs root this command writes to (run --runs DIR). */
-static int pt_run_file(dlh_experiment *e, pt_cfg *c)
+static int pt_run_file(pt_cfg *c)
 {
     static const char *const which[] = { "best", "last", NULL };
-    const char *run, *root = e->runs_root ? e->runs_root : "runs";
+    const char *run, *root = c->runs_root ? c->runs_root : "runs";
     int k, rc;
     if ((rc = dlh_param_string(c->p, "run", NULL, &run)) ||
         (rc = dlh_param_choice(c->p, "checkpoint", which, 0, &k)))
@@ -239,7 +240,7 @@ static int pt_read_cfg(dlh_experiment *e, config_setting_t *g, pt_cfg *c)
     if (!has_run && dlh_param_has(c->p, "checkpoint"))
         return dlh_exp_error_at(c->p, "checkpoint", "pretrained: 'checkpoint' picks a "
                                 "checkpoint of 'run'; 'file' names the file itself");
-    if ((rc = has_run ? pt_run_file(e, c) : dlh_param_path(c->p, "file", NULL, &c->file)) ||
+    if ((rc = has_run ? pt_run_file(c) : dlh_param_path(c->p, "file", NULL, &c->file)) ||
         (rc = dlh_param_bool(c->p, "strict", &no, &c->strict)) ||
         (rc = pt_read_rename(c, g)) ||
         (rc = pt_strings(c, g, "skip", &c->skip, &c->n_skip)))
@@ -310,7 +311,7 @@ static void pt_list(pt_text *r, const char *label, const char *const *names, con
     pt_add(r, "\n");
 }
 
-int dlh_pretrained_apply(dlh_experiment *e, int load, char **report)
+int dlh_pretrained_apply(dlh_experiment *e, const char *runs_root, int load, char **report)
 {
     *report = NULL;
     config_setting_t *g = config_setting_get_member(dlh_config_root(e->cfg), "pretrained");
@@ -318,6 +319,7 @@ int dlh_pretrained_apply(dlh_experiment *e, int load, char **report)
         return 0;
     pt_cfg c;
     memset(&c, 0, sizeof c);
+    c.runs_root = runs_root;
     dlh_ckpt_tensor *t = NULL, *all = NULL;
     size_t n = 0, n_all = 0, nf = 0;
     dlh_st_file *f = NULL;

@@ -23,8 +23,10 @@
    *report (malloc'd) is the load_state_dict-style report.  A bad group, a
    strict refusal or a shape or dtype mismatch is DLH_ECONFIG with the
    experiment's file:line; an unreadable file DLH_EIO, a malformed one
-   DLH_EDATA.  Nothing is written unless everything fits. */
-int dlh_pretrained_apply(dlh_experiment *e, int load, char **report);
+   DLH_EDATA.  Nothing is written unless everything fits.  runs_root: the
+   folder of run directories that `run = "NAME"` names a run of (the
+   command's --runs), NULL: "runs". */
+int dlh_pretrained_apply(dlh_experiment *e, const char *runs_root, int load, char **report);
 
 /* Writes report to DIR/pretrained.txt atomically. */
 int dlh_pretrained_save(const char *dir, const char *report);

@@ -1148,9 +1148,9 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
         if (rc)
             goto done;
     } else {
-        e->runs_root = !opt ? NULL : opt->pretrained_root ? opt->pretrained_root
-                                                          : opt->runs_root;
-        if ((rc = dlh_pretrained_apply(e, 1, &pretrained)) ||
+        const char *root = !opt ? NULL : opt->pretrained_root ? opt->pretrained_root
+                                                              : opt->runs_root;
+        if ((rc = dlh_pretrained_apply(e, root, 1, &pretrained)) ||
             (rc = dlh_rundir_open(opt ? opt->runs_root : NULL, e->name, cfg, &r.rd)) ||
             (pretrained && (rc = dlh_pretrained_save(dlh_rundir_path(r.rd), pretrained))))
             goto done;

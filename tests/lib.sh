@@ -240,3 +240,19 @@ torch_python() {
         fi
     done
 }
+
+# The model block of the conv + batchnorm + dense classifier of [1, 4, 4]
+# samples that tests/torch_interop.py and tests/finetune_torch.py build in
+# torch (the same names and layouts).
+torch_cnn_model() {
+    cat <<'CFG'
+model = (
+  { name = "conv"; type = "conv2d"; out_channels = 3; kernel_size = 3; padding = 1; },
+  { name = "bn"; type = "batchnorm"; },
+  { type = "relu"; },
+  { name = "pool"; type = "maxpool2d"; kernel_size = 2; },
+  { name = "flat"; type = "flatten"; },
+  { name = "fc"; type = "dense"; units = 3; }
+);
+CFG
+}

@@ -79,6 +79,69 @@ def conv(x, w, b, a):
     return y
 
 
+def conv_transpose(x, w, b, a):
+    """ConvTranspose: each input cell scatters its kernel into the output,
+    which output_padding extends and pads crop."""
+    g = a.get("group", 1)
+    ks = a.get("kernel_shape", list(w.shape[2:]))
+    st = a.get("strides", [1, 1])
+    dl = a.get("dilations", [1, 1])
+    pads = a.get("pads", [0, 0, 0, 0])
+    op = a.get("output_padding", [0, 0])
+    n, c, h, wd = x.shape
+    cin, cout = c // g, w.shape[1]
+    full = [(h - 1) * st[0] + (ks[0] - 1) * dl[0] + 1 + op[0],
+            (wd - 1) * st[1] + (ks[1] - 1) * dl[1] + 1 + op[1]]
+    y = np.zeros((n, cout * g, full[0], full[1]))
+    for k in range(g):
+        xs = x[:, k * cin:(k + 1) * cin].astype(np.float64)
+        ws = w[k * cin:(k + 1) * cin].astype(np.float64)
+        for i in range(ks[0]):
+            for j in range(ks[1]):
+                y[:, k * cout:(k + 1) * cout,
+                  i * dl[0]:i * dl[0] + (h - 1) * st[0] + 1:st[0],
+                  j * dl[1]:j * dl[1] + (wd - 1) * st[1] + 1:st[1]] += \
+                    np.einsum("nchw,co->nohw", xs, ws[:, :, i, j])
+    y = y[:, :, pads[0]:full[0] - pads[2], pads[1]:full[1] - pads[3]]
+    if b is not None:
+        y = y + b.reshape(1, -1, 1, 1)
+    return y
+
+
+def resize(x, scales, a):
+    """Resize of the operator specification, one axis after another (linear
+    is separable): the output floor(in * scale), each output's source
+    coordinate by coordinate_transformation_mode, nearest (floor) or linear
+    between the two inputs around it, indices clamped to the input."""
+    mode = a.get("mode", b"nearest").decode()
+    ctm = a.get("coordinate_transformation_mode", b"half_pixel").decode()
+    near = a.get("nearest_mode", b"round_prefer_floor").decode()
+    if (mode, near) not in (("nearest", "floor"), ("linear", near)):
+        raise SystemExit("onnx_check: no numpy evaluation of Resize %s/%s" % (mode, near))
+    for axis in range(x.ndim):
+        s = float(scales[axis])
+        n = x.shape[axis]
+        m = int(math.floor(n * s))
+        o = np.arange(m, dtype=np.float64)
+        if ctm == "asymmetric":
+            src = o / s
+        elif ctm == "half_pixel":
+            src = (o + 0.5) / s - 0.5
+        elif ctm == "align_corners":
+            src = o * (n - 1) / (m - 1) if m > 1 else np.zeros(m)
+        else:
+            raise SystemExit("onnx_check: no numpy evaluation of Resize %s" % ctm)
+        lo = np.floor(src)
+        i0 = np.clip(lo, 0, n - 1).astype(int)
+        if mode == "nearest":
+            x = np.take(x, i0, axis=axis)
+            continue
+        i1 = np.clip(lo + 1, 0, n - 1).astype(int)
+        f = (src - lo).reshape([-1 if k == axis else 1 for k in range(x.ndim)])
+        x = np.take(x, i0, axis=axis) * (1 - f) + np.take(x, i1, axis=axis) * f
+    return x
+
+
 def pool(x, a, op):
     ks = a["kernel_shape"]
     st = a.get("strides", [1, 1])
@@ -134,6 +197,21 @@ def run_numpy(model, x):
             y = v[0] @ bt + (v[2] if len(v) > 2 and v[2] is not None else 0)
         elif op == "Conv":
             y = conv(v[0], v[1], v[2] if len(v) > 2 else None, a)
+        elif op == "ConvTranspose":
+            y = conv_transpose(v[0], v[1], v[2] if len(v) > 2 else None, a)
+        elif op == "Resize":
+            y = resize(v[0], v[2], a)
+        elif op == "Gather":
+            y = np.take(v[0], v[1], axis=a.get("axis", 0))
+        elif op == "ReduceMax":
+            y = v[0].max(axis=tuple(a["axes"]), keepdims=bool(a.get("keepdims", 1)))
+        elif op == "InstanceNormalization":
+            ax = tuple(range(2, v[0].ndim))
+            sh = (1, -1) + (1,) * (v[0].ndim - 2)
+            m = v[0].mean(axis=ax, keepdims=True)
+            var = ((v[0] - m) ** 2).mean(axis=ax, keepdims=True)
+            y = ((v[0] - m) / np.sqrt(var + a.get("epsilon", 1e-5)) * v[1].reshape(sh)
+                 + v[2].reshape(sh))
         elif op in ("MaxPool", "AveragePool"):
             y = pool(v[0], a, op)
         elif op == "GlobalAveragePool":

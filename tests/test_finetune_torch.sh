@@ -37,14 +37,7 @@ name = "ft";
 backend = { type = "cpu"; };
 data = { train = { type = "csv"; path = "train.csv"; header = true; shape = [1, 4, 4]; }; };
 pretrained = { file = "init.safetensors"; strict = true; };
-model = (
-  { name = "conv"; type = "conv2d"; out_channels = 3; kernel_size = 3; padding = 1; },
-  { name = "bn"; type = "batchnorm"; },
-  { type = "relu"; },
-  { name = "pool"; type = "maxpool2d"; kernel_size = 2; },
-  { name = "flat"; type = "flatten"; },
-  { name = "fc"; type = "dense"; units = 3; }
-);
+$(torch_cnn_model)
 loss = { type = "cross_entropy"; };
 optimizer = $2;
 train = { epochs = 4; batch_size = 16; shuffle = false; $3 };

@@ -120,18 +120,19 @@ np.save("xt.npy", t[:, :2].astype(np.float32)); np.save("yt.npy", t[:, 2].astype
 print("numpy ok")
 EOF2
     like py.out "numpy ok" "numpy: embed's shapes, dtypes and labels; softmax of layer 'out' is predict's probabilities; the regression outputs are embed's" || cat py.out
-    sed 's#{ type = "csv"; path = "train.csv"; header = true; }#{ type = "npy"; path = "d.npz"; }#' \
-        c.cfg >z.cfg
-    run_cmd "$dlhost" predict z.cfg --weights $w --input d.npz --out z.csv --top 3
-    is "$RC" 0 "npz: predict reads an .npz with data.train's npy reader"
-    cmp -s z.csv p.csv
-    ok $? "npz: the same predictions as from the CSV"
-    sed 's#{ type = "csv"; path = "train.csv"; header = true; }#{ type = "npy"; x = "xt.npy"; y = "yt.npy"; }#' \
-        c.cfg >x.cfg
-    run_cmd "$dlhost" predict x.cfg --weights $w --input xt.npy --out x.csv --top 3
-    is "$RC" 0 "npy x without labels: predicted though data.train has labels"
-    cmp -s x.csv p.csv
-    ok $? "npy x: the same predictions as from the CSV"
+    # from_npy STEM READER INPUT WHAT LABEL: predict of --input INPUT with
+    # data.train's reader READER gives the CSV's predictions.
+    from_npy() {
+        sed "s#{ type = \"csv\"; path = \"train.csv\"; header = true; }#$2#" c.cfg >"$1.cfg"
+        run_cmd "$dlhost" predict "$1.cfg" --weights $w --input "$3" --out "$1.csv" --top 3
+        is "$RC" 0 "$4"
+        cmp -s "$1.csv" p.csv
+        ok $? "$5: the same predictions as from the CSV"
+    }
+    from_npy z '{ type = "npy"; path = "d.npz"; }' d.npz \
+        "npz: predict reads an .npz with data.train's npy reader" npz
+    from_npy x '{ type = "npy"; x = "xt.npy"; y = "yt.npy"; }' xt.npy \
+        "npy x without labels: predicted though data.train has labels" "npy x"
 else
     skip "numpy: /usr/bin/python3 has no numpy"
 fi

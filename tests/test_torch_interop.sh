@@ -14,13 +14,7 @@
 . "${DLHOST_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
 need_dlhost
-py=
-for c in ${TORCH_PYTHON:-} python3 /usr/bin/python3; do
-    if "$c" -c 'import torch, numpy' >/dev/null 2>&1; then
-        py=$c
-        break
-    fi
-done
+torch_python
 [ -n "$py" ] || skip_all "no python3 with torch and numpy (Debian's python3-torch)"
 cd "$TAP_TMP" || exit 1
 
@@ -45,7 +39,7 @@ make_csv() {
 make_csv 96 1 >train.csv
 make_csv 48 2 >test.csv
 
-cat >exp.cfg <<'CFG'
+cat >exp.cfg <<CFG
 name = "interop";
 seed = 5;
 backend = { type = "cpu"; };
@@ -54,14 +48,7 @@ data = {
   test  = { type = "csv"; path = "test.csv"; header = true; shape = [1, 4, 4]; };
   normalize = "zscore";
 };
-model = (
-  { name = "conv"; type = "conv2d"; out_channels = 3; kernel_size = 3; padding = 1; },
-  { name = "bn"; type = "batchnorm"; },
-  { type = "relu"; },
-  { name = "pool"; type = "maxpool2d"; kernel_size = 2; },
-  { name = "flat"; type = "flatten"; },
-  { name = "fc"; type = "dense"; units = 3; }
-);
+$(torch_cnn_model)
 loss = { type = "cross_entropy"; };
 optimizer = { type = "adam"; lr = 0.01; };
 train = { epochs = 4; batch_size = 16; };

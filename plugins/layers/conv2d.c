@@ -363,6 +363,25 @@ static int conv2d_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tens
     return be->ops->col2im(be->ctx, &st->g, batch, col, d_inputs[0].mem);
 }
 
+int layers_conv_export(dlh_onnx_builder *b, const char *op, const dlh_window2d *g,
+                       const int64_t *pads, int groups, int has_bias)
+{
+    int64_t ks[2] = { g->kh, g->kw }, strides[2] = { g->sh, g->sw };
+    int64_t dil[2] = { g->dh, g->dw };
+    const char *in[3] = { b->inputs[0], b->param(b, "weight", 0, NULL),
+                          has_bias ? b->param(b, "bias", 0, NULL) : NULL };
+    int rc;
+    if (!in[1] || (has_bias && !in[2]))
+        return DLH_ENOMEM;
+    if ((rc = b->node(b, op, has_bias ? 3 : 2, in, 1, &b->output)) < 0 ||
+        (rc = b->attr_ints(b, "kernel_shape", 2, ks)) < 0 ||
+        (rc = b->attr_ints(b, "strides", 2, strides)) < 0 ||
+        (rc = b->attr_ints(b, "pads", 4, pads)) < 0 ||
+        (rc = b->attr_ints(b, "dilations", 2, dil)) < 0)
+        return rc;
+    return b->attr_int(b, "group", groups);
+}
+
 /* Conv with nn.Conv2d's attributes; padding "same" with an even kernel pads
    one more at the end, as the last window needs. */
 static int conv2d_export(void *state, dlh_onnx_builder *b)
@@ -372,22 +391,9 @@ static int conv2d_export(void *state, dlh_onnx_builder *b)
     int64_t eh = (int64_t)g->dh * (g->kh - 1) + 1, ew = (int64_t)g->dw * (g->kw - 1) + 1;
     int64_t end_h = ((int64_t)g->oh - 1) * g->sh + eh - g->h - g->ph;
     int64_t end_w = ((int64_t)g->ow - 1) * g->sw + ew - g->w - g->pw;
-    int64_t ks[2] = { g->kh, g->kw }, strides[2] = { g->sh, g->sw };
-    int64_t dil[2] = { g->dh, g->dw };
     int64_t pads[4] = { g->ph, g->pw, end_h > g->ph ? end_h : g->ph,
                         end_w > g->pw ? end_w : g->pw };
-    const char *in[3] = { b->inputs[0], b->param(b, "weight", 0, NULL),
-                          st->has_bias ? b->param(b, "bias", 0, NULL) : NULL };
-    int rc;
-    if (!in[1] || (st->has_bias && !in[2]))
-        return DLH_ENOMEM;
-    if ((rc = b->node(b, "Conv", st->has_bias ? 3 : 2, in, 1, &b->output)) < 0 ||
-        (rc = b->attr_ints(b, "kernel_shape", 2, ks)) < 0 ||
-        (rc = b->attr_ints(b, "strides", 2, strides)) < 0 ||
-        (rc = b->attr_ints(b, "pads", 4, pads)) < 0 ||
-        (rc = b->attr_ints(b, "dilations", 2, dil)) < 0)
-        return rc;
-    return b->attr_int(b, "group", st->groups);
+    return layers_conv_export(b, "Conv", g, pads, st->groups, st->has_bias);
 }
 
 static void conv2d_destroy(void *state)

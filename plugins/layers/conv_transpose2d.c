@@ -227,12 +227,28 @@ static void conv_transpose2d_destroy(void *state)
     free(st);
 }
 
+/* ConvTranspose with nn.ConvTranspose2d's attributes: the same weight
+   layout [in_c, out_c/groups, kh, kw], pads = padding on both sides, and
+   output_padding recovered from the output size. */
+static int conv_transpose2d_export(void *state, dlh_onnx_builder *b)
+{
+    const conv_transpose2d_state *st = state;
+    const dlh_window2d *g = &st->g;
+    int64_t eh = (int64_t)g->dh * (g->kh - 1) + 1, ew = (int64_t)g->dw * (g->kw - 1) + 1;
+    int64_t opad[2] = { g->h - (((int64_t)g->oh - 1) * g->sh - 2 * (int64_t)g->ph + eh),
+                        g->w - (((int64_t)g->ow - 1) * g->sw - 2 * (int64_t)g->pw + ew) };
+    int64_t pads[4] = { g->ph, g->pw, g->ph, g->pw };
+    int rc = layers_conv_export(b, "ConvTranspose", g, pads, st->groups, st->has_bias);
+    return rc < 0 ? rc : b->attr_ints(b, "output_padding", 2, opad);
+}
+
 const dlh_layer_ops conv_transpose2d_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = conv_transpose2d_create,
     .forward = conv_transpose2d_forward,
     .backward = conv_transpose2d_backward,
     .destroy = conv_transpose2d_destroy,
+    .export_onnx = conv_transpose2d_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -71,6 +71,11 @@ int layers_linear_backward(const layers_linear *lin, const dlh_layer_ctx *ctx, d
 /* The ONNX nodes of lin over the builder's first input into value y: a
    Flatten when the sample has several axes, then Gemm with transB. */
 int layers_linear_export(const layers_linear *lin, dlh_onnx_builder *b, const char *y);
+/* export_onnx of conv2d and conv_transpose2d: node op (Conv, ConvTranspose)
+   from the layer's input, weight and bias (has_bias) to its output, with
+   g's kernel_shape, strides and dilations, pads [4] and group. */
+int layers_conv_export(dlh_onnx_builder *b, const char *op, const dlh_window2d *g,
+                       const int64_t *pads, int groups, int has_bias);
 void layers_linear_destroy(layers_linear *lin);
 
 /* Reads `key` as one integer (used for both dimensions) or a list of two

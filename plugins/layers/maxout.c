@@ -105,6 +105,26 @@ static int maxout_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tens
     return layers_linear_backward(&st->lin, ctx, inputs[0].mem, dz, d_inputs[0].mem);
 }
 
+/* nn.Linear's Gemm (dense's export), Reshape to [N, units, pieces] and
+   ReduceMax over the pieces. */
+static int maxout_export(void *state, dlh_onnx_builder *b)
+{
+    const maxout_state *st = state;
+    const char *z = b->value(b, "z"), *zr = b->value(b, "pieces");
+    const int64_t n = 3, shape[3] = { -1, st->units, st->pieces }, axes[1] = { 2 };
+    const char *sh = b->constant(b, "shape", DLH_ONNX_INT64, 1, &n, shape);
+    int rc;
+    if (!z || !zr || !sh)
+        return DLH_ENOMEM;
+    const char *in[2] = { z, sh };
+    if ((rc = layers_linear_export(&st->lin, b, z)) < 0 ||
+        (rc = b->node(b, "Reshape", 2, in, 1, &zr)) < 0 ||
+        (rc = b->node(b, "ReduceMax", 1, &zr, 1, &b->output)) < 0 ||
+        (rc = b->attr_ints(b, "axes", 1, axes)) < 0)
+        return rc;
+    return b->attr_int(b, "keepdims", 0);
+}
+
 static void maxout_destroy(void *state)
 {
     maxout_state *st = state;
@@ -120,6 +140,7 @@ const dlh_layer_ops maxout_ops = {
     .forward = maxout_forward,
     .backward = maxout_backward,
     .destroy = maxout_destroy,
+    .export_onnx = maxout_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

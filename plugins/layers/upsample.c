@@ -22,6 +22,8 @@ enum { UPSAMPLE_NEAREST = 0, UPSAMPLE_BILINEAR = 1 };
 
 typedef struct upsample_state {
     layers_sep2d map;
+    int mode, align_corners;
+    float onnx_scale[2];        /* Resize's scales of H and W (export) */
 } upsample_state;
 
 /* The interpolation matrix of one axis, in -> out (rows out, columns in);
@@ -129,6 +131,21 @@ static int upsample_create(const dlh_host *host, dlh_layer_setup *setup, void **
         return rc;
     upsample_matrix(st->map.ah, in[0], out[0], scale[0], mode, align);
     upsample_matrix(st->map.aw, in[1], out[1], scale[1], mode, align);
+    st->mode = mode;
+    st->align_corners = align;
+    for (int i = 0; i < 2; i++) {
+        /* Resize's output is floor(in * scale): an axis that keeps its size
+           (copied, bilinear) has scale 1, a given scale_factor is itself, and a size
+           the nearest float32 ratio whose floor gives it. */
+        float s = out[i] == in[i] && mode == UPSAMPLE_BILINEAR ? 1.0f
+                  : scale[i] > 0 ? (float)scale[i]
+                  : (float)out[i] / (float)in[i];
+        while (floor((double)in[i] * s) < (double)out[i])
+            s = nextafterf(s, INFINITY);
+        while (floor((double)in[i] * s) > (double)out[i])
+            s = nextafterf(s, 0.0f);
+        st->onnx_scale[i] = s;
+    }
     setup->output.ndim = 3;
     setup->output.dim[0] = g.c;
     setup->output.dim[1] = out[0];
@@ -155,6 +172,89 @@ static int upsample_backward(void *state, const dlh_layer_ctx *ctx, const dlh_te
     return layers_sep2d_backward(&st->map, ctx, d_output->mem, d_inputs[0].mem);
 }
 
+/* 1 when Resize's nearest index floor(o / scale) (its "asymmetric"
+   coordinates, nearest_mode "floor") picks the layer's input for every
+   output of one axis; the layer's float32 rule o * (float)(1 / scale), or
+   (float)in / out for a size, can differ at an exact boundary (6 -> 2 reads
+   input 3 for output 1, Resize 2.9999 -> 2). */
+static int upsample_resize_exact(const upsample_state *st, int axis)
+{
+    const layers_sep2d *m = &st->map;
+    int in = axis ? m->w : m->h, out = axis ? m->ow : m->oh;
+    const float *a = axis ? m->aw : m->ah;
+    for (int o = 0; o < out; o++) {
+        double x = floor((double)o / (double)st->onnx_scale[axis]);
+        int64_t i = x > in - 1 ? in - 1 : (int64_t)x;
+        if (a[(int64_t)o * in + i] != 1.0f)
+            return 0;
+    }
+    return 1;
+}
+
+/* Nearest as two Gathers of the layer's own input indices (axes 2, 3). */
+static int upsample_gather(const upsample_state *st, dlh_onnx_builder *b)
+{
+    const layers_sep2d *m = &st->map;
+    const char *rows = b->value(b, "rows"), *x = b->inputs[0];
+    for (int axis = 0; axis < 2; axis++) {
+        int in = axis ? m->w : m->h;
+        int64_t out = axis ? m->ow : m->oh, *idx = malloc((size_t)out * sizeof *idx);
+        const float *a = axis ? m->aw : m->ah;
+        if (!idx) {
+            layers_host->error("out of memory");
+            return DLH_ENOMEM;
+        }
+        for (int64_t o = 0; o < out; o++)
+            for (int i = 0; i < in; i++)
+                if (a[o * in + i] == 1.0f)
+                    idx[o] = i;
+        const char *g_in[2] = { x, b->constant(b, axis ? "col_index" : "row_index",
+                                               DLH_ONNX_INT64, 1, &out, idx) };
+        const char *y = axis ? b->output : rows;
+        free(idx);
+        int rc;
+        if (!rows || !g_in[1])
+            return DLH_ENOMEM;
+        if ((rc = b->node(b, "Gather", 2, g_in, 1, &y)) < 0 ||
+            (rc = b->attr_int(b, "axis", 2 + axis)) < 0)
+            return rc;
+        x = rows;
+    }
+    return 0;
+}
+
+/* Resize with scales [1, 1, sh, sw] (sizes would need the dynamic batch):
+   nearest is "asymmetric" coordinates with nearest_mode "floor", bilinear
+   "linear" with "align_corners" or "half_pixel" (whose edge clamping is
+   torch's clamp of the source at 0 and at the last input).  Nearest where
+   Resize's index differs from the layer's is two Gathers of its indices. */
+static int upsample_export(void *state, dlh_onnx_builder *b)
+{
+    const upsample_state *st = state;
+    if (st->mode == UPSAMPLE_NEAREST &&
+        !(upsample_resize_exact(st, 0) && upsample_resize_exact(st, 1)))
+        return upsample_gather(st, b);
+    const float scales[4] = { 1.0f, 1.0f, st->onnx_scale[0], st->onnx_scale[1] };
+    const int64_t four = 4;
+    const char *in[3] = { b->inputs[0], "",
+                          b->constant(b, "scales", DLH_ONNX_FLOAT, 1, &four, scales) };
+    int rc;
+    if (!in[2])
+        return DLH_ENOMEM;
+    if ((rc = b->node(b, "Resize", 3, in, 1, &b->output)) < 0)
+        return rc;
+    if (st->mode == UPSAMPLE_NEAREST) {
+        if ((rc = b->attr_string(b, "mode", "nearest")) < 0 ||
+            (rc = b->attr_string(b, "coordinate_transformation_mode", "asymmetric")) < 0)
+            return rc;
+        return b->attr_string(b, "nearest_mode", "floor");
+    }
+    if ((rc = b->attr_string(b, "mode", "linear")) < 0)
+        return rc;
+    return b->attr_string(b, "coordinate_transformation_mode",
+                          st->align_corners ? "align_corners" : "half_pixel");
+}
+
 static void upsample_destroy(void *state)
 {
     upsample_state *st = state;
@@ -169,6 +269,7 @@ const dlh_layer_ops upsample_ops = {
     .forward = upsample_forward,
     .backward = upsample_backward,
     .destroy = upsample_destroy,
+    .export_onnx = upsample_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

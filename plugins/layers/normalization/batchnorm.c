@@ -371,22 +371,6 @@ static void batchnorm_destroy(void *state)
     free(st);
 }
 
-/* A constant of c copies of v (an absent weight or bias). */
-static const char *batchnorm_fill(dlh_onnx_builder *b, const char *hint, int c, float v)
-{
-    float *d = malloc((size_t)c * sizeof *d);
-    if (!d) {
-        normalization_host->error("out of memory");
-        return NULL;
-    }
-    for (int i = 0; i < c; i++)
-        d[i] = v;
-    int64_t n = c;
-    const char *name = b->constant(b, hint, DLH_ONNX_FLOAT, 1, &n, d);
-    free(d);
-    return name;
-}
-
 /* BatchNormalization in inference mode, on the running statistics. */
 static int batchnorm_export(void *state, dlh_onnx_builder *b)
 {
@@ -396,16 +380,12 @@ static int batchnorm_export(void *state, dlh_onnx_builder *b)
                          "batch's statistics in evaluation: no ONNX form");
         return DLH_EUNSUPPORTED;
     }
-    const char *in[5] = {
-        b->inputs[0],
-        st->affine ? b->param(b, "weight", 0, NULL) : batchnorm_fill(b, "ones", st->c, 1.0f),
-        st->affine ? b->param(b, "bias", 0, NULL) : batchnorm_fill(b, "zeros", st->c, 0.0f),
-        b->param(b, "running_mean", 0, NULL), b->param(b, "running_var", 0, NULL),
-    };
-    for (int i = 1; i < 5; i++)
-        if (!in[i])
-            return DLH_ENOMEM;
-    int rc = b->node(b, "BatchNormalization", 5, in, 1, &b->output);
+    const char *in[5] = { b->inputs[0], NULL, NULL, b->param(b, "running_mean", 0, NULL),
+                          b->param(b, "running_var", 0, NULL) };
+    int rc = norm_onnx_affine(b, st->affine, st->c, in + 1);
+    if (rc < 0 || !in[3] || !in[4])
+        return DLH_ENOMEM;
+    rc = b->node(b, "BatchNormalization", 5, in, 1, &b->output);
     return rc < 0 ? rc : b->attr_float(b, "epsilon", st->eps);
 }
 

@@ -64,12 +64,52 @@ static int groupnorm_create(const dlh_host *host, dlh_layer_setup *setup, void *
     return norm_rows_setup(host, setup, &st->r);
 }
 
+/* GroupNormalization is opset 18: [N, C, *] as [N, G, (C/G) S], whose
+   InstanceNormalization (scale 1, bias 0) normalises each group, back to
+   [N, C, *], then the per-channel weight [C, 1, ...] and bias. */
+static int groupnorm_export(void *state, dlh_onnx_builder *b)
+{
+    const groupnorm_state *st = state;
+    const dlh_shape *in = &b->input_shapes[0];
+    int64_t nd = 1 + in->ndim, back[1 + DLH_MAX_DIMS], three = 3;
+    int64_t grouped[3] = { 0, st->r.rows, -1 }, cdims[DLH_MAX_DIMS];
+    back[0] = 0;
+    for (int i = 0; i < in->ndim; i++) {
+        back[1 + i] = in->dim[i];
+        cdims[i] = i == 0 ? in->dim[0] : 1;
+    }
+    const char *g_in[3] = { b->value(b, "grouped"), NULL, NULL }, *g_out = b->value(b, "gnorm");
+    const char *x_in[2] = { b->inputs[0],
+                            b->constant(b, "groups", DLH_ONNX_INT64, 1, &three, grouped) };
+    const char *y_in[2] = { g_out, b->constant(b, "shape", DLH_ONNX_INT64, 1, &nd, back) };
+    const char *y = st->r.affine ? b->value(b, "ungrouped") : b->output;
+    int rc;
+    if (!g_in[0] || !g_out || !x_in[1] || !y_in[1] || !y ||
+        !(g_in[1] = norm_onnx_fill(b, "ones", st->r.rows, 1.0f)) ||
+        !(g_in[2] = norm_onnx_fill(b, "zeros", st->r.rows, 0.0f)))
+        return DLH_ENOMEM;
+    if ((rc = b->node(b, "Reshape", 2, x_in, 1, &g_in[0])) < 0 ||
+        (rc = b->node(b, "InstanceNormalization", 3, g_in, 1, &g_out)) < 0 ||
+        (rc = b->attr_float(b, "epsilon", st->r.eps)) < 0 ||
+        (rc = b->node(b, "Reshape", 2, y_in, 1, &y)) < 0 || !st->r.affine)
+        return rc;
+    const char *scaled = b->value(b, "scaled");
+    const char *m_in[2] = { y, b->param(b, "weight", in->ndim, cdims) };
+    const char *a_in[2] = { scaled, b->param(b, "bias", in->ndim, cdims) };
+    if (!scaled || !m_in[1] || !a_in[1])
+        return DLH_ENOMEM;
+    if ((rc = b->node(b, "Mul", 2, m_in, 1, &scaled)) < 0)
+        return rc;
+    return b->node(b, "Add", 2, a_in, 1, &b->output);
+}
+
 const dlh_layer_ops groupnorm_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = groupnorm_create,
     .forward = norm_rows_layer_forward,
     .backward = norm_rows_layer_backward,
     .destroy = norm_rows_layer_destroy,
+    .export_onnx = groupnorm_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -184,12 +184,32 @@ static void instancenorm2d_destroy(void *state)
     free(st);
 }
 
+/* Evaluation: InstanceNormalization on each instance's statistics, or with
+   track_running_stats BatchNormalization on the running ones; an absent
+   weight and bias are ones and zeros. */
+static int instancenorm2d_export(void *state, dlh_onnx_builder *b)
+{
+    const instancenorm2d_state *st = state;
+    const char *in[5] = { b->inputs[0], NULL, NULL, NULL, NULL };
+    int rc = norm_onnx_affine(b, st->r.affine, st->r.p, in + 1);
+    if (rc == 0 && st->track &&
+        (!(in[3] = b->param(b, "running_mean", 0, NULL)) ||
+         !(in[4] = b->param(b, "running_var", 0, NULL))))
+        rc = DLH_ENOMEM;
+    if (rc < 0 ||
+        (rc = b->node(b, st->track ? "BatchNormalization" : "InstanceNormalization",
+                      st->track ? 5 : 3, in, 1, &b->output)) < 0)
+        return rc;
+    return b->attr_float(b, "epsilon", st->r.eps);
+}
+
 const dlh_layer_ops instancenorm2d_ops = {
     .struct_size = sizeof(dlh_layer_ops),
     .create = instancenorm2d_create,
     .forward = instancenorm2d_forward,
     .backward = instancenorm2d_backward,
     .destroy = instancenorm2d_destroy,
+    .export_onnx = instancenorm2d_export,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

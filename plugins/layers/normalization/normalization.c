@@ -329,3 +329,24 @@ void norm_rows_layer_destroy(void *state)
     norm_rows_free(state);
     free(state);
 }
+
+const char *norm_onnx_fill(dlh_onnx_builder *b, const char *hint, int64_t c, float v)
+{
+    float *d = malloc((size_t)c * sizeof *d);
+    if (!d) {
+        normalization_host->error("out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < c; i++)
+        d[i] = v;
+    const char *name = b->constant(b, hint, DLH_ONNX_FLOAT, 1, &c, d);
+    free(d);
+    return name;
+}
+
+int norm_onnx_affine(dlh_onnx_builder *b, int affine, int64_t c, const char **in)
+{
+    in[0] = affine ? b->param(b, "weight", 0, NULL) : norm_onnx_fill(b, "ones", c, 1.0f);
+    in[1] = affine ? b->param(b, "bias", 0, NULL) : norm_onnx_fill(b, "zeros", c, 0.0f);
+    return in[0] && in[1] ? 0 : DLH_ENOMEM;
+}

@@ -67,6 +67,11 @@ int norm_rows_layer_backward(void *state, const dlh_layer_ctx *ctx,
                              const dlh_tensor *inputs, const dlh_tensor *output,
                              const dlh_tensor *d_output, const dlh_tensor *d_inputs);
 void norm_rows_layer_destroy(void *state);
+/* export_onnx: a constant [c] of c copies of v (an absent weight or bias). */
+const char *norm_onnx_fill(dlh_onnx_builder *b, const char *hint, int64_t c, float v);
+/* export_onnx: the [c] weight and bias of an affine layer, else ones and
+   zeros, in in[0] and in[1]; DLH_ENOMEM when one is missing. */
+int norm_onnx_affine(dlh_onnx_builder *b, int affine, int64_t c, const char **in);
 /* The batch as an int for reduce and gemm, or an error naming `layer`. */
 int norm_rows_batch(const norm_rows *r, const dlh_layer_ctx *ctx, const char *layer,
                     int *n);
