@@ -29,8 +29,8 @@
  * Labels are held as without it.
  *
  * A gzip file inflated whole is kept decoded in the cache folder
- * (cache_dir.h), in idx/<hash of its real path>.idx behind a line naming
- * the file's identity (size, mtime, inode, device) and path.  A later open
+ * (cache_dir.h), in idx/<hash of its real path>.idx behind lines naming
+ * the file's identity (size, mtime, inode, device), path and decoded size.  A later open
  * of the same, unchanged file reads that instead (Fashion-MNIST's training
  * images: 200-500 ms to inflate, about 10 ms to read decoded); an entry
  * that does not match is passed over and replaced, one that cannot be
@@ -149,10 +149,16 @@ static void idx_cache_open(idx_file *f, const struct stat *st)
         close(fd);
     size_t len = f->cache_line ? strlen(f->cache_line) : 0;
     char *line = c ? malloc(len) : NULL;
-    if (line && fread(line, 1, len, c) == len && memcmp(line, f->cache_line, len) == 0) {
+    long long bytes = -1;
+    int at = 0;
+    /* Then "bytes N": a copy cut short is passed over, not read as a
+       truncated file. */
+    if (line && fread(line, 1, len, c) == len && memcmp(line, f->cache_line, len) == 0 &&
+        fscanf(c, "bytes %lld\n%n", &bytes, &at) == 1 && at > 0 &&
+        bytes == (long long)cs.st_size - (long long)len - at) {
         fclose(f->f);
         f->f = c;
-        f->file_size = (int64_t)cs.st_size - (int64_t)len;
+        f->file_size = bytes;
         f->cached = 1;
         c = NULL;
     }
@@ -174,6 +180,7 @@ static void idx_cache_write(const idx_file *f, const unsigned char *data)
     int fd = mkstemp(tmp);
     FILE *c = fd >= 0 ? fdopen(fd, "wb") : NULL;
     int ok = c && fputs(f->cache_line, c) >= 0 &&
+             fprintf(c, "bytes %lld\n", (long long)(f->header_bytes + f->data_bytes)) > 0 &&
              fwrite(f->head, 1, (size_t)f->header_bytes, c) == (size_t)f->header_bytes &&
              fwrite(data, 1, (size_t)f->data_bytes, c) == (size_t)f->data_bytes &&
              fflush(c) == 0 && fsync(fd) == 0;
