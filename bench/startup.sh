@@ -1,7 +1,7 @@
 #!/bin/sh
 # Start-up time: `dlhost check` (the experiment built as a run builds it, up
 # to its first step) of the tiny CSV example and of the Fashion-MNIST MLP,
-# wall time from exec to exit, median and minimum of N runs.
+# wall time from exec to exit (and CPU time), median and minimum of N runs.
 #
 #   bench/startup.sh [BUILDDIR] [N]          BUILDDIR: default .; N: default 11
 #   BASE=OTHER_BUILDDIR bench/startup.sh .   the same figures for a second
@@ -44,22 +44,29 @@ setup() {
     echo "export DLHOST_CACHE_DIR='$tmp/$2.cache'" >>"$env"
 }
 
-# One timed run of side $1 on config $2: milliseconds on stdout.
+# One timed run of side $1 on config $2: wall and CPU (user + system, all
+# threads; GNU time's, 10 ms steps; 0 without /usr/bin/time) microseconds on
+# stdout.  On a busy machine the wall time is mostly the queue for a core;
+# the CPU time is not.
 run1() {
     (
         . "$tmp/$1.env"
         t0=$(date +%s%N)
-        "$bin" check "$2" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
+        echo "0 0" >"$tmp/cpu"
+        timer=
+        [ -x /usr/bin/time ] && timer="/usr/bin/time -f %U_%S -o $tmp/cpu"
+        $timer "$bin" check "$2" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
         t1=$(date +%s%N)
-        echo $(( (t1 - t0) / 1000 ))
+        echo "$(( (t1 - t0) / 1000 )) $(tr _ ' ' <"$tmp/cpu" |
+            awk '{ printf "%d", ($1 + $2) * 1e6 }')"
     )
 }
 
-# median and minimum of the numbers in file $1 (microseconds), in ms.
+# median and minimum of column $2 of file $1 (microseconds), in ms.
 stats() {
-    sort -n "$1" | awk '{ v[NR] = $1 } END {
+    awk -v c="$2" '{ print $c }' "$1" | sort -n | awk '{ v[NR] = $1 } END {
         m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "median %6.1f ms  min %6.1f ms", m / 1000, v[1] / 1000 }'
+        printf "median %6.1f ms, min %6.1f ms", m / 1000, v[1] / 1000 }'
 }
 
 sides=new
@@ -91,8 +98,11 @@ for cfg in examples/regression/regression.cfg examples/fashion-mnist/mlp.cfg; do
     done
     for s in $sides; do
         label=$([ "$s" = base ] && echo "base ($BASE)" || echo "dlhost ($build)")
-        printf '%-40s %-16s cold %6.1f ms, warm (%d runs): %s\n' "$cfg" "$label" \
-            "$(awk '{ print $1 / 1000 }' "$tmp/$s.cold")" "$n" "$(stats "$tmp/$s.warm")"
+        printf '%s, %s\n  cold: wall %6.1f ms, cpu %6.1f ms\n' "$cfg" "$label" \
+            "$(awk '{ print $1 / 1000 }' "$tmp/$s.cold")" \
+            "$(awk '{ print $2 / 1000 }' "$tmp/$s.cold")"
+        printf '  warm (%d runs): wall %s; cpu %s\n' "$n" "$(stats "$tmp/$s.warm" 1)" \
+            "$(stats "$tmp/$s.warm" 2)"
     done
 done
 echo "load after:  $(uptime | sed 's/.*load/load/')"
