@@ -14,10 +14,12 @@
 #include <dlhost/status.h>
 
 #include "error.h"
+#include "manifest.h"
 #include "registry.h"
 
 static const dlh_component *backend_named(const char *name)
 {
+    dlh_manifest_want(DLH_KIND_BACKEND, name);
     for (size_t i = 0; i < dlh_registry_count(); i++) {
         const dlh_component *c = dlh_registry_at(i);
         if (c->kind == DLH_KIND_BACKEND && strcmp(c->name, name) == 0)

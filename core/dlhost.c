@@ -19,6 +19,7 @@
 #include "curves.h"
 #include "cv.h"
 #include "error.h"
+#include "manifest.h"
 #include "eval.h"
 #include "export.h"
 #include "init_weights.h"
@@ -567,7 +568,7 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
 
     /* Plugins that fail to load are warnings: the experiment may not need them.
        If it does, the missing component is the error. */
-    dlh_registry_load_all(0);
+    dlh_registry_load_named();
     dlh_error_clear();
     if (is_run) {
         dlh_run_options opt = { .runs_root = runs, .progress = -1, .resume = resume,
@@ -647,7 +648,7 @@ static int cmd_infer(const char *cmd, int argc, char **argv)
                              : "--input DATA (it names the reader of DATA)");
     dlh_config *cfg = NULL;
     if (!status) {
-        dlh_registry_load_all(0);
+        dlh_registry_load_named();
         dlh_error_clear();
     }
     int rc = status ? 0 : dlh_config_load(cfg_path, &cfg);
@@ -712,7 +713,7 @@ static int cmd_export(const char *cmd, int argc, char **argv)
         dlh_config_free(cfg);
         return status ? status : report(rc, rc == DLH_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE);
     }
-    dlh_registry_load_all(0);
+    dlh_registry_load_named();
     dlh_error_clear();
     rc = dlh_export_onnx(cfg, backend, weights, onnx, probs, stderr);
     /* A layer without an ONNX form is the model's, as a bad setting is. */
@@ -790,7 +791,7 @@ static int cmd_select(const char *cmd, int argc, char **argv)
     sw.n_ranges = ranges.n;
     sw.cv = cv;
     /* As for run: plugins that fail to load are warnings. */
-    dlh_registry_load_all(0);
+    dlh_registry_load_named();
     dlh_error_clear();
     int rc = is_cv ? dlh_cv(&sel, &cv, stdout) : dlh_sweep(&sel, &sw, stdout);
     fflush(stdout);
@@ -908,7 +909,7 @@ static int cmd_compare(const char *cmd, int argc, char **argv)
     }
     /* The plugins build each run's config.cfg (its columns' directions);
        as for run, those that fail to load are warnings. */
-    dlh_registry_load_all(0);
+    dlh_registry_load_named();
     dlh_error_clear();
     dlh_compare c;
     int rc = dlh_compare_load(dirs.v, n, &c);

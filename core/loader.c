@@ -13,10 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "elf_peek.h"
 #include "error.h"
+#include "manifest.h"
 #include "plugin_trust.h"
 
 #ifndef DLH_PLUGINDIR
@@ -27,6 +28,7 @@
 
 typedef struct plugin_entry {
     dlh_plugin_file file;           /* what components point to */
+    int refused;                    /* a component was refused (the rest loaded) */
     struct plugin_entry *next;
 } plugin_entry;
 
@@ -115,21 +117,39 @@ static void blas_coretype_default(void)
 #endif
 }
 
-/* Jiffies of all CPUs since boot, and of those the idle part, from the
-   first line of /proc/stat; 0 when it cannot be read. */
-static int cpu_jiffies(unsigned long long *total, unsigned long long *idle)
+/* How many threads of other processes are running or ready to run now:
+   the kernel's count of runnable threads (/proc/loadavg's fourth field,
+   "running/total") less this process's own (its OpenBLAS threads may be
+   spinning), from /proc/self/task.  -1 when it cannot be read.  A snapshot,
+   not a sample over time: it costs no wait, and a CPU kept busy by another
+   process shows as a runnable thread in it as often as it is busy. */
+static int others_runnable(void)
 {
-    FILE *f = fopen("/proc/stat", "r");
-    unsigned long long v[8] = { 0 };
-    int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-                       &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) : 0;
+    FILE *f = fopen("/proc/loadavg", "re");
+    int running = 0, total = 0;
+    int n = f ? fscanf(f, "%*s %*s %*s %d/%d", &running, &total) : 0;
     if (f)
         fclose(f);
-    if (n < 5)
-        return 0;
-    *total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
-    *idle = v[3] + v[4];                /* idle, iowait */
-    return 1;
+    if (n != 2)
+        return -1;
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        char path[64], buf[256];
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%.20s/stat", de->d_name);
+        FILE *t = fopen(path, "re");
+        size_t got = t ? fread(buf, 1, sizeof buf - 1, t) : 0;
+        if (t)
+            fclose(t);
+        buf[got] = '\0';
+        const char *paren = strrchr(buf, ')');   /* the name may hold spaces */
+        running -= paren && paren[1] == ' ' && paren[2] == 'R';
+    }
+    if (d)
+        closedir(d);
+    return running > 0 ? running : 0;
 }
 
 /* libgomp reads its wait policy when a plugin first pulls it in.  The cpu
@@ -140,22 +160,19 @@ static int cpu_jiffies(unsigned long long *total, unsigned long long *idle)
    GOMP_SPINCOUNT=3000 40k / 21k, 30000 45k / 24k.  But with another process
    busy on one of the cores, spinning collapses (30000: 8k, 3000: 21k,
    passive: 27k): a thread spins at a region's end while its partner waits
-   for a core.  So the CPUs are sampled for 50 ms first: when other processes
-   keep more than a quarter of them busy, waiting is passive, otherwise the
-   spin is 30000.  A policy or spin count the user set is kept; the cpu
-   backend's description says which applies. */
+   for a core.  So the load is looked at first: when other processes have
+   more threads ready to run than a quarter of the CPUs (others_runnable),
+   waiting is passive, otherwise the spin is 30000.  (This was a 50 ms sample
+   of /proc/stat, a fixed sleep in every start.)  A policy or spin count the
+   user set is kept; the cpu backend's description says which applies. */
 static void omp_wait_default(void)
 {
     static int done;
     if (done++ || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
         return;
-    unsigned long long t0, i0, t1, i1;
-    struct timespec nap = { 0, 50 * 1000 * 1000 };
-    int busy = 0;
-    if (cpu_jiffies(&t0, &i0) && nanosleep(&nap, NULL) == 0 && cpu_jiffies(&t1, &i1) &&
-        t1 > t0)
-        busy = 4 * ((t1 - t0) - (i1 - i0)) > (t1 - t0);
-    if (busy)
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int others = others_runnable();
+    if (cpus > 0 && 4L * others > cpus)
         setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
     else
         setenv("GOMP_SPINCOUNT", "30000", 0);
@@ -323,6 +340,7 @@ static int load_checked(const char *path, const char *real)
         entry_free(e);
         return DLH_EPLUGIN;
     }
+    e->refused = ls.refused;
     e->next = loaded;
     loaded = e;
     if (ls.refused) {
@@ -548,8 +566,80 @@ int dlh_registry_load_all(int strict)
     return 0;
 }
 
+int dlh_registry_file_loaded(const char *path)
+{
+    for (const plugin_entry *e = loaded; e; e = e->next)
+        if (strcmp(e->file.path, path) == 0)
+            return !e->refused;
+    return 0;
+}
+
+/* Whether $DLHOST_PLUGIN_PATH has a relative entry (dir_list warns of it). */
+static int path_has_relative(void)
+{
+    const char *p = getenv("DLHOST_PLUGIN_PATH");
+    for (int start = 1; p && *p; p++) {
+        if (start && *p != ':' && *p != '/')
+            return 1;
+        start = *p == ':';
+    }
+    return 0;
+}
+
+char **dlh_plugin_scan(size_t *count, int *clean)
+{
+    size_t n_dirs = 0, n = 0, cap = 0;
+    char **dirs = dir_list(0, &n_dirs), **files = NULL;
+    *count = 0;
+    *clean = dirs != NULL && !path_has_relative();
+    char **seen = calloc(n_dirs ? n_dirs : 1, sizeof *seen);
+    for (size_t i = 0; dirs && seen && i < n_dirs; i++) {
+        char *real = realpath(dirs[i], NULL);
+        int dup = 0;
+        for (size_t j = 0; real && j < i; j++)
+            dup |= seen[j] && strcmp(seen[j], real) == 0;
+        seen[i] = real;
+        if (dup)
+            continue;
+        size_t k, nn = 0;
+        int err = 0;
+        char **names = dir_plugins(dirs[i], &nn, &err);
+        int installed = !path_only() && strcmp(dirs[i], DLH_PLUGINDIR) == 0;
+        if ((err && !(installed && err == ENOENT)) ||
+            (nn > 0 && dlh_plugin_trust_dir(dirs[i]) != 0))
+            *clean = 0;     /* load_all has something to say about this folder */
+        size_t dlen = strlen(dirs[i]);
+        int slash = dlen > 0 && dirs[i][dlen - 1] == '/';
+        for (k = 0; k < nn; k++) {
+            char *path = malloc(dlen + strlen(names[k]) + 2);
+            char **grown = n < cap ? files : realloc(files, (cap = cap ? 2 * cap : 32) *
+                                                             sizeof *files);
+            if (!path || !grown) {
+                free(path);
+                *clean = 0;
+                break;
+            }
+            files = grown;
+            sprintf(path, "%s%s%s", dirs[i], slash ? "" : "/", names[k]);
+            files[n++] = path;
+        }
+        for (k = 0; k < nn; k++)
+            free(names[k]);
+        free(names);
+    }
+    if (!seen)
+        *clean = 0;
+    if (seen)
+        dir_list_free(seen, n_dirs);
+    if (dirs)
+        dir_list_free(dirs, n_dirs);
+    *count = n;
+    return files;
+}
+
 void dlh_registry_clear(void)
 {
+    dlh_manifest_clear();
     dlh_registry_truncate(0);
     while (loaded) {
         plugin_entry *next = loaded->next;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "manifest.h"
 #include "params.h"
 
 #define NAME_MAX_LEN 64
@@ -349,7 +350,8 @@ const dlh_param_doc *dlh_component_param(const dlh_component *c, const char *key
     return NULL;
 }
 
-const dlh_component *dlh_registry_find(dlh_kind kind, const char *name)
+/* dlh_registry_find among the plugins loaded so far. */
+static const dlh_component *find_loaded(dlh_kind kind, const char *name)
 {
     if ((unsigned)kind >= DLH_KIND_COUNT) {
         dlh_error_set("unknown component kind %d", (int)kind);
@@ -425,6 +427,32 @@ const dlh_component *dlh_registry_find(dlh_kind kind, const char *name)
     }
     free(names);
     return NULL;
+}
+
+const dlh_component *dlh_registry_find(dlh_kind kind, const char *name)
+{
+    int named = (unsigned)kind < DLH_KIND_COUNT && name;
+    if (named) {
+        const char *colon = strchr(name, ':');
+        dlh_manifest_want(kind, colon ? colon + 1 : name);
+    }
+    const dlh_component *c = find_loaded(kind, name);
+    /* Not where the manifest says: a plugin installed since may have it. */
+    if (!c && named && dlh_manifest_load_rest())
+        c = find_loaded(kind, name);
+    return c;
+}
+
+void dlh_registry_sort(long (*rank)(const dlh_component *c))
+{
+    for (size_t i = 1; i < n_components; i++) {
+        dlh_component *c = components[i];
+        long r = rank(c);
+        size_t j = i;
+        for (; j > 0 && rank(components[j - 1]) > r; j--)
+            components[j] = components[j - 1];
+        components[j] = c;
+    }
 }
 
 size_t dlh_registry_count(void)

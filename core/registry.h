@@ -80,6 +80,17 @@ const char *dlh_plugin_dirs(void);
    after the first `n` (a plugin whose init failed leaves nothing behind). */
 void dlh_registry_truncate(size_t n);
 
+/* Loading only what an experiment names (issue 16, core/manifest.h): */
+/* Whether plugin file `path` is loaded, every component of it accepted. */
+int dlh_registry_file_loaded(const char *path);
+/* The plugin files of the search path, in the order dlh_registry_load_all
+   loads them (malloc'd array of malloc'd absolute paths); *clean is 0 when
+   load_all would have a warning to give about the path or a folder. */
+char **dlh_plugin_scan(size_t *count, int *clean);
+/* Reorders the components by rank(c), a stable sort: what plugins loaded
+   one by one registered stands in the order a full load gives. */
+void dlh_registry_sort(long (*rank)(const dlh_component *c));
+
 /* backend = auto (core/backend_auto.c): opens the first usable of cuda, an
    OpenCL GPU and cpu into *out; `passed` gets "cuda: WHY; opencl: WHY" for
    those passed over ("" when cuda was taken).  DLH_EDEVICE when none is. */

@@ -2,7 +2,9 @@
  * every element type, checked through info and read; every kind of bad
  * file with its exact message; and the real Fashion-MNIST files when
  * Debian's dataset-fashion-mnist package is installed. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -731,6 +733,104 @@ static void test_fashion_mnist(void)
     }
 }
 
+/* The one decoded copy in cache folder `cache` (its path into out); 0 when
+   there is none or more than one. */
+static int cache_entry(const char *cache, char *out, size_t size)
+{
+    char sub[4400];
+    snprintf(sub, sizeof sub, "%s/idx", cache);
+    DIR *d = opendir(sub);
+    struct dirent *de;
+    int n = 0;
+    while (d && (de = readdir(d)))
+        if (de->d_name[0] != '.' && ++n == 1)
+            snprintf(out, size, "%.4300s/%.250s", sub, de->d_name);
+    if (d)
+        closedir(d);
+    return n == 1;
+}
+
+/* Sample 2 of the mnist_like images file at path (extra: more settings),
+   read through a fresh open; its last pixel is 255 in the file. */
+static float last_pixel(const char *path, const char *extra, char *msg, size_t size)
+{
+    opened o;
+    float x[4] = { -1, -1, -1, -1 };
+    int64_t two = 2;
+    open_idx(&o, path, NULL, extra);
+    if (o.rc == 0 && idx->read(o.state, &two, 1, x, NULL) != 0)
+        x[3] = -2;
+    snprintf(msg, size, "%s", o.msg);
+    if (o.rc == 0)
+        close_idx(&o);
+    return x[3];
+}
+
+/* The decoded cache: a gzip file read whole is kept decoded, the next open
+   reads that copy, a changed file is decoded again, a copy that does not
+   match is passed over, and without a usable cache folder nothing is
+   missed and nothing said.  stream = true reads the gzip file. */
+static void test_decoded_cache(void)
+{
+    const char *saved = getenv("DLHOST_CACHE_DIR");
+    char *keep = saved ? strdup(saved) : NULL;
+    char cache[4300], entry[4600], msg[4096], ipath[4200];
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    setenv("DLHOST_CACHE_DIR", cache, 1);
+    bytes img, lab;
+    mnist_like(&img, &lab);
+    snprintf(ipath, sizeof ipath, "%s", put_gz(img.b, img.n));
+
+    ok(last_pixel(ipath, "", msg, sizeof msg) == 255, "cache: a gzip file opens (%s)", msg);
+    ok(cache_entry(cache, entry, sizeof entry), "cache: its decoded copy is written");
+    /* The copy's last byte is that pixel: changed there, it shows. */
+    FILE *f = fopen(entry, "r+b");
+    ok(f && fseek(f, -1, SEEK_END) == 0 && fputc(7, f) == 7 && fclose(f) == 0,
+       "cache: the copy's last byte changed");
+    ok(last_pixel(ipath, "", msg, sizeof msg) == 7, "cache: the next open reads the copy");
+    ok(last_pixel(ipath, "stream = true;", msg, sizeof msg) == 255,
+       "cache: stream = true reads the gzip file");
+
+    /* The file changed (a new mtime): decoded again, the copy replaced. */
+    struct timespec t[2] = { { 0, UTIME_OMIT }, { 1000000000, 0 } };
+    ok(utimensat(AT_FDCWD, ipath, t, 0) == 0, "cache: the gzip file's mtime changed");
+    ok(last_pixel(ipath, "", msg, sizeof msg) == 255, "cache: a changed file is decoded");
+    f = fopen(entry, "rb");
+    int last = f && fseek(f, -1, SEEK_END) == 0 ? fgetc(f) : -1;
+    if (f)
+        fclose(f);
+    ok(last == 255, "cache: and its copy rewritten (last byte %d)", last);
+
+    /* A copy cut short (in its data or its first line) or with another
+       first line is passed over. */
+    struct stat st;
+    ok(stat(entry, &st) == 0 && truncate(entry, st.st_size - 1) == 0 &&
+       last_pixel(ipath, "", msg, sizeof msg) == 255 && !msg[0],
+       "cache: a copy short of a byte is passed over (%s)", msg);
+    ok(truncate(entry, 20) == 0 && last_pixel(ipath, "", msg, sizeof msg) == 255,
+       "cache: a copy cut short is passed over (%s)", msg);
+    tmpdir_write(entry, "not a copy\n", 11);
+    ok(last_pixel(ipath, "", msg, sizeof msg) == 255 && !msg[0],
+       "cache: a copy with another first line is passed over (%s)", msg);
+
+    /* No usable folder: a file in the way, or caching off. */
+    char blocked[4400];
+    snprintf(blocked, sizeof blocked, "%s/afile", dir);
+    tmpdir_write(blocked, "x", 1);
+    strcat(blocked, "/cache");
+    setenv("DLHOST_CACHE_DIR", blocked, 1);
+    ok(last_pixel(ipath, "", msg, sizeof msg) == 255 && !msg[0],
+       "cache: a folder that cannot be made costs nothing (%s)", msg);
+    setenv("DLHOST_CACHE_DIR", "", 1);
+    ok(last_pixel(ipath, "", msg, sizeof msg) == 255 && !msg[0],
+       "cache: DLHOST_CACHE_DIR empty: no cache (%s)", msg);
+    if (keep)
+        setenv("DLHOST_CACHE_DIR", keep, 1);
+    else
+        unsetenv("DLHOST_CACHE_DIR");
+    free(keep);
+}
+
 int main(void)
 {
     if (!getenv("DLHOST_PLUGIN_PATH"))
@@ -755,6 +855,7 @@ int main(void)
     test_bad_labels();
     test_missing();
     test_fashion_mnist();
+    test_decoded_cache();
 
     tmpdir_remove(dir);
     dlh_registry_clear();
