@@ -114,6 +114,14 @@ static size_t batch_span(size_t each, int64_t stride, int batch, int *ok)
     return last * s + each;
 }
 
+int bchk_gemm_c_disjoint(int m, int n, int ldc, int64_t stride_c, int batch, size_t c_elems)
+{
+    if (batch <= 1 || (size_t)stride_c >= c_elems)
+        return 1;
+    return m >= 1 && stride_c >= n &&
+           (uint64_t)(batch - 1) * (uint64_t)stride_c + (uint64_t)n <= (uint64_t)ldc;
+}
+
 int bchk_gemm_batched(const bchk_backend *bk, int trans_a, int trans_b, int m, int n,
                       int k, dlh_mem a, int lda, int64_t stride_a, dlh_mem b, int ldb,
                       int64_t stride_b, dlh_mem c, int ldc, int64_t stride_c, int batch,

@@ -66,6 +66,13 @@ int bchk_gemm_batched(const bchk_backend *bk, int trans_a, int trans_b, int m, i
                       int64_t stride_b, dlh_mem c, int ldc, int64_t stride_c, int batch,
                       size_t *c_elems);
 
+/* Whether the batch's C matrices are disjoint, so that a GPU backend may
+   compute them at the same time (one strided-batched call): one after
+   another in memory, or side by side within the rows (ldc >= batch * n,
+   stride_c >= n).  c_elems is bchk_gemm_batched's.  When not, the problems
+   run one after another in batch order, as on the cpu. */
+int bchk_gemm_c_disjoint(int m, int n, int ldc, int64_t stride_c, int batch, size_t c_elems);
+
 /* ---- elementwise programs ---- */
 
 /* The operands (a, b, c) each opcode reads: 0 (DLH_EW_INDEX) to 3. */
