@@ -24,7 +24,7 @@
 struct cu_blas {
     void *lib;
     void *handle;
-    char path[512];
+    char path[700];
     int (*create)(void **handle);
     int (*destroy)(void *handle);
     int (*set_stream)(void *handle, void *stream);
@@ -83,7 +83,7 @@ int cu_blas_open(cu_ctx *c)
         return DLH_ENOMEM;
     }
     c->blas = b;
-    char why[512] = "", path[600];
+    char why[700] = "", path[600];
     const char *env = getenv("DLHOST_CUBLAS"), *dir = getenv("DLHOST_CUDA_DIR");
     if (dir == NULL || !*dir)
         dir = DLH_CUDA_DIR;

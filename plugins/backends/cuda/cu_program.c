@@ -130,7 +130,7 @@ static int cache_write(cu_ctx *c, const char *path, const char *tag, const char 
     if (make_dirs(c->cache_dir) != 0)
         return -1;
     static unsigned counter;
-    char tmp[1200];
+    char tmp[1300];
     snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", path, (long)getpid(), counter++);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0)

@@ -105,10 +105,12 @@ static int cu_create(const dlh_host *host, dlh_params *params, void **out)
     if (params != NULL && (rc = host->param_int(params, "device", &def, 0, 1023, &ordinal)) != 0)
         return rc;
     if (ordinal >= c->d->n_devices) {
+        char range[32] = "0";
+        if (c->d->n_devices > 1)
+            snprintf(range, sizeof range, "0 to %d", c->d->n_devices - 1);
         host->error("cuda: device %lld does not exist: the driver sees %d CUDA device%s "
-                    "(0%s%d); `dlhost plugins --verbose` lists them", (long long)ordinal,
-                    c->d->n_devices, c->d->n_devices == 1 ? "" : "s",
-                    c->d->n_devices > 1 ? " to " : "", c->d->n_devices - 1);
+                    "(%s); `dlhost plugins --verbose` lists them", (long long)ordinal,
+                    c->d->n_devices, c->d->n_devices == 1 ? "" : "s", range);
         return DLH_EINVAL;
     }
     c->ordinal = (int)ordinal;
