@@ -368,7 +368,7 @@ static void test_launches(void)
     float s = 2;
     rc = k ? B->ew_run(be->ctx, k, 1000, args, &s) : -1;
     ok(rc == 0, "ew_run");
-    launched("dlh_ew", CU_BLOCK, 4, "ew_run over 1000 elements");
+    launched(GPU_EW_KERNEL, CU_BLOCK, 4, "ew_run over 1000 elements");
     B->ew_release(be->ctx, k);
     dlh_ew_program_free(prog);
     B->free(be->ctx, x);

@@ -46,7 +46,7 @@ int cu_ew_prepare(void *ctx, const dlh_ew_program *prog, void **kernel)
     memcpy(e->written, written, sizeof e->written);
     rc = cu_module(c, source, "an elementwise program", &e->module);
     if (rc == 0) {
-        int err = c->d->module_get_function(&e->fn, e->module, "dlh_ew");
+        int err = c->d->module_get_function(&e->fn, e->module, GPU_EW_KERNEL);
         if (err != 0)
             rc = cu_fail(c, "cuModuleGetFunction", err, "for an elementwise program");
     }
