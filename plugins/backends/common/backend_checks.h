@@ -164,6 +164,14 @@ int bchk_index_args(const bchk_backend *bk, const char *prim, int n, int cols,
 int bchk_index_rows(const bchk_backend *bk, const char *prim, const int32_t *ix, int n,
                     int cols, dlh_mem src, dlh_mem dst, int src_indexed);
 
+/* Both steps for a backend whose indices live on a device: step 1, then
+   the n indices read back with the backend's `read` primitive (a wait),
+   then step 2.  DLH_ENOMEM when the host copy cannot be made. */
+int bchk_index_device(const bchk_backend *bk, const char *prim, int n, int cols,
+                      dlh_mem src, dlh_mem idx, dlh_mem dst, int src_indexed,
+                      int (*read)(void *ctx, dlh_buffer *src, size_t src_off, void *dst,
+                                  size_t bytes), void *ctx);
+
 /* ---- random fill ---- */
 
 /* rand: a known distribution, and dst (n floats) inside its buffer. */

@@ -4,27 +4,13 @@
  * and its row must lie inside the indexed buffer: the indices live on the
  * device, so checking them reads them back (a wait for the stream); neither
  * primitive is on the training step's path. */
-#include <stdlib.h>
 
 #include "cuda_backend.h"
 
 static int index_check(cu_ctx *c, const char *prim, int n, int cols, dlh_mem src,
                        dlh_mem idx, dlh_mem dst, int src_indexed)
 {
-    int rc = bchk_index_args(&cu_checks, prim, n, cols, src, idx, dst, src_indexed);
-    if (rc != 0 || n == 0)
-        return rc;
-    size_t nn = (size_t)n;
-    int32_t *ix = malloc(nn * sizeof *ix);
-    if (ix == NULL) {
-        cu_host->error("cuda %s: out of memory reading %zu indices", prim, nn);
-        return DLH_ENOMEM;
-    }
-    rc = cu_read(c, idx.buf, idx.off * sizeof(int32_t), ix, nn * sizeof *ix);
-    if (rc == 0)
-        rc = bchk_index_rows(&cu_checks, prim, ix, n, cols, src, dst, src_indexed);
-    free(ix);
-    return rc;
+    return bchk_index_device(&cu_checks, prim, n, cols, src, idx, dst, src_indexed, cu_read, c);
 }
 
 int cu_gather(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst)
