@@ -4,7 +4,8 @@
 #
 #   tests/gpu/run-cuda-checks.sh RESULTS_DIR
 #
-# 1. builds a clean clone of this checkout (autoreconf, configure, make);
+# 1. builds a clean clone of this checkout's committed HEAD (autoreconf,
+#    configure, make);
 # 2. runs the conformance suite (every primitive against cpu) on cuda;
 # 3. trains examples/fashion-mnist/mlp.cfg and cnn.cfg on cuda and on cpu
 #    and compares test accuracy (within 0.5 points);
@@ -63,7 +64,7 @@ else
 fi
 b=$work/src/build
 export DLHOST_PLUGIN_PATH_ONLY=1
-DLHOST_PLUGIN_PATH=$(find "$b/plugins" -name .libs -type d | tr '\n' ':')
+DLHOST_PLUGIN_PATH=$(find "$b/plugins" -name .libs -type d | paste -sd: -)
 export DLHOST_PLUGIN_PATH
 export DLHOST_CUDA_CACHE="$work/cuda-cache"
 "$b/dlhost" plugins --verbose > "$out/plugins.txt" 2>&1
