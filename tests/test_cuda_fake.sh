@@ -2,9 +2,10 @@
 # The cuda backend's host side on the fake driver and cuBLAS of
 # tests/fake_cuda/ (KERNELS DO NOT RUN THERE: launches are checked and
 # counted, memory, copies and gemm are real on host memory).  Runs
-# tests/test_cuda_backend, then the CLI: `--backend cuda` opens the fake
-# device and gets into step 1 (where the unrun kernels stop it) and frees
-# every block, the `device` parameter is refused past the device count, a
+# tests/test_cuda_backend, then the CLI: `--backend cuda` trains a small
+# regression through the real training loop (meaningless numbers), a
+# 3-epoch run calls cuMemAlloc as often as a 1-epoch run (the step loop
+# allocates nothing) and frees every block, the `device` parameter is refused past the device count, a
 # missing cuBLAS is one line, and valgrind over the C test with the kernel
 # cache it filled (no NVRTC compile under valgrind) is clean.
 # SKIPs by name when the cuda plugin or the fake is not built.
@@ -29,17 +30,38 @@ fi
 sed 's/^/# /' c.tap
 ok $rc "tests/test_cuda_backend passes (its output above)"
 
-two_class_csv train.csv
-two_class_cfg cu relu 1 8 '{ type = "sgd"; lr = 0.1; }'
-sed 's/type = "cpu"; threads = 2;/type = "cuda";/' exp.cfg > e1.cfg
-# Kernels do not run in the fake: the labels a kernel would have converted
-# are garbage, so the run stops in step 1 at the loss's target check.
-FAKE_CUDA_REPORT=$TAP_TMP/r1 DLHOST_CUDA_DRIVER=$fake DLHOST_CUBLAS=$fake \
-    run_cmd "$dlhost" run e1.cfg
-like "$OUT_FILE" "run cu: cuda (cuBLAS 13.1.0, Fake CUDA device 0" \
-    "--backend cuda on the fake driver opens and names the device"
-like "$ERR_FILE" "epoch 1, step 1: " "...and gets into step 1 (where unrun kernels show)"
-is "$(sed -n 's/^live //p' r1 2>/dev/null)" 0 "every device block is freed by the end of the run"
+# A regression (mse: no host check of values a kernel would have made, so
+# the run goes through with meaningless numbers): every step's host side,
+# the real training loop, on the fake.  3 epochs must call cuMemAlloc as
+# often as 1: the step loop allocates nothing.
+cp "$DLHOST_SRCDIR/tests/data/good_train.csv" r.csv
+for e in 1 3; do
+    cat > e$e.cfg <<CFG
+name = "r";
+seed = 3;
+backend = { type = "cuda"; };
+data = { train = { type = "csv"; path = "r.csv"; header = true; label = "dense";
+                   label_columns = 1; }; };
+model = ( { name = "fc1"; type = "dense"; units = 8; }, { type = "relu"; },
+          { name = "out"; type = "dense"; units = 1; } );
+loss = { type = "mse"; };
+optimizer = { type = "adam"; lr = 0.01; };
+train = { epochs = $e; batch_size = 8; shuffle = true; };
+CFG
+    FAKE_CUDA_REPORT=$TAP_TMP/r$e DLHOST_CUDA_DRIVER=$fake DLHOST_CUBLAS=$fake \
+        run_cmd "$dlhost" run e$e.cfg --runs runs$e
+    ok "$RC" "a $e-epoch run on the fake driver goes through every step"
+    [ "$RC" -eq 0 ] || sed 's/^/# /' "$ERR_FILE"
+done
+like "$OUT_FILE" "run r: cuda (cuBLAS 13.1.0, Fake CUDA device 0" "the run line names the fake device"
+a1=$(sed -n 's/^mem_alloc //p' r1 2>/dev/null)
+a3=$(sed -n 's/^mem_alloc //p' r3 2>/dev/null)
+n1=$(sed -n 's/^launch //p' r1 2>/dev/null)
+n3=$(sed -n 's/^launch //p' r3 2>/dev/null)
+[ -n "$a1" ] && [ "$a1" = "$a3" ] && [ "$n3" -gt "$n1" ]
+ok $? "3 epochs call cuMemAlloc as often as 1 ($a1, $a3; launches $n1, $n3): the step loop allocates nothing"
+diag "kernel launches per step (16 more steps): $(( (n3 - n1) / 16 ))"
+is "$(sed -n 's/^live //p' r3 2>/dev/null)" 0 "every device block is freed by the end of the run"
 
 sed 's/type = "cuda";/type = "cuda"; device = 2;/' e1.cfg > dev.cfg
 DLHOST_CUDA_DRIVER=$fake DLHOST_CUBLAS=$fake run_cmd "$dlhost" run dev.cfg
