@@ -184,7 +184,7 @@ static void check_programs(const char *path)
     size_t at = (size_t)sprintf(bundle, "%s", prelude);
     int shape = 1;
     for (size_t i = 0; i < n_distinct; i++) {
-        const char *body = seen[i] + plen, *k = strstr(body, "KERNEL void dlh_ew(");
+        const char *body = seen[i] + plen, *k = strstr(body, "KERNEL void " GPU_EW_KERNEL "(");
         shape &= strncmp(seen[i], prelude, plen) == 0 && k != NULL;
         if (!shape)
             break;
@@ -194,12 +194,12 @@ static void check_programs(const char *path)
         snprintf(entries[i], 32, "dlh_ew_%zu", i);
         at += (size_t)sprintf(bundle + at, "namespace p%zu {\n%.*sKERNEL void %s(%s}\n", i,
                               (int)(k - body), body, entries[i],
-                              k + strlen("KERNEL void dlh_ew("));
+                              k + strlen("KERNEL void " GPU_EW_KERNEL "("));
     }
     ok(shape, "every rendering is the CUDA prelude, then helpers, then one kernel dlh_ew");
     if (shape && build_all(bundle, "the ew programs", (const char *const *)entries,
                            (int)n_distinct) != 0) {
-        static const char *const ew_entry[] = { "dlh_ew" };
+        static const char *const ew_entry[] = { GPU_EW_KERNEL };
         for (size_t i = 0; i < n_distinct; i++)
             if (build_all(seen[i], "ew program", ew_entry, 1)) {
                 failed++;
@@ -251,7 +251,9 @@ int main(int argc, char **argv)
                     sizeof msg) != 0, "ptxas refuses PTX that does not assemble");
     }
 
-    /* The fixed kernels. */
+    /* The fixed kernels: gpu_kernel_names is the table the cuda backend looks
+       them up by (cu_kernels_load) and elementwise programs are
+       GPU_EW_KERNEL, as cu_ew.c's: no second list of names to drift. */
     ok(build_all(gpu_kernel_source(GPU_CUDA), "the fixed kernels", gpu_kernel_names,
                  GPU_K_COUNT) == 0,
        "the %d fixed kernels compile for compute_75/80/90 and assemble for sm_75/80/90",
@@ -276,7 +278,7 @@ int main(int argc, char **argv)
         char *cuda = NULL;
         unsigned char written[DLH_EW_MAX_OPERANDS];
         rc = gpu_ew_source(dlh_host_table(), "cuda", GPU_CUDA, prog, &cuda, written);
-        static const char *const ew_entry[] = { "dlh_ew" };
+        static const char *const ew_entry[] = { GPU_EW_KERNEL };
         ok(rc == 0 && build_all(cuda, "every opcode", ew_entry, 1) == 0,
            "the program of every opcode compiles and assembles for every architecture");
         free(cuda);

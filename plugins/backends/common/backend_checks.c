@@ -2,6 +2,7 @@
 #include "backend_checks.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 /* ---- memory ---- */
 
@@ -112,6 +113,14 @@ static size_t batch_span(size_t each, int64_t stride, int batch, int *ok)
         return 0;
     }
     return last * s + each;
+}
+
+int bchk_gemm_c_disjoint(int m, int n, int ldc, int64_t stride_c, int batch, size_t c_elems)
+{
+    if (batch <= 1 || (size_t)stride_c >= c_elems)
+        return 1;
+    return m >= 1 && stride_c >= n &&
+           (uint64_t)(batch - 1) * (uint64_t)stride_c + (uint64_t)n <= (uint64_t)ldc;
 }
 
 int bchk_gemm_batched(const bchk_backend *bk, int trans_a, int trans_b, int m, int n,
@@ -509,6 +518,27 @@ int bchk_index_rows(const bchk_backend *bk, const char *prim, const int32_t *ix,
         return DLH_EINVAL;
     }
     return 0;
+}
+
+int bchk_index_device(const bchk_backend *bk, const char *prim, int n, int cols,
+                      dlh_mem src, dlh_mem idx, dlh_mem dst, int src_indexed,
+                      int (*read)(void *ctx, dlh_buffer *src, size_t src_off, void *dst,
+                                  size_t bytes), void *ctx)
+{
+    int rc = bchk_index_args(bk, prim, n, cols, src, idx, dst, src_indexed);
+    if (rc != 0 || n == 0)
+        return rc;
+    size_t nn = (size_t)n;
+    int32_t *ix = malloc(nn * sizeof *ix);
+    if (ix == NULL) {
+        bk->host->error("%s %s: out of memory reading %zu indices", bk->name, prim, nn);
+        return DLH_ENOMEM;
+    }
+    rc = read(ctx, idx.buf, idx.off * sizeof(int32_t), ix, nn * sizeof *ix);
+    if (rc == 0)
+        rc = bchk_index_rows(bk, prim, ix, n, cols, src, dst, src_indexed);
+    free(ix);
+    return rc;
 }
 
 /* ---- random fill ---- */

@@ -66,6 +66,13 @@ int bchk_gemm_batched(const bchk_backend *bk, int trans_a, int trans_b, int m, i
                       int64_t stride_b, dlh_mem c, int ldc, int64_t stride_c, int batch,
                       size_t *c_elems);
 
+/* Whether the batch's C matrices are disjoint, so that a GPU backend may
+   compute them at the same time (one strided-batched call): one after
+   another in memory, or side by side within the rows (ldc >= batch * n,
+   stride_c >= n).  c_elems is bchk_gemm_batched's.  When not, the problems
+   run one after another in batch order, as on the cpu. */
+int bchk_gemm_c_disjoint(int m, int n, int ldc, int64_t stride_c, int batch, size_t c_elems);
+
 /* ---- elementwise programs ---- */
 
 /* The operands (a, b, c) each opcode reads: 0 (DLH_EW_INDEX) to 3. */
@@ -156,6 +163,14 @@ int bchk_index_args(const bchk_backend *bk, const char *prim, int n, int cols,
    rows fit).  0 for n == 0. */
 int bchk_index_rows(const bchk_backend *bk, const char *prim, const int32_t *ix, int n,
                     int cols, dlh_mem src, dlh_mem dst, int src_indexed);
+
+/* Both steps for a backend whose indices live on a device: step 1, then
+   the n indices read back with the backend's `read` primitive (a wait),
+   then step 2.  DLH_ENOMEM when the host copy cannot be made. */
+int bchk_index_device(const bchk_backend *bk, const char *prim, int n, int cols,
+                      dlh_mem src, dlh_mem idx, dlh_mem dst, int src_indexed,
+                      int (*read)(void *ctx, dlh_buffer *src, size_t src_off, void *dst,
+                                  size_t bytes), void *ctx);
 
 /* ---- random fill ---- */
 

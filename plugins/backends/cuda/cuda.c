@@ -1,68 +1,185 @@
-/* The cuda backend, first slice (issue 15): registration, probe and the
- * device listing.  The driver is loaded with dlopen("libcuda.so.1") at probe
- * and create (cuda_driver.c), never linked, so the plugin loads on every
- * machine.  Probe and create say in one line why the backend cannot be
- * used: no driver ("no CUDA driver (libcuda.so.1 not found)"), the driver's
- * own reason (cuInit's error through cuGetErrorString), no device, or, on a
- * machine with a device, that this build implements no primitives yet: the
- * kernels exist (plugins/backends/gpu/, compiled for cuda by NVRTC in
- * tests/test_cuda_nvrtc.c) but memory, launches and cuBLAS are the next
- * slice.  So `backend = auto` passes over it with that reason, and an
- * explicit `--backend cuda` stops with exit status 1 and the line.  The
- * primitive slots are filled (the host requires them) but unreachable:
- * create never makes an instance. */
+/* The cuda backend (issue 15): registration, probe, the device listing,
+ * instances and describe.  The driver (cuda_driver.c), NVRTC
+ * (gpu/gpu_nvrtc.c) and cuBLAS (cu_blas.c) are loaded with dlopen, never
+ * linked, so the plugin loads on every machine.  Probe and create say in
+ * one line why the backend cannot be used: no driver ("no CUDA driver
+ * (libcuda.so.1 not found)"), the driver's own reason (cuInit's error
+ * through cuGetErrorString), no device, no cuBLAS or NVRTC; so
+ * `backend = auto` passes over it with that reason, and an explicit
+ * `--backend cuda` stops with exit status 1 and the line.
+ *
+ * Parameters (backend = { type = "cuda"; ... }):
+ *   device   the device's index (default 0), checked against the driver's
+ *            count
+ * Kernels are cached on disk (cu_program.c): $DLHOST_CUDA_CACHE, else
+ * $XDG_CACHE_HOME/dlhost/cuda, else ~/.cache/dlhost/cuda.
+ *
+ * Written and tested without a GPU (see cuda_backend.h): the fake driver of
+ * tests/fake_cuda/ runs everything here but the kernels. */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include <dlhost/dlhost.h>
-
-#include "cuda_driver.h"
+#include "cuda_backend.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
 #endif
 
-static const dlh_host *cu_host;
+const dlh_host *cu_host;
 
-static const char not_yet[] =
-    "found %d CUDA device%s (driver %d.%d), but this build's cuda backend implements "
-    "no primitives yet (issue 15's next slice): use --backend opencl or cpu";
+int cu_fail(cu_ctx *c, const char *call, int rc, const char *fmt, ...)
+{
+    char head[600], tail[1200] = "";
+    cu_driver_error(c->d, call, rc, head, sizeof head);
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        tail[0] = ' ';
+        vsnprintf(tail + 1, sizeof tail - 1, fmt, ap);
+        va_end(ap);
+    }
+    cu_host->error("cuda: %s%s", head, tail);
+    return rc == CU_ERROR_OUT_OF_MEMORY ? DLH_ENOMEM : DLH_EDEVICE;
+}
+
+int cu_current(cu_ctx *c)
+{
+    int err = c->d->ctx_set_current(c->context);
+    return err == 0 ? 0 : cu_fail(c, "cuCtxSetCurrent", err, "(device %d)", c->ordinal);
+}
 
 /* 1 usable, 0 not (with the reason through host->error). */
 static int cu_probe(const dlh_host *host)
 {
     const char *why;
-    const cu_driver *d = cu_driver_get(&why);
-    if (d == NULL) {
+    if (cu_driver_get(&why) == NULL) {
         host->error("%s", why);
         return 0;
     }
-    host->error(not_yet, d->n_devices, d->n_devices == 1 ? "" : "s", d->version / 1000,
-                d->version % 1000 / 10);
+    return 1;
+}
+
+static int device_info(cu_ctx *c)
+{
+    const cu_driver *d = c->d;
+    int err = d->device_get(&c->device, c->ordinal);
+    if (err != 0)
+        return cu_fail(c, "cuDeviceGet", err, "(device %d)", c->ordinal);
+    if (d->device_name(c->name, sizeof c->name, c->device) != 0)
+        snprintf(c->name, sizeof c->name, "device %d", c->ordinal);
+    c->name[sizeof c->name - 1] = '\0';
+    if ((err = d->device_attribute(&c->cc_major, CU_ATTR_CC_MAJOR, c->device)) != 0 ||
+        (err = d->device_attribute(&c->cc_minor, CU_ATTR_CC_MINOR, c->device)) != 0)
+        return cu_fail(c, "cuDeviceGetAttribute", err, "(compute capability of '%s')",
+                       c->name);
+    if (d->device_attribute(&c->sms, CU_ATTR_SM_COUNT, c->device) != 0)
+        c->sms = 0;
+    if (d->device_total_mem(&c->total_mem, c->device) != 0)
+        c->total_mem = 0;
+    snprintf(c->arch, sizeof c->arch, "compute_%d%d", c->cc_major, c->cc_minor);
     return 0;
 }
 
-static int cu_create(const dlh_host *host, dlh_params *params, void **ctx)
+static int cu_create(const dlh_host *host, dlh_params *params, void **out)
 {
-    (void)params;
-    *ctx = NULL;
+    cu_ctx *c = calloc(1, sizeof *c);
+    *out = c;
+    if (c == NULL) {
+        host->error("cuda: out of memory");
+        return DLH_ENOMEM;
+    }
+    c->host = host;
     const char *why;
-    const cu_driver *d = cu_driver_get(&why);
-    if (d == NULL) {
+    if ((c->d = cu_driver_get(&why)) == NULL) {
         host->error("cuda: %s", why);
         return DLH_EDEVICE;
     }
-    host->error(not_yet, d->n_devices, d->n_devices == 1 ? "" : "s", d->version / 1000,
-                d->version % 1000 / 10);
-    return DLH_EUNSUPPORTED;
+    int64_t ordinal = 0, def = 0;
+    int rc;
+    if (params != NULL && (rc = host->param_int(params, "device", &def, 0, 1023, &ordinal)) != 0)
+        return rc;
+    if (ordinal >= c->d->n_devices) {
+        char range[32] = "0";
+        if (c->d->n_devices > 1)
+            snprintf(range, sizeof range, "0 to %d", c->d->n_devices - 1);
+        host->error("cuda: device %lld does not exist: the driver sees %d CUDA device%s "
+                    "(%s); `dlhost plugins --verbose` lists them", (long long)ordinal,
+                    c->d->n_devices, c->d->n_devices == 1 ? "" : "s", range);
+        return DLH_EINVAL;
+    }
+    c->ordinal = (int)ordinal;
+    if ((rc = device_info(c)) != 0)
+        return rc;
+    int err = c->d->primary_retain(&c->context, c->device);
+    if (err != 0)
+        return cu_fail(c, "cuDevicePrimaryCtxRetain", err, "for '%s'", c->name);
+    c->retained = 1;
+    if ((rc = cu_current(c)) != 0)
+        return rc;
+    if ((err = c->d->stream_create(&c->stream, CU_STREAM_NON_BLOCKING)) != 0) {
+        c->stream = NULL;
+        return cu_fail(c, "cuStreamCreate", err, "on '%s'", c->name);
+    }
+    if ((err = c->d->mem_alloc_host((void **)&c->staging, CU_STAGING_BYTES)) != 0) {
+        c->staging = NULL;
+        return cu_fail(c, "cuMemAllocHost", err, "(%zu bytes of pinned staging memory)",
+                       CU_STAGING_BYTES);
+    }
+    cu_cache_dir(c->cache_dir, sizeof c->cache_dir);
+    if ((rc = cu_blas_open(c)) != 0 || (rc = cu_kernels_load(c)) != 0)
+        return rc;
+    host->log(DLH_LOG_DEBUG, "cuda: '%s' (%s), kernels: %d compiled, %d from the cache %s",
+              c->name, c->arch, c->n_compiled, c->n_cached,
+              c->cache_dir[0] ? c->cache_dir : "(none: no HOME)");
+    return 0;
 }
 
 static void cu_destroy(void *ctx)
 {
-    (void)ctx;
+    cu_ctx *c = ctx;
+    if (c == NULL)
+        return;
+    if (c->d != NULL && c->retained) {
+        c->d->ctx_set_current(c->context);
+        if (c->stream != NULL)
+            c->d->stream_sync(c->stream);
+        cu_blas_close(c);
+        cu_ew_cache_free(c);
+        if (c->module != NULL)
+            c->d->module_unload(c->module);
+        cu_pool_release(c);
+        if (c->stream != NULL)
+            c->d->stream_destroy(c->stream);
+        c->d->primary_release(c->device);
+    } else {
+        free(c->blas);
+    }
+    if (c->live_bytes != 0)
+        cu_host->log(DLH_LOG_DEBUG, "cuda: %zu bytes of buffers were not freed",
+                     c->live_bytes);
+    gpu_nvrtc_close(&c->nv);
+    free(c);
+}
+
+static int cu_describe(void *ctx, char *buf, size_t size)
+{
+    cu_ctx *c = ctx;
+    if (buf == NULL || size == 0) {
+        cu_host->error("cuda describe: no output buffer");
+        return DLH_EINVAL;
+    }
+    char blas[64];
+    cu_blas_version(c, blas, sizeof blas);
+    snprintf(buf, size, "%s, %s (compute capability %d.%d, %d SMs, %zu MiB), driver %d.%d",
+             blas, c->name, c->cc_major, c->cc_minor, c->sms, c->total_mem >> 20,
+             c->d->version / 1000, c->d->version % 1000 / 10);
+    return 0;
 }
 
 static int cu_devices(const dlh_host *host, char *buf, size_t size)
@@ -100,139 +217,6 @@ static int cu_devices(const dlh_host *host, char *buf, size_t size)
     return 0;
 }
 
-static int cu_describe(void *ctx, char *buf, size_t size)
-{
-    (void)ctx;
-    if (buf && size)
-        snprintf(buf, size, "cuda (no instance)");
-    return 0;
-}
-
-/* ---- the primitive slots: unreachable, create makes no instance ---- */
-
-static int none(const char *prim)
-{
-    cu_host->error("cuda %s: this build's cuda backend implements no primitives yet", prim);
-    return DLH_EUNSUPPORTED;
-}
-
-static int cu_alloc(void *c, size_t n, dlh_buffer **o)
-{
-    (void)c, (void)n;
-    *o = NULL;
-    return none("alloc");
-}
-static void cu_free(void *c, dlh_buffer *b)
-{
-    (void)c, (void)b;
-}
-static int cu_write(void *c, dlh_buffer *d, size_t o, const void *s, size_t n)
-{
-    (void)c, (void)d, (void)o, (void)s, (void)n;
-    return none("write");
-}
-static int cu_read(void *c, dlh_buffer *s, size_t o, void *d, size_t n)
-{
-    (void)c, (void)s, (void)o, (void)d, (void)n;
-    return none("read");
-}
-static int cu_copy(void *c, dlh_buffer *d, size_t doff, dlh_buffer *s, size_t soff, size_t n)
-{
-    (void)c, (void)d, (void)doff, (void)s, (void)soff, (void)n;
-    return none("copy");
-}
-static int cu_fill(void *c, dlh_mem d, size_t n, float v)
-{
-    (void)c, (void)d, (void)n, (void)v;
-    return none("fill");
-}
-static int cu_sync(void *c)
-{
-    (void)c;
-    return none("sync");
-}
-static int cu_gemm(void *c, int ta, int tb, int m, int n, int k, float al, dlh_mem a, int lda,
-                   dlh_mem b, int ldb, float be, dlh_mem cc, int ldc)
-{
-    (void)c, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)al, (void)a, (void)lda;
-    (void)b, (void)ldb, (void)be, (void)cc, (void)ldc;
-    return none("gemm");
-}
-static int cu_gemm_batched(void *c, int ta, int tb, int m, int n, int k, float al, dlh_mem a,
-                           int lda, int64_t sa, dlh_mem b, int ldb, int64_t sb, float be,
-                           dlh_mem cc, int ldc, int64_t sc, int batch)
-{
-    (void)c, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)al, (void)a, (void)lda;
-    (void)sa, (void)b, (void)ldb, (void)sb, (void)be, (void)cc, (void)ldc, (void)sc;
-    (void)batch;
-    return none("gemm_batched");
-}
-static int cu_ew_prepare(void *c, const dlh_ew_program *p, void **k)
-{
-    (void)c, (void)p;
-    *k = NULL;
-    return none("ew_prepare");
-}
-static void cu_ew_release(void *c, void *k)
-{
-    (void)c, (void)k;
-}
-static int cu_ew_run(void *c, void *k, size_t n, const dlh_ew_arg *a, const float *s)
-{
-    (void)c, (void)k, (void)n, (void)a, (void)s;
-    return none("ew_run");
-}
-static int cu_reduce(void *c, dlh_reduce_op op, int axis, int rows, int cols, dlh_mem x,
-                     dlh_mem out, dlh_mem idx)
-{
-    (void)c, (void)op, (void)axis, (void)rows, (void)cols, (void)x, (void)out, (void)idx;
-    return none("reduce");
-}
-static int cu_softmax(void *c, int lg, int rows, int cols, dlh_mem x, dlh_mem y)
-{
-    (void)c, (void)lg, (void)rows, (void)cols, (void)x, (void)y;
-    return none("softmax");
-}
-static int cu_im2col(void *c, const dlh_window2d *g, int n, dlh_mem img, dlh_mem col)
-{
-    (void)c, (void)g, (void)n, (void)img, (void)col;
-    return none("im2col");
-}
-static int cu_col2im(void *c, const dlh_window2d *g, int n, dlh_mem col, dlh_mem img)
-{
-    (void)c, (void)g, (void)n, (void)col, (void)img;
-    return none("col2im");
-}
-static int cu_pool2d(void *c, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem x,
-                     dlh_mem y, dlh_mem idx)
-{
-    (void)c, (void)op, (void)g, (void)n, (void)x, (void)y, (void)idx;
-    return none("pool2d");
-}
-static int cu_pool2d_backward(void *c, dlh_pool_op op, const dlh_window2d *g, int n,
-                              dlh_mem dy, dlh_mem idx, dlh_mem dx)
-{
-    (void)c, (void)op, (void)g, (void)n, (void)dy, (void)idx, (void)dx;
-    return none("pool2d_backward");
-}
-static int cu_gather(void *c, int n, int cols, dlh_mem s, dlh_mem idx, dlh_mem d)
-{
-    (void)c, (void)n, (void)cols, (void)s, (void)idx, (void)d;
-    return none("gather");
-}
-static int cu_scatter_add(void *c, int n, int cols, dlh_mem s, dlh_mem idx, dlh_mem d)
-{
-    (void)c, (void)n, (void)cols, (void)s, (void)idx, (void)d;
-    return none("scatter_add");
-}
-static int cu_rand(void *c, dlh_rand_dist dist, dlh_mem d, size_t n, uint64_t seed,
-                   uint64_t stream, uint64_t off, float a, float b)
-{
-    (void)c, (void)dist, (void)d, (void)n, (void)seed, (void)stream, (void)off, (void)a;
-    (void)b;
-    return none("rand");
-}
-
 static const dlh_backend_ops cu_ops = {
     .struct_size = sizeof(dlh_backend_ops),
     .probe = cu_probe,
@@ -263,19 +247,21 @@ static const dlh_backend_ops cu_ops = {
     .devices = cu_devices,
 };
 
-/* No parameters yet (device selection arrives with the primitives). */
+/* Parameter table (plugin.h): checked by the host against every read. */
 static const dlh_param_doc cu_params[] = {
+    { "device", DLH_PARAM_INT, "0", 0, 1023, NULL, "the CUDA device's index (dlhost plugins --verbose lists them)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };
 
 static int cu_plugin_init(const dlh_host *host, dlh_registrar *reg)
 {
     cu_host = host;
+    cu_checks.host = host;
     int rc = reg->add(reg, DLH_KIND_BACKEND, "cuda", &cu_ops,
-                      "NVIDIA GPUs through the CUDA driver (this build: probe and devices "
-                      "only)");
+                      "NVIDIA GPUs: cuBLAS gemm, NVRTC-built kernels (driver, cuBLAS and "
+                      "NVRTC by dlopen)");
     return rc < 0 ? rc : reg->describe(reg, DLH_KIND_BACKEND, "cuda", cu_params);
 }
 
-DLH_PLUGIN("cuda", PACKAGE_VERSION, "CUDA backend (driver by dlopen; primitives: next slice)",
-           "MIT", cu_plugin_init)
+DLH_PLUGIN("cuda", PACKAGE_VERSION, "CUDA backend (cuBLAS + NVRTC kernels)", "MIT",
+           cu_plugin_init)

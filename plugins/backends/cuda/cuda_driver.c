@@ -32,12 +32,12 @@ static const struct {
 
 /* "cuInit: CUDA driver is a stub library (CUDA_ERROR_STUB_LIBRARY 34)":
    the driver's words (cuGetErrorString, cuGetErrorName), else ours. */
-static void driver_error(const char *call, int rc)
+void cu_driver_error(const cu_driver *d, const char *call, int rc, char *buf, size_t size)
 {
     const char *text = NULL, *name = NULL;
-    if (driver.error_string(rc, &text) != 0)
+    if (d->error_string(rc, &text) != 0)
         text = NULL;
-    if (driver.error_name(rc, &name) != 0)
+    if (d->error_name(rc, &name) != 0)
         name = NULL;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (known[i].rc == rc) {
@@ -48,7 +48,12 @@ static void driver_error(const char *call, int rc)
         text = "unknown error";
     if (name == NULL)
         name = "CUresult";
-    snprintf(reason, sizeof reason, "%s: %s (%s %d)", call, text, name, rc);
+    snprintf(buf, size, "%s: %s (%s %d)", call, text, name, rc);
+}
+
+static void driver_error(const char *call, int rc)
+{
+    cu_driver_error(&driver, call, rc, reason, sizeof reason);
 }
 
 static void load(void)
@@ -78,6 +83,25 @@ static void load(void)
         { "cuDeviceTotalMem_v2", (void **)&driver.device_total_mem },
         { "cuGetErrorString", (void **)&driver.error_string },
         { "cuGetErrorName", (void **)&driver.error_name },
+        { "cuDevicePrimaryCtxRetain", (void **)&driver.primary_retain },
+        { "cuDevicePrimaryCtxRelease_v2", (void **)&driver.primary_release },
+        { "cuCtxSetCurrent", (void **)&driver.ctx_set_current },
+        { "cuStreamCreate", (void **)&driver.stream_create },
+        { "cuStreamDestroy_v2", (void **)&driver.stream_destroy },
+        { "cuStreamSynchronize", (void **)&driver.stream_sync },
+        { "cuMemAlloc_v2", (void **)&driver.mem_alloc },
+        { "cuMemFree_v2", (void **)&driver.mem_free },
+        { "cuMemAllocHost_v2", (void **)&driver.mem_alloc_host },
+        { "cuMemFreeHost", (void **)&driver.mem_free_host },
+        { "cuMemGetInfo_v2", (void **)&driver.mem_info },
+        { "cuMemcpyHtoDAsync_v2", (void **)&driver.htod_async },
+        { "cuMemcpyDtoHAsync_v2", (void **)&driver.dtoh_async },
+        { "cuMemcpyDtoDAsync_v2", (void **)&driver.dtod_async },
+        { "cuMemsetD32Async", (void **)&driver.memset_d32_async },
+        { "cuModuleLoadData", (void **)&driver.module_load_data },
+        { "cuModuleUnload", (void **)&driver.module_unload },
+        { "cuModuleGetFunction", (void **)&driver.module_get_function },
+        { "cuLaunchKernel", (void **)&driver.launch },
     };
     for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
         *syms[i].slot = dlsym(driver.lib, syms[i].name);

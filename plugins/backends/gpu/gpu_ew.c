@@ -219,7 +219,7 @@ static void generate(gpu_dialect d, const dlh_ew_program *prog, strbuf *s,
             assigned[in->dst.index] = 1;
     }
 
-    sb_printf(s, "%s%s%s%sKERNEL void dlh_ew(ulong n", gpu_prelude(d), ew_prelude,
+    sb_printf(s, "%s%s%s%sKERNEL void " GPU_EW_KERNEL "(ulong n", gpu_prelude(d), ew_prelude,
               draws ? gpu_philox_source : "", draws ? ew_random_prelude : "");
     for (uint32_t j = 0; j < prog->n_arrays; j++) {
         if (written[j])

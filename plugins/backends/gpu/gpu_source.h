@@ -46,7 +46,11 @@ typedef enum gpu_kid {
     GPU_K_COUNT
 } gpu_kid;
 
+/* The names both backends look the fixed kernels up by (and
+   tests/test_cuda_nvrtc checks the PTX defines). */
 extern const char *const gpu_kernel_names[GPU_K_COUNT];
+/* The name of an elementwise program's one kernel (gpu_ew_source). */
+#define GPU_EW_KERNEL "dlh_ew"
 
 /* Philox 4x32-10 of dlhost/philox.h in the dialect, without prelude:
    philox(seed, stream, c) gives the block's four words, philox_unit(w) a

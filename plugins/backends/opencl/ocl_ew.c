@@ -37,7 +37,7 @@ static int entry_build(ocl_ctx *c, const dlh_ew_program *prog, char *source,
     int rc = ocl_build(c, source, "an elementwise program", &e->program);
     cl_int err = CL_SUCCESS;
     if (rc == 0) {
-        e->kernel = clCreateKernel(e->program, "dlh_ew", &err);
+        e->kernel = clCreateKernel(e->program, GPU_EW_KERNEL, &err);
         if (err != CL_SUCCESS)
             rc = ocl_fail("clCreateKernel", err, "for an elementwise program");
     }

@@ -63,17 +63,6 @@ int ocl_gemm(void *ctx, int trans_a, int trans_b, int m, int n, int k, float alp
                     beta, c, c.off, ldc);
 }
 
-/* Whether the batch's C matrices are disjoint, so that they may be computed
-   at the same time: one after another in memory, or side by side within
-   the rows (ldc >= batch * n, stride_c >= n). */
-static int c_disjoint(int m, int n, int ldc, int64_t stride_c, int batch, size_t ec)
-{
-    if (batch <= 1 || (size_t)stride_c >= ec)
-        return 1;
-    return m >= 1 && stride_c >= n &&
-           (uint64_t)(batch - 1) * (uint64_t)stride_c + (uint64_t)n <= (uint64_t)ldc;
-}
-
 int ocl_gemm_batched(void *ctx, int trans_a, int trans_b, int m, int n, int k,
                      float alpha, dlh_mem a, int lda, int64_t stride_a, dlh_mem b,
                      int ldb, int64_t stride_b, float beta, dlh_mem c, int ldc,
@@ -85,7 +74,7 @@ int ocl_gemm_batched(void *ctx, int trans_a, int trans_b, int m, int n, int k,
                                b, ldb, stride_b, c, ldc, stride_c, batch, &ec);
     if (rc != 0 || m == 0 || n == 0 || batch == 0)
         return rc;
-    if (k > 0 && batch > 1 && c_disjoint(m, n, ldc, stride_c, batch, ec)) {
+    if (k > 0 && batch > 1 && bchk_gemm_c_disjoint(m, n, ldc, stride_c, batch, ec)) {
         CLBlastStatusCode s = CLBlastSgemmStridedBatched(
             CLBlastLayoutRowMajor, tr(trans_a), tr(trans_b), (size_t)m, (size_t)n,
             (size_t)k, alpha, a.buf->mem, a.off, (size_t)lda, (size_t)stride_a, b.buf->mem,

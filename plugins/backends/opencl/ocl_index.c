@@ -3,7 +3,6 @@
  * indexed buffer: a bad index is an error, never a stray device access.
  * The indices live on the device, so checking them reads them back (a wait
  * for the queue); neither primitive is on the training step's path. */
-#include <stdlib.h>
 
 #include "opencl.h"
 
@@ -12,20 +11,7 @@
 static int index_check(ocl_ctx *c, const char *prim, int n, int cols, dlh_mem src,
                        dlh_mem idx, dlh_mem dst, int src_indexed)
 {
-    int rc = bchk_index_args(&ocl_checks, prim, n, cols, src, idx, dst, src_indexed);
-    if (rc != 0 || n == 0)
-        return rc;
-    size_t nn = (size_t)n;
-    int32_t *ix = malloc(nn * sizeof *ix);
-    if (ix == NULL) {
-        ocl_host->error("opencl %s: out of memory reading %zu indices", prim, nn);
-        return DLH_ENOMEM;
-    }
-    rc = ocl_read(c, idx.buf, idx.off * sizeof(int32_t), ix, nn * sizeof *ix);
-    if (rc == 0)
-        rc = bchk_index_rows(&ocl_checks, prim, ix, n, cols, src, dst, src_indexed);
-    free(ix);
-    return rc;
+    return bchk_index_device(&ocl_checks, prim, n, cols, src, idx, dst, src_indexed, ocl_read, c);
 }
 
 int ocl_gather(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst)
