@@ -376,15 +376,25 @@ static void test_launches(void)
     B->free(be->ctx, I);
 }
 
+/* `path` is the kernel folder, the cache folder's cuda/. */
 static void set_cache(const char *path)
 {
-    setenv("DLHOST_CUDA_CACHE", path, 1);
+    char root[700];
+    snprintf(root, sizeof root, "%s", path);
+    char *slash = strrchr(root, '/');
+    if (slash == NULL || strcmp(slash, "/cuda") != 0)
+    {
+        printf("Bail out! set_cache: %s does not end in /cuda\n", path);
+        exit(1);
+    }
+    *slash = '\0';
+    setenv("DLHOST_CACHE_DIR", root, 1);
 }
 
 static void test_disk_cache(void)
 {
     char c1[700], entry[900];
-    snprintf(c1, sizeof c1, "%s/c1", dir);
+    snprintf(c1, sizeof c1, "%s/c1/cuda", dir);
     set_cache(c1);
     dlh_backend *o = NULL;
     int rc = open_with("", &o);
@@ -424,7 +434,7 @@ static void test_disk_cache(void)
     }
     /* Four processes fill one empty cache folder at the same time. */
     char c2[700];
-    snprintf(c2, sizeof c2, "%s/c2", dir);
+    snprintf(c2, sizeof c2, "%s/c2/cuda", dir);
     set_cache(c2);
     pid_t pids[4];
     for (int i = 0; i < 4; i++) {
@@ -469,7 +479,7 @@ int main(void)
     if (warm != NULL && *warm)
         snprintf(cache, sizeof cache, "%s", warm);
     else
-        snprintf(cache, sizeof cache, "%s/cache", dir);
+        snprintf(cache, sizeof cache, "%s/cache/cuda", dir);
     set_cache(cache);
     if (dlh_registry_load_all(0) != 0) {
         printf("Bail out! plugins failed to load: %s\n", dlh_error_get());

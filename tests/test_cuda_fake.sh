@@ -19,8 +19,8 @@ fake=$b/tests/fake_cuda/.libs/fake_cuda.so
 [ -f "$fake" ] && [ -x "$b/tests/test_cuda_backend" ] ||
     skip_all "cuda fake: tests/fake_cuda or tests/test_cuda_backend is not built"
 cd "$TAP_TMP" || exit 1
-DLHOST_CUDA_CACHE=$TAP_TMP/cache
-export DLHOST_CUDA_CACHE
+DLHOST_CACHE_DIR=$TAP_TMP/cache
+export DLHOST_CACHE_DIR
 
 "$b/tests/test_cuda_backend" > c.tap 2>&1
 rc=$?
@@ -75,7 +75,7 @@ like "$ERR_FILE" "cuda: no cuBLAS ($TAP_TMP/none.so: cannot open shared object f
 is "$(wc -l < "$ERR_FILE" | tr -d ' ')" 1 "no cuBLAS: one line"
 
 if command -v valgrind >/dev/null 2>&1 && [ -z "${DLHOST_SANITIZE:-}" ]; then
-    DLH_TEST_CUDA_CACHE=$TAP_TMP/cache valgrind -q --error-exitcode=99 --leak-check=full \
+    DLH_TEST_CUDA_CACHE=$TAP_TMP/cache/cuda valgrind -q --error-exitcode=99 --leak-check=full \
         --errors-for-leak-kinds=definite "$b/tests/test_cuda_backend" > vg.out 2> vg.err
     rc=$?
     [ "$rc" -eq 0 ] && ! grep -q '==[0-9]*== ' vg.err

@@ -66,7 +66,7 @@ b=$work/src/build
 export DLHOST_PLUGIN_PATH_ONLY=1
 DLHOST_PLUGIN_PATH=$(find "$b/plugins" -name .libs -type d | paste -sd: -)
 export DLHOST_PLUGIN_PATH
-export DLHOST_CUDA_CACHE="$work/cuda-cache"
+export DLHOST_CACHE_DIR="$work/cache"
 "$b/dlhost" plugins --verbose > "$out/plugins.txt" 2>&1
 grep -A3 '^backend *cuda' "$out/plugins.txt" | tee -a "$summary"
 

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache_dir.h"
 #include "cuda_backend.h"
 
 #ifndef DLH_CUDA_DIR
@@ -28,17 +29,12 @@
 #define CU_LOG_MAX 2400
 #define CACHE_MAGIC "dlhost-cuda-ptx 1\n"
 
+/* The cache folder's cuda/ (core/cache_dir.h, created here), or "" when
+   caching is off or no folder can be made. */
 void cu_cache_dir(char *buf, size_t size)
 {
-    const char *e = getenv("DLHOST_CUDA_CACHE"), *x = getenv("XDG_CACHE_HOME"),
-               *h = getenv("HOME");
-    buf[0] = '\0';
-    if (e != NULL && *e)
-        snprintf(buf, size, "%s", e);
-    else if (x != NULL && *x)
-        snprintf(buf, size, "%s/dlhost/cuda", x);
-    else if (h != NULL && *h)
-        snprintf(buf, size, "%s/.cache/dlhost/cuda", h);
+    if (dlh_cache_dir("cuda", buf, size) != 0)
+        buf[0] = '\0';
 }
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
@@ -67,22 +63,6 @@ static void cache_path(cu_ctx *c, const char *tag, const char *source, char *buf
     uint64_t h = fnv1a(0xcbf29ce484222325ULL, tag, strlen(tag) + 1);
     h = fnv1a(h, source, strlen(source));
     snprintf(buf, size, "%s/%016llx.ptx", c->cache_dir, (unsigned long long)h);
-}
-
-/* mkdir -p */
-static int make_dirs(const char *path)
-{
-    char p[1024];
-    snprintf(p, sizeof p, "%s", path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST)
-            return -1;
-        *s = '/';
-    }
-    return mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* The cached PTX for (tag, source), or NULL when the file is absent,
@@ -124,11 +104,8 @@ static char *cache_read(const char *path, const char *tag, const char *source)
 
 /* Writes the entry under a temporary name and renames it into place.
    0, or -1 (the cache is an optimisation: the caller logs and goes on). */
-static int cache_write(cu_ctx *c, const char *path, const char *tag, const char *source,
-                       const char *ptx)
+static int cache_write(const char *path, const char *tag, const char *source, const char *ptx)
 {
-    if (make_dirs(c->cache_dir) != 0)
-        return -1;
     static unsigned counter;
     char tmp[1300];
     snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", path, (long)getpid(), counter++);
@@ -201,7 +178,7 @@ int cu_ptx(cu_ctx *c, const char *source, const char *what, char **ptx)
     }
     free(log);
     c->n_compiled++;
-    if (c->cache_dir[0] && cache_write(c, path, tag, source, *ptx) != 0)
+    if (c->cache_dir[0] && cache_write(path, tag, source, *ptx) != 0)
         cu_host->log(DLH_LOG_DEBUG, "cuda: cannot write the kernel cache entry %s (%s)",
                      path, strerror(errno));
     return 0;

@@ -11,8 +11,9 @@
  * Parameters (backend = { type = "cuda"; ... }):
  *   device   the device's index (default 0), checked against the driver's
  *            count
- * Kernels are cached on disk (cu_program.c): $DLHOST_CUDA_CACHE, else
- * $XDG_CACHE_HOME/dlhost/cuda, else ~/.cache/dlhost/cuda.
+ * Kernels are cached on disk (cu_program.c) in the cache folder's cuda/
+ * (core/cache_dir.h: $DLHOST_CACHE_DIR, else $XDG_CACHE_HOME/dlhost, else
+ * ~/.cache/dlhost).
  *
  * Written and tested without a GPU (see cuda_backend.h): the fake driver of
  * tests/fake_cuda/ runs everything here but the kernels. */

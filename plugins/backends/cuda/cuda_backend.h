@@ -106,8 +106,8 @@ int cu_ptx(cu_ctx *c, const char *source, const char *what, char **ptx);
 int cu_module(cu_ctx *c, const char *source, const char *what, void **module);
 /* Loads the fixed kernels into c->module and c->fn. */
 int cu_kernels_load(cu_ctx *c);
-/* The cache folder: $DLHOST_CUDA_CACHE, else $XDG_CACHE_HOME/dlhost/cuda,
-   else $HOME/.cache/dlhost/cuda ("" when none of them is set). */
+/* The cache folder's cuda/ (core/cache_dir.h), created; "" when caching
+   is off or no folder can be made. */
 void cu_cache_dir(char *buf, size_t size);
 /* Queues `fn` over `items` threads in blocks of `block` (items == 0 is a
    no-op); params as cuLaunchKernel takes them. */
