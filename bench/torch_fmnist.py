@@ -13,6 +13,18 @@ team, "T/B" for torch's team and OpenBLAS's pool) runs a short calibration
 (three interleaved passes) and the fastest is kept (run with
 OMP_WAIT_POLICY=PASSIVE in the environment, as compare.py does).
 
+Memory: PyTorch's CPU allocator takes every tensor from malloc, and
+glibc's malloc maps each block over its mmap threshold (128 KiB at start,
+raised only as mapped blocks are freed, so it depends on the process's
+history) fresh from the kernel and unmaps it when freed: the activations
+and gradients of every step (128 x 512 floats is 256 KiB) then cost page
+faults and the kernel's zeroing, a quarter of the step in `perf`.  PyTorch's
+CPU tuning guide answers this with jemalloc or tcmalloc; without them, the
+same is had from glibc by fixing its thresholds (mallopt, first thing in
+main, so that torch_plain.py, which imports this file, keeps the defaults): the MLP went from 8.5k to 32k samples/s on one
+thread (bench/README.md).  This, not the data, was behind the bench's
+history-dependent 7-8k against 22-30k figures.
+
 Data: the dataset is one normalised contiguous float32 tensor; each epoch
 gathers it once in the epoch's shuffled order into a buffer allocated once,
 and the batches are contiguous slices of that buffer (no DataLoader, no
@@ -129,7 +141,19 @@ def train_steps(model, opt, data, sched=None):
     return total.item(), correct.item(), seen
 
 
+def fix_malloc_thresholds():
+    """glibc: blocks up to 32 MiB from the heap, the heap never trimmed
+    below 1 GiB (M_MMAP_THRESHOLD = -3, M_TRIM_THRESHOLD = -1); a no-op
+    elsewhere."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc.mallopt(-3, 32 << 20) == 1 and libc.mallopt(-1, 1 << 30) == 1
+    except (OSError, AttributeError):
+        return False
+
+
 def main():
+    malloc_fixed = fix_malloc_thresholds()
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", choices=["mlp", "cnn"], required=True)
     ap.add_argument("--images", required=True)
@@ -166,6 +190,7 @@ def main():
 
     model = make_model(a.model)
     print("params", sum(p.numel() for p in model.parameters()), flush=True)
+    print("malloc thresholds", "fixed" if malloc_fixed else "glibc defaults (mallopt unavailable)", flush=True)
 
     blas_set = openblas_threads()
     xbuf, ybuf = torch.empty_like(x), torch.empty_like(y)
