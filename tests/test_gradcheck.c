@@ -275,7 +275,8 @@ static int bad_backward(void *st, const dlh_layer_ctx *ctx, const dlh_tensor *x,
 }
 
 static const dlh_layer_ops bad_ops = {
-    sizeof(dlh_layer_ops), bad_create, bad_forward, bad_backward, NULL
+    .struct_size = sizeof(dlh_layer_ops), .create = bad_create, .forward = bad_forward,
+    .backward = bad_backward,
 };
 
 static void check_broken_layer_fails(void)

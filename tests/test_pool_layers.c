@@ -117,7 +117,7 @@ static void check_case(const struct pool_ref *r)
     int rc = same && y && dx ? fwd_bwd(l, &in, r->x, y, r->dy, dx) : DLH_EINVAL;
     if (rc < 0)
         diag("%s", dlh_error_get());
-    int64_t at, at_d;
+    int64_t at = 0, at_d = 0;
     double e = rc ? INFINITY : worst_err(y, r->y, ny, &at);
     double ed = rc ? INFINITY : worst_err(dx, r->dx, nx, &at_d);
     if (!ok(e <= 1, "%s forward = torch's over %lld values (worst %.3g of tolerance)",
