@@ -72,6 +72,20 @@ static inline int64_t dlh_pool2d_ceil_size(int64_t size, int64_t pad, int64_t ex
     return out;
 }
 
+/* A 2-D convolution for the optional conv2d primitives (ABI 1.9): x is
+   NCHW [n, g.c, g.h, g.w], the weight [out_c, g.c/groups, g.kh, g.kw]
+   (PyTorch's layout), the bias [out_c], y [n, out_c, g.oh, g.ow].  g.oh and
+   g.ow are what im2col takes: a size past the window's own pads the bottom
+   (right) beyond g.ph (g.pw), as padding = "same" with an even kernel does. */
+typedef struct dlh_conv2d_desc {
+    uint32_t struct_size;
+    dlh_window2d g;
+    int32_t n;              /* the largest batch the plan runs */
+    int32_t out_c;
+    int32_t groups;         /* g.c and out_c divisible by it; 1 = dense */
+    int32_t has_bias;
+} dlh_conv2d_desc;
+
 typedef struct dlh_backend_ops {
     uint32_t struct_size;
 
@@ -179,6 +193,30 @@ typedef struct dlh_backend_ops {
        then has the loader write batches straight into the model input. */
     void *(*host_ptr)(void *ctx, dlh_buffer *buf);
     /* ABI 1.3 members go below this line. */
+
+    /* optional (ABI 1.9): convolution by a library made for it (oneDNN,
+       cuDNN).  A layer uses them when conv2d_prepare is not NULL and returns
+       0; NULL or DLH_EUNSUPPORTED (a shape the library does not take, no
+       message needed) means im2col + gemm, the path every backend keeps.
+       The results equal that path's up to float32 rounding (sums may run in
+       another order) and do not depend on the thread count.  prepare may
+       allocate (primitives, workspace); the three runs may not, for any
+       batch 1 <= n <= desc->n.
+       forward:          y = conv(x, w) + bias (bias.buf NULL: none);
+                         y is overwritten.
+       backward_data:    dx = the gradient of y's sum weighted by dy with
+                         respect to x; dx is overwritten.
+       backward_weights: dw = grad_w + beta dw and db = grad_b + beta db
+                         (db.buf NULL: no bias); beta is 0 or 1. */
+    int (*conv2d_prepare)(void *ctx, const dlh_conv2d_desc *desc, void **plan);
+    void (*conv2d_release)(void *ctx, void *plan);            /* NULL plan: no-op */
+    int (*conv2d_forward)(void *ctx, void *plan, int n, dlh_mem x, dlh_mem w,
+                          dlh_mem bias, dlh_mem y);
+    int (*conv2d_backward_data)(void *ctx, void *plan, int n, dlh_mem dy, dlh_mem w,
+                                dlh_mem dx);
+    int (*conv2d_backward_weights)(void *ctx, void *plan, int n, dlh_mem x, dlh_mem dy,
+                                   float beta, dlh_mem dw, dlh_mem db);
+    /* ABI 1.9 members go below this line. */
 } dlh_backend_ops;
 
 /* A live backend instance: the object plugins call into. */
