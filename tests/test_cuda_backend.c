@@ -668,6 +668,20 @@ static void test_conv2d(void)
     free(err);
     dlh_backend_close(o);
     setenv("DLHOST_CUDNN", getenv("DLHOST_CUBLAS"), 1);
+
+    /* cuDNN there but unusable (cudnnCreate fails, as without a driver). */
+    setenv("FAKE_CUDNN_CREATE_FAILS", "1", 1);
+    rc = open_with("", &o);
+    p1 = &p1;
+    capture_begin();
+    r1 = rc == 0 ? o->ops->conv2d_prepare(o->ctx, &cases[0].d, &p1) : rc;
+    err = capture_end();
+    ok(r1 == DLH_EUNSUPPORTED && p1 == NULL, "cudnnCreate failing: DLH_EUNSUPPORTED too");
+    like(err, "dlhost: warning: cuda: no cuDNN (cudnnCreate: CUDNN_STATUS_NOT_INITIALIZED "
+         "(1001) with ", "...saying so: %.*s", (int)strcspn(err, "\n"), err);
+    free(err);
+    dlh_backend_close(o);
+    unsetenv("FAKE_CUDNN_CREATE_FAILS");
 }
 
 /* `path` is the kernel folder, the cache folder's cuda/. */

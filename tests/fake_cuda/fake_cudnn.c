@@ -12,7 +12,8 @@
  * lists hold, before the ones to take, an algorithm on tensor cores (TF32)
  * and one wanting 1 GiB of workspace; backward filter ranks a
  * nondeterministic algorithm first.  A call first does the stream's queued
- * copies: it runs after them, as on a stream. */
+ * copies: it runs after them, as on a stream.  $FAKE_CUDNN_CREATE_FAILS
+ * makes cudnnCreate fail. */
 /* The exported entry points are cuDNN's ABI, declared by the library that
    calls them. */
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
@@ -56,8 +57,13 @@ const char *cudnnGetErrorString(int s)
     return s == BAD ? "CUDNN_STATUS_BAD_PARAM" : s == 0 ? "CUDNN_STATUS_SUCCESS" : "fake";
 }
 
+/* $FAKE_CUDNN_CREATE_FAILS set: cudnnCreate fails as cuDNN does without a
+   usable driver (CUDNN_STATUS_NOT_INITIALIZED). */
 int cudnnCreate(void **h)
 {
+    const char *fails = getenv("FAKE_CUDNN_CREATE_FAILS");
+    if (fails != NULL && *fails)
+        return 1001;
     *h = malloc(sizeof(void *));
     if (*h == NULL)
         return 4003;
