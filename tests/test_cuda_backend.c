@@ -620,13 +620,14 @@ static void test_conv2d(void)
         B->conv2d_release(be->ctx, plan);
     }
     ok(dnn()->descs == 0, "release destroys every descriptor (%ld left)", dnn()->descs);
-    /* Prepared again: the workspace comes from the pool. */
+    /* Prepared again: the workspace is the instance's, from the pool. */
     long before = drv()->mem_alloc;
     void *plan = NULL;
     B->conv2d_prepare(be->ctx, &cases[1].d, &plan);
     B->conv2d_release(be->ctx, plan);
     ok(allocs < before && drv()->mem_alloc == before,
-       "a plan prepared again takes its workspace from the pool: no cuMemAlloc");
+       "a plan prepared again: no cuMemAlloc (one workspace per instance, from the "
+       "pool)");
     B->conv2d_release(be->ctx, NULL);
 
     /* padding = "same" with a 2x2 kernel: one more row and column at the

@@ -6,8 +6,9 @@
  * float, the group count), a bias descriptor [1, out_c, 1, 1] and the
  * tensor descriptors of x and y for the plan's batch; it picks the three
  * algorithms once by cuDNN's heuristics (cudnnGet*Algorithm_v7: no trial
- * runs, so prepare queues no work and needs no buffers), and takes one
- * workspace, the largest of the three, from the instance's pool.  A run
+ * runs, so prepare queues no work and needs no buffers), and grows the
+ * instance's one workspace (shared by every plan: they run one after
+ * another on the one stream) from the pool to what the three need.  A run
  * with another batch (the last, smaller batch of an epoch) uses one of
  * CU_CONV_SHAPES descriptor pairs made at prepare, set to that batch at its
  * first use, with algorithms picked again within that workspace; so the
@@ -50,8 +51,6 @@ typedef struct cu_conv_plan {
     void *filter, *conv, *bias;
     conv_shape s[CU_CONV_SHAPES];       /* s[0] is the plan's batch, d.n */
     unsigned long runs;
-    dlh_buffer *ws;                     /* NULL when no algorithm wants any */
-    size_t ws_bytes;
 } cu_conv_plan;
 
 static const char *const dirs[3] = { "forward", "backward data", "backward filter" };
@@ -161,12 +160,12 @@ static int shape_for(cu_dnn *dn, cu_conv_plan *p, int n, conv_shape **out)
         size_t need;
         int rc = shape_set(dn, p, s, n);
         if (rc == 0)
-            rc = pick_algos(dn, p, s, p->ws_bytes, &need);
+            rc = pick_algos(dn, p, s, dn->ws_bytes, &need);
         if (rc != 0) {
             s->n = 0;
             if (rc == DLH_EUNSUPPORTED)
-                cu_host->error("cuda conv2d: cuDNN takes no batch of %d within the plan's "
-                               "workspace (%zu bytes)", n, p->ws_bytes);
+                cu_host->error("cuda conv2d: cuDNN takes no batch of %d within the "
+                               "workspace (%zu bytes)", n, dn->ws_bytes);
             return rc == DLH_EUNSUPPORTED ? DLH_EDEVICE : rc;
         }
     }
@@ -238,7 +237,6 @@ void cu_conv2d_release(void *ctx, void *plan)
         if (p->conv != NULL)
             dn->conv_destroy(p->conv);
     }
-    cu_free(c, p->ws);
     free(p);
 }
 
@@ -279,8 +277,14 @@ static int plan_make(cu_ctx *c, cu_dnn *dn, cu_conv_plan *p)
     size_t need = 0;
     if (rc == 0)
         rc = pick_algos(dn, p, &p->s[0], CU_CONV_WS_MAX, &need);
-    if (rc == 0 && need > 0 && (rc = cu_alloc(c, need, &p->ws)) == 0)
-        p->ws_bytes = need;
+    if (rc == 0 && need > dn->ws_bytes) {
+        /* Queued work on the old block runs before any later use of it. */
+        cu_free(c, dn->ws);
+        dn->ws = NULL;
+        dn->ws_bytes = 0;
+        if ((rc = cu_alloc(c, need, &dn->ws)) == 0)
+            dn->ws_bytes = need;
+    }
     return rc;
 }
 
@@ -351,9 +355,9 @@ static void *dev(dlh_mem m)
     return (void *)(uintptr_t)(m.buf->ptr + m.off * sizeof(float));
 }
 
-static void *ws_ptr(const cu_conv_plan *p)
+static void *ws_ptr(const cu_dnn *dn)
 {
-    return p->ws != NULL ? (void *)(uintptr_t)p->ws->ptr : NULL;
+    return dn->ws != NULL ? (void *)(uintptr_t)dn->ws->ptr : NULL;
 }
 
 int cu_conv2d_forward(void *ctx, void *plan, int n, dlh_mem x, dlh_mem w, dlh_mem bias,
@@ -371,7 +375,7 @@ int cu_conv2d_forward(void *ctx, void *plan, int n, dlh_mem x, dlh_mem w, dlh_me
     cu_dnn *dn = c->dnn;
     const float one = 1.0f, zero = 0.0f;
     int st = dn->forward(dn->handle, &one, s->x, dev(x), p->filter, dev(w), p->conv, s->fwd,
-                         ws_ptr(p), p->ws_bytes, &zero, s->y, dev(y));
+                         ws_ptr(dn), dn->ws_bytes, &zero, s->y, dev(y));
     if (st != 0)
         return cu_dnn_fail(dn, "cudnnConvolutionForward", st, "");
     if (bias.buf != NULL &&
@@ -394,7 +398,7 @@ int cu_conv2d_backward_data(void *ctx, void *plan, int n, dlh_mem dy, dlh_mem w,
     cu_dnn *dn = c->dnn;
     const float one = 1.0f, zero = 0.0f;
     int st = dn->backward_data(dn->handle, &one, p->filter, dev(w), s->y, dev(dy), p->conv,
-                               s->bwd_data, ws_ptr(p), p->ws_bytes, &zero, s->x, dev(dx));
+                               s->bwd_data, ws_ptr(dn), dn->ws_bytes, &zero, s->x, dev(dx));
     return st == 0 ? 0 : cu_dnn_fail(dn, "cudnnConvolutionBackwardData", st, "");
 }
 
@@ -418,7 +422,7 @@ int cu_conv2d_backward_weights(void *ctx, void *plan, int n, dlh_mem x, dlh_mem 
     cu_dnn *dn = c->dnn;
     const float one = 1.0f;
     int st = dn->backward_filter(dn->handle, &one, s->x, dev(x), s->y, dev(dy), p->conv,
-                                 s->bwd_filter, ws_ptr(p), p->ws_bytes, &beta, p->filter,
+                                 s->bwd_filter, ws_ptr(dn), dn->ws_bytes, &beta, p->filter,
                                  dev(dw));
     if (st != 0)
         return cu_dnn_fail(dn, "cudnnConvolutionBackwardFilter", st, "");

@@ -180,6 +180,7 @@ void cu_dnn_close(cu_ctx *c)
         return;
     if (c->dnn->handle != NULL)
         c->dnn->destroy(c->dnn->handle);
+    cu_free(c, c->dnn->ws);
     free(c->dnn);
     c->dnn = NULL;
 }

@@ -31,6 +31,10 @@ struct cu_dnn {
     void *handle;
     char path[700];
     long version;
+    /* One workspace for every plan (they run one after another on the one
+       stream): grown at prepare to the most a plan needs, from the pool. */
+    dlh_buffer *ws;
+    size_t ws_bytes;
     size_t (*get_version)(void);
     const char *(*error_string)(int status);
     int (*create)(void **handle);
