@@ -253,18 +253,28 @@ static int plan_make(cu_ctx *c, cu_dnn *dn, cu_conv_plan *p)
     for (int i = 0; i < CU_CONV_SHAPES && st == 0; i++)
         if ((st = dn->tensor_create(&p->s[i].x)) == 0)
             st = dn->tensor_create(&p->s[i].y);
-    if (st == 0 && (call = "cudnnSetFilter4dDescriptor",
-                    st = dn->filter_set(p->filter, CU_DNN_DATA_FLOAT, CU_DNN_TENSOR_NCHW,
-                                        d->out_c, g->c / d->groups, g->kh, g->kw)) == 0 &&
-        (call = "cudnnSetConvolution2dDescriptor",
-         st = dn->conv_set(p->conv, g->ph, g->pw, g->sh, g->sw, g->dh, g->dw,
-                           CU_DNN_CROSS_CORRELATION, CU_DNN_DATA_FLOAT)) == 0 &&
-        (call = "cudnnSetConvolutionGroupCount",
-         st = dn->conv_groups(p->conv, d->groups)) == 0 &&
-        (call = "cudnnSetConvolutionMathType",
-         st = dn->conv_math(p->conv, CU_DNN_FMA_MATH)) == 0)
-        call = "cudnnSetTensor4dDescriptor",
+    if (st == 0) {
+        call = "cudnnSetFilter4dDescriptor";
+        st = dn->filter_set(p->filter, CU_DNN_DATA_FLOAT, CU_DNN_TENSOR_NCHW, d->out_c,
+                            g->c / d->groups, g->kh, g->kw);
+    }
+    if (st == 0) {
+        call = "cudnnSetConvolution2dDescriptor";
+        st = dn->conv_set(p->conv, g->ph, g->pw, g->sh, g->sw, g->dh, g->dw,
+                          CU_DNN_CROSS_CORRELATION, CU_DNN_DATA_FLOAT);
+    }
+    if (st == 0) {
+        call = "cudnnSetConvolutionGroupCount";
+        st = dn->conv_groups(p->conv, d->groups);
+    }
+    if (st == 0) {
+        call = "cudnnSetConvolutionMathType";
+        st = dn->conv_math(p->conv, CU_DNN_FMA_MATH);
+    }
+    if (st == 0) {
+        call = "cudnnSetTensor4dDescriptor";
         st = dn->tensor_set(p->bias, CU_DNN_TENSOR_NCHW, CU_DNN_DATA_FLOAT, 1, d->out_c, 1, 1);
+    }
     if (st != 0) {
         if (unsupported(st)) {
             cu_host->log(DLH_LOG_DEBUG, "cuda: %s: cuDNN does not take this convolution "
@@ -278,12 +288,15 @@ static int plan_make(cu_ctx *c, cu_dnn *dn, cu_conv_plan *p)
     if (rc == 0)
         rc = pick_algos(dn, p, &p->s[0], CU_CONV_WS_MAX, &need);
     if (rc == 0 && need > dn->ws_bytes) {
-        /* Queued work on the old block runs before any later use of it. */
-        cu_free(c, dn->ws);
-        dn->ws = NULL;
-        dn->ws_bytes = 0;
-        if ((rc = cu_alloc(c, need, &dn->ws)) == 0)
+        /* The new block first: should it fail, the other plans keep the
+           workspace their algorithms were picked for.  Queued work on the
+           old block runs before any later use of it (one stream). */
+        dlh_buffer *ws = NULL;
+        if ((rc = cu_alloc(c, need, &ws)) == 0) {
+            cu_free(c, dn->ws);
+            dn->ws = ws;
             dn->ws_bytes = need;
+        }
     }
     return rc;
 }
