@@ -6,8 +6,10 @@
  * cache (a second instance compiles nothing, a corrupt entry is compiled
  * again and rewritten, concurrent writers leave one whole entry), the
  * `device` parameter, argument checks, which kernel each primitive
- * launches, and gemm's row-major to column-major mapping (the fake cuBLAS
- * computes on the host) -- not the numbers the kernels compute (the shared
+ * launches, gemm's row-major to column-major mapping (the fake cuBLAS
+ * computes on the host) and the conv2d primitives' mapping onto cuDNN's
+ * descriptors (the fake cuDNN convolves on the host from them; held to
+ * im2col + gemm on the host) -- not the numbers the kernels compute (the shared
  * source runs on PoCL in the opencl suites; tests/gpu/run-cuda-checks.sh
  * runs everything on a GPU).  NVRTC is real: SKIPs without it.
  *
@@ -16,6 +18,7 @@
  * compile. */
 #include <dirent.h>
 #include <dlfcn.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +32,17 @@
 #include "ew.h"
 #include "params.h"
 #include "registry.h"
+#include "capture.h"
 #include "tap.h"
 #include "tmpdir.h"
 #include "fake_cuda/fake_cuda.h"
-#include "../plugins/backends/cuda/cuda_backend.h"
+#include "../plugins/backends/cuda/cu_dnn.h"
 
 static dlh_backend *be;
 static const dlh_backend_ops *B;
 static const fake_cuda_counters *(*drv)(void);
 static const fake_cublas_counters *(*blas)(void);
+static const fake_cudnn_counters *(*dnn)(void);
 static void (*fail_over)(size_t);
 static char dir[512], cache[600];
 
@@ -376,6 +381,310 @@ static void test_launches(void)
     B->free(be->ctx, I);
 }
 
+/* ---- conv2d through cuDNN (the fake computes from the descriptors) ---- */
+
+/* The reference: im2col + gemm on the host, the layers' other path, per
+   image and group. */
+static void ref_im2col(const dlh_conv2d_desc *d, const float *img, int c0, float *col)
+{
+    const dlh_window2d *g = &d->g;
+    int cg = g->c / d->groups, P = g->oh * g->ow;
+    for (int ci = 0; ci < cg; ci++)
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++)
+                for (int oy = 0; oy < g->oh; oy++)
+                    for (int ox = 0; ox < g->ow; ox++) {
+                        int iy = oy * g->sh - g->ph + ky * g->dh;
+                        int ix = ox * g->sw - g->pw + kx * g->dw;
+                        int r = (ci * g->kh + ky) * g->kw + kx;
+                        col[r * P + oy * g->ow + ox] =
+                            iy < 0 || iy >= g->h || ix < 0 || ix >= g->w
+                                ? 0.0f : img[((c0 + ci) * g->h + iy) * g->w + ix];
+                    }
+}
+
+static void ref_col2im(const dlh_conv2d_desc *d, const float *col, int c0, float *img)
+{
+    const dlh_window2d *g = &d->g;
+    int cg = g->c / d->groups, P = g->oh * g->ow;
+    for (int ci = 0; ci < cg; ci++)
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++)
+                for (int oy = 0; oy < g->oh; oy++)
+                    for (int ox = 0; ox < g->ow; ox++) {
+                        int iy = oy * g->sh - g->ph + ky * g->dh;
+                        int ix = ox * g->sw - g->pw + kx * g->dw;
+                        if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w)
+                            img[((c0 + ci) * g->h + iy) * g->w + ix] +=
+                                col[((ci * g->kh + ky) * g->kw + kx) * P + oy * g->ow + ox];
+                    }
+}
+
+/* y = conv(x, w) + b; dx from dy; dw, db from x and dy (summed over the
+   batch, overwritten). */
+static void ref_conv(const dlh_conv2d_desc *d, int n, const float *x, const float *w,
+                     const float *b, const float *dy, float *y, float *dx, float *dw, float *db)
+{
+    const dlh_window2d *g = &d->g;
+    int cg = g->c / d->groups, og = d->out_c / d->groups, P = g->oh * g->ow;
+    int R = cg * g->kh * g->kw;
+    size_t xs = (size_t)g->c * g->h * g->w, ys = (size_t)d->out_c * P;
+    float *col = calloc((size_t)R * P, sizeof *col), *cgrad = calloc((size_t)R * P, 4);
+    memset(dx, 0, (size_t)n * xs * 4);
+    memset(dw, 0, (size_t)d->out_c * R * 4);
+    for (int k = 0; k < d->out_c; k++) {
+        double s = 0;
+        for (int i = 0; i < n; i++)
+            for (int p = 0; p < P; p++)
+                s += dy[i * ys + (size_t)k * P + p];
+        db[k] = (float)s;
+    }
+    for (int i = 0; i < n; i++)
+        for (int gi = 0; gi < d->groups; gi++) {
+            const float *wg = w + (size_t)gi * og * R;
+            float *yg = y + i * ys + (size_t)gi * og * P;
+            const float *dyg = dy + i * ys + (size_t)gi * og * P;
+            ref_im2col(d, x + i * xs, gi * cg, col);
+            ref_gemm(0, 0, og, P, R, 1.0f, wg, R, col, P, 0.0f, yg, P);
+            for (int o = 0; o < og; o++)
+                for (int p = 0; p < P; p++)
+                    yg[o * P + p] += b ? b[gi * og + o] : 0.0f;
+            ref_gemm(1, 0, R, P, og, 1.0f, wg, R, dyg, P, 0.0f, cgrad, P);
+            ref_col2im(d, cgrad, gi * cg, dx + i * xs);
+            ref_gemm(0, 1, og, R, P, 1.0f, dyg, P, col, P, 1.0f, dw + (size_t)gi * og * R, R);
+        }
+    free(col);
+    free(cgrad);
+}
+
+static int close_to(const float *got, const float *want, size_t n, double *worst)
+{
+    *worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - want[i]) / (1.0 + fabs(want[i]));
+        if (!(e <= *worst))
+            *worst = e;
+    }
+    return *worst <= 1e-5;
+}
+
+static dlh_conv2d_desc conv_desc(int n, int c, int h, int w, int kh, int kw, int sh, int sw,
+                                 int ph, int pw, int dh, int dw, int out_c, int groups,
+                                 int bias)
+{
+    dlh_conv2d_desc d = { sizeof d, { sizeof d.g, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw,
+                                      (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1,
+                                      (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1 },
+                          n, out_c, groups, bias };
+    return d;
+}
+
+static float *values(size_t n, int seed)
+{
+    float *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)((int)((i * 37 + (size_t)seed * 11) % 23) - 11) / 8.0f;
+    return v;
+}
+
+/* Forward, backward data and backward weights (beta 0, then 1) of one
+   plan with a batch of n, operands at offset 3 of their buffers, against
+   the reference. */
+static int conv_case(const char *what, const dlh_conv2d_desc *d, void *plan, int n)
+{
+    const dlh_window2d *g = &d->g;
+    enum { OFF = 3 };
+    size_t xs = (size_t)n * g->c * g->h * g->w, ys = (size_t)n * d->out_c * g->oh * g->ow;
+    size_t ws = (size_t)d->out_c * (g->c / d->groups) * g->kh * g->kw, bs = (size_t)d->out_c;
+    float *x = values(xs, 1), *w = values(ws, 2), *b = values(bs, 3), *dy = values(ys, 4);
+    float *y = malloc(ys * 4), *dx = malloc(xs * 4), *dw = malloc(ws * 4), *db = malloc(bs * 4);
+    float *got = malloc((xs > ys ? (xs > ws ? xs : ws) : (ys > ws ? ys : ws)) * 4);
+    ref_conv(d, n, x, w, d->has_bias ? b : NULL, dy, y, dx, dw, db);
+    dlh_buffer *X = upload(NULL, xs + OFF), *W = upload(NULL, ws + OFF),
+               *Bi = upload(NULL, bs + OFF), *Y = upload(NULL, ys + OFF),
+               *DY = upload(NULL, ys + OFF), *DX = upload(NULL, xs + OFF),
+               *DW = upload(NULL, ws + OFF), *DB = upload(NULL, bs + OFF);
+    B->write(be->ctx, X, OFF * 4, x, xs * 4);
+    B->write(be->ctx, W, OFF * 4, w, ws * 4);
+    B->write(be->ctx, Bi, OFF * 4, b, bs * 4);
+    B->write(be->ctx, DY, OFF * 4, dy, ys * 4);
+    B->fill(be->ctx, at(Y, 0), ys + OFF, 5.0f);
+    B->fill(be->ctx, at(DX, 0), xs + OFF, 5.0f);
+    B->fill(be->ctx, at(DW, 0), ws + OFF, 0.5f);
+    B->fill(be->ctx, at(DB, 0), bs + OFF, 0.5f);
+    double e1 = 0, e2 = 0, e3 = 0, e4, e5 = 0, e6;
+    int all = 1, rc;
+    rc = B->conv2d_forward(be->ctx, plan, n, at(X, OFF), at(W, OFF),
+                           d->has_bias ? at(Bi, OFF) : at(NULL, 0), at(Y, OFF));
+    B->read(be->ctx, Y, OFF * 4, got, ys * 4);
+    ok(rc == 0 && close_to(got, y, ys, &e1), "%s: forward as im2col + gemm%s (batch %d; "
+       "worst %.1e%s%s)", what, d->has_bias ? " + bias" : "", n, e1, rc ? ": " : "",
+       rc ? dlh_error_get() : "");
+    all &= rc == 0;
+    rc = B->conv2d_backward_data(be->ctx, plan, n, at(DY, OFF), at(W, OFF), at(DX, OFF));
+    B->read(be->ctx, DX, OFF * 4, got, xs * 4);
+    ok(rc == 0 && close_to(got, dx, xs, &e2), "%s: backward data overwrites dx (worst %.1e)",
+       what, e2);
+    all &= rc == 0;
+    dlh_mem dbm = d->has_bias ? at(DB, OFF) : at(NULL, 0);
+    rc = B->conv2d_backward_weights(be->ctx, plan, n, at(X, OFF), at(DY, OFF), 0.0f,
+                                    at(DW, OFF), dbm);
+    B->read(be->ctx, DW, OFF * 4, got, ws * 4);
+    int okw = rc == 0 && close_to(got, dw, ws, &e3);
+    B->read(be->ctx, DB, OFF * 4, got, bs * 4);
+    e4 = 0;
+    if (d->has_bias)
+        okw &= close_to(got, db, bs, &e4);
+    else
+        okw &= got[0] == 0.5f;
+    ok(okw, "%s: backward weights, beta 0: dw%s overwritten (worst %.1e, %.1e)", what,
+       d->has_bias ? " and db" : "", e3, e4);
+    for (size_t i = 0; i < ws; i++)
+        dw[i] += dw[i];
+    for (size_t i = 0; i < bs; i++)
+        db[i] += db[i];
+    rc = B->conv2d_backward_weights(be->ctx, plan, n, at(X, OFF), at(DY, OFF), 1.0f,
+                                    at(DW, OFF), dbm);
+    B->read(be->ctx, DW, OFF * 4, got, ws * 4);
+    okw = rc == 0 && close_to(got, dw, ws, &e5);
+    e6 = 0;
+    if (d->has_bias) {
+        B->read(be->ctx, DB, OFF * 4, got, bs * 4);
+        okw &= close_to(got, db, bs, &e6);
+    }
+    ok(okw && dnn()->last_beta == 1.0f, "%s: backward weights, beta 1: the gradient added "
+       "(worst %.1e, %.1e)", what, e5, e6);
+    B->read(be->ctx, DW, 0, got, OFF * 4);
+    ok(got[0] == 0.5f && got[OFF - 1] == 0.5f, "%s: nothing written before the offset", what);
+    dlh_buffer *bufs[] = { X, W, Bi, Y, DY, DX, DW, DB };
+    for (int i = 0; i < 8; i++)
+        B->free(be->ctx, bufs[i]);
+    free(x), free(w), free(b), free(dy), free(y), free(dx), free(dw), free(db), free(got);
+    return all;
+}
+
+static void test_conv2d(void)
+{
+    ok(B->conv2d_prepare != NULL && B->conv2d_forward != NULL &&
+       B->conv2d_backward_data != NULL && B->conv2d_backward_weights != NULL &&
+       B->conv2d_release != NULL, "the cuda backend offers the conv2d primitives");
+    struct {
+        const char *what;
+        dlh_conv2d_desc d;
+    } cases[] = {
+        { "3x3 pad 1, bias", conv_desc(2, 3, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 4, 1, 1) },
+        { "3x2 stride (2,1) pad (1,0) dilation (1,2), 2 groups, bias",
+          conv_desc(3, 4, 7, 6, 3, 2, 2, 1, 1, 0, 1, 2, 6, 2, 1) },
+        { "1x1 stride 2, no bias", conv_desc(2, 5, 4, 4, 1, 1, 2, 2, 0, 0, 1, 1, 3, 1, 0) },
+        { "depthwise 3x3 pad 2 dilation 2", conv_desc(2, 3, 6, 5, 3, 3, 1, 1, 2, 2, 2, 2, 3, 3,
+                                                      1) },
+    };
+    long allocs = drv()->mem_alloc;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        void *plan = NULL;
+        int rc = B->conv2d_prepare(be->ctx, &cases[i].d, &plan);
+        ok(rc == 0 && plan != NULL, "%s: prepared (%s)", cases[i].what,
+           rc ? dlh_error_get() : "ok");
+        if (rc != 0)
+            continue;
+        conv_case(cases[i].what, &cases[i].d, plan, cases[i].d.n);
+        ok(dnn()->last_groups == cases[i].d.groups && dnn()->last_math == CU_DNN_FMA_MATH,
+           "%s: %d groups, CUDNN_FMA_MATH (no TF32)", cases[i].what, cases[i].d.groups);
+        if (i == 1) {
+            ok(dnn()->last_algo[0] == 1 && dnn()->last_algo[1] == 1 &&
+               dnn()->last_algo[2] == 1, "the algorithms: the first deterministic float one "
+               "within 256 MiB of workspace (%d %d %d)", dnn()->last_algo[0],
+               dnn()->last_algo[1], dnn()->last_algo[2]);
+            ok(dnn()->last_ws >= 64 * 3 + 1024 && dnn()->last_ws >= 256 * 3 + 512,
+               "...with the workspace the largest wants (%zu bytes)", dnn()->last_ws);
+            /* The last batch of an epoch: smaller than the plan's. */
+            conv_case("...batch 1 of a plan for 3", &cases[i].d, plan, 1);
+            long before = drv()->mem_alloc, fwd = dnn()->forward;
+            for (int r = 0; r < 3; r++)
+                conv_case("...again", &cases[i].d, plan, r == 1 ? 2 : 3);
+            ok(drv()->mem_alloc == before && dnn()->forward == fwd + 3,
+               "repeated runs (batches 3, 2, 3) call cuMemAlloc %ld times (0)",
+               drv()->mem_alloc - before);
+            ok(B->conv2d_forward(be->ctx, plan, 4, at(NULL, 0), at(NULL, 0), at(NULL, 0),
+                                 at(NULL, 0)) == DLH_EINVAL,
+               "a batch past the plan's is refused (%s)", dlh_error_get());
+            ok(B->conv2d_backward_weights(be->ctx, plan, 1, at(NULL, 0), at(NULL, 0), 0.5f,
+                                          at(NULL, 0), at(NULL, 0)) == DLH_EINVAL,
+               "beta 0.5 is refused (%s)", dlh_error_get());
+            dlh_buffer *small = upload(NULL, 10);
+            ok(B->conv2d_forward(be->ctx, plan, 1, at(small, 0), at(small, 0), at(NULL, 0),
+                                 at(small, 0)) == DLH_EINVAL,
+               "an x too small for the batch is refused (%s)", dlh_error_get());
+            B->free(be->ctx, small);
+        }
+        B->conv2d_release(be->ctx, plan);
+    }
+    ok(dnn()->descs == 0, "release destroys every descriptor (%ld left)", dnn()->descs);
+    /* Prepared again: the workspace is the instance's, from the pool. */
+    long before = drv()->mem_alloc;
+    void *plan = NULL;
+    B->conv2d_prepare(be->ctx, &cases[1].d, &plan);
+    B->conv2d_release(be->ctx, plan);
+    ok(allocs < before && drv()->mem_alloc == before,
+       "a plan prepared again: no cuMemAlloc (one workspace per instance, from the "
+       "pool)");
+    B->conv2d_release(be->ctx, NULL);
+
+    /* padding = "same" with a 2x2 kernel: one more row and column at the
+       bottom and right, which cuDNN cannot pad. */
+    dlh_conv2d_desc same = conv_desc(2, 3, 6, 6, 2, 2, 1, 1, 0, 0, 1, 1, 4, 1, 1);
+    same.g.oh = same.g.ow = 6;
+    plan = &plan;
+    ok(B->conv2d_prepare(be->ctx, &same, &plan) == DLH_EUNSUPPORTED && plan == NULL,
+       "asymmetric padding (padding = \"same\", 2x2 kernel): DLH_EUNSUPPORTED, so im2col + "
+       "gemm");
+    dlh_conv2d_desc bad = conv_desc(2, 4, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6, 3, 1);
+    ok(B->conv2d_prepare(be->ctx, &bad, &plan) == DLH_EINVAL && plan == NULL,
+       "3 groups of 4 channels: refused (%s)", dlh_error_get());
+    ok(B->conv2d_forward(be->ctx, NULL, 1, at(NULL, 0), at(NULL, 0), at(NULL, 0),
+                         at(NULL, 0)) == DLH_EINVAL, "a run without a plan is refused (%s)",
+       dlh_error_get());
+
+    /* No cuDNN: the primitives decline, with one line saying why. */
+    char none[700];
+    snprintf(none, sizeof none, "%s/none.so", dir);
+    setenv("DLHOST_CUDNN", none, 1);
+    dlh_backend *o = NULL;
+    int rc = open_with("", &o);
+    void *p1 = &p1, *p2 = &p2;
+    capture_begin();
+    int r1 = rc == 0 ? o->ops->conv2d_prepare(o->ctx, &cases[0].d, &p1) : rc;
+    int r2 = rc == 0 ? o->ops->conv2d_prepare(o->ctx, &cases[1].d, &p2) : rc;
+    char *err = capture_end();
+    ok(r1 == DLH_EUNSUPPORTED && r2 == DLH_EUNSUPPORTED && p1 == NULL && p2 == NULL,
+       "no cuDNN: conv2d_prepare returns DLH_EUNSUPPORTED (im2col + gemm)");
+    char want[900];
+    snprintf(want, sizeof want, "dlhost: warning: cuda: no cuDNN (%s: cannot open shared "
+             "object file", none);
+    diag("no cuDNN said: %.*s", (int)strcspn(err, "\n"), err);
+    like(err, want, "...saying why once");
+    like(err, "convolutions use im2col + gemm; install cuDNN 9, or set DLHOST_CUDNN to the "
+         "library\n", "...and what to do");
+    ok(strchr(err, '\n') == strrchr(err, '\n'), "...in one line for two prepares");
+    free(err);
+    dlh_backend_close(o);
+    setenv("DLHOST_CUDNN", getenv("DLHOST_CUBLAS"), 1);
+
+    /* cuDNN there but unusable (cudnnCreate fails, as without a driver). */
+    setenv("FAKE_CUDNN_CREATE_FAILS", "1", 1);
+    rc = open_with("", &o);
+    p1 = &p1;
+    capture_begin();
+    r1 = rc == 0 ? o->ops->conv2d_prepare(o->ctx, &cases[0].d, &p1) : rc;
+    err = capture_end();
+    ok(r1 == DLH_EUNSUPPORTED && p1 == NULL, "cudnnCreate failing: DLH_EUNSUPPORTED too");
+    like(err, "dlhost: warning: cuda: no cuDNN (cudnnCreate: CUDNN_STATUS_NOT_INITIALIZED "
+         "(1001) with ", "...saying so: %.*s", (int)strcspn(err, "\n"), err);
+    free(err);
+    dlh_backend_close(o);
+    unsetenv("FAKE_CUDNN_CREATE_FAILS");
+}
+
 /* `path` is the kernel folder, the cache folder's cuda/. */
 static void set_cache(const char *path)
 {
@@ -472,9 +781,11 @@ int main(void)
         skip_all("the fake CUDA driver is not built (tests/fake_cuda)");
     drv = (const fake_cuda_counters *(*)(void))dlsym(h, "fake_cuda_stats");
     blas = (const fake_cublas_counters *(*)(void))dlsym(h, "fake_cublas_stats");
+    dnn = (const fake_cudnn_counters *(*)(void))dlsym(h, "fake_cudnn_stats");
     fail_over = (void (*)(size_t))dlsym(h, "fake_cuda_fail_alloc_over");
     setenv("DLHOST_CUDA_DRIVER", lib, 1);
     setenv("DLHOST_CUBLAS", lib, 1);
+    setenv("DLHOST_CUDNN", lib, 1);
     tmpdir_make(dir, sizeof dir, NULL, "cuda-backend");
     if (warm != NULL && *warm)
         snprintf(cache, sizeof cache, "%s", warm);
@@ -511,11 +822,14 @@ int main(void)
     test_memory();
     test_gemm();
     test_launches();
+    test_conv2d();
+    ok(dnn()->handles == 1, "one cuDNN handle, made at the first conv2d_prepare");
     dlh_backend_close(be);
     ok(drv()->retained == 0 && drv()->streams == 0 && drv()->modules_live == 0 &&
        drv()->mem_alloc == drv()->mem_free && drv()->host_alloc == drv()->host_free &&
-       blas()->handles == 0, "destroy gives back the context, stream, modules, every "
-       "pooled block, the staging memory and the cuBLAS handle");
+       blas()->handles == 0 && dnn()->handles == 0 && dnn()->descs == 0,
+       "destroy gives back the context, stream, modules, every pooled block, the staging "
+       "memory and the cuBLAS and cuDNN handles");
     if (warm == NULL || !*warm)
         test_disk_cache();
     else

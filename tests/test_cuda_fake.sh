@@ -1,7 +1,8 @@
 #!/bin/sh
-# The cuda backend's host side on the fake driver and cuBLAS of
+# The cuda backend's host side on the fake driver, cuBLAS and cuDNN of
 # tests/fake_cuda/ (KERNELS DO NOT RUN THERE: launches are checked and
-# counted, memory, copies and gemm are real on host memory).  Runs
+# counted, memory, copies, gemm and cuDNN's convolutions are real on host
+# memory).  Runs
 # tests/test_cuda_backend, then the CLI: `--backend cuda` trains a small
 # regression through the real training loop (meaningless numbers), a
 # 3-epoch run calls cuMemAlloc as often as a 1-epoch run (the step loop
@@ -49,7 +50,7 @@ optimizer = { type = "adam"; lr = 0.01; };
 train = { epochs = $e; batch_size = 8; shuffle = true; };
 CFG
     FAKE_CUDA_REPORT=$TAP_TMP/r$e DLHOST_CUDA_DRIVER=$fake DLHOST_CUBLAS=$fake \
-        run_cmd "$dlhost" run e$e.cfg --runs runs$e
+        DLHOST_CUDNN=$fake run_cmd "$dlhost" run e$e.cfg --runs runs$e
     ok "$RC" "a $e-epoch run on the fake driver goes through every step"
     [ "$RC" -eq 0 ] || sed 's/^/# /' "$ERR_FILE"
 done

@@ -1,5 +1,6 @@
-/* The counters of the fake CUDA driver (fake_cuda.c) and fake cuBLAS
- * (fake_cublas.c), for the tests that load them. */
+/* The counters of the fake CUDA driver (fake_cuda.c), fake cuBLAS
+ * (fake_cublas.c) and fake cuDNN (fake_cudnn.c), for the tests that load
+ * them. */
 #ifndef DLHOST_FAKE_CUDA_H
 #define DLHOST_FAKE_CUDA_H
 
@@ -25,5 +26,16 @@ typedef struct fake_cublas_counters {
 } fake_cublas_counters;
 
 const fake_cublas_counters *fake_cublas_stats(void);
+
+typedef struct fake_cudnn_counters {
+    long handles, descs;                /* live */
+    long forward, backward_data, backward_filter, backward_bias, add_tensor;
+    int last_algo[3];                   /* forward, backward data, backward filter */
+    int last_math, last_groups;
+    size_t last_ws;                     /* workspace bytes of the last run */
+    float last_beta;                    /* of the last backward filter */
+} fake_cudnn_counters;
+
+const fake_cudnn_counters *fake_cudnn_stats(void);
 
 #endif

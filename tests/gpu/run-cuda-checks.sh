@@ -6,9 +6,12 @@
 #
 # 1. builds a clean clone of this checkout's committed HEAD (autoreconf,
 #    configure, make);
-# 2. runs the conformance suite (every primitive against cpu) on cuda;
+# 1b. finds cuDNN 9 where the backend looks for it (the conv2d primitives);
+# 2. runs the conformance suite (every primitive against cpu) on cuda, the
+#    conv2d primitives (cuDNN) among them once the suite has them;
 # 3. trains examples/fashion-mnist/mlp.cfg and cnn.cfg on cuda and on cpu
-#    and compares test accuracy (within 0.5 points);
+#    and compares test accuracy (within 0.5 points); the CNN on cuda fails
+#    when it said "no cuDNN";
 # 4. trains the MLP one epoch on each and compares the weights (NMSE <= 1e-7
 #    per tensor);
 # 5. runs bench/compare.sh (cpu, PyTorch, floors) and times the cuda epochs.
@@ -70,6 +73,21 @@ export DLHOST_CACHE_DIR="$work/cache"
 "$b/dlhost" plugins --verbose > "$out/plugins.txt" 2>&1
 grep -A3 '^backend *cuda' "$out/plugins.txt" | tee -a "$summary"
 
+# 1b. cuDNN, looked for where the backend looks (cu_dnn.c): $DLHOST_CUDNN,
+# the toolkit's lib64/ and lib/, the loader's path.  The conv2d primitives
+# run on it; without it they decline and convs use im2col + gemm.
+cuda_dir=${DLHOST_CUDA_DIR:-$(sed -n 's/^CUDA_DIR = //p' "$b/Makefile")}
+cudnn=${DLHOST_CUDNN:-}
+for f in "$cuda_dir/lib64/libcudnn.so.9" "$cuda_dir/lib/libcudnn.so.9" \
+         "$(ldconfig -p 2>/dev/null | sed -n 's/.*libcudnn\.so\.9 .*=> //p' | head -1)"; do
+    [ -n "$cudnn" ] || { [ -n "$f" ] && [ -f "$f" ] && cudnn=$f; }
+done
+if [ -n "$cudnn" ] && [ -f "$cudnn" ]; then
+    pass "cuDNN for the conv2d primitives: $cudnn"
+else
+    fail "no libcudnn.so.9 (toolkit '$cuda_dir', loader path): the conv2d primitives are not checked; install cuDNN 9 or set DLHOST_CUDNN"
+fi
+
 # 2. conformance on cuda
 if (cd "$b" && DLHOST_CONFORMANCE_BACKENDS=cuda ./tests/conformance/test_conformance) \
         > "$out/conformance.log" 2>&1 && ! grep -q '^not ok' "$out/conformance.log" &&
@@ -77,6 +95,11 @@ if (cd "$b" && DLHOST_CONFORMANCE_BACKENDS=cuda ./tests/conformance/test_conform
     pass "conformance suite on cuda ($(grep -c '^ok' "$out/conformance.log") ok)"
 else
     fail "conformance suite on cuda (conformance.log: $(grep -c '^not ok' "$out/conformance.log") not ok)"
+fi
+if grep -q 'conv2d' "$out/conformance.log"; then
+    say "conv2d primitives (cuDNN) in the conformance suite: $(grep -c '^ok.*conv2d' "$out/conformance.log") ok"
+else
+    skip "the conformance suite has no conv2d primitive checks (cuDNN not compared with cpu there)"
 fi
 
 # 3-5 need the data
@@ -103,6 +126,9 @@ for m in mlp cnn; do
         "$b/dlhost" run "$m-$be-${EPOCHS:-}.cfg" --runs "runs-$m-$be" > "$out/$m-$be.log" 2>&1 ||
             fail "$m on $be trains ($m-$be.log)"
         say "$m on $be: $(( $(date +%s) - t0 )) s"
+        if [ "$be" = cuda ] && grep -q 'no cuDNN' "$out/$m-$be.log"; then
+            fail "$m on cuda without cuDNN: $(grep -m1 'no cuDNN' "$out/$m-$be.log")"
+        fi
     done
     a_gpu=$(acc "$m-cuda-${EPOCHS:-}.cfg" "runs-$m-cuda")
     a_cpu=$(acc "$m-cpu-${EPOCHS:-}.cfg" "runs-$m-cpu")

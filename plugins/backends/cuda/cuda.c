@@ -1,6 +1,7 @@
 /* The cuda backend (issue 15): registration, probe, the device listing,
  * instances and describe.  The driver (cuda_driver.c), NVRTC
- * (gpu/gpu_nvrtc.c) and cuBLAS (cu_blas.c) are loaded with dlopen, never
+ * (gpu/gpu_nvrtc.c), cuBLAS (cu_blas.c) and cuDNN (cu_dnn.c; optional:
+ * without it convolutions use im2col + gemm) are loaded with dlopen, never
  * linked, so the plugin loads on every machine.  Probe and create say in
  * one line why the backend cannot be used: no driver ("no CUDA driver
  * (libcuda.so.1 not found)"), the driver's own reason (cuInit's error
@@ -150,6 +151,7 @@ static void cu_destroy(void *ctx)
         c->d->ctx_set_current(c->context);
         if (c->stream != NULL)
             c->d->stream_sync(c->stream);
+        cu_dnn_close(c);
         cu_blas_close(c);
         cu_ew_cache_free(c);
         if (c->module != NULL)
@@ -246,6 +248,11 @@ static const dlh_backend_ops cu_ops = {
     .scatter_add = cu_scatter_add,
     .rand = cu_rand,
     .devices = cu_devices,
+    .conv2d_prepare = cu_conv2d_prepare,
+    .conv2d_release = cu_conv2d_release,
+    .conv2d_forward = cu_conv2d_forward,
+    .conv2d_backward_data = cu_conv2d_backward_data,
+    .conv2d_backward_weights = cu_conv2d_backward_weights,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */
@@ -259,8 +266,8 @@ static int cu_plugin_init(const dlh_host *host, dlh_registrar *reg)
     cu_host = host;
     cu_checks.host = host;
     int rc = reg->add(reg, DLH_KIND_BACKEND, "cuda", &cu_ops,
-                      "NVIDIA GPUs: cuBLAS gemm, NVRTC-built kernels (driver, cuBLAS and "
-                      "NVRTC by dlopen)");
+                      "NVIDIA GPUs: cuBLAS gemm, cuDNN convolutions when present, "
+                      "NVRTC-built kernels (driver, cuBLAS, cuDNN and NVRTC by dlopen)");
     return rc < 0 ? rc : reg->describe(reg, DLH_KIND_BACKEND, "cuda", cu_params);
 }
 

@@ -3,7 +3,8 @@
  * (plugins/backends/gpu/gpu_source.c rendered as CUDA C++) per instance;
  * elementwise programs rendered by gpu_ew.c and compiled with NVRTC once
  * per program text (cu_ew.c), PTX kept in a disk cache (cu_program.c);
- * device memory from a caching pool (cu_mem.c).
+ * device memory from a caching pool (cu_mem.c); convolutions through
+ * cuDNN when it is there (cu_dnn.c, cu_conv.c).
  *
  * Every primitive is queued on the instance's stream and returns; read and
  * sync wait (and gather/scatter_add, which check their indices on the
@@ -43,6 +44,7 @@ struct dlh_buffer {
 
 typedef struct cu_ew_entry cu_ew_entry;
 typedef struct cu_blas cu_blas;
+typedef struct cu_dnn cu_dnn;
 
 typedef struct cu_ctx {
     const dlh_host *host;
@@ -71,6 +73,8 @@ typedef struct cu_ctx {
     void *fn[GPU_K_COUNT];
     cu_ew_entry *ew_cache;
     cu_blas *blas;
+    cu_dnn *dnn;                        /* opened at the first conv2d_prepare */
+    int dnn_failed;                     /* no cuDNN: said once, not tried again */
 } cu_ctx;
 
 extern const dlh_host *cu_host;         /* set by dlh_plugin_init */
@@ -127,6 +131,19 @@ int cu_blas_sgemm(cu_ctx *c, int trans_a, int trans_b, int m, int n, int k, floa
                   cu_ptr a, int lda, long long stride_a, cu_ptr b, int ldb,
                   long long stride_b, float beta, cu_ptr cm, int ldc, long long stride_c,
                   int batch);
+
+/* cu_dnn.c: cuDNN by dlopen, at the first conv2d_prepare (cu_dnn.h). */
+void cu_dnn_close(cu_ctx *c);
+/* "cuDNN 9.19.0" into buf ("cuDNN 0.0.0" when it is not open) */
+void cu_dnn_version(cu_ctx *c, char *buf, size_t size);
+/* cu_conv.c: the conv2d primitives (ABI 1.9) through cuDNN. */
+int cu_conv2d_prepare(void *ctx, const dlh_conv2d_desc *desc, void **plan);
+void cu_conv2d_release(void *ctx, void *plan);
+int cu_conv2d_forward(void *ctx, void *plan, int n, dlh_mem x, dlh_mem w, dlh_mem bias,
+                      dlh_mem y);
+int cu_conv2d_backward_data(void *ctx, void *plan, int n, dlh_mem dy, dlh_mem w, dlh_mem dx);
+int cu_conv2d_backward_weights(void *ctx, void *plan, int n, dlh_mem x, dlh_mem dy,
+                               float beta, dlh_mem dw, dlh_mem db);
 
 /* cu_gemm.c */
 int cu_gemm(void *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
