@@ -105,6 +105,15 @@ static int cu_create(const dlh_host *host, dlh_params *params, void **out)
     int rc;
     if (params != NULL && (rc = host->param_int(params, "device", &def, 0, 1023, &ordinal)) != 0)
         return rc;
+    /* bf16 products are the cpu backend's alone for now (cpu_bf16.c). */
+    static const char *const precisions[] = { "fp32", "bf16", NULL };
+    int precision = 0;
+    if (params != NULL &&
+        (rc = host->param_choice(params, "precision", precisions, 0, &precision)) != 0)
+        return rc;
+    if (precision != 0)
+        return host->param_error(params, "precision", "precision \"bf16\" is not yet on cuda "
+                                 "(the cpu backend has it); use \"fp32\"");
     if (ordinal >= c->d->n_devices) {
         char range[32] = "0";
         if (c->d->n_devices > 1)
@@ -250,6 +259,7 @@ static const dlh_backend_ops cu_ops = {
 
 /* Parameter table (plugin.h): checked by the host against every read. */
 static const dlh_param_doc cu_params[] = {
+    { "precision", DLH_PARAM_CHOICE, "fp32", 0, 0, "fp32|bf16", "gemm operands: fp32 only (bf16 is refused: the cpu backend has it)" },
     { "device", DLH_PARAM_INT, "0", 0, 1023, NULL, "the CUDA device's index (dlhost plugins --verbose lists them)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };
