@@ -96,24 +96,24 @@ static int cu_create(const dlh_host *host, dlh_params *params, void **out)
         return DLH_ENOMEM;
     }
     c->host = host;
-    const char *why;
-    if ((c->d = cu_driver_get(&why)) == NULL) {
-        host->error("cuda: %s", why);
-        return DLH_EDEVICE;
-    }
-    int64_t ordinal = 0, def = 0;
-    int rc;
-    if (params != NULL && (rc = host->param_int(params, "device", &def, 0, 1023, &ordinal)) != 0)
-        return rc;
-    /* bf16 products are the cpu backend's alone for now (cpu_bf16.c). */
+    /* bf16 products are the cpu backend's alone for now (cpu_bf16.c): said
+       before the driver is looked for. */
     static const char *const precisions[] = { "fp32", "bf16", NULL };
-    int precision = 0;
+    int precision = 0, rc;
     if (params != NULL &&
         (rc = host->param_choice(params, "precision", precisions, 0, &precision)) != 0)
         return rc;
     if (precision != 0)
         return host->param_error(params, "precision", "precision \"bf16\" is not yet on cuda "
                                  "(the cpu backend has it); use \"fp32\"");
+    const char *why;
+    if ((c->d = cu_driver_get(&why)) == NULL) {
+        host->error("cuda: %s", why);
+        return DLH_EDEVICE;
+    }
+    int64_t ordinal = 0, def = 0;
+    if (params != NULL && (rc = host->param_int(params, "device", &def, 0, 1023, &ordinal)) != 0)
+        return rc;
     if (ordinal >= c->d->n_devices) {
         char range[32] = "0";
         if (c->d->n_devices > 1)
