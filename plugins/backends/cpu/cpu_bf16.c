@@ -20,16 +20,19 @@
    alpha, beta); a step's shapes repeat, so after the first step every
    product finds its primitive.  Past this many the oldest is dropped. */
 #define BF16_CACHE 64
+/* A matmul's arguments: A, B, C and its scratchpad. */
+#define BF16_ARGS 4
 
 typedef struct bf16_entry {
     int used;
     int m, n, k, trans_a, trans_b, lda, ldb, ldc;
     uint32_t alpha_bits, beta_bits;
     dnnl_primitive_t prim;
-    dnnl_memory_desc_t md_a, md_b, md_c;
-    /* Memory objects per OpenMP thread (three each), made at a thread's
+    dnnl_memory_desc_t md[BF16_ARGS];   /* A, B, C, scratchpad */
+    size_t scratch;                     /* scratchpad bytes */
+    /* Memory objects per OpenMP thread (BF16_ARGS each), made at a thread's
        first use: a thread runs one piece at a time, and set_data_handle
-       points them at that piece's operands. */
+       points them at that piece's operands and the thread's scratchpad. */
     dnnl_memory_t *mem;
 } bf16_entry;
 
@@ -37,6 +40,12 @@ struct cpu_bf16_state {
     dnnl_engine_t engine;
     dnnl_stream_t *streams;         /* one per OpenMP thread, made at first use */
     int slots;                      /* max_threads: the size of streams and mem */
+    /* A scratchpad per OpenMP thread, grown by that thread alone.  oneDNN's
+       own ("library" mode) would be one per primitive in this build, shared
+       by the threads that run the primitive at once: the pieces of one
+       product would race in it (a CNN's weights differed between runs). */
+    void **scratch;
+    size_t *scratch_cap;
     bf16_entry cache[BF16_CACHE];
     int next_evict;
     /* The operands rounded to bf16, packed without row padding.  A grow-once
@@ -64,7 +73,7 @@ uint16_t cpu_bf16_round(float f)
 static void bf16_entry_drop(cpu_bf16_state *s, bf16_entry *e)
 {
     if (e->mem != NULL) {
-        for (int i = 0; i < 3 * s->slots; i++)
+        for (int i = 0; i < BF16_ARGS * s->slots; i++)
             if (e->mem[i] != NULL)
                 dnnl_memory_destroy(e->mem[i]);
         free(e->mem);
@@ -87,6 +96,10 @@ void cpu_bf16_destroy(cpu_ctx *c)
                 dnnl_stream_destroy(s->streams[i]);
         free(s->streams);
     }
+    for (int i = 0; s->scratch != NULL && i < s->slots; i++)
+        free(s->scratch[i]);
+    free(s->scratch);
+    free(s->scratch_cap);
     if (s->engine != NULL)
         dnnl_engine_destroy(s->engine);
     free(s->pa);
@@ -118,7 +131,9 @@ int cpu_bf16_start(cpu_ctx *c, dlh_params *params)
     c->bf16 = s;
     s->slots = c->max_threads;
     s->streams = calloc((size_t)s->slots, sizeof *s->streams);
-    if (s->streams == NULL) {
+    s->scratch = calloc((size_t)s->slots, sizeof *s->scratch);
+    s->scratch_cap = calloc((size_t)s->slots, sizeof *s->scratch_cap);
+    if (s->streams == NULL || s->scratch == NULL || s->scratch_cap == NULL) {
         host->error("cpu: out of memory");
         return DLH_ENOMEM;
     }
@@ -206,11 +221,12 @@ static bf16_entry *bf16_lookup(cpu_bf16_state *s, int trans_a, int trans_b, int 
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    int ok = dnnl_memory_desc_init_by_strides(&e->md_a, 2, da, dnnl_bf16, sa) == 0 &&
-             dnnl_memory_desc_init_by_strides(&e->md_b, 2, db, dnnl_bf16, sb) == 0 &&
-             dnnl_memory_desc_init_by_strides(&e->md_c, 2, dc, dnnl_f32, sc) == 0 &&
-             dnnl_matmul_desc_init(&desc, &e->md_a, &e->md_b, NULL, &e->md_c) == 0 &&
-             dnnl_primitive_attr_create(&attr) == 0;
+    int ok = dnnl_memory_desc_init_by_strides(&e->md[0], 2, da, dnnl_bf16, sa) == 0 &&
+             dnnl_memory_desc_init_by_strides(&e->md[1], 2, db, dnnl_bf16, sb) == 0 &&
+             dnnl_memory_desc_init_by_strides(&e->md[2], 2, dc, dnnl_f32, sc) == 0 &&
+             dnnl_matmul_desc_init(&desc, &e->md[0], &e->md[1], NULL, &e->md[2]) == 0 &&
+             dnnl_primitive_attr_create(&attr) == 0 &&
+             dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == 0;
     if (ok && alpha != 1.0f)
         ok = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha) == 0;
     /* beta: a sum post-op, dst = alpha acc + beta dst; beta 0 overwrites. */
@@ -223,13 +239,19 @@ static bf16_entry *bf16_lookup(cpu_bf16_state *s, int trans_a, int trans_b, int 
         ok = dnnl_primitive_desc_create(&pd, &desc, attr, s->engine, NULL) == 0 &&
              dnnl_primitive_create(&e->prim, pd) == 0;
     omp_set_num_threads(saved);
+    const dnnl_memory_desc_t *smd =
+        ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) : NULL;
+    if (smd != NULL) {
+        e->md[3] = *smd;
+        e->scratch = dnnl_memory_desc_get_size(smd);
+    }
     if (pd != NULL)
         dnnl_primitive_desc_destroy(pd);
     if (ops != NULL)
         dnnl_post_ops_destroy(ops);
     if (attr != NULL)
         dnnl_primitive_attr_destroy(attr);
-    e->mem = ok ? calloc(3 * (size_t)s->slots, sizeof *e->mem) : NULL;
+    e->mem = ok ? calloc(BF16_ARGS * (size_t)s->slots, sizeof *e->mem) : NULL;
     if (!ok || e->mem == NULL) {
         cpu_host->error("cpu gemm (bf16): oneDNN has no matmul for %dx%dx%d "
                         "(trans %d %d)", m, n, k, trans_a, trans_b);
@@ -249,24 +271,35 @@ static int bf16_run(cpu_bf16_state *s, bf16_entry *e, const uint16_t *a, const u
     int slot = omp_get_thread_num();
     if (slot >= s->slots)
         return -1;
-    dnnl_memory_t *mem = e->mem + 3 * slot;
+    dnnl_memory_t *mem = e->mem + BF16_ARGS * slot;
     if (s->streams[slot] == NULL &&
         dnnl_stream_create(&s->streams[slot], s->engine, dnnl_stream_default_flags) != 0)
         return -1;
-    const dnnl_memory_desc_t *md[3] = { &e->md_a, &e->md_b, &e->md_c };
-    for (int i = 0; i < 3; i++)
+    /* This thread's scratchpad, grown to the largest primitive it has run
+       (the first step's). */
+    if (e->scratch > s->scratch_cap[slot]) {
+        void *p = NULL;
+        if (posix_memalign(&p, 64, e->scratch) != 0)
+            return -1;
+        free(s->scratch[slot]);
+        s->scratch[slot] = p;
+        s->scratch_cap[slot] = e->scratch;
+    }
+    int nargs = e->scratch > 0 ? 4 : 3;
+    for (int i = 0; i < nargs; i++)
         if (mem[i] == NULL &&
-            dnnl_memory_create(&mem[i], md[i], s->engine, DNNL_MEMORY_NONE) != 0) {
+            dnnl_memory_create(&mem[i], &e->md[i], s->engine, DNNL_MEMORY_NONE) != 0) {
             mem[i] = NULL;
             return -1;
         }
     if (dnnl_memory_set_data_handle(mem[0], (void *)a) != 0 ||
         dnnl_memory_set_data_handle(mem[1], (void *)b) != 0 ||
-        dnnl_memory_set_data_handle(mem[2], c) != 0)
+        dnnl_memory_set_data_handle(mem[2], c) != 0 ||
+        (nargs == 4 && dnnl_memory_set_data_handle(mem[3], s->scratch[slot]) != 0))
         return -1;
-    dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, mem[0] }, { DNNL_ARG_WEIGHTS, mem[1] },
-                                { DNNL_ARG_DST, mem[2] } };
-    return dnnl_primitive_execute(e->prim, s->streams[slot], 3, args) == 0 ? 0 : -1;
+    dnnl_exec_arg_t args[4] = { { DNNL_ARG_SRC, mem[0] }, { DNNL_ARG_WEIGHTS, mem[1] },
+                                { DNNL_ARG_DST, mem[2] }, { DNNL_ARG_SCRATCHPAD, mem[3] } };
+    return dnnl_primitive_execute(e->prim, s->streams[slot], nargs, args) == 0 ? 0 : -1;
 }
 
 /* One problem on packed bf16 operands, cut as cpu_gemm.c cuts an fp32 one
