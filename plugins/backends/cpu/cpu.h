@@ -79,14 +79,13 @@ int cpu_gemm_pieces(const cpu_ctx *cx, int m, int n, int k);
    not); destroy: frees it (NULL is fine).  gemm: the strided-batched
    product with bf16 operands, k > 0; side_by_side: the problems' outputs are
    disjoint and run whole, in parallel, rather than one after another, each
-   cut into cpu_gemm_pieces.  round: one fp32 to bf16 as the products do. */
+   cut into cpu_gemm_pieces. */
 int cpu_bf16_start(cpu_ctx *c, dlh_params *params);
 void cpu_bf16_destroy(cpu_ctx *c);
 int cpu_bf16_gemm(cpu_ctx *cx, int trans_a, int trans_b, int m, int n, int k, float alpha,
                   const float *a, int lda, int64_t stride_a, const float *b, int ldb,
                   int64_t stride_b, float beta, float *c, int ldc, int64_t stride_c,
                   int batch, int side_by_side);
-uint16_t cpu_bf16_round(float f);
 /* cpu_ew.c */
 int cpu_ew_prepare(void *ctx, const dlh_ew_program *prog, void **kernel);
 void cpu_ew_release(void *ctx, void *kernel);
