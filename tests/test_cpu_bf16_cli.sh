@@ -4,10 +4,10 @@
 # refusal one line with exit status 2: a value that is not a precision; a
 # CPU without native bf16 (DNNL_MAX_CPU_ISA=AVX2 makes oneDNN see one); a
 # build without oneDNN; "bf16" on the opencl and cuda backends, which do not
-# have it yet.
+# have it yet (cuda on tests/fake_cuda's driver where there is no GPU).
 #
 # Environment (set by `make check`): DLHOST_BIN, DLHOST_SRCDIR,
-# DLHOST_PLUGIN_PATH.
+# DLHOST_BUILDDIR, DLHOST_PLUGIN_PATH.
 
 . "${DLHOST_SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
@@ -72,7 +72,14 @@ else
 fi
 run_cmd "$dlhost" plugins
 if grep -q '^backend  *cuda ' "$OUT_FILE"; then
-    run_cmd "$dlhost" run cuda.cfg --set train.epochs=1 --runs runs
+    # Without a GPU, tests/fake_cuda's driver (as tests/test_cuda_fake.sh).
+    fake=${DLHOST_BUILDDIR:-.}/tests/fake_cuda/.libs/fake_cuda.so
+    if [ -f "$fake" ] && [ -z "${DLHOST_CUDA_DRIVER:-}" ]; then
+        DLHOST_CUDA_DRIVER=$fake DLHOST_CUBLAS=$fake run_cmd "$dlhost" run cuda.cfg \
+            --set train.epochs=1 --runs runs
+    else
+        run_cmd "$dlhost" run cuda.cfg --set train.epochs=1 --runs runs
+    fi
     if grep -q "not usable on this machine" "$ERR_FILE"; then
         skip "cuda is not usable here: $(cat "$ERR_FILE")"
     else
