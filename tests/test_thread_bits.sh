@@ -4,9 +4,11 @@
 # and the same metrics, for an MLP whose gemms are large enough to be cut
 # into pieces and a small CNN with batch normalisation (statistics, bias and
 # weight-gradient sums, the loss and the guard's sum of squares all reduce
-# across the batch).  That is what lets backend.adapt change the count in the
-# middle of a run (cpu_adapt.c) without breaking resume's bit-exactness.  And
-# backend.adapt's bad values are refused.
+# across the batch); and the same with backend.precision = "bf16" (each
+# gemm piece one oneDNN matmul planned for one thread).  That is what lets
+# backend.adapt change the count in the middle of a run (cpu_adapt.c)
+# without breaking resume's bit-exactness.  And backend.adapt's bad values
+# are refused.
 #
 # Environment (set by `make check`): DLHOST_BIN, DLHOST_SRCDIR,
 # DLHOST_PLUGIN_PATH.
@@ -75,24 +77,43 @@ metrics() {
     cut -d, -f1-6 "$1/metrics.csv"
 }
 
-for model in mlp cnn; do
-    for t in 1 2 3; do
-        run_cmd "$dlhost" run "$model.cfg" --runs "t$t" --set "backend.threads=$t"
-        is "$RC" 0 "$model: trains with backend.threads = $t"
-    done
-    for t in 2 3; do
-        same=0
-        for f in t1/"$model"/*.safetensors; do
-            cmp -s "$f" "t$t/$model/${f##*/}" || same=1
+# Both models with threads 1, 2, 3; $1: "" (fp32) or "bf16"
+# (backend.precision, whose gemms take bf16 operands through oneDNN).
+same_bits() {
+    p=$1
+    for model in mlp cnn; do
+        for t in 1 2 3; do
+            run_cmd "$dlhost" run "$model.cfg" --runs "t$t$p" --set "backend.threads=$t" \
+                ${p:+--set "backend.precision=\"$p\""}
+            is "$RC" 0 "$model${p:+ $p}: trains with backend.threads = $t"
         done
-        [ -e t1/"$model"/last.safetensors ] || same=1
-        ok $same "$model: threads = $t writes the bytes of threads = 1 (checkpoints)"
-        metrics "t1/$model" >m1.csv
-        metrics "t$t/$model" >m$t.csv
-        cmp -s m1.csv "m$t.csv"
-        ok $? "$model: threads = $t gives the metrics of threads = 1"
+        for t in 2 3; do
+            same=0
+            for f in t1$p/"$model"/*.safetensors; do
+                cmp -s "$f" "t$t$p/$model/${f##*/}" || same=1
+            done
+            [ -e t1$p/"$model"/last.safetensors ] || same=1
+            ok $same "$model${p:+ $p}: threads = $t writes the bytes of threads = 1 (checkpoints)"
+            metrics "t1$p/$model" >m1.csv
+            metrics "t$t$p/$model" >m$t.csv
+            cmp -s m1.csv "m$t.csv"
+            ok $? "$model${p:+ $p}: threads = $t gives the metrics of threads = 1"
+        done
     done
-done
+}
+same_bits ""
+# The same with bf16 products, where this build and CPU have them.
+sed 's/adapt = false;/adapt = false; precision = "bf16";/' mlp.cfg >probe.cfg
+run_cmd "$dlhost" run probe.cfg --runs probe --set train.epochs=1
+if [ "$RC" -eq 0 ]; then
+    same_bits bf16
+    cmp -s t1/mlp/last.safetensors t1bf16/mlp/last.safetensors
+    ok $((!$?)) "mlp: bf16 trains other weights than fp32 (its products are bf16)"
+elif grep -Eq "built without|native bf16" "$ERR_FILE"; then
+    skip "precision = \"bf16\": $(cat "$ERR_FILE")"
+else
+    ok 1 "precision = \"bf16\" trains: $(cat "$ERR_FILE")"
+fi
 
 # The default (adapt = true) trains to the same bytes as well: the count it
 # picks does not show in the numbers.

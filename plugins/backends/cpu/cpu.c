@@ -58,6 +58,25 @@ static int cpu_create(const dlh_host *host, dlh_params *params, void **out)
             return rc;
     }
     c->adapt = adapt;
+    /* precision: fp32, or bf16 products (cpu_bf16.c) */
+    static const char *const precisions[] = { "fp32", "bf16", NULL };
+    int precision = 0;
+    if (params != NULL) {
+        int rc = host->param_choice(params, "precision", precisions, 0, &precision);
+        if (rc != 0)
+            return rc;
+    }
+    if (precision == 1) {
+#ifdef HAVE_DNNL
+        int rc = cpu_bf16_start(c, params);
+        if (rc != 0)
+            return rc;
+#else
+        return host->param_error(params, "precision", "precision \"bf16\" needs oneDNN, "
+                                 "and this dlhost was built without it (install "
+                                 "libdnnl-dev and configure again)");
+#endif
+    }
     cpu_adapt_start(c);
     /* One thread pool: OpenMP's threads split the gemms (cpu_gemm.c), and
        each block is a single-threaded OpenBLAS call. */
@@ -67,6 +86,10 @@ static int cpu_create(const dlh_host *host, dlh_params *params, void **out)
 
 static void cpu_destroy(void *ctx)
 {
+#ifdef HAVE_DNNL
+    if (ctx != NULL)
+        cpu_bf16_destroy(ctx);
+#endif
     free(ctx);
 }
 
@@ -96,9 +119,10 @@ static int cpu_describe(void *ctx, char *buf, size_t size)
                                                      ? "passive" : "active");
     else if (c->max_threads > 1 && spin && *spin)
         snprintf(wait, sizeof wait, ", spin %.16s", spin);
-    snprintf(buf, size, "%.*s, %s, %d thread%s%s", len, cfg != NULL ? cfg : "",
+    snprintf(buf, size, "%.*s, %s, %d thread%s%s%s", len, cfg != NULL ? cfg : "",
              core != NULL ? core : "unknown core", c->max_threads,
-             c->max_threads == 1 ? "" : "s", wait);
+             c->max_threads == 1 ? "" : "s", wait,
+             cpu_bf16(c) ? ", bf16 gemm (oneDNN matmul)" : "");
     return 0;
 }
 
@@ -261,6 +285,7 @@ static const dlh_backend_ops cpu_ops = {
 static const dlh_param_doc cpu_params[] = {
     { "threads", DLH_PARAM_INT, "", 1, 1024, NULL, "OpenMP threads; unset: the CPU count (at most 1024)" },
     { "adapt", DLH_PARAM_BOOL, "true", 0, 0, NULL, "size the team (at most threads) to the cores other processes leave" },
+    { "precision", DLH_PARAM_CHOICE, "fp32", 0, 0, "fp32|bf16", "gemm operands: fp32, or bf16 rounded from the fp32 weights, accumulating in fp32 (oneDNN, a CPU with avx512_bf16 or AMX)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };
 

@@ -16,6 +16,9 @@ struct dlh_buffer {
     size_t bytes;
 };
 
+/* precision = "bf16": oneDNN's matmul state (cpu_bf16.c). */
+typedef struct cpu_bf16_state cpu_bf16_state;
+
 typedef struct cpu_ctx {
     const dlh_host *host;
     int threads;            /* OpenMP threads now: max_threads or fewer (cpu_adapt.c) */
@@ -26,6 +29,7 @@ typedef struct cpu_ctx {
        machine's busy and total jiffies (/proc/stat). */
     double adapt_wall, adapt_own;
     unsigned long long adapt_busy, adapt_total;
+    cpu_bf16_state *bf16;   /* precision = "bf16", else NULL (fp32) */
 } cpu_ctx;
 
 extern const dlh_host *cpu_host;   /* set by dlh_plugin_init */
@@ -48,6 +52,15 @@ static inline int32_t *cpu_i32(dlh_mem m)
 /* The most pieces a gemm is cut into (cpu_gemm.c). */
 #define CPU_MAX_PANELS 16
 
+/* 1 when the backend runs precision = "bf16": its products take bf16
+   operands (rounded to nearest even) and accumulate in fp32.  cpu_gemm and
+   cpu_gemm_batched honour it; a convolution that does not go through them
+   may ask here to do the same. */
+static inline int cpu_bf16(const cpu_ctx *c)
+{
+    return c->bf16 != NULL;
+}
+
 /* cpu_adapt.c */
 void cpu_adapt_start(cpu_ctx *c);
 void cpu_adapt(cpu_ctx *c);
@@ -58,6 +71,21 @@ int cpu_gemm_batched(void *ctx, int trans_a, int trans_b, int m, int n, int k,
                      float alpha, dlh_mem a, int lda, int64_t stride_a, dlh_mem b,
                      int ldb, int64_t stride_b, float beta, dlh_mem c, int ldc,
                      int64_t stride_c, int batch);
+/* The pieces a gemm of m x n x k is cut into, from the shape and the
+   machine alone (never the thread count, so the bits do not change with it). */
+int cpu_gemm_pieces(const cpu_ctx *cx, int m, int n, int k);
+/* cpu_bf16.c, built with oneDNN (HAVE_DNNL) only.  start: checks that the
+   CPU has native bf16 and sets c->bf16 (a config error at `precision` when
+   not); destroy: frees it (NULL is fine).  gemm: the strided-batched
+   product with bf16 operands, k > 0; side_by_side: the problems' outputs are
+   disjoint and run whole, in parallel, rather than one after another, each
+   cut into cpu_gemm_pieces. */
+int cpu_bf16_start(cpu_ctx *c, dlh_params *params);
+void cpu_bf16_destroy(cpu_ctx *c);
+int cpu_bf16_gemm(cpu_ctx *cx, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                  const float *a, int lda, int64_t stride_a, const float *b, int ldb,
+                  int64_t stride_b, float beta, float *c, int ldc, int64_t stride_c,
+                  int batch, int side_by_side);
 /* cpu_ew.c */
 int cpu_ew_prepare(void *ctx, const dlh_ew_program *prog, void **kernel);
 void cpu_ew_release(void *ctx, void *kernel);

@@ -1,4 +1,8 @@
 /* gemm and strided-batched gemm through OpenBLAS's row-major cblas_sgemm. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+
 #include <cblas.h>
 
 #include "cpu.h"
@@ -57,7 +61,7 @@ static void gemm_one(int trans_a, int trans_b, int m, int n, int k, float alpha,
    small-matrix path sum in another order; on the MLP's shapes, 128x512x784
    cut in two differs from the whole in 1814 of 65536 elements), so cutting
    by the thread count made threads = 1 and 2 train different weights. */
-static int gemm_pieces(const cpu_ctx *cx, int m, int n, int k)
+int cpu_gemm_pieces(const cpu_ctx *cx, int m, int n, int k)
 {
     double mnk = (double)m * (double)n * (double)k;
     if (cx->panels < 2 || mnk < GEMM_SPLIT_MNK || k == 0)
@@ -78,7 +82,7 @@ static void gemm_split(const cpu_ctx *cx, int trans_a, int trans_b, int m, int n
                        float alpha, const float *a, int lda, const float *b, int ldb,
                        float beta, float *c, int ldc)
 {
-    int parts = gemm_pieces(cx, m, n, k);
+    int parts = cpu_gemm_pieces(cx, m, n, k);
     if (parts < 2) {
         gemm_one(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
@@ -111,7 +115,13 @@ int cpu_gemm(void *ctx, int trans_a, int trans_b, int m, int n, int k, float alp
     int rc = bchk_gemm(&cpu_checks, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
     if (rc != 0 || m == 0 || n == 0)
         return rc;
-    cpu_adapt(ctx);
+    cpu_ctx *cx = ctx;
+    cpu_adapt(cx);
+#ifdef HAVE_DNNL
+    if (cx->bf16 != NULL && k > 0)
+        return cpu_bf16_gemm(cx, trans_a, trans_b, m, n, k, alpha, cpu_f32(a), lda, 0,
+                             cpu_f32(b), ldb, 0, beta, cpu_f32(c), ldc, 0, 1, 0);
+#endif
     gemm_single_threaded();
     gemm_split(ctx, trans_a, trans_b, m, n, k, alpha, k ? cpu_f32(a) : NULL, lda,
                k ? cpu_f32(b) : NULL, ldb, beta, cpu_f32(c), ldc);
@@ -141,8 +151,13 @@ int cpu_gemm_batched(void *ctx, int trans_a, int trans_b, int m, int n, int k,
     double mnk = (double)m * (double)n * (double)k;
     int disjoint = stride_c > 0 && (size_t)stride_c >= ec;
     int side_by_side = batch > 1 && disjoint &&
-                       (batch >= 2 * cx->panels || gemm_pieces(cx, m, n, k) < 2);
+                       (batch >= 2 * cx->panels || cpu_gemm_pieces(cx, m, n, k) < 2);
     int threads = cx->threads > 1 && mnk * batch >= 4.0 * CPU_PAR_MIN ? cx->threads : 1;
+#ifdef HAVE_DNNL
+    if (cx->bf16 != NULL && k > 0)
+        return cpu_bf16_gemm(cx, trans_a, trans_b, m, n, k, alpha, pa, lda, stride_a, pb,
+                             ldb, stride_b, beta, pc, ldc, stride_c, batch, side_by_side);
+#endif
     if (side_by_side) {
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
         for (int i = 0; i < batch; i++)

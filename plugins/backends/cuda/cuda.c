@@ -97,13 +97,22 @@ static int cu_create(const dlh_host *host, dlh_params *params, void **out)
         return DLH_ENOMEM;
     }
     c->host = host;
+    /* bf16 products are the cpu backend's alone for now (cpu_bf16.c): said
+       before the driver is looked for. */
+    static const char *const precisions[] = { "fp32", "bf16", NULL };
+    int precision = 0, rc;
+    if (params != NULL &&
+        (rc = host->param_choice(params, "precision", precisions, 0, &precision)) != 0)
+        return rc;
+    if (precision != 0)
+        return host->param_error(params, "precision", "precision \"bf16\" is not yet on cuda "
+                                 "(the cpu backend has it); use \"fp32\"");
     const char *why;
     if ((c->d = cu_driver_get(&why)) == NULL) {
         host->error("cuda: %s", why);
         return DLH_EDEVICE;
     }
     int64_t ordinal = 0, def = 0;
-    int rc;
     if (params != NULL && (rc = host->param_int(params, "device", &def, 0, 1023, &ordinal)) != 0)
         return rc;
     if (ordinal >= c->d->n_devices) {
@@ -257,6 +266,7 @@ static const dlh_backend_ops cu_ops = {
 
 /* Parameter table (plugin.h): checked by the host against every read. */
 static const dlh_param_doc cu_params[] = {
+    { "precision", DLH_PARAM_CHOICE, "fp32", 0, 0, "fp32|bf16", "gemm operands: fp32 only (bf16 is refused: the cpu backend has it)" },
     { "device", DLH_PARAM_INT, "0", 0, 1023, NULL, "the CUDA device's index (dlhost plugins --verbose lists them)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };

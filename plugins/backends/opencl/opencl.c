@@ -108,6 +108,15 @@ static int ocl_create(const dlh_host *host, dlh_params *params, void **out)
     if (params != NULL &&
         (rc = host->param_string(params, "build_options", "", &user)) != 0)
         return rc;
+    /* bf16 products are the cpu backend's alone for now (cpu_bf16.c). */
+    static const char *const precisions[] = { "fp32", "bf16", NULL };
+    int precision = 0;
+    if (params != NULL &&
+        (rc = host->param_choice(params, "precision", precisions, 0, &precision)) != 0)
+        return rc;
+    if (precision != 0)
+        return host->param_error(params, "precision", "precision \"bf16\" is not yet on opencl "
+                                 "(the cpu backend has it); use \"fp32\"");
     if ((rc = ocl_select(host, params, &c->platform, &c->device)) != 0 ||
         (rc = device_info(c)) != 0 || (rc = make_options(c, user)) != 0)
         return rc;
@@ -201,6 +210,7 @@ static const dlh_backend_ops ocl_ops = {
 /* Parameter table (plugin.h): checked by the host against every read
    (platform and device by ocl_device.c's param_pick). */
 static const dlh_param_doc ocl_params[] = {
+    { "precision", DLH_PARAM_CHOICE, "fp32", 0, 0, "fp32|bf16", "gemm operands: fp32 only (bf16 is refused: the cpu backend has it)" },
     { "build_options", DLH_PARAM_STRING, "", 0, 0, NULL, "extra options for the OpenCL C compiler (clBuildProgram), after dlhost's own" },
     { "platform", DLH_PARAM_OTHER, "", 0, 0, NULL, "the platform: an index (0, 1, ...) or a substring of its name; unset: the default device's" },
     { "device", DLH_PARAM_OTHER, "", 0, 0, NULL, "the device: an index within the platform or a substring of its name; unset: the first GPU, else the first device" },
