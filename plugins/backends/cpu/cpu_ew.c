@@ -6,10 +6,12 @@
  * array itself when it is contiguous and full length, a gathered block when
  * it broadcasts, or a register buffer) and a scalar operand is a plain float
  * argument.  Instructions whose operands are all scalars (1 - b1, lr / bc1)
- * run once per call instead of once per element, and a MUL feeding the next
- * MULADD becomes one a*s + b*t loop.  cpu_ew_run then walks the n elements
- * in blocks small enough that every operand's block stays in L1, running
- * every instruction over the block, blocks shared out over OpenMP threads.
+ * run once per call instead of once per element, a MUL feeding the next
+ * MULADD becomes one a*s + b*t loop, and Adam's whole update (torch's
+ * defaults) one loop over its four arrays (ew_fuse_adam).  cpu_ew_run then
+ * walks the n elements in blocks small enough that every operand's block
+ * stays in L1, running every instruction over the block, blocks shared out
+ * over OpenMP threads.
  * The loops carry `GCC ivdep`: an instruction only ever reads element i of
  * an operand before writing element i of its destination, so the
  * destination may be one of its sources (p = p - lr*m) but nothing overlaps
