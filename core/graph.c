@@ -463,6 +463,12 @@ int dlh_graph_forward(dlh_graph *g, int64_t batch, int training, int64_t step,
 
 int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed)
 {
+    return dlh_graph_backward_with(g, batch, step, seed, NULL, NULL);
+}
+
+int dlh_graph_backward_with(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed,
+                            dlh_graph_layer_done done, void *done_ctx)
+{
     int rc;
     for (int i = g->n - 1; i >= 0; i--) {
         graph_node *nd = &g->nodes[i];
@@ -521,6 +527,8 @@ int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed)
         }
         if (g->time_bwd)
             g->time_bwd[i] += dlh_graph_mark(g) - t0;
+        if (done && nd->layer->n_params > 0 && (rc = done(done_ctx, nd->layer)))
+            return rc;
     }
     return 0;
 }

@@ -104,6 +104,14 @@ int dlh_graph_forward(dlh_graph *g, int64_t batch, int training, int64_t step,
 /* Zeroes every parameter gradient, then back-propagates the output gradient
    (which the loss has written) through every node in reverse order. */
 int dlh_graph_backward(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed);
+/* Called by dlh_graph_backward_with after a node's backward, with its layer:
+   that layer's parameter gradients are final then (a layer is one node),
+   and still in cache.  A non-zero return stops backward with that code. */
+typedef int (*dlh_graph_layer_done)(void *ctx, const dlh_layer_inst *layer);
+/* dlh_graph_backward, calling done(ctx, layer) after each layer that ran
+   backward (done NULL: none). */
+int dlh_graph_backward_with(dlh_graph *g, int64_t batch, int64_t step, uint64_t seed,
+                            dlh_graph_layer_done done, void *ctx);
 
 /* Parameter tensors of the whole model. */
 int dlh_graph_param_count(const dlh_graph *g);

@@ -725,46 +725,82 @@ static int optim_reduce_abs(dlh_experiment *e, const dlh_tensor *x, double p,
     return rc ? rc : optim_reduce_scratch(e, n, op, at);
 }
 
+/* Slot k's part of dlh_optim_gradients: the penalties' gradient into its
+   gradient and its sums into opt_sums, on the device. */
+static int optim_guard_slot(dlh_experiment *e, int k)
+{
+    int n = e->n_param_tensors, rc;
+    int pnorm = e->clip.norm > 0.0 && e->clip.norm_type != 2.0;
+    const dlh_param_slot *sl = &e->slots[k];
+    const dlh_opt_group *g = &e->groups[sl->group];
+    const dlh_tensor *w = &sl->t->value, *gr = &sl->t->grad;
+    size_t m = (size_t)dlh_tensor_numel(w);
+    if (g->l1 > 0.0 || g->l2 > 0.0) {
+        /* One pass over w adds the penalties' gradient and, with L1,
+           leaves |w| in the scratch; the values are those at the weights
+           the gradient belongs to (the pass leaves w as it is).  The L2
+           value is the backend's own sum of squares of w (a sum of float
+           squares would round differently). */
+        int l1 = g->l1 > 0.0;
+        dlh_ew_arg args[3] = { dlh_ew_full(w->mem, m), dlh_ew_full(gr->mem, m),
+                               dlh_ew_full(e->opt_scratch.mem, m) };
+        float sc[2] = { (float)g->l1, (float)(2.0 * g->l2) };
+        if ((rc = dlh_ew_run(e->opt_k[l1 ? K_PENALTY_ABS : K_PENALTY], m, args, sc)) ||
+            (l1 && (rc = optim_reduce_scratch(e, m, DLH_REDUCE_SUM, 2 * (size_t)n + k))) ||
+            (g->l2 > 0.0 && (rc = optim_reduce(e, DLH_REDUCE_SUMSQ, w, 3 * (size_t)n + k))))
+            return rc;
+    }
+    if ((rc = optim_reduce(e, DLH_REDUCE_SUMSQ, gr, (size_t)k)))
+        return rc;
+    if (pnorm && (rc = optim_reduce_abs(e, gr, e->clip.norm_type,
+                                        isinf(e->clip.norm_type) ? DLH_REDUCE_MAX
+                                                                 : DLH_REDUCE_SUM,
+                                        (size_t)n + k)))
+        return rc;
+    return 0;
+}
+
+void dlh_optim_guard_begin(dlh_experiment *e)
+{
+    for (int k = 0; k < e->n_param_tensors; k++)
+        e->slots[k].guarded = 0;
+}
+
+int dlh_optim_guard_layer(dlh_experiment *e, const dlh_layer_inst *layer)
+{
+    for (int k = 0; k < e->n_param_tensors; k++) {
+        dlh_param_slot *sl = &e->slots[k];
+        if (sl->layer != layer || sl->guarded || !e->groups[sl->group].trainable)
+            continue;
+        int rc = optim_guard_slot(e, k);
+        if (rc)
+            return rc;
+        sl->guarded = 1;
+    }
+    return 0;
+}
+
 int dlh_optim_gradients(dlh_experiment *e, double *penalty, int *bad)
 {
-    int n = e->n_param_tensors, rc, with_penalty = 0;
+    int n = e->n_param_tensors, rc = 0, with_penalty = 0;
     int pnorm = e->clip.norm > 0.0 && e->clip.norm_type != 2.0;
     *penalty = 0.0;
     *bad = -1;
     if (n == 0)
         return 0;
+    /* Tensors whose layer's backward did not do their part do it now;
+       every mark is cleared for the next evaluation (a closure's). */
     for (int k = 0; k < n; k++) {
         dlh_param_slot *sl = &e->slots[k];
         const dlh_opt_group *g = &e->groups[sl->group];
-        if (!g->trainable)
-            continue;
-        const dlh_tensor *w = &sl->t->value, *gr = &sl->t->grad;
-        size_t m = (size_t)dlh_tensor_numel(w);
-        if (g->l1 > 0.0 || g->l2 > 0.0) {
+        if (g->trainable && (g->l1 > 0.0 || g->l2 > 0.0))
             with_penalty = 1;
-            /* One pass over w adds the penalties' gradient and, with L1,
-               leaves |w| in the scratch; the values are those at the
-               weights the gradient belongs to (the pass leaves w as it
-               is).  The L2 value is the backend's own sum of squares of w
-               (a sum of float squares would round differently). */
-            int l1 = g->l1 > 0.0;
-            dlh_ew_arg args[3] = { dlh_ew_full(w->mem, m), dlh_ew_full(gr->mem, m),
-                                   dlh_ew_full(e->opt_scratch.mem, m) };
-            float sc[2] = { (float)g->l1, (float)(2.0 * g->l2) };
-            if ((rc = dlh_ew_run(e->opt_k[l1 ? K_PENALTY_ABS : K_PENALTY], m, args, sc)) ||
-                (l1 && (rc = optim_reduce_scratch(e, m, DLH_REDUCE_SUM, 2 * (size_t)n + k))) ||
-                (g->l2 > 0.0 &&
-                 (rc = optim_reduce(e, DLH_REDUCE_SUMSQ, w, 3 * (size_t)n + k))))
-                return rc;
-        }
-        if ((rc = optim_reduce(e, DLH_REDUCE_SUMSQ, gr, (size_t)k)))
-            return rc;
-        if (pnorm && (rc = optim_reduce_abs(e, gr, e->clip.norm_type,
-                                            isinf(e->clip.norm_type) ? DLH_REDUCE_MAX
-                                                                     : DLH_REDUCE_SUM,
-                                            (size_t)n + k)))
-            return rc;
+        if (rc == 0 && g->trainable && !sl->guarded)
+            rc = optim_guard_slot(e, k);
+        sl->guarded = 0;
     }
+    if (rc)
+        return rc;
     /* One read for everything of this step. */
     size_t count = (size_t)(with_penalty ? 4 : pnorm ? 2 : 1) * (size_t)n;
     const dlh_backend *be = e->backend;

@@ -64,6 +64,8 @@ typedef struct dlh_param_slot {
                                        checkpoints (views into one buffer) */
     double lr_scale;                /* optimizer.lr_decay_by_depth ^ depth of its
                                        layer (1 without): times the group's lr */
+    int guarded;                    /* dlh_optim_guard_layer did its gradient's part
+                                       of dlh_optim_gradients this step */
 } dlh_param_slot;
 
 /* Clipping of the whole gradient before the update; 0 = off. */
@@ -103,6 +105,15 @@ int dlh_optim_lrs(struct dlh_experiment *e, int64_t epoch, int64_t step,
    all of it.  *penalty: the penalties' value at the weights before the
    update; *bad: the first slot whose gradient is non-finite, or -1. */
 int dlh_optim_gradients(struct dlh_experiment *e, double *penalty, int *bad);
+/* The per-tensor part of dlh_optim_gradients (the penalties' gradient, the
+   sums of squares and p-norms, left on the device) for the trainable
+   tensors of `layer`, run by the training step right after the layer's
+   backward while its gradients are in cache: the same operations on the
+   same values, so the same bits.  dlh_optim_gradients then only reads the
+   sums of those tensors.  dlh_optim_guard_begin forgets what an earlier,
+   unfinished step did; call it before the backward. */
+void dlh_optim_guard_begin(struct dlh_experiment *e);
+int dlh_optim_guard_layer(struct dlh_experiment *e, const dlh_layer_inst *layer);
 /* The total gradient norm of the trainable slots after dlh_optim_gradients,
    of order norm_type when clip_norm is on, else 2. */
 double dlh_optim_grad_norm(const struct dlh_experiment *e);

@@ -786,6 +786,20 @@ static void run_sanity(run_state *r, float loss)
                 e->n_classes, expect);
 }
 
+/* dlh_graph_layer_done of the training step: the layer's part of the
+   gradient guard, timed as the guard. */
+static int run_guard_layer(void *ctx, const dlh_layer_inst *layer)
+{
+    run_state *r = ctx;
+    double t = r->prof ? dlh_profile_mark(r->prof) : 0.0;
+    int rc = dlh_optim_guard_layer(r->e, layer);
+    if (r->prof)
+        dlh_profile_add(r->prof, DLH_PROF_GUARD, t);
+    if (rc)
+        dlh_error_prefix("layer '%s': gradient guard: ", layer->name);
+    return rc;
+}
+
 /* One pass over the training samples. */
 static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *accuracy,
                      double *last_lr)
@@ -875,7 +889,10 @@ static int run_epoch(run_state *r, int64_t epoch, double *mean_loss, double *acc
             goto fail;
         if (pf)
             tp = dlh_profile_add(pf, DLH_PROF_LOSS, tp);
-        if ((rc = dlh_graph_backward(r->g, b, r->step, e->seed)))
+        /* Each layer's share of the guard runs right after its backward,
+           while its gradients are in cache (dlh_optim_guard_layer). */
+        dlh_optim_guard_begin(e);
+        if ((rc = dlh_graph_backward_with(r->g, b, r->step, e->seed, run_guard_layer, r)))
             goto fail;
         if (pf)
             tp = dlh_profile_mark(pf);

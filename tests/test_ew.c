@@ -841,6 +841,53 @@ static void test_adam(int pass)
     }
 }
 
+/* plugins/optimizers/adam.c's program with torch's defaults, which the cpu
+   runner runs as one loop (ew_fuse_adam), gives the bits of the same
+   program run instruction by instruction (one more output, e = g, keeps it
+   from being fused): over sizes around a block and the parallel threshold,
+   and with g broadcast from a short array. */
+static void test_adam_fused(void)
+{
+    static const char *fused = "in g; inout p, m, v; scalar step, b1, b1c, b2, b2c, bc2s, eps;\n"
+                               "d = g;\n"
+                               "m = b1*m + b1c*d;\n"
+                               "v = b2*v + b2c*(d*d);\n"
+                               "p = p - step*(m/(sqrt(v)/bc2s + eps));\n";
+    static const char *split = "in g; inout p, m, v; out e;\n"
+                               "scalar step, b1, b1c, b2, b2c, bc2s, eps;\n"
+                               "d = g;\n"
+                               "m = b1*m + b1c*d;\n"
+                               "v = b2*v + b2c*(d*d);\n"
+                               "p = p - step*(m/(sqrt(v)/bc2s + eps));\n"
+                               "e = g;\n";
+    const float s[7] = { 1e-3f / 0.19f, 0.9f, 0.1f, 0.999f, 0.001f, 0.0447101778f, 1e-8f };
+    static const size_t sizes[] = { 1, 127, 128, 129, 4097, 100003 };
+    for (size_t t = 0; t <= sizeof sizes / sizeof sizes[0]; t++) {
+        int bcast = t == sizeof sizes / sizeof sizes[0];
+        size_t n = bcast ? 1000 : sizes[t], ng = bcast ? 7 : n;
+        float *buf = malloc((8 * n + ng) * sizeof *buf);
+        float *p = buf, *m = buf + n, *v = buf + 2 * n;
+        float *p2 = buf + 3 * n, *m2 = buf + 4 * n, *v2 = buf + 5 * n, *e = buf + 6 * n;
+        float *g = buf + 8 * n;
+        for (size_t i = 0; i < ng; i++)
+            g[i] = rnd(-1, 1);
+        for (size_t i = 0; i < n; i++) {
+            p[i] = p2[i] = rnd(-1, 1);
+            m[i] = m2[i] = rnd(-0.1f, 0.1f);
+            v[i] = v2[i] = i % 17 ? rnd(0, 0.01f) : 0.0f;
+        }
+        const size_t len4[4] = { ng, n, n, n }, len5[5] = { ng, n, n, n, n };
+        float *d1[4] = { g, p, m, v }, *d2[5] = { g, p2, m2, v2, e };
+        int rc = ew_exec(fused, n, d1, len4, NULL, s);
+        int rc2 = ew_exec(split, n, d2, len5, NULL, s);
+        ok(rc == 0 && rc2 == 0 && memcmp(p, p2, n * sizeof *p) == 0 &&
+           memcmp(m, m2, n * sizeof *m) == 0 && memcmp(v, v2, n * sizeof *v) == 0,
+           "Adam's fused loop over n = %zu%s: the bits of the separate instructions", n,
+           bcast ? ", g broadcast from 7 floats" : "");
+        free(buf);
+    }
+}
+
 /* Instructions of `src` with opcode `op`, or -1 when it does not compile. */
 static int count_op(const char *src, int op)
 {
@@ -1052,6 +1099,7 @@ int main(void)
         test_scalars();
         test_broadcast();
         test_adam(pass);
+        test_adam_fused();
     }
     test_portable_normal();
     test_copies();
