@@ -169,9 +169,9 @@ static int ocl_describe(void *ctx, char *buf, size_t size)
         ocl_host->error("opencl describe: no output buffer");
         return DLH_EINVAL;
     }
-    snprintf(buf, size, "%sCLBlast %d.%d.%d, %s (%s, %u compute unit%s), %s %s",
-             c->tiled_gemm ? "tiled gemm, " : "", CLBLAST_VERSION_MAJOR,
-             CLBLAST_VERSION_MINOR, CLBLAST_VERSION_PATCH,
+    snprintf(buf, size, "CLBlast %d.%d.%d%s, %s (%s, %u compute unit%s), %s %s",
+             CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR, CLBLAST_VERSION_PATCH,
+             c->tiled_gemm ? " (gemm: dlhost's tiled kernels)" : "",
              c->device_name, ocl_type_name(c->type), c->units, c->units == 1 ? "" : "s",
              c->platform_name, c->driver);
     return 0;
