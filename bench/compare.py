@@ -19,9 +19,10 @@ printed, because the bench would then be measuring itself
 (bench/README.md).  `compare.py --check-figures TUNED PLAIN` applies that
 rule to two given figures (exit 1 when it refuses).
 
-Then, when the opencl backend is built, the MLP on it for two epochs, once
-with an empty PoCL kernel cache and once warm: its samples/s beside the cpu
-backend's, and the one-time kernel build cost (--no-opencl skips this).
+Then, when the opencl backend is built, each model on it for two epochs,
+once with an empty PoCL kernel cache and once warm: its samples/s beside
+the cpu backend's, and the one-time kernel build cost (--no-opencl skips
+this; --opencl-gemm clblast measures CLBlast's gemm on a CPU device).
 
 Nothing here is a test: it prints figures and ratios against the targets of
 issue 3 and always exits 0 unless it cannot run at all.
@@ -167,36 +168,39 @@ def fmt(x, unit=""):
     return "-" if x is None else f"{x:,.0f}{unit}"
 
 
-def opencl_mlp(dlhost, env, work, cfg, cpu_speeds):
-    """The MLP for 2 epochs on the opencl backend, twice: first with an empty
-    PoCL kernel cache (POCL_CACHE_DIR), then with the cache it filled.  The
-    difference of the two wall times is the one-time kernel build cost (our
-    kernels and CLBlast's); epoch 2 of the warm run is the speed."""
+def opencl_model(name, dlhost, env, work, cfg, cpu_speeds, gemm):
+    """The model for 2 epochs on the opencl backend, twice: first with an
+    empty PoCL kernel cache (POCL_CACHE_DIR), then with the cache it filled.
+    The difference of the two wall times is the one-time kernel build cost
+    (our kernels and CLBlast's); epoch 2 of the warm run is the speed.
+    `gemm` is the backend's gemm parameter (auto, clblast, tiled)."""
     rc, out, _, _ = run(dlhost + ["plugins"], env=env, cwd=work)
     if not re.search(r"^backend\s+opencl\s", out, re.M):
-        print("\nmlp opencl : SKIP: the opencl backend is not built")
+        print(f"\n{name} opencl : SKIP: the opencl backend is not built")
         return
     cache = tempfile.mkdtemp(prefix="dlhost-bench-pocl-", dir=work)
     oenv = dict(env, POCL_CACHE_DIR=cache)
-    cmd = dlhost + ["run", cfg, "--backend", "opencl", "--set", "train.epochs=2"]
-    print("\n--- opencl (PoCL on this CPU when there is no GPU), MLP, 2 epochs")
+    cmd = dlhost + ["run", cfg, "--set", "backend.type=opencl",
+                    "--set", f"backend.gemm={gemm}", "--set", "train.epochs=2"]
+    print(f"\n--- opencl (PoCL on this CPU when there is no GPU), {name.upper()}, 2 epochs, "
+          f"gemm {gemm}")
     walls, speeds, desc = [], [], None
     for label in ("cold", "warm"):
         rc, out, mib, secs = run(cmd, env=oenv, cwd=work)
         _, sp, _ = parse_dlhost_run(out)
         m = re.search(r"^run .*?: opencl \((.*)\), \d+ samples", out, re.M)
         if rc != 0 or not sp:
-            print(f"mlp opencl : SKIP or FAILED ({label} run, exit {rc}):\n{out[-1500:]}")
+            print(f"{name} opencl : SKIP or FAILED ({label} run, exit {rc}):\n{out[-1500:]}")
             return
         desc = m.group(1) if m else desc
         walls.append(secs)
         speeds.append(sp[-1])
-        print(f"mlp opencl : {label} kernel cache: {secs:.1f}s wall, epochs "
+        print(f"{name} opencl : {label} kernel cache: {secs:.1f}s wall, epochs "
               f"{', '.join(fmt(x) for x in sp)} samples/s; peak {mib:.0f} MiB")
     cpu = statistics.median(cpu_speeds) if cpu_speeds else None
-    print(f"mlp opencl : {fmt(speeds[-1])} samples/s on {desc}" +
+    print(f"{name} opencl : {fmt(speeds[-1])} samples/s on {desc}" +
           (f"; cpu {fmt(cpu)} samples/s: opencl/cpu {speeds[-1] / cpu:.2f}x" if cpu else ""))
-    print(f"mlp opencl : one-time kernel build cost {walls[0] - walls[1]:.1f}s "
+    print(f"{name} opencl : one-time kernel build cost {walls[0] - walls[1]:.1f}s "
           "(cold minus warm wall time)")
 
 
@@ -208,7 +212,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 2)))
     ap.add_argument("--epochs", type=int, default=int(os.environ.get("EPOCHS", 3)))
     ap.add_argument("--no-opencl", action="store_true",
-                    help="skip the MLP on the opencl backend (run when it is usable)")
+                    help="skip the models on the opencl backend (run when it is usable)")
+    ap.add_argument("--opencl-gemm", default="auto", choices=("auto", "clblast", "tiled"),
+                    help="the opencl backend's gemm parameter (default auto: tiled on "
+                         "CPU devices)")
     ap.add_argument("--python", default=os.environ.get("TORCH_PYTHON"),
                     help="a python3 with torch (default: python3, then /usr/bin/python3)")
     ap.add_argument("--models", default="mlp,cnn")
@@ -391,8 +398,10 @@ def main():
                     print(f"mlp epoch  : dlhost {n_train / d:.2f} s, sgemm-only {n_train / f:.2f} s: "
                           f"{f / d:.2f}x the floor (target <= {FLOOR_TARGET}x)")
 
-    if "mlp" in models and not a.no_opencl:
-        opencl_mlp(dlhost, env, work, models["mlp"]["cfg"], res["mlp"]["dlhost"])
+    if not a.no_opencl:
+        for name in models:
+            opencl_model(name, dlhost, env, work, models[name]["cfg"], res[name]["dlhost"],
+                         a.opencl_gemm)
 
     print("\n=== summary (median over rounds; ratios from the same round)")
     for name, R in res.items():

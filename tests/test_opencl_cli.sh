@@ -4,7 +4,8 @@
 # clear message and exit status while the cpu backend keeps working in the
 # same installation: no OpenCL platform (OCL_ICD_VENDORS=/nonexistent makes
 # the ICD loader find none), a device index out of range, a kernel build
-# failure (its build log is shown).
+# failure (its build log is shown), a gemm parameter that is no choice;
+# and gemm = "clblast" and "tiled" train alike.
 #
 # Environment (set by `make check`): DLHOST_BIN, DLHOST_SRCDIR,
 # DLHOST_PLUGIN_PATH.
@@ -30,6 +31,9 @@ with_backend() {
 with_backend ocl 'type = "opencl";'
 with_backend far 'type = "opencl"; device = 99;'
 with_backend broken 'type = "opencl"; build_options = "-DOCL_ROW_WG=undefined_size_x";'
+with_backend badgemm 'type = "opencl"; gemm = "fast";'
+with_backend clblast 'type = "opencl"; gemm = "clblast";'
+with_backend tiled 'type = "opencl"; gemm = "tiled";'
 runs=$TAP_TMP/runs
 
 # ---- no OpenCL platform at all
@@ -78,6 +82,29 @@ falls=$(awk -F, 'NR == 2 { first = $2 } NR == 4 { last = $2 }
                 END { print (last < first) ? "yes" : "no (" first " -> " last ")" }' \
         "$metrics" 2>/dev/null)
 is "$falls" "yes" "its training loss falls over 3 epochs"
+
+# ---- gemm: tiled kernels on CPU devices (auto), or as chosen
+if grep -q '(CPU, ' "$OUT_FILE"; then
+    like "$OUT_FILE" "(gemm: dlhost's tiled kernels)" "auto takes the tiled gemm on a CPU device"
+else
+    unlike "$OUT_FILE" "tiled kernels" "auto keeps CLBlast's gemm on a GPU"
+fi
+run_cmd "$dlhost" run "$TAP_TMP/badgemm.cfg" --runs "$runs"
+is "$RC" 2 "gemm = \"fast\" exits 2"
+like "$ERR_FILE" "badgemm.cfg:5: " "it names the file and line"
+like "$ERR_FILE" "parameter 'gemm': expected one of \"auto\", \"clblast\", \"tiled\", got \"fast\"" \
+    "it lists the choices"
+for g in clblast tiled; do
+    run_cmd "$dlhost" run "$TAP_TMP/$g.cfg" --set train.epochs=3 --runs "$TAP_TMP/$g"
+    is "$RC" 0 "a run with gemm = $g exits 0"
+    cut -d, -f2 "$TAP_TMP/$g/regression/metrics.csv" >"$TAP_TMP/$g.loss"
+done
+grep -q "tiled kernels" "$OUT_FILE"
+ok $? "gemm = tiled says so"
+far=$(paste -d, "$TAP_TMP/clblast.loss" "$TAP_TMP/tiled.loss" | awk -F, 'NR > 1 {
+          d = $1 - $2; if (d < 0) d = -d
+          if (d > 1e-4 * ($1 < 0 ? -$1 : $1) + 1e-7) print NR ": " $1 " against " $2 }')
+is "$far" "" "the training losses of both gemms agree to 1e-4"
 
 run_cmd "$dlhost" run "$TAP_TMP/good.cfg" --set train.epochs=1 --runs "$runs"
 is "$RC" 0 "the cpu backend trains in the same installation"

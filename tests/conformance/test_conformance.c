@@ -603,6 +603,13 @@ static void test_gemm(void)
     gemm_case(1, 0, 4, 3, 0, 1.0f, 0.5f, 1, 0, 0, 0, 0);   /* k = 0: C = beta C */
     gemm_case(0, 0, 64, 10, 784, 1.0f, 0.0f, 0, 1, 0, 0, 0); /* the MLP's first layer */
     gemm_case(0, 0, 130, 257, 96, -1.0f, 0.25f, 5, 0, 0, 0, 0);
+    /* Whole tiles of the opencl backend's tiled kernels (8 x 16 with B as
+       it is, 4 x 4 by 16 lanes of k with B transposed), ragged edges, and
+       beta 0 over a NaN C there. */
+    gemm_case(0, 1, 24, 40, 784, 1.0f, 0.0f, 0, 1, 0, 0, 0); /* dense forward */
+    gemm_case(1, 0, 40, 48, 64, 1.0f, 0.0f, 1, 1, 0, 0, 0);  /* dense dW */
+    gemm_case(0, 0, 33, 50, 40, 1.0f, 0.0f, 2, 1, 0, 0, 0);  /* dense dx */
+    gemm_case(1, 0, 41, 37, 19, 0.5f, 2.0f, 1, 0, 0, 0, 0);
 
     gemm_case(0, 0, 4, 5, 6, 0.75f, 0.5f, 1, 0, 3, 1, 0);
     gemm_case(1, 0, 4, 5, 6, 0.75f, 0.5f, 1, 0, 3, 0, 1);
@@ -610,6 +617,11 @@ static void test_gemm(void)
     gemm_case(1, 1, 1, 1, 1, 0.75f, 0.5f, 0, 0, 2, 0, 0);
     gemm_case(0, 0, 17, 9, 33, 1.0f, 0.0f, 1, 1, 5, 0, 1);
     gemm_case(1, 1, 13, 17, 5, -1.0f, 1.0f, 3, 0, 3, 1, 0);
+    gemm_case(0, 1, 9, 25, 100, 1.0f, 0.0f, 0, 0, 4, 0, 0);  /* conv dW partials */
+    gemm_case(0, 0, 16, 35, 30, 1.0f, 0.0f, 1, 0, 3, 1, 0);  /* conv forward */
+    gemm_case(0, 0, 6, 48, 25, 1.0f, 0.0f, 0, 0, 3, 1, 0);   /* conv1: 6 of 8 rows */
+    gemm_case(1, 0, 26, 33, 16, 1.0f, 0.0f, 0, 0, 3, 1, 0);  /* conv dcol */
+    gemm_case(0, 1, 8, 20, 40, 1.5f, -0.5f, 1, 0, 3, 0, 1);
 }
 
 /* ------------------------------------------------------------ ew */

@@ -24,6 +24,8 @@ const char *const gpu_kernel_names[GPU_K_COUNT] = {
     [GPU_K_GATHER] = "dlh_gather",
     [GPU_K_SCATTER_ADD] = "dlh_scatter_add",
     [GPU_K_RAND] = "dlh_rand",
+    [GPU_K_IM2COL_ROWS] = "dlh_im2col_rows",
+    [GPU_K_COL2IM_ROWS] = "dlh_col2im_rows",
 };
 
 /* The dialect as OpenCL C 1.2. */
@@ -334,6 +336,71 @@ const char gpu_philox_source[] = GPU_PHILOX_SOURCE;
 "        }\n" \
 "    }\n" \
 "    img[io + t] = acc;\n" \
+"}\n" \
+"\n" \
+"/* im2col with one work-item per output row of the column buffer (OW\n" \
+"   elements): rows = n * c*kh*kw * oh.  The index arithmetic is done once\n" \
+"   per row, and the loop over the row is plain: CPU devices (PoCL) use it,\n" \
+"   GPUs keep dlh_im2col's one work-item per element. */\n" \
+"KERNEL void dlh_im2col_rows(int16 g, ulong rows, GLOBAL const float *img, ulong io,\n" \
+"                              GLOBAL float *col, ulong co)\n" \
+"{\n" \
+"    size_t t = GLOBAL_ID;\n" \
+"    if (t >= rows)\n" \
+"        return;\n" \
+"    int kk = G_KH * G_KW, oy = (int)(t % G_OH);\n" \
+"    size_t q = t / G_OH;\n" \
+"    int r = (int)(q % ((size_t)G_C * kk));\n" \
+"    size_t ni = q / ((size_t)G_C * kk);\n" \
+"    int ch = r / kk, ky = r / G_KW % G_KH, kx = r % G_KW;\n" \
+"    int iy = oy * G_SH - G_PH + ky * G_DH;\n" \
+"    GLOBAL float *dst = col + co + t * G_OW;\n" \
+"    if (iy < 0 || iy >= G_H) {\n" \
+"        for (int ox = 0; ox < G_OW; ox++)\n" \
+"            dst[ox] = 0.0f;\n" \
+"        return;\n" \
+"    }\n" \
+"    GLOBAL const float *src = img + io + ((ni * G_C + ch) * G_H + iy) * G_W;\n" \
+"    int x0 = kx * G_DW - G_PW;\n" \
+"    for (int ox = 0; ox < G_OW; ox++) {\n" \
+"        int ix = x0 + ox * G_SW;\n" \
+"        dst[ox] = ix >= 0 && ix < G_W ? src[ix] : 0.0f;\n" \
+"    }\n" \
+"}\n" \
+"\n" \
+"/* col2im with one work-item per image row (W elements): rows = n*c*h.\n" \
+"   Each element still gets its contributions in the cpu's order (ky, kx\n" \
+"   ascending), added into the image in place. */\n" \
+"KERNEL void dlh_col2im_rows(int16 g, ulong rows, GLOBAL const float *col, ulong co,\n" \
+"                              GLOBAL float *img, ulong io)\n" \
+"{\n" \
+"    size_t t = GLOBAL_ID;\n" \
+"    if (t >= rows)\n" \
+"        return;\n" \
+"    int iy = (int)(t % G_H);\n" \
+"    size_t p = t / G_H;\n" \
+"    GLOBAL const float *d = col + co + p * (size_t)(G_KH * G_KW) * G_OH * G_OW;\n" \
+"    GLOBAL float *out = img + io + t * G_W;\n" \
+"    for (int ky = 0; ky < G_KH; ky++) {\n" \
+"        int ty = iy + G_PH - ky * G_DH;\n" \
+"        if (ty < 0 || ty % G_SH != 0 || ty / G_SH >= G_OH)\n" \
+"            continue;\n" \
+"        for (int kx = 0; kx < G_KW; kx++) {\n" \
+"            GLOBAL const float *dr = d + ((size_t)(ky * G_KW + kx) * G_OH + ty / G_SH) * G_OW;\n" \
+"            int off = G_PW - kx * G_DW;\n" \
+"            if (G_SW == 1) {\n" \
+"                int lo = -off > 0 ? -off : 0, hi = G_OW - off < G_W ? G_OW - off : G_W;\n" \
+"                for (int ix = lo; ix < hi; ix++)\n" \
+"                    out[ix] += dr[ix + off];\n" \
+"                continue;\n" \
+"            }\n" \
+"            for (int ix = 0; ix < G_W; ix++) {\n" \
+"                int tx = ix + off;\n" \
+"                if (tx >= 0 && tx % G_SW == 0 && tx / G_SW < G_OW)\n" \
+"                    out[ix] += dr[tx / G_SW];\n" \
+"            }\n" \
+"        }\n" \
+"    }\n" \
 "}\n" \
 "\n" \
 "DEVFN long ceil_div(long a, long b)\n" \

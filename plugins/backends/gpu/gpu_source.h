@@ -43,6 +43,8 @@ typedef enum gpu_kid {
     GPU_K_GATHER,
     GPU_K_SCATTER_ADD,
     GPU_K_RAND,
+    GPU_K_IM2COL_ROWS,
+    GPU_K_COL2IM_ROWS,
     GPU_K_COUNT
 } gpu_kid;
 

@@ -1,5 +1,7 @@
-/* gemm and strided-batched gemm through CLBlast (row-major), with the
- * shared checks (common/backend_checks.c) and the cpu backend's edge cases:
+/* gemm and strided-batched gemm (row-major) through CLBlast, or on CPU
+ * devices through the tiled kernels of ocl_tiled.c (parameter gemm), with
+ * the shared checks (common/backend_checks.c) and the cpu backend's edge
+ * cases:
  * k = 0 scales C by beta (beta = 0 writes zeros), and batches whose C
  * matrices overlap (stride_c = 0 sums into one matrix) run one after
  * another, in batch order, as on the cpu. */
@@ -40,12 +42,25 @@ static CLBlastTranspose tr(int t)
     return t ? CLBlastTransposeYes : CLBlastTransposeNo;
 }
 
+/* Whether the tiled kernels take this problem (ocl_tiled.c). */
+static int tiled_takes(const ocl_ctx *c, int trans_a, int trans_b, float alpha)
+{
+    return c->tiled_gemm && !(trans_a && trans_b) && alpha != 0.0f;
+}
+
 static int gemm_one(ocl_ctx *c, int trans_a, int trans_b, int m, int n, int k, float alpha,
                     dlh_mem a, size_t ao, int lda, dlh_mem b, size_t bo, int ldb,
                     float beta, dlh_mem cm, size_t co, int ldc)
 {
     if (k == 0)
         return gemm_scale(c, m, n, beta, cm, co, ldc);
+    if (tiled_takes(c, trans_a, trans_b, alpha)) {
+        const ocl_gemm_args g = { .ta = trans_a, .tb = trans_b, .m = m, .n = n, .k = k,
+                                  .lda = lda, .ldb = ldb, .ldc = ldc, .batch = 1,
+                                  .alpha = alpha, .beta = beta, .a = a.buf, .b = b.buf,
+                                  .c = cm.buf, .ao = ao, .bo = bo, .co = co };
+        return ocl_tiled_gemm(c, &g);
+    }
     CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, tr(trans_a), tr(trans_b),
                                        (size_t)m, (size_t)n, (size_t)k, alpha, a.buf->mem,
                                        ao, (size_t)lda, b.buf->mem, bo, (size_t)ldb, beta,
@@ -75,6 +90,15 @@ int ocl_gemm_batched(void *ctx, int trans_a, int trans_b, int m, int n, int k,
     if (rc != 0 || m == 0 || n == 0 || batch == 0)
         return rc;
     if (k > 0 && batch > 1 && bchk_gemm_c_disjoint(m, n, ldc, stride_c, batch, ec)) {
+        if (tiled_takes(cx, trans_a, trans_b, alpha)) {
+            const ocl_gemm_args g = {
+                .ta = trans_a, .tb = trans_b, .m = m, .n = n, .k = k, .lda = lda,
+                .ldb = ldb, .ldc = ldc, .batch = batch, .alpha = alpha, .beta = beta,
+                .a = a.buf, .b = b.buf, .c = c.buf, .ao = a.off, .bo = b.off, .co = c.off,
+                .sa = stride_a, .sb = stride_b, .sc = stride_c
+            };
+            return ocl_tiled_gemm(cx, &g);
+        }
         CLBlastStatusCode s = CLBlastSgemmStridedBatched(
             CLBlastLayoutRowMajor, tr(trans_a), tr(trans_b), (size_t)m, (size_t)n,
             (size_t)k, alpha, a.buf->mem, a.off, (size_t)lda, (size_t)stride_a, b.buf->mem,

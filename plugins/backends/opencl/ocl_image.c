@@ -1,5 +1,8 @@
 /* im2col / col2im and 2-D pooling over NCHW images: the shared geometry
- * checks (common/backend_checks.c), then one kernel each (gpu/gpu_source.c). */
+ * checks (common/backend_checks.c), then one kernel each (gpu/gpu_source.c).
+ * On CPU devices im2col and col2im take a work-item per row instead of one
+ * per element: PoCL runs a work-item's 64-bit index divisions in scalar
+ * code, and per element they cost more than the copy (bench/README.md). */
 #include "opencl.h"
 
 /* The geometry as the kernels' int16. */
@@ -17,26 +20,30 @@ int ocl_im2col(void *ctx, const dlh_window2d *g, int n, dlh_mem img, dlh_mem col
 {
     bchk_image_sizes s;
     int rc = bchk_im2col(&ocl_checks, g, n, img, col, &s);
-    if (rc != 0 || n == 0)
+    if (rc != 0 || n == 0 || s.col == 0)
         return rc;
     cl_int16 gv = geometry(g);
-    cl_ulong total = s.col, io = img.off, co = col.off;
+    ocl_ctx *c = ctx;
+    int rows = (c->type & CL_DEVICE_TYPE_CPU) != 0;
+    cl_ulong total = rows ? s.col / (size_t)g->ow : s.col, io = img.off, co = col.off;
     const ocl_arg args[] = { OCL_ARG(gv), OCL_ARG(total), OCL_ARG(img.buf->mem),
                              OCL_ARG(io), OCL_ARG(col.buf->mem), OCL_ARG(co) };
-    return ocl_launch(ctx, GPU_K_IM2COL, "im2col", s.col, args, 6);
+    return ocl_launch(c, rows ? GPU_K_IM2COL_ROWS : GPU_K_IM2COL, "im2col", total, args, 6);
 }
 
 int ocl_col2im(void *ctx, const dlh_window2d *g, int n, dlh_mem col, dlh_mem img)
 {
     bchk_image_sizes s;
     int rc = bchk_col2im(&ocl_checks, g, n, col, img, &s);
-    if (rc != 0 || n == 0)
+    if (rc != 0 || n == 0 || s.img == 0)
         return rc;
     cl_int16 gv = geometry(g);
-    cl_ulong total = s.img, co = col.off, io = img.off;
+    ocl_ctx *c = ctx;
+    int rows = (c->type & CL_DEVICE_TYPE_CPU) != 0;
+    cl_ulong total = rows ? s.img / (size_t)g->w : s.img, co = col.off, io = img.off;
     const ocl_arg args[] = { OCL_ARG(gv), OCL_ARG(total), OCL_ARG(col.buf->mem),
                              OCL_ARG(co), OCL_ARG(img.buf->mem), OCL_ARG(io) };
-    return ocl_launch(ctx, GPU_K_COL2IM, "col2im", s.img, args, 6);
+    return ocl_launch(c, rows ? GPU_K_COL2IM_ROWS : GPU_K_COL2IM, "col2im", total, args, 6);
 }
 
 int ocl_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem x,

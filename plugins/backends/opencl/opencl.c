@@ -5,6 +5,8 @@
  *   device         index within the platform, or name substring (default:
  *                  the first GPU on any platform, else the first device)
  *   build_options  extra OpenCL C compiler options for every kernel we build
+ *   gemm           "auto" (the tiled kernels of ocl_tiled.c on CPU devices,
+ *                  CLBlast on others), "clblast" or "tiled"
  * A platform or device that does not exist is DLH_EINVAL with a message
  * naming what there is; a machine without OpenCL is DLH_EDEVICE (and probe
  * says 0, so "auto" skips this backend). */
@@ -104,9 +106,11 @@ static int ocl_create(const dlh_host *host, dlh_params *params, void **out)
     }
     c->host = host;
     const char *user = "";
-    int rc = 0;
+    static const char *const gemm_modes[] = { "auto", "clblast", "tiled", NULL };
+    int rc = 0, gemm = 0;
     if (params != NULL &&
-        (rc = host->param_string(params, "build_options", "", &user)) != 0)
+        ((rc = host->param_string(params, "build_options", "", &user)) != 0 ||
+         (rc = host->param_choice(params, "gemm", gemm_modes, 0, &gemm)) < 0))
         return rc;
     /* bf16 products are the cpu backend's alone for now (cpu_bf16.c). */
     static const char *const precisions[] = { "fp32", "bf16", NULL };
@@ -135,6 +139,9 @@ static int ocl_create(const dlh_host *host, dlh_params *params, void **out)
     if ((rc = ocl_build(c, gpu_kernel_source(GPU_OPENCL), "the backend kernels", &c->program)) != 0 ||
         (rc = ocl_kernels_create(c)) != 0)
         return rc;
+    c->tiled_gemm = gemm == 2 || (gemm == 0 && (c->type & CL_DEVICE_TYPE_CPU));
+    if (c->tiled_gemm && (rc = ocl_tiled_init(c)) != 0)
+        return rc;
     host->log(DLH_LOG_DEBUG, "opencl: built the backend kernels for '%s' in %.2f s",
               c->device_name, seconds() - t0);
     return 0;
@@ -148,6 +155,7 @@ static void ocl_destroy(void *ctx)
     if (c->queue != NULL)
         clFinish(c->queue);
     ocl_ew_cache_free(c);
+    ocl_tiled_free(c);
     for (int i = 0; i < GPU_K_COUNT; i++)
         if (c->kernels[i] != NULL)
             clReleaseKernel(c->kernels[i]);
@@ -170,8 +178,9 @@ static int ocl_describe(void *ctx, char *buf, size_t size)
         ocl_host->error("opencl describe: no output buffer");
         return DLH_EINVAL;
     }
-    snprintf(buf, size, "CLBlast %d.%d.%d, %s (%s, %u compute unit%s), %s %s",
+    snprintf(buf, size, "CLBlast %d.%d.%d%s, %s (%s, %u compute unit%s), %s %s",
              CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR, CLBLAST_VERSION_PATCH,
+             c->tiled_gemm ? " (gemm: dlhost's tiled kernels)" : "",
              c->device_name, ocl_type_name(c->type), c->units, c->units == 1 ? "" : "s",
              c->platform_name, c->driver);
     return 0;
@@ -212,6 +221,7 @@ static const dlh_backend_ops ocl_ops = {
 static const dlh_param_doc ocl_params[] = {
     { "precision", DLH_PARAM_CHOICE, "fp32", 0, 0, "fp32|bf16", "gemm operands: fp32 only (bf16 is refused: the cpu backend has it)" },
     { "build_options", DLH_PARAM_STRING, "", 0, 0, NULL, "extra options for the OpenCL C compiler (clBuildProgram), after dlhost's own" },
+    { "gemm", DLH_PARAM_CHOICE, "auto", 0, 0, "auto|clblast|tiled", "gemm's kernels: dlhost's register-tiled ones (tiled), CLBlast's, or auto: tiled on CPU devices (PoCL), CLBlast on others" },
     { "platform", DLH_PARAM_OTHER, "", 0, 0, NULL, "the platform: an index (0, 1, ...) or a substring of its name; unset: the default device's" },
     { "device", DLH_PARAM_OTHER, "", 0, 0, NULL, "the device: an index within the platform or a substring of its name; unset: the first GPU, else the first device" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },

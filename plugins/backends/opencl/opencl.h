@@ -60,6 +60,9 @@ typedef struct ocl_ctx {
     int fp64;
     int counted;                        /* counts toward live instances */
     ocl_ew_entry *ew_cache;             /* built elementwise programs */
+    int tiled_gemm;                     /* gemm by ocl_tiled.c, not CLBlast */
+    cl_program tiled_program;
+    cl_kernel tiled[2];
 } ocl_ctx;
 
 extern const dlh_host *ocl_host;        /* set by dlh_plugin_init */
@@ -126,6 +129,20 @@ int ocl_gemm_batched(void *ctx, int trans_a, int trans_b, int m, int n, int k,
                      float alpha, dlh_mem a, int lda, int64_t stride_a, dlh_mem b,
                      int ldb, int64_t stride_b, float beta, dlh_mem c, int ldc,
                      int64_t stride_c, int batch);
+/* One gemm problem, or `batch` of them sa, sb, sc floats apart (offsets
+   in floats). */
+typedef struct ocl_gemm_args {
+    int ta, tb, m, n, k, lda, ldb, ldc, batch;
+    float alpha, beta;
+    dlh_buffer *a, *b, *c;
+    size_t ao, bo, co;
+    int64_t sa, sb, sc;
+} ocl_gemm_args;
+/* ocl_tiled.c: the tiled sgemm kernels of CPU devices.  ocl_tiled_gemm
+   takes every case but ta && tb (k > 0, alpha != 0, C matrices disjoint). */
+int ocl_tiled_init(ocl_ctx *c);
+void ocl_tiled_free(ocl_ctx *c);
+int ocl_tiled_gemm(ocl_ctx *c, const ocl_gemm_args *g);
 /* ocl_ew.c */
 int ocl_ew_prepare(void *ctx, const dlh_ew_program *prog, void **kernel);
 void ocl_ew_release(void *ctx, void *kernel);
