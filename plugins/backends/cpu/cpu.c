@@ -58,6 +58,14 @@ static int cpu_create(const dlh_host *host, dlh_params *params, void **out)
             return rc;
     }
     c->adapt = adapt;
+    static const int onednn_default = 1;
+    int onednn = onednn_default;
+    if (params != NULL) {
+        int rc = host->param_bool(params, "onednn", &onednn_default, &onednn);
+        if (rc != 0)
+            return rc;
+    }
+    c->onednn = onednn;
     cpu_adapt_start(c);
     /* One thread pool: OpenMP's threads split the gemms (cpu_gemm.c), and
        each block is a single-threaded OpenBLAS call. */
@@ -67,6 +75,10 @@ static int cpu_create(const dlh_host *host, dlh_params *params, void **out)
 
 static void cpu_destroy(void *ctx)
 {
+#ifdef HAVE_DNNL
+    if (ctx != NULL)
+        cpu_conv_done(ctx);
+#endif
     free(ctx);
 }
 
@@ -255,12 +267,20 @@ static const dlh_backend_ops cpu_ops = {
     .scatter_add = cpu_scatter_add,
     .rand = cpu_rand,
     .host_ptr = cpu_host_ptr,
+#ifdef HAVE_DNNL
+    .conv2d_prepare = cpu_conv2d_prepare,
+    .conv2d_release = cpu_conv2d_release,
+    .conv2d_forward = cpu_conv2d_forward,
+    .conv2d_backward_data = cpu_conv2d_backward_data,
+    .conv2d_backward_weights = cpu_conv2d_backward_weights,
+#endif
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */
 static const dlh_param_doc cpu_params[] = {
     { "threads", DLH_PARAM_INT, "", 1, 1024, NULL, "OpenMP threads; unset: the CPU count (at most 1024)" },
     { "adapt", DLH_PARAM_BOOL, "true", 0, 0, NULL, "size the team (at most threads) to the cores other processes leave" },
+    { "onednn", DLH_PARAM_BOOL, "true", 0, 0, NULL, "convolutions through oneDNN (when built with it; false: im2col + gemm)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };
 
