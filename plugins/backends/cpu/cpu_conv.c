@@ -30,12 +30,29 @@
 
 #include "cpu.h"
 
-/* Primitives for pieces of mb samples, with per-piece memory objects whose
-   handles are set before each run. */
+/* One tensor of a primitive (x, w or y side): the layer's plain memory and,
+   when the primitive prefers another format (oneDNN's blocked nChw16c and
+   the like, several times faster than its plain-format gemm convolution),
+   a reorder to it (inputs) or from it (outputs) through a per-piece area. */
+typedef struct conv_arg {
+    int arg;                                 /* DNNL_ARG_* */
+    int out;                                 /* written by the primitive */
+    dnnl_primitive_t reorder;                /* NULL: the plain format is taken */
+    size_t off;                              /* of the blocked copy in the area */
+    dnnl_memory_t plain[CPU_MAX_PANELS], blocked[CPU_MAX_PANELS];
+} conv_arg;
+
+/* A primitive and its x, w, y tensors. */
+typedef struct conv_prim {
+    dnnl_primitive_t prim;
+    conv_arg a[3];
+} conv_prim;
+
+/* Primitives for pieces of mb samples: forward, backward data, backward
+   weights. */
 typedef struct conv_size {
     int mb;
-    dnnl_primitive_t fwd, bwd_data, bwd_weights;
-    dnnl_memory_t x[CPU_MAX_PANELS], y[CPU_MAX_PANELS];
+    conv_prim k[3];
 } conv_size;
 
 typedef struct conv_plan {
@@ -44,8 +61,10 @@ typedef struct conv_plan {
     dnnl_dims_t stride, dil, pad_l, pad_r;
     size_t wsize, bsize;                     /* floats of w and bias */
     size_t scratch_bytes;                    /* per piece */
-    dnnl_memory_t w[CPU_MAX_PANELS], b[CPU_MAX_PANELS], sp[CPU_MAX_PANELS];
+    dnnl_memory_t b[CPU_MAX_PANELS], sp[CPU_MAX_PANELS];
     float *scratch;                          /* pieces x scratch_bytes */
+    char *area;                              /* pieces x area_bytes: blocked copies */
+    size_t area_bytes;
     float *partial;                          /* pieces x (wsize + bsize) */
     conv_size **sizes;                       /* [d.n]: pieces of mb at mb - 1 */
 } conv_plan;
@@ -108,12 +127,16 @@ static void conv_size_free(conv_size *s)
 {
     if (s == NULL)
         return;
-    dnnl_primitive_destroy(s->fwd);
-    dnnl_primitive_destroy(s->bwd_data);
-    dnnl_primitive_destroy(s->bwd_weights);
-    for (int i = 0; i < CPU_MAX_PANELS; i++) {
-        dnnl_memory_destroy(s->x[i]);
-        dnnl_memory_destroy(s->y[i]);
+    for (int k = 0; k < 3; k++) {
+        dnnl_primitive_destroy(s->k[k].prim);
+        for (int t = 0; t < 3; t++) {
+            conv_arg *a = &s->k[k].a[t];
+            dnnl_primitive_destroy(a->reorder);
+            for (int i = 0; i < CPU_MAX_PANELS; i++) {
+                dnnl_memory_destroy(a->plain[i]);
+                dnnl_memory_destroy(a->blocked[i]);
+            }
+        }
     }
     free(s);
 }
@@ -128,32 +151,88 @@ void cpu_conv2d_release(void *ctx, void *plan)
         conv_size_free(p->sizes[i]);
     free(p->sizes);
     for (int i = 0; i < CPU_MAX_PANELS; i++) {
-        dnnl_memory_destroy(p->w[i]);
         dnnl_memory_destroy(p->b[i]);
         dnnl_memory_destroy(p->sp[i]);
     }
     free(p->scratch);
+    free(p->area);
     free(p->partial);
     free(p);
 }
 
-/* One primitive of kind 0 (forward), 1 (backward data) or 2 (backward
-   weights) for mb samples; its scratchpad size joins *scratch. */
+static int conv_md(dnnl_memory_desc_t *md, int nd, const dnnl_dim_t *dims,
+                   dnnl_format_tag_t tag)
+{
+    return conv_status(dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, tag),
+                       "memory descriptor");
+}
+
+/* Tensor t (0 x, 1 w, 2 y) of primitive kind k as the primitive takes it:
+   the plain memory objects, and the blocked ones with a reorder when its
+   format is another; the blocked copy's bytes join *area. */
+static int conv_arg_make(cpu_ctx *c, const_dnnl_primitive_desc_t pd, int kind, int t,
+                         const dnnl_memory_desc_t *plain, size_t *area, conv_arg *a)
+{
+    static const dnnl_query_t q[3][3] = {
+        { dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md },
+        { dnnl_query_diff_src_md, dnnl_query_weights_md, dnnl_query_diff_dst_md },
+        { dnnl_query_src_md, dnnl_query_diff_weights_md, dnnl_query_diff_dst_md } };
+    static const int args[3][3] = {
+        { DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST },
+        { DNNL_ARG_DIFF_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_DST },
+        { DNNL_ARG_SRC, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_DST } };
+    a->arg = args[kind][t];
+    a->out = (kind == 0 && t == 2) || (kind == 1 && t == 0) || (kind == 2 && t == 1);
+    const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, q[kind][t], 0);
+    dnnl_engine_t eng = c->dnnl->engine;
+    int rc = want == NULL ? conv_status(dnnl_runtime_error, "query") : 0;
+    int blocked = rc == 0 && !dnnl_memory_desc_equal(want, plain);
+    if (rc == 0 && blocked) {
+        dnnl_primitive_desc_t rpd = NULL;
+        rc = conv_status(a->out ? dnnl_reorder_primitive_desc_create(&rpd, want, eng, plain,
+                                                                     eng, NULL)
+                                : dnnl_reorder_primitive_desc_create(&rpd, plain, eng, want,
+                                                                     eng, NULL),
+                         "reorder descriptor");
+        if (rc == 0)
+            rc = conv_status(dnnl_primitive_create(&a->reorder, rpd), "reorder");
+        dnnl_primitive_desc_destroy(rpd);
+        a->off = *area;
+        *area += (dnnl_memory_desc_get_size(want) + 63) & ~(size_t)63;
+    }
+    for (int i = 0; i < c->panels && rc == 0; i++) {
+        rc = conv_status(dnnl_memory_create(&a->plain[i], plain, eng, DNNL_MEMORY_NONE),
+                         "memory");
+        if (rc == 0 && blocked)
+            rc = conv_status(dnnl_memory_create(&a->blocked[i], want, eng,
+                                                DNNL_MEMORY_NONE), "memory");
+    }
+    return rc;
+}
+
+/* Primitive kind 0 (forward), 1 (backward data) or 2 (backward weights)
+   for mb samples, in the formats oneDNN picks; its scratchpad's and blocked
+   copies' bytes join *scratch and *area. */
 static int conv_primitive(cpu_ctx *c, const conv_plan *p, int kind, int mb,
-                          dnnl_primitive_t *out, size_t *scratch)
+                          conv_prim *out, size_t *scratch, size_t *area)
 {
     const dlh_conv2d_desc *d = &p->d;
-    dnnl_memory_desc_t xmd, ymd;
+    dnnl_memory_desc_t plain[3], any[3];
     dnnl_dims_t xd = { mb, d->g.c, d->g.h, d->g.w }, yd = { mb, d->out_c, d->g.oh, d->g.ow };
     dnnl_convolution_desc_t cd;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL;
     const dnnl_memory_desc_t *bmd = d->has_bias ? &p->bmd : NULL;
-    int rc = conv_status(dnnl_memory_desc_init_by_tag(&xmd, 4, xd, dnnl_f32, dnnl_nchw),
-                         "memory descriptor");
+    plain[1] = p->wmd;
+    int rc = conv_md(&plain[0], 4, xd, dnnl_nchw);
     if (rc == 0)
-        rc = conv_status(dnnl_memory_desc_init_by_tag(&ymd, 4, yd, dnnl_f32, dnnl_nchw),
-                         "memory descriptor");
+        rc = conv_md(&plain[2], 4, yd, dnnl_nchw);
+    if (rc == 0)
+        rc = conv_md(&any[0], 4, xd, dnnl_format_tag_any);
+    if (rc == 0)
+        rc = conv_md(&any[2], 4, yd, dnnl_format_tag_any);
+    if (rc == 0)
+        rc = conv_md(&any[1], p->wmd.ndims, p->wmd.dims, dnnl_format_tag_any);
     if (rc == 0)
         rc = conv_status(dnnl_primitive_attr_create(&attr), "attributes");
     if (rc == 0)
@@ -163,8 +242,8 @@ static int conv_primitive(cpu_ctx *c, const conv_plan *p, int kind, int mb,
     /* Backward primitives need the forward's descriptor as a hint. */
     if (rc == 0)
         rc = conv_status(dnnl_dilated_convolution_forward_desc_init(
-                             &cd, dnnl_forward_training, dnnl_convolution_direct, &xmd,
-                             &p->wmd, bmd, &ymd, p->stride, p->dil, p->pad_l, p->pad_r),
+                             &cd, dnnl_forward_training, dnnl_convolution_direct, &any[0],
+                             &any[1], bmd, &any[2], p->stride, p->dil, p->pad_l, p->pad_r),
                          "convolution descriptor");
     if (rc == 0)
         rc = conv_status(dnnl_primitive_desc_create(&fwd_pd, &cd, attr, c->dnnl->engine,
@@ -175,26 +254,30 @@ static int conv_primitive(cpu_ctx *c, const conv_plan *p, int kind, int mb,
     } else if (rc == 0) {
         if (kind == 1)
             rc = dnnl_dilated_convolution_backward_data_desc_init(
-                     &cd, dnnl_convolution_direct, &xmd, &p->wmd, &ymd, p->stride,
+                     &cd, dnnl_convolution_direct, &any[0], &any[1], &any[2], p->stride,
                      p->dil, p->pad_l, p->pad_r);
         else
             rc = dnnl_dilated_convolution_backward_weights_desc_init(
-                     &cd, dnnl_convolution_direct, &xmd, &p->wmd, bmd, &ymd, p->stride,
-                     p->dil, p->pad_l, p->pad_r);
+                     &cd, dnnl_convolution_direct, &any[0], &any[1], bmd, &any[2],
+                     p->stride, p->dil, p->pad_l, p->pad_r);
         rc = conv_status((dnnl_status_t)rc, "backward descriptor");
         if (rc == 0)
             rc = conv_status(dnnl_primitive_desc_create(&pd, &cd, attr, c->dnnl->engine,
                                                         fwd_pd), "backward descriptor");
     }
     if (rc == 0) {
-        /* The plain formats asked for are what the primitive takes. */
         const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd,
                                                                     dnnl_query_scratchpad_md, 0);
         size_t bytes = sp ? dnnl_memory_desc_get_size(sp) : 0;
         if (bytes > *scratch)
             *scratch = bytes;
-        rc = conv_status(dnnl_primitive_create(out, pd), "primitive");
+        rc = conv_status(dnnl_primitive_create(&out->prim, pd), "primitive");
     }
+    size_t need = 0;
+    for (int t = 0; t < 3 && rc == 0; t++)
+        rc = conv_arg_make(c, pd, kind, t, &plain[t], &need, &out->a[t]);
+    if (need > *area)
+        *area = need;
     dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_desc_destroy(fwd_pd);
     dnnl_primitive_attr_destroy(attr);
@@ -202,7 +285,7 @@ static int conv_primitive(cpu_ctx *c, const conv_plan *p, int kind, int mb,
 }
 
 /* The primitives and memory objects for pieces of mb samples; allocates. */
-static int conv_size_make(cpu_ctx *c, conv_plan *p, int mb, size_t *scratch,
+static int conv_size_make(cpu_ctx *c, conv_plan *p, int mb, size_t *scratch, size_t *area,
                           conv_size **out)
 {
     conv_size *s = calloc(1, sizeof *s);
@@ -213,35 +296,32 @@ static int conv_size_make(cpu_ctx *c, conv_plan *p, int mb, size_t *scratch,
     }
     s->mb = mb;
     /* Made single-threaded: each runs on one thread (file comment). */
-    int keep = omp_get_max_threads();
+    int keep = omp_get_max_threads(), rc = 0;
     omp_set_num_threads(1);
-    int rc = conv_primitive(c, p, 0, mb, &s->fwd, scratch);
-    if (rc == 0)
-        rc = conv_primitive(c, p, 1, mb, &s->bwd_data, scratch);
-    if (rc == 0)
-        rc = conv_primitive(c, p, 2, mb, &s->bwd_weights, scratch);
+    for (int k = 0; k < 3 && rc == 0; k++)
+        rc = conv_primitive(c, p, k, mb, &s->k[k], scratch, area);
     omp_set_num_threads(keep);
-    const dlh_conv2d_desc *d = &p->d;
-    dnnl_dims_t xd = { mb, d->g.c, d->g.h, d->g.w }, yd = { mb, d->out_c, d->g.oh, d->g.ow };
-    dnnl_memory_desc_t xmd, ymd;
-    if (rc == 0)
-        rc = conv_status(dnnl_memory_desc_init_by_tag(&xmd, 4, xd, dnnl_f32, dnnl_nchw),
-                         "memory descriptor");
-    if (rc == 0)
-        rc = conv_status(dnnl_memory_desc_init_by_tag(&ymd, 4, yd, dnnl_f32, dnnl_nchw),
-                         "memory descriptor");
-    for (int i = 0; i < c->panels && rc == 0; i++) {
-        rc = conv_status(dnnl_memory_create(&s->x[i], &xmd, c->dnnl->engine,
-                                            DNNL_MEMORY_NONE), "memory");
-        if (rc == 0)
-            rc = conv_status(dnnl_memory_create(&s->y[i], &ymd, c->dnnl->engine,
-                                                DNNL_MEMORY_NONE), "memory");
-    }
     if (rc != 0) {
         conv_size_free(s);
         *out = NULL;
     }
     return rc;
+}
+
+/* The per-piece blocked areas, `bytes` each. */
+static int conv_area(cpu_ctx *c, conv_plan *p, size_t bytes)
+{
+    if (bytes <= p->area_bytes && p->area != NULL)
+        return 0;
+    void *mem = NULL;
+    if (posix_memalign(&mem, 64, (bytes ? bytes : 64) * (size_t)c->panels) != 0) {
+        cpu_host->error("cpu conv2d: out of memory for the blocked copies");
+        return DLH_ENOMEM;
+    }
+    free(p->area);
+    p->area = mem;
+    p->area_bytes = bytes;
+    return 0;
 }
 
 /* Per-piece scratchpads of `bytes` each, and their memory objects. */
@@ -276,10 +356,11 @@ static int conv_size_get(cpu_ctx *c, conv_plan *p, int mb, conv_size **out)
 {
     if ((*out = p->sizes[mb - 1]) != NULL)
         return 0;
-    size_t scratch = p->scratch_bytes;
+    size_t scratch = p->scratch_bytes, area = p->area_bytes;
     conv_size *s;
-    int rc = conv_size_make(c, p, mb, &scratch, &s);
-    if (rc == 0 && (rc = conv_scratch(c, p, scratch)) != 0)
+    int rc = conv_size_make(c, p, mb, &scratch, &area, &s);
+    if (rc == 0 && ((rc = conv_scratch(c, p, scratch)) != 0 ||
+                    (rc = conv_area(c, p, area)) != 0))
         conv_size_free(s);
     if (rc == 0)
         *out = p->sizes[mb - 1] = s;
@@ -353,11 +434,8 @@ int cpu_conv2d_prepare(void *ctx, const dlh_conv2d_desc *desc, void **plan)
         rc = conv_status(dnnl_memory_desc_init_by_tag(&p->bmd, 1, bd, dnnl_f32, dnnl_x),
                          "memory descriptor");
     for (int i = 0; i < c->panels && rc == 0; i++) {
-        rc = conv_status(dnnl_memory_create(&p->w[i], &p->wmd, c->dnnl->engine,
+        rc = conv_status(dnnl_memory_create(&p->b[i], &p->bmd, c->dnnl->engine,
                                             DNNL_MEMORY_NONE), "memory");
-        if (rc == 0)
-            rc = conv_status(dnnl_memory_create(&p->b[i], &p->bmd, c->dnnl->engine,
-                                                DNNL_MEMORY_NONE), "memory");
     }
     if (rc == 0) {
         size_t floats = (p->wsize + p->bsize) * (size_t)c->panels;
@@ -437,29 +515,44 @@ static int conv_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x, float *
         reduction(| : failed)
     for (int i = 0; i < pieces; i++) {
         conv_size *s = i == pieces - 1 ? last : full;
+        conv_prim *cp = &s->k[kind];
         float *wi = kind == 2 ? p->partial + (size_t)i * ps : w;
         float *bi = kind == 2 ? (p->bsize ? wi + p->wsize : NULL) : b;
-        dnnl_memory_set_data_handle(s->x[i], x + (size_t)i * (size_t)per * xs);
-        dnnl_memory_set_data_handle(s->y[i], y + (size_t)i * (size_t)per * ys);
-        dnnl_memory_set_data_handle(p->w[i], wi);
-        int nargs = 0;
+        void *mem[3] = { x + (size_t)i * (size_t)per * xs, wi,
+                         y + (size_t)i * (size_t)per * ys };
+        char *area = p->area + (size_t)i * p->area_bytes;
+        dnnl_stream_t st = c->dnnl->stream[i];
         dnnl_exec_arg_t args[5];
-        args[nargs++] = (dnnl_exec_arg_t){ kind == 1 ? DNNL_ARG_DIFF_SRC : DNNL_ARG_SRC,
-                                           s->x[i] };
-        args[nargs++] = (dnnl_exec_arg_t){ kind == 2 ? DNNL_ARG_DIFF_WEIGHTS
-                                                     : DNNL_ARG_WEIGHTS, p->w[i] };
-        args[nargs++] = (dnnl_exec_arg_t){ kind == 0 ? DNNL_ARG_DST : DNNL_ARG_DIFF_DST,
-                                           s->y[i] };
+        int nargs = 0, bad = 0;
+        for (int t = 0; t < 3; t++) {
+            conv_arg *a = &cp->a[t];
+            dnnl_memory_set_data_handle(a->plain[i], mem[t]);
+            dnnl_memory_t use = a->plain[i];
+            if (a->reorder != NULL) {
+                use = a->blocked[i];
+                dnnl_memory_set_data_handle(use, area + a->off);
+                dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->plain[i] },
+                                         { DNNL_ARG_TO, use } };
+                if (!a->out)
+                    bad |= dnnl_primitive_execute(a->reorder, st, 2, r) != dnnl_success;
+            }
+            args[nargs++] = (dnnl_exec_arg_t){ a->arg, use };
+        }
         args[nargs++] = (dnnl_exec_arg_t){ DNNL_ARG_SCRATCHPAD, p->sp[i] };
         if (bi != NULL && kind != 1) {
             dnnl_memory_set_data_handle(p->b[i], bi);
             args[nargs++] = (dnnl_exec_arg_t){ kind == 2 ? DNNL_ARG_DIFF_BIAS
                                                          : DNNL_ARG_BIAS, p->b[i] };
         }
-        dnnl_primitive_t prim = kind == 0 ? s->fwd : kind == 1 ? s->bwd_data
-                                                               : s->bwd_weights;
-        if (dnnl_primitive_execute(prim, c->dnnl->stream[i], nargs, args) != dnnl_success)
-            failed = 1;
+        bad |= dnnl_primitive_execute(cp->prim, st, nargs, args) != dnnl_success;
+        for (int t = 0; t < 3; t++) {
+            conv_arg *a = &cp->a[t];
+            dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->blocked[i] },
+                                     { DNNL_ARG_TO, a->plain[i] } };
+            if (a->reorder != NULL && a->out)
+                bad |= dnnl_primitive_execute(a->reorder, st, 2, r) != dnnl_success;
+        }
+        failed |= bad;
     }
     if (failed) {
         cpu_host->error("cpu %s: oneDNN failed to run", what);
