@@ -289,7 +289,8 @@ static int cpu_plugin_init(const dlh_host *host, dlh_registrar *reg)
     cpu_host = host;
     cpu_checks.host = host;
     int rc = reg->add(reg, DLH_KIND_BACKEND, "cpu", &cpu_ops,
-                      "host memory; OpenBLAS gemm, OpenMP for the other primitives");
+                      "host memory; OpenBLAS gemm, oneDNN convolutions when built with it, "
+                      "OpenMP for the other primitives");
     return rc < 0 ? rc : reg->describe(reg, DLH_KIND_BACKEND, "cpu", cpu_params);
 }
 
