@@ -5,7 +5,9 @@
  * backend this build names: cpu, or opencl for tests/test_conv_layers_opencl
  * (SKIPped where absent), which also compares every result with cpu's.
  * Then parameters PyTorch refuses, refused with its words.  Gradient checks
- * by central differences are in test_grad_layers.c.
+ * by central differences are in test_grad_layers.c.  On cpu the cases run
+ * twice: with the backend's conv2d primitives (oneDNN, when built with it)
+ * and with backend.onednn = false (im2col + gemm).
  *
  * Tolerance: max |got - torch| <= 2e-6 max(1, max |torch|) per array (torch
  * in double; float32 sums of at most 72 products of values in [-1, 1]);
@@ -18,6 +20,7 @@
 #include "error.h"
 #include "gradcheck.h"
 #include "instance.h"
+#include "params.h"
 #include "registry.h"
 #include "tap.h"
 
@@ -336,6 +339,26 @@ int main(void)
     for (size_t i = 0; i < sizeof conv_refs / sizeof conv_refs[0]; i++)
         check_case(be, cpu, &conv_refs[i]);
     check_bad_params(be);
+    if (strcmp(CONV_BACKEND, "cpu") == 0) {
+        /* The same cases on im2col + gemm. */
+        dlh_config *cfg = NULL;
+        dlh_params *p = NULL;
+        dlh_backend *off = NULL;
+        static const char *const reserved[] = { "type", NULL };
+        rc = dlh_config_load_string("backend = { onednn = false; };\n", "conv.cfg", &cfg);
+        if (rc == 0)
+            p = dlh_params_new(cfg, config_setting_lookup(dlh_config_root(cfg), "backend"),
+                               "backend 'cpu'", reserved);
+        rc = p ? dlh_backend_open("cpu", p, &off) : DLH_ENOMEM;
+        if (ok(rc == 0, "open cpu with onednn = false (%s)", rc ? dlh_error_get() : "ok")) {
+            diag("on the cpu backend with onednn = false");
+            for (size_t i = 0; i < sizeof conv_refs / sizeof conv_refs[0]; i++)
+                check_case(off, NULL, &conv_refs[i]);
+        }
+        dlh_backend_close(off);
+        dlh_params_free(p);
+        dlh_config_free(cfg);
+    }
     if (cpu)
         dlh_backend_close(cpu);
     dlh_backend_close(be);

@@ -16,8 +16,17 @@
  * summed into the gradient by a gemm with a vector of ones; db by a row
  * reduction of dy and the same ones gemm; dx by dcol[n] = W^T dy[n] into the
  * col scratch (no longer needed once dW is done), then col2im; so each
- * backward needs its own forward before it, as in a training step. */
+ * backward needs its own forward before it, as in a training step.
+ *
+ * A backend with conv2d primitives (backend.h, ABI 1.9: oneDNN on cpu)
+ * runs the three instead, when its conv2d_prepare takes the shape: then
+ * neither col nor the dW partials are declared, backward writes the
+ * gradients when the core says they hold nothing (overwrite_grads) and adds
+ * into them otherwise.  The plan made at create is for one sample (the
+ * batch is not known yet); a larger batch re-plans on its first forward,
+ * once per new largest batch, so the training step loop allocates nothing. */
 #include <limits.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +51,34 @@ typedef struct conv2d_state {
     int col_index;              /* [N, groups*K, P]; dcol in backward */
     int rowsum_index;           /* [N, out_c] sums of dy over P */
     dlh_ew_kernel *add_bias;    /* y += b[channel] */
+    const dlh_backend *be;      /* the backend's conv2d primitives, when plan != NULL */
+    void *plan;                 /* for batches up to plan_n */
+    int plan_n;
 } conv2d_state;
+
+/* The backend's conv2d primitives for batches up to n, replacing the plan
+   held; 0 when made, DLH_EUNSUPPORTED when the backend has none or does not
+   take this shape. */
+static int conv2d_plan(conv2d_state *st, const dlh_backend *be, int n)
+{
+    const dlh_backend_ops *o = be->ops;
+    if (o->struct_size < offsetof(dlh_backend_ops, conv2d_backward_weights) +
+                             sizeof o->conv2d_backward_weights ||
+        o->conv2d_prepare == NULL)
+        return DLH_EUNSUPPORTED;
+    dlh_conv2d_desc d = { .struct_size = sizeof d, .g = st->g, .n = n, .out_c = st->out_c,
+                          .groups = st->groups, .has_bias = st->has_bias };
+    void *plan = NULL;
+    int rc = o->conv2d_prepare(be->ctx, &d, &plan);
+    if (rc != 0)
+        return rc;
+    if (st->plan != NULL)
+        o->conv2d_release(be->ctx, st->plan);
+    st->be = be;
+    st->plan = plan;
+    st->plan_n = n;
+    return 0;
+}
 
 int layers_conv_gemm(const dlh_backend *be, int groups, int batch, int trans_a, int m, int n,
                      int k, dlh_mem a, int lda, dlh_mem b, dlh_mem c)
@@ -275,8 +311,19 @@ static int conv2d_create(const dlh_host *host, dlh_layer_setup *setup, void **st
         return rc;
     if (bias) {
         dlh_shape bs = { 1, { out_c } };
-        if ((rc = setup->add_param(setup, "bias", &bs, def, &st->b_index)) < 0 ||
-            (rc = setup->add_scratch(setup, out_c, 0, &st->rowsum_index)) < 0 ||
+        if ((rc = setup->add_param(setup, "bias", &bs, def, &st->b_index)) < 0)
+            return rc;
+    }
+    rc = conv2d_plan(st, setup->backend, 1);
+    if (rc == 0) {
+        setup->overwrites_grads = 1;
+        return 0;
+    }
+    if (rc != DLH_EUNSUPPORTED)
+        return rc;
+    host->error("%s", "");      /* a refusal is no failure: im2col + gemm */
+    if (bias) {
+        if ((rc = setup->add_scratch(setup, out_c, 0, &st->rowsum_index)) < 0 ||
             (rc = host->ew_compile(setup->backend, "in b; inout y; y = y + b;",
                                    &st->add_bias)) < 0)
             return rc;
@@ -303,11 +350,20 @@ static int conv2d_batch(const conv2d_state *st, const dlh_layer_ctx *ctx, int *b
 static int conv2d_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
                           const dlh_tensor *output)
 {
-    const conv2d_state *st = state;
+    conv2d_state *st = state;
     const dlh_backend *be = ctx->backend;
     int batch, rc;
     if ((rc = conv2d_batch(st, ctx, &batch)) < 0 || batch == 0)
         return rc;
+    if (st->plan != NULL) {
+        if (batch > st->plan_n && (rc = conv2d_plan(st, be, batch)) < 0)
+            return rc;
+        return be->ops->conv2d_forward(be->ctx, st->plan, batch, inputs[0].mem,
+                                       ctx->params[st->w_index].mem,
+                                       st->has_bias ? ctx->params[st->b_index].mem
+                                                    : layers_no_mem(),
+                                       output->mem);
+    }
     dlh_mem col = inputs[0].mem;
     if (!st->direct) {
         col = ctx->scratch[st->col_index].mem;
@@ -338,6 +394,21 @@ static int conv2d_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tens
     if ((rc = conv2d_batch(st, ctx, &batch)) < 0 || batch == 0)
         return rc;
     dlh_mem dy = d_output->mem;
+    if (st->plan != NULL) {
+        if (batch > st->plan_n) {
+            layers_host->error("conv2d: backward of %d samples without its forward", batch);
+            return DLH_EINVAL;
+        }
+        if ((rc = be->ops->conv2d_backward_weights(
+                 be->ctx, st->plan, batch, inputs[0].mem, dy,
+                 ctx->overwrite_grads ? 0.0f : 1.0f, ctx->grads[st->w_index].mem,
+                 st->has_bias ? ctx->grads[st->b_index].mem : layers_no_mem())) < 0 ||
+            !d_inputs[0].mem.buf)
+            return rc;
+        return be->ops->conv2d_backward_data(be->ctx, st->plan, batch, dy,
+                                             ctx->params[st->w_index].mem,
+                                             d_inputs[0].mem);
+    }
     dlh_mem col = st->direct ? inputs[0].mem : ctx->scratch[st->col_index].mem;
     if ((rc = layers_wgrad_run(&st->wgrad, ctx, batch, dy, col,
                                ctx->grads[st->w_index].mem)) < 0 ||
@@ -401,6 +472,8 @@ static void conv2d_destroy(void *state)
     conv2d_state *st = state;
     if (!st)
         return;
+    if (st->plan != NULL)
+        st->be->ops->conv2d_release(st->be->ctx, st->plan);
     layers_host->ew_free(st->add_bias);
     free(st);
 }

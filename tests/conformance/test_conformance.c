@@ -47,6 +47,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1048,6 +1049,290 @@ static void test_image(void)
     image_case(&g, 2, "fewer rows and columns (output_padding >= stride)");
 }
 
+/* ------------------------------------------------------------ conv2d primitives */
+
+/* The optional conv2d primitives (ABI 1.9) on a backend that offers them,
+   against im2col + gemm (+ col2im) run on that same backend: forward,
+   backward data, backward weights with beta 0 and 1.  Outputs start as NaN
+   where the primitive overwrites them.  Bias and its gradient are added on
+   the host in double.  scale (TOL_ACCUM) is the same computation over the
+   inputs' absolute values.  Between the cpu backend's instances
+   (threads = 1 and the default) the primitives must agree bit for bit:
+   their numerics do not depend on the thread count. */
+
+typedef struct conv_io {
+    float *y, *dx, *dw0, *db0, *dw1, *db1;  /* forward; backward data; beta 0; beta 1 */
+} conv_io;
+
+static int has_conv2d(const dlh_backend *be)
+{
+    const dlh_backend_ops *o = be->ops;
+    return o->struct_size >= offsetof(dlh_backend_ops, conv2d_backward_weights) +
+                                 sizeof o->conv2d_backward_weights &&
+           o->conv2d_prepare != NULL;
+}
+
+static size_t conv_wsize(const dlh_conv2d_desc *d)
+{
+    return (size_t)d->out_c * (d->g.c / d->groups) * d->g.kh * d->g.kw;
+}
+
+static size_t conv_ysize(const dlh_conv2d_desc *d, int n)
+{
+    return (size_t)n * d->out_c * d->g.oh * d->g.ow;
+}
+
+/* im2col + gemm on be for batch n: y (no bias), dx, and dw summed over the
+   batch onto dwi (beta 1), into io (db and the bias left to the host). */
+static int conv_fallback(dlh_backend *be, const dlh_conv2d_desc *d, int n, const float *x,
+                         const float *w, const float *dy, const float *dwi, conv_io *io)
+{
+    const dlh_window2d *g = &d->g;
+    int G = d->groups, og = d->out_c / G, P = g->oh * g->ow;
+    int K = g->c / G * g->kh * g->kw;
+    size_t nx = img_size(g, n), nw = conv_wsize(d), ny = conv_ysize(d, n);
+    size_t nc = col_size(g, n);
+    dlh_buffer *bx = up(be, x, nx * 4), *bw = up(be, w, nw * 4), *bdy = up(be, dy, ny * 4);
+    dlh_buffer *bc = up(be, NULL, nc * 4), *by = up(be, NULL, ny * 4);
+    dlh_buffer *bdw = up(be, dwi, nw * 4), *bdx = up(be, NULL, nx * 4);
+    const dlh_backend_ops *o = be->ops;
+    int rc = o->im2col(be->ctx, g, n, at(bx, 0), at(bc, 0));
+    for (int i = 0; i < n && rc == 0; i++)
+        for (int j = 0; j < G && rc == 0; j++) {
+            size_t wo = (size_t)j * og * K, co = ((size_t)i * G + j) * K * P;
+            size_t yo = ((size_t)i * d->out_c + (size_t)j * og) * P;
+            rc = o->gemm(be->ctx, 0, 0, og, P, K, 1.0f, at(bw, wo), K, at(bc, co), P, 0.0f,
+                         at(by, yo), P);
+            if (rc == 0)
+                rc = o->gemm(be->ctx, 0, 1, og, K, P, 1.0f, at(bdy, yo), P, at(bc, co), P,
+                             1.0f, at(bdw, wo), K);
+        }
+    /* dcol = W^T dy into col, then col2im into zeros. */
+    for (int i = 0; i < n && rc == 0; i++)
+        for (int j = 0; j < G && rc == 0; j++) {
+            size_t wo = (size_t)j * og * K, co = ((size_t)i * G + j) * K * P;
+            size_t yo = ((size_t)i * d->out_c + (size_t)j * og) * P;
+            rc = o->gemm(be->ctx, 1, 0, K, P, og, 1.0f, at(bw, wo), K, at(bdy, yo), P, 0.0f,
+                         at(bc, co), P);
+        }
+    if (rc == 0)
+        rc = o->fill(be->ctx, at(bdx, 0), nx, 0.0f);
+    if (rc == 0)
+        rc = o->col2im(be->ctx, g, n, at(bc, 0), at(bdx, 0));
+    if (rc == 0)
+        rc = down(be, by, io->y, ny * 4);
+    if (rc == 0)
+        rc = down(be, bdx, io->dx, nx * 4);
+    if (rc == 0)
+        rc = down(be, bdw, io->dw1, nw * 4);
+    dlh_buffer *all[] = { bx, bw, bdy, bc, by, bdw, bdx };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        release(be, all[i]);
+    return rc;
+}
+
+/* The host's part of the fallback: y += bias, db = dbi + sum of dy. */
+static void conv_host_bias(const dlh_conv2d_desc *d, int n, const float *b, const float *dy,
+                           const float *dbi, conv_io *io)
+{
+    int P = d->g.oh * d->g.ow;
+    for (int c = 0; c < d->out_c; c++) {
+        double s = 0;
+        for (int i = 0; i < n; i++)
+            for (int p = 0; p < P; p++) {
+                size_t k = ((size_t)i * d->out_c + c) * P + p;
+                io->y[k] += b[c];
+                s += dy[k];
+            }
+        io->db1[c] = (float)(dbi[c] + s);
+    }
+}
+
+/* The primitives on be for batch n under a plan for d->n (bias as d says):
+   forward, backward data, backward weights with beta 0 then beta 1 onto
+   dwi, dbi. */
+static int conv_prims(dlh_backend *be, const dlh_conv2d_desc *d, int n, const float *x,
+                      const float *w, const float *b, const float *dy, const float *dwi,
+                      const float *dbi, conv_io *io, const char **failed)
+{
+    const dlh_window2d *g = &d->g;
+    size_t nx = img_size(g, n), nw = conv_wsize(d), ny = conv_ysize(d, n);
+    size_t nb = (size_t)d->out_c;
+    float *nan = fvec(nx > ny ? (nx > nw ? nx : nw) : (ny > nw ? ny : nw));
+    for (size_t i = 0; i < (nx > ny ? (nx > nw ? nx : nw) : (ny > nw ? ny : nw)); i++)
+        nan[i] = NAN;
+    void *plan = NULL;
+    const dlh_backend_ops *o = be->ops;
+    int rc = o->conv2d_prepare(be->ctx, d, &plan);
+    *failed = "conv2d_prepare";
+    if (rc != 0)
+        return rc;
+    dlh_buffer *bx = up(be, x, nx * 4), *bw = up(be, w, nw * 4), *bdy = up(be, dy, ny * 4);
+    dlh_buffer *bb = up(be, b, nb * 4), *by = up(be, nan, ny * 4);
+    dlh_buffer *bdx = up(be, nan, nx * 4), *bdw = up(be, nan, nw * 4);
+    dlh_buffer *bdb = up(be, nan, nb * 4);
+    dlh_mem none = { NULL, 0 };
+    *failed = "conv2d_forward";
+    rc = o->conv2d_forward(be->ctx, plan, n, at(bx, 0), at(bw, 0),
+                           d->has_bias ? at(bb, 0) : none, at(by, 0));
+    if (rc == 0 && (*failed = "conv2d_backward_data") &&
+        (rc = o->conv2d_backward_data(be->ctx, plan, n, at(bdy, 0), at(bw, 0),
+                                      at(bdx, 0))) == 0 &&
+        (*failed = "conv2d_backward_weights beta 0") &&
+        (rc = o->conv2d_backward_weights(be->ctx, plan, n, at(bx, 0), at(bdy, 0), 0.0f,
+                                         at(bdw, 0), d->has_bias ? at(bdb, 0) : none)) == 0) {
+        rc = down(be, bdw, io->dw0, nw * 4);
+        if (rc == 0 && d->has_bias)
+            rc = down(be, bdb, io->db0, nb * 4);
+        if (rc == 0)
+            rc = o->write(be->ctx, bdw, 0, dwi, nw * 4);
+        if (rc == 0)
+            rc = o->write(be->ctx, bdb, 0, dbi, nb * 4);
+        *failed = "conv2d_backward_weights beta 1";
+        if (rc == 0)
+            rc = o->conv2d_backward_weights(be->ctx, plan, n, at(bx, 0), at(bdy, 0), 1.0f,
+                                            at(bdw, 0), d->has_bias ? at(bdb, 0) : none);
+    }
+    *failed = rc ? *failed : "read";
+    if (rc == 0 && (rc = down(be, by, io->y, ny * 4)) == 0 &&
+        (rc = down(be, bdx, io->dx, nx * 4)) == 0 && (rc = down(be, bdw, io->dw1, nw * 4)) == 0 &&
+        d->has_bias)
+        rc = down(be, bdb, io->db1, nb * 4);
+    /* A batch past the plan's is refused. */
+    if (rc == 0 && o->conv2d_forward(be->ctx, plan, d->n + 1, at(bx, 0), at(bw, 0),
+                                     d->has_bias ? at(bb, 0) : none, at(by, 0)) == 0) {
+        *failed = "a batch past the plan's (accepted)";
+        rc = DLH_EINVAL;
+    }
+    o->conv2d_release(be->ctx, plan);
+    dlh_buffer *all[] = { bx, bw, bdy, bb, by, bdx, bdw, bdb };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        release(be, all[i]);
+    return rc;
+}
+
+static conv_io conv_io_new(const dlh_conv2d_desc *d, int n)
+{
+    size_t nb = (size_t)d->out_c, nw = conv_wsize(d);
+    conv_io io = { fvec(conv_ysize(d, n)), fvec(img_size(&d->g, n)), fvec(nw), fvec(nb),
+                   fvec(nw), fvec(nb) };
+    return io;
+}
+
+static const char *conv_geom(const dlh_conv2d_desc *d, int n)
+{
+    static char buf[240];
+    snprintf(buf, sizeof buf, "%s, out_c %d, groups %d, %s, batch %d of plan %d",
+             geom(&d->g, n), d->out_c, d->groups, d->has_bias ? "bias" : "no bias", n, d->n);
+    return buf;
+}
+
+static void conv_case(const dlh_window2d *g, int out_c, int groups, int has_bias, int plan_n,
+                      int n, const char *what)
+{
+    dlh_conv2d_desc d = { sizeof d, *g, plan_n, out_c, groups, has_bias };
+    size_t nx = img_size(g, n), nw = conv_wsize(&d), ny = conv_ysize(&d, n);
+    size_t nb = (size_t)out_c;
+    float *x = rvec(nx, -1, 1), *w = rvec(nw, -1, 1), *b = rvec(nb, -1, 1);
+    float *dy = rvec(ny, -1, 1), *dwi = rvec(nw, -1, 1), *dbi = rvec(nb, -1, 1);
+    float *zw = fvec(nw), *zb = fvec(nb);
+    /* The fallback, its scale (absolute values), the primitives. */
+    conv_io want = conv_io_new(&d, n), mag = conv_io_new(&d, n), got = conv_io_new(&d, n);
+    int rr = conv_fallback(dut, &d, n, x, w, dy, zw, &want);
+    float *gw = fvec(nw), *gb = fvec(nb);
+    if (rr == 0) {
+        memcpy(gw, want.dw1, nw * 4);          /* the gradient alone */
+        conv_host_bias(&d, n, has_bias ? b : zb, dy, zb, &want);
+        memcpy(gb, want.db1, nb * 4);
+        rr = conv_fallback(dut, &d, n, absdup(x, nx), absdup(w, nw), absdup(dy, ny), zw, &mag);
+    }
+    if (rr == 0)
+        conv_host_bias(&d, n, has_bias ? absdup(b, nb) : zb, absdup(dy, ny), zb, &mag);
+    const char *failed = NULL;
+    int rd = rr ? 0 : conv_prims(dut, &d, n, x, w, b, dy, dwi, dbi, &got, &failed);
+    /* beta 1: the initial values plus the gradient; beta 0 the gradient. */
+    float *w1 = fvec(nw), *m1 = fvec(nw), *b1 = fvec(nb), *mb1 = fvec(nb);
+    for (size_t i = 0; i < nw; i++) {
+        w1[i] = dwi[i] + gw[i];
+        m1[i] = fabsf(dwi[i]) + mag.dw1[i];
+    }
+    for (size_t i = 0; i < nb; i++) {
+        b1[i] = dbi[i] + gb[i];
+        mb1[i] = fabsf(dbi[i]) + mag.db1[i];
+    }
+    if (rr != 0)
+        bail("%s: im2col + gemm failed: %s", dut_label, dlh_error_get());
+    case_begin();
+    if (check_rc(0, rd, failed)) {
+        cmp_f("y", want.y, got.y, mag.y, ny, TOL_ACCUM);
+        cmp_f("dx", want.dx, got.dx, mag.dx, nx, TOL_ACCUM);
+        cmp_f("dw (beta 0)", gw, got.dw0, mag.dw1, nw, TOL_ACCUM);
+        cmp_f("dw (beta 1)", w1, got.dw1, m1, nw, TOL_ACCUM);
+        if (has_bias) {
+            cmp_f("db (beta 0)", gb, got.db0, mag.db1, nb, TOL_ACCUM);
+            cmp_f("db (beta 1)", b1, got.db1, mb1, nb, TOL_ACCUM);
+        }
+    }
+    /* The default cpu instance's primitives give the same bits. */
+    if (cs.pass && dut != ref && strncmp(dut_label, "cpu", 3) == 0 && has_conv2d(ref)) {
+        conv_io r = conv_io_new(&d, n);
+        const char *rf = NULL;
+        if (conv_prims(ref, &d, n, x, w, b, dy, dwi, dbi, &r, &rf) != 0)
+            bail("the reference cpu backend failed %s: %s", rf, dlh_error_get());
+        cmp_f("y (threads)", r.y, got.y, NULL, ny, 0);
+        cmp_f("dx (threads)", r.dx, got.dx, NULL, nx, 0);
+        cmp_f("dw (threads)", r.dw1, got.dw1, NULL, nw, 0);
+        if (has_bias)
+            cmp_f("db (threads)", r.db1, got.db1, NULL, nb, 0);
+    }
+    case_end("conv2d primitives %s: %s", what, conv_geom(&d, n));
+}
+
+static void test_conv2d(void)
+{
+    if (!has_conv2d(dut)) {
+        printf("ok %d # SKIP %s: no conv2d primitives\n", ++tap_n_, dut_label);
+        return;
+    }
+    /* Is this shape taken at all (the cpu backend's onednn = false refuses)? */
+    dlh_window2d g = window(3, 8, 7, 3, 3, 1, 1, 1, 1, 1, 1);
+    dlh_conv2d_desc d = { sizeof d, g, 2, 4, 1, 1 };
+    void *plan = NULL;
+    int rc = dut->ops->conv2d_prepare(dut->ctx, &d, &plan);
+    dut->ops->conv2d_release(dut->ctx, plan);
+    if (rc == DLH_EUNSUPPORTED) {
+        printf("ok %d # SKIP %s: conv2d_prepare refuses this shape (%s)\n", ++tap_n_,
+               dut_label, dlh_error_get());
+        return;
+    }
+    conv_case(&g, 4, 1, 1, 2, 2, "3x3, padding 1");
+    g = window(4, 9, 8, 3, 2, 2, 2, 0, 1, 1, 1);
+    conv_case(&g, 6, 2, 0, 3, 3, "groups 2, stride 2");
+    g = window(5, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1);
+    conv_case(&g, 5, 5, 1, 4, 4, "depthwise");
+    g = window(3, 6, 6, 3, 3, 2, 1, 1, 1, 1, 1);
+    conv_case(&g, 6, 3, 1, 2, 2, "depthwise x2, stride [2, 1]");
+    g = window(3, 6, 5, 2, 4, 1, 1, 0, 1, 1, 1);
+    g.oh = g.h;
+    g.ow = g.w;
+    conv_case(&g, 4, 1, 1, 2, 2, "padding \"same\", even kernel [2, 4] (asymmetric)");
+    g = window(2, 9, 8, 3, 3, 1, 1, 2, 2, 2, 2);
+    conv_case(&g, 3, 1, 1, 2, 2, "dilation 2, padding 2");
+    g = window(2, 7, 9, 2, 3, 1, 1, 0, 0, 3, 2);
+    g.oh = g.h;
+    g.ow = g.w;
+    conv_case(&g, 4, 2, 0, 2, 2, "padding \"same\", dilation [3, 2], groups 2");
+    g = window(3, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1);
+    conv_case(&g, 5, 1, 1, 7, 3, "batch 3 of a plan for 7");
+    conv_case(&g, 5, 1, 1, 7, 1, "batch 1 of a plan for 7");
+    g = window(6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1);
+    conv_case(&g, 16, 1, 1, 9, 9, "LeNet's second, 5x5");
+    g = window(1, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1);
+    conv_case(&g, 6, 1, 1, 5, 5, "LeNet's first, one channel");
+    g = window(2, 5, 5, 1, 1, 1, 1, 0, 0, 1, 1);
+    conv_case(&g, 3, 1, 0, 2, 2, "1x1");
+}
+
 /* ------------------------------------------------------------ pooling */
 
 /* Forward: x (offset 2) into y (offset 3) and idx (offset 1). */
@@ -1488,6 +1773,7 @@ static void run_suite(dlh_backend *be, const char *label)
     test_reduce();
     test_softmax();
     test_image();
+    test_conv2d();
     test_pool();
     test_index();
     test_rand();
@@ -1576,6 +1862,13 @@ int main(void)
     test_ew_coverage();
     test_selfcheck();
     run_cpu_threads1();
+    if (selected("cpu")) {
+        /* The default instance's conv2d primitives, against its own
+           im2col + gemm. */
+        dut = ref;
+        dut_label = "cpu(default)";
+        test_conv2d();
+    }
     for (size_t i = 0; i < dlh_registry_count(); i++) {
         const dlh_component *c = dlh_registry_at(i);
         if (c->kind == DLH_KIND_BACKEND && strcmp(c->name, "cpu") != 0)

@@ -77,6 +77,14 @@ static int cpu_create(const dlh_host *host, dlh_params *params, void **out)
                                  "libdnnl-dev and configure again)");
 #endif
     }
+    static const int onednn_default = 1;
+    int onednn = onednn_default;
+    if (params != NULL) {
+        int rc = host->param_bool(params, "onednn", &onednn_default, &onednn);
+        if (rc != 0)
+            return rc;
+    }
+    c->onednn = onednn;
     cpu_adapt_start(c);
     /* One thread pool: OpenMP's threads split the gemms (cpu_gemm.c), and
        each block is a single-threaded OpenBLAS call. */
@@ -87,8 +95,10 @@ static int cpu_create(const dlh_host *host, dlh_params *params, void **out)
 static void cpu_destroy(void *ctx)
 {
 #ifdef HAVE_DNNL
-    if (ctx != NULL)
+    if (ctx != NULL) {
         cpu_bf16_destroy(ctx);
+        cpu_conv_done(ctx);
+    }
 #endif
     free(ctx);
 }
@@ -279,6 +289,13 @@ static const dlh_backend_ops cpu_ops = {
     .scatter_add = cpu_scatter_add,
     .rand = cpu_rand,
     .host_ptr = cpu_host_ptr,
+#ifdef HAVE_DNNL
+    .conv2d_prepare = cpu_conv2d_prepare,
+    .conv2d_release = cpu_conv2d_release,
+    .conv2d_forward = cpu_conv2d_forward,
+    .conv2d_backward_data = cpu_conv2d_backward_data,
+    .conv2d_backward_weights = cpu_conv2d_backward_weights,
+#endif
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */
@@ -286,6 +303,7 @@ static const dlh_param_doc cpu_params[] = {
     { "threads", DLH_PARAM_INT, "", 1, 1024, NULL, "OpenMP threads; unset: the CPU count (at most 1024)" },
     { "adapt", DLH_PARAM_BOOL, "true", 0, 0, NULL, "size the team (at most threads) to the cores other processes leave" },
     { "precision", DLH_PARAM_CHOICE, "fp32", 0, 0, "fp32|bf16", "gemm operands: fp32, or bf16 rounded from the fp32 weights, accumulating in fp32 (oneDNN, a CPU with avx512_bf16 or AMX)" },
+    { "onednn", DLH_PARAM_BOOL, "true", 0, 0, NULL, "convolutions through oneDNN (when built with it; false: im2col + gemm)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -294,7 +312,8 @@ static int cpu_plugin_init(const dlh_host *host, dlh_registrar *reg)
     cpu_host = host;
     cpu_checks.host = host;
     int rc = reg->add(reg, DLH_KIND_BACKEND, "cpu", &cpu_ops,
-                      "host memory; OpenBLAS gemm, OpenMP for the other primitives");
+                      "host memory; OpenBLAS gemm, oneDNN convolutions when built with it, "
+                      "OpenMP for the other primitives");
     return rc < 0 ? rc : reg->describe(reg, DLH_KIND_BACKEND, "cpu", cpu_params);
 }
 

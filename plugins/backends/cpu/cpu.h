@@ -30,6 +30,8 @@ typedef struct cpu_ctx {
     double adapt_wall, adapt_own;
     unsigned long long adapt_busy, adapt_total;
     cpu_bf16_state *bf16;   /* precision = "bf16", else NULL (fp32) */
+    int onednn;             /* backend.onednn: convolutions through oneDNN */
+    struct cpu_dnnl *dnnl;  /* its engine and streams (cpu_conv.c), made on first use */
 } cpu_ctx;
 
 extern const dlh_host *cpu_host;   /* set by dlh_plugin_init */
@@ -105,6 +107,16 @@ int cpu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
 /* cpu_index.c */
 int cpu_gather(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst);
 int cpu_scatter_add(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst);
+/* cpu_conv.c, built with oneDNN (HAVE_DNNL) */
+void cpu_conv_done(cpu_ctx *c);
+int cpu_conv2d_prepare(void *ctx, const dlh_conv2d_desc *desc, void **plan);
+void cpu_conv2d_release(void *ctx, void *plan);
+int cpu_conv2d_forward(void *ctx, void *plan, int n, dlh_mem x, dlh_mem w, dlh_mem bias,
+                       dlh_mem y);
+int cpu_conv2d_backward_data(void *ctx, void *plan, int n, dlh_mem dy, dlh_mem w,
+                             dlh_mem dx);
+int cpu_conv2d_backward_weights(void *ctx, void *plan, int n, dlh_mem x, dlh_mem dy,
+                                float beta, dlh_mem dw, dlh_mem db);
 /* cpu_rand.c */
 int cpu_rand(void *ctx, dlh_rand_dist dist, dlh_mem dst, size_t n, uint64_t seed,
              uint64_t stream, uint64_t offset, float a, float b);

@@ -1,0 +1,635 @@
+/* The optional conv2d primitives (backend.h, ABI 1.9) through oneDNN's C API.
+ *
+ * Thread-count invariance: oneDNN (OpenMP runtime) sizes a primitive's work
+ * split to omp_get_max_threads() when the primitive is made, and its
+ * backward-weights kernels reduce per-thread partial sums over the batch, so
+ * its bits follow the thread count: LeNet's second convolution (mb 64, 6 to
+ * 16 channels, 5x5) gave another weight gradient in 1856 of 2400 elements
+ * with 2 threads than with 1 (its input gradient did not differ).  So,
+ * as cpu_gemm.c does for gemms, the batch is cut into pieces by the
+ * machine's CPU count (cx->panels), never by the thread count: the
+ * primitives are made single-threaded, each piece is one single-threaded
+ * oneDNN call on its own samples, the OpenMP team runs the pieces side by
+ * side (a thread takes several when there are fewer threads), and the
+ * weight gradient is each piece's partial added up in piece order.  Inside
+ * our parallel region oneDNN runs sequentially (it does not nest).
+ *
+ * The layer's tensors are plain NCHW / OIHW (GOIHW with groups).  Given
+ * those formats oneDNN 2.6 picks its gemm convolution (x64:gemm:jit, a C++
+ * im2col before its sgemm), slower than our own im2col + OpenBLAS; given
+ * format_tag_any it picks jit:avx512_core (on LeNet's shapes, one thread,
+ * mb 64: forward 4-5x, backward weights 1.7-6x the gemm one), so each
+ * piece reorders its inputs into a per-piece area in the formats the
+ * primitive asked for and its outputs back (reorders copy, exactly).
+ * Scratchpads are user-managed, one per piece, allocated at prepare.  A plan holds primitives per piece size: the
+ * plan's batch (its pieces and last piece) at prepare; a smaller batch (a
+ * last partial batch, evaluation) makes its piece sizes' primitives on first
+ * use, the only allocation of the runs, once per size. */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
+
+#include "cpu.h"
+
+/* One tensor of a primitive (x, w or y side): the layer's plain memory and,
+   when the primitive prefers another format (oneDNN's blocked nChw16c and
+   the like, several times faster than its plain-format gemm convolution),
+   a reorder to it (inputs) or from it (outputs) through a per-piece area. */
+typedef struct conv_arg {
+    int arg;                                 /* DNNL_ARG_* */
+    int out;                                 /* written by the primitive */
+    dnnl_primitive_t reorder;                /* NULL: the plain format is taken */
+    size_t off;                              /* of the blocked copy in the area */
+    dnnl_memory_t plain[CPU_MAX_PANELS], blocked[CPU_MAX_PANELS];
+} conv_arg;
+
+/* A primitive and its x, w, y tensors. */
+typedef struct conv_prim {
+    dnnl_primitive_t prim;
+    conv_arg a[3];
+} conv_prim;
+
+/* Primitives for pieces of mb samples: forward, backward data, backward
+   weights. */
+typedef struct conv_size {
+    int mb;
+    conv_prim k[3];
+} conv_size;
+
+typedef struct conv_plan {
+    dlh_conv2d_desc d;
+    dnnl_memory_desc_t wmd, bmd;
+    dnnl_dims_t stride, dil, pad_l, pad_r;
+    size_t wsize, bsize;                     /* floats of w and bias */
+    size_t scratch_bytes;                    /* per piece */
+    dnnl_memory_t b[CPU_MAX_PANELS], sp[CPU_MAX_PANELS];
+    float *scratch;                          /* pieces x scratch_bytes */
+    char *area;                              /* pieces x area_bytes: blocked copies */
+    size_t area_bytes;
+    float *partial;                          /* pieces x (wsize + bsize) */
+    conv_size **sizes;                       /* [d.n]: pieces of mb at mb - 1 */
+} conv_plan;
+
+/* The backend's engine and one stream per piece (a stream is not shared
+   between threads); made at the first prepare. */
+struct cpu_dnnl {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream[CPU_MAX_PANELS];
+};
+
+void cpu_conv_done(cpu_ctx *c)
+{
+    struct cpu_dnnl *e = c->dnnl;
+    if (e == NULL)
+        return;
+    for (int i = 0; i < CPU_MAX_PANELS; i++)
+        if (e->stream[i])
+            dnnl_stream_destroy(e->stream[i]);
+    if (e->engine)
+        dnnl_engine_destroy(e->engine);
+    free(e);
+    c->dnnl = NULL;
+}
+
+static int conv_status(dnnl_status_t s, const char *what)
+{
+    if (s == dnnl_success)
+        return 0;
+    if (s == dnnl_unimplemented)
+        return DLH_EUNSUPPORTED;
+    if (s == dnnl_out_of_memory) {
+        cpu_host->error("cpu conv2d: oneDNN is out of memory (%s)", what);
+        return DLH_ENOMEM;
+    }
+    cpu_host->error("cpu conv2d: oneDNN %s failed (status %d)", what, (int)s);
+    return DLH_EDEVICE;
+}
+
+static int conv_engine(cpu_ctx *c)
+{
+    if (c->dnnl != NULL)
+        return 0;
+    struct cpu_dnnl *e = calloc(1, sizeof *e);
+    if (e == NULL) {
+        cpu_host->error("cpu conv2d: out of memory");
+        return DLH_ENOMEM;
+    }
+    c->dnnl = e;
+    int rc = conv_status(dnnl_engine_create(&e->engine, dnnl_cpu, 0), "engine");
+    for (int i = 0; i < c->panels && rc == 0; i++)
+        rc = conv_status(dnnl_stream_create(&e->stream[i], e->engine,
+                                            dnnl_stream_default_flags), "stream");
+    if (rc != 0)
+        cpu_conv_done(c);
+    return rc;
+}
+
+static void conv_size_free(conv_size *s)
+{
+    if (s == NULL)
+        return;
+    for (int k = 0; k < 3; k++) {
+        dnnl_primitive_destroy(s->k[k].prim);
+        for (int t = 0; t < 3; t++) {
+            conv_arg *a = &s->k[k].a[t];
+            dnnl_primitive_destroy(a->reorder);
+            for (int i = 0; i < CPU_MAX_PANELS; i++) {
+                dnnl_memory_destroy(a->plain[i]);
+                dnnl_memory_destroy(a->blocked[i]);
+            }
+        }
+    }
+    free(s);
+}
+
+void cpu_conv2d_release(void *ctx, void *plan)
+{
+    (void)ctx;
+    conv_plan *p = plan;
+    if (p == NULL)
+        return;
+    for (int i = 0; p->sizes != NULL && i < p->d.n; i++)
+        conv_size_free(p->sizes[i]);
+    free(p->sizes);
+    for (int i = 0; i < CPU_MAX_PANELS; i++) {
+        dnnl_memory_destroy(p->b[i]);
+        dnnl_memory_destroy(p->sp[i]);
+    }
+    free(p->scratch);
+    free(p->area);
+    free(p->partial);
+    free(p);
+}
+
+static int conv_md(dnnl_memory_desc_t *md, int nd, const dnnl_dim_t *dims,
+                   dnnl_format_tag_t tag)
+{
+    return conv_status(dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, tag),
+                       "memory descriptor");
+}
+
+/* Tensor t (0 x, 1 w, 2 y) of primitive kind k as the primitive takes it:
+   the plain memory objects, and the blocked ones with a reorder when its
+   format is another; the blocked copy's bytes join *area. */
+static int conv_arg_make(cpu_ctx *c, const_dnnl_primitive_desc_t pd, int kind, int t,
+                         const dnnl_memory_desc_t *plain, size_t *area, conv_arg *a)
+{
+    static const dnnl_query_t q[3][3] = {
+        { dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md },
+        { dnnl_query_diff_src_md, dnnl_query_weights_md, dnnl_query_diff_dst_md },
+        { dnnl_query_src_md, dnnl_query_diff_weights_md, dnnl_query_diff_dst_md } };
+    static const int args[3][3] = {
+        { DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST },
+        { DNNL_ARG_DIFF_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_DST },
+        { DNNL_ARG_SRC, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_DST } };
+    a->arg = args[kind][t];
+    a->out = (kind == 0 && t == 2) || (kind == 1 && t == 0) || (kind == 2 && t == 1);
+    const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, q[kind][t], 0);
+    dnnl_engine_t eng = c->dnnl->engine;
+    int rc = want == NULL ? conv_status(dnnl_runtime_error, "query") : 0;
+    int blocked = rc == 0 && !dnnl_memory_desc_equal(want, plain);
+    if (rc == 0 && blocked) {
+        dnnl_primitive_desc_t rpd = NULL;
+        rc = conv_status(a->out ? dnnl_reorder_primitive_desc_create(&rpd, want, eng, plain,
+                                                                     eng, NULL)
+                                : dnnl_reorder_primitive_desc_create(&rpd, plain, eng, want,
+                                                                     eng, NULL),
+                         "reorder descriptor");
+        if (rc == 0)
+            rc = conv_status(dnnl_primitive_create(&a->reorder, rpd), "reorder");
+        dnnl_primitive_desc_destroy(rpd);
+        a->off = *area;
+        *area += (dnnl_memory_desc_get_size(want) + 63) & ~(size_t)63;
+    }
+    for (int i = 0; i < c->panels && rc == 0; i++) {
+        rc = conv_status(dnnl_memory_create(&a->plain[i], plain, eng, DNNL_MEMORY_NONE),
+                         "memory");
+        if (rc == 0 && blocked)
+            rc = conv_status(dnnl_memory_create(&a->blocked[i], want, eng,
+                                                DNNL_MEMORY_NONE), "memory");
+    }
+    return rc;
+}
+
+/* Primitive kind 0 (forward), 1 (backward data) or 2 (backward weights)
+   for mb samples, in the formats oneDNN picks; its scratchpad's and blocked
+   copies' bytes join *scratch and *area. */
+static int conv_primitive(cpu_ctx *c, const conv_plan *p, int kind, int mb,
+                          conv_prim *out, size_t *scratch, size_t *area)
+{
+    const dlh_conv2d_desc *d = &p->d;
+    dnnl_memory_desc_t plain[3], any[3];
+    dnnl_dims_t xd = { mb, d->g.c, d->g.h, d->g.w }, yd = { mb, d->out_c, d->g.oh, d->g.ow };
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL;
+    const dnnl_memory_desc_t *bmd = d->has_bias ? &p->bmd : NULL;
+    plain[1] = p->wmd;
+    int rc = conv_md(&plain[0], 4, xd, dnnl_nchw);
+    if (rc == 0)
+        rc = conv_md(&plain[2], 4, yd, dnnl_nchw);
+    if (rc == 0)
+        rc = conv_md(&any[0], 4, xd, dnnl_format_tag_any);
+    if (rc == 0)
+        rc = conv_md(&any[2], 4, yd, dnnl_format_tag_any);
+    if (rc == 0)
+        rc = conv_md(&any[1], p->wmd.ndims, p->wmd.dims, dnnl_format_tag_any);
+    if (rc == 0)
+        rc = conv_status(dnnl_primitive_attr_create(&attr), "attributes");
+    if (rc == 0)
+        rc = conv_status(dnnl_primitive_attr_set_scratchpad_mode(attr,
+                                                                 dnnl_scratchpad_mode_user),
+                         "attributes");
+    /* Backward primitives need the forward's descriptor as a hint. */
+    if (rc == 0)
+        rc = conv_status(dnnl_dilated_convolution_forward_desc_init(
+                             &cd, dnnl_forward_training, dnnl_convolution_direct, &any[0],
+                             &any[1], bmd, &any[2], p->stride, p->dil, p->pad_l, p->pad_r),
+                         "convolution descriptor");
+    if (rc == 0)
+        rc = conv_status(dnnl_primitive_desc_create(&fwd_pd, &cd, attr, c->dnnl->engine,
+                                                    NULL), "forward descriptor");
+    if (rc == 0 && kind == 0) {
+        pd = fwd_pd;
+        fwd_pd = NULL;
+    } else if (rc == 0) {
+        if (kind == 1)
+            rc = dnnl_dilated_convolution_backward_data_desc_init(
+                     &cd, dnnl_convolution_direct, &any[0], &any[1], &any[2], p->stride,
+                     p->dil, p->pad_l, p->pad_r);
+        else
+            rc = dnnl_dilated_convolution_backward_weights_desc_init(
+                     &cd, dnnl_convolution_direct, &any[0], &any[1], bmd, &any[2],
+                     p->stride, p->dil, p->pad_l, p->pad_r);
+        rc = conv_status((dnnl_status_t)rc, "backward descriptor");
+        if (rc == 0)
+            rc = conv_status(dnnl_primitive_desc_create(&pd, &cd, attr, c->dnnl->engine,
+                                                        fwd_pd), "backward descriptor");
+    }
+    if (rc == 0) {
+        const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd,
+                                                                    dnnl_query_scratchpad_md, 0);
+        size_t bytes = sp ? dnnl_memory_desc_get_size(sp) : 0;
+        if (bytes > *scratch)
+            *scratch = bytes;
+        rc = conv_status(dnnl_primitive_create(&out->prim, pd), "primitive");
+    }
+    size_t need = 0;
+    for (int t = 0; t < 3 && rc == 0; t++)
+        rc = conv_arg_make(c, pd, kind, t, &plain[t], &need, &out->a[t]);
+    if (need > *area)
+        *area = need;
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_desc_destroy(fwd_pd);
+    dnnl_primitive_attr_destroy(attr);
+    return rc;
+}
+
+/* The primitives and memory objects for pieces of mb samples; allocates. */
+static int conv_size_make(cpu_ctx *c, conv_plan *p, int mb, size_t *scratch, size_t *area,
+                          conv_size **out)
+{
+    conv_size *s = calloc(1, sizeof *s);
+    *out = s;
+    if (s == NULL) {
+        cpu_host->error("cpu conv2d: out of memory");
+        return DLH_ENOMEM;
+    }
+    s->mb = mb;
+    /* Made single-threaded: each runs on one thread (file comment). */
+    int keep = omp_get_max_threads(), rc = 0;
+    omp_set_num_threads(1);
+    for (int k = 0; k < 3 && rc == 0; k++)
+        rc = conv_primitive(c, p, k, mb, &s->k[k], scratch, area);
+    omp_set_num_threads(keep);
+    if (rc != 0) {
+        conv_size_free(s);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* The per-piece blocked areas, `bytes` each. */
+static int conv_area(cpu_ctx *c, conv_plan *p, size_t bytes)
+{
+    if (bytes <= p->area_bytes && p->area != NULL)
+        return 0;
+    void *mem = NULL;
+    if (posix_memalign(&mem, 64, (bytes ? bytes : 64) * (size_t)c->panels) != 0) {
+        cpu_host->error("cpu conv2d: out of memory for the blocked copies");
+        return DLH_ENOMEM;
+    }
+    free(p->area);
+    p->area = mem;
+    p->area_bytes = bytes;
+    return 0;
+}
+
+/* Per-piece scratchpads of `bytes` each, and their memory objects. */
+static int conv_scratch(cpu_ctx *c, conv_plan *p, size_t bytes)
+{
+    if (bytes <= p->scratch_bytes && p->scratch != NULL)
+        return 0;
+    bytes = (bytes + 63) & ~(size_t)63;
+    void *mem = NULL;
+    if (posix_memalign(&mem, 64, (bytes ? bytes : 64) * (size_t)c->panels) != 0) {
+        cpu_host->error("cpu conv2d: out of memory for the scratchpads");
+        return DLH_ENOMEM;
+    }
+    free(p->scratch);
+    p->scratch = mem;
+    p->scratch_bytes = bytes;
+    dnnl_memory_desc_t md;
+    dnnl_dims_t dims = { bytes ? (dnnl_dim_t)bytes : 1 };
+    int rc = conv_status(dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_a),
+                         "memory descriptor");
+    for (int i = 0; i < c->panels && rc == 0; i++) {
+        dnnl_memory_destroy(p->sp[i]);
+        p->sp[i] = NULL;
+        rc = conv_status(dnnl_memory_create(&p->sp[i], &md, c->dnnl->engine,
+                                            (char *)mem + (size_t)i * bytes), "memory");
+    }
+    return rc;
+}
+
+/* The primitives for pieces of mb samples, made on first use. */
+static int conv_size_get(cpu_ctx *c, conv_plan *p, int mb, conv_size **out)
+{
+    if ((*out = p->sizes[mb - 1]) != NULL)
+        return 0;
+    size_t scratch = p->scratch_bytes, area = p->area_bytes;
+    conv_size *s;
+    int rc = conv_size_make(c, p, mb, &scratch, &area, &s);
+    if (rc == 0 && ((rc = conv_scratch(c, p, scratch)) != 0 ||
+                    (rc = conv_area(c, p, area)) != 0))
+        conv_size_free(s);
+    if (rc == 0)
+        *out = p->sizes[mb - 1] = s;
+    return rc;
+}
+
+/* Batch n cut into pieces by the CPU count alone: *pieces of *per samples,
+   the last one of the rest. */
+static void conv_pieces(const cpu_ctx *c, int n, int *pieces, int *per)
+{
+    int k = n < c->panels ? n : c->panels;
+    *per = (n + k - 1) / k;
+    *pieces = (n + *per - 1) / *per;
+}
+
+int cpu_conv2d_prepare(void *ctx, const dlh_conv2d_desc *desc, void **plan)
+{
+    cpu_ctx *c = ctx;
+    *plan = NULL;
+    if (!c->onednn)
+        return DLH_EUNSUPPORTED;
+    if (desc == NULL || desc->struct_size < sizeof *desc) {
+        cpu_host->error("cpu conv2d_prepare: no descriptor");
+        return DLH_EINVAL;
+    }
+    const dlh_window2d *g = &desc->g;
+    if (desc->n < 1 || desc->out_c < 1 || desc->groups < 1 || g->c < 1 || g->h < 1 ||
+        g->w < 1 || g->kh < 1 || g->kw < 1 || g->sh < 1 || g->sw < 1 || g->dh < 1 ||
+        g->dw < 1 || g->ph < 0 || g->pw < 0 || g->oh < 1 || g->ow < 1 ||
+        g->c % desc->groups != 0 || desc->out_c % desc->groups != 0) {
+        cpu_host->error("cpu conv2d_prepare: bad convolution geometry");
+        return DLH_EINVAL;
+    }
+    /* The right/bottom padding that gives oh, ow: more than ph for "same"
+       with an even kernel; a negative one (a cut output) is not taken. */
+    int64_t eh = (int64_t)g->dh * (g->kh - 1) + 1, ew = (int64_t)g->dw * (g->kw - 1) + 1;
+    int64_t rh = ((int64_t)g->oh - 1) * g->sh + eh - g->h - g->ph;
+    int64_t rw = ((int64_t)g->ow - 1) * g->sw + ew - g->w - g->pw;
+    if (rh < 0 || rw < 0)
+        return DLH_EUNSUPPORTED;
+    int rc = conv_engine(c);
+    if (rc != 0)
+        return rc;
+    conv_plan *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        cpu_host->error("cpu conv2d_prepare: out of memory");
+        return DLH_ENOMEM;
+    }
+    p->d = *desc;
+    p->stride[0] = g->sh;
+    p->stride[1] = g->sw;
+    p->dil[0] = g->dh - 1;                   /* oneDNN's 0 is no dilation */
+    p->dil[1] = g->dw - 1;
+    p->pad_l[0] = g->ph;
+    p->pad_l[1] = g->pw;
+    p->pad_r[0] = rh;
+    p->pad_r[1] = rw;
+    int G = desc->groups;
+    p->wsize = (size_t)desc->out_c * (size_t)(g->c / G) * (size_t)g->kh * (size_t)g->kw;
+    p->bsize = desc->has_bias ? (size_t)desc->out_c : 0;
+    if (G == 1) {
+        dnnl_dims_t wd = { desc->out_c, g->c, g->kh, g->kw };
+        rc = dnnl_memory_desc_init_by_tag(&p->wmd, 4, wd, dnnl_f32, dnnl_oihw);
+    } else {
+        dnnl_dims_t wd = { G, desc->out_c / G, g->c / G, g->kh, g->kw };
+        rc = dnnl_memory_desc_init_by_tag(&p->wmd, 5, wd, dnnl_f32, dnnl_goihw);
+    }
+    rc = conv_status((dnnl_status_t)rc, "memory descriptor");
+    dnnl_dims_t bd = { desc->out_c };
+    if (rc == 0)
+        rc = conv_status(dnnl_memory_desc_init_by_tag(&p->bmd, 1, bd, dnnl_f32, dnnl_x),
+                         "memory descriptor");
+    for (int i = 0; i < c->panels && rc == 0; i++) {
+        rc = conv_status(dnnl_memory_create(&p->b[i], &p->bmd, c->dnnl->engine,
+                                            DNNL_MEMORY_NONE), "memory");
+    }
+    if (rc == 0) {
+        size_t floats = (p->wsize + p->bsize) * (size_t)c->panels;
+        p->partial = malloc(floats * sizeof(float));
+        p->sizes = calloc((size_t)desc->n, sizeof *p->sizes);
+        if (p->partial == NULL || p->sizes == NULL) {
+            cpu_host->error("cpu conv2d_prepare: out of memory");
+            rc = DLH_ENOMEM;
+        }
+    }
+    /* The plan's batch: its piece size and its last piece's. */
+    int pieces, per;
+    conv_pieces(c, desc->n, &pieces, &per);
+    conv_size *s;
+    if (rc == 0)
+        rc = conv_size_get(c, p, per, &s);
+    if (rc == 0 && desc->n - (pieces - 1) * per != per)
+        rc = conv_size_get(c, p, desc->n - (pieces - 1) * per, &s);
+    if (rc != 0) {
+        cpu_conv2d_release(c, p);
+        return rc;
+    }
+    *plan = p;
+    return 0;
+}
+
+/* Checks a run's arguments and makes its pieces' primitives if new. */
+static int conv_begin(cpu_ctx *c, conv_plan *p, const char *what, int n, int *pieces,
+                      int *per, conv_size **full, conv_size **last)
+{
+    if (p == NULL || n < 1 || n > p->d.n) {
+        cpu_host->error("cpu %s: batch %d outside the plan's 1..%d", what, n,
+                        p ? p->d.n : 0);
+        return DLH_EINVAL;
+    }
+    conv_pieces(c, n, pieces, per);
+    int rc = conv_size_get(c, p, *per, full);
+    if (rc == 0)
+        rc = conv_size_get(c, p, n - (*pieces - 1) * *per, last);
+    return rc;
+}
+
+static int conv_check(const conv_plan *p, const char *what, int n, dlh_mem x, dlh_mem w,
+                      dlh_mem b, dlh_mem y)
+{
+    const dlh_conv2d_desc *d = &p->d;
+    size_t xs = (size_t)n * (size_t)d->g.c * (size_t)d->g.h * (size_t)d->g.w;
+    size_t ys = (size_t)n * (size_t)d->out_c * (size_t)d->g.oh * (size_t)d->g.ow;
+    int rc = bchk_mem(&cpu_checks, what, "x", x, xs, sizeof(float));
+    if (rc == 0)
+        rc = bchk_mem(&cpu_checks, what, "w", w, p->wsize, sizeof(float));
+    if (rc == 0 && b.buf != NULL)
+        rc = bchk_mem(&cpu_checks, what, "bias", b, (size_t)d->out_c, sizeof(float));
+    if (rc == 0)
+        rc = bchk_mem(&cpu_checks, what, "y", y, ys, sizeof(float));
+    return rc;
+}
+
+/* Runs primitive kind (0 forward, 1 backward data, 2 backward weights) on
+   every piece: piece i's x and y at its first sample, its weights at w (or
+   its partial), bias at b; the team shares the pieces. */
+static int conv_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x, float *w,
+                    float *b, float *y)
+{
+    int pieces, per, rc;
+    conv_size *full, *last;
+    const char *what = kind == 0 ? "conv2d_forward" : kind == 1 ? "conv2d_backward_data"
+                                                                : "conv2d_backward_weights";
+    if ((rc = conv_begin(c, p, what, n, &pieces, &per, &full, &last)) != 0)
+        return rc;
+    const dlh_conv2d_desc *d = &p->d;
+    size_t xs = (size_t)d->g.c * (size_t)d->g.h * (size_t)d->g.w;
+    size_t ys = (size_t)d->out_c * (size_t)d->g.oh * (size_t)d->g.ow;
+    size_t ps = p->wsize + p->bsize;
+    int threads = c->threads < pieces ? c->threads : pieces, failed = 0;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1) \
+        reduction(| : failed)
+    for (int i = 0; i < pieces; i++) {
+        conv_size *s = i == pieces - 1 ? last : full;
+        conv_prim *cp = &s->k[kind];
+        float *wi = kind == 2 ? p->partial + (size_t)i * ps : w;
+        float *bi = kind == 2 ? (p->bsize ? wi + p->wsize : NULL) : b;
+        void *mem[3] = { x + (size_t)i * (size_t)per * xs, wi,
+                         y + (size_t)i * (size_t)per * ys };
+        char *area = p->area + (size_t)i * p->area_bytes;
+        dnnl_stream_t st = c->dnnl->stream[i];
+        dnnl_exec_arg_t args[5];
+        int nargs = 0, bad = 0;
+        for (int t = 0; t < 3; t++) {
+            conv_arg *a = &cp->a[t];
+            dnnl_memory_set_data_handle(a->plain[i], mem[t]);
+            dnnl_memory_t use = a->plain[i];
+            if (a->reorder != NULL) {
+                use = a->blocked[i];
+                dnnl_memory_set_data_handle(use, area + a->off);
+                dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->plain[i] },
+                                         { DNNL_ARG_TO, use } };
+                if (!a->out)
+                    bad |= dnnl_primitive_execute(a->reorder, st, 2, r) != dnnl_success;
+            }
+            args[nargs++] = (dnnl_exec_arg_t){ a->arg, use };
+        }
+        args[nargs++] = (dnnl_exec_arg_t){ DNNL_ARG_SCRATCHPAD, p->sp[i] };
+        if (bi != NULL && kind != 1) {
+            dnnl_memory_set_data_handle(p->b[i], bi);
+            args[nargs++] = (dnnl_exec_arg_t){ kind == 2 ? DNNL_ARG_DIFF_BIAS
+                                                         : DNNL_ARG_BIAS, p->b[i] };
+        }
+        bad |= dnnl_primitive_execute(cp->prim, st, nargs, args) != dnnl_success;
+        for (int t = 0; t < 3; t++) {
+            conv_arg *a = &cp->a[t];
+            dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->blocked[i] },
+                                     { DNNL_ARG_TO, a->plain[i] } };
+            if (a->reorder != NULL && a->out)
+                bad |= dnnl_primitive_execute(a->reorder, st, 2, r) != dnnl_success;
+        }
+        failed |= bad;
+    }
+    if (failed) {
+        cpu_host->error("cpu %s: oneDNN failed to run", what);
+        return DLH_EDEVICE;
+    }
+    return 0;
+}
+
+int cpu_conv2d_forward(void *ctx, void *plan, int n, dlh_mem x, dlh_mem w, dlh_mem bias,
+                       dlh_mem y)
+{
+    conv_plan *p = plan;
+    int rc = p ? conv_check(p, "conv2d_forward", n, x, w, bias, y) : 0;
+    if (rc != 0)
+        return rc;
+    if (p && p->d.has_bias && bias.buf == NULL) {
+        cpu_host->error("cpu conv2d_forward: the plan has a bias and none was given");
+        return DLH_EINVAL;
+    }
+    cpu_adapt(ctx);
+    return conv_run(ctx, p, 0, n, cpu_f32(x), cpu_f32(w),
+                    bias.buf && p->d.has_bias ? cpu_f32(bias) : NULL, cpu_f32(y));
+}
+
+int cpu_conv2d_backward_data(void *ctx, void *plan, int n, dlh_mem dy, dlh_mem w,
+                             dlh_mem dx)
+{
+    conv_plan *p = plan;
+    int rc = p ? conv_check(p, "conv2d_backward_data", n, dx, w, (dlh_mem){ NULL, 0 }, dy) : 0;
+    if (rc != 0)
+        return rc;
+    cpu_adapt(ctx);
+    return conv_run(ctx, p, 1, n, cpu_f32(dx), cpu_f32(w), NULL, cpu_f32(dy));
+}
+
+int cpu_conv2d_backward_weights(void *ctx, void *plan, int n, dlh_mem x, dlh_mem dy,
+                                float beta, dlh_mem dw, dlh_mem db)
+{
+    cpu_ctx *c = ctx;
+    conv_plan *p = plan;
+    if (p != NULL && db.buf != NULL && !p->d.has_bias) {
+        cpu_host->error("cpu conv2d_backward_weights: db given to a plan without bias");
+        return DLH_EINVAL;
+    }
+    int rc = p ? conv_check(p, "conv2d_backward_weights", n, x, dw,
+                            p->d.has_bias ? db : (dlh_mem){ NULL, 0 }, dy) : 0;
+    if (rc != 0)
+        return rc;
+    if (beta != 0.0f && beta != 1.0f) {
+        cpu_host->error("cpu conv2d_backward_weights: beta %g is neither 0 nor 1",
+                        (double)beta);
+        return DLH_EINVAL;
+    }
+    cpu_adapt(c);
+    if ((rc = conv_run(c, p, 2, n, cpu_f32(x), NULL, NULL, cpu_f32(dy))) != 0)
+        return rc;
+    /* The pieces' partials added up in piece order, element by element. */
+    int pieces, per;
+    conv_pieces(c, n, &pieces, &per);
+    size_t ps = p->wsize + p->bsize, total = p->wsize + (db.buf ? p->bsize : 0);
+    float *pw = cpu_f32(dw), *pb = db.buf ? cpu_f32(db) : NULL;
+    const float *part = p->partial;
+    int threads = total >= (size_t)CPU_PAR_MIN ? c->threads : 1;
+    #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (size_t j = 0; j < total; j++) {
+        float s = part[j];
+        for (int i = 1; i < pieces; i++)
+            s += part[(size_t)i * ps + j];
+        float *out = j < p->wsize ? pw + j : pb + (j - p->wsize);
+        *out = beta == 0.0f ? s : *out + s;
+    }
+    return 0;
+}
