@@ -54,8 +54,10 @@ typedef struct cu_ctx {
     void *context;                      /* the device's primary context */
     int retained;
     void *stream;
-    /* the pool: free blocks by size class, and what is held */
-    dlh_buffer *pool;
+    /* the pool: a free list per size class (cu_mem.c's pool_list), n_pool
+       of them, and what is held */
+    dlh_buffer **pool;
+    size_t n_pool;
     size_t pool_bytes, live_bytes;
     /* pinned staging for write: [0, staged) is queued, not yet waited for */
     unsigned char *staging;
