@@ -23,6 +23,7 @@
 #include <dlhost/dlhost.h>
 
 #include "../common/backend_checks.h"
+#include "../gpu/gpu_ew_cache.h"
 #include "../gpu/gpu_nvrtc.h"
 #include "../gpu/gpu_source.h"
 #include "cuda_driver.h"
@@ -41,7 +42,6 @@ struct dlh_buffer {
 /* Pinned staging memory for write (bytes). */
 #define CU_STAGING_BYTES ((size_t)16 << 20)
 
-typedef struct cu_ew_entry cu_ew_entry;
 typedef struct cu_blas cu_blas;
 
 typedef struct cu_ctx {
@@ -71,7 +71,7 @@ typedef struct cu_ctx {
     /* the fixed kernels */
     void *module;
     void *fn[GPU_K_COUNT];
-    cu_ew_entry *ew_cache;
+    gpu_ew_entry *ew_cache;
     cu_blas *blas;
 } cu_ctx;
 
