@@ -36,16 +36,8 @@ static void cu_ew_drop(void *ctx, gpu_ew_entry *base)
 int cu_ew_prepare(void *ctx, const dlh_ew_program *prog, void **kernel)
 {
     cu_ctx *c = ctx;
-    *kernel = NULL;
-    int rc = bchk_ew_program(&cu_checks, prog);
-    if (rc != 0)
-        return rc;
-    gpu_ew_entry *e;
-    if ((rc = gpu_ew_cache_get(&c->ew_cache, cu_host, "cuda", GPU_CUDA, prog,
-                               sizeof(cu_ew_entry), cu_ew_build, c, &e)) != 0)
-        return rc;
-    *kernel = e;
-    return 0;
+    return gpu_ew_cache_get(&c->ew_cache, &cu_checks, cu_host, "cuda", GPU_CUDA, prog,
+                            sizeof(cu_ew_entry), cu_ew_build, c, kernel);
 }
 
 /* Entries live in the instance's cache until it is destroyed. */

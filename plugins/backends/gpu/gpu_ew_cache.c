@@ -6,20 +6,22 @@
 
 #include "gpu_ew_cache.h"
 
-int gpu_ew_cache_get(gpu_ew_entry **cache, const dlh_host *host, const char *backend,
-                     gpu_dialect d, const dlh_ew_program *prog, size_t entry_size,
-                     gpu_ew_build_fn build, void *ctx, gpu_ew_entry **out)
+int gpu_ew_cache_get(gpu_ew_entry **cache, const bchk_backend *checks, const dlh_host *host,
+                     const char *backend, gpu_dialect d, const dlh_ew_program *prog,
+                     size_t entry_size, gpu_ew_build_fn build, void *ctx, void **kernel)
 {
-    *out = NULL;
+    *kernel = NULL;
+    int rc = bchk_ew_program(checks, prog);
+    if (rc != 0)
+        return rc;
     char *source;
     unsigned char written[DLH_EW_MAX_OPERANDS] = { 0 };
-    int rc = gpu_ew_source(host, backend, d, prog, &source, written);
-    if (rc != 0)
+    if ((rc = gpu_ew_source(host, backend, d, prog, &source, written)) != 0)
         return rc;
     for (gpu_ew_entry *e = *cache; e != NULL; e = e->next) {
         if (strcmp(e->source, source) == 0) {
             free(source);
-            *out = e;
+            *kernel = e;
             return 0;
         }
     }
@@ -40,7 +42,7 @@ int gpu_ew_cache_get(gpu_ew_entry **cache, const dlh_host *host, const char *bac
     }
     e->next = *cache;
     *cache = e;
-    *out = e;
+    *kernel = e;
     return 0;
 }
 

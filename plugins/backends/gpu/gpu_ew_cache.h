@@ -12,6 +12,7 @@
 
 #include <dlhost/dlhost.h>
 
+#include "../common/backend_checks.h"
 #include "gpu_source.h"
 
 typedef struct gpu_ew_entry {
@@ -27,14 +28,15 @@ typedef int (*gpu_ew_build_fn)(void *ctx, gpu_ew_entry *e);
 /* Releases what the build function made for e. */
 typedef void (*gpu_ew_drop_fn)(void *ctx, gpu_ew_entry *e);
 
-/* The entry of program prog (which passed bchk_ew_program) in *cache:
-   found by its source, or a new entry of entry_size bytes (zeroed, then its
-   gpu_ew_entry filled) built by build(ctx, e) and added.  *out borrows it.
-   0, or DLH_ENOMEM / build's status with the message set through host
+/* A backend's ew_prepare: program prog, checked with bchk_ew_program
+   (checks), found in *cache by its source, or a new entry of entry_size
+   bytes (zeroed, then its gpu_ew_entry filled) built by build(ctx, e) and
+   added.  *kernel borrows the entry (NULL on failure).  0, or the checks',
+   DLH_ENOMEM or build's status with the message set through host
    ("<backend> ew: ..."). */
-int gpu_ew_cache_get(gpu_ew_entry **cache, const dlh_host *host, const char *backend,
-                     gpu_dialect d, const dlh_ew_program *prog, size_t entry_size,
-                     gpu_ew_build_fn build, void *ctx, gpu_ew_entry **out);
+int gpu_ew_cache_get(gpu_ew_entry **cache, const bchk_backend *checks, const dlh_host *host,
+                     const char *backend, gpu_dialect d, const dlh_ew_program *prog,
+                     size_t entry_size, gpu_ew_build_fn build, void *ctx, void **kernel);
 
 /* Drops (drop(ctx, e)) and frees every entry of *cache, leaving it empty. */
 void gpu_ew_cache_free(gpu_ew_entry **cache, gpu_ew_drop_fn drop, void *ctx);

@@ -56,16 +56,8 @@ static void ocl_ew_drop(void *ctx, gpu_ew_entry *base)
 int ocl_ew_prepare(void *ctx, const dlh_ew_program *prog, void **kernel)
 {
     ocl_ctx *c = ctx;
-    *kernel = NULL;
-    int rc = bchk_ew_program(&ocl_checks, prog);
-    if (rc != 0)
-        return rc;
-    gpu_ew_entry *e;
-    if ((rc = gpu_ew_cache_get(&c->ew_cache, ocl_host, "opencl", GPU_OPENCL, prog,
-                               sizeof(ocl_ew_entry), ocl_ew_build, c, &e)) != 0)
-        return rc;
-    *kernel = e;
-    return 0;
+    return gpu_ew_cache_get(&c->ew_cache, &ocl_checks, ocl_host, "opencl", GPU_OPENCL, prog,
+                            sizeof(ocl_ew_entry), ocl_ew_build, c, kernel);
 }
 
 /* Entries live in the instance's cache until it is destroyed. */
