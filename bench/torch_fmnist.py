@@ -141,6 +141,24 @@ def train_steps(model, opt, data, sched=None):
     return total.item(), correct.item(), seen
 
 
+def add_data_args(ap):
+    """The model, data, optimiser and schedule arguments this script and
+    torch_plain.py share, so that compare.py hands both the same command
+    line (less --threads)."""
+    ap.add_argument("--model", choices=["mlp", "cnn"], required=True)
+    ap.add_argument("--images", required=True)
+    ap.add_argument("--labels", required=True)
+    ap.add_argument("--samples", type=int, default=0, help="training samples (0: all)")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--optimizer", default="adam")
+    ap.add_argument("--normalize", default="zscore", choices=["zscore", "minmax", "none"])
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
+                    help="cosine: CosineAnnealingLR over every step of the run, as dlhost's")
+
+
 def fix_malloc_thresholds():
     """glibc: blocks up to 32 MiB from the heap, the heap never trimmed
     below 1 GiB (M_MMAP_THRESHOLD = -3, M_TRIM_THRESHOLD = -1); a no-op
@@ -155,21 +173,10 @@ def fix_malloc_thresholds():
 def main():
     malloc_fixed = fix_malloc_thresholds()
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", choices=["mlp", "cnn"], required=True)
-    ap.add_argument("--images", required=True)
-    ap.add_argument("--labels", required=True)
-    ap.add_argument("--samples", type=int, default=0, help="training samples (0: all)")
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--optimizer", default="adam")
-    ap.add_argument("--normalize", default="zscore", choices=["zscore", "minmax", "none"])
-    ap.add_argument("--epochs", type=int, default=3)
+    add_data_args(ap)
     ap.add_argument("--threads", default="1,2",
                     help="configurations to calibrate: T (torch's threads) or T/B "
                          "(and OpenBLAS's), comma-separated")
-    ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
-                    help="cosine: CosineAnnealingLR over every step of the run, as dlhost's")
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)

@@ -21,22 +21,12 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_fmnist import make_model, make_optimizer, read_idx  # noqa: E402
+from torch_fmnist import add_data_args, make_model, make_optimizer, read_idx  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", choices=["mlp", "cnn"], required=True)
-    ap.add_argument("--images", required=True)
-    ap.add_argument("--labels", required=True)
-    ap.add_argument("--samples", type=int, default=0, help="training samples (0: all)")
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--optimizer", default="adam")
-    ap.add_argument("--normalize", default="zscore", choices=["zscore", "minmax", "none"])
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--schedule", default="constant", choices=["constant", "cosine"])
+    add_data_args(ap)
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)

@@ -20,6 +20,9 @@ static inline int dlh_cache_dir(const char *sub, char *buf, size_t size)
     const char *env = getenv("DLHOST_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME");
     const char *home = getenv("HOME");
     int n;
+    /* Checked before `sub` is appended: "" and "/idx" would make "/idx". */
+    if (env && env[0] != '/')
+        return -1;          /* an empty or relative DLHOST_CACHE_DIR: caching off */
     if (env)
         n = snprintf(buf, size, "%s%s%s", env, sub ? "/" : "", sub ? sub : "");
     else if (xdg && xdg[0] == '/')
@@ -28,8 +31,8 @@ static inline int dlh_cache_dir(const char *sub, char *buf, size_t size)
         n = snprintf(buf, size, "%s/.cache/dlhost%s%s", home, sub ? "/" : "", sub ? sub : "");
     else
         return -1;
-    if (n < 0 || (size_t)n >= size || buf[0] != '/')
-        return -1;          /* an empty or relative DLHOST_CACHE_DIR: caching off */
+    if (n < 0 || (size_t)n >= size)
+        return -1;
     for (char *s = buf + 1;; s++) {
         if (*s == '/' || *s == '\0') {
             char c = *s;

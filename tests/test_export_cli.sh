@@ -32,15 +32,24 @@ gen cnn_test.csv 30 64 4 9
 gen all_train.csv 96 128 3 11
 gen all_test.csv 30 128 3 13
 
-cat >mlp.cfg <<'EOF2'
-name = "mlp";
-seed = 1;
+# cfg_head NAME SEED NORMALIZE [SHAPE]: a config's name, seed, one-thread
+# cpu backend and NAME_train.csv / NAME_test.csv data, for the model to follow.
+cfg_head() {
+    shape=${4:+ shape = [$4];}
+    cat <<EOF2
+name = "$1";
+seed = $2;
 backend = { type = "cpu"; threads = 1; };
 data = {
-  train = { type = "csv"; path = "mlp_train.csv"; };
-  test  = { type = "csv"; path = "mlp_test.csv"; };
-  normalize = "minmax";
+  train = { type = "csv"; path = "$1_train.csv";$shape };
+  test  = { type = "csv"; path = "$1_test.csv";$shape };
+  normalize = "$3";
 };
+EOF2
+}
+
+{ cfg_head mlp 1 minmax
+  cat <<'EOF2'
 model = (
   { name = "fc1";  type = "dense"; units = 32; init = "he_normal"; },
   { type = "relu"; },
@@ -51,16 +60,10 @@ loss = { type = "cross_entropy"; };
 optimizer = { type = "adam"; lr = 1e-2; };
 train = { epochs = 3; batch_size = 16; };
 EOF2
+} >mlp.cfg
 
-cat >cnn.cfg <<'EOF2'
-name = "cnn";
-seed = 2;
-backend = { type = "cpu"; threads = 1; };
-data = {
-  train = { type = "csv"; path = "cnn_train.csv"; shape = [1, 8, 8]; };
-  test  = { type = "csv"; path = "cnn_test.csv"; shape = [1, 8, 8]; };
-  normalize = "zscore";
-};
+{ cfg_head cnn 2 zscore "1, 8, 8"
+  cat <<'EOF2'
 model = (
   { name = "conv1"; type = "conv2d"; out_channels = 6; kernel_size = 5; padding = 2; },
   { name = "bn1";   type = "batchnorm"; },
@@ -78,18 +81,12 @@ loss = { type = "cross_entropy"; };
 optimizer = { type = "adam"; lr = 1e-2; };
 train = { epochs = 3; batch_size = 16; };
 EOF2
+} >cnn.cfg
 
 # Every layer type with an export, through branches and joins; zca
 # whitening in front; log-probabilities out (nll: probs = exp).
-cat >all.cfg <<'EOF2'
-name = "all";
-seed = 3;
-backend = { type = "cpu"; threads = 1; };
-data = {
-  train = { type = "csv"; path = "all_train.csv"; shape = [2, 8, 8]; };
-  test  = { type = "csv"; path = "all_test.csv"; shape = [2, 8, 8]; };
-  normalize = "zca";
-};
+{ cfg_head all 3 zca "2, 8, 8"
+  cat <<'EOF2'
 model = (
   { name = "c1"; type = "conv2d"; out_channels = 4; kernel_size = 3; padding = 2; dilation = 2; groups = 2; },
   { name = "bn"; type = "batchnorm"; },
@@ -140,21 +137,15 @@ loss = { type = "nll"; };
 optimizer = { type = "adam"; lr = 1e-2; };
 train = { epochs = 2; batch_size = 16; };
 EOF2
+} >all.cfg
 
 # The layers of issue 14's second slice: conv_transpose2d (groups, stride,
 # output_padding, dilation), groupnorm over [C, H, W] and over features,
 # instancenorm2d in its four variants, upsample nearest (Resize, and Gather
 # where Resize's index is not torch's: 6 -> 4) and bilinear with and without
 # align_corners, maxout with and without bias.
-cat >more.cfg <<'EOF2'
-name = "more";
-seed = 4;
-backend = { type = "cpu"; threads = 1; };
-data = {
-  train = { type = "csv"; path = "more_train.csv"; shape = [2, 8, 8]; };
-  test  = { type = "csv"; path = "more_test.csv"; shape = [2, 8, 8]; };
-  normalize = "zscore";
-};
+{ cfg_head more 4 zscore "2, 8, 8"
+  cat <<'EOF2'
 model = (
   { name = "ct"; type = "conv_transpose2d"; out_channels = 4; kernel_size = 3; stride = 2; padding = 1; output_padding = 1; groups = 2; },
   { name = "gn"; type = "groupnorm"; num_groups = 2; },
@@ -179,6 +170,7 @@ loss = { type = "cross_entropy"; };
 optimizer = { type = "adam"; lr = 1e-2; };
 train = { epochs = 2; batch_size = 16; };
 EOF2
+} >more.cfg
 gen more_train.csv 96 128 3 21
 gen more_test.csv 30 128 3 23
 

@@ -16,6 +16,7 @@
 
 #include <dlhost/dlhost.h>
 
+#include "cache_dir.h"
 #include "error.h"
 #include "params.h"
 #include "registry.h"
@@ -824,6 +825,12 @@ static void test_decoded_cache(void)
     setenv("DLHOST_CACHE_DIR", "", 1);
     ok(last_pixel(ipath, "", msg, sizeof msg) == 255 && !msg[0],
        "cache: DLHOST_CACHE_DIR empty: no cache (%s)", msg);
+    char none[64];
+    ok(dlh_cache_dir("idx", none, sizeof none) == -1,
+       "cache: DLHOST_CACHE_DIR empty: no folder named (not /idx)");
+    setenv("DLHOST_CACHE_DIR", "rel", 1);
+    ok(dlh_cache_dir("idx", none, sizeof none) == -1,
+       "cache: a relative DLHOST_CACHE_DIR: no folder named");
     if (keep)
         setenv("DLHOST_CACHE_DIR", keep, 1);
     else

@@ -35,7 +35,15 @@
  * images: 200-500 ms to inflate, about 10 ms to read decoded); an entry
  * that does not match is passed over and replaced, one that cannot be
  * written is not missed.  The decoded bytes are read as a raw file is, so
- * they are checked the same way.  `stream = true` reads the gzip file. */
+ * they are checked the same way.  `stream = true` reads the gzip file.
+ *
+ * Built with libdeflate (configure's --with-libdeflate, on where found), a
+ * gzip file loaded whole is first decoded in one call, the whole file in
+ * memory: two to three times zlib's speed on the cold start.  Anything
+ * short of a clean decode to exactly the header's size falls back to the
+ * zlib stream, so a bad file is named by the same message either way. */
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
@@ -49,6 +57,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#ifdef HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 
 #include "cache_dir.h"
 #include "datasets.h"
@@ -432,6 +443,57 @@ static unsigned char *idx_alloc(int64_t n)
     return p;
 }
 
+#ifdef HAVE_LIBDEFLATE
+/* Deflate turns one byte into at most 1032: a gzip file of n bytes never
+   decodes to more than 1032 n, whatever its header says. */
+#define IDX_DEFLATE_RATIO 1032
+
+/* Gzip file f, its header read, decoded whole by libdeflate: its data in a
+   new buffer (freed with free()), or NULL where it is not a clean decode of
+   every member to exactly the header's size (a damaged, cut-off or longer
+   file; no memory).  Then the zlib stream, which this leaves where it was
+   (the file is read with pread), goes on and names the fault. */
+static unsigned char *idx_inflate_whole(const idx_file *f)
+{
+    int64_t total = f->header_bytes + f->data_bytes;
+    if (f->data_bytes / IDX_DEFLATE_RATIO > f->file_size)
+        return NULL;
+    unsigned char *in = idx_alloc(f->file_size);
+    unsigned char *out = in ? idx_alloc(total) : NULL;
+    struct libdeflate_decompressor *d = out ? libdeflate_alloc_decompressor() : NULL;
+    int fd = fileno(f->f), ok = d != NULL;
+    size_t have = 0, size = (size_t)f->file_size;
+    while (ok && have < size) {
+        ssize_t r = pread(fd, in + have, size - have, (off_t)have);
+        if (r < 0 && errno == EINTR)
+            continue;
+        ok = r > 0;
+        have += ok ? (size_t)r : 0;
+    }
+    /* gzip files may hold several members, one after another. */
+    size_t in_at = 0, out_at = 0;
+    while (ok && in_at < size) {
+        size_t used = 0, made = 0;
+        ok = libdeflate_gzip_decompress_ex(d, in + in_at, size - in_at, out + out_at,
+                                           (size_t)total - out_at, &used, &made)
+                 == LIBDEFLATE_SUCCESS && used > 0;
+        in_at += used;
+        out_at += made;
+    }
+    ok = ok && out_at == (size_t)total &&
+         memcmp(out, f->head, (size_t)f->header_bytes) == 0;
+    if (d)
+        libdeflate_free_decompressor(d);
+    free(in);
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
+    memmove(out, out + f->header_bytes, (size_t)f->data_bytes);
+    return out;
+}
+#endif
+
 /* Reads the first `keep` data bytes into a new buffer (*out, owned by the
    caller) and checks that exactly data_bytes follow the header. */
 static int idx_load(idx_file *f, int64_t keep, unsigned char **out)
@@ -461,6 +523,14 @@ static int idx_load(idx_file *f, int64_t keep, unsigned char **out)
         return 0;
     }
 
+#ifdef HAVE_LIBDEFLATE
+    if (keep == f->data_bytes && (buf = idx_inflate_whole(f))) {
+        if (f->cache_path && f->cache_line)
+            idx_cache_write(f, buf);
+        *out = buf;
+        return 0;
+    }
+#endif
     /* gzip: the buffer doubles as data arrives, never past `keep`, so a
        header that lies costs no more memory than the stream delivers. */
     int64_t len = 0, cap = 0;

@@ -1,66 +1,43 @@
 /* Elementwise programs as CUDA kernels: the source is gpu_ew_source's CUDA
  * rendering (plugins/backends/gpu/gpu_ew.c, the generator the opencl
  * backend uses), compiled with NVRTC once per distinct text in the instance
- * (every relu layer's program is one module) and kept across runs by the
- * disk cache of cu_program.c. */
-#include <stdlib.h>
-#include <string.h>
+ * (gpu_ew_cache: every relu layer's program is one module) and kept across
+ * runs by the disk cache of cu_program.c. */
 
 #include "cuda_backend.h"
 
-struct cu_ew_entry {
-    cu_ew_entry *next;
-    char *source;
+/* An entry of the instance's gpu_ew_cache: the module and its kernel. */
+typedef struct cu_ew_entry {
+    gpu_ew_entry base;
     void *module, *fn;
-    uint32_t n_arrays, n_scalars;
-    unsigned char written[DLH_EW_MAX_OPERANDS];
-};
+} cu_ew_entry;
 
-int cu_ew_prepare(void *ctx, const dlh_ew_program *prog, void **kernel)
+static int cu_ew_build(void *ctx, gpu_ew_entry *base)
 {
     cu_ctx *c = ctx;
-    *kernel = NULL;
-    int rc = bchk_ew_program(&cu_checks, prog);
-    if (rc != 0)
-        return rc;
-    char *source;
-    unsigned char written[DLH_EW_MAX_OPERANDS] = { 0 };
-    if ((rc = gpu_ew_source(cu_host, "cuda", GPU_CUDA, prog, &source, written)) != 0)
-        return rc;
-    for (cu_ew_entry *e = c->ew_cache; e != NULL; e = e->next) {
-        if (strcmp(e->source, source) == 0) {
-            free(source);
-            *kernel = e;
-            return 0;
-        }
-    }
-    cu_ew_entry *e = calloc(1, sizeof *e);
-    if (e == NULL) {
-        free(source);
-        cu_host->error("cuda ew: out of memory");
-        return DLH_ENOMEM;
-    }
-    e->source = source;
-    e->n_arrays = prog->n_arrays;
-    e->n_scalars = prog->n_scalars;
-    memcpy(e->written, written, sizeof e->written);
-    rc = cu_module(c, source, "an elementwise program", &e->module);
+    cu_ew_entry *e = (cu_ew_entry *)base;
+    int rc = cu_module(c, base->source, "an elementwise program", &e->module);
     if (rc == 0) {
         int err = c->d->module_get_function(&e->fn, e->module, GPU_EW_KERNEL);
         if (err != 0)
             rc = cu_fail(c, "cuModuleGetFunction", err, "for an elementwise program");
     }
-    if (rc != 0) {
-        if (e->module != NULL)
-            c->d->module_unload(e->module);
-        free(e->source);
-        free(e);
-        return rc;
-    }
-    e->next = c->ew_cache;
-    c->ew_cache = e;
-    *kernel = e;
-    return 0;
+    if (rc != 0 && e->module != NULL)
+        c->d->module_unload(e->module);
+    return rc;
+}
+
+static void cu_ew_drop(void *ctx, gpu_ew_entry *base)
+{
+    cu_ctx *c = ctx;
+    c->d->module_unload(((cu_ew_entry *)base)->module);
+}
+
+int cu_ew_prepare(void *ctx, const dlh_ew_program *prog, void **kernel)
+{
+    cu_ctx *c = ctx;
+    return gpu_ew_cache_get(&c->ew_cache, &cu_checks, cu_host, "cuda", GPU_CUDA, prog,
+                            sizeof(cu_ew_entry), cu_ew_build, c, kernel);
 }
 
 /* Entries live in the instance's cache until it is destroyed. */
@@ -72,13 +49,7 @@ void cu_ew_release(void *ctx, void *kernel)
 
 void cu_ew_cache_free(cu_ctx *c)
 {
-    while (c->ew_cache != NULL) {
-        cu_ew_entry *e = c->ew_cache;
-        c->ew_cache = e->next;
-        c->d->module_unload(e->module);
-        free(e->source);
-        free(e);
-    }
+    gpu_ew_cache_free(&c->ew_cache, cu_ew_drop, c);
 }
 
 int cu_ew_run(void *ctx, void *kernel, size_t n, const dlh_ew_arg *args, const float *scalars)
@@ -91,9 +62,9 @@ int cu_ew_run(void *ctx, void *kernel, size_t n, const dlh_ew_arg *args, const f
     void *p[1 + 4 * DLH_EW_MAX_OPERANDS + DLH_EW_MAX_SCALARS];
     int k = 0;
     p[k++] = &nn;
-    for (uint32_t j = 0; j < e->n_arrays; j++) {
+    for (uint32_t j = 0; j < e->base.n_arrays; j++) {
         const dlh_ew_arg *a = &args[j];
-        int rc = bchk_ew_operand(&cu_checks, j, n, a, e->written[j]);
+        int rc = bchk_ew_operand(&cu_checks, j, n, a, e->base.written[j]);
         if (rc != 0)
             return rc;
         /* (i / 1) % L == i for every i < n <= L: the kernel skips the modulo. */
@@ -103,13 +74,13 @@ int cu_ew_run(void *ctx, void *kernel, size_t n, const dlh_ew_arg *args, const f
         meta[j][2] = a->stride;
         p[k++] = &a->mem.buf->ptr;
         p[k++] = &meta[j][0];
-        if (!e->written[j]) {
+        if (!e->base.written[j]) {
             p[k++] = &meta[j][1];
             p[k++] = &meta[j][2];
         }
     }
     /* A key word's parameter is a uint: the float's four bytes are its bits. */
-    for (uint32_t j = 0; j < e->n_scalars; j++)
+    for (uint32_t j = 0; j < e->base.n_scalars; j++)
         p[k++] = (void *)&scalars[j];
     return cu_launch_fn(c, e->fn, "ew", n, CU_BLOCK, p);
 }

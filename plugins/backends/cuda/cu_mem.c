@@ -1,9 +1,10 @@
 /* Device memory: the caching pool, transfers, copies, fills and sync.
  *
- * The pool keeps freed blocks on a free list by size class (cu_pool_class:
+ * The pool keeps freed blocks on one free list per size class (cu_pool_class:
  * powers of two from 256 bytes to 1 MiB, then whole MiB) and hands them out
  * again, so a training loop that frees and allocates the same sizes calls
- * cuMemAlloc only in its first step.  A freed block may still be in use by
+ * cuMemAlloc only in its first step; finding a free block of a class takes
+ * no search.  A freed block may still be in use by
  * queued work: the instance has one stream, so any later use of the block
  * is queued after that work.  When cuMemAlloc runs out of memory the pool
  * waits for the stream, gives its free blocks back and tries once more.
@@ -47,15 +48,26 @@ static void format_size(size_t b, char *buf, size_t size)
         snprintf(buf, size, "%.1f MiB", (double)b / (double)MIB);
 }
 
+/* The free list of size class cap: 0 to 12 for 256 bytes to 1 MiB, then
+   one a MiB (2 MiB is 13). */
+static size_t pool_list(size_t cap)
+{
+    if (cap > MIB)
+        return 12 + cap / MIB - 1;
+    return (size_t)__builtin_ctzll(cap) - 8;
+}
+
 /* Gives every free block back to the driver. */
 static void pool_trim(cu_ctx *c)
 {
-    while (c->pool != NULL) {
-        dlh_buffer *b = c->pool;
-        c->pool = b->next;
-        c->d->mem_free(b->ptr);
-        c->pool_bytes -= b->cap;
-        free(b);
+    for (size_t i = 0; i < c->n_pool; i++) {
+        while (c->pool[i] != NULL) {
+            dlh_buffer *b = c->pool[i];
+            c->pool[i] = b->next;
+            c->d->mem_free(b->ptr);
+            c->pool_bytes -= b->cap;
+            free(b);
+        }
     }
 }
 
@@ -63,18 +75,16 @@ int cu_alloc(void *ctx, size_t bytes, dlh_buffer **out)
 {
     cu_ctx *c = ctx;
     *out = NULL;
-    size_t cap = cu_pool_class(bytes);
-    for (dlh_buffer **p = &c->pool; *p != NULL; p = &(*p)->next) {
-        if ((*p)->cap == cap) {
-            dlh_buffer *b = *p;
-            *p = b->next;
-            b->next = NULL;
-            b->bytes = bytes;
-            c->pool_bytes -= cap;
-            c->live_bytes += cap;
-            *out = b;
-            return 0;
-        }
+    size_t cap = cu_pool_class(bytes), list = pool_list(cap);
+    if (list < c->n_pool && c->pool[list] != NULL) {
+        dlh_buffer *b = c->pool[list];
+        c->pool[list] = b->next;
+        b->next = NULL;
+        b->bytes = bytes;
+        c->pool_bytes -= cap;
+        c->live_bytes += cap;
+        *out = b;
+        return 0;
     }
     int rc = cu_current(c);
     if (rc != 0)
@@ -85,7 +95,7 @@ int cu_alloc(void *ctx, size_t bytes, dlh_buffer **out)
         return DLH_ENOMEM;
     }
     int err = c->d->mem_alloc(&b->ptr, cap);
-    if (err == CU_ERROR_OUT_OF_MEMORY && c->pool != NULL) {
+    if (err == CU_ERROR_OUT_OF_MEMORY && c->pool_bytes != 0) {
         /* The free blocks are idle once the stream is. */
         c->d->stream_sync(c->stream);
         pool_trim(c);
@@ -98,6 +108,20 @@ int cu_alloc(void *ctx, size_t bytes, dlh_buffer **out)
         format_size(c->live_bytes, l, sizeof l);
         return cu_fail(c, "cuMemAlloc", err, "for %zu bytes on device '%s' (%s; %s in use "
                        "by this instance)", bytes, c->name, a, l);
+    }
+    /* Its class's list made now, so that cu_free cannot fail. */
+    if (list >= c->n_pool) {
+        size_t n = list + 1 > 2 * c->n_pool ? list + 1 : 2 * c->n_pool;
+        dlh_buffer **lists = realloc(c->pool, n * sizeof *lists);
+        if (lists == NULL) {
+            c->d->mem_free(b->ptr);
+            free(b);
+            cu_host->error("cuda alloc: out of host memory");
+            return DLH_ENOMEM;
+        }
+        memset(lists + c->n_pool, 0, (n - c->n_pool) * sizeof *lists);
+        c->pool = lists;
+        c->n_pool = n;
     }
     b->bytes = bytes;
     b->cap = cap;
@@ -113,13 +137,17 @@ void cu_free(void *ctx, dlh_buffer *buf)
         return;
     c->live_bytes -= buf->cap;
     c->pool_bytes += buf->cap;
-    buf->next = c->pool;
-    c->pool = buf;
+    dlh_buffer **list = &c->pool[pool_list(buf->cap)];
+    buf->next = *list;
+    *list = buf;
 }
 
 void cu_pool_release(cu_ctx *c)
 {
     pool_trim(c);
+    free(c->pool);
+    c->pool = NULL;
+    c->n_pool = 0;
     if (c->staging != NULL)
         c->d->mem_free_host(c->staging);
     c->staging = NULL;

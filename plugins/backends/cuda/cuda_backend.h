@@ -24,6 +24,7 @@
 #include <dlhost/dlhost.h>
 
 #include "../common/backend_checks.h"
+#include "../gpu/gpu_ew_cache.h"
 #include "../gpu/gpu_nvrtc.h"
 #include "../gpu/gpu_source.h"
 #include "cuda_driver.h"
@@ -42,7 +43,6 @@ struct dlh_buffer {
 /* Pinned staging memory for write (bytes). */
 #define CU_STAGING_BYTES ((size_t)16 << 20)
 
-typedef struct cu_ew_entry cu_ew_entry;
 typedef struct cu_blas cu_blas;
 typedef struct cu_dnn cu_dnn;
 
@@ -56,8 +56,10 @@ typedef struct cu_ctx {
     void *context;                      /* the device's primary context */
     int retained;
     void *stream;
-    /* the pool: free blocks by size class, and what is held */
-    dlh_buffer *pool;
+    /* the pool: a free list per size class (cu_mem.c's pool_list), n_pool
+       of them, and what is held */
+    dlh_buffer **pool;
+    size_t n_pool;
     size_t pool_bytes, live_bytes;
     /* pinned staging for write: [0, staged) is queued, not yet waited for */
     unsigned char *staging;
@@ -71,7 +73,7 @@ typedef struct cu_ctx {
     /* the fixed kernels */
     void *module;
     void *fn[GPU_K_COUNT];
-    cu_ew_entry *ew_cache;
+    gpu_ew_entry *ew_cache;
     cu_blas *blas;
     cu_dnn *dnn;                        /* opened at the first conv2d_prepare */
     int dnn_failed;                     /* no cuDNN: said once, not tried again */

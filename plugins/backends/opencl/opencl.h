@@ -22,6 +22,7 @@
 #include <dlhost/dlhost.h>
 
 #include "../common/backend_checks.h"
+#include "../gpu/gpu_ew_cache.h"
 #include "../gpu/gpu_source.h"
 
 /* A device buffer; `bytes` is what the caller asked for (the cl_mem may be
@@ -40,7 +41,6 @@ typedef gpu_kid ocl_kid;
 /* Work-items per group of the 1-D kernels (capped by the device). */
 #define OCL_WG 64
 
-typedef struct ocl_ew_entry ocl_ew_entry;
 
 typedef struct ocl_ctx {
     const dlh_host *host;
@@ -59,7 +59,7 @@ typedef struct ocl_ctx {
     cl_ulong in_use;                    /* bytes of live buffers */
     int fp64;
     int counted;                        /* counts toward live instances */
-    ocl_ew_entry *ew_cache;             /* built elementwise programs */
+    gpu_ew_entry *ew_cache;             /* built elementwise programs */
     int tiled_gemm;                     /* gemm by ocl_tiled.c, not CLBlast */
     cl_program tiled_program;
     cl_kernel tiled[2];
