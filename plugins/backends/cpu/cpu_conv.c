@@ -168,9 +168,9 @@ void cpu_conv2d_release(void *ctx, void *plan)
 }
 
 static int conv_md(dnnl_memory_desc_t *md, int nd, const dnnl_dim_t *dims,
-                   dnnl_format_tag_t tag)
+                   dnnl_data_type_t dt, dnnl_format_tag_t tag)
 {
-    return conv_status(dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, tag),
+    return conv_status(dnnl_memory_desc_init_by_tag(md, nd, dims, dt, tag),
                        "memory descriptor");
 }
 
@@ -230,16 +230,30 @@ static int conv_primitive(cpu_ctx *c, const conv_plan *p, int kind, int mb,
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL;
     const dnnl_memory_desc_t *bmd = d->has_bias ? &p->bmd : NULL;
+    /* precision = "bf16" (cpu_bf16): the products' operands in bf16, what
+       they produce (y, dx, dw, db) in fp32, as the gemm path; the reorders
+       into the primitive's formats round to nearest even, as torch's cast.
+       fwd[] are the forward's types, the backward primitives' hint. */
+    const dnnl_data_type_t f = dnnl_f32, lo = cpu_bf16(c) ? dnnl_bf16 : dnnl_f32;
+    const dnnl_data_type_t types[3][3] = { { lo, lo, f }, { f, lo, lo }, { lo, f, lo } };
+    const dnnl_data_type_t *dt = types[kind];
+    dnnl_memory_desc_t fwd[3];
     plain[1] = p->wmd;
-    int rc = conv_md(&plain[0], 4, xd, dnnl_nchw);
+    int rc = conv_md(&plain[0], 4, xd, f, dnnl_nchw);
     if (rc == 0)
-        rc = conv_md(&plain[2], 4, yd, dnnl_nchw);
+        rc = conv_md(&plain[2], 4, yd, f, dnnl_nchw);
     if (rc == 0)
-        rc = conv_md(&any[0], 4, xd, dnnl_format_tag_any);
+        rc = conv_md(&any[0], 4, xd, dt[0], dnnl_format_tag_any);
     if (rc == 0)
-        rc = conv_md(&any[2], 4, yd, dnnl_format_tag_any);
+        rc = conv_md(&any[2], 4, yd, dt[2], dnnl_format_tag_any);
     if (rc == 0)
-        rc = conv_md(&any[1], p->wmd.ndims, p->wmd.dims, dnnl_format_tag_any);
+        rc = conv_md(&any[1], p->wmd.ndims, p->wmd.dims, dt[1], dnnl_format_tag_any);
+    if (rc == 0)
+        rc = conv_md(&fwd[0], 4, xd, types[0][0], dnnl_format_tag_any);
+    if (rc == 0)
+        rc = conv_md(&fwd[2], 4, yd, types[0][2], dnnl_format_tag_any);
+    if (rc == 0)
+        rc = conv_md(&fwd[1], p->wmd.ndims, p->wmd.dims, types[0][1], dnnl_format_tag_any);
     if (rc == 0)
         rc = conv_status(dnnl_primitive_attr_create(&attr), "attributes");
     if (rc == 0)
@@ -249,8 +263,8 @@ static int conv_primitive(cpu_ctx *c, const conv_plan *p, int kind, int mb,
     /* Backward primitives need the forward's descriptor as a hint. */
     if (rc == 0)
         rc = conv_status(dnnl_dilated_convolution_forward_desc_init(
-                             &cd, dnnl_forward_training, dnnl_convolution_direct, &any[0],
-                             &any[1], bmd, &any[2], p->stride, p->dil, p->pad_l, p->pad_r),
+                             &cd, dnnl_forward_training, dnnl_convolution_direct, &fwd[0],
+                             &fwd[1], bmd, &fwd[2], p->stride, p->dil, p->pad_l, p->pad_r),
                          "convolution descriptor");
     if (rc == 0)
         rc = conv_status(dnnl_primitive_desc_create(&fwd_pd, &cd, attr, c->dnnl->engine,
