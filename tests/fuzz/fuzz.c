@@ -97,7 +97,16 @@ static void fuzz_dataset_check(const dlh_dataset_ops *ops, void *state)
         fuzz_fail("out of memory for %zu samples", n);
     for (size_t i = 0; i < n; i++)
         idx[i] = (int64_t)(n - 1 - i);
+    dlh_error_clear();
     rc = ops->read(state, idx, n, x, y);
+    if (rc == DLH_EDATA && dlh_error_get()[0] != '\0') {
+        /* A reader that checks values as it reads them (a streamed idx,
+           npy) refuses a non-finite one then, with its message: done. */
+        free(idx);
+        free(x);
+        free(y);
+        return;
+    }
     if (rc)
         fuzz_fail("read of every sample failed (%d)", rc);
     for (size_t i = 0; i < n * (size_t)numel; i++)
