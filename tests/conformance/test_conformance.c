@@ -1834,46 +1834,34 @@ static int open_cpu(const char *backend, dlh_backend **be, dlh_params **p, dlh_c
     return rc;
 }
 
-static void run_cpu_threads1(void)
+/* The suite on cpu(threads=1): its threaded paths against the default
+   instance.  precision = "bf16" (bf16 != 0) runs only the conv2d cases:
+   its primitives round their operands as its bf16 gemm does, so against
+   im2col + that gemm only the order of the fp32 sums differs. */
+static void run_cpu_with(const char *params, const char *label, int bf16)
 {
     if (!selected("cpu")) {
-        skip("cpu(threads=1): not selected by DLHOST_CONFORMANCE_BACKENDS");
+        printf("ok %d # SKIP %s: not selected by DLHOST_CONFORMANCE_BACKENDS\n", ++tap_n_,
+               label);
         return;
     }
     dlh_config *cfg = NULL;
     dlh_params *p = NULL;
     dlh_backend *be = NULL;
-    int rc = open_cpu("threads = 1;", &be, &p, &cfg);
-    if (ok(rc == 0, "open cpu with threads = 1 (%s)", rc ? dlh_error_get() : "ok"))
-        run_suite(be, "cpu(threads=1)");
-    dlh_backend_close(be);
-    dlh_params_free(p);
-    dlh_config_free(cfg);
-}
-
-/* precision = "bf16": the conv2d primitives round their operands as the
-   bf16 gemm does, so against im2col + that gemm only the order of the
-   fp32 sums differs. */
-static void run_cpu_bf16(void)
-{
-    if (!selected("cpu")) {
-        skip("cpu(bf16): not selected by DLHOST_CONFORMANCE_BACKENDS");
-        return;
-    }
-    dlh_config *cfg = NULL;
-    dlh_params *p = NULL;
-    dlh_backend *be = NULL;
-    int rc = open_cpu("precision = \"bf16\";", &be, &p, &cfg);
-    if (rc == DLH_ECONFIG) {
+    int rc = open_cpu(params, &be, &p, &cfg);
+    if (bf16 && rc == DLH_ECONFIG) {
         /* No oneDNN, or no native bf16 here (valgrind hides AVX-512). */
-        printf("ok %d # SKIP cpu(bf16): %s\n", ++tap_n_, dlh_error_get());
-    } else if (ok(rc == 0, "open cpu with precision = \"bf16\" (%s)",
-                  rc ? dlh_error_get() : "ok")) {
-        dut = be;
-        dut_label = "cpu(bf16)";
-        dut_bf16 = 1;
-        test_conv2d();
-        dut_bf16 = 0;
+        printf("ok %d # SKIP %s: %s\n", ++tap_n_, label, dlh_error_get());
+    } else if (ok(rc == 0, "open cpu with %s (%s)", params, rc ? dlh_error_get() : "ok")) {
+        if (bf16) {
+            dut = be;
+            dut_label = label;
+            dut_bf16 = 1;
+            test_conv2d();
+            dut_bf16 = 0;
+        } else {
+            run_suite(be, label);
+        }
     }
     dlh_backend_close(be);
     dlh_params_free(p);
@@ -1918,7 +1906,7 @@ int main(void)
         bail("cannot open the reference cpu backend: %s", dlh_error_get());
     test_ew_coverage();
     test_selfcheck();
-    run_cpu_threads1();
+    run_cpu_with("threads = 1;", "cpu(threads=1)", 0);
     if (selected("cpu")) {
         /* The default instance's conv2d primitives, against its own
            im2col + gemm. */
@@ -1926,7 +1914,7 @@ int main(void)
         dut_label = "cpu(default)";
         test_conv2d();
     }
-    run_cpu_bf16();
+    run_cpu_with("precision = \"bf16\";", "cpu(bf16)", 1);
     for (size_t i = 0; i < dlh_registry_count(); i++) {
         const dlh_component *c = dlh_registry_at(i);
         if (c->kind == DLH_KIND_BACKEND && strcmp(c->name, "cpu") != 0)
