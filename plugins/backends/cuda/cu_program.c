@@ -21,10 +21,6 @@
 #include "cache_dir.h"
 #include "cuda_backend.h"
 
-#ifndef DLH_CUDA_DIR
-#define DLH_CUDA_DIR ""
-#endif
-
 /* The part of a compile log a message shows (the host's buffer is 4 KiB). */
 #define CU_LOG_MAX 2400
 #define CACHE_MAGIC "dlhost-cuda-ptx 1\n"
@@ -135,9 +131,7 @@ static int nvrtc_open(cu_ctx *c)
     if (c->nv_open)
         return 0;
     char why[512];
-    const char *env = getenv("DLHOST_CUDA_DIR");
-    const char *toolkit = env != NULL && *env ? env : DLH_CUDA_DIR;
-    if (gpu_nvrtc_open(&c->nv, toolkit, why, sizeof why) != 0) {
+    if (gpu_nvrtc_open(&c->nv, cu_toolkit_dir(), why, sizeof why) != 0) {
         cu_host->error("cuda: no NVRTC, the CUDA runtime compiler (%s): install the CUDA "
                        "toolkit's NVRTC or set DLHOST_CUDA_DIR to the toolkit folder", why);
         return DLH_EDEVICE;
