@@ -9,7 +9,8 @@
  * corrupt or foreign file is compiled again and rewritten.  Files are
  * written to a temporary name and renamed into place: concurrent writers of
  * the same entry each rename a whole file, and readers see one or the
- * other, never a mix. */
+ * other, never a mix.  A hit touches its file; the folder's size is bounded
+ * by cu_cache_trim.c, least recently used first. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -153,6 +154,10 @@ int cu_ptx(cu_ctx *c, const char *source, const char *what, char **ptx)
     if (c->cache_dir[0]) {
         cache_path(c, tag, source, path, sizeof path);
         if ((*ptx = cache_read(path, tag, source)) != NULL) {
+            /* its mtime is its last use: the bound removes the oldest */
+            if (utimensat(AT_FDCWD, path, NULL, 0) != 0)
+                cu_host->log(DLH_LOG_DEBUG, "cuda: cannot touch the kernel cache entry %s "
+                             "(%s)", path, strerror(errno));
             c->n_cached++;
             return 0;
         }
