@@ -4,9 +4,10 @@ CNN of examples/fashion-mnist (bench/torch_fmnist.py's models, optimiser
 and schedule) trained on the GPU the way a PyTorch expert would.
 
 The whole normalised dataset is one float32 tensor on the device; each
-epoch shuffles it there (one index_select into a buffer allocated once) and
-the batches are contiguous slices of it, so no host-to-device copy and no
-DataLoader is in the epoch.  cudnn.benchmark is on (cuDNN picks its fastest
+epoch shuffles it there (torch_fmnist.batches: one index_select into a
+buffer allocated once) and the batches are contiguous slices of it, so no
+host-to-device copy and no DataLoader is in the epoch; the step loop is
+torch_fmnist.train_steps.  cudnn.benchmark is on (cuDNN picks its fastest
 convolution algorithms for the fixed shapes); TF32 is off for matmul and
 cuDNN, as dlhost's cuda backend runs fp32 GEMMs (cuBLAS's default math)
 and FP32 FMA convolutions (cu_conv.c): same arithmetic on both sides.  The
@@ -28,10 +29,10 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_fmnist import add_data_args, make_model, make_optimizer, read_idx  # noqa: E402
+from torch_fmnist import (add_data_args, batches, make_model, make_optimizer,  # noqa: E402
+                          read_idx, train_steps)
 
 
 def main():
@@ -82,28 +83,13 @@ def main():
     for e in range(a.epochs):
         sync()
         t0 = time.perf_counter()
-        order = torch.randperm(n, device=dev)
-        torch.index_select(x, 0, order, out=xbuf)
-        torch.index_select(y, 0, order, out=ybuf)
-        total = torch.zeros((), dtype=torch.float64, device=dev)
-        correct = torch.zeros((), dtype=torch.int64, device=dev)
-        for i in range(0, n, a.batch):
-            xb, yb = xbuf[i:i + a.batch], ybuf[i:i + a.batch]
-            opt.zero_grad(set_to_none=True)
-            out = model(xb)
-            loss = F.cross_entropy(out, yb)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            with torch.no_grad():
-                total += loss.detach() * len(yb)
-                correct += (out.argmax(1) == yb).sum()
+        data = batches(x, y, torch.randperm(n, device=dev), a.batch, xbuf, ybuf)
+        total, correct, seen = train_steps(model, opt, data, sched=sched)
         sync()
         dt = time.perf_counter() - t0
         speeds.append(n / dt)
-        print(f"epoch {e + 1}/{a.epochs}  train_loss {total.item() / n:.6f}  "
-              f"train_accuracy {correct.item() / n:.4f}  {dt:.2f}s  {n / dt:.0f} samples/s",
+        print(f"epoch {e + 1}/{a.epochs}  train_loss {total / seen:.6f}  "
+              f"train_accuracy {correct / seen:.4f}  {dt:.2f}s  {n / dt:.0f} samples/s",
               flush=True)
     tail = speeds[1:] if len(speeds) > 1 else speeds
     print(f"torch-cuda device={dev} samples_per_s={statistics.median(tail):.0f}", flush=True)
