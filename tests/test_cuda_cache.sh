@@ -24,19 +24,7 @@ DLHOST_CUBLAS=$fake
 export DLHOST_CACHE_DIR DLHOST_CUDA_DRIVER DLHOST_CUBLAS
 c=$DLHOST_CACHE_DIR/cuda
 
-cp "$DLHOST_SRCDIR/tests/data/good_train.csv" r.csv
-cat > r.cfg <<CFG
-name = "r";
-seed = 3;
-backend = { type = "cuda"; };
-data = { train = { type = "csv"; path = "r.csv"; header = true; label = "dense";
-                   label_columns = 1; }; };
-model = ( { name = "fc1"; type = "dense"; units = 8; }, { type = "relu"; },
-          { name = "out"; type = "dense"; units = 1; } );
-loss = { type = "mse"; };
-optimizer = { type = "adam"; lr = 0.01; };
-train = { epochs = 1; batch_size = 8; };
-CFG
+cuda_regression_cfg r.cfg 1
 n=0
 train() {  # train [ENV=VALUE...]: one run, exit status in RC
     n=$((n + 1))
