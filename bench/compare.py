@@ -24,6 +24,10 @@ once with an empty PoCL kernel cache and once warm: its samples/s beside
 the cpu backend's, and the one-time kernel build cost (--no-opencl skips
 this; --opencl-gemm clblast measures CLBlast's gemm on a CPU device).
 
+--cuda adds the cuda rows (bench/compare_cuda.py): dlhost --backend cuda,
+PyTorch on CUDA and the cuBLAS-GEMM-only floor (bench/cublas_floor.c) of
+issue 15; --no-cpu leaves out the cpu rounds (a GPU machine's short run).
+
 Nothing here is a test: it prints figures and ratios against the targets of
 issue 3 and always exits 0 unless it cannot run at all.
 """
@@ -95,19 +99,18 @@ def cfg_value(text, key, default=None):
 
 
 def cfg_train_files(cfg_path):
-    """images and labels of data.train, resolved against the file's folder."""
+    """images and labels of data.train (an npy dataset's x and y when there
+    are none), resolved against the file's folder."""
     text = open(cfg_path).read()
     text = re.sub(r"(#|//).*", "", text)
     m = re.search(r"\btrain\s*[=:]\s*\{", text)
     part = text[m.end():] if m else text
     folder = os.path.dirname(os.path.abspath(cfg_path))
-    files = []
-    for key in ("images", "labels"):
-        v = cfg_value(part, key)
-        if v is None:
-            return None
-        files.append(v if os.path.isabs(v) else os.path.join(folder, v))
-    return files
+    for keys in (("images", "labels"), ("x", "y")):
+        files = [cfg_value(part, key) for key in keys]
+        if None not in files:
+            return [v if os.path.isabs(v) else os.path.join(folder, v) for v in files]
+    return None
 
 
 def parse_check(out):
@@ -118,6 +121,9 @@ def parse_check(out):
         m = re.match(r"train\s+\S+: (\d+) samples", line)
         if m:
             info["samples"] = int(m.group(1))
+        m = re.match(r"data.train\s+\S+: \d+ samples, sample \[([0-9, ]+)\]", line)
+        if m:
+            info["sample"] = [int(v) for v in m.group(1).split(",")]
         m = re.match(r"validation\s+([0-9.eE+-]+) of data.train", line)
         if m:
             info["validation"] = float(m.group(1))
@@ -219,6 +225,14 @@ def main():
     ap.add_argument("--python", default=os.environ.get("TORCH_PYTHON"),
                     help="a python3 with torch (default: python3, then /usr/bin/python3)")
     ap.add_argument("--models", default="mlp,cnn")
+    ap.add_argument("--configs", help="the folder of MODEL.cfg (default "
+                    "examples/fashion-mnist of --srcdir)")
+    ap.add_argument("--cuda", action="store_true",
+                    help="also the cuda rows: dlhost --backend cuda, PyTorch on CUDA, the "
+                         "cuBLAS floor (bench/compare_cuda.py)")
+    ap.add_argument("--cublas-floor", help="the cublas_floor program (with --cuda)")
+    ap.add_argument("--no-cpu", action="store_true",
+                    help="leave out the cpu rounds (with --cuda: the cuda rows only)")
     ap.add_argument("--check-figures", nargs=2, type=float, metavar=("TUNED", "PLAIN"),
                     help="only apply the cross-check to two samples/s figures; exit 1 "
                          "when it refuses")
@@ -259,7 +273,8 @@ def main():
     work = tempfile.mkdtemp(prefix="dlhost-bench-")
     models = {}
     for name in a.models.split(","):
-        cfg = os.path.join(src, "examples", "fashion-mnist", name + ".cfg")
+        cfg = os.path.join(a.configs or os.path.join(src, "examples", "fashion-mnist"),
+                           name + ".cfg")
         if not os.path.exists(cfg):
             print(f"{name}: SKIP: {cfg} does not exist")
             continue
@@ -302,7 +317,7 @@ def main():
     def keep_mem(name, who, mib):
         res[name]["mem"][who] = max(res[name]["mem"].get(who, 0.0), mib)
 
-    for r in range(1, a.rounds + 1):
+    for r in range(1, (0 if a.no_cpu else a.rounds) + 1):
         print(f"\n--- round {r}/{a.rounds}")
         for name, info in models.items():
             R = res[name]
@@ -403,6 +418,12 @@ def main():
             opencl_model(name, dlhost, env, work, models[name]["cfg"], res[name]["dlhost"],
                          a.opencl_gemm)
 
+    if a.cuda:
+        import compare_cuda
+        compare_cuda.cuda_bench(a, dlhost, env, work, models, py, src)
+    if a.no_cpu:
+        shutil.rmtree(work, ignore_errors=True)
+        return 0
     print("\n=== summary (median over rounds; ratios from the same round)")
     for name, R in res.items():
         med = lambda v: statistics.median(v) if v else None

@@ -122,9 +122,11 @@ def batches(x, y, order, bs, xbuf, ybuf):
 
 def train_steps(model, opt, data, sched=None):
     """Trains over the batches of `data`, stepping `sched` (if any) after
-    each batch as dlhost does; returns (loss sum, correct, n)."""
-    total = torch.zeros((), dtype=torch.float64)
-    correct = torch.zeros((), dtype=torch.int64)
+    each batch as dlhost does; returns (loss sum, correct, n).  The sums stay
+    on the batches' device (bench/torch_cuda.py's GPU) until the end."""
+    dev = data[0][0].device if data else None
+    total = torch.zeros((), dtype=torch.float64, device=dev)
+    correct = torch.zeros((), dtype=torch.int64, device=dev)
     seen = 0
     for xb, yb in data:
         opt.zero_grad(set_to_none=True)

@@ -36,6 +36,10 @@
 #   loss_near A B DESC         A and B agree within 1e-4 relative (+ 1e-6)
 #   torch_python               sets py to a python3 with torch and numpy
 #                              (TORCH_PYTHON, python3, /usr/bin/python3), or ""
+#   cuda_regression_cfg FILE EPOCHS
+#                              FILE: a small mse regression of r.csv (copied
+#                              from tests/data/good_train.csv) on the cuda
+#                              backend, what the fake driver can train
 #   train_each_backend CFG NAME WHAT
 #                              `dlhost run CFG` as run NAME_cpu, then on
 #                              opencl as NAME_opencl when it is here (else a
@@ -239,6 +243,24 @@ torch_python() {
             return 0
         fi
     done
+}
+
+# The fake CUDA driver runs no kernel, and classification losses check on
+# the host what kernels made: its runs train this regression.
+cuda_regression_cfg() {
+    [ -f r.csv ] || cp "$DLHOST_SRCDIR/tests/data/good_train.csv" r.csv
+    cat > "$1" <<CFG
+name = "r";
+seed = 3;
+backend = { type = "cuda"; };
+data = { train = { type = "csv"; path = "r.csv"; header = true; label = "dense";
+                   label_columns = 1; }; };
+model = ( { name = "fc1"; type = "dense"; units = 8; }, { type = "relu"; },
+          { name = "out"; type = "dense"; units = 1; } );
+loss = { type = "mse"; };
+optimizer = { type = "adam"; lr = 0.01; };
+train = { epochs = $2; batch_size = 8; shuffle = true; };
+CFG
 }
 
 # The model block of the conv + batchnorm + dense classifier of [1, 4, 4]

@@ -39,6 +39,7 @@
 #include "../plugins/backends/cuda/cu_dnn.h"
 
 static dlh_backend *be;
+static dlh_backend *cpu;                /* the conv2d reference's im2col, col2im */
 static const dlh_backend_ops *B;
 static const fake_cuda_counters *(*drv)(void);
 static const fake_cublas_counters *(*blas)(void);
@@ -383,41 +384,32 @@ static void test_launches(void)
 
 /* ---- conv2d through cuDNN (the fake computes from the descriptors) ---- */
 
-/* The reference: im2col + gemm on the host, the layers' other path, per
-   image and group. */
-static void ref_im2col(const dlh_conv2d_desc *d, const float *img, int c0, float *col)
+/* The reference: im2col + gemm, the layers' other path, with the cpu
+   backend's im2col and col2im (proven against their own reference in
+   tests/test_cpu_backend.c) and ref_gemm per image and group.  way 0:
+   col = im2col(img); 1: img += col2im(col); n images. */
+static void cpu_window(int way, const dlh_window2d *g, int n, float *img, float *col)
 {
-    const dlh_window2d *g = &d->g;
-    int cg = g->c / d->groups, P = g->oh * g->ow;
-    for (int ci = 0; ci < cg; ci++)
-        for (int ky = 0; ky < g->kh; ky++)
-            for (int kx = 0; kx < g->kw; kx++)
-                for (int oy = 0; oy < g->oh; oy++)
-                    for (int ox = 0; ox < g->ow; ox++) {
-                        int iy = oy * g->sh - g->ph + ky * g->dh;
-                        int ix = ox * g->sw - g->pw + kx * g->dw;
-                        int r = (ci * g->kh + ky) * g->kw + kx;
-                        col[r * P + oy * g->ow + ox] =
-                            iy < 0 || iy >= g->h || ix < 0 || ix >= g->w
-                                ? 0.0f : img[((c0 + ci) * g->h + iy) * g->w + ix];
-                    }
-}
-
-static void ref_col2im(const dlh_conv2d_desc *d, const float *col, int c0, float *img)
-{
-    const dlh_window2d *g = &d->g;
-    int cg = g->c / d->groups, P = g->oh * g->ow;
-    for (int ci = 0; ci < cg; ci++)
-        for (int ky = 0; ky < g->kh; ky++)
-            for (int kx = 0; kx < g->kw; kx++)
-                for (int oy = 0; oy < g->oh; oy++)
-                    for (int ox = 0; ox < g->ow; ox++) {
-                        int iy = oy * g->sh - g->ph + ky * g->dh;
-                        int ix = ox * g->sw - g->pw + kx * g->dw;
-                        if (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w)
-                            img[((c0 + ci) * g->h + iy) * g->w + ix] +=
-                                col[((ci * g->kh + ky) * g->kw + kx) * P + oy * g->ow + ox];
-                    }
+    const dlh_backend_ops *C = cpu->ops;
+    size_t ni = (size_t)n * g->c * g->h * g->w * 4;
+    size_t nc = (size_t)n * g->c * g->kh * g->kw * g->oh * g->ow * 4;
+    dlh_buffer *I = NULL, *K = NULL;
+    dlh_mem mi = { NULL, 0 }, mc = { NULL, 0 };
+    int rc = C->alloc(cpu->ctx, ni, &I) || C->alloc(cpu->ctx, nc, &K) ||
+             C->write(cpu->ctx, I, 0, img, ni) || C->write(cpu->ctx, K, 0, col, nc);
+    mi.buf = I;
+    mc.buf = K;
+    if (way == 0)
+        rc = rc || C->im2col(cpu->ctx, g, n, mi, mc) || C->read(cpu->ctx, K, 0, col, nc);
+    else
+        rc = rc || C->col2im(cpu->ctx, g, n, mc, mi) || C->read(cpu->ctx, I, 0, img, ni);
+    if (rc) {
+        printf("Bail out! the cpu backend's %s: %s\n", way ? "col2im" : "im2col",
+               dlh_error_get());
+        exit(1);
+    }
+    C->free(cpu->ctx, I);
+    C->free(cpu->ctx, K);
 }
 
 /* y = conv(x, w) + b; dx from dy; dw, db from x and dy (summed over the
@@ -429,7 +421,8 @@ static void ref_conv(const dlh_conv2d_desc *d, int n, const float *x, const floa
     int cg = g->c / d->groups, og = d->out_c / d->groups, P = g->oh * g->ow;
     int R = cg * g->kh * g->kw;
     size_t xs = (size_t)g->c * g->h * g->w, ys = (size_t)d->out_c * P;
-    float *col = calloc((size_t)R * P, sizeof *col), *cgrad = calloc((size_t)R * P, 4);
+    size_t cs = (size_t)n * d->groups * R * P;
+    float *col = calloc(cs, sizeof *col), *cgrad = calloc(cs, sizeof *cgrad);
     memset(dx, 0, (size_t)n * xs * 4);
     memset(dw, 0, (size_t)d->out_c * R * 4);
     for (int k = 0; k < d->out_c; k++) {
@@ -439,20 +432,23 @@ static void ref_conv(const dlh_conv2d_desc *d, int n, const float *x, const floa
                 s += dy[i * ys + (size_t)k * P + p];
         db[k] = (float)s;
     }
+    cpu_window(0, g, n, (float *)x, col);
     for (int i = 0; i < n; i++)
         for (int gi = 0; gi < d->groups; gi++) {
             const float *wg = w + (size_t)gi * og * R;
             float *yg = y + i * ys + (size_t)gi * og * P;
             const float *dyg = dy + i * ys + (size_t)gi * og * P;
-            ref_im2col(d, x + i * xs, gi * cg, col);
-            ref_gemm(0, 0, og, P, R, 1.0f, wg, R, col, P, 0.0f, yg, P);
+            /* an image's column matrix is [c*kh*kw, P]: group gi's R rows */
+            const float *cl = col + ((size_t)i * d->groups + gi) * R * P;
+            ref_gemm(0, 0, og, P, R, 1.0f, wg, R, cl, P, 0.0f, yg, P);
             for (int o = 0; o < og; o++)
                 for (int p = 0; p < P; p++)
                     yg[o * P + p] += b ? b[gi * og + o] : 0.0f;
-            ref_gemm(1, 0, R, P, og, 1.0f, wg, R, dyg, P, 0.0f, cgrad, P);
-            ref_col2im(d, cgrad, gi * cg, dx + i * xs);
-            ref_gemm(0, 1, og, R, P, 1.0f, dyg, P, col, P, 1.0f, dw + (size_t)gi * og * R, R);
+            ref_gemm(1, 0, R, P, og, 1.0f, wg, R, dyg, P, 0.0f,
+                     cgrad + ((size_t)i * d->groups + gi) * R * P, P);
+            ref_gemm(0, 1, og, R, P, 1.0f, dyg, P, cl, P, 1.0f, dw + (size_t)gi * og * R, R);
         }
+    cpu_window(1, g, n, dx, cgrad);
     free(col);
     free(cgrad);
 }
@@ -814,6 +810,10 @@ int main(void)
         return 1;
     }
     B = be->ops;
+    if (dlh_backend_open("cpu", NULL, &cpu) != 0) {
+        printf("Bail out! cannot open the cpu backend: %s\n", dlh_error_get());
+        return 1;
+    }
     ok(drv()->retained == 1 && drv()->streams == 1 && drv()->module_load == 1 &&
        blas()->handles == 1, "create: a primary context, a stream, one module, a cuBLAS "
        "handle");
@@ -825,6 +825,7 @@ int main(void)
     test_conv2d();
     ok(dnn()->handles == 1, "one cuDNN handle, made at the first conv2d_prepare");
     dlh_backend_close(be);
+    dlh_backend_close(cpu);
     ok(drv()->retained == 0 && drv()->streams == 0 && drv()->modules_live == 0 &&
        drv()->mem_alloc == drv()->mem_free && drv()->host_alloc == drv()->host_free &&
        blas()->handles == 0 && dnn()->handles == 0 && dnn()->descs == 0,

@@ -35,20 +35,8 @@ ok $rc "tests/test_cuda_backend passes (its output above)"
 # the run goes through with meaningless numbers): every step's host side,
 # the real training loop, on the fake.  3 epochs must call cuMemAlloc as
 # often as 1: the step loop allocates nothing.
-cp "$DLHOST_SRCDIR/tests/data/good_train.csv" r.csv
 for e in 1 3; do
-    cat > e$e.cfg <<CFG
-name = "r";
-seed = 3;
-backend = { type = "cuda"; };
-data = { train = { type = "csv"; path = "r.csv"; header = true; label = "dense";
-                   label_columns = 1; }; };
-model = ( { name = "fc1"; type = "dense"; units = 8; }, { type = "relu"; },
-          { name = "out"; type = "dense"; units = 1; } );
-loss = { type = "mse"; };
-optimizer = { type = "adam"; lr = 0.01; };
-train = { epochs = $e; batch_size = 8; shuffle = true; };
-CFG
+    cuda_regression_cfg e$e.cfg $e
     FAKE_CUDA_REPORT=$TAP_TMP/r$e DLHOST_CUDA_DRIVER=$fake DLHOST_CUBLAS=$fake \
         DLHOST_CUDNN=$fake run_cmd "$dlhost" run e$e.cfg --runs runs$e
     ok "$RC" "a $e-epoch run on the fake driver goes through every step"

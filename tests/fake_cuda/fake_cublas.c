@@ -3,7 +3,9 @@
  * single-precision gemm computed on the host in cuBLAS's column-major
  * convention (the fake driver's device pointers are host pointers).  So
  * the cuda backend's mapping of row-major gemm onto column-major cuBLAS
- * (operands swapped, no copies) is checked numerically here.  A call first
+ * (operands swapped, no copies) is checked numerically here.
+ * $FAKE_CUBLAS_WRONG (set, non-empty) makes cublasSgemm's results 1e-3 off,
+ * for a test of a program that checks them (bench/cublas_floor.c).  A call first
  * does the stream's queued copies: it runs after them, as on a stream. */
 /* The exported entry points are the driver's and cuBLAS's ABI, declared by
    the libraries that call them. */
@@ -12,6 +14,12 @@
 #include <stdlib.h>
 
 #include "fake_cuda.h"
+
+static float skew(void)
+{
+    const char *e = getenv("FAKE_CUBLAS_WRONG");
+    return e && *e ? 1.001f : 1.0f;
+}
 
 static fake_cublas_counters st;
 
@@ -78,7 +86,7 @@ int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *al
     fake_cuda_flush();
     st.sgemm++;
     st.last_ta = ta, st.last_tb = tb, st.last_m = m, st.last_n = n, st.last_k = k;
-    gemm(ta, tb, m, n, k, *alpha, a, lda, b, ldb, *beta, c, ldc);
+    gemm(ta, tb, m, n, k, *alpha * skew(), a, lda, b, ldb, *beta, c, ldc);
     return 0;
 }
 

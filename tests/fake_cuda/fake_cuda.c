@@ -90,9 +90,10 @@ static void report(void)
     if (f == NULL)
         return;
     fprintf(f, "mem_alloc %ld\nmem_free %ld\nlive %ld\nmodule_load %ld\nlaunch %ld\n"
-            "stream_sync %ld\nhost_alloc %ld\nretained %ld\n", st.mem_alloc, st.mem_free,
-            st.mem_alloc - st.mem_free, st.module_load, st.launch, st.stream_sync,
-            st.host_alloc - st.host_free, st.retained);
+            "stream_sync %ld\nhost_alloc %ld\nretained %ld\nsgemm %ld\nsgemm_batched %ld\n",
+            st.mem_alloc, st.mem_free, st.mem_alloc - st.mem_free, st.module_load, st.launch,
+            st.stream_sync, st.host_alloc - st.host_free, st.retained, fake_cublas_stats()->sgemm,
+            fake_cublas_stats()->sgemm_batched);
     fclose(f);
 }
 

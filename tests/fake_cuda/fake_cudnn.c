@@ -335,59 +335,54 @@ static void blend(float *out, const double *acc, size_t n, float alpha, float be
         out[i] = (float)(alpha * acc[i] + (beta == 0.0f ? 0.0 : (double)beta * out[i]));
 }
 
+/* One run in direction dir (conv_loop's): the checks, then out = alpha
+   (the products) + beta out, out being y's, x's or w's array. */
+static int conv_run(int dir, void *h, const float *alpha, const fdesc *x, const fdesc *w,
+                    const fdesc *cv, const fdesc *y, const float *X, const float *W,
+                    const float *Y, int algo, const void *ws, size_t ws_bytes,
+                    const float *beta, float *out)
+{
+    int s = run_check(dir, h, x, w, cv, y, algo, ws, ws_bytes);
+    if (s != 0)
+        return s;
+    size_t n = count(dir == 0 ? y : dir == 1 ? x : w);
+    double *acc = calloc(n ? n : 1, sizeof *acc);
+    if (acc == NULL)
+        return 4003;
+    conv_loop(dir, x, w, cv, y, X, W, Y, acc);
+    blend(out, acc, n, *alpha, *beta);
+    free(acc);
+    return 0;
+}
+
 int cudnnConvolutionForward(void *h, const float *alpha, void *xd, const float *x, void *wd,
                             const float *w, void *cv, int algo, void *ws, size_t ws_bytes,
                             const float *beta, void *yd, float *y)
 {
-    int s = run_check(0, h, xd, wd, cv, yd, algo, ws, ws_bytes);
-    if (s != 0)
-        return s;
-    size_t ny = count(yd);
-    double *acc = calloc(ny ? ny : 1, sizeof *acc);
-    if (acc == NULL)
-        return 4003;
-    conv_loop(0, xd, wd, cv, yd, x, w, NULL, acc);
-    blend(y, acc, ny, *alpha, *beta);
-    free(acc);
-    st.forward++;
-    return 0;
+    int s = conv_run(0, h, alpha, xd, wd, cv, yd, x, w, NULL, algo, ws, ws_bytes, beta, y);
+    st.forward += s == 0;
+    return s;
 }
 
 int cudnnConvolutionBackwardData(void *h, const float *alpha, void *wd, const float *w,
                                  void *dyd, const float *dy, void *cv, int algo, void *ws,
                                  size_t ws_bytes, const float *beta, void *dxd, float *dx)
 {
-    int s = run_check(1, h, dxd, wd, cv, dyd, algo, ws, ws_bytes);
-    if (s != 0)
-        return s;
-    size_t nx = count(dxd);
-    double *acc = calloc(nx ? nx : 1, sizeof *acc);
-    if (acc == NULL)
-        return 4003;
-    conv_loop(1, dxd, wd, cv, dyd, NULL, w, dy, acc);
-    blend(dx, acc, nx, *alpha, *beta);
-    free(acc);
-    st.backward_data++;
-    return 0;
+    int s = conv_run(1, h, alpha, dxd, wd, cv, dyd, NULL, w, dy, algo, ws, ws_bytes, beta, dx);
+    st.backward_data += s == 0;
+    return s;
 }
 
 int cudnnConvolutionBackwardFilter(void *h, const float *alpha, void *xd, const float *x,
                                    void *dyd, const float *dy, void *cv, int algo, void *ws,
                                    size_t ws_bytes, const float *beta, void *dwd, float *dw)
 {
-    int s = run_check(2, h, xd, dwd, cv, dyd, algo, ws, ws_bytes);
-    if (s != 0)
-        return s;
-    size_t nw = count(dwd);
-    double *acc = calloc(nw, sizeof *acc);
-    if (acc == NULL)
-        return 4003;
-    conv_loop(2, xd, dwd, cv, dyd, x, NULL, dy, acc);
-    blend(dw, acc, nw, *alpha, *beta);
-    free(acc);
-    st.backward_filter++;
-    st.last_beta = *beta;
-    return 0;
+    int s = conv_run(2, h, alpha, xd, dwd, cv, dyd, x, NULL, dy, algo, ws, ws_bytes, beta, dw);
+    if (s == 0) {
+        st.backward_filter++;
+        st.last_beta = *beta;
+    }
+    return s;
 }
 
 int cudnnConvolutionBackwardBias(void *h, const float *alpha, void *dyd, const float *dy,

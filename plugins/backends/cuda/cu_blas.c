@@ -10,16 +10,11 @@
  * C = op(A) op(B) (row-major) is C^T = op(B)^T op(A)^T (column-major), one
  * cublasSgemm with the operands swapped and m and n swapped; no transposed
  * copies. */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cuda_backend.h"
-
-#ifndef DLH_CUDA_DIR
-#define DLH_CUDA_DIR ""
-#endif
 
 struct cu_blas {
     void *lib;
@@ -63,18 +58,6 @@ static int blas_fail(const char *call, int s, const char *detail)
     return s == 3 ? DLH_ENOMEM : DLH_EDEVICE;
 }
 
-static void *try_open(cu_blas *b, const char *path, char *why, size_t size)
-{
-    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (lib == NULL) {
-        const char *e = dlerror();
-        snprintf(why, size, "%s", e ? e : path);
-    } else {
-        snprintf(b->path, sizeof b->path, "%s", path);
-    }
-    return lib;
-}
-
 int cu_blas_open(cu_ctx *c)
 {
     cu_blas *b = calloc(1, sizeof *b);
@@ -83,30 +66,17 @@ int cu_blas_open(cu_ctx *c)
         return DLH_ENOMEM;
     }
     c->blas = b;
-    char why[700] = "", path[600];
-    const char *env = getenv("DLHOST_CUBLAS"), *dir = getenv("DLHOST_CUDA_DIR");
-    if (dir == NULL || !*dir)
-        dir = DLH_CUDA_DIR;
-    if (env != NULL && *env) {
-        b->lib = try_open(b, env, why, sizeof why);
-    } else {
-        static const char *const names[] = { "libcublas.so.13", "libcublas.so.12" };
-        for (int i = 0; i < 2 && b->lib == NULL && *dir; i++) {
-            snprintf(path, sizeof path, "%s/lib64/%s", dir, names[i]);
-            b->lib = try_open(b, path, why, sizeof why);
-        }
-        for (int i = 0; i < 2 && b->lib == NULL; i++)
-            b->lib = try_open(b, names[i], why, sizeof why);
-    }
+    static const char *const names[] = { "libcublas.so.13", "libcublas.so.12", NULL };
+    static const char *const subdirs[] = { "lib64", NULL };
+    char why[700] = "";
+    b->lib = gpu_dl_open("DLHOST_CUBLAS", cu_toolkit_dir(), subdirs, names, b->path,
+                         sizeof b->path, why, sizeof why);
     if (b->lib == NULL) {
         cu_host->error("cuda: no cuBLAS (%s): install the CUDA toolkit's cuBLAS, or set "
                        "DLHOST_CUBLAS to the library", why);
         return DLH_EDEVICE;
     }
-    struct {
-        const char *name;
-        void **slot;
-    } syms[] = {
+    const gpu_dl_sym syms[] = {
         { "cublasCreate_v2", (void **)&b->create },
         { "cublasDestroy_v2", (void **)&b->destroy },
         { "cublasSetStream_v2", (void **)&b->set_stream },
@@ -114,11 +84,10 @@ int cu_blas_open(cu_ctx *c)
         { "cublasSgemm_v2", (void **)&b->sgemm },
         { "cublasSgemmStridedBatched", (void **)&b->sgemm_strided },
     };
-    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        if ((*syms[i].slot = dlsym(b->lib, syms[i].name)) == NULL) {
-            cu_host->error("cuda: cuBLAS %s has no %s (too old?)", b->path, syms[i].name);
-            return DLH_EDEVICE;
-        }
+    const char *missing = gpu_dl_syms(b->lib, syms, sizeof syms / sizeof syms[0]);
+    if (missing != NULL) {
+        cu_host->error("cuda: cuBLAS %s has no %s (too old?)", b->path, missing);
+        return DLH_EDEVICE;
     }
     int rc = cu_current(c);
     if (rc != 0)
@@ -148,13 +117,9 @@ void cu_blas_close(cu_ctx *c)
 
 void cu_blas_version(cu_ctx *c, char *buf, size_t size)
 {
-    int v = c->blas ? c->blas->version : 0;
     /* CUBLAS_VERSION: major * 10000 + minor * 100 + patch (major * 1000 +
        minor * 100 + patch before 12). */
-    if (v >= 10000)
-        snprintf(buf, size, "cuBLAS %d.%d.%d", v / 10000, v / 100 % 100, v % 100);
-    else
-        snprintf(buf, size, "cuBLAS %d.%d.%d", v / 1000, v / 100 % 10, v % 100);
+    gpu_dl_version(buf, size, "cuBLAS", c->blas ? c->blas->version : 0, 10000);
 }
 
 int cu_blas_sgemm(cu_ctx *c, int trans_a, int trans_b, int m, int n, int k, float alpha,

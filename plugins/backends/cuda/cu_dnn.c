@@ -11,16 +11,11 @@
  * convolutions never needs.  A missing or broken cuDNN is no error: the
  * instance says why once (a warning) and conv2d_prepare answers
  * DLH_EUNSUPPORTED from then on, so the layers use im2col + gemm. */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cu_dnn.h"
-
-#ifndef DLH_CUDA_DIR
-#define DLH_CUDA_DIR ""
-#endif
 
 /* cudnnStatus_t names of cudnn_graph.h (cuDNN 9: category * 1000 + detail) */
 static const char *status_name(int s)
@@ -52,42 +47,16 @@ int cu_dnn_fail(const cu_dnn *dn, const char *call, int s, const char *detail)
     return s / 1000 == 4 && s % 1000 >= 3 && s % 1000 <= 4 ? DLH_ENOMEM : DLH_EDEVICE;
 }
 
-static void *try_open(cu_dnn *dn, const char *path, char *why, size_t size)
-{
-    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (lib == NULL) {
-        const char *e = dlerror();
-        snprintf(why, size, "%s", e ? e : path);
-    } else {
-        snprintf(dn->path, sizeof dn->path, "%s", path);
-    }
-    return lib;
-}
-
 /* Loads the library and its entry points into dn, or says why not. */
 static int dnn_load(cu_dnn *dn, char *why, size_t size)
 {
-    char path[600];
-    const char *env = getenv("DLHOST_CUDNN"), *dir = getenv("DLHOST_CUDA_DIR");
-    if (dir == NULL || !*dir)
-        dir = DLH_CUDA_DIR;
-    if (env != NULL && *env) {
-        dn->lib = try_open(dn, env, why, size);
-    } else {
-        static const char *const subdirs[] = { "lib64", "lib" };
-        for (int i = 0; i < 2 && dn->lib == NULL && *dir; i++) {
-            snprintf(path, sizeof path, "%s/%s/libcudnn.so.9", dir, subdirs[i]);
-            dn->lib = try_open(dn, path, why, size);
-        }
-        if (dn->lib == NULL)
-            dn->lib = try_open(dn, "libcudnn.so.9", why, size);
-    }
+    static const char *const names[] = { "libcudnn.so.9", NULL };
+    static const char *const subdirs[] = { "lib64", "lib", NULL };
+    dn->lib = gpu_dl_open("DLHOST_CUDNN", cu_toolkit_dir(), subdirs, names, dn->path,
+                          sizeof dn->path, why, size);
     if (dn->lib == NULL)
         return -1;
-    struct {
-        const char *name;
-        void **slot;
-    } syms[] = {
+    const gpu_dl_sym syms[] = {
         { "cudnnGetVersion", (void **)&dn->get_version },
         { "cudnnGetErrorString", (void **)&dn->error_string },
         { "cudnnCreate", (void **)&dn->create },
@@ -116,12 +85,10 @@ static int dnn_load(cu_dnn *dn, char *why, size_t size)
         { "cudnnConvolutionBackwardBias", (void **)&dn->backward_bias },
         { "cudnnAddTensor", (void **)&dn->add_tensor },
     };
-    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        if ((*syms[i].slot = dlsym(dn->lib, syms[i].name)) == NULL) {
-            snprintf(why, size, "%s has no %s: not cuDNN 9's legacy API", dn->path,
-                     syms[i].name);
-            return -1;
-        }
+    const char *missing = gpu_dl_syms(dn->lib, syms, sizeof syms / sizeof syms[0]);
+    if (missing != NULL) {
+        snprintf(why, size, "%s has no %s: not cuDNN 9's legacy API", dn->path, missing);
+        return -1;
     }
     return 0;
 }
@@ -187,11 +154,7 @@ void cu_dnn_close(cu_ctx *c)
 
 void cu_dnn_version(cu_ctx *c, char *buf, size_t size)
 {
-    long v = c->dnn ? c->dnn->version : 0;
     /* CUDNN_VERSION: major * 10000 + minor * 100 + patch (major * 1000 +
        minor * 100 + patch before 9). */
-    if (v >= 90000)
-        snprintf(buf, size, "cuDNN %ld.%ld.%ld", v / 10000, v / 100 % 100, v % 100);
-    else
-        snprintf(buf, size, "cuDNN %ld.%ld.%ld", v / 1000, v / 100 % 10, v % 100);
+    gpu_dl_version(buf, size, "cuDNN", c->dnn ? c->dnn->version : 0, 90000);
 }

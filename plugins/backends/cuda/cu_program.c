@@ -9,7 +9,8 @@
  * corrupt or foreign file is compiled again and rewritten.  Files are
  * written to a temporary name and renamed into place: concurrent writers of
  * the same entry each rename a whole file, and readers see one or the
- * other, never a mix. */
+ * other, never a mix.  A hit touches its file; the folder's size is bounded
+ * by cu_cache_trim.c, least recently used first. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,10 +21,6 @@
 
 #include "cache_dir.h"
 #include "cuda_backend.h"
-
-#ifndef DLH_CUDA_DIR
-#define DLH_CUDA_DIR ""
-#endif
 
 /* The part of a compile log a message shows (the host's buffer is 4 KiB). */
 #define CU_LOG_MAX 2400
@@ -135,9 +132,7 @@ static int nvrtc_open(cu_ctx *c)
     if (c->nv_open)
         return 0;
     char why[512];
-    const char *env = getenv("DLHOST_CUDA_DIR");
-    const char *toolkit = env != NULL && *env ? env : DLH_CUDA_DIR;
-    if (gpu_nvrtc_open(&c->nv, toolkit, why, sizeof why) != 0) {
+    if (gpu_nvrtc_open(&c->nv, cu_toolkit_dir(), why, sizeof why) != 0) {
         cu_host->error("cuda: no NVRTC, the CUDA runtime compiler (%s): install the CUDA "
                        "toolkit's NVRTC or set DLHOST_CUDA_DIR to the toolkit folder", why);
         return DLH_EDEVICE;
@@ -159,6 +154,10 @@ int cu_ptx(cu_ctx *c, const char *source, const char *what, char **ptx)
     if (c->cache_dir[0]) {
         cache_path(c, tag, source, path, sizeof path);
         if ((*ptx = cache_read(path, tag, source)) != NULL) {
+            /* its mtime is its last use: the bound removes the oldest */
+            if (utimensat(AT_FDCWD, path, NULL, 0) != 0)
+                cu_host->log(DLH_LOG_DEBUG, "cuda: cannot touch the kernel cache entry %s "
+                             "(%s)", path, strerror(errno));
             c->n_cached++;
             return 0;
         }

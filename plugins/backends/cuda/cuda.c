@@ -14,7 +14,9 @@
  *            count
  * Kernels are cached on disk (cu_program.c) in the cache folder's cuda/
  * (core/cache_dir.h: $DLHOST_CACHE_DIR, else $XDG_CACHE_HOME/dlhost, else
- * ~/.cache/dlhost).
+ * ~/.cache/dlhost), bounded to $DLHOST_CUDA_CACHE_MB MiB (default 256; the
+ * least recently used go first, at the end of each instance:
+ * cu_cache_trim.c).
  *
  * Written and tested without a GPU (see cuda_backend.h): the fake driver of
  * tests/fake_cuda/ runs everything here but the kernels. */
@@ -176,6 +178,8 @@ static void cu_destroy(void *ctx)
         cu_host->log(DLH_LOG_DEBUG, "cuda: %zu bytes of buffers were not freed",
                      c->live_bytes);
     gpu_nvrtc_close(&c->nv);
+    if (c->cache_dir[0])
+        cu_cache_trim(c->cache_dir, cu_cache_cap());
     free(c);
 }
 

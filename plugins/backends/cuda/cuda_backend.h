@@ -115,6 +115,13 @@ int cu_kernels_load(cu_ctx *c);
 /* The cache folder's cuda/ (core/cache_dir.h), created; "" when caching
    is off or no folder can be made. */
 void cu_cache_dir(char *buf, size_t size);
+/* cu_cache_trim.c: the cache folder's bound in bytes ($DLHOST_CUDA_CACHE_MB,
+   default 256 MiB; a bad value is warned about and the default used). */
+long long cu_cache_cap(void);
+/* Removes the least recently used entries of the cache folder dir until
+   they take at most cap bytes, and writers' temporary files a day old;
+   never another file, never fails.  Returns the count removed. */
+int cu_cache_trim(const char *dir, long long cap);
 /* Queues `fn` over `items` threads in blocks of `block` (items == 0 is a
    no-op); params as cuLaunchKernel takes them. */
 int cu_launch_fn(cu_ctx *c, void *fn, const char *prim, size_t items, unsigned block,

@@ -1,11 +1,20 @@
 /* The CUDA driver by dlopen: see cuda_driver.h. */
 #include "cuda_driver.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifndef DLH_CUDA_DIR
+#define DLH_CUDA_DIR ""
+#endif
+
+const char *cu_toolkit_dir(void)
+{
+    const char *dir = getenv("DLHOST_CUDA_DIR");
+    return dir != NULL && *dir ? dir : DLH_CUDA_DIR;
+}
 
 static cu_driver driver;
 static const cu_driver *loaded;
@@ -58,22 +67,19 @@ static void driver_error(const char *call, int rc)
 
 static void load(void)
 {
-    const char *path = getenv("DLHOST_CUDA_DRIVER");
-    const char *lib = path && *path ? path : "libcuda.so.1";
-    driver.lib = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    static const char *const names[] = { "libcuda.so.1", NULL };
+    const char *env = getenv("DLHOST_CUDA_DRIVER");
+    char lib[256], why[400];
+    driver.lib = gpu_dl_open("DLHOST_CUDA_DRIVER", NULL, NULL, names, lib, sizeof lib, why,
+                             sizeof why);
     if (driver.lib == NULL) {
-        if (lib == path) {
-            const char *e = dlerror();
-            snprintf(reason, sizeof reason, "no CUDA driver (%s)", e ? e : lib);
-        } else {
+        if (env != NULL && *env)
+            snprintf(reason, sizeof reason, "no CUDA driver (%s)", why);
+        else
             snprintf(reason, sizeof reason, "no CUDA driver (libcuda.so.1 not found)");
-        }
         return;
     }
-    struct {
-        const char *name;
-        void **slot;
-    } syms[] = {
+    const gpu_dl_sym syms[] = {
         { "cuInit", (void **)&driver.init },
         { "cuDriverGetVersion", (void **)&driver.driver_version },
         { "cuDeviceGetCount", (void **)&driver.device_count },
@@ -103,13 +109,11 @@ static void load(void)
         { "cuModuleGetFunction", (void **)&driver.module_get_function },
         { "cuLaunchKernel", (void **)&driver.launch },
     };
-    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        *syms[i].slot = dlsym(driver.lib, syms[i].name);
-        if (*syms[i].slot == NULL) {
-            snprintf(reason, sizeof reason, "the CUDA driver %s has no %s (too old?)", lib,
-                     syms[i].name);
-            return;
-        }
+    const char *missing = gpu_dl_syms(driver.lib, syms, sizeof syms / sizeof syms[0]);
+    if (missing != NULL) {
+        snprintf(reason, sizeof reason, "the CUDA driver %s has no %s (too old?)", lib,
+                 missing);
+        return;
     }
     int rc = driver.init(0);
     if (rc != 0) {

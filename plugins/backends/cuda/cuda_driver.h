@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "../gpu/gpu_dl.h"
+
 typedef struct cu_driver {
     void *lib;
     int version;                /* cuDriverGetVersion: 1000 major + 10 minor */
@@ -68,5 +70,9 @@ const cu_driver *cu_driver_get(const char **why);
 
 /* "CALL: the driver's text (NAME N)" for result rc into buf. */
 void cu_driver_error(const cu_driver *d, const char *call, int rc, char *buf, size_t size);
+
+/* The CUDA toolkit folder the libraries are looked for in:
+   $DLHOST_CUDA_DIR when set, else configure's --with-cuda ("" when none). */
+const char *cu_toolkit_dir(void);
 
 #endif

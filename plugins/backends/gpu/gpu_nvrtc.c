@@ -1,40 +1,22 @@
 /* NVRTC by dlopen: see gpu_nvrtc.h. */
 #include "gpu_nvrtc.h"
 
-#include <dlfcn.h>
+#include "gpu_dl.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int load(gpu_nvrtc *nv, const char *path, char *why, size_t size)
-{
-    nv->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (nv->lib == NULL) {
-        const char *e = dlerror();
-        snprintf(why, size, "%s", e ? e : path);
-        return -1;
-    }
-    snprintf(nv->path, sizeof nv->path, "%s", path);
-    return 0;
-}
-
 int gpu_nvrtc_open(gpu_nvrtc *nv, const char *toolkit, char *why, size_t size)
 {
     memset(nv, 0, sizeof *nv);
-    char path[256];
-    int rc = -1;
-    if (toolkit != NULL && *toolkit) {
-        snprintf(path, sizeof path, "%s/lib64/libnvrtc.so", toolkit);
-        rc = load(nv, path, why, size);
-    }
-    if (rc != 0 && (rc = load(nv, "libnvrtc.so.13", why, size)) != 0)
-        rc = load(nv, "libnvrtc.so.12", why, size);
-    if (rc != 0)
+    static const char *const names[] = { "libnvrtc.so.13", "libnvrtc.so.12", NULL };
+    static const char *const subdirs[] = { "lib64", NULL };
+    nv->lib = gpu_dl_open(NULL, toolkit, subdirs, names, nv->path, sizeof nv->path, why,
+                          size);
+    if (nv->lib == NULL)
         return -1;
-    struct {
-        const char *name;
-        void **slot;
-    } syms[] = {
+    const gpu_dl_sym syms[] = {
         { "nvrtcCreateProgram", (void **)&nv->create },
         { "nvrtcCompileProgram", (void **)&nv->compile },
         { "nvrtcGetProgramLogSize", (void **)&nv->log_size },
@@ -45,13 +27,11 @@ int gpu_nvrtc_open(gpu_nvrtc *nv, const char *toolkit, char *why, size_t size)
         { "nvrtcGetErrorString", (void **)&nv->error_string },
         { "nvrtcVersion", (void **)&nv->version },
     };
-    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        *syms[i].slot = dlsym(nv->lib, syms[i].name);
-        if (*syms[i].slot == NULL) {
-            snprintf(why, size, "%s has no %s", nv->path, syms[i].name);
-            gpu_nvrtc_close(nv);
-            return -1;
-        }
+    const char *missing = gpu_dl_syms(nv->lib, syms, sizeof syms / sizeof syms[0]);
+    if (missing != NULL) {
+        snprintf(why, size, "%s has no %s", nv->path, missing);
+        gpu_nvrtc_close(nv);
+        return -1;
     }
     if (nv->version(&nv->major, &nv->minor) != 0)
         nv->major = nv->minor = 0;

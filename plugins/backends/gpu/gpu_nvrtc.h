@@ -24,8 +24,8 @@ typedef struct gpu_nvrtc {
     int (*version)(int *major, int *minor);
 } gpu_nvrtc;
 
-/* Loads NVRTC: `toolkit`/lib64/libnvrtc.so when toolkit is not NULL, else
-   (or when that is absent) libnvrtc.so.13 and libnvrtc.so.12 from the
+/* Loads NVRTC (gpu_dl_open): libnvrtc.so.13, then .12, from `toolkit`/lib64
+   when toolkit is not NULL or "", else (or when absent there) from the
    system's loader path.  0, or -1 with the reason (dlerror's, or the
    missing symbol) in why. */
 int gpu_nvrtc_open(gpu_nvrtc *nv, const char *toolkit, char *why, size_t size);
