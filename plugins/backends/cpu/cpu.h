@@ -81,9 +81,11 @@ int cpu_gemm_pieces(const cpu_ctx *cx, int m, int n, int k);
    not); destroy: frees it (NULL is fine).  gemm: the strided-batched
    product with bf16 operands, k > 0; side_by_side: the problems' outputs are
    disjoint and run whole, in parallel, rather than one after another, each
-   cut into cpu_gemm_pieces. */
+   cut into cpu_gemm_pieces; round_f32: dst = src rounded to bf16 (to
+   nearest even), kept as fp32. */
 int cpu_bf16_start(cpu_ctx *c, dlh_params *params);
 void cpu_bf16_destroy(cpu_ctx *c);
+void cpu_bf16_round_f32(float *dst, const float *src, size_t n);
 int cpu_bf16_gemm(cpu_ctx *cx, int trans_a, int trans_b, int m, int n, int k, float alpha,
                   const float *a, int lda, int64_t stride_a, const float *b, int ldb,
                   int64_t stride_b, float beta, float *c, int ldc, int64_t stride_c,

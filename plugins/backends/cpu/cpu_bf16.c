@@ -181,6 +181,29 @@ static void bf16_round_row(const float *src, uint16_t *dst, int n)
         dst[j] = bf16_round(src[j]);
 }
 
+/* dst = src rounded to bf16 (bf16_round's value), kept as fp32, for the
+   convolutions that run an fp32 primitive on bf16 operands (cpu_conv.c). */
+__attribute__((target("avx512f")))
+void cpu_bf16_round_f32(float *dst, const float *src, size_t n)
+{
+    const __m512i bias = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
+    const __m512i abs = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+    const __m512i qnan = _mm512_set1_epi32(0x7fc00000), high = _mm512_set1_epi32((int)0xffff0000u);
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512i u = _mm512_loadu_si512((const void *)(src + j));
+        __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, bias),
+                                     _mm512_and_si512(_mm512_srli_epi32(u, 16), one));
+        r = _mm512_and_si512(r, high);
+        __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, abs), inf);
+        _mm512_storeu_si512((void *)(dst + j), _mm512_mask_mov_epi32(r, nan, qnan));
+    }
+    for (; j < n; j++) {
+        uint32_t u = (uint32_t)bf16_round(src[j]) << 16;
+        memcpy(dst + j, &u, sizeof u);
+    }
+}
+
 /* Rounds `items` rows x cols matrices (row stride ld, `stride` apart) into
    dst, packed.  Elementwise, so the bits do not depend on the threads. */
 static void bf16_pack(const cpu_ctx *c, int items, int rows, int cols, const float *src,

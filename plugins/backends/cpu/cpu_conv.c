@@ -21,6 +21,12 @@
  * mb 64: forward 4-5x, backward weights 1.7-6x the gemm one), so each
  * piece reorders its inputs into a per-piece area in the formats the
  * primitive asked for and its outputs back (reorders copy, exactly).
+ * Each primitive takes, by oneDNN's implementation name (conv_rank), the
+ * fastest of those formats and nhwc x and y: LeNet's second convolution's
+ * weight gradient has AVX-512 code only in nhwc (0.21 ms against avx2's
+ * 0.62 in 8-channel blocks, mb 64, one thread); under precision = "bf16"
+ * also the fp32 primitive on rounded operands (conv_primitive).  The
+ * reorders run on one thread as the primitives do (conv_run).
  * Scratchpads are user-managed, one per piece, allocated at prepare.  A plan holds primitives per piece size: the
  * plan's batch (its pieces and last piece) at prepare; a smaller batch (a
  * last partial batch, evaluation) makes its piece sizes' primitives on first
@@ -45,7 +51,8 @@ typedef struct conv_arg {
     int arg;                                 /* DNNL_ARG_* */
     int out;                                 /* written by the primitive */
     dnnl_primitive_t reorder;                /* NULL: the plain format is taken */
-    size_t off;                              /* of the blocked copy in the area */
+    int round;                               /* an fp32 primitive's bf16 operand */
+    size_t off, count;                       /* the copy's place in the area, floats */
     dnnl_memory_t plain[CPU_MAX_PANELS], blocked[CPU_MAX_PANELS];
 } conv_arg;
 
@@ -178,7 +185,8 @@ static int conv_md(dnnl_memory_desc_t *md, int nd, const dnnl_dim_t *dims,
    the plain memory objects, and the blocked ones with a reorder when its
    format is another; the blocked copy's bytes join *area. */
 static int conv_arg_make(cpu_ctx *c, const_dnnl_primitive_desc_t pd, int kind, int t,
-                         const dnnl_memory_desc_t *plain, size_t *area, conv_arg *a)
+                         const dnnl_memory_desc_t *plain, int round, size_t *area,
+                         conv_arg *a)
 {
     static const dnnl_query_t q[3][3] = {
         { dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md },
@@ -193,8 +201,11 @@ static int conv_arg_make(cpu_ctx *c, const_dnnl_primitive_desc_t pd, int kind, i
     const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, q[kind][t], 0);
     dnnl_engine_t eng = c->dnnl->engine;
     int rc = want == NULL ? conv_status(dnnl_runtime_error, "query") : 0;
-    int blocked = rc == 0 && !dnnl_memory_desc_equal(want, plain);
-    if (rc == 0 && blocked) {
+    int reorder = rc == 0 && !dnnl_memory_desc_equal(want, plain);
+    /* An input rounded to bf16 goes through the area even in its plain format. */
+    a->round = round && !a->out;
+    int blocked = reorder || (rc == 0 && a->round);
+    if (reorder) {
         dnnl_primitive_desc_t rpd = NULL;
         rc = conv_status(a->out ? dnnl_reorder_primitive_desc_create(&rpd, want, eng, plain,
                                                                      eng, NULL)
@@ -204,6 +215,9 @@ static int conv_arg_make(cpu_ctx *c, const_dnnl_primitive_desc_t pd, int kind, i
         if (rc == 0)
             rc = conv_status(dnnl_primitive_create(&a->reorder, rpd), "reorder");
         dnnl_primitive_desc_destroy(rpd);
+    }
+    if (blocked) {
+        a->count = dnnl_memory_desc_get_size(want) / sizeof(float);
         a->off = *area;
         *area += (dnnl_memory_desc_get_size(want) + 63) & ~(size_t)63;
     }
@@ -217,49 +231,49 @@ static int conv_arg_make(cpu_ctx *c, const_dnnl_primitive_desc_t pd, int kind, i
     return rc;
 }
 
-/* Primitive kind 0 (forward), 1 (backward data) or 2 (backward weights)
-   for mb samples, in the formats oneDNN picks; its scratchpad's and blocked
-   copies' bytes join *scratch and *area. */
-static int conv_primitive(cpu_ctx *c, const conv_plan *p, int kind, int mb,
-                          conv_prim *out, size_t *scratch, size_t *area)
+/* How fast oneDNN's implementation of pd is, by its name: 0 its reference
+   loops (ref:) or its im2col + sgemm (gemm:), several times slower where
+   jit code exists; 1 jit code below AVX-512 (jit:avx2); 2 AVX-512 jit code
+   (jit:avx512_core, brgconv:avx512_core, jit_bf16:avx512_core_bf16). */
+static int conv_rank(const_dnnl_primitive_desc_t pd)
+{
+    const char *impl = NULL;
+    if (pd == NULL ||
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
+        impl == NULL || strncmp(impl, "ref", 3) == 0 || strstr(impl, "gemm") != NULL)
+        return 0;
+    return strstr(impl, "avx512") != NULL ? 2 : 1;
+}
+
+/* The descriptor of primitive kind 0 (forward), 1 (backward data) or 2
+   (backward weights) for mb samples, x and y in `layout` (any: oneDNN's
+   pick), its operands in bf16 when lowp (what they produce, y, dx, dw, db,
+   in fp32 either way). */
+static int conv_pd(cpu_ctx *c, const conv_plan *p, int kind, int mb, int lowp,
+                   dnnl_format_tag_t layout, const_dnnl_primitive_attr_t attr,
+                   dnnl_primitive_desc_t *out)
 {
     const dlh_conv2d_desc *d = &p->d;
-    dnnl_memory_desc_t plain[3], any[3];
+    dnnl_memory_desc_t any[3], fwd[3];
     dnnl_dims_t xd = { mb, d->g.c, d->g.h, d->g.w }, yd = { mb, d->out_c, d->g.oh, d->g.ow };
     dnnl_convolution_desc_t cd;
-    dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL;
     const dnnl_memory_desc_t *bmd = d->has_bias ? &p->bmd : NULL;
-    /* precision = "bf16" (cpu_bf16): the products' operands in bf16, what
-       they produce (y, dx, dw, db) in fp32, as the gemm path; the reorders
-       into the primitive's formats round to nearest even, as torch's cast.
-       fwd[] are the forward's types, the backward primitives' hint. */
-    const dnnl_data_type_t f = dnnl_f32, lo = cpu_bf16(c) ? dnnl_bf16 : dnnl_f32;
+    /* fwd[] are the forward's types, the backward primitives' hint. */
+    const dnnl_data_type_t f = dnnl_f32, lo = lowp ? dnnl_bf16 : dnnl_f32;
     const dnnl_data_type_t types[3][3] = { { lo, lo, f }, { f, lo, lo }, { lo, f, lo } };
     const dnnl_data_type_t *dt = types[kind];
-    dnnl_memory_desc_t fwd[3];
-    plain[1] = p->wmd;
-    int rc = conv_md(&plain[0], 4, xd, f, dnnl_nchw);
+    int rc = conv_md(&any[0], 4, xd, dt[0], layout);
     if (rc == 0)
-        rc = conv_md(&plain[2], 4, yd, f, dnnl_nchw);
-    if (rc == 0)
-        rc = conv_md(&any[0], 4, xd, dt[0], dnnl_format_tag_any);
-    if (rc == 0)
-        rc = conv_md(&any[2], 4, yd, dt[2], dnnl_format_tag_any);
+        rc = conv_md(&any[2], 4, yd, dt[2], layout);
     if (rc == 0)
         rc = conv_md(&any[1], p->wmd.ndims, p->wmd.dims, dt[1], dnnl_format_tag_any);
     if (rc == 0)
-        rc = conv_md(&fwd[0], 4, xd, types[0][0], dnnl_format_tag_any);
+        rc = conv_md(&fwd[0], 4, xd, types[0][0], layout);
     if (rc == 0)
-        rc = conv_md(&fwd[2], 4, yd, types[0][2], dnnl_format_tag_any);
+        rc = conv_md(&fwd[2], 4, yd, types[0][2], layout);
     if (rc == 0)
         rc = conv_md(&fwd[1], p->wmd.ndims, p->wmd.dims, types[0][1], dnnl_format_tag_any);
-    if (rc == 0)
-        rc = conv_status(dnnl_primitive_attr_create(&attr), "attributes");
-    if (rc == 0)
-        rc = conv_status(dnnl_primitive_attr_set_scratchpad_mode(attr,
-                                                                 dnnl_scratchpad_mode_user),
-                         "attributes");
     /* Backward primitives need the forward's descriptor as a hint. */
     if (rc == 0)
         rc = conv_status(dnnl_dilated_convolution_forward_desc_init(
@@ -286,6 +300,65 @@ static int conv_primitive(cpu_ctx *c, const conv_plan *p, int kind, int mb,
             rc = conv_status(dnnl_primitive_desc_create(&pd, &cd, attr, c->dnnl->engine,
                                                         fwd_pd), "backward descriptor");
     }
+    dnnl_primitive_desc_destroy(fwd_pd);
+    *out = pd;
+    return rc;
+}
+
+/* Primitive kind (conv_pd) for mb samples, in the formats oneDNN picks; its
+   scratchpad's and copies' bytes join *scratch and *area.  x and y in nhwc
+   where that has faster code (conv_rank): LeNet's second convolution, 6 to
+   16 channels, has only avx2 code for its weight gradient in the blocked
+   formats oneDNN picks (8-channel blocks) and avx512 code in nhwc.
+   precision = "bf16" (cpu_bf16): the products' operands in bf16, what they
+   produce in fp32, as the gemm path; the reorders into the primitive's
+   formats round to nearest even, as torch's cast.  Where oneDNN has no jit
+   bf16 primitive for a shape (LeNet's first convolution, 1 input channel,
+   backward weights: x64:gemm:jit) and has an fp32 one, the fp32 one runs on
+   the operands rounded to bf16 in its copies: products of bf16 values are
+   exact in fp32 and both accumulate in fp32, so only the order of the sums
+   differs (and the bias gradient sums the rounded dy, as the bf16 one). */
+static int conv_primitive(cpu_ctx *c, const conv_plan *p, int kind, int mb,
+                          conv_prim *out, size_t *scratch, size_t *area)
+{
+    const dlh_conv2d_desc *d = &p->d;
+    dnnl_memory_desc_t plain[3];
+    dnnl_dims_t xd = { mb, d->g.c, d->g.h, d->g.w }, yd = { mb, d->out_c, d->g.oh, d->g.ow };
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    int lowp = cpu_bf16(c), round = 0, rank = -1;
+    plain[1] = p->wmd;
+    int rc = conv_md(&plain[0], 4, xd, dnnl_f32, dnnl_nchw);
+    if (rc == 0)
+        rc = conv_md(&plain[2], 4, yd, dnnl_f32, dnnl_nchw);
+    if (rc == 0)
+        rc = conv_status(dnnl_primitive_attr_create(&attr), "attributes");
+    if (rc == 0)
+        rc = conv_status(dnnl_primitive_attr_set_scratchpad_mode(attr,
+                                                                 dnnl_scratchpad_mode_user),
+                         "attributes");
+    /* The first of the fastest (conv_rank) of: the operands' own type
+       (fp32, or bf16 under precision = "bf16") in the formats oneDNN picks,
+       fp32 on bf16-rounded operands in those, then both with x and y in
+       nhwc.  By name, never by timing: the choice sets the bits. */
+    static const dnnl_format_tag_t layouts[2] = { dnnl_format_tag_any, dnnl_acdb };
+    for (int i = 0; i < 4 && rc == 0 && rank < 2; i++) {
+        int f32 = i % 2;                     /* fp32 on rounded operands */
+        if (f32 && !lowp)
+            continue;
+        dnnl_primitive_desc_t cand = NULL;
+        int r = conv_pd(c, p, kind, mb, lowp && !f32, layouts[i / 2], attr, &cand);
+        if (r == 0 && conv_rank(cand) > rank) {
+            dnnl_primitive_desc_destroy(pd);
+            pd = cand;
+            rank = conv_rank(cand);
+            round = lowp && f32;
+        } else {
+            dnnl_primitive_desc_destroy(cand);
+            if (i == 0)
+                rc = r;              /* none: the im2col path (DLH_EUNSUPPORTED) */
+        }
+    }
     if (rc == 0) {
         const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd,
                                                                     dnnl_query_scratchpad_md, 0);
@@ -296,11 +369,10 @@ static int conv_primitive(cpu_ctx *c, const conv_plan *p, int kind, int mb,
     }
     size_t need = 0;
     for (int t = 0; t < 3 && rc == 0; t++)
-        rc = conv_arg_make(c, pd, kind, t, &plain[t], &need, &out->a[t]);
+        rc = conv_arg_make(c, pd, kind, t, &plain[t], round, &need, &out->a[t]);
     if (need > *area)
         *area = need;
     dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_desc_destroy(fwd_pd);
     dnnl_primitive_attr_destroy(attr);
     return rc;
 }
@@ -532,6 +604,12 @@ static int conv_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x, float *
     size_t ys = (size_t)d->out_c * (size_t)d->g.oh * (size_t)d->g.ow;
     size_t ps = p->wsize + p->bsize;
     int threads = c->threads < pieces ? c->threads : pieces, failed = 0;
+    /* Outside a parallel region (one thread) oneDNN's reorders run on
+       omp_get_max_threads() threads, spinning at their barriers when the
+       CPUs are busy: keep them at one, as the primitives are. */
+    int keep = omp_get_max_threads();
+    if (threads <= 1 && keep != 1)
+        omp_set_num_threads(1);
     #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1) \
         reduction(| : failed)
     for (int i = 0; i < pieces; i++) {
@@ -549,13 +627,16 @@ static int conv_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x, float *
             conv_arg *a = &cp->a[t];
             dnnl_memory_set_data_handle(a->plain[i], mem[t]);
             dnnl_memory_t use = a->plain[i];
-            if (a->reorder != NULL) {
+            if (a->blocked[i] != NULL) {
+                float *copy = (float *)(area + a->off);
                 use = a->blocked[i];
-                dnnl_memory_set_data_handle(use, area + a->off);
+                dnnl_memory_set_data_handle(use, copy);
                 dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->plain[i] },
                                          { DNNL_ARG_TO, use } };
-                if (!a->out)
+                if (!a->out && a->reorder != NULL)
                     bad |= dnnl_primitive_execute(a->reorder, st, 2, r) != dnnl_success;
+                if (a->round)
+                    cpu_bf16_round_f32(copy, a->reorder != NULL ? copy : mem[t], a->count);
             }
             args[nargs++] = (dnnl_exec_arg_t){ a->arg, use };
         }
@@ -575,6 +656,8 @@ static int conv_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x, float *
         }
         failed |= bad;
     }
+    if (threads <= 1 && keep != 1)
+        omp_set_num_threads(keep);
     if (failed) {
         cpu_host->error("cpu %s: oneDNN failed to run", what);
         return DLH_EDEVICE;
