@@ -24,7 +24,9 @@
  * bench/, not for training) runs the program the plain way instead: no
  * fusion, one block of all n elements, so each instruction runs over the
  * whole array before the next starts, on one thread.  test_ew checks that
- * the blockwise, fused run gives exactly its bits. */
+ * the blockwise, fused run gives exactly its bits.  DLHOST_CPU_EW_FUSE=0
+ * keeps the blocks but fuses nothing (bench/ew_step.c measures what the
+ * fused loops save). */
 #include "cpu.h"
 
 #include <math.h>
@@ -653,7 +655,8 @@ int cpu_ew_prepare(void *vctx, const dlh_ew_program *prog, void **out)
     k->n_vals = n_vals;
     const char *plain = getenv("DLHOST_CPU_EW_PLAIN");
     k->plain = plain && *plain && strcmp(plain, "0") != 0;
-    if (!k->plain) {
+    const char *fuse = getenv("DLHOST_CPU_EW_FUSE");
+    if (!k->plain && !(fuse && strcmp(fuse, "0") == 0)) {
         ew_fuse(k, isa, reg_slot0);
         ew_fuse_chains(k, isa, reg_slot0);
         ew_fuse_adam(k, isa, reg_slot0);
