@@ -3,7 +3,7 @@
  * defaults) over N parameters, best and median of R calls.
  *
  *   ew_step [--n N] [--reps R] [--program adam|adam-wd-amsgrad|sgd-nesterov|
- *            rmsprop-centered]
+ *            rmsprop-centered|relu|relu-backward]
  *
  * N defaults to 535,818 (the Fashion-MNIST MLP); the backend has its default
  * threads (one per CPU).  Run it three ways to see
@@ -56,6 +56,8 @@ static const struct {
     { "rmsprop-centered", "in g; inout p, sq, ga; scalar alpha, alpha1, eps, lr;\n"
                           "d = g;\nsq = alpha*sq + alpha1*(d*d);\nga = alpha*ga + alpha1*d;\n"
                           "avg = sqrt(sq - ga*ga) + eps;\np = p - lr*(d/avg);\n", 4, 4 },
+    { "relu", "in x; out y; y = max(x, 0);", 2, 0 },
+    { "relu-backward", "in x, dy; out dx; dx = select(x > 0, dy, 0);", 3, 0 },
 };
 
 int main(int argc, char **argv)
@@ -80,7 +82,7 @@ int main(int argc, char **argv)
             which = (int)i;
     if (which < 0 || n < 1 || reps < 1) {
         fprintf(stderr, "ew_step: --program adam|adam-wd-amsgrad|sgd-nesterov|"
-                "rmsprop-centered, --n and --reps at least 1\n");
+                "rmsprop-centered|relu|relu-backward, --n and --reps at least 1\n");
         return 2;
     }
     dlh_backend *be = NULL;

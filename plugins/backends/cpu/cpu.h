@@ -25,6 +25,7 @@ typedef struct cpu_ctx {
     int max_threads;        /* backend.threads, or the CPU count */
     int panels;             /* pieces of a split gemm: the CPU count (cpu_gemm.c) */
     int adapt;              /* backend.adapt: follow other processes' load */
+    int passive;            /* OMP_WAIT_POLICY is passive: a region costs a wake */
     /* cpu_adapt.c's last sample: monotonic and own CPU seconds, and the
        machine's busy and total jiffies (/proc/stat). */
     double adapt_wall, adapt_own;

@@ -43,8 +43,20 @@
    while the instruction list runs over them.  Adam over 536k floats ran
    fastest with 64..128 here (256 and 512 were 10-30% slower). */
 #define CPU_EW_BLOCK 128
-/* Below this many elements a second thread costs more than it saves. */
-#define CPU_EW_PARALLEL_MIN 32768
+/* A program runs on several threads only when n times its array operands
+   reaches this (waking the team costs more than it saves below it).  With
+   the workers spinning between regions (a quiet machine), best of 2,000
+   runs, data in cache, 2 cores (bench/ew_step.c): relu over 65,536 floats
+   (2 arrays) took 4.2 us on one thread, 5.1 us on two; its backward (3
+   arrays) 8.8 against 8.1; Adam over 65,536 (4 arrays) 0.013 against
+   0.009 ms.  With passive waiting every region pays a futex wake: relu's
+   backward over 131,072 floats took 19 us on one thread, 54 us (median) on
+   two, and Adam over 131,072 0.078 against 0.084 ms, so the bar is higher.
+   The threshold was 32,768 elements whatever the program: six of a
+   training step's regions of the MLP (bias, relu and its backward on
+   32k-65k floats) ran on both threads for less than a wake costs. */
+#define CPU_EW_PAR_WORK (3 * 65536)
+#define CPU_EW_PAR_WORK_PASSIVE (1024 * 1024)
 
 typedef void (*cpu_ew_fn)(float *d, const float *a, const float *b, const float *c,
                           float ka, float kb, float kc, size_t len);
@@ -845,7 +857,9 @@ int cpu_ew_run(void *vctx, void *kernel, size_t n, const dlh_ew_arg *args,
     }
 
     size_t n_blocks = (n + c.block - 1) / c.block;
-    int threads = n >= CPU_EW_PARALLEL_MIN ? k->threads : 1;
+    size_t work = n * (k->n_arrays ? k->n_arrays : 1);
+    int threads = work >= (ctx && ctx->passive ? CPU_EW_PAR_WORK_PASSIVE : CPU_EW_PAR_WORK)
+                      ? k->threads : 1;
     if (ctx && ctx->threads < threads)
         threads = ctx->threads > 1 ? ctx->threads : 1;
     if ((size_t)threads > n_blocks)
