@@ -3,13 +3,16 @@
  * defaults) over N parameters, best and median of R calls.
  *
  *   ew_step [--n N] [--reps R] [--program adam|adam-wd-amsgrad|sgd-nesterov|
- *            rmsprop-centered|relu|relu-backward]
+ *            rmsprop-centered|relu|relu-backward|sumsq|colsum]
  *
  * N defaults to 535,818 (the Fashion-MNIST MLP); the backend has its default
  * threads (one per CPU).  Run it three ways to see
  * what the cpu runner's fused loops save (plugins/backends/cpu/cpu_ew.c):
  * as is; with DLHOST_CPU_EW_FUSE=0 (blockwise, each instruction its own loop
  * over a block); with DLHOST_CPU_EW_PLAIN=1 (each instruction over all N).
+ * sumsq and colsum time the backend's reduce instead: the guard's sum of
+ * squares of N floats, and the column sums of a [128, N/128] gradient (the
+ * bias gradient).
  * Built and run from a build tree (bench/README.md):
  *   cc -O2 -I../include -I../core -Iinclude -o ew_step ../bench/ew_step.c \
  *      -Lcore/.libs -ldlhost -lm
@@ -76,13 +79,16 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    int red = !strcmp(prog, "sumsq") ? 1 : !strcmp(prog, "colsum") ? 2 : 0;
+    if (red)
+        prog = "relu";          /* two buffers of n floats */
     int which = -1;
     for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++)
         if (!strcmp(prog, programs[i].name))
             which = (int)i;
     if (which < 0 || n < 1 || reps < 1) {
         fprintf(stderr, "ew_step: --program adam|adam-wd-amsgrad|sgd-nesterov|"
-                "rmsprop-centered|relu|relu-backward, --n and --reps at least 1\n");
+                "rmsprop-centered|relu|relu-backward|sumsq|colsum, --n and --reps at least 1\n");
         return 2;
     }
     dlh_backend *be = NULL;
@@ -114,7 +120,14 @@ int main(int argc, char **argv)
     const float sc[8] = { 1e-6f, 0.9f, 0.1f, 0.999f, 0.001f, 0.9f, 1e-8f, 0.0f };
     for (long r = 0; r < reps && !rc; r++) {
         double t0 = now();
-        rc = dlh_ew_run(k, (size_t)n, args, sc);
+        if (red == 1)
+            rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUMSQ, 1, 1, (int)n, args[0].mem,
+                                 args[1].mem, (dlh_mem){ NULL, 0 });
+        else if (red == 2)
+            rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 0, 128, (int)(n / 128), args[0].mem,
+                                 args[1].mem, (dlh_mem){ NULL, 0 });
+        else
+            rc = dlh_ew_run(k, (size_t)n, args, sc);
         t[r] = now() - t0;
     }
     if (rc) {
@@ -123,6 +136,8 @@ int main(int argc, char **argv)
     }
     qsort(t, (size_t)reps, sizeof *t, cmp_double);
     const char *fuse = getenv("DLHOST_CPU_EW_FUSE"), *plain = getenv("DLHOST_CPU_EW_PLAIN");
+    if (red)
+        prog = red == 1 ? "sumsq" : "colsum";
     printf("ew_step %s n=%ld reps=%ld%s%s%s%s: best %.4f ms, median %.4f ms\n", prog, n, reps,
            fuse ? " DLHOST_CPU_EW_FUSE=" : "", fuse ? fuse : "",
            plain ? " DLHOST_CPU_EW_PLAIN=" : "", plain ? plain : "", t[0] * 1e3,

@@ -56,7 +56,7 @@
    training step's regions of the MLP (bias, relu and its backward on
    32k-65k floats) ran on both threads for less than a wake costs. */
 #define CPU_EW_PAR_WORK (3 * 65536)
-#define CPU_EW_PAR_WORK_PASSIVE (1024 * 1024)
+#define CPU_EW_PAR_WORK_PASSIVE CPU_PAR_MIN_PASSIVE
 
 typedef void (*cpu_ew_fn)(float *d, const float *a, const float *b, const float *c,
                           float ka, float kb, float kc, size_t len);
