@@ -14,10 +14,9 @@
  * squares of N floats, and the column sums of a [128, N/128] gradient (the
  * bias gradient).
  * Built and run from a build tree (bench/README.md):
- *   cc -O2 -I../include -I../core -Iinclude -o ew_step ../bench/ew_step.c \
- *      -Lcore/.libs -ldlhost -lm
- *   LD_LIBRARY_PATH=core/.libs DLHOST_PLUGIN_PATH=$PWD/plugins/backends/cpu/.libs \
- *      DLHOST_PLUGIN_PATH_ONLY=1 ./ew_step */
+ *   make bench/ew_step
+ *   DLHOST_PLUGIN_PATH=$PWD/plugins/backends/cpu/.libs DLHOST_PLUGIN_PATH_ONLY=1 \
+ *      bench/ew_step --program relu --n 65536 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
