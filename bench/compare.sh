@@ -22,8 +22,8 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 
 floor=
 blas=$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas)
-# shellcheck disable=SC2086
 # -fopenmp: the floor cuts its GEMMs as the cpu backend does, on OpenMP
+# shellcheck disable=SC2086
 if ${CC:-cc} -O2 -std=gnu11 -fopenmp -o "$tmp/sgemm_floor" "$here/sgemm_floor.c" $blas 2>"$tmp/cc.log"; then
     floor=$tmp/sgemm_floor
 else
