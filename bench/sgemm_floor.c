@@ -1,16 +1,32 @@
 /* The lower bound of an MLP training step: its GEMMs alone, back to back,
- * with cblas_sgemm and the transposes a framework would use (weights stored
+ * with cblas_sgemm and the transposes dlhost's dense uses (weights stored
  * [out, in] as in PyTorch), no bias, activation, loss or optimiser.
  *
- *   sgemm_floor [--samples N] [--batch B] [--epochs E] [--threads T] D0 D1 ... Dk
+ *   sgemm_floor [--samples N] [--batch B] [--epochs E] [--threads T]
+ *               [--gemm split|openblas] D0 D1 ... Dk
  *
  * D0..Dk are the layer widths (784 512 256 10).  Per step and layer:
- * forward Y = X W^T, weight gradient dW = dY^T X, and the input gradient
- * dX = dY W for every layer but the first (the data needs none).  An epoch
- * is ceil(N / B) steps, the last one partial, as a training epoch is.
+ * forward Y = X W^T + Y (beta 1: dense puts the bias in Y first, as
+ * torch.addmm), weight gradient dW = dY^T X (beta 0), and the input
+ * gradient dX = dY W for every layer but the first (the data needs none).
+ * An epoch is ceil(N / B) steps, the last one partial, as a training epoch
+ * is.
+ *
+ * --gemm split (the default) runs every product the way the cpu backend
+ * does (plugins/backends/cpu/cpu_gemm.c, gemm_split): OpenBLAS single-
+ * threaded, a large product cut into one piece per CPU of the machine,
+ * by rows or columns of C, the pieces shared by T OpenMP threads.  That
+ * cut is what makes the bits independent of the thread count; it is the
+ * floor dlhost's epoch is measured against.  --gemm openblas runs each
+ * product whole on OpenBLAS's own T threads: OpenBLAS cuts by the thread
+ * count, so its bits change with T; a reference, not the floor.
  * Prints one line per epoch and a summary line for bench/compare.py:
  *   floor epoch_s=... samples_per_s=... gflops=...   (the fastest epoch) */
 #include <cblas.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +39,56 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* cpu_gemm.c's GEMM_SPLIT_MNK and CPU_MAX_PANELS (cpu.h); keep in step. */
+#define GEMM_SPLIT_MNK 2097152.0
+#define MAX_PANELS 16
+
+static int panels = 1, split_threads = 1;
+
+/* cpu_gemm_pieces */
+static int gemm_pieces(int m, int n, int k)
+{
+    double mnk = (double)m * (double)n * (double)k;
+    if (panels < 2 || mnk < GEMM_SPLIT_MNK || k == 0)
+        return 1;
+    double most = mnk / (0.5 * GEMM_SPLIT_MNK);
+    return most < (double)panels ? (int)most : panels;
+}
+
+/* gemm_split: row-major C = alpha op(A) op(B) + beta C in pieces. */
+static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                 int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE opb = tb ? CblasTrans : CblasNoTrans;
+    int parts = gemm_pieces(m, n, k);
+    if (parts < 2) {
+        cblas_sgemm(CblasRowMajor, opa, opb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    double sa = (double)m * k, sb = (double)k * n, sc = (double)m * n;
+    int by_rows = (sc >= sa && sc >= sb) || sa > sb;
+    int len = by_rows ? m : n, align = by_rows ? 4 : 16;
+    int chunk = (len + parts - 1) / parts;
+    chunk = (chunk + align - 1) / align * align;
+    int threads = split_threads < parts ? split_threads : parts;
+    (void)threads;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
+    for (int t = 0; t < parts; t++) {
+        int lo = t * chunk, hi = lo + chunk < len ? lo + chunk : len;
+        if (lo >= hi)
+            continue;
+        if (by_rows)
+            cblas_sgemm(CblasRowMajor, opa, opb, hi - lo, n, k, alpha,
+                        a + (ta ? (size_t)lo : (size_t)lo * (size_t)lda), lda, b, ldb,
+                        beta, c + (size_t)lo * (size_t)ldc, ldc);
+        else
+            cblas_sgemm(CblasRowMajor, opa, opb, m, hi - lo, k, alpha, a, lda,
+                        b + (tb ? (size_t)lo * (size_t)ldb : (size_t)lo), ldb, beta,
+                        c + lo, ldc);
+    }
 }
 
 static float *filled(size_t n, unsigned seed)
@@ -40,15 +106,23 @@ static float *filled(size_t n, unsigned seed)
 static int usage(const char *why)
 {
     fprintf(stderr, "sgemm_floor: %s\nusage: sgemm_floor [--samples N] [--batch B] "
-            "[--epochs E] [--threads T] D0 D1 ... Dk\n", why);
+            "[--epochs E] [--threads T] [--gemm split|openblas] D0 D1 ... Dk\n", why);
     return 2;
 }
 
 int main(int argc, char **argv)
 {
     long samples = 60000, batch = 128, epochs = 3, threads = 0;
-    int dims[MAX_LAYERS + 1], nd = 0;
+    int dims[MAX_LAYERS + 1], nd = 0, split = 1;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--gemm")) {
+            if (++i >= argc)
+                return usage("an option needs a value");
+            if (strcmp(argv[i], "split") && strcmp(argv[i], "openblas"))
+                return usage("--gemm is split or openblas");
+            split = !strcmp(argv[i], "split");
+            continue;
+        }
         long *opt = !strcmp(argv[i], "--samples") ? &samples
                   : !strcmp(argv[i], "--batch") ? &batch
                   : !strcmp(argv[i], "--epochs") ? &epochs
@@ -73,8 +147,21 @@ int main(int argc, char **argv)
         return usage("give at least two layer widths");
     if (samples < 1 || batch < 1 || epochs < 1)
         return usage("samples, batch and epochs must be at least 1");
-    if (threads > 0)
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 1)
+        threads = online < 1 ? 1 : online;
+    if (split) {
+#ifndef _OPENMP
+        if (threads > 1)
+            return usage("--gemm split with several threads needs a build with -fopenmp");
+#endif
+        openblas_set_num_threads(1);
+        panels = online < 1 ? 1 : online > MAX_PANELS ? MAX_PANELS : (int)online;
+        split_threads = (int)threads;
+    } else {
         openblas_set_num_threads((int)threads);
+        panels = 1;
+    }
 
     int nl = nd - 1;
     float *w[MAX_LAYERS], *dw[MAX_LAYERS], *act[MAX_LAYERS + 1], *grad[MAX_LAYERS + 1];
@@ -101,18 +188,15 @@ int main(int argc, char **argv)
             int b = (int)(samples - first < batch ? samples - first : batch);
             for (int l = 0; l < nl; l++) {
                 int in = dims[l], out = dims[l + 1];
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, out, in, 1.0f,
-                            act[l], in, w[l], in, 0.0f, act[l + 1], out);
+                gemm(0, 1, b, out, in, 1.0f, act[l], in, w[l], in, 1.0f, act[l + 1], out);
                 if (e == 0)
                     flops_epoch += 2.0 * b * in * out;
             }
             for (int l = nl - 1; l >= 0; l--) {
                 int in = dims[l], out = dims[l + 1];
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, b, 1.0f,
-                            grad[l + 1], out, act[l], in, 0.0f, dw[l], in);
+                gemm(1, 0, out, in, b, 1.0f, grad[l + 1], out, act[l], in, 0.0f, dw[l], in);
                 if (l > 0)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, in, out, 1.0f,
-                                grad[l + 1], out, w[l], in, 0.0f, grad[l], in);
+                    gemm(0, 0, b, in, out, 1.0f, grad[l + 1], out, w[l], in, 0.0f, grad[l], in);
                 if (e == 0)
                     flops_epoch += 2.0 * b * in * out * (l > 0 ? 2 : 1);
             }
@@ -122,8 +206,9 @@ int main(int argc, char **argv)
         printf("epoch %d/%ld  %.3f s  %.0f samples/s  %.1f GFLOP/s\n", e + 1, epochs, dt,
                (double)samples / dt, flops_epoch / dt * 1e-9);
     }
-    printf("floor epoch_s=%.4f samples_per_s=%.0f gflops=%.1f\n", best,
-           (double)samples / best, flops_epoch / best * 1e-9);
+    printf("floor epoch_s=%.4f samples_per_s=%.0f gflops=%.1f gemm=%s threads=%ld\n", best,
+           (double)samples / best, flops_epoch / best * 1e-9, split ? "split" : "openblas",
+           threads);
     for (int l = 0; l < nl; l++) {
         free(w[l]);
         free(dw[l]);

@@ -888,6 +888,100 @@ static void test_adam_fused(void)
     }
 }
 
+/* The blockwise run (blocks of 128 through every instruction, fused loops,
+   threads) gives exactly the bits of the plain run (DLHOST_CPU_EW_PLAIN=1:
+   no fusion, each instruction over all n elements before the next), on the
+   optimisers' programs with their options, programs that read a broadcast
+   operand, chains whose intermediates are used again, and the per-element
+   ops (idx, uniform, normal).  Sizes straddle a block and the parallel
+   threshold. */
+typedef struct plain_case {
+    const char *what, *src;
+    int n_arrays, n_scalars;
+    int bcast;              /* array 0 has this many floats, broadcast (0: n) */
+} plain_case;
+
+static void test_plain(void)
+{
+    static const plain_case cases[] = {
+        { "Adam (torch's defaults, the fused loop)",
+          "in g; inout p, m, v; scalar step, b1, b1c, b2, b2c, bc2s, eps;\n"
+          "d = g;\nm = b1*m + b1c*d;\nv = b2*v + b2c*(d*d);\n"
+          "p = p - step*(m/(sqrt(v)/bc2s + eps));\n", 4, 7, 0 },
+        { "Adam, weight decay, amsgrad, maximize",
+          "in g; inout p, m, v, vmax; scalar step, b1, b1c, b2, b2c, bc2s, eps, wd;\n"
+          "d = -g + wd*p;\nm = b1*m + b1c*d;\nv = b2*v + b2c*(d*d);\n"
+          "vmax = max(vmax, v);\np = p - step*(m/(sqrt(vmax)/bc2s + eps));\n", 5, 8, 0 },
+        { "SGD, momentum, nesterov, weight decay",
+          "in g; inout p, buf; scalar lr, mu, damp1, wd, first;\n"
+          "d = g + wd*p;\nbuf = select(first, d, mu*buf + damp1*d);\n"
+          "p = p - lr*(d + mu*buf);\n", 3, 5, 0 },
+        { "RMSprop, centered, momentum, weight decay",
+          "in g; inout p, sq, buf, ga; scalar alpha, alpha1, eps, lr, mu, wd;\n"
+          "d = g + wd*p;\nsq = alpha*sq + alpha1*(d*d);\nga = alpha*ga + alpha1*d;\n"
+          "avg = sqrt(sq - ga*ga) + eps;\nbuf = mu*buf + d/avg;\np = p - lr*buf;\n",
+          5, 6, 0 },
+        { "bias, then relu and its mask, the bias broadcast from 37 floats",
+          "in b; inout y; out mask; scalar s;\n"
+          "t = y + b;\ny = max(t, 0);\nmask = select(t > 0, s, 0);\n", 3, 1, 37 },
+        { "chains with their intermediates used again",
+          "in a, b; inout p; out e, f; scalar s, t;\n"
+          "r = sqrt(b*b); q = r/s + t; e = q*r;\nw = a/q; p = p - s*w; f = w + e;\n",
+          5, 2, 0 },
+        { "idx, uniform and normal beside arithmetic",
+          "in x; out y, z; scalar s; key k;\n"
+          "y = x*idx + uniform(k);\nz = normal(k)*s + y;\n", 3, 1, 0 },
+    };
+    static const size_t sizes[] = { 1, 127, 128, 129, 4097, 40000, 100003 };
+    enum { MAX_ARR = 5 };
+    const size_t nmax = 100003;
+    float *buf = malloc(2 * MAX_ARR * nmax * sizeof *buf);
+    if (!buf) {
+        ok(0, "out of memory");
+        return;
+    }
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const plain_case *pc = &cases[c];
+        size_t worst = 0, bad_n = 0;
+        int rc = 0;
+        for (size_t t = 0; t < sizeof sizes / sizeof sizes[0] && !rc; t++) {
+            size_t n = sizes[t];
+            float sc[8 + DLH_EW_KEY_WORDS];
+            for (int j = 0; j < 8; j++)
+                sc[j] = rnd(0.05f, 0.95f);
+            if (pc->n_scalars == 5)
+                sc[4] = t % 2 ? 1.0f : 0.0f;      /* SGD's first step, or not */
+            dlh_ew_key(sc + pc->n_scalars, 5, 6, 7);
+            float *one[MAX_ARR], *two[MAX_ARR];
+            size_t len[MAX_ARR];
+            for (int j = 0; j < pc->n_arrays; j++) {
+                one[j] = buf + (size_t)j * nmax;
+                two[j] = buf + (size_t)(MAX_ARR + j) * nmax;
+                len[j] = j == 0 && pc->bcast ? (size_t)pc->bcast : n;
+                for (size_t i = 0; i < len[j]; i++)
+                    one[j][i] = two[j][i] = j > 1 && i % 13 == 0 ? 0.0f : rnd(-1, 1);
+            }
+            if (pc->n_arrays == 5 && pc->n_scalars == 6)  /* RMSprop: sq >= ga*ga */
+                for (size_t i = 0; i < n; i++)
+                    one[2][i] = two[2][i] = one[4][i] * one[4][i] + rnd(0, 1);
+            rc = ew_exec(pc->src, n, one, len, NULL, sc);
+            setenv("DLHOST_CPU_EW_PLAIN", "1", 1);
+            rc = rc ? rc : ew_exec(pc->src, n, two, len, NULL, sc);
+            unsetenv("DLHOST_CPU_EW_PLAIN");
+            for (int j = 0; j < pc->n_arrays && !rc; j++)
+                if (memcmp(one[j], two[j], len[j] * sizeof *one[j]) != 0) {
+                    bad_n = n;
+                    worst = (size_t)j;
+                }
+        }
+        ok(rc == 0 && bad_n == 0, "%s: the blockwise run gives the plain run's bits%s", pc->what,
+           bad_n ? " (not for every size)" : "");
+        if (bad_n)
+            diag("n = %zu, array %zu differs", bad_n, worst);
+    }
+    free(buf);
+}
+
 /* Instructions of `src` with opcode `op`, or -1 when it does not compile. */
 static int count_op(const char *src, int op)
 {
@@ -1100,6 +1194,7 @@ int main(void)
         test_broadcast();
         test_adam(pass);
         test_adam_fused();
+        test_plain();
     }
     test_portable_normal();
     test_copies();

@@ -58,6 +58,9 @@ static int cpu_create(const dlh_host *host, dlh_params *params, void **out)
             return rc;
     }
     c->adapt = adapt;
+    /* core/loader.c has set the policy before this plugin pulled libgomp in. */
+    const char *policy = getenv("OMP_WAIT_POLICY");
+    c->passive = policy && strcasecmp(policy, "passive") == 0;
     /* precision: fp32, or bf16 products (cpu_bf16.c) */
     static const char *const precisions[] = { "fp32", "bf16", NULL };
     int precision = 0;

@@ -25,6 +25,7 @@ typedef struct cpu_ctx {
     int max_threads;        /* backend.threads, or the CPU count */
     int panels;             /* pieces of a split gemm: the CPU count (cpu_gemm.c) */
     int adapt;              /* backend.adapt: follow other processes' load */
+    int passive;            /* OMP_WAIT_POLICY is passive: a region costs a wake */
     /* cpu_adapt.c's last sample: monotonic and own CPU seconds, and the
        machine's busy and total jiffies (/proc/stat). */
     double adapt_wall, adapt_own;
@@ -51,6 +52,13 @@ static inline int32_t *cpu_i32(dlh_mem m)
 /* Below this many elements of work a primitive runs on one thread: waking
    the OpenMP team costs more than it saves. */
 #define CPU_PAR_MIN 32768
+/* The same when the workers wait passively (OMP_WAIT_POLICY=passive, which
+   core/loader.c picks on a loaded machine): every region then pays a futex
+   wake, 10-40 us median here.  Measured on 2 cores, best and median of
+   2,000 calls (bench/ew_step.c): the sum of squares of 401,408 floats 23 us
+   median on one thread against 50 on two, column sums of [128, 512] 6.5
+   against 19.  Elementwise programs weigh n by their arrays (cpu_ew.c). */
+#define CPU_PAR_MIN_PASSIVE (1024 * 1024)
 /* The most pieces a gemm is cut into (cpu_gemm.c). */
 #define CPU_MAX_PANELS 16
 

@@ -18,7 +18,15 @@
  * partially.  On x86-64 the loops are built twice, for the baseline and for
  * AVX2, and prepare picks one; both round identically.  The element index
  * and the random draws (uniform, normal) have no loop table: each block
- * computes them from its first element's index (ew_per_element). */
+ * computes them from its first element's index (ew_per_element).
+ *
+ * DLHOST_CPU_EW_PLAIN=1 (read when a program is prepared; for tests and
+ * bench/, not for training) runs the program the plain way instead: no
+ * fusion, one block of all n elements, so each instruction runs over the
+ * whole array before the next starts, on one thread.  test_ew checks that
+ * the blockwise, fused run gives exactly its bits.  DLHOST_CPU_EW_FUSE=0
+ * keeps the blocks but fuses nothing (bench/ew_step.c measures what the
+ * fused loops save). */
 #include "cpu.h"
 
 #include <math.h>
@@ -35,8 +43,20 @@
    while the instruction list runs over them.  Adam over 536k floats ran
    fastest with 64..128 here (256 and 512 were 10-30% slower). */
 #define CPU_EW_BLOCK 128
-/* Below this many elements a second thread costs more than it saves. */
-#define CPU_EW_PARALLEL_MIN 32768
+/* A program runs on several threads only when n times its array operands
+   reaches this (waking the team costs more than it saves below it).  With
+   the workers spinning between regions (a quiet machine), best of 2,000
+   runs, data in cache, 2 cores (bench/ew_step.c): relu over 65,536 floats
+   (2 arrays) took 4.2 us on one thread, 5.1 us on two; its backward (3
+   arrays) 8.8 against 8.1; Adam over 65,536 (4 arrays) 0.013 against
+   0.009 ms.  With passive waiting every region pays a futex wake: relu's
+   backward over 131,072 floats took 19 us on one thread, 54 us (median) on
+   two, and Adam over 131,072 0.078 against 0.084 ms, so the bar is higher.
+   The threshold was 32,768 elements whatever the program: six of a
+   training step's regions of the MLP (bias, relu and its backward on
+   32k-65k floats) ran on both threads for less than a wake costs. */
+#define CPU_EW_PAR_WORK (3 * 65536)
+#define CPU_EW_PAR_WORK_PASSIVE CPU_PAR_MIN_PASSIVE
 
 typedef void (*cpu_ew_fn)(float *d, const float *a, const float *b, const float *c,
                           float ka, float kb, float kc, size_t len);
@@ -318,6 +338,9 @@ typedef struct ew_kernel {
     int threads;            /* scratch is laid out for this many threads */
     size_t scratch_per_thread;   /* floats */
     float *scratch;
+    int plain;              /* DLHOST_CPU_EW_PLAIN: unfused, one block of n */
+    size_t plain_floats;    /* plain_scratch's size */
+    float *plain_scratch;   /* (n_regs + n_gather) * n floats, grown by runs */
 } ew_kernel;
 
 static void ew_kernel_free(ew_kernel *k)
@@ -328,6 +351,7 @@ static void ew_kernel_free(ew_kernel *k)
     free(k->ops);
     free(k->vals);
     free(k->scratch);
+    free(k->plain_scratch);
     free(k);
 }
 
@@ -641,9 +665,14 @@ int cpu_ew_prepare(void *vctx, const dlh_ew_program *prog, void **out)
         k->ops[k->n_ops++] = o;
     }
     k->n_vals = n_vals;
-    ew_fuse(k, isa, reg_slot0);
-    ew_fuse_chains(k, isa, reg_slot0);
-    ew_fuse_adam(k, isa, reg_slot0);
+    const char *plain = getenv("DLHOST_CPU_EW_PLAIN");
+    k->plain = plain && *plain && strcmp(plain, "0") != 0;
+    const char *fuse = getenv("DLHOST_CPU_EW_FUSE");
+    if (!k->plain && !(fuse && strcmp(fuse, "0") == 0)) {
+        ew_fuse(k, isa, reg_slot0);
+        ew_fuse_chains(k, isa, reg_slot0);
+        ew_fuse_adam(k, isa, reg_slot0);
+    }
     for (uint32_t i = 0; i < prog->n_arrays; i++)
         k->n_gather += k->read[i] && !k->written[i];
 
@@ -723,6 +752,9 @@ static void ew_per_element(const ew_op *o, float *d, const float *vals, size_t i
 typedef struct ew_call {
     const ew_kernel *k;
     size_t n;
+    size_t block;           /* elements per block: CPU_EW_BLOCK, or n when plain */
+    float *scratch;         /* registers and gathered blocks, per thread */
+    size_t per_thread;      /* floats of scratch per thread */
     const dlh_ew_arg *args;
     float *base[DLH_EW_MAX_OPERANDS];
     unsigned char full[DLH_EW_MAX_OPERANDS];
@@ -737,7 +769,7 @@ static void ew_block(const ew_call *c, float **ptr, float *gather, size_t i0, si
         } else if (k->read[j]) {
             ew_gather(gather, c->base[j], c->args[j].len, c->args[j].stride, i0, len);
             ptr[1 + j] = gather;
-            gather += CPU_EW_BLOCK;
+            gather += c->block;
         }
     }
     const float *vals = k->vals;
@@ -765,13 +797,14 @@ static void ew_blocks(const ew_call *c, int tid, size_t b0, size_t b1)
 {
     const ew_kernel *k = c->k;
     float *ptr[1 + DLH_EW_MAX_OPERANDS + DLH_EW_MAX_REGS] = { NULL };
-    float *mine = k->scratch ? k->scratch + (size_t)tid * k->scratch_per_thread : NULL;
+    const size_t bs = c->block;
+    float *mine = c->scratch ? c->scratch + (size_t)tid * c->per_thread : NULL;
     for (uint32_t r = 0; r < k->n_regs; r++)
-        ptr[1 + k->n_arrays + r] = mine + (size_t)r * CPU_EW_BLOCK;
-    float *gather = mine ? mine + (size_t)k->n_regs * CPU_EW_BLOCK : NULL;
+        ptr[1 + k->n_arrays + r] = mine + (size_t)r * bs;
+    float *gather = mine ? mine + (size_t)k->n_regs * bs : NULL;
     for (size_t b = b0; b < b1; b++) {
-        size_t i0 = b * CPU_EW_BLOCK;
-        size_t len = c->n - i0 < CPU_EW_BLOCK ? c->n - i0 : CPU_EW_BLOCK;
+        size_t i0 = b * bs;
+        size_t len = c->n - i0 < bs ? c->n - i0 : bs;
         ew_block(c, ptr, gather, i0, len);
     }
 }
@@ -788,6 +821,24 @@ int cpu_ew_run(void *vctx, void *kernel, size_t n, const dlh_ew_arg *args,
     c.k = k;
     c.n = n;
     c.args = args;
+    c.block = CPU_EW_BLOCK;
+    c.scratch = k->scratch;
+    c.per_thread = k->scratch_per_thread;
+    if (k->plain) {
+        size_t want = ((size_t)k->n_regs + (size_t)k->n_gather) * n;
+        if (want > k->plain_floats) {
+            float *p = realloc(k->plain_scratch, want * sizeof *p);
+            if (!p) {
+                cpu_host->error("cpu ew: out of memory");
+                return DLH_ENOMEM;
+            }
+            k->plain_scratch = p;
+            k->plain_floats = want;
+        }
+        c.block = n;
+        c.scratch = k->plain_scratch;
+        c.per_thread = want;
+    }
     for (uint32_t j = 0; j < k->n_arrays; j++) {
         const dlh_ew_arg *a = &args[j];
         int rc = bchk_ew_operand(&cpu_checks, j, n, a, k->written[j]);
@@ -805,8 +856,10 @@ int cpu_ew_run(void *vctx, void *kernel, size_t n, const dlh_ew_arg *args,
               0.0f, 0.0f, 0.0f, 1);
     }
 
-    size_t n_blocks = (n + CPU_EW_BLOCK - 1) / CPU_EW_BLOCK;
-    int threads = n >= CPU_EW_PARALLEL_MIN ? k->threads : 1;
+    size_t n_blocks = (n + c.block - 1) / c.block;
+    size_t work = n * (k->n_arrays ? k->n_arrays : 1);
+    int threads = work >= (ctx && ctx->passive ? CPU_EW_PAR_WORK_PASSIVE : CPU_EW_PAR_WORK)
+                      ? k->threads : 1;
     if (ctx && ctx->threads < threads)
         threads = ctx->threads > 1 ? ctx->threads : 1;
     if ((size_t)threads > n_blocks)

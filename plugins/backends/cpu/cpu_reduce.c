@@ -143,7 +143,8 @@ static void reduce_row_chunked(const cpu_ctx *c, dlh_reduce_op op, size_t cols,
         per = (cols + REDUCE_MAX_CHUNKS - 1) / REDUCE_MAX_CHUNKS;
         nparts = (cols + per - 1) / per;
     }
-    #pragma omp parallel for num_threads(c->threads) schedule(static)
+    int par = !c->passive || cols >= CPU_PAR_MIN_PASSIVE;
+    #pragma omp parallel for num_threads(c->threads) if (par) schedule(static)
     for (size_t k = 0; k < nparts; k++) {
         size_t j0 = k * per, n = cols - j0 < per ? cols - j0 : per;
         if (op == DLH_REDUCE_MAX)
@@ -183,7 +184,9 @@ int cpu_reduce(void *ctx, dlh_reduce_op op, int axis, int rows, int cols, dlh_me
         return 0;
     }
     const float *px = cpu_f32(x);
-    int par = nr * nc >= CPU_PAR_MIN;
+    /* Each output's sum (or a chunked row's pieces, combined in order) is
+       the same whichever thread computes it: the bar moves no bit. */
+    int par = nr * nc >= (c->passive ? CPU_PAR_MIN_PASSIVE : CPU_PAR_MIN);
     if (axis == 1 && nr < REDUCE_FEW_ROWS && nc >= 2 * REDUCE_CHUNK) {
         /* Few long rows (a whole gradient's sum of squares): each row in
            pieces of a fixed size, reduced side by side and combined in piece
