@@ -171,6 +171,8 @@ static const char help_tail[] =
     "\n"
     "Options:\n"
     "  --backend NAME        use backend NAME instead of the file's backend.type\n"
+    "                        (not the file's backend keys: --set backend.KEY=VALUE\n"
+    "                        gives NAME's)\n"
     "  --set KEY=VALUE       override a scalar of the file (train.epochs=3)\n"
     "  -h, --help            show this help\n"
     "  --version             show the version and the plugin ABI\n"
