@@ -171,6 +171,8 @@ static const char help_tail[] =
     "\n"
     "Options:\n"
     "  --backend NAME        use backend NAME instead of the file's backend.type\n"
+    "                        (not the file's backend keys: --set backend.KEY=VALUE\n"
+    "                        gives NAME's)\n"
     "  --set KEY=VALUE       override a scalar of the file (train.epochs=3)\n"
     "  -h, --help            show this help\n"
     "  --version             show the version and the plugin ABI\n"
@@ -481,6 +483,23 @@ static int cmd_plugins(const char *cmd, int argc, char **argv)
     return 0;
 }
 
+/* The experiment file at path with the --set assignments of sets applied in
+   order, into *cfg (NULL on failure); 0, or the exit status after the
+   message: 2 for a file that cannot be read or parsed (the user's to fix,
+   whatever the code: a missing file is DLH_EIO) or a bad assignment (its
+   message names it), 1 out of memory. */
+static int config_with_sets(const char *path, const cli_list *sets, dlh_config **cfg)
+{
+    int rc = dlh_config_load(path, cfg);
+    for (int i = 0; rc == 0 && i < sets->n; i++)
+        rc = dlh_config_set(*cfg, sets->v[i]);
+    if (rc == 0)
+        return 0;
+    dlh_config_free(*cfg);
+    *cfg = NULL;
+    return report(rc, rc == DLH_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE);
+}
+
 /* `check`, `run`, `eval`, `augment` and `init`: the same arguments (and a
    few of their own), a different action. */
 static int cmd_experiment(const char *cmd, int argc, char **argv)
@@ -547,29 +566,17 @@ static int cmd_experiment(const char *cmd, int argc, char **argv)
         return status;
     }
 
-    dlh_config *cfg = NULL;
-    int rc = dlh_config_load(cfg_path, &cfg);
-    /* A file that cannot be read or parsed is the user's to fix: status 2
-       whatever the code (a missing file is DLH_EIO). */
-    if (rc < 0) {
-        free(room);
-        return report(rc, EXIT_USAGE);
-    }
-    for (int i = 0; i < sets.n; i++) {
-        rc = dlh_config_set(cfg, sets.v[i]);
-        if (rc < 0) {
-            dlh_error_prefix("--set %s: ", sets.v[i]);
-            dlh_config_free(cfg);
-            free(room);
-            return report(rc, EXIT_USAGE);
-        }
-    }
+    dlh_config *cfg;
+    status = config_with_sets(cfg_path, &sets, &cfg);
     free(room);
+    if (status)
+        return status;
 
     /* Plugins that fail to load are warnings: the experiment may not need them.
        If it does, the missing component is the error. */
     dlh_registry_load_named();
     dlh_error_clear();
+    int rc;
     if (is_run) {
         dlh_run_options opt = { .runs_root = runs, .progress = -1, .resume = resume,
                                 .profile = profile };
@@ -655,9 +662,8 @@ static int cmd_infer(const char *cmd, int argc, char **argv)
     /* data.test's settings go to the group --input makes (predict.h). */
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; !status && rc == 0 && i < sets.n; i++)
-            if ((input && strncmp(sets.v[i], "data.test.", 10) == 0 ? 1 : 0) == pass &&
-                (rc = dlh_config_set(cfg, sets.v[i])) < 0)
-                dlh_error_prefix("--set %s: ", sets.v[i]);
+            if ((input && strncmp(sets.v[i], "data.test.", 10) == 0 ? 1 : 0) == pass)
+                rc = dlh_config_set(cfg, sets.v[i]);
         if (!status && rc == 0 && input && pass == 0)
             rc = dlh_predict_input(cfg, input, reader);
     }
@@ -704,18 +710,14 @@ static int cmd_export(const char *cmd, int argc, char **argv)
     else if (backend && !backend[0])
         status = usage_error("export: --backend needs a name");
     dlh_config *cfg = NULL;
-    int rc = status ? 0 : dlh_config_load(cfg_path, &cfg);
-    for (int i = 0; !status && rc == 0 && i < sets.n; i++)
-        if ((rc = dlh_config_set(cfg, sets.v[i])) < 0)
-            dlh_error_prefix("--set %s: ", sets.v[i]);
+    if (!status)
+        status = config_with_sets(cfg_path, &sets, &cfg);
     free(room);
-    if (status || rc < 0) {
-        dlh_config_free(cfg);
-        return status ? status : report(rc, rc == DLH_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE);
-    }
+    if (status)
+        return status;
     dlh_registry_load_named();
     dlh_error_clear();
-    rc = dlh_export_onnx(cfg, backend, weights, onnx, probs, stderr);
+    int rc = dlh_export_onnx(cfg, backend, weights, onnx, probs, stderr);
     /* A layer without an ONNX form is the model's, as a bad setting is. */
     status = rc == DLH_EUNSUPPORTED ? report(rc, EXIT_USAGE)
              : rc < 0 ? report(rc, exit_status(rc)) : 0;

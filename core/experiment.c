@@ -495,16 +495,21 @@ static int exp_backend(dlh_experiment *e, config_setting_t *group, const char *o
        the ones before the pick were passed over. */
     char passed[640] = "";
     int is_auto = strcmp(override ? override : type, "auto") == 0;
-    if (is_auto) {
-        if (override && !(p = dlh_exp_params(e, NULL, "backend", reserved)))
+    /* The file's backend keys belong to the backend it named; those --set
+       wrote belong to --backend's, named on the same command line. */
+    int other = override && strcmp(override, type) != 0;
+    if (other) {
+        type = override;
+        char label[160];
+        snprintf(label, sizeof label, is_auto ? "backend" : "backend '%s'", type);
+        if (!(p = dlh_exp_params(e, group, label, reserved)))
             return DLH_ENOMEM;
+        dlh_params_sets_only(p);
+    }
+    if (is_auto) {
         if ((rc = dlh_backend_auto(&e->backend, passed, sizeof passed)))
             return dlh_exp_locate(p, NULL, rc);
-    } else if (override && strcmp(override, type) != 0) {
-        /* The file's backend keys belong to the backend it named. */
-        type = override;
-        if (!(p = dlh_exp_params(e, NULL, "backend", reserved)))
-            return DLH_ENOMEM;
+    } else if (other) {
         if (!dlh_registry_find(DLH_KIND_BACKEND, type)) {
             dlh_error_prefix("--backend: ");
             return DLH_ECONFIG;

@@ -163,7 +163,8 @@ typedef struct dlh_experiment {
 } dlh_experiment;
 
 /* Builds cfg.  backend_override (may be NULL) replaces backend.type; when it
-   names another backend than the file, the file's backend keys are ignored.
+   names another backend than the file, the file's backend keys are ignored
+   and those --set made (dlh_config_set) are the override's parameters.
    max_batch <= 0 allocates for train.batch_size samples.  Plugins must be
    loaded (dlh_registry_load_all).  On failure returns a DLH_E* code with the
    message set (DLH_ECONFIG for every problem of the file itself) and *out is

@@ -58,6 +58,7 @@ struct dlh_params {
     const dlh_param_doc *doc;       /* the reading component's table, or NULL */
     size_t n_doc;
     const dlh_params *parent;       /* keys absent here are looked up there */
+    int sets_only;                  /* the file's own keys are invisible */
 };
 
 /* ------------------------------------------------------------ small helpers */
@@ -737,17 +738,36 @@ static void setting_where(const dlh_config *c, const config_setting_t *s, char *
         snprintf(buf, size, "%s", file);
 }
 
+/* Whether p reads s: every key of its group, or under dlh_params_sets_only
+   those --set made. */
+static int visible(const dlh_params *p, const config_setting_t *s)
+{
+    if (!p->sets_only)
+        return 1;
+    for (size_t i = 0; p->c && i < p->c->n_sets; i++)
+        if (p->c->sets[i].s == s)
+            return 1;
+    return 0;
+}
+
 static config_setting_t *member(const dlh_params *p, const char *key)
 {
     config_setting_t *s = NULL;
     if (p->group && key && config_setting_is_group(p->group))
         s = config_setting_get_member(p->group, key);
+    if (s && !visible(p, s))
+        s = NULL;
     return s || !p->parent ? s : member(p->parent, key);
 }
 
 void dlh_params_set_parent(dlh_params *p, const dlh_params *parent)
 {
     p->parent = parent;
+}
+
+void dlh_params_sets_only(dlh_params *p)
+{
+    p->sets_only = 1;
 }
 
 void dlh_params_set_doc(dlh_params *p, const dlh_param_doc *doc, size_t n)
@@ -909,7 +929,7 @@ int dlh_params_check_unused(dlh_params *p)
     for (int i = 0; i < n; i++) {
         config_setting_t *m = config_setting_get_elem(p->group, (unsigned)i);
         const char *name = config_setting_name(m);
-        if (!name || known_has(p, name))
+        if (!name || known_has(p, name) || !visible(p, m))
             continue;
         const char *near = dlh_closest(name, (const char *const *)p->known, p->n_known);
         if (near)
@@ -1000,7 +1020,8 @@ static int missing(dlh_params *p, const char *key)
             config_setting_t *m = config_setting_get_elem(p->group, (unsigned)i);
             const char *name = config_setting_name(m);
             const char *const cand[1] = { key };
-            if (name && !known_has(p, name) && dlh_closest(name, cand, 1))
+            if (name && !known_has(p, name) && visible(p, m) &&
+                dlh_closest(name, cand, 1))
                 return fail_at(p, m, "missing required parameter '%s' "
                                "(found '%s' — did you mean '%s'?)", key, name, key);
         }

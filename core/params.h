@@ -42,6 +42,11 @@ dlh_params *dlh_params_new(dlh_config *c, config_setting_t *group, const char *l
    optimiser parameter group over the optimizer group).  Unknown keys are
    still reported for p's own group only.  parent must outlive p. */
 void dlh_params_set_parent(dlh_params *p, const dlh_params *parent);
+/* Makes the keys of p's group that the file itself wrote invisible to p
+   (never read, never unknown): p reads only those --set made.  For a
+   group written for another component: --backend NAME over a file's
+   backend section, whose --set backend.* values are NAME's. */
+void dlh_params_sets_only(dlh_params *p);
 /* An empty params (no group): every accessor returns its default. */
 dlh_params *dlh_params_empty(dlh_config *c, const char *label);
 void dlh_params_free(dlh_params *p);

@@ -1116,6 +1116,16 @@ static int run_train(run_state *r)
     return 0;
 }
 
+/* r->path_last and r->path_best: the checkpoints in r's run folder. */
+static int run_paths(run_state *r)
+{
+    const char *dir = dlh_rundir_path(r->rd);
+    if (!(r->path_last = dlh_run_join(dir, "last.safetensors")) ||
+        !(r->path_best = dlh_run_join(dir, "best.safetensors")))
+        return DLH_ENOMEM;
+    return 0;
+}
+
 int dlh_run_ex(dlh_config *cfg, const char *backend_override,
                const dlh_run_options *opt, FILE *out)
 {
@@ -1145,16 +1155,10 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
            but the lock. */
         if ((rc = dlh_rundir_attach(resume, &r.rd)))
             goto done;
-        const char *dir = dlh_rundir_path(r.rd);
-        if (!(r.path_last = dlh_run_join(dir, "last.safetensors")) ||
-            !(r.path_best = dlh_run_join(dir, "best.safetensors"))) {
-            rc = DLH_ENOMEM;
+        if ((rc = run_paths(&r)) ||
+            (r.n_cols && (rc = dlh_rundir_columns(r.rd, r.cols, r.n_cols))))
             goto done;
-        }
-        if (r.n_cols && (rc = dlh_rundir_columns(r.rd, r.cols,
-                                                 r.n_cols)))
-            goto done;
-        rc = dlh_run_resume(&r, dir, &rows, &n_rows);
+        rc = dlh_run_resume(&r, dlh_rundir_path(r.rd), &rows, &n_rows);
         if (rc == 0)
             dlh_diag_replay(r.diag, rows, n_rows);
         if (rc == 0)
@@ -1172,16 +1176,10 @@ int dlh_run_ex(dlh_config *cfg, const char *backend_override,
             (pretrained && (rc = dlh_pretrained_save(dlh_rundir_path(r.rd), pretrained))))
             goto done;
         /* A loss list's per-head columns: metrics.csv again with them. */
-        if (r.n_cols && ((rc = dlh_rundir_columns(r.rd, r.cols,
-                                                  r.n_cols)) ||
-                         (rc = dlh_rundir_restart(r.rd, NULL, NULL, 0))))
+        if ((r.n_cols && ((rc = dlh_rundir_columns(r.rd, r.cols, r.n_cols)) ||
+                          (rc = dlh_rundir_restart(r.rd, NULL, NULL, 0)))) ||
+            (rc = run_paths(&r)))
             goto done;
-        const char *dir = dlh_rundir_path(r.rd);
-        if (!(r.path_last = dlh_run_join(dir, "last.safetensors")) ||
-            !(r.path_best = dlh_run_join(dir, "best.safetensors"))) {
-            rc = DLH_ENOMEM;
-            goto done;
-        }
     }
     const char *dir = dlh_rundir_path(r.rd);
     if (opt && opt->profile && (rc = dlh_profile_new(r.g, dir, &r.prof)))

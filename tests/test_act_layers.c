@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_open.h"
 #include "error.h"
 #include "gradcheck.h"
 #include "registry.h"
@@ -521,22 +522,8 @@ int main(void)
         return done_testing();
     }
     host = dlh_host_table();
-    if (strcmp(ACT_LAYERS_BACKEND, "cpu") != 0 &&
-        !dlh_registry_find(DLH_KIND_BACKEND, ACT_LAYERS_BACKEND)) {
-        dlh_registry_clear();
-        skip_all(ACT_LAYERS_BACKEND ": no plugin on the plugin path registers it");
-    }
-    int rc = dlh_backend_open(ACT_LAYERS_BACKEND, NULL, &be);
-    if (rc == DLH_EDEVICE && strstr(dlh_error_get(), "not usable on this machine")) {
-        printf("1..0 # SKIP " ACT_LAYERS_BACKEND ": %s\n", dlh_error_get());
-        dlh_registry_clear();
-        return 0;
-    }
-    if (rc < 0) {
-        ok(0, "open the " ACT_LAYERS_BACKEND " backend: %s", dlh_error_get());
+    if (!(be = backend_open_or_skip(ACT_LAYERS_BACKEND)))
         return done_testing();
-    }
-    diag("on the %s backend", ACT_LAYERS_BACKEND);
 
     for (size_t i = 0; i < sizeof prelu_refs / sizeof prelu_refs[0]; i++)
         check_prelu(&prelu_refs[i]);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend_open.h"
 #include "error.h"
 #include "gradcheck.h"
 #include "registry.h"
@@ -118,21 +119,8 @@ int main(void)
         ok(0, "load plugins: %s", dlh_error_get());
         return done_testing();
     }
-    if (strcmp(ACT_BACKEND, "cpu") != 0 && !dlh_registry_find(DLH_KIND_BACKEND, ACT_BACKEND)) {
-        dlh_registry_clear();
-        skip_all(ACT_BACKEND ": no plugin on the plugin path registers it");
-    }
-    int rc = dlh_backend_open(ACT_BACKEND, NULL, &be);
-    if (rc == DLH_EDEVICE && strstr(dlh_error_get(), "not usable on this machine")) {
-        printf("1..0 # SKIP " ACT_BACKEND ": %s\n", dlh_error_get());
-        dlh_registry_clear();
-        return 0;
-    }
-    if (rc < 0) {
-        ok(0, "open the " ACT_BACKEND " backend: %s", dlh_error_get());
+    if (!(be = backend_open_or_skip(ACT_BACKEND)))
         return done_testing();
-    }
-    diag("on the %s backend", ACT_BACKEND);
     for (size_t i = 0; i < sizeof act_refs / sizeof act_refs[0]; i++)
         check_case(&act_refs[i]);
     check_bad_params();

@@ -25,6 +25,7 @@
 
 #include "error.h"
 #include "params.h"
+#include "reader_open.h"
 #include "registry.h"
 #include "tap.h"
 #include "tmpdir.h"
@@ -213,42 +214,11 @@ static float *fixture_samples(const char *name, size_t *n)
 
 /* ---------------------------------------------------------------- opening */
 
-typedef struct opened {
-    int rc;
-    char msg[4096];
-    dlh_config *cfg;
-    dlh_params *p;
-    void *state;
-    dlh_dataset_info info;
-} opened;
-
-static void open_af(opened *o, const char *path, const char *extra)
+static void open_af(reader_opened *o, const char *path, const char *extra)
 {
-    static const char *const reserved[] = { "type", NULL };
-    char text[8000], name[4200];
-    memset(o, 0, sizeof *o);
+    char text[8000];
     snprintf(text, sizeof text, "type = \"audiofolder\"; path = \"%s\"; %s", path, extra);
-    snprintf(name, sizeof name, "%s/exp.cfg", dir);
-    dlh_error_clear();
-    o->rc = dlh_config_load_string(text, name, &o->cfg);
-    if (!o->rc) {
-        o->p = dlh_params_new(o->cfg, dlh_config_root(o->cfg), "data.train", reserved);
-        o->rc = af->open(dlh_host_table(), o->p, &o->state);
-        if (!o->rc)
-            o->rc = dlh_params_check_unused(o->p);
-        if (!o->rc) {
-            o->info.struct_size = sizeof o->info;
-            o->rc = af->info(o->state, &o->info);
-        }
-    }
-    snprintf(o->msg, sizeof o->msg, "%s", dlh_error_get());
-}
-
-static void close_af(opened *o)
-{
-    af->close(o->state);
-    dlh_params_free(o->p);
-    dlh_config_free(o->cfg);
+    reader_open(o, af, dir, text);
 }
 
 /* Opening fails with rc and exactly `want` (with prefix: a message that
@@ -256,17 +226,17 @@ static void close_af(opened *o)
 static void bad(const char *what, const char *path, const char *extra, int rc,
                 const char *want, int prefix)
 {
-    opened o;
+    reader_opened o;
     open_af(&o, path, extra);
     ok(o.rc == rc, "%s: rc %d (%s)", what, o.rc, dlh_strerror(o.rc));
     int same = prefix ? strncmp(o.msg, want, strlen(want)) == 0 : strcmp(o.msg, want) == 0;
     if (!ok(same, "%s: message", what))
         diag("got  '%s'\n#   want '%s'%s", o.msg, want, prefix ? "..." : "");
-    close_af(&o);
+    reader_close(&o);
 }
 
 /* Every sample of o, in order (free it). */
-static float *read_all(opened *o, float *y)
+static float *read_all(reader_opened *o, float *y)
 {
     int64_t n = o->info.n_samples, numel = dlh_shape_numel(&o->info.sample);
     float *x = malloc((size_t)(n * numel) * sizeof *x);
@@ -304,7 +274,7 @@ static void test_exact(void)
     float *mono = fixture_samples("mix440_16k_s16.wav", &nm);
     float *st = fixture_samples("stereo_16k_s16.wav", &ns);
 
-    opened o;
+    reader_opened o;
     open_af(&o, sub("set"), "rate = 16000; seconds = 0.25;");
     ok(o.rc == 0, "16 kHz files at 16 kHz: opens (%s)", o.msg);
     ok(o.info.n_samples == 3 && o.info.label_kind == DLH_LABEL_CLASS &&
@@ -337,7 +307,7 @@ static void test_exact(void)
            "index 3 refused (%s)", dlh_error_get());
         free(x);
     }
-    close_af(&o);
+    reader_close(&o);
 
     open_af(&o, sub("set"), "rate = 16000; seconds = 0.1; channels = \"mono\";");
     ok(o.rc == 0 && o.info.sample.dim[1] == 1600, "seconds 0.1: 1600 samples (%s)", o.msg);
@@ -346,7 +316,7 @@ static void test_exact(void)
         ok(memcmp(x, mono, 1600 * sizeof *x) == 0, "cut at the end");
         free(x);
     }
-    close_af(&o);
+    reader_close(&o);
     free(mono);
     free(st);
 }
@@ -389,12 +359,12 @@ static void test_resample(void)
         char extra[200];
         snprintf(extra, sizeof extra, "rate = 16000; seconds = 0.5; resampler = \"%s\";",
                  names[q]);
-        opened o;
+        reader_opened o;
         open_af(&o, sub("rs"), extra);
         ok(o.rc == 0 && o.info.n_samples == 2 && o.info.sample.dim[1] == 8000,
            "%s: 8 kHz and 22.05 kHz files to 16 kHz (%s)", names[q], o.msg);
         if (o.rc) {
-            close_af(&o);
+            reader_close(&o);
             continue;
         }
         float *x = read_all(&o, NULL);
@@ -416,7 +386,7 @@ static void test_resample(void)
             ok(zero, "%s, %s: zero padded past the file's 0.25 s", names[q], what[k]);
         }
         free(x);
-        close_af(&o);
+        reader_close(&o);
     }
 }
 
@@ -439,7 +409,7 @@ static void test_logmel(void)
           "n_mels = 5;", 5, 6, ref_logmel_d, "n_fft 257 (prime), hop 700, 5 mels" },
     };
     for (int k = 0; k < 4; k++) {
-        opened o;
+        reader_opened o;
         open_af(&o, sub("mel"), cases[k].extra);
         ok(o.rc == 0 && o.info.sample.ndim == 3 && o.info.sample.dim[0] == 1 &&
            o.info.sample.dim[1] == cases[k].mels && o.info.sample.dim[2] == cases[k].frames,
@@ -460,7 +430,7 @@ static void test_logmel(void)
                "2e-4 (worst %.3g at %d)", cases[k].what, worst, at);
             free(x);
         }
-        close_af(&o);
+        reader_close(&o);
     }
 }
 
@@ -563,7 +533,7 @@ static void test_bad(void)
     /* A header that claims 2 GB of data over 100 samples: what is there is read. */
     size_t n = wav(b, 1, 1, 16000, v, 100, 0x7ffffff0u);
     put_file(sub("big/c"), "big.wav", b, n);
-    opened o;
+    reader_opened o;
     open_af(&o, sub("big"), "rate = 16000; seconds = 0.05;");
     ok(o.rc == 0, "a header claiming 2 GB over 100 samples: opens (%s)", o.msg);
     if (o.rc == 0) {
@@ -574,7 +544,7 @@ static void test_bad(void)
         ok(good, "its 100 samples, then zeros");
         free(x);
     }
-    close_af(&o);
+    reader_close(&o);
 
     /* a FIFO with an audio name: refused without blocking */
     char fifo[4400];

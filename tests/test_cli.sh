@@ -200,6 +200,16 @@ run_cmd "$dlhost" check "$data/good.cfg" --set=train.epochs=0
 is "$RC" 2 "--set to an out-of-range value exits 2"
 like "$ERR_FILE" "epochs" "the overridden key is named"
 
+# A bad assignment: exit 2 and its message, which names it once, from every
+# command that reads the file and --set (the file of weights is not reached).
+for cmd in check "export --weights w --onnx o" "predict --weights w --input i"; do
+    # shellcheck disable=SC2086
+    run_cmd "$dlhost" $cmd "$data/good.cfg" --set a..b=1
+    is "$RC" 2 "${cmd%% *}: --set with a bad path exits 2"
+    is "$(cat "$ERR_FILE")" "dlhost: error: --set \"a..b=1\": 'a..b' is not a valid setting path (names start with a letter; use '.' between group names)" \
+        "${cmd%% *}: the message names the assignment once"
+done
+
 # ---- run: exit 0, and 4 when the loss diverges.  A run may write runs/
 # into the current folder, so run in the temporary one.
 cd "$TAP_TMP" || exit 1

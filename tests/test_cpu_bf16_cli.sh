@@ -35,8 +35,26 @@ refused() {
     is "$(wc -l <"$ERR_FILE" | tr -d ' ')" 1 "$1: one line"
 }
 
-run_cmd "$dlhost" run fp16.cfg --set train.epochs=1 --runs runs
-refused 'precision = "fp16"' fp16.cfg 'expected one of "fp32", "bf16", got "fp16"'
+# run_refused DESC CFG TEXT [VAR=VALUE]...: `dlhost run CFG` for an epoch,
+# with VAR=VALUE in its environment, is refused as `refused` checks; a skip
+# when CFG's backend is not on the plugin path or not usable here.
+run_refused() {
+    desc=$1 cfg=$2 text=$3
+    shift 3
+    type=$(sed -n '5s/^backend = { type = "\([a-z0-9_]*\)".*/\1/p' "$cfg")
+    if ! have_backend "$type"; then
+        skip "$desc: the $type plugin is not on the plugin path"
+        return
+    fi
+    run_cmd env "$@" "$dlhost" run "$cfg" --set train.epochs=1 --runs runs
+    if grep -q "not usable on this machine" "$ERR_FILE"; then
+        skip "$desc: $type is not usable here: $(cat "$ERR_FILE")"
+        return
+    fi
+    refused "$desc" "$cfg" "$text"
+}
+
+run_refused 'precision = "fp16"' fp16.cfg 'expected one of "fp32", "bf16", got "fp16"'
 
 run_cmd "$dlhost" run bf16.cfg --set train.epochs=3 --runs runs
 if grep -q "built without" "$ERR_FILE"; then
@@ -53,39 +71,18 @@ else
     last=$(awk '$1 == "epoch" && $2 == "3/3" { print $4 }' "$OUT_FILE")
     awk -v a="$first" -v b="$last" 'BEGIN { exit !(a != "" && b != "" && b + 0 < a + 0) }'
     ok $? "the bf16 training's loss falls (epoch 1: $first, epoch 3: $last)"
-    DNNL_MAX_CPU_ISA=AVX2 run_cmd "$dlhost" run bf16.cfg --set train.epochs=1 \
-        --runs runs
-    refused 'bf16 where oneDNN may use AVX2 at most' bf16.cfg \
-        'precision "bf16" needs a CPU with native bf16 (avx512_bf16 or AMX); oneDNN finds none here'
+    run_refused 'bf16 where oneDNN may use AVX2 at most' bf16.cfg \
+        'precision "bf16" needs a CPU with native bf16 (avx512_bf16 or AMX); oneDNN finds none here' \
+        DNNL_MAX_CPU_ISA=AVX2
 fi
 
-run_cmd "$dlhost" plugins
-if grep -q '^backend  *opencl ' "$OUT_FILE"; then
-    run_cmd "$dlhost" run ocl.cfg --set train.epochs=1 --runs runs
-    if grep -q "not usable on this machine" "$ERR_FILE"; then
-        skip "opencl is not usable here: $(cat "$ERR_FILE")"
-    else
-        refused 'bf16 on opencl' ocl.cfg 'precision "bf16" is not yet on opencl (the cpu backend has it)'
-    fi
-else
-    skip "the opencl plugin is not on the plugin path"
-fi
-run_cmd "$dlhost" plugins
-if grep -q '^backend  *cuda ' "$OUT_FILE"; then
-    # Without a GPU, tests/fake_cuda's driver (as tests/test_cuda_fake.sh).
-    fake=${DLHOST_BUILDDIR:-.}/tests/fake_cuda/.libs/fake_cuda.so
-    if [ -f "$fake" ] && [ -z "${DLHOST_CUDA_DRIVER:-}" ]; then
-        DLHOST_CUDA_DRIVER=$fake DLHOST_CUBLAS=$fake run_cmd "$dlhost" run cuda.cfg \
-            --set train.epochs=1 --runs runs
-    else
-        run_cmd "$dlhost" run cuda.cfg --set train.epochs=1 --runs runs
-    fi
-    if grep -q "not usable on this machine" "$ERR_FILE"; then
-        skip "cuda is not usable here: $(cat "$ERR_FILE")"
-    else
-        refused 'bf16 on cuda' cuda.cfg 'precision "bf16" is not yet on cuda (the cpu backend has it)'
-    fi
-else
-    skip "the cuda plugin is not on the plugin path"
-fi
+run_refused 'bf16 on opencl' ocl.cfg \
+    'precision "bf16" is not yet on opencl (the cpu backend has it)'
+# Without a GPU, tests/fake_cuda's driver (as tests/test_cuda_fake.sh).
+fake=${DLHOST_BUILDDIR:-.}/tests/fake_cuda/.libs/fake_cuda.so
+set --
+[ -f "$fake" ] && [ -z "${DLHOST_CUDA_DRIVER:-}" ] &&
+    set -- "DLHOST_CUDA_DRIVER=$fake" "DLHOST_CUBLAS=$fake"
+run_refused 'bf16 on cuda' cuda.cfg \
+    'precision "bf16" is not yet on cuda (the cpu backend has it)' "$@"
 done_testing

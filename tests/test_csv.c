@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "params.h"
+#include "reader_open.h"
 #include "registry.h"
 #include "tap.h"
 #include "tmpdir.h"
@@ -27,44 +28,13 @@ static const char *put(const char *text)
     return path;
 }
 
-typedef struct opened {
-    int rc;
-    char msg[2048];
-    dlh_config *cfg;
-    dlh_params *p;
-    void *state;
-    dlh_dataset_info info;
-} opened;
-
 /* Opens the csv reader over the params text "path = ...; <extra>", checks
    unused keys and fills info as the experiment does. */
-static void open_csv(opened *o, const char *path, const char *extra)
+static void open_csv(reader_opened *o, const char *path, const char *extra)
 {
-    static const char *const reserved[] = { "type", NULL };
-    char text[8192], name[4200];
-    memset(o, 0, sizeof *o);
+    char text[8192];
     snprintf(text, sizeof text, "type = \"csv\"; path = \"%s\"; %s", path, extra);
-    snprintf(name, sizeof name, "%s/exp.cfg", dir);
-    dlh_error_clear();
-    o->rc = dlh_config_load_string(text, name, &o->cfg);
-    if (!o->rc) {
-        o->p = dlh_params_new(o->cfg, dlh_config_root(o->cfg), "data.train", reserved);
-        o->rc = csv->open(dlh_host_table(), o->p, &o->state);
-        if (!o->rc)
-            o->rc = dlh_params_check_unused(o->p);
-        if (!o->rc) {
-            o->info.struct_size = sizeof o->info;
-            o->rc = csv->info(o->state, &o->info);
-        }
-    }
-    snprintf(o->msg, sizeof o->msg, "%s", dlh_error_get());
-}
-
-static void close_csv(opened *o)
-{
-    csv->close(o->state);
-    dlh_params_free(o->p);
-    dlh_config_free(o->cfg);
+    reader_open(o, csv, dir, text);
 }
 
 /* Opening `text` with `extra` params fails with rc and exactly `want`
@@ -74,25 +44,25 @@ static void bad(const char *what, const char *text, const char *extra, int rc,
 {
     const char *path = put(text);
     char full[8400];
-    opened o;
+    reader_opened o;
     open_csv(&o, path, extra);
     snprintf(full, sizeof full, want, path);
     ok(o.rc == rc, "%s: rc %d (%s)", what, o.rc, dlh_strerror(o.rc));
     if (!ok(strcmp(o.msg, full) == 0, "%s: message", what))
         diag("got  '%s'\n#   want '%s'", o.msg, full);
-    close_csv(&o);
+    reader_close(&o);
 }
 
 /* Opening fails with rc and a message containing `part`. */
 static void bad_part(const char *what, const char *text, const char *extra, int rc,
                      const char *part)
 {
-    opened o;
+    reader_opened o;
     open_csv(&o, put(text), extra);
     ok(o.rc == rc, "%s: rc %d (%s)", what, o.rc, dlh_strerror(o.rc));
     if (!ok(strstr(o.msg, part) != NULL, "%s: message names the problem", what))
         diag("got '%s', want it to contain '%s'", o.msg, part);
-    close_csv(&o);
+    reader_close(&o);
 }
 
 static int floats_eq(const float *a, const float *b, size_t n)
@@ -107,7 +77,7 @@ static int floats_eq(const float *a, const float *b, size_t n)
 
 static void test_class_no_header(void)
 {
-    opened o;
+    reader_opened o;
     open_csv(&o, put("1,2,3,0\n4,5,6,2\n7.5,-8,9e1,1\n"), "");
     ok(o.rc == 0, "class labels, no header: opens (%s)", o.msg);
     ok(o.info.n_samples == 3, "3 samples");
@@ -131,7 +101,7 @@ static void test_class_no_header(void)
     ok(strcmp(dlh_error_get(), want) == 0, "out-of-range message: %s", dlh_error_get());
     int64_t neg[] = { -1 };
     ok(csv->read(o.state, neg, 1, x, y) == DLH_EINVAL, "index -1: DLH_EINVAL");
-    close_csv(&o);
+    reader_close(&o);
 }
 
 /* stream = true: the rows parsed from the file at each read give the same
@@ -139,7 +109,7 @@ static void test_class_no_header(void)
    the weights are held. */
 static void test_stream(void)
 {
-    opened o;
+    reader_opened o;
     open_csv(&o, put("\xEF\xBB\xBF" "a,b,w,c\r\n1.5,2,0.5,3\r\n-4e-1,5,2,6\r\n\r\n"),
              "header = true; label = \"dense\"; weight_column = 2; stream = true;");
     ok(o.rc == 0 && o.info.n_samples == 2 && o.info.sample.dim[0] == 2,
@@ -152,7 +122,7 @@ static void test_stream(void)
     ok(csv->read_weights(o.state, idx, 2, w) == 0 && w[0] == 2 && w[1] == 0.5f,
        "stream: the weights");
     ok(csv->read(o.state, idx, 1, x, NULL) == 0 && x[0] == -0.4f, "stream: without labels");
-    close_csv(&o);
+    reader_close(&o);
 
     open_csv(&o, put("1,2,3,0\n4,5,6,2\n7.5,-8,9e1,1\n"), "stream = true;");
     int64_t i3[] = { 2, 0, 2 };
@@ -162,17 +132,17 @@ static void test_stream(void)
     ok(o.rc == 0 && o.info.n_classes == 3 && csv->read(o.state, i3, 3, x3, y3) == 0 &&
        floats_eq(x3, wx3, 9) && floats_eq(y3, wy3, 3),
        "stream: class labels, rows 2, 0, 2 (%s)", o.msg);
-    close_csv(&o);
+    reader_close(&o);
 
     open_csv(&o, put("1,2,0\n1,x,1\n"), "stream = true;");
     ok(o.rc == DLH_EDATA && strstr(o.msg, ":2: field 2: 'x' is not a number"),
        "stream: a bad field is found at open (%s)", o.msg);
-    close_csv(&o);
+    reader_close(&o);
 }
 
 static void test_header_crlf_dense(void)
 {
-    opened o;
+    reader_opened o;
     open_csv(&o, put("a,b,c\r\n1.5,2,3\r\n-4e-1,5,6\r\n\r\n"),
              "header = true; label = \"dense\";");
     ok(o.rc == 0, "header + CRLF + dense: opens (%s)", o.msg);
@@ -186,7 +156,7 @@ static void test_header_crlf_dense(void)
     const float wx[] = { 1.5f, 2, -0.4f, 5 }, wy[] = { 3, 6 };
     ok(csv->read(o.state, idx, 2, x, y) == 0 && floats_eq(x, wx, 4) && floats_eq(y, wy, 2),
        "values read back (-4e-1 = -0.4)");
-    close_csv(&o);
+    reader_close(&o);
 
     open_csv(&o, put("1,2,3,4\n5,6,7,8"), "label = \"dense\"; label_columns = 2;");
     ok(o.rc == 0, "two dense label columns, no final newline: opens (%s)", o.msg);
@@ -196,12 +166,12 @@ static void test_header_crlf_dense(void)
     int64_t idx2[] = { 1, 0 };
     ok(csv->read(o.state, idx2, 2, x2, y2) == 0 && floats_eq(x2, wx2, 4) &&
        floats_eq(y2, wy2, 4), "last two columns are the label");
-    close_csv(&o);
+    reader_close(&o);
 }
 
 static void test_delimiters_and_columns(void)
 {
-    opened o;
+    reader_opened o;
     open_csv(&o, put("1; 2 ;3\n 4;5;6 \n"), "delimiter = \";\";");
     ok(o.rc == 0, "';' delimiter with spaces around fields: opens (%s)", o.msg);
     float x[4], y[2];
@@ -209,12 +179,12 @@ static void test_delimiters_and_columns(void)
     const float wx[] = { 1, 2, 4, 5 }, wy[] = { 3, 6 };
     ok(csv->read(o.state, idx, 2, x, y) == 0 && floats_eq(x, wx, 4) && floats_eq(y, wy, 2),
        "';' values read back");
-    close_csv(&o);
+    reader_close(&o);
 
     open_csv(&o, put("1\t2\t0\n3\t4\t1\n"), "delimiter = \"\\t\";");
     ok(o.rc == 0 && o.info.n_samples == 2 && o.info.sample.dim[0] == 2,
        "tab delimiter (%s)", o.msg);
-    close_csv(&o);
+    reader_close(&o);
 
     open_csv(&o, put("3,1,2\n0,4,5\n"), "label_column = 0;");
     ok(o.rc == 0, "label_column = 0: opens (%s)", o.msg);
@@ -222,37 +192,37 @@ static void test_delimiters_and_columns(void)
     const float wx0[] = { 1, 2, 4, 5 }, wy0[] = { 3, 0 };
     ok(csv->read(o.state, idx, 2, x, y) == 0 && floats_eq(x, wx0, 4) &&
        floats_eq(y, wy0, 2), "first column is the label, the rest features");
-    close_csv(&o);
+    reader_close(&o);
 
     open_csv(&o, put("1,7,2\n3,8,4\n"), "label_column = -2;");
     const float wx1[] = { 1, 2, 3, 4 }, wy1[] = { 7, 8 };
     ok(o.rc == 0 && csv->read(o.state, idx, 2, x, y) == 0 && floats_eq(x, wx1, 4) &&
        floats_eq(y, wy1, 2), "label_column = -2 counts from the end");
-    close_csv(&o);
+    reader_close(&o);
 
     open_csv(&o, put("1,2\n3,4\n"), "label = \"none\";");
     ok(o.rc == 0 && o.info.label_kind == DLH_LABEL_NONE && o.info.sample.dim[0] == 2,
        "label none: every column is a feature (%s)", o.msg);
-    close_csv(&o);
+    reader_close(&o);
 
     open_csv(&o, put("1,2,3,4,1\n5,6,7,8,0\n"), "shape = [2, 2];");
     ok(o.rc == 0 && o.info.sample.ndim == 2 && o.info.sample.dim[0] == 2 &&
        o.info.sample.dim[1] == 2, "shape [2, 2] over 4 features (%s)", o.msg);
-    close_csv(&o);
+    reader_close(&o);
 
     open_csv(&o, put("\xEF\xBB\xBFx,y\n1,2\n"), "header = true;");
     ok(o.rc == 0 && o.info.n_samples == 1, "a UTF-8 byte order mark is skipped (%s)", o.msg);
-    close_csv(&o);
+    reader_close(&o);
     open_csv(&o, put("\xEF\xBB\xBF" "1.5,2\n"), "");
     float bx, by;
     int64_t i0 = 0;
     ok(o.rc == 0 && csv->read(o.state, &i0, 1, &bx, &by) == 0 && bx == 1.5f && by == 2.0f,
        "a byte order mark before a number is not part of it");
-    close_csv(&o);
+    reader_close(&o);
 
     open_csv(&o, put("1,2\n\n \n\t\n"), "");
     ok(o.rc == 0 && o.info.n_samples == 1, "blank (and whitespace) trailing lines are fine");
-    close_csv(&o);
+    reader_close(&o);
 }
 
 static void test_bad_rows(void)
@@ -290,18 +260,18 @@ static void test_bad_params(void)
 {
     char path[4300], want[8600];
     snprintf(path, sizeof path, "%s/missing.csv", dir);
-    opened o;
+    reader_opened o;
     open_csv(&o, path, "");
     snprintf(want, sizeof want, "%s/exp.cfg:1: data.train: parameter 'path': no such "
              "file: '%s'", dir, path);
     ok(o.rc == DLH_ECONFIG && strcmp(o.msg, want) == 0,
        "missing file: a config error located at 'path': '%s'", o.msg);
-    close_csv(&o);
+    reader_close(&o);
     /* A folder is there but cannot be read as a file: an I/O error. */
     open_csv(&o, dir, "");
     snprintf(want, sizeof want, "%s: not a regular file (a folder)", dir);
     ok(o.rc == DLH_EIO && strcmp(o.msg, want) == 0, "a folder: DLH_EIO, '%s'", o.msg);
-    close_csv(&o);
+    reader_close(&o);
     /* A FIFO would block the open forever; alarm() turns a hang into a failure. */
     snprintf(path, sizeof path, "%s/fifo.csv", dir);
     if (mkfifo(path, 0600) == 0) {
@@ -311,14 +281,14 @@ static void test_bad_params(void)
         snprintf(want, sizeof want, "%s: not a regular file (a FIFO)", path);
         ok(o.rc == DLH_EIO && strcmp(o.msg, want) == 0, "a FIFO: refused at once, '%s'",
            o.msg);
-        close_csv(&o);
+        reader_close(&o);
     } else {
         skip("mkfifo failed: no FIFO to test with");
     }
     open_csv(&o, "/dev/zero", "");
     ok(o.rc == DLH_EIO && strcmp(o.msg, "/dev/zero: not a regular file (a character "
                                  "device)") == 0, "/dev/zero: refused, '%s'", o.msg);
-    close_csv(&o);
+    reader_close(&o);
 
     bad_part("two-character delimiter", "1,2\n", "delimiter = \"ab\";", DLH_ECONFIG,
              "exp.cfg:1: data.train: parameter 'delimiter': expected one character");
@@ -358,14 +328,14 @@ static void test_size_limit(void)
         skip("cannot make a sparse 1 GiB file here");
         return;
     }
-    opened o;
+    reader_opened o;
     open_csv(&o, path, "");
     snprintf(want, sizeof want, "%s: 1073741825 bytes is over the csv reader's limit of "
              "1 GiB", path);
     ok(o.rc == DLH_EDATA, "file over 1 GiB refused");
     if (!ok(strcmp(o.msg, want) == 0, "size message"))
         diag("got '%s'", o.msg);
-    close_csv(&o);
+    reader_close(&o);
     unlink(path);
 }
 

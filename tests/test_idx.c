@@ -19,6 +19,7 @@
 #include "cache_dir.h"
 #include "error.h"
 #include "params.h"
+#include "reader_open.h"
 #include "registry.h"
 #include "tap.h"
 #include "tmpdir.h"
@@ -145,59 +146,28 @@ static long file_size(const char *path)
 
 /* ---------------------------------------------------------------- opening */
 
-typedef struct opened {
-    int rc;
-    char msg[4096];
-    dlh_config *cfg;
-    dlh_params *p;
-    void *state;
-    dlh_dataset_info info;
-} opened;
-
 /* Opens the reader over "images = ...; labels = ...; <extra>" as the
    experiment does (labels NULL: none), checks unused keys, fills info. */
-static void open_idx(opened *o, const char *images, const char *labels, const char *extra)
+static void open_idx(reader_opened *o, const char *images, const char *labels, const char *extra)
 {
-    static const char *const reserved[] = { "type", NULL };
-    char text[12000], name[4200], lab[4300] = "";
-    memset(o, 0, sizeof *o);
+    char text[12000], lab[4300] = "";
     if (labels)
         snprintf(lab, sizeof lab, "labels = \"%s\"; ", labels);
     snprintf(text, sizeof text, "type = \"idx\"; images = \"%s\"; %s%s", images, lab,
              extra);
-    snprintf(name, sizeof name, "%s/exp.cfg", dir);
-    dlh_error_clear();
-    o->rc = dlh_config_load_string(text, name, &o->cfg);
-    if (!o->rc) {
-        o->p = dlh_params_new(o->cfg, dlh_config_root(o->cfg), "data.train", reserved);
-        o->rc = idx->open(dlh_host_table(), o->p, &o->state);
-        if (!o->rc)
-            o->rc = dlh_params_check_unused(o->p);
-        if (!o->rc) {
-            o->info.struct_size = sizeof o->info;
-            o->rc = idx->info(o->state, &o->info);
-        }
-    }
-    snprintf(o->msg, sizeof o->msg, "%s", dlh_error_get());
-}
-
-static void close_idx(opened *o)
-{
-    idx->close(o->state);
-    dlh_params_free(o->p);
-    dlh_config_free(o->cfg);
+    reader_open(o, idx, dir, text);
 }
 
 /* Opening fails with rc and exactly `want`. */
 static void bad(const char *what, const char *images, const char *labels,
                 const char *extra, int rc, const char *want)
 {
-    opened o;
+    reader_opened o;
     open_idx(&o, images, labels, extra);
     ok(o.rc == rc, "%s: rc %d (%s)", what, o.rc, dlh_strerror(o.rc));
     if (!ok(strcmp(o.msg, want) == 0, "%s: message", what))
         diag("got  '%s'\n#   want '%s'", o.msg, want);
-    close_idx(&o);
+    reader_close(&o);
 }
 
 /* Opening the file s (raw or gzip) as images fails with EDATA and exactly
@@ -214,14 +184,14 @@ static void bad_file(const char *what, const bytes *s, int gz, const char *want)
 static void bad_parts(const char *what, const char *images, const char *labels,
                       const char *extra, int rc, const char *part1, const char *part2)
 {
-    opened o;
+    reader_opened o;
     open_idx(&o, images, labels, extra);
     ok(o.rc == rc, "%s: rc %d (%s)", what, o.rc, dlh_strerror(o.rc));
     if (!ok(strstr(o.msg, part1) && (!part2 || strstr(o.msg, part2)),
             "%s: message names the problem", what))
         diag("got '%s', want '%s'%s%s", o.msg, part1, part2 ? " and " : "",
              part2 ? part2 : "");
-    close_idx(&o);
+    reader_close(&o);
 }
 
 static int floats_eq(const float *a, const float *b, size_t n)
@@ -271,7 +241,7 @@ static void test_ubyte(int gz, int stream)
     mnist_like(&img, &lab);
     char ipath[4200];
     snprintf(ipath, sizeof ipath, "%s", put_bytes(&img, gz));
-    opened o;
+    reader_opened o;
     open_idx(&o, ipath, put_bytes(&lab, gz), stream ? "stream = true;" : "");
     ok(o.rc == 0, "%s ubyte 3 x 2 x 2 with labels: opens (%s)", kind, o.msg);
     ok(o.info.n_samples == 3, "%s: 3 samples", kind);
@@ -302,12 +272,12 @@ static void test_ubyte(int gz, int stream)
        dlh_error_get());
     int64_t neg = -1;
     ok(idx->read(o.state, &neg, 1, x, y) == DLH_EINVAL, "%s: index -1: DLH_EINVAL", kind);
-    close_idx(&o);
+    reader_close(&o);
 }
 
 static void test_types(void)
 {
-    opened o;
+    reader_opened o;
     bytes s;
     int64_t ix[] = { 1, 0 };
 
@@ -331,7 +301,7 @@ static void test_types(void)
     const float wx[] = { 1e-3f, 3e7f, -0.5f, 1.5f, -2.25f, 0.0f }, wy[] = { 65536, 7 };
     ok(idx->read(o.state, ix, 2, x, y) == 0 && floats_eq(x, wx, 6) && floats_eq(y, wy, 2),
        "float32 values and int32 labels read back exactly");
-    close_idx(&o);
+    reader_close(&o);
 
     /* sbyte, 1-D file (scalar samples become [1]). */
     const uint32_t d4[] = { 4 };
@@ -351,7 +321,7 @@ static void test_types(void)
     ok(idx->read(o.state, all, 4, xs, ys) == 0 && floats_eq(xs, wxs, 4),
        "sbyte values are signed: -128, -1, 0, 127");
     ok(floats_eq(ys, wys, 4), "no labels: y is left alone");
-    close_idx(&o);
+    reader_close(&o);
 
     /* int16, 3-D samples taken as stored: 2 x [2, 1, 2]. */
     const uint32_t d3[] = { 2, 2, 1, 2 };
@@ -366,7 +336,7 @@ static void test_types(void)
     const float w16[] = { 1, 0, -1, 258, -32768, -2, 300, 32767 };
     ok(idx->read(o.state, ix, 2, x16, NULL) == 0 && floats_eq(x16, w16, 8),
        "int16 values big-endian and signed");
-    close_idx(&o);
+    reader_close(&o);
 
     /* float64 becomes the nearest float. */
     const uint32_t d2[] = { 1, 2 };
@@ -379,7 +349,7 @@ static void test_types(void)
     ok(o.rc == 0 && idx->read(o.state, &z, 1, x64, NULL) == 0 &&
        x64[0] == (float)0.1 && x64[1] == (float)-1e10, "float64 read as the nearest "
        "float (%s)", o.msg);
-    close_idx(&o);
+    reader_close(&o);
 }
 
 static void test_limit_and_members(void)
@@ -389,7 +359,7 @@ static void test_limit_and_members(void)
     char ipath[4200], lpath[4200];
     snprintf(ipath, sizeof ipath, "%s", put_gz(img.b, img.n));
     snprintf(lpath, sizeof lpath, "%s", put_raw(lab.b, lab.n));
-    opened o;
+    reader_opened o;
     open_idx(&o, ipath, lpath, "limit = 2;");
     ok(o.rc == 0 && o.info.n_samples == 2, "limit = 2 keeps 2 of 3 samples (%s)", o.msg);
     ok(o.info.n_classes == 5, "the class count still comes from the whole label file");
@@ -400,12 +370,12 @@ static void test_limit_and_members(void)
        "limited samples read back");
     int64_t two = 2;
     ok(idx->read(o.state, &two, 1, x, y) == DLH_EINVAL, "index 2 is past the limit");
-    close_idx(&o);
+    reader_close(&o);
 
     open_idx(&o, ipath, lpath, "limit = 1000;");
     ok(o.rc == 0 && o.info.n_samples == 3, "a limit above the count is clamped to it "
        "(%s)", o.msg);
-    close_idx(&o);
+    reader_close(&o);
 
     bad_parts("limit 0", ipath, lpath, "limit = 0;", DLH_ECONFIG,
               "exp.cfg:1: data.train: ", "'limit'");
@@ -427,7 +397,7 @@ static void test_limit_and_members(void)
     const float wa[] = { 0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 255 }, wya[] = { 4, 0, 2 };
     ok(o.rc == 0 && idx->read(o.state, all, 3, xa, ya) == 0 && floats_eq(xa, wa, 12) &&
        floats_eq(ya, wya, 3), "a gzip file of 3 members reads as one stream (%s)", o.msg);
-    close_idx(&o);
+    reader_close(&o);
 
     bad_parts("unknown parameter", ipath, lpath, "limt = 2;", DLH_ECONFIG,
               "unknown parameter 'limt'", "did you mean 'limit'?");
@@ -676,21 +646,11 @@ static void test_missing(void)
     bad("/dev/zero", "/dev/zero", NULL, "", DLH_EIO,
         "/dev/zero: not a regular file (a character device)");
 
-    opened o;
-    char text[256], name[4200];
-    snprintf(text, sizeof text, "type = \"idx\"; labels = \"x\";");
-    snprintf(name, sizeof name, "%s/exp.cfg", dir);
-    static const char *const reserved[] = { "type", NULL };
-    memset(&o, 0, sizeof o);
-    dlh_error_clear();
-    o.rc = dlh_config_load_string(text, name, &o.cfg);
-    if (!o.rc) {
-        o.p = dlh_params_new(o.cfg, dlh_config_root(o.cfg), "data.train", reserved);
-        o.rc = idx->open(dlh_host_table(), o.p, &o.state);
-    }
+    reader_opened o;
+    reader_open(&o, idx, dir, "type = \"idx\"; labels = \"x\";");
     ok(o.rc == DLH_ECONFIG && strstr(dlh_error_get(), "'images'"),
        "no images parameter: a config error naming 'images' (%s)", dlh_error_get());
-    close_idx(&o);
+    reader_close(&o);
 }
 
 /* ---------------------------------------------------------------- the real set */
@@ -713,7 +673,7 @@ static void test_fashion_mnist(void)
         char ip[256], lp[256];
         snprintf(ip, sizeof ip, FMNIST "/%s-images-idx3-ubyte.gz", sets[k].split);
         snprintf(lp, sizeof lp, FMNIST "/%s-labels-idx1-ubyte.gz", sets[k].split);
-        opened o;
+        reader_opened o;
         open_idx(&o, ip, lp, "");
         const char *s = sets[k].split;
         ok(o.rc == 0, "Fashion-MNIST %s: opens (%s)", s, o.msg);
@@ -730,7 +690,7 @@ static void test_fashion_mnist(void)
             sum += x[i];
         ok(rc == 0 && y == 9.0f && sum == sets[k].sum0, "%s: first label 9 (ankle boot), "
            "pixel sum %.0f (got label %g, sum %.0f)", s, sets[k].sum0, y, sum);
-        close_idx(&o);
+        reader_close(&o);
     }
 }
 
@@ -755,7 +715,7 @@ static int cache_entry(const char *cache, char *out, size_t size)
    read through a fresh open; its last pixel is 255 in the file. */
 static float last_pixel(const char *path, const char *extra, char *msg, size_t size)
 {
-    opened o;
+    reader_opened o;
     float x[4] = { -1, -1, -1, -1 };
     int64_t two = 2;
     open_idx(&o, path, NULL, extra);
@@ -763,7 +723,7 @@ static float last_pixel(const char *path, const char *extra, char *msg, size_t s
         x[3] = -2;
     snprintf(msg, size, "%s", o.msg);
     if (o.rc == 0)
-        close_idx(&o);
+        reader_close(&o);
     return x[3];
 }
 

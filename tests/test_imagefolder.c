@@ -25,6 +25,7 @@
 
 #include "error.h"
 #include "params.h"
+#include "reader_open.h"
 #include "registry.h"
 #include "run.h"
 #include "tap.h"
@@ -409,43 +410,12 @@ static void copy_fixture(const char *from, const char *to)
     free(b);
 }
 
-typedef struct opened {
-    int rc;
-    char msg[4096];
-    dlh_config *cfg;
-    dlh_params *p;
-    void *state;
-    dlh_dataset_info info;
-} opened;
-
 /* Opens the reader over "path = <path>; <extra>" as the experiment does. */
-static void open_imf(opened *o, const char *path, const char *extra)
+static void open_imf(reader_opened *o, const char *path, const char *extra)
 {
-    static const char *const reserved[] = { "type", NULL };
-    char text[12000], name[4200];
-    memset(o, 0, sizeof *o);
+    char text[12000];
     snprintf(text, sizeof text, "type = \"imagefolder\"; path = \"%s\"; %s", path, extra);
-    snprintf(name, sizeof name, "%s/exp.cfg", dir);
-    dlh_error_clear();
-    o->rc = dlh_config_load_string(text, name, &o->cfg);
-    if (!o->rc) {
-        o->p = dlh_params_new(o->cfg, dlh_config_root(o->cfg), "data.train", reserved);
-        o->rc = imf->open(dlh_host_table(), o->p, &o->state);
-        if (!o->rc)
-            o->rc = dlh_params_check_unused(o->p);
-        if (!o->rc) {
-            o->info.struct_size = sizeof o->info;
-            o->rc = imf->info(o->state, &o->info);
-        }
-    }
-    snprintf(o->msg, sizeof o->msg, "%s", dlh_error_get());
-}
-
-static void close_imf(opened *o)
-{
-    imf->close(o->state);
-    dlh_params_free(o->p);
-    dlh_config_free(o->cfg);
+    reader_open(o, imf, dir, text);
 }
 
 /* Opening `path` fails with rc and exactly `want` (when want starts with
@@ -454,14 +424,14 @@ static void close_imf(opened *o)
 static void bad_ex(const char *what, const char *path, const char *extra, int rc,
                    const char *want, int prefix)
 {
-    opened o;
+    reader_opened o;
     open_imf(&o, path, extra);
     ok(o.rc == rc, "%s: rc %d (%s)", what, o.rc, dlh_strerror(o.rc));
     int match = want[0] != '/' ? strstr(o.msg, want) != NULL
                 : prefix ? strncmp(o.msg, want, strlen(want)) == 0 : strcmp(o.msg, want) == 0;
     if (!ok(match, "%s: message", what))
         diag("got  '%s'\n#   want '%s'", o.msg, want);
-    close_imf(&o);
+    reader_close(&o);
 }
 
 static void bad(const char *what, const char *path, const char *extra, int rc,
@@ -522,12 +492,12 @@ static void test_tree(int grey, int cached)
     const char *mode = grey ? "grey" : "rgb";
     char extra[128];
     snprintf(extra, sizeof extra, "color = \"%s\"; cache = %d;", mode, cached ? 1024 : 0);
-    opened o;
+    reader_opened o;
     open_imf(&o, tree, extra);
     int C = grey ? 1 : 3;
     if (!ok(o.rc == 0, "tree %s, %s: opens (%s)", mode, cached ? "cached" : "uncached",
             o.msg)) {
-        close_imf(&o);
+        reader_close(&o);
         return;
     }
     ok(o.info.n_samples == (int64_t)N_REF && shape_is(&o.info.sample, C, 5, 7) &&
@@ -558,12 +528,12 @@ static void test_tree(int grey, int cached)
            "tree %s: %s as PIL's convert('%s') / 255", mode, ref_samples[i].file,
            grey ? "L" : "RGB");
     }
-    close_imf(&o);
+    reader_close(&o);
 }
 
 static void test_class_names(void)
 {
-    opened o;
+    reader_opened o;
     open_imf(&o, tree, "");
     ok(o.rc == 0, "class names: opens (%s)", o.msg);
     ok(imf->class_name != NULL, "the reader offers class_name (ABI 1.4)");
@@ -584,7 +554,7 @@ static void test_class_names(void)
     int rc = o.rc ? o.rc : imf->read(o.state, &past, 1, x, &y);
     ok(rc == DLH_EINVAL && strstr(dlh_error_get(), "out of range"),
        "a read past the end: DLH_EINVAL (%s)", dlh_error_get());
-    close_imf(&o);
+    reader_close(&o);
 }
 
 /* label = "none": one image file, or the images directly in a folder (its
@@ -598,7 +568,7 @@ static void test_unlabelled(void)
     put("bare/notes.txt", "x", 1);
     snprintf(root, sizeof root, "%s/bare", dir);
     snprintf(one, sizeof one, "%s/bare/a.png", dir);
-    opened o, f;
+    reader_opened o, f;
     open_imf(&o, root, "label = \"none\"; color = \"grey\";");
     ok(o.rc == 0 && o.info.n_samples == 2 && o.info.label_kind == DLH_LABEL_NONE &&
        o.info.n_classes == 0, "label = none: a folder's 2 images, no labels (%s)", o.msg);
@@ -614,8 +584,8 @@ static void test_unlabelled(void)
        y == -1, "label = none: the same pixels, y untouched");
     free(a);
     free(b);
-    close_imf(&o);
-    close_imf(&f);
+    reader_close(&o);
+    reader_close(&f);
     put("bare2/cls/c.png", "x", 1);
     snprintf(root, sizeof root, "%s/bare2", dir);
     char want[8500];
@@ -635,7 +605,7 @@ static void test_resized(int cached)
         snprintf(extra, sizeof extra, "color = \"%s\"; size = [%lld, %lld]; cache = %d;",
                  ref_resized[k].grey ? "grey" : "rgb", (long long)h, (long long)w,
                  cached ? 1024 : 0);
-        opened o;
+        reader_opened o;
         open_imf(&o, tree, extra);
         const char *file = ref_samples[ref_resized[k].sample].file;
         size_t n = (size_t)(C * h * w);
@@ -649,7 +619,7 @@ static void test_resized(int cached)
            "antialias=False) (%s)", file, ref_resized[k].grey ? "grey" : "rgb",
            (long long)h, (long long)w, cached ? "" : ", uncached", rc ? o.msg : "");
         free(x);
-        close_imf(&o);
+        reader_close(&o);
     }
 }
 
@@ -672,7 +642,7 @@ static void test_mixed_sizes(void)
 
     /* The first sample fills the byte cache, the second widens it. */
     for (int cached = 1; cached >= 0; cached--) {
-        opened o;
+        reader_opened o;
         char extra[100];
         snprintf(extra, sizeof extra, "color = \"grey\"; size = [5, 7]; cache = %d;",
                  cached ? 1024 : 0);
@@ -687,11 +657,11 @@ static void test_mixed_sizes(void)
            y[0] == 0 && y[1] == 1, "two sizes, size = [5, 7]%s: the first as is, the "
            "second resized as torchvision (%s)", cached ? "" : ", uncached",
            rc ? dlh_error_get() : "");
-        close_imf(&o);
+        reader_close(&o);
     }
 
     /* Bytes would fit in 1 MiB, floats would not: decoded at each read. */
-    opened o;
+    reader_opened o;
     open_imf(&o, root, "color = \"grey\"; size = [512, 512]; cache = 1;");
     float *x = malloc(2 * 512 * 512 * sizeof *x);
     int64_t idx[2] = { 1, 0 };
@@ -702,7 +672,7 @@ static void test_mixed_sizes(void)
     ok(in_range && shape_is(&o.info.sample, 1, 512, 512),
        "a cache cap below the floats: decoded at each read (%s)", rc ? dlh_error_get() : "");
     free(x);
-    close_imf(&o);
+    reader_close(&o);
 }
 
 /* ---------------------------------------------------------------- bad input */
@@ -807,7 +777,7 @@ static void test_bad_files(void)
     put("crcread/c/a.png", png, n);
     png[crc] ^= 0x55;
     snprintf(root, sizeof root, "%s/crcread", dir);
-    opened o;
+    reader_opened o;
     open_imf(&o, root, "cache = 0;");
     float x[105];
     int64_t zero = 0;
@@ -815,7 +785,7 @@ static void test_bad_files(void)
     ok(o.rc == 0 && rc == DLH_EDATA &&
        strstr(dlh_error_get(), "crcread/c/a.png: corrupt PNG: IDAT: CRC error"),
        "uncached: a bad CRC fails the read, naming the file (%s)", dlh_error_get());
-    close_imf(&o);
+    reader_close(&o);
     free(png);
     free(jpg);
 }
@@ -888,12 +858,12 @@ static void test_bad_folders(void)
         symlink("/nonexistent/dlhost", in_dir("linked/dangling")) != 0)
         bail_io("link", "linked/");
     snprintf(root, sizeof root, "%s/linked", dir);
-    opened o;
+    reader_opened o;
     open_imf(&o, root, "");
     ok(o.rc == 0 && o.info.n_samples == 3 && o.info.n_classes == 1 &&
        strcmp(imf->class_name(o.state, 0), "linked_zebra") == 0,
        "a linked class folder is followed, a dangling link skipped (%s)", o.msg);
-    close_imf(&o);
+    reader_close(&o);
 }
 
 static void test_bad_params(void)

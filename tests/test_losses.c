@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_open.h"
 #include "error.h"
 #include "gradcheck.h"
 #include "instance.h"
@@ -1262,22 +1263,8 @@ int main(void)
         ok(0, "load plugins: %s", dlh_error_get());
         return done_testing();
     }
-    if (strcmp(LOSSES_BACKEND, "cpu") != 0 &&
-        !dlh_registry_find(DLH_KIND_BACKEND, LOSSES_BACKEND)) {
-        dlh_registry_clear();
-        skip_all(LOSSES_BACKEND ": no plugin on the plugin path registers it");
-    }
-    int rc = dlh_backend_open(LOSSES_BACKEND, NULL, &be);
-    if (rc == DLH_EDEVICE && strstr(dlh_error_get(), "not usable on this machine")) {
-        printf("1..0 # SKIP " LOSSES_BACKEND ": %s\n", dlh_error_get());
-        dlh_registry_clear();
-        return 0;
-    }
-    if (rc < 0) {
-        ok(0, "open the " LOSSES_BACKEND " backend: %s", dlh_error_get());
+    if (!(be = backend_open_or_skip(LOSSES_BACKEND)))
         return done_testing();
-    }
-    diag("on the %s backend", LOSSES_BACKEND);
     const ce_case ce_cases[] = {
         { "plain", "", ce_x, ce_y, 4, 0, -100, NULL, 0, 0, ce_plain_loss, ce_plain_grad },
         { "weights", "weights = [0.2, 1.0, 3.0];", ce_x, ce_y, 4, 0, -100, ce_w, 0, 0,

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_open.h"
 #include "error.h"
 #include "gradcheck.h"
 #include "instance.h"
@@ -283,22 +284,8 @@ int main(void)
         ok(0, "load plugins: %s", dlh_error_get());
         return done_testing();
     }
-    if (strcmp(LOSSES_BACKEND, "cpu") != 0 &&
-        !dlh_registry_find(DLH_KIND_BACKEND, LOSSES_BACKEND)) {
-        dlh_registry_clear();
-        skip_all(LOSSES_BACKEND ": no plugin on the plugin path registers it");
-    }
-    int rc = dlh_backend_open(LOSSES_BACKEND, NULL, &be);
-    if (rc == DLH_EDEVICE && strstr(dlh_error_get(), "not usable on this machine")) {
-        printf("1..0 # SKIP " LOSSES_BACKEND ": %s\n", dlh_error_get());
-        dlh_registry_clear();
-        return 0;
-    }
-    if (rc < 0) {
-        ok(0, "open the " LOSSES_BACKEND " backend: %s", dlh_error_get());
+    if (!(be = backend_open_or_skip(LOSSES_BACKEND)))
         return done_testing();
-    }
-    diag("on the %s backend", LOSSES_BACKEND);
     for (size_t i = 0; i < sizeof lt_cases / sizeof lt_cases[0]; i++)
         check_case(&lt_cases[i]);
     check_runtime_errors();

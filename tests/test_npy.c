@@ -16,6 +16,7 @@
 
 #include "error.h"
 #include "params.h"
+#include "reader_open.h"
 #include "registry.h"
 #include "tap.h"
 #include "tmpdir.h"
@@ -99,55 +100,24 @@ static const char *copy_cut(const char *name, long cut)
 
 /* ---------------------------------------------------------------- opening */
 
-typedef struct opened {
-    int rc;
-    char msg[4096];
-    dlh_config *cfg;
-    dlh_params *p;
-    void *state;
-    dlh_dataset_info info;
-} opened;
-
 /* Opens the reader over `params` as data.train of an experiment file in the
    temp folder, checks unused keys and fills info. */
-static void open_npy(opened *o, const char *params)
+static void open_npy(reader_opened *o, const char *params)
 {
-    static const char *const reserved[] = { "type", NULL };
-    char text[12000], name[4200];
-    memset(o, 0, sizeof *o);
+    char text[12000];
     snprintf(text, sizeof text, "type = \"npy\"; %s", params);
-    snprintf(name, sizeof name, "%s/exp.cfg", dir);
-    dlh_error_clear();
-    o->rc = dlh_config_load_string(text, name, &o->cfg);
-    if (!o->rc) {
-        o->p = dlh_params_new(o->cfg, dlh_config_root(o->cfg), "data.train", reserved);
-        o->rc = npy->open(dlh_host_table(), o->p, &o->state);
-        if (!o->rc)
-            o->rc = dlh_params_check_unused(o->p);
-        if (!o->rc) {
-            o->info.struct_size = sizeof o->info;
-            o->rc = npy->info(o->state, &o->info);
-        }
-    }
-    snprintf(o->msg, sizeof o->msg, "%s", dlh_error_get());
-}
-
-static void close_npy(opened *o)
-{
-    npy->close(o->state);
-    dlh_params_free(o->p);
-    dlh_config_free(o->cfg);
+    reader_open(o, npy, dir, text);
 }
 
 /* Opening over params fails with rc and exactly `want`. */
 static void bad(const char *what, const char *params, int rc, const char *want)
 {
-    opened o;
+    reader_opened o;
     open_npy(&o, params);
     ok(o.rc == rc, "%s: rc %d (%s)", what, o.rc, dlh_strerror(o.rc));
     if (!ok(strcmp(o.msg, want) == 0, "%s: message", what))
         diag("got  '%s'\n#   want '%s'", o.msg, want);
-    close_npy(&o);
+    reader_close(&o);
 }
 
 /* x = file (label none) fails with EDATA and "<file>: <want>". */
@@ -225,7 +195,7 @@ static void check_dtype_file(const char *file, const char *code, const float *wa
 {
     char params[4400];
     snprintf(params, sizeof params, "x = \"%s\"; label = \"none\";", fx(file));
-    opened o;
+    reader_opened o;
     open_npy(&o, params);
     ok(o.rc == 0 && o.info.n_samples == 2 && shape_is(&o.info.sample, 1, 3, 0, 0) &&
        o.info.label_kind == DLH_LABEL_NONE, "%s (%s): 2 samples of [3], no labels (%s)",
@@ -236,7 +206,7 @@ static void check_dtype_file(const char *file, const char *code, const float *wa
     memcpy(w + 3, want, 3 * sizeof(float));
     ok(o.rc == 0 && npy->read(o.state, ix, 2, x, NULL) == 0 && floats_eq(x, w, 6),
        "%s: values as numpy's astype(float32)", file);
-    close_npy(&o);
+    reader_close(&o);
 }
 
 static void test_dtypes(void)
@@ -262,7 +232,7 @@ static void test_dtypes(void)
 
 static void test_labels(void)
 {
-    opened o;
+    reader_opened o;
     char params[9000];
 
     /* Images (3, 1, 2, 2) uint8, int64 class labels 2, 0, 1. */
@@ -286,14 +256,14 @@ static void test_labels(void)
     snprintf(want, sizeof want, "%s: sample index 3 is out of range [0, 3)",
              fx("img_x.npy"));
     ok(strcmp(dlh_error_get(), want) == 0, "out-of-range message: %s", dlh_error_get());
-    close_npy(&o);
+    reader_close(&o);
 
     snprintf(params, sizeof params, "x = \"%s\"; y = \"%s\"; limit = 2;", fx("img_x.npy"),
              fx("img_y.npy"));
     open_npy(&o, params);
     ok(o.rc == 0 && o.info.n_samples == 2 && o.info.n_classes == 3,
        "limit = 2 keeps 2 samples; the class count comes from every label (%s)", o.msg);
-    close_npy(&o);
+    reader_close(&o);
 
     /* 1-d x: samples of [1]. */
     snprintf(params, sizeof params, "x = \"%s\"; label = \"none\"; limit = 100;",
@@ -305,7 +275,7 @@ static void test_labels(void)
     ok(o.rc == 0 && o.info.n_samples == 4 && shape_is(&o.info.sample, 1, 1, 0, 0) &&
        npy->read(o.state, all, 4, xs, NULL) == 0 && floats_eq(xs, ws, 4),
        "1-d int16 x: 4 samples of [1]; a limit over the count keeps all (%s)", o.msg);
-    close_npy(&o);
+    reader_close(&o);
 
     /* Dense: (4, 3) float32 with (4, 2) float64. */
     snprintf(params, sizeof params, "x = \"%s\"; y = \"%s\";", fx("dense_x.npy"),
@@ -319,7 +289,7 @@ static void test_labels(void)
     const float wxd[] = { 2.25f, 2.5f, 2.75f, 0.75f, 1, 1.25f }, wyd[] = { -4, 8, 0.5f, 2 };
     ok(o.rc == 0 && npy->read(o.state, i3, 2, xd, yd) == 0 && floats_eq(xd, wxd, 6) &&
        floats_eq(yd, wyd, 4), "dense samples and labels read back");
-    close_npy(&o);
+    reader_close(&o);
 
     /* A 1-d float y: dense [1] by default, class when asked. */
     snprintf(params, sizeof params, "x = \"%s\"; y = \"%s\";", fx("dense_x.npy"),
@@ -328,7 +298,7 @@ static void test_labels(void)
     ok(o.rc == 0 && o.info.label_kind == DLH_LABEL_DENSE &&
        shape_is(&o.info.label, 1, 1, 0, 0), "1-d float64 y: dense [1] by default (%s)",
        o.msg);
-    close_npy(&o);
+    reader_close(&o);
     snprintf(params, sizeof params, "x = \"%s\"; y = \"%s\"; label = \"class\";",
              fx("dense_x.npy"), fx("float_class_y.npy"));
     open_npy(&o, params);
@@ -339,12 +309,12 @@ static void test_labels(void)
        "float64 labels: 4 classes (%s)", o.msg);
     ok(o.rc == 0 && npy->read(o.state, all, 4, x4, yc) == 0 && floats_eq(yc, wyc, 4),
        "float class labels read back");
-    close_npy(&o);
+    reader_close(&o);
 }
 
 static void test_npz(void)
 {
-    opened o;
+    reader_opened o;
     char params[4400];
     const char *files[] = { "stored.npz", "deflated.npz", "zip64.npz" };
     int64_t all[] = { 0, 1, 2, 3 };
@@ -367,7 +337,7 @@ static void test_npz(void)
            floats_eq(y, wy, 4) && npy->read(o.state, back, 2, x, NULL) == 0 &&
            floats_eq(x, wb, 6), "%s%s: values and labels read back, in any order",
            files[k % 3], k >= 3 ? ", stream" : "");
-        close_npy(&o);
+        reader_close(&o);
     }
     /* Arrays named as np.load's keys, with or without ".npy". */
     snprintf(params, sizeof params, "path = \"%s\"; x = \"feat\"; y = \"target.npy\";",
@@ -378,13 +348,13 @@ static void test_npz(void)
        shape_is(&o.info.label, 1, 2, 0, 0) && npy->read(o.state, all, 4, x, y) == 0 &&
        floats_eq(x, wx, 12) && floats_eq(y, wyd, 8),
        "named.npz: x = \"feat\", y = \"target.npy\": dense labels read back (%s)", o.msg);
-    close_npy(&o);
+    reader_close(&o);
     snprintf(params, sizeof params, "path = \"%s\"; x = \"feat\"; label = \"none\";",
              fx("named.npz"));
     open_npy(&o, params);
     ok(o.rc == 0 && o.info.label_kind == DLH_LABEL_NONE, "label = \"none\" reads no y "
        "(%s)", o.msg);
-    close_npy(&o);
+    reader_close(&o);
 }
 
 /* ---------------------------------------------------------------- bad files */
@@ -425,7 +395,7 @@ static void test_bad_headers(void)
           "as path, with x and y naming its arrays)");
 
     /* The dict: strict, but tolerant of whitespace, order, quotes, commas. */
-    opened o;
+    reader_opened o;
     char params[4400];
     snprintf(params, sizeof params, "x = \"%s\"; label = \"none\";",
              put_npy(" {\n \"shape\" :(2 ,3 ),\t'descr':\"|u1\" , 'fortran_order':False}\n",
@@ -433,12 +403,12 @@ static void test_bad_headers(void)
     open_npy(&o, params);
     ok(o.rc == 0 && o.info.n_samples == 2 && shape_is(&o.info.sample, 1, 3, 0, 0),
        "a header with other whitespace, order and quotes, no trailing comma (%s)", o.msg);
-    close_npy(&o);
+    reader_close(&o);
     snprintf(params, sizeof params, "x = \"%s\"; label = \"none\";",
              put_npy("{'descr': '|i1', 'fortran_order': False, 'shape': (2L, 3L), }", 6));
     open_npy(&o, params);
     ok(o.rc == 0 && o.info.n_samples == 2, "Python 2's 2L in a 1.0 header (%s)", o.msg);
-    close_npy(&o);
+    reader_close(&o);
 
     static const struct { const char *what, *dict, *msg; } dicts[] = {
         { "no closing brace", "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), ",
@@ -576,24 +546,24 @@ static void test_bad_labels(void)
     /* Weights, read back per sample (img_y's labels 2, 0, 1 as weights). */
     snprintf(params, sizeof params, "x = \"%s\"; y = \"%s\"; weights = \"%s\";",
              fx("img_x.npy"), fx("img_y.npy"), fx("img_y.npy"));
-    opened ow;
+    reader_opened ow;
     open_npy(&ow, params);
     float wv[3] = { -1.0f, -1.0f, -1.0f };
     const int64_t widx[3] = { 2, 0, 1 };
     int wrc = ow.rc ? ow.rc : npy->read_weights(ow.state, widx, 3, wv);
     ok(wrc == 0 && ow.info.sample_weights == 1 && wv[0] == 1.0f && wv[1] == 2.0f &&
        wv[2] == 0.0f, "weights: info says so, read_weights gives each sample's (%s)", ow.msg);
-    close_npy(&ow);
+    reader_close(&ow);
     snprintf(params, sizeof params, "x = \"%s/missing.npy\"; label = \"none\";", dir);
     snprintf(want, sizeof want, "%s/exp.cfg:1: data.train: parameter 'x': no such file: "
              "'%s/missing.npy'", dir, dir);
     bad("a missing file", params, DLH_ECONFIG, want);
     snprintf(params, sizeof params, "x = \"%s\"; label = \"klass\";", fx("dense_x.npy"));
-    opened o;
+    reader_opened o;
     open_npy(&o, params);
     ok(o.rc == DLH_ECONFIG && strstr(o.msg, "'label'") && strstr(o.msg, "\"dense\""),
        "label = \"klass\": a config error listing the choices (%s)", o.msg);
-    close_npy(&o);
+    reader_close(&o);
 }
 
 static void test_bad_npz(void)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_open.h"
 #include "error.h"
 #include "instance.h"
 #include "params.h"
@@ -251,22 +252,8 @@ int main(void)
         ok(0, "load plugins: %s", dlh_error_get());
         return done_testing();
     }
-    if (strcmp(OPTIM_BACKEND, "cpu") != 0 &&
-        !dlh_registry_find(DLH_KIND_BACKEND, OPTIM_BACKEND)) {
-        dlh_registry_clear();
-        skip_all(OPTIM_BACKEND ": no plugin on the plugin path registers it");
-    }
-    int rc = dlh_backend_open(OPTIM_BACKEND, NULL, &be);
-    if (rc == DLH_EDEVICE && strstr(dlh_error_get(), "not usable on this machine")) {
-        printf("1..0 # SKIP " OPTIM_BACKEND ": %s\n", dlh_error_get());
-        dlh_registry_clear();
-        return 0;
-    }
-    if (rc < 0) {
-        ok(0, "open the " OPTIM_BACKEND " backend: %s", dlh_error_get());
+    if (!(be = backend_open_or_skip(OPTIM_BACKEND)))
         return done_testing();
-    }
-    diag("on the %s backend", OPTIM_BACKEND);
     int n = (int)(sizeof optz_cases / sizeof optz_cases[0]);
     for (int i = 0; i < n; i++)
         check_case(&optz_cases[i]);

@@ -450,6 +450,67 @@ static void test_set(void)
     dlh_config_free(c);
 }
 
+/* dlh_params_sets_only: --backend NAME over a file written for another
+   backend reads only the keys --set made; the file's are neither read,
+   suggested nor unknown. */
+static void test_sets_only(void)
+{
+    static const char text[] =
+        "backend = { type = \"opencl\"; gemm = \"clblast\"; threads = 8; };\n";
+    static const char *const reserved[] = { "type", NULL };
+    dlh_config *c = NULL;
+    ok(dlh_config_load_string(text, "b.cfg", &c) == 0, "load the sets-only config");
+    if (!c)
+        return;
+    config_setting_t *group = config_setting_get_member(dlh_config_root(c), "backend");
+    int64_t i = 0;
+    int b = 0;
+
+    dlh_params *p = dlh_params_new(c, group, "backend 'cpu'", reserved);
+    dlh_params_sets_only(p);
+    ok(dlh_param_int(p, "threads", NULL, 1, 64, &i) == DLH_ECONFIG,
+       "the file's threads is not seen");
+    ok(!dlh_param_has(p, "gemm"), "nor its gemm");
+    ok(dlh_params_check_unused(p) == 0, "the file's keys are not unknown");
+    dlh_params_free(p);
+
+    ok(dlh_config_set(c, "backend.threads=2") == 0 && dlh_config_set(c, "backend.adapt=false") == 0
+       && dlh_config_set(c, "backend.gemm=tiled") == 0, "--set three backend keys");
+    p = dlh_params_new(c, group, "backend 'cpu'", reserved);
+    dlh_params_sets_only(p);
+    ok(dlh_param_int(p, "threads", NULL, 1, 64, &i) == 0 && i == 2,
+       "the --set threads replaces the file's and is seen");
+    ok(dlh_param_bool(p, "adapt", NULL, &b) == 0 && b == 0, "a key only --set wrote is seen");
+    is_error(dlh_params_check_unused(p), DLH_ECONFIG,
+             "--set backend.gemm=tiled: backend 'cpu': unknown parameter 'gemm'",
+             "a --set key the reader did not ask for is unknown, at its --set");
+    dlh_params_free(p);
+    dlh_config_free(c);
+
+    /* A misspelt --set key is still suggested for a missing required one,
+       a misspelt key of the file is not. */
+    ok(dlh_config_load_string("backend = { thread = 8; };\n", "m.cfg", &c) == 0,
+       "load a file with a misspelt key");
+    if (!c)
+        return;
+    group = config_setting_get_member(dlh_config_root(c), "backend");
+    p = dlh_params_new(c, group, "backend 'cpu'", reserved);
+    dlh_params_sets_only(p);
+    is_error(dlh_param_int(p, "threads", NULL, 1, 64, &i), DLH_ECONFIG,
+             "m.cfg:1: backend 'cpu': missing required parameter 'threads'",
+             "the file's misspelling is not offered");
+    dlh_params_free(p);
+    ok(dlh_config_set(c, "backend.threds=2") == 0, "--set a misspelt key");
+    p = dlh_params_new(c, group, "backend 'cpu'", reserved);
+    dlh_params_sets_only(p);
+    is_error(dlh_param_int(p, "threads", NULL, 1, 64, &i), DLH_ECONFIG,
+             "--set backend.threds=2: backend 'cpu': missing required parameter 'threads' "
+             "(found 'threds' \u2014 did you mean 'threads'?)",
+             "the --set misspelling is offered");
+    dlh_params_free(p);
+    dlh_config_free(c);
+}
+
 static void test_files(void)
 {
     char path[4200], want[8600];
@@ -713,6 +774,7 @@ int main(void)
     }
     test_unused();
     test_set();
+    test_sets_only();
     test_files();
     test_distance();
 

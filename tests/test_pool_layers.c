@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_open.h"
 #include "error.h"
 #include "gradcheck.h"
 #include "registry.h"
@@ -217,22 +218,8 @@ int main(void)
         ok(0, "load plugins: %s", dlh_error_get());
         return done_testing();
     }
-    if (strcmp(POOL_BACKEND, "cpu") != 0 &&
-        !dlh_registry_find(DLH_KIND_BACKEND, POOL_BACKEND)) {
-        dlh_registry_clear();
-        skip_all(POOL_BACKEND ": no plugin on the plugin path registers it");
-    }
-    int rc = dlh_backend_open(POOL_BACKEND, NULL, &be);
-    if (rc == DLH_EDEVICE && strstr(dlh_error_get(), "not usable on this machine")) {
-        printf("1..0 # SKIP " POOL_BACKEND ": %s\n", dlh_error_get());
-        dlh_registry_clear();
-        return 0;
-    }
-    if (rc < 0) {
-        ok(0, "open the " POOL_BACKEND " backend: %s", dlh_error_get());
+    if (!(be = backend_open_or_skip(POOL_BACKEND)))
         return done_testing();
-    }
-    diag("on the %s backend", POOL_BACKEND);
     for (size_t i = 0; i < sizeof pool_refs / sizeof pool_refs[0]; i++)
         check_case(&pool_refs[i]);
     if (strcmp(POOL_BACKEND, "cpu") == 0)

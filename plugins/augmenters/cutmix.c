@@ -24,13 +24,11 @@ static int cutmix_create_ex(const dlh_host *host, dlh_params *params, dlh_augmen
 static int cutmix_apply(void *state, const dlh_augment_ctx *ctx, float *x)
 {
     mix_state *s = state;
-    int rc = augment_check_ctx("cutmix", ctx, x);
-    if (rc < 0 || ctx->batch < 1 || (rc = mix_rows(s, ctx)) < 0)
+    uint64_t stream;
+    double lam;
+    int rc = mix_draw(s, ctx, "cutmix", x, &stream, &lam);
+    if (rc <= 0)
         return rc;
-    uint64_t stream = augment_stream(ctx, 0);
-    if (!augment_bernoulli(ctx->seed, stream, 0, s->p))
-        return 0;
-    double lam = mix_beta(ctx->seed, stream, s->alpha);
     int64_t H = s->h, W = s->w;
     int64_t rx = augment_int(ctx->seed, stream, 1, 0, W - 1);
     int64_t ry = augment_int(ctx->seed, stream, 2, 0, H - 1);

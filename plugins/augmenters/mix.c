@@ -123,18 +123,34 @@ int mix_rows(mix_state *s, const dlh_augment_ctx *ctx)
     return 0;
 }
 
-void mix_labels(const mix_state *s, const dlh_augment_ctx *ctx, double lam)
+int mix_draw(mix_state *s, const dlh_augment_ctx *ctx, const char *name, const float *x,
+             uint64_t *stream, double *lam)
 {
-    int64_t n = ctx->batch, C = s->y_numel;
-    float *y = ctx->y;
+    int rc = augment_check_ctx(name, ctx, x);
+    if (rc < 0 || ctx->batch < 1 || (rc = mix_rows(s, ctx)) < 0)
+        return rc;
+    *stream = augment_stream(ctx, 0);
+    if (!augment_bernoulli(ctx->seed, *stream, 0, s->p))
+        return 0;
+    *lam = mix_beta(ctx->seed, *stream, s->alpha);
+    return 1;
+}
+
+void mix_blend(float *rows, int64_t n, int64_t m, float *last, double lam)
+{
     float a = (float)lam, b = (float)(1.0 - lam);
-    memcpy(s->last_y, y + (n - 1) * C, (size_t)C * sizeof *y);
+    memcpy(last, rows + (n - 1) * m, (size_t)m * sizeof *rows);
     for (int64_t i = n - 1; i >= 0; i--) {
-        const float *prev = i > 0 ? y + (i - 1) * C : s->last_y;
-        float *row = y + i * C;
-        for (int64_t k = 0; k < C; k++)
+        const float *prev = i > 0 ? rows + (i - 1) * m : last;
+        float *row = rows + i * m;
+        for (int64_t k = 0; k < m; k++)
             row[k] = a * row[k] + b * prev[k];
     }
+}
+
+void mix_labels(const mix_state *s, const dlh_augment_ctx *ctx, double lam)
+{
+    mix_blend(ctx->y, ctx->batch, s->y_numel, s->last_y, lam);
 }
 
 /* Parameter table of mixup and cutmix (plugin.h): checked by the host against every read. */

@@ -27,7 +27,16 @@ int mix_create(const dlh_host *host, dlh_params *params, dlh_augment_info *info,
 void mix_destroy(void *state);
 /* Sizes last_y for ctx's rows; an error when ctx has no labels. */
 int mix_rows(mix_state *s, const dlh_augment_ctx *ctx);
-/* y_i = lam y_i + (1 - lam) y_{i-1} over the batch's rows (rolled). */
+/* What mixup and cutmix start with: checks ctx and x, sizes the label
+   rows, then draws whether the batch mixes.  1 when it does, with the
+   stream of its draws and lam ~ Beta(alpha, alpha); 0 when it does not;
+   else a DLH_E* code. */
+int mix_draw(mix_state *s, const dlh_augment_ctx *ctx, const char *name, const float *x,
+             uint64_t *stream, double *lam);
+/* r_i = lam r_i + (1 - lam) r_{i-1} over n rows of m values, rolled (row
+   0 with the last row, kept in last[m] beforehand). */
+void mix_blend(float *rows, int64_t n, int64_t m, float *last, double lam);
+/* mix_blend of the batch's label rows. */
 void mix_labels(const mix_state *s, const dlh_augment_ctx *ctx, double lam);
 
 #endif

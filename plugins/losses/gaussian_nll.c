@@ -25,19 +25,6 @@
 
 #include "losses.h"
 
-typedef struct gnll_state {
-    const dlh_backend *be;
-    int sum;
-    float sc[3];                /* eps, the constant, then k */
-    losses_parts parts;
-    dlh_buffer *one;
-    int split_index;            /* scratch: mu and v, parts-major */
-    int elem_index;             /* scratch: e and b per mean */
-    int grad_index;             /* scratch: d mu and d v, parts-major */
-    int rows_index;             /* scratch: row sums of e and b, then totals */
-    dlh_ew_kernel *fwd, *fwd_grad, *weigh;
-} gnll_state;
-
 #define GNLL_LOSS "vc = max(v, eps);\n" \
                   "r = mu - t;\n" \
                   "e = 0.5*(log(vc) + r*r/vc) + c;\n" \
@@ -45,13 +32,12 @@ typedef struct gnll_state {
 
 static int gnll_create(const dlh_host *host, dlh_loss_setup *setup, void **state)
 {
-    gnll_state *st = calloc(1, sizeof *st);
-    *state = st;
-    if (!st) {
+    losses_halves *lh = calloc(1, sizeof *lh);
+    *state = lh;
+    if (!lh) {
         host->error("out of memory");
         return DLH_ENOMEM;
     }
-    st->be = setup->backend;
     const int no = 0;
     const double def_eps = 1e-6;
     int rc, reduction, full;
@@ -63,9 +49,9 @@ static int gnll_create(const dlh_host *host, dlh_loss_setup *setup, void **state
     if (setup->target_kind != DLH_TARGET_DENSE)
         return host->param_error(setup->params, NULL, "needs dense targets (one value per "
                                  "mean), but the data gives class indices");
-    if ((rc = losses_parts_create(host, setup, 2, &st->parts)) < 0)
+    if ((rc = losses_halves_create(host, setup, lh)) < 0)
         return rc;
-    int64_t d = st->parts.d;
+    int64_t d = lh->parts.d;
     if (setup->struct_size < offsetof(dlh_loss_setup, target) + sizeof setup->target ||
         dlh_shape_numel(&setup->target) != d)
         return host->param_error(setup->params, NULL, "the model's output holds %lld "
@@ -73,33 +59,27 @@ static int gnll_create(const dlh_host *host, dlh_loss_setup *setup, void **state
                                  "need %lld values per sample, but the data's have %lld",
                                  (long long)d, (long long)d, (long long)d,
                                  (long long)dlh_shape_numel(&setup->target));
-    st->sum = reduction == LOSSES_SUM;
-    st->sc[0] = (float)eps;
-    st->sc[1] = full ? (float)(0.5 * log(2 * 3.14159265358979323846)) : 0.0f;
-    if ((rc = setup->add_scratch(setup, 2 * d, 0, &st->split_index)) < 0 ||
-        (rc = setup->add_scratch(setup, 2 * d, 0, &st->elem_index)) < 0 ||
-        (rc = setup->add_scratch(setup, 2 * d, 0, &st->grad_index)) < 0 ||
-        (rc = setup->add_scratch(setup, 2, 2, &st->rows_index)) < 0 ||
-        (rc = host->ew_compile(st->be, "in mu, v, t; out e, b; scalar eps, c;\n" GNLL_LOSS,
-                               &st->fwd)) < 0 ||
-        (rc = host->ew_compile(st->be, "in mu, v, t, om; out e, b, gm, gv; "
-                               "scalar eps, c, k;\n" GNLL_LOSS
-                               "gm = k*om*(r/vc);\n"
-                               "gv = k*om*(0.5*(1/vc - r*r/(vc*vc)));\n",
-                               &st->fwd_grad)) < 0 ||
-        (rc = host->ew_compile(st->be, LOSSES_WEIGH, &st->weigh)) < 0 ||
-        (rc = losses_one_alloc(st->be, &st->one)) < 0)
-        return rc;
-    return 0;
+    lh->who = "gaussian_nll";
+    lh->bad_msg = "var has negative entry/entries (the second half of the model's output; "
+                  "keep it >= 0 with an activation)";
+    lh->sum = reduction == LOSSES_SUM;
+    lh->n_scalars = 2;
+    lh->scalars[0] = (float)eps;
+    lh->scalars[1] = full ? (float)(0.5 * log(2 * 3.14159265358979323846)) : 0.0f;
+    return losses_halves_compile(host, setup, lh,
+                                 "in mu, v, t; out e, b; scalar eps, c;\n" GNLL_LOSS,
+                                 "in mu, v, t, om; out e, b, gm, gv; "
+                                 "scalar eps, c, k;\n" GNLL_LOSS
+                                 "gm = k*om*(r/vc);\n"
+                                 "gv = k*om*(0.5*(1/vc - r*r/(vc*vc)));\n");
 }
 
 static int gnll_forward(void *state, const dlh_loss_ctx *ctx, const dlh_tensor *prediction,
                         const dlh_tensor *target, float *loss,
                         const dlh_tensor *d_prediction)
 {
-    const gnll_state *st = state;
-    const dlh_backend *be = ctx->backend;
-    int64_t d = st->parts.d, n64 = ctx->batch * d;
+    const losses_halves *lh = state;
+    int64_t d = lh->parts.d, n64 = ctx->batch * d;
     if (ctx->batch < 1 || n64 > INT_MAX / 2 || dlh_tensor_numel(prediction) != 2 * n64 ||
         dlh_tensor_numel(target) != n64 ||
         (d_prediction && dlh_tensor_numel(d_prediction) != 2 * n64)) {
@@ -110,67 +90,15 @@ static int gnll_forward(void *state, const dlh_loss_ctx *ctx, const dlh_tensor *
                            (long long)dlh_tensor_numel(target));
         return DLH_ESHAPE;
     }
-    const dlh_tensor *omega;
-    int rc = losses_sample_weights("gaussian_nll", ctx, &omega);
-    if (rc < 0)
-        return rc;
-    size_t b = (size_t)ctx->batch, n = (size_t)n64;
-    dlh_mem split = ctx->scratch[st->split_index].mem;
-    dlh_mem elem = ctx->scratch[st->elem_index].mem;
-    dlh_mem grad = ctx->scratch[st->grad_index].mem;
-    dlh_mem rows = ctx->scratch[st->rows_index].mem;
-    dlh_mem totals = dlh_mem_at(rows, 2 * b), no_idx = { NULL, 0 };
-    if ((rc = losses_parts_split(be, &st->parts, ctx->batch, prediction->mem, split)) < 0)
-        return rc;
-    double den = st->sum ? 1.0 : (double)n64;
-    float sc[3] = { st->sc[0], st->sc[1], (float)(1.0 / den) };
-    dlh_ew_arg args[8];
-    int na = 0;
-    args[na++] = dlh_ew_full(split, n);
-    args[na++] = dlh_ew_full(dlh_mem_at(split, n), n);
-    args[na++] = dlh_ew_full(target->mem, n);
-    if (d_prediction)
-        args[na++] = losses_omega_arg(omega, (dlh_mem){ st->one, 0 }, b, (size_t)d);
-    args[na++] = dlh_ew_full(elem, n);
-    args[na++] = dlh_ew_full(dlh_mem_at(elem, n), n);
-    if (d_prediction) {
-        args[na++] = dlh_ew_full(grad, n);
-        args[na++] = dlh_ew_full(dlh_mem_at(grad, n), n);
-    }
-    float tot[2];
-    if ((rc = losses_host->ew_run(d_prediction ? st->fwd_grad : st->fwd, n, args, sc)) < 0 ||
-        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 2 * (int)b, (int)d, elem, rows,
-                              no_idx)) < 0 ||
-        (omega && (rc = losses_weigh(st->weigh, ctx->batch, rows, omega)) < 0) ||
-        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 2, (int)b, rows, totals,
-                              no_idx)) < 0 ||
-        (rc = be->ops->read(be->ctx, totals.buf, totals.off * sizeof(float), tot,
-                            sizeof tot)) < 0)
-        return rc;
-    if (tot[1] != 0) {
-        losses_host->error("gaussian_nll: var has negative entry/entries (the second half "
-                           "of the model's output; keep it >= 0 with an activation)");
-        return DLH_EINVAL;
-    }
-    if (d_prediction &&
-        (rc = losses_parts_merge(be, &st->parts, ctx->batch, grad, d_prediction->mem)) < 0)
-        return rc;
-    *loss = st->sum ? tot[0] : (float)((double)tot[0] / den);
-    return 0;
+    return losses_halves_forward(lh, ctx, prediction, dlh_ew_full(target->mem, (size_t)n64),
+                                 loss, d_prediction);
 }
 
 static void gnll_destroy(void *state)
 {
-    gnll_state *st = state;
-    if (!st)
-        return;
-    losses_host->ew_free(st->fwd);
-    losses_host->ew_free(st->fwd_grad);
-    losses_host->ew_free(st->weigh);
-    losses_parts_destroy(st->be, &st->parts);
-    if (st->one)
-        st->be->ops->free(st->be->ctx, st->one);
-    free(st);
+    if (state)
+        losses_halves_destroy(state);
+    free(state);
 }
 
 const dlh_loss_ops gaussian_nll_ops = {

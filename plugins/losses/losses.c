@@ -430,6 +430,97 @@ int losses_parts_merge(const dlh_backend *be, const losses_parts *lp, int64_t ba
                                  (int)batch);
 }
 
+int losses_halves_create(const dlh_host *host, dlh_loss_setup *setup, losses_halves *lh)
+{
+    lh->be = setup->backend;
+    return losses_parts_create(host, setup, 2, &lh->parts);
+}
+
+int losses_halves_compile(const dlh_host *host, dlh_loss_setup *setup, losses_halves *lh,
+                          const char *fwd, const char *fwd_grad)
+{
+    int64_t d = lh->parts.d;
+    int rc;
+    if ((rc = setup->add_scratch(setup, 2 * d, 0, &lh->split_index)) < 0 ||
+        (rc = setup->add_scratch(setup, 2 * d, 0, &lh->elem_index)) < 0 ||
+        (rc = setup->add_scratch(setup, 2 * d, 0, &lh->grad_index)) < 0 ||
+        (rc = setup->add_scratch(setup, 2, 2, &lh->rows_index)) < 0 ||
+        (rc = host->ew_compile(lh->be, fwd, &lh->fwd)) < 0 ||
+        (rc = host->ew_compile(lh->be, fwd_grad, &lh->fwd_grad)) < 0 ||
+        (rc = host->ew_compile(lh->be, LOSSES_WEIGH, &lh->weigh)) < 0 ||
+        (rc = losses_one_alloc(lh->be, &lh->one)) < 0)
+        return rc;
+    return 0;
+}
+
+int losses_halves_forward(const losses_halves *lh, const dlh_loss_ctx *ctx,
+                          const dlh_tensor *prediction, dlh_ew_arg target, float *loss,
+                          const dlh_tensor *d_prediction)
+{
+    const dlh_backend *be = ctx->backend;
+    const dlh_tensor *omega;
+    int rc = losses_sample_weights(lh->who, ctx, &omega);
+    if (rc < 0)
+        return rc;
+    int64_t d = lh->parts.d, n64 = ctx->batch * d;
+    size_t b = (size_t)ctx->batch, n = (size_t)n64;
+    dlh_mem split = ctx->scratch[lh->split_index].mem;
+    dlh_mem elem = ctx->scratch[lh->elem_index].mem;
+    dlh_mem grad = ctx->scratch[lh->grad_index].mem;
+    dlh_mem rows = ctx->scratch[lh->rows_index].mem;
+    dlh_mem totals = dlh_mem_at(rows, 2 * b), no_idx = { NULL, 0 };
+    if ((rc = losses_parts_split(be, &lh->parts, ctx->batch, prediction->mem, split)) < 0)
+        return rc;
+    double den = lh->sum ? 1.0 : (double)n64;
+    float sc[5];
+    for (int i = 0; i < lh->n_scalars; i++)
+        sc[i] = lh->scalars[i];
+    sc[lh->n_scalars] = (float)(1.0 / den);
+    dlh_ew_arg args[8];
+    int na = 0;
+    args[na++] = dlh_ew_full(split, n);
+    args[na++] = dlh_ew_full(dlh_mem_at(split, n), n);
+    args[na++] = target;
+    if (d_prediction)
+        args[na++] = losses_omega_arg(omega, (dlh_mem){ lh->one, 0 }, b, (size_t)d);
+    args[na++] = dlh_ew_full(elem, n);
+    args[na++] = dlh_ew_full(dlh_mem_at(elem, n), n);
+    if (d_prediction) {
+        args[na++] = dlh_ew_full(grad, n);
+        args[na++] = dlh_ew_full(dlh_mem_at(grad, n), n);
+    }
+    float tot[2];
+    if ((rc = losses_host->ew_run(d_prediction ? lh->fwd_grad : lh->fwd, n, args, sc)) < 0 ||
+        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 2 * (int)b, (int)d, elem, rows,
+                              no_idx)) < 0 ||
+        (omega && (rc = losses_weigh(lh->weigh, ctx->batch, rows, omega)) < 0) ||
+        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 2, (int)b, rows, totals,
+                              no_idx)) < 0 ||
+        (rc = be->ops->read(be->ctx, totals.buf, totals.off * sizeof(float), tot,
+                            sizeof tot)) < 0)
+        return rc;
+    if (tot[1] != 0) {
+        losses_host->error("%s: %s", lh->who, lh->bad_msg);
+        return DLH_EINVAL;
+    }
+    if (d_prediction &&
+        (rc = losses_parts_merge(be, &lh->parts, ctx->batch, grad, d_prediction->mem)) < 0)
+        return rc;
+    *loss = lh->sum ? tot[0] : (float)((double)tot[0] / den);
+    return 0;
+}
+
+void losses_halves_destroy(losses_halves *lh)
+{
+    losses_host->ew_free(lh->fwd);
+    losses_host->ew_free(lh->fwd_grad);
+    losses_host->ew_free(lh->weigh);
+    if (lh->be)
+        losses_parts_destroy(lh->be, &lh->parts);
+    if (lh->one)
+        lh->be->ops->free(lh->be->ctx, lh->one);
+}
+
 static int losses_init(const dlh_host *host, dlh_registrar *reg)
 {
     static const struct {

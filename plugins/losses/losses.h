@@ -171,6 +171,39 @@ int losses_parts_split(const dlh_backend *be, const losses_parts *lp, int64_t ba
 int losses_parts_merge(const dlh_backend *be, const losses_parts *lp, int64_t batch,
                        dlh_mem src, dlh_mem dst);
 
+/* A loss per element of the two halves of a prediction (losses_parts of 2:
+ * gaussian_nll's mu and v, margin_ranking's x1 and x2) and a target: `fwd`
+ * is an ew program "in X1, X2, t; out e, b; scalar S...;" setting the loss
+ * e and b = 1 on a bad element; `fwd_grad` the same with "om" after t, the
+ * two halves' gradients after b (each times k om) and the scalar k last.
+ * The helper runs them with the sample weights: the total sum_n omega_n l_n
+ * over N D (mean) or 1 (sum), and bad_msg when some b is 1. */
+typedef struct losses_halves {
+    const dlh_backend *be;
+    const char *who;            /* the loss's name, for messages */
+    const char *bad_msg;        /* the error when some b is 1 (torch's wording) */
+    int sum;
+    int n_scalars;
+    float scalars[4];           /* the loss's; k is put after them */
+    losses_parts parts;
+    dlh_buffer *one;
+    int split_index, elem_index, grad_index, rows_index;
+    dlh_ew_kernel *fwd, *fwd_grad, *weigh;
+} losses_halves;
+/* Sets lh->be and splits the prediction in halves (lh->parts.d values
+   each): the loss checks its target against d, then compiles. */
+int losses_halves_create(const dlh_host *host, dlh_loss_setup *setup, losses_halves *lh);
+/* Takes the scratch and compiles fwd and fwd_grad. */
+int losses_halves_compile(const dlh_host *host, dlh_loss_setup *setup, losses_halves *lh,
+                          const char *fwd, const char *fwd_grad);
+/* The loss of a batch whose prediction and d_prediction the caller checked
+   (2 N d values); `target` is t's ew operand over N d elements. */
+int losses_halves_forward(const losses_halves *lh, const dlh_loss_ctx *ctx,
+                          const dlh_tensor *prediction, dlh_ew_arg target, float *loss,
+                          const dlh_tensor *d_prediction);
+/* Frees what create and compile made (not lh). */
+void losses_halves_destroy(losses_halves *lh);
+
 extern const dlh_loss_ops mse_ops;
 extern const dlh_loss_ops cross_entropy_ops;
 extern const dlh_loss_ops bce_with_logits_ops;

@@ -28,15 +28,8 @@
 #include "losses.h"
 
 typedef struct mr_state {
-    const dlh_backend *be;
-    int sum;
+    losses_halves h;
     int per_pair;               /* dense labels, one per pair (else one per sample) */
-    int classes;                /* class labels 0/1 */
-    float margin;
-    losses_parts parts;
-    dlh_buffer *one;
-    int split_index, elem_index, grad_index, rows_index;
-    dlh_ew_kernel *fwd, *fwd_grad, *weigh;
 } mr_state;
 
 static int mr_create(const dlh_host *host, dlh_loss_setup *setup, void **state)
@@ -47,16 +40,15 @@ static int mr_create(const dlh_host *host, dlh_loss_setup *setup, void **state)
         host->error("out of memory");
         return DLH_ENOMEM;
     }
-    st->be = setup->backend;
     double margin;
     int rc, reduction;
     if ((rc = losses_reduction(host, setup->params, 0, &reduction)) < 0 ||
         (rc = losses_param_real(host, setup->params, "margin", 0.0, &margin)) < 0 ||
-        (rc = losses_parts_create(host, setup, 2, &st->parts)) < 0)
+        (rc = losses_halves_create(host, setup, &st->h)) < 0)
         return rc;
-    int64_t d = st->parts.d;
-    st->classes = setup->target_kind == DLH_TARGET_CLASS;
-    if (!st->classes) {
+    int64_t d = st->h.parts.d;
+    int classes = setup->target_kind == DLH_TARGET_CLASS;
+    if (!classes) {
         int64_t nt = setup->struct_size >= offsetof(dlh_loss_setup, target) +
                      sizeof setup->target ? dlh_shape_numel(&setup->target) : -1;
         if (nt != 1 && nt != d)
@@ -66,11 +58,14 @@ static int mr_create(const dlh_host *host, dlh_loss_setup *setup, void **state)
                                      (long long)nt);
         st->per_pair = nt == d && d > 1;
     }
-    st->sum = reduction == LOSSES_SUM;
-    st->margin = (float)margin;
+    st->h.who = "margin_ranking";
+    st->h.bad_msg = "class labels must be 1 (x1 ranks higher) or 0 (x2 does)";
+    st->h.sum = reduction == LOSSES_SUM;
+    st->h.n_scalars = 1;
+    st->h.scalars[0] = (float)margin;
     /* y: the label, or 2 c - 1 for a class c (b flags any other class). */
-    const char *y = st->classes ? "y = 2*t - 1;\nb = (t != 0)*(t != 1);\n"
-                                : "y = t;\nb = 0;\n";
+    const char *y = classes ? "y = 2*t - 1;\nb = (t != 0)*(t != 1);\n"
+                            : "y = t;\nb = 0;\n";
     char fwd[320], fwd_grad[448];
     snprintf(fwd, sizeof fwd, "in x1, x2, t; out e, b; scalar margin;\n%s"
              "z = -y*(x1 - x2) + margin;\n"
@@ -81,24 +76,14 @@ static int mr_create(const dlh_host *host, dlh_loss_setup *setup, void **state)
              "e = max(z, 0);\n"
              "g1 = k*om*(-y*(z >= 0));\n"
              "g2 = -g1;\n", y);
-    if ((rc = setup->add_scratch(setup, 2 * d, 0, &st->split_index)) < 0 ||
-        (rc = setup->add_scratch(setup, 2 * d, 0, &st->elem_index)) < 0 ||
-        (rc = setup->add_scratch(setup, 2 * d, 0, &st->grad_index)) < 0 ||
-        (rc = setup->add_scratch(setup, 2, 2, &st->rows_index)) < 0 ||
-        (rc = host->ew_compile(st->be, fwd, &st->fwd)) < 0 ||
-        (rc = host->ew_compile(st->be, fwd_grad, &st->fwd_grad)) < 0 ||
-        (rc = host->ew_compile(st->be, LOSSES_WEIGH, &st->weigh)) < 0 ||
-        (rc = losses_one_alloc(st->be, &st->one)) < 0)
-        return rc;
-    return 0;
+    return losses_halves_compile(host, setup, &st->h, fwd, fwd_grad);
 }
 
 static int mr_forward(void *state, const dlh_loss_ctx *ctx, const dlh_tensor *prediction,
                       const dlh_tensor *target, float *loss, const dlh_tensor *d_prediction)
 {
     const mr_state *st = state;
-    const dlh_backend *be = ctx->backend;
-    int64_t d = st->parts.d, n64 = ctx->batch * d;
+    int64_t d = st->h.parts.d, n64 = ctx->batch * d;
     int64_t nt = st->per_pair ? n64 : ctx->batch;
     if (ctx->batch < 1 || n64 > INT_MAX / 2 || dlh_tensor_numel(prediction) != 2 * n64 ||
         dlh_tensor_numel(target) != nt ||
@@ -110,67 +95,16 @@ static int mr_forward(void *state, const dlh_loss_ctx *ctx, const dlh_tensor *pr
                            (long long)dlh_tensor_numel(target));
         return DLH_ESHAPE;
     }
-    const dlh_tensor *omega;
-    int rc = losses_sample_weights("margin_ranking", ctx, &omega);
-    if (rc < 0)
-        return rc;
-    size_t b = (size_t)ctx->batch, n = (size_t)n64;
-    dlh_mem split = ctx->scratch[st->split_index].mem;
-    dlh_mem elem = ctx->scratch[st->elem_index].mem;
-    dlh_mem grad = ctx->scratch[st->grad_index].mem;
-    dlh_mem rows = ctx->scratch[st->rows_index].mem;
-    dlh_mem totals = dlh_mem_at(rows, 2 * b), no_idx = { NULL, 0 };
-    if ((rc = losses_parts_split(be, &st->parts, ctx->batch, prediction->mem, split)) < 0)
-        return rc;
-    double den = st->sum ? 1.0 : (double)n64;
-    float sc[2] = { st->margin, (float)(1.0 / den) };
-    dlh_ew_arg args[8];
-    int na = 0;
-    args[na++] = dlh_ew_full(split, n);
-    args[na++] = dlh_ew_full(dlh_mem_at(split, n), n);
-    args[na++] = st->per_pair ? dlh_ew_full(target->mem, n)
-                              : (dlh_ew_arg){ target->mem, b, (size_t)d };
-    if (d_prediction)
-        args[na++] = losses_omega_arg(omega, (dlh_mem){ st->one, 0 }, b, (size_t)d);
-    args[na++] = dlh_ew_full(elem, n);
-    args[na++] = dlh_ew_full(dlh_mem_at(elem, n), n);
-    if (d_prediction) {
-        args[na++] = dlh_ew_full(grad, n);
-        args[na++] = dlh_ew_full(dlh_mem_at(grad, n), n);
-    }
-    float tot[2];
-    if ((rc = losses_host->ew_run(d_prediction ? st->fwd_grad : st->fwd, n, args, sc)) < 0 ||
-        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 2 * (int)b, (int)d, elem, rows,
-                              no_idx)) < 0 ||
-        (omega && (rc = losses_weigh(st->weigh, ctx->batch, rows, omega)) < 0) ||
-        (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 2, (int)b, rows, totals,
-                              no_idx)) < 0 ||
-        (rc = be->ops->read(be->ctx, totals.buf, totals.off * sizeof(float), tot,
-                            sizeof tot)) < 0)
-        return rc;
-    if (tot[1] != 0) {
-        losses_host->error("margin_ranking: class labels must be 1 (x1 ranks higher) or 0 "
-                           "(x2 does)");
-        return DLH_EINVAL;
-    }
-    if (d_prediction &&
-        (rc = losses_parts_merge(be, &st->parts, ctx->batch, grad, d_prediction->mem)) < 0)
-        return rc;
-    *loss = st->sum ? tot[0] : (float)((double)tot[0] / den);
-    return 0;
+    dlh_ew_arg t = st->per_pair ? dlh_ew_full(target->mem, (size_t)n64)
+                                : (dlh_ew_arg){ target->mem, (size_t)ctx->batch, (size_t)d };
+    return losses_halves_forward(&st->h, ctx, prediction, t, loss, d_prediction);
 }
 
 static void mr_destroy(void *state)
 {
     mr_state *st = state;
-    if (!st)
-        return;
-    losses_host->ew_free(st->fwd);
-    losses_host->ew_free(st->fwd_grad);
-    losses_host->ew_free(st->weigh);
-    losses_parts_destroy(st->be, &st->parts);
-    if (st->one)
-        st->be->ops->free(st->be->ctx, st->one);
+    if (st)
+        losses_halves_destroy(&st->h);
     free(st);
 }
 

@@ -143,9 +143,7 @@ static int batchnorm_create(const dlh_host *host, dlh_layer_setup *setup, void *
 
     dlh_shape cs = { 1, { c } };
     dlh_init ones = { DLH_INIT_CONSTANT, 1.0f, 0.0f }, zeros = { DLH_INIT_ZEROS, 0, 0 };
-    if (st->affine &&
-        ((rc = setup->add_param(setup, "weight", &cs, ones, &st->w_index)) < 0 ||
-         (rc = setup->add_param(setup, "bias", &cs, zeros, &st->b_index)) < 0))
+    if ((rc = norm_affine_params(setup, st->affine, &cs, &st->w_index, &st->b_index)) < 0)
         return rc;
     int wide = st->s > 1;
     if (st->track &&

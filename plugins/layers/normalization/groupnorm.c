@@ -55,10 +55,8 @@ static int groupnorm_create(const dlh_host *host, dlh_layer_setup *setup, void *
     st->r.p = c;
     st->r.s = numel / c;
     dlh_shape cs = { 1, { c } };
-    dlh_init ones = { DLH_INIT_CONSTANT, 1.0f, 0.0f }, zeros = { DLH_INIT_ZEROS, 0, 0 };
-    if (st->r.affine &&
-        ((rc = setup->add_param(setup, "weight", &cs, ones, &st->r.w_index)) < 0 ||
-         (rc = setup->add_param(setup, "bias", &cs, zeros, &st->r.b_index)) < 0))
+    if ((rc = norm_affine_params(setup, st->r.affine, &cs, &st->r.w_index,
+                                 &st->r.b_index)) < 0)
         return rc;
     st->r.layer = "groupnorm";
     return norm_rows_setup(host, setup, &st->r);

@@ -73,13 +73,12 @@ static int instancenorm2d_create(const dlh_host *host, dlh_layer_setup *setup, v
     st->r.p = c;
     st->r.s = numel / c;
     dlh_shape cs = { 1, { c } };
+    if ((rc = norm_affine_params(setup, st->r.affine, &cs, &st->r.w_index,
+                                 &st->r.b_index)) < 0 ||
+        (rc = norm_rows_setup(host, setup, &st->r)) < 0 || !st->track)
+        return rc;
+    /* The running statistics start as torch's: mean 0, variance 1. */
     dlh_init ones = { DLH_INIT_CONSTANT, 1.0f, 0.0f }, zeros = { DLH_INIT_ZEROS, 0, 0 };
-    if (st->r.affine &&
-        ((rc = setup->add_param(setup, "weight", &cs, ones, &st->r.w_index)) < 0 ||
-         (rc = setup->add_param(setup, "bias", &cs, zeros, &st->r.b_index)) < 0))
-        return rc;
-    if ((rc = norm_rows_setup(host, setup, &st->r)) < 0 || !st->track)
-        return rc;
     const dlh_backend *be = setup->backend;
     if ((rc = setup->add_buffer(setup, "running_mean", &cs, zeros, &st->rm_index)) < 0 ||
         (rc = setup->add_buffer(setup, "running_var", &cs, ones, &st->rv_index)) < 0 ||

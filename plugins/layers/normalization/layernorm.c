@@ -106,10 +106,8 @@ static int layernorm_create(const dlh_host *host, dlh_layer_setup *setup, void *
     dlh_shape ps = { nd, { 0 } };
     for (int i = 0; i < nd; i++)
         ps.dim[i] = dims[i];
-    dlh_init ones = { DLH_INIT_CONSTANT, 1.0f, 0.0f }, zeros = { DLH_INIT_ZEROS, 0, 0 };
-    if (st->r.affine &&
-        ((rc = setup->add_param(setup, "weight", &ps, ones, &st->r.w_index)) < 0 ||
-         (rc = setup->add_param(setup, "bias", &ps, zeros, &st->r.b_index)) < 0))
+    if ((rc = norm_affine_params(setup, st->r.affine, &ps, &st->r.w_index,
+                                 &st->r.b_index)) < 0)
         return rc;
     st->r.layer = "layernorm";
     return norm_rows_setup(host, setup, &st->r);

@@ -46,6 +46,18 @@ int norm_read_eps(const dlh_host *host, dlh_params *p, float *eps)
     return 0;
 }
 
+int norm_affine_params(dlh_layer_setup *setup, int affine, const dlh_shape *shape,
+                       int *w_index, int *b_index)
+{
+    dlh_init ones = { DLH_INIT_CONSTANT, 1.0f, 0.0f }, zeros = { DLH_INIT_ZEROS, 0, 0 };
+    int rc;
+    if (affine &&
+        ((rc = setup->add_param(setup, "weight", shape, ones, w_index)) < 0 ||
+         (rc = setup->add_param(setup, "bias", shape, zeros, b_index)) < 0))
+        return rc;
+    return 0;
+}
+
 /* ------------------------------------------------------------ row normalisation */
 
 int norm_rows_setup(const dlh_host *host, dlh_layer_setup *setup, norm_rows *r)

@@ -23,6 +23,12 @@ const char *norm_shape_str(const dlh_shape *s, int64_t batch, char *buf, size_t 
    finite and > 0 (0 divides by zero for a constant row). */
 int norm_read_eps(const dlh_host *host, dlh_params *p, float *eps);
 
+/* The learnable affine of a normalisation layer, of `shape`, initialised as
+   torch's: "weight" ones and "bias" zeros into *w_index and *b_index;
+   nothing when affine is 0. */
+int norm_affine_params(dlh_layer_setup *setup, int affine, const dlh_shape *shape,
+                       int *w_index, int *b_index);
+
 /* Normalisation over rows.  Each sample is `rows` rows of `m` values
    (R = batch * rows rows in all); training takes each row's mean and biased
    variance, y = (x - mean) * rsqrt(var + eps) (* weight + bias).  The
