@@ -3,14 +3,13 @@
 
 #include "blas_cap.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-#include <cblas.h>
 
 #include <dlhost/status.h>
 
@@ -31,19 +30,31 @@ static size_t blas_cap_vm_size(void)
     return (size_t)kb * 1024;
 }
 
+/* OpenBLAS's thread count when it is loaded already (linked into the
+   program), else 0. */
+static int blas_cap_threads(void)
+{
+    int (*get)(void);
+    *(void **)&get = dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+    return get ? get() : 0;
+}
+
 int dlh_blas_cap_check(char **argv)
 {
+    /* Nothing of dlhost uses OpenBLAS's worker threads, which it starts
+       when it loads and which then spin on a core for a while (sched_yield):
+       told now, before anything loads it (the core loads it on first use,
+       blas_lib.h; the cpu backend with its plugin), it starts none. */
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
     struct rlimit rl;
     if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
         return 0;
-    const char *env = getenv("OPENBLAS_NUM_THREADS");
-    if (openblas_get_num_threads() > 1 && !(env && strcmp(env, "1") == 0)) {
+    if (blas_cap_threads() > 1) {
         /* Its workers are running (or spinning on their buffers) already:
            only a fresh start without them helps.  When execv fails, go on
            and let the check below speak. */
         fflush(NULL);
-        if (setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0)
-            execv("/proc/self/exe", argv);
+        execv("/proc/self/exe", argv);
     }
     /* Room for the buffer of the thread that calls OpenBLAS first: a
        mapping as large as it, undone at once. */

@@ -11,9 +11,11 @@
    failing.  Its own worker threads, started when the library loads, each
    take one at once, and the process then hangs at exit joining them.
    dlhost never uses those workers (the cpu backend runs OpenBLAS
-   single-threaded), so under a finite RLIMIT_AS this runs the program
-   again (execv of /proc/self/exe with argv) with OPENBLAS_NUM_THREADS=1
-   when OpenBLAS started more than one thread, and then checks that the
+   single-threaded), so this sets OPENBLAS_NUM_THREADS=1 before anything
+   loads OpenBLAS (nothing links it into the program: blas_lib.h); under
+   a finite RLIMIT_AS, when OpenBLAS is loaded already with more than one
+   thread (a program that links it), it runs the program again (execv of
+   /proc/self/exe with argv), and then checks that the
    limit leaves room for the calling thread's buffer.  Returns 0 to go on
    (no limit, or room), else sets the error message (the limit, the space
    in use, what OpenBLAS needs) and returns DLH_ENOMEM.  Called first in

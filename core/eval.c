@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas_lib.h"
 #include "error.h"
 #include "experiment.h"
 #include "graph.h"
@@ -533,6 +534,9 @@ static int eval_whiten_from(const dlh_st_file *f, const char *path, int kind, dl
                       DLH_WHITEN_MAX_FEATURES);
         return DLH_EDATA;
     }
+    int lrc = dlh_blas_load(path);
+    if (lrc != 0)
+        return lrc;
     out->mean = malloc((size_t)dim * sizeof(float));
     out->whiten = malloc((size_t)(dim * dim) * sizeof(float));
     if (!out->mean || !out->whiten) {

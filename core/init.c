@@ -11,16 +11,11 @@
 
 #include <dlhost/philox.h>
 
+#include "blas_lib.h"
 #include "error.h"
 #include "instance.h"
 #include "registry.h"
 
-/* LAPACK's QR, from OpenBLAS (no LAPACKE header in Debian's
-   libopenblas-dev); no character arguments, so no hidden lengths. */
-extern void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau,
-                    double *work, const int *lwork, int *info);
-extern void dorgqr_(const int *m, const int *n, const int *k, double *a, const int *lda,
-                    const double *tau, double *work, const int *lwork, int *info);
 
 /* By kind: the name the experiment file writes (torch's, without the _). */
 static const char *const init_names[DLH_INIT_KIND_COUNT] = {
@@ -408,6 +403,9 @@ int dlh_init_orthogonal_transform(float *m, int64_t rows, int64_t cols, double g
                       "LAPACK", (long long)rows, (long long)cols);
         return DLH_ENOMEM;
     }
+    int lrc = dlh_blas_load("initialiser 'orthogonal'");
+    if (lrc != 0)
+        return lrc;
     int M = (int)big, N = (int)small, info = 0, lwork = -1;
     /* A = m (or m^T), M x N with M >= N, column-major for LAPACK. */
     double *a = malloc((size_t)M * (size_t)N * sizeof *a);
@@ -424,9 +422,9 @@ int dlh_init_orthogonal_transform(float *m, int64_t rows, int64_t cols, double g
             int64_t i = tr ? c : r, j = tr ? r : c;
             a[j * M + i] = m[r * cols + c];
         }
-    dgeqrf_(&M, &N, a, &M, tau, &wq, &lwork, &info);
+    dlh_dgeqrf(&M, &N, a, &M, tau, &wq, &lwork, &info);
     if (info == 0)
-        dorgqr_(&M, &N, &N, a, &M, tau, &wq2, &lwork, &info);
+        dlh_dorgqr(&M, &N, &N, a, &M, tau, &wq2, &lwork, &info);
     lwork = (int)(wq > wq2 ? wq : wq2);
     lwork = lwork < N ? N : lwork;
     if (info != 0 || !(work = malloc((size_t)lwork * sizeof *work))) {
@@ -435,14 +433,14 @@ int dlh_init_orthogonal_transform(float *m, int64_t rows, int64_t cols, double g
         rc = info != 0 ? DLH_EINVAL : DLH_ENOMEM;
         goto done;
     }
-    dgeqrf_(&M, &N, a, &M, tau, work, &lwork, &info);
+    dlh_dgeqrf(&M, &N, a, &M, tau, work, &lwork, &info);
     /* torch: q *= sign(diag(r)), which makes the factorisation unique. */
     for (int j = 0; info == 0 && j < N; j++) {
         double d = a[(int64_t)j * M + j];
         sign[j] = d > 0 ? 1.0 : d < 0 ? -1.0 : 0.0;
     }
     if (info == 0)
-        dorgqr_(&M, &N, &N, a, &M, tau, work, &lwork, &info);
+        dlh_dorgqr(&M, &N, &N, a, &M, tau, work, &lwork, &info);
     if (info != 0) {
         dlh_error_set("initialiser 'orthogonal': LAPACK QR failed (info %d)", info);
         rc = DLH_EINVAL;

@@ -12,7 +12,10 @@
  * WAV clips instead, each built in memory through libsndfile's virtual I/O
  * (32-bit float, so the values are kept exactly, normalisation undone as
  * above; whitened ones stay whitened) and written atomically into the --out
- * folder. */
+ * folder.
+ *
+ * libpng and libsndfile are loaded on first use (lazy_lib.h), not linked:
+ * every other command starts without them. */
 #include "config.h"
 
 #include "preview.h"
@@ -36,6 +39,7 @@
 #include "batcher.h"
 #include "error.h"
 #include "experiment.h"
+#include "lazy_lib.h"
 #include "safetensors.h"
 
 #define PREVIEW_PAIRS_PER_ROW 4
@@ -112,10 +116,24 @@ static int preview_draw(const float *orig, const float *aug, int64_t n, int64_t 
     return 0;
 }
 
+#ifdef HAVE_LIBPNG
+/* libpng 1.6 (the only soname of 1.6), loaded on first use. */
+static int (*p_png_image_write_to_memory)(png_imagep, void *, png_alloc_size_t *, int,
+                                          const void *, png_int_32, const void *);
+static const dlh_lazy_sym preview_png_syms[] = {
+    { "png_image_write_to_memory", (void **)&p_png_image_write_to_memory },
+};
+static dlh_lazy_lib preview_libpng = { "libpng", "DLHOST_LIBPNG", "libpng16.so.16",
+                                       "libpng16-16", preview_png_syms, 1, NULL, 0, "" };
+#endif
+
 static int preview_png(const char *path, const unsigned char *px, uint32_t w, uint32_t h,
                        int64_t c)
 {
 #ifdef HAVE_LIBPNG
+    int lrc = dlh_lazy_lib_load(&preview_libpng, path);
+    if (lrc != 0)
+        return lrc;
     png_image img;
     memset(&img, 0, sizeof img);
     img.version = PNG_IMAGE_VERSION;
@@ -123,7 +141,7 @@ static int preview_png(const char *path, const unsigned char *px, uint32_t w, ui
     img.height = h;
     img.format = c == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
     png_alloc_size_t size = 0;
-    if (!png_image_write_to_memory(&img, NULL, &size, 0, px, 0, NULL)) {
+    if (!p_png_image_write_to_memory(&img, NULL, &size, 0, px, 0, NULL)) {
         dlh_error_set("%s: libpng: %s", path, img.message);
         return DLH_EIO;
     }
@@ -132,7 +150,7 @@ static int preview_png(const char *path, const unsigned char *px, uint32_t w, ui
         dlh_error_set("out of memory for the PNG");
         return DLH_ENOMEM;
     }
-    if (!png_image_write_to_memory(&img, buf, &size, 0, px, 0, NULL)) {
+    if (!p_png_image_write_to_memory(&img, buf, &size, 0, px, 0, NULL)) {
         dlh_error_set("%s: libpng: %s", path, img.message);
         free(buf);
         return DLH_EIO;
@@ -186,6 +204,22 @@ static int preview_folder(const char *dir)
 }
 
 #ifdef HAVE_LIBSNDFILE
+/* libsndfile, loaded on first use. */
+static SNDFILE *(*p_sf_open_virtual)(SF_VIRTUAL_IO *, int, SF_INFO *, void *);
+static const char *(*p_sf_strerror)(SNDFILE *);
+static int (*p_sf_command)(SNDFILE *, int, void *, int);
+static sf_count_t (*p_sf_writef_float)(SNDFILE *, const float *, sf_count_t);
+static int (*p_sf_close)(SNDFILE *);
+static const dlh_lazy_sym preview_sf_syms[] = {
+    { "sf_open_virtual", (void **)&p_sf_open_virtual },
+    { "sf_strerror", (void **)&p_sf_strerror },
+    { "sf_command", (void **)&p_sf_command },
+    { "sf_writef_float", (void **)&p_sf_writef_float },
+    { "sf_close", (void **)&p_sf_close },
+};
+static dlh_lazy_lib preview_libsndfile = { "libsndfile", "DLHOST_LIBSNDFILE", "libsndfile.so.1",
+                                           "libsndfile1", preview_sf_syms, 5, NULL, 0, "" };
+
 /* A growing in-memory file for libsndfile's virtual I/O. */
 typedef struct preview_mem {
     unsigned char *data;
@@ -269,27 +303,27 @@ static int preview_wav(const char *path, const float *x, int64_t channels, int64
     info.samplerate = (int)(rate + 0.5);
     info.channels = (int)channels;
     info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
-    SNDFILE *sf = sf_open_virtual(&vio, SFM_WRITE, &info, &m);
+    SNDFILE *sf = p_sf_open_virtual(&vio, SFM_WRITE, &info, &m);
     if (!sf) {
-        dlh_error_set("%s: libsndfile: %s", path, sf_strerror(NULL));
+        dlh_error_set("%s: libsndfile: %s", path, p_sf_strerror(NULL));
         free(m.data);
         return DLH_EIO;
     }
     /* No PEAK chunk: it holds the time of writing, and the same command
        should write the same bytes. */
-    sf_command(sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
+    p_sf_command(sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
     int rc = 0;
     float frame[PREVIEW_MAX_CHANNELS];
     for (int64_t t = 0; t < frames && rc == 0; t++) {
         for (int64_t c = 0; c < channels; c++)
             frame[c] = x[c * frames + t];
-        if (sf_writef_float(sf, frame, 1) != 1 || m.failed) {
+        if (p_sf_writef_float(sf, frame, 1) != 1 || m.failed) {
             dlh_error_set("%s: libsndfile: %s", path,
-                          m.failed ? "out of memory" : sf_strerror(sf));
+                          m.failed ? "out of memory" : p_sf_strerror(sf));
             rc = DLH_EIO;
         }
     }
-    if (sf_close(sf) != 0 && rc == 0) {
+    if (p_sf_close(sf) != 0 && rc == 0) {
         dlh_error_set("%s: libsndfile: cannot finish the file", path);
         rc = DLH_EIO;
     }
@@ -309,7 +343,9 @@ static int preview_clips(const char *dir, const float *orig, const float *aug, i
                          int64_t channels, int64_t frames, double rate)
 {
 #ifdef HAVE_LIBSNDFILE
-    int rc = preview_folder(dir);
+    int rc = dlh_lazy_lib_load(&preview_libsndfile, dir);
+    if (rc == 0)
+        rc = preview_folder(dir);
     for (int64_t i = 0; i < n && rc == 0; i++) {
         for (int half = 0; half < 2 && rc == 0; half++) {
             char path[4096];

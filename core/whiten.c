@@ -10,16 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
+#include "blas_lib.h"
 #include "error.h"
 
-/* LAPACK's symmetric eigensolver, from OpenBLAS (no LAPACKE header in
-   Debian's libopenblas-dev).  The trailing lengths are gfortran's hidden
-   arguments for the two character arguments. */
-extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a,
-                    const int *lda, double *w, double *work, const int *lwork, int *iwork,
-                    const int *liwork, int *info, size_t jobz_len, size_t uplo_len);
 
 /* Bytes of the chunk of samples read at a time. */
 #define WHITEN_CHUNK_BYTES ((size_t)1 << 20)
@@ -58,7 +51,7 @@ static int whiten_moments(const dlh_dataset_ops *ops, void *state, const int64_t
         for (int64_t s = 0; s < m; s++)
             for (int64_t j = 0; j < dim; j++)
                 dx[s * dim + j] = (double)buf[s * dim + j] - mean[j];
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)dim, (int)m, 1.0, dx,
+        dlh_cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)dim, (int)m, 1.0, dx,
                     (int)dim, 1.0, cov, (int)dim);
     }
     for (int64_t i = 0; i < dim; i++)
@@ -77,7 +70,7 @@ static int whiten_eigen(double *a, int64_t dim, double *w)
 {
     int n = (int)dim, info = 0, lwork = -1, liwork = -1, iw = 0;
     double wq = 0.0;
-    dsyevd_("V", "L", &n, a, &n, w, &wq, &lwork, &iw, &liwork, &info, 1, 1);
+    dlh_dsyevd("V", "L", &n, a, &n, w, &wq, &lwork, &iw, &liwork, &info, 1, 1);
     if (info != 0) {
         dlh_error_set("normalisation: LAPACK dsyevd workspace query failed (info %d)",
                       info);
@@ -93,7 +86,7 @@ static int whiten_eigen(double *a, int64_t dim, double *w)
         dlh_error_set("normalisation: out of memory for the eigendecomposition");
         return DLH_ENOMEM;
     }
-    dsyevd_("V", "L", &n, a, &n, w, work, &lwork, iwork, &liwork, &info, 1, 1);
+    dlh_dsyevd("V", "L", &n, a, &n, w, work, &lwork, iwork, &liwork, &info, 1, 1);
     free(work);
     free(iwork);
     if (info != 0) {
@@ -125,6 +118,9 @@ int dlh_whiten_compute(dlh_norm_kind kind, double eps, const dlh_dataset_ops *op
                       "got %lld", (long long)n);
         return DLH_EINVAL;
     }
+    int lrc = dlh_blas_load("normalisation");
+    if (lrc != 0)
+        return lrc;
     size_t dd = (size_t)(dim * dim);
     double *mean = malloc((size_t)dim * sizeof *mean);
     double *cov = malloc(dd * sizeof *cov);
@@ -193,7 +189,7 @@ int dlh_whiten_compute(dlh_norm_kind kind, double eps, const dlh_dataset_ops *op
             rc = DLH_ENOMEM;
             goto done;
         }
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)dim, (int)dim, 1.0, cov,
+        dlh_cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)dim, (int)dim, 1.0, cov,
                     (int)dim, 0.0, w, (int)dim);
         for (int64_t i = 0; i < dim; i++)
             for (int64_t j = i; j < dim; j++)
@@ -223,8 +219,10 @@ void dlh_whiten_apply(const dlh_norm *n, float *x, int64_t count, float *scratch
         for (int64_t j = 0; j < dim; j++)
             p[j] -= n->mean[j];
     }
-    /* x'[s] = W x[s]: X' = X W^T, rows of samples. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)count, (int)dim, (int)dim,
+    /* x'[s] = W x[s]: X' = X W^T, rows of samples.  OpenBLAS is loaded:
+       dlh_whiten_compute and eval.c's eval_whiten_from load it before
+       they make a whitening dlh_norm, the only ways one is made. */
+    dlh_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)count, (int)dim, (int)dim,
                 1.0f, x, (int)dim, n->whiten, (int)dim, 0.0f, scratch, (int)dim);
     memcpy(x, scratch, (size_t)(count * dim) * sizeof *x);
 }

@@ -198,7 +198,7 @@ EOF2
 # ---- dlhost augment: the preview grid.
 run_cmd "$dlhost" augment base.cfg --out grid.png --samples 6
 if grep -q "built without libpng" "$ERR_FILE"; then
-    for i in 1 2 3 4; do skip "dlhost augment: built without libpng"; done
+    for i in 1 2 3 4 5 6 7; do skip "dlhost augment: built without libpng"; done
 else
     is "$RC" 0 "dlhost augment writes a grid"
     like "$OUT_FILE" "wrote grid.png: 6 training samples, each as read and after 3 augmenters" \
@@ -208,6 +208,15 @@ else
     run_cmd "$dlhost" augment base.cfg --out grid2.png --samples 6
     cmp -s grid.png grid2.png && [ -z "$(ls -A | grep '\.tmp-')" ]
     ok $? "the same command draws the same grid, and leaves no temporary file"
+    # libpng is loaded when the grid is written, not linked: a missing one
+    # is one line, and nothing is written.
+    run_cmd env DLHOST_LIBPNG=libdlhost-no-such-png.so.16 "$dlhost" augment base.cfg \
+        --out grid3.png --samples 6
+    is "$RC" 1 "libpng missing: exit 1"
+    like "$ERR_FILE" "grid3.png: cannot load libpng (libdlhost-no-such-png.so.16: " \
+         "libpng missing: says which library, and why"
+    [ "$(grep -c . "$ERR_FILE")" -eq 1 ] && [ ! -e grid3.png ]
+    ok $? "libpng missing: one line, no file written"
 fi
 run_cmd "$dlhost" augment base.cfg --samples 300
 is "$RC" 2 "dlhost augment --samples 300: exit 2"

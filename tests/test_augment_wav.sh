@@ -130,6 +130,16 @@ EOF
     ok $? "the same command writes the same bytes, and leaves no temporary file"
 fi
 
+# libsndfile is loaded when the first clip is written, not linked: a
+# missing one is one line, and nothing is written.
+run_cmd env DLHOST_LIBSNDFILE=libdlhost-no-such-sndfile.so.1 "$dlhost" augment sig.cfg \
+    --rate 8000 --samples 5 --out clips3
+is "$RC" 1 "libsndfile missing: exit 1"
+like "$ERR_FILE" "clips3: cannot load libsndfile (libdlhost-no-such-sndfile.so.1: " \
+     "libsndfile missing: says which library, and why"
+[ "$(grep -c . "$ERR_FILE")" -eq 1 ] && [ ! -e clips3 ]
+ok $? "libsndfile missing: one line, no folder written"
+
 # ---- bad settings: one message each.
 printf 'not a folder\n' >afile
 run_cmd "$dlhost" augment sig.cfg --rate 8000 --out afile/clips

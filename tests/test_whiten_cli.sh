@@ -107,4 +107,12 @@ is "$RC" 1 "a singular covariance with epsilon 0 exits 1"
 like "$ERR_FILE" "data.train: normalisation statistics: normalisation: the covariance of the 3 training features is singular (rank 2)" \
      "it says the covariance is singular, with its rank"
 like "$ERR_FILE" "set data.whiten_epsilon > 0" "it says what to do"
+
+# The core loads OpenBLAS when it first needs it (here: the covariance's
+# eigenvectors), not at start: a missing one is one line.
+run_cmd env DLHOST_LIBOPENBLAS=libdlhost-no-such-openblas.so.0 "$dlhost" run exp.cfg --runs noblas
+is "$RC" 1 "OpenBLAS missing: exit 1"
+like "$ERR_FILE" "normalisation: cannot load OpenBLAS (libdlhost-no-such-openblas.so.0: " \
+     "OpenBLAS missing: says which library, and why"
+like "$ERR_FILE" "apt-get install libopenblas0" "OpenBLAS missing: names the package"
 done_testing
