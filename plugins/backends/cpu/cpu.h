@@ -135,8 +135,10 @@ int cpu_conv2d_backward_weights(void *ctx, void *plan, int n, dlh_mem x, dlh_mem
 #define CPU_CONV_DIRECT_TAPS 32
 typedef struct cpu_conv_direct cpu_conv_direct;
 struct cpu_conv_direct {
-    int c, h, w, kh, kw, ph, pw, oh, ow, out_c, hp, wp;
+    int c, h, w, kh, kw, ph, pw, oh, ow, out_c;
+    int hp, wpp, nch;       /* the zero-bordered sample's rows and columns; 16-column chunks of ow */
     size_t pad_floats;      /* the zero-bordered sample's floats, rounded up */
+    size_t dy_floats;       /* one sample's dy, rows of nch * 16 */
     void (*fwd)(const cpu_conv_direct *k, int n, const float *x, const float *w,
                 const float *b, float *y, float *scratch);
     void (*wgt)(const cpu_conv_direct *k, int n, const float *x, const float *dy,
