@@ -25,12 +25,10 @@
 
 #include "cpu.h"
 
-/* 16 floats: one AVX-512 register, two AVX2 ones, four SSE ones.  Loads
-   and stores through memcpy (any alignment; no vector arguments, whose ABI
-   changes with the ISA). */
-typedef float dv16 __attribute__((vector_size(64)));
-#define DV_LD(v, p) memcpy(&(v), (p), sizeof(dv16))
-#define DV_ST(p, v) memcpy((p), &(v), sizeof(dv16))
+/* Vector loads and stores through memcpy (any alignment; no vector
+   arguments, whose ABI changes with the ISA). */
+#define DV_LD(v, p) memcpy(&(v), (p), sizeof(v))
+#define DV_ST(p, v) memcpy((p), &(v), sizeof(v))
 #define AI static inline __attribute__((always_inline))
 /* Output channels kept in registers at once. */
 #define DIRECT_OB 8
@@ -46,176 +44,29 @@ AI void direct_pad(const cpu_conv_direct *k, const float *x, float *xp)
                    x + ((size_t)ic * k->h + r) * k->w, (size_t)k->w * sizeof(float));
 }
 
-/* Output channels oc0 .. oc0 + OB - 1 of one sample: per output row and
-   16 columns, OB accumulators (the bias, then every tap in (ic, ky, kx)
-   order, a product then a sum: no fused multiply-add). */
-AI void direct_fwd_block(const cpu_conv_direct *k, const float *xp, const float *w,
-                         const float *b, float *ys, int oc0, const int OB)
-{
-    const int C = k->c, oh = k->oh, ow = k->ow, kh = k->kh, kw = k->kw;
-    const int taps = C * kh * kw;
-    for (int oy = 0; oy < oh; oy++)
-        for (int j = 0; j < k->nch; j++) {
-            dv16 acc[DIRECT_OB];
-            for (int o = 0; o < OB; o++)
-                acc[o] = (dv16){ 0 } + (b != NULL ? b[oc0 + o] : 0.0f);
-            for (int ic = 0; ic < C; ic++)
-                for (int ky = 0; ky < kh; ky++) {
-                    const float *xr = xp + ((size_t)ic * k->hp + (size_t)(oy + ky)) * k->wpp +
-                                      (size_t)j * 16;
-                    const float *wr = w + (size_t)oc0 * taps + (size_t)(ic * kh + ky) * kw;
-                    for (int kx = 0; kx < kw; kx++) {
-                        dv16 xv;
-                        DV_LD(xv, xr + kx);
-                        for (int o = 0; o < OB; o++)
-                            acc[o] += wr[(size_t)o * taps + kx] * xv;
-                    }
-                }
-            int rem = ow - j * 16 < 16 ? ow - j * 16 : 16;
-            for (int o = 0; o < OB; o++) {
-                float *yo = ys + ((size_t)(oc0 + o) * oh + oy) * ow + (size_t)j * 16;
-                if (rem == 16)
-                    DV_ST(yo, acc[o]);
-                else
-                    memcpy(yo, &acc[o], (size_t)rem * sizeof(float));
-            }
-        }
-}
-
-/* y (n samples) = bias + the convolution of x with w. */
-AI void direct_fwd(const cpu_conv_direct *k, int n, const float *x, const float *w,
-                   const float *b, float *y, float *scratch)
-{
-    const size_t xs = (size_t)k->c * k->h * k->w, ys = (size_t)k->out_c * k->oh * k->ow;
-    float *xp = scratch;
-    for (int s = 0; s < n; s++) {
-        direct_pad(k, x + (size_t)s * xs, xp);
-        float *yo = y + (size_t)s * ys;
-        for (int oc0 = 0; oc0 < k->out_c; oc0 += DIRECT_OB) {
-            int ob = k->out_c - oc0 < DIRECT_OB ? k->out_c - oc0 : DIRECT_OB;
-            switch (ob) {
-            case 1: direct_fwd_block(k, xp, w, b, yo, oc0, 1); break;
-            case 2: direct_fwd_block(k, xp, w, b, yo, oc0, 2); break;
-            case 3: direct_fwd_block(k, xp, w, b, yo, oc0, 3); break;
-            case 4: direct_fwd_block(k, xp, w, b, yo, oc0, 4); break;
-            case 5: direct_fwd_block(k, xp, w, b, yo, oc0, 5); break;
-            case 6: direct_fwd_block(k, xp, w, b, yo, oc0, 6); break;
-            case 7: direct_fwd_block(k, xp, w, b, yo, oc0, 7); break;
-            default: direct_fwd_block(k, xp, w, b, yo, oc0, 8); break;
-            }
-        }
-    }
-}
-
-/* One sample's gradient of output channels oc0 .. oc0 + OB - 1 added to
-   acc (out_c x (taps + 1) vectors, the last the bias): per tap, OB
-   accumulators over every row and 16 columns of dy (zero past ow). */
-AI void direct_wgt_block(const cpu_conv_direct *k, const float *xp, const float *dyp,
-                         float *accm, int oc0, const int OB)
-{
-    const int C = k->c, oh = k->oh, kh = k->kh, kw = k->kw;
-    const int taps = C * kh * kw;
-    const size_t owp = (size_t)k->nch * 16;
-    for (int t = 0; t <= taps; t++) {
-        int ic = t / (kh * kw), ky = t / kw % kh, kx = t % kw;
-        dv16 acc[DIRECT_OB];
-        for (int o = 0; o < OB; o++)
-            acc[o] = (dv16){ 0 };
-        for (int oy = 0; oy < oh; oy++)
-            for (int j = 0; j < k->nch; j++) {
-                dv16 xv = { 0 };
-                if (t < taps)
-                    DV_LD(xv, xp + ((size_t)ic * k->hp + (size_t)(oy + ky)) * k->wpp +
-                                  (size_t)j * 16 + kx);
-                for (int o = 0; o < OB; o++) {
-                    dv16 d;
-                    DV_LD(d, dyp + ((size_t)(oc0 + o) * oh + oy) * owp + (size_t)j * 16);
-                    if (t < taps)
-                        acc[o] += d * xv;
-                    else
-                        acc[o] += d;
-                }
-            }
-        for (int o = 0; o < OB; o++) {
-            float *a = accm + ((size_t)(oc0 + o) * (taps + 1) + t) * 16;
-            dv16 v;
-            DV_LD(v, a);
-            v += acc[o];
-            DV_ST(a, v);
-        }
-    }
-}
-
-/* dw (and db when not NULL) = this piece's gradient: per (oc, tap) 16
-   lanes of sums over the samples, added across in lane order at the end. */
-AI void direct_wgt(const cpu_conv_direct *k, int n, const float *x, const float *dy,
-                   float *dw, float *db, float *scratch)
-{
-    const int oc_n = k->out_c, oh = k->oh, ow = k->ow;
-    const int taps = k->c * k->kh * k->kw;
-    const size_t xs = (size_t)k->c * k->h * k->w, ys = (size_t)oc_n * oh * ow;
-    const size_t owp = (size_t)k->nch * 16;
-    float *xp = scratch, *dyp = scratch + k->pad_floats;
-    float *accm = dyp + k->dy_floats;
-    memset(accm, 0, (size_t)oc_n * (size_t)(taps + 1) * 16 * sizeof(float));
-    memset(dyp, 0, k->dy_floats * sizeof(float));
-    for (int s = 0; s < n; s++) {
-        direct_pad(k, x + (size_t)s * xs, xp);
-        const float *dys = dy + (size_t)s * ys;
-        for (size_t r = 0; r < (size_t)oc_n * oh; r++)
-            memcpy(dyp + r * owp, dys + r * ow, (size_t)ow * sizeof(float));
-        for (int oc0 = 0; oc0 < oc_n; oc0 += DIRECT_OB) {
-            int ob = oc_n - oc0 < DIRECT_OB ? oc_n - oc0 : DIRECT_OB;
-            switch (ob) {
-            case 1: direct_wgt_block(k, xp, dyp, accm, oc0, 1); break;
-            case 2: direct_wgt_block(k, xp, dyp, accm, oc0, 2); break;
-            case 3: direct_wgt_block(k, xp, dyp, accm, oc0, 3); break;
-            case 4: direct_wgt_block(k, xp, dyp, accm, oc0, 4); break;
-            case 5: direct_wgt_block(k, xp, dyp, accm, oc0, 5); break;
-            case 6: direct_wgt_block(k, xp, dyp, accm, oc0, 6); break;
-            case 7: direct_wgt_block(k, xp, dyp, accm, oc0, 7); break;
-            default: direct_wgt_block(k, xp, dyp, accm, oc0, 8); break;
-            }
-        }
-    }
-    for (int oc = 0; oc < oc_n; oc++)
-        for (int t = 0; t <= taps; t++) {
-            if (t == taps && db == NULL)
-                break;
-            const float *a = accm + ((size_t)oc * (taps + 1) + t) * 16;
-            float sum = 0.0f;
-            for (int l = 0; l < 16; l++)
-                sum += a[l];
-            if (t < taps)
-                dw[(size_t)oc * taps + t] = sum;
-            else
-                db[oc] = sum;
-        }
-}
-
-#define DIRECT_DEFINE(P)                                                                  \
-    static void P##fwd(const cpu_conv_direct *k, int n, const float *x, const float *w,  \
-                       const float *b, float *y, float *scratch)                          \
-    {                                                                                     \
-        direct_fwd(k, n, x, w, b, y, scratch);                                            \
-    }                                                                                     \
-    static void P##wgt(const cpu_conv_direct *k, int n, const float *x, const float *dy, \
-                       float *dw, float *db, float *scratch)                              \
-    {                                                                                     \
-        direct_wgt(k, n, x, dy, dw, db, scratch);                                         \
-    }
-
-DIRECT_DEFINE(direct_base_)
+#define DIRECT_P direct_base_
+#define DIRECT_VW 4
+#include "cpu_conv_direct_body.h"
+#undef DIRECT_P
+#undef DIRECT_VW
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define DIRECT_HAVE_AVX2 1
 #pragma GCC push_options
 #pragma GCC target("avx2")
-DIRECT_DEFINE(direct_avx2_)
+#define DIRECT_P direct_avx2_
+#define DIRECT_VW 8
+#include "cpu_conv_direct_body.h"
+#undef DIRECT_P
+#undef DIRECT_VW
 #pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,prefer-vector-width=512")
-DIRECT_DEFINE(direct_avx512_)
+#define DIRECT_P direct_avx512_
+#define DIRECT_VW 16
+#include "cpu_conv_direct_body.h"
+#undef DIRECT_P
+#undef DIRECT_VW
 #pragma GCC pop_options
 #endif
 

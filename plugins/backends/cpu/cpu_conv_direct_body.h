@@ -1,0 +1,175 @@
+/* The vector loops of cpu_conv_direct.c, included once per ISA with
+ * DIRECT_P (the functions' name prefix) and DIRECT_VW (the lanes of its
+ * vectors: 4 SSE, 8 AVX2, 16 AVX-512).  Each 16 output columns are
+ * 16 / DIRECT_VW vectors, so the accumulators stay in registers on every
+ * ISA and every lane does the same operations in the same order: the bits do
+ * not depend on DIRECT_VW.  Defines DIRECT_P##fwd and DIRECT_P##wgt. */
+#define DN2(p, n) p##n
+#define DN1(p, n) DN2(p, n)
+#define DN(n) DN1(DIRECT_P, n)
+#define DV DN(v)
+#define DNS (16 / DIRECT_VW)
+typedef float DV __attribute__((vector_size(DIRECT_VW * 4)));
+
+/* Output channels oc0 .. oc0 + OB - 1 of one sample: per output row and
+   16 columns, OB accumulators (the bias, then every tap in (ic, ky, kx)
+   order, a product then a sum: no fused multiply-add). */
+AI void DN(fwd_block)(const cpu_conv_direct *k, const float *xp, const float *w,
+                         const float *b, float *ys, int oc0, const int OB)
+{
+    const int C = k->c, oh = k->oh, ow = k->ow, kh = k->kh, kw = k->kw;
+    const int taps = C * kh * kw;
+    for (int oy = 0; oy < oh; oy++)
+        for (int j = 0; j < k->nch; j++) {
+            DV acc[DIRECT_OB][DNS];
+            for (int o = 0; o < OB; o++)
+                for (int v = 0; v < DNS; v++)
+                    acc[o][v] = (DV){ 0 } + (b != NULL ? b[oc0 + o] : 0.0f);
+            for (int ic = 0; ic < C; ic++)
+                for (int ky = 0; ky < kh; ky++) {
+                    const float *xr = xp + ((size_t)ic * k->hp + (size_t)(oy + ky)) * k->wpp +
+                                      (size_t)j * 16;
+                    const float *wr = w + (size_t)oc0 * taps + (size_t)(ic * kh + ky) * kw;
+                    for (int kx = 0; kx < kw; kx++) {
+                        DV xv[DNS];
+                        for (int v = 0; v < DNS; v++)
+                            DV_LD(xv[v], xr + kx + v * DIRECT_VW);
+                        for (int o = 0; o < OB; o++)
+                            for (int v = 0; v < DNS; v++)
+                                acc[o][v] += wr[(size_t)o * taps + kx] * xv[v];
+                    }
+                }
+            int rem = ow - j * 16 < 16 ? ow - j * 16 : 16;
+            for (int o = 0; o < OB; o++) {
+                float *yo = ys + ((size_t)(oc0 + o) * oh + oy) * ow + (size_t)j * 16;
+                if (rem == 16)
+                    memcpy(yo, acc[o], 16 * sizeof(float));
+                else
+                    memcpy(yo, acc[o], (size_t)rem * sizeof(float));
+            }
+        }
+}
+
+/* y (n samples) = bias + the convolution of x with w. */
+static void DN(fwd)(const cpu_conv_direct *k, int n, const float *x, const float *w,
+                   const float *b, float *y, float *scratch)
+{
+    const size_t xs = (size_t)k->c * k->h * k->w, ys = (size_t)k->out_c * k->oh * k->ow;
+    float *xp = scratch;
+    for (int s = 0; s < n; s++) {
+        direct_pad(k, x + (size_t)s * xs, xp);
+        float *yo = y + (size_t)s * ys;
+        for (int oc0 = 0; oc0 < k->out_c; oc0 += DIRECT_OB) {
+            int ob = k->out_c - oc0 < DIRECT_OB ? k->out_c - oc0 : DIRECT_OB;
+            switch (ob) {
+            case 1: DN(fwd_block)(k, xp, w, b, yo, oc0, 1); break;
+            case 2: DN(fwd_block)(k, xp, w, b, yo, oc0, 2); break;
+            case 3: DN(fwd_block)(k, xp, w, b, yo, oc0, 3); break;
+            case 4: DN(fwd_block)(k, xp, w, b, yo, oc0, 4); break;
+            case 5: DN(fwd_block)(k, xp, w, b, yo, oc0, 5); break;
+            case 6: DN(fwd_block)(k, xp, w, b, yo, oc0, 6); break;
+            case 7: DN(fwd_block)(k, xp, w, b, yo, oc0, 7); break;
+            default: DN(fwd_block)(k, xp, w, b, yo, oc0, 8); break;
+            }
+        }
+    }
+}
+
+/* One sample's gradient of output channels oc0 .. oc0 + OB - 1 added to
+   acc (out_c x (taps + 1) vectors, the last the bias): per tap, OB
+   accumulators over every row and 16 columns of dy (zero past ow). */
+AI void DN(wgt_block)(const cpu_conv_direct *k, const float *xp, const float *dyp,
+                         float *accm, int oc0, const int OB)
+{
+    const int C = k->c, oh = k->oh, kh = k->kh, kw = k->kw;
+    const int taps = C * kh * kw;
+    const size_t owp = (size_t)k->nch * 16;
+    for (int t = 0; t <= taps; t++) {
+        int ic = t / (kh * kw), ky = t / kw % kh, kx = t % kw;
+        DV acc[DIRECT_OB][DNS];
+        for (int o = 0; o < OB; o++)
+            for (int v = 0; v < DNS; v++)
+                acc[o][v] = (DV){ 0 };
+        for (int oy = 0; oy < oh; oy++)
+            for (int j = 0; j < k->nch; j++) {
+                DV xv[DNS];
+                for (int v = 0; v < DNS; v++) {
+                    xv[v] = (DV){ 0 };
+                    if (t < taps)
+                        DV_LD(xv[v], xp + ((size_t)ic * k->hp + (size_t)(oy + ky)) * k->wpp +
+                                         (size_t)j * 16 + kx + v * DIRECT_VW);
+                }
+                for (int o = 0; o < OB; o++)
+                    for (int v = 0; v < DNS; v++) {
+                        DV d;
+                        DV_LD(d, dyp + ((size_t)(oc0 + o) * oh + oy) * owp + (size_t)j * 16 +
+                                     v * DIRECT_VW);
+                        if (t < taps)
+                            acc[o][v] += d * xv[v];
+                        else
+                            acc[o][v] += d;
+                    }
+            }
+        for (int o = 0; o < OB; o++)
+            for (int v = 0; v < DNS; v++) {
+                float *a = accm + ((size_t)(oc0 + o) * (taps + 1) + t) * 16 + v * DIRECT_VW;
+                DV m;
+                DV_LD(m, a);
+                m += acc[o][v];
+                DV_ST(a, m);
+            }
+    }
+}
+
+/* dw (and db when not NULL) = this piece's gradient: per (oc, tap) 16
+   lanes of sums over the samples, added across in lane order at the end. */
+static void DN(wgt)(const cpu_conv_direct *k, int n, const float *x, const float *dy,
+                   float *dw, float *db, float *scratch)
+{
+    const int oc_n = k->out_c, oh = k->oh, ow = k->ow;
+    const int taps = k->c * k->kh * k->kw;
+    const size_t xs = (size_t)k->c * k->h * k->w, ys = (size_t)oc_n * oh * ow;
+    const size_t owp = (size_t)k->nch * 16;
+    float *xp = scratch, *dyp = scratch + k->pad_floats;
+    float *accm = dyp + k->dy_floats;
+    memset(accm, 0, (size_t)oc_n * (size_t)(taps + 1) * 16 * sizeof(float));
+    memset(dyp, 0, k->dy_floats * sizeof(float));
+    for (int s = 0; s < n; s++) {
+        direct_pad(k, x + (size_t)s * xs, xp);
+        const float *dys = dy + (size_t)s * ys;
+        for (size_t r = 0; r < (size_t)oc_n * oh; r++)
+            memcpy(dyp + r * owp, dys + r * ow, (size_t)ow * sizeof(float));
+        for (int oc0 = 0; oc0 < oc_n; oc0 += DIRECT_OB) {
+            int ob = oc_n - oc0 < DIRECT_OB ? oc_n - oc0 : DIRECT_OB;
+            switch (ob) {
+            case 1: DN(wgt_block)(k, xp, dyp, accm, oc0, 1); break;
+            case 2: DN(wgt_block)(k, xp, dyp, accm, oc0, 2); break;
+            case 3: DN(wgt_block)(k, xp, dyp, accm, oc0, 3); break;
+            case 4: DN(wgt_block)(k, xp, dyp, accm, oc0, 4); break;
+            case 5: DN(wgt_block)(k, xp, dyp, accm, oc0, 5); break;
+            case 6: DN(wgt_block)(k, xp, dyp, accm, oc0, 6); break;
+            case 7: DN(wgt_block)(k, xp, dyp, accm, oc0, 7); break;
+            default: DN(wgt_block)(k, xp, dyp, accm, oc0, 8); break;
+            }
+        }
+    }
+    for (int oc = 0; oc < oc_n; oc++)
+        for (int t = 0; t <= taps; t++) {
+            if (t == taps && db == NULL)
+                break;
+            const float *a = accm + ((size_t)oc * (taps + 1) + t) * 16;
+            float sum = 0.0f;
+            for (int l = 0; l < 16; l++)
+                sum += a[l];
+            if (t < taps)
+                dw[(size_t)oc * taps + t] = sum;
+            else
+                db[oc] = sum;
+        }
+}
+
+#undef DNS
+#undef DV
+#undef DN
+#undef DN1
+#undef DN2
