@@ -1,6 +1,7 @@
 /* The vector loops of cpu_conv_direct.c, included once per ISA with
- * DIRECT_P (the functions' name prefix) and DIRECT_VW (the lanes of its
- * vectors: 4 SSE, 8 AVX2, 16 AVX-512).  Each 16 output columns are
+ * DIRECT_P (the functions' name prefix), DIRECT_VW (the lanes of its
+ * vectors: 4 SSE, 8 AVX2, 16 AVX-512) and DIRECT_NJ (1 or 2: 16-column
+ * chunks of the forward's accumulators, as many as the registers hold).  Each 16 output columns are
  * 16 / DIRECT_VW vectors, so the accumulators stay in registers on every
  * ISA and every lane does the same operations in the same order: the bits do
  * not depend on DIRECT_VW.  Defines DIRECT_P##fwd and DIRECT_P##wgt. */
@@ -11,41 +12,61 @@
 #define DNS (16 / DIRECT_VW)
 typedef float DV __attribute__((vector_size(DIRECT_VW * 4)));
 
-/* Output channels oc0 .. oc0 + OB - 1 of one sample: per output row and
-   16 columns, OB accumulators (the bias, then every tap in (ic, ky, kx)
-   order, a product then a sum: no fused multiply-add). */
-AI void DN(fwd_block)(const cpu_conv_direct *k, const float *xp, const float *w,
-                         const float *b, float *ys, int oc0, const int OB)
+/* Output channels oc0 .. oc0 + OB - 1 of one sample's output row oy,
+   columns 16 j to 16 (j + NJ): OB x NJ x 16 accumulators (the bias, then
+   every tap in (ic, ky, kx) order, a product then a sum: no fused
+   multiply-add), each weight loaded once for NJ x 16 columns. */
+AI void DN(fwd_cols)(const cpu_conv_direct *k, const float *xp, const float *w,
+                     const float *b, float *ys, int oc0, int oy, int j, const int OB,
+                     const int NJ)
 {
     const int C = k->c, oh = k->oh, ow = k->ow, kh = k->kh, kw = k->kw;
     const int taps = C * kh * kw;
-    for (int oy = 0; oy < oh; oy++)
-        for (int j = 0; j < k->nch; j++) {
-            DV acc[DIRECT_OB][DNS];
-            for (int o = 0; o < OB; o++)
-                for (int v = 0; v < DNS; v++)
-                    acc[o][v] = (DV){ 0 } + (b != NULL ? b[oc0 + o] : 0.0f);
-            for (int ic = 0; ic < C; ic++)
-                for (int ky = 0; ky < kh; ky++) {
-                    const float *xr = xp + ((size_t)ic * k->hp + (size_t)(oy + ky)) * k->wpp +
-                                      (size_t)j * 16;
-                    const float *wr = w + (size_t)oc0 * taps + (size_t)(ic * kh + ky) * kw;
-                    for (int kx = 0; kx < kw; kx++) {
-                        DV xv[DNS];
-                        for (int v = 0; v < DNS; v++)
-                            DV_LD(xv[v], xr + kx + v * DIRECT_VW);
-                        for (int o = 0; o < OB; o++)
-                            for (int v = 0; v < DNS; v++)
-                                acc[o][v] += wr[(size_t)o * taps + kx] * xv[v];
-                    }
+    DV acc[DIRECT_OB][2 * DNS];
+    for (int o = 0; o < OB; o++)
+        for (int v = 0; v < NJ * DNS; v++)
+            acc[o][v] = (DV){ 0 } + (b != NULL ? b[oc0 + o] : 0.0f);
+    for (int ic = 0; ic < C; ic++)
+        for (int ky = 0; ky < kh; ky++) {
+            const float *xr = xp + ((size_t)ic * k->hp + (size_t)(oy + ky)) * k->wpp +
+                              (size_t)j * 16;
+            const float *wr = w + (size_t)oc0 * taps + (size_t)(ic * kh + ky) * kw;
+            for (int kx = 0; kx < kw; kx++) {
+                DV xv[2 * DNS];
+                for (int v = 0; v < NJ * DNS; v++)
+                    DV_LD(xv[v], xr + kx + v * DIRECT_VW);
+                for (int o = 0; o < OB; o++) {
+                    const float wv = wr[(size_t)o * taps + kx];
+                    for (int v = 0; v < NJ * DNS; v++)
+                        acc[o][v] += wv * xv[v];
                 }
-            int rem = ow - j * 16 < 16 ? ow - j * 16 : 16;
-            for (int o = 0; o < OB; o++) {
-                float *yo = ys + ((size_t)(oc0 + o) * oh + oy) * ow + (size_t)j * 16;
-                if (rem == 16)
-                    memcpy(yo, acc[o], 16 * sizeof(float));
-                else
-                    memcpy(yo, acc[o], (size_t)rem * sizeof(float));
+            }
+        }
+    for (int c = 0; c < NJ; c++) {
+        int rem = ow - (j + c) * 16 < 16 ? ow - (j + c) * 16 : 16;
+        for (int o = 0; o < OB; o++) {
+            float *yo = ys + ((size_t)(oc0 + o) * oh + oy) * ow + (size_t)(j + c) * 16;
+            if (rem == 16)
+                memcpy(yo, &acc[o][c * DNS], 16 * sizeof(float));
+            else
+                memcpy(yo, &acc[o][c * DNS], (size_t)rem * sizeof(float));
+        }
+    }
+}
+
+/* Output channels oc0 .. oc0 + OB - 1 of one sample: 32 columns at a time
+   where DIRECT_NJ is 2 and the registers hold them, else 16. */
+AI void DN(fwd_block)(const cpu_conv_direct *k, const float *xp, const float *w,
+                      const float *b, float *ys, int oc0, const int OB)
+{
+    for (int oy = 0; oy < k->oh; oy++)
+        for (int j = 0; j < k->nch;) {
+            if (DIRECT_NJ == 2 && j + 2 <= k->nch) {
+                DN(fwd_cols)(k, xp, w, b, ys, oc0, oy, j, OB, 2);
+                j += 2;
+            } else {
+                DN(fwd_cols)(k, xp, w, b, ys, oc0, oy, j, OB, 1);
+                j += 1;
             }
         }
 }
