@@ -47,10 +47,12 @@ AI void direct_pad(const cpu_conv_direct *k, const float *x, float *xp)
 #define DIRECT_P direct_base_
 #define DIRECT_VW 4
 #define DIRECT_NJ 1
+#define DIRECT_TB 1
 #include "cpu_conv_direct_body.h"
 #undef DIRECT_P
 #undef DIRECT_VW
 #undef DIRECT_NJ
+#undef DIRECT_TB
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define DIRECT_HAVE_AVX2 1
@@ -59,20 +61,24 @@ AI void direct_pad(const cpu_conv_direct *k, const float *x, float *xp)
 #define DIRECT_P direct_avx2_
 #define DIRECT_VW 8
 #define DIRECT_NJ 1
+#define DIRECT_TB 1
 #include "cpu_conv_direct_body.h"
 #undef DIRECT_P
 #undef DIRECT_VW
 #undef DIRECT_NJ
+#undef DIRECT_TB
 #pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,prefer-vector-width=512")
 #define DIRECT_P direct_avx512_
 #define DIRECT_VW 16
 #define DIRECT_NJ 2
+#define DIRECT_TB 3
 #include "cpu_conv_direct_body.h"
 #undef DIRECT_P
 #undef DIRECT_VW
 #undef DIRECT_NJ
+#undef DIRECT_TB
 #pragma GCC pop_options
 #endif
 

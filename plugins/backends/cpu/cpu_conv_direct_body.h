@@ -1,7 +1,8 @@
 /* The vector loops of cpu_conv_direct.c, included once per ISA with
  * DIRECT_P (the functions' name prefix), DIRECT_VW (the lanes of its
  * vectors: 4 SSE, 8 AVX2, 16 AVX-512) and DIRECT_NJ (1 or 2: 16-column
- * chunks of the forward's accumulators, as many as the registers hold).  Each 16 output columns are
+ * chunks of the forward's accumulators, as many as the registers hold) and
+ * DIRECT_TB (taps per pass of the weight gradient, likewise).  Each 16 output columns are
  * 16 / DIRECT_VW vectors, so the accumulators stay in registers on every
  * ISA and every lane does the same operations in the same order: the bits do
  * not depend on DIRECT_VW.  Defines DIRECT_P##fwd and DIRECT_P##wgt. */
@@ -96,50 +97,76 @@ static void DN(fwd)(const cpu_conv_direct *k, int n, const float *x, const float
     }
 }
 
-/* One sample's gradient of output channels oc0 .. oc0 + OB - 1 added to
-   acc (out_c x (taps + 1) vectors, the last the bias): per tap, OB
-   accumulators over every row and 16 columns of dy (zero past ow). */
-AI void DN(wgt_block)(const cpu_conv_direct *k, const float *xp, const float *dyp,
-                         float *accm, int oc0, const int OB)
+/* One sample's gradient of output channels oc0 .. oc0 + OB - 1 and taps
+   t0 .. t0 + TB - 1 (bias 0: t0 + TB <= taps; bias 1: t0 == taps, TB 1, the bias;
+   a constant, as OB and TB)
+   added to accm (out_c x (taps + 1) x 16 lanes): OB x TB accumulators, each
+   over every row and 16 columns of dy (zero past ow) in order, then added
+   to accm: the same sums whatever TB. */
+AI void DN(wgt_taps)(const cpu_conv_direct *k, const float *xp, const float *dyp,
+                     float *accm, int oc0, int t0, const int OB, const int TB,
+                     const int bias)
 {
-    const int C = k->c, oh = k->oh, kh = k->kh, kw = k->kw;
-    const int taps = C * kh * kw;
+    const int oh = k->oh, kh = k->kh, kw = k->kw;
+    const int taps = k->c * kh * kw;
     const size_t owp = (size_t)k->nch * 16;
-    for (int t = 0; t <= taps; t++) {
-        int ic = t / (kh * kw), ky = t / kw % kh, kx = t % kw;
-        DV acc[DIRECT_OB][DNS];
-        for (int o = 0; o < OB; o++)
+    size_t xo[DIRECT_TB];
+    for (int tb = 0; tb < TB; tb++) {
+        int t = t0 + tb, ic = t / (kh * kw), ky = t / kw % kh, kx = t % kw;
+        xo[tb] = bias ? 0 : ((size_t)ic * k->hp + (size_t)ky) * k->wpp + (size_t)kx;
+    }
+    DV acc[DIRECT_OB][DIRECT_TB][DNS];
+    for (int o = 0; o < OB; o++)
+        for (int tb = 0; tb < TB; tb++)
             for (int v = 0; v < DNS; v++)
-                acc[o][v] = (DV){ 0 };
-        for (int oy = 0; oy < oh; oy++)
-            for (int j = 0; j < k->nch; j++) {
-                DV xv[DNS];
+                acc[o][tb][v] = (DV){ 0 };
+    for (int oy = 0; oy < oh; oy++)
+        for (int j = 0; j < k->nch; j++) {
+            DV xv[DIRECT_TB][DNS];
+            for (int tb = 0; tb < TB; tb++)
                 for (int v = 0; v < DNS; v++) {
-                    xv[v] = (DV){ 0 };
-                    if (t < taps)
-                        DV_LD(xv[v], xp + ((size_t)ic * k->hp + (size_t)(oy + ky)) * k->wpp +
-                                         (size_t)j * 16 + kx + v * DIRECT_VW);
+                    xv[tb][v] = (DV){ 0 };
+                    if (!bias)
+                        DV_LD(xv[tb][v], xp + xo[tb] + (size_t)oy * k->wpp + (size_t)j * 16 +
+                                             v * DIRECT_VW);
                 }
-                for (int o = 0; o < OB; o++)
-                    for (int v = 0; v < DNS; v++) {
-                        DV d;
-                        DV_LD(d, dyp + ((size_t)(oc0 + o) * oh + oy) * owp + (size_t)j * 16 +
-                                     v * DIRECT_VW);
-                        if (t < taps)
-                            acc[o][v] += d * xv[v];
+            for (int o = 0; o < OB; o++)
+                for (int v = 0; v < DNS; v++) {
+                    DV d;
+                    DV_LD(d, dyp + ((size_t)(oc0 + o) * oh + oy) * owp + (size_t)j * 16 +
+                                 v * DIRECT_VW);
+                    for (int tb = 0; tb < TB; tb++) {
+                        if (bias)
+                            acc[o][tb][v] += d;
                         else
-                            acc[o][v] += d;
+                            acc[o][tb][v] += d * xv[tb][v];
                     }
-            }
-        for (int o = 0; o < OB; o++)
+                }
+        }
+    for (int o = 0; o < OB; o++)
+        for (int tb = 0; tb < TB; tb++)
             for (int v = 0; v < DNS; v++) {
-                float *a = accm + ((size_t)(oc0 + o) * (taps + 1) + t) * 16 + v * DIRECT_VW;
+                float *a = accm + ((size_t)(oc0 + o) * (taps + 1) + (size_t)(t0 + tb)) * 16 +
+                           v * DIRECT_VW;
                 DV m;
                 DV_LD(m, a);
-                m += acc[o][v];
+                m += acc[o][tb][v];
                 DV_ST(a, m);
             }
-    }
+}
+
+/* Every tap of output channels oc0 .. oc0 + OB - 1: DIRECT_TB at a time,
+   the rest one by one, then the bias. */
+AI void DN(wgt_block)(const cpu_conv_direct *k, const float *xp, const float *dyp,
+                      float *accm, int oc0, const int OB)
+{
+    const int taps = k->c * k->kh * k->kw;
+    int t = 0;
+    for (; DIRECT_TB > 1 && t + DIRECT_TB <= taps; t += DIRECT_TB)
+        DN(wgt_taps)(k, xp, dyp, accm, oc0, t, OB, DIRECT_TB, 0);
+    for (; t < taps; t++)
+        DN(wgt_taps)(k, xp, dyp, accm, oc0, t, OB, 1, 0);
+    DN(wgt_taps)(k, xp, dyp, accm, oc0, taps, OB, 1, 1);
 }
 
 /* dw (and db when not NULL) = this piece's gradient: per (oc, tap) 16
