@@ -122,6 +122,17 @@ is "$RC" 0 "mlp: trains with backend.adapt = true"
 cmp -s t1/mlp/last.safetensors adapt/mlp/last.safetensors
 ok $? "mlp: adapt = true writes the bytes of threads = 1"
 
+# The vector loops (elementwise programs, and the direct convolution that
+# c1, 3 channels of 3x3, runs on: cpu_conv_direct.c) give the same bits on
+# each ISA the CPU has.
+for isa in avx2 baseline; do
+    DLHOST_CPU_EW_ISA=$isa run_cmd "$dlhost" run cnn.cfg --runs "isa_$isa" \
+        --set backend.threads=2
+    is "$RC" 0 "cnn: trains with DLHOST_CPU_EW_ISA=$isa"
+    cmp -s t1/cnn/last.safetensors "isa_$isa/cnn/last.safetensors"
+    ok $? "cnn: DLHOST_CPU_EW_ISA=$isa writes the bytes of the widest ISA"
+done
+
 # backend.adapt must be a boolean.
 sed 's/adapt = false;/adapt = 1;/' mlp.cfg >bad.cfg
 run_cmd "$dlhost" check bad.cfg

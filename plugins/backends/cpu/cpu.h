@@ -127,6 +127,28 @@ int cpu_conv2d_backward_data(void *ctx, void *plan, int n, dlh_mem dy, dlh_mem w
                              dlh_mem dx);
 int cpu_conv2d_backward_weights(void *ctx, void *plan, int n, dlh_mem x, dlh_mem dy,
                                 float beta, dlh_mem dw, dlh_mem db);
+/* cpu_conv_direct.c: a direct convolution for groups 1, stride 1,
+   dilation 1 and in_channels * kh * kw <= CPU_CONV_DIRECT_TAPS, fp32 (not
+   bf16: fits says).  init fills k and returns the floats of scratch one piece
+   needs; fwd runs n samples (b may be NULL), wgt writes the gradient of n
+   samples into dw (out_c x taps) and db (NULL: none). */
+#define CPU_CONV_DIRECT_TAPS 32
+typedef struct cpu_conv_direct cpu_conv_direct;
+struct cpu_conv_direct {
+    int c, h, w, kh, kw, ph, pw, oh, ow, out_c;
+    int hp, wpp, nch;       /* the zero-bordered sample's rows and columns; 16-column chunks of ow */
+    size_t pad_floats;      /* the zero-bordered sample's floats, rounded up */
+    size_t dy_floats;       /* one sample's dy, rows of nch * 16 */
+    void (*fwd)(const cpu_conv_direct *k, int n, const float *x, const float *w,
+                const float *b, float *y, float *scratch);
+    void (*wgt)(const cpu_conv_direct *k, int n, const float *x, const float *dy,
+                float *dw, float *db, float *scratch);
+};
+int cpu_conv_direct_fits(const dlh_conv2d_desc *d, int bf16);
+size_t cpu_conv_direct_init(cpu_conv_direct *k, const dlh_conv2d_desc *d);
+/* cpu_ew.c: the widest vector ISA to use, 0 the x86-64 baseline, 1 AVX2,
+   2 AVX-512; DLHOST_CPU_EW_ISA=baseline or avx2 caps it. */
+int cpu_isa_level(void);
 /* cpu_rand.c */
 int cpu_rand(void *ctx, dlh_rand_dist dist, dlh_mem dst, size_t n, uint64_t seed,
              uint64_t stream, uint64_t offset, float a, float b);

@@ -81,6 +81,12 @@ typedef struct conv_plan {
     size_t area_bytes;
     float *partial;                          /* pieces x (wsize + bsize) */
     conv_size **sizes;                       /* [d.n]: pieces of mb at mb - 1 */
+    /* cpu_conv_direct.c runs forward and backward weights where it fits;
+       backward data stays oneDNN's. */
+    int direct;
+    cpu_conv_direct dk;
+    float *dscratch;                         /* pieces x dfloats */
+    size_t dfloats;
 } conv_plan;
 
 /* The backend's engine and one stream per piece (a stream is not shared
@@ -171,6 +177,7 @@ void cpu_conv2d_release(void *ctx, void *plan)
     free(p->scratch);
     free(p->area);
     free(p->partial);
+    free(p->dscratch);
     free(p);
 }
 
@@ -539,6 +546,18 @@ int cpu_conv2d_prepare(void *ctx, const dlh_conv2d_desc *desc, void **plan)
             rc = DLH_ENOMEM;
         }
     }
+    /* Small shapes (LeNet's first layer): the direct kernel, per layer by
+       its shape alone (never by timing: the choice sets the bits). */
+    if (rc == 0 && cpu_conv_direct_fits(desc, cpu_bf16(c))) {
+        p->direct = 1;
+        p->dfloats = (cpu_conv_direct_init(&p->dk, desc) + 15) & ~(size_t)15;
+        void *mem = NULL;
+        if (posix_memalign(&mem, 64, p->dfloats * sizeof(float) * (size_t)c->panels) != 0) {
+            cpu_host->error("cpu conv2d_prepare: out of memory");
+            rc = DLH_ENOMEM;
+        }
+        p->dscratch = mem;
+    }
     /* The plan's batch: its piece size and its last piece's. */
     int pieces, per;
     conv_pieces(c, desc->n, &pieces, &per);
@@ -665,6 +684,39 @@ static int conv_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x, float *
     return 0;
 }
 
+/* The direct kernel (cpu_conv_direct.c) on the same pieces as conv_run:
+   kind 0 forward (y), 2 backward weights (dy at y, into the partials). */
+static int conv_direct_run(cpu_ctx *c, conv_plan *p, int kind, int n, const float *x,
+                           const float *w, const float *b, float *y)
+{
+    if (n < 1 || n > p->d.n) {
+        cpu_host->error("cpu %s: batch %d outside the plan's 1..%d",
+                        kind == 0 ? "conv2d_forward" : "conv2d_backward_weights", n, p->d.n);
+        return DLH_EINVAL;
+    }
+    int pieces, per;
+    conv_pieces(c, n, &pieces, &per);
+    const dlh_conv2d_desc *d = &p->d;
+    size_t xs = (size_t)d->g.c * (size_t)d->g.h * (size_t)d->g.w;
+    size_t ys = (size_t)d->out_c * (size_t)d->g.oh * (size_t)d->g.ow;
+    size_t ps = p->wsize + p->bsize;
+    int threads = c->threads < pieces ? c->threads : pieces;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
+    for (int i = 0; i < pieces; i++) {
+        int cnt = i == pieces - 1 ? n - (pieces - 1) * per : per;
+        const float *xi = x + (size_t)i * (size_t)per * xs;
+        float *yi = y + (size_t)i * (size_t)per * ys;
+        float *scratch = p->dscratch + (size_t)i * p->dfloats;
+        if (kind == 0) {
+            p->dk.fwd(&p->dk, cnt, xi, w, b, yi, scratch);
+        } else {
+            float *wi = p->partial + (size_t)i * ps;
+            p->dk.wgt(&p->dk, cnt, xi, yi, wi, p->bsize ? wi + p->wsize : NULL, scratch);
+        }
+    }
+    return 0;
+}
+
 int cpu_conv2d_forward(void *ctx, void *plan, int n, dlh_mem x, dlh_mem w, dlh_mem bias,
                        dlh_mem y)
 {
@@ -677,6 +729,10 @@ int cpu_conv2d_forward(void *ctx, void *plan, int n, dlh_mem x, dlh_mem w, dlh_m
         return DLH_EINVAL;
     }
     cpu_adapt(ctx);
+    if (p->direct)
+        return conv_direct_run(ctx, p, 0, n, cpu_f32(x), cpu_f32(w),
+                               bias.buf && p->d.has_bias ? cpu_f32(bias) : NULL,
+                               cpu_f32(y));
     return conv_run(ctx, p, 0, n, cpu_f32(x), cpu_f32(w),
                     bias.buf && p->d.has_bias ? cpu_f32(bias) : NULL, cpu_f32(y));
 }
@@ -711,7 +767,9 @@ int cpu_conv2d_backward_weights(void *ctx, void *plan, int n, dlh_mem x, dlh_mem
         return DLH_EINVAL;
     }
     cpu_adapt(c);
-    if ((rc = conv_run(c, p, 2, n, cpu_f32(x), NULL, NULL, cpu_f32(dy))) != 0)
+    rc = p->direct ? conv_direct_run(c, p, 2, n, cpu_f32(x), NULL, NULL, cpu_f32(dy))
+                   : conv_run(c, p, 2, n, cpu_f32(x), NULL, NULL, cpu_f32(dy));
+    if (rc != 0)
         return rc;
     /* The pieces' partials added up in piece order, element by element. */
     int pieces, per;

@@ -275,20 +275,31 @@ EW_DEFINE_ISA(ew_avx512_)
 #pragma GCC pop_options
 #endif
 
-/* The loop set for this machine.  DLHOST_CPU_EW_ISA=baseline or avx2 caps
-   the choice (tests compare them). */
-static const ew_isa *ew_pick_isa(void)
+int cpu_isa_level(void)
 {
 #ifdef EW_HAVE_AVX2
     const char *force = getenv("DLHOST_CPU_EW_ISA");
     if (force && strcmp(force, "baseline") == 0)
-        return &ew_base_isa;
+        return 0;
     __builtin_cpu_init();
     int cap_avx2 = force && strcmp(force, "avx2") == 0;
     if (!cap_avx2 && __builtin_cpu_supports("avx512f") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-        return &ew_avx512_isa;
+        return 2;
     if (__builtin_cpu_supports("avx2"))
+        return 1;
+#endif
+    return 0;
+}
+
+/* The loop set for this machine (cpu_isa_level). */
+static const ew_isa *ew_pick_isa(void)
+{
+#ifdef EW_HAVE_AVX2
+    int level = cpu_isa_level();
+    if (level == 2)
+        return &ew_avx512_isa;
+    if (level == 1)
         return &ew_avx2_isa;
 #endif
     return &ew_base_isa;

@@ -1,0 +1,129 @@
+/* A direct NCHW convolution for layers with few inputs per output (LeNet's
+ * first: 1 channel, 5x5, padding 2), where oneDNN pads the 6 output
+ * channels to 16 and reorders, and im2col + gemm has an M = 6, K = 25
+ * product: both ran ~40 GFLOP/s on it (issue 16).
+ *
+ * Taken (cpu_conv_direct_fits) for groups 1, stride 1, dilation 1 and
+ * in_channels * kh * kw <= CPU_CONV_DIRECT_TAPS, any padding, fp32 only
+ * (precision = "bf16" keeps oneDNN).  cpu_conv.c runs it on the same pieces
+ * of the batch as its oneDNN primitives (cut by the CPU count, never the
+ * thread count), one piece per call here, with the piece's scratch.
+ *
+ * Each sample is first copied into a zero-bordered copy of itself (the
+ * padding made explicit), so every loop below runs over whole output rows
+ * with no bounds: y row += w * shifted x row (forward), and per tap a row of
+ * accumulators += dy row * shifted x row (weights), summed across the row
+ * once at the end of the piece.  Every operation is elementwise along the
+ * row (no reassociation, and the plugin is built with -ffp-contract=off), so
+ * the baseline, AVX2 and AVX-512 builds of the loops give the same bits; the
+ * set is picked as cpu_ew.c picks its loops (DLHOST_CPU_EW_ISA caps it). */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+
+#include <string.h>
+
+#include "cpu.h"
+
+/* Vector loads and stores through memcpy (any alignment; no vector
+   arguments, whose ABI changes with the ISA). */
+#define DV_LD(v, p) memcpy(&(v), (p), sizeof(v))
+#define DV_ST(p, v) memcpy((p), &(v), sizeof(v))
+#define AI static inline __attribute__((always_inline))
+/* Output channels kept in registers at once. */
+#define DIRECT_OB 8
+
+/* The zero-bordered copy of one sample: c x hp x wpp, the sample at row ph,
+   column pw, zeros around it and to the end of each row. */
+AI void direct_pad(const cpu_conv_direct *k, const float *x, float *xp)
+{
+    memset(xp, 0, (size_t)k->c * (size_t)k->hp * (size_t)k->wpp * sizeof(float));
+    for (int ic = 0; ic < k->c; ic++)
+        for (int r = 0; r < k->h; r++)
+            memcpy(xp + ((size_t)ic * k->hp + (size_t)(r + k->ph)) * k->wpp + k->pw,
+                   x + ((size_t)ic * k->h + r) * k->w, (size_t)k->w * sizeof(float));
+}
+
+#define DIRECT_P direct_base_
+#define DIRECT_VW 4
+#define DIRECT_NJ 1
+#define DIRECT_TB 1
+#include "cpu_conv_direct_body.h"
+#undef DIRECT_P
+#undef DIRECT_VW
+#undef DIRECT_NJ
+#undef DIRECT_TB
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define DIRECT_HAVE_AVX2 1
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#define DIRECT_P direct_avx2_
+#define DIRECT_VW 8
+#define DIRECT_NJ 1
+#define DIRECT_TB 1
+#include "cpu_conv_direct_body.h"
+#undef DIRECT_P
+#undef DIRECT_VW
+#undef DIRECT_NJ
+#undef DIRECT_TB
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,prefer-vector-width=512")
+#define DIRECT_P direct_avx512_
+#define DIRECT_VW 16
+#define DIRECT_NJ 2
+#define DIRECT_TB 3
+#include "cpu_conv_direct_body.h"
+#undef DIRECT_P
+#undef DIRECT_VW
+#undef DIRECT_NJ
+#undef DIRECT_TB
+#pragma GCC pop_options
+#endif
+
+int cpu_conv_direct_fits(const dlh_conv2d_desc *d, int bf16)
+{
+    const dlh_window2d *g = &d->g;
+    return !bf16 && d->groups == 1 && g->sh == 1 && g->sw == 1 && g->dh == 1 &&
+           g->dw == 1 && (int64_t)g->c * g->kh * g->kw <= CPU_CONV_DIRECT_TAPS &&
+           g->oh + g->kh - 1 >= g->h + g->ph && g->ow + g->kw - 1 >= g->w + g->pw;
+}
+
+size_t cpu_conv_direct_init(cpu_conv_direct *k, const dlh_conv2d_desc *d)
+{
+    const dlh_window2d *g = &d->g;
+    k->c = g->c;
+    k->h = g->h;
+    k->w = g->w;
+    k->kh = g->kh;
+    k->kw = g->kw;
+    k->ph = g->ph;
+    k->pw = g->pw;
+    k->oh = g->oh;
+    k->ow = g->ow;
+    k->out_c = d->out_c;
+    k->hp = g->oh + g->kh - 1;
+    k->nch = (g->ow + 15) / 16;
+    k->wpp = k->nch * 16 + g->kw - 1;
+    k->pad_floats = ((size_t)k->c * k->hp * k->wpp + 15) & ~(size_t)15;
+    k->dy_floats = (size_t)k->out_c * k->oh * (size_t)k->nch * 16;
+    k->fwd = direct_base_fwd;
+    k->wgt = direct_base_wgt;
+#ifdef DIRECT_HAVE_AVX2
+    switch (cpu_isa_level()) {
+    case 2:
+        k->fwd = direct_avx512_fwd;
+        k->wgt = direct_avx512_wgt;
+        break;
+    case 1:
+        k->fwd = direct_avx2_fwd;
+        k->wgt = direct_avx2_wgt;
+        break;
+    default:
+        break;
+    }
+#endif
+    return k->pad_floats + k->dy_floats +
+           (size_t)k->out_c * ((size_t)k->c * k->kh * k->kw + 1) * 16;
+}
