@@ -44,21 +44,27 @@ setup() {
     echo "export DLHOST_CACHE_DIR='$tmp/$2.cache'" >>"$env"
 }
 
-# One timed run of side $1 on config $2: wall and CPU (user + system, all
-# threads; GNU time's, 10 ms steps; 0 without /usr/bin/time) microseconds on
-# stdout.  On a busy machine the wall time is mostly the queue for a core;
-# the CPU time is not.
+# One timed run of a command: wall and CPU (user + system, all threads;
+# GNU time's, 10 ms steps; 0 without /usr/bin/time) microseconds on stdout.
+# The wall time includes the harness (two `date` and /usr/bin/time's own
+# exec); the "harness" line below times /bin/true the same way.  On a busy
+# machine the wall time is mostly the queue for a core; the CPU time is not.
+timed() {
+    t0=$(date +%s%N)
+    echo "0 0" >"$tmp/cpu"
+    timer=
+    [ -x /usr/bin/time ] && timer="/usr/bin/time -f %U_%S -o $tmp/cpu"
+    $timer "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
+    t1=$(date +%s%N)
+    echo "$(( (t1 - t0) / 1000 )) $(tr _ ' ' <"$tmp/cpu" |
+        awk '{ printf "%d", ($1 + $2) * 1e6 }')"
+}
+
+# One timed `dlhost check` of side $1 on config $2.
 run1() {
     (
         . "$tmp/$1.env"
-        t0=$(date +%s%N)
-        echo "0 0" >"$tmp/cpu"
-        timer=
-        [ -x /usr/bin/time ] && timer="/usr/bin/time -f %U_%S -o $tmp/cpu"
-        $timer "$bin" check "$2" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
-        t1=$(date +%s%N)
-        echo "$(( (t1 - t0) / 1000 )) $(tr _ ' ' <"$tmp/cpu" |
-            awk '{ printf "%d", ($1 + $2) * 1e6 }')"
+        timed "$bin" check "$2"
     )
 }
 
@@ -79,6 +85,13 @@ fi
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null |
     sed 's/.*: //')"
 echo "load before: $(uptime | sed 's/.*load/load/')"
+: >"$tmp/true"
+i=0
+while [ "$i" -lt "$n" ]; do
+    timed /bin/true >>"$tmp/true"
+    i=$((i + 1))
+done
+echo "harness (/bin/true timed the same way): wall $(stats "$tmp/true" 1)"
 fmnist=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 for cfg in examples/regression/regression.cfg examples/fashion-mnist/mlp.cfg; do
     if [ "$cfg" = examples/fashion-mnist/mlp.cfg ] && [ ! -r "$fmnist" ]; then
