@@ -26,7 +26,7 @@ floor=
 blas=$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas)
 # -fopenmp: the floor cuts its GEMMs as the cpu backend does, on OpenMP
 # shellcheck disable=SC2086
-if ${CC:-cc} -O2 -std=gnu11 -fopenmp -o "$tmp/sgemm_floor" "$here/sgemm_floor.c" $blas 2>"$tmp/cc.log"; then
+if ${CC:-cc} -O2 -std=gnu11 -fopenmp -o "$tmp/sgemm_floor" -I"$here/../plugins/backends/cpu" "$here/sgemm_floor.c" $blas 2>"$tmp/cc.log"; then
     floor=$tmp/sgemm_floor
 else
     echo "sgemm_floor: cannot build (OpenBLAS headers?):" >&2

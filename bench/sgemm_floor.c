@@ -32,6 +32,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cpu_gemm_cut.h" /* plugins/backends/cpu: the backend's own cut */
+
 #define MAX_LAYERS 16
 
 static double now(void)
@@ -41,21 +43,10 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* cpu_gemm.c's GEMM_SPLIT_MNK and CPU_MAX_PANELS (cpu.h); keep in step. */
-#define GEMM_SPLIT_MNK 2097152.0
+/* CPU_MAX_PANELS (cpu.h); keep in step. */
 #define MAX_PANELS 16
 
 static int panels = 1, split_threads = 1;
-
-/* cpu_gemm_pieces */
-static int gemm_pieces(int m, int n, int k)
-{
-    double mnk = (double)m * (double)n * (double)k;
-    if (panels < 2 || mnk < GEMM_SPLIT_MNK || k == 0)
-        return 1;
-    double most = mnk / (0.5 * GEMM_SPLIT_MNK);
-    return most < (double)panels ? (int)most : panels;
-}
 
 /* gemm_split: row-major C = alpha op(A) op(B) + beta C in pieces. */
 static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a,
@@ -63,16 +54,13 @@ static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *
 {
     enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE opb = tb ? CblasTrans : CblasNoTrans;
-    int parts = gemm_pieces(m, n, k);
+    int parts = gemm_cut_pieces(panels, m, n, k);
     if (parts < 2) {
         cblas_sgemm(CblasRowMajor, opa, opb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    double sa = (double)m * k, sb = (double)k * n, sc = (double)m * n;
-    int by_rows = (sc >= sa && sc >= sb) || sa > sb;
-    int len = by_rows ? m : n, align = by_rows ? 4 : 16;
-    int chunk = (len + parts - 1) / parts;
-    chunk = (chunk + align - 1) / align * align;
+    gemm_cut cut = gemm_cut_make(m, n, k, parts);
+    int by_rows = cut.by_rows, len = cut.len, chunk = cut.chunk;
     int threads = split_threads < parts ? split_threads : parts;
     (void)threads;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)

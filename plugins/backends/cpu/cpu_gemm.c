@@ -6,15 +6,15 @@
 #include <cblas.h>
 
 #include "cpu.h"
+#include "cpu_gemm_cut.h"
 
 /* The cpu backend has one thread pool, OpenMP's.  OpenBLAS runs single-
    threaded (cpu.c sets it once); a large gemm is cut into one block of C per
    CPU, each an sgemm of its own that some OpenMP thread runs, and a batch of
    small problems runs side by side.  OpenBLAS's own pthread pool stays asleep: its workers spin on
    sched_yield for a while after every threaded call and took a core from the
-   OpenMP team between gemms (a quarter of a CNN run's samples).
-   Below GEMM_SPLIT_MNK (m*n*k) waking the team costs more than it saves. */
-#define GEMM_SPLIT_MNK 2097152.0
+   OpenMP team between gemms (a quarter of a CNN run's samples).  The cut
+   itself is in cpu_gemm_cut.h, shared with bench/sgemm_floor.c. */
 
 /* C = beta C, for k == 0 where sgemm's handling varies between BLAS builds.
    beta == 0 overwrites (NaN in C does not survive), as BLAS specifies. */
@@ -63,11 +63,7 @@ static void gemm_one(int trans_a, int trans_b, int m, int n, int k, float alpha,
    by the thread count made threads = 1 and 2 train different weights. */
 int cpu_gemm_pieces(const cpu_ctx *cx, int m, int n, int k)
 {
-    double mnk = (double)m * (double)n * (double)k;
-    if (cx->panels < 2 || mnk < GEMM_SPLIT_MNK || k == 0)
-        return 1;
-    double most = mnk / (0.5 * GEMM_SPLIT_MNK);
-    return most < (double)cx->panels ? (int)most : cx->panels;
+    return gemm_cut_pieces(cx->panels, m, n, k);
 }
 
 /* One problem cut into gemm_pieces() pieces, which the threads share: by
@@ -87,11 +83,8 @@ static void gemm_split(const cpu_ctx *cx, int trans_a, int trans_b, int m, int n
         gemm_one(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    double sa = (double)m * k, sb = (double)k * n, sc = (double)m * n;
-    int by_rows = (sc >= sa && sc >= sb) || sa > sb;
-    int len = by_rows ? m : n, align = by_rows ? 4 : 16;
-    int chunk = (len + parts - 1) / parts;
-    chunk = (chunk + align - 1) / align * align;
+    gemm_cut cut = gemm_cut_make(m, n, k, parts);
+    int by_rows = cut.by_rows, len = cut.len, chunk = cut.chunk;
     int threads = cx->threads < parts ? cx->threads : parts;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
     for (int t = 0; t < parts; t++) {

@@ -1,0 +1,42 @@
+/* How the cpu backend cuts one gemm into pieces: one header, so that
+   cpu_gemm.c and the bench's floor (bench/sgemm_floor.c) cannot drift apart.
+   Plain C, no cpu_ctx: the floor includes it without the plugin. */
+#ifndef DLHOST_CPU_GEMM_CUT_H
+#define DLHOST_CPU_GEMM_CUT_H
+
+/* Below GEMM_SPLIT_MNK (m*n*k) waking the team costs more than it saves. */
+#define GEMM_SPLIT_MNK 2097152.0
+
+/* The pieces a problem of m*n*k multiply-adds is cut into: the machine's
+   CPU count (panels), fewer where a piece would fall under half of
+   GEMM_SPLIT_MNK, one below GEMM_SPLIT_MNK.  The shape and the machine
+   alone decide, never the thread count (see cpu_gemm.c). */
+static inline int gemm_cut_pieces(int panels, int m, int n, int k)
+{
+    double mnk = (double)m * (double)n * (double)k;
+    if (panels < 2 || mnk < GEMM_SPLIT_MNK || k == 0)
+        return 1;
+    double most = mnk / (0.5 * GEMM_SPLIT_MNK);
+    return most < (double)panels ? (int)most : panels;
+}
+
+/* The cut itself: by rows of C (by_rows) when C or A is the largest
+   operand, else by columns; piece t covers [t * chunk, min(len, (t + 1) *
+   chunk)) of the rows or columns, chunk rounded up to 4 rows or 16 columns. */
+typedef struct {
+    int by_rows, len, chunk;
+} gemm_cut;
+
+static inline gemm_cut gemm_cut_make(int m, int n, int k, int parts)
+{
+    gemm_cut g;
+    double sa = (double)m * k, sb = (double)k * n, sc = (double)m * n;
+    g.by_rows = (sc >= sa && sc >= sb) || sa > sb;
+    g.len = g.by_rows ? m : n;
+    int align = g.by_rows ? 4 : 16;
+    g.chunk = (g.len + parts - 1) / parts;
+    g.chunk = (g.chunk + align - 1) / align * align;
+    return g;
+}
+
+#endif
