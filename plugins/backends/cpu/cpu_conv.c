@@ -82,7 +82,7 @@ typedef struct conv_plan {
     float *partial;                          /* pieces x (wsize + bsize) */
     conv_size **sizes;                       /* [d.n]: pieces of mb at mb - 1 */
     /* cpu_conv_direct.c runs forward and backward weights where it fits;
-       backward data stays oneDNN's. */
+       backward data stays oneDNN's, the only primitive made then. */
     int direct;
     cpu_conv_direct dk;
     float *dscratch;                         /* pieces x dfloats */
@@ -398,8 +398,11 @@ static int conv_size_make(cpu_ctx *c, conv_plan *p, int mb, size_t *scratch, siz
     /* Made single-threaded: each runs on one thread (file comment). */
     int keep = omp_get_max_threads(), rc = 0;
     omp_set_num_threads(1);
+    /* Under the direct kernel (p->direct) only backward data runs oneDNN's:
+       the other two are not made (their setup time, scratchpads, copies). */
     for (int k = 0; k < 3 && rc == 0; k++)
-        rc = conv_primitive(c, p, k, mb, &s->k[k], scratch, area);
+        if (!p->direct || k == 1)
+            rc = conv_primitive(c, p, k, mb, &s->k[k], scratch, area);
     omp_set_num_threads(keep);
     if (rc != 0) {
         conv_size_free(s);
