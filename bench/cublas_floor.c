@@ -315,13 +315,7 @@ static int load(int device)
 int main(int argc, char **argv)
 {
     floor_args a;
-    floor_args_init(&a);
-    for (int i = 1; i < argc; i++) {
-        const char *why = floor_args_take(&a, "--device", argc, argv, &i);
-        if (why)
-            return usage(why);
-    }
-    const char *why = floor_args_done(&a);
+    const char *why = floor_args_parse(&a, argc, argv, "--device", NULL, NULL);
     if (why)
         return usage(why);
     const long samples = a.samples, batch = a.batch, epochs = a.epochs, device = a.extra;

@@ -1,10 +1,11 @@
 /* The command line bench/sgemm_floor.c and bench/cublas_floor.c share:
  *
- *   [--samples N] [--batch B] [--epochs E] [EXTRA V] D0 D1 ... Dk
+ *   [--samples N] [--batch B] [--epochs E] [EXTRA V] [WORD S] D0 D1 ... Dk
  *
- * EXTRA is the one option each has of its own (--threads, --device);
- * D0..Dk are the layer widths.  Header only: each floor is one file cc
- * builds with its own sources (bench/compare.sh). */
+ * EXTRA is the numeric option each has of its own (--threads, --device),
+ * WORD a string one (sgemm_floor's --gemm); D0..Dk are the layer widths.
+ * Header only: each floor is one file cc builds with its own sources
+ * (bench/compare.sh). */
 #ifndef DLHOST_BENCH_FLOOR_ARGS_H
 #define DLHOST_BENCH_FLOOR_ARGS_H
 
@@ -20,18 +21,12 @@ typedef struct floor_args {
     int nd;
 } floor_args;
 
-static inline void floor_args_init(floor_args *a)
-{
-    memset(a, 0, sizeof *a);
-    a->samples = 60000;
-    a->batch = 128;
-    a->epochs = 3;
-}
-
-/* Takes argv[*i]: a numeric option and its value (*i moves past it) or a
-   layer width.  NULL, or what is wrong with it (for the usage line). */
-static inline const char *floor_args_take(floor_args *a, const char *extra, int argc,
-                                          char **argv, int *i)
+/* Takes argv[*i]: a numeric option and its value (*i moves past it), the
+   word option `word` and its value (into *word_value), or a layer width.
+   NULL, or what is wrong with it. */
+static inline const char *floor_args_take(floor_args *a, const char *extra, const char *word,
+                                          const char **word_value, int argc, char **argv,
+                                          int *i)
 {
     const char *s = argv[*i];
     long *opt = !strcmp(s, "--samples") ? &a->samples
@@ -39,9 +34,13 @@ static inline const char *floor_args_take(floor_args *a, const char *extra, int 
               : !strcmp(s, "--epochs") ? &a->epochs
               : !strcmp(s, extra) ? &a->extra : NULL;
     char *end;
-    if (opt) {
+    if (opt || (word && !strcmp(s, word))) {
         if (++*i >= argc)
             return "an option needs a value";
+        if (!opt) {
+            *word_value = argv[*i];
+            return NULL;
+        }
         *opt = strtol(argv[*i], &end, 10);
         if (*end || *opt < 0 || *opt > 1L << 30)
             return "option values are non-negative integers";
@@ -56,9 +55,23 @@ static inline const char *floor_args_take(floor_args *a, const char *extra, int 
     return NULL;
 }
 
-/* After the last argument: NULL, or what is missing. */
-static inline const char *floor_args_done(const floor_args *a)
+/* Parses the command line into *a: the numeric options, `extra` (its own
+   numeric option), `word` (NULL: none; a string option, its value left in
+   *word_value, which keeps its value when not given) and the widths.  NULL,
+   or what is wrong (for the usage line). */
+static inline const char *floor_args_parse(floor_args *a, int argc, char **argv,
+                                           const char *extra, const char *word,
+                                           const char **word_value)
 {
+    memset(a, 0, sizeof *a);
+    a->samples = 60000;
+    a->batch = 128;
+    a->epochs = 3;
+    for (int i = 1; i < argc; i++) {
+        const char *why = floor_args_take(a, extra, word, word_value, argc, argv, &i);
+        if (why)
+            return why;
+    }
     if (a->nd < 2)
         return "give at least two layer widths";
     if (a->samples < 1 || a->batch < 1 || a->epochs < 1)

@@ -102,24 +102,13 @@ static int usage(const char *why)
 int main(int argc, char **argv)
 {
     floor_args a;
-    floor_args_init(&a);
-    int split = 1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--gemm")) {
-            if (++i >= argc)
-                return usage("an option needs a value");
-            if (strcmp(argv[i], "split") && strcmp(argv[i], "openblas"))
-                return usage("--gemm is split or openblas");
-            split = !strcmp(argv[i], "split");
-            continue;
-        }
-        const char *why = floor_args_take(&a, "--threads", argc, argv, &i);
-        if (why)
-            return usage(why);
-    }
-    const char *why = floor_args_done(&a);
+    const char *how = "split";
+    const char *why = floor_args_parse(&a, argc, argv, "--threads", "--gemm", &how);
     if (why)
         return usage(why);
+    if (strcmp(how, "split") && strcmp(how, "openblas"))
+        return usage("--gemm is split or openblas");
+    int split = !strcmp(how, "split");
     const long samples = a.samples, batch = a.batch, epochs = a.epochs;
     const int *dims = a.dims, nd = a.nd;
     long threads = a.extra;
