@@ -157,6 +157,18 @@ def parse_dlhost_run(out):
             float(acc.group(1)) if acc else None)
 
 
+def torch_cmd(py, src, script, name, info, n_train, epochs):
+    """The command line of a PyTorch side (SRC/bench/SCRIPT: torch_fmnist.py,
+    torch_plain.py, torch_cuda.py; their add_data_args) for model `name`
+    with dlhost's data, batch, optimiser, schedule and sample count."""
+    return [py, os.path.join(src, "bench", script),
+            "--model", name, "--images", info["files"][0], "--labels", info["files"][1],
+            "--samples", str(n_train or 0), "--batch", str(info.get("batch", 128)),
+            "--lr", str(info.get("lr", 1e-3)), "--optimizer", info.get("optimizer", "adam"),
+            "--normalize", info["normalize"], "--epochs", str(epochs),
+            "--schedule", info.get("schedule", "constant")]
+
+
 def find_torch_python(explicit):
     cands = [explicit] if explicit else ["python3", "/usr/bin/python3"]
     for c in cands:
@@ -339,15 +351,9 @@ def main():
                   f"{be.group(1) if be else 'backend not named'})")
             t = None
             if py:
-                cmd = [py, os.path.join(src, "bench", "torch_fmnist.py"), "--model", name,
-                       "--images", info["files"][0], "--labels", info["files"][1],
-                       "--samples", str(n_train or 0), "--batch", str(info.get("batch", 128)),
-                       "--lr", str(info.get("lr", 1e-3)),
-                       "--optimizer", info.get("optimizer", "adam"),
-                       "--normalize", info["normalize"], "--epochs", str(a.epochs),
-                       "--schedule", info.get("schedule", "constant"),
-                       "--threads", ",".join(sorted({f"1/{ncpu}", f"{ncpu}/1",
-                                                     f"{ncpu}/{ncpu}", "1/1"}))]
+                cmd = torch_cmd(py, src, "torch_fmnist.py", name, info, n_train, a.epochs) + [
+                    "--threads", ",".join(sorted({f"1/{ncpu}", f"{ncpu}/1", f"{ncpu}/{ncpu}",
+                                                  "1/1"}))]
                 rc, out, mib, secs = run(cmd, env=torch_env, cwd=work)
                 m = re.search(r"^torch threads=([0-9/]+) samples_per_s=([0-9.]+)", out, re.M)
                 p = re.search(r"^params (\d+)", out, re.M)
@@ -369,8 +375,7 @@ def main():
                           f"{m.group(1)}; calibration {cal}; peak {mib:.0f} MiB; "
                           f"{secs:.0f}s wall)")
                     # The plain loop, with PyTorch's defaults (no PASSIVE).
-                    cmd[1] = os.path.join(src, "bench", "torch_plain.py")
-                    cmd = cmd[:cmd.index("--threads")]
+                    cmd = torch_cmd(py, src, "torch_plain.py", name, info, n_train, a.epochs)
                     rc, out, mib, secs = run(cmd, env=env, cwd=work)
                     pm = re.search(r"^plain threads=(\d+) samples_per_s=([0-9.]+)", out, re.M)
                     plain = None

@@ -22,7 +22,7 @@ import re
 import statistics
 import subprocess
 
-from compare import fmt, idx_header, median_tail, parse_dlhost_run, run
+from compare import fmt, idx_header, median_tail, parse_dlhost_run, run, torch_cmd
 
 FLOOR_TARGET = 1.5      # cuda MLP epoch time / cuBLAS-only epoch time
 TORCH_TARGET = 1.0      # dlhost cuda / PyTorch cuda samples/s
@@ -89,13 +89,7 @@ def cuda_bench(a, dlhost, env, work, models, py, src):
                   f"{secs:.0f}s wall; {be.group(1) if be else 'backend not named'})")
             t = None
             if tok:
-                cmd = [py, os.path.join(src, "bench", "torch_cuda.py"), "--model", name,
-                       "--images", info["files"][0], "--labels", info["files"][1],
-                       "--samples", str(n_train or 0), "--batch", str(info.get("batch", 128)),
-                       "--lr", str(info.get("lr", 1e-3)),
-                       "--optimizer", info.get("optimizer", "adam"),
-                       "--normalize", info["normalize"], "--epochs", str(a.epochs),
-                       "--schedule", info.get("schedule", "constant")]
+                cmd = torch_cmd(py, src, "torch_cuda.py", name, info, n_train, a.epochs)
                 rc, out, mib, secs = run(cmd, env=env, cwd=work)
                 m = re.search(r"^torch-cuda device=\S+ samples_per_s=([0-9.]+)", out, re.M)
                 if rc != 0 or not m:

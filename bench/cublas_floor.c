@@ -37,40 +37,44 @@
 #include <string.h>
 #include <time.h>
 
+#include "floor_args.h"
 #include "gpu_dl.h"
 
 #ifndef DLH_CUDA_DIR
 #define DLH_CUDA_DIR ""
 #endif
 
-#define MAX_LAYERS 16
+#define MAX_LAYERS FLOOR_MAX_LAYERS
 
 typedef unsigned long long devptr;
 
+/* The driver's and cuBLAS's functions used, each named as the API names it
+   without its prefix (cu, cublas), so that CU and BLAS below can name a
+   failed call. */
 static struct {
-    int (*init)(unsigned);
-    int (*device_get)(int *, int);
-    int (*device_name)(char *, int, int);
-    int (*driver_version)(int *);
-    int (*ctx_retain)(void **, int);
-    int (*ctx_release)(int);
-    int (*ctx_set)(void *);
-    int (*stream_create)(void **, unsigned);
-    int (*stream_destroy)(void *);
-    int (*stream_sync)(void *);
-    int (*mem_alloc)(devptr *, size_t);
-    int (*mem_free)(devptr);
-    int (*htod)(devptr, const void *, size_t, void *);
-    int (*dtoh)(void *, devptr, size_t, void *);
-    int (*error_string)(int, const char **);
+    int (*Init)(unsigned);
+    int (*DeviceGet)(int *, int);
+    int (*DeviceGetName)(char *, int, int);
+    int (*DriverGetVersion)(int *);
+    int (*DevicePrimaryCtxRetain)(void **, int);
+    int (*DevicePrimaryCtxRelease)(int);
+    int (*CtxSetCurrent)(void *);
+    int (*StreamCreate)(void **, unsigned);
+    int (*StreamDestroy)(void *);
+    int (*StreamSynchronize)(void *);
+    int (*MemAlloc)(devptr *, size_t);
+    int (*MemFree)(devptr);
+    int (*MemcpyHtoDAsync)(devptr, const void *, size_t, void *);
+    int (*MemcpyDtoHAsync)(void *, devptr, size_t, void *);
+    int (*GetErrorString)(int, const char **);
 } cu;
 
 static struct {
-    int (*create)(void **);
-    int (*destroy)(void *);
-    int (*set_stream)(void *, void *);
-    int (*version)(void *, int *);
-    int (*sgemm)(void *, int, int, int, int, int, const float *, const float *, int,
+    int (*Create)(void **);
+    int (*Destroy)(void *);
+    int (*SetStream)(void *, void *);
+    int (*GetVersion)(void *, int *);
+    int (*Sgemm)(void *, int, int, int, int, int, const float *, const float *, int,
                  const float *, int, const float *, float *, int);
 } blas;
 
@@ -91,7 +95,7 @@ static void cu_check(int rc, const char *call)
     if (rc == 0)
         return;
     const char *s = NULL;
-    if (cu.error_string == NULL || cu.error_string(rc, &s) != 0 || s == NULL)
+    if (cu.GetErrorString == NULL || cu.GetErrorString(rc, &s) != 0 || s == NULL)
         s = "error";
     fprintf(stderr, "cublas_floor: %s: %s (CUresult %d)\n", call, s, rc);
     exit(1);
@@ -104,6 +108,10 @@ static void blas_check(int rc, const char *call)
     fprintf(stderr, "cublas_floor: %s: cublasStatus_t %d\n", call, rc);
     exit(1);
 }
+
+/* A checked call: exits with one line naming cuF or cublasF when it fails. */
+#define CU(f, ...) cu_check(cu.f(__VA_ARGS__), "cu" #f)
+#define BLAS(f, ...) blas_check(blas.f(__VA_ARGS__), "cublas" #f)
 
 static double now(void)
 {
@@ -131,10 +139,10 @@ static float *filled(size_t n, unsigned seed)
 static devptr device_filled(size_t n, unsigned seed, float **keep)
 {
     devptr d;
-    cu_check(cu.mem_alloc(&d, n * sizeof(float)), "cuMemAlloc");
+    CU(MemAlloc, &d, n * sizeof(float));
     float *h = filled(n, seed);
-    cu_check(cu.htod(d, h, n * sizeof(float), stream), "cuMemcpyHtoDAsync");
-    cu_check(cu.stream_sync(stream), "cuStreamSynchronize");
+    CU(MemcpyHtoDAsync, d, h, n * sizeof(float), stream);
+    CU(StreamSynchronize, stream);
     if (keep != NULL)
         *keep = h;
     else
@@ -148,10 +156,8 @@ static void sgemm_rm(int ta, int tb, int m, int n, int k, devptr a, int lda, dev
                      devptr c, int ldc)
 {
     const float one = 1.0f, zero = 0.0f;
-    blas_check(blas.sgemm(handle, tb, ta, n, m, k, &one, (const float *)(uintptr_t)b, ldb,
-                          (const float *)(uintptr_t)a, lda, &zero, (float *)(uintptr_t)c,
-                          ldc),
-               "cublasSgemm");
+    BLAS(Sgemm, handle, tb, ta, n, m, k, &one, (const float *)(uintptr_t)b, ldb,
+         (const float *)(uintptr_t)a, lda, &zero, (float *)(uintptr_t)c, ldc);
 }
 
 /* One training step's GEMMs on batch b; returns its flops. */
@@ -197,8 +203,8 @@ static float *download(devptr d, size_t n)
         fprintf(stderr, "cublas_floor: out of memory\n");
         exit(1);
     }
-    cu_check(cu.dtoh(h, d, n * sizeof *h, stream), "cuMemcpyDtoHAsync");
-    cu_check(cu.stream_sync(stream), "cuStreamSynchronize");
+    CU(MemcpyDtoHAsync, h, d, n * sizeof *h, stream);
+    CU(StreamSynchronize, stream);
     return h;
 }
 
@@ -248,21 +254,21 @@ static int load(int device)
         return 1;
     }
     const gpu_dl_sym ds[] = {
-        { "cuInit", (void **)&cu.init },
-        { "cuDeviceGet", (void **)&cu.device_get },
-        { "cuDeviceGetName", (void **)&cu.device_name },
-        { "cuDriverGetVersion", (void **)&cu.driver_version },
-        { "cuDevicePrimaryCtxRetain", (void **)&cu.ctx_retain },
-        { "cuDevicePrimaryCtxRelease_v2", (void **)&cu.ctx_release },
-        { "cuCtxSetCurrent", (void **)&cu.ctx_set },
-        { "cuStreamCreate", (void **)&cu.stream_create },
-        { "cuStreamDestroy_v2", (void **)&cu.stream_destroy },
-        { "cuStreamSynchronize", (void **)&cu.stream_sync },
-        { "cuMemAlloc_v2", (void **)&cu.mem_alloc },
-        { "cuMemFree_v2", (void **)&cu.mem_free },
-        { "cuMemcpyHtoDAsync_v2", (void **)&cu.htod },
-        { "cuMemcpyDtoHAsync_v2", (void **)&cu.dtoh },
-        { "cuGetErrorString", (void **)&cu.error_string },
+        { "cuInit", (void **)&cu.Init },
+        { "cuDeviceGet", (void **)&cu.DeviceGet },
+        { "cuDeviceGetName", (void **)&cu.DeviceGetName },
+        { "cuDriverGetVersion", (void **)&cu.DriverGetVersion },
+        { "cuDevicePrimaryCtxRetain", (void **)&cu.DevicePrimaryCtxRetain },
+        { "cuDevicePrimaryCtxRelease_v2", (void **)&cu.DevicePrimaryCtxRelease },
+        { "cuCtxSetCurrent", (void **)&cu.CtxSetCurrent },
+        { "cuStreamCreate", (void **)&cu.StreamCreate },
+        { "cuStreamDestroy_v2", (void **)&cu.StreamDestroy },
+        { "cuStreamSynchronize", (void **)&cu.StreamSynchronize },
+        { "cuMemAlloc_v2", (void **)&cu.MemAlloc },
+        { "cuMemFree_v2", (void **)&cu.MemFree },
+        { "cuMemcpyHtoDAsync_v2", (void **)&cu.MemcpyHtoDAsync },
+        { "cuMemcpyDtoHAsync_v2", (void **)&cu.MemcpyDtoHAsync },
+        { "cuGetErrorString", (void **)&cu.GetErrorString },
     };
     const char *missing = gpu_dl_syms(lib, ds, sizeof ds / sizeof ds[0]);
     if (missing != NULL) {
@@ -277,11 +283,11 @@ static int load(int device)
         return 1;
     }
     const gpu_dl_sym bs[] = {
-        { "cublasCreate_v2", (void **)&blas.create },
-        { "cublasDestroy_v2", (void **)&blas.destroy },
-        { "cublasSetStream_v2", (void **)&blas.set_stream },
-        { "cublasGetVersion_v2", (void **)&blas.version },
-        { "cublasSgemm_v2", (void **)&blas.sgemm },
+        { "cublasCreate_v2", (void **)&blas.Create },
+        { "cublasDestroy_v2", (void **)&blas.Destroy },
+        { "cublasSetStream_v2", (void **)&blas.SetStream },
+        { "cublasGetVersion_v2", (void **)&blas.GetVersion },
+        { "cublasSgemm_v2", (void **)&blas.Sgemm },
     };
     if ((missing = gpu_dl_syms(lib, bs, sizeof bs / sizeof bs[0])) != NULL) {
         fprintf(stderr, "cublas_floor: cuBLAS %s has no %s\n", path, missing);
@@ -290,16 +296,16 @@ static int load(int device)
     int dev, dv = 0, bv = 0;
     void *ctx;
     char name[128] = "?", ver[32];
-    cu_check(cu.init(0), "cuInit");
-    cu_check(cu.device_get(&dev, device), "cuDeviceGet");
-    cu_check(cu.device_name(name, sizeof name, dev), "cuDeviceGetName");
-    cu_check(cu.driver_version(&dv), "cuDriverGetVersion");
-    cu_check(cu.ctx_retain(&ctx, dev), "cuDevicePrimaryCtxRetain");
-    cu_check(cu.ctx_set(ctx), "cuCtxSetCurrent");
-    cu_check(cu.stream_create(&stream, 1), "cuStreamCreate");
-    blas_check(blas.create(&handle), "cublasCreate");
-    blas_check(blas.set_stream(handle, stream), "cublasSetStream");
-    blas_check(blas.version(handle, &bv), "cublasGetVersion");
+    CU(Init, 0);
+    CU(DeviceGet, &dev, device);
+    CU(DeviceGetName, name, sizeof name, dev);
+    CU(DriverGetVersion, &dv);
+    CU(DevicePrimaryCtxRetain, &ctx, dev);
+    CU(CtxSetCurrent, ctx);
+    CU(StreamCreate, &stream, 1);
+    BLAS(Create, &handle);
+    BLAS(SetStream, handle, stream);
+    BLAS(GetVersion, handle, &bv);
     gpu_dl_version(ver, sizeof ver, "cuBLAS", bv, 10000);
     printf("device %d: %s (driver %d.%d, %s %s)\n", device, name, dv / 1000, dv % 1000 / 10,
            ver, path);
@@ -308,33 +314,12 @@ static int load(int device)
 
 int main(int argc, char **argv)
 {
-    long samples = 60000, batch = 128, epochs = 3, device = 0;
-    int dims[MAX_LAYERS + 1], nd = 0;
-    for (int i = 1; i < argc; i++) {
-        long *opt = !strcmp(argv[i], "--samples") ? &samples
-                  : !strcmp(argv[i], "--batch") ? &batch
-                  : !strcmp(argv[i], "--epochs") ? &epochs
-                  : !strcmp(argv[i], "--device") ? &device : NULL;
-        char *end;
-        if (opt) {
-            if (++i >= argc)
-                return usage("an option needs a value");
-            *opt = strtol(argv[i], &end, 10);
-            if (*end || *opt < 0 || *opt > 1L << 30)
-                return usage("option values are non-negative integers");
-            continue;
-        }
-        if (nd > MAX_LAYERS)
-            return usage("too many layer widths");
-        long d = strtol(argv[i], &end, 10);
-        if (*end || d < 1 || d > 1 << 20)
-            return usage("layer widths are positive integers");
-        dims[nd++] = (int)d;
-    }
-    if (nd < 2)
-        return usage("give at least two layer widths");
-    if (samples < 1 || batch < 1 || epochs < 1)
-        return usage("samples, batch and epochs must be at least 1");
+    floor_args a;
+    const char *why = floor_args_parse(&a, argc, argv, "--device", NULL, NULL);
+    if (why)
+        return usage(why);
+    const long samples = a.samples, batch = a.batch, epochs = a.epochs, device = a.extra;
+    const int *dims = a.dims, nd = a.nd;
     if (load((int)device) != 0)
         return 1;
 
@@ -353,11 +338,11 @@ int main(int argc, char **argv)
     double flops_epoch = 0.0, best = 1e300;
     for (int e = 0; e < epochs; e++) {
         double flops = 0.0;
-        cu_check(cu.stream_sync(stream), "cuStreamSynchronize");
+        CU(StreamSynchronize, stream);
         double t0 = now();
         for (long first = 0; first < samples; first += batch)
             flops += step(dims, nl, (int)(samples - first < batch ? samples - first : batch));
-        cu_check(cu.stream_sync(stream), "cuStreamSynchronize");
+        CU(StreamSynchronize, stream);
         double dt = now() - t0;
         flops_epoch = flops;
         best = dt < best ? dt : best;
@@ -368,19 +353,19 @@ int main(int argc, char **argv)
            (double)samples / best, flops_epoch / best * 1e-9);
     int rc = verify(dims, nl, (int)batch);
 
-    blas_check(blas.destroy(handle), "cublasDestroy");
+    BLAS(Destroy, handle);
     for (int l = 0; l < nl; l++) {
-        cu_check(cu.mem_free(w[l]), "cuMemFree");
-        cu_check(cu.mem_free(dw[l]), "cuMemFree");
+        CU(MemFree, w[l]);
+        CU(MemFree, dw[l]);
         free(host_w[l]);
     }
     for (int l = 0; l < nd; l++) {
-        cu_check(cu.mem_free(act[l]), "cuMemFree");
-        cu_check(cu.mem_free(grad[l]), "cuMemFree");
+        CU(MemFree, act[l]);
+        CU(MemFree, grad[l]);
     }
     free(host_act0);
     free(host_top);
-    cu_check(cu.stream_destroy(stream), "cuStreamDestroy");
-    cu_check(cu.ctx_release((int)device), "cuDevicePrimaryCtxRelease");
+    CU(StreamDestroy, stream);
+    CU(DevicePrimaryCtxRelease, (int)device);
     return rc;
 }

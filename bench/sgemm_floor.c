@@ -33,8 +33,9 @@
 #include <time.h>
 
 #include "cpu_gemm_cut.h" /* plugins/backends/cpu: the backend's own cut */
+#include "floor_args.h"
 
-#define MAX_LAYERS 16
+#define MAX_LAYERS FLOOR_MAX_LAYERS
 
 static double now(void)
 {
@@ -100,41 +101,17 @@ static int usage(const char *why)
 
 int main(int argc, char **argv)
 {
-    long samples = 60000, batch = 128, epochs = 3, threads = 0;
-    int dims[MAX_LAYERS + 1], nd = 0, split = 1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--gemm")) {
-            if (++i >= argc)
-                return usage("an option needs a value");
-            if (strcmp(argv[i], "split") && strcmp(argv[i], "openblas"))
-                return usage("--gemm is split or openblas");
-            split = !strcmp(argv[i], "split");
-            continue;
-        }
-        long *opt = !strcmp(argv[i], "--samples") ? &samples
-                  : !strcmp(argv[i], "--batch") ? &batch
-                  : !strcmp(argv[i], "--epochs") ? &epochs
-                  : !strcmp(argv[i], "--threads") ? &threads : NULL;
-        char *end;
-        if (opt) {
-            if (++i >= argc)
-                return usage("an option needs a value");
-            *opt = strtol(argv[i], &end, 10);
-            if (*end || *opt < 0)
-                return usage("option values are non-negative integers");
-            continue;
-        }
-        if (nd > MAX_LAYERS)
-            return usage("too many layer widths");
-        long d = strtol(argv[i], &end, 10);
-        if (*end || d < 1 || d > 1 << 20)
-            return usage("layer widths are positive integers");
-        dims[nd++] = (int)d;
-    }
-    if (nd < 2)
-        return usage("give at least two layer widths");
-    if (samples < 1 || batch < 1 || epochs < 1)
-        return usage("samples, batch and epochs must be at least 1");
+    floor_args a;
+    const char *how = "split";
+    const char *why = floor_args_parse(&a, argc, argv, "--threads", "--gemm", &how);
+    if (why)
+        return usage(why);
+    if (strcmp(how, "split") && strcmp(how, "openblas"))
+        return usage("--gemm is split or openblas");
+    int split = !strcmp(how, "split");
+    const long samples = a.samples, batch = a.batch, epochs = a.epochs;
+    const int *dims = a.dims, nd = a.nd;
+    long threads = a.extra;
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1)
         threads = online < 1 ? 1 : online;

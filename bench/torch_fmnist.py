@@ -161,6 +161,58 @@ def add_data_args(ap):
                     help="cosine: CosineAnnealingLR over every step of the run, as dlhost's")
 
 
+def load_data(a):
+    """The training data of a (add_data_args): seeds torch, then a seeded
+    random subset of a.samples images (0: all) as one contiguous float32
+    tensor [n, 1, 28, 28], normalised by its own statistics (one channel,
+    torchvision style), and its labels.  Returns x, y, n and the seeded
+    generator, past the subset's draw, for the epochs' shuffles."""
+    torch.manual_seed(a.seed)
+    images = read_idx(a.images)
+    labels = read_idx(a.labels).astype(np.int64)
+    n = a.samples if 0 < a.samples <= len(images) else len(images)
+    g = torch.Generator().manual_seed(a.seed)
+    pick = torch.randperm(len(images), generator=g)[:n]
+    x = torch.from_numpy(images.astype(np.float32)).reshape(len(images), 1, 28, 28)
+    x = x.index_select(0, pick).contiguous()
+    y = torch.from_numpy(labels).index_select(0, pick).contiguous()
+    if a.normalize == "zscore":
+        x = (x - x.mean()) / x.std(unbiased=False)
+    elif a.normalize == "minmax":
+        x = (x - x.min()) / (x.max() - x.min())
+    return x, y, n, g
+
+
+def make_scheduler(a, opt, n):
+    """a.schedule over every step of the run, as dlhost's: None (constant)
+    or CosineAnnealingLR."""
+    if a.schedule != "cosine":
+        return None
+    steps = (n + a.batch - 1) // a.batch * a.epochs
+    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+
+
+def train_epochs(a, model, opt, sched, x, y, xbuf, ybuf, shuffle, sync=lambda: None):
+    """a.epochs epochs, each drawn by shuffle() before its clock starts,
+    gathered by batches and trained by train_steps, timed from sync() to
+    sync() (torch.cuda.synchronize on a GPU); one "epoch k/E ... samples/s"
+    line each.  Returns the median samples/s of the epochs after the first."""
+    speeds = []
+    for e in range(a.epochs):
+        sync()
+        order = shuffle()
+        t0 = time.perf_counter()
+        data = batches(x, y, order, a.batch, xbuf, ybuf)
+        total, correct, seen = train_steps(model, opt, data, sched=sched)
+        sync()
+        dt = time.perf_counter() - t0
+        speeds.append(seen / dt)
+        print(f"epoch {e + 1}/{a.epochs}  train_loss {total / seen:.6f}  "
+              f"train_accuracy {correct / seen:.4f}  {dt:.2f}s  {seen / dt:.0f} samples/s",
+              flush=True)
+    return statistics.median(speeds[1:] if len(speeds) > 1 else speeds)
+
+
 def fix_malloc_thresholds():
     """glibc: blocks up to 32 MiB from the heap, the heap never trimmed
     below 1 GiB (M_MMAP_THRESHOLD = -3, M_TRIM_THRESHOLD = -1); a no-op
@@ -181,21 +233,7 @@ def main():
                          "(and OpenBLAS's), comma-separated")
     a = ap.parse_args()
 
-    torch.manual_seed(a.seed)
-    images = read_idx(a.images)
-    labels = read_idx(a.labels).astype(np.int64)
-    n = a.samples if 0 < a.samples <= len(images) else len(images)
-    g = torch.Generator().manual_seed(a.seed)
-    pick = torch.randperm(len(images), generator=g)[:n]
-    x = torch.from_numpy(images.astype(np.float32)).reshape(len(images), 1, 28, 28)
-    x = x.index_select(0, pick).contiguous()
-    y = torch.from_numpy(labels).index_select(0, pick).contiguous()
-    del images
-    # Statistics from the training samples, one channel (torchvision style).
-    if a.normalize == "zscore":
-        x = (x - x.mean()) / x.std(unbiased=False)
-    elif a.normalize == "minmax":
-        x = (x - x.min()) / (x.max() - x.min())
+    x, y, n, g = load_data(a)
 
     model = make_model(a.model)
     print("params", sum(p.numel() for p in model.parameters()), flush=True)
@@ -230,23 +268,10 @@ def main():
     set_threads(best_t, blas_set)
 
     opt = make_optimizer(a.optimizer, model.parameters(), a.lr)
-    sched = None
-    if a.schedule == "cosine":
-        steps = (n + a.batch - 1) // a.batch * a.epochs
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    speeds = []
-    for e in range(a.epochs):
-        order = torch.randperm(n, generator=g)
-        t0 = time.perf_counter()
-        data = batches(x, y, order, a.batch, xbuf, ybuf)
-        total, correct, seen = train_steps(model, opt, data, sched=sched)
-        dt = time.perf_counter() - t0
-        speeds.append(seen / dt)
-        print(f"epoch {e + 1}/{a.epochs}  train_loss {total / seen:.6f}  "
-              f"train_accuracy {correct / seen:.4f}  {dt:.2f}s  {seen / dt:.0f} samples/s",
-              flush=True)
-    tail = speeds[1:] if len(speeds) > 1 else speeds
-    print(f"torch threads={best_t} samples_per_s={statistics.median(tail):.0f}", flush=True)
+    sched = make_scheduler(a, opt, n)
+    sps = train_epochs(a, model, opt, sched, x, y, xbuf, ybuf,
+                       lambda: torch.randperm(n, generator=g))
+    print(f"torch threads={best_t} samples_per_s={sps:.0f}", flush=True)
     return 0
 
 

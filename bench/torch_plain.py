@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_fmnist import add_data_args, make_model, make_optimizer, read_idx  # noqa: E402
+from torch_fmnist import (add_data_args, make_model, make_optimizer,  # noqa: E402
+                          make_scheduler, read_idx)
 
 
 def main():
@@ -41,10 +42,7 @@ def main():
 
     model = make_model(a.model)
     opt = make_optimizer(a.optimizer, model.parameters(), a.lr)
-    sched = None
-    if a.schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(
-            opt, T_max=(n + a.batch - 1) // a.batch * a.epochs)
+    sched = make_scheduler(a, opt, n)
     speeds = []
     for e in range(a.epochs):
         t0 = time.perf_counter()

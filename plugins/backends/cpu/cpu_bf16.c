@@ -13,9 +13,9 @@
 
 #include <immintrin.h>
 #include <omp.h>
-#include <oneapi/dnnl/dnnl.h>
 
 #include "cpu.h"
+#include "cpu_dnnl.h"
 
 /* Matmul primitives kept, one per shape (m, n, k, transposes, strides,
    alpha, beta); a step's shapes repeat, so after the first step every
@@ -71,11 +71,11 @@ static void bf16_entry_drop(cpu_bf16_state *s, bf16_entry *e)
     if (e->mem != NULL) {
         for (int i = 0; i < BF16_ARGS * s->slots; i++)
             if (e->mem[i] != NULL)
-                dnnl_memory_destroy(e->mem[i]);
+                cpu_dn.memory_destroy(e->mem[i]);
         free(e->mem);
     }
     if (e->prim != NULL)
-        dnnl_primitive_destroy(e->prim);
+        cpu_dn.primitive_destroy(e->prim);
     memset(e, 0, sizeof *e);
 }
 
@@ -89,7 +89,7 @@ void cpu_bf16_destroy(cpu_ctx *c)
     if (s->streams != NULL) {
         for (int i = 0; i < s->slots; i++)
             if (s->streams[i] != NULL)
-                dnnl_stream_destroy(s->streams[i]);
+                cpu_dn.stream_destroy(s->streams[i]);
         free(s->streams);
     }
     for (int i = 0; s->scratch != NULL && i < s->slots; i++)
@@ -97,7 +97,7 @@ void cpu_bf16_destroy(cpu_ctx *c)
     free(s->scratch);
     free(s->scratch_cap);
     if (s->engine != NULL)
-        dnnl_engine_destroy(s->engine);
+        cpu_dn.engine_destroy(s->engine);
     free(s->pa);
     free(s->pb);
     free(s);
@@ -107,9 +107,21 @@ void cpu_bf16_destroy(cpu_ctx *c)
 int cpu_bf16_start(cpu_ctx *c, dlh_params *params)
 {
     const dlh_host *host = c->host;
+    /* oneDNN is loaded here, at the first use (cpu_dnnl.h); without it the
+       refusal is one line, as in a build without it. */
+    const char *lost;
+    if (cpu_dnnl_load(&lost) != 0) {
+        if (params != NULL)
+            return host->param_error(params, "precision", "precision \"bf16\" needs oneDNN, "
+                                     "which did not load (%s): apt-get install %s", lost,
+                                     CPU_DNNL_PACKAGE);
+        host->error("cpu: precision \"bf16\" needs oneDNN, which did not load (%s): "
+                    "apt-get install %s", lost, CPU_DNNL_PACKAGE);
+        return DLH_ECONFIG;
+    }
     /* Without bf16 instructions oneDNN would emulate them, slower than
        fp32: refuse rather than run a "fast" mode that is not. */
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    dnnl_cpu_isa_t isa = cpu_dn.get_effective_cpu_isa();
     if (((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) !=
         (unsigned)dnnl_cpu_isa_avx512_core_bf16) {
         const char *why = "precision \"bf16\" needs a CPU with native bf16 "
@@ -133,7 +145,7 @@ int cpu_bf16_start(cpu_ctx *c, dlh_params *params)
         host->error("cpu: out of memory");
         return DLH_ENOMEM;
     }
-    if (dnnl_engine_create(&s->engine, dnnl_cpu, 0) != dnnl_success) {
+    if (cpu_dn.engine_create(&s->engine, dnnl_cpu, 0) != dnnl_success) {
         s->engine = NULL;
         host->error("cpu: oneDNN could not create its CPU engine");
         return DLH_EDEVICE;
@@ -262,36 +274,36 @@ static bf16_entry *bf16_lookup(cpu_bf16_state *s, int trans_a, int trans_b, int 
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    int ok = dnnl_memory_desc_init_by_strides(&e->md[0], 2, da, dnnl_bf16, sa) == 0 &&
-             dnnl_memory_desc_init_by_strides(&e->md[1], 2, db, dnnl_bf16, sb) == 0 &&
-             dnnl_memory_desc_init_by_strides(&e->md[2], 2, dc, dnnl_f32, sc) == 0 &&
-             dnnl_matmul_desc_init(&desc, &e->md[0], &e->md[1], NULL, &e->md[2]) == 0 &&
-             dnnl_primitive_attr_create(&attr) == 0 &&
-             dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == 0;
+    int ok = cpu_dn.memory_desc_init_by_strides(&e->md[0], 2, da, dnnl_bf16, sa) == 0 &&
+             cpu_dn.memory_desc_init_by_strides(&e->md[1], 2, db, dnnl_bf16, sb) == 0 &&
+             cpu_dn.memory_desc_init_by_strides(&e->md[2], 2, dc, dnnl_f32, sc) == 0 &&
+             cpu_dn.matmul_desc_init(&desc, &e->md[0], &e->md[1], NULL, &e->md[2]) == 0 &&
+             cpu_dn.primitive_attr_create(&attr) == 0 &&
+             cpu_dn.primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == 0;
     if (ok && alpha != 1.0f)
-        ok = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha) == 0;
+        ok = cpu_dn.primitive_attr_set_output_scales(attr, 1, 0, &alpha) == 0;
     /* beta: a sum post-op, dst = alpha acc + beta dst; beta 0 overwrites. */
     if (ok && beta != 0.0f)
-        ok = dnnl_post_ops_create(&ops) == 0 && dnnl_post_ops_append_sum(ops, beta) == 0 &&
-             dnnl_primitive_attr_set_post_ops(attr, ops) == 0;
+        ok = cpu_dn.post_ops_create(&ops) == 0 && cpu_dn.post_ops_append_sum(ops, beta) == 0 &&
+             cpu_dn.primitive_attr_set_post_ops(attr, ops) == 0;
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
     if (ok)
-        ok = dnnl_primitive_desc_create(&pd, &desc, attr, s->engine, NULL) == 0 &&
-             dnnl_primitive_create(&e->prim, pd) == 0;
+        ok = cpu_dn.primitive_desc_create(&pd, &desc, attr, s->engine, NULL) == 0 &&
+             cpu_dn.primitive_create(&e->prim, pd) == 0;
     omp_set_num_threads(saved);
     const dnnl_memory_desc_t *smd =
-        ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) : NULL;
+        ok ? cpu_dn.primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) : NULL;
     if (smd != NULL) {
         e->md[3] = *smd;
-        e->scratch = dnnl_memory_desc_get_size(smd);
+        e->scratch = cpu_dn.memory_desc_get_size(smd);
     }
     if (pd != NULL)
-        dnnl_primitive_desc_destroy(pd);
+        cpu_dn.primitive_desc_destroy(pd);
     if (ops != NULL)
-        dnnl_post_ops_destroy(ops);
+        cpu_dn.post_ops_destroy(ops);
     if (attr != NULL)
-        dnnl_primitive_attr_destroy(attr);
+        cpu_dn.primitive_attr_destroy(attr);
     e->mem = ok ? calloc(BF16_ARGS * (size_t)s->slots, sizeof *e->mem) : NULL;
     if (!ok || e->mem == NULL) {
         cpu_host->error("cpu gemm (bf16): oneDNN has no matmul for %dx%dx%d "
@@ -314,7 +326,7 @@ static int bf16_run(cpu_bf16_state *s, bf16_entry *e, const uint16_t *a, const u
         return -1;
     dnnl_memory_t *mem = e->mem + BF16_ARGS * slot;
     if (s->streams[slot] == NULL &&
-        dnnl_stream_create(&s->streams[slot], s->engine, dnnl_stream_default_flags) != 0)
+        cpu_dn.stream_create(&s->streams[slot], s->engine, dnnl_stream_default_flags) != 0)
         return -1;
     /* This thread's scratchpad, grown to the largest primitive it has run
        (the first step's). */
@@ -329,18 +341,18 @@ static int bf16_run(cpu_bf16_state *s, bf16_entry *e, const uint16_t *a, const u
     int nargs = e->scratch > 0 ? 4 : 3;
     for (int i = 0; i < nargs; i++)
         if (mem[i] == NULL &&
-            dnnl_memory_create(&mem[i], &e->md[i], s->engine, DNNL_MEMORY_NONE) != 0) {
+            cpu_dn.memory_create(&mem[i], &e->md[i], s->engine, DNNL_MEMORY_NONE) != 0) {
             mem[i] = NULL;
             return -1;
         }
-    if (dnnl_memory_set_data_handle(mem[0], (void *)a) != 0 ||
-        dnnl_memory_set_data_handle(mem[1], (void *)b) != 0 ||
-        dnnl_memory_set_data_handle(mem[2], c) != 0 ||
-        (nargs == 4 && dnnl_memory_set_data_handle(mem[3], s->scratch[slot]) != 0))
+    if (cpu_dn.memory_set_data_handle(mem[0], (void *)a) != 0 ||
+        cpu_dn.memory_set_data_handle(mem[1], (void *)b) != 0 ||
+        cpu_dn.memory_set_data_handle(mem[2], c) != 0 ||
+        (nargs == 4 && cpu_dn.memory_set_data_handle(mem[3], s->scratch[slot]) != 0))
         return -1;
     dnnl_exec_arg_t args[4] = { { DNNL_ARG_SRC, mem[0] }, { DNNL_ARG_WEIGHTS, mem[1] },
                                 { DNNL_ARG_DST, mem[2] }, { DNNL_ARG_SCRATCHPAD, mem[3] } };
-    return dnnl_primitive_execute(e->prim, s->streams[slot], nargs, args) == 0 ? 0 : -1;
+    return cpu_dn.primitive_execute(e->prim, s->streams[slot], nargs, args) == 0 ? 0 : -1;
 }
 
 /* One problem on packed bf16 operands, cut as cpu_gemm.c cuts an fp32 one

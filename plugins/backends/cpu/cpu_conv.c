@@ -39,9 +39,9 @@
 #include <string.h>
 
 #include <omp.h>
-#include <oneapi/dnnl/dnnl.h>
 
 #include "cpu.h"
+#include "cpu_dnnl.h"
 
 /* One tensor of a primitive (x, w or y side): the layer's plain memory and,
    when the primitive prefers another format (oneDNN's blocked nChw16c and
@@ -82,7 +82,7 @@ typedef struct conv_plan {
     float *partial;                          /* pieces x (wsize + bsize) */
     conv_size **sizes;                       /* [d.n]: pieces of mb at mb - 1 */
     /* cpu_conv_direct.c runs forward and backward weights where it fits;
-       backward data stays oneDNN's. */
+       backward data stays oneDNN's, the only primitive made then. */
     int direct;
     cpu_conv_direct dk;
     float *dscratch;                         /* pieces x dfloats */
@@ -103,9 +103,9 @@ void cpu_conv_done(cpu_ctx *c)
         return;
     for (int i = 0; i < CPU_MAX_PANELS; i++)
         if (e->stream[i])
-            dnnl_stream_destroy(e->stream[i]);
+            cpu_dn.stream_destroy(e->stream[i]);
     if (e->engine)
-        dnnl_engine_destroy(e->engine);
+        cpu_dn.engine_destroy(e->engine);
     free(e);
     c->dnnl = NULL;
 }
@@ -134,10 +134,10 @@ static int conv_engine(cpu_ctx *c)
         return DLH_ENOMEM;
     }
     c->dnnl = e;
-    int rc = conv_status(dnnl_engine_create(&e->engine, dnnl_cpu, 0), "engine");
+    int rc = conv_status(cpu_dn.engine_create(&e->engine, dnnl_cpu, 0), "engine");
     for (int i = 0; i < c->panels && rc == 0; i++)
-        rc = conv_status(dnnl_stream_create(&e->stream[i], e->engine,
-                                            dnnl_stream_default_flags), "stream");
+        rc = conv_status(cpu_dn.stream_create(&e->stream[i], e->engine,
+                                              dnnl_stream_default_flags), "stream");
     if (rc != 0)
         cpu_conv_done(c);
     return rc;
@@ -148,13 +148,13 @@ static void conv_size_free(conv_size *s)
     if (s == NULL)
         return;
     for (int k = 0; k < 3; k++) {
-        dnnl_primitive_destroy(s->k[k].prim);
+        cpu_dn.primitive_destroy(s->k[k].prim);
         for (int t = 0; t < 3; t++) {
             conv_arg *a = &s->k[k].a[t];
-            dnnl_primitive_destroy(a->reorder);
+            cpu_dn.primitive_destroy(a->reorder);
             for (int i = 0; i < CPU_MAX_PANELS; i++) {
-                dnnl_memory_destroy(a->plain[i]);
-                dnnl_memory_destroy(a->blocked[i]);
+                cpu_dn.memory_destroy(a->plain[i]);
+                cpu_dn.memory_destroy(a->blocked[i]);
             }
         }
     }
@@ -171,8 +171,8 @@ void cpu_conv2d_release(void *ctx, void *plan)
         conv_size_free(p->sizes[i]);
     free(p->sizes);
     for (int i = 0; i < CPU_MAX_PANELS; i++) {
-        dnnl_memory_destroy(p->b[i]);
-        dnnl_memory_destroy(p->sp[i]);
+        cpu_dn.memory_destroy(p->b[i]);
+        cpu_dn.memory_destroy(p->sp[i]);
     }
     free(p->scratch);
     free(p->area);
@@ -184,7 +184,7 @@ void cpu_conv2d_release(void *ctx, void *plan)
 static int conv_md(dnnl_memory_desc_t *md, int nd, const dnnl_dim_t *dims,
                    dnnl_data_type_t dt, dnnl_format_tag_t tag)
 {
-    return conv_status(dnnl_memory_desc_init_by_tag(md, nd, dims, dt, tag),
+    return conv_status(cpu_dn.memory_desc_init_by_tag(md, nd, dims, dt, tag),
                        "memory descriptor");
 }
 
@@ -205,35 +205,35 @@ static int conv_arg_make(cpu_ctx *c, const_dnnl_primitive_desc_t pd, int kind, i
         { DNNL_ARG_SRC, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_DST } };
     a->arg = args[kind][t];
     a->out = (kind == 0 && t == 2) || (kind == 1 && t == 0) || (kind == 2 && t == 1);
-    const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, q[kind][t], 0);
+    const dnnl_memory_desc_t *want = cpu_dn.primitive_desc_query_md(pd, q[kind][t], 0);
     dnnl_engine_t eng = c->dnnl->engine;
     int rc = want == NULL ? conv_status(dnnl_runtime_error, "query") : 0;
-    int reorder = rc == 0 && !dnnl_memory_desc_equal(want, plain);
+    int reorder = rc == 0 && !cpu_dn.memory_desc_equal(want, plain);
     /* An input rounded to bf16 goes through the area even in its plain format. */
     a->round = round && !a->out;
     int blocked = reorder || (rc == 0 && a->round);
     if (reorder) {
         dnnl_primitive_desc_t rpd = NULL;
-        rc = conv_status(a->out ? dnnl_reorder_primitive_desc_create(&rpd, want, eng, plain,
-                                                                     eng, NULL)
-                                : dnnl_reorder_primitive_desc_create(&rpd, plain, eng, want,
-                                                                     eng, NULL),
+        rc = conv_status(a->out ? cpu_dn.reorder_primitive_desc_create(&rpd, want, eng, plain,
+                                                                       eng, NULL)
+                                : cpu_dn.reorder_primitive_desc_create(&rpd, plain, eng, want,
+                                                                       eng, NULL),
                          "reorder descriptor");
         if (rc == 0)
-            rc = conv_status(dnnl_primitive_create(&a->reorder, rpd), "reorder");
-        dnnl_primitive_desc_destroy(rpd);
+            rc = conv_status(cpu_dn.primitive_create(&a->reorder, rpd), "reorder");
+        cpu_dn.primitive_desc_destroy(rpd);
     }
     if (blocked) {
-        a->count = dnnl_memory_desc_get_size(want) / sizeof(float);
+        a->count = cpu_dn.memory_desc_get_size(want) / sizeof(float);
         a->off = *area;
-        *area += (dnnl_memory_desc_get_size(want) + 63) & ~(size_t)63;
+        *area += (cpu_dn.memory_desc_get_size(want) + 63) & ~(size_t)63;
     }
     for (int i = 0; i < c->panels && rc == 0; i++) {
-        rc = conv_status(dnnl_memory_create(&a->plain[i], plain, eng, DNNL_MEMORY_NONE),
+        rc = conv_status(cpu_dn.memory_create(&a->plain[i], plain, eng, DNNL_MEMORY_NONE),
                          "memory");
         if (rc == 0 && blocked)
-            rc = conv_status(dnnl_memory_create(&a->blocked[i], want, eng,
-                                                DNNL_MEMORY_NONE), "memory");
+            rc = conv_status(cpu_dn.memory_create(&a->blocked[i], want, eng,
+                                                  DNNL_MEMORY_NONE), "memory");
     }
     return rc;
 }
@@ -246,7 +246,7 @@ static int conv_rank(const_dnnl_primitive_desc_t pd)
 {
     const char *impl = NULL;
     if (pd == NULL ||
-        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
+        cpu_dn.primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
         impl == NULL || strncmp(impl, "ref", 3) == 0 || strstr(impl, "gemm") != NULL)
         return 0;
     return strstr(impl, "avx512") != NULL ? 2 : 1;
@@ -283,31 +283,31 @@ static int conv_pd(cpu_ctx *c, const conv_plan *p, int kind, int mb, int lowp,
         rc = conv_md(&fwd[1], p->wmd.ndims, p->wmd.dims, types[0][1], dnnl_format_tag_any);
     /* Backward primitives need the forward's descriptor as a hint. */
     if (rc == 0)
-        rc = conv_status(dnnl_dilated_convolution_forward_desc_init(
+        rc = conv_status(cpu_dn.dilated_convolution_forward_desc_init(
                              &cd, dnnl_forward_training, dnnl_convolution_direct, &fwd[0],
                              &fwd[1], bmd, &fwd[2], p->stride, p->dil, p->pad_l, p->pad_r),
                          "convolution descriptor");
     if (rc == 0)
-        rc = conv_status(dnnl_primitive_desc_create(&fwd_pd, &cd, attr, c->dnnl->engine,
-                                                    NULL), "forward descriptor");
+        rc = conv_status(cpu_dn.primitive_desc_create(&fwd_pd, &cd, attr, c->dnnl->engine,
+                                                      NULL), "forward descriptor");
     if (rc == 0 && kind == 0) {
         pd = fwd_pd;
         fwd_pd = NULL;
     } else if (rc == 0) {
         if (kind == 1)
-            rc = dnnl_dilated_convolution_backward_data_desc_init(
+            rc = cpu_dn.dilated_convolution_backward_data_desc_init(
                      &cd, dnnl_convolution_direct, &any[0], &any[1], &any[2], p->stride,
                      p->dil, p->pad_l, p->pad_r);
         else
-            rc = dnnl_dilated_convolution_backward_weights_desc_init(
+            rc = cpu_dn.dilated_convolution_backward_weights_desc_init(
                      &cd, dnnl_convolution_direct, &any[0], &any[1], bmd, &any[2],
                      p->stride, p->dil, p->pad_l, p->pad_r);
         rc = conv_status((dnnl_status_t)rc, "backward descriptor");
         if (rc == 0)
-            rc = conv_status(dnnl_primitive_desc_create(&pd, &cd, attr, c->dnnl->engine,
-                                                        fwd_pd), "backward descriptor");
+            rc = conv_status(cpu_dn.primitive_desc_create(&pd, &cd, attr, c->dnnl->engine,
+                                                          fwd_pd), "backward descriptor");
     }
-    dnnl_primitive_desc_destroy(fwd_pd);
+    cpu_dn.primitive_desc_destroy(fwd_pd);
     *out = pd;
     return rc;
 }
@@ -339,10 +339,10 @@ static int conv_primitive(cpu_ctx *c, const conv_plan *p, int kind, int mb,
     if (rc == 0)
         rc = conv_md(&plain[2], 4, yd, dnnl_f32, dnnl_nchw);
     if (rc == 0)
-        rc = conv_status(dnnl_primitive_attr_create(&attr), "attributes");
+        rc = conv_status(cpu_dn.primitive_attr_create(&attr), "attributes");
     if (rc == 0)
-        rc = conv_status(dnnl_primitive_attr_set_scratchpad_mode(attr,
-                                                                 dnnl_scratchpad_mode_user),
+        rc = conv_status(cpu_dn.primitive_attr_set_scratchpad_mode(attr,
+                                                                   dnnl_scratchpad_mode_user),
                          "attributes");
     /* The first of the fastest (conv_rank) of: the operands' own type
        (fp32, or bf16 under precision = "bf16") in the formats oneDNN picks,
@@ -356,31 +356,31 @@ static int conv_primitive(cpu_ctx *c, const conv_plan *p, int kind, int mb,
         dnnl_primitive_desc_t cand = NULL;
         int r = conv_pd(c, p, kind, mb, lowp && !f32, layouts[i / 2], attr, &cand);
         if (r == 0 && conv_rank(cand) > rank) {
-            dnnl_primitive_desc_destroy(pd);
+            cpu_dn.primitive_desc_destroy(pd);
             pd = cand;
             rank = conv_rank(cand);
             round = lowp && f32;
         } else {
-            dnnl_primitive_desc_destroy(cand);
+            cpu_dn.primitive_desc_destroy(cand);
             if (i == 0)
                 rc = r;              /* none: the im2col path (DLH_EUNSUPPORTED) */
         }
     }
     if (rc == 0) {
-        const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd,
-                                                                    dnnl_query_scratchpad_md, 0);
-        size_t bytes = sp ? dnnl_memory_desc_get_size(sp) : 0;
+        const dnnl_memory_desc_t *sp = cpu_dn.primitive_desc_query_md(pd,
+                                                                      dnnl_query_scratchpad_md, 0);
+        size_t bytes = sp ? cpu_dn.memory_desc_get_size(sp) : 0;
         if (bytes > *scratch)
             *scratch = bytes;
-        rc = conv_status(dnnl_primitive_create(&out->prim, pd), "primitive");
+        rc = conv_status(cpu_dn.primitive_create(&out->prim, pd), "primitive");
     }
     size_t need = 0;
     for (int t = 0; t < 3 && rc == 0; t++)
         rc = conv_arg_make(c, pd, kind, t, &plain[t], round, &need, &out->a[t]);
     if (need > *area)
         *area = need;
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
+    cpu_dn.primitive_desc_destroy(pd);
+    cpu_dn.primitive_attr_destroy(attr);
     return rc;
 }
 
@@ -398,8 +398,11 @@ static int conv_size_make(cpu_ctx *c, conv_plan *p, int mb, size_t *scratch, siz
     /* Made single-threaded: each runs on one thread (file comment). */
     int keep = omp_get_max_threads(), rc = 0;
     omp_set_num_threads(1);
+    /* Under the direct kernel (p->direct) only backward data runs oneDNN's:
+       the other two are not made (their setup time, scratchpads, copies). */
     for (int k = 0; k < 3 && rc == 0; k++)
-        rc = conv_primitive(c, p, k, mb, &s->k[k], scratch, area);
+        if (!p->direct || k == 1)
+            rc = conv_primitive(c, p, k, mb, &s->k[k], scratch, area);
     omp_set_num_threads(keep);
     if (rc != 0) {
         conv_size_free(s);
@@ -440,13 +443,13 @@ static int conv_scratch(cpu_ctx *c, conv_plan *p, size_t bytes)
     p->scratch_bytes = bytes;
     dnnl_memory_desc_t md;
     dnnl_dims_t dims = { bytes ? (dnnl_dim_t)bytes : 1 };
-    int rc = conv_status(dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_a),
+    int rc = conv_status(cpu_dn.memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_a),
                          "memory descriptor");
     for (int i = 0; i < c->panels && rc == 0; i++) {
-        dnnl_memory_destroy(p->sp[i]);
+        cpu_dn.memory_destroy(p->sp[i]);
         p->sp[i] = NULL;
-        rc = conv_status(dnnl_memory_create(&p->sp[i], &md, c->dnnl->engine,
-                                            (char *)mem + (size_t)i * bytes), "memory");
+        rc = conv_status(cpu_dn.memory_create(&p->sp[i], &md, c->dnnl->engine,
+                                              (char *)mem + (size_t)i * bytes), "memory");
     }
     return rc;
 }
@@ -480,7 +483,10 @@ int cpu_conv2d_prepare(void *ctx, const dlh_conv2d_desc *desc, void **plan)
 {
     cpu_ctx *c = ctx;
     *plan = NULL;
-    if (!c->onednn)
+    /* oneDNN off, or its library missing or broken (cpu_dnnl.h: loaded
+       here, at the first convolution): the layer's im2col + gemm. */
+    const char *lost;
+    if (!c->onednn || cpu_dnnl_load(&lost) != 0)
         return DLH_EUNSUPPORTED;
     if (desc == NULL || desc->struct_size < sizeof *desc) {
         cpu_host->error("cpu conv2d_prepare: no descriptor");
@@ -523,19 +529,19 @@ int cpu_conv2d_prepare(void *ctx, const dlh_conv2d_desc *desc, void **plan)
     p->bsize = desc->has_bias ? (size_t)desc->out_c : 0;
     if (G == 1) {
         dnnl_dims_t wd = { desc->out_c, g->c, g->kh, g->kw };
-        rc = dnnl_memory_desc_init_by_tag(&p->wmd, 4, wd, dnnl_f32, dnnl_oihw);
+        rc = cpu_dn.memory_desc_init_by_tag(&p->wmd, 4, wd, dnnl_f32, dnnl_oihw);
     } else {
         dnnl_dims_t wd = { G, desc->out_c / G, g->c / G, g->kh, g->kw };
-        rc = dnnl_memory_desc_init_by_tag(&p->wmd, 5, wd, dnnl_f32, dnnl_goihw);
+        rc = cpu_dn.memory_desc_init_by_tag(&p->wmd, 5, wd, dnnl_f32, dnnl_goihw);
     }
     rc = conv_status((dnnl_status_t)rc, "memory descriptor");
     dnnl_dims_t bd = { desc->out_c };
     if (rc == 0)
-        rc = conv_status(dnnl_memory_desc_init_by_tag(&p->bmd, 1, bd, dnnl_f32, dnnl_x),
+        rc = conv_status(cpu_dn.memory_desc_init_by_tag(&p->bmd, 1, bd, dnnl_f32, dnnl_x),
                          "memory descriptor");
     for (int i = 0; i < c->panels && rc == 0; i++) {
-        rc = conv_status(dnnl_memory_create(&p->b[i], &p->bmd, c->dnnl->engine,
-                                            DNNL_MEMORY_NONE), "memory");
+        rc = conv_status(cpu_dn.memory_create(&p->b[i], &p->bmd, c->dnnl->engine,
+                                              DNNL_MEMORY_NONE), "memory");
     }
     if (rc == 0) {
         size_t floats = (p->wsize + p->bsize) * (size_t)c->panels;
@@ -644,16 +650,16 @@ static int conv_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x, float *
         int nargs = 0, bad = 0;
         for (int t = 0; t < 3; t++) {
             conv_arg *a = &cp->a[t];
-            dnnl_memory_set_data_handle(a->plain[i], mem[t]);
+            cpu_dn.memory_set_data_handle(a->plain[i], mem[t]);
             dnnl_memory_t use = a->plain[i];
             if (a->blocked[i] != NULL) {
                 float *copy = (float *)(area + a->off);
                 use = a->blocked[i];
-                dnnl_memory_set_data_handle(use, copy);
+                cpu_dn.memory_set_data_handle(use, copy);
                 dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->plain[i] },
                                          { DNNL_ARG_TO, use } };
                 if (!a->out && a->reorder != NULL)
-                    bad |= dnnl_primitive_execute(a->reorder, st, 2, r) != dnnl_success;
+                    bad |= cpu_dn.primitive_execute(a->reorder, st, 2, r) != dnnl_success;
                 if (a->round)
                     cpu_bf16_round_f32(copy, a->reorder != NULL ? copy : mem[t], a->count);
             }
@@ -661,17 +667,17 @@ static int conv_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x, float *
         }
         args[nargs++] = (dnnl_exec_arg_t){ DNNL_ARG_SCRATCHPAD, p->sp[i] };
         if (bi != NULL && kind != 1) {
-            dnnl_memory_set_data_handle(p->b[i], bi);
+            cpu_dn.memory_set_data_handle(p->b[i], bi);
             args[nargs++] = (dnnl_exec_arg_t){ kind == 2 ? DNNL_ARG_DIFF_BIAS
                                                          : DNNL_ARG_BIAS, p->b[i] };
         }
-        bad |= dnnl_primitive_execute(cp->prim, st, nargs, args) != dnnl_success;
+        bad |= cpu_dn.primitive_execute(cp->prim, st, nargs, args) != dnnl_success;
         for (int t = 0; t < 3; t++) {
             conv_arg *a = &cp->a[t];
             dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->blocked[i] },
                                      { DNNL_ARG_TO, a->plain[i] } };
             if (a->reorder != NULL && a->out)
-                bad |= dnnl_primitive_execute(a->reorder, st, 2, r) != dnnl_success;
+                bad |= cpu_dn.primitive_execute(a->reorder, st, 2, r) != dnnl_success;
         }
         failed |= bad;
     }

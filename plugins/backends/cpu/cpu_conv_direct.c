@@ -44,42 +44,29 @@ AI void direct_pad(const cpu_conv_direct *k, const float *x, float *xp)
                    x + ((size_t)ic * k->h + r) * k->w, (size_t)k->w * sizeof(float));
 }
 
+/* One include per ISA: the name prefix, lanes, forward chunks, weight taps
+   per pass and (optional) the target it is compiled for. */
 #define DIRECT_P direct_base_
 #define DIRECT_VW 4
 #define DIRECT_NJ 1
 #define DIRECT_TB 1
 #include "cpu_conv_direct_body.h"
-#undef DIRECT_P
-#undef DIRECT_VW
-#undef DIRECT_NJ
-#undef DIRECT_TB
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define DIRECT_HAVE_AVX2 1
-#pragma GCC push_options
-#pragma GCC target("avx2")
 #define DIRECT_P direct_avx2_
 #define DIRECT_VW 8
 #define DIRECT_NJ 1
 #define DIRECT_TB 1
+#define DIRECT_TARGET "avx2"
 #include "cpu_conv_direct_body.h"
-#undef DIRECT_P
-#undef DIRECT_VW
-#undef DIRECT_NJ
-#undef DIRECT_TB
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512vl,avx512dq,prefer-vector-width=512")
+
 #define DIRECT_P direct_avx512_
 #define DIRECT_VW 16
 #define DIRECT_NJ 2
 #define DIRECT_TB 3
+#define DIRECT_TARGET "avx512f,avx512vl,avx512dq,prefer-vector-width=512"
 #include "cpu_conv_direct_body.h"
-#undef DIRECT_P
-#undef DIRECT_VW
-#undef DIRECT_NJ
-#undef DIRECT_TB
-#pragma GCC pop_options
 #endif
 
 int cpu_conv_direct_fits(const dlh_conv2d_desc *d, int bf16)

@@ -5,7 +5,15 @@
  * DIRECT_TB (taps per pass of the weight gradient, likewise).  Each 16 output columns are
  * 16 / DIRECT_VW vectors, so the accumulators stay in registers on every
  * ISA and every lane does the same operations in the same order: the bits do
- * not depend on DIRECT_VW.  Defines DIRECT_P##fwd and DIRECT_P##wgt. */
+ * not depend on DIRECT_VW.  Defines DIRECT_P##fwd and DIRECT_P##wgt, for
+ * the GCC target DIRECT_TARGET when that is defined (a string), and
+ * undefines the parameters at its end, ready for the next ISA's. */
+#define DIRECT_PRAGMA2(x) _Pragma(#x)
+#define DIRECT_PRAGMA(x) DIRECT_PRAGMA2(x)
+#ifdef DIRECT_TARGET
+#pragma GCC push_options
+DIRECT_PRAGMA(GCC target(DIRECT_TARGET))
+#endif
 #define DN2(p, n) p##n
 #define DN1(p, n) DN2(p, n)
 #define DN(n) DN1(DIRECT_P, n)
@@ -216,8 +224,18 @@ static void DN(wgt)(const cpu_conv_direct *k, int n, const float *x, const float
         }
 }
 
+#ifdef DIRECT_TARGET
+#pragma GCC pop_options
+#undef DIRECT_TARGET
+#endif
+#undef DIRECT_PRAGMA
+#undef DIRECT_PRAGMA2
 #undef DNS
 #undef DV
 #undef DN
 #undef DN1
 #undef DN2
+#undef DIRECT_P
+#undef DIRECT_VW
+#undef DIRECT_NJ
+#undef DIRECT_TB

@@ -1,6 +1,6 @@
 /* Finding and loading a GPU library with dlopen, the one way the cuda
- * backend finds the driver, cuBLAS, cuDNN and NVRTC (and bench/cublas_floor.c
- * the driver and cuBLAS): nothing is linked, so the plugin loads everywhere
+ * backend finds the driver, cuBLAS, cuDNN and NVRTC (bench/cublas_floor.c
+ * the driver and cuBLAS, the cpu backend oneDNN): nothing is linked, so the plugin loads everywhere
  * and a missing library is one clear line.  No dlhost dependency. */
 #ifndef DLHOST_GPU_DL_H
 #define DLHOST_GPU_DL_H
