@@ -1348,6 +1348,16 @@ static void test_conv2d(void)
     conv_case(&g, 6, 1, 1, 5, 5, "LeNet's first, one channel");
     g = window(2, 5, 5, 1, 1, 1, 1, 0, 0, 1, 1);
     conv_case(&g, 3, 1, 0, 2, 2, "1x1");
+    /* The cpu backend's direct backward data (at most 8 input channels):
+       two 16-column chunks and a tail, 9 channels (two blocks) past it. */
+    g = window(7, 11, 37, 3, 4, 1, 1, 2, 3, 1, 1);
+    conv_case(&g, 5, 1, 1, 3, 3, "7 channels, 37 wide, kernel [3, 4], padding [2, 3]");
+    g = window(3, 9, 6, 5, 2, 1, 1, 0, 1, 1, 1);
+    g.oh = g.h;
+    g.ow = g.w;
+    conv_case(&g, 20, 1, 0, 4, 3, "padding \"same\", kernel [5, 2] (bottom 4, right 0)");
+    g = window(9, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1);
+    conv_case(&g, 4, 1, 1, 2, 2, "9 channels, 3x3");
 }
 
 /* ------------------------------------------------------------ pooling */

@@ -81,9 +81,10 @@ typedef struct conv_plan {
     size_t area_bytes;
     float *partial;                          /* pieces x (wsize + bsize) */
     conv_size **sizes;                       /* [d.n]: pieces of mb at mb - 1 */
-    /* cpu_conv_direct.c runs forward and backward weights where it fits;
-       backward data stays oneDNN's. */
-    int direct;
+    /* cpu_conv_direct.c runs forward and backward weights where it fits
+       (direct), backward data where it fits (direct_data); the rest stays
+       oneDNN's. */
+    int direct, direct_data;
     cpu_conv_direct dk;
     float *dscratch;                         /* pieces x dfloats */
     size_t dfloats;
@@ -548,8 +549,9 @@ int cpu_conv2d_prepare(void *ctx, const dlh_conv2d_desc *desc, void **plan)
     }
     /* Small shapes (LeNet's first layer): the direct kernel, per layer by
        its shape alone (never by timing: the choice sets the bits). */
-    if (rc == 0 && cpu_conv_direct_fits(desc, cpu_bf16(c))) {
-        p->direct = 1;
+    p->direct = cpu_conv_direct_fits(desc, cpu_bf16(c));
+    p->direct_data = cpu_conv_direct_data_fits(desc, cpu_bf16(c));
+    if (rc == 0 && (p->direct || p->direct_data)) {
         p->dfloats = (cpu_conv_direct_init(&p->dk, desc) + 15) & ~(size_t)15;
         void *mem = NULL;
         if (posix_memalign(&mem, 64, p->dfloats * sizeof(float) * (size_t)c->panels) != 0) {
@@ -685,13 +687,16 @@ static int conv_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x, float *
 }
 
 /* The direct kernel (cpu_conv_direct.c) on the same pieces as conv_run:
-   kind 0 forward (y), 2 backward weights (dy at y, into the partials). */
-static int conv_direct_run(cpu_ctx *c, conv_plan *p, int kind, int n, const float *x,
+   kind 0 forward (y), 1 backward data (dx at x, dy at y), 2 backward
+   weights (dy at y, into the partials). */
+static int conv_direct_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x,
                            const float *w, const float *b, float *y)
 {
     if (n < 1 || n > p->d.n) {
         cpu_host->error("cpu %s: batch %d outside the plan's 1..%d",
-                        kind == 0 ? "conv2d_forward" : "conv2d_backward_weights", n, p->d.n);
+                        kind == 0 ? "conv2d_forward" : kind == 1 ? "conv2d_backward_data"
+                                                                 : "conv2d_backward_weights",
+                        n, p->d.n);
         return DLH_EINVAL;
     }
     int pieces, per;
@@ -704,11 +709,13 @@ static int conv_direct_run(cpu_ctx *c, conv_plan *p, int kind, int n, const floa
     #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
     for (int i = 0; i < pieces; i++) {
         int cnt = i == pieces - 1 ? n - (pieces - 1) * per : per;
-        const float *xi = x + (size_t)i * (size_t)per * xs;
+        float *xi = x + (size_t)i * (size_t)per * xs;
         float *yi = y + (size_t)i * (size_t)per * ys;
         float *scratch = p->dscratch + (size_t)i * p->dfloats;
         if (kind == 0) {
             p->dk.fwd(&p->dk, cnt, xi, w, b, yi, scratch);
+        } else if (kind == 1) {
+            p->dk.data(&p->dk, cnt, yi, w, xi, scratch);
         } else {
             float *wi = p->partial + (size_t)i * ps;
             p->dk.wgt(&p->dk, cnt, xi, yi, wi, p->bsize ? wi + p->wsize : NULL, scratch);
@@ -745,6 +752,8 @@ int cpu_conv2d_backward_data(void *ctx, void *plan, int n, dlh_mem dy, dlh_mem w
     if (rc != 0)
         return rc;
     cpu_adapt(ctx);
+    if (p->direct_data)
+        return conv_direct_run(ctx, p, 1, n, cpu_f32(dx), cpu_f32(w), NULL, cpu_f32(dy));
     return conv_run(ctx, p, 1, n, cpu_f32(dx), cpu_f32(w), NULL, cpu_f32(dy));
 }
 

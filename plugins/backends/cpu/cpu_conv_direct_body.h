@@ -5,7 +5,8 @@
  * DIRECT_TB (taps per pass of the weight gradient, likewise).  Each 16 output columns are
  * 16 / DIRECT_VW vectors, so the accumulators stay in registers on every
  * ISA and every lane does the same operations in the same order: the bits do
- * not depend on DIRECT_VW.  Defines DIRECT_P##fwd and DIRECT_P##wgt. */
+ * not depend on DIRECT_VW.  Defines DIRECT_P##fwd, DIRECT_P##wgt and
+ * DIRECT_P##data. */
 #define DN2(p, n) p##n
 #define DN1(p, n) DN2(p, n)
 #define DN(n) DN1(DIRECT_P, n)
@@ -214,6 +215,98 @@ static void DN(wgt)(const cpu_conv_direct *k, int n, const float *x, const float
             else
                 db[oc] = sum;
         }
+}
+
+/* Backward data.  dx row iy of input channels ic0 .. ic0 + OB - 1,
+   columns 16 j to 16 j + 15: OB x 16 accumulators from 0, then for every
+   output channel co, flipped kernel row f (ky = kh - 1 - f) whose dy row
+   oy = iy - (kh - 1 - ph) + f lies inside dy (the others add nothing) and
+   flipped column fx, a product of w[co][ic][ky][kw - 1 - fx] and dy's row
+   shifted by fx, then a sum, in that order; the zero-bordered dy row holds
+   zeros where ox leaves dy (as the forward's x rows, such a product is a
+   zero: for finite weights it leaves the sum's bits).  wt is w transposed
+   and flipped: wt[ic][co][f][fx].  (Two rows at a time, sharing the
+   weights, measured no faster on AVX-512: the products bound it.) */
+AI void DN(data_cols)(const cpu_conv_direct *k, const float *dyp, const float *wt, float *dxs,
+                      int ic0, int iy, int j, const int OB)
+{
+    const int oh = k->oh, kh = k->kh, kw = k->kw, oc_n = k->out_c;
+    const size_t wtaps = (size_t)oc_n * kh * kw;
+    const int top = kh - 1 - k->ph;
+    const int f0 = top - iy > 0 ? top - iy : 0;
+    const int f1 = oh + top - iy < kh ? oh + top - iy : kh;
+    DV acc[DIRECT_OB][DNS];
+    for (int o = 0; o < OB; o++)
+        for (int v = 0; v < DNS; v++)
+            acc[o][v] = (DV){ 0 };
+    for (int co = 0; co < oc_n; co++)
+        for (int f = f0; f < f1; f++) {
+            const float *dr = dyp + ((size_t)co * oh + (size_t)(iy - top + f)) * k->dwpp +
+                              (size_t)j * 16;
+            const float *wr = wt + (size_t)ic0 * wtaps + ((size_t)co * kh + f) * kw;
+            for (int fx = 0; fx < kw; fx++) {
+                DV dv[DNS];
+                for (int v = 0; v < DNS; v++)
+                    DV_LD(dv[v], dr + fx + v * DIRECT_VW);
+                for (int o = 0; o < OB; o++) {
+                    const float wv = wr[(size_t)o * wtaps + fx];
+                    for (int v = 0; v < DNS; v++)
+                        acc[o][v] += wv * dv[v];
+                }
+            }
+        }
+    int rem = k->w - j * 16 < 16 ? k->w - j * 16 : 16;
+    for (int o = 0; o < OB; o++) {
+        float *xo = dxs + ((size_t)(ic0 + o) * k->h + iy) * k->w + (size_t)j * 16;
+        if (rem == 16)
+            memcpy(xo, &acc[o][0], 16 * sizeof(float));
+        else
+            memcpy(xo, &acc[o][0], (size_t)rem * sizeof(float));
+    }
+}
+
+AI void DN(data_block)(const cpu_conv_direct *k, const float *dyp, const float *wt,
+                       float *dxs, int ic0, const int OB)
+{
+    for (int iy = 0; iy < k->h; iy++)
+        for (int j = 0; j < k->dnch; j++)
+            DN(data_cols)(k, dyp, wt, dxs, ic0, iy, j, OB);
+}
+
+/* dx (n samples) = the gradient of the convolution's input given dy. */
+static void DN(data)(const cpu_conv_direct *k, int n, const float *dy, const float *w,
+                    float *dx, float *scratch)
+{
+    const int oc_n = k->out_c, C = k->c, kh = k->kh, kw = k->kw, oh = k->oh, ow = k->ow;
+    const size_t xs = (size_t)C * k->h * k->w, ys = (size_t)oc_n * oh * ow;
+    float *dyp = scratch, *wt = scratch + k->ddy_floats;
+    const int left = kw - 1 - k->pw;
+    for (int co = 0; co < oc_n; co++)
+        for (int ic = 0; ic < C; ic++)
+            for (int ky = 0; ky < kh; ky++)
+                for (int kx = 0; kx < kw; kx++)
+                    wt[(((size_t)ic * oc_n + co) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)] =
+                        w[(((size_t)co * C + ic) * kh + ky) * kw + kx];
+    memset(dyp, 0, k->ddy_floats * sizeof(float));
+    for (int s = 0; s < n; s++) {
+        const float *dys = dy + (size_t)s * ys;
+        for (size_t r = 0; r < (size_t)oc_n * oh; r++)
+            memcpy(dyp + r * k->dwpp + left, dys + r * ow, (size_t)ow * sizeof(float));
+        float *dxo = dx + (size_t)s * xs;
+        for (int ic0 = 0; ic0 < C; ic0 += DIRECT_OB) {
+            int ob = C - ic0 < DIRECT_OB ? C - ic0 : DIRECT_OB;
+            switch (ob) {
+            case 1: DN(data_block)(k, dyp, wt, dxo, ic0, 1); break;
+            case 2: DN(data_block)(k, dyp, wt, dxo, ic0, 2); break;
+            case 3: DN(data_block)(k, dyp, wt, dxo, ic0, 3); break;
+            case 4: DN(data_block)(k, dyp, wt, dxo, ic0, 4); break;
+            case 5: DN(data_block)(k, dyp, wt, dxo, ic0, 5); break;
+            case 6: DN(data_block)(k, dyp, wt, dxo, ic0, 6); break;
+            case 7: DN(data_block)(k, dyp, wt, dxo, ic0, 7); break;
+            default: DN(data_block)(k, dyp, wt, dxo, ic0, 8); break;
+            }
+        }
+    }
 }
 
 #undef DNS
