@@ -157,6 +157,11 @@ int cpu_conv_direct_fits(const dlh_conv2d_desc *d, int bf16);
 #define CPU_CONV_DIRECT_DATA_C 8
 int cpu_conv_direct_data_fits(const dlh_conv2d_desc *d, int bf16);
 size_t cpu_conv_direct_init(cpu_conv_direct *k, const dlh_conv2d_desc *d);
+/* cpu_pool2x2.c: cpu_image.c's 2x2, stride 2, unpadded max pool of one
+   plane (idx may be NULL) in AVX2 and AVX-512 (x86-64 GCC builds). */
+void cpu_max2x2_plane_avx2(const dlh_window2d *g, const float *in, float *out, int32_t *oi);
+void cpu_max2x2_plane_avx512(const dlh_window2d *g, const float *in, float *out,
+                             int32_t *oi);
 /* cpu_ew.c: the widest vector ISA to use, 0 the x86-64 baseline, 1 AVX2,
    2 AVX-512; DLHOST_CPU_EW_ISA=baseline or avx2 caps it. */
 int cpu_isa_level(void);
