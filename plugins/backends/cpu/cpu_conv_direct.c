@@ -34,6 +34,13 @@
 
 #include "cpu.h"
 
+/* The short row copies below stay loops: GCC would make each a memcpy or
+   memmove call of a variable size, several per sample (4 % of LeNet's
+   epoch). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
+
 /* Vector loads and stores through memcpy (any alignment; no vector
    arguments, whose ABI changes with the ISA). */
 #define DV_LD(v, p) memcpy(&(v), (p), sizeof(v))
@@ -41,17 +48,6 @@
 #define AI static inline __attribute__((always_inline))
 /* Output channels kept in registers at once. */
 #define DIRECT_OB 8
-
-/* The zero-bordered copy of one sample: c x hp x wpp, the sample at row ph,
-   column pw, zeros around it and to the end of each row. */
-AI void direct_pad(const cpu_conv_direct *k, const float *x, float *xp)
-{
-    memset(xp, 0, (size_t)k->c * (size_t)k->hp * (size_t)k->wpp * sizeof(float));
-    for (int ic = 0; ic < k->c; ic++)
-        for (int r = 0; r < k->h; r++)
-            memcpy(xp + ((size_t)ic * k->hp + (size_t)(r + k->ph)) * k->wpp + k->pw,
-                   x + ((size_t)ic * k->h + r) * k->w, (size_t)k->w * sizeof(float));
-}
 
 #define DIRECT_P direct_base_
 #define DIRECT_VW 4
