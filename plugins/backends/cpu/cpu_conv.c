@@ -547,8 +547,9 @@ int cpu_conv2d_prepare(void *ctx, const dlh_conv2d_desc *desc, void **plan)
             rc = DLH_ENOMEM;
         }
     }
-    /* Small shapes (LeNet's first layer): the direct kernel, per layer by
-       its shape alone (never by timing: the choice sets the bits). */
+    /* Small shapes (LeNet's first layer; the input gradient of its
+       second): the direct kernel, per layer by its shape alone (never by
+       timing: the choice sets the bits). */
     p->direct = cpu_conv_direct_fits(desc, cpu_bf16(c));
     p->direct_data = cpu_conv_direct_data_fits(desc, cpu_bf16(c));
     if (rc == 0 && (p->direct || p->direct_data)) {
@@ -752,7 +753,7 @@ int cpu_conv2d_backward_data(void *ctx, void *plan, int n, dlh_mem dy, dlh_mem w
     if (rc != 0)
         return rc;
     cpu_adapt(ctx);
-    if (p->direct_data)
+    if (p != NULL && p->direct_data)
         return conv_direct_run(ctx, p, 1, n, cpu_f32(dx), cpu_f32(w), NULL, cpu_f32(dy));
     return conv_run(ctx, p, 1, n, cpu_f32(dx), cpu_f32(w), NULL, cpu_f32(dy));
 }
