@@ -924,6 +924,11 @@ static void test_plain(void)
         { "bias, then relu and its mask, the bias broadcast from 37 floats",
           "in b; inout y; out mask; scalar s;\n"
           "t = y + b;\ny = max(t, 0);\nmask = select(t > 0, s, 0);\n", 3, 1, 37 },
+        { "relu's backward (compare and select, one loop), NaN and -0 in x",
+          "in x, dy; out dx;\ndx = select(x > 0, dy, 0);\n", 3, 0, 0 },
+        { "relu's backward in place, the mask used again",
+          "in x; inout dy; out mk;\nm = x > 0;\ndy = select(m, dy, -0.5);\nmk = m;\n",
+          3, 0, 0 },
         { "chains with their intermediates used again",
           "in a, b; inout p; out e, f; scalar s, t;\n"
           "r = sqrt(b*b); q = r/s + t; e = q*r;\nw = a/q; p = p - s*w; f = w + e;\n",
@@ -960,6 +965,9 @@ static void test_plain(void)
                 len[j] = j == 0 && pc->bcast ? (size_t)pc->bcast : n;
                 for (size_t i = 0; i < len[j]; i++)
                     one[j][i] = two[j][i] = j > 1 && i % 13 == 0 ? 0.0f : rnd(-1, 1);
+                /* Edge values for the compares: NaN, -0 and +0. */
+                for (size_t i = 0; i < len[j] && pc->n_scalars == 0; i += 11)
+                    one[j][i] = two[j][i] = i % 3 == 0 ? NAN : i % 3 == 1 ? -0.0f : 0.0f;
             }
             if (pc->n_arrays == 5 && pc->n_scalars == 6)  /* RMSprop: sq >= ga*ga */
                 for (size_t i = 0; i < n; i++)

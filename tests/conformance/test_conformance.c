@@ -1348,6 +1348,16 @@ static void test_conv2d(void)
     conv_case(&g, 6, 1, 1, 5, 5, "LeNet's first, one channel");
     g = window(2, 5, 5, 1, 1, 1, 1, 0, 0, 1, 1);
     conv_case(&g, 3, 1, 0, 2, 2, "1x1");
+    /* The cpu backend's direct backward data (at most 8 input channels):
+       two 16-column chunks and a tail, 9 channels (two blocks) past it. */
+    g = window(7, 11, 37, 3, 4, 1, 1, 2, 3, 1, 1);
+    conv_case(&g, 5, 1, 1, 3, 3, "7 channels, 37 wide, kernel [3, 4], padding [2, 3]");
+    g = window(3, 9, 6, 5, 2, 1, 1, 0, 1, 1, 1);
+    g.oh = g.h;
+    g.ow = g.w;
+    conv_case(&g, 20, 1, 0, 4, 3, "padding \"same\", kernel [5, 2] (bottom 4, right 0)");
+    g = window(9, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1);
+    conv_case(&g, 4, 1, 1, 2, 2, "9 channels, 3x3");
 }
 
 /* ------------------------------------------------------------ pooling */
@@ -1481,6 +1491,110 @@ static void test_pool(void)
         g.ow = (int32_t)dlh_pool2d_ceil_size(7, 0, 2, 2);
         pool_case(op, &g, 2, 1, "2x2 s2 ceil_mode, odd sizes");
     }
+}
+
+/* The cpu backend's 2x2, stride 2 max pool on each ISA it has (its AVX2 and
+   AVX-512 loops, DLHOST_CPU_EW_ISA caps them): the bits and indices of a
+   plain loop over the window in order (the first maximum wins, and the
+   first NaN), with ties, NaNs of both signs, infinities and zeros of both
+   signs, for row widths that fill vectors of 8 and 16 and leave tails, odd
+   sizes whose last row and column no window covers, and without indices. */
+static void pool_2x2_host(const dlh_window2d *g, int n, const float *x, float *y,
+                          int32_t *idx)
+{
+    for (int p = 0; p < n * g->c; p++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                const float *in = x + (size_t)p * g->h * g->w;
+                int32_t bi = -1;
+                float best = 0.0f;
+                for (int k = 0; k < 4; k++) {
+                    int32_t at = (2 * oy + k / 2) * g->w + 2 * ox + k % 2;
+                    float v = in[at];
+                    if (bi < 0 || v > best || (isnan(v) && !isnan(best))) {
+                        best = v;
+                        bi = at;
+                    }
+                }
+                size_t o = ((size_t)p * g->oh + oy) * g->ow + ox;
+                y[o] = best;
+                idx[o] = bi;
+            }
+}
+
+static void test_pool_isa(void)
+{
+    dut = ref;
+    dut_label = "cpu(default)";
+    static const char *const caps[] = { NULL, "avx2", "baseline" };
+    static const int shapes[][3] = {    /* c, h, w */
+        { 2, 28, 28 }, { 3, 10, 10 }, { 1, 2, 2 }, { 2, 4, 16 }, { 1, 6, 32 },
+        { 1, 3, 34 }, { 2, 7, 65 }, { 1, 2, 50 }, { 2, 5, 17 }, { 1, 8, 96 },
+    };
+    static const float pick[] = { 1.0f, 2.0f, -1.0f, 0.0f, -0.0f, INFINITY, -INFINITY };
+    const char *keep = getenv("DLHOST_CPU_EW_ISA");
+    char *saved = keep ? strdup(keep) : NULL;
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+        int n = 2;
+        dlh_window2d g = window(shapes[sh][0], shapes[sh][1], shapes[sh][2], 2, 2, 2, 2, 0,
+                                0, 1, 1);
+        size_t nx = img_size(&g, n), ny = (size_t)n * g.c * g.oh * g.ow;
+        /* Not scratch: case_end frees that. */
+        float *x = malloc(nx * sizeof *x), *yw = malloc(ny * sizeof *yw);
+        int32_t *iw = malloc(ny * sizeof *iw);
+        if (!x || !yw || !iw)
+            bail("out of memory");
+        for (size_t i = 0; i < nx; i++) {
+            int r = irand(12);
+            x[i] = r < 7 ? pick[r] : r == 7 ? NAN : r == 8 ? -NAN : frand();
+        }
+        pool_2x2_host(&g, n, x, yw, iw);
+        for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
+            if (caps[ci])
+                setenv("DLHOST_CPU_EW_ISA", caps[ci], 1);
+            else if (saved)
+                setenv("DLHOST_CPU_EW_ISA", saved, 1);
+            else
+                unsetenv("DLHOST_CPU_EW_ISA");
+            case_begin();
+            float *y = fvec(ny), *y2 = fvec(ny);
+            int32_t *ig = ivec(ny);
+            dlh_buffer *bx = up(ref, x, nx * sizeof(float));
+            dlh_buffer *by = up(ref, NULL, ny * sizeof(float));
+            dlh_buffer *bi = up(ref, NULL, ny * sizeof(int32_t));
+            int rc = ref->ops->pool2d(ref->ctx, DLH_POOL_MAX, &g, n, at(bx, 0), at(by, 0),
+                                      at(bi, 0));
+            if (rc == 0 && (rc = down(ref, by, y, ny * sizeof(float))) == 0)
+                rc = down(ref, bi, ig, ny * sizeof(int32_t));
+            /* Without indices (evaluation). */
+            dlh_mem none = { NULL, 0 };
+            if (rc == 0 && (rc = ref->ops->pool2d(ref->ctx, DLH_POOL_MAX, &g, n, at(bx, 0),
+                                                   at(by, 0), none)) == 0)
+                rc = down(ref, by, y2, ny * sizeof(float));
+            release(ref, bx);
+            release(ref, by);
+            release(ref, bi);
+            if (check_rc(0, rc, "pool2d")) {
+                if (memcmp(yw, y, ny * sizeof(float)) != 0)
+                    case_fail("y: not the bits of the plain loop");
+                if (memcmp(iw, ig, ny * sizeof(int32_t)) != 0)
+                    case_fail("idx: not the plain loop's");
+                if (memcmp(yw, y2, ny * sizeof(float)) != 0)
+                    case_fail("y without indices: not the bits of the plain loop");
+            }
+            case_end("cpu pool2d max 2x2 s2, DLHOST_CPU_EW_ISA=%s: c %d, %dx%d, ties, NaN, "
+                     "+-inf, +-0", caps[ci] ? caps[ci] : (saved ? saved : "(unset)"), g.c,
+                     g.h, g.w);
+        }
+        free(x);
+        free(yw);
+        free(iw);
+    }
+    if (saved)
+        setenv("DLHOST_CPU_EW_ISA", saved, 1);
+    else
+        unsetenv("DLHOST_CPU_EW_ISA");
+    free(saved);
 }
 
 /* ------------------------------------------------------------ gather, scatter_add */
@@ -1906,6 +2020,8 @@ int main(void)
         bail("cannot open the reference cpu backend: %s", dlh_error_get());
     test_ew_coverage();
     test_selfcheck();
+    if (selected("cpu"))
+        test_pool_isa();
     run_cpu_with("threads = 1;", "cpu(threads=1)", 0);
     if (selected("cpu")) {
         /* The default instance's conv2d primitives, against its own

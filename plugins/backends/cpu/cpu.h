@@ -130,8 +130,9 @@ int cpu_conv2d_backward_weights(void *ctx, void *plan, int n, dlh_mem x, dlh_mem
 /* cpu_conv_direct.c: a direct convolution for groups 1, stride 1,
    dilation 1 and in_channels * kh * kw <= CPU_CONV_DIRECT_TAPS, fp32 (not
    bf16: fits says).  init fills k and returns the floats of scratch one piece
-   needs; fwd runs n samples (b may be NULL), wgt writes the gradient of n
-   samples into dw (out_c x taps) and db (NULL: none). */
+   needs (either path's); fwd runs n samples (b may be NULL), wgt writes the
+   gradient of n samples into dw (out_c x taps) and db (NULL: none), data
+   writes dx of n samples. */
 #define CPU_CONV_DIRECT_TAPS 32
 typedef struct cpu_conv_direct cpu_conv_direct;
 struct cpu_conv_direct {
@@ -143,9 +144,24 @@ struct cpu_conv_direct {
                 const float *b, float *y, float *scratch);
     void (*wgt)(const cpu_conv_direct *k, int n, const float *x, const float *dy,
                 float *dw, float *db, float *scratch);
+    /* Backward data (cpu_conv_direct_data_fits): dy's zero-bordered rows of
+       dwpp floats, dnch 16-column chunks of w, its floats (rounded up). */
+    int dwpp, dnch;
+    size_t ddy_floats;
+    void (*data)(const cpu_conv_direct *k, int n, const float *dy, const float *w,
+                 float *dx, float *scratch);
 };
 int cpu_conv_direct_fits(const dlh_conv2d_desc *d, int bf16);
+/* Backward data alone, for few input channels (CPU_CONV_DIRECT_DATA_C), where
+   oneDNN pads them to 16. */
+#define CPU_CONV_DIRECT_DATA_C 8
+int cpu_conv_direct_data_fits(const dlh_conv2d_desc *d, int bf16);
 size_t cpu_conv_direct_init(cpu_conv_direct *k, const dlh_conv2d_desc *d);
+/* cpu_pool2x2.c: cpu_image.c's 2x2, stride 2, unpadded max pool of one
+   plane (idx may be NULL) in AVX2 and AVX-512 (x86-64 GCC builds). */
+void cpu_max2x2_plane_avx2(const dlh_window2d *g, const float *in, float *out, int32_t *oi);
+void cpu_max2x2_plane_avx512(const dlh_window2d *g, const float *in, float *out,
+                             int32_t *oi);
 /* cpu_ew.c: the widest vector ISA to use, 0 the x86-64 baseline, 1 AVX2,
    2 AVX-512; DLHOST_CPU_EW_ISA=baseline or avx2 caps it. */
 int cpu_isa_level(void);

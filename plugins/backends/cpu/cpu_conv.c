@@ -81,9 +81,10 @@ typedef struct conv_plan {
     size_t area_bytes;
     float *partial;                          /* pieces x (wsize + bsize) */
     conv_size **sizes;                       /* [d.n]: pieces of mb at mb - 1 */
-    /* cpu_conv_direct.c runs forward and backward weights where it fits;
-       backward data stays oneDNN's, the only primitive made then. */
-    int direct;
+    /* cpu_conv_direct.c runs forward and backward weights where it fits
+       (direct), backward data where it fits (direct_data); oneDNN's
+       primitives are made only for the rest. */
+    int direct, direct_data;
     cpu_conv_direct dk;
     float *dscratch;                         /* pieces x dfloats */
     size_t dfloats;
@@ -398,10 +399,11 @@ static int conv_size_make(cpu_ctx *c, conv_plan *p, int mb, size_t *scratch, siz
     /* Made single-threaded: each runs on one thread (file comment). */
     int keep = omp_get_max_threads(), rc = 0;
     omp_set_num_threads(1);
-    /* Under the direct kernel (p->direct) only backward data runs oneDNN's:
-       the other two are not made (their setup time, scratchpads, copies). */
+    /* What the direct kernel runs (forward and weights under p->direct,
+       backward data under p->direct_data) is not made (its setup time,
+       scratchpads, copies). */
     for (int k = 0; k < 3 && rc == 0; k++)
-        if (!p->direct || k == 1)
+        if (k == 1 ? !p->direct_data : !p->direct)
             rc = conv_primitive(c, p, k, mb, &s->k[k], scratch, area);
     omp_set_num_threads(keep);
     if (rc != 0) {
@@ -552,10 +554,12 @@ int cpu_conv2d_prepare(void *ctx, const dlh_conv2d_desc *desc, void **plan)
             rc = DLH_ENOMEM;
         }
     }
-    /* Small shapes (LeNet's first layer): the direct kernel, per layer by
-       its shape alone (never by timing: the choice sets the bits). */
-    if (rc == 0 && cpu_conv_direct_fits(desc, cpu_bf16(c))) {
-        p->direct = 1;
+    /* Small shapes (LeNet's first layer; the input gradient of its
+       second): the direct kernel, per layer by its shape alone (never by
+       timing: the choice sets the bits). */
+    p->direct = cpu_conv_direct_fits(desc, cpu_bf16(c));
+    p->direct_data = cpu_conv_direct_data_fits(desc, cpu_bf16(c));
+    if (rc == 0 && (p->direct || p->direct_data)) {
         p->dfloats = (cpu_conv_direct_init(&p->dk, desc) + 15) & ~(size_t)15;
         void *mem = NULL;
         if (posix_memalign(&mem, 64, p->dfloats * sizeof(float) * (size_t)c->panels) != 0) {
@@ -691,13 +695,16 @@ static int conv_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x, float *
 }
 
 /* The direct kernel (cpu_conv_direct.c) on the same pieces as conv_run:
-   kind 0 forward (y), 2 backward weights (dy at y, into the partials). */
-static int conv_direct_run(cpu_ctx *c, conv_plan *p, int kind, int n, const float *x,
+   kind 0 forward (y), 1 backward data (dx at x, dy at y), 2 backward
+   weights (dy at y, into the partials). */
+static int conv_direct_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x,
                            const float *w, const float *b, float *y)
 {
     if (n < 1 || n > p->d.n) {
         cpu_host->error("cpu %s: batch %d outside the plan's 1..%d",
-                        kind == 0 ? "conv2d_forward" : "conv2d_backward_weights", n, p->d.n);
+                        kind == 0 ? "conv2d_forward" : kind == 1 ? "conv2d_backward_data"
+                                                                 : "conv2d_backward_weights",
+                        n, p->d.n);
         return DLH_EINVAL;
     }
     int pieces, per;
@@ -710,11 +717,13 @@ static int conv_direct_run(cpu_ctx *c, conv_plan *p, int kind, int n, const floa
     #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
     for (int i = 0; i < pieces; i++) {
         int cnt = i == pieces - 1 ? n - (pieces - 1) * per : per;
-        const float *xi = x + (size_t)i * (size_t)per * xs;
+        float *xi = x + (size_t)i * (size_t)per * xs;
         float *yi = y + (size_t)i * (size_t)per * ys;
         float *scratch = p->dscratch + (size_t)i * p->dfloats;
         if (kind == 0) {
             p->dk.fwd(&p->dk, cnt, xi, w, b, yi, scratch);
+        } else if (kind == 1) {
+            p->dk.data(&p->dk, cnt, yi, w, xi, scratch);
         } else {
             float *wi = p->partial + (size_t)i * ps;
             p->dk.wgt(&p->dk, cnt, xi, yi, wi, p->bsize ? wi + p->wsize : NULL, scratch);
@@ -751,6 +760,8 @@ int cpu_conv2d_backward_data(void *ctx, void *plan, int n, dlh_mem dy, dlh_mem w
     if (rc != 0)
         return rc;
     cpu_adapt(ctx);
+    if (p != NULL && p->direct_data)
+        return conv_direct_run(ctx, p, 1, n, cpu_f32(dx), cpu_f32(w), NULL, cpu_f32(dy));
     return conv_run(ctx, p, 1, n, cpu_f32(dx), cpu_f32(w), NULL, cpu_f32(dy));
 }
 

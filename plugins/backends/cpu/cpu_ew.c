@@ -7,7 +7,8 @@
  * it broadcasts, or a register buffer) and a scalar operand is a plain float
  * argument.  Instructions whose operands are all scalars (1 - b1, lr / bc1)
  * run once per call instead of once per element, a MUL feeding the next
- * MULADD becomes one a*s + b*t loop, and Adam's whole update (torch's
+ * MULADD becomes one a*s + b*t loop, a compare with a scalar feeding a
+ * select one x > s ? y : t loop (relu's backward), and Adam's whole update (torch's
  * defaults) one loop over its four arrays (ew_fuse_adam).  cpu_ew_run then
  * walks the n elements in blocks small enough that every operand's block
  * stays in L1, running every instruction over the block, blocks shared out
@@ -187,6 +188,7 @@ typedef struct ew_isa {
     cpu_ew_fn muladd2[3];
     cpu_ew_fn sqrt_div_add;     /* sqrt(x)/kb + kc */
     cpu_ew_fn sub_mul_div;      /* x - ka*(y/z) */
+    cpu_ew_fn gt_select;        /* x > ka ? y : kc (relu's backward) */
     ew_adam_fn adam;            /* Adam's whole update (ew_fuse_adam) */
 } ew_isa;
 
@@ -230,6 +232,7 @@ typedef struct ew_isa {
     EW_LOOP(P, mm_vsvv, v, v, v, x * ka + y * z)                                          \
     EW_LOOP(P, sda, v, n, n, sqrtf(x) / kb + kc)                                          \
     EW_LOOP(P, smd, v, v, v, x - ka * (y / z))                                            \
+    EW_LOOP(P, gts, v, v, n, x > ka ? y : kc)                                             \
     EW_ADAM(P)                                                                            \
     static const ew_isa P##isa = {                                                        \
         .loops = {                                                                        \
@@ -253,7 +256,8 @@ typedef struct ew_isa {
             [DLH_EW_FMOD] = EW_K2(P, fmod), [DLH_EW_ATAN2] = EW_K2(P, atan2),             \
         },                                                                                \
         .muladd2 = { P##mm_vsvs_vvn, P##mm_vvvs_vvv, P##mm_vsvv_vvv },                    \
-        .sqrt_div_add = P##sda_vnn, .sub_mul_div = P##smd_vvv, .adam = P##adam,           \
+        .sqrt_div_add = P##sda_vnn, .sub_mul_div = P##smd_vvv, .gt_select = P##gts_vvn,   \
+        .adam = P##adam,                                                                  \
     };
 
 EW_DEFINE_ISA(ew_base_)
@@ -480,6 +484,27 @@ static void ew_fuse_chains(ew_kernel *k, const ew_isa *isa, uint16_t reg_slot0)
     size_t w = 0;
     for (size_t i = 0; i < k->n_ops; i++) {
         const ew_op *o = &k->ops[i];
+        /* r = x > s (1 or 0); d = select(r, y, t), r dead: d = x > s ? y : t,
+           the same copy of y or t (relu's backward: one pass, not two). */
+        if (i + 1 < k->n_ops && o->op == DLH_EW_GT && o->kinds == 2 &&
+            ew_feeds_only_next(k, i, reg_slot0)) {
+            const ew_op *m = &k->ops[i + 1];
+            if (m->op == DLH_EW_SELECT && m->kinds == 4 && m->vec[0] == o->dst &&
+                m->vec[1] != o->dst) {
+                ew_op f;
+                memset(&f, 0, sizeof f);
+                f.op = EW_OP_CHAIN;
+                f.dst = m->dst;
+                f.fn = isa->gt_select;
+                f.vec[0] = o->vec[0];
+                f.vec[1] = m->vec[1];
+                f.val[0] = o->val[1];
+                f.val[2] = m->val[2];
+                k->ops[w++] = f;
+                i += 1;
+                continue;
+            }
+        }
         if (i + 2 < k->n_ops && ew_feeds_only_next(k, i, reg_slot0) &&
             ew_feeds_only_next(k, i + 1, reg_slot0)) {
             const ew_op *m = &k->ops[i + 1], *q = &k->ops[i + 2];

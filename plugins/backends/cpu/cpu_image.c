@@ -166,6 +166,8 @@ static void max2x2_row_noidx(const float *restrict r0, const float *restrict r1,
     }
 }
 
+typedef void (*max2x2_fn)(const dlh_window2d *g, const float *in, float *out, int32_t *oi);
+
 static void max2x2_plane(const dlh_window2d *g, const float *in, float *out, int32_t *oi)
 {
     const size_t ow = (size_t)g->ow;
@@ -196,10 +198,19 @@ int cpu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem 
     if (op == DLH_POOL_MAX && g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 &&
         g->ph == 0 && g->pw == 0 && g->dh == 1 && g->dw == 1 &&
         2 * (int64_t)g->oh <= g->h && 2 * (int64_t)g->ow <= g->w) {
+        /* The same bits from each (cpu_pool2x2.c). */
+        max2x2_fn plane = max2x2_plane;
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+        int level = cpu_isa_level();
+        if (level == 2)
+            plane = cpu_max2x2_plane_avx512;
+        else if (level == 1)
+            plane = cpu_max2x2_plane_avx2;
+#endif
         #pragma omp parallel for num_threads(c->threads) if (s.img >= CPU_PAR_MIN) schedule(static)
         for (int64_t p = 0; p < planes; p++)
-            max2x2_plane(g, px + (size_t)p * s.plane, py + (size_t)p * s.oplane,
-                         pi ? pi + (size_t)p * s.oplane : NULL);
+            plane(g, px + (size_t)p * s.plane, py + (size_t)p * s.oplane,
+                  pi ? pi + (size_t)p * s.oplane : NULL);
         return 0;
     }
     #pragma omp parallel for num_threads(c->threads) if (s.img >= CPU_PAR_MIN) schedule(static)
