@@ -15,7 +15,8 @@
  * --gemm split (the default) runs every product the way the cpu backend
  * does (plugins/backends/cpu/cpu_gemm.c, gemm_split): OpenBLAS single-
  * threaded, a large product cut into one piece per CPU of the machine,
- * by rows or columns of C, the pieces shared by T OpenMP threads.  That
+ * by rows or columns of C, the pieces shared by T OpenMP threads, each
+ * running its own piece first (gemm_cut_order in the same header).  That
  * cut is what makes the bits independent of the thread count; it is the
  * floor dlhost's epoch is measured against.  --gemm openblas runs each
  * product whole on OpenBLAS's own T threads: OpenBLAS cuts by the thread
@@ -63,20 +64,29 @@ static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *
     gemm_cut cut = gemm_cut_make(m, n, k, parts);
     int by_rows = cut.by_rows, len = cut.len, chunk = cut.chunk;
     int threads = split_threads < parts ? split_threads : parts;
+    unsigned char claimed[MAX_PANELS] = { 0 };
     (void)threads;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
-    for (int t = 0; t < parts; t++) {
-        int lo = t * chunk, hi = lo + chunk < len ? lo + chunk : len;
-        if (lo >= hi)
-            continue;
-        if (by_rows)
-            cblas_sgemm(CblasRowMajor, opa, opb, hi - lo, n, k, alpha,
-                        a + (ta ? (size_t)lo : (size_t)lo * (size_t)lda), lda, b, ldb,
-                        beta, c + (size_t)lo * (size_t)ldc, ldc);
-        else
-            cblas_sgemm(CblasRowMajor, opa, opb, m, hi - lo, k, alpha, a, lda,
-                        b + (tb ? (size_t)lo * (size_t)ldb : (size_t)lo), ldb, beta,
-                        c + lo, ldc);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        int nt = 1, tid = 0;
+#ifdef _OPENMP
+        nt = omp_get_num_threads();
+        tid = omp_get_thread_num();
+#endif
+        for (int i = 0; i < parts; i++) {
+            int t = gemm_cut_order(parts, nt, tid, i);
+            int lo = t * chunk, hi = lo + chunk < len ? lo + chunk : len;
+            if (lo >= hi || !gemm_cut_claim(claimed, t))
+                continue;
+            if (by_rows)
+                cblas_sgemm(CblasRowMajor, opa, opb, hi - lo, n, k, alpha,
+                            a + (ta ? (size_t)lo : (size_t)lo * (size_t)lda), lda, b, ldb,
+                            beta, c + (size_t)lo * (size_t)ldc, ldc);
+            else
+                cblas_sgemm(CblasRowMajor, opa, opb, m, hi - lo, k, alpha, a, lda,
+                            b + (tb ? (size_t)lo * (size_t)ldb : (size_t)lo), ldb, beta,
+                            c + lo, ldc);
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 
 #include "cpu.h"
 #include "cpu_dnnl.h"
+#include "cpu_gemm_cut.h"
 
 /* Matmul primitives kept, one per shape (m, n, k, transposes, strides,
    alpha, beta); a step's shapes repeat, so after the first step every
@@ -379,16 +380,23 @@ static int bf16_problem(cpu_ctx *cx, int trans_a, int trans_b, int m, int n, int
         return DLH_EDEVICE;
     int blocks = full + (rest != 0);
     int threads = cx->threads < blocks ? cx->threads : blocks, failed = 0;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1) \
-    reduction(| : failed)
-    for (int t = 0; t < blocks; t++) {
-        size_t lo = (size_t)t * (size_t)chunk;
-        bf16_entry *e = t < full ? e_full : e_rest;
-        if (by_rows)
-            failed |= bf16_run(s, e, a + (trans_a ? lo : lo * (size_t)lda), b,
-                               c + lo * (size_t)ldc);
-        else
-            failed |= bf16_run(s, e, a, b + (trans_b ? lo * (size_t)ldb : lo), c + lo);
+    /* Each thread its own block first, as cpu_gemm.c's pieces. */
+    unsigned char claimed[CPU_MAX_PANELS] = { 0 };
+#pragma omp parallel num_threads(threads) if (threads > 1) reduction(| : failed)
+    {
+        int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+        for (int i = 0; i < blocks; i++) {
+            int t = gemm_cut_order(blocks, nt, tid, i);
+            if (!gemm_cut_claim(claimed, t))
+                continue;
+            size_t lo = (size_t)t * (size_t)chunk;
+            bf16_entry *e = t < full ? e_full : e_rest;
+            if (by_rows)
+                failed |= bf16_run(s, e, a + (trans_a ? lo : lo * (size_t)lda), b,
+                                   c + lo * (size_t)ldc);
+            else
+                failed |= bf16_run(s, e, a, b + (trans_b ? lo * (size_t)ldb : lo), c + lo);
+        }
     }
     if (failed) {
         cpu_host->error("cpu gemm (bf16): oneDNN's matmul failed for %dx%dx%d", m, n, k);

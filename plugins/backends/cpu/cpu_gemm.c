@@ -4,6 +4,12 @@
 #endif
 
 #include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static inline int omp_get_num_threads(void) { return 1; }
+static inline int omp_get_thread_num(void) { return 0; }
+#endif
 
 #include "cpu.h"
 #include "cpu_gemm_cut.h"
@@ -66,14 +72,34 @@ int cpu_gemm_pieces(const cpu_ctx *cx, int m, int n, int k)
     return gemm_cut_pieces(cx->panels, m, n, k);
 }
 
+/* Piece t of a cut problem: one sequential sgemm over rows t * chunk.. of C
+   (by_rows) or its columns. */
+static void gemm_piece(const gemm_cut *cut, int t, int trans_a, int trans_b, int m, int n,
+                       int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                       float beta, float *c, int ldc)
+{
+    int lo = t * cut->chunk, hi = lo + cut->chunk < cut->len ? lo + cut->chunk : cut->len;
+    if (lo >= hi)
+        return;
+    if (cut->by_rows)   /* rows lo..hi of op(A) and of C */
+        gemm_one(trans_a, trans_b, hi - lo, n, k, alpha,
+                 a + (trans_a ? (size_t)lo : (size_t)lo * (size_t)lda), lda, b, ldb, beta,
+                 c + (size_t)lo * (size_t)ldc, ldc);
+    else                /* columns lo..hi of op(B) and of C */
+        gemm_one(trans_a, trans_b, m, hi - lo, k, alpha, a, lda,
+                 b + (trans_b ? (size_t)lo * (size_t)ldb : (size_t)lo), ldb, beta, c + lo,
+                 ldc);
+}
+
 /* One problem cut into gemm_pieces() pieces, which the threads share: by
    rows of C when C or A is the largest operand, else by columns, so that the
    largest one is cut into pieces rather than read whole by every piece.
    On the MLP's shapes (OpenBLAS Cooperlake kernels, 2 pieces) this picked
    the faster cut every time: rows for dW = dy^T x (258 against 215
    GFLOP/s for 512x784x128), columns for y = x W^T and dx = dy W.  A piece
-   is one sequential sgemm, whichever thread runs it; with fewer threads
-   than pieces (cpu_adapt.c) a thread runs several, taken as they come. */
+   is one sequential sgemm, whichever thread runs it; a thread runs its own
+   piece first (gemm_cut_order), then any piece left unclaimed, so with
+   fewer threads than pieces (cpu_adapt.c) a thread runs several. */
 static void gemm_split(const cpu_ctx *cx, int trans_a, int trans_b, int m, int n, int k,
                        float alpha, const float *a, int lda, const float *b, int ldb,
                        float beta, float *c, int ldc)
@@ -84,21 +110,17 @@ static void gemm_split(const cpu_ctx *cx, int trans_a, int trans_b, int m, int n
         return;
     }
     gemm_cut cut = gemm_cut_make(m, n, k, parts);
-    int by_rows = cut.by_rows, len = cut.len, chunk = cut.chunk;
     int threads = cx->threads < parts ? cx->threads : parts;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
-    for (int t = 0; t < parts; t++) {
-        int lo = t * chunk, hi = lo + chunk < len ? lo + chunk : len;
-        if (lo >= hi)
-            continue;
-        if (by_rows)        /* rows lo..hi of op(A) and of C */
-            gemm_one(trans_a, trans_b, hi - lo, n, k, alpha,
-                     a + (trans_a ? (size_t)lo : (size_t)lo * (size_t)lda), lda, b, ldb,
-                     beta, c + (size_t)lo * (size_t)ldc, ldc);
-        else                /* columns lo..hi of op(B) and of C */
-            gemm_one(trans_a, trans_b, m, hi - lo, k, alpha, a, lda,
-                     b + (trans_b ? (size_t)lo * (size_t)ldb : (size_t)lo), ldb,
-                     beta, c + lo, ldc);
+    unsigned char claimed[CPU_MAX_PANELS] = { 0 };
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+        for (int i = 0; i < parts; i++) {
+            int t = gemm_cut_order(parts, nt, tid, i);
+            if (gemm_cut_claim(claimed, t))
+                gemm_piece(&cut, t, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
+                           c, ldc);
+        }
     }
 }
 
