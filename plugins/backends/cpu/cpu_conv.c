@@ -42,6 +42,7 @@
 
 #include "cpu.h"
 #include "cpu_dnnl.h"
+#include "cpu_gemm_cut.h"
 
 /* One tensor of a primitive (x, w or y side): the layer's plain memory and,
    when the primitive prefers another format (oneDNN's blocked nChw16c and
@@ -616,6 +617,60 @@ static int conv_check(const conv_plan *p, const char *what, int n, dlh_mem x, dl
     return rc;
 }
 
+/* Piece i of conv_run: its reorders in, the primitive, its reorders out;
+   nonzero when oneDNN failed. */
+static int conv_piece(cpu_ctx *c, conv_plan *p, int kind, int i, int pieces, int per,
+                      conv_size *full, conv_size *last, float *x, float *w, float *b,
+                      float *y)
+{
+    const dlh_conv2d_desc *d = &p->d;
+    size_t xs = (size_t)d->g.c * (size_t)d->g.h * (size_t)d->g.w;
+    size_t ys = (size_t)d->out_c * (size_t)d->g.oh * (size_t)d->g.ow;
+    size_t ps = p->wsize + p->bsize;
+    conv_size *s = i == pieces - 1 ? last : full;
+    conv_prim *cp = &s->k[kind];
+    float *wi = kind == 2 ? p->partial + (size_t)i * ps : w;
+    float *bi = kind == 2 ? (p->bsize ? wi + p->wsize : NULL) : b;
+    void *mem[3] = { x + (size_t)i * (size_t)per * xs, wi,
+                     y + (size_t)i * (size_t)per * ys };
+    char *area = p->area + (size_t)i * p->area_bytes;
+    dnnl_stream_t st = c->dnnl->stream[i];
+    dnnl_exec_arg_t args[5];
+    int nargs = 0, bad = 0;
+    for (int t = 0; t < 3; t++) {
+        conv_arg *a = &cp->a[t];
+        cpu_dn.memory_set_data_handle(a->plain[i], mem[t]);
+        dnnl_memory_t use = a->plain[i];
+        if (a->blocked[i] != NULL) {
+            float *copy = (float *)(area + a->off);
+            use = a->blocked[i];
+            cpu_dn.memory_set_data_handle(use, copy);
+            dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->plain[i] },
+                                     { DNNL_ARG_TO, use } };
+            if (!a->out && a->reorder != NULL)
+                bad |= cpu_dn.primitive_execute(a->reorder, st, 2, r) != dnnl_success;
+            if (a->round)
+                cpu_bf16_round_f32(copy, a->reorder != NULL ? copy : mem[t], a->count);
+        }
+        args[nargs++] = (dnnl_exec_arg_t){ a->arg, use };
+    }
+    args[nargs++] = (dnnl_exec_arg_t){ DNNL_ARG_SCRATCHPAD, p->sp[i] };
+    if (bi != NULL && kind != 1) {
+        cpu_dn.memory_set_data_handle(p->b[i], bi);
+        args[nargs++] = (dnnl_exec_arg_t){ kind == 2 ? DNNL_ARG_DIFF_BIAS
+                                                     : DNNL_ARG_BIAS, p->b[i] };
+    }
+    bad |= cpu_dn.primitive_execute(cp->prim, st, nargs, args) != dnnl_success;
+    for (int t = 0; t < 3; t++) {
+        conv_arg *a = &cp->a[t];
+        dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->blocked[i] },
+                                 { DNNL_ARG_TO, a->plain[i] } };
+        if (a->reorder != NULL && a->out)
+            bad |= cpu_dn.primitive_execute(a->reorder, st, 2, r) != dnnl_success;
+    }
+    return bad;
+}
+
 /* Runs primitive kind (0 forward, 1 backward data, 2 backward weights) on
    every piece: piece i's x and y at its first sample, its weights at w (or
    its partial), bias at b; the team shares the pieces. */
@@ -628,10 +683,6 @@ static int conv_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x, float *
                                                                 : "conv2d_backward_weights";
     if ((rc = conv_begin(c, p, what, n, &pieces, &per, &full, &last)) != 0)
         return rc;
-    const dlh_conv2d_desc *d = &p->d;
-    size_t xs = (size_t)d->g.c * (size_t)d->g.h * (size_t)d->g.w;
-    size_t ys = (size_t)d->out_c * (size_t)d->g.oh * (size_t)d->g.ow;
-    size_t ps = p->wsize + p->bsize;
     int threads = c->threads < pieces ? c->threads : pieces, failed = 0;
     /* Outside a parallel region (one thread) oneDNN's reorders run on
        omp_get_max_threads() threads, spinning at their barriers when the
@@ -639,51 +690,17 @@ static int conv_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x, float *
     int keep = omp_get_max_threads();
     if (threads <= 1 && keep != 1)
         omp_set_num_threads(1);
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1) \
-        reduction(| : failed)
-    for (int i = 0; i < pieces; i++) {
-        conv_size *s = i == pieces - 1 ? last : full;
-        conv_prim *cp = &s->k[kind];
-        float *wi = kind == 2 ? p->partial + (size_t)i * ps : w;
-        float *bi = kind == 2 ? (p->bsize ? wi + p->wsize : NULL) : b;
-        void *mem[3] = { x + (size_t)i * (size_t)per * xs, wi,
-                         y + (size_t)i * (size_t)per * ys };
-        char *area = p->area + (size_t)i * p->area_bytes;
-        dnnl_stream_t st = c->dnnl->stream[i];
-        dnnl_exec_arg_t args[5];
-        int nargs = 0, bad = 0;
-        for (int t = 0; t < 3; t++) {
-            conv_arg *a = &cp->a[t];
-            cpu_dn.memory_set_data_handle(a->plain[i], mem[t]);
-            dnnl_memory_t use = a->plain[i];
-            if (a->blocked[i] != NULL) {
-                float *copy = (float *)(area + a->off);
-                use = a->blocked[i];
-                cpu_dn.memory_set_data_handle(use, copy);
-                dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->plain[i] },
-                                         { DNNL_ARG_TO, use } };
-                if (!a->out && a->reorder != NULL)
-                    bad |= cpu_dn.primitive_execute(a->reorder, st, 2, r) != dnnl_success;
-                if (a->round)
-                    cpu_bf16_round_f32(copy, a->reorder != NULL ? copy : mem[t], a->count);
-            }
-            args[nargs++] = (dnnl_exec_arg_t){ a->arg, use };
+    /* Thread t runs piece t first (cpu_gemm_cut.h), so a sample's output
+       stays on the core that the next layer's static share reads it on. */
+    unsigned char claimed[CPU_MAX_PANELS] = { 0 };
+    #pragma omp parallel num_threads(threads) if (threads > 1) reduction(| : failed)
+    {
+        int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+        for (int k = 0; k < pieces; k++) {
+            int i = gemm_cut_order(pieces, nt, tid, k);
+            if (gemm_cut_claim(claimed, i))
+                failed |= conv_piece(c, p, kind, i, pieces, per, full, last, x, w, b, y);
         }
-        args[nargs++] = (dnnl_exec_arg_t){ DNNL_ARG_SCRATCHPAD, p->sp[i] };
-        if (bi != NULL && kind != 1) {
-            cpu_dn.memory_set_data_handle(p->b[i], bi);
-            args[nargs++] = (dnnl_exec_arg_t){ kind == 2 ? DNNL_ARG_DIFF_BIAS
-                                                         : DNNL_ARG_BIAS, p->b[i] };
-        }
-        bad |= cpu_dn.primitive_execute(cp->prim, st, nargs, args) != dnnl_success;
-        for (int t = 0; t < 3; t++) {
-            conv_arg *a = &cp->a[t];
-            dnnl_exec_arg_t r[2] = { { DNNL_ARG_FROM, a->blocked[i] },
-                                     { DNNL_ARG_TO, a->plain[i] } };
-            if (a->reorder != NULL && a->out)
-                bad |= cpu_dn.primitive_execute(a->reorder, st, 2, r) != dnnl_success;
-        }
-        failed |= bad;
     }
     if (threads <= 1 && keep != 1)
         omp_set_num_threads(keep);
@@ -714,19 +731,27 @@ static int conv_direct_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x,
     size_t ys = (size_t)d->out_c * (size_t)d->g.oh * (size_t)d->g.ow;
     size_t ps = p->wsize + p->bsize;
     int threads = c->threads < pieces ? c->threads : pieces;
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
-    for (int i = 0; i < pieces; i++) {
-        int cnt = i == pieces - 1 ? n - (pieces - 1) * per : per;
-        float *xi = x + (size_t)i * (size_t)per * xs;
-        float *yi = y + (size_t)i * (size_t)per * ys;
-        float *scratch = p->dscratch + (size_t)i * p->dfloats;
-        if (kind == 0) {
-            p->dk.fwd(&p->dk, cnt, xi, w, b, yi, scratch);
-        } else if (kind == 1) {
-            p->dk.data(&p->dk, cnt, yi, w, xi, scratch);
-        } else {
-            float *wi = p->partial + (size_t)i * ps;
-            p->dk.wgt(&p->dk, cnt, xi, yi, wi, p->bsize ? wi + p->wsize : NULL, scratch);
+    unsigned char claimed[CPU_MAX_PANELS] = { 0 };
+    #pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+        for (int k = 0; k < pieces; k++) {
+            int i = gemm_cut_order(pieces, nt, tid, k);
+            if (!gemm_cut_claim(claimed, i))
+                continue;
+            int cnt = i == pieces - 1 ? n - (pieces - 1) * per : per;
+            float *xi = x + (size_t)i * (size_t)per * xs;
+            float *yi = y + (size_t)i * (size_t)per * ys;
+            float *scratch = p->dscratch + (size_t)i * p->dfloats;
+            if (kind == 0) {
+                p->dk.fwd(&p->dk, cnt, xi, w, b, yi, scratch);
+            } else if (kind == 1) {
+                p->dk.data(&p->dk, cnt, yi, w, xi, scratch);
+            } else {
+                float *wi = p->partial + (size_t)i * ps;
+                p->dk.wgt(&p->dk, cnt, xi, yi, wi, p->bsize ? wi + p->wsize : NULL,
+                          scratch);
+            }
         }
     }
     return 0;
