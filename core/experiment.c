@@ -1137,6 +1137,10 @@ static int exp_heads(dlh_experiment *e, config_setting_t *list)
 static int exp_optimizer(dlh_experiment *e, config_setting_t *group)
 {
     int rc = dlh_optim_new(e, group);
+    /* Diagnostics watch every layer's output, a relu's too; DLHOST_FOLD=0
+       runs the model exactly as written, to compare. */
+    const char *fold = getenv("DLHOST_FOLD");
+    dlh_graph_set_fold(e->graph, !e->diagnostics && !(fold && strcmp(fold, "0") == 0));
     /* Frozen tensors are known now: the graph plans backward around them. */
     return rc ? rc : dlh_graph_plan(e->graph);
 }

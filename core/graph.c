@@ -5,6 +5,7 @@
 #include "graph.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +32,13 @@ typedef struct graph_node {
        buffers): it runs no forward.  When its input's gradient is written
        here first, dout is that gradient's memory and it runs no backward. */
     int view_out, view_dout;
+    /* A relu run inside the layer that reads it (dlh_graph_plan): the relu
+       node runs nothing and has no memory; its reader takes the relu's
+       input with ctx->input_relu set.  in[] keeps the model as written. */
+    int folded;                     /* this relu runs inside folded_into */
+    int folded_into;
+    int input_relu;                 /* input 0 is a folded relu */
+    char *label;                    /* "relu1+pool1" for the profile, or NULL */
     dlh_tensor *in_v, *din_v;       /* views handed to the layer, [n_in] */
     dlh_tensor *scratch_v;          /* layer scratch views, [layer->n_scratch] */
 } graph_node;
@@ -42,6 +50,7 @@ struct dlh_graph {
     graph_node *nodes;
     int n, cap;
     int planned;
+    int fold;                       /* fold relus into their readers (default) */
     dlh_tensor x;                   /* the model input: x_buf[0] or x_buf[1] */
     dlh_tensor x_buf[2];            /* x_buf[1] only once asked for */
     int n_gscratch;
@@ -70,13 +79,14 @@ int dlh_graph_new(const dlh_backend *be, const dlh_shape *input, int64_t max_bat
     g->be = be;
     g->input_shape = *input;
     g->max_batch = max_batch;
+    g->fold = 1;
     *out = g;
     return 0;
 }
 
 static void graph_node_free(const dlh_backend *be, graph_node *nd)
 {
-    if (!nd->view_out)
+    if (!nd->view_out && !nd->folded)
         dlh_tensor_free(be, &nd->out);
     if (!nd->view_dout)
         dlh_tensor_free(be, &nd->dout);
@@ -85,6 +95,7 @@ static void graph_node_free(const dlh_backend *be, graph_node *nd)
     free(nd->in_v);
     free(nd->din_v);
     free(nd->scratch_v);
+    free(nd->label);
 }
 
 void dlh_graph_free(dlh_graph *g)
@@ -230,6 +241,50 @@ static int graph_alloc(const dlh_graph *g, const dlh_shape *s, dlh_tensor *t)
     return rc ? rc : dlh_tensor_alloc(g->be, shaped.ndim, shaped.shape, t);
 }
 
+/* The node whose output input slot k of nd reads when the step runs: a
+   folded relu's input in its place. */
+static int graph_src(const dlh_graph *g, const graph_node *nd, int k)
+{
+    return k == 0 && nd->input_relu ? g->nodes[nd->in[0]].in[0] : nd->in[k];
+}
+
+void dlh_graph_set_fold(dlh_graph *g, int on)
+{
+    if (!g->planned)
+        g->fold = on != 0;
+}
+
+/* Runs each relu that only one single-input layer able to take it reads
+   (dlh_layer_setup.accepts_input_relu: maxpool2d), and that no loss or
+   metric reads, inside that layer: one pass over the data less forward and
+   backward, and the same bits (layer.h). */
+static int graph_fold(dlh_graph *g)
+{
+    for (int i = 0; g->fold && i + 1 < g->n; i++) {
+        graph_node *r = &g->nodes[i];
+        if (!r->layer->is_relu || r->n_in != 1 || r->head || r->n_consumers != 1)
+            continue;
+        for (int j = i + 1; j < g->n; j++) {
+            graph_node *m = &g->nodes[j];
+            if (m->n_in != 1 || m->in[0] != i)
+                continue;
+            if (!m->layer->accepts_input_relu || m->input_relu)
+                break;
+            size_t len = strlen(r->layer->name) + strlen(m->layer->name) + 2;
+            if (!(m->label = malloc(len))) {
+                dlh_error_set("out of memory");
+                return DLH_ENOMEM;
+            }
+            snprintf(m->label, len, "%s+%s", r->layer->name, m->layer->name);
+            r->folded = 1;
+            r->folded_into = j;
+            m->input_relu = 1;
+            break;
+        }
+    }
+    return 0;
+}
+
 /* Backward reaches a node only when a layer with trainable parameters
    is at or before it: the gradient of anything else is never used (the
    first dense layer after a flatten computes no gradient for its input;
@@ -266,7 +321,7 @@ int dlh_graph_plan(dlh_graph *g)
         dlh_error_set("graph: nothing to plan");
         return DLH_EINVAL;
     }
-    if ((rc = graph_alloc(g, &g->input_shape, &g->x_buf[0])))
+    if ((rc = graph_alloc(g, &g->input_shape, &g->x_buf[0])) || (rc = graph_fold(g)))
         return rc;
     g->x = g->x_buf[0];
     /* Plan for the gradients that any epoch needs (train.unfreeze makes
@@ -284,8 +339,8 @@ int dlh_graph_plan(dlh_graph *g)
         graph_node *nd = &g->nodes[i];
         int used = 0;
         for (int k = 0; k < nd->n_in; k++) {
-            int p = nd->in[k];
-            if (p < 0 || !g->nodes[p].needs_grad)
+            int p = graph_src(g, nd, k);
+            if (nd->folded || p < 0 || !g->nodes[p].needs_grad)
                 nd->to[k] = GRAPH_TO_NONE;
             else if (!written[p]) {
                 nd->to[k] = GRAPH_TO_DIRECT;
@@ -303,9 +358,9 @@ int dlh_graph_plan(dlh_graph *g)
         nd->view_dout = nd->view_out && nd->to[0] == GRAPH_TO_DIRECT;
         /* The loss writes the gradient of the last node and of every head
            in any case. */
-        int grad = nd->needs_grad || nd->head || i == g->n - 1;
+        int grad = !nd->folded && (nd->needs_grad || nd->head || i == g->n - 1);
         dlh_tensor *dout = grad && !nd->view_dout ? &nd->dout : NULL;
-        rc = nd->view_out ? graph_shape(g, &nd->layer->output, &nd->out)
+        rc = nd->view_out || nd->folded ? graph_shape(g, &nd->layer->output, &nd->out)
                           : graph_alloc(g, &nd->layer->output, &nd->out);
         if (rc == 0 && nd->view_dout) {
             /* Producers come first, so a chain of views shares one buffer. */
@@ -397,7 +452,19 @@ int dlh_graph_node_has_grad(const dlh_graph *g, int i)
 int dlh_graph_node_calls(const dlh_graph *g, int i, int backward)
 {
     const graph_node *nd = &g->nodes[i];
+    if (nd->folded)
+        return 0;
     return backward ? nd->needs_grad && !nd->view_dout : !nd->view_out;
+}
+
+const char *dlh_graph_node_label(const dlh_graph *g, int i)
+{
+    return g->nodes[i].label ? g->nodes[i].label : g->nodes[i].layer->name;
+}
+
+int dlh_graph_folded_into(const dlh_graph *g, int i)
+{
+    return g->nodes[i].folded ? g->nodes[i].folded_into : -1;
 }
 
 static dlh_tensor graph_view(const dlh_tensor *t, int64_t b)
@@ -411,7 +478,7 @@ static dlh_tensor graph_view(const dlh_tensor *t, int64_t b)
 static void graph_inputs(dlh_graph *g, graph_node *nd, int64_t b)
 {
     for (int k = 0; k < nd->n_in; k++) {
-        int p = nd->in[k];
+        int p = graph_src(g, nd, k);
         nd->in_v[k] = graph_view(p < 0 ? &g->x : &g->nodes[p].out, b);
     }
 }
@@ -437,6 +504,8 @@ int dlh_graph_forward(dlh_graph *g, int64_t batch, int training, int64_t step,
 {
     for (int i = 0; i < g->n; i++) {
         graph_node *nd = &g->nodes[i];
+        if (nd->folded)
+            continue;
         if (nd->view_out) {
             int p = nd->in[0];
             nd->out.mem = p < 0 ? g->x.mem : g->nodes[p].out.mem;
@@ -445,6 +514,7 @@ int dlh_graph_forward(dlh_graph *g, int64_t batch, int training, int64_t step,
         dlh_layer_ctx ctx;
         dlh_layer_ctx_fill(nd->layer, batch, training && !nd->frozen, step, seed, &ctx,
                            nd->scratch_v);
+        ctx.input_relu = nd->input_relu;
         graph_inputs(g, nd, batch);
         dlh_tensor o = graph_view(&nd->out, batch);
         double t0 = g->time_fwd ? dlh_graph_mark(g) : 0.0;
@@ -472,11 +542,12 @@ int dlh_graph_backward_with(dlh_graph *g, int64_t batch, int64_t step, uint64_t 
     int rc;
     for (int i = g->n - 1; i >= 0; i--) {
         graph_node *nd = &g->nodes[i];
-        if (!nd->needs_grad || nd->view_dout)
+        if (!nd->needs_grad || nd->view_dout || nd->folded)
             continue;
         double t0 = g->time_bwd ? dlh_graph_mark(g) : 0.0;
         dlh_layer_ctx ctx;
         dlh_layer_ctx_fill(nd->layer, batch, !nd->frozen, step, seed, &ctx, nd->scratch_v);
+        ctx.input_relu = nd->input_relu;
         /* A layer that can write its gradients does; the others get them zeroed
            just before they add into them, while the zeros are in cache. */
         if (nd->layer->overwrites_grads)
@@ -485,7 +556,7 @@ int dlh_graph_backward_with(dlh_graph *g, int64_t batch, int64_t step, uint64_t 
             return rc;
         graph_inputs(g, nd, batch);
         for (int k = 0; k < nd->n_in; k++) {
-            int p = nd->in[k];
+            int p = graph_src(g, nd, k);
             if (nd->to[k] == GRAPH_TO_NONE || !g->nodes[p].needs_grad) {
                 /* Nobody needs the gradient of the data or of a node with
                    no parameters upstream: a NULL buffer. */
@@ -511,7 +582,7 @@ int dlh_graph_backward_with(dlh_graph *g, int64_t batch, int64_t step, uint64_t 
             return rc;
         }
         for (int k = 0; k < nd->n_in; k++) {
-            int p = nd->in[k];
+            int p = graph_src(g, nd, k);
             if (nd->to[k] <= GRAPH_TO_DIRECT || !g->nodes[p].needs_grad)
                 continue;
             size_t n = (size_t)batch * (size_t)dlh_shape_numel(&g->nodes[p].layer->output);
@@ -548,6 +619,12 @@ int dlh_graph_first_nonfinite_output(dlh_graph *g, int64_t batch, int *node)
     /* Per-row sums first, so no reduction is wider than one sample. */
     for (int i = 0; i < g->n; i++) {
         int64_t per = dlh_shape_numel(&g->nodes[i].layer->output);
+        if (g->nodes[i].folded) {
+            /* No output of its own: its reader's comes next. */
+            if ((rc = be->ops->fill(be->ctx, dlh_mem_at(g->sq.mem, (size_t)i), 1, 0.0f)))
+                return rc;
+            continue;
+        }
         if ((rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUMSQ, 1, (int)batch, (int)per,
                                   g->nodes[i].out.mem, g->rows.mem, graph_no_idx)) ||
             (rc = be->ops->reduce(be->ctx, DLH_REDUCE_SUM, 1, 1, (int)batch, g->rows.mem,

@@ -578,6 +578,9 @@ int dlh_layer_new_ex(const dlh_backend *be, const char *type, const char *name,
     l->overwrites_grads = setup.overwrites_grads != 0;
     l->output_is_view = setup.output_is_view != 0 && setup.n_inputs == 1 &&
                         n_out == dlh_shape_numel(&setup.inputs[0]);
+    l->is_relu = setup.is_relu != 0 && setup.n_inputs == 1 &&
+                 n_out == dlh_shape_numel(&setup.inputs[0]);
+    l->accepts_input_relu = setup.accepts_input_relu != 0 && setup.n_inputs == 1;
     if ((rc = layer_check_overrides(l->name, &d, overrides, n_overrides)) < 0 ||
         (rc = layer_alloc_tensors(l, &d, overrides, n_overrides, seed)) < 0) {
         inst_prefix("layer", name);

@@ -52,6 +52,8 @@ typedef struct dlh_layer_inst {
     const dlh_backend *backend;
     int overwrites_grads;           /* its backward can write ctx->grads */
     int output_is_view;             /* output = its one input, reshaped */
+    int is_relu;                    /* relu: may run inside its reader (graph.c) */
+    int accepts_input_relu;         /* can run a relu folded into it */
     /* Its integer counters (layer.h add_counter), in host memory: names
        and values, [n_counters] each. */
     int n_counters;

@@ -98,12 +98,12 @@ static void profile_rows(dlh_profile *p, double seconds)
     p->last[k++] = (prof_row){ part_names[DLH_PROF_LOAD], NULL, p->part[DLH_PROF_LOAD] };
     for (int i = 0; i < p->n; i++)
         if (dlh_graph_node_calls(p->g, i, 0))
-            p->last[k++] = (prof_row){ "forward", dlh_graph_layer(p->g, i)->name,
+            p->last[k++] = (prof_row){ "forward", dlh_graph_node_label(p->g, i),
                                        p->fwd[i] };
     p->last[k++] = (prof_row){ part_names[DLH_PROF_LOSS], NULL, p->part[DLH_PROF_LOSS] };
     for (int i = 0; i < p->n; i++)
         if (dlh_graph_node_calls(p->g, i, 1))
-            p->last[k++] = (prof_row){ "backward", dlh_graph_layer(p->g, i)->name,
+            p->last[k++] = (prof_row){ "backward", dlh_graph_node_label(p->g, i),
                                        p->bwd[i] };
     p->last[k++] = (prof_row){ part_names[DLH_PROF_GUARD], NULL, p->part[DLH_PROF_GUARD] };
     p->last[k++] = (prof_row){ part_names[DLH_PROF_UPDATE], NULL,

@@ -160,8 +160,9 @@ typedef struct dlh_backend_ops {
 
     /* Pooling over n*c planes of h x w (g->c is the channel count).
        Forward writes y (n, c, oh, ow) and for DLH_POOL_MAX idx (int32 index
-       within the h*w input plane).  Backward accumulates into dx
-       (not overwritten) from dy using idx (max) or the window (avg). */
+       within the h*w input plane; -1 for a window of padding alone, whose
+       y is -inf).  Backward accumulates into dx (not overwritten) from dy
+       using idx (max; a negative index adds nothing) or the window (avg). */
     int (*pool2d)(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
                   dlh_mem x, dlh_mem y, dlh_mem idx);
     int (*pool2d_backward)(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
@@ -217,6 +218,19 @@ typedef struct dlh_backend_ops {
     int (*conv2d_backward_weights)(void *ctx, void *plan, int n, dlh_mem x, dlh_mem dy,
                                    float beta, dlh_mem dw, dlh_mem db);
     /* ABI 1.9 members go below this line. */
+
+    /* optional (ABI 1.10): max pooling of relu(x), for a relu layer the core
+       runs inside the max pool that reads it (dlh_layer_setup.is_relu).  y is
+       what pool2d(DLH_POOL_MAX) gives over the cells r = (x > 0 ? x : +0),
+       the relu layer's values (a NaN gives +0), bit for bit; idx (int32, may
+       be NULL) the first maximum's index where y > 0 and -1 where not, so
+       that pool2d_backward(DLH_POOL_MAX), which adds nothing at a negative
+       index, passes dy exactly where relu's backward would.  A window of
+       padding alone gives -inf and -1, as pool2d.  NULL: the layer pools and
+       then runs relu over y. */
+    int (*pool2d_max_relu)(void *ctx, const dlh_window2d *g, int n, dlh_mem x,
+                           dlh_mem y, dlh_mem idx);
+    /* ABI 1.10 members go below this line. */
 } dlh_backend_ops;
 
 /* A live backend instance: the object plugins call into. */

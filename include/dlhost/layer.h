@@ -142,6 +142,20 @@ struct dlh_layer_setup {
        share the name space of params and buffers; the experiment cannot
        initialise them. */
     int (*add_counter)(dlh_layer_setup *s, const char *name, int *index);
+    /* ABI 1.10 members go below this line. */
+    /* Set by create to 1 when the layer is relu: one input, the output
+       (x > 0 ? x : +0) element by element (a NaN gives +0) and the gradient
+       dy where x > 0, else 0.  The core may then run it inside the layer
+       that reads it (accepts_input_relu). */
+    int32_t is_relu;
+    /* Set by create to 1 when the layer can also run on the input of a relu
+       folded into it: forward and backward then see ctx->input_relu = 1,
+       inputs[0] is the relu's input x, and the layer computes f(relu(x)),
+       and the gradient with respect to x, exactly (to the bit) as the two
+       layers would.  The core folds a relu whose output only this layer
+       reads, as its only input, and that no loss or metric names (maxpool2d
+       takes it).  The input shape is the same either way. */
+    int32_t accepts_input_relu;
 };
 
 typedef struct dlh_layer_ctx {
@@ -163,6 +177,10 @@ typedef struct dlh_layer_ctx {
     int32_t overwrite_grads;
     /* ABI 1.6 members go below this line. */
     int64_t *counters;              /* in add_counter order (setup->add_counter) */
+    /* ABI 1.10 members go below this line. */
+    /* 1: a relu is folded into this layer (setup->accepts_input_relu):
+       inputs[0] is the relu's input, d_inputs[0] its input's gradient. */
+    int32_t input_relu;
 } dlh_layer_ctx;
 
 typedef struct dlh_layer_ops {

@@ -18,7 +18,7 @@
 #include "host.h"
 
 #define DLH_ABI_MAJOR 1
-#define DLH_ABI_MINOR 9
+#define DLH_ABI_MINOR 10
 
 typedef enum dlh_kind {
     DLH_KIND_BACKEND = 0,

@@ -3,8 +3,12 @@
  * still starts inside the input or the left padding), padding at most half
  * the (dilated) window as PyTorch requires, max with int32 argmax indices in
  * scratch, and avg dividing by the window's cells inside the padded input
- * (count_include_pad, PyTorch's default) or inside the input alone. */
+ * (count_include_pad, PyTorch's default) or inside the input alone.
+ * maxpool2d takes a relu folded into it (layer.h accepts_input_relu) where
+ * the backend pools relu(x) itself (pool2d_max_relu): its indices are -1
+ * where relu passes no gradient, so backward is the plain one. */
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "layers.h"
@@ -82,6 +86,12 @@ static int pool2d_create(const dlh_host *host, dlh_layer_setup *setup, void **st
     if (op == DLH_POOL_MAX &&
         (rc = setup->add_scratch(setup, out, 0, &st->idx_index)) < 0)
         return rc;
+    const dlh_backend_ops *o = setup->backend->ops;
+    if (op == DLH_POOL_MAX &&
+        o->struct_size >= offsetof(dlh_backend_ops, pool2d_max_relu) +
+                          sizeof o->pool2d_max_relu &&
+        o->pool2d_max_relu != NULL)
+        setup->accepts_input_relu = 1;
     return 0;
 }
 
@@ -117,6 +127,10 @@ static int pool2d_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tenso
     /* Evaluation has no backward: the indices are not needed. */
     dlh_mem idx = st->op == DLH_POOL_MAX && ctx->training
                   ? ctx->scratch[st->idx_index].mem : layers_no_mem();
+    if (ctx->struct_size >= offsetof(dlh_layer_ctx, input_relu) + sizeof ctx->input_relu &&
+        ctx->input_relu)
+        return be->ops->pool2d_max_relu(be->ctx, &st->g, batch, inputs[0].mem, output->mem,
+                                        idx);
     return be->ops->pool2d(be->ctx, st->op, &st->g, batch, inputs[0].mem, output->mem,
                            idx);
 }

@@ -1362,9 +1362,18 @@ static void test_conv2d(void)
 
 /* ------------------------------------------------------------ pooling */
 
-/* Forward: x (offset 2) into y (offset 3) and idx (offset 1). */
-static int pool_fwd_on(dlh_backend *be, int op, const dlh_window2d *g, int n, const float *x,
-                       size_t nx, float *y, size_t ny, int32_t *idx)
+static int has_pool_relu(const dlh_backend *be)
+{
+    const dlh_backend_ops *o = be->ops;
+    return o->struct_size >= offsetof(dlh_backend_ops, pool2d_max_relu) +
+                                 sizeof o->pool2d_max_relu &&
+           o->pool2d_max_relu != NULL;
+}
+
+/* Forward: x (offset 2) into y (offset 3) and idx (offset 1); relu:
+   pool2d_max_relu (op max). */
+static int pool_fwd_on(dlh_backend *be, int op, int relu, const dlh_window2d *g, int n,
+                       const float *x, size_t nx, float *y, size_t ny, int32_t *idx)
 {
     float *y0 = fvec(ny);
     int32_t *i0 = ivec(ny - 2);
@@ -1374,7 +1383,9 @@ static int pool_fwd_on(dlh_backend *be, int op, const dlh_window2d *g, int n, co
         i0[i] = -5;
     dlh_buffer *bx = up(be, x, nx * sizeof(float)), *by = up(be, y0, ny * sizeof(float));
     dlh_buffer *bi = up(be, i0, (ny - 2) * sizeof(int32_t));
-    int rc = be->ops->pool2d(be->ctx, (dlh_pool_op)op, g, n, at(bx, 2), at(by, 3), at(bi, 1));
+    int rc = relu ? be->ops->pool2d_max_relu(be->ctx, g, n, at(bx, 2), at(by, 3), at(bi, 1))
+                  : be->ops->pool2d(be->ctx, (dlh_pool_op)op, g, n, at(bx, 2), at(by, 3),
+                                    at(bi, 1));
     if (rc == 0)
         rc = down(be, by, y, ny * sizeof(float));
     if (rc == 0)
@@ -1421,13 +1432,13 @@ static void pool_case(int op, const dlh_window2d *g, int n, int ties, const char
         x[i] = ties ? -0.5f - (float)irand(3) : frand() - 1.5f;
     float *yw = fvec(ny), *yg = fvec(ny), *mag = NULL;
     int32_t *igot = ivec(ni);
-    int rr = pool_fwd_on(ref, op, g, n, x, nx, yw, ny, iw);
+    int rr = pool_fwd_on(ref, op, 0, g, n, x, nx, yw, ny, iw);
     if (rr == 0 && op != DLH_POOL_MAX) {
         mag = fvec(ny);
-        rr = pool_fwd_on(ref, op, g, n, absdup(x, nx), nx, mag, ny, ivec(ni));
+        rr = pool_fwd_on(ref, op, 0, g, n, absdup(x, nx), nx, mag, ny, ivec(ni));
         mag[0] = mag[1] = mag[2] = 0.0f;
     }
-    int rd = rr ? 0 : pool_fwd_on(dut, op, g, n, x, nx, yg, ny, ig);
+    int rd = rr ? 0 : pool_fwd_on(dut, op, 0, g, n, x, nx, yg, ny, ig);
     int fwd_ok = check_rc(rr, rd, "pool2d");
     if (fwd_ok) {
         cmp_f("y", yw, yg, mag, ny, op == DLH_POOL_MAX ? 0 : TOL_ACCUM);
@@ -1464,6 +1475,43 @@ static void pool_case(int op, const dlh_window2d *g, int n, int ties, const char
     free(x);
 }
 
+/* pool2d_max_relu (ABI 1.10): the bits of the reference's max pool over the
+   relu layer's values (x > 0 ? x : +0; a NaN gives +0), and its indices
+   where that maximum is above 0, -1 elsewhere; with NaNs of both signs,
+   zeros of both signs, infinities, ties and windows that are all below 0. */
+static void pool_relu_case(const dlh_window2d *g, int n, const char *what)
+{
+    if (!has_pool_relu(dut)) {
+        printf("ok %d # SKIP %s: no pool2d_max_relu (%s)\n", ++tap_n_, dut_label, what);
+        return;
+    }
+    static const float pick[] = { 1.0f, 2.0f, -1.0f, 0.0f, -0.0f, INFINITY, -INFINITY };
+    size_t nxx = img_size(g, n), nyy = (size_t)n * g->c * g->oh * g->ow;
+    size_t nx = 2 + nxx, ny = 3 + nyy, ni = nyy + 1;
+    case_begin();
+    float *x = fvec(nx), *r = fvec(nx), *yw = fvec(ny), *yg = fvec(ny);
+    int32_t *iw = ivec(ni), *ig = ivec(ni);
+    for (size_t i = 0; i < nx; i++) {
+        int k = irand(12);
+        /* A third of the planes all below 0 but for NaNs. */
+        x[i] = k < 7 ? pick[k] : k == 7 ? NAN : k == 8 ? -NAN : frand() - 0.5f;
+        if ((i / 7) % 3 == 0 && !(x[i] < 0.0f) && x[i] == x[i])
+            x[i] = -1.0f - frand();
+        r[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    }
+    int rr = pool_fwd_on(ref, DLH_POOL_MAX, 0, g, n, r, nx, yw, ny, iw);
+    for (size_t o = 0; rr == 0 && o < nyy; o++)
+        if (!(yw[3 + o] > 0.0f))
+            iw[1 + o] = -1;
+    int rd = rr ? 0 : pool_fwd_on(dut, DLH_POOL_MAX, 1, g, n, x, nx, yg, ny, ig);
+    if (check_rc(rr, rd, "pool2d_max_relu")) {
+        if (memcmp(yw, yg, ny * sizeof(float)) != 0)
+            case_fail("y: not the bits of max pool over relu's values");
+        cmp_i("idx", iw, ig, ni);
+    }
+    case_end("pool2d_max_relu %s: %s", what, geom(g, n));
+}
+
 static void test_pool(void)
 {
     for (int op = 0; op < 3; op++) {        /* max, avg, avg_pad (ABI 1.6) */
@@ -1491,6 +1539,20 @@ static void test_pool(void)
         g.ow = (int32_t)dlh_pool2d_ceil_size(7, 0, 2, 2);
         pool_case(op, &g, 2, 1, "2x2 s2 ceil_mode, odd sizes");
     }
+    dlh_window2d g = window(2, 5, 7, 3, 3, 2, 2, 1, 1, 1, 1);
+    pool_relu_case(&g, 2, "3x3 s2 p1");
+    g = window(3, 8, 8, 2, 2, 2, 2, 0, 0, 1, 1);
+    pool_relu_case(&g, 2, "2x2 s2");
+    g = window(6, 28, 28, 2, 2, 2, 2, 0, 0, 1, 1);
+    pool_relu_case(&g, 3, "2x2 s2, LeNet's first");
+    g = window(2, 9, 7, 3, 2, 1, 3, 1, 1, 2, 1);
+    pool_relu_case(&g, 3, "dilated, overlapping");
+    g = window(1, 1, 1, 2, 1, 1, 1, 2, 0, 3, 1);
+    pool_relu_case(&g, 1, "windows of padding alone");
+    g = window(2, 5, 7, 2, 2, 2, 2, 0, 0, 1, 1);
+    g.oh = (int32_t)dlh_pool2d_ceil_size(5, 0, 2, 2);
+    g.ow = (int32_t)dlh_pool2d_ceil_size(7, 0, 2, 2);
+    pool_relu_case(&g, 2, "2x2 s2 ceil_mode, odd sizes");
 }
 
 /* The cpu backend's 2x2, stride 2 max pool on each ISA it has (its AVX2 and
@@ -1541,14 +1603,24 @@ static void test_pool_isa(void)
         size_t nx = img_size(&g, n), ny = (size_t)n * g.c * g.oh * g.ow;
         /* Not scratch: case_end frees that. */
         float *x = malloc(nx * sizeof *x), *yw = malloc(ny * sizeof *yw);
-        int32_t *iw = malloc(ny * sizeof *iw);
-        if (!x || !yw || !iw)
+        float *xr = malloc(nx * sizeof *xr), *yr = malloc(ny * sizeof *yr);
+        int32_t *iw = malloc(ny * sizeof *iw), *ir = malloc(ny * sizeof *ir);
+        if (!x || !yw || !iw || !xr || !yr || !ir)
             bail("out of memory");
         for (size_t i = 0; i < nx; i++) {
             int r = irand(12);
             x[i] = r < 7 ? pick[r] : r == 7 ? NAN : r == 8 ? -NAN : frand();
+            /* Half the values below 0, so that whole windows are. */
+            if (r >= 9 && irand(2))
+                x[i] = -x[i];
+            xr[i] = x[i] > 0.0f ? x[i] : 0.0f;
         }
         pool_2x2_host(&g, n, x, yw, iw);
+        /* pool2d_max_relu: the loop over relu's values; -1 where not above 0. */
+        pool_2x2_host(&g, n, xr, yr, ir);
+        for (size_t o = 0; o < ny; o++)
+            if (!(yr[o] > 0.0f))
+                ir[o] = -1;
         for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
             if (caps[ci])
                 setenv("DLHOST_CPU_EW_ISA", caps[ci], 1);
@@ -1585,10 +1657,41 @@ static void test_pool_isa(void)
             case_end("cpu pool2d max 2x2 s2, DLHOST_CPU_EW_ISA=%s: c %d, %dx%d, ties, NaN, "
                      "+-inf, +-0", caps[ci] ? caps[ci] : (saved ? saved : "(unset)"), g.c,
                      g.h, g.w);
+
+            case_begin();
+            y = fvec(ny);
+            y2 = fvec(ny);
+            ig = ivec(ny);
+            bx = up(ref, x, nx * sizeof(float));
+            by = up(ref, NULL, ny * sizeof(float));
+            bi = up(ref, NULL, ny * sizeof(int32_t));
+            rc = ref->ops->pool2d_max_relu(ref->ctx, &g, n, at(bx, 0), at(by, 0), at(bi, 0));
+            if (rc == 0 && (rc = down(ref, by, y, ny * sizeof(float))) == 0)
+                rc = down(ref, bi, ig, ny * sizeof(int32_t));
+            if (rc == 0 && (rc = ref->ops->pool2d_max_relu(ref->ctx, &g, n, at(bx, 0),
+                                                            at(by, 0), none)) == 0)
+                rc = down(ref, by, y2, ny * sizeof(float));
+            release(ref, bx);
+            release(ref, by);
+            release(ref, bi);
+            if (check_rc(0, rc, "pool2d_max_relu")) {
+                if (memcmp(yr, y, ny * sizeof(float)) != 0)
+                    case_fail("y: not the bits of the plain loop over relu's values");
+                if (memcmp(ir, ig, ny * sizeof(int32_t)) != 0)
+                    case_fail("idx: not the plain loop's, -1 where y is not above 0");
+                if (memcmp(yr, y2, ny * sizeof(float)) != 0)
+                    case_fail("y without indices: not the bits of the plain loop");
+            }
+            case_end("cpu pool2d_max_relu 2x2 s2, DLHOST_CPU_EW_ISA=%s: c %d, %dx%d, ties, "
+                     "NaN, +-inf, +-0", caps[ci] ? caps[ci] : (saved ? saved : "(unset)"),
+                     g.c, g.h, g.w);
         }
         free(x);
         free(yw);
         free(iw);
+        free(xr);
+        free(yr);
+        free(ir);
     }
     if (saved)
         setenv("DLHOST_CPU_EW_ISA", saved, 1);

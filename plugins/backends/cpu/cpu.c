@@ -299,6 +299,7 @@ static const dlh_backend_ops cpu_ops = {
     .conv2d_backward_data = cpu_conv2d_backward_data,
     .conv2d_backward_weights = cpu_conv2d_backward_weights,
 #endif
+    .pool2d_max_relu = cpu_pool2d_max_relu,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

@@ -114,6 +114,8 @@ int cpu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem 
                dlh_mem y, dlh_mem idx);
 int cpu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
                         dlh_mem dy, dlh_mem idx, dlh_mem dx);
+int cpu_pool2d_max_relu(void *ctx, const dlh_window2d *g, int n, dlh_mem x, dlh_mem y,
+                        dlh_mem idx);
 /* cpu_index.c */
 int cpu_gather(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst);
 int cpu_scatter_add(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst);
@@ -158,10 +160,12 @@ int cpu_conv_direct_fits(const dlh_conv2d_desc *d, int bf16);
 int cpu_conv_direct_data_fits(const dlh_conv2d_desc *d, int bf16);
 size_t cpu_conv_direct_init(cpu_conv_direct *k, const dlh_conv2d_desc *d);
 /* cpu_pool2x2.c: cpu_image.c's 2x2, stride 2, unpadded max pool of one
-   plane (idx may be NULL) in AVX2 and AVX-512 (x86-64 GCC builds). */
-void cpu_max2x2_plane_avx2(const dlh_window2d *g, const float *in, float *out, int32_t *oi);
+   plane (idx may be NULL), with relu pool2d_max_relu's, in AVX2 and AVX-512
+   (x86-64 GCC builds). */
+void cpu_max2x2_plane_avx2(const dlh_window2d *g, const float *in, float *out, int32_t *oi,
+                           int relu);
 void cpu_max2x2_plane_avx512(const dlh_window2d *g, const float *in, float *out,
-                             int32_t *oi);
+                             int32_t *oi, int relu);
 /* cpu_ew.c: the widest vector ISA to use, 0 the x86-64 baseline, 1 AVX2,
    2 AVX-512; DLHOST_CPU_EW_ISA=baseline or avx2 caps it. */
 int cpu_isa_level(void);

@@ -137,54 +137,62 @@ int cpu_col2im(void *ctx, const dlh_window2d *g, int n, dlh_mem col, dlh_mem img
         at = (off);                                              \
     }
 
-static void max2x2_row(const float *restrict r0, const float *restrict r1,
-                       float *restrict o, int32_t *restrict io, size_t ow,
-                       int32_t base, int32_t w)
+/* The relu layer's value of a cell: x > 0 ? x : +0 (a NaN gives +0). */
+static inline float relu_cell(float v)
 {
-    for (size_t ox = 0; ox < ow; ox++) {
-        float best = r0[2 * ox];
-        int32_t at = 0;
-        MAX2X2_CELL(r0[2 * ox + 1], 1)
-        MAX2X2_CELL(r1[2 * ox], w)
-        MAX2X2_CELL(r1[2 * ox + 1], w + 1)
-        o[ox] = best;
-        io[ox] = base + 2 * (int32_t)ox + at;
-    }
+    return v > 0.0f ? v : 0.0f;
 }
 
-static void max2x2_row_noidx(const float *restrict r0, const float *restrict r1,
-                             float *restrict o, size_t ow)
-{
-    for (size_t ox = 0; ox < ow; ox++) {
-        float best = r0[2 * ox];
-        int32_t at = 0;
-        MAX2X2_CELL(r0[2 * ox + 1], 1)
-        MAX2X2_CELL(r1[2 * ox], 2)
-        MAX2X2_CELL(r1[2 * ox + 1], 3)
-        (void)at;
-        o[ox] = best;
+/* With relu, the cells are relu_cell's and the index is -1 where the
+   maximum is not above 0 (backend.h pool2d_max_relu). */
+#define MAX2X2_ROW(name, RELU)                                                     \
+    static void name(const float *restrict r0, const float *restrict r1,          \
+                     float *restrict o, int32_t *restrict io, size_t ow,           \
+                     int32_t base, int32_t w)                                      \
+    {                                                                              \
+        for (size_t ox = 0; ox < ow; ox++) {                                       \
+            float best = RELU(r0[2 * ox]);                                         \
+            int32_t at = 0;                                                        \
+            MAX2X2_CELL(RELU(r0[2 * ox + 1]), 1)                                   \
+            MAX2X2_CELL(RELU(r1[2 * ox]), w)                                       \
+            MAX2X2_CELL(RELU(r1[2 * ox + 1]), w + 1)                               \
+            o[ox] = best;                                                          \
+            if (io != NULL)                                                        \
+                io[ox] = base + 2 * (int32_t)ox + at;                              \
+        }                                                                          \
     }
-}
+#define MAX2X2_AS_IS(v) (v)
+MAX2X2_ROW(max2x2_row, MAX2X2_AS_IS)
+MAX2X2_ROW(max2x2_row_relu, relu_cell)
+#undef MAX2X2_ROW
+#undef MAX2X2_AS_IS
 
-typedef void (*max2x2_fn)(const dlh_window2d *g, const float *in, float *out, int32_t *oi);
+typedef void (*max2x2_fn)(const dlh_window2d *g, const float *in, float *out, int32_t *oi,
+                          int relu);
 
-static void max2x2_plane(const dlh_window2d *g, const float *in, float *out, int32_t *oi)
+static void max2x2_plane(const dlh_window2d *g, const float *in, float *out, int32_t *oi,
+                         int relu)
 {
     const size_t ow = (size_t)g->ow;
     for (int32_t oy = 0; oy < g->oh; oy++) {
         const float *r0 = in + (size_t)(2 * oy) * (size_t)g->w;
-        if (oi != NULL)
-            max2x2_row(r0, r0 + g->w, out + (size_t)oy * ow, oi + (size_t)oy * ow, ow,
-                       2 * oy * g->w, g->w);
-        else
-            max2x2_row_noidx(r0, r0 + g->w, out + (size_t)oy * ow, ow);
+        float *o = out + (size_t)oy * ow;
+        int32_t *io = oi != NULL ? oi + (size_t)oy * ow : NULL;
+        if (!relu) {
+            max2x2_row(r0, r0 + g->w, o, io, ow, 2 * oy * g->w, g->w);
+            continue;
+        }
+        max2x2_row_relu(r0, r0 + g->w, o, io, ow, 2 * oy * g->w, g->w);
+        for (size_t ox = 0; io != NULL && ox < ow; ox++)
+            if (!(o[ox] > 0.0f))
+                io[ox] = -1;
     }
 }
 
-int cpu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem x,
-               dlh_mem y, dlh_mem idx)
+/* pool2d, and with relu pool2d_max_relu (op DLH_POOL_MAX). */
+static int pool_forward(cpu_ctx *c, dlh_pool_op op, int relu, const dlh_window2d *g, int n,
+                        dlh_mem x, dlh_mem y, dlh_mem idx)
 {
-    cpu_ctx *c = ctx;
     bchk_image_sizes s;
     int want_idx;
     int rc = bchk_pool2d(&cpu_checks, op, g, n, x, y, idx, &s, &want_idx);
@@ -210,7 +218,7 @@ int cpu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem 
         #pragma omp parallel for num_threads(c->threads) if (s.img >= CPU_PAR_MIN) schedule(static)
         for (int64_t p = 0; p < planes; p++)
             plane(g, px + (size_t)p * s.plane, py + (size_t)p * s.oplane,
-                  pi ? pi + (size_t)p * s.oplane : NULL);
+                  pi ? pi + (size_t)p * s.oplane : NULL, relu);
         return 0;
     }
     #pragma omp parallel for num_threads(c->threads) if (s.img >= CPU_PAR_MIN) schedule(static)
@@ -234,6 +242,8 @@ int cpu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem 
                         if (ix < 0 || ix >= g->w)
                             continue;
                         float v = in[iy * g->w + ix];
+                        if (relu)
+                            v = relu_cell(v);
                         if (op != DLH_POOL_MAX) {
                             sum += v;
                         } else if (bi < 0 || (!(v <= best) && best == best)) {
@@ -254,12 +264,24 @@ int cpu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem 
                 } else {
                     out[o] = best;
                     if (oi != NULL)
-                        oi[o] = (int32_t)bi;
+                        oi[o] = relu && !(best > 0.0f) ? -1 : (int32_t)bi;
                 }
             }
         }
     }
     return 0;
+}
+
+int cpu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem x,
+               dlh_mem y, dlh_mem idx)
+{
+    return pool_forward(ctx, op, 0, g, n, x, y, idx);
+}
+
+int cpu_pool2d_max_relu(void *ctx, const dlh_window2d *g, int n, dlh_mem x, dlh_mem y,
+                        dlh_mem idx)
+{
+    return pool_forward(ctx, DLH_POOL_MAX, 1, g, n, x, y, idx);
 }
 
 int cpu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,

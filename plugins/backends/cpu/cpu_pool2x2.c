@@ -11,7 +11,10 @@
  * when it is greater than the best so far, or a NaN while the best is not
  * (the first maximum, and the first NaN); the index is the winner's offset
  * in the plane.  Only comparisons and selects of the inputs: the bits are
- * the plain loop's on every ISA. */
+ * the plain loop's on every ISA.  With relu (pool2d_max_relu) each cell is
+ * first max(v, +0), which is relu's x > 0 ? x : +0 bit for bit (maxps gives
+ * its second operand for a NaN and for two zeros), and the index is -1 where
+ * the maximum is not above 0. */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
@@ -50,8 +53,10 @@ static inline void p2_split8(__m256 a, __m256 b, __m256 *e, __m256 *o)
         at = _mm256_blendv_epi8(at, _mm256_set1_epi32(off), _mm256_castps_si256(take)); \
     } while (0)
 
-void cpu_max2x2_plane_avx2(const dlh_window2d *g, const float *in, float *out, int32_t *oi)
+void cpu_max2x2_plane_avx2(const dlh_window2d *g, const float *in, float *out, int32_t *oi,
+                           int relu)
 {
+    const __m256 zero = _mm256_setzero_ps();
     const int ow = g->ow, w = g->w;
     const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
     for (int oy = 0; oy < g->oh; oy++) {
@@ -75,6 +80,12 @@ void cpu_max2x2_plane_avx2(const dlh_window2d *g, const float *in, float *out, i
                 b0 = _mm256_maskload_ps(r1 + 2 * ox, lo);
                 b1 = _mm256_maskload_ps(r1 + 2 * ox + 8, hi);
             }
+            if (relu) {
+                a0 = _mm256_max_ps(a0, zero);
+                a1 = _mm256_max_ps(a1, zero);
+                b0 = _mm256_max_ps(b0, zero);
+                b1 = _mm256_max_ps(b1, zero);
+            }
             __m256 c00, c01, c10, c11;
             p2_split8(a0, a1, &c00, &c01);
             p2_split8(b0, b1, &c10, &c11);
@@ -85,6 +96,9 @@ void cpu_max2x2_plane_avx2(const dlh_window2d *g, const float *in, float *out, i
             P2_CELL8(c11, w + 1);
             __m256i idx = _mm256_add_epi32(_mm256_add_epi32(_mm256_set1_epi32(base + 2 * ox),
                                                             lane2), at);
+            if (relu)
+                idx = _mm256_blendv_epi8(_mm256_set1_epi32(-1), idx, _mm256_castps_si256(
+                                             _mm256_cmp_ps(best, zero, _CMP_GT_OQ)));
             if (rem == 8) {
                 _mm256_storeu_ps(o + ox, best);
                 if (io != NULL)
@@ -112,8 +126,10 @@ void cpu_max2x2_plane_avx2(const dlh_window2d *g, const float *in, float *out, i
         at = _mm512_mask_blend_epi32(take, at, _mm512_set1_epi32(off));                \
     } while (0)
 
-void cpu_max2x2_plane_avx512(const dlh_window2d *g, const float *in, float *out, int32_t *oi)
+void cpu_max2x2_plane_avx512(const dlh_window2d *g, const float *in, float *out, int32_t *oi,
+                             int relu)
 {
+    const __m512 zero = _mm512_setzero_ps();
     const int ow = g->ow, w = g->w;
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
                                            26, 28, 30);
@@ -132,6 +148,12 @@ void cpu_max2x2_plane_avx512(const dlh_window2d *g, const float *in, float *out,
             __m512 a1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ox + 16);
             __m512 b0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ox);
             __m512 b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ox + 16);
+            if (relu) {
+                a0 = _mm512_max_ps(a0, zero);
+                a1 = _mm512_max_ps(a1, zero);
+                b0 = _mm512_max_ps(b0, zero);
+                b1 = _mm512_max_ps(b1, zero);
+            }
             __m512 c01 = _mm512_permutex2var_ps(a0, odd, a1);
             __m512 c10 = _mm512_permutex2var_ps(b0, even, b1);
             __m512 c11 = _mm512_permutex2var_ps(b0, odd, b1);
@@ -142,10 +164,14 @@ void cpu_max2x2_plane_avx512(const dlh_window2d *g, const float *in, float *out,
             P2_CELL16(c11, w + 1);
             __mmask16 m = (__mmask16)((1u << rem) - 1);
             _mm512_mask_storeu_ps(o + ox, m, best);
-            if (io != NULL)
-                _mm512_mask_storeu_epi32(io + ox, m,
-                                         _mm512_add_epi32(_mm512_add_epi32(
-                                             _mm512_set1_epi32(base + 2 * ox), even), at));
+            if (io != NULL) {
+                __m512i idx = _mm512_add_epi32(_mm512_add_epi32(
+                                  _mm512_set1_epi32(base + 2 * ox), even), at);
+                if (relu)
+                    idx = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(best, zero, _CMP_GT_OQ),
+                                                  _mm512_set1_epi32(-1), idx);
+                _mm512_mask_storeu_epi32(io + ox, m, idx);
+            }
         }
     }
 }

@@ -4,8 +4,12 @@
 
 static int relu_create(const dlh_host *host, dlh_layer_setup *setup, void **state)
 {
-    return pointwise_create(host, setup, state, "relu", "in x; out y; y = max(x, 0);",
-                            "in x, dy; out dx; dx = select(x > 0, dy, 0);", 0);
+    int rc = pointwise_create(host, setup, state, "relu", "in x; out y; y = max(x, 0);",
+                              "in x, dy; out dx; dx = select(x > 0, dy, 0);", 0);
+    /* The values and gradient layer.h's is_relu promises: ew max gives x
+       when x > 0, else 0 (a NaN loses). */
+    setup->is_relu = 1;
+    return rc;
 }
 
 static int relu_export(void *state, dlh_onnx_builder *b)
