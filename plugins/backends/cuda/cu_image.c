@@ -42,8 +42,9 @@ int cu_col2im(void *ctx, const dlh_window2d *g, int n, dlh_mem col, dlh_mem img)
     return cu_launch(ctx, GPU_K_COL2IM, "col2im", s.img, p);
 }
 
-int cu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem x, dlh_mem y,
-              dlh_mem idx)
+/* pool2d; relu: pool2d_max_relu (the kernel's op 3). */
+static int pool_forward(void *ctx, dlh_pool_op op, int relu, const dlh_window2d *g, int n,
+                        dlh_mem x, dlh_mem y, dlh_mem idx)
 {
     bchk_image_sizes s;
     int want_idx;
@@ -51,11 +52,23 @@ int cu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem x
     if (rc != 0 || n == 0)
         return rc;
     cu_int16 gv = geometry(g);
-    int cop = (int)op, cwant = want_idx;
+    int cop = relu ? 3 : (int)op, cwant = want_idx;
     unsigned long long total = s.out, xo = x.off, yo = y.off, io = want_idx ? idx.off : 0;
     cu_ptr im = want_idx ? idx.buf->ptr : y.buf->ptr;
     void *p[] = { &gv, &cop, &total, &x.buf->ptr, &xo, &y.buf->ptr, &yo, &im, &io, &cwant };
-    return cu_launch(ctx, GPU_K_POOL, "pool2d", s.out, p);
+    return cu_launch(ctx, GPU_K_POOL, relu ? "pool2d_max_relu" : "pool2d", s.out, p);
+}
+
+int cu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem x, dlh_mem y,
+              dlh_mem idx)
+{
+    return pool_forward(ctx, op, 0, g, n, x, y, idx);
+}
+
+int cu_pool2d_max_relu(void *ctx, const dlh_window2d *g, int n, dlh_mem x, dlh_mem y,
+                       dlh_mem idx)
+{
+    return pool_forward(ctx, DLH_POOL_MAX, 1, g, n, x, y, idx);
 }
 
 int cu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem dy,

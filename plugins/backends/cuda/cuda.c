@@ -266,6 +266,7 @@ static const dlh_backend_ops cu_ops = {
     .conv2d_forward = cu_conv2d_forward,
     .conv2d_backward_data = cu_conv2d_backward_data,
     .conv2d_backward_weights = cu_conv2d_backward_weights,
+    .pool2d_max_relu = cu_pool2d_max_relu,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

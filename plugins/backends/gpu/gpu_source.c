@@ -419,7 +419,9 @@ const char gpu_philox_source[] = GPU_PHILOX_SOURCE;
 "\n" \
 "/* One work-item per output: op 0 max (first max, a NaN wins; index -1 for\n" \
 "   a window of padding alone), 1 average over the cells inside the input,\n" \
-"   2 their sum over the window cells inside the padded input. */\n" \
+"   2 their sum over the window cells inside the padded input, 3 max over\n" \
+"   relu's values (x > 0 ? x : +0), index -1 where it is not above 0\n" \
+"   (pool2d_max_relu). */\n" \
 "KERNEL void dlh_pool(int16 g, int op, ulong total, GLOBAL const float *x, ulong xo,\n" \
 "                       GLOBAL float *y, ulong yo, GLOBAL int *idx, ulong io,\n" \
 "                       int want_idx)\n" \
@@ -442,7 +444,9 @@ const char gpu_philox_source[] = GPU_PHILOX_SOURCE;
 "            if (ix < 0 || ix >= G_W)\n" \
 "                continue;\n" \
 "            float v = in[iy * G_W + ix];\n" \
-"            if (op != 0) {\n" \
+"            if (op == 3)\n" \
+"                v = v > 0.0f ? v : 0.0f;\n" \
+"            if (op == 1 || op == 2) {\n" \
 "                sum += v;\n" \
 "            } else if (bi < 0 || (!(v <= best) && best == best)) {\n" \
 "                best = v;\n" \
@@ -454,12 +458,12 @@ const char gpu_philox_source[] = GPU_PHILOX_SOURCE;
 "    if (op == 2 && count)\n" \
 "        count = (int)(window_cells(y0 + G_PH, G_DH, G_H + 2 * G_PH, G_KH) *\n" \
 "                      window_cells(x0 + G_PW, G_DW, G_W + 2 * G_PW, G_KW));\n" \
-"    if (op != 0) {\n" \
+"    if (op == 1 || op == 2) {\n" \
 "        y[yo + t] = count ? sum / (float)count : 0.0f;\n" \
 "    } else {\n" \
 "        y[yo + t] = best;\n" \
 "        if (want_idx)\n" \
-"            idx[io + t] = bi;\n" \
+"            idx[io + t] = op == 3 && !(best > 0.0f) ? -1 : bi;\n" \
 "    }\n" \
 "}\n" \
 "\n" \

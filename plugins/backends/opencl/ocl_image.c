@@ -46,8 +46,9 @@ int ocl_col2im(void *ctx, const dlh_window2d *g, int n, dlh_mem col, dlh_mem img
     return ocl_launch(c, rows ? GPU_K_COL2IM_ROWS : GPU_K_COL2IM, "col2im", total, args, 6);
 }
 
-int ocl_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem x,
-               dlh_mem y, dlh_mem idx)
+/* pool2d; relu: pool2d_max_relu (the kernel's op 3). */
+static int pool_forward(void *ctx, dlh_pool_op op, int relu, const dlh_window2d *g, int n,
+                        dlh_mem x, dlh_mem y, dlh_mem idx)
 {
     bchk_image_sizes s;
     int want_idx;
@@ -55,13 +56,25 @@ int ocl_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem 
     if (rc != 0 || n == 0)
         return rc;
     cl_int16 gv = geometry(g);
-    cl_int cop = (cl_int)op, cwant = want_idx;
+    cl_int cop = relu ? 3 : (cl_int)op, cwant = want_idx;
     cl_ulong total = s.out, xo = x.off, yo = y.off, io = want_idx ? idx.off : 0;
     cl_mem im = want_idx ? idx.buf->mem : y.buf->mem;
     const ocl_arg args[] = { OCL_ARG(gv), OCL_ARG(cop), OCL_ARG(total), OCL_ARG(x.buf->mem),
                              OCL_ARG(xo), OCL_ARG(y.buf->mem), OCL_ARG(yo), OCL_ARG(im),
                              OCL_ARG(io), OCL_ARG(cwant) };
-    return ocl_launch(ctx, GPU_K_POOL, "pool2d", s.out, args, 10);
+    return ocl_launch(ctx, GPU_K_POOL, relu ? "pool2d_max_relu" : "pool2d", s.out, args, 10);
+}
+
+int ocl_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem x,
+               dlh_mem y, dlh_mem idx)
+{
+    return pool_forward(ctx, op, 0, g, n, x, y, idx);
+}
+
+int ocl_pool2d_max_relu(void *ctx, const dlh_window2d *g, int n, dlh_mem x, dlh_mem y,
+                        dlh_mem idx)
+{
+    return pool_forward(ctx, DLH_POOL_MAX, 1, g, n, x, y, idx);
 }
 
 int ocl_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,

@@ -214,6 +214,7 @@ static const dlh_backend_ops ocl_ops = {
     .scatter_add = ocl_scatter_add,
     .rand = ocl_rand,
     .devices = ocl_list_devices,
+    .pool2d_max_relu = ocl_pool2d_max_relu,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read

@@ -158,6 +158,8 @@ int ocl_im2col(void *ctx, const dlh_window2d *g, int n, dlh_mem img, dlh_mem col
 int ocl_col2im(void *ctx, const dlh_window2d *g, int n, dlh_mem col, dlh_mem img);
 int ocl_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem x,
                dlh_mem y, dlh_mem idx);
+int ocl_pool2d_max_relu(void *ctx, const dlh_window2d *g, int n, dlh_mem x, dlh_mem y,
+                     dlh_mem idx);
 int ocl_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
                         dlh_mem dy, dlh_mem idx, dlh_mem dx);
 /* ocl_index.c: gather, scatter_add and the Philox fill. */
