@@ -230,6 +230,13 @@ typedef struct dlh_backend_ops {
        then runs relu over y. */
     int (*pool2d_max_relu)(void *ctx, const dlh_window2d *g, int n, dlh_mem x,
                            dlh_mem y, dlh_mem idx);
+    /* optional (ABI 1.10): pool2d_backward(DLH_POOL_MAX) into a dx that it
+       overwrites: the bits of filling dx with +0 and then adding dy at the
+       indices (so 0 + dy, never -0), in one pass where the backend can.
+       idx as pool2d or pool2d_max_relu wrote it.  NULL: the layer fills dx
+       and calls pool2d_backward. */
+    int (*pool2d_max_backward_set)(void *ctx, const dlh_window2d *g, int n, dlh_mem dy,
+                                   dlh_mem idx, dlh_mem dx);
     /* ABI 1.10 members go below this line. */
 } dlh_backend_ops;
 

@@ -1512,6 +1512,79 @@ static void pool_relu_case(const dlh_window2d *g, int n, const char *what)
     case_end("pool2d_max_relu %s: %s", what, geom(g, n));
 }
 
+static int has_pool_set(const dlh_backend *be)
+{
+    const dlh_backend_ops *o = be->ops;
+    return o->struct_size >= offsetof(dlh_backend_ops, pool2d_max_backward_set) +
+                                 sizeof o->pool2d_max_backward_set &&
+           o->pool2d_max_backward_set != NULL;
+}
+
+/* pool2d_max_backward_set (ABI 1.10) on dut: the bits of the reference's
+   fill with 0 and pool2d_backward, whatever dx held before (NaNs here),
+   with indices from the reference's max pool (relu: pool2d_max_relu's,
+   -1 where relu passes nothing) and a gradient with zeros of both signs. */
+static void pool_set_case(const dlh_window2d *g, int n, int relu, const char *what)
+{
+    if (!has_pool_set(dut)) {
+        printf("ok %d # SKIP %s: no pool2d_max_backward_set (%s)\n", ++tap_n_, dut_label,
+               what);
+        return;
+    }
+    size_t nx = img_size(g, n), ny = (size_t)n * g->c * g->oh * g->ow;
+    case_begin();
+    float *x = fvec(nx + 2), *y = fvec(ny + 3), *dy = rvec(ny, -1, 1);
+    float *want = fvec(nx + 2), *got = fvec(nx), *junk = fvec(nx);
+    int32_t *idx = ivec(ny + 1);
+    for (size_t i = 0; i < nx + 2; i++)
+        x[i] = irand(5) == 0 ? -1.0f : (float)(irand(7) - 3);
+    for (size_t i = 0; i < ny; i++)
+        if (irand(6) == 0)
+            dy[i] = irand(2) ? -0.0f : 0.0f;
+    for (size_t i = 0; i < nx; i++)
+        junk[i] = NAN;
+    for (size_t i = 0; i < nx + 2; i++)
+        want[i] = 0.0f;
+    int rr = pool_fwd_on(ref, DLH_POOL_MAX, relu, g, n, x, nx + 2, y, ny + 3, idx);
+    if (rr == 0)
+        rr = pool_bwd_on(ref, DLH_POOL_MAX, g, n, dy, ny, idx, want, nx + 2, want);
+    int rd = 0;
+    if (rr == 0) {
+        dlh_buffer *bd = up(dut, dy, ny * sizeof(float));
+        dlh_buffer *bi = up(dut, idx, (ny + 1) * sizeof(int32_t));
+        dlh_buffer *bx = up(dut, junk, nx * sizeof(float));
+        rd = dut->ops->pool2d_max_backward_set(dut->ctx, g, n, at(bd, 0), at(bi, 1),
+                                                at(bx, 0));
+        if (rd == 0)
+            rd = down(dut, bx, got, nx * sizeof(float));
+        release(dut, bd);
+        release(dut, bi);
+        release(dut, bx);
+    }
+    if (check_rc(rr, rd, "pool2d_max_backward_set") &&
+        memcmp(want + 2, got, nx * sizeof(float)) != 0)
+        case_fail("dx: not the bits of fill 0 and pool2d_backward");
+    case_end("pool2d_max_backward_set%s %s: %s", relu ? " (relu indices)" : "", what,
+             geom(g, n));
+}
+
+static void test_pool_set(void)
+{
+    dlh_window2d g = window(6, 28, 28, 2, 2, 2, 2, 0, 0, 1, 1);
+    for (int relu = 0; relu < 2; relu++) {
+        g = window(6, 28, 28, 2, 2, 2, 2, 0, 0, 1, 1);
+        pool_set_case(&g, 3, relu, "2x2 s2, LeNet's first");
+        g = window(3, 10, 10, 2, 2, 2, 2, 0, 0, 1, 1);
+        pool_set_case(&g, 2, relu, "2x2 s2, LeNet's second");
+        g = window(2, 4, 66, 2, 2, 2, 2, 0, 0, 1, 1);
+        pool_set_case(&g, 2, relu, "2x2 s2, 33 windows a row");
+        g = window(2, 5, 7, 2, 2, 2, 2, 0, 0, 1, 1);
+        pool_set_case(&g, 2, relu, "2x2 s2, odd sizes (a row and column no window covers)");
+        g = window(2, 5, 7, 3, 3, 2, 2, 1, 1, 1, 1);
+        pool_set_case(&g, 2, relu, "3x3 s2 p1 (overlapping)");
+    }
+}
+
 static void test_pool(void)
 {
     for (int op = 0; op < 3; op++) {        /* max, avg, avg_pad (ABI 1.6) */
@@ -1553,6 +1626,7 @@ static void test_pool(void)
     g.oh = (int32_t)dlh_pool2d_ceil_size(5, 0, 2, 2);
     g.ow = (int32_t)dlh_pool2d_ceil_size(7, 0, 2, 2);
     pool_relu_case(&g, 2, "2x2 s2 ceil_mode, odd sizes");
+    test_pool_set();
 }
 
 /* The cpu backend's 2x2, stride 2 max pool on each ISA it has (its AVX2 and
@@ -1693,6 +1767,18 @@ static void test_pool_isa(void)
         free(yr);
         free(ir);
     }
+    /* The backward's 2x2 planes (AVX-512 and plain) under each cap. */
+    for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
+        if (caps[ci])
+            setenv("DLHOST_CPU_EW_ISA", caps[ci], 1);
+        else if (saved)
+            setenv("DLHOST_CPU_EW_ISA", saved, 1);
+        else
+            unsetenv("DLHOST_CPU_EW_ISA");
+        dut_label = caps[ci] ? caps[ci] : "cpu(default)";
+        test_pool_set();
+    }
+    dut_label = "cpu(default)";
     if (saved)
         setenv("DLHOST_CPU_EW_ISA", saved, 1);
     else

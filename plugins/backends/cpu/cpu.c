@@ -300,6 +300,7 @@ static const dlh_backend_ops cpu_ops = {
     .conv2d_backward_weights = cpu_conv2d_backward_weights,
 #endif
     .pool2d_max_relu = cpu_pool2d_max_relu,
+    .pool2d_max_backward_set = cpu_pool2d_max_backward_set,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

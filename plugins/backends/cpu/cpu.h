@@ -116,6 +116,8 @@ int cpu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
                         dlh_mem dy, dlh_mem idx, dlh_mem dx);
 int cpu_pool2d_max_relu(void *ctx, const dlh_window2d *g, int n, dlh_mem x, dlh_mem y,
                         dlh_mem idx);
+int cpu_pool2d_max_backward_set(void *ctx, const dlh_window2d *g, int n, dlh_mem dy,
+                                dlh_mem idx, dlh_mem dx);
 /* cpu_index.c */
 int cpu_gather(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst);
 int cpu_scatter_add(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst);
@@ -166,6 +168,12 @@ void cpu_max2x2_plane_avx2(const dlh_window2d *g, const float *in, float *out, i
                            int relu);
 void cpu_max2x2_plane_avx512(const dlh_window2d *g, const float *in, float *out,
                              int32_t *oi, int relu);
+/* Its backward over a plane the windows cover exactly, writing every cell
+   (cpu_image.c max2x2_back_plane's bits), AVX-512. */
+typedef void (*max2x2_back_fn)(const dlh_window2d *g, const float *dy, const int32_t *idx,
+                               float *dx);
+void cpu_max2x2_back_plane_avx512(const dlh_window2d *g, const float *dy, const int32_t *idx,
+                                  float *dx);
 /* cpu_ew.c: the widest vector ISA to use, 0 the x86-64 baseline, 1 AVX2,
    2 AVX-512; DLHOST_CPU_EW_ISA=baseline or avx2 caps it. */
 int cpu_isa_level(void);

@@ -284,6 +284,71 @@ int cpu_pool2d_max_relu(void *ctx, const dlh_window2d *g, int n, dlh_mem x, dlh_
     return pool_forward(ctx, DLH_POOL_MAX, 1, g, n, x, y, idx);
 }
 
+/* One plane of the 2x2, stride 2 max pool's backward where the windows
+   cover the plane exactly: each cell is 0 + dy (fill's +0 plus the
+   gradient: never -0) where its window's index points at it, else +0. */
+static void max2x2_back_plane(const dlh_window2d *g, const float *dy, const int32_t *idx,
+                              float *dx)
+{
+    const int32_t w = g->w, ow = g->ow;
+    for (int32_t oy = 0; oy < g->oh; oy++) {
+        float *r0 = dx + (size_t)(2 * oy) * (size_t)w, *r1 = r0 + w;
+        const float *gy = dy + (size_t)oy * (size_t)ow;
+        const int32_t *ix = idx + (size_t)oy * (size_t)ow;
+        const int32_t base = 2 * oy * w;
+        for (int32_t ox = 0; ox < ow; ox++) {
+            int32_t at = ix[ox] - (base + 2 * ox);
+            float v = 0.0f + gy[ox];
+            r0[2 * ox] = at == 0 ? v : 0.0f;
+            r0[2 * ox + 1] = at == 1 ? v : 0.0f;
+            r1[2 * ox] = at == w ? v : 0.0f;
+            r1[2 * ox + 1] = at == w + 1 ? v : 0.0f;
+        }
+    }
+}
+
+/* pool2d_max_backward_set: the plane's cells written once, on the thread
+   that pooled the plane forward (the same static share); other windows
+   zero each plane and add as pool2d_backward does. */
+int cpu_pool2d_max_backward_set(void *ctx, const dlh_window2d *g, int n, dlh_mem dy,
+                                dlh_mem idx, dlh_mem dx)
+{
+    cpu_ctx *c = ctx;
+    bchk_image_sizes s;
+    int rc = bchk_pool2d_backward(&cpu_checks, DLH_POOL_MAX, g, n, dy, idx, dx, &s);
+    if (rc != 0 || n == 0)
+        return rc;
+    const float *pdy = cpu_f32(dy);
+    const int32_t *pi = cpu_i32(idx);
+    float *pdx = cpu_f32(dx);
+    const int64_t planes = (int64_t)n * g->c;
+    const int64_t plane = (int64_t)s.plane;
+    int dense = g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 &&
+                g->pw == 0 && g->dh == 1 && g->dw == 1 && 2 * (int64_t)g->oh == g->h &&
+                2 * (int64_t)g->ow == g->w;
+    max2x2_back_fn back = max2x2_back_plane;
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    if (cpu_isa_level() == 2)
+        back = cpu_max2x2_back_plane_avx512;
+#endif
+    #pragma omp parallel for num_threads(c->threads) if (s.img >= CPU_PAR_MIN) schedule(static)
+    for (int64_t p = 0; p < planes; p++) {
+        const float *gy = pdy + (size_t)p * s.oplane;
+        const int32_t *ix = pi + (size_t)p * s.oplane;
+        float *gx = pdx + (size_t)p * s.plane;
+        if (dense) {
+            back(g, gy, ix, gx);
+            continue;
+        }
+        for (int64_t i = 0; i < plane; i++)
+            gx[i] = 0.0f;
+        for (size_t o = 0; o < s.oplane; o++)
+            if (ix[o] >= 0 && ix[o] < plane)
+                gx[ix[o]] += gy[o];
+    }
+    return 0;
+}
+
 int cpu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
                         dlh_mem dy, dlh_mem idx, dlh_mem dx)
 {

@@ -176,5 +176,47 @@ void cpu_max2x2_plane_avx512(const dlh_window2d *g, const float *in, float *out,
     }
 }
 #undef P2_CELL16
+
+/* The backward over a plane the windows cover exactly: 16 windows a pass,
+   each cell 0 + dy where the window's index points at it (its offset from
+   the corner 0, 1, w or w + 1), else +0, the four cells interleaved back
+   into two rows by a permute; a row's tail by masked loads and stores. */
+void cpu_max2x2_back_plane_avx512(const dlh_window2d *g, const float *dy, const int32_t *idx,
+                                  float *dx)
+{
+    const int ow = g->ow, w = g->w;
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                           26, 28, 30);
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
+                                         23);
+    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    const __m512i c1 = _mm512_set1_epi32(1), cw = _mm512_set1_epi32(w);
+    const __m512i cw1 = _mm512_set1_epi32(w + 1);
+    for (int oy = 0; oy < g->oh; oy++) {
+        float *r0 = dx + (size_t)(2 * oy) * (size_t)w, *r1 = r0 + w;
+        const float *gy = dy + (size_t)oy * (size_t)ow;
+        const int32_t *ix = idx + (size_t)oy * (size_t)ow;
+        const int32_t base = 2 * oy * w;
+        for (int ox = 0; ox < ow; ox += 16) {
+            int rem = ow - ox < 16 ? ow - ox : 16;
+            __mmask16 m = (__mmask16)((1u << rem) - 1);
+            __mmask16 mlo = (__mmask16)((1u << (2 * rem > 16 ? 16 : 2 * rem)) - 1);
+            __mmask16 mhi = (__mmask16)((1u << (2 * rem > 16 ? 2 * rem - 16 : 0)) - 1);
+            __m512 d = _mm512_add_ps(zero, _mm512_maskz_loadu_ps(m, gy + ox));
+            __m512i at = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, ix + ox),
+                                          _mm512_add_epi32(_mm512_set1_epi32(base + 2 * ox),
+                                                           even));
+            __m512 c00 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(at, _mm512_setzero_si512()), d);
+            __m512 c01 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(at, c1), d);
+            __m512 c10 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(at, cw), d);
+            __m512 c11 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(at, cw1), d);
+            _mm512_mask_storeu_ps(r0 + 2 * ox, mlo, _mm512_permutex2var_ps(c00, lo, c01));
+            _mm512_mask_storeu_ps(r0 + 2 * ox + 16, mhi, _mm512_permutex2var_ps(c00, hi, c01));
+            _mm512_mask_storeu_ps(r1 + 2 * ox, mlo, _mm512_permutex2var_ps(c10, lo, c11));
+            _mm512_mask_storeu_ps(r1 + 2 * ox + 16, mhi, _mm512_permutex2var_ps(c10, hi, c11));
+        }
+    }
+}
 #pragma GCC pop_options
 #endif
