@@ -13,6 +13,8 @@
 #include "error.h"
 #include "ew.h"
 
+enum { GRAPH_FOLD_NONE = 0, GRAPH_FOLD_IN = 1, GRAPH_FOLD_OUT = 2 };
+
 /* Where backward writes the gradient of one input slot. */
 enum { GRAPH_TO_NONE = -1, GRAPH_TO_DIRECT = 0 /* >0: scratch slot k-1 */ };
 
@@ -32,12 +34,16 @@ typedef struct graph_node {
        buffers): it runs no forward.  When its input's gradient is written
        here first, dout is that gradient's memory and it runs no backward. */
     int view_out, view_dout;
-    /* A relu run inside the layer that reads it (dlh_graph_plan): the relu
-       node runs nothing and has no memory; its reader takes the relu's
-       input with ctx->input_relu set.  in[] keeps the model as written. */
-    int folded;                     /* this relu runs inside folded_into */
+    /* A relu run inside a neighbour (graph_fold) runs nothing.  Folded
+       into the layer that reads it (GRAPH_FOLD_IN), it has no memory and
+       its reader takes the relu's input with ctx->input_relu set; folded
+       into the layer it reads (GRAPH_FOLD_OUT), its output and gradient are
+       that layer's memory, which the layer (ctx->output_relu) fills with
+       relu's values.  in[] keeps the model as written. */
+    int folded;                     /* GRAPH_FOLD_*: this relu runs inside folded_into */
     int folded_into;
-    int input_relu;                 /* input 0 is a folded relu */
+    int input_relu;                 /* input 0 is a relu folded in */
+    int output_relu;                /* a relu reading this node is folded in */
     char *label;                    /* "relu1+pool1" for the profile, or NULL */
     dlh_tensor *in_v, *din_v;       /* views handed to the layer, [n_in] */
     dlh_tensor *scratch_v;          /* layer scratch views, [layer->n_scratch] */
@@ -88,7 +94,7 @@ static void graph_node_free(const dlh_backend *be, graph_node *nd)
 {
     if (!nd->view_out && !nd->folded)
         dlh_tensor_free(be, &nd->out);
-    if (!nd->view_dout)
+    if (!nd->view_dout && !nd->folded)
         dlh_tensor_free(be, &nd->dout);
     free(nd->in);
     free(nd->to);
@@ -254,10 +260,24 @@ void dlh_graph_set_fold(dlh_graph *g, int on)
         g->fold = on != 0;
 }
 
+/* "a+b" as node m's profile label. */
+static int graph_label(graph_node *m, const char *a, const char *b)
+{
+    size_t len = strlen(a) + strlen(b) + 2;
+    if (!(m->label = malloc(len))) {
+        dlh_error_set("out of memory");
+        return DLH_ENOMEM;
+    }
+    snprintf(m->label, len, "%s+%s", a, b);
+    return 0;
+}
+
 /* Runs each relu that only one single-input layer able to take it reads
    (dlh_layer_setup.accepts_input_relu: maxpool2d), and that no loss or
-   metric reads, inside that layer: one pass over the data less forward and
-   backward, and the same bits (layer.h). */
+   metric reads, inside that layer; then each other relu that alone reads a
+   layer that can apply it (accepts_output_relu: dense), and whose input no
+   loss or metric reads, inside that layer.  One pass over the data less
+   forward and backward, and the same bits (layer.h). */
 static int graph_fold(dlh_graph *g)
 {
     for (int i = 0; g->fold && i + 1 < g->n; i++) {
@@ -270,17 +290,28 @@ static int graph_fold(dlh_graph *g)
                 continue;
             if (!m->layer->accepts_input_relu || m->input_relu)
                 break;
-            size_t len = strlen(r->layer->name) + strlen(m->layer->name) + 2;
-            if (!(m->label = malloc(len))) {
-                dlh_error_set("out of memory");
+            if (graph_label(m, r->layer->name, m->layer->name))
                 return DLH_ENOMEM;
-            }
-            snprintf(m->label, len, "%s+%s", r->layer->name, m->layer->name);
-            r->folded = 1;
+            r->folded = GRAPH_FOLD_IN;
             r->folded_into = j;
             m->input_relu = 1;
             break;
         }
+    }
+    for (int i = 0; g->fold && i + 1 < g->n; i++) {
+        graph_node *r = &g->nodes[i];
+        int p = r->in[0];
+        if (!r->layer->is_relu || r->n_in != 1 || r->head || r->folded || p < 0)
+            continue;
+        graph_node *d = &g->nodes[p];
+        if (!d->layer->accepts_output_relu || d->n_consumers != 1 || d->head ||
+            d->output_relu || d->folded || d->layer->output_is_view)
+            continue;
+        if (graph_label(d, d->layer->name, r->layer->name))
+            return DLH_ENOMEM;
+        r->folded = GRAPH_FOLD_OUT;
+        r->folded_into = p;
+        d->output_relu = 1;
     }
     return 0;
 }
@@ -358,6 +389,18 @@ int dlh_graph_plan(dlh_graph *g)
         nd->view_dout = nd->view_out && nd->to[0] == GRAPH_TO_DIRECT;
         /* The loss writes the gradient of the last node and of every head
            in any case. */
+        if (nd->folded == GRAPH_FOLD_OUT) {
+            /* The producer's memory, relu's values and their gradient. */
+            const graph_node *d = &g->nodes[nd->folded_into];
+            if ((rc = graph_shape(g, &nd->layer->output, &nd->out)) ||
+                (rc = graph_shape(g, &nd->layer->output, &nd->dout))) {
+                dlh_error_prefix("layer '%s': ", nd->layer->name);
+                return rc;
+            }
+            nd->out.mem = d->out.mem;
+            nd->dout.mem = d->dout.mem;
+            continue;
+        }
         int grad = !nd->folded && (nd->needs_grad || nd->head || i == g->n - 1);
         dlh_tensor *dout = grad && !nd->view_dout ? &nd->dout : NULL;
         rc = nd->view_out || nd->folded ? graph_shape(g, &nd->layer->output, &nd->out)
@@ -515,6 +558,7 @@ int dlh_graph_forward(dlh_graph *g, int64_t batch, int training, int64_t step,
         dlh_layer_ctx_fill(nd->layer, batch, training && !nd->frozen, step, seed, &ctx,
                            nd->scratch_v);
         ctx.input_relu = nd->input_relu;
+        ctx.output_relu = nd->output_relu;
         graph_inputs(g, nd, batch);
         dlh_tensor o = graph_view(&nd->out, batch);
         double t0 = g->time_fwd ? dlh_graph_mark(g) : 0.0;
@@ -548,6 +592,7 @@ int dlh_graph_backward_with(dlh_graph *g, int64_t batch, int64_t step, uint64_t 
         dlh_layer_ctx ctx;
         dlh_layer_ctx_fill(nd->layer, batch, !nd->frozen, step, seed, &ctx, nd->scratch_v);
         ctx.input_relu = nd->input_relu;
+        ctx.output_relu = nd->output_relu;
         /* A layer that can write its gradients does; the others get them zeroed
            just before they add into them, while the zeros are in cache. */
         if (nd->layer->overwrites_grads)

@@ -57,7 +57,8 @@ int dlh_graph_set_head(dlh_graph *g, int i);
 /* fold 0 (before plan) runs every relu as its own layer, as written: for
    diagnostics, which watch each layer's output, and to compare (DLHOST_FOLD=0
    sets it for an experiment).  By default plan runs a relu that only a
-   maxpool2d reads inside that pool (graph.c graph_fold). */
+   maxpool2d reads inside that pool, and one that alone reads a dense layer
+   inside that layer (graph.c graph_fold). */
 void dlh_graph_set_fold(dlh_graph *g, int on);
 
 /* Allocates activations, gradients and fan-out scratch (once; after the last
@@ -101,8 +102,8 @@ int dlh_graph_node_has_grad(const dlh_graph *g, int i);
    (1): not where the node is a view sharing its input's memory, nor in
    backward where it has no gradient. */
 int dlh_graph_node_calls(const dlh_graph *g, int i, int backward);
-/* The name the profile gives node i: "relu1+pool1" for a pool a relu is
-   folded into, else the layer's name. */
+/* The name the profile gives node i: "relu1+pool1" or "fc1+relu1" for a
+   layer a relu is folded into, else the layer's name. */
 const char *dlh_graph_node_label(const dlh_graph *g, int i);
 /* The node a folded relu runs inside, or -1 (after plan). */
 int dlh_graph_folded_into(const dlh_graph *g, int i);

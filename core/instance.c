@@ -581,6 +581,7 @@ int dlh_layer_new_ex(const dlh_backend *be, const char *type, const char *name,
     l->is_relu = setup.is_relu != 0 && setup.n_inputs == 1 &&
                  n_out == dlh_shape_numel(&setup.inputs[0]);
     l->accepts_input_relu = setup.accepts_input_relu != 0 && setup.n_inputs == 1;
+    l->accepts_output_relu = setup.accepts_output_relu != 0;
     if ((rc = layer_check_overrides(l->name, &d, overrides, n_overrides)) < 0 ||
         (rc = layer_alloc_tensors(l, &d, overrides, n_overrides, seed)) < 0) {
         inst_prefix("layer", name);

@@ -54,6 +54,7 @@ typedef struct dlh_layer_inst {
     int output_is_view;             /* output = its one input, reshaped */
     int is_relu;                    /* relu: may run inside its reader (graph.c) */
     int accepts_input_relu;         /* can run a relu folded into it */
+    int accepts_output_relu;        /* can apply a relu that reads it */
     /* Its integer counters (layer.h add_counter), in host memory: names
        and values, [n_counters] each. */
     int n_counters;

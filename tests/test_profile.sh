@@ -48,10 +48,16 @@ csv=runs/prof/profile.csv
 ok $? "profile.csv is in the run directory"
 is "$(head -n 1 "$csv")" "epoch,part,layer,seconds" "profile.csv's header"
 is "$(awk -F, '$1 == 1 { printf "%s:%s ", $2, $3 }' "$csv")" \
-    "data: load: forward:pre forward:fc1 forward:act forward:out loss: backward:fc1 backward:act backward:out guard: update: other: " \
-    "epoch 1's parts in order; no backward row for 'pre', which backward skips, no row for the view 'flat'"
+    "data: load: forward:pre forward:fc1+act forward:out loss: backward:fc1+act backward:out guard: update: other: " \
+    "epoch 1's parts in order; no backward row for 'pre', which backward skips, no row for the view 'flat'; 'act' runs inside fc1"
 is "$(awk -F, 'NR > 1 { n[$1]++ } END { for (e in n) print e ":" n[e] }' "$csv" | sort | tr '\n' ' ')" \
-    "1:13 2:13 3:13 " "thirteen rows for each of the three epochs"
+    "1:11 2:11 3:11 " "eleven rows for each of the three epochs"
+# As written (DLHOST_FOLD=0), the relu has rows of its own.
+DLHOST_FOLD=0 run_cmd "$dlhost" run exp.cfg --runs plain --profile
+ok "$RC" "DLHOST_FOLD=0 run --profile exits 0"
+is "$(awk -F, '$1 == 1 { printf "%s:%s ", $2, $3 }' plain/prof/profile.csv)" \
+    "data: load: forward:pre forward:fc1 forward:act forward:out loss: backward:fc1 backward:act backward:out guard: update: other: " \
+    "DLHOST_FOLD=0: a row for each layer the graph calls"
 is "$(awk -F, 'NR > 1 && !($4 ~ /^[0-9.e+-]+$/ && $4 >= 0) { print NR }' "$csv")" "" \
     "every time is a number of seconds, not below zero"
 is "$(awk -F, '$2 == "forward" && !($4 > 0) { print $1 ":" $3 }' "$csv")" "" \

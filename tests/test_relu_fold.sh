@@ -1,7 +1,9 @@
 #!/bin/sh
 # A relu whose output only a maxpool2d reads runs inside that pool (graph.c
 # graph_fold, layer.h is_relu / accepts_input_relu, the backend's
-# pool2d_max_relu): one pass over the activations less each way.  The
+# pool2d_max_relu), and a relu that alone reads a dense layer runs inside
+# the dense layer (accepts_output_relu, the backend's gemm_bias_act): one
+# pass over the activations less each way.  The
 # folded model trains to the bytes of the model run as written
 # (DLHOST_FOLD=0): checkpoints and metrics, through the 2x2 vector pools and
 # the general window loop, on 1 and 2 threads, and on opencl where it is
@@ -69,7 +71,8 @@ for t in 1 2; do
     is "$RC" 0 "threads $t: trains with the relus folded"
     like "$OUT_FILE" "forward  r1+p1" "threads $t: the profile names relu r1 run inside p1"
     like "$OUT_FILE" "backward r2+p2" "threads $t: ... and r2 inside p2 (3x3 window loop)"
-    like "$OUT_FILE" "forward  r3 " "threads $t: r3 (read by a dense layer) runs as written"
+    like "$OUT_FILE" "forward  fc+r3" "threads $t: r3 runs inside the dense layer fc"
+    like "$OUT_FILE" "backward fc+r3" "threads $t: ... backward too"
     DLHOST_FOLD=0 run_cmd "$dlhost" run cnn.cfg --runs "plain$t" --profile \
         --set "backend.threads=$t"
     is "$RC" 0 "threads $t: trains with DLHOST_FOLD=0"

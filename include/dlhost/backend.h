@@ -237,6 +237,15 @@ typedef struct dlh_backend_ops {
        and calls pool2d_backward. */
     int (*pool2d_max_backward_set)(void *ctx, const dlh_window2d *g, int n, dlh_mem dy,
                                    dlh_mem idx, dlh_mem dx);
+    /* optional (ABI 1.10): a dense layer's forward, C = act(bias + A B^T)
+       with A m x k, B n x k and C m x n (gemm's trans_a 0, trans_b 1):
+       the bits of writing the bias [n] into every row of C (bias.buf NULL:
+       none), gemm with alpha 1 and beta 1 (0 without a bias), then for act
+       1 relu's (x > 0 ? x : +0); act 0 is none.  A backend that cuts the
+       product applies the bias and relu to each piece where it computes it.
+       NULL: the layer runs the three. */
+    int (*gemm_bias_act)(void *ctx, int m, int n, int k, dlh_mem a, int lda, dlh_mem b,
+                         int ldb, dlh_mem bias, int act, dlh_mem c, int ldc);
     /* ABI 1.10 members go below this line. */
 } dlh_backend_ops;
 

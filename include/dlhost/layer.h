@@ -156,6 +156,14 @@ struct dlh_layer_setup {
        reads, as its only input, and that no loss or metric names (maxpool2d
        takes it).  The input shape is the same either way. */
     int32_t accepts_input_relu;
+    /* Set by create to 1 when the layer can also apply a relu that reads
+       its output: forward and backward then see ctx->output_relu = 1, the
+       layer writes relu(f(x)) to its output, is handed the gradient of
+       that, and passes on the gradient with respect to x, exactly (to the
+       bit) as the two layers would.  The core folds a relu that alone
+       reads such a layer's output, where no loss or metric names that
+       output (dense takes it). */
+    int32_t accepts_output_relu;
 };
 
 typedef struct dlh_layer_ctx {
@@ -181,6 +189,10 @@ typedef struct dlh_layer_ctx {
     /* 1: a relu is folded into this layer (setup->accepts_input_relu):
        inputs[0] is the relu's input, d_inputs[0] its input's gradient. */
     int32_t input_relu;
+    /* 1: a relu that reads this layer is folded into it
+       (setup->accepts_output_relu): output is relu's, d_output its
+       gradient. */
+    int32_t output_relu;
 } dlh_layer_ctx;
 
 typedef struct dlh_layer_ops {

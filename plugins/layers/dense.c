@@ -4,6 +4,7 @@
  * too. */
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "layers.h"
@@ -125,6 +126,7 @@ void layers_linear_destroy(layers_linear *lin)
 {
     layers_host->ew_free(lin->put_bias);
     layers_host->ew_free(lin->acc);
+    layers_host->ew_free(lin->relu_bwd);
 }
 
 static int dense_create(const dlh_host *host, dlh_layer_setup *setup, void **state)
@@ -149,21 +151,63 @@ static int dense_create(const dlh_host *host, dlh_layer_setup *setup, void **sta
     setup->output.ndim = 1;
     setup->output.dim[0] = units;
     setup->overwrites_grads = 1;
-    return layers_linear_create(host, setup, "dense", units, bias, st);
+    if ((rc = layers_linear_create(host, setup, "dense", units, bias, st)) < 0)
+        return rc;
+    /* The bias and a relu that reads the output, on each piece of the
+       product where the backend computes it (its gemm_bias_act). */
+    const dlh_backend_ops *o = setup->backend->ops;
+    st->bias_act = o->struct_size >= offsetof(dlh_backend_ops, gemm_bias_act) +
+                                         sizeof o->gemm_bias_act &&
+                   o->gemm_bias_act != NULL;
+    if (!st->bias_act)
+        return 0;
+    setup->accepts_output_relu = 1;
+    if ((rc = setup->add_scratch(setup, units, 0, &st->dz_index)) < 0)
+        return rc;
+    return host->ew_compile(setup->backend, "in y, dy; out dz; dz = select(y > 0, dy, 0);",
+                            &st->relu_bwd);
+}
+
+/* ctx->output_relu: the relu folded in (layer.h), 1 = relu. */
+static int dense_relu(const dlh_layer_ctx *ctx)
+{
+    return ctx->struct_size >= offsetof(dlh_layer_ctx, output_relu) +
+                                   sizeof ctx->output_relu &&
+           ctx->output_relu;
 }
 
 static int dense_forward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
                          const dlh_tensor *output)
 {
-    return layers_linear_forward(state, ctx, inputs[0].mem, output->mem);
+    const layers_linear *lin = state;
+    if (!lin->bias_act)
+        return layers_linear_forward(lin, ctx, inputs[0].mem, output->mem);
+    const dlh_backend *be = ctx->backend;
+    return be->ops->gemm_bias_act(be->ctx, (int)ctx->batch, lin->out, lin->in, inputs[0].mem,
+                                  lin->in, ctx->params[lin->w_index].mem, lin->in,
+                                  lin->has_bias ? ctx->params[lin->b_index].mem
+                                                : layers_no_mem(),
+                                  dense_relu(ctx), output->mem, lin->out);
 }
 
 static int dense_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tensor *inputs,
                           const dlh_tensor *output, const dlh_tensor *d_output,
                           const dlh_tensor *d_inputs)
 {
-    (void)output;
-    return layers_linear_backward(state, ctx, inputs[0].mem, d_output->mem, d_inputs[0].mem);
+    const layers_linear *lin = state;
+    dlh_mem dy = d_output->mem;
+    if (dense_relu(ctx)) {
+        /* relu's backward: its output is positive exactly where its input is. */
+        size_t n = (size_t)ctx->batch * (size_t)lin->out;
+        dlh_mem dz = ctx->scratch[lin->dz_index].mem;
+        dlh_ew_arg args[3] = { dlh_ew_full(output->mem, n), dlh_ew_full(dy, n),
+                               dlh_ew_full(dz, n) };
+        int rc = layers_host->ew_run(lin->relu_bwd, n, args, NULL);
+        if (rc < 0)
+            return rc;
+        dy = dz;
+    }
+    return layers_linear_backward(lin, ctx, inputs[0].mem, dy, d_inputs[0].mem);
 }
 
 /* Gemm(x, W, b) with transB: y = x W^T + b, nn.Linear's export. */

@@ -61,6 +61,11 @@ typedef struct layers_linear {
     int colsum_index;           /* scratch: column sums of dy, [out] */
     dlh_ew_kernel *put_bias;    /* y = b broadcast over rows */
     dlh_ew_kernel *acc;         /* g += s */
+    /* dense, where the backend has gemm_bias_act (ABI 1.10): the forward in
+       one call, and a relu folded in (ctx->output_relu) */
+    int bias_act;
+    int dz_index;               /* scratch: relu's gradient of the product, [out] */
+    dlh_ew_kernel *relu_bwd;    /* dz = select(y > 0, dy, 0) */
 } layers_linear;
 int layers_linear_create(const dlh_host *host, dlh_layer_setup *setup, const char *name,
                          int64_t out, int bias, layers_linear *lin);

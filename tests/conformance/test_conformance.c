@@ -590,6 +590,84 @@ static void gemm_case(int ta, int tb, int m, int n, int k, float alpha, float be
                  tb ? 'T' : 'N', m, n, k, alpha, beta, pad, nan_c ? ", C NaN (not read)" : "");
 }
 
+/* gemm_bias_act (ABI 1.10) on dut: the bits of dut's own three steps (the
+   bias written into every row of C, gemm(0, 1) with beta 1, or 0 without
+   a bias, then relu as x > 0 ? x : +0), over a C of NaNs with a row
+   stride past n whose gaps must stay as they were; shapes cut into pieces
+   by columns (the MLP's first layer) and by rows, and uncut. */
+static void gemm_bias_act_case(int m, int n, int k, int bias, int act)
+{
+    const dlh_backend_ops *o = dut->ops;
+    if (o->struct_size < offsetof(dlh_backend_ops, gemm_bias_act) + sizeof o->gemm_bias_act ||
+        o->gemm_bias_act == NULL) {
+        printf("ok %d # SKIP %s: no gemm_bias_act (%dx%dx%d)\n", ++tap_n_, dut_label, m, n,
+               k);
+        return;
+    }
+    case_begin();
+    int ldc = n + 3;
+    size_t na = (size_t)m * k, nb = (size_t)n * k, nc = (size_t)m * ldc;
+    float *a = rvec(na, -1, 1), *b = rvec(nb, -1, 1), *bv = rvec((size_t)n, -1, 1);
+    float *c0 = fvec(nc), *want = fvec(nc), *got = fvec(nc);
+    for (size_t i = 0; i < nc; i++)
+        c0[i] = want[i] = NAN;
+    for (int i = 0; bias && i < m; i++)
+        memcpy(want + (size_t)i * ldc, bv, (size_t)n * sizeof(float));
+    dlh_buffer *ba = up(dut, a, na * sizeof(float)), *bb = up(dut, b, nb * sizeof(float));
+    dlh_buffer *bc = up(dut, want, nc * sizeof(float));
+    dlh_buffer *bs = up(dut, bv, (size_t)n * sizeof(float));
+    int rr = dut->ops->gemm(dut->ctx, 0, 1, m, n, k, 1.0f, at(ba, 0), k, at(bb, 0), k,
+                            bias ? 1.0f : 0.0f, at(bc, 0), ldc);
+    if (rr == 0)
+        rr = down(dut, bc, want, nc * sizeof(float));
+    for (int i = 0; rr == 0 && act && i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float *v = want + (size_t)i * ldc + j;
+            *v = *v > 0.0f ? *v : 0.0f;
+        }
+    release(dut, bc);
+    bc = up(dut, c0, nc * sizeof(float));
+    dlh_mem none = { NULL, 0 };
+    int rd = rr ? 0 : dut->ops->gemm_bias_act(dut->ctx, m, n, k, at(ba, 0), k, at(bb, 0), k,
+                                              bias ? at(bs, 0) : none, act, at(bc, 0), ldc);
+    if (rd == 0 && rr == 0)
+        rd = down(dut, bc, got, nc * sizeof(float));
+    release(dut, ba);
+    release(dut, bb);
+    release(dut, bc);
+    release(dut, bs);
+    if (check_rc(rr, rd, "gemm_bias_act") && memcmp(want, got, nc * sizeof(float)) != 0)
+        case_fail("C: not the bits of bias, gemm and relu one after another");
+    case_end("gemm_bias_act %dx%dx%d, %s bias, act %s", m, n, k, bias ? "with" : "no",
+             act ? "relu" : "none");
+}
+
+static void test_gemm_bias_act(void)
+{
+    static const int shapes[][3] = { { 128, 512, 784 }, { 300, 64, 200 }, { 8, 10, 16 },
+                                     { 128, 10, 256 } };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int bias = 0; bias < 2; bias++)
+            for (int act = 0; act < 2; act++)
+                gemm_bias_act_case(shapes[i][0], shapes[i][1], shapes[i][2], bias, act);
+    /* act must be 0 or 1. */
+    const dlh_backend_ops *o = dut->ops;
+    if (o->struct_size >= offsetof(dlh_backend_ops, gemm_bias_act) + sizeof o->gemm_bias_act &&
+        o->gemm_bias_act != NULL) {
+        case_begin();
+        float *a = rvec(4, -1, 1);
+        dlh_buffer *ba = up(dut, a, 4 * sizeof(float)), *bc = up(dut, a, 4 * sizeof(float));
+        dlh_mem none = { NULL, 0 };
+        int rc = dut->ops->gemm_bias_act(dut->ctx, 2, 2, 1, at(ba, 0), 1, at(ba, 0), 1, none,
+                                         2, at(bc, 0), 2);
+        if (rc != DLH_EINVAL)
+            case_fail("act 2 gave %d, not DLH_EINVAL", rc);
+        release(dut, ba);
+        release(dut, bc);
+        case_end("gemm_bias_act refuses act 2");
+    }
+}
+
 static void test_gemm(void)
 {
     static const int shapes[][3] = { { 1, 1, 1 }, { 3, 5, 7 }, { 17, 13, 9 }, { 65, 33, 127 },
@@ -2089,6 +2167,7 @@ static void run_suite(dlh_backend *be, const char *label)
     test_describe();
     test_memory();
     test_gemm();
+    test_gemm_bias_act();
     test_ew();
     test_reduce();
     test_softmax();

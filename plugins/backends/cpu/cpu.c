@@ -301,6 +301,7 @@ static const dlh_backend_ops cpu_ops = {
 #endif
     .pool2d_max_relu = cpu_pool2d_max_relu,
     .pool2d_max_backward_set = cpu_pool2d_max_backward_set,
+    .gemm_bias_act = cpu_gemm_bias_act,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

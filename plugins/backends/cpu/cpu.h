@@ -118,6 +118,9 @@ int cpu_pool2d_max_relu(void *ctx, const dlh_window2d *g, int n, dlh_mem x, dlh_
                         dlh_mem idx);
 int cpu_pool2d_max_backward_set(void *ctx, const dlh_window2d *g, int n, dlh_mem dy,
                                 dlh_mem idx, dlh_mem dx);
+/* cpu_gemm.c */
+int cpu_gemm_bias_act(void *ctx, int m, int n, int k, dlh_mem a, int lda, dlh_mem b, int ldb,
+                      dlh_mem bias, int act, dlh_mem c, int ldc);
 /* cpu_index.c */
 int cpu_gather(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst);
 int cpu_scatter_add(void *ctx, int n, int cols, dlh_mem src, dlh_mem idx, dlh_mem dst);

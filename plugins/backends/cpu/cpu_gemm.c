@@ -72,15 +72,43 @@ int cpu_gemm_pieces(const cpu_ctx *cx, int m, int n, int k)
     return gemm_cut_pieces(cx->panels, m, n, k);
 }
 
+/* A dense layer's bias and activation around a gemm (gemm_bias_act): C's
+   rows set to the bias before the product (which then runs with beta 1),
+   relu (x > 0 ? x : +0, the relu layer's bits) after it; both on the piece
+   that computes those elements, while they are in its core's cache. */
+typedef struct gemm_ep {
+    const float *bias;          /* [n], or NULL */
+    int relu;
+} gemm_ep;
+
+/* The rows r0..r1 and columns c0..c1 of C: the bias (before) or relu. */
+static void gemm_ep_block(const gemm_ep *ep, int before, int r0, int r1, int c0, int c1,
+                          float *c, int ldc)
+{
+    for (int i = r0; i < r1; i++) {
+        float *row = c + (size_t)i * (size_t)ldc;
+        if (before)
+            for (int j = c0; j < c1; j++)
+                row[j] = ep->bias[j];
+        else
+            for (int j = c0; j < c1; j++)
+                row[j] = row[j] > 0.0f ? row[j] : 0.0f;
+    }
+}
+
 /* Piece t of a cut problem: one sequential sgemm over rows t * chunk.. of C
-   (by_rows) or its columns. */
+   (by_rows) or its columns, inside ep's bias and relu when ep is not NULL. */
 static void gemm_piece(const gemm_cut *cut, int t, int trans_a, int trans_b, int m, int n,
                        int k, float alpha, const float *a, int lda, const float *b, int ldb,
-                       float beta, float *c, int ldc)
+                       float beta, float *c, int ldc, const gemm_ep *ep)
 {
     int lo = t * cut->chunk, hi = lo + cut->chunk < cut->len ? lo + cut->chunk : cut->len;
     if (lo >= hi)
         return;
+    int r0 = cut->by_rows ? lo : 0, r1 = cut->by_rows ? hi : m;
+    int c0 = cut->by_rows ? 0 : lo, c1 = cut->by_rows ? n : hi;
+    if (ep != NULL && ep->bias != NULL)
+        gemm_ep_block(ep, 1, r0, r1, c0, c1, c, ldc);
     if (cut->by_rows)   /* rows lo..hi of op(A) and of C */
         gemm_one(trans_a, trans_b, hi - lo, n, k, alpha,
                  a + (trans_a ? (size_t)lo : (size_t)lo * (size_t)lda), lda, b, ldb, beta,
@@ -89,6 +117,8 @@ static void gemm_piece(const gemm_cut *cut, int t, int trans_a, int trans_b, int
         gemm_one(trans_a, trans_b, m, hi - lo, k, alpha, a, lda,
                  b + (trans_b ? (size_t)lo * (size_t)ldb : (size_t)lo), ldb, beta, c + lo,
                  ldc);
+    if (ep != NULL && ep->relu)
+        gemm_ep_block(ep, 0, r0, r1, c0, c1, c, ldc);
 }
 
 /* One problem cut into gemm_pieces() pieces, which the threads share: by
@@ -102,14 +132,20 @@ static void gemm_piece(const gemm_cut *cut, int t, int trans_a, int trans_b, int
    fewer threads than pieces (cpu_adapt.c) a thread runs several. */
 static void gemm_split(const cpu_ctx *cx, int trans_a, int trans_b, int m, int n, int k,
                        float alpha, const float *a, int lda, const float *b, int ldb,
-                       float beta, float *c, int ldc)
+                       float beta, float *c, int ldc, const gemm_ep *ep)
 {
     int parts = cpu_gemm_pieces(cx, m, n, k);
+    gemm_cut cut = gemm_cut_make(m, n, k, parts);
     if (parts < 2) {
-        gemm_one(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (ep == NULL) {
+            gemm_one(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
+        gemm_cut whole = { 1, m, m };
+        gemm_piece(&whole, 0, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                   ep);
         return;
     }
-    gemm_cut cut = gemm_cut_make(m, n, k, parts);
     int threads = cx->threads < parts ? cx->threads : parts;
     unsigned char claimed[CPU_MAX_PANELS] = { 0 };
 #pragma omp parallel num_threads(threads) if (threads > 1)
@@ -119,7 +155,7 @@ static void gemm_split(const cpu_ctx *cx, int trans_a, int trans_b, int m, int n
             int t = gemm_cut_order(parts, nt, tid, i);
             if (gemm_cut_claim(claimed, t))
                 gemm_piece(&cut, t, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
-                           c, ldc);
+                           c, ldc, ep);
         }
     }
 }
@@ -139,7 +175,42 @@ int cpu_gemm(void *ctx, int trans_a, int trans_b, int m, int n, int k, float alp
 #endif
     gemm_single_threaded();
     gemm_split(ctx, trans_a, trans_b, m, n, k, alpha, k ? cpu_f32(a) : NULL, lda,
-               k ? cpu_f32(b) : NULL, ldb, beta, cpu_f32(c), ldc);
+               k ? cpu_f32(b) : NULL, ldb, beta, cpu_f32(c), ldc, NULL);
+    return 0;
+}
+
+int cpu_gemm_bias_act(void *ctx, int m, int n, int k, dlh_mem a, int lda, dlh_mem b, int ldb,
+                      dlh_mem bias, int act, dlh_mem c, int ldc)
+{
+    int rc = bchk_gemm(&cpu_checks, 0, 1, m, n, k, a, lda, b, ldb, c, ldc);
+    if (rc == 0 && bias.buf != NULL)
+        rc = bchk_mem(&cpu_checks, "gemm_bias_act", "bias", bias, (size_t)n, sizeof(float));
+    if (rc == 0 && act != 0 && act != 1) {
+        cpu_host->error("cpu gemm_bias_act: act %d is neither 0 (none) nor 1 (relu)", act);
+        rc = DLH_EINVAL;
+    }
+    if (rc != 0 || m == 0 || n == 0)
+        return rc;
+    cpu_ctx *cx = ctx;
+    gemm_ep ep = { bias.buf != NULL ? cpu_f32(bias) : NULL, act };
+    float beta = ep.bias != NULL ? 1.0f : 0.0f;
+#ifdef HAVE_DNNL
+    if (cx->bf16 != NULL && k > 0) {
+        /* The layer's three steps, one after another. */
+        cpu_adapt(cx);
+        if (ep.bias != NULL)
+            gemm_ep_block(&ep, 1, 0, m, 0, n, cpu_f32(c), ldc);
+        rc = cpu_bf16_gemm(cx, 0, 1, m, n, k, 1.0f, cpu_f32(a), lda, 0, cpu_f32(b), ldb, 0,
+                           beta, cpu_f32(c), ldc, 0, 1, 0);
+        if (rc == 0 && act)
+            gemm_ep_block(&ep, 0, 0, m, 0, n, cpu_f32(c), ldc);
+        return rc;
+    }
+#endif
+    cpu_adapt(cx);
+    gemm_single_threaded();
+    gemm_split(ctx, 0, 1, m, n, k, 1.0f, k ? cpu_f32(a) : NULL, lda, k ? cpu_f32(b) : NULL,
+               ldb, beta, cpu_f32(c), ldc, &ep);
     return 0;
 }
 
@@ -186,6 +257,6 @@ int cpu_gemm_batched(void *ctx, int trans_a, int trans_b, int m, int n, int k,
         gemm_split(cx, trans_a, trans_b, m, n, k, alpha,
                    pa ? pa + (size_t)i * (size_t)stride_a : NULL, lda,
                    pb ? pb + (size_t)i * (size_t)stride_b : NULL, ldb, beta,
-                   pc + (size_t)i * (size_t)stride_c, ldc);
+                   pc + (size_t)i * (size_t)stride_c, ldc, NULL);
     return 0;
 }
