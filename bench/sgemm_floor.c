@@ -16,7 +16,7 @@
  * does (plugins/backends/cpu/cpu_gemm.c, gemm_split): OpenBLAS single-
  * threaded, a large product cut into one piece per CPU of the machine,
  * by rows or columns of C, the pieces shared by T OpenMP threads, each
- * running its own piece first (gemm_cut_order in the same header).  That
+ * running its own piece first (gemm_cut_walk in the same header).  That
  * cut is what makes the bits independent of the thread count; it is the
  * floor dlhost's epoch is measured against.  --gemm openblas runs each
  * product whole on OpenBLAS's own T threads: OpenBLAS cuts by the thread
@@ -68,15 +68,10 @@ static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *
     (void)threads;
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
-        int nt = 1, tid = 0;
-#ifdef _OPENMP
-        nt = omp_get_num_threads();
-        tid = omp_get_thread_num();
-#endif
-        for (int i = 0; i < parts; i++) {
-            int t = gemm_cut_order(parts, nt, tid, i);
+        gemm_cut_walk w = gemm_cut_walk_begin(claimed, parts);
+        for (int t; (t = gemm_cut_walk_next(&w)) >= 0;) {
             int lo = t * chunk, hi = lo + chunk < len ? lo + chunk : len;
-            if (lo >= hi || !gemm_cut_claim(claimed, t))
+            if (lo >= hi)
                 continue;
             if (by_rows)
                 cblas_sgemm(CblasRowMajor, opa, opb, hi - lo, n, k, alpha,

@@ -384,11 +384,8 @@ static int bf16_problem(cpu_ctx *cx, int trans_a, int trans_b, int m, int n, int
     unsigned char claimed[CPU_MAX_PANELS] = { 0 };
 #pragma omp parallel num_threads(threads) if (threads > 1) reduction(| : failed)
     {
-        int nt = omp_get_num_threads(), tid = omp_get_thread_num();
-        for (int i = 0; i < blocks; i++) {
-            int t = gemm_cut_order(blocks, nt, tid, i);
-            if (!gemm_cut_claim(claimed, t))
-                continue;
+        gemm_cut_walk w = gemm_cut_walk_begin(claimed, blocks);
+        for (int t; (t = gemm_cut_walk_next(&w)) >= 0;) {
             size_t lo = (size_t)t * (size_t)chunk;
             bf16_entry *e = t < full ? e_full : e_rest;
             if (by_rows)

@@ -128,7 +128,7 @@ static void gemm_piece(const gemm_cut *cut, int t, int trans_a, int trans_b, int
    the faster cut every time: rows for dW = dy^T x (258 against 215
    GFLOP/s for 512x784x128), columns for y = x W^T and dx = dy W.  A piece
    is one sequential sgemm, whichever thread runs it; a thread runs its own
-   piece first (gemm_cut_order), then any piece left unclaimed, so with
+   piece first (gemm_cut_walk), then any piece left unclaimed, so with
    fewer threads than pieces (cpu_adapt.c) a thread runs several. */
 static void gemm_split(const cpu_ctx *cx, int trans_a, int trans_b, int m, int n, int k,
                        float alpha, const float *a, int lda, const float *b, int ldb,
@@ -150,13 +150,10 @@ static void gemm_split(const cpu_ctx *cx, int trans_a, int trans_b, int m, int n
     unsigned char claimed[CPU_MAX_PANELS] = { 0 };
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
-        int nt = omp_get_num_threads(), tid = omp_get_thread_num();
-        for (int i = 0; i < parts; i++) {
-            int t = gemm_cut_order(parts, nt, tid, i);
-            if (gemm_cut_claim(claimed, t))
-                gemm_piece(&cut, t, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
-                           c, ldc, ep);
-        }
+        gemm_cut_walk w = gemm_cut_walk_begin(claimed, parts);
+        for (int t; (t = gemm_cut_walk_next(&w)) >= 0;)
+            gemm_piece(&cut, t, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                       ldc, ep);
     }
 }
 

@@ -4,6 +4,10 @@
 #ifndef DLHOST_CPU_GEMM_CUT_H
 #define DLHOST_CPU_GEMM_CUT_H
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* Below GEMM_SPLIT_MNK (m*n*k) waking the team costs more than it saves. */
 #define GEMM_SPLIT_MNK 2097152.0
 
@@ -48,14 +52,52 @@ static inline gemm_cut gemm_cut_make(int m, int n, int k, int parts)
    preempted before it claims its piece leaves it to the others.  Which
    thread runs a piece changes no bit.  claimed[] holds a zero byte per
    piece before the region. */
+static inline int gemm_cut_first(int parts, int nt, int tid)
+{
+    return tid * parts / nt;
+}
+
 static inline int gemm_cut_order(int parts, int nt, int tid, int i)
 {
-    return (tid * parts / nt + i) % parts;
+    return (gemm_cut_first(parts, nt, tid) + i) % parts;
 }
 
 static inline int gemm_cut_claim(unsigned char *claimed, int t)
 {
     return !__atomic_exchange_n(&claimed[t], (unsigned char)1, __ATOMIC_ACQ_REL);
+}
+
+/* One thread's walk over the pieces in that order, inside the parallel
+   region; the caller owns claimed[] (on its stack, zeroed before the
+   region), so nothing is allocated:
+       gemm_cut_walk w = gemm_cut_walk_begin(claimed, parts);
+       for (int t; (t = gemm_cut_walk_next(&w)) >= 0;)
+           run piece t;
+   next returns each piece this thread claims, -1 once it has tried all. */
+typedef struct {
+    unsigned char *claimed;
+    int parts, first, i;
+} gemm_cut_walk;
+
+static inline gemm_cut_walk gemm_cut_walk_begin(unsigned char *claimed, int parts)
+{
+    int nt = 1, tid = 0;
+#ifdef _OPENMP
+    nt = omp_get_num_threads();
+    tid = omp_get_thread_num();
+#endif
+    gemm_cut_walk w = { claimed, parts, gemm_cut_first(parts, nt, tid), 0 };
+    return w;
+}
+
+static inline int gemm_cut_walk_next(gemm_cut_walk *w)
+{
+    while (w->i < w->parts) {
+        int t = (w->first + w->i++) % w->parts;   /* gemm_cut_order */
+        if (gemm_cut_claim(w->claimed, t))
+            return t;
+    }
+    return -1;
 }
 
 #endif
