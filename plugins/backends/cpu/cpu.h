@@ -180,6 +180,22 @@ void cpu_max2x2_back_plane_avx512(const dlh_window2d *g, const float *dy, const 
 /* cpu_ew.c: the widest vector ISA to use, 0 the x86-64 baseline, 1 AVX2,
    2 AVX-512; DLHOST_CPU_EW_ISA=baseline or avx2 caps it. */
 int cpu_isa_level(void);
+/* x86-64 GCC builds compile AVX2 and AVX-512 copies of the vector loops
+   besides the baseline (#pragma GCC target); other builds the baseline
+   alone, and cpu_isa_level() is 0 there. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define CPU_ISA_COPIES 1
+#endif
+/* Of three copies of one thing (a function, a table), the one for level:
+   cpu_isa_level() read once into a variable by the caller (the macro reads
+   level twice).  Without CPU_ISA_COPIES it is base, and avx2 and avx512
+   need not exist. */
+#ifdef CPU_ISA_COPIES
+#define CPU_ISA_PICK(level, base, avx2, avx512) \
+    ((level) == 2 ? (avx512) : (level) == 1 ? (avx2) : (base))
+#else
+#define CPU_ISA_PICK(level, base, avx2, avx512) ((void)(level), (base))
+#endif
 /* cpu_rand.c */
 int cpu_rand(void *ctx, dlh_rand_dist dist, dlh_mem dst, size_t n, uint64_t seed,
              uint64_t stream, uint64_t offset, float a, float b);

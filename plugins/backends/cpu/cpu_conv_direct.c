@@ -57,8 +57,7 @@
 #define DIRECT_TB 1
 #include "cpu_conv_direct_body.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define DIRECT_HAVE_AVX2 1
+#ifdef CPU_ISA_COPIES
 #define DIRECT_P direct_avx2_
 #define DIRECT_VW 8
 #define DIRECT_NJ 1
@@ -115,25 +114,10 @@ size_t cpu_conv_direct_init(cpu_conv_direct *k, const dlh_conv2d_desc *d)
     k->dnch = (g->w + 15) / 16;
     k->dwpp = k->dnch * 16 + g->kw - 1;
     k->ddy_floats = ((size_t)k->out_c * k->oh * k->dwpp + 15) & ~(size_t)15;
-    k->fwd = direct_base_fwd;
-    k->wgt = direct_base_wgt;
-    k->data = direct_base_data;
-#ifdef DIRECT_HAVE_AVX2
-    switch (cpu_isa_level()) {
-    case 2:
-        k->fwd = direct_avx512_fwd;
-        k->wgt = direct_avx512_wgt;
-        k->data = direct_avx512_data;
-        break;
-    case 1:
-        k->fwd = direct_avx2_fwd;
-        k->wgt = direct_avx2_wgt;
-        k->data = direct_avx2_data;
-        break;
-    default:
-        break;
-    }
-#endif
+    int level = cpu_isa_level();
+    k->fwd = CPU_ISA_PICK(level, direct_base_fwd, direct_avx2_fwd, direct_avx512_fwd);
+    k->wgt = CPU_ISA_PICK(level, direct_base_wgt, direct_avx2_wgt, direct_avx512_wgt);
+    k->data = CPU_ISA_PICK(level, direct_base_data, direct_avx2_data, direct_avx512_data);
     size_t fw = k->pad_floats + k->dy_floats +
                 (size_t)k->out_c * ((size_t)k->c * k->kh * k->kw + 1) * 16;
     size_t data = k->ddy_floats + (size_t)k->out_c * k->c * k->kh * k->kw;

@@ -267,8 +267,7 @@ EW_DEFINE_ISA(ew_base_)
    plugin is built with -ffp-contract=off, and AVX-512F would otherwise
    contract a*b + c), so every lane rounds exactly as the baseline loops do
    and results do not depend on the machine. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define EW_HAVE_AVX2 1
+#ifdef CPU_ISA_COPIES
 #pragma GCC push_options
 #pragma GCC target("avx2")
 EW_DEFINE_ISA(ew_avx2_)
@@ -281,7 +280,7 @@ EW_DEFINE_ISA(ew_avx512_)
 
 int cpu_isa_level(void)
 {
-#ifdef EW_HAVE_AVX2
+#ifdef CPU_ISA_COPIES
     const char *force = getenv("DLHOST_CPU_EW_ISA");
     if (force && strcmp(force, "baseline") == 0)
         return 0;
@@ -299,14 +298,8 @@ int cpu_isa_level(void)
 /* The loop set for this machine (cpu_isa_level). */
 static const ew_isa *ew_pick_isa(void)
 {
-#ifdef EW_HAVE_AVX2
     int level = cpu_isa_level();
-    if (level == 2)
-        return &ew_avx512_isa;
-    if (level == 1)
-        return &ew_avx2_isa;
-#endif
-    return &ew_base_isa;
+    return CPU_ISA_PICK(level, &ew_base_isa, &ew_avx2_isa, &ew_avx512_isa);
 }
 
 /* ---------------------------------------------------------------- kernel */

@@ -207,14 +207,9 @@ static int pool_forward(cpu_ctx *c, dlh_pool_op op, int relu, const dlh_window2d
         g->ph == 0 && g->pw == 0 && g->dh == 1 && g->dw == 1 &&
         2 * (int64_t)g->oh <= g->h && 2 * (int64_t)g->ow <= g->w) {
         /* The same bits from each (cpu_pool2x2.c). */
-        max2x2_fn plane = max2x2_plane;
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
         int level = cpu_isa_level();
-        if (level == 2)
-            plane = cpu_max2x2_plane_avx512;
-        else if (level == 1)
-            plane = cpu_max2x2_plane_avx2;
-#endif
+        max2x2_fn plane = CPU_ISA_PICK(level, max2x2_plane, cpu_max2x2_plane_avx2,
+                                       cpu_max2x2_plane_avx512);
         #pragma omp parallel for num_threads(c->threads) if (s.img >= CPU_PAR_MIN) schedule(static)
         for (int64_t p = 0; p < planes; p++)
             plane(g, px + (size_t)p * s.plane, py + (size_t)p * s.oplane,
