@@ -695,12 +695,9 @@ static int conv_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x, float *
     unsigned char claimed[CPU_MAX_PANELS] = { 0 };
     #pragma omp parallel num_threads(threads) if (threads > 1) reduction(| : failed)
     {
-        int nt = omp_get_num_threads(), tid = omp_get_thread_num();
-        for (int k = 0; k < pieces; k++) {
-            int i = gemm_cut_order(pieces, nt, tid, k);
-            if (gemm_cut_claim(claimed, i))
-                failed |= conv_piece(c, p, kind, i, pieces, per, full, last, x, w, b, y);
-        }
+        gemm_cut_walk walk = gemm_cut_walk_begin(claimed, pieces);
+        for (int i; (i = gemm_cut_walk_next(&walk)) >= 0;)
+            failed |= conv_piece(c, p, kind, i, pieces, per, full, last, x, w, b, y);
     }
     if (threads <= 1 && keep != 1)
         omp_set_num_threads(keep);
@@ -734,11 +731,8 @@ static int conv_direct_run(cpu_ctx *c, conv_plan *p, int kind, int n, float *x,
     unsigned char claimed[CPU_MAX_PANELS] = { 0 };
     #pragma omp parallel num_threads(threads) if (threads > 1)
     {
-        int nt = omp_get_num_threads(), tid = omp_get_thread_num();
-        for (int k = 0; k < pieces; k++) {
-            int i = gemm_cut_order(pieces, nt, tid, k);
-            if (!gemm_cut_claim(claimed, i))
-                continue;
+        gemm_cut_walk walk = gemm_cut_walk_begin(claimed, pieces);
+        for (int i; (i = gemm_cut_walk_next(&walk)) >= 0;) {
             int cnt = i == pieces - 1 ? n - (pieces - 1) * per : per;
             float *xi = x + (size_t)i * (size_t)per * xs;
             float *yi = y + (size_t)i * (size_t)per * ys;
