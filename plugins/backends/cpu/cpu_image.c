@@ -321,11 +321,9 @@ int cpu_pool2d_max_backward_set(void *ctx, const dlh_window2d *g, int n, dlh_mem
     int dense = g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 &&
                 g->pw == 0 && g->dh == 1 && g->dw == 1 && 2 * (int64_t)g->oh == g->h &&
                 2 * (int64_t)g->ow == g->w;
-    max2x2_back_fn back = max2x2_back_plane;
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-    if (cpu_isa_level() == 2)
-        back = cpu_max2x2_back_plane_avx512;
-#endif
+    int level = cpu_isa_level();   /* no AVX2 copy: the baseline's there */
+    max2x2_back_fn back = CPU_ISA_PICK(level, max2x2_back_plane, max2x2_back_plane,
+                                       cpu_max2x2_back_plane_avx512);
     #pragma omp parallel for num_threads(c->threads) if (s.img >= CPU_PAR_MIN) schedule(static)
     for (int64_t p = 0; p < planes; p++) {
         const float *gy = pdy + (size_t)p * s.oplane;
