@@ -21,7 +21,7 @@
 
 #include "cpu.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#ifdef CPU_ISA_COPIES
 #include <immintrin.h>
 
 #pragma GCC push_options
