@@ -1736,6 +1736,48 @@ static void pool_2x2_host(const dlh_window2d *g, int n, const float *x, float *y
             }
 }
 
+/* One cap's run of test_pool_isa: pool2d max (relu: pool2d_max_relu) of
+   the nx floats x, with and without indices, against the plain loop's y
+   and idx (ny of each). */
+static void pool_isa_case(const dlh_window2d *g, int n, int relu, const float *x, size_t nx,
+                          const float *yw, const int32_t *iw, const char *cap)
+{
+    size_t ny = (size_t)n * g->c * g->oh * g->ow;
+    const char *prim = relu ? "pool2d_max_relu" : "pool2d";
+    case_begin();
+    float *y = fvec(ny), *y2 = fvec(ny);
+    int32_t *ig = ivec(ny);
+    dlh_buffer *bx = up(ref, x, nx * sizeof(float));
+    dlh_buffer *by = up(ref, NULL, ny * sizeof(float));
+    dlh_buffer *bi = up(ref, NULL, ny * sizeof(int32_t));
+    dlh_mem none = { NULL, 0 };
+    int rc = 0;
+    /* With indices, then without (evaluation). */
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        dlh_mem idx = k == 0 ? at(bi, 0) : none;
+        rc = relu ? ref->ops->pool2d_max_relu(ref->ctx, g, n, at(bx, 0), at(by, 0), idx)
+                  : ref->ops->pool2d(ref->ctx, DLH_POOL_MAX, g, n, at(bx, 0), at(by, 0),
+                                     idx);
+        if (rc == 0)
+            rc = down(ref, by, k == 0 ? y : y2, ny * sizeof(float));
+        if (rc == 0 && k == 0)
+            rc = down(ref, bi, ig, ny * sizeof(int32_t));
+    }
+    release(ref, bx);
+    release(ref, by);
+    release(ref, bi);
+    if (check_rc(0, rc, prim)) {
+        if (memcmp(yw, y, ny * sizeof(float)) != 0)
+            case_fail("y: not the bits of the plain loop%s", relu ? " over relu's values" : "");
+        if (memcmp(iw, ig, ny * sizeof(int32_t)) != 0)
+            case_fail("idx: not the plain loop's%s", relu ? ", -1 where y is not above 0" : "");
+        if (memcmp(yw, y2, ny * sizeof(float)) != 0)
+            case_fail("y without indices: not the bits of the plain loop");
+    }
+    case_end("cpu %s%s 2x2 s2, DLHOST_CPU_EW_ISA=%s: c %d, %dx%d, ties, NaN, +-inf, +-0",
+             prim, relu ? "" : " max", cap, g->c, g->h, g->w);
+}
+
 static void test_pool_isa(void)
 {
     dut = ref;
@@ -1780,63 +1822,9 @@ static void test_pool_isa(void)
                 setenv("DLHOST_CPU_EW_ISA", saved, 1);
             else
                 unsetenv("DLHOST_CPU_EW_ISA");
-            case_begin();
-            float *y = fvec(ny), *y2 = fvec(ny);
-            int32_t *ig = ivec(ny);
-            dlh_buffer *bx = up(ref, x, nx * sizeof(float));
-            dlh_buffer *by = up(ref, NULL, ny * sizeof(float));
-            dlh_buffer *bi = up(ref, NULL, ny * sizeof(int32_t));
-            int rc = ref->ops->pool2d(ref->ctx, DLH_POOL_MAX, &g, n, at(bx, 0), at(by, 0),
-                                      at(bi, 0));
-            if (rc == 0 && (rc = down(ref, by, y, ny * sizeof(float))) == 0)
-                rc = down(ref, bi, ig, ny * sizeof(int32_t));
-            /* Without indices (evaluation). */
-            dlh_mem none = { NULL, 0 };
-            if (rc == 0 && (rc = ref->ops->pool2d(ref->ctx, DLH_POOL_MAX, &g, n, at(bx, 0),
-                                                   at(by, 0), none)) == 0)
-                rc = down(ref, by, y2, ny * sizeof(float));
-            release(ref, bx);
-            release(ref, by);
-            release(ref, bi);
-            if (check_rc(0, rc, "pool2d")) {
-                if (memcmp(yw, y, ny * sizeof(float)) != 0)
-                    case_fail("y: not the bits of the plain loop");
-                if (memcmp(iw, ig, ny * sizeof(int32_t)) != 0)
-                    case_fail("idx: not the plain loop's");
-                if (memcmp(yw, y2, ny * sizeof(float)) != 0)
-                    case_fail("y without indices: not the bits of the plain loop");
-            }
-            case_end("cpu pool2d max 2x2 s2, DLHOST_CPU_EW_ISA=%s: c %d, %dx%d, ties, NaN, "
-                     "+-inf, +-0", caps[ci] ? caps[ci] : (saved ? saved : "(unset)"), g.c,
-                     g.h, g.w);
-
-            case_begin();
-            y = fvec(ny);
-            y2 = fvec(ny);
-            ig = ivec(ny);
-            bx = up(ref, x, nx * sizeof(float));
-            by = up(ref, NULL, ny * sizeof(float));
-            bi = up(ref, NULL, ny * sizeof(int32_t));
-            rc = ref->ops->pool2d_max_relu(ref->ctx, &g, n, at(bx, 0), at(by, 0), at(bi, 0));
-            if (rc == 0 && (rc = down(ref, by, y, ny * sizeof(float))) == 0)
-                rc = down(ref, bi, ig, ny * sizeof(int32_t));
-            if (rc == 0 && (rc = ref->ops->pool2d_max_relu(ref->ctx, &g, n, at(bx, 0),
-                                                            at(by, 0), none)) == 0)
-                rc = down(ref, by, y2, ny * sizeof(float));
-            release(ref, bx);
-            release(ref, by);
-            release(ref, bi);
-            if (check_rc(0, rc, "pool2d_max_relu")) {
-                if (memcmp(yr, y, ny * sizeof(float)) != 0)
-                    case_fail("y: not the bits of the plain loop over relu's values");
-                if (memcmp(ir, ig, ny * sizeof(int32_t)) != 0)
-                    case_fail("idx: not the plain loop's, -1 where y is not above 0");
-                if (memcmp(yr, y2, ny * sizeof(float)) != 0)
-                    case_fail("y without indices: not the bits of the plain loop");
-            }
-            case_end("cpu pool2d_max_relu 2x2 s2, DLHOST_CPU_EW_ISA=%s: c %d, %dx%d, ties, "
-                     "NaN, +-inf, +-0", caps[ci] ? caps[ci] : (saved ? saved : "(unset)"),
-                     g.c, g.h, g.w);
+            const char *cap = caps[ci] ? caps[ci] : (saved ? saved : "(unset)");
+            pool_isa_case(&g, n, 0, x, nx, yw, iw, cap);
+            pool_isa_case(&g, n, 1, x, nx, yr, ir, cap);
         }
         free(x);
         free(yw);

@@ -279,6 +279,17 @@ int cpu_pool2d_max_relu(void *ctx, const dlh_window2d *g, int n, dlh_mem x, dlh_
     return pool_forward(ctx, DLH_POOL_MAX, 1, g, n, x, y, idx);
 }
 
+/* dy added into the plane's cells at the max pool's indices, in output
+   order; -1 (a window of padding alone, or relu passing nothing) adds
+   nothing. */
+static void max_scatter_plane(const float *gy, const int32_t *ix, float *gx, size_t oplane,
+                              int64_t plane)
+{
+    for (size_t o = 0; o < oplane; o++)
+        if (ix[o] >= 0 && ix[o] < plane)
+            gx[ix[o]] += gy[o];
+}
+
 /* One plane of the 2x2, stride 2 max pool's backward where the windows
    cover the plane exactly: each cell is 0 + dy (fill's +0 plus the
    gradient: never -0) where its window's index points at it, else +0. */
@@ -335,9 +346,7 @@ int cpu_pool2d_max_backward_set(void *ctx, const dlh_window2d *g, int n, dlh_mem
         }
         for (int64_t i = 0; i < plane; i++)
             gx[i] = 0.0f;
-        for (size_t o = 0; o < s.oplane; o++)
-            if (ix[o] >= 0 && ix[o] < plane)
-                gx[ix[o]] += gy[o];
+        max_scatter_plane(gy, ix, gx, s.oplane, plane);
     }
     return 0;
 }
@@ -361,10 +370,7 @@ int cpu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
         const float *gy = pdy + (size_t)p * s.oplane;
         float *gx = pdx + (size_t)p * s.plane;
         if (op == DLH_POOL_MAX) {
-            const int32_t *ix = pi + (size_t)p * s.oplane;
-            for (size_t o = 0; o < s.oplane; o++)
-                if (ix[o] >= 0 && ix[o] < plane)   /* -1: a window of padding alone */
-                    gx[ix[o]] += gy[o];
+            max_scatter_plane(gy, pi + (size_t)p * s.oplane, gx, s.oplane, plane);
             continue;
         }
         for (int64_t oy = 0; oy < g->oh; oy++) {
