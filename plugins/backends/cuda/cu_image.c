@@ -71,8 +71,10 @@ int cu_pool2d_max_relu(void *ctx, const dlh_window2d *g, int n, dlh_mem x, dlh_m
     return pool_forward(ctx, DLH_POOL_MAX, 1, g, n, x, y, idx);
 }
 
-int cu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem dy,
-                       dlh_mem idx, dlh_mem dx)
+/* pool2d_backward; set: pool2d_max_backward_set (op max, dx zeroed first
+   by the same kernel, plane by plane). */
+static int pool_backward(void *ctx, dlh_pool_op op, int set, const dlh_window2d *g, int n,
+                         dlh_mem dy, dlh_mem idx, dlh_mem dx)
 {
     bchk_image_sizes s;
     int rc = bchk_pool2d_backward(&cu_checks, op, g, n, dy, idx, dx, &s);
@@ -83,12 +85,27 @@ int cu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, 
     if (op == DLH_POOL_MAX) {
         unsigned long long planes = (unsigned long long)n * (unsigned long long)g->c,
                            io = idx.off;
+        int cset = set;
         void *p[] = { &gv, &planes, &dy.buf->ptr, &dyo, &idx.buf->ptr, &io, &dx.buf->ptr,
-                      &dxo };
-        return cu_launch(ctx, GPU_K_POOL_BWD_MAX, "pool2d_backward", (size_t)planes, p);
+                      &dxo, &cset };
+        return cu_launch(ctx, GPU_K_POOL_BWD_MAX,
+                         set ? "pool2d_max_backward_set" : "pool2d_backward", (size_t)planes,
+                         p);
     }
     unsigned long long total = s.img;
     int cop = (int)op;
     void *p[] = { &gv, &total, &dy.buf->ptr, &dyo, &dx.buf->ptr, &dxo, &cop };
     return cu_launch(ctx, GPU_K_POOL_BWD_AVG, "pool2d_backward", s.img, p);
+}
+
+int cu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem dy,
+                       dlh_mem idx, dlh_mem dx)
+{
+    return pool_backward(ctx, op, 0, g, n, dy, idx, dx);
+}
+
+int cu_pool2d_max_backward_set(void *ctx, const dlh_window2d *g, int n, dlh_mem dy,
+                               dlh_mem idx, dlh_mem dx)
+{
+    return pool_backward(ctx, DLH_POOL_MAX, 1, g, n, dy, idx, dx);
 }

@@ -267,6 +267,7 @@ static const dlh_backend_ops cu_ops = {
     .conv2d_backward_data = cu_conv2d_backward_data,
     .conv2d_backward_weights = cu_conv2d_backward_weights,
     .pool2d_max_relu = cu_pool2d_max_relu,
+    .pool2d_max_backward_set = cu_pool2d_max_backward_set,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read. */

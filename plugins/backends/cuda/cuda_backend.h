@@ -178,6 +178,8 @@ int cu_pool2d(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n, dlh_mem x
               dlh_mem y, dlh_mem idx);
 int cu_pool2d_max_relu(void *ctx, const dlh_window2d *g, int n, dlh_mem x, dlh_mem y,
                     dlh_mem idx);
+int cu_pool2d_max_backward_set(void *ctx, const dlh_window2d *g, int n, dlh_mem dy,
+                            dlh_mem idx, dlh_mem dx);
 int cu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
                        dlh_mem dy, dlh_mem idx, dlh_mem dx);
 /* cu_index.c */

@@ -468,10 +468,11 @@ const char gpu_philox_source[] = GPU_PHILOX_SOURCE;
 "}\n" \
 "\n" \
 "/* One work-item per plane, outputs in order as on the cpu: any index\n" \
-"   inside the plane is honoured, others (-1) are skipped. */\n" \
+"   inside the plane is honoured, others (-1) are skipped.  set: the plane\n" \
+"   is zeroed first (pool2d_max_backward_set). */\n" \
 "KERNEL void dlh_pool_bwd_max(int16 g, ulong planes, GLOBAL const float *dy,\n" \
 "                               ulong dyo, GLOBAL const int *idx, ulong io,\n" \
-"                               GLOBAL float *dx, ulong dxo)\n" \
+"                               GLOBAL float *dx, ulong dxo, int set)\n" \
 "{\n" \
 "    size_t p = GLOBAL_ID;\n" \
 "    if (p >= planes)\n" \
@@ -481,6 +482,8 @@ const char gpu_philox_source[] = GPU_PHILOX_SOURCE;
 "    GLOBAL const float *gy = dy + dyo + p * oplane;\n" \
 "    GLOBAL const int *ix = idx + io + p * oplane;\n" \
 "    GLOBAL float *gx = dx + dxo + p * (size_t)plane;\n" \
+"    for (int i = 0; set && i < plane; i++)\n" \
+"        gx[i] = 0.0f;\n" \
 "    for (size_t o = 0; o < oplane; o++) {\n" \
 "        int q = ix[o];\n" \
 "        if (q >= 0 && q < plane)\n" \

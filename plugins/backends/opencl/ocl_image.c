@@ -77,8 +77,10 @@ int ocl_pool2d_max_relu(void *ctx, const dlh_window2d *g, int n, dlh_mem x, dlh_
     return pool_forward(ctx, DLH_POOL_MAX, 1, g, n, x, y, idx);
 }
 
-int ocl_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
-                        dlh_mem dy, dlh_mem idx, dlh_mem dx)
+/* pool2d_backward; set: pool2d_max_backward_set (op max, dx zeroed first
+   by the same kernel, plane by plane). */
+static int pool_backward(void *ctx, dlh_pool_op op, int set, const dlh_window2d *g, int n,
+                         dlh_mem dy, dlh_mem idx, dlh_mem dx)
 {
     bchk_image_sizes s;
     int rc = bchk_pool2d_backward(&ocl_checks, op, g, n, dy, idx, dx, &s);
@@ -88,11 +90,13 @@ int ocl_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
     cl_ulong dyo = dy.off, dxo = dx.off;
     if (op == DLH_POOL_MAX) {
         cl_ulong planes = (cl_ulong)n * (cl_ulong)g->c, io = idx.off;
+        cl_int cset = set;
         const ocl_arg args[] = { OCL_ARG(gv), OCL_ARG(planes), OCL_ARG(dy.buf->mem),
                                  OCL_ARG(dyo), OCL_ARG(idx.buf->mem), OCL_ARG(io),
-                                 OCL_ARG(dx.buf->mem), OCL_ARG(dxo) };
-        return ocl_launch(ctx, GPU_K_POOL_BWD_MAX, "pool2d_backward", (size_t)planes, args,
-                          8);
+                                 OCL_ARG(dx.buf->mem), OCL_ARG(dxo), OCL_ARG(cset) };
+        return ocl_launch(ctx, GPU_K_POOL_BWD_MAX,
+                          set ? "pool2d_max_backward_set" : "pool2d_backward",
+                          (size_t)planes, args, 9);
     }
     cl_ulong total = s.img;
     cl_int cop = (cl_int)op;
@@ -100,4 +104,16 @@ int ocl_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
                              OCL_ARG(dyo), OCL_ARG(dx.buf->mem), OCL_ARG(dxo),
                              OCL_ARG(cop) };
     return ocl_launch(ctx, GPU_K_POOL_BWD_AVG, "pool2d_backward", s.img, args, 7);
+}
+
+int ocl_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
+                        dlh_mem dy, dlh_mem idx, dlh_mem dx)
+{
+    return pool_backward(ctx, op, 0, g, n, dy, idx, dx);
+}
+
+int ocl_pool2d_max_backward_set(void *ctx, const dlh_window2d *g, int n, dlh_mem dy,
+                                dlh_mem idx, dlh_mem dx)
+{
+    return pool_backward(ctx, DLH_POOL_MAX, 1, g, n, dy, idx, dx);
 }

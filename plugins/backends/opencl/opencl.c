@@ -215,6 +215,7 @@ static const dlh_backend_ops ocl_ops = {
     .rand = ocl_rand,
     .devices = ocl_list_devices,
     .pool2d_max_relu = ocl_pool2d_max_relu,
+    .pool2d_max_backward_set = ocl_pool2d_max_backward_set,
 };
 
 /* Parameter table (plugin.h): checked by the host against every read
