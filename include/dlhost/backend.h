@@ -249,6 +249,13 @@ typedef struct dlh_backend_ops {
     /* ABI 1.10 members go below this line. */
 } dlh_backend_ops;
 
+/* 1 when the backend's table covers the optional primitive `member` (its
+   plugin was built for the ABI minor that added it) and fills it in:
+   DLH_BACKEND_HAS(be->ops, pool2d_max_relu).  (ABI 1.10) */
+#define DLH_BACKEND_HAS(ops, member)                                           \
+    ((ops)->struct_size >= offsetof(dlh_backend_ops, member) + sizeof (ops)->member && \
+     (ops)->member != NULL)
+
 /* A live backend instance: the object plugins call into. */
 typedef struct dlh_backend {
     const dlh_backend_ops *ops;

@@ -155,10 +155,7 @@ static int dense_create(const dlh_host *host, dlh_layer_setup *setup, void **sta
         return rc;
     /* The bias and a relu that reads the output, on each piece of the
        product where the backend computes it (its gemm_bias_act). */
-    const dlh_backend_ops *o = setup->backend->ops;
-    st->bias_act = o->struct_size >= offsetof(dlh_backend_ops, gemm_bias_act) +
-                                         sizeof o->gemm_bias_act &&
-                   o->gemm_bias_act != NULL;
+    st->bias_act = DLH_BACKEND_HAS(setup->backend->ops, gemm_bias_act);
     if (!st->bias_act)
         return 0;
     setup->accepts_output_relu = 1;

@@ -86,11 +86,7 @@ static int pool2d_create(const dlh_host *host, dlh_layer_setup *setup, void **st
     if (op == DLH_POOL_MAX &&
         (rc = setup->add_scratch(setup, out, 0, &st->idx_index)) < 0)
         return rc;
-    const dlh_backend_ops *o = setup->backend->ops;
-    if (op == DLH_POOL_MAX &&
-        o->struct_size >= offsetof(dlh_backend_ops, pool2d_max_relu) +
-                          sizeof o->pool2d_max_relu &&
-        o->pool2d_max_relu != NULL)
+    if (op == DLH_POOL_MAX && DLH_BACKEND_HAS(setup->backend->ops, pool2d_max_relu))
         setup->accepts_input_relu = 1;
     return 0;
 }
@@ -150,13 +146,9 @@ static int pool2d_backward(void *state, const dlh_layer_ctx *ctx, const dlh_tens
         return rc;
     dlh_mem idx = st->op == DLH_POOL_MAX ? ctx->scratch[st->idx_index].mem
                                           : layers_no_mem();
-    const dlh_backend_ops *o = be->ops;
-    if (st->op == DLH_POOL_MAX &&
-        o->struct_size >= offsetof(dlh_backend_ops, pool2d_max_backward_set) +
-                          sizeof o->pool2d_max_backward_set &&
-        o->pool2d_max_backward_set != NULL)
-        return o->pool2d_max_backward_set(be->ctx, &st->g, batch, d_output->mem, idx,
-                                          d_inputs[0].mem);
+    if (st->op == DLH_POOL_MAX && DLH_BACKEND_HAS(be->ops, pool2d_max_backward_set))
+        return be->ops->pool2d_max_backward_set(be->ctx, &st->g, batch, d_output->mem, idx,
+                                                d_inputs[0].mem);
     size_t n = (size_t)batch * (size_t)st->g.c * (size_t)st->g.h * (size_t)st->g.w;
     /* The primitive accumulates. */
     if ((rc = be->ops->fill(be->ctx, d_inputs[0].mem, n, 0.0f)) < 0)

@@ -597,9 +597,7 @@ static void gemm_case(int ta, int tb, int m, int n, int k, float alpha, float be
    by columns (the MLP's first layer) and by rows, and uncut. */
 static void gemm_bias_act_case(int m, int n, int k, int bias, int act)
 {
-    const dlh_backend_ops *o = dut->ops;
-    if (o->struct_size < offsetof(dlh_backend_ops, gemm_bias_act) + sizeof o->gemm_bias_act ||
-        o->gemm_bias_act == NULL) {
+    if (!DLH_BACKEND_HAS(dut->ops, gemm_bias_act)) {
         printf("ok %d # SKIP %s: no gemm_bias_act (%dx%dx%d)\n", ++tap_n_, dut_label, m, n,
                k);
         return;
@@ -651,9 +649,7 @@ static void test_gemm_bias_act(void)
             for (int act = 0; act < 2; act++)
                 gemm_bias_act_case(shapes[i][0], shapes[i][1], shapes[i][2], bias, act);
     /* act must be 0 or 1. */
-    const dlh_backend_ops *o = dut->ops;
-    if (o->struct_size >= offsetof(dlh_backend_ops, gemm_bias_act) + sizeof o->gemm_bias_act &&
-        o->gemm_bias_act != NULL) {
+    if (DLH_BACKEND_HAS(dut->ops, gemm_bias_act)) {
         case_begin();
         float *a = rvec(4, -1, 1);
         dlh_buffer *ba = up(dut, a, 4 * sizeof(float)), *bc = up(dut, a, 4 * sizeof(float));
@@ -1440,14 +1436,6 @@ static void test_conv2d(void)
 
 /* ------------------------------------------------------------ pooling */
 
-static int has_pool_relu(const dlh_backend *be)
-{
-    const dlh_backend_ops *o = be->ops;
-    return o->struct_size >= offsetof(dlh_backend_ops, pool2d_max_relu) +
-                                 sizeof o->pool2d_max_relu &&
-           o->pool2d_max_relu != NULL;
-}
-
 /* Forward: x (offset 2) into y (offset 3) and idx (offset 1); relu:
    pool2d_max_relu (op max). */
 static int pool_fwd_on(dlh_backend *be, int op, int relu, const dlh_window2d *g, int n,
@@ -1559,7 +1547,7 @@ static void pool_case(int op, const dlh_window2d *g, int n, int ties, const char
    zeros of both signs, infinities, ties and windows that are all below 0. */
 static void pool_relu_case(const dlh_window2d *g, int n, const char *what)
 {
-    if (!has_pool_relu(dut)) {
+    if (!DLH_BACKEND_HAS(dut->ops, pool2d_max_relu)) {
         printf("ok %d # SKIP %s: no pool2d_max_relu (%s)\n", ++tap_n_, dut_label, what);
         return;
     }
@@ -1590,21 +1578,13 @@ static void pool_relu_case(const dlh_window2d *g, int n, const char *what)
     case_end("pool2d_max_relu %s: %s", what, geom(g, n));
 }
 
-static int has_pool_set(const dlh_backend *be)
-{
-    const dlh_backend_ops *o = be->ops;
-    return o->struct_size >= offsetof(dlh_backend_ops, pool2d_max_backward_set) +
-                                 sizeof o->pool2d_max_backward_set &&
-           o->pool2d_max_backward_set != NULL;
-}
-
 /* pool2d_max_backward_set (ABI 1.10) on dut: the bits of the reference's
    fill with 0 and pool2d_backward, whatever dx held before (NaNs here),
    with indices from the reference's max pool (relu: pool2d_max_relu's,
    -1 where relu passes nothing) and a gradient with zeros of both signs. */
 static void pool_set_case(const dlh_window2d *g, int n, int relu, const char *what)
 {
-    if (!has_pool_set(dut)) {
+    if (!DLH_BACKEND_HAS(dut->ops, pool2d_max_backward_set)) {
         printf("ok %d # SKIP %s: no pool2d_max_backward_set (%s)\n", ++tap_n_, dut_label,
                what);
         return;
@@ -1778,6 +1758,16 @@ static void pool_isa_case(const dlh_window2d *g, int n, int relu, const float *x
              prim, relu ? "" : " max", cap, g->c, g->h, g->w);
 }
 
+/* DLHOST_CPU_EW_ISA set to cap, or with cap NULL back to saved (the
+   caller's value, NULL: unset). */
+static void isa_cap(const char *cap, const char *saved)
+{
+    if (cap || saved)
+        setenv("DLHOST_CPU_EW_ISA", cap ? cap : saved, 1);
+    else
+        unsetenv("DLHOST_CPU_EW_ISA");
+}
+
 static void test_pool_isa(void)
 {
     dut = ref;
@@ -1816,12 +1806,7 @@ static void test_pool_isa(void)
             if (!(yr[o] > 0.0f))
                 ir[o] = -1;
         for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
-            if (caps[ci])
-                setenv("DLHOST_CPU_EW_ISA", caps[ci], 1);
-            else if (saved)
-                setenv("DLHOST_CPU_EW_ISA", saved, 1);
-            else
-                unsetenv("DLHOST_CPU_EW_ISA");
+            isa_cap(caps[ci], saved);
             const char *cap = caps[ci] ? caps[ci] : (saved ? saved : "(unset)");
             pool_isa_case(&g, n, 0, x, nx, yw, iw, cap);
             pool_isa_case(&g, n, 1, x, nx, yr, ir, cap);
@@ -1835,20 +1820,12 @@ static void test_pool_isa(void)
     }
     /* The backward's 2x2 planes (AVX-512 and plain) under each cap. */
     for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
-        if (caps[ci])
-            setenv("DLHOST_CPU_EW_ISA", caps[ci], 1);
-        else if (saved)
-            setenv("DLHOST_CPU_EW_ISA", saved, 1);
-        else
-            unsetenv("DLHOST_CPU_EW_ISA");
+        isa_cap(caps[ci], saved);
         dut_label = caps[ci] ? caps[ci] : "cpu(default)";
         test_pool_set();
     }
     dut_label = "cpu(default)";
-    if (saved)
-        setenv("DLHOST_CPU_EW_ISA", saved, 1);
-    else
-        unsetenv("DLHOST_CPU_EW_ISA");
+    isa_cap(NULL, saved);
     free(saved);
 }
 

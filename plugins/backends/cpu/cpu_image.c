@@ -313,48 +313,14 @@ static void max2x2_back_plane(const dlh_window2d *g, const float *dy, const int3
     }
 }
 
-/* pool2d_max_backward_set: the plane's cells written once, on the thread
-   that pooled the plane forward (the same static share); other windows
-   zero each plane and add as pool2d_backward does. */
-int cpu_pool2d_max_backward_set(void *ctx, const dlh_window2d *g, int n, dlh_mem dy,
-                                dlh_mem idx, dlh_mem dx)
+/* pool2d_backward, and with set pool2d_max_backward_set (op max): dx
+   overwritten, a plane that 2x2, stride-2 windows cover exactly written
+   once, other planes zeroed and added into.  Per plane, on the thread that
+   pooled it forward (the same static share): windows overlap within a
+   plane, never across planes. */
+static int pool_backward(cpu_ctx *c, dlh_pool_op op, int set, const dlh_window2d *g, int n,
+                         dlh_mem dy, dlh_mem idx, dlh_mem dx)
 {
-    cpu_ctx *c = ctx;
-    bchk_image_sizes s;
-    int rc = bchk_pool2d_backward(&cpu_checks, DLH_POOL_MAX, g, n, dy, idx, dx, &s);
-    if (rc != 0 || n == 0)
-        return rc;
-    const float *pdy = cpu_f32(dy);
-    const int32_t *pi = cpu_i32(idx);
-    float *pdx = cpu_f32(dx);
-    const int64_t planes = (int64_t)n * g->c;
-    const int64_t plane = (int64_t)s.plane;
-    int dense = g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 &&
-                g->pw == 0 && g->dh == 1 && g->dw == 1 && 2 * (int64_t)g->oh == g->h &&
-                2 * (int64_t)g->ow == g->w;
-    int level = cpu_isa_level();   /* no AVX2 copy: the baseline's there */
-    max2x2_back_fn back = CPU_ISA_PICK(level, max2x2_back_plane, max2x2_back_plane,
-                                       cpu_max2x2_back_plane_avx512);
-    #pragma omp parallel for num_threads(c->threads) if (s.img >= CPU_PAR_MIN) schedule(static)
-    for (int64_t p = 0; p < planes; p++) {
-        const float *gy = pdy + (size_t)p * s.oplane;
-        const int32_t *ix = pi + (size_t)p * s.oplane;
-        float *gx = pdx + (size_t)p * s.plane;
-        if (dense) {
-            back(g, gy, ix, gx);
-            continue;
-        }
-        for (int64_t i = 0; i < plane; i++)
-            gx[i] = 0.0f;
-        max_scatter_plane(gy, ix, gx, s.oplane, plane);
-    }
-    return 0;
-}
-
-int cpu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
-                        dlh_mem dy, dlh_mem idx, dlh_mem dx)
-{
-    cpu_ctx *c = ctx;
     bchk_image_sizes s;
     int rc = bchk_pool2d_backward(&cpu_checks, op, g, n, dy, idx, dx, &s);
     if (rc != 0 || n == 0)
@@ -364,13 +330,25 @@ int cpu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
     float *pdx = cpu_f32(dx);
     const int64_t planes = (int64_t)n * g->c;
     const int64_t plane = (int64_t)s.plane;
-    /* Per plane: windows overlap within a plane, never across planes. */
+    int dense = set && g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 &&
+                g->pw == 0 && g->dh == 1 && g->dw == 1 && 2 * (int64_t)g->oh == g->h &&
+                2 * (int64_t)g->ow == g->w;
+    int level = cpu_isa_level();   /* no AVX2 copy: the baseline's there */
+    max2x2_back_fn back = CPU_ISA_PICK(level, max2x2_back_plane, max2x2_back_plane,
+                                       cpu_max2x2_back_plane_avx512);
     #pragma omp parallel for num_threads(c->threads) if (s.img >= CPU_PAR_MIN) schedule(static)
     for (int64_t p = 0; p < planes; p++) {
         const float *gy = pdy + (size_t)p * s.oplane;
         float *gx = pdx + (size_t)p * s.plane;
         if (op == DLH_POOL_MAX) {
-            max_scatter_plane(gy, pi + (size_t)p * s.oplane, gx, s.oplane, plane);
+            const int32_t *ix = pi + (size_t)p * s.oplane;
+            if (dense) {
+                back(g, gy, ix, gx);
+                continue;
+            }
+            for (int64_t i = 0; set && i < plane; i++)
+                gx[i] = 0.0f;
+            max_scatter_plane(gy, ix, gx, s.oplane, plane);
             continue;
         }
         for (int64_t oy = 0; oy < g->oh; oy++) {
@@ -393,4 +371,16 @@ int cpu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
         }
     }
     return 0;
+}
+
+int cpu_pool2d_backward(void *ctx, dlh_pool_op op, const dlh_window2d *g, int n,
+                        dlh_mem dy, dlh_mem idx, dlh_mem dx)
+{
+    return pool_backward(ctx, op, 0, g, n, dy, idx, dx);
+}
+
+int cpu_pool2d_max_backward_set(void *ctx, const dlh_window2d *g, int n, dlh_mem dy,
+                                dlh_mem idx, dlh_mem dx)
+{
+    return pool_backward(ctx, DLH_POOL_MAX, 1, g, n, dy, idx, dx);
 }
